@@ -1,0 +1,78 @@
+/* config.h - the one INI config parser of every hvagent binary (inih underneath).
+ *
+ * A program describes its config as a schema (a static table of sections and keys with
+ * type, default, allowed values and range). Loading reads the main file, then every
+ * `*.conf` in the drop-in directory in lexical order; a later value wins. Anything the
+ * schema does not know, and any value that does not parse, is an error naming FILE:LINE,
+ * the section and key, and what is allowed; all errors of a load are collected, not just
+ * the first. A loaded config is immutable. */
+#ifndef HV_CONFIG_H
+#define HV_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+enum cfg_type {
+	CFG_STRING,
+	CFG_INT,  /* decimal, within [min, max] */
+	CFG_BOOL, /* true/false, yes/no, on/off, 1/0 -> normalized to true/false */
+	CFG_ENUM, /* one of `allowed`, a '|'-separated list: "kvm|qemu" */
+	CFG_PATH, /* absolute path */
+};
+
+struct cfg_key {
+	const char *section; /* "DEFAULT", "libvirt", ... */
+	const char *key;
+	enum cfg_type type;
+	const char *def;     /* default as text; NULL = no default (unset) */
+	const char *allowed; /* CFG_ENUM only */
+	int64_t min, max;    /* CFG_INT only */
+	const char *help;    /* one line, shown by --check-config -v and the man page */
+};
+
+struct cfg;
+
+/* One error: "FILE:LINE: [section] key: message" when printed. */
+struct cfg_diag {
+	char file[256];
+	unsigned line;
+	char text[512];
+};
+
+struct cfg_diags {
+	size_t n;
+	struct cfg_diag items[32]; /* further errors are counted in n but not kept */
+};
+
+/* Loads main_path (must exist unless optional_main) then dropin_dir/ *.conf (a missing
+ * directory is fine). The schema table ends with an entry whose section is NULL and must
+ * outlive the cfg. Returns 0 and *ret_cfg, or -EINVAL with every problem in *diags (and
+ * *ret_cfg NULL), or -errno when a file cannot be read (also reported in *diags). */
+int cfg_load(const struct cfg_key *schema, const char *main_path, bool optional_main,
+	     const char *dropin_dir, struct cfg **ret_cfg, struct cfg_diags *diags);
+/* Parses INI text from memory as if it were file `name` (tests, fuzzing). */
+int cfg_load_string(const struct cfg_key *schema, const char *name, const char *text,
+		    struct cfg **ret_cfg, struct cfg_diags *diags);
+void cfg_free(struct cfg *cfg);
+
+/* Getters for keys in the schema (asking for a key not in the schema aborts: a bug).
+ * cfg_get_str returns the default when unset, or NULL when it has no default. */
+const char *cfg_get_str(const struct cfg *cfg, const char *section, const char *key);
+int64_t cfg_get_int(const struct cfg *cfg, const char *section, const char *key);
+bool cfg_get_bool(const struct cfg *cfg, const char *section, const char *key);
+/* Where the value came from ("FILE:LINE" or "default"). */
+const char *cfg_origin(const struct cfg *cfg, const char *section, const char *key);
+
+/* Every key/value of one section (set or defaulted), in schema order, for handing a
+ * driver its section. *ret is malloc'd (caller frees); the strings are borrowed from cfg. */
+struct hvd_kv;
+int cfg_section_kv(const struct cfg *cfg, const char *section, struct hvd_kv **ret, size_t *ret_n);
+
+/* Prints the normalized config (every key, defaults included, one section after another,
+ * `key = value`), parseable again by cfg_load. */
+void cfg_print(const struct cfg *cfg, FILE *out);
+void cfg_diags_print(const struct cfg_diags *diags, FILE *out);
+
+#endif

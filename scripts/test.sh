@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs dependencies, builds, and runs every test suite. Extra arguments go to
+# `meson test` (e.g. `scripts/test.sh --suite netfilter`).
+# Also checks that the tree builds with the sanitizers and with every optional feature off.
+# Environment: HV_TEST_QUICK=1 skips the extra sanitizer and minimal builds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/deps.sh
+
+build=build
+[ -d "$build" ] || meson setup "$build" >/dev/null
+meson compile -C "$build"
+
+status=0
+meson test -C "$build" --print-errorlogs --num-processes 2 "$@" || status=$?
+
+if [ "${HV_TEST_QUICK:-0}" != 1 ] && [ $# -eq 0 ]; then
+  echo "== sanitizers (AddressSanitizer + UBSan): unit suite"
+  [ -d build-asan ] || meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
+  meson compile -C build-asan
+  meson test -C build-asan --setup asan --suite unit --print-errorlogs || status=$?
+  echo "== optional features disabled: build + unit suite"
+  [ -d build-minimal ] || meson setup build-minimal -Dlibvirt=disabled -Dnetfilter=disabled \
+      -Dlibguestfs=disabled -Dconfigdrive=disabled -Dsystemd=disabled -Dmicrohttpd=disabled >/dev/null
+  meson compile -C build-minimal
+  meson test -C build-minimal --suite unit --print-errorlogs || status=$?
+fi
+
+scripts/test-summary.sh "$build"/meson-logs/testlog.json \
+  $( [ -f build-asan/meson-logs/testlog-asan.json ] && echo build-asan/meson-logs/testlog-asan.json ) \
+  $( [ -f build-minimal/meson-logs/testlog.json ] && echo build-minimal/meson-logs/testlog.json ) || status=$?
+exit $status
