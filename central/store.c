@@ -1,0 +1,761 @@
+/* store.c - SQLite persistence for hvcentral. Every statement is prepared with bound
+ * parameters (request text never becomes SQL). Prepared statements are cached per store
+ * because the controller runs thousands of them a second. Never logs. */
+#include "store.h"
+
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define STMT_CACHE 48
+
+struct store {
+	sqlite3 *db;
+	int depth; /* nested store_begin calls */
+	struct {
+		const char *sql; /* identity: the static string the caller passed */
+		sqlite3_stmt *st;
+	} cache[STMT_CACHE];
+};
+
+static const char schema_sql[] =
+	"PRAGMA journal_mode=WAL;"
+	"PRAGMA synchronous=NORMAL;"
+	"PRAGMA busy_timeout=5000;"
+	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);"
+	"INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', '1');"
+	"CREATE TABLE IF NOT EXISTS hosts("
+	" host_id TEXT PRIMARY KEY, public_key TEXT NOT NULL DEFAULT '',"
+	" address TEXT NOT NULL DEFAULT '', boot_id TEXT NOT NULL DEFAULT '',"
+	" last_seq INTEGER NOT NULL DEFAULT 0, agent_version TEXT NOT NULL DEFAULT '',"
+	" last_seen_ms INTEGER NOT NULL DEFAULT 0, resources TEXT);"
+	"CREATE TABLE IF NOT EXISTS pending_keys("
+	" public_key TEXT PRIMARY KEY, address TEXT NOT NULL DEFAULT '',"
+	" first_seen_ms INTEGER NOT NULL, last_seen_ms INTEGER NOT NULL,"
+	" attempts INTEGER NOT NULL DEFAULT 1);"
+	"CREATE TABLE IF NOT EXISTS instances("
+	" uuid TEXT PRIMARY KEY, name TEXT NOT NULL, host TEXT NOT NULL,"
+	" image TEXT NOT NULL DEFAULT '', flavor TEXT NOT NULL DEFAULT '{}',"
+	" properties TEXT NOT NULL DEFAULT '{}', vm_state TEXT NOT NULL,"
+	" task_state TEXT NOT NULL DEFAULT '', power_state TEXT NOT NULL DEFAULT 'nostate',"
+	" fault TEXT NOT NULL DEFAULT '', created_ms INTEGER NOT NULL,"
+	" updated_ms INTEGER NOT NULL);"
+	"CREATE UNIQUE INDEX IF NOT EXISTS instances_live_name ON instances(name)"
+	" WHERE vm_state != 'deleted';"
+	"CREATE INDEX IF NOT EXISTS instances_host ON instances(host);"
+	"CREATE TABLE IF NOT EXISTS commands("
+	" cmd_id TEXT PRIMARY KEY, host_id TEXT NOT NULL, uuid TEXT NOT NULL,"
+	" action TEXT NOT NULL, args TEXT NOT NULL DEFAULT '{}', state INTEGER NOT NULL,"
+	" attempts INTEGER NOT NULL DEFAULT 0, created_ms INTEGER NOT NULL,"
+	" deadline_ms INTEGER NOT NULL, next_try_ms INTEGER NOT NULL, result TEXT);"
+	"CREATE INDEX IF NOT EXISTS commands_open ON commands(state, next_try_ms);"
+	"CREATE INDEX IF NOT EXISTS commands_uuid ON commands(uuid, created_ms);";
+
+static int
+db_error(struct store *s, int rc, const char *what, struct hv_error *err)
+{
+	int code = rc == SQLITE_CONSTRAINT ? -EEXIST : rc == SQLITE_BUSY ? -EBUSY : -EIO;
+	return hv_error_set(err, code, "", "store: %s: %s", what,
+			    s && s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+}
+
+/* Returns the cached statement for sql, reset and with bindings cleared. */
+static sqlite3_stmt *
+stmt(struct store *s, const char *sql, struct hv_error *err)
+{
+	int i;
+	for (i = 0; i < STMT_CACHE && s->cache[i].sql; i++) {
+		if (s->cache[i].sql == sql) {
+			sqlite3_reset(s->cache[i].st);
+			sqlite3_clear_bindings(s->cache[i].st);
+			return s->cache[i].st;
+		}
+	}
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK) {
+		db_error(s, rc, "prepare", err);
+		return NULL;
+	}
+	if (i < STMT_CACHE) {
+		s->cache[i].sql = sql;
+		s->cache[i].st = st;
+	}
+	/* A full cache would leak here; STMT_CACHE exceeds the number of statements below. */
+	return st;
+}
+
+static void
+bind_text(sqlite3_stmt *st, int idx, const char *v)
+{
+	if (v)
+		sqlite3_bind_text(st, idx, v, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st, idx);
+}
+
+static const char *
+col_text(sqlite3_stmt *st, int idx)
+{
+	const unsigned char *t = sqlite3_column_text(st, idx);
+	return t ? (const char *)t : "";
+}
+
+static json_t *
+col_json(sqlite3_stmt *st, int idx)
+{
+	const char *t = col_text(st, idx);
+	json_t *j = *t ? json_loads(t, JSON_DECODE_ANY, NULL) : NULL;
+	return j ? j : json_object();
+}
+
+/* Runs a write statement to completion. */
+static int
+step_done(struct store *s, sqlite3_stmt *st, const char *what, struct hv_error *err)
+{
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return db_error(s, rc, what, err);
+	return 0;
+}
+
+int
+store_open(const char *path, struct store **ret, struct hv_error *err)
+{
+	struct store *s = calloc(1, sizeof *s);
+	if (!s)
+		return hv_error_set(err, -ENOMEM, "", "store: out of memory");
+	int rc = sqlite3_open_v2(path, &s->db,
+				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+				 NULL);
+	if (rc != SQLITE_OK) {
+		int r = hv_error_set(err, -EIO, "database", "cannot open %s: %s", path,
+				     s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+		store_free(s);
+		return r;
+	}
+	char *msg = NULL;
+	rc = sqlite3_exec(s->db, schema_sql, NULL, NULL, &msg);
+	if (rc != SQLITE_OK) {
+		int r = hv_error_set(err, -EIO, "database", "cannot apply schema to %s: %s", path,
+				     msg ? msg : sqlite3_errstr(rc));
+		sqlite3_free(msg);
+		store_free(s);
+		return r;
+	}
+	*ret = s;
+	return 0;
+}
+
+void
+store_free(struct store *s)
+{
+	if (!s)
+		return;
+	for (int i = 0; i < STMT_CACHE; i++)
+		sqlite3_finalize(s->cache[i].st);
+	sqlite3_close(s->db);
+	free(s);
+}
+
+int
+store_begin(struct store *s, struct hv_error *err)
+{
+	if (s->depth++ > 0)
+		return 0;
+	int rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	if (rc != SQLITE_OK) {
+		s->depth = 0;
+		return db_error(s, rc, "begin", err);
+	}
+	return 0;
+}
+
+int
+store_commit(struct store *s, struct hv_error *err)
+{
+	if (s->depth == 0 || --s->depth > 0)
+		return 0;
+	int rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+	if (rc != SQLITE_OK) {
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		return db_error(s, rc, "commit", err);
+	}
+	return 0;
+}
+
+/* ---- hosts ------------------------------------------------------------------------------ */
+
+static const char sql_host_seen[] =
+	"INSERT INTO hosts(host_id, public_key, address, last_seen_ms)"
+	" VALUES (?1, coalesce(?2, ''), coalesce(?3, ''), ?4)"
+	" ON CONFLICT(host_id) DO UPDATE SET last_seen_ms = ?4,"
+	" public_key = CASE WHEN ?2 IS NULL THEN public_key ELSE ?2 END,"
+	" address = CASE WHEN ?3 IS NULL THEN address ELSE ?3 END";
+
+int
+store_host_seen(struct store *s, const char *host_id, const char *public_key,
+		const char *address, int64_t now_ms, struct hv_error *err)
+{
+	sqlite3_stmt *st = stmt(s, sql_host_seen, err);
+	if (!st)
+		return err ? err->code : -EIO;
+	bind_text(st, 1, host_id);
+	bind_text(st, 2, public_key);
+	bind_text(st, 3, address);
+	sqlite3_bind_int64(st, 4, now_ms);
+	return step_done(s, st, "host seen", err);
+}
+
+static const char sql_host_hello[] =
+	"UPDATE hosts SET boot_id = ?2, agent_version = ?3, last_seq = 0 WHERE host_id = ?1";
+
+int
+store_host_hello(struct store *s, const char *host_id, const char *boot_id,
+		 const char *agent_version, struct hv_error *err)
+{
+	sqlite3_stmt *st = stmt(s, sql_host_hello, err);
+	if (!st)
+		return err ? err->code : -EIO;
+	bind_text(st, 1, host_id);
+	bind_text(st, 2, boot_id ? boot_id : "");
+	bind_text(st, 3, agent_version ? agent_version : "");
+	return step_done(s, st, "host hello", err);
+}
+
+static const char sql_host_seq[] = "SELECT last_seq, boot_id FROM hosts WHERE host_id = ?1";
+
+int
+store_host_seq(struct store *s, const char *host_id, uint64_t *ret_seq, char ret_boot_id[80],
+	       struct hv_error *err)
+{
+	sqlite3_stmt *st = stmt(s, sql_host_seq, err);
+	if (!st)
+		return err ? err->code : -EIO;
+	bind_text(st, 1, host_id);
+	int rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(st);
+		if (rc == SQLITE_DONE)
+			return hv_error_set(err, -ENOENT, "host_id", "unknown host %s", host_id);
+		return db_error(s, rc, "host seq", err);
+	}
+	*ret_seq = (uint64_t)sqlite3_column_int64(st, 0);
+	snprintf(ret_boot_id, 80, "%s", col_text(st, 1));
+	sqlite3_reset(st);
+	return 0;
+}
+
+static const char sql_host_set_seq[] = "UPDATE hosts SET last_seq = ?2 WHERE host_id = ?1";
+
+int
+store_host_set_seq(struct store *s, const char *host_id, uint64_t seq, struct hv_error *err)
+{
+	sqlite3_stmt *st = stmt(s, sql_host_set_seq, err);
+	if (!st)
+		return err ? err->code : -EIO;
+	bind_text(st, 1, host_id);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)seq);
+	return step_done(s, st, "host seq", err);
+}
+
+static const char sql_host_set_res[] = "UPDATE hosts SET resources = ?2 WHERE host_id = ?1";
+
+int
+store_host_set_resources(struct store *s, const char *host_id, json_t *resources,
+			 struct hv_error *err)
+{
+	sqlite3_stmt *st = stmt(s, sql_host_set_res, err);
+	if (!st)
+		return err ? err->code : -EIO;
+	char *text = json_dumps(resources, JSON_COMPACT);
+	if (!text)
+		return hv_error_set(err, -EINVAL, "resources", "cannot be encoded");
+	bind_text(st, 1, host_id);
+	bind_text(st, 2, text);
+	free(text);
+	return step_done(s, st, "host resources", err);
+}
+
+static json_t *
+host_row(sqlite3_stmt *st)
+{
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:o}",
+			 "host_id", col_text(st, 0), "public_key", col_text(st, 1),
+			 "address", col_text(st, 2), "boot_id", col_text(st, 3),
+			 "agent_version", col_text(st, 4),
+			 "last_seen_ms", (json_int_t)sqlite3_column_int64(st, 5),
+			 "last_seq", (json_int_t)sqlite3_column_int64(st, 6),
+			 "resources", col_json(st, 7));
+}
+
+#define HOST_COLS "host_id, public_key, address, boot_id, agent_version, last_seen_ms, last_seq, resources"
+static const char sql_host_get[] = "SELECT " HOST_COLS " FROM hosts WHERE host_id = ?1";
+static const char sql_host_list[] = "SELECT " HOST_COLS " FROM hosts ORDER BY host_id";
+
+int
+store_host_get(struct store *s, const char *host_id, json_t **ret, struct hv_error *err)
+{
+	sqlite3_stmt *st = stmt(s, sql_host_get, err);
+	if (!st)
+		return err ? err->code : -EIO;
+	bind_text(st, 1, host_id);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*ret = host_row(st);
+		sqlite3_reset(st);
+		return 0;
+	}
+	sqlite3_reset(st);
+	if (rc == SQLITE_DONE)
+		return hv_error_set(err, -ENOENT, "host", "no host named '%s'", host_id);
+	return db_error(s, rc, "host get", err);
+}
+
+/* Collects every row of a prepared query through fn into a new array. */
+static int
+collect(struct store *s, sqlite3_stmt *st, json_t *(*fn)(sqlite3_stmt *), json_t **ret,
+	const char *what, struct hv_error *err)
+{
+	json_t *arr = json_array();
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		json_array_append_new(arr, fn(st));
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		json_decref(arr);
+		return db_error(s, rc, what, err);
+	}
+	*ret = arr;
+	return 0;
+}
+
+int
+store_host_list(struct store *s, json_t **ret, struct hv_error *err)
+{
+	sqlite3_stmt *st = stmt(s, sql_host_list, err);
+	if (!st)
+		return err ? err->code : -EIO;
+	return collect(s, st, host_row, ret, "host list", err);
+}
+
+/* ---- pending keys ------------------------------------------------------------------------ */
+
+static const char sql_pending_rec[] =
+	"INSERT INTO pending_keys(public_key, address, first_seen_ms, last_seen_ms)"
+	" VALUES (?1, ?2, ?3, ?3) ON CONFLICT(public_key) DO UPDATE SET"
+	" address = ?2, last_seen_ms = ?3, attempts = attempts + 1";
+
+int
+store_pending_record(struct store *s, const char *public_key, const char *address,
+		     int64_t now_ms, struct hv_error *err)
+{
+	sqlite3_stmt *st = stmt(s, sql_pending_rec, err);
+	if (!st)
+		return err ? err->code : -EIO;
+	bind_text(st, 1, public_key);
+	bind_text(st, 2, address ? address : "");
+	sqlite3_bind_int64(st, 3, now_ms);
+	return step_done(s, st, "pending record", err);
+}
+
+static json_t *
+pending_row(sqlite3_stmt *st)
+{
+	return json_pack("{s:s, s:s, s:I, s:I, s:I}", "public_key", col_text(st, 0),
+			 "address", col_text(st, 1),
+			 "first_seen_ms", (json_int_t)sqlite3_column_int64(st, 2),
+			 "last_seen_ms", (json_int_t)sqlite3_column_int64(st, 3),
+			 "attempts", (json_int_t)sqlite3_column_int64(st, 4));
+}
+
+static const char sql_pending_list[] =
+	"SELECT public_key, address, first_seen_ms, last_seen_ms, attempts FROM pending_keys"
+	" ORDER BY first_seen_ms";
+
+int
+store_pending_list(struct store *s, json_t **ret, struct hv_error *err)
+{
+	sqlite3_stmt *st = stmt(s, sql_pending_list, err);
+	if (!st)
+		return err ? err->code : -EIO;
+	return collect(s, st, pending_row, ret, "pending list", err);
+}
+
+static const char sql_pending_find[] =
+	"SELECT public_key FROM pending_keys WHERE substr(public_key, 1, length(?1)) = ?1 LIMIT 2";
+
+int
+store_pending_find(struct store *s, const char *key_or_prefix, char ret_key[41],
+		   struct hv_error *err)
+{
+	if (strlen(key_or_prefix) < 8 || strlen(key_or_prefix) > 40)
+		return hv_error_set(err, -EINVAL, "key",
+				    "give the 40-character key or a prefix of at least 8 characters");
+	sqlite3_stmt *st = stmt(s, sql_pending_find, err);
+	if (!st)
+		return err ? err->code : -EIO;
+	bind_text(st, 1, key_or_prefix);
+	int n = 0, rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n++ == 0)
+			snprintf(ret_key, 41, "%s", col_text(st, 0));
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return db_error(s, rc, "pending find", err);
+	if (n == 0)
+		return hv_error_set(err, -ENOENT, "key", "no pending key starts with '%s'",
+				    key_or_prefix);
+	if (n > 1)
+		return hv_error_set(err, -EINVAL, "key", "prefix '%s' matches several pending keys",
+				    key_or_prefix);
+	return 0;
+}
+
+static const char sql_pending_rm[] = "DELETE FROM pending_keys WHERE public_key = ?1";
+
+int
+store_pending_remove(struct store *s, const char *public_key, struct hv_error *err)
+{
+	sqlite3_stmt *st = stmt(s, sql_pending_rm, err);
+	if (!st)
+		return err ? err->code : -EIO;
+	bind_text(st, 1, public_key);
+	return step_done(s, st, "pending remove", err);
+}
+
+/* ---- instances --------------------------------------------------------------------------- */
+
+static const char sql_inst_insert[] =
+	"INSERT INTO instances(uuid, name, host, image, flavor, properties, vm_state, task_state,"
+	" power_state, created_ms, updated_ms) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?10)";
+
+static const char *
+jstr(json_t *o, const char *k, const char *def)
+{
+	const char *v = json_string_value(json_object_get(o, k));
+	return v ? v : def;
+}
+
+static char *
+jdump(json_t *o, const char *k)
+{
+	json_t *v = json_object_get(o, k);
+	return v ? json_dumps(v, JSON_COMPACT) : strdup("{}");
+}
+
+int
+store_instance_insert(struct store *s, json_t *inst, int64_t now_ms, struct hv_error *err)
+{
+	sqlite3_stmt *st = stmt(s, sql_inst_insert, err);
+	if (!st)
+		return err ? err->code : -EIO;
+	char *flavor = jdump(inst, "flavor"), *props = jdump(inst, "properties");
+	bind_text(st, 1, jstr(inst, "uuid", NULL));
+	bind_text(st, 2, jstr(inst, "name", NULL));
+	bind_text(st, 3, jstr(inst, "host", NULL));
+	bind_text(st, 4, jstr(inst, "image", ""));
+	bind_text(st, 5, flavor);
+	bind_text(st, 6, props);
+	bind_text(st, 7, jstr(inst, "vm_state", "building"));
+	bind_text(st, 8, jstr(inst, "task_state", ""));
+	bind_text(st, 9, jstr(inst, "power_state", "nostate"));
+	sqlite3_bind_int64(st, 10, now_ms);
+	free(flavor);
+	free(props);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc == SQLITE_CONSTRAINT)
+		return hv_error_set(err, -EEXIST, "name", "an instance named '%s' already exists",
+				    jstr(inst, "name", ""));
+	if (rc != SQLITE_DONE)
+		return db_error(s, rc, "instance insert", err);
+	return 0;
+}
+
+#define INST_COLS "uuid, name, host, image, flavor, properties, vm_state, task_state," \
+	" power_state, fault, created_ms, updated_ms"
+
+static json_t *
+inst_row(sqlite3_stmt *st)
+{
+	const char *task = col_text(st, 7), *fault = col_text(st, 9);
+	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:o, s:s, s:o, s:I, s:I}",
+			 "uuid", col_text(st, 0), "name", col_text(st, 1), "host", col_text(st, 2),
+			 "image", col_text(st, 3), "flavor", col_json(st, 4),
+			 "properties", col_json(st, 5), "vm_state", col_text(st, 6),
+			 "task_state", *task ? json_string(task) : json_null(),
+			 "power_state", col_text(st, 8),
+			 "fault", *fault ? json_string(fault) : json_null(),
+			 "created_ms", (json_int_t)sqlite3_column_int64(st, 10),
+			 "updated_ms", (json_int_t)sqlite3_column_int64(st, 11));
+}
+
+static const char sql_inst_get[] =
+	"SELECT " INST_COLS " FROM instances WHERE uuid = ?1 OR (name = ?1 AND vm_state != 'deleted')"
+	" ORDER BY uuid = ?1 DESC LIMIT 1";
+
+int
+store_instance_get(struct store *s, const char *uuid_or_name, json_t **ret, struct hv_error *err)
+{
+	sqlite3_stmt *st = stmt(s, sql_inst_get, err);
+	if (!st)
+		return err ? err->code : -EIO;
+	bind_text(st, 1, uuid_or_name);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*ret = inst_row(st);
+		sqlite3_reset(st);
+		return 0;
+	}
+	sqlite3_reset(st);
+	if (rc == SQLITE_DONE)
+		return hv_error_set(err, -ENOENT, "server", "no server with name or id '%s'",
+				    uuid_or_name);
+	return db_error(s, rc, "instance get", err);
+}
+
+static const char sql_inst_list[] =
+	"SELECT " INST_COLS " FROM instances WHERE (?1 IS NULL OR host = ?1)"
+	" AND (?2 OR vm_state != 'deleted') ORDER BY created_ms, uuid";
+
+int
+store_instance_list(struct store *s, const char *host, bool with_deleted, json_t **ret,
+		    struct hv_error *err)
+{
+	sqlite3_stmt *st = stmt(s, sql_inst_list, err);
+	if (!st)
+		return err ? err->code : -EIO;
+	bind_text(st, 1, host);
+	sqlite3_bind_int(st, 2, with_deleted);
+	return collect(s, st, inst_row, ret, "instance list", err);
+}
+
+static const char sql_inst_state[] =
+	"UPDATE instances SET vm_state = coalesce(?2, vm_state),"
+	" task_state = coalesce(?3, task_state), power_state = coalesce(?4, power_state),"
+	" fault = coalesce(?5, fault), updated_ms = ?6 WHERE uuid = ?1";
+
+int
+store_instance_set_state(struct store *s, const char *uuid, const char *vm_state,
+			 const char *task_state, const char *power_state, const char *fault,
+			 int64_t now_ms, struct hv_error *err)
+{
+	sqlite3_stmt *st = stmt(s, sql_inst_state, err);
+	if (!st)
+		return err ? err->code : -EIO;
+	bind_text(st, 1, uuid);
+	bind_text(st, 2, vm_state);
+	bind_text(st, 3, task_state);
+	bind_text(st, 4, power_state);
+	bind_text(st, 5, fault);
+	sqlite3_bind_int64(st, 6, now_ms);
+	int r = step_done(s, st, "instance state", err);
+	if (r < 0)
+		return r;
+	if (sqlite3_changes(s->db) == 0)
+		return hv_error_set(err, -ENOENT, "uuid", "no instance %s", uuid);
+	return 0;
+}
+
+static const char sql_inst_uuids[] =
+	"SELECT uuid FROM instances WHERE host = ?1 AND vm_state != 'deleted'";
+
+static json_t *
+uuid_row(sqlite3_stmt *st)
+{
+	return json_string(col_text(st, 0));
+}
+
+int
+store_instance_uuids_on(struct store *s, const char *host, json_t **ret, struct hv_error *err)
+{
+	sqlite3_stmt *st = stmt(s, sql_inst_uuids, err);
+	if (!st)
+		return err ? err->code : -EIO;
+	bind_text(st, 1, host);
+	return collect(s, st, uuid_row, ret, "instance uuids", err);
+}
+
+/* ---- commands ---------------------------------------------------------------------------- */
+
+const char *
+store_cmd_state_name(enum store_cmd_state st)
+{
+	static const char *const names[] = {"queued", "sent", "acked", "done", "failed"};
+	return (unsigned)st < sizeof names / sizeof names[0] ? names[st] : "failed";
+}
+
+void
+store_cmd_clear(struct store_cmd *c)
+{
+	if (c) {
+		json_decref(c->args);
+		c->args = NULL;
+	}
+}
+
+static const char sql_cmd_insert[] =
+	"INSERT INTO commands(cmd_id, host_id, uuid, action, args, state, attempts, created_ms,"
+	" deadline_ms, next_try_ms) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)";
+
+int
+store_cmd_insert(struct store *s, const struct store_cmd *c, struct hv_error *err)
+{
+	sqlite3_stmt *st = stmt(s, sql_cmd_insert, err);
+	if (!st)
+		return err ? err->code : -EIO;
+	char *args = c->args ? json_dumps(c->args, JSON_COMPACT) : strdup("{}");
+	bind_text(st, 1, c->cmd_id);
+	bind_text(st, 2, c->host_id);
+	bind_text(st, 3, c->uuid);
+	bind_text(st, 4, c->action);
+	bind_text(st, 5, args);
+	sqlite3_bind_int(st, 6, c->state);
+	sqlite3_bind_int(st, 7, c->attempts);
+	sqlite3_bind_int64(st, 8, c->created_ms);
+	sqlite3_bind_int64(st, 9, c->deadline_ms);
+	sqlite3_bind_int64(st, 10, c->next_try_ms);
+	free(args);
+	return step_done(s, st, "command insert", err);
+}
+
+#define CMD_COLS "cmd_id, host_id, uuid, action, args, state, attempts, created_ms," \
+	" deadline_ms, next_try_ms, result"
+
+static void
+cmd_row(sqlite3_stmt *st, struct store_cmd *c)
+{
+	memset(c, 0, sizeof *c);
+	snprintf(c->cmd_id, sizeof c->cmd_id, "%s", col_text(st, 0));
+	snprintf(c->host_id, sizeof c->host_id, "%s", col_text(st, 1));
+	snprintf(c->uuid, sizeof c->uuid, "%s", col_text(st, 2));
+	snprintf(c->action, sizeof c->action, "%s", col_text(st, 3));
+	c->args = col_json(st, 4);
+	c->state = (enum store_cmd_state)sqlite3_column_int(st, 5);
+	c->attempts = sqlite3_column_int(st, 6);
+	c->created_ms = sqlite3_column_int64(st, 7);
+	c->deadline_ms = sqlite3_column_int64(st, 8);
+	c->next_try_ms = sqlite3_column_int64(st, 9);
+}
+
+static const char sql_cmd_get[] = "SELECT " CMD_COLS " FROM commands WHERE cmd_id = ?1";
+
+int
+store_cmd_get(struct store *s, const char *cmd_id, struct store_cmd *ret, json_t **ret_result,
+	      struct hv_error *err)
+{
+	sqlite3_stmt *st = stmt(s, sql_cmd_get, err);
+	if (!st)
+		return err ? err->code : -EIO;
+	bind_text(st, 1, cmd_id);
+	int rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(st);
+		if (rc == SQLITE_DONE)
+			return hv_error_set(err, -ENOENT, "cmd_id", "unknown command %s", cmd_id);
+		return db_error(s, rc, "command get", err);
+	}
+	cmd_row(st, ret);
+	if (ret_result)
+		*ret_result = sqlite3_column_type(st, 10) == SQLITE_NULL ? NULL : col_json(st, 10);
+	sqlite3_reset(st);
+	return 0;
+}
+
+static const char sql_cmd_update[] =
+	"UPDATE commands SET state = ?2, attempts = ?3, next_try_ms = ?4,"
+	" result = coalesce(?5, result) WHERE cmd_id = ?1";
+
+int
+store_cmd_update(struct store *s, const char *cmd_id, enum store_cmd_state state, int attempts,
+		 int64_t next_try_ms, json_t *result, struct hv_error *err)
+{
+	sqlite3_stmt *st = stmt(s, sql_cmd_update, err);
+	if (!st)
+		return err ? err->code : -EIO;
+	char *text = result ? json_dumps(result, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+	bind_text(st, 1, cmd_id);
+	sqlite3_bind_int(st, 2, state);
+	sqlite3_bind_int(st, 3, attempts);
+	sqlite3_bind_int64(st, 4, next_try_ms);
+	bind_text(st, 5, text);
+	free(text);
+	return step_done(s, st, "command update", err);
+}
+
+static const char sql_cmd_due[] =
+	"SELECT " CMD_COLS " FROM commands WHERE state IN (0, 1, 2) AND next_try_ms <= ?1"
+	" ORDER BY next_try_ms, created_ms LIMIT ?2";
+
+int
+store_cmd_due(struct store *s, int64_t now_ms, struct store_cmd *out, int max,
+	      struct hv_error *err)
+{
+	sqlite3_stmt *st = stmt(s, sql_cmd_due, err);
+	if (!st)
+		return err ? err->code : -EIO;
+	sqlite3_bind_int64(st, 1, now_ms);
+	sqlite3_bind_int(st, 2, max);
+	int n = 0, rc;
+	while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		cmd_row(st, &out[n++]);
+	if (n < max && rc != SQLITE_DONE) {
+		sqlite3_reset(st);
+		for (int i = 0; i < n; i++)
+			store_cmd_clear(&out[i]);
+		return db_error(s, rc, "commands due", err);
+	}
+	sqlite3_reset(st);
+	return n;
+}
+
+static const char sql_cmd_inflight[] =
+	"SELECT count(*) FROM commands WHERE uuid = ?1 AND state IN (0, 1, 2)";
+
+int
+store_cmd_inflight_for(struct store *s, const char *uuid, struct hv_error *err)
+{
+	sqlite3_stmt *st = stmt(s, sql_cmd_inflight, err);
+	if (!st)
+		return err ? err->code : -EIO;
+	bind_text(st, 1, uuid);
+	int rc = sqlite3_step(st);
+	int n = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+	sqlite3_reset(st);
+	if (n < 0)
+		return db_error(s, rc, "commands in flight", err);
+	return n > 0;
+}
+
+static json_t *
+cmd_json_row(sqlite3_stmt *st)
+{
+	json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "cmd_id", col_text(st, 0),
+			      "action", col_text(st, 3),
+			      "state", store_cmd_state_name((enum store_cmd_state)sqlite3_column_int(st, 5)),
+			      "attempts", (json_int_t)sqlite3_column_int(st, 6),
+			      "created_ms", (json_int_t)sqlite3_column_int64(st, 7),
+			      "deadline_ms", (json_int_t)sqlite3_column_int64(st, 8));
+	if (sqlite3_column_type(st, 10) != SQLITE_NULL)
+		json_object_set_new(o, "result", col_json(st, 10));
+	return o;
+}
+
+static const char sql_cmd_list[] =
+	"SELECT " CMD_COLS " FROM commands WHERE uuid = ?1 ORDER BY created_ms DESC, rowid DESC"
+	" LIMIT ?2";
+
+int
+store_cmd_list_for(struct store *s, const char *uuid, int limit, json_t **ret,
+		   struct hv_error *err)
+{
+	sqlite3_stmt *st = stmt(s, sql_cmd_list, err);
+	if (!st)
+		return err ? err->code : -EIO;
+	bind_text(st, 1, uuid);
+	sqlite3_bind_int(st, 2, limit);
+	return collect(s, st, cmd_json_row, ret, "command list", err);
+}

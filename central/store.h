@@ -1,0 +1,113 @@
+/* store.h - hvcentral's durable state in SQLite (WAL): hosts, pending agent keys,
+ * instances and the command journal, so a controller restart loses nothing.
+ * Records cross this boundary as jansson objects (the same shape the API returns); the
+ * caller owns every json_t it gets back. Never logs, never talks to a socket. */
+#ifndef HVC_STORE_H
+#define HVC_STORE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <hvagent/error.h>
+
+struct store;
+
+/* Opens (creating when absent) the database at path, in WAL mode, and applies the schema.
+ * ":memory:" works for tests. */
+int store_open(const char *path, struct store **ret, struct hv_error *err);
+void store_free(struct store *s);
+
+/* Groups many writes into one transaction (the controller wraps each loop turn). Nested
+ * calls are counted; only the outermost commits. */
+int store_begin(struct store *s, struct hv_error *err);
+int store_commit(struct store *s, struct hv_error *err);
+
+/* ---- hosts -------------------------------------------------------------------------- */
+/* Records that host_id spoke now (creating the row on first contact). */
+int store_host_seen(struct store *s, const char *host_id, const char *public_key,
+		    const char *address, int64_t now_ms, struct hv_error *err);
+/* A new agent process (HELLO): boot id, version; the sequence restarts. */
+int store_host_hello(struct store *s, const char *host_id, const char *boot_id,
+		     const char *agent_version, struct hv_error *err);
+/* Sequence bookkeeping for SNAPSHOT/DELTA ordering. *ret_boot_id may be "" when unknown. */
+int store_host_seq(struct store *s, const char *host_id, uint64_t *ret_seq,
+		   char ret_boot_id[80], struct hv_error *err);
+int store_host_set_seq(struct store *s, const char *host_id, uint64_t seq, struct hv_error *err);
+/* Replaces the host's resource record (the REPORT/SNAPSHOT host body); takes a reference. */
+int store_host_set_resources(struct store *s, const char *host_id, json_t *resources,
+			     struct hv_error *err);
+/* {host_id, public_key, address, boot_id, agent_version, last_seen_ms, resources}; -ENOENT. */
+int store_host_get(struct store *s, const char *host_id, json_t **ret, struct hv_error *err);
+int store_host_list(struct store *s, json_t **ret, struct hv_error *err);
+
+/* ---- pending keys (refused by ZAP, waiting for `hv host accept`) ---------------------- */
+int store_pending_record(struct store *s, const char *public_key, const char *address,
+			 int64_t now_ms, struct hv_error *err);
+/* [{public_key, address, first_seen_ms, last_seen_ms, attempts}] */
+int store_pending_list(struct store *s, json_t **ret, struct hv_error *err);
+/* Finds a pending key by full key or by a unique prefix of at least 8 characters;
+ * -ENOENT, or -EINVAL when the prefix is ambiguous. */
+int store_pending_find(struct store *s, const char *key_or_prefix, char ret_key[41],
+		       struct hv_error *err);
+int store_pending_remove(struct store *s, const char *public_key, struct hv_error *err);
+
+/* ---- instances ------------------------------------------------------------------------ */
+/* inst: {uuid, name, host, image, flavor{}, properties{}, vm_state, task_state,
+ * power_state}; -EEXIST when the uuid or a live instance with that name exists. */
+int store_instance_insert(struct store *s, json_t *inst, int64_t now_ms, struct hv_error *err);
+/* By uuid, or by name among instances not deleted. -ENOENT. */
+int store_instance_get(struct store *s, const char *uuid_or_name, json_t **ret,
+		       struct hv_error *err);
+/* host may be NULL (all hosts); deleted instances are left out unless with_deleted. */
+int store_instance_list(struct store *s, const char *host, bool with_deleted, json_t **ret,
+			struct hv_error *err);
+/* Any NULL argument leaves that column alone; "" clears task_state/fault. -ENOENT. */
+int store_instance_set_state(struct store *s, const char *uuid, const char *vm_state,
+			     const char *task_state, const char *power_state, const char *fault,
+			     int64_t now_ms, struct hv_error *err);
+/* Instance uuids the store places on host (not deleted), as a JSON array of strings. */
+int store_instance_uuids_on(struct store *s, const char *host, json_t **ret,
+			    struct hv_error *err);
+
+/* ---- command journal ------------------------------------------------------------------ */
+enum store_cmd_state {
+	STORE_CMD_QUEUED,  /* not yet sent, or to be sent again */
+	STORE_CMD_SENT,    /* on the wire, waiting for ACK */
+	STORE_CMD_ACKED,   /* the agent journaled it */
+	STORE_CMD_DONE,    /* RESULT ok */
+	STORE_CMD_FAILED,  /* RESULT error, refused, or deadline passed */
+};
+const char *store_cmd_state_name(enum store_cmd_state st);
+
+struct store_cmd {
+	char cmd_id[40];
+	char host_id[80];
+	char uuid[40];
+	char action[32];
+	json_t *args;        /* owned */
+	enum store_cmd_state state;
+	int attempts;
+	int64_t created_ms;
+	int64_t deadline_ms; /* wall clock */
+	int64_t next_try_ms;
+};
+void store_cmd_clear(struct store_cmd *c); /* frees args */
+
+int store_cmd_insert(struct store *s, const struct store_cmd *c, struct hv_error *err);
+int store_cmd_get(struct store *s, const char *cmd_id, struct store_cmd *ret, json_t **ret_result,
+		  struct hv_error *err);
+/* result may be NULL; takes no reference. */
+int store_cmd_update(struct store *s, const char *cmd_id, enum store_cmd_state state,
+		     int attempts, int64_t next_try_ms, json_t *result, struct hv_error *err);
+/* Commands not finished (QUEUED/SENT/ACKED) whose next_try_ms <= now, oldest first, at most
+ * max. Returns how many were filled into out (each to be store_cmd_clear'ed). */
+int store_cmd_due(struct store *s, int64_t now_ms, struct store_cmd *out, int max,
+		  struct hv_error *err);
+/* True when the instance has a command in flight (not DONE/FAILED). */
+int store_cmd_inflight_for(struct store *s, const char *uuid, struct hv_error *err);
+/* Commands of one instance, newest first, as JSON (for `hv server show`). */
+int store_cmd_list_for(struct store *s, const char *uuid, int limit, json_t **ret,
+		       struct hv_error *err);
+
+#endif

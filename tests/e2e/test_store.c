@@ -1,0 +1,255 @@
+/* test_store.c - hvcentral's SQLite store: what is written survives a reopen, names stay
+ * unique among live servers, pending keys are found by prefix, commands are journaled. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "store.h"
+
+static char db_path[64];
+
+static int
+setup(void **state)
+{
+	snprintf(db_path, sizeof db_path, "/tmp/hvc-store-XXXXXX");
+	int fd = mkstemp(db_path);
+	if (fd < 0)
+		return -1;
+	close(fd);
+	struct store *s = NULL;
+	struct hv_error err = {0};
+	if (store_open(db_path, &s, &err) < 0)
+		return -1;
+	*state = s;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	store_free(*state);
+	char p[80];
+	unlink(db_path);
+	snprintf(p, sizeof p, "%s-wal", db_path);
+	unlink(p);
+	snprintf(p, sizeof p, "%s-shm", db_path);
+	unlink(p);
+	return 0;
+}
+
+static json_t *
+server(const char *uuid, const char *name)
+{
+	return json_pack("{s:s, s:s, s:s, s:s, s:{s:i, s:i, s:i}, s:s, s:s}", "uuid", uuid,
+			 "name", name, "host", "node-1", "image", "cirros",
+			 "flavor", "vcpus", 2, "ram", 512, "disk", 1,
+			 "vm_state", "building", "task_state", "scheduling");
+}
+
+static void
+a_server_survives_a_controller_restart(void **state)
+{
+	struct store *s = *state;
+	struct hv_error err = {0};
+	json_t *in = server("11111111-2222-4333-8444-555555555555", "web-1");
+	assert_int_equal(store_instance_insert(s, in, 1000, &err), 0);
+	json_decref(in);
+	assert_int_equal(store_instance_set_state(s, "11111111-2222-4333-8444-555555555555",
+						  "active", "", "running", NULL, 2000, &err), 0);
+	store_free(s);
+	assert_int_equal(store_open(db_path, &s, &err), 0);
+	*state = s;
+
+	json_t *out = NULL;
+	assert_int_equal(store_instance_get(s, "web-1", &out, &err), 0);
+	assert_string_equal(json_string_value(json_object_get(out, "vm_state")), "active");
+	assert_true(json_is_null(json_object_get(out, "task_state")));
+	assert_string_equal(json_string_value(json_object_get(out, "power_state")), "running");
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(out, "flavor"), "ram")),
+			 512);
+	json_decref(out);
+}
+
+static void
+two_live_servers_cannot_share_a_name(void **state)
+{
+	struct store *s = *state;
+	struct hv_error err = {0};
+	json_t *a = server("11111111-2222-4333-8444-000000000001", "db");
+	json_t *b = server("11111111-2222-4333-8444-000000000002", "db");
+	assert_int_equal(store_instance_insert(s, a, 1, &err), 0);
+	assert_int_equal(store_instance_insert(s, b, 2, &err), -EEXIST);
+	assert_string_equal(err.field, "name");
+	/* once the first is deleted its name is free again */
+	assert_int_equal(store_instance_set_state(s, "11111111-2222-4333-8444-000000000001",
+						  "deleted", "", "nostate", NULL, 3, &err), 0);
+	assert_int_equal(store_instance_insert(s, b, 4, &err), 0);
+	json_t *list = NULL;
+	assert_int_equal(store_instance_list(s, NULL, false, &list, &err), 0);
+	assert_int_equal(json_array_size(list), 1);
+	json_decref(list);
+	assert_int_equal(store_instance_list(s, NULL, true, &list, &err), 0);
+	assert_int_equal(json_array_size(list), 2);
+	json_decref(list);
+	json_decref(a);
+	json_decref(b);
+}
+
+static void
+an_unknown_server_is_not_found_naming_it(void **state)
+{
+	struct hv_error err = {0};
+	json_t *out = NULL;
+	assert_int_equal(store_instance_get(*state, "nope", &out, &err), -ENOENT);
+	assert_non_null(strstr(err.message, "nope"));
+	assert_int_equal(store_instance_set_state(*state, "nope", "active", NULL, NULL, NULL, 1,
+						  &err), -ENOENT);
+}
+
+static void
+a_pending_key_is_found_by_a_unique_prefix(void **state)
+{
+	struct store *s = *state;
+	struct hv_error err = {0};
+	char key[41];
+	assert_int_equal(store_pending_record(s, "AAAAAAAAAAbbbbbbbbbbccccccccccdddddddddd",
+					      "127.0.0.1", 10, &err), 0);
+	assert_int_equal(store_pending_record(s, "AAAAAAAAAAzzzzzzzzzzccccccccccdddddddddd",
+					      "127.0.0.1", 11, &err), 0);
+	assert_int_equal(store_pending_record(s, "AAAAAAAAAAbbbbbbbbbbccccccccccdddddddddd",
+					      "127.0.0.2", 12, &err), 0);
+	assert_int_equal(store_pending_find(s, "AAAAAAAAAAb", key, &err), 0);
+	assert_string_equal(key, "AAAAAAAAAAbbbbbbbbbbccccccccccdddddddddd");
+	assert_int_equal(store_pending_find(s, "AAAAAAAAAA", key, &err), -EINVAL);
+	assert_int_equal(store_pending_find(s, "AAAA", key, &err), -EINVAL);
+	assert_int_equal(store_pending_find(s, "BBBBBBBBBB", key, &err), -ENOENT);
+
+	json_t *list = NULL;
+	assert_int_equal(store_pending_list(s, &list, &err), 0);
+	assert_int_equal(json_array_size(list), 2);
+	json_t *first = json_array_get(list, 0);
+	assert_int_equal(json_integer_value(json_object_get(first, "attempts")), 2);
+	assert_string_equal(json_string_value(json_object_get(first, "address")), "127.0.0.2");
+	json_decref(list);
+
+	assert_int_equal(store_pending_remove(s, key, &err), 0);
+	assert_int_equal(store_pending_find(s, "AAAAAAAAAAb", key, &err), -ENOENT);
+}
+
+static void
+a_host_keeps_its_sequence_until_a_new_boot(void **state)
+{
+	struct store *s = *state;
+	struct hv_error err = {0};
+	uint64_t seq;
+	char boot[80];
+	assert_int_equal(store_host_seen(s, "node-1", "KEY", "10.0.0.1", 500, &err), 0);
+	assert_int_equal(store_host_hello(s, "node-1", "boot-a", "0.1.0", &err), 0);
+	assert_int_equal(store_host_set_seq(s, "node-1", 42, &err), 0);
+	assert_int_equal(store_host_seq(s, "node-1", &seq, boot, &err), 0);
+	assert_int_equal(seq, 42);
+	assert_string_equal(boot, "boot-a");
+	assert_int_equal(store_host_hello(s, "node-1", "boot-b", "0.1.0", &err), 0);
+	assert_int_equal(store_host_seq(s, "node-1", &seq, boot, &err), 0);
+	assert_int_equal(seq, 0);
+	/* seen again without a key keeps the recorded one */
+	assert_int_equal(store_host_seen(s, "node-1", NULL, NULL, 900, &err), 0);
+	json_t *h = NULL;
+	assert_int_equal(store_host_get(s, "node-1", &h, &err), 0);
+	assert_string_equal(json_string_value(json_object_get(h, "public_key")), "KEY");
+	assert_int_equal(json_integer_value(json_object_get(h, "last_seen_ms")), 900);
+	json_decref(h);
+	assert_int_equal(store_host_get(s, "node-2", &h, &err), -ENOENT);
+}
+
+static void
+a_command_is_due_until_it_finishes(void **state)
+{
+	struct store *s = *state;
+	struct hv_error err = {0};
+	struct store_cmd c = {.state = STORE_CMD_QUEUED, .created_ms = 100, .deadline_ms = 5000,
+			      .next_try_ms = 100};
+	snprintf(c.cmd_id, sizeof c.cmd_id, "cmd-1");
+	snprintf(c.host_id, sizeof c.host_id, "node-1");
+	snprintf(c.uuid, sizeof c.uuid, "u-1");
+	snprintf(c.action, sizeof c.action, "pause");
+	c.args = json_pack("{s:s}", "uuid", "u-1");
+	assert_int_equal(store_cmd_insert(s, &c, &err), 0);
+	store_cmd_clear(&c);
+
+	struct store_cmd due[4];
+	assert_int_equal(store_cmd_due(s, 99, due, 4, &err), 0);
+	assert_int_equal(store_cmd_due(s, 100, due, 4, &err), 1);
+	assert_string_equal(due[0].action, "pause");
+	assert_string_equal(json_string_value(json_object_get(due[0].args, "uuid")), "u-1");
+	store_cmd_clear(&due[0]);
+	assert_int_equal(store_cmd_inflight_for(s, "u-1", &err), 1);
+
+	assert_int_equal(store_cmd_update(s, "cmd-1", STORE_CMD_SENT, 1, 1100, NULL, &err), 0);
+	assert_int_equal(store_cmd_due(s, 1000, due, 4, &err), 0);
+	assert_int_equal(store_cmd_due(s, 1100, due, 4, &err), 1);
+	assert_int_equal(due[0].attempts, 1);
+	store_cmd_clear(&due[0]);
+
+	json_t *res = json_pack("{s:b}", "ok", 1);
+	assert_int_equal(store_cmd_update(s, "cmd-1", STORE_CMD_DONE, 1, 0, res, &err), 0);
+	json_decref(res);
+	assert_int_equal(store_cmd_due(s, 99999, due, 4, &err), 0);
+	assert_int_equal(store_cmd_inflight_for(s, "u-1", &err), 0);
+
+	json_t *got = NULL;
+	assert_int_equal(store_cmd_get(s, "cmd-1", &c, &got, &err), 0);
+	assert_int_equal(c.state, STORE_CMD_DONE);
+	assert_true(json_is_true(json_object_get(got, "ok")));
+	store_cmd_clear(&c);
+	json_decref(got);
+
+	json_t *hist = NULL;
+	assert_int_equal(store_cmd_list_for(s, "u-1", 10, &hist, &err), 0);
+	assert_int_equal(json_array_size(hist), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(hist, 0), "state")),
+			    "done");
+	json_decref(hist);
+}
+
+static void
+a_batch_of_writes_commits_together(void **state)
+{
+	struct store *s = *state;
+	struct hv_error err = {0};
+	assert_int_equal(store_begin(s, &err), 0);
+	assert_int_equal(store_begin(s, &err), 0); /* nested */
+	for (int i = 0; i < 100; i++) {
+		char id[16];
+		snprintf(id, sizeof id, "n-%d", i);
+		assert_int_equal(store_host_seen(s, id, "K", "a", i + 1, &err), 0);
+	}
+	assert_int_equal(store_commit(s, &err), 0);
+	assert_int_equal(store_commit(s, &err), 0);
+	json_t *hosts = NULL;
+	assert_int_equal(store_host_list(s, &hosts, &err), 0);
+	assert_int_equal(json_array_size(hosts), 100);
+	json_decref(hosts);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(a_server_survives_a_controller_restart, setup, teardown),
+		cmocka_unit_test_setup_teardown(two_live_servers_cannot_share_a_name, setup, teardown),
+		cmocka_unit_test_setup_teardown(an_unknown_server_is_not_found_naming_it, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_pending_key_is_found_by_a_unique_prefix, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_host_keeps_its_sequence_until_a_new_boot, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_command_is_due_until_it_finishes, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_batch_of_writes_commits_together, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
