@@ -1,0 +1,324 @@
+/* json.c - typed, path-reporting accessors over jansson. Pure: no I/O, no logging, never
+ * modifies the tree it reads (except hj_wipe_string, which exists to do exactly that). */
+#include "json.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hvagent/driver.h>
+
+const char *hj_path(char *buf, size_t size, const char *where, const char *key, size_t index)
+{
+	if (key)
+		snprintf(buf, size, "%s%s%s", where ? where : "", where && *where ? "." : "", key);
+	else
+		snprintf(buf, size, "%s[%zu]", where ? where : "", index);
+	return buf;
+}
+
+__attribute__((format(printf, 4, 5)))
+static int fail(struct hv_error *err, const char *where, const char *key, const char *fmt, ...)
+{
+	char path[256], problem[320];
+	va_list ap;
+
+	if (key)
+		hj_path(path, sizeof path, where, key, 0);
+	else
+		snprintf(path, sizeof path, "%s", where ? where : "");
+	va_start(ap, fmt);
+	vsnprintf(problem, sizeof problem, fmt, ap);
+	va_end(ap);
+	return hv_error_set(err, -EINVAL, path, "%s: %s", path, problem);
+}
+
+static const char *type_name(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT: return "object";
+	case JSON_ARRAY: return "array";
+	case JSON_STRING: return "string";
+	case JSON_INTEGER: return "integer";
+	case JSON_REAL: return "number";
+	case JSON_TRUE:
+	case JSON_FALSE: return "boolean";
+	case JSON_NULL: return "null";
+	}
+	return "unknown";
+}
+
+/* Looks key up; returns 1 with *ret set, 0 when absent and optional, -EINVAL otherwise. */
+static int lookup(const json_t *obj, const char *where, const char *key, int flags,
+		  json_t **ret, struct hv_error *err)
+{
+	json_t *v = NULL;
+
+	if (!json_is_object(obj))
+		return fail(err, where, NULL, "expected object");
+	v = json_object_get(obj, key);
+	if (!v || json_is_null(v)) {
+		if (flags & HJ_OPTIONAL)
+			return 0;
+		return fail(err, where, key, "required field missing");
+	}
+	*ret = v;
+	return 1;
+}
+
+static int wrong_type(struct hv_error *err, const char *where, const char *key,
+		      const char *expected, const json_t *v)
+{
+	char what[96];
+
+	snprintf(what, sizeof what, "expected %s, got %s", expected, type_name(v));
+	return fail(err, where, key, "%s", what);
+}
+
+int hj_parse(const void *buf, size_t len, const char *what, bool must_be_object,
+	     json_t **ret, struct hv_error *err)
+{
+	json_error_t je;
+	json_t *v = NULL;
+
+	*ret = NULL;
+	if (memchr(buf, '\0', len))
+		return hv_error_set(err, -EINVAL, what, "%s: invalid JSON: NUL byte", what);
+	v = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
+	if (!v)
+		return hv_error_set(err, -EINVAL, what,
+				    "%s: invalid JSON at line %d column %d: %s", what, je.line,
+				    je.column, je.text);
+	if (must_be_object && !json_is_object(v)) {
+		hv_error_set(err, -EINVAL, what, "%s: expected a JSON object, got %s", what,
+			     type_name(v));
+		json_decref(v);
+		return -EINVAL;
+	}
+	*ret = v;
+	return 0;
+}
+
+char *hj_dump(const json_t *v)
+{
+	return json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+}
+
+static bool has_control(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return true;
+	return false;
+}
+
+int hj_str(const json_t *obj, const char *where, const char *key, int flags, size_t max_len,
+	   const char **ret, struct hv_error *err)
+{
+	json_t *v = NULL;
+	size_t len;
+	char detail[64];
+	int r = lookup(obj, where, key, flags, &v, err);
+
+	if (r <= 0)
+		return r;
+	if (!json_is_string(v))
+		return wrong_type(err, where, key, "string", v);
+	len = json_string_length(v);
+	if (max_len && len > max_len) {
+		snprintf(detail, sizeof detail, "%zu", max_len);
+		return fail(err, where, key, "longer than %s bytes", detail);
+	}
+	if (len != strlen(json_string_value(v)) || has_control(json_string_value(v), len))
+		return fail(err, where, key, "control characters not allowed");
+	*ret = json_string_value(v);
+	return 1;
+}
+
+int hj_int(const json_t *obj, const char *where, const char *key, int flags, int64_t min,
+	   int64_t max, int64_t *ret, struct hv_error *err)
+{
+	json_t *v = NULL;
+	json_int_t i;
+	char detail[96];
+	int r = lookup(obj, where, key, flags, &v, err);
+
+	if (r <= 0)
+		return r;
+	if (!json_is_integer(v))
+		return wrong_type(err, where, key, "integer", v);
+	i = json_integer_value(v);
+	if (i < min || i > max) {
+		snprintf(detail, sizeof detail, "%" PRId64 "-%" PRId64, min, max);
+		return fail(err, where, key, "out of range (allowed %s)", detail);
+	}
+	*ret = i;
+	return 1;
+}
+
+int hj_bool(const json_t *obj, const char *where, const char *key, int flags, bool *ret,
+	    struct hv_error *err)
+{
+	json_t *v = NULL;
+	int r = lookup(obj, where, key, flags, &v, err);
+
+	if (r <= 0)
+		return r;
+	if (!json_is_boolean(v))
+		return wrong_type(err, where, key, "boolean", v);
+	*ret = json_is_true(v);
+	return 1;
+}
+
+int hj_obj(const json_t *obj, const char *where, const char *key, int flags, json_t **ret,
+	   struct hv_error *err)
+{
+	json_t *v = NULL;
+	int r = lookup(obj, where, key, flags, &v, err);
+
+	if (r <= 0)
+		return r;
+	if (!json_is_object(v))
+		return wrong_type(err, where, key, "object", v);
+	*ret = v;
+	return 1;
+}
+
+int hj_arr(const json_t *obj, const char *where, const char *key, int flags, size_t max_items,
+	   json_t **ret, struct hv_error *err)
+{
+	json_t *v = NULL;
+	char detail[32];
+	int r = lookup(obj, where, key, flags, &v, err);
+
+	if (r <= 0)
+		return r;
+	if (!json_is_array(v))
+		return wrong_type(err, where, key, "array", v);
+	if (max_items && json_array_size(v) > max_items) {
+		snprintf(detail, sizeof detail, "%zu", max_items);
+		return fail(err, where, key, "more than %s items", detail);
+	}
+	*ret = v;
+	return 1;
+}
+
+static bool word_in(const char *word, const char *allowed)
+{
+	size_t wl = strlen(word);
+	const char *p = allowed;
+
+	while (*p) {
+		const char *bar = strchr(p, '|');
+		size_t l = bar ? (size_t)(bar - p) : strlen(p);
+
+		if (l == wl && strncmp(p, word, l) == 0)
+			return true;
+		if (!bar)
+			break;
+		p = bar + 1;
+	}
+	return false;
+}
+
+int hj_enum(const json_t *obj, const char *where, const char *key, int flags,
+	    const char *allowed, const char **ret, struct hv_error *err)
+{
+	const char *s;
+	char detail[200];
+	int r = hj_str(obj, where, key, flags, 64, &s, err);
+
+	if (r <= 0)
+		return r;
+	if (!word_in(s, allowed)) {
+		snprintf(detail, sizeof detail, "%s", allowed);
+		for (char *c = detail; *c; c++)
+			if (*c == '|')
+				*c = ',';
+		return fail(err, where, key, "expected one of %s", detail);
+	}
+	*ret = s;
+	return 1;
+}
+
+bool hj_is_uuid(const char *s)
+{
+	if (!s || strlen(s) != 36)
+		return false;
+	for (int i = 0; i < 36; i++) {
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (s[i] != '-')
+				return false;
+		} else if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) {
+			return false;
+		}
+	}
+	return true;
+}
+
+int hj_uuid(const json_t *obj, const char *where, const char *key, int flags, const char **ret,
+	    struct hv_error *err)
+{
+	const char *s;
+	int r = hj_str(obj, where, key, flags, 36, &s, err);
+
+	if (r <= 0)
+		return r;
+	if (!hj_is_uuid(s))
+		return fail(err, where, key, "expected a lower-case UUID");
+	*ret = s;
+	return 1;
+}
+
+int hj_str_map(const json_t *obj, const char *where, const char *key, int flags,
+	       size_t max_items, size_t key_max, size_t value_max, struct hvd_kv **ret,
+	       size_t *ret_n, struct hv_error *err)
+{
+	json_t *m, *v;
+	const char *k;
+	struct hvd_kv *kv;
+	size_t n = 0;
+	char path[256], detail[32];
+	int r = hj_obj(obj, where, key, flags, &m, err);
+
+	*ret = NULL;
+	*ret_n = 0;
+	if (r <= 0)
+		return r;
+	hj_path(path, sizeof path, where, key, 0);
+	if (json_object_size(m) > max_items) {
+		snprintf(detail, sizeof detail, "%zu", max_items);
+		return fail(err, where, key, "more than %s entries", detail);
+	}
+	kv = calloc(json_object_size(m) + 1, sizeof *kv);
+	if (!kv)
+		return hv_error_set(err, -ENOMEM, path, "%s: out of memory", path);
+	json_object_foreach(m, k, v) {
+		if (strlen(k) == 0 || strlen(k) > key_max || has_control(k, strlen(k))) {
+			free(kv);
+			snprintf(detail, sizeof detail, "%zu", key_max);
+			return fail(err, path, NULL,
+				    "keys must be 1-%s printable bytes", detail);
+		}
+		r = hj_str(m, path, k, HJ_REQUIRED, value_max, &kv[n].value, err);
+		if (r < 0) {
+			free(kv);
+			return r;
+		}
+		kv[n++].key = k;
+	}
+	*ret = kv;
+	*ret_n = n;
+	return 1;
+}
+
+void hj_wipe_string(json_t *v)
+{
+	if (json_is_string(v)) {
+		/* jansson owns a private mutable copy of every string value */
+		char *s = (char *)json_string_value(v);
+
+		explicit_bzero(s, json_string_length(v));
+	}
+}
