@@ -224,6 +224,11 @@ validate(const struct guest_config *c, struct hv_error *err)
 		r = guest_password_hash_check(c->admin_password_hash, "admin_password", err);
 		if (r < 0)
 			return r;
+		/* cloud-init's chpasswd list treats anything but $1$/$2a$/$2y$/$5$/$6$ as a
+		 * plaintext password and would set the hash itself as the password. */
+		if (strncmp(c->admin_password_hash, "$6$", 3) != 0)
+			return hv_error_set(err, -EINVAL, "admin_password",
+					    "admin_password: the config drive needs a $6$ (SHA-512) hash");
 		if (c->admin_user && !is_user_name(c->admin_user))
 			return hv_error_set(err, -EINVAL, "admin_user",
 					    "admin_user: a login name ([a-z_][a-z0-9_-]*, at most 32)");
