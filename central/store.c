@@ -739,8 +739,13 @@ cmd_json_row(sqlite3_stmt *st)
 			      "attempts", (json_int_t)sqlite3_column_int(st, 6),
 			      "created_ms", (json_int_t)sqlite3_column_int64(st, 7),
 			      "deadline_ms", (json_int_t)sqlite3_column_int64(st, 8));
-	if (sqlite3_column_type(st, 10) != SQLITE_NULL)
-		json_object_set_new(o, "result", col_json(st, 10));
+	/* a failed command's result is its error ({code, message}); a success adds nothing
+	 * the instance record does not already show */
+	if (sqlite3_column_int(st, 5) == STORE_CMD_FAILED && sqlite3_column_type(st, 10) != SQLITE_NULL) {
+		json_t *e = col_json(st, 10);
+		json_object_del(e, "result");
+		json_object_set_new(o, "error", e);
+	}
 	return o;
 }
 

@@ -1,0 +1,470 @@
+/* api.c - the API request dispatcher. Each op checks its arguments, asks ctl or the store,
+ * and answers {"id", "ok": true, "result"} or {"id", "ok": false, "error": {"code",
+ * "field", "message"}}. A waiting request is parked with its client's routing id until the
+ * command it waits for finishes. */
+#include "api.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+#include "keys.h"
+
+struct waiter {
+	struct api_client cl;
+	json_t *id;        /* the request's id, echoed */
+	char cmd_id[PROTO_MAX_ID + 1];
+	char uuid[37];
+	bool console;      /* reply with data.output instead of the instance */
+	long lines;        /* console: keep the last lines only (0 = all) */
+	int64_t deadline_ms;
+};
+
+struct api {
+	struct ctl *ctl;
+	struct store *store;
+	struct allow *allow;
+	api_reply_fn reply;
+	void *cb;
+	struct waiter *w;
+	size_t n_w, cap_w;
+};
+
+#define DEFAULT_WAIT_MS 300000
+#define MAX_WAIT_MS 86400000
+
+int
+api_new(struct ctl *ctl, struct store *store, struct allow *allow, api_reply_fn reply,
+	void *cb_ctx, struct api **ret, struct hv_error *err)
+{
+	struct api *a = calloc(1, sizeof *a);
+	if (!a)
+		return hv_error_set(err, -ENOMEM, "", "out of memory");
+	a->ctl = ctl;
+	a->store = store;
+	a->allow = allow;
+	a->reply = reply;
+	a->cb = cb_ctx;
+	*ret = a;
+	return 0;
+}
+
+void
+api_free(struct api *a)
+{
+	if (!a)
+		return;
+	for (size_t i = 0; i < a->n_w; i++)
+		json_decref(a->w[i].id);
+	free(a->w);
+	free(a);
+}
+
+size_t
+api_waiting(const struct api *a)
+{
+	return a->n_w;
+}
+
+static void
+send_reply(struct api *a, const struct api_client *cl, json_t *reply)
+{
+	char *text = hj_dump(reply);
+	if (text) {
+		a->reply(a->cb, cl, text);
+		free(text);
+	}
+	json_decref(reply);
+}
+
+static void
+reply_ok(struct api *a, const struct api_client *cl, json_t *id, json_t *result)
+{
+	send_reply(a, cl, json_pack("{s:O, s:b, s:o}", "id", id ? id : json_null(), "ok", 1,
+				    "result", result ? result : json_null()));
+}
+
+static const char *
+code_for(int r)
+{
+	switch (r) {
+	case -EINVAL: return "invalid";
+	case -ENOENT: return "not_found";
+	case -EEXIST: return "conflict";
+	case -EBUSY: return "task_in_flight";
+	case -EPERM: return "invalid_state";
+	case -EHOSTDOWN: return "host_down";
+	case -ENOMEM: return "internal";
+	default: return "internal";
+	}
+}
+
+static void
+reply_err(struct api *a, const struct api_client *cl, json_t *id, const char *code,
+	  const char *field, const char *message, json_t *extra)
+{
+	json_t *e = json_pack("{s:s, s:s}", "code", code, "message", message);
+	if (field && *field)
+		json_object_set_new(e, "field", json_string(field));
+	if (extra)
+		json_object_set(e, "result", extra);
+	send_reply(a, cl, json_pack("{s:O, s:b, s:o}", "id", id ? id : json_null(), "ok", 0,
+				    "error", e));
+}
+
+static void
+reply_hv_err(struct api *a, const struct api_client *cl, json_t *id, int r,
+	     const struct hv_error *err)
+{
+	reply_err(a, cl, id, code_for(r), err->field, err->message[0] ? err->message : "failed",
+		  NULL);
+}
+
+static int
+park(struct api *a, const struct api_client *cl, json_t *id, const char *cmd_id,
+     const char *uuid, bool console, long lines, int64_t deadline)
+{
+	if (a->n_w == a->cap_w) {
+		size_t cap = a->cap_w ? a->cap_w * 2 : 64;
+		struct waiter *nw = realloc(a->w, cap * sizeof *nw);
+		if (!nw)
+			return -ENOMEM;
+		a->w = nw;
+		a->cap_w = cap;
+	}
+	struct waiter *w = &a->w[a->n_w++];
+	memset(w, 0, sizeof *w);
+	w->cl = *cl;
+	w->id = json_incref(id);
+	snprintf(w->cmd_id, sizeof w->cmd_id, "%s", cmd_id);
+	snprintf(w->uuid, sizeof w->uuid, "%s", uuid ? uuid : "");
+	w->console = console;
+	w->lines = lines;
+	w->deadline_ms = deadline;
+	return 0;
+}
+
+static void
+unpark(struct api *a, size_t i)
+{
+	json_decref(a->w[i].id);
+	a->w[i] = a->w[--a->n_w];
+}
+
+/* ---- ops ------------------------------------------------------------------------------------ */
+
+struct req {
+	json_t *id;
+	json_t *args;
+	bool wait;
+	int64_t timeout_ms;
+};
+
+static void
+op_host_list(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	struct hv_error err = {0};
+	json_t *pending = NULL, *hosts = NULL;
+	allow_refresh(a->allow, &err);
+	json_t *allowed = allow_list(a->allow);
+	int r = store_pending_list(a->store, &pending, &err);
+	if (r == 0)
+		r = ctl_host_list(a->ctl, allowed, pending, now, &hosts, &err);
+	json_decref(allowed);
+	json_decref(pending);
+	if (r < 0)
+		return reply_hv_err(a, cl, q->id, r, &err);
+	reply_ok(a, cl, q->id, hosts);
+}
+
+static void
+op_host_show(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	struct hv_error err = {0};
+	const char *host;
+	json_t *h = NULL;
+	int r = hj_str(q->args, "args", "host", HJ_REQUIRED, PROTO_MAX_ID, &host, &err);
+	if (r >= 0)
+		r = ctl_host_show(a->ctl, host, now, &h, &err);
+	if (r < 0)
+		return reply_hv_err(a, cl, q->id, r, &err);
+	reply_ok(a, cl, q->id, h);
+}
+
+/* Finds the pending key meant by `what`: the key itself, a unique prefix of at least 8
+ * characters, or the address of exactly one pending agent. */
+static int
+find_pending(struct api *a, const char *what, char key[KEYS_Z85_LEN + 1], struct hv_error *err)
+{
+	json_t *pending = NULL;
+	int r = store_pending_list(a->store, &pending, err);
+	if (r < 0)
+		return r;
+	size_t i, n_prefix = 0, n_addr = 0, wlen = strlen(what);
+	json_t *p;
+	char by_prefix[KEYS_Z85_LEN + 1] = "", by_addr[KEYS_Z85_LEN + 1] = "";
+	json_array_foreach(pending, i, p) {
+		const char *k = json_string_value(json_object_get(p, "public_key"));
+		const char *addr = json_string_value(json_object_get(p, "address"));
+		if (wlen >= 8 && strncmp(k, what, wlen) == 0) {
+			n_prefix++;
+			snprintf(by_prefix, sizeof by_prefix, "%s", k);
+		}
+		if (addr && strcmp(addr, what) == 0) {
+			n_addr++;
+			snprintf(by_addr, sizeof by_addr, "%s", k);
+		}
+	}
+	json_decref(pending);
+	if (n_prefix == 1 || (n_prefix == 0 && n_addr == 1)) {
+		snprintf(key, KEYS_Z85_LEN + 1, "%s", n_prefix ? by_prefix : by_addr);
+		return 0;
+	}
+	if (n_prefix > 1 || n_addr > 1)
+		return hv_error_set(err, -EINVAL, "key",
+				    "'%s' matches several pending keys; give more of the key", what);
+	if (keys_z85_valid(what)) { /* accepted before the agent ever connected */
+		snprintf(key, KEYS_Z85_LEN + 1, "%s", what);
+		return 0;
+	}
+	return hv_error_set(err, -ENOENT, "key",
+			    "no pending key or address matches '%s' (see hv host list)", what);
+}
+
+static void
+op_host_accept(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	struct hv_error err = {0};
+	const char *what, *name;
+	char key[KEYS_Z85_LEN + 1];
+	int r;
+	if ((r = hj_str(q->args, "args", "key", HJ_REQUIRED, 64, &what, &err)) < 0 ||
+	    (r = hj_str(q->args, "args", "name", HJ_REQUIRED, PROTO_MAX_ID, &name, &err)) < 0)
+		return reply_hv_err(a, cl, q->id, r, &err);
+	if (!allow_host_name_valid(name))
+		return reply_err(a, cl, q->id, "invalid", "name",
+				 "not a host name (1-64 of A-Z a-z 0-9 . _ : -, starting with a "
+				 "letter or digit)", NULL);
+	if ((r = find_pending(a, what, key, &err)) < 0 || (r = allow_add(a->allow, name, key, &err)) < 0)
+		return reply_hv_err(a, cl, q->id, r, &err);
+	store_pending_remove(a->store, key, &err);
+	reply_ok(a, cl, q->id, json_pack("{s:s, s:s, s:s}", "host_id", name, "public_key", key,
+					 "state", "accepted"));
+}
+
+static void
+op_server_list(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	struct hv_error err = {0};
+	const char *host = NULL;
+	bool deleted = false;
+	json_t *list = NULL;
+	int r;
+	if ((r = hj_str(q->args, "args", "host", HJ_OPTIONAL, PROTO_MAX_ID, &host, &err)) < 0 ||
+	    (r = hj_bool(q->args, "args", "deleted", HJ_OPTIONAL, &deleted, &err)) < 0 ||
+	    (r = store_instance_list(a->store, host, deleted, &list, &err)) < 0)
+		return reply_hv_err(a, cl, q->id, r, &err);
+	reply_ok(a, cl, q->id, list);
+}
+
+static void
+op_server_show(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	struct hv_error err = {0};
+	const char *server;
+	json_t *inst = NULL;
+	int r;
+	if ((r = hj_str(q->args, "args", "server", HJ_REQUIRED, 255, &server, &err)) < 0 ||
+	    (r = store_instance_get(a->store, server, &inst, &err)) < 0)
+		return reply_hv_err(a, cl, q->id, r, &err);
+	json_t *hist = NULL;
+	if (store_cmd_list_for(a->store, json_string_value(json_object_get(inst, "uuid")), 5,
+			       &hist, &err) == 0)
+		json_object_set_new(inst, "recent_commands", hist);
+	reply_ok(a, cl, q->id, inst);
+}
+
+/* Answers now, or parks the request until its command finishes. */
+static void
+answer_or_park(struct api *a, const struct api_client *cl, struct req *q, json_t *inst,
+	       const char *cmd_id, bool console, int64_t now)
+{
+	if (!q->wait) {
+		json_object_set_new(inst, "cmd_id", json_string(cmd_id));
+		return reply_ok(a, cl, q->id, inst);
+	}
+	const char *uuid = inst ? json_string_value(json_object_get(inst, "uuid")) : NULL;
+	if (park(a, cl, q->id, cmd_id, uuid, console, 0, now + q->timeout_ms) < 0)
+		reply_err(a, cl, q->id, "internal", NULL, "out of memory", NULL);
+	json_decref(inst);
+}
+
+static void
+op_server_create(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	struct hv_error err = {0};
+	json_t *inst = NULL;
+	char cmd_id[PROTO_MAX_ID + 1];
+	int r = ctl_server_create(a->ctl, q->args, now, &inst, cmd_id, &err);
+	if (r < 0)
+		return reply_hv_err(a, cl, q->id, r, &err);
+	answer_or_park(a, cl, q, inst, cmd_id, false, now);
+}
+
+static void
+op_server_action(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	struct hv_error err = {0};
+	const char *server, *action;
+	bool hard = false;
+	json_t *inst = NULL;
+	char cmd_id[PROTO_MAX_ID + 1];
+	int r;
+	if ((r = hj_str(q->args, "args", "server", HJ_REQUIRED, 255, &server, &err)) < 0 ||
+	    (r = hj_enum(q->args, "args", "action", HJ_REQUIRED,
+			 "delete|reboot|stop|start|pause|unpause|suspend|resume", &action, &err)) < 0 ||
+	    (r = hj_bool(q->args, "args", "hard", HJ_OPTIONAL, &hard, &err)) < 0)
+		return reply_hv_err(a, cl, q->id, r, &err);
+	if (hard && strcmp(action, "reboot") != 0)
+		return reply_err(a, cl, q->id, "invalid", "args.hard",
+				 "args.hard: only applies to reboot", NULL);
+	r = ctl_server_action(a->ctl, server, action, hard, now, &inst, cmd_id, &err);
+	if (r < 0)
+		return reply_hv_err(a, cl, q->id, r, &err);
+	answer_or_park(a, cl, q, inst, cmd_id, false, now);
+}
+
+static void
+op_console_log(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	struct hv_error err = {0};
+	const char *server;
+	int64_t lines = 0;
+	char cmd_id[PROTO_MAX_ID + 1];
+	int r;
+	if ((r = hj_str(q->args, "args", "server", HJ_REQUIRED, 255, &server, &err)) < 0 ||
+	    (r = hj_int(q->args, "args", "length", HJ_OPTIONAL, 1, 100000, &lines, &err)) < 0 ||
+	    (r = ctl_console_log(a->ctl, server, 1000000, now, cmd_id, &err)) < 0)
+		return reply_hv_err(a, cl, q->id, r, &err);
+	/* the agent returns bytes; the line count is applied when the output arrives */
+	if (park(a, cl, q->id, cmd_id, NULL, true, (long)lines, now + q->timeout_ms) < 0)
+		reply_err(a, cl, q->id, "internal", NULL, "out of memory", NULL);
+}
+
+static const struct {
+	const char *name;
+	void (*fn)(struct api *, const struct api_client *, struct req *, int64_t);
+} ops[] = {
+	{"host.list", op_host_list},
+	{"host.show", op_host_show},
+	{"host.accept", op_host_accept},
+	{"server.create", op_server_create},
+	{"server.list", op_server_list},
+	{"server.show", op_server_show},
+	{"server.action", op_server_action},
+	{"server.console_log", op_console_log},
+};
+
+void
+api_on_request(struct api *a, const struct api_client *cl, const void *data, size_t len,
+	       int64_t now)
+{
+	struct hv_error err = {0};
+	json_t *req = NULL;
+	const char *op;
+	struct req q = {.timeout_ms = DEFAULT_WAIT_MS};
+	int r = hj_parse(data, len, "request", true, &req, &err);
+	if (r < 0)
+		return reply_hv_err(a, cl, NULL, r, &err);
+	q.id = json_object_get(req, "id");
+	if ((r = hj_str(req, "request", "op", HJ_REQUIRED, 64, &op, &err)) < 0 ||
+	    (r = hj_obj(req, "request", "args", HJ_OPTIONAL, &q.args, &err)) < 0 ||
+	    (r = hj_bool(req, "request", "wait", HJ_OPTIONAL, &q.wait, &err)) < 0 ||
+	    (r = hj_int(req, "request", "timeout_ms", HJ_OPTIONAL, 1, MAX_WAIT_MS, &q.timeout_ms,
+			&err)) < 0) {
+		reply_hv_err(a, cl, q.id, r, &err);
+		goto out;
+	}
+	json_t *empty = NULL;
+	if (!q.args)
+		q.args = empty = json_object();
+	size_t i;
+	for (i = 0; i < sizeof ops / sizeof ops[0]; i++) {
+		if (strcmp(ops[i].name, op) == 0) {
+			ops[i].fn(a, cl, &q, now);
+			break;
+		}
+	}
+	if (i == sizeof ops / sizeof ops[0])
+		reply_err(a, cl, q.id, "invalid", "request.op",
+			  "request.op: unknown operation (see docs/api.md)", NULL);
+	json_decref(empty);
+out:
+	json_decref(req);
+}
+
+/* The last `lines` lines of text. */
+static const char *
+tail_lines(const char *text, long lines)
+{
+	if (lines <= 0)
+		return text;
+	size_t n = strlen(text);
+	if (n && text[n - 1] == '\n')
+		n--;
+	while (n > 0) {
+		if (text[n - 1] == '\n' && --lines == 0)
+			return text + n;
+		n--;
+	}
+	return text;
+}
+
+void
+api_on_done(struct api *a, const char *cmd_id, bool ok, json_t *result, int64_t now)
+{
+	for (size_t i = 0; i < a->n_w;) {
+		struct waiter *w = &a->w[i];
+		if (strcmp(w->cmd_id, cmd_id) != 0) {
+			i++;
+			continue;
+		}
+		if (!ok) {
+			const char *code = json_string_value(json_object_get(result, "code"));
+			const char *msg = json_string_value(json_object_get(result, "message"));
+			const char *field = json_string_value(json_object_get(result, "field"));
+			reply_err(a, &w->cl, w->id, code ? code : "internal", field,
+				  msg ? msg : "the command failed", json_object_get(result, "result"));
+		} else if (w->console) {
+			const char *out = json_string_value(json_object_get(
+				json_object_get(result, "data"), "output"));
+			reply_ok(a, &w->cl, w->id,
+				 json_pack("{s:s}", "output", tail_lines(out ? out : "", w->lines)));
+		} else {
+			json_t *inst = NULL;
+			struct hv_error err = {0};
+			if (store_instance_get(a->store, w->uuid, &inst, &err) < 0)
+				inst = json_incref(json_object_get(result, "instance"));
+			reply_ok(a, &w->cl, w->id, inst);
+		}
+		unpark(a, i);
+	}
+}
+
+void
+api_tick(struct api *a, int64_t now)
+{
+	for (size_t i = 0; i < a->n_w;) {
+		struct waiter *w = &a->w[i];
+		if (now < w->deadline_ms) {
+			i++;
+			continue;
+		}
+		char msg[160];
+		snprintf(msg, sizeof msg, "command %s still running after the wait timeout; "
+			 "check hv server show", w->cmd_id);
+		reply_err(a, &w->cl, w->id, "timeout", NULL, msg, NULL);
+		unpark(a, i);
+	}
+}

@@ -1,0 +1,42 @@
+/* api.h - hvcentral's API for hv and scripts (docs/api.md): one JSON request in, one JSON
+ * reply out, on a ROUTER socket the caller owns. Requests marked "wait" are answered when
+ * their command finishes or their timeout passes. Validates every argument before anything
+ * changes; errors name the field. Never logs, never touches a socket itself. */
+#ifndef HVC_API_H
+#define HVC_API_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <hvagent/error.h>
+
+#include "allow.h"
+#include "ctl.h"
+#include "store.h"
+
+struct api_client {
+	unsigned char id[256]; /* ROUTER routing id of the requester */
+	size_t id_len;
+	bool delim;            /* the request had an empty delimiter frame (REQ/DEALER style) */
+};
+
+/* Sends text (one frame) to client. */
+typedef void (*api_reply_fn)(void *ctx, const struct api_client *cl, const char *text);
+
+struct api;
+
+int api_new(struct ctl *ctl, struct store *store, struct allow *allow, api_reply_fn reply,
+	    void *cb_ctx, struct api **ret, struct hv_error *err);
+void api_free(struct api *a);
+void api_on_request(struct api *a, const struct api_client *cl, const void *data, size_t len,
+		    int64_t now_ms);
+/* Completes requests waiting on cmd_id (wire this to ctl's done callback). */
+void api_on_done(struct api *a, const char *cmd_id, bool ok, json_t *result, int64_t now_ms);
+/* Answers waits whose timeout passed. */
+void api_tick(struct api *a, int64_t now_ms);
+/* How many requests are waiting (for tests and shutdown). */
+size_t api_waiting(const struct api *a);
+
+#endif

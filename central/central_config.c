@@ -1,0 +1,58 @@
+/* central_config.c - hvcentral.conf: every key with its type, default and one line of help,
+ * and the checks that span keys. Must never log or exit. */
+#include "central_config.h"
+
+#include <errno.h>
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#define STR(s, k, d, h) { s, k, CFG_STRING, d, NULL, 0, 0, h }
+#define PATH(s, k, d, h) { s, k, CFG_PATH, d, NULL, 0, 0, h }
+#define INT(s, k, d, lo, hi, h) { s, k, CFG_INT, d, NULL, lo, hi, h }
+#define ENUM(s, k, d, a, h) { s, k, CFG_ENUM, d, a, 0, 0, h }
+
+const struct cfg_key central_config_schema[] = {
+	ENUM("DEFAULT", "log_level", "info", "error|warning|notice|info|debug", "least severe level logged"),
+	PATH("DEFAULT", "state_dir", "/var/lib/hvcentral", "database, CURVE keypair and agent allowlist"),
+	STR("agents", "endpoint", "tcp://127.0.0.1:5555", "where agents connect (tcp://ADDR:PORT or ipc://PATH)"),
+	STR("agents", "allowlist_dir", "", "one <host_id>.pub per allowed agent (empty: <state_dir>/agents)"),
+	INT("agents", "report_interval", "10", 1, 3600, "seconds between reports agents are expected to send"),
+	INT("agents", "suspect_after", "30", 1, 86400, "seconds of silence after which a host is suspect"),
+	INT("agents", "down_after", "60", 1, 86400, "seconds of silence after which a host is down"),
+	INT("agents", "max_message_kb", "4096", 64, 65536, "largest message accepted from an agent"),
+	STR("api", "endpoint", "", "API socket for hv (empty: ipc://$XDG_RUNTIME_DIR/hvcentral/api.sock or ipc:///run/hvcentral/api.sock)"),
+	INT("commands", "timeout", "120", 1, 86400, "seconds a command may wait to be accepted by its host"),
+	INT("commands", "retry_interval_ms", "2000", 50, 600000, "resend an unanswered command after this long"),
+	{0},
+};
+
+int
+central_config_load(const char *path, struct cfg **ret, struct cfg_diags *diags)
+{
+	const char *main_path = path ? path : CENTRAL_CONFIG_DEFAULT_PATH;
+	char dropin[4096];
+	snprintf(dropin, sizeof dropin, "%s.d", main_path);
+	int r = cfg_load(central_config_schema, main_path, path == NULL, dropin, ret, diags);
+	if (r < 0)
+		return r;
+	const struct cfg *c = *ret;
+	const char *ep = cfg_get_str(c, "agents", "endpoint");
+	if (strncmp(ep, "tcp://", 6) != 0 && strncmp(ep, "ipc://", 6) != 0)
+		cfg_diag_key(diags, c, "agents", "endpoint",
+			     "not a ZeroMQ endpoint (allowed: tcp://ADDR:PORT, ipc://PATH)");
+	ep = cfg_get_str(c, "api", "endpoint");
+	if (*ep && strncmp(ep, "ipc://", 6) != 0 && strncmp(ep, "tcp://", 6) != 0)
+		cfg_diag_key(diags, c, "api", "endpoint",
+			     "not a ZeroMQ endpoint (allowed: ipc://PATH, tcp://127.0.0.1:PORT)");
+	if (cfg_get_int(c, "agents", "suspect_after") > cfg_get_int(c, "agents", "down_after"))
+		cfg_diag_key(diags, c, "agents", "suspect_after",
+			     "larger than down_after (allowed: up to down_after)");
+	if (diags && diags->n) {
+		cfg_free(*ret);
+		*ret = NULL;
+		return -EINVAL;
+	}
+	return 0;
+}

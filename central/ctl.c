@@ -1,0 +1,765 @@
+/* ctl.c - HVA/1 controller logic over the store. Every decision is taken from the store, so
+ * a restarted hvcentral carries on where it stopped; the only memory-only state is the map
+ * from a sent COMMAND's msg_id to its cmd_id, needed to read an ERROR's corr_id (after a
+ * restart the resent command gets the agent's stored answer again). */
+#include "ctl.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+
+#define SENT_RING 8192
+#define DUE_BATCH 256
+
+struct sent {
+	char msg_id[37];
+	char cmd_id[PROTO_MAX_ID + 1];
+};
+
+struct ctl {
+	struct store *store;
+	struct ctl_config cfg;
+	ctl_send_fn send;
+	ctl_done_fn done;
+	void *cb;
+	struct sent *ring; /* recently sent COMMANDs, oldest overwritten */
+	size_t ring_pos;
+	struct hv_error scratch; /* for store errors nobody is waiting for */
+};
+
+void
+ctl_config_default(struct ctl_config *cfg)
+{
+	reg_intervals_default(&cfg->liveness);
+	cfg->cmd_timeout_ms = 120000;
+	cfg->retry_ms = 2000;
+	cfg->acked_retry_ms = 15000;
+}
+
+int
+ctl_new(struct store *store, const struct ctl_config *cfg, ctl_send_fn send, ctl_done_fn done,
+	void *cb_ctx, struct ctl **ret, struct hv_error *err)
+{
+	struct ctl *c = calloc(1, sizeof *c);
+	if (c)
+		c->ring = calloc(SENT_RING, sizeof *c->ring);
+	if (!c || !c->ring) {
+		free(c);
+		return hv_error_set(err, -ENOMEM, "", "out of memory");
+	}
+	c->store = store;
+	c->cfg = *cfg;
+	c->send = send;
+	c->done = done;
+	c->cb = cb_ctx;
+	*ret = c;
+	return 0;
+}
+
+void
+ctl_free(struct ctl *c)
+{
+	if (!c)
+		return;
+	free(c->ring);
+	free(c);
+}
+
+/* ---- the state model (protocol §6.5) --------------------------------------------------- */
+
+static const struct {
+	const char *action;  /* API name */
+	const char *command; /* protocol name */
+	const char *task;
+	const char *from;    /* allowed vm_states, '|'-separated; NULL = any */
+} model[] = {
+	{"delete", "destroy", "deleting", NULL},
+	{"reboot", "reboot", "rebooting", "active"},
+	{"reboot_hard", "reboot", "rebooting_hard", "active|stopped|paused|suspended|error"},
+	{"stop", "stop", "powering_off", "active|rescued|error"},
+	{"start", "start", "powering_on", "stopped"},
+	{"pause", "pause", "pausing", "active"},
+	{"unpause", "unpause", "unpausing", "paused"},
+	{"suspend", "suspend", "suspending", "active"},
+	{"resume", "resume", "resuming", "suspended"},
+};
+#define N_MODEL (sizeof model / sizeof model[0])
+
+static int
+model_index(const char *action, bool hard)
+{
+	char name[32];
+	snprintf(name, sizeof name, "%s%s", action, hard && strcmp(action, "reboot") == 0 ? "_hard" : "");
+	for (size_t i = 0; i < N_MODEL; i++)
+		if (strcmp(model[i].action, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+static bool
+word_in(const char *list, const char *word)
+{
+	size_t n = strlen(word);
+	for (const char *p = list; p && *p;) {
+		size_t len = strcspn(p, "|");
+		if (len == n && strncmp(p, word, n) == 0)
+			return true;
+		p += len;
+		if (*p == '|')
+			p++;
+	}
+	return false;
+}
+
+bool
+ctl_action_allowed(const char *action, bool hard, const char *vm_state)
+{
+	int i = model_index(action, hard);
+	if (i < 0)
+		return false;
+	if (strcmp(vm_state, "deleted") == 0)
+		return false;
+	return !model[i].from || word_in(model[i].from, vm_state);
+}
+
+const char *
+ctl_task_for(const char *action, bool hard)
+{
+	int i = model_index(action, hard);
+	return i < 0 ? NULL : model[i].task;
+}
+
+/* ---- sending ----------------------------------------------------------------------------- */
+
+static void
+remember_sent(struct ctl *c, const char *msg_id, const char *cmd_id)
+{
+	struct sent *s = &c->ring[c->ring_pos++ % SENT_RING];
+	snprintf(s->msg_id, sizeof s->msg_id, "%s", msg_id);
+	snprintf(s->cmd_id, sizeof s->cmd_id, "%s", cmd_id);
+}
+
+static const char *
+cmd_for_msg(struct ctl *c, const char *msg_id)
+{
+	/* newest first: the answer is almost always to a recent send */
+	for (size_t k = 0; k < SENT_RING; k++) {
+		struct sent *s = &c->ring[(c->ring_pos - 1 - k) % SENT_RING];
+		if (!s->msg_id[0])
+			return NULL;
+		if (strcmp(s->msg_id, msg_id) == 0)
+			return s->cmd_id;
+	}
+	return NULL;
+}
+
+static int
+send_simple(struct ctl *c, const char *host_id, enum proto_type type, const char *corr_id,
+	    json_t *body)
+{
+	struct proto_msg m = {.type = type, .body = body};
+	proto_header_init(&m.hdr, host_id, NULL);
+	if (corr_id)
+		snprintf(m.hdr.corr_id, sizeof m.hdr.corr_id, "%s", corr_id);
+	int r = c->send(c->cb, host_id, &m);
+	json_decref(body);
+	return r;
+}
+
+/* Puts a journaled command on the wire (first time or again, same cmd_id). */
+static void
+dispatch(struct ctl *c, struct store_cmd *cmd, int64_t now)
+{
+	json_t *body = json_deep_copy(cmd->args);
+	json_object_set_new(body, "command", json_string(cmd->action));
+	json_object_set_new(body, "uuid", json_string(cmd->uuid));
+	struct proto_msg m = {.type = PROTO_COMMAND, .body = body};
+	proto_header_init(&m.hdr, cmd->host_id, NULL);
+	snprintf(m.hdr.cmd_id, sizeof m.hdr.cmd_id, "%s", cmd->cmd_id);
+	m.hdr.deadline_ms = cmd->deadline_ms;
+	int r = c->send(c->cb, cmd->host_id, &m);
+	json_decref(body);
+
+	enum store_cmd_state st = cmd->state;
+	int64_t next = now + c->cfg.retry_ms;
+	if (r == 0) {
+		remember_sent(c, m.hdr.msg_id, cmd->cmd_id);
+		if (st == STORE_CMD_QUEUED)
+			st = STORE_CMD_SENT;
+		if (st == STORE_CMD_ACKED)
+			next = now + c->cfg.acked_retry_ms;
+		cmd->attempts++;
+	}
+	/* not connected: stays as it is and is tried again at `next`, until its deadline */
+	store_cmd_update(c->store, cmd->cmd_id, st, cmd->attempts, next, NULL, &c->scratch);
+}
+
+static void
+finish(struct ctl *c, const char *cmd_id, bool ok, json_t *result)
+{
+	struct store_cmd cmd;
+	if (store_cmd_get(c->store, cmd_id, &cmd, NULL, &c->scratch) < 0)
+		return;
+	bool open = cmd.state != STORE_CMD_DONE && cmd.state != STORE_CMD_FAILED;
+	if (open) {
+		store_cmd_update(c->store, cmd_id, ok ? STORE_CMD_DONE : STORE_CMD_FAILED,
+				 cmd.attempts, 0, result, &c->scratch);
+		if (c->done)
+			c->done(c->cb, cmd_id, ok, result);
+	}
+	store_cmd_clear(&cmd);
+}
+
+/* A command refused or lost before it ran: clear the task it was queued under, and a
+ * refused spawn leaves the instance in error (as nova). */
+static void
+undo_task(struct ctl *c, const struct store_cmd *cmd, const char *why, int64_t now)
+{
+	bool spawn = strcmp(cmd->action, "spawn") == 0;
+	store_instance_set_state(c->store, cmd->uuid, spawn ? "error" : NULL, "",
+				 NULL, spawn ? why : NULL, now, &c->scratch);
+}
+
+int64_t
+ctl_tick(struct ctl *c, int64_t now)
+{
+	struct store_cmd due[DUE_BATCH];
+	int n = store_cmd_due(c->store, now, due, DUE_BATCH, &c->scratch);
+	for (int i = 0; i < n; i++) {
+		struct store_cmd *cmd = &due[i];
+		/* an acknowledged command is running on the host: its RESULT will come, however
+		 * late; only unanswered ones expire */
+		if (cmd->state != STORE_CMD_ACKED && cmd->deadline_ms && now >= cmd->deadline_ms) {
+			char msg[160];
+			snprintf(msg, sizeof msg, "host %s did not accept the command before its deadline",
+				 cmd->host_id);
+			json_t *e = json_pack("{s:s, s:s}", "code", "expired", "message", msg);
+			undo_task(c, cmd, msg, now);
+			finish(c, cmd->cmd_id, false, e);
+			json_decref(e);
+		} else {
+			dispatch(c, cmd, now);
+		}
+		store_cmd_clear(cmd);
+	}
+	return n == DUE_BATCH ? 0 : 200;
+}
+
+/* ---- mirroring instance records ------------------------------------------------------------ */
+
+static void
+fault_text(json_t *rec, char *buf, size_t size)
+{
+	json_t *f = json_object_get(rec, "fault");
+	const char *code = json_string_value(json_object_get(f, "code"));
+	const char *msg = json_string_value(json_object_get(f, "message"));
+	if (json_is_object(f))
+		snprintf(buf, size, "%s: %s", code ? code : "error", msg ? msg : "");
+	else
+		buf[0] = '\0';
+}
+
+static void
+apply_record(struct ctl *c, const char *host, json_t *rec, int64_t now)
+{
+	const char *uuid = NULL, *vm = NULL, *power = NULL, *task = NULL, *name = NULL;
+	struct hv_error e;
+	if (hj_uuid(rec, "instance", "uuid", HJ_REQUIRED, &uuid, &e) < 0 ||
+	    hj_str(rec, "instance", "vm_state", HJ_REQUIRED, 32, &vm, &e) < 0 ||
+	    hj_str(rec, "instance", "power_state", HJ_OPTIONAL, 32, &power, &e) < 0 ||
+	    hj_str(rec, "instance", "task_state", HJ_OPTIONAL, 32, &task, &e) < 0 ||
+	    hj_str(rec, "instance", "name", HJ_OPTIONAL, 255, &name, &e) < 0)
+		return; /* a record we cannot read changes nothing */
+	char fault[512];
+	fault_text(rec, fault, sizeof fault);
+	int r = store_instance_set_state(c->store, uuid, vm, task ? task : "", power, fault, now, &e);
+	if (r != -ENOENT)
+		return;
+	/* an instance the controller did not create (built before a store was lost, or by
+	 * another controller): adopt it so operators see it */
+	json_t *flavor = json_object_get(rec, "flavor");
+	json_t *image = json_object_get(rec, "image");
+	json_t *inst = json_pack("{s:s, s:s, s:s, s:s, s:O, s:O, s:s, s:s, s:s}", "uuid", uuid,
+				 "name", name ? name : uuid, "host", host,
+				 "image", json_string_value(json_object_get(image, "id")) ?
+				 json_string_value(json_object_get(image, "id")) : "",
+				 "flavor", flavor ? flavor : json_object(),
+				 "properties", json_object_get(flavor, "extra_specs") ?
+				 json_object_get(flavor, "extra_specs") : json_object(),
+				 "vm_state", vm, "task_state", task ? task : "",
+				 "power_state", power ? power : "nostate");
+	if (inst && store_instance_insert(c->store, inst, now, &e) == -EEXIST) {
+		/* the name is taken by a live instance: keep the uuid as its name */
+		json_object_set_new(inst, "name", json_string(uuid));
+		store_instance_insert(c->store, inst, now, &e);
+	}
+	json_decref(inst);
+}
+
+static void
+mark_removed(struct ctl *c, const char *uuid, int64_t now)
+{
+	store_instance_set_state(c->store, uuid, "deleted", "", "nostate", NULL, now, &c->scratch);
+}
+
+static void
+apply_snapshot(struct ctl *c, const char *host, json_t *body, int64_t now)
+{
+	json_t *insts = json_object_get(body, "instances");
+	json_t *host_body = json_object_get(body, "host");
+	if (json_is_object(host_body))
+		store_host_set_resources(c->store, host, host_body, &c->scratch);
+	size_t i;
+	json_t *rec;
+	json_array_foreach(insts, i, rec)
+		apply_record(c, host, rec, now);
+
+	/* instances the host no longer knows, and that no command is about to create */
+	json_t *known = NULL;
+	if (store_instance_uuids_on(c->store, host, &known, &c->scratch) < 0)
+		return;
+	json_t *u;
+	json_array_foreach(known, i, u) {
+		const char *uuid = json_string_value(u);
+		bool seen = false;
+		size_t k;
+		json_array_foreach(insts, k, rec) {
+			if (strcmp(json_string_value(json_object_get(rec, "uuid")) ?: "", uuid) == 0) {
+				seen = true;
+				break;
+			}
+		}
+		if (!seen && store_cmd_inflight_for(c->store, uuid, &c->scratch) == 0)
+			store_instance_set_state(c->store, uuid, "error", "", "nostate",
+						 "the host does not know this instance", now,
+						 &c->scratch);
+	}
+	json_decref(known);
+}
+
+static void
+resync(struct ctl *c, const char *host, const char *reason)
+{
+	send_simple(c, host, PROTO_RESYNC, NULL, json_pack("{s:s}", "reason", reason));
+}
+
+static void
+on_state(struct ctl *c, const char *host, const struct proto_msg *m, int64_t now)
+{
+	uint64_t last = 0;
+	char boot[80] = "";
+	if (store_host_seq(c->store, host, &last, boot, &c->scratch) < 0)
+		return;
+	if (m->type == PROTO_SNAPSHOT) {
+		if (strcmp(boot, m->hdr.boot_id) != 0)
+			store_host_hello(c->store, host, m->hdr.boot_id, NULL, &c->scratch);
+		apply_snapshot(c, host, m->body, now);
+		store_host_set_seq(c->store, host, m->hdr.seq, &c->scratch);
+		return;
+	}
+	/* DELTA */
+	json_int_t prev = json_integer_value(json_object_get(m->body, "prev_seq"));
+	if (strcmp(boot, m->hdr.boot_id) != 0) {
+		resync(c, host, "unknown boot_id");
+		return;
+	}
+	if ((uint64_t)prev != last) {
+		resync(c, host, "sequence gap");
+		return;
+	}
+	size_t i;
+	json_t *v;
+	json_array_foreach(json_object_get(m->body, "instances"), i, v)
+		apply_record(c, host, v, now);
+	json_array_foreach(json_object_get(m->body, "removed"), i, v)
+		if (json_is_string(v))
+			mark_removed(c, json_string_value(v), now);
+	store_host_set_seq(c->store, host, m->hdr.seq, &c->scratch);
+}
+
+static void
+on_result(struct ctl *c, const char *host, const struct proto_msg *m, int64_t now)
+{
+	const char *cmd_id = json_string_value(json_object_get(m->body, "cmd_id"));
+	if (!cmd_id)
+		return;
+	/* acknowledge first: the agent re-sends until it hears this, duplicates included */
+	send_simple(c, host, PROTO_ACK, m->hdr.msg_id, json_pack("{s:s}", "cmd_id", cmd_id));
+
+	struct store_cmd cmd;
+	if (store_cmd_get(c->store, cmd_id, &cmd, NULL, &c->scratch) < 0)
+		return;
+	bool mine = strcmp(cmd.host_id, host) == 0;
+	bool open = cmd.state != STORE_CMD_DONE && cmd.state != STORE_CMD_FAILED;
+	if (mine && open) {
+		json_t *inst = json_object_get(m->body, "instance");
+		bool ok = strcmp(json_string_value(json_object_get(m->body, "status")) ?: "", "ok") == 0;
+		if (json_is_object(inst))
+			apply_record(c, host, inst, now);
+		else if (ok && strcmp(cmd.action, "destroy") == 0)
+			mark_removed(c, cmd.uuid, now);
+		else if (!ok)
+			undo_task(c, &cmd, json_string_value(json_object_get(
+				json_object_get(m->body, "error"), "message")) ?: "failed", now);
+		if (ok) {
+			finish(c, cmd_id, true, m->body);
+		} else {
+			json_t *e = json_object_get(m->body, "error");
+			json_t *copy = json_is_object(e) ? json_deep_copy(e)
+				       : json_pack("{s:s, s:s}", "code", "internal", "message", "failed");
+			json_object_set(copy, "result", m->body);
+			finish(c, cmd_id, false, copy);
+			json_decref(copy);
+		}
+	}
+	store_cmd_clear(&cmd);
+}
+
+static void
+on_ack(struct ctl *c, const char *host, const struct proto_msg *m, int64_t now)
+{
+	const char *cmd_id = json_string_value(json_object_get(m->body, "cmd_id"));
+	struct store_cmd cmd;
+	if (!cmd_id || store_cmd_get(c->store, cmd_id, &cmd, NULL, &c->scratch) < 0)
+		return;
+	if (strcmp(cmd.host_id, host) == 0 &&
+	    (cmd.state == STORE_CMD_QUEUED || cmd.state == STORE_CMD_SENT))
+		store_cmd_update(c->store, cmd_id, STORE_CMD_ACKED, cmd.attempts,
+				 now + c->cfg.acked_retry_ms, NULL, &c->scratch);
+	store_cmd_clear(&cmd);
+}
+
+static void
+on_error(struct ctl *c, const char *host, const struct proto_msg *m, int64_t now)
+{
+	const char *cmd_id = m->hdr.corr_id[0] ? cmd_for_msg(c, m->hdr.corr_id) : NULL;
+	struct store_cmd cmd;
+	if (!cmd_id || store_cmd_get(c->store, cmd_id, &cmd, NULL, &c->scratch) < 0)
+		return;
+	const char *code = json_string_value(json_object_get(m->body, "code")) ?: "internal";
+	bool open = cmd.state != STORE_CMD_DONE && cmd.state != STORE_CMD_FAILED;
+	if (strcmp(cmd.host_id, host) == 0 && open) {
+		if (strcmp(code, PROTO_E_BUSY) == 0) {
+			/* the agent's queue is full: the same cmd_id goes again after the retry time */
+			store_cmd_update(c->store, cmd_id, STORE_CMD_QUEUED, cmd.attempts,
+					 now + c->cfg.retry_ms, NULL, &c->scratch);
+		} else {
+			const char *msg = json_string_value(json_object_get(m->body, "message"));
+			/* a refused command never ran: the instance keeps its state, minus our task */
+			if (strcmp(code, PROTO_E_TASK_IN_FLIGHT) != 0)
+				undo_task(c, &cmd, msg ? msg : code, now);
+			finish(c, cmd_id, false, m->body);
+		}
+	}
+	store_cmd_clear(&cmd);
+}
+
+void
+ctl_on_agent(struct ctl *c, const char *host, const char *address, const struct proto_msg *m,
+	     int64_t now)
+{
+	store_host_seen(c->store, host, NULL, address, now, &c->scratch);
+	switch (m->type) {
+	case PROTO_HELLO: {
+		uint64_t seq;
+		char boot[80] = "";
+		store_host_seq(c->store, host, &seq, boot, &c->scratch);
+		if (strcmp(boot, m->hdr.boot_id) != 0)
+			store_host_hello(c->store, host, m->hdr.boot_id,
+					 json_string_value(json_object_get(m->body, "agent_version")),
+					 &c->scratch);
+		send_simple(c, host, PROTO_WELCOME, m->hdr.msg_id,
+			    json_pack("{s:i}", "schema", PROTO_SCHEMA));
+		break;
+	}
+	case PROTO_SNAPSHOT:
+	case PROTO_DELTA:
+		on_state(c, host, m, now);
+		break;
+	case PROTO_REPORT:
+		store_host_set_resources(c->store, host, m->body, &c->scratch);
+		break;
+	case PROTO_EVENT:
+		if (m->hdr.has_seq)
+			send_simple(c, host, PROTO_ACK, m->hdr.msg_id,
+				    json_pack("{s:I}", "seq", (json_int_t)m->hdr.seq));
+		break;
+	case PROTO_ACK:
+		on_ack(c, host, m, now);
+		break;
+	case PROTO_RESULT:
+		on_result(c, host, m, now);
+		break;
+	case PROTO_ERROR:
+		on_error(c, host, m, now);
+		break;
+	case PROTO_PING:
+		send_simple(c, host, PROTO_PONG, m->hdr.msg_id, json_object());
+		break;
+	default:
+		/* WELCOME, COMMAND, RESYNC and PONG are ours to send; receiving one changes nothing */
+		break;
+	}
+}
+
+/* ---- API side ------------------------------------------------------------------------------ */
+
+enum reg_state
+ctl_host_state(struct ctl *c, const char *host, int64_t now)
+{
+	json_t *h = NULL;
+	if (store_host_get(c->store, host, &h, NULL) < 0)
+		return REG_DOWN;
+	int64_t seen = json_integer_value(json_object_get(h, "last_seen_ms"));
+	json_decref(h);
+	return reg_state_at(seen, now, &c->cfg.liveness);
+}
+
+/* Journals a command and sends it at once when the host is connected. */
+static int
+queue_cmd(struct ctl *c, const char *host, const char *uuid, const char *command, json_t *args,
+	  int64_t now, char ret_cmd_id[PROTO_MAX_ID + 1], struct hv_error *err)
+{
+	struct store_cmd cmd = {.state = STORE_CMD_QUEUED, .created_ms = now,
+				.deadline_ms = now + c->cfg.cmd_timeout_ms, .next_try_ms = now};
+	char id[37];
+	proto_uuid4(id);
+	snprintf(cmd.cmd_id, sizeof cmd.cmd_id, "c-%s", id);
+	snprintf(cmd.host_id, sizeof cmd.host_id, "%s", host);
+	snprintf(cmd.uuid, sizeof cmd.uuid, "%s", uuid);
+	snprintf(cmd.action, sizeof cmd.action, "%s", command);
+	cmd.args = args;
+	int r = store_cmd_insert(c->store, &cmd, err);
+	if (r < 0)
+		return r;
+	dispatch(c, &cmd, now);
+	snprintf(ret_cmd_id, PROTO_MAX_ID + 1, "%s", cmd.cmd_id);
+	return 0;
+}
+
+static int
+check_host_up(struct ctl *c, const char *host, int64_t now, struct hv_error *err)
+{
+	json_t *h = NULL;
+	if (store_host_get(c->store, host, &h, NULL) < 0)
+		return hv_error_set(err, -ENOENT, "host",
+				    "no host named '%s' has connected (see hv host list)", host);
+	int64_t seen = json_integer_value(json_object_get(h, "last_seen_ms"));
+	json_decref(h);
+	if (reg_state_at(seen, now, &c->cfg.liveness) == REG_DOWN)
+		return hv_error_set(err, -EHOSTDOWN, "host",
+				    "host '%s' is down (no report for %lld s)", host,
+				    (long long)((now - seen) / 1000));
+	return 0;
+}
+
+int
+ctl_server_create(struct ctl *c, json_t *args, int64_t now, json_t **ret_instance,
+		  char ret_cmd_id[PROTO_MAX_ID + 1], struct hv_error *err)
+{
+	const char *name, *host, *image;
+	json_t *flavor, *props = NULL;
+	int64_t vcpus, ram, disk, eph = 0, swap = 0;
+	int r;
+
+	if ((r = hj_str(args, "args", "name", HJ_REQUIRED, 255, &name, err)) < 0 ||
+	    (r = hj_str(args, "args", "host", HJ_REQUIRED, PROTO_MAX_ID, &host, err)) < 0 ||
+	    (r = hj_str(args, "args", "image", HJ_REQUIRED, PROTO_MAX_ID, &image, err)) < 0 ||
+	    (r = hj_obj(args, "args", "flavor", HJ_REQUIRED, &flavor, err)) < 0 ||
+	    (r = hj_int(flavor, "args.flavor", "vcpus", HJ_REQUIRED, 1, 1024, &vcpus, err)) < 0 ||
+	    (r = hj_int(flavor, "args.flavor", "ram", HJ_REQUIRED, 1, 16777216, &ram, err)) < 0 ||
+	    (r = hj_int(flavor, "args.flavor", "disk", HJ_REQUIRED, 0, 65536, &disk, err)) < 0 ||
+	    (r = hj_int(flavor, "args.flavor", "ephemeral", HJ_OPTIONAL, 0, 65536, &eph, err)) < 0 ||
+	    (r = hj_int(flavor, "args.flavor", "swap", HJ_OPTIONAL, 0, 1048576, &swap, err)) < 0 ||
+	    (r = hj_obj(args, "args", "properties", HJ_OPTIONAL, &props, err)) < 0)
+		return r;
+	if (!*name)
+		return hv_error_set(err, -EINVAL, "args.name", "args.name: must not be empty");
+	if (!proto_id_valid(host))
+		return hv_error_set(err, -EINVAL, "args.host", "args.host: not a host id");
+	if (!proto_id_valid(image))
+		return hv_error_set(err, -EINVAL, "args.image",
+				    "args.image: not an image id (1-64 of A-Z a-z 0-9 . _ : -)");
+	struct hvd_kv *kv = NULL;
+	size_t n_kv = 0;
+	if (props && (r = hj_str_map(args, "args", "properties", HJ_OPTIONAL, 128, 255, 255, &kv,
+				     &n_kv, err)) < 0)
+		return r;
+	free(kv);
+	if ((r = check_host_up(c, host, now, err)) < 0)
+		return r;
+
+	char uuid[37], fname[64];
+	proto_uuid4(uuid);
+	snprintf(fname, sizeof fname, "custom-%lld-%lld-%lld", (long long)vcpus, (long long)ram,
+		 (long long)disk);
+	json_t *pflavor = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:o}", "name", fname,
+				    "vcpus", (json_int_t)vcpus, "ram_mb", (json_int_t)ram,
+				    "root_gb", (json_int_t)disk, "ephemeral_gb", (json_int_t)eph,
+				    "swap_mb", (json_int_t)swap, "extra_specs",
+				    props ? json_incref(props) : json_object());
+	json_t *inst = json_pack("{s:s, s:s, s:s, s:s, s:O, s:O, s:s, s:s, s:s}", "uuid", uuid,
+				 "name", name, "host", host, "image", image, "flavor", pflavor,
+				 "properties", json_object_get(pflavor, "extra_specs"),
+				 "vm_state", "building", "task_state", "spawning",
+				 "power_state", "nostate");
+	r = store_instance_insert(c->store, inst, now, err);
+	json_decref(inst);
+	if (r < 0) {
+		json_decref(pflavor);
+		if (r == -EEXIST)
+			return hv_error_set(err, -EEXIST, "args.name",
+					    "args.name: a server named '%s' already exists", name);
+		return r;
+	}
+	json_t *spawn = json_pack("{s:s, s:o, s:{s:s, s:s, s:{}}, s:b}", "name", name,
+				  "flavor", pflavor, "image", "id", image, "format", "qcow2",
+				  "properties", "power_on", 1);
+	r = queue_cmd(c, host, uuid, "spawn", spawn, now, ret_cmd_id, err);
+	json_decref(spawn);
+	if (r < 0)
+		return r;
+	return store_instance_get(c->store, uuid, ret_instance, err);
+}
+
+int
+ctl_server_action(struct ctl *c, const char *server, const char *action, bool hard, int64_t now,
+		  json_t **ret_instance, char ret_cmd_id[PROTO_MAX_ID + 1], struct hv_error *err)
+{
+	int i = model_index(action, hard);
+	if (i < 0)
+		return hv_error_set(err, -EINVAL, "args.action",
+				    "args.action: '%s' is not delete, reboot, stop, start, pause, "
+				    "unpause, suspend or resume", action);
+	json_t *inst = NULL;
+	int r = store_instance_get(c->store, server, &inst, err);
+	if (r < 0)
+		return r;
+	const char *uuid = json_string_value(json_object_get(inst, "uuid"));
+	const char *host = json_string_value(json_object_get(inst, "host"));
+	const char *vm = json_string_value(json_object_get(inst, "vm_state"));
+	char u[37], h[PROTO_MAX_ID + 1];
+	snprintf(u, sizeof u, "%s", uuid);
+	snprintf(h, sizeof h, "%s", host);
+
+	if (strcmp(vm, "deleted") == 0) {
+		r = hv_error_set(err, -ENOENT, "server", "server %s is deleted", server);
+		goto out;
+	}
+	if (store_cmd_inflight_for(c->store, u, err) > 0) {
+		const char *task = json_string_value(json_object_get(inst, "task_state"));
+		r = hv_error_set(err, -EBUSY, "server", "server %s has a task in flight (%s); retry "
+				 "when task_state is empty", server, task ? task : "queued");
+		goto out;
+	}
+	if (!ctl_action_allowed(action, hard, vm)) {
+		r = hv_error_set(err, -EPERM, "server", "cannot %s%s server %s while it is %s "
+				 "(allowed from: %s)", hard ? "hard " : "", action, server, vm,
+				 model[i].from ? model[i].from : "any state");
+		goto out;
+	}
+	if ((r = check_host_up(c, h, now, err)) < 0)
+		goto out;
+	json_t *args = strcmp(model[i].command, "reboot") == 0
+			       ? json_pack("{s:s}", "type", hard ? "hard" : "soft")
+			       : json_object();
+	store_instance_set_state(c->store, u, NULL, model[i].task, NULL, NULL, now, err);
+	r = queue_cmd(c, h, u, model[i].command, args, now, ret_cmd_id, err);
+	json_decref(args);
+	if (r < 0)
+		goto out;
+	json_decref(inst);
+	inst = NULL;
+	r = store_instance_get(c->store, u, ret_instance, err);
+out:
+	json_decref(inst);
+	return r;
+}
+
+int
+ctl_console_log(struct ctl *c, const char *server, int64_t max_bytes, int64_t now,
+		char ret_cmd_id[PROTO_MAX_ID + 1], struct hv_error *err)
+{
+	json_t *inst = NULL;
+	int r = store_instance_get(c->store, server, &inst, err);
+	if (r < 0)
+		return r;
+	char u[37], h[PROTO_MAX_ID + 1];
+	snprintf(u, sizeof u, "%s", json_string_value(json_object_get(inst, "uuid")));
+	snprintf(h, sizeof h, "%s", json_string_value(json_object_get(inst, "host")));
+	const char *vm = json_string_value(json_object_get(inst, "vm_state"));
+	if (strcmp(vm, "building") == 0 || strcmp(vm, "deleted") == 0)
+		r = hv_error_set(err, -EPERM, "server", "server %s is %s: no console yet", server, vm);
+	json_decref(inst);
+	if (r < 0 || (r = check_host_up(c, h, now, err)) < 0)
+		return r;
+	json_t *args = json_pack("{s:I}", "max_bytes", (json_int_t)max_bytes);
+	r = queue_cmd(c, h, u, "console_log", args, now, ret_cmd_id, err);
+	json_decref(args);
+	return r;
+}
+
+static void
+decorate_host(struct ctl *c, json_t *h, int64_t now)
+{
+	int64_t seen = json_integer_value(json_object_get(h, "last_seen_ms"));
+	json_object_set_new(h, "state",
+			    json_string(reg_state_name(reg_state_at(seen, now, &c->cfg.liveness))));
+	json_object_set_new(h, "seen_ago_ms", seen > 0 ? json_integer(now - seen) : json_null());
+}
+
+int
+ctl_host_list(struct ctl *c, const json_t *allowlist, const json_t *pending, int64_t now,
+	      json_t **ret, struct hv_error *err)
+{
+	json_t *hosts = NULL;
+	int r = store_host_list(c->store, &hosts, err);
+	if (r < 0)
+		return r;
+	size_t i;
+	json_t *h;
+	json_array_foreach(hosts, i, h)
+		decorate_host(c, h, now);
+	/* allowed hosts that never connected yet */
+	json_array_foreach(allowlist, i, h) {
+		const char *id = json_string_value(json_object_get(h, "host_id"));
+		bool known = false;
+		size_t k;
+		json_t *x;
+		json_array_foreach(hosts, k, x)
+			if (strcmp(json_string_value(json_object_get(x, "host_id")), id) == 0)
+				known = true;
+		if (!known)
+			json_array_append_new(hosts, json_pack("{s:s, s:O, s:s, s:n, s:{}}", "host_id", id,
+							       "public_key", json_object_get(h, "public_key"),
+							       "state", "down", "seen_ago_ms", "resources"));
+	}
+	json_array_foreach(pending, i, h) {
+		json_t *p = json_deep_copy(h);
+		json_object_set_new(p, "host_id", json_null());
+		json_object_set_new(p, "state", json_string("pending"));
+		json_object_set_new(p, "seen_ago_ms",
+				    json_integer(now - json_integer_value(json_object_get(h, "last_seen_ms"))));
+		json_array_append_new(hosts, p);
+	}
+	*ret = hosts;
+	return 0;
+}
+
+int
+ctl_host_show(struct ctl *c, const char *host, int64_t now, json_t **ret, struct hv_error *err)
+{
+	json_t *h = NULL;
+	int r = store_host_get(c->store, host, &h, err);
+	if (r < 0)
+		return r;
+	decorate_host(c, h, now);
+	json_t *insts = NULL;
+	if (store_instance_list(c->store, host, false, &insts, err) == 0)
+		json_object_set_new(h, "instances", json_integer((json_int_t)json_array_size(insts)));
+	json_decref(insts);
+	*ret = h;
+	return 0;
+}

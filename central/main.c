@@ -1,0 +1,631 @@
+/* main.c - hvcentral: flags and config, the sockets, and the one loop that owns them.
+ * The ZAP handler is bound before the CURVE ROUTER (or libzmq would let every key in);
+ * every agent message is dropped unless ZAP User-Id == routing id == header host_id.
+ * Each loop turn runs in one store transaction, and API replies leave only after it
+ * commits, so an "ok" is never lost by a crash. Never logs a secret key. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "api.h"
+#include "central_config.h"
+#include "api_path.h"
+#include "ctl.h"
+#include "keys.h"
+#include "log.h"
+#include "proto.h"
+#include "store.h"
+#include "zap.h"
+
+#define BATCH 512
+
+#ifndef ZMQ_ZAP_ENFORCE_DOMAIN
+#define ZMQ_ZAP_ENFORCE_DOMAIN 93 /* zmq.h hides it behind ZMQ_BUILD_DRAFT_API */
+#endif
+
+static volatile sig_atomic_t stopping;
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	stopping = 1;
+}
+
+struct outmsg {
+	struct api_client cl;
+	char *text;
+};
+
+struct central {
+	void *zctx, *zap, *agents, *api_sock;
+	struct store *store;
+	struct allow *allow;
+	struct ctl *ctl;
+	struct api *api;
+	struct outmsg *out; /* API replies held until the turn's transaction commits */
+	size_t n_out, cap_out;
+	int64_t now;
+	unsigned long n_dropped;
+};
+
+static const char help_text[] =
+	"Usage: hvcentral [-c FILE] [--state-dir DIR] [--listen ENDPOINT] [--api ENDPOINT]\n"
+	"       hvcentral --init DIR\n"
+	"       hvcentral --show-public-key [--state-dir DIR]\n"
+	"       hvcentral --check-config [-c FILE]\n"
+	"\n"
+	"The hvagent controller: agents connect to it over CURVE-authenticated ZeroMQ (HVA/1,\n"
+	"docs/protocol.md); hv talks to it on a local API socket (docs/api.md).\n"
+	"\n"
+	"  -c, --config FILE      config file (default " CENTRAL_CONFIG_DEFAULT_PATH ", optional)\n"
+	"  --state-dir DIR        database, keypair and allowlist (config [DEFAULT] state_dir)\n"
+	"  --listen ENDPOINT      where agents connect (config [agents] endpoint)\n"
+	"  --api ENDPOINT         the API socket for hv (config [api] endpoint)\n"
+	"  --init DIR             create DIR's keypair, allowlist directory and database, print the\n"
+	"                         public key agents pin as [controller] server_public_key; idempotent\n"
+	"  --show-public-key      print the controller's public key and exit\n"
+	"  --check-config         print the effective config, or every error in it, and exit\n"
+	"  -h, --help, --version\n"
+	"\n"
+	"Agents are allowed by key: <state_dir>/agents/<host_id>.pub holds the host's public key\n"
+	"(`hvagent --show-public-key`). An unknown key is refused and listed as pending by\n"
+	"`hv host list`; `hv host accept KEY --name HOST` allows it.\n"
+	"\n"
+	"Example:\n"
+	"  hvcentral --init /var/lib/hvcentral\n"
+	"  hvcentral --state-dir /var/lib/hvcentral --listen tcp://0.0.0.0:5555 &\n"
+	"  hv host list\n";
+
+static int
+mkdir_p(const char *path, mode_t mode)
+{
+	char buf[4096];
+	snprintf(buf, sizeof buf, "%s", path);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, mode) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, mode) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+struct paths {
+	char state[3072], keys[4096], allow[4096], db[4096], listen[512], api[512];
+};
+
+static void
+resolve_paths(const struct cfg *cfg, const char *state_dir, const char *listen, const char *api,
+	      struct paths *p)
+{
+	snprintf(p->state, sizeof p->state, "%s", state_dir ? state_dir : cfg_get_str(cfg, "DEFAULT", "state_dir"));
+	snprintf(p->keys, sizeof p->keys, "%s/keys", p->state);
+	const char *al = cfg_get_str(cfg, "agents", "allowlist_dir");
+	if (al && *al)
+		snprintf(p->allow, sizeof p->allow, "%s", al);
+	else
+		snprintf(p->allow, sizeof p->allow, "%s/agents", p->state);
+	snprintf(p->db, sizeof p->db, "%s/hvcentral.db", p->state);
+	snprintf(p->listen, sizeof p->listen, "%s", listen ? listen : cfg_get_str(cfg, "agents", "endpoint"));
+	const char *a = api ? api : cfg_get_str(cfg, "api", "endpoint");
+	if (a && *a)
+		snprintf(p->api, sizeof p->api, "%s", a);
+	else
+		api_default_endpoint(p->api, sizeof p->api);
+}
+
+static int
+do_init(const struct paths *p)
+{
+	struct hv_error err = {0};
+	struct keys_pair kp;
+	bool created = false;
+	struct store *s = NULL;
+	struct allow *al = NULL;
+	int r = mkdir_p(p->state, 0700);
+	if (r < 0) {
+		fprintf(stderr, "hvcentral: --init: cannot create %s: %s\n", p->state, strerror(-r));
+		return 1;
+	}
+	if (keys_load_or_create(p->keys, "server", &kp, &created, &err) < 0 ||
+	    allow_open(p->allow, &al, &err) < 0 || store_open(p->db, &s, &err) < 0) {
+		fprintf(stderr, "hvcentral: --init: %s\n", err.message);
+		keys_pair_wipe(&kp);
+		allow_free(al);
+		return 1;
+	}
+	printf("%s\n", kp.public_z85);
+	fprintf(stderr, "hvcentral: %s keypair in %s, allowlist %s, database %s\n",
+		created ? "created" : "kept existing", p->keys, p->allow, p->db);
+	keys_pair_wipe(&kp);
+	store_free(s);
+	allow_free(al);
+	return 0;
+}
+
+/* ---- callbacks ------------------------------------------------------------------------ */
+
+static int
+send_to_agent(void *ctx, const char *host_id, const struct proto_msg *msg)
+{
+	struct central *c = ctx;
+	struct proto_peer peer = {0};
+	struct hv_error err = {0};
+	size_t n = strlen(host_id);
+	if (n > sizeof peer.routing_id)
+		return -EINVAL;
+	memcpy(peer.routing_id, host_id, n);
+	peer.routing_id_len = n;
+	int r = proto_send(c->agents, &peer, msg, ZMQ_DONTWAIT, &err);
+	if (r < 0 && r != -EHOSTUNREACH && r != -EAGAIN)
+		hv_log(HV_LOG_WARNING, NULL, msg->hdr.cmd_id[0] ? msg->hdr.cmd_id : NULL,
+		       "send %s to host=%s failed: %s", proto_type_name(msg->type), host_id,
+		       err.message);
+	return r;
+}
+
+static void
+queue_reply(void *ctx, const struct api_client *cl, const char *text)
+{
+	struct central *c = ctx;
+	if (c->n_out == c->cap_out) {
+		size_t cap = c->cap_out ? c->cap_out * 2 : 64;
+		struct outmsg *no = realloc(c->out, cap * sizeof *no);
+		if (!no)
+			return;
+		c->out = no;
+		c->cap_out = cap;
+	}
+	char *copy = strdup(text);
+	if (!copy)
+		return;
+	c->out[c->n_out].cl = *cl;
+	c->out[c->n_out].text = copy;
+	c->n_out++;
+}
+
+static void
+on_done(void *ctx, const char *cmd_id, bool ok, json_t *result)
+{
+	struct central *c = ctx;
+	if (!ok)
+		hv_log(HV_LOG_NOTICE, NULL, cmd_id, "command failed: %s: %s",
+		       json_string_value(json_object_get(result, "code")) ?: "?",
+		       json_string_value(json_object_get(result, "message")) ?: "");
+	api_on_done(c->api, cmd_id, ok, result, c->now);
+}
+
+static void
+flush_replies(struct central *c)
+{
+	for (size_t i = 0; i < c->n_out; i++) {
+		struct outmsg *o = &c->out[i];
+		/* the client may be gone (hv interrupted): ROUTER_MANDATORY tells us, we drop */
+		if (zmq_send(c->api_sock, o->cl.id, o->cl.id_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0) {
+			if (o->cl.delim)
+				zmq_send(c->api_sock, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+			zmq_send(c->api_sock, o->text, strlen(o->text), ZMQ_DONTWAIT);
+		}
+		free(o->text);
+	}
+	c->n_out = 0;
+}
+
+/* ---- socket handlers ------------------------------------------------------------------ */
+
+static void
+handle_zap(struct central *c)
+{
+	struct hv_error err = {0};
+	struct zap_outcome o;
+	allow_refresh(c->allow, &err);
+	int r = zap_handle(c->zap, c->allow, &o, &err);
+	if (r == -EAGAIN)
+		return;
+	if (r < 0) {
+		log_warning("ZAP: %s", err.message);
+		return;
+	}
+	if (o.allowed) {
+		hv_log(HV_LOG_INFO, NULL, NULL, "agent key accepted host=%s address=%s", o.host_id,
+		       o.address);
+	} else if (o.key[0]) {
+		hv_log(HV_LOG_NOTICE, NULL, NULL,
+		       "agent key refused, recorded as pending key=%s address=%s (hv host accept)",
+		       o.key, o.address);
+		store_pending_record(c->store, o.key, o.address, c->now, &err);
+	}
+}
+
+/* Receives one agent message. proto_recv takes the ZAP User-Id from the first part, which
+ * on a ROUTER is the locally made routing-id part and carries no metadata; here it is read
+ * from the first part the peer sent. Decoding is proto_decode's. */
+#define AGENT_MAX_PARTS (PROTO_N_FRAMES + 2)
+static int
+recv_agent(void *sock, struct proto_peer *peer, char address[64], struct proto_msg *m,
+	   const char **code, struct hv_error *err)
+{
+	zmq_msg_t parts[AGENT_MAX_PARTS];
+	size_t n = 0, total = 0;
+	int more = 1, r = 0;
+
+	memset(peer, 0, sizeof *peer);
+	memset(m, 0, sizeof *m);
+	while (more) {
+		zmq_msg_t part;
+		zmq_msg_init(&part);
+		if (zmq_msg_recv(&part, sock, total == 0 ? ZMQ_DONTWAIT : 0) < 0) {
+			r = -zmq_errno();
+			zmq_msg_close(&part);
+			break;
+		}
+		more = zmq_msg_more(&part);
+		if (total == 1) {
+			const char *uid = zmq_msg_gets(&part, "User-Id");
+			const char *addr = zmq_msg_gets(&part, "Peer-Address");
+			if (uid)
+				snprintf(peer->user_id, sizeof peer->user_id, "%s", uid);
+			if (addr && address)
+				snprintf(address, 64, "%s", addr);
+		}
+		if (total == 0) {
+			size_t len = zmq_msg_size(&part);
+			if (len <= sizeof peer->routing_id) {
+				memcpy(peer->routing_id, zmq_msg_data(&part), len);
+				peer->routing_id_len = len;
+			}
+			zmq_msg_close(&part);
+		} else if (n < AGENT_MAX_PARTS) {
+			parts[n++] = part;
+		} else {
+			zmq_msg_close(&part);
+		}
+		total++;
+	}
+	if (total == 0)
+		return r;
+	struct proto_frame frames[AGENT_MAX_PARTS];
+	for (size_t i = 0; i < n; i++) {
+		frames[i].data = zmq_msg_data(&parts[i]);
+		frames[i].len = zmq_msg_size(&parts[i]);
+	}
+	/* more parts than kept still reads as a wrong frame count */
+	r = proto_decode(frames, total - 1 > n ? n : total - 1, m, code, err);
+	for (size_t i = 0; i < n; i++) {
+		if (i == 3) /* COMMAND-like bodies may carry secrets */
+			explicit_bzero(zmq_msg_data(&parts[i]), zmq_msg_size(&parts[i]));
+		zmq_msg_close(&parts[i]);
+	}
+	return r;
+}
+
+static void
+handle_agent(struct central *c)
+{
+	struct proto_peer peer;
+	struct proto_msg m = {0};
+	struct hv_error err = {0};
+	const char *code = NULL;
+	char address[64] = "";
+	int r = recv_agent(c->agents, &peer, address, &m, &code, &err);
+	if (r == -EAGAIN)
+		return;
+	char rid[PROTO_MAX_ID + 1] = "";
+	if (peer.routing_id_len <= PROTO_MAX_ID) {
+		memcpy(rid, peer.routing_id, peer.routing_id_len);
+		rid[peer.routing_id_len] = '\0';
+	}
+	/* identity: the key's host (ZAP) must be the routing id and the header's host */
+	bool same = peer.user_id[0] && strlen(rid) == peer.routing_id_len &&
+		    strcmp(peer.user_id, rid) == 0 && strcmp(rid, m.hdr.host_id) == 0;
+	if (r < 0) {
+		if (same || (peer.user_id[0] && strcmp(peer.user_id, rid) == 0)) {
+			struct proto_msg e = {.type = PROTO_ERROR, .body = proto_error_body(code, &err)};
+			proto_header_init(&e.hdr, peer.user_id, NULL);
+			snprintf(e.hdr.corr_id, sizeof e.hdr.corr_id, "%s", m.hdr.msg_id);
+			proto_send(c->agents, &peer, &e, ZMQ_DONTWAIT, NULL);
+			json_decref(e.body);
+		}
+		hv_log(HV_LOG_WARNING, NULL, NULL, "refused message from host=%s: %s",
+		       peer.user_id[0] ? peer.user_id : "?", err.message);
+		proto_msg_release(&m);
+		return;
+	}
+	if (!same) {
+		c->n_dropped++;
+		hv_log(HV_LOG_WARNING, NULL, NULL,
+		       "dropped %s: key of host=%s, routing id=%s, header host_id=%s must all agree",
+		       proto_type_name(m.type), peer.user_id[0] ? peer.user_id : "(none)", rid,
+		       m.hdr.host_id);
+		proto_msg_release(&m);
+		return;
+	}
+	if (m.type == PROTO_HELLO)
+		hv_log(HV_LOG_INFO, NULL, NULL, "agent connected host=%s boot_id=%s", rid,
+		       m.hdr.boot_id);
+	ctl_on_agent(c->ctl, rid, address[0] ? address : NULL, &m, c->now);
+	proto_msg_release(&m);
+}
+
+static void
+handle_api(struct central *c)
+{
+	zmq_msg_t parts[4];
+	int n = 0, more = 1;
+	while (more) {
+		zmq_msg_t m;
+		zmq_msg_init(&m);
+		if (zmq_msg_recv(&m, c->api_sock, n == 0 ? ZMQ_DONTWAIT : 0) < 0) {
+			zmq_msg_close(&m);
+			break;
+		}
+		more = zmq_msg_more(&m);
+		if (n < 4)
+			parts[n++] = m;
+		else
+			zmq_msg_close(&m);
+	}
+	if (n == 0)
+		return;
+	struct api_client cl = {0};
+	size_t idlen = zmq_msg_size(&parts[0]);
+	if (idlen <= sizeof cl.id && n >= 2) {
+		memcpy(cl.id, zmq_msg_data(&parts[0]), idlen);
+		cl.id_len = idlen;
+		int body = 1;
+		if (n >= 3 && zmq_msg_size(&parts[1]) == 0) {
+			cl.delim = true;
+			body = 2;
+		}
+		api_on_request(c->api, &cl, zmq_msg_data(&parts[body]), zmq_msg_size(&parts[body]),
+			       c->now);
+	}
+	for (int i = 0; i < n; i++)
+		zmq_msg_close(&parts[i]);
+}
+
+/* ---- setup ---------------------------------------------------------------------------- */
+
+static int
+setopt_int(void *s, int opt, int v)
+{
+	return zmq_setsockopt(s, opt, &v, sizeof v);
+}
+
+static int
+open_sockets(struct central *c, const struct paths *p, const struct cfg *cfg,
+	     const struct keys_pair *kp)
+{
+	c->zctx = zmq_ctx_new();
+	/* ZAP first: a CURVE server without a handler accepts every client key */
+	c->zap = zmq_socket(c->zctx, ZMQ_REP);
+	if (!c->zap || zmq_bind(c->zap, ZAP_ENDPOINT) < 0) {
+		log_error("cannot bind the ZAP handler %s: %s", ZAP_ENDPOINT, zmq_strerror(errno));
+		return -1;
+	}
+	setopt_int(c->zap, ZMQ_LINGER, 0);
+
+	c->agents = zmq_socket(c->zctx, ZMQ_ROUTER);
+	int64_t maxmsg = cfg_get_int(cfg, "agents", "max_message_kb") * 1024;
+	if (setopt_int(c->agents, ZMQ_ROUTER_MANDATORY, 1) < 0 ||
+	    setopt_int(c->agents, ZMQ_ROUTER_HANDOVER, 1) < 0 ||
+	    setopt_int(c->agents, ZMQ_LINGER, 0) < 0 ||
+	    setopt_int(c->agents, ZMQ_SNDHWM, 10000) < 0 ||
+	    setopt_int(c->agents, ZMQ_RCVHWM, 10000) < 0 ||
+	    zmq_setsockopt(c->agents, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) < 0 ||
+	    setopt_int(c->agents, ZMQ_CURVE_SERVER, 1) < 0 ||
+	    zmq_setsockopt(c->agents, ZMQ_CURVE_SECRETKEY, kp->secret_z85, KEYS_Z85_LEN) < 0 ||
+	    zmq_setsockopt(c->agents, ZMQ_ZAP_DOMAIN, ZAP_DOMAIN, strlen(ZAP_DOMAIN)) < 0) {
+		log_error("cannot configure the agent socket: %s", zmq_strerror(errno));
+		return -1;
+	}
+	/* a draft option in libzmq 4.3 builds: refused there, where the bound handler is asked
+	 * for every handshake anyway (the unit test of a refused key proves it) */
+	setopt_int(c->agents, ZMQ_ZAP_ENFORCE_DOMAIN, 1);
+	if (zmq_bind(c->agents, p->listen) < 0) {
+		log_error("cannot listen for agents on %s: %s", p->listen, zmq_strerror(errno));
+		return -1;
+	}
+
+	c->api_sock = zmq_socket(c->zctx, ZMQ_ROUTER);
+	setopt_int(c->api_sock, ZMQ_LINGER, 0);
+	setopt_int(c->api_sock, ZMQ_ROUTER_MANDATORY, 1);
+	setopt_int(c->api_sock, ZMQ_SNDHWM, 100000);
+	setopt_int(c->api_sock, ZMQ_RCVHWM, 100000);
+	int64_t api_max = 1024 * 1024;
+	zmq_setsockopt(c->api_sock, ZMQ_MAXMSGSIZE, &api_max, sizeof api_max);
+	if (strncmp(p->api, "ipc://", 6) == 0) {
+		char dir[4096];
+		snprintf(dir, sizeof dir, "%s", p->api + 6);
+		char *slash = strrchr(dir, '/');
+		if (slash && slash != dir) {
+			*slash = '\0';
+			mkdir_p(dir, 0700); /* the socket's directory limits who may drive hvcentral */
+		}
+	}
+	if (zmq_bind(c->api_sock, p->api) < 0) {
+		log_error("cannot bind the API socket %s: %s", p->api, zmq_strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"state-dir", required_argument, NULL, 'S'},
+		{"listen", required_argument, NULL, 'L'},
+		{"api", required_argument, NULL, 'A'},
+		{"init", required_argument, NULL, 'I'},
+		{"show-public-key", no_argument, NULL, 'P'},
+		{"check-config", no_argument, NULL, 'C'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{0},
+	};
+	const char *config = NULL, *state_dir = NULL, *listen = NULL, *api = NULL, *init = NULL;
+	bool show_key = false, check = false;
+	int o;
+	while ((o = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		switch (o) {
+		case 'c': config = optarg; break;
+		case 'S': state_dir = optarg; break;
+		case 'L': listen = optarg; break;
+		case 'A': api = optarg; break;
+		case 'I': init = optarg; break;
+		case 'P': show_key = true; break;
+		case 'C': check = true; break;
+		case 'h': fputs(help_text, stdout); return 0;
+		case 'V': printf("hvcentral %s\n", HV_VERSION); return 0;
+		default: fputs(help_text, stderr); return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "hvcentral: unexpected argument '%s' (see --help)\n", argv[optind]);
+		return 2;
+	}
+	hv_log_set_ident("hvcentral");
+
+	struct cfg *cfg = NULL;
+	struct cfg_diags diags = {0};
+	if (central_config_load(config, &cfg, &diags) < 0) {
+		cfg_diags_print(&diags, stderr);
+		return 78;
+	}
+	if (check) {
+		cfg_print(cfg, stdout);
+		cfg_free(cfg);
+		return 0;
+	}
+	hv_log_set_level((enum hv_log_level)hv_log_level_parse(cfg_get_str(cfg, "DEFAULT", "log_level")));
+	struct paths p;
+	resolve_paths(cfg, init ? init : state_dir, listen, api, &p);
+	if (init) {
+		int r = do_init(&p);
+		cfg_free(cfg);
+		return r;
+	}
+
+	struct hv_error err = {0};
+	struct keys_pair kp;
+	if (keys_load(p.keys, "server", &kp, &err) < 0) {
+		fprintf(stderr, "hvcentral: %s (run hvcentral --init %s first)\n", err.message, p.state);
+		cfg_free(cfg);
+		return 1;
+	}
+	if (show_key) {
+		printf("%s\n", kp.public_z85);
+		keys_pair_wipe(&kp);
+		cfg_free(cfg);
+		return 0;
+	}
+
+	struct central c = {0};
+	struct ctl_config cc;
+	ctl_config_default(&cc);
+	cc.liveness.report_ms = cfg_get_int(cfg, "agents", "report_interval") * 1000;
+	cc.liveness.suspect_ms = cfg_get_int(cfg, "agents", "suspect_after") * 1000;
+	cc.liveness.down_ms = cfg_get_int(cfg, "agents", "down_after") * 1000;
+	cc.cmd_timeout_ms = cfg_get_int(cfg, "commands", "timeout") * 1000;
+	cc.retry_ms = cfg_get_int(cfg, "commands", "retry_interval_ms");
+	int rc = 1;
+	if (store_open(p.db, &c.store, &err) < 0 || allow_open(p.allow, &c.allow, &err) < 0 ||
+	    ctl_new(c.store, &cc, send_to_agent, on_done, &c, &c.ctl, &err) < 0 ||
+	    api_new(c.ctl, c.store, c.allow, queue_reply, &c, &c.api, &err) < 0) {
+		log_error("%s", err.message);
+		goto out;
+	}
+	if (open_sockets(&c, &p, cfg, &kp) < 0)
+		goto out;
+	keys_pair_wipe(&kp);
+
+	struct sigaction sa = {.sa_handler = on_signal};
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	log_notice("listening for agents on %s, API on %s, state in %s", p.listen, p.api, p.state);
+	/* scripts wait for this line on stdout before they start agents or hv */
+	printf("ready api=%s\n", p.api);
+	fflush(stdout);
+
+	int64_t next_tick = 0;
+	while (!stopping) {
+		zmq_pollitem_t items[] = {
+			{.socket = c.zap, .events = ZMQ_POLLIN},
+			{.socket = c.agents, .events = ZMQ_POLLIN},
+			{.socket = c.api_sock, .events = ZMQ_POLLIN},
+		};
+		int64_t wait = next_tick - proto_now_ms();
+		if (wait < 0)
+			wait = 0;
+		if (wait > 200)
+			wait = 200;
+		if (zmq_poll(items, 3, (long)wait) < 0 && errno != EINTR)
+			break;
+		c.now = proto_now_ms();
+		store_begin(c.store, &err);
+		for (int i = 0; i < BATCH && (items[0].revents & ZMQ_POLLIN); i++) {
+			int ev = 0;
+			size_t sz = sizeof ev;
+			handle_zap(&c);
+			if (zmq_getsockopt(c.zap, ZMQ_EVENTS, &ev, &sz) < 0 || !(ev & ZMQ_POLLIN))
+				break;
+		}
+		for (int i = 0; i < BATCH; i++) {
+			int ev = 0;
+			size_t sz = sizeof ev;
+			if (zmq_getsockopt(c.agents, ZMQ_EVENTS, &ev, &sz) < 0 || !(ev & ZMQ_POLLIN))
+				break;
+			handle_agent(&c);
+		}
+		for (int i = 0; i < BATCH; i++) {
+			int ev = 0;
+			size_t sz = sizeof ev;
+			if (zmq_getsockopt(c.api_sock, ZMQ_EVENTS, &ev, &sz) < 0 || !(ev & ZMQ_POLLIN))
+				break;
+			handle_api(&c);
+		}
+		if (c.now >= next_tick) {
+			int64_t in = ctl_tick(c.ctl, c.now);
+			api_tick(c.api, c.now);
+			next_tick = c.now + in;
+		}
+		if (store_commit(c.store, &err) < 0)
+			log_error("%s", err.message);
+		flush_replies(&c);
+	}
+	log_notice("stopping (%zu requests were waiting)", api_waiting(c.api));
+	rc = 0;
+out:
+	keys_pair_wipe(&kp);
+	for (size_t i = 0; i < c.n_out; i++)
+		free(c.out[i].text);
+	free(c.out);
+	if (c.api_sock)
+		zmq_close(c.api_sock);
+	if (c.agents)
+		zmq_close(c.agents);
+	if (c.zap)
+		zmq_close(c.zap);
+	if (c.zctx)
+		zmq_ctx_term(c.zctx);
+	api_free(c.api);
+	ctl_free(c.ctl);
+	allow_free(c.allow);
+	store_free(c.store);
+	cfg_free(cfg);
+	return rc;
+}

@@ -1,0 +1,674 @@
+/* hv.c - the command-line client: parses `hv NOUN VERB ...`, sends one request to hvcentral
+ * (docs/api.md), prints a table for people or JSON for scripts, and exits with a code
+ * scripts can trust. It must never retry a request on its own and never print a secret. */
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "spec.h"
+#include "table.h"
+
+enum exit_code {
+	EXIT_OK = 0,
+	EXIT_SERVER = 1,  /* hvcentral (or the agent behind it) reported an error */
+	EXIT_USAGE = 2,
+	EXIT_UNREACHABLE = 3,
+	EXIT_TIMEOUT = 4, /* --wait ran out before the server reached a final state */
+};
+
+static const char main_help[] =
+	"Usage: hv [--api ENDPOINT] [-f table|json] COMMAND ...\n"
+	"\n"
+	"Drives hvcentral, the controller of hvagent compute hosts.\n"
+	"\n"
+	"Commands:\n"
+	"  host list                      hosts with liveness (up/suspect/down) and pending keys\n"
+	"  host show HOST                 one host: resources, agent version, last report\n"
+	"  host accept KEY|ADDRESS --name HOST\n"
+	"                                 let a pending agent key in as HOST\n"
+	"  server create NAME ...         boot a server (see hv server create --help)\n"
+	"  server list|show               servers and their vm_state/task_state/power_state\n"
+	"  server delete|reboot|stop|start|pause|unpause|suspend|resume SERVER [--wait]\n"
+	"  server console-log SERVER [--length N]\n"
+	"\n"
+	"Options (anywhere on the line):\n"
+	"  --api ENDPOINT   hvcentral's API socket (default: $HV_API, else\n"
+	"                   ipc://$XDG_RUNTIME_DIR/hvcentral/api.sock or ipc:///run/hvcentral/api.sock)\n"
+	"  -f, --format F   table (default) or json (stable, for scripts)\n"
+	"  --timeout SEC    how long --wait waits (default 300)\n"
+	"  -h, --help       help for any command: hv server --help, hv server create --help\n"
+	"  --version\n"
+	"\n"
+	"Exit status:\n"
+	"  0  success\n"
+	"  1  hvcentral or the host reported an error (message names the field at fault)\n"
+	"  2  usage error (bad option, missing argument, malformed spec)\n"
+	"  3  cannot reach hvcentral\n"
+	"  4  timeout while waiting (--wait)\n"
+	"\n"
+	"Examples:\n"
+	"  export HV_API=ipc:///tmp/hv-demo/api.sock\n"
+	"  hv host list\n"
+	"  hv server create web-1 --host node-1 --flavor-spec vcpus=2,ram=512,disk=1 --image cirros --wait\n"
+	"  hv server pause web-1 --wait && hv server show web-1 -f json\n";
+
+static const char host_help[] =
+	"Usage: hv host list\n"
+	"       hv host show HOST\n"
+	"       hv host accept KEY|ADDRESS --name HOST\n"
+	"\n"
+	"A host's state is up while its agent reports, suspect after a few missed reports and\n"
+	"down after the down time (hvcentral's [agents] suspect_after / down_after). An agent\n"
+	"whose CURVE key is not in the allowlist is refused and listed as 'pending' with its key\n"
+	"and address; `hv host accept` writes the key to the allowlist under HOST, which must be\n"
+	"the agent's configured host_id. A full 40-character key may be accepted before the\n"
+	"agent ever connects. Keys may begin with '-': end the options with `--` first\n"
+	"(hv host accept --name node-2 -- KEY).\n"
+	"\n"
+	"Examples:\n"
+	"  hv host list\n"
+	"  hv host accept 'rq:rM>}U?@Lns47E1%%kR.o@n%%FcmmsL/@{H8]yf7' --name node-2\n"
+	"  hv host accept 127.0.0.1 --name node-2     # the only pending key from that address\n"
+	"  hv host show node-1 -f json\n";
+
+static const char server_help[] =
+	"Usage: hv server create NAME --host HOST --flavor-spec SPEC --image ID\n"
+	"                        [--property KEY=VALUE]... [--wait]\n"
+	"       hv server list [--host HOST] [--deleted]\n"
+	"       hv server show SERVER\n"
+	"       hv server delete|stop|start|pause|unpause|suspend|resume SERVER [--wait]\n"
+	"       hv server reboot SERVER [--hard] [--wait]\n"
+	"       hv server console-log SERVER [--length N]\n"
+	"\n"
+	"SERVER is a name or a uuid. SPEC is vcpus=N,ram=MiB,disk=GiB[,ephemeral=GiB,swap=MiB].\n"
+	"Each action returns once the host accepted it; with --wait, hv returns when task_state\n"
+	"is empty and vm_state is final (exit 4 after --timeout seconds).\n"
+	"\n"
+	"States (as nova): vm_state building, active, paused, suspended, stopped, error, deleted;\n"
+	"task_state while in flight: spawning, rebooting, rebooting_hard, powering-off,\n"
+	"powering-on, pausing, unpausing, suspending, resuming, deleting; power_state as the\n"
+	"hypervisor reports it: running, paused, shutdown, crashed, suspended, nostate.\n"
+	"\n"
+	"Examples:\n"
+	"  hv server create web-1 --host node-1 --flavor-spec vcpus=2,ram=512,disk=1 \\\n"
+	"      --property hw:cpu_policy=shared --image cirros --wait\n"
+	"  hv server reboot web-1 --hard --wait\n"
+	"  hv server list -f json\n"
+	"  hv server console-log web-1 --length 20\n";
+
+/* Options; each command says which it accepts. */
+enum opt {
+	O_API = 1 << 0,
+	O_FORMAT = 1 << 1,
+	O_TIMEOUT = 1 << 2,
+	O_HOST = 1 << 3,
+	O_FLAVOR = 1 << 4,
+	O_PROPERTY = 1 << 5,
+	O_IMAGE = 1 << 6,
+	O_WAIT = 1 << 7,
+	O_HARD = 1 << 8,
+	O_LENGTH = 1 << 9,
+	O_NAME = 1 << 10,
+	O_DELETED = 1 << 11,
+};
+#define O_GLOBAL (O_API | O_FORMAT | O_TIMEOUT)
+
+struct args {
+	unsigned given;
+	const char *api, *host, *flavor, *image, *name;
+	json_t *props;
+	bool json, wait, hard, deleted;
+	long length;
+	long timeout_s;
+	bool help;
+	int argc;
+	char **argv; /* positional */
+};
+
+static int __attribute__((format(printf, 2, 3)))
+usage_error(const char *field, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "hv: %s: ", field);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs(" (see hv --help)\n", stderr);
+	return EXIT_USAGE;
+}
+
+static int
+parse_long(const char *field, const char *s, long min, long max, long *ret)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+	if (!*s || *end || v < min || v > max) {
+		fprintf(stderr, "hv: %s: '%s' is not an integer in %ld-%ld\n", field, s, min, max);
+		return -1;
+	}
+	*ret = v;
+	return 0;
+}
+
+static int
+parse_args(int argc, char **argv, struct args *a)
+{
+	static const struct option opts[] = {
+		{"api", required_argument, NULL, 'A'},
+		{"format", required_argument, NULL, 'f'},
+		{"timeout", required_argument, NULL, 'T'},
+		{"host", required_argument, NULL, 'H'},
+		{"flavor-spec", required_argument, NULL, 'F'},
+		{"property", required_argument, NULL, 'P'},
+		{"image", required_argument, NULL, 'I'},
+		{"wait", no_argument, NULL, 'w'},
+		{"hard", no_argument, NULL, 'R'},
+		{"length", required_argument, NULL, 'L'},
+		{"name", required_argument, NULL, 'N'},
+		{"deleted", no_argument, NULL, 'D'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{0},
+	};
+	struct hv_error err = {0};
+	int c;
+
+	a->timeout_s = 300;
+	a->length = -1;
+	a->props = json_object();
+	opterr = 0;
+	/* GNU getopt permutes: options may follow the command words, as operators type them */
+	while ((c = getopt_long(argc, argv, "f:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'A': a->api = optarg; a->given |= O_API; break;
+		case 'f':
+			if (strcmp(optarg, "json") != 0 && strcmp(optarg, "table") != 0)
+				return usage_error("--format", "'%s' is not table or json", optarg);
+			a->json = strcmp(optarg, "json") == 0;
+			a->given |= O_FORMAT;
+			break;
+		case 'T':
+			if (parse_long("--timeout", optarg, 1, 86400, &a->timeout_s) < 0)
+				return EXIT_USAGE;
+			a->given |= O_TIMEOUT;
+			break;
+		case 'H': a->host = optarg; a->given |= O_HOST; break;
+		case 'F': a->flavor = optarg; a->given |= O_FLAVOR; break;
+		case 'P':
+			if (spec_property(optarg, a->props, &err) < 0) {
+				fprintf(stderr, "hv: --property: %s\n", err.message);
+				return EXIT_USAGE;
+			}
+			a->given |= O_PROPERTY;
+			break;
+		case 'I': a->image = optarg; a->given |= O_IMAGE; break;
+		case 'w': a->wait = true; a->given |= O_WAIT; break;
+		case 'R': a->hard = true; a->given |= O_HARD; break;
+		case 'L':
+			if (parse_long("--length", optarg, 1, 100000, &a->length) < 0)
+				return EXIT_USAGE;
+			a->given |= O_LENGTH;
+			break;
+		case 'N': a->name = optarg; a->given |= O_NAME; break;
+		case 'D': a->deleted = true; a->given |= O_DELETED; break;
+		case 'h': a->help = true; break;
+		case 'V': printf("hv %s\n", HV_VERSION); exit(EXIT_OK);
+		default:
+			return usage_error("option", "'%s' is not known here", argv[optind - 1]);
+		}
+	}
+	return -1;
+}
+
+/* ---- output ------------------------------------------------------------------------------- */
+
+static const char *
+s_or(json_t *o, const char *k, const char *def)
+{
+	const char *v = json_string_value(json_object_get(o, k));
+	return v ? v : def;
+}
+
+static void
+print_json(json_t *v)
+{
+	char *text = json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+	if (text) {
+		puts(text);
+		free(text);
+	}
+}
+
+/* Field/Value table of an object; nested values printed as compact JSON. */
+static void
+print_object(json_t *o)
+{
+	static const char *const hdr[] = {"Field", "Value"};
+	struct tbl *t = tbl_new(2, hdr);
+	const char *k;
+	json_t *v;
+	json_object_foreach(o, k, v) {
+		char *text = NULL;
+		char num[32];
+		const char *cell;
+		if (json_is_string(v))
+			cell = json_string_value(v);
+		else if (json_is_null(v))
+			cell = "";
+		else if (json_is_integer(v)) {
+			snprintf(num, sizeof num, "%lld", (long long)json_integer_value(v));
+			cell = num;
+		} else
+			cell = text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS);
+		const char *row[] = {k, cell};
+		tbl_add(t, row);
+		free(text);
+	}
+	tbl_print(t, stdout);
+	tbl_free(t);
+}
+
+static void
+print_servers(json_t *arr)
+{
+	static const char *const hdr[] = {"ID", "Name", "Status", "Task State", "Power State",
+					  "Host", "Image"};
+	struct tbl *t = tbl_new(7, hdr);
+	size_t i;
+	json_t *s;
+	json_array_foreach(arr, i, s) {
+		const char *row[] = {s_or(s, "uuid", ""), s_or(s, "name", ""), s_or(s, "vm_state", ""),
+				     s_or(s, "task_state", "-"), s_or(s, "power_state", ""),
+				     s_or(s, "host", ""), s_or(s, "image", "")};
+		tbl_add(t, row);
+	}
+	tbl_print(t, stdout);
+	tbl_free(t);
+}
+
+static void
+print_hosts(json_t *arr)
+{
+	static const char *const hdr[] = {"Host", "State", "Last Seen", "Address", "vCPUs (used/total)",
+					  "RAM MiB (used/total)", "VMs", "Key"};
+	struct tbl *t = tbl_new(8, hdr);
+	size_t i;
+	json_t *h;
+	json_array_foreach(arr, i, h) {
+		char seen[32] = "never", cpu[48] = "", ram[64] = "", vms[16] = "", key[16];
+		json_t *ago = json_object_get(h, "seen_ago_ms");
+		if (json_is_integer(ago))
+			snprintf(seen, sizeof seen, "%.1fs ago", (double)json_integer_value(ago) / 1000.0);
+		json_t *r = json_object_get(h, "resources");
+		if (json_object_get(r, "vcpus"))
+			snprintf(cpu, sizeof cpu, "%lld/%lld",
+				 (long long)json_integer_value(json_object_get(r, "vcpus_used")),
+				 (long long)json_integer_value(json_object_get(r, "vcpus")));
+		if (json_object_get(r, "memory_mb"))
+			snprintf(ram, sizeof ram, "%lld/%lld",
+				 (long long)json_integer_value(json_object_get(r, "memory_mb_used")),
+				 (long long)json_integer_value(json_object_get(r, "memory_mb")));
+		if (json_object_get(r, "running_vms"))
+			snprintf(vms, sizeof vms, "%lld",
+				 (long long)json_integer_value(json_object_get(r, "running_vms")));
+		snprintf(key, sizeof key, "%.10s...", s_or(h, "public_key", ""));
+		const char *row[] = {s_or(h, "host_id", "-"), s_or(h, "state", ""), seen,
+				     s_or(h, "address", ""), cpu, ram, vms, key};
+		tbl_add(t, row);
+	}
+	tbl_print(t, stdout);
+	tbl_free(t);
+}
+
+/* ---- commands ----------------------------------------------------------------------------- */
+
+struct ctx {
+	struct args *a;
+	const char *endpoint;
+	struct hvc *c; /* opened by the first request, after the command line checked out */
+};
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* One request; maps the outcome onto the exit codes and reports errors on stderr. */
+static int
+call(struct ctx *x, const char *op, json_t *args, bool wait, json_t **ret)
+{
+	struct hv_error err = {0};
+	char code[32];
+	int64_t wait_ms = x->a->timeout_s * 1000;
+	json_t *res = NULL;
+	if (!x->c && hvc_open(x->endpoint, &x->c, &err) < 0) {
+		fprintf(stderr, "hv: %s\n", err.message);
+		return err.code == -EINVAL ? EXIT_USAGE : EXIT_UNREACHABLE;
+	}
+	int r = hvc_call(x->c, op, args, wait, wait ? wait_ms : 0, wait ? wait_ms + 10000 : 30000,
+			 &res, code, &err);
+	if (r == 0) {
+		if (ret)
+			*ret = res;
+		else
+			json_decref(res);
+		return EXIT_OK;
+	}
+	json_decref(res);
+	if (r == -EHOSTUNREACH) {
+		fprintf(stderr, "hv: %s\n", err.message);
+		return EXIT_UNREACHABLE;
+	}
+	if (r == -ETIMEDOUT) {
+		fprintf(stderr, "hv: timeout: %s\n", err.message);
+		return EXIT_TIMEOUT;
+	}
+	if (err.field[0])
+		fprintf(stderr, "hv: %s: %s (%s)\n", err.field, err.message, code);
+	else
+		fprintf(stderr, "hv: %s (%s)\n", err.message, code);
+	return EXIT_SERVER;
+}
+
+static bool
+is_final(json_t *s, bool deleting)
+{
+	const char *vm = s_or(s, "vm_state", "");
+	if (!json_is_null(json_object_get(s, "task_state")) && json_object_get(s, "task_state"))
+		return false;
+	if (deleting)
+		return strcmp(vm, "deleted") == 0 || strcmp(vm, "error") == 0;
+	return strcmp(vm, "building") != 0;
+}
+
+/* After a waited command: poll until task_state is empty and vm_state is final. */
+static int
+settle(struct ctx *x, const char *uuid, bool deleting, json_t **ret)
+{
+	int64_t end = now_ms() + x->a->timeout_s * 1000;
+	for (;;) {
+		json_t *s = NULL;
+		json_t *q = json_pack("{s:s}", "server", uuid);
+		int r = call(x, "server.show", q, false, &s);
+		json_decref(q);
+		if (r != EXIT_OK)
+			return r;
+		if (is_final(s, deleting)) {
+			*ret = s;
+			return strcmp(s_or(s, "vm_state", ""), "error") == 0 && !deleting ? EXIT_SERVER
+											      : EXIT_OK;
+		}
+		json_decref(s);
+		if (now_ms() >= end) {
+			fprintf(stderr, "hv: timeout: server %s did not settle within %ld s\n", uuid,
+				x->a->timeout_s);
+			return EXIT_TIMEOUT;
+		}
+		usleep(100 * 1000);
+	}
+}
+
+static int
+need_args(struct args *a, int n, const char *what)
+{
+	if (a->argc - 2 != n) {
+		fprintf(stderr, "hv: %s %s: expected %s (see hv %s --help)\n", a->argv[0], a->argv[1],
+			what, a->argv[0]);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+check_opts(struct args *a, unsigned allowed)
+{
+	unsigned extra = a->given & ~(allowed | O_GLOBAL);
+	if (extra) {
+		static const char *const names[] = {"--api", "--format", "--timeout", "--host",
+						    "--flavor-spec", "--property", "--image", "--wait",
+						    "--hard", "--length", "--name", "--deleted"};
+		for (unsigned i = 0; i < sizeof names / sizeof names[0]; i++)
+			if (extra & (1u << i)) {
+				fprintf(stderr, "hv: %s: not an option of 'hv %s %s' (see hv %s --help)\n",
+					names[i], a->argv[0], a->argv[1], a->argv[0]);
+				break;
+			}
+		return -1;
+	}
+	return 0;
+}
+
+static int
+cmd_host(struct ctx *x)
+{
+	struct args *a = x->a;
+	const char *verb = a->argv[1];
+	json_t *res = NULL, *q = NULL;
+	int r;
+
+	if (strcmp(verb, "list") == 0) {
+		if (check_opts(a, 0) < 0 || need_args(a, 0, "no arguments") < 0)
+			return EXIT_USAGE;
+		r = call(x, "host.list", NULL, false, &res);
+		if (r == EXIT_OK)
+			a->json ? print_json(res) : print_hosts(res);
+	} else if (strcmp(verb, "show") == 0) {
+		if (check_opts(a, 0) < 0 || need_args(a, 1, "HOST") < 0)
+			return EXIT_USAGE;
+		q = json_pack("{s:s}", "host", a->argv[2]);
+		r = call(x, "host.show", q, false, &res);
+		if (r == EXIT_OK)
+			a->json ? print_json(res) : print_object(res);
+	} else if (strcmp(verb, "accept") == 0) {
+		if (check_opts(a, O_NAME) < 0 || need_args(a, 1, "KEY or ADDRESS") < 0)
+			return EXIT_USAGE;
+		if (!a->name)
+			return usage_error("--name", "%s", "is required: the agent's host_id");
+		q = json_pack("{s:s, s:s}", "key", a->argv[2], "name", a->name);
+		r = call(x, "host.accept", q, false, &res);
+		if (r == EXIT_OK)
+			a->json ? print_json(res) : print_object(res);
+	} else {
+		return usage_error("host", "'%s' is not list, show or accept", verb);
+	}
+	json_decref(q);
+	json_decref(res);
+	return r;
+}
+
+static const struct {
+	const char *verb;
+	const char *action;
+} actions[] = {
+	{"delete", "delete"}, {"reboot", "reboot"}, {"stop", "stop"}, {"start", "start"},
+	{"pause", "pause"}, {"unpause", "unpause"}, {"suspend", "suspend"}, {"resume", "resume"},
+};
+
+static int
+finish_server(struct ctx *x, json_t *s, bool deleting)
+{
+	int r = EXIT_OK;
+	json_t *settled = NULL;
+	if (x->a->wait && s) {
+		r = settle(x, s_or(s, "uuid", ""), deleting, &settled);
+		if (settled) {
+			json_decref(s);
+			s = settled;
+		}
+	}
+	if (s && r != EXIT_TIMEOUT)
+		x->a->json ? print_json(s) : print_object(s);
+	if (r == EXIT_SERVER)
+		fprintf(stderr, "hv: server %s is in error: %s\n", s_or(s, "name", ""),
+			s_or(s, "fault", "(no fault recorded)"));
+	json_decref(s);
+	return r;
+}
+
+static int
+cmd_server(struct ctx *x)
+{
+	struct args *a = x->a;
+	const char *verb = a->argv[1];
+	json_t *res = NULL, *q = NULL;
+	struct hv_error err = {0};
+	int r;
+
+	if (strcmp(verb, "create") == 0) {
+		if (check_opts(a, O_HOST | O_FLAVOR | O_PROPERTY | O_IMAGE | O_WAIT) < 0 ||
+		    need_args(a, 1, "NAME") < 0)
+			return EXIT_USAGE;
+		if (!a->host)
+			return usage_error("--host", "%s", "is required (the host to boot on)");
+		if (!a->flavor)
+			return usage_error("--flavor-spec", "%s", "is required (vcpus=2,ram=512,disk=1)");
+		if (!a->image)
+			return usage_error("--image", "%s", "is required (an image id)");
+		json_t *flavor = NULL;
+		if (spec_flavor(a->flavor, &flavor, &err) < 0) {
+			fprintf(stderr, "hv: %s: %s\n", err.field, err.message);
+			return EXIT_USAGE;
+		}
+		q = json_pack("{s:s, s:s, s:o, s:s, s:O}", "name", a->argv[2], "host", a->host,
+			      "flavor", flavor, "image", a->image, "properties", a->props);
+		r = call(x, "server.create", q, a->wait, &res);
+		json_decref(q);
+		if (r != EXIT_OK)
+			return r;
+		return finish_server(x, res, false);
+	}
+	if (strcmp(verb, "list") == 0) {
+		if (check_opts(a, O_HOST | O_DELETED) < 0 || need_args(a, 0, "no arguments") < 0)
+			return EXIT_USAGE;
+		q = json_pack("{s:b}", "deleted", a->deleted);
+		if (a->host)
+			json_object_set_new(q, "host", json_string(a->host));
+		r = call(x, "server.list", q, false, &res);
+		if (r == EXIT_OK)
+			a->json ? print_json(res) : print_servers(res);
+		json_decref(q);
+		json_decref(res);
+		return r;
+	}
+	if (strcmp(verb, "show") == 0) {
+		if (check_opts(a, 0) < 0 || need_args(a, 1, "SERVER") < 0)
+			return EXIT_USAGE;
+		q = json_pack("{s:s}", "server", a->argv[2]);
+		r = call(x, "server.show", q, false, &res);
+		json_decref(q);
+		if (r == EXIT_OK)
+			a->json ? print_json(res) : print_object(res);
+		json_decref(res);
+		return r;
+	}
+	if (strcmp(verb, "console-log") == 0) {
+		if (check_opts(a, O_LENGTH) < 0 || need_args(a, 1, "SERVER") < 0)
+			return EXIT_USAGE;
+		q = json_pack("{s:s}", "server", a->argv[2]);
+		if (a->length > 0)
+			json_object_set_new(q, "length", json_integer(a->length));
+		r = call(x, "server.console_log", q, true, &res);
+		json_decref(q);
+		if (r == EXIT_OK) {
+			if (a->json)
+				print_json(res);
+			else
+				fputs(s_or(res, "output", ""), stdout);
+		}
+		json_decref(res);
+		return r;
+	}
+	for (size_t i = 0; i < sizeof actions / sizeof actions[0]; i++) {
+		if (strcmp(verb, actions[i].verb) != 0)
+			continue;
+		bool reboot = strcmp(verb, "reboot") == 0;
+		if (check_opts(a, O_WAIT | (reboot ? O_HARD : 0)) < 0 ||
+		    need_args(a, 1, "SERVER") < 0)
+			return EXIT_USAGE;
+		q = json_pack("{s:s, s:s}", "server", a->argv[2], "action", actions[i].action);
+		if (reboot)
+			json_object_set_new(q, "hard", json_boolean(a->hard));
+		r = call(x, "server.action", q, a->wait, &res);
+		json_decref(q);
+		if (r != EXIT_OK)
+			return r;
+		if (!a->wait && !a->json) {
+			json_decref(res);
+			return EXIT_OK;
+		}
+		return finish_server(x, res, strcmp(verb, "delete") == 0);
+	}
+	return usage_error("server", "'%s' is not a server command", verb);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct args a = {0};
+	char **pos = NULL;
+	int r = parse_args(argc, argv, &a);
+	if (r >= 0)
+		goto out;
+	/* GNU getopt moved the command words behind the options */
+	int npos = argc - optind;
+	pos = calloc((size_t)npos + 1, sizeof *pos);
+	if (!pos) {
+		r = EXIT_SERVER;
+		goto out;
+	}
+	for (int i = 0; i < npos; i++)
+		pos[i] = argv[optind + i];
+	a.argc = npos;
+	a.argv = pos;
+
+	if (npos == 0 || (npos == 1 && strcmp(pos[0], "help") == 0)) {
+		fputs(main_help, a.help || npos ? stdout : stderr);
+		r = a.help || npos ? EXIT_OK : EXIT_USAGE;
+		goto out;
+	}
+	if (strcmp(pos[0], "help") == 0) {
+		a.help = true;
+		memmove(pos, pos + 1, (size_t)npos * sizeof *pos);
+		a.argc = --npos;
+	}
+	const char *help = strcmp(pos[0], "host") == 0 ? host_help
+			   : strcmp(pos[0], "server") == 0 ? server_help : NULL;
+	if (!help) {
+		if (a.help) {
+			fputs(main_help, stdout);
+			r = EXIT_OK;
+		} else {
+			r = usage_error("command", "'%s' is not host or server", pos[0]);
+		}
+		goto out;
+	}
+	if (a.help) {
+		fputs(help, stdout);
+		r = EXIT_OK;
+		goto out;
+	}
+	if (npos < 2) {
+		fputs(help, stderr);
+		r = EXIT_USAGE;
+		goto out;
+	}
+
+	char ep[512];
+	hvc_resolve_endpoint(a.api, ep, sizeof ep);
+	struct ctx x = {.a = &a, .endpoint = ep};
+	r = help == host_help ? cmd_host(&x) : cmd_server(&x);
+	hvc_free(x.c);
+out:
+	free(pos);
+	json_decref(a.props);
+	return r;
+}
