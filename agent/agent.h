@@ -1,0 +1,46 @@
+/* agent.h - the hvagent core: one thread owning the controller socket (zmq_poll loop),
+ * a bounded worker pool that makes every driver call, the instance table, the journal,
+ * state sync and events (docs/protocol.md). main.c builds the options from the config;
+ * nothing here parses the config or installs signal handlers. */
+#ifndef HV_AGENT_AGENT_H
+#define HV_AGENT_AGENT_H
+
+#include <stddef.h>
+
+#include <hvagent/driver.h>
+#include <hvagent/error.h>
+
+struct hv_driver;
+struct agent;
+
+struct agent_opts {
+	const char *host_id;
+	const char *state_dir;
+	const char *endpoint;          /* tcp://host:port or ipc://path */
+	const char *server_public_key; /* Z85; NULL or "" = no CURVE (tests only) */
+	const char *keys_dir;          /* the agent's keypair (created when missing) */
+	int heartbeat_s;
+	int reconnect_min_ms;
+	int reconnect_max_ms;
+	int report_interval_s;
+	int sync_interval_s;           /* 0 = no periodic power-state sync */
+	int max_builds;                /* worker threads for commands */
+	const char *image_store;
+	const char *instances_path;
+	const struct hv_driver *driver;   /* loaded driver, borrowed */
+	const struct hvd_kv *driver_cfg;  /* its config section, borrowed during agent_new */
+	size_t n_driver_cfg;
+};
+
+/* Opens the journal, the driver host and the keys, and runs restart recovery (which may
+ * call the driver). Returns 0 and *ret or -errno with err set. */
+int agent_new(const struct agent_opts *opts, struct agent **ret, struct hv_error *err);
+/* Serves until agent_request_stop(); returns 0 on a clean stop. */
+int agent_run(struct agent *a);
+/* Async-signal-safe. */
+void agent_request_stop(void);
+/* Stops workers (waiting for running driver calls), closes the driver host without
+ * touching guests, frees everything. NULL-safe. */
+void agent_free(struct agent *a);
+
+#endif

@@ -1,0 +1,342 @@
+/* inst.c - vm/task/power states, the allowed-action table and the record codec. Must stay
+ * pure: it decides, it never acts. */
+#include "inst.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+#include "proto.h"
+
+static const char *const vm_names[VM_N] = {
+	[VM_BUILDING] = "building", [VM_ACTIVE] = "active",   [VM_PAUSED] = "paused",
+	[VM_SUSPENDED] = "suspended", [VM_STOPPED] = "stopped", [VM_RESCUED] = "rescued",
+	[VM_RESIZED] = "resized",   [VM_ERROR] = "error",     [VM_DELETED] = "deleted",
+};
+
+static const char *const task_names[TASK_N] = {
+	[TASK_NONE] = NULL,
+	[TASK_SPAWNING] = "spawning",
+	[TASK_DELETING] = "deleting",
+	[TASK_REBOOTING] = "rebooting",
+	[TASK_REBOOTING_HARD] = "rebooting_hard",
+	[TASK_POWERING_OFF] = "powering_off",
+	[TASK_POWERING_ON] = "powering_on",
+	[TASK_PAUSING] = "pausing",
+	[TASK_UNPAUSING] = "unpausing",
+	[TASK_SUSPENDING] = "suspending",
+	[TASK_RESUMING] = "resuming",
+	[TASK_RESIZE_MIGRATING] = "resize_migrating",
+	[TASK_RESIZE_CONFIRMING] = "resize_confirming",
+	[TASK_RESIZE_REVERTING] = "resize_reverting",
+	[TASK_REBUILDING] = "rebuilding",
+	[TASK_RESCUING] = "rescuing",
+	[TASK_UNRESCUING] = "unrescuing",
+	[TASK_IMAGE_SNAPSHOT] = "image_snapshot",
+	[TASK_UPDATING_PASSWORD] = "updating_password",
+};
+
+#define M(v) (1u << (v))
+#define ANY_VM 0xffffffffu
+
+/* One row per command: docs/protocol.md 6.5. */
+static const struct {
+	const char *name;
+	const char *driver_op;
+	unsigned allowed; /* vm_state mask */
+	enum inst_task task;
+	bool readonly;
+} cmds[CMD_N] = {
+	[CMD_SPAWN] = { "spawn", "spawn", 0, TASK_SPAWNING, false },
+	[CMD_DESTROY] = { "destroy", "destroy", ANY_VM, TASK_DELETING, false },
+	[CMD_REBOOT] = { "reboot", "reboot", M(VM_ACTIVE), TASK_REBOOTING, false },
+	[CMD_STOP] = { "stop", "power_off", M(VM_ACTIVE) | M(VM_RESCUED) | M(VM_ERROR),
+		       TASK_POWERING_OFF, false },
+	[CMD_START] = { "start", "power_on", M(VM_STOPPED), TASK_POWERING_ON, false },
+	[CMD_PAUSE] = { "pause", "pause", M(VM_ACTIVE), TASK_PAUSING, false },
+	[CMD_UNPAUSE] = { "unpause", "unpause", M(VM_PAUSED), TASK_UNPAUSING, false },
+	[CMD_SUSPEND] = { "suspend", "suspend", M(VM_ACTIVE), TASK_SUSPENDING, false },
+	[CMD_RESUME] = { "resume", "resume", M(VM_SUSPENDED), TASK_RESUMING, false },
+	[CMD_RESIZE] = { "resize", "resize", M(VM_ACTIVE) | M(VM_STOPPED), TASK_RESIZE_MIGRATING,
+			 false },
+	[CMD_CONFIRM_RESIZE] = { "confirm_resize", "confirm_resize", M(VM_RESIZED),
+				 TASK_RESIZE_CONFIRMING, false },
+	[CMD_REVERT_RESIZE] = { "revert_resize", "revert_resize", M(VM_RESIZED),
+				TASK_RESIZE_REVERTING, false },
+	[CMD_REBUILD] = { "rebuild", "rebuild", M(VM_ACTIVE) | M(VM_STOPPED) | M(VM_ERROR),
+			  TASK_REBUILDING, false },
+	[CMD_RESCUE] = { "rescue", "rescue", M(VM_ACTIVE) | M(VM_STOPPED) | M(VM_ERROR),
+			 TASK_RESCUING, false },
+	[CMD_UNRESCUE] = { "unrescue", "unrescue", M(VM_RESCUED), TASK_UNRESCUING, false },
+	[CMD_SNAPSHOT] = { "snapshot", "snapshot",
+			   M(VM_ACTIVE) | M(VM_STOPPED) | M(VM_PAUSED) | M(VM_SUSPENDED),
+			   TASK_IMAGE_SNAPSHOT, false },
+	[CMD_CONSOLE_LOG] = { "console_log", "console_log", ANY_VM & ~M(VM_BUILDING), TASK_NONE,
+			      true },
+	[CMD_GET_CONSOLE] = { "get_console", "get_console", M(VM_ACTIVE), TASK_NONE, true },
+	[CMD_SET_ADMIN_PASSWORD] = { "set_admin_password", "set_admin_password", M(VM_ACTIVE),
+				     TASK_UPDATING_PASSWORD, false },
+};
+
+static const unsigned hard_reboot_allowed =
+	M(VM_ACTIVE) | M(VM_STOPPED) | M(VM_PAUSED) | M(VM_SUSPENDED) | M(VM_ERROR);
+
+static const char *const reserved[] = {
+	"port_plug", "port_unplug", "sg_update", "sg_delete", "fip_associate", "fip_disassociate",
+	"firewall_resync", NULL,
+};
+
+const char *inst_vm_name(enum inst_vm vm)
+{
+	return (unsigned)vm < VM_N ? vm_names[vm] : "error";
+}
+
+const char *inst_task_name(enum inst_task task)
+{
+	return (unsigned)task < TASK_N ? task_names[task] : NULL;
+}
+
+const char *inst_power_name(enum hvd_power_state p)
+{
+	switch (p) {
+	case HVD_POWER_RUNNING: return "running";
+	case HVD_POWER_PAUSED: return "paused";
+	case HVD_POWER_SHUTDOWN: return "shutdown";
+	case HVD_POWER_CRASHED: return "crashed";
+	case HVD_POWER_SUSPENDED: return "suspended";
+	case HVD_POWER_NOSTATE: break;
+	}
+	return "nostate";
+}
+
+const char *inst_cmd_name(enum inst_cmd cmd)
+{
+	return (unsigned)cmd < CMD_N ? cmds[cmd].name : "unknown";
+}
+
+int inst_vm_parse(const char *s)
+{
+	for (int i = 0; s && i < VM_N; i++)
+		if (strcmp(s, vm_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+int inst_task_parse(const char *s)
+{
+	if (!s)
+		return TASK_NONE;
+	for (int i = 1; i < TASK_N; i++)
+		if (strcmp(s, task_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+int inst_power_parse(const char *s)
+{
+	static const enum hvd_power_state all[] = { HVD_POWER_NOSTATE, HVD_POWER_RUNNING,
+						    HVD_POWER_PAUSED, HVD_POWER_SHUTDOWN,
+						    HVD_POWER_CRASHED, HVD_POWER_SUSPENDED };
+
+	for (size_t i = 0; s && i < sizeof all / sizeof all[0]; i++)
+		if (strcmp(s, inst_power_name(all[i])) == 0)
+			return (int)all[i];
+	return -1;
+}
+
+int inst_cmd_parse(const char *s)
+{
+	for (int i = 0; s && i < CMD_N; i++)
+		if (strcmp(s, cmds[i].name) == 0)
+			return i;
+	return -1;
+}
+
+bool inst_cmd_reserved(const char *s)
+{
+	for (int i = 0; s && reserved[i]; i++)
+		if (strcmp(s, reserved[i]) == 0)
+			return true;
+	return false;
+}
+
+const char *inst_cmd_driver_op(enum inst_cmd cmd)
+{
+	return (unsigned)cmd < CMD_N ? cmds[cmd].driver_op : NULL;
+}
+
+bool inst_cmd_readonly(enum inst_cmd cmd)
+{
+	return (unsigned)cmd < CMD_N && cmds[cmd].readonly;
+}
+
+enum inst_task inst_task_for(enum inst_cmd cmd, bool hard)
+{
+	if (cmd == CMD_REBOOT && hard)
+		return TASK_REBOOTING_HARD;
+	return (unsigned)cmd < CMD_N ? cmds[cmd].task : TASK_NONE;
+}
+
+int inst_guard(const struct inst *in, enum inst_cmd cmd, bool hard, const char **ret_code,
+	       struct hv_error *err)
+{
+	unsigned allowed;
+
+	if (in->task != TASK_NONE && !inst_cmd_readonly(cmd)) {
+		*ret_code = PROTO_E_TASK_IN_FLIGHT;
+		return hv_error_set(err, -EBUSY, "uuid",
+				    "instance %s: cannot %s while task %s is in flight", in->uuid,
+				    inst_cmd_name(cmd), inst_task_name(in->task));
+	}
+	allowed = (cmd == CMD_REBOOT && hard) ? hard_reboot_allowed : cmds[cmd].allowed;
+	if (!(allowed & M(in->vm))) {
+		*ret_code = PROTO_E_INVALID_STATE;
+		return hv_error_set(err, -EBUSY, "uuid",
+				    "instance %s: cannot %s%s while vm_state is %s", in->uuid,
+				    inst_cmd_name(cmd), cmd == CMD_REBOOT ? (hard ? " (hard)" : " (soft)") : "",
+				    inst_vm_name(in->vm));
+	}
+	return 0;
+}
+
+enum inst_vm inst_vm_after(const struct inst *in, enum inst_cmd cmd, bool power_on)
+{
+	switch (cmd) {
+	case CMD_SPAWN: return power_on ? VM_ACTIVE : VM_STOPPED;
+	case CMD_DESTROY: return VM_DELETED;
+	case CMD_REBOOT:
+	case CMD_START:
+	case CMD_UNPAUSE:
+	case CMD_RESUME:
+	case CMD_REBUILD:
+	case CMD_UNRESCUE: return VM_ACTIVE;
+	case CMD_STOP: return VM_STOPPED;
+	case CMD_PAUSE: return VM_PAUSED;
+	case CMD_SUSPEND: return VM_SUSPENDED;
+	case CMD_RESIZE: return VM_RESIZED;
+	case CMD_CONFIRM_RESIZE:
+	case CMD_REVERT_RESIZE: return in->vm_before_resize;
+	case CMD_RESCUE: return VM_RESCUED;
+	case CMD_SNAPSHOT:
+	case CMD_CONSOLE_LOG:
+	case CMD_GET_CONSOLE:
+	case CMD_SET_ADMIN_PASSWORD:
+	case CMD_N: break;
+	}
+	return in->vm;
+}
+
+enum inst_vm inst_vm_from_power(enum hvd_power_state p)
+{
+	switch (p) {
+	case HVD_POWER_RUNNING: return VM_ACTIVE;
+	case HVD_POWER_PAUSED: return VM_PAUSED;
+	case HVD_POWER_SUSPENDED: return VM_SUSPENDED;
+	case HVD_POWER_SHUTDOWN: return VM_STOPPED;
+	case HVD_POWER_CRASHED:
+	case HVD_POWER_NOSTATE: break;
+	}
+	return VM_ERROR;
+}
+
+struct inst *inst_new(const char *uuid)
+{
+	struct inst *in = calloc(1, sizeof *in);
+
+	if (!in)
+		return NULL;
+	snprintf(in->uuid, sizeof in->uuid, "%s", uuid);
+	in->vm = VM_BUILDING;
+	in->vm_before_resize = VM_ACTIVE;
+	return in;
+}
+
+void inst_free(struct inst *in)
+{
+	if (!in)
+		return;
+	json_decref(in->spec);
+	json_decref(in->old_flavor);
+	json_decref(in->fault);
+	free(in);
+}
+
+/* The parts of a record that come from the request. */
+static const char *const spec_keys[] = { "name", "hostname", "flavor", "image", "ports",
+					 "metadata", "config_drive", NULL };
+
+static json_t *str_or_null(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+json_t *inst_to_json(const struct inst *in)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "uuid", json_string(in->uuid));
+	for (int i = 0; spec_keys[i]; i++) {
+		json_t *v = in->spec ? json_object_get(in->spec, spec_keys[i]) : NULL;
+
+		json_object_set_new(o, spec_keys[i], v ? json_deep_copy(v) : json_null());
+	}
+	json_object_set_new(o, "vm_state", json_string(inst_vm_name(in->vm)));
+	json_object_set_new(o, "task_state", str_or_null(inst_task_name(in->task)));
+	json_object_set_new(o, "power_state", json_string(inst_power_name(in->power)));
+	json_object_set_new(o, "old_flavor", in->old_flavor ? json_deep_copy(in->old_flavor)
+							    : json_null());
+	json_object_set_new(o, "fault", in->fault ? json_deep_copy(in->fault) : json_null());
+	json_object_set_new(o, "launched_at_ms", json_integer(in->launched_at_ms));
+	json_object_set_new(o, "updated_ms", json_integer(in->updated_ms));
+	if (in->task != TASK_NONE && in->cmd_id[0])
+		json_object_set_new(o, "task_cmd_id", json_string(in->cmd_id));
+	if (in->vm == VM_RESIZED)
+		json_object_set_new(o, "vm_state_before_resize",
+				    json_string(inst_vm_name(in->vm_before_resize)));
+	return o;
+}
+
+int inst_from_json(const json_t *rec, struct inst **ret, struct hv_error *err)
+{
+	const char *uuid = NULL, *vm = NULL, *task = NULL, *power = "nostate", *before = NULL;
+	struct inst *in;
+	json_t *v;
+	int r;
+
+	*ret = NULL;
+	if ((r = hj_uuid(rec, "record", "uuid", 0, &uuid, err)) < 0 ||
+	    (r = hj_str(rec, "record", "vm_state", 0, 32, &vm, err)) < 0 ||
+	    (r = hj_str(rec, "record", "task_state", HJ_OPTIONAL, 32, &task, err)) < 0 ||
+	    (r = hj_str(rec, "record", "power_state", HJ_OPTIONAL, 32, &power, err)) < 0 ||
+	    (r = hj_str(rec, "record", "vm_state_before_resize", HJ_OPTIONAL, 32, &before, err)) < 0)
+		return r;
+	if (inst_vm_parse(vm) < 0 || inst_task_parse(task) < 0 || inst_power_parse(power) < 0)
+		return hv_error_set(err, -EINVAL, "record", "record %s: unknown state", uuid);
+	in = inst_new(uuid);
+	if (!in)
+		return hv_error_set(err, -ENOMEM, NULL, "out of memory");
+	in->vm = (enum inst_vm)inst_vm_parse(vm);
+	in->task = (enum inst_task)inst_task_parse(task);
+	in->power = (enum hvd_power_state)inst_power_parse(power);
+	if (before && inst_vm_parse(before) >= 0)
+		in->vm_before_resize = (enum inst_vm)inst_vm_parse(before);
+	in->spec = json_object();
+	for (int i = 0; spec_keys[i]; i++) {
+		v = json_object_get(rec, spec_keys[i]);
+		if (v && !json_is_null(v))
+			json_object_set_new(in->spec, spec_keys[i], json_deep_copy(v));
+	}
+	v = json_object_get(rec, "task_cmd_id");
+	if (json_is_string(v) && proto_id_valid(json_string_value(v)))
+		snprintf(in->cmd_id, sizeof in->cmd_id, "%s", json_string_value(v));
+	v = json_object_get(rec, "old_flavor");
+	if (json_is_object(v))
+		in->old_flavor = json_deep_copy(v);
+	v = json_object_get(rec, "fault");
+	if (json_is_object(v))
+		in->fault = json_deep_copy(v);
+	in->launched_at_ms = json_integer_value(json_object_get(rec, "launched_at_ms"));
+	in->updated_ms = json_integer_value(json_object_get(rec, "updated_ms"));
+	*ret = in;
+	return 0;
+}

@@ -1,0 +1,127 @@
+/* inst.h - the instance model (nova's vm_state / task_state / power_state) and the pure
+ * rules of which command may run from which state and where it leads. No I/O, no driver
+ * calls, no logging: the agent core asks these functions and acts on the answer. */
+#ifndef HV_AGENT_INST_H
+#define HV_AGENT_INST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include <hvagent/driver.h>
+#include <hvagent/error.h>
+
+enum inst_vm {
+	VM_BUILDING,
+	VM_ACTIVE,
+	VM_PAUSED,
+	VM_SUSPENDED,
+	VM_STOPPED,
+	VM_RESCUED,
+	VM_RESIZED,
+	VM_ERROR,
+	VM_DELETED,
+	VM_N,
+};
+
+enum inst_task {
+	TASK_NONE,
+	TASK_SPAWNING,
+	TASK_DELETING,
+	TASK_REBOOTING,
+	TASK_REBOOTING_HARD,
+	TASK_POWERING_OFF,
+	TASK_POWERING_ON,
+	TASK_PAUSING,
+	TASK_UNPAUSING,
+	TASK_SUSPENDING,
+	TASK_RESUMING,
+	TASK_RESIZE_MIGRATING,
+	TASK_RESIZE_CONFIRMING,
+	TASK_RESIZE_REVERTING,
+	TASK_REBUILDING,
+	TASK_RESCUING,
+	TASK_UNRESCUING,
+	TASK_IMAGE_SNAPSHOT,
+	TASK_UPDATING_PASSWORD,
+	TASK_N,
+};
+
+enum inst_cmd {
+	CMD_SPAWN,
+	CMD_DESTROY,
+	CMD_REBOOT,
+	CMD_STOP,
+	CMD_START,
+	CMD_PAUSE,
+	CMD_UNPAUSE,
+	CMD_SUSPEND,
+	CMD_RESUME,
+	CMD_RESIZE,
+	CMD_CONFIRM_RESIZE,
+	CMD_REVERT_RESIZE,
+	CMD_REBUILD,
+	CMD_RESCUE,
+	CMD_UNRESCUE,
+	CMD_SNAPSHOT,
+	CMD_CONSOLE_LOG,
+	CMD_GET_CONSOLE,
+	CMD_SET_ADMIN_PASSWORD,
+	CMD_N,
+};
+
+/* One instance as the agent knows it. spec holds what the controller asked for (name,
+ * hostname, flavor, image, ports, metadata, config_drive), never a secret. */
+struct inst {
+	char uuid[37];
+	enum inst_vm vm;
+	enum inst_task task;
+	enum hvd_power_state power;
+	enum inst_vm vm_before_resize;
+	json_t *spec;       /* owned */
+	json_t *old_flavor; /* owned, NULL unless resized */
+	json_t *fault;      /* owned, NULL unless a failure set vm_state error */
+	int64_t launched_at_ms;
+	int64_t updated_ms;
+	char cmd_id[65];    /* the command whose task is in flight, "" when none */
+	bool dirty;         /* changed since the last DELTA (agent bookkeeping) */
+};
+
+const char *inst_vm_name(enum inst_vm vm);
+const char *inst_task_name(enum inst_task task); /* NULL for TASK_NONE */
+const char *inst_power_name(enum hvd_power_state p);
+const char *inst_cmd_name(enum inst_cmd cmd);
+/* -> enum value, or -1 when unknown. */
+int inst_vm_parse(const char *s);
+int inst_task_parse(const char *s); /* NULL -> TASK_NONE */
+int inst_power_parse(const char *s);
+int inst_cmd_parse(const char *s);
+/* Netfilter commands the protocol reserves (answered "unsupported" until implemented). */
+bool inst_cmd_reserved(const char *s);
+/* The driver op a command needs ("power_off" for stop), for capability checks. */
+const char *inst_cmd_driver_op(enum inst_cmd cmd);
+/* Read-only commands run beside a task in flight and set no task_state. */
+bool inst_cmd_readonly(enum inst_cmd cmd);
+
+/* May cmd run on an existing instance now? 0 when yes; otherwise -EBUSY with *ret_code =
+ * PROTO_E_TASK_IN_FLIGHT or PROTO_E_INVALID_STATE and err saying why. hard selects hard
+ * reboot. Existence (spawn of a known uuid, anything else of an unknown one) is the
+ * caller's business. */
+int inst_guard(const struct inst *in, enum inst_cmd cmd, bool hard, const char **ret_code,
+	       struct hv_error *err);
+/* task_state while cmd runs (TASK_NONE for read-only commands). */
+enum inst_task inst_task_for(enum inst_cmd cmd, bool hard);
+/* vm_state after cmd succeeded, given the state before it (and, for spawn, power_on). */
+enum inst_vm inst_vm_after(const struct inst *in, enum inst_cmd cmd, bool power_on);
+/* vm_state that matches an observed power state, for recovery of an interrupted task. */
+enum inst_vm inst_vm_from_power(enum hvd_power_state p);
+
+struct inst *inst_new(const char *uuid);
+void inst_free(struct inst *in);
+/* The protocol's instance record (docs/protocol.md 8.1). New reference. */
+json_t *inst_to_json(const struct inst *in);
+/* Reads a record written by inst_to_json (the journal). */
+int inst_from_json(const json_t *rec, struct inst **ret, struct hv_error *err);
+
+#endif

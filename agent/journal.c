@@ -1,0 +1,312 @@
+/* journal.c - SQLite edge of the journal. Must never keep a statement across a failed
+ * transaction, and never write anything it was not handed (secrets are stripped upstream). */
+#include "journal.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <sqlite3.h>
+
+#include "json.h"
+#include "proto.h"
+
+struct journal {
+	sqlite3 *db;
+	char path[PATH_MAX];
+};
+
+static const char schema_sql[] =
+	"CREATE TABLE IF NOT EXISTS commands ("
+	" cmd_id TEXT PRIMARY KEY, command TEXT NOT NULL, uuid TEXT NOT NULL,"
+	" state INTEGER NOT NULL, request TEXT, reply TEXT, acked INTEGER NOT NULL DEFAULT 0,"
+	" created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS commands_state ON commands(state, acked);"
+	"CREATE TABLE IF NOT EXISTS instances ("
+	" uuid TEXT PRIMARY KEY, record TEXT NOT NULL, updated_ms INTEGER NOT NULL);";
+
+static int db_error(struct journal *j, struct hv_error *err, const char *what)
+{
+	return hv_error_set(err, -EIO, "state_dir", "journal %s: %s: %s", j->path, what,
+			    sqlite3_errmsg(j->db));
+}
+
+int journal_open(const char *state_dir, struct journal **ret, struct hv_error *err)
+{
+	struct journal *j;
+	char *msg = NULL;
+
+	*ret = NULL;
+	if (mkdir(state_dir, 0700) < 0 && errno != EEXIST)
+		return hv_error_set(err, -errno, "state_dir", "creating %s: %s", state_dir,
+				    strerror(errno));
+	j = calloc(1, sizeof *j);
+	if (!j)
+		return hv_error_set(err, -ENOMEM, NULL, "out of memory");
+	snprintf(j->path, sizeof j->path, "%s/journal.sqlite", state_dir);
+	if (sqlite3_open_v2(j->path, &j->db,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+			    NULL) != SQLITE_OK) {
+		int r = j->db ? db_error(j, err, "open")
+			      : hv_error_set(err, -ENOMEM, "state_dir", "opening %s", j->path);
+
+		journal_free(j);
+		return r;
+	}
+	sqlite3_busy_timeout(j->db, 5000);
+	if (sqlite3_exec(j->db,
+			 "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
+			 NULL, NULL, &msg) != SQLITE_OK ||
+	    sqlite3_exec(j->db, schema_sql, NULL, NULL, &msg) != SQLITE_OK) {
+		int r = hv_error_set(err, -EIO, "state_dir", "journal %s: %s", j->path,
+				     msg ? msg : "setup failed");
+
+		sqlite3_free(msg);
+		journal_free(j);
+		return r;
+	}
+	*ret = j;
+	return 0;
+}
+
+void journal_free(struct journal *j)
+{
+	if (!j)
+		return;
+	sqlite3_close(j->db);
+	free(j);
+}
+
+static int exec(struct journal *j, const char *sql, struct hv_error *err)
+{
+	if (sqlite3_exec(j->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return db_error(j, err, sql);
+	return 0;
+}
+
+int journal_begin(struct journal *j, struct hv_error *err)
+{
+	return exec(j, "BEGIN IMMEDIATE", err);
+}
+
+int journal_commit(struct journal *j, struct hv_error *err)
+{
+	return exec(j, "COMMIT", err);
+}
+
+void journal_rollback(struct journal *j)
+{
+	sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/* Binds text parameters (NULL -> SQL NULL) and int64s given as "t" / "i" in types. */
+static int run(struct journal *j, const char *sql, const char *types, const void *const *args,
+	       struct hv_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(j->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return db_error(j, err, "prepare");
+	for (int i = 0; types[i]; i++) {
+		if (types[i] == 't')
+			sqlite3_bind_text(st, i + 1, args[i], -1, SQLITE_TRANSIENT);
+		else
+			sqlite3_bind_int64(st, i + 1, *(const int64_t *)args[i]);
+	}
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return db_error(j, err, "write");
+	return sqlite3_changes(j->db);
+}
+
+static char *dump_or_null(const json_t *v)
+{
+	return v ? hj_dump(v) : NULL;
+}
+
+int journal_cmd_accept(struct journal *j, const char *cmd_id, const char *command,
+		       const char *uuid, const json_t *request, struct hv_error *err)
+{
+	int64_t now = proto_now_ms(), state = JOURNAL_ACCEPTED;
+	char *req = dump_or_null(request);
+	const void *args[] = { cmd_id, command, uuid, &state, req, &now, &now };
+	int r = run(j,
+		    "INSERT INTO commands(cmd_id, command, uuid, state, request, created_ms,"
+		    " updated_ms) VALUES(?,?,?,?,?,?,?)",
+		    "tttitii", args, err);
+
+	free(req);
+	return r < 0 ? r : 0;
+}
+
+int journal_cmd_refuse(struct journal *j, const char *cmd_id, const char *command,
+		       const char *uuid, const json_t *request, const json_t *error_body,
+		       struct hv_error *err)
+{
+	int64_t now = proto_now_ms(), state = JOURNAL_REFUSED;
+	char *req = dump_or_null(request), *rep = dump_or_null(error_body);
+	const void *args[] = { cmd_id, command, uuid, &state, req, rep, &now, &now };
+	int r = run(j,
+		    "INSERT INTO commands(cmd_id, command, uuid, state, request, reply, acked,"
+		    " created_ms, updated_ms) VALUES(?,?,?,?,?,?,1,?,?)",
+		    "tttittii", args, err);
+
+	free(req);
+	free(rep);
+	return r < 0 ? r : 0;
+}
+
+int journal_cmd_finish(struct journal *j, const char *cmd_id, const json_t *result_body,
+		       struct hv_error *err)
+{
+	int64_t now = proto_now_ms(), state = JOURNAL_DONE;
+	char *rep = dump_or_null(result_body);
+	const void *args[] = { &state, rep, &now, cmd_id };
+	int r = run(j, "UPDATE commands SET state=?, reply=?, updated_ms=? WHERE cmd_id=?", "itit",
+		    args, err);
+
+	free(rep);
+	if (r == 0)
+		return hv_error_set(err, -ENOENT, "cmd_id", "journal: no command %s", cmd_id);
+	return r < 0 ? r : 0;
+}
+
+int journal_cmd_ack(struct journal *j, const char *cmd_id, struct hv_error *err)
+{
+	int64_t now = proto_now_ms();
+	const void *args[] = { &now, cmd_id };
+	int r = run(j, "UPDATE commands SET acked=1, updated_ms=? WHERE cmd_id=? AND state=2",
+		    "it", args, err);
+
+	return r < 0 ? r : 0;
+}
+
+static json_t *column_json(sqlite3_stmt *st, int col)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+
+	return t ? json_loads((const char *)t, 0, NULL) : NULL;
+}
+
+static void fill(sqlite3_stmt *st, struct journal_cmd *c)
+{
+	memset(c, 0, sizeof *c);
+	snprintf(c->cmd_id, sizeof c->cmd_id, "%s", (const char *)sqlite3_column_text(st, 0));
+	snprintf(c->command, sizeof c->command, "%s", (const char *)sqlite3_column_text(st, 1));
+	snprintf(c->uuid, sizeof c->uuid, "%s", (const char *)sqlite3_column_text(st, 2));
+	c->state = (enum journal_cmd_state)sqlite3_column_int(st, 3);
+	c->request = column_json(st, 4);
+	c->reply = column_json(st, 5);
+	c->acked = sqlite3_column_int(st, 6) != 0;
+	c->created_ms = sqlite3_column_int64(st, 7);
+}
+
+#define CMD_COLUMNS "cmd_id, command, uuid, state, request, reply, acked, created_ms"
+
+int journal_cmd_get(struct journal *j, const char *cmd_id, struct journal_cmd *ret,
+		    struct hv_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	memset(ret, 0, sizeof *ret);
+	if (sqlite3_prepare_v2(j->db, "SELECT " CMD_COLUMNS " FROM commands WHERE cmd_id=?", -1,
+			       &st, NULL) != SQLITE_OK)
+		return db_error(j, err, "prepare");
+	sqlite3_bind_text(st, 1, cmd_id, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		fill(st, ret);
+	sqlite3_finalize(st);
+	if (rc == SQLITE_ROW)
+		return 1;
+	if (rc == SQLITE_DONE)
+		return 0;
+	return db_error(j, err, "read");
+}
+
+void journal_cmd_release(struct journal_cmd *c)
+{
+	if (!c)
+		return;
+	json_decref(c->request);
+	json_decref(c->reply);
+	c->request = c->reply = NULL;
+}
+
+int journal_cmd_foreach(struct journal *j, enum journal_cmd_state state,
+			void (*fn)(void *ctx, const struct journal_cmd *c), void *ctx,
+			struct hv_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(j->db,
+			       "SELECT " CMD_COLUMNS " FROM commands WHERE state=? AND"
+			       " (state<>2 OR acked=0) ORDER BY created_ms, rowid",
+			       -1, &st, NULL) != SQLITE_OK)
+		return db_error(j, err, "prepare");
+	sqlite3_bind_int(st, 1, (int)state);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct journal_cmd c;
+
+		fill(st, &c);
+		fn(ctx, &c);
+		journal_cmd_release(&c);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : db_error(j, err, "read");
+}
+
+int journal_cmd_prune(struct journal *j, int64_t before_ms, struct hv_error *err)
+{
+	const void *args[] = { &before_ms };
+
+	return run(j, "DELETE FROM commands WHERE state<>1 AND acked=1 AND updated_ms<?", "i",
+		   args, err);
+}
+
+int journal_inst_put(struct journal *j, const char *uuid, const json_t *record,
+		     struct hv_error *err)
+{
+	int64_t now = proto_now_ms();
+	char *rec = hj_dump(record);
+	const void *args[] = { uuid, rec, &now };
+	int r = run(j, "INSERT OR REPLACE INTO instances(uuid, record, updated_ms) VALUES(?,?,?)",
+		    "tti", args, err);
+
+	free(rec);
+	return r < 0 ? r : 0;
+}
+
+int journal_inst_delete(struct journal *j, const char *uuid, struct hv_error *err)
+{
+	const void *args[] = { uuid };
+	int r = run(j, "DELETE FROM instances WHERE uuid=?", "t", args, err);
+
+	return r < 0 ? r : 0;
+}
+
+int journal_inst_foreach(struct journal *j, void (*fn)(void *ctx, const json_t *record),
+			 void *ctx, struct hv_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(j->db, "SELECT record FROM instances ORDER BY uuid", -1, &st,
+			       NULL) != SQLITE_OK)
+		return db_error(j, err, "prepare");
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		json_t *rec = column_json(st, 0);
+
+		if (rec)
+			fn(ctx, rec);
+		json_decref(rec);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : db_error(j, err, "read");
+}

@@ -1,0 +1,175 @@
+/* test_req.c - COMMAND bodies are validated field by field; a refusal names the field and
+ * never echoes a secret. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "json.h"
+#include "proto.h"
+#include "req.h"
+
+#define UUID "0d2c2ae4-2b52-4c5e-9d7b-0a1b2c3d4e5f"
+
+static json_t *spawn_body(void)
+{
+	return json_pack("{s:s, s:s, s:s, s:{s:s, s:i, s:i, s:i}, s:{s:s, s:s}, s:[{s:s, s:s, s:[s]}],"
+			 " s:s}",
+			 "command", "spawn", "uuid", UUID, "name", "web <&> \"1\"", "flavor", "name",
+			 "m1.small", "vcpus", 1, "ram_mb", 512, "root_gb", 1, "image", "id", "cirros",
+			 "format", "qcow2", "ports", "id", "3f1c2b7a-port", "mac", "fa:16:3e:00:00:01",
+			 "fixed_ips", "10.0.0.5", "admin_pass", "hunter2-secret");
+}
+
+static void a_valid_spawn_becomes_a_normalized_spec_without_secrets(void **state)
+{
+	json_t *body = spawn_body();
+	struct req r;
+	struct hv_error err = { 0 };
+	const char *code = NULL;
+	struct req_spec_view v;
+	char *dump;
+
+	assert_int_equal(req_parse(body, &r, &code, &err), 0);
+	assert_int_equal(r.cmd, CMD_SPAWN);
+	assert_string_equal(r.secret, "hunter2-secret");
+	assert_true(r.power_on);
+	dump = hj_dump(r.spec);
+	assert_null(strstr(dump, "hunter2"));
+	free(dump);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(r.spec, "flavor"),
+							     "swap_mb")), 0);
+	assert_int_equal(req_spec_view(r.spec, r.uuid, "/srv/images", &v, &err), 0);
+	assert_string_equal(v.spec.image.path, "/srv/images/cirros");
+	assert_string_equal(v.spec.ports[0].ifname, "tap3f1c2b7a-po");
+	assert_string_equal(v.spec.ports[0].fixed_ips[0], "10.0.0.5");
+	assert_string_equal(v.spec.name, "web <&> \"1\"");
+	assert_string_equal(v.spec.hostname, "host-0d2c2ae4");
+	req_spec_view_release(&v);
+	req_release(&r);
+	assert_null(r.secret);
+	json_decref(body);
+}
+
+static void a_mistyped_flavor_field_is_named(void **state)
+{
+	json_t *body = spawn_body();
+	struct req r;
+	struct hv_error err = { 0 };
+	const char *code = NULL;
+
+	json_object_set_new(json_object_get(body, "flavor"), "vcpus", json_string("two"));
+	assert_int_equal(req_parse(body, &r, &code, &err), -EINVAL);
+	assert_string_equal(code, PROTO_E_INVALID);
+	assert_string_equal(err.field, "body.flavor.vcpus");
+	assert_string_equal(err.message, "body.flavor.vcpus: expected integer, got string");
+	json_decref(body);
+}
+
+static void nothing_unchecked_reaches_a_path_or_an_interface_name(void **state)
+{
+	static const struct {
+		const char *object, *key, *value, *field;
+	} cases[] = {
+		{ "image", "id", "../../etc/passwd", "body.image.id" },
+		{ NULL, "hostname", "bad host", "body.hostname" },
+		{ "image", "format", "vmdk", "body.image.format" },
+	};
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		json_t *body = spawn_body();
+		struct req r;
+		struct hv_error err = { 0 };
+		const char *code = NULL;
+		json_t *target = cases[i].object ? json_object_get(body, cases[i].object) : body;
+
+		json_object_set_new(target, cases[i].key, json_string(cases[i].value));
+		assert_int_equal(req_parse(body, &r, &code, &err), -EINVAL);
+		assert_string_equal(err.field, cases[i].field);
+		json_decref(body);
+	}
+	{
+		json_t *body = spawn_body(), *port = json_array_get(json_object_get(body, "ports"), 0);
+		struct req r;
+		struct hv_error err = { 0 };
+		const char *code = NULL;
+
+		json_object_set_new(port, "ifname", json_string("tap;rm -rf"));
+		assert_int_equal(req_parse(body, &r, &code, &err), -EINVAL);
+		assert_string_equal(err.field, "body.ports[0].ifname");
+		json_object_set_new(port, "ifname", json_string("tap1"));
+		json_array_set_new(json_object_get(port, "fixed_ips"), 0, json_string("10.0.0.300"));
+		assert_int_equal(req_parse(body, &r, &code, &err), -EINVAL);
+		assert_string_equal(err.field, "body.ports[0].fixed_ips[0]");
+		json_decref(body);
+	}
+}
+
+static void a_refused_secret_is_never_echoed(void **state)
+{
+	json_t *body = json_pack("{s:s, s:s, s:s}", "command", "set_admin_password", "uuid", UUID,
+				 "user", "root");
+	struct req r;
+	struct hv_error err = { 0 };
+	const char *code = NULL;
+	char longpw[400];
+
+	memset(longpw, 'S', sizeof longpw - 1);
+	longpw[sizeof longpw - 1] = '\0';
+	assert_int_equal(req_parse(body, &r, &code, &err), -EINVAL);
+	assert_string_equal(err.field, "body.password");
+	json_object_set_new(body, "password", json_string(longpw));
+	assert_int_equal(req_parse(body, &r, &code, &err), -EINVAL);
+	assert_null(strstr(err.message, "SSSS"));
+	json_decref(body);
+}
+
+static void unknown_and_reserved_commands_are_unsupported(void **state)
+{
+	json_t *body = json_pack("{s:s, s:s}", "command", "fip_associate", "uuid", UUID);
+	struct req r;
+	struct hv_error err = { 0 };
+	const char *code = NULL;
+
+	assert_int_equal(req_parse(body, &r, &code, &err), -EPROTONOSUPPORT);
+	assert_string_equal(code, PROTO_E_UNSUPPORTED);
+	assert_non_null(strstr(err.message, "not yet supported"));
+	json_object_set_new(body, "command", json_string("frobnicate"));
+	assert_int_equal(req_parse(body, &r, &code, &err), -EPROTONOSUPPORT);
+	assert_non_null(strstr(err.message, "unknown command"));
+	json_decref(body);
+}
+
+static void reboot_needs_a_type(void **state)
+{
+	json_t *body = json_pack("{s:s, s:s}", "command", "reboot", "uuid", UUID);
+	struct req r;
+	struct hv_error err = { 0 };
+	const char *code = NULL;
+
+	assert_int_equal(req_parse(body, &r, &code, &err), -EINVAL);
+	assert_string_equal(err.message, "body.type: required field missing");
+	json_object_set_new(body, "type", json_string("hard"));
+	assert_int_equal(req_parse(body, &r, &code, &err), 0);
+	assert_true(r.hard);
+	req_release(&r);
+	json_decref(body);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(a_valid_spawn_becomes_a_normalized_spec_without_secrets),
+		cmocka_unit_test(a_mistyped_flavor_field_is_named),
+		cmocka_unit_test(nothing_unchecked_reaches_a_path_or_an_interface_name),
+		cmocka_unit_test(a_refused_secret_is_never_echoed),
+		cmocka_unit_test(unknown_and_reserved_commands_are_unsupported),
+		cmocka_unit_test(reboot_needs_a_type),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
