@@ -1,0 +1,543 @@
+/* fake_driver.c - the fake hypervisor behind the driver ABI: one mutex per host around the
+ * pure model (fake_model.c), latency and ACPI waits slept outside that lock, lifecycle
+ * events delivered after it is released, snapshot files written for real.
+ * Must never log, never call the event callback with the host lock held, and never keep a
+ * password. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <hvagent/driver.h>
+
+#include "fake_model.h"
+
+struct hvd_host {
+	pthread_mutex_t lock; /* guards model */
+	struct fake_host *model;
+	/* Held while the callback runs, so after set_event_callback() returns the old
+	 * callback is never called again. */
+	pthread_mutex_t cb_lock;
+	hvd_event_fn cb;
+	void *cb_ctx;
+};
+
+static uint64_t fake_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void fake_sleep_ms(uint64_t ms)
+{
+	struct timespec ts = { .tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000 };
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+static void fake_emit(struct hvd_host *host, const struct fake_events *ev)
+{
+	if (!ev->n)
+		return;
+	pthread_mutex_lock(&host->cb_lock);
+	for (size_t k = 0; host->cb && k < ev->n; k++)
+		host->cb(host->cb_ctx, ev->ev[k].uuid, ev->ev[k].type, ev->ev[k].power);
+	pthread_mutex_unlock(&host->cb_lock);
+}
+
+/* Counts the call, draws its injected failure and returns its latency in call. */
+static int fake_begin(struct hvd_host *host, const char *op, bool changes_state,
+		      struct fake_call *call, uint32_t *ret_latency_ms, struct hv_error *err)
+{
+	if (!host)
+		return hv_error_set(err, -EINVAL, "host", "fake: %s: no host handle", op);
+	pthread_mutex_lock(&host->lock);
+	int64_t n = fake_host_begin(host->model, op, changes_state, ret_latency_ms, err);
+	pthread_mutex_unlock(&host->lock);
+	if (n < 0)
+		return (int)n;
+	call->op = changes_state ? op : NULL;
+	call->n = (uint64_t)n;
+	call->now_ns = 0;
+	return 0;
+}
+
+/* Callers own out-structs of the size they know: fill only what fits. */
+static int fake_copy_out(void *ret, const void *full, size_t full_size, const char *what,
+			 struct hv_error *err)
+{
+	uint32_t size;
+	if (!ret)
+		return hv_error_set(err, -EINVAL, what, "fake: %s: no result struct", what);
+	memcpy(&size, ret, sizeof size);
+	if (size < sizeof size)
+		return hv_error_set(err, -EINVAL, "struct_size", "fake: %s: struct_size %u is too small", what, size);
+	memcpy(ret, full, size < full_size ? size : full_size);
+	memcpy(ret, &size, sizeof size);
+	return 0;
+}
+
+static int fake_open(const struct hvd_kv *cfg, size_t n_cfg, struct hvd_host **ret_host,
+		     struct hv_error *err)
+{
+	*ret_host = NULL;
+	struct hvd_host *host = calloc(1, sizeof *host);
+	if (!host || !(host->model = fake_host_new(fake_now()))) {
+		free(host);
+		return hv_error_set(err, -ENOMEM, "", "fake: out of memory");
+	}
+	for (size_t k = 0; k < n_cfg; k++) {
+		int r = fake_host_set(host->model, cfg[k].key, cfg[k].value, true, err);
+		if (r < 0) {
+			fake_host_free(host->model);
+			free(host);
+			return r;
+		}
+	}
+	pthread_mutex_init(&host->lock, NULL);
+	pthread_mutex_init(&host->cb_lock, NULL);
+	*ret_host = host;
+	return 0;
+}
+
+static void fake_close(struct hvd_host *host)
+{
+	if (!host)
+		return;
+	pthread_mutex_destroy(&host->lock);
+	pthread_mutex_destroy(&host->cb_lock);
+	fake_host_free(host->model);
+	free(host);
+}
+
+static int fake_host_info_op(struct hvd_host *host, struct hvd_host_info *ret, struct hv_error *err)
+{
+	struct fake_call call;
+	uint32_t lat;
+	struct hvd_host_info full;
+	int r = fake_begin(host, "host_info", false, &call, &lat, err);
+	if (r < 0)
+		return r;
+	fake_sleep_ms(lat);
+	pthread_mutex_lock(&host->lock);
+	fake_host_info(host->model, &full);
+	pthread_mutex_unlock(&host->lock);
+	return fake_copy_out(ret, &full, sizeof full, "host_info", err);
+}
+
+static int fake_host_stats_op(struct hvd_host *host, struct hvd_host_stats *ret, struct hv_error *err)
+{
+	struct fake_call call;
+	uint32_t lat;
+	struct hvd_host_stats full;
+	int r = fake_begin(host, "host_stats", false, &call, &lat, err);
+	if (r < 0)
+		return r;
+	fake_sleep_ms(lat);
+	pthread_mutex_lock(&host->lock);
+	fake_host_stats(host->model, fake_now(), &full);
+	pthread_mutex_unlock(&host->lock);
+	return fake_copy_out(ret, &full, sizeof full, "host_stats", err);
+}
+
+static int fake_list_instances(struct hvd_host *host, hvd_instance_fn fn, void *ctx,
+			       struct hv_error *err)
+{
+	struct fake_call call;
+	uint32_t lat;
+	struct hvd_instance_info *infos;
+	size_t n;
+	if (!fn)
+		return hv_error_set(err, -EINVAL, "fn", "fake: list_instances: no callback");
+	int r = fake_begin(host, "list_instances", false, &call, &lat, err);
+	if (r < 0)
+		return r;
+	fake_sleep_ms(lat);
+	pthread_mutex_lock(&host->lock);
+	r = fake_host_list(host->model, fake_now(), &infos, &n);
+	pthread_mutex_unlock(&host->lock);
+	if (r < 0)
+		return hv_error_set(err, r, "", "fake: out of memory");
+	/* Called without the lock: the callback may take its own locks freely. */
+	for (size_t k = 0; k < n; k++)
+		fn(ctx, &infos[k]);
+	free(infos);
+	return 0;
+}
+
+static int fake_get_instance(struct hvd_host *host, const char *uuid, struct hvd_instance_info *ret,
+			     struct hv_error *err)
+{
+	struct fake_call call;
+	uint32_t lat;
+	struct hvd_instance_info full;
+	int r = fake_begin(host, "get_instance", false, &call, &lat, err);
+	if (r < 0)
+		return r;
+	fake_sleep_ms(lat);
+	pthread_mutex_lock(&host->lock);
+	r = fake_instance_info(host->model, uuid, fake_now(), &full, err);
+	pthread_mutex_unlock(&host->lock);
+	if (r < 0)
+		return r;
+	return fake_copy_out(ret, &full, sizeof full, "get_instance", err);
+}
+
+static int fake_spawn_op(struct hvd_host *host, const struct hvd_instance_spec *spec,
+			 struct hv_error *err)
+{
+	struct fake_call call;
+	struct fake_events ev = { 0 };
+	uint32_t lat;
+	int r = fake_begin(host, "spawn", true, &call, &lat, err);
+	if (r < 0)
+		return r;
+	fake_sleep_ms(lat);
+	pthread_mutex_lock(&host->lock);
+	call.now_ns = fake_now();
+	r = fake_spawn(host->model, spec, &call, &ev, err);
+	pthread_mutex_unlock(&host->lock);
+	fake_emit(host, &ev);
+	return r;
+}
+
+static int fake_destroy_op(struct hvd_host *host, const char *uuid, bool delete_disks,
+			   struct hv_error *err)
+{
+	struct fake_call call;
+	struct fake_events ev = { 0 };
+	uint32_t lat;
+	int r = fake_begin(host, "destroy", true, &call, &lat, err);
+	if (r < 0)
+		return r;
+	fake_sleep_ms(lat);
+	pthread_mutex_lock(&host->lock);
+	call.now_ns = fake_now();
+	r = fake_destroy(host->model, uuid, &call, &ev, err);
+	pthread_mutex_unlock(&host->lock);
+	fake_emit(host, &ev);
+	return r;
+}
+
+/* The shape of every table-driven action: count, wait, act, then (for a guest that takes
+ * its time or ignores ACPI) wait outside the lock and finish. */
+static int fake_action(struct hvd_host *host, const char *op, const char *uuid,
+		       enum fake_action action, uint32_t timeout_s, struct hv_error *err)
+{
+	struct fake_call call;
+	struct fake_events ev = { 0 };
+	uint32_t lat;
+	int r = fake_begin(host, op, true, &call, &lat, err);
+	if (r < 0)
+		return r;
+	bool via = fake_transition(action, FAKE_RUNNING)->via;
+	if (!via)
+		fake_sleep_ms(lat);
+	pthread_mutex_lock(&host->lock);
+	call.now_ns = fake_now();
+	r = fake_act(host->model, uuid, action, 0, &call, &ev, err);
+	pthread_mutex_unlock(&host->lock);
+
+	if (r == FAKE_IN_PROGRESS) {
+		/* The guest is observably down while it restarts. */
+		fake_sleep_ms(lat);
+		pthread_mutex_lock(&host->lock);
+		call.now_ns = fake_now();
+		r = fake_complete(host->model, uuid, &call, &ev, err);
+		pthread_mutex_unlock(&host->lock);
+	} else if (r == FAKE_ACPI_IGNORED) {
+		fake_sleep_ms((uint64_t)timeout_s * 1000);
+		pthread_mutex_lock(&host->lock);
+		call.now_ns = fake_now();
+		r = fake_act(host->model, uuid, action, FAKE_FORCE, &call, &ev, err);
+		pthread_mutex_unlock(&host->lock);
+	}
+	fake_emit(host, &ev);
+	return r < 0 ? r : 0;
+}
+
+static int fake_power_off(struct hvd_host *host, const char *uuid, uint32_t timeout_s,
+			  struct hv_error *err)
+{
+	return fake_action(host, "power_off", uuid, FAKE_POWER_OFF, timeout_s, err);
+}
+
+static int fake_power_on(struct hvd_host *host, const char *uuid, struct hv_error *err)
+{
+	return fake_action(host, "power_on", uuid, FAKE_POWER_ON, 0, err);
+}
+
+static int fake_reboot(struct hvd_host *host, const char *uuid, enum hvd_reboot_type type,
+		       uint32_t timeout_s, struct hv_error *err)
+{
+	if (type != HVD_REBOOT_SOFT && type != HVD_REBOOT_HARD)
+		return hv_error_set(err, -EINVAL, "type", "fake: reboot type %d is not soft or hard", (int)type);
+	return fake_action(host, "reboot", uuid, type == HVD_REBOOT_SOFT ? FAKE_REBOOT_SOFT : FAKE_REBOOT_HARD,
+			   timeout_s, err);
+}
+
+static int fake_pause(struct hvd_host *host, const char *uuid, struct hv_error *err)
+{
+	return fake_action(host, "pause", uuid, FAKE_PAUSE, 0, err);
+}
+
+static int fake_unpause(struct hvd_host *host, const char *uuid, struct hv_error *err)
+{
+	return fake_action(host, "unpause", uuid, FAKE_UNPAUSE, 0, err);
+}
+
+static int fake_suspend(struct hvd_host *host, const char *uuid, struct hv_error *err)
+{
+	return fake_action(host, "suspend", uuid, FAKE_SUSPEND, 0, err);
+}
+
+static int fake_resume(struct hvd_host *host, const char *uuid, struct hv_error *err)
+{
+	return fake_action(host, "resume", uuid, FAKE_RESUME, 0, err);
+}
+
+static int fake_confirm_resize(struct hvd_host *host, const char *uuid, struct hv_error *err)
+{
+	return fake_action(host, "confirm_resize", uuid, FAKE_CONFIRM_RESIZE, 0, err);
+}
+
+static int fake_revert_resize(struct hvd_host *host, const char *uuid, struct hv_error *err)
+{
+	return fake_action(host, "revert_resize", uuid, FAKE_REVERT_RESIZE, 0, err);
+}
+
+static int fake_unrescue(struct hvd_host *host, const char *uuid, struct hv_error *err)
+{
+	return fake_action(host, "unrescue", uuid, FAKE_UNRESCUE, 0, err);
+}
+
+static int fake_resize_op(struct hvd_host *host, const struct hvd_instance_spec *spec,
+			  struct hv_error *err)
+{
+	struct fake_call call;
+	struct fake_events ev = { 0 };
+	uint32_t lat;
+	int r = fake_begin(host, "resize", true, &call, &lat, err);
+	if (r < 0)
+		return r;
+	fake_sleep_ms(lat);
+	pthread_mutex_lock(&host->lock);
+	call.now_ns = fake_now();
+	r = fake_resize(host->model, spec, &call, &ev, err);
+	pthread_mutex_unlock(&host->lock);
+	fake_emit(host, &ev);
+	return r;
+}
+
+static int fake_rebuild_op(struct hvd_host *host, const struct hvd_instance_spec *spec,
+			   struct hv_error *err)
+{
+	struct fake_call call;
+	struct fake_events ev = { 0 };
+	uint32_t lat;
+	int r = fake_begin(host, "rebuild", true, &call, &lat, err);
+	if (r < 0)
+		return r;
+	fake_sleep_ms(lat);
+	pthread_mutex_lock(&host->lock);
+	call.now_ns = fake_now();
+	r = fake_rebuild(host->model, spec, &call, &ev, err);
+	pthread_mutex_unlock(&host->lock);
+	fake_emit(host, &ev);
+	return r;
+}
+
+static int fake_rescue_op(struct hvd_host *host, const char *uuid, const struct hvd_image *image,
+			  struct hv_error *err)
+{
+	struct fake_call call;
+	struct fake_events ev = { 0 };
+	uint32_t lat;
+	int r = fake_begin(host, "rescue", true, &call, &lat, err);
+	if (r < 0)
+		return r;
+	fake_sleep_ms(lat);
+	pthread_mutex_lock(&host->lock);
+	call.now_ns = fake_now();
+	r = fake_rescue(host->model, uuid, image, &call, &ev, err);
+	pthread_mutex_unlock(&host->lock);
+	fake_emit(host, &ev);
+	return r;
+}
+
+static int fake_write_file(const char *path, const char *text, struct hv_error *err)
+{
+	/* O_EXCL: a snapshot never overwrites an image already in the store. */
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0) {
+		int e = errno;
+		return hv_error_set(err, -e, "dest_path", "fake: cannot create snapshot %s: %s", path, strerror(e));
+	}
+	size_t len = strlen(text), off = 0;
+	while (off < len) {
+		ssize_t w = write(fd, text + off, len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			int e = errno;
+			close(fd);
+			unlink(path);
+			return hv_error_set(err, -e, "dest_path", "fake: cannot write snapshot %s: %s", path, strerror(e));
+		}
+		off += (size_t)w;
+	}
+	if (close(fd) < 0) {
+		int e = errno;
+		unlink(path);
+		return hv_error_set(err, -e, "dest_path", "fake: cannot write snapshot %s: %s", path, strerror(e));
+	}
+	return 0;
+}
+
+static int fake_snapshot_op(struct hvd_host *host, const char *uuid, const char *dest_path,
+			    const char *dest_format, struct hv_error *err)
+{
+	struct fake_call call;
+	uint32_t lat;
+	char *text;
+	if (!dest_path || dest_path[0] != '/')
+		return hv_error_set(err, -EINVAL, "dest_path", "fake: snapshot destination must be an absolute path");
+	for (const char *p = dest_path; *p; p++)
+		if ((unsigned char)*p < 0x20)
+			return hv_error_set(err, -EINVAL, "dest_path", "fake: snapshot destination has a control character");
+	int r = fake_begin(host, "snapshot", true, &call, &lat, err);
+	if (r < 0)
+		return r;
+	fake_sleep_ms(lat);
+	pthread_mutex_lock(&host->lock);
+	call.now_ns = fake_now();
+	r = fake_snapshot(host->model, uuid, dest_format, &call, &text, err);
+	pthread_mutex_unlock(&host->lock);
+	if (r < 0)
+		return r;
+	r = fake_write_file(dest_path, text, err);
+	free(text);
+	return r;
+}
+
+static int fake_console_log_op(struct hvd_host *host, const char *uuid, size_t max_bytes,
+			       char **ret_text, struct hv_error *err)
+{
+	struct fake_call call;
+	uint32_t lat;
+	if (!ret_text)
+		return hv_error_set(err, -EINVAL, "ret_text", "fake: console_log: no result pointer");
+	*ret_text = NULL;
+	int r = fake_begin(host, "console_log", false, &call, &lat, err);
+	if (r < 0)
+		return r;
+	fake_sleep_ms(lat);
+	pthread_mutex_lock(&host->lock);
+	r = fake_console_log(host->model, uuid, fake_now(), max_bytes, ret_text, err);
+	pthread_mutex_unlock(&host->lock);
+	return r;
+}
+
+static int fake_get_console(struct hvd_host *host, const char *uuid, enum hvd_console_type type,
+			    struct hvd_console *ret, struct hv_error *err)
+{
+	struct fake_call call;
+	uint32_t lat;
+	struct hvd_console full;
+	int r = fake_begin(host, "get_console", false, &call, &lat, err);
+	if (r < 0)
+		return r;
+	fake_sleep_ms(lat);
+	pthread_mutex_lock(&host->lock);
+	call.now_ns = fake_now();
+	r = fake_console(host->model, uuid, type, &call, &full, err);
+	pthread_mutex_unlock(&host->lock);
+	if (r < 0)
+		return r;
+	return fake_copy_out(ret, &full, sizeof full, "get_console", err);
+}
+
+static int fake_set_admin_password(struct hvd_host *host, const char *uuid, const char *user,
+				   const char *password, struct hv_error *err)
+{
+	struct fake_call call;
+	uint32_t lat;
+	int r = fake_begin(host, "set_admin_password", true, &call, &lat, err);
+	if (r < 0)
+		return r;
+	fake_sleep_ms(lat);
+	pthread_mutex_lock(&host->lock);
+	call.now_ns = fake_now();
+	r = fake_set_password(host->model, uuid, user, password, &call, err);
+	pthread_mutex_unlock(&host->lock);
+	return r;
+}
+
+static int fake_set_event_callback(struct hvd_host *host, hvd_event_fn fn, void *ctx,
+				   struct hv_error *err)
+{
+	if (!host)
+		return hv_error_set(err, -EINVAL, "host", "fake: set_event_callback: no host handle");
+	pthread_mutex_lock(&host->cb_lock);
+	host->cb = fn;
+	host->cb_ctx = fn ? ctx : NULL;
+	pthread_mutex_unlock(&host->cb_lock);
+	return 0;
+}
+
+static int fake_set_option(struct hvd_host *host, const char *key, const char *value,
+			   struct hv_error *err)
+{
+	if (!host)
+		return hv_error_set(err, -EINVAL, "host", "fake: set_option: no host handle");
+	pthread_mutex_lock(&host->lock);
+	int r = fake_host_set(host->model, key, value, false, err);
+	pthread_mutex_unlock(&host->lock);
+	return r;
+}
+
+static const struct hvd_driver fake_driver = {
+	.abi_version = HVD_ABI_VERSION,
+	.struct_size = sizeof(struct hvd_driver),
+	.name = "fake",
+	.version = HV_VERSION,
+	.open = fake_open,
+	.close = fake_close,
+	.host_info = fake_host_info_op,
+	.host_stats = fake_host_stats_op,
+	.list_instances = fake_list_instances,
+	.get_instance = fake_get_instance,
+	.spawn = fake_spawn_op,
+	.destroy = fake_destroy_op,
+	.power_off = fake_power_off,
+	.power_on = fake_power_on,
+	.reboot = fake_reboot,
+	.pause = fake_pause,
+	.unpause = fake_unpause,
+	.suspend = fake_suspend,
+	.resume = fake_resume,
+	.resize = fake_resize_op,
+	.confirm_resize = fake_confirm_resize,
+	.revert_resize = fake_revert_resize,
+	.rebuild = fake_rebuild_op,
+	.rescue = fake_rescue_op,
+	.unrescue = fake_unrescue,
+	.snapshot = fake_snapshot_op,
+	.console_log = fake_console_log_op,
+	.get_console = fake_get_console,
+	.set_admin_password = fake_set_admin_password,
+	.set_event_callback = fake_set_event_callback,
+	.set_option = fake_set_option,
+};
+
+HVD_EXPORT const struct hvd_driver *hvagent_driver_entry(uint32_t agent_abi_version);
+
+HVD_EXPORT const struct hvd_driver *hvagent_driver_entry(uint32_t agent_abi_version)
+{
+	/* An agent older than the ABI this driver was built for cannot use it. */
+	return agent_abi_version >= HVD_ABI_VERSION ? &fake_driver : NULL;
+}

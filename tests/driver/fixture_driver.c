@@ -1,0 +1,113 @@
+/* fixture_driver.c - tiny driver plugins for the loader tests, one per way a plugin can be
+ * wrong, selected by FIXTURE_* at compile time. Never used outside tests/driver. */
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+
+#include <hvagent/driver.h>
+
+#ifndef FIXTURE_NAME
+#define FIXTURE_NAME "good"
+#endif
+
+struct hvd_host {
+	int unused;
+};
+
+static int fx_open(const struct hvd_kv *cfg, size_t n, struct hvd_host **ret, struct hv_error *err)
+{
+	*ret = calloc(1, sizeof **ret);
+	return *ret ? 0 : hv_error_set(err, -ENOMEM, "", "out of memory");
+}
+
+static void fx_close(struct hvd_host *h)
+{
+	free(h);
+}
+
+static int fx_host_info(struct hvd_host *h, struct hvd_host_info *ret, struct hv_error *err)
+{
+	return 0;
+}
+
+static int fx_host_stats(struct hvd_host *h, struct hvd_host_stats *ret, struct hv_error *err)
+{
+	return 0;
+}
+
+static int fx_list(struct hvd_host *h, hvd_instance_fn fn, void *ctx, struct hv_error *err)
+{
+	return 0;
+}
+
+static int fx_get(struct hvd_host *h, const char *uuid, struct hvd_instance_info *ret,
+		  struct hv_error *err)
+{
+	return hv_error_set(err, -ENOENT, "uuid", "no instance %s", uuid);
+}
+
+static int fx_spawn(struct hvd_host *h, const struct hvd_instance_spec *spec, struct hv_error *err)
+{
+	return 0;
+}
+
+static int fx_destroy(struct hvd_host *h, const char *uuid, bool disks, struct hv_error *err)
+{
+	return 0;
+}
+
+static int fx_power_off(struct hvd_host *h, const char *uuid, uint32_t t, struct hv_error *err)
+{
+	return 0;
+}
+
+#ifndef FIXTURE_NO_POWER_ON
+static int fx_power_on(struct hvd_host *h, const char *uuid, struct hv_error *err)
+{
+	return 0;
+}
+#endif
+
+static const struct hvd_driver fx_driver = {
+#ifdef FIXTURE_ABI
+	.abi_version = FIXTURE_ABI,
+#else
+	.abi_version = HVD_ABI_VERSION,
+#endif
+#ifdef FIXTURE_SHORT
+	.struct_size = offsetof(struct hvd_driver, reboot),
+#else
+	.struct_size = sizeof(struct hvd_driver),
+#endif
+	.name = FIXTURE_NAME,
+	.version = "0",
+	.open = fx_open,
+	.close = fx_close,
+	.host_info = fx_host_info,
+	.host_stats = fx_host_stats,
+	.list_instances = fx_list,
+	.get_instance = fx_get,
+	.spawn = fx_spawn,
+	.destroy = fx_destroy,
+	.power_off = fx_power_off,
+#ifndef FIXTURE_NO_POWER_ON
+	.power_on = fx_power_on,
+#endif
+};
+
+#ifdef FIXTURE_NO_ENTRY
+#define FIXTURE_ENTRY not_the_entry_symbol
+#else
+#define FIXTURE_ENTRY hvagent_driver_entry
+#endif
+
+HVD_EXPORT const struct hvd_driver *FIXTURE_ENTRY(uint32_t v);
+
+HVD_EXPORT const struct hvd_driver *FIXTURE_ENTRY(uint32_t v)
+{
+#ifdef FIXTURE_RETURN_NULL
+	return v == 0 ? &fx_driver : NULL; /* refuses every agent this test can be */
+#else
+	return &fx_driver;
+#endif
+}
