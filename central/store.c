@@ -494,8 +494,8 @@ inst_row(sqlite3_stmt *st)
 }
 
 static const char sql_inst_get[] =
-	"SELECT " INST_COLS " FROM instances WHERE uuid = ?1 OR (name = ?1 AND vm_state != 'deleted')"
-	" ORDER BY uuid = ?1 DESC LIMIT 1";
+	"SELECT " INST_COLS " FROM instances WHERE uuid = ?1 OR name = ?1"
+	" ORDER BY uuid = ?1 DESC, vm_state != 'deleted' DESC, updated_ms DESC LIMIT 1";
 
 int
 store_instance_get(struct store *s, const char *uuid_or_name, json_t **ret, struct hv_error *err)

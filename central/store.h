@@ -56,7 +56,7 @@ int store_pending_remove(struct store *s, const char *public_key, struct hv_erro
 /* inst: {uuid, name, host, image, flavor{}, properties{}, vm_state, task_state,
  * power_state}; -EEXIST when the uuid or a live instance with that name exists. */
 int store_instance_insert(struct store *s, json_t *inst, int64_t now_ms, struct hv_error *err);
-/* By uuid, or by name among instances not deleted. -ENOENT. */
+/* By uuid, or by name (the live instance first, else the latest deleted one). -ENOENT. */
 int store_instance_get(struct store *s, const char *uuid_or_name, json_t **ret,
 		       struct hv_error *err);
 /* host may be NULL (all hosts); deleted instances are left out unless with_deleted. */

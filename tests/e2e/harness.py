@@ -1,0 +1,223 @@
+"""harness.py - starts hvcentral and hvagents (fake driver) in a temporary directory, on
+ipc:// sockets (or loopback tcp), and drives them through `hv`, as an operator would.
+Everything it starts it stops (atexit + signal handlers); nothing leaves the temp dir.
+Tests import it; it never decides what a test asserts."""
+import atexit
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+SKIP = 77
+
+
+def build_root():
+    root = os.environ.get("HV_BUILD_ROOT")
+    if not root:
+        sys.exit("HV_BUILD_ROOT is not set (run through meson test)")
+    return root
+
+
+def need_binaries():
+    root = build_root()
+    missing = [p for p in ("central/hvcentral", "cli/hv", "agent/hvagent",
+                           "drivers/fake/hvagent-driver-fake.so")
+               if not os.path.exists(os.path.join(root, p))]
+    if missing:
+        print("skipped: not built in this tree: " + ", ".join(missing))
+        sys.exit(SKIP)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+_clusters = []  # dumped when a check fails
+
+
+class Failure(Exception):
+    pass
+
+
+def check(cond, what):
+    if not cond:
+        raise Failure(what)
+    print("ok - " + what)
+
+
+def wait_for(what, fn, timeout=30.0, step=0.1):
+    """Polls fn until it returns a true value; the timeout only bounds a hang."""
+    end = time.monotonic() + timeout
+    while True:
+        v = fn()
+        if v:
+            return v
+        if time.monotonic() > end:
+            raise Failure("gave up waiting for: " + what)
+        time.sleep(step)
+
+
+class Cluster:
+    def __init__(self, suspect_after=30, down_after=60, transport="ipc", keep=False):
+        self.root = build_root()
+        self.dir = tempfile.mkdtemp(prefix="hv-e2e-")
+        self.keep = keep
+        self.procs = {}
+        self.transport = transport
+        if transport == "tcp":
+            self.agent_ep = "tcp://127.0.0.1:%d" % free_port()
+        else:
+            self.agent_ep = "ipc://%s/agents.sock" % self.dir
+        self.api = "ipc://%s/api.sock" % self.dir
+        self.suspect_after = suspect_after
+        self.down_after = down_after
+        self.server_key = None
+        _clusters.append(self)
+        atexit.register(self.stop_all)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._on_signal)
+
+    def _on_signal(self, signum, frame):
+        self.stop_all()
+        sys.exit(1)
+
+    def path(self, *p):
+        return os.path.join(self.dir, *p)
+
+    def binary(self, rel):
+        return os.path.join(self.root, rel)
+
+    # ---- hvcentral -----------------------------------------------------------------------
+    def start_central(self):
+        state = self.path("central")
+        if self.server_key is None:
+            out = subprocess.run([self.binary("central/hvcentral"), "--init", state],
+                                 capture_output=True, text=True, check=True)
+            self.server_key = out.stdout.strip()
+        conf = self.path("central.conf")
+        with open(conf, "w") as f:
+            f.write("[DEFAULT]\nstate_dir = %s\nlog_level = debug\n"
+                    "[agents]\nendpoint = %s\nreport_interval = 1\n"
+                    "suspect_after = %d\ndown_after = %d\n"
+                    "[api]\nendpoint = %s\n"
+                    "[commands]\nretry_interval_ms = 500\n"
+                    % (state, self.agent_ep, self.suspect_after, self.down_after, self.api))
+        log = open(self.path("hvcentral.log"), "a")
+        p = subprocess.Popen([self.binary("central/hvcentral"), "-c", conf],
+                             stdout=subprocess.PIPE, stderr=log, text=True)
+        line = p.stdout.readline()  # "ready api=..." once the sockets are bound
+        if not line.startswith("ready"):
+            p.kill()
+            raise Failure("hvcentral did not start; see " + self.path("hvcentral.log"))
+        self.procs["hvcentral"] = p
+        return p
+
+    # ---- agents -------------------------------------------------------------------------
+    def agent_conf(self, host_id):
+        d = self.path("agent-" + host_id)
+        os.makedirs(d, exist_ok=True)
+        os.makedirs(self.path("images"), exist_ok=True)
+        conf = os.path.join(d, "hvagent.conf")
+        with open(conf, "w") as f:
+            f.write("[DEFAULT]\nhost_id = %s\nstate_dir = %s\ndriver = fake\ndriver_dir = %s\n"
+                    "report_interval = 1\ninstances_path = %s/instances\nimage_store = %s\n"
+                    "log_level = debug\n"
+                    "[controller]\nendpoint = %s\nserver_public_key = %s\nkeys_dir = %s/keys\n"
+                    "heartbeat_interval = 1\nreconnect_min_ms = 50\nreconnect_max_ms = 500\n"
+                    "[fake]\nvcpus = 8\nmemory_mb = 8192\n"
+                    % (host_id, d, self.binary("drivers/fake"), d, self.path("images"),
+                       self.agent_ep, self.server_key, d))
+        return conf
+
+    def agent_key(self, host_id):
+        out = subprocess.run([self.binary("agent/hvagent"), "-c", self.agent_conf(host_id),
+                              "--show-public-key"], capture_output=True, text=True, check=True)
+        return out.stdout.strip()
+
+    def allow(self, host_id):
+        """Writes the allowlist file the way config management would."""
+        key = self.agent_key(host_id)
+        with open(self.path("central", "agents", host_id + ".pub"), "w") as f:
+            f.write(key + "\n")
+        return key
+
+    def start_agent(self, host_id):
+        conf = self.agent_conf(host_id)
+        env = dict(os.environ, HVAGENT_DRIVER_DIR=self.binary("drivers/fake"))
+        log = open(self.path("agent-%s.log" % host_id), "a")
+        p = subprocess.Popen([self.binary("agent/hvagent"), "-c", conf], env=env,
+                             stdout=log, stderr=log)
+        self.procs["agent-" + host_id] = p
+        return p
+
+    def kill(self, name, sig=signal.SIGKILL):
+        p = self.procs.pop(name, None)
+        if p and p.poll() is None:
+            p.send_signal(sig)
+            p.wait(timeout=30)
+
+    def stop_all(self):
+        for name in list(self.procs):
+            self.kill(name, signal.SIGTERM)
+        if not self.keep and os.path.isdir(self.dir):
+            if os.environ.get("HV_E2E_KEEP"):
+                print("kept " + self.dir)
+            else:
+                shutil.rmtree(self.dir, ignore_errors=True)
+
+    # ---- hv -----------------------------------------------------------------------------
+    def hv(self, *args, timeout=120):
+        env = dict(os.environ, HV_API=self.api)
+        r = subprocess.run([self.binary("cli/hv")] + list(args), capture_output=True,
+                           text=True, env=env, timeout=timeout)
+        return r.returncode, r.stdout, r.stderr
+
+    def hv_json(self, *args):
+        rc, out, err = self.hv(*(list(args) + ["-f", "json"]))
+        if rc != 0:
+            raise Failure("hv %s failed (%d): %s" % (" ".join(args), rc, err.strip()))
+        return json.loads(out)
+
+    def show(self, server):
+        return self.hv_json("server", "show", server)
+
+    def hosts(self):
+        return {(h["host_id"] or h["public_key"]): h for h in self.hv_json("host", "list")}
+
+    def host_state(self, host_id):
+        h = self.hosts().get(host_id)
+        return h["state"] if h else None
+
+    def wait_host(self, host_id, state, timeout=60):
+        return wait_for("host %s %s" % (host_id, state),
+                        lambda: self.host_state(host_id) == state, timeout)
+
+    def dump_logs(self):
+        for name in sorted(os.listdir(self.dir)):
+            if name.endswith(".log"):
+                print("---- " + name)
+                with open(self.path(name)) as f:
+                    print(f.read()[-6000:])
+
+
+def run(main):
+    """Runs main(); prints logs and exits 1 on a failed check, 0 otherwise."""
+    need_binaries()
+    try:
+        main()
+    except Failure as e:
+        print("not ok - " + str(e))
+        for c in list(_clusters):
+            c.dump_logs()
+        sys.exit(1)
+    sys.exit(0)
+
