@@ -9,7 +9,7 @@ for path in sys.argv[1:]:
     for line in open(path):
         t = json.loads(line)
         res = t.get("result")
-        out = t.get("stdout") or ""
+        out = (t.get("stdout") or "") + (t.get("stderr") or "")
         for m in re.findall(r"^\[  (?:PASSED|FAILED|SKIPPED) +\] .*$", out, re.M):
             print(f"{t['name']}: {m}")
         if res in ("OK", "EXPECTEDFAIL"):
