@@ -1,0 +1,329 @@
+#!/usr/bin/python3
+"""HVA/1 interop: an independent pyzmq controller (hva.py) drives the real hvagent with the
+fake driver. One case per run: test_interop.py HVAGENT DRIVER_DIR CASE.
+Exit 0 pass, 1 fail, 77 skipped (the reason is printed)."""
+
+import json
+import os
+import sys
+import time
+import traceback
+import uuid
+
+try:
+    import zmq  # Debian's python3-zmq: run with /usr/bin/python3
+except ImportError:
+    print("SKIP: pyzmq is not installed for %s (apt-get install python3-zmq)" % sys.executable)
+    sys.exit(77)
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import hva  # noqa: E402
+
+if not zmq.has("curve"):
+    print("SKIP: this libzmq has no CURVE support")
+    sys.exit(77)
+
+BINARY, DRIVER_DIR, CASE = sys.argv[1], sys.argv[2], sys.argv[3]
+HOST = "compute-a"
+STARTED, CONTROLLERS = [], []
+
+
+def spawn_body(uid, name="web-1"):
+    return {"command": "spawn", "uuid": uid, "name": name,
+            "flavor": {"name": "m1.small", "vcpus": 1, "ram_mb": 512, "root_gb": 1},
+            "image": {"id": "cirros", "format": "qcow2"},
+            "ports": [{"id": "p-1", "mac": "fa:16:3e:00:00:01", "fixed_ips": ["10.0.0.5"]}],
+            "admin_pass": "never-logged-s3cret"}
+
+
+def setup(wd, allow_as=HOST, fake=None, curve=True, server_key=None, host_id=HOST):
+    agent = hva.Agent(BINARY, DRIVER_DIR, wd, host_id=host_id, fake=fake)
+    allow = {}
+    if curve:
+        allow = {agent.public_key(): allow_as} if allow_as else {}
+    ctl = hva.Controller(wd, allow=allow, curve=curve)
+    key = server_key if server_key is not None else (ctl.public.decode() if curve else "")
+    agent = hva.Agent(BINARY, DRIVER_DIR, wd, host_id=host_id, server_key=key, fake=fake)
+    STARTED.append(agent)
+    CONTROLLERS.append(ctl)
+    return agent, ctl
+
+
+def rid(host=HOST):
+    return host.encode()
+
+
+# ------------------------------------------------------------------------------- cases
+
+def case_handshake(wd):
+    """HELLO -> WELCOME -> SNAPSHOT, with nova's field names and a seq."""
+    agent, ctl = setup(wd, fake={"vcpus": 8, "memory_mb": 16384, "numa_cells": 2})
+    agent.start()
+    hello, snap = ctl.handshake()
+    assert hello.routing_id == b"compute-a" and hello.user_id == "compute-a"
+    assert hello.body["protocols"] == [1] and 1 in hello.body["schemas"]
+    assert "spawn" in hello.body["capabilities"], hello.body
+    assert hello.body["driver"]["name"] == "fake"
+    uuid.UUID(hello.header["boot_id"])
+    assert snap.header["seq"] >= 1 and snap.header["boot_id"] == hello.header["boot_id"]
+    host = snap.body["host"]
+    assert host["vcpus"] == 8 and host["memory_mb"] == 16384, host
+    assert len(host["numa_topology"]["cells"]) == 2
+    assert snap.body["instances"] == []
+    # liveness: a PING is answered with a PONG that names it
+    ping = ctl.send(rid(), "PING")
+    pong = ctl.expect("PONG")
+    assert pong.header["corr_id"] == ping
+    report = ctl.expect("REPORT", timeout=5, skip=("PING", "EVENT", "DELTA"))
+    assert "vcpus_used" in report.body and "metrics" in report.body
+    # RESYNC gives a fresh SNAPSHOT with a higher seq
+    ctl.send(rid(), "RESYNC", {"reason": "test"})
+    snap2 = ctl.expect("SNAPSHOT")
+    assert snap2.header["seq"] > snap.header["seq"]
+    return agent, ctl
+
+
+def case_spawn_idempotent(wd):
+    """spawn -> ACK -> RESULT; the same cmd_id again returns the same RESULT and the fake
+    driver booted the guest exactly once (its console shows one kernel boot)."""
+    agent, ctl = setup(wd)
+    agent.start()
+    ctl.handshake()
+    uid = str(uuid.uuid4())
+    msg_id = ctl.command(rid(), "c-spawn-1", spawn_body(uid))
+    ack = ctl.expect("ACK", skip=("REPORT", "PING", "EVENT", "DELTA"))
+    assert ack.header["corr_id"] == msg_id and ack.body == {"cmd_id": "c-spawn-1",
+                                                             "state": "accepted"}, ack
+    res = ctl.result("c-spawn-1")
+    assert res.body["status"] == "ok", res.body
+    inst = res.body["instance"]
+    assert inst["vm_state"] == "active" and inst["power_state"] == "running", inst
+    assert inst["task_state"] is None
+    assert "never-logged" not in json.dumps(res.body)
+    # the duplicate
+    dup_id = ctl.command(rid(), "c-spawn-1", spawn_body(uid))
+    dup = ctl.expect("RESULT", skip=("REPORT", "PING", "EVENT", "DELTA"))
+    assert dup.header["corr_id"] == dup_id
+    assert dup.body == res.body, (dup.body, res.body)
+    # spawn is also keyed by uuid: a new cmd_id does not boot a second time
+    ctl.command(rid(), "c-spawn-2", spawn_body(uid))
+    again = ctl.result("c-spawn-2")
+    assert again.body["status"] == "ok" and again.body["data"]["existing"] is True
+    ctl.command(rid(), "c-log-1", {"command": "console_log", "uuid": uid})
+    log = ctl.result("c-log-1")
+    out = log.body["data"]["output"]
+    assert out.count("Linux version") == 1, out
+    # the secret never reached the log or the journal
+    assert "never-logged" not in agent.log_text()
+    for name in os.listdir(os.path.join(wd, "state")):
+        with open(os.path.join(wd, "state", name), "rb") as f:
+            assert b"never-logged" not in f.read(), name
+    return agent, ctl
+
+
+def case_deadline(wd):
+    """A command past its deadline is refused and never executed."""
+    agent, ctl = setup(wd)
+    agent.start()
+    ctl.handshake()
+    uid = str(uuid.uuid4())
+    msg_id = ctl.command(rid(), "c-late", spawn_body(uid),
+                         deadline_ms=int(time.time() * 1000) - 5000)
+    err = ctl.expect("ERROR", skip=("REPORT", "PING", "EVENT"))
+    assert err.header["corr_id"] == msg_id
+    assert err.body["code"] == "expired", err.body
+    assert err.body["field"] == "header.deadline_ms"
+    ctl.send(rid(), "RESYNC")
+    snap = ctl.expect("SNAPSHOT")
+    assert snap.body["instances"] == [], snap.body
+    return agent, ctl
+
+
+def case_state_guards(wd):
+    """pause only from active; a second pause is refused with invalid_state; unknown
+    instances are not_found; a refusal is remembered under its cmd_id."""
+    agent, ctl = setup(wd)
+    agent.start()
+    ctl.handshake()
+    uid = str(uuid.uuid4())
+    ctl.command(rid(), "g-1", spawn_body(uid))
+    assert ctl.result("g-1").body["status"] == "ok"
+    ctl.command(rid(), "g-2", {"command": "pause", "uuid": uid})
+    r = ctl.result("g-2")
+    assert r.body["instance"]["vm_state"] == "paused", r.body
+    assert r.body["instance"]["power_state"] == "paused"
+    ctl.command(rid(), "g-3", {"command": "pause", "uuid": uid})
+    e = ctl.expect("ERROR", skip=("REPORT", "PING", "EVENT", "DELTA"))
+    assert e.body["code"] == "invalid_state", e.body
+    assert "paused" in e.body["message"]
+    ctl.command(rid(), "g-3", {"command": "pause", "uuid": uid})
+    e2 = ctl.expect("ERROR", skip=("REPORT", "PING", "EVENT", "DELTA"))
+    assert e2.body == e.body
+    ctl.command(rid(), "g-4", {"command": "unpause", "uuid": str(uuid.uuid4())})
+    e3 = ctl.expect("ERROR", skip=("REPORT", "PING", "EVENT", "DELTA"))
+    assert e3.body["code"] == "not_found", e3.body
+    ctl.command(rid(), "g-5", {"command": "destroy", "uuid": uid})
+    r = ctl.result("g-5")
+    assert r.body["status"] == "ok" and r.body["instance"] is None
+    ctl.send(rid(), "RESYNC")
+    assert ctl.expect("SNAPSHOT").body["instances"] == []
+    return agent, ctl
+
+
+def case_malformed(wd):
+    """Every malformed message gets an ERROR naming the problem; the agent keeps serving and
+    nothing changes."""
+    agent, ctl = setup(wd)
+    agent.start()
+    ctl.handshake()
+    ok_hdr = json.dumps(ctl.header()).encode()
+    cmd_hdr = json.dumps(ctl.header(deadline_ms=0)).encode()  # no cmd_id
+    good_spawn = spawn_body(str(uuid.uuid4()))
+    bad_vcpus = spawn_body(str(uuid.uuid4()))
+    bad_vcpus["flavor"]["vcpus"] = "two"
+    cases = [
+        ([hva.SIGNATURE, b"PING", ok_hdr], "bad_frame", "expected 4 frames"),
+        ([b"HVA9", b"PING", ok_hdr, b"{}"], "bad_frame", "frame 0 (signature)"),
+        ([hva.SIGNATURE, b"FROB", ok_hdr, b"{}"], "unsupported", "unknown message type"),
+        ([hva.SIGNATURE, b"PING", b"{not json", b"{}"], "bad_json", "frame 2 (header)"),
+        ([hva.SIGNATURE, b"PING", ok_hdr, b"[1,2"], "bad_json", "frame 3 (body)"),
+        ([hva.SIGNATURE, b"COMMAND", cmd_hdr, json.dumps(good_spawn).encode()], "invalid",
+         "header.cmd_id"),
+        ([hva.SIGNATURE, b"COMMAND",
+          json.dumps(ctl.header(cmd_id="m-1", deadline_ms=0)).encode(),
+          json.dumps(bad_vcpus).encode()], "invalid", "body.flavor.vcpus: expected integer"),
+        ([hva.SIGNATURE, b"COMMAND",
+          json.dumps(ctl.header(cmd_id="m-2", deadline_ms=0)).encode(),
+          json.dumps({"command": "frobnicate", "uuid": str(uuid.uuid4())}).encode()],
+         "unsupported", "unknown command"),
+        ([hva.SIGNATURE, b"PING", ok_hdr, b"{" + b" " * (1024 * 1024) + b"}"], "too_large",
+         "frame 3 (body)"),
+        ([hva.SIGNATURE, b"SNAPSHOT", ok_hdr, b"{}"], "unsupported", "not sent to an agent"),
+    ]
+    for frames, code, text in cases:
+        ctl.send_raw(rid(), frames)
+        e = ctl.expect("ERROR", skip=("REPORT", "PING", "EVENT", "DELTA"))
+        assert e.body["code"] == code, (frames[:2], e.body)
+        assert text in e.body["message"], (text, e.body)
+        assert agent.alive()
+    ping = ctl.send(rid(), "PING")
+    assert ctl.expect("PONG").header["corr_id"] == ping
+    ctl.send(rid(), "RESYNC")
+    assert ctl.expect("SNAPSHOT").body["instances"] == []
+    return agent, ctl
+
+
+def no_message(ctl, seconds):
+    m = ctl.recv(seconds)
+    assert m is None, "a message was delivered: %r" % m
+
+
+def case_wrong_server_key(wd):
+    """An agent pinning another server key never gets a session."""
+    other_pub, _ = zmq.curve_keypair()
+    agent, ctl = setup(wd, server_key=other_pub.decode())
+    agent.start()
+    no_message(ctl, 4)
+    assert not ctl.zap.decisions or all(s != "200" for _, s in ctl.zap.decisions)
+    assert agent.alive()
+    return agent, ctl
+
+
+def case_unknown_agent_key(wd):
+    """A key missing from the allowlist is refused by ZAP and delivers no message."""
+    agent, ctl = setup(wd, allow_as=None)
+    agent.start()
+    no_message(ctl, 4)
+    key = agent.public_key()
+    assert (key, "400") in ctl.zap.decisions, ctl.zap.decisions
+    return agent, ctl
+
+
+def case_key_host_mismatch(wd):
+    """Agent key A allowlisted as host B: every message it sends as A is dropped."""
+    agent, ctl = setup(wd, allow_as="compute-b")
+    agent.start()
+    no_message(ctl, 4)
+    assert ctl.dropped, "the agent's HELLO should have reached the identity check"
+    user_id, routing_id, host, mtype = ctl.dropped[0]
+    assert user_id == "compute-b" and routing_id == b"compute-a" and host == "compute-a"
+    return agent, ctl
+
+
+def case_kill9_recovery(wd):
+    """kill -9 in the middle of a spawn; after the restart the journal answers: the spawn is
+    reported interrupted (vm_state error), the duplicate gets the same RESULT and the driver
+    never saw a second spawn."""
+    agent, ctl = setup(wd, fake={"latency_ms": 3000})
+    agent.start()
+    hello1, _ = ctl.handshake()
+    uid = str(uuid.uuid4())
+    ctl.command(rid(), "k-1", spawn_body(uid))
+    ctl.expect("ACK", skip=("REPORT", "PING", "EVENT", "DELTA"))
+    time.sleep(0.5)
+    agent.kill9()
+    agent.start()
+    hello2 = ctl.expect("HELLO", timeout=30, skip=("REPORT", "PING", "EVENT", "DELTA", "PONG",
+                                                    "RESULT"))
+    assert hello2.header["boot_id"] != hello1.header["boot_id"]
+    ctl.send(rid(), "WELCOME", {"schema": 1}, corr_id=hello2.header["msg_id"])
+    snap = ctl.expect("SNAPSHOT", timeout=30)
+    inst = [i for i in snap.body["instances"] if i["uuid"] == uid]
+    assert inst and inst[0]["vm_state"] == "error" and inst[0]["task_state"] is None, snap.body
+    assert inst[0]["fault"]["code"] == "interrupted"
+    res = ctl.result("k-1", timeout=30)  # re-sent after WELCOME: never acknowledged
+    assert res.body["status"] == "error" and res.body["error"]["code"] == "interrupted"
+    ctl.command(rid(), "k-1", spawn_body(uid))
+    dup = ctl.expect("RESULT", timeout=30, skip=("REPORT", "PING", "EVENT", "DELTA"))
+    assert dup.body == res.body
+    # the fake driver restarted empty: had the duplicate spawned again, the guest would exist
+    ctl.command(rid(), "k-2", {"command": "console_log", "uuid": uid})
+    log = ctl.result("k-2", timeout=30)
+    assert log.body["status"] == "error" and log.body["error"]["code"] == "not_found", log.body
+    return agent, ctl
+
+
+def case_sigterm(wd):
+    """SIGTERM: a clean exit (status 0); the journal keeps the instance."""
+    agent, ctl = setup(wd)
+    agent.start()
+    ctl.handshake()
+    uid = str(uuid.uuid4())
+    ctl.command(rid(), "t-1", spawn_body(uid))
+    assert ctl.result("t-1").body["status"] == "ok"
+    assert agent.stop() == 0
+    assert "guests keep running" in agent.log_text()
+    agent.start()
+    ctl.expect("HELLO", timeout=30, skip=("REPORT", "PING", "EVENT", "DELTA", "PONG"))
+    return agent, ctl
+
+
+CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}
+
+
+def main():
+    if CASE not in CASES:
+        print("unknown case %s (known: %s)" % (CASE, ", ".join(sorted(CASES))))
+        return 1
+    wd = hva.workdir()
+    try:
+        CASES[CASE](wd)
+        print("PASS %s: %s" % (CASE, CASES[CASE].__doc__.split("\n")[0]))
+        return 0
+    except Exception:
+        traceback.print_exc()
+        log = os.path.join(wd, "agent.log")
+        if os.path.exists(log):
+            print("---- agent log ----")
+            print(open(log).read()[-6000:])
+        return 1
+    finally:
+        for a in STARTED:
+            a.stop()
+        for c in CONTROLLERS:
+            c.close()
+        hva.cleanup(wd)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
