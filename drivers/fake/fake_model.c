@@ -222,11 +222,12 @@ struct fake_instance {
 };
 
 struct fake_host {
-	uint32_t vcpus;
+	/* sizes, all uint64_t so one table in fake_host_set() parses them */
+	uint64_t vcpus;
 	uint64_t memory_mb;
 	uint64_t local_gb;
-	uint32_t numa_cells;
-	uint32_t cpu_mhz;
+	uint64_t numa_cells;
+	uint64_t cpu_mhz;
 
 	uint32_t latency_ms;
 	int64_t op_latency_ms[FAKE_N_OPS]; /* -1: latency_ms */
@@ -323,9 +324,13 @@ int fake_host_set(struct fake_host *h, const char *key, const char *value, bool 
 	static const struct {
 		const char *key;
 		uint64_t min, max;
+		size_t offset;
 	} sizes[] = {
-		{ "vcpus", 1, 4096 },     { "memory_mb", 64, 16777216 }, { "local_gb", 1, 1048576 },
-		{ "numa_cells", 1, HVD_MAX_NUMA_CELLS }, { "cpu_mhz", 100, 10000 },
+		{ "vcpus", 1, 4096, offsetof(struct fake_host, vcpus) },
+		{ "memory_mb", 64, 16777216, offsetof(struct fake_host, memory_mb) },
+		{ "local_gb", 1, 1048576, offsetof(struct fake_host, local_gb) },
+		{ "numa_cells", 1, HVD_MAX_NUMA_CELLS, offsetof(struct fake_host, numa_cells) },
+		{ "cpu_mhz", 100, 10000, offsetof(struct fake_host, cpu_mhz) },
 	};
 	uint64_t v;
 	int r;
@@ -341,13 +346,7 @@ int fake_host_set(struct fake_host *h, const char *key, const char *value, bool 
 					    key);
 		if ((r = fake_parse_u64(key, value, sizes[i].min, sizes[i].max, &v, err)) < 0)
 			return r;
-		switch (i) {
-		case 0: h->vcpus = (uint32_t)v; break;
-		case 1: h->memory_mb = v; break;
-		case 2: h->local_gb = v; break;
-		case 3: h->numa_cells = (uint32_t)v; break;
-		default: h->cpu_mhz = (uint32_t)v; break;
-		}
+		memcpy((char *)h + sizes[i].offset, &v, sizeof v);
 		return 0;
 	}
 	if (strcmp(key, "latency_ms") == 0) {
@@ -522,11 +521,14 @@ fake_log_at(struct fake_instance *i, uint64_t up_ns, const char *fmt, ...)
 	char line[512];
 	int n = snprintf(line, sizeof line, "[%5" PRIu64 ".%06" PRIu64 "] ", up_ns / NS,
 			 up_ns % NS / 1000);
+	size_t avail = sizeof line - (size_t)n - 1; /* one byte kept for the '\n' */
 	va_list ap;
 	va_start(ap, fmt);
-	int m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
+	int m = vsnprintf(line + n, avail, fmt, ap);
 	va_end(ap);
-	size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m < sizeof line - (size_t)n - 1 ? (size_t)m : sizeof line - (size_t)n - 2);
+	size_t len = (size_t)n;
+	if (m > 0)
+		len += (size_t)m < avail ? (size_t)m : avail - 1; /* truncated: keep what fits */
 	line[len++] = '\n';
 	fake_log_raw(i, line, len);
 }
@@ -682,7 +684,7 @@ static int fake_fits(const struct fake_host *h, const struct fake_instance *skip
 	}
 	if (vcpus + f->vcpus > h->vcpus)
 		return hv_error_set(err, -ENOSPC, "flavor.vcpus",
-				    "fake: instance %s needs %" PRIu32 " vcpus, host has %" PRIu64 " of %" PRIu32 " free",
+				    "fake: instance %s needs %" PRIu32 " vcpus, host has %" PRIu64 " of %" PRIu64 " free",
 				    uuid, f->vcpus, h->vcpus - vcpus, h->vcpus);
 	if (ram + f->ram_mb > h->memory_mb)
 		return hv_error_set(err, -ENOSPC, "flavor.ram_mb",
@@ -697,7 +699,7 @@ static int fake_fits(const struct fake_host *h, const struct fake_instance *skip
 
 static uint32_t fake_cells(const struct fake_host *h)
 {
-	return h->numa_cells < h->vcpus ? h->numa_cells : h->vcpus;
+	return (uint32_t)(h->numa_cells < h->vcpus ? h->numa_cells : h->vcpus);
 }
 
 static uint64_t fake_cell_memory(const struct fake_host *h, uint32_t c)
