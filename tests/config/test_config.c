@@ -214,6 +214,57 @@ static void more_errors_than_kept_are_still_counted(void **state)
 	free(text);
 }
 
+/* Random bytes and mangled good lines: every outcome is a clean success or a clean error
+ * (the sanitizer builds catch the rest). Deterministic: a fixed seed. */
+static void hostile_input_never_breaks_the_parser(void **state)
+{
+	static const char *const pieces[] = {
+		"[DEFAULT]", "[", "]", "=", "count", "flag", "mode = qemu", " ; c", "# c", "\n", "\r\n",
+		"\t", "[extra]", "level=-5", "\xEF\xBB\xBF", "\x01", "name = ", "[DEFAULT]x",
+	};
+	uint64_t x = 88172645463325252ull;
+	char text[2048];
+	int ok = 0, refused = 0;
+	for (int iter = 0; iter < 3000; iter++) {
+		size_t len = 0;
+		while (len < sizeof text - 64) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			if (x % 7 == 0)
+				break;
+			if (x % 3 == 0) {
+				text[len++] = (char)(x >> 24 | 1); /* any byte but NUL */
+			} else {
+				const char *p = pieces[(x >> 8) % (sizeof pieces / sizeof pieces[0])];
+				size_t n = strlen(p);
+				memcpy(text + len, p, n);
+				len += n;
+			}
+		}
+		text[len] = '\0';
+		struct cfg *cfg = (void *)1;
+		struct cfg_diags d;
+		int r = cfg_load_string(schema, "fuzz", text, &cfg, &d);
+		if (r == 0) {
+			assert_int_equal(d.n, 0);
+			assert_true(cfg_get_int(cfg, "DEFAULT", "count") >= 1);
+			cfg_free(cfg);
+			ok++;
+		} else {
+			refused++;
+			assert_int_equal(r, -EINVAL);
+			assert_null(cfg);
+			assert_true(d.n > 0);
+			for (size_t k = 0; k < d.n && k < 32; k++)
+				assert_null(strchr(d.items[k].text, '\n'));
+		}
+	}
+	/* the generator reaches both outcomes, or this test proves little */
+	assert_true(ok > 100);
+	assert_true(refused > 100);
+}
+
 static void the_printed_config_loads_back_the_same(void **state)
 {
 	struct cfg *a, *b;
@@ -477,6 +528,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(indented_lines_are_settings_not_continuations),
 		cmocka_unit_test(control_characters_never_reach_a_message),
 		cmocka_unit_test(more_errors_than_kept_are_still_counted),
+		cmocka_unit_test(hostile_input_never_breaks_the_parser),
 		cmocka_unit_test(the_printed_config_loads_back_the_same),
 		cmocka_unit_test(a_section_is_handed_to_a_driver_as_key_values),
 		cmocka_unit_test(every_agent_default_is_valid),

@@ -68,14 +68,24 @@ static int fx_power_on(struct hvd_host *h, const char *uuid, struct hv_error *er
 }
 #endif
 
+#ifdef FIXTURE_LONGER
+static const struct {
+	struct hvd_driver v1;
+	void (*appended[FIXTURE_LONGER / sizeof(void (*)(void))])(void);
+} fx_longer = { .v1 = {
+#else
 static const struct hvd_driver fx_driver = {
+#endif
 #ifdef FIXTURE_ABI
 	.abi_version = FIXTURE_ABI,
 #else
 	.abi_version = HVD_ABI_VERSION,
 #endif
-#ifdef FIXTURE_SHORT
+#if defined(FIXTURE_SHORT)
 	.struct_size = offsetof(struct hvd_driver, reboot),
+#elif defined(FIXTURE_LONGER)
+	/* a later build of the same ABI version that appended ops this agent does not know */
+	.struct_size = sizeof(struct hvd_driver) + FIXTURE_LONGER,
 #else
 	.struct_size = sizeof(struct hvd_driver),
 #endif
@@ -93,7 +103,12 @@ static const struct hvd_driver fx_driver = {
 #ifndef FIXTURE_NO_POWER_ON
 	.power_on = fx_power_on,
 #endif
+#ifdef FIXTURE_LONGER
+} };
+#define fx_driver fx_longer.v1
+#else
 };
+#endif
 
 #ifdef FIXTURE_NO_ENTRY
 #define FIXTURE_ENTRY not_the_entry_symbol

@@ -541,6 +541,30 @@ static void a_bad_spawn_request_is_refused_naming_the_field(void **state)
 	ops->close(h);
 }
 
+static void a_spawn_without_power_on_only_defines_the_instance(void **state)
+{
+	struct hvd_host *h = open_host(NULL);
+	struct recorder rec = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct hv_error err;
+	struct spec_buf s;
+	fill_spec(&s, 3, 2, 512, false, false);
+	assert_int_equal(ops->set_event_callback(h, record_event, &rec, &err), 0);
+	assert_int_equal(ops->spawn(h, &s.spec, &err), 0);
+	assert_int_equal(rec.n, 0);
+	struct hvd_instance_info i = get_info(h, s.uuid);
+	assert_int_equal(i.power_state, HVD_POWER_SHUTDOWN);
+	assert_int_equal(i.cpu_time_ns, 0);
+	char *log = console(h, s.uuid, 65536);
+	assert_non_null(strstr(log, "defined: flavor m1.test, image cirros"));
+	assert_null(strstr(log, "login:"));
+	free(log);
+	assert_int_equal(ops->power_on(h, s.uuid, &err), 0);
+	assert_int_equal(rec.n, 1);
+	assert_int_equal(rec.ev[0].type, HVD_EVENT_STARTED);
+	assert_int_equal(rec.ev[0].power, HVD_POWER_RUNNING);
+	ops->close(h);
+}
+
 struct reboot_arg {
 	struct hvd_host *h;
 	const char *uuid;
@@ -847,6 +871,7 @@ int main(void)
 		cmocka_unit_test(a_thousand_hosts_of_ten_instances_live_in_one_process),
 		cmocka_unit_test(a_spawn_that_does_not_fit_is_refused_naming_the_resource),
 		cmocka_unit_test(a_bad_spawn_request_is_refused_naming_the_field),
+		cmocka_unit_test(a_spawn_without_power_on_only_defines_the_instance),
 		cmocka_unit_test(a_soft_reboot_passes_through_shutdown),
 		cmocka_unit_test(a_guest_ignoring_acpi_is_forced_after_the_timeout),
 		cmocka_unit_test(a_resize_keeps_the_old_flavor_until_confirmed_or_reverted),

@@ -114,6 +114,16 @@ static void a_driver_calling_itself_another_name_is_refused(void **state)
 	assert_refused("misnamed", -ENOEXEC, "name", "%s: driver calls itself 'good', expected 'misnamed'", path);
 }
 
+static void a_longer_struct_of_the_same_abi_is_accepted(void **state)
+{
+	struct hv_driver *d = NULL;
+	struct hv_error err = { 0 };
+	assert_int_equal(hv_driver_load(fixture_dir, "longer", &d, &err), 0);
+	assert_int_equal(hv_driver_ops(d)->struct_size, sizeof(struct hvd_driver) + 16);
+	assert_true(hv_driver_supports(d, "power_on"));
+	hv_driver_unload(&d);
+}
+
 static void a_missing_driver_names_the_file(void **state)
 {
 	char path[512];
@@ -231,6 +241,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(a_driver_missing_a_required_op_is_refused),
 		cmocka_unit_test(an_entry_returning_null_is_refused),
 		cmocka_unit_test(a_driver_calling_itself_another_name_is_refused),
+		cmocka_unit_test(a_longer_struct_of_the_same_abi_is_accepted),
 		cmocka_unit_test(a_missing_driver_names_the_file),
 		cmocka_unit_test(a_file_that_is_not_a_library_is_refused),
 		cmocka_unit_test(driver_names_cannot_reach_outside_the_directory),
