@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "loader.h"
+
 #define STR(s, k, d, h) { s, k, CFG_STRING, d, NULL, 0, 0, h }
 #define PATH(s, k, d, h) { s, k, CFG_PATH, d, NULL, 0, 0, h }
 #define INT(s, k, d, lo, hi, h) { s, k, CFG_INT, d, NULL, lo, hi, h }
@@ -67,16 +69,6 @@ const struct cfg_key agent_config_schema[] = {
 	{ 0 },
 };
 
-static bool agent_config_is_driver_name(const char *s)
-{
-	if (!*s || strlen(s) > 64)
-		return false;
-	for (; *s; s++)
-		if (!islower((unsigned char)*s) && !isdigit((unsigned char)*s) && *s != '_')
-			return false;
-	return true;
-}
-
 static bool agent_config_is_host_id(const char *s)
 {
 	if (strlen(s) > 253)
@@ -111,9 +103,9 @@ static bool agent_config_parse_port(const char *s, size_t len, long *ret)
 static void agent_config_cross_check(const struct cfg *cfg, struct cfg_diags *diags)
 {
 	const char *v = cfg_get_str(cfg, "DEFAULT", "driver");
-	if (!agent_config_is_driver_name(v))
+	if (!hv_driver_name_valid(v))
 		cfg_diag_key(diags, cfg, "DEFAULT", "driver",
-			     "not a driver name (allowed: lowercase letters, digits, '_')");
+			     "not a driver name (allowed: 1-64 lowercase letters, digits, '_')");
 
 	v = cfg_get_str(cfg, "DEFAULT", "host_id");
 	if (!agent_config_is_host_id(v))
