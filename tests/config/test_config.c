@@ -382,6 +382,26 @@ static void drop_ins_apply_in_lexical_order_and_the_later_wins(void **state)
 	tmp_remove();
 }
 
+static void an_error_in_a_drop_in_names_the_drop_in(void **state)
+{
+	tmp_make();
+	char path[160], dir[200], f[260];
+	snprintf(path, sizeof path, "%s/hvagent.conf", tmp_dir);
+	snprintf(dir, sizeof dir, "%s.d", path);
+	write_file(path, "[DEFAULT]\nreport_interval = 30\n");
+	assert_int_equal(mkdir(dir, 0755), 0);
+	snprintf(f, sizeof f, "%s/50-site.conf", dir);
+	write_file(f, "# site overrides\n[libvirt]\nvirt_type = xen\n");
+	struct cfg *cfg;
+	struct cfg_diags d;
+	assert_int_equal(agent_config_load(path, &cfg, &d), -EINVAL);
+	assert_null(cfg);
+	assert_int_equal(d.n, 1);
+	assert_string_equal(d.items[0].file, f);
+	assert_int_equal(d.items[0].line, 3);
+	tmp_remove();
+}
+
 static void checks_across_keys_point_at_the_line_that_set_them(void **state)
 {
 	tmp_make();
@@ -534,6 +554,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(every_agent_default_is_valid),
 		cmocka_unit_test(a_missing_main_file_is_named),
 		cmocka_unit_test(drop_ins_apply_in_lexical_order_and_the_later_wins),
+		cmocka_unit_test(an_error_in_a_drop_in_names_the_drop_in),
 		cmocka_unit_test(checks_across_keys_point_at_the_line_that_set_them),
 		cmocka_unit_test(an_empty_host_id_means_the_hostname),
 		cmocka_unit_test(good_configs_print_their_normalized_form),
