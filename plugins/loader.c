@@ -164,7 +164,15 @@ int hv_driver_load_path(const char *path, struct hv_driver **ret, struct hv_erro
 	*ret = NULL;
 	if (!path || !*path)
 		return hv_error_set(err, -EINVAL, "driver", "driver path is empty");
-	return hv_driver_open(path, NULL, ret, err);
+	if (strchr(path, '/'))
+		return hv_driver_open(path, NULL, ret, err);
+	/* dlopen() would search the system library path for a bare file name. */
+	char *local;
+	if (asprintf(&local, "./%s", path) < 0)
+		return hv_error_set(err, -ENOMEM, "driver", "out of memory");
+	int r = hv_driver_open(local, NULL, ret, err);
+	free(local);
+	return r;
 }
 
 const struct hvd_driver *hv_driver_ops(const struct hv_driver *d)

@@ -223,6 +223,9 @@ static void a_driver_loads_by_explicit_path(void **state)
 	assert_int_equal(hv_driver_load_path(path, &d, &err), -ENOEXEC);
 	assert_null(d);
 	assert_non_null(strstr(err.message, "ABI version 2, agent supports 1"));
+	/* a bare file name is a file here, never a search of the system library path */
+	assert_int_equal(hv_driver_load_path("libc.so.6", &d, &err), -ENOENT);
+	assert_string_equal(err.message, "./libc.so.6: No such file or directory");
 }
 
 int main(int argc, char **argv)
