@@ -196,20 +196,14 @@ dispatch(struct ctl *c, struct store_cmd *cmd, int64_t now)
 	store_cmd_update(c->store, cmd->cmd_id, st, cmd->attempts, next, NULL, &c->scratch);
 }
 
+/* Records the outcome of an open command (the caller read it and checked it is open). */
 static void
-finish(struct ctl *c, const char *cmd_id, bool ok, json_t *result)
+finish(struct ctl *c, const struct store_cmd *cmd, bool ok, json_t *result)
 {
-	struct store_cmd cmd;
-	if (store_cmd_get(c->store, cmd_id, &cmd, NULL, &c->scratch) < 0)
-		return;
-	bool open = cmd.state != STORE_CMD_DONE && cmd.state != STORE_CMD_FAILED;
-	if (open) {
-		store_cmd_update(c->store, cmd_id, ok ? STORE_CMD_DONE : STORE_CMD_FAILED,
-				 cmd.attempts, 0, result, &c->scratch);
-		if (c->done)
-			c->done(c->cb, cmd_id, ok, result);
-	}
-	store_cmd_clear(&cmd);
+	store_cmd_update(c->store, cmd->cmd_id, ok ? STORE_CMD_DONE : STORE_CMD_FAILED,
+			 cmd->attempts, 0, result, &c->scratch);
+	if (c->done)
+		c->done(c->cb, cmd->cmd_id, ok, result);
 }
 
 /* A command refused or lost before it ran: clear the task it was queued under, and a
@@ -237,7 +231,7 @@ ctl_tick(struct ctl *c, int64_t now)
 				 cmd->host_id);
 			json_t *e = json_pack("{s:s, s:s}", "code", "expired", "message", msg);
 			undo_task(c, cmd, msg, now);
-			finish(c, cmd->cmd_id, false, e);
+			finish(c, cmd, false, e);
 			json_decref(e);
 		} else {
 			dispatch(c, cmd, now);
@@ -404,13 +398,13 @@ on_result(struct ctl *c, const char *host, const struct proto_msg *m, int64_t no
 			undo_task(c, &cmd, json_string_value(json_object_get(
 				json_object_get(m->body, "error"), "message")) ?: "failed", now);
 		if (ok) {
-			finish(c, cmd_id, true, m->body);
+			finish(c, &cmd, true, m->body);
 		} else {
 			json_t *e = json_object_get(m->body, "error");
 			json_t *copy = json_is_object(e) ? json_deep_copy(e)
 				       : json_pack("{s:s, s:s}", "code", "internal", "message", "failed");
 			json_object_set(copy, "result", m->body);
-			finish(c, cmd_id, false, copy);
+			finish(c, &cmd, false, copy);
 			json_decref(copy);
 		}
 	}
@@ -450,7 +444,7 @@ on_error(struct ctl *c, const char *host, const struct proto_msg *m, int64_t now
 			/* a refused command never ran: the instance keeps its state, minus our task */
 			if (strcmp(code, PROTO_E_TASK_IN_FLIGHT) != 0)
 				undo_task(c, &cmd, msg ? msg : code, now);
-			finish(c, cmd_id, false, m->body);
+			finish(c, &cmd, false, m->body);
 		}
 	}
 	store_cmd_clear(&cmd);
@@ -509,11 +503,9 @@ ctl_on_agent(struct ctl *c, const char *host, const char *address, const struct 
 enum reg_state
 ctl_host_state(struct ctl *c, const char *host, int64_t now)
 {
-	json_t *h = NULL;
-	if (store_host_get(c->store, host, &h, NULL) < 0)
+	int64_t seen = 0;
+	if (store_host_last_seen(c->store, host, &seen, NULL) < 0)
 		return REG_DOWN;
-	int64_t seen = json_integer_value(json_object_get(h, "last_seen_ms"));
-	json_decref(h);
 	return reg_state_at(seen, now, &c->cfg.liveness);
 }
 
@@ -542,12 +534,10 @@ queue_cmd(struct ctl *c, const char *host, const char *uuid, const char *command
 static int
 check_host_up(struct ctl *c, const char *host, int64_t now, struct hv_error *err)
 {
-	json_t *h = NULL;
-	if (store_host_get(c->store, host, &h, NULL) < 0)
+	int64_t seen = 0;
+	if (store_host_last_seen(c->store, host, &seen, NULL) < 0)
 		return hv_error_set(err, -ENOENT, "host",
 				    "no host named '%s' has connected (see hv host list)", host);
-	int64_t seen = json_integer_value(json_object_get(h, "last_seen_ms"));
-	json_decref(h);
 	if (reg_state_at(seen, now, &c->cfg.liveness) == REG_DOWN)
 		return hv_error_set(err, -EHOSTDOWN, "host",
 				    "host '%s' is down (no report for %lld s)", host,

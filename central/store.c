@@ -43,6 +43,7 @@ static const char schema_sql[] =
 	"CREATE UNIQUE INDEX IF NOT EXISTS instances_live_name ON instances(name)"
 	" WHERE vm_state != 'deleted';"
 	"CREATE INDEX IF NOT EXISTS instances_host ON instances(host);"
+	"CREATE INDEX IF NOT EXISTS instances_name ON instances(name);"
 	"CREATE TABLE IF NOT EXISTS commands("
 	" cmd_id TEXT PRIMARY KEY, host_id TEXT NOT NULL, uuid TEXT NOT NULL,"
 	" action TEXT NOT NULL, args TEXT NOT NULL DEFAULT '{}', state INTEGER NOT NULL,"
@@ -338,6 +339,26 @@ store_host_list(struct store *s, json_t **ret, struct hv_error *err)
 	if (!st)
 		return err ? err->code : -EIO;
 	return collect(s, st, host_row, ret, "host list", err);
+}
+
+static const char sql_host_seen_ms[] = "SELECT last_seen_ms FROM hosts WHERE host_id = ?1";
+
+int
+store_host_last_seen(struct store *s, const char *host_id, int64_t *ret_ms, struct hv_error *err)
+{
+	sqlite3_stmt *st = stmt(s, sql_host_seen_ms, err);
+	if (!st)
+		return err ? err->code : -EIO;
+	bind_text(st, 1, host_id);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*ret_ms = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return 0;
+	if (rc == SQLITE_DONE)
+		return hv_error_set(err, -ENOENT, "host", "no host named '%s'", host_id);
+	return db_error(s, rc, "host last seen", err);
 }
 
 /* ---- pending keys ------------------------------------------------------------------------ */

@@ -40,6 +40,9 @@ int store_host_set_resources(struct store *s, const char *host_id, json_t *resou
 /* {host_id, public_key, address, boot_id, agent_version, last_seen_ms, resources}; -ENOENT. */
 int store_host_get(struct store *s, const char *host_id, json_t **ret, struct hv_error *err);
 int store_host_list(struct store *s, json_t **ret, struct hv_error *err);
+/* Just the liveness timestamp (the request path must not parse the resource record). */
+int store_host_last_seen(struct store *s, const char *host_id, int64_t *ret_ms,
+			 struct hv_error *err);
 
 /* ---- pending keys (refused by ZAP, waiting for `hv host accept`) ---------------------- */
 int store_pending_record(struct store *s, const char *public_key, const char *address,

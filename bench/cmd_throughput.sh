@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# cmd_throughput.sh - starts hvcentral and one hvagent (fake driver, no added latency) in a
+# temp dir on ipc:// sockets, runs cmd_throughput (spawn+delete pairs through the API), and
+# prints commands/s with p50/p99 latency. Cleans up everything it started.
+# Usage: bench/cmd_throughput.sh [BUILD_DIR] [-- cmd_throughput options]
+#   BUILD_DIR defaults to build; HV_BENCH_DIR picks the temp dir's parent (default /tmp;
+#   /dev/shm shows the cost of the agent's fsync'd journal by removing it).
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+build=${1:-$here/build}
+[ "${1:-}" ] && shift
+[ "${1:-}" = "--" ] && shift
+build=$(cd "$build" && pwd)
+for b in central/hvcentral agent/hvagent cli/cmd_throughput drivers/fake/hvagent-driver-fake.so; do
+	[ -e "$build/$b" ] || { echo "cmd_throughput: $build/$b not built" >&2; exit 2; }
+done
+dir=$(mktemp -d "${HV_BENCH_DIR:-/tmp}/hv-bench.XXXXXX")
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	rm -rf "$dir"
+}
+trap cleanup EXIT INT TERM
+
+pub=$("$build/central/hvcentral" --init "$dir/central" 2>/dev/null)
+cat > "$dir/central.conf" <<CONF
+[DEFAULT]
+state_dir = $dir/central
+log_level = warning
+[agents]
+endpoint = ipc://$dir/agents.sock
+[api]
+endpoint = ipc://$dir/api.sock
+CONF
+mkdir -p "$dir/agent"
+cat > "$dir/agent.conf" <<CONF
+[DEFAULT]
+host_id = node-1
+state_dir = $dir/agent
+driver = fake
+driver_dir = $build/drivers/fake
+instances_path = $dir/agent/instances
+image_store = $dir/images
+log_level = warning
+max_concurrent_builds = 16
+[controller]
+endpoint = ipc://$dir/agents.sock
+server_public_key = $pub
+keys_dir = $dir/agent/keys
+[fake]
+vcpus = 4096
+memory_mb = 16000000
+local_gb = 1000000
+CONF
+"$build/agent/hvagent" -c "$dir/agent.conf" --show-public-key > "$dir/central/agents/node-1.pub"
+exec 3< <("$build/central/hvcentral" -c "$dir/central.conf" 2>"$dir/hvcentral.log")
+pids+=($!)
+read -r ready <&3
+HVAGENT_DRIVER_DIR=$build/drivers/fake "$build/agent/hvagent" -c "$dir/agent.conf" 2>"$dir/agent.log" &
+pids+=($!)
+export HV_API=ipc://$dir/api.sock
+for _ in $(seq 100); do
+	"$build/cli/hv" host list -f json 2>/dev/null | grep -q '"state": "up"' && break
+	sleep 0.1
+done
+echo "== cmd_throughput: API -> hvcentral -> hvagent -> fake driver -> RESULT ($(nproc) cores, state in ${HV_BENCH_DIR:-/tmp})"
+"$build/cli/cmd_throughput" --host node-1 "$@"
