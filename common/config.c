@@ -51,7 +51,8 @@ struct cfg_parse {
 
 #define CFG_QUOTE_MAX 48
 
-static void cfg_diag_vadd(struct cfg_diags *diags, const char *file, unsigned line,
+static void __attribute__((format(printf, 4, 0)))
+cfg_diag_vadd(struct cfg_diags *diags, const char *file, unsigned line,
 			  const char *fmt, va_list ap)
 {
 	if (!diags)

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #define NS UINT64_C(1000000000)
-#define FAKE_LOG_MAX (64u * 1024u)
+#define FAKE_LOG_MAX ((size_t)64 * 1024)
 #define FAKE_UPTIME_BACKLOG 600 /* uptime lines written at most per catch-up */
 
 /* ---- the table ---- */
@@ -739,6 +739,14 @@ static bool fake_kv_true(const struct hvd_kv *kv, size_t n, const char *key)
 	return false;
 }
 
+static bool fake_is_one_of(const char *value, const char *const *allowed)
+{
+	for (; *allowed; allowed++)
+		if (strcmp(value, *allowed) == 0)
+			return true;
+	return false;
+}
+
 static int fake_check_int_spec(const char *key, const char *value, long min, long max,
 			       struct hv_error *err)
 {
@@ -794,7 +802,7 @@ static int fake_check_spec(const struct hvd_instance_spec *in, struct hvd_instan
 		if (!key || !val)
 			return hv_error_set(err, -EINVAL, "flavor.extra_specs", "fake: extra spec %zu has no key or value", k);
 		if (strcmp(key, "hw:cpu_policy") == 0) {
-			if (strcmp(val, "shared") != 0 && strcmp(val, "dedicated") != 0)
+			if (!fake_is_one_of(val, (const char *const[]){ "shared", "dedicated", NULL }))
 				return hv_error_set(err, -EINVAL, "flavor.extra_specs.hw:cpu_policy",
 						    "fake: extra spec hw:cpu_policy: '%.32s' is not shared or dedicated", val);
 		} else if (strcmp(key, "hw:numa_nodes") == 0) {
@@ -803,8 +811,8 @@ static int fake_check_spec(const struct hvd_instance_spec *in, struct hvd_instan
 			   strcmp(key, "hw:cpu_threads") == 0) {
 			r = fake_check_int_spec(key, val, 1, 4096, err);
 		} else if (strcmp(key, "hw:mem_page_size") == 0) {
-			if (strcmp(val, "small") && strcmp(val, "large") && strcmp(val, "any") &&
-			    strcmp(val, "4") && strcmp(val, "2048") && strcmp(val, "1048576"))
+			if (!fake_is_one_of(val, (const char *const[]){ "small", "large", "any", "4", "2048",
+									 "1048576", NULL }))
 				return hv_error_set(err, -EINVAL, "flavor.extra_specs.hw:mem_page_size",
 						    "fake: extra spec hw:mem_page_size: '%.32s' is not small, large, any, 4, 2048 or 1048576", val);
 		}

@@ -25,7 +25,8 @@ static void fixture_path(char *buf, size_t size, const char *name)
 
 /* Loads a fixture that must be refused; checks the code, that nothing stays mapped and that
  * the message is exactly the expected one (with %s for the file). */
-static void assert_refused(const char *name, int code, const char *field, const char *fmt, ...)
+static void __attribute__((format(printf, 4, 5)))
+assert_refused(const char *name, int code, const char *field, const char *fmt, ...)
 {
 	struct hv_driver *d = (void *)1;
 	struct hv_error err = { 0 };
