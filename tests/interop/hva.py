@@ -72,14 +72,14 @@ class ZapHandler(threading.Thread):
 
 
 class Controller:
-    def __init__(self, workdir, allow=None, curve=True):
+    def __init__(self, workdir, allow=None, curve=True, keys=None):
         self.ctx = zmq.Context()
         self.endpoint = "ipc://%s/controller.sock" % workdir
         self.curve = curve
         self.zap = None
         self.dropped = []
         if curve:
-            pub, sec = zmq.curve_keypair()
+            pub, sec = keys or zmq.curve_keypair()
             self.public, self.secret = pub, sec
             self.zap = ZapHandler(self.ctx, allow or {})
             self.zap.start()  # bound before the CURVE socket, as the spec requires

@@ -298,6 +298,81 @@ def case_sigterm(wd):
     return agent, ctl
 
 
+def case_state_stream(wd):
+    """DELTAs chain by prev_seq from the SNAPSHOT; a lifecycle EVENT is re-sent with the same
+    seq until the controller acknowledges it, and not after."""
+    agent, ctl = setup(wd)
+    agent.start()
+    _, snap = ctl.handshake()
+    last = snap.header["seq"]
+    uid = str(uuid.uuid4())
+    ctl.command(rid(), "s-1", spawn_body(uid))
+    states, result = [], None
+    while result is None:
+        m = ctl.recv(15)
+        assert m is not None, "no RESULT"
+        if m.type == "DELTA":
+            assert m.body["prev_seq"] == last, (m.body["prev_seq"], last)
+            assert m.header["seq"] > last
+            last = m.header["seq"]
+            states += [(i["vm_state"], i["task_state"]) for i in m.body["instances"]]
+        elif m.type == "RESULT":
+            result = m
+        elif m.type == "PING":
+            ctl.send(rid(), "PONG", corr_id=m.header["msg_id"])
+    ctl.send(rid(), "ACK", {"cmd_id": "s-1"})
+    assert ("building", "spawning") in states, states
+    ctl.command(rid(), "s-2", {"command": "pause", "uuid": uid})
+    first = None
+    end = time.monotonic() + 20
+    resent = None
+    while time.monotonic() < end and resent is None:
+        m = ctl.recv(1)
+        if m is None:
+            continue
+        if m.type == "PING":
+            ctl.send(rid(), "PONG", corr_id=m.header["msg_id"])
+        if m.type == "EVENT" and m.body.get("event") == "lifecycle" and \
+                m.body.get("transition") == "paused":
+            if first is None:
+                first = m
+            else:
+                resent = m
+    assert first is not None, "no lifecycle EVENT for the pause"
+    assert resent is not None, "an unacknowledged EVENT was not re-sent"
+    assert resent.header["seq"] == first.header["seq"] and resent.body == first.body
+    ctl.send(rid(), "ACK", {"seq": first.header["seq"]})
+    end = time.monotonic() + 6  # three heartbeat intervals
+    while time.monotonic() < end:
+        m = ctl.recv(0.5)
+        if m is not None and m.type == "EVENT":
+            assert m.header["seq"] != first.header["seq"], "re-sent after its ACK"
+        elif m is not None and m.type == "PING":
+            ctl.send(rid(), "PONG", corr_id=m.header["msg_id"])
+    return agent, ctl
+
+
+def case_controller_restart(wd):
+    """The controller goes away and comes back: the agent says HELLO again with the same
+    boot_id, and its new SNAPSHOT continues the seq."""
+    agent, ctl = setup(wd)
+    agent.start()
+    hello1, snap1 = ctl.handshake()
+    keys, allow = (ctl.public, ctl.secret), dict(ctl.zap.allow)
+    ctl.close()
+    CONTROLLERS.remove(ctl)
+    time.sleep(1)
+    ctl2 = hva.Controller(wd, allow=allow, keys=keys)
+    CONTROLLERS.append(ctl2)
+    hello2 = ctl2.expect("HELLO", timeout=30, skip=("REPORT", "PING", "EVENT", "DELTA", "PONG"))
+    assert hello2.header["boot_id"] == hello1.header["boot_id"]
+    ctl2.send(rid(), "WELCOME", {"schema": 1}, corr_id=hello2.header["msg_id"])
+    snap2 = ctl2.expect("SNAPSHOT")
+    assert snap2.header["seq"] > snap1.header["seq"]
+    assert agent.alive()
+    return agent, ctl2
+
+
 CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}
 
 
