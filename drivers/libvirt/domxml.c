@@ -1,0 +1,1198 @@
+/* domxml.c - extra specs -> validated options -> libvirt domain XML, and facts read back.
+ *
+ * Pure: no libvirt call, no file, no log. A request string reaches the XML only as a libxml2
+ * attribute or text node (escaped), and only after it was checked to be valid UTF-8 without
+ * control characters, because XML cannot carry those even escaped. */
+#include "domxml.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+#include <libxml/xpath.h>
+#include <libxml/xpathInternals.h>
+
+#define HV_XMLNS "urn:hvagent:instance:1"
+
+/* ---------------------------------------------------------------- small parsers */
+
+static int
+parse_u64(const char *s, uint64_t *ret)
+{
+	char *end;
+	unsigned long long v;
+
+	if (!s || !*s || !isdigit((unsigned char)s[0]))
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end)
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}
+
+static int
+parse_i64(const char *s, int64_t *ret)
+{
+	char *end;
+	long long v;
+
+	if (!s || !*s || !(isdigit((unsigned char)s[0]) || (s[0] == '-' && isdigit((unsigned char)s[1]))))
+		return -EINVAL;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || *end)
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}
+
+static int
+parse_bool(const char *s, bool *ret)
+{
+	static const char *const yes[] = {"true", "yes", "on", "1"};
+	static const char *const no[] = {"false", "no", "off", "0"};
+
+	for (size_t i = 0; i < 4; i++) {
+		if (strcasecmp(s, yes[i]) == 0) {
+			*ret = true;
+			return 0;
+		}
+		if (strcasecmp(s, no[i]) == 0) {
+			*ret = false;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+static void
+bit_set(uint64_t *bits, unsigned i)
+{
+	bits[i / 64] |= UINT64_C(1) << (i % 64);
+}
+
+static bool
+bit_get(const uint64_t *bits, unsigned i)
+{
+	return bits[i / 64] & (UINT64_C(1) << (i % 64));
+}
+
+/* "0-3,8,10-11" -> bits below limit; returns the number of CPUs or -EINVAL. */
+static int
+parse_cpuset(const char *s, unsigned limit, uint64_t *bits)
+{
+	int n = 0;
+	const char *p = s;
+
+	if (!*p)
+		return -EINVAL;
+	while (*p) {
+		char *end;
+		unsigned long a, b;
+
+		if (!isdigit((unsigned char)*p))
+			return -EINVAL;
+		a = strtoul(p, &end, 10);
+		b = a;
+		p = end;
+		if (*p == '-') {
+			p++;
+			if (!isdigit((unsigned char)*p))
+				return -EINVAL;
+			b = strtoul(p, &end, 10);
+			p = end;
+		}
+		if (a > b || b >= limit)
+			return -EINVAL;
+		for (unsigned long i = a; i <= b; i++) {
+			if (!bit_get(bits, (unsigned)i))
+				n++;
+			bit_set(bits, (unsigned)i);
+		}
+		if (*p == ',')
+			p++;
+		else if (*p)
+			return -EINVAL;
+	}
+	return n;
+}
+
+static void
+format_cpuset(const uint64_t *bits, unsigned limit, char *buf, size_t size)
+{
+	size_t len = 0;
+
+	buf[0] = '\0';
+	for (unsigned i = 0; i < limit; i++) {
+		unsigned j = i;
+
+		if (!bit_get(bits, i))
+			continue;
+		while (j + 1 < limit && bit_get(bits, j + 1))
+			j++;
+		if (j == i)
+			len += (size_t)snprintf(buf + len, len < size ? size - len : 0, "%s%u", len ? "," : "", i);
+		else
+			len += (size_t)snprintf(buf + len, len < size ? size - len : 0, "%s%u-%u", len ? "," : "", i, j);
+		i = j;
+	}
+}
+
+/* XML 1.0 cannot carry control characters even escaped, and libxml2 needs valid UTF-8. */
+static bool
+text_ok(const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return false;
+	return xmlCheckUTF8((const xmlChar *)s) != 0;
+}
+
+static bool
+path_ok(const char *s)
+{
+	return s && s[0] == '/' && text_ok(s) && !strstr(s, "/../") &&
+	       strcmp(s + strlen(s) - (strlen(s) >= 3 ? 3 : 0), "/..") != 0;
+}
+
+bool
+domxml_uuid_valid(const char *s)
+{
+	static const int dash[] = {8, 13, 18, 23};
+
+	if (!s || strlen(s) != 36)
+		return false;
+	for (int i = 0; i < 36; i++) {
+		bool want_dash = i == dash[0] || i == dash[1] || i == dash[2] || i == dash[3];
+		if (want_dash ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
+			return false;
+	}
+	return true;
+}
+
+static bool
+mac_ok(const char *s)
+{
+	if (!s || strlen(s) != 17)
+		return false;
+	for (int i = 0; i < 17; i++)
+		if (i % 3 == 2 ? s[i] != ':' : !isxdigit((unsigned char)s[i]))
+			return false;
+	return true;
+}
+
+static bool
+ifname_ok(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	if (n == 0 || n > 15)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '_' && s[i] != '.')
+			return false;
+	return true;
+}
+
+/* ---------------------------------------------------------------- validation */
+
+static const char *const iotune_keys[DOMXML_N_IOTUNE] = {
+	"quota:disk_read_bytes_sec", "quota:disk_write_bytes_sec", "quota:disk_total_bytes_sec",
+	"quota:disk_read_iops_sec", "quota:disk_write_iops_sec", "quota:disk_total_iops_sec",
+};
+static const char *const iotune_elems[DOMXML_N_IOTUNE] = {
+	"read_bytes_sec", "write_bytes_sec", "total_bytes_sec",
+	"read_iops_sec", "write_iops_sec", "total_iops_sec",
+};
+static const char *const vif_dirs[2] = {"inbound", "outbound"};
+static const char *const vif_attrs[3] = {"average", "peak", "burst"};
+
+struct topo_in {
+	uint32_t v[3], max[3]; /* sockets, cores, threads; 0 unset */
+	const char *key[3];
+};
+
+static const char *const topo_keys[3] = {"hw:cpu_sockets", "hw:cpu_cores", "hw:cpu_threads"};
+static const char *const topo_max_keys[3] = {"hw:cpu_max_sockets", "hw:cpu_max_cores",
+					     "hw:cpu_max_threads"};
+
+/* Largest divisor of n that is <= cap. */
+static uint32_t
+divisor_upto(uint32_t n, uint32_t cap)
+{
+	for (uint32_t d = cap < n ? cap : n; d > 1; d--)
+		if (n % d == 0)
+			return d;
+	return 1;
+}
+
+static int
+resolve_topology(const struct topo_in *in, uint32_t vcpus, struct domxml_opts *o,
+		 struct hv_error *err)
+{
+	uint32_t s = in->v[0], c = in->v[1], t = in->v[2];
+	uint32_t max[3];
+
+	for (int i = 0; i < 3; i++) {
+		max[i] = in->max[i] ? in->max[i] : vcpus;
+		if (in->v[i] && in->max[i] && in->v[i] > in->max[i])
+			return hv_error_set(err, -EINVAL, topo_keys[i],
+					    "%s=%u is above %s=%u: the preferred value must not exceed the maximum",
+					    topo_keys[i], in->v[i], topo_max_keys[i], in->max[i]);
+	}
+	if (!t)
+		t = s && c ? (vcpus % (s * c) ? 0 : vcpus / (s * c)) : 1;
+	if (!t)
+		goto mismatch;
+	if (!s && !c) {
+		s = divisor_upto(vcpus / t, max[0]);
+		if ((vcpus / t) % s)
+			goto mismatch;
+		c = vcpus / t / s;
+	} else if (!s) {
+		if (vcpus % (c * t))
+			goto mismatch;
+		s = vcpus / (c * t);
+	} else if (!c) {
+		if (vcpus % (s * t))
+			goto mismatch;
+		c = vcpus / (s * t);
+	}
+	if ((uint64_t)s * c * t != vcpus)
+		goto mismatch;
+	{
+		uint32_t got[3] = {s, c, t};
+		for (int i = 0; i < 3; i++)
+			if (got[i] > max[i])
+				return hv_error_set(err, -EINVAL, topo_max_keys[i],
+						    "%s=%u: %u vCPUs need %s=%u with this topology",
+						    topo_max_keys[i], max[i], vcpus,
+						    topo_keys[i] + 3, got[i]);
+	}
+	o->topology = true;
+	o->sockets = s;
+	o->cores = c;
+	o->threads = t;
+	return 0;
+mismatch:
+	for (int i = 0; i < 3; i++)
+		if (in->v[i])
+			return hv_error_set(err, -EINVAL, topo_keys[i],
+					    "sockets*cores*threads must equal the flavor's %u vCPUs "
+					    "(hw:cpu_sockets=%u hw:cpu_cores=%u hw:cpu_threads=%u)",
+					    vcpus, in->v[0], in->v[1], in->v[2]);
+	return hv_error_set(err, -EINVAL, "hw:cpu_max_sockets",
+			    "no topology of %u vCPUs fits hw:cpu_max_sockets/cores/threads", vcpus);
+}
+
+struct numa_in {
+	const char *cpus[DOMXML_MAX_GUEST_CELLS + 1];
+	const char *mem[DOMXML_MAX_GUEST_CELLS + 1];
+	const char *nodes, *policy;
+};
+
+static int
+resolve_numa(const struct numa_in *in, const struct hvd_flavor *fl,
+	     const struct domxml_host *host, struct domxml_opts *o, struct hv_error *err)
+{
+	uint64_t nodes;
+	uint32_t max_nodes = DOMXML_MAX_GUEST_CELLS;
+	uint64_t seen[DOMXML_MAX_VCPUS / 64] = {0};
+	uint64_t mem_sum = 0;
+	bool any_cpus = false, any_mem = false;
+	bool host_numa = host && host->n_cells > 0;
+	bool used[HVD_MAX_NUMA_CELLS] = {0};
+
+	for (int i = 0; i <= DOMXML_MAX_GUEST_CELLS; i++) {
+		any_cpus |= in->cpus[i] != NULL;
+		any_mem |= in->mem[i] != NULL;
+	}
+	if (!in->nodes) {
+		if (any_cpus || any_mem || in->policy)
+			return hv_error_set(err, -EINVAL, any_cpus ? "hw:numa_cpus" : any_mem ? "hw:numa_mem" : "hw:numa_mempolicy",
+					    "%s needs hw:numa_nodes", any_cpus ? "hw:numa_cpus.N" : any_mem ? "hw:numa_mem.N" : "hw:numa_mempolicy");
+		return 0;
+	}
+	if (fl->vcpus < max_nodes)
+		max_nodes = fl->vcpus;
+	if (host_numa && host->n_cells < max_nodes)
+		max_nodes = host->n_cells;
+	if (parse_u64(in->nodes, &nodes) < 0 || nodes < 1 || nodes > max_nodes)
+		return hv_error_set(err, -EINVAL, "hw:numa_nodes",
+				    "hw:numa_nodes=%s: must be 1-%u (limited by vCPUs%s)", in->nodes,
+				    max_nodes, host_numa ? " and the host's NUMA cells" : "");
+	o->numa_nodes = (uint32_t)nodes;
+	if (in->policy) {
+		if (strcmp(in->policy, "strict") == 0)
+			o->mempolicy = DOMXML_MEMPOLICY_STRICT;
+		else if (strcmp(in->policy, "preferred") == 0)
+			o->mempolicy = DOMXML_MEMPOLICY_PREFERRED;
+		else
+			return hv_error_set(err, -EINVAL, "hw:numa_mempolicy",
+					    "hw:numa_mempolicy=%s: must be strict or preferred", in->policy);
+	}
+	for (uint32_t i = nodes; i <= DOMXML_MAX_GUEST_CELLS; i++)
+		if (in->cpus[i] || in->mem[i])
+			return hv_error_set(err, -EINVAL, in->cpus[i] ? "hw:numa_cpus" : "hw:numa_mem",
+					    "%s.%u: only cells 0-%u exist with hw:numa_nodes=%u",
+					    in->cpus[i] ? "hw:numa_cpus" : "hw:numa_mem", i,
+					    (unsigned)nodes - 1, (unsigned)nodes);
+	if (!any_cpus && !any_mem) {
+		/* An even split, as nova does; an uneven flavor must say how to split. */
+		if (fl->vcpus % nodes || fl->ram_mb % nodes)
+			return hv_error_set(err, -EINVAL, "hw:numa_nodes",
+					    "hw:numa_nodes=%u does not divide %u vCPUs and %" PRIu64
+					    " MB evenly: give hw:numa_cpus.N and hw:numa_mem.N",
+					    (unsigned)nodes, fl->vcpus, fl->ram_mb);
+		for (uint32_t i = 0; i < nodes; i++) {
+			uint32_t per = fl->vcpus / (uint32_t)nodes;
+			for (uint32_t c = i * per; c < (i + 1) * per; c++)
+				bit_set(o->numa[i].cpus, c);
+			o->numa[i].n_cpus = per;
+			o->numa[i].mem_mb = fl->ram_mb / nodes;
+		}
+	} else {
+		for (uint32_t i = 0; i < nodes; i++) {
+			uint64_t mb;
+			int n;
+
+			if (!in->cpus[i] || !in->mem[i])
+				return hv_error_set(err, -EINVAL, in->cpus[i] ? "hw:numa_mem" : "hw:numa_cpus",
+						    "%s.%u is missing: every cell 0-%u needs hw:numa_cpus.N and hw:numa_mem.N",
+						    in->cpus[i] ? "hw:numa_mem" : "hw:numa_cpus", i, (unsigned)nodes - 1);
+			n = parse_cpuset(in->cpus[i], fl->vcpus, o->numa[i].cpus);
+			if (n <= 0)
+				return hv_error_set(err, -EINVAL, "hw:numa_cpus",
+						    "hw:numa_cpus.%u=%s: must be a CPU list like 0-3,6 within 0-%u",
+						    i, in->cpus[i], fl->vcpus - 1);
+			for (unsigned c = 0; c < fl->vcpus; c++) {
+				if (bit_get(o->numa[i].cpus, c) && bit_get(seen, c))
+					return hv_error_set(err, -EINVAL, "hw:numa_cpus",
+							    "hw:numa_cpus.%u: vCPU %u is already in another cell", i, c);
+				if (bit_get(o->numa[i].cpus, c))
+					bit_set(seen, c);
+			}
+			o->numa[i].n_cpus = (uint32_t)n;
+			if (parse_u64(in->mem[i], &mb) < 0 || mb < 1 || mb > fl->ram_mb)
+				return hv_error_set(err, -EINVAL, "hw:numa_mem",
+						    "hw:numa_mem.%u=%s: must be 1-%" PRIu64 " MB", i, in->mem[i], fl->ram_mb);
+			o->numa[i].mem_mb = mb;
+			mem_sum += mb;
+		}
+		for (unsigned c = 0; c < fl->vcpus; c++)
+			if (!bit_get(seen, c))
+				return hv_error_set(err, -EINVAL, "hw:numa_cpus",
+						    "hw:numa_cpus.N must cover every vCPU 0-%u exactly once; vCPU %u is in no cell",
+						    fl->vcpus - 1, c);
+		if (mem_sum != fl->ram_mb)
+			return hv_error_set(err, -EINVAL, "hw:numa_mem",
+					    "hw:numa_mem.N add up to %" PRIu64 " MB, the flavor has %" PRIu64 " MB",
+					    mem_sum, fl->ram_mb);
+	}
+	for (uint32_t i = 0; i < nodes; i++) {
+		o->numa[i].host_cell = -1;
+		if (!host_numa)
+			continue;
+		/* First fit on distinct host cells: a guest cell never spans two host cells. */
+		for (uint32_t h = 0; h < host->n_cells; h++) {
+			if (used[h] || host->cells[h].n_cpus < o->numa[i].n_cpus ||
+			    host->cells[h].memory_mb < o->numa[i].mem_mb)
+				continue;
+			used[h] = true;
+			o->numa[i].host_cell = (int)h;
+			break;
+		}
+		if (o->numa[i].host_cell < 0) {
+			uint32_t most_cpus = 0;
+			uint64_t most_mem = 0;
+			for (uint32_t h = 0; h < host->n_cells; h++) {
+				if (host->cells[h].n_cpus > most_cpus)
+					most_cpus = host->cells[h].n_cpus;
+				if (host->cells[h].memory_mb > most_mem)
+					most_mem = host->cells[h].memory_mb;
+			}
+			return hv_error_set(err, -EINVAL,
+					    o->numa[i].n_cpus > most_cpus ? "hw:numa_cpus" : "hw:numa_mem",
+					    "guest NUMA cell %u (%u vCPUs, %" PRIu64 " MB) fits no free host cell "
+					    "(largest: %u CPUs, %" PRIu64 " MB)", i, o->numa[i].n_cpus,
+					    o->numa[i].mem_mb, most_cpus, most_mem);
+		}
+	}
+	return 0;
+}
+
+static const char *
+kv_find(const struct hvd_kv *kv, size_t n, const char *key)
+{
+	for (size_t i = 0; i < n; i++)
+		if (kv[i].key && strcmp(kv[i].key, key) == 0)
+			return kv[i].value;
+	return NULL;
+}
+
+static int
+spec_u64(const char *key, const char *val, uint64_t lo, uint64_t hi, uint64_t *ret,
+	 struct hv_error *err)
+{
+	if (parse_u64(val, ret) < 0 || *ret < lo || *ret > hi)
+		return hv_error_set(err, -EINVAL, key, "%s=%s: must be an integer %" PRIu64 "-%" PRIu64,
+				    key, val, lo, hi);
+	return 0;
+}
+
+static int
+validate_image(const struct hvd_image *img, uint64_t video_max_mb, bool video_max_set,
+	       struct domxml_opts *o, struct hv_error *err)
+{
+	static const char *const models[] = {"vga", "virtio", "cirrus", "qxl", "bochs", "none"};
+	const char *v;
+
+	o->video_model = "vga";
+	if ((v = kv_find(img->properties, img->n_properties, "hw_video_model"))) {
+		size_t i;
+		for (i = 0; i < 6 && strcmp(v, models[i]) != 0; i++)
+			;
+		if (i == 6)
+			return hv_error_set(err, -EINVAL, "image.hw_video_model",
+					    "hw_video_model=%s: must be vga, virtio, cirrus, qxl, bochs or none", v);
+		o->video_model = models[i];
+	}
+	if ((v = kv_find(img->properties, img->n_properties, "hw_video_ram"))) {
+		uint64_t mb;
+		if (parse_u64(v, &mb) < 0 || mb > 4096)
+			return hv_error_set(err, -EINVAL, "image.hw_video_ram",
+					    "hw_video_ram=%s: must be an integer 0-4096 (MB)", v);
+		if (mb > (video_max_set ? video_max_mb : 0))
+			return hv_error_set(err, -EINVAL, "image.hw_video_ram",
+					    "image hw_video_ram=%" PRIu64 " MB is above the flavor's hw_video:ram_max_mb=%" PRIu64,
+					    mb, video_max_set ? video_max_mb : 0);
+		o->video_vram_mb = mb;
+	}
+	if ((v = kv_find(img->properties, img->n_properties, "hw_qemu_guest_agent")) &&
+	    parse_bool(v, &o->guest_agent) < 0)
+		return hv_error_set(err, -EINVAL, "image.hw_qemu_guest_agent",
+				    "hw_qemu_guest_agent=%s: must be yes or no", v);
+	if ((v = kv_find(img->properties, img->n_properties, "os_require_quiesce")) &&
+	    parse_bool(v, &o->require_quiesce) < 0)
+		return hv_error_set(err, -EINVAL, "image.os_require_quiesce",
+				    "os_require_quiesce=%s: must be yes or no", v);
+	if (o->require_quiesce && !o->guest_agent)
+		return hv_error_set(err, -EINVAL, "image.os_require_quiesce",
+				    "os_require_quiesce needs hw_qemu_guest_agent=yes");
+	o->kernel = kv_find(img->properties, img->n_properties, "kernel");
+	o->initrd = kv_find(img->properties, img->n_properties, "initrd");
+	o->cmdline = kv_find(img->properties, img->n_properties, "os_command_line");
+	if (o->kernel && !path_ok(o->kernel))
+		return hv_error_set(err, -EINVAL, "image.kernel", "kernel must be an absolute path without '..'");
+	if (o->initrd && !path_ok(o->initrd))
+		return hv_error_set(err, -EINVAL, "image.initrd", "initrd must be an absolute path without '..'");
+	if (o->initrd && !o->kernel)
+		return hv_error_set(err, -EINVAL, "image.initrd", "initrd needs a kernel property");
+	if (o->cmdline && (!o->kernel || !text_ok(o->cmdline)))
+		return hv_error_set(err, -EINVAL, "image.os_command_line",
+				    "os_command_line needs a kernel property and printable text");
+	return 0;
+}
+
+int
+domxml_validate(const struct hvd_instance_spec *spec, const struct domxml_host *host,
+		struct domxml_opts *ret, struct hv_error *err)
+{
+	const struct hvd_flavor *fl = &spec->flavor;
+	struct domxml_opts o = {.rng = true};
+	struct topo_in topo = {0};
+	struct numa_in numa = {0};
+	uint64_t video_max = 0;
+	bool video_max_set = false, topo_any = false;
+	int r;
+
+	if (fl->vcpus < 1 || fl->vcpus > DOMXML_MAX_VCPUS)
+		return hv_error_set(err, -EINVAL, "flavor.vcpus", "vcpus=%u: must be 1-%d", fl->vcpus, DOMXML_MAX_VCPUS);
+	if (fl->ram_mb < 16 || fl->ram_mb > UINT64_C(16) * 1024 * 1024)
+		return hv_error_set(err, -EINVAL, "flavor.ram_mb", "ram_mb=%" PRIu64 ": must be 16-16777216", fl->ram_mb);
+
+	for (size_t i = 0; i < fl->n_extra_specs; i++) {
+		const char *k = fl->extra_specs[i].key, *v = fl->extra_specs[i].value;
+		uint64_t u;
+		size_t j;
+
+		if (!k || !v)
+			return hv_error_set(err, -EINVAL, "flavor.extra_specs", "extra spec %zu has no key or value", i);
+		for (j = 0; j < i; j++)
+			if (strcmp(fl->extra_specs[j].key, k) == 0)
+				return hv_error_set(err, -EINVAL, k, "%s is given twice", k);
+		if (!text_ok(v))
+			return hv_error_set(err, -EINVAL, k, "%s: the value must be printable text", k);
+
+		for (j = 0; j < 3; j++) {
+			if (strcmp(k, topo_keys[j]) == 0 || strcmp(k, topo_max_keys[j]) == 0) {
+				bool is_max = k[7] == 'm'; /* "hw:cpu_max_..." */
+				if ((r = spec_u64(k, v, 1, fl->vcpus, &u, err)) < 0)
+					return r;
+				if (is_max)
+					topo.max[j] = (uint32_t)u;
+				else
+					topo.v[j] = (uint32_t)u;
+				topo_any = true;
+				break;
+			}
+		}
+		if (j < 3)
+			continue;
+		if (strcmp(k, "hw:numa_nodes") == 0) {
+			numa.nodes = v;
+		} else if (strcmp(k, "hw:numa_mempolicy") == 0) {
+			numa.policy = v;
+		} else if (strncmp(k, "hw:numa_cpus.", 13) == 0 || strncmp(k, "hw:numa_mem.", 12) == 0) {
+			bool cpus = k[8] == 'c';
+			const char *idx = k + (cpus ? 13 : 12);
+			uint64_t n;
+			if (parse_u64(idx, &n) < 0 || n >= DOMXML_MAX_GUEST_CELLS)
+				return hv_error_set(err, -EINVAL, cpus ? "hw:numa_cpus" : "hw:numa_mem",
+						    "%s: the cell index must be 0-%d", k, DOMXML_MAX_GUEST_CELLS - 1);
+			if (cpus)
+				numa.cpus[n] = v;
+			else
+				numa.mem[n] = v;
+		} else if (strcmp(k, "hw:watchdog_action") == 0) {
+			static const char *const acts[] = {"disabled", "pause", "poweroff", "reset", "none"};
+			for (j = 0; j < 5 && strcmp(v, acts[j]) != 0; j++)
+				;
+			if (j == 5)
+				return hv_error_set(err, -EINVAL, k,
+						    "%s=%s: must be disabled, pause, poweroff, reset or none", k, v);
+			o.watchdog_action = j == 0 ? NULL : acts[j];
+		} else if (strcmp(k, "hw_rng:allowed") == 0) {
+			if (parse_bool(v, &o.rng) < 0)
+				return hv_error_set(err, -EINVAL, k, "%s=%s: must be true or false", k, v);
+		} else if (strcmp(k, "hw_rng:rate_bytes") == 0) {
+			if ((r = spec_u64(k, v, 1, UINT32_MAX, &o.rng_bytes, err)) < 0)
+				return r;
+		} else if (strcmp(k, "hw_rng:rate_period") == 0) {
+			if ((r = spec_u64(k, v, 1, UINT32_MAX, &o.rng_period, err)) < 0)
+				return r;
+		} else if (strcmp(k, "hw_video:ram_max_mb") == 0) {
+			if ((r = spec_u64(k, v, 0, 4096, &video_max, err)) < 0)
+				return r;
+			video_max_set = true;
+		} else if (strcmp(k, "quota:cpu_shares") == 0) {
+			/* cgroup v2 cpu.weight stops at 10000; more fails at start, so refuse it now. */
+			if ((r = spec_u64(k, v, 1, 10000, &o.cpu_shares, err)) < 0)
+				return r;
+			o.has_shares = true;
+		} else if (strcmp(k, "quota:cpu_period") == 0) {
+			if ((r = spec_u64(k, v, 1000, 1000000, &o.cpu_period, err)) < 0)
+				return r;
+			o.has_period = true;
+		} else if (strcmp(k, "quota:cpu_quota") == 0) {
+			if (parse_i64(v, &o.cpu_quota) < 0 ||
+			    (o.cpu_quota >= 0 && (o.cpu_quota < 1000 || o.cpu_quota > INT64_C(18446744073709551))))
+				return hv_error_set(err, -EINVAL, k,
+						    "%s=%s: must be 1000-18446744073709551 (microseconds per vCPU), or negative for no limit",
+						    k, v);
+			o.has_quota = true;
+		} else if (strncmp(k, "quota:disk_", 11) == 0) {
+			for (j = 0; j < DOMXML_N_IOTUNE && strcmp(k, iotune_keys[j]) != 0; j++)
+				;
+			if (j == DOMXML_N_IOTUNE)
+				return hv_error_set(err, -EINVAL, k, "%s: unknown disk quota; known: quota:disk_{read,write,total}_{bytes,iops}_sec", k);
+			if ((r = spec_u64(k, v, 0, UINT64_C(1) << 50, &o.iotune[j], err)) < 0)
+				return r;
+			o.has_iotune[j] = true;
+		} else if (strncmp(k, "quota:vif_", 10) == 0) {
+			int d, a;
+			for (d = 0; d < 2; d++)
+				for (a = 0; a < 3; a++) {
+					char name[64];
+					snprintf(name, sizeof name, "quota:vif_%s_%s", vif_dirs[d], vif_attrs[a]);
+					if (strcmp(k, name) == 0)
+						goto vif_found;
+				}
+			return hv_error_set(err, -EINVAL, k, "%s: unknown interface quota; known: quota:vif_{inbound,outbound}_{average,peak,burst}", k);
+vif_found:
+			if ((r = spec_u64(k, v, 1, UINT32_MAX, &o.vif[d][a], err)) < 0)
+				return r;
+			o.has_vif[d][a] = true;
+		} else if (strncmp(k, "hw:", 3) == 0 || strncmp(k, "hw_rng:", 7) == 0 ||
+			   strncmp(k, "hw_video:", 9) == 0 || strncmp(k, "quota:", 6) == 0) {
+			return hv_error_set(err, -EINVAL, k, "%s: unknown extra spec in a namespace this driver implements", k);
+		}
+		/* Other namespaces (aggregate_instance_extra_specs:, ...) belong to the scheduler. */
+	}
+
+	if (topo_any && (r = resolve_topology(&topo, fl->vcpus, &o, err)) < 0)
+		return r;
+	if ((r = resolve_numa(&numa, fl, host, &o, err)) < 0)
+		return r;
+	if (o.topology && o.numa_nodes && o.sockets > 1 && o.sockets != o.numa_nodes &&
+	    o.numa_nodes % o.sockets != 0 && o.sockets % o.numa_nodes != 0)
+		return hv_error_set(err, -EINVAL, "hw:cpu_sockets",
+				    "hw:cpu_sockets=%u and hw:numa_nodes=%u: one must divide the other",
+				    o.sockets, o.numa_nodes);
+	/* libvirt (and qemu's throttling) take a total or a read/write split, not both. */
+	for (int kind = 0; kind < 2; kind++) {
+		int total = kind ? DOMXML_TOTAL_IOPS : DOMXML_TOTAL_BYTES;
+		if (o.has_iotune[total] && (o.has_iotune[total - 2] || o.has_iotune[total - 1]))
+			return hv_error_set(err, -EINVAL, iotune_keys[total],
+					    "%s excludes %s and %s", iotune_keys[total],
+					    iotune_keys[total - 2], iotune_keys[total - 1]);
+	}
+	if ((o.rng_bytes != 0) != (o.rng_period != 0))
+		return hv_error_set(err, -EINVAL, o.rng_bytes ? "hw_rng:rate_period" : "hw_rng:rate_bytes",
+				    "hw_rng:rate_bytes and hw_rng:rate_period go together");
+	for (int d = 0; d < 2; d++)
+		if ((o.has_vif[d][1] || o.has_vif[d][2]) && !o.has_vif[d][0])
+			return hv_error_set(err, -EINVAL, d ? "quota:vif_outbound_average" : "quota:vif_inbound_average",
+					    "quota:vif_%s_peak/burst need quota:vif_%s_average", vif_dirs[d], vif_dirs[d]);
+	if ((r = validate_image(&spec->image, video_max, video_max_set, &o, err)) < 0)
+		return r;
+	*ret = o;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- building */
+
+static xmlNodePtr
+child(xmlNodePtr parent, const char *name, const char *text)
+{
+	return xmlNewTextChild(parent, NULL, BAD_CAST name, BAD_CAST text);
+}
+
+static void
+attr(xmlNodePtr node, const char *name, const char *value)
+{
+	xmlNewProp(node, BAD_CAST name, BAD_CAST value);
+}
+
+static void
+attr_u64(xmlNodePtr node, const char *name, uint64_t v)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof buf, "%" PRIu64, v);
+	attr(node, name, buf);
+}
+
+static xmlNodePtr
+child_u64(xmlNodePtr parent, const char *name, uint64_t v)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof buf, "%" PRIu64, v);
+	return child(parent, name, buf);
+}
+
+static void
+add_disk(xmlNodePtr devs, const char *device, const char *format, const char *path,
+	 const char *dev, const char *bus, bool readonly, const struct domxml_opts *o)
+{
+	xmlNodePtr d = xmlNewChild(devs, NULL, BAD_CAST "disk", NULL), n;
+
+	attr(d, "type", "file");
+	attr(d, "device", device);
+	n = child(d, "driver", NULL);
+	attr(n, "name", "qemu");
+	attr(n, "type", format);
+	if (!readonly)
+		attr(n, "cache", "none");
+	attr(child(d, "source", NULL), "file", path);
+	n = child(d, "target", NULL);
+	attr(n, "dev", dev);
+	attr(n, "bus", bus);
+	if (readonly)
+		child(d, "readonly", NULL);
+	if (o && !readonly) {
+		xmlNodePtr io = NULL;
+		for (int i = 0; i < DOMXML_N_IOTUNE; i++) {
+			if (!o->has_iotune[i])
+				continue;
+			if (!io)
+				io = child(d, "iotune", NULL);
+			child_u64(io, iotune_elems[i], o->iotune[i]);
+		}
+	}
+}
+
+static int
+check_spec_strings(const struct domxml_params *p, struct hv_error *err)
+{
+	const struct hvd_instance_spec *s = p->spec;
+
+	if (!domxml_uuid_valid(s->uuid))
+		return hv_error_set(err, -EINVAL, "uuid", "uuid must be 8-4-4-4-12 hex digits");
+	if (!s->name || !*s->name || strlen(s->name) > 255 || !text_ok(s->name))
+		return hv_error_set(err, -EINVAL, "name", "name must be 1-255 bytes of printable UTF-8");
+	if (s->hostname && (strlen(s->hostname) > 255 || !text_ok(s->hostname)))
+		return hv_error_set(err, -EINVAL, "hostname", "hostname must be at most 255 bytes of printable UTF-8");
+	if (s->flavor.name && !text_ok(s->flavor.name))
+		return hv_error_set(err, -EINVAL, "flavor.name", "flavor name must be printable UTF-8");
+	if (s->image.id && !text_ok(s->image.id))
+		return hv_error_set(err, -EINVAL, "image.id", "image id must be printable UTF-8");
+	for (size_t i = 0; i < s->n_metadata; i++)
+		if (!s->metadata[i].key || !s->metadata[i].value || !text_ok(s->metadata[i].key) ||
+		    !text_ok(s->metadata[i].value))
+			return hv_error_set(err, -EINVAL, "metadata", "metadata item %zu must be printable UTF-8", i);
+	for (size_t i = 0; i < s->n_ports; i++) {
+		if (!mac_ok(s->ports[i].mac))
+			return hv_error_set(err, -EINVAL, "ports.mac", "port %zu: mac must look like fa:16:3e:00:00:01", i);
+		if (!ifname_ok(s->ports[i].ifname))
+			return hv_error_set(err, -EINVAL, "ports.ifname",
+					    "port %zu: ifname must be 1-15 of [A-Za-z0-9._-]", i);
+		if (s->ports[i].id && !text_ok(s->ports[i].id))
+			return hv_error_set(err, -EINVAL, "ports.id", "port %zu: id must be printable UTF-8", i);
+	}
+	if (!p->disks.root || !path_ok(p->disks.root))
+		return hv_error_set(err, -EINVAL, "disk.root", "root disk path must be absolute");
+	if (p->spec->config_drive_path && !path_ok(p->spec->config_drive_path))
+		return hv_error_set(err, -EINVAL, "config_drive_path", "config drive path must be absolute without '..'");
+	if (!p->console_log || !path_ok(p->console_log))
+		return hv_error_set(err, -EINVAL, "console_log", "console log path must be absolute");
+	if (!p->virt_type || (strcmp(p->virt_type, "kvm") != 0 && strcmp(p->virt_type, "qemu") != 0))
+		return hv_error_set(err, -EINVAL, "virt_type", "virt_type must be kvm or qemu");
+	if (p->listen && !text_ok(p->listen))
+		return hv_error_set(err, -EINVAL, "vnc_listen", "listen address must be printable");
+	return 0;
+}
+
+static void
+add_numa(xmlNodePtr dom, xmlNodePtr cpu, const struct domxml_params *p, const struct domxml_opts *o,
+	 xmlNodePtr cputune)
+{
+	xmlNodePtr numa = child(cpu, "numa", NULL), tune = NULL, n;
+	const struct domxml_host *h = p->host;
+	uint64_t host_nodes[HVD_MAX_NUMA_CELLS / 64 + 1] = {0};
+	uint64_t all_pcpus[4] = {0};
+	char buf[256];
+
+	for (uint32_t i = 0; i < o->numa_nodes; i++) {
+		n = child(numa, "cell", NULL);
+		attr_u64(n, "id", i);
+		format_cpuset(o->numa[i].cpus, DOMXML_MAX_VCPUS, buf, sizeof buf);
+		attr(n, "cpus", buf);
+		attr_u64(n, "memory", o->numa[i].mem_mb * 1024);
+		attr(n, "unit", "KiB");
+		if (o->numa[i].host_cell >= 0)
+			bit_set(host_nodes, h->cells[o->numa[i].host_cell].id);
+	}
+	if (!h || h->n_cells == 0)
+		return;
+
+	/* vCPUs float over the CPUs of their guest cell's host cell. */
+	for (uint32_t i = 0; i < o->numa_nodes; i++)
+		parse_cpuset(h->cells[o->numa[i].host_cell].cpuset, 256, all_pcpus);
+	format_cpuset(all_pcpus, 256, buf, sizeof buf);
+	n = child(cputune, "emulatorpin", NULL);
+	attr(n, "cpuset", buf);
+	for (unsigned c = 0; c < p->spec->flavor.vcpus; c++)
+		for (uint32_t i = 0; i < o->numa_nodes; i++)
+			if (bit_get(o->numa[i].cpus, c)) {
+				n = child(cputune, "vcpupin", NULL);
+				attr_u64(n, "vcpu", c);
+				attr(n, "cpuset", h->cells[o->numa[i].host_cell].cpuset);
+			}
+
+	tune = xmlNewChild(dom, NULL, BAD_CAST "numatune", NULL);
+	format_cpuset(host_nodes, HVD_MAX_NUMA_CELLS, buf, sizeof buf);
+	/* libvirt takes 'preferred' for one node only; per-cell memnodes carry it otherwise. */
+	if (o->mempolicy == DOMXML_MEMPOLICY_STRICT || o->numa_nodes == 1) {
+		n = child(tune, "memory", NULL);
+		attr(n, "mode", o->mempolicy == DOMXML_MEMPOLICY_STRICT ? "strict" : "preferred");
+		attr(n, "nodeset", buf);
+	}
+	for (uint32_t i = 0; i < o->numa_nodes; i++) {
+		n = child(tune, "memnode", NULL);
+		attr_u64(n, "cellid", i);
+		attr(n, "mode", o->mempolicy == DOMXML_MEMPOLICY_STRICT ? "strict" : "preferred");
+		attr_u64(n, "nodeset", h->cells[o->numa[i].host_cell].id);
+	}
+}
+
+static void
+add_metadata(xmlNodePtr dom, const struct hvd_instance_spec *s, const struct domxml_opts *o)
+{
+	xmlNodePtr md = child(dom, "metadata", NULL);
+	xmlNodePtr inst = xmlNewChild(md, NULL, BAD_CAST "instance", NULL), n;
+	xmlNsPtr ns = xmlNewNs(inst, BAD_CAST HV_XMLNS, BAD_CAST "hv");
+
+	xmlSetNs(inst, ns);
+	xmlNewTextChild(inst, ns, BAD_CAST "name", BAD_CAST s->name);
+	if (s->hostname)
+		xmlNewTextChild(inst, ns, BAD_CAST "hostname", BAD_CAST s->hostname);
+	n = xmlNewChild(inst, ns, BAD_CAST "flavor", NULL);
+	attr(n, "name", s->flavor.name ? s->flavor.name : "");
+	attr_u64(n, "vcpus", s->flavor.vcpus);
+	attr_u64(n, "ram_mb", s->flavor.ram_mb);
+	attr_u64(n, "root_gb", s->flavor.root_gb);
+	attr_u64(n, "ephemeral_gb", s->flavor.ephemeral_gb);
+	attr_u64(n, "swap_mb", s->flavor.swap_mb);
+	n = xmlNewChild(inst, ns, BAD_CAST "image", NULL);
+	attr(n, "id", s->image.id ? s->image.id : "");
+	attr(n, "guest_agent", o->guest_agent ? "yes" : "no");
+	attr(n, "require_quiesce", o->require_quiesce ? "yes" : "no");
+	for (size_t i = 0; i < s->n_ports; i++) {
+		n = xmlNewChild(inst, ns, BAD_CAST "port", NULL);
+		attr(n, "id", s->ports[i].id ? s->ports[i].id : "");
+		attr(n, "ifname", s->ports[i].ifname);
+	}
+	for (size_t i = 0; i < s->n_metadata; i++) {
+		n = xmlNewTextChild(inst, ns, BAD_CAST "meta", BAD_CAST s->metadata[i].value);
+		attr(n, "key", s->metadata[i].key);
+	}
+}
+
+static void
+add_chardev_log(xmlNodePtr dev, const char *log)
+{
+	xmlNodePtr n = child(dev, "log", NULL);
+
+	attr(n, "file", log);
+	attr(n, "append", "on");
+}
+
+int
+domxml_build(const struct domxml_params *p, char **ret_xml, struct hv_error *err)
+{
+	const struct hvd_instance_spec *s = p->spec;
+	struct domxml_opts o;
+	xmlDocPtr doc = NULL;
+	xmlNodePtr dom, n, os, cpu = NULL, cputune = NULL, devs;
+	xmlChar *mem = NULL;
+	int len = 0, r;
+	char buf[64];
+
+	if ((r = check_spec_strings(p, err)) < 0)
+		return r;
+	if ((r = domxml_validate(s, p->host, &o, err)) < 0)
+		return r;
+
+	doc = xmlNewDoc(BAD_CAST "1.0");
+	dom = xmlNewNode(NULL, BAD_CAST "domain");
+	xmlDocSetRootElement(doc, dom);
+	attr(dom, "type", p->virt_type);
+	snprintf(buf, sizeof buf, "instance-%s", s->uuid);
+	child(dom, "name", buf);
+	child(dom, "uuid", s->uuid);
+	add_metadata(dom, s, &o);
+	n = child_u64(dom, "memory", s->flavor.ram_mb * 1024);
+	attr(n, "unit", "KiB");
+	child_u64(dom, "vcpu", s->flavor.vcpus);
+
+	if (o.has_shares || o.has_period || o.has_quota || o.numa_nodes) {
+		cputune = child(dom, "cputune", NULL);
+		if (o.has_shares)
+			child_u64(cputune, "shares", o.cpu_shares);
+		if (o.has_period)
+			child_u64(cputune, "period", o.cpu_period);
+		if (o.has_quota) {
+			snprintf(buf, sizeof buf, "%" PRId64, o.cpu_quota);
+			child(cputune, "quota", buf);
+		}
+	}
+
+	os = child(dom, "os", NULL);
+	n = child(os, "type", "hvm");
+	attr(n, "arch", "x86_64");
+	if (o.kernel) {
+		child(os, "kernel", o.kernel);
+		if (o.initrd)
+			child(os, "initrd", o.initrd);
+		if (o.cmdline)
+			child(os, "cmdline", o.cmdline);
+	}
+	attr(child(os, "boot", NULL), "dev", "hd");
+
+	n = child(dom, "features", NULL);
+	child(n, "acpi", NULL); /* the soft reboot and graceful power off press the ACPI button */
+	child(n, "apic", NULL);
+
+	if (o.topology || o.numa_nodes) {
+		cpu = child(dom, "cpu", NULL);
+		if (o.topology) {
+			n = child(cpu, "topology", NULL);
+			attr_u64(n, "sockets", o.sockets);
+			attr_u64(n, "dies", 1);
+			attr_u64(n, "cores", o.cores);
+			attr_u64(n, "threads", o.threads);
+		}
+		if (o.numa_nodes)
+			add_numa(dom, cpu, p, &o, cputune);
+	}
+	/* libvirt's schema wants <cputune> before <numatune>; keep the natural order above and
+	 * let the cputune node sit where it was created. */
+	n = child(dom, "clock", NULL);
+	attr(n, "offset", "utc");
+	child(dom, "on_poweroff", "destroy");
+	child(dom, "on_reboot", "restart");
+	child(dom, "on_crash", "destroy");
+
+	devs = child(dom, "devices", NULL);
+	add_disk(devs, "disk", p->disks.root_format ? p->disks.root_format : "qcow2", p->disks.root,
+		 "vda", "virtio", false, &o);
+	if (p->disks.ephemeral)
+		add_disk(devs, "disk", "qcow2", p->disks.ephemeral, "vdb", "virtio", false, &o);
+	if (p->disks.swap)
+		add_disk(devs, "disk", "qcow2", p->disks.swap, p->disks.ephemeral ? "vdc" : "vdb",
+			 "virtio", false, &o);
+	if (s->config_drive_path)
+		add_disk(devs, "cdrom", "raw", s->config_drive_path, "hdd", "ide", true, NULL);
+
+	for (size_t i = 0; i < s->n_ports; i++) {
+		xmlNodePtr iface = child(devs, "interface", NULL);
+		attr(iface, "type", "ethernet");
+		attr(child(iface, "mac", NULL), "address", s->ports[i].mac);
+		attr(child(iface, "target", NULL), "dev", s->ports[i].ifname);
+		attr(child(iface, "model", NULL), "type", "virtio");
+		if (o.has_vif[0][0] || o.has_vif[1][0]) {
+			xmlNodePtr bw = child(iface, "bandwidth", NULL);
+			for (int d = 0; d < 2; d++) {
+				if (!o.has_vif[d][0])
+					continue;
+				n = child(bw, vif_dirs[d], NULL);
+				for (int a = 0; a < 3; a++)
+					if (o.has_vif[d][a])
+						attr_u64(n, vif_attrs[a], o.vif[d][a]);
+			}
+		}
+	}
+
+	if (p->serial_port) {
+		n = child(devs, "serial", NULL);
+		attr(n, "type", "tcp");
+		xmlNodePtr src = child(n, "source", NULL);
+		attr(src, "mode", "bind");
+		attr(src, "host", p->listen ? p->listen : "127.0.0.1");
+		attr_u64(src, "service", p->serial_port);
+		attr(child(n, "protocol", NULL), "type", "raw");
+	} else {
+		n = child(devs, "serial", NULL);
+		attr(n, "type", "pty");
+	}
+	add_chardev_log(n, p->console_log);
+	attr_u64(child(n, "target", NULL), "port", 0);
+
+	if (o.guest_agent) {
+		n = child(devs, "channel", NULL);
+		attr(n, "type", "unix");
+		xmlNodePtr t = child(n, "target", NULL);
+		attr(t, "type", "virtio");
+		attr(t, "name", "org.qemu.guest_agent.0");
+	}
+	if (p->vnc) {
+		n = child(devs, "graphics", NULL);
+		attr(n, "type", "vnc");
+		attr(n, "autoport", "yes");
+		attr(n, "listen", p->listen ? p->listen : "127.0.0.1");
+	}
+	n = child(devs, "video", NULL);
+	n = child(n, "model", NULL);
+	attr(n, "type", o.video_model);
+	if (o.video_vram_mb && strcmp(o.video_model, "none") != 0)
+		attr_u64(n, "vram", o.video_vram_mb * 1024);
+	if (o.watchdog_action) {
+		n = child(devs, "watchdog", NULL);
+		attr(n, "model", "i6300esb");
+		attr(n, "action", o.watchdog_action);
+	}
+	if (o.rng) {
+		n = child(devs, "rng", NULL);
+		attr(n, "model", "virtio");
+		if (o.rng_bytes) {
+			xmlNodePtr rate = child(n, "rate", NULL);
+			attr_u64(rate, "bytes", o.rng_bytes);
+			attr_u64(rate, "period", o.rng_period);
+		}
+		n = child(n, "backend", "/dev/urandom");
+		attr(n, "model", "random");
+	}
+	attr(child(devs, "memballoon", NULL), "model", "virtio");
+
+	xmlDocDumpFormatMemoryEnc(doc, &mem, &len, "UTF-8", 1);
+	xmlFreeDoc(doc);
+	if (!mem)
+		return hv_error_set(err, -ENOMEM, "", "cannot serialize the domain XML");
+	*ret_xml = strndup((const char *)mem, (size_t)len);
+	xmlFree(mem);
+	return *ret_xml ? 0 : hv_error_set(err, -ENOMEM, "", "out of memory");
+}
+
+/* ---------------------------------------------------------------- reading back */
+
+static xmlDocPtr
+parse_xml(const char *xml, struct hv_error *err)
+{
+	xmlDocPtr doc = xmlReadMemory(xml, (int)strlen(xml), "domain.xml", NULL,
+				      XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+	if (!doc)
+		hv_error_set(err, -EINVAL, "xml", "the domain XML does not parse");
+	return doc;
+}
+
+static xmlNodePtr
+first_node(xmlXPathContextPtr ctx, const char *expr)
+{
+	xmlXPathObjectPtr obj = xmlXPathEvalExpression(BAD_CAST expr, ctx);
+	xmlNodePtr n = NULL;
+
+	if (obj && obj->nodesetval && obj->nodesetval->nodeNr > 0)
+		n = obj->nodesetval->nodeTab[0];
+	xmlXPathFreeObject(obj);
+	return n;
+}
+
+static void
+copy_prop(xmlNodePtr n, const char *name, char *buf, size_t size)
+{
+	xmlChar *v = n ? xmlGetProp(n, BAD_CAST name) : NULL;
+
+	snprintf(buf, size, "%s", v ? (const char *)v : "");
+	xmlFree(v);
+}
+
+static void
+copy_text(xmlNodePtr n, char *buf, size_t size)
+{
+	xmlChar *v = n ? xmlNodeGetContent(n) : NULL;
+
+	snprintf(buf, size, "%s", v ? (const char *)v : "");
+	xmlFree(v);
+}
+
+int
+domxml_read_facts(const char *xml, struct domxml_facts *ret, struct hv_error *err)
+{
+	xmlDocPtr doc = parse_xml(xml, err);
+	xmlXPathContextPtr ctx;
+	char buf[64];
+
+	memset(ret, 0, sizeof *ret);
+	if (!doc)
+		return -EINVAL;
+	ctx = xmlXPathNewContext(doc);
+	xmlXPathRegisterNs(ctx, BAD_CAST "hv", BAD_CAST HV_XMLNS);
+	copy_text(first_node(ctx, "/domain/uuid"), ret->uuid, sizeof ret->uuid);
+	copy_text(first_node(ctx, "/domain/metadata/hv:instance/hv:name"), ret->name, sizeof ret->name);
+	copy_prop(first_node(ctx, "/domain/devices/disk[target/@dev='vda']/source"), "file",
+		  ret->root_disk, sizeof ret->root_disk);
+	copy_prop(first_node(ctx, "/domain/devices/disk[target/@dev='vda']/driver"), "type",
+		  ret->root_format, sizeof ret->root_format);
+	copy_prop(first_node(ctx, "/domain/devices/serial/log"), "file", ret->console_log,
+		  sizeof ret->console_log);
+	copy_prop(first_node(ctx, "/domain/devices/graphics[@type='vnc']"), "port", buf, sizeof buf);
+	ret->vnc_port = buf[0] == '-' ? 0 : (uint32_t)strtoul(buf, NULL, 10);
+	copy_prop(first_node(ctx, "/domain/devices/graphics[@type='vnc']"), "listen", ret->vnc_listen,
+		  sizeof ret->vnc_listen);
+	copy_prop(first_node(ctx, "/domain/devices/serial[@type='tcp']/source"), "service", buf, sizeof buf);
+	ret->serial_port = (uint32_t)strtoul(buf, NULL, 10);
+	copy_prop(first_node(ctx, "/domain/devices/serial[@type='tcp']/source"), "host",
+		  ret->serial_host, sizeof ret->serial_host);
+	copy_prop(first_node(ctx, "/domain/metadata/hv:instance/hv:image"), "guest_agent", buf, sizeof buf);
+	ret->guest_agent = strcmp(buf, "yes") == 0;
+	copy_prop(first_node(ctx, "/domain/metadata/hv:instance/hv:image"), "require_quiesce", buf, sizeof buf);
+	ret->require_quiesce = strcmp(buf, "yes") == 0;
+	xmlXPathFreeContext(ctx);
+	xmlFreeDoc(doc);
+	return 0;
+}
+
+int
+domxml_rescue(const char *xml, const char *rescue_disk, const struct hvd_image *rescue_image,
+	      char **ret_xml, struct hv_error *err)
+{
+	struct domxml_opts o = {0};
+	xmlDocPtr doc;
+	xmlXPathContextPtr ctx;
+	xmlNodePtr root, disk, os, n;
+	xmlChar *mem = NULL;
+	int len = 0, r;
+
+	if (!path_ok(rescue_disk))
+		return hv_error_set(err, -EINVAL, "rescue_image.path", "rescue disk path must be absolute");
+	if ((r = validate_image(rescue_image, 4096, true, &o, err)) < 0)
+		return r;
+	if (!(doc = parse_xml(xml, err)))
+		return -EINVAL;
+	ctx = xmlXPathNewContext(doc);
+	root = first_node(ctx, "/domain/devices/disk[target/@dev='vda']");
+	os = first_node(ctx, "/domain/os");
+	if (!root || !os) {
+		xmlXPathFreeContext(ctx);
+		xmlFreeDoc(doc);
+		return hv_error_set(err, -EINVAL, "xml", "the domain has no root disk vda");
+	}
+	/* Extra disks shift by one letter so the original root can become vdb. */
+	{
+		xmlXPathObjectPtr obj = xmlXPathEvalExpression(
+			BAD_CAST "/domain/devices/disk[target/@bus='virtio']/target", ctx);
+		for (int i = obj && obj->nodesetval ? obj->nodesetval->nodeNr - 1 : -1; i >= 0; i--) {
+			xmlNodePtr t = obj->nodesetval->nodeTab[i];
+			xmlChar *dev = xmlGetProp(t, BAD_CAST "dev");
+			if (dev && strlen((const char *)dev) == 3) {
+				char nd[4] = {'v', 'd', (char)(dev[2] + 1), '\0'};
+				xmlSetProp(t, BAD_CAST "dev", BAD_CAST nd);
+			}
+			xmlFree(dev);
+		}
+		xmlXPathFreeObject(obj);
+	}
+	xmlXPathFreeContext(ctx);
+
+	disk = xmlNewNode(NULL, BAD_CAST "disk");
+	attr(disk, "type", "file");
+	attr(disk, "device", "disk");
+	n = child(disk, "driver", NULL);
+	attr(n, "name", "qemu");
+	attr(n, "type", "qcow2");
+	attr(n, "cache", "none");
+	attr(child(disk, "source", NULL), "file", rescue_disk);
+	n = child(disk, "target", NULL);
+	attr(n, "dev", "vda");
+	attr(n, "bus", "virtio");
+	xmlAddPrevSibling(root, disk);
+
+	for (xmlNodePtr c = os->children, next; c; c = next) {
+		next = c->next;
+		if (c->type == XML_ELEMENT_NODE &&
+		    (xmlStrEqual(c->name, BAD_CAST "kernel") || xmlStrEqual(c->name, BAD_CAST "initrd") ||
+		     xmlStrEqual(c->name, BAD_CAST "cmdline"))) {
+			xmlUnlinkNode(c);
+			xmlFreeNode(c);
+		}
+	}
+	if (o.kernel) {
+		xmlNodePtr boot = NULL;
+		for (xmlNodePtr c = os->children; c; c = c->next)
+			if (c->type == XML_ELEMENT_NODE && xmlStrEqual(c->name, BAD_CAST "boot"))
+				boot = c;
+		xmlNodePtr k = xmlNewNode(NULL, BAD_CAST "kernel");
+		xmlNodeAddContent(k, BAD_CAST o.kernel);
+		if (boot)
+			xmlAddPrevSibling(boot, k);
+		else
+			xmlAddChild(os, k);
+		if (o.initrd) {
+			n = xmlNewNode(NULL, BAD_CAST "initrd");
+			xmlNodeAddContent(n, BAD_CAST o.initrd);
+			xmlAddNextSibling(k, n);
+			k = n;
+		}
+		if (o.cmdline) {
+			n = xmlNewNode(NULL, BAD_CAST "cmdline");
+			xmlNodeAddContent(n, BAD_CAST o.cmdline);
+			xmlAddNextSibling(k, n);
+		}
+	}
+	xmlDocDumpFormatMemoryEnc(doc, &mem, &len, "UTF-8", 1);
+	xmlFreeDoc(doc);
+	if (!mem)
+		return hv_error_set(err, -ENOMEM, "", "cannot serialize the domain XML");
+	*ret_xml = strndup((const char *)mem, (size_t)len);
+	xmlFree(mem);
+	return *ret_xml ? 0 : hv_error_set(err, -ENOMEM, "", "out of memory");
+}

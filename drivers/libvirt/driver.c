@@ -1,0 +1,1416 @@
+/* driver.c - the libvirt driver plugin: every op of <hvagent/driver.h> over one libvirt
+ * connection per host.
+ *
+ * The domain XML comes from domxml (pure, validated before anything is created); disks from
+ * disk (qemu-img by argv); the connection, events and reconnects from conn. Per instance the
+ * driver keeps files under instances_path/<uuid>/: disk (root overlay), disk.eph0, disk.swap,
+ * disk.rescue, console.log, and resize.xml / disk.resize (resize not yet confirmed) and
+ * unrescue.xml (rescued): their presence is the state, so it survives an agent restart.
+ * Never logs; never passes a request string to a shell. */
+#include "conn.h"
+#include "caps.h"
+#include "disk.h"
+#include "domxml.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stddef.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+
+#define POLL_MS 100
+
+struct hvd_host {
+	char uri[512];
+	char virt_type[8];
+	uint32_t reboot_timeout, shutdown_timeout;
+	char listen[64];
+	uint32_t port_lo, port_hi; /* 0: serial on a pty */
+	size_t console_log_max;
+	char instances_path[PATH_MAX - 64];
+	struct conn *conn;
+
+	pthread_mutex_t lock; /* ports below */
+	bool ports_scanned;
+	uint8_t *port_used;   /* port_hi - port_lo + 1 entries */
+};
+
+/* ---------------------------------------------------------------- helpers */
+
+static int
+inst_path(const struct hvd_host *h, const char *uuid, const char *file, char *buf, size_t size)
+{
+	int n = file ? snprintf(buf, size, "%s/%s/%s", h->instances_path, uuid, file)
+		     : snprintf(buf, size, "%s/%s", h->instances_path, uuid);
+	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
+
+static bool
+inst_has(const struct hvd_host *h, const char *uuid, const char *file)
+{
+	char p[PATH_MAX];
+
+	return inst_path(h, uuid, file, p, sizeof p) == 0 && access(p, F_OK) == 0;
+}
+
+static void
+inst_unlink(const struct hvd_host *h, const char *uuid, const char *file)
+{
+	char p[PATH_MAX];
+
+	if (inst_path(h, uuid, file, p, sizeof p) == 0)
+		unlink(p);
+}
+
+/* Removes the instance directory and the files in it (it holds no subdirectories). */
+static void
+inst_remove_dir(const struct hvd_host *h, const char *uuid)
+{
+	char p[PATH_MAX];
+	DIR *d;
+	struct dirent *e;
+
+	if (inst_path(h, uuid, NULL, p, sizeof p) < 0 || !(d = opendir(p)))
+		return;
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+			unlinkat(dirfd(d), e->d_name, 0);
+	closedir(d);
+	rmdir(p);
+}
+
+static int
+write_file(const char *path, const char *text, struct hv_error *err)
+{
+	char tmp[PATH_MAX];
+	size_t len = strlen(text);
+	int fd;
+
+	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return hv_error_set(err, -errno, "instances_path", "cannot write %s: %s", tmp, strerror(errno));
+	if (write(fd, text, len) != (ssize_t)len || fsync(fd) < 0) {
+		int e = errno ? errno : EIO;
+		close(fd);
+		unlink(tmp);
+		return hv_error_set(err, -e, "instances_path", "cannot write %s: %s", tmp, strerror(e));
+	}
+	close(fd);
+	if (rename(tmp, path) < 0)
+		return hv_error_set(err, -errno, "instances_path", "cannot rename %s: %s", tmp, strerror(errno));
+	return 0;
+}
+
+static int
+read_file(const char *path, char **ret, struct hv_error *err)
+{
+	FILE *f = fopen(path, "re");
+	char *buf = NULL;
+	size_t size = 0;
+	FILE *m;
+
+	if (!f)
+		return hv_error_set(err, -errno, "instances_path", "cannot read %s: %s", path, strerror(errno));
+	m = open_memstream(&buf, &size);
+	for (int ch; (ch = fgetc(f)) != EOF;)
+		fputc(ch, m);
+	fclose(f);
+	fclose(m);
+	*ret = buf;
+	return 0;
+}
+
+static int
+check_uuid(const char *uuid, struct hv_error *err)
+{
+	if (!domxml_uuid_valid(uuid))
+		return hv_error_set(err, -EINVAL, "uuid", "uuid must be 8-4-4-4-12 hex digits");
+	return 0;
+}
+
+/* The connection and the domain for one op; release with dom_put. */
+static int
+dom_get(struct hvd_host *h, const char *uuid, virConnectPtr *ret_vc, virDomainPtr *ret_dom,
+	struct hv_error *err)
+{
+	virConnectPtr vc;
+	virDomainPtr dom;
+	int r;
+
+	if ((r = check_uuid(uuid, err)) < 0)
+		return r;
+	if (!(vc = conn_get(h->conn, err)))
+		return -ENOTCONN;
+	dom = virDomainLookupByUUIDString(vc, uuid);
+	if (!dom) {
+		r = conn_error(h->conn, vc, err, "uuid", uuid);
+		if (r == -ENOENT)
+			hv_error_set(err, -ENOENT, "uuid", "no instance %s on this host", uuid);
+		virConnectClose(vc);
+		return r;
+	}
+	*ret_vc = vc;
+	*ret_dom = dom;
+	return 0;
+}
+
+static void
+dom_put(virConnectPtr vc, virDomainPtr dom)
+{
+	if (dom)
+		virDomainFree(dom);
+	if (vc)
+		virConnectClose(vc);
+}
+
+static int
+dom_state(virDomainPtr dom)
+{
+	int state = VIR_DOMAIN_NOSTATE, reason;
+
+	if (virDomainGetState(dom, &state, &reason, 0) < 0)
+		return -1;
+	return state;
+}
+
+static enum hvd_power_state
+power_of(virDomainPtr dom, int state)
+{
+	switch (state) {
+	case VIR_DOMAIN_RUNNING:
+	case VIR_DOMAIN_BLOCKED:
+		return HVD_POWER_RUNNING;
+	case VIR_DOMAIN_PAUSED:
+		return HVD_POWER_PAUSED;
+	case VIR_DOMAIN_SHUTDOWN:
+	case VIR_DOMAIN_SHUTOFF:
+		return virDomainHasManagedSaveImage(dom, 0) == 1 ? HVD_POWER_SUSPENDED : HVD_POWER_SHUTDOWN;
+	case VIR_DOMAIN_CRASHED:
+		return HVD_POWER_CRASHED;
+	case VIR_DOMAIN_PMSUSPENDED:
+		return HVD_POWER_SUSPENDED;
+	default:
+		return HVD_POWER_NOSTATE;
+	}
+}
+
+/* Waits until the domain is shut off; true when it is. */
+static bool
+wait_shutoff(virDomainPtr dom, uint32_t timeout_s)
+{
+	uint64_t waited = 0;
+
+	for (;;) {
+		int s = dom_state(dom);
+		struct timespec ts = {0, POLL_MS * 1000000L};
+
+		if (s == VIR_DOMAIN_SHUTOFF || s < 0)
+			return s == VIR_DOMAIN_SHUTOFF;
+		if (waited >= (uint64_t)timeout_s * 1000)
+			return false;
+		nanosleep(&ts, NULL);
+		waited += POLL_MS;
+	}
+}
+
+/* ACPI shutdown, wait, then destroy: the domain is shut off afterwards. */
+static int
+stop_domain(struct hvd_host *h, virConnectPtr vc, virDomainPtr dom, uint32_t timeout_s,
+	    struct hv_error *err)
+{
+	int s = dom_state(dom);
+
+	if (s == VIR_DOMAIN_SHUTOFF)
+		return 0;
+	if (s == VIR_DOMAIN_RUNNING && timeout_s > 0 && virDomainShutdown(dom) == 0 &&
+	    wait_shutoff(dom, timeout_s))
+		return 0;
+	if (virDomainDestroy(dom) < 0 && dom_state(dom) != VIR_DOMAIN_SHUTOFF)
+		return conn_error(h->conn, vc, err, "uuid", "destroy");
+	return 0;
+}
+
+static int
+info_of(struct hvd_host *h, virDomainPtr dom, struct hvd_instance_info *ret)
+{
+	virDomainInfo vi;
+	struct hvd_instance_info info = {.struct_size = ret->struct_size};
+	size_t n = ret->struct_size < sizeof info ? ret->struct_size : sizeof info;
+
+	if (virDomainGetUUIDString(dom, info.uuid) < 0 || virDomainGetInfo(dom, &vi) < 0)
+		return -EIO;
+	info.power_state = power_of(dom, vi.state);
+	info.vcpus = vi.nrVirtCpu;
+	info.memory_mb = vi.maxMem / 1024;
+	info.cpu_time_ns = vi.cpuTime;
+	info.rescued = inst_has(h, info.uuid, "unrescue.xml");
+	info.resize_pending = inst_has(h, info.uuid, "resize.xml");
+	memcpy(ret, &info, n);
+	ret->struct_size = (uint32_t)n;
+	return 0;
+}
+
+static int
+host_topology(struct hvd_host *h, virConnectPtr vc, struct domxml_host *ret, struct hv_error *err)
+{
+	struct hvd_host_info info = {.struct_size = sizeof info};
+	char *caps = virConnectGetCapabilities(vc);
+	int r;
+
+	if (!caps)
+		return conn_error(h->conn, vc, err, "", "capabilities");
+	r = caps_parse(caps, &info, ret, err);
+	free(caps);
+	return r;
+}
+
+static bool
+port_free(const char *listen, uint32_t port)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	int fd, one = 1;
+	bool ok;
+
+	if (inet_pton(AF_INET, listen, &sa.sin_addr) != 1)
+		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	ok = bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+	close(fd);
+	return ok;
+}
+
+/* A serial console port from the range: not held by a domain defined here, and free now. */
+static int
+port_take(struct hvd_host *h, virConnectPtr vc, uint32_t *ret, struct hv_error *err)
+{
+	uint32_t n = h->port_hi - h->port_lo + 1;
+	int r = -EBUSY;
+
+	pthread_mutex_lock(&h->lock);
+	if (!h->ports_scanned) {
+		virDomainPtr *doms = NULL;
+		int nd = virConnectListAllDomains(vc, &doms, 0);
+		for (int i = 0; i < nd; i++) {
+			char *xml = virDomainGetXMLDesc(doms[i], VIR_DOMAIN_XML_INACTIVE);
+			struct domxml_facts f;
+			if (xml && domxml_read_facts(xml, &f, NULL) == 0 && f.serial_port >= h->port_lo &&
+			    f.serial_port <= h->port_hi)
+				h->port_used[f.serial_port - h->port_lo] = 1;
+			free(xml);
+			virDomainFree(doms[i]);
+		}
+		free(doms);
+		h->ports_scanned = nd >= 0;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		if (h->port_used[i] || !port_free(h->listen, h->port_lo + i))
+			continue;
+		h->port_used[i] = 1;
+		*ret = h->port_lo + i;
+		r = 0;
+		break;
+	}
+	pthread_mutex_unlock(&h->lock);
+	if (r < 0)
+		return hv_error_set(err, -EBUSY, "serial_port_range", "no free serial console port in %u-%u",
+				    h->port_lo, h->port_hi);
+	return 0;
+}
+
+static void
+port_release(struct hvd_host *h, uint32_t port)
+{
+	if (!port || port < h->port_lo || port > h->port_hi)
+		return;
+	pthread_mutex_lock(&h->lock);
+	h->port_used[port - h->port_lo] = 0;
+	pthread_mutex_unlock(&h->lock);
+}
+
+/* ---------------------------------------------------------------- open / close */
+
+static int
+parse_u32(const char *key, const char *v, uint32_t lo, uint32_t hi, uint32_t *ret,
+	  struct hv_error *err)
+{
+	char *end;
+	unsigned long n;
+
+	errno = 0;
+	n = strtoul(v, &end, 10);
+	if (errno || end == v || *end || n < lo || n > hi)
+		return hv_error_set(err, -EINVAL, key, "%s=%s: must be an integer %u-%u", key, v, lo, hi);
+	*ret = (uint32_t)n;
+	return 0;
+}
+
+static void host_free(struct hvd_host *h);
+
+static int
+lv_open(const struct hvd_kv *cfg, size_t n_cfg, struct hvd_host **ret_host, struct hv_error *err)
+{
+	struct hvd_host *h = calloc(1, sizeof *h);
+	uint32_t debounce_ms = 5000, kb = 64;
+	int r = 0;
+
+	if (!h)
+		return hv_error_set(err, -ENOMEM, "", "out of memory");
+	pthread_mutex_init(&h->lock, NULL);
+	snprintf(h->uri, sizeof h->uri, "qemu:///system");
+	snprintf(h->virt_type, sizeof h->virt_type, "kvm");
+	snprintf(h->listen, sizeof h->listen, "127.0.0.1");
+	snprintf(h->instances_path, sizeof h->instances_path, "%s/lib/hvagent/instances", HV_LOCALSTATEDIR);
+	h->reboot_timeout = 120;
+	h->shutdown_timeout = 60;
+	h->port_lo = 10000;
+	h->port_hi = 20000;
+
+	for (size_t i = 0; i < n_cfg && r == 0; i++) {
+		const char *k = cfg[i].key, *v = cfg[i].value;
+		if (!k || !v)
+			continue;
+		if (strcmp(k, "uri") == 0) {
+			if (!*v || strlen(v) >= sizeof h->uri)
+				r = hv_error_set(err, -EINVAL, k, "uri must be 1-%zu bytes", sizeof h->uri - 1);
+			else
+				snprintf(h->uri, sizeof h->uri, "%s", v);
+		} else if (strcmp(k, "virt_type") == 0) {
+			if (strcmp(v, "kvm") != 0 && strcmp(v, "qemu") != 0)
+				r = hv_error_set(err, -EINVAL, k, "virt_type=%s: must be kvm or qemu", v);
+			else
+				snprintf(h->virt_type, sizeof h->virt_type, "%s", v);
+		} else if (strcmp(k, "reboot_timeout") == 0) {
+			r = parse_u32(k, v, 0, 3600, &h->reboot_timeout, err);
+		} else if (strcmp(k, "shutdown_timeout") == 0) {
+			r = parse_u32(k, v, 0, 3600, &h->shutdown_timeout, err);
+		} else if (strcmp(k, "event_debounce_ms") == 0) {
+			r = parse_u32(k, v, 0, 600000, &debounce_ms, err);
+		} else if (strcmp(k, "console_log_max_kb") == 0) {
+			r = parse_u32(k, v, 1, 1024 * 1024, &kb, err);
+		} else if (strcmp(k, "vnc_listen") == 0) {
+			struct in_addr a;
+			if (inet_pton(AF_INET, v, &a) != 1)
+				r = hv_error_set(err, -EINVAL, k, "vnc_listen=%s: must be an IPv4 address", v);
+			else
+				snprintf(h->listen, sizeof h->listen, "%s", v);
+		} else if (strcmp(k, "serial_port_range") == 0) {
+			unsigned lo, hi;
+			char tail;
+			if (!*v) {
+				h->port_lo = h->port_hi = 0;
+			} else if (sscanf(v, "%u:%u%c", &lo, &hi, &tail) != 2 || lo < 1024 || hi > 65535 ||
+				   lo > hi || hi - lo > 65535) {
+				r = hv_error_set(err, -EINVAL, k,
+						 "serial_port_range=%s: must be LOW:HIGH within 1024-65535, or empty", v);
+			} else {
+				h->port_lo = lo;
+				h->port_hi = hi;
+			}
+		} else if (strcmp(k, "instances_path") == 0) {
+			if (v[0] != '/' || strlen(v) >= sizeof h->instances_path)
+				r = hv_error_set(err, -EINVAL, k, "instances_path must be an absolute path");
+			else
+				snprintf(h->instances_path, sizeof h->instances_path, "%s", v);
+		}
+	}
+	h->console_log_max = (size_t)kb * 1024;
+	if (r == 0 && h->port_lo && !(h->port_used = calloc(h->port_hi - h->port_lo + 1, 1)))
+		r = hv_error_set(err, -ENOMEM, "", "out of memory");
+	if (r == 0 && mkdir(h->instances_path, 0755) < 0 && errno != EEXIST)
+		r = hv_error_set(err, -errno, "instances_path", "cannot create %s: %s", h->instances_path,
+				 strerror(errno));
+	if (r == 0)
+		r = conn_new(h->uri, debounce_ms, &h->conn, err);
+	if (r < 0) {
+		host_free(h);
+		return r;
+	}
+	*ret_host = h;
+	return 0;
+}
+
+static void
+host_free(struct hvd_host *h)
+{
+	if (!h)
+		return;
+	conn_free(h->conn);
+	pthread_mutex_destroy(&h->lock);
+	free(h->port_used);
+	free(h);
+}
+
+static void
+lv_close(struct hvd_host *h)
+{
+	host_free(h);
+}
+
+/* ---------------------------------------------------------------- host */
+
+static int
+lv_host_info(struct hvd_host *h, struct hvd_host_info *ret, struct hv_error *err)
+{
+	struct hvd_host_info info = {.struct_size = sizeof info};
+	size_t n = ret->struct_size < sizeof info ? ret->struct_size : sizeof info;
+	virConnectPtr vc = conn_get(h->conn, err);
+	virNodeInfo ni;
+	unsigned long long free_mem[HVD_MAX_NUMA_CELLS];
+	unsigned long ver = 0;
+	const char *type;
+	char *caps;
+	struct statvfs sv;
+	int r;
+
+	if (!vc)
+		return -ENOTCONN;
+	if (!(caps = virConnectGetCapabilities(vc)) || virNodeGetInfo(vc, &ni) < 0) {
+		free(caps);
+		r = conn_error(h->conn, vc, err, "", "host info");
+		virConnectClose(vc);
+		return r;
+	}
+	r = caps_parse(caps, &info, NULL, err);
+	free(caps);
+	if (r < 0) {
+		virConnectClose(vc);
+		return r;
+	}
+	type = virConnectGetType(vc);
+	snprintf(info.hypervisor_type, sizeof info.hypervisor_type, "%s", type ? type : "");
+	virConnectGetVersion(vc, &ver);
+	info.hypervisor_version = ver;
+	if (!info.cpu_model[0])
+		snprintf(info.cpu_model, sizeof info.cpu_model, "%s", ni.model);
+	info.vcpus = ni.cpus;
+	info.memory_mb = ni.memory / 1024;
+	if (statvfs(h->instances_path, &sv) == 0)
+		info.local_gb = (uint64_t)sv.f_blocks * sv.f_frsize >> 30;
+	if (info.n_cells && virNodeGetCellsFreeMemory(vc, free_mem, 0, (int)info.n_cells) == (int)info.n_cells)
+		for (uint32_t i = 0; i < info.n_cells; i++) {
+			uint64_t free_mb = free_mem[i] >> 20;
+			info.cells[i].memory_used_mb = info.cells[i].memory_mb > free_mb ? info.cells[i].memory_mb - free_mb : 0;
+		}
+	virConnectClose(vc);
+	memcpy(ret, &info, n);
+	ret->struct_size = (uint32_t)n;
+	return 0;
+}
+
+static int
+lv_host_stats(struct hvd_host *h, struct hvd_host_stats *ret, struct hv_error *err)
+{
+	struct hvd_host_stats st = {.struct_size = sizeof st};
+	size_t n = ret->struct_size < sizeof st ? ret->struct_size : sizeof st;
+	virConnectPtr vc = conn_get(h->conn, err);
+	virNodeInfo ni;
+	int nparams = 0, r;
+	struct statvfs sv;
+
+	if (!vc)
+		return -ENOTCONN;
+	if (virNodeGetInfo(vc, &ni) < 0) {
+		r = conn_error(h->conn, vc, err, "", "node info");
+		virConnectClose(vc);
+		return r;
+	}
+	st.cpu_mhz = ni.mhz;
+	if (virNodeGetCPUStats(vc, VIR_NODE_CPU_STATS_ALL_CPUS, NULL, &nparams, 0) == 0 && nparams > 0) {
+		virNodeCPUStatsPtr p = calloc((size_t)nparams, sizeof *p);
+		if (p && virNodeGetCPUStats(vc, VIR_NODE_CPU_STATS_ALL_CPUS, p, &nparams, 0) == 0) {
+			for (int i = 0; i < nparams; i++) {
+				if (strcmp(p[i].field, VIR_NODE_CPU_STATS_USER) == 0)
+					st.cpu_user_ns = p[i].value;
+				else if (strcmp(p[i].field, VIR_NODE_CPU_STATS_KERNEL) == 0)
+					st.cpu_kernel_ns = p[i].value;
+				else if (strcmp(p[i].field, VIR_NODE_CPU_STATS_IDLE) == 0)
+					st.cpu_idle_ns = p[i].value;
+				else if (strcmp(p[i].field, VIR_NODE_CPU_STATS_IOWAIT) == 0)
+					st.cpu_iowait_ns = p[i].value;
+			}
+		}
+		free(p);
+	}
+	st.memory_free_mb = virNodeGetFreeMemory(vc) >> 20;
+	r = virConnectNumOfDomains(vc);
+	st.running_vms = r > 0 ? (uint32_t)r : 0;
+	if (statvfs(h->instances_path, &sv) == 0) {
+		st.disk_free_gb = (uint64_t)sv.f_bavail * sv.f_frsize >> 30;
+		st.local_gb_used = (uint64_t)(sv.f_blocks - sv.f_bfree) * sv.f_frsize >> 30;
+	}
+	virConnectClose(vc);
+	memcpy(ret, &st, n);
+	ret->struct_size = (uint32_t)n;
+	return 0;
+}
+
+static int
+lv_list_instances(struct hvd_host *h, hvd_instance_fn fn, void *ctx, struct hv_error *err)
+{
+	virConnectPtr vc = conn_get(h->conn, err);
+	virDomainPtr *doms = NULL;
+	int n, r = 0;
+
+	if (!vc)
+		return -ENOTCONN;
+	n = virConnectListAllDomains(vc, &doms, 0);
+	if (n < 0) {
+		r = conn_error(h->conn, vc, err, "", "list domains");
+		virConnectClose(vc);
+		return r;
+	}
+	for (int i = 0; i < n; i++) {
+		struct hvd_instance_info info = {.struct_size = sizeof info};
+		/* A domain undefined between the listing and this call is simply gone. */
+		if (info_of(h, doms[i], &info) == 0)
+			fn(ctx, &info);
+		virDomainFree(doms[i]);
+	}
+	free(doms);
+	virConnectClose(vc);
+	return r;
+}
+
+static int
+lv_get_instance(struct hvd_host *h, const char *uuid, struct hvd_instance_info *ret,
+		struct hv_error *err)
+{
+	virConnectPtr vc;
+	virDomainPtr dom;
+	int r = dom_get(h, uuid, &vc, &dom, err);
+
+	if (r < 0)
+		return r;
+	if (info_of(h, dom, ret) < 0)
+		r = conn_error(h->conn, vc, err, "uuid", "domain info");
+	dom_put(vc, dom);
+	return r;
+}
+
+/* ---------------------------------------------------------------- spawn and friends */
+
+struct inst_files {
+	char dir[PATH_MAX], root[PATH_MAX], eph[PATH_MAX], swap[PATH_MAX], log[PATH_MAX];
+};
+
+static int
+files_of(const struct hvd_host *h, const char *uuid, struct inst_files *f, struct hv_error *err)
+{
+	if (inst_path(h, uuid, NULL, f->dir, sizeof f->dir) < 0 ||
+	    inst_path(h, uuid, "disk", f->root, sizeof f->root) < 0 ||
+	    inst_path(h, uuid, "disk.eph0", f->eph, sizeof f->eph) < 0 ||
+	    inst_path(h, uuid, "disk.swap", f->swap, sizeof f->swap) < 0 ||
+	    inst_path(h, uuid, "console.log", f->log, sizeof f->log) < 0)
+		return hv_error_set(err, -ENAMETOOLONG, "instances_path", "instance paths are too long");
+	return 0;
+}
+
+/* Builds the XML for spec with this host's settings; serial_port 0 takes a new one. */
+static int
+build_xml(struct hvd_host *h, virConnectPtr vc, const struct hvd_instance_spec *spec,
+	  const struct inst_files *f, uint32_t serial_port, char **ret_xml, uint32_t *ret_port,
+	  struct hv_error *err)
+{
+	struct domxml_host topo;
+	struct domxml_params p = {
+		.spec = spec,
+		.virt_type = h->virt_type,
+		.host = &topo,
+		.disks = {
+			.root = spec->existing_disk_path ? spec->existing_disk_path : f->root,
+			.root_format = "qcow2",
+			.ephemeral = spec->flavor.ephemeral_gb ? f->eph : NULL,
+			.swap = spec->flavor.swap_mb ? f->swap : NULL,
+		},
+		.console_log = f->log,
+		.listen = h->listen,
+		.vnc = true,
+	};
+	int r;
+
+	if (spec->struct_size < offsetof(struct hvd_instance_spec, power_on) + sizeof spec->power_on)
+		return hv_error_set(err, -EINVAL, "struct_size", "instance spec is too short");
+	if ((r = host_topology(h, vc, &topo, err)) < 0)
+		return r;
+	/* Validate before a port or a file is taken. */
+	if ((r = domxml_build(&p, ret_xml, err)) < 0)
+		return r;
+	free(*ret_xml);
+	*ret_xml = NULL;
+	if (!serial_port && h->port_lo && (r = port_take(h, vc, &serial_port, err)) < 0)
+		return r;
+	p.serial_port = serial_port;
+	if ((r = domxml_build(&p, ret_xml, err)) < 0)
+		return r;
+	*ret_port = serial_port;
+	return 0;
+}
+
+static int
+make_disks(const struct hvd_instance_spec *spec, const struct inst_files *f, struct hv_error *err)
+{
+	int r;
+
+	if (!spec->existing_disk_path) {
+		if (!spec->image.path || !spec->image.format)
+			return hv_error_set(err, -EINVAL, "image.path", "the image has no file in the store");
+		if ((r = disk_overlay(f->root, spec->image.path, spec->image.format, spec->flavor.root_gb, err)) < 0)
+			return r;
+	}
+	if (spec->flavor.ephemeral_gb && access(f->eph, F_OK) != 0 &&
+	    (r = disk_blank(f->eph, spec->flavor.ephemeral_gb * 1024, err)) < 0)
+		return r;
+	if (spec->flavor.swap_mb && access(f->swap, F_OK) != 0 &&
+	    (r = disk_blank(f->swap, spec->flavor.swap_mb, err)) < 0)
+		return r;
+	return 0;
+}
+
+static int
+lv_spawn(struct hvd_host *h, const struct hvd_instance_spec *spec, struct hv_error *err)
+{
+	struct inst_files f;
+	virConnectPtr vc;
+	virDomainPtr dom = NULL;
+	char *xml = NULL;
+	uint32_t port = 0;
+	bool made_dir = false;
+	int r;
+
+	if ((r = check_uuid(spec->uuid, err)) < 0 || (r = files_of(h, spec->uuid, &f, err)) < 0)
+		return r;
+	if (spec->existing_disk_path && spec->existing_disk_path[0] != '/')
+		return hv_error_set(err, -EINVAL, "existing_disk_path", "existing_disk_path must be absolute");
+	if (!(vc = conn_get(h->conn, err)))
+		return -ENOTCONN;
+	if ((dom = virDomainLookupByUUIDString(vc, spec->uuid))) {
+		r = hv_error_set(err, -EEXIST, "uuid", "instance %s already exists", spec->uuid);
+		goto out;
+	}
+	if ((r = build_xml(h, vc, spec, &f, 0, &xml, &port, err)) < 0)
+		goto out;
+	if (mkdir(f.dir, 0700) < 0) {
+		r = hv_error_set(err, -errno, "instances_path", "cannot create %s: %s", f.dir, strerror(errno));
+		goto out;
+	}
+	made_dir = true;
+	if ((r = make_disks(spec, &f, err)) < 0)
+		goto out;
+	if (!(dom = virDomainDefineXML(vc, xml))) {
+		r = conn_error(h->conn, vc, err, "spec", "define");
+		goto out;
+	}
+	if (spec->power_on && virDomainCreate(dom) < 0) {
+		r = conn_error(h->conn, vc, err, "spec", "start");
+		virDomainUndefineFlags(dom, VIR_DOMAIN_UNDEFINE_MANAGED_SAVE);
+		goto out;
+	}
+	r = 0;
+out:
+	if (r < 0 && r != -EEXIST) {
+		port_release(h, port);
+		/* An evacuated disk on shared storage is not ours to remove. */
+		if (made_dir)
+			inst_remove_dir(h, spec->uuid);
+	}
+	free(xml);
+	dom_put(vc, dom);
+	return r;
+}
+
+static int
+lv_destroy(struct hvd_host *h, const char *uuid, bool delete_disks, struct hv_error *err)
+{
+	virConnectPtr vc;
+	virDomainPtr dom;
+	char *xml;
+	struct domxml_facts facts = {0};
+	int r = dom_get(h, uuid, &vc, &dom, err);
+
+	if (r < 0)
+		return r;
+	if ((xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE)))
+		domxml_read_facts(xml, &facts, NULL);
+	free(xml);
+	if (virDomainIsActive(dom) == 1 && virDomainDestroy(dom) < 0 && virDomainIsActive(dom) == 1) {
+		r = conn_error(h->conn, vc, err, "uuid", "destroy");
+		goto out;
+	}
+	if (virDomainUndefineFlags(dom, VIR_DOMAIN_UNDEFINE_MANAGED_SAVE |
+					VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA) < 0 &&
+	    virDomainUndefine(dom) < 0) {
+		r = conn_error(h->conn, vc, err, "uuid", "undefine");
+		goto out;
+	}
+	port_release(h, facts.serial_port);
+	if (delete_disks)
+		inst_remove_dir(h, uuid);
+out:
+	dom_put(vc, dom);
+	return r;
+}
+
+static int
+lv_power_off(struct hvd_host *h, const char *uuid, uint32_t timeout_s, struct hv_error *err)
+{
+	virConnectPtr vc;
+	virDomainPtr dom;
+	int r = dom_get(h, uuid, &vc, &dom, err);
+
+	if (r < 0)
+		return r;
+	r = stop_domain(h, vc, dom, timeout_s, err);
+	dom_put(vc, dom);
+	return r;
+}
+
+static int
+lv_power_on(struct hvd_host *h, const char *uuid, struct hv_error *err)
+{
+	virConnectPtr vc;
+	virDomainPtr dom;
+	int r = dom_get(h, uuid, &vc, &dom, err);
+
+	if (r < 0)
+		return r;
+	if (virDomainIsActive(dom) != 1 && virDomainCreate(dom) < 0)
+		r = conn_error(h->conn, vc, err, "uuid", "start");
+	dom_put(vc, dom);
+	return r;
+}
+
+static int
+lv_reboot(struct hvd_host *h, const char *uuid, enum hvd_reboot_type type, uint32_t timeout_s,
+	  struct hv_error *err)
+{
+	virConnectPtr vc;
+	virDomainPtr dom;
+	int r = dom_get(h, uuid, &vc, &dom, err);
+	int s;
+
+	if (r < 0)
+		return r;
+	s = dom_state(dom);
+	if (type == HVD_REBOOT_SOFT) {
+		if (s != VIR_DOMAIN_RUNNING) {
+			r = hv_error_set(err, -EBUSY, "uuid", "a soft reboot needs a running instance");
+			goto out;
+		}
+		if (virDomainShutdown(dom) == 0 && wait_shutoff(dom, timeout_s ? timeout_s : h->reboot_timeout)) {
+			if (virDomainCreate(dom) < 0)
+				r = conn_error(h->conn, vc, err, "uuid", "start");
+			goto out;
+		}
+		/* The guest ignored the button: fall through to a hard reboot, as nova does. */
+	}
+	{
+		char *xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE);
+		virDomainPtr again;
+
+		if (virDomainIsActive(dom) == 1 && virDomainDestroy(dom) < 0) {
+			free(xml);
+			r = conn_error(h->conn, vc, err, "uuid", "destroy");
+			goto out;
+		}
+		if (virDomainHasManagedSaveImage(dom, 0) == 1)
+			virDomainManagedSaveRemove(dom, 0);
+		/* Redefining from the stored definition drops any live-only change. */
+		if (xml && (again = virDomainDefineXML(vc, xml)))
+			virDomainFree(again);
+		free(xml);
+		if (virDomainCreate(dom) < 0)
+			r = conn_error(h->conn, vc, err, "uuid", "start");
+	}
+out:
+	dom_put(vc, dom);
+	return r;
+}
+
+typedef int (*dom_call)(virDomainPtr);
+
+static int
+simple_op(struct hvd_host *h, const char *uuid, dom_call call, const char *what, struct hv_error *err)
+{
+	virConnectPtr vc;
+	virDomainPtr dom;
+	int r = dom_get(h, uuid, &vc, &dom, err);
+
+	if (r < 0)
+		return r;
+	if (call(dom) < 0)
+		r = conn_error(h->conn, vc, err, "uuid", what);
+	dom_put(vc, dom);
+	return r;
+}
+
+static int
+lv_pause(struct hvd_host *h, const char *uuid, struct hv_error *err)
+{
+	return simple_op(h, uuid, virDomainSuspend, "pause", err);
+}
+
+static int
+lv_unpause(struct hvd_host *h, const char *uuid, struct hv_error *err)
+{
+	return simple_op(h, uuid, virDomainResume, "unpause", err);
+}
+
+static int
+managed_save(virDomainPtr dom)
+{
+	return virDomainManagedSave(dom, 0);
+}
+
+static int
+lv_suspend(struct hvd_host *h, const char *uuid, struct hv_error *err)
+{
+	return simple_op(h, uuid, managed_save, "suspend", err);
+}
+
+static int
+lv_resume(struct hvd_host *h, const char *uuid, struct hv_error *err)
+{
+	virConnectPtr vc;
+	virDomainPtr dom;
+	int r = dom_get(h, uuid, &vc, &dom, err);
+
+	if (r < 0)
+		return r;
+	if (virDomainHasManagedSaveImage(dom, 0) != 1)
+		r = hv_error_set(err, -EBUSY, "uuid", "instance %s is not suspended", uuid);
+	else if (virDomainCreate(dom) < 0)
+		r = conn_error(h->conn, vc, err, "uuid", "resume");
+	dom_put(vc, dom);
+	return r;
+}
+
+/* Shared by resize and rebuild: reads the current definition, stops the domain. */
+static int
+prepare_change(struct hvd_host *h, virConnectPtr vc, virDomainPtr dom, char **ret_xml,
+	       struct domxml_facts *facts, bool *was_running, struct hv_error *err)
+{
+	int r;
+
+	*was_running = virDomainIsActive(dom) == 1;
+	if (!(*ret_xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE)))
+		return conn_error(h->conn, vc, err, "uuid", "read definition");
+	if ((r = domxml_read_facts(*ret_xml, facts, err)) < 0)
+		return r;
+	if (virDomainHasManagedSaveImage(dom, 0) == 1)
+		virDomainManagedSaveRemove(dom, 0);
+	return stop_domain(h, vc, dom, h->shutdown_timeout, err);
+}
+
+static int
+lv_resize(struct hvd_host *h, const struct hvd_instance_spec *spec, struct hv_error *err)
+{
+	struct inst_files f;
+	struct domxml_facts facts;
+	virConnectPtr vc;
+	virDomainPtr dom, nd;
+	char *old = NULL, *xml = NULL, path[PATH_MAX], backup[PATH_MAX];
+	uint32_t port = 0;
+	bool was_running;
+	int r;
+
+	if ((r = files_of(h, spec->uuid, &f, err)) < 0 || (r = dom_get(h, spec->uuid, &vc, &dom, err)) < 0)
+		return r;
+	if (inst_has(h, spec->uuid, "resize.xml") || inst_has(h, spec->uuid, "unrescue.xml")) {
+		r = hv_error_set(err, -EBUSY, "uuid", "instance %s has a resize or rescue in progress", spec->uuid);
+		goto out;
+	}
+	if ((xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE)) &&
+	    domxml_read_facts(xml, &facts, NULL) == 0)
+		port = facts.serial_port;
+	free(xml);
+	xml = NULL;
+	/* Everything about the new flavor is checked before the guest is touched. */
+	if ((r = build_xml(h, vc, spec, &f, port, &xml, &port, err)) < 0)
+		goto out;
+	if (spec->flavor.root_gb) {
+		uint64_t cur;
+		if ((r = disk_virtual_size(f.root, &cur, err)) < 0)
+			goto out;
+		if (spec->flavor.root_gb << 30 < cur) {
+			r = hv_error_set(err, -EINVAL, "flavor.root_gb",
+					 "root_gb=%" PRIu64 " is smaller than the current disk: disks only grow",
+					 spec->flavor.root_gb);
+			goto out;
+		}
+	}
+	if ((r = prepare_change(h, vc, dom, &old, &facts, &was_running, err)) < 0)
+		goto out;
+	inst_path(h, spec->uuid, "resize.xml", path, sizeof path);
+	inst_path(h, spec->uuid, "disk.resize", backup, sizeof backup);
+	if ((r = write_file(path, old, err)) < 0)
+		goto out;
+	if ((r = disk_copy(f.root, backup, err)) < 0 ||
+	    (spec->flavor.root_gb && (r = disk_grow(f.root, spec->flavor.root_gb, err)) < 0) ||
+	    (r = make_disks(&(struct hvd_instance_spec){.struct_size = sizeof *spec,
+		      .existing_disk_path = f.root, .flavor = spec->flavor}, &f, err)) < 0)
+		goto undo;
+	if (!(nd = virDomainDefineXML(vc, xml))) {
+		r = conn_error(h->conn, vc, err, "flavor", "define");
+		goto undo;
+	}
+	virDomainFree(nd);
+	if (was_running && virDomainCreate(dom) < 0)
+		r = conn_error(h->conn, vc, err, "flavor", "start");
+	goto out;
+undo:
+	rename(backup, f.root);
+	unlink(path);
+	if ((nd = virDomainDefineXML(vc, old)))
+		virDomainFree(nd);
+	if (was_running)
+		virDomainCreate(dom);
+out:
+	free(old);
+	free(xml);
+	dom_put(vc, dom);
+	return r;
+}
+
+static int
+lv_confirm_resize(struct hvd_host *h, const char *uuid, struct hv_error *err)
+{
+	int r;
+
+	if ((r = check_uuid(uuid, err)) < 0)
+		return r;
+	if (!inst_has(h, uuid, "resize.xml"))
+		return hv_error_set(err, -EBUSY, "uuid", "instance %s has no resize to confirm", uuid);
+	inst_unlink(h, uuid, "disk.resize");
+	inst_unlink(h, uuid, "resize.xml");
+	return 0;
+}
+
+static int
+lv_revert_resize(struct hvd_host *h, const char *uuid, struct hv_error *err)
+{
+	virConnectPtr vc;
+	virDomainPtr dom, nd;
+	char path[PATH_MAX], backup[PATH_MAX], root[PATH_MAX], *old = NULL;
+	bool was_running;
+	int r = dom_get(h, uuid, &vc, &dom, err);
+
+	if (r < 0)
+		return r;
+	inst_path(h, uuid, "resize.xml", path, sizeof path);
+	inst_path(h, uuid, "disk.resize", backup, sizeof backup);
+	inst_path(h, uuid, "disk", root, sizeof root);
+	if (access(path, F_OK) != 0) {
+		r = hv_error_set(err, -EBUSY, "uuid", "instance %s has no resize to revert", uuid);
+		goto out;
+	}
+	if ((r = read_file(path, &old, err)) < 0)
+		goto out;
+	was_running = virDomainIsActive(dom) == 1;
+	if (virDomainHasManagedSaveImage(dom, 0) == 1)
+		virDomainManagedSaveRemove(dom, 0);
+	if ((r = stop_domain(h, vc, dom, 0, err)) < 0)
+		goto out;
+	if (access(backup, F_OK) == 0 && rename(backup, root) < 0) {
+		r = hv_error_set(err, -errno, "uuid", "cannot restore the root disk: %s", strerror(errno));
+		goto out;
+	}
+	if (!(nd = virDomainDefineXML(vc, old))) {
+		r = conn_error(h->conn, vc, err, "uuid", "define");
+		goto out;
+	}
+	virDomainFree(nd);
+	unlink(path);
+	if (was_running && virDomainCreate(dom) < 0)
+		r = conn_error(h->conn, vc, err, "uuid", "start");
+out:
+	free(old);
+	dom_put(vc, dom);
+	return r;
+}
+
+static int
+lv_rebuild(struct hvd_host *h, const struct hvd_instance_spec *spec, struct hv_error *err)
+{
+	struct inst_files f;
+	struct domxml_facts facts;
+	virConnectPtr vc;
+	virDomainPtr dom, nd;
+	char *old = NULL, *xml = NULL;
+	uint32_t port = 0;
+	bool was_running;
+	int r;
+
+	if ((r = files_of(h, spec->uuid, &f, err)) < 0 || (r = dom_get(h, spec->uuid, &vc, &dom, err)) < 0)
+		return r;
+	if (inst_has(h, spec->uuid, "resize.xml") || inst_has(h, spec->uuid, "unrescue.xml")) {
+		r = hv_error_set(err, -EBUSY, "uuid", "instance %s has a resize or rescue in progress", spec->uuid);
+		goto out;
+	}
+	if ((old = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE)) &&
+	    domxml_read_facts(old, &facts, NULL) == 0)
+		port = facts.serial_port;
+	free(old);
+	old = NULL;
+	if (!spec->image.path) {
+		r = hv_error_set(err, -EINVAL, "image.path", "the image has no file in the store");
+		goto out;
+	}
+	{
+		struct hvd_instance_spec s = *spec;
+		s.existing_disk_path = NULL;
+		if ((r = build_xml(h, vc, &s, &f, port, &xml, &port, err)) < 0)
+			goto out;
+	}
+	if ((r = prepare_change(h, vc, dom, &old, &facts, &was_running, err)) < 0)
+		goto out;
+	{
+		char fresh[PATH_MAX + 8];
+		snprintf(fresh, sizeof fresh, "%s.new", f.root);
+		unlink(fresh);
+		if ((r = disk_overlay(fresh, spec->image.path, spec->image.format, spec->flavor.root_gb, err)) < 0)
+			goto out;
+		if (rename(fresh, f.root) < 0) {
+			r = hv_error_set(err, -errno, "instances_path", "cannot replace the root disk: %s", strerror(errno));
+			unlink(fresh);
+			goto out;
+		}
+	}
+	if (!(nd = virDomainDefineXML(vc, xml))) {
+		r = conn_error(h->conn, vc, err, "spec", "define");
+		goto out;
+	}
+	virDomainFree(nd);
+	if ((spec->power_on || was_running) && virDomainCreate(dom) < 0)
+		r = conn_error(h->conn, vc, err, "spec", "start");
+out:
+	free(old);
+	free(xml);
+	dom_put(vc, dom);
+	return r;
+}
+
+static int
+lv_rescue(struct hvd_host *h, const char *uuid, const struct hvd_image *rescue_image,
+	  struct hv_error *err)
+{
+	virConnectPtr vc;
+	virDomainPtr dom, nd;
+	struct domxml_facts facts;
+	char *old = NULL, *xml = NULL, saved[PATH_MAX], disk[PATH_MAX];
+	bool was_running;
+	int r = dom_get(h, uuid, &vc, &dom, err);
+
+	if (r < 0)
+		return r;
+	inst_path(h, uuid, "unrescue.xml", saved, sizeof saved);
+	inst_path(h, uuid, "disk.rescue", disk, sizeof disk);
+	if (access(saved, F_OK) == 0 || inst_has(h, uuid, "resize.xml")) {
+		r = hv_error_set(err, -EBUSY, "uuid", "instance %s is rescued or has a resize pending", uuid);
+		goto out;
+	}
+	if (!rescue_image || !rescue_image->path || !rescue_image->format) {
+		r = hv_error_set(err, -EINVAL, "rescue_image.path", "the rescue image has no file in the store");
+		goto out;
+	}
+	if (!(old = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE))) {
+		r = conn_error(h->conn, vc, err, "uuid", "read definition");
+		goto out;
+	}
+	if ((r = domxml_rescue(old, disk, rescue_image, &xml, err)) < 0)
+		goto out;
+	free(old);
+	old = NULL;
+	if ((r = prepare_change(h, vc, dom, &old, &facts, &was_running, err)) < 0)
+		goto out;
+	unlink(disk);
+	if ((r = disk_overlay(disk, rescue_image->path, rescue_image->format, 0, err)) < 0 ||
+	    (r = write_file(saved, old, err)) < 0)
+		goto out;
+	if (!(nd = virDomainDefineXML(vc, xml))) {
+		r = conn_error(h->conn, vc, err, "rescue_image", "define");
+		unlink(saved);
+		goto out;
+	}
+	virDomainFree(nd);
+	if (virDomainCreate(dom) < 0)
+		r = conn_error(h->conn, vc, err, "rescue_image", "start");
+out:
+	free(old);
+	free(xml);
+	dom_put(vc, dom);
+	return r;
+}
+
+static int
+lv_unrescue(struct hvd_host *h, const char *uuid, struct hv_error *err)
+{
+	virConnectPtr vc;
+	virDomainPtr dom, nd;
+	char *old = NULL, saved[PATH_MAX];
+	int r = dom_get(h, uuid, &vc, &dom, err);
+
+	if (r < 0)
+		return r;
+	inst_path(h, uuid, "unrescue.xml", saved, sizeof saved);
+	if (access(saved, F_OK) != 0) {
+		r = hv_error_set(err, -EBUSY, "uuid", "instance %s is not rescued", uuid);
+		goto out;
+	}
+	if ((r = read_file(saved, &old, err)) < 0)
+		goto out;
+	if (virDomainHasManagedSaveImage(dom, 0) == 1)
+		virDomainManagedSaveRemove(dom, 0);
+	if ((r = stop_domain(h, vc, dom, 0, err)) < 0)
+		goto out;
+	if (!(nd = virDomainDefineXML(vc, old))) {
+		r = conn_error(h->conn, vc, err, "uuid", "define");
+		goto out;
+	}
+	virDomainFree(nd);
+	unlink(saved);
+	inst_unlink(h, uuid, "disk.rescue");
+	if (virDomainCreate(dom) < 0)
+		r = conn_error(h->conn, vc, err, "uuid", "start");
+out:
+	free(old);
+	dom_put(vc, dom);
+	return r;
+}
+
+static int
+lv_snapshot(struct hvd_host *h, const char *uuid, const char *dest_path, const char *dest_format,
+	    struct hv_error *err)
+{
+	virConnectPtr vc;
+	virDomainPtr dom;
+	struct domxml_facts facts;
+	char *xml = NULL, tmp[PATH_MAX];
+	bool paused = false, frozen = false;
+	int r, s;
+
+	if (!dest_path || dest_path[0] != '/' || strstr(dest_path, "/../") || strlen(dest_path) > PATH_MAX - 8)
+		return hv_error_set(err, -EINVAL, "dest_path", "dest_path must be an absolute path without '..'");
+	if (!dest_format || (strcmp(dest_format, "qcow2") != 0 && strcmp(dest_format, "raw") != 0))
+		return hv_error_set(err, -EINVAL, "dest_format", "dest_format must be qcow2 or raw");
+	if ((r = dom_get(h, uuid, &vc, &dom, err)) < 0)
+		return r;
+	if (!(xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE))) {
+		r = conn_error(h->conn, vc, err, "uuid", "read definition");
+		goto out;
+	}
+	if ((r = domxml_read_facts(xml, &facts, err)) < 0)
+		goto out;
+	s = dom_state(dom);
+	if (s == VIR_DOMAIN_RUNNING) {
+		if (facts.require_quiesce) {
+			if (virDomainFSFreeze(dom, NULL, 0, 0) < 0) {
+				r = conn_error(h->conn, vc, err, "uuid", "quiesce through the guest agent");
+				goto out;
+			}
+			frozen = true;
+		}
+		/* Paused, the guest writes nothing while its disk is read. */
+		if (virDomainSuspend(dom) < 0) {
+			r = conn_error(h->conn, vc, err, "uuid", "pause for the snapshot");
+			goto thaw;
+		}
+		paused = true;
+	}
+	snprintf(tmp, sizeof tmp, "%s.part", dest_path);
+	r = disk_convert(facts.root_disk, tmp, dest_format, virDomainIsActive(dom) == 1, err);
+	if (r == 0 && rename(tmp, dest_path) < 0)
+		r = hv_error_set(err, -errno, "dest_path", "cannot rename to %s: %s", dest_path, strerror(errno));
+	if (r < 0)
+		unlink(tmp);
+	if (paused)
+		virDomainResume(dom);
+thaw:
+	if (frozen)
+		virDomainFSThaw(dom, NULL, 0, 0);
+out:
+	free(xml);
+	dom_put(vc, dom);
+	return r;
+}
+
+static int
+lv_console_log(struct hvd_host *h, const char *uuid, size_t max_bytes, char **ret_text,
+	       struct hv_error *err)
+{
+	char path[PATH_MAX], *buf;
+	struct stat st;
+	size_t want;
+	ssize_t n;
+	int fd, r;
+
+	if ((r = check_uuid(uuid, err)) < 0)
+		return r;
+	if (!inst_has(h, uuid, NULL))
+		return hv_error_set(err, -ENOENT, "uuid", "no instance %s on this host", uuid);
+	inst_path(h, uuid, "console.log", path, sizeof path);
+	want = max_bytes && max_bytes < h->console_log_max ? max_bytes : h->console_log_max;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		if (fd >= 0)
+			close(fd);
+		*ret_text = strdup("");
+		return *ret_text ? 0 : hv_error_set(err, -ENOMEM, "", "out of memory");
+	}
+	if ((size_t)st.st_size < want)
+		want = (size_t)st.st_size;
+	buf = malloc(want + 1);
+	if (!buf) {
+		close(fd);
+		return hv_error_set(err, -ENOMEM, "", "out of memory");
+	}
+	n = pread(fd, buf, want, st.st_size - (off_t)want);
+	close(fd);
+	if (n < 0) {
+		free(buf);
+		return hv_error_set(err, -EIO, "uuid", "cannot read the console log: %s", strerror(errno));
+	}
+	buf[n] = '\0';
+	*ret_text = buf;
+	return 0;
+}
+
+static int
+lv_get_console(struct hvd_host *h, const char *uuid, enum hvd_console_type type,
+	       struct hvd_console *ret, struct hv_error *err)
+{
+	struct hvd_console c = {.struct_size = sizeof c, .type = type};
+	size_t n = ret->struct_size < sizeof c ? ret->struct_size : sizeof c;
+	struct domxml_facts facts;
+	virConnectPtr vc;
+	virDomainPtr dom;
+	char *xml;
+	int r = dom_get(h, uuid, &vc, &dom, err);
+
+	if (r < 0)
+		return r;
+	if (virDomainIsActive(dom) != 1) {
+		r = hv_error_set(err, -EBUSY, "uuid", "instance %s is not running", uuid);
+		goto out;
+	}
+	if (!(xml = virDomainGetXMLDesc(dom, 0))) {
+		r = conn_error(h->conn, vc, err, "uuid", "read definition");
+		goto out;
+	}
+	r = domxml_read_facts(xml, &facts, err);
+	free(xml);
+	if (r < 0)
+		goto out;
+	if (type == HVD_CONSOLE_VNC) {
+		if (!facts.vnc_port) {
+			r = hv_error_set(err, -EOPNOTSUPP, "type", "instance %s has no VNC console", uuid);
+			goto out;
+		}
+		snprintf(c.host, sizeof c.host, "%s", facts.vnc_listen[0] ? facts.vnc_listen : h->listen);
+		c.port = facts.vnc_port;
+	} else if (type == HVD_CONSOLE_SERIAL) {
+		if (!facts.serial_port) {
+			r = hv_error_set(err, -EOPNOTSUPP, "type", "instance %s has no TCP serial console", uuid);
+			goto out;
+		}
+		snprintf(c.host, sizeof c.host, "%s", facts.serial_host);
+		c.port = facts.serial_port;
+	} else {
+		r = hv_error_set(err, -EINVAL, "type", "console type must be vnc or serial");
+		goto out;
+	}
+	memcpy(ret, &c, n);
+	ret->struct_size = (uint32_t)n;
+out:
+	dom_put(vc, dom);
+	return r;
+}
+
+static int
+lv_set_admin_password(struct hvd_host *h, const char *uuid, const char *user, const char *password,
+		      struct hv_error *err)
+{
+	virConnectPtr vc;
+	virDomainPtr dom;
+	int r;
+
+	if (!user || !*user || strlen(user) > 32 || strpbrk(user, ":\n\r"))
+		return hv_error_set(err, -EINVAL, "user", "user must be 1-32 bytes without ':' or newlines");
+	if (!password || !*password || strchr(password, '\n'))
+		return hv_error_set(err, -EINVAL, "password", "password must be non-empty, one line");
+	if ((r = dom_get(h, uuid, &vc, &dom, err)) < 0)
+		return r;
+	if (virDomainSetUserPassword(dom, user, password, 0) < 0) {
+		/* libvirt's message names the agent problem, never the password. */
+		r = conn_error(h->conn, vc, err, "uuid", "set the password through the guest agent");
+	}
+	dom_put(vc, dom);
+	return r;
+}
+
+static int
+lv_set_event_callback(struct hvd_host *h, hvd_event_fn fn, void *ctx, struct hv_error *err)
+{
+	(void)err;
+	conn_set_event_callback(h->conn, fn, ctx);
+	return 0;
+}
+
+static const struct hvd_driver lv_driver = {
+	.abi_version = HVD_ABI_VERSION,
+	.struct_size = sizeof(struct hvd_driver),
+	.name = "libvirt",
+	.version = HV_VERSION,
+	.open = lv_open,
+	.close = lv_close,
+	.host_info = lv_host_info,
+	.host_stats = lv_host_stats,
+	.list_instances = lv_list_instances,
+	.get_instance = lv_get_instance,
+	.spawn = lv_spawn,
+	.destroy = lv_destroy,
+	.power_off = lv_power_off,
+	.power_on = lv_power_on,
+	.reboot = lv_reboot,
+	.pause = lv_pause,
+	.unpause = lv_unpause,
+	.suspend = lv_suspend,
+	.resume = lv_resume,
+	.resize = lv_resize,
+	.confirm_resize = lv_confirm_resize,
+	.revert_resize = lv_revert_resize,
+	.rebuild = lv_rebuild,
+	.rescue = lv_rescue,
+	.unrescue = lv_unrescue,
+	.snapshot = lv_snapshot,
+	.console_log = lv_console_log,
+	.get_console = lv_get_console,
+	.set_admin_password = lv_set_admin_password,
+	.set_event_callback = lv_set_event_callback,
+};
+
+HVD_EXPORT const struct hvd_driver *hvagent_driver_entry(uint32_t agent_abi_version);
+
+HVD_EXPORT const struct hvd_driver *
+hvagent_driver_entry(uint32_t agent_abi_version)
+{
+	return agent_abi_version == HVD_ABI_VERSION ? &lv_driver : NULL;
+}
