@@ -66,6 +66,7 @@ struct job {
 	/* JOB_STATS */
 	struct hvd_host_stats stats;
 	/* JOB_SYNC */
+	int64_t started_ms;   /* records changed after this are newer than the listing */
 	struct sync_entry *entries;
 	size_t n_entries, cap_entries;
 };
@@ -784,16 +785,19 @@ static const char *transition_name(enum hvd_event_type t)
 	return "unknown";
 }
 
-static void apply_power(struct agent *a, struct inst *in, enum hvd_power_state p)
+/* Returns what changed (INST_SYNC_NOTHING / INST_SYNC_SKIP when nothing did). */
+static enum inst_sync apply_power(struct agent *a, struct inst *in, bool found,
+				  enum hvd_power_state p, bool from_event)
 {
-	if (in->power == p)
-		return;
-	in->power = p;
-	/* nova's sync rule: a guest that stopped on its own is stopped, never restarted here */
-	if (in->task == TASK_NONE && in->vm == VM_ACTIVE &&
-	    (p == HVD_POWER_SHUTDOWN || p == HVD_POWER_CRASHED))
-		in->vm = VM_STOPPED;
+	enum inst_vm vm;
+	enum inst_sync what = inst_sync_decide(in, found, p, from_event, &vm);
+
+	if (what == INST_SYNC_NOTHING || what == INST_SYNC_SKIP)
+		return what;
+	in->power = found ? p : HVD_POWER_NOSTATE;
+	in->vm = vm;
 	touch(a, in);
+	return what;
 }
 
 static void drain_driver_events(struct agent *a)
@@ -816,7 +820,7 @@ static void drain_driver_events(struct agent *a)
 			emit_event(a, json_pack("{s:s}", "event", transition_name(e->type)));
 		} else if (in) {
 			hv_log(HV_LOG_INFO, in->uuid, NULL, "lifecycle %s", transition_name(e->type));
-			apply_power(a, in, e->type == HVD_EVENT_DELETED ? HVD_POWER_NOSTATE : e->power);
+			apply_power(a, in, e->type != HVD_EVENT_DELETED, e->power, true);
 			emit_event(a, json_pack("{s:s, s:s, s:s, s:s}", "event", "lifecycle", "uuid",
 						in->uuid, "transition", transition_name(e->type),
 						"power_state", inst_power_name(in->power)));
@@ -970,27 +974,29 @@ static void on_job_done(struct agent *a, struct job *j)
 		for (size_t i = 0; i < a->n_insts; i++) {
 			struct inst *in = a->insts[i];
 			enum hvd_power_state seen = HVD_POWER_NOSTATE, old = in->power;
+			enum inst_sync what;
 			bool found = false;
 
-			if (in->task != TASK_NONE)
-				continue; /* a task in flight owns the instance */
+			if (in->updated_ms >= j->started_ms)
+				continue; /* a command finished after the listing: it knows better */
 			for (size_t k = 0; k < j->n_entries && !found; k++)
 				if (strcmp(j->entries[k].uuid, in->uuid) == 0) {
 					seen = j->entries[k].power;
 					found = true;
 				}
-			if (seen == old)
+			what = apply_power(a, in, found, seen, false);
+			if (what == INST_SYNC_NOTHING || what == INST_SYNC_SKIP)
 				continue;
-			apply_power(a, in, seen);
 			hv_log(HV_LOG_NOTICE, in->uuid, NULL, "power state %s -> %s",
-			       inst_power_name(old), inst_power_name(seen));
-			emit_event(a, found ? json_pack("{s:s, s:s, s:s, s:s, s:s}", "event",
-							"power_state_changed", "uuid", in->uuid,
-							"old", inst_power_name(old), "new",
-							inst_power_name(seen), "vm_state",
-							inst_vm_name(in->vm))
-					    : json_pack("{s:s, s:s}", "event", "instance_missing",
-							"uuid", in->uuid));
+			       inst_power_name(old), inst_power_name(in->power));
+			emit_event(a, what == INST_SYNC_POWER
+					      ? json_pack("{s:s, s:s, s:s, s:s, s:s}", "event",
+							  "power_state_changed", "uuid", in->uuid,
+							  "old", inst_power_name(old), "new",
+							  inst_power_name(in->power), "vm_state",
+							  inst_vm_name(in->vm))
+					      : json_pack("{s:s, s:s}", "event", "instance_missing",
+							  "uuid", in->uuid));
 		}
 		for (size_t k = 0; k < j->n_entries; k++) {
 			const char *u = j->entries[k].uuid;
@@ -1532,6 +1538,7 @@ static void start_house_job(struct agent *a, enum job_kind kind)
 	if (!j)
 		return;
 	j->kind = kind;
+	j->started_ms = proto_now_ms();
 	if (kind == JOB_STATS)
 		a->stats_pending = true;
 	else

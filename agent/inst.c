@@ -239,6 +239,22 @@ enum inst_vm inst_vm_from_power(enum hvd_power_state p)
 	return VM_ERROR;
 }
 
+enum inst_sync inst_sync_decide(const struct inst *in, bool found, enum hvd_power_state seen,
+				bool from_event, enum inst_vm *ret_vm)
+{
+	*ret_vm = in->vm;
+	if (in->task != TASK_NONE && !from_event)
+		return INST_SYNC_SKIP;
+	if (!found)
+		seen = HVD_POWER_NOSTATE;
+	if (seen == in->power)
+		return INST_SYNC_NOTHING;
+	if (in->task == TASK_NONE && in->vm == VM_ACTIVE &&
+	    (seen == HVD_POWER_SHUTDOWN || seen == HVD_POWER_CRASHED))
+		*ret_vm = VM_STOPPED;
+	return found ? INST_SYNC_POWER : INST_SYNC_MISSING;
+}
+
 struct inst *inst_new(const char *uuid)
 {
 	struct inst *in = calloc(1, sizeof *in);

@@ -117,6 +117,21 @@ enum inst_vm inst_vm_after(const struct inst *in, enum inst_cmd cmd, bool power_
 /* vm_state that matches an observed power state, for recovery of an interrupted task. */
 enum inst_vm inst_vm_from_power(enum hvd_power_state p);
 
+/* What an observation of the hypervisor (a lifecycle event, the periodic sync) does to an
+ * instance. */
+enum inst_sync {
+	INST_SYNC_NOTHING,  /* already consistent */
+	INST_SYNC_SKIP,     /* a task is in flight: the task owns the instance (periodic sync) */
+	INST_SYNC_POWER,    /* record the new power_state (and *ret_vm) */
+	INST_SYNC_MISSING,  /* the hypervisor does not know it: power_state nostate */
+};
+/* found: the hypervisor listed the instance; seen: its power state. from_event: a lifecycle
+ * event (recorded even during a task, since it is what the hypervisor says happened; only
+ * vm_state is left to the task). *ret_vm receives the vm_state to keep: nova's rule, a
+ * guest that stopped or crashed on its own while active becomes stopped, never restarted. */
+enum inst_sync inst_sync_decide(const struct inst *in, bool found, enum hvd_power_state seen,
+				bool from_event, enum inst_vm *ret_vm);
+
 struct inst *inst_new(const char *uuid);
 void inst_free(struct inst *in);
 /* The protocol's instance record (docs/protocol.md 8.1). New reference. */

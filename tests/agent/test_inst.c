@@ -141,6 +141,49 @@ static void a_record_survives_the_journal_round_trip(void **state)
 	inst_free(back);
 }
 
+static void the_periodic_sync_leaves_an_instance_with_a_task_in_flight_alone(void **state)
+{
+	struct inst *in = make(VM_ACTIVE, TASK_REBOOTING);
+	enum inst_vm vm;
+
+	in->power = HVD_POWER_RUNNING;
+	assert_int_equal(inst_sync_decide(in, true, HVD_POWER_SHUTDOWN, false, &vm), INST_SYNC_SKIP);
+	/* the hypervisor's own event is still recorded, but vm_state stays the task's */
+	assert_int_equal(inst_sync_decide(in, true, HVD_POWER_SHUTDOWN, true, &vm), INST_SYNC_POWER);
+	assert_int_equal(vm, VM_ACTIVE);
+	inst_free(in);
+}
+
+static void a_guest_that_shut_down_by_itself_is_stopped_not_restarted(void **state)
+{
+	struct inst *in = make(VM_ACTIVE, TASK_NONE);
+	enum inst_vm vm;
+
+	in->power = HVD_POWER_RUNNING;
+	assert_int_equal(inst_sync_decide(in, true, HVD_POWER_SHUTDOWN, false, &vm), INST_SYNC_POWER);
+	assert_int_equal(vm, VM_STOPPED);
+	assert_int_equal(inst_sync_decide(in, true, HVD_POWER_CRASHED, true, &vm), INST_SYNC_POWER);
+	assert_int_equal(vm, VM_STOPPED);
+	assert_int_equal(inst_sync_decide(in, true, HVD_POWER_RUNNING, false, &vm), INST_SYNC_NOTHING);
+	in->vm = VM_PAUSED;
+	in->power = HVD_POWER_PAUSED;
+	assert_int_equal(inst_sync_decide(in, true, HVD_POWER_RUNNING, false, &vm), INST_SYNC_POWER);
+	assert_int_equal(vm, VM_PAUSED);
+	inst_free(in);
+}
+
+static void an_instance_the_hypervisor_lost_shows_nostate(void **state)
+{
+	struct inst *in = make(VM_ACTIVE, TASK_NONE);
+	enum inst_vm vm;
+
+	in->power = HVD_POWER_RUNNING;
+	assert_int_equal(inst_sync_decide(in, false, HVD_POWER_RUNNING, false, &vm), INST_SYNC_MISSING);
+	in->power = HVD_POWER_NOSTATE;
+	assert_int_equal(inst_sync_decide(in, false, HVD_POWER_RUNNING, false, &vm), INST_SYNC_NOTHING);
+	inst_free(in);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -151,6 +194,9 @@ int main(void)
 		cmocka_unit_test(each_action_leads_to_its_stable_state),
 		cmocka_unit_test(names_round_trip_and_netfilter_commands_are_reserved),
 		cmocka_unit_test(a_record_survives_the_journal_round_trip),
+		cmocka_unit_test(the_periodic_sync_leaves_an_instance_with_a_task_in_flight_alone),
+		cmocka_unit_test(a_guest_that_shut_down_by_itself_is_stopped_not_restarted),
+		cmocka_unit_test(an_instance_the_hypervisor_lost_shows_nostate),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
