@@ -184,6 +184,14 @@ int agent_config_check(const char *path, FILE *out, FILE *errout)
 	return 0;
 }
 
+void agent_config_sample(FILE *out)
+{
+	fputs("# hvagent.conf - settings of the hvagent compute agent. Every key is shown with its\n"
+	      "# default, commented out. Drop-ins in hvagent.conf.d/*.conf are read after this file,\n"
+	      "# in lexical order; a later value wins. Check with: hvagent --check-config\n\n", out);
+	cfg_schema_print(agent_config_schema, out);
+}
+
 int agent_config_host_id(const struct cfg *cfg, char *buf, size_t size)
 {
 	const char *id = cfg_get_str(cfg, "DEFAULT", "host_id");

@@ -28,6 +28,9 @@ int agent_config_load(const char *path, struct cfg **ret, struct cfg_diags *diag
  * AGENT_CONFIG_EX_CONFIG. */
 int agent_config_check(const char *path, FILE *out, FILE *errout);
 
+/* Prints the commented sample hvagent.conf (every key, its help, type and default). */
+void agent_config_sample(FILE *out);
+
 /* [DEFAULT] host_id, or the machine's hostname when it is empty. Returns 0 or -errno
  * (-ENAMETOOLONG when buf is too small). */
 int agent_config_host_id(const struct cfg *cfg, char *buf, size_t size);

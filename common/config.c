@@ -739,6 +739,31 @@ void cfg_diag_key(struct cfg_diags *diags, const struct cfg *cfg, const char *se
 		cfg_diag_add(diags, "default", 0, "[%s] %s: %s", section, key, text);
 }
 
+void cfg_schema_print(const struct cfg_key *schema, FILE *out)
+{
+	static const char *const type_names[] = {
+		[CFG_STRING] = "string", [CFG_INT] = "integer", [CFG_BOOL] = "boolean",
+		[CFG_ENUM] = "one of: ", [CFG_PATH] = "absolute path",
+	};
+	for (size_t i = 0; schema[i].section; i++) {
+		const struct cfg_key *k = &schema[i];
+		if (i == 0 || strcmp(schema[i - 1].section, k->section) != 0)
+			fprintf(out, "%s[%s]\n", i ? "\n" : "", k->section);
+		fprintf(out, "\n# %s\n# %s", k->help ? k->help : "", type_names[k->type]);
+		if (k->type == CFG_INT) {
+			fprintf(out, ", %" PRId64 "-%" PRId64, k->min, k->max);
+		} else if (k->type == CFG_ENUM) {
+			for (const char *p = k->allowed ? k->allowed : ""; *p; p++) {
+				if (*p == '|')
+					fputs(", ", out);
+				else
+					fputc(*p, out);
+			}
+		}
+		fprintf(out, "\n#%s =%s%s\n", k->key, k->def && *k->def ? " " : "", k->def ? k->def : "");
+	}
+}
+
 void cfg_diags_print(const struct cfg_diags *diags, FILE *out)
 {
 	size_t slots = sizeof diags->items / sizeof diags->items[0];

@@ -74,6 +74,9 @@ int cfg_section_kv(const struct cfg *cfg, const char *section, struct hvd_kv **r
  * `key = value`), parseable again by cfg_load. */
 void cfg_print(const struct cfg *cfg, FILE *out);
 void cfg_diags_print(const struct cfg_diags *diags, FILE *out);
+/* Prints a commented sample config of schema: per key its help, type, range or choices, and
+ * the default as a commented-out setting (for packaging and the operator guide). */
+void cfg_schema_print(const struct cfg_key *schema, FILE *out);
 /* Adds an error about a loaded key, placed at the FILE:LINE that set it ("default" when
  * unset): for checks that span keys, made by the program after cfg_load. */
 void cfg_diag_key(struct cfg_diags *diags, const struct cfg *cfg, const char *section,

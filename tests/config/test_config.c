@@ -524,6 +524,60 @@ static void bad_configs_print_every_error(void **state)
 	assert_true(golden_dir("bad", ".err", AGENT_CONFIG_EX_CONFIG) >= 5);
 }
 
+/* The sample is documentation an operator edits: it must load, and uncommenting every
+ * setting must give exactly the defaults. */
+static void the_sample_config_documents_every_key_and_loads(void **state)
+{
+	char *sample = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&sample, &len);
+	agent_config_sample(m);
+	fclose(m);
+
+	char golden[PATH_MAX];
+	snprintf(golden, sizeof golden, "%s/sample/hvagent.conf", data_dir);
+	char *fixed = NULL;
+	size_t flen = 0;
+	m = open_memstream(&fixed, &flen);
+	for (const char *p = sample; *p;) {
+		const char *at = strstr(p, HV_DRIVERDIR);
+		size_t n = at ? (size_t)(at - p) : strlen(p);
+		fwrite(p, 1, n, m);
+		if (!at)
+			break;
+		fputs("@DRIVERDIR@", m);
+		p = at + strlen(HV_DRIVERDIR);
+	}
+	fclose(m);
+	if (getenv("HV_REGENERATE")) {
+		write_file(golden, fixed);
+	} else {
+		char *want = read_all(golden);
+		assert_non_null(want);
+		assert_string_equal(fixed, want);
+		free(want);
+	}
+
+	struct cfg *cfg, *def;
+	struct cfg_diags d;
+	assert_int_equal(cfg_load_string(agent_config_schema, "sample", sample, &cfg, &d), 0);
+	cfg_free(cfg);
+	/* uncomment every "#key = value" line */
+	for (char *p = sample; (p = strstr(p, "\n#")); p++)
+		if (p[2] != ' ')
+			p[1] = ' ';
+	assert_int_equal(cfg_load_string(agent_config_schema, "uncommented", sample, &cfg, &d), 0);
+	assert_int_equal(cfg_load_string(agent_config_schema, "empty", "", &def, &d), 0);
+	for (const struct cfg_key *k = agent_config_schema; k->section; k++) {
+		assert_string_equal(cfg_get_str(cfg, k->section, k->key), cfg_get_str(def, k->section, k->key));
+		assert_string_not_equal(cfg_origin(cfg, k->section, k->key), "default");
+	}
+	cfg_free(cfg);
+	cfg_free(def);
+	free(sample);
+	free(fixed);
+}
+
 static void drop_in_golden_shows_the_merged_config(void **state)
 {
 	/* hvagent.conf + hvagent.conf.d/{10-early,20-late}.conf (+ files that are not drop-ins) */
@@ -560,6 +614,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(good_configs_print_their_normalized_form),
 		cmocka_unit_test(bad_configs_print_every_error),
 		cmocka_unit_test(drop_in_golden_shows_the_merged_config),
+		cmocka_unit_test(the_sample_config_documents_every_key_and_loads),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
