@@ -188,8 +188,8 @@ prepare(const struct guest_job *job, size_t i, const struct guest_inject_opts *o
 	}
 
 	snprintf(f, sizeof f, "jobs[%zu].partition", i);
-	if (job->partition < GUEST_PARTITION_WHOLE || job->partition > 128)
-		return hv_error_set(err, -EINVAL, f, "%s: -1 (whole disk), 0 (inspect) or 1-128", f);
+	if (job->partition < GUEST_PARTITION_INSPECT || job->partition > 128)
+		return hv_error_set(err, -EINVAL, f, "%s: 0 (find the root), -1 (whole disk), -2 (inspect) or 1-128", f);
 
 	if (!job->ssh_key && !job->password) {
 		snprintf(f, sizeof f, "jobs[%zu]", i);
@@ -313,30 +313,74 @@ free_strings(char **v)
 	free(v);
 }
 
+static bool
+fs_type_allowed(struct disk *d, const char *dev, char *type, size_t size)
+{
+	static const char *const allowed[] = { "ext2", "ext3", "ext4", "xfs", "btrfs" };
+	char *t = guestfs_vfs_type(d->g, dev);
+	bool ok = false;
+
+	snprintf(type, size, "%s", t ? t : "");
+	for (size_t i = 0; t && i < sizeof allowed / sizeof allowed[0]; i++)
+		ok |= strcmp(t, allowed[i]) == 0;
+	free(t);
+	return ok;
+}
+
 static int
 mount_by_hint(struct disk *d)
 {
-	static const char *const allowed[] = { "ext2", "ext3", "ext4", "xfs", "btrfs" };
-	char dev[64];
-	bool ok = false;
+	char dev[64], type[32];
 
 	if (d->job->partition == GUEST_PARTITION_WHOLE)
 		snprintf(dev, sizeof dev, "%s", d->device);
 	else
 		snprintf(dev, sizeof dev, "%s%d", d->device, d->job->partition);
-	char *type = guestfs_vfs_type(d->g, dev);
-	if (!type)
-		return fail_g(d, "no filesystem found (is the recorded format right?)");
-	for (size_t i = 0; i < sizeof allowed / sizeof allowed[0]; i++)
-		ok |= strcmp(type, allowed[i]) == 0;
-	if (!ok) {
-		int r = fail(d, -EMEDIUMTYPE, "filesystem type '%.32s' is not ext2/3/4, xfs or btrfs", type);
-		free(type);
-		return r;
-	}
-	free(type);
+	if (!fs_type_allowed(d, dev, type, sizeof type))
+		return fail(d, -EMEDIUMTYPE,
+			    "%s holds '%.31s', not ext2/3/4, xfs or btrfs (is the recorded format right?)",
+			    dev + 5, type);
 	if (guestfs_mount(d->g, dev, "/") < 0)
 		return fail_g(d, "mount");
+	return 0;
+}
+
+/* Cheap stand-in for inspection: mount each candidate filesystem of this disk read-only
+ * and keep the one that has a regular /etc/passwd. */
+static int
+mount_by_probe(struct disk *d)
+{
+	char **parts = guestfs_list_partitions(d->g);
+	char found[64] = "", type[32];
+	size_t n_found = 0;
+
+	if (!parts)
+		return fail_g(d, "list partitions");
+	for (ssize_t i = -1; i < 0 || parts[i]; i++) {
+		const char *dev = i < 0 ? d->device : parts[i];
+		if ((i >= 0 && !on_disk(dev, d->device)) || !fs_type_allowed(d, dev, type, sizeof type))
+			continue;
+		if (guestfs_mount_ro(d->g, dev, "/") < 0)
+			continue;
+		struct guestfs_statns *st = guestfs_lstatns(d->g, "/etc/passwd");
+		if (st && S_ISREG((unsigned)st->st_mode)) {
+			snprintf(found, sizeof found, "%s", dev);
+			n_found++;
+		}
+		if (st)
+			guestfs_free_statns(st);
+		if (guestfs_umount(d->g, "/") < 0) {
+			free_strings(parts);
+			return fail_g(d, "umount");
+		}
+	}
+	free_strings(parts);
+	if (n_found == 0)
+		return fail(d, -ENOENT, "no operating system found on the disk (is the recorded format right?)");
+	if (n_found > 1)
+		return fail(d, -EINVAL, "%zu root filesystems found on the disk (multi-boot)", n_found);
+	if (guestfs_mount(d->g, found, "/") < 0)
+		return fail_g(d, "mount /");
 	return 0;
 }
 
@@ -699,7 +743,12 @@ run_disk(struct disk *d, char **roots, bool can_relabel)
 	size_t n_touched = 0;
 	int r;
 
-	r = d->job->partition == GUEST_PARTITION_INSPECT ? mount_by_inspection(d, roots) : mount_by_hint(d);
+	if (d->job->partition == GUEST_PARTITION_INSPECT)
+		r = mount_by_inspection(d, roots);
+	else if (d->job->partition == GUEST_PARTITION_AUTO)
+		r = mount_by_probe(d);
+	else
+		r = mount_by_hint(d);
 	if (r == 0)
 		r = aug_load_accounts(d, d->job->password != NULL);
 	if (r == 0 && d->job->ssh_key)
