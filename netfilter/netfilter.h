@@ -1,0 +1,90 @@
+/* netfilter.h - security groups and floating IPs of one host, programmed into nftables.
+ *
+ * The agent keeps one struct nf_ctx per network namespace (normally the host's). Every call
+ * that changes the desired state validates its input completely, computes the minimal
+ * change against what was last committed, and commits it as ONE nf_tables transaction in
+ * our own tables (inet hvagent, ip hvnat, arp hvarp); nothing else on the host is read or
+ * touched, and a change costs the same with 10 or 5,000 ports. A call that fails changes
+ * nothing: the previous ruleset stays in force, the desired state stays as it was, and
+ * err names the object (port, group rule, floating IP) and field at fault.
+ *
+ * Semantics are OpenStack's: stateful rules, ingress denied unless allowed, egress as the
+ * rules say, anti-spoofing (IPv4, IPv6, ARP) from each port's MAC + fixed IPs + allowed
+ * address pairs, 1:1 floating-IP NAT. JSON shapes: docs/protocol-netfilter.md.
+ *
+ * Reserved: ct mark bits 0-15 hold the ingress port tag, bits 16-31 the egress port tag
+ * (revocation flushes conntrack by mark; it relies on net.netfilter.nf_conntrack_tcp_loose=1,
+ * the default, to re-admit still-allowed flows). No other program may use ct mark here.
+ *
+ * Threading: one nf_ctx is used by one thread at a time. Nothing here logs. */
+#ifndef HV_NETFILTER_H
+#define HV_NETFILTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include <hvagent/error.h>
+
+struct nf_ctx;
+
+/* Opens netlink sockets in the calling thread's current network namespace. Touches no
+ * rule: call nf_apply() (or nf_adopt() + nf_resync()) next. external_ifname may be NULL
+ * (no floating IPs on this host). */
+int nf_open(struct nf_ctx **ret, const char *external_ifname, struct hv_error *err);
+/* NULL-safe; sets *ctx to NULL. Leaves the rules in place: a restart must not open a gap. */
+void nf_close(struct nf_ctx **ctx);
+
+/* Replaces the whole desired state ({"security_groups":[...], "ports":[...],
+ * "floating_ips":[...], "taps":[...]}). The first call after nf_open() replaces our
+ * tables atomically (a restart: no flush, no gap); later calls send only the difference. */
+int nf_apply(struct nf_ctx *nf, const json_t *state, struct hv_error *err);
+
+/* Declares `state` as what the kernel holds (a restarted process reading its journal) so
+ * the next change is a small diff. Nothing is sent; nf_resync() repairs any mismatch. */
+int nf_adopt(struct nf_ctx *nf, const json_t *state, struct hv_error *err);
+
+/* Rewrites our three tables from the desired state in one transaction (never a flush
+ * first): at start, after a failed batch (done automatically) and from the agent's slow
+ * timer, which repairs tampering by other programs. */
+int nf_resync(struct nf_ctx *nf, struct hv_error *err);
+
+/* Port {"id","ifname","mac_address","fixed_ips","allowed_address_pairs","security_groups"}
+ * plugged or updated (same id). The port's groups must exist. */
+int nf_port_plug(struct nf_ctx *nf, const json_t *port, struct hv_error *err);
+/* Unknown id is -ENOENT. Removes the port's chains, elements, memberships, and cuts its
+ * connections. A floating IP still on the port must be disassociated first (-EBUSY). */
+int nf_port_unplug(struct nf_ctx *nf, const char *port_id, struct hv_error *err);
+/* Sets the groups of a plugged port (a JSON array of group ids). */
+int nf_port_set_groups(struct nf_ctx *nf, const char *port_id, const json_t *groups, struct hv_error *err);
+
+/* Group {"id","rules":[...]} created or replaced. Established connections a removed rule
+ * allowed are cut; those still allowed survive. */
+int nf_group_put(struct nf_ctx *nf, const json_t *group, struct hv_error *err);
+/* -EBUSY while a port is a member or a rule names it as remote group. */
+int nf_group_delete(struct nf_ctx *nf, const char *group_id, struct hv_error *err);
+
+/* {"id","port_id","floating_ip_address","fixed_ip_address"}: the port's fixed IP becomes
+ * reachable at the floating IP and leaves through the external interface as it. */
+int nf_fip_associate(struct nf_ctx *nf, const json_t *fip, struct hv_error *err);
+/* Removes the NAT and the address, and deletes the NATed connections from conntrack. */
+int nf_fip_disassociate(struct nf_ctx *nf, const char *fip_id, struct hv_error *err);
+
+/* A tap that exists before its port is programmed: all its traffic is dropped until
+ * nf_port_plug() names it (fail closed). */
+int nf_tap_claim(struct nf_ctx *nf, const char *ifname, struct hv_error *err);
+int nf_tap_release(struct nf_ctx *nf, const char *ifname, struct hv_error *err);
+
+/* The committed desired state, in the nf_apply() shape plus each port's "mark"; new ref. */
+json_t *nf_state_json(const struct nf_ctx *nf);
+/* The committed state as nft commands (what a full resync sends); malloc'd, caller frees. */
+int nf_state_text(const struct nf_ctx *nf, char **ret);
+
+/* Counters for the agent's /metrics: transactions, netlink messages, failures, resyncs. */
+struct nf_stats {
+	unsigned long commits, messages, failures, resyncs, ct_flushes;
+};
+void nf_get_stats(const struct nf_ctx *nf, struct nf_stats *ret);
+
+#endif

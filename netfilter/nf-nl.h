@@ -1,0 +1,39 @@
+/* nf-nl.h - the kernel edges of the netfilter module, private to it: the nf_tables batch
+ * writer, conntrack revocation and the floating-IP address on the external interface.
+ * Thin wrappers: every decision is made by the pure core (nf-internal.h). */
+#ifndef HV_NF_NL_H
+#define HV_NF_NL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nf-internal.h"
+
+struct mnl_socket;
+struct nf_batch;
+
+/* nftnl.c */
+int nf_nl_open(struct mnl_socket **ret);
+struct nf_batch *nf_batch_new(void);
+void nf_batch_free(struct nf_batch *b);
+int nf_batch_op(void *batch, const struct nf_op *op); /* nf_emit_fn */
+size_t nf_batch_messages(const struct nf_batch *b);
+/* Sends the batch and waits for the verdict. On a kernel error returns it (-errno) and
+ * sets *ret_bad_op to the index of the op at fault (SIZE_MAX when unknown). */
+int nf_batch_commit(struct mnl_socket *nl, struct nf_batch *b, size_t *ret_bad_op);
+
+/* ct.c: one ctnetlink message; the kernel deletes every entry whose mark matches. */
+int nf_ct_flush_mark(struct mnl_socket *nl, uint32_t mark, uint32_t mask);
+/* Deletes the entries NATed through a floating IP (original destination or reply
+ * destination = fip). Returns the number deleted or -errno. */
+int nf_ct_flush_fip(const uint8_t fip[4]);
+int nf_ct_open(struct mnl_socket **ret);
+
+/* link.c */
+struct nl_sock;
+int nf_link_open(struct nl_sock **ret);
+void nf_link_close(struct nl_sock *sk);
+/* Adds or removes ip/32 on ifname; already present / already absent is success. */
+int nf_link_addr(struct nl_sock *sk, const char *ifname, const uint8_t ip[4], bool add, struct hv_error *err);
+
+#endif
