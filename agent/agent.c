@@ -13,11 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <zmq.h>
 
+#include "drive.h"
 #include "inst.h"
 #include "journal.h"
 #include "json.h"
@@ -103,7 +105,7 @@ struct agent {
 	struct agent_opts o;
 	char host_id[PROTO_MAX_ID + 1];
 	char boot_id[37];
-	char state_dir[PATH_MAX], endpoint[512], image_store[PATH_MAX];
+	char state_dir[PATH_MAX], endpoint[512], image_store[PATH_MAX], drive_dir[PATH_MAX];
 	char server_key[KEYS_Z85_LEN + 1];
 	struct keys_pair keys;
 	bool curve;
@@ -567,6 +569,11 @@ static int run_view(struct agent *a, struct job *j, struct req_spec_view *v)
 	return req_spec_view(j->spec, j->req.uuid, a->image_store, v, &j->err);
 }
 
+static void drive_path(struct agent *a, const char *uuid, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s/%s.config", a->drive_dir, uuid);
+}
+
 static void run_cmd(struct agent *a, struct job *j)
 {
 	const struct hvd_driver *d = a->ops;
@@ -584,18 +591,47 @@ static void run_cmd(struct agent *a, struct job *j)
 #define NEED(op) if (!d->op) { r = hv_error_set(err, -EOPNOTSUPP, "command", \
 	"the %s driver does not support %s", d->name, inst_cmd_name(j->req.cmd)); break; }
 	switch (j->req.cmd) {
-	case CMD_SPAWN:
+	case CMD_SPAWN: {
+		bool want = json_is_true(json_object_get(j->spec, "config_drive")) ||
+			    a->o.force_config_drive;
+		char drive[PATH_MAX + 64];
+
 		if ((r = run_view(a, j, &v)) < 0)
 			break;
 		v.spec.power_on = j->req.power_on;
+		if (want) {
+			struct drive_secrets sec = { j->req.secret, j->req.key_data, j->req.user_data,
+						     j->req.user_data_len };
+
+			drive_path(a, uuid, drive, sizeof drive);
+			if (mkdir(a->drive_dir, 0700) < 0 && errno != EEXIST)
+				r = hv_error_set(err, -errno, "config_drive_dir", "creating %s: %s",
+						 a->drive_dir, strerror(errno));
+			else
+				r = drive_write(j->spec, uuid, &sec, drive, err);
+			if (r < 0) {
+				req_spec_view_release(&v);
+				break;
+			}
+			v.spec.config_drive_path = drive;
+		}
 		r = d->spawn(h, &v.spec, err);
+		if (r < 0 && want)
+			unlink(drive); /* nothing is left behind on failure */
 		req_spec_view_release(&v);
 		break;
-	case CMD_DESTROY:
+	}
+	case CMD_DESTROY: {
+		char drive[PATH_MAX + 64];
+
 		r = d->destroy(h, uuid, j->req.delete_disks, err);
 		if (r == -ENOENT)
 			r = 0; /* gone is what was asked */
+		drive_path(a, uuid, drive, sizeof drive);
+		if (r == 0 && a->drive_dir[0])
+			unlink(drive);
 		break;
+	}
 	case CMD_REBOOT:
 		NEED(reboot);
 		r = d->reboot(h, uuid, j->req.hard ? HVD_REBOOT_HARD : HVD_REBOOT_SOFT,
@@ -690,11 +726,16 @@ static void run_cmd(struct agent *a, struct job *j)
 		break;
 	}
 #undef NEED
-	/* the password is used once: gone before the result travels anywhere */
+	/* secrets are used once: gone before the result travels anywhere */
 	if (j->req.secret) {
 		explicit_bzero(j->req.secret, strlen(j->req.secret));
 		free(j->req.secret);
 		j->req.secret = NULL;
+	}
+	if (j->req.user_data) {
+		explicit_bzero(j->req.user_data, j->req.user_data_len);
+		free(j->req.user_data);
+		j->req.user_data = NULL;
 	}
 	j->rc = r < 0 ? r : 0;
 	if (r < 0 && err->code == 0)
@@ -1232,6 +1273,8 @@ static json_t *capabilities(struct agent *a)
 	for (int c = 0; c < CMD_N; c++)
 		if (hv_driver_supports(a->drv, inst_cmd_driver_op((enum inst_cmd)c)))
 			json_array_append_new(caps, json_string(inst_cmd_name((enum inst_cmd)c)));
+	if (drive_supported() && a->drive_dir[0])
+		json_array_append_new(caps, json_string("config_drive"));
 	return caps;
 }
 
@@ -1652,6 +1695,9 @@ int agent_new(const struct agent_opts *o, struct agent **ret, struct hv_error *e
 	snprintf(a->state_dir, sizeof a->state_dir, "%s", o->state_dir);
 	snprintf(a->endpoint, sizeof a->endpoint, "%s", o->endpoint);
 	snprintf(a->image_store, sizeof a->image_store, "%s", o->image_store ? o->image_store : "");
+	snprintf(a->drive_dir, sizeof a->drive_dir, "%s",
+		 o->config_drive_dir ? o->config_drive_dir : "");
+	a->o.config_drive_dir = a->drive_dir;
 	a->o.host_id = a->host_id;
 	a->o.state_dir = a->state_dir;
 	a->o.endpoint = a->endpoint;

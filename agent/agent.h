@@ -5,6 +5,7 @@
 #ifndef HV_AGENT_AGENT_H
 #define HV_AGENT_AGENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <hvagent/driver.h>
@@ -27,6 +28,8 @@ struct agent_opts {
 	int max_builds;                /* worker threads for commands */
 	const char *image_store;
 	const char *instances_path;
+	const char *config_drive_dir;  /* where <uuid>.config drives are written */
+	bool force_config_drive;
 	const struct hv_driver *driver;   /* loaded driver, borrowed */
 	const struct hvd_kv *driver_cfg;  /* its config section, borrowed during agent_new */
 	size_t n_driver_cfg;

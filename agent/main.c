@@ -142,6 +142,8 @@ static int run(const char *path)
 	o.max_builds = (int)cfg_get_int(cfg, "DEFAULT", "max_concurrent_builds");
 	o.image_store = cfg_get_str(cfg, "DEFAULT", "image_store");
 	o.instances_path = cfg_get_str(cfg, "DEFAULT", "instances_path");
+	o.config_drive_dir = cfg_get_str(cfg, "guest", "config_drive_dir");
+	o.force_config_drive = cfg_get_bool(cfg, "guest", "force_config_drive");
 	o.driver = drv;
 	o.driver_cfg = section;
 	o.n_driver_cfg = n_section;

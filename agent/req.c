@@ -14,7 +14,7 @@
 #define MAX_TEXT 255
 #define MAX_PORTS 16
 #define MAX_IPS 8
-#define MAX_KEY_DATA 16384
+#define MAX_KEY_DATA 8192
 #define MAX_USER_DATA 87384 /* base64 of 64 KiB */
 
 static int bad(struct hv_error *err, const char *path, const char *what)
@@ -143,7 +143,8 @@ static int parse_ports(const json_t *body, json_t **ret, struct hv_error *err)
 		return r;
 	json_array_foreach(ports, i, p) {
 		char w[32], path[64], ifname[16];
-		const char *id = NULL, *mac = NULL, *ifn = NULL;
+		const char *id = NULL, *mac = NULL, *ifn = NULL, *gw = NULL, *net = NULL;
+		int64_t mtu = 0;
 		json_t *ips = NULL, *ip, *ipo = json_array();
 		size_t j;
 
@@ -155,9 +156,17 @@ static int parse_ports(const json_t *body, json_t **ret, struct hv_error *err)
 		if ((r = get_id(p, w, "id", 0, &id, err)) < 0 ||
 		    (r = hj_str(p, w, "mac", 0, 17, &mac, err)) < 0 ||
 		    (r = hj_str(p, w, "ifname", HJ_OPTIONAL, 15, &ifn, err)) < 0 ||
-		    (r = hj_arr(p, w, "fixed_ips", HJ_OPTIONAL, MAX_IPS, &ips, err)) < 0) {
+		    (r = hj_arr(p, w, "fixed_ips", HJ_OPTIONAL, MAX_IPS, &ips, err)) < 0 ||
+		    (r = hj_str(p, w, "gateway", HJ_OPTIONAL, 64, &gw, err)) < 0 ||
+		    (r = get_id(p, w, "network_id", HJ_OPTIONAL, &net, err)) < 0 ||
+		    (r = hj_int(p, w, "mtu", HJ_OPTIONAL, 68, 65535, &mtu, err)) < 0) {
 			json_decref(ipo);
 			return r;
+		}
+		if (gw && !ip_valid(gw)) {
+			json_decref(ipo);
+			return bad(err, hj_path(path, sizeof path, w, "gateway", 0),
+				   "expected an IPv4 or IPv6 address");
 		}
 		if (!mac_valid(mac)) {
 			json_decref(ipo);
@@ -189,6 +198,12 @@ static int parse_ports(const json_t *body, json_t **ret, struct hv_error *err)
 		}
 		out = json_pack("{s:s, s:s, s:s, s:o}", "id", id, "mac", mac, "ifname", ifn,
 				"fixed_ips", ipo);
+		if (gw)
+			json_object_set_new(out, "gateway", json_string(gw));
+		if (net)
+			json_object_set_new(out, "network_id", json_string(net));
+		if (mtu)
+			json_object_set_new(out, "mtu", json_integer(mtu));
 		json_array_append_new(*ret, out);
 	}
 	return 1;
@@ -211,6 +226,40 @@ static bool base64_valid(const char *s)
 		return false;
 	}
 	return true;
+}
+
+static int b64_value(char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	return c == '+' ? 62 : c == '/' ? 63 : -1;
+}
+
+/* s was checked by base64_valid. */
+static unsigned char *b64_decode(const char *s, size_t *ret_len)
+{
+	size_t n = strlen(s), o = 0;
+	unsigned char *out = malloc(n / 4 * 3 + 1);
+
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i + 3 < n; i += 4) {
+		int v[4];
+
+		for (int k = 0; k < 4; k++)
+			v[k] = s[i + k] == '=' ? 0 : b64_value(s[i + k]);
+		out[o++] = (unsigned char)(v[0] << 2 | v[1] >> 4);
+		if (s[i + 2] != '=')
+			out[o++] = (unsigned char)((v[1] & 15) << 4 | v[2] >> 2);
+		if (s[i + 3] != '=')
+			out[o++] = (unsigned char)((v[2] & 3) << 6 | v[3]);
+	}
+	*ret_len = o;
+	return out;
 }
 
 static int take_secret(const json_t *body, const char *key, size_t max, char **ret,
@@ -276,6 +325,14 @@ static int parse_spawn(const json_t *body, struct req *r, struct hv_error *err)
 		goto fail;
 	if ((rc = take_secret(body, "admin_pass", MAX_TEXT, &r->secret, err)) < 0)
 		goto fail;
+	if (key_data && !(r->key_data = strdup(key_data))) {
+		rc = hv_error_set(err, -ENOMEM, "body.key_data", "out of memory");
+		goto fail;
+	}
+	if (user_data && !(r->user_data = b64_decode(user_data, &r->user_data_len))) {
+		rc = hv_error_set(err, -ENOMEM, "body.user_data", "out of memory");
+		goto fail;
+	}
 	r->spec = json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:b, s:b}", "name", name, "hostname",
 			    hostname, "flavor", flavor, "image", image, "ports", ports, "metadata",
 			    meta, "config_drive", config_drive, "has_key_data", key_data != NULL);
@@ -342,8 +399,11 @@ int req_parse(const json_t *body, struct req *ret, const char **ret_code,
 			ret->spec = json_pack("{s:o}", "image", part);
 		if (r >= 0 && ret->cmd == CMD_REBUILD)
 			r = take_secret(body, "admin_pass", MAX_TEXT, &ret->secret, err);
+		s = NULL;
 		if (r >= 0 && ret->cmd == CMD_REBUILD)
 			r = hj_str(body, "body", "key_data", HJ_OPTIONAL, MAX_KEY_DATA, &s, err);
+		if (r > 0 && s && !(ret->key_data = strdup(s)))
+			r = hv_error_set(err, -ENOMEM, "body.key_data", "out of memory");
 		break;
 	case CMD_SNAPSHOT:
 		s = NULL;
@@ -406,6 +466,14 @@ void req_release(struct req *r)
 		free(r->secret);
 		r->secret = NULL;
 	}
+	if (r->user_data) {
+		explicit_bzero(r->user_data, r->user_data_len);
+		free(r->user_data);
+		r->user_data = NULL;
+		r->user_data_len = 0;
+	}
+	free(r->key_data);
+	r->key_data = NULL;
 }
 
 static const char *const secret_fields[] = { "admin_pass", "user_data", "password", NULL };

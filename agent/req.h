@@ -32,6 +32,12 @@ struct req {
 	/* admin_pass (spawn, rebuild) or password (set_admin_password): malloc'd, wiped by
 	 * req_release. NULL when absent. */
 	char *secret;
+	/* spawn, rebuild: the OpenSSH public key line (not a secret), malloc'd or NULL */
+	char *key_data;
+	/* spawn: user_data decoded from base64; a secret (it may hold credentials): malloc'd,
+	 * wiped by req_release. NULL when absent. */
+	unsigned char *user_data;
+	size_t user_data_len;
 };
 
 /* Validates body. On failure returns -EINVAL (or -EPROTONOSUPPORT for an unknown or

@@ -204,9 +204,10 @@ class Agent:
                     "sync_power_state_interval = 0\n%s"
                     "[controller]\nendpoint = ipc://%s/controller.sock\nkeys_dir = %s/keys\n"
                     "server_public_key = %s\nheartbeat_interval = 2\nreconnect_min_ms = 100\n"
-                    "reconnect_max_ms = 1000\n[fake]\n%s"
+                    "reconnect_max_ms = 1000\n[guest]\nconfig_drive_dir = %s/drives\n"
+                    "[fake]\n%s"
                     % (host_id, workdir, workdir, workdir, extra or "", workdir, workdir,
-                       server_key, fake_lines))
+                       server_key, workdir, fake_lines))
         self.proc = None
 
     def public_key(self):

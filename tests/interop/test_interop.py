@@ -352,6 +352,47 @@ def case_state_stream(wd):
     return agent, ctl
 
 
+def case_config_drive(wd):
+    """A spawn with config_drive gets a config-2 ISO (mode 0600) holding the uuid, the key,
+    the user data and a SHA-512 hash of the admin password, never the password itself; the
+    guest sees it attached; destroy removes it."""
+    import base64
+    import stat
+    agent, ctl = setup(wd)
+    agent.start()
+    hello, _ = ctl.handshake()
+    if "config_drive" not in hello.body["capabilities"]:
+        print("SKIP: this hvagent was built without config drive support (libisofs)")
+        sys.exit(77)
+    uid = str(uuid.uuid4())
+    body = spawn_body(uid)
+    body["config_drive"] = True
+    body["key_data"] = ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9o"
+                        "kWi0dh2l9GKJl interop@test")
+    user_data = b"#cloud-config\nruncmd: [echo interop-marker]\n"
+    body["user_data"] = base64.b64encode(user_data).decode()
+    ctl.command(rid(), "d-1", body)
+    res = ctl.result("d-1")
+    assert res.body["status"] == "ok", res.body
+    path = os.path.join(wd, "drives", uid + ".config")
+    st = os.stat(path)
+    assert stat.S_IMODE(st.st_mode) == 0o600, oct(st.st_mode)
+    iso = open(path, "rb").read()
+    assert b"config-2" in iso
+    assert uid.encode() in iso
+    assert b"interop@test" in iso
+    # with a password the user's part travels inside a MIME multipart, base64-encoded
+    assert base64.b64encode(user_data) in iso
+    assert b"never-logged-s3cret" not in iso
+    assert b"$6$" in iso
+    ctl.command(rid(), "d-2", {"command": "console_log", "uuid": uid})
+    assert "config drive attached" in ctl.result("d-2").body["data"]["output"]
+    ctl.command(rid(), "d-3", {"command": "destroy", "uuid": uid})
+    assert ctl.result("d-3").body["status"] == "ok"
+    assert not os.path.exists(path)
+    return agent, ctl
+
+
 def case_controller_restart(wd):
     """The controller goes away and comes back: the agent says HELLO again with the same
     boot_id, and its new SNAPSHOT continues the seq."""

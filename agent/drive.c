@@ -1,0 +1,109 @@
+/* drive.c - spawn spec -> guest_config -> config-2 ISO. Must never put a plaintext password
+ * into the drive, and must wipe the hash buffer it made. */
+#include "drive.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* AGENT_WITH_DRIVE: set by agent/meson.build when libisofs and guest/ are both built */
+#if AGENT_WITH_DRIVE
+#include "configdrive.h"
+#include "metadata.h"
+#include "password.h"
+#include "sshkey.h"
+#endif
+
+/* The routed model's gateway (docs/protocol.md): the host answers ARP for it on the tap. */
+#define ROUTED_GATEWAY_V4 "169.254.1.1"
+
+bool drive_supported(void)
+{
+	return AGENT_WITH_DRIVE;
+}
+
+#if AGENT_WITH_DRIVE
+static int fill_and_write(const json_t *spec, const char *uuid, const struct drive_secrets *sec,
+			  const char *path, struct guest_kv *meta, struct guest_nic *nics,
+			  struct hv_error *err)
+{
+	json_t *m = json_object_get(spec, "metadata"), *ports = json_object_get(spec, "ports"), *v, *p;
+	struct guest_config cfg = { .uuid = uuid };
+	struct guest_pubkey key = { .name = "key", .key = sec->key_data };
+	char hash[GUEST_HASH_MAX];
+	const char *k;
+	size_t n = 0, i;
+	int r;
+
+	cfg.name = json_string_value(json_object_get(spec, "name"));
+	cfg.hostname = json_string_value(json_object_get(spec, "hostname"));
+	json_object_foreach(m, k, v) {
+		if (n >= GUEST_META_MAX)
+			break;
+		meta[n].key = k;
+		meta[n++].value = json_string_value(v);
+	}
+	cfg.meta = meta;
+	cfg.n_meta = n;
+	n = 0;
+	json_array_foreach(ports, i, p) {
+		json_t *ips = json_object_get(p, "fixed_ips");
+		const char *addr = json_string_value(json_array_get(ips, 0));
+
+		if (!addr || n >= GUEST_NICS_MAX)
+			continue; /* a port without an address has nothing to configure */
+		nics[n].mac = json_string_value(json_object_get(p, "mac"));
+		nics[n].port_id = json_string_value(json_object_get(p, "id"));
+		nics[n].network_id = json_string_value(json_object_get(p, "network_id"));
+		nics[n].address = addr;
+		nics[n].prefix = 0;
+		nics[n].gateway = json_string_value(json_object_get(p, "gateway"));
+		if (!nics[n].gateway && !strchr(addr, ':'))
+			nics[n].gateway = ROUTED_GATEWAY_V4;
+		nics[n].mtu = (unsigned)json_integer_value(json_object_get(p, "mtu"));
+		n++;
+	}
+	cfg.nics = nics;
+	cfg.n_nics = n;
+	if (sec->key_data) {
+		if ((r = guest_sshkey_validate(sec->key_data, "body.key_data", err)) < 0)
+			return r;
+		cfg.keys = &key;
+		cfg.n_keys = 1;
+	}
+	cfg.user_data = sec->user_data;
+	cfg.user_data_len = sec->user_data_len;
+	if (sec->admin_pass) {
+		if ((r = guest_password_hash(sec->admin_pass, GUEST_HASH_SHA512, hash, sizeof hash,
+					     err)) < 0) {
+			snprintf(err->field, sizeof err->field, "body.admin_pass");
+			return r;
+		}
+		cfg.admin_password_hash = hash;
+	}
+	r = guest_configdrive_write(&cfg, path, err);
+	explicit_bzero(hash, sizeof hash);
+	return r;
+}
+#endif
+
+int drive_write(const json_t *spec, const char *uuid, const struct drive_secrets *sec,
+		const char *path, struct hv_error *err)
+{
+#if AGENT_WITH_DRIVE
+	struct guest_kv *meta = calloc(GUEST_META_MAX, sizeof *meta);
+	struct guest_nic *nics = calloc(GUEST_NICS_MAX, sizeof *nics);
+	int r;
+
+	if (!meta || !nics)
+		r = hv_error_set(err, -ENOMEM, NULL, "out of memory");
+	else
+		r = fill_and_write(spec, uuid, sec, path, meta, nics, err);
+	free(meta);
+	free(nics);
+	return r;
+#else
+	return hv_error_set(err, -EOPNOTSUPP, "body.config_drive",
+			    "body.config_drive: this agent was built without config drive support");
+#endif
+}
