@@ -718,9 +718,13 @@ ctl_host_list(struct ctl *c, const json_t *allowlist, const json_t *pending, int
 		bool known = false;
 		size_t k;
 		json_t *x;
-		json_array_foreach(hosts, k, x)
-			if (strcmp(json_string_value(json_object_get(x, "host_id")), id) == 0)
+		json_array_foreach(hosts, k, x) {
+			if (strcmp(json_string_value(json_object_get(x, "host_id")), id) == 0) {
 				known = true;
+				/* the allowlist holds the key the host authenticates with */
+				json_object_set(x, "public_key", json_object_get(h, "public_key"));
+			}
+		}
 		if (!known)
 			json_array_append_new(hosts, json_pack("{s:s, s:O, s:s, s:n, s:{}}", "host_id", id,
 							       "public_key", json_object_get(h, "public_key"),

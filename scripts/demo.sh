@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# demo.sh - the main job from a fresh clone: installs the dependencies, builds, starts
+# hvcentral and two hvagents (fake driver) in a state directory, lets the agents in with
+# `hv host accept`, boots a few servers, runs a few actions, and leaves everything running
+# so you can keep using `hv`. Idempotent: a second run reuses what is running.
+#
+# Usage: scripts/demo.sh          start (or show) the demo
+#        scripts/demo.sh --stop   stop it and remove its state
+# Environment: HV_DEMO_DIR (default /tmp/hv-demo), HV_BUILD (default build).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$(pwd)
+demo=${HV_DEMO_DIR:-/tmp/hv-demo}
+build=${HV_BUILD:-build}
+
+stop() {
+	for f in "$demo"/*.pid; do
+		[ -e "$f" ] || continue
+		pid=$(cat "$f")
+		# only a process we started: its command line names this demo's directory
+		if [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' < "/proc/$pid/cmdline" | grep -q -- "$demo/"; then
+			kill "$pid" 2>/dev/null || true
+		fi
+		rm -f "$f"
+	done
+	rm -rf "$demo"
+	echo "demo stopped; $demo removed"
+}
+if [ "${1:-}" = "--stop" ]; then
+	stop
+	exit 0
+elif [ $# -gt 0 ]; then
+	sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+	exit 2
+fi
+
+running() {
+	[ -e "$demo/$1.pid" ] && kill -0 "$(cat "$demo/$1.pid")" 2>/dev/null
+}
+
+echo "== dependencies (scripts/deps.sh)"
+scripts/deps.sh
+echo "== build ($build)"
+[ -d "$build" ] || meson setup "$build" >/dev/null
+meson compile -C "$build" >/dev/null
+bin=$repo/$build
+export HV_API=ipc://$demo/api.sock
+hv() { "$bin/cli/hv" "$@"; }
+
+# the fake hypervisor lives in the agents' memory: a demo that is not entirely running
+# starts over rather than show servers its hosts have forgotten
+if [ -d "$demo" ] && ! { running hvcentral && running node-1 && running node-2; }; then
+	echo "== a previous demo is not running whole; starting over"
+	stop >/dev/null
+fi
+mkdir -p "$demo"
+if [ ! -e "$demo/central/keys/server.key" ]; then
+	"$bin/central/hvcentral" --init "$demo/central" >/dev/null 2>&1
+fi
+pub=$("$bin/central/hvcentral" --show-public-key --state-dir "$demo/central")
+
+if ! running hvcentral; then
+	cat > "$demo/hvcentral.conf" <<CONF
+[DEFAULT]
+state_dir = $demo/central
+[agents]
+endpoint = ipc://$demo/agents.sock
+report_interval = 2
+suspect_after = 6
+down_after = 12
+[api]
+endpoint = $HV_API
+CONF
+	echo "== starting hvcentral (log: $demo/hvcentral.log)"
+	"$bin/central/hvcentral" -c "$demo/hvcentral.conf" > "$demo/hvcentral.out" 2> "$demo/hvcentral.log" &
+	echo $! > "$demo/hvcentral.pid"
+	for _ in $(seq 50); do grep -q '^ready' "$demo/hvcentral.out" 2>/dev/null && break; sleep 0.1; done
+fi
+
+for host in node-1 node-2; do
+	d=$demo/$host
+	mkdir -p "$d" "$demo/images"
+	if ! running "$host"; then
+		cat > "$d/hvagent.conf" <<CONF
+[DEFAULT]
+host_id = $host
+state_dir = $d
+driver = fake
+driver_dir = $bin/drivers/fake
+report_interval = 2
+instances_path = $d/instances
+image_store = $demo/images
+[controller]
+endpoint = ipc://$demo/agents.sock
+server_public_key = $pub
+keys_dir = $d/keys
+heartbeat_interval = 1
+reconnect_min_ms = 100
+reconnect_max_ms = 1000
+[fake]
+vcpus = 16
+memory_mb = 32768
+CONF
+		echo "== starting hvagent $host (log: $d/hvagent.log)"
+		HVAGENT_DRIVER_DIR=$bin/drivers/fake "$bin/agent/hvagent" -c "$d/hvagent.conf" > "$d/hvagent.out" 2> "$d/hvagent.log" &
+		echo $! > "$demo/$host.pid"
+	fi
+done
+
+state_of() { # host -> up/suspect/down/"" ; key -> pending when refused
+	hv host list -f json | /usr/bin/python3 -c '
+import json, sys
+for h in json.load(sys.stdin):
+    if h["host_id"] == sys.argv[1] or h.get("public_key") == sys.argv[1]:
+        print(h["state"]); break' "$1"
+}
+for host in node-1 node-2; do
+	[ "$(state_of "$host")" = up ] && continue
+	key=$("$bin/agent/hvagent" -c "$demo/$host/hvagent.conf" --show-public-key)
+	if [ ! -e "$demo/central/agents/$host.pub" ]; then
+		for _ in $(seq 50); do [ "$(state_of "$key")" = pending ] && break; sleep 0.1; done
+		echo "== $host's key is pending; accepting it: hv host accept --name $host -- ${key:0:12}..."
+		hv host accept --name "$host" -- "$key" >/dev/null
+	fi
+	for _ in $(seq 100); do [ "$(state_of "$host")" = up ] && break; sleep 0.1; done
+done
+
+boot() { # name host spec
+	if ! hv server show "$1" >/dev/null 2>&1; then
+		echo "== hv server create $1 --host $2 --flavor-spec $3 --image cirros --wait"
+		hv server create "$1" --host "$2" --flavor-spec "$3" --image cirros --wait >/dev/null
+	fi
+}
+boot web-1 node-1 vcpus=2,ram=512,disk=1
+boot web-2 node-2 vcpus=2,ram=512,disk=1
+boot db-1 node-1 vcpus=4,ram=2048,disk=10,ephemeral=5,swap=512
+
+act() { # action server state-it-must-be-in-first
+	if [ "$(hv server show "$2" -f json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["vm_state"])')" = "$3" ]; then
+		echo "== hv server $1 $2 --wait"
+		hv server "$1" "$2" --wait >/dev/null
+	fi
+}
+act pause web-2 active
+act stop db-1 active
+act reboot web-1 active
+
+echo
+echo "== hv server list"
+hv server list
+echo "== hv host list"
+hv host list
+cat <<MSG
+
+The demo keeps running. To use it:
+  export HV_API=$HV_API PATH=$bin/cli:\$PATH
+  hv server create web-3 --host node-2 --flavor-spec vcpus=1,ram=256,disk=1 --image cirros --wait
+  hv server unpause web-2 --wait && hv server show web-2
+  hv server console-log web-1 --length 5
+  hv --help
+Logs: $demo/hvcentral.log, $demo/node-*/hvagent.log
+Stop it: scripts/demo.sh --stop
+MSG
