@@ -132,11 +132,12 @@ ping_ok() { in_ns "$1" ping -q -c 1 -W 1 "$2" >/dev/null 2>&1; }
 # A long-lived session: session_open NAME FROM DST PORT; session_alive NAME.
 session_open() {
 	local name=$1 from=$2 dst=$3 port=$4
+	local fd
 	mkfifo "$WORK/$name.in"
 	: >"$WORK/$name.out"
-	# sleep keeps the fifo open for writing between our lines.
-	sleep 600 >"$WORK/$name.in" &
-	PIDS+=($!)
+	# Held read-write by this shell: writes never block, even once the client is gone.
+	exec {fd}<>"$WORK/$name.in"
+	eval "FD_$name=$fd"
 	in_ns "$from" socat -T 600 - "TCP:$dst:$port" <"$WORK/$name.in" >"$WORK/$name.out" 2>/dev/null &
 	PIDS+=($!)
 	session_alive "$name"
@@ -146,7 +147,7 @@ session_alive() {
 	local name=$1 n
 	n=$(( $(cat "$WORK/$name.n" 2>/dev/null || echo 0) + 1 ))
 	echo "$n" >"$WORK/$name.n"
-	echo "line-$n" >"$WORK/$name.in"
+	eval "echo line-$n >&\$FD_$name"
 	for _ in $(seq 30); do
 		grep -qx "line-$n" "$WORK/$name.out" && return 0
 		sleep 0.1
