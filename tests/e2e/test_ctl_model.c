@@ -1,0 +1,349 @@
+/* test_ctl_model.c - the controller core against a real store, with the agent played by
+ * the test: commands are journaled before they leave and resent with the same cmd_id,
+ * states are mirrored from SNAPSHOT/DELTA/RESULT, a gap asks RESYNC, a command nobody
+ * accepted expires, and the state table refuses what the protocol refuses. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include <cmocka.h>
+
+#include "ctl.h"
+#include "zap.h"
+
+#define MAX_SENT 32
+
+struct fixture {
+	struct store *store;
+	struct ctl *ctl;
+	bool connected;
+	int n_sent;
+	struct {
+		enum proto_type type;
+		char cmd_id[PROTO_MAX_ID + 1];
+		char msg_id[37];
+		json_t *body;
+	} sent[MAX_SENT];
+	int n_done;
+	bool last_ok;
+	char last_code[32];
+};
+
+static int
+fake_send(void *ctx, const char *host, const struct proto_msg *m)
+{
+	struct fixture *f = ctx;
+	if (!f->connected)
+		return -EHOSTUNREACH;
+	if (f->n_sent < MAX_SENT) {
+		f->sent[f->n_sent].type = m->type;
+		snprintf(f->sent[f->n_sent].cmd_id, sizeof f->sent[0].cmd_id, "%s", m->hdr.cmd_id);
+		snprintf(f->sent[f->n_sent].msg_id, sizeof f->sent[0].msg_id, "%s", m->hdr.msg_id);
+		f->sent[f->n_sent].body = json_deep_copy(m->body);
+		f->n_sent++;
+	}
+	return 0;
+}
+
+static void
+fake_done(void *ctx, const char *cmd_id, bool ok, json_t *result)
+{
+	struct fixture *f = ctx;
+	f->n_done++;
+	f->last_ok = ok;
+	snprintf(f->last_code, sizeof f->last_code, "%s",
+		 ok ? "" : json_string_value(json_object_get(result, "code")));
+}
+
+static const int64_t T0 = 1800000000000;
+
+static void
+agent_says(struct fixture *f, enum proto_type type, uint64_t seq, const char *corr, json_t *body,
+	   int64_t now)
+{
+	struct proto_msg m = {.type = type, .body = body};
+	proto_header_init(&m.hdr, "node-1", "boot-1");
+	m.hdr.has_seq = seq > 0;
+	m.hdr.seq = seq;
+	if (corr)
+		snprintf(m.hdr.corr_id, sizeof m.hdr.corr_id, "%s", corr);
+	ctl_on_agent(f->ctl, "node-1", "127.0.0.1", &m, now);
+	json_decref(body);
+}
+
+static int
+setup(void **state)
+{
+	static struct fixture f;
+	memset(&f, 0, sizeof f);
+	struct hv_error err = {0};
+	struct ctl_config cfg;
+	ctl_config_default(&cfg);
+	cfg.retry_ms = 1000;
+	cfg.cmd_timeout_ms = 10000;
+	if (store_open(":memory:", &f.store, &err) < 0 ||
+	    ctl_new(f.store, &cfg, fake_send, fake_done, &f, &f.ctl, &err) < 0)
+		return -1;
+	f.connected = true;
+	agent_says(&f, PROTO_HELLO, 0, NULL, json_pack("{s:s}", "agent_version", "t"), T0);
+	agent_says(&f, PROTO_SNAPSHOT, 1, NULL,
+		   json_pack("{s:i, s:{s:i}, s:[]}", "generation", 1, "host", "vcpus", 8, "instances"), T0);
+	f.n_sent = 0; /* WELCOME */
+	*state = &f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+	for (int i = 0; i < f->n_sent && i < MAX_SENT; i++)
+		json_decref(f->sent[i].body);
+	ctl_free(f->ctl);
+	store_free(f->store);
+	return 0;
+}
+
+static json_t *
+create_args(const char *name)
+{
+	return json_pack("{s:s, s:s, s:s, s:{s:i, s:i, s:i}}", "name", name, "host", "node-1",
+			 "image", "cirros", "flavor", "vcpus", 1, "ram", 64, "disk", 1);
+}
+
+static json_t *
+record(const char *uuid, const char *vm, const char *task, const char *power)
+{
+	return json_pack("{s:s, s:s, s:s, s:o, s:s}", "uuid", uuid, "name", "web-1", "vm_state", vm,
+			 "task_state", task ? json_string(task) : json_null(), "power_state", power);
+}
+
+static const char *
+field(struct store *s, const char *server, const char *key)
+{
+	static char buf[64];
+	json_t *i = NULL;
+	assert_int_equal(store_instance_get(s, server, &i, NULL), 0);
+	json_t *v = json_object_get(i, key);
+	snprintf(buf, sizeof buf, "%s", json_is_null(v) ? "null" : json_string_value(v));
+	json_decref(i);
+	return buf;
+}
+
+static void
+a_create_is_journaled_sent_and_mirrored_back(void **state)
+{
+	struct fixture *f = *state;
+	struct hv_error err = {0};
+	json_t *inst = NULL, *args = create_args("web-1");
+	char cmd[PROTO_MAX_ID + 1];
+	assert_int_equal(ctl_server_create(f->ctl, args, T0 + 10, &inst, cmd, &err), 0);
+	json_decref(args);
+	char uuid[37];
+	snprintf(uuid, sizeof uuid, "%s", json_string_value(json_object_get(inst, "uuid")));
+	assert_string_equal(json_string_value(json_object_get(inst, "vm_state")), "building");
+	assert_string_equal(json_string_value(json_object_get(inst, "task_state")), "spawning");
+	json_decref(inst);
+
+	assert_int_equal(f->n_sent, 1);
+	assert_int_equal(f->sent[0].type, PROTO_COMMAND);
+	assert_string_equal(f->sent[0].cmd_id, cmd);
+	assert_string_equal(json_string_value(json_object_get(f->sent[0].body, "command")), "spawn");
+	assert_int_equal(json_integer_value(json_object_get(
+		json_object_get(f->sent[0].body, "flavor"), "ram_mb")), 64);
+
+	agent_says(f, PROTO_ACK, 0, f->sent[0].msg_id, json_pack("{s:s}", "cmd_id", cmd), T0 + 20);
+	agent_says(f, PROTO_RESULT, 0, f->sent[0].msg_id,
+		   json_pack("{s:s, s:s, s:s, s:o}", "cmd_id", cmd, "status", "ok", "uuid", uuid,
+			     "instance", record(uuid, "active", NULL, "running")), T0 + 30);
+	assert_int_equal(f->n_done, 1);
+	assert_true(f->last_ok);
+	assert_string_equal(field(f->store, "web-1", "vm_state"), "active");
+	assert_string_equal(field(f->store, "web-1", "task_state"), "null");
+	assert_string_equal(field(f->store, "web-1", "power_state"), "running");
+	/* the RESULT is acknowledged so the agent stops resending it */
+	assert_int_equal(f->sent[f->n_sent - 1].type, PROTO_ACK);
+
+	/* a duplicate RESULT is acknowledged again and changes nothing */
+	agent_says(f, PROTO_RESULT, 0, NULL,
+		   json_pack("{s:s, s:s, s:s, s:o}", "cmd_id", cmd, "status", "ok", "uuid", uuid,
+			     "instance", record(uuid, "active", NULL, "running")), T0 + 40);
+	assert_int_equal(f->n_done, 1);
+	assert_int_equal(f->sent[f->n_sent - 1].type, PROTO_ACK);
+}
+
+static void
+an_unanswered_command_is_resent_with_the_same_cmd_id(void **state)
+{
+	struct fixture *f = *state;
+	struct hv_error err = {0};
+	json_t *inst = NULL, *args = create_args("web-1");
+	char cmd[PROTO_MAX_ID + 1];
+	f->connected = false;
+	assert_int_equal(ctl_server_create(f->ctl, args, T0, &inst, cmd, &err), 0);
+	json_decref(args);
+	json_decref(inst);
+	assert_int_equal(f->n_sent, 0);
+	f->connected = true;
+	ctl_tick(f->ctl, T0 + 500); /* not yet due */
+	assert_int_equal(f->n_sent, 0);
+	ctl_tick(f->ctl, T0 + 1000);
+	assert_int_equal(f->n_sent, 1);
+	ctl_tick(f->ctl, T0 + 2000);
+	assert_int_equal(f->n_sent, 2);
+	assert_string_equal(f->sent[0].cmd_id, cmd);
+	assert_string_equal(f->sent[1].cmd_id, cmd);
+	assert_string_not_equal(f->sent[0].msg_id, f->sent[1].msg_id);
+}
+
+static void
+a_command_nobody_accepts_expires_and_a_spawn_leaves_error(void **state)
+{
+	struct fixture *f = *state;
+	struct hv_error err = {0};
+	json_t *inst = NULL, *args = create_args("web-1");
+	char cmd[PROTO_MAX_ID + 1];
+	f->connected = false;
+	assert_int_equal(ctl_server_create(f->ctl, args, T0, &inst, cmd, &err), 0);
+	json_decref(args);
+	json_decref(inst);
+	ctl_tick(f->ctl, T0 + 10000);
+	assert_int_equal(f->n_done, 1);
+	assert_false(f->last_ok);
+	assert_string_equal(f->last_code, "expired");
+	assert_string_equal(field(f->store, "web-1", "vm_state"), "error");
+	assert_string_equal(field(f->store, "web-1", "task_state"), "null");
+}
+
+static void
+a_refused_command_clears_the_task_and_keeps_the_state(void **state)
+{
+	struct fixture *f = *state;
+	struct hv_error err = {0};
+	json_t *inst = NULL, *args = create_args("web-1");
+	char cmd[PROTO_MAX_ID + 1];
+	assert_int_equal(ctl_server_create(f->ctl, args, T0, &inst, cmd, &err), 0);
+	json_decref(args);
+	const char *u = json_string_value(json_object_get(inst, "uuid"));
+	char uuid[37];
+	snprintf(uuid, sizeof uuid, "%s", u);
+	json_decref(inst);
+	agent_says(f, PROTO_DELTA, 2, NULL,
+		   json_pack("{s:i, s:[o], s:[]}", "prev_seq", 1, "instances",
+			     record(uuid, "active", NULL, "running"), "removed"), T0 + 5);
+	/* the spawn's RESULT never matters here: pretend it finished */
+	agent_says(f, PROTO_RESULT, 0, NULL,
+		   json_pack("{s:s, s:s, s:s}", "cmd_id", cmd, "status", "ok", "uuid", uuid), T0 + 6);
+	assert_int_equal(ctl_server_action(f->ctl, "web-1", "pause", false, T0 + 10, &inst, cmd, &err), 0);
+	json_decref(inst);
+	assert_string_equal(field(f->store, "web-1", "task_state"), "pausing");
+	const char *msg_id = f->sent[f->n_sent - 1].msg_id;
+	agent_says(f, PROTO_ERROR, 0, msg_id,
+		   json_pack("{s:s, s:s}", "code", "invalid_state", "message", "not now"), T0 + 20);
+	assert_false(f->last_ok);
+	assert_string_equal(f->last_code, "invalid_state");
+	assert_string_equal(field(f->store, "web-1", "vm_state"), "active");
+	assert_string_equal(field(f->store, "web-1", "task_state"), "null");
+}
+
+static void
+a_sequence_gap_asks_for_a_resync(void **state)
+{
+	struct fixture *f = *state;
+	agent_says(f, PROTO_DELTA, 5, NULL,
+		   json_pack("{s:i, s:[], s:[]}", "prev_seq", 4, "instances", "removed"), T0);
+	assert_int_equal(f->n_sent, 1);
+	assert_int_equal(f->sent[0].type, PROTO_RESYNC);
+	/* in order: applied silently */
+	agent_says(f, PROTO_DELTA, 2, NULL,
+		   json_pack("{s:i, s:[], s:[]}", "prev_seq", 1, "instances", "removed"), T0);
+	assert_int_equal(f->n_sent, 1);
+}
+
+static void
+an_instance_only_the_host_knows_is_adopted(void **state)
+{
+	struct fixture *f = *state;
+	const char *uuid = "0d2c2ae4-1111-4222-8333-444455556666";
+	agent_says(f, PROTO_SNAPSHOT, 7, NULL,
+		   json_pack("{s:i, s:{}, s:[o]}", "generation", 3, "host", "instances",
+			     record(uuid, "stopped", NULL, "shutdown")), T0);
+	assert_string_equal(field(f->store, uuid, "vm_state"), "stopped");
+	assert_string_equal(field(f->store, uuid, "host"), "node-1");
+}
+
+static void
+the_state_table_is_the_protocols(void **state)
+{
+	assert_true(ctl_action_allowed("pause", false, "active"));
+	assert_false(ctl_action_allowed("pause", false, "paused"));
+	assert_true(ctl_action_allowed("unpause", false, "paused"));
+	assert_true(ctl_action_allowed("start", false, "stopped"));
+	assert_false(ctl_action_allowed("start", false, "active"));
+	assert_false(ctl_action_allowed("reboot", false, "stopped"));
+	assert_true(ctl_action_allowed("reboot", true, "stopped"));
+	assert_true(ctl_action_allowed("reboot", true, "error"));
+	assert_true(ctl_action_allowed("delete", false, "error"));
+	assert_false(ctl_action_allowed("delete", false, "deleted"));
+	assert_false(ctl_action_allowed("frobnicate", false, "active"));
+	assert_string_equal(ctl_task_for("reboot", true), "rebooting_hard");
+	assert_string_equal(ctl_task_for("stop", false), "powering_off");
+}
+
+static void
+zap_lets_in_only_allowlisted_curve_keys(void **state)
+{
+	char dir[] = "/tmp/hvc-allow-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	struct allow *al = NULL;
+	struct hv_error err = {0};
+	assert_int_equal(allow_open(dir, &al, &err), 0);
+	unsigned char key[32];
+	for (int i = 0; i < 32; i++)
+		key[i] = (unsigned char)i;
+	char z85[41];
+	assert_non_null(zmq_z85_encode(z85, key, 32));
+	struct zap_outcome o;
+	zap_decide(al, "1.0", ZAP_DOMAIN, "CURVE", key, 32, &o);
+	assert_false(o.allowed);
+	assert_string_equal(o.key, z85);
+
+	assert_int_equal(allow_add(al, "../x", z85, &err), -EINVAL);
+	assert_string_equal(err.field, "name");
+	assert_int_equal(allow_add(al, "node-1", z85, &err), 0);
+	zap_decide(al, "1.0", ZAP_DOMAIN, "CURVE", key, 32, &o);
+	assert_true(o.allowed);
+	assert_string_equal(o.host_id, "node-1");
+	zap_decide(al, "1.0", ZAP_DOMAIN, "PLAIN", key, 32, &o);
+	assert_false(o.allowed);
+	zap_decide(al, "1.0", "other", "CURVE", key, 32, &o);
+	assert_false(o.allowed);
+	assert_int_equal(allow_add(al, "node-2", z85, &err), -EEXIST);
+
+	char path[64];
+	snprintf(path, sizeof path, "%s/node-1.pub", dir);
+	unlink(path);
+	rmdir(dir);
+	allow_free(al);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(a_create_is_journaled_sent_and_mirrored_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(an_unanswered_command_is_resent_with_the_same_cmd_id, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_command_nobody_accepts_expires_and_a_spawn_leaves_error, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_refused_command_clears_the_task_and_keeps_the_state, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_sequence_gap_asks_for_a_resync, setup, teardown),
+		cmocka_unit_test_setup_teardown(an_instance_only_the_host_knows_is_adopted, setup, teardown),
+		cmocka_unit_test(the_state_table_is_the_protocols),
+		cmocka_unit_test(zap_lets_in_only_allowlisted_curve_keys),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
