@@ -26,6 +26,7 @@
 #include "keys.h"
 #include "loader.h"
 #include "log.h"
+#include "net.h"
 #include "proto.h"
 #include "req.h"
 
@@ -43,7 +44,7 @@ void agent_request_stop(void)
 	stop_requested = 1;
 }
 
-enum job_kind { JOB_CMD, JOB_STATS, JOB_SYNC };
+enum job_kind { JOB_CMD, JOB_STATS, JOB_SYNC, JOB_NET, JOB_NET_RESYNC };
 
 struct sync_entry {
 	char uuid[37];
@@ -65,6 +66,10 @@ struct job {
 	struct hvd_instance_info info;
 	json_t *data;         /* command-specific result data */
 	bool data_secret;     /* data holds a secret (console password) */
+	/* JOB_NET: the command body (no secrets in firewall commands) and, after success, the
+	 * committed state to journal */
+	json_t *net_body;
+	json_t *net_state;
 	/* JOB_STATS */
 	struct hvd_host_stats stats;
 	/* JOB_SYNC */
@@ -132,7 +137,10 @@ struct agent {
 	size_t n_events;
 	json_t *unknown_reported; /* uuids already reported as instance_unknown */
 
-	struct queue cmd_q, house_q;
+	struct queue cmd_q, house_q, net_q;
+	struct net *net;
+	bool net_resync_pending;
+	int64_t next_net_resync_ms;
 	struct worker *workers;
 	size_t n_workers;
 	bool stats_pending, sync_pending, have_prev_stats;
@@ -248,6 +256,8 @@ static void job_free(struct job *j)
 	if (j->data && j->data_secret)
 		hj_wipe_string(json_object_get(j->data, "password"));
 	json_decref(j->data);
+	json_decref(j->net_body);
+	json_decref(j->net_state);
 	free(j->entries);
 	free(j);
 }
@@ -761,6 +771,21 @@ static void run_job(struct agent *a, struct job *j)
 	case JOB_SYNC:
 		j->rc = a->ops->list_instances(a->host, sync_cb, j, &j->err);
 		break;
+	case JOB_NET:
+		if (j->deadline_ms && proto_now_ms() > j->deadline_ms) {
+			j->rc = hv_error_set(&j->err, -ETIME, "header.deadline_ms",
+					     "deadline passed while the command waited for a worker");
+			break;
+		}
+		j->rc = net_run(a->net, j->net_body, &j->err);
+		if (j->rc >= 0) {
+			j->rc = 0;
+			j->net_state = net_state(a->net);
+		}
+		break;
+	case JOB_NET_RESYNC:
+		j->rc = net_resync(a->net, &j->err);
+		break;
 	}
 }
 
@@ -989,9 +1014,52 @@ static void on_cmd_done(struct agent *a, struct job *j)
 		remove_inst(a, in);
 }
 
+static void on_net_done(struct agent *a, struct job *j)
+{
+	const char *command = json_string_value(json_object_get(j->net_body, "command"));
+	const char *code = j->rc < 0 ? code_for(j->rc) : NULL;
+	struct hv_error err = { 0 };
+	json_t *res = json_object();
+
+	if (j->rc == -EINVAL || j->rc == -EBUSY || j->rc == -ENOENT)
+		code = j->rc == -EINVAL ? PROTO_E_INVALID
+		       : j->rc == -EBUSY ? PROTO_E_INVALID_STATE : PROTO_E_NOT_FOUND;
+	else if (j->rc < 0 && j->rc != -ETIME)
+		code = PROTO_E_INTERNAL;
+	json_object_set_new(res, "cmd_id", json_string(j->cmd_id));
+	json_object_set_new(res, "command", json_string(command));
+	json_object_set_new(res, "uuid", json_null());
+	json_object_set_new(res, "status", json_string(j->rc < 0 ? "error" : "ok"));
+	if (j->rc < 0)
+		json_object_set_new(res, "error", proto_error_body(code, &j->err));
+	json_object_set_new(res, "instance", json_null());
+	if (j->rc < 0)
+		hv_log(HV_LOG_WARNING, NULL, j->cmd_id, "%s failed: code=%s %s", command, code,
+		       j->err.message);
+	else
+		hv_log(HV_LOG_INFO, NULL, j->cmd_id, "%s done", command);
+	if (journal_begin(a->jn, &err) < 0 ||
+	    (j->net_state && journal_meta_put(a->jn, "netfilter_state", j->net_state, &err) < 0) ||
+	    journal_cmd_finish(a->jn, j->cmd_id, res, &err) < 0 || journal_commit(a->jn, &err) < 0) {
+		journal_rollback(a->jn);
+		hv_log(HV_LOG_ERR, NULL, j->cmd_id, "journal: %s", err.message);
+	}
+	if (a->session)
+		send_msg(a, PROTO_RESULT, j->corr_id, false, json_incref(res));
+	json_decref(res);
+}
+
 static void on_job_done(struct agent *a, struct job *j)
 {
 	switch (j->kind) {
+	case JOB_NET:
+		on_net_done(a, j);
+		break;
+	case JOB_NET_RESYNC:
+		a->net_resync_pending = false;
+		if (j->rc < 0)
+			hv_log(HV_LOG_ERR, NULL, NULL, "firewall resync: %s", j->err.message);
+		break;
 	case JOB_CMD:
 		on_cmd_done(a, j);
 		break;
@@ -1090,6 +1158,37 @@ static void refuse(struct agent *a, const struct proto_msg *m, const struct req 
 	json_decref(red);
 }
 
+/* Host-scoped firewall commands: journaled and answered like instance commands, run on the
+ * one thread that owns the netfilter context. */
+static void handle_net_command(struct agent *a, struct proto_msg *m)
+{
+	const char *command = json_string_value(json_object_get(m->body, "command"));
+	struct hv_error err = { 0 };
+	struct job *j;
+
+	if (net_check(m->body, &err) < 0) {
+		send_error(a, m->hdr.msg_id, PROTO_E_INVALID, &err);
+		return;
+	}
+	j = calloc(1, sizeof *j);
+	if (!j || journal_cmd_accept(a->jn, m->hdr.cmd_id, command, "", m->body, &err) < 0) {
+		free(j);
+		if (!err.message[0])
+			hv_error_set(&err, -ENOMEM, NULL, "out of memory");
+		send_error(a, m->hdr.msg_id, PROTO_E_INTERNAL, &err);
+		return;
+	}
+	send_msg(a, PROTO_ACK, m->hdr.msg_id, false,
+		 json_pack("{s:s, s:s}", "cmd_id", m->hdr.cmd_id, "state", "accepted"));
+	hv_log(HV_LOG_INFO, NULL, m->hdr.cmd_id, "%s accepted", command);
+	j->kind = JOB_NET;
+	j->net_body = json_deep_copy(m->body);
+	snprintf(j->cmd_id, sizeof j->cmd_id, "%s", m->hdr.cmd_id);
+	snprintf(j->corr_id, sizeof j->corr_id, "%s", m->hdr.msg_id);
+	j->deadline_ms = m->hdr.deadline_ms;
+	queue_push(&a->net_q, j);
+}
+
 static void handle_command(struct agent *a, struct proto_msg *m)
 {
 	struct journal_cmd jc;
@@ -1110,8 +1209,8 @@ static void handle_command(struct agent *a, struct proto_msg *m)
 	if (rc == 1) {
 		hj_str(m->body, "body", "command", HJ_OPTIONAL, 32, &command, NULL);
 		hj_str(m->body, "body", "uuid", HJ_OPTIONAL, 36, &uuid, NULL);
-		if (!command || !uuid || strcmp(command, jc.command) != 0 ||
-		    strcmp(uuid, jc.uuid) != 0) {
+		if (!command || strcmp(command, jc.command) != 0 ||
+		    strcmp(uuid ? uuid : "", jc.uuid) != 0) {
 			hv_error_set(&err, -EEXIST, "header.cmd_id",
 				     "header.cmd_id: %s was used for %s of %s", jc.cmd_id,
 				     jc.command, jc.uuid);
@@ -1129,6 +1228,11 @@ static void handle_command(struct agent *a, struct proto_msg *m)
 			     "header.deadline_ms: the deadline passed %lld ms ago; not executed",
 			     (long long)(proto_now_ms() - m->hdr.deadline_ms));
 		send_error(a, m->hdr.msg_id, PROTO_E_EXPIRED, &err);
+		return;
+	}
+	hj_str(m->body, "body", "command", HJ_OPTIONAL, 32, &command, NULL);
+	if (command && net_is_command(command) && a->net) {
+		handle_net_command(a, m);
 		return;
 	}
 	if (req_parse(m->body, &r, &code, &err) < 0) {
@@ -1275,6 +1379,14 @@ static json_t *capabilities(struct agent *a)
 			json_array_append_new(caps, json_string(inst_cmd_name((enum inst_cmd)c)));
 	if (drive_supported() && a->drive_dir[0])
 		json_array_append_new(caps, json_string("config_drive"));
+	if (a->net) {
+		static const char *const fw[] = { "port_plug", "port_unplug", "port_set_groups",
+						  "sg_update", "sg_delete", "fip_associate",
+						  "fip_disassociate", "firewall_resync", NULL };
+
+		for (int i = 0; fw[i]; i++)
+			json_array_append_new(caps, json_string(fw[i]));
+	}
 	return caps;
 }
 
@@ -1468,6 +1580,18 @@ static void recover_cmd(void *ctx, const struct journal_cmd *c)
 	enum inst_task task = in ? in->task : TASK_NONE;
 
 	hv_error_set(&err, -EINTR, NULL, "the agent restarted while %s ran", c->command);
+	if (net_is_command(c->command)) {
+		/* the firewall was rewritten from the journaled state at start: the command's
+		 * effect, if any, is undone; the controller may send it again under a new cmd_id */
+		json_t *res = json_pack("{s:s, s:s, s:n, s:s, s:o, s:n}", "cmd_id", c->cmd_id,
+					"command", c->command, "uuid", "status", "error", "error",
+					proto_error_body(PROTO_E_INTERRUPTED, &err), "instance");
+
+		hv_log(HV_LOG_NOTICE, NULL, c->cmd_id, "recovered interrupted %s: not applied",
+		       c->command);
+		finish(a, NULL, false, c->cmd_id, NULL, res, NULL);
+		return;
+	}
 	if (in && cmd >= 0 && (!in->cmd_id[0] || strcmp(in->cmd_id, c->cmd_id) == 0)) {
 		const struct hvd_driver *d = a->ops;
 		struct hv_error derr = { 0 };
@@ -1582,6 +1706,11 @@ static void start_house_job(struct agent *a, enum job_kind kind)
 		return;
 	j->kind = kind;
 	j->started_ms = proto_now_ms();
+	if (kind == JOB_NET_RESYNC) {
+		a->net_resync_pending = true;
+		queue_push(&a->net_q, j);
+		return;
+	}
 	if (kind == JOB_STATS)
 		a->stats_pending = true;
 	else
@@ -1622,6 +1751,11 @@ static void timers(struct agent *a, int64_t now)
 			}
 		}
 		a->next_event_resend_ms = now + hb;
+	}
+	if (a->net && a->o.netfilter_resync_s > 0 && now >= a->next_net_resync_ms &&
+	    !a->net_resync_pending) {
+		start_house_job(a, JOB_NET_RESYNC);
+		a->next_net_resync_ms = now + a->o.netfilter_resync_s * 1000;
 	}
 	if (now >= a->next_prune_ms) {
 		journal_cmd_prune(a->jn, proto_now_ms() - PRUNE_AFTER_MS, NULL);
@@ -1691,6 +1825,7 @@ int agent_new(const struct agent_opts *o, struct agent **ret, struct hv_error *e
 	pthread_mutex_init(&a->ev_mu, NULL);
 	queue_init(&a->cmd_q);
 	queue_init(&a->house_q);
+	queue_init(&a->net_q);
 	snprintf(a->host_id, sizeof a->host_id, "%s", o->host_id);
 	snprintf(a->state_dir, sizeof a->state_dir, "%s", o->state_dir);
 	snprintf(a->endpoint, sizeof a->endpoint, "%s", o->endpoint);
@@ -1756,6 +1891,16 @@ int agent_new(const struct agent_opts *o, struct agent **ret, struct hv_error *e
 
 	if ((r = journal_inst_foreach(a->jn, load_inst, a, err)) < 0)
 		goto fail;
+	if (o->netfilter) {
+		json_t *saved = NULL;
+
+		if ((r = journal_meta_get(a->jn, "netfilter_state", &saved, err)) < 0)
+			goto fail;
+		r = net_open(o->external_interface, saved, &a->net, err);
+		json_decref(saved);
+		if (r < 0)
+			goto fail;
+	}
 	recover(a);
 
 	a->zctx = zmq_ctx_new();
@@ -1766,7 +1911,7 @@ int agent_new(const struct agent_opts *o, struct agent **ret, struct hv_error *e
 				 zmq_strerror(zmq_errno()));
 		goto fail;
 	}
-	a->n_workers = (size_t)a->o.max_builds + 1;
+	a->n_workers = (size_t)a->o.max_builds + 2;
 	a->workers = calloc(a->n_workers, sizeof *a->workers);
 	if (!a->workers) {
 		r = hv_error_set(err, -ENOMEM, NULL, "out of memory");
@@ -1774,7 +1919,7 @@ int agent_new(const struct agent_opts *o, struct agent **ret, struct hv_error *e
 	}
 	for (size_t i = 0; i < a->n_workers; i++) {
 		a->workers[i].a = a;
-		a->workers[i].q = i == 0 ? &a->house_q : &a->cmd_q;
+		a->workers[i].q = i == 0 ? &a->house_q : i == 1 ? &a->net_q : &a->cmd_q;
 		if ((r = -pthread_create(&a->workers[i].thread, NULL, worker_main, &a->workers[i])) < 0) {
 			hv_error_set(err, r, NULL, "starting a worker: %s", strerror(-r));
 			goto fail;
@@ -1813,6 +1958,7 @@ void agent_free(struct agent *a)
 		return;
 	stop_queue(&a->cmd_q);
 	stop_queue(&a->house_q);
+	stop_queue(&a->net_q);
 	for (size_t i = 0; a->workers && i < a->n_workers; i++)
 		if (a->workers[i].started)
 			pthread_join(a->workers[i].thread, NULL);
@@ -1842,6 +1988,7 @@ void agent_free(struct agent *a)
 	free(a->insts);
 	for (size_t i = 0; i < a->n_events; i++)
 		json_decref(a->events[i].body);
+	net_free(a->net); /* rules stay in place */
 	json_decref(a->removed);
 	json_decref(a->unknown_reported);
 	journal_free(a->jn);

@@ -30,6 +30,9 @@ struct agent_opts {
 	const char *instances_path;
 	const char *config_drive_dir;  /* where <uuid>.config drives are written */
 	bool force_config_drive;
+	bool netfilter;                /* program security groups and floating IPs */
+	const char *external_interface;
+	int netfilter_resync_s;        /* 0 = no periodic resync */
 	const struct hv_driver *driver;   /* loaded driver, borrowed */
 	const struct hvd_kv *driver_cfg;  /* its config section, borrowed during agent_new */
 	size_t n_driver_cfg;

@@ -82,8 +82,8 @@ static const unsigned hard_reboot_allowed =
 	M(VM_ACTIVE) | M(VM_STOPPED) | M(VM_PAUSED) | M(VM_SUSPENDED) | M(VM_ERROR);
 
 static const char *const reserved[] = {
-	"port_plug", "port_unplug", "sg_update", "sg_delete", "fip_associate", "fip_disassociate",
-	"firewall_resync", NULL,
+	"port_plug", "port_unplug", "port_set_groups", "sg_update", "sg_delete", "fip_associate",
+	"fip_disassociate", "firewall_resync", NULL,
 };
 
 const char *inst_vm_name(enum inst_vm vm)

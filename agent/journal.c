@@ -25,7 +25,8 @@ static const char schema_sql[] =
 	" created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL);"
 	"CREATE INDEX IF NOT EXISTS commands_state ON commands(state, acked);"
 	"CREATE TABLE IF NOT EXISTS instances ("
-	" uuid TEXT PRIMARY KEY, record TEXT NOT NULL, updated_ms INTEGER NOT NULL);";
+	" uuid TEXT PRIMARY KEY, record TEXT NOT NULL, updated_ms INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);";
 
 static int db_error(struct journal *j, struct hv_error *err, const char *what)
 {
@@ -308,5 +309,35 @@ int journal_inst_foreach(struct journal *j, void (*fn)(void *ctx, const json_t *
 		json_decref(rec);
 	}
 	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : db_error(j, err, "read");
+}
+
+int journal_meta_put(struct journal *j, const char *key, const json_t *value,
+		     struct hv_error *err)
+{
+	char *v = hj_dump(value);
+	const void *args[] = { key, v };
+	int r = run(j, "INSERT OR REPLACE INTO meta(key, value) VALUES(?,?)", "tt", args, err);
+
+	free(v);
+	return r < 0 ? r : 0;
+}
+
+int journal_meta_get(struct journal *j, const char *key, json_t **ret, struct hv_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	*ret = NULL;
+	if (sqlite3_prepare_v2(j->db, "SELECT value FROM meta WHERE key=?", -1, &st, NULL) !=
+	    SQLITE_OK)
+		return db_error(j, err, "prepare");
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*ret = column_json(st, 0);
+	sqlite3_finalize(st);
+	if (rc == SQLITE_ROW)
+		return *ret ? 1 : 0;
 	return rc == SQLITE_DONE ? 0 : db_error(j, err, "read");
 }

@@ -60,6 +60,12 @@ int journal_cmd_foreach(struct journal *j, enum journal_cmd_state state,
 /* Forgets acknowledged or refused commands older than before_ms. Returns how many. */
 int journal_cmd_prune(struct journal *j, int64_t before_ms, struct hv_error *err);
 
+/* Small named documents (the committed firewall state). get: 1 and a new reference, 0 when
+ * unset. */
+int journal_meta_put(struct journal *j, const char *key, const json_t *value,
+		     struct hv_error *err);
+int journal_meta_get(struct journal *j, const char *key, json_t **ret, struct hv_error *err);
+
 int journal_inst_put(struct journal *j, const char *uuid, const json_t *record,
 		     struct hv_error *err);
 int journal_inst_delete(struct journal *j, const char *uuid, struct hv_error *err);

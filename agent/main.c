@@ -144,6 +144,9 @@ static int run(const char *path)
 	o.instances_path = cfg_get_str(cfg, "DEFAULT", "instances_path");
 	o.config_drive_dir = cfg_get_str(cfg, "guest", "config_drive_dir");
 	o.force_config_drive = cfg_get_bool(cfg, "guest", "force_config_drive");
+	o.netfilter = cfg_get_bool(cfg, "netfilter", "enabled");
+	o.external_interface = cfg_get_str(cfg, "netfilter", "external_interface");
+	o.netfilter_resync_s = (int)cfg_get_int(cfg, "netfilter", "resync_interval");
 	o.driver = drv;
 	o.driver_cfg = section;
 	o.n_driver_cfg = n_section;

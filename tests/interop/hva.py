@@ -192,7 +192,7 @@ class Agent:
     """One hvagent process with its own config, state and keys under workdir."""
 
     def __init__(self, binary, driver_dir, workdir, host_id="compute-a", server_key="",
-                 fake=None, extra=None):
+                 fake=None, extra=None, netns=None, sections=""):
         self.binary, self.workdir, self.host_id = binary, workdir, host_id
         self.conf = os.path.join(workdir, "hvagent.conf")
         self.log = os.path.join(workdir, "agent.log")
@@ -208,6 +208,10 @@ class Agent:
                     "[fake]\n%s"
                     % (host_id, workdir, workdir, workdir, extra or "", workdir, workdir,
                        server_key, workdir, fake_lines))
+        if sections:
+            with open(self.conf, "a") as f:
+                f.write(sections)
+        self.netns = netns
         self.proc = None
 
     def public_key(self):
@@ -217,8 +221,10 @@ class Agent:
 
     def start(self):
         self.logf = open(self.log, "a")
-        self.proc = subprocess.Popen([self.binary, "-c", self.conf], env=self.env,
-                                     stdout=self.logf, stderr=self.logf)
+        cmd = [self.binary, "-c", self.conf]
+        if self.netns:
+            cmd = ["ip", "netns", "exec", self.netns] + cmd
+        self.proc = subprocess.Popen(cmd, env=self.env, stdout=self.logf, stderr=self.logf)
 
     def kill9(self):
         self.proc.send_signal(signal.SIGKILL)

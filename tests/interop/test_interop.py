@@ -25,7 +25,7 @@ if not zmq.has("curve"):
 
 BINARY, DRIVER_DIR, CASE = sys.argv[1], sys.argv[2], sys.argv[3]
 HOST = "compute-a"
-STARTED, CONTROLLERS = [], []
+STARTED, CONTROLLERS, CLEANUPS = [], [], []
 
 
 def spawn_body(uid, name="web-1"):
@@ -393,6 +393,83 @@ def case_config_drive(wd):
     return agent, ctl
 
 
+def case_firewall(wd):
+    """Security-group commands through HVA/1 program nftables in the agent's network
+    namespace; a refused change changes nothing; the rules survive kill -9 (fail closed) and
+    the restarted agent answers duplicates from its journal; unplug removes them."""
+    import shutil
+    import subprocess
+    if os.geteuid() != 0:
+        print("SKIP: needs root for a network namespace")
+        sys.exit(77)
+    for tool in ("ip", "nft"):
+        if not shutil.which(tool):
+            print("SKIP: needs %s" % tool)
+            sys.exit(77)
+    ns = "hva-fw-%d" % os.getpid()
+    subprocess.run(["ip", "netns", "add", ns], check=True)
+    CLEANUPS.append(lambda: subprocess.run(["ip", "netns", "del", ns]))
+
+    def ruleset():
+        out = subprocess.run(["ip", "netns", "exec", ns, "nft", "list", "ruleset"],
+                             capture_output=True, text=True)
+        return out.stdout
+
+    sections = "[netfilter]\nenabled = true\nresync_interval = 0\n"
+    probe = hva.Agent(BINARY, DRIVER_DIR, wd)
+    ctl = hva.Controller(wd, allow={probe.public_key(): HOST})
+    CONTROLLERS.append(ctl)
+    agent = hva.Agent(BINARY, DRIVER_DIR, wd, server_key=ctl.public.decode(), netns=ns,
+                      sections=sections)
+    STARTED.append(agent)
+    agent.start()
+    for _ in range(20):
+        if not agent.alive():
+            break
+        time.sleep(0.1)
+    if not agent.alive() and "without the netfilter module" in agent.log_text():
+        print("SKIP: this hvagent was built without the netfilter module")
+        sys.exit(77)
+    hello, _ = ctl.handshake()
+    if "port_plug" not in hello.body["capabilities"]:
+        print("SKIP: this hvagent was built without the netfilter module")
+        sys.exit(77)
+    group = {"id": "web", "rules": [{"direction": "ingress", "protocol": "tcp",
+                                     "port_range_min": 22, "port_range_max": 22}]}
+    port = {"id": "p1", "ifname": "tapA", "mac_address": "fa:16:3e:00:00:01",
+            "fixed_ips": ["10.0.0.5"], "security_groups": ["web"]}
+    ctl.command(rid(), "f-1", {"command": "sg_update", "group": group})
+    assert ctl.result("f-1").body["status"] == "ok"
+    ctl.command(rid(), "f-2", {"command": "port_plug", "port": port})
+    plugged = ctl.result("f-2")
+    assert plugged.body["status"] == "ok", plugged.body
+    rules = ruleset()
+    assert "tapA" in rules and "10.0.0.5" in rules, rules
+    bad = dict(port, id="p2", ifname="tapB", security_groups=["no-such-group"])
+    ctl.command(rid(), "f-3", {"command": "port_plug", "port": bad})
+    refused = ctl.result("f-3")
+    assert refused.body["status"] == "error", refused.body
+    assert ruleset() == rules, "a refused change altered the ruleset"
+    ctl.command(rid(), "f-4", {"command": "port_plug"})
+    e = ctl.expect("ERROR", skip=("REPORT", "PING", "EVENT", "DELTA"))
+    assert e.body["code"] == "invalid" and e.body["field"] == "body.port", e.body
+    agent.kill9()
+    assert "tapA" in ruleset(), "the rules must stay in place while the agent is down"
+    agent.start()
+    hello2 = ctl.expect("HELLO", timeout=30, skip=("REPORT", "PING", "EVENT", "DELTA", "PONG",
+                                                    "RESULT"))
+    ctl.send(rid(), "WELCOME", {"schema": 1}, corr_id=hello2.header["msg_id"])
+    ctl.expect("SNAPSHOT")
+    assert "tapA" in ruleset()
+    ctl.command(rid(), "f-2", {"command": "port_plug", "port": port})
+    dup = ctl.expect("RESULT", skip=("REPORT", "PING", "EVENT", "DELTA"))
+    assert dup.body == plugged.body, (dup.body, plugged.body)
+    ctl.command(rid(), "f-5", {"command": "port_unplug", "port_id": "p1"})
+    assert ctl.result("f-5").body["status"] == "ok"
+    assert "tapA" not in ruleset()
+    return agent, ctl
+
+
 def case_controller_restart(wd):
     """The controller goes away and comes back: the agent says HELLO again with the same
     boot_id, and its new SNAPSHOT continues the seq."""
@@ -438,6 +515,8 @@ def main():
             a.stop()
         for c in CONTROLLERS:
             c.close()
+        for fn in CLEANUPS:
+            fn()
         hva.cleanup(wd)
 
 

@@ -1,0 +1,179 @@
+/* net.c - command bodies -> netfilter calls. Must never pass an unchecked string to the
+ * netfilter module as an id (they name chains), and never call it from two threads. */
+#include "net.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+#include "proto.h"
+
+#if AGENT_WITH_NETFILTER
+#include "netfilter.h"
+#endif
+
+static const struct {
+	const char *command;
+	const char *object; /* the object field, or NULL */
+	const char *id;     /* the id field, or NULL */
+} net_cmds[] = {
+	{ "port_plug", "port", NULL },
+	{ "port_unplug", NULL, "port_id" },
+	{ "port_set_groups", NULL, "port_id" },
+	{ "sg_update", "group", NULL },
+	{ "sg_delete", NULL, "group_id" },
+	{ "fip_associate", "fip", NULL },
+	{ "fip_disassociate", NULL, "fip_id" },
+	{ "firewall_resync", NULL, NULL },
+};
+
+#define N_NET_CMDS (sizeof net_cmds / sizeof net_cmds[0])
+
+struct net {
+#if AGENT_WITH_NETFILTER
+	struct nf_ctx *nf;
+#else
+	int unused;
+#endif
+};
+
+bool net_supported(void)
+{
+	return AGENT_WITH_NETFILTER;
+}
+
+static int find(const char *command)
+{
+	for (size_t i = 0; command && i < N_NET_CMDS; i++)
+		if (strcmp(command, net_cmds[i].command) == 0)
+			return (int)i;
+	return -1;
+}
+
+bool net_is_command(const char *command)
+{
+	return find(command) >= 0;
+}
+
+int net_check(const json_t *body, struct hv_error *err)
+{
+	const char *command = NULL, *id = NULL;
+	json_t *obj = NULL, *groups = NULL;
+	int i, r;
+
+	if ((r = hj_str(body, "body", "command", 0, 32, &command, err)) < 0)
+		return r;
+	if ((i = find(command)) < 0)
+		return hv_error_set(err, -EPROTONOSUPPORT, "body.command",
+				    "body.command: \"%s\" is not a firewall command", command);
+	if (net_cmds[i].object &&
+	    (r = hj_obj(body, "body", net_cmds[i].object, 0, &obj, err)) < 0)
+		return r;
+	if (net_cmds[i].id) {
+		char path[64];
+
+		if ((r = hj_str(body, "body", net_cmds[i].id, 0, PROTO_MAX_ID, &id, err)) < 0)
+			return r;
+		if (!proto_id_valid(id))
+			return hv_error_set(err, -EINVAL, hj_path(path, sizeof path, "body",
+								   net_cmds[i].id, 0),
+					    "body.%s: expected 1-64 of [A-Za-z0-9._:-]", net_cmds[i].id);
+	}
+	if (strcmp(command, "port_set_groups") == 0 &&
+	    (r = hj_arr(body, "body", "security_groups", 0, 64, &groups, err)) < 0)
+		return r;
+	return 0;
+}
+
+#if AGENT_WITH_NETFILTER
+int net_open(const char *external_ifname, const json_t *saved, struct net **ret,
+	     struct hv_error *err)
+{
+	struct net *n = calloc(1, sizeof *n);
+	int r;
+
+	*ret = NULL;
+	if (!n)
+		return hv_error_set(err, -ENOMEM, NULL, "out of memory");
+	r = nf_open(&n->nf, external_ifname && *external_ifname ? external_ifname : NULL, err);
+	if (r >= 0 && saved)
+		r = nf_adopt(n->nf, saved, err);
+	if (r >= 0)
+		r = nf_resync(n->nf, err);
+	if (r < 0) {
+		net_free(n);
+		return r;
+	}
+	*ret = n;
+	return 0;
+}
+
+void net_free(struct net *n)
+{
+	if (!n)
+		return;
+	nf_close(&n->nf); /* rules stay in place: a restart must not open a gap */
+	free(n);
+}
+
+int net_run(struct net *n, const json_t *body, struct hv_error *err)
+{
+	const char *command = json_string_value(json_object_get(body, "command"));
+	int i = find(command), r;
+
+	if ((r = net_check(body, err)) < 0)
+		return r;
+#define OBJ(k) json_object_get(body, k)
+#define ID(k) json_string_value(json_object_get(body, k))
+	switch (i) {
+	case 0: return nf_port_plug(n->nf, OBJ("port"), err);
+	case 1: return nf_port_unplug(n->nf, ID("port_id"), err);
+	case 2: return nf_port_set_groups(n->nf, ID("port_id"), OBJ("security_groups"), err);
+	case 3: return nf_group_put(n->nf, OBJ("group"), err);
+	case 4: return nf_group_delete(n->nf, ID("group_id"), err);
+	case 5: return nf_fip_associate(n->nf, OBJ("fip"), err);
+	case 6: return nf_fip_disassociate(n->nf, ID("fip_id"), err);
+	case 7: return nf_resync(n->nf, err);
+	}
+#undef OBJ
+#undef ID
+	return hv_error_set(err, -EPROTONOSUPPORT, "body.command", "unknown firewall command");
+}
+
+int net_resync(struct net *n, struct hv_error *err)
+{
+	return nf_resync(n->nf, err);
+}
+
+json_t *net_state(const struct net *n)
+{
+	return nf_state_json(n->nf);
+}
+#else
+int net_open(const char *external_ifname, const json_t *saved, struct net **ret,
+	     struct hv_error *err)
+{
+	*ret = NULL;
+	return hv_error_set(err, -EOPNOTSUPP, "netfilter", "built without the netfilter module");
+}
+
+void net_free(struct net *n)
+{
+	free(n);
+}
+
+int net_run(struct net *n, const json_t *body, struct hv_error *err)
+{
+	return hv_error_set(err, -EOPNOTSUPP, "body.command", "built without the netfilter module");
+}
+
+int net_resync(struct net *n, struct hv_error *err)
+{
+	return hv_error_set(err, -EOPNOTSUPP, NULL, "built without the netfilter module");
+}
+
+json_t *net_state(const struct net *n)
+{
+	return json_object();
+}
+#endif
