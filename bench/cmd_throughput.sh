@@ -64,5 +64,19 @@ for _ in $(seq 100); do
 	"$build/cli/hv" host list -f json 2>/dev/null | grep -q '"state": "up"' && break
 	sleep 0.1
 done
+cpu_ms() { # utime+stime of the process whose command line names FILE, in ms
+	local pid
+	pid=$(pgrep -f -- "$1" | head -1)
+	awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) * 1000 / hz }' "/proc/$pid/stat"
+}
+c0=$(cpu_ms "$dir/central.conf"); a0=$(cpu_ms "$dir/agent.conf")
 echo "== cmd_throughput: API -> hvcentral -> hvagent -> fake driver -> RESULT ($(nproc) cores, state in ${HV_BENCH_DIR:-/tmp})"
-"$build/cli/cmd_throughput" --host node-1 "$@"
+out=$("$build/cli/cmd_throughput" --host node-1 "$@")
+echo "$out"
+c1=$(cpu_ms "$dir/central.conf"); a1=$(cpu_ms "$dir/agent.conf")
+n=$(echo "$out" | awk '/^commands:/ { print $2 }')
+# CPU per command does not depend on what else runs on the machine; throughput does
+awk -v n="$n" -v c="$c1" -v c0="$c0" -v a="$a1" -v a0="$a0" 'BEGIN { c -= c0; a -= a0
+	printf "CPU per command: hvcentral %.0f us, hvagent %.0f us (capacity on one free core each: %.0f / %.0f commands/s)\n",
+		c * 1000 / n, a * 1000 / n, n * 1000 / c, n * 1000 / a }'
+echo "machine load while measuring: $(cut -d' ' -f1-3 /proc/loadavg)"

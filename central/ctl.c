@@ -18,8 +18,17 @@ struct sent {
 	char cmd_id[PROTO_MAX_ID + 1];
 };
 
+#define SEEN_CACHE 64
+#define SEEN_WRITE_MS 1000
+
 struct ctl {
 	struct store *store;
+	/* when each host's last_seen was last written: liveness needs seconds, not every
+	 * message, and a write per message would be most of the store's work */
+	struct {
+		char host[PROTO_MAX_ID + 1];
+		int64_t written_ms;
+	} seen[SEEN_CACHE];
 	struct ctl_config cfg;
 	ctl_send_fn send;
 	ctl_done_fn done;
@@ -196,12 +205,18 @@ dispatch(struct ctl *c, struct store_cmd *cmd, int64_t now)
 	store_cmd_update(c->store, cmd->cmd_id, st, cmd->attempts, next, NULL, &c->scratch);
 }
 
-/* Records the outcome of an open command (the caller read it and checked it is open). */
+/* Records the outcome of an open command (the caller read it and checked it is open).
+ * The journal keeps the outcome ({status} or the error), not the whole RESULT: the
+ * instance record already holds the state it carried. */
 static void
 finish(struct ctl *c, const struct store_cmd *cmd, bool ok, json_t *result)
 {
+	json_t *kept = ok ? json_pack("{s:s}", "status", "ok") : json_deep_copy(result);
+	if (!ok)
+		json_object_del(kept, "result");
 	store_cmd_update(c->store, cmd->cmd_id, ok ? STORE_CMD_DONE : STORE_CMD_FAILED,
-			 cmd->attempts, 0, result, &c->scratch);
+			 cmd->attempts, 0, kept, &c->scratch);
+	json_decref(kept);
 	if (c->done)
 		c->done(c->cb, cmd->cmd_id, ok, result);
 }
@@ -450,11 +465,32 @@ on_error(struct ctl *c, const char *host, const struct proto_msg *m, int64_t now
 	store_cmd_clear(&cmd);
 }
 
+static void
+note_seen(struct ctl *c, const char *host, const char *address, int64_t now, bool force)
+{
+	size_t i, slot = 0;
+	for (i = 0; i < SEEN_CACHE; i++) {
+		if (strcmp(c->seen[i].host, host) == 0)
+			break;
+		if (c->seen[i].written_ms < c->seen[slot].written_ms)
+			slot = i;
+	}
+	if (i == SEEN_CACHE) {
+		i = slot;
+		snprintf(c->seen[i].host, sizeof c->seen[i].host, "%s", host);
+		force = true;
+	}
+	if (!force && now - c->seen[i].written_ms < SEEN_WRITE_MS)
+		return;
+	if (store_host_seen(c->store, host, NULL, address, now, &c->scratch) == 0)
+		c->seen[i].written_ms = now;
+}
+
 void
 ctl_on_agent(struct ctl *c, const char *host, const char *address, const struct proto_msg *m,
 	     int64_t now)
 {
-	store_host_seen(c->store, host, NULL, address, now, &c->scratch);
+	note_seen(c, host, address, now, m->type == PROTO_HELLO);
 	switch (m->type) {
 	case PROTO_HELLO: {
 		uint64_t seq;

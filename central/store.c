@@ -514,28 +514,40 @@ inst_row(sqlite3_stmt *st)
 			 "updated_ms", (json_int_t)sqlite3_column_int64(st, 11));
 }
 
-static const char sql_inst_get[] =
-	"SELECT " INST_COLS " FROM instances WHERE uuid = ?1 OR name = ?1"
-	" ORDER BY uuid = ?1 DESC, vm_state != 'deleted' DESC, updated_ms DESC LIMIT 1";
+/* Two lookups, each on its own index: by primary key, then by name (live first). */
+static const char sql_inst_by_uuid[] = "SELECT " INST_COLS " FROM instances WHERE uuid = ?1";
+static const char sql_inst_by_name[] =
+	"SELECT " INST_COLS " FROM instances WHERE name = ?1"
+	" ORDER BY vm_state != 'deleted' DESC, updated_ms DESC LIMIT 1";
+
+static int
+inst_lookup(struct store *s, const char *sql, const char *key, json_t **ret, struct hv_error *err)
+{
+	sqlite3_stmt *st = stmt(s, sql, err);
+	if (!st)
+		return err ? err->code : -EIO;
+	bind_text(st, 1, key);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*ret = inst_row(st);
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return 0;
+	if (rc == SQLITE_DONE)
+		return -ENOENT;
+	return db_error(s, rc, "instance get", err);
+}
 
 int
 store_instance_get(struct store *s, const char *uuid_or_name, json_t **ret, struct hv_error *err)
 {
-	sqlite3_stmt *st = stmt(s, sql_inst_get, err);
-	if (!st)
-		return err ? err->code : -EIO;
-	bind_text(st, 1, uuid_or_name);
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*ret = inst_row(st);
-		sqlite3_reset(st);
-		return 0;
-	}
-	sqlite3_reset(st);
-	if (rc == SQLITE_DONE)
+	int r = inst_lookup(s, sql_inst_by_uuid, uuid_or_name, ret, err);
+	if (r == -ENOENT)
+		r = inst_lookup(s, sql_inst_by_name, uuid_or_name, ret, err);
+	if (r == -ENOENT)
 		return hv_error_set(err, -ENOENT, "server", "no server with name or id '%s'",
 				    uuid_or_name);
-	return db_error(s, rc, "instance get", err);
+	return r;
 }
 
 static const char sql_inst_list[] =
@@ -647,14 +659,14 @@ store_cmd_insert(struct store *s, const struct store_cmd *c, struct hv_error *er
 	" deadline_ms, next_try_ms, result"
 
 static void
-cmd_row(sqlite3_stmt *st, struct store_cmd *c)
+cmd_row(sqlite3_stmt *st, struct store_cmd *c, bool with_args)
 {
 	memset(c, 0, sizeof *c);
 	snprintf(c->cmd_id, sizeof c->cmd_id, "%s", col_text(st, 0));
 	snprintf(c->host_id, sizeof c->host_id, "%s", col_text(st, 1));
 	snprintf(c->uuid, sizeof c->uuid, "%s", col_text(st, 2));
 	snprintf(c->action, sizeof c->action, "%s", col_text(st, 3));
-	c->args = col_json(st, 4);
+	c->args = with_args ? col_json(st, 4) : NULL;
 	c->state = (enum store_cmd_state)sqlite3_column_int(st, 5);
 	c->attempts = sqlite3_column_int(st, 6);
 	c->created_ms = sqlite3_column_int64(st, 7);
@@ -679,7 +691,7 @@ store_cmd_get(struct store *s, const char *cmd_id, struct store_cmd *ret, json_t
 			return hv_error_set(err, -ENOENT, "cmd_id", "unknown command %s", cmd_id);
 		return db_error(s, rc, "command get", err);
 	}
-	cmd_row(st, ret);
+	cmd_row(st, ret, false);
 	if (ret_result)
 		*ret_result = sqlite3_column_type(st, 10) == SQLITE_NULL ? NULL : col_json(st, 10);
 	sqlite3_reset(st);
@@ -722,7 +734,7 @@ store_cmd_due(struct store *s, int64_t now_ms, struct store_cmd *out, int max,
 	sqlite3_bind_int(st, 2, max);
 	int n = 0, rc;
 	while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW)
-		cmd_row(st, &out[n++]);
+		cmd_row(st, &out[n++], true);
 	if (n < max && rc != SQLITE_DONE) {
 		sqlite3_reset(st);
 		for (int i = 0; i < n; i++)

@@ -98,6 +98,8 @@ struct store_cmd {
 void store_cmd_clear(struct store_cmd *c); /* frees args */
 
 int store_cmd_insert(struct store *s, const struct store_cmd *c, struct hv_error *err);
+/* Reads a command without its args (ret->args NULL: the answer path never needs them);
+ * store_cmd_due returns them. */
 int store_cmd_get(struct store *s, const char *cmd_id, struct store_cmd *ret, json_t **ret_result,
 		  struct hv_error *err);
 /* result may be NULL; takes no reference. */
