@@ -122,7 +122,7 @@ class Cluster:
         return p
 
     # ---- agents -------------------------------------------------------------------------
-    def agent_conf(self, host_id):
+    def agent_conf(self, host_id, fake=""):
         d = self.path("agent-" + host_id)
         os.makedirs(d, exist_ok=True)
         os.makedirs(self.path("images"), exist_ok=True)
@@ -133,9 +133,9 @@ class Cluster:
                     "log_level = debug\n"
                     "[controller]\nendpoint = %s\nserver_public_key = %s\nkeys_dir = %s/keys\n"
                     "heartbeat_interval = 1\nreconnect_min_ms = 50\nreconnect_max_ms = 500\n"
-                    "[fake]\nvcpus = 8\nmemory_mb = 8192\n"
+                    "[fake]\nvcpus = 8\nmemory_mb = 8192\n%s"
                     % (host_id, d, self.binary("drivers/fake"), d, self.path("images"),
-                       self.agent_ep, self.server_key, d))
+                       self.agent_ep, self.server_key, d, fake))
         return conf
 
     def agent_key(self, host_id):
@@ -150,8 +150,9 @@ class Cluster:
             f.write(key + "\n")
         return key
 
-    def start_agent(self, host_id):
-        conf = self.agent_conf(host_id)
+    def start_agent(self, host_id, fake=""):
+        """fake: extra [fake] lines ("latency_ms = 2000\n")."""
+        conf = self.agent_conf(host_id, fake)
         env = dict(os.environ, HVAGENT_DRIVER_DIR=self.binary("drivers/fake"))
         log = open(self.path("agent-%s.log" % host_id), "a")
         p = subprocess.Popen([self.binary("agent/hvagent"), "-c", conf], env=env,

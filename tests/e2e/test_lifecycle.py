@@ -86,6 +86,17 @@ def main():
     rc, _, err = c.hv("server", "create", "x", "--host", "node-1", "--flavor-spec", "vcpus=1,ram=64,disk=1",
                       "--image", "../../etc/passwd")
     check(rc == 1 and "args.image" in err, "an image id with a path in it is refused naming args.image")
+    # a host slower than the operator's patience: --wait gives up with exit 4, the server
+    # still gets there
+    c.allow("node-slow")
+    c.start_agent("node-slow", fake="latency_ms = 3000\n")
+    c.wait_host("node-slow", "up")
+    rc, _, err = c.hv("server", "create", "slow-1", "--host", "node-slow", "--flavor-spec",
+                      "vcpus=1,ram=64,disk=1", "--image", "cirros", "--wait", "--timeout", "1")
+    check(rc == 4 and "timeout" in err, "--wait that runs out exits 4")
+    harness.wait_for("slow-1 active", lambda: states(c, "slow-1") == ("active", None, "running"))
+    check(True, "and the server still ends active")
+
     c.kill("hvcentral")
     rc, _, err = c.hv("server", "list")
     check(rc == 3, "no hvcentral exits 3")
