@@ -100,6 +100,11 @@ check_qcow2(const char *path, const char *store, const char *field, int depth, s
 	uint32_t version = be32(h + 4);
 	uint64_t bf_off = be64(h + 8);
 	uint32_t bf_len = be32(h + 16);
+	/* Incompatible feature bit 2: the data lives in an external file named in the header. */
+	if (version >= 3 && (be64(h + 72) & 4)) {
+		r = hv_error_set(err, -EPERM, field, "%s: %s uses an external data file", field, path);
+		goto out;
+	}
 	if (bf_off == 0)
 		goto out; /* no backing file */
 	if (bf_len == 0 || bf_len >= sizeof name || pread(fd, name, bf_len, (off_t)bf_off) != (ssize_t)bf_len) {
@@ -928,8 +933,6 @@ collect(int fd, pid_t pid, unsigned timeout_s, struct guest_result *res, size_t 
 		;
 	if (r == 0 && (!WIFEXITED(status) || WEXITSTATUS(status) != 0))
 		r = -EIO;
-	if (r < 0)
-		kill(-pid, SIGKILL); /* anything the worker left behind */
 	return r;
 }
 

@@ -68,7 +68,10 @@ struct guest_inject_opts {
  * Returns 0 when every job succeeded, else the code of the first failed job; -EINVAL for
  * bad arguments (n == 0, NULL arrays). Jobs that fail validation never reach the appliance.
  * A job cut short by the deadline reports -ETIMEDOUT; every step is idempotent (the key is
- * appended only when absent), so running it again is safe. Blocks up to timeout_s. */
+ * appended only when absent), so running it again is safe. Blocks up to timeout_s.
+ * May be called from any thread: the worker is a fork of the caller that uses only
+ * libguestfs and libc and resets SIGCHLD, SIGPIPE and the signal mask for itself; the
+ * caller must not reap children it did not start (no SIGCHLD set to SIG_IGN). */
 int guest_inject_batch(const struct guest_job *jobs, size_t n, const struct guest_inject_opts *opts,
 		       struct guest_result *ret_results);
 

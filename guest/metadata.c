@@ -568,13 +568,15 @@ guest_drive_tree_build(const struct guest_config *c, struct guest_drive_tree **r
 	struct guest_drive_tree *t = NULL;
 	json_t *md = NULL, *nd = NULL, *vd = NULL, *ec2 = NULL;
 	char *pw_part = NULL, *multipart = NULL;
-	const unsigned char *ud = c->user_data;
-	size_t ud_len = c->user_data_len;
+	const unsigned char *ud;
+	size_t ud_len;
 	char path[64];
 	int r;
 
 	if (!c || !ret)
 		return hv_error_set(err, -EINVAL, "", "no config");
+	ud = c->user_data;
+	ud_len = c->user_data_len;
 	r = validate(c, err);
 	if (r < 0)
 		return r;
