@@ -189,8 +189,9 @@ dom_state(virDomainPtr dom)
 	return state;
 }
 
+/* saved: 1 or 0 when the caller knows whether a managed save exists, -1 to ask. */
 static enum hvd_power_state
-power_of(virDomainPtr dom, int state)
+power_of(virDomainPtr dom, int state, int saved)
 {
 	switch (state) {
 	case VIR_DOMAIN_RUNNING:
@@ -200,7 +201,9 @@ power_of(virDomainPtr dom, int state)
 		return HVD_POWER_PAUSED;
 	case VIR_DOMAIN_SHUTDOWN:
 	case VIR_DOMAIN_SHUTOFF:
-		return virDomainHasManagedSaveImage(dom, 0) == 1 ? HVD_POWER_SUSPENDED : HVD_POWER_SHUTDOWN;
+		if (saved < 0)
+			saved = virDomainHasManagedSaveImage(dom, 0) == 1;
+		return saved ? HVD_POWER_SUSPENDED : HVD_POWER_SHUTDOWN;
 	case VIR_DOMAIN_CRASHED:
 		return HVD_POWER_CRASHED;
 	case VIR_DOMAIN_PMSUSPENDED:
@@ -247,7 +250,7 @@ stop_domain(struct hvd_host *h, virConnectPtr vc, virDomainPtr dom, uint32_t tim
 }
 
 static int
-info_of(struct hvd_host *h, virDomainPtr dom, struct hvd_instance_info *ret)
+info_of(struct hvd_host *h, virDomainPtr dom, int saved, struct hvd_instance_info *ret)
 {
 	virDomainInfo vi;
 	struct hvd_instance_info info = {.struct_size = ret->struct_size};
@@ -255,7 +258,7 @@ info_of(struct hvd_host *h, virDomainPtr dom, struct hvd_instance_info *ret)
 
 	if (virDomainGetUUIDString(dom, info.uuid) < 0 || virDomainGetInfo(dom, &vi) < 0)
 		return -EIO;
-	info.power_state = power_of(dom, vi.state);
+	info.power_state = power_of(dom, vi.state, saved);
 	info.vcpus = vi.nrVirtCpu;
 	info.memory_mb = vi.maxMem / 1024;
 	info.cpu_time_ns = vi.cpuTime;
@@ -567,8 +570,8 @@ static int
 lv_list_instances(struct hvd_host *h, hvd_instance_fn fn, void *ctx, struct hv_error *err)
 {
 	virConnectPtr vc = conn_get(h->conn, err);
-	virDomainPtr *doms = NULL;
-	int n, r = 0;
+	virDomainPtr *doms = NULL, *saved = NULL;
+	int n, n_saved, r = 0;
 
 	if (!vc)
 		return -ENOTCONN;
@@ -578,13 +581,25 @@ lv_list_instances(struct hvd_host *h, hvd_instance_fn fn, void *ctx, struct hv_e
 		virConnectClose(vc);
 		return r;
 	}
+	/* One listing of the managed-saved domains instead of one question per domain. */
+	n_saved = virConnectListAllDomains(vc, &saved, VIR_CONNECT_LIST_DOMAINS_MANAGEDSAVE);
 	for (int i = 0; i < n; i++) {
 		struct hvd_instance_info info = {.struct_size = sizeof info};
+		int is_saved = n_saved < 0 ? -1 : 0;
+		unsigned char id[VIR_UUID_BUFLEN], sid[VIR_UUID_BUFLEN];
+
+		if (n_saved > 0 && virDomainGetUUID(doms[i], id) == 0)
+			for (int j = 0; j < n_saved; j++)
+				if (virDomainGetUUID(saved[j], sid) == 0 && memcmp(id, sid, sizeof id) == 0)
+					is_saved = 1;
 		/* A domain undefined between the listing and this call is simply gone. */
-		if (info_of(h, doms[i], &info) == 0)
+		if (info_of(h, doms[i], is_saved, &info) == 0)
 			fn(ctx, &info);
 		virDomainFree(doms[i]);
 	}
+	for (int j = 0; j < n_saved; j++)
+		virDomainFree(saved[j]);
+	free(saved);
 	free(doms);
 	virConnectClose(vc);
 	return r;
@@ -600,7 +615,7 @@ lv_get_instance(struct hvd_host *h, const char *uuid, struct hvd_instance_info *
 
 	if (r < 0)
 		return r;
-	if (info_of(h, dom, ret) < 0)
+	if (info_of(h, dom, -1, ret) < 0)
 		r = conn_error(h->conn, vc, err, "uuid", "domain info");
 	dom_put(vc, dom);
 	return r;

@@ -2,6 +2,7 @@
 #include "lvtest.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,18 +16,36 @@
 
 extern char **environ;
 
-int
-lvt_run(const char *const *argv)
+static int
+run(const char *const *argv, bool quiet)
 {
+	posix_spawn_file_actions_t fa;
 	pid_t pid;
-	int status;
+	int status, r;
 
-	if (posix_spawnp(&pid, argv[0], NULL, NULL, (char *const *)argv, environ) != 0)
+	posix_spawn_file_actions_init(&fa);
+	if (quiet)
+		posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	r = posix_spawnp(&pid, argv[0], &fa, NULL, (char *const *)argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	if (r != 0)
 		return -1;
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
 			return -1;
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+int
+lvt_run(const char *const *argv)
+{
+	return run(argv, false);
+}
+
+int
+lvt_run_quiet(const char *const *argv)
+{
+	return run(argv, true);
 }
 
 int

@@ -24,6 +24,8 @@ void lvt_close(struct lvt *t);
 
 /* Runs argv and waits; 0 when it exited 0. */
 int lvt_run(const char *const *argv);
+/* Same, with stdout sent to /dev/null. */
+int lvt_run_quiet(const char *const *argv);
 
 /* Polls get_instance until power_state is want (or timeout_s passes). */
 bool lvt_wait_power(struct lvt *t, const char *uuid, enum hvd_power_state want, unsigned timeout_s);
