@@ -177,11 +177,11 @@ send_simple(struct ctl *c, const char *host_id, enum proto_type type, const char
 	return r;
 }
 
-/* Puts a journaled command on the wire (first time or again, same cmd_id). */
-static void
-dispatch(struct ctl *c, struct store_cmd *cmd, int64_t now)
+/* Puts a journaled command on the wire; 0 or the send error. */
+static int
+send_cmd(struct ctl *c, const struct store_cmd *cmd)
 {
-	json_t *body = json_deep_copy(cmd->args);
+	json_t *body = cmd->args ? json_deep_copy(cmd->args) : json_object();
 	json_object_set_new(body, "command", json_string(cmd->action));
 	json_object_set_new(body, "uuid", json_string(cmd->uuid));
 	struct proto_msg m = {.type = PROTO_COMMAND, .body = body};
@@ -190,11 +190,18 @@ dispatch(struct ctl *c, struct store_cmd *cmd, int64_t now)
 	m.hdr.deadline_ms = cmd->deadline_ms;
 	int r = c->send(c->cb, cmd->host_id, &m);
 	json_decref(body);
+	if (r == 0)
+		remember_sent(c, m.hdr.msg_id, cmd->cmd_id);
+	return r;
+}
 
+/* Sends a journaled command again (same cmd_id) and records the attempt. */
+static void
+dispatch(struct ctl *c, struct store_cmd *cmd, int64_t now)
+{
 	enum store_cmd_state st = cmd->state;
 	int64_t next = now + c->cfg.retry_ms;
-	if (r == 0) {
-		remember_sent(c, m.hdr.msg_id, cmd->cmd_id);
+	if (send_cmd(c, cmd) == 0) {
 		if (st == STORE_CMD_QUEUED)
 			st = STORE_CMD_SENT;
 		if (st == STORE_CMD_ACKED)
@@ -545,13 +552,16 @@ ctl_host_state(struct ctl *c, const char *host, int64_t now)
 	return reg_state_at(seen, now, &c->cfg.liveness);
 }
 
-/* Journals a command and sends it at once when the host is connected. */
+/* Journals a command and sends it at once when the host is connected. The journal row is
+ * written as sent (the common case) and corrected when the send fails; it is written
+ * before anything leaves, so a crash can never lose a command the agent runs. */
 static int
 queue_cmd(struct ctl *c, const char *host, const char *uuid, const char *command, json_t *args,
 	  int64_t now, char ret_cmd_id[PROTO_MAX_ID + 1], struct hv_error *err)
 {
-	struct store_cmd cmd = {.state = STORE_CMD_QUEUED, .created_ms = now,
-				.deadline_ms = now + c->cfg.cmd_timeout_ms, .next_try_ms = now};
+	struct store_cmd cmd = {.state = STORE_CMD_SENT, .attempts = 1, .created_ms = now,
+				.deadline_ms = now + c->cfg.cmd_timeout_ms,
+				.next_try_ms = now + c->cfg.retry_ms};
 	char id[37];
 	proto_uuid4(id);
 	snprintf(cmd.cmd_id, sizeof cmd.cmd_id, "c-%s", id);
@@ -562,7 +572,9 @@ queue_cmd(struct ctl *c, const char *host, const char *uuid, const char *command
 	int r = store_cmd_insert(c->store, &cmd, err);
 	if (r < 0)
 		return r;
-	dispatch(c, &cmd, now);
+	if (send_cmd(c, &cmd) < 0)
+		store_cmd_update(c->store, cmd.cmd_id, STORE_CMD_QUEUED, 0, now + c->cfg.retry_ms,
+				 NULL, &c->scratch);
 	snprintf(ret_cmd_id, PROTO_MAX_ID + 1, "%s", cmd.cmd_id);
 	return 0;
 }
@@ -626,14 +638,16 @@ ctl_server_create(struct ctl *c, json_t *args, int64_t now, json_t **ret_instanc
 				    "root_gb", (json_int_t)disk, "ephemeral_gb", (json_int_t)eph,
 				    "swap_mb", (json_int_t)swap, "extra_specs",
 				    props ? json_incref(props) : json_object());
-	json_t *inst = json_pack("{s:s, s:s, s:s, s:s, s:O, s:O, s:s, s:s, s:s}", "uuid", uuid,
-				 "name", name, "host", host, "image", image, "flavor", pflavor,
+	json_t *inst = json_pack("{s:s, s:s, s:s, s:s, s:O, s:O, s:s, s:s, s:s, s:n, s:I, s:I}",
+				 "uuid", uuid, "name", name, "host", host, "image", image,
+				 "flavor", pflavor,
 				 "properties", json_object_get(pflavor, "extra_specs"),
 				 "vm_state", "building", "task_state", "spawning",
-				 "power_state", "nostate");
+				 "power_state", "nostate", "fault", "created_ms", (json_int_t)now,
+				 "updated_ms", (json_int_t)now);
 	r = store_instance_insert(c->store, inst, now, err);
-	json_decref(inst);
 	if (r < 0) {
+		json_decref(inst);
 		json_decref(pflavor);
 		if (r == -EEXIST)
 			return hv_error_set(err, -EEXIST, "args.name",
@@ -645,9 +659,12 @@ ctl_server_create(struct ctl *c, json_t *args, int64_t now, json_t **ret_instanc
 				  "properties", "power_on", 1);
 	r = queue_cmd(c, host, uuid, "spawn", spawn, now, ret_cmd_id, err);
 	json_decref(spawn);
-	if (r < 0)
+	if (r < 0) {
+		json_decref(inst);
 		return r;
-	return store_instance_get(c->store, uuid, ret_instance, err);
+	}
+	*ret_instance = inst; /* the row just written, as store_instance_get would read it */
+	return 0;
 }
 
 int
@@ -696,9 +713,10 @@ ctl_server_action(struct ctl *c, const char *server, const char *action, bool ha
 	json_decref(args);
 	if (r < 0)
 		goto out;
-	json_decref(inst);
-	inst = NULL;
-	r = store_instance_get(c->store, u, ret_instance, err);
+	json_object_set_new(inst, "task_state", json_string(model[i].task));
+	json_object_set_new(inst, "updated_ms", json_integer(now));
+	*ret_instance = inst;
+	return 0;
 out:
 	json_decref(inst);
 	return r;
