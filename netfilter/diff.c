@@ -3,12 +3,15 @@
  *
  * Layout (docs/protocol-netfilter.md has the full picture):
  *   inet hvagent: raw_pre (anti-spoof, before conntrack), egress_base (prerouting -150),
- *     ingress_base (postrouting 50); vm_ports, spoof4/6, egress_v/ingress_v; per port
- *     p_<id>_e / p_<id>_i; per group sg_<id>_e / sg_<id>_i and member sets rg_<id>_4/6.
+ *     ingress_base (postrouting 50), groups_e / groups_i (one dispatch rule per group:
+ *     "iifname @gm_<id> jump sg_<id>_e"); sets vm_ports, plugged, spoof4/6; per group the
+ *     chains sg_<id>_e / sg_<id>_i, the port set gm_<id> and member sets rg_<id>_4/6.
  *   ip hvnat: fip_dnat / fip_snat maps, chains pre, out, post.
  *   arp hvarp: vm_ports, arp_ok, chain in.
- * Pure: no syscalls, no logging. Must never emit the deletion of an element the `from`
- * model does not hold (one missing element aborts the whole batch). */
+ * A port is nothing but set elements: plugging one adds no chain and no jump, so the
+ * kernel never re-validates the jump graph for it and its cost does not grow with the
+ * number of ports. Pure: no syscalls, no logging. Must never emit the deletion of an
+ * element the `from` model does not hold (one missing element aborts the whole batch). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,9 +47,9 @@ owner_group(char *buf, const char *id)
 /* ---- names ---- */
 
 static void
-port_chain(char *buf, const char *id, int dir)
+group_ports_set(char *buf, const char *id)
 {
-	snprintf(buf, NF_NAME_MAX, "p_%s_%c", id, dir == NF_EGRESS ? 'e' : 'i');
+	snprintf(buf, NF_NAME_MAX, "gm_%s", id);
 }
 
 static void
@@ -189,6 +192,46 @@ emit_elem(struct out *o, int kind, int table, const char *set, int set_kind, con
 
 /* ---- base chains ---- */
 
+/* What every port may and may not do whatever its groups say (Neutron's fixed rules). */
+static void
+port_static_rules(struct out *o, const char *chain, int dir)
+{
+	const char *own = "base chains";
+	struct nf_nrule r;
+
+	rule_reset(&r);
+	if (dir == NF_EGRESS) {
+		static const int nd_out[] = { 133, 135, 136, 131, 143 };
+
+		/* The VM must not act as a DHCP server or a router. */
+		a_nfproto(&r, 4), a_l4(&r, 17), a_port(&r, 0, 67, 67), a_port(&r, 1, 68, 68);
+		emit_rule(o, NF_T_INET, chain, own, &r, NV_DROP);
+		a_nfproto(&r, 6), a_l4(&r, 17), a_port(&r, 0, 547, 547), a_port(&r, 1, 546, 546);
+		emit_rule(o, NF_T_INET, chain, own, &r, NV_DROP);
+		a_nfproto(&r, 6), a_l4(&r, 58), a_icmp(&r, 6, 134);
+		emit_rule(o, NF_T_INET, chain, own, &r, NV_DROP);
+		a_nfproto(&r, 4), a_l4(&r, 17), a_port(&r, 0, 68, 68), a_port(&r, 1, 67, 67);
+		emit_rule(o, NF_T_INET, chain, own, &r, NV_ACCEPT);
+		a_nfproto(&r, 6), a_l4(&r, 17), a_port(&r, 0, 546, 546), a_port(&r, 1, 547, 547);
+		emit_rule(o, NF_T_INET, chain, own, &r, NV_ACCEPT);
+		for (size_t i = 0; i < sizeof nd_out / sizeof nd_out[0]; i++) {
+			a_nfproto(&r, 6), a_l4(&r, 58), a_icmp(&r, 6, nd_out[i]);
+			emit_rule(o, NF_T_INET, chain, own, &r, NV_ACCEPT);
+		}
+	} else {
+		static const int nd_in[] = { 130, 135, 136 };
+
+		for (size_t i = 0; i < sizeof nd_in / sizeof nd_in[0]; i++) {
+			a_nfproto(&r, 6), a_l4(&r, 58), a_icmp(&r, 6, nd_in[i]);
+			emit_rule(o, NF_T_INET, chain, own, &r, NV_ACCEPT);
+		}
+		a_nfproto(&r, 4), a_l4(&r, 17), a_port(&r, 0, 67, 67), a_port(&r, 1, 68, 68);
+		emit_rule(o, NF_T_INET, chain, own, &r, NV_ACCEPT);
+		a_nfproto(&r, 6), a_l4(&r, 17), a_port(&r, 0, 547, 547), a_port(&r, 1, 546, 546);
+		emit_rule(o, NF_T_INET, chain, own, &r, NV_ACCEPT);
+	}
+}
+
 static void
 base_rules_inet(struct out *o)
 {
@@ -219,32 +262,60 @@ base_rules_inet(struct out *o)
 		a_icmp(&r, 6, dad_types[i]);
 		emit_rule(o, NF_T_INET, "raw_pre", own, &r, NV_RETURN);
 	}
-	a_nfproto(&r, 4);
-	a_setref(&r, NX_SPOOF, "spoof4");
-	r.a[r.n - 1].v = 4;
-	emit_rule(o, NF_T_INET, "raw_pre", own, &r, NV_RETURN);
-	a_nfproto(&r, 6);
-	a_setref(&r, NX_SPOOF, "spoof6");
-	r.a[r.n - 1].v = 6;
-	emit_rule(o, NF_T_INET, "raw_pre", own, &r, NV_RETURN);
+	/* Exact addresses in hash sets (O(1) to update), prefix pairs in interval sets (an
+	 * interval set is rebuilt by the kernel on every change: keep it small). */
+	for (int f = 4; f <= 6; f += 2) {
+		static const char *sets[] = { "spoof4", "spoof4_net", "spoof6", "spoof6_net" };
+
+		for (int k = 0; k < 2; k++) {
+			a_nfproto(&r, f);
+			a_setref(&r, NX_SPOOF, sets[(f == 6) * 2 + k]);
+			r.a[r.n - 1].v = (uint8_t)f;
+			emit_rule(o, NF_T_INET, "raw_pre", own, &r, NV_RETURN);
+		}
+	}
 	atom(&r, NX_COUNTER);
 	emit_rule(o, NF_T_INET, "raw_pre", own, &r, NV_DROP);
 
 	for (int d = 0; d < 2; d++) {
 		const char *chain = d == NF_EGRESS ? "egress_base" : "ingress_base";
+		int notin = d == NF_EGRESS ? NX_IIF_NOTIN : NX_OIF_NOTIN;
 
-		a_setref(&r, d == NF_EGRESS ? NX_IIF_NOTIN : NX_OIF_NOTIN, "vm_ports");
+		a_setref(&r, notin, "vm_ports");
 		emit_rule(o, NF_T_INET, chain, own, &r, NV_RETURN);
 		a_ctstate(&r, NF_CT_ESTABLISHED | NF_CT_RELATED);
 		emit_rule(o, NF_T_INET, chain, own, &r, NV_ACCEPT);
 		a_ctstate(&r, NF_CT_INVALID);
 		emit_rule(o, NF_T_INET, chain, own, &r, NV_DROP);
-		a_setref(&r, NX_VMAP, d == NF_EGRESS ? "egress_v" : "ingress_v");
-		r.a[r.n - 1].dst = d == NF_EGRESS ? 0 : 1;
-		emit_rule(o, NF_T_INET, chain, own, &r, NV_NONE);
-		/* A managed tap with no map entry yet: fail closed. */
+		/* A claimed tap whose port is not programmed yet: fail closed. */
+		a_setref(&r, notin, "plugged");
 		atom(&r, NX_COUNTER);
 		emit_rule(o, NF_T_INET, chain, own, &r, NV_DROP);
+		port_static_rules(o, chain, d);
+		snprintf(r.target, sizeof r.target, "%s", d == NF_EGRESS ? "groups_e" : "groups_i");
+		emit_rule(o, NF_T_INET, chain, own, &r, NV_JUMP);
+		/* No group accepted: default deny, in both directions. */
+		atom(&r, NX_COUNTER);
+		emit_rule(o, NF_T_INET, chain, own, &r, NV_DROP);
+	}
+}
+
+/* One rule per group: the ports in gm_<id> go through the group's chain. */
+static void
+group_dispatch(struct out *o, const struct nf_model *m, int dir)
+{
+	char owner[NF_OWNER_MAX], set[NF_NAME_MAX];
+	struct nf_nrule r;
+
+	rule_reset(&r);
+	for (size_t i = 0; i < m->n_groups; i++) {
+		const struct nf_group *g = m->groups[i];
+
+		owner_group(owner, g->id);
+		group_ports_set(set, g->id);
+		a_setref(&r, dir == NF_EGRESS ? NX_IIF_IN : NX_OIF_IN, set);
+		group_chain(r.target, g->id, dir);
+		emit_rule(o, NF_T_INET, dir == NF_EGRESS ? "groups_e" : "groups_i", owner, &r, NV_JUMP);
 	}
 }
 
@@ -257,6 +328,8 @@ base_rules_arp(struct out *o)
 	a_setref(&r, NX_IIF_NOTIN, "vm_ports");
 	emit_rule(o, NF_T_ARP, "in", "base chains", &r, NV_ACCEPT);
 	a_setref(&r, NX_ARP_SPOOF, "arp_ok");
+	emit_rule(o, NF_T_ARP, "in", "base chains", &r, NV_ACCEPT);
+	a_setref(&r, NX_ARP_SPOOF, "arp_ok_net");
 	emit_rule(o, NF_T_ARP, "in", "base chains", &r, NV_ACCEPT);
 	atom(&r, NX_COUNTER);
 	emit_rule(o, NF_T_ARP, "in", "base chains", &r, NV_DROP);
@@ -281,59 +354,7 @@ nat_rules(struct out *o, const struct nf_model *m, const char *chain)
 	emit_rule(o, NF_T_NAT, chain, "floating IPs", &r, NV_NONE);
 }
 
-/* ---- per-object chains ---- */
-
-static void
-port_rules(struct out *o, const struct nf_port *p, int dir)
-{
-	char chain[NF_NAME_MAX], owner[NF_OWNER_MAX], target[NF_NAME_MAX];
-	struct nf_nrule r;
-
-	port_chain(chain, p->id, dir);
-	owner_port(owner, p->id);
-	rule_reset(&r);
-	/* Tag new connections with the port, so revocation is one conntrack flush by mark. */
-	a_ctstate(&r, NF_CT_NEW);
-	atom(&r, NX_CT_MARK_OR)->u = dir == NF_EGRESS ? (uint32_t)p->mark << 16 : p->mark;
-	emit_rule(o, NF_T_INET, chain, owner, &r, NV_NONE);
-	if (dir == NF_EGRESS) {
-		static const int nd_out[] = { 133, 135, 136, 131, 143 };
-
-		/* The VM must not act as a DHCP server or a router. */
-		a_nfproto(&r, 4), a_l4(&r, 17), a_port(&r, 0, 67, 67), a_port(&r, 1, 68, 68);
-		emit_rule(o, NF_T_INET, chain, owner, &r, NV_DROP);
-		a_nfproto(&r, 6), a_l4(&r, 17), a_port(&r, 0, 547, 547), a_port(&r, 1, 546, 546);
-		emit_rule(o, NF_T_INET, chain, owner, &r, NV_DROP);
-		a_nfproto(&r, 6), a_l4(&r, 58), a_icmp(&r, 6, 134);
-		emit_rule(o, NF_T_INET, chain, owner, &r, NV_DROP);
-		a_nfproto(&r, 4), a_l4(&r, 17), a_port(&r, 0, 68, 68), a_port(&r, 1, 67, 67);
-		emit_rule(o, NF_T_INET, chain, owner, &r, NV_ACCEPT);
-		a_nfproto(&r, 6), a_l4(&r, 17), a_port(&r, 0, 546, 546), a_port(&r, 1, 547, 547);
-		emit_rule(o, NF_T_INET, chain, owner, &r, NV_ACCEPT);
-		for (size_t i = 0; i < sizeof nd_out / sizeof nd_out[0]; i++) {
-			a_nfproto(&r, 6), a_l4(&r, 58), a_icmp(&r, 6, nd_out[i]);
-			emit_rule(o, NF_T_INET, chain, owner, &r, NV_ACCEPT);
-		}
-	} else {
-		static const int nd_in[] = { 130, 135, 136 };
-
-		for (size_t i = 0; i < sizeof nd_in / sizeof nd_in[0]; i++) {
-			a_nfproto(&r, 6), a_l4(&r, 58), a_icmp(&r, 6, nd_in[i]);
-			emit_rule(o, NF_T_INET, chain, owner, &r, NV_ACCEPT);
-		}
-		a_nfproto(&r, 4), a_l4(&r, 17), a_port(&r, 0, 67, 67), a_port(&r, 1, 68, 68);
-		emit_rule(o, NF_T_INET, chain, owner, &r, NV_ACCEPT);
-		a_nfproto(&r, 6), a_l4(&r, 17), a_port(&r, 0, 547, 547), a_port(&r, 1, 546, 546);
-		emit_rule(o, NF_T_INET, chain, owner, &r, NV_ACCEPT);
-	}
-	for (size_t i = 0; i < p->n_groups; i++) {
-		group_chain(target, p->groups[i], dir);
-		snprintf(r.target, sizeof r.target, "%s", target);
-		emit_rule(o, NF_T_INET, chain, owner, &r, NV_JUMP);
-	}
-	atom(&r, NX_COUNTER);
-	emit_rule(o, NF_T_INET, chain, owner, &r, NV_DROP);
-}
+/* ---- group chains ---- */
 
 static void
 group_rules(struct out *o, const struct nf_group *g, int dir)
@@ -373,6 +394,9 @@ group_rules(struct out *o, const struct nf_group *g, int dir)
 		} else if (sr->pmin > 0) {
 			a_port(&r, 1, sr->pmin, sr->pmax);
 		}
+		/* The accepting group tags the connection: revoking the group's rules later is
+		 * one conntrack flush by this tag. Egress in the high half, ingress in the low. */
+		atom(&r, NX_CT_MARK_OR)->u = dir == NF_EGRESS ? (uint32_t)g->tag << 16 : g->tag;
 		emit_rule(o, NF_T_INET, chain, owner, &r, NV_ACCEPT);
 	}
 }
@@ -382,6 +406,8 @@ group_dir_eq(const struct nf_group *a, const struct nf_group *b, int dir)
 {
 	size_t i = 0, j = 0;
 
+	if (a->tag != b->tag)
+		return false;
 	for (;;) {
 		while (i < a->n_rules && a->rules[i].dir != dir)
 			i++;
@@ -398,14 +424,16 @@ group_dir_eq(const struct nf_group *a, const struct nf_group *b, int dir)
 /* ---- elements ---- */
 
 /* The elements a port owns, in a fixed order, so two versions of a port diff by walking. */
-enum { E_VMPORTS, E_ARPPORTS, E_SPOOF4, E_SPOOF6, E_ARPOK, E_EGRESS, E_INGRESS };
+enum { E_VMPORTS, E_ARPPORTS, E_PLUGGED, E_SPOOF4, E_SPOOF6, E_ARPOK, E_GROUP,
+       E_SPOOF4N, E_SPOOF6N, E_ARPOKN };
 
 struct pelem {
 	uint8_t where;
+	char set[NF_NAME_MAX]; /* E_GROUP: gm_<id> */
 	struct nf_elem e;
 };
 
-#define PORT_ELEMS_MAX (2 + 2 * (NF_PORT_IPS_MAX + NF_PORT_AAPS_MAX) + 1 + 2)
+#define PORT_ELEMS_MAX (3 + 2 * (NF_PORT_IPS_MAX + NF_PORT_AAPS_MAX) + 1 + NF_PORT_GROUPS_MAX)
 
 static size_t
 port_elems(const struct nf_port *p, struct pelem *out)
@@ -413,7 +441,7 @@ port_elems(const struct nf_port *p, struct pelem *out)
 	size_t n = 0;
 
 	memset(out, 0, sizeof *out * PORT_ELEMS_MAX);
-	for (int w = E_VMPORTS; w <= E_ARPPORTS; w++) {
+	for (int w = E_VMPORTS; w <= E_PLUGGED; w++) {
 		out[n].where = (uint8_t)w;
 		snprintf(out[n++].e.ifname, sizeof out[0].e.ifname, "%s", p->ifname);
 	}
@@ -424,7 +452,9 @@ port_elems(const struct nf_port *p, struct pelem *out)
 		for (int w = E_SPOOF4; w <= E_ARPOK; w++) {
 			if ((w == E_SPOOF6) != (ip->family == 6))
 				continue;
-			out[n].where = (uint8_t)w;
+			bool prefix = ip->plen < (ip->family == 4 ? 32 : 128);
+
+			out[n].where = (uint8_t)(prefix ? w - E_SPOOF4 + E_SPOOF4N : w);
 			snprintf(out[n].e.ifname, sizeof out[0].e.ifname, "%s", p->ifname);
 			memcpy(out[n].e.mac, mac, 6);
 			out[n++].e.ip = *ip;
@@ -443,10 +473,10 @@ port_elems(const struct nf_port *p, struct pelem *out)
 		a[13] = p->mac[3], a[14] = p->mac[4], a[15] = p->mac[5];
 	}
 	n++;
-	for (int d = 0; d < 2; d++) {
-		out[n].where = d == NF_EGRESS ? E_EGRESS : E_INGRESS;
-		snprintf(out[n].e.ifname, sizeof out[0].e.ifname, "%s", p->ifname);
-		port_chain(out[n++].e.chain, p->id, d);
+	for (size_t g = 0; g < p->n_groups; g++) {
+		out[n].where = E_GROUP;
+		group_ports_set(out[n].set, p->groups[g]);
+		snprintf(out[n++].e.ifname, sizeof out[0].e.ifname, "%s", p->ifname);
 	}
 	return n;
 }
@@ -457,21 +487,26 @@ pelem_emit(struct out *o, int kind, const struct pelem *pe, const char *owner)
 	static const struct { uint8_t table; uint8_t set_kind; const char *set; } where[] = {
 		[E_VMPORTS] = { NF_T_INET, NS_IFNAME, "vm_ports" },
 		[E_ARPPORTS] = { NF_T_ARP, NS_IFNAME, "vm_ports" },
-		[E_SPOOF4] = { NF_T_INET, NS_SPOOF4, "spoof4" },
-		[E_SPOOF6] = { NF_T_INET, NS_SPOOF6, "spoof6" },
-		[E_ARPOK] = { NF_T_ARP, NS_SPOOF4, "arp_ok" },
-		[E_EGRESS] = { NF_T_INET, NS_VMAP, "egress_v" },
-		[E_INGRESS] = { NF_T_INET, NS_VMAP, "ingress_v" },
+		[E_PLUGGED] = { NF_T_INET, NS_IFNAME, "plugged" },
+		[E_SPOOF4] = { NF_T_INET, NS_SPOOF4H, "spoof4" },
+		[E_SPOOF6] = { NF_T_INET, NS_SPOOF6H, "spoof6" },
+		[E_ARPOK] = { NF_T_ARP, NS_SPOOF4H, "arp_ok" },
+		[E_SPOOF4N] = { NF_T_INET, NS_SPOOF4, "spoof4_net" },
+		[E_SPOOF6N] = { NF_T_INET, NS_SPOOF6, "spoof6_net" },
+		[E_ARPOKN] = { NF_T_ARP, NS_SPOOF4, "arp_ok_net" },
+		[E_GROUP] = { NF_T_INET, NS_IFNAME, NULL },
 	};
 
-	emit_elem(o, kind, where[pe->where].table, where[pe->where].set, where[pe->where].set_kind, &pe->e, owner);
+	emit_elem(o, kind, where[pe->where].table, where[pe->where].set ? where[pe->where].set : pe->set,
+		  where[pe->where].set_kind, &pe->e, owner);
 }
 
 static bool
 pelem_in(const struct pelem *pe, const struct pelem *set, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		if (set[i].where == pe->where && !memcmp(&set[i].e, &pe->e, sizeof pe->e))
+		if (set[i].where == pe->where && !strcmp(set[i].set, pe->set) &&
+		    !memcmp(&set[i].e, &pe->e, sizeof pe->e))
 			return true;
 	return false;
 }
@@ -517,8 +552,7 @@ member_elem(struct out *o, int kind, const char *gid, const struct nf_cidr *ip, 
 	emit_elem(o, kind, NF_T_INET, set, ip->family == 4 ? NS_ADDR4 : NS_ADDR6, &e, owner);
 }
 
-/* Walks the (group, ip) pairs a version of a port contributes to member sets. cb returns
- * nothing; pairs of `a` not in `b` are reported. */
+/* Reports the (group, ip) pairs version a of a port puts in member sets and b does not. */
 static void
 member_pairs_minus(const struct nf_port *a, const struct nf_port *b,
 		   void (*cb)(void *ud, const char *gid, const struct nf_cidr *ip), void *ud)
@@ -599,7 +633,7 @@ tap_emit(struct out *o, int kind, const char *ifname)
 }
 
 static void
-group_objects(struct out *o, int kind, const struct nf_group *g)
+group_sets(struct out *o, int kind, const struct nf_group *g)
 {
 	char name[NF_NAME_MAX], owner[NF_OWNER_MAX];
 
@@ -608,6 +642,8 @@ group_objects(struct out *o, int kind, const struct nf_group *g)
 		group_set(name, g->id, f);
 		emit_set(o, kind, NF_T_INET, name, f == 4 ? NS_ADDR4 : NS_ADDR6, owner);
 	}
+	group_ports_set(name, g->id);
+	emit_set(o, kind, NF_T_INET, name, NS_IFNAME, owner);
 }
 
 static void
@@ -625,18 +661,6 @@ group_chains(struct out *o, int kind, const struct nf_group *g)
 }
 
 static void
-port_chains(struct out *o, int kind, const struct nf_port *p)
-{
-	char name[NF_NAME_MAX], owner[NF_OWNER_MAX];
-
-	owner_port(owner, p->id);
-	for (int d = 0; d < 2; d++) {
-		port_chain(name, p->id, d);
-		emit_simple(o, kind, NF_T_INET, name, owner);
-	}
-}
-
-static void
 tables(struct out *o, int kind)
 {
 	emit_simple(o, kind, NF_T_INET, "", "table inet hvagent");
@@ -644,12 +668,25 @@ tables(struct out *o, int kind)
 	emit_simple(o, kind, NF_T_ARP, "", "table arp hvarp");
 }
 
+static void
+port_full(struct out *o, const struct nf_port *p)
+{
+	struct pelem pe[PORT_ELEMS_MAX];
+	char owner[NF_OWNER_MAX];
+	size_t n = port_elems(p, pe);
+
+	owner_port(owner, p->id);
+	for (size_t j = 0; j < n; j++)
+		pelem_emit(o, OP_ADD_ELEM, &pe[j], owner);
+	for (size_t g = 0; g < p->n_groups; g++)
+		for (size_t j = 0; j < p->n_ips; j++)
+			member_elem(o, OP_ADD_ELEM, p->groups[g], &p->ips[j], owner);
+}
+
 int
 nf_full(const struct nf_model *m, bool replace, nf_emit_fn emit, void *ud)
 {
 	struct out o = { emit, ud, 0 };
-	struct pelem pe[PORT_ELEMS_MAX];
-	char owner[NF_OWNER_MAX];
 
 	if (replace) {
 		/* add + delete + add: one transaction that works whether or not the tables exist
@@ -659,48 +696,41 @@ nf_full(const struct nf_model *m, bool replace, nf_emit_fn emit, void *ud)
 	}
 	tables(&o, OP_ADD_TABLE);
 	emit_set(&o, OP_ADD_SET, NF_T_INET, "vm_ports", NS_IFNAME, "base sets");
-	emit_set(&o, OP_ADD_SET, NF_T_INET, "spoof4", NS_SPOOF4, "base sets");
-	emit_set(&o, OP_ADD_SET, NF_T_INET, "spoof6", NS_SPOOF6, "base sets");
-	emit_set(&o, OP_ADD_SET, NF_T_INET, "egress_v", NS_VMAP, "base sets");
-	emit_set(&o, OP_ADD_SET, NF_T_INET, "ingress_v", NS_VMAP, "base sets");
+	emit_set(&o, OP_ADD_SET, NF_T_INET, "plugged", NS_IFNAME, "base sets");
+	emit_set(&o, OP_ADD_SET, NF_T_INET, "spoof4", NS_SPOOF4H, "base sets");
+	emit_set(&o, OP_ADD_SET, NF_T_INET, "spoof4_net", NS_SPOOF4, "base sets");
+	emit_set(&o, OP_ADD_SET, NF_T_INET, "spoof6", NS_SPOOF6H, "base sets");
+	emit_set(&o, OP_ADD_SET, NF_T_INET, "spoof6_net", NS_SPOOF6, "base sets");
 	emit_set(&o, OP_ADD_SET, NF_T_ARP, "vm_ports", NS_IFNAME, "base sets");
-	emit_set(&o, OP_ADD_SET, NF_T_ARP, "arp_ok", NS_SPOOF4, "base sets");
+	emit_set(&o, OP_ADD_SET, NF_T_ARP, "arp_ok", NS_SPOOF4H, "base sets");
+	emit_set(&o, OP_ADD_SET, NF_T_ARP, "arp_ok_net", NS_SPOOF4, "base sets");
 	emit_set(&o, OP_ADD_SET, NF_T_NAT, "fip_dnat", NS_MAP44, "base sets");
 	emit_set(&o, OP_ADD_SET, NF_T_NAT, "fip_snat", NS_MAP44, "base sets");
+	for (size_t i = 0; i < m->n_groups; i++)
+		group_sets(&o, OP_ADD_SET, m->groups[i]);
 	emit_base_chain(&o, NF_T_INET, "raw_pre", NH_PREROUTING, -300, false);
 	emit_base_chain(&o, NF_T_INET, "egress_base", NH_PREROUTING, -150, false);
 	emit_base_chain(&o, NF_T_INET, "ingress_base", NH_POSTROUTING, 50, false);
+	emit_simple(&o, OP_ADD_CHAIN, NF_T_INET, "groups_e", "base chains");
+	emit_simple(&o, OP_ADD_CHAIN, NF_T_INET, "groups_i", "base chains");
 	emit_base_chain(&o, NF_T_ARP, "in", NH_INPUT, 0, false);
 	emit_base_chain(&o, NF_T_NAT, "pre", NH_PREROUTING, -100, true);
 	emit_base_chain(&o, NF_T_NAT, "out", NH_OUTPUT, -100, true);
 	emit_base_chain(&o, NF_T_NAT, "post", NH_POSTROUTING, 100, true);
-	for (size_t i = 0; i < m->n_groups; i++) {
-		group_objects(&o, OP_ADD_SET, m->groups[i]);
+	for (size_t i = 0; i < m->n_groups; i++)
 		group_chains(&o, OP_ADD_CHAIN, m->groups[i]);
-	}
-	for (size_t i = 0; i < m->n_ports; i++)
-		port_chains(&o, OP_ADD_CHAIN, m->ports[i]);
+	for (size_t i = 0; i < m->n_groups; i++)
+		for (int d = 0; d < 2; d++)
+			group_rules(&o, m->groups[i], d);
+	group_dispatch(&o, m, NF_EGRESS);
+	group_dispatch(&o, m, NF_INGRESS);
 	base_rules_inet(&o);
 	base_rules_arp(&o);
 	nat_rules(&o, m, "pre");
 	nat_rules(&o, m, "out");
 	nat_rules(&o, m, "post");
-	for (size_t i = 0; i < m->n_groups; i++)
-		for (int d = 0; d < 2; d++)
-			group_rules(&o, m->groups[i], d);
-	for (size_t i = 0; i < m->n_ports; i++) {
-		const struct nf_port *p = m->ports[i];
-		size_t n = port_elems(p, pe);
-
-		for (int d = 0; d < 2; d++)
-			port_rules(&o, p, d);
-		owner_port(owner, p->id);
-		for (size_t j = 0; j < n; j++)
-			pelem_emit(&o, OP_ADD_ELEM, &pe[j], owner);
-		for (size_t g = 0; g < p->n_groups; g++)
-			for (size_t j = 0; j < p->n_ips; j++)
-				member_elem(&o, OP_ADD_ELEM, p->groups[g], &p->ips[j], owner);
-	}
+	for (size_t i = 0; i < m->n_ports; i++)
+		port_full(&o, m->ports[i]);
 	for (size_t i = 0; i < m->n_taps; i++)
 		tap_emit(&o, OP_ADD_ELEM, m->taps[i]);
 	for (size_t i = 0; i < m->n_fips; i++)
@@ -708,13 +738,15 @@ nf_full(const struct nf_model *m, bool replace, nf_emit_fn emit, void *ud)
 	return o.rc;
 }
 
-/* Merge walk over two id-sorted arrays; cb(old or NULL, new or NULL) for every id whose
- * object differs. Shared (pointer-equal) objects cost one comparison. */
-#define MERGE_WALK(A, NA, B, NB, EQ, ...)                                                   \
+/* Merge walk over two id-sorted arrays; runs the body with `old` and `new` (either may be
+ * NULL) for every id whose object differs. Shared (pointer-equal) objects cost one
+ * comparison, which keeps a small change cheap on a big host. */
+#define MERGE_WALK(A, NA, B, NB, EQ, ...)                                                    \
 	do {                                                                                 \
 		size_t i_ = 0, j_ = 0;                                                       \
 		while (i_ < (NA) || j_ < (NB)) {                                             \
-			int c_ = i_ == (NA) ? 1 : j_ == (NB) ? -1 : strcmp((A)[i_]->id, (B)[j_]->id); \
+			int c_ = i_ == (NA) ? 1 : j_ == (NB) ? -1 :                           \
+				 (A)[i_] == (B)[j_] ? 0 : strcmp((A)[i_]->id, (B)[j_]->id);  \
 			__typeof__((A)[0]) old = c_ <= 0 ? (A)[i_] : NULL;                    \
 			__typeof__((B)[0]) new = c_ >= 0 ? (B)[j_] : NULL;                    \
 			if (c_ <= 0)                                                         \
@@ -728,10 +760,14 @@ nf_full(const struct nf_model *m, bool replace, nf_emit_fn emit, void *ud)
 	} while (0)
 
 static bool
-port_chain_eq(const struct nf_port *a, const struct nf_port *b)
+same_group_ids(const struct nf_model *a, const struct nf_model *b)
 {
-	return a->mark == b->mark && a->n_groups == b->n_groups &&
-	       !memcmp(a->groups, b->groups, a->n_groups * sizeof a->groups[0]);
+	if (a->n_groups != b->n_groups)
+		return false;
+	for (size_t i = 0; i < a->n_groups; i++)
+		if (strcmp(a->groups[i]->id, b->groups[i]->id))
+			return false;
+	return true;
 }
 
 int
@@ -744,16 +780,12 @@ nf_diff(const struct nf_model *from, const struct nf_model *to, nf_emit_fn emit,
 	if (!from)
 		return nf_full(to, true, emit, ud);
 
-	/* 1. New containers. */
+	/* 1. New groups: their sets and (empty) chains. */
 	MERGE_WALK(from->groups, from->n_groups, to->groups, to->n_groups, nf_group_eq, {
 		if (!old) {
-			group_objects(&o, OP_ADD_SET, new);
+			group_sets(&o, OP_ADD_SET, new);
 			group_chains(&o, OP_ADD_CHAIN, new);
 		}
-	});
-	MERGE_WALK(from->ports, from->n_ports, to->ports, to->n_ports, nf_port_eq, {
-		if (!old)
-			port_chains(&o, OP_ADD_CHAIN, new);
 	});
 
 	/* 2. Chain contents, each replaced atomically (flush + refill). */
@@ -771,18 +803,12 @@ nf_diff(const struct nf_model *from, const struct nf_model *to, nf_emit_fn emit,
 			}
 		}
 	});
-	MERGE_WALK(from->ports, from->n_ports, to->ports, to->n_ports, nf_port_eq, {
-		if (new && !(old && port_chain_eq(old, new))) {
-			for (int d = 0; d < 2; d++) {
-				if (old) {
-					port_chain(name, new->id, d);
-					owner_port(owner, new->id);
-					emit_simple(&o, OP_FLUSH_CHAIN, NF_T_INET, name, owner);
-				}
-				port_rules(&o, new, d);
-			}
-		}
-	});
+	if (!same_group_ids(from, to)) {
+		emit_simple(&o, OP_FLUSH_CHAIN, NF_T_INET, "groups_e", "base chains");
+		group_dispatch(&o, to, NF_EGRESS);
+		emit_simple(&o, OP_FLUSH_CHAIN, NF_T_INET, "groups_i", "base chains");
+		group_dispatch(&o, to, NF_INGRESS);
+	}
 	if (strcmp(from->ext_ifname, to->ext_ifname)) {
 		emit_simple(&o, OP_FLUSH_CHAIN, NF_T_NAT, "post", "floating IPs");
 		nat_rules(&o, to, "post");
@@ -797,8 +823,10 @@ nf_diff(const struct nf_model *from, const struct nf_model *to, nf_emit_fn emit,
 
 			owner_port(mc.owner, mc.port_id);
 			if (pass == 0) {
+				/* A deleted group's port set goes as a whole (step 4). */
 				for (size_t k = 0; k < na; k++)
-					if (!pelem_in(&pa[k], pb, nb))
+					if (!pelem_in(&pa[k], pb, nb) &&
+					    !(pa[k].where == E_GROUP && !nf_model_group(to, pa[k].set + 3)))
 						pelem_emit(&o, OP_DEL_ELEM, &pa[k], mc.owner);
 				member_pairs_minus(old, new, member_del, &mc);
 			} else {
@@ -826,24 +854,14 @@ nf_diff(const struct nf_model *from, const struct nf_model *to, nf_emit_fn emit,
 		});
 	}
 
-	/* 4. Containers nothing refers to any more. */
-	MERGE_WALK(from->ports, from->n_ports, to->ports, to->n_ports, nf_port_eq, {
-		if (!new) {
-			for (int d = 0; d < 2; d++) {
-				port_chain(name, old->id, d);
-				owner_port(owner, old->id);
-				emit_simple(&o, OP_FLUSH_CHAIN, NF_T_INET, name, owner);
-			}
-			port_chains(&o, OP_DEL_CHAIN, old);
-		}
-	});
+	/* 4. Groups nothing refers to any more. */
 	MERGE_WALK(from->groups, from->n_groups, to->groups, to->n_groups, nf_group_eq, {
 		if (!new)
 			group_chains(&o, OP_DEL_CHAIN, old);
 	});
 	MERGE_WALK(from->groups, from->n_groups, to->groups, to->n_groups, nf_group_eq, {
 		if (!new)
-			group_objects(&o, OP_DEL_SET, old);
+			group_sets(&o, OP_DEL_SET, old);
 	});
 	return o.rc;
 }
@@ -866,11 +884,14 @@ rule_in(const struct nf_rule *r, const struct nf_group *g)
 }
 
 static void
-revoke_members(const struct nf_model *m, const char *gid, const struct nf_revoke *rv)
+revoke_groups_of(const struct nf_model *m, const struct nf_port *p, const struct nf_revoke *rv)
 {
-	for (size_t i = 0; i < m->n_ports; i++)
-		if (port_in_group(m->ports[i], gid))
-			rv->mark(rv->ud, m->ports[i]->mark);
+	for (size_t g = 0; g < p->n_groups; g++) {
+		const struct nf_group *grp = nf_model_group(m, p->groups[g]);
+
+		if (grp)
+			rv->tag(rv->ud, grp->tag);
+	}
 }
 
 struct shrink_ctx {
@@ -887,12 +908,12 @@ shrunk(void *ud, const char *gid, const struct nf_cidr *ip)
 	if (member_elsewhere(c->to, c->port_id, gid, ip))
 		return;
 	/* gid lost a member address: every group with a rule naming gid as remote re-checks. */
-	for (size_t i = 0; i < c->to->n_groups; i++) {
-		const struct nf_group *g = c->to->groups[i];
+	for (size_t i = 0; i < c->from->n_groups; i++) {
+		const struct nf_group *g = c->from->groups[i];
 
 		for (size_t j = 0; j < g->n_rules; j++)
 			if (!strcmp(g->rules[j].remote_group, gid)) {
-				revoke_members(c->to, g->id, c->rv);
+				c->rv->tag(c->rv->ud, g->tag);
 				break;
 			}
 	}
@@ -906,27 +927,29 @@ nf_revocations(const struct nf_model *from, const struct nf_model *to, const str
 	MERGE_WALK(from->ports, from->n_ports, to->ports, to->n_ports, nf_port_eq, {
 		struct shrink_ctx sc = { from, to, old ? old->id : new->id, rv };
 
-		if (old && (!new || old->mark != new->mark))
-			rv->mark(rv->ud, old->mark);
-		else if (old) {
-			bool lost = false;
+		if (old) {
+			bool lost = !new;
 
-			for (size_t g = 0; g < old->n_groups; g++)
+			for (size_t g = 0; new && g < old->n_groups; g++)
 				lost |= !port_in_group(new, old->groups[g]);
-			for (size_t k = 0; k < old->n_ips; k++)
+			for (size_t k = 0; new && k < old->n_ips; k++)
 				lost |= !port_has_ip(new, &old->ips[k]);
-			lost |= old->n_aaps != new->n_aaps ||
-				memcmp(old->aaps, new->aaps, old->n_aaps * sizeof old->aaps[0]);
+			if (new)
+				lost |= old->n_aaps != new->n_aaps ||
+					memcmp(old->aaps, new->aaps, old->n_aaps * sizeof old->aaps[0]) ||
+					strcmp(old->ifname, new->ifname) || memcmp(old->mac, new->mac, 6);
+			/* Connections the port's old groups admitted are re-checked; those still
+			 * allowed come back through nf_conntrack_tcp_loose. */
 			if (lost)
-				rv->mark(rv->ud, new->mark);
+				revoke_groups_of(from, old, rv);
 		}
 		member_pairs_minus(old, new, shrunk, &sc);
 	});
 	MERGE_WALK(from->groups, from->n_groups, to->groups, to->n_groups, nf_group_eq, {
-		if (old && new) {
+		if (old) {
 			for (size_t k = 0; k < old->n_rules; k++)
-				if (!rule_in(&old->rules[k], new)) {
-					revoke_members(to, new->id, rv);
+				if (!new || !rule_in(&old->rules[k], new)) {
+					rv->tag(rv->ud, old->tag);
 					break;
 				}
 		}

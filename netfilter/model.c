@@ -155,7 +155,7 @@ nf_port_eq(const struct nf_port *a, const struct nf_port *b)
 	if (a == b)
 		return true;
 	if (strcmp(a->id, b->id) || strcmp(a->ifname, b->ifname) || memcmp(a->mac, b->mac, 6) ||
-	    a->mark != b->mark || a->n_ips != b->n_ips || a->n_aaps != b->n_aaps || a->n_groups != b->n_groups)
+	    a->n_ips != b->n_ips || a->n_aaps != b->n_aaps || a->n_groups != b->n_groups)
 		return false;
 	return !memcmp(a->ips, b->ips, a->n_ips * sizeof a->ips[0]) &&
 	       !memcmp(a->aaps, b->aaps, a->n_aaps * sizeof a->aaps[0]) &&
@@ -167,7 +167,7 @@ nf_group_eq(const struct nf_group *a, const struct nf_group *b)
 {
 	if (a == b)
 		return true;
-	return !strcmp(a->id, b->id) && a->n_rules == b->n_rules &&
+	return !strcmp(a->id, b->id) && a->tag == b->tag && a->n_rules == b->n_rules &&
 	       !memcmp(a->rules, b->rules, a->n_rules * sizeof a->rules[0]);
 }
 
@@ -423,12 +423,85 @@ nf_model_release_tap(struct nf_model *m, const char *ifname)
 
 /* ---- cross-object checks ---- */
 
+static int
+cmp_ifname(const void *a, const void *b)
+{
+	return strcmp((*(struct nf_port *const *)a)->ifname, (*(struct nf_port *const *)b)->ifname);
+}
+
+/* O(n log n): a full state of thousands of ports is checked in well under a millisecond. */
+static int
+check_ifnames(const struct nf_model *m, struct hv_error *err)
+{
+	struct nf_port **by_name;
+	int r = 0;
+
+	if (m->n_ports < 2)
+		return 0;
+	by_name = malloc(m->n_ports * sizeof *by_name);
+	if (!by_name)
+		return -ENOMEM;
+	memcpy(by_name, m->ports, m->n_ports * sizeof *by_name);
+	qsort(by_name, m->n_ports, sizeof *by_name, cmp_ifname);
+	for (size_t i = 1; i < m->n_ports; i++)
+		if (!strcmp(by_name[i - 1]->ifname, by_name[i]->ifname)) {
+			r = hv_error_set(err, -EEXIST, "ifname", "ports %s and %s both use interface %s",
+					 by_name[i - 1]->id, by_name[i]->id, by_name[i]->ifname);
+			break;
+		}
+	free(by_name);
+	return r;
+}
+
+/* The ports of m that prev does not share (new or replaced objects), at most max of them;
+ * returns how many there are, or max + 1 when there are more. */
+static size_t
+changed_ports(const struct nf_model *m, const struct nf_model *prev, struct nf_port **ret, size_t max)
+{
+	size_t n = 0, j = 0;
+
+	/* Both arrays are sorted by id and mostly share their objects: a merge walk that
+	 * compares pointers first costs almost nothing per unchanged port. */
+	for (size_t i = 0; i < m->n_ports; i++) {
+		while (j < prev->n_ports && prev->ports[j] != m->ports[i] &&
+		       strcmp(prev->ports[j]->id, m->ports[i]->id) < 0)
+			j++;
+		if (j < prev->n_ports && prev->ports[j] == m->ports[i]) {
+			j++;
+			continue;
+		}
+		if (n == max)
+			return max + 1;
+		ret[n++] = m->ports[i];
+	}
+	return n;
+}
+
 int
 nf_model_check(struct nf_model *m, const struct nf_model *prev, struct hv_error *err)
 {
-	uint8_t *used = calloc(NF_MARK_MAX + 1, 1);
+	struct nf_port *changed[8];
+	size_t n_changed = prev ? changed_ports(m, prev, changed, 8) : 9;
+	uint8_t *used;
 	int r = 0;
 
+	/* A few changed ports (one API call) need comparing with the others only; unchanged
+	 * ports were checked together when they were committed. */
+	if (n_changed <= 8) {
+		for (size_t c = 0; c < n_changed && r == 0; c++)
+			for (size_t i = 0; i < m->n_ports; i++)
+				if (m->ports[i] != changed[c] && !strcmp(m->ports[i]->ifname, changed[c]->ifname)) {
+					r = hv_error_set(err, -EEXIST, "ifname", "ports %s and %s both use interface %s",
+							 changed[c]->id, m->ports[i]->id, changed[c]->ifname);
+					break;
+				}
+	} else {
+		r = check_ifnames(m, err);
+	}
+
+	if (r < 0)
+		return r;
+	used = calloc(NF_TAG_MAX + 1, 1);
 	if (!used)
 		return -ENOMEM;
 	used[0] = 1;
@@ -456,12 +529,6 @@ nf_model_check(struct nf_model *m, const struct nf_model *prev, struct hv_error 
 						 p->groups[j]);
 				goto out;
 			}
-		for (size_t j = i + 1; j < m->n_ports; j++)
-			if (!strcmp(p->ifname, m->ports[j]->ifname)) {
-				r = hv_error_set(err, -EEXIST, "ifname", "ports %s and %s both use interface %s",
-						 p->id, m->ports[j]->id, p->ifname);
-				goto out;
-			}
 		for (size_t j = 0; j < m->n_taps; j++)
 			if (!strcmp(p->ifname, m->taps[j])) {
 				r = hv_error_set(err, -EEXIST, "ifname",
@@ -469,32 +536,36 @@ nf_model_check(struct nf_model *m, const struct nf_model *prev, struct hv_error 
 						 p->id, p->ifname);
 				goto out;
 			}
-		if (!p->mark && prev) {
-			const struct nf_port *old = nf_model_port(prev, p->id);
+	}
+	for (size_t i = 0; i < m->n_groups; i++) {
+		struct nf_group *g = m->groups[i];
+
+		if (!g->tag && prev) {
+			const struct nf_group *old = nf_model_group(prev, g->id);
 			if (old)
-				p->mark = old->mark;
+				g->tag = old->tag;
 		}
-		if (p->mark) {
-			if (used[p->mark]) {
-				r = hv_error_set(err, -EEXIST, "mark", "port %s: mark %u is used by another port",
-						 p->id, p->mark);
+		if (g->tag) {
+			if (used[g->tag]) {
+				r = hv_error_set(err, -EEXIST, "tag", "group %s: tag %u is used by another group",
+						 g->id, g->tag);
 				goto out;
 			}
-			used[p->mark] = 1;
+			used[g->tag] = 1;
 		}
 	}
-	/* Unmarked ports get the lowest free tag, in id order, so the result is reproducible. */
-	for (size_t i = 0, next = 1; i < m->n_ports; i++) {
-		if (m->ports[i]->mark)
+	/* Untagged groups get the lowest free tag, in id order, so the result is reproducible. */
+	for (size_t i = 0, next = 1; i < m->n_groups; i++) {
+		if (m->groups[i]->tag)
 			continue;
-		while (next <= NF_MARK_MAX && used[next])
+		while (next <= NF_TAG_MAX && used[next])
 			next++;
-		if (next > NF_MARK_MAX) {
-			r = hv_error_set(err, -ENOSPC, "ports", "more than %d ports on one host", NF_MARK_MAX);
+		if (next > NF_TAG_MAX) {
+			r = hv_error_set(err, -ENOSPC, "security_groups", "more than %d groups on one host", NF_TAG_MAX);
 			goto out;
 		}
 		used[next] = 1;
-		m->ports[i]->mark = (uint16_t)next;
+		m->groups[i]->tag = (uint16_t)next;
 	}
 	for (size_t i = 0; i < m->n_fips; i++) {
 		const struct nf_fip *f = m->fips[i];
@@ -723,6 +794,7 @@ nf_group_from_json(const json_t *o, const char *where, struct nf_group **ret, st
 	char field[FIELD_MAX];
 	struct nf_group *g;
 	json_t *rules = NULL;
+	int64_t tag = 0;
 	int rc;
 
 	if (!json_is_object(o))
@@ -731,8 +803,10 @@ nf_group_from_json(const json_t *o, const char *where, struct nf_group **ret, st
 	if (!g)
 		return -ENOMEM;
 	g->refs = 1;
-	if ((rc = get_id(o, where, "id", HJ_REQUIRED, g->id, err)) < 0)
+	if ((rc = get_id(o, where, "id", HJ_REQUIRED, g->id, err)) < 0 ||
+	    (rc = hj_int(o, where, "tag", HJ_OPTIONAL, 1, NF_TAG_MAX, &tag, err)) < 0)
 		goto fail;
+	g->tag = (uint16_t)tag;
 	if ((rc = hj_arr(o, where, "rules", HJ_OPTIONAL, NF_GROUP_RULES_MAX, &rules, err)) < 0)
 		goto fail;
 	g->n_rules = rules ? json_array_size(rules) : 0;
@@ -771,7 +845,6 @@ nf_port_from_json(const json_t *o, const char *where, struct nf_port **ret, stru
 	struct nf_port *p;
 	const char *s;
 	json_t *arr;
-	int64_t mark = 0;
 	int rc;
 
 	if (!json_is_object(o))
@@ -783,10 +856,8 @@ nf_port_from_json(const json_t *o, const char *where, struct nf_port **ret, stru
 	if ((rc = get_id(o, where, "id", HJ_REQUIRED, p->id, err)) < 0 ||
 	    (rc = get_ifname(o, where, "ifname", HJ_REQUIRED, p->ifname, err)) < 0 ||
 	    (rc = hj_str(o, where, "mac_address", HJ_REQUIRED, 17, &s, err)) < 0 ||
-	    (rc = parse_mac(s, hj_path(field, sizeof field, where, "mac_address", 0), p->mac, err)) < 0 ||
-	    (rc = hj_int(o, where, "mark", HJ_OPTIONAL, 1, NF_MARK_MAX, &mark, err)) < 0)
+	    (rc = parse_mac(s, hj_path(field, sizeof field, where, "mac_address", 0), p->mac, err)) < 0)
 		goto fail;
-	p->mark = (uint16_t)mark;
 
 	arr = NULL;
 	if ((rc = hj_arr(o, where, "fixed_ips", HJ_REQUIRED, NF_PORT_IPS_MAX, &arr, err)) < 0)
@@ -928,7 +999,7 @@ nf_model_from_json(const json_t *o, const char *where, struct nf_model **ret, st
 			goto fail;
 	}
 	arr = NULL;
-	if ((rc = hj_arr(o, where, "ports", HJ_OPTIONAL, NF_MARK_MAX, &arr, err)) < 0)
+	if ((rc = hj_arr(o, where, "ports", HJ_OPTIONAL, NF_PORTS_MAX, &arr, err)) < 0)
 		goto fail;
 	for (size_t i = 0; arr && i < json_array_size(arr); i++) {
 		struct nf_port *p;
@@ -945,7 +1016,7 @@ nf_model_from_json(const json_t *o, const char *where, struct nf_model **ret, st
 			goto fail;
 	}
 	arr = NULL;
-	if ((rc = hj_arr(o, where, "floating_ips", HJ_OPTIONAL, NF_MARK_MAX, &arr, err)) < 0)
+	if ((rc = hj_arr(o, where, "floating_ips", HJ_OPTIONAL, NF_PORTS_MAX, &arr, err)) < 0)
 		goto fail;
 	for (size_t i = 0; arr && i < json_array_size(arr); i++) {
 		struct nf_fip *f;
@@ -962,7 +1033,7 @@ nf_model_from_json(const json_t *o, const char *where, struct nf_model **ret, st
 			goto fail;
 	}
 	arr = NULL;
-	if ((rc = hj_arr(o, where, "taps", HJ_OPTIONAL, NF_MARK_MAX, &arr, err)) < 0)
+	if ((rc = hj_arr(o, where, "taps", HJ_OPTIONAL, NF_PORTS_MAX, &arr, err)) < 0)
 		goto fail;
 	for (size_t i = 0; arr && i < json_array_size(arr); i++) {
 		json_t *v = json_array_get(arr, i);
@@ -983,7 +1054,7 @@ fail:
 	return rc;
 }
 
-/* ---- JSON out (the same shape the parser reads, marks included) ---- */
+/* ---- JSON out (the same shape the parser reads, tags included) ---- */
 
 static json_t *
 cidr_json(const struct nf_cidr *c)
@@ -1037,6 +1108,7 @@ nf_model_to_json(const struct nf_model *m)
 		json_t *go = json_object(), *rs = json_array();
 
 		json_object_set_new(go, "id", json_string(g->id));
+		json_object_set_new(go, "tag", json_integer(g->tag));
 		for (size_t j = 0; j < g->n_rules; j++)
 			json_array_append_new(rs, rule_json(&g->rules[j]));
 		json_object_set_new(go, "rules", rs);
@@ -1049,7 +1121,6 @@ nf_model_to_json(const struct nf_model *m)
 		json_object_set_new(po, "id", json_string(p->id));
 		json_object_set_new(po, "ifname", json_string(p->ifname));
 		json_object_set_new(po, "mac_address", mac_json(p->mac));
-		json_object_set_new(po, "mark", json_integer(p->mark));
 		for (size_t j = 0; j < p->n_ips; j++)
 			json_array_append_new(ips, cidr_json(&p->ips[j]));
 		for (size_t j = 0; j < p->n_aaps; j++)

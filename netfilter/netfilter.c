@@ -90,7 +90,7 @@ find_op(void *ud, const struct nf_op *op)
 	return 0;
 }
 
-struct marks {
+struct revoked {
 	uint16_t *v;
 	size_t n, cap;
 	const struct nf_model *from;
@@ -99,9 +99,9 @@ struct marks {
 };
 
 static void
-add_mark(void *ud, uint16_t mark)
+add_tag(void *ud, uint16_t mark)
 {
-	struct marks *m = ud;
+	struct revoked *m = ud;
 
 	for (size_t i = 0; i < m->n; i++)
 		if (m->v[i] == mark)
@@ -120,7 +120,7 @@ add_mark(void *ud, uint16_t mark)
 static void
 add_fip(void *ud, const uint8_t fip[4], const uint8_t fixed[4])
 {
-	struct marks *m = ud;
+	struct revoked *m = ud;
 
 	if (m->n_fips == m->cap_fips) {
 		size_t cap = m->cap_fips ? m->cap_fips * 2 : 4;
@@ -176,8 +176,8 @@ send_ops(struct nf_ctx *nf, const struct nf_model *from, const struct nf_model *
 static int
 commit(struct nf_ctx *nf, struct nf_model *to, struct hv_error *err)
 {
-	struct marks mk = { 0 };
-	struct nf_revoke rv = { add_mark, add_fip, &mk };
+	struct revoked mk = { 0 };
+	struct nf_revoke rv = { add_tag, add_fip, &mk };
 	struct nf_model *from = nf->synced ? nf->cur : NULL;
 	int r;
 

@@ -12,9 +12,11 @@
  * rules say, anti-spoofing (IPv4, IPv6, ARP) from each port's MAC + fixed IPs + allowed
  * address pairs, 1:1 floating-IP NAT. JSON shapes: docs/protocol-netfilter.md.
  *
- * Reserved: ct mark bits 0-15 hold the ingress port tag, bits 16-31 the egress port tag
- * (revocation flushes conntrack by mark; it relies on net.netfilter.nf_conntrack_tcp_loose=1,
- * the default, to re-admit still-allowed flows). No other program may use ct mark here.
+ * Reserved: ct mark bits 0-15 hold the tag of the security group whose rule admitted a
+ * connection at the receiving port, bits 16-31 that of the sending port's group. Removing
+ * a rule or a remote-group member flushes conntrack by that tag in the kernel (one message);
+ * still-allowed flows are re-admitted on their next packet, which relies on
+ * net.netfilter.nf_conntrack_tcp_loose=1 (the default). No other program may use ct mark here.
  *
  * Threading: one nf_ctx is used by one thread at a time. Nothing here logs. */
 #ifndef HV_NETFILTER_H

@@ -24,7 +24,8 @@
 #define NF_PORT_AAPS_MAX 10
 #define NF_PORT_GROUPS_MAX 16
 #define NF_GROUP_RULES_MAX 1000
-#define NF_MARK_MAX 0xffff   /* 16-bit port tag, see netfilter.h "ct mark" */
+#define NF_TAG_MAX 0xffff    /* 16-bit group tag, see netfilter.h "ct mark" */
+#define NF_PORTS_MAX 65535
 
 enum nf_dir { NF_INGRESS = 0, NF_EGRESS = 1 };
 
@@ -49,6 +50,7 @@ struct nf_rule {
 struct nf_group {
 	int refs;
 	char id[NF_ID_MAX + 1];
+	uint16_t tag;    /* ORed into ct mark by the rules that accept a new connection */
 	size_t n_rules;
 	struct nf_rule *rules;
 };
@@ -63,7 +65,6 @@ struct nf_port {
 	char id[NF_ID_MAX + 1];
 	char ifname[NF_IFNAME_MAX + 1];
 	uint8_t mac[6];
-	uint16_t mark;
 	size_t n_ips, n_aaps, n_groups;
 	struct nf_cidr ips[NF_PORT_IPS_MAX];
 	struct nf_aap aaps[NF_PORT_AAPS_MAX];
@@ -110,8 +111,8 @@ void nf_port_unref(struct nf_port *p);
 void nf_group_unref(struct nf_group *g);
 void nf_fip_unref(struct nf_fip *f);
 
-/* Cross-object checks (group references, FIP targets, unique ifnames, marks). Gives each
- * port without a mark the one it had in prev (when given) or the lowest free one. */
+/* Cross-object checks (group references, FIP targets, unique ifnames, tags). Gives each
+ * group without a tag the one it had in prev (when given) or the lowest free one. */
 int nf_model_check(struct nf_model *m, const struct nf_model *prev, struct hv_error *err);
 
 /* JSON codec; `where` prefixes field names in errors ("state", "body.port"). */
@@ -138,6 +139,8 @@ enum nf_atom_kind {
 	NX_L4PROTO,     /* meta l4proto N                      v */
 	NX_IIF_NOTIN,   /* iifname != @set */
 	NX_OIF_NOTIN,   /* oifname != @set */
+	NX_IIF_IN,      /* iifname @set */
+	NX_OIF_IN,      /* oifname @set */
 	NX_OIF_EQ,      /* oifname "name"                       s */
 	NX_ADDR,        /* ip[6] saddr|daddr CIDR               dst, cidr */
 	NX_ADDR_SET,    /* ip[6] saddr|daddr @set               dst, v = family */
@@ -181,8 +184,10 @@ struct nf_nrule {
 
 enum nf_set_kind {
 	NS_IFNAME,  /* type ifname */
-	NS_SPOOF4,  /* type ifname . ether_addr . ipv4_addr; flags interval */
-	NS_SPOOF6,  /* type ifname . ether_addr . ipv6_addr; flags interval */
+	NS_SPOOF4,  /* type ifname . ether_addr . ipv4_addr; flags interval (prefix pairs) */
+	NS_SPOOF6,  /* type ifname . ether_addr . ipv6_addr; flags interval (prefix pairs) */
+	NS_SPOOF4H, /* type ifname . ether_addr . ipv4_addr (exact: O(1) updates) */
+	NS_SPOOF6H, /* type ifname . ether_addr . ipv6_addr (exact) */
 	NS_VMAP,    /* type ifname : verdict */
 	NS_ADDR4,   /* type ipv4_addr */
 	NS_ADDR6,   /* type ipv6_addr */
@@ -230,11 +235,11 @@ int nf_full(const struct nf_model *to, bool replace, nf_emit_fn emit, void *ud);
 /* The minimal change from `from` (what the kernel holds) to `to`. */
 int nf_diff(const struct nf_model *from, const struct nf_model *to, nf_emit_fn emit, void *ud);
 
-/* After a diff is committed: the port marks whose connections must be re-checked (a rule
- * or a remote member they relied on went away), and the floating IPs whose NATed
- * connections must go. Callbacks get a mark or a FIP address. */
+/* After a diff is committed: the group tags whose connections must be re-checked (a rule
+ * or a remote member they relied on went away, a member port changed), and the floating
+ * IPs whose NATed connections must go. Callbacks get a tag or a FIP address. */
 struct nf_revoke {
-	void (*mark)(void *ud, uint16_t mark);
+	void (*tag)(void *ud, uint16_t tag);
 	void (*fip)(void *ud, const uint8_t fip[4], const uint8_t fixed[4]);
 	void *ud;
 };

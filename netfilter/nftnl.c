@@ -266,8 +266,11 @@ encode_atom(struct nftnl_rule *r, const struct nf_atom *a, const struct nf_nrule
 		break;
 	case NX_IIF_NOTIN:
 	case NX_OIF_NOTIN:
-		x_meta(r, a->kind == NX_IIF_NOTIN ? NFT_META_IIFNAME : NFT_META_OIFNAME, NFT_REG_1);
-		x_lookup(r, NFT_REG_1, -1, nr->set, true);
+	case NX_IIF_IN:
+	case NX_OIF_IN:
+		x_meta(r, a->kind == NX_IIF_NOTIN || a->kind == NX_IIF_IN ? NFT_META_IIFNAME : NFT_META_OIFNAME,
+		       NFT_REG_1);
+		x_lookup(r, NFT_REG_1, -1, nr->set, a->kind == NX_IIF_NOTIN || a->kind == NX_OIF_NOTIN);
 		break;
 	case NX_OIF_EQ: {
 		char name[16] = { 0 };
@@ -379,6 +382,12 @@ set_describe(struct nftnl_set *s, int kind)
 		nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_INTERVAL | NFT_SET_CONCAT);
 		nftnl_set_set_data(s, NFTNL_SET_DESC_CONCAT, kind == NS_SPOOF4 ? f4 : f6, sizeof f4);
 		break;
+	case NS_SPOOF4H:
+	case NS_SPOOF6H:
+		nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, DT_CONCAT3(DT_IFNAME, DT_ETHERADDR,
+								   kind == NS_SPOOF4H ? DT_IPADDR : DT_IP6ADDR));
+		nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, kind == NS_SPOOF4H ? 28 : 40);
+		break;
 	case NS_ADDR4:
 	case NS_MAP44:
 		nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, DT_IPADDR);
@@ -426,8 +435,11 @@ elem_keys(const struct nf_op *op, struct nftnl_set_elem *e)
 		}
 		break;
 	case NS_SPOOF4:
-	case NS_SPOOF6: {
-		uint32_t alen = op->set_kind == NS_SPOOF4 ? 4 : 16;
+	case NS_SPOOF6:
+	case NS_SPOOF4H:
+	case NS_SPOOF6H: {
+		uint32_t alen = op->set_kind == NS_SPOOF4 || op->set_kind == NS_SPOOF4H ? 4 : 16;
+		bool interval = op->set_kind == NS_SPOOF4 || op->set_kind == NS_SPOOF6;
 
 		memcpy(key, el->ifname, strnlen(el->ifname, 15));
 		memcpy(key + 16, el->mac, 6);
@@ -436,7 +448,8 @@ elem_keys(const struct nf_op *op, struct nftnl_set_elem *e)
 		for (uint32_t bit = el->ip.plen; bit < alen * 8; bit++)
 			end[24 + bit / 8] |= (uint8_t)(0x80 >> (bit % 8));
 		nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, key, 24 + alen);
-		nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY_END, end, 24 + alen);
+		if (interval)
+			nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY_END, end, 24 + alen);
 		break;
 	}
 	case NS_ADDR4:

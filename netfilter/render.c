@@ -99,6 +99,12 @@ render_atom(struct nf_text *t, const struct nf_atom *a, const struct nf_nrule *r
 	case NX_OIF_NOTIN:
 		nf_text_printf(t, "oifname != @%s", r->set);
 		break;
+	case NX_IIF_IN:
+		nf_text_printf(t, "iifname @%s", r->set);
+		break;
+	case NX_OIF_IN:
+		nf_text_printf(t, "oifname @%s", r->set);
+		break;
 	case NX_OIF_EQ:
 		nf_text_printf(t, "oifname \"%s\"", r->ifname);
 		break;
@@ -195,6 +201,8 @@ render_elem(struct nf_text *t, int set_kind, const struct nf_elem *e, bool key_o
 		break;
 	case NS_SPOOF4:
 	case NS_SPOOF6:
+	case NS_SPOOF4H:
+	case NS_SPOOF6H:
 		nf_format_cidr(&e->ip, buf, sizeof buf);
 		nf_text_printf(t, "\"%s\" . ", e->ifname);
 		render_mac(t, e->mac);
@@ -226,6 +234,8 @@ set_type(int kind)
 	case NS_IFNAME: return "type ifname;";
 	case NS_SPOOF4: return "type ifname . ether_addr . ipv4_addr; flags interval;";
 	case NS_SPOOF6: return "type ifname . ether_addr . ipv6_addr; flags interval;";
+	case NS_SPOOF4H: return "type ifname . ether_addr . ipv4_addr;";
+	case NS_SPOOF6H: return "type ifname . ether_addr . ipv6_addr;";
 	case NS_VMAP: return "type ifname : verdict;";
 	case NS_ADDR4: return "type ipv4_addr;";
 	case NS_ADDR6: return "type ipv6_addr;";

@@ -187,7 +187,6 @@ a_port_change_costs_the_same_with_many_ports(void **state)
 
 		*own = *nf_model_port(small2, "p3");
 		own->refs = 1;
-		own->mark = 0;
 		assert_int_equal(nf_model_put_port(big2, own), 0);
 	}
 	assert_int_equal(nf_model_check(big2, big, &err), 0);
@@ -202,16 +201,16 @@ a_port_change_costs_the_same_with_many_ports(void **state)
 }
 
 struct rev {
-	uint16_t marks[16];
+	uint16_t tags[16];
 	size_t n, fips;
 };
 
 static void
-rev_mark(void *ud, uint16_t mark)
+rev_tag(void *ud, uint16_t tag)
 {
 	struct rev *r = ud;
 	if (r->n < 16)
-		r->marks[r->n++] = mark;
+		r->tags[r->n++] = tag;
 }
 
 static void
@@ -221,16 +220,16 @@ rev_fip(void *ud, const uint8_t fip[4], const uint8_t fixed[4])
 }
 
 static void
-removing_a_rule_revokes_the_members_of_its_group(void **state)
+removing_a_rule_revokes_the_connections_its_group_admitted(void **state)
 {
 	struct nf_model *a = model_from("basic.json", NULL);
 	struct nf_model *b = model_from("remove-rule.json", a);
 	struct rev r = { 0 };
-	struct nf_revoke rv = { rev_mark, rev_fip, &r };
+	struct nf_revoke rv = { rev_tag, rev_fip, &r };
 
 	nf_revocations(a, b, &rv);
 	assert_int_equal(r.n, 1);
-	assert_int_equal(r.marks[0], nf_model_port(a, "p1")->mark);
+	assert_int_equal(r.tags[0], nf_model_group(a, "web")->tag);
 	assert_int_equal(r.fips, 0);
 	nf_model_free(a);
 	nf_model_free(b);
@@ -243,7 +242,7 @@ adding_a_port_revokes_nothing_and_removing_a_fip_cuts_it(void **state)
 	struct nf_model *b = model_from("add-port.json", a);
 	struct nf_model *c = model_from("membership-fip.json", a);
 	struct rev r = { 0 };
-	struct nf_revoke rv = { rev_mark, rev_fip, &r };
+	struct nf_revoke rv = { rev_tag, rev_fip, &r };
 
 	nf_revocations(a, b, &rv);
 	assert_int_equal(r.n, 0);
@@ -261,17 +260,18 @@ a_member_leaving_revokes_the_groups_that_name_it_as_remote(void **state)
 	struct nf_model *a = model_from("basic.json", NULL);
 	struct nf_model *b = model_from("unplug.json", a);
 	struct rev r = { 0 };
-	struct nf_revoke rv = { rev_mark, NULL, &r };
-	bool p1 = false, p2 = false;
+	struct nf_revoke rv = { rev_tag, NULL, &r };
+	bool dflt = false, web = false;
 
 	nf_revocations(a, b, &rv);
 	for (size_t i = 0; i < r.n; i++) {
-		p1 |= r.marks[i] == nf_model_port(a, "p1")->mark;
-		p2 |= r.marks[i] == nf_model_port(a, "p2")->mark;
+		dflt |= r.tags[i] == nf_model_group(a, "default")->tag;
+		web |= r.tags[i] == nf_model_group(a, "web")->tag;
 	}
-	/* p1 is gone; p2's default group admits members of default, which lost p1's IPs */
-	assert_true(p1);
-	assert_true(p2);
+	/* default admits its own members (remote group default), which lost p1's addresses;
+	 * web lost its rules with the group */
+	assert_true(dflt);
+	assert_true(web);
 	nf_model_free(a);
 	nf_model_free(b);
 }
@@ -370,7 +370,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(an_unplugged_port_and_deleted_group_leave_nothing_behind),
 		cmocka_unit_test(an_unchanged_state_sends_nothing),
 		cmocka_unit_test(a_port_change_costs_the_same_with_many_ports),
-		cmocka_unit_test(removing_a_rule_revokes_the_members_of_its_group),
+		cmocka_unit_test(removing_a_rule_revokes_the_connections_its_group_admitted),
 		cmocka_unit_test(adding_a_port_revokes_nothing_and_removing_a_fip_cuts_it),
 		cmocka_unit_test(a_member_leaving_revokes_the_groups_that_name_it_as_remote),
 		cmocka_unit_test(bad_requests_are_rejected_naming_the_field),
