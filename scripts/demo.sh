@@ -147,7 +147,9 @@ act reboot web-1 active
 
 # resource usage reaches hvcentral with the agents' next report (every 2 s here)
 for _ in $(seq 30); do
-	hv host show node-1 -f json | /usr/bin/python3 -c 'import json,sys; sys.exit(json.load(sys.stdin)["resources"].get("vcpus_used", 0) == 0)' && break
+	hv host list -f json | /usr/bin/python3 -c '
+import json, sys
+sys.exit(any(h["resources"].get("vcpus_used", 0) == 0 for h in json.load(sys.stdin)))' && break
 	sleep 0.1
 done
 echo
