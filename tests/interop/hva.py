@@ -238,8 +238,8 @@ class Agent:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-                return None
-        return self.proc.returncode if self.proc else None
+                return "hung on SIGTERM"
+        return None  # not running: nothing to judge
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
