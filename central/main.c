@@ -9,9 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -399,25 +397,6 @@ handle_api(struct central *c)
 
 /* ---- setup ---------------------------------------------------------------------------- */
 
-/* libzmq unlinks an existing ipc:// path when it binds, which would silently steal the
- * socket of a running hvcentral: refuse when something still answers there. */
-static bool
-ipc_in_use(const char *endpoint)
-{
-	if (strncmp(endpoint, "ipc://", 6) != 0)
-		return false;
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	if (strlen(endpoint + 6) >= sizeof sa.sun_path)
-		return false;
-	strcpy(sa.sun_path, endpoint + 6);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return false;
-	bool used = connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
-	close(fd);
-	return used;
-}
-
 static int
 setopt_int(void *s, int opt, int v)
 {
@@ -454,7 +433,9 @@ open_sockets(struct central *c, const struct paths *p, const struct cfg *cfg,
 	/* a draft option in libzmq 4.3 builds: refused there, where the bound handler is asked
 	 * for every handshake anyway (the unit test of a refused key proves it) */
 	setopt_int(c->agents, ZMQ_ZAP_ENFORCE_DOMAIN, 1);
-	if (ipc_in_use(p->listen)) {
+	/* libzmq unlinks an existing ipc:// path when it binds, which would silently steal
+	 * the socket of a running hvcentral */
+	if (api_ipc_state(p->listen) == 1) {
 		log_error("%s is in use by another process (another hvcentral?)", p->listen);
 		return -1;
 	}
@@ -479,7 +460,7 @@ open_sockets(struct central *c, const struct paths *p, const struct cfg *cfg,
 			mkdir_p(dir, 0700); /* the socket's directory limits who may drive hvcentral */
 		}
 	}
-	if (ipc_in_use(p->api)) {
+	if (api_ipc_state(p->api) == 1) {
 		log_error("%s is in use by another process (another hvcentral?)", p->api);
 		return -1;
 	}

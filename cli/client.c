@@ -160,7 +160,16 @@ hvc_call(struct hvc *c, const char *op, json_t *args, bool wait, int64_t timeout
 	json_t *reply = NULL;
 	for (;;) {
 		int64_t left = end - mono_ms();
-		r = hvc_recv(c, left > 0 ? left : 0, &got, &reply, err);
+		/* waits come in slices so a controller that died is noticed, not waited out */
+		int64_t slice = left > 1000 ? 1000 : left > 0 ? left : 0;
+		r = hvc_recv(c, slice, &got, &reply, err);
+		if (r == -EHOSTUNREACH && left > slice) {
+			if (api_ipc_state(c->endpoint) == 0)
+				return hv_error_set(err, -EHOSTUNREACH, "api",
+						    "hvcentral at %s went away before answering",
+						    c->endpoint);
+			continue;
+		}
 		if (r < 0)
 			return r;
 		if (got == id)

@@ -130,7 +130,15 @@ def main():
     harness.wait_for("slow-1 active", lambda: states(c, "slow-1") == ("active", None, "running"))
     check(True, "and the server still ends active")
 
+    # hvcentral dying while hv waits: hv notices and says so (exit 3) instead of waiting out
+    import os, subprocess, time
+    waiter = subprocess.Popen([c.binary("cli/hv"), "server", "reboot", "slow-1", "--wait"],
+                              env=dict(os.environ, HV_API=c.api), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    harness.wait_for("reboot in flight", lambda: states(c, "slow-1")[1] == "rebooting")
     c.kill("hvcentral")
+    out, err = waiter.communicate(timeout=60)
+    check(waiter.returncode == 3 and "went away" in err, "a waiting hv exits 3 when hvcentral dies")
     rc, _, err = c.hv("server", "list")
     check(rc == 3, "no hvcentral exits 3")
 
