@@ -36,14 +36,15 @@ def spawn_body(uid, name="web-1"):
             "admin_pass": "never-logged-s3cret"}
 
 
-def setup(wd, allow_as=HOST, fake=None, curve=True, server_key=None, host_id=HOST):
+def setup(wd, allow_as=HOST, fake=None, curve=True, server_key=None, host_id=HOST, extra=None):
     agent = hva.Agent(BINARY, DRIVER_DIR, wd, host_id=host_id, fake=fake)
     allow = {}
     if curve:
         allow = {agent.public_key(): allow_as} if allow_as else {}
     ctl = hva.Controller(wd, allow=allow, curve=curve)
     key = server_key if server_key is not None else (ctl.public.decode() if curve else "")
-    agent = hva.Agent(BINARY, DRIVER_DIR, wd, host_id=host_id, server_key=key, fake=fake)
+    agent = hva.Agent(BINARY, DRIVER_DIR, wd, host_id=host_id, server_key=key, fake=fake,
+                      extra=extra)
     STARTED.append(agent)
     CONTROLLERS.append(ctl)
     return agent, ctl
@@ -390,6 +391,38 @@ def case_config_drive(wd):
     ctl.command(rid(), "d-3", {"command": "destroy", "uuid": uid})
     assert ctl.result("d-3").body["status"] == "ok"
     assert not os.path.exists(path)
+    return agent, ctl
+
+
+def case_busy(wd):
+    """With one build slot and a slow hypervisor: an action on an instance whose task is in
+    flight is refused with task_in_flight; a command whose deadline passes while it waits
+    for a worker is never started (expired) and leaves nothing behind."""
+    agent, ctl = setup(wd, fake={"latency_ms": 1500}, extra="max_concurrent_builds = 1\n")
+    agent.start()
+    ctl.handshake()
+    a, b = str(uuid.uuid4()), str(uuid.uuid4())
+    ctl.command(rid(), "b-1", spawn_body(a, "first"))
+    ctl.expect("ACK", skip=("REPORT", "PING", "EVENT", "DELTA"))
+    ctl.command(rid(), "b-2", {"command": "pause", "uuid": a})
+    e = ctl.expect("ERROR", skip=("REPORT", "PING", "EVENT", "DELTA"))
+    assert e.body["code"] == "task_in_flight", e.body
+    assert "spawning" in e.body["message"], e.body
+    ctl.command(rid(), "b-3", spawn_body(b, "second"),
+                deadline_ms=int(time.time() * 1000) + 500)
+    ack = ctl.expect("ACK", skip=("REPORT", "PING", "EVENT", "DELTA"))
+    assert ack.body["cmd_id"] == "b-3"
+    assert ctl.result("b-1").body["status"] == "ok"
+    late = ctl.result("b-3")
+    assert late.body["status"] == "error" and late.body["error"]["code"] == "expired", late.body
+    assert late.body["instance"] is None
+    ctl.send(rid(), "RESYNC")
+    uuids = [i["uuid"] for i in ctl.expect("SNAPSHOT").body["instances"]]
+    assert uuids == [a], uuids
+    # had the driver ever created the expired one, defining it now would fail (-EEXIST)
+    ctl.command(rid(), "b-4", spawn_body(b, "second"))
+    again = ctl.result("b-4")
+    assert again.body["status"] == "ok" and "data" not in again.body, again.body
     return agent, ctl
 
 
