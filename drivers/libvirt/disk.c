@@ -100,6 +100,36 @@ run(const char *const *argv, char *out, size_t out_size, struct hv_error *err)
 			    argv[1] ? argv[1] : "", WIFEXITED(status) ? WEXITSTATUS(status) : -1, ebuf);
 }
 
+/* The virtual size without running qemu-img: a raw file's length, or the size field of the
+ * qcow2 header (big-endian u64 at offset 24, after the "QFI\xfb" magic). */
+static int
+header_virtual_size(const char *path, const char *format, uint64_t *ret, struct hv_error *err)
+{
+	unsigned char h[32];
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return hv_error_set(err, -errno, "image.path", "cannot open %s: %s", path, strerror(errno));
+	if (strcmp(format, "raw") == 0) {
+		int r = fstat(fd, &st);
+		close(fd);
+		if (r < 0)
+			return hv_error_set(err, -EIO, "image.path", "cannot stat %s", path);
+		*ret = (uint64_t)st.st_size;
+		return 0;
+	}
+	if (pread(fd, h, sizeof h, 0) != (ssize_t)sizeof h || memcmp(h, "QFI\xfb", 4) != 0) {
+		close(fd);
+		return hv_error_set(err, -EINVAL, "image.format", "%s is not a qcow2 image", path);
+	}
+	close(fd);
+	*ret = 0;
+	for (int i = 24; i < 32; i++)
+		*ret = *ret << 8 | h[i];
+	return 0;
+}
+
 int
 disk_overlay(const char *path, const char *base, const char *base_format, uint64_t size_gb,
 	     struct hv_error *err)
@@ -112,8 +142,8 @@ disk_overlay(const char *path, const char *base, const char *base_format, uint64
 		return hv_error_set(err, -EINVAL, "image.format", "image format must be raw or qcow2");
 	snprintf(size, sizeof size, "%" PRIu64 "G", size_gb);
 	if (size_gb) {
-		uint64_t base_bytes;
-		int r = disk_virtual_size(base, &base_bytes, err);
+		uint64_t base_bytes = 0;
+		int r = header_virtual_size(base, base_format, &base_bytes, err);
 		if (r < 0)
 			return r;
 		/* A root disk smaller than its image cannot hold it. */

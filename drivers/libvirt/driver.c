@@ -45,7 +45,9 @@ struct hvd_host {
 	char instances_path[PATH_MAX - 64];
 	struct conn *conn;
 
-	pthread_mutex_t lock; /* ports below */
+	pthread_mutex_t lock; /* everything below */
+	bool topology_known;
+	struct domxml_host topology;
 	bool ports_scanned;
 	uint8_t *port_used;   /* port_hi - port_lo + 1 entries */
 };
@@ -269,17 +271,31 @@ info_of(struct hvd_host *h, virDomainPtr dom, int saved, struct hvd_instance_inf
 	return 0;
 }
 
+/* The host's NUMA cells, read once: they do not change while the host runs. */
 static int
 host_topology(struct hvd_host *h, virConnectPtr vc, struct domxml_host *ret, struct hv_error *err)
 {
 	struct hvd_host_info info = {.struct_size = sizeof info};
-	char *caps = virConnectGetCapabilities(vc);
+	char *caps;
 	int r;
 
-	if (!caps)
+	pthread_mutex_lock(&h->lock);
+	if (h->topology_known) {
+		*ret = h->topology;
+		pthread_mutex_unlock(&h->lock);
+		return 0;
+	}
+	pthread_mutex_unlock(&h->lock);
+	if (!(caps = virConnectGetCapabilities(vc)))
 		return conn_error(h->conn, vc, err, "", "capabilities");
 	r = caps_parse(caps, &info, ret, err);
 	free(caps);
+	if (r == 0) {
+		pthread_mutex_lock(&h->lock);
+		h->topology = *ret;
+		h->topology_known = true;
+		pthread_mutex_unlock(&h->lock);
+	}
 	return r;
 }
 
@@ -723,11 +739,13 @@ lv_spawn(struct hvd_host *h, const struct hvd_instance_spec *spec, struct hv_err
 	}
 	if ((r = build_xml(h, vc, spec, &f, 0, &xml, &port, err)) < 0)
 		goto out;
-	if (mkdir(f.dir, 0700) < 0) {
+	if (mkdir(f.dir, 0700) == 0) {
+		made_dir = true;
+	} else if (!(errno == EEXIST && spec->existing_disk_path)) {
+		/* An evacuated instance on shared storage finds its directory already there. */
 		r = hv_error_set(err, -errno, "instances_path", "cannot create %s: %s", f.dir, strerror(errno));
 		goto out;
 	}
-	made_dir = true;
 	if ((r = make_disks(spec, &f, err)) < 0)
 		goto out;
 	if (!(dom = virDomainDefineXML(vc, xml))) {

@@ -492,6 +492,31 @@ destroy_removes_domain_and_disks(void **state)
 	assert_true(exists_in(U3, "disk"));
 }
 
+static void
+evacuate_boots_the_disk_left_on_shared_storage(void **state)
+{
+	struct hvd_instance_spec s;
+	struct hv_error err = {0};
+	char disk[1024];
+
+	(void)state;
+	snprintf(disk, sizeof disk, "%s/%s/disk", T.instances, U3);
+	make_spec(&s, U3, NULL, 1);
+	s.existing_disk_path = disk;
+	assert_int_equal(T.ops->spawn(T.host, &s, &err), 0);
+	assert_int_equal(lvt_power(&T, U3), HVD_POWER_RUNNING);
+	assert_true(exists_in(U3, "disk"));
+	/* a failed evacuation never removes the disk it was given */
+	assert_int_equal(T.ops->destroy(T.host, U3, false, &err), 0);
+	s.flavor.vcpus = 0;
+	assert_int_equal(T.ops->spawn(T.host, &s, &err), -EINVAL);
+	assert_true(exists_in(U3, "disk"));
+	s.flavor.vcpus = 2;
+	assert_int_equal(T.ops->spawn(T.host, &s, &err), 0);
+	assert_int_equal(T.ops->destroy(T.host, U3, true, &err), 0);
+	assert_false(exists_in(U3, NULL));
+}
+
 int
 main(void)
 {
@@ -515,6 +540,7 @@ main(void)
 		cmocka_unit_test(list_sees_every_instance),
 		cmocka_unit_test(unknown_and_malformed_uuids),
 		cmocka_unit_test(destroy_removes_domain_and_disks),
+		cmocka_unit_test(evacuate_boots_the_disk_left_on_shared_storage),
 	};
 
 	if (access("/usr/bin/qemu-img", X_OK) != 0) {
