@@ -76,6 +76,16 @@ ctl_free(struct ctl *c)
 	free(c);
 }
 
+/* A string member of a received body, or def when absent or not a string. */
+static const char *
+str_or(const json_t *o, const char *key, const char *def)
+{
+	const char *v = def;
+	if (hj_str(o, "body", key, HJ_OPTIONAL, 0, &v, NULL) < 0)
+		return def;
+	return v;
+}
+
 /* ---- the state model (protocol §6.5) --------------------------------------------------- */
 
 static const struct {
@@ -342,7 +352,7 @@ apply_snapshot(struct ctl *c, const char *host, json_t *body, int64_t now)
 		bool seen = false;
 		size_t k;
 		json_array_foreach(insts, k, rec) {
-			if (strcmp(json_string_value(json_object_get(rec, "uuid")) ?: "", uuid) == 0) {
+			if (strcmp(str_or(rec, "uuid", ""), uuid) == 0) {
 				seen = true;
 				break;
 			}
@@ -411,14 +421,13 @@ on_result(struct ctl *c, const char *host, const struct proto_msg *m, int64_t no
 	bool open = cmd.state != STORE_CMD_DONE && cmd.state != STORE_CMD_FAILED;
 	if (mine && open) {
 		json_t *inst = json_object_get(m->body, "instance");
-		bool ok = strcmp(json_string_value(json_object_get(m->body, "status")) ?: "", "ok") == 0;
+		bool ok = strcmp(str_or(m->body, "status", ""), "ok") == 0;
 		if (json_is_object(inst))
 			apply_record(c, host, inst, now);
 		else if (ok && strcmp(cmd.action, "destroy") == 0)
 			mark_removed(c, cmd.uuid, now);
 		else if (!ok)
-			undo_task(c, &cmd, json_string_value(json_object_get(
-				json_object_get(m->body, "error"), "message")) ?: "failed", now);
+			undo_task(c, &cmd, str_or(json_object_get(m->body, "error"), "message", "failed"), now);
 		if (ok) {
 			finish(c, &cmd, true, m->body);
 		} else {
@@ -454,7 +463,7 @@ on_error(struct ctl *c, const char *host, const struct proto_msg *m, int64_t now
 	struct store_cmd cmd;
 	if (!cmd_id || store_cmd_get(c->store, cmd_id, &cmd, NULL, &c->scratch) < 0)
 		return;
-	const char *code = json_string_value(json_object_get(m->body, "code")) ?: "internal";
+	const char *code = str_or(m->body, "code", "internal");
 	bool open = cmd.state != STORE_CMD_DONE && cmd.state != STORE_CMD_FAILED;
 	if (strcmp(cmd.host_id, host) == 0 && open) {
 		if (strcmp(code, PROTO_E_BUSY) == 0) {

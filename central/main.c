@@ -17,6 +17,7 @@
 #include "central_config.h"
 #include "api_path.h"
 #include "ctl.h"
+#include "json.h"
 #include "keys.h"
 #include "log.h"
 #include "proto.h"
@@ -199,10 +200,12 @@ static void
 on_done(void *ctx, const char *cmd_id, bool ok, json_t *result)
 {
 	struct central *c = ctx;
-	if (!ok)
-		hv_log(HV_LOG_NOTICE, NULL, cmd_id, "command failed: %s: %s",
-		       json_string_value(json_object_get(result, "code")) ?: "?",
-		       json_string_value(json_object_get(result, "message")) ?: "");
+	if (!ok) {
+		const char *code = "?", *msg = "";
+		hj_str(result, "error", "code", HJ_OPTIONAL, 0, &code, NULL);
+		hj_str(result, "error", "message", HJ_OPTIONAL, 0, &msg, NULL);
+		hv_log(HV_LOG_NOTICE, NULL, cmd_id, "command failed: %s: %s", code, msg);
+	}
 	api_on_done(c->api, cmd_id, ok, result, c->now);
 }
 
