@@ -306,14 +306,12 @@ apply_record(struct ctl *c, const char *host, json_t *rec, int64_t now)
 	/* an instance the controller did not create (built before a store was lost, or by
 	 * another controller): adopt it so operators see it */
 	json_t *flavor = json_object_get(rec, "flavor");
-	json_t *image = json_object_get(rec, "image");
-	json_t *inst = json_pack("{s:s, s:s, s:s, s:s, s:O, s:O, s:s, s:s, s:s}", "uuid", uuid,
+	json_t *specs = json_object_get(flavor, "extra_specs");
+	json_t *inst = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:s, s:s}", "uuid", uuid,
 				 "name", name ? name : uuid, "host", host,
-				 "image", json_string_value(json_object_get(image, "id")) ?
-				 json_string_value(json_object_get(image, "id")) : "",
-				 "flavor", flavor ? flavor : json_object(),
-				 "properties", json_object_get(flavor, "extra_specs") ?
-				 json_object_get(flavor, "extra_specs") : json_object(),
+				 "image", str_or(json_object_get(rec, "image"), "id", ""),
+				 "flavor", flavor ? json_incref(flavor) : json_object(),
+				 "properties", specs ? json_incref(specs) : json_object(),
 				 "vm_state", vm, "task_state", task ? task : "",
 				 "power_state", power ? power : "nostate");
 	if (inst && store_instance_insert(c->store, inst, now, &e) == -EEXIST) {

@@ -93,7 +93,9 @@ setup(void **state)
 	agent_says(&f, PROTO_HELLO, 0, NULL, json_pack("{s:s}", "agent_version", "t"), T0);
 	agent_says(&f, PROTO_SNAPSHOT, 1, NULL,
 		   json_pack("{s:i, s:{s:i}, s:[]}", "generation", 1, "host", "vcpus", 8, "instances"), T0);
-	f.n_sent = 0; /* WELCOME */
+	for (int i = 0; i < f.n_sent; i++) /* the WELCOME */
+		json_decref(f.sent[i].body);
+	f.n_sent = 0;
 	*state = &f;
 	return 0;
 }
