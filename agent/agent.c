@@ -1769,7 +1769,7 @@ static int64_t next_wakeup(struct agent *a, int64_t now)
 
 	if (!a->dealer && a->next_connect_ms < t)
 		t = a->next_connect_ms;
-	if (a->o.sync_interval_s > 0 && a->next_sync_ms < t)
+	if (a->next_sync_ms < t)
 		t = a->next_sync_ms;
 	return t < now ? now : t;
 }
@@ -1794,9 +1794,11 @@ int agent_run(struct agent *a)
 		if (a->dealer)
 			drain_socket(a);
 		now = mono_ms();
-		if (a->o.sync_interval_s > 0 && now >= a->next_sync_ms && !a->sync_pending) {
+		if (now >= a->next_sync_ms && !a->sync_pending) {
+			/* the first sync always runs: it reports guests the journal does not know */
 			start_house_job(a, JOB_SYNC);
-			a->next_sync_ms = now + a->o.sync_interval_s * 1000;
+			a->next_sync_ms = a->o.sync_interval_s > 0 ? now + a->o.sync_interval_s * 1000
+								   : INT64_MAX;
 		}
 		timers(a, now);
 		flush_delta(a);

@@ -426,6 +426,45 @@ def case_busy(wd):
     return agent, ctl
 
 
+def case_libvirt_unknown_guest(wd):
+    """With the libvirt driver on libvirt's test hypervisor, the guest the journal does not
+    know (the test driver's "test" domain) is reported as instance_unknown and left alone."""
+    libvirt_dir = os.path.join(os.path.dirname(os.path.abspath(DRIVER_DIR)), "libvirt")
+    if not os.path.exists(os.path.join(libvirt_dir, "hvagent-driver-libvirt.so")):
+        print("SKIP: the libvirt driver was not built")
+        sys.exit(77)
+    extra = "driver = libvirt\n"
+    sections = "[libvirt]\nuri = test:///default\nvirt_type = qemu\n"
+    probe = hva.Agent(BINARY, libvirt_dir, wd, extra=extra)
+    ctl = hva.Controller(wd, allow={probe.public_key(): HOST})
+    CONTROLLERS.append(ctl)
+    # the fake section is harmless for libvirt; only the driver named in DEFAULT is loaded
+    agent = hva.Agent(BINARY, libvirt_dir, wd, server_key=ctl.public.decode(), extra=extra,
+                      sections=sections)
+    STARTED.append(agent)
+    agent.start()
+    hello, snap = ctl.handshake()
+    assert hello.body["driver"]["name"] == "libvirt", hello.body
+    assert snap.body["host"]["vcpus"] > 0
+    end = time.monotonic() + 15
+    seen = None
+    while seen is None and time.monotonic() < end:
+        m = ctl.recv(1)
+        if m is None:
+            continue
+        if m.type == "PING":
+            ctl.send(rid(), "PONG", corr_id=m.header["msg_id"])
+        if m.type == "EVENT" and m.body.get("event") == "instance_unknown":
+            seen = m
+    assert seen is not None, "no instance_unknown event"
+    assert seen.body["uuid"] == "6695eb01-f6a4-8304-79aa-97f2502e193f", seen.body
+    assert seen.body["power_state"] == "running"
+    ctl.send(rid(), "ACK", {"seq": seen.header["seq"]})
+    ctl.send(rid(), "RESYNC")
+    assert ctl.expect("SNAPSHOT").body["instances"] == []
+    return agent, ctl
+
+
 def case_firewall(wd):
     """Security-group commands through HVA/1 program nftables in the agent's network
     namespace; a refused change changes nothing; the rules survive kill -9 (fail closed) and
