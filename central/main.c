@@ -357,6 +357,9 @@ handle_agent(struct central *c)
 	if (m.type == PROTO_HELLO)
 		hv_log(HV_LOG_INFO, NULL, NULL, "agent connected host=%s boot_id=%s", rid,
 		       m.hdr.boot_id);
+	else if (hv_log_enabled(HV_LOG_DEBUG))
+		hv_log(HV_LOG_DEBUG, NULL, NULL, "received %s host=%s seq=%llu", proto_type_name(m.type),
+		       rid, (unsigned long long)m.hdr.seq);
 	ctl_on_agent(c->ctl, rid, address[0] ? address : NULL, &m, c->now);
 	proto_msg_release(&m);
 }
