@@ -1550,10 +1550,6 @@ static void drain_socket(struct agent *a)
 
 /* ---------------------------------------------------------------- recovery */
 
-struct recovery {
-	struct agent *a;
-};
-
 static void load_inst(void *ctx, const json_t *rec)
 {
 	struct agent *a = ctx;
