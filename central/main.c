@@ -357,7 +357,13 @@ handle_agent(struct central *c)
 	if (m.type == PROTO_HELLO)
 		hv_log(HV_LOG_INFO, NULL, NULL, "agent connected host=%s boot_id=%s", rid,
 		       m.hdr.boot_id);
-	else if (hv_log_enabled(HV_LOG_DEBUG))
+	else if (m.type == PROTO_ERROR) {
+		const char *code = "?", *msg = "";
+		hj_str(m.body, "body", "code", HJ_OPTIONAL, 64, &code, NULL);
+		hj_str(m.body, "body", "message", HJ_OPTIONAL, 0, &msg, NULL);
+		hv_log(HV_LOG_WARNING, NULL, NULL, "host=%s refused our message %s: %s: %s", rid,
+		       m.hdr.corr_id, code, msg);
+	} else if (hv_log_enabled(HV_LOG_DEBUG))
 		hv_log(HV_LOG_DEBUG, NULL, NULL, "received %s host=%s seq=%llu", proto_type_name(m.type),
 		       rid, (unsigned long long)m.hdr.seq);
 	ctl_on_agent(c->ctl, rid, address[0] ? address : NULL, &m, c->now);
