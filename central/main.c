@@ -358,11 +358,11 @@ handle_agent(struct central *c)
 		hv_log(HV_LOG_INFO, NULL, NULL, "agent connected host=%s boot_id=%s", rid,
 		       m.hdr.boot_id);
 	else if (m.type == PROTO_ERROR) {
-		const char *code = "?", *msg = "";
-		hj_str(m.body, "body", "code", HJ_OPTIONAL, 64, &code, NULL);
-		hj_str(m.body, "body", "message", HJ_OPTIONAL, 0, &msg, NULL);
+		const char *ecode = "?", *emsg = "";
+		hj_str(m.body, "body", "code", HJ_OPTIONAL, 64, &ecode, NULL);
+		hj_str(m.body, "body", "message", HJ_OPTIONAL, 0, &emsg, NULL);
 		hv_log(HV_LOG_WARNING, NULL, NULL, "host=%s refused our message %s: %s: %s", rid,
-		       m.hdr.corr_id, code, msg);
+		       m.hdr.corr_id, ecode, emsg);
 	} else if (hv_log_enabled(HV_LOG_DEBUG))
 		hv_log(HV_LOG_DEBUG, NULL, NULL, "received %s host=%s seq=%llu", proto_type_name(m.type),
 		       rid, (unsigned long long)m.hdr.seq);
