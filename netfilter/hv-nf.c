@@ -220,6 +220,11 @@ main(int argc, char **argv)
 		goto out;
 	}
 
+	/* Without the committed state, a single change would replace everything else. */
+	if (!state_path && strcmp(cmd, "apply")) {
+		fprintf(stderr, "hv-nf: %s needs --state FILE (the committed state to change)\n", cmd);
+		return 2;
+	}
 	if (state_path && access(state_path, F_OK) == 0) {
 		if (!(state = load(state_path, &err))) {
 			r = -EINVAL;

@@ -19,6 +19,7 @@
 #include <libnftnl/rule.h>
 #include <libnftnl/set.h>
 #include <libnftnl/table.h>
+#include <libnftnl/udata.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
@@ -366,7 +367,15 @@ set_describe(struct nftnl_set *s, int kind)
 
 	switch (kind) {
 	case NS_IFNAME:
-	case NS_VMAP:
+	case NS_VMAP: {
+		/* Tells nft the key is a host-order string, so `nft list` shows the names. */
+		struct nftnl_udata_buf *ud = nftnl_udata_buf_alloc(64);
+
+		if (ud) {
+			nftnl_udata_put_u32(ud, NFTNL_UDATA_SET_KEYBYTEORDER, 1 /* host endian */);
+			nftnl_set_set_data(s, NFTNL_SET_USERDATA, nftnl_udata_buf_data(ud), nftnl_udata_buf_len(ud));
+			nftnl_udata_buf_free(ud);
+		}
 		nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, DT_IFNAME);
 		nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, 16);
 		if (kind == NS_VMAP) {
@@ -374,6 +383,7 @@ set_describe(struct nftnl_set *s, int kind)
 			nftnl_set_set_u32(s, NFTNL_SET_DATA_TYPE, NFT_DATA_VERDICT);
 		}
 		break;
+	}
 	case NS_SPOOF4:
 	case NS_SPOOF6:
 		nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, DT_CONCAT3(DT_IFNAME, DT_ETHERADDR,
