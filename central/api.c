@@ -189,6 +189,10 @@ op_host_show(struct api *a, const struct api_client *cl, struct req *q, int64_t 
 		r = ctl_host_show(a->ctl, host, now, &h, &err);
 	if (r < 0)
 		return reply_hv_err(a, cl, q->id, r, &err);
+	allow_refresh(a->allow, &err);
+	const char *key = allow_key_for(a->allow, host);
+	if (key) /* the key the host authenticates with today */
+		json_object_set_new(h, "public_key", json_string(key));
 	reply_ok(a, cl, q->id, h);
 }
 

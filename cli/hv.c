@@ -264,6 +264,16 @@ print_object(json_t *o)
 		else if (json_is_integer(v)) {
 			snprintf(num, sizeof num, "%lld", (long long)json_integer_value(v));
 			cell = num;
+		} else if (strcmp(k, "recent_commands") == 0 && json_is_array(v)) {
+			/* people want "what happened", newest first; -f json has every field */
+			size_t i, len = 0;
+			json_t *cmd;
+			text = calloc(1, 64 * json_array_size(v) + 1);
+			json_array_foreach(v, i, cmd)
+				if (text)
+					len += (size_t)snprintf(text + len, 64, "%s%.24s %.12s", i ? ", " : "",
+								s_or(cmd, "action", "?"), s_or(cmd, "state", "?"));
+			cell = text ? text : "";
 		} else
 			cell = text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS);
 		const char *row[] = {k, cell};
@@ -466,8 +476,26 @@ cmd_host(struct ctx *x)
 			return EXIT_USAGE;
 		q = json_pack("{s:s}", "host", a->argv[2]);
 		r = call(x, "host.show", q, false, &res);
-		if (r == EXIT_OK)
-			a->json ? print_json(res) : print_object(res);
+		if (r == EXIT_OK && a->json) {
+			print_json(res);
+		} else if (r == EXIT_OK) {
+			/* the report's headline numbers as rows; metrics and NUMA cells are in -f json */
+			static const char *const keys[] = {"hypervisor_type", "vcpus", "vcpus_used",
+							   "memory_mb", "memory_mb_used", "local_gb",
+							   "local_gb_used", "running_vms"};
+			json_t *flat = json_deep_copy(res), *rs = json_object_get(res, "resources");
+			json_object_del(flat, "resources");
+			for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+				json_t *v = json_object_get(rs, keys[i]);
+				if (v) {
+					char k[64];
+					snprintf(k, sizeof k, "resources.%s", keys[i]);
+					json_object_set(flat, k, v);
+				}
+			}
+			print_object(flat);
+			json_decref(flat);
+		}
 	} else if (strcmp(verb, "accept") == 0) {
 		if (check_opts(a, O_NAME) < 0 || need_args(a, 1, "KEY or ADDRESS") < 0)
 			return EXIT_USAGE;
