@@ -26,6 +26,7 @@ struct pending_stop {
 };
 
 struct conn {
+	int refs; /* the owner, plus one per callback libvirt may still call */
 	char *uri;
 	uint32_t debounce_ms;
 
@@ -42,6 +43,26 @@ struct conn {
 	size_t n_pending;
 	pthread_t thread;
 };
+
+static void
+conn_ref(struct conn *c)
+{
+	__atomic_add_fetch(&c->refs, 1, __ATOMIC_ACQ_REL);
+}
+
+/* Also libvirt's free callback: the struct outlives every callback registered with it. */
+static void
+conn_unref(void *opaque)
+{
+	struct conn *c = opaque;
+
+	if (__atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) != 0)
+		return;
+	pthread_mutex_destroy(&c->lock);
+	pthread_cond_destroy(&c->cond);
+	free(c->uri);
+	free(c);
+}
 
 static uint64_t
 now_ms(void)
@@ -252,12 +273,16 @@ attach(struct conn *c, struct hv_error *err)
 	}
 	/* Remote connections notice a dead peer through keepalive; local ones ignore it. */
 	virConnectSetKeepAlive(vc, 2, 3);
+	conn_ref(c);
 	id = virConnectDomainEventRegisterAny(vc, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
-					      VIR_DOMAIN_EVENT_CALLBACK(lifecycle), c, NULL);
+					      VIR_DOMAIN_EVENT_CALLBACK(lifecycle), c, conn_unref);
 	if (id < 0) {
+		conn_unref(c);
 		virConnectClose(vc);
 		return hv_error_set(err, -ENOTCONN, "uri", "cannot register lifecycle events on %s", c->uri);
 	}
+	/* No reference for this one: libvirt calls it under a lock that unregistering takes,
+	 * and local drivers accept it without ever calling (or freeing) it. */
 	virConnectRegisterCloseCallback(vc, close_cb, c, NULL);
 	pthread_mutex_lock(&c->lock);
 	c->vc = vc;
@@ -344,13 +369,18 @@ conn_new(const char *uri, uint32_t debounce_ms, struct conn **ret, struct hv_err
 		free(c);
 		return hv_error_set(err, -ENOMEM, "", "out of memory");
 	}
+	c->refs = 1;
 	c->debounce_ms = debounce_ms;
 	c->lifecycle_id = -1;
+	c->timer_id = -1;
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->cond, NULL);
 	if ((r = attach(c, err)) < 0)
 		goto fail;
-	c->timer_id = virEventAddTimeout(TIMER_MS, debounce_timer, c, NULL);
+	conn_ref(c);
+	c->timer_id = virEventAddTimeout(TIMER_MS, debounce_timer, c, conn_unref);
+	if (c->timer_id < 0)
+		conn_unref(c);
 	if (pthread_create(&c->thread, NULL, reconnect_thread, c) != 0) {
 		r = hv_error_set(err, -EAGAIN, "", "cannot start the reconnect thread");
 		detach(c);
@@ -361,10 +391,7 @@ conn_new(const char *uri, uint32_t debounce_ms, struct conn **ret, struct hv_err
 	*ret = c;
 	return 0;
 fail:
-	pthread_mutex_destroy(&c->lock);
-	pthread_cond_destroy(&c->cond);
-	free(c->uri);
-	free(c);
+	conn_unref(c);
 	return r;
 }
 
@@ -382,16 +409,14 @@ conn_free(struct conn *c)
 	detach(c);
 	if (c->timer_id >= 0)
 		virEventRemoveTimeout(c->timer_id);
-	/* A callback already dispatched on the event thread may still hold c: let one more
-	 * loop iteration pass before freeing (the timer fires every TIMER_MS). */
-	{
-		struct timespec ts = {0, (TIMER_MS * 3) * 1000000L};
+	/* libvirt releases the callbacks from its event thread; give it a moment so close()
+	 * usually frees everything before returning. A callback never released (a dead remote
+	 * connection) only keeps this struct alive. */
+	for (int i = 0; i < 200 && __atomic_load_n(&c->refs, __ATOMIC_ACQUIRE) > 1; i++) {
+		struct timespec ts = {0, 10 * 1000000L};
 		nanosleep(&ts, NULL);
 	}
-	pthread_mutex_destroy(&c->lock);
-	pthread_cond_destroy(&c->cond);
-	free(c->uri);
-	free(c);
+	conn_unref(c);
 }
 
 void
@@ -424,8 +449,12 @@ conn_error(struct conn *c, virConnectPtr vc, struct hv_error *err, const char *f
 {
 	virErrorPtr e = virGetLastError();
 	int code = e ? e->code : VIR_ERR_INTERNAL_ERROR;
-	const char *msg = e && e->message ? e->message : "unknown libvirt error";
+	int from = e ? e->domain : 0;
+	char msg[384];
 	int r;
+
+	/* Copied now: any further libvirt call (virConnectIsAlive) resets the last error. */
+	snprintf(msg, sizeof msg, "%s", e && e->message ? e->message : "unknown libvirt error");
 
 	switch (code) {
 	case VIR_ERR_NO_DOMAIN:
@@ -458,7 +487,7 @@ conn_error(struct conn *c, virConnectPtr vc, struct hv_error *err, const char *f
 	}
 	/* libvirtd going away surfaces as RPC or system errors, not always as a close event. */
 	if (code == VIR_ERR_SYSTEM_ERROR || code == VIR_ERR_RPC || code == VIR_ERR_NO_CONNECT ||
-	    code == VIR_ERR_INVALID_CONN || (e && e->domain == VIR_FROM_RPC) ||
+	    code == VIR_ERR_INVALID_CONN || from == VIR_FROM_RPC ||
 	    (vc && virConnectIsAlive(vc) == 0)) {
 		if (vc && virConnectIsAlive(vc) != 1) {
 			mark_lost(c, vc);
