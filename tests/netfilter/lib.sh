@@ -96,14 +96,15 @@ setup() {
 	ip -n "$EXT" route add 10.0.0.0/24 via 198.51.100.2
 }
 
-# serve NS PORT: a TCP server that answers each connection with the namespace's name.
+# serve NS PORT: a TCP server (IPv4 and IPv6) that answers each connection with the
+# namespace's name.
 serve() {
-	in_ns "$1" socat "TCP-LISTEN:$2,fork,reuseaddr" "SYSTEM:echo $1" >/dev/null 2>&1 &
+	in_ns "$1" socat "TCP6-LISTEN:$2,fork,reuseaddr,ipv6only=0" "SYSTEM:echo $1" >/dev/null 2>&1 &
 	PIDS+=($!)
 }
 # echo_server NS PORT: echoes lines back, for long-lived sessions.
 echo_server() {
-	in_ns "$1" socat "TCP-LISTEN:$2,fork,reuseaddr" EXEC:cat >/dev/null 2>&1 &
+	in_ns "$1" socat "TCP6-LISTEN:$2,fork,reuseaddr,ipv6only=0" EXEC:cat >/dev/null 2>&1 &
 	PIDS+=($!)
 }
 # whoami_server NS PORT: answers with the peer address it sees.
