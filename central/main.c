@@ -15,7 +15,7 @@
 
 #include "api.h"
 #include "central_config.h"
-#include "api_path.h"
+#include "endpoint.h"
 #include "ctl.h"
 #include "json.h"
 #include "keys.h"
@@ -123,7 +123,7 @@ resolve_paths(const struct cfg *cfg, const char *state_dir, const char *listen, 
 	if (a && *a)
 		snprintf(p->api, sizeof p->api, "%s", a);
 	else
-		api_default_endpoint(p->api, sizeof p->api);
+		endpoint_default(p->api, sizeof p->api);
 }
 
 static int
@@ -447,7 +447,7 @@ open_sockets(struct central *c, const struct paths *p, const struct cfg *cfg,
 	setopt_int(c->agents, ZMQ_ZAP_ENFORCE_DOMAIN, 1);
 	/* libzmq unlinks an existing ipc:// path when it binds, which would silently steal
 	 * the socket of a running hvcentral */
-	if (api_ipc_state(p->listen) == 1) {
+	if (endpoint_ipc_state(p->listen) == 1) {
 		log_error("%s is in use by another process (another hvcentral?)", p->listen);
 		return -1;
 	}
@@ -472,7 +472,7 @@ open_sockets(struct central *c, const struct paths *p, const struct cfg *cfg,
 			mkdir_p(dir, 0700); /* the socket's directory limits who may drive hvcentral */
 		}
 	}
-	if (api_ipc_state(p->api) == 1) {
+	if (endpoint_ipc_state(p->api) == 1) {
 		log_error("%s is in use by another process (another hvcentral?)", p->api);
 		return -1;
 	}

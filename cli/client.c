@@ -10,7 +10,7 @@
 #include <time.h>
 #include <zmq.h>
 
-#include "api_path.h"
+#include "endpoint.h"
 #include "json.h"
 
 struct hvc {
@@ -29,7 +29,7 @@ hvc_resolve_endpoint(const char *explicit_ep, char *buf, size_t size)
 	else if (env && *env)
 		snprintf(buf, size, "%s", env);
 	else
-		api_default_endpoint(buf, size);
+		endpoint_default(buf, size);
 }
 
 static int64_t
@@ -164,7 +164,7 @@ hvc_call(struct hvc *c, const char *op, json_t *args, bool wait, int64_t timeout
 		int64_t slice = left > 1000 ? 1000 : left > 0 ? left : 0;
 		r = hvc_recv(c, slice, &got, &reply, err);
 		if (r == -EHOSTUNREACH && left > slice) {
-			if (api_ipc_state(c->endpoint) == 0)
+			if (endpoint_ipc_state(c->endpoint) == 0)
 				return hv_error_set(err, -EHOSTUNREACH, "api",
 						    "hvcentral at %s went away before answering",
 						    c->endpoint);

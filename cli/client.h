@@ -10,7 +10,7 @@
 
 #include <hvagent/error.h>
 
-/* The endpoint hv uses: the explicit one, else $HV_API, else api_default_endpoint(). */
+/* The endpoint hv uses: the explicit one, else $HV_API, else endpoint_default(). */
 void hvc_resolve_endpoint(const char *explicit_ep, char *buf, size_t size);
 
 struct hvc;

@@ -1,5 +1,5 @@
-/* api_path.c - the default API endpoint, and a connect(2) probe of ipc:// paths. */
-#include "api_path.h"
+/* endpoint.c - the default API endpoint, and a connect(2) probe of ipc:// paths. */
+#include "endpoint.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 void
-api_default_endpoint(char *buf, size_t size)
+endpoint_default(char *buf, size_t size)
 {
 	const char *rt = getenv("XDG_RUNTIME_DIR");
 	if (rt && *rt == '/')
@@ -19,7 +19,7 @@ api_default_endpoint(char *buf, size_t size)
 }
 
 int
-api_ipc_state(const char *endpoint)
+endpoint_ipc_state(const char *endpoint)
 {
 	if (strncmp(endpoint, "ipc://", 6) != 0)
 		return -1;
