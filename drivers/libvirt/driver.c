@@ -529,6 +529,19 @@ lv_host_info(struct hvd_host *h, struct hvd_host_info *ret, struct hv_error *err
 			uint64_t free_mb = free_mem[i] >> 20;
 			info.cells[i].memory_used_mb = info.cells[i].memory_mb > free_mb ? info.cells[i].memory_mb - free_mb : 0;
 		}
+	for (uint32_t i = 0; i < info.n_cells; i++) {
+		struct hvd_numa_cell *c = &info.cells[i];
+		unsigned int sizes[HVD_MAX_PAGE_SIZES];
+		unsigned long long avail[HVD_MAX_PAGE_SIZES];
+
+		for (uint32_t p = 0; p < c->n_mempages; p++)
+			sizes[p] = c->mempages[p].size_kb;
+		/* Drivers without per-cell page counts leave "used" at 0. */
+		if (c->n_mempages && virNodeGetFreePages(vc, c->n_mempages, sizes, (int)c->id, 1, avail, 0) ==
+					     (int)c->n_mempages)
+			for (uint32_t p = 0; p < c->n_mempages; p++)
+				c->mempages[p].used = c->mempages[p].total > avail[p] ? c->mempages[p].total - avail[p] : 0;
+	}
 	virConnectClose(vc);
 	memcpy(ret, &info, n);
 	ret->struct_size = (uint32_t)n;
