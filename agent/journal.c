@@ -58,7 +58,8 @@ int journal_open(const char *state_dir, struct journal **ret, struct hv_error *e
 	}
 	sqlite3_busy_timeout(j->db, 5000);
 	if (sqlite3_exec(j->db,
-			 "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
+			 "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
+			 " PRAGMA cache_size=-512;", /* KiB: the journal is written, rarely read */
 			 NULL, NULL, &msg) != SQLITE_OK ||
 	    sqlite3_exec(j->db, schema_sql, NULL, NULL, &msg) != SQLITE_OK) {
 		int r = hv_error_set(err, -EIO, "state_dir", "journal %s: %s", j->path,

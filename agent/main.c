@@ -3,6 +3,7 @@
  * secret key (only the public one, on request). */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -185,6 +186,9 @@ int main(int argc, char **argv)
 	int c;
 
 	hv_log_set_ident("hvagent");
+	/* Workers mostly wait on the hypervisor: one malloc arena is enough, and per-thread
+	 * arenas kept 3-5 MiB of freed memory resident with 1000 instances (bench/agent_mem.sh). */
+	mallopt(M_ARENA_MAX, 1);
 	while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': path = optarg; break;
