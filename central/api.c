@@ -196,39 +196,33 @@ op_host_show(struct api *a, const struct api_client *cl, struct req *q, int64_t 
 	reply_ok(a, cl, q->id, h);
 }
 
-/* Finds the pending key meant by `what`: the key itself, a unique prefix of at least 8
- * characters, or the address of exactly one pending agent. */
+/* Finds the pending key meant by `what`: the key itself or a unique prefix of at least 8
+ * characters, else the address of exactly one pending agent, else a full key that never
+ * connected (allowed ahead of its agent). */
 static int
 find_pending(struct api *a, const char *what, char key[KEYS_Z85_LEN + 1], struct hv_error *err)
 {
+	int r = store_pending_find(a->store, what, key, err);
+	if (r == 0 || (r < 0 && r != -ENOENT && strlen(what) >= 8))
+		return r; /* found, ambiguous, or a store failure */
 	json_t *pending = NULL;
-	int r = store_pending_list(a->store, &pending, err);
-	if (r < 0)
+	if ((r = store_pending_list(a->store, &pending, err)) < 0)
 		return r;
-	size_t i, n_prefix = 0, n_addr = 0, wlen = strlen(what);
+	size_t i, n_addr = 0;
 	json_t *p;
-	char by_prefix[KEYS_Z85_LEN + 1] = "", by_addr[KEYS_Z85_LEN + 1] = "";
 	json_array_foreach(pending, i, p) {
-		const char *k = json_string_value(json_object_get(p, "public_key"));
 		const char *addr = json_string_value(json_object_get(p, "address"));
-		if (wlen >= 8 && strncmp(k, what, wlen) == 0) {
-			n_prefix++;
-			snprintf(by_prefix, sizeof by_prefix, "%s", k);
-		}
-		if (addr && strcmp(addr, what) == 0) {
-			n_addr++;
-			snprintf(by_addr, sizeof by_addr, "%s", k);
-		}
+		if (addr && strcmp(addr, what) == 0 && n_addr++ == 0)
+			snprintf(key, KEYS_Z85_LEN + 1, "%s",
+				 json_string_value(json_object_get(p, "public_key")));
 	}
 	json_decref(pending);
-	if (n_prefix == 1 || (n_prefix == 0 && n_addr == 1)) {
-		snprintf(key, KEYS_Z85_LEN + 1, "%s", n_prefix ? by_prefix : by_addr);
+	if (n_addr == 1)
 		return 0;
-	}
-	if (n_prefix > 1 || n_addr > 1)
+	if (n_addr > 1)
 		return hv_error_set(err, -EINVAL, "key",
-				    "'%s' matches several pending keys; give more of the key", what);
-	if (keys_z85_valid(what)) { /* accepted before the agent ever connected */
+				    "several pending agents come from %s; give their key", what);
+	if (keys_z85_valid(what)) {
 		snprintf(key, KEYS_Z85_LEN + 1, "%s", what);
 		return 0;
 	}

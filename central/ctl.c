@@ -550,15 +550,6 @@ ctl_on_agent(struct ctl *c, const char *host, const char *address, const struct 
 
 /* ---- API side ------------------------------------------------------------------------------ */
 
-enum reg_state
-ctl_host_state(struct ctl *c, const char *host, int64_t now)
-{
-	int64_t seen = 0;
-	if (store_host_last_seen(c->store, host, &seen, NULL) < 0)
-		return REG_DOWN;
-	return reg_state_at(seen, now, &c->cfg.liveness);
-}
-
 /* Journals a command and sends it at once when the host is connected. The journal row is
  * written as sent (the common case) and corrected when the send fails; it is written
  * before anything leaves, so a crash can never lose a command the agent runs. */

@@ -63,7 +63,6 @@ int ctl_host_list(struct ctl *c, const json_t *allowlist, const json_t *pending,
 		  json_t **ret, struct hv_error *err);
 int ctl_host_show(struct ctl *c, const char *host, int64_t now_ms, json_t **ret,
 		  struct hv_error *err);
-enum reg_state ctl_host_state(struct ctl *c, const char *host, int64_t now_ms);
 
 /* Pure: may `action` start from vm_state (protocol §6.5)? hard applies to reboot. */
 bool ctl_action_allowed(const char *action, bool hard, const char *vm_state);

@@ -564,6 +564,12 @@ main(int argc, char **argv)
 	cc.cmd_timeout_ms = cfg_get_int(cfg, "commands", "timeout") * 1000;
 	cc.retry_ms = cfg_get_int(cfg, "commands", "retry_interval_ms");
 	int rc = 1;
+	if (reg_intervals_check(&cc.liveness, &err) < 0) { /* the config check's backstop */
+		log_error("[agents] %s: %s", err.field, err.message);
+		keys_pair_wipe(&kp);
+		cfg_free(cfg);
+		return 78;
+	}
 	if (store_open(p.db, &c.store, &err) < 0 || allow_open(p.allow, &c.allow, &err) < 0 ||
 	    ctl_new(c.store, &cc, send_to_agent, on_done, &c, &c.ctl, &err) < 0 ||
 	    api_new(c.ctl, c.store, c.allow, queue_reply, &c, &c.api, &err) < 0) {
