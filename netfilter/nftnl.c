@@ -71,6 +71,8 @@ reserve(struct nf_batch *b)
 		char *p = realloc(b->buf, cap);
 		if (!p)
 			return -ENOMEM;
+		/* Netlink alignment padding is sent as is: never send stale heap bytes. */
+		memset(p + b->cap, 0, cap - b->cap);
 		b->buf = p;
 		b->cap = cap;
 	}

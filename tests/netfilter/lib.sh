@@ -14,19 +14,19 @@ set -u
 
 HVNF=${HVNF:?path to hv-nf}
 DATA=${DATA:?path to tests/data/netfilter}
+skip() { echo "SKIP: $*"; exit 77; }
+
+[ "$(id -u)" -eq 0 ] || skip "needs root to create network namespaces"
+for t in ip nft nc socat ping conntrack ss; do
+	command -v "$t" >/dev/null || skip "needs $t"
+done
+
 SUFFIX="h5$$"
 HV="hv-$SUFFIX" VM1="vm1-$SUFFIX" VM2="vm2-$SUFFIX" EXT="ext-$SUFFIX"
 WORK=$(mktemp -d /tmp/hv-nf-test.XXXXXX)
 STATE="$WORK/state.json"
 FAILS=0
 PIDS=()
-
-skip() { echo "SKIP: $*"; exit 77; }
-
-[ "$(id -u)" -eq 0 ] || skip "needs root to create network namespaces"
-for t in ip nft nc socat ping conntrack; do
-	command -v "$t" >/dev/null || skip "needs $t"
-done
 
 cleanup() {
 	# Servers run inside our namespaces: end every process there, then the namespaces.
