@@ -443,15 +443,9 @@ on_result(struct ctl *c, const char *host, const struct proto_msg *m, int64_t no
 static void
 on_ack(struct ctl *c, const char *host, const struct proto_msg *m, int64_t now)
 {
-	const char *cmd_id = json_string_value(json_object_get(m->body, "cmd_id"));
-	struct store_cmd cmd;
-	if (!cmd_id || store_cmd_get(c->store, cmd_id, &cmd, NULL, &c->scratch) < 0)
-		return;
-	if (strcmp(cmd.host_id, host) == 0 &&
-	    (cmd.state == STORE_CMD_QUEUED || cmd.state == STORE_CMD_SENT))
-		store_cmd_update(c->store, cmd_id, STORE_CMD_ACKED, cmd.attempts,
-				 now + c->cfg.acked_retry_ms, NULL, &c->scratch);
-	store_cmd_clear(&cmd);
+	const char *cmd_id = str_or(m->body, "cmd_id", NULL);
+	if (cmd_id)
+		store_cmd_mark_acked(c->store, cmd_id, host, now + c->cfg.acked_retry_ms, &c->scratch);
 }
 
 static void

@@ -719,6 +719,23 @@ store_cmd_update(struct store *s, const char *cmd_id, enum store_cmd_state state
 	return step_done(s, st, "command update", err);
 }
 
+static const char sql_cmd_acked[] =
+	"UPDATE commands SET state = 2, next_try_ms = ?3 WHERE cmd_id = ?1 AND host_id = ?2"
+	" AND state IN (0, 1)";
+
+int
+store_cmd_mark_acked(struct store *s, const char *cmd_id, const char *host_id,
+		     int64_t next_try_ms, struct hv_error *err)
+{
+	sqlite3_stmt *st = stmt(s, sql_cmd_acked, err);
+	if (!st)
+		return err ? err->code : -EIO;
+	bind_text(st, 1, cmd_id);
+	bind_text(st, 2, host_id);
+	sqlite3_bind_int64(st, 3, next_try_ms);
+	return step_done(s, st, "command acked", err);
+}
+
 static const char sql_cmd_due[] =
 	"SELECT " CMD_COLS " FROM commands WHERE state IN (0, 1, 2) AND next_try_ms <= ?1"
 	" ORDER BY next_try_ms, created_ms LIMIT ?2";

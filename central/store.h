@@ -105,6 +105,10 @@ int store_cmd_get(struct store *s, const char *cmd_id, struct store_cmd *ret, js
 /* result may be NULL; takes no reference. */
 int store_cmd_update(struct store *s, const char *cmd_id, enum store_cmd_state state,
 		     int attempts, int64_t next_try_ms, json_t *result, struct hv_error *err);
+/* QUEUED/SENT -> ACKED for host's command cmd_id, next resend at next_try_ms; anything
+ * else (unknown, other host, already acknowledged or finished) is left alone. */
+int store_cmd_mark_acked(struct store *s, const char *cmd_id, const char *host_id,
+			 int64_t next_try_ms, struct hv_error *err);
 /* Commands not finished (QUEUED/SENT/ACKED) whose next_try_ms <= now, oldest first, at most
  * max. Returns how many were filled into out (each to be store_cmd_clear'ed). */
 int store_cmd_due(struct store *s, int64_t now_ms, struct store_cmd *out, int max,

@@ -220,6 +220,34 @@ a_command_is_due_until_it_finishes(void **state)
 }
 
 static void
+an_ack_counts_only_from_the_commands_host_and_only_once(void **state)
+{
+	struct store *s = *state;
+	struct hv_error err = {0};
+	struct store_cmd c = {.state = STORE_CMD_SENT, .attempts = 1, .created_ms = 1,
+			      .deadline_ms = 9000, .next_try_ms = 100};
+	snprintf(c.cmd_id, sizeof c.cmd_id, "cmd-a");
+	snprintf(c.host_id, sizeof c.host_id, "node-1");
+	snprintf(c.uuid, sizeof c.uuid, "u-a");
+	snprintf(c.action, sizeof c.action, "stop");
+	assert_int_equal(store_cmd_insert(s, &c, &err), 0);
+
+	assert_int_equal(store_cmd_mark_acked(s, "cmd-a", "node-2", 5000, &err), 0);
+	assert_int_equal(store_cmd_get(s, "cmd-a", &c, NULL, &err), 0);
+	assert_int_equal(c.state, STORE_CMD_SENT); /* another host's ACK changes nothing */
+
+	assert_int_equal(store_cmd_mark_acked(s, "cmd-a", "node-1", 5000, &err), 0);
+	assert_int_equal(store_cmd_get(s, "cmd-a", &c, NULL, &err), 0);
+	assert_int_equal(c.state, STORE_CMD_ACKED);
+	assert_int_equal(c.next_try_ms, 5000);
+
+	assert_int_equal(store_cmd_update(s, "cmd-a", STORE_CMD_DONE, 1, 0, NULL, &err), 0);
+	assert_int_equal(store_cmd_mark_acked(s, "cmd-a", "node-1", 7000, &err), 0);
+	assert_int_equal(store_cmd_get(s, "cmd-a", &c, NULL, &err), 0);
+	assert_int_equal(c.state, STORE_CMD_DONE); /* a late ACK never reopens it */
+}
+
+static void
 a_batch_of_writes_commits_together(void **state)
 {
 	struct store *s = *state;
@@ -249,6 +277,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(a_pending_key_is_found_by_a_unique_prefix, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_host_keeps_its_sequence_until_a_new_boot, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_command_is_due_until_it_finishes, setup, teardown),
+		cmocka_unit_test_setup_teardown(an_ack_counts_only_from_the_commands_host_and_only_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_batch_of_writes_commits_together, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
