@@ -179,7 +179,7 @@ commit(struct nf_ctx *nf, struct nf_model *to, struct hv_error *err)
 	struct revoked mk = { 0 };
 	struct nf_revoke rv = { add_tag, add_fip, &mk };
 	struct nf_model *from = nf->synced ? nf->cur : NULL;
-	int r;
+	int r = 0;
 
 	/* Addresses first, so the NAT never points at an address the host does not answer for. */
 	for (size_t i = 0; i < to->n_fips; i++) {
@@ -188,20 +188,31 @@ commit(struct nf_ctx *nf, struct nf_model *to, struct hv_error *err)
 
 		if (nf->synced && old && !memcmp(old->fip, f->fip, 4))
 			continue;
-		if ((r = nf_link_addr(nf->rt, to->ext_ifname, f->fip, true, err)) < 0) {
-			nf_model_free(to);
-			return r;
-		}
+		if ((r = nf_link_addr(nf->rt, to->ext_ifname, f->fip, true, err)) < 0)
+			break;
 	}
-	r = send_ops(nf, from, to, err);
+	bool sent = r == 0;
+
+	if (sent)
+		r = send_ops(nf, from, to, err);
 	if (r < 0) {
 		struct hv_error ignored;
 
+		/* Addresses this change added go again; those of the current state stay. */
+		for (size_t i = 0; i < to->n_fips; i++) {
+			bool kept = false;
+
+			for (size_t j = 0; j < nf->cur->n_fips; j++)
+				kept |= !memcmp(nf->cur->fips[j]->fip, to->fips[i]->fip, 4);
+			if (!kept)
+				nf_link_addr(nf->rt, to->ext_ifname, to->fips[i]->fip, false, &ignored);
+		}
+
 		/* The kernel still holds the previous ruleset (the batch was atomic), but a
 		 * failure may come from tampering: rewrite the previous state in full. */
-		if (from && send_ops(nf, NULL, nf->cur, &ignored) == 0)
+		if (sent && from && send_ops(nf, NULL, nf->cur, &ignored) == 0)
 			nf->stats.resyncs++;
-		else if (from)
+		else if (sent && from)
 			nf->synced = false;
 		nf_model_free(to);
 		return r;
