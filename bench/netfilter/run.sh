@@ -33,13 +33,14 @@ cleanup() {
 	rm -rf "$work"
 }
 trap cleanup EXIT
-fresh_ns() { local n="nfb-$1-$$"; ip netns add "$n"; ip -n "$n" link set lo up; ns_list+=("$n"); echo "$n"; }
+# Sets NS (not a command substitution: the list must grow in this shell for the cleanup).
+fresh_ns() { NS="nfb-$1-$$"; ip netns add "$NS"; ip -n "$NS" link set lo up; ns_list+=("$NS"); }
 results="$work/results.txt"
 : >"$results"
 
 hv_run() { # hv_run N RULE_CHANGES NEW_PORTS [foreign]  -> lines "hv <what> N <seconds>"
 	local n=$1 ns
-	ns=$(fresh_ns "hv$n${4:+f}")
+	fresh_ns "hv$n${4:+f}"; ns=$NS
 	if [ "${4:-}" = foreign ]; then
 		/usr/bin/python3 "$here/foreign_set.py" "$FOREIGN" | ip netns exec "$ns" nft -f -
 	fi
@@ -52,7 +53,7 @@ hv_run() { # hv_run N RULE_CHANGES NEW_PORTS [foreign]  -> lines "hv <what> N <s
 }
 peer_run() { # peer_run N RULE_CHANGES NEW_PORTS
 	local n=$1 ns
-	ns=$(fresh_ns "neutron$n")
+	fresh_ns "neutron$n"; ns=$NS
 	(cd "$here" && ip netns exec "$ns" /usr/bin/python3 neutron_peer.py "$n" --rule-changes "$2" --new-ports "$3" \
 		2>"$work/neutron-$n.log") | awk '/^(full_sync|rule_change|new_port) / { print "neutron", $0 }' >>"$results"
 }
