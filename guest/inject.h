@@ -21,7 +21,7 @@
 
 enum guest_partition {
 	/* The one ext2/3/4, xfs or btrfs filesystem on the disk that holds /etc/passwd
-	 * (default; a fraction of a second per disk). Only the root is mounted. */
+	 * (default; about 1 s per disk under TCG). Only the root is mounted. */
 	GUEST_PARTITION_AUTO = 0,
 	GUEST_PARTITION_WHOLE = -1, /* the root filesystem is the whole disk */
 	/* libguestfs inspection: also mounts what the guest's fstab lists on the same disk
