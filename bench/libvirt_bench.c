@@ -63,7 +63,7 @@ reconcile(int n, const char *uri)
 		char xml[1024];
 		virDomainPtr d;
 		snprintf(xml, sizeof xml,
-			 "<domain type='qemu'><name>bench-%d</name><uuid>bbbbbbbb-0000-4000-8000-%012d</uuid>"
+			 "<domain type='qemu'><name>instance-bbbbbbbb-0000-4000-8000-%012d</name><uuid>bbbbbbbb-0000-4000-8000-%012d</uuid>"
 			 "<memory unit='KiB'>65536</memory><vcpu>1</vcpu><os><type arch='x86_64'>hvm</type></os>"
 			 "</domain>", i, i);
 		if (!(d = virDomainDefineXML(vc, xml))) {

@@ -215,12 +215,18 @@ power_of(virDomainPtr dom, int state, int saved)
 	}
 }
 
-/* Waits until the domain is shut off; true when it is. */
+#define SHUTDOWN_RETRY_MS 10000
+
+/* Presses the ACPI button and waits until the domain is shut off; true when it is. The
+ * button is pressed again every SHUTDOWN_RETRY_MS, as nova does: a guest still booting
+ * misses a press. */
 static bool
-wait_shutoff(virDomainPtr dom, uint32_t timeout_s)
+shutdown_wait(virDomainPtr dom, uint32_t timeout_s)
 {
 	uint64_t waited = 0;
 
+	if (virDomainShutdown(dom) < 0)
+		return false;
 	for (;;) {
 		int s = dom_state(dom);
 		struct timespec ts = {0, POLL_MS * 1000000L};
@@ -231,6 +237,8 @@ wait_shutoff(virDomainPtr dom, uint32_t timeout_s)
 			return false;
 		nanosleep(&ts, NULL);
 		waited += POLL_MS;
+		if (waited % SHUTDOWN_RETRY_MS == 0 && dom_state(dom) == VIR_DOMAIN_RUNNING)
+			virDomainShutdown(dom);
 	}
 }
 
@@ -243,8 +251,7 @@ stop_domain(struct hvd_host *h, virConnectPtr vc, virDomainPtr dom, uint32_t tim
 
 	if (s == VIR_DOMAIN_SHUTOFF)
 		return 0;
-	if (s == VIR_DOMAIN_RUNNING && timeout_s > 0 && virDomainShutdown(dom) == 0 &&
-	    wait_shutoff(dom, timeout_s))
+	if (s == VIR_DOMAIN_RUNNING && timeout_s > 0 && shutdown_wait(dom, timeout_s))
 		return 0;
 	if (virDomainDestroy(dom) < 0 && dom_state(dom) != VIR_DOMAIN_SHUTOFF)
 		return conn_error(h->conn, vc, err, "uuid", "destroy");
@@ -621,6 +628,13 @@ lv_list_instances(struct hvd_host *h, hvd_instance_fn fn, void *ctx, struct hv_e
 			for (int j = 0; j < n_saved; j++)
 				if (virDomainGetUUID(saved[j], sid) == 0 && memcmp(id, sid, sizeof id) == 0)
 					is_saved = 1;
+		const char *name = virDomainGetName(doms[i]);
+
+		/* Only our own domains: a guest someone else defined here is not an instance. */
+		if (!name || strncmp(name, "instance-", 9) != 0) {
+			virDomainFree(doms[i]);
+			continue;
+		}
 		/* A domain undefined between the listing and this call is simply gone. */
 		if (info_of(h, doms[i], is_saved, &info) == 0)
 			fn(ctx, &info);
@@ -861,7 +875,7 @@ lv_reboot(struct hvd_host *h, const char *uuid, enum hvd_reboot_type type, uint3
 			r = hv_error_set(err, -EBUSY, "uuid", "a soft reboot needs a running instance");
 			goto out;
 		}
-		if (virDomainShutdown(dom) == 0 && wait_shutoff(dom, timeout_s ? timeout_s : h->reboot_timeout)) {
+		if (shutdown_wait(dom, timeout_s ? timeout_s : h->reboot_timeout)) {
 			if (virDomainCreate(dom) < 0)
 				r = conn_error(h->conn, vc, err, "uuid", "start");
 			goto out;

@@ -12,7 +12,7 @@ busybox=$(command -v busybox || true)
 [ -n "$busybox" ] || { echo "no busybox" >&2; exit 77; }
 root=$out/initramfs
 rm -rf "$root"
-mkdir -p "$root/bin" "$root/proc" "$root/sys" "$root/dev" "$root/lib"
+mkdir -p "$root/bin" "$root/proc" "$root/sys" "$root/dev" "$root/lib" "$root/tmp"
 cp "$busybox" "$root/bin/busybox"
 for m in kernel/drivers/input/evdev.ko kernel/drivers/acpi/button.ko; do
 	src=/lib/modules/$kver/$m
@@ -33,8 +33,11 @@ armed=0
 for d in /sys/class/input/event*; do
 	[ -e "$d" ] || continue
 	if grep -q "Power Button" "$d/device/name" 2>/dev/null; then
-		( dd if=/dev/input/${d##*/} bs=24 count=1 >/dev/null 2>&1
+		# READY is printed only once the device is open: a press before that is lost.
+		( exec 3</dev/input/${d##*/}; : >/tmp/armed.$armed
+		  dd bs=24 count=1 <&3 >/dev/null 2>&1
 		  echo "HVGUEST-POWERBUTTON"; sync; poweroff -f ) &
+		while [ ! -e /tmp/armed.$armed ]; do sleep 0.1; done
 		armed=$((armed + 1))
 	fi
 done

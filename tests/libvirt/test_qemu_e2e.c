@@ -183,6 +183,23 @@ main(void)
 	rescue.path = disk1;
 	img2.path = disk2;
 
+	step("host info and stats from the real QEMU driver");
+	{
+		struct hvd_host_info hi = {.struct_size = sizeof hi};
+		struct hvd_host_stats hs = {.struct_size = sizeof hs};
+		CHECK(T.ops->host_info(T.host, &hi, &err) == 0, "host_info: %s", err.message);
+		CHECK(strcmp(hi.hypervisor_type, "QEMU") == 0 && hi.vcpus > 0 && hi.memory_mb > 0 &&
+		      hi.n_cells >= 1 && hi.cells[0].cpuset[0], "host info: %s %u vCPUs %u cells",
+		      hi.hypervisor_type, hi.vcpus, hi.n_cells);
+		CHECK(T.ops->host_stats(T.host, &hs, &err) == 0, "host_stats: %s", err.message);
+		CHECK(hs.cpu_user_ns > 0 && hs.cpu_idle_ns > 0 && hs.memory_free_mb > 0,
+		      "host stats: user %llu idle %llu free %llu MB", (unsigned long long)hs.cpu_user_ns,
+		      (unsigned long long)hs.cpu_idle_ns, (unsigned long long)hs.memory_free_mb);
+		printf("         %s %llu, %u vCPUs, %llu MB, cell 0 cpus %s\n", hi.hypervisor_type,
+		       (unsigned long long)hi.hypervisor_version, hi.vcpus,
+		       (unsigned long long)hi.memory_mb, hi.cells[0].cpuset);
+	}
+
 	step("spawn");
 	spec_for(&s, &img, 1, 256, 1);
 	r = T.ops->spawn(T.host, &s, &err);

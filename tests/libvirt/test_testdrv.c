@@ -443,23 +443,26 @@ set_admin_password_never_echoes_the_secret(void **state)
 	assert_string_equal(err.field, "user");
 }
 
-static size_t listed;
+static size_t listed, listed_ours;
 static void
 count_one(void *ctx, const struct hvd_instance_info *info)
 {
 	(void)ctx;
+	listed++;
 	if (strcmp(info->uuid, U1) == 0 || strcmp(info->uuid, U3) == 0)
-		listed++;
+		listed_ours++;
 }
 
 static void
-list_sees_every_instance(void **state)
+list_sees_every_instance_and_nothing_else(void **state)
 {
 	struct hv_error err = {0};
 
 	(void)state;
-	listed = 0;
+	listed = listed_ours = 0;
+	/* test:///default also holds its own domain "test": not an instance of ours. */
 	assert_int_equal(T.ops->list_instances(T.host, count_one, NULL, &err), 0);
+	assert_int_equal(listed_ours, 2);
 	assert_int_equal(listed, 2);
 }
 
@@ -537,7 +540,7 @@ main(void)
 		cmocka_unit_test(console_log_returns_the_tail),
 		cmocka_unit_test(serial_console_port_comes_from_the_range),
 		cmocka_unit_test(set_admin_password_never_echoes_the_secret),
-		cmocka_unit_test(list_sees_every_instance),
+		cmocka_unit_test(list_sees_every_instance_and_nothing_else),
 		cmocka_unit_test(unknown_and_malformed_uuids),
 		cmocka_unit_test(destroy_removes_domain_and_disks),
 		cmocka_unit_test(evacuate_boots_the_disk_left_on_shared_storage),
