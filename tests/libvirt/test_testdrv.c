@@ -385,6 +385,18 @@ snapshot_writes_a_new_image(void **state)
 	assert_int_equal(T.ops->snapshot(T.host, U1, dest, "qcow2", &err), 0);
 	assert_int_equal(stat(dest, &st), 0);
 	assert_true(st.st_size > 0);
+	{
+		/* the chain is flattened: the new image stands alone */
+		char cmd[700], out[4096] = "";
+		FILE *p;
+		snprintf(cmd, sizeof cmd, "qemu-img info --output=json '%s'", dest);
+		p = popen(cmd, "r");
+		assert_non_null(p);
+		fread(out, 1, sizeof out - 1, p);
+		assert_int_equal(pclose(p), 0);
+		assert_non_null(strstr(out, "\"format\": \"qcow2\""));
+		assert_null(strstr(out, "backing-filename"));
+	}
 	assert_int_equal(lvt_power(&T, U1), HVD_POWER_RUNNING);
 	assert_int_equal(T.ops->snapshot(T.host, U1, "relative/snap", "qcow2", &err), -EINVAL);
 	assert_string_equal(err.field, "dest_path");
