@@ -36,6 +36,9 @@
 #define ZMQ_PART_LIMIT (4 * 1024 * 1024)
 #define REBOOT_TIMEOUT_S 120
 #define PRUNE_AFTER_MS (24LL * 3600 * 1000)
+#define RESULTS_PER_ITERATION 64
+#define SEND_HWM 5000 /* messages queued to the controller before sends are dropped */
+#define EVENT_RESEND_BATCH 128
 
 static volatile sig_atomic_t stop_requested;
 
@@ -124,7 +127,7 @@ struct agent {
 	void *zctx, *dealer, *results;
 	bool session;
 	char hello_id[37];
-	int64_t hello_ms, last_rx_ms, last_tx_ms, next_connect_ms;
+	int64_t hello_ms, last_rx_ms, last_tx_ms, last_ping_ms, next_connect_ms;
 	int backoff_ms;
 
 	struct inst **insts;
@@ -299,15 +302,6 @@ static void send_error(struct agent *a, const char *corr_id, const char *code,
 	send_msg(a, PROTO_ERROR, corr_id, false, proto_error_body(code, err));
 }
 
-static json_t *state_instances(struct agent *a)
-{
-	json_t *arr = json_array();
-
-	for (size_t i = 0; i < a->n_insts; i++)
-		json_array_append_new(arr, inst_to_json(a->insts[i]));
-	return arr;
-}
-
 /* ---------------------------------------------------------------- report */
 
 static json_t *metric(const char *name, json_t *value, int64_t ts)
@@ -415,15 +409,57 @@ static json_t *report_body(struct agent *a, const struct hvd_host_stats *st)
 
 /* ---------------------------------------------------------------- state sync, events */
 
+/* Room left in a body for the host section, the other fields and rounding. */
+#define STATE_BODY_BUDGET (PROTO_MAX_BODY - 64 * 1024)
+
+/* Moves records, starting at *next, into a new array until the body budget (with `used`
+ * bytes already taken) is reached; at least one record per call. */
+static json_t *state_batch(struct agent *a, size_t *next, size_t used)
+{
+	json_t *batch = json_array();
+
+	for (; *next < a->n_insts; (*next)++) {
+		json_t *rec = inst_to_json(a->insts[*next]);
+		char *text = hj_dump(rec);
+		size_t len = text ? strlen(text) + 1 : 0;
+
+		free(text);
+		if (used + len > STATE_BODY_BUDGET && json_array_size(batch) > 0) {
+			json_decref(rec);
+			break;
+		}
+		json_array_append_new(batch, rec);
+		used += len;
+	}
+	return batch;
+}
+
+/* The full state. When it does not fit one body, the SNAPSHOT carries what fits with
+ * "more": true and the rest follows at once as DELTAs (docs/protocol.md 7). */
 static void send_snapshot(struct agent *a)
 {
-	json_t *body = json_pack("{s:I, s:o, s:o}", "generation", (json_int_t)a->generation, "host",
-				 report_body(a, a->have_prev_stats ? &a->prev_stats : NULL),
-				 "instances", state_instances(a));
+	json_t *host = report_body(a, a->have_prev_stats ? &a->prev_stats : NULL);
+	char *text = hj_dump(host);
+	size_t next = 0, used = (text ? strlen(text) : 0) + 256;
+	json_t *body, *batch;
 
+	free(text);
+	batch = state_batch(a, &next, used);
+	body = json_pack("{s:I, s:o, s:o, s:b}", "generation", (json_int_t)a->generation, "host",
+			 host, "instances", batch, "more", next < a->n_insts);
 	a->seq++;
 	a->last_state_seq = a->seq;
 	send_msg(a, PROTO_SNAPSHOT, NULL, true, body);
+	while (next < a->n_insts) {
+		batch = state_batch(a, &next, 256);
+		body = json_pack("{s:I, s:I, s:o, s:[], s:b}", "prev_seq",
+				 (json_int_t)a->last_state_seq, "generation",
+				 (json_int_t)a->generation, "instances", batch, "removed", "more",
+				 next < a->n_insts);
+		a->seq++;
+		a->last_state_seq = a->seq;
+		send_msg(a, PROTO_DELTA, NULL, true, body);
+	}
 	json_array_clear(a->removed);
 	for (size_t i = 0; i < a->n_insts; i++)
 		a->insts[i]->dirty = false;
@@ -480,15 +516,22 @@ static void emit_event(struct agent *a, json_t *body /* stolen */)
 	}
 }
 
-static void resend_events(struct agent *a)
+/* Re-sends events not sent within min_age_ms, at most max of them: a controller that is
+ * slow to acknowledge must not be buried under its own backlog. */
+static void resend_events(struct agent *a, int64_t min_age_ms, size_t max)
 {
 	uint64_t saved = a->seq;
+	int64_t now = mono_ms();
+	size_t sent = 0;
 
-	for (size_t i = 0; i < a->n_events; i++) {
+	for (size_t i = 0; i < a->n_events && sent < max; i++) {
+		if (a->events[i].sent_ms && now - a->events[i].sent_ms < min_age_ms)
+			continue;
 		a->seq = a->events[i].seq; /* a re-sent event keeps its seq */
 		json_incref(a->events[i].body);
 		send_msg(a, PROTO_EVENT, NULL, true, a->events[i].body);
-		a->events[i].sent_ms = mono_ms();
+		a->events[i].sent_ms = now;
+		sent++;
 	}
 	a->seq = saved;
 }
@@ -1127,6 +1170,16 @@ static void drain_results(struct agent *a)
 {
 	struct job *j;
 
+	/* bounded, so a burst of finished jobs never starves the socket and the timers */
+	for (int n = 0; n < RESULTS_PER_ITERATION &&
+			zmq_recv(a->results, &j, sizeof j, ZMQ_DONTWAIT) == sizeof j; n++)
+		on_job_done(a, j);
+}
+
+static void drain_all_results(struct agent *a)
+{
+	struct job *j;
+
 	while (zmq_recv(a->results, &j, sizeof j, ZMQ_DONTWAIT) == sizeof j)
 		on_job_done(a, j);
 }
@@ -1390,13 +1443,31 @@ static json_t *capabilities(struct agent *a)
 	return caps;
 }
 
+static void send_hello(struct agent *a)
+{
+	char hostname[256] = "";
+	struct proto_msg m = { .type = PROTO_HELLO };
+	struct hv_error err = { 0 };
+
+	gethostname(hostname, sizeof hostname - 1);
+	m.body = json_pack("{s:s, s:[i], s:[i], s:s, s:{s:s, s:s}, s:o, s:I}", "agent_version",
+			   HV_VERSION, "protocols", 1, "schemas", (int)PROTO_SCHEMA, "hostname",
+			   hostname, "driver", "name", a->ops->name, "version",
+			   a->ops->version ? a->ops->version : "", "capabilities", capabilities(a),
+			   "started_ms", (json_int_t)proto_now_ms());
+	proto_header_init(&m.hdr, a->host_id, a->boot_id);
+	snprintf(a->hello_id, sizeof a->hello_id, "%s", m.hdr.msg_id);
+	if (proto_send(a->dealer, NULL, &m, ZMQ_DONTWAIT, &err) < 0)
+		hv_log(HV_LOG_WARNING, NULL, NULL, "HELLO not sent: %s", err.message);
+	json_decref(m.body);
+	a->hello_ms = a->last_rx_ms = a->last_tx_ms = mono_ms();
+}
+
 static int open_socket(struct agent *a)
 {
 	int zero = 0, hb = a->o.heartbeat_s * 1000, hbt = 3 * a->o.heartbeat_s * 1000;
 	int64_t maxmsg = ZMQ_PART_LIMIT;
-	char hostname[256] = "";
-	struct proto_msg m = { .type = PROTO_HELLO };
-	struct hv_error err = { 0 };
+	int sndhwm = SEND_HWM;
 
 	a->dealer = zmq_socket(a->zctx, ZMQ_DEALER);
 	if (!a->dealer)
@@ -1404,6 +1475,7 @@ static int open_socket(struct agent *a)
 	zmq_setsockopt(a->dealer, ZMQ_ROUTING_ID, a->host_id, strlen(a->host_id));
 	zmq_setsockopt(a->dealer, ZMQ_LINGER, &zero, sizeof zero);
 	zmq_setsockopt(a->dealer, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
+	zmq_setsockopt(a->dealer, ZMQ_SNDHWM, &sndhwm, sizeof sndhwm);
 	zmq_setsockopt(a->dealer, ZMQ_HEARTBEAT_IVL, &hb, sizeof hb);
 	zmq_setsockopt(a->dealer, ZMQ_HEARTBEAT_TIMEOUT, &hbt, sizeof hbt);
 	zmq_setsockopt(a->dealer, ZMQ_HEARTBEAT_TTL, &hbt, sizeof hbt);
@@ -1419,18 +1491,7 @@ static int open_socket(struct agent *a)
 		close_socket(a);
 		return r;
 	}
-	gethostname(hostname, sizeof hostname - 1);
-	m.body = json_pack("{s:s, s:[i], s:[i], s:s, s:{s:s, s:s}, s:o, s:I}", "agent_version",
-			   HV_VERSION, "protocols", 1, "schemas", (int)PROTO_SCHEMA, "hostname",
-			   hostname, "driver", "name", a->ops->name, "version",
-			   a->ops->version ? a->ops->version : "", "capabilities", capabilities(a),
-			   "started_ms", (json_int_t)proto_now_ms());
-	proto_header_init(&m.hdr, a->host_id, a->boot_id);
-	snprintf(a->hello_id, sizeof a->hello_id, "%s", m.hdr.msg_id);
-	if (proto_send(a->dealer, NULL, &m, ZMQ_DONTWAIT, &err) < 0)
-		hv_log(HV_LOG_WARNING, NULL, NULL, "HELLO not sent: %s", err.message);
-	json_decref(m.body);
-	a->hello_ms = a->last_rx_ms = a->last_tx_ms = mono_ms();
+	send_hello(a);
 	hv_log(HV_LOG_INFO, NULL, NULL, "connecting to %s (curve=%s)", a->endpoint,
 	       a->curve ? "on" : "off");
 	return 0;
@@ -1463,7 +1524,7 @@ static void on_welcome(struct agent *a, const struct proto_msg *m)
 	       a->boot_id);
 	send_snapshot(a);
 	journal_cmd_foreach(a->jn, JOURNAL_DONE, resend_result, a, NULL);
-	resend_events(a);
+	resend_events(a, 0, MAX_PENDING_EVENTS);
 	a->next_report_ms = mono_ms();
 }
 
@@ -1511,6 +1572,15 @@ static void handle_message(struct agent *a, struct proto_msg *m)
 		}
 		break;
 	case PROTO_ERROR:
+		if (a->session && json_is_string(json_object_get(m->body, "code")) &&
+		    strcmp(json_string_value(json_object_get(m->body, "code")),
+			   PROTO_E_NO_SESSION) == 0) {
+			/* the controller lost our session (it restarted): handshake again */
+			hv_log(HV_LOG_NOTICE, NULL, NULL, "controller has no session for us: HELLO again");
+			a->session = false;
+			send_hello(a);
+			break;
+		}
 		hv_log(HV_LOG_WARNING, NULL, NULL, "controller refused a message: %s",
 		       json_string_value(json_object_get(m->body, "message")) ?: "(no message)");
 		break;
@@ -1733,19 +1803,24 @@ static void timers(struct agent *a, int64_t now)
 		schedule_reconnect(a, "controller silent");
 		return;
 	}
-	if (a->session && now - a->last_tx_ms >= hb)
+	/* PING when idle, and also when the controller has been quiet for an interval while we
+	 * talk: a controller with nothing to say must still prove it is alive */
+	if (a->session && (now - a->last_tx_ms >= hb ||
+			   (now - a->last_rx_ms >= hb && now - a->last_ping_ms >= hb))) {
 		send_msg(a, PROTO_PING, NULL, false, NULL);
+		a->last_ping_ms = now;
+	}
 	if (a->session && now >= a->next_report_ms && !a->stats_pending) {
 		start_house_job(a, JOB_STATS);
 		a->next_report_ms = now + a->o.report_interval_s * 1000;
 	}
-	if (a->session && a->n_events && now >= a->next_event_resend_ms) {
-		for (size_t i = 0; i < a->n_events; i++) {
-			if (now - a->events[i].sent_ms >= hb) {
-				resend_events(a);
-				break;
-			}
-		}
+	if (a->session && now >= a->next_event_resend_ms) {
+		/* at-least-once: whatever the controller has not acknowledged goes again, in
+		 * bounded batches (a send may have been dropped at the high-water mark) */
+		if (a->n_events)
+			resend_events(a, 3 * (int64_t)hb, EVENT_RESEND_BATCH);
+		journal_cmd_due(a->jn, proto_now_ms() - 3 * (int64_t)hb, EVENT_RESEND_BATCH,
+				resend_result, a, NULL);
 		a->next_event_resend_ms = now + hb;
 	}
 	if (a->net && a->o.netfilter_resync_s > 0 && now >= a->next_net_resync_ms &&
@@ -1962,7 +2037,7 @@ void agent_free(struct agent *a)
 			pthread_join(a->workers[i].thread, NULL);
 	if (a->results) {
 		close_socket(a);
-		drain_results(a); /* journal what finished while stopping */
+		drain_all_results(a); /* journal what finished while stopping */
 		zmq_close(a->results);
 	}
 	close_socket(a);

@@ -264,6 +264,44 @@ int journal_cmd_foreach(struct journal *j, enum journal_cmd_state state,
 	return rc == SQLITE_DONE ? 0 : db_error(j, err, "read");
 }
 
+int journal_cmd_due(struct journal *j, int64_t before_ms, int limit,
+		    void (*fn)(void *ctx, const struct journal_cmd *c), void *ctx,
+		    struct hv_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t now = proto_now_ms();
+	int rc, r;
+
+	if ((r = journal_begin(j, err)) < 0)
+		return r;
+	if (sqlite3_prepare_v2(j->db,
+			       "SELECT " CMD_COLUMNS " FROM commands WHERE state=2 AND acked=0 AND"
+			       " updated_ms<? ORDER BY updated_ms, rowid LIMIT ?",
+			       -1, &st, NULL) != SQLITE_OK) {
+		journal_rollback(j);
+		return db_error(j, err, "prepare");
+	}
+	sqlite3_bind_int64(st, 1, before_ms);
+	sqlite3_bind_int(st, 2, limit);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct journal_cmd c;
+		const void *args[2];
+
+		fill(st, &c);
+		fn(ctx, &c);
+		args[0] = &now;
+		args[1] = c.cmd_id;
+		run(j, "UPDATE commands SET updated_ms=? WHERE cmd_id=?", "it", args, NULL);
+		journal_cmd_release(&c);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		journal_rollback(j);
+		return db_error(j, err, "read");
+	}
+	return journal_commit(j, err);
+}
+
 int journal_cmd_prune(struct journal *j, int64_t before_ms, struct hv_error *err)
 {
 	const void *args[] = { &before_ms };

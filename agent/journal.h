@@ -57,6 +57,11 @@ int journal_cmd_ack(struct journal *j, const char *cmd_id, struct hv_error *err)
 int journal_cmd_foreach(struct journal *j, enum journal_cmd_state state,
 			void (*fn)(void *ctx, const struct journal_cmd *c), void *ctx,
 			struct hv_error *err);
+/* Calls fn for at most `limit` finished, unacknowledged commands whose RESULT was last
+ * (re)sent before before_ms, oldest first, and marks them sent now. */
+int journal_cmd_due(struct journal *j, int64_t before_ms, int limit,
+		    void (*fn)(void *ctx, const struct journal_cmd *c), void *ctx,
+		    struct hv_error *err);
 /* Forgets acknowledged or refused commands older than before_ms. Returns how many. */
 int journal_cmd_prune(struct journal *j, int64_t before_ms, struct hv_error *err);
 

@@ -78,6 +78,7 @@ class Controller:
         self.curve = curve
         self.zap = None
         self.dropped = []
+        self.sessions = set()  # routing ids that said HELLO to this controller
         if curve:
             pub, sec = keys or zmq.curve_keypair()
             self.public, self.secret = pub, sec
@@ -133,6 +134,14 @@ class Controller:
             host = header.get("host_id")
             if self.curve and not (user_id == routing_id.decode() == host):
                 self.dropped.append((user_id, routing_id, host, mtype))
+                continue
+            if mtype == "HELLO":
+                self.sessions.add(routing_id)
+            elif routing_id not in self.sessions and mtype != "ERROR":
+                # §5.2: a controller without a session for the agent asks for a HELLO
+                self.send(routing_id, "ERROR", {"code": "no_session",
+                                                "message": "no session: say HELLO"},
+                          corr_id=header["msg_id"])
                 continue
             return Msg(routing_id, user_id, mtype, header, body)
 

@@ -426,15 +426,26 @@ def case_busy(wd):
     return agent, ctl
 
 
+UNKNOWN_GUEST = "8f2c6a1e-3b1d-4c5e-9a7b-1d2e3f4a5b6c"
+
+
 def case_libvirt_unknown_guest(wd):
-    """With the libvirt driver on libvirt's test hypervisor, the guest the journal does not
-    know (the test driver's "test" domain) is reported as instance_unknown and left alone."""
+    """With the libvirt driver on libvirt's test hypervisor, a running instance-* guest the
+    journal does not know is reported as instance_unknown and left alone."""
     libvirt_dir = os.path.join(os.path.dirname(os.path.abspath(DRIVER_DIR)), "libvirt")
     if not os.path.exists(os.path.join(libvirt_dir, "hvagent-driver-libvirt.so")):
         print("SKIP: the libvirt driver was not built")
         sys.exit(77)
     extra = "driver = libvirt\n"
-    sections = "[libvirt]\nuri = test:///default\nvirt_type = qemu\n"
+    # libvirt's test driver reads a whole host from a file: one guest the journal never saw
+    node = os.path.join(wd, "node.xml")
+    with open(node, "w") as f:
+        f.write("<node><cpu><mhz>2400</mhz><model>i686</model><active>4</active><nodes>1</nodes>"
+                "<sockets>1</sockets><cores>4</cores><threads>1</threads></cpu>"
+                "<memory>8388608</memory><domain type='test'><name>instance-0000002a</name>"
+                "<uuid>%s</uuid><memory>65536</memory><vcpu>1</vcpu>"
+                "<os><type>hvm</type></os></domain></node>" % UNKNOWN_GUEST)
+    sections = "[libvirt]\nuri = test://%s\nvirt_type = qemu\n" % node
     probe = hva.Agent(BINARY, libvirt_dir, wd, extra=extra)
     ctl = hva.Controller(wd, allow={probe.public_key(): HOST})
     CONTROLLERS.append(ctl)
@@ -457,11 +468,46 @@ def case_libvirt_unknown_guest(wd):
         if m.type == "EVENT" and m.body.get("event") == "instance_unknown":
             seen = m
     assert seen is not None, "no instance_unknown event"
-    assert seen.body["uuid"] == "6695eb01-f6a4-8304-79aa-97f2502e193f", seen.body
+    assert seen.body["uuid"] == UNKNOWN_GUEST, seen.body
     assert seen.body["power_state"] == "running"
     ctl.send(rid(), "ACK", {"seq": seen.header["seq"]})
     ctl.send(rid(), "RESYNC")
     assert ctl.expect("SNAPSHOT").body["instances"] == []
+    return agent, ctl
+
+
+def case_big_host(wd):
+    """A host with more instances than one SNAPSHOT body holds: the SNAPSHOT says "more" and
+    DELTAs chained to it deliver every record, each message within the 1 MiB limit."""
+    agent, ctl = setup(wd, fake={"vcpus": 4096, "memory_mb": 16777216, "local_gb": 1048576},
+                       extra="max_concurrent_builds = 8\n")
+    agent.start()
+    ctl.handshake()
+    n = 2200
+    want = set()
+    for i in range(n):
+        uid = str(uuid.uuid4())
+        want.add(uid)
+        body = spawn_body(uid, "big-host-instance-%04d" % i)
+        body["metadata"] = {"role": "a-fairly-long-metadata-value-to-make-records-bigger"}
+        ctl.command(rid(), "h-%d" % i, body)
+    done = 0
+    while done < n:
+        m = ctl.expect("RESULT", timeout=60, skip=("REPORT", "PING", "EVENT", "DELTA", "ACK"))
+        assert m.body["status"] == "ok", m.body
+        ctl.send(rid(), "ACK", {"cmd_id": m.body["cmd_id"]})
+        done += 1
+    ctl.send(rid(), "RESYNC")
+    snap = ctl.expect("SNAPSHOT", timeout=30)
+    assert snap.body["more"] is True, "2200 records should not fit one body"
+    seen = {i["uuid"] for i in snap.body["instances"]}
+    last, more = snap.header["seq"], True
+    while more:
+        d = ctl.expect("DELTA", timeout=30, skip=("REPORT", "PING", "EVENT"))
+        assert d.body["prev_seq"] == last
+        last, more = d.header["seq"], d.body["more"]
+        seen |= {i["uuid"] for i in d.body["instances"]}
+    assert seen == want, (len(seen), len(want))
     return agent, ctl
 
 
