@@ -3,6 +3,7 @@
 #include "journal.h"
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,8 +14,48 @@
 #include "json.h"
 #include "proto.h"
 
+/* Every statement is prepared once and reset after each use (a reset statement holds no
+ * lock and survives a rolled-back transaction). */
+enum {
+	ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO,
+	ST_ACCEPT, ST_REFUSE, ST_FINISH, ST_ACK, ST_GET, ST_FOREACH, ST_DUE, ST_DUE_MARK,
+	ST_PRUNE, ST_INST_PUT, ST_INST_DEL, ST_INST_ALL, ST_META_PUT, ST_META_GET, ST_COUNT
+};
+
+#define CMD_COLUMNS "cmd_id, command, uuid, state, request, reply, acked, created_ms"
+
+static const char *const stmt_sql[ST_COUNT] = {
+	[ST_BEGIN] = "BEGIN IMMEDIATE",
+	[ST_COMMIT] = "COMMIT",
+	[ST_ROLLBACK] = "ROLLBACK",
+	[ST_SAVEPOINT] = "SAVEPOINT cmd",
+	[ST_RELEASE] = "RELEASE cmd",
+	[ST_ROLLBACK_TO] = "ROLLBACK TO cmd",
+	[ST_ACCEPT] = "INSERT INTO commands(cmd_id, command, uuid, state, request, created_ms,"
+		      " updated_ms) VALUES(?,?,?,?,?,?,?)",
+	[ST_REFUSE] = "INSERT INTO commands(cmd_id, command, uuid, state, request, reply, acked,"
+		      " created_ms, updated_ms) VALUES(?,?,?,?,?,?,1,?,?)",
+	[ST_FINISH] = "UPDATE commands SET state=?, reply=?, updated_ms=? WHERE cmd_id=?",
+	[ST_ACK] = "UPDATE commands SET acked=1, updated_ms=? WHERE cmd_id=? AND state=2",
+	[ST_GET] = "SELECT " CMD_COLUMNS " FROM commands WHERE cmd_id=?",
+	[ST_FOREACH] = "SELECT " CMD_COLUMNS " FROM commands WHERE state=? AND"
+		       " (state<>2 OR acked=0) ORDER BY created_ms, rowid",
+	[ST_DUE] = "SELECT " CMD_COLUMNS " FROM commands WHERE state=2 AND acked=0 AND"
+		   " updated_ms<? ORDER BY updated_ms, rowid LIMIT ?",
+	[ST_DUE_MARK] = "UPDATE commands SET updated_ms=? WHERE cmd_id=?",
+	[ST_PRUNE] = "DELETE FROM commands WHERE state<>1 AND acked=1 AND updated_ms<?",
+	[ST_INST_PUT] = "INSERT OR REPLACE INTO instances(uuid, record, updated_ms) VALUES(?,?,?)",
+	[ST_INST_DEL] = "DELETE FROM instances WHERE uuid=?",
+	[ST_INST_ALL] = "SELECT record FROM instances ORDER BY uuid",
+	[ST_META_PUT] = "INSERT OR REPLACE INTO meta(key, value) VALUES(?,?)",
+	[ST_META_GET] = "SELECT value FROM meta WHERE key=?",
+};
+
 struct journal {
 	sqlite3 *db;
+	sqlite3_stmt *st[ST_COUNT];
+	bool batch; /* inside journal_batch_begin: journal_begin is a savepoint */
+	bool inner; /* a savepoint is open */
 	char path[PATH_MAX];
 };
 
@@ -77,52 +118,124 @@ void journal_free(struct journal *j)
 {
 	if (!j)
 		return;
+	for (int i = 0; i < ST_COUNT; i++)
+		sqlite3_finalize(j->st[i]);
 	sqlite3_close(j->db);
 	free(j);
 }
 
-static int exec(struct journal *j, const char *sql, struct hv_error *err)
+/* The prepared statement k, ready to bind; NULL after reporting an error. */
+static sqlite3_stmt *stmt(struct journal *j, int k, struct hv_error *err)
 {
-	if (sqlite3_exec(j->db, sql, NULL, NULL, NULL) != SQLITE_OK)
-		return db_error(j, err, sql);
-	return 0;
+	if (!j->st[k] && sqlite3_prepare_v3(j->db, stmt_sql[k], -1, SQLITE_PREPARE_PERSISTENT,
+					    &j->st[k], NULL) != SQLITE_OK) {
+		db_error(j, err, "prepare");
+		return NULL;
+	}
+	return j->st[k];
 }
 
-int journal_begin(struct journal *j, struct hv_error *err)
+static void done(sqlite3_stmt *st)
 {
-	return exec(j, "BEGIN IMMEDIATE", err);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
 }
 
-int journal_commit(struct journal *j, struct hv_error *err)
-{
-	return exec(j, "COMMIT", err);
-}
-
-void journal_rollback(struct journal *j)
-{
-	sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
-}
-
-/* Binds text parameters (NULL -> SQL NULL) and int64s given as "t" / "i" in types. */
-static int run(struct journal *j, const char *sql, const char *types, const void *const *args,
+/* Binds text parameters (NULL -> SQL NULL) and int64s given as "t" / "i" in types, steps
+ * once. Returns the number of rows changed or -errno. The text is bound without a copy: it
+ * only has to live until the statement is reset, here. */
+static int run(struct journal *j, int k, const char *types, const void *const *args,
 	       struct hv_error *err)
 {
-	sqlite3_stmt *st = NULL;
+	sqlite3_stmt *st = stmt(j, k, err);
 	int rc;
 
-	if (sqlite3_prepare_v2(j->db, sql, -1, &st, NULL) != SQLITE_OK)
-		return db_error(j, err, "prepare");
+	if (!st)
+		return -EIO;
 	for (int i = 0; types[i]; i++) {
 		if (types[i] == 't')
-			sqlite3_bind_text(st, i + 1, args[i], -1, SQLITE_TRANSIENT);
+			sqlite3_bind_text(st, i + 1, args[i], -1, SQLITE_STATIC);
 		else
 			sqlite3_bind_int64(st, i + 1, *(const int64_t *)args[i]);
 	}
 	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	done(st);
 	if (rc != SQLITE_DONE)
-		return db_error(j, err, "write");
+		return db_error(j, err, k <= ST_ROLLBACK_TO ? stmt_sql[k] : "write");
 	return sqlite3_changes(j->db);
+}
+
+static int exec(struct journal *j, int k, struct hv_error *err)
+{
+	int r = run(j, k, "", NULL, err);
+
+	return r < 0 ? r : 0;
+}
+
+int journal_begin(struct journal *j, struct hv_error *err)
+{
+	int r;
+
+	if (!j->batch)
+		return exec(j, ST_BEGIN, err);
+	if ((r = exec(j, ST_SAVEPOINT, err)) == 0)
+		j->inner = true;
+	return r;
+}
+
+int journal_commit(struct journal *j, struct hv_error *err)
+{
+	int r;
+
+	if (!j->batch)
+		return exec(j, ST_COMMIT, err);
+	if ((r = exec(j, ST_RELEASE, err)) == 0)
+		j->inner = false;
+	return r;
+}
+
+void journal_rollback(struct journal *j)
+{
+	if (!j->batch) {
+		exec(j, ST_ROLLBACK, NULL);
+		return;
+	}
+	if (j->inner) { /* undo this command's writes only; the batch goes on */
+		exec(j, ST_ROLLBACK_TO, NULL);
+		exec(j, ST_RELEASE, NULL);
+		j->inner = false;
+	}
+}
+
+int journal_batch_begin(struct journal *j, struct hv_error *err)
+{
+	int r;
+
+	if (j->batch)
+		return 0;
+	if ((r = exec(j, ST_BEGIN, err)) == 0)
+		j->batch = true;
+	return r;
+}
+
+int journal_batch_commit(struct journal *j, struct hv_error *err)
+{
+	int r = 0;
+
+	if (!j->batch)
+		return 0;
+	j->batch = j->inner = false;
+	if (sqlite3_get_autocommit(j->db)) /* SQLite rolled it back after an I/O error */
+		return hv_error_set(err, -EIO, "state_dir", "journal %s: transaction lost: %s",
+				    j->path, sqlite3_errmsg(j->db));
+	if ((r = exec(j, ST_COMMIT, err)) < 0)
+		exec(j, ST_ROLLBACK, NULL);
+	return r;
+}
+
+bool journal_in_batch(const struct journal *j)
+{
+	return j->batch;
 }
 
 static char *dump_or_null(const json_t *v)
@@ -136,10 +249,7 @@ int journal_cmd_accept(struct journal *j, const char *cmd_id, const char *comman
 	int64_t now = proto_now_ms(), state = JOURNAL_ACCEPTED;
 	char *req = dump_or_null(request);
 	const void *args[] = { cmd_id, command, uuid, &state, req, &now, &now };
-	int r = run(j,
-		    "INSERT INTO commands(cmd_id, command, uuid, state, request, created_ms,"
-		    " updated_ms) VALUES(?,?,?,?,?,?,?)",
-		    "tttitii", args, err);
+	int r = run(j, ST_ACCEPT, "tttitii", args, err);
 
 	free(req);
 	return r < 0 ? r : 0;
@@ -152,10 +262,7 @@ int journal_cmd_refuse(struct journal *j, const char *cmd_id, const char *comman
 	int64_t now = proto_now_ms(), state = JOURNAL_REFUSED;
 	char *req = dump_or_null(request), *rep = dump_or_null(error_body);
 	const void *args[] = { cmd_id, command, uuid, &state, req, rep, &now, &now };
-	int r = run(j,
-		    "INSERT INTO commands(cmd_id, command, uuid, state, request, reply, acked,"
-		    " created_ms, updated_ms) VALUES(?,?,?,?,?,?,1,?,?)",
-		    "tttittii", args, err);
+	int r = run(j, ST_REFUSE, "tttittii", args, err);
 
 	free(req);
 	free(rep);
@@ -168,8 +275,7 @@ int journal_cmd_finish(struct journal *j, const char *cmd_id, const json_t *resu
 	int64_t now = proto_now_ms(), state = JOURNAL_DONE;
 	char *rep = dump_or_null(result_body);
 	const void *args[] = { &state, rep, &now, cmd_id };
-	int r = run(j, "UPDATE commands SET state=?, reply=?, updated_ms=? WHERE cmd_id=?", "itit",
-		    args, err);
+	int r = run(j, ST_FINISH, "itit", args, err);
 
 	free(rep);
 	if (r == 0)
@@ -181,8 +287,7 @@ int journal_cmd_ack(struct journal *j, const char *cmd_id, struct hv_error *err)
 {
 	int64_t now = proto_now_ms();
 	const void *args[] = { &now, cmd_id };
-	int r = run(j, "UPDATE commands SET acked=1, updated_ms=? WHERE cmd_id=? AND state=2",
-		    "it", args, err);
+	int r = run(j, ST_ACK, "it", args, err);
 
 	return r < 0 ? r : 0;
 }
@@ -207,23 +312,20 @@ static void fill(sqlite3_stmt *st, struct journal_cmd *c)
 	c->created_ms = sqlite3_column_int64(st, 7);
 }
 
-#define CMD_COLUMNS "cmd_id, command, uuid, state, request, reply, acked, created_ms"
-
 int journal_cmd_get(struct journal *j, const char *cmd_id, struct journal_cmd *ret,
 		    struct hv_error *err)
 {
-	sqlite3_stmt *st = NULL;
+	sqlite3_stmt *st;
 	int rc;
 
 	memset(ret, 0, sizeof *ret);
-	if (sqlite3_prepare_v2(j->db, "SELECT " CMD_COLUMNS " FROM commands WHERE cmd_id=?", -1,
-			       &st, NULL) != SQLITE_OK)
-		return db_error(j, err, "prepare");
-	sqlite3_bind_text(st, 1, cmd_id, -1, SQLITE_TRANSIENT);
+	if (!(st = stmt(j, ST_GET, err)))
+		return -EIO;
+	sqlite3_bind_text(st, 1, cmd_id, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
 		fill(st, ret);
-	sqlite3_finalize(st);
+	done(st);
 	if (rc == SQLITE_ROW)
 		return 1;
 	if (rc == SQLITE_DONE)
@@ -244,14 +346,11 @@ int journal_cmd_foreach(struct journal *j, enum journal_cmd_state state,
 			void (*fn)(void *ctx, const struct journal_cmd *c), void *ctx,
 			struct hv_error *err)
 {
-	sqlite3_stmt *st = NULL;
+	sqlite3_stmt *st;
 	int rc;
 
-	if (sqlite3_prepare_v2(j->db,
-			       "SELECT " CMD_COLUMNS " FROM commands WHERE state=? AND"
-			       " (state<>2 OR acked=0) ORDER BY created_ms, rowid",
-			       -1, &st, NULL) != SQLITE_OK)
-		return db_error(j, err, "prepare");
+	if (!(st = stmt(j, ST_FOREACH, err)))
+		return -EIO;
 	sqlite3_bind_int(st, 1, (int)state);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct journal_cmd c;
@@ -260,7 +359,7 @@ int journal_cmd_foreach(struct journal *j, enum journal_cmd_state state,
 		fn(ctx, &c);
 		journal_cmd_release(&c);
 	}
-	sqlite3_finalize(st);
+	done(st);
 	return rc == SQLITE_DONE ? 0 : db_error(j, err, "read");
 }
 
@@ -268,18 +367,15 @@ int journal_cmd_due(struct journal *j, int64_t before_ms, int limit,
 		    void (*fn)(void *ctx, const struct journal_cmd *c), void *ctx,
 		    struct hv_error *err)
 {
-	sqlite3_stmt *st = NULL;
+	sqlite3_stmt *st;
 	int64_t now = proto_now_ms();
 	int rc, r;
 
 	if ((r = journal_begin(j, err)) < 0)
 		return r;
-	if (sqlite3_prepare_v2(j->db,
-			       "SELECT " CMD_COLUMNS " FROM commands WHERE state=2 AND acked=0 AND"
-			       " updated_ms<? ORDER BY updated_ms, rowid LIMIT ?",
-			       -1, &st, NULL) != SQLITE_OK) {
+	if (!(st = stmt(j, ST_DUE, err))) {
 		journal_rollback(j);
-		return db_error(j, err, "prepare");
+		return -EIO;
 	}
 	sqlite3_bind_int64(st, 1, before_ms);
 	sqlite3_bind_int(st, 2, limit);
@@ -291,10 +387,10 @@ int journal_cmd_due(struct journal *j, int64_t before_ms, int limit,
 		fn(ctx, &c);
 		args[0] = &now;
 		args[1] = c.cmd_id;
-		run(j, "UPDATE commands SET updated_ms=? WHERE cmd_id=?", "it", args, NULL);
+		run(j, ST_DUE_MARK, "it", args, NULL);
 		journal_cmd_release(&c);
 	}
-	sqlite3_finalize(st);
+	done(st);
 	if (rc != SQLITE_DONE) {
 		journal_rollback(j);
 		return db_error(j, err, "read");
@@ -306,8 +402,7 @@ int journal_cmd_prune(struct journal *j, int64_t before_ms, struct hv_error *err
 {
 	const void *args[] = { &before_ms };
 
-	return run(j, "DELETE FROM commands WHERE state<>1 AND acked=1 AND updated_ms<?", "i",
-		   args, err);
+	return run(j, ST_PRUNE, "i", args, err);
 }
 
 int journal_inst_put(struct journal *j, const char *uuid, const json_t *record,
@@ -316,8 +411,7 @@ int journal_inst_put(struct journal *j, const char *uuid, const json_t *record,
 	int64_t now = proto_now_ms();
 	char *rec = hj_dump(record);
 	const void *args[] = { uuid, rec, &now };
-	int r = run(j, "INSERT OR REPLACE INTO instances(uuid, record, updated_ms) VALUES(?,?,?)",
-		    "tti", args, err);
+	int r = run(j, ST_INST_PUT, "tti", args, err);
 
 	free(rec);
 	return r < 0 ? r : 0;
@@ -326,7 +420,7 @@ int journal_inst_put(struct journal *j, const char *uuid, const json_t *record,
 int journal_inst_delete(struct journal *j, const char *uuid, struct hv_error *err)
 {
 	const void *args[] = { uuid };
-	int r = run(j, "DELETE FROM instances WHERE uuid=?", "t", args, err);
+	int r = run(j, ST_INST_DEL, "t", args, err);
 
 	return r < 0 ? r : 0;
 }
@@ -334,12 +428,11 @@ int journal_inst_delete(struct journal *j, const char *uuid, struct hv_error *er
 int journal_inst_foreach(struct journal *j, void (*fn)(void *ctx, const json_t *record),
 			 void *ctx, struct hv_error *err)
 {
-	sqlite3_stmt *st = NULL;
+	sqlite3_stmt *st;
 	int rc;
 
-	if (sqlite3_prepare_v2(j->db, "SELECT record FROM instances ORDER BY uuid", -1, &st,
-			       NULL) != SQLITE_OK)
-		return db_error(j, err, "prepare");
+	if (!(st = stmt(j, ST_INST_ALL, err)))
+		return -EIO;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		json_t *rec = column_json(st, 0);
 
@@ -347,7 +440,7 @@ int journal_inst_foreach(struct journal *j, void (*fn)(void *ctx, const json_t *
 			fn(ctx, rec);
 		json_decref(rec);
 	}
-	sqlite3_finalize(st);
+	done(st);
 	return rc == SQLITE_DONE ? 0 : db_error(j, err, "read");
 }
 
@@ -356,7 +449,7 @@ int journal_meta_put(struct journal *j, const char *key, const json_t *value,
 {
 	char *v = hj_dump(value);
 	const void *args[] = { key, v };
-	int r = run(j, "INSERT OR REPLACE INTO meta(key, value) VALUES(?,?)", "tt", args, err);
+	int r = run(j, ST_META_PUT, "tt", args, err);
 
 	free(v);
 	return r < 0 ? r : 0;
@@ -364,18 +457,17 @@ int journal_meta_put(struct journal *j, const char *key, const json_t *value,
 
 int journal_meta_get(struct journal *j, const char *key, json_t **ret, struct hv_error *err)
 {
-	sqlite3_stmt *st = NULL;
+	sqlite3_stmt *st;
 	int rc;
 
 	*ret = NULL;
-	if (sqlite3_prepare_v2(j->db, "SELECT value FROM meta WHERE key=?", -1, &st, NULL) !=
-	    SQLITE_OK)
-		return db_error(j, err, "prepare");
-	sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+	if (!(st = stmt(j, ST_META_GET, err)))
+		return -EIO;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
 		*ret = column_json(st, 0);
-	sqlite3_finalize(st);
+	done(st);
 	if (rc == SQLITE_ROW)
 		return *ret ? 1 : 0;
 	return rc == SQLITE_DONE ? 0 : db_error(j, err, "read");

@@ -39,6 +39,14 @@ void journal_free(struct journal *j);
 int journal_begin(struct journal *j, struct hv_error *err);
 int journal_commit(struct journal *j, struct hv_error *err);
 void journal_rollback(struct journal *j);
+/* Group commit: everything written between journal_batch_begin and journal_batch_commit is
+ * one transaction, made durable (fsync'd) by journal_batch_commit; journal_begin/commit/
+ * rollback inside it are savepoints (a rollback undoes one command, not the batch). Nothing
+ * written in a batch may be acted on or answered before journal_batch_commit returned 0; on
+ * failure the whole batch is rolled back. */
+int journal_batch_begin(struct journal *j, struct hv_error *err);
+int journal_batch_commit(struct journal *j, struct hv_error *err);
+bool journal_in_batch(const struct journal *j);
 
 /* 1 and *ret filled (release with journal_cmd_release), 0 when unknown, or -errno. */
 int journal_cmd_get(struct journal *j, const char *cmd_id, struct journal_cmd *ret,

@@ -5,6 +5,9 @@
 # Usage: bench/cmd_throughput.sh [BUILD_DIR] [-- cmd_throughput options]
 #   BUILD_DIR defaults to build; HV_BENCH_DIR picks the temp dir's parent (default /tmp;
 #   /dev/shm shows the cost of the agent's fsync'd journal by removing it).
+#   HV_BENCH_CALLGRIND=1 runs hvagent under callgrind (counts zeroed once the agent is up,
+#   dumped after the run) and prints its instructions per command, a figure that does not
+#   depend on machine load; use a small --pairs then (valgrind is ~50x slower).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$here/build}
@@ -57,7 +60,10 @@ CONF
 exec 3< <("$build/central/hvcentral" -c "$dir/central.conf" 2>"$dir/hvcentral.log")
 pids+=($!)
 read -r ready <&3
-HVAGENT_DRIVER_DIR=$build/drivers/fake "$build/agent/hvagent" -c "$dir/agent.conf" 2>"$dir/agent.log" &
+wrap=()
+[ "${HV_BENCH_CALLGRIND:-}" ] &&
+	wrap=(valgrind --tool=callgrind --callgrind-out-file="$dir/callgrind.out" --dump-instr=no)
+HVAGENT_DRIVER_DIR=$build/drivers/fake "${wrap[@]}" "$build/agent/hvagent" -c "$dir/agent.conf" 2>"$dir/agent.log" &
 pids+=($!)
 export HV_API=ipc://$dir/api.sock
 for _ in $(seq 100); do
@@ -70,6 +76,7 @@ cpu_ms() { # utime+stime of the process whose command line names FILE, in ms
 	awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) * 1000 / hz }' "/proc/$pid/stat"
 }
 c0=$(cpu_ms "$dir/central.conf"); a0=$(cpu_ms "$dir/agent.conf")
+[ "${#wrap[@]}" -gt 0 ] && callgrind_control -z "$(pgrep -f -- "$dir/agent.conf" | head -1)" >/dev/null
 echo "== cmd_throughput: API -> hvcentral -> hvagent -> fake driver -> RESULT ($(nproc) cores, state in ${HV_BENCH_DIR:-/tmp})"
 out=$("$build/cli/cmd_throughput" --host node-1 "$@")
 echo "$out"
@@ -79,4 +86,11 @@ n=$(echo "$out" | awk '/^commands:/ { print $2 }')
 awk -v n="$n" -v c="$c1" -v c0="$c0" -v a="$a1" -v a0="$a0" 'BEGIN { c -= c0; a -= a0
 	printf "CPU per command: hvcentral %.0f us, hvagent %.0f us (capacity on one free core each: %.0f / %.0f commands/s)\n",
 		c * 1000 / n, a * 1000 / n, n * 1000 / c, n * 1000 / a }'
+if [ "${#wrap[@]}" -gt 0 ]; then
+	callgrind_control -d "$(pgrep -f -- "$dir/agent.conf" | head -1)" >/dev/null
+	ir=$(for f in "$dir"/callgrind.out*; do callgrind_annotate "$f" 2>/dev/null; done |
+		awk '/PROGRAM TOTALS/ { gsub(",", "", $1); s += $1 } END { print s + 0 }')
+	awk -v ir="$ir" -v n="$n" 'BEGIN { printf "hvagent instructions per command: %.0f (callgrind)\n", ir / n }'
+	[ "${HV_BENCH_KEEP:-}" ] && cp "$dir"/callgrind.out* "$HV_BENCH_KEEP"/
+fi
 echo "machine load while measuring: $(cut -d' ' -f1-3 /proc/loadavg)"
