@@ -16,8 +16,10 @@ struct waiter {
 	json_t *id;        /* the request's id, echoed */
 	char cmd_id[PROTO_MAX_ID + 1];
 	char uuid[37];
-	bool console;      /* reply with data.output instead of the instance */
-	long lines;        /* console: keep the last lines only (0 = all) */
+	enum { W_RECORD, W_CONSOLE_LOG, W_DATA } kind; /* reply with the server record,
+							  * data.output, or data */
+	long lines;        /* console log: keep the last lines only (0 = all) */
+	json_t *extra;     /* merged into the record (a snapshot's image) */
 	int64_t deadline_ms;
 };
 
@@ -55,8 +57,10 @@ api_free(struct api *a)
 {
 	if (!a)
 		return;
-	for (size_t i = 0; i < a->n_w; i++)
+	for (size_t i = 0; i < a->n_w; i++) {
 		json_decref(a->w[i].id);
+		json_decref(a->w[i].extra);
+	}
 	free(a->w);
 	free(a);
 }
@@ -123,7 +127,7 @@ reply_hv_err(struct api *a, const struct api_client *cl, json_t *id, int r,
 
 static int
 park(struct api *a, const struct api_client *cl, json_t *id, const char *cmd_id,
-     const char *uuid, bool console, long lines, int64_t deadline)
+     const char *uuid, int kind, long lines, json_t *extra, int64_t deadline)
 {
 	if (a->n_w == a->cap_w) {
 		size_t cap = a->cap_w ? a->cap_w * 2 : 64;
@@ -139,8 +143,9 @@ park(struct api *a, const struct api_client *cl, json_t *id, const char *cmd_id,
 	w->id = json_incref(id);
 	snprintf(w->cmd_id, sizeof w->cmd_id, "%s", cmd_id);
 	snprintf(w->uuid, sizeof w->uuid, "%s", uuid ? uuid : "");
-	w->console = console;
+	w->kind = kind;
 	w->lines = lines;
+	w->extra = json_incref(extra);
 	w->deadline_ms = deadline;
 	return 0;
 }
@@ -149,6 +154,7 @@ static void
 unpark(struct api *a, size_t i)
 {
 	json_decref(a->w[i].id);
+	json_decref(a->w[i].extra);
 	a->w[i] = a->w[--a->n_w];
 }
 
@@ -286,15 +292,18 @@ op_server_show(struct api *a, const struct api_client *cl, struct req *q, int64_
 /* Answers now, or parks the request until its command finishes. */
 static void
 answer_or_park(struct api *a, const struct api_client *cl, struct req *q, json_t *inst,
-	       const char *cmd_id, bool console, int64_t now)
+	       const char *cmd_id, int64_t now)
 {
 	if (!q->wait) {
 		json_object_set_new(inst, "cmd_id", json_string(cmd_id));
 		return reply_ok(a, cl, q->id, inst);
 	}
 	const char *uuid = inst ? json_string_value(json_object_get(inst, "uuid")) : NULL;
-	if (park(a, cl, q->id, cmd_id, uuid, console, 0, now + q->timeout_ms) < 0)
+	json_t *image = json_object_get(inst, "image_snapshot");
+	json_t *extra = image ? json_pack("{s:O}", "image_snapshot", image) : NULL;
+	if (park(a, cl, q->id, cmd_id, uuid, W_RECORD, 0, extra, now + q->timeout_ms) < 0)
 		reply_err(a, cl, q->id, "internal", NULL, "out of memory", NULL);
+	json_decref(extra);
 	json_decref(inst);
 }
 
@@ -307,7 +316,7 @@ op_server_create(struct api *a, const struct api_client *cl, struct req *q, int6
 	int r = ctl_server_create(a->ctl, q->args, now, &inst, cmd_id, &err);
 	if (r < 0)
 		return reply_hv_err(a, cl, q->id, r, &err);
-	answer_or_park(a, cl, q, inst, cmd_id, false, now);
+	answer_or_park(a, cl, q, inst, cmd_id, now);
 }
 
 static void
@@ -321,16 +330,35 @@ op_server_action(struct api *a, const struct api_client *cl, struct req *q, int6
 	int r;
 	if ((r = hj_str(q->args, "args", "server", HJ_REQUIRED, 255, &server, &err)) < 0 ||
 	    (r = hj_enum(q->args, "args", "action", HJ_REQUIRED,
-			 "delete|reboot|stop|start|pause|unpause|suspend|resume", &action, &err)) < 0 ||
+			 "delete|reboot|stop|start|pause|unpause|suspend|resume|resize|"
+			 "confirm_resize|revert_resize|rebuild|rescue|unrescue|snapshot|"
+			 "set_admin_password", &action, &err)) < 0 ||
 	    (r = hj_bool(q->args, "args", "hard", HJ_OPTIONAL, &hard, &err)) < 0)
 		return reply_hv_err(a, cl, q->id, r, &err);
 	if (hard && strcmp(action, "reboot") != 0)
 		return reply_err(a, cl, q->id, "invalid", "args.hard",
 				 "args.hard: only applies to reboot", NULL);
-	r = ctl_server_action(a->ctl, server, action, hard, now, &inst, cmd_id, &err);
+	r = ctl_server_command(a->ctl, server, action, hard, q->args, now, &inst, cmd_id, &err);
 	if (r < 0)
 		return reply_hv_err(a, cl, q->id, r, &err);
-	answer_or_park(a, cl, q, inst, cmd_id, false, now);
+	answer_or_park(a, cl, q, inst, cmd_id, now);
+}
+
+static void
+op_console(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	struct hv_error err = {0};
+	const char *server;
+	json_t *inst = NULL;
+	char cmd_id[PROTO_MAX_ID + 1];
+	int r;
+	if ((r = hj_str(q->args, "args", "server", HJ_REQUIRED, 255, &server, &err)) < 0 ||
+	    (r = ctl_server_command(a->ctl, server, "get_console", false, q->args, now, &inst,
+				    cmd_id, &err)) < 0)
+		return reply_hv_err(a, cl, q->id, r, &err);
+	json_decref(inst);
+	if (park(a, cl, q->id, cmd_id, NULL, W_DATA, 0, NULL, now + q->timeout_ms) < 0)
+		reply_err(a, cl, q->id, "internal", NULL, "out of memory", NULL);
 }
 
 static void
@@ -346,7 +374,7 @@ op_console_log(struct api *a, const struct api_client *cl, struct req *q, int64_
 	    (r = ctl_console_log(a->ctl, server, 1000000, now, cmd_id, &err)) < 0)
 		return reply_hv_err(a, cl, q->id, r, &err);
 	/* the agent returns bytes; the line count is applied when the output arrives */
-	if (park(a, cl, q->id, cmd_id, NULL, true, (long)lines, now + q->timeout_ms) < 0)
+	if (park(a, cl, q->id, cmd_id, NULL, W_CONSOLE_LOG, (long)lines, NULL, now + q->timeout_ms) < 0)
 		reply_err(a, cl, q->id, "internal", NULL, "out of memory", NULL);
 }
 
@@ -362,7 +390,18 @@ static const struct {
 	{"server.show", op_server_show},
 	{"server.action", op_server_action},
 	{"server.console_log", op_console_log},
+	{"server.console", op_console},
 };
+
+/* Fields of a request that are secrets (protocol §10.3): overwritten once the request is
+ * handled, so they live no longer than the command that carries them. */
+static void
+wipe_request_secrets(json_t *args)
+{
+	static const char *const secret[] = {"admin_pass", "user_data", "password"};
+	for (size_t i = 0; i < sizeof secret / sizeof secret[0]; i++)
+		hj_wipe_string(json_object_get(args, secret[i]));
+}
 
 void
 api_on_request(struct api *a, const struct api_client *cl, const void *data, size_t len,
@@ -397,6 +436,7 @@ api_on_request(struct api *a, const struct api_client *cl, const void *data, siz
 	if (i == sizeof ops / sizeof ops[0])
 		reply_err(a, cl, q.id, "invalid", "request.op",
 			  "request.op: unknown operation (see docs/api.md)", NULL);
+	wipe_request_secrets(q.args);
 	json_decref(empty);
 out:
 	json_decref(req);
@@ -434,7 +474,11 @@ api_on_done(struct api *a, const char *cmd_id, bool ok, json_t *result, int64_t 
 			const char *field = json_string_value(json_object_get(result, "field"));
 			reply_err(a, &w->cl, w->id, code ? code : "internal", field,
 				  msg ? msg : "the command failed", json_object_get(result, "result"));
-		} else if (w->console) {
+		} else if (w->kind == W_DATA) {
+			json_t *data = json_object_get(result, "data");
+			reply_ok(a, &w->cl, w->id, json_is_object(data) ? json_deep_copy(data)
+								 : json_object());
+		} else if (w->kind == W_CONSOLE_LOG) {
 			const char *out = json_string_value(json_object_get(
 				json_object_get(result, "data"), "output"));
 			reply_ok(a, &w->cl, w->id,
@@ -444,6 +488,11 @@ api_on_done(struct api *a, const char *cmd_id, bool ok, json_t *result, int64_t 
 			struct hv_error err = {0};
 			if (store_instance_get(a->store, w->uuid, &inst, &err) < 0)
 				inst = json_incref(json_object_get(result, "instance"));
+			json_t *image = json_object_get(json_object_get(result, "data"), "image");
+			if (json_is_object(inst) && w->extra)
+				json_object_update(inst, w->extra);
+			if (json_is_object(inst) && json_is_object(image)) /* what the host wrote */
+				json_object_update(json_object_get(inst, "image_snapshot"), image);
 			reply_ok(a, &w->cl, w->id, inst);
 		}
 		unpark(a, i);

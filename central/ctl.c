@@ -1,7 +1,9 @@
 /* ctl.c - HVA/1 controller logic over the store. Every decision is taken from the store, so
- * a restarted hvcentral carries on where it stopped; the only memory-only state is the map
- * from a sent COMMAND's msg_id to its cmd_id, needed to read an ERROR's corr_id (after a
- * restart the resent command gets the agent's stored answer again). */
+ * a restarted hvcentral carries on where it stopped. Two things live in memory only: the
+ * map from a sent COMMAND's msg_id to its cmd_id, needed to read an ERROR's corr_id (after
+ * a restart the resent command gets the agent's stored answer again), and the secrets of
+ * open commands (protocol §10.3): the journal keeps each command with its secret fields
+ * replaced by "<field>_redacted": true, so a password never reaches the database file. */
 #include "ctl.h"
 
 #include <stdio.h>
@@ -21,8 +23,16 @@ struct sent {
 #define SEEN_CACHE 64
 #define SEEN_WRITE_MS 1000
 
+/* The secret fields of one open command, wiped when it finishes. */
+struct secret {
+	char cmd_id[PROTO_MAX_ID + 1];
+	json_t *fields; /* {"admin_pass": "...", ...} */
+};
+
 struct ctl {
 	struct store *store;
+	struct secret *sec;
+	size_t n_sec, cap_sec;
 	/* when each host's last_seen was last written: liveness needs seconds, not every
 	 * message, and a write per message would be most of the store's work */
 	struct {
@@ -67,11 +77,24 @@ ctl_new(struct store *store, const struct ctl_config *cfg, ctl_send_fn send, ctl
 	return 0;
 }
 
+static void
+wipe_fields(json_t *fields)
+{
+	const char *k;
+	json_t *v;
+	json_object_foreach(fields, k, v)
+		hj_wipe_string(v);
+	json_decref(fields);
+}
+
 void
 ctl_free(struct ctl *c)
 {
 	if (!c)
 		return;
+	for (size_t i = 0; i < c->n_sec; i++)
+		wipe_fields(c->sec[i].fields);
+	free(c->sec);
 	free(c->ring);
 	free(c);
 }
@@ -103,6 +126,15 @@ static const struct {
 	{"unpause", "unpause", "unpausing", "paused"},
 	{"suspend", "suspend", "suspending", "active"},
 	{"resume", "resume", "resuming", "suspended"},
+	{"resize", "resize", "resize_migrating", "active|stopped"},
+	{"confirm_resize", "confirm_resize", "resize_confirming", "resized"},
+	{"revert_resize", "revert_resize", "resize_reverting", "resized"},
+	{"rebuild", "rebuild", "rebuilding", "active|stopped|error"},
+	{"rescue", "rescue", "rescuing", "active|stopped|error"},
+	{"unrescue", "unrescue", "unrescuing", "rescued"},
+	{"snapshot", "snapshot", "image_snapshot", "active|stopped|paused|suspended"},
+	{"set_admin_password", "set_admin_password", "updating_password", "active"},
+	{"get_console", "get_console", NULL, "active"}, /* read-only: no task, runs beside one */
 };
 #define N_MODEL (sizeof model / sizeof model[0])
 
@@ -187,11 +219,77 @@ send_simple(struct ctl *c, const char *host_id, enum proto_type type, const char
 	return r;
 }
 
-/* Puts a journaled command on the wire; 0 or the send error. */
+static struct secret *
+secret_find(struct ctl *c, const char *cmd_id)
+{
+	for (size_t i = 0; i < c->n_sec; i++)
+		if (strcmp(c->sec[i].cmd_id, cmd_id) == 0)
+			return &c->sec[i];
+	return NULL;
+}
+
+static int
+secret_keep(struct ctl *c, const char *cmd_id, json_t *fields)
+{
+	if (c->n_sec == c->cap_sec) {
+		size_t cap = c->cap_sec ? c->cap_sec * 2 : 16;
+		struct secret *ns = realloc(c->sec, cap * sizeof *ns);
+		if (!ns)
+			return -ENOMEM;
+		c->sec = ns;
+		c->cap_sec = cap;
+	}
+	struct secret *s = &c->sec[c->n_sec++];
+	snprintf(s->cmd_id, sizeof s->cmd_id, "%s", cmd_id);
+	s->fields = json_deep_copy(fields);
+	return s->fields ? 0 : -ENOMEM;
+}
+
+static void
+secret_drop(struct ctl *c, const char *cmd_id)
+{
+	struct secret *s = secret_find(c, cmd_id);
+	if (!s)
+		return;
+	wipe_fields(s->fields);
+	*s = c->sec[--c->n_sec];
+}
+
+/* Puts the secrets of a journaled command back into the body about to be sent; -ENOKEY
+ * when they are gone (hvcentral restarted since the command was made). */
+static int
+restore_secrets(struct ctl *c, const char *cmd_id, json_t *body)
+{
+	const char *k;
+	void *tmp;
+	json_t *v;
+	json_object_foreach_safe(body, tmp, k, v) {
+		size_t n = strlen(k);
+		if (n <= 9 || strcmp(k + n - 9, "_redacted") != 0 || !json_is_true(v))
+			continue;
+		struct secret *s = secret_find(c, cmd_id);
+		char field[64];
+		snprintf(field, sizeof field, "%.*s", (int)(n - 9), k);
+		json_t *val = s ? json_object_get(s->fields, field) : NULL;
+		if (!val)
+			return -ENOKEY;
+		/* a copy: the sent body is wiped after the send, the kept one must survive */
+		json_object_set_new(body, field, json_stringn(json_string_value(val),
+							      json_string_length(val)));
+		json_object_del(body, k);
+	}
+	return 0;
+}
+
+/* Puts a journaled command on the wire; 0, the send error, or -ENOKEY (secrets lost). */
 static int
 send_cmd(struct ctl *c, const struct store_cmd *cmd)
 {
 	json_t *body = cmd->args ? json_deep_copy(cmd->args) : json_object();
+	if (restore_secrets(c, cmd->cmd_id, body) < 0) {
+		json_decref(body);
+		return -ENOKEY;
+	}
 	json_object_set_new(body, "command", json_string(cmd->action));
 	json_object_set_new(body, "uuid", json_string(cmd->uuid));
 	struct proto_msg m = {.type = PROTO_COMMAND, .body = body};
@@ -199,11 +297,19 @@ send_cmd(struct ctl *c, const struct store_cmd *cmd)
 	snprintf(m.hdr.cmd_id, sizeof m.hdr.cmd_id, "%s", cmd->cmd_id);
 	m.hdr.deadline_ms = cmd->deadline_ms;
 	int r = c->send(c->cb, cmd->host_id, &m);
+	/* the body is a copy that may hold a secret; the frame on the wire is libzmq's */
+	const char *k;
+	json_t *v;
+	json_object_foreach(body, k, v)
+		hj_wipe_string(v);
 	json_decref(body);
 	if (r == 0)
 		remember_sent(c, m.hdr.msg_id, cmd->cmd_id);
 	return r;
 }
+
+static void finish(struct ctl *c, const struct store_cmd *cmd, bool ok, json_t *result);
+static void undo_task(struct ctl *c, const struct store_cmd *cmd, const char *why, int64_t now);
 
 /* Sends a journaled command again (same cmd_id) and records the attempt. */
 static void
@@ -211,7 +317,26 @@ dispatch(struct ctl *c, struct store_cmd *cmd, int64_t now)
 {
 	enum store_cmd_state st = cmd->state;
 	int64_t next = now + c->cfg.retry_ms;
-	if (send_cmd(c, cmd) == 0) {
+	int r = send_cmd(c, cmd);
+	if (r == -ENOKEY && st == STORE_CMD_ACKED) {
+		/* the host journaled it with its secrets: its RESULT comes without our help */
+		store_cmd_update(c->store, cmd->cmd_id, st, cmd->attempts,
+				 now + c->cfg.acked_retry_ms, NULL, &c->scratch);
+		return;
+	}
+	if (r == -ENOKEY) {
+		/* never send it without the secret the operator gave: fail it instead */
+		char msg[256];
+		snprintf(msg, sizeof msg, "hvcentral restarted before host %s accepted this %s; its "
+			 "secret fields were kept in memory only and are gone: run it again",
+			 cmd->host_id, cmd->action);
+		json_t *e = json_pack("{s:s, s:s}", "code", "interrupted", "message", msg);
+		undo_task(c, cmd, msg, now);
+		finish(c, cmd, false, e);
+		json_decref(e);
+		return;
+	}
+	if (r == 0) {
 		if (st == STORE_CMD_QUEUED)
 			st = STORE_CMD_SENT;
 		if (st == STORE_CMD_ACKED)
@@ -231,6 +356,10 @@ finish(struct ctl *c, const struct store_cmd *cmd, bool ok, json_t *result)
 	json_t *kept = ok ? json_pack("{s:s}", "status", "ok") : json_deep_copy(result);
 	if (!ok)
 		json_object_del(kept, "result");
+	json_t *image = json_object_get(json_object_get(result, "data"), "image");
+	if (ok && json_is_object(image)) /* a snapshot: the new image is recorded */
+		json_object_set_new(kept, "data", json_pack("{s:O}", "image", image));
+	secret_drop(c, cmd->cmd_id);
 	store_cmd_update(c->store, cmd->cmd_id, ok ? STORE_CMD_DONE : STORE_CMD_FAILED,
 			 cmd->attempts, 0, kept, &c->scratch);
 	json_decref(kept);
@@ -422,6 +551,11 @@ on_result(struct ctl *c, const char *host, const struct proto_msg *m, int64_t no
 		bool ok = strcmp(str_or(m->body, "status", ""), "ok") == 0;
 		if (json_is_object(inst))
 			apply_record(c, host, inst, now);
+		if (ok && json_is_object(inst) && (strstr(cmd.action, "resize") ||
+						   strcmp(cmd.action, "rebuild") == 0))
+			store_instance_set_spec(c->store, cmd.uuid, json_object_get(inst, "flavor"),
+						str_or(json_object_get(inst, "image"), "id", NULL), now,
+						&c->scratch);
 		else if (ok && strcmp(cmd.action, "destroy") == 0)
 			mark_removed(c, cmd.uuid, now);
 		else if (!ok)
@@ -549,7 +683,7 @@ ctl_on_agent(struct ctl *c, const char *host, const char *address, const struct 
  * before anything leaves, so a crash can never lose a command the agent runs. */
 static int
 queue_cmd(struct ctl *c, const char *host, const char *uuid, const char *command, json_t *args,
-	  int64_t now, char ret_cmd_id[PROTO_MAX_ID + 1], struct hv_error *err)
+	  json_t *secrets, int64_t now, char ret_cmd_id[PROTO_MAX_ID + 1], struct hv_error *err)
 {
 	struct store_cmd cmd = {.state = STORE_CMD_SENT, .attempts = 1, .created_ms = now,
 				.deadline_ms = now + c->cfg.cmd_timeout_ms,
@@ -561,9 +695,24 @@ queue_cmd(struct ctl *c, const char *host, const char *uuid, const char *command
 	snprintf(cmd.uuid, sizeof cmd.uuid, "%s", uuid);
 	snprintf(cmd.action, sizeof cmd.action, "%s", command);
 	cmd.args = args;
+	const char *k;
+	json_t *v;
+	char marker[80];
+	json_object_foreach(secrets, k, v) {
+		/* journaled without the value (protocol §10.3); kept in memory until the RESULT */
+		json_object_del(args, k);
+		snprintf(marker, sizeof marker, "%s_redacted", k);
+		json_object_set_new(args, marker, json_true());
+	}
+	if (json_object_size(secrets) && secret_keep(c, cmd.cmd_id, secrets) < 0) {
+		secret_drop(c, cmd.cmd_id);
+		return hv_error_set(err, -ENOMEM, "", "out of memory");
+	}
 	int r = store_cmd_insert(c->store, &cmd, err);
-	if (r < 0)
+	if (r < 0) {
+		secret_drop(c, cmd.cmd_id);
 		return r;
+	}
 	if (send_cmd(c, &cmd) < 0)
 		store_cmd_update(c->store, cmd.cmd_id, STORE_CMD_QUEUED, 0, now + c->cfg.retry_ms,
 				 NULL, &c->scratch);
@@ -585,19 +734,15 @@ check_host_up(struct ctl *c, const char *host, int64_t now, struct hv_error *err
 	return 0;
 }
 
-int
-ctl_server_create(struct ctl *c, json_t *args, int64_t now, json_t **ret_instance,
-		  char ret_cmd_id[PROTO_MAX_ID + 1], struct hv_error *err)
+/* The protocol flavor (§6.4) from the API's args.flavor {vcpus, ram, disk, ephemeral?,
+ * swap?} and args.properties (its extra specs). */
+static int
+flavor_from_args(json_t *args, json_t **ret, struct hv_error *err)
 {
-	const char *name, *host, *image;
 	json_t *flavor, *props = NULL;
 	int64_t vcpus, ram, disk, eph = 0, swap = 0;
 	int r;
-
-	if ((r = hj_str(args, "args", "name", HJ_REQUIRED, 255, &name, err)) < 0 ||
-	    (r = hj_str(args, "args", "host", HJ_REQUIRED, PROTO_MAX_ID, &host, err)) < 0 ||
-	    (r = hj_str(args, "args", "image", HJ_REQUIRED, PROTO_MAX_ID, &image, err)) < 0 ||
-	    (r = hj_obj(args, "args", "flavor", HJ_REQUIRED, &flavor, err)) < 0 ||
+	if ((r = hj_obj(args, "args", "flavor", HJ_REQUIRED, &flavor, err)) < 0 ||
 	    (r = hj_int(flavor, "args.flavor", "vcpus", HJ_REQUIRED, 1, 1024, &vcpus, err)) < 0 ||
 	    (r = hj_int(flavor, "args.flavor", "ram", HJ_REQUIRED, 1, 16777216, &ram, err)) < 0 ||
 	    (r = hj_int(flavor, "args.flavor", "disk", HJ_REQUIRED, 0, 65536, &disk, err)) < 0 ||
@@ -605,31 +750,139 @@ ctl_server_create(struct ctl *c, json_t *args, int64_t now, json_t **ret_instanc
 	    (r = hj_int(flavor, "args.flavor", "swap", HJ_OPTIONAL, 0, 1048576, &swap, err)) < 0 ||
 	    (r = hj_obj(args, "args", "properties", HJ_OPTIONAL, &props, err)) < 0)
 		return r;
-	if (!*name)
-		return hv_error_set(err, -EINVAL, "args.name", "args.name: must not be empty");
-	if (!proto_id_valid(host))
-		return hv_error_set(err, -EINVAL, "args.host", "args.host: not a host id");
-	if (!proto_id_valid(image))
-		return hv_error_set(err, -EINVAL, "args.image",
-				    "args.image: not an image id (1-64 of A-Z a-z 0-9 . _ : -)");
 	struct hvd_kv *kv = NULL;
 	size_t n_kv = 0;
 	if (props && (r = hj_str_map(args, "args", "properties", HJ_OPTIONAL, 128, 255, 255, &kv,
 				     &n_kv, err)) < 0)
 		return r;
 	free(kv);
-	if ((r = check_host_up(c, host, now, err)) < 0)
-		return r;
-
-	char uuid[37], fname[64];
-	proto_uuid4(uuid);
+	char fname[64];
 	snprintf(fname, sizeof fname, "custom-%lld-%lld-%lld", (long long)vcpus, (long long)ram,
 		 (long long)disk);
-	json_t *pflavor = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:o}", "name", fname,
-				    "vcpus", (json_int_t)vcpus, "ram_mb", (json_int_t)ram,
-				    "root_gb", (json_int_t)disk, "ephemeral_gb", (json_int_t)eph,
-				    "swap_mb", (json_int_t)swap, "extra_specs",
-				    props ? json_incref(props) : json_object());
+	*ret = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:o}", "name", fname,
+			 "vcpus", (json_int_t)vcpus, "ram_mb", (json_int_t)ram,
+			 "root_gb", (json_int_t)disk, "ephemeral_gb", (json_int_t)eph,
+			 "swap_mb", (json_int_t)swap, "extra_specs",
+			 props ? json_incref(props) : json_object());
+	return *ret ? 0 : hv_error_set(err, -ENOMEM, "", "out of memory");
+}
+
+/* The protocol image object for the image id at args.<key> with args.image_properties
+ * (hvcentral keeps no image catalog: the properties an image needs, such as
+ * hw_qemu_guest_agent, come with the command); absent optional: *ret NULL. */
+static int
+image_from_args(json_t *args, const char *key, int flags, json_t **ret, struct hv_error *err)
+{
+	const char *id = NULL;
+	json_t *props = NULL;
+	char field[32];
+	int r = hj_str(args, "args", key, flags, PROTO_MAX_ID, &id, err);
+	*ret = NULL;
+	if (r <= 0)
+		return r;
+	snprintf(field, sizeof field, "args.%s", key);
+	if (!proto_id_valid(id))
+		return hv_error_set(err, -EINVAL, field,
+				    "%s: not an image id (1-64 of A-Z a-z 0-9 . _ : -)", field);
+	if ((r = hj_obj(args, "args", "image_properties", HJ_OPTIONAL, &props, err)) < 0)
+		return r;
+	if (props) {
+		struct hvd_kv *kv = NULL;
+		size_t n_kv = 0;
+		if ((r = hj_str_map(args, "args", "image_properties", HJ_OPTIONAL, 128, 255, 255,
+				    &kv, &n_kv, err)) < 0)
+			return r;
+		free(kv);
+	}
+	*ret = json_pack("{s:s, s:s, s:o}", "id", id, "format", "qcow2", "properties",
+			 props ? json_deep_copy(props) : json_object());
+	return 1;
+}
+
+static bool
+base64_text(const char *s)
+{
+	size_t n = strlen(s), pad = 0;
+	if (n % 4)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '=') {
+			if (++pad > 2 || i < n - 2)
+				return false;
+		} else if (pad || !(s[i] == '+' || s[i] == '/' || (s[i] >= '0' && s[i] <= '9') ||
+				    (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z'))) {
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Copies the optional identity fields a spawn or rebuild may carry (protocol §6.4) into
+ * body, and the secret ones (admin_pass, user_data) into secrets. */
+static int
+identity_from_args(json_t *args, bool spawn, json_t *body, json_t *secrets, struct hv_error *err)
+{
+	const char *key = NULL, *pass = NULL, *user_data = NULL;
+	bool drive = false;
+	int r;
+	if ((r = hj_str(args, "args", "key_data", HJ_OPTIONAL, 8192, &key, err)) < 0 ||
+	    (r = hj_str(args, "args", "admin_pass", HJ_OPTIONAL, 255, &pass, err)) < 0)
+		return r;
+	if (spawn && ((r = hj_str(args, "args", "user_data", HJ_OPTIONAL, 87384, &user_data,
+				  err)) < 0 ||
+		      (r = hj_bool(args, "args", "config_drive", HJ_OPTIONAL, &drive, err)) < 0))
+		return r;
+	if (key && (!*key || (strncmp(key, "ssh-", 4) != 0 && strncmp(key, "ecdsa-", 6) != 0 &&
+				  strncmp(key, "sk-", 3) != 0)))
+		return hv_error_set(err, -EINVAL, "args.key_data",
+				    "args.key_data: not an OpenSSH public key line (ssh-ed25519 AAAA...)");
+	if (user_data && !base64_text(user_data))
+		return hv_error_set(err, -EINVAL, "args.user_data", "args.user_data: not base64");
+	if (key)
+		json_object_set_new(body, "key_data", json_string(key));
+	if (pass)
+		json_object_set_new(secrets, "admin_pass", json_string(pass));
+	if (user_data)
+		json_object_set_new(secrets, "user_data", json_string(user_data));
+	if (spawn)
+		json_object_set_new(body, "config_drive", json_boolean(drive));
+	return 0;
+}
+
+int
+ctl_server_create(struct ctl *c, json_t *args, int64_t now, json_t **ret_instance,
+		  char ret_cmd_id[PROTO_MAX_ID + 1], struct hv_error *err)
+{
+	const char *name, *host, *image;
+	json_t *pflavor = NULL, *pimage = NULL;
+	int r;
+
+	if ((r = hj_str(args, "args", "name", HJ_REQUIRED, 255, &name, err)) < 0 ||
+	    (r = hj_str(args, "args", "host", HJ_REQUIRED, PROTO_MAX_ID, &host, err)) < 0 ||
+	    (r = image_from_args(args, "image", HJ_REQUIRED, &pimage, err)) < 0)
+		return r;
+	image = json_string_value(json_object_get(args, "image"));
+	if (!*name) {
+		json_decref(pimage);
+		return hv_error_set(err, -EINVAL, "args.name", "args.name: must not be empty");
+	}
+	if (!proto_id_valid(host)) {
+		json_decref(pimage);
+		return hv_error_set(err, -EINVAL, "args.host", "args.host: not a host id");
+	}
+	json_t *spawn = json_object(), *secrets = json_object();
+	json_object_set_new(spawn, "image", pimage);
+	if ((r = flavor_from_args(args, &pflavor, err)) < 0 ||
+	    (r = identity_from_args(args, true, spawn, secrets, err)) < 0 ||
+	    (r = check_host_up(c, host, now, err)) < 0) {
+		json_decref(pflavor);
+		json_decref(spawn);
+		wipe_fields(secrets);
+		return r;
+	}
+
+	char uuid[37];
+	proto_uuid4(uuid);
 	json_t *inst = json_pack("{s:s, s:s, s:s, s:s, s:O, s:O, s:s, s:s, s:s, s:n, s:I, s:I}",
 				 "uuid", uuid, "name", name, "host", host, "image", image,
 				 "flavor", pflavor,
@@ -641,16 +894,19 @@ ctl_server_create(struct ctl *c, json_t *args, int64_t now, json_t **ret_instanc
 	if (r < 0) {
 		json_decref(inst);
 		json_decref(pflavor);
+		json_decref(spawn);
+		wipe_fields(secrets);
 		if (r == -EEXIST)
 			return hv_error_set(err, -EEXIST, "args.name",
 					    "args.name: a server named '%s' already exists", name);
 		return r;
 	}
-	json_t *spawn = json_pack("{s:s, s:o, s:{s:s, s:s, s:{}}, s:b}", "name", name,
-				  "flavor", pflavor, "image", "id", image, "format", "qcow2",
-				  "properties", "power_on", 1);
-	r = queue_cmd(c, host, uuid, "spawn", spawn, now, ret_cmd_id, err);
+	json_t *base = json_pack("{s:s, s:o, s:b}", "name", name, "flavor", pflavor, "power_on", 1);
+	json_object_update(spawn, base);
+	json_decref(base);
+	r = queue_cmd(c, host, uuid, "spawn", spawn, secrets, now, ret_cmd_id, err);
 	json_decref(spawn);
+	wipe_fields(secrets);
 	if (r < 0) {
 		json_decref(inst);
 		return r;
@@ -659,19 +915,99 @@ ctl_server_create(struct ctl *c, json_t *args, int64_t now, json_t **ret_instanc
 	return 0;
 }
 
+/* A snapshot's image id: the name's id-safe characters and 8 random hex digits, so the
+ * file in the image store says what it is. */
+static void
+snapshot_image_id(const char *name, char ret[PROTO_MAX_ID + 1])
+{
+	char u[37];
+	size_t n = 0;
+	proto_uuid4(u);
+	for (const char *p = name; *p && n < PROTO_MAX_ID - 9; p++) {
+		unsigned char ch = (unsigned char)*p;
+		bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+			  (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-';
+		ret[n++] = ok ? (char)ch : '_';
+	}
+	if (n && ret[0] == '.')
+		ret[0] = '_'; /* never a hidden file */
+	snprintf(ret + n, PROTO_MAX_ID + 1 - n, "%s%.8s", n ? "-" : "snap-", u);
+}
+
+/* The protocol body of an action (docs/protocol.md §6.4) from the API args; secret fields
+ * go to secrets, what the caller should see at once (a snapshot's new image, as "image_snapshot") to
+ * ret_extra. */
+static int
+action_body(const char *command, bool hard, json_t *args, json_t *body, json_t *secrets,
+	    json_t **ret_extra, struct hv_error *err)
+{
+	json_t *o = NULL;
+	const char *v = NULL;
+	int r = 0;
+	if (strcmp(command, "reboot") == 0) {
+		json_object_set_new(body, "type", json_string(hard ? "hard" : "soft"));
+	} else if (strcmp(command, "resize") == 0) {
+		if ((r = flavor_from_args(args, &o, err)) < 0)
+			return r;
+		json_object_set_new(body, "flavor", o);
+	} else if (strcmp(command, "rebuild") == 0 || strcmp(command, "rescue") == 0) {
+		bool rebuild = command[2] == 'b';
+		if ((r = image_from_args(args, "image", rebuild ? HJ_REQUIRED : HJ_OPTIONAL, &o,
+					 err)) < 0)
+			return r;
+		if (o)
+			json_object_set_new(body, "image", o);
+		if (rebuild && (r = identity_from_args(args, false, body, secrets, err)) < 0)
+			return r;
+	} else if (strcmp(command, "snapshot") == 0) {
+		char id[PROTO_MAX_ID + 1];
+		if ((r = hj_str(args, "args", "name", HJ_REQUIRED, 255, &v, err)) < 0)
+			return r;
+		if (!*v)
+			return hv_error_set(err, -EINVAL, "args.name", "args.name: must not be empty");
+		snapshot_image_id(v, id);
+		json_object_set_new(body, "image_id", json_string(id));
+		json_object_set_new(body, "format", json_string("qcow2"));
+		*ret_extra = json_pack("{s:{s:s, s:s, s:s}}", "image_snapshot", "id", id, "name", v,
+				       "format", "qcow2");
+	} else if (strcmp(command, "get_console") == 0) {
+		v = "vnc";
+		if ((r = hj_enum(args, "args", "type", HJ_OPTIONAL, "vnc|serial", &v, err)) < 0)
+			return r;
+		json_object_set_new(body, "type", json_string(v));
+	} else if (strcmp(command, "set_admin_password") == 0) {
+		const char *user = NULL;
+		if ((r = hj_str(args, "args", "password", HJ_REQUIRED, 255, &v, err)) < 0 ||
+		    (r = hj_str(args, "args", "user", HJ_OPTIONAL, 32, &user, err)) < 0)
+			return r;
+		if (!*v)
+			return hv_error_set(err, -EINVAL, "args.password",
+					    "args.password: must not be empty");
+		if (user && (!*user || strspn(user, "abcdefghijklmnopqrstuvwxyz0123456789_-") !=
+					       strlen(user) || !strchr("abcdefghijklmnopqrstuvwxyz_",
+								       user[0])))
+			return hv_error_set(err, -EINVAL, "args.user",
+					    "args.user: 1-32 of [a-z_][a-z0-9_-]");
+		json_object_set_new(secrets, "password", json_string(v));
+		if (user)
+			json_object_set_new(body, "user", json_string(user));
+	}
+	return 0;
+}
+
 int
-ctl_server_action(struct ctl *c, const char *server, const char *action, bool hard, int64_t now,
-		  json_t **ret_instance, char ret_cmd_id[PROTO_MAX_ID + 1], struct hv_error *err)
+ctl_server_command(struct ctl *c, const char *server, const char *action, bool hard,
+		   json_t *args, int64_t now, json_t **ret_instance,
+		   char ret_cmd_id[PROTO_MAX_ID + 1], struct hv_error *err)
 {
 	int i = model_index(action, hard);
 	if (i < 0)
 		return hv_error_set(err, -EINVAL, "args.action",
-				    "args.action: '%s' is not delete, reboot, stop, start, pause, "
-				    "unpause, suspend or resume", action);
-	json_t *inst = NULL;
+				    "args.action: '%s' is not an action (see docs/api.md)", action);
+	json_t *inst = NULL, *body = json_object(), *secrets = json_object(), *extra = NULL;
 	int r = store_instance_get(c->store, server, &inst, err);
 	if (r < 0)
-		return r;
+		goto out;
 	const char *uuid = json_string_value(json_object_get(inst, "uuid"));
 	const char *host = json_string_value(json_object_get(inst, "host"));
 	const char *vm = json_string_value(json_object_get(inst, "vm_state"));
@@ -683,10 +1019,11 @@ ctl_server_action(struct ctl *c, const char *server, const char *action, bool ha
 		r = hv_error_set(err, -ENOENT, "server", "server %s is deleted", server);
 		goto out;
 	}
-	if (store_cmd_inflight_for(c->store, u, err) > 0) {
+	/* read-only commands (get_console) run beside a task, as on the agent */
+	if (model[i].task && store_cmd_inflight_for(c->store, u, err) > 0) {
 		const char *task = json_string_value(json_object_get(inst, "task_state"));
 		r = hv_error_set(err, -EBUSY, "server", "server %s has a task in flight (%s); retry "
-				 "when task_state is empty", server, task ? task : "queued");
+				 "when task_state is empty", server, task && *task ? task : "queued");
 		goto out;
 	}
 	if (!ctl_action_allowed(action, hard, vm)) {
@@ -695,22 +1032,36 @@ ctl_server_action(struct ctl *c, const char *server, const char *action, bool ha
 				 model[i].from ? model[i].from : "any state");
 		goto out;
 	}
-	if ((r = check_host_up(c, h, now, err)) < 0)
+	if ((r = action_body(model[i].command, hard, args, body, secrets, &extra, err)) < 0 ||
+	    (r = check_host_up(c, h, now, err)) < 0)
 		goto out;
-	json_t *args = strcmp(model[i].command, "reboot") == 0
-			       ? json_pack("{s:s}", "type", hard ? "hard" : "soft")
-			       : json_object();
-	store_instance_set_state(c->store, u, NULL, model[i].task, NULL, NULL, now, err);
-	r = queue_cmd(c, h, u, model[i].command, args, now, ret_cmd_id, err);
-	json_decref(args);
+	if (model[i].task)
+		store_instance_set_state(c->store, u, NULL, model[i].task, NULL, NULL, now, err);
+	r = queue_cmd(c, h, u, model[i].command, body, secrets, now, ret_cmd_id, err);
 	if (r < 0)
 		goto out;
-	json_object_set_new(inst, "task_state", json_string(model[i].task));
+	if (model[i].task)
+		json_object_set_new(inst, "task_state", json_string(model[i].task));
 	json_object_set_new(inst, "updated_ms", json_integer(now));
+	if (extra)
+		json_object_update(inst, extra);
 	*ret_instance = inst;
-	return 0;
+	inst = NULL;
 out:
 	json_decref(inst);
+	json_decref(body);
+	json_decref(extra);
+	wipe_fields(secrets);
+	return r;
+}
+
+int
+ctl_server_action(struct ctl *c, const char *server, const char *action, bool hard, int64_t now,
+		  json_t **ret_instance, char ret_cmd_id[PROTO_MAX_ID + 1], struct hv_error *err)
+{
+	json_t *args = json_object();
+	int r = ctl_server_command(c, server, action, hard, args, now, ret_instance, ret_cmd_id, err);
+	json_decref(args);
 	return r;
 }
 
@@ -732,7 +1083,7 @@ ctl_console_log(struct ctl *c, const char *server, int64_t max_bytes, int64_t no
 	if (r < 0 || (r = check_host_up(c, h, now, err)) < 0)
 		return r;
 	json_t *args = json_pack("{s:I}", "max_bytes", (json_int_t)max_bytes);
-	r = queue_cmd(c, h, u, "console_log", args, now, ret_cmd_id, err);
+	r = queue_cmd(c, h, u, "console_log", args, NULL, now, ret_cmd_id, err);
 	json_decref(args);
 	return r;
 }

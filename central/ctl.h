@@ -46,7 +46,8 @@ void ctl_on_agent(struct ctl *c, const char *host_id, const char *address,
 int64_t ctl_tick(struct ctl *c, int64_t now_ms);
 
 /* ---- what the API asks ------------------------------------------------------------------- */
-/* args: {name, host, image, flavor{vcpus, ram, disk, ephemeral?, swap?}, properties?{}}.
+/* args: {name, host, image, flavor{vcpus, ram, disk, ephemeral?, swap?}, properties?{},
+ * key_data?, admin_pass?, user_data? (base64), config_drive?}.
  * Creates the instance (vm_state building, task_state spawning) and journals a spawn. */
 int ctl_server_create(struct ctl *c, json_t *args, int64_t now_ms, json_t **ret_instance,
 		      char ret_cmd_id[PROTO_MAX_ID + 1], struct hv_error *err);
@@ -55,6 +56,14 @@ int ctl_server_create(struct ctl *c, json_t *args, int64_t now_ms, json_t **ret_
 int ctl_server_action(struct ctl *c, const char *server, const char *action, bool hard,
 		      int64_t now_ms, json_t **ret_instance, char ret_cmd_id[PROTO_MAX_ID + 1],
 		      struct hv_error *err);
+/* Any action of the state table (protocol §6.5), its fields read from the API args:
+ * resize {flavor, properties?}, rebuild {image, admin_pass?, key_data?}, rescue {image?},
+ * snapshot {name} (the reply's "image_snapshot" names the new image), get_console {type?},
+ * set_admin_password {password, user?}. Secret fields are journaled as
+ * "<field>_redacted": true and kept in memory until the command finishes. */
+int ctl_server_command(struct ctl *c, const char *server, const char *action, bool hard,
+		       json_t *args, int64_t now_ms, json_t **ret_instance,
+		       char ret_cmd_id[PROTO_MAX_ID + 1], struct hv_error *err);
 /* Journals a console_log command (read-only; allowed while a task runs). */
 int ctl_console_log(struct ctl *c, const char *server, int64_t max_bytes, int64_t now_ms,
 		    char ret_cmd_id[PROTO_MAX_ID + 1], struct hv_error *err);

@@ -593,6 +593,35 @@ store_instance_set_state(struct store *s, const char *uuid, const char *vm_state
 	return 0;
 }
 
+static const char sql_inst_spec[] =
+	"UPDATE instances SET flavor = coalesce(?2, flavor), properties = coalesce(?3, properties),"
+	" image = coalesce(?4, image), updated_ms = ?5 WHERE uuid = ?1";
+
+int
+store_instance_set_spec(struct store *s, const char *uuid, json_t *flavor, const char *image,
+			int64_t now_ms, struct hv_error *err)
+{
+	sqlite3_stmt *st = stmt(s, sql_inst_spec, err);
+	if (!st)
+		return err ? err->code : -EIO;
+	json_t *specs = json_object_get(flavor, "extra_specs");
+	char *ftext = json_is_object(flavor) ? json_dumps(flavor, JSON_COMPACT) : NULL;
+	char *ptext = json_is_object(specs) ? json_dumps(specs, JSON_COMPACT) : NULL;
+	bind_text(st, 1, uuid);
+	bind_text(st, 2, ftext);
+	bind_text(st, 3, ptext);
+	bind_text(st, 4, image);
+	sqlite3_bind_int64(st, 5, now_ms);
+	int r = step_done(s, st, "instance spec", err);
+	free(ftext);
+	free(ptext);
+	if (r < 0)
+		return r;
+	if (sqlite3_changes(s->db) == 0)
+		return hv_error_set(err, -ENOENT, "uuid", "no instance %s", uuid);
+	return 0;
+}
+
 static const char sql_inst_uuids[] =
 	"SELECT uuid FROM instances WHERE host = ?1 AND vm_state != 'deleted'";
 
@@ -795,6 +824,15 @@ cmd_json_row(sqlite3_stmt *st)
 		json_t *e = col_json(st, 10);
 		json_object_del(e, "result");
 		json_object_set_new(o, "error", e);
+	} else if (sqlite3_column_int(st, 5) == STORE_CMD_DONE &&
+		   sqlite3_column_type(st, 10) != SQLITE_NULL) {
+		/* what a finished command produced that the record does not hold (a snapshot's
+		 * image id) */
+		json_t *res = col_json(st, 10);
+		json_t *image = json_object_get(json_object_get(res, "data"), "image");
+		if (json_is_object(image))
+			json_object_set(o, "image_id", json_object_get(image, "id"));
+		json_decref(res);
 	}
 	return o;
 }

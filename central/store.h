@@ -69,6 +69,10 @@ int store_instance_list(struct store *s, const char *host, bool with_deleted, js
 int store_instance_set_state(struct store *s, const char *uuid, const char *vm_state,
 			     const char *task_state, const char *power_state, const char *fault,
 			     int64_t now_ms, struct hv_error *err);
+/* After a resize, its confirmation or revert, or a rebuild: the flavor (its extra_specs
+ * become the properties) and/or the image; NULL leaves a column alone. -ENOENT. */
+int store_instance_set_spec(struct store *s, const char *uuid, json_t *flavor, const char *image,
+			    int64_t now_ms, struct hv_error *err);
 /* Instance uuids the store places on host (not deleted), as a JSON array of strings. */
 int store_instance_uuids_on(struct store *s, const char *host, json_t **ret,
 			    struct hv_error *err);

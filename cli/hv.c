@@ -1,12 +1,14 @@
 /* hv.c - the command-line client: parses `hv NOUN VERB ...`, sends one request to hvcentral
  * (docs/api.md), prints a table for people or JSON for scripts, and exits with a code
  * scripts can trust. It must never retry a request on its own and never print a secret. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,6 +37,10 @@ static const char main_help[] =
 	"  server create NAME ...         boot a server (see hv server create --help)\n"
 	"  server list|show               servers and their vm_state/task_state/power_state\n"
 	"  server delete|reboot|stop|start|pause|unpause|suspend|resume SERVER [--wait]\n"
+	"  server resize|resize-confirm|resize-revert|rebuild|rescue|unrescue SERVER ...\n"
+	"  server snapshot SERVER SNAPSHOT_NAME [--wait]\n"
+	"  server console SERVER [--type vnc|serial]\n"
+	"  server set-password SERVER [--password P]\n"
 	"  server console-log SERVER [--length N]\n"
 	"\n"
 	"Options (anywhere on the line):\n"
@@ -56,7 +62,8 @@ static const char main_help[] =
 	"  export HV_API=ipc:///tmp/hv-demo/api.sock\n"
 	"  hv host list\n"
 	"  hv server create web-1 --host node-1 --flavor-spec vcpus=2,ram=512,disk=1 --image cirros --wait\n"
-	"  hv server pause web-1 --wait && hv server show web-1 -f json\n";
+	"  hv server pause web-1 --wait && hv server show web-1 -f json\n"
+	"  hv server snapshot web-1 web-1-nightly --wait\n";
 
 static const char host_help[] =
 	"Usage: hv host list\n"
@@ -79,26 +86,60 @@ static const char host_help[] =
 
 static const char server_help[] =
 	"Usage: hv server create NAME --host HOST --flavor-spec SPEC --image ID\n"
-	"                        [--property KEY=VALUE]... [--wait]\n"
+	"                        [--property KEY=VALUE]... [--image-property KEY=VALUE]...\n"
+	"                        [--key-file FILE] [--admin-pass P] [--user-data FILE]\n"
+	"                        [--config-drive] [--wait]\n"
 	"       hv server list [--host HOST] [--deleted]\n"
 	"       hv server show SERVER\n"
 	"       hv server delete|stop|start|pause|unpause|suspend|resume SERVER [--wait]\n"
 	"       hv server reboot SERVER [--hard] [--wait]\n"
+	"       hv server resize SERVER --flavor-spec SPEC [--property KEY=VALUE]... [--wait]\n"
+	"       hv server resize-confirm|resize-revert SERVER [--wait]\n"
+	"       hv server rebuild SERVER --image ID [--image-property KEY=VALUE]...\n"
+	"                        [--admin-pass P] [--key-file FILE] [--wait]\n"
+	"       hv server rescue SERVER [--image ID [--image-property KEY=VALUE]...] [--wait]\n"
+	"       hv server unrescue SERVER [--wait]\n"
+	"       hv server snapshot SERVER SNAPSHOT_NAME [--wait]\n"
+	"       hv server console SERVER [--type vnc|serial]\n"
+	"       hv server set-password SERVER [--password P] [--wait]\n"
 	"       hv server console-log SERVER [--length N]\n"
 	"\n"
 	"SERVER is a name or a uuid. SPEC is vcpus=N,ram=MiB,disk=GiB[,ephemeral=GiB,swap=MiB].\n"
 	"Each action returns once the host accepted it; with --wait, hv returns when task_state\n"
 	"is empty and vm_state is final (exit 4 after --timeout seconds).\n"
 	"\n"
-	"States (as nova): vm_state building, active, paused, suspended, stopped, error, deleted;\n"
-	"task_state while in flight: spawning, rebooting, rebooting_hard, powering-off,\n"
-	"powering-on, pausing, unpausing, suspending, resuming, deleting; power_state as the\n"
+	"create: --key-file is an OpenSSH public key file (one line); --user-data a\n"
+	"customization script (at most 64 KiB, sent base64); --config-drive attaches a config\n"
+	"drive carrying them. --image-property gives the image's properties (hvcentral keeps no\n"
+	"image catalog); set-password needs hw_qemu_guest_agent=yes. Without --admin-pass a\n"
+	"password is generated; it is printed once, as adminPass, and never stored by\n"
+	"hvcentral. set-password does the same without --password.\n"
+	"\n"
+	"resize ends in vm_state resized until resize-confirm keeps the new flavor\n"
+	"or resize-revert restores the old one. snapshot prints the new image's id; with\n"
+	"--wait, once the host wrote it. console prints the host and port of a vnc (default) or\n"
+	"serial console.\n"
+	"\n"
+	"States (as nova): vm_state building, active, paused, suspended, stopped, rescued,\n"
+	"resized, error, deleted; task_state while in flight: spawning, rebooting,\n"
+	"rebooting_hard, powering_off, powering_on, pausing, unpausing, suspending, resuming,\n"
+	"resize_migrating, resize_confirming, resize_reverting, rebuilding, rescuing,\n"
+	"unrescuing, image_snapshot, updating_password, deleting; power_state as the\n"
 	"hypervisor reports it: running, paused, shutdown, crashed, suspended, nostate.\n"
 	"\n"
 	"Examples:\n"
 	"  hv server create web-1 --host node-1 --flavor-spec vcpus=2,ram=512,disk=1 \\\n"
 	"      --property hw:cpu_policy=shared --image cirros --wait\n"
+	"  hv server create web-2 --host node-1 --flavor-spec vcpus=1,ram=256,disk=1 \\\n"
+	"      --image cirros --image-property hw_qemu_guest_agent=yes \\\n"
+	"      --key-file ~/.ssh/id_ed25519.pub --user-data init.sh --config-drive\n"
 	"  hv server reboot web-1 --hard --wait\n"
+	"  hv server resize web-1 --flavor-spec vcpus=4,ram=1024,disk=1 --wait\n"
+	"  hv server resize-confirm web-1 --wait\n"
+	"  hv server rescue web-1 --wait && hv server unrescue web-1 --wait\n"
+	"  hv server snapshot web-1 web-1-nightly --wait\n"
+	"  hv server console web-1 --type serial\n"
+	"  hv server set-password web-1\n"
 	"  hv server list -f json\n"
 	"  hv server console-log web-1 --length 20\n";
 
@@ -116,14 +157,22 @@ enum opt {
 	O_LENGTH = 1 << 9,
 	O_NAME = 1 << 10,
 	O_DELETED = 1 << 11,
+	O_KEY_FILE = 1 << 12,
+	O_ADMIN_PASS = 1 << 13,
+	O_USER_DATA = 1 << 14,
+	O_CONFIG_DRIVE = 1 << 15,
+	O_TYPE = 1 << 16,
+	O_PASSWORD = 1 << 17,
+	O_IMAGE_PROP = 1 << 18,
 };
 #define O_GLOBAL (O_API | O_FORMAT | O_TIMEOUT)
 
 struct args {
 	unsigned given;
 	const char *api, *host, *flavor, *image, *name;
-	json_t *props;
-	bool json, wait, hard, deleted;
+	const char *key_file, *admin_pass, *user_data, *type, *password;
+	json_t *props, *image_props;
+	bool json, wait, hard, deleted, config_drive;
 	long length;
 	long timeout_s;
 	bool help;
@@ -172,6 +221,13 @@ parse_args(int argc, char **argv, struct args *a)
 		{"length", required_argument, NULL, 'L'},
 		{"name", required_argument, NULL, 'N'},
 		{"deleted", no_argument, NULL, 'D'},
+		{"key-file", required_argument, NULL, 'K'},
+		{"admin-pass", required_argument, NULL, 'a'},
+		{"user-data", required_argument, NULL, 'U'},
+		{"config-drive", no_argument, NULL, 'C'},
+		{"type", required_argument, NULL, 't'},
+		{"password", required_argument, NULL, 'p'},
+		{"image-property", required_argument, NULL, 'i'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{0},
@@ -182,6 +238,7 @@ parse_args(int argc, char **argv, struct args *a)
 	a->timeout_s = 300;
 	a->length = -1;
 	a->props = json_object();
+	a->image_props = json_object();
 	opterr = 0;
 	/* GNU getopt permutes: options may follow the command words, as operators type them */
 	while ((c = getopt_long(argc, argv, "f:h", opts, NULL)) != -1) {
@@ -217,6 +274,24 @@ parse_args(int argc, char **argv, struct args *a)
 			break;
 		case 'N': a->name = optarg; a->given |= O_NAME; break;
 		case 'D': a->deleted = true; a->given |= O_DELETED; break;
+		case 'K': a->key_file = optarg; a->given |= O_KEY_FILE; break;
+		case 'a': a->admin_pass = optarg; a->given |= O_ADMIN_PASS; break;
+		case 'U': a->user_data = optarg; a->given |= O_USER_DATA; break;
+		case 'C': a->config_drive = true; a->given |= O_CONFIG_DRIVE; break;
+		case 't':
+			if (strcmp(optarg, "vnc") != 0 && strcmp(optarg, "serial") != 0)
+				return usage_error("--type", "'%s' is not vnc or serial", optarg);
+			a->type = optarg;
+			a->given |= O_TYPE;
+			break;
+		case 'p': a->password = optarg; a->given |= O_PASSWORD; break;
+		case 'i':
+			if (spec_property(optarg, a->image_props, &err) < 0) {
+				fprintf(stderr, "hv: --image-property: %s\n", err.message);
+				return EXIT_USAGE;
+			}
+			a->given |= O_IMAGE_PROP;
+			break;
 		case 'h': a->help = true; break;
 		case 'V': printf("hv %s\n", HV_VERSION); exit(EXIT_OK);
 		default:
@@ -445,7 +520,10 @@ check_opts(struct args *a, unsigned allowed)
 	if (extra) {
 		static const char *const names[] = {"--api", "--format", "--timeout", "--host",
 						    "--flavor-spec", "--property", "--image", "--wait",
-						    "--hard", "--length", "--name", "--deleted"};
+						    "--hard", "--length", "--name", "--deleted",
+						    "--key-file", "--admin-pass", "--user-data",
+						    "--config-drive", "--type", "--password",
+						    "--image-property"};
 		for (unsigned i = 0; i < sizeof names / sizeof names[0]; i++)
 			if (extra & (1u << i)) {
 				fprintf(stderr, "hv: %s: not an option of 'hv %s %s' (see hv %s --help)\n",
@@ -455,6 +533,88 @@ check_opts(struct args *a, unsigned allowed)
 		return -1;
 	}
 	return 0;
+}
+
+/* Reads a whole file of at most max bytes; on failure prints why (naming the option) and
+ * returns -1. */
+static int
+read_small_file(const char *opt, const char *path, size_t max, char **ret, size_t *ret_len)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		fprintf(stderr, "hv: %s: cannot read %s: %s\n", opt, path, strerror(errno));
+		return -1;
+	}
+	char *buf = malloc(max + 2);
+	size_t n = buf ? fread(buf, 1, max + 1, f) : 0;
+	bool bad = !buf || ferror(f);
+	fclose(f);
+	if (bad || n > max) {
+		if (bad)
+			fprintf(stderr, "hv: %s: cannot read %s\n", opt, path);
+		else
+			fprintf(stderr, "hv: %s: %s is larger than %zu bytes\n", opt, path, max);
+		free(buf);
+		return -1;
+	}
+	buf[n] = '\0';
+	*ret = buf;
+	*ret_len = n;
+	return 0;
+}
+
+/* A password for a guest, as nova generates one: 16 characters from an alphabet without
+ * look-alikes. */
+static int
+generate_password(char ret[17])
+{
+	static const char alphabet[] = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+	unsigned char rnd[16];
+	if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) {
+		fprintf(stderr, "hv: cannot generate a password: %s\n", strerror(errno));
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof rnd; i++)
+		ret[i] = alphabet[rnd[i] % (sizeof alphabet - 1)];
+	ret[16] = '\0';
+	explicit_bzero(rnd, sizeof rnd);
+	return 0;
+}
+
+/* --key-file and --admin-pass into q (create and rebuild); usage problems exit 2. */
+static int
+add_identity(struct args *a, json_t *q)
+{
+	struct hv_error err = {0};
+	if (json_object_size(a->image_props))
+		json_object_set(q, "image_properties", a->image_props);
+	if (a->key_file) {
+		char *text = NULL, *key = NULL;
+		size_t len = 0;
+		if (read_small_file("--key-file", a->key_file, 16384, &text, &len) < 0)
+			return EXIT_USAGE;
+		int r = spec_key_line(text, len, &key, &err);
+		free(text);
+		if (r < 0) {
+			fprintf(stderr, "hv: --key-file: %s: %s\n", a->key_file, err.message);
+			return EXIT_USAGE;
+		}
+		json_object_set_new(q, "key_data", json_string(key));
+		free(key);
+	}
+	if (a->admin_pass) {
+		if (!*a->admin_pass || strlen(a->admin_pass) > 255)
+			return usage_error("--admin-pass", "%s", "must be 1-255 bytes");
+		json_object_set_new(q, "admin_pass", json_string(a->admin_pass));
+	}
+	return EXIT_OK;
+}
+
+static void
+wipe_json_string(json_t *v)
+{
+	if (json_is_string(v))
+		explicit_bzero((char *)json_string_value(v), json_string_length(v));
 }
 
 static int
@@ -516,9 +676,15 @@ cmd_host(struct ctx *x)
 static const struct {
 	const char *verb;
 	const char *action;
+	unsigned opts; /* besides --wait */
 } actions[] = {
-	{"delete", "delete"}, {"reboot", "reboot"}, {"stop", "stop"}, {"start", "start"},
-	{"pause", "pause"}, {"unpause", "unpause"}, {"suspend", "suspend"}, {"resume", "resume"},
+	{"delete", "delete", 0}, {"reboot", "reboot", O_HARD}, {"stop", "stop", 0},
+	{"start", "start", 0}, {"pause", "pause", 0}, {"unpause", "unpause", 0},
+	{"suspend", "suspend", 0}, {"resume", "resume", 0},
+	{"resize", "resize", O_FLAVOR | O_PROPERTY},
+	{"resize-confirm", "confirm_resize", 0}, {"resize-revert", "revert_resize", 0},
+	{"rebuild", "rebuild", O_IMAGE | O_IMAGE_PROP | O_ADMIN_PASS | O_KEY_FILE},
+	{"rescue", "rescue", O_IMAGE | O_IMAGE_PROP}, {"unrescue", "unrescue", 0},
 };
 
 static int
@@ -529,6 +695,10 @@ finish_server(struct ctx *x, json_t *s, bool deleting)
 	if (x->a->wait && s) {
 		r = settle(x, s_or(s, "uuid", ""), deleting, &settled);
 		if (settled) {
+			/* a generated password is shown once, whatever record is printed */
+			json_t *pass = json_object_get(s, "adminPass");
+			if (pass)
+				json_object_set(settled, "adminPass", pass);
 			json_decref(s);
 			s = settled;
 		}
@@ -552,7 +722,8 @@ cmd_server(struct ctx *x)
 	int r;
 
 	if (strcmp(verb, "create") == 0) {
-		if (check_opts(a, O_HOST | O_FLAVOR | O_PROPERTY | O_IMAGE | O_WAIT) < 0 ||
+		if (check_opts(a, O_HOST | O_FLAVOR | O_PROPERTY | O_IMAGE | O_WAIT | O_KEY_FILE |
+				      O_ADMIN_PASS | O_USER_DATA | O_CONFIG_DRIVE | O_IMAGE_PROP) < 0 ||
 		    need_args(a, 1, "NAME") < 0)
 			return EXIT_USAGE;
 		if (!a->host)
@@ -566,10 +737,111 @@ cmd_server(struct ctx *x)
 			fprintf(stderr, "hv: %s: %s\n", err.field, err.message);
 			return EXIT_USAGE;
 		}
-		q = json_pack("{s:s, s:s, s:o, s:s, s:O}", "name", a->argv[2], "host", a->host,
-			      "flavor", flavor, "image", a->image, "properties", a->props);
+		q = json_pack("{s:s, s:s, s:o, s:s, s:O, s:b}", "name", a->argv[2], "host", a->host,
+			      "flavor", flavor, "image", a->image, "properties", a->props,
+			      "config_drive", a->config_drive);
+		char generated[17] = "";
+		if ((r = add_identity(a, q)) != EXIT_OK) {
+			json_decref(q);
+			return r;
+		}
+		if (a->user_data) {
+			char *data = NULL;
+			size_t len = 0;
+			if (read_small_file("--user-data", a->user_data, 65536, &data, &len) < 0) {
+				json_decref(q);
+				return EXIT_USAGE;
+			}
+			char *b64 = spec_base64((unsigned char *)data, len);
+			explicit_bzero(data, len);
+			free(data);
+			json_object_set_new(q, "user_data", json_string(b64 ? b64 : ""));
+			if (b64)
+				explicit_bzero(b64, strlen(b64));
+			free(b64);
+		}
+		if (!a->admin_pass) {
+			if (generate_password(generated) < 0) {
+				json_decref(q);
+				return EXIT_SERVER;
+			}
+			json_object_set_new(q, "admin_pass", json_string(generated));
+		}
 		r = call(x, "server.create", q, a->wait, &res);
+		wipe_json_string(json_object_get(q, "admin_pass"));
+		wipe_json_string(json_object_get(q, "user_data"));
 		json_decref(q);
+		if (r != EXIT_OK) {
+			explicit_bzero(generated, sizeof generated);
+			return r;
+		}
+		/* the generated password is shown this once; nothing keeps it */
+		if (generated[0] && res)
+			json_object_set_new(res, "adminPass", json_string(generated));
+		explicit_bzero(generated, sizeof generated);
+		return finish_server(x, res, false);
+	}
+	if (strcmp(verb, "snapshot") == 0) {
+		if (check_opts(a, O_WAIT) < 0 || need_args(a, 2, "SERVER SNAPSHOT_NAME") < 0)
+			return EXIT_USAGE;
+		q = json_pack("{s:s, s:s, s:s}", "server", a->argv[2], "action", "snapshot",
+			      "name", a->argv[3]);
+		r = call(x, "server.action", q, a->wait, &res);
+		json_decref(q);
+		if (r != EXIT_OK)
+			return r;
+		json_t *image = json_deep_copy(json_object_get(res, "image_snapshot"));
+		if (!json_is_object(image))
+			image = json_object();
+		json_object_set(image, "server", json_object_get(res, "uuid"));
+		json_object_set_new(image, "status", json_string(a->wait ? "active" : "queued"));
+		json_decref(res);
+		if (a->wait) { /* the image is written; wait for the server to settle too */
+			json_t *settled = NULL;
+			r = settle(x, s_or(image, "server", ""), false, &settled);
+			json_decref(settled);
+		}
+		if (a->json)
+			print_json(image);
+		else
+			print_object(image);
+		json_decref(image);
+		return r == EXIT_TIMEOUT ? r : EXIT_OK;
+	}
+	if (strcmp(verb, "console") == 0) {
+		if (check_opts(a, O_TYPE) < 0 || need_args(a, 1, "SERVER") < 0)
+			return EXIT_USAGE;
+		q = json_pack("{s:s, s:s}", "server", a->argv[2], "type", a->type ? a->type : "vnc");
+		r = call(x, "server.console", q, true, &res);
+		json_decref(q);
+		if (r == EXIT_OK) {
+			char url[600];
+			snprintf(url, sizeof url, "%s://%s:%lld", s_or(res, "type", "vnc"),
+				 s_or(res, "host", ""),
+				 (long long)json_integer_value(json_object_get(res, "port")));
+			json_object_set_new(res, "url", json_string(url));
+			a->json ? print_json(res) : print_object(res);
+			wipe_json_string(json_object_get(res, "password"));
+		}
+		json_decref(res);
+		return r;
+	}
+	if (strcmp(verb, "set-password") == 0) {
+		if (check_opts(a, O_PASSWORD | O_WAIT) < 0 || need_args(a, 1, "SERVER") < 0)
+			return EXIT_USAGE;
+		char generated[17] = "";
+		if (a->password && (!*a->password || strlen(a->password) > 255))
+			return usage_error("--password", "%s", "must be 1-255 bytes");
+		if (!a->password && generate_password(generated) < 0)
+			return EXIT_SERVER;
+		q = json_pack("{s:s, s:s, s:s}", "server", a->argv[2], "action", "set_admin_password",
+			      "password", a->password ? a->password : generated);
+		r = call(x, "server.action", q, a->wait, &res);
+		wipe_json_string(json_object_get(q, "password"));
+		json_decref(q);
+		if (r == EXIT_OK && generated[0])
+			json_object_set_new(res, "adminPass", json_string(generated));
+		explicit_bzero(generated, sizeof generated);
 		if (r != EXIT_OK)
 			return r;
 		return finish_server(x, res, false);
@@ -619,13 +891,38 @@ cmd_server(struct ctx *x)
 		if (strcmp(verb, actions[i].verb) != 0)
 			continue;
 		bool reboot = strcmp(verb, "reboot") == 0;
-		if (check_opts(a, O_WAIT | (reboot ? O_HARD : 0)) < 0 ||
-		    need_args(a, 1, "SERVER") < 0)
+		if (check_opts(a, O_WAIT | actions[i].opts) < 0 || need_args(a, 1, "SERVER") < 0)
 			return EXIT_USAGE;
 		q = json_pack("{s:s, s:s}", "server", a->argv[2], "action", actions[i].action);
 		if (reboot)
 			json_object_set_new(q, "hard", json_boolean(a->hard));
+		if (strcmp(verb, "resize") == 0) {
+			json_t *flavor = NULL;
+			if (!a->flavor) {
+				json_decref(q);
+				return usage_error("--flavor-spec", "%s",
+						   "is required (the new size: vcpus=4,ram=1024,disk=1)");
+			}
+			if (spec_flavor(a->flavor, &flavor, &err) < 0) {
+				fprintf(stderr, "hv: %s: %s\n", err.field, err.message);
+				json_decref(q);
+				return EXIT_USAGE;
+			}
+			json_object_set_new(q, "flavor", flavor);
+			json_object_set(q, "properties", a->props);
+		}
+		if (strcmp(verb, "rebuild") == 0 && !a->image) {
+			json_decref(q);
+			return usage_error("--image", "%s", "is required (the image to rebuild from)");
+		}
+		if (a->image)
+			json_object_set_new(q, "image", json_string(a->image));
+		if ((r = add_identity(a, q)) != EXIT_OK) {
+			json_decref(q);
+			return r;
+		}
 		r = call(x, "server.action", q, a->wait, &res);
+		wipe_json_string(json_object_get(q, "admin_pass"));
 		json_decref(q);
 		if (r != EXIT_OK)
 			return r;
@@ -698,5 +995,6 @@ main(int argc, char **argv)
 out:
 	free(pos);
 	json_decref(a.props);
+	json_decref(a.image_props);
 	return r;
 }

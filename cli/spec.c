@@ -112,3 +112,58 @@ spec_property(const char *text, json_t *props, struct hv_error *err)
 	json_object_set_new(props, key, json_string(eq + 1));
 	return 0;
 }
+
+int
+spec_key_line(const char *text, size_t len, char **ret, struct hv_error *err)
+{
+	*ret = NULL;
+	/* one trailing newline (as ssh-keygen writes the file) is not part of the key */
+	if (len && text[len - 1] == '\n')
+		len--;
+	if (len && text[len - 1] == '\r')
+		len--;
+	if (len == 0)
+		return hv_error_set(err, -EINVAL, "key-file", "the file is empty");
+	if (len > 8192)
+		return hv_error_set(err, -EINVAL, "key-file", "a public key line is at most 8 KiB");
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)text[i];
+		if (ch == '\n')
+			return hv_error_set(err, -EINVAL, "key-file",
+					    "more than one line: give one OpenSSH public key");
+		if (ch < 0x20 || ch == 0x7f)
+			return hv_error_set(err, -EINVAL, "key-file",
+					    "control character at byte %zu", i);
+	}
+	if (strncmp(text, "ssh-", 4) != 0 && strncmp(text, "ecdsa-", 6) != 0 &&
+	    strncmp(text, "sk-", 3) != 0)
+		return hv_error_set(err, -EINVAL, "key-file",
+				    "not an OpenSSH public key (expected ssh-ed25519 AAAA..., is it "
+				    "the private key?)");
+	if (!(*ret = strndup(text, len)))
+		return hv_error_set(err, -ENOMEM, "key-file", "out of memory");
+	return 0;
+}
+
+char *
+spec_base64(const unsigned char *data, size_t len)
+{
+	static const char tbl[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	char *out = malloc((len + 2) / 3 * 4 + 1), *o = out;
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < len; i += 3) {
+		uint32_t v = (uint32_t)data[i] << 16;
+		if (i + 1 < len)
+			v |= (uint32_t)data[i + 1] << 8;
+		if (i + 2 < len)
+			v |= data[i + 2];
+		*o++ = tbl[v >> 18 & 63];
+		*o++ = tbl[v >> 12 & 63];
+		*o++ = i + 1 < len ? tbl[v >> 6 & 63] : '=';
+		*o++ = i + 2 < len ? tbl[v & 63] : '=';
+	}
+	*o = '\0';
+	return out;
+}

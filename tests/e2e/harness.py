@@ -124,7 +124,7 @@ class Cluster:
     # ---- agents -------------------------------------------------------------------------
     def agent_conf(self, host_id, fake=""):
         d = self.path("agent-" + host_id)
-        os.makedirs(d, exist_ok=True)
+        os.makedirs(os.path.join(d, "instances"), exist_ok=True)
         os.makedirs(self.path("images"), exist_ok=True)
         conf = os.path.join(d, "hvagent.conf")
         with open(conf, "w") as f:
@@ -133,9 +133,10 @@ class Cluster:
                     "log_level = debug\n"
                     "[controller]\nendpoint = %s\nserver_public_key = %s\nkeys_dir = %s/keys\n"
                     "heartbeat_interval = 1\nreconnect_min_ms = 50\nreconnect_max_ms = 500\n"
+                    "[guest]\nconfig_drive_dir = %s/instances/config-drives\n"
                     "[fake]\nvcpus = 8\nmemory_mb = 8192\n%s"
                     % (host_id, d, self.binary("drivers/fake"), d, self.path("images"),
-                       self.agent_ep, self.server_key, d, fake))
+                       self.agent_ep, self.server_key, d, d, fake))
         return conf
 
     def agent_key(self, host_id):
@@ -201,6 +202,27 @@ class Cluster:
     def wait_host(self, host_id, state, timeout=60):
         return wait_for("host %s %s" % (host_id, state),
                         lambda: self.host_state(host_id) == state, timeout)
+
+    def config_drive(self, host_id, uuid):
+        """Where the host's agent builds the config drive of instance uuid."""
+        return self.path("agent-" + host_id, "instances", "config-drives", uuid + ".config")
+
+    def central_files(self):
+        """hvcentral's log and every file of its database (main, WAL, shared memory)."""
+        files = [self.path("hvcentral.log")]
+        state = self.path("central")
+        files += [os.path.join(state, n) for n in os.listdir(state)
+                  if os.path.isfile(os.path.join(state, n))]
+        return files
+
+    def central_holds(self, secret):
+        """The hvcentral files whose bytes contain secret."""
+        hits = []
+        for f in self.central_files():
+            with open(f, "rb") as fh:
+                if secret.encode() in fh.read():
+                    hits.append(f)
+        return hits
 
     def dump_logs(self):
         for name in sorted(os.listdir(self.dir)):

@@ -42,6 +42,176 @@ def api_rejects_malformed_requests(c):
     s.close()
 
 
+def waited(c, *args):
+    """hv server ARGS --wait, which must succeed."""
+    rc, out, err = c.hv("server", *(list(args) + ["--wait"]))
+    check(rc == 0, "hv server %s --wait exits 0 (%s)" % (" ".join(args), err.strip()))
+    return out
+
+
+def guide_actions(c):
+    """The guide's other instance actions, each checked through vm_state / task_state /
+    power_state as hvcentral mirrors them from the host."""
+    import json, os
+    waited(c, "resize", "web-1", "--flavor-spec", "vcpus=4,ram=1024,disk=1",
+           "--property", "hw:mem_page_size=small")
+    check(states(c, "web-1") == ("resized", None, "running"), "resize lands in resized/running")
+    s = c.show("web-1")
+    check(s["flavor"]["vcpus"] == 4 and s["flavor"]["ram_mb"] == 1024, "the resized server shows the new flavor")
+    check(s["properties"].get("hw:mem_page_size") == "small", "resize --property becomes the new extra specs")
+    rc, _, err = c.hv("server", "resize", "web-1", "--flavor-spec", "vcpus=1,ram=64,disk=1")
+    check(rc == 1 and "resized" in err, "a second resize before confirm/revert is refused naming resized")
+    waited(c, "resize-revert", "web-1")
+    check(states(c, "web-1") == ("active", None, "running"), "resize-revert goes back to active/running")
+    check(c.show("web-1")["flavor"]["vcpus"] == 2, "and restores the old flavor")
+    waited(c, "resize", "web-1", "--flavor-spec", "vcpus=4,ram=1024,disk=1")
+    waited(c, "resize-confirm", "web-1")
+    check(states(c, "web-1") == ("active", None, "running"), "resize-confirm ends active/running")
+    check(c.show("web-1")["flavor"]["vcpus"] == 4, "and keeps the new flavor")
+    rc, _, err = c.hv("server", "resize-confirm", "web-1")
+    check(rc == 1 and "active" in err, "confirming with no resize pending is refused naming the state")
+    rc, _, err = c.hv("server", "resize", "web-1")
+    check(rc == 2 and "--flavor-spec" in err, "resize without --flavor-spec is a usage error")
+
+    waited(c, "rebuild", "web-1", "--image", "cirros-0.6", "--image-property", "hw_qemu_guest_agent=yes")
+    check(states(c, "web-1") == ("active", None, "running"), "rebuild ends active/running")
+    check(c.show("web-1")["image"] == "cirros-0.6", "the rebuilt server shows its new image")
+    rc, _, err = c.hv("server", "rebuild", "web-1")
+    check(rc == 2 and "--image" in err, "rebuild without --image is a usage error")
+
+    rc, _, err = c.hv("server", "unrescue", "web-1")
+    check(rc == 1 and "rescued" in err, "unrescue of a server not in rescue is refused")
+    waited(c, "rescue", "web-1")
+    check(states(c, "web-1") == ("rescued", None, "running"), "rescue: rescued/running")
+    rc, _, err = c.hv("server", "pause", "web-1")
+    check(rc == 1 and "rescued" in err, "a rescued server cannot be paused")
+    waited(c, "unrescue", "web-1")
+    check(states(c, "web-1") == ("active", None, "running"), "unrescue: active/running again")
+    waited(c, "rescue", "web-1", "--image", "rescue-img")
+    check(states(c, "web-1") == ("rescued", None, "running"), "rescue --image: rescued/running")
+    waited(c, "unrescue", "web-1")
+
+    rc, out, err = c.hv("server", "snapshot", "web-1", "nightly 1", "--wait", "-f", "json")
+    check(rc == 0, "snapshot --wait succeeds (%s)" % err.strip())
+    img = json.loads(out)
+    check(img["id"].startswith("nightly_1-") and img["name"] == "nightly 1" and img["status"] == "active",
+          "snapshot prints the new image id (%s)" % img["id"])
+    check(img.get("properties", {}).get("image_type") == "snapshot", "the host's image properties come back")
+    # the image store holds the image under its id (with a suffix and a sidecar in
+    # stores that record formats)
+    written = [n for n in os.listdir(c.path("images")) if n == img["id"] or n.startswith(img["id"] + ".")]
+    check(any(os.path.getsize(c.path("images", n)) > 0 for n in written),
+          "the fake driver wrote the image file (%s)" % ", ".join(written))
+    check(states(c, "web-1") == ("active", None, "running"), "a snapshot leaves the server active/running")
+    cmds = c.show("web-1")["recent_commands"]
+    check(cmds[0]["action"] == "snapshot" and cmds[0].get("image_id") == img["id"],
+          "hvcentral recorded the image id with the snapshot command")
+    rc, out, err = c.hv("server", "snapshot", "web-1", "plain")
+    check(rc == 0 and "plain-" in out, "snapshot without --wait prints the id at once")
+    harness.wait_for("snapshot done", lambda: states(c, "web-1") == ("active", None, "running"))
+
+    for typ, base in (("vnc", 5900), ("serial", 10000)):
+        rc, out, err = c.hv("server", "console", "web-1", "--type", typ, "-f", "json")
+        check(rc == 0, "console --type %s succeeds (%s)" % (typ, err.strip()))
+        ep = json.loads(out)
+        check(ep["type"] == typ and ep["host"] and ep["port"] >= base,
+              "console %s returns an endpoint %s:%s" % (typ, ep["host"], ep["port"]))
+    rc, out, _ = c.hv("server", "console", "web-1")
+    check(rc == 0 and "vnc://" in out, "console defaults to vnc and prints a url")
+    check(states(c, "web-1") == ("active", None, "running"), "a console changes no state")
+
+    rc, out, err = c.hv("server", "set-password", "web-1", "--wait", "-f", "json")
+    check(rc == 0, "set-password --wait succeeds (%s)" % err.strip())
+    pw = json.loads(out).get("adminPass", "")
+    check(len(pw) == 16, "set-password without --password shows the generated password once")
+    check(states(c, "web-1") == ("active", None, "running"), "set-password leaves active/running")
+    rc, out, _ = c.hv("server", "show", "web-1")
+    check(pw not in out, "server show does not show the password again")
+    rc, out, err = c.hv("server", "set-password", "web-1", "--password", "S3cret-given-pw", "--wait")
+    check(rc == 0 and "S3cret-given-pw" not in out, "a given password is not echoed")
+    for secret in (pw, "S3cret-given-pw"):
+        check(c.central_holds(secret) == [], "the password is in neither hvcentral's log nor its database")
+    rc, _, err = c.hv("server", "console", "web-1", "--type", "spice")
+    check(rc == 2 and "--type" in err, "an unknown console type is a usage error")
+
+
+def config_drive_create(c):
+    """create --key-file --user-data --config-drive reaches the agent: the config drive the
+    host built carries the uuid, the key and the script; the generated password is shown
+    once and stays out of hvcentral's files and out of the drive in clear."""
+    import json, os, subprocess, tempfile
+    key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOpEr9t7Gq4Jd2vQm2+RkKkq2d0N8e6Zk1u1cD4hvT2e ops@example"
+    keyfile = c.path("id_ed25519.pub")
+    with open(keyfile, "w") as f:
+        f.write(key + "\n")
+    script = "#!/bin/sh\necho configured by hv > /etc/motd\n"
+    udfile = c.path("init.sh")
+    with open(udfile, "w") as f:
+        f.write(script)
+    rc, out, err = c.hv("server", "create", "cfg-1", "--host", "node-1", "--flavor-spec",
+                        "vcpus=1,ram=128,disk=1", "--image", "cirros", "--key-file", keyfile,
+                        "--user-data", udfile, "--config-drive", "--wait", "-f", "json")
+    check(rc == 0, "create with --key-file --user-data --config-drive succeeds (%s)" % err.strip())
+    s = json.loads(out)
+    pw = s.get("adminPass", "")
+    check(len(pw) == 16, "create without --admin-pass shows a generated adminPass")
+    check(states(c, "cfg-1") == ("active", None, "running"), "the server is active/running")
+    check("adminPass" not in c.show("cfg-1") and pw not in json.dumps(c.show("cfg-1")),
+          "the password is shown once: server show never has it")
+    iso = c.config_drive("node-1", s["uuid"])
+    check(os.path.isfile(iso), "the agent built the config drive " + iso)
+    found = subprocess.run(["xorriso", "-indev", iso, "-find"], capture_output=True, text=True)
+    check(found.returncode == 0 and "openstack/latest/meta_data.json" in found.stdout,
+          "xorriso lists openstack/latest/meta_data.json")
+    out_dir = tempfile.mkdtemp(dir=c.dir)
+    for name in ("meta_data.json", "user_data"):
+        subprocess.run(["xorriso", "-osirrox", "on", "-indev", iso, "-extract",
+                        "/openstack/latest/" + name, os.path.join(out_dir, name)],
+                       capture_output=True, check=True)
+    with open(os.path.join(out_dir, "meta_data.json")) as f:
+        meta = json.load(f)
+    check(meta["uuid"] == s["uuid"], "meta_data.json carries the server's uuid")
+    check(key in json.dumps(meta.get("public_keys")), "meta_data.json carries the --key-file key")
+    import email
+    with open(os.path.join(out_dir, "user_data"), "rb") as f:
+        # with a password the drive's user_data is MIME: the password part (a hash) and
+        # the operator's script, each for cloud-init
+        msg = email.message_from_bytes(f.read())
+    parts = {p.get_content_type(): p for p in msg.walk() if not p.is_multipart()}
+    user = parts.get("text/x-not-multipart")
+    check(user is not None and user.get_payload(decode=True).decode() == script,
+          "user_data on the drive carries the --user-data script")
+    check(any("$6$" in p.get_payload(decode=True).decode(errors="replace") or
+              "$y$" in p.get_payload(decode=True).decode(errors="replace")
+              for t, p in parts.items() if t != "text/x-not-multipart"),
+          "and the generated password as a crypt hash")
+    with open(iso, "rb") as f:
+        check(pw.encode() not in f.read(), "the drive has the password only as a hash")
+    check(c.central_holds(pw) == [], "the generated password is in neither hvcentral's log nor its database")
+    check(c.central_holds("configured by hv") == [] and
+          c.central_holds("IyEvYmluL3NoCmVjaG8gY29uZmln") == [],
+          "the user data is in neither hvcentral's log nor its database")
+
+    two = c.path("two.pub")
+    with open(two, "w") as f:
+        f.write(key + "\n" + key + "\n")
+    rc, _, err = c.hv("server", "create", "cfg-2", "--host", "node-1", "--flavor-spec",
+                      "vcpus=1,ram=64,disk=1", "--image", "cirros", "--key-file", two)
+    check(rc == 2 and "more than one line" in err, "a key file of two lines is refused before sending")
+    big = c.path("big.sh")
+    with open(big, "w") as f:
+        f.write("#" * 70000)
+    rc, _, err = c.hv("server", "create", "cfg-2", "--host", "node-1", "--flavor-spec",
+                      "vcpus=1,ram=64,disk=1", "--image", "cirros", "--user-data", big)
+    check(rc == 2 and "--user-data" in err, "user data over 64 KiB is refused before sending")
+    rc, _, err = c.hv("server", "set-password", "cfg-1", "--wait")
+    check(rc == 1 and "hw_qemu_guest_agent" in err,
+          "set-password on an image without a guest agent fails naming hw_qemu_guest_agent")
+    check(states(c, "cfg-1") == ("active", None, "running"), "and leaves the server as it was")
+    rc, _, _ = c.hv("server", "delete", "cfg-1", "--wait")
+    check(rc == 0, "cfg-1 deleted")
+
+
 def main():
     c = harness.Cluster()
     c.start_central()
@@ -84,6 +254,9 @@ def main():
     check(states(c, "web-1") == ("paused", None, "paused"), "a refused action changes nothing")
     rc, _, _ = c.hv("server", "unpause", "web-1", "--wait")
     check(rc == 0, "unpause again")
+
+    guide_actions(c)
+    config_drive_create(c)
 
     rc, out, err = c.hv("server", "console-log", "web-1", "--length", "3")
     check(rc == 0 and out.count("\n") <= 3 and len(out) > 0, "console-log --length 3 prints at most 3 lines")

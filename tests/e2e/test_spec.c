@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -86,6 +87,39 @@ a_property_is_key_equals_value(void **state)
 	json_decref(p);
 }
 
+static void
+a_key_file_is_one_openssh_line(void **state)
+{
+	struct hv_error err = {0};
+	char *key = NULL;
+	const char good[] = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ user@host\n";
+	assert_int_equal(spec_key_line(good, strlen(good), &key, &err), 0);
+	assert_string_equal(key, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ user@host");
+	free(key);
+	const char two[] = "ssh-ed25519 AAAA a\nssh-rsa AAAA b\n";
+	assert_int_equal(spec_key_line(two, strlen(two), &key, &err), -EINVAL);
+	assert_string_equal(err.field, "key-file");
+	assert_non_null(strstr(err.message, "more than one line"));
+	const char priv[] = "-----BEGIN OPENSSH PRIVATE KEY-----\n";
+	assert_int_equal(spec_key_line(priv, strlen(priv), &key, &err), -EINVAL);
+	assert_int_equal(spec_key_line("\n", 1, &key, &err), -EINVAL);
+	assert_null(key);
+}
+
+static void
+user_data_is_sent_as_padded_base64(void **state)
+{
+	char *b = spec_base64((const unsigned char *)"#!/bin/sh\n", 10);
+	assert_string_equal(b, "IyEvYmluL3NoCg==");
+	free(b);
+	b = spec_base64((const unsigned char *)"abc", 3);
+	assert_string_equal(b, "YWJj");
+	free(b);
+	b = spec_base64((const unsigned char *)"", 0);
+	assert_string_equal(b, "");
+	free(b);
+}
+
 int
 main(void)
 {
@@ -94,6 +128,8 @@ main(void)
 		cmocka_unit_test(ephemeral_and_swap_default_to_zero_in_any_order),
 		cmocka_unit_test(mistakes_name_the_key),
 		cmocka_unit_test(a_property_is_key_equals_value),
+		cmocka_unit_test(a_key_file_is_one_openssh_line),
+		cmocka_unit_test(user_data_is_sent_as_padded_base64),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
