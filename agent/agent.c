@@ -20,6 +20,9 @@
 #include <zmq.h>
 
 #include "drive.h"
+#include "image.h"
+#include "imgstore.h"
+#include "injector.h"
 #include "inst.h"
 #include "journal.h"
 #include "json.h"
@@ -121,6 +124,11 @@ struct agent {
 	const struct hvd_driver *ops;
 	const struct hv_driver *drv;
 	struct hvd_host *host;
+	struct imgstore *store;   /* NULL when [DEFAULT] image_store is empty */
+	struct injector *inj;     /* NULL unless [guest] inject_key or inject_password */
+	/* HOST_DOWN until HOST_UP: the host reports itself disabled (automatically) and
+	 * refuses commands that need the driver */
+	bool host_down;
 	struct hvd_host_info info;
 	struct journal *jn;
 
@@ -404,6 +412,11 @@ static json_t *report_body(struct agent *a, const struct hvd_host_stats *st)
 	json_object_set_new(o, "metrics", metrics);
 	json_object_set_new(o, "numa_topology", json_pack("{s:o}", "cells", cells));
 	json_object_set_new(o, "generation", json_integer((json_int_t)a->generation));
+	/* nova's service status; "AUTO: " marks a disable the agent lifts by itself */
+	json_object_set_new(o, "status", json_string(a->host_down ? "disabled" : "enabled"));
+	if (a->host_down)
+		json_object_set_new(o, "disabled_reason",
+				    json_string("AUTO: hypervisor connection lost"));
 	return o;
 }
 
@@ -622,9 +635,59 @@ static int run_view(struct agent *a, struct job *j, struct req_spec_view *v)
 	return req_spec_view(j->spec, j->req.uuid, a->image_store, v, &j->err);
 }
 
+/* The view of a command that names an image, that image resolved through the store. */
+static int run_image_view(struct agent *a, struct job *j, struct req_spec_view *v,
+			  struct agent_image *ai)
+{
+	int r = run_view(a, j, v);
+
+	memset(ai, 0, sizeof *ai);
+	if (r < 0)
+		return r;
+	if (!v->spec.image.id) {
+		v->spec.image.path = NULL;
+		return 0;
+	}
+	r = agent_image_resolve(a->store, a->o.image_store_required, "body.image", &v->spec.image,
+				ai, &j->err);
+	if (r < 0) {
+		agent_image_release(ai);
+		req_spec_view_release(v);
+	}
+	return r;
+}
+
 static void drive_path(struct agent *a, const char *uuid, char *buf, size_t size)
 {
 	snprintf(buf, size, "%s/%s.config", a->drive_dir, uuid);
+}
+
+/* Spawn with injection: the driver defined the guest stopped; write the key and/or the
+ * password hash into its root disk, then start it when asked. The instance stays defined
+ * (and goes to error) when injection fails. */
+static int inject_and_start(struct agent *a, struct job *j, bool key, bool password)
+{
+	const struct hvd_driver *d = a->ops;
+	const char *project = json_string_value(json_object_get(j->spec, "project_id"));
+	char *disk = NULL, *format = NULL;
+	int r;
+
+	if (!d->root_disk)
+		return hv_error_set(&j->err, -EOPNOTSUPP, "guest",
+				    "[guest] injection is on but the %s driver cannot expose a root disk",
+				    d->name);
+	if ((r = d->root_disk(a->host, j->req.uuid, &disk, &format, &j->err)) < 0)
+		return r;
+	r = injector_run(a->inj, project, disk, format, key ? j->req.key_data : NULL,
+			 password ? j->req.secret : NULL, &j->err);
+	free(disk);
+	free(format);
+	if (r < 0)
+		return r;
+	j->data = json_pack("{s:{s:b, s:b}}", "injected", "key", key, "password", password);
+	if (j->req.power_on)
+		r = d->power_on(a->host, j->req.uuid, &j->err);
+	return r;
 }
 
 static void run_cmd(struct agent *a, struct job *j)
@@ -648,10 +711,14 @@ static void run_cmd(struct agent *a, struct job *j)
 		bool want = json_is_true(json_object_get(j->spec, "config_drive")) ||
 			    a->o.force_config_drive;
 		char drive[PATH_MAX + 64];
+		struct agent_image ai;
+		bool key = a->inj && a->o.inject_key && j->req.key_data;
+		bool password = a->inj && a->o.inject_password && j->req.secret;
 
-		if ((r = run_view(a, j, &v)) < 0)
+		if ((r = run_image_view(a, j, &v, &ai)) < 0)
 			break;
-		v.spec.power_on = j->req.power_on;
+		/* injected guests start only once their disk is written */
+		v.spec.power_on = j->req.power_on && !key && !password;
 		if (want) {
 			struct drive_secrets sec = { j->req.secret, j->req.key_data, j->req.user_data,
 						     j->req.user_data_len };
@@ -663,6 +730,7 @@ static void run_cmd(struct agent *a, struct job *j)
 			else
 				r = drive_write(j->spec, uuid, &sec, drive, err);
 			if (r < 0) {
+				agent_image_release(&ai);
 				req_spec_view_release(&v);
 				break;
 			}
@@ -671,6 +739,9 @@ static void run_cmd(struct agent *a, struct job *j)
 		r = d->spawn(h, &v.spec, err);
 		if (r < 0 && want)
 			unlink(drive); /* nothing is left behind on failure */
+		if (r >= 0 && (key || password))
+			r = inject_and_start(a, j, key, password);
+		agent_image_release(&ai);
 		req_spec_view_release(&v);
 		break;
 	}
@@ -705,33 +776,76 @@ static void run_cmd(struct agent *a, struct job *j)
 		break;
 	case CMD_CONFIRM_RESIZE: NEED(confirm_resize); r = d->confirm_resize(h, uuid, err); break;
 	case CMD_REVERT_RESIZE: NEED(revert_resize); r = d->revert_resize(h, uuid, err); break;
-	case CMD_REBUILD:
+	case CMD_REBUILD: {
+		struct agent_image ai;
+
 		NEED(rebuild);
-		if ((r = run_view(a, j, &v)) < 0)
+		if ((r = run_image_view(a, j, &v, &ai)) < 0)
 			break;
 		r = d->rebuild(h, &v.spec, err);
+		agent_image_release(&ai);
 		req_spec_view_release(&v);
 		break;
-	case CMD_RESCUE:
+	}
+	case CMD_RESCUE: {
+		struct agent_image ai;
+
 		NEED(rescue);
-		if ((r = run_view(a, j, &v)) < 0)
+		if ((r = run_image_view(a, j, &v, &ai)) < 0)
 			break;
 		r = d->rescue(h, uuid, &v.spec.image, err);
+		agent_image_release(&ai);
 		req_spec_view_release(&v);
 		break;
+	}
 	case CMD_UNRESCUE: NEED(unrescue); r = d->unrescue(h, uuid, err); break;
 	case CMD_SNAPSHOT: {
 		char dest[PATH_MAX + 80];
 		json_t *base = json_object_get(json_object_get(j->spec, "image"), "id");
+		const char *format = j->req.format[0] ? j->req.format : "qcow2";
+		struct imgstore_image *old = NULL;
+		/* the guide's table 2.10: what a snapshot image records about its origin */
+		struct hvd_kv props[] = {
+			{ "image_type", "snapshot" },
+			{ "instance_uuid", uuid },
+			{ "base_image_ref", json_is_string(base) ? json_string_value(base) : "" },
+		};
 
 		NEED(snapshot);
-		snprintf(dest, sizeof dest, "%s/%s", a->image_store, j->req.image_id);
-		r = d->snapshot(h, uuid, dest, j->req.format, err);
+		if (!a->store) {
+			r = hv_error_set(err, -EINVAL, "image_store",
+					 "snapshot needs an image store ([DEFAULT] image_store)");
+			break;
+		}
+		if (!imgstore_id_valid(j->req.image_id)) {
+			r = hv_error_set(err, -EINVAL, "body.image_id",
+					 "body.image_id: '%s' cannot name an image in the store "
+					 "(allowed: [A-Za-z0-9._-], not starting with '.')", j->req.image_id);
+			break;
+		}
+		if (imgstore_get(a->store, j->req.image_id, &old, err) == 0) {
+			imgstore_image_free(old);
+			r = hv_error_set(err, -EEXIST, "body.image_id",
+					 "body.image_id: image '%s' already exists in the image store",
+					 j->req.image_id);
+			break;
+		}
+		hv_error_clear(err);
+		if ((r = imgstore_data_path(a->store, j->req.image_id, dest, sizeof dest, err)) < 0)
+			break;
+		unlink(dest); /* a leftover of a snapshot that died before its sidecar */
+		r = d->snapshot(h, uuid, dest, format, err);
+		if (r >= 0) {
+			r = imgstore_commit(a->store, j->req.image_id, format, props,
+					    sizeof props / sizeof props[0], err);
+			if (r < 0)
+				unlink(dest);
+		}
 		if (r >= 0)
-			j->data = json_pack("{s:{s:s, s:s, s:{s:s, s:s, s:O}}}", "image", "id",
-					    j->req.image_id, "format", j->req.format, "properties",
+			j->data = json_pack("{s:{s:s, s:s, s:{s:s, s:s, s:s}}}", "image", "id",
+					    j->req.image_id, "format", format, "properties",
 					    "image_type", "snapshot", "instance_uuid", uuid,
-					    "base_image_ref", base ? base : json_null());
+					    "base_image_ref", props[2].value);
 		break;
 	}
 	case CMD_CONSOLE_LOG: {
@@ -925,8 +1039,19 @@ static void drain_driver_events(struct agent *a)
 
 		next = e->next;
 		if (e->type == HVD_EVENT_HOST_DOWN || e->type == HVD_EVENT_HOST_UP) {
-			hv_log(HV_LOG_WARNING, NULL, NULL, "%s", transition_name(e->type));
+			bool down = e->type == HVD_EVENT_HOST_DOWN;
+
+			hv_log(HV_LOG_WARNING, NULL, NULL, "%s: host %s", transition_name(e->type),
+			       down ? "disabled (automatic) until the hypervisor is back"
+				    : "enabled again; resyncing power states");
+			a->host_down = down;
+			if (!down)
+				a->next_sync_ms = mono_ms(); /* states may have changed meanwhile */
 			emit_event(a, json_pack("{s:s}", "event", transition_name(e->type)));
+			/* the controller learns the new status now, not at the next interval */
+			if (a->session)
+				send_msg(a, PROTO_REPORT, NULL, false,
+					 report_body(a, a->have_prev_stats ? &a->prev_stats : NULL));
 		} else if (in) {
 			hv_log(HV_LOG_INFO, in->uuid, NULL, "lifecycle %s", transition_name(e->type));
 			apply_power(a, in, e->type != HVD_EVENT_DELETED, e->power, true);
@@ -1110,6 +1235,10 @@ static void on_job_done(struct agent *a, struct job *j)
 		a->stats_pending = false;
 		if (j->rc < 0) {
 			hv_log(HV_LOG_WARNING, NULL, NULL, "host stats: %s", j->err.message);
+			/* a disabled host still reports (its status), with the last counters */
+			if (a->host_down && a->session)
+				send_msg(a, PROTO_REPORT, NULL, false,
+					 report_body(a, a->have_prev_stats ? &a->prev_stats : NULL));
 			break;
 		}
 		if (a->session)
@@ -1161,6 +1290,7 @@ static void on_job_done(struct agent *a, struct job *j)
 						u, "power_state",
 						inst_power_name(j->entries[k].power)));
 		}
+		hv_log(HV_LOG_DEBUG, NULL, NULL, "power state sync: %zu guests listed", j->n_entries);
 		break;
 	}
 	job_free(j);
@@ -1242,6 +1372,44 @@ static void handle_net_command(struct agent *a, struct proto_msg *m)
 	queue_push(&a->net_q, j);
 }
 
+/* Refuses, before anything is created, a command whose image the store cannot give: an
+ * unknown id (when images must be stored), a format that disagrees with the record, a
+ * snapshot id that is taken or cannot name a stored image. The worker resolves again. */
+static int check_image(struct agent *a, const struct req *r, struct hv_error *err)
+{
+	json_t *im = json_object_get(r->spec, "image");
+	struct agent_image ai;
+	struct hvd_image view = { 0 };
+	int rc;
+
+	if (r->cmd == CMD_SNAPSHOT) {
+		struct imgstore_image *old = NULL;
+
+		if (!a->store)
+			return 0; /* the worker reports it */
+		if (!imgstore_id_valid(r->image_id))
+			return hv_error_set(err, -EINVAL, "body.image_id",
+					    "body.image_id: '%s' cannot name an image in the store "
+					    "(allowed: [A-Za-z0-9._-], not starting with '.')",
+					    r->image_id);
+		if (imgstore_get(a->store, r->image_id, &old, NULL) == 0) {
+			imgstore_image_free(old);
+			return hv_error_set(err, -EEXIST, "body.image_id",
+					    "body.image_id: image '%s' already exists in the image store",
+					    r->image_id);
+		}
+		return 0;
+	}
+	if (!json_is_object(im) || (r->cmd != CMD_SPAWN && r->cmd != CMD_REBUILD &&
+				    r->cmd != CMD_RESCUE))
+		return 0;
+	view.id = json_string_value(json_object_get(im, "id"));
+	view.format = json_string_value(json_object_get(im, "format"));
+	rc = agent_image_resolve(a->store, a->o.image_store_required, "body.image", &view, &ai, err);
+	agent_image_release(&ai);
+	return rc;
+}
+
 static void handle_command(struct agent *a, struct proto_msg *m)
 {
 	struct journal_cmd jc;
@@ -1292,6 +1460,16 @@ static void handle_command(struct agent *a, struct proto_msg *m)
 		send_error(a, m->hdr.msg_id, code, &err);
 		return;
 	}
+	if (a->host_down) {
+		/* not journaled: the same cmd_id is welcome again once the host is back */
+		hv_error_set(&err, -ENOTCONN, "host",
+			     "host: disabled (AUTO: hypervisor connection lost); retry %s when it is "
+			     "back", inst_cmd_name(r.cmd));
+		hv_log(HV_LOG_NOTICE, r.uuid, m->hdr.cmd_id, "%s refused: %s", inst_cmd_name(r.cmd),
+		       err.message);
+		send_error(a, m->hdr.msg_id, PROTO_E_BUSY, &err);
+		goto out;
+	}
 	if (!hv_driver_supports(a->drv, inst_cmd_driver_op(r.cmd))) {
 		hv_error_set(&err, -EOPNOTSUPP, "body.command", "the %s driver does not support %s",
 			     a->ops->name, inst_cmd_name(r.cmd));
@@ -1331,6 +1509,10 @@ static void handle_command(struct agent *a, struct proto_msg *m)
 	}
 	if (in && inst_guard(in, r.cmd, r.hard, &code, &err) < 0) {
 		refuse(a, m, &r, code, &err);
+		goto out;
+	}
+	if (check_image(a, &r, &err) < 0) {
+		refuse(a, m, &r, PROTO_E_INVALID, &err);
 		goto out;
 	}
 	if (!in) {
@@ -1865,7 +2047,7 @@ int agent_run(struct agent *a)
 		if (a->dealer)
 			drain_socket(a);
 		now = mono_ms();
-		if (now >= a->next_sync_ms && !a->sync_pending) {
+		if (now >= a->next_sync_ms && !a->sync_pending && !a->host_down) {
 			/* the first sync always runs: it reports guests the journal does not know */
 			start_house_job(a, JOB_SYNC);
 			a->next_sync_ms = a->o.sync_interval_s > 0 ? now + a->o.sync_interval_s * 1000
@@ -1940,6 +2122,19 @@ int agent_new(const struct agent_opts *o, struct agent **ret, struct hv_error *e
 	}
 	if ((r = journal_open(a->state_dir, &a->jn, err)) < 0)
 		goto fail;
+	if (a->image_store[0] && (r = imgstore_open(a->image_store, &a->store, err)) < 0)
+		goto fail;
+	if (o->inject_key || o->inject_password) {
+		struct injector_opts io = {
+			.timeout_s = o->injection_timeout_s > 0 ? (unsigned)o->injection_timeout_s : 600,
+			.force_tcg = o->inject_force_tcg,
+			.image_store = a->image_store[0] ? a->image_store : NULL,
+			.window_ms = 200,
+		};
+
+		if ((r = injector_new(&io, &a->inj, err)) < 0)
+			goto fail;
+	}
 
 	a->drv = o->driver;
 	a->ops = hv_driver_ops(o->driver);
@@ -2065,6 +2260,8 @@ void agent_free(struct agent *a)
 	json_decref(a->removed);
 	json_decref(a->unknown_reported);
 	journal_free(a->jn);
+	imgstore_free(a->store);
+	injector_free(a->inj);
 	free(a->workers);
 	if (a->ev_pipe[0] >= 0)
 		close(a->ev_pipe[0]);

@@ -27,9 +27,16 @@ struct agent_opts {
 	int sync_interval_s;           /* 0 = no periodic power-state sync */
 	int max_builds;                /* worker threads for commands */
 	const char *image_store;
+	/* spawn/rebuild/rescue refuse an image that is not in the store; false lets a driver
+	 * that needs no file (fake) take any image id, with image.path NULL */
+	bool image_store_required;
 	const char *instances_path;
 	const char *config_drive_dir;  /* where <uuid>.config drives are written */
 	bool force_config_drive;
+	/* [guest] offline injection into the root disk before the first start */
+	bool inject_key, inject_password;
+	int injection_timeout_s;
+	bool inject_force_tcg;         /* libguestfs without KVM */
 	bool netfilter;                /* program security groups and floating IPs */
 	const char *external_interface;
 	int netfilter_resync_s;        /* 0 = no periodic resync */

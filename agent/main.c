@@ -14,6 +14,7 @@
 #include "agent.h"
 #include "agent_config.h"
 #include "config.h"
+#include "imgstore.h"
 #include "keys.h"
 #include "loader.h"
 #include "log.h"
@@ -22,6 +23,7 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 "Usage: hvagent [-c FILE] [--check-config | --show-public-key]\n"
+"       hvagent [-c FILE] image-import IMAGE_FILE ...   (see hvagent image-import -h)\n"
 "       hvagent --help | --version\n"
 "\n"
 "The per-host compute agent: it dials the controller named in [controller] endpoint,\n"
@@ -48,7 +50,9 @@ static void usage(FILE *out)
 "     host's id ([DEFAULT] host_id, or the hostname)\n"
 "  4. hvagent   (SIGTERM stops it; guests keep running)\n"
 "\n"
-"Environment: HVAGENT_DRIVER_DIR overrides [DEFAULT] driver_dir.\n"
+"Environment: HVAGENT_DRIVER_DIR overrides [DEFAULT] driver_dir;\n"
+"  LIBGUESTFS_BACKEND_SETTINGS containing force_tcg makes [guest] injection use\n"
+"  software emulation (hosts where KVM is unusable).\n"
 "Files: [DEFAULT] state_dir/journal.sqlite (commands and instances, crash-safe),\n"
 "       [controller] keys_dir/agent.key and agent.key_secret (mode 0600).\n",
 		AGENT_CONFIG_DEFAULT_PATH);
@@ -142,9 +146,21 @@ static int run(const char *path)
 	o.sync_interval_s = (int)cfg_get_int(cfg, "DEFAULT", "sync_power_state_interval");
 	o.max_builds = (int)cfg_get_int(cfg, "DEFAULT", "max_concurrent_builds");
 	o.image_store = cfg_get_str(cfg, "DEFAULT", "image_store");
+	/* Only the fake driver boots without a file: it takes any image id (image.path NULL)
+	 * and uses the store's record when the store has the id. */
+	o.image_store_required = strcmp(driver, "fake") != 0;
 	o.instances_path = cfg_get_str(cfg, "DEFAULT", "instances_path");
 	o.config_drive_dir = cfg_get_str(cfg, "guest", "config_drive_dir");
 	o.force_config_drive = cfg_get_bool(cfg, "guest", "force_config_drive");
+	o.inject_key = cfg_get_bool(cfg, "guest", "inject_key");
+	o.inject_password = cfg_get_bool(cfg, "guest", "inject_password");
+	o.injection_timeout_s = (int)cfg_get_int(cfg, "guest", "injection_timeout");
+	{
+		/* libguestfs' own variable, read here: the injector ignores the environment */
+		const char *bs = getenv("LIBGUESTFS_BACKEND_SETTINGS");
+
+		o.inject_force_tcg = bs && strstr(bs, "force_tcg");
+	}
 	o.netfilter = cfg_get_bool(cfg, "netfilter", "enabled");
 	o.external_interface = cfg_get_str(cfg, "netfilter", "external_interface");
 	o.netfilter_resync_s = (int)cfg_get_int(cfg, "netfilter", "resync_interval");
@@ -171,6 +187,93 @@ out:
 	return r;
 }
 
+#define IMPORT_MAX_PROPS 64
+
+static void import_usage(FILE *out)
+{
+	fprintf(out,
+"Usage: hvagent [-c FILE] image-import IMAGE_FILE --id ID --format raw|qcow2\n"
+"               [--property KEY=VALUE ...]\n"
+"\n"
+"Copies IMAGE_FILE into [DEFAULT] image_store as image ID. The format is recorded and\n"
+"trusted from then on (never probed); a file that contradicts it is refused. Properties\n"
+"are recorded with the image, e.g. kernel=/abs/vmlinuz initrd=/abs/initrd.img\n"
+"os_command_line='console=ttyS0' for direct kernel boot. The image appears atomically\n"
+"(its sidecar is written last). Exit 0 imported, 1 refused or failed (ID exists, I/O),\n"
+"64 bad usage.\n");
+}
+
+/* hvagent image-import: the operator's way to put an image into the store. */
+static int image_import(const char *path, const char *file, const char *id, const char *format,
+			char **props, size_t n_props)
+{
+	static const char qcow2_magic[4] = { 'Q', 'F', 'I', (char)0xfb };
+	struct hvd_kv kv[IMPORT_MAX_PROPS];
+	struct cfg *cfg = NULL;
+	struct imgstore *store = NULL;
+	struct imgstore_image *img = NULL;
+	struct hv_error err = { 0 };
+	char magic[4] = { 0 };
+	FILE *f;
+	int r;
+
+	if (!id || !imgstore_id_valid(id)) {
+		fprintf(stderr, "hvagent: image-import: --id: expected 1-64 of [A-Za-z0-9._-], "
+				"not starting with '.'\n");
+		return 64;
+	}
+	if (!format || (strcmp(format, "raw") != 0 && strcmp(format, "qcow2") != 0)) {
+		fprintf(stderr, "hvagent: image-import: --format: expected raw or qcow2\n");
+		return 64;
+	}
+	for (size_t i = 0; i < n_props; i++) {
+		char *eq = strchr(props[i], '=');
+
+		if (!eq || eq == props[i] || strlen(props[i]) > 512) {
+			fprintf(stderr, "hvagent: image-import: --property \"%s\": expected KEY=VALUE\n",
+				props[i]);
+			return 64;
+		}
+		for (const char *c = props[i]; *c; c++)
+			if ((unsigned char)*c < 0x20 || *c == 0x7f) {
+				fprintf(stderr, "hvagent: image-import: --property: a control character\n");
+				return 64;
+			}
+		*eq = '\0';
+		kv[i] = (struct hvd_kv){ props[i], eq + 1 };
+	}
+	/* The declared format is what every later reader trusts: refuse an obvious lie now
+	 * (a raw file that is a qcow2 header could name a host backing file). */
+	if (!(f = fopen(file, "rb"))) {
+		fprintf(stderr, "hvagent: image-import: %s: %s\n", file, strerror(errno));
+		return 1;
+	}
+	if (fread(magic, 1, sizeof magic, f) != sizeof magic)
+		memset(magic, 0, sizeof magic);
+	fclose(f);
+	if ((memcmp(magic, qcow2_magic, 4) == 0) != (strcmp(format, "qcow2") == 0)) {
+		fprintf(stderr, "hvagent: image-import: --format %s: %s %s a qcow2 header\n", format,
+			file, strcmp(format, "qcow2") == 0 ? "does not start with" : "starts with");
+		return 1;
+	}
+	if ((r = load_config(path, &cfg)))
+		return r;
+	r = imgstore_open(cfg_get_str(cfg, "DEFAULT", "image_store"), &store, &err);
+	if (r >= 0)
+		r = imgstore_add(store, id, file, format, kv, n_props, &err);
+	if (r >= 0)
+		r = imgstore_get(store, id, &img, &err);
+	if (r < 0)
+		fprintf(stderr, "hvagent: image-import: %s\n", err.message);
+	else
+		printf("imported image %s (%s, %llu bytes): %s\n", id, format,
+		       (unsigned long long)img->size, img->path);
+	imgstore_image_free(img);
+	imgstore_free(store);
+	cfg_free(cfg);
+	return r < 0 ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -179,9 +282,14 @@ int main(int argc, char **argv)
 		{ "show-public-key", no_argument, NULL, 'K' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
+		{ "id", required_argument, NULL, 'I' },
+		{ "format", required_argument, NULL, 'F' },
+		{ "property", required_argument, NULL, 'P' },
 		{ 0 },
 	};
-	const char *path = NULL;
+	const char *path = NULL, *image_id = NULL, *image_format = NULL;
+	char *props[IMPORT_MAX_PROPS];
+	size_t n_props = 0;
 	bool check = false, show_key = false;
 	int c;
 
@@ -194,10 +302,38 @@ int main(int argc, char **argv)
 		case 'c': path = optarg; break;
 		case 'C': check = true; break;
 		case 'K': show_key = true; break;
-		case 'h': usage(stdout); return 0;
+		case 'h':
+			for (int i = 1; i < argc; i++)
+				if (strcmp(argv[i], "image-import") == 0) {
+					import_usage(stdout);
+					return 0;
+				}
+			usage(stdout);
+			return 0;
 		case 'V': printf("hvagent %s (HVA/1)\n", HV_VERSION); return 0;
+		case 'I': image_id = optarg; break;
+		case 'F': image_format = optarg; break;
+		case 'P':
+			if (n_props == IMPORT_MAX_PROPS) {
+				fprintf(stderr, "hvagent: at most %d --property\n", IMPORT_MAX_PROPS);
+				return 64;
+			}
+			props[n_props++] = optarg;
+			break;
 		default: usage(stderr); return 64;
 		}
+	}
+	if (optind < argc && strcmp(argv[optind], "image-import") == 0) {
+		if (argc - optind != 2) {
+			fprintf(stderr, "hvagent: image-import takes one IMAGE_FILE\n");
+			import_usage(stderr);
+			return 64;
+		}
+		return image_import(path, argv[optind + 1], image_id, image_format, props, n_props);
+	}
+	if (image_id || image_format || n_props) {
+		fprintf(stderr, "hvagent: --id, --format and --property belong to image-import\n");
+		return 64;
 	}
 	if (optind < argc) {
 		fprintf(stderr, "hvagent: unexpected argument \"%s\"\n", argv[optind]);

@@ -284,6 +284,7 @@ static int take_secret(const json_t *body, const char *key, size_t max, char **r
 static int parse_spawn(const json_t *body, struct req *r, struct hv_error *err)
 {
 	const char *name = NULL, *hostname = NULL, *key_data = NULL, *user_data = NULL;
+	const char *project = NULL;
 	json_t *flavor = NULL, *image = NULL, *ports = NULL, *meta = NULL;
 	bool config_drive = false;
 	char hn[64];
@@ -302,6 +303,9 @@ static int parse_spawn(const json_t *body, struct req *r, struct hv_error *err)
 		snprintf(hn, sizeof hn, "host-%.8s", r->uuid);
 		hostname = hn;
 	}
+	/* the owner: offline injection batches only disks of one project */
+	if ((rc = get_id(body, "body", "project_id", HJ_OPTIONAL, &project, err)) < 0)
+		return rc;
 	if ((rc = hj_bool(body, "body", "config_drive", HJ_OPTIONAL, &config_drive, err)) < 0 ||
 	    (rc = hj_bool(body, "body", "power_on", HJ_OPTIONAL, &r->power_on, err)) < 0 ||
 	    (rc = hj_str(body, "body", "key_data", HJ_OPTIONAL, MAX_KEY_DATA, &key_data, err)) < 0)
@@ -336,6 +340,8 @@ static int parse_spawn(const json_t *body, struct req *r, struct hv_error *err)
 	r->spec = json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:b, s:b}", "name", name, "hostname",
 			    hostname, "flavor", flavor, "image", image, "ports", ports, "metadata",
 			    meta, "config_drive", config_drive, "has_key_data", key_data != NULL);
+	if (project)
+		json_object_set_new(r->spec, "project_id", json_string(project));
 	return 0;
 fail:
 	json_decref(flavor);

@@ -27,15 +27,25 @@ struct hv_driver {
 	X(unrescue) X(snapshot) X(console_log) X(get_console) X(set_admin_password)           \
 	X(set_event_callback) X(set_option)
 #define HV_DRIVER_N_REQUIRED 10
+/* Optional ops appended to v1 after set_option, in struct order: a shorter (older) driver
+ * struct reads them as NULL. */
+#define HV_DRIVER_APPENDED_OPS(X) X(root_disk)
 
 #define HV_DRIVER_OP_NAME(op) #op,
 #define HV_DRIVER_OP_OFFSET(op) offsetof(struct hvd_driver, op),
-static const char *const hv_driver_names[] = { HV_DRIVER_OPS(HV_DRIVER_OP_NAME) NULL };
-static const size_t hv_driver_offsets[] = { HV_DRIVER_OPS(HV_DRIVER_OP_OFFSET) };
+#define HV_DRIVER_OP_ONE(op) +1
+static const char *const hv_driver_names[] = { HV_DRIVER_OPS(HV_DRIVER_OP_NAME)
+	HV_DRIVER_APPENDED_OPS(HV_DRIVER_OP_NAME) NULL };
+static const size_t hv_driver_offsets[] = { HV_DRIVER_OPS(HV_DRIVER_OP_OFFSET)
+	HV_DRIVER_APPENDED_OPS(HV_DRIVER_OP_OFFSET) };
 #define HV_DRIVER_N_OPS (sizeof hv_driver_offsets / sizeof hv_driver_offsets[0])
-_Static_assert(HV_DRIVER_N_OPS * sizeof(void *) + offsetof(struct hvd_driver, open) ==
+#define HV_DRIVER_N_V1_OPS (0 HV_DRIVER_OPS(HV_DRIVER_OP_ONE))
+_Static_assert(HV_DRIVER_N_V1_OPS * sizeof(void *) + offsetof(struct hvd_driver, open) ==
 		       HV_DRIVER_V1_SIZE,
 	       "every v1 op of struct hvd_driver is listed in HV_DRIVER_OPS");
+_Static_assert(HV_DRIVER_N_OPS * sizeof(void *) + offsetof(struct hvd_driver, open) ==
+		       sizeof(struct hvd_driver),
+	       "every appended op of struct hvd_driver is listed in HV_DRIVER_APPENDED_OPS");
 
 static bool hv_driver_op_set(const struct hvd_driver *ops, size_t offset)
 {

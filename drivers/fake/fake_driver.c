@@ -8,8 +8,11 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <stdio.h>
 
 #include <hvagent/driver.h>
 
@@ -23,6 +26,14 @@ struct hvd_host {
 	pthread_mutex_t cb_lock;
 	hvd_event_fn cb;
 	void *cb_ctx;
+	/* host_down (guarded by lock): the "hypervisor connection" is lost, every op answers
+	 * -ENOTCONN until it comes back. The flap thread plays HVAGENT_FAKE_HOST_FLAP. */
+	bool down;
+	pthread_t flap;
+	bool flap_started, flap_stop;
+	pthread_cond_t flap_cv;
+	uint32_t flap_after_ms, flap_for_ms;
+	char instances_path[4000]; /* where root_disk files go; "" = root_disk unsupported */
 };
 
 static uint64_t fake_now(void)
@@ -59,7 +70,9 @@ static int fake_begin(struct hvd_host *host, const char *op, bool changes_state,
 	if (!host)
 		return hv_error_set(err, -EINVAL, "host", "fake: %s: no host handle", op);
 	pthread_mutex_lock(&host->lock);
-	int64_t n = fake_host_begin(host->model, op, changes_state, ret_latency_ms, err);
+	int64_t n = host->down ? hv_error_set(err, -ENOTCONN, "host",
+					      "fake: %s: hypervisor connection lost (host_down)", op)
+			       : fake_host_begin(host->model, op, changes_state, ret_latency_ms, err);
 	pthread_mutex_unlock(&host->lock);
 	if (n < 0)
 		return (int)n;
@@ -84,6 +97,56 @@ static int fake_copy_out(void *ret, const void *full, size_t full_size, const ch
 	return 0;
 }
 
+/* Sets host_down and tells the agent (HOST_DOWN / HOST_UP) when it changed. */
+static void fake_set_down(struct hvd_host *host, bool down)
+{
+	bool changed;
+
+	pthread_mutex_lock(&host->lock);
+	changed = host->down != down;
+	host->down = down;
+	pthread_mutex_unlock(&host->lock);
+	if (!changed)
+		return;
+	pthread_mutex_lock(&host->cb_lock);
+	if (host->cb)
+		host->cb(host->cb_ctx, NULL, down ? HVD_EVENT_HOST_DOWN : HVD_EVENT_HOST_UP,
+			 HVD_POWER_NOSTATE);
+	pthread_mutex_unlock(&host->cb_lock);
+}
+
+/* Waits ms or until close; false when closing. */
+static bool fake_flap_wait(struct hvd_host *host, uint32_t ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (long)(ms % 1000) * 1000000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&host->lock);
+	while (!host->flap_stop && pthread_cond_timedwait(&host->flap_cv, &host->lock, &ts) == 0)
+		;
+	bool go_on = !host->flap_stop;
+	pthread_mutex_unlock(&host->lock);
+	return go_on;
+}
+
+static void *fake_flap_main(void *arg)
+{
+	struct hvd_host *host = arg;
+
+	if (fake_flap_wait(host, host->flap_after_ms)) {
+		fake_set_down(host, true);
+		if (fake_flap_wait(host, host->flap_for_ms))
+			fake_set_down(host, false);
+	}
+	return NULL;
+}
+
 static int fake_open(const struct hvd_kv *cfg, size_t n_cfg, struct hvd_host **ret_host,
 		     struct hv_error *err)
 {
@@ -103,6 +166,23 @@ static int fake_open(const struct hvd_kv *cfg, size_t n_cfg, struct hvd_host **r
 	}
 	pthread_mutex_init(&host->lock, NULL);
 	pthread_mutex_init(&host->cb_lock, NULL);
+	{
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&host->flap_cv, &ca);
+		pthread_condattr_destroy(&ca);
+	}
+	/* A test hook for whole-agent tests, which cannot reach set_option(): the connection
+	 * drops AFTER_MS after open and comes back FOR_MS later. */
+	for (size_t k = 0; k < n_cfg; k++)
+		if (cfg[k].key && cfg[k].value && strcmp(cfg[k].key, "instances_path") == 0 &&
+		    cfg[k].value[0] == '/')
+			snprintf(host->instances_path, sizeof host->instances_path, "%s", cfg[k].value);
+	const char *flap = getenv("HVAGENT_FAKE_HOST_FLAP");
+	if (flap && sscanf(flap, "%u:%u", &host->flap_after_ms, &host->flap_for_ms) == 2)
+		host->flap_started = pthread_create(&host->flap, NULL, fake_flap_main, host) == 0;
 	*ret_host = host;
 	return 0;
 }
@@ -111,6 +191,14 @@ static void fake_close(struct hvd_host *host)
 {
 	if (!host)
 		return;
+	if (host->flap_started) {
+		pthread_mutex_lock(&host->lock);
+		host->flap_stop = true;
+		pthread_cond_broadcast(&host->flap_cv);
+		pthread_mutex_unlock(&host->lock);
+		pthread_join(host->flap, NULL);
+	}
+	pthread_cond_destroy(&host->flap_cv);
 	pthread_mutex_destroy(&host->lock);
 	pthread_mutex_destroy(&host->cb_lock);
 	fake_host_free(host->model);
@@ -208,6 +296,11 @@ static int fake_spawn_op(struct hvd_host *host, const struct hvd_instance_spec *
 	return r;
 }
 
+static void fake_root_path(const struct hvd_host *host, const char *uuid, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s/%s.fake-root", host->instances_path, uuid);
+}
+
 static int fake_destroy_op(struct hvd_host *host, const char *uuid, bool delete_disks,
 			   struct hv_error *err)
 {
@@ -223,6 +316,12 @@ static int fake_destroy_op(struct hvd_host *host, const char *uuid, bool delete_
 	r = fake_destroy(host->model, uuid, &call, &ev, err);
 	pthread_mutex_unlock(&host->lock);
 	fake_emit(host, &ev);
+	if (r >= 0 && delete_disks && host->instances_path[0]) {
+		char path[4096 + 64];
+
+		fake_root_path(host, uuid, path, sizeof path);
+		unlink(path);
+	}
 	return r;
 }
 
@@ -480,6 +579,44 @@ static int fake_set_admin_password(struct hvd_host *host, const char *uuid, cons
 	return r;
 }
 
+/* The fake boots no guest, so its root disk is a small file that is no disk image, reported
+ * as qcow2 like the libvirt driver's overlays: offline injection into it fails validation
+ * ("not a qcow2 image") without launching an appliance - the failure path, on demand. */
+static int fake_root_disk(struct hvd_host *host, const char *uuid, char **ret_path,
+			  char **ret_format, struct hv_error *err)
+{
+	struct fake_call call;
+	struct hvd_instance_info info = { .struct_size = sizeof info };
+	char path[4096 + 64], text[128];
+	uint32_t lat;
+	int r = fake_begin(host, "root_disk", false, &call, &lat, err);
+
+	*ret_path = *ret_format = NULL;
+	if (r < 0)
+		return r;
+	if (!host->instances_path[0])
+		return hv_error_set(err, -EOPNOTSUPP, "instances_path", "fake: root_disk: no instances_path");
+	fake_sleep_ms(lat);
+	pthread_mutex_lock(&host->lock);
+	r = fake_instance_info(host->model, uuid, fake_now(), &info, err);
+	pthread_mutex_unlock(&host->lock);
+	if (r < 0)
+		return r;
+	if (mkdir(host->instances_path, 0755) < 0 && errno != EEXIST)
+		return hv_error_set(err, -errno, "instances_path", "fake: root_disk: cannot create %s: %s",
+				    host->instances_path, strerror(errno));
+	fake_root_path(host, uuid, path, sizeof path);
+	snprintf(text, sizeof text, "fake root disk of %s: not a disk image\n", uuid);
+	if (access(path, F_OK) != 0 && (r = fake_write_file(path, text, err)) < 0)
+		return r;
+	if (!(*ret_path = strdup(path)) || !(*ret_format = strdup("qcow2"))) {
+		free(*ret_path);
+		*ret_path = NULL;
+		return hv_error_set(err, -ENOMEM, "", "fake: out of memory");
+	}
+	return 0;
+}
+
 static int fake_set_event_callback(struct hvd_host *host, hvd_event_fn fn, void *ctx,
 				   struct hv_error *err)
 {
@@ -497,6 +634,12 @@ static int fake_set_option(struct hvd_host *host, const char *key, const char *v
 {
 	if (!host)
 		return hv_error_set(err, -EINVAL, "host", "fake: set_option: no host handle");
+	if (key && strcmp(key, "host_down") == 0) {
+		if (!value || (strcmp(value, "on") != 0 && strcmp(value, "off") != 0))
+			return hv_error_set(err, -EINVAL, "host_down", "fake: host_down: expected on or off");
+		fake_set_down(host, strcmp(value, "on") == 0);
+		return 0;
+	}
 	pthread_mutex_lock(&host->lock);
 	int r = fake_host_set(host->model, key, value, false, err);
 	pthread_mutex_unlock(&host->lock);
@@ -535,6 +678,7 @@ static const struct hvd_driver fake_driver = {
 	.set_admin_password = fake_set_admin_password,
 	.set_event_callback = fake_set_event_callback,
 	.set_option = fake_set_option,
+	.root_disk = fake_root_disk,
 };
 
 HVD_EXPORT const struct hvd_driver *hvagent_driver_entry(uint32_t agent_abi_version);

@@ -1312,6 +1312,45 @@ out:
 	return r;
 }
 
+/* The root disk as the domain's definition names it: the qcow2 overlay in the instance
+ * directory, or the existing disk of an evacuated instance with its recorded format. */
+static int
+lv_root_disk(struct hvd_host *h, const char *uuid, char **ret_path, char **ret_format,
+	     struct hv_error *err)
+{
+	virConnectPtr vc;
+	virDomainPtr dom;
+	struct domxml_facts facts;
+	char *xml = NULL;
+	int r;
+
+	*ret_path = *ret_format = NULL;
+	if ((r = dom_get(h, uuid, &vc, &dom, err)) < 0)
+		return r;
+	if (!(xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE))) {
+		r = conn_error(h->conn, vc, err, "uuid", "read definition");
+		goto out;
+	}
+	if ((r = domxml_read_facts(xml, &facts, err)) < 0)
+		goto out;
+	if (!facts.root_disk[0]) {
+		r = hv_error_set(err, -ENOENT, "uuid", "instance %s has no root disk", uuid);
+		goto out;
+	}
+	*ret_path = strdup(facts.root_disk);
+	*ret_format = strdup(facts.root_format[0] ? facts.root_format : "qcow2");
+	if (!*ret_path || !*ret_format) {
+		free(*ret_path);
+		free(*ret_format);
+		*ret_path = *ret_format = NULL;
+		r = hv_error_set(err, -ENOMEM, "", "out of memory");
+	}
+out:
+	free(xml);
+	dom_put(vc, dom);
+	return r;
+}
+
 static int
 lv_console_log(struct hvd_host *h, const char *uuid, size_t max_bytes, char **ret_text,
 	       struct hv_error *err)
@@ -1465,6 +1504,7 @@ static const struct hvd_driver lv_driver = {
 	.get_console = lv_get_console,
 	.set_admin_password = lv_set_admin_password,
 	.set_event_callback = lv_set_event_callback,
+	.root_disk = lv_root_disk,
 };
 
 HVD_EXPORT const struct hvd_driver *hvagent_driver_entry(uint32_t agent_abi_version);

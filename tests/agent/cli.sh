@@ -59,4 +59,24 @@ desc="a missing config file is a config error"
 "$bin" -c "$work/missing.conf" >/dev/null 2>&1; rc=$?
 check [ $rc -eq 78 ]
 
+printf '[DEFAULT]\nimage_store = %s/store\n' "$work" >"$work/img.conf"
+head -c 65536 /dev/zero >"$work/disk.raw"
+desc="image-import records the image with its format and properties"
+out=$("$bin" -c "$work/img.conf" image-import "$work/disk.raw" --id tiny-1 --format raw \
+	--property kernel=/boot/vmlinuz --property "os_command_line=console=ttyS0 quiet"); rc=$?
+check [ $rc -eq 0 ] && check cmp -s "$work/disk.raw" "$work/store/tiny-1.img" &&
+	check grep -q '"format":"raw"' "$work/store/tiny-1.json" &&
+	check grep -q '"os_command_line":"console=ttyS0 quiet"' "$work/store/tiny-1.json"
+desc="image-import refuses an id that exists (1), a bad id or format (64), a lying format (1)"
+"$bin" -c "$work/img.conf" image-import "$work/disk.raw" --id tiny-1 --format raw 2>/dev/null
+check [ $? -eq 1 ]
+"$bin" -c "$work/img.conf" image-import "$work/disk.raw" --id ../x --format raw 2>/dev/null
+check [ $? -eq 64 ]
+"$bin" -c "$work/img.conf" image-import "$work/disk.raw" --id x --format vmdk 2>/dev/null
+check [ $? -eq 64 ]
+"$bin" -c "$work/img.conf" image-import "$work/disk.raw" --id x --format qcow2 2>/dev/null
+check [ $? -eq 1 ] && check [ ! -e "$work/store/x.json" ]
+"$bin" -c "$work/img.conf" image-import "$work/disk.raw" --id x --format raw --property novalue 2>/dev/null
+check [ $? -eq 64 ] && check [ ! -e "$work/store/x.json" ]
+
 [ $fails -eq 0 ] || { echo "$fails failed"; exit 1; }

@@ -5,6 +5,7 @@ Exit 0 pass, 1 fail, 77 skipped (the reason is printed)."""
 
 import json
 import os
+import subprocess
 import sys
 import time
 import traceback
@@ -36,7 +37,8 @@ def spawn_body(uid, name="web-1"):
             "admin_pass": "never-logged-s3cret"}
 
 
-def setup(wd, allow_as=HOST, fake=None, curve=True, server_key=None, host_id=HOST, extra=None):
+def setup(wd, allow_as=HOST, fake=None, curve=True, server_key=None, host_id=HOST, extra=None,
+          sections=""):
     agent = hva.Agent(BINARY, DRIVER_DIR, wd, host_id=host_id, fake=fake)
     allow = {}
     if curve:
@@ -44,7 +46,7 @@ def setup(wd, allow_as=HOST, fake=None, curve=True, server_key=None, host_id=HOS
     ctl = hva.Controller(wd, allow=allow, curve=curve)
     key = server_key if server_key is not None else (ctl.public.decode() if curve else "")
     agent = hva.Agent(BINARY, DRIVER_DIR, wd, host_id=host_id, server_key=key, fake=fake,
-                      extra=extra)
+                      extra=extra, sections=sections)
     STARTED.append(agent)
     CONTROLLERS.append(ctl)
     return agent, ctl
@@ -607,6 +609,160 @@ def case_controller_restart(wd):
     assert snap2.header["seq"] > snap1.header["seq"]
     assert agent.alive()
     return agent, ctl2
+
+
+def import_image(agent, path, image_id, fmt, *props):
+    args = [agent.binary, "-c", agent.conf, "image-import", path, "--id", image_id,
+            "--format", fmt]
+    for p in props:
+        args += ["--property", p]
+    subprocess.run(args, env=agent.env, check=True, capture_output=True)
+
+
+def case_images(wd):
+    """Images come from the image store: the recorded format wins over the request's (a
+    disagreement is refused before anything exists), a snapshot becomes a stored qcow2 image
+    recording image_type, instance_uuid and base_image_ref, and can be spawned from."""
+    agent, ctl = setup(wd)
+    disk = os.path.join(wd, "tiny.raw")
+    with open(disk, "wb") as f:
+        f.write(b"\0" * 65536)
+    import_image(agent, disk, "tiny", "raw", "os_command_line=console=ttyS0")
+    agent.start()
+    ctl.handshake()
+    uid = str(uuid.uuid4())
+    body = spawn_body(uid)
+    body["image"] = {"id": "tiny", "format": "qcow2"}
+    ctl.command(rid(), "i-1", body)
+    e = ctl.expect("ERROR", skip=("REPORT", "PING", "EVENT", "DELTA"))
+    assert e.body["code"] == "invalid" and e.body["field"] == "body.image.format", e.body
+    assert "recorded as 'raw'" in e.body["message"], e.body
+    ctl.send(rid(), "RESYNC")
+    assert ctl.expect("SNAPSHOT").body["instances"] == []
+    body["image"]["format"] = "raw"
+    ctl.command(rid(), "i-2", body)
+    r = ctl.result("i-2")
+    assert r.body["status"] == "ok", r.body
+    # snapshot into the store
+    ctl.command(rid(), "i-3", {"command": "snapshot", "uuid": uid, "image_id": "snap-1"})
+    r = ctl.result("i-3")
+    assert r.body["status"] == "ok", r.body
+    assert r.body["data"]["image"]["format"] == "qcow2", r.body
+    with open(os.path.join(wd, "images", "snap-1.json")) as f:
+        side = json.load(f)
+    assert side["format"] == "qcow2", side
+    assert side["properties"] == {"image_type": "snapshot", "instance_uuid": uid,
+                                  "base_image_ref": "tiny"}, side
+    assert os.path.getsize(os.path.join(wd, "images", "snap-1.img")) == side["size"] > 0
+    # the same id again is refused before the driver runs
+    ctl.command(rid(), "i-4", {"command": "snapshot", "uuid": uid, "image_id": "snap-1"})
+    e = ctl.expect("ERROR", skip=("REPORT", "PING", "EVENT", "DELTA"))
+    assert e.body["field"] == "body.image_id" and "already exists" in e.body["message"], e.body
+    # a new instance from the snapshot
+    uid2 = str(uuid.uuid4())
+    body2 = spawn_body(uid2, name="from-snap")
+    body2["image"] = {"id": "snap-1", "format": "qcow2"}
+    ctl.command(rid(), "i-5", body2)
+    r = ctl.result("i-5")
+    assert r.body["status"] == "ok" and r.body["instance"]["vm_state"] == "active", r.body
+    return agent, ctl
+
+
+def wait_for(ctl, pred, seconds, what):
+    """Reads messages (answering PINGs) until pred(msg) holds; returns that message."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        m = ctl.recv(0.5)
+        if m is None:
+            continue
+        if m.type == "PING":
+            ctl.send(rid(), "PONG", corr_id=m.header["msg_id"])
+        elif pred(m):
+            return m
+    raise AssertionError("no %s within %d s" % (what, seconds))
+
+
+def case_host_events(wd):
+    """HOST_DOWN: the host reports itself disabled (automatic reason) and refuses commands
+    that need the driver, without remembering the refusal; HOST_UP: enabled again, a full
+    power-state resync runs and the same command then succeeds."""
+    agent, ctl = setup(wd)
+    # the fake driver loses its "hypervisor" 2.5 s after open, for 3 s
+    agent.env["HVAGENT_FAKE_HOST_FLAP"] = "2500:3000"
+    agent.start()
+    _, snap = ctl.handshake()
+    assert snap.body["host"]["status"] == "enabled", snap.body["host"]
+    assert "disabled_reason" not in snap.body["host"]
+    uid = str(uuid.uuid4())
+    ctl.command(rid(), "h-1", spawn_body(uid))
+    assert ctl.result("h-1").body["status"] == "ok"
+    wait_for(ctl, lambda m: m.type == "EVENT" and m.body.get("event") == "hypervisor_down",
+             10, "hypervisor_down EVENT")
+    rep = wait_for(ctl, lambda m: m.type == "REPORT", 5, "REPORT")
+    assert rep.body["status"] == "disabled", rep.body
+    assert rep.body["disabled_reason"].startswith("AUTO: "), rep.body
+    ctl.send(rid(), "RESYNC")
+    snap = wait_for(ctl, lambda m: m.type == "SNAPSHOT", 5, "SNAPSHOT")
+    assert snap.body["host"]["status"] == "disabled", snap.body["host"]
+    msg_id = ctl.command(rid(), "h-2", {"command": "pause", "uuid": uid})
+    e = wait_for(ctl, lambda m: m.type == "ERROR", 5, "ERROR")
+    assert e.header["corr_id"] == msg_id
+    assert e.body["code"] == "busy" and e.body["field"] == "host", e.body
+    assert "hypervisor connection lost" in e.body["message"], e.body
+    log_before = len(agent.log_text())
+    wait_for(ctl, lambda m: m.type == "EVENT" and m.body.get("event") == "hypervisor_up",
+             10, "hypervisor_up EVENT")
+    rep = wait_for(ctl, lambda m: m.type == "REPORT", 5, "REPORT")
+    assert rep.body["status"] == "enabled" and "disabled_reason" not in rep.body, rep.body
+    end = time.monotonic() + 5
+    while "power state sync: 1 guests listed" not in agent.log_text()[log_before:]:
+        assert time.monotonic() < end, "no power-state resync after hypervisor_up"
+        time.sleep(0.1)
+    # the refused cmd_id was not remembered: it runs now
+    ctl.command(rid(), "h-2", {"command": "pause", "uuid": uid})
+    r = ctl.result("h-2")
+    assert r.body["status"] == "ok" and r.body["instance"]["vm_state"] == "paused", r.body
+    return agent, ctl
+
+
+def case_inject_failure(wd):
+    """[guest] inject_key/inject_password: the guest is defined stopped, its root disk is
+    edited, then started; a failed injection leaves the instance in error with the message
+    (the fake's root disk is no disk image), never starts it, and never logs the secret."""
+    agent, ctl = setup(wd, sections="[guest]\ninject_key = true\ninject_password = true\n"
+                                    "injection_timeout = 60\n")
+    agent.start()
+    ctl.handshake()
+    uid = str(uuid.uuid4())
+    body = spawn_body(uid)
+    body["key_data"] = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGq1kS6bqvbPz5QeRJ0F0Vt3f1Xo3mqkzX1zM8tJH2fA t@h"
+    body["project_id"] = "proj-1"
+    ctl.command(rid(), "j-1", body)
+    r = ctl.result("j-1", timeout=90)
+    assert r.body["status"] == "error", r.body
+    err = r.body["error"]
+    assert err["field"] == "injection", err
+    assert "injection failed" in err["message"] and "not a qcow2 image" in err["message"], err
+    inst = r.body["instance"]
+    assert inst["vm_state"] == "error" and inst["fault"]["message"] == err["message"], inst
+    assert inst["power_state"] == "shutdown", inst  # never started
+    assert "never-logged" not in json.dumps(r.body)
+    # without a key or a password there is nothing to inject: an ordinary spawn
+    uid2 = str(uuid.uuid4())
+    b2 = spawn_body(uid2, name="plain")
+    del b2["admin_pass"]
+    ctl.command(rid(), "j-2", b2)
+    r2 = ctl.result("j-2")
+    assert r2.body["status"] == "ok" and r2.body["instance"]["power_state"] == "running", r2.body
+    # the failed instance can be deleted (its root disk goes with it)
+    ctl.command(rid(), "j-3", {"command": "destroy", "uuid": uid})
+    assert ctl.result("j-3").body["status"] == "ok"
+    assert not os.path.exists(os.path.join(wd, "inst", uid + ".fake-root"))
+    assert "never-logged" not in agent.log_text()
+    for name in os.listdir(os.path.join(wd, "state")):
+        with open(os.path.join(wd, "state", name), "rb") as f:
+            assert b"never-logged" not in f.read(), name
+    return agent, ctl
 
 
 CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}

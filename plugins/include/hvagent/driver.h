@@ -279,6 +279,15 @@ struct hvd_driver {
 	/* Driver-specific runtime knobs (the fake driver's latency and failure injection). */
 	int (*set_option)(struct hvd_host *host, const char *key, const char *value,
 			  struct hv_error *err);
+
+	/* --- optional (v1, appended): NULL = not supported --- */
+
+	/* The instance's root disk as a file the agent may edit while the guest is stopped
+	 * (offline key and password injection): *ret_path and *ret_format ("raw" or "qcow2",
+	 * the driver's own record, never probed) are malloc'd, owned by the caller. -ENOENT
+	 * when the instance is unknown. (v1, appended) */
+	int (*root_disk)(struct hvd_host *host, const char *uuid, char **ret_path,
+			 char **ret_format, struct hv_error *err);
 };
 
 /* The one symbol a driver exports. agent_abi_version lets a driver refuse an older agent. */
