@@ -62,10 +62,13 @@ void proto_uuid4(char out[37])
 	}
 	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
 	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-	snprintf(out, 37,
-		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-		 b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-		 b[14], b[15]);
+	for (int i = 0, o = 0; i < 16; i++) { /* 8-4-4-4-12 lower-case hex */
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			out[o++] = '-';
+		out[o++] = "0123456789abcdef"[b[i] >> 4];
+		out[o++] = "0123456789abcdef"[b[i] & 15];
+	}
+	out[36] = '\0';
 }
 
 bool proto_id_valid(const char *s)
@@ -263,7 +266,7 @@ static int parse_header(const json_t *h, enum proto_type type, struct proto_head
 }
 
 /* Best effort: msg_id and host_id of a message about to be refused, so the ERROR can carry
- * corr_id. Silent on any problem. */
+ * corr_id. Silent on any problem. Only on the refusal path: a good header is parsed once. */
 static void salvage_ids(const struct proto_frame *f, struct proto_header *hdr)
 {
 	json_t *h;
@@ -277,7 +280,12 @@ static void salvage_ids(const struct proto_frame *f, struct proto_header *hdr)
 	json_decref(h);
 }
 
-#define REFUSE(code, r) do { *ret_code = (code); return (r); } while (0)
+#define REFUSE(code, r) do {						\
+		if (n >= 3)							\
+			salvage_ids(&frames[2], &ret->hdr);			\
+		*ret_code = (code);						\
+		return (r);							\
+	} while (0)
 
 int proto_decode(const struct proto_frame *frames, size_t n, struct proto_msg *ret,
 		 const char **ret_code, struct hv_error *err)
@@ -292,8 +300,6 @@ int proto_decode(const struct proto_frame *frames, size_t n, struct proto_msg *r
 	*ret_code = NULL;
 	memset(ret, 0, sizeof *ret);
 	ret->type = PROTO_N_TYPES;
-	if (n >= 3)
-		salvage_ids(&frames[2], &ret->hdr);
 	if (n != PROTO_N_FRAMES)
 		REFUSE(PROTO_E_BAD_FRAME,
 		       hv_error_set(err, -EPROTO, "frames",
