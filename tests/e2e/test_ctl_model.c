@@ -295,6 +295,134 @@ the_state_table_is_the_protocols(void **state)
 	assert_false(ctl_action_allowed("frobnicate", false, "active"));
 	assert_string_equal(ctl_task_for("reboot", true), "rebooting_hard");
 	assert_string_equal(ctl_task_for("stop", false), "powering_off");
+	assert_true(ctl_action_allowed("resize", false, "stopped"));
+	assert_false(ctl_action_allowed("resize", false, "resized"));
+	assert_true(ctl_action_allowed("confirm_resize", false, "resized"));
+	assert_false(ctl_action_allowed("revert_resize", false, "active"));
+	assert_true(ctl_action_allowed("rebuild", false, "error"));
+	assert_false(ctl_action_allowed("rescue", false, "paused"));
+	assert_true(ctl_action_allowed("unrescue", false, "rescued"));
+	assert_true(ctl_action_allowed("stop", false, "rescued"));
+	assert_true(ctl_action_allowed("snapshot", false, "suspended"));
+	assert_false(ctl_action_allowed("set_admin_password", false, "stopped"));
+	assert_false(ctl_action_allowed("get_console", false, "stopped"));
+	assert_string_equal(ctl_task_for("resize", false), "resize_migrating");
+	assert_string_equal(ctl_task_for("snapshot", false), "image_snapshot");
+	assert_string_equal(ctl_task_for("set_admin_password", false), "updating_password");
+	assert_null(ctl_task_for("get_console", false));
+}
+
+/* The journaled command of a create with a password, as the store returns it. */
+static json_t *
+journaled_args(struct fixture *f, int64_t now)
+{
+	struct store_cmd due[4];
+	struct hv_error err = {0};
+	assert_int_equal(store_cmd_due(f->store, now, due, 4, &err), 1);
+	json_t *args = json_incref(due[0].args);
+	store_cmd_clear(&due[0]);
+	return args;
+}
+
+static void
+a_password_is_sent_but_journaled_redacted(void **state)
+{
+	struct fixture *f = *state;
+	struct hv_error err = {0};
+	json_t *inst = NULL, *args = create_args("web-1");
+	char cmd[PROTO_MAX_ID + 1];
+	json_object_set_new(args, "admin_pass", json_string("Tr0ub4dor&3"));
+	json_object_set_new(args, "user_data", json_string("IyEvYmluL3NoCg=="));
+	json_object_set_new(args, "key_data", json_string("ssh-ed25519 AAAAC3Nz k@h"));
+	f->connected = false;
+	assert_int_equal(ctl_server_create(f->ctl, args, T0, &inst, cmd, &err), 0);
+	json_decref(args);
+	json_decref(inst);
+	json_t *kept = journaled_args(f, T0 + 5000);
+	assert_null(json_object_get(kept, "admin_pass"));
+	assert_null(json_object_get(kept, "user_data"));
+	assert_true(json_is_true(json_object_get(kept, "admin_pass_redacted")));
+	assert_true(json_is_true(json_object_get(kept, "user_data_redacted")));
+	assert_string_equal(json_string_value(json_object_get(kept, "key_data")), "ssh-ed25519 AAAAC3Nz k@h");
+	json_decref(kept);
+
+	f->connected = true; /* the retry takes the secrets from memory */
+	ctl_tick(f->ctl, T0 + 5000);
+	assert_int_equal(f->n_sent, 1);
+	json_t *body = f->sent[0].body;
+	assert_string_equal(json_string_value(json_object_get(body, "admin_pass")), "Tr0ub4dor&3");
+	assert_string_equal(json_string_value(json_object_get(body, "user_data")), "IyEvYmluL3NoCg==");
+	assert_null(json_object_get(body, "admin_pass_redacted"));
+	assert_true(json_is_false(json_object_get(body, "config_drive")));
+}
+
+static void
+a_secret_lost_in_a_restart_fails_the_command_unsent(void **state)
+{
+	struct fixture *f = *state;
+	struct hv_error err = {0};
+	json_t *inst = NULL, *args = create_args("web-1");
+	char cmd[PROTO_MAX_ID + 1];
+	json_object_set_new(args, "admin_pass", json_string("Tr0ub4dor&3"));
+	f->connected = false;
+	assert_int_equal(ctl_server_create(f->ctl, args, T0, &inst, cmd, &err), 0);
+	json_decref(args);
+	json_decref(inst);
+	/* hvcentral restarts: the store stays, the memory goes */
+	struct ctl_config cfg;
+	ctl_config_default(&cfg);
+	ctl_free(f->ctl);
+	assert_int_equal(ctl_new(f->store, &cfg, fake_send, fake_done, f, &f->ctl, &err), 0);
+	f->connected = true;
+	ctl_tick(f->ctl, T0 + 5000);
+	assert_int_equal(f->n_sent, 0);
+	assert_int_equal(f->n_done, 1);
+	assert_false(f->last_ok);
+	assert_string_equal(f->last_code, "interrupted");
+	assert_string_equal(field(f->store, "web-1", "vm_state"), "error");
+	assert_non_null(strstr(field(f->store, "web-1", "fault"), "hvcentral restarted"));
+}
+
+static void
+a_snapshot_gets_an_image_id_from_its_name_and_records_it(void **state)
+{
+	struct fixture *f = *state;
+	struct hv_error err = {0};
+	json_t *inst = NULL, *args = create_args("web-1");
+	char cmd[PROTO_MAX_ID + 1];
+	assert_int_equal(ctl_server_create(f->ctl, args, T0, &inst, cmd, &err), 0);
+	json_decref(args);
+	char uuid[37];
+	snprintf(uuid, sizeof uuid, "%s", json_string_value(json_object_get(inst, "uuid")));
+	json_decref(inst);
+	agent_says(f, PROTO_RESULT, 0, NULL,
+		   json_pack("{s:s, s:s, s:s, s:o}", "cmd_id", cmd, "status", "ok", "uuid", uuid,
+			     "instance", record(uuid, "active", NULL, "running")), T0 + 6);
+	args = json_pack("{s:s}", "name", "../nightly 1");
+	assert_int_equal(ctl_server_command(f->ctl, "web-1", "snapshot", false, args, T0 + 10, &inst,
+					    cmd, &err), 0);
+	json_decref(args);
+	const char *id = json_string_value(json_object_get(json_object_get(inst, "image_snapshot"), "id"));
+	assert_non_null(id);
+	assert_int_equal(strncmp(id, "_._nightly_1-", 13), 0);
+	assert_true(proto_id_valid(id));
+	assert_string_equal(json_string_value(json_object_get(f->sent[f->n_sent - 1].body, "image_id")), id);
+	assert_string_equal(field(f->store, "web-1", "task_state"), "image_snapshot");
+	agent_says(f, PROTO_RESULT, 0, NULL,
+		   json_pack("{s:s, s:s, s:s, s:o, s:{s:{s:s}}}", "cmd_id", cmd, "status", "ok", "uuid",
+			     uuid, "instance", record(uuid, "active", NULL, "running"), "data", "image",
+			     "id", id), T0 + 20);
+	json_t *hist = NULL;
+	assert_int_equal(store_cmd_list_for(f->store, uuid, 1, &hist, &err), 0);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(hist, 0), "image_id")), id);
+	json_decref(hist);
+	json_decref(inst);
+
+	args = json_pack("{s:s}", "name", "");
+	assert_int_equal(ctl_server_command(f->ctl, "web-1", "snapshot", false, args, T0 + 30, &inst,
+					    cmd, &err), -EINVAL);
+	assert_string_equal(err.field, "args.name");
+	json_decref(args);
 }
 
 static void
@@ -345,6 +473,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(a_sequence_gap_asks_for_a_resync, setup, teardown),
 		cmocka_unit_test_setup_teardown(an_instance_only_the_host_knows_is_adopted, setup, teardown),
 		cmocka_unit_test(the_state_table_is_the_protocols),
+		cmocka_unit_test_setup_teardown(a_password_is_sent_but_journaled_redacted, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_secret_lost_in_a_restart_fails_the_command_unsent, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_snapshot_gets_an_image_id_from_its_name_and_records_it, setup, teardown),
 		cmocka_unit_test(zap_lets_in_only_allowlisted_curve_keys),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2,6 +2,8 @@
 """Every server action of `hv`, end to end: hv -> hvcentral -> hvagent -> fake driver and
 back, checking vm_state / task_state / power_state after each one, then the errors an
 operator meets (wrong state, unknown server, bad spec, no controller)."""
+import json
+
 import harness
 from harness import check
 
@@ -302,6 +304,31 @@ def main():
     check(rc == 4 and "timeout" in err, "--wait that runs out exits 4")
     harness.wait_for("slow-1 active", lambda: states(c, "slow-1") == ("active", None, "running"))
     check(True, "and the server still ends active")
+
+    # on the slow host each action is seen in flight: hv returns at once with the task set
+    in_flight = [
+        (["resize", "--flavor-spec", "vcpus=2,ram=128,disk=1"], "resize_migrating", ("resized", None, "running")),
+        (["resize-revert"], "resize_reverting", ("active", None, "running")),
+        (["resize", "--flavor-spec", "vcpus=2,ram=128,disk=1"], "resize_migrating", ("resized", None, "running")),
+        (["resize-confirm"], "resize_confirming", ("active", None, "running")),
+        (["rebuild", "--image", "cirros", "--image-property", "hw_qemu_guest_agent=yes"], "rebuilding",
+         ("active", None, "running")),
+        (["rescue"], "rescuing", ("rescued", None, "running")),
+        (["unrescue"], "unrescuing", ("active", None, "running")),
+        (["snapshot", "slow-snap"], "image_snapshot", ("active", None, "running")),
+        (["set-password", "--password", "Slow-pw-1234"], "updating_password", ("active", None, "running")),
+    ]
+    for args, task, want in in_flight:
+        rc, out, err = c.hv("server", args[0], "slow-1", *args[1:])
+        check(rc == 0, "hv server %s without --wait is accepted (%s)" % (args[0], err.strip()))
+        check(states(c, "slow-1")[1] == task, "%s is in flight as task_state %s" % (args[0], task))
+        if task == "image_snapshot":
+            rc, _, err = c.hv("server", "pause", "slow-1")
+            check(rc == 1 and "task in flight" in err, "another action waits for the task: refused")
+            rc, out, err = c.hv("server", "console", "slow-1", "-f", "json")
+            check(rc == 0 and json.loads(out)["port"] > 0, "a console opens while a snapshot runs")
+        harness.wait_for("slow-1 " + args[0], lambda: states(c, "slow-1") == want)
+        check(True, "and %s ends %s" % (args[0], "/".join(str(x) for x in want)))
 
     # hvcentral dying while hv waits: hv notices and says so (exit 3) instead of waiting out
     import os, subprocess, time
