@@ -2,7 +2,8 @@
 """check-pages.py - keeps the man pages in step with the programs.
 
 For hvagent(8), hvcentral(8) and hv(1): every option the program offers in --help (its
-usage block and option list; hv: at every level) is defined in the page (a line of the page starting with the option in bold),
+usage block and option list; hvagent: also image-import -h; hv: at every
+level) is defined in the page (a line of the page starting with the option in bold),
 and every option the page defines is one the program prints. For hvagent.conf(5) and the
 CONFIGURATION section of hvcentral(8): the page has one `## [section]` heading per section
 and, under it, one `*key* = default` line per key, exactly as `--check-config` prints them
@@ -165,10 +166,13 @@ def main():
         open(empty, "w").close()
 
         # hvagent(8) and hvagent.conf(5)
-        rc, agent_help, _ = run([a.hvagent, "--help"])
-        if rc != 0:
-            problem("hvagent.8", "hvagent --help exited %d" % rc)
-        check_options("hvagent.8", read_page(a.pages, "hvagent.8"), [agent_help])
+        agent_helps = []
+        for words in (["--help"], ["image-import", "-h"]):
+            rc, out, _ = run([a.hvagent] + words)
+            if rc != 0:
+                problem("hvagent.8", "hvagent %s exited %d" % (" ".join(words), rc))
+            agent_helps.append(out)
+        check_options("hvagent.8", read_page(a.pages, "hvagent.8"), agent_helps)
         rc, out, err = run([a.hvagent, "--check-config", "-c", empty])
         if rc != 0:
             problem("hvagent.conf.5", "hvagent --check-config of an empty file exited %d: %s"
