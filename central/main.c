@@ -220,6 +220,7 @@ flush_replies(struct central *c)
 				zmq_send(c->api_sock, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT);
 			zmq_send(c->api_sock, o->text, strlen(o->text), ZMQ_DONTWAIT);
 		}
+		explicit_bzero(o->text, strlen(o->text)); /* a console password travels here */
 		free(o->text);
 	}
 	c->n_out = 0;
@@ -402,6 +403,8 @@ handle_api(struct central *c)
 		}
 		api_on_request(c->api, &cl, zmq_msg_data(&parts[body]), zmq_msg_size(&parts[body]),
 			       c->now);
+		/* a request may carry a password or user data (protocol §10.3) */
+		explicit_bzero(zmq_msg_data(&parts[body]), zmq_msg_size(&parts[body]));
 	}
 	for (int i = 0; i < n; i++)
 		zmq_msg_close(&parts[i]);

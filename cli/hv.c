@@ -343,11 +343,15 @@ print_object(json_t *o)
 			/* people want "what happened", newest first; -f json has every field */
 			size_t i, len = 0;
 			json_t *cmd;
-			text = calloc(1, 64 * json_array_size(v) + 1);
-			json_array_foreach(v, i, cmd)
+			text = calloc(1, 144 * json_array_size(v) + 1);
+			json_array_foreach(v, i, cmd) {
+				const char *image = s_or(cmd, "image_id", NULL); /* a snapshot's */
 				if (text)
-					len += (size_t)snprintf(text + len, 64, "%s%.24s %.12s", i ? ", " : "",
-								s_or(cmd, "action", "?"), s_or(cmd, "state", "?"));
+					len += (size_t)snprintf(text + len, 144, "%s%.24s %.12s%s%.64s%s",
+								i ? ", " : "", s_or(cmd, "action", "?"),
+								s_or(cmd, "state", "?"), image ? " (" : "",
+								image ? image : "", image ? ")" : "");
+			}
 			cell = text ? text : "";
 		} else
 			cell = text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS);

@@ -144,6 +144,10 @@ act() { # action server state-it-must-be-in-first
 act pause web-2 active
 act stop db-1 active
 act reboot web-1 active
+if ! hv server show db-1 -f json | grep -q '"action": "snapshot"'; then
+	echo "== hv server snapshot db-1 db-1-backup --wait"
+	hv server snapshot db-1 db-1-backup --wait
+fi
 
 # resource usage reaches hvcentral with the agents' next report (every 2 s here)
 for _ in $(seq 30); do
@@ -164,6 +168,8 @@ The demo keeps running. To use it:
   hv server create web-3 --host node-2 --flavor-spec vcpus=1,ram=256,disk=1 --image cirros --wait
   hv server unpause web-2 --wait && hv server show web-2
   hv server console-log web-1 --length 5
+  hv server resize web-1 --flavor-spec vcpus=4,ram=1024,disk=1 --wait && hv server resize-confirm web-1
+  hv server console web-1 --type serial
   hv --help
 Logs: $demo/hvcentral.log, $demo/node-*/hvagent.log
 Stop it: scripts/demo.sh --stop
