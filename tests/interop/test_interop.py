@@ -478,6 +478,82 @@ def case_libvirt_unknown_guest(wd):
     return agent, ctl
 
 
+def case_libvirt_inject(wd):
+    """With the libvirt driver (libvirt's test hypervisor, real qcow2 overlays): an image not
+    in the store is refused naming body.image.id; a spawn from a stored raw ext4 image with
+    [guest] inject_key/inject_password writes the key line and a root hash that verifies
+    against the password into the overlay before the guest starts (one real appliance)."""
+    import crypt  # noqa: deprecated in 3.11 but present; verifies the $6$ hash
+    libvirt_dir = os.path.join(os.path.dirname(os.path.abspath(DRIVER_DIR)), "libvirt")
+    if not os.path.exists(os.path.join(libvirt_dir, "hvagent-driver-libvirt.so")):
+        print("SKIP: the libvirt driver was not built")
+        sys.exit(77)
+    for tool in ("/usr/sbin/mkfs.ext4", "/usr/sbin/debugfs", "/usr/bin/qemu-img",
+                 "/usr/bin/guestfish"):
+        if not os.path.exists(tool):
+            print("SKIP: %s is not installed" % tool)
+            sys.exit(77)
+    root = os.path.join(wd, "rootfs")
+    os.makedirs(os.path.join(root, "etc"))
+    os.makedirs(os.path.join(root, "root"), mode=0o700)
+    with open(os.path.join(root, "etc", "passwd"), "w") as f:
+        f.write("root:x:0:0:root:/root:/bin/sh\n")
+    with open(os.path.join(root, "etc", "shadow"), "w") as f:
+        f.write("root:*:19000:0:99999:7:::\n")
+    os.chmod(os.path.join(root, "etc", "shadow"), 0o640)
+    disk = os.path.join(wd, "root.ext4")
+    subprocess.run(["/usr/sbin/mkfs.ext4", "-q", "-F", "-d", root, disk, "16M"], check=True)
+    extra = "driver = libvirt\n"
+    node = os.path.join(wd, "node.xml")
+    with open(node, "w") as f:
+        f.write("<node><cpu><mhz>2400</mhz><model>i686</model><active>4</active><nodes>1</nodes>"
+                "<sockets>1</sockets><cores>4</cores><threads>1</threads></cpu>"
+                "<memory>8388608</memory></node>")
+    sections = ("[libvirt]\nuri = test://%s\nvirt_type = qemu\n[guest]\ninject_key = true\n"
+                "inject_password = true\ninjection_timeout = 600\n" % node)
+    probe = hva.Agent(BINARY, libvirt_dir, wd, extra=extra)
+    ctl = hva.Controller(wd, allow={probe.public_key(): HOST})
+    CONTROLLERS.append(ctl)
+    agent = hva.Agent(BINARY, libvirt_dir, wd, server_key=ctl.public.decode(), extra=extra,
+                      sections=sections)
+    agent.env["LIBGUESTFS_BACKEND_SETTINGS"] = "force_tcg"
+    import_image(agent, disk, "tiny-root", "raw")
+    STARTED.append(agent)
+    agent.start()
+    ctl.handshake()
+    uid = str(uuid.uuid4())
+    body = spawn_body(uid)
+    body["image"] = {"id": "cirros", "format": "qcow2"}
+    ctl.command(rid(), "l-1", body)
+    e = ctl.expect("ERROR", skip=("REPORT", "PING", "EVENT", "DELTA"))
+    assert e.body["field"] == "body.image.id", e.body
+    assert e.body["message"] == "body.image.id: no image 'cirros' in the image store", e.body
+    key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGq1kS6bqvbPz5QeRJ0F0Vt3f1Xo3mqkzX1zM8tJH2fA t@h"
+    body["image"] = {"id": "tiny-root", "format": "raw"}
+    body["key_data"] = key
+    body["project_id"] = "proj-1"
+    ctl.command(rid(), "l-2", body)
+    r = ctl.result("l-2", timeout=600)
+    assert r.body["status"] == "ok", r.body
+    assert r.body["data"]["injected"] == {"key": True, "password": True}, r.body
+    assert r.body["instance"]["power_state"] == "running", r.body
+    overlay = os.path.join(wd, "inst", uid, "disk")
+    flat = os.path.join(wd, "flat.raw")
+    subprocess.run(["/usr/bin/qemu-img", "convert", "-U", "-O", "raw", overlay, flat], check=True)
+
+    def cat(path):
+        return subprocess.run(["/usr/sbin/debugfs", "-R", "cat " + path, flat], check=True,
+                              capture_output=True, text=True).stdout
+    assert key in cat("/root/.ssh/authorized_keys").splitlines()
+    hashed = cat("/etc/shadow").split("\n")[0].split(":")[1]
+    assert hashed.startswith("$6$") and crypt.crypt("never-logged-s3cret", hashed) == hashed
+    # the base image in the store is untouched
+    assert "never" not in open(os.path.join(wd, "images", "tiny-root.img"), "rb").read().decode(
+        "latin-1")
+    assert "never-logged" not in agent.log_text()
+    return agent, ctl
+
+
 def case_big_host(wd):
     """A host with more instances than one SNAPSHOT body holds: the SNAPSHOT says "more" and
     DELTAs chained to it deliver every record, each message within the 1 MiB limit."""
