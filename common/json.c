@@ -346,25 +346,36 @@ static void dput(struct dbuf *b, const char *s, size_t n)
 	b->len += n;
 }
 
+/* 0: written as is; 1: escaped; 2: non-ASCII (jansson's UTF-8 check) */
+static const unsigned char dclass[256] = {
+	[0 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1, [0x80 ... 0xff] = 2,
+};
+
 static void dstr(struct dbuf *b, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789ABCDEF";
-	size_t run = 0;
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0, run;
 
-	dput(b, "\"", 1);
-	for (size_t i = 0; i < n && !b->fail; i++) {
-		unsigned char c = (unsigned char)s[i];
+	dreserve(b, n + 2);
+	if (b->fail)
+		return;
+	b->p[b->len++] = '"';
+	for (;;) {
 		char esc[6] = { '\\', 0 };
 		size_t el = 2;
+		unsigned char c;
 
-		if (c >= 0x80) {
+		for (run = i; i < n && !dclass[u[i]]; i++)
+			;
+		dput(b, s + run, i - run);
+		if (i == n || b->fail)
+			break;
+		c = u[i++];
+		if (dclass[c] == 2) {
 			b->fail = true; /* jansson checks the UTF-8: let it */
 			return;
 		}
-		if (c >= 0x20 && c != '"' && c != '\\')
-			continue;
-		dput(b, s + run, i - run);
-		run = i + 1;
 		switch (c) {
 		case '"': esc[1] = '"'; break;
 		case '\\': esc[1] = '\\'; break;
@@ -381,7 +392,6 @@ static void dstr(struct dbuf *b, const char *s, size_t n)
 		}
 		dput(b, esc, el);
 	}
-	dput(b, s + run, n - run);
 	dput(b, "\"", 1);
 }
 
