@@ -260,23 +260,28 @@ secret_drop(struct ctl *c, const char *cmd_id)
 static int
 restore_secrets(struct ctl *c, const char *cmd_id, json_t *body)
 {
+	char fields[8][64];
+	size_t n_fields = 0;
 	const char *k;
-	void *tmp;
 	json_t *v;
-	json_object_foreach_safe(body, tmp, k, v) {
+	/* the markers first, the body changed after: no insertion while iterating */
+	json_object_foreach(body, k, v) {
 		size_t n = strlen(k);
-		if (n <= 9 || strcmp(k + n - 9, "_redacted") != 0 || !json_is_true(v))
-			continue;
-		struct secret *s = secret_find(c, cmd_id);
-		char field[64];
-		snprintf(field, sizeof field, "%.*s", (int)(n - 9), k);
-		json_t *val = s ? json_object_get(s->fields, field) : NULL;
+		if (n > 9 && n - 9 < sizeof fields[0] && strcmp(k + n - 9, "_redacted") == 0 &&
+		    json_is_true(v) && n_fields < sizeof fields / sizeof fields[0])
+			snprintf(fields[n_fields++], sizeof fields[0], "%.*s", (int)(n - 9), k);
+	}
+	struct secret *s = n_fields ? secret_find(c, cmd_id) : NULL;
+	for (size_t i = 0; i < n_fields; i++) {
+		json_t *val = s ? json_object_get(s->fields, fields[i]) : NULL;
 		if (!val)
 			return -ENOKEY;
+		char marker[80];
+		snprintf(marker, sizeof marker, "%s_redacted", fields[i]);
 		/* a copy: the sent body is wiped after the send, the kept one must survive */
-		json_object_set_new(body, field, json_stringn(json_string_value(val),
-							      json_string_length(val)));
-		json_object_del(body, k);
+		json_object_set_new(body, fields[i], json_stringn(json_string_value(val),
+								  json_string_length(val)));
+		json_object_del(body, marker);
 	}
 	return 0;
 }
