@@ -158,6 +158,13 @@ struct agent {
 	struct hvd_host_stats prev_stats;
 	int64_t next_report_ms, next_sync_ms, next_event_resend_ms, next_prune_ms;
 
+	/* group commit: what one loop turn journals is committed once, then its messages are
+	 * sent and its jobs started (journal before acting, before replying) */
+	struct proto_msg *held_msgs;
+	size_t n_held_msgs, cap_held_msgs;
+	struct held_job { struct queue *q; struct job *j; } *held_jobs;
+	size_t n_held_jobs, cap_held_jobs;
+
 	pthread_mutex_t ev_mu;
 	struct drv_event *ev_head, *ev_tail;
 	int ev_pipe[2];
@@ -293,6 +300,21 @@ static int send_msg(struct agent *a, enum proto_type type, const char *corr_id, 
 		json_decref(body);
 		return -ENOTCONN;
 	}
+	if (journal_in_batch(a->jn)) { /* sent once the batch is durable: batch_end */
+		if (a->n_held_msgs == a->cap_held_msgs) {
+			size_t cap = a->cap_held_msgs ? 2 * a->cap_held_msgs : 64;
+			struct proto_msg *n = realloc(a->held_msgs, cap * sizeof *n);
+
+			if (!n) {
+				json_decref(body);
+				return -ENOMEM;
+			}
+			a->held_msgs = n;
+			a->cap_held_msgs = cap;
+		}
+		a->held_msgs[a->n_held_msgs++] = m;
+		return 0;
+	}
 	r = proto_send(a->dealer, NULL, &m, ZMQ_DONTWAIT, &err);
 	if (r < 0)
 		hv_log(r == -EAGAIN ? HV_LOG_DEBUG : HV_LOG_WARNING, NULL, NULL,
@@ -300,6 +322,54 @@ static int send_msg(struct agent *a, enum proto_type type, const char *corr_id, 
 	else
 		a->last_tx_ms = mono_ms();
 	json_decref(body);
+	return r;
+}
+
+static void queue_push(struct queue *q, struct job *j);
+
+static void batch_begin(struct agent *a)
+{
+	struct hv_error err = { 0 };
+
+	/* when it fails, every write commits (and is fsync'd) on its own, as outside a batch */
+	if (journal_batch_begin(a->jn, &err) < 0)
+		hv_log(HV_LOG_WARNING, NULL, NULL, "journal: %s", err.message);
+}
+
+/* Commits the loop turn's journal writes in one transaction (one fsync), then sends what
+ * was answered and starts what was accepted, in order. If the commit fails nothing of it
+ * may be sent or started: the agent stops (-EIO) and restart recovery answers from the
+ * journal; the controller re-sends the unacknowledged COMMANDs. */
+static int batch_end(struct agent *a)
+{
+	struct hv_error err = { 0 };
+	int r = journal_batch_commit(a->jn, &err);
+
+	if (r < 0)
+		hv_log(HV_LOG_ERR, NULL, NULL, "journal: %s; stopping, nothing of it was answered",
+		       err.message);
+	for (size_t i = 0; i < a->n_held_msgs; i++) {
+		struct proto_msg *m = &a->held_msgs[i];
+
+		if (r == 0 && a->dealer) {
+			int s = proto_send(a->dealer, NULL, m, ZMQ_DONTWAIT, &err);
+
+			if (s < 0)
+				hv_log(s == -EAGAIN ? HV_LOG_DEBUG : HV_LOG_WARNING, NULL, NULL,
+				       "not sent: %s type=%s", err.message, proto_type_name(m->type));
+			else
+				a->last_tx_ms = mono_ms();
+		}
+		json_decref(m->body);
+	}
+	a->n_held_msgs = 0;
+	for (size_t i = 0; i < a->n_held_jobs; i++) {
+		if (r == 0)
+			queue_push(a->held_jobs[i].q, a->held_jobs[i].j);
+		else
+			job_free(a->held_jobs[i].j);
+	}
+	a->n_held_jobs = 0;
 	return r;
 }
 
@@ -582,6 +652,29 @@ static void queue_push(struct queue *q, struct job *j)
 	q->len++;
 	pthread_cond_signal(&q->cv);
 	pthread_mutex_unlock(&q->mu);
+}
+
+/* Starts a job, or holds it until the batch that journaled its acceptance is committed. */
+static void dispatch(struct agent *a, struct queue *q, struct job *j)
+{
+	if (journal_in_batch(a->jn)) {
+		if (a->n_held_jobs == a->cap_held_jobs) {
+			size_t cap = a->cap_held_jobs ? 2 * a->cap_held_jobs : 64;
+			struct held_job *n = realloc(a->held_jobs, cap * sizeof *n);
+
+			if (!n) { /* cannot hold it: make the batch durable now */
+				batch_end(a);
+				queue_push(q, j);
+				batch_begin(a);
+				return;
+			}
+			a->held_jobs = n;
+			a->cap_held_jobs = cap;
+		}
+		a->held_jobs[a->n_held_jobs++] = (struct held_job){ q, j };
+		return;
+	}
+	queue_push(q, j);
 }
 
 static size_t queue_len(struct queue *q)
@@ -1375,7 +1468,7 @@ static void handle_net_command(struct agent *a, struct proto_msg *m)
 	snprintf(j->cmd_id, sizeof j->cmd_id, "%s", m->hdr.cmd_id);
 	snprintf(j->corr_id, sizeof j->corr_id, "%s", m->hdr.msg_id);
 	j->deadline_ms = m->hdr.deadline_ms;
-	queue_push(&a->net_q, j);
+	dispatch(a, &a->net_q, j);
 }
 
 /* Refuses, before anything is created, a command whose image the store cannot give: an
@@ -1575,7 +1668,7 @@ static void handle_command(struct agent *a, struct proto_msg *m)
 	j->spec = json_deep_copy(in->spec ? in->spec : json_object());
 	if (j->req.spec)
 		json_object_update(j->spec, j->req.spec);
-	queue_push(&a->cmd_q, j);
+	dispatch(a, &a->cmd_q, j);
 	goto out;
 undo:
 	if (created) {
@@ -2048,10 +2141,13 @@ int agent_run(struct agent *a)
 			return -zmq_errno();
 		if (stop_requested)
 			break;
+		batch_begin(a);
 		drain_results(a);
 		drain_driver_events(a);
 		if (a->dealer)
 			drain_socket(a);
+		if (batch_end(a) < 0)
+			return -EIO;
 		now = mono_ms();
 		if (now >= a->next_sync_ms && !a->sync_pending && !a->host_down) {
 			/* the first sync always runs: it reports guests the journal does not know */
@@ -2268,6 +2364,8 @@ void agent_free(struct agent *a)
 	journal_free(a->jn);
 	imgstore_free(a->store);
 	injector_free(a->inj);
+	free(a->held_msgs);
+	free(a->held_jobs);
 	free(a->workers);
 	if (a->ev_pipe[0] >= 0)
 		close(a->ev_pipe[0]);
