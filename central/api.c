@@ -99,6 +99,7 @@ code_for(int r)
 	case -EBUSY: return "task_in_flight";
 	case -EPERM: return "invalid_state";
 	case -EHOSTDOWN: return "host_down";
+	case -EHOSTUNREACH: return "host_disabled";
 	case -ENOMEM: return "internal";
 	default: return "internal";
 	}

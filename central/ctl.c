@@ -598,7 +598,9 @@ on_error(struct ctl *c, const char *host, const struct proto_msg *m, int64_t now
 	bool open = cmd.state != STORE_CMD_DONE && cmd.state != STORE_CMD_FAILED;
 	if (strcmp(cmd.host_id, host) == 0 && open) {
 		if (strcmp(code, PROTO_E_BUSY) == 0) {
-			/* the agent's queue is full: the same cmd_id goes again after the retry time */
+			/* the agent's queue is full, or its host is disabled (field "host"): it did
+			 * not journal the refusal, so the same cmd_id goes again after the retry
+			 * time, until the command's deadline (protocol §6.2 step 5, §8.3) */
 			store_cmd_update(c->store, cmd_id, STORE_CMD_QUEUED, cmd.attempts,
 					 now + c->cfg.retry_ms, NULL, &c->scratch);
 		} else {
@@ -723,6 +725,25 @@ queue_cmd(struct ctl *c, const char *host, const char *uuid, const char *command
 				 NULL, &c->scratch);
 	snprintf(ret_cmd_id, PROTO_MAX_ID + 1, "%s", cmd.cmd_id);
 	return 0;
+}
+
+/* A new server goes only to a host that says it is enabled (protocol §8.3): a disabled
+ * host refuses every command until its hypervisor is back. */
+static int
+check_host_enabled(struct ctl *c, const char *host, struct hv_error *err)
+{
+	json_t *h = NULL;
+	int r = store_host_get(c->store, host, &h, err);
+	if (r < 0)
+		return r;
+	json_t *res = json_object_get(h, "resources");
+	const char *status = str_or(res, "status", "enabled");
+	if (strcmp(status, "disabled") == 0)
+		r = hv_error_set(err, -EHOSTUNREACH, "host", "host '%s' is disabled (%s); create the "
+				 "server on another host or when it is enabled again", host,
+				 str_or(res, "disabled_reason", "no reason given"));
+	json_decref(h);
+	return r;
 }
 
 static int
@@ -875,11 +896,21 @@ ctl_server_create(struct ctl *c, json_t *args, int64_t now, json_t **ret_instanc
 		json_decref(pimage);
 		return hv_error_set(err, -EINVAL, "args.host", "args.host: not a host id");
 	}
+	const char *project = NULL;
+	if ((r = hj_str(args, "args", "project", HJ_OPTIONAL, PROTO_MAX_ID, &project, err)) < 0 ||
+	    (project && !proto_id_valid(project))) {
+		json_decref(pimage);
+		return r < 0 ? r : hv_error_set(err, -EINVAL, "args.project",
+						"args.project: not a project id (1-64 of A-Z a-z 0-9 . _ : -)");
+	}
 	json_t *spawn = json_object(), *secrets = json_object();
 	json_object_set_new(spawn, "image", pimage);
+	if (project) /* the owner: the host injects only one project's disks in a batch */
+		json_object_set_new(spawn, "project_id", json_string(project));
 	if ((r = flavor_from_args(args, &pflavor, err)) < 0 ||
 	    (r = identity_from_args(args, true, spawn, secrets, err)) < 0 ||
-	    (r = check_host_up(c, host, now, err)) < 0) {
+	    (r = check_host_up(c, host, now, err)) < 0 ||
+	    (r = check_host_enabled(c, host, err)) < 0) {
 		json_decref(pflavor);
 		json_decref(spawn);
 		wipe_fields(secrets);
@@ -1093,13 +1124,23 @@ ctl_console_log(struct ctl *c, const char *server, int64_t max_bytes, int64_t no
 	return r;
 }
 
+/* state: liveness as seen here; status and disabled_reason: what the host last said of
+ * itself (protocol §8.3), null before its first report */
 static void
 decorate_host(struct ctl *c, json_t *h, int64_t now)
 {
 	int64_t seen = json_integer_value(json_object_get(h, "last_seen_ms"));
+	json_t *res = json_object_get(h, "resources");
+	const char *status = str_or(res, "status", NULL), *why = str_or(res, "disabled_reason", NULL);
 	json_object_set_new(h, "state",
 			    json_string(reg_state_name(reg_state_at(seen, now, &c->cfg.liveness))));
 	json_object_set_new(h, "seen_ago_ms", seen > 0 ? json_integer(now - seen) : json_null());
+	if (!status && json_object_size(res))
+		status = "enabled"; /* an agent older than the field */
+	json_object_set_new(h, "status", status ? json_string(status) : json_null());
+	json_object_set_new(h, "disabled_reason",
+			    status && strcmp(status, "disabled") == 0 && why ? json_string(why)
+									    : json_null());
 }
 
 int
@@ -1128,9 +1169,11 @@ ctl_host_list(struct ctl *c, const json_t *allowlist, const json_t *pending, int
 			}
 		}
 		if (!known)
-			json_array_append_new(hosts, json_pack("{s:s, s:O, s:s, s:n, s:{}}", "host_id", id,
+			json_array_append_new(hosts, json_pack("{s:s, s:O, s:s, s:n, s:{}, s:n, s:n}",
+							       "host_id", id,
 							       "public_key", json_object_get(h, "public_key"),
-							       "state", "down", "seen_ago_ms", "resources"));
+							       "state", "down", "seen_ago_ms", "resources",
+							       "status", "disabled_reason"));
 	}
 	json_array_foreach(pending, i, h) {
 		json_t *p = json_deep_copy(h);

@@ -88,7 +88,7 @@ static const char server_help[] =
 	"Usage: hv server create NAME --host HOST --flavor-spec SPEC --image ID\n"
 	"                        [--property KEY=VALUE]... [--image-property KEY=VALUE]...\n"
 	"                        [--key-file FILE] [--admin-pass P] [--user-data FILE]\n"
-	"                        [--config-drive] [--wait]\n"
+	"                        [--config-drive] [--project ID] [--wait]\n"
 	"       hv server list [--host HOST] [--deleted]\n"
 	"       hv server show SERVER\n"
 	"       hv server delete|stop|start|pause|unpause|suspend|resume SERVER [--wait]\n"
@@ -164,13 +164,14 @@ enum opt {
 	O_TYPE = 1 << 16,
 	O_PASSWORD = 1 << 17,
 	O_IMAGE_PROP = 1 << 18,
+	O_PROJECT = 1 << 19,
 };
 #define O_GLOBAL (O_API | O_FORMAT | O_TIMEOUT)
 
 struct args {
 	unsigned given;
 	const char *api, *host, *flavor, *image, *name;
-	const char *key_file, *admin_pass, *user_data, *type, *password;
+	const char *key_file, *admin_pass, *user_data, *type, *password, *project;
 	json_t *props, *image_props;
 	bool json, wait, hard, deleted, config_drive;
 	long length;
@@ -228,6 +229,7 @@ parse_args(int argc, char **argv, struct args *a)
 		{"type", required_argument, NULL, 't'},
 		{"password", required_argument, NULL, 'p'},
 		{"image-property", required_argument, NULL, 'i'},
+		{"project", required_argument, NULL, 'j'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{0},
@@ -285,6 +287,7 @@ parse_args(int argc, char **argv, struct args *a)
 			a->given |= O_TYPE;
 			break;
 		case 'p': a->password = optarg; a->given |= O_PASSWORD; break;
+		case 'j': a->project = optarg; a->given |= O_PROJECT; break;
 		case 'i':
 			if (spec_property(optarg, a->image_props, &err) < 0) {
 				fprintf(stderr, "hv: --image-property: %s\n", err.message);
@@ -384,13 +387,14 @@ print_servers(json_t *arr)
 static void
 print_hosts(json_t *arr)
 {
-	static const char *const hdr[] = {"Host", "State", "Last Seen", "Address", "vCPUs (used/total)",
-					  "RAM MiB (used/total)", "VMs", "Key"};
-	struct tbl *t = tbl_new(8, hdr);
+	static const char *const hdr[] = {"Host", "State", "Status", "Last Seen", "Address",
+					  "vCPUs (used/total)", "RAM MiB (used/total)", "VMs", "Key"};
+	struct tbl *t = tbl_new(9, hdr);
 	size_t i;
 	json_t *h;
 	json_array_foreach(arr, i, h) {
 		char seen[32] = "never", cpu[48] = "", ram[64] = "", vms[16] = "", key[16];
+		char status[320] = "-";
 		json_t *ago = json_object_get(h, "seen_ago_ms");
 		if (json_is_integer(ago))
 			snprintf(seen, sizeof seen, "%.1fs ago", (double)json_integer_value(ago) / 1000.0);
@@ -407,7 +411,13 @@ print_hosts(json_t *arr)
 			snprintf(vms, sizeof vms, "%lld",
 				 (long long)json_integer_value(json_object_get(r, "running_vms")));
 		snprintf(key, sizeof key, "%.10s...", s_or(h, "public_key", ""));
-		const char *row[] = {s_or(h, "host_id", "-"), s_or(h, "state", ""), seen,
+		/* what the host says of itself: disabled comes with its reason */
+		if (json_is_string(json_object_get(h, "status")))
+			snprintf(status, sizeof status, "%s%s%s%s", s_or(h, "status", ""),
+				 json_is_string(json_object_get(h, "disabled_reason")) ? " (" : "",
+				 s_or(h, "disabled_reason", ""),
+				 json_is_string(json_object_get(h, "disabled_reason")) ? ")" : "");
+		const char *row[] = {s_or(h, "host_id", "-"), s_or(h, "state", ""), status, seen,
 				     s_or(h, "address", ""), cpu, ram, vms, key};
 		tbl_add(t, row);
 	}
@@ -527,7 +537,7 @@ check_opts(struct args *a, unsigned allowed)
 						    "--hard", "--length", "--name", "--deleted",
 						    "--key-file", "--admin-pass", "--user-data",
 						    "--config-drive", "--type", "--password",
-						    "--image-property"};
+						    "--image-property", "--project"};
 		for (unsigned i = 0; i < sizeof names / sizeof names[0]; i++)
 			if (extra & (1u << i)) {
 				fprintf(stderr, "hv: %s: not an option of 'hv %s %s' (see hv %s --help)\n",
@@ -727,7 +737,8 @@ cmd_server(struct ctx *x)
 
 	if (strcmp(verb, "create") == 0) {
 		if (check_opts(a, O_HOST | O_FLAVOR | O_PROPERTY | O_IMAGE | O_WAIT | O_KEY_FILE |
-				      O_ADMIN_PASS | O_USER_DATA | O_CONFIG_DRIVE | O_IMAGE_PROP) < 0 ||
+				      O_ADMIN_PASS | O_USER_DATA | O_CONFIG_DRIVE | O_IMAGE_PROP |
+				      O_PROJECT) < 0 ||
 		    need_args(a, 1, "NAME") < 0)
 			return EXIT_USAGE;
 		if (!a->host)
@@ -744,6 +755,8 @@ cmd_server(struct ctx *x)
 		q = json_pack("{s:s, s:s, s:o, s:s, s:O, s:b}", "name", a->argv[2], "host", a->host,
 			      "flavor", flavor, "image", a->image, "properties", a->props,
 			      "config_drive", a->config_drive);
+		if (a->project)
+			json_object_set_new(q, "project", json_string(a->project));
 		char generated[17] = "";
 		if ((r = add_identity(a, q)) != EXIT_OK) {
 			json_decref(q);
