@@ -151,10 +151,11 @@ class Cluster:
             f.write(key + "\n")
         return key
 
-    def start_agent(self, host_id, fake=""):
-        """fake: extra [fake] lines ("latency_ms = 2000\n")."""
+    def start_agent(self, host_id, fake="", env=None):
+        """fake: extra [fake] lines ("latency_ms = 2000\n"); env: extra environment
+        (HVAGENT_FAKE_HOST_FLAP, see drivers/fake/README.md)."""
         conf = self.agent_conf(host_id, fake)
-        env = dict(os.environ, HVAGENT_DRIVER_DIR=self.binary("drivers/fake"))
+        env = dict(os.environ, HVAGENT_DRIVER_DIR=self.binary("drivers/fake"), **(env or {}))
         log = open(self.path("agent-%s.log" % host_id), "a")
         p = subprocess.Popen([self.binary("agent/hvagent"), "-c", conf], env=env,
                              stdout=log, stderr=log)
