@@ -254,6 +254,95 @@ a_refused_command_clears_the_task_and_keeps_the_state(void **state)
 }
 
 static void
+a_project_goes_to_the_spawn_as_project_id(void **state)
+{
+	struct fixture *f = *state;
+	struct hv_error err = {0};
+	json_t *inst = NULL, *args = create_args("web-1");
+	char cmd[PROTO_MAX_ID + 1];
+	json_object_set_new(args, "project", json_string("proj-1"));
+	assert_int_equal(ctl_server_create(f->ctl, args, T0, &inst, cmd, &err), 0);
+	json_decref(inst);
+	assert_string_equal(json_string_value(json_object_get(f->sent[0].body, "project_id")),
+			    "proj-1");
+	json_object_set_new(args, "name", json_string("web-2"));
+	json_object_set_new(args, "project", json_string("no spaces"));
+	assert_int_equal(ctl_server_create(f->ctl, args, T0, &inst, cmd, &err), -EINVAL);
+	assert_string_equal(err.field, "args.project");
+	json_decref(args);
+}
+
+static void
+a_disabled_host_takes_no_server_and_its_busy_refusals_are_resent(void **state)
+{
+	struct fixture *f = *state;
+	struct hv_error err = {0};
+	json_t *inst = NULL, *args = create_args("web-1");
+	char cmd[PROTO_MAX_ID + 1], uuid[37];
+	assert_int_equal(ctl_server_create(f->ctl, args, T0, &inst, cmd, &err), 0);
+	snprintf(uuid, sizeof uuid, "%s", json_string_value(json_object_get(inst, "uuid")));
+	json_decref(inst);
+	agent_says(f, PROTO_RESULT, 0, NULL,
+		   json_pack("{s:s, s:s, s:s, s:o}", "cmd_id", cmd, "status", "ok", "uuid", uuid,
+			     "instance", record(uuid, "active", NULL, "running")), T0 + 5);
+
+	/* the host loses its hypervisor: the REPORT says so */
+	agent_says(f, PROTO_REPORT, 0, NULL,
+		   json_pack("{s:i, s:s, s:s}", "vcpus", 8, "status", "disabled", "disabled_reason",
+			     "AUTO: hypervisor connection lost"), T0 + 10);
+	json_t *h = NULL;
+	assert_int_equal(ctl_host_show(f->ctl, "node-1", T0 + 10, &h, &err), 0);
+	assert_string_equal(json_string_value(json_object_get(h, "status")), "disabled");
+	assert_string_equal(json_string_value(json_object_get(h, "disabled_reason")),
+			    "AUTO: hypervisor connection lost");
+	json_decref(h);
+	json_object_set_new(args, "name", json_string("web-2"));
+	assert_int_equal(ctl_server_create(f->ctl, args, T0 + 10, &inst, cmd, &err), -EHOSTUNREACH);
+	assert_string_equal(err.field, "host");
+	assert_non_null(strstr(err.message, "AUTO: hypervisor connection lost"));
+
+	/* an action is sent, refused as busy, kept and sent again with the same cmd_id */
+	assert_int_equal(ctl_server_action(f->ctl, "web-1", "pause", false, T0 + 20, &inst, cmd,
+					   &err), 0);
+	json_decref(inst);
+	int n = f->n_sent;
+	agent_says(f, PROTO_ERROR, 0, f->sent[n - 1].msg_id,
+		   json_pack("{s:s, s:s, s:s}", "code", "busy", "field", "host", "message",
+			     "host: disabled (AUTO: hypervisor connection lost); retry pause when it is back"),
+		   T0 + 30);
+	assert_string_equal(field(f->store, "web-1", "task_state"), "pausing");
+	ctl_tick(f->ctl, T0 + 30 + 1000);
+	assert_int_equal(f->n_sent, n + 1);
+	assert_string_equal(f->sent[n].cmd_id, cmd);
+
+	/* back: enabled, and the resent pause completes */
+	agent_says(f, PROTO_REPORT, 0, NULL, json_pack("{s:i, s:s}", "vcpus", 8, "status", "enabled"),
+		   T0 + 2000);
+	assert_int_equal(ctl_host_show(f->ctl, "node-1", T0 + 2000, &h, &err), 0);
+	assert_string_equal(json_string_value(json_object_get(h, "status")), "enabled");
+	assert_true(json_is_null(json_object_get(h, "disabled_reason")));
+	json_decref(h);
+	agent_says(f, PROTO_RESULT, 0, f->sent[n].msg_id,
+		   json_pack("{s:s, s:s, s:s, s:o}", "cmd_id", cmd, "status", "ok", "uuid", uuid,
+			     "instance", record(uuid, "paused", NULL, "paused")), T0 + 2100);
+	assert_true(f->last_ok);
+	assert_string_equal(field(f->store, "web-1", "vm_state"), "paused");
+
+	/* a busy refusal until the deadline: the command expires, never runs late */
+	assert_int_equal(ctl_server_action(f->ctl, "web-1", "unpause", false, T0 + 3000, &inst, cmd,
+					   &err), 0);
+	json_decref(inst);
+	agent_says(f, PROTO_ERROR, 0, f->sent[f->n_sent - 1].msg_id,
+		   json_pack("{s:s, s:s, s:s}", "code", "busy", "field", "host", "message", "x"),
+		   T0 + 3010);
+	ctl_tick(f->ctl, T0 + 3000 + 10000);
+	assert_false(f->last_ok);
+	assert_string_equal(f->last_code, "expired");
+	assert_string_equal(field(f->store, "web-1", "task_state"), "null");
+	json_decref(args);
+}
+
+static void
 a_sequence_gap_asks_for_a_resync(void **state)
 {
 	struct fixture *f = *state;
@@ -470,6 +559,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(an_unanswered_command_is_resent_with_the_same_cmd_id, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_command_nobody_accepts_expires_and_a_spawn_leaves_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_refused_command_clears_the_task_and_keeps_the_state, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_project_goes_to_the_spawn_as_project_id, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_disabled_host_takes_no_server_and_its_busy_refusals_are_resent, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_sequence_gap_asks_for_a_resync, setup, teardown),
 		cmocka_unit_test_setup_teardown(an_instance_only_the_host_knows_is_adopted, setup, teardown),
 		cmocka_unit_test(the_state_table_is_the_protocols),
