@@ -793,7 +793,8 @@ flavor_from_args(json_t *args, json_t **ret, struct hv_error *err)
 	return *ret ? 0 : hv_error_set(err, -ENOMEM, "", "out of memory");
 }
 
-/* The protocol image object for the image id at args.<key> with args.image_properties
+/* The protocol image object for the image id at args.<key> with args.image_format (the
+ * format the host's image store recorded; default qcow2) and args.image_properties
  * (hvcentral keeps no image catalog: the properties an image needs, such as
  * hw_qemu_guest_agent, come with the command); absent optional: *ret NULL. */
 static int
@@ -810,7 +811,9 @@ image_from_args(json_t *args, const char *key, int flags, json_t **ret, struct h
 	if (!proto_id_valid(id))
 		return hv_error_set(err, -EINVAL, field,
 				    "%s: not an image id (1-64 of A-Z a-z 0-9 . _ : -)", field);
-	if ((r = hj_obj(args, "args", "image_properties", HJ_OPTIONAL, &props, err)) < 0)
+	const char *format = "qcow2";
+	if ((r = hj_enum(args, "args", "image_format", HJ_OPTIONAL, "qcow2|raw", &format, err)) < 0 ||
+	    (r = hj_obj(args, "args", "image_properties", HJ_OPTIONAL, &props, err)) < 0)
 		return r;
 	if (props) {
 		struct hvd_kv *kv = NULL;
@@ -820,7 +823,7 @@ image_from_args(json_t *args, const char *key, int flags, json_t **ret, struct h
 			return r;
 		free(kv);
 	}
-	*ret = json_pack("{s:s, s:s, s:o}", "id", id, "format", "qcow2", "properties",
+	*ret = json_pack("{s:s, s:s, s:o}", "id", id, "format", format, "properties",
 			 props ? json_deep_copy(props) : json_object());
 	return 1;
 }

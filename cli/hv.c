@@ -86,7 +86,8 @@ static const char host_help[] =
 
 static const char server_help[] =
 	"Usage: hv server create NAME --host HOST --flavor-spec SPEC --image ID\n"
-	"                        [--property KEY=VALUE]... [--image-property KEY=VALUE]...\n"
+	"                        [--image-format qcow2|raw] [--property KEY=VALUE]...\n"
+	"                        [--image-property KEY=VALUE]...\n"
 	"                        [--key-file FILE] [--admin-pass P] [--user-data FILE]\n"
 	"                        [--config-drive] [--project ID] [--wait]\n"
 	"       hv server list [--host HOST] [--deleted]\n"
@@ -95,9 +96,11 @@ static const char server_help[] =
 	"       hv server reboot SERVER [--hard] [--wait]\n"
 	"       hv server resize SERVER --flavor-spec SPEC [--property KEY=VALUE]... [--wait]\n"
 	"       hv server resize-confirm|resize-revert SERVER [--wait]\n"
-	"       hv server rebuild SERVER --image ID [--image-property KEY=VALUE]...\n"
+	"       hv server rebuild SERVER --image ID [--image-format qcow2|raw]\n"
+	"                        [--image-property KEY=VALUE]...\n"
 	"                        [--admin-pass P] [--key-file FILE] [--wait]\n"
-	"       hv server rescue SERVER [--image ID [--image-property KEY=VALUE]...] [--wait]\n"
+	"       hv server rescue SERVER [--image ID [--image-format qcow2|raw]\n"
+	"                        [--image-property KEY=VALUE]...] [--wait]\n"
 	"       hv server unrescue SERVER [--wait]\n"
 	"       hv server snapshot SERVER SNAPSHOT_NAME [--wait]\n"
 	"       hv server console SERVER [--type vnc|serial]\n"
@@ -165,13 +168,14 @@ enum opt {
 	O_PASSWORD = 1 << 17,
 	O_IMAGE_PROP = 1 << 18,
 	O_PROJECT = 1 << 19,
+	O_IMAGE_FORMAT = 1 << 20,
 };
 #define O_GLOBAL (O_API | O_FORMAT | O_TIMEOUT)
 
 struct args {
 	unsigned given;
 	const char *api, *host, *flavor, *image, *name;
-	const char *key_file, *admin_pass, *user_data, *type, *password, *project;
+	const char *key_file, *admin_pass, *user_data, *type, *password, *project, *image_format;
 	json_t *props, *image_props;
 	bool json, wait, hard, deleted, config_drive;
 	long length;
@@ -230,6 +234,7 @@ parse_args(int argc, char **argv, struct args *a)
 		{"password", required_argument, NULL, 'p'},
 		{"image-property", required_argument, NULL, 'i'},
 		{"project", required_argument, NULL, 'j'},
+		{"image-format", required_argument, NULL, 'm'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{0},
@@ -288,6 +293,12 @@ parse_args(int argc, char **argv, struct args *a)
 			break;
 		case 'p': a->password = optarg; a->given |= O_PASSWORD; break;
 		case 'j': a->project = optarg; a->given |= O_PROJECT; break;
+		case 'm':
+			if (strcmp(optarg, "qcow2") != 0 && strcmp(optarg, "raw") != 0)
+				return usage_error("--image-format", "'%s' is not qcow2 or raw", optarg);
+			a->image_format = optarg;
+			a->given |= O_IMAGE_FORMAT;
+			break;
 		case 'i':
 			if (spec_property(optarg, a->image_props, &err) < 0) {
 				fprintf(stderr, "hv: --image-property: %s\n", err.message);
@@ -537,7 +548,7 @@ check_opts(struct args *a, unsigned allowed)
 						    "--hard", "--length", "--name", "--deleted",
 						    "--key-file", "--admin-pass", "--user-data",
 						    "--config-drive", "--type", "--password",
-						    "--image-property", "--project"};
+						    "--image-property", "--project", "--image-format"};
 		for (unsigned i = 0; i < sizeof names / sizeof names[0]; i++)
 			if (extra & (1u << i)) {
 				fprintf(stderr, "hv: %s: not an option of 'hv %s %s' (see hv %s --help)\n",
@@ -595,11 +606,14 @@ generate_password(char ret[17])
 	return 0;
 }
 
-/* --key-file and --admin-pass into q (create and rebuild); usage problems exit 2. */
+/* --image-format, --image-property, --key-file and --admin-pass into q (create, rebuild,
+ * rescue: check_opts admitted only what the command takes); usage problems exit 2. */
 static int
 add_identity(struct args *a, json_t *q)
 {
 	struct hv_error err = {0};
+	if (a->image_format)
+		json_object_set_new(q, "image_format", json_string(a->image_format));
 	if (json_object_size(a->image_props))
 		json_object_set(q, "image_properties", a->image_props);
 	if (a->key_file) {
@@ -697,8 +711,8 @@ static const struct {
 	{"suspend", "suspend", 0}, {"resume", "resume", 0},
 	{"resize", "resize", O_FLAVOR | O_PROPERTY},
 	{"resize-confirm", "confirm_resize", 0}, {"resize-revert", "revert_resize", 0},
-	{"rebuild", "rebuild", O_IMAGE | O_IMAGE_PROP | O_ADMIN_PASS | O_KEY_FILE},
-	{"rescue", "rescue", O_IMAGE | O_IMAGE_PROP}, {"unrescue", "unrescue", 0},
+	{"rebuild", "rebuild", O_IMAGE | O_IMAGE_FORMAT | O_IMAGE_PROP | O_ADMIN_PASS | O_KEY_FILE},
+	{"rescue", "rescue", O_IMAGE | O_IMAGE_FORMAT | O_IMAGE_PROP}, {"unrescue", "unrescue", 0},
 };
 
 static int
@@ -738,7 +752,7 @@ cmd_server(struct ctx *x)
 	if (strcmp(verb, "create") == 0) {
 		if (check_opts(a, O_HOST | O_FLAVOR | O_PROPERTY | O_IMAGE | O_WAIT | O_KEY_FILE |
 				      O_ADMIN_PASS | O_USER_DATA | O_CONFIG_DRIVE | O_IMAGE_PROP |
-				      O_PROJECT) < 0 ||
+				      O_PROJECT | O_IMAGE_FORMAT) < 0 ||
 		    need_args(a, 1, "NAME") < 0)
 			return EXIT_USAGE;
 		if (!a->host)
