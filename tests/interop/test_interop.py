@@ -589,10 +589,9 @@ def case_big_host(wd):
     return agent, ctl
 
 
-def case_firewall(wd):
-    """Security-group commands through HVA/1 program nftables in the agent's network
-    namespace; a refused change changes nothing; the rules survive kill -9 (fail closed) and
-    the restarted agent answers duplicates from its journal; unplug removes them."""
+def firewall_agent(wd, sections):
+    """Starts an agent with the netfilter module in a network namespace of its own; returns
+    (agent, controller, ruleset) where ruleset() lists that namespace's nftables ruleset."""
     import shutil
     import subprocess
     if os.geteuid() != 0:
@@ -611,7 +610,6 @@ def case_firewall(wd):
                              capture_output=True, text=True)
         return out.stdout
 
-    sections = "[netfilter]\nenabled = true\nresync_interval = 0\n"
     probe = hva.Agent(BINARY, DRIVER_DIR, wd)
     ctl = hva.Controller(wd, allow={probe.public_key(): HOST})
     CONTROLLERS.append(ctl)
@@ -630,10 +628,21 @@ def case_firewall(wd):
     if "port_plug" not in hello.body["capabilities"]:
         print("SKIP: this hvagent was built without the netfilter module")
         sys.exit(77)
-    group = {"id": "web", "rules": [{"direction": "ingress", "protocol": "tcp",
-                                     "port_range_min": 22, "port_range_max": 22}]}
-    port = {"id": "p1", "ifname": "tapA", "mac_address": "fa:16:3e:00:00:01",
-            "fixed_ips": ["10.0.0.5"], "security_groups": ["web"]}
+    return agent, ctl, ruleset
+
+
+FW_GROUP = {"id": "web", "rules": [{"direction": "ingress", "protocol": "tcp",
+                                    "port_range_min": 22, "port_range_max": 22}]}
+FW_PORT = {"id": "p1", "ifname": "tapA", "mac_address": "fa:16:3e:00:00:01",
+           "fixed_ips": ["10.0.0.5"], "security_groups": ["web"]}
+
+
+def case_firewall(wd):
+    """Security-group commands through HVA/1 program nftables in the agent's network
+    namespace; a refused change changes nothing; the rules survive kill -9 (fail closed) and
+    the restarted agent answers duplicates from its journal; unplug removes them."""
+    agent, ctl, ruleset = firewall_agent(wd, "[netfilter]\nenabled = true\nresync_interval = 0\n")
+    group, port = FW_GROUP, FW_PORT
     ctl.command(rid(), "f-1", {"command": "sg_update", "group": group})
     assert ctl.result("f-1").body["status"] == "ok"
     ctl.command(rid(), "f-2", {"command": "port_plug", "port": port})
@@ -663,6 +672,33 @@ def case_firewall(wd):
     ctl.command(rid(), "f-5", {"command": "port_unplug", "port_id": "p1"})
     assert ctl.result("f-5").body["status"] == "ok"
     assert "tapA" not in ruleset()
+    return agent, ctl
+
+
+def case_firewall_tamper(wd):
+    """Someone running `nft flush table inet hvagent` on the host is repaired by the agent's
+    own periodic resync, within a resync period, with no command from the controller."""
+    agent, ctl, ruleset = firewall_agent(wd, "[netfilter]\nenabled = true\nresync_interval = 1\n")
+    ctl.command(rid(), "t-1", {"command": "sg_update", "group": FW_GROUP})
+    assert ctl.result("t-1").body["status"] == "ok"
+    ctl.command(rid(), "t-2", {"command": "port_plug", "port": FW_PORT})
+    assert ctl.result("t-2").body["status"] == "ok"
+    import re
+
+    def rules():  # the ruleset without its counters, which traffic may change
+        return re.sub(r"counter packets \d+ bytes \d+", "counter", ruleset())
+    programmed = rules()
+    assert "tapA" in programmed and "10.0.0.5" in programmed, programmed
+    subprocess.run(["ip", "netns", "exec", agent.netns, "nft", "flush", "table", "inet",
+                    "hvagent"], check=True)
+    assert rules() != programmed, "the flush did not take effect"
+    # Bounded wait: a few resync periods at most; the assertion is on the outcome.
+    for _ in range(50):
+        if rules() == programmed:
+            break
+        time.sleep(0.1)
+    repaired = rules()
+    assert repaired == programmed, "not repaired:\n" + repaired
     return agent, ctl
 
 
