@@ -39,7 +39,11 @@ int keys_generate(struct keys_pair *ret, struct hv_error *err)
 	return 0;
 }
 
-static int write_atomic(const char *path, mode_t mode, const char *text, struct hv_error *err)
+/* Writes text to path through a temporary file. exclusive: never replace an existing path
+ * (link(2) instead of rename(2)) and return -EEXIST, so two processes creating the same
+ * keypair at once agree on one. */
+static int write_atomic(const char *path, mode_t mode, const char *text, bool exclusive,
+			struct hv_error *err)
 {
 	char tmp[PATH_MAX];
 	size_t len = strlen(text), off = 0;
@@ -66,12 +70,14 @@ static int write_atomic(const char *path, mode_t mode, const char *text, struct 
 		r = -errno;
 	if (close(fd) < 0 && r == 0)
 		r = -errno;
-	if (r == 0 && rename(tmp, path) < 0)
+	if (r == 0 && (exclusive ? link(tmp, path) : rename(tmp, path)) < 0)
 		r = -errno;
-	if (r < 0) {
+	if (r < 0 || exclusive)
 		unlink(tmp);
+	if (r == -EEXIST && exclusive)
+		return r;
+	if (r < 0)
 		return hv_error_set(err, r, "keys_dir", "writing %s: %s", path, strerror(-r));
-	}
 	return 0;
 }
 
@@ -86,8 +92,9 @@ static int fsync_dir(const char *dir)
 	return 0;
 }
 
-int keys_save(const char *dir, const char *name, const struct keys_pair *kp,
-	      struct hv_error *err)
+/* The secret file is written first: it holds both keys and decides which keypair exists. */
+static int save_pair(const char *dir, const char *name, const struct keys_pair *kp,
+		     bool exclusive, struct hv_error *err)
 {
 	char path[PATH_MAX], text[512], stamp[32];
 	time_t now = time(NULL);
@@ -101,6 +108,17 @@ int keys_save(const char *dir, const char *name, const struct keys_pair *kp,
 	gmtime_r(&now, &tm);
 	strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", &tm);
 
+	snprintf(path, sizeof path, "%s/%s.key_secret", dir, name);
+	snprintf(text, sizeof text,
+		 "#   ****  Generated on %s by hvagent  ****\n"
+		 "#   ZeroMQ CURVE **Secret** Certificate\n"
+		 "#   DO NOT PROVIDE THIS FILE TO OTHER USERS nor change its permissions.\n\n"
+		 "metadata\ncurve\n    public-key = \"%s\"\n    secret-key = \"%s\"\n",
+		 stamp, kp->public_z85, kp->secret_z85);
+	r = write_atomic(path, 0600, text, exclusive, err);
+	explicit_bzero(text, sizeof text);
+	if (r < 0)
+		return r;
 	snprintf(path, sizeof path, "%s/%s.key", dir, name);
 	snprintf(text, sizeof text,
 		 "#   ****  Generated on %s by hvagent  ****\n"
@@ -110,21 +128,16 @@ int keys_save(const char *dir, const char *name, const struct keys_pair *kp,
 		 "#   directory, in the .curve subdirectory.\n\n"
 		 "metadata\ncurve\n    public-key = \"%s\"\n",
 		 stamp, kp->public_z85);
-	if ((r = write_atomic(path, 0644, text, err)) < 0)
-		return r;
-	snprintf(path, sizeof path, "%s/%s.key_secret", dir, name);
-	snprintf(text, sizeof text,
-		 "#   ****  Generated on %s by hvagent  ****\n"
-		 "#   ZeroMQ CURVE **Secret** Certificate\n"
-		 "#   DO NOT PROVIDE THIS FILE TO OTHER USERS nor change its permissions.\n\n"
-		 "metadata\ncurve\n    public-key = \"%s\"\n    secret-key = \"%s\"\n",
-		 stamp, kp->public_z85, kp->secret_z85);
-	r = write_atomic(path, 0600, text, err);
-	explicit_bzero(text, sizeof text);
-	if (r < 0)
+	if ((r = write_atomic(path, 0644, text, false, err)) < 0)
 		return r;
 	fsync_dir(dir);
 	return 0;
+}
+
+int keys_save(const char *dir, const char *name, const struct keys_pair *kp,
+	      struct hv_error *err)
+{
+	return save_pair(dir, name, kp, false, err);
 }
 
 /* Reads "public-key" and "secret-key" values from a ZPL certificate. */
@@ -215,7 +228,12 @@ int keys_load_or_create(const char *dir, const char *name, struct keys_pair *ret
 		return hv_error_set(err, -errno, "keys_dir", "%s: %s", path, strerror(errno));
 	if ((r = keys_generate(ret, err)) < 0)
 		return r;
-	if ((r = keys_save(dir, name, ret, err)) < 0) {
+	r = save_pair(dir, name, ret, true, err);
+	if (r == -EEXIST) { /* another process created it first: use that one */
+		keys_pair_wipe(ret);
+		return keys_load(dir, name, ret, err);
+	}
+	if (r < 0) {
 		keys_pair_wipe(ret);
 		return r;
 	}

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -52,6 +53,45 @@ static void the_first_start_creates_a_private_keypair_and_the_second_reuses_it(v
 	assert_string_equal(a.secret_z85, b.secret_z85);
 	keys_pair_wipe(&a);
 	assert_int_equal(a.secret_z85[0], 0);
+}
+
+/* An agent starting while an operator runs `hvagent --show-public-key` must not end up
+ * with a different key than the one the operator allowlists. */
+static void processes_creating_the_keypair_at_once_agree_on_one(void **state)
+{
+	enum { N = 8 };
+	char sub[256];
+	int fds[N][2];
+	pid_t pids[N];
+	struct keys_pair first;
+	struct hv_error err = { 0 };
+
+	snprintf(sub, sizeof sub, "%s/race", dir);
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(pipe(fds[i]), 0);
+		pids[i] = fork();
+		assert_true(pids[i] >= 0);
+		if (pids[i] == 0) {
+			struct keys_pair kp;
+			int r = keys_load_or_create(sub, "agent", &kp, NULL, NULL);
+
+			if (r == 0 && write(fds[i][1], kp.public_z85, KEYS_Z85_LEN) != KEYS_Z85_LEN)
+				r = -1;
+			_exit(r == 0 ? 0 : 1);
+		}
+		close(fds[i][1]);
+	}
+	for (int i = 0; i < N; i++) {
+		char pub[KEYS_Z85_LEN + 1] = { 0 };
+		int status;
+
+		assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
+		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+		assert_int_equal(read(fds[i][0], pub, KEYS_Z85_LEN), KEYS_Z85_LEN);
+		close(fds[i][0]);
+		assert_int_equal(keys_load(sub, "agent", &first, &err), 0);
+		assert_string_equal(pub, first.public_z85);
+	}
 }
 
 static void the_public_certificate_holds_no_secret(void **state)
@@ -121,6 +161,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(the_first_start_creates_a_private_keypair_and_the_second_reuses_it),
+		cmocka_unit_test(processes_creating_the_keypair_at_once_agree_on_one),
 		cmocka_unit_test(the_public_certificate_holds_no_secret),
 		cmocka_unit_test(a_secret_file_readable_by_others_is_refused),
 		cmocka_unit_test(a_public_key_not_matching_the_secret_is_refused),
