@@ -1,0 +1,140 @@
+#!/usr/bin/python3
+"""Guest customization end to end, as the guest itself sees it. Run by run_guest.sh.
+
+  guest_config.py drive    `hv server create --config-drive --key-file --user-data`: the tiny
+                           guest mounts the config-2 cdrom and prints the uuid, hostname, key
+                           and user data it found there.
+  guest_config.py inject   [guest] inject_key / inject_password on, an ext4 root disk: the
+                           guest mounts its disk and prints root's authorized_keys and shadow
+                           hash; the hash must verify against the requested password."""
+import email
+import json
+import os
+import re
+import subprocess
+import sys
+
+import wf
+from wf import check, hv_ok, states
+
+FLAVOR = "vcpus=1,ram=256,disk=1"
+KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOpEr9t7Gq4Jd2vQm2+RkKkq2d0N8e6Zk1u1cD4hvT2e ops@example"
+PASSWORD = "Tiny-guest-0wns-this"
+
+
+def files(c):
+    keyfile, udfile = c.path("id_ed25519.pub"), c.path("init.sh")
+    with open(keyfile, "w") as f:
+        f.write(KEY + "\n")
+    script = "#!/bin/sh\necho configured by hv > /etc/motd\n"
+    with open(udfile, "w") as f:
+        f.write(script)
+    return keyfile, udfile, script
+
+
+def values(c, name, prefix):
+    """HVGUEST-<prefix> k=v lines of the console as (k, v) pairs, in order."""
+    out = []
+    for ln in c.lines(name, "HVGUEST-%s " % prefix):
+        k, _, v = ln.split(" ", 1)[1].partition("=")
+        out.append((k, v))
+    return out
+
+
+def drive(c):
+    import crypt  # Debian's python3 3.11: deprecated, still there
+    keyfile, udfile, script = files(c)
+    c.import_image("tiny", os.path.join(wf.ENV["DIR"], "data.qcow2"), wf.guest_properties())
+    out = hv_ok(c, "server", "create", "cfg-1", "--host", "node-1", "--flavor-spec", FLAVOR,
+                *c.image_args("tiny"), "--key-file", keyfile, "--user-data", udfile,
+                "--config-drive", "--wait", "-f", "json")
+    s = json.loads(out)
+    check(states(c, "cfg-1") == ("active", None, "running"), "cfg-1 is active/running")
+    c.wait_lines("cfg-1", "HVGUEST-READY", 1)
+    got = values(c, "cfg-1", "CD")
+    print("# the guest printed: %s" % got)
+    d = dict(got)
+    check(d.get("label") == "config-2", "the guest finds a cdrom labelled config-2")
+    check(d.get("uuid") == s["uuid"], "meta_data.json in the guest holds the server's uuid")
+    # hv sends no hostname: the agent's documented default (docs/protocol.md, spawn body)
+    check(d.get("hostname") == "host-" + s["uuid"][:8], "and its hostname (%s)" % d.get("hostname"))
+    check([v for k, v in got if k == "key"] == [KEY], "and exactly the --key-file key in public_keys")
+    ud = [ln[len("HVGUEST-UD "):] for ln in c.lines("cfg-1", "HVGUEST-UD")]
+    print("# user_data as the guest read it:\n#   " + "\n#   ".join(ud))
+    text = "\n".join(ud) + "\n"
+    if text.startswith("Content-Type: multipart/"):
+        # cloud-init's own format: the script is one part, the password hash another
+        parts = [p for p in email.message_from_string(text).walk() if not p.is_multipart()]
+        scripts = [p.get_payload(decode=True) for p in parts if p.get_filename() == "user-data"]
+        check(scripts == [script.encode()], "the guest's user_data carries the --user-data script, byte for byte")
+    else:
+        check(text == script, "the guest's user_data is the --user-data script, byte for byte")
+    pw = s.get("adminPass", "")
+    check(len(pw) >= 8, "hv shows the generated admin password once")
+    hashes = [h for ln in ud for h in re.findall(r"\$6\$[./A-Za-z0-9]+\$[./A-Za-z0-9]+", ln)]
+    check(len(hashes) == 1 and crypt.crypt(pw, hashes[0]) == hashes[0],
+          "the guest gets it as a SHA-512 hash (cloud-config chpasswd) that verifies")
+    check(pw not in c.console("cfg-1"), "and never in clear")
+    hv_ok(c, "server", "delete", "cfg-1", "--wait")
+    check(not os.path.exists(c.config_drive_path(s["uuid"])), "delete removes the config drive")
+    check(c.domains() == [], "no domain is left")
+
+
+def injection_missing(c):
+    """What keeps the agent from injecting, in words; None when it can."""
+    agent = c.binary("agent/hvagent")
+    ldd = subprocess.run(["ldd", agent], capture_output=True, text=True).stdout
+    if "libguestfs" not in ldd:
+        return ("hvagent is not linked with libguestfs: spawn does not act on [guest] "
+                "inject_key / inject_password yet")
+    if not os.path.isfile("/usr/bin/supermin"):
+        return "supermin is not installed (the libguestfs appliance cannot be built)"
+    for k in os.listdir("/boot"):
+        if k.startswith("vmlinuz-") and not os.access(os.path.join("/boot", k), os.R_OK):
+            return "/boot/%s is not readable (the libguestfs appliance needs it)" % k
+    return None
+
+
+def inject(c):
+    import crypt
+    keyfile, _, _ = files(c)
+    c.import_image("tiny-root", os.path.join(wf.ENV["DIR"], "root.img"), wf.guest_properties())
+    out = hv_ok(c, "server", "create", "inj-1", "--host", "node-1", "--flavor-spec", FLAVOR,
+                *c.image_args("tiny-root"), "--key-file", keyfile, "--admin-pass", PASSWORD,
+                "--wait", "--timeout", "600", "-f", "json", timeout=700)
+    s = json.loads(out)
+    check(states(c, "inj-1") == ("active", None, "running"), "inj-1 is active/running")
+    c.wait_lines("inj-1", "HVGUEST-READY", 1)
+    got = values(c, "inj-1", "ROOT")
+    print("# the guest printed: %s" % [(k, v[:12] + "...") for k, v in got])
+    check([v for k, v in got if k == "key"] == [KEY],
+          "the guest's /root/.ssh/authorized_keys holds exactly the key")
+    shadow = dict(got).get("shadow", "")
+    check(shadow.startswith("$6$") or shadow.startswith("$y$"), "root has a SHA-512 or yescrypt hash")
+    check(crypt.crypt(PASSWORD, shadow) == shadow, "the hash verifies against the requested password")
+    check(PASSWORD not in c.console("inj-1"), "the password never reaches the console")
+    hv_ok(c, "server", "delete", "inj-1", "--wait")
+    check(not os.path.exists(os.path.join(c.instances, s["uuid"])), "no disk is left")
+
+
+def main():
+    mode = sys.argv[1]
+    guest_conf = ""
+    if mode == "inject":
+        guest_conf = "inject_key = true\ninject_password = true\n"
+        os.environ.setdefault("LIBGUESTFS_BACKEND", "direct")
+        os.environ.setdefault("LIBGUESTFS_BACKEND_SETTINGS", "force_tcg")
+    c = wf.LibvirtCluster(guest_conf=guest_conf)
+    if mode == "inject":
+        missing = injection_missing(c)
+        if missing:
+            print("SKIP: " + missing)
+            sys.exit(77)
+    c.start_central()
+    c.allow("node-1")
+    c.start_agent("node-1")
+    c.wait_host("node-1", "up", timeout=60)
+    drive(c) if mode == "drive" else inject(c)
+
+
+wf.harness.run(main)

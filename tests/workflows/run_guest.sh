@@ -1,0 +1,50 @@
+#!/bin/sh
+# run_guest.sh TEST.py [ARG...] - runs one real-guest workflow test: builds the tiny guest and its
+# disks (guestimg.sh), starts a private libvirtd (tests/libvirt/privd.sh), runs TEST.py with
+# Debian's python3, and always tears the daemon, its guests and the temp dir down.
+# Skips (77) with the reason when this machine cannot run a guest.
+set -u
+test_py=$1
+shift
+here=$(cd "$(dirname "$0")" && pwd)
+privd=$here/../libvirt/privd.sh
+skip() { echo "SKIP: $*"; exit 77; }
+
+[ "$(id -u)" = 0 ] || skip "needs root to run a private libvirtd"
+for p in qemu-system-x86_64 qemu-img libvirtd virtlogd virsh unshare nsenter cpio busybox mkfs.ext4; do
+	command -v "$p" >/dev/null 2>&1 || skip "$p is not installed"
+done
+[ -x /usr/bin/python3 ] || skip "no /usr/bin/python3"
+ls /boot/vmlinuz-* >/dev/null 2>&1 || skip "no /boot/vmlinuz-* to boot"
+[ -n "${HV_BUILD_ROOT:-}" ] || { echo "HV_BUILD_ROOT is not set (run through meson test)"; exit 1; }
+[ -f "$HV_BUILD_ROOT/drivers/libvirt/hvagent-driver-libvirt.so" ] ||
+	skip "the libvirt driver is not built in $HV_BUILD_ROOT"
+
+dir=$(mktemp -d /tmp/hvwf-XXXXXX)
+chmod 755 "$dir"
+cleanup() {
+	# libvirtd gives each qemu a mount namespace of its own, so privd.sh stop (which kills
+	# by mount namespace) misses guests still defined; they all share the daemon's network
+	# namespace, which is this run's alone.
+	if [ -s "$dir/ns.pid" ] && net=$(readlink "/proc/$(cat "$dir/ns.pid")/ns/net"); then
+		for p in /proc/[0-9]*; do
+			[ "$(readlink "$p/ns/net" 2>/dev/null)" = "$net" ] && kill -9 "${p#/proc/}" 2>/dev/null
+		done
+	fi
+	"$privd" stop "$dir" >/dev/null 2>&1
+	[ -n "${HV_KEEP_TMP:-}" ] || rm -rf "$dir"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+kernel=$("$here/guestimg.sh" initramfs "$dir") || exit $?
+"$here/guestimg.sh" datadisk "$dir/data.qcow2" || exit 1
+"$here/guestimg.sh" rootdisk "$dir/root.img" || exit 1
+"$privd" start "$dir" || { echo "FAIL: private libvirtd did not start"; tail -20 "$dir/libvirtd.log"; exit 1; }
+
+HV_WF_DIR=$dir HV_WF_URI="qemu+unix:///system?socket=$dir/sock/libvirt-sock" \
+HV_WF_KERNEL=$kernel HV_WF_INITRD=$dir/initrd.img HV_WF_PRIVD=$privd \
+	/usr/bin/python3 -u -W ignore::DeprecationWarning "$test_py" "$@"
+rc=$?
+[ $rc = 0 ] || [ $rc = 77 ] || tail -20 "$dir/libvirtd.log" 2>/dev/null
+exit $rc
