@@ -22,11 +22,12 @@ ls /boot/vmlinuz-* >/dev/null 2>&1 || skip "no /boot/vmlinuz-* to boot"
 
 dir=$(mktemp -d /tmp/hvwf-XXXXXX)
 chmod 755 "$dir"
+net=
 cleanup() {
 	# libvirtd gives each qemu a mount namespace of its own, so privd.sh stop (which kills
-	# by mount namespace) misses guests still defined; they all share the daemon's network
-	# namespace, which is this run's alone.
-	if [ -s "$dir/ns.pid" ] && net=$(readlink "/proc/$(cat "$dir/ns.pid")/ns/net"); then
+	# by mount namespace, through a holder process that may be gone already) can miss
+	# guests; the daemons and every guest share this run's own network namespace.
+	if [ -n "$net" ] && [ "$net" != "$(readlink /proc/self/ns/net)" ]; then
 		for p in /proc/[0-9]*; do
 			[ "$(readlink "$p/ns/net" 2>/dev/null)" = "$net" ] && kill -9 "${p#/proc/}" 2>/dev/null
 		done
@@ -41,6 +42,9 @@ kernel=$("$here/guestimg.sh" initramfs "$dir") || exit $?
 "$here/guestimg.sh" datadisk "$dir/data.qcow2" || exit 1
 "$here/guestimg.sh" rootdisk "$dir/root.img" || exit 1
 "$privd" start "$dir" || { echo "FAIL: private libvirtd did not start"; tail -20 "$dir/libvirtd.log"; exit 1; }
+n=$(readlink "/proc/$(cat "$dir/ns.pid")/ns/net")
+case $n in "$(readlink /proc/self/ns/net)"|"") echo "FAIL: the daemon has no network namespace of its own"; exit 1 ;; esac
+net=$n
 
 HV_WF_DIR=$dir HV_WF_URI="qemu+unix:///system?socket=$dir/sock/libvirt-sock" \
 HV_WF_KERNEL=$kernel HV_WF_INITRD=$dir/initrd.img HV_WF_PRIVD=$privd \
