@@ -98,7 +98,10 @@ def injection_missing(c):
 def inject(c):
     import crypt
     keyfile, _, _ = files(c)
-    c.import_image("tiny-root", os.path.join(wf.ENV["DIR"], "root.img"), wf.guest_properties())
+    how = c.import_image("tiny-root", os.path.join(wf.ENV["DIR"], "root.img"), wf.guest_properties(),
+                         fmt="raw")
+    print("# the ext4 root disk is in the store as %s" % c.store_record("tiny-root").get("format")
+          if how == "image-import" else "# the ext4 root disk was copied as qcow2")
     out = hv_ok(c, "server", "create", "inj-1", "--host", "node-1", "--flavor-spec", FLAVOR,
                 *c.image_args("tiny-root"), "--key-file", keyfile, "--admin-pass", PASSWORD,
                 "--wait", "--timeout", "600", "-f", "json", timeout=700)
@@ -113,6 +116,11 @@ def inject(c):
     check(shadow.startswith("$6$") or shadow.startswith("$y$"), "root has a SHA-512 or yescrypt hash")
     check(crypt.crypt(PASSWORD, shadow) == shadow, "the hash verifies against the requested password")
     check(PASSWORD not in c.console("inj-1"), "the password never reaches the console")
+    base = os.path.join(c.images, "tiny-root.img")
+    if os.path.isfile(base) and c.store_record("tiny-root")["format"] == "raw":
+        ls = subprocess.run(["debugfs", "-R", "ls -a /root", base], capture_output=True, text=True)
+        check(ls.returncode == 0 and ".ssh" not in ls.stdout,
+              "the image in the store is untouched: the key went into the instance's own disk")
     hv_ok(c, "server", "delete", "inj-1", "--wait")
     check(not os.path.exists(os.path.join(c.instances, s["uuid"])), "no disk is left")
 

@@ -65,34 +65,43 @@ class LibvirtCluster(harness.Cluster):
                              text=True)
         return word in out.stdout + out.stderr
 
-    def import_image(self, image_id, src, props):
-        """Puts src into the image store as qcow2 (hvcentral sends every image as qcow2):
-        hvagent image-import with props recorded when the agent has it, else the file where
-        an older agent looks for an image id (<image_store>/<id>)."""
-        qcow2 = self.path(image_id + ".qcow2")
-        subprocess.run(["qemu-img", "convert", "-q", "-O", "qcow2", src, qcow2], check=True)
+    def hv_has(self, option):
+        rc, out, err = self.hv("server", "create", "--help")
+        return option in out + err
+
+    def import_image(self, image_id, src, props, fmt="qcow2"):
+        """Puts src (a file of format fmt) into the image store: with hvagent image-import,
+        its format and props recorded, when the agent has it (as qcow2 when hv cannot name
+        a raw image's format); else as qcow2 where an older agent looks for an image id
+        (<image_store>/<id>)."""
+        if fmt != "qcow2" and not (self.agent_has("image-import") and self.hv_has("--image-format")):
+            qcow2 = self.path(image_id + ".qcow2")
+            subprocess.run(["qemu-img", "convert", "-q", "-f", fmt, "-O", "qcow2", src, qcow2],
+                           check=True)
+            src, fmt = qcow2, "qcow2"
         if self.agent_has("image-import"):
             args = [self.binary("agent/hvagent"), "-c", self.agent_conf("node-1"),
-                    "image-import", qcow2, "--id", image_id, "--format", "qcow2"]
+                    "image-import", src, "--id", image_id, "--format", fmt]
             for k, v in props.items():
                 args += ["--property", "%s=%s" % (k, v)]
             r = subprocess.run(args, capture_output=True, text=True)
             check(r.returncode == 0, "hvagent image-import %s (%s)" % (image_id, r.stderr.strip()))
             rec = self.store_record(image_id)
-            check(rec is not None and rec.get("format") == "qcow2" and rec.get("properties") == props,
-                  "the store records %s as qcow2 with its properties" % image_id)
+            check(rec is not None and rec.get("format") == fmt and rec.get("properties") == props,
+                  "the store records %s as %s with its properties" % (image_id, fmt))
             return "image-import"
-        os.rename(qcow2, os.path.join(self.images, image_id))
+        subprocess.run(["cp", src, os.path.join(self.images, image_id)], check=True)
         print("# hvagent has no image-import: %s copied to <image_store>/%s" % (src, image_id))
         return "copy"
 
     def image_args(self, image_id):
-        """hv's image options: the id, plus the properties for direct kernel boot unless
-        the store records them for this image."""
+        """hv's image options: the id, its format when not qcow2, plus the properties for
+        direct kernel boot unless the store records them for this image."""
         rec = self.store_record(image_id) or {}
+        fmt = ["--image-format", rec["format"]] if rec.get("format", "qcow2") != "qcow2" else []
         if "kernel" in rec.get("properties", {}):
-            return ["--image", image_id]
-        return image_args(image_id)
+            return ["--image", image_id] + fmt
+        return image_args(image_id) + fmt
 
     def store_record(self, image_id):
         """The store's sidecar of image_id (common/imgstore.h), or None."""
