@@ -878,6 +878,26 @@ identity_from_args(json_t *args, bool spawn, json_t *body, json_t *secrets, stru
 	return 0;
 }
 
+/* The guest's hostname from the server's display name, as nova derives it: lower case,
+ * spaces, dots and underscores become '-', anything else outside [a-z0-9-] is dropped,
+ * no '-' at either end, at most 63 bytes. "" when nothing is left (the host then uses its
+ * documented default). */
+static void
+hostname_from_name(const char *name, char out[64])
+{
+	size_t n = 0;
+	for (const unsigned char *p = (const unsigned char *)name; *p && n < 63; p++) {
+		unsigned char ch = *p >= 'A' && *p <= 'Z' ? (unsigned char)(*p - 'A' + 'a') : *p;
+		if (ch == ' ' || ch == '.' || ch == '_')
+			ch = '-';
+		if ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || (ch == '-' && n > 0))
+			out[n++] = (char)ch;
+	}
+	while (n > 0 && out[n - 1] == '-')
+		n--;
+	out[n] = '\0';
+}
+
 int
 ctl_server_create(struct ctl *c, json_t *args, int64_t now, json_t **ret_instance,
 		  char ret_cmd_id[PROTO_MAX_ID + 1], struct hv_error *err)
@@ -943,6 +963,10 @@ ctl_server_create(struct ctl *c, json_t *args, int64_t now, json_t **ret_instanc
 	json_t *base = json_pack("{s:s, s:o, s:b}", "name", name, "flavor", pflavor, "power_on", 1);
 	json_object_update(spawn, base);
 	json_decref(base);
+	char hostname[64];
+	hostname_from_name(name, hostname);
+	if (*hostname)
+		json_object_set_new(spawn, "hostname", json_string(hostname));
 	r = queue_cmd(c, host, uuid, "spawn", spawn, secrets, now, ret_cmd_id, err);
 	json_decref(spawn);
 	wipe_fields(secrets);

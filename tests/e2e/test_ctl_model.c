@@ -158,6 +158,7 @@ a_create_is_journaled_sent_and_mirrored_back(void **state)
 	assert_string_equal(json_string_value(json_object_get(f->sent[0].body, "command")), "spawn");
 	assert_int_equal(json_integer_value(json_object_get(
 		json_object_get(f->sent[0].body, "flavor"), "ram_mb")), 64);
+	assert_string_equal(json_string_value(json_object_get(f->sent[0].body, "hostname")), "web-1");
 
 	agent_says(f, PROTO_ACK, 0, f->sent[0].msg_id, json_pack("{s:s}", "cmd_id", cmd), T0 + 20);
 	agent_says(f, PROTO_RESULT, 0, f->sent[0].msg_id,
@@ -177,6 +178,35 @@ a_create_is_journaled_sent_and_mirrored_back(void **state)
 			     "instance", record(uuid, "active", NULL, "running")), T0 + 40);
 	assert_int_equal(f->n_done, 1);
 	assert_int_equal(f->sent[f->n_sent - 1].type, PROTO_ACK);
+}
+
+static void
+the_guest_hostname_comes_from_the_server_name(void **state)
+{
+	struct fixture *f = *state;
+	struct hv_error err = {0};
+	const char *cases[][2] = {
+		{"Web Server_1.prod", "web-server-1-prod"},
+		{"--db<&>\"01--", "db01"},
+		{"<>", NULL}, /* nothing usable: the host's own default applies */
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		json_t *inst = NULL, *args = create_args(cases[i][0]);
+		char cmd[PROTO_MAX_ID + 1];
+		f->n_sent = 0;
+		assert_int_equal(ctl_server_create(f->ctl, args, T0 + 10, &inst, cmd, &err), 0);
+		json_decref(args);
+		json_decref(inst);
+		assert_int_equal(f->n_sent, 1);
+		json_t *h = json_object_get(f->sent[0].body, "hostname");
+		if (cases[i][1])
+			assert_string_equal(json_string_value(h), cases[i][1]);
+		else
+			assert_null(h);
+		json_decref(f->sent[0].body);
+		f->sent[0].body = NULL;
+	}
+	f->n_sent = 0;
 }
 
 static void
@@ -556,6 +586,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(a_create_is_journaled_sent_and_mirrored_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(the_guest_hostname_comes_from_the_server_name, setup, teardown),
 		cmocka_unit_test_setup_teardown(an_unanswered_command_is_resent_with_the_same_cmd_id, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_command_nobody_accepts_expires_and_a_spawn_leaves_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_refused_command_clears_the_task_and_keeps_the_state, setup, teardown),
