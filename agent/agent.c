@@ -37,7 +37,6 @@
 #define MAX_QUEUED_JOBS 4096
 #define MAX_PENDING_EVENTS 1024
 #define ZMQ_PART_LIMIT (4 * 1024 * 1024)
-#define REBOOT_TIMEOUT_S 120
 #define PRUNE_AFTER_MS (24LL * 3600 * 1000)
 #define RESULTS_PER_ITERATION 64
 #define SEND_HWM 5000 /* messages queued to the controller before sends are dropped */
@@ -853,9 +852,12 @@ static void run_cmd(struct agent *a, struct job *j)
 	case CMD_REBOOT:
 		NEED(reboot);
 		r = d->reboot(h, uuid, j->req.hard ? HVD_REBOOT_HARD : HVD_REBOOT_SOFT,
-			      REBOOT_TIMEOUT_S, err);
+			      a->o.reboot_timeout_s, err);
 		break;
-	case CMD_STOP: r = d->power_off(h, uuid, j->req.timeout_s, err); break;
+	case CMD_STOP:
+		r = d->power_off(h, uuid, j->req.timeout_given ? j->req.timeout_s : a->o.shutdown_timeout_s,
+				 err);
+		break;
 	case CMD_START: r = d->power_on(h, uuid, err); break;
 	case CMD_PAUSE: NEED(pause); r = d->pause(h, uuid, err); break;
 	case CMD_UNPAUSE: NEED(unpause); r = d->unpause(h, uuid, err); break;
@@ -1967,12 +1969,12 @@ static void recover_cmd(void *ctx, const struct journal_cmd *c)
 				err = derr;
 			break;
 		case CMD_REBOOT:
-			rc = d->reboot ? d->reboot(a->host, in->uuid, HVD_REBOOT_HARD, REBOOT_TIMEOUT_S,
+			rc = d->reboot ? d->reboot(a->host, in->uuid, HVD_REBOOT_HARD, a->o.reboot_timeout_s,
 						   &derr)
 				       : -EOPNOTSUPP;
 			goto redriven;
 		case CMD_STOP:
-			rc = d->power_off(a->host, in->uuid, 60, &derr);
+			rc = d->power_off(a->host, in->uuid, a->o.shutdown_timeout_s, &derr);
 			goto redriven;
 		case CMD_START:
 			rc = d->power_on(a->host, in->uuid, &derr);

@@ -53,6 +53,7 @@ const struct cfg_key agent_config_schema[] = {
 	INT("fake", "numa_cells", "2", 1, 16, "NUMA cells CPUs and memory are split across"),
 	INT("fake", "cpu_mhz", "2400", 100, 10000, "CPU frequency reported"),
 	INT("fake", "latency_ms", "0", 0, 60000, "delay added to every operation"),
+	BOOL("fake", "acpi", "true", "guests shut down on the ACPI button; false: a soft reboot or graceful stop waits its timeout, then forces"),
 	STR("fake", "fail_probability", "0", "chance in [0,1] that an operation fails with an injected error"),
 	INT("fake", "seed", "1", INT64_MIN, INT64_MAX, "seed of the failure draws (deterministic per host)"),
 

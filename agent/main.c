@@ -164,6 +164,8 @@ static int run(const char *path)
 	o.netfilter = cfg_get_bool(cfg, "netfilter", "enabled");
 	o.external_interface = cfg_get_str(cfg, "netfilter", "external_interface");
 	o.netfilter_resync_s = (int)cfg_get_int(cfg, "netfilter", "resync_interval");
+	o.reboot_timeout_s = (uint32_t)cfg_get_int(cfg, "libvirt", "reboot_timeout");
+	o.shutdown_timeout_s = (uint32_t)cfg_get_int(cfg, "libvirt", "shutdown_timeout");
 	o.driver = drv;
 	o.driver_cfg = section;
 	o.n_driver_cfg = n_section;

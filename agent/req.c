@@ -393,6 +393,7 @@ int req_parse(const json_t *body, struct req *ret, const char **ret_code,
 		v = 60;
 		r = hj_int(body, "body", "timeout_s", HJ_OPTIONAL, 0, 3600, &v, err);
 		ret->timeout_s = (uint32_t)v;
+		ret->timeout_given = r > 0;
 		break;
 	case CMD_RESIZE:
 		if ((r = parse_flavor(body, "body", &part, err)) >= 0)

@@ -124,6 +124,31 @@ def case_spawn_idempotent(wd):
     return agent, ctl
 
 
+def case_configured_timeouts(wd):
+    """A soft reboot and a stop that names no wait use the host's [libvirt] reboot_timeout
+    and shutdown_timeout: a guest that ignores the ACPI button is forced after them."""
+    agent, ctl = setup(wd, fake={"acpi": "false"},
+                       sections="[libvirt]\nreboot_timeout = 1\nshutdown_timeout = 1\n")
+    agent.start()
+    ctl.handshake()
+    uid = str(uuid.uuid4())
+    ctl.command(rid(), "t-spawn", spawn_body(uid))
+    assert ctl.result("t-spawn").body["status"] == "ok"
+    # 15 s is far below the 120 s / 60 s defaults: only the configured 1 s lets these finish
+    ctl.command(rid(), "t-reboot", {"command": "reboot", "uuid": uid, "type": "soft"})
+    rb = ctl.result("t-reboot", timeout=15.0)
+    assert rb.body["status"] == "ok", rb.body
+    assert rb.body["instance"]["power_state"] == "running", rb.body
+    ctl.command(rid(), "t-stop", {"command": "stop", "uuid": uid})
+    st = ctl.result("t-stop", timeout=15.0)
+    assert st.body["status"] == "ok", st.body
+    assert st.body["instance"]["power_state"] == "shutdown", st.body
+    ctl.command(rid(), "t-log", {"command": "console_log", "uuid": uid})
+    out = ctl.result("t-log").body["data"]["output"]
+    assert "hard reset" in out and "forced off" in out, out
+    return agent, ctl
+
+
 def case_deadline(wd):
     """A command past its deadline is refused and never executed."""
     agent, ctl = setup(wd)
