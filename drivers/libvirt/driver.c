@@ -980,6 +980,31 @@ prepare_change(struct hvd_host *h, virConnectPtr vc, virDomainPtr dom, char **re
 	return stop_domain(h, vc, dom, h->shutdown_timeout, err);
 }
 
+/* What resize and rebuild do first: find the instance's files and domain, refuse while a
+ * resize or rescue is pending, and keep the serial port the guest already has. On success
+ * the caller owns *ret_dom (dom_put). */
+static int
+redefine_begin(struct hvd_host *h, const char *uuid, struct inst_files *f, virConnectPtr *ret_vc,
+	       virDomainPtr *ret_dom, uint32_t *ret_port, struct hv_error *err)
+{
+	struct domxml_facts facts;
+	char *xml;
+	int r;
+
+	*ret_port = 0;
+	if ((r = files_of(h, uuid, f, err)) < 0 || (r = dom_get(h, uuid, ret_vc, ret_dom, err)) < 0)
+		return r;
+	if (inst_has(h, uuid, "resize.xml") || inst_has(h, uuid, "unrescue.xml")) {
+		dom_put(*ret_vc, *ret_dom);
+		return hv_error_set(err, -EBUSY, "uuid", "instance %s has a resize or rescue in progress", uuid);
+	}
+	if ((xml = virDomainGetXMLDesc(*ret_dom, VIR_DOMAIN_XML_INACTIVE)) &&
+	    domxml_read_facts(xml, &facts, NULL) == 0)
+		*ret_port = facts.serial_port;
+	free(xml);
+	return 0;
+}
+
 static int
 lv_resize(struct hvd_host *h, const struct hvd_instance_spec *spec, struct hv_error *err)
 {
@@ -992,17 +1017,8 @@ lv_resize(struct hvd_host *h, const struct hvd_instance_spec *spec, struct hv_er
 	bool was_running;
 	int r;
 
-	if ((r = files_of(h, spec->uuid, &f, err)) < 0 || (r = dom_get(h, spec->uuid, &vc, &dom, err)) < 0)
+	if ((r = redefine_begin(h, spec->uuid, &f, &vc, &dom, &port, err)) < 0)
 		return r;
-	if (inst_has(h, spec->uuid, "resize.xml") || inst_has(h, spec->uuid, "unrescue.xml")) {
-		r = hv_error_set(err, -EBUSY, "uuid", "instance %s has a resize or rescue in progress", spec->uuid);
-		goto out;
-	}
-	if ((xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE)) &&
-	    domxml_read_facts(xml, &facts, NULL) == 0)
-		port = facts.serial_port;
-	free(xml);
-	xml = NULL;
 	/* Everything about the new flavor is checked before the guest is touched. */
 	if ((r = build_xml(h, vc, spec, &f, port, &xml, &port, err)) < 0)
 		goto out;
@@ -1119,17 +1135,8 @@ lv_rebuild(struct hvd_host *h, const struct hvd_instance_spec *spec, struct hv_e
 	bool was_running;
 	int r;
 
-	if ((r = files_of(h, spec->uuid, &f, err)) < 0 || (r = dom_get(h, spec->uuid, &vc, &dom, err)) < 0)
+	if ((r = redefine_begin(h, spec->uuid, &f, &vc, &dom, &port, err)) < 0)
 		return r;
-	if (inst_has(h, spec->uuid, "resize.xml") || inst_has(h, spec->uuid, "unrescue.xml")) {
-		r = hv_error_set(err, -EBUSY, "uuid", "instance %s has a resize or rescue in progress", spec->uuid);
-		goto out;
-	}
-	if ((old = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE)) &&
-	    domxml_read_facts(old, &facts, NULL) == 0)
-		port = facts.serial_port;
-	free(old);
-	old = NULL;
 	if (!spec->image.path) {
 		r = hv_error_set(err, -EINVAL, "image.path", "the image has no file in the store");
 		goto out;
