@@ -1,0 +1,40 @@
+/* vec.h - the one growable array of the tree: a header only, so drivers and every binary can
+ * use it without linking anything. A caller keeps its own pointer, count and capacity fields;
+ * HV_GROW makes room for `need` elements, doubling the capacity as it grows.
+ * Must never leave the caller's pointer or capacity changed when it fails. */
+#ifndef HV_VEC_H
+#define HV_VEC_H
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* *pp is a T * (passed as void * so one function serves every T), *cap its capacity in
+ * elements. Returns 0 when *cap >= need afterwards, or -ENOMEM (nothing changed). */
+static inline int hv_grow(void *pp, size_t *cap, size_t need, size_t elem)
+{
+	void *p, *np;
+	size_t n = *cap ? *cap : 8;
+
+	if (need <= *cap)
+		return 0;
+	while (n < need) {
+		if (n > SIZE_MAX / 2)
+			return -ENOMEM;
+		n *= 2;
+	}
+	if (elem && n > SIZE_MAX / elem)
+		return -ENOMEM;
+	memcpy(&p, pp, sizeof p);
+	if (!(np = realloc(p, n * elem)))
+		return -ENOMEM;
+	memcpy(pp, &np, sizeof np);
+	*cap = n;
+	return 0;
+}
+
+/* HV_GROW(items, cap, count + 1): room for one more in the T *items array. */
+#define HV_GROW(ptr, cap, need) hv_grow(&(ptr), &(cap), (need), sizeof *(ptr))
+
+#endif
