@@ -33,6 +33,15 @@ def need_binaries():
         sys.exit(SKIP)
 
 
+def need_module(name, package):
+    """Imports a Python module a test cannot do without, or skips (77) naming the package."""
+    try:
+        return __import__(name)
+    except ImportError:
+        print("skipped: %s is not installed (Debian package %s)" % (name, package))
+        sys.exit(SKIP)
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
