@@ -197,6 +197,35 @@ usage_error(const char *field, const char *fmt, ...)
 	return EXIT_USAGE;
 }
 
+/* hv_error messages already begin with their field ("args.name: ..."), most of the time:
+ * print the field only when the message does not. */
+static void
+print_error(const struct hv_error *err, const char *code)
+{
+	size_t n = strlen(err->field);
+	bool named = n && strncmp(err->message, err->field, n) == 0 && err->message[n] == ':';
+
+	fprintf(stderr, "hv: ");
+	if (n && !named)
+		fprintf(stderr, "%s: ", err->field);
+	if (code)
+		fprintf(stderr, "%s (%s)\n", err->message, code);
+	else
+		fprintf(stderr, "%s\n", err->message);
+}
+
+/* A single-valued option given twice is a mistake to report, not a value to drop. */
+static bool
+given_twice(struct args *a, unsigned bit, const char *name)
+{
+	if (!(a->given & bit)) {
+		a->given |= bit;
+		return false;
+	}
+	usage_error(name, "%s", "given more than once");
+	return true;
+}
+
 static int
 parse_long(const char *field, const char *s, long min, long max, long *ret)
 {
@@ -250,20 +279,34 @@ parse_args(int argc, char **argv, struct args *a)
 	/* GNU getopt permutes: options may follow the command words, as operators type them */
 	while ((c = getopt_long(argc, argv, "f:h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'A': a->api = optarg; a->given |= O_API; break;
+		case 'A':
+			if (given_twice(a, O_API, "--api"))
+				return EXIT_USAGE;
+			a->api = optarg;
+			break;
 		case 'f':
+			if (given_twice(a, O_FORMAT, "--format"))
+				return EXIT_USAGE;
 			if (strcmp(optarg, "json") != 0 && strcmp(optarg, "table") != 0)
 				return usage_error("--format", "'%s' is not table or json", optarg);
 			a->json = strcmp(optarg, "json") == 0;
-			a->given |= O_FORMAT;
 			break;
 		case 'T':
+			if (given_twice(a, O_TIMEOUT, "--timeout"))
+				return EXIT_USAGE;
 			if (parse_long("--timeout", optarg, 1, 86400, &a->timeout_s) < 0)
 				return EXIT_USAGE;
-			a->given |= O_TIMEOUT;
 			break;
-		case 'H': a->host = optarg; a->given |= O_HOST; break;
-		case 'F': a->flavor = optarg; a->given |= O_FLAVOR; break;
+		case 'H':
+			if (given_twice(a, O_HOST, "--host"))
+				return EXIT_USAGE;
+			a->host = optarg;
+			break;
+		case 'F':
+			if (given_twice(a, O_FLAVOR, "--flavor-spec"))
+				return EXIT_USAGE;
+			a->flavor = optarg;
+			break;
 		case 'P':
 			if (spec_property(optarg, a->props, &err) < 0) {
 				fprintf(stderr, "hv: --property: %s\n", err.message);
@@ -271,33 +314,64 @@ parse_args(int argc, char **argv, struct args *a)
 			}
 			a->given |= O_PROPERTY;
 			break;
-		case 'I': a->image = optarg; a->given |= O_IMAGE; break;
+		case 'I':
+			if (given_twice(a, O_IMAGE, "--image"))
+				return EXIT_USAGE;
+			a->image = optarg;
+			break;
 		case 'w': a->wait = true; a->given |= O_WAIT; break;
 		case 'R': a->hard = true; a->given |= O_HARD; break;
 		case 'L':
+			if (given_twice(a, O_LENGTH, "--length"))
+				return EXIT_USAGE;
 			if (parse_long("--length", optarg, 1, 100000, &a->length) < 0)
 				return EXIT_USAGE;
-			a->given |= O_LENGTH;
 			break;
-		case 'N': a->name = optarg; a->given |= O_NAME; break;
+		case 'N':
+			if (given_twice(a, O_NAME, "--name"))
+				return EXIT_USAGE;
+			a->name = optarg;
+			break;
 		case 'D': a->deleted = true; a->given |= O_DELETED; break;
-		case 'K': a->key_file = optarg; a->given |= O_KEY_FILE; break;
-		case 'a': a->admin_pass = optarg; a->given |= O_ADMIN_PASS; break;
-		case 'U': a->user_data = optarg; a->given |= O_USER_DATA; break;
+		case 'K':
+			if (given_twice(a, O_KEY_FILE, "--key-file"))
+				return EXIT_USAGE;
+			a->key_file = optarg;
+			break;
+		case 'a':
+			if (given_twice(a, O_ADMIN_PASS, "--admin-pass"))
+				return EXIT_USAGE;
+			a->admin_pass = optarg;
+			break;
+		case 'U':
+			if (given_twice(a, O_USER_DATA, "--user-data"))
+				return EXIT_USAGE;
+			a->user_data = optarg;
+			break;
 		case 'C': a->config_drive = true; a->given |= O_CONFIG_DRIVE; break;
 		case 't':
+			if (given_twice(a, O_TYPE, "--type"))
+				return EXIT_USAGE;
 			if (strcmp(optarg, "vnc") != 0 && strcmp(optarg, "serial") != 0)
 				return usage_error("--type", "'%s' is not vnc or serial", optarg);
 			a->type = optarg;
-			a->given |= O_TYPE;
 			break;
-		case 'p': a->password = optarg; a->given |= O_PASSWORD; break;
-		case 'j': a->project = optarg; a->given |= O_PROJECT; break;
+		case 'p':
+			if (given_twice(a, O_PASSWORD, "--password"))
+				return EXIT_USAGE;
+			a->password = optarg;
+			break;
+		case 'j':
+			if (given_twice(a, O_PROJECT, "--project"))
+				return EXIT_USAGE;
+			a->project = optarg;
+			break;
 		case 'm':
+			if (given_twice(a, O_IMAGE_FORMAT, "--image-format"))
+				return EXIT_USAGE;
 			if (strcmp(optarg, "qcow2") != 0 && strcmp(optarg, "raw") != 0)
 				return usage_error("--image-format", "'%s' is not qcow2 or raw", optarg);
 			a->image_format = optarg;
-			a->given |= O_IMAGE_FORMAT;
 			break;
 		case 'i':
 			if (spec_property(optarg, a->image_props, &err) < 0) {
@@ -482,10 +556,7 @@ call(struct ctx *x, const char *op, json_t *args, bool wait, json_t **ret)
 		fprintf(stderr, "hv: timeout: %s\n", err.message);
 		return EXIT_TIMEOUT;
 	}
-	if (err.field[0])
-		fprintf(stderr, "hv: %s: %s (%s)\n", err.field, err.message, code);
-	else
-		fprintf(stderr, "hv: %s (%s)\n", err.message, code);
+	print_error(&err, code);
 	return EXIT_SERVER;
 }
 
@@ -763,7 +834,7 @@ cmd_server(struct ctx *x)
 			return usage_error("--image", "%s", "is required (an image id)");
 		json_t *flavor = NULL;
 		if (spec_flavor(a->flavor, &flavor, &err) < 0) {
-			fprintf(stderr, "hv: %s: %s\n", err.field, err.message);
+			print_error(&err, NULL);
 			return EXIT_USAGE;
 		}
 		q = json_pack("{s:s, s:s, s:o, s:s, s:O, s:b}", "name", a->argv[2], "host", a->host,
@@ -935,7 +1006,7 @@ cmd_server(struct ctx *x)
 						   "is required (the new size: vcpus=4,ram=1024,disk=1)");
 			}
 			if (spec_flavor(a->flavor, &flavor, &err) < 0) {
-				fprintf(stderr, "hv: %s: %s\n", err.field, err.message);
+				print_error(&err, NULL);
 				json_decref(q);
 				return EXIT_USAGE;
 			}

@@ -294,6 +294,18 @@ def main():
     rc, _, err = c.hv("server", "create", "x", "--host", "node-1", "--flavor-spec", "vcpus=2,ram=0,disk=1",
                       "--image", "cirros")
     check(rc == 2 and "flavor-spec.ram" in err, "a bad flavor spec exits 2 naming flavor-spec.ram")
+    check(err.count("flavor-spec.ram") == 1, "and names the field once (%s)" % err.strip())
+    rc, _, err = c.hv("server", "create", "x", "--host", "node-1", "--host", "node-2",
+                      "--flavor-spec", "vcpus=1,ram=64,disk=1", "--image", "cirros")
+    check(rc == 2 and "--host" in err and "more than once" in err,
+          "--host given twice is a usage error, not the last one silently taken")
+    rc, _, err = c.hv("server", "create", "x", "--host", "no/such host", "--flavor-spec",
+                      "vcpus=1,ram=64,disk=1", "--image", "cirros")
+    check(rc == 1 and err.count("args.host") == 1,
+          "a server-side error names its field once (%s)" % err.strip())
+    rc, _, err = c.hv("server", "pause", "nope")
+    check(rc == 1 and len(err.strip().splitlines()) == 1 and err.count("nope") == 1,
+          "a server-side error is one line naming the server once (%s)" % err.strip())
     rc, _, err = c.hv("server", "create", "x", "--host", "node-9", "--flavor-spec", "vcpus=1,ram=64,disk=1",
                       "--image", "cirros")
     check(rc == 1 and "host" in err, "an unknown host exits 1 naming the host")
