@@ -116,6 +116,16 @@ def case_spawn_idempotent(wd):
     log = ctl.result("c-log-1")
     out = log.body["data"]["output"]
     assert out.count("Linux version") == 1, out
+    # the fake numbers every spawn call on the host, refused ones included (drivers/fake/
+    # README.md): a second guest's spawn is call #2 only if the duplicates never reached it
+    uid2 = str(uuid.uuid4())
+    body2 = spawn_body(uid2, name="web-2")
+    body2["ports"] = [{"id": "p-2", "mac": "fa:16:3e:00:00:02", "fixed_ips": ["10.0.0.6"]}]
+    ctl.command(rid(), "c-spawn-3", body2)
+    assert ctl.result("c-spawn-3").body["status"] == "ok"
+    ctl.command(rid(), "c-log-2", {"command": "console_log", "uuid": uid2})
+    out2 = ctl.result("c-log-2").body["data"]["output"]
+    assert "fake: op spawn #2" in out2, out2
     # the secret never reached the log or the journal
     assert "never-logged" not in agent.log_text()
     for name in os.listdir(os.path.join(wd, "state")):
