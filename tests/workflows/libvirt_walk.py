@@ -163,6 +163,7 @@ def main():
     check(c.show("walk-1")["uuid"] == uuid, "and kept its identity")
 
     step("libvirtd killed under the agent, then started again")
+    n_boots = boots(c, "walk-1")
     c.privd("kill")
     lost = "AUTO: hypervisor connection lost"
     wf.wait_for("the host reports itself disabled",
@@ -182,7 +183,10 @@ def main():
     check("paused" in c.virsh("domstate", dom), "libvirt agrees: paused")
     waited(c, "walk-1", "unpause", want=("active", None, "running"), what="unpause after the restart")
     check(c.hv_json("host", "show", "node-1")["state"] == "up", "the host is up")
-    check("running" in c.virsh("domstate", dom), "the guest kept running through the restart")
+    check("running" in c.virsh("domstate", dom), "libvirt says the domain is running")
+    time.sleep(2)  # a guest that was restarted would print its boot line within this
+    check(boots(c, "walk-1") == n_boots,
+          "the guest itself never restarted: it printed no new boot line (%d boots)" % n_boots)
 
     step("delete")
     waited(c, "walk-1", "delete", want=("deleted", None, "nostate"), what="delete")
