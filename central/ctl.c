@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "json.h"
+#include "lifecycle.h"
 
 #define SENT_RING 8192
 #define DUE_BATCH 256
@@ -111,75 +112,34 @@ str_or(const json_t *o, const char *key, const char *def)
 
 /* ---- the state model (protocol §6.5) --------------------------------------------------- */
 
-static const struct {
-	const char *action;  /* API name */
-	const char *command; /* protocol name */
-	const char *task;
-	const char *from;    /* allowed vm_states, '|'-separated; NULL = any */
-} model[] = {
-	{"delete", "destroy", "deleting", NULL},
-	{"reboot", "reboot", "rebooting", "active"},
-	{"reboot_hard", "reboot", "rebooting_hard", "active|stopped|paused|suspended|error"},
-	{"stop", "stop", "powering_off", "active|rescued|error"},
-	{"start", "start", "powering_on", "stopped"},
-	{"pause", "pause", "pausing", "active"},
-	{"unpause", "unpause", "unpausing", "paused"},
-	{"suspend", "suspend", "suspending", "active"},
-	{"resume", "resume", "resuming", "suspended"},
-	{"resize", "resize", "resize_migrating", "active|stopped"},
-	{"confirm_resize", "confirm_resize", "resize_confirming", "resized"},
-	{"revert_resize", "revert_resize", "resize_reverting", "resized"},
-	{"rebuild", "rebuild", "rebuilding", "active|stopped|error"},
-	{"rescue", "rescue", "rescuing", "active|stopped|error"},
-	{"unrescue", "unrescue", "unrescuing", "rescued"},
-	{"snapshot", "snapshot", "image_snapshot", "active|stopped|paused|suspended"},
-	{"set_admin_password", "set_admin_password", "updating_password", "active"},
-	{"get_console", "get_console", NULL, "active"}, /* read-only: no task, runs beside one */
-};
-#define N_MODEL (sizeof model / sizeof model[0])
-
+/* An API action's protocol command (common/lifecycle.h holds the table): the API says
+ * delete where the wire says destroy; spawn and console_log have requests of their own.
+ * -1 when not an action. */
 static int
-model_index(const char *action, bool hard)
+action_cmd(const char *action)
 {
-	char name[32];
-	snprintf(name, sizeof name, "%s%s", action, hard && strcmp(action, "reboot") == 0 ? "_hard" : "");
-	for (size_t i = 0; i < N_MODEL; i++)
-		if (strcmp(model[i].action, name) == 0)
-			return (int)i;
-	return -1;
-}
-
-static bool
-word_in(const char *list, const char *word)
-{
-	size_t n = strlen(word);
-	for (const char *p = list; p && *p;) {
-		size_t len = strcspn(p, "|");
-		if (len == n && strncmp(p, word, n) == 0)
-			return true;
-		p += len;
-		if (*p == '|')
-			p++;
-	}
-	return false;
+	if (strcmp(action, "delete") == 0)
+		return LC_CMD_DESTROY;
+	int cmd = lc_cmd_parse(action);
+	if (cmd == LC_CMD_SPAWN || cmd == LC_CMD_DESTROY || cmd == LC_CMD_CONSOLE_LOG)
+		return -1;
+	return cmd;
 }
 
 bool
 ctl_action_allowed(const char *action, bool hard, const char *vm_state)
 {
-	int i = model_index(action, hard);
-	if (i < 0)
+	int cmd = action_cmd(action), vm = lc_vm_parse(vm_state);
+	if (cmd < 0 || vm < 0 || vm == LC_VM_DELETED)
 		return false;
-	if (strcmp(vm_state, "deleted") == 0)
-		return false;
-	return !model[i].from || word_in(model[i].from, vm_state);
+	return lc_allowed((enum lc_cmd)cmd, hard, (enum lc_vm)vm);
 }
 
 const char *
 ctl_task_for(const char *action, bool hard)
 {
-	int i = model_index(action, hard);
-	return i < 0 ? NULL : model[i].task;
+	int cmd = action_cmd(action);
+	return cmd < 0 ? NULL : lc_task_name(lc_task_for((enum lc_cmd)cmd, hard));
 }
 
 /* ---- sending ----------------------------------------------------------------------------- */
@@ -1063,8 +1023,8 @@ ctl_server_command(struct ctl *c, const char *server, const char *action, bool h
 		   json_t *args, int64_t now, json_t **ret_instance,
 		   char ret_cmd_id[PROTO_MAX_ID + 1], struct hv_error *err)
 {
-	int i = model_index(action, hard);
-	if (i < 0)
+	int cmd = action_cmd(action);
+	if (cmd < 0)
 		return hv_error_set(err, -EINVAL, "args.action",
 				    "args.action: '%s' is not an action (see docs/api.md)", action);
 	json_t *inst = NULL, *body = json_object(), *secrets = json_object(), *extra = NULL;
@@ -1074,6 +1034,7 @@ ctl_server_command(struct ctl *c, const char *server, const char *action, bool h
 	const char *uuid = json_string_value(json_object_get(inst, "uuid"));
 	const char *host = json_string_value(json_object_get(inst, "host"));
 	const char *vm = json_string_value(json_object_get(inst, "vm_state"));
+	const char *task = ctl_task_for(action, hard), *command = lc_cmd_name((enum lc_cmd)cmd);
 	char u[37], h[PROTO_MAX_ID + 1];
 	snprintf(u, sizeof u, "%s", uuid);
 	snprintf(h, sizeof h, "%s", host);
@@ -1083,28 +1044,30 @@ ctl_server_command(struct ctl *c, const char *server, const char *action, bool h
 		goto out;
 	}
 	/* read-only commands (get_console) run beside a task, as on the agent */
-	if (model[i].task && store_cmd_inflight_for(c->store, u, err) > 0) {
-		const char *task = json_string_value(json_object_get(inst, "task_state"));
+	if (task && store_cmd_inflight_for(c->store, u, err) > 0) {
+		const char *now_task = json_string_value(json_object_get(inst, "task_state"));
 		r = hv_error_set(err, -EBUSY, "server", "server %s has a task in flight (%s); retry "
-				 "when task_state is empty", server, task && *task ? task : "queued");
+				 "when task_state is empty", server,
+				 now_task && *now_task ? now_task : "queued");
 		goto out;
 	}
 	if (!ctl_action_allowed(action, hard, vm)) {
+		char from[128];
+		lc_allowed_text((enum lc_cmd)cmd, hard, from, sizeof from);
 		r = hv_error_set(err, -EPERM, "server", "cannot %s%s server %s while it is %s "
-				 "(allowed from: %s)", hard ? "hard " : "", action, server, vm,
-				 model[i].from ? model[i].from : "any state");
+				 "(allowed from: %s)", hard ? "hard " : "", action, server, vm, from);
 		goto out;
 	}
-	if ((r = action_body(model[i].command, hard, args, body, secrets, &extra, err)) < 0 ||
+	if ((r = action_body(command, hard, args, body, secrets, &extra, err)) < 0 ||
 	    (r = check_host_up(c, h, now, err)) < 0)
 		goto out;
-	if (model[i].task)
-		store_instance_set_state(c->store, u, NULL, model[i].task, NULL, NULL, now, err);
-	r = queue_cmd(c, h, u, model[i].command, body, secrets, now, ret_cmd_id, err);
+	if (task)
+		store_instance_set_state(c->store, u, NULL, task, NULL, NULL, now, err);
+	r = queue_cmd(c, h, u, command, body, secrets, now, ret_cmd_id, err);
 	if (r < 0)
 		goto out;
-	if (model[i].task)
-		json_object_set_new(inst, "task_state", json_string(model[i].task));
+	if (task)
+		json_object_set_new(inst, "task_state", json_string(task));
 	json_object_set_new(inst, "updated_ms", json_integer(now));
 	if (extra)
 		json_object_update(inst, extra);
