@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "json.h"
 #include "lifecycle.h"
 
@@ -788,22 +790,26 @@ image_from_args(json_t *args, const char *key, int flags, json_t **ret, struct h
 	return 1;
 }
 
+/* Whether user data is base64 by the agent's rule, libsodium's: the standard alphabet,
+ * '=' padding (length a multiple of 4), zero unused bits, no whitespace. Decoded into a
+ * scratch buffer, wiped after: user data is a secret field. */
 static bool
 base64_text(const char *s)
 {
-	size_t n = strlen(s), pad = 0;
+	size_t n = strlen(s), len = 0;
+	const char *end = NULL;
 	if (n % 4)
 		return false;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '=') {
-			if (++pad > 2 || i < n - 2)
-				return false;
-		} else if (pad || !(s[i] == '+' || s[i] == '/' || (s[i] >= '0' && s[i] <= '9') ||
-				    (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z'))) {
-			return false;
-		}
-	}
-	return true;
+	if (n == 0)
+		return true;
+	unsigned char *bin = malloc(n / 4 * 3);
+	if (!bin)
+		return false;
+	int r = sodium_base642bin(bin, n / 4 * 3, s, n, NULL, &len, &end,
+				  sodium_base64_VARIANT_ORIGINAL);
+	sodium_memzero(bin, n / 4 * 3);
+	free(bin);
+	return r == 0 && end == s + n;
 }
 
 /* Copies the optional identity fields a spawn or rebuild may carry (protocol §6.4) into
