@@ -10,6 +10,7 @@
 
 #include "json.h"
 #include "keys.h"
+#include "vec.h"
 
 struct waiter {
 	struct api_client cl;
@@ -130,14 +131,8 @@ static int
 park(struct api *a, const struct api_client *cl, json_t *id, const char *cmd_id,
      const char *uuid, int kind, long lines, json_t *extra, int64_t deadline)
 {
-	if (a->n_w == a->cap_w) {
-		size_t cap = a->cap_w ? a->cap_w * 2 : 64;
-		struct waiter *nw = realloc(a->w, cap * sizeof *nw);
-		if (!nw)
-			return -ENOMEM;
-		a->w = nw;
-		a->cap_w = cap;
-	}
+	if (HV_GROW(a->w, a->cap_w, a->n_w + 1) < 0)
+		return -ENOMEM;
 	struct waiter *w = &a->w[a->n_w++];
 	memset(w, 0, sizeof *w);
 	w->cl = *cl;

@@ -14,6 +14,7 @@
 
 #include "json.h"
 #include "lifecycle.h"
+#include "vec.h"
 
 #define SENT_RING 8192
 #define DUE_BATCH 256
@@ -193,14 +194,8 @@ secret_find(struct ctl *c, const char *cmd_id)
 static int
 secret_keep(struct ctl *c, const char *cmd_id, json_t *fields)
 {
-	if (c->n_sec == c->cap_sec) {
-		size_t cap = c->cap_sec ? c->cap_sec * 2 : 16;
-		struct secret *ns = realloc(c->sec, cap * sizeof *ns);
-		if (!ns)
-			return -ENOMEM;
-		c->sec = ns;
-		c->cap_sec = cap;
-	}
+	if (HV_GROW(c->sec, c->cap_sec, c->n_sec + 1) < 0)
+		return -ENOMEM;
 	struct secret *s = &c->sec[c->n_sec++];
 	snprintf(s->cmd_id, sizeof s->cmd_id, "%s", cmd_id);
 	s->fields = json_deep_copy(fields);

@@ -22,6 +22,7 @@
 #include "log.h"
 #include "proto.h"
 #include "store.h"
+#include "vec.h"
 #include "zap.h"
 
 #define BATCH 512
@@ -180,14 +181,8 @@ static void
 queue_reply(void *ctx, const struct api_client *cl, const char *text)
 {
 	struct central *c = ctx;
-	if (c->n_out == c->cap_out) {
-		size_t cap = c->cap_out ? c->cap_out * 2 : 64;
-		struct outmsg *no = realloc(c->out, cap * sizeof *no);
-		if (!no)
-			return;
-		c->out = no;
-		c->cap_out = cap;
-	}
+	if (HV_GROW(c->out, c->cap_out, c->n_out + 1) < 0)
+		return;
 	char *copy = strdup(text);
 	if (!copy)
 		return;
