@@ -14,7 +14,7 @@
 
 #include "allow.h"
 #include "ctl.h"
-#include "store.h"
+#include "store/store.h"
 
 struct api_client {
 	unsigned char id[256]; /* ROUTER routing id of the requester */

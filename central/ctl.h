@@ -15,7 +15,7 @@
 
 #include "proto.h"
 #include "registry.h"
-#include "store.h"
+#include "store/store.h"
 
 struct ctl_config {
 	struct reg_intervals liveness;

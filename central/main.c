@@ -21,7 +21,7 @@
 #include "keys.h"
 #include "log.h"
 #include "proto.h"
-#include "store.h"
+#include "store/store.h"
 #include "vec.h"
 #include "zap.h"
 
