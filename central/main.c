@@ -50,6 +50,7 @@ struct central {
 	struct store *store;
 	struct allow *allow;
 	struct ctl *ctl;
+	struct svc *svc;
 	struct api *api;
 	struct outmsg *out; /* API replies held until the turn's transaction commits */
 	size_t n_out, cap_out;
@@ -570,7 +571,8 @@ main(int argc, char **argv)
 	}
 	if (store_open(p.db, &c.store, &err) < 0 || allow_open(p.allow, &c.allow, &err) < 0 ||
 	    ctl_new(c.store, &cc, send_to_agent, on_done, &c, &c.ctl, &err) < 0 ||
-	    api_new(c.ctl, c.store, c.allow, queue_reply, &c, &c.api, &err) < 0) {
+	    svc_new(c.store, c.ctl, c.allow, &cc.liveness, &c.svc, &err) < 0 ||
+	    api_new(c.svc, queue_reply, &c, &c.api, &err) < 0) {
 		log_error("%s", err.message);
 		goto out;
 	}
@@ -649,6 +651,7 @@ out:
 	if (c.zctx)
 		zmq_ctx_term(c.zctx);
 	api_free(c.api);
+	svc_free(c.svc);
 	ctl_free(c.ctl);
 	allow_free(c.allow);
 	store_free(c.store);
