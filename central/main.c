@@ -13,7 +13,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
-#include "api.h"
+#include "api/api.h"
 #include "central_config.h"
 #include "endpoint.h"
 #include "ctl.h"
