@@ -1,5 +1,5 @@
 /* service-priv.h - the service layer's state, shared by its files (service.c, server.c,
- * host.c) and nobody else. */
+ * host.c) and nobody else: a front or the daemon must never include it. */
 #ifndef HVC_SERVICE_PRIV_H
 #define HVC_SERVICE_PRIV_H
 

@@ -1,6 +1,6 @@
 /* service.c - the service layer's handle: what it works through (the store, the command
  * journal, the allowlist) and the liveness intervals its host checks use. Holds no state
- * of its own, so every rule reads the store afresh. */
+ * of its own, so every rule reads the store afresh; must never cache a record. */
 #include "service-priv.h"
 
 #include <stdlib.h>
