@@ -1,99 +1,23 @@
-/* inst.c - vm/task/power states, the allowed-action table and the record codec. Must stay
- * pure: it decides, it never acts. */
+/* inst.c - the agent's view of the instance lifecycle (the table is common/lifecycle.c),
+ * the power states, the guard and the record codec. Must stay pure: it decides, it never
+ * acts. */
 #include "inst.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "json.h"
+#include "net.h"
 #include "proto.h"
-
-static const char *const vm_names[VM_N] = {
-	[VM_BUILDING] = "building", [VM_ACTIVE] = "active",   [VM_PAUSED] = "paused",
-	[VM_SUSPENDED] = "suspended", [VM_STOPPED] = "stopped", [VM_RESCUED] = "rescued",
-	[VM_RESIZED] = "resized",   [VM_ERROR] = "error",     [VM_DELETED] = "deleted",
-};
-
-static const char *const task_names[TASK_N] = {
-	[TASK_NONE] = NULL,
-	[TASK_SPAWNING] = "spawning",
-	[TASK_DELETING] = "deleting",
-	[TASK_REBOOTING] = "rebooting",
-	[TASK_REBOOTING_HARD] = "rebooting_hard",
-	[TASK_POWERING_OFF] = "powering_off",
-	[TASK_POWERING_ON] = "powering_on",
-	[TASK_PAUSING] = "pausing",
-	[TASK_UNPAUSING] = "unpausing",
-	[TASK_SUSPENDING] = "suspending",
-	[TASK_RESUMING] = "resuming",
-	[TASK_RESIZE_MIGRATING] = "resize_migrating",
-	[TASK_RESIZE_CONFIRMING] = "resize_confirming",
-	[TASK_RESIZE_REVERTING] = "resize_reverting",
-	[TASK_REBUILDING] = "rebuilding",
-	[TASK_RESCUING] = "rescuing",
-	[TASK_UNRESCUING] = "unrescuing",
-	[TASK_IMAGE_SNAPSHOT] = "image_snapshot",
-	[TASK_UPDATING_PASSWORD] = "updating_password",
-};
-
-#define M(v) (1u << (v))
-#define ANY_VM 0xffffffffu
-
-/* One row per command: docs/protocol.md 6.5. */
-static const struct {
-	const char *name;
-	const char *driver_op;
-	unsigned allowed; /* vm_state mask */
-	enum inst_task task;
-	bool readonly;
-} cmds[CMD_N] = {
-	[CMD_SPAWN] = { "spawn", "spawn", 0, TASK_SPAWNING, false },
-	[CMD_DESTROY] = { "destroy", "destroy", ANY_VM, TASK_DELETING, false },
-	[CMD_REBOOT] = { "reboot", "reboot", M(VM_ACTIVE), TASK_REBOOTING, false },
-	[CMD_STOP] = { "stop", "power_off", M(VM_ACTIVE) | M(VM_RESCUED) | M(VM_ERROR),
-		       TASK_POWERING_OFF, false },
-	[CMD_START] = { "start", "power_on", M(VM_STOPPED), TASK_POWERING_ON, false },
-	[CMD_PAUSE] = { "pause", "pause", M(VM_ACTIVE), TASK_PAUSING, false },
-	[CMD_UNPAUSE] = { "unpause", "unpause", M(VM_PAUSED), TASK_UNPAUSING, false },
-	[CMD_SUSPEND] = { "suspend", "suspend", M(VM_ACTIVE), TASK_SUSPENDING, false },
-	[CMD_RESUME] = { "resume", "resume", M(VM_SUSPENDED), TASK_RESUMING, false },
-	[CMD_RESIZE] = { "resize", "resize", M(VM_ACTIVE) | M(VM_STOPPED), TASK_RESIZE_MIGRATING,
-			 false },
-	[CMD_CONFIRM_RESIZE] = { "confirm_resize", "confirm_resize", M(VM_RESIZED),
-				 TASK_RESIZE_CONFIRMING, false },
-	[CMD_REVERT_RESIZE] = { "revert_resize", "revert_resize", M(VM_RESIZED),
-				TASK_RESIZE_REVERTING, false },
-	[CMD_REBUILD] = { "rebuild", "rebuild", M(VM_ACTIVE) | M(VM_STOPPED) | M(VM_ERROR),
-			  TASK_REBUILDING, false },
-	[CMD_RESCUE] = { "rescue", "rescue", M(VM_ACTIVE) | M(VM_STOPPED) | M(VM_ERROR),
-			 TASK_RESCUING, false },
-	[CMD_UNRESCUE] = { "unrescue", "unrescue", M(VM_RESCUED), TASK_UNRESCUING, false },
-	[CMD_SNAPSHOT] = { "snapshot", "snapshot",
-			   M(VM_ACTIVE) | M(VM_STOPPED) | M(VM_PAUSED) | M(VM_SUSPENDED),
-			   TASK_IMAGE_SNAPSHOT, false },
-	[CMD_CONSOLE_LOG] = { "console_log", "console_log", ANY_VM & ~M(VM_BUILDING), TASK_NONE,
-			      true },
-	[CMD_GET_CONSOLE] = { "get_console", "get_console", M(VM_ACTIVE), TASK_NONE, true },
-	[CMD_SET_ADMIN_PASSWORD] = { "set_admin_password", "set_admin_password", M(VM_ACTIVE),
-				     TASK_UPDATING_PASSWORD, false },
-};
-
-static const unsigned hard_reboot_allowed =
-	M(VM_ACTIVE) | M(VM_STOPPED) | M(VM_PAUSED) | M(VM_SUSPENDED) | M(VM_ERROR);
-
-static const char *const reserved[] = {
-	"port_plug", "port_unplug", "port_set_groups", "sg_update", "sg_delete", "fip_associate",
-	"fip_disassociate", "firewall_resync", NULL,
-};
 
 const char *inst_vm_name(enum inst_vm vm)
 {
-	return (unsigned)vm < VM_N ? vm_names[vm] : "error";
+	return lc_vm_name((enum lc_vm)vm);
 }
 
 const char *inst_task_name(enum inst_task task)
 {
-	return (unsigned)task < TASK_N ? task_names[task] : NULL;
+	return lc_task_name((enum lc_task)task);
 }
 
 const char *inst_power_name(enum hvd_power_state p)
@@ -111,25 +35,17 @@ const char *inst_power_name(enum hvd_power_state p)
 
 const char *inst_cmd_name(enum inst_cmd cmd)
 {
-	return (unsigned)cmd < CMD_N ? cmds[cmd].name : "unknown";
+	return lc_cmd_name((enum lc_cmd)cmd);
 }
 
 int inst_vm_parse(const char *s)
 {
-	for (int i = 0; s && i < VM_N; i++)
-		if (strcmp(s, vm_names[i]) == 0)
-			return i;
-	return -1;
+	return lc_vm_parse(s);
 }
 
 int inst_task_parse(const char *s)
 {
-	if (!s)
-		return TASK_NONE;
-	for (int i = 1; i < TASK_N; i++)
-		if (strcmp(s, task_names[i]) == 0)
-			return i;
-	return -1;
+	return lc_task_parse(s);
 }
 
 int inst_power_parse(const char *s)
@@ -146,50 +62,39 @@ int inst_power_parse(const char *s)
 
 int inst_cmd_parse(const char *s)
 {
-	for (int i = 0; s && i < CMD_N; i++)
-		if (strcmp(s, cmds[i].name) == 0)
-			return i;
-	return -1;
+	return lc_cmd_parse(s);
 }
 
 bool inst_cmd_reserved(const char *s)
 {
-	for (int i = 0; s && reserved[i]; i++)
-		if (strcmp(s, reserved[i]) == 0)
-			return true;
-	return false;
+	return net_is_command(s);
 }
 
 const char *inst_cmd_driver_op(enum inst_cmd cmd)
 {
-	return (unsigned)cmd < CMD_N ? cmds[cmd].driver_op : NULL;
+	return lc_cmd_driver_op((enum lc_cmd)cmd);
 }
 
 bool inst_cmd_readonly(enum inst_cmd cmd)
 {
-	return (unsigned)cmd < CMD_N && cmds[cmd].readonly;
+	return lc_cmd_readonly((enum lc_cmd)cmd);
 }
 
 enum inst_task inst_task_for(enum inst_cmd cmd, bool hard)
 {
-	if (cmd == CMD_REBOOT && hard)
-		return TASK_REBOOTING_HARD;
-	return (unsigned)cmd < CMD_N ? cmds[cmd].task : TASK_NONE;
+	return (enum inst_task)lc_task_for((enum lc_cmd)cmd, hard);
 }
 
 int inst_guard(const struct inst *in, enum inst_cmd cmd, bool hard, const char **ret_code,
 	       struct hv_error *err)
 {
-	unsigned allowed;
-
 	if (in->task != TASK_NONE && !inst_cmd_readonly(cmd)) {
 		*ret_code = PROTO_E_TASK_IN_FLIGHT;
 		return hv_error_set(err, -EBUSY, "uuid",
 				    "instance %s: cannot %s while task %s is in flight", in->uuid,
 				    inst_cmd_name(cmd), inst_task_name(in->task));
 	}
-	allowed = (cmd == CMD_REBOOT && hard) ? hard_reboot_allowed : cmds[cmd].allowed;
-	if (!(allowed & M(in->vm))) {
+	if (!lc_allowed((enum lc_cmd)cmd, hard, (enum lc_vm)in->vm)) {
 		*ret_code = PROTO_E_INVALID_STATE;
 		return hv_error_set(err, -EBUSY, "uuid",
 				    "instance %s: cannot %s%s while vm_state is %s", in->uuid,

@@ -8,23 +8,41 @@
 #include "json.h"
 #include "proto.h"
 
+#ifndef AGENT_WITH_NETFILTER
+#define AGENT_WITH_NETFILTER 0 /* built outside meson (the fuzzer): names only, no kernel */
+#endif
 #if AGENT_WITH_NETFILTER
 #include "netfilter.h"
 #endif
 
+/* What a command does, named: net_run switches on this, never on a row's position, so
+ * reordering the table cannot swap two commands. */
+enum net_op {
+	NET_PORT_PLUG,
+	NET_PORT_UNPLUG,
+	NET_PORT_SET_GROUPS,
+	NET_SG_UPDATE,
+	NET_SG_DELETE,
+	NET_FIP_ASSOCIATE,
+	NET_FIP_DISASSOCIATE,
+	NET_FIREWALL_RESYNC,
+};
+
+/* The firewall command names of the protocol (6.6): the one list in the tree. */
 static const struct {
 	const char *command;
+	enum net_op op;
 	const char *object; /* the object field, or NULL */
 	const char *id;     /* the id field, or NULL */
 } net_cmds[] = {
-	{ "port_plug", "port", NULL },
-	{ "port_unplug", NULL, "port_id" },
-	{ "port_set_groups", NULL, "port_id" },
-	{ "sg_update", "group", NULL },
-	{ "sg_delete", NULL, "group_id" },
-	{ "fip_associate", "fip", NULL },
-	{ "fip_disassociate", NULL, "fip_id" },
-	{ "firewall_resync", NULL, NULL },
+	{ "port_plug", NET_PORT_PLUG, "port", NULL },
+	{ "port_unplug", NET_PORT_UNPLUG, NULL, "port_id" },
+	{ "port_set_groups", NET_PORT_SET_GROUPS, NULL, "port_id" },
+	{ "sg_update", NET_SG_UPDATE, "group", NULL },
+	{ "sg_delete", NET_SG_DELETE, NULL, "group_id" },
+	{ "fip_associate", NET_FIP_ASSOCIATE, "fip", NULL },
+	{ "fip_disassociate", NET_FIP_DISASSOCIATE, NULL, "fip_id" },
+	{ "firewall_resync", NET_FIREWALL_RESYNC, NULL, NULL },
 };
 
 #define N_NET_CMDS (sizeof net_cmds / sizeof net_cmds[0])
@@ -79,7 +97,7 @@ int net_check(const json_t *body, struct hv_error *err)
 								   net_cmds[i].id, 0),
 					    "body.%s: expected 1-64 of [A-Za-z0-9._:-]", net_cmds[i].id);
 	}
-	if (strcmp(command, "port_set_groups") == 0 &&
+	if (net_cmds[i].op == NET_PORT_SET_GROUPS &&
 	    (r = hj_arr(body, "body", "security_groups", 0, 64, &groups, err)) < 0)
 		return r;
 	return 0;
@@ -125,15 +143,16 @@ int net_run(struct net *n, const json_t *body, struct hv_error *err)
 		return r;
 #define OBJ(k) json_object_get(body, k)
 #define ID(k) json_string_value(json_object_get(body, k))
-	switch (i) {
-	case 0: return nf_port_plug(n->nf, OBJ("port"), err);
-	case 1: return nf_port_unplug(n->nf, ID("port_id"), err);
-	case 2: return nf_port_set_groups(n->nf, ID("port_id"), OBJ("security_groups"), err);
-	case 3: return nf_group_put(n->nf, OBJ("group"), err);
-	case 4: return nf_group_delete(n->nf, ID("group_id"), err);
-	case 5: return nf_fip_associate(n->nf, OBJ("fip"), err);
-	case 6: return nf_fip_disassociate(n->nf, ID("fip_id"), err);
-	case 7: return nf_resync(n->nf, err);
+	switch (net_cmds[i].op) {
+	case NET_PORT_PLUG: return nf_port_plug(n->nf, OBJ("port"), err);
+	case NET_PORT_UNPLUG: return nf_port_unplug(n->nf, ID("port_id"), err);
+	case NET_PORT_SET_GROUPS:
+		return nf_port_set_groups(n->nf, ID("port_id"), OBJ("security_groups"), err);
+	case NET_SG_UPDATE: return nf_group_put(n->nf, OBJ("group"), err);
+	case NET_SG_DELETE: return nf_group_delete(n->nf, ID("group_id"), err);
+	case NET_FIP_ASSOCIATE: return nf_fip_associate(n->nf, OBJ("fip"), err);
+	case NET_FIP_DISASSOCIATE: return nf_fip_disassociate(n->nf, ID("fip_id"), err);
+	case NET_FIREWALL_RESYNC: return nf_resync(n->nf, err);
 	}
 #undef OBJ
 #undef ID

@@ -14,7 +14,8 @@
 struct net;
 
 bool net_supported(void);
-/* True for the command names net_run() handles. */
+/* True for the command names net_run() handles (the firewall commands of protocol 6.6,
+ * listed once, in net.c; without the netfilter module they are still recognised). */
 bool net_is_command(const char *command);
 /* Opens the host's firewall state. saved (may be NULL) is what the journal says was
  * committed: it is adopted and our tables are rewritten from it in one transaction (a

@@ -14,6 +14,7 @@
 
 #include "keys.h"
 #include "proto.h"
+#include "vec.h"
 
 struct allow_entry {
 	char host_id[PROTO_MAX_ID + 1];
@@ -76,15 +77,9 @@ load(struct allow *al, struct hv_error *err)
 		memcpy(e.host_id, de->d_name, len - 4);
 		if (!allow_host_name_valid(e.host_id) || !read_key_file(dirfd(d), de->d_name, e.key))
 			continue;
-		if (al->n == al->cap) {
-			size_t cap = al->cap ? al->cap * 2 : 16;
-			struct allow_entry *ne = realloc(al->entries, cap * sizeof *ne);
-			if (!ne) {
-				closedir(d);
-				return hv_error_set(err, -ENOMEM, "", "allowlist: out of memory");
-			}
-			al->entries = ne;
-			al->cap = cap;
+		if (HV_GROW(al->entries, al->cap, al->n + 1) < 0) {
+			closedir(d);
+			return hv_error_set(err, -ENOMEM, "", "allowlist: out of memory");
 		}
 		al->entries[al->n++] = e;
 	}

@@ -13,7 +13,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
-#include "api.h"
+#include "api/api.h"
 #include "central_config.h"
 #include "endpoint.h"
 #include "ctl.h"
@@ -21,7 +21,8 @@
 #include "keys.h"
 #include "log.h"
 #include "proto.h"
-#include "store.h"
+#include "store/store.h"
+#include "vec.h"
 #include "zap.h"
 
 #define BATCH 512
@@ -49,6 +50,7 @@ struct central {
 	struct store *store;
 	struct allow *allow;
 	struct ctl *ctl;
+	struct svc *svc;
 	struct api *api;
 	struct outmsg *out; /* API replies held until the turn's transaction commits */
 	size_t n_out, cap_out;
@@ -180,14 +182,8 @@ static void
 queue_reply(void *ctx, const struct api_client *cl, const char *text)
 {
 	struct central *c = ctx;
-	if (c->n_out == c->cap_out) {
-		size_t cap = c->cap_out ? c->cap_out * 2 : 64;
-		struct outmsg *no = realloc(c->out, cap * sizeof *no);
-		if (!no)
-			return;
-		c->out = no;
-		c->cap_out = cap;
-	}
+	if (HV_GROW(c->out, c->cap_out, c->n_out + 1) < 0)
+		return;
 	char *copy = strdup(text);
 	if (!copy)
 		return;
@@ -575,7 +571,8 @@ main(int argc, char **argv)
 	}
 	if (store_open(p.db, &c.store, &err) < 0 || allow_open(p.allow, &c.allow, &err) < 0 ||
 	    ctl_new(c.store, &cc, send_to_agent, on_done, &c, &c.ctl, &err) < 0 ||
-	    api_new(c.ctl, c.store, c.allow, queue_reply, &c, &c.api, &err) < 0) {
+	    svc_new(c.store, c.ctl, c.allow, &cc.liveness, &c.svc, &err) < 0 ||
+	    api_new(c.svc, queue_reply, &c, &c.api, &err) < 0) {
 		log_error("%s", err.message);
 		goto out;
 	}
@@ -654,6 +651,7 @@ out:
 	if (c.zctx)
 		zmq_ctx_term(c.zctx);
 	api_free(c.api);
+	svc_free(c.svc);
 	ctl_free(c.ctl);
 	allow_free(c.allow);
 	store_free(c.store);

@@ -1,8 +1,8 @@
 /* endpoint.h - where hvcentral's API socket lives when nothing says otherwise, and whether
  * anyone answers on an ipc:// path; shared by hvcentral (binds) and hv (connects) so they
  * cannot disagree. Never creates or removes a file. */
-#ifndef HVC_ENDPOINT_H
-#define HVC_ENDPOINT_H
+#ifndef HV_ENDPOINT_H
+#define HV_ENDPOINT_H
 
 #include <stddef.h>
 

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "ctl.h"
+#include "service/service.h"
 #include "zap.h"
 
 #define MAX_SENT 32
@@ -21,6 +22,7 @@
 struct fixture {
 	struct store *store;
 	struct ctl *ctl;
+	struct svc *svc;
 	bool connected;
 	int n_sent;
 	struct {
@@ -87,7 +89,8 @@ setup(void **state)
 	cfg.retry_ms = 1000;
 	cfg.cmd_timeout_ms = 10000;
 	if (store_open(":memory:", &f.store, &err) < 0 ||
-	    ctl_new(f.store, &cfg, fake_send, fake_done, &f, &f.ctl, &err) < 0)
+	    ctl_new(f.store, &cfg, fake_send, fake_done, &f, &f.ctl, &err) < 0 ||
+	    svc_new(f.store, f.ctl, NULL, &cfg.liveness, &f.svc, &err) < 0)
 		return -1;
 	f.connected = true;
 	agent_says(&f, PROTO_HELLO, 0, NULL, json_pack("{s:s}", "agent_version", "t"), T0);
@@ -106,6 +109,7 @@ teardown(void **state)
 	struct fixture *f = *state;
 	for (int i = 0; i < f->n_sent && i < MAX_SENT; i++)
 		json_decref(f->sent[i].body);
+	svc_free(f->svc);
 	ctl_free(f->ctl);
 	store_free(f->store);
 	return 0;
@@ -144,7 +148,7 @@ a_create_is_journaled_sent_and_mirrored_back(void **state)
 	struct hv_error err = {0};
 	json_t *inst = NULL, *args = create_args("web-1");
 	char cmd[PROTO_MAX_ID + 1];
-	assert_int_equal(ctl_server_create(f->ctl, args, T0 + 10, &inst, cmd, &err), 0);
+	assert_int_equal(svc_server_create(f->svc, args, T0 + 10, &inst, cmd, &err), 0);
 	json_decref(args);
 	char uuid[37];
 	snprintf(uuid, sizeof uuid, "%s", json_string_value(json_object_get(inst, "uuid")));
@@ -194,7 +198,7 @@ the_guest_hostname_comes_from_the_server_name(void **state)
 		json_t *inst = NULL, *args = create_args(cases[i][0]);
 		char cmd[PROTO_MAX_ID + 1];
 		f->n_sent = 0;
-		assert_int_equal(ctl_server_create(f->ctl, args, T0 + 10, &inst, cmd, &err), 0);
+		assert_int_equal(svc_server_create(f->svc, args, T0 + 10, &inst, cmd, &err), 0);
 		json_decref(args);
 		json_decref(inst);
 		assert_int_equal(f->n_sent, 1);
@@ -217,7 +221,7 @@ an_unanswered_command_is_resent_with_the_same_cmd_id(void **state)
 	json_t *inst = NULL, *args = create_args("web-1");
 	char cmd[PROTO_MAX_ID + 1];
 	f->connected = false;
-	assert_int_equal(ctl_server_create(f->ctl, args, T0, &inst, cmd, &err), 0);
+	assert_int_equal(svc_server_create(f->svc, args, T0, &inst, cmd, &err), 0);
 	json_decref(args);
 	json_decref(inst);
 	assert_int_equal(f->n_sent, 0);
@@ -241,7 +245,7 @@ a_command_nobody_accepts_expires_and_a_spawn_leaves_error(void **state)
 	json_t *inst = NULL, *args = create_args("web-1");
 	char cmd[PROTO_MAX_ID + 1];
 	f->connected = false;
-	assert_int_equal(ctl_server_create(f->ctl, args, T0, &inst, cmd, &err), 0);
+	assert_int_equal(svc_server_create(f->svc, args, T0, &inst, cmd, &err), 0);
 	json_decref(args);
 	json_decref(inst);
 	ctl_tick(f->ctl, T0 + 10000);
@@ -259,7 +263,7 @@ a_refused_command_clears_the_task_and_keeps_the_state(void **state)
 	struct hv_error err = {0};
 	json_t *inst = NULL, *args = create_args("web-1");
 	char cmd[PROTO_MAX_ID + 1];
-	assert_int_equal(ctl_server_create(f->ctl, args, T0, &inst, cmd, &err), 0);
+	assert_int_equal(svc_server_create(f->svc, args, T0, &inst, cmd, &err), 0);
 	json_decref(args);
 	const char *u = json_string_value(json_object_get(inst, "uuid"));
 	char uuid[37];
@@ -271,7 +275,7 @@ a_refused_command_clears_the_task_and_keeps_the_state(void **state)
 	/* the spawn's RESULT never matters here: pretend it finished */
 	agent_says(f, PROTO_RESULT, 0, NULL,
 		   json_pack("{s:s, s:s, s:s}", "cmd_id", cmd, "status", "ok", "uuid", uuid), T0 + 6);
-	assert_int_equal(ctl_server_action(f->ctl, "web-1", "pause", false, T0 + 10, &inst, cmd, &err), 0);
+	assert_int_equal(svc_server_action(f->svc, "web-1", "pause", false, T0 + 10, &inst, cmd, &err), 0);
 	json_decref(inst);
 	assert_string_equal(field(f->store, "web-1", "task_state"), "pausing");
 	const char *msg_id = f->sent[f->n_sent - 1].msg_id;
@@ -291,13 +295,13 @@ a_project_goes_to_the_spawn_as_project_id(void **state)
 	json_t *inst = NULL, *args = create_args("web-1");
 	char cmd[PROTO_MAX_ID + 1];
 	json_object_set_new(args, "project", json_string("proj-1"));
-	assert_int_equal(ctl_server_create(f->ctl, args, T0, &inst, cmd, &err), 0);
+	assert_int_equal(svc_server_create(f->svc, args, T0, &inst, cmd, &err), 0);
 	json_decref(inst);
 	assert_string_equal(json_string_value(json_object_get(f->sent[0].body, "project_id")),
 			    "proj-1");
 	json_object_set_new(args, "name", json_string("web-2"));
 	json_object_set_new(args, "project", json_string("no spaces"));
-	assert_int_equal(ctl_server_create(f->ctl, args, T0, &inst, cmd, &err), -EINVAL);
+	assert_int_equal(svc_server_create(f->svc, args, T0, &inst, cmd, &err), -EINVAL);
 	assert_string_equal(err.field, "args.project");
 	json_decref(args);
 }
@@ -309,7 +313,7 @@ a_disabled_host_takes_no_server_and_its_busy_refusals_are_resent(void **state)
 	struct hv_error err = {0};
 	json_t *inst = NULL, *args = create_args("web-1");
 	char cmd[PROTO_MAX_ID + 1], uuid[37];
-	assert_int_equal(ctl_server_create(f->ctl, args, T0, &inst, cmd, &err), 0);
+	assert_int_equal(svc_server_create(f->svc, args, T0, &inst, cmd, &err), 0);
 	snprintf(uuid, sizeof uuid, "%s", json_string_value(json_object_get(inst, "uuid")));
 	json_decref(inst);
 	agent_says(f, PROTO_RESULT, 0, NULL,
@@ -321,18 +325,18 @@ a_disabled_host_takes_no_server_and_its_busy_refusals_are_resent(void **state)
 		   json_pack("{s:i, s:s, s:s}", "vcpus", 8, "status", "disabled", "disabled_reason",
 			     "AUTO: hypervisor connection lost"), T0 + 10);
 	json_t *h = NULL;
-	assert_int_equal(ctl_host_show(f->ctl, "node-1", T0 + 10, &h, &err), 0);
+	assert_int_equal(svc_host_show(f->svc, "node-1", T0 + 10, &h, &err), 0);
 	assert_string_equal(json_string_value(json_object_get(h, "status")), "disabled");
 	assert_string_equal(json_string_value(json_object_get(h, "disabled_reason")),
 			    "AUTO: hypervisor connection lost");
 	json_decref(h);
 	json_object_set_new(args, "name", json_string("web-2"));
-	assert_int_equal(ctl_server_create(f->ctl, args, T0 + 10, &inst, cmd, &err), -EHOSTUNREACH);
+	assert_int_equal(svc_server_create(f->svc, args, T0 + 10, &inst, cmd, &err), -EHOSTUNREACH);
 	assert_string_equal(err.field, "host");
 	assert_non_null(strstr(err.message, "AUTO: hypervisor connection lost"));
 
 	/* an action is sent, refused as busy, kept and sent again with the same cmd_id */
-	assert_int_equal(ctl_server_action(f->ctl, "web-1", "pause", false, T0 + 20, &inst, cmd,
+	assert_int_equal(svc_server_action(f->svc, "web-1", "pause", false, T0 + 20, &inst, cmd,
 					   &err), 0);
 	json_decref(inst);
 	int n = f->n_sent;
@@ -348,7 +352,7 @@ a_disabled_host_takes_no_server_and_its_busy_refusals_are_resent(void **state)
 	/* back: enabled, and the resent pause completes */
 	agent_says(f, PROTO_REPORT, 0, NULL, json_pack("{s:i, s:s}", "vcpus", 8, "status", "enabled"),
 		   T0 + 2000);
-	assert_int_equal(ctl_host_show(f->ctl, "node-1", T0 + 2000, &h, &err), 0);
+	assert_int_equal(svc_host_show(f->svc, "node-1", T0 + 2000, &h, &err), 0);
 	assert_string_equal(json_string_value(json_object_get(h, "status")), "enabled");
 	assert_true(json_is_null(json_object_get(h, "disabled_reason")));
 	json_decref(h);
@@ -359,7 +363,7 @@ a_disabled_host_takes_no_server_and_its_busy_refusals_are_resent(void **state)
 	assert_string_equal(field(f->store, "web-1", "vm_state"), "paused");
 
 	/* a busy refusal until the deadline: the command expires, never runs late */
-	assert_int_equal(ctl_server_action(f->ctl, "web-1", "unpause", false, T0 + 3000, &inst, cmd,
+	assert_int_equal(svc_server_action(f->svc, "web-1", "unpause", false, T0 + 3000, &inst, cmd,
 					   &err), 0);
 	json_decref(inst);
 	agent_says(f, PROTO_ERROR, 0, f->sent[f->n_sent - 1].msg_id,
@@ -401,34 +405,34 @@ an_instance_only_the_host_knows_is_adopted(void **state)
 static void
 the_state_table_is_the_protocols(void **state)
 {
-	assert_true(ctl_action_allowed("pause", false, "active"));
-	assert_false(ctl_action_allowed("pause", false, "paused"));
-	assert_true(ctl_action_allowed("unpause", false, "paused"));
-	assert_true(ctl_action_allowed("start", false, "stopped"));
-	assert_false(ctl_action_allowed("start", false, "active"));
-	assert_false(ctl_action_allowed("reboot", false, "stopped"));
-	assert_true(ctl_action_allowed("reboot", true, "stopped"));
-	assert_true(ctl_action_allowed("reboot", true, "error"));
-	assert_true(ctl_action_allowed("delete", false, "error"));
-	assert_false(ctl_action_allowed("delete", false, "deleted"));
-	assert_false(ctl_action_allowed("frobnicate", false, "active"));
-	assert_string_equal(ctl_task_for("reboot", true), "rebooting_hard");
-	assert_string_equal(ctl_task_for("stop", false), "powering_off");
-	assert_true(ctl_action_allowed("resize", false, "stopped"));
-	assert_false(ctl_action_allowed("resize", false, "resized"));
-	assert_true(ctl_action_allowed("confirm_resize", false, "resized"));
-	assert_false(ctl_action_allowed("revert_resize", false, "active"));
-	assert_true(ctl_action_allowed("rebuild", false, "error"));
-	assert_false(ctl_action_allowed("rescue", false, "paused"));
-	assert_true(ctl_action_allowed("unrescue", false, "rescued"));
-	assert_true(ctl_action_allowed("stop", false, "rescued"));
-	assert_true(ctl_action_allowed("snapshot", false, "suspended"));
-	assert_false(ctl_action_allowed("set_admin_password", false, "stopped"));
-	assert_false(ctl_action_allowed("get_console", false, "stopped"));
-	assert_string_equal(ctl_task_for("resize", false), "resize_migrating");
-	assert_string_equal(ctl_task_for("snapshot", false), "image_snapshot");
-	assert_string_equal(ctl_task_for("set_admin_password", false), "updating_password");
-	assert_null(ctl_task_for("get_console", false));
+	assert_true(svc_action_allowed("pause", false, "active"));
+	assert_false(svc_action_allowed("pause", false, "paused"));
+	assert_true(svc_action_allowed("unpause", false, "paused"));
+	assert_true(svc_action_allowed("start", false, "stopped"));
+	assert_false(svc_action_allowed("start", false, "active"));
+	assert_false(svc_action_allowed("reboot", false, "stopped"));
+	assert_true(svc_action_allowed("reboot", true, "stopped"));
+	assert_true(svc_action_allowed("reboot", true, "error"));
+	assert_true(svc_action_allowed("delete", false, "error"));
+	assert_false(svc_action_allowed("delete", false, "deleted"));
+	assert_false(svc_action_allowed("frobnicate", false, "active"));
+	assert_string_equal(svc_task_for("reboot", true), "rebooting_hard");
+	assert_string_equal(svc_task_for("stop", false), "powering_off");
+	assert_true(svc_action_allowed("resize", false, "stopped"));
+	assert_false(svc_action_allowed("resize", false, "resized"));
+	assert_true(svc_action_allowed("confirm_resize", false, "resized"));
+	assert_false(svc_action_allowed("revert_resize", false, "active"));
+	assert_true(svc_action_allowed("rebuild", false, "error"));
+	assert_false(svc_action_allowed("rescue", false, "paused"));
+	assert_true(svc_action_allowed("unrescue", false, "rescued"));
+	assert_true(svc_action_allowed("stop", false, "rescued"));
+	assert_true(svc_action_allowed("snapshot", false, "suspended"));
+	assert_false(svc_action_allowed("set_admin_password", false, "stopped"));
+	assert_false(svc_action_allowed("get_console", false, "stopped"));
+	assert_string_equal(svc_task_for("resize", false), "resize_migrating");
+	assert_string_equal(svc_task_for("snapshot", false), "image_snapshot");
+	assert_string_equal(svc_task_for("set_admin_password", false), "updating_password");
+	assert_null(svc_task_for("get_console", false));
 }
 
 /* The journaled command of a create with a password, as the store returns it. */
@@ -454,7 +458,7 @@ a_password_is_sent_but_journaled_redacted(void **state)
 	json_object_set_new(args, "user_data", json_string("IyEvYmluL3NoCg=="));
 	json_object_set_new(args, "key_data", json_string("ssh-ed25519 AAAAC3Nz k@h"));
 	f->connected = false;
-	assert_int_equal(ctl_server_create(f->ctl, args, T0, &inst, cmd, &err), 0);
+	assert_int_equal(svc_server_create(f->svc, args, T0, &inst, cmd, &err), 0);
 	json_decref(args);
 	json_decref(inst);
 	json_t *kept = journaled_args(f, T0 + 5000);
@@ -484,7 +488,7 @@ a_secret_lost_in_a_restart_fails_the_command_unsent(void **state)
 	char cmd[PROTO_MAX_ID + 1];
 	json_object_set_new(args, "admin_pass", json_string("Tr0ub4dor&3"));
 	f->connected = false;
-	assert_int_equal(ctl_server_create(f->ctl, args, T0, &inst, cmd, &err), 0);
+	assert_int_equal(svc_server_create(f->svc, args, T0, &inst, cmd, &err), 0);
 	json_decref(args);
 	json_decref(inst);
 	/* hvcentral restarts: the store stays, the memory goes */
@@ -509,7 +513,7 @@ a_snapshot_gets_an_image_id_from_its_name_and_records_it(void **state)
 	struct hv_error err = {0};
 	json_t *inst = NULL, *args = create_args("web-1");
 	char cmd[PROTO_MAX_ID + 1];
-	assert_int_equal(ctl_server_create(f->ctl, args, T0, &inst, cmd, &err), 0);
+	assert_int_equal(svc_server_create(f->svc, args, T0, &inst, cmd, &err), 0);
 	json_decref(args);
 	char uuid[37];
 	snprintf(uuid, sizeof uuid, "%s", json_string_value(json_object_get(inst, "uuid")));
@@ -518,7 +522,7 @@ a_snapshot_gets_an_image_id_from_its_name_and_records_it(void **state)
 		   json_pack("{s:s, s:s, s:s, s:o}", "cmd_id", cmd, "status", "ok", "uuid", uuid,
 			     "instance", record(uuid, "active", NULL, "running")), T0 + 6);
 	args = json_pack("{s:s}", "name", "../nightly 1");
-	assert_int_equal(ctl_server_command(f->ctl, "web-1", "snapshot", false, args, T0 + 10, &inst,
+	assert_int_equal(svc_server_command(f->svc, "web-1", "snapshot", false, args, T0 + 10, &inst,
 					    cmd, &err), 0);
 	json_decref(args);
 	const char *id = json_string_value(json_object_get(json_object_get(inst, "image_snapshot"), "id"));
@@ -538,7 +542,7 @@ a_snapshot_gets_an_image_id_from_its_name_and_records_it(void **state)
 	json_decref(inst);
 
 	args = json_pack("{s:s}", "name", "");
-	assert_int_equal(ctl_server_command(f->ctl, "web-1", "snapshot", false, args, T0 + 30, &inst,
+	assert_int_equal(svc_server_command(f->svc, "web-1", "snapshot", false, args, T0 + 30, &inst,
 					    cmd, &err), -EINVAL);
 	assert_string_equal(err.field, "args.name");
 	json_decref(args);

@@ -1,7 +1,8 @@
 /* api.h - hvcentral's API for hv and scripts (docs/api.md): one JSON request in, one JSON
  * reply out, on a ROUTER socket the caller owns. Requests marked "wait" are answered when
- * their command finishes or their timeout passes. Validates every argument before anything
- * changes; errors name the field. Never logs, never touches a socket itself. */
+ * their command finishes or their timeout passes. A front: it decodes and encodes, the
+ * service layer validates and decides (errors name the field). Never logs, never touches a
+ * socket itself; nothing but the daemon's main.c includes it. */
 #ifndef HVC_API_H
 #define HVC_API_H
 
@@ -12,9 +13,7 @@
 
 #include <hvagent/error.h>
 
-#include "allow.h"
-#include "ctl.h"
-#include "store.h"
+#include "service/service.h"
 
 struct api_client {
 	unsigned char id[256]; /* ROUTER routing id of the requester */
@@ -27,8 +26,9 @@ typedef void (*api_reply_fn)(void *ctx, const struct api_client *cl, const char 
 
 struct api;
 
-int api_new(struct ctl *ctl, struct store *store, struct allow *allow, api_reply_fn reply,
-	    void *cb_ctx, struct api **ret, struct hv_error *err);
+/* Borrows svc for the API's lifetime. */
+int api_new(struct svc *svc, api_reply_fn reply, void *cb_ctx, struct api **ret,
+	    struct hv_error *err);
 void api_free(struct api *a);
 void api_on_request(struct api *a, const struct api_client *cl, const void *data, size_t len,
 		    int64_t now_ms);

@@ -1,7 +1,16 @@
-/* store.h - hvcentral's durable state in SQLite (WAL): hosts, pending agent keys,
- * instances and the command journal, so a controller restart loses nothing.
- * Records cross this boundary as jansson objects (the same shape the API returns); the
- * caller owns every json_t it gets back. Never logs, never talks to a socket. */
+/* store.h - hvcentral's durable state behind one interface: hosts, pending agent keys,
+ * instances and the command journal, so a controller restart loses nothing. Today's
+ * backend is SQLite in WAL mode (sqlite.c, its schema versioned by migrations applied at
+ * open). Records cross this boundary as jansson objects (the same shape the API returns);
+ * the caller owns every json_t it gets back. Never logs, never talks to a socket, holds no
+ * rule (those are the service layer's).
+ *
+ * Why an opaque handle and plain functions rather than a struct of function pointers: a
+ * backend is chosen when hvcentral is built, one per binary (a replicated engine such as
+ * dqlite replaces SQLite, it does not run beside it). A second backend is a second file
+ * implementing this header, picked in central/meson.build; no caller changes, nothing
+ * dispatches at run time, and there is no second list of every operation to keep in step
+ * with this one. */
 #ifndef HVC_STORE_H
 #define HVC_STORE_H
 
@@ -13,8 +22,9 @@
 
 struct store;
 
-/* Opens (creating when absent) the database at path, in WAL mode, and applies the schema.
- * ":memory:" works for tests. */
+/* Opens (creating when absent) the database at path, in WAL mode, and brings its schema
+ * to this release's version; -EPROTO for a file a newer release wrote. ":memory:" works
+ * for tests. */
 int store_open(const char *path, struct store **ret, struct hv_error *err);
 void store_free(struct store *s);
 

@@ -1,4 +1,5 @@
-/* endpoint.c - the default API endpoint, and a connect(2) probe of ipc:// paths. */
+/* endpoint.c - the default API endpoint, and a connect(2) probe of ipc:// paths. Must never
+ * create or remove the socket file (the daemon owns it). */
 #include "endpoint.h"
 
 #include <stdio.h>

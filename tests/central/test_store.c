@@ -10,8 +10,9 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
-#include "store.h"
+#include "store/store.h"
 
 static char db_path[64];
 
@@ -51,6 +52,41 @@ server(const char *uuid, const char *name)
 			 "name", name, "host", "node-1", "image", "cirros",
 			 "flavor", "vcpus", 2, "ram", 512, "disk", 1,
 			 "vm_state", "building", "task_state", "scheduling");
+}
+
+static int
+count_row(void *ctx, int n, char **vals, char **names)
+{
+	(*(int *)ctx)++;
+	return 0;
+}
+
+/* The schema is versioned: reopening applies nothing twice, and a file a newer release
+ * wrote is refused rather than misread. */
+static void
+a_database_from_a_newer_release_is_refused(void **state)
+{
+	struct store *s = *state;
+	struct hv_error err = {0};
+	store_free(s);
+	*state = NULL;
+	assert_int_equal(store_open(db_path, &s, &err), 0);
+	store_free(s);
+
+	sqlite3 *db = NULL;
+	assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+	int rows = 0;
+	assert_int_equal(sqlite3_exec(db, "SELECT 1 FROM meta WHERE key = 'schema_version' AND "
+				      "value = '1'", count_row, &rows, NULL), SQLITE_OK);
+	assert_int_equal(rows, 1);
+	assert_int_equal(sqlite3_exec(db, "UPDATE meta SET value = '999' WHERE key = "
+				      "'schema_version'", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	s = NULL;
+	assert_int_equal(store_open(db_path, &s, &err), -EPROTO);
+	assert_null(s);
+	assert_string_equal(err.field, "database");
+	assert_non_null(strstr(err.message, "schema version 999"));
 }
 
 static void
@@ -272,6 +308,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(a_server_survives_a_controller_restart, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_database_from_a_newer_release_is_refused, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(two_live_servers_cannot_share_a_name, setup, teardown),
 		cmocka_unit_test_setup_teardown(an_unknown_server_is_not_found_naming_it, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_pending_key_is_found_by_a_unique_prefix, setup, teardown),

@@ -1,7 +1,8 @@
-/* api.c - the API request dispatcher. Each op checks its arguments, asks ctl or the store,
- * and answers {"id", "ok": true, "result"} or {"id", "ok": false, "error": {"code",
- * "field", "message"}}. A waiting request is parked with its client's routing id until the
- * command it waits for finishes. */
+/* api.c - the hv API front: a thin decoder/encoder over the service layer. Each op reads
+ * its arguments' shape, asks the service layer (which holds every rule) and answers
+ * {"id", "ok": true, "result"} or {"id", "ok": false, "error": {"code", "field",
+ * "message"}}. A waiting request is parked with its client's routing id until the command
+ * it waits for finishes. Must never decide what a request may do, nor read the store. */
 #include "api.h"
 
 #include <stdio.h>
@@ -9,7 +10,7 @@
 #include <string.h>
 
 #include "json.h"
-#include "keys.h"
+#include "vec.h"
 
 struct waiter {
 	struct api_client cl;
@@ -24,9 +25,7 @@ struct waiter {
 };
 
 struct api {
-	struct ctl *ctl;
-	struct store *store;
-	struct allow *allow;
+	struct svc *svc;
 	api_reply_fn reply;
 	void *cb;
 	struct waiter *w;
@@ -37,15 +36,12 @@ struct api {
 #define MAX_WAIT_MS 86400000
 
 int
-api_new(struct ctl *ctl, struct store *store, struct allow *allow, api_reply_fn reply,
-	void *cb_ctx, struct api **ret, struct hv_error *err)
+api_new(struct svc *svc, api_reply_fn reply, void *cb_ctx, struct api **ret, struct hv_error *err)
 {
 	struct api *a = calloc(1, sizeof *a);
 	if (!a)
 		return hv_error_set(err, -ENOMEM, "", "out of memory");
-	a->ctl = ctl;
-	a->store = store;
-	a->allow = allow;
+	a->svc = svc;
 	a->reply = reply;
 	a->cb = cb_ctx;
 	*ret = a;
@@ -130,14 +126,8 @@ static int
 park(struct api *a, const struct api_client *cl, json_t *id, const char *cmd_id,
      const char *uuid, int kind, long lines, json_t *extra, int64_t deadline)
 {
-	if (a->n_w == a->cap_w) {
-		size_t cap = a->cap_w ? a->cap_w * 2 : 64;
-		struct waiter *nw = realloc(a->w, cap * sizeof *nw);
-		if (!nw)
-			return -ENOMEM;
-		a->w = nw;
-		a->cap_w = cap;
-	}
+	if (HV_GROW(a->w, a->cap_w, a->n_w + 1) < 0)
+		return -ENOMEM;
 	struct waiter *w = &a->w[a->n_w++];
 	memset(w, 0, sizeof *w);
 	w->cl = *cl;
@@ -172,14 +162,8 @@ static void
 op_host_list(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
 {
 	struct hv_error err = {0};
-	json_t *pending = NULL, *hosts = NULL;
-	allow_refresh(a->allow, &err);
-	json_t *allowed = allow_list(a->allow);
-	int r = store_pending_list(a->store, &pending, &err);
-	if (r == 0)
-		r = ctl_host_list(a->ctl, allowed, pending, now, &hosts, &err);
-	json_decref(allowed);
-	json_decref(pending);
+	json_t *hosts = NULL;
+	int r = svc_host_list(a->svc, now, &hosts, &err);
 	if (r < 0)
 		return reply_hv_err(a, cl, q->id, r, &err);
 	reply_ok(a, cl, q->id, hosts);
@@ -193,48 +177,10 @@ op_host_show(struct api *a, const struct api_client *cl, struct req *q, int64_t 
 	json_t *h = NULL;
 	int r = hj_str(q->args, "args", "host", HJ_REQUIRED, PROTO_MAX_ID, &host, &err);
 	if (r >= 0)
-		r = ctl_host_show(a->ctl, host, now, &h, &err);
+		r = svc_host_show(a->svc, host, now, &h, &err);
 	if (r < 0)
 		return reply_hv_err(a, cl, q->id, r, &err);
-	allow_refresh(a->allow, &err);
-	const char *key = allow_key_for(a->allow, host);
-	if (key) /* the key the host authenticates with today */
-		json_object_set_new(h, "public_key", json_string(key));
 	reply_ok(a, cl, q->id, h);
-}
-
-/* Finds the pending key meant by `what`: the key itself or a unique prefix of at least 8
- * characters, else the address of exactly one pending agent, else a full key that never
- * connected (allowed ahead of its agent). */
-static int
-find_pending(struct api *a, const char *what, char key[KEYS_Z85_LEN + 1], struct hv_error *err)
-{
-	int r = store_pending_find(a->store, what, key, err);
-	if (r == 0 || (r < 0 && r != -ENOENT && strlen(what) >= 8))
-		return r; /* found, ambiguous, or a store failure */
-	json_t *pending = NULL;
-	if ((r = store_pending_list(a->store, &pending, err)) < 0)
-		return r;
-	size_t i, n_addr = 0;
-	json_t *p;
-	json_array_foreach(pending, i, p) {
-		const char *addr = json_string_value(json_object_get(p, "address"));
-		if (addr && strcmp(addr, what) == 0 && n_addr++ == 0)
-			snprintf(key, KEYS_Z85_LEN + 1, "%s",
-				 json_string_value(json_object_get(p, "public_key")));
-	}
-	json_decref(pending);
-	if (n_addr == 1)
-		return 0;
-	if (n_addr > 1)
-		return hv_error_set(err, -EINVAL, "key",
-				    "several pending agents come from %s; give their key", what);
-	if (keys_z85_valid(what)) {
-		snprintf(key, KEYS_Z85_LEN + 1, "%s", what);
-		return 0;
-	}
-	return hv_error_set(err, -ENOENT, "key",
-			    "no pending key or address matches '%s' (see hv host list)", what);
 }
 
 static void
@@ -242,20 +188,13 @@ op_host_accept(struct api *a, const struct api_client *cl, struct req *q, int64_
 {
 	struct hv_error err = {0};
 	const char *what, *name;
-	char key[KEYS_Z85_LEN + 1];
+	json_t *host = NULL;
 	int r;
 	if ((r = hj_str(q->args, "args", "key", HJ_REQUIRED, 64, &what, &err)) < 0 ||
-	    (r = hj_str(q->args, "args", "name", HJ_REQUIRED, PROTO_MAX_ID, &name, &err)) < 0)
+	    (r = hj_str(q->args, "args", "name", HJ_REQUIRED, PROTO_MAX_ID, &name, &err)) < 0 ||
+	    (r = svc_host_accept(a->svc, what, name, &host, &err)) < 0)
 		return reply_hv_err(a, cl, q->id, r, &err);
-	if (!allow_host_name_valid(name))
-		return reply_err(a, cl, q->id, "invalid", "name",
-				 "not a host name (1-64 of A-Z a-z 0-9 . _ : -, starting with a "
-				 "letter or digit)", NULL);
-	if ((r = find_pending(a, what, key, &err)) < 0 || (r = allow_add(a->allow, name, key, &err)) < 0)
-		return reply_hv_err(a, cl, q->id, r, &err);
-	store_pending_remove(a->store, key, &err);
-	reply_ok(a, cl, q->id, json_pack("{s:s, s:s, s:s}", "host_id", name, "public_key", key,
-					 "state", "accepted"));
+	reply_ok(a, cl, q->id, host);
 }
 
 static void
@@ -268,7 +207,7 @@ op_server_list(struct api *a, const struct api_client *cl, struct req *q, int64_
 	int r;
 	if ((r = hj_str(q->args, "args", "host", HJ_OPTIONAL, PROTO_MAX_ID, &host, &err)) < 0 ||
 	    (r = hj_bool(q->args, "args", "deleted", HJ_OPTIONAL, &deleted, &err)) < 0 ||
-	    (r = store_instance_list(a->store, host, deleted, &list, &err)) < 0)
+	    (r = svc_server_list(a->svc, host, deleted, &list, &err)) < 0)
 		return reply_hv_err(a, cl, q->id, r, &err);
 	reply_ok(a, cl, q->id, list);
 }
@@ -281,12 +220,8 @@ op_server_show(struct api *a, const struct api_client *cl, struct req *q, int64_
 	json_t *inst = NULL;
 	int r;
 	if ((r = hj_str(q->args, "args", "server", HJ_REQUIRED, 255, &server, &err)) < 0 ||
-	    (r = store_instance_get(a->store, server, &inst, &err)) < 0)
+	    (r = svc_server_show(a->svc, server, &inst, &err)) < 0)
 		return reply_hv_err(a, cl, q->id, r, &err);
-	json_t *hist = NULL;
-	if (store_cmd_list_for(a->store, json_string_value(json_object_get(inst, "uuid")), 5,
-			       &hist, &err) == 0)
-		json_object_set_new(inst, "recent_commands", hist);
 	reply_ok(a, cl, q->id, inst);
 }
 
@@ -314,7 +249,7 @@ op_server_create(struct api *a, const struct api_client *cl, struct req *q, int6
 	struct hv_error err = {0};
 	json_t *inst = NULL;
 	char cmd_id[PROTO_MAX_ID + 1];
-	int r = ctl_server_create(a->ctl, q->args, now, &inst, cmd_id, &err);
+	int r = svc_server_create(a->svc, q->args, now, &inst, cmd_id, &err);
 	if (r < 0)
 		return reply_hv_err(a, cl, q->id, r, &err);
 	answer_or_park(a, cl, q, inst, cmd_id, now);
@@ -336,10 +271,7 @@ op_server_action(struct api *a, const struct api_client *cl, struct req *q, int6
 			 "set_admin_password", &action, &err)) < 0 ||
 	    (r = hj_bool(q->args, "args", "hard", HJ_OPTIONAL, &hard, &err)) < 0)
 		return reply_hv_err(a, cl, q->id, r, &err);
-	if (hard && strcmp(action, "reboot") != 0)
-		return reply_err(a, cl, q->id, "invalid", "args.hard",
-				 "args.hard: only applies to reboot", NULL);
-	r = ctl_server_command(a->ctl, server, action, hard, q->args, now, &inst, cmd_id, &err);
+	r = svc_server_command(a->svc, server, action, hard, q->args, now, &inst, cmd_id, &err);
 	if (r < 0)
 		return reply_hv_err(a, cl, q->id, r, &err);
 	answer_or_park(a, cl, q, inst, cmd_id, now);
@@ -354,7 +286,7 @@ op_console(struct api *a, const struct api_client *cl, struct req *q, int64_t no
 	char cmd_id[PROTO_MAX_ID + 1];
 	int r;
 	if ((r = hj_str(q->args, "args", "server", HJ_REQUIRED, 255, &server, &err)) < 0 ||
-	    (r = ctl_server_command(a->ctl, server, "get_console", false, q->args, now, &inst,
+	    (r = svc_server_command(a->svc, server, "get_console", false, q->args, now, &inst,
 				    cmd_id, &err)) < 0)
 		return reply_hv_err(a, cl, q->id, r, &err);
 	json_decref(inst);
@@ -372,7 +304,7 @@ op_console_log(struct api *a, const struct api_client *cl, struct req *q, int64_
 	int r;
 	if ((r = hj_str(q->args, "args", "server", HJ_REQUIRED, 255, &server, &err)) < 0 ||
 	    (r = hj_int(q->args, "args", "length", HJ_OPTIONAL, 1, 100000, &lines, &err)) < 0 ||
-	    (r = ctl_console_log(a->ctl, server, 1000000, now, cmd_id, &err)) < 0)
+	    (r = svc_console_log(a->svc, server, 1000000, now, cmd_id, &err)) < 0)
 		return reply_hv_err(a, cl, q->id, r, &err);
 	/* the agent returns bytes; the line count is applied when the output arrives */
 	if (park(a, cl, q->id, cmd_id, NULL, W_CONSOLE_LOG, (long)lines, NULL, now + q->timeout_ms) < 0)
@@ -487,7 +419,7 @@ api_on_done(struct api *a, const char *cmd_id, bool ok, json_t *result, int64_t 
 		} else {
 			json_t *inst = NULL;
 			struct hv_error err = {0};
-			if (store_instance_get(a->store, w->uuid, &inst, &err) < 0)
+			if (svc_server_get(a->svc, w->uuid, &inst, &err) < 0)
 				inst = json_incref(json_object_get(result, "instance"));
 			json_t *image = json_object_get(json_object_get(result, "data"), "image");
 			if (json_is_object(inst) && w->extra)

@@ -1,9 +1,12 @@
-/* store.c - SQLite persistence for hvcentral. Every statement is prepared with bound
+/* sqlite.c - the SQLite backend of store.h. Every statement is prepared with bound
  * parameters (request text never becomes SQL). Prepared statements are cached per store
- * because the controller runs thousands of them a second. Never logs. */
+ * because the controller runs thousands of them a second. The schema is versioned: each
+ * change is one more entry of `migrations`, applied once in order when the store opens;
+ * an entry, once released, is never edited. Never logs, never talks to a socket. */
 #include "store.h"
 
 #include <sqlite3.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,12 +21,18 @@ struct store {
 	} cache[STMT_CACHE];
 };
 
-static const char schema_sql[] =
+/* Set on every open: they are connection settings, not part of the stored schema. */
+static const char pragmas_sql[] =
 	"PRAGMA journal_mode=WAL;"
 	"PRAGMA synchronous=NORMAL;"
 	"PRAGMA busy_timeout=5000;"
-	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);"
-	"INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', '1');"
+	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);";
+
+/* migrations[i] takes the schema from version i to i + 1 (meta.schema_version). Version 1
+ * is the schema as it was before it was versioned step by step: a database written then
+ * already says '1', and IF NOT EXISTS keeps the step harmless anyway. */
+static const char *const migrations[] = {
+	/* 0 -> 1: hosts, pending keys, instances, the command journal */
 	"CREATE TABLE IF NOT EXISTS hosts("
 	" host_id TEXT PRIMARY KEY, public_key TEXT NOT NULL DEFAULT '',"
 	" address TEXT NOT NULL DEFAULT '', boot_id TEXT NOT NULL DEFAULT '',"
@@ -50,7 +59,9 @@ static const char schema_sql[] =
 	" attempts INTEGER NOT NULL DEFAULT 0, created_ms INTEGER NOT NULL,"
 	" deadline_ms INTEGER NOT NULL, next_try_ms INTEGER NOT NULL, result TEXT);"
 	"CREATE INDEX IF NOT EXISTS commands_open ON commands(state, next_try_ms);"
-	"CREATE INDEX IF NOT EXISTS commands_uuid ON commands(uuid, created_ms);";
+	"CREATE INDEX IF NOT EXISTS commands_uuid ON commands(uuid, created_ms);",
+};
+#define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
 static int
 db_error(struct store *s, int rc, const char *what, struct hv_error *err)
@@ -121,6 +132,58 @@ step_done(struct store *s, sqlite3_stmt *st, const char *what, struct hv_error *
 	return 0;
 }
 
+/* The schema version the file says it has; 0 for a new file. */
+static int
+schema_version(struct store *s, int *ret)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key = 'schema_version'",
+				    -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return rc;
+	*ret = 0;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*ret = atoi(col_text(st, 0));
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* Brings the schema to SCHEMA_VERSION, one step per transaction, so a step that fails
+ * leaves the file at the version before it. A file from a newer hvcentral is refused:
+ * this one would not know what its tables mean. */
+static int
+migrate(struct store *s, const char *path, struct hv_error *err)
+{
+	int version = 0, rc = schema_version(s, &version);
+	if (rc != SQLITE_OK)
+		return hv_error_set(err, -EIO, "database", "cannot read the schema version of %s: %s",
+				    path, sqlite3_errmsg(s->db));
+	if (version > SCHEMA_VERSION)
+		return hv_error_set(err, -EPROTO, "database", "%s has schema version %d; this "
+				    "hvcentral knows up to %d (a newer release wrote it)", path,
+				    version, SCHEMA_VERSION);
+	for (; version < SCHEMA_VERSION; version++) {
+		char *msg = NULL, step[160];
+		snprintf(step, sizeof step, "INSERT OR REPLACE INTO meta(key, value) VALUES "
+			 "('schema_version', '%d'); COMMIT", version + 1);
+		rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, &msg);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_exec(s->db, migrations[version], NULL, NULL, &msg);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_exec(s->db, step, NULL, NULL, &msg);
+		if (rc != SQLITE_OK) {
+			int r = hv_error_set(err, -EIO, "database",
+					     "cannot apply schema version %d to %s: %s", version + 1,
+					     path, msg ? msg : sqlite3_errstr(rc));
+			sqlite3_free(msg);
+			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+			return r;
+		}
+	}
+	return 0;
+}
+
 int
 store_open(const char *path, struct store **ret, struct hv_error *err)
 {
@@ -137,11 +200,12 @@ store_open(const char *path, struct store **ret, struct hv_error *err)
 		return r;
 	}
 	char *msg = NULL;
-	rc = sqlite3_exec(s->db, schema_sql, NULL, NULL, &msg);
-	if (rc != SQLITE_OK) {
-		int r = hv_error_set(err, -EIO, "database", "cannot apply schema to %s: %s", path,
-				     msg ? msg : sqlite3_errstr(rc));
-		sqlite3_free(msg);
+	rc = sqlite3_exec(s->db, pragmas_sql, NULL, NULL, &msg);
+	int r = rc == SQLITE_OK ? migrate(s, path, err)
+				: hv_error_set(err, -EIO, "database", "cannot open %s: %s", path,
+					       msg ? msg : sqlite3_errstr(rc));
+	sqlite3_free(msg);
+	if (r < 0) {
 		store_free(s);
 		return r;
 	}

@@ -1,0 +1,312 @@
+/* link.c - the agent side of HVA/1 (docs/protocol.md): what hvcentral does with each
+ * message an authenticated agent sends. HELLO is welcomed, SNAPSHOT/DELTA mirror the
+ * host's instances into the store (a sequence gap or an unknown boot asks RESYNC), REPORT
+ * records the host's resources, EVENT and RESULT are acknowledged, and RESULT/ERROR/ACK
+ * move the command journal on. A host's messages touch only its own instances and
+ * commands. Every decision is taken from the store, so a restarted hvcentral carries on
+ * where it stopped. Must never send a command itself (journal.c does) and never logs. */
+#include "ctl-priv.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "json.h"
+
+#define SEEN_WRITE_MS 1000
+
+/* A string member of a received body, or def when absent or not a string. */
+static const char *
+str_or(const json_t *o, const char *key, const char *def)
+{
+	const char *v = def;
+	if (hj_str(o, "body", key, HJ_OPTIONAL, 0, &v, NULL) < 0)
+		return def;
+	return v;
+}
+
+static int
+send_simple(struct ctl *c, const char *host_id, enum proto_type type, const char *corr_id,
+	    json_t *body)
+{
+	struct proto_msg m = {.type = type, .body = body};
+	proto_header_init(&m.hdr, host_id, NULL);
+	if (corr_id)
+		snprintf(m.hdr.corr_id, sizeof m.hdr.corr_id, "%s", corr_id);
+	int r = c->send(c->cb, host_id, &m);
+	json_decref(body);
+	return r;
+}
+
+static void
+fault_text(json_t *rec, char *buf, size_t size)
+{
+	json_t *f = json_object_get(rec, "fault");
+	const char *code = json_string_value(json_object_get(f, "code"));
+	const char *msg = json_string_value(json_object_get(f, "message"));
+	if (json_is_object(f))
+		snprintf(buf, size, "%s: %s", code ? code : "error", msg ? msg : "");
+	else
+		buf[0] = '\0';
+}
+
+static void
+apply_record(struct ctl *c, const char *host, json_t *rec, int64_t now)
+{
+	const char *uuid = NULL, *vm = NULL, *power = NULL, *task = NULL, *name = NULL;
+	struct hv_error e;
+	if (hj_uuid(rec, "instance", "uuid", HJ_REQUIRED, &uuid, &e) < 0 ||
+	    hj_str(rec, "instance", "vm_state", HJ_REQUIRED, 32, &vm, &e) < 0 ||
+	    hj_str(rec, "instance", "power_state", HJ_OPTIONAL, 32, &power, &e) < 0 ||
+	    hj_str(rec, "instance", "task_state", HJ_OPTIONAL, 32, &task, &e) < 0 ||
+	    hj_str(rec, "instance", "name", HJ_OPTIONAL, 255, &name, &e) < 0)
+		return; /* a record we cannot read changes nothing */
+	char fault[512];
+	fault_text(rec, fault, sizeof fault);
+	int r = store_instance_set_state(c->store, uuid, vm, task ? task : "", power, fault, now, &e);
+	if (r != -ENOENT)
+		return;
+	/* an instance the controller did not create (built before a store was lost, or by
+	 * another controller): adopt it so operators see it */
+	json_t *flavor = json_object_get(rec, "flavor");
+	json_t *specs = json_object_get(flavor, "extra_specs");
+	json_t *inst = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:s, s:s}", "uuid", uuid,
+				 "name", name ? name : uuid, "host", host,
+				 "image", str_or(json_object_get(rec, "image"), "id", ""),
+				 "flavor", flavor ? json_incref(flavor) : json_object(),
+				 "properties", specs ? json_incref(specs) : json_object(),
+				 "vm_state", vm, "task_state", task ? task : "",
+				 "power_state", power ? power : "nostate");
+	if (inst && store_instance_insert(c->store, inst, now, &e) == -EEXIST) {
+		/* the name is taken by a live instance: keep the uuid as its name */
+		json_object_set_new(inst, "name", json_string(uuid));
+		store_instance_insert(c->store, inst, now, &e);
+	}
+	json_decref(inst);
+}
+
+static void
+mark_removed(struct ctl *c, const char *uuid, int64_t now)
+{
+	store_instance_set_state(c->store, uuid, "deleted", "", "nostate", NULL, now, &c->scratch);
+}
+
+static void
+apply_snapshot(struct ctl *c, const char *host, json_t *body, int64_t now)
+{
+	json_t *insts = json_object_get(body, "instances");
+	json_t *host_body = json_object_get(body, "host");
+	if (json_is_object(host_body))
+		store_host_set_resources(c->store, host, host_body, &c->scratch);
+	size_t i;
+	json_t *rec;
+	json_array_foreach(insts, i, rec)
+		apply_record(c, host, rec, now);
+
+	/* instances the host no longer knows, and that no command is about to create */
+	json_t *known = NULL;
+	if (store_instance_uuids_on(c->store, host, &known, &c->scratch) < 0)
+		return;
+	json_t *u;
+	json_array_foreach(known, i, u) {
+		const char *uuid = json_string_value(u);
+		bool seen = false;
+		size_t k;
+		json_array_foreach(insts, k, rec) {
+			if (strcmp(str_or(rec, "uuid", ""), uuid) == 0) {
+				seen = true;
+				break;
+			}
+		}
+		if (!seen && store_cmd_inflight_for(c->store, uuid, &c->scratch) == 0)
+			store_instance_set_state(c->store, uuid, "error", "", "nostate",
+						 "the host does not know this instance", now,
+						 &c->scratch);
+	}
+	json_decref(known);
+}
+
+static void
+resync(struct ctl *c, const char *host, const char *reason)
+{
+	send_simple(c, host, PROTO_RESYNC, NULL, json_pack("{s:s}", "reason", reason));
+}
+
+static void
+on_state(struct ctl *c, const char *host, const struct proto_msg *m, int64_t now)
+{
+	uint64_t last = 0;
+	char boot[80] = "";
+	if (store_host_seq(c->store, host, &last, boot, &c->scratch) < 0)
+		return;
+	if (m->type == PROTO_SNAPSHOT) {
+		if (strcmp(boot, m->hdr.boot_id) != 0)
+			store_host_hello(c->store, host, m->hdr.boot_id, NULL, &c->scratch);
+		apply_snapshot(c, host, m->body, now);
+		store_host_set_seq(c->store, host, m->hdr.seq, &c->scratch);
+		return;
+	}
+	/* DELTA */
+	json_int_t prev = json_integer_value(json_object_get(m->body, "prev_seq"));
+	if (strcmp(boot, m->hdr.boot_id) != 0) {
+		resync(c, host, "unknown boot_id");
+		return;
+	}
+	if ((uint64_t)prev != last) {
+		resync(c, host, "sequence gap");
+		return;
+	}
+	size_t i;
+	json_t *v;
+	json_array_foreach(json_object_get(m->body, "instances"), i, v)
+		apply_record(c, host, v, now);
+	json_array_foreach(json_object_get(m->body, "removed"), i, v)
+		if (json_is_string(v))
+			mark_removed(c, json_string_value(v), now);
+	store_host_set_seq(c->store, host, m->hdr.seq, &c->scratch);
+}
+
+static void
+on_result(struct ctl *c, const char *host, const struct proto_msg *m, int64_t now)
+{
+	const char *cmd_id = json_string_value(json_object_get(m->body, "cmd_id"));
+	if (!cmd_id)
+		return;
+	/* acknowledge first: the agent re-sends until it hears this, duplicates included */
+	send_simple(c, host, PROTO_ACK, m->hdr.msg_id, json_pack("{s:s}", "cmd_id", cmd_id));
+
+	struct store_cmd cmd;
+	if (store_cmd_get(c->store, cmd_id, &cmd, NULL, &c->scratch) < 0)
+		return;
+	bool mine = strcmp(cmd.host_id, host) == 0;
+	bool open = cmd.state != STORE_CMD_DONE && cmd.state != STORE_CMD_FAILED;
+	if (mine && open) {
+		json_t *inst = json_object_get(m->body, "instance");
+		bool ok = strcmp(str_or(m->body, "status", ""), "ok") == 0;
+		if (json_is_object(inst))
+			apply_record(c, host, inst, now);
+		if (ok && json_is_object(inst) && (strstr(cmd.action, "resize") ||
+						   strcmp(cmd.action, "rebuild") == 0))
+			store_instance_set_spec(c->store, cmd.uuid, json_object_get(inst, "flavor"),
+						str_or(json_object_get(inst, "image"), "id", NULL), now,
+						&c->scratch);
+		else if (ok && strcmp(cmd.action, "destroy") == 0)
+			mark_removed(c, cmd.uuid, now);
+		else if (!ok)
+			ctl_undo_task(c, &cmd, str_or(json_object_get(m->body, "error"), "message", "failed"), now);
+		if (ok) {
+			ctl_finish(c, &cmd, true, m->body);
+		} else {
+			json_t *e = json_object_get(m->body, "error");
+			json_t *copy = json_is_object(e) ? json_deep_copy(e)
+				       : json_pack("{s:s, s:s}", "code", "internal", "message", "failed");
+			json_object_set(copy, "result", m->body);
+			ctl_finish(c, &cmd, false, copy);
+			json_decref(copy);
+		}
+	}
+	store_cmd_clear(&cmd);
+}
+
+static void
+on_ack(struct ctl *c, const char *host, const struct proto_msg *m, int64_t now)
+{
+	const char *cmd_id = str_or(m->body, "cmd_id", NULL);
+	if (cmd_id)
+		store_cmd_mark_acked(c->store, cmd_id, host, now + c->cfg.acked_retry_ms, &c->scratch);
+}
+
+static void
+on_error(struct ctl *c, const char *host, const struct proto_msg *m, int64_t now)
+{
+	const char *cmd_id = m->hdr.corr_id[0] ? ctl_cmd_for_msg(c, m->hdr.corr_id) : NULL;
+	struct store_cmd cmd;
+	if (!cmd_id || store_cmd_get(c->store, cmd_id, &cmd, NULL, &c->scratch) < 0)
+		return;
+	const char *code = str_or(m->body, "code", "internal");
+	bool open = cmd.state != STORE_CMD_DONE && cmd.state != STORE_CMD_FAILED;
+	if (strcmp(cmd.host_id, host) == 0 && open) {
+		if (strcmp(code, PROTO_E_BUSY) == 0) {
+			/* the agent's queue is full, or its host is disabled (field "host"): it did
+			 * not journal the refusal, so the same cmd_id goes again after the retry
+			 * time, until the command's deadline (protocol §6.2 step 5, §8.3) */
+			store_cmd_update(c->store, cmd_id, STORE_CMD_QUEUED, cmd.attempts,
+					 now + c->cfg.retry_ms, NULL, &c->scratch);
+		} else {
+			const char *msg = json_string_value(json_object_get(m->body, "message"));
+			/* a refused command never ran: the instance keeps its state, minus our task */
+			if (strcmp(code, PROTO_E_TASK_IN_FLIGHT) != 0)
+				ctl_undo_task(c, &cmd, msg ? msg : code, now);
+			ctl_finish(c, &cmd, false, m->body);
+		}
+	}
+	store_cmd_clear(&cmd);
+}
+
+static void
+note_seen(struct ctl *c, const char *host, const char *address, int64_t now, bool force)
+{
+	size_t i, slot = 0;
+	for (i = 0; i < SEEN_CACHE; i++) {
+		if (strcmp(c->seen[i].host, host) == 0)
+			break;
+		if (c->seen[i].written_ms < c->seen[slot].written_ms)
+			slot = i;
+	}
+	if (i == SEEN_CACHE) {
+		i = slot;
+		snprintf(c->seen[i].host, sizeof c->seen[i].host, "%s", host);
+		force = true;
+	}
+	if (!force && now - c->seen[i].written_ms < SEEN_WRITE_MS)
+		return;
+	if (store_host_seen(c->store, host, NULL, address, now, &c->scratch) == 0)
+		c->seen[i].written_ms = now;
+}
+
+void
+ctl_on_agent(struct ctl *c, const char *host, const char *address, const struct proto_msg *m,
+	     int64_t now)
+{
+	note_seen(c, host, address, now, m->type == PROTO_HELLO);
+	switch (m->type) {
+	case PROTO_HELLO: {
+		uint64_t seq;
+		char boot[80] = "";
+		store_host_seq(c->store, host, &seq, boot, &c->scratch);
+		if (strcmp(boot, m->hdr.boot_id) != 0)
+			store_host_hello(c->store, host, m->hdr.boot_id,
+					 json_string_value(json_object_get(m->body, "agent_version")),
+					 &c->scratch);
+		send_simple(c, host, PROTO_WELCOME, m->hdr.msg_id,
+			    json_pack("{s:i}", "schema", PROTO_SCHEMA));
+		break;
+	}
+	case PROTO_SNAPSHOT:
+	case PROTO_DELTA:
+		on_state(c, host, m, now);
+		break;
+	case PROTO_REPORT:
+		store_host_set_resources(c->store, host, m->body, &c->scratch);
+		break;
+	case PROTO_EVENT:
+		if (m->hdr.has_seq)
+			send_simple(c, host, PROTO_ACK, m->hdr.msg_id,
+				    json_pack("{s:I}", "seq", (json_int_t)m->hdr.seq));
+		break;
+	case PROTO_ACK:
+		on_ack(c, host, m, now);
+		break;
+	case PROTO_RESULT:
+		on_result(c, host, m, now);
+		break;
+	case PROTO_ERROR:
+		on_error(c, host, m, now);
+		break;
+	case PROTO_PING:
+		send_simple(c, host, PROTO_PONG, m->hdr.msg_id, json_object());
+		break;
+	default:
+		/* WELCOME, COMMAND, RESYNC and PONG are ours to send; receiving one changes nothing */
+		break;
+	}
+}

@@ -1,0 +1,505 @@
+/* server.c - the rules of servers: what a create or an action may carry and from which
+ * state it may start (common/lifecycle.h, the agent's own table), which host may take it
+ * (up, enabled), and the protocol body it becomes; then the command journal sends it.
+ * Every argument is checked before anything changes, and errors name the field. Must never
+ * encode a reply or read a socket (the fronts do), and never logs. */
+#include "service-priv.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "json.h"
+#include "lifecycle.h"
+
+/* An API action's protocol command (common/lifecycle.h holds the table): the API says
+ * delete where the wire says destroy; spawn and console_log have requests of their own.
+ * -1 when not an action. */
+static int
+action_cmd(const char *action)
+{
+	if (strcmp(action, "delete") == 0)
+		return LC_CMD_DESTROY;
+	int cmd = lc_cmd_parse(action);
+	if (cmd == LC_CMD_SPAWN || cmd == LC_CMD_DESTROY || cmd == LC_CMD_CONSOLE_LOG)
+		return -1;
+	return cmd;
+}
+
+bool
+svc_action_allowed(const char *action, bool hard, const char *vm_state)
+{
+	int cmd = action_cmd(action), vm = lc_vm_parse(vm_state);
+	if (cmd < 0 || vm < 0 || vm == LC_VM_DELETED)
+		return false;
+	return lc_allowed((enum lc_cmd)cmd, hard, (enum lc_vm)vm);
+}
+
+const char *
+svc_task_for(const char *action, bool hard)
+{
+	int cmd = action_cmd(action);
+	return cmd < 0 ? NULL : lc_task_name(lc_task_for((enum lc_cmd)cmd, hard));
+}
+
+/* A new server goes only to a host that says it is enabled (protocol §8.3): a disabled
+ * host refuses every command until its hypervisor is back. */
+static int
+check_host_enabled(struct svc *sv, const char *host, struct hv_error *err)
+{
+	json_t *h = NULL;
+	int r = store_host_get(sv->store, host, &h, err);
+	if (r < 0)
+		return r;
+	json_t *res = json_object_get(h, "resources");
+	const char *status = field_or(res, "status", "enabled");
+	if (strcmp(status, "disabled") == 0)
+		r = hv_error_set(err, -EHOSTUNREACH, "host", "host '%s' is disabled (%s); create the "
+				 "server on another host or when it is enabled again", host,
+				 field_or(res, "disabled_reason", "no reason given"));
+	json_decref(h);
+	return r;
+}
+
+static int
+check_host_up(struct svc *sv, const char *host, int64_t now, struct hv_error *err)
+{
+	int64_t seen = 0;
+	if (store_host_last_seen(sv->store, host, &seen, NULL) < 0)
+		return hv_error_set(err, -ENOENT, "host",
+				    "no host named '%s' has connected (see hv host list)", host);
+	if (reg_state_at(seen, now, &sv->liveness) == REG_DOWN)
+		return hv_error_set(err, -EHOSTDOWN, "host",
+				    "host '%s' is down (no report for %lld s)", host,
+				    (long long)((now - seen) / 1000));
+	return 0;
+}
+
+/* The protocol flavor (§6.4) from the API's args.flavor {vcpus, ram, disk, ephemeral?,
+ * swap?} and args.properties (its extra specs). */
+static int
+flavor_from_args(json_t *args, json_t **ret, struct hv_error *err)
+{
+	json_t *flavor, *props = NULL;
+	int64_t vcpus, ram, disk, eph = 0, swap = 0;
+	int r;
+	if ((r = hj_obj(args, "args", "flavor", HJ_REQUIRED, &flavor, err)) < 0 ||
+	    (r = hj_int(flavor, "args.flavor", "vcpus", HJ_REQUIRED, 1, 1024, &vcpus, err)) < 0 ||
+	    (r = hj_int(flavor, "args.flavor", "ram", HJ_REQUIRED, 1, 16777216, &ram, err)) < 0 ||
+	    (r = hj_int(flavor, "args.flavor", "disk", HJ_REQUIRED, 0, 65536, &disk, err)) < 0 ||
+	    (r = hj_int(flavor, "args.flavor", "ephemeral", HJ_OPTIONAL, 0, 65536, &eph, err)) < 0 ||
+	    (r = hj_int(flavor, "args.flavor", "swap", HJ_OPTIONAL, 0, 1048576, &swap, err)) < 0 ||
+	    (r = hj_obj(args, "args", "properties", HJ_OPTIONAL, &props, err)) < 0)
+		return r;
+	struct hvd_kv *kv = NULL;
+	size_t n_kv = 0;
+	if (props && (r = hj_str_map(args, "args", "properties", HJ_OPTIONAL, 128, 255, 255, &kv,
+				     &n_kv, err)) < 0)
+		return r;
+	free(kv);
+	char fname[64];
+	snprintf(fname, sizeof fname, "custom-%lld-%lld-%lld", (long long)vcpus, (long long)ram,
+		 (long long)disk);
+	*ret = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:o}", "name", fname,
+			 "vcpus", (json_int_t)vcpus, "ram_mb", (json_int_t)ram,
+			 "root_gb", (json_int_t)disk, "ephemeral_gb", (json_int_t)eph,
+			 "swap_mb", (json_int_t)swap, "extra_specs",
+			 props ? json_incref(props) : json_object());
+	return *ret ? 0 : hv_error_set(err, -ENOMEM, "", "out of memory");
+}
+
+/* The protocol image object for the image id at args.<key> with args.image_format (the
+ * format the host's image store recorded; default qcow2) and args.image_properties
+ * (hvcentral keeps no image catalog: the properties an image needs, such as
+ * hw_qemu_guest_agent, come with the command); absent optional: *ret NULL. */
+static int
+image_from_args(json_t *args, const char *key, int flags, json_t **ret, struct hv_error *err)
+{
+	const char *id = NULL;
+	json_t *props = NULL;
+	char field[32];
+	int r = hj_str(args, "args", key, flags, PROTO_MAX_ID, &id, err);
+	*ret = NULL;
+	if (r <= 0)
+		return r;
+	snprintf(field, sizeof field, "args.%s", key);
+	if (!proto_id_valid(id))
+		return hv_error_set(err, -EINVAL, field,
+				    "%s: not an image id (1-64 of A-Z a-z 0-9 . _ : -)", field);
+	const char *format = "qcow2";
+	if ((r = hj_enum(args, "args", "image_format", HJ_OPTIONAL, "qcow2|raw", &format, err)) < 0 ||
+	    (r = hj_obj(args, "args", "image_properties", HJ_OPTIONAL, &props, err)) < 0)
+		return r;
+	if (props) {
+		struct hvd_kv *kv = NULL;
+		size_t n_kv = 0;
+		if ((r = hj_str_map(args, "args", "image_properties", HJ_OPTIONAL, 128, 255, 255,
+				    &kv, &n_kv, err)) < 0)
+			return r;
+		free(kv);
+	}
+	*ret = json_pack("{s:s, s:s, s:o}", "id", id, "format", format, "properties",
+			 props ? json_deep_copy(props) : json_object());
+	return 1;
+}
+
+/* Whether user data is base64 by the agent's rule, libsodium's: the standard alphabet,
+ * '=' padding (length a multiple of 4), zero unused bits, no whitespace. Decoded into a
+ * scratch buffer, wiped after: user data is a secret field. */
+static bool
+base64_text(const char *s)
+{
+	size_t n = strlen(s), len = 0;
+	const char *end = NULL;
+	if (n % 4)
+		return false;
+	if (n == 0)
+		return true;
+	unsigned char *bin = malloc(n / 4 * 3);
+	if (!bin)
+		return false;
+	int r = sodium_base642bin(bin, n / 4 * 3, s, n, NULL, &len, &end,
+				  sodium_base64_VARIANT_ORIGINAL);
+	sodium_memzero(bin, n / 4 * 3);
+	free(bin);
+	return r == 0 && end == s + n;
+}
+
+/* Copies the optional identity fields a spawn or rebuild may carry (protocol §6.4) into
+ * body, and the secret ones (admin_pass, user_data) into secrets. */
+static int
+identity_from_args(json_t *args, bool spawn, json_t *body, json_t *secrets, struct hv_error *err)
+{
+	const char *key = NULL, *pass = NULL, *user_data = NULL;
+	bool drive = false;
+	int r;
+	if ((r = hj_str(args, "args", "key_data", HJ_OPTIONAL, 8192, &key, err)) < 0 ||
+	    (r = hj_str(args, "args", "admin_pass", HJ_OPTIONAL, 255, &pass, err)) < 0)
+		return r;
+	if (spawn && ((r = hj_str(args, "args", "user_data", HJ_OPTIONAL, 87384, &user_data,
+				  err)) < 0 ||
+		      (r = hj_bool(args, "args", "config_drive", HJ_OPTIONAL, &drive, err)) < 0))
+		return r;
+	if (key && (!*key || (strncmp(key, "ssh-", 4) != 0 && strncmp(key, "ecdsa-", 6) != 0 &&
+				  strncmp(key, "sk-", 3) != 0)))
+		return hv_error_set(err, -EINVAL, "args.key_data",
+				    "args.key_data: not an OpenSSH public key line (ssh-ed25519 AAAA...)");
+	if (user_data && !base64_text(user_data))
+		return hv_error_set(err, -EINVAL, "args.user_data", "args.user_data: not base64");
+	if (key)
+		json_object_set_new(body, "key_data", json_string(key));
+	if (pass)
+		json_object_set_new(secrets, "admin_pass", json_string(pass));
+	if (user_data)
+		json_object_set_new(secrets, "user_data", json_string(user_data));
+	if (spawn)
+		json_object_set_new(body, "config_drive", json_boolean(drive));
+	return 0;
+}
+
+/* The guest's hostname from the server's display name, as nova derives it: lower case,
+ * spaces, dots and underscores become '-', anything else outside [a-z0-9-] is dropped,
+ * no '-' at either end, at most 63 bytes. "" when nothing is left (the host then uses its
+ * documented default). */
+static void
+hostname_from_name(const char *name, char out[64])
+{
+	size_t n = 0;
+	for (const unsigned char *p = (const unsigned char *)name; *p && n < 63; p++) {
+		unsigned char ch = *p >= 'A' && *p <= 'Z' ? (unsigned char)(*p - 'A' + 'a') : *p;
+		if (ch == ' ' || ch == '.' || ch == '_')
+			ch = '-';
+		if ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || (ch == '-' && n > 0))
+			out[n++] = (char)ch;
+	}
+	while (n > 0 && out[n - 1] == '-')
+		n--;
+	out[n] = '\0';
+}
+
+int
+svc_server_create(struct svc *sv, json_t *args, int64_t now, json_t **ret_instance,
+		  char ret_cmd_id[PROTO_MAX_ID + 1], struct hv_error *err)
+{
+	const char *name, *host, *image;
+	json_t *pflavor = NULL, *pimage = NULL;
+	int r;
+
+	if ((r = hj_str(args, "args", "name", HJ_REQUIRED, 255, &name, err)) < 0 ||
+	    (r = hj_str(args, "args", "host", HJ_REQUIRED, PROTO_MAX_ID, &host, err)) < 0 ||
+	    (r = image_from_args(args, "image", HJ_REQUIRED, &pimage, err)) < 0)
+		return r;
+	image = json_string_value(json_object_get(args, "image"));
+	if (!*name) {
+		json_decref(pimage);
+		return hv_error_set(err, -EINVAL, "args.name", "args.name: must not be empty");
+	}
+	if (!proto_id_valid(host)) {
+		json_decref(pimage);
+		return hv_error_set(err, -EINVAL, "args.host", "args.host: not a host id");
+	}
+	const char *project = NULL;
+	if ((r = hj_str(args, "args", "project", HJ_OPTIONAL, PROTO_MAX_ID, &project, err)) < 0 ||
+	    (project && !proto_id_valid(project))) {
+		json_decref(pimage);
+		return r < 0 ? r : hv_error_set(err, -EINVAL, "args.project",
+						"args.project: not a project id (1-64 of A-Z a-z 0-9 . _ : -)");
+	}
+	json_t *spawn = json_object(), *secrets = json_object();
+	json_object_set_new(spawn, "image", pimage);
+	if (project) /* the owner: the host injects only one project's disks in a batch */
+		json_object_set_new(spawn, "project_id", json_string(project));
+	if ((r = flavor_from_args(args, &pflavor, err)) < 0 ||
+	    (r = identity_from_args(args, true, spawn, secrets, err)) < 0 ||
+	    (r = check_host_up(sv, host, now, err)) < 0 ||
+	    (r = check_host_enabled(sv, host, err)) < 0) {
+		json_decref(pflavor);
+		json_decref(spawn);
+		ctl_secrets_free(secrets);
+		return r;
+	}
+
+	char uuid[37];
+	proto_uuid4(uuid);
+	json_t *inst = json_pack("{s:s, s:s, s:s, s:s, s:O, s:O, s:s, s:s, s:s, s:n, s:I, s:I}",
+				 "uuid", uuid, "name", name, "host", host, "image", image,
+				 "flavor", pflavor,
+				 "properties", json_object_get(pflavor, "extra_specs"),
+				 "vm_state", "building", "task_state", "spawning",
+				 "power_state", "nostate", "fault", "created_ms", (json_int_t)now,
+				 "updated_ms", (json_int_t)now);
+	r = store_instance_insert(sv->store, inst, now, err);
+	if (r < 0) {
+		json_decref(inst);
+		json_decref(pflavor);
+		json_decref(spawn);
+		ctl_secrets_free(secrets);
+		if (r == -EEXIST)
+			return hv_error_set(err, -EEXIST, "args.name",
+					    "args.name: a server named '%s' already exists", name);
+		return r;
+	}
+	json_t *base = json_pack("{s:s, s:o, s:b}", "name", name, "flavor", pflavor, "power_on", 1);
+	json_object_update(spawn, base);
+	json_decref(base);
+	char hostname[64];
+	hostname_from_name(name, hostname);
+	if (*hostname)
+		json_object_set_new(spawn, "hostname", json_string(hostname));
+	r = ctl_queue(sv->ctl, host, uuid, "spawn", spawn, secrets, now, ret_cmd_id, err);
+	json_decref(spawn);
+	ctl_secrets_free(secrets);
+	if (r < 0) {
+		json_decref(inst);
+		return r;
+	}
+	*ret_instance = inst; /* the row just written, as store_instance_get would read it */
+	return 0;
+}
+
+/* A snapshot's image id: the name's id-safe characters and 8 random hex digits, so the
+ * file in the image store says what it is. */
+static void
+snapshot_image_id(const char *name, char ret[PROTO_MAX_ID + 1])
+{
+	char u[37];
+	size_t n = 0;
+	proto_uuid4(u);
+	for (const char *p = name; *p && n < PROTO_MAX_ID - 9; p++) {
+		unsigned char ch = (unsigned char)*p;
+		bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+			  (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-';
+		ret[n++] = ok ? (char)ch : '_';
+	}
+	if (n && ret[0] == '.')
+		ret[0] = '_'; /* never a hidden file */
+	snprintf(ret + n, PROTO_MAX_ID + 1 - n, "%s%.8s", n ? "-" : "snap-", u);
+}
+
+/* The protocol body of an action (docs/protocol.md §6.4) from the API args; secret fields
+ * go to secrets, what the caller should see at once (a snapshot's new image, as "image_snapshot") to
+ * ret_extra. */
+static int
+action_body(const char *command, bool hard, json_t *args, json_t *body, json_t *secrets,
+	    json_t **ret_extra, struct hv_error *err)
+{
+	json_t *o = NULL;
+	const char *v = NULL;
+	int r = 0;
+	if (strcmp(command, "reboot") == 0) {
+		json_object_set_new(body, "type", json_string(hard ? "hard" : "soft"));
+	} else if (strcmp(command, "resize") == 0) {
+		if ((r = flavor_from_args(args, &o, err)) < 0)
+			return r;
+		json_object_set_new(body, "flavor", o);
+	} else if (strcmp(command, "rebuild") == 0 || strcmp(command, "rescue") == 0) {
+		bool rebuild = command[2] == 'b';
+		if ((r = image_from_args(args, "image", rebuild ? HJ_REQUIRED : HJ_OPTIONAL, &o,
+					 err)) < 0)
+			return r;
+		if (o)
+			json_object_set_new(body, "image", o);
+		if (rebuild && (r = identity_from_args(args, false, body, secrets, err)) < 0)
+			return r;
+	} else if (strcmp(command, "snapshot") == 0) {
+		char id[PROTO_MAX_ID + 1];
+		if ((r = hj_str(args, "args", "name", HJ_REQUIRED, 255, &v, err)) < 0)
+			return r;
+		if (!*v)
+			return hv_error_set(err, -EINVAL, "args.name", "args.name: must not be empty");
+		snapshot_image_id(v, id);
+		json_object_set_new(body, "image_id", json_string(id));
+		json_object_set_new(body, "format", json_string("qcow2"));
+		*ret_extra = json_pack("{s:{s:s, s:s, s:s}}", "image_snapshot", "id", id, "name", v,
+				       "format", "qcow2");
+	} else if (strcmp(command, "get_console") == 0) {
+		v = "vnc";
+		if ((r = hj_enum(args, "args", "type", HJ_OPTIONAL, "vnc|serial", &v, err)) < 0)
+			return r;
+		json_object_set_new(body, "type", json_string(v));
+	} else if (strcmp(command, "set_admin_password") == 0) {
+		const char *user = NULL;
+		if ((r = hj_str(args, "args", "password", HJ_REQUIRED, 255, &v, err)) < 0 ||
+		    (r = hj_str(args, "args", "user", HJ_OPTIONAL, 32, &user, err)) < 0)
+			return r;
+		if (!*v)
+			return hv_error_set(err, -EINVAL, "args.password",
+					    "args.password: must not be empty");
+		if (user && (!*user || strspn(user, "abcdefghijklmnopqrstuvwxyz0123456789_-") !=
+					       strlen(user) || !strchr("abcdefghijklmnopqrstuvwxyz_",
+								       user[0])))
+			return hv_error_set(err, -EINVAL, "args.user",
+					    "args.user: 1-32 of [a-z_][a-z0-9_-]");
+		json_object_set_new(secrets, "password", json_string(v));
+		if (user)
+			json_object_set_new(body, "user", json_string(user));
+	}
+	return 0;
+}
+
+int
+svc_server_command(struct svc *sv, const char *server, const char *action, bool hard,
+		   json_t *args, int64_t now, json_t **ret_instance,
+		   char ret_cmd_id[PROTO_MAX_ID + 1], struct hv_error *err)
+{
+	int cmd = action_cmd(action);
+	if (cmd < 0)
+		return hv_error_set(err, -EINVAL, "args.action",
+				    "args.action: '%s' is not an action (see docs/api.md)", action);
+	if (hard && cmd != LC_CMD_REBOOT)
+		return hv_error_set(err, -EINVAL, "args.hard", "args.hard: only applies to reboot");
+	json_t *inst = NULL, *body = json_object(), *secrets = json_object(), *extra = NULL;
+	int r = store_instance_get(sv->store, server, &inst, err);
+	if (r < 0)
+		goto out;
+	const char *uuid = json_string_value(json_object_get(inst, "uuid"));
+	const char *host = json_string_value(json_object_get(inst, "host"));
+	const char *vm = json_string_value(json_object_get(inst, "vm_state"));
+	const char *task = svc_task_for(action, hard), *command = lc_cmd_name((enum lc_cmd)cmd);
+	char u[37], h[PROTO_MAX_ID + 1];
+	snprintf(u, sizeof u, "%s", uuid);
+	snprintf(h, sizeof h, "%s", host);
+
+	if (strcmp(vm, "deleted") == 0) {
+		r = hv_error_set(err, -ENOENT, "server", "server %s is deleted", server);
+		goto out;
+	}
+	/* read-only commands (get_console) run beside a task, as on the agent */
+	if (task && store_cmd_inflight_for(sv->store, u, err) > 0) {
+		const char *now_task = json_string_value(json_object_get(inst, "task_state"));
+		r = hv_error_set(err, -EBUSY, "server", "server %s has a task in flight (%s); retry "
+				 "when task_state is empty", server,
+				 now_task && *now_task ? now_task : "queued");
+		goto out;
+	}
+	if (!svc_action_allowed(action, hard, vm)) {
+		char from[128];
+		lc_allowed_text((enum lc_cmd)cmd, hard, from, sizeof from);
+		r = hv_error_set(err, -EPERM, "server", "cannot %s%s server %s while it is %s "
+				 "(allowed from: %s)", hard ? "hard " : "", action, server, vm, from);
+		goto out;
+	}
+	if ((r = action_body(command, hard, args, body, secrets, &extra, err)) < 0 ||
+	    (r = check_host_up(sv, h, now, err)) < 0)
+		goto out;
+	if (task)
+		store_instance_set_state(sv->store, u, NULL, task, NULL, NULL, now, err);
+	r = ctl_queue(sv->ctl, h, u, command, body, secrets, now, ret_cmd_id, err);
+	if (r < 0)
+		goto out;
+	if (task)
+		json_object_set_new(inst, "task_state", json_string(task));
+	json_object_set_new(inst, "updated_ms", json_integer(now));
+	if (extra)
+		json_object_update(inst, extra);
+	*ret_instance = inst;
+	inst = NULL;
+out:
+	json_decref(inst);
+	json_decref(body);
+	json_decref(extra);
+	ctl_secrets_free(secrets);
+	return r;
+}
+
+int
+svc_server_action(struct svc *sv, const char *server, const char *action, bool hard, int64_t now,
+		  json_t **ret_instance, char ret_cmd_id[PROTO_MAX_ID + 1], struct hv_error *err)
+{
+	json_t *args = json_object();
+	int r = svc_server_command(sv, server, action, hard, args, now, ret_instance, ret_cmd_id, err);
+	json_decref(args);
+	return r;
+}
+
+int
+svc_console_log(struct svc *sv, const char *server, int64_t max_bytes, int64_t now,
+		char ret_cmd_id[PROTO_MAX_ID + 1], struct hv_error *err)
+{
+	json_t *inst = NULL;
+	int r = store_instance_get(sv->store, server, &inst, err);
+	if (r < 0)
+		return r;
+	char u[37], h[PROTO_MAX_ID + 1];
+	snprintf(u, sizeof u, "%s", json_string_value(json_object_get(inst, "uuid")));
+	snprintf(h, sizeof h, "%s", json_string_value(json_object_get(inst, "host")));
+	const char *vm = json_string_value(json_object_get(inst, "vm_state"));
+	if (strcmp(vm, "building") == 0 || strcmp(vm, "deleted") == 0)
+		r = hv_error_set(err, -EPERM, "server", "server %s is %s: no console yet", server, vm);
+	json_decref(inst);
+	if (r < 0 || (r = check_host_up(sv, h, now, err)) < 0)
+		return r;
+	json_t *args = json_pack("{s:I}", "max_bytes", (json_int_t)max_bytes);
+	r = ctl_queue(sv->ctl, h, u, "console_log", args, NULL, now, ret_cmd_id, err);
+	json_decref(args);
+	return r;
+}
+
+int
+svc_server_list(struct svc *sv, const char *host, bool with_deleted, json_t **ret,
+		struct hv_error *err)
+{
+	return store_instance_list(sv->store, host, with_deleted, ret, err);
+}
+
+int
+svc_server_get(struct svc *sv, const char *server, json_t **ret, struct hv_error *err)
+{
+	return store_instance_get(sv->store, server, ret, err);
+}
+
+int
+svc_server_show(struct svc *sv, const char *server, json_t **ret, struct hv_error *err)
+{
+	json_t *inst = NULL, *hist = NULL;
+	int r = store_instance_get(sv->store, server, &inst, err);
+	if (r < 0)
+		return r;
+	if (store_cmd_list_for(sv->store, json_string_value(json_object_get(inst, "uuid")), 5,
+			       &hist, err) == 0)
+		json_object_set_new(inst, "recent_commands", hist);
+	*ret = inst;
+	return 0;
+}

@@ -1,0 +1,27 @@
+/* service.c - the service layer's handle: what it works through (the store, the command
+ * journal, the allowlist) and the liveness intervals its host checks use. Holds no state
+ * of its own, so every rule reads the store afresh; must never cache a record. */
+#include "service-priv.h"
+
+#include <stdlib.h>
+
+int
+svc_new(struct store *store, struct ctl *ctl, struct allow *allow,
+	const struct reg_intervals *liveness, struct svc **ret, struct hv_error *err)
+{
+	struct svc *sv = calloc(1, sizeof *sv);
+	if (!sv)
+		return hv_error_set(err, -ENOMEM, "", "out of memory");
+	sv->store = store;
+	sv->ctl = ctl;
+	sv->allow = allow;
+	sv->liveness = *liveness;
+	*ret = sv;
+	return 0;
+}
+
+void
+svc_free(struct svc *sv)
+{
+	free(sv);
+}

@@ -1,0 +1,76 @@
+/* service.h - hvcentral's service layer: every rule a request is held to, called by every
+ * front (the hv ZeroMQ API today, the REST API later) so the fronts decode and encode and
+ * hold no rule of their own. It decides what a request may do given the stored state
+ * (argument validation naming the field, the lifecycle table of common/lifecycle.h, a
+ * host's liveness and status) and what a read returns, then works through the store and
+ * the agent link's command journal (ctl.h). Must never touch a socket, encode a reply or
+ * log; must never include a front (api/). */
+#ifndef HVC_SERVICE_H
+#define HVC_SERVICE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <hvagent/error.h>
+
+#include "allow.h"
+#include "ctl.h"
+#include "registry.h"
+#include "store/store.h"
+
+struct svc;
+
+/* Borrows store, ctl and allow (which may be NULL: no host accept, no allowlist rows) for
+ * the service's lifetime; liveness is copied. */
+int svc_new(struct store *store, struct ctl *ctl, struct allow *allow,
+	    const struct reg_intervals *liveness, struct svc **ret, struct hv_error *err);
+void svc_free(struct svc *sv);
+
+/* ---- servers ------------------------------------------------------------------------ */
+/* args: {name, host, image, flavor{vcpus, ram, disk, ephemeral?, swap?}, properties?{},
+ * key_data?, admin_pass?, user_data? (base64), config_drive?, project?}.
+ * Creates the instance (vm_state building, task_state spawning) and journals a spawn. */
+int svc_server_create(struct svc *sv, json_t *args, int64_t now_ms, json_t **ret_instance,
+		      char ret_cmd_id[PROTO_MAX_ID + 1], struct hv_error *err);
+/* Any action of the lifecycle table (protocol §6.5) by its API name (delete, reboot, stop,
+ * ...; hard applies to reboot only), its fields read from the API args:
+ * resize {flavor, properties?}, rebuild {image, admin_pass?, key_data?}, rescue {image?},
+ * snapshot {name} (the reply's "image_snapshot" names the new image), get_console {type?},
+ * set_admin_password {password, user?}. Refused with -EBUSY (task in flight) or -EPERM
+ * (not allowed from the current vm_state). Secret fields are journaled as
+ * "<field>_redacted": true and kept in memory until the command finishes. */
+int svc_server_command(struct svc *sv, const char *server, const char *action, bool hard,
+		       json_t *args, int64_t now_ms, json_t **ret_instance,
+		       char ret_cmd_id[PROTO_MAX_ID + 1], struct hv_error *err);
+/* svc_server_command without arguments (the simple actions). */
+int svc_server_action(struct svc *sv, const char *server, const char *action, bool hard,
+		      int64_t now_ms, json_t **ret_instance, char ret_cmd_id[PROTO_MAX_ID + 1],
+		      struct hv_error *err);
+/* Journals a console_log command (read-only; allowed while a task runs). */
+int svc_console_log(struct svc *sv, const char *server, int64_t max_bytes, int64_t now_ms,
+		    char ret_cmd_id[PROTO_MAX_ID + 1], struct hv_error *err);
+/* host may be NULL (all hosts); deleted servers only when with_deleted. */
+int svc_server_list(struct svc *sv, const char *host, bool with_deleted, json_t **ret,
+		    struct hv_error *err);
+/* One server by uuid or name; svc_server_show adds its recent commands. -ENOENT. */
+int svc_server_get(struct svc *sv, const char *server, json_t **ret, struct hv_error *err);
+int svc_server_show(struct svc *sv, const char *server, json_t **ret, struct hv_error *err);
+
+/* Pure: may `action` (API name) start from vm_state? hard applies to reboot. */
+bool svc_action_allowed(const char *action, bool hard, const char *vm_state);
+/* The task_state an action runs under ("pausing"), or NULL for read-only commands. */
+const char *svc_task_for(const char *action, bool hard);
+
+/* ---- hosts -------------------------------------------------------------------------- */
+/* Every known host with its liveness, allowed hosts that never connected, and pending keys
+ * as {"state": "pending"} rows. */
+int svc_host_list(struct svc *sv, int64_t now_ms, json_t **ret, struct hv_error *err);
+int svc_host_show(struct svc *sv, const char *host, int64_t now_ms, json_t **ret,
+		  struct hv_error *err);
+/* Allows the pending agent `what` (its key, a unique prefix of 8+, or its address) as
+ * host `name`: {host_id, public_key, state: "accepted"}. */
+int svc_host_accept(struct svc *sv, const char *what, const char *name, json_t **ret,
+		    struct hv_error *err);
+
+#endif
