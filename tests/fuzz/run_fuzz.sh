@@ -23,7 +23,7 @@ clang -std=c17 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=undefined -Wall -Werror -Wno-unused-parameter \
 	-I"$src/common" -I"$src/agent" -I"$src/plugins/include" \
 	"$src/tests/fuzz/fuzz_proto.c" "$src/common/proto.c" "$src/common/json.c" \
-	"$src/agent/req.c" "$src/agent/inst.c" $flags -o "$out" || exit 1
+	"$src/agent/req.c" "$src/agent/inst.c" "$src/agent/net.c" "$src/common/lifecycle.c" $flags -o "$out" || exit 1
 
 # the committed seeds stay untouched: the run grows a private copy
 mkdir -p "$work/corpus" && cp "$src"/tests/fuzz/corpus/* "$work/corpus/"
