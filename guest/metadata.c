@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "base64.h"
 #include "password.h"
 #include "sshkey.h"
 
@@ -260,34 +261,32 @@ validate(const struct guest_config *c, struct hv_error *err)
 
 /* ------------------------------------------------------------------ encoding */
 
+/* MIME (RFC 2045) wants base64 in lines of at most 76 characters: the text of
+ * hv_base64_encode with CRLF after every full line but the last. */
 static char *
-base64_encode(const unsigned char *in, size_t len, bool wrap)
+base64_mime(const unsigned char *in, size_t len)
 {
-	static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	size_t out_len = (len + 2) / 3 * 4;
-	char *out = malloc(out_len + out_len / 76 * 2 + 3);
-	size_t o = 0, col = 0;
+	char *flat = hv_base64_encode(in, len), *out;
+	size_t n, o = 0;
 
-	if (!out)
+	if (!flat)
 		return NULL;
-	for (size_t i = 0; i < len; i += 3) {
-		uint32_t w = (uint32_t)in[i] << 16;
-		if (i + 1 < len)
-			w |= (uint32_t)in[i + 1] << 8;
-		if (i + 2 < len)
-			w |= in[i + 2];
-		out[o++] = tbl[w >> 18 & 63];
-		out[o++] = tbl[w >> 12 & 63];
-		out[o++] = i + 1 < len ? tbl[w >> 6 & 63] : '=';
-		out[o++] = i + 2 < len ? tbl[w & 63] : '=';
-		col += 4;
-		if (wrap && col == 76 && i + 3 < len) { /* MIME line length */
+	n = strlen(flat);
+	if (!(out = malloc(n + n / 76 * 2 + 1))) {
+		free(flat);
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i += 76) {
+		size_t line = n - i < 76 ? n - i : 76;
+		memcpy(out + o, flat + i, line);
+		o += line;
+		if (i + 76 < n) {
 			out[o++] = '\r';
 			out[o++] = '\n';
-			col = 0;
 		}
 	}
 	out[o] = '\0';
+	free(flat);
 	return out;
 }
 
@@ -312,7 +311,7 @@ static json_t *
 build_meta_data(const struct guest_config *c, const unsigned char *seed, struct hv_error *err)
 {
 	json_t *md = json_object(), *pk = json_object(), *keys = json_array(), *meta = json_object();
-	char *seed64 = base64_encode(seed, GUEST_RANDOM_SEED_LEN, false);
+	char *seed64 = hv_base64_encode(seed, GUEST_RANDOM_SEED_LEN);
 	const char *bad = NULL;
 
 	if (!md || !pk || !keys || !meta || !seed64) {
@@ -484,7 +483,7 @@ static char *
 build_multipart(const char *password_part, const unsigned char *ud, size_t ud_len)
 {
 	static const char boundary[] = "==hvagent-config-2-boundary==";
-	char *b64 = base64_encode(ud, ud_len, true), *out = NULL;
+	char *b64 = base64_mime(ud, ud_len), *out = NULL;
 
 	if (!b64)
 		return NULL;
