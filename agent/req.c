@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <hvagent/ids.h>
+
 #include "base64.h"
 #include "json.h"
 #include "proto.h"
@@ -111,21 +113,6 @@ static int parse_image(const json_t *body, const char *where, int flags, json_t 
 	return 1;
 }
 
-static bool mac_valid(const char *s)
-{
-	if (strlen(s) != 17)
-		return false;
-	for (int i = 0; i < 17; i++) {
-		if (i % 3 == 2) {
-			if (s[i] != ':')
-				return false;
-		} else if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) {
-			return false;
-		}
-	}
-	return true;
-}
-
 static bool ip_valid(const char *s)
 {
 	unsigned char buf[16];
@@ -169,7 +156,7 @@ static int parse_ports(const json_t *body, json_t **ret, struct hv_error *err)
 			return bad(err, hj_path(path, sizeof path, w, "gateway", 0),
 				   "expected an IPv4 or IPv6 address");
 		}
-		if (!mac_valid(mac)) {
+		if (!hvd_mac_valid(mac)) {
 			json_decref(ipo);
 			return bad(err, hj_path(path, sizeof path, w, "mac", 0),
 				   "expected lower-case xx:xx:xx:xx:xx:xx");

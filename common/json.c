@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include <hvagent/driver.h>
+#include <hvagent/ids.h>
 
 const char *hj_path(char *buf, size_t size, const char *where, const char *key, size_t index)
 {
@@ -614,17 +615,7 @@ int hj_enum(const json_t *obj, const char *where, const char *key, int flags,
 
 bool hj_is_uuid(const char *s)
 {
-	if (!s || strlen(s) != 36)
-		return false;
-	for (int i = 0; i < 36; i++) {
-		if (i == 8 || i == 13 || i == 18 || i == 23) {
-			if (s[i] != '-')
-				return false;
-		} else if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) {
-			return false;
-		}
-	}
-	return true;
+	return hvd_uuid_valid(s);
 }
 
 int hj_uuid(const json_t *obj, const char *where, const char *key, int flags, const char **ret,

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include <hvagent/ids.h>
+
 #include "base64.h"
 #include "password.h"
 #include "sshkey.h"
@@ -44,19 +46,6 @@ no_controls(const char *s, size_t max)
 }
 
 static bool
-is_uuid(const char *s)
-{
-	if (strlen(s) != 36)
-		return false;
-	for (int i = 0; i < 36; i++) {
-		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-		if (dash ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
-			return false;
-	}
-	return true;
-}
-
-static bool
 is_hostname(const char *s)
 {
 	size_t n = strlen(s), label = 0;
@@ -75,18 +64,6 @@ is_hostname(const char *s)
 		if (label == 0 && c == '-')
 			return false;
 		label++;
-	}
-	return true;
-}
-
-static bool
-is_mac(const char *s)
-{
-	if (strlen(s) != 17)
-		return false;
-	for (int i = 0; i < 17; i++) {
-		if (i % 3 == 2 ? s[i] != ':' : !isxdigit((unsigned char)s[i]))
-			return false;
 	}
 	return true;
 }
@@ -124,7 +101,7 @@ validate_nic(const struct guest_nic *nic, size_t i, struct hv_error *err)
 	char f[48];
 	int fam;
 
-	if (!nic->mac || !is_mac(nic->mac)) {
+	if (!nic->mac || !hvd_mac_valid(nic->mac)) {
 		snprintf(f, sizeof f, "nics[%zu].mac", i);
 		return hv_error_set(err, -EINVAL, f, "%s: expected a MAC address like 52:54:00:12:34:56", f);
 	}
@@ -170,7 +147,7 @@ validate(const struct guest_config *c, struct hv_error *err)
 	char f[48];
 	int r;
 
-	if (!c->uuid || !is_uuid(c->uuid))
+	if (!c->uuid || !hvd_uuid_valid(c->uuid))
 		return hv_error_set(err, -EINVAL, "uuid", "uuid: required, 8-4-4-4-12 hex digits");
 	if (c->name && !no_controls(c->name, 255))
 		return hv_error_set(err, -EINVAL, "name", "name: at most 255 bytes, no control characters");

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <hvagent/ids.h>
+
 #define NS UINT64_C(1000000000)
 #define FAKE_LOG_MAX ((size_t)64 * 1024)
 #define FAKE_UPTIME_BACKLOG 600 /* uptime lines written at most per catch-up */
@@ -710,18 +712,6 @@ static uint64_t fake_cell_memory(const struct fake_host *h, uint32_t c)
 
 /* ---- request validation ---- */
 
-static bool fake_is_uuid(const char *s)
-{
-	if (!s || strlen(s) != 36)
-		return false;
-	for (int k = 0; k < 36; k++) {
-		bool dash = k == 8 || k == 13 || k == 18 || k == 23;
-		if (dash ? s[k] != '-' : !isxdigit((unsigned char)s[k]))
-			return false;
-	}
-	return true;
-}
-
 static bool fake_is_printable(const char *s, size_t max)
 {
 	size_t n = 0;
@@ -782,7 +772,7 @@ static int fake_check_spec(const struct hvd_instance_spec *in, struct hvd_instan
 	memset(spec, 0, sizeof *spec);
 	memcpy(spec, in, in->struct_size < sizeof *spec ? in->struct_size : sizeof *spec);
 
-	if (!fake_is_uuid(spec->uuid))
+	if (!hvd_uuid_valid(spec->uuid))
 		return hv_error_set(err, -EINVAL, "uuid", "fake: uuid '%.40s' is not 8-4-4-4-12 hex digits",
 				    spec->uuid ? spec->uuid : "");
 	if (spec->hostname && (!fake_is_printable(spec->hostname, 63) || strchr(spec->hostname, ' ')))
@@ -826,10 +816,7 @@ static int fake_check_spec(const struct hvd_instance_spec *in, struct hvd_instan
 		return hv_error_set(err, -EINVAL, "ports", "fake: ports missing");
 	for (size_t k = 0; k < spec->n_ports; k++) {
 		const struct hvd_port *p = &spec->ports[k];
-		unsigned b[6];
-		char tail;
-		if (!p->mac || sscanf(p->mac, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &tail) != 6 ||
-		    strlen(p->mac) != 17)
+		if (!hvd_mac_valid(p->mac))
 			return hv_error_set(err, -EINVAL, "ports.mac", "fake: port %zu: mac is not xx:xx:xx:xx:xx:xx", k);
 		if (p->ifname && (strlen(p->ifname) > 15 || strchr(p->ifname, '/')))
 			return hv_error_set(err, -EINVAL, "ports.ifname", "fake: port %zu: interface name is longer than 15 or has '/'", k);
