@@ -80,21 +80,6 @@ addr_family(const char *s)
 	return 0;
 }
 
-/* Login names as shadow-utils accepts them by default; they end up in an Augeas path. */
-static bool
-is_user_name(const char *s)
-{
-	size_t n = strlen(s);
-	if (n == 0 || n > 32 || !(islower((unsigned char)s[0]) || s[0] == '_'))
-		return false;
-	for (size_t i = 1; i < n; i++) {
-		char c = s[i];
-		if (!(islower((unsigned char)c) || isdigit((unsigned char)c) || c == '_' || c == '-'))
-			return false;
-	}
-	return true;
-}
-
 static int
 validate_nic(const struct guest_nic *nic, size_t i, struct hv_error *err)
 {
@@ -207,7 +192,7 @@ validate(const struct guest_config *c, struct hv_error *err)
 		if (strncmp(c->admin_password_hash, "$6$", 3) != 0)
 			return hv_error_set(err, -EINVAL, "admin_password",
 					    "admin_password: the config drive needs a $6$ (SHA-512) hash");
-		if (c->admin_user && !is_user_name(c->admin_user))
+		if (c->admin_user && !guest_user_name_valid(c->admin_user))
 			return hv_error_set(err, -EINVAL, "admin_user",
 					    "admin_user: a login name ([a-z_][a-z0-9_-]*, at most 32)");
 		/* Combining needs a MIME multipart message; nested archives are not supported. */
