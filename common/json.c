@@ -10,6 +10,8 @@
 #include <hvagent/driver.h>
 #include <hvagent/ids.h>
 
+#include "vec.h"
+
 const char *hj_path(char *buf, size_t size, const char *where, const char *key, size_t index)
 {
 	if (key)
@@ -322,20 +324,9 @@ struct dbuf {
 
 static void dreserve(struct dbuf *b, size_t n)
 {
-	size_t cap;
-	char *p;
-
-	if (b->fail || b->len + n < b->cap)
-		return;
-	cap = b->cap ? b->cap : 256;
-	while (cap <= b->len + n)
-		cap *= 2;
-	if (!(p = realloc(b->p, cap))) {
+	/* n bytes and the terminating NUL */
+	if (!b->fail && HV_GROW(b->p, b->cap, b->len + n + 1) < 0)
 		b->fail = true;
-		return;
-	}
-	b->p = p;
-	b->cap = cap;
 }
 
 static void dput(struct dbuf *b, const char *s, size_t n)

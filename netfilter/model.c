@@ -14,6 +14,7 @@
 #include <hvagent/ids.h>
 
 #include "json.h"
+#include "vec.h"
 #include "nf-internal.h"
 
 #define FIELD_MAX 160
@@ -237,6 +238,10 @@ nf_model_clone(const struct nf_model *m)
 	c->n_groups = m->n_groups;
 	c->n_fips = m->n_fips;
 	c->n_taps = m->n_taps;
+	c->cap_ports = c->n_ports;
+	c->cap_groups = c->n_groups;
+	c->cap_fips = c->n_fips;
+	c->cap_taps = c->n_taps;
 	for (size_t i = 0; i < c->n_ports; i++)
 		c->ports[i]->refs++;
 	for (size_t i = 0; i < c->n_groups; i++)
@@ -270,7 +275,7 @@ find_slot(void *const *arr, size_t n, size_t id_off, const char *id, bool *found
 }
 
 static int
-put_obj(void ***arr, size_t *n, size_t id_off, void *obj, void **ret_old)
+put_obj(void ***arr, size_t *n, size_t *cap, size_t id_off, void *obj, void **ret_old)
 {
 	bool found;
 	size_t i = find_slot(*arr, *n, id_off, (const char *)obj + id_off, &found);
@@ -281,12 +286,10 @@ put_obj(void ***arr, size_t *n, size_t id_off, void *obj, void **ret_old)
 		(*arr)[i] = obj;
 		return 0;
 	}
-	void **a = realloc(*arr, (*n + 1) * sizeof **arr);
-	if (!a)
+	if (HV_GROW(*arr, *cap, *n + 1) < 0)
 		return -ENOMEM;
-	memmove(a + i + 1, a + i, (*n - i) * sizeof *a);
-	a[i] = obj;
-	*arr = a;
+	memmove(*arr + i + 1, *arr + i, (*n - i) * sizeof **arr);
+	(*arr)[i] = obj;
 	(*n)++;
 	return 0;
 }
@@ -338,7 +341,7 @@ int
 nf_model_put_port(struct nf_model *m, struct nf_port *p)
 {
 	void *old;
-	int r = put_obj((void ***)&m->ports, &m->n_ports, PORT_OFF, p, &old);
+	int r = put_obj((void ***)&m->ports, &m->n_ports, &m->cap_ports, PORT_OFF, p, &old);
 
 	if (r < 0)
 		nf_port_unref(p);
@@ -350,7 +353,7 @@ int
 nf_model_put_group(struct nf_model *m, struct nf_group *g)
 {
 	void *old;
-	int r = put_obj((void ***)&m->groups, &m->n_groups, GROUP_OFF, g, &old);
+	int r = put_obj((void ***)&m->groups, &m->n_groups, &m->cap_groups, GROUP_OFF, g, &old);
 
 	if (r < 0)
 		nf_group_unref(g);
@@ -362,7 +365,7 @@ int
 nf_model_put_fip(struct nf_model *m, struct nf_fip *f)
 {
 	void *old;
-	int r = put_obj((void ***)&m->fips, &m->n_fips, FIP_OFF, f, &old);
+	int r = put_obj((void ***)&m->fips, &m->n_fips, &m->cap_fips, FIP_OFF, f, &old);
 
 	if (r < 0)
 		nf_fip_unref(f);
@@ -403,10 +406,8 @@ nf_model_claim_tap(struct nf_model *m, const char *ifname)
 	for (size_t i = 0; i < m->n_taps; i++)
 		if (!strcmp(m->taps[i], ifname))
 			return 0;
-	void *t = realloc(m->taps, (m->n_taps + 1) * sizeof *m->taps);
-	if (!t)
+	if (HV_GROW(m->taps, m->cap_taps, m->n_taps + 1) < 0)
 		return -ENOMEM;
-	m->taps = t;
 	snprintf(m->taps[m->n_taps++], sizeof m->taps[0], "%s", ifname);
 	return 0;
 }

@@ -11,6 +11,7 @@
 
 #include "netfilter.h"
 #include "nf-nl.h"
+#include "vec.h"
 
 struct nf_ctx {
 	struct mnl_socket *nl;
@@ -106,14 +107,8 @@ add_tag(void *ud, uint16_t mark)
 	for (size_t i = 0; i < m->n; i++)
 		if (m->v[i] == mark)
 			return;
-	if (m->n == m->cap) {
-		size_t cap = m->cap ? m->cap * 2 : 16;
-		uint16_t *p = realloc(m->v, cap * sizeof *p);
-		if (!p)
-			return;
-		m->v = p;
-		m->cap = cap;
-	}
+	if (HV_GROW(m->v, m->cap, m->n + 1) < 0)
+		return;
 	m->v[m->n++] = mark;
 }
 
@@ -122,14 +117,8 @@ add_fip(void *ud, const uint8_t fip[4], const uint8_t fixed[4])
 {
 	struct revoked *m = ud;
 
-	if (m->n_fips == m->cap_fips) {
-		size_t cap = m->cap_fips ? m->cap_fips * 2 : 4;
-		void *p = realloc(m->fips, cap * sizeof *m->fips);
-		if (!p)
-			return;
-		m->fips = p;
-		m->cap_fips = cap;
-	}
+	if (HV_GROW(m->fips, m->cap_fips, m->n_fips + 1) < 0)
+		return;
 	memcpy(m->fips[m->n_fips], fip, 4);
 	memcpy(m->fips[m->n_fips] + 4, fixed, 4);
 	m->n_fips++;

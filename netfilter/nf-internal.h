@@ -85,6 +85,7 @@ struct nf_fip {
 struct nf_model {
 	char ext_ifname[NF_IFNAME_MAX + 1]; /* "" = no floating IPs on this host */
 	size_t n_ports, n_groups, n_fips, n_taps;
+	size_t cap_ports, cap_groups, cap_fips, cap_taps; /* allocated elements (HV_GROW) */
 	struct nf_port **ports;
 	struct nf_group **groups;
 	struct nf_fip **fips;

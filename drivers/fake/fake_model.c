@@ -13,6 +13,8 @@
 
 #include <hvagent/ids.h>
 
+#include "vec.h"
+
 #define NS UINT64_C(1000000000)
 #define FAKE_LOG_MAX ((size_t)64 * 1024)
 #define FAKE_UPTIME_BACKLOG 600 /* uptime lines written at most per catch-up */
@@ -501,18 +503,9 @@ static void fake_log_raw(struct fake_instance *i, const char *text, size_t n)
 		memmove(i->log, i->log + drop, i->log_len - drop);
 		i->log_len -= drop;
 	}
-	if (i->log_len + n > i->log_cap) {
-		size_t cap = i->log_cap ? i->log_cap : 1024;
-		while (cap < i->log_len + n)
-			cap *= 2;
-		if (cap > FAKE_LOG_MAX)
-			cap = FAKE_LOG_MAX;
-		char *nb = realloc(i->log, cap);
-		if (!nb)
-			return; /* a lost console line is acceptable, corrupting state is not */
-		i->log = nb;
-		i->log_cap = cap;
-	}
+	/* log_len + n <= FAKE_LOG_MAX here, a power of two, so doubling never passes it */
+	if (HV_GROW(i->log, i->log_cap, i->log_len + n) < 0)
+		return; /* a lost console line is acceptable, corrupting state is not */
 	memcpy(i->log + i->log_len, text, n);
 	i->log_len += n;
 }
@@ -853,14 +846,8 @@ int fake_spawn(struct fake_host *h, const struct hvd_instance_spec *in,
 		return hv_error_set(err, -EEXIST, "uuid", "fake: instance %s already exists", spec.uuid);
 	if ((r = fake_fits(h, NULL, &flavor, spec.uuid, err)) < 0)
 		return r;
-	if (h->n_inst == h->cap_inst) {
-		size_t cap = h->cap_inst ? h->cap_inst * 2 : 8;
-		struct fake_instance **n = realloc(h->inst, cap * sizeof *n);
-		if (!n)
-			return hv_error_set(err, -ENOMEM, "", "fake: out of memory");
-		h->inst = n;
-		h->cap_inst = cap;
-	}
+	if (HV_GROW(h->inst, h->cap_inst, h->n_inst + 1) < 0)
+		return hv_error_set(err, -ENOMEM, "", "fake: out of memory");
 	struct fake_instance *i = calloc(1, sizeof *i);
 	if (!i)
 		return hv_error_set(err, -ENOMEM, "", "fake: out of memory");
