@@ -88,7 +88,7 @@ validate_nic(const struct guest_nic *nic, size_t i, struct hv_error *err)
 
 	if (!nic->mac || !hvd_mac_valid(nic->mac)) {
 		snprintf(f, sizeof f, "nics[%zu].mac", i);
-		return hv_error_set(err, -EINVAL, f, "%s: expected a MAC address like 52:54:00:12:34:56", f);
+		return hv_error_set(err, -EINVAL, f, "%s: expected a lower-case MAC address like 52:54:00:12:34:56", f);
 	}
 	if (nic->port_id && !printable_ascii(nic->port_id, 64)) {
 		snprintf(f, sizeof f, "nics[%zu].port_id", i);
@@ -133,7 +133,7 @@ validate(const struct guest_config *c, struct hv_error *err)
 	int r;
 
 	if (!c->uuid || !hvd_uuid_valid(c->uuid))
-		return hv_error_set(err, -EINVAL, "uuid", "uuid: required, 8-4-4-4-12 hex digits");
+		return hv_error_set(err, -EINVAL, "uuid", "uuid: required, 8-4-4-4-12 lower-case hex digits");
 	if (c->name && !no_controls(c->name, 255))
 		return hv_error_set(err, -EINVAL, "name", "name: at most 255 bytes, no control characters");
 	if (c->hostname && !is_hostname(c->hostname))

@@ -766,7 +766,7 @@ static int fake_check_spec(const struct hvd_instance_spec *in, struct hvd_instan
 	memcpy(spec, in, in->struct_size < sizeof *spec ? in->struct_size : sizeof *spec);
 
 	if (!hvd_uuid_valid(spec->uuid))
-		return hv_error_set(err, -EINVAL, "uuid", "fake: uuid '%.40s' is not 8-4-4-4-12 hex digits",
+		return hv_error_set(err, -EINVAL, "uuid", "fake: uuid '%.40s' is not 8-4-4-4-12 lower-case hex digits",
 				    spec->uuid ? spec->uuid : "");
 	if (spec->hostname && (!fake_is_printable(spec->hostname, 63) || strchr(spec->hostname, ' ')))
 		return hv_error_set(err, -EINVAL, "hostname", "fake: hostname is not 1-63 printable characters without spaces");
@@ -810,7 +810,7 @@ static int fake_check_spec(const struct hvd_instance_spec *in, struct hvd_instan
 	for (size_t k = 0; k < spec->n_ports; k++) {
 		const struct hvd_port *p = &spec->ports[k];
 		if (!hvd_mac_valid(p->mac))
-			return hv_error_set(err, -EINVAL, "ports.mac", "fake: port %zu: mac is not xx:xx:xx:xx:xx:xx", k);
+			return hv_error_set(err, -EINVAL, "ports.mac", "fake: port %zu: mac is not lower-case xx:xx:xx:xx:xx:xx", k);
 		if (p->ifname && (strlen(p->ifname) > 15 || strchr(p->ifname, '/')))
 			return hv_error_set(err, -EINVAL, "ports.ifname", "fake: port %zu: interface name is longer than 15 or has '/'", k);
 	}
