@@ -7,6 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <hvagent/ids.h>
+
+#include "base64.h"
 #include "json.h"
 #include "proto.h"
 
@@ -110,21 +113,6 @@ static int parse_image(const json_t *body, const char *where, int flags, json_t 
 	return 1;
 }
 
-static bool mac_valid(const char *s)
-{
-	if (strlen(s) != 17)
-		return false;
-	for (int i = 0; i < 17; i++) {
-		if (i % 3 == 2) {
-			if (s[i] != ':')
-				return false;
-		} else if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) {
-			return false;
-		}
-	}
-	return true;
-}
-
 static bool ip_valid(const char *s)
 {
 	unsigned char buf[16];
@@ -168,7 +156,7 @@ static int parse_ports(const json_t *body, json_t **ret, struct hv_error *err)
 			return bad(err, hj_path(path, sizeof path, w, "gateway", 0),
 				   "expected an IPv4 or IPv6 address");
 		}
-		if (!mac_valid(mac)) {
+		if (!hvd_mac_valid(mac)) {
 			json_decref(ipo);
 			return bad(err, hj_path(path, sizeof path, w, "mac", 0),
 				   "expected lower-case xx:xx:xx:xx:xx:xx");
@@ -207,59 +195,6 @@ static int parse_ports(const json_t *body, json_t **ret, struct hv_error *err)
 		json_array_append_new(*ret, out);
 	}
 	return 1;
-}
-
-static bool base64_valid(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n % 4)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-
-		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		    c == '+' || c == '/')
-			continue;
-		if (c == '=' && i >= n - 2)
-			continue;
-		return false;
-	}
-	return true;
-}
-
-static int b64_value(char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	return c == '+' ? 62 : c == '/' ? 63 : -1;
-}
-
-/* s was checked by base64_valid. */
-static unsigned char *b64_decode(const char *s, size_t *ret_len)
-{
-	size_t n = strlen(s), o = 0;
-	unsigned char *out = malloc(n / 4 * 3 + 1);
-
-	if (!out)
-		return NULL;
-	for (size_t i = 0; i + 3 < n; i += 4) {
-		int v[4];
-
-		for (int k = 0; k < 4; k++)
-			v[k] = s[i + k] == '=' ? 0 : b64_value(s[i + k]);
-		out[o++] = (unsigned char)(v[0] << 2 | v[1] >> 4);
-		if (s[i + 2] != '=')
-			out[o++] = (unsigned char)((v[1] & 15) << 4 | v[2] >> 2);
-		if (s[i + 3] != '=')
-			out[o++] = (unsigned char)((v[2] & 3) << 6 | v[3]);
-	}
-	*ret_len = o;
-	return out;
 }
 
 static int take_secret(const json_t *body, const char *key, size_t max, char **ret,
@@ -311,9 +246,16 @@ static int parse_spawn(const json_t *body, struct req *r, struct hv_error *err)
 	    (rc = hj_str(body, "body", "key_data", HJ_OPTIONAL, MAX_KEY_DATA, &key_data, err)) < 0)
 		return rc;
 	if (json_is_string(json_object_get(body, "user_data"))) {
+		size_t len = json_string_length(json_object_get(body, "user_data"));
+
 		user_data = json_string_value(json_object_get(body, "user_data"));
-		if (json_string_length(json_object_get(body, "user_data")) > MAX_USER_DATA ||
-		    !base64_valid(user_data))
+		/* the limit is on the text: MAX_USER_DATA characters encode 64 KiB */
+		if (len > MAX_USER_DATA)
+			return bad(err, "body.user_data", "expected base64, at most 64 KiB decoded");
+		rc = hv_base64_decode(user_data, len, &r->user_data, &r->user_data_len);
+		if (rc == -ENOMEM)
+			return hv_error_set(err, -ENOMEM, "body.user_data", "out of memory");
+		if (rc < 0)
 			return bad(err, "body.user_data", "expected base64, at most 64 KiB decoded");
 	} else if (json_object_get(body, "user_data") &&
 		   !json_is_null(json_object_get(body, "user_data"))) {
@@ -331,10 +273,6 @@ static int parse_spawn(const json_t *body, struct req *r, struct hv_error *err)
 		goto fail;
 	if (key_data && !(r->key_data = strdup(key_data))) {
 		rc = hv_error_set(err, -ENOMEM, "body.key_data", "out of memory");
-		goto fail;
-	}
-	if (user_data && !(r->user_data = b64_decode(user_data, &r->user_data_len))) {
-		rc = hv_error_set(err, -ENOMEM, "body.user_data", "out of memory");
 		goto fail;
 	}
 	r->spec = json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:b, s:b}", "name", name, "hostname",

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base64.h"
+
 static const struct {
 	const char *key;
 	long long min, max;
@@ -148,22 +150,5 @@ spec_key_line(const char *text, size_t len, char **ret, struct hv_error *err)
 char *
 spec_base64(const unsigned char *data, size_t len)
 {
-	static const char tbl[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	char *out = malloc((len + 2) / 3 * 4 + 1), *o = out;
-	if (!out)
-		return NULL;
-	for (size_t i = 0; i < len; i += 3) {
-		uint32_t v = (uint32_t)data[i] << 16;
-		if (i + 1 < len)
-			v |= (uint32_t)data[i + 1] << 8;
-		if (i + 2 < len)
-			v |= data[i + 2];
-		*o++ = tbl[v >> 18 & 63];
-		*o++ = tbl[v >> 12 & 63];
-		*o++ = i + 1 < len ? tbl[v >> 6 & 63] : '=';
-		*o++ = i + 2 < len ? tbl[v & 63] : '=';
-	}
-	*o = '\0';
-	return out;
+	return hv_base64_encode(data, len);
 }

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vec.h"
+
 struct tbl {
 	size_t n_cols, n_rows, cap;
 	char **cells; /* n_rows + 1 rows (row 0 = headers) of n_cols */
@@ -36,14 +38,9 @@ display_width(const char *s)
 static int
 append(struct tbl *t, const char *const *cells)
 {
-	if (t->n_rows + 1 > t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 8;
-		char **nc = realloc(t->cells, cap * t->n_cols * sizeof *nc);
-		if (!nc)
-			return -ENOMEM;
-		t->cells = nc;
-		t->cap = cap;
-	}
+	/* t->cap counts rows: one element is a row of n_cols cells */
+	if (hv_grow(&t->cells, &t->cap, t->n_rows + 1, t->n_cols * sizeof *t->cells) < 0)
+		return -ENOMEM;
 	for (size_t i = 0; i < t->n_cols; i++) {
 		char *c = clean_copy(cells[i]);
 		if (!c)

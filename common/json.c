@@ -8,6 +8,9 @@
 #include <string.h>
 
 #include <hvagent/driver.h>
+#include <hvagent/ids.h>
+
+#include "vec.h"
 
 const char *hj_path(char *buf, size_t size, const char *where, const char *key, size_t index)
 {
@@ -321,20 +324,9 @@ struct dbuf {
 
 static void dreserve(struct dbuf *b, size_t n)
 {
-	size_t cap;
-	char *p;
-
-	if (b->fail || b->len + n < b->cap)
-		return;
-	cap = b->cap ? b->cap : 256;
-	while (cap <= b->len + n)
-		cap *= 2;
-	if (!(p = realloc(b->p, cap))) {
+	/* n bytes and the terminating NUL */
+	if (!b->fail && HV_GROW(b->p, b->cap, b->len + n + 1) < 0)
 		b->fail = true;
-		return;
-	}
-	b->p = p;
-	b->cap = cap;
 }
 
 static void dput(struct dbuf *b, const char *s, size_t n)
@@ -614,17 +606,7 @@ int hj_enum(const json_t *obj, const char *where, const char *key, int flags,
 
 bool hj_is_uuid(const char *s)
 {
-	if (!s || strlen(s) != 36)
-		return false;
-	for (int i = 0; i < 36; i++) {
-		if (i == 8 || i == 13 || i == 18 || i == 23) {
-			if (s[i] != '-')
-				return false;
-		} else if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) {
-			return false;
-		}
-	}
-	return true;
+	return hvd_uuid_valid(s);
 }
 
 int hj_uuid(const json_t *obj, const char *where, const char *key, int flags, const char **ret,

@@ -26,6 +26,8 @@
 
 #include <guestfs.h>
 
+#include <hvagent/qcow2.h>
+
 #include "password.h"
 #include "sshkey.h"
 
@@ -47,35 +49,6 @@ struct prepared {
 
 /* ------------------------------------------------------------------ validation (parent) */
 
-static bool
-is_user_name(const char *s)
-{
-	size_t n = strlen(s);
-	if (n == 0 || n > 32 || !((s[0] >= 'a' && s[0] <= 'z') || s[0] == '_'))
-		return false;
-	for (size_t i = 1; i < n; i++) {
-		char c = s[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
-			return false;
-	}
-	return true;
-}
-
-static uint64_t
-be64(const unsigned char *p)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static uint32_t
-be32(const unsigned char *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 /* Checks that a file recorded as qcow2 really is one, and that its backing chain (if any)
  * stays inside the image store with every backing format recorded in the header: qemu
  * would otherwise open whatever the header names (a host file, "json:", "nbd:") and probe
@@ -83,7 +56,7 @@ be32(const unsigned char *p)
 static int
 check_qcow2(const char *path, const char *store, const char *field, int depth, struct hv_error *err)
 {
-	unsigned char h[104];
+	struct hvd_qcow2_header h;
 	char name[PATH_MAX], resolved[PATH_MAX], store_real[PATH_MAX], fmt[32] = "";
 	int fd, r = 0;
 
@@ -93,15 +66,13 @@ check_qcow2(const char *path, const char *store, const char *field, int depth, s
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return hv_error_set(err, -errno, field, "%s: %s: %s", field, path, strerror(errno));
-	if (pread(fd, h, sizeof h, 0) != (ssize_t)sizeof h || memcmp(h, "QFI\xfb", 4) != 0) {
+	if (hvd_qcow2_read_header(fd, &h) < 0) {
 		r = hv_error_set(err, -EINVAL, field, "%s: %s is not a qcow2 image", field, path);
 		goto out;
 	}
-	uint32_t version = be32(h + 4);
-	uint64_t bf_off = be64(h + 8);
-	uint32_t bf_len = be32(h + 16);
-	/* Incompatible feature bit 2: the data lives in an external file named in the header. */
-	if (version >= 3 && (be64(h + 72) & 4)) {
+	uint64_t bf_off = h.backing_file_offset;
+	uint32_t bf_len = h.backing_file_size;
+	if (h.incompatible_features & HVD_QCOW2_INCOMPAT_DATA_FILE) {
 		r = hv_error_set(err, -EPERM, field, "%s: %s uses an external data file", field, path);
 		goto out;
 	}
@@ -119,12 +90,12 @@ check_qcow2(const char *path, const char *store, const char *field, int depth, s
 	}
 
 	/* Header extensions follow the header: the backing format is type 0xE2792ACA. */
-	uint64_t off = version >= 3 ? be32(h + 100) : 72;
+	uint64_t off = h.header_length;
 	for (int i = 0; i < 64 && off + 8 <= bf_off; i++) {
 		unsigned char e[8];
 		if (pread(fd, e, 8, (off_t)off) != 8)
 			break;
-		uint32_t type = be32(e), len = be32(e + 4);
+		uint32_t type = (uint32_t)hvd_qcow2_be(e, 4), len = (uint32_t)hvd_qcow2_be(e + 4, 4);
 		if (type == 0)
 			break;
 		if (type == 0xE2792ACAu && len > 0 && len < sizeof fmt) {
@@ -202,7 +173,7 @@ prepare(const struct guest_job *job, size_t i, const struct guest_inject_opts *o
 	}
 	if (job->ssh_key) {
 		snprintf(f, sizeof f, "jobs[%zu].key_user", i);
-		if (!is_user_name(p->key_user))
+		if (!guest_user_name_valid(p->key_user))
 			return hv_error_set(err, -EINVAL, f, "%s: a login name ([a-z_][a-z0-9_-]*, at most 32)", f);
 		snprintf(f, sizeof f, "jobs[%zu].ssh_key", i);
 		r = guest_sshkey_validate(job->ssh_key, f, err);
@@ -211,7 +182,7 @@ prepare(const struct guest_job *job, size_t i, const struct guest_inject_opts *o
 	}
 	if (job->password) {
 		snprintf(f, sizeof f, "jobs[%zu].password_user", i);
-		if (!is_user_name(p->password_user))
+		if (!guest_user_name_valid(p->password_user))
 			return hv_error_set(err, -EINVAL, f, "%s: a login name ([a-z_][a-z0-9_-]*, at most 32)", f);
 		r = guest_password_hash(job->password, GUEST_HASH_SHA512, p->hash, sizeof p->hash, err);
 		if (r < 0) {

@@ -10,6 +10,9 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include <hvagent/ids.h>
+
+#include "base64.h"
 #include "password.h"
 #include "sshkey.h"
 
@@ -43,19 +46,6 @@ no_controls(const char *s, size_t max)
 }
 
 static bool
-is_uuid(const char *s)
-{
-	if (strlen(s) != 36)
-		return false;
-	for (int i = 0; i < 36; i++) {
-		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-		if (dash ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
-			return false;
-	}
-	return true;
-}
-
-static bool
 is_hostname(const char *s)
 {
 	size_t n = strlen(s), label = 0;
@@ -78,18 +68,6 @@ is_hostname(const char *s)
 	return true;
 }
 
-static bool
-is_mac(const char *s)
-{
-	if (strlen(s) != 17)
-		return false;
-	for (int i = 0; i < 17; i++) {
-		if (i % 3 == 2 ? s[i] != ':' : !isxdigit((unsigned char)s[i]))
-			return false;
-	}
-	return true;
-}
-
 /* AF_INET or AF_INET6 for a literal address, 0 when it is neither. */
 static int
 addr_family(const char *s)
@@ -102,30 +80,15 @@ addr_family(const char *s)
 	return 0;
 }
 
-/* Login names as shadow-utils accepts them by default; they end up in an Augeas path. */
-static bool
-is_user_name(const char *s)
-{
-	size_t n = strlen(s);
-	if (n == 0 || n > 32 || !(islower((unsigned char)s[0]) || s[0] == '_'))
-		return false;
-	for (size_t i = 1; i < n; i++) {
-		char c = s[i];
-		if (!(islower((unsigned char)c) || isdigit((unsigned char)c) || c == '_' || c == '-'))
-			return false;
-	}
-	return true;
-}
-
 static int
 validate_nic(const struct guest_nic *nic, size_t i, struct hv_error *err)
 {
 	char f[48];
 	int fam;
 
-	if (!nic->mac || !is_mac(nic->mac)) {
+	if (!nic->mac || !hvd_mac_valid(nic->mac)) {
 		snprintf(f, sizeof f, "nics[%zu].mac", i);
-		return hv_error_set(err, -EINVAL, f, "%s: expected a MAC address like 52:54:00:12:34:56", f);
+		return hv_error_set(err, -EINVAL, f, "%s: expected a lower-case MAC address like 52:54:00:12:34:56", f);
 	}
 	if (nic->port_id && !printable_ascii(nic->port_id, 64)) {
 		snprintf(f, sizeof f, "nics[%zu].port_id", i);
@@ -169,8 +132,8 @@ validate(const struct guest_config *c, struct hv_error *err)
 	char f[48];
 	int r;
 
-	if (!c->uuid || !is_uuid(c->uuid))
-		return hv_error_set(err, -EINVAL, "uuid", "uuid: required, 8-4-4-4-12 hex digits");
+	if (!c->uuid || !hvd_uuid_valid(c->uuid))
+		return hv_error_set(err, -EINVAL, "uuid", "uuid: required, 8-4-4-4-12 lower-case hex digits");
 	if (c->name && !no_controls(c->name, 255))
 		return hv_error_set(err, -EINVAL, "name", "name: at most 255 bytes, no control characters");
 	if (c->hostname && !is_hostname(c->hostname))
@@ -229,7 +192,7 @@ validate(const struct guest_config *c, struct hv_error *err)
 		if (strncmp(c->admin_password_hash, "$6$", 3) != 0)
 			return hv_error_set(err, -EINVAL, "admin_password",
 					    "admin_password: the config drive needs a $6$ (SHA-512) hash");
-		if (c->admin_user && !is_user_name(c->admin_user))
+		if (c->admin_user && !guest_user_name_valid(c->admin_user))
 			return hv_error_set(err, -EINVAL, "admin_user",
 					    "admin_user: a login name ([a-z_][a-z0-9_-]*, at most 32)");
 		/* Combining needs a MIME multipart message; nested archives are not supported. */
@@ -260,34 +223,32 @@ validate(const struct guest_config *c, struct hv_error *err)
 
 /* ------------------------------------------------------------------ encoding */
 
+/* MIME (RFC 2045) wants base64 in lines of at most 76 characters: the text of
+ * hv_base64_encode with CRLF after every full line but the last. */
 static char *
-base64_encode(const unsigned char *in, size_t len, bool wrap)
+base64_mime(const unsigned char *in, size_t len)
 {
-	static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	size_t out_len = (len + 2) / 3 * 4;
-	char *out = malloc(out_len + out_len / 76 * 2 + 3);
-	size_t o = 0, col = 0;
+	char *flat = hv_base64_encode(in, len), *out;
+	size_t n, o = 0;
 
-	if (!out)
+	if (!flat)
 		return NULL;
-	for (size_t i = 0; i < len; i += 3) {
-		uint32_t w = (uint32_t)in[i] << 16;
-		if (i + 1 < len)
-			w |= (uint32_t)in[i + 1] << 8;
-		if (i + 2 < len)
-			w |= in[i + 2];
-		out[o++] = tbl[w >> 18 & 63];
-		out[o++] = tbl[w >> 12 & 63];
-		out[o++] = i + 1 < len ? tbl[w >> 6 & 63] : '=';
-		out[o++] = i + 2 < len ? tbl[w & 63] : '=';
-		col += 4;
-		if (wrap && col == 76 && i + 3 < len) { /* MIME line length */
+	n = strlen(flat);
+	if (!(out = malloc(n + n / 76 * 2 + 1))) {
+		free(flat);
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i += 76) {
+		size_t line = n - i < 76 ? n - i : 76;
+		memcpy(out + o, flat + i, line);
+		o += line;
+		if (i + 76 < n) {
 			out[o++] = '\r';
 			out[o++] = '\n';
-			col = 0;
 		}
 	}
 	out[o] = '\0';
+	free(flat);
 	return out;
 }
 
@@ -312,7 +273,7 @@ static json_t *
 build_meta_data(const struct guest_config *c, const unsigned char *seed, struct hv_error *err)
 {
 	json_t *md = json_object(), *pk = json_object(), *keys = json_array(), *meta = json_object();
-	char *seed64 = base64_encode(seed, GUEST_RANDOM_SEED_LEN, false);
+	char *seed64 = hv_base64_encode(seed, GUEST_RANDOM_SEED_LEN);
 	const char *bad = NULL;
 
 	if (!md || !pk || !keys || !meta || !seed64) {
@@ -484,7 +445,7 @@ static char *
 build_multipart(const char *password_part, const unsigned char *ud, size_t ud_len)
 {
 	static const char boundary[] = "==hvagent-config-2-boundary==";
-	char *b64 = base64_encode(ud, ud_len, true), *out = NULL;
+	char *b64 = base64_mime(ud, ud_len), *out = NULL;
 
 	if (!b64)
 		return NULL;

@@ -7,6 +7,7 @@
 #ifndef GUEST_PASSWORD_H
 #define GUEST_PASSWORD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <hvagent/error.h>
@@ -38,5 +39,10 @@ int guest_password_hash(const char *plain, enum guest_hash_method method, char *
  * "$y$..."): no ':' or newline, printable, bounded. Used to refuse a plaintext password
  * wherever a hash is expected. */
 int guest_password_hash_check(const char *hash, const char *field, struct hv_error *err);
+
+/* True for a login name a password or key may be set for: 1-32 of [a-z0-9_-], starting with
+ * [a-z_] (shadow-utils' default rule). The name ends up in an Augeas path and a file path,
+ * so nothing else may pass. */
+bool guest_user_name_valid(const char *s);
 
 #endif

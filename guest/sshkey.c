@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "base64.h"
+
 struct key_type {
 	const char *name;
 	enum { KT_RSA, KT_ED25519, KT_ECDSA, KT_SK_ECDSA, KT_SK_ED25519 } kind;
@@ -22,59 +24,6 @@ static const struct key_type key_types[] = {
 	{ "sk-ecdsa-sha2-nistp256@openssh.com", KT_SK_ECDSA, "nistp256" },
 	{ "sk-ssh-ed25519@openssh.com", KT_SK_ED25519, NULL },
 };
-
-static int
-b64_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-/* Strict RFC 4648 decoding: length a multiple of 4, '=' only as final padding. */
-static long
-b64_decode(const char *in, size_t len, unsigned char *out, size_t out_size)
-{
-	size_t o = 0;
-
-	if (len == 0 || len % 4 != 0)
-		return -EINVAL;
-	for (size_t i = 0; i < len; i += 4) {
-		int v[4];
-		int pad = 0;
-		for (int k = 0; k < 4; k++) {
-			unsigned char c = (unsigned char)in[i + k];
-			if (c == '=' && i + 4 == len && k >= 2) {
-				v[k] = 0;
-				pad++;
-				continue;
-			}
-			if (pad) /* data after '=' */
-				return -EINVAL;
-			v[k] = b64_value(c);
-			if (v[k] < 0)
-				return -EINVAL;
-		}
-		uint32_t w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
-		size_t n = 3 - (size_t)pad;
-		if (o + n > out_size)
-			return -ENOSPC;
-		out[o++] = (unsigned char)(w >> 16);
-		if (n > 1)
-			out[o++] = (unsigned char)(w >> 8);
-		if (n > 2)
-			out[o++] = (unsigned char)w;
-	}
-	return (long)o;
-}
 
 /* Cursor over an SSH wire-format blob (RFC 4251 strings and mpints). */
 struct blob {
@@ -195,10 +144,10 @@ guest_sshkey_validate(const char *line, const char *field, struct hv_error *err)
 	const char *body_end = strchr(body, ' ');
 	size_t body_len = body_end ? (size_t)(body_end - body) : strlen(body);
 	unsigned char raw[GUEST_SSHKEY_MAX];
-	long n = b64_decode(body, body_len, raw, sizeof raw);
-	if (n < 0)
+	size_t n = 0;
+	if (body_len == 0 || hv_base64_decode_to(body, body_len, raw, sizeof raw, &n) < 0)
 		return hv_error_set(err, -EINVAL, field, "%s: key body is not valid base64", field);
-	if (!blob_matches(t, raw, (size_t)n))
+	if (!blob_matches(t, raw, n))
 		return hv_error_set(err, -EINVAL, field,
 				    "%s: key body is not a well-formed %s key", field, t->name);
 	if (body_end) {

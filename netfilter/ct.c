@@ -14,6 +14,7 @@
 #include <linux/netfilter/nfnetlink_conntrack.h>
 
 #include "nf-nl.h"
+#include "vec.h"
 
 int
 nf_ct_open(struct mnl_socket **ret)
@@ -65,14 +66,8 @@ collect(enum nf_conntrack_msg_type type, struct nf_conntrack *ct, void *data)
 
 	if (nfct_get_attr_u32(ct, ATTR_ORIG_IPV4_DST) != m->fip && nfct_get_attr_u32(ct, ATTR_REPL_IPV4_DST) != m->fip)
 		return NFCT_CB_CONTINUE;
-	if (m->n == m->cap) {
-		size_t cap = m->cap ? m->cap * 2 : 16;
-		struct nf_conntrack **p = realloc(m->cts, cap * sizeof *p);
-		if (!p)
-			return NFCT_CB_STOP;
-		m->cts = p;
-		m->cap = cap;
-	}
+	if (HV_GROW(m->cts, m->cap, m->n + 1) < 0)
+		return NFCT_CB_STOP;
 	m->cts[m->n] = nfct_clone(ct);
 	if (m->cts[m->n])
 		m->n++;

@@ -47,7 +47,7 @@ nf_link_addr(struct nl_sock *sk, const char *ifname, const uint8_t ip[4], bool a
 	if (!a || !local) {
 		rtnl_addr_put(a);
 		nl_addr_put(local);
-		return -ENOMEM;
+		return nf_oom(err, "external_ifname");
 	}
 	rtnl_addr_set_ifindex(a, (int)idx);
 	rtnl_addr_set_family(a, AF_INET);

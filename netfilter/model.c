@@ -11,7 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <hvagent/ids.h>
+
 #include "json.h"
+#include "vec.h"
 #include "nf-internal.h"
 
 #define FIELD_MAX 160
@@ -56,7 +59,7 @@ parse_mac(const char *s, const char *field, uint8_t mac[6], struct hv_error *err
 	unsigned int b[6];
 	char tail;
 
-	if (strlen(s) != 17 ||
+	if (!hvd_mac_valid(s) ||
 	    sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &tail) != 6)
 		return hv_error_set(err, -EINVAL, field, "%s: expected a MAC address like fa:16:3e:00:00:01", field);
 	for (int i = 0; i < 6; i++)
@@ -235,6 +238,10 @@ nf_model_clone(const struct nf_model *m)
 	c->n_groups = m->n_groups;
 	c->n_fips = m->n_fips;
 	c->n_taps = m->n_taps;
+	c->cap_ports = c->n_ports;
+	c->cap_groups = c->n_groups;
+	c->cap_fips = c->n_fips;
+	c->cap_taps = c->n_taps;
 	for (size_t i = 0; i < c->n_ports; i++)
 		c->ports[i]->refs++;
 	for (size_t i = 0; i < c->n_groups; i++)
@@ -268,7 +275,7 @@ find_slot(void *const *arr, size_t n, size_t id_off, const char *id, bool *found
 }
 
 static int
-put_obj(void ***arr, size_t *n, size_t id_off, void *obj, void **ret_old)
+put_obj(void ***arr, size_t *n, size_t *cap, size_t id_off, void *obj, void **ret_old)
 {
 	bool found;
 	size_t i = find_slot(*arr, *n, id_off, (const char *)obj + id_off, &found);
@@ -279,12 +286,10 @@ put_obj(void ***arr, size_t *n, size_t id_off, void *obj, void **ret_old)
 		(*arr)[i] = obj;
 		return 0;
 	}
-	void **a = realloc(*arr, (*n + 1) * sizeof **arr);
-	if (!a)
+	if (HV_GROW(*arr, *cap, *n + 1) < 0)
 		return -ENOMEM;
-	memmove(a + i + 1, a + i, (*n - i) * sizeof *a);
-	a[i] = obj;
-	*arr = a;
+	memmove(*arr + i + 1, *arr + i, (*n - i) * sizeof **arr);
+	(*arr)[i] = obj;
 	(*n)++;
 	return 0;
 }
@@ -336,7 +341,7 @@ int
 nf_model_put_port(struct nf_model *m, struct nf_port *p)
 {
 	void *old;
-	int r = put_obj((void ***)&m->ports, &m->n_ports, PORT_OFF, p, &old);
+	int r = put_obj((void ***)&m->ports, &m->n_ports, &m->cap_ports, PORT_OFF, p, &old);
 
 	if (r < 0)
 		nf_port_unref(p);
@@ -348,7 +353,7 @@ int
 nf_model_put_group(struct nf_model *m, struct nf_group *g)
 {
 	void *old;
-	int r = put_obj((void ***)&m->groups, &m->n_groups, GROUP_OFF, g, &old);
+	int r = put_obj((void ***)&m->groups, &m->n_groups, &m->cap_groups, GROUP_OFF, g, &old);
 
 	if (r < 0)
 		nf_group_unref(g);
@@ -360,7 +365,7 @@ int
 nf_model_put_fip(struct nf_model *m, struct nf_fip *f)
 {
 	void *old;
-	int r = put_obj((void ***)&m->fips, &m->n_fips, FIP_OFF, f, &old);
+	int r = put_obj((void ***)&m->fips, &m->n_fips, &m->cap_fips, FIP_OFF, f, &old);
 
 	if (r < 0)
 		nf_fip_unref(f);
@@ -401,10 +406,8 @@ nf_model_claim_tap(struct nf_model *m, const char *ifname)
 	for (size_t i = 0; i < m->n_taps; i++)
 		if (!strcmp(m->taps[i], ifname))
 			return 0;
-	void *t = realloc(m->taps, (m->n_taps + 1) * sizeof *m->taps);
-	if (!t)
+	if (HV_GROW(m->taps, m->cap_taps, m->n_taps + 1) < 0)
 		return -ENOMEM;
-	m->taps = t;
 	snprintf(m->taps[m->n_taps++], sizeof m->taps[0], "%s", ifname);
 	return 0;
 }
@@ -440,7 +443,7 @@ check_ifnames(const struct nf_model *m, struct hv_error *err)
 		return 0;
 	by_name = malloc(m->n_ports * sizeof *by_name);
 	if (!by_name)
-		return -ENOMEM;
+		return nf_oom(err, "ports");
 	memcpy(by_name, m->ports, m->n_ports * sizeof *by_name);
 	qsort(by_name, m->n_ports, sizeof *by_name, cmp_ifname);
 	for (size_t i = 1; i < m->n_ports; i++)
@@ -503,7 +506,7 @@ nf_model_check(struct nf_model *m, const struct nf_model *prev, struct hv_error 
 		return r;
 	used = calloc(NF_TAG_MAX + 1, 1);
 	if (!used)
-		return -ENOMEM;
+		return nf_oom(err, "security_groups");
 	used[0] = 1;
 	for (size_t i = 0; i < m->n_groups; i++) {
 		const struct nf_group *g = m->groups[i];
@@ -801,7 +804,7 @@ nf_group_from_json(const json_t *o, const char *where, struct nf_group **ret, st
 		return hv_error_set(err, -EINVAL, where, "%s: expected an object", where);
 	g = calloc(1, sizeof *g);
 	if (!g)
-		return -ENOMEM;
+		return nf_oom(err, where);
 	g->refs = 1;
 	if ((rc = get_id(o, where, "id", HJ_REQUIRED, g->id, err)) < 0 ||
 	    (rc = hj_int(o, where, "tag", HJ_OPTIONAL, 1, NF_TAG_MAX, &tag, err)) < 0)
@@ -812,7 +815,7 @@ nf_group_from_json(const json_t *o, const char *where, struct nf_group **ret, st
 	g->n_rules = rules ? json_array_size(rules) : 0;
 	g->rules = calloc(g->n_rules ? g->n_rules : 1, sizeof *g->rules);
 	if (!g->rules) {
-		rc = -ENOMEM;
+		rc = nf_oom(err, where);
 		goto fail;
 	}
 	for (size_t i = 0; i < g->n_rules; i++) {
@@ -838,6 +841,39 @@ fail:
 	return rc;
 }
 
+/* o's "security_groups" as p's group list, sorted and unique so that equal memberships
+ * compare equal. */
+static int
+port_groups_from_json(const json_t *o, const char *where, struct nf_port *p, struct hv_error *err)
+{
+	char field[FIELD_MAX];
+	json_t *arr = NULL;
+	int rc;
+
+	p->n_groups = 0;
+	if ((rc = hj_arr(o, where, "security_groups", HJ_OPTIONAL, NF_PORT_GROUPS_MAX, &arr, err)) < 0)
+		return rc;
+	for (size_t i = 0; arr && i < json_array_size(arr); i++) {
+		json_t *v = json_array_get(arr, i);
+
+		idx_path(field, sizeof field, where, "security_groups", i);
+		if (!json_is_string(v))
+			return hv_error_set(err, -EINVAL, field, "%s: expected a group id", field);
+		if ((rc = nf_valid_id(json_string_value(v), field, err)) < 0)
+			return rc;
+		size_t k = 0;
+		int c = 1;
+		while (k < p->n_groups && (c = strcmp(p->groups[k], json_string_value(v))) < 0)
+			k++;
+		if (k < p->n_groups && c == 0)
+			continue;
+		memmove(p->groups[k + 1], p->groups[k], (p->n_groups - k) * sizeof p->groups[0]);
+		snprintf(p->groups[k], sizeof p->groups[k], "%s", json_string_value(v));
+		p->n_groups++;
+	}
+	return 0;
+}
+
 int
 nf_port_from_json(const json_t *o, const char *where, struct nf_port **ret, struct hv_error *err)
 {
@@ -851,7 +887,7 @@ nf_port_from_json(const json_t *o, const char *where, struct nf_port **ret, stru
 		return hv_error_set(err, -EINVAL, where, "%s: expected an object", where);
 	p = calloc(1, sizeof *p);
 	if (!p)
-		return -ENOMEM;
+		return nf_oom(err, where);
 	p->refs = 1;
 	if ((rc = get_id(o, where, "id", HJ_REQUIRED, p->id, err)) < 0 ||
 	    (rc = get_ifname(o, where, "ifname", HJ_REQUIRED, p->ifname, err)) < 0 ||
@@ -894,35 +930,42 @@ nf_port_from_json(const json_t *o, const char *where, struct nf_port **ret, stru
 			goto fail;
 		p->n_aaps++;
 	}
-	arr = NULL;
-	if ((rc = hj_arr(o, where, "security_groups", HJ_OPTIONAL, NF_PORT_GROUPS_MAX, &arr, err)) < 0)
+	if ((rc = port_groups_from_json(o, where, p, err)) < 0)
 		goto fail;
-	for (size_t i = 0; arr && i < json_array_size(arr); i++) {
-		json_t *v = json_array_get(arr, i);
-
-		idx_path(field, sizeof field, where, "security_groups", i);
-		if (!json_is_string(v)) {
-			rc = hv_error_set(err, -EINVAL, field, "%s: expected a group id", field);
-			goto fail;
-		}
-		if ((rc = nf_valid_id(json_string_value(v), field, err)) < 0)
-			goto fail;
-		/* Sorted and unique, so equal memberships compare equal. */
-		size_t k = 0;
-		int c = 1;
-		while (k < p->n_groups && (c = strcmp(p->groups[k], json_string_value(v))) < 0)
-			k++;
-		if (k < p->n_groups && c == 0)
-			continue;
-		memmove(p->groups[k + 1], p->groups[k], (p->n_groups - k) * sizeof p->groups[0]);
-		snprintf(p->groups[k], sizeof p->groups[k], "%s", json_string_value(v));
-		p->n_groups++;
-	}
 	*ret = p;
 	return 0;
 fail:
 	nf_port_unref(p);
 	return rc;
+}
+
+int
+nf_port_with_groups(const struct nf_port *port, const json_t *groups, const char *where,
+		    struct nf_port **ret, struct hv_error *err)
+{
+	struct nf_port *p = malloc(sizeof *p);
+	json_t *o;
+	int rc;
+
+	if (!p)
+		return nf_oom(err, where);
+	*p = *port;
+	p->refs = 1;
+	if (groups) {
+		/* the parser reads a port object: give it one holding only the list */
+		if (!(o = json_pack("{s:O}", "security_groups", (json_t *)groups))) {
+			nf_port_unref(p);
+			return nf_oom(err, where);
+		}
+		rc = port_groups_from_json(o, where, p, err);
+		json_decref(o);
+		if (rc < 0) {
+			nf_port_unref(p);
+			return rc;
+		}
+	}
+	*ret = p;
+	return 0;
 }
 
 int
@@ -936,7 +979,7 @@ nf_fip_from_json(const json_t *o, const char *where, struct nf_fip **ret, struct
 		return hv_error_set(err, -EINVAL, where, "%s: expected an object", where);
 	f = calloc(1, sizeof *f);
 	if (!f)
-		return -ENOMEM;
+		return nf_oom(err, where);
 	f->refs = 1;
 	if ((rc = get_id(o, where, "id", HJ_REQUIRED, f->id, err)) < 0 ||
 	    (rc = get_id(o, where, "port_id", HJ_REQUIRED, f->port_id, err)) < 0)
@@ -978,7 +1021,7 @@ nf_model_from_json(const json_t *o, const char *where, struct nf_model **ret, st
 		return hv_error_set(err, -EINVAL, where, "%s: expected an object", where);
 	m = nf_model_new();
 	if (!m)
-		return -ENOMEM;
+		return nf_oom(err, where);
 	if ((rc = get_ifname(o, where, "external_ifname", HJ_OPTIONAL, m->ext_ifname, err)) < 0)
 		goto fail;
 	arr = NULL;
@@ -995,8 +1038,10 @@ nf_model_from_json(const json_t *o, const char *where, struct nf_model **ret, st
 			nf_group_unref(g);
 			goto fail;
 		}
-		if ((rc = nf_model_put_group(m, g)) < 0)
+		if ((rc = nf_model_put_group(m, g)) < 0) {
+			rc = nf_oom(err, field);
 			goto fail;
+		}
 	}
 	arr = NULL;
 	if ((rc = hj_arr(o, where, "ports", HJ_OPTIONAL, NF_PORTS_MAX, &arr, err)) < 0)
@@ -1012,8 +1057,10 @@ nf_model_from_json(const json_t *o, const char *where, struct nf_model **ret, st
 			nf_port_unref(p);
 			goto fail;
 		}
-		if ((rc = nf_model_put_port(m, p)) < 0)
+		if ((rc = nf_model_put_port(m, p)) < 0) {
+			rc = nf_oom(err, field);
 			goto fail;
+		}
 	}
 	arr = NULL;
 	if ((rc = hj_arr(o, where, "floating_ips", HJ_OPTIONAL, NF_PORTS_MAX, &arr, err)) < 0)
@@ -1029,8 +1076,10 @@ nf_model_from_json(const json_t *o, const char *where, struct nf_model **ret, st
 			nf_fip_unref(f);
 			goto fail;
 		}
-		if ((rc = nf_model_put_fip(m, f)) < 0)
+		if ((rc = nf_model_put_fip(m, f)) < 0) {
+			rc = nf_oom(err, field);
 			goto fail;
+		}
 	}
 	arr = NULL;
 	if ((rc = hj_arr(o, where, "taps", HJ_OPTIONAL, NF_PORTS_MAX, &arr, err)) < 0)
@@ -1043,9 +1092,12 @@ nf_model_from_json(const json_t *o, const char *where, struct nf_model **ret, st
 			rc = hv_error_set(err, -EINVAL, field, "%s: expected an interface name", field);
 			goto fail;
 		}
-		if ((rc = nf_valid_ifname(json_string_value(v), field, err)) < 0 ||
-		    (rc = nf_model_claim_tap(m, json_string_value(v))) < 0)
+		if ((rc = nf_valid_ifname(json_string_value(v), field, err)) < 0)
 			goto fail;
+		if ((rc = nf_model_claim_tap(m, json_string_value(v))) < 0) {
+			rc = nf_oom(err, field);
+			goto fail;
+		}
 	}
 	*ret = m;
 	return 0;

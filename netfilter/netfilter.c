@@ -11,6 +11,7 @@
 
 #include "netfilter.h"
 #include "nf-nl.h"
+#include "vec.h"
 
 struct nf_ctx {
 	struct mnl_socket *nl;
@@ -33,11 +34,11 @@ nf_open(struct nf_ctx **ret, const char *external_ifname, struct hv_error *err)
 		return r;
 	nf = calloc(1, sizeof *nf);
 	if (!nf)
-		return -ENOMEM;
+		return nf_oom(err, "netfilter");
 	nf->cur = nf_model_new();
 	if (!nf->cur) {
 		free(nf);
-		return -ENOMEM;
+		return nf_oom(err, "netfilter");
 	}
 	if (external_ifname)
 		snprintf(nf->ext_ifname, sizeof nf->ext_ifname, "%s", external_ifname);
@@ -106,14 +107,8 @@ add_tag(void *ud, uint16_t mark)
 	for (size_t i = 0; i < m->n; i++)
 		if (m->v[i] == mark)
 			return;
-	if (m->n == m->cap) {
-		size_t cap = m->cap ? m->cap * 2 : 16;
-		uint16_t *p = realloc(m->v, cap * sizeof *p);
-		if (!p)
-			return;
-		m->v = p;
-		m->cap = cap;
-	}
+	if (HV_GROW(m->v, m->cap, m->n + 1) < 0)
+		return;
 	m->v[m->n++] = mark;
 }
 
@@ -122,14 +117,8 @@ add_fip(void *ud, const uint8_t fip[4], const uint8_t fixed[4])
 {
 	struct revoked *m = ud;
 
-	if (m->n_fips == m->cap_fips) {
-		size_t cap = m->cap_fips ? m->cap_fips * 2 : 4;
-		void *p = realloc(m->fips, cap * sizeof *m->fips);
-		if (!p)
-			return;
-		m->fips = p;
-		m->cap_fips = cap;
-	}
+	if (HV_GROW(m->fips, m->cap_fips, m->n_fips + 1) < 0)
+		return;
 	memcpy(m->fips[m->n_fips], fip, 4);
 	memcpy(m->fips[m->n_fips] + 4, fixed, 4);
 	m->n_fips++;
@@ -143,7 +132,7 @@ send_ops(struct nf_ctx *nf, const struct nf_model *from, const struct nf_model *
 	int r;
 
 	if (!b)
-		return -ENOMEM;
+		return nf_oom(err, "");
 	r = from ? nf_diff(from, to, nf_batch_op, b) : nf_full(to, true, nf_batch_op, b);
 	if (r == 0)
 		r = nf_batch_commit(nf->nl, b, &bad);
@@ -319,41 +308,79 @@ nf_resync(struct nf_ctx *nf, struct hv_error *err)
 	return r;
 }
 
+/* Ports, groups and floating IPs change one object at a time; these two commit such a
+ * change on a copy of the current state, so a refused change leaves the state untouched. */
+enum obj_kind { OBJ_PORT, OBJ_GROUP, OBJ_FIP };
+
+static const char *const obj_field[] = { "port", "group", "floating_ip" };
+
+static void
+obj_unref(enum obj_kind kind, void *obj)
+{
+	if (kind == OBJ_PORT)
+		nf_port_unref(obj);
+	else if (kind == OBJ_GROUP)
+		nf_group_unref(obj);
+	else
+		nf_fip_unref(obj);
+}
+
+/* Puts obj (taking its one reference) in place of any object of its kind and id. */
+static int
+put_one(struct nf_ctx *nf, enum obj_kind kind, void *obj, struct hv_error *err)
+{
+	struct nf_model *to = clone_cur(nf);
+	int r;
+
+	if (!to) {
+		obj_unref(kind, obj);
+		return nf_oom(err, obj_field[kind]);
+	}
+	r = kind == OBJ_PORT ? nf_model_put_port(to, obj) :
+	    kind == OBJ_GROUP ? nf_model_put_group(to, obj) : nf_model_put_fip(to, obj);
+	if (r < 0) {
+		nf_model_free(to);
+		return nf_oom(err, obj_field[kind]);
+	}
+	return check_and_commit(nf, to, err);
+}
+
+/* Removes the object of that kind and id (the caller checked that it exists and is free). */
+static int
+del_one(struct nf_ctx *nf, enum obj_kind kind, const char *id, struct hv_error *err)
+{
+	struct nf_model *to = clone_cur(nf);
+
+	if (!to)
+		return nf_oom(err, obj_field[kind]);
+	if (kind == OBJ_PORT)
+		nf_model_del_port(to, id);
+	else if (kind == OBJ_GROUP)
+		nf_model_del_group(to, id);
+	else
+		nf_model_del_fip(to, id);
+	return check_and_commit(nf, to, err);
+}
+
 int
 nf_port_plug(struct nf_ctx *nf, const json_t *port, struct hv_error *err)
 {
 	struct nf_port *p;
-	struct nf_model *to;
 	int r = nf_port_from_json(port, "port", &p, err);
 
-	if (r < 0)
-		return r;
-	if (!(to = clone_cur(nf))) {
-		nf_port_unref(p);
-		return -ENOMEM;
-	}
-	if ((r = nf_model_put_port(to, p)) < 0) {
-		nf_model_free(to);
-		return r;
-	}
-	return check_and_commit(nf, to, err);
+	return r < 0 ? r : put_one(nf, OBJ_PORT, p, err);
 }
 
 int
 nf_port_unplug(struct nf_ctx *nf, const char *port_id, struct hv_error *err)
 {
-	struct nf_model *to;
-
 	if (!nf_model_port(nf->cur, port_id))
 		return hv_error_set(err, -ENOENT, "port_id", "port %.64s is not plugged", port_id);
 	for (size_t i = 0; i < nf->cur->n_fips; i++)
 		if (!strcmp(nf->cur->fips[i]->port_id, port_id))
 			return hv_error_set(err, -EBUSY, "port_id", "port %s still has floating IP %s",
 					    port_id, nf->cur->fips[i]->id);
-	if (!(to = clone_cur(nf)))
-		return -ENOMEM;
-	nf_model_del_port(to, port_id);
-	return check_and_commit(nf, to, err);
+	return del_one(nf, OBJ_PORT, port_id, err);
 }
 
 int
@@ -365,64 +392,25 @@ nf_port_set_groups(struct nf_ctx *nf, const char *port_id, const json_t *groups,
 
 	if (!old)
 		return hv_error_set(err, -ENOENT, "port_id", "port %.64s is not plugged", port_id);
-	/* Rebuild through the parser so the group list gets the same checks as a plug. */
-	{
-		json_t *state = nf_state_json(nf);
-		json_t *ports = json_object_get(state, "ports");
-		size_t i;
-		json_t *po, *found = NULL;
-
-		json_array_foreach(ports, i, po) {
-			if (!strcmp(json_string_value(json_object_get(po, "id")), port_id))
-				found = po;
-		}
-		if (!found) {
-			json_decref(state);
-			return -ENOENT;
-		}
-		json_object_set(found, "security_groups", (json_t *)groups);
-		r = nf_port_from_json(found, "port", &p, err);
-		json_decref(state);
-		if (r < 0)
-			return r;
-	}
-	struct nf_model *to = clone_cur(nf);
-	if (!to) {
-		nf_port_unref(p);
-		return -ENOMEM;
-	}
-	if ((r = nf_model_put_port(to, p)) < 0) {
-		nf_model_free(to);
+	/* A copy of the port with the new list, checked by the parser a plug uses. No list
+	 * keeps the port's groups (a NULL is no value to set). */
+	if ((r = nf_port_with_groups(old, groups, "port", &p, err)) < 0)
 		return r;
-	}
-	return check_and_commit(nf, to, err);
+	return put_one(nf, OBJ_PORT, p, err);
 }
 
 int
 nf_group_put(struct nf_ctx *nf, const json_t *group, struct hv_error *err)
 {
 	struct nf_group *g;
-	struct nf_model *to;
 	int r = nf_group_from_json(group, "group", &g, err);
 
-	if (r < 0)
-		return r;
-	if (!(to = clone_cur(nf))) {
-		nf_group_unref(g);
-		return -ENOMEM;
-	}
-	if ((r = nf_model_put_group(to, g)) < 0) {
-		nf_model_free(to);
-		return r;
-	}
-	return check_and_commit(nf, to, err);
+	return r < 0 ? r : put_one(nf, OBJ_GROUP, g, err);
 }
 
 int
 nf_group_delete(struct nf_ctx *nf, const char *group_id, struct hv_error *err)
 {
-	struct nf_model *to;
-
 	if (!nf_model_group(nf->cur, group_id))
 		return hv_error_set(err, -ENOENT, "group_id", "group %.64s does not exist", group_id);
 	for (size_t i = 0; i < nf->cur->n_ports; i++)
@@ -437,43 +425,24 @@ nf_group_delete(struct nf_ctx *nf, const char *group_id, struct hv_error *err)
 				return hv_error_set(err, -EBUSY, "group_id",
 						    "group %s is the remote group of group %s rule %s", group_id,
 						    nf->cur->groups[i]->id, nf->cur->groups[i]->rules[j].id);
-	if (!(to = clone_cur(nf)))
-		return -ENOMEM;
-	nf_model_del_group(to, group_id);
-	return check_and_commit(nf, to, err);
+	return del_one(nf, OBJ_GROUP, group_id, err);
 }
 
 int
 nf_fip_associate(struct nf_ctx *nf, const json_t *fip, struct hv_error *err)
 {
 	struct nf_fip *f;
-	struct nf_model *to;
 	int r = nf_fip_from_json(fip, "floating_ip", &f, err);
 
-	if (r < 0)
-		return r;
-	if (!(to = clone_cur(nf))) {
-		nf_fip_unref(f);
-		return -ENOMEM;
-	}
-	if ((r = nf_model_put_fip(to, f)) < 0) {
-		nf_model_free(to);
-		return r;
-	}
-	return check_and_commit(nf, to, err);
+	return r < 0 ? r : put_one(nf, OBJ_FIP, f, err);
 }
 
 int
 nf_fip_disassociate(struct nf_ctx *nf, const char *fip_id, struct hv_error *err)
 {
-	struct nf_model *to;
-
 	if (!nf_model_fip(nf->cur, fip_id))
 		return hv_error_set(err, -ENOENT, "floating_ip_id", "floating IP %.64s is not associated", fip_id);
-	if (!(to = clone_cur(nf)))
-		return -ENOMEM;
-	nf_model_del_fip(to, fip_id);
-	return check_and_commit(nf, to, err);
+	return del_one(nf, OBJ_FIP, fip_id, err);
 }
 
 int
@@ -485,10 +454,10 @@ nf_tap_claim(struct nf_ctx *nf, const char *ifname, struct hv_error *err)
 	if ((r = nf_valid_ifname(ifname, "ifname", err)) < 0)
 		return r;
 	if (!(to = clone_cur(nf)))
-		return -ENOMEM;
+		return nf_oom(err, "ifname");
 	if ((r = nf_model_claim_tap(to, ifname)) < 0) {
 		nf_model_free(to);
-		return r;
+		return nf_oom(err, "ifname");
 	}
 	return check_and_commit(nf, to, err);
 }
@@ -499,7 +468,7 @@ nf_tap_release(struct nf_ctx *nf, const char *ifname, struct hv_error *err)
 	struct nf_model *to;
 
 	if (!(to = clone_cur(nf)))
-		return -ENOMEM;
+		return nf_oom(err, "ifname");
 	if (!nf_model_release_tap(to, ifname)) {
 		nf_model_free(to);
 		return hv_error_set(err, -ENOENT, "ifname", "tap %.16s is not claimed", ifname);

@@ -85,6 +85,7 @@ struct nf_fip {
 struct nf_model {
 	char ext_ifname[NF_IFNAME_MAX + 1]; /* "" = no floating IPs on this host */
 	size_t n_ports, n_groups, n_fips, n_taps;
+	size_t cap_ports, cap_groups, cap_fips, cap_taps; /* allocated elements (HV_GROW) */
 	struct nf_port **ports;
 	struct nf_group **groups;
 	struct nf_fip **fips;
@@ -111,12 +112,24 @@ void nf_port_unref(struct nf_port *p);
 void nf_group_unref(struct nf_group *g);
 void nf_fip_unref(struct nf_fip *f);
 
+/* Out of memory as an error like any other: every -ENOMEM netfilter returns to a caller
+ * with an error struct comes through here. field names what was being built ("" for none). */
+static inline int
+nf_oom(struct hv_error *err, const char *field)
+{
+	return hv_error_set(err, -ENOMEM, field, "%s%sout of memory", field, *field ? ": " : "");
+}
+
 /* Cross-object checks (group references, FIP targets, unique ifnames, tags). Gives each
  * group without a tag the one it had in prev (when given) or the lowest free one. */
 int nf_model_check(struct nf_model *m, const struct nf_model *prev, struct hv_error *err);
 
 /* JSON codec; `where` prefixes field names in errors ("state", "body.port"). */
 int nf_port_from_json(const json_t *o, const char *where, struct nf_port **ret, struct hv_error *err);
+/* A new port (one reference) equal to port but for its groups, taken from the JSON array
+ * groups with nf_port_from_json's checks (NULL keeps port's groups). */
+int nf_port_with_groups(const struct nf_port *port, const json_t *groups, const char *where,
+			struct nf_port **ret, struct hv_error *err);
 int nf_group_from_json(const json_t *o, const char *where, struct nf_group **ret, struct hv_error *err);
 int nf_fip_from_json(const json_t *o, const char *where, struct nf_fip **ret, struct hv_error *err);
 int nf_model_from_json(const json_t *o, const char *where, struct nf_model **ret, struct hv_error *err);

@@ -26,6 +26,7 @@
 #include <linux/netfilter_arp.h>
 
 #include "nf-nl.h"
+#include "vec.h"
 
 #define MSG_ROOM (128 * 1024)   /* the largest message we build is well below this */
 #define ELEMS_PER_MSG 256       /* keeps the nested element list under 64 KiB */
@@ -67,23 +68,15 @@ reserve(struct nf_batch *b)
 	if (b->cap - b->len >= MSG_ROOM && b->cap_msg > b->n_msg)
 		return 0;
 	if (b->cap - b->len < MSG_ROOM) {
-		size_t cap = b->cap ? b->cap * 2 : 4 * MSG_ROOM;
-		char *p = realloc(b->buf, cap);
-		if (!p)
+		size_t old = b->cap;
+
+		if (HV_GROW(b->buf, b->cap, b->len + MSG_ROOM) < 0)
 			return -ENOMEM;
 		/* Netlink alignment padding is sent as is: never send stale heap bytes. */
-		memset(p + b->cap, 0, cap - b->cap);
-		b->buf = p;
-		b->cap = cap;
+		memset(b->buf + old, 0, b->cap - old);
 	}
-	if (b->cap_msg <= b->n_msg) {
-		size_t cap = b->cap_msg ? b->cap_msg * 2 : 256;
-		uint32_t *m = realloc(b->msg_op, cap * sizeof *m);
-		if (!m)
-			return -ENOMEM;
-		b->msg_op = m;
-		b->cap_msg = cap;
-	}
+	if (HV_GROW(b->msg_op, b->cap_msg, b->n_msg + 1) < 0)
+		return -ENOMEM;
 	return 0;
 }
 

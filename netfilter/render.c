@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "nf-internal.h"
+#include "vec.h"
 
 void
 nf_text_printf(struct nf_text *t, const char *fmt, ...)
@@ -33,16 +34,10 @@ nf_text_printf(struct nf_text *t, const char *fmt, ...)
 			t->len += (size_t)n;
 			return;
 		}
-		size_t cap = t->cap ? t->cap * 2 : 4096;
-		while (cap < t->len + (size_t)n + 1)
-			cap *= 2;
-		char *b = realloc(t->buf, cap);
-		if (!b) {
+		if (HV_GROW(t->buf, t->cap, t->len + (size_t)n + 1) < 0) {
 			t->oom = true;
 			return;
 		}
-		t->buf = b;
-		t->cap = cap;
 	}
 }
 

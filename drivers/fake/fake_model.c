@@ -11,6 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <hvagent/ids.h>
+
+#include "vec.h"
+
 #define NS UINT64_C(1000000000)
 #define FAKE_LOG_MAX ((size_t)64 * 1024)
 #define FAKE_UPTIME_BACKLOG 600 /* uptime lines written at most per catch-up */
@@ -499,18 +503,9 @@ static void fake_log_raw(struct fake_instance *i, const char *text, size_t n)
 		memmove(i->log, i->log + drop, i->log_len - drop);
 		i->log_len -= drop;
 	}
-	if (i->log_len + n > i->log_cap) {
-		size_t cap = i->log_cap ? i->log_cap : 1024;
-		while (cap < i->log_len + n)
-			cap *= 2;
-		if (cap > FAKE_LOG_MAX)
-			cap = FAKE_LOG_MAX;
-		char *nb = realloc(i->log, cap);
-		if (!nb)
-			return; /* a lost console line is acceptable, corrupting state is not */
-		i->log = nb;
-		i->log_cap = cap;
-	}
+	/* log_len + n <= FAKE_LOG_MAX here, a power of two, so doubling never passes it */
+	if (HV_GROW(i->log, i->log_cap, i->log_len + n) < 0)
+		return; /* a lost console line is acceptable, corrupting state is not */
 	memcpy(i->log + i->log_len, text, n);
 	i->log_len += n;
 }
@@ -710,18 +705,6 @@ static uint64_t fake_cell_memory(const struct fake_host *h, uint32_t c)
 
 /* ---- request validation ---- */
 
-static bool fake_is_uuid(const char *s)
-{
-	if (!s || strlen(s) != 36)
-		return false;
-	for (int k = 0; k < 36; k++) {
-		bool dash = k == 8 || k == 13 || k == 18 || k == 23;
-		if (dash ? s[k] != '-' : !isxdigit((unsigned char)s[k]))
-			return false;
-	}
-	return true;
-}
-
 static bool fake_is_printable(const char *s, size_t max)
 {
 	size_t n = 0;
@@ -782,8 +765,8 @@ static int fake_check_spec(const struct hvd_instance_spec *in, struct hvd_instan
 	memset(spec, 0, sizeof *spec);
 	memcpy(spec, in, in->struct_size < sizeof *spec ? in->struct_size : sizeof *spec);
 
-	if (!fake_is_uuid(spec->uuid))
-		return hv_error_set(err, -EINVAL, "uuid", "fake: uuid '%.40s' is not 8-4-4-4-12 hex digits",
+	if (!hvd_uuid_valid(spec->uuid))
+		return hv_error_set(err, -EINVAL, "uuid", "fake: uuid '%.40s' is not 8-4-4-4-12 lower-case hex digits",
 				    spec->uuid ? spec->uuid : "");
 	if (spec->hostname && (!fake_is_printable(spec->hostname, 63) || strchr(spec->hostname, ' ')))
 		return hv_error_set(err, -EINVAL, "hostname", "fake: hostname is not 1-63 printable characters without spaces");
@@ -826,11 +809,8 @@ static int fake_check_spec(const struct hvd_instance_spec *in, struct hvd_instan
 		return hv_error_set(err, -EINVAL, "ports", "fake: ports missing");
 	for (size_t k = 0; k < spec->n_ports; k++) {
 		const struct hvd_port *p = &spec->ports[k];
-		unsigned b[6];
-		char tail;
-		if (!p->mac || sscanf(p->mac, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &tail) != 6 ||
-		    strlen(p->mac) != 17)
-			return hv_error_set(err, -EINVAL, "ports.mac", "fake: port %zu: mac is not xx:xx:xx:xx:xx:xx", k);
+		if (!hvd_mac_valid(p->mac))
+			return hv_error_set(err, -EINVAL, "ports.mac", "fake: port %zu: mac is not lower-case xx:xx:xx:xx:xx:xx", k);
 		if (p->ifname && (strlen(p->ifname) > 15 || strchr(p->ifname, '/')))
 			return hv_error_set(err, -EINVAL, "ports.ifname", "fake: port %zu: interface name is longer than 15 or has '/'", k);
 	}
@@ -866,14 +846,8 @@ int fake_spawn(struct fake_host *h, const struct hvd_instance_spec *in,
 		return hv_error_set(err, -EEXIST, "uuid", "fake: instance %s already exists", spec.uuid);
 	if ((r = fake_fits(h, NULL, &flavor, spec.uuid, err)) < 0)
 		return r;
-	if (h->n_inst == h->cap_inst) {
-		size_t cap = h->cap_inst ? h->cap_inst * 2 : 8;
-		struct fake_instance **n = realloc(h->inst, cap * sizeof *n);
-		if (!n)
-			return hv_error_set(err, -ENOMEM, "", "fake: out of memory");
-		h->inst = n;
-		h->cap_inst = cap;
-	}
+	if (HV_GROW(h->inst, h->cap_inst, h->n_inst + 1) < 0)
+		return hv_error_set(err, -ENOMEM, "", "fake: out of memory");
 	struct fake_instance *i = calloc(1, sizeof *i);
 	if (!i)
 		return hv_error_set(err, -ENOMEM, "", "fake: out of memory");

@@ -15,6 +15,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <hvagent/qcow2.h>
+
 #ifndef QEMU_IMG
 #define QEMU_IMG "qemu-img"
 #endif
@@ -101,11 +103,11 @@ run(const char *const *argv, char *out, size_t out_size, struct hv_error *err)
 }
 
 /* The virtual size without running qemu-img: a raw file's length, or the size field of the
- * qcow2 header (big-endian u64 at offset 24, after the "QFI\xfb" magic). */
+ * qcow2 header. */
 static int
 header_virtual_size(const char *path, const char *format, uint64_t *ret, struct hv_error *err)
 {
-	unsigned char h[32];
+	struct hvd_qcow2_header h;
 	struct stat st;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
@@ -119,14 +121,12 @@ header_virtual_size(const char *path, const char *format, uint64_t *ret, struct 
 		*ret = (uint64_t)st.st_size;
 		return 0;
 	}
-	if (pread(fd, h, sizeof h, 0) != (ssize_t)sizeof h || memcmp(h, "QFI\xfb", 4) != 0) {
+	if (hvd_qcow2_read_header(fd, &h) < 0) {
 		close(fd);
 		return hv_error_set(err, -EINVAL, "image.format", "%s is not a qcow2 image", path);
 	}
 	close(fd);
-	*ret = 0;
-	for (int i = 24; i < 32; i++)
-		*ret = *ret << 8 | h[i];
+	*ret = h.size;
 	return 0;
 }
 

@@ -17,6 +17,8 @@
 #include <libxml/xpath.h>
 #include <libxml/xpathInternals.h>
 
+#include <hvagent/ids.h>
+
 #define HV_XMLNS "urn:hvagent:instance:1"
 
 /* ---------------------------------------------------------------- small parsers */
@@ -160,32 +162,6 @@ path_ok(const char *s)
 {
 	return s && s[0] == '/' && text_ok(s) && !strstr(s, "/../") &&
 	       strcmp(s + strlen(s) - (strlen(s) >= 3 ? 3 : 0), "/..") != 0;
-}
-
-bool
-domxml_uuid_valid(const char *s)
-{
-	static const int dash[] = {8, 13, 18, 23};
-
-	if (!s || strlen(s) != 36)
-		return false;
-	for (int i = 0; i < 36; i++) {
-		bool want_dash = i == dash[0] || i == dash[1] || i == dash[2] || i == dash[3];
-		if (want_dash ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
-			return false;
-	}
-	return true;
-}
-
-static bool
-mac_ok(const char *s)
-{
-	if (!s || strlen(s) != 17)
-		return false;
-	for (int i = 0; i < 17; i++)
-		if (i % 3 == 2 ? s[i] != ':' : !isxdigit((unsigned char)s[i]))
-			return false;
-	return true;
 }
 
 static bool
@@ -725,8 +701,8 @@ check_spec_strings(const struct domxml_params *p, struct hv_error *err)
 {
 	const struct hvd_instance_spec *s = p->spec;
 
-	if (!domxml_uuid_valid(s->uuid))
-		return hv_error_set(err, -EINVAL, "uuid", "uuid must be 8-4-4-4-12 hex digits");
+	if (!hvd_uuid_valid(s->uuid))
+		return hv_error_set(err, -EINVAL, "uuid", "uuid must be 8-4-4-4-12 lower-case hex digits");
 	if (!s->name || !*s->name || strlen(s->name) > 255 || !text_ok(s->name))
 		return hv_error_set(err, -EINVAL, "name", "name must be 1-255 bytes of printable UTF-8");
 	if (s->hostname && (strlen(s->hostname) > 255 || !text_ok(s->hostname)))
@@ -740,8 +716,8 @@ check_spec_strings(const struct domxml_params *p, struct hv_error *err)
 		    !text_ok(s->metadata[i].value))
 			return hv_error_set(err, -EINVAL, "metadata", "metadata item %zu must be printable UTF-8", i);
 	for (size_t i = 0; i < s->n_ports; i++) {
-		if (!mac_ok(s->ports[i].mac))
-			return hv_error_set(err, -EINVAL, "ports.mac", "port %zu: mac must look like fa:16:3e:00:00:01", i);
+		if (!hvd_mac_valid(s->ports[i].mac))
+			return hv_error_set(err, -EINVAL, "ports.mac", "port %zu: mac must be lower-case like fa:16:3e:00:00:01", i);
 		if (!ifname_ok(s->ports[i].ifname))
 			return hv_error_set(err, -EINVAL, "ports.ifname",
 					    "port %zu: ifname must be 1-15 of [A-Za-z0-9._-]", i);

@@ -16,7 +16,7 @@ echo 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { return 0; }' 
 if ! clang -fsanitize=fuzzer "$work/probe.c" -o "$work/probe" 2>/dev/null; then
 	echo "SKIP: clang has no libFuzzer runtime (apt-get install libclang-rt-14-dev)"; exit 77
 fi
-flags=$(pkg-config --cflags --libs jansson libzmq) || { echo "SKIP: jansson/libzmq dev files missing"; exit 77; }
+flags=$(pkg-config --cflags --libs jansson libzmq libsodium) || { echo "SKIP: jansson/libzmq/libsodium dev files missing"; exit 77; }
 
 # shellcheck disable=SC2086
 clang -std=c17 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
