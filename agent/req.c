@@ -257,6 +257,8 @@ static int parse_spawn(const json_t *body, struct req *r, struct hv_error *err)
 			return hv_error_set(err, -ENOMEM, "body.user_data", "out of memory");
 		if (rc < 0)
 			return bad(err, "body.user_data", "expected base64, at most 64 KiB decoded");
+		if (r->user_data_len > HV_USER_DATA_MAX)
+			return bad(err, "body.user_data", "expected base64, at most 64 KiB decoded");
 	} else if (json_object_get(body, "user_data") &&
 		   !json_is_null(json_object_get(body, "user_data"))) {
 		return bad(err, "body.user_data", "expected string");

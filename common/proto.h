@@ -22,6 +22,7 @@
 #define PROTO_MAX_HEADER 4096        /* bytes in the header frame */
 #define PROTO_MAX_BODY (1024 * 1024) /* bytes in the body frame */
 #define PROTO_MAX_MESSAGE (4 + PROTO_MAX_TYPE + PROTO_MAX_HEADER + PROTO_MAX_BODY)
+#define HV_USER_DATA_MAX 65536      /* user data, decoded (nova's limit); base64 text: 87384 */
 #define PROTO_MAX_ID 64              /* host_id, cmd_id: 1-64 bytes of [A-Za-z0-9._:-] */
 
 enum proto_type {

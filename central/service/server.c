@@ -11,6 +11,7 @@
 
 #include <sodium.h>
 
+#include "base64.h"
 #include "json.h"
 #include "lifecycle.h"
 
@@ -145,26 +146,25 @@ image_from_args(json_t *args, const char *key, int flags, json_t **ret, struct h
 	return 1;
 }
 
-/* Whether user data is base64 by the agent's rule, libsodium's: the standard alphabet,
- * '=' padding (length a multiple of 4), zero unused bits, no whitespace. Decoded into a
- * scratch buffer, wiped after: user data is a secret field. */
-static bool
-base64_text(const char *s)
+/* User data: base64 by the one rule (common/base64.h) and at most 64 KiB once decoded, as
+ * the agent and nova limit it. The decoded copy is wiped: user data is a secret field. */
+static int
+user_data_check(const char *s, struct hv_error *err)
 {
-	size_t n = strlen(s), len = 0;
-	const char *end = NULL;
-	if (n % 4)
-		return false;
-	if (n == 0)
-		return true;
-	unsigned char *bin = malloc(n / 4 * 3);
-	if (!bin)
-		return false;
-	int r = sodium_base642bin(bin, n / 4 * 3, s, n, NULL, &len, &end,
-				  sodium_base64_VARIANT_ORIGINAL);
-	sodium_memzero(bin, n / 4 * 3);
+	unsigned char *bin = NULL;
+	size_t n = 0;
+	int r = hv_base64_decode(s, strlen(s), &bin, &n);
+
+	if (r == -ENOMEM)
+		return hv_error_set(err, r, "args.user_data", "args.user_data: out of memory");
+	if (r < 0)
+		return hv_error_set(err, -EINVAL, "args.user_data", "args.user_data: not base64");
+	sodium_memzero(bin, n);
 	free(bin);
-	return r == 0 && end == s + n;
+	if (n > HV_USER_DATA_MAX)
+		return hv_error_set(err, -EINVAL, "args.user_data",
+				    "args.user_data: %zu bytes once decoded, more than 64 KiB", n);
+	return 0;
 }
 
 /* Copies the optional identity fields a spawn or rebuild may carry (protocol §6.4) into
@@ -186,8 +186,8 @@ identity_from_args(json_t *args, bool spawn, json_t *body, json_t *secrets, stru
 				  strncmp(key, "sk-", 3) != 0)))
 		return hv_error_set(err, -EINVAL, "args.key_data",
 				    "args.key_data: not an OpenSSH public key line (ssh-ed25519 AAAA...)");
-	if (user_data && !base64_text(user_data))
-		return hv_error_set(err, -EINVAL, "args.user_data", "args.user_data: not base64");
+	if (user_data && (r = user_data_check(user_data, err)) < 0)
+		return r;
 	if (key)
 		json_object_set_new(body, "key_data", json_string(key));
 	if (pass)

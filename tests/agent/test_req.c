@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <sodium.h>
 
 #include "json.h"
 #include "proto.h"
@@ -161,6 +162,36 @@ static void reboot_needs_a_type(void **state)
 	json_decref(body);
 }
 
+/* 64 KiB decoded is the limit: 65 536 bytes pass, 65 537 are refused (their text is still
+ * under the 87 384-character bound, so only the decoded length can tell). */
+static void user_data_is_at_most_64_kib_decoded(void **state)
+{
+	static unsigned char raw[65537];
+	char *text = malloc(4 * ((sizeof raw + 2) / 3) + 1);
+	struct req r;
+	struct hv_error err = { 0 };
+	const char *code = NULL;
+	json_t *body = spawn_body();
+
+	assert_non_null(text);
+	memset(raw, 'u', sizeof raw);
+	for (size_t n = sizeof raw - 1; n <= sizeof raw; n++) {
+		sodium_bin2base64(text, 4 * ((sizeof raw + 2) / 3) + 1, raw, n,
+				  sodium_base64_VARIANT_ORIGINAL);
+		json_object_set_new(body, "user_data", json_string(text));
+		if (n == HV_USER_DATA_MAX) {
+			assert_int_equal(req_parse(body, &r, &code, &err), 0);
+			assert_int_equal(r.user_data_len, HV_USER_DATA_MAX);
+			req_release(&r);
+		} else {
+			assert_int_equal(req_parse(body, &r, &code, &err), -EINVAL);
+			assert_string_equal(err.field, "body.user_data");
+		}
+	}
+	free(text);
+	json_decref(body);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -170,6 +201,7 @@ int main(void)
 		cmocka_unit_test(a_refused_secret_is_never_echoed),
 		cmocka_unit_test(unknown_and_reserved_commands_are_unsupported),
 		cmocka_unit_test(reboot_needs_a_type),
+		cmocka_unit_test(user_data_is_at_most_64_kib_decoded),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

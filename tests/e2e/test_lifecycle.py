@@ -38,6 +38,11 @@ def api_rejects_malformed_requests(c):
     base = b'"name": "x", "host": "node-1", "image": "cirros", "flavor": {"vcpus": 1, "ram": 64, "disk": 1}'
     r = ask(b'{"id": 9, "op": "server.create", "args": {' + base + b', "user_data": "#!/bin/sh"}}')
     check(r["error"]["field"] == "args.user_data", "user data that is not base64 is refused naming args.user_data")
+    import base64
+    big = base64.b64encode(b"u" * 65537)
+    r = ask(b'{"id": 14, "op": "server.create", "args": {' + base + b', "user_data": "' + big + b'"}}')
+    check(r["error"]["field"] == "args.user_data" and "64 KiB" in r["error"]["message"],
+          "user data of 65 537 bytes once decoded is refused (the limit is 64 KiB decoded)")
     r = ask(b'{"id": 10, "op": "server.create", "args": {' + base + b', "key_data": "-----BEGIN"}}')
     check(r["error"]["field"] == "args.key_data", "a key that is not OpenSSH is refused naming args.key_data")
     r = ask(b'{"id": 11, "op": "server.create", "args": {' + base + b', "admin_pass": 7}}')
