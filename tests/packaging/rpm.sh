@@ -53,6 +53,13 @@ for list in "$expected"/*.list; do
   [ -n "${seen[$name]:-}" ] || bad "no package $name was built"
 done
 
+# The driver plugins are dlopen()ed, never linked: no package may provide them as a library.
+for f in "$out"/RPMS/*/hvagent-driver-*.rpm; do
+  if rpm -qp --provides "$f" 2>/dev/null | grep -q '\.so'; then
+    bad "$(basename "$f") provides $(rpm -qp --provides "$f" 2>/dev/null | grep '\.so' | tr '\n' ' ')"
+  fi
+done
+
 # --- install into a scratch root --------------------------------------------------
 root=$work/root
 mkdir -p "$root"
