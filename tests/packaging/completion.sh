@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# completion.sh COMPLETION HV - hv's bash completion, sourced in a fresh bash: it is
+# registered for hv (complete -p), offers nouns, verbs, options and option values, and
+# server and host names from `hv ... list -f json` (a stand-in hv prints them); against
+# a real hv with no hvcentral it offers nothing and prints nothing.
+set -euo pipefail
+comp=$1
+hv=$2
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# Stands in for hv when hvcentral answers: the JSON layout of print_json (indent 2).
+cat >"$work/hv" <<'STUB'
+#!/bin/sh
+case "$*" in
+*"server list -f json"*) printf '[\n  {\n    "uuid": "1b4e",\n    "name": "web-1",\n    "vm_state": "active"\n  },\n  {\n    "uuid": "9c2f",\n    "name": "db-2"\n  }\n]\n' ;;
+*"host list -f json"*) printf '[\n  {\n    "host_id": "node-1",\n    "state": "up"\n  }\n]\n' ;;
+*) exit 3 ;;
+esac
+STUB
+chmod +x "$work/hv"
+
+HV_API=ipc://$work/none.sock bash --norc --noprofile -s "$comp" "$work/hv" "$hv" <<'BASH_EOF'
+set -u
+source "$1"
+stub=$2 real=$3 fail=0
+[ "$(complete -p hv)" = "complete -F _hv hv" ] || { echo "FAIL: complete -p hv: $(complete -p hv)"; fail=1; }
+# expect WANT WORD...: completing the last WORD offers exactly WANT (sorted)
+expect() {
+	local want=$1; shift
+	COMP_WORDS=("$@"); COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); COMPREPLY=()
+	_hv 2>"${TMPDIR:-/tmp}/hv-comp-err.$$"
+	local got
+	got=$(printf '%s\n' "${COMPREPLY[@]}" | sort | tr '\n' ' ' | sed 's/ $//')
+	if [ "$got" != "$want" ]; then
+		echo "FAIL: [${COMP_WORDS[*]}] offers '$got', want '$want'"; fail=1
+	fi
+	if [ -s "${TMPDIR:-/tmp}/hv-comp-err.$$" ]; then
+		echo "FAIL: [${COMP_WORDS[*]}] printed: $(cat "${TMPDIR:-/tmp}/hv-comp-err.$$")"; fail=1
+	fi
+	rm -f "${TMPDIR:-/tmp}/hv-comp-err.$$"
+}
+expect 'server' hv ser
+expect 'host server' hv ''
+expect 'accept list show' hv host ''
+expect 'console console-log create delete list pause reboot rebuild rescue resize resize-confirm resize-revert resume set-password show snapshot start stop suspend unpause unrescue' hv server ''
+expect 'reboot rebuild rescue resize resize-confirm resize-revert resume' hv server re
+expect '--api --format --hard --help --timeout --version --wait -f -h' hv server reboot web-1 -
+expect '--api --deleted --format --help --host --timeout --version' hv server list --
+expect '--admin-pass --api --config-drive --flavor-spec --format --help --host --image --image-format --image-property --key-file --project --property --timeout --user-data --version --wait' hv server create x --
+expect '--image --image-format --image-property' hv server rebuild web-1 --i
+expect '--name' hv host accept KEY --n
+expect 'json table' hv -f ''
+expect 'qcow2 raw' hv server rebuild web-1 --image-format ''
+expect 'serial vnc' hv server console web-1 --type ''
+expect 'stop' hv --api ipc:///x server sto
+# options and their values before the noun do not count as words
+expect 'server' hv --timeout 5 -f json ser
+# names from hvcentral (the stand-in)
+expect 'db-2 web-1' "$stub" server show ''
+expect 'web-1' "$stub" server reboot --hard w
+expect 'node-1' "$stub" server create x --host ''
+expect 'node-1' "$stub" host show ''
+expect '' "$stub" server create ''
+# no hvcentral: nothing offered, nothing printed
+expect '' "$real" server show ''
+expect '' "$real" host show ''
+[ $fail = 0 ] && echo "PASS: hv completion"
+exit $fail
+BASH_EOF
