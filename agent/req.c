@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <hvagent/ids.h>
+#include "ids.h"
 
 #include "base64.h"
 #include "json.h"
@@ -156,7 +156,7 @@ static int parse_ports(const json_t *body, json_t **ret, struct hv_error *err)
 			return bad(err, hj_path(path, sizeof path, w, "gateway", 0),
 				   "expected an IPv4 or IPv6 address");
 		}
-		if (!hvd_mac_valid(mac)) {
+		if (!hv_mac_valid(mac)) {
 			json_decref(ipo);
 			return bad(err, hj_path(path, sizeof path, w, "mac", 0),
 				   "expected lower-case xx:xx:xx:xx:xx:xx");

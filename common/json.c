@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include <hvagent/driver.h>
-#include <hvagent/ids.h>
+#include "ids.h"
 
 #include "vec.h"
 
@@ -606,7 +606,7 @@ int hj_enum(const json_t *obj, const char *where, const char *key, int flags,
 
 bool hj_is_uuid(const char *s)
 {
-	return hvd_uuid_valid(s);
+	return hv_uuid_valid(s);
 }
 
 int hj_uuid(const json_t *obj, const char *where, const char *key, int flags, const char **ret,

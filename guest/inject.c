@@ -26,7 +26,7 @@
 
 #include <guestfs.h>
 
-#include <hvagent/qcow2.h>
+#include "qcow2.h"
 
 #include "password.h"
 #include "sshkey.h"
@@ -56,7 +56,7 @@ struct prepared {
 static int
 check_qcow2(const char *path, const char *store, const char *field, int depth, struct hv_error *err)
 {
-	struct hvd_qcow2_header h;
+	struct hv_qcow2_header h;
 	char name[PATH_MAX], resolved[PATH_MAX], store_real[PATH_MAX], fmt[32] = "";
 	int fd, r = 0;
 
@@ -66,7 +66,7 @@ check_qcow2(const char *path, const char *store, const char *field, int depth, s
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return hv_error_set(err, -errno, field, "%s: %s: %s", field, path, strerror(errno));
-	if (hvd_qcow2_read_header(fd, &h) < 0) {
+	if (hv_qcow2_read_header(fd, &h) < 0) {
 		r = hv_error_set(err, -EINVAL, field, "%s: %s is not a qcow2 image", field, path);
 		goto out;
 	}
@@ -95,7 +95,7 @@ check_qcow2(const char *path, const char *store, const char *field, int depth, s
 		unsigned char e[8];
 		if (pread(fd, e, 8, (off_t)off) != 8)
 			break;
-		uint32_t type = (uint32_t)hvd_qcow2_be(e, 4), len = (uint32_t)hvd_qcow2_be(e + 4, 4);
+		uint32_t type = (uint32_t)hv_qcow2_be(e, 4), len = (uint32_t)hv_qcow2_be(e + 4, 4);
 		if (type == 0)
 			break;
 		if (type == 0xE2792ACAu && len > 0 && len < sizeof fmt) {

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include <hvagent/ids.h>
+#include "ids.h"
 
 #include "base64.h"
 #include "password.h"
@@ -86,7 +86,7 @@ validate_nic(const struct guest_nic *nic, size_t i, struct hv_error *err)
 	char f[48];
 	int fam;
 
-	if (!nic->mac || !hvd_mac_valid(nic->mac)) {
+	if (!nic->mac || !hv_mac_valid(nic->mac)) {
 		snprintf(f, sizeof f, "nics[%zu].mac", i);
 		return hv_error_set(err, -EINVAL, f, "%s: expected a lower-case MAC address like 52:54:00:12:34:56", f);
 	}
@@ -132,7 +132,7 @@ validate(const struct guest_config *c, struct hv_error *err)
 	char f[48];
 	int r;
 
-	if (!c->uuid || !hvd_uuid_valid(c->uuid))
+	if (!c->uuid || !hv_uuid_valid(c->uuid))
 		return hv_error_set(err, -EINVAL, "uuid", "uuid: required, 8-4-4-4-12 lower-case hex digits");
 	if (c->name && !no_controls(c->name, 255))
 		return hv_error_set(err, -EINVAL, "name", "name: at most 255 bytes, no control characters");

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <hvagent/ids.h>
+#include "ids.h"
 
 #include "json.h"
 #include "vec.h"
@@ -59,7 +59,7 @@ parse_mac(const char *s, const char *field, uint8_t mac[6], struct hv_error *err
 	unsigned int b[6];
 	char tail;
 
-	if (!hvd_mac_valid(s) ||
+	if (!hv_mac_valid(s) ||
 	    sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &tail) != 6)
 		return hv_error_set(err, -EINVAL, field, "%s: expected a MAC address like fa:16:3e:00:00:01", field);
 	for (int i = 0; i < 6; i++)

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <hvagent/ids.h>
+#include "ids.h"
 
 #include "vec.h"
 
@@ -765,7 +765,7 @@ static int fake_check_spec(const struct hvd_instance_spec *in, struct hvd_instan
 	memset(spec, 0, sizeof *spec);
 	memcpy(spec, in, in->struct_size < sizeof *spec ? in->struct_size : sizeof *spec);
 
-	if (!hvd_uuid_valid(spec->uuid))
+	if (!hv_uuid_valid(spec->uuid))
 		return hv_error_set(err, -EINVAL, "uuid", "fake: uuid '%.40s' is not 8-4-4-4-12 lower-case hex digits",
 				    spec->uuid ? spec->uuid : "");
 	if (spec->hostname && (!fake_is_printable(spec->hostname, 63) || strchr(spec->hostname, ' ')))
@@ -809,7 +809,7 @@ static int fake_check_spec(const struct hvd_instance_spec *in, struct hvd_instan
 		return hv_error_set(err, -EINVAL, "ports", "fake: ports missing");
 	for (size_t k = 0; k < spec->n_ports; k++) {
 		const struct hvd_port *p = &spec->ports[k];
-		if (!hvd_mac_valid(p->mac))
+		if (!hv_mac_valid(p->mac))
 			return hv_error_set(err, -EINVAL, "ports.mac", "fake: port %zu: mac is not lower-case xx:xx:xx:xx:xx:xx", k);
 		if (p->ifname && (strlen(p->ifname) > 15 || strchr(p->ifname, '/')))
 			return hv_error_set(err, -EINVAL, "ports.ifname", "fake: port %zu: interface name is longer than 15 or has '/'", k);

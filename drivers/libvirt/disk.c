@@ -15,7 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <hvagent/qcow2.h>
+#include "qcow2.h"
 
 #ifndef QEMU_IMG
 #define QEMU_IMG "qemu-img"
@@ -107,7 +107,7 @@ run(const char *const *argv, char *out, size_t out_size, struct hv_error *err)
 static int
 header_virtual_size(const char *path, const char *format, uint64_t *ret, struct hv_error *err)
 {
-	struct hvd_qcow2_header h;
+	struct hv_qcow2_header h;
 	struct stat st;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
@@ -121,7 +121,7 @@ header_virtual_size(const char *path, const char *format, uint64_t *ret, struct 
 		*ret = (uint64_t)st.st_size;
 		return 0;
 	}
-	if (hvd_qcow2_read_header(fd, &h) < 0) {
+	if (hv_qcow2_read_header(fd, &h) < 0) {
 		close(fd);
 		return hv_error_set(err, -EINVAL, "image.format", "%s is not a qcow2 image", path);
 	}

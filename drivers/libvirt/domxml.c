@@ -17,7 +17,7 @@
 #include <libxml/xpath.h>
 #include <libxml/xpathInternals.h>
 
-#include <hvagent/ids.h>
+#include "ids.h"
 
 #define HV_XMLNS "urn:hvagent:instance:1"
 
@@ -701,7 +701,7 @@ check_spec_strings(const struct domxml_params *p, struct hv_error *err)
 {
 	const struct hvd_instance_spec *s = p->spec;
 
-	if (!hvd_uuid_valid(s->uuid))
+	if (!hv_uuid_valid(s->uuid))
 		return hv_error_set(err, -EINVAL, "uuid", "uuid must be 8-4-4-4-12 lower-case hex digits");
 	if (!s->name || !*s->name || strlen(s->name) > 255 || !text_ok(s->name))
 		return hv_error_set(err, -EINVAL, "name", "name must be 1-255 bytes of printable UTF-8");
@@ -716,7 +716,7 @@ check_spec_strings(const struct domxml_params *p, struct hv_error *err)
 		    !text_ok(s->metadata[i].value))
 			return hv_error_set(err, -EINVAL, "metadata", "metadata item %zu must be printable UTF-8", i);
 	for (size_t i = 0; i < s->n_ports; i++) {
-		if (!hvd_mac_valid(s->ports[i].mac))
+		if (!hv_mac_valid(s->ports[i].mac))
 			return hv_error_set(err, -EINVAL, "ports.mac", "port %zu: mac must be lower-case like fa:16:3e:00:00:01", i);
 		if (!ifname_ok(s->ports[i].ifname))
 			return hv_error_set(err, -EINVAL, "ports.ifname",

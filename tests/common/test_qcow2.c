@@ -1,4 +1,4 @@
-/* test_qcow2.c - <hvagent/qcow2.h> reads the fixed header of files written here: version 2
+/* test_qcow2.c - common/qcow2.h reads the fixed header of files written here: version 2
  * and 3 headers, and refuses what is not a whole qcow2 header. */
 #include <fcntl.h>
 #include <setjmp.h>
@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include <hvagent/qcow2.h>
+#include "qcow2.h"
 
 static void
 put_be(unsigned char *p, uint64_t v, int bytes)
@@ -55,12 +55,12 @@ static void
 a_version_3_header_is_read(void **state)
 {
 	unsigned char buf[512];
-	struct hvd_qcow2_header h;
+	struct hv_qcow2_header h;
 	int fd;
 
 	header(buf, 3);
 	fd = file_with(buf, sizeof buf);
-	assert_int_equal(hvd_qcow2_read_header(fd, &h), 0);
+	assert_int_equal(hv_qcow2_read_header(fd, &h), 0);
 	close(fd);
 	assert_int_equal(h.version, 3);
 	assert_int_equal(h.backing_file_offset, 0x1000);
@@ -74,13 +74,13 @@ static void
 a_version_2_header_has_no_version_3_fields(void **state)
 {
 	unsigned char buf[512];
-	struct hvd_qcow2_header h;
+	struct hv_qcow2_header h;
 	int fd;
 
 	header(buf, 2);
 	put_be(buf + 72, 0xffffffffffffffffull, 8); /* past a v2 header: not a feature field */
 	fd = file_with(buf, HVD_QCOW2_V2_LEN + 8);
-	assert_int_equal(hvd_qcow2_read_header(fd, &h), 0);
+	assert_int_equal(hv_qcow2_read_header(fd, &h), 0);
 	close(fd);
 	assert_int_equal(h.version, 2);
 	assert_true(h.size == (uint64_t)10 << 30);
@@ -92,30 +92,30 @@ static void
 what_is_not_a_whole_qcow2_header_is_refused(void **state)
 {
 	unsigned char buf[512];
-	struct hvd_qcow2_header h;
+	struct hv_qcow2_header h;
 	int fd;
 
 	header(buf, 3);
 	fd = file_with(buf, HVD_QCOW2_V3_LEN - 1); /* a v3 header cut short */
-	assert_int_equal(hvd_qcow2_read_header(fd, &h), -EINVAL);
+	assert_int_equal(hv_qcow2_read_header(fd, &h), -EINVAL);
 	close(fd);
 
 	header(buf, 2);
 	fd = file_with(buf, HVD_QCOW2_V2_LEN - 1); /* a v2 header cut short */
-	assert_int_equal(hvd_qcow2_read_header(fd, &h), -EINVAL);
+	assert_int_equal(hv_qcow2_read_header(fd, &h), -EINVAL);
 	close(fd);
 
 	header(buf, 3);
 	buf[3] = 0xfa; /* wrong magic */
 	fd = file_with(buf, sizeof buf);
-	assert_int_equal(hvd_qcow2_read_header(fd, &h), -EINVAL);
+	assert_int_equal(hv_qcow2_read_header(fd, &h), -EINVAL);
 	close(fd);
 
 	fd = file_with(buf, 0); /* empty: a raw disk just created */
-	assert_int_equal(hvd_qcow2_read_header(fd, &h), -EINVAL);
+	assert_int_equal(hv_qcow2_read_header(fd, &h), -EINVAL);
 	close(fd);
 
-	assert_int_equal(hvd_qcow2_read_header(-1, &h), -EBADF);
+	assert_int_equal(hv_qcow2_read_header(-1, &h), -EBADF);
 }
 
 int
