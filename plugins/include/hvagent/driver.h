@@ -86,6 +86,38 @@ struct hvd_kv {
 	const char *value;
 };
 
+/* The type of a config key; the agent checks a value against it before any driver sees it. */
+enum hvd_config_type {
+	HVD_CONFIG_STRING = 0,
+	HVD_CONFIG_INT = 1,  /* decimal, within [min, max] */
+	HVD_CONFIG_BOOL = 2, /* true/false, yes/no, on/off, 1/0; handed to open() as true/false */
+	HVD_CONFIG_ENUM = 3, /* one of `allowed`, a '|'-separated list: "kvm|qemu" */
+	HVD_CONFIG_PATH = 4, /* absolute path */
+};
+
+/* Roles a key can play for the agent (struct hvd_config_key.flags). */
+#define HVD_KEY_REBOOT_TIMEOUT 0x1u   /* HVD_CONFIG_INT seconds: the agent's timeout_s for soft
+				       * reboots and for restart recovery's hard reboot */
+#define HVD_KEY_SHUTDOWN_TIMEOUT 0x2u /* HVD_CONFIG_INT seconds: the agent's timeout_s for a
+				       * stop that names no wait */
+
+/* One key of a driver's config section (struct hvd_driver.config_keys). Fixed layout: a
+ * later ABI that needs more adds a new table, it never grows this struct. */
+struct hvd_config_key {
+	const char *key;     /* [A-Za-z0-9_.-]+; NULL ends the table */
+	enum hvd_config_type type;
+	const char *def;     /* default as text, valid for type; NULL = unset, not handed over */
+	const char *allowed; /* HVD_CONFIG_ENUM only */
+	int64_t min, max;    /* HVD_CONFIG_INT only */
+	const char *help;    /* one line: --check-config, the sample config, the man page */
+	uint32_t flags;      /* HVD_KEY_* */
+};
+
+/* What a driver needs from the agent (struct hvd_driver.needs). */
+#define HVD_NEED_IMAGE_FILE 0x1u /* spawn, rebuild and rescue need the image as a file of the
+				  * image store (hvd_image.path); without it the agent hands any
+				  * image id, with path NULL when the store lacks it */
+
 struct hvd_flavor {
 	const char *name;
 	uint32_t vcpus;
@@ -288,6 +320,27 @@ struct hvd_driver {
 	 * when the instance is unknown. (v1, appended) */
 	int (*root_disk)(struct hvd_host *host, const char *uuid, char **ret_path,
 			 char **ret_format, struct hv_error *err);
+	/* Checks the driver's config section beyond what the key types say (formats, keys that
+	 * depend on each other). cfg holds every key of config_keys that has a value, defaults
+	 * included, as open() would get it. Returns 0, or -EINVAL with err->field naming the key
+	 * at fault and err->message "what is wrong (allowed: ...)", which the agent prints after
+	 * the FILE:LINE that set the key. Connects to nothing: --check-config calls it. NULL =
+	 * nothing more to check. (v1, appended) */
+	int (*check_config)(const struct hvd_kv *cfg, size_t n_cfg, struct hv_error *err);
+
+	/* --- what the driver reads from hvagent.conf and needs from the agent (v1, appended).
+	 * A driver whose struct ends before these fields declares no section and needs
+	 * HVD_NEED_IMAGE_FILE: what the agent assumed of every driver before. --- */
+
+	/* The hvagent.conf section open() gets ("libvirt"): [a-z0-9_]{1,64}, not one of the
+	 * agent's own sections; NULL = the driver reads none. (v1, appended) */
+	const char *config_section;
+	/* The keys of config_section, ending with an entry whose key is NULL. The agent checks
+	 * every value against it, reports problems as FILE:LINE, and hands open() every key that
+	 * has a value, defaults included. (v1, appended) */
+	const struct hvd_config_key *config_keys;
+	/* HVD_NEED_* flags. (v1, appended) */
+	uint64_t needs;
 };
 
 /* The one symbol a driver exports. agent_abi_version lets a driver refuse an older agent. */
