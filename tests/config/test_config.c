@@ -18,8 +18,6 @@
 
 #include <cmocka.h>
 
-#include <hvagent/driver.h>
-
 #include "agent_config.h"
 #include "config.h"
 
@@ -296,7 +294,7 @@ static void a_section_is_handed_to_a_driver_as_key_values(void **state)
 	struct cfg *cfg;
 	struct cfg_diags d;
 	assert_int_equal(cfg_load_string(agent_config_schema, "t.conf", "[fake]\nvcpus = 8\n", &cfg, &d), 0);
-	struct hvd_kv *kv;
+	struct hv_kv *kv;
 	size_t n;
 	assert_int_equal(cfg_section_kv(cfg, "fake", &kv, &n), 0);
 	assert_int_equal(n, 9); /* every [fake] key of the schema, defaults included */
@@ -343,10 +341,11 @@ static void a_missing_main_file_is_named(void **state)
 	tmp_make();
 	char path[128];
 	snprintf(path, sizeof path, "%s/hvagent.conf", tmp_dir);
+	struct agent_config *ac;
 	struct cfg *cfg;
 	struct cfg_diags d;
-	assert_int_equal(agent_config_load(path, &cfg, &d), -ENOENT);
-	assert_null(cfg);
+	assert_int_equal(agent_config_load(path, &ac, &d), -ENOENT);
+	assert_null(ac);
 	assert_int_equal(d.n, 1);
 	assert_string_equal(d.items[0].file, path);
 	assert_string_equal(d.items[0].text, "cannot open: No such file or directory");
@@ -370,15 +369,16 @@ static void drop_ins_apply_in_lexical_order_and_the_later_wins(void **state)
 	write_file(f, "[DEFAULT]\nreport_interval = 40\nlog_level = debug\n");
 	snprintf(f, sizeof f, "%s/30-c.conf.disabled", dir);
 	write_file(f, "[DEFAULT]\nreport_interval = 60\n");
-	struct cfg *cfg;
+	struct agent_config *ac;
 	struct cfg_diags d;
-	assert_int_equal(agent_config_load(path, &cfg, &d), 0);
+	assert_int_equal(agent_config_load(path, &ac, &d), 0);
+	struct cfg *cfg = ac->cfg;
 	assert_int_equal(cfg_get_int(cfg, "DEFAULT", "report_interval"), 50);
 	assert_int_equal(cfg_get_int(cfg, "DEFAULT", "max_concurrent_builds"), 2);
 	assert_string_equal(cfg_get_str(cfg, "DEFAULT", "log_level"), "debug");
 	snprintf(f, sizeof f, "%s/20-b.conf:2", dir);
 	assert_string_equal(cfg_origin(cfg, "DEFAULT", "report_interval"), f);
-	cfg_free(cfg);
+	agent_config_free(ac);
 	tmp_remove();
 }
 
@@ -392,10 +392,10 @@ static void an_error_in_a_drop_in_names_the_drop_in(void **state)
 	assert_int_equal(mkdir(dir, 0755), 0);
 	snprintf(f, sizeof f, "%s/50-site.conf", dir);
 	write_file(f, "# site overrides\n[libvirt]\nvirt_type = xen\n");
-	struct cfg *cfg;
+	struct agent_config *ac;
 	struct cfg_diags d;
-	assert_int_equal(agent_config_load(path, &cfg, &d), -EINVAL);
-	assert_null(cfg);
+	assert_int_equal(agent_config_load(path, &ac, &d), -EINVAL);
+	assert_null(ac);
 	assert_int_equal(d.n, 1);
 	assert_string_equal(d.items[0].file, f);
 	assert_int_equal(d.items[0].line, 3);
@@ -410,9 +410,9 @@ static void checks_across_keys_point_at_the_line_that_set_them(void **state)
 	write_file(path, "[controller]\nreconnect_min_ms = 5000\nreconnect_max_ms = 1000\n"
 			 "server_public_key = tooshort\n[libvirt]\nserial_port_range = 9:2\n"
 			 "[fake]\nfail_probability = 1.5\n[DEFAULT]\ndriver = ../evil\n");
-	struct cfg *cfg;
+	struct agent_config *ac;
 	struct cfg_diags d;
-	assert_int_equal(agent_config_load(path, &cfg, &d), -EINVAL);
+	assert_int_equal(agent_config_load(path, &ac, &d), -EINVAL);
 	assert_int_equal(d.n, 5);
 	unsigned lines[5];
 	for (size_t i = 0; i < 5; i++)
