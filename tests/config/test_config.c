@@ -18,10 +18,14 @@
 
 #include <cmocka.h>
 
+#include <hvagent/driver.h>
+
 #include "agent_config.h"
 #include "config.h"
 
 static const char *data_dir;
+/* Where the fixture, fake and libvirt driver plugins were built; NULL when not given. */
+static const char *fixture_dir, *fake_dir, *libvirt_dir;
 
 static const struct cfg_key schema[] = {
 	{ "DEFAULT", "name", CFG_STRING, "anon", NULL, 0, 0, "a name" },
@@ -578,6 +582,84 @@ static void the_sample_config_documents_every_key_and_loads(void **state)
 	free(fixed);
 }
 
+/* A driver the agent was built without (tests/driver/fixture_driver.c as "thirdparty"):
+ * its plugin's declaration is the schema of its section, checked like the agent's own. */
+static void a_third_party_driver_section_is_checked_from_its_plugin(void **state)
+{
+	if (!fixture_dir)
+		skip();
+	setenv("HVAGENT_DRIVER_DIR", fixture_dir, 1);
+	assert_int_equal(golden_dir("driver/good", ".out", 0), 1);
+	assert_int_equal(golden_dir("driver/bad", ".err", AGENT_CONFIG_EX_CONFIG), 2);
+
+	/* the agent hands the driver its whole section, defaults included */
+	struct agent_config *ac;
+	struct cfg_diags d;
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "%s/driver/good/thirdparty.conf", data_dir);
+	assert_int_equal(agent_config_load(path, &ac, &d), 0);
+	unsetenv("HVAGENT_DRIVER_DIR");
+	struct hvd_kv *kv;
+	size_t n;
+	assert_int_equal(agent_config_driver_kv(ac, &kv, &n), 0);
+	assert_int_equal(n, 5);
+	assert_string_equal(kv[1].key, "pool_size");
+	assert_string_equal(kv[1].value, "8");
+	assert_string_equal(kv[3].value, "true");
+	assert_string_equal(kv[4].key, "stop_wait");
+	assert_string_equal(kv[4].value, "7");
+	free(kv);
+	/* its key with the shutdown role is the stop timeout; no reboot role: [libvirt]'s */
+	uint32_t reboot_s, shutdown_s;
+	agent_config_timeouts(ac, &reboot_s, &shutdown_s);
+	assert_int_equal(shutdown_s, 7);
+	assert_int_equal(reboot_s, 120);
+	agent_config_free(ac);
+}
+
+/* The drivers built with hvagent declare exactly the rows the agent's legacy schema still
+ * holds for them, so either way a config is checked the same. */
+static void the_built_in_drivers_declare_the_legacy_rows(void **state)
+{
+	static const char *const drivers[][2] = { { "fake", "fake" }, { "libvirt", "libvirt" } };
+	static const enum cfg_type types[] = {
+		[HVD_CONFIG_STRING] = CFG_STRING, [HVD_CONFIG_INT] = CFG_INT,
+		[HVD_CONFIG_BOOL] = CFG_BOOL, [HVD_CONFIG_ENUM] = CFG_ENUM, [HVD_CONFIG_PATH] = CFG_PATH,
+	};
+	const char *dirs[] = { fake_dir, libvirt_dir };
+	for (size_t i = 0; i < 2; i++) {
+		if (!dirs[i] || !*dirs[i])
+			continue;
+		struct hv_driver *drv;
+		struct hv_error err = { 0 };
+		if (hv_driver_load(dirs[i], drivers[i][0], &drv, &err) < 0) {
+			if (i == 1 && err.code == -ENOENT)
+				continue; /* built without libvirt */
+			fail_msg("%s", err.message);
+		}
+		const struct hvd_driver *ops = hv_driver_ops(drv);
+		assert_string_equal(ops->config_section, drivers[i][1]);
+		size_t n = 0;
+		for (const struct cfg_key *k = agent_config_schema; k->section; k++) {
+			if (strcmp(k->section, ops->config_section) != 0)
+				continue;
+			const struct hvd_config_key *dk = &ops->config_keys[n++];
+			assert_non_null(dk->key);
+			assert_string_equal(dk->key, k->key);
+			assert_int_equal(types[dk->type], k->type);
+			assert_string_equal(dk->def, k->def);
+			if (k->allowed)
+				assert_string_equal(dk->allowed, k->allowed);
+			assert_int_equal(dk->min, k->min);
+			assert_int_equal(dk->max, k->max);
+			assert_string_equal(dk->help, k->help);
+		}
+		assert_true(n > 0);
+		assert_null(ops->config_keys[n].key);
+		hv_driver_unload(&drv);
+	}
+}
+
 static void drop_in_golden_shows_the_merged_config(void **state)
 {
 	/* hvagent.conf + hvagent.conf.d/{10-early,20-late}.conf (+ files that are not drop-ins) */
@@ -587,10 +669,13 @@ static void drop_in_golden_shows_the_merged_config(void **state)
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
-		fprintf(stderr, "usage: %s TESTS_DATA_CONFIG_DIR\n", argv[0]);
+		fprintf(stderr, "usage: %s TESTS_DATA_CONFIG_DIR [FIXTURE_DRIVER_DIR FAKE_DRIVER_DIR [LIBVIRT_DRIVER_DIR]]\n", argv[0]);
 		return 2;
 	}
 	data_dir = argv[1];
+	fixture_dir = argc > 2 ? argv[2] : NULL;
+	fake_dir = argc > 3 ? argv[3] : NULL;
+	libvirt_dir = argc > 4 ? argv[4] : NULL;
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(an_empty_file_gives_every_default),
 		cmocka_unit_test(values_are_normalized_and_remember_their_line),
@@ -614,6 +699,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(good_configs_print_their_normalized_form),
 		cmocka_unit_test(bad_configs_print_every_error),
 		cmocka_unit_test(drop_in_golden_shows_the_merged_config),
+		cmocka_unit_test(a_third_party_driver_section_is_checked_from_its_plugin),
+		cmocka_unit_test(the_built_in_drivers_declare_the_legacy_rows),
 		cmocka_unit_test(the_sample_config_documents_every_key_and_loads),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
