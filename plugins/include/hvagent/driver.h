@@ -7,8 +7,14 @@
  * Versioning: struct hvd_driver begins with abi_version and struct_size and is only ever
  * appended to; each op says which ABI version added it. The loader rejects a driver whose
  * abi_version differs from HVD_ABI_VERSION, whose struct_size is smaller than the size of
- * the v1 struct, or that leaves a required op NULL. An optional op left NULL means "not
- * supported": the agent answers the command with -EOPNOTSUPP and never calls it.
+ * the v1 struct, that leaves a required op NULL, or whose config_keys cannot serve as a
+ * schema. An optional op left NULL means "not supported": the agent answers the command
+ * with -EOPNOTSUPP and never calls it. Data fields appended to v1 (config_section,
+ * config_keys, needs) read as their stated default in a struct that ends before them.
+ *
+ * Config: a driver declares its hvagent.conf section and keys (config_section,
+ * config_keys) and what it needs (needs); the agent knows no driver by name, checks the
+ * section like its own (errors as FILE:LINE) and hands it to open().
  * Out-structs (hvd_host_info, ...) also begin with struct_size, set by the CALLER to the
  * size it knows; the driver fills only the fields that fit.
  *
