@@ -20,9 +20,11 @@
 /* sysexits.h EX_CONFIG: what --check-config returns for a bad config. */
 #define AGENT_CONFIG_EX_CONFIG 78
 
-/* The agent's own schema table, terminated by an entry whose section is NULL. A driver's
- * section comes from its plugin (struct hvd_driver.config_keys) when the config is loaded. */
-extern const struct cfg_key agent_config_schema[];
+/* The schema without a configured driver: the agent's own sections and those of the
+ * drivers that come with hvagent (plugins/bundled.h), terminated by an entry whose section
+ * is NULL; built on first use, kept for the process. Loading a config adds the configured
+ * driver's section as its plugin declares it. */
+const struct cfg_key *agent_config_schema(void);
 
 /* A loaded hvagent.conf and the driver plugin it names. */
 struct agent_config {
@@ -60,7 +62,8 @@ int agent_config_host_id(const struct cfg *cfg, char *buf, size_t size);
 int agent_config_driver_kv(const struct agent_config *ac, struct hvd_kv **ret, size_t *ret_n);
 
 /* The timeouts the agent passes to soft reboots and to stops that name no wait: the
- * driver's keys with the HVD_KEY_*_TIMEOUT roles. */
+ * driver's keys with the HVD_KEY_*_TIMEOUT roles; for a driver that declares none, those of
+ * the first driver that comes with hvagent and does; else 120 s and 60 s. */
 void agent_config_timeouts(const struct agent_config *ac, uint32_t *ret_reboot_s,
 			   uint32_t *ret_shutdown_s);
 

@@ -297,7 +297,7 @@ static void a_section_is_handed_to_a_driver_as_key_values(void **state)
 {
 	struct cfg *cfg;
 	struct cfg_diags d;
-	assert_int_equal(cfg_load_string(agent_config_schema, "t.conf", "[fake]\nvcpus = 8\n", &cfg, &d), 0);
+	assert_int_equal(cfg_load_string(agent_config_schema(), "t.conf", "[fake]\nvcpus = 8\n", &cfg, &d), 0);
 	struct hv_kv *kv;
 	size_t n;
 	assert_int_equal(cfg_section_kv(cfg, "fake", &kv, &n), 0);
@@ -314,12 +314,12 @@ static void every_agent_default_is_valid(void **state)
 {
 	struct cfg *cfg;
 	struct cfg_diags d;
-	assert_int_equal(cfg_load_string(agent_config_schema, "empty", "", &cfg, &d), 0);
+	assert_int_equal(cfg_load_string(agent_config_schema(), "empty", "", &cfg, &d), 0);
 	assert_int_equal(cfg_get_int(cfg, "DEFAULT", "max_concurrent_builds"), 4);
 	assert_string_equal(cfg_get_str(cfg, "libvirt", "virt_type"), "kvm");
 	assert_string_equal(cfg_get_str(cfg, "DEFAULT", "driver_dir"), HV_DRIVERDIR);
 	assert_false(cfg_get_bool(cfg, "netfilter", "enabled"));
-	for (const struct cfg_key *k = agent_config_schema; k->section; k++)
+	for (const struct cfg_key *k = agent_config_schema(); k->section; k++)
 		assert_true(k->help && *k->help);
 	cfg_free(cfg);
 }
@@ -354,7 +354,7 @@ static void a_missing_main_file_is_named(void **state)
 	assert_string_equal(d.items[0].file, path);
 	assert_string_equal(d.items[0].text, "cannot open: No such file or directory");
 	/* optional: the defaults apply */
-	assert_int_equal(cfg_load(agent_config_schema, path, true, NULL, &cfg, &d), 0);
+	assert_int_equal(cfg_load(agent_config_schema(), path, true, NULL, &cfg, &d), 0);
 	cfg_free(cfg);
 	tmp_remove();
 }
@@ -436,12 +436,12 @@ static void an_empty_host_id_means_the_hostname(void **state)
 	struct cfg *cfg;
 	struct cfg_diags d;
 	char got[256], want[256];
-	assert_int_equal(cfg_load_string(agent_config_schema, "t", "", &cfg, &d), 0);
+	assert_int_equal(cfg_load_string(agent_config_schema(), "t", "", &cfg, &d), 0);
 	assert_int_equal(agent_config_host_id(cfg, got, sizeof got), 0);
 	assert_int_equal(gethostname(want, sizeof want), 0);
 	assert_string_equal(got, want);
 	cfg_free(cfg);
-	assert_int_equal(cfg_load_string(agent_config_schema, "t", "[DEFAULT]\nhost_id = cn-7\n", &cfg, &d), 0);
+	assert_int_equal(cfg_load_string(agent_config_schema(), "t", "[DEFAULT]\nhost_id = cn-7\n", &cfg, &d), 0);
 	assert_int_equal(agent_config_host_id(cfg, got, sizeof got), 0);
 	assert_string_equal(got, "cn-7");
 	cfg_free(cfg);
@@ -564,15 +564,15 @@ static void the_sample_config_documents_every_key_and_loads(void **state)
 
 	struct cfg *cfg, *def;
 	struct cfg_diags d;
-	assert_int_equal(cfg_load_string(agent_config_schema, "sample", sample, &cfg, &d), 0);
+	assert_int_equal(cfg_load_string(agent_config_schema(), "sample", sample, &cfg, &d), 0);
 	cfg_free(cfg);
 	/* uncomment every "#key = value" line */
 	for (char *p = sample; (p = strstr(p, "\n#")); p++)
 		if (p[2] != ' ')
 			p[1] = ' ';
-	assert_int_equal(cfg_load_string(agent_config_schema, "uncommented", sample, &cfg, &d), 0);
-	assert_int_equal(cfg_load_string(agent_config_schema, "empty", "", &def, &d), 0);
-	for (const struct cfg_key *k = agent_config_schema; k->section; k++) {
+	assert_int_equal(cfg_load_string(agent_config_schema(), "uncommented", sample, &cfg, &d), 0);
+	assert_int_equal(cfg_load_string(agent_config_schema(), "empty", "", &def, &d), 0);
+	for (const struct cfg_key *k = agent_config_schema(); k->section; k++) {
 		assert_string_equal(cfg_get_str(cfg, k->section, k->key), cfg_get_str(def, k->section, k->key));
 		assert_string_not_equal(cfg_origin(cfg, k->section, k->key), "default");
 	}
@@ -609,7 +609,8 @@ static void a_third_party_driver_section_is_checked_from_its_plugin(void **state
 	assert_string_equal(kv[4].key, "stop_wait");
 	assert_string_equal(kv[4].value, "7");
 	free(kv);
-	/* its key with the shutdown role is the stop timeout; no reboot role: [libvirt]'s */
+	/* its key with the shutdown role is the stop timeout; it declares no reboot timeout:
+	 * the first bundled driver's that does ([libvirt]'s) */
 	uint32_t reboot_s, shutdown_s;
 	agent_config_timeouts(ac, &reboot_s, &shutdown_s);
 	assert_int_equal(shutdown_s, 7);
@@ -617,9 +618,9 @@ static void a_third_party_driver_section_is_checked_from_its_plugin(void **state
 	agent_config_free(ac);
 }
 
-/* The drivers built with hvagent declare exactly the rows the agent's legacy schema still
- * holds for them, so either way a config is checked the same. */
-static void the_built_in_drivers_declare_the_legacy_rows(void **state)
+/* The sections of the drivers that come with hvagent are the rows their plugins declare,
+ * so a config is checked the same whether or not the plugin is installed. */
+static void the_bundled_driver_sections_are_the_plugins_own(void **state)
 {
 	static const char *const drivers[][2] = { { "fake", "fake" }, { "libvirt", "libvirt" } };
 	static const enum cfg_type types[] = {
@@ -640,7 +641,7 @@ static void the_built_in_drivers_declare_the_legacy_rows(void **state)
 		const struct hvd_driver *ops = hv_driver_ops(drv);
 		assert_string_equal(ops->config_section, drivers[i][1]);
 		size_t n = 0;
-		for (const struct cfg_key *k = agent_config_schema; k->section; k++) {
+		for (const struct cfg_key *k = agent_config_schema(); k->section; k++) {
 			if (strcmp(k->section, ops->config_section) != 0)
 				continue;
 			const struct hvd_config_key *dk = &ops->config_keys[n++];
@@ -700,7 +701,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(bad_configs_print_every_error),
 		cmocka_unit_test(drop_in_golden_shows_the_merged_config),
 		cmocka_unit_test(a_third_party_driver_section_is_checked_from_its_plugin),
-		cmocka_unit_test(the_built_in_drivers_declare_the_legacy_rows),
+		cmocka_unit_test(the_bundled_driver_sections_are_the_plugins_own),
 		cmocka_unit_test(the_sample_config_documents_every_key_and_loads),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
