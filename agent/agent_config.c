@@ -1,5 +1,7 @@
-/* agent_config.c - the hvagent.conf schema (every section and key the agent knows, with
- * type, default and one line of help) and the checks that span keys.
+/* agent_config.c - the hvagent.conf schema: the agent's own sections (every key with type,
+ * default and one line of help), the driver sections as the drivers declare them (those
+ * that come with hvagent, and the configured driver's plugin), and the checks that span
+ * keys. Knows no driver by name.
  * Must never log or exit: errors go to struct cfg_diags and the caller reports them. */
 #include "agent_config.h"
 
@@ -9,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "loader.h"
+#include "bundled.h"
 
 #define STR(s, k, d, h) { s, k, CFG_STRING, d, NULL, 0, 0, h }
 #define PATH(s, k, d, h) { s, k, CFG_PATH, d, NULL, 0, 0, h }
@@ -20,11 +22,13 @@
 /* Fixed, not derived from the build prefix: packages and operators expect these paths. */
 #define VARLIB "/var/lib/hvagent"
 
-const struct cfg_key agent_config_schema[] = {
+/* The agent's own sections. The driver sections come between the two tables, where the
+ * file has always listed them. */
+static const struct cfg_key agent_config_head[] = {
 	STR("DEFAULT", "host_id", "", "name this host registers under (empty: the machine's hostname)"),
 	ENUM("DEFAULT", "log_level", "info", "error|warning|notice|info|debug", "least severe level logged"),
 	PATH("DEFAULT", "state_dir", VARLIB, "local journal and state"),
-	STR("DEFAULT", "driver", "fake", "hypervisor driver plugin: loads hvagent-driver-<driver>.so"),
+	STR("DEFAULT", "driver", hv_bundled_default_driver, "hypervisor driver plugin: loads hvagent-driver-<driver>.so"),
 	PATH("DEFAULT", "driver_dir", HV_DRIVERDIR, "where driver plugins live (HVAGENT_DRIVER_DIR overrides)"),
 	INT("DEFAULT", "max_concurrent_builds", "4", 1, 64, "spawns run at the same time"),
 	INT("DEFAULT", "report_interval", "10", 1, 3600, "seconds between resource reports"),
@@ -38,25 +42,10 @@ const struct cfg_key agent_config_schema[] = {
 	INT("controller", "heartbeat_interval", "5", 1, 300, "seconds between heartbeats"),
 	INT("controller", "reconnect_min_ms", "100", 10, 60000, "first reconnect delay"),
 	INT("controller", "reconnect_max_ms", "30000", 100, 600000, "longest reconnect delay"),
+	{ 0 },
+};
 
-	STR("libvirt", "uri", "qemu:///system", "libvirt connection URI"),
-	ENUM("libvirt", "virt_type", "kvm", "kvm|qemu", "domain type: kvm, or qemu for software emulation"),
-	INT("libvirt", "reboot_timeout", "120", 0, 3600, "seconds a soft reboot waits before a hard one"),
-	INT("libvirt", "shutdown_timeout", "60", 0, 3600, "seconds a graceful shutdown waits before forcing off"),
-	STR("libvirt", "vnc_listen", "127.0.0.1", "address VNC consoles listen on"),
-	STR("libvirt", "serial_port_range", "10000:20000", "TCP ports for serial consoles, FIRST:LAST"),
-	INT("libvirt", "console_log_max_kb", "64", 1, 10240, "console log kept per instance"),
-
-	INT("fake", "vcpus", "16", 1, 4096, "host CPUs"),
-	INT("fake", "memory_mb", "65536", 64, 16777216, "host memory"),
-	INT("fake", "local_gb", "1000", 1, 1048576, "host disk"),
-	INT("fake", "numa_cells", "2", 1, 16, "NUMA cells CPUs and memory are split across"),
-	INT("fake", "cpu_mhz", "2400", 100, 10000, "CPU frequency reported"),
-	INT("fake", "latency_ms", "0", 0, 60000, "delay added to every operation"),
-	BOOL("fake", "acpi", "true", "guests shut down on the ACPI button; false: a soft reboot or graceful stop waits its timeout, then forces"),
-	STR("fake", "fail_probability", "0", "chance in [0,1] that an operation fails with an injected error"),
-	INT("fake", "seed", "1", INT64_MIN, INT64_MAX, "seed of the failure draws (deterministic per host)"),
-
+static const struct cfg_key agent_config_tail[] = {
 	BOOL("netfilter", "enabled", "false", "program security groups and floating IPs"),
 	STR("netfilter", "external_interface", "", "interface floating IP addresses live on"),
 	INT("netfilter", "resync_interval", "60", 0, 86400, "seconds between ruleset checks (0: off)"),
@@ -87,20 +76,6 @@ static bool agent_config_is_z85(const char *s)
 	return strlen(s) == 40 && strspn(s, z85) == 40;
 }
 
-static bool agent_config_parse_port(const char *s, size_t len, long *ret)
-{
-	if (len == 0 || len > 5)
-		return false;
-	long v = 0;
-	for (size_t i = 0; i < len; i++) {
-		if (!isdigit((unsigned char)s[i]))
-			return false;
-		v = v * 10 + (s[i] - '0');
-	}
-	*ret = v;
-	return v >= 1 && v <= 65535;
-}
-
 static void agent_config_cross_check(const struct cfg *cfg, struct cfg_diags *diags)
 {
 	const char *v = cfg_get_str(cfg, "DEFAULT", "driver");
@@ -127,25 +102,207 @@ static void agent_config_cross_check(const struct cfg *cfg, struct cfg_diags *di
 	    cfg_get_int(cfg, "controller", "reconnect_max_ms"))
 		cfg_diag_key(diags, cfg, "controller", "reconnect_min_ms",
 			     "larger than reconnect_max_ms (allowed: up to reconnect_max_ms)");
-
-	v = cfg_get_str(cfg, "libvirt", "serial_port_range");
-	const char *colon = strchr(v, ':');
-	long first, last;
-	if (!colon || !agent_config_parse_port(v, (size_t)(colon - v), &first) ||
-	    !agent_config_parse_port(colon + 1, strlen(colon + 1), &last) || first > last)
-		cfg_diag_key(diags, cfg, "libvirt", "serial_port_range",
-			     "not a port range (allowed: FIRST:LAST with 1 <= FIRST <= LAST <= 65535)");
-
-	v = cfg_get_str(cfg, "fake", "fail_probability");
-	char *end;
-	errno = 0;
-	double p = strtod(v, &end);
-	if (!*v || *end || errno || !(p >= 0.0 && p <= 1.0))
-		cfg_diag_key(diags, cfg, "fake", "fail_probability",
-			     "not a probability (allowed: a number from 0 to 1)");
 }
 
-int agent_config_load(const char *path, struct cfg **ret, struct cfg_diags *diags)
+static bool agent_config_has_section(const struct cfg_key *table, const char *section)
+{
+	for (size_t i = 0; table[i].section; i++)
+		if (strcmp(table[i].section, section) == 0)
+			return true;
+	return false;
+}
+
+static bool agent_config_is_own_section(const char *section)
+{
+	return agent_config_has_section(agent_config_head, section) ||
+	       agent_config_has_section(agent_config_tail, section);
+}
+
+static const enum cfg_type agent_config_types[] = {
+	[HVD_CONFIG_STRING] = CFG_STRING, [HVD_CONFIG_INT] = CFG_INT, [HVD_CONFIG_BOOL] = CFG_BOOL,
+	[HVD_CONFIG_ENUM] = CFG_ENUM, [HVD_CONFIG_PATH] = CFG_PATH,
+};
+
+/* Appends a driver's declared keys as schema rows (borrowing its strings); returns the
+ * number of rows written. */
+static size_t agent_config_add_driver(struct cfg_key *rows, const char *section,
+				      const struct hvd_config_key *keys)
+{
+	size_t n = 0;
+
+	for (; keys && keys[n].key; n++)
+		rows[n] = (struct cfg_key){
+			section, keys[n].key, agent_config_types[keys[n].type], keys[n].def,
+			keys[n].allowed, keys[n].min, keys[n].max, keys[n].help,
+		};
+	return n;
+}
+
+static size_t agent_config_count(const struct cfg_key *table)
+{
+	size_t n = 0;
+	while (table[n].section)
+		n++;
+	return n;
+}
+
+static size_t agent_config_count_keys(const struct hvd_config_key *keys)
+{
+	size_t n = 0;
+	while (keys && keys[n].key)
+		n++;
+	return n;
+}
+
+/* The schema: the agent's head rows, the drivers that come with hvagent, the agent's tail
+ * rows; the configured driver's declaration (ops, may be NULL) replaces the rows of its
+ * section, or is appended when no bundled driver has it. The rows borrow every string. */
+static int agent_config_build_schema(const struct hvd_driver *ops, struct cfg_key **ret)
+{
+	const char *mine = ops ? ops->config_section : NULL;
+	size_t cap = agent_config_count(agent_config_head) + agent_config_count(agent_config_tail) +
+		     (mine ? agent_config_count_keys(ops->config_keys) : 0) + 1;
+	size_t n = 0;
+	bool placed = false;
+
+	*ret = NULL;
+	for (const struct hv_bundled_config *b = hv_bundled_configs; b->section; b++)
+		cap += agent_config_count_keys(b->keys);
+	struct cfg_key *schema = calloc(cap, sizeof *schema);
+	if (!schema)
+		return -ENOMEM;
+	for (size_t i = 0; agent_config_head[i].section; i++)
+		schema[n++] = agent_config_head[i];
+	for (const struct hv_bundled_config *b = hv_bundled_configs; b->section; b++) {
+		if (mine && strcmp(b->section, mine) == 0) {
+			n += agent_config_add_driver(schema + n, mine, ops->config_keys);
+			placed = true;
+		} else {
+			n += agent_config_add_driver(schema + n, b->section, b->keys);
+		}
+	}
+	for (size_t i = 0; agent_config_tail[i].section; i++)
+		schema[n++] = agent_config_tail[i];
+	if (mine && !placed)
+		agent_config_add_driver(schema + n, mine, ops->config_keys);
+	*ret = schema;
+	return 0;
+}
+
+/* The driver's config section as open() gets it: every key with a value, defaults
+ * included, converted from the config's neutral pairs to the ABI's. */
+static int agent_config_section_kv(const struct cfg *cfg, const char *section,
+				   struct hvd_kv **ret, size_t *ret_n)
+{
+	struct hv_kv *kv = NULL;
+	size_t n = 0;
+
+	*ret = NULL;
+	*ret_n = 0;
+	if (cfg_section_kv(cfg, section, &kv, &n) < 0)
+		return -ENOMEM;
+	struct hvd_kv *out = calloc(n ? n : 1, sizeof *out);
+	if (!out) {
+		free(kv);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++)
+		out[i] = (struct hvd_kv){ kv[i].key, kv[i].value };
+	free(kv);
+	*ret = out;
+	*ret_n = n;
+	return 0;
+}
+
+/* Runs a driver's check of its section; its error lands at the FILE:LINE that set the key
+ * it names (at [DEFAULT] driver when it names none of the section's keys). */
+static void agent_config_driver_check(const struct cfg *cfg, const char *section,
+				      const struct hvd_config_key *keys,
+				      int (*check)(const struct hvd_kv *, size_t, struct hv_error *),
+				      struct cfg_diags *diags)
+{
+	struct hvd_kv *kv;
+	size_t n;
+	struct hv_error err = { 0 };
+
+	if (!check)
+		return;
+	if (agent_config_section_kv(cfg, section, &kv, &n) < 0) {
+		cfg_diag_key(diags, cfg, "DEFAULT", "driver", "out of memory");
+		return;
+	}
+	if (check(kv, n, &err) < 0) {
+		bool known = false;
+		for (const struct hvd_config_key *k = keys; k && k->key && !known; k++)
+			known = strcmp(k->key, err.field) == 0;
+		if (known)
+			cfg_diag_key(diags, cfg, section, err.field, "%s", err.message);
+		else
+			cfg_diag_key(diags, cfg, "DEFAULT", "driver", "[%s]: %s", section, err.message);
+	}
+	free(kv);
+}
+
+/* Checks every driver section in schema order, each with its driver's own check: the
+ * configured plugin's for its section, the bundled declarations' for the others. */
+static void agent_config_check_driver_sections(const struct agent_config *ac,
+					       struct cfg_diags *diags)
+{
+	const struct hvd_driver *ops = ac->driver ? hv_driver_ops(ac->driver) : NULL;
+	const char *mine = ops ? ops->config_section : NULL;
+
+	for (size_t i = 0; ac->schema[i].section; i++) {
+		const char *section = ac->schema[i].section;
+		if ((i && strcmp(ac->schema[i - 1].section, section) == 0) ||
+		    agent_config_is_own_section(section))
+			continue;
+		if (mine && strcmp(section, mine) == 0) {
+			agent_config_driver_check(ac->cfg, section, ops->config_keys, ops->check_config,
+						  diags);
+			continue;
+		}
+		for (const struct hv_bundled_config *b = hv_bundled_configs; b->section; b++)
+			if (strcmp(b->section, section) == 0)
+				agent_config_driver_check(ac->cfg, section, b->keys, b->check, diags);
+	}
+}
+
+/* Loads the configured driver to learn its section; a driver that cannot be loaded is no
+ * config error here (its section may be a bundled one): the agent reports it when it
+ * starts. */
+static void agent_config_load_driver(struct agent_config *ac, const char *path,
+				     const char *dropin)
+{
+	char *name = cfg_peek(agent_config_head, path, dropin, "DEFAULT", "driver");
+	char *dir = cfg_peek(agent_config_head, path, dropin, "DEFAULT", "driver_dir");
+
+	if (!name || !hv_driver_name_valid(name)) {
+		hv_error_set(&ac->driver_err, -EINVAL, "driver", "not a driver name");
+	} else if (hv_driver_load(hv_driver_dir(dir), name, &ac->driver, &ac->driver_err) >= 0) {
+		const char *section = hv_driver_ops(ac->driver)->config_section;
+		if (section && agent_config_is_own_section(section)) {
+			hv_error_set(&ac->driver_err, -ENOEXEC, "config_section",
+				     "%s: driver '%s' claims the agent's section [%s]",
+				     hv_driver_path(ac->driver), name, section);
+			hv_driver_unload(&ac->driver);
+		}
+	}
+	free(name);
+	free(dir);
+}
+
+void agent_config_free(struct agent_config *ac)
+{
+	if (!ac)
+		return;
+	cfg_free(ac->cfg);
+	free(ac->schema);
+	/* last: the schema rows borrowed the driver's strings */
+	hv_driver_unload(&ac->driver);
+	free(ac);
+}
+
+int agent_config_load(const char *path, struct agent_config **ret, struct cfg_diags *diags)
 {
 	struct cfg_diags local;
 	if (!diags)
@@ -154,35 +311,90 @@ int agent_config_load(const char *path, struct cfg **ret, struct cfg_diags *diag
 	if (!path)
 		path = AGENT_CONFIG_DEFAULT_PATH;
 
-	char *dropin;
-	if (asprintf(&dropin, "%s.d", path) < 0)
-		return -ENOMEM;
-	struct cfg *cfg;
-	int r = cfg_load(agent_config_schema, path, false, dropin, &cfg, diags);
-	free(dropin);
-	if (r < 0)
-		return r;
-
-	agent_config_cross_check(cfg, diags);
-	if (diags->n) {
-		cfg_free(cfg);
-		return -EINVAL;
+	struct agent_config *ac = calloc(1, sizeof *ac);
+	char *dropin = NULL;
+	int r = -ENOMEM;
+	if (!ac || asprintf(&dropin, "%s.d", path) < 0) {
+		dropin = NULL;
+		goto fail;
 	}
-	*ret = cfg;
+	agent_config_load_driver(ac, path, dropin);
+	if ((r = agent_config_build_schema(ac->driver ? hv_driver_ops(ac->driver) : NULL,
+					   &ac->schema)) < 0)
+		goto fail;
+	if ((r = cfg_load(ac->schema, path, false, dropin, &ac->cfg, diags)) < 0)
+		goto fail;
+
+	agent_config_cross_check(ac->cfg, diags);
+	agent_config_check_driver_sections(ac, diags);
+	if (diags->n) {
+		r = -EINVAL;
+		goto fail;
+	}
+	free(dropin);
+	*ret = ac;
 	return 0;
+fail:
+	free(dropin);
+	agent_config_free(ac);
+	return r;
 }
 
 int agent_config_check(const char *path, FILE *out, FILE *errout)
 {
 	struct cfg_diags diags;
-	struct cfg *cfg;
-	if (agent_config_load(path, &cfg, &diags) < 0) {
+	struct agent_config *ac;
+	if (agent_config_load(path, &ac, &diags) < 0) {
 		cfg_diags_print(&diags, errout);
 		return AGENT_CONFIG_EX_CONFIG;
 	}
-	cfg_print(cfg, out);
-	cfg_free(cfg);
+	cfg_print(ac->cfg, out);
+	agent_config_free(ac);
 	return 0;
+}
+
+int agent_config_driver_kv(const struct agent_config *ac, struct hvd_kv **ret, size_t *ret_n)
+{
+	const char *section = ac->driver ? hv_driver_ops(ac->driver)->config_section : NULL;
+
+	*ret = NULL;
+	*ret_n = 0;
+	return section ? agent_config_section_kv(ac->cfg, section, ret, ret_n) : 0;
+}
+
+/* The key with a timeout role: the configured driver's, else the first bundled driver's
+ * that declares one (its value in the config, default or set): a driver without timeouts
+ * of its own has always been given those, and guests without ACPI wait them. */
+static uint32_t agent_config_timeout(const struct agent_config *ac, uint32_t role,
+				     uint32_t fallback)
+{
+	const struct hvd_driver *ops = ac->driver ? hv_driver_ops(ac->driver) : NULL;
+
+	for (const struct hvd_config_key *k = ops ? ops->config_keys : NULL; k && k->key; k++)
+		if (k->flags & role)
+			return (uint32_t)cfg_get_int(ac->cfg, ops->config_section, k->key);
+	for (const struct hv_bundled_config *b = hv_bundled_configs; b->section; b++)
+		for (const struct hvd_config_key *k = b->keys; k && k->key; k++)
+			if (k->flags & role)
+				return (uint32_t)cfg_get_int(ac->cfg, b->section, k->key);
+	return fallback;
+}
+
+void agent_config_timeouts(const struct agent_config *ac, uint32_t *ret_reboot_s,
+			   uint32_t *ret_shutdown_s)
+{
+	*ret_reboot_s = agent_config_timeout(ac, HVD_KEY_REBOOT_TIMEOUT, 120);
+	*ret_shutdown_s = agent_config_timeout(ac, HVD_KEY_SHUTDOWN_TIMEOUT, 60);
+}
+
+const struct cfg_key *agent_config_schema(void)
+{
+	/* built once and kept: the process reads its config at start */
+	static struct cfg_key *schema;
+
+	if (!schema && agent_config_build_schema(NULL, &schema) < 0)
+		abort();
+	return schema;
 }
 
 void agent_config_sample(FILE *out)
@@ -190,7 +402,7 @@ void agent_config_sample(FILE *out)
 	fputs("# hvagent.conf - settings of the hvagent compute agent. Every key is shown with its\n"
 	      "# default, commented out. Drop-ins in hvagent.conf.d/*.conf are read after this file,\n"
 	      "# in lexical order; a later value wins. Check with: hvagent --check-config\n\n", out);
-	cfg_schema_print(agent_config_schema, out);
+	cfg_schema_print(agent_config_schema(), out);
 }
 
 int agent_config_host_id(const struct cfg *cfg, char *buf, size_t size)

@@ -64,11 +64,11 @@ static void on_signal(int sig)
 	agent_request_stop();
 }
 
-static int load_config(const char *path, struct cfg **cfg)
+static int load_config(const char *path, struct agent_config **ac)
 {
 	struct cfg_diags diags;
 
-	if (agent_config_load(path, cfg, &diags) < 0) {
+	if (agent_config_load(path, ac, &diags) < 0) {
 		cfg_diags_print(&diags, stderr);
 		fprintf(stderr, "hvagent: the config has errors (hvagent --check-config -c %s)\n",
 			path ? path : AGENT_CONFIG_DEFAULT_PATH);
@@ -79,17 +79,17 @@ static int load_config(const char *path, struct cfg **cfg)
 
 static int show_public_key(const char *path)
 {
-	struct cfg *cfg = NULL;
+	struct agent_config *ac = NULL;
 	struct keys_pair kp;
 	struct hv_error err = { 0 };
 	bool created = false;
-	int r = load_config(path, &cfg);
+	int r = load_config(path, &ac);
 
 	if (r)
 		return r;
-	r = keys_load_or_create(cfg_get_str(cfg, "controller", "keys_dir"), "agent", &kp, &created,
-				&err);
-	cfg_free(cfg);
+	r = keys_load_or_create(cfg_get_str(ac->cfg, "controller", "keys_dir"), "agent", &kp,
+				&created, &err);
+	agent_config_free(ac);
 	if (r < 0) {
 		fprintf(stderr, "hvagent: %s\n", err.message);
 		return 1;
@@ -103,8 +103,8 @@ static int show_public_key(const char *path)
 
 static int run(const char *path)
 {
-	struct cfg *cfg = NULL;
-	struct hv_driver *drv = NULL;
+	struct agent_config *ac = NULL;
+	struct cfg *cfg;
 	struct agent *a = NULL;
 	struct hvd_kv *section = NULL;
 	size_t n_section = 0;
@@ -113,10 +113,11 @@ static int run(const char *path)
 	struct sigaction sa = { .sa_handler = on_signal };
 	char host_id[256];
 	const char *driver;
-	int r = load_config(path, &cfg);
+	int r = load_config(path, &ac);
 
 	if (r)
 		return r;
+	cfg = ac->cfg;
 	hv_log_set_level((enum hv_log_level)hv_log_level_parse(cfg_get_str(cfg, "DEFAULT", "log_level")));
 	if (agent_config_host_id(cfg, host_id, sizeof host_id) < 0) {
 		log_error("cannot determine the host id: set [DEFAULT] host_id");
@@ -124,15 +125,15 @@ static int run(const char *path)
 		goto out;
 	}
 	driver = cfg_get_str(cfg, "DEFAULT", "driver");
-	if ((r = hv_driver_load(hv_driver_dir(cfg_get_str(cfg, "DEFAULT", "driver_dir")), driver,
-				&drv, &err)) < 0) {
-		log_error("driver %s: %s", driver, err.message);
+	if (!ac->driver) {
+		log_error("driver %s: %s", driver, ac->driver_err.message);
 		r = 1;
 		goto out;
 	}
-	if (cfg_section_kv(cfg, driver, &section, &n_section) < 0) {
-		section = NULL;
-		n_section = 0;
+	if (agent_config_driver_kv(ac, &section, &n_section) < 0) {
+		log_error("driver %s: out of memory", driver);
+		r = 1;
+		goto out;
 	}
 	o.host_id = host_id;
 	o.state_dir = cfg_get_str(cfg, "DEFAULT", "state_dir");
@@ -146,9 +147,9 @@ static int run(const char *path)
 	o.sync_interval_s = (int)cfg_get_int(cfg, "DEFAULT", "sync_power_state_interval");
 	o.max_builds = (int)cfg_get_int(cfg, "DEFAULT", "max_concurrent_builds");
 	o.image_store = cfg_get_str(cfg, "DEFAULT", "image_store");
-	/* Only the fake driver boots without a file: it takes any image id (image.path NULL)
-	 * and uses the store's record when the store has the id. */
-	o.image_store_required = strcmp(driver, "fake") != 0;
+	/* A driver that needs no file takes any image id (image.path NULL) and uses the
+	 * store's record when the store has the id. */
+	o.image_store_required = hv_driver_ops(ac->driver)->needs & HVD_NEED_IMAGE_FILE;
 	o.instances_path = cfg_get_str(cfg, "DEFAULT", "instances_path");
 	o.config_drive_dir = cfg_get_str(cfg, "guest", "config_drive_dir");
 	o.force_config_drive = cfg_get_bool(cfg, "guest", "force_config_drive");
@@ -164,9 +165,8 @@ static int run(const char *path)
 	o.netfilter = cfg_get_bool(cfg, "netfilter", "enabled");
 	o.external_interface = cfg_get_str(cfg, "netfilter", "external_interface");
 	o.netfilter_resync_s = (int)cfg_get_int(cfg, "netfilter", "resync_interval");
-	o.reboot_timeout_s = (uint32_t)cfg_get_int(cfg, "libvirt", "reboot_timeout");
-	o.shutdown_timeout_s = (uint32_t)cfg_get_int(cfg, "libvirt", "shutdown_timeout");
-	o.driver = drv;
+	agent_config_timeouts(ac, &o.reboot_timeout_s, &o.shutdown_timeout_s);
+	o.driver = ac->driver;
 	o.driver_cfg = section;
 	o.n_driver_cfg = n_section;
 	if (!o.server_public_key || !*o.server_public_key)
@@ -184,8 +184,7 @@ static int run(const char *path)
 out:
 	agent_free(a);
 	free(section);
-	hv_driver_unload(&drv);
-	cfg_free(cfg);
+	agent_config_free(ac); /* unloads the driver: after every host of it is closed */
 	return r;
 }
 
@@ -211,7 +210,7 @@ static int image_import(const char *path, const char *file, const char *id, cons
 {
 	static const char qcow2_magic[4] = { 'Q', 'F', 'I', (char)0xfb };
 	struct hvd_kv kv[IMPORT_MAX_PROPS];
-	struct cfg *cfg = NULL;
+	struct agent_config *ac = NULL;
 	struct imgstore *store = NULL;
 	struct imgstore_image *img = NULL;
 	struct hv_error err = { 0 };
@@ -258,9 +257,9 @@ static int image_import(const char *path, const char *file, const char *id, cons
 			file, strcmp(format, "qcow2") == 0 ? "does not start with" : "starts with");
 		return 1;
 	}
-	if ((r = load_config(path, &cfg)))
+	if ((r = load_config(path, &ac)))
 		return r;
-	r = imgstore_open(cfg_get_str(cfg, "DEFAULT", "image_store"), &store, &err);
+	r = imgstore_open(cfg_get_str(ac->cfg, "DEFAULT", "image_store"), &store, &err);
 	if (r >= 0)
 		r = imgstore_add(store, id, file, format, kv, n_props, &err);
 	if (r >= 0)
@@ -272,7 +271,7 @@ static int image_import(const char *path, const char *file, const char *id, cons
 		       (unsigned long long)img->size, img->path);
 	imgstore_image_free(img);
 	imgstore_free(store);
-	cfg_free(cfg);
+	agent_config_free(ac);
 	return r < 0 ? 1 : 0;
 }
 

@@ -18,8 +18,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include <hvagent/driver.h>
-
 struct cfg_value {
 	char *value;      /* normalized; NULL = unset (the schema default applies) */
 	char file[256];
@@ -617,6 +615,25 @@ int cfg_load(const struct cfg_key *schema, const char *main_path, bool optional_
 	return 0;
 }
 
+char *cfg_peek(const struct cfg_key *schema, const char *main_path, const char *dropin_dir,
+	       const char *section, const char *key)
+{
+	struct cfg_diags ignored = { 0 };
+	struct cfg *cfg = cfg_new(schema, &ignored);
+	char *v = NULL;
+	if (!cfg)
+		return NULL;
+	if (main_path)
+		cfg_parse_file(cfg, main_path, true, &ignored);
+	if (dropin_dir)
+		cfg_parse_dropins(cfg, dropin_dir, &ignored);
+	const char *s = cfg_get_str(cfg, section, key);
+	if (s)
+		v = strdup(s);
+	cfg_free(cfg);
+	return v;
+}
+
 int cfg_load_string(const struct cfg_key *schema, const char *name, const char *text,
 		    struct cfg **ret_cfg, struct cfg_diags *diags)
 {
@@ -678,11 +695,11 @@ const char *cfg_origin(const struct cfg *cfg, const char *section, const char *k
 	return cfg->vals[i].value ? cfg->vals[i].origin : "default";
 }
 
-int cfg_section_kv(const struct cfg *cfg, const char *section, struct hvd_kv **ret, size_t *ret_n)
+int cfg_section_kv(const struct cfg *cfg, const char *section, struct hv_kv **ret, size_t *ret_n)
 {
 	*ret = NULL;
 	*ret_n = 0;
-	struct hvd_kv *kv = calloc(cfg->n_keys ? cfg->n_keys : 1, sizeof *kv);
+	struct hv_kv *kv = calloc(cfg->n_keys ? cfg->n_keys : 1, sizeof *kv);
 	if (!kv)
 		return -ENOMEM;
 	size_t n = 0;

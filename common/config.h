@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "kv.h"
+
 enum cfg_type {
 	CFG_STRING,
 	CFG_INT,  /* decimal, within [min, max] */
@@ -56,6 +58,12 @@ int cfg_load(const struct cfg_key *schema, const char *main_path, bool optional_
 int cfg_load_string(const struct cfg_key *schema, const char *name, const char *text,
 		    struct cfg **ret_cfg, struct cfg_diags *diags);
 void cfg_free(struct cfg *cfg);
+/* The value section/key would have after loading main_path and dropin_dir, every error
+ * ignored (a bad value reads as the default): for what a program must know before it has
+ * its whole schema (the agent's [DEFAULT] driver, whose plugin declares a section).
+ * malloc'd; NULL when unset without a default, or out of memory. */
+char *cfg_peek(const struct cfg_key *schema, const char *main_path, const char *dropin_dir,
+	       const char *section, const char *key);
 
 /* Getters for keys in the schema (asking for a key not in the schema aborts: a bug).
  * cfg_get_str returns the default when unset, or NULL when it has no default. */
@@ -67,8 +75,7 @@ const char *cfg_origin(const struct cfg *cfg, const char *section, const char *k
 
 /* Every key/value of one section (set or defaulted), in schema order, for handing a
  * driver its section. *ret is malloc'd (caller frees); the strings are borrowed from cfg. */
-struct hvd_kv;
-int cfg_section_kv(const struct cfg *cfg, const char *section, struct hvd_kv **ret, size_t *ret_n);
+int cfg_section_kv(const struct cfg *cfg, const char *section, struct hv_kv **ret, size_t *ret_n);
 
 /* Prints the normalized config (every key, defaults included, one section after another,
  * `key = value`), parseable again by cfg_load. */

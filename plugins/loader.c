@@ -6,6 +6,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -29,7 +30,11 @@ struct hv_driver {
 #define HV_DRIVER_N_REQUIRED 10
 /* Optional ops appended to v1 after set_option, in struct order: a shorter (older) driver
  * struct reads them as NULL. */
-#define HV_DRIVER_APPENDED_OPS(X) X(root_disk)
+#define HV_DRIVER_APPENDED_OPS(X) X(root_disk) X(check_config)
+/* The data fields appended after the ops; a driver struct that ends before one reads the
+ * default the header states for it. */
+#define HV_DRIVER_HAS(ops, field) \
+	((ops)->struct_size >= offsetof(struct hvd_driver, field) + sizeof((ops)->field))
 
 #define HV_DRIVER_OP_NAME(op) #op,
 #define HV_DRIVER_OP_OFFSET(op) offsetof(struct hvd_driver, op),
@@ -44,8 +49,10 @@ _Static_assert(HV_DRIVER_N_V1_OPS * sizeof(void *) + offsetof(struct hvd_driver,
 		       HV_DRIVER_V1_SIZE,
 	       "every v1 op of struct hvd_driver is listed in HV_DRIVER_OPS");
 _Static_assert(HV_DRIVER_N_OPS * sizeof(void *) + offsetof(struct hvd_driver, open) ==
-		       sizeof(struct hvd_driver),
+		       offsetof(struct hvd_driver, config_section),
 	       "every appended op of struct hvd_driver is listed in HV_DRIVER_APPENDED_OPS");
+_Static_assert(offsetof(struct hvd_driver, needs) + sizeof(uint64_t) == sizeof(struct hvd_driver),
+	       "the loader knows every data field appended after the ops");
 
 static bool hv_driver_op_set(const struct hvd_driver *ops, size_t offset)
 {
@@ -102,6 +109,61 @@ static int hv_driver_check(const char *path, const char *want_name, const struct
 	return 0;
 }
 
+static bool hv_driver_key_name_valid(const char *s)
+{
+	if (!s || !*s || strlen(s) > 64)
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+		      *s == '_' || *s == '-' || *s == '.'))
+			return false;
+	return true;
+}
+
+/* The config description must be usable as a schema before the agent trusts a word of it:
+ * a bad table is the driver's bug, refused at load like a missing op. */
+static int hv_driver_check_config_keys(const char *path, const struct hvd_driver *ops,
+				       struct hv_error *err)
+{
+	if (!ops->config_section) {
+		if (ops->config_keys)
+			return hv_error_set(err, -ENOEXEC, "config_section",
+					    "%s: driver '%s' has config_keys but no config_section",
+					    path, ops->name);
+		return 0;
+	}
+	if (!hv_driver_name_valid(ops->config_section))
+		return hv_error_set(err, -ENOEXEC, "config_section",
+				    "%s: driver '%s': config_section is invalid (allowed: [a-z0-9_]+)",
+				    path, ops->name);
+	for (size_t i = 0; ops->config_keys && ops->config_keys[i].key; i++) {
+		const struct hvd_config_key *k = &ops->config_keys[i];
+		const char *why = NULL;
+
+		if (!hv_driver_key_name_valid(k->key))
+			why = "name is invalid (allowed: 1-64 of [A-Za-z0-9_.-])";
+		else if (k->type > HVD_CONFIG_PATH)
+			why = "type is unknown";
+		else if (k->type == HVD_CONFIG_ENUM && (!k->allowed || !*k->allowed))
+			why = "an enum key lists no allowed values";
+		else if (k->type == HVD_CONFIG_INT && k->min > k->max)
+			why = "min is larger than max";
+		else if (!k->help || !*k->help)
+			why = "has no help line";
+		else if ((k->flags & (HVD_KEY_REBOOT_TIMEOUT | HVD_KEY_SHUTDOWN_TIMEOUT)) &&
+			 k->type != HVD_CONFIG_INT)
+			why = "a timeout role needs an integer key";
+		for (size_t j = 0; !why && j < i; j++)
+			if (strcmp(ops->config_keys[j].key, k->key) == 0)
+				why = "is listed twice";
+		if (why)
+			return hv_error_set(err, -ENOEXEC, "config_keys",
+					    "%s: driver '%s': config key [%s] %.64s: %s", path,
+					    ops->name, ops->config_section, k->key, why);
+	}
+	return 0;
+}
+
 static int hv_driver_open(const char *path, const char *want_name, struct hv_driver **ret,
 			  struct hv_error *err)
 {
@@ -141,9 +203,18 @@ static int hv_driver_open(const char *path, const char *want_name, struct hv_dri
 	r = hv_driver_check(path, want_name, ops, err);
 	if (r < 0)
 		goto fail;
-	/* An older driver's struct ends earlier: ops it does not have stay NULL in the copy. */
+	/* An older driver's struct ends earlier: ops it does not have stay NULL in the copy,
+	 * data fields take the defaults driver.h states. */
 	size_t n = ops->struct_size < sizeof d->ops ? ops->struct_size : sizeof d->ops;
 	memcpy(&d->ops, ops, n);
+	if (!HV_DRIVER_HAS(&d->ops, needs))
+		d->ops.needs = HVD_NEED_IMAGE_FILE;
+	if (!HV_DRIVER_HAS(&d->ops, config_keys)) {
+		d->ops.config_section = NULL;
+		d->ops.config_keys = NULL;
+	}
+	if ((r = hv_driver_check_config_keys(path, &d->ops, err)) < 0)
+		goto fail;
 	*ret = d;
 	return 0;
 fail:

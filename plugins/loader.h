@@ -6,7 +6,10 @@
  * supported" is always `hv_driver_ops(d)->op != NULL` (or hv_driver_supports()). Loading
  * fails, with the library closed again, on: a bad name, a missing file, a missing entry
  * symbol, an entry returning NULL, another ABI version, a struct shorter than v1, a NULL
- * required op. Never logs. */
+ * required op, a config key table that cannot serve as a schema (bad names or types, an
+ * empty enum, min > max, no help, a key twice). Data fields a shorter struct lacks read as
+ * the defaults <hvagent/driver.h> states (no config section, needs an image file). Never
+ * logs. */
 #ifndef HV_LOADER_H
 #define HV_LOADER_H
 

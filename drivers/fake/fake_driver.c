@@ -16,6 +16,7 @@
 
 #include <hvagent/driver.h>
 
+#include "fake_config.h"
 #include "fake_model.h"
 
 struct hvd_host {
@@ -679,6 +680,10 @@ static const struct hvd_driver fake_driver = {
 	.set_event_callback = fake_set_event_callback,
 	.set_option = fake_set_option,
 	.root_disk = fake_root_disk,
+	.check_config = fake_check_config,
+	.config_section = FAKE_CONFIG_SECTION,
+	.config_keys = fake_config_keys,
+	.needs = 0, /* boots any image id: image.path NULL unless the store has the id */
 };
 
 HVD_EXPORT const struct hvd_driver *hvagent_driver_entry(uint32_t agent_abi_version);

@@ -11,6 +11,7 @@
 #include "caps.h"
 #include "disk.h"
 #include "domxml.h"
+#include "lv_config.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -1512,6 +1513,10 @@ static const struct hvd_driver lv_driver = {
 	.set_admin_password = lv_set_admin_password,
 	.set_event_callback = lv_set_event_callback,
 	.root_disk = lv_root_disk,
+	.check_config = lv_check_config,
+	.config_section = LV_CONFIG_SECTION,
+	.config_keys = lv_config_keys,
+	.needs = HVD_NEED_IMAGE_FILE,
 };
 
 HVD_EXPORT const struct hvd_driver *hvagent_driver_entry(uint32_t agent_abi_version);

@@ -24,6 +24,8 @@
 #include "config.h"
 
 static const char *data_dir;
+/* Where the fixture, fake and libvirt driver plugins were built; NULL when not given. */
+static const char *fixture_dir, *fake_dir, *libvirt_dir;
 
 static const struct cfg_key schema[] = {
 	{ "DEFAULT", "name", CFG_STRING, "anon", NULL, 0, 0, "a name" },
@@ -295,8 +297,8 @@ static void a_section_is_handed_to_a_driver_as_key_values(void **state)
 {
 	struct cfg *cfg;
 	struct cfg_diags d;
-	assert_int_equal(cfg_load_string(agent_config_schema, "t.conf", "[fake]\nvcpus = 8\n", &cfg, &d), 0);
-	struct hvd_kv *kv;
+	assert_int_equal(cfg_load_string(agent_config_schema(), "t.conf", "[fake]\nvcpus = 8\n", &cfg, &d), 0);
+	struct hv_kv *kv;
 	size_t n;
 	assert_int_equal(cfg_section_kv(cfg, "fake", &kv, &n), 0);
 	assert_int_equal(n, 9); /* every [fake] key of the schema, defaults included */
@@ -312,12 +314,12 @@ static void every_agent_default_is_valid(void **state)
 {
 	struct cfg *cfg;
 	struct cfg_diags d;
-	assert_int_equal(cfg_load_string(agent_config_schema, "empty", "", &cfg, &d), 0);
+	assert_int_equal(cfg_load_string(agent_config_schema(), "empty", "", &cfg, &d), 0);
 	assert_int_equal(cfg_get_int(cfg, "DEFAULT", "max_concurrent_builds"), 4);
 	assert_string_equal(cfg_get_str(cfg, "libvirt", "virt_type"), "kvm");
 	assert_string_equal(cfg_get_str(cfg, "DEFAULT", "driver_dir"), HV_DRIVERDIR);
 	assert_false(cfg_get_bool(cfg, "netfilter", "enabled"));
-	for (const struct cfg_key *k = agent_config_schema; k->section; k++)
+	for (const struct cfg_key *k = agent_config_schema(); k->section; k++)
 		assert_true(k->help && *k->help);
 	cfg_free(cfg);
 }
@@ -343,15 +345,16 @@ static void a_missing_main_file_is_named(void **state)
 	tmp_make();
 	char path[128];
 	snprintf(path, sizeof path, "%s/hvagent.conf", tmp_dir);
+	struct agent_config *ac;
 	struct cfg *cfg;
 	struct cfg_diags d;
-	assert_int_equal(agent_config_load(path, &cfg, &d), -ENOENT);
-	assert_null(cfg);
+	assert_int_equal(agent_config_load(path, &ac, &d), -ENOENT);
+	assert_null(ac);
 	assert_int_equal(d.n, 1);
 	assert_string_equal(d.items[0].file, path);
 	assert_string_equal(d.items[0].text, "cannot open: No such file or directory");
 	/* optional: the defaults apply */
-	assert_int_equal(cfg_load(agent_config_schema, path, true, NULL, &cfg, &d), 0);
+	assert_int_equal(cfg_load(agent_config_schema(), path, true, NULL, &cfg, &d), 0);
 	cfg_free(cfg);
 	tmp_remove();
 }
@@ -370,15 +373,16 @@ static void drop_ins_apply_in_lexical_order_and_the_later_wins(void **state)
 	write_file(f, "[DEFAULT]\nreport_interval = 40\nlog_level = debug\n");
 	snprintf(f, sizeof f, "%s/30-c.conf.disabled", dir);
 	write_file(f, "[DEFAULT]\nreport_interval = 60\n");
-	struct cfg *cfg;
+	struct agent_config *ac;
 	struct cfg_diags d;
-	assert_int_equal(agent_config_load(path, &cfg, &d), 0);
+	assert_int_equal(agent_config_load(path, &ac, &d), 0);
+	struct cfg *cfg = ac->cfg;
 	assert_int_equal(cfg_get_int(cfg, "DEFAULT", "report_interval"), 50);
 	assert_int_equal(cfg_get_int(cfg, "DEFAULT", "max_concurrent_builds"), 2);
 	assert_string_equal(cfg_get_str(cfg, "DEFAULT", "log_level"), "debug");
 	snprintf(f, sizeof f, "%s/20-b.conf:2", dir);
 	assert_string_equal(cfg_origin(cfg, "DEFAULT", "report_interval"), f);
-	cfg_free(cfg);
+	agent_config_free(ac);
 	tmp_remove();
 }
 
@@ -392,10 +396,10 @@ static void an_error_in_a_drop_in_names_the_drop_in(void **state)
 	assert_int_equal(mkdir(dir, 0755), 0);
 	snprintf(f, sizeof f, "%s/50-site.conf", dir);
 	write_file(f, "# site overrides\n[libvirt]\nvirt_type = xen\n");
-	struct cfg *cfg;
+	struct agent_config *ac;
 	struct cfg_diags d;
-	assert_int_equal(agent_config_load(path, &cfg, &d), -EINVAL);
-	assert_null(cfg);
+	assert_int_equal(agent_config_load(path, &ac, &d), -EINVAL);
+	assert_null(ac);
 	assert_int_equal(d.n, 1);
 	assert_string_equal(d.items[0].file, f);
 	assert_int_equal(d.items[0].line, 3);
@@ -410,9 +414,9 @@ static void checks_across_keys_point_at_the_line_that_set_them(void **state)
 	write_file(path, "[controller]\nreconnect_min_ms = 5000\nreconnect_max_ms = 1000\n"
 			 "server_public_key = tooshort\n[libvirt]\nserial_port_range = 9:2\n"
 			 "[fake]\nfail_probability = 1.5\n[DEFAULT]\ndriver = ../evil\n");
-	struct cfg *cfg;
+	struct agent_config *ac;
 	struct cfg_diags d;
-	assert_int_equal(agent_config_load(path, &cfg, &d), -EINVAL);
+	assert_int_equal(agent_config_load(path, &ac, &d), -EINVAL);
 	assert_int_equal(d.n, 5);
 	unsigned lines[5];
 	for (size_t i = 0; i < 5; i++)
@@ -432,12 +436,12 @@ static void an_empty_host_id_means_the_hostname(void **state)
 	struct cfg *cfg;
 	struct cfg_diags d;
 	char got[256], want[256];
-	assert_int_equal(cfg_load_string(agent_config_schema, "t", "", &cfg, &d), 0);
+	assert_int_equal(cfg_load_string(agent_config_schema(), "t", "", &cfg, &d), 0);
 	assert_int_equal(agent_config_host_id(cfg, got, sizeof got), 0);
 	assert_int_equal(gethostname(want, sizeof want), 0);
 	assert_string_equal(got, want);
 	cfg_free(cfg);
-	assert_int_equal(cfg_load_string(agent_config_schema, "t", "[DEFAULT]\nhost_id = cn-7\n", &cfg, &d), 0);
+	assert_int_equal(cfg_load_string(agent_config_schema(), "t", "[DEFAULT]\nhost_id = cn-7\n", &cfg, &d), 0);
 	assert_int_equal(agent_config_host_id(cfg, got, sizeof got), 0);
 	assert_string_equal(got, "cn-7");
 	cfg_free(cfg);
@@ -560,15 +564,15 @@ static void the_sample_config_documents_every_key_and_loads(void **state)
 
 	struct cfg *cfg, *def;
 	struct cfg_diags d;
-	assert_int_equal(cfg_load_string(agent_config_schema, "sample", sample, &cfg, &d), 0);
+	assert_int_equal(cfg_load_string(agent_config_schema(), "sample", sample, &cfg, &d), 0);
 	cfg_free(cfg);
 	/* uncomment every "#key = value" line */
 	for (char *p = sample; (p = strstr(p, "\n#")); p++)
 		if (p[2] != ' ')
 			p[1] = ' ';
-	assert_int_equal(cfg_load_string(agent_config_schema, "uncommented", sample, &cfg, &d), 0);
-	assert_int_equal(cfg_load_string(agent_config_schema, "empty", "", &def, &d), 0);
-	for (const struct cfg_key *k = agent_config_schema; k->section; k++) {
+	assert_int_equal(cfg_load_string(agent_config_schema(), "uncommented", sample, &cfg, &d), 0);
+	assert_int_equal(cfg_load_string(agent_config_schema(), "empty", "", &def, &d), 0);
+	for (const struct cfg_key *k = agent_config_schema(); k->section; k++) {
 		assert_string_equal(cfg_get_str(cfg, k->section, k->key), cfg_get_str(def, k->section, k->key));
 		assert_string_not_equal(cfg_origin(cfg, k->section, k->key), "default");
 	}
@@ -576,6 +580,85 @@ static void the_sample_config_documents_every_key_and_loads(void **state)
 	cfg_free(def);
 	free(sample);
 	free(fixed);
+}
+
+/* A driver the agent was built without (tests/driver/fixture_driver.c as "thirdparty"):
+ * its plugin's declaration is the schema of its section, checked like the agent's own. */
+static void a_third_party_driver_section_is_checked_from_its_plugin(void **state)
+{
+	if (!fixture_dir)
+		skip();
+	setenv("HVAGENT_DRIVER_DIR", fixture_dir, 1);
+	assert_int_equal(golden_dir("driver/good", ".out", 0), 1);
+	assert_int_equal(golden_dir("driver/bad", ".err", AGENT_CONFIG_EX_CONFIG), 2);
+
+	/* the agent hands the driver its whole section, defaults included */
+	struct agent_config *ac;
+	struct cfg_diags d;
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "%s/driver/good/thirdparty.conf", data_dir);
+	assert_int_equal(agent_config_load(path, &ac, &d), 0);
+	unsetenv("HVAGENT_DRIVER_DIR");
+	struct hvd_kv *kv;
+	size_t n;
+	assert_int_equal(agent_config_driver_kv(ac, &kv, &n), 0);
+	assert_int_equal(n, 5);
+	assert_string_equal(kv[1].key, "pool_size");
+	assert_string_equal(kv[1].value, "8");
+	assert_string_equal(kv[3].value, "true");
+	assert_string_equal(kv[4].key, "stop_wait");
+	assert_string_equal(kv[4].value, "7");
+	free(kv);
+	/* its key with the shutdown role is the stop timeout; it declares no reboot timeout:
+	 * the first bundled driver's that does ([libvirt]'s) */
+	uint32_t reboot_s, shutdown_s;
+	agent_config_timeouts(ac, &reboot_s, &shutdown_s);
+	assert_int_equal(shutdown_s, 7);
+	assert_int_equal(reboot_s, 120);
+	agent_config_free(ac);
+}
+
+/* The sections of the drivers that come with hvagent are the rows their plugins declare,
+ * so a config is checked the same whether or not the plugin is installed. */
+static void the_bundled_driver_sections_are_the_plugins_own(void **state)
+{
+	static const char *const drivers[][2] = { { "fake", "fake" }, { "libvirt", "libvirt" } };
+	static const enum cfg_type types[] = {
+		[HVD_CONFIG_STRING] = CFG_STRING, [HVD_CONFIG_INT] = CFG_INT,
+		[HVD_CONFIG_BOOL] = CFG_BOOL, [HVD_CONFIG_ENUM] = CFG_ENUM, [HVD_CONFIG_PATH] = CFG_PATH,
+	};
+	const char *dirs[] = { fake_dir, libvirt_dir };
+	for (size_t i = 0; i < 2; i++) {
+		if (!dirs[i] || !*dirs[i])
+			continue;
+		struct hv_driver *drv;
+		struct hv_error err = { 0 };
+		if (hv_driver_load(dirs[i], drivers[i][0], &drv, &err) < 0) {
+			if (i == 1 && err.code == -ENOENT)
+				continue; /* built without libvirt */
+			fail_msg("%s", err.message);
+		}
+		const struct hvd_driver *ops = hv_driver_ops(drv);
+		assert_string_equal(ops->config_section, drivers[i][1]);
+		size_t n = 0;
+		for (const struct cfg_key *k = agent_config_schema(); k->section; k++) {
+			if (strcmp(k->section, ops->config_section) != 0)
+				continue;
+			const struct hvd_config_key *dk = &ops->config_keys[n++];
+			assert_non_null(dk->key);
+			assert_string_equal(dk->key, k->key);
+			assert_int_equal(types[dk->type], k->type);
+			assert_string_equal(dk->def, k->def);
+			if (k->allowed)
+				assert_string_equal(dk->allowed, k->allowed);
+			assert_int_equal(dk->min, k->min);
+			assert_int_equal(dk->max, k->max);
+			assert_string_equal(dk->help, k->help);
+		}
+		assert_true(n > 0);
+		assert_null(ops->config_keys[n].key);
+		hv_driver_unload(&drv);
+	}
 }
 
 static void drop_in_golden_shows_the_merged_config(void **state)
@@ -587,10 +670,13 @@ static void drop_in_golden_shows_the_merged_config(void **state)
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
-		fprintf(stderr, "usage: %s TESTS_DATA_CONFIG_DIR\n", argv[0]);
+		fprintf(stderr, "usage: %s TESTS_DATA_CONFIG_DIR [FIXTURE_DRIVER_DIR FAKE_DRIVER_DIR [LIBVIRT_DRIVER_DIR]]\n", argv[0]);
 		return 2;
 	}
 	data_dir = argv[1];
+	fixture_dir = argc > 2 ? argv[2] : NULL;
+	fake_dir = argc > 3 ? argv[3] : NULL;
+	libvirt_dir = argc > 4 ? argv[4] : NULL;
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(an_empty_file_gives_every_default),
 		cmocka_unit_test(values_are_normalized_and_remember_their_line),
@@ -614,6 +700,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(good_configs_print_their_normalized_form),
 		cmocka_unit_test(bad_configs_print_every_error),
 		cmocka_unit_test(drop_in_golden_shows_the_merged_config),
+		cmocka_unit_test(a_third_party_driver_section_is_checked_from_its_plugin),
+		cmocka_unit_test(the_bundled_driver_sections_are_the_plugins_own),
 		cmocka_unit_test(the_sample_config_documents_every_key_and_loads),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,8 +1,11 @@
 /* fixture_driver.c - tiny driver plugins for the loader tests, one per way a plugin can be
- * wrong, selected by FIXTURE_* at compile time. Never used outside tests/driver. */
+ * wrong, selected by FIXTURE_* at compile time; FIXTURE_CONFIG makes the third-party driver
+ * "thirdparty", whose own config section the agent checks without knowing it. Never used
+ * outside tests/. */
 #include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <hvagent/driver.h>
 
@@ -68,6 +71,33 @@ static int fx_power_on(struct hvd_host *h, const char *uuid, struct hv_error *er
 }
 #endif
 
+#if defined(FIXTURE_CONFIG) || defined(FIXTURE_BAD_KEYS)
+static const struct hvd_config_key fx_keys[] = {
+	{ "endpoint", HVD_CONFIG_STRING, "unix:/run/thirdparty.sock", NULL, 0, 0,
+	  "where the hypervisor's control socket is", 0 },
+#ifdef FIXTURE_BAD_KEYS
+	{ "pool_size", HVD_CONFIG_INT, "4", NULL, 32, 1, "a range the wrong way round", 0 },
+#else
+	{ "pool_size", HVD_CONFIG_INT, "4", NULL, 1, 32, "connections kept open", 0 },
+#endif
+	{ "mode", HVD_CONFIG_ENUM, "safe", "safe|fast", 0, 0, "how guests are started", 0 },
+	{ "verbose", HVD_CONFIG_BOOL, "false", NULL, 0, 0, "chatty hypervisor calls", 0 },
+	{ "stop_wait", HVD_CONFIG_INT, "7", NULL, 0, 600, "seconds a graceful stop waits",
+	  HVD_KEY_SHUTDOWN_TIMEOUT },
+	{ NULL },
+};
+
+/* A check the key types cannot say: the endpoint's scheme. */
+static int fx_check_config(const struct hvd_kv *cfg, size_t n, struct hv_error *err)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(cfg[i].key, "endpoint") == 0 && strncmp(cfg[i].value, "unix:/", 6) != 0)
+			return hv_error_set(err, -EINVAL, "endpoint",
+					    "not a socket address (allowed: unix:/PATH)");
+	return 0;
+}
+#endif
+
 #ifdef FIXTURE_LONGER
 static const struct {
 	struct hvd_driver v1;
@@ -83,6 +113,9 @@ static const struct hvd_driver fx_driver = {
 #endif
 #if defined(FIXTURE_SHORT)
 	.struct_size = offsetof(struct hvd_driver, reboot),
+#elif defined(FIXTURE_V1_ROOT_DISK)
+	/* built before the config description was appended: ends after root_disk */
+	.struct_size = offsetof(struct hvd_driver, check_config),
 #elif defined(FIXTURE_LONGER)
 	/* a later build of the same ABI version that appended ops this agent does not know */
 	.struct_size = sizeof(struct hvd_driver) + FIXTURE_LONGER,
@@ -102,6 +135,11 @@ static const struct hvd_driver fx_driver = {
 	.power_off = fx_power_off,
 #ifndef FIXTURE_NO_POWER_ON
 	.power_on = fx_power_on,
+#endif
+#if defined(FIXTURE_CONFIG) || defined(FIXTURE_BAD_KEYS)
+	.check_config = fx_check_config,
+	.config_section = FIXTURE_NAME,
+	.config_keys = fx_keys,
 #endif
 #ifdef FIXTURE_LONGER
 } };

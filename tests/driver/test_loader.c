@@ -127,6 +127,48 @@ static void a_longer_struct_of_the_same_abi_is_accepted(void **state)
 	hv_driver_unload(&d);
 }
 
+static void a_driver_declares_its_config_section_and_needs(void **state)
+{
+	struct hv_driver *d = NULL;
+	struct hv_error err = { 0 };
+	assert_int_equal(hv_driver_load(fixture_dir, "thirdparty", &d, &err), 0);
+	const struct hvd_driver *ops = hv_driver_ops(d);
+	assert_string_equal(ops->config_section, "thirdparty");
+	assert_string_equal(ops->config_keys[0].key, "endpoint");
+	assert_int_equal(ops->config_keys[1].type, HVD_CONFIG_INT);
+	assert_int_equal(ops->config_keys[4].flags, HVD_KEY_SHUTDOWN_TIMEOUT);
+	assert_null(ops->config_keys[5].key);
+	assert_int_equal(ops->needs, 0); /* boots without an image file */
+	assert_true(hv_driver_supports(d, "check_config"));
+	struct hvd_kv bad[] = { { "endpoint", "tcp://x" } };
+	assert_int_equal(ops->check_config(bad, 1, &err), -EINVAL);
+	assert_string_equal(err.field, "endpoint");
+	hv_driver_unload(&d);
+}
+
+static void a_driver_built_before_the_config_fields_keeps_the_old_assumptions(void **state)
+{
+	struct hv_driver *d = NULL;
+	struct hv_error err = { 0 };
+	assert_int_equal(hv_driver_load(fixture_dir, "oldv1", &d, &err), 0);
+	const struct hvd_driver *ops = hv_driver_ops(d);
+	/* no section of its own, and an image file as every driver but the fake needed */
+	assert_null(ops->config_section);
+	assert_null(ops->config_keys);
+	assert_int_equal(ops->needs, HVD_NEED_IMAGE_FILE);
+	assert_false(hv_driver_supports(d, "check_config"));
+	hv_driver_unload(&d);
+}
+
+static void a_config_key_table_that_cannot_be_a_schema_is_refused(void **state)
+{
+	char path[512];
+	fixture_path(path, sizeof path, "badkeys");
+	assert_refused("badkeys", -ENOEXEC, "config_keys",
+		       "%s: driver 'badkeys': config key [badkeys] pool_size: min is larger than max",
+		       path);
+}
+
 static void a_missing_driver_names_the_file(void **state)
 {
 	char path[512];
@@ -201,6 +243,10 @@ static void the_fake_driver_loads_from_the_build_tree(void **state)
 	/* the fake implements every op of the ABI */
 	for (const char *const *op = hv_driver_op_names(); *op; op++)
 		assert_true(hv_driver_supports(d, *op));
+	/* it declares [fake] and needs no image file */
+	assert_string_equal(ops->config_section, "fake");
+	assert_string_equal(ops->config_keys[0].key, "vcpus");
+	assert_int_equal(ops->needs, 0);
 	struct hvd_kv cfg[] = { { "vcpus", "8" }, { "memory_mb", "4096" } };
 	struct hvd_host *host;
 	assert_int_equal(ops->open(cfg, 2, &host, &err), 0);
@@ -248,6 +294,9 @@ int main(int argc, char **argv)
 		cmocka_unit_test(an_entry_returning_null_is_refused),
 		cmocka_unit_test(a_driver_calling_itself_another_name_is_refused),
 		cmocka_unit_test(a_longer_struct_of_the_same_abi_is_accepted),
+		cmocka_unit_test(a_driver_declares_its_config_section_and_needs),
+		cmocka_unit_test(a_driver_built_before_the_config_fields_keeps_the_old_assumptions),
+		cmocka_unit_test(a_config_key_table_that_cannot_be_a_schema_is_refused),
 		cmocka_unit_test(a_missing_driver_names_the_file),
 		cmocka_unit_test(a_file_that_is_not_a_library_is_refused),
 		cmocka_unit_test(driver_names_cannot_reach_outside_the_directory),

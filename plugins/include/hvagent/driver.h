@@ -7,8 +7,14 @@
  * Versioning: struct hvd_driver begins with abi_version and struct_size and is only ever
  * appended to; each op says which ABI version added it. The loader rejects a driver whose
  * abi_version differs from HVD_ABI_VERSION, whose struct_size is smaller than the size of
- * the v1 struct, or that leaves a required op NULL. An optional op left NULL means "not
- * supported": the agent answers the command with -EOPNOTSUPP and never calls it.
+ * the v1 struct, that leaves a required op NULL, or whose config_keys cannot serve as a
+ * schema. An optional op left NULL means "not supported": the agent answers the command
+ * with -EOPNOTSUPP and never calls it. Data fields appended to v1 (config_section,
+ * config_keys, needs) read as their stated default in a struct that ends before them.
+ *
+ * Config: a driver declares its hvagent.conf section and keys (config_section,
+ * config_keys) and what it needs (needs); the agent knows no driver by name, checks the
+ * section like its own (errors as FILE:LINE) and hands it to open().
  * Out-structs (hvd_host_info, ...) also begin with struct_size, set by the CALLER to the
  * size it knows; the driver fills only the fields that fit.
  *
@@ -85,6 +91,38 @@ struct hvd_kv {
 	const char *key;
 	const char *value;
 };
+
+/* The type of a config key; the agent checks a value against it before any driver sees it. */
+enum hvd_config_type {
+	HVD_CONFIG_STRING = 0,
+	HVD_CONFIG_INT = 1,  /* decimal, within [min, max] */
+	HVD_CONFIG_BOOL = 2, /* true/false, yes/no, on/off, 1/0; handed to open() as true/false */
+	HVD_CONFIG_ENUM = 3, /* one of `allowed`, a '|'-separated list: "kvm|qemu" */
+	HVD_CONFIG_PATH = 4, /* absolute path */
+};
+
+/* Roles a key can play for the agent (struct hvd_config_key.flags). */
+#define HVD_KEY_REBOOT_TIMEOUT 0x1u   /* HVD_CONFIG_INT seconds: the agent's timeout_s for soft
+				       * reboots and for restart recovery's hard reboot */
+#define HVD_KEY_SHUTDOWN_TIMEOUT 0x2u /* HVD_CONFIG_INT seconds: the agent's timeout_s for a
+				       * stop that names no wait */
+
+/* One key of a driver's config section (struct hvd_driver.config_keys). Fixed layout: a
+ * later ABI that needs more adds a new table, it never grows this struct. */
+struct hvd_config_key {
+	const char *key;     /* [A-Za-z0-9_.-]+; NULL ends the table */
+	enum hvd_config_type type;
+	const char *def;     /* default as text, valid for type; NULL = unset, not handed over */
+	const char *allowed; /* HVD_CONFIG_ENUM only */
+	int64_t min, max;    /* HVD_CONFIG_INT only */
+	const char *help;    /* one line: --check-config, the sample config, the man page */
+	uint32_t flags;      /* HVD_KEY_* */
+};
+
+/* What a driver needs from the agent (struct hvd_driver.needs). */
+#define HVD_NEED_IMAGE_FILE 0x1u /* spawn, rebuild and rescue need the image as a file of the
+				  * image store (hvd_image.path); without it the agent hands any
+				  * image id, with path NULL when the store lacks it */
 
 struct hvd_flavor {
 	const char *name;
@@ -288,6 +326,27 @@ struct hvd_driver {
 	 * when the instance is unknown. (v1, appended) */
 	int (*root_disk)(struct hvd_host *host, const char *uuid, char **ret_path,
 			 char **ret_format, struct hv_error *err);
+	/* Checks the driver's config section beyond what the key types say (formats, keys that
+	 * depend on each other). cfg holds every key of config_keys that has a value, defaults
+	 * included, as open() would get it. Returns 0, or -EINVAL with err->field naming the key
+	 * at fault and err->message "what is wrong (allowed: ...)", which the agent prints after
+	 * the FILE:LINE that set the key. Connects to nothing: --check-config calls it. NULL =
+	 * nothing more to check. (v1, appended) */
+	int (*check_config)(const struct hvd_kv *cfg, size_t n_cfg, struct hv_error *err);
+
+	/* --- what the driver reads from hvagent.conf and needs from the agent (v1, appended).
+	 * A driver whose struct ends before these fields declares no section and needs
+	 * HVD_NEED_IMAGE_FILE: what the agent assumed of every driver before. --- */
+
+	/* The hvagent.conf section open() gets ("libvirt"): [a-z0-9_]{1,64}, not one of the
+	 * agent's own sections; NULL = the driver reads none. (v1, appended) */
+	const char *config_section;
+	/* The keys of config_section, ending with an entry whose key is NULL. The agent checks
+	 * every value against it, reports problems as FILE:LINE, and hands open() every key that
+	 * has a value, defaults included. (v1, appended) */
+	const struct hvd_config_key *config_keys;
+	/* HVD_NEED_* flags. (v1, appended) */
+	uint64_t needs;
 };
 
 /* The one symbol a driver exports. agent_abi_version lets a driver refuse an older agent. */
