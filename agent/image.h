@@ -1,4 +1,4 @@
-/* image.h - a request's image resolved through the image store (common/imgstore.h): the
+/* image.h - a request's image resolved through the image store (imgstore.h): the
  * stored data file, the RECORDED format (a request's format that disagrees is refused, a
  * format is never probed) and the recorded properties with the request's merged over them.
  * Never logs; touches only the store's sidecars. */
