@@ -188,19 +188,6 @@ static uint32_t rand32(void)
 	return v;
 }
 
-static const char *code_for(int rc)
-{
-	switch (rc) {
-	case -EOPNOTSUPP: return PROTO_E_NOT_SUPPORTED;
-	case -ENOENT: return PROTO_E_NOT_FOUND;
-	case -EBUSY: return PROTO_E_INVALID_STATE;
-	case -EINVAL: return PROTO_E_INVALID;
-	case -ETIME: return PROTO_E_EXPIRED;
-	case -EINTR: return PROTO_E_INTERRUPTED;
-	}
-	return PROTO_E_DRIVER;
-}
-
 /* Console output may hold any byte; JSON strings must be UTF-8. */
 static json_t *json_text(const char *s, size_t len)
 {
@@ -1210,7 +1197,7 @@ static void on_cmd_done(struct agent *a, struct job *j)
 {
 	struct inst *in = find(a, j->req.uuid);
 	enum inst_cmd cmd = j->req.cmd;
-	const char *code = j->rc < 0 ? code_for(j->rc) : NULL;
+	const char *code = j->rc < 0 ? proto_code_for_errno(j->rc, PROTO_MAP_COMMAND) : NULL;
 	bool removed = false;
 	json_t *res, *journaled = NULL;
 
@@ -1286,15 +1273,10 @@ static void on_cmd_done(struct agent *a, struct job *j)
 static void on_net_done(struct agent *a, struct job *j)
 {
 	const char *command = json_string_value(json_object_get(j->net_body, "command"));
-	const char *code = j->rc < 0 ? code_for(j->rc) : NULL;
+	const char *code = j->rc < 0 ? proto_code_for_errno(j->rc, PROTO_MAP_FIREWALL) : NULL;
 	struct hv_error err = { 0 };
 	json_t *res = json_object();
 
-	if (j->rc == -EINVAL || j->rc == -EBUSY || j->rc == -ENOENT)
-		code = j->rc == -EINVAL ? PROTO_E_INVALID
-		       : j->rc == -EBUSY ? PROTO_E_INVALID_STATE : PROTO_E_NOT_FOUND;
-	else if (j->rc < 0 && j->rc != -ETIME)
-		code = PROTO_E_INTERNAL;
 	json_object_set_new(res, "cmd_id", json_string(j->cmd_id));
 	json_object_set_new(res, "command", json_string(command));
 	json_object_set_new(res, "uuid", json_null());
@@ -2010,7 +1992,7 @@ static void recover_cmd(void *ctx, const struct journal_cmd *c)
 	{
 		json_t *res = result_body(removed ? NULL : in, c->cmd_id,
 					  cmd >= 0 ? (enum inst_cmd)cmd : CMD_N, c->uuid, rc < 0 ? rc : 0,
-					  rc < 0 ? code_for(rc) : NULL, &err, NULL);
+					  rc < 0 ? proto_code_for_errno(rc, PROTO_MAP_COMMAND) : NULL, &err, NULL);
 
 		finish(a, removed ? NULL : in, removed, c->cmd_id, NULL, res, NULL);
 	}
