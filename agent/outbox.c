@@ -35,16 +35,9 @@ int agent_send(struct agent *a, enum proto_type type, const char *corr_id, bool 
 		return -ENOTCONN;
 	}
 	if (journal_in_batch(a->jn)) { /* sent once the batch is durable: batch_end */
-		if (a->n_held_msgs == a->cap_held_msgs) {
-			size_t cap = a->cap_held_msgs ? 2 * a->cap_held_msgs : 64;
-			struct proto_msg *n = realloc(a->held_msgs, cap * sizeof *n);
-
-			if (!n) {
-				json_decref(body);
-				return -ENOMEM;
-			}
-			a->held_msgs = n;
-			a->cap_held_msgs = cap;
+		if (HV_GROW(a->held_msgs, a->cap_held_msgs, a->n_held_msgs + 1) < 0) {
+			json_decref(body);
+			return -ENOMEM;
 		}
 		a->held_msgs[a->n_held_msgs++] = m;
 		return 0;
@@ -112,22 +105,15 @@ void agent_send_error(struct agent *a, const char *corr_id, const char *code,
 	agent_send(a, PROTO_ERROR, corr_id, false, proto_error_body(code, err));
 }
 
-/* Starts a job, or holds it until the batch that journaled its acceptance is committed. */
 void agent_dispatch(struct agent *a, struct queue *q, struct job *j)
 {
 	if (journal_in_batch(a->jn)) {
-		if (a->n_held_jobs == a->cap_held_jobs) {
-			size_t cap = a->cap_held_jobs ? 2 * a->cap_held_jobs : 64;
-			struct held_job *n = realloc(a->held_jobs, cap * sizeof *n);
-
-			if (!n) { /* cannot hold it: make the batch durable now */
-				agent_batch_end(a);
-				agent_queue_push(q, j);
-				agent_batch_begin(a);
-				return;
-			}
-			a->held_jobs = n;
-			a->cap_held_jobs = cap;
+		if (HV_GROW(a->held_jobs, a->cap_held_jobs, a->n_held_jobs + 1) < 0) {
+			/* cannot hold it: make the batch durable now */
+			agent_batch_end(a);
+			agent_queue_push(q, j);
+			agent_batch_begin(a);
+			return;
 		}
 		a->held_jobs[a->n_held_jobs++] = (struct held_job){ q, j };
 		return;
@@ -208,7 +194,6 @@ json_t *agent_result_body(const struct inst *in, const char *cmd_id, enum inst_c
 	return o;
 }
 
-/* Journals the finished command (and the instance) and sends the RESULT. */
 void agent_finish(struct agent *a, struct inst *in, bool removed, const char *cmd_id,
 		  const char *corr_id, json_t *result, json_t *journaled /* NULL = result */)
 {
@@ -348,7 +333,6 @@ void agent_send_stored(struct agent *a, const struct journal_cmd *c, const char 
 			 json_pack("{s:s, s:s}", "cmd_id", c->cmd_id, "state", "running"));
 }
 
-/* A refusal after validation: journaled so a duplicate gets the same answer. */
 void agent_refuse(struct agent *a, const struct proto_msg *m, const struct req *r,
 		  const char *code, const struct hv_error *err)
 {
