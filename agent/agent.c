@@ -1,7 +1,11 @@
-/* agent.c - the agent's event loop. One thread (the caller of agent_run) owns the DEALER,
- * the journal and the instance table; workers own nothing but the job they run and hand it
- * back over inproc. This file must never call a driver op on the loop thread once the loop
- * runs, never reply before the journal holds the answer, and never log a secret. */
+/* agent.c - the agent's event loop: setup, the handshake with the controller, the message
+ * switch (a COMMAND validated, guarded, journaled and handed to a worker), driver events,
+ * the timers. One thread (the caller of agent_run) owns the DEALER, the journal and the
+ * instance table; workers own nothing but the job they run and hand it back over inproc.
+ * The rest of the agent is split by concern: queue.c, outbox.c, report.c, exec.c and
+ * recover.c, sharing agent-priv.h. This file must never call a driver op on the loop thread
+ * once the loop runs, never reply before the journal holds the answer, and never log a
+ * secret. */
 #include "agent-priv.h"
 
 #include <fcntl.h>
@@ -57,15 +61,8 @@ struct inst *agent_find_inst(struct agent *a, const char *uuid)
 
 int agent_add_inst(struct agent *a, struct inst *in)
 {
-	if (a->n_insts == a->cap_insts) {
-		size_t cap = a->cap_insts ? a->cap_insts * 2 : 64;
-		struct inst **n = realloc(a->insts, cap * sizeof *n);
-
-		if (!n)
-			return -ENOMEM;
-		a->insts = n;
-		a->cap_insts = cap;
-	}
+	if (HV_GROW(a->insts, a->cap_insts, a->n_insts + 1) < 0)
+		return -ENOMEM;
 	a->insts[a->n_insts++] = in;
 	return 0;
 }
@@ -321,42 +318,56 @@ static void handle_net_command(struct agent *a, struct proto_msg *m)
 	agent_dispatch(a, &a->net_q, j);
 }
 
-/* Refuses, before anything is created, a command whose image the store cannot give: an
- * unknown id (when images must be stored), a format that disagrees with the record, a
- * snapshot id that is taken or cannot name a stored image. The worker resolves again. */
-static int check_image(struct agent *a, const struct req *r, struct hv_error *err)
+/* The job of an accepted command, prepared on the loop thread before anything is created:
+ * the spec the driver sees (the instance's spec with the request's part, flavor or image,
+ * merged), its driver view and that view's image resolved through the store, each once,
+ * so the worker only reads them. Returns < 0 with err set for a refusal: an image the
+ * store cannot give (an unknown id when images must be stored, a format that disagrees
+ * with the record) or a snapshot id that is taken or cannot name a stored image. A failure
+ * of a command that names no image of its own (resize) stays in the job, reported as its
+ * result as before. */
+static int prepare_job(struct agent *a, const struct inst *in, const struct req *r,
+		       struct job **ret, struct hv_error *err)
 {
-	json_t *im = json_object_get(r->spec, "image");
-	struct agent_image ai;
-	struct hvd_image view = { 0 };
+	const json_t *base = in ? in->spec : r->spec; /* a new instance's spec is the request's */
+	bool own_image = r->cmd == CMD_SPAWN || r->cmd == CMD_REBUILD || r->cmd == CMD_RESCUE;
+	struct job *j;
 	int rc;
 
-	if (r->cmd == CMD_SNAPSHOT) {
-		struct imgstore_image *old = NULL;
-
-		if (!a->store)
-			return 0; /* the worker reports it */
-		if (!imgstore_id_valid(r->image_id))
-			return hv_error_set(err, -EINVAL, "body.image_id",
-					    "body.image_id: '%s' cannot name an image in the store "
-					    "(allowed: [A-Za-z0-9._-], not starting with '.')",
-					    r->image_id);
-		if (imgstore_get(a->store, r->image_id, &old, NULL) == 0) {
-			imgstore_image_free(old);
-			return hv_error_set(err, -EEXIST, "body.image_id",
-					    "body.image_id: image '%s' already exists in the image store",
-					    r->image_id);
-		}
+	*ret = NULL;
+	if (r->cmd == CMD_SNAPSHOT && a->store &&
+	    (rc = agent_image_id_free(a->store, r->image_id, err)) < 0)
+		return rc; /* without a store the worker reports it */
+	if (!(j = calloc(1, sizeof *j)))
+		return hv_error_set(err, -ENOMEM, NULL, "out of memory");
+	j->spec = base ? json_deep_copy(base) : json_object();
+	if (!j->spec) {
+		agent_job_free(j);
+		return hv_error_set(err, -ENOMEM, NULL, "out of memory");
+	}
+	if (r->spec)
+		json_object_update(j->spec, r->spec);
+	*ret = j;
+	if (!own_image && r->cmd != CMD_RESIZE)
+		return 0;
+	j->have_view = true;
+	j->prep_rc = req_spec_view(j->spec, r->uuid, a->image_store, &j->view, &j->err);
+	if (j->prep_rc < 0 || !j->view.spec.image.id) {
+		j->view.spec.image.path = NULL; /* no image, no file */
 		return 0;
 	}
-	if (!json_is_object(im) || (r->cmd != CMD_SPAWN && r->cmd != CMD_REBUILD &&
-				    r->cmd != CMD_RESCUE))
-		return 0;
-	view.id = json_string_value(json_object_get(im, "id"));
-	view.format = json_string_value(json_object_get(im, "format"));
-	rc = agent_image_resolve(a->store, a->o.image_store_required, "body.image", &view, &ai, err);
-	agent_image_release(&ai);
-	return rc;
+	/* resize keeps the instance's image: resolved when the store has it (its recorded
+	 * properties, kernel or video, stay in the new definition), never required */
+	rc = agent_image_resolve(a->store, own_image && a->o.image_store_required, "body.image",
+				 &j->view.spec.image, &j->image, &j->err);
+	if (rc < 0 && own_image && json_is_object(json_object_get(r->spec, "image"))) {
+		*err = j->err;
+		agent_job_free(j);
+		*ret = NULL;
+		return rc;
+	}
+	j->prep_rc = rc;
+	return 0;
 }
 
 static void handle_command(struct agent *a, struct proto_msg *m)
@@ -460,26 +471,24 @@ static void handle_command(struct agent *a, struct proto_msg *m)
 		agent_refuse(a, m, &r, code, &err);
 		goto out;
 	}
-	if (check_image(a, &r, &err) < 0) {
-		agent_refuse(a, m, &r, PROTO_E_INVALID, &err);
+	if (prepare_job(a, in, &r, &j, &err) < 0) {
+		if (err.code == -ENOMEM)
+			agent_send_error(a, m->hdr.msg_id, PROTO_E_INTERNAL, &err);
+		else
+			agent_refuse(a, m, &r, PROTO_E_INVALID, &err);
 		goto out;
 	}
 	if (!in) {
 		in = inst_new(r.uuid);
 		if (!in || agent_add_inst(a, in) < 0) {
 			inst_free(in);
+			agent_job_free(j);
 			hv_error_set(&err, -ENOMEM, NULL, "out of memory");
 			agent_send_error(a, m->hdr.msg_id, PROTO_E_INTERNAL, &err);
 			goto out;
 		}
 		in->spec = json_incref(r.spec);
 		created = true;
-	}
-	j = calloc(1, sizeof *j);
-	if (!j) {
-		hv_error_set(&err, -ENOMEM, NULL, "out of memory");
-		agent_send_error(a, m->hdr.msg_id, PROTO_E_INTERNAL, &err);
-		goto undo;
 	}
 	if (!inst_cmd_readonly(r.cmd)) {
 		in->task = inst_task_for(r.cmd, r.hard);
@@ -495,7 +504,7 @@ static void handle_command(struct agent *a, struct proto_msg *m)
 		    journal_commit(a->jn, &err) < 0) {
 			journal_rollback(a->jn);
 			json_decref(rec);
-			free(j);
+			agent_job_free(j);
 			in->task = TASK_NONE;
 			in->cmd_id[0] = '\0';
 			agent_send_error(a, m->hdr.msg_id, PROTO_E_INTERNAL, &err);
@@ -511,13 +520,11 @@ static void handle_command(struct agent *a, struct proto_msg *m)
 	j->kind = JOB_CMD;
 	j->req = r; /* the job owns the request (spec, secret) from here */
 	memset(&r, 0, sizeof r);
+	if (j->have_view)
+		j->view.spec.uuid = j->req.uuid; /* the view was built while r held it */
 	snprintf(j->cmd_id, sizeof j->cmd_id, "%s", m->hdr.cmd_id);
 	snprintf(j->corr_id, sizeof j->corr_id, "%s", m->hdr.msg_id);
 	j->deadline_ms = m->hdr.deadline_ms;
-	/* the driver sees the instance's spec with the request's part (flavor, image) merged */
-	j->spec = json_deep_copy(in->spec ? in->spec : json_object());
-	if (j->req.spec)
-		json_object_update(j->spec, j->req.spec);
 	agent_dispatch(a, &a->cmd_q, j);
 	goto out;
 undo:

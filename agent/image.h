@@ -26,4 +26,8 @@ int agent_image_resolve(const struct imgstore *s, bool required, const char *fie
 			struct hvd_image *im, struct agent_image *ret, struct hv_error *err);
 void agent_image_release(struct agent_image *ai);
 
+/* 0 when id can name a new image in store s (valid and not taken), else -EINVAL or -EEXIST
+ * with err naming body.image_id. */
+int agent_image_id_free(const struct imgstore *s, const char *id, struct hv_error *err);
+
 #endif

@@ -13,6 +13,8 @@ void agent_job_free(struct job *j)
 	if (!j)
 		return;
 	req_release(&j->req);
+	req_spec_view_release(&j->view); /* borrows from spec and image: released first */
+	agent_image_release(&j->image);
 	json_decref(j->spec);
 	if (j->data && j->data_secret)
 		hj_wipe_string(json_object_get(j->data, "password"));
