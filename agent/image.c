@@ -65,6 +65,22 @@ int agent_image_resolve(const struct imgstore *s, bool required, const char *fie
 	return 0;
 }
 
+int agent_image_id_free(const struct imgstore *s, const char *id, struct hv_error *err)
+{
+	struct imgstore_image *old = NULL;
+
+	if (!imgstore_id_valid(id))
+		return hv_error_set(err, -EINVAL, "body.image_id",
+				    "body.image_id: '%s' cannot name an image in the store "
+				    "(allowed: [A-Za-z0-9._-], not starting with '.')", id);
+	if (imgstore_get(s, id, &old, NULL) == 0) {
+		imgstore_image_free(old);
+		return hv_error_set(err, -EEXIST, "body.image_id",
+				    "body.image_id: image '%s' already exists in the image store", id);
+	}
+	return 0;
+}
+
 void agent_image_release(struct agent_image *ai)
 {
 	if (!ai)

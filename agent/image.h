@@ -1,4 +1,4 @@
-/* image.h - a request's image resolved through the image store (common/imgstore.h): the
+/* image.h - a request's image resolved through the image store (imgstore.h): the
  * stored data file, the RECORDED format (a request's format that disagrees is refused, a
  * format is never probed) and the recorded properties with the request's merged over them.
  * Never logs; touches only the store's sidecars. */
@@ -25,5 +25,9 @@ struct agent_image {
 int agent_image_resolve(const struct imgstore *s, bool required, const char *field,
 			struct hvd_image *im, struct agent_image *ret, struct hv_error *err);
 void agent_image_release(struct agent_image *ai);
+
+/* 0 when id can name a new image in store s (valid and not taken), else -EINVAL or -EEXIST
+ * with err naming body.image_id. */
+int agent_image_id_free(const struct imgstore *s, const char *id, struct hv_error *err);
 
 #endif

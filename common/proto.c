@@ -355,6 +355,41 @@ json_t *proto_error_body(const char *code, const struct hv_error *err)
 
 /* --- zmq edge --- */
 
+/* NULL: the map's fallback. */
+static const struct {
+	int errnum;
+	const char *code[PROTO_MAP_N];
+} errno_codes[] = {
+	/* errno          COMMAND                  FIREWALL                 API */
+	{ EINVAL,       { PROTO_E_INVALID,       PROTO_E_INVALID,       PROTO_E_INVALID } },
+	{ ENOENT,       { PROTO_E_NOT_FOUND,     PROTO_E_NOT_FOUND,     PROTO_E_NOT_FOUND } },
+	{ EBUSY,        { PROTO_E_INVALID_STATE, PROTO_E_INVALID_STATE, PROTO_E_TASK_IN_FLIGHT } },
+	{ ETIME,        { PROTO_E_EXPIRED,       PROTO_E_EXPIRED,       NULL } },
+	{ EOPNOTSUPP,   { PROTO_E_NOT_SUPPORTED, NULL,                  NULL } },
+	{ EINTR,        { PROTO_E_INTERRUPTED,   NULL,                  NULL } },
+	{ EPERM,        { NULL,                  NULL,                  PROTO_E_INVALID_STATE } },
+	{ EEXIST,       { NULL,                  NULL,                  PROTO_E_CONFLICT } },
+	{ EHOSTDOWN,    { NULL,                  NULL,                  PROTO_E_HOST_DOWN } },
+	{ EHOSTUNREACH, { NULL,                  NULL,                  PROTO_E_HOST_DISABLED } },
+};
+
+static const char *const errno_fallback[PROTO_MAP_N] = {
+	[PROTO_MAP_COMMAND] = PROTO_E_DRIVER,
+	[PROTO_MAP_FIREWALL] = PROTO_E_INTERNAL,
+	[PROTO_MAP_API] = PROTO_E_INTERNAL,
+};
+
+const char *proto_code_for_errno(int rc, enum proto_code_map map)
+{
+	if ((unsigned)map >= PROTO_MAP_N)
+		return PROTO_E_INTERNAL;
+	for (size_t i = 0; i < sizeof errno_codes / sizeof errno_codes[0]; i++)
+		if (-rc == errno_codes[i].errnum)
+			return errno_codes[i].code[map] ? errno_codes[i].code[map]
+							 : errno_fallback[map];
+	return errno_fallback[map];
+}
+
 int proto_send(void *sock, const struct proto_peer *peer, const struct proto_msg *msg,
 	       int flags, struct hv_error *err)
 {

@@ -59,6 +59,25 @@ enum proto_type {
 #define PROTO_E_BUSY "busy"                   /* queue full: retry later */
 #define PROTO_E_NO_SESSION "no_session"       /* controller: say HELLO first (schema 1, additive) */
 #define PROTO_E_INTERNAL "internal"
+/* Codes of the controller's `hv` API only (docs/api.md), never on the HVA/1 wire. */
+#define PROTO_E_CONFLICT "conflict"           /* the name or id is taken */
+#define PROTO_E_HOST_DOWN "host_down"         /* the host's agent has no session */
+#define PROTO_E_HOST_DISABLED "host_disabled" /* the host refuses new work */
+
+/* The one errno -> error code map. The same errno means different things to its three
+ * readers, so each row says what every reader answers, side by side:
+ *   PROTO_MAP_COMMAND   the agent's failed instance COMMAND (a RESULT or a recovery);
+ *                       -EBUSY there is the lifecycle guard's refusal (invalid_state);
+ *                       anything unlisted is the driver's failure (driver_error);
+ *   PROTO_MAP_FIREWALL  the agent's failed firewall COMMAND: the netfilter module is not a
+ *                       driver, so anything unlisted is internal;
+ *   PROTO_MAP_API       the controller's `hv` API: -EBUSY there is another command in flight
+ *                       on the server (task_in_flight) and the lifecycle refusal is -EPERM
+ *                       (invalid_state); anything unlisted is internal.
+ * One table rather than one errno per meaning keeps every code the suites assert today. */
+enum proto_code_map { PROTO_MAP_COMMAND, PROTO_MAP_FIREWALL, PROTO_MAP_API, PROTO_MAP_N };
+/* rc is a negative errno; returns a PROTO_E_* string (static), never NULL. */
+const char *proto_code_for_errno(int rc, enum proto_code_map map);
 
 struct proto_header {
 	char msg_id[37];      /* UUIDv4, required */

@@ -88,17 +88,7 @@ reply_ok(struct api *a, const struct api_client *cl, json_t *id, json_t *result)
 static const char *
 code_for(int r)
 {
-	switch (r) {
-	case -EINVAL: return "invalid";
-	case -ENOENT: return "not_found";
-	case -EEXIST: return "conflict";
-	case -EBUSY: return "task_in_flight";
-	case -EPERM: return "invalid_state";
-	case -EHOSTDOWN: return "host_down";
-	case -EHOSTUNREACH: return "host_disabled";
-	case -ENOMEM: return "internal";
-	default: return "internal";
-	}
+	return proto_code_for_errno(r, PROTO_MAP_API);
 }
 
 static void

@@ -216,6 +216,21 @@ static void ids_are_restricted_to_a_safe_alphabet(void **state)
 	assert_int_equal(u[14], '4');
 }
 
+static void each_reader_names_an_errno_in_its_own_words(void **state)
+{
+	/* a guard refusal on the agent, another command in flight on the API */
+	assert_string_equal(proto_code_for_errno(-EBUSY, PROTO_MAP_COMMAND), PROTO_E_INVALID_STATE);
+	assert_string_equal(proto_code_for_errno(-EBUSY, PROTO_MAP_API), PROTO_E_TASK_IN_FLIGHT);
+	assert_string_equal(proto_code_for_errno(-EPERM, PROTO_MAP_API), PROTO_E_INVALID_STATE);
+	assert_string_equal(proto_code_for_errno(-ETIME, PROTO_MAP_FIREWALL), PROTO_E_EXPIRED);
+	assert_string_equal(proto_code_for_errno(-EINTR, PROTO_MAP_COMMAND), PROTO_E_INTERRUPTED);
+	/* what a reader does not list is its fallback */
+	assert_string_equal(proto_code_for_errno(-EIO, PROTO_MAP_COMMAND), PROTO_E_DRIVER);
+	assert_string_equal(proto_code_for_errno(-EOPNOTSUPP, PROTO_MAP_FIREWALL), PROTO_E_INTERNAL);
+	assert_string_equal(proto_code_for_errno(-EEXIST, PROTO_MAP_API), PROTO_E_CONFLICT);
+	assert_string_equal(proto_code_for_errno(-EEXIST, PROTO_MAP_COMMAND), PROTO_E_DRIVER);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -228,6 +243,7 @@ int main(void)
 		cmocka_unit_test(oversize_frames_are_refused_before_parsing),
 		cmocka_unit_test(error_bodies_carry_code_message_and_field),
 		cmocka_unit_test(ids_are_restricted_to_a_safe_alphabet),
+		cmocka_unit_test(each_reader_names_an_errno_in_its_own_words),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

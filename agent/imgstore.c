@@ -142,12 +142,13 @@ write_sidecar(struct imgstore *s, const char *id, const char *format, uint64_t s
 	return r;
 }
 
-int
-imgstore_commit(struct imgstore *s, const char *id, const char *format,
-		const struct hvd_kv *props, size_t n_props, struct hv_error *err)
+/* The prologue of a new image (commit, add): a valid id and format, an id not taken, and
+ * where its data file goes. */
+static int
+new_image(const struct imgstore *s, const char *id, const char *format, char *data,
+	  size_t size, struct hv_error *err)
 {
-	char data[4096 + 16], side[4096 + 16];
-	struct stat st;
+	char side[4096 + 16];
 	int r;
 
 	if ((r = check_id(id, err)) < 0 || (r = check_format(format, err)) < 0)
@@ -155,7 +156,20 @@ imgstore_commit(struct imgstore *s, const char *id, const char *format,
 	file_of(s, id, "json", side, sizeof side);
 	if (access(side, F_OK) == 0)
 		return hv_error_set(err, -EEXIST, "image.id", "image %s already exists", id);
-	file_of(s, id, "img", data, sizeof data);
+	file_of(s, id, "img", data, size);
+	return 0;
+}
+
+int
+imgstore_commit(struct imgstore *s, const char *id, const char *format,
+		const struct hvd_kv *props, size_t n_props, struct hv_error *err)
+{
+	char data[4096 + 16];
+	struct stat st;
+	int r;
+
+	if ((r = new_image(s, id, format, data, sizeof data, err)) < 0)
+		return r;
 	if (stat(data, &st) < 0)
 		return hv_error_set(err, -ENOENT, "image.id", "image %s has no data file", id);
 	return write_sidecar(s, id, format, (uint64_t)st.st_size, props, n_props, err);
@@ -202,15 +216,11 @@ int
 imgstore_add(struct imgstore *s, const char *id, const char *src, const char *format,
 	     const struct hvd_kv *props, size_t n_props, struct hv_error *err)
 {
-	char data[4096 + 16], side[4096 + 16];
+	char data[4096 + 16];
 	int r;
 
-	if ((r = check_id(id, err)) < 0 || (r = check_format(format, err)) < 0)
+	if ((r = new_image(s, id, format, data, sizeof data, err)) < 0)
 		return r;
-	file_of(s, id, "json", side, sizeof side);
-	if (access(side, F_OK) == 0)
-		return hv_error_set(err, -EEXIST, "image.id", "image %s already exists", id);
-	file_of(s, id, "img", data, sizeof data);
 	unlink(data); /* a leftover of an import that died before its sidecar */
 	if ((r = copy_file(src, data, err)) < 0)
 		return r;

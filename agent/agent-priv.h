@@ -1,0 +1,227 @@
+/* agent-priv.h - what the agent's own files share: struct agent, the jobs and the queues,
+ * and the functions one of agent.c, queue.c, outbox.c, report.c, exec.c, recover.c
+ * calls in another. Private to the agent core: nothing outside agent/ (tests included)
+ * includes it, and it must never grow a function that another module could call instead
+ * of going through agent.h. Every struct agent field belongs to the loop thread except
+ * where a comment says otherwise; a worker touches only its job. */
+#ifndef HV_AGENT_PRIV_H
+#define HV_AGENT_PRIV_H
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "agent.h"
+#include "image.h"
+#include "imgstore.h"
+#include "injector.h"
+#include "inst.h"
+#include "journal.h"
+#include "keys.h"
+#include "net.h"
+#include "proto.h"
+#include "req.h"
+
+#define RESULTS_ENDPOINT "inproc://hvagent-results"
+#define MAX_QUEUED_JOBS 4096
+#define MAX_PENDING_EVENTS 1024
+#define ZMQ_PART_LIMIT (4 * 1024 * 1024)
+#define PRUNE_AFTER_MS (24LL * 3600 * 1000)
+#define RESULTS_PER_ITERATION 64
+#define SEND_HWM 5000 /* messages queued to the controller before sends are dropped */
+#define EVENT_RESEND_BATCH 128
+
+enum job_kind { JOB_CMD, JOB_STATS, JOB_SYNC, JOB_NET, JOB_NET_RESYNC };
+
+struct sync_entry {
+	char uuid[37];
+	enum hvd_power_state power;
+};
+
+struct job {
+	struct job *next;
+	enum job_kind kind;
+	/* JOB_CMD */
+	struct req req;
+	json_t *spec;         /* the spec the driver sees (deep copy, owned by the job) */
+	/* spawn, resize, rebuild, rescue: the driver's view of spec and its image, built once
+	 * on the loop thread (agent.c); the worker only reads them. prep_rc < 0 (with err) is
+	 * a failure to report as the command's result. */
+	bool have_view;
+	struct req_spec_view view;   /* borrows from spec and image */
+	struct agent_image image;
+	int prep_rc;
+	char cmd_id[65];
+	char corr_id[37];
+	int64_t deadline_ms;
+	int rc;
+	struct hv_error err;
+	bool have_info;
+	struct hvd_instance_info info;
+	json_t *data;         /* command-specific result data */
+	bool data_secret;     /* data holds a secret (console password) */
+	/* JOB_NET: the command body (no secrets in firewall commands) and, after success, the
+	 * committed state to journal */
+	json_t *net_body;
+	json_t *net_state;
+	/* JOB_STATS */
+	struct hvd_host_stats stats;
+	/* JOB_SYNC */
+	int64_t started_ms;   /* records changed after this are newer than the listing */
+	struct sync_entry *entries;
+	size_t n_entries, cap_entries;
+};
+
+struct queue {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct job *head, *tail;
+	size_t len;
+	bool stopping;
+};
+
+struct worker {
+	struct agent *a;
+	struct queue *q;
+	pthread_t thread;
+	bool started;
+};
+
+struct pending_event {
+	uint64_t seq;
+	json_t *body;
+	int64_t sent_ms;
+};
+
+struct drv_event {
+	struct drv_event *next;
+	char uuid[37];
+	enum hvd_event_type type;
+	enum hvd_power_state power;
+};
+
+struct agent {
+	struct agent_opts o;
+	char host_id[PROTO_MAX_ID + 1];
+	char boot_id[37];
+	char state_dir[PATH_MAX], endpoint[512], image_store[PATH_MAX], drive_dir[PATH_MAX];
+	char server_key[KEYS_Z85_LEN + 1];
+	struct keys_pair keys;
+	bool curve;
+
+	const struct hvd_driver *ops;
+	const struct hv_driver *drv;
+	struct hvd_host *host;
+	struct imgstore *store;   /* NULL when [DEFAULT] image_store is empty */
+	struct injector *inj;     /* NULL unless [guest] inject_key or inject_password */
+	/* HOST_DOWN until HOST_UP: the host reports itself disabled (automatically) and
+	 * refuses commands that need the driver */
+	bool host_down;
+	struct hvd_host_info info;
+	struct journal *jn;
+
+	void *zctx, *dealer, *results;
+	bool session;
+	char hello_id[37];
+	int64_t hello_ms, last_rx_ms, last_tx_ms, last_ping_ms, next_connect_ms;
+	int backoff_ms;
+
+	struct inst **insts;
+	size_t n_insts, cap_insts;
+	json_t *removed;        /* uuids removed since the last DELTA */
+	bool dirty;
+	uint64_t seq, last_state_seq, generation;
+
+	struct pending_event events[MAX_PENDING_EVENTS];
+	size_t n_events;
+	json_t *unknown_reported; /* uuids already reported as instance_unknown */
+
+	struct queue cmd_q, house_q, net_q;
+	struct net *net;
+	bool net_resync_pending;
+	int64_t next_net_resync_ms;
+	struct worker *workers;
+	size_t n_workers;
+	bool stats_pending, sync_pending, have_prev_stats;
+	struct hvd_host_stats prev_stats;
+	int64_t next_report_ms, next_sync_ms, next_event_resend_ms, next_prune_ms;
+
+	/* group commit: what one loop turn journals is committed once, then its messages are
+	 * sent and its jobs started (journal before acting, before replying) */
+	struct proto_msg *held_msgs;
+	size_t n_held_msgs, cap_held_msgs;
+	struct held_job { struct queue *q; struct job *j; } *held_jobs;
+	size_t n_held_jobs, cap_held_jobs;
+
+	pthread_mutex_t ev_mu;
+	struct drv_event *ev_head, *ev_tail;
+	int ev_pipe[2];
+};
+
+/* agent.c: the loop, the handshake, the message switch, setup; the instance table */
+int64_t agent_mono_ms(void);
+struct inst *agent_find_inst(struct agent *a, const char *uuid);
+int agent_add_inst(struct agent *a, struct inst *in);
+void agent_remove_inst(struct agent *a, struct inst *in);
+void agent_touch(struct agent *a, struct inst *in);
+
+/* queue.c: the work queues between the loop and the workers */
+void agent_job_free(struct job *j);
+void agent_queue_init(struct queue *q);
+void agent_queue_push(struct queue *q, struct job *j);
+size_t agent_queue_len(struct queue *q);
+/* Blocks until a job or the stop; NULL when stopping. */
+struct job *agent_queue_pop(struct queue *q);
+/* Wakes the workers to exit; queued jobs never started are freed (they stay "accepted"
+ * in the journal and restart recovery answers them). */
+void agent_queue_stop(struct queue *q);
+
+/* outbox.c: what leaves the agent. Outside a loop turn's batch a message is sent at once;
+ * inside it, messages and jobs wait for the batch's commit (journal before acting, before
+ * replying). */
+/* Sends now or, inside a batch, once the batch is durable. body is stolen. */
+int agent_send(struct agent *a, enum proto_type type, const char *corr_id, bool with_seq,
+	       json_t *body /* stolen */);
+void agent_batch_begin(struct agent *a);
+int agent_batch_end(struct agent *a);
+void agent_send_error(struct agent *a, const char *corr_id, const char *code,
+		      const struct hv_error *err);
+/* Starts a job, or holds it until the batch that journaled its acceptance is committed. */
+void agent_dispatch(struct agent *a, struct queue *q, struct job *j);
+void agent_emit_event(struct agent *a, json_t *body /* stolen */);
+void agent_resend_events(struct agent *a, int64_t min_age_ms, size_t max);
+void agent_ack_event(struct agent *a, uint64_t seq);
+/* A RESULT body; data is borrowed (copied in). */
+json_t *agent_result_body(const struct inst *in, const char *cmd_id, enum inst_cmd cmd,
+			  const char *uuid, int rc, const char *code, const struct hv_error *err,
+			  json_t *data /* borrowed */);
+/* Journals the finished command (and the instance) and sends the RESULT; result and
+ * journaled are stolen. */
+void agent_finish(struct agent *a, struct inst *in, bool removed, const char *cmd_id,
+		  const char *corr_id, json_t *result, json_t *journaled /* NULL = result */);
+void agent_cmd_done(struct agent *a, struct job *j);
+void agent_net_done(struct agent *a, struct job *j);
+void agent_send_stored(struct agent *a, const struct journal_cmd *c, const char *corr_id);
+/* A refusal after validation: journaled so a duplicate gets the same answer. */
+void agent_refuse(struct agent *a, const struct proto_msg *m, const struct req *r,
+		  const char *code, const struct hv_error *err);
+
+/* report.c: the REPORT body and the state sync (SNAPSHOT, DELTA) */
+json_t *agent_report_body(struct agent *a, const struct hvd_host_stats *st);
+void agent_send_snapshot(struct agent *a);
+void agent_flush_delta(struct agent *a);
+
+/* exec.c: the worker threads; every driver call after setup happens there */
+/* The thread body of a worker (arg: its struct worker). */
+void *agent_worker_main(void *arg);
+
+/* recover.c: restart recovery, on the loop thread before the loop runs */
+/* Reads the journaled instances into the table. */
+int agent_load_insts(struct agent *a, struct hv_error *err);
+/* Answers every command the journal holds as accepted and clears tasks left behind. */
+void agent_recover(struct agent *a);
+
+#endif

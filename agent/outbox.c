@@ -1,0 +1,349 @@
+/* outbox.c - everything the agent sends: the group commit (a loop turn's journal writes
+ * committed once, then its messages sent and its jobs started), events kept until
+ * acknowledged, and the end of a command (its RESULT body, the journal entry, the
+ * instance's new state). Runs on the loop thread only. Must never send an answer the
+ * journal does not hold yet, and never let a secret reach the journal. */
+#include "agent-priv.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <zmq.h>
+
+#include "json.h"
+#include "log.h"
+#include "vec.h"
+
+int agent_send(struct agent *a, enum proto_type type, const char *corr_id, bool with_seq,
+	       json_t *body /* stolen */)
+{
+	struct proto_msg m = { .type = type, .body = body };
+	struct hv_error err = { 0 };
+	int r;
+
+	proto_header_init(&m.hdr, a->host_id, a->boot_id);
+	if (corr_id && *corr_id)
+		snprintf(m.hdr.corr_id, sizeof m.hdr.corr_id, "%s", corr_id);
+	if (with_seq) {
+		m.hdr.has_seq = true;
+		m.hdr.seq = a->seq;
+	}
+	if (!a->dealer) {
+		json_decref(body);
+		return -ENOTCONN;
+	}
+	if (journal_in_batch(a->jn)) { /* sent once the batch is durable: batch_end */
+		if (HV_GROW(a->held_msgs, a->cap_held_msgs, a->n_held_msgs + 1) < 0) {
+			json_decref(body);
+			return -ENOMEM;
+		}
+		a->held_msgs[a->n_held_msgs++] = m;
+		return 0;
+	}
+	r = proto_send(a->dealer, NULL, &m, ZMQ_DONTWAIT, &err);
+	if (r < 0)
+		hv_log(r == -EAGAIN ? HV_LOG_DEBUG : HV_LOG_WARNING, NULL, NULL,
+		       "not sent: %s type=%s", err.message, proto_type_name(type));
+	else
+		a->last_tx_ms = agent_mono_ms();
+	json_decref(body);
+	return r;
+}
+
+void agent_batch_begin(struct agent *a)
+{
+	struct hv_error err = { 0 };
+
+	/* when it fails, every write commits (and is fsync'd) on its own, as outside a batch */
+	if (journal_batch_begin(a->jn, &err) < 0)
+		hv_log(HV_LOG_WARNING, NULL, NULL, "journal: %s", err.message);
+}
+
+/* Commits the loop turn's journal writes in one transaction (one fsync), then sends what
+ * was answered and starts what was accepted, in order. If the commit fails nothing of it
+ * may be sent or started: the agent stops (-EIO) and restart recovery answers from the
+ * journal; the controller re-sends the unacknowledged COMMANDs. */
+int agent_batch_end(struct agent *a)
+{
+	struct hv_error err = { 0 };
+	int r = journal_batch_commit(a->jn, &err);
+
+	if (r < 0)
+		hv_log(HV_LOG_ERR, NULL, NULL, "journal: %s; stopping, nothing of it was answered",
+		       err.message);
+	for (size_t i = 0; i < a->n_held_msgs; i++) {
+		struct proto_msg *m = &a->held_msgs[i];
+
+		if (r == 0 && a->dealer) {
+			int s = proto_send(a->dealer, NULL, m, ZMQ_DONTWAIT, &err);
+
+			if (s < 0)
+				hv_log(s == -EAGAIN ? HV_LOG_DEBUG : HV_LOG_WARNING, NULL, NULL,
+				       "not sent: %s type=%s", err.message, proto_type_name(m->type));
+			else
+				a->last_tx_ms = agent_mono_ms();
+		}
+		json_decref(m->body);
+	}
+	a->n_held_msgs = 0;
+	for (size_t i = 0; i < a->n_held_jobs; i++) {
+		if (r == 0)
+			agent_queue_push(a->held_jobs[i].q, a->held_jobs[i].j);
+		else
+			agent_job_free(a->held_jobs[i].j);
+	}
+	a->n_held_jobs = 0;
+	return r;
+}
+
+void agent_send_error(struct agent *a, const char *corr_id, const char *code,
+		      const struct hv_error *err)
+{
+	hv_log(HV_LOG_NOTICE, NULL, NULL, "refused a message: code=%s %s", code, err->message);
+	agent_send(a, PROTO_ERROR, corr_id, false, proto_error_body(code, err));
+}
+
+void agent_dispatch(struct agent *a, struct queue *q, struct job *j)
+{
+	if (journal_in_batch(a->jn)) {
+		if (HV_GROW(a->held_jobs, a->cap_held_jobs, a->n_held_jobs + 1) < 0) {
+			/* cannot hold it: make the batch durable now */
+			agent_batch_end(a);
+			agent_queue_push(q, j);
+			agent_batch_begin(a);
+			return;
+		}
+		a->held_jobs[a->n_held_jobs++] = (struct held_job){ q, j };
+		return;
+	}
+	agent_queue_push(q, j);
+}
+
+void agent_emit_event(struct agent *a, json_t *body /* stolen */)
+{
+	struct pending_event *e;
+
+	if (a->n_events == MAX_PENDING_EVENTS) {
+		json_decref(a->events[0].body);
+		memmove(&a->events[0], &a->events[1], (MAX_PENDING_EVENTS - 1) * sizeof a->events[0]);
+		a->n_events--;
+		hv_log(HV_LOG_WARNING, NULL, NULL, "event queue full: oldest unacknowledged event dropped");
+	}
+	a->seq++;
+	e = &a->events[a->n_events++];
+	e->seq = a->seq;
+	e->body = body;
+	e->sent_ms = 0;
+	if (a->session) {
+		json_incref(body);
+		agent_send(a, PROTO_EVENT, NULL, true, body);
+		e->sent_ms = agent_mono_ms();
+	}
+}
+
+/* Re-sends events not sent within min_age_ms, at most max of them: a controller that is
+ * slow to acknowledge must not be buried under its own backlog. */
+void agent_resend_events(struct agent *a, int64_t min_age_ms, size_t max)
+{
+	uint64_t saved = a->seq;
+	int64_t now = agent_mono_ms();
+	size_t sent = 0;
+
+	for (size_t i = 0; i < a->n_events && sent < max; i++) {
+		if (a->events[i].sent_ms && now - a->events[i].sent_ms < min_age_ms)
+			continue;
+		a->seq = a->events[i].seq; /* a re-sent event keeps its seq */
+		json_incref(a->events[i].body);
+		agent_send(a, PROTO_EVENT, NULL, true, a->events[i].body);
+		a->events[i].sent_ms = now;
+		sent++;
+	}
+	a->seq = saved;
+}
+
+void agent_ack_event(struct agent *a, uint64_t seq)
+{
+	for (size_t i = 0; i < a->n_events; i++) {
+		if (a->events[i].seq == seq) {
+			json_decref(a->events[i].body);
+			memmove(&a->events[i], &a->events[i + 1],
+				(a->n_events - i - 1) * sizeof a->events[0]);
+			a->n_events--;
+			return;
+		}
+	}
+}
+
+json_t *agent_result_body(const struct inst *in, const char *cmd_id, enum inst_cmd cmd,
+			  const char *uuid, int rc, const char *code, const struct hv_error *err,
+			  json_t *data /* borrowed */)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "cmd_id", json_string(cmd_id));
+	json_object_set_new(o, "command", json_string(inst_cmd_name(cmd)));
+	json_object_set_new(o, "uuid", json_string(uuid));
+	json_object_set_new(o, "status", json_string(rc < 0 ? "error" : "ok"));
+	if (rc < 0)
+		json_object_set_new(o, "error", proto_error_body(code, err));
+	json_object_set_new(o, "instance", in ? inst_to_json(in) : json_null());
+	if (data)
+		json_object_set_new(o, "data", json_deep_copy(data));
+	return o;
+}
+
+void agent_finish(struct agent *a, struct inst *in, bool removed, const char *cmd_id,
+		  const char *corr_id, json_t *result, json_t *journaled /* NULL = result */)
+{
+	struct hv_error err = { 0 };
+	const char *uuid = json_string_value(json_object_get(result, "uuid"));
+
+	if (journal_begin(a->jn, &err) < 0 ||
+	    (removed ? journal_inst_delete(a->jn, uuid, &err)
+		     : in ? journal_inst_put(a->jn, in->uuid, json_object_get(result, "instance"), &err)
+			  : 0) < 0 ||
+	    journal_cmd_finish(a->jn, cmd_id, journaled ? journaled : result, &err) < 0 ||
+	    journal_commit(a->jn, &err) < 0) {
+		journal_rollback(a->jn);
+		hv_log(HV_LOG_ERR, uuid, cmd_id, "journal: %s", err.message);
+	}
+	if (a->session)
+		agent_send(a, PROTO_RESULT, corr_id, false, json_incref(result));
+	json_decref(result);
+	json_decref(journaled);
+}
+
+void agent_cmd_done(struct agent *a, struct job *j)
+{
+	struct inst *in = agent_find_inst(a, j->req.uuid);
+	enum inst_cmd cmd = j->req.cmd;
+	const char *code = j->rc < 0 ? proto_code_for_errno(j->rc, PROTO_MAP_COMMAND) : NULL;
+	bool removed = false;
+	json_t *res, *journaled = NULL;
+
+	if (in && !inst_cmd_readonly(cmd)) {
+		if (j->rc == 0) {
+			enum inst_vm after = inst_vm_after(in, cmd, j->req.power_on);
+			json_t *part = j->req.spec;
+
+			switch (cmd) {
+			case CMD_SPAWN:
+				in->launched_at_ms = proto_now_ms();
+				break;
+			case CMD_RESIZE:
+				json_decref(in->old_flavor);
+				in->old_flavor = json_incref(json_object_get(in->spec, "flavor"));
+				json_object_set(in->spec, "flavor", json_object_get(part, "flavor"));
+				in->vm_before_resize = in->vm;
+				break;
+			case CMD_CONFIRM_RESIZE:
+				json_decref(in->old_flavor);
+				in->old_flavor = NULL;
+				break;
+			case CMD_REVERT_RESIZE:
+				if (in->old_flavor)
+					json_object_set(in->spec, "flavor", in->old_flavor);
+				json_decref(in->old_flavor);
+				in->old_flavor = NULL;
+				break;
+			case CMD_REBUILD:
+				json_object_set(in->spec, "image", json_object_get(part, "image"));
+				break;
+			default:
+				break;
+			}
+			if (cmd == CMD_DESTROY)
+				removed = true;
+			in->vm = after;
+			if (in->vm != VM_ERROR) {
+				json_decref(in->fault);
+				in->fault = NULL;
+			}
+		} else if (cmd == CMD_SPAWN && j->rc == -ETIME) {
+			removed = true; /* never started: nothing exists to keep */
+		} else if (cmd == CMD_SPAWN || cmd == CMD_REBUILD) {
+			in->vm = VM_ERROR;
+			json_decref(in->fault);
+			in->fault = json_pack("{s:s, s:s}", "code", code, "message", j->err.message);
+		}
+		in->task = TASK_NONE;
+		in->cmd_id[0] = '\0';
+		if (j->have_info)
+			in->power = j->info.power_state;
+		agent_touch(a, in);
+	}
+	if (j->rc < 0)
+		hv_log(HV_LOG_WARNING, j->req.uuid, j->cmd_id, "%s failed: code=%s %s",
+		       inst_cmd_name(cmd), code, j->err.message);
+	else
+		hv_log(HV_LOG_INFO, j->req.uuid, j->cmd_id, "%s done", inst_cmd_name(cmd));
+	res = agent_result_body(removed ? NULL : in, j->cmd_id, cmd, j->req.uuid, j->rc, code, &j->err,
+			  j->data);
+	if (j->data_secret) {
+		journaled = json_deep_copy(res);
+		json_object_del(json_object_get(journaled, "data"), "password");
+		json_object_set_new(json_object_get(journaled, "data"), "password_redacted",
+				    json_true());
+	}
+	agent_finish(a, removed ? NULL : in, removed && in, j->cmd_id, j->corr_id, res, journaled);
+	if (removed && in)
+		agent_remove_inst(a, in);
+}
+
+void agent_net_done(struct agent *a, struct job *j)
+{
+	const char *command = json_string_value(json_object_get(j->net_body, "command"));
+	const char *code = j->rc < 0 ? proto_code_for_errno(j->rc, PROTO_MAP_FIREWALL) : NULL;
+	struct hv_error err = { 0 };
+	json_t *res = json_object();
+
+	json_object_set_new(res, "cmd_id", json_string(j->cmd_id));
+	json_object_set_new(res, "command", json_string(command));
+	json_object_set_new(res, "uuid", json_null());
+	json_object_set_new(res, "status", json_string(j->rc < 0 ? "error" : "ok"));
+	if (j->rc < 0)
+		json_object_set_new(res, "error", proto_error_body(code, &j->err));
+	json_object_set_new(res, "instance", json_null());
+	if (j->rc < 0)
+		hv_log(HV_LOG_WARNING, NULL, j->cmd_id, "%s failed: code=%s %s", command, code,
+		       j->err.message);
+	else
+		hv_log(HV_LOG_INFO, NULL, j->cmd_id, "%s done", command);
+	if (journal_begin(a->jn, &err) < 0 ||
+	    (j->net_state && journal_meta_put(a->jn, "netfilter_state", j->net_state, &err) < 0) ||
+	    journal_cmd_finish(a->jn, j->cmd_id, res, &err) < 0 || journal_commit(a->jn, &err) < 0) {
+		journal_rollback(a->jn);
+		hv_log(HV_LOG_ERR, NULL, j->cmd_id, "journal: %s", err.message);
+	}
+	if (a->session)
+		agent_send(a, PROTO_RESULT, j->corr_id, false, json_incref(res));
+	json_decref(res);
+}
+
+void agent_send_stored(struct agent *a, const struct journal_cmd *c, const char *corr_id)
+{
+	if (c->state == JOURNAL_DONE)
+		agent_send(a, PROTO_RESULT, corr_id, false, json_incref(c->reply));
+	else if (c->state == JOURNAL_REFUSED)
+		agent_send(a, PROTO_ERROR, corr_id, false, json_incref(c->reply));
+	else
+		agent_send(a, PROTO_ACK, corr_id, false,
+			 json_pack("{s:s, s:s}", "cmd_id", c->cmd_id, "state", "running"));
+}
+
+void agent_refuse(struct agent *a, const struct proto_msg *m, const struct req *r,
+		  const char *code, const struct hv_error *err)
+{
+	json_t *body = proto_error_body(code, err), *red = req_redacted(m->body);
+	struct hv_error jerr = { 0 };
+
+	if (journal_cmd_refuse(a->jn, m->hdr.cmd_id, inst_cmd_name(r->cmd), r->uuid, red, body,
+			       &jerr) < 0)
+		hv_log(HV_LOG_ERR, r->uuid, m->hdr.cmd_id, "journal: %s", jerr.message);
+	hv_log(HV_LOG_NOTICE, r->uuid, m->hdr.cmd_id, "%s refused: code=%s %s",
+	       inst_cmd_name(r->cmd), code, err->message);
+	agent_send(a, PROTO_ERROR, m->hdr.msg_id, false, body);
+	json_decref(red);
+}
