@@ -50,10 +50,33 @@ static int get_id(const json_t *o, const char *where, const char *key, int flags
 	return r;
 }
 
+/* A string map as the driver ABI's pairs (the same borrowed strings); the caller frees
+ * *ret. */
+static int driver_map(const json_t *o, const char *where, const char *key,
+		      struct hvd_kv **ret, size_t *ret_n, struct hv_error *err)
+{
+	struct hv_kv *kv = NULL;
+	int r = hj_str_map(o, where, key, HJ_OPTIONAL, MAX_MAP, MAX_TEXT, MAX_TEXT, &kv, ret_n,
+			   err);
+
+	*ret = NULL;
+	if (r <= 0)
+		return r;
+	*ret = calloc(*ret_n + 1, sizeof **ret);
+	if (!*ret) {
+		free(kv);
+		return hv_error_set(err, -ENOMEM, key, "out of memory");
+	}
+	for (size_t i = 0; i < *ret_n; i++)
+		(*ret)[i] = (struct hvd_kv){ kv[i].key, kv[i].value };
+	free(kv);
+	return r;
+}
+
 static int parse_map(const json_t *o, const char *where, const char *key, json_t **ret,
 		     struct hv_error *err)
 {
-	struct hvd_kv *kv = NULL;
+	struct hv_kv *kv = NULL;
 	size_t n = 0;
 	int r = hj_str_map(o, where, key, HJ_OPTIONAL, MAX_MAP, MAX_TEXT, MAX_TEXT, &kv, &n, err);
 
@@ -470,9 +493,8 @@ int req_spec_view(const json_t *spec, const char *uuid, const char *image_store,
 		ret->spec.flavor.ephemeral_gb =
 			(uint64_t)json_integer_value(json_object_get(flavor, "ephemeral_gb"));
 		ret->spec.flavor.swap_mb = (uint64_t)json_integer_value(json_object_get(flavor, "swap_mb"));
-		if ((r = hj_str_map(flavor, "flavor", "extra_specs", HJ_OPTIONAL, MAX_MAP, MAX_TEXT,
-				    MAX_TEXT, &ret->extra_specs, &ret->spec.flavor.n_extra_specs,
-				    err)) < 0)
+		if ((r = driver_map(flavor, "flavor", "extra_specs", &ret->extra_specs,
+				    &ret->spec.flavor.n_extra_specs, err)) < 0)
 			goto fail;
 		ret->spec.flavor.extra_specs = ret->extra_specs;
 	}
@@ -484,14 +506,13 @@ int req_spec_view(const json_t *spec, const char *uuid, const char *image_store,
 				 ret->spec.image.id);
 			ret->spec.image.path = ret->image_path;
 		}
-		if ((r = hj_str_map(image, "image", "properties", HJ_OPTIONAL, MAX_MAP, MAX_TEXT,
-				    MAX_TEXT, &ret->properties, &ret->spec.image.n_properties,
-				    err)) < 0)
+		if ((r = driver_map(image, "image", "properties", &ret->properties,
+				    &ret->spec.image.n_properties, err)) < 0)
 			goto fail;
 		ret->spec.image.properties = ret->properties;
 	}
-	if ((r = hj_str_map(spec, "spec", "metadata", HJ_OPTIONAL, MAX_MAP, MAX_TEXT, MAX_TEXT,
-			    &ret->metadata, &ret->spec.n_metadata, err)) < 0)
+	if ((r = driver_map(spec, "spec", "metadata", &ret->metadata, &ret->spec.n_metadata,
+			    err)) < 0)
 		goto fail;
 	ret->spec.metadata = ret->metadata;
 	json_array_foreach(ports, i, p)

@@ -19,7 +19,7 @@ struct req {
 	char uuid[37];
 	bool hard;             /* reboot */
 	uint32_t timeout_s;    /* stop */
-	bool timeout_given;    /* stop: false = the host's [libvirt] shutdown_timeout */
+	bool timeout_given;    /* stop: false = the driver's shutdown timeout */
 	bool delete_disks;     /* destroy */
 	bool power_on;         /* spawn */
 	size_t max_bytes;      /* console_log */

@@ -7,9 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <hvagent/driver.h>
 #include "ids.h"
-
+#include "kv.h"
 #include "vec.h"
 
 const char *hj_path(char *buf, size_t size, const char *where, const char *key, size_t index)
@@ -624,12 +623,12 @@ int hj_uuid(const json_t *obj, const char *where, const char *key, int flags, co
 }
 
 int hj_str_map(const json_t *obj, const char *where, const char *key, int flags,
-	       size_t max_items, size_t key_max, size_t value_max, struct hvd_kv **ret,
+	       size_t max_items, size_t key_max, size_t value_max, struct hv_kv **ret,
 	       size_t *ret_n, struct hv_error *err)
 {
 	json_t *m, *v;
 	const char *k;
-	struct hvd_kv *kv;
+	struct hv_kv *kv;
 	size_t n = 0;
 	char path[256], detail[32];
 	int r = hj_obj(obj, where, key, flags, &m, err);

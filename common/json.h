@@ -18,7 +18,7 @@
 
 #include <hvagent/error.h>
 
-struct hvd_kv;
+#include "kv.h"
 
 enum hj_flags {
 	HJ_REQUIRED = 0,
@@ -60,7 +60,7 @@ int hj_uuid(const json_t *obj, const char *where, const char *key, int flags, co
  * frees the array only). Keys at most key_max bytes, values at most value_max bytes, at
  * most max_items entries. Absent optional -> *ret NULL, *ret_n 0. */
 int hj_str_map(const json_t *obj, const char *where, const char *key, int flags,
-	       size_t max_items, size_t key_max, size_t value_max, struct hvd_kv **ret,
+	       size_t max_items, size_t key_max, size_t value_max, struct hv_kv **ret,
 	       size_t *ret_n, struct hv_error *err);
 
 /* True when s is a canonical lower-case UUID. */

@@ -94,7 +94,7 @@ flavor_from_args(json_t *args, json_t **ret, struct hv_error *err)
 	    (r = hj_int(flavor, "args.flavor", "swap", HJ_OPTIONAL, 0, 1048576, &swap, err)) < 0 ||
 	    (r = hj_obj(args, "args", "properties", HJ_OPTIONAL, &props, err)) < 0)
 		return r;
-	struct hvd_kv *kv = NULL;
+	struct hv_kv *kv = NULL;
 	size_t n_kv = 0;
 	if (props && (r = hj_str_map(args, "args", "properties", HJ_OPTIONAL, 128, 255, 255, &kv,
 				     &n_kv, err)) < 0)
@@ -134,7 +134,7 @@ image_from_args(json_t *args, const char *key, int flags, json_t **ret, struct h
 	    (r = hj_obj(args, "args", "image_properties", HJ_OPTIONAL, &props, err)) < 0)
 		return r;
 	if (props) {
-		struct hvd_kv *kv = NULL;
+		struct hv_kv *kv = NULL;
 		size_t n_kv = 0;
 		if ((r = hj_str_map(args, "args", "image_properties", HJ_OPTIONAL, 128, 255, 255,
 				    &kv, &n_kv, err)) < 0)

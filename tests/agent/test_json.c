@@ -110,7 +110,7 @@ static void string_maps_become_key_value_arrays(void **state)
 	json_t *body = parse("{\"extra_specs\":{\"hw:cpu_sockets\":\"2\",\"quota:cpu_shares\":\"512\"},"
 			     "\"bad\":{\"k\":3}}");
 	struct hv_error err = { 0 };
-	struct hvd_kv *kv = NULL;
+	struct hv_kv *kv = NULL;
 	size_t n = 0;
 
 	assert_int_equal(hj_str_map(body, "body.flavor", "extra_specs", 0, 64, 255, 255, &kv, &n,
