@@ -305,20 +305,6 @@ static int (*const commands[CMD_N])(struct agent *a, struct job *j) = {
 };
 
 /* Secrets are used once: gone before the result travels anywhere. */
-static void wipe_secrets(struct req *r)
-{
-	if (r->secret) {
-		explicit_bzero(r->secret, strlen(r->secret));
-		free(r->secret);
-		r->secret = NULL;
-	}
-	if (r->user_data) {
-		explicit_bzero(r->user_data, r->user_data_len);
-		free(r->user_data);
-		r->user_data = NULL;
-	}
-}
-
 /* A command whose deadline passed in the queue is not run (docs/protocol.md, "expired"). */
 static int check_deadline(struct job *j)
 {
@@ -345,7 +331,7 @@ static void run_cmd(struct agent *a, struct job *j)
 		r = j->prep_rc; /* the view or its image failed on the loop thread; err says why */
 	else
 		r = commands[cmd](a, j);
-	wipe_secrets(&j->req);
+	req_wipe_secrets(&j->req);
 	j->rc = r < 0 ? r : 0;
 	if (r < 0 && err->code == 0)
 		hv_error_set(err, r, NULL, "%s failed: %s", inst_cmd_name(cmd), strerror(-r));

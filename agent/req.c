@@ -425,12 +425,8 @@ int req_parse(const json_t *body, struct req *ret, const char **ret_code,
 	return 0;
 }
 
-void req_release(struct req *r)
+void req_wipe_secrets(struct req *r)
 {
-	if (!r)
-		return;
-	json_decref(r->spec);
-	r->spec = NULL;
 	if (r->secret) {
 		explicit_bzero(r->secret, strlen(r->secret));
 		free(r->secret);
@@ -442,6 +438,15 @@ void req_release(struct req *r)
 		r->user_data = NULL;
 		r->user_data_len = 0;
 	}
+}
+
+void req_release(struct req *r)
+{
+	if (!r)
+		return;
+	json_decref(r->spec);
+	r->spec = NULL;
+	req_wipe_secrets(r);
 	free(r->key_data);
 	r->key_data = NULL;
 }

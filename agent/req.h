@@ -47,6 +47,9 @@ struct req {
 int req_parse(const json_t *body, struct req *ret, const char **ret_code,
 	      struct hv_error *err);
 void req_release(struct req *r);
+/* Overwrites and frees the secrets (admin password, user data) as soon as the command no
+ * longer needs them; req_release does it too. */
+void req_wipe_secrets(struct req *r);
 
 /* A copy of a COMMAND body fit for the journal: secrets replaced by "<field>_redacted". */
 json_t *req_redacted(const json_t *body);

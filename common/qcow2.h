@@ -16,10 +16,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#define HVD_QCOW2_V2_LEN 72
-#define HVD_QCOW2_V3_LEN 104
+#define HV_QCOW2_V2_LEN 72
+#define HV_QCOW2_V3_LEN 104
 /* incompatible feature bit 2: the data lives in an external file the header names */
-#define HVD_QCOW2_INCOMPAT_DATA_FILE 4u
+#define HV_QCOW2_INCOMPAT_DATA_FILE 4u
 
 struct hv_qcow2_header {
 	uint32_t version;
@@ -46,21 +46,21 @@ hv_qcow2_be(const unsigned char *p, int bytes)
 static inline int
 hv_qcow2_read_header(int fd, struct hv_qcow2_header *ret)
 {
-	unsigned char h[HVD_QCOW2_V3_LEN];
+	unsigned char h[HV_QCOW2_V3_LEN];
 	ssize_t n;
 
 	memset(ret, 0, sizeof *ret);
 	if ((n = pread(fd, h, sizeof h, 0)) < 0)
 		return errno ? -errno : -EIO;
-	if (n < HVD_QCOW2_V2_LEN || memcmp(h, "QFI\xfb", 4) != 0)
+	if (n < HV_QCOW2_V2_LEN || memcmp(h, "QFI\xfb", 4) != 0)
 		return -EINVAL;
 	ret->version = (uint32_t)hv_qcow2_be(h + 4, 4);
 	ret->backing_file_offset = hv_qcow2_be(h + 8, 8);
 	ret->backing_file_size = (uint32_t)hv_qcow2_be(h + 16, 4);
 	ret->size = hv_qcow2_be(h + 24, 8);
-	ret->header_length = HVD_QCOW2_V2_LEN;
+	ret->header_length = HV_QCOW2_V2_LEN;
 	if (ret->version >= 3) {
-		if (n < HVD_QCOW2_V3_LEN)
+		if (n < HV_QCOW2_V3_LEN)
 			return -EINVAL;
 		ret->incompatible_features = hv_qcow2_be(h + 72, 8);
 		ret->header_length = (uint32_t)hv_qcow2_be(h + 100, 4);

@@ -72,7 +72,7 @@ check_qcow2(const char *path, const char *store, const char *field, int depth, s
 	}
 	uint64_t bf_off = h.backing_file_offset;
 	uint32_t bf_len = h.backing_file_size;
-	if (h.incompatible_features & HVD_QCOW2_INCOMPAT_DATA_FILE) {
+	if (h.incompatible_features & HV_QCOW2_INCOMPAT_DATA_FILE) {
 		r = hv_error_set(err, -EPERM, field, "%s: %s uses an external data file", field, path);
 		goto out;
 	}

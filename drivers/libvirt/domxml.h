@@ -129,11 +129,5 @@ int domxml_read_facts(const char *xml, struct domxml_facts *ret, struct hv_error
 int domxml_rescue(const char *xml, const char *rescue_disk, const struct hvd_image *rescue_image,
 		  char **ret_xml, struct hv_error *err);
 
-/* The UUID rule of common/ids.h (canonical lower case), under the name driver.c uses. */
-static inline bool
-domxml_uuid_valid(const char *s)
-{
-	return hv_uuid_valid(s);
-}
 
 #endif

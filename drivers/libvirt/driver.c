@@ -12,6 +12,7 @@
 #include "disk.h"
 #include "domxml.h"
 #include "lv_config.h"
+#include "ids.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -142,8 +143,8 @@ read_file(const char *path, char **ret, struct hv_error *err)
 static int
 check_uuid(const char *uuid, struct hv_error *err)
 {
-	if (!domxml_uuid_valid(uuid))
-		return hv_error_set(err, -EINVAL, "uuid", "uuid must be 8-4-4-4-12 hex digits");
+	if (!hv_uuid_valid(uuid))
+		return hv_error_set(err, -EINVAL, "uuid", "uuid must be 8-4-4-4-12 lower-case hex digits");
 	return 0;
 }
 

@@ -45,7 +45,7 @@ header(unsigned char *buf, uint32_t version)
 	put_be(buf + 20, 16, 4);                    /* cluster_bits */
 	put_be(buf + 24, (uint64_t)10 << 30, 8);    /* size: 10 GiB */
 	if (version >= 3) {
-		put_be(buf + 72, HVD_QCOW2_INCOMPAT_DATA_FILE, 8);
+		put_be(buf + 72, HV_QCOW2_INCOMPAT_DATA_FILE, 8);
 		put_be(buf + 96, 4, 4);             /* refcount_order */
 		put_be(buf + 100, 112, 4);          /* header_length */
 	}
@@ -66,7 +66,7 @@ a_version_3_header_is_read(void **state)
 	assert_int_equal(h.backing_file_offset, 0x1000);
 	assert_int_equal(h.backing_file_size, 11);
 	assert_true(h.size == (uint64_t)10 << 30);
-	assert_int_equal(h.incompatible_features, HVD_QCOW2_INCOMPAT_DATA_FILE);
+	assert_int_equal(h.incompatible_features, HV_QCOW2_INCOMPAT_DATA_FILE);
 	assert_int_equal(h.header_length, 112);
 }
 
@@ -79,13 +79,13 @@ a_version_2_header_has_no_version_3_fields(void **state)
 
 	header(buf, 2);
 	put_be(buf + 72, 0xffffffffffffffffull, 8); /* past a v2 header: not a feature field */
-	fd = file_with(buf, HVD_QCOW2_V2_LEN + 8);
+	fd = file_with(buf, HV_QCOW2_V2_LEN + 8);
 	assert_int_equal(hv_qcow2_read_header(fd, &h), 0);
 	close(fd);
 	assert_int_equal(h.version, 2);
 	assert_true(h.size == (uint64_t)10 << 30);
 	assert_int_equal(h.incompatible_features, 0);
-	assert_int_equal(h.header_length, HVD_QCOW2_V2_LEN);
+	assert_int_equal(h.header_length, HV_QCOW2_V2_LEN);
 }
 
 static void
@@ -96,12 +96,12 @@ what_is_not_a_whole_qcow2_header_is_refused(void **state)
 	int fd;
 
 	header(buf, 3);
-	fd = file_with(buf, HVD_QCOW2_V3_LEN - 1); /* a v3 header cut short */
+	fd = file_with(buf, HV_QCOW2_V3_LEN - 1); /* a v3 header cut short */
 	assert_int_equal(hv_qcow2_read_header(fd, &h), -EINVAL);
 	close(fd);
 
 	header(buf, 2);
-	fd = file_with(buf, HVD_QCOW2_V2_LEN - 1); /* a v2 header cut short */
+	fd = file_with(buf, HV_QCOW2_V2_LEN - 1); /* a v2 header cut short */
 	assert_int_equal(hv_qcow2_read_header(fd, &h), -EINVAL);
 	close(fd);
 
