@@ -22,7 +22,7 @@ build=${1:-$here/build}
 [ "${1:-}" ] && shift
 [ "${1:-}" = "--" ] && shift
 build=$(cd "$build" && pwd)
-for b in central/hvcentral agent/hvagent cli/cmd_throughput drivers/fake/hvagent-driver-fake.so; do
+for b in central/hvcentral agent/hvagent bench/cmd_throughput drivers/fake/hvagent-driver-fake.so; do
 	[ -e "$build/$b" ] || { echo "cmd_throughput: $build/$b not built" >&2; exit 2; }
 done
 dir=$(mktemp -d "${HV_BENCH_DIR:-/tmp}/hv-bench.XXXXXX")
@@ -88,7 +88,7 @@ cpu_ms() { # utime+stime of the process whose command line names FILE, in ms
 c0=$(cpu_ms "$dir/central.conf"); a0=$(cpu_ms "$dir/agent.conf")
 [ "$prof" ] && callgrind_control -z "$(pgrep -f -- "$dir/$prof.conf" | head -1)" >/dev/null
 echo "== cmd_throughput: API -> hvcentral -> hvagent -> fake driver -> RESULT ($(nproc) cores, state in ${HV_BENCH_DIR:-/tmp})"
-out=$("$build/cli/cmd_throughput" --host node-1 "$@")
+out=$("$build/bench/cmd_throughput" --host node-1 "$@")
 echo "$out"
 c1=$(cpu_ms "$dir/central.conf"); a1=$(cpu_ms "$dir/agent.conf")
 n=$(echo "$out" | awk '/^commands:/ { print $2 }')
