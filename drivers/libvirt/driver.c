@@ -1,13 +1,14 @@
-/* driver.c - the libvirt driver plugin: every op of <hvagent/driver.h> over one libvirt
- * connection per host.
+/* driver.c - the libvirt driver plugin: the entry symbol, the ops table and every op of
+ * <hvagent/driver.h> over one libvirt connection per host, except those that change an
+ * instance's definition (resize, rebuild, rescue, snapshot: change.c).
  *
  * The domain XML comes from domxml (pure, validated before anything is created); disks from
  * disk (qemu-img by argv); the connection, events and reconnects from conn. Per instance the
- * driver keeps files under instances_path/<uuid>/: disk (root overlay), disk.eph0, disk.swap,
- * disk.rescue, console.log, and resize.xml / disk.resize (resize not yet confirmed) and
- * unrescue.xml (rescued): their presence is the state, so it survives an agent restart.
+ * driver keeps files under instances_path/<uuid>/: disk (root overlay), disk.eph0, disk.swap
+ * and console.log; get_instance and list_instances report change.c's state files there
+ * (resize.xml: resize pending, unrescue.xml: rescued).
  * Never logs; never passes a request string to a shell. */
-#include "conn.h"
+#include "lv-priv.h"
 #include "caps.h"
 #include "disk.h"
 #include "domxml.h"
@@ -17,7 +18,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
 #include <limits.h>
 #include <stddef.h>
 #include <netinet/in.h>
@@ -37,47 +37,30 @@
 
 #define POLL_MS 100
 
-struct hvd_host {
-	char uri[512];
-	char virt_type[8];
-	uint32_t reboot_timeout, shutdown_timeout;
-	char listen[64];
-	uint32_t port_lo, port_hi; /* 0: serial on a pty */
-	size_t console_log_max;
-	char instances_path[PATH_MAX - 64];
-	struct conn *conn;
-
-	pthread_mutex_t lock; /* everything below */
-	bool topology_known;
-	struct domxml_host topology;
-	bool ports_scanned;
-	uint8_t *port_used;   /* port_hi - port_lo + 1 entries */
-};
-
 /* ---------------------------------------------------------------- helpers */
 
-static int
-inst_path(const struct hvd_host *h, const char *uuid, const char *file, char *buf, size_t size)
+int
+lv_inst_path(const struct hvd_host *h, const char *uuid, const char *file, char *buf, size_t size)
 {
 	int n = file ? snprintf(buf, size, "%s/%s/%s", h->instances_path, uuid, file)
 		     : snprintf(buf, size, "%s/%s", h->instances_path, uuid);
 	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }
 
-static bool
-inst_has(const struct hvd_host *h, const char *uuid, const char *file)
+bool
+lv_inst_has(const struct hvd_host *h, const char *uuid, const char *file)
 {
 	char p[PATH_MAX];
 
-	return inst_path(h, uuid, file, p, sizeof p) == 0 && access(p, F_OK) == 0;
+	return lv_inst_path(h, uuid, file, p, sizeof p) == 0 && access(p, F_OK) == 0;
 }
 
-static void
-inst_unlink(const struct hvd_host *h, const char *uuid, const char *file)
+void
+lv_inst_unlink(const struct hvd_host *h, const char *uuid, const char *file)
 {
 	char p[PATH_MAX];
 
-	if (inst_path(h, uuid, file, p, sizeof p) == 0)
+	if (lv_inst_path(h, uuid, file, p, sizeof p) == 0)
 		unlink(p);
 }
 
@@ -89,7 +72,7 @@ inst_remove_dir(const struct hvd_host *h, const char *uuid)
 	DIR *d;
 	struct dirent *e;
 
-	if (inst_path(h, uuid, NULL, p, sizeof p) < 0 || !(d = opendir(p)))
+	if (lv_inst_path(h, uuid, NULL, p, sizeof p) < 0 || !(d = opendir(p)))
 		return;
 	while ((e = readdir(d)))
 		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
@@ -98,66 +81,23 @@ inst_remove_dir(const struct hvd_host *h, const char *uuid)
 	rmdir(p);
 }
 
-static int
-write_file(const char *path, const char *text, struct hv_error *err)
-{
-	char tmp[PATH_MAX];
-	size_t len = strlen(text);
-	int fd;
-
-	snprintf(tmp, sizeof tmp, "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return hv_error_set(err, -errno, "instances_path", "cannot write %s: %s", tmp, strerror(errno));
-	if (write(fd, text, len) != (ssize_t)len || fsync(fd) < 0) {
-		int e = errno ? errno : EIO;
-		close(fd);
-		unlink(tmp);
-		return hv_error_set(err, -e, "instances_path", "cannot write %s: %s", tmp, strerror(e));
-	}
-	close(fd);
-	if (rename(tmp, path) < 0)
-		return hv_error_set(err, -errno, "instances_path", "cannot rename %s: %s", tmp, strerror(errno));
-	return 0;
-}
-
-static int
-read_file(const char *path, char **ret, struct hv_error *err)
-{
-	FILE *f = fopen(path, "re");
-	char *buf = NULL;
-	size_t size = 0;
-	FILE *m;
-
-	if (!f)
-		return hv_error_set(err, -errno, "instances_path", "cannot read %s: %s", path, strerror(errno));
-	m = open_memstream(&buf, &size);
-	for (int ch; (ch = fgetc(f)) != EOF;)
-		fputc(ch, m);
-	fclose(f);
-	fclose(m);
-	*ret = buf;
-	return 0;
-}
-
-static int
-check_uuid(const char *uuid, struct hv_error *err)
+int
+lv_check_uuid(const char *uuid, struct hv_error *err)
 {
 	if (!hv_uuid_valid(uuid))
 		return hv_error_set(err, -EINVAL, "uuid", "uuid must be 8-4-4-4-12 lower-case hex digits");
 	return 0;
 }
 
-/* The connection and the domain for one op; release with dom_put. */
-static int
-dom_get(struct hvd_host *h, const char *uuid, virConnectPtr *ret_vc, virDomainPtr *ret_dom,
-	struct hv_error *err)
+int
+lv_dom_get(struct hvd_host *h, const char *uuid, virConnectPtr *ret_vc, virDomainPtr *ret_dom,
+	   struct hv_error *err)
 {
 	virConnectPtr vc;
 	virDomainPtr dom;
 	int r;
 
-	if ((r = check_uuid(uuid, err)) < 0)
+	if ((r = lv_check_uuid(uuid, err)) < 0)
 		return r;
 	if (!(vc = conn_get(h->conn, err)))
 		return -ENOTCONN;
@@ -174,8 +114,8 @@ dom_get(struct hvd_host *h, const char *uuid, virConnectPtr *ret_vc, virDomainPt
 	return 0;
 }
 
-static void
-dom_put(virConnectPtr vc, virDomainPtr dom)
+void
+lv_dom_put(virConnectPtr vc, virDomainPtr dom)
 {
 	if (dom)
 		virDomainFree(dom);
@@ -183,8 +123,8 @@ dom_put(virConnectPtr vc, virDomainPtr dom)
 		virConnectClose(vc);
 }
 
-static int
-dom_state(virDomainPtr dom)
+int
+lv_dom_state(virDomainPtr dom)
 {
 	int state = VIR_DOMAIN_NOSTATE, reason;
 
@@ -230,7 +170,7 @@ shutdown_wait(virDomainPtr dom, uint32_t timeout_s)
 	if (virDomainShutdown(dom) < 0)
 		return false;
 	for (;;) {
-		int s = dom_state(dom);
+		int s = lv_dom_state(dom);
 		struct timespec ts = {0, POLL_MS * 1000000L};
 
 		if (s == VIR_DOMAIN_SHUTOFF || s < 0)
@@ -239,23 +179,22 @@ shutdown_wait(virDomainPtr dom, uint32_t timeout_s)
 			return false;
 		nanosleep(&ts, NULL);
 		waited += POLL_MS;
-		if (waited % SHUTDOWN_RETRY_MS == 0 && dom_state(dom) == VIR_DOMAIN_RUNNING)
+		if (waited % SHUTDOWN_RETRY_MS == 0 && lv_dom_state(dom) == VIR_DOMAIN_RUNNING)
 			virDomainShutdown(dom);
 	}
 }
 
-/* ACPI shutdown, wait, then destroy: the domain is shut off afterwards. */
-static int
-stop_domain(struct hvd_host *h, virConnectPtr vc, virDomainPtr dom, uint32_t timeout_s,
-	    struct hv_error *err)
+int
+lv_stop_domain(struct hvd_host *h, virConnectPtr vc, virDomainPtr dom, uint32_t timeout_s,
+	       struct hv_error *err)
 {
-	int s = dom_state(dom);
+	int s = lv_dom_state(dom);
 
 	if (s == VIR_DOMAIN_SHUTOFF)
 		return 0;
 	if (s == VIR_DOMAIN_RUNNING && timeout_s > 0 && shutdown_wait(dom, timeout_s))
 		return 0;
-	if (virDomainDestroy(dom) < 0 && dom_state(dom) != VIR_DOMAIN_SHUTOFF)
+	if (virDomainDestroy(dom) < 0 && lv_dom_state(dom) != VIR_DOMAIN_SHUTOFF)
 		return conn_error(h->conn, vc, err, "uuid", "destroy");
 	return 0;
 }
@@ -273,8 +212,8 @@ info_of(struct hvd_host *h, virDomainPtr dom, int saved, struct hvd_instance_inf
 	info.vcpus = vi.nrVirtCpu;
 	info.memory_mb = vi.maxMem / 1024;
 	info.cpu_time_ns = vi.cpuTime;
-	info.rescued = inst_has(h, info.uuid, "unrescue.xml");
-	info.resize_pending = inst_has(h, info.uuid, "resize.xml");
+	info.rescued = lv_inst_has(h, info.uuid, "unrescue.xml");
+	info.resize_pending = lv_inst_has(h, info.uuid, "resize.xml");
 	memcpy(ret, &info, n);
 	ret->struct_size = (uint32_t)n;
 	return 0;
@@ -656,39 +595,34 @@ lv_get_instance(struct hvd_host *h, const char *uuid, struct hvd_instance_info *
 {
 	virConnectPtr vc;
 	virDomainPtr dom;
-	int r = dom_get(h, uuid, &vc, &dom, err);
+	int r = lv_dom_get(h, uuid, &vc, &dom, err);
 
 	if (r < 0)
 		return r;
 	if (info_of(h, dom, -1, ret) < 0)
 		r = conn_error(h->conn, vc, err, "uuid", "domain info");
-	dom_put(vc, dom);
+	lv_dom_put(vc, dom);
 	return r;
 }
 
 /* ---------------------------------------------------------------- spawn and friends */
 
-struct inst_files {
-	char dir[PATH_MAX], root[PATH_MAX], eph[PATH_MAX], swap[PATH_MAX], log[PATH_MAX];
-};
-
-static int
-files_of(const struct hvd_host *h, const char *uuid, struct inst_files *f, struct hv_error *err)
+int
+lv_files_of(const struct hvd_host *h, const char *uuid, struct lv_inst_files *f, struct hv_error *err)
 {
-	if (inst_path(h, uuid, NULL, f->dir, sizeof f->dir) < 0 ||
-	    inst_path(h, uuid, "disk", f->root, sizeof f->root) < 0 ||
-	    inst_path(h, uuid, "disk.eph0", f->eph, sizeof f->eph) < 0 ||
-	    inst_path(h, uuid, "disk.swap", f->swap, sizeof f->swap) < 0 ||
-	    inst_path(h, uuid, "console.log", f->log, sizeof f->log) < 0)
+	if (lv_inst_path(h, uuid, NULL, f->dir, sizeof f->dir) < 0 ||
+	    lv_inst_path(h, uuid, "disk", f->root, sizeof f->root) < 0 ||
+	    lv_inst_path(h, uuid, "disk.eph0", f->eph, sizeof f->eph) < 0 ||
+	    lv_inst_path(h, uuid, "disk.swap", f->swap, sizeof f->swap) < 0 ||
+	    lv_inst_path(h, uuid, "console.log", f->log, sizeof f->log) < 0)
 		return hv_error_set(err, -ENAMETOOLONG, "instances_path", "instance paths are too long");
 	return 0;
 }
 
-/* Builds the XML for spec with this host's settings; serial_port 0 takes a new one. */
-static int
-build_xml(struct hvd_host *h, virConnectPtr vc, const struct hvd_instance_spec *spec,
-	  const struct inst_files *f, uint32_t serial_port, char **ret_xml, uint32_t *ret_port,
-	  struct hv_error *err)
+int
+lv_build_xml(struct hvd_host *h, virConnectPtr vc, const struct hvd_instance_spec *spec,
+	     const struct lv_inst_files *f, uint32_t serial_port, char **ret_xml, uint32_t *ret_port,
+	     struct hv_error *err)
 {
 	struct domxml_host topo;
 	struct domxml_params p = {
@@ -725,8 +659,8 @@ build_xml(struct hvd_host *h, virConnectPtr vc, const struct hvd_instance_spec *
 	return 0;
 }
 
-static int
-make_disks(const struct hvd_instance_spec *spec, const struct inst_files *f, struct hv_error *err)
+int
+lv_make_disks(const struct hvd_instance_spec *spec, const struct lv_inst_files *f, struct hv_error *err)
 {
 	int r;
 
@@ -748,7 +682,7 @@ make_disks(const struct hvd_instance_spec *spec, const struct inst_files *f, str
 static int
 lv_spawn(struct hvd_host *h, const struct hvd_instance_spec *spec, struct hv_error *err)
 {
-	struct inst_files f;
+	struct lv_inst_files f;
 	virConnectPtr vc;
 	virDomainPtr dom = NULL;
 	char *xml = NULL;
@@ -756,7 +690,7 @@ lv_spawn(struct hvd_host *h, const struct hvd_instance_spec *spec, struct hv_err
 	bool made_dir = false;
 	int r;
 
-	if ((r = check_uuid(spec->uuid, err)) < 0 || (r = files_of(h, spec->uuid, &f, err)) < 0)
+	if ((r = lv_check_uuid(spec->uuid, err)) < 0 || (r = lv_files_of(h, spec->uuid, &f, err)) < 0)
 		return r;
 	if (spec->existing_disk_path && spec->existing_disk_path[0] != '/')
 		return hv_error_set(err, -EINVAL, "existing_disk_path", "existing_disk_path must be absolute");
@@ -766,7 +700,7 @@ lv_spawn(struct hvd_host *h, const struct hvd_instance_spec *spec, struct hv_err
 		r = hv_error_set(err, -EEXIST, "uuid", "instance %s already exists", spec->uuid);
 		goto out;
 	}
-	if ((r = build_xml(h, vc, spec, &f, 0, &xml, &port, err)) < 0)
+	if ((r = lv_build_xml(h, vc, spec, &f, 0, &xml, &port, err)) < 0)
 		goto out;
 	if (mkdir(f.dir, 0700) == 0) {
 		made_dir = true;
@@ -775,7 +709,7 @@ lv_spawn(struct hvd_host *h, const struct hvd_instance_spec *spec, struct hv_err
 		r = hv_error_set(err, -errno, "instances_path", "cannot create %s: %s", f.dir, strerror(errno));
 		goto out;
 	}
-	if ((r = make_disks(spec, &f, err)) < 0)
+	if ((r = lv_make_disks(spec, &f, err)) < 0)
 		goto out;
 	if (!(dom = virDomainDefineXML(vc, xml))) {
 		r = conn_error(h->conn, vc, err, "spec", "define");
@@ -795,7 +729,7 @@ out:
 			inst_remove_dir(h, spec->uuid);
 	}
 	free(xml);
-	dom_put(vc, dom);
+	lv_dom_put(vc, dom);
 	return r;
 }
 
@@ -806,7 +740,7 @@ lv_destroy(struct hvd_host *h, const char *uuid, bool delete_disks, struct hv_er
 	virDomainPtr dom;
 	char *xml;
 	struct domxml_facts facts = {0};
-	int r = dom_get(h, uuid, &vc, &dom, err);
+	int r = lv_dom_get(h, uuid, &vc, &dom, err);
 
 	if (r < 0)
 		return r;
@@ -827,7 +761,7 @@ lv_destroy(struct hvd_host *h, const char *uuid, bool delete_disks, struct hv_er
 	if (delete_disks)
 		inst_remove_dir(h, uuid);
 out:
-	dom_put(vc, dom);
+	lv_dom_put(vc, dom);
 	return r;
 }
 
@@ -836,12 +770,12 @@ lv_power_off(struct hvd_host *h, const char *uuid, uint32_t timeout_s, struct hv
 {
 	virConnectPtr vc;
 	virDomainPtr dom;
-	int r = dom_get(h, uuid, &vc, &dom, err);
+	int r = lv_dom_get(h, uuid, &vc, &dom, err);
 
 	if (r < 0)
 		return r;
-	r = stop_domain(h, vc, dom, timeout_s, err);
-	dom_put(vc, dom);
+	r = lv_stop_domain(h, vc, dom, timeout_s, err);
+	lv_dom_put(vc, dom);
 	return r;
 }
 
@@ -850,13 +784,13 @@ lv_power_on(struct hvd_host *h, const char *uuid, struct hv_error *err)
 {
 	virConnectPtr vc;
 	virDomainPtr dom;
-	int r = dom_get(h, uuid, &vc, &dom, err);
+	int r = lv_dom_get(h, uuid, &vc, &dom, err);
 
 	if (r < 0)
 		return r;
 	if (virDomainIsActive(dom) != 1 && virDomainCreate(dom) < 0)
 		r = conn_error(h->conn, vc, err, "uuid", "start");
-	dom_put(vc, dom);
+	lv_dom_put(vc, dom);
 	return r;
 }
 
@@ -866,12 +800,12 @@ lv_reboot(struct hvd_host *h, const char *uuid, enum hvd_reboot_type type, uint3
 {
 	virConnectPtr vc;
 	virDomainPtr dom;
-	int r = dom_get(h, uuid, &vc, &dom, err);
+	int r = lv_dom_get(h, uuid, &vc, &dom, err);
 	int s;
 
 	if (r < 0)
 		return r;
-	s = dom_state(dom);
+	s = lv_dom_state(dom);
 	if (type == HVD_REBOOT_SOFT) {
 		if (s != VIR_DOMAIN_RUNNING) {
 			r = hv_error_set(err, -EBUSY, "uuid", "a soft reboot needs a running instance");
@@ -903,7 +837,7 @@ lv_reboot(struct hvd_host *h, const char *uuid, enum hvd_reboot_type type, uint3
 			r = conn_error(h->conn, vc, err, "uuid", "start");
 	}
 out:
-	dom_put(vc, dom);
+	lv_dom_put(vc, dom);
 	return r;
 }
 
@@ -914,13 +848,13 @@ simple_op(struct hvd_host *h, const char *uuid, dom_call call, const char *what,
 {
 	virConnectPtr vc;
 	virDomainPtr dom;
-	int r = dom_get(h, uuid, &vc, &dom, err);
+	int r = lv_dom_get(h, uuid, &vc, &dom, err);
 
 	if (r < 0)
 		return r;
 	if (call(dom) < 0)
 		r = conn_error(h->conn, vc, err, "uuid", what);
-	dom_put(vc, dom);
+	lv_dom_put(vc, dom);
 	return r;
 }
 
@@ -953,7 +887,7 @@ lv_resume(struct hvd_host *h, const char *uuid, struct hv_error *err)
 {
 	virConnectPtr vc;
 	virDomainPtr dom;
-	int r = dom_get(h, uuid, &vc, &dom, err);
+	int r = lv_dom_get(h, uuid, &vc, &dom, err);
 
 	if (r < 0)
 		return r;
@@ -961,402 +895,7 @@ lv_resume(struct hvd_host *h, const char *uuid, struct hv_error *err)
 		r = hv_error_set(err, -EBUSY, "uuid", "instance %s is not suspended", uuid);
 	else if (virDomainCreate(dom) < 0)
 		r = conn_error(h->conn, vc, err, "uuid", "resume");
-	dom_put(vc, dom);
-	return r;
-}
-
-/* Shared by resize and rebuild: reads the current definition, stops the domain. */
-static int
-prepare_change(struct hvd_host *h, virConnectPtr vc, virDomainPtr dom, char **ret_xml,
-	       struct domxml_facts *facts, bool *was_running, struct hv_error *err)
-{
-	int r;
-
-	*was_running = virDomainIsActive(dom) == 1;
-	if (!(*ret_xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE)))
-		return conn_error(h->conn, vc, err, "uuid", "read definition");
-	if ((r = domxml_read_facts(*ret_xml, facts, err)) < 0)
-		return r;
-	if (virDomainHasManagedSaveImage(dom, 0) == 1)
-		virDomainManagedSaveRemove(dom, 0);
-	return stop_domain(h, vc, dom, h->shutdown_timeout, err);
-}
-
-/* What resize and rebuild do first: find the instance's files and domain, refuse while a
- * resize or rescue is pending, and keep the serial port the guest already has. On success
- * the caller owns *ret_dom (dom_put). */
-static int
-redefine_begin(struct hvd_host *h, const char *uuid, struct inst_files *f, virConnectPtr *ret_vc,
-	       virDomainPtr *ret_dom, uint32_t *ret_port, struct hv_error *err)
-{
-	struct domxml_facts facts;
-	char *xml;
-	int r;
-
-	*ret_port = 0;
-	if ((r = files_of(h, uuid, f, err)) < 0 || (r = dom_get(h, uuid, ret_vc, ret_dom, err)) < 0)
-		return r;
-	if (inst_has(h, uuid, "resize.xml") || inst_has(h, uuid, "unrescue.xml")) {
-		dom_put(*ret_vc, *ret_dom);
-		return hv_error_set(err, -EBUSY, "uuid", "instance %s has a resize or rescue in progress", uuid);
-	}
-	if ((xml = virDomainGetXMLDesc(*ret_dom, VIR_DOMAIN_XML_INACTIVE)) &&
-	    domxml_read_facts(xml, &facts, NULL) == 0)
-		*ret_port = facts.serial_port;
-	free(xml);
-	return 0;
-}
-
-static int
-lv_resize(struct hvd_host *h, const struct hvd_instance_spec *spec, struct hv_error *err)
-{
-	struct inst_files f;
-	struct domxml_facts facts;
-	virConnectPtr vc;
-	virDomainPtr dom, nd;
-	char *old = NULL, *xml = NULL, path[PATH_MAX], backup[PATH_MAX];
-	uint32_t port = 0;
-	bool was_running;
-	int r;
-
-	if ((r = redefine_begin(h, spec->uuid, &f, &vc, &dom, &port, err)) < 0)
-		return r;
-	/* Everything about the new flavor is checked before the guest is touched. */
-	if ((r = build_xml(h, vc, spec, &f, port, &xml, &port, err)) < 0)
-		goto out;
-	if (spec->flavor.root_gb) {
-		uint64_t cur;
-		if ((r = disk_virtual_size(f.root, &cur, err)) < 0)
-			goto out;
-		if (spec->flavor.root_gb << 30 < cur) {
-			r = hv_error_set(err, -EINVAL, "flavor.root_gb",
-					 "root_gb=%" PRIu64 " is smaller than the current disk: disks only grow",
-					 spec->flavor.root_gb);
-			goto out;
-		}
-	}
-	if ((r = prepare_change(h, vc, dom, &old, &facts, &was_running, err)) < 0)
-		goto out;
-	inst_path(h, spec->uuid, "resize.xml", path, sizeof path);
-	inst_path(h, spec->uuid, "disk.resize", backup, sizeof backup);
-	if ((r = write_file(path, old, err)) < 0)
-		goto out;
-	if ((r = disk_copy(f.root, backup, err)) < 0 ||
-	    (spec->flavor.root_gb && (r = disk_grow(f.root, spec->flavor.root_gb, err)) < 0) ||
-	    (r = make_disks(&(struct hvd_instance_spec){.struct_size = sizeof *spec,
-		      .existing_disk_path = f.root, .flavor = spec->flavor}, &f, err)) < 0)
-		goto undo;
-	if (!(nd = virDomainDefineXML(vc, xml))) {
-		r = conn_error(h->conn, vc, err, "flavor", "define");
-		goto undo;
-	}
-	virDomainFree(nd);
-	if (was_running && virDomainCreate(dom) < 0)
-		r = conn_error(h->conn, vc, err, "flavor", "start");
-	goto out;
-undo:
-	rename(backup, f.root);
-	unlink(path);
-	if ((nd = virDomainDefineXML(vc, old)))
-		virDomainFree(nd);
-	if (was_running)
-		virDomainCreate(dom);
-out:
-	free(old);
-	free(xml);
-	dom_put(vc, dom);
-	return r;
-}
-
-static int
-lv_confirm_resize(struct hvd_host *h, const char *uuid, struct hv_error *err)
-{
-	int r;
-
-	if ((r = check_uuid(uuid, err)) < 0)
-		return r;
-	if (!inst_has(h, uuid, "resize.xml"))
-		return hv_error_set(err, -EBUSY, "uuid", "instance %s has no resize to confirm", uuid);
-	inst_unlink(h, uuid, "disk.resize");
-	inst_unlink(h, uuid, "resize.xml");
-	return 0;
-}
-
-static int
-lv_revert_resize(struct hvd_host *h, const char *uuid, struct hv_error *err)
-{
-	virConnectPtr vc;
-	virDomainPtr dom, nd;
-	char path[PATH_MAX], backup[PATH_MAX], root[PATH_MAX], *old = NULL;
-	bool was_running;
-	int r = dom_get(h, uuid, &vc, &dom, err);
-
-	if (r < 0)
-		return r;
-	inst_path(h, uuid, "resize.xml", path, sizeof path);
-	inst_path(h, uuid, "disk.resize", backup, sizeof backup);
-	inst_path(h, uuid, "disk", root, sizeof root);
-	if (access(path, F_OK) != 0) {
-		r = hv_error_set(err, -EBUSY, "uuid", "instance %s has no resize to revert", uuid);
-		goto out;
-	}
-	if ((r = read_file(path, &old, err)) < 0)
-		goto out;
-	was_running = virDomainIsActive(dom) == 1;
-	if (virDomainHasManagedSaveImage(dom, 0) == 1)
-		virDomainManagedSaveRemove(dom, 0);
-	if ((r = stop_domain(h, vc, dom, 0, err)) < 0)
-		goto out;
-	if (access(backup, F_OK) == 0 && rename(backup, root) < 0) {
-		r = hv_error_set(err, -errno, "uuid", "cannot restore the root disk: %s", strerror(errno));
-		goto out;
-	}
-	if (!(nd = virDomainDefineXML(vc, old))) {
-		r = conn_error(h->conn, vc, err, "uuid", "define");
-		goto out;
-	}
-	virDomainFree(nd);
-	unlink(path);
-	if (was_running && virDomainCreate(dom) < 0)
-		r = conn_error(h->conn, vc, err, "uuid", "start");
-out:
-	free(old);
-	dom_put(vc, dom);
-	return r;
-}
-
-static int
-lv_rebuild(struct hvd_host *h, const struct hvd_instance_spec *spec, struct hv_error *err)
-{
-	struct inst_files f;
-	struct domxml_facts facts;
-	virConnectPtr vc;
-	virDomainPtr dom, nd;
-	char *old = NULL, *xml = NULL;
-	uint32_t port = 0;
-	bool was_running;
-	int r;
-
-	if ((r = redefine_begin(h, spec->uuid, &f, &vc, &dom, &port, err)) < 0)
-		return r;
-	if (!spec->image.path) {
-		r = hv_error_set(err, -EINVAL, "image.path", "the image has no file in the store");
-		goto out;
-	}
-	{
-		struct hvd_instance_spec s = *spec;
-		s.existing_disk_path = NULL;
-		if ((r = build_xml(h, vc, &s, &f, port, &xml, &port, err)) < 0)
-			goto out;
-	}
-	if ((r = prepare_change(h, vc, dom, &old, &facts, &was_running, err)) < 0)
-		goto out;
-	{
-		char fresh[PATH_MAX + 8];
-		snprintf(fresh, sizeof fresh, "%s.new", f.root);
-		unlink(fresh);
-		if ((r = disk_overlay(fresh, spec->image.path, spec->image.format, spec->flavor.root_gb, err)) < 0)
-			goto out;
-		if (rename(fresh, f.root) < 0) {
-			r = hv_error_set(err, -errno, "instances_path", "cannot replace the root disk: %s", strerror(errno));
-			unlink(fresh);
-			goto out;
-		}
-	}
-	if (!(nd = virDomainDefineXML(vc, xml))) {
-		r = conn_error(h->conn, vc, err, "spec", "define");
-		goto out;
-	}
-	virDomainFree(nd);
-	if ((spec->power_on || was_running) && virDomainCreate(dom) < 0)
-		r = conn_error(h->conn, vc, err, "spec", "start");
-out:
-	free(old);
-	free(xml);
-	dom_put(vc, dom);
-	return r;
-}
-
-static int
-lv_rescue(struct hvd_host *h, const char *uuid, const struct hvd_image *rescue_image,
-	  struct hv_error *err)
-{
-	virConnectPtr vc;
-	virDomainPtr dom, nd;
-	struct domxml_facts facts;
-	char *old = NULL, *xml = NULL, saved[PATH_MAX], disk[PATH_MAX];
-	bool was_running;
-	int r = dom_get(h, uuid, &vc, &dom, err);
-
-	if (r < 0)
-		return r;
-	inst_path(h, uuid, "unrescue.xml", saved, sizeof saved);
-	inst_path(h, uuid, "disk.rescue", disk, sizeof disk);
-	if (access(saved, F_OK) == 0 || inst_has(h, uuid, "resize.xml")) {
-		r = hv_error_set(err, -EBUSY, "uuid", "instance %s is rescued or has a resize pending", uuid);
-		goto out;
-	}
-	if (!rescue_image || !rescue_image->path || !rescue_image->format) {
-		r = hv_error_set(err, -EINVAL, "rescue_image.path", "the rescue image has no file in the store");
-		goto out;
-	}
-	if (!(old = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE))) {
-		r = conn_error(h->conn, vc, err, "uuid", "read definition");
-		goto out;
-	}
-	if ((r = domxml_rescue(old, disk, rescue_image, &xml, err)) < 0)
-		goto out;
-	free(old);
-	old = NULL;
-	if ((r = prepare_change(h, vc, dom, &old, &facts, &was_running, err)) < 0)
-		goto out;
-	unlink(disk);
-	if ((r = disk_overlay(disk, rescue_image->path, rescue_image->format, 0, err)) < 0 ||
-	    (r = write_file(saved, old, err)) < 0)
-		goto out;
-	if (!(nd = virDomainDefineXML(vc, xml))) {
-		r = conn_error(h->conn, vc, err, "rescue_image", "define");
-		unlink(saved);
-		goto out;
-	}
-	virDomainFree(nd);
-	if (virDomainCreate(dom) < 0)
-		r = conn_error(h->conn, vc, err, "rescue_image", "start");
-out:
-	free(old);
-	free(xml);
-	dom_put(vc, dom);
-	return r;
-}
-
-static int
-lv_unrescue(struct hvd_host *h, const char *uuid, struct hv_error *err)
-{
-	virConnectPtr vc;
-	virDomainPtr dom, nd;
-	char *old = NULL, saved[PATH_MAX];
-	int r = dom_get(h, uuid, &vc, &dom, err);
-
-	if (r < 0)
-		return r;
-	inst_path(h, uuid, "unrescue.xml", saved, sizeof saved);
-	if (access(saved, F_OK) != 0) {
-		r = hv_error_set(err, -EBUSY, "uuid", "instance %s is not rescued", uuid);
-		goto out;
-	}
-	if ((r = read_file(saved, &old, err)) < 0)
-		goto out;
-	if (virDomainHasManagedSaveImage(dom, 0) == 1)
-		virDomainManagedSaveRemove(dom, 0);
-	if ((r = stop_domain(h, vc, dom, 0, err)) < 0)
-		goto out;
-	if (!(nd = virDomainDefineXML(vc, old))) {
-		r = conn_error(h->conn, vc, err, "uuid", "define");
-		goto out;
-	}
-	virDomainFree(nd);
-	unlink(saved);
-	inst_unlink(h, uuid, "disk.rescue");
-	if (virDomainCreate(dom) < 0)
-		r = conn_error(h->conn, vc, err, "uuid", "start");
-out:
-	free(old);
-	dom_put(vc, dom);
-	return r;
-}
-
-static int
-lv_snapshot(struct hvd_host *h, const char *uuid, const char *dest_path, const char *dest_format,
-	    struct hv_error *err)
-{
-	virConnectPtr vc;
-	virDomainPtr dom;
-	struct domxml_facts facts;
-	char *xml = NULL, tmp[PATH_MAX];
-	bool paused = false, frozen = false;
-	int r, s;
-
-	if (!dest_path || dest_path[0] != '/' || strstr(dest_path, "/../") || strlen(dest_path) > PATH_MAX - 8)
-		return hv_error_set(err, -EINVAL, "dest_path", "dest_path must be an absolute path without '..'");
-	if (!dest_format || (strcmp(dest_format, "qcow2") != 0 && strcmp(dest_format, "raw") != 0))
-		return hv_error_set(err, -EINVAL, "dest_format", "dest_format must be qcow2 or raw");
-	if ((r = dom_get(h, uuid, &vc, &dom, err)) < 0)
-		return r;
-	if (!(xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE))) {
-		r = conn_error(h->conn, vc, err, "uuid", "read definition");
-		goto out;
-	}
-	if ((r = domxml_read_facts(xml, &facts, err)) < 0)
-		goto out;
-	s = dom_state(dom);
-	if (s == VIR_DOMAIN_RUNNING) {
-		if (facts.require_quiesce) {
-			if (virDomainFSFreeze(dom, NULL, 0, 0) < 0) {
-				r = conn_error(h->conn, vc, err, "uuid", "quiesce through the guest agent");
-				goto out;
-			}
-			frozen = true;
-		}
-		/* Paused, the guest writes nothing while its disk is read. */
-		if (virDomainSuspend(dom) < 0) {
-			r = conn_error(h->conn, vc, err, "uuid", "pause for the snapshot");
-			goto thaw;
-		}
-		paused = true;
-	}
-	snprintf(tmp, sizeof tmp, "%s.part", dest_path);
-	r = disk_convert(facts.root_disk, tmp, dest_format, virDomainIsActive(dom) == 1, err);
-	if (r == 0 && rename(tmp, dest_path) < 0)
-		r = hv_error_set(err, -errno, "dest_path", "cannot rename to %s: %s", dest_path, strerror(errno));
-	if (r < 0)
-		unlink(tmp);
-	if (paused)
-		virDomainResume(dom);
-thaw:
-	if (frozen)
-		virDomainFSThaw(dom, NULL, 0, 0);
-out:
-	free(xml);
-	dom_put(vc, dom);
-	return r;
-}
-
-/* The root disk as the domain's definition names it: the qcow2 overlay in the instance
- * directory, or the existing disk of an evacuated instance with its recorded format. */
-static int
-lv_root_disk(struct hvd_host *h, const char *uuid, char **ret_path, char **ret_format,
-	     struct hv_error *err)
-{
-	virConnectPtr vc;
-	virDomainPtr dom;
-	struct domxml_facts facts;
-	char *xml = NULL;
-	int r;
-
-	*ret_path = *ret_format = NULL;
-	if ((r = dom_get(h, uuid, &vc, &dom, err)) < 0)
-		return r;
-	if (!(xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE))) {
-		r = conn_error(h->conn, vc, err, "uuid", "read definition");
-		goto out;
-	}
-	if ((r = domxml_read_facts(xml, &facts, err)) < 0)
-		goto out;
-	if (!facts.root_disk[0]) {
-		r = hv_error_set(err, -ENOENT, "uuid", "instance %s has no root disk", uuid);
-		goto out;
-	}
-	*ret_path = strdup(facts.root_disk);
-	*ret_format = strdup(facts.root_format[0] ? facts.root_format : "qcow2");
-	if (!*ret_path || !*ret_format) {
-		free(*ret_path);
-		free(*ret_format);
-		*ret_path = *ret_format = NULL;
-		r = hv_error_set(err, -ENOMEM, "", "out of memory");
-	}
-out:
-	free(xml);
-	dom_put(vc, dom);
+	lv_dom_put(vc, dom);
 	return r;
 }
 
@@ -1370,11 +909,11 @@ lv_console_log(struct hvd_host *h, const char *uuid, size_t max_bytes, char **re
 	ssize_t n;
 	int fd, r;
 
-	if ((r = check_uuid(uuid, err)) < 0)
+	if ((r = lv_check_uuid(uuid, err)) < 0)
 		return r;
-	if (!inst_has(h, uuid, NULL))
+	if (!lv_inst_has(h, uuid, NULL))
 		return hv_error_set(err, -ENOENT, "uuid", "no instance %s on this host", uuid);
-	inst_path(h, uuid, "console.log", path, sizeof path);
+	lv_inst_path(h, uuid, "console.log", path, sizeof path);
 	want = max_bytes && max_bytes < h->console_log_max ? max_bytes : h->console_log_max;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) < 0) {
@@ -1411,7 +950,7 @@ lv_get_console(struct hvd_host *h, const char *uuid, enum hvd_console_type type,
 	virConnectPtr vc;
 	virDomainPtr dom;
 	char *xml;
-	int r = dom_get(h, uuid, &vc, &dom, err);
+	int r = lv_dom_get(h, uuid, &vc, &dom, err);
 
 	if (r < 0)
 		return r;
@@ -1448,7 +987,7 @@ lv_get_console(struct hvd_host *h, const char *uuid, enum hvd_console_type type,
 	memcpy(ret, &c, n);
 	ret->struct_size = (uint32_t)n;
 out:
-	dom_put(vc, dom);
+	lv_dom_put(vc, dom);
 	return r;
 }
 
@@ -1464,13 +1003,13 @@ lv_set_admin_password(struct hvd_host *h, const char *uuid, const char *user, co
 		return hv_error_set(err, -EINVAL, "user", "user must be 1-32 bytes without ':' or newlines");
 	if (!password || !*password || strchr(password, '\n'))
 		return hv_error_set(err, -EINVAL, "password", "password must be non-empty, one line");
-	if ((r = dom_get(h, uuid, &vc, &dom, err)) < 0)
+	if ((r = lv_dom_get(h, uuid, &vc, &dom, err)) < 0)
 		return r;
 	if (virDomainSetUserPassword(dom, user, password, 0) < 0) {
 		/* libvirt's message names the agent problem, never the password. */
 		r = conn_error(h->conn, vc, err, "uuid", "set the password through the guest agent");
 	}
-	dom_put(vc, dom);
+	lv_dom_put(vc, dom);
 	return r;
 }
 
