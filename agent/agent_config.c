@@ -13,48 +13,42 @@
 
 #include "bundled.h"
 
-#define STR(s, k, d, h) { s, k, CFG_STRING, d, NULL, 0, 0, h }
-#define PATH(s, k, d, h) { s, k, CFG_PATH, d, NULL, 0, 0, h }
-#define INT(s, k, d, lo, hi, h) { s, k, CFG_INT, d, NULL, lo, hi, h }
-#define BOOL(s, k, d, h) { s, k, CFG_BOOL, d, NULL, 0, 0, h }
-#define ENUM(s, k, d, a, h) { s, k, CFG_ENUM, d, a, 0, 0, h }
-
 /* Fixed, not derived from the build prefix: packages and operators expect these paths. */
 #define VARLIB "/var/lib/hvagent"
 
 /* The agent's own sections. The driver sections come between the two tables, where the
  * file has always listed them. */
 static const struct cfg_key agent_config_head[] = {
-	STR("DEFAULT", "host_id", "", "name this host registers under (empty: the machine's hostname)"),
-	ENUM("DEFAULT", "log_level", "info", "error|warning|notice|info|debug", "least severe level logged"),
-	PATH("DEFAULT", "state_dir", VARLIB, "local journal and state"),
-	STR("DEFAULT", "driver", hv_bundled_default_driver, "hypervisor driver plugin: loads hvagent-driver-<driver>.so"),
-	PATH("DEFAULT", "driver_dir", HV_DRIVERDIR, "where driver plugins live (HVAGENT_DRIVER_DIR overrides)"),
-	INT("DEFAULT", "max_concurrent_builds", "4", 1, 64, "spawns run at the same time"),
-	INT("DEFAULT", "report_interval", "10", 1, 3600, "seconds between resource reports"),
-	INT("DEFAULT", "sync_power_state_interval", "600", 0, 86400, "seconds between power state syncs (0: off)"),
-	PATH("DEFAULT", "instances_path", VARLIB "/instances", "instance disks and console logs"),
-	PATH("DEFAULT", "image_store", VARLIB "/images", "image store directory"),
+	CFG_ROW_STR("DEFAULT", "host_id", "", "name this host registers under (empty: the machine's hostname)"),
+	CFG_ROW_ENUM("DEFAULT", "log_level", "info", "error|warning|notice|info|debug", "least severe level logged"),
+	CFG_ROW_PATH("DEFAULT", "state_dir", VARLIB, "local journal and state"),
+	CFG_ROW_STR("DEFAULT", "driver", hv_bundled_default_driver, "hypervisor driver plugin: loads hvagent-driver-<driver>.so"),
+	CFG_ROW_PATH("DEFAULT", "driver_dir", HV_DRIVERDIR, "where driver plugins live (HVAGENT_DRIVER_DIR overrides)"),
+	CFG_ROW_INT("DEFAULT", "max_concurrent_builds", "4", 1, 64, "spawns run at the same time"),
+	CFG_ROW_INT("DEFAULT", "report_interval", "10", 1, 3600, "seconds between resource reports"),
+	CFG_ROW_INT("DEFAULT", "sync_power_state_interval", "600", 0, 86400, "seconds between power state syncs (0: off)"),
+	CFG_ROW_PATH("DEFAULT", "instances_path", VARLIB "/instances", "instance disks and console logs"),
+	CFG_ROW_PATH("DEFAULT", "image_store", VARLIB "/images", "image store directory"),
 
-	STR("controller", "endpoint", "tcp://127.0.0.1:5555", "hvcentral address (tcp:// or ipc://)"),
-	STR("controller", "server_public_key", "", "hvcentral's CURVE public key, Z85, 40 characters (empty: no CURVE)"),
-	PATH("controller", "keys_dir", VARLIB "/keys", "this agent's CURVE key pair"),
-	INT("controller", "heartbeat_interval", "5", 1, 300, "seconds between heartbeats"),
-	INT("controller", "reconnect_min_ms", "100", 10, 60000, "first reconnect delay"),
-	INT("controller", "reconnect_max_ms", "30000", 100, 600000, "longest reconnect delay"),
+	CFG_ROW_STR("controller", "endpoint", "tcp://127.0.0.1:5555", "hvcentral address (tcp:// or ipc://)"),
+	CFG_ROW_STR("controller", "server_public_key", "", "hvcentral's CURVE public key, Z85, 40 characters (empty: no CURVE)"),
+	CFG_ROW_PATH("controller", "keys_dir", VARLIB "/keys", "this agent's CURVE key pair"),
+	CFG_ROW_INT("controller", "heartbeat_interval", "5", 1, 300, "seconds between heartbeats"),
+	CFG_ROW_INT("controller", "reconnect_min_ms", "100", 10, 60000, "first reconnect delay"),
+	CFG_ROW_INT("controller", "reconnect_max_ms", "30000", 100, 600000, "longest reconnect delay"),
 	{ 0 },
 };
 
 static const struct cfg_key agent_config_tail[] = {
-	BOOL("netfilter", "enabled", "false", "program security groups and floating IPs"),
-	STR("netfilter", "external_interface", "", "interface floating IP addresses live on"),
-	INT("netfilter", "resync_interval", "60", 0, 86400, "seconds between ruleset checks (0: off)"),
+	CFG_ROW_BOOL("netfilter", "enabled", "false", "program security groups and floating IPs"),
+	CFG_ROW_STR("netfilter", "external_interface", "", "interface floating IP addresses live on"),
+	CFG_ROW_INT("netfilter", "resync_interval", "60", 0, 86400, "seconds between ruleset checks (0: off)"),
 
-	BOOL("guest", "inject_key", "false", "write the key pair into the root disk"),
-	BOOL("guest", "inject_password", "false", "write the admin password hash into the root disk"),
-	INT("guest", "injection_timeout", "600", 10, 3600, "seconds an injection may take"),
-	BOOL("guest", "force_config_drive", "false", "attach a config drive to every instance"),
-	PATH("guest", "config_drive_dir", VARLIB "/config-drives", "where config drive images are built"),
+	CFG_ROW_BOOL("guest", "inject_key", "false", "write the key pair into the root disk"),
+	CFG_ROW_BOOL("guest", "inject_password", "false", "write the admin password hash into the root disk"),
+	CFG_ROW_INT("guest", "injection_timeout", "600", 10, 3600, "seconds an injection may take"),
+	CFG_ROW_BOOL("guest", "force_config_drive", "false", "attach a config drive to every instance"),
+	CFG_ROW_PATH("guest", "config_drive_dir", VARLIB "/config-drives", "where config drive images are built"),
 
 	{ 0 },
 };

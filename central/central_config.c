@@ -8,23 +8,18 @@
 #include <string.h>
 #include <unistd.h>
 
-#define STR(s, k, d, h) { s, k, CFG_STRING, d, NULL, 0, 0, h }
-#define PATH(s, k, d, h) { s, k, CFG_PATH, d, NULL, 0, 0, h }
-#define INT(s, k, d, lo, hi, h) { s, k, CFG_INT, d, NULL, lo, hi, h }
-#define ENUM(s, k, d, a, h) { s, k, CFG_ENUM, d, a, 0, 0, h }
-
 const struct cfg_key central_config_schema[] = {
-	ENUM("DEFAULT", "log_level", "info", "error|warning|notice|info|debug", "least severe level logged"),
-	PATH("DEFAULT", "state_dir", "/var/lib/hvcentral", "database, CURVE keypair and agent allowlist"),
-	STR("agents", "endpoint", "tcp://127.0.0.1:5555", "where agents connect (tcp://ADDR:PORT or ipc://PATH)"),
-	STR("agents", "allowlist_dir", "", "one <host_id>.pub per allowed agent (empty: <state_dir>/agents)"),
-	INT("agents", "report_interval", "10", 1, 3600, "seconds between reports agents are expected to send"),
-	INT("agents", "suspect_after", "30", 1, 86400, "seconds of silence after which a host is suspect"),
-	INT("agents", "down_after", "60", 1, 86400, "seconds of silence after which a host is down"),
-	INT("agents", "max_message_kb", "4096", 64, 65536, "largest message accepted from an agent"),
-	STR("api", "endpoint", "", "API socket for hv (empty: ipc://$XDG_RUNTIME_DIR/hvcentral/api.sock or ipc:///run/hvcentral/api.sock)"),
-	INT("commands", "timeout", "120", 1, 86400, "seconds a command may wait to be accepted by its host"),
-	INT("commands", "retry_interval_ms", "2000", 50, 600000, "resend an unanswered command after this long"),
+	CFG_ROW_ENUM("DEFAULT", "log_level", "info", "error|warning|notice|info|debug", "least severe level logged"),
+	CFG_ROW_PATH("DEFAULT", "state_dir", "/var/lib/hvcentral", "database, CURVE keypair and agent allowlist"),
+	CFG_ROW_STR("agents", "endpoint", "tcp://127.0.0.1:5555", "where agents connect (tcp://ADDR:PORT or ipc://PATH)"),
+	CFG_ROW_STR("agents", "allowlist_dir", "", "one <host_id>.pub per allowed agent (empty: <state_dir>/agents)"),
+	CFG_ROW_INT("agents", "report_interval", "10", 1, 3600, "seconds between reports agents are expected to send"),
+	CFG_ROW_INT("agents", "suspect_after", "30", 1, 86400, "seconds of silence after which a host is suspect"),
+	CFG_ROW_INT("agents", "down_after", "60", 1, 86400, "seconds of silence after which a host is down"),
+	CFG_ROW_INT("agents", "max_message_kb", "4096", 64, 65536, "largest message accepted from an agent"),
+	CFG_ROW_STR("api", "endpoint", "", "API socket for hv (empty: ipc://$XDG_RUNTIME_DIR/hvcentral/api.sock or ipc:///run/hvcentral/api.sock)"),
+	CFG_ROW_INT("commands", "timeout", "120", 1, 86400, "seconds a command may wait to be accepted by its host"),
+	CFG_ROW_INT("commands", "retry_interval_ms", "2000", 50, 600000, "resend an unanswered command after this long"),
 	{0},
 };
 

@@ -34,6 +34,16 @@ struct cfg_key {
 	const char *help;    /* one line, shown by --check-config -v and the man page */
 };
 
+/* One schema row each, as the agent's and hvcentral's tables write them:
+ * CFG_INT("agents", "down_after", "60", 1, 86400, "seconds of silence ..."). */
+/* clang-format off */
+#define CFG_ROW_STR(s, k, d, h)         { s, k, CFG_STRING, d, NULL, 0, 0, h }
+#define CFG_ROW_PATH(s, k, d, h)        { s, k, CFG_PATH, d, NULL, 0, 0, h }
+#define CFG_ROW_INT(s, k, d, lo, hi, h) { s, k, CFG_INT, d, NULL, lo, hi, h }
+#define CFG_ROW_BOOL(s, k, d, h)        { s, k, CFG_BOOL, d, NULL, 0, 0, h }
+#define CFG_ROW_ENUM(s, k, d, a, h)     { s, k, CFG_ENUM, d, a, 0, 0, h }
+/* clang-format on */
+
 struct cfg;
 
 /* One error: "FILE:LINE: [section] key: message" when printed. */

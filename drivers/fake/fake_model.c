@@ -21,6 +21,8 @@
 
 /* ---- the table ---- */
 
+/* A table, laid out by hand: one row per action, one entry per state it is allowed from. */
+/* clang-format off */
 #define GO(n, e) { .allowed = true, .next = FAKE_##n, .event = (e) }
 #define VIA(n, e, v) { .allowed = true, .next = FAKE_##n, .event = (e), .via = true, .via_state = FAKE_##v }
 #define NONE FAKE_NO_EVENT
@@ -87,6 +89,7 @@ static const struct fake_transition fake_table[FAKE_N_ACTIONS][FAKE_N_STATES] = 
 	},
 	[FAKE_SET_PASSWORD] = { [FAKE_RUNNING] = GO(RUNNING, NONE) },
 };
+/* clang-format on */
 
 #undef GO
 #undef VIA

@@ -26,10 +26,8 @@ static const char *data_dir;
 /* The golden host: two NUMA cells of 8 CPUs and 8 GiB. */
 static const struct domxml_host golden_host = {
 	.n_cells = 2,
-	.cells = {
-		{.id = 0, .cpuset = "0-7", .n_cpus = 8, .memory_mb = 8192},
-		{.id = 1, .cpuset = "8-15", .n_cpus = 8, .memory_mb = 8192},
-	},
+	.cells[0] = {.id = 0, .cpuset = "0-7", .n_cpus = 8, .memory_mb = 8192},
+	.cells[1] = {.id = 1, .cpuset = "8-15", .n_cpus = 8, .memory_mb = 8192},
 };
 
 struct flavor_case {
@@ -138,12 +136,10 @@ params_of(const struct flavor_case *c, const struct hvd_instance_spec *s, struct
 		.spec = s,
 		.virt_type = "qemu",
 		.host = &golden_host,
-		.disks = {
-			.root = "/var/lib/hvagent/instances/" UUID "/disk",
-			.root_format = "qcow2",
-			.ephemeral = c->ephemeral_gb ? "/var/lib/hvagent/instances/" UUID "/disk.eph0" : NULL,
-			.swap = c->swap_mb ? "/var/lib/hvagent/instances/" UUID "/disk.swap" : NULL,
-		},
+		.disks.root = "/var/lib/hvagent/instances/" UUID "/disk",
+		.disks.root_format = "qcow2",
+		.disks.ephemeral = c->ephemeral_gb ? "/var/lib/hvagent/instances/" UUID "/disk.eph0" : NULL,
+		.disks.swap = c->swap_mb ? "/var/lib/hvagent/instances/" UUID "/disk.swap" : NULL,
 		.console_log = "/var/lib/hvagent/instances/" UUID "/console.log",
 		.listen = "127.0.0.1",
 		.vnc = true,
