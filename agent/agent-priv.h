@@ -34,7 +34,13 @@
 #define SEND_HWM 5000 /* messages queued to the controller before sends are dropped */
 #define EVENT_RESEND_BATCH 128
 
-enum job_kind { JOB_CMD, JOB_STATS, JOB_SYNC, JOB_NET, JOB_NET_RESYNC };
+enum job_kind {
+	JOB_CMD,
+	JOB_STATS,
+	JOB_SYNC,
+	JOB_NET,
+	JOB_NET_RESYNC
+};
 
 struct sync_entry {
 	char uuid[37];
@@ -46,12 +52,12 @@ struct job {
 	enum job_kind kind;
 	/* JOB_CMD */
 	struct req req;
-	json_t *spec;         /* the spec the driver sees (deep copy, owned by the job) */
+	json_t *spec; /* the spec the driver sees (deep copy, owned by the job) */
 	/* spawn, resize, rebuild, rescue: the driver's view of spec and its image, built once
 	 * on the loop thread (agent.c); the worker only reads them. prep_rc < 0 (with err) is
 	 * a failure to report as the command's result. */
 	bool have_view;
-	struct req_spec_view view;   /* borrows from spec and image */
+	struct req_spec_view view; /* borrows from spec and image */
 	struct agent_image image;
 	int prep_rc;
 	char cmd_id[65];
@@ -61,8 +67,8 @@ struct job {
 	struct hv_error err;
 	bool have_info;
 	struct hvd_instance_info info;
-	json_t *data;         /* command-specific result data */
-	bool data_secret;     /* data holds a secret (console password) */
+	json_t *data;     /* command-specific result data */
+	bool data_secret; /* data holds a secret (console password) */
 	/* JOB_NET: the command body (no secrets in firewall commands) and, after success, the
 	 * committed state to journal */
 	json_t *net_body;
@@ -70,7 +76,7 @@ struct job {
 	/* JOB_STATS */
 	struct hvd_host_stats stats;
 	/* JOB_SYNC */
-	int64_t started_ms;   /* records changed after this are newer than the listing */
+	int64_t started_ms; /* records changed after this are newer than the listing */
 	struct sync_entry *entries;
 	size_t n_entries, cap_entries;
 };
@@ -115,8 +121,8 @@ struct agent {
 	const struct hvd_driver *ops;
 	const struct hv_driver *drv;
 	struct hvd_host *host;
-	struct imgstore *store;   /* NULL when [DEFAULT] image_store is empty */
-	struct injector *inj;     /* NULL unless [guest] inject_key or inject_password */
+	struct imgstore *store; /* NULL when [DEFAULT] image_store is empty */
+	struct injector *inj;   /* NULL unless [guest] inject_key or inject_password */
 	/* HOST_DOWN until HOST_UP: the host reports itself disabled (automatically) and
 	 * refuses commands that need the driver */
 	bool host_down;
@@ -131,7 +137,7 @@ struct agent {
 
 	struct inst **insts;
 	size_t n_insts, cap_insts;
-	json_t *removed;        /* uuids removed since the last DELTA */
+	json_t *removed; /* uuids removed since the last DELTA */
 	bool dirty;
 	uint64_t seq, last_state_seq, generation;
 
@@ -153,7 +159,10 @@ struct agent {
 	 * sent and its jobs started (journal before acting, before replying) */
 	struct proto_msg *held_msgs;
 	size_t n_held_msgs, cap_held_msgs;
-	struct held_job { struct queue *q; struct job *j; } *held_jobs;
+	struct held_job {
+		struct queue *q;
+		struct job *j;
+	} * held_jobs;
 	size_t n_held_jobs, cap_held_jobs;
 
 	pthread_mutex_t ev_mu;
@@ -206,8 +215,8 @@ void agent_cmd_done(struct agent *a, struct job *j);
 void agent_net_done(struct agent *a, struct job *j);
 void agent_send_stored(struct agent *a, const struct journal_cmd *c, const char *corr_id);
 /* A refusal after validation: journaled so a duplicate gets the same answer. */
-void agent_refuse(struct agent *a, const struct proto_msg *m, const struct req *r,
-		  const char *code, const struct hv_error *err);
+void agent_refuse(struct agent *a, const struct proto_msg *m, const struct req *r, const char *code,
+		  const struct hv_error *err);
 
 /* report.c: the REPORT body and the state sync (SNAPSHOT, DELTA) */
 json_t *agent_report_body(struct agent *a, const struct hvd_host_stats *st);

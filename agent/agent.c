@@ -27,14 +27,16 @@
 
 static volatile sig_atomic_t stop_requested;
 
-void agent_request_stop(void)
+void
+agent_request_stop(void)
 {
 	stop_requested = 1;
 }
 
 /* ---------------------------------------------------------------- helpers */
 
-int64_t agent_mono_ms(void)
+int64_t
+agent_mono_ms(void)
 {
 	struct timespec ts;
 
@@ -42,7 +44,8 @@ int64_t agent_mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static uint32_t rand32(void)
+static uint32_t
+rand32(void)
 {
 	uint32_t v = 0;
 
@@ -51,7 +54,8 @@ static uint32_t rand32(void)
 	return v;
 }
 
-struct inst *agent_find_inst(struct agent *a, const char *uuid)
+struct inst *
+agent_find_inst(struct agent *a, const char *uuid)
 {
 	for (size_t i = 0; i < a->n_insts; i++)
 		if (strcmp(a->insts[i]->uuid, uuid) == 0)
@@ -59,7 +63,8 @@ struct inst *agent_find_inst(struct agent *a, const char *uuid)
 	return NULL;
 }
 
-int agent_add_inst(struct agent *a, struct inst *in)
+int
+agent_add_inst(struct agent *a, struct inst *in)
 {
 	if (HV_GROW(a->insts, a->cap_insts, a->n_insts + 1) < 0)
 		return -ENOMEM;
@@ -67,7 +72,8 @@ int agent_add_inst(struct agent *a, struct inst *in)
 	return 0;
 }
 
-void agent_remove_inst(struct agent *a, struct inst *in)
+void
+agent_remove_inst(struct agent *a, struct inst *in)
 {
 	for (size_t i = 0; i < a->n_insts; i++) {
 		if (a->insts[i] == in) {
@@ -81,7 +87,8 @@ void agent_remove_inst(struct agent *a, struct inst *in)
 	a->generation++;
 }
 
-void agent_touch(struct agent *a, struct inst *in)
+void
+agent_touch(struct agent *a, struct inst *in)
 {
 	in->updated_ms = proto_now_ms();
 	in->dirty = true;
@@ -91,8 +98,8 @@ void agent_touch(struct agent *a, struct inst *in)
 
 /* ---------------------------------------------------------------- driver events */
 
-static void on_driver_event(void *ctx, const char *uuid, enum hvd_event_type type,
-			    enum hvd_power_state power)
+static void
+on_driver_event(void *ctx, const char *uuid, enum hvd_event_type type, enum hvd_power_state power)
 {
 	struct agent *a = ctx;
 	struct drv_event *e = calloc(1, sizeof *e);
@@ -116,7 +123,8 @@ static void on_driver_event(void *ctx, const char *uuid, enum hvd_event_type typ
 	}
 }
 
-static const char *transition_name(enum hvd_event_type t)
+static const char *
+transition_name(enum hvd_event_type t)
 {
 	switch (t) {
 	case HVD_EVENT_STARTED: return "started";
@@ -134,8 +142,8 @@ static const char *transition_name(enum hvd_event_type t)
 }
 
 /* Returns what changed (INST_SYNC_NOTHING / INST_SYNC_SKIP when nothing did). */
-static enum inst_sync apply_power(struct agent *a, struct inst *in, bool found,
-				  enum hvd_power_state p, bool from_event)
+static enum inst_sync
+apply_power(struct agent *a, struct inst *in, bool found, enum hvd_power_state p, bool from_event)
 {
 	enum inst_vm vm;
 	enum inst_sync what = inst_sync_decide(in, found, p, from_event, &vm);
@@ -148,7 +156,8 @@ static enum inst_sync apply_power(struct agent *a, struct inst *in, bool found,
 	return what;
 }
 
-static void drain_driver_events(struct agent *a)
+static void
+drain_driver_events(struct agent *a)
 {
 	struct drv_event *e, *next;
 	char buf[64];
@@ -171,18 +180,22 @@ static void drain_driver_events(struct agent *a)
 				    : "enabled again; resyncing power states");
 			a->host_down = down;
 			if (!down)
-				a->next_sync_ms = agent_mono_ms(); /* states may have changed meanwhile */
+				a->next_sync_ms =
+					agent_mono_ms(); /* states may have changed meanwhile */
 			agent_emit_event(a, json_pack("{s:s}", "event", transition_name(e->type)));
 			/* the controller learns the new status now, not at the next interval */
 			if (a->session)
 				agent_send(a, PROTO_REPORT, NULL, false,
-					 agent_report_body(a, a->have_prev_stats ? &a->prev_stats : NULL));
+					   agent_report_body(a, a->have_prev_stats ? &a->prev_stats
+										   : NULL));
 		} else if (in) {
-			hv_log(HV_LOG_INFO, in->uuid, NULL, "lifecycle %s", transition_name(e->type));
+			hv_log(HV_LOG_INFO, in->uuid, NULL, "lifecycle %s",
+			       transition_name(e->type));
 			apply_power(a, in, e->type != HVD_EVENT_DELETED, e->power, true);
-			agent_emit_event(a, json_pack("{s:s, s:s, s:s, s:s}", "event", "lifecycle", "uuid",
-						in->uuid, "transition", transition_name(e->type),
-						"power_state", inst_power_name(in->power)));
+			agent_emit_event(a, json_pack("{s:s, s:s, s:s, s:s}", "event", "lifecycle",
+						      "uuid", in->uuid, "transition",
+						      transition_name(e->type), "power_state",
+						      inst_power_name(in->power)));
 		}
 		free(e);
 	}
@@ -190,20 +203,17 @@ static void drain_driver_events(struct agent *a)
 
 /* ---------------------------------------------------------------- commands */
 
-static void on_job_done(struct agent *a, struct job *j)
+static void
+on_job_done(struct agent *a, struct job *j)
 {
 	switch (j->kind) {
-	case JOB_NET:
-		agent_net_done(a, j);
-		break;
+	case JOB_NET: agent_net_done(a, j); break;
 	case JOB_NET_RESYNC:
 		a->net_resync_pending = false;
 		if (j->rc < 0)
 			hv_log(HV_LOG_ERR, NULL, NULL, "firewall resync: %s", j->err.message);
 		break;
-	case JOB_CMD:
-		agent_cmd_done(a, j);
-		break;
+	case JOB_CMD: agent_cmd_done(a, j); break;
 	case JOB_STATS:
 		a->stats_pending = false;
 		if (j->rc < 0) {
@@ -211,7 +221,8 @@ static void on_job_done(struct agent *a, struct job *j)
 			/* a disabled host still reports (its status), with the last counters */
 			if (a->host_down && a->session)
 				agent_send(a, PROTO_REPORT, NULL, false,
-					 agent_report_body(a, a->have_prev_stats ? &a->prev_stats : NULL));
+					   agent_report_body(a, a->have_prev_stats ? &a->prev_stats
+										   : NULL));
 			break;
 		}
 		if (a->session)
@@ -243,14 +254,15 @@ static void on_job_done(struct agent *a, struct job *j)
 				continue;
 			hv_log(HV_LOG_NOTICE, in->uuid, NULL, "power state %s -> %s",
 			       inst_power_name(old), inst_power_name(in->power));
-			agent_emit_event(a, what == INST_SYNC_POWER
-					      ? json_pack("{s:s, s:s, s:s, s:s, s:s}", "event",
-							  "power_state_changed", "uuid", in->uuid,
-							  "old", inst_power_name(old), "new",
-							  inst_power_name(in->power), "vm_state",
-							  inst_vm_name(in->vm))
-					      : json_pack("{s:s, s:s}", "event", "instance_missing",
-							  "uuid", in->uuid));
+			agent_emit_event(a,
+					 what == INST_SYNC_POWER
+						 ? json_pack("{s:s, s:s, s:s, s:s, s:s}", "event",
+							     "power_state_changed", "uuid",
+							     in->uuid, "old", inst_power_name(old),
+							     "new", inst_power_name(in->power),
+							     "vm_state", inst_vm_name(in->vm))
+						 : json_pack("{s:s, s:s}", "event",
+							     "instance_missing", "uuid", in->uuid));
 		}
 		for (size_t k = 0; k < j->n_entries; k++) {
 			const char *u = j->entries[k].uuid;
@@ -258,28 +270,33 @@ static void on_job_done(struct agent *a, struct job *j)
 			if (agent_find_inst(a, u) || json_object_get(a->unknown_reported, u))
 				continue;
 			json_object_set_new(a->unknown_reported, u, json_true());
-			hv_log(HV_LOG_WARNING, u, NULL, "guest unknown to the journal (left alone)");
-			agent_emit_event(a, json_pack("{s:s, s:s, s:s}", "event", "instance_unknown", "uuid",
-						u, "power_state",
-						inst_power_name(j->entries[k].power)));
+			hv_log(HV_LOG_WARNING, u, NULL,
+			       "guest unknown to the journal (left alone)");
+			agent_emit_event(a, json_pack("{s:s, s:s, s:s}", "event",
+						      "instance_unknown", "uuid", u, "power_state",
+						      inst_power_name(j->entries[k].power)));
 		}
-		hv_log(HV_LOG_DEBUG, NULL, NULL, "power state sync: %zu guests listed", j->n_entries);
+		hv_log(HV_LOG_DEBUG, NULL, NULL, "power state sync: %zu guests listed",
+		       j->n_entries);
 		break;
 	}
 	agent_job_free(j);
 }
 
-static void drain_results(struct agent *a)
+static void
+drain_results(struct agent *a)
 {
 	struct job *j;
 
 	/* bounded, so a burst of finished jobs never starves the socket and the timers */
 	for (int n = 0; n < RESULTS_PER_ITERATION &&
-			zmq_recv(a->results, &j, sizeof j, ZMQ_DONTWAIT) == sizeof j; n++)
+			zmq_recv(a->results, &j, sizeof j, ZMQ_DONTWAIT) == sizeof j;
+	     n++)
 		on_job_done(a, j);
 }
 
-static void drain_all_results(struct agent *a)
+static void
+drain_all_results(struct agent *a)
 {
 	struct job *j;
 
@@ -289,10 +306,11 @@ static void drain_all_results(struct agent *a)
 
 /* Host-scoped firewall commands: journaled and answered like instance commands, run on the
  * one thread that owns the netfilter context. */
-static void handle_net_command(struct agent *a, struct proto_msg *m)
+static void
+handle_net_command(struct agent *a, struct proto_msg *m)
 {
 	const char *command = json_string_value(json_object_get(m->body, "command"));
-	struct hv_error err = { 0 };
+	struct hv_error err = {0};
 	struct job *j;
 
 	if (net_check(m->body, &err) < 0) {
@@ -308,7 +326,7 @@ static void handle_net_command(struct agent *a, struct proto_msg *m)
 		return;
 	}
 	agent_send(a, PROTO_ACK, m->hdr.msg_id, false,
-		 json_pack("{s:s, s:s}", "cmd_id", m->hdr.cmd_id, "state", "accepted"));
+		   json_pack("{s:s, s:s}", "cmd_id", m->hdr.cmd_id, "state", "accepted"));
 	hv_log(HV_LOG_INFO, NULL, m->hdr.cmd_id, "%s accepted", command);
 	j->kind = JOB_NET;
 	j->net_body = json_deep_copy(m->body);
@@ -326,8 +344,9 @@ static void handle_net_command(struct agent *a, struct proto_msg *m)
  * with the record) or a snapshot id that is taken or cannot name a stored image. A failure
  * of a command that names no image of its own (resize) stays in the job, reported as its
  * result as before. */
-static int prepare_job(struct agent *a, const struct inst *in, const struct req *r,
-		       struct job **ret, struct hv_error *err)
+static int
+prepare_job(struct agent *a, const struct inst *in, const struct req *r, struct job **ret,
+	    struct hv_error *err)
 {
 	const json_t *base = in ? in->spec : r->spec; /* a new instance's spec is the request's */
 	bool own_image = r->cmd == CMD_SPAWN || r->cmd == CMD_REBUILD || r->cmd == CMD_RESCUE;
@@ -370,10 +389,11 @@ static int prepare_job(struct agent *a, const struct inst *in, const struct req 
 	return 0;
 }
 
-static void handle_command(struct agent *a, struct proto_msg *m)
+static void
+handle_command(struct agent *a, struct proto_msg *m)
 {
 	struct journal_cmd jc;
-	struct hv_error err = { 0 };
+	struct hv_error err = {0};
 	const char *code = NULL, *command = NULL, *uuid = NULL;
 	struct req r;
 	struct inst *in;
@@ -397,8 +417,8 @@ static void handle_command(struct agent *a, struct proto_msg *m)
 				     jc.command, jc.uuid);
 			agent_send_error(a, m->hdr.msg_id, PROTO_E_CMD_ID_REUSED, &err);
 		} else {
-			hv_log(HV_LOG_INFO, jc.uuid, jc.cmd_id, "duplicate %s answered from the journal",
-			       jc.command);
+			hv_log(HV_LOG_INFO, jc.uuid, jc.cmd_id,
+			       "duplicate %s answered from the journal", jc.command);
 			agent_send_stored(a, &jc, m->hdr.msg_id);
 		}
 		journal_cmd_release(&jc);
@@ -422,9 +442,11 @@ static void handle_command(struct agent *a, struct proto_msg *m)
 	}
 	if (a->host_down) {
 		/* not journaled: the same cmd_id is welcome again once the host is back */
-		hv_error_set(&err, -ENOTCONN, "host",
-			     "host: disabled (AUTO: hypervisor connection lost); retry %s when it is "
-			     "back", inst_cmd_name(r.cmd));
+		hv_error_set(
+			&err, -ENOTCONN, "host",
+			"host: disabled (AUTO: hypervisor connection lost); retry %s when it is "
+			"back",
+			inst_cmd_name(r.cmd));
 		hv_log(HV_LOG_NOTICE, r.uuid, m->hdr.cmd_id, "%s refused: %s", inst_cmd_name(r.cmd),
 		       err.message);
 		agent_send_error(a, m->hdr.msg_id, PROTO_E_BUSY, &err);
@@ -447,7 +469,8 @@ static void handle_command(struct agent *a, struct proto_msg *m)
 	if ((r.cmd == CMD_SPAWN && in) || (r.cmd == CMD_DESTROY && !in)) {
 		/* spawn is keyed by uuid, destroy of nothing is done: answer without acting */
 		json_t *data = r.cmd == CMD_SPAWN ? json_pack("{s:b}", "existing", 1) : NULL;
-		json_t *res = agent_result_body(in, m->hdr.cmd_id, r.cmd, r.uuid, 0, NULL, NULL, data);
+		json_t *res =
+			agent_result_body(in, m->hdr.cmd_id, r.cmd, r.uuid, 0, NULL, NULL, data);
 
 		json_decref(data);
 		if (journal_cmd_accept(a->jn, m->hdr.cmd_id, inst_cmd_name(r.cmd), r.uuid, red,
@@ -457,7 +480,7 @@ static void handle_command(struct agent *a, struct proto_msg *m)
 			goto out;
 		}
 		agent_send(a, PROTO_ACK, m->hdr.msg_id, false,
-			 json_pack("{s:s, s:s}", "cmd_id", m->hdr.cmd_id, "state", "accepted"));
+			   json_pack("{s:s, s:s}", "cmd_id", m->hdr.cmd_id, "state", "accepted"));
 		agent_finish(a, NULL, false, m->hdr.cmd_id, m->hdr.msg_id, res, NULL);
 		goto out;
 	}
@@ -513,7 +536,7 @@ static void handle_command(struct agent *a, struct proto_msg *m)
 		json_decref(rec);
 	}
 	agent_send(a, PROTO_ACK, m->hdr.msg_id, false,
-		 json_pack("{s:s, s:s}", "cmd_id", m->hdr.cmd_id, "state", "accepted"));
+		   json_pack("{s:s, s:s}", "cmd_id", m->hdr.cmd_id, "state", "accepted"));
 	hv_log(HV_LOG_INFO, r.uuid, m->hdr.cmd_id, "%s accepted", inst_cmd_name(r.cmd));
 	if (!inst_cmd_readonly(r.cmd))
 		agent_touch(a, in);
@@ -541,7 +564,8 @@ out:
 
 /* ---------------------------------------------------------------- session */
 
-static void close_socket(struct agent *a)
+static void
+close_socket(struct agent *a)
 {
 	if (a->dealer)
 		zmq_close(a->dealer);
@@ -549,7 +573,8 @@ static void close_socket(struct agent *a)
 	a->session = false;
 }
 
-static void schedule_reconnect(struct agent *a, const char *why)
+static void
+schedule_reconnect(struct agent *a, const char *why)
 {
 	int64_t now = agent_mono_ms();
 	int wait = a->backoff_ms / 2 + (int)(rand32() % (uint32_t)(a->backoff_ms / 2 + 1));
@@ -561,7 +586,8 @@ static void schedule_reconnect(struct agent *a, const char *why)
 								  : a->backoff_ms * 2;
 }
 
-static json_t *capabilities(struct agent *a)
+static json_t *
+capabilities(struct agent *a)
 {
 	json_t *caps = json_array();
 
@@ -571,9 +597,10 @@ static json_t *capabilities(struct agent *a)
 	if (drive_supported() && a->drive_dir[0])
 		json_array_append_new(caps, json_string("config_drive"));
 	if (a->net) {
-		static const char *const fw[] = { "port_plug", "port_unplug", "port_set_groups",
-						  "sg_update", "sg_delete", "fip_associate",
-						  "fip_disassociate", "firewall_resync", NULL };
+		static const char *const fw[] = {
+			"port_plug",        "port_unplug",     "port_set_groups",
+			"sg_update",        "sg_delete",       "fip_associate",
+			"fip_disassociate", "firewall_resync", NULL};
 
 		for (int i = 0; fw[i]; i++)
 			json_array_append_new(caps, json_string(fw[i]));
@@ -581,11 +608,12 @@ static json_t *capabilities(struct agent *a)
 	return caps;
 }
 
-static void send_hello(struct agent *a)
+static void
+send_hello(struct agent *a)
 {
 	char hostname[256] = "";
-	struct proto_msg m = { .type = PROTO_HELLO };
-	struct hv_error err = { 0 };
+	struct proto_msg m = {.type = PROTO_HELLO};
+	struct hv_error err = {0};
 
 	gethostname(hostname, sizeof hostname - 1);
 	m.body = json_pack("{s:s, s:[i], s:[i], s:s, s:{s:s, s:s}, s:o, s:I}", "agent_version",
@@ -601,7 +629,8 @@ static void send_hello(struct agent *a)
 	a->hello_ms = a->last_rx_ms = a->last_tx_ms = agent_mono_ms();
 }
 
-static int open_socket(struct agent *a)
+static int
+open_socket(struct agent *a)
 {
 	int zero = 0, hb = a->o.heartbeat_s * 1000, hbt = 3 * a->o.heartbeat_s * 1000;
 	int64_t maxmsg = ZMQ_PART_LIMIT;
@@ -619,8 +648,10 @@ static int open_socket(struct agent *a)
 	zmq_setsockopt(a->dealer, ZMQ_HEARTBEAT_TTL, &hbt, sizeof hbt);
 	if (a->curve) {
 		zmq_setsockopt(a->dealer, ZMQ_CURVE_SERVERKEY, a->server_key, KEYS_Z85_LEN + 1);
-		zmq_setsockopt(a->dealer, ZMQ_CURVE_PUBLICKEY, a->keys.public_z85, KEYS_Z85_LEN + 1);
-		zmq_setsockopt(a->dealer, ZMQ_CURVE_SECRETKEY, a->keys.secret_z85, KEYS_Z85_LEN + 1);
+		zmq_setsockopt(a->dealer, ZMQ_CURVE_PUBLICKEY, a->keys.public_z85,
+			       KEYS_Z85_LEN + 1);
+		zmq_setsockopt(a->dealer, ZMQ_CURVE_SECRETKEY, a->keys.secret_z85,
+			       KEYS_Z85_LEN + 1);
 	}
 	if (zmq_connect(a->dealer, a->endpoint) < 0) {
 		int r = -zmq_errno();
@@ -635,7 +666,8 @@ static int open_socket(struct agent *a)
 	return 0;
 }
 
-static void resend_result(void *ctx, const struct journal_cmd *c)
+static void
+resend_result(void *ctx, const struct journal_cmd *c)
 {
 	struct agent *a = ctx;
 
@@ -643,16 +675,17 @@ static void resend_result(void *ctx, const struct journal_cmd *c)
 		agent_send(a, PROTO_RESULT, NULL, false, json_incref(c->reply));
 }
 
-static void on_welcome(struct agent *a, const struct proto_msg *m)
+static void
+on_welcome(struct agent *a, const struct proto_msg *m)
 {
 	int64_t schema = PROTO_SCHEMA;
-	struct hv_error err = { 0 };
+	struct hv_error err = {0};
 
 	if (hj_int(m->body, "body", "schema", HJ_OPTIONAL, 1, UINT32_MAX, &schema, &err) < 0 ||
 	    schema != PROTO_SCHEMA) {
 		if (!err.message[0])
-			hv_error_set(&err, -EINVAL, "body.schema", "body.schema: %lld not spoken here",
-				     (long long)schema);
+			hv_error_set(&err, -EINVAL, "body.schema",
+				     "body.schema: %lld not spoken here", (long long)schema);
 		agent_send_error(a, m->hdr.msg_id, PROTO_E_UNSUPPORTED, &err);
 		return;
 	}
@@ -666,15 +699,16 @@ static void on_welcome(struct agent *a, const struct proto_msg *m)
 	a->next_report_ms = agent_mono_ms();
 }
 
-static void handle_message(struct agent *a, struct proto_msg *m)
+static void
+handle_message(struct agent *a, struct proto_msg *m)
 {
-	struct hv_error err = { 0 };
+	struct hv_error err = {0};
 	int64_t seq = 0;
 	const char *cmd_id = NULL;
 
 	if (m->hdr.host_id[0] && strcmp(m->hdr.host_id, a->host_id) != 0) {
-		hv_error_set(&err, -EINVAL, "header.host_id",
-			     "header.host_id: this is %s, not %s", a->host_id, m->hdr.host_id);
+		hv_error_set(&err, -EINVAL, "header.host_id", "header.host_id: this is %s, not %s",
+			     a->host_id, m->hdr.host_id);
 		agent_send_error(a, m->hdr.msg_id, PROTO_E_INVALID, &err);
 		return;
 	}
@@ -682,17 +716,10 @@ static void handle_message(struct agent *a, struct proto_msg *m)
 	    m->type != PROTO_PING)
 		return; /* nothing but the handshake until WELCOME */
 	switch (m->type) {
-	case PROTO_WELCOME:
-		on_welcome(a, m);
-		break;
-	case PROTO_COMMAND:
-		handle_command(a, m);
-		break;
-	case PROTO_PING:
-		agent_send(a, PROTO_PONG, m->hdr.msg_id, false, NULL);
-		break;
-	case PROTO_PONG:
-		break;
+	case PROTO_WELCOME: on_welcome(a, m); break;
+	case PROTO_COMMAND: handle_command(a, m); break;
+	case PROTO_PING: agent_send(a, PROTO_PONG, m->hdr.msg_id, false, NULL); break;
+	case PROTO_PONG: break;
 	case PROTO_RESYNC:
 		hv_log(HV_LOG_INFO, NULL, NULL, "controller asked for a resync");
 		agent_send_snapshot(a);
@@ -700,7 +727,8 @@ static void handle_message(struct agent *a, struct proto_msg *m)
 	case PROTO_ACK:
 		if (hj_int(m->body, "body", "seq", HJ_OPTIONAL, 0, INT64_MAX, &seq, &err) > 0)
 			agent_ack_event(a, (uint64_t)seq);
-		else if (hj_str(m->body, "body", "cmd_id", HJ_OPTIONAL, PROTO_MAX_ID, &cmd_id, &err) > 0)
+		else if (hj_str(m->body, "body", "cmd_id", HJ_OPTIONAL, PROTO_MAX_ID, &cmd_id,
+				&err) > 0)
 			journal_cmd_ack(a->jn, cmd_id, NULL);
 		else if (err.message[0])
 			agent_send_error(a, m->hdr.msg_id, PROTO_E_INVALID, &err);
@@ -714,7 +742,8 @@ static void handle_message(struct agent *a, struct proto_msg *m)
 		    strcmp(json_string_value(json_object_get(m->body, "code")),
 			   PROTO_E_NO_SESSION) == 0) {
 			/* the controller lost our session (it restarted): handshake again */
-			hv_log(HV_LOG_NOTICE, NULL, NULL, "controller has no session for us: HELLO again");
+			hv_log(HV_LOG_NOTICE, NULL, NULL,
+			       "controller has no session for us: HELLO again");
 			a->session = false;
 			send_hello(a);
 			break;
@@ -723,18 +752,20 @@ static void handle_message(struct agent *a, struct proto_msg *m)
 		       json_string_value(json_object_get(m->body, "message")) ?: "(no message)");
 		break;
 	default:
-		hv_error_set(&err, -EPROTONOSUPPORT, "type", "frame 1 (type): %s is not sent to an agent",
+		hv_error_set(&err, -EPROTONOSUPPORT, "type",
+			     "frame 1 (type): %s is not sent to an agent",
 			     proto_type_name(m->type));
 		agent_send_error(a, m->hdr.msg_id, PROTO_E_UNSUPPORTED, &err);
 		break;
 	}
 }
 
-static void drain_socket(struct agent *a)
+static void
+drain_socket(struct agent *a)
 {
 	for (int i = 0; i < 256 && a->dealer; i++) {
 		struct proto_msg m;
-		struct hv_error err = { 0 };
+		struct hv_error err = {0};
 		const char *code = NULL;
 		int r = proto_recv(a->dealer, false, ZMQ_DONTWAIT, NULL, &m, &code, &err);
 
@@ -743,7 +774,8 @@ static void drain_socket(struct agent *a)
 		a->last_rx_ms = agent_mono_ms();
 		if (r < 0) {
 			if (code && m.type != PROTO_ERROR)
-				agent_send_error(a, m.hdr.msg_id[0] ? m.hdr.msg_id : NULL, code, &err);
+				agent_send_error(a, m.hdr.msg_id[0] ? m.hdr.msg_id : NULL, code,
+						 &err);
 			continue;
 		}
 		if (m.type == PROTO_COMMAND) {
@@ -758,7 +790,8 @@ static void drain_socket(struct agent *a)
 
 /* ---------------------------------------------------------------- loop */
 
-static void start_house_job(struct agent *a, enum job_kind kind)
+static void
+start_house_job(struct agent *a, enum job_kind kind)
 {
 	struct job *j = calloc(1, sizeof *j);
 
@@ -778,7 +811,8 @@ static void start_house_job(struct agent *a, enum job_kind kind)
 	agent_queue_push(&a->house_q, j);
 }
 
-static void timers(struct agent *a, int64_t now)
+static void
+timers(struct agent *a, int64_t now)
 {
 	int hb = a->o.heartbeat_s * 1000;
 
@@ -828,7 +862,8 @@ static void timers(struct agent *a, int64_t now)
 	}
 }
 
-static int64_t next_wakeup(struct agent *a, int64_t now)
+static int64_t
+next_wakeup(struct agent *a, int64_t now)
 {
 	int64_t t = now + 1000;
 
@@ -839,18 +874,20 @@ static int64_t next_wakeup(struct agent *a, int64_t now)
 	return t < now ? now : t;
 }
 
-int agent_run(struct agent *a)
+int
+agent_run(struct agent *a)
 {
 	while (!stop_requested) {
 		zmq_pollitem_t items[3] = {
-			{ .socket = a->results, .events = ZMQ_POLLIN },
-			{ .fd = a->ev_pipe[0], .events = ZMQ_POLLIN },
-			{ .socket = a->dealer, .events = ZMQ_POLLIN },
+			{.socket = a->results, .events = ZMQ_POLLIN},
+			{.fd = a->ev_pipe[0], .events = ZMQ_POLLIN},
+			{.socket = a->dealer, .events = ZMQ_POLLIN},
 		};
 		int64_t now = agent_mono_ms();
 		int n = a->dealer ? 3 : 2;
 
-		if (zmq_poll(items, n, (long)(next_wakeup(a, now) - now)) < 0 && zmq_errno() != EINTR)
+		if (zmq_poll(items, n, (long)(next_wakeup(a, now) - now)) < 0 &&
+		    zmq_errno() != EINTR)
 			return -zmq_errno();
 		if (stop_requested)
 			break;
@@ -865,8 +902,9 @@ int agent_run(struct agent *a)
 		if (now >= a->next_sync_ms && !a->sync_pending && !a->host_down) {
 			/* the first sync always runs: it reports guests the journal does not know */
 			start_house_job(a, JOB_SYNC);
-			a->next_sync_ms = a->o.sync_interval_s > 0 ? now + a->o.sync_interval_s * 1000
-								   : INT64_MAX;
+			a->next_sync_ms = a->o.sync_interval_s > 0
+						  ? now + a->o.sync_interval_s * 1000
+						  : INT64_MAX;
 		}
 		timers(a, now);
 		agent_flush_delta(a);
@@ -877,7 +915,8 @@ int agent_run(struct agent *a)
 
 /* ---------------------------------------------------------------- setup */
 
-int agent_new(const struct agent_opts *o, struct agent **ret, struct hv_error *err)
+int
+agent_new(const struct agent_opts *o, struct agent **ret, struct hv_error *err)
 {
 	struct agent *a;
 	struct hvd_kv *cfg = NULL;
@@ -941,7 +980,8 @@ int agent_new(const struct agent_opts *o, struct agent **ret, struct hv_error *e
 		goto fail;
 	if (o->inject_key || o->inject_password) {
 		struct injector_opts io = {
-			.timeout_s = o->injection_timeout_s > 0 ? (unsigned)o->injection_timeout_s : 600,
+			.timeout_s =
+				o->injection_timeout_s > 0 ? (unsigned)o->injection_timeout_s : 600,
 			.force_tcg = o->inject_force_tcg,
 			.image_store = a->image_store[0] ? a->image_store : NULL,
 			.window_ms = 200,
@@ -960,8 +1000,8 @@ int agent_new(const struct agent_opts *o, struct agent **ret, struct hv_error *e
 		goto fail;
 	}
 	memcpy(cfg, o->driver_cfg, o->n_driver_cfg * sizeof *cfg);
-	cfg[o->n_driver_cfg] = (struct hvd_kv){ "instances_path", o->instances_path };
-	cfg[o->n_driver_cfg + 1] = (struct hvd_kv){ "image_store", o->image_store };
+	cfg[o->n_driver_cfg] = (struct hvd_kv){"instances_path", o->instances_path};
+	cfg[o->n_driver_cfg + 1] = (struct hvd_kv){"image_store", o->image_store};
 	r = a->ops->open(cfg, o->n_driver_cfg + 2, &a->host, err);
 	free(cfg);
 	if (r < 0)
@@ -1003,13 +1043,15 @@ int agent_new(const struct agent_opts *o, struct agent **ret, struct hv_error *e
 	for (size_t i = 0; i < a->n_workers; i++) {
 		a->workers[i].a = a;
 		a->workers[i].q = i == 0 ? &a->house_q : i == 1 ? &a->net_q : &a->cmd_q;
-		if ((r = -pthread_create(&a->workers[i].thread, NULL, agent_worker_main, &a->workers[i])) < 0) {
+		if ((r = -pthread_create(&a->workers[i].thread, NULL, agent_worker_main,
+					 &a->workers[i])) < 0) {
 			hv_error_set(err, r, NULL, "starting a worker: %s", strerror(-r));
 			goto fail;
 		}
 		a->workers[i].started = true;
 	}
-	a->next_sync_ms = agent_mono_ms(); /* first sync right away: report what the journal missed */
+	a->next_sync_ms =
+		agent_mono_ms(); /* first sync right away: report what the journal missed */
 	*ret = a;
 	return 0;
 fail:
@@ -1017,7 +1059,8 @@ fail:
 	return r;
 }
 
-void agent_free(struct agent *a)
+void
+agent_free(struct agent *a)
 {
 	if (!a)
 		return;

@@ -24,26 +24,26 @@ struct agent_opts {
 	int reconnect_min_ms;
 	int reconnect_max_ms;
 	int report_interval_s;
-	int sync_interval_s;           /* 0 = no periodic power-state sync */
-	int max_builds;                /* worker threads for commands */
+	int sync_interval_s; /* 0 = no periodic power-state sync */
+	int max_builds;      /* worker threads for commands */
 	const char *image_store;
 	/* spawn/rebuild/rescue refuse an image that is not in the store; false lets a driver
 	 * that needs no file (fake) take any image id, with image.path NULL */
 	bool image_store_required;
 	const char *instances_path;
-	const char *config_drive_dir;  /* where <uuid>.config drives are written */
+	const char *config_drive_dir; /* where <uuid>.config drives are written */
 	bool force_config_drive;
 	/* [guest] offline injection into the root disk before the first start */
 	bool inject_key, inject_password;
 	int injection_timeout_s;
-	bool inject_force_tcg;         /* libguestfs without KVM */
-	bool netfilter;                /* program security groups and floating IPs */
+	bool inject_force_tcg; /* libguestfs without KVM */
+	bool netfilter;        /* program security groups and floating IPs */
 	const char *external_interface;
-	int netfilter_resync_s;        /* 0 = no periodic resync */
-	uint32_t reboot_timeout_s;     /* soft reboot: wait this long, then hard */
-	uint32_t shutdown_timeout_s;   /* graceful power off when a stop names no wait */
-	const struct hv_driver *driver;   /* loaded driver, borrowed */
-	const struct hvd_kv *driver_cfg;  /* its config section, borrowed during agent_new */
+	int netfilter_resync_s;          /* 0 = no periodic resync */
+	uint32_t reboot_timeout_s;       /* soft reboot: wait this long, then hard */
+	uint32_t shutdown_timeout_s;     /* graceful power off when a stop names no wait */
+	const struct hv_driver *driver;  /* loaded driver, borrowed */
+	const struct hvd_kv *driver_cfg; /* its config section, borrowed during agent_new */
 	size_t n_driver_cfg;
 };
 

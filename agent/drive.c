@@ -17,19 +17,22 @@
 /* The routed model's gateway (docs/protocol.md): the host answers ARP for it on the tap. */
 #define ROUTED_GATEWAY_V4 "169.254.1.1"
 
-bool drive_supported(void)
+bool
+drive_supported(void)
 {
 	return AGENT_WITH_DRIVE;
 }
 
 #if AGENT_WITH_DRIVE
-static int fill_and_write(const json_t *spec, const char *uuid, const struct drive_secrets *sec,
-			  const char *path, struct guest_kv *meta, struct guest_nic *nics,
-			  struct hv_error *err)
+static int
+fill_and_write(const json_t *spec, const char *uuid, const struct drive_secrets *sec,
+	       const char *path, struct guest_kv *meta, struct guest_nic *nics,
+	       struct hv_error *err)
 {
-	json_t *m = json_object_get(spec, "metadata"), *ports = json_object_get(spec, "ports"), *v, *p;
-	struct guest_config cfg = { .uuid = uuid };
-	struct guest_pubkey key = { .name = "key", .key = sec->key_data };
+	json_t *m = json_object_get(spec, "metadata"), *ports = json_object_get(spec, "ports"), *v,
+	       *p;
+	struct guest_config cfg = {.uuid = uuid};
+	struct guest_pubkey key = {.name = "key", .key = sec->key_data};
 	char hash[GUEST_HASH_MAX];
 	const char *k;
 	size_t n = 0, i;
@@ -37,7 +40,7 @@ static int fill_and_write(const json_t *spec, const char *uuid, const struct dri
 
 	cfg.name = json_string_value(json_object_get(spec, "name"));
 	cfg.hostname = json_string_value(json_object_get(spec, "hostname"));
-	json_object_foreach(m, k, v) {
+	json_object_foreach (m, k, v) {
 		if (n >= GUEST_META_MAX)
 			break;
 		meta[n].key = k;
@@ -46,7 +49,7 @@ static int fill_and_write(const json_t *spec, const char *uuid, const struct dri
 	cfg.meta = meta;
 	cfg.n_meta = n;
 	n = 0;
-	json_array_foreach(ports, i, p) {
+	json_array_foreach (ports, i, p) {
 		json_t *ips = json_object_get(p, "fixed_ips");
 		const char *addr = json_string_value(json_array_get(ips, 0));
 
@@ -87,8 +90,9 @@ static int fill_and_write(const json_t *spec, const char *uuid, const struct dri
 }
 #endif
 
-int drive_write(const json_t *spec, const char *uuid, const struct drive_secrets *sec,
-		const char *path, struct hv_error *err)
+int
+drive_write(const json_t *spec, const char *uuid, const struct drive_secrets *sec, const char *path,
+	    struct hv_error *err)
 {
 #if AGENT_WITH_DRIVE
 	struct guest_kv *meta = calloc(GUEST_META_MAX, sizeof *meta);

@@ -13,9 +13,9 @@
 #include <hvagent/error.h>
 
 struct drive_secrets {
-	const char *admin_pass;          /* may be NULL */
-	const char *key_data;            /* may be NULL */
-	const unsigned char *user_data;  /* may be NULL */
+	const char *admin_pass;         /* may be NULL */
+	const char *key_data;           /* may be NULL */
+	const unsigned char *user_data; /* may be NULL */
 	size_t user_data_len;
 };
 

@@ -19,7 +19,8 @@
 #include "loader.h"
 #include "vec.h"
 
-static void sync_cb(void *ctx, const struct hvd_instance_info *info)
+static void
+sync_cb(void *ctx, const struct hvd_instance_info *info)
 {
 	struct job *j = ctx;
 
@@ -29,7 +30,8 @@ static void sync_cb(void *ctx, const struct hvd_instance_info *info)
 	j->entries[j->n_entries++].power = info->power_state;
 }
 
-static void drive_path(struct agent *a, const char *uuid, char *buf, size_t size)
+static void
+drive_path(struct agent *a, const char *uuid, char *buf, size_t size)
 {
 	snprintf(buf, size, "%s/%s.config", a->drive_dir, uuid);
 }
@@ -37,7 +39,8 @@ static void drive_path(struct agent *a, const char *uuid, char *buf, size_t size
 /* Spawn with injection: the driver defined the guest stopped; write the key and/or the
  * password hash into its root disk, then start it when asked. The instance stays defined
  * (and goes to error) when injection fails. */
-static int inject_and_start(struct agent *a, struct job *j, bool key, bool password)
+static int
+inject_and_start(struct agent *a, struct job *j, bool key, bool password)
 {
 	const struct hvd_driver *d = a->ops;
 	const char *project = json_string_value(json_object_get(j->spec, "project_id"));
@@ -45,9 +48,10 @@ static int inject_and_start(struct agent *a, struct job *j, bool key, bool passw
 	int r;
 
 	if (!d->root_disk)
-		return hv_error_set(&j->err, -EOPNOTSUPP, "guest",
-				    "[guest] injection is on but the %s driver cannot expose a root disk",
-				    d->name);
+		return hv_error_set(
+			&j->err, -EOPNOTSUPP, "guest",
+			"[guest] injection is on but the %s driver cannot expose a root disk",
+			d->name);
 	if ((r = d->root_disk(a->host, j->req.uuid, &disk, &format, &j->err)) < 0)
 		return r;
 	r = injector_run(a->inj, project, disk, format, key ? j->req.key_data : NULL,
@@ -66,11 +70,12 @@ static int inject_and_start(struct agent *a, struct job *j, bool key, bool passw
  * rebuild, rescue: built and resolved on the loop thread) and returns >= 0 or -errno with
  * j->err set. */
 
-static int cmd_spawn(struct agent *a, struct job *j)
+static int
+cmd_spawn(struct agent *a, struct job *j)
 {
 	struct hvd_instance_spec *spec = &j->view.spec;
-	bool want = json_is_true(json_object_get(j->spec, "config_drive")) ||
-		    a->o.force_config_drive;
+	bool want =
+		json_is_true(json_object_get(j->spec, "config_drive")) || a->o.force_config_drive;
 	char drive[PATH_MAX + 64];
 	bool key = a->inj && a->o.inject_key && j->req.key_data;
 	bool password = a->inj && a->o.inject_password && j->req.secret;
@@ -79,8 +84,8 @@ static int cmd_spawn(struct agent *a, struct job *j)
 	/* injected guests start only once their disk is written */
 	spec->power_on = j->req.power_on && !key && !password;
 	if (want) {
-		struct drive_secrets sec = { j->req.secret, j->req.key_data, j->req.user_data,
-					     j->req.user_data_len };
+		struct drive_secrets sec = {j->req.secret, j->req.key_data, j->req.user_data,
+					    j->req.user_data_len};
 
 		drive_path(a, j->req.uuid, drive, sizeof drive);
 		if (mkdir(a->drive_dir, 0700) < 0 && errno != EEXIST)
@@ -101,7 +106,8 @@ static int cmd_spawn(struct agent *a, struct job *j)
 	return r;
 }
 
-static int cmd_destroy(struct agent *a, struct job *j)
+static int
+cmd_destroy(struct agent *a, struct job *j)
 {
 	char drive[PATH_MAX + 64];
 	int r = a->ops->destroy(a->host, j->req.uuid, j->req.delete_disks, &j->err);
@@ -114,76 +120,90 @@ static int cmd_destroy(struct agent *a, struct job *j)
 	return r;
 }
 
-static int cmd_reboot(struct agent *a, struct job *j)
+static int
+cmd_reboot(struct agent *a, struct job *j)
 {
 	return a->ops->reboot(a->host, j->req.uuid, j->req.hard ? HVD_REBOOT_HARD : HVD_REBOOT_SOFT,
 			      a->o.reboot_timeout_s, &j->err);
 }
 
-static int cmd_stop(struct agent *a, struct job *j)
+static int
+cmd_stop(struct agent *a, struct job *j)
 {
 	return a->ops->power_off(a->host, j->req.uuid,
 				 j->req.timeout_given ? j->req.timeout_s : a->o.shutdown_timeout_s,
 				 &j->err);
 }
 
-static int cmd_start(struct agent *a, struct job *j)
+static int
+cmd_start(struct agent *a, struct job *j)
 {
 	return a->ops->power_on(a->host, j->req.uuid, &j->err);
 }
 
-static int cmd_pause(struct agent *a, struct job *j)
+static int
+cmd_pause(struct agent *a, struct job *j)
 {
 	return a->ops->pause(a->host, j->req.uuid, &j->err);
 }
 
-static int cmd_unpause(struct agent *a, struct job *j)
+static int
+cmd_unpause(struct agent *a, struct job *j)
 {
 	return a->ops->unpause(a->host, j->req.uuid, &j->err);
 }
 
-static int cmd_suspend(struct agent *a, struct job *j)
+static int
+cmd_suspend(struct agent *a, struct job *j)
 {
 	return a->ops->suspend(a->host, j->req.uuid, &j->err);
 }
 
-static int cmd_resume(struct agent *a, struct job *j)
+static int
+cmd_resume(struct agent *a, struct job *j)
 {
 	return a->ops->resume(a->host, j->req.uuid, &j->err);
 }
 
 /* the new definition keeps the image's recorded properties (kernel, video) */
-static int cmd_resize(struct agent *a, struct job *j)
+static int
+cmd_resize(struct agent *a, struct job *j)
 {
 	return a->ops->resize(a->host, &j->view.spec, &j->err);
 }
 
-static int cmd_confirm_resize(struct agent *a, struct job *j)
+static int
+cmd_confirm_resize(struct agent *a, struct job *j)
 {
 	return a->ops->confirm_resize(a->host, j->req.uuid, &j->err);
 }
 
-static int cmd_revert_resize(struct agent *a, struct job *j)
+static int
+cmd_revert_resize(struct agent *a, struct job *j)
 {
 	return a->ops->revert_resize(a->host, j->req.uuid, &j->err);
 }
 
-static int cmd_rebuild(struct agent *a, struct job *j)
+static int
+cmd_rebuild(struct agent *a, struct job *j)
 {
 	return a->ops->rebuild(a->host, &j->view.spec, &j->err);
 }
 
-static int cmd_rescue(struct agent *a, struct job *j)
+static int
+cmd_rescue(struct agent *a, struct job *j)
 {
 	return a->ops->rescue(a->host, j->req.uuid, &j->view.spec.image, &j->err);
 }
 
-static int cmd_unrescue(struct agent *a, struct job *j)
+static int
+cmd_unrescue(struct agent *a, struct job *j)
 {
 	return a->ops->unrescue(a->host, j->req.uuid, &j->err);
 }
 
-static int cmd_snapshot(struct agent *a, struct job *j)
+static int
+cmd_snapshot(struct agent *a, struct job *j)
 {
 	const char *uuid = j->req.uuid, *id = j->req.image_id;
 	struct hv_error *err = &j->err;
@@ -192,9 +212,9 @@ static int cmd_snapshot(struct agent *a, struct job *j)
 	const char *format = j->req.format[0] ? j->req.format : "qcow2";
 	/* the guide's table 2.10: what a snapshot image records about its origin */
 	struct hvd_kv props[] = {
-		{ "image_type", "snapshot" },
-		{ "instance_uuid", uuid },
-		{ "base_image_ref", json_is_string(base) ? json_string_value(base) : "" },
+		{"image_type", "snapshot"},
+		{"instance_uuid", uuid},
+		{"base_image_ref", json_is_string(base) ? json_string_value(base) : ""},
 	};
 	int r;
 
@@ -209,7 +229,8 @@ static int cmd_snapshot(struct agent *a, struct job *j)
 	unlink(dest); /* a leftover of a snapshot that died before its sidecar */
 	r = a->ops->snapshot(a->host, uuid, dest, format, err);
 	if (r >= 0) {
-		r = imgstore_commit(a->store, id, format, props, sizeof props / sizeof props[0], err);
+		r = imgstore_commit(a->store, id, format, props, sizeof props / sizeof props[0],
+				    err);
 		if (r < 0)
 			unlink(dest);
 	}
@@ -221,7 +242,8 @@ static int cmd_snapshot(struct agent *a, struct job *j)
 }
 
 /* Console output may hold any byte; JSON strings must be UTF-8. */
-static json_t *json_text(const char *s, size_t len)
+static json_t *
+json_text(const char *s, size_t len)
 {
 	json_t *v = json_stringn(s, len);
 	char *copy;
@@ -238,7 +260,8 @@ static json_t *json_text(const char *s, size_t len)
 	return v ? v : json_null();
 }
 
-static int cmd_console_log(struct agent *a, struct job *j)
+static int
+cmd_console_log(struct agent *a, struct job *j)
 {
 	char *text = NULL;
 	int r = a->ops->console_log(a->host, j->req.uuid, j->req.max_bytes, &text, &j->err);
@@ -256,9 +279,10 @@ static int cmd_console_log(struct agent *a, struct job *j)
 	return r;
 }
 
-static int cmd_get_console(struct agent *a, struct job *j)
+static int
+cmd_get_console(struct agent *a, struct job *j)
 {
-	struct hvd_console c = { .struct_size = sizeof c };
+	struct hvd_console c = {.struct_size = sizeof c};
 	int r = a->ops->get_console(a->host, j->req.uuid, j->req.console, &c, &j->err);
 
 	if (r >= 0) {
@@ -275,7 +299,8 @@ static int cmd_get_console(struct agent *a, struct job *j)
 	return r;
 }
 
-static int cmd_set_admin_password(struct agent *a, struct job *j)
+static int
+cmd_set_admin_password(struct agent *a, struct job *j)
 {
 	return a->ops->set_admin_password(a->host, j->req.uuid, j->req.user,
 					  j->req.secret ? j->req.secret : "", &j->err);
@@ -306,7 +331,8 @@ static int (*const commands[CMD_N])(struct agent *a, struct job *j) = {
 
 /* Secrets are used once: gone before the result travels anywhere. */
 /* A command whose deadline passed in the queue is not run (docs/protocol.md, "expired"). */
-static int check_deadline(struct job *j)
+static int
+check_deadline(struct job *j)
 {
 	if (j->deadline_ms && proto_now_ms() > j->deadline_ms)
 		return hv_error_set(&j->err, -ETIME, "header.deadline_ms",
@@ -314,7 +340,8 @@ static int check_deadline(struct job *j)
 	return 0;
 }
 
-static void run_cmd(struct agent *a, struct job *j)
+static void
+run_cmd(struct agent *a, struct job *j)
 {
 	enum inst_cmd cmd = j->req.cmd;
 	struct hv_error *err = &j->err;
@@ -336,26 +363,23 @@ static void run_cmd(struct agent *a, struct job *j)
 	if (r < 0 && err->code == 0)
 		hv_error_set(err, r, NULL, "%s failed: %s", inst_cmd_name(cmd), strerror(-r));
 	if (!(cmd == CMD_DESTROY && r >= 0)) {
-		struct hv_error ignored = { 0 };
+		struct hv_error ignored = {0};
 
 		j->info.struct_size = sizeof j->info;
 		j->have_info = a->ops->get_instance(a->host, j->req.uuid, &j->info, &ignored) >= 0;
 	}
 }
 
-static void run_job(struct agent *a, struct job *j)
+static void
+run_job(struct agent *a, struct job *j)
 {
 	switch (j->kind) {
-	case JOB_CMD:
-		run_cmd(a, j);
-		break;
+	case JOB_CMD: run_cmd(a, j); break;
 	case JOB_STATS:
 		j->stats.struct_size = sizeof j->stats;
 		j->rc = a->ops->host_stats(a->host, &j->stats, &j->err);
 		break;
-	case JOB_SYNC:
-		j->rc = a->ops->list_instances(a->host, sync_cb, j, &j->err);
-		break;
+	case JOB_SYNC: j->rc = a->ops->list_instances(a->host, sync_cb, j, &j->err); break;
 	case JOB_NET:
 		if ((j->rc = check_deadline(j)) < 0)
 			break;
@@ -365,13 +389,12 @@ static void run_job(struct agent *a, struct job *j)
 			j->net_state = net_state(a->net);
 		}
 		break;
-	case JOB_NET_RESYNC:
-		j->rc = net_resync(a->net, &j->err);
-		break;
+	case JOB_NET_RESYNC: j->rc = net_resync(a->net, &j->err); break;
 	}
 }
 
-void *agent_worker_main(void *arg)
+void *
+agent_worker_main(void *arg)
 {
 	struct worker *w = arg;
 	void *push = zmq_socket(w->a->zctx, ZMQ_PUSH);
@@ -383,7 +406,8 @@ void *agent_worker_main(void *arg)
 	while ((j = agent_queue_pop(w->q))) {
 		run_job(w->a, j);
 		if (zmq_send(push, &j, sizeof j, 0) != sizeof j)
-			agent_job_free(j); /* context terminating: the journal still says "accepted" */
+			agent_job_free(
+				j); /* context terminating: the journal still says "accepted" */
 	}
 	zmq_close(push);
 	return NULL;

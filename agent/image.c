@@ -7,7 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static bool has_key(const struct hvd_kv *kv, size_t n, const char *key)
+static bool
+has_key(const struct hvd_kv *kv, size_t n, const char *key)
 {
 	for (size_t i = 0; i < n; i++)
 		if (strcmp(kv[i].key, key) == 0)
@@ -15,8 +16,9 @@ static bool has_key(const struct hvd_kv *kv, size_t n, const char *key)
 	return false;
 }
 
-int agent_image_resolve(const struct imgstore *s, bool required, const char *field,
-			struct hvd_image *im, struct agent_image *ret, struct hv_error *err)
+int
+agent_image_resolve(const struct imgstore *s, bool required, const char *field,
+		    struct hvd_image *im, struct agent_image *ret, struct hv_error *err)
 {
 	const char *id = im->id ? im->id : "";
 	char f_id[96], f_format[96];
@@ -34,21 +36,21 @@ int agent_image_resolve(const struct imgstore *s, bool required, const char *fie
 			char why[sizeof err->message];
 
 			snprintf(why, sizeof why, "%s", err->message);
-			return hv_error_set(err, r, f_id, "%s: image '%s' is unreadable: %s", f_id, id,
-					    why);
+			return hv_error_set(err, r, f_id, "%s: image '%s' is unreadable: %s", f_id,
+					    id, why);
 		}
 	}
 	if (!ret->img) {
 		hv_error_clear(err);
 		if (required)
-			return hv_error_set(err, -ENOENT, f_id, "%s: no image '%s' in the image store",
-					    f_id, id);
+			return hv_error_set(err, -ENOENT, f_id,
+					    "%s: no image '%s' in the image store", f_id, id);
 		return 0;
 	}
 	if (im->format && strcmp(im->format, ret->img->format) != 0)
 		return hv_error_set(err, -EINVAL, f_format,
-				    "%s: '%s' disagrees with image '%s', recorded as '%s'", f_format,
-				    im->format, id, ret->img->format);
+				    "%s: '%s' disagrees with image '%s', recorded as '%s'",
+				    f_format, im->format, id, ret->img->format);
 	ret->props = calloc(ret->img->n_properties + im->n_properties + 1, sizeof *ret->props);
 	if (!ret->props)
 		return hv_error_set(err, -ENOMEM, NULL, "out of memory");
@@ -65,23 +67,27 @@ int agent_image_resolve(const struct imgstore *s, bool required, const char *fie
 	return 0;
 }
 
-int agent_image_id_free(const struct imgstore *s, const char *id, struct hv_error *err)
+int
+agent_image_id_free(const struct imgstore *s, const char *id, struct hv_error *err)
 {
 	struct imgstore_image *old = NULL;
 
 	if (!imgstore_id_valid(id))
 		return hv_error_set(err, -EINVAL, "body.image_id",
 				    "body.image_id: '%s' cannot name an image in the store "
-				    "(allowed: [A-Za-z0-9._-], not starting with '.')", id);
+				    "(allowed: [A-Za-z0-9._-], not starting with '.')",
+				    id);
 	if (imgstore_get(s, id, &old, NULL) == 0) {
 		imgstore_image_free(old);
 		return hv_error_set(err, -EEXIST, "body.image_id",
-				    "body.image_id: image '%s' already exists in the image store", id);
+				    "body.image_id: image '%s' already exists in the image store",
+				    id);
 	}
 	return 0;
 }
 
-void agent_image_release(struct agent_image *ai)
+void
+agent_image_release(struct agent_image *ai)
 {
 	if (!ai)
 		return;

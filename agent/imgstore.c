@@ -31,7 +31,8 @@ imgstore_id_valid(const char *id)
 		return false;
 	for (size_t i = 0; i < n; i++)
 		if (!((id[i] >= 'a' && id[i] <= 'z') || (id[i] >= 'A' && id[i] <= 'Z') ||
-		      (id[i] >= '0' && id[i] <= '9') || id[i] == '.' || id[i] == '_' || id[i] == '-'))
+		      (id[i] >= '0' && id[i] <= '9') || id[i] == '.' || id[i] == '_' ||
+		      id[i] == '-'))
 			return false;
 	return true;
 }
@@ -40,9 +41,10 @@ static int
 check_id(const char *id, struct hv_error *err)
 {
 	if (!imgstore_id_valid(id))
-		return hv_error_set(err, -EINVAL, "image.id",
-				    "image id must be 1-%d of [A-Za-z0-9._-], not starting with '.'",
-				    IMGSTORE_ID_MAX);
+		return hv_error_set(
+			err, -EINVAL, "image.id",
+			"image id must be 1-%d of [A-Za-z0-9._-], not starting with '.'",
+			IMGSTORE_ID_MAX);
 	return 0;
 }
 
@@ -50,7 +52,8 @@ static int
 check_format(const char *format, struct hv_error *err)
 {
 	if (!format || (strcmp(format, "raw") != 0 && strcmp(format, "qcow2") != 0))
-		return hv_error_set(err, -EINVAL, "image.format", "image format must be raw or qcow2");
+		return hv_error_set(err, -EINVAL, "image.format",
+				    "image format must be raw or qcow2");
 	return 0;
 }
 
@@ -66,9 +69,11 @@ imgstore_open(const char *dir, struct imgstore **ret, struct hv_error *err)
 	struct imgstore *s;
 
 	if (!dir || dir[0] != '/' || strlen(dir) >= sizeof s->dir)
-		return hv_error_set(err, -EINVAL, "image_store", "image_store must be an absolute path");
+		return hv_error_set(err, -EINVAL, "image_store",
+				    "image_store must be an absolute path");
 	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-		return hv_error_set(err, -errno, "image_store", "cannot create %s: %s", dir, strerror(errno));
+		return hv_error_set(err, -errno, "image_store", "cannot create %s: %s", dir,
+				    strerror(errno));
 	if (!(s = calloc(1, sizeof *s)))
 		return hv_error_set(err, -ENOMEM, "", "out of memory");
 	snprintf(s->dir, sizeof s->dir, "%s", dir);
@@ -107,15 +112,17 @@ write_sidecar(struct imgstore *s, const char *id, const char *format, uint64_t s
 	size_t len;
 
 	if (n_props > PROP_MAX)
-		return hv_error_set(err, -EINVAL, "image.properties", "at most %d properties", PROP_MAX);
+		return hv_error_set(err, -EINVAL, "image.properties", "at most %d properties",
+				    PROP_MAX);
 	p = json_object();
 	for (size_t i = 0; i < n_props; i++) {
 		if (!props[i].key || !props[i].value || !*props[i].key ||
-		    strlen(props[i].key) > PROP_KEY_MAX || strlen(props[i].value) > PROP_VALUE_MAX) {
+		    strlen(props[i].key) > PROP_KEY_MAX ||
+		    strlen(props[i].value) > PROP_VALUE_MAX) {
 			json_decref(p);
 			return hv_error_set(err, -EINVAL, "image.properties",
-					    "property %zu: key 1-%d bytes, value at most %d bytes", i,
-					    PROP_KEY_MAX, PROP_VALUE_MAX);
+					    "property %zu: key 1-%d bytes, value at most %d bytes",
+					    i, PROP_KEY_MAX, PROP_VALUE_MAX);
 		}
 		json_object_set_new(p, props[i].key, json_string(props[i].value));
 	}
@@ -124,19 +131,21 @@ write_sidecar(struct imgstore *s, const char *id, const char *format, uint64_t s
 	text = doc ? hj_dump(doc) : NULL;
 	json_decref(doc);
 	if (!text)
-		return hv_error_set(err, -EINVAL, "image.properties", "properties must be valid UTF-8");
+		return hv_error_set(err, -EINVAL, "image.properties",
+				    "properties must be valid UTF-8");
 	file_of(s, id, "json", path, sizeof path);
 	snprintf(tmp, sizeof tmp, "%s.tmp", path);
 	len = strlen(text);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0 || write(fd, text, len) != (ssize_t)len || fsync(fd) < 0)
-		r = hv_error_set(err, -(errno ? errno : EIO), "image_store", "cannot write %s: %s", tmp,
-				 strerror(errno ? errno : EIO));
+		r = hv_error_set(err, -(errno ? errno : EIO), "image_store", "cannot write %s: %s",
+				 tmp, strerror(errno ? errno : EIO));
 	if (fd >= 0)
 		close(fd);
 	free(text);
 	if (r == 0 && rename(tmp, path) < 0)
-		r = hv_error_set(err, -errno, "image_store", "cannot rename %s: %s", tmp, strerror(errno));
+		r = hv_error_set(err, -errno, "image_store", "cannot rename %s: %s", tmp,
+				 strerror(errno));
 	if (r < 0)
 		unlink(tmp);
 	return r;
@@ -145,8 +154,8 @@ write_sidecar(struct imgstore *s, const char *id, const char *format, uint64_t s
 /* The prologue of a new image (commit, add): a valid id and format, an id not taken, and
  * where its data file goes. */
 static int
-new_image(const struct imgstore *s, const char *id, const char *format, char *data,
-	  size_t size, struct hv_error *err)
+new_image(const struct imgstore *s, const char *id, const char *format, char *data, size_t size,
+	  struct hv_error *err)
 {
 	char side[4096 + 16];
 	int r;
@@ -161,8 +170,8 @@ new_image(const struct imgstore *s, const char *id, const char *format, char *da
 }
 
 int
-imgstore_commit(struct imgstore *s, const char *id, const char *format,
-		const struct hvd_kv *props, size_t n_props, struct hv_error *err)
+imgstore_commit(struct imgstore *s, const char *id, const char *format, const struct hvd_kv *props,
+		size_t n_props, struct hv_error *err)
 {
 	char data[4096 + 16];
 	struct stat st;
@@ -183,22 +192,25 @@ copy_file(const char *src, const char *dest, struct hv_error *err)
 	int r = 0;
 
 	if (in < 0)
-		return hv_error_set(err, -errno, "path", "cannot open %s: %s", src, strerror(errno));
+		return hv_error_set(err, -errno, "path", "cannot open %s: %s", src,
+				    strerror(errno));
 	if (fstat(in, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(in);
 		return hv_error_set(err, -EINVAL, "path", "%s is not a regular file", src);
 	}
 	out = open(dest, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (out < 0) {
-		r = hv_error_set(err, -errno, "image_store", "cannot create %s: %s", dest, strerror(errno));
+		r = hv_error_set(err, -errno, "image_store", "cannot create %s: %s", dest,
+				 strerror(errno));
 		close(in);
 		return r;
 	}
 	for (off_t left = st.st_size; left > 0;) {
 		ssize_t n = copy_file_range(in, NULL, out, NULL, (size_t)left, 0);
 		if (n <= 0) {
-			r = hv_error_set(err, n < 0 ? -errno : -EIO, "image_store", "copy to %s failed: %s",
-					 dest, n < 0 ? strerror(errno) : "short copy");
+			r = hv_error_set(err, n < 0 ? -errno : -EIO, "image_store",
+					 "copy to %s failed: %s", dest,
+					 n < 0 ? strerror(errno) : "short copy");
 			break;
 		}
 		left -= n;
@@ -261,7 +273,8 @@ imgstore_get(const struct imgstore *s, const char *id, struct imgstore_image **r
 	if (access(side, F_OK) != 0)
 		return hv_error_set(err, -ENOENT, "image.id", "no image %s in the store", id);
 	if (!(doc = json_load_file(side, JSON_REJECT_DUPLICATES, &jerr)))
-		return hv_error_set(err, -EIO, "image.id", "%s: %s (line %d)", side, jerr.text, jerr.line);
+		return hv_error_set(err, -EIO, "image.id", "%s: %s (line %d)", side, jerr.text,
+				    jerr.line);
 	if ((r = hj_enum(doc, "sidecar", "format", HJ_REQUIRED, "raw|qcow2", &format, err)) < 0 ||
 	    (r = hj_int(doc, "sidecar", "size", HJ_OPTIONAL, 0, INT64_MAX, &size, err)) < 0 ||
 	    (r = hj_obj(doc, "sidecar", "properties", HJ_OPTIONAL, &props, err)) < 0) {
@@ -278,7 +291,7 @@ imgstore_get(const struct imgstore *s, const char *id, struct imgstore_image **r
 	img->size = (uint64_t)size;
 	if (props && json_object_size(props)) {
 		img->properties = calloc(json_object_size(props), sizeof *img->properties);
-		json_object_foreach(props, key, v) {
+		json_object_foreach (props, key, v) {
 			if (!json_is_string(v) || !img->properties)
 				continue;
 			img->properties[img->n_properties].key = strdup(key);
@@ -329,7 +342,8 @@ imgstore_list(const struct imgstore *s, void (*fn)(void *ctx, const char *id), v
 	struct dirent *e;
 
 	if (!d)
-		return hv_error_set(err, -errno, "image_store", "cannot list %s: %s", s->dir, strerror(errno));
+		return hv_error_set(err, -errno, "image_store", "cannot list %s: %s", s->dir,
+				    strerror(errno));
 	while ((e = readdir(d))) {
 		size_t n = strlen(e->d_name);
 		char id[IMGSTORE_ID_MAX + 1];

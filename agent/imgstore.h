@@ -24,8 +24,8 @@ struct imgstore;
 struct imgstore_image {
 	char id[IMGSTORE_ID_MAX + 1];
 	char path[4096];
-	char format[8];     /* "raw" or "qcow2" */
-	uint64_t size;      /* bytes of the data file */
+	char format[8];            /* "raw" or "qcow2" */
+	uint64_t size;             /* bytes of the data file */
 	struct hvd_kv *properties; /* owned by the image, n_properties entries */
 	size_t n_properties;
 };

@@ -36,7 +36,8 @@ struct injector {
 	bool running;
 };
 
-int injector_new(const struct injector_opts *o, struct injector **ret, struct hv_error *err)
+int
+injector_new(const struct injector_opts *o, struct injector **ret, struct hv_error *err)
 {
 	struct injector *ij = calloc(1, sizeof *ij);
 
@@ -54,7 +55,8 @@ int injector_new(const struct injector_opts *o, struct injector **ret, struct hv
 	return 0;
 }
 
-void injector_free(struct injector *ij)
+void
+injector_free(struct injector *ij)
 {
 	if (!ij)
 		return;
@@ -63,16 +65,18 @@ void injector_free(struct injector *ij)
 	free(ij);
 }
 
-static void sleep_ms(unsigned ms)
+static void
+sleep_ms(unsigned ms)
 {
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000 };
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
 
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
 }
 
 /* Leads one batch: me and the waiting jobs of my project. Called and returns with mu held. */
-static void lead(struct injector *ij, struct waiter *me)
+static void
+lead(struct injector *ij, struct waiter *me)
 {
 	struct waiter *batch[INJECT_BATCH_MAX], **pp;
 	struct guest_job jobs[INJECT_BATCH_MAX];
@@ -116,13 +120,17 @@ static void lead(struct injector *ij, struct waiter *me)
 	pthread_cond_broadcast(&ij->cv);
 }
 
-int injector_run(struct injector *ij, const char *project, const char *disk, const char *format,
-		 const char *ssh_key, const char *password, struct hv_error *err)
+int
+injector_run(struct injector *ij, const char *project, const char *disk, const char *format,
+	     const char *ssh_key, const char *password, struct hv_error *err)
 {
 	struct waiter me = {
 		.project = project ? project : "",
-		.job = { .disk_path = disk, .format = format, .partition = GUEST_PARTITION_AUTO,
-			 .ssh_key = ssh_key, .password = password },
+		.job = {.disk_path = disk,
+			.format = format,
+			.partition = GUEST_PARTITION_AUTO,
+			.ssh_key = ssh_key,
+			.password = password},
 	};
 	struct waiter **pp;
 	int r;
@@ -148,23 +156,32 @@ int injector_run(struct injector *ij, const char *project, const char *disk, con
 
 #else /* !AGENT_WITH_INJECT */
 
-int injector_new(const struct injector_opts *o, struct injector **ret, struct hv_error *err)
+int
+injector_new(const struct injector_opts *o, struct injector **ret, struct hv_error *err)
 {
 	(void)o;
 	*ret = NULL;
-	return hv_error_set(err, -ENOTSUP, "guest",
-			    "[guest] inject_key/inject_password: this hvagent was built without libguestfs");
+	return hv_error_set(
+		err, -ENOTSUP, "guest",
+		"[guest] inject_key/inject_password: this hvagent was built without libguestfs");
 }
 
-void injector_free(struct injector *ij)
+void
+injector_free(struct injector *ij)
 {
 	(void)ij;
 }
 
-int injector_run(struct injector *ij, const char *project, const char *disk, const char *format,
-		 const char *ssh_key, const char *password, struct hv_error *err)
+int
+injector_run(struct injector *ij, const char *project, const char *disk, const char *format,
+	     const char *ssh_key, const char *password, struct hv_error *err)
 {
-	(void)ij; (void)project; (void)disk; (void)format; (void)ssh_key; (void)password;
+	(void)ij;
+	(void)project;
+	(void)disk;
+	(void)format;
+	(void)ssh_key;
+	(void)password;
 	return hv_error_set(err, -ENOTSUP, "guest", "built without libguestfs");
 }
 

@@ -10,17 +10,20 @@
 #include "net.h"
 #include "proto.h"
 
-const char *inst_vm_name(enum inst_vm vm)
+const char *
+inst_vm_name(enum inst_vm vm)
 {
 	return lc_vm_name((enum lc_vm)vm);
 }
 
-const char *inst_task_name(enum inst_task task)
+const char *
+inst_task_name(enum inst_task task)
 {
 	return lc_task_name((enum lc_task)task);
 }
 
-const char *inst_power_name(enum hvd_power_state p)
+const char *
+inst_power_name(enum hvd_power_state p)
 {
 	switch (p) {
 	case HVD_POWER_RUNNING: return "running";
@@ -33,26 +36,30 @@ const char *inst_power_name(enum hvd_power_state p)
 	return "nostate";
 }
 
-const char *inst_cmd_name(enum inst_cmd cmd)
+const char *
+inst_cmd_name(enum inst_cmd cmd)
 {
 	return lc_cmd_name((enum lc_cmd)cmd);
 }
 
-int inst_vm_parse(const char *s)
+int
+inst_vm_parse(const char *s)
 {
 	return lc_vm_parse(s);
 }
 
-int inst_task_parse(const char *s)
+int
+inst_task_parse(const char *s)
 {
 	return lc_task_parse(s);
 }
 
-int inst_power_parse(const char *s)
+int
+inst_power_parse(const char *s)
 {
-	static const enum hvd_power_state all[] = { HVD_POWER_NOSTATE, HVD_POWER_RUNNING,
-						    HVD_POWER_PAUSED, HVD_POWER_SHUTDOWN,
-						    HVD_POWER_CRASHED, HVD_POWER_SUSPENDED };
+	static const enum hvd_power_state all[] = {HVD_POWER_NOSTATE, HVD_POWER_RUNNING,
+						   HVD_POWER_PAUSED,  HVD_POWER_SHUTDOWN,
+						   HVD_POWER_CRASHED, HVD_POWER_SUSPENDED};
 
 	for (size_t i = 0; s && i < sizeof all / sizeof all[0]; i++)
 		if (strcmp(s, inst_power_name(all[i])) == 0)
@@ -60,33 +67,39 @@ int inst_power_parse(const char *s)
 	return -1;
 }
 
-int inst_cmd_parse(const char *s)
+int
+inst_cmd_parse(const char *s)
 {
 	return lc_cmd_parse(s);
 }
 
-bool inst_cmd_reserved(const char *s)
+bool
+inst_cmd_reserved(const char *s)
 {
 	return net_is_command(s);
 }
 
-const char *inst_cmd_driver_op(enum inst_cmd cmd)
+const char *
+inst_cmd_driver_op(enum inst_cmd cmd)
 {
 	return lc_cmd_driver_op((enum lc_cmd)cmd);
 }
 
-bool inst_cmd_readonly(enum inst_cmd cmd)
+bool
+inst_cmd_readonly(enum inst_cmd cmd)
 {
 	return lc_cmd_readonly((enum lc_cmd)cmd);
 }
 
-enum inst_task inst_task_for(enum inst_cmd cmd, bool hard)
+enum inst_task
+inst_task_for(enum inst_cmd cmd, bool hard)
 {
 	return (enum inst_task)lc_task_for((enum lc_cmd)cmd, hard);
 }
 
-int inst_guard(const struct inst *in, enum inst_cmd cmd, bool hard, const char **ret_code,
-	       struct hv_error *err)
+int
+inst_guard(const struct inst *in, enum inst_cmd cmd, bool hard, const char **ret_code,
+	   struct hv_error *err)
 {
 	if (in->task != TASK_NONE && !inst_cmd_readonly(cmd)) {
 		*ret_code = PROTO_E_TASK_IN_FLIGHT;
@@ -98,13 +111,15 @@ int inst_guard(const struct inst *in, enum inst_cmd cmd, bool hard, const char *
 		*ret_code = PROTO_E_INVALID_STATE;
 		return hv_error_set(err, -EBUSY, "uuid",
 				    "instance %s: cannot %s%s while vm_state is %s", in->uuid,
-				    inst_cmd_name(cmd), cmd == CMD_REBOOT ? (hard ? " (hard)" : " (soft)") : "",
+				    inst_cmd_name(cmd),
+				    cmd == CMD_REBOOT ? (hard ? " (hard)" : " (soft)") : "",
 				    inst_vm_name(in->vm));
 	}
 	return 0;
 }
 
-enum inst_vm inst_vm_after(const struct inst *in, enum inst_cmd cmd, bool power_on)
+enum inst_vm
+inst_vm_after(const struct inst *in, enum inst_cmd cmd, bool power_on)
 {
 	switch (cmd) {
 	case CMD_SPAWN: return power_on ? VM_ACTIVE : VM_STOPPED;
@@ -131,7 +146,8 @@ enum inst_vm inst_vm_after(const struct inst *in, enum inst_cmd cmd, bool power_
 	return in->vm;
 }
 
-enum inst_vm inst_vm_from_power(enum hvd_power_state p)
+enum inst_vm
+inst_vm_from_power(enum hvd_power_state p)
 {
 	switch (p) {
 	case HVD_POWER_RUNNING: return VM_ACTIVE;
@@ -144,8 +160,9 @@ enum inst_vm inst_vm_from_power(enum hvd_power_state p)
 	return VM_ERROR;
 }
 
-enum inst_sync inst_sync_decide(const struct inst *in, bool found, enum hvd_power_state seen,
-				bool from_event, enum inst_vm *ret_vm)
+enum inst_sync
+inst_sync_decide(const struct inst *in, bool found, enum hvd_power_state seen, bool from_event,
+		 enum inst_vm *ret_vm)
 {
 	*ret_vm = in->vm;
 	if (in->task != TASK_NONE && !from_event)
@@ -160,7 +177,8 @@ enum inst_sync inst_sync_decide(const struct inst *in, bool found, enum hvd_powe
 	return found ? INST_SYNC_POWER : INST_SYNC_MISSING;
 }
 
-struct inst *inst_new(const char *uuid)
+struct inst *
+inst_new(const char *uuid)
 {
 	struct inst *in = calloc(1, sizeof *in);
 
@@ -172,7 +190,8 @@ struct inst *inst_new(const char *uuid)
 	return in;
 }
 
-void inst_free(struct inst *in)
+void
+inst_free(struct inst *in)
 {
 	if (!in)
 		return;
@@ -183,15 +202,17 @@ void inst_free(struct inst *in)
 }
 
 /* The parts of a record that come from the request. */
-static const char *const spec_keys[] = { "name", "hostname", "flavor", "image", "ports",
-					 "metadata", "config_drive", NULL };
+static const char *const spec_keys[] = {"name",  "hostname", "flavor",       "image",
+					"ports", "metadata", "config_drive", NULL};
 
-static json_t *str_or_null(const char *s)
+static json_t *
+str_or_null(const char *s)
 {
 	return s ? json_string(s) : json_null();
 }
 
-json_t *inst_to_json(const struct inst *in)
+json_t *
+inst_to_json(const struct inst *in)
 {
 	json_t *o = json_object();
 
@@ -204,8 +225,8 @@ json_t *inst_to_json(const struct inst *in)
 	json_object_set_new(o, "vm_state", json_string(inst_vm_name(in->vm)));
 	json_object_set_new(o, "task_state", str_or_null(inst_task_name(in->task)));
 	json_object_set_new(o, "power_state", json_string(inst_power_name(in->power)));
-	json_object_set_new(o, "old_flavor", in->old_flavor ? json_deep_copy(in->old_flavor)
-							    : json_null());
+	json_object_set_new(o, "old_flavor",
+			    in->old_flavor ? json_deep_copy(in->old_flavor) : json_null());
 	json_object_set_new(o, "fault", in->fault ? json_deep_copy(in->fault) : json_null());
 	json_object_set_new(o, "launched_at_ms", json_integer(in->launched_at_ms));
 	json_object_set_new(o, "updated_ms", json_integer(in->updated_ms));
@@ -217,7 +238,8 @@ json_t *inst_to_json(const struct inst *in)
 	return o;
 }
 
-int inst_from_json(const json_t *rec, struct inst **ret, struct hv_error *err)
+int
+inst_from_json(const json_t *rec, struct inst **ret, struct hv_error *err)
 {
 	const char *uuid = NULL, *vm = NULL, *task = NULL, *power = "nostate", *before = NULL;
 	struct inst *in;
@@ -229,7 +251,8 @@ int inst_from_json(const json_t *rec, struct inst **ret, struct hv_error *err)
 	    (r = hj_str(rec, "record", "vm_state", 0, 32, &vm, err)) < 0 ||
 	    (r = hj_str(rec, "record", "task_state", HJ_OPTIONAL, 32, &task, err)) < 0 ||
 	    (r = hj_str(rec, "record", "power_state", HJ_OPTIONAL, 32, &power, err)) < 0 ||
-	    (r = hj_str(rec, "record", "vm_state_before_resize", HJ_OPTIONAL, 32, &before, err)) < 0)
+	    (r = hj_str(rec, "record", "vm_state_before_resize", HJ_OPTIONAL, 32, &before, err)) <
+		    0)
 		return r;
 	if (inst_vm_parse(vm) < 0 || inst_task_parse(task) < 0 || inst_power_parse(power) < 0)
 		return hv_error_set(err, -EINVAL, "record", "record %s: unknown state", uuid);

@@ -89,8 +89,8 @@ struct inst {
 	json_t *fault;      /* owned, NULL unless a failure set vm_state error */
 	int64_t launched_at_ms;
 	int64_t updated_ms;
-	char cmd_id[65];    /* the command whose task is in flight, "" when none */
-	bool dirty;         /* changed since the last DELTA (agent bookkeeping) */
+	char cmd_id[65]; /* the command whose task is in flight, "" when none */
+	bool dirty;      /* changed since the last DELTA (agent bookkeeping) */
 };
 
 const char *inst_vm_name(enum inst_vm vm);
@@ -125,10 +125,10 @@ enum inst_vm inst_vm_from_power(enum hvd_power_state p);
 /* What an observation of the hypervisor (a lifecycle event, the periodic sync) does to an
  * instance. */
 enum inst_sync {
-	INST_SYNC_NOTHING,  /* already consistent */
-	INST_SYNC_SKIP,     /* a task is in flight: the task owns the instance (periodic sync) */
-	INST_SYNC_POWER,    /* record the new power_state (and *ret_vm) */
-	INST_SYNC_MISSING,  /* the hypervisor does not know it: power_state nostate */
+	INST_SYNC_NOTHING, /* already consistent */
+	INST_SYNC_SKIP,    /* a task is in flight: the task owns the instance (periodic sync) */
+	INST_SYNC_POWER,   /* record the new power_state (and *ret_vm) */
+	INST_SYNC_MISSING, /* the hypervisor does not know it: power_state nostate */
 };
 /* found: the hypervisor listed the instance; seen: its power state. from_event: a lifecycle
  * event (recorded even during a task, since it is what the hypervisor says happened; only

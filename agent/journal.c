@@ -17,9 +17,27 @@
 /* Every statement is prepared once and reset after each use (a reset statement holds no
  * lock and survives a rolled-back transaction). */
 enum {
-	ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO,
-	ST_ACCEPT, ST_REFUSE, ST_FINISH, ST_ACK, ST_GET, ST_FOREACH, ST_DUE, ST_DUE_MARK,
-	ST_PRUNE, ST_INST_PUT, ST_INST_DEL, ST_INST_ALL, ST_META_PUT, ST_META_GET, ST_COUNT
+	ST_BEGIN,
+	ST_COMMIT,
+	ST_ROLLBACK,
+	ST_SAVEPOINT,
+	ST_RELEASE,
+	ST_ROLLBACK_TO,
+	ST_ACCEPT,
+	ST_REFUSE,
+	ST_FINISH,
+	ST_ACK,
+	ST_GET,
+	ST_FOREACH,
+	ST_DUE,
+	ST_DUE_MARK,
+	ST_PRUNE,
+	ST_INST_PUT,
+	ST_INST_DEL,
+	ST_INST_ALL,
+	ST_META_PUT,
+	ST_META_GET,
+	ST_COUNT
 };
 
 #define CMD_COLUMNS "cmd_id, command, uuid, state, request, reply, acked, created_ms"
@@ -69,13 +87,15 @@ static const char schema_sql[] =
 	" uuid TEXT PRIMARY KEY, record TEXT NOT NULL, updated_ms INTEGER NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);";
 
-static int db_error(struct journal *j, struct hv_error *err, const char *what)
+static int
+db_error(struct journal *j, struct hv_error *err, const char *what)
 {
 	return hv_error_set(err, -EIO, "state_dir", "journal %s: %s: %s", j->path, what,
 			    sqlite3_errmsg(j->db));
 }
 
-int journal_open(const char *state_dir, struct journal **ret, struct hv_error *err)
+int
+journal_open(const char *state_dir, struct journal **ret, struct hv_error *err)
 {
 	struct journal *j;
 	char *msg = NULL;
@@ -114,7 +134,8 @@ int journal_open(const char *state_dir, struct journal **ret, struct hv_error *e
 	return 0;
 }
 
-void journal_free(struct journal *j)
+void
+journal_free(struct journal *j)
 {
 	if (!j)
 		return;
@@ -125,7 +146,8 @@ void journal_free(struct journal *j)
 }
 
 /* The prepared statement k, ready to bind; NULL after reporting an error. */
-static sqlite3_stmt *stmt(struct journal *j, int k, struct hv_error *err)
+static sqlite3_stmt *
+stmt(struct journal *j, int k, struct hv_error *err)
 {
 	if (!j->st[k] && sqlite3_prepare_v3(j->db, stmt_sql[k], -1, SQLITE_PREPARE_PERSISTENT,
 					    &j->st[k], NULL) != SQLITE_OK) {
@@ -135,7 +157,8 @@ static sqlite3_stmt *stmt(struct journal *j, int k, struct hv_error *err)
 	return j->st[k];
 }
 
-static void done(sqlite3_stmt *st)
+static void
+done(sqlite3_stmt *st)
 {
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
@@ -144,8 +167,8 @@ static void done(sqlite3_stmt *st)
 /* Binds text parameters (NULL -> SQL NULL) and int64s given as "t" / "i" in types, steps
  * once. Returns the number of rows changed or -errno. The text is bound without a copy: it
  * only has to live until the statement is reset, here. */
-static int run(struct journal *j, int k, const char *types, const void *const *args,
-	       struct hv_error *err)
+static int
+run(struct journal *j, int k, const char *types, const void *const *args, struct hv_error *err)
 {
 	sqlite3_stmt *st = stmt(j, k, err);
 	int rc;
@@ -165,14 +188,16 @@ static int run(struct journal *j, int k, const char *types, const void *const *a
 	return sqlite3_changes(j->db);
 }
 
-static int exec(struct journal *j, int k, struct hv_error *err)
+static int
+exec(struct journal *j, int k, struct hv_error *err)
 {
 	int r = run(j, k, "", NULL, err);
 
 	return r < 0 ? r : 0;
 }
 
-int journal_begin(struct journal *j, struct hv_error *err)
+int
+journal_begin(struct journal *j, struct hv_error *err)
 {
 	int r;
 
@@ -183,7 +208,8 @@ int journal_begin(struct journal *j, struct hv_error *err)
 	return r;
 }
 
-int journal_commit(struct journal *j, struct hv_error *err)
+int
+journal_commit(struct journal *j, struct hv_error *err)
 {
 	int r;
 
@@ -194,7 +220,8 @@ int journal_commit(struct journal *j, struct hv_error *err)
 	return r;
 }
 
-void journal_rollback(struct journal *j)
+void
+journal_rollback(struct journal *j)
 {
 	if (!j->batch) {
 		exec(j, ST_ROLLBACK, NULL);
@@ -207,7 +234,8 @@ void journal_rollback(struct journal *j)
 	}
 }
 
-int journal_batch_begin(struct journal *j, struct hv_error *err)
+int
+journal_batch_begin(struct journal *j, struct hv_error *err)
 {
 	int r;
 
@@ -218,7 +246,8 @@ int journal_batch_begin(struct journal *j, struct hv_error *err)
 	return r;
 }
 
-int journal_batch_commit(struct journal *j, struct hv_error *err)
+int
+journal_batch_commit(struct journal *j, struct hv_error *err)
 {
 	int r = 0;
 
@@ -233,35 +262,38 @@ int journal_batch_commit(struct journal *j, struct hv_error *err)
 	return r;
 }
 
-bool journal_in_batch(const struct journal *j)
+bool
+journal_in_batch(const struct journal *j)
 {
 	return j->batch;
 }
 
-static char *dump_or_null(const json_t *v)
+static char *
+dump_or_null(const json_t *v)
 {
 	return v ? hj_dump(v) : NULL;
 }
 
-int journal_cmd_accept(struct journal *j, const char *cmd_id, const char *command,
-		       const char *uuid, const json_t *request, struct hv_error *err)
+int
+journal_cmd_accept(struct journal *j, const char *cmd_id, const char *command, const char *uuid,
+		   const json_t *request, struct hv_error *err)
 {
 	int64_t now = proto_now_ms(), state = JOURNAL_ACCEPTED;
 	char *req = dump_or_null(request);
-	const void *args[] = { cmd_id, command, uuid, &state, req, &now, &now };
+	const void *args[] = {cmd_id, command, uuid, &state, req, &now, &now};
 	int r = run(j, ST_ACCEPT, "tttitii", args, err);
 
 	free(req);
 	return r < 0 ? r : 0;
 }
 
-int journal_cmd_refuse(struct journal *j, const char *cmd_id, const char *command,
-		       const char *uuid, const json_t *request, const json_t *error_body,
-		       struct hv_error *err)
+int
+journal_cmd_refuse(struct journal *j, const char *cmd_id, const char *command, const char *uuid,
+		   const json_t *request, const json_t *error_body, struct hv_error *err)
 {
 	int64_t now = proto_now_ms(), state = JOURNAL_REFUSED;
 	char *req = dump_or_null(request), *rep = dump_or_null(error_body);
-	const void *args[] = { cmd_id, command, uuid, &state, req, rep, &now, &now };
+	const void *args[] = {cmd_id, command, uuid, &state, req, rep, &now, &now};
 	int r = run(j, ST_REFUSE, "tttittii", args, err);
 
 	free(req);
@@ -269,12 +301,13 @@ int journal_cmd_refuse(struct journal *j, const char *cmd_id, const char *comman
 	return r < 0 ? r : 0;
 }
 
-int journal_cmd_finish(struct journal *j, const char *cmd_id, const json_t *result_body,
-		       struct hv_error *err)
+int
+journal_cmd_finish(struct journal *j, const char *cmd_id, const json_t *result_body,
+		   struct hv_error *err)
 {
 	int64_t now = proto_now_ms(), state = JOURNAL_DONE;
 	char *rep = dump_or_null(result_body);
-	const void *args[] = { &state, rep, &now, cmd_id };
+	const void *args[] = {&state, rep, &now, cmd_id};
 	int r = run(j, ST_FINISH, "itit", args, err);
 
 	free(rep);
@@ -283,23 +316,26 @@ int journal_cmd_finish(struct journal *j, const char *cmd_id, const json_t *resu
 	return r < 0 ? r : 0;
 }
 
-int journal_cmd_ack(struct journal *j, const char *cmd_id, struct hv_error *err)
+int
+journal_cmd_ack(struct journal *j, const char *cmd_id, struct hv_error *err)
 {
 	int64_t now = proto_now_ms();
-	const void *args[] = { &now, cmd_id };
+	const void *args[] = {&now, cmd_id};
 	int r = run(j, ST_ACK, "it", args, err);
 
 	return r < 0 ? r : 0;
 }
 
-static json_t *column_json(sqlite3_stmt *st, int col)
+static json_t *
+column_json(sqlite3_stmt *st, int col)
 {
 	const unsigned char *t = sqlite3_column_text(st, col);
 
 	return t ? json_loads((const char *)t, 0, NULL) : NULL;
 }
 
-static void fill(sqlite3_stmt *st, struct journal_cmd *c)
+static void
+fill(sqlite3_stmt *st, struct journal_cmd *c)
 {
 	memset(c, 0, sizeof *c);
 	snprintf(c->cmd_id, sizeof c->cmd_id, "%s", (const char *)sqlite3_column_text(st, 0));
@@ -312,8 +348,9 @@ static void fill(sqlite3_stmt *st, struct journal_cmd *c)
 	c->created_ms = sqlite3_column_int64(st, 7);
 }
 
-int journal_cmd_get(struct journal *j, const char *cmd_id, struct journal_cmd *ret,
-		    struct hv_error *err)
+int
+journal_cmd_get(struct journal *j, const char *cmd_id, struct journal_cmd *ret,
+		struct hv_error *err)
 {
 	sqlite3_stmt *st;
 	int rc;
@@ -333,7 +370,8 @@ int journal_cmd_get(struct journal *j, const char *cmd_id, struct journal_cmd *r
 	return db_error(j, err, "read");
 }
 
-void journal_cmd_release(struct journal_cmd *c)
+void
+journal_cmd_release(struct journal_cmd *c)
 {
 	if (!c)
 		return;
@@ -342,9 +380,10 @@ void journal_cmd_release(struct journal_cmd *c)
 	c->request = c->reply = NULL;
 }
 
-int journal_cmd_foreach(struct journal *j, enum journal_cmd_state state,
-			void (*fn)(void *ctx, const struct journal_cmd *c), void *ctx,
-			struct hv_error *err)
+int
+journal_cmd_foreach(struct journal *j, enum journal_cmd_state state,
+		    void (*fn)(void *ctx, const struct journal_cmd *c), void *ctx,
+		    struct hv_error *err)
 {
 	sqlite3_stmt *st;
 	int rc;
@@ -363,9 +402,9 @@ int journal_cmd_foreach(struct journal *j, enum journal_cmd_state state,
 	return rc == SQLITE_DONE ? 0 : db_error(j, err, "read");
 }
 
-int journal_cmd_due(struct journal *j, int64_t before_ms, int limit,
-		    void (*fn)(void *ctx, const struct journal_cmd *c), void *ctx,
-		    struct hv_error *err)
+int
+journal_cmd_due(struct journal *j, int64_t before_ms, int limit,
+		void (*fn)(void *ctx, const struct journal_cmd *c), void *ctx, struct hv_error *err)
 {
 	sqlite3_stmt *st;
 	int64_t now = proto_now_ms();
@@ -398,35 +437,38 @@ int journal_cmd_due(struct journal *j, int64_t before_ms, int limit,
 	return journal_commit(j, err);
 }
 
-int journal_cmd_prune(struct journal *j, int64_t before_ms, struct hv_error *err)
+int
+journal_cmd_prune(struct journal *j, int64_t before_ms, struct hv_error *err)
 {
-	const void *args[] = { &before_ms };
+	const void *args[] = {&before_ms};
 
 	return run(j, ST_PRUNE, "i", args, err);
 }
 
-int journal_inst_put(struct journal *j, const char *uuid, const json_t *record,
-		     struct hv_error *err)
+int
+journal_inst_put(struct journal *j, const char *uuid, const json_t *record, struct hv_error *err)
 {
 	int64_t now = proto_now_ms();
 	char *rec = hj_dump(record);
-	const void *args[] = { uuid, rec, &now };
+	const void *args[] = {uuid, rec, &now};
 	int r = run(j, ST_INST_PUT, "tti", args, err);
 
 	free(rec);
 	return r < 0 ? r : 0;
 }
 
-int journal_inst_delete(struct journal *j, const char *uuid, struct hv_error *err)
+int
+journal_inst_delete(struct journal *j, const char *uuid, struct hv_error *err)
 {
-	const void *args[] = { uuid };
+	const void *args[] = {uuid};
 	int r = run(j, ST_INST_DEL, "t", args, err);
 
 	return r < 0 ? r : 0;
 }
 
-int journal_inst_foreach(struct journal *j, void (*fn)(void *ctx, const json_t *record),
-			 void *ctx, struct hv_error *err)
+int
+journal_inst_foreach(struct journal *j, void (*fn)(void *ctx, const json_t *record), void *ctx,
+		     struct hv_error *err)
 {
 	sqlite3_stmt *st;
 	int rc;
@@ -444,18 +486,19 @@ int journal_inst_foreach(struct journal *j, void (*fn)(void *ctx, const json_t *
 	return rc == SQLITE_DONE ? 0 : db_error(j, err, "read");
 }
 
-int journal_meta_put(struct journal *j, const char *key, const json_t *value,
-		     struct hv_error *err)
+int
+journal_meta_put(struct journal *j, const char *key, const json_t *value, struct hv_error *err)
 {
 	char *v = hj_dump(value);
-	const void *args[] = { key, v };
+	const void *args[] = {key, v};
 	int r = run(j, ST_META_PUT, "tt", args, err);
 
 	free(v);
 	return r < 0 ? r : 0;
 }
 
-int journal_meta_get(struct journal *j, const char *key, json_t **ret, struct hv_error *err)
+int
+journal_meta_get(struct journal *j, const char *key, json_t **ret, struct hv_error *err)
 {
 	sqlite3_stmt *st;
 	int rc;

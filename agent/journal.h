@@ -52,11 +52,10 @@ bool journal_in_batch(const struct journal *j);
 int journal_cmd_get(struct journal *j, const char *cmd_id, struct journal_cmd *ret,
 		    struct hv_error *err);
 void journal_cmd_release(struct journal_cmd *c);
-int journal_cmd_accept(struct journal *j, const char *cmd_id, const char *command,
-		       const char *uuid, const json_t *request, struct hv_error *err);
-int journal_cmd_refuse(struct journal *j, const char *cmd_id, const char *command,
-		       const char *uuid, const json_t *request, const json_t *error_body,
-		       struct hv_error *err);
+int journal_cmd_accept(struct journal *j, const char *cmd_id, const char *command, const char *uuid,
+		       const json_t *request, struct hv_error *err);
+int journal_cmd_refuse(struct journal *j, const char *cmd_id, const char *command, const char *uuid,
+		       const json_t *request, const json_t *error_body, struct hv_error *err);
 int journal_cmd_finish(struct journal *j, const char *cmd_id, const json_t *result_body,
 		       struct hv_error *err);
 int journal_cmd_ack(struct journal *j, const char *cmd_id, struct hv_error *err);
@@ -75,15 +74,14 @@ int journal_cmd_prune(struct journal *j, int64_t before_ms, struct hv_error *err
 
 /* Small named documents (the committed firewall state). get: 1 and a new reference, 0 when
  * unset. */
-int journal_meta_put(struct journal *j, const char *key, const json_t *value,
-		     struct hv_error *err);
+int journal_meta_put(struct journal *j, const char *key, const json_t *value, struct hv_error *err);
 int journal_meta_get(struct journal *j, const char *key, json_t **ret, struct hv_error *err);
 
-int journal_inst_put(struct journal *j, const char *uuid, const json_t *record,
-		     struct hv_error *err);
+int
+journal_inst_put(struct journal *j, const char *uuid, const json_t *record, struct hv_error *err);
 int journal_inst_delete(struct journal *j, const char *uuid, struct hv_error *err);
 /* fn borrows record. */
-int journal_inst_foreach(struct journal *j, void (*fn)(void *ctx, const json_t *record),
-			 void *ctx, struct hv_error *err);
+int journal_inst_foreach(struct journal *j, void (*fn)(void *ctx, const json_t *record), void *ctx,
+			 struct hv_error *err);
 
 #endif

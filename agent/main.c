@@ -19,52 +19,64 @@
 #include "loader.h"
 #include "log.h"
 
-static void usage(FILE *out)
+static void
+usage(FILE *out)
 {
 	fprintf(out,
-"Usage: hvagent [-c FILE] [--check-config | --show-public-key]\n"
-"       hvagent [-c FILE] image-import IMAGE_FILE ...   (see hvagent image-import -h)\n"
-"       hvagent --help | --version\n"
-"\n"
-"The per-host compute agent: it dials the controller named in [controller] endpoint,\n"
-"says HELLO, sends its host and instance state, and runs the commands it is given\n"
-"(spawn, reboot, pause, snapshot, ...) through the driver named in [DEFAULT] driver.\n"
-"Protocol: docs/protocol.md (HVA/1 over ZeroMQ, CURVE-authenticated).\n"
-"\n"
-"Options:\n"
-"  -c, --config FILE     config file (default %s);\n"
-"                        FILE.d/*.conf drop-ins are read after it, a later value wins\n"
-"      --check-config    parse the config, print it normalized (every key, defaults\n"
-"                        included) and exit 0; on errors print FILE:LINE: [section] key:\n"
-"                        problem for each one and exit 78\n"
-"      --show-public-key print this agent's CURVE public key (Z85), creating the keypair\n"
-"                        in [controller] keys_dir on first use; give it to the\n"
-"                        controller's allowlist (hvcentral: hv host accept)\n"
-"  -h, --help            this help\n"
-"  -V, --version         print the version\n"
-"\n"
-"First start on a new host:\n"
-"  1. set [controller] endpoint and server_public_key (the controller's public key)\n"
-"  2. hvagent --check-config -c /etc/hvagent/hvagent.conf\n"
-"  3. hvagent --show-public-key   and allowlist the key on the controller under this\n"
-"     host's id ([DEFAULT] host_id, or the hostname)\n"
-"  4. hvagent   (SIGTERM stops it; guests keep running)\n"
-"\n"
-"Environment: HVAGENT_DRIVER_DIR overrides [DEFAULT] driver_dir;\n"
-"  LIBGUESTFS_BACKEND_SETTINGS containing force_tcg makes [guest] injection use\n"
-"  software emulation (hosts where KVM is unusable).\n"
-"Files: [DEFAULT] state_dir/journal.sqlite (commands and instances, crash-safe),\n"
-"       [controller] keys_dir/agent.key and agent.key_secret (mode 0600).\n",
+		"Usage: hvagent [-c FILE] [--check-config | --show-public-key]\n"
+		"       hvagent [-c FILE] image-import IMAGE_FILE ...   (see hvagent image-import "
+		"-h)\n"
+		"       hvagent --help | --version\n"
+		"\n"
+		"The per-host compute agent: it dials the controller named in [controller] "
+		"endpoint,\n"
+		"says HELLO, sends its host and instance state, and runs the commands it is given\n"
+		"(spawn, reboot, pause, snapshot, ...) through the driver named in [DEFAULT] "
+		"driver.\n"
+		"Protocol: docs/protocol.md (HVA/1 over ZeroMQ, CURVE-authenticated).\n"
+		"\n"
+		"Options:\n"
+		"  -c, --config FILE     config file (default %s);\n"
+		"                        FILE.d/*.conf drop-ins are read after it, a later value "
+		"wins\n"
+		"      --check-config    parse the config, print it normalized (every key, "
+		"defaults\n"
+		"                        included) and exit 0; on errors print FILE:LINE: "
+		"[section] key:\n"
+		"                        problem for each one and exit 78\n"
+		"      --show-public-key print this agent's CURVE public key (Z85), creating the "
+		"keypair\n"
+		"                        in [controller] keys_dir on first use; give it to the\n"
+		"                        controller's allowlist (hvcentral: hv host accept)\n"
+		"  -h, --help            this help\n"
+		"  -V, --version         print the version\n"
+		"\n"
+		"First start on a new host:\n"
+		"  1. set [controller] endpoint and server_public_key (the controller's public "
+		"key)\n"
+		"  2. hvagent --check-config -c /etc/hvagent/hvagent.conf\n"
+		"  3. hvagent --show-public-key   and allowlist the key on the controller under "
+		"this\n"
+		"     host's id ([DEFAULT] host_id, or the hostname)\n"
+		"  4. hvagent   (SIGTERM stops it; guests keep running)\n"
+		"\n"
+		"Environment: HVAGENT_DRIVER_DIR overrides [DEFAULT] driver_dir;\n"
+		"  LIBGUESTFS_BACKEND_SETTINGS containing force_tcg makes [guest] injection use\n"
+		"  software emulation (hosts where KVM is unusable).\n"
+		"Files: [DEFAULT] state_dir/journal.sqlite (commands and instances, crash-safe),\n"
+		"       [controller] keys_dir/agent.key and agent.key_secret (mode 0600).\n",
 		AGENT_CONFIG_DEFAULT_PATH);
 }
 
-static void on_signal(int sig)
+static void
+on_signal(int sig)
 {
 	(void)sig;
 	agent_request_stop();
 }
 
-static int load_config(const char *path, struct agent_config **ac)
+static int
+load_config(const char *path, struct agent_config **ac)
 {
 	struct cfg_diags diags;
 
@@ -77,11 +89,12 @@ static int load_config(const char *path, struct agent_config **ac)
 	return 0;
 }
 
-static int show_public_key(const char *path)
+static int
+show_public_key(const char *path)
 {
 	struct agent_config *ac = NULL;
 	struct keys_pair kp;
-	struct hv_error err = { 0 };
+	struct hv_error err = {0};
 	bool created = false;
 	int r = load_config(path, &ac);
 
@@ -101,16 +114,17 @@ static int show_public_key(const char *path)
 	return 0;
 }
 
-static int run(const char *path)
+static int
+run(const char *path)
 {
 	struct agent_config *ac = NULL;
 	struct cfg *cfg;
 	struct agent *a = NULL;
 	struct hvd_kv *section = NULL;
 	size_t n_section = 0;
-	struct hv_error err = { 0 };
-	struct agent_opts o = { 0 };
-	struct sigaction sa = { .sa_handler = on_signal };
+	struct hv_error err = {0};
+	struct agent_opts o = {0};
+	struct sigaction sa = {.sa_handler = on_signal};
 	char host_id[256];
 	const char *driver;
 	int r = load_config(path, &ac);
@@ -118,7 +132,8 @@ static int run(const char *path)
 	if (r)
 		return r;
 	cfg = ac->cfg;
-	hv_log_set_level((enum hv_log_level)hv_log_level_parse(cfg_get_str(cfg, "DEFAULT", "log_level")));
+	hv_log_set_level(
+		(enum hv_log_level)hv_log_level_parse(cfg_get_str(cfg, "DEFAULT", "log_level")));
 	if (agent_config_host_id(cfg, host_id, sizeof host_id) < 0) {
 		log_error("cannot determine the host id: set [DEFAULT] host_id");
 		r = AGENT_CONFIG_EX_CONFIG;
@@ -170,7 +185,8 @@ static int run(const char *path)
 	o.driver_cfg = section;
 	o.n_driver_cfg = n_section;
 	if (!o.server_public_key || !*o.server_public_key)
-		log_warning("[controller] server_public_key is empty: the link is NOT authenticated");
+		log_warning(
+			"[controller] server_public_key is empty: the link is NOT authenticated");
 	if ((r = agent_new(&o, &a, &err)) < 0) {
 		log_error("starting: %s", err.message);
 		r = 1;
@@ -190,31 +206,37 @@ out:
 
 #define IMPORT_MAX_PROPS 64
 
-static void import_usage(FILE *out)
+static void
+import_usage(FILE *out)
 {
 	fprintf(out,
-"Usage: hvagent [-c FILE] image-import IMAGE_FILE --id ID --format raw|qcow2\n"
-"               [--property KEY=VALUE ...]\n"
-"\n"
-"Copies IMAGE_FILE into [DEFAULT] image_store as image ID. The format is recorded and\n"
-"trusted from then on (never probed); a file that contradicts it is refused. Properties\n"
-"are recorded with the image, e.g. kernel=/abs/vmlinuz initrd=/abs/initrd.img\n"
-"os_command_line='console=ttyS0' for direct kernel boot. The image appears atomically\n"
-"(its sidecar is written last). Exit 0 imported, 1 refused or failed (ID exists, I/O),\n"
-"64 bad usage.\n");
+		"Usage: hvagent [-c FILE] image-import IMAGE_FILE --id ID --format raw|qcow2\n"
+		"               [--property KEY=VALUE ...]\n"
+		"\n"
+		"Copies IMAGE_FILE into [DEFAULT] image_store as image ID. The format is recorded "
+		"and\n"
+		"trusted from then on (never probed); a file that contradicts it is refused. "
+		"Properties\n"
+		"are recorded with the image, e.g. kernel=/abs/vmlinuz initrd=/abs/initrd.img\n"
+		"os_command_line='console=ttyS0' for direct kernel boot. The image appears "
+		"atomically\n"
+		"(its sidecar is written last). Exit 0 imported, 1 refused or failed (ID exists, "
+		"I/O),\n"
+		"64 bad usage.\n");
 }
 
 /* hvagent image-import: the operator's way to put an image into the store. */
-static int image_import(const char *path, const char *file, const char *id, const char *format,
-			char **props, size_t n_props)
+static int
+image_import(const char *path, const char *file, const char *id, const char *format, char **props,
+	     size_t n_props)
 {
-	static const char qcow2_magic[4] = { 'Q', 'F', 'I', (char)0xfb };
+	static const char qcow2_magic[4] = {'Q', 'F', 'I', (char)0xfb};
 	struct hvd_kv kv[IMPORT_MAX_PROPS];
 	struct agent_config *ac = NULL;
 	struct imgstore *store = NULL;
 	struct imgstore_image *img = NULL;
-	struct hv_error err = { 0 };
-	char magic[4] = { 0 };
+	struct hv_error err = {0};
+	char magic[4] = {0};
 	FILE *f;
 	int r;
 
@@ -231,17 +253,19 @@ static int image_import(const char *path, const char *file, const char *id, cons
 		char *eq = strchr(props[i], '=');
 
 		if (!eq || eq == props[i] || strlen(props[i]) > 512) {
-			fprintf(stderr, "hvagent: image-import: --property \"%s\": expected KEY=VALUE\n",
+			fprintf(stderr,
+				"hvagent: image-import: --property \"%s\": expected KEY=VALUE\n",
 				props[i]);
 			return 64;
 		}
 		for (const char *c = props[i]; *c; c++)
 			if ((unsigned char)*c < 0x20 || *c == 0x7f) {
-				fprintf(stderr, "hvagent: image-import: --property: a control character\n");
+				fprintf(stderr,
+					"hvagent: image-import: --property: a control character\n");
 				return 64;
 			}
 		*eq = '\0';
-		kv[i] = (struct hvd_kv){ props[i], eq + 1 };
+		kv[i] = (struct hvd_kv){props[i], eq + 1};
 	}
 	/* The declared format is what every later reader trusts: refuse an obvious lie now
 	 * (a raw file that is a qcow2 header could name a host backing file). */
@@ -253,8 +277,9 @@ static int image_import(const char *path, const char *file, const char *id, cons
 		memset(magic, 0, sizeof magic);
 	fclose(f);
 	if ((memcmp(magic, qcow2_magic, 4) == 0) != (strcmp(format, "qcow2") == 0)) {
-		fprintf(stderr, "hvagent: image-import: --format %s: %s %s a qcow2 header\n", format,
-			file, strcmp(format, "qcow2") == 0 ? "does not start with" : "starts with");
+		fprintf(stderr, "hvagent: image-import: --format %s: %s %s a qcow2 header\n",
+			format, file,
+			strcmp(format, "qcow2") == 0 ? "does not start with" : "starts with");
 		return 1;
 	}
 	if ((r = load_config(path, &ac)))
@@ -275,18 +300,19 @@ static int image_import(const char *path, const char *file, const char *id, cons
 	return r < 0 ? 1 : 0;
 }
 
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "check-config", no_argument, NULL, 'C' },
-		{ "show-public-key", no_argument, NULL, 'K' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ "id", required_argument, NULL, 'I' },
-		{ "format", required_argument, NULL, 'F' },
-		{ "property", required_argument, NULL, 'P' },
-		{ 0 },
+		{"config", required_argument, NULL, 'c'},
+		{"check-config", no_argument, NULL, 'C'},
+		{"show-public-key", no_argument, NULL, 'K'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{"id", required_argument, NULL, 'I'},
+		{"format", required_argument, NULL, 'F'},
+		{"property", required_argument, NULL, 'P'},
+		{0},
 	};
 	const char *path = NULL, *image_id = NULL, *image_format = NULL;
 	char *props[IMPORT_MAX_PROPS];
@@ -316,7 +342,8 @@ int main(int argc, char **argv)
 		case 'F': image_format = optarg; break;
 		case 'P':
 			if (n_props == IMPORT_MAX_PROPS) {
-				fprintf(stderr, "hvagent: at most %d --property\n", IMPORT_MAX_PROPS);
+				fprintf(stderr, "hvagent: at most %d --property\n",
+					IMPORT_MAX_PROPS);
 				return 64;
 			}
 			props[n_props++] = optarg;

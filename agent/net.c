@@ -35,14 +35,14 @@ static const struct {
 	const char *object; /* the object field, or NULL */
 	const char *id;     /* the id field, or NULL */
 } net_cmds[] = {
-	{ "port_plug", NET_PORT_PLUG, "port", NULL },
-	{ "port_unplug", NET_PORT_UNPLUG, NULL, "port_id" },
-	{ "port_set_groups", NET_PORT_SET_GROUPS, NULL, "port_id" },
-	{ "sg_update", NET_SG_UPDATE, "group", NULL },
-	{ "sg_delete", NET_SG_DELETE, NULL, "group_id" },
-	{ "fip_associate", NET_FIP_ASSOCIATE, "fip", NULL },
-	{ "fip_disassociate", NET_FIP_DISASSOCIATE, NULL, "fip_id" },
-	{ "firewall_resync", NET_FIREWALL_RESYNC, NULL, NULL },
+	{"port_plug", NET_PORT_PLUG, "port", NULL},
+	{"port_unplug", NET_PORT_UNPLUG, NULL, "port_id"},
+	{"port_set_groups", NET_PORT_SET_GROUPS, NULL, "port_id"},
+	{"sg_update", NET_SG_UPDATE, "group", NULL},
+	{"sg_delete", NET_SG_DELETE, NULL, "group_id"},
+	{"fip_associate", NET_FIP_ASSOCIATE, "fip", NULL},
+	{"fip_disassociate", NET_FIP_DISASSOCIATE, NULL, "fip_id"},
+	{"firewall_resync", NET_FIREWALL_RESYNC, NULL, NULL},
 };
 
 #define N_NET_CMDS (sizeof net_cmds / sizeof net_cmds[0])
@@ -55,12 +55,14 @@ struct net {
 #endif
 };
 
-bool net_supported(void)
+bool
+net_supported(void)
 {
 	return AGENT_WITH_NETFILTER;
 }
 
-static int find(const char *command)
+static int
+find(const char *command)
 {
 	for (size_t i = 0; command && i < N_NET_CMDS; i++)
 		if (strcmp(command, net_cmds[i].command) == 0)
@@ -68,12 +70,14 @@ static int find(const char *command)
 	return -1;
 }
 
-bool net_is_command(const char *command)
+bool
+net_is_command(const char *command)
 {
 	return find(command) >= 0;
 }
 
-int net_check(const json_t *body, struct hv_error *err)
+int
+net_check(const json_t *body, struct hv_error *err)
 {
 	const char *command = NULL, *id = NULL;
 	json_t *obj = NULL, *groups = NULL;
@@ -84,8 +88,7 @@ int net_check(const json_t *body, struct hv_error *err)
 	if ((i = find(command)) < 0)
 		return hv_error_set(err, -EPROTONOSUPPORT, "body.command",
 				    "body.command: \"%s\" is not a firewall command", command);
-	if (net_cmds[i].object &&
-	    (r = hj_obj(body, "body", net_cmds[i].object, 0, &obj, err)) < 0)
+	if (net_cmds[i].object && (r = hj_obj(body, "body", net_cmds[i].object, 0, &obj, err)) < 0)
 		return r;
 	if (net_cmds[i].id) {
 		char path[64];
@@ -93,9 +96,9 @@ int net_check(const json_t *body, struct hv_error *err)
 		if ((r = hj_str(body, "body", net_cmds[i].id, 0, PROTO_MAX_ID, &id, err)) < 0)
 			return r;
 		if (!proto_id_valid(id))
-			return hv_error_set(err, -EINVAL, hj_path(path, sizeof path, "body",
-								   net_cmds[i].id, 0),
-					    "body.%s: expected 1-64 of [A-Za-z0-9._:-]", net_cmds[i].id);
+			return hv_error_set(
+				err, -EINVAL, hj_path(path, sizeof path, "body", net_cmds[i].id, 0),
+				"body.%s: expected 1-64 of [A-Za-z0-9._:-]", net_cmds[i].id);
 	}
 	if (net_cmds[i].op == NET_PORT_SET_GROUPS &&
 	    (r = hj_arr(body, "body", "security_groups", 0, 64, &groups, err)) < 0)
@@ -104,8 +107,8 @@ int net_check(const json_t *body, struct hv_error *err)
 }
 
 #if AGENT_WITH_NETFILTER
-int net_open(const char *external_ifname, const json_t *saved, struct net **ret,
-	     struct hv_error *err)
+int
+net_open(const char *external_ifname, const json_t *saved, struct net **ret, struct hv_error *err)
 {
 	struct net *n = calloc(1, sizeof *n);
 	int r;
@@ -126,7 +129,8 @@ int net_open(const char *external_ifname, const json_t *saved, struct net **ret,
 	return 0;
 }
 
-void net_free(struct net *n)
+void
+net_free(struct net *n)
 {
 	if (!n)
 		return;
@@ -134,7 +138,8 @@ void net_free(struct net *n)
 	free(n);
 }
 
-int net_run(struct net *n, const json_t *body, struct hv_error *err)
+int
+net_run(struct net *n, const json_t *body, struct hv_error *err)
 {
 	const char *command = json_string_value(json_object_get(body, "command"));
 	int i = find(command), r;
@@ -159,39 +164,45 @@ int net_run(struct net *n, const json_t *body, struct hv_error *err)
 	return hv_error_set(err, -EPROTONOSUPPORT, "body.command", "unknown firewall command");
 }
 
-int net_resync(struct net *n, struct hv_error *err)
+int
+net_resync(struct net *n, struct hv_error *err)
 {
 	return nf_resync(n->nf, err);
 }
 
-json_t *net_state(const struct net *n)
+json_t *
+net_state(const struct net *n)
 {
 	return nf_state_json(n->nf);
 }
 #else
-int net_open(const char *external_ifname, const json_t *saved, struct net **ret,
-	     struct hv_error *err)
+int
+net_open(const char *external_ifname, const json_t *saved, struct net **ret, struct hv_error *err)
 {
 	*ret = NULL;
 	return hv_error_set(err, -EOPNOTSUPP, "netfilter", "built without the netfilter module");
 }
 
-void net_free(struct net *n)
+void
+net_free(struct net *n)
 {
 	free(n);
 }
 
-int net_run(struct net *n, const json_t *body, struct hv_error *err)
+int
+net_run(struct net *n, const json_t *body, struct hv_error *err)
 {
 	return hv_error_set(err, -EOPNOTSUPP, "body.command", "built without the netfilter module");
 }
 
-int net_resync(struct net *n, struct hv_error *err)
+int
+net_resync(struct net *n, struct hv_error *err)
 {
 	return hv_error_set(err, -EOPNOTSUPP, NULL, "built without the netfilter module");
 }
 
-json_t *net_state(const struct net *n)
+json_t *
+net_state(const struct net *n)
 {
 	return json_object();
 }

@@ -20,8 +20,8 @@ bool net_is_command(const char *command);
 /* Opens the host's firewall state. saved (may be NULL) is what the journal says was
  * committed: it is adopted and our tables are rewritten from it in one transaction (a
  * restart never flushes, never opens a gap). */
-int net_open(const char *external_ifname, const json_t *saved, struct net **ret,
-	     struct hv_error *err);
+int
+net_open(const char *external_ifname, const json_t *saved, struct net **ret, struct hv_error *err);
 void net_free(struct net *n);
 /* Checks a body's shape (names the field) without touching the kernel. */
 int net_check(const json_t *body, struct hv_error *err);

@@ -16,11 +16,12 @@
 #include "log.h"
 #include "vec.h"
 
-int agent_send(struct agent *a, enum proto_type type, const char *corr_id, bool with_seq,
-	       json_t *body /* stolen */)
+int
+agent_send(struct agent *a, enum proto_type type, const char *corr_id, bool with_seq,
+	   json_t *body /* stolen */)
 {
-	struct proto_msg m = { .type = type, .body = body };
-	struct hv_error err = { 0 };
+	struct proto_msg m = {.type = type, .body = body};
+	struct hv_error err = {0};
 	int r;
 
 	proto_header_init(&m.hdr, a->host_id, a->boot_id);
@@ -52,9 +53,10 @@ int agent_send(struct agent *a, enum proto_type type, const char *corr_id, bool 
 	return r;
 }
 
-void agent_batch_begin(struct agent *a)
+void
+agent_batch_begin(struct agent *a)
 {
-	struct hv_error err = { 0 };
+	struct hv_error err = {0};
 
 	/* when it fails, every write commits (and is fsync'd) on its own, as outside a batch */
 	if (journal_batch_begin(a->jn, &err) < 0)
@@ -65,9 +67,10 @@ void agent_batch_begin(struct agent *a)
  * was answered and starts what was accepted, in order. If the commit fails nothing of it
  * may be sent or started: the agent stops (-EIO) and restart recovery answers from the
  * journal; the controller re-sends the unacknowledged COMMANDs. */
-int agent_batch_end(struct agent *a)
+int
+agent_batch_end(struct agent *a)
 {
-	struct hv_error err = { 0 };
+	struct hv_error err = {0};
 	int r = journal_batch_commit(a->jn, &err);
 
 	if (r < 0)
@@ -81,7 +84,8 @@ int agent_batch_end(struct agent *a)
 
 			if (s < 0)
 				hv_log(s == -EAGAIN ? HV_LOG_DEBUG : HV_LOG_WARNING, NULL, NULL,
-				       "not sent: %s type=%s", err.message, proto_type_name(m->type));
+				       "not sent: %s type=%s", err.message,
+				       proto_type_name(m->type));
 			else
 				a->last_tx_ms = agent_mono_ms();
 		}
@@ -98,14 +102,15 @@ int agent_batch_end(struct agent *a)
 	return r;
 }
 
-void agent_send_error(struct agent *a, const char *corr_id, const char *code,
-		      const struct hv_error *err)
+void
+agent_send_error(struct agent *a, const char *corr_id, const char *code, const struct hv_error *err)
 {
 	hv_log(HV_LOG_NOTICE, NULL, NULL, "refused a message: code=%s %s", code, err->message);
 	agent_send(a, PROTO_ERROR, corr_id, false, proto_error_body(code, err));
 }
 
-void agent_dispatch(struct agent *a, struct queue *q, struct job *j)
+void
+agent_dispatch(struct agent *a, struct queue *q, struct job *j)
 {
 	if (journal_in_batch(a->jn)) {
 		if (HV_GROW(a->held_jobs, a->cap_held_jobs, a->n_held_jobs + 1) < 0) {
@@ -115,21 +120,24 @@ void agent_dispatch(struct agent *a, struct queue *q, struct job *j)
 			agent_batch_begin(a);
 			return;
 		}
-		a->held_jobs[a->n_held_jobs++] = (struct held_job){ q, j };
+		a->held_jobs[a->n_held_jobs++] = (struct held_job){q, j};
 		return;
 	}
 	agent_queue_push(q, j);
 }
 
-void agent_emit_event(struct agent *a, json_t *body /* stolen */)
+void
+agent_emit_event(struct agent *a, json_t *body /* stolen */)
 {
 	struct pending_event *e;
 
 	if (a->n_events == MAX_PENDING_EVENTS) {
 		json_decref(a->events[0].body);
-		memmove(&a->events[0], &a->events[1], (MAX_PENDING_EVENTS - 1) * sizeof a->events[0]);
+		memmove(&a->events[0], &a->events[1],
+			(MAX_PENDING_EVENTS - 1) * sizeof a->events[0]);
 		a->n_events--;
-		hv_log(HV_LOG_WARNING, NULL, NULL, "event queue full: oldest unacknowledged event dropped");
+		hv_log(HV_LOG_WARNING, NULL, NULL,
+		       "event queue full: oldest unacknowledged event dropped");
 	}
 	a->seq++;
 	e = &a->events[a->n_events++];
@@ -145,7 +153,8 @@ void agent_emit_event(struct agent *a, json_t *body /* stolen */)
 
 /* Re-sends events not sent within min_age_ms, at most max of them: a controller that is
  * slow to acknowledge must not be buried under its own backlog. */
-void agent_resend_events(struct agent *a, int64_t min_age_ms, size_t max)
+void
+agent_resend_events(struct agent *a, int64_t min_age_ms, size_t max)
 {
 	uint64_t saved = a->seq;
 	int64_t now = agent_mono_ms();
@@ -163,7 +172,8 @@ void agent_resend_events(struct agent *a, int64_t min_age_ms, size_t max)
 	a->seq = saved;
 }
 
-void agent_ack_event(struct agent *a, uint64_t seq)
+void
+agent_ack_event(struct agent *a, uint64_t seq)
 {
 	for (size_t i = 0; i < a->n_events; i++) {
 		if (a->events[i].seq == seq) {
@@ -176,9 +186,9 @@ void agent_ack_event(struct agent *a, uint64_t seq)
 	}
 }
 
-json_t *agent_result_body(const struct inst *in, const char *cmd_id, enum inst_cmd cmd,
-			  const char *uuid, int rc, const char *code, const struct hv_error *err,
-			  json_t *data /* borrowed */)
+json_t *
+agent_result_body(const struct inst *in, const char *cmd_id, enum inst_cmd cmd, const char *uuid,
+		  int rc, const char *code, const struct hv_error *err, json_t *data /* borrowed */)
 {
 	json_t *o = json_object();
 
@@ -194,16 +204,17 @@ json_t *agent_result_body(const struct inst *in, const char *cmd_id, enum inst_c
 	return o;
 }
 
-void agent_finish(struct agent *a, struct inst *in, bool removed, const char *cmd_id,
-		  const char *corr_id, json_t *result, json_t *journaled /* NULL = result */)
+void
+agent_finish(struct agent *a, struct inst *in, bool removed, const char *cmd_id,
+	     const char *corr_id, json_t *result, json_t *journaled /* NULL = result */)
 {
-	struct hv_error err = { 0 };
+	struct hv_error err = {0};
 	const char *uuid = json_string_value(json_object_get(result, "uuid"));
 
 	if (journal_begin(a->jn, &err) < 0 ||
 	    (removed ? journal_inst_delete(a->jn, uuid, &err)
-		     : in ? journal_inst_put(a->jn, in->uuid, json_object_get(result, "instance"), &err)
-			  : 0) < 0 ||
+	     : in    ? journal_inst_put(a->jn, in->uuid, json_object_get(result, "instance"), &err)
+		     : 0) < 0 ||
 	    journal_cmd_finish(a->jn, cmd_id, journaled ? journaled : result, &err) < 0 ||
 	    journal_commit(a->jn, &err) < 0) {
 		journal_rollback(a->jn);
@@ -215,7 +226,8 @@ void agent_finish(struct agent *a, struct inst *in, bool removed, const char *cm
 	json_decref(journaled);
 }
 
-void agent_cmd_done(struct agent *a, struct job *j)
+void
+agent_cmd_done(struct agent *a, struct job *j)
 {
 	struct inst *in = agent_find_inst(a, j->req.uuid);
 	enum inst_cmd cmd = j->req.cmd;
@@ -229,13 +241,12 @@ void agent_cmd_done(struct agent *a, struct job *j)
 			json_t *part = j->req.spec;
 
 			switch (cmd) {
-			case CMD_SPAWN:
-				in->launched_at_ms = proto_now_ms();
-				break;
+			case CMD_SPAWN: in->launched_at_ms = proto_now_ms(); break;
 			case CMD_RESIZE:
 				json_decref(in->old_flavor);
 				in->old_flavor = json_incref(json_object_get(in->spec, "flavor"));
-				json_object_set(in->spec, "flavor", json_object_get(part, "flavor"));
+				json_object_set(in->spec, "flavor",
+						json_object_get(part, "flavor"));
 				in->vm_before_resize = in->vm;
 				break;
 			case CMD_CONFIRM_RESIZE:
@@ -251,8 +262,7 @@ void agent_cmd_done(struct agent *a, struct job *j)
 			case CMD_REBUILD:
 				json_object_set(in->spec, "image", json_object_get(part, "image"));
 				break;
-			default:
-				break;
+			default: break;
 			}
 			if (cmd == CMD_DESTROY)
 				removed = true;
@@ -266,7 +276,8 @@ void agent_cmd_done(struct agent *a, struct job *j)
 		} else if (cmd == CMD_SPAWN || cmd == CMD_REBUILD) {
 			in->vm = VM_ERROR;
 			json_decref(in->fault);
-			in->fault = json_pack("{s:s, s:s}", "code", code, "message", j->err.message);
+			in->fault =
+				json_pack("{s:s, s:s}", "code", code, "message", j->err.message);
 		}
 		in->task = TASK_NONE;
 		in->cmd_id[0] = '\0';
@@ -279,8 +290,8 @@ void agent_cmd_done(struct agent *a, struct job *j)
 		       inst_cmd_name(cmd), code, j->err.message);
 	else
 		hv_log(HV_LOG_INFO, j->req.uuid, j->cmd_id, "%s done", inst_cmd_name(cmd));
-	res = agent_result_body(removed ? NULL : in, j->cmd_id, cmd, j->req.uuid, j->rc, code, &j->err,
-			  j->data);
+	res = agent_result_body(removed ? NULL : in, j->cmd_id, cmd, j->req.uuid, j->rc, code,
+				&j->err, j->data);
 	if (j->data_secret) {
 		journaled = json_deep_copy(res);
 		json_object_del(json_object_get(journaled, "data"), "password");
@@ -292,11 +303,12 @@ void agent_cmd_done(struct agent *a, struct job *j)
 		agent_remove_inst(a, in);
 }
 
-void agent_net_done(struct agent *a, struct job *j)
+void
+agent_net_done(struct agent *a, struct job *j)
 {
 	const char *command = json_string_value(json_object_get(j->net_body, "command"));
 	const char *code = j->rc < 0 ? proto_code_for_errno(j->rc, PROTO_MAP_FIREWALL) : NULL;
-	struct hv_error err = { 0 };
+	struct hv_error err = {0};
 	json_t *res = json_object();
 
 	json_object_set_new(res, "cmd_id", json_string(j->cmd_id));
@@ -313,7 +325,8 @@ void agent_net_done(struct agent *a, struct job *j)
 		hv_log(HV_LOG_INFO, NULL, j->cmd_id, "%s done", command);
 	if (journal_begin(a->jn, &err) < 0 ||
 	    (j->net_state && journal_meta_put(a->jn, "netfilter_state", j->net_state, &err) < 0) ||
-	    journal_cmd_finish(a->jn, j->cmd_id, res, &err) < 0 || journal_commit(a->jn, &err) < 0) {
+	    journal_cmd_finish(a->jn, j->cmd_id, res, &err) < 0 ||
+	    journal_commit(a->jn, &err) < 0) {
 		journal_rollback(a->jn);
 		hv_log(HV_LOG_ERR, NULL, j->cmd_id, "journal: %s", err.message);
 	}
@@ -322,7 +335,8 @@ void agent_net_done(struct agent *a, struct job *j)
 	json_decref(res);
 }
 
-void agent_send_stored(struct agent *a, const struct journal_cmd *c, const char *corr_id)
+void
+agent_send_stored(struct agent *a, const struct journal_cmd *c, const char *corr_id)
 {
 	if (c->state == JOURNAL_DONE)
 		agent_send(a, PROTO_RESULT, corr_id, false, json_incref(c->reply));
@@ -330,14 +344,15 @@ void agent_send_stored(struct agent *a, const struct journal_cmd *c, const char 
 		agent_send(a, PROTO_ERROR, corr_id, false, json_incref(c->reply));
 	else
 		agent_send(a, PROTO_ACK, corr_id, false,
-			 json_pack("{s:s, s:s}", "cmd_id", c->cmd_id, "state", "running"));
+			   json_pack("{s:s, s:s}", "cmd_id", c->cmd_id, "state", "running"));
 }
 
-void agent_refuse(struct agent *a, const struct proto_msg *m, const struct req *r,
-		  const char *code, const struct hv_error *err)
+void
+agent_refuse(struct agent *a, const struct proto_msg *m, const struct req *r, const char *code,
+	     const struct hv_error *err)
 {
 	json_t *body = proto_error_body(code, err), *red = req_redacted(m->body);
-	struct hv_error jerr = { 0 };
+	struct hv_error jerr = {0};
 
 	if (journal_cmd_refuse(a->jn, m->hdr.cmd_id, inst_cmd_name(r->cmd), r->uuid, red, body,
 			       &jerr) < 0)

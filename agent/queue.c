@@ -8,7 +8,8 @@
 
 #include "json.h"
 
-void agent_job_free(struct job *j)
+void
+agent_job_free(struct job *j)
 {
 	if (!j)
 		return;
@@ -25,13 +26,15 @@ void agent_job_free(struct job *j)
 	free(j);
 }
 
-void agent_queue_init(struct queue *q)
+void
+agent_queue_init(struct queue *q)
 {
 	pthread_mutex_init(&q->mu, NULL);
 	pthread_cond_init(&q->cv, NULL);
 }
 
-void agent_queue_push(struct queue *q, struct job *j)
+void
+agent_queue_push(struct queue *q, struct job *j)
 {
 	pthread_mutex_lock(&q->mu);
 	j->next = NULL;
@@ -45,7 +48,8 @@ void agent_queue_push(struct queue *q, struct job *j)
 	pthread_mutex_unlock(&q->mu);
 }
 
-size_t agent_queue_len(struct queue *q)
+size_t
+agent_queue_len(struct queue *q)
 {
 	size_t n;
 
@@ -55,7 +59,8 @@ size_t agent_queue_len(struct queue *q)
 	return n;
 }
 
-struct job *agent_queue_pop(struct queue *q)
+struct job *
+agent_queue_pop(struct queue *q)
 {
 	struct job *j;
 
@@ -74,7 +79,8 @@ struct job *agent_queue_pop(struct queue *q)
 }
 
 /* Queued commands never started: they stay "accepted" and restart recovery answers them. */
-void agent_queue_stop(struct queue *q)
+void
+agent_queue_stop(struct queue *q)
 {
 	struct job *j, *next;
 

@@ -10,11 +10,12 @@
 
 #include "log.h"
 
-static void load_inst(void *ctx, const json_t *rec)
+static void
+load_inst(void *ctx, const json_t *rec)
 {
 	struct agent *a = ctx;
 	struct inst *in = NULL;
-	struct hv_error err = { 0 };
+	struct hv_error err = {0};
 
 	if (inst_from_json(rec, &in, &err) < 0) {
 		hv_log(HV_LOG_ERR, NULL, NULL, "journal: skipping a record: %s", err.message);
@@ -24,12 +25,13 @@ static void load_inst(void *ctx, const json_t *rec)
 		inst_free(in);
 }
 
-static void recover_cmd(void *ctx, const struct journal_cmd *c)
+static void
+recover_cmd(void *ctx, const struct journal_cmd *c)
 {
 	struct agent *a = ctx;
 	struct inst *in = agent_find_inst(a, c->uuid);
 	int cmd = inst_cmd_parse(c->command);
-	struct hv_error err = { 0 };
+	struct hv_error err = {0};
 	const char *action = "cleared";
 	bool removed = false;
 	int rc = -EINTR;
@@ -50,8 +52,8 @@ static void recover_cmd(void *ctx, const struct journal_cmd *c)
 	}
 	if (in && cmd >= 0 && (!in->cmd_id[0] || strcmp(in->cmd_id, c->cmd_id) == 0)) {
 		const struct hvd_driver *d = a->ops;
-		struct hv_error derr = { 0 };
-		struct hvd_instance_info info = { .struct_size = sizeof info };
+		struct hv_error derr = {0};
+		struct hvd_instance_info info = {.struct_size = sizeof info};
 
 		switch (cmd) {
 		case CMD_SPAWN:
@@ -76,8 +78,8 @@ static void recover_cmd(void *ctx, const struct journal_cmd *c)
 				err = derr;
 			break;
 		case CMD_REBOOT:
-			rc = d->reboot ? d->reboot(a->host, in->uuid, HVD_REBOOT_HARD, a->o.reboot_timeout_s,
-						   &derr)
+			rc = d->reboot ? d->reboot(a->host, in->uuid, HVD_REBOOT_HARD,
+						   a->o.reboot_timeout_s, &derr)
 				       : -EOPNOTSUPP;
 			goto redriven;
 		case CMD_STOP:
@@ -85,7 +87,7 @@ static void recover_cmd(void *ctx, const struct journal_cmd *c)
 			goto redriven;
 		case CMD_START:
 			rc = d->power_on(a->host, in->uuid, &derr);
-		redriven:
+redriven:
 			action = "redriven";
 			if (rc >= 0)
 				in->vm = cmd == CMD_STOP ? VM_STOPPED : VM_ACTIVE;
@@ -115,28 +117,32 @@ static void recover_cmd(void *ctx, const struct journal_cmd *c)
 	hv_log(HV_LOG_NOTICE, c->uuid, c->cmd_id, "recovered interrupted %s: %s", c->command,
 	       action);
 	{
-		json_t *res = agent_result_body(removed ? NULL : in, c->cmd_id,
-					  cmd >= 0 ? (enum inst_cmd)cmd : CMD_N, c->uuid, rc < 0 ? rc : 0,
-					  rc < 0 ? proto_code_for_errno(rc, PROTO_MAP_COMMAND) : NULL, &err, NULL);
+		json_t *res = agent_result_body(
+			removed ? NULL : in, c->cmd_id, cmd >= 0 ? (enum inst_cmd)cmd : CMD_N,
+			c->uuid, rc < 0 ? rc : 0,
+			rc < 0 ? proto_code_for_errno(rc, PROTO_MAP_COMMAND) : NULL, &err, NULL);
 
 		agent_finish(a, removed ? NULL : in, removed, c->cmd_id, NULL, res, NULL);
 	}
 	if (in && task != TASK_NONE)
-		agent_emit_event(a, json_pack("{s:s, s:s, s:s, s:s, s:s}", "event", "recovered", "uuid",
-					c->uuid, "task_state", inst_task_name(task) ?: "", "action",
-					action, "cmd_id", c->cmd_id));
+		agent_emit_event(a, json_pack("{s:s, s:s, s:s, s:s, s:s}", "event", "recovered",
+					      "uuid", c->uuid, "task_state",
+					      inst_task_name(task) ?: "", "action", action,
+					      "cmd_id", c->cmd_id));
 	if (removed)
 		agent_remove_inst(a, in);
 }
 
-int agent_load_insts(struct agent *a, struct hv_error *err)
+int
+agent_load_insts(struct agent *a, struct hv_error *err)
 {
 	return journal_inst_foreach(a->jn, load_inst, a, err);
 }
 
-void agent_recover(struct agent *a)
+void
+agent_recover(struct agent *a)
 {
-	struct hv_error err = { 0 };
+	struct hv_error err = {0};
 
 	journal_cmd_foreach(a->jn, JOURNAL_ACCEPTED, recover_cmd, a, &err);
 	/* a task without a journaled command (cannot happen unless edited by hand) */

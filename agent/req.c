@@ -20,12 +20,14 @@
 #define MAX_KEY_DATA 8192
 #define MAX_USER_DATA 87384 /* base64 of 64 KiB */
 
-static int bad(struct hv_error *err, const char *path, const char *what)
+static int
+bad(struct hv_error *err, const char *path, const char *what)
 {
 	return hv_error_set(err, -EINVAL, path, "%s: %s", path, what);
 }
 
-static bool charset(const char *s, const char *allowed_extra, bool digits, bool upper)
+static bool
+charset(const char *s, const char *allowed_extra, bool digits, bool upper)
 {
 	for (; *s; s++) {
 		char c = *s;
@@ -38,8 +40,9 @@ static bool charset(const char *s, const char *allowed_extra, bool digits, bool 
 	return true;
 }
 
-static int get_id(const json_t *o, const char *where, const char *key, int flags,
-		  const char **ret, struct hv_error *err)
+static int
+get_id(const json_t *o, const char *where, const char *key, int flags, const char **ret,
+       struct hv_error *err)
 {
 	char path[128];
 	int r = hj_str(o, where, key, flags, PROTO_MAX_ID, ret, err);
@@ -52,8 +55,9 @@ static int get_id(const json_t *o, const char *where, const char *key, int flags
 
 /* A string map as the driver ABI's pairs (the same borrowed strings); the caller frees
  * *ret. */
-static int driver_map(const json_t *o, const char *where, const char *key,
-		      struct hvd_kv **ret, size_t *ret_n, struct hv_error *err)
+static int
+driver_map(const json_t *o, const char *where, const char *key, struct hvd_kv **ret, size_t *ret_n,
+	   struct hv_error *err)
 {
 	struct hv_kv *kv = NULL;
 	int r = hj_str_map(o, where, key, HJ_OPTIONAL, MAX_MAP, MAX_TEXT, MAX_TEXT, &kv, ret_n,
@@ -68,13 +72,13 @@ static int driver_map(const json_t *o, const char *where, const char *key,
 		return hv_error_set(err, -ENOMEM, key, "out of memory");
 	}
 	for (size_t i = 0; i < *ret_n; i++)
-		(*ret)[i] = (struct hvd_kv){ kv[i].key, kv[i].value };
+		(*ret)[i] = (struct hvd_kv){kv[i].key, kv[i].value};
 	free(kv);
 	return r;
 }
 
-static int parse_map(const json_t *o, const char *where, const char *key, json_t **ret,
-		     struct hv_error *err)
+static int
+parse_map(const json_t *o, const char *where, const char *key, json_t **ret, struct hv_error *err)
 {
 	struct hv_kv *kv = NULL;
 	size_t n = 0;
@@ -89,8 +93,8 @@ static int parse_map(const json_t *o, const char *where, const char *key, json_t
 	return 0;
 }
 
-static int parse_flavor(const json_t *body, const char *where, json_t **ret,
-			struct hv_error *err)
+static int
+parse_flavor(const json_t *body, const char *where, json_t **ret, struct hv_error *err)
 {
 	json_t *f, *extra = NULL;
 	const char *name = NULL;
@@ -116,8 +120,8 @@ static int parse_flavor(const json_t *body, const char *where, json_t **ret,
 	return 0;
 }
 
-static int parse_image(const json_t *body, const char *where, int flags, json_t **ret,
-		       struct hv_error *err)
+static int
+parse_image(const json_t *body, const char *where, int flags, json_t **ret, struct hv_error *err)
 {
 	json_t *im, *props = NULL;
 	const char *id = NULL, *format = NULL;
@@ -136,14 +140,16 @@ static int parse_image(const json_t *body, const char *where, int flags, json_t 
 	return 1;
 }
 
-static bool ip_valid(const char *s)
+static bool
+ip_valid(const char *s)
 {
 	unsigned char buf[16];
 
 	return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
 }
 
-static int parse_ports(const json_t *body, json_t **ret, struct hv_error *err)
+static int
+parse_ports(const json_t *body, json_t **ret, struct hv_error *err)
 {
 	json_t *ports = NULL, *p, *out;
 	size_t i;
@@ -152,7 +158,7 @@ static int parse_ports(const json_t *body, json_t **ret, struct hv_error *err)
 	*ret = json_array();
 	if ((r = hj_arr(body, "body", "ports", HJ_OPTIONAL, MAX_PORTS, &ports, err)) <= 0)
 		return r;
-	json_array_foreach(ports, i, p) {
+	json_array_foreach (ports, i, p) {
 		char w[32], path[64], ifname[16];
 		const char *id = NULL, *mac = NULL, *ifn = NULL, *gw = NULL, *net = NULL;
 		int64_t mtu = 0;
@@ -193,14 +199,15 @@ static int parse_ports(const json_t *body, json_t **ret, struct hv_error *err)
 			/* nova's rule: "tap" + the first 11 characters of the port id */
 			snprintf(ifname, sizeof ifname, "tap%.11s", id);
 			for (char *c = ifname; *c; c++)
-				if (!charset((char[]){ *c, 0 }, "-", true, false))
+				if (!charset((char[]){*c, 0}, "-", true, false))
 					*c = '-';
 			ifn = ifname;
 		}
-		json_array_foreach(ips, j, ip) {
+		json_array_foreach (ips, j, ip) {
 			char ipw[64];
 
-			hj_path(ipw, sizeof ipw, hj_path(path, sizeof path, w, "fixed_ips", 0), NULL, j);
+			hj_path(ipw, sizeof ipw, hj_path(path, sizeof path, w, "fixed_ips", 0),
+				NULL, j);
 			if (!json_is_string(ip) || !ip_valid(json_string_value(ip))) {
 				json_decref(ipo);
 				return bad(err, ipw, "expected an IPv4 or IPv6 address");
@@ -220,8 +227,8 @@ static int parse_ports(const json_t *body, json_t **ret, struct hv_error *err)
 	return 1;
 }
 
-static int take_secret(const json_t *body, const char *key, size_t max, char **ret,
-		       struct hv_error *err)
+static int
+take_secret(const json_t *body, const char *key, size_t max, char **ret, struct hv_error *err)
 {
 	const char *s = NULL;
 	char path[64];
@@ -239,7 +246,8 @@ static int take_secret(const json_t *body, const char *key, size_t max, char **r
 	return *ret ? 1 : hv_error_set(err, -ENOMEM, key, "out of memory");
 }
 
-static int parse_spawn(const json_t *body, struct req *r, struct hv_error *err)
+static int
+parse_spawn(const json_t *body, struct req *r, struct hv_error *err)
 {
 	const char *name = NULL, *hostname = NULL, *key_data = NULL, *user_data = NULL;
 	const char *project = NULL;
@@ -274,14 +282,17 @@ static int parse_spawn(const json_t *body, struct req *r, struct hv_error *err)
 		user_data = json_string_value(json_object_get(body, "user_data"));
 		/* the limit is on the text: MAX_USER_DATA characters encode 64 KiB */
 		if (len > MAX_USER_DATA)
-			return bad(err, "body.user_data", "expected base64, at most 64 KiB decoded");
+			return bad(err, "body.user_data",
+				   "expected base64, at most 64 KiB decoded");
 		rc = hv_base64_decode(user_data, len, &r->user_data, &r->user_data_len);
 		if (rc == -ENOMEM)
 			return hv_error_set(err, -ENOMEM, "body.user_data", "out of memory");
 		if (rc < 0)
-			return bad(err, "body.user_data", "expected base64, at most 64 KiB decoded");
+			return bad(err, "body.user_data",
+				   "expected base64, at most 64 KiB decoded");
 		if (r->user_data_len > HV_USER_DATA_MAX)
-			return bad(err, "body.user_data", "expected base64, at most 64 KiB decoded");
+			return bad(err, "body.user_data",
+				   "expected base64, at most 64 KiB decoded");
 	} else if (json_object_get(body, "user_data") &&
 		   !json_is_null(json_object_get(body, "user_data"))) {
 		return bad(err, "body.user_data", "expected string");
@@ -314,8 +325,8 @@ fail:
 	return rc;
 }
 
-int req_parse(const json_t *body, struct req *ret, const char **ret_code,
-	      struct hv_error *err)
+int
+req_parse(const json_t *body, struct req *ret, const char **ret_code, struct hv_error *err)
 {
 	const char *command = NULL, *uuid = NULL, *s = NULL;
 	int64_t v = 0;
@@ -329,10 +340,9 @@ int req_parse(const json_t *body, struct req *ret, const char **ret_code,
 	cmd = inst_cmd_parse(command);
 	if (cmd < 0) {
 		*ret_code = PROTO_E_UNSUPPORTED;
-		return hv_error_set(err, -EPROTONOSUPPORT, "body.command",
-				    "body.command: %s command \"%s\"",
-				    inst_cmd_reserved(command) ? "not yet supported" : "unknown",
-				    command);
+		return hv_error_set(
+			err, -EPROTONOSUPPORT, "body.command", "body.command: %s command \"%s\"",
+			inst_cmd_reserved(command) ? "not yet supported" : "unknown", command);
 	}
 	ret->cmd = (enum inst_cmd)cmd;
 	if ((r = hj_uuid(body, "body", "uuid", 0, &uuid, err)) < 0)
@@ -342,9 +352,7 @@ int req_parse(const json_t *body, struct req *ret, const char **ret_code,
 	ret->timeout_s = 60;
 	ret->max_bytes = 65536;
 	switch (ret->cmd) {
-	case CMD_SPAWN:
-		r = parse_spawn(body, ret, err);
-		break;
+	case CMD_SPAWN: r = parse_spawn(body, ret, err); break;
 	case CMD_DESTROY:
 		r = hj_bool(body, "body", "delete_disks", HJ_OPTIONAL, &ret->delete_disks, err);
 		break;
@@ -391,7 +399,8 @@ int req_parse(const json_t *body, struct req *ret, const char **ret_code,
 		break;
 	case CMD_GET_CONSOLE:
 		r = hj_enum(body, "body", "type", 0, "vnc|serial", &s, err);
-		ret->console = r > 0 && strcmp(s, "serial") == 0 ? HVD_CONSOLE_SERIAL : HVD_CONSOLE_VNC;
+		ret->console =
+			r > 0 && strcmp(s, "serial") == 0 ? HVD_CONSOLE_SERIAL : HVD_CONSOLE_VNC;
 		break;
 	case CMD_SET_ADMIN_PASSWORD:
 		s = "root";
@@ -414,9 +423,7 @@ int req_parse(const json_t *body, struct req *ret, const char **ret_code,
 	case CMD_CONFIRM_RESIZE:
 	case CMD_REVERT_RESIZE:
 	case CMD_UNRESCUE:
-	case CMD_N:
-		r = 0;
-		break;
+	case CMD_N: r = 0; break;
 	}
 	if (r < 0) {
 		req_release(ret);
@@ -425,7 +432,8 @@ int req_parse(const json_t *body, struct req *ret, const char **ret_code,
 	return 0;
 }
 
-void req_wipe_secrets(struct req *r)
+void
+req_wipe_secrets(struct req *r)
 {
 	if (r->secret) {
 		explicit_bzero(r->secret, strlen(r->secret));
@@ -440,7 +448,8 @@ void req_wipe_secrets(struct req *r)
 	}
 }
 
-void req_release(struct req *r)
+void
+req_release(struct req *r)
 {
 	if (!r)
 		return;
@@ -451,9 +460,10 @@ void req_release(struct req *r)
 	r->key_data = NULL;
 }
 
-static const char *const secret_fields[] = { "admin_pass", "user_data", "password", NULL };
+static const char *const secret_fields[] = {"admin_pass", "user_data", "password", NULL};
 
-json_t *req_redacted(const json_t *body)
+json_t *
+req_redacted(const json_t *body)
 {
 	json_t *copy = json_deep_copy(body);
 
@@ -469,14 +479,16 @@ json_t *req_redacted(const json_t *body)
 	return copy;
 }
 
-void req_wipe(json_t *body)
+void
+req_wipe(json_t *body)
 {
 	for (int i = 0; secret_fields[i]; i++)
 		hj_wipe_string(json_object_get(body, secret_fields[i]));
 }
 
-int req_spec_view(const json_t *spec, const char *uuid, const char *image_store,
-		  struct req_spec_view *ret, struct hv_error *err)
+int
+req_spec_view(const json_t *spec, const char *uuid, const char *image_store,
+	      struct req_spec_view *ret, struct hv_error *err)
 {
 	json_t *flavor = json_object_get(spec, "flavor"), *image = json_object_get(spec, "image");
 	json_t *ports = json_object_get(spec, "ports"), *p;
@@ -492,12 +504,16 @@ int req_spec_view(const json_t *spec, const char *uuid, const char *image_store,
 	ret->spec.power_on = true;
 	if (flavor) {
 		ret->spec.flavor.name = json_string_value(json_object_get(flavor, "name"));
-		ret->spec.flavor.vcpus = (uint32_t)json_integer_value(json_object_get(flavor, "vcpus"));
-		ret->spec.flavor.ram_mb = (uint64_t)json_integer_value(json_object_get(flavor, "ram_mb"));
-		ret->spec.flavor.root_gb = (uint64_t)json_integer_value(json_object_get(flavor, "root_gb"));
+		ret->spec.flavor.vcpus =
+			(uint32_t)json_integer_value(json_object_get(flavor, "vcpus"));
+		ret->spec.flavor.ram_mb =
+			(uint64_t)json_integer_value(json_object_get(flavor, "ram_mb"));
+		ret->spec.flavor.root_gb =
+			(uint64_t)json_integer_value(json_object_get(flavor, "root_gb"));
 		ret->spec.flavor.ephemeral_gb =
 			(uint64_t)json_integer_value(json_object_get(flavor, "ephemeral_gb"));
-		ret->spec.flavor.swap_mb = (uint64_t)json_integer_value(json_object_get(flavor, "swap_mb"));
+		ret->spec.flavor.swap_mb =
+			(uint64_t)json_integer_value(json_object_get(flavor, "swap_mb"));
 		if ((r = driver_map(flavor, "flavor", "extra_specs", &ret->extra_specs,
 				    &ret->spec.flavor.n_extra_specs, err)) < 0)
 			goto fail;
@@ -516,11 +532,11 @@ int req_spec_view(const json_t *spec, const char *uuid, const char *image_store,
 			goto fail;
 		ret->spec.image.properties = ret->properties;
 	}
-	if ((r = driver_map(spec, "spec", "metadata", &ret->metadata, &ret->spec.n_metadata,
-			    err)) < 0)
+	if ((r = driver_map(spec, "spec", "metadata", &ret->metadata, &ret->spec.n_metadata, err)) <
+	    0)
 		goto fail;
 	ret->spec.metadata = ret->metadata;
-	json_array_foreach(ports, i, p)
+	json_array_foreach (ports, i, p)
 		n_ips += json_array_size(json_object_get(p, "fixed_ips"));
 	ret->ports = calloc(json_array_size(ports) + 1, sizeof *ret->ports);
 	ret->ips = calloc(n_ips + 1, sizeof *ret->ips);
@@ -529,7 +545,7 @@ int req_spec_view(const json_t *spec, const char *uuid, const char *image_store,
 		goto fail;
 	}
 	ipp = ret->ips;
-	json_array_foreach(ports, i, p) {
+	json_array_foreach (ports, i, p) {
 		json_t *ips = json_object_get(p, "fixed_ips"), *ip;
 		size_t j;
 
@@ -537,7 +553,7 @@ int req_spec_view(const json_t *spec, const char *uuid, const char *image_store,
 		ret->ports[i].mac = json_string_value(json_object_get(p, "mac"));
 		ret->ports[i].ifname = json_string_value(json_object_get(p, "ifname"));
 		ret->ports[i].fixed_ips = ipp;
-		json_array_foreach(ips, j, ip)
+		json_array_foreach (ips, j, ip)
 			*ipp++ = json_string_value(ip);
 		ret->ports[i].n_fixed_ips = json_array_size(ips);
 	}
@@ -549,7 +565,8 @@ fail:
 	return r;
 }
 
-void req_spec_view_release(struct req_spec_view *v)
+void
+req_spec_view_release(struct req_spec_view *v)
 {
 	if (!v)
 		return;

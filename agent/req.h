@@ -17,16 +17,16 @@
 struct req {
 	enum inst_cmd cmd;
 	char uuid[37];
-	bool hard;             /* reboot */
-	uint32_t timeout_s;    /* stop */
-	bool timeout_given;    /* stop: false = the driver's shutdown timeout */
-	bool delete_disks;     /* destroy */
-	bool power_on;         /* spawn */
-	size_t max_bytes;      /* console_log */
+	bool hard;                     /* reboot */
+	uint32_t timeout_s;            /* stop */
+	bool timeout_given;            /* stop: false = the driver's shutdown timeout */
+	bool delete_disks;             /* destroy */
+	bool power_on;                 /* spawn */
+	size_t max_bytes;              /* console_log */
 	enum hvd_console_type console; /* get_console */
-	char image_id[65];     /* snapshot: the new image */
-	char format[8];        /* snapshot */
-	char user[33];         /* set_admin_password */
+	char image_id[65];             /* snapshot: the new image */
+	char format[8];                /* snapshot */
+	char user[33];                 /* set_admin_password */
 	/* spawn: the whole normalized spec; resize: {"flavor"}; rebuild/rescue: {"image"}.
 	 * Owned, never holds a secret. */
 	json_t *spec;
@@ -44,8 +44,7 @@ struct req {
 /* Validates body. On failure returns -EINVAL (or -EPROTONOSUPPORT for an unknown or
  * reserved command) with *ret_code a PROTO_E_* code and err naming the field; *ret holds
  * nothing to release then. */
-int req_parse(const json_t *body, struct req *ret, const char **ret_code,
-	      struct hv_error *err);
+int req_parse(const json_t *body, struct req *ret, const char **ret_code, struct hv_error *err);
 void req_release(struct req *r);
 /* Overwrites and frees the secrets (admin password, user data) as soon as the command no
  * longer needs them; req_release does it too. */

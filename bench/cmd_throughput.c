@@ -13,7 +13,7 @@
 struct pair {
 	char name[32];
 	char uuid[40];
-	int stage;      /* 0 create sent, 1 delete sent, 2 done */
+	int stage; /* 0 create sent, 1 delete sent, 2 done */
 	uint64_t req_id;
 	double sent_at;
 };
@@ -36,8 +36,9 @@ cmp_double(const void *a, const void *b)
 static int
 send_create(struct hvc *c, struct pair *p, const char *host, struct hv_error *err)
 {
-	json_t *args = json_pack("{s:s, s:s, s:s, s:{s:i, s:i, s:i}}", "name", p->name, "host", host,
-				 "image", "cirros", "flavor", "vcpus", 1, "ram", 64, "disk", 1);
+	json_t *args =
+		json_pack("{s:s, s:s, s:s, s:{s:i, s:i, s:i}}", "name", p->name, "host", host,
+			  "image", "cirros", "flavor", "vcpus", 1, "ram", 64, "disk", 1);
 	int r = hvc_send(c, "server.create", args, true, 60000, &p->req_id, err);
 	json_decref(args);
 	p->sent_at = now_s();
@@ -60,9 +61,13 @@ main(int argc, char **argv)
 	const char *api = NULL, *host = "node-1", *prefix = "bench";
 	int pairs = 2000, window = 64, o;
 	static const struct option opts[] = {
-		{"api", required_argument, NULL, 'a'}, {"host", required_argument, NULL, 'H'},
-		{"pairs", required_argument, NULL, 'n'}, {"window", required_argument, NULL, 'w'},
-		{"prefix", required_argument, NULL, 'p'}, {"help", no_argument, NULL, 'h'}, {0},
+		{"api", required_argument, NULL, 'a'},
+		{"host", required_argument, NULL, 'H'},
+		{"pairs", required_argument, NULL, 'n'},
+		{"window", required_argument, NULL, 'w'},
+		{"prefix", required_argument, NULL, 'p'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
 	};
 	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (o) {
@@ -72,7 +77,8 @@ main(int argc, char **argv)
 		case 'w': window = atoi(optarg); break;
 		case 'p': prefix = optarg; break;
 		default:
-			printf("Usage: cmd_throughput [--api EP] [--host H] [--pairs N] [--window W]\n"
+			printf("Usage: cmd_throughput [--api EP] [--host H] [--pairs N] [--window "
+			       "W]\n"
 			       "Spawn+delete pairs through hvcentral's API, W pairs in flight;\n"
 			       "prints commands/s and p50/p99 latency of one command.\n");
 			return o == 'h' ? 0 : 2;
@@ -130,7 +136,8 @@ main(int argc, char **argv)
 			}
 		}
 		if (p->stage == 0 && ok) {
-			const char *u = json_string_value(json_object_get(json_object_get(reply, "result"), "uuid"));
+			const char *u = json_string_value(
+				json_object_get(json_object_get(reply, "result"), "uuid"));
 			snprintf(p->uuid, sizeof p->uuid, "%s", u ? u : "");
 			p->stage = 1;
 			if (send_delete(c, p, &err) < 0) {
@@ -146,12 +153,13 @@ main(int argc, char **argv)
 	}
 	double wall = now_s() - t0;
 	qsort(lat, (size_t)n_lat, sizeof *lat, cmp_double);
-	printf("commands: %d (%d spawn+delete pairs, window %d), failed: %d\n", n_lat, pairs, window,
-	       failed);
+	printf("commands: %d (%d spawn+delete pairs, window %d), failed: %d\n", n_lat, pairs,
+	       window, failed);
 	printf("wall: %.3f s, throughput: %.0f commands/s\n", wall, n_lat / wall);
-	printf("latency per command: p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
-	       lat[n_lat / 2] * 1e3, lat[(int)(n_lat * 0.99)] * 1e3, lat[n_lat - 1] * 1e3);
-	printf("target: 2000 commands/s on 2 cores -> %s\n", n_lat / wall >= 2000 ? "met" : "not met");
+	printf("latency per command: p50 %.2f ms, p99 %.2f ms, max %.2f ms\n", lat[n_lat / 2] * 1e3,
+	       lat[(int)(n_lat * 0.99)] * 1e3, lat[n_lat - 1] * 1e3);
+	printf("target: 2000 commands/s on 2 cores -> %s\n",
+	       n_lat / wall >= 2000 ? "met" : "not met");
 	free(ps);
 	free(lat);
 	hvc_free(c);

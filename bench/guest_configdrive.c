@@ -67,8 +67,9 @@ run_genisoimage(const char *out, const char *dir)
 		int null = open("/dev/null", O_WRONLY);
 		dup2(null, 1);
 		dup2(null, 2);
-		execlp("genisoimage", "genisoimage", "-o", out, "-ldots", "-allow-lowercase", "-allow-multidot",
-		       "-l", "-publisher", "hvagent", "-quiet", "-J", "-r", "-V", "config-2", dir, (char *)NULL);
+		execlp("genisoimage", "genisoimage", "-o", out, "-ldots", "-allow-lowercase",
+		       "-allow-multidot", "-l", "-publisher", "hvagent", "-quiet", "-J", "-r", "-V",
+		       "config-2", dir, (char *)NULL);
 		_exit(127);
 	}
 	int st;
@@ -79,34 +80,47 @@ run_genisoimage(const char *out, const char *dir)
 int
 main(void)
 {
-	static const struct guest_pubkey keys[] = { {
+	static const struct guest_pubkey keys[] = {{
 		"mykey",
-		"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGsN9NMU3DY54Je2XYHctrFOcK3N43SGr/eXzpYy6G1j user@example",
-	} };
-	static const struct guest_kv meta[] = { { "role", "web" }, { "tier", "front" } };
-	static const struct guest_nic nics[] = { {
+		"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGsN9NMU3DY54Je2XYHctrFOcK3N43SGr/eXzpYy6G1j "
+		"user@example",
+	}};
+	static const struct guest_kv meta[] = {{"role", "web"}, {"tier", "front"}};
+	static const struct guest_nic nics[] = {{
 		.mac = "52:54:00:12:34:56",
 		.port_id = "0a1b2c3d-1111-2222-3333-444455556666",
 		.address = "10.1.2.3",
 		.prefix = 32,
 		.gateway = "169.254.1.1",
-	} };
-	static const char *const dns[] = { "10.0.0.53" };
+	}};
+	static const char *const dns[] = {"10.0.0.53"};
 	static const char script[] = "#!/bin/sh\necho customized > /var/tmp/customized\n";
 	static double ours[ROUNDS], docs[ROUNDS], peer[PEER_ROUNDS];
 	char hash[GUEST_HASH_MAX], dir[] = "/var/tmp/guest-bench-XXXXXX", path[600], tree_dir[600];
-	struct hv_error err = { 0 };
+	struct hv_error err = {0};
 
-	if (!mkdtemp(dir) || guest_password_hash("bench-password", GUEST_HASH_SHA512, hash, sizeof hash, &err) < 0) {
+	if (!mkdtemp(dir) ||
+	    guest_password_hash("bench-password", GUEST_HASH_SHA512, hash, sizeof hash, &err) < 0) {
 		fprintf(stderr, "setup failed: %s\n", err.message);
 		return 1;
 	}
 	struct guest_config c = {
-		.uuid = "6f1b6c3e-2a4d-4c3b-9e0f-1a2b3c4d5e6f", .name = "web-1", .hostname = "web-1",
-		.availability_zone = "nova", .project_id = "p-42", .keys = keys, .n_keys = 1,
-		.meta = meta, .n_meta = 2, .user_data = (const unsigned char *)script,
-		.user_data_len = strlen(script), .admin_password_hash = hash, .nics = nics, .n_nics = 1,
-		.dns = dns, .n_dns = 1,
+		.uuid = "6f1b6c3e-2a4d-4c3b-9e0f-1a2b3c4d5e6f",
+		.name = "web-1",
+		.hostname = "web-1",
+		.availability_zone = "nova",
+		.project_id = "p-42",
+		.keys = keys,
+		.n_keys = 1,
+		.meta = meta,
+		.n_meta = 2,
+		.user_data = (const unsigned char *)script,
+		.user_data_len = strlen(script),
+		.admin_password_hash = hash,
+		.nics = nics,
+		.n_nics = 1,
+		.dns = dns,
+		.n_dns = 1,
 	};
 	snprintf(path, sizeof path, "%s/disk.config", dir);
 
@@ -147,11 +161,13 @@ main(void)
 
 	double m_ours = median(ours, ROUNDS), m_docs = median(docs, ROUNDS);
 	printf("config drive documents (validate + JSON), median of %d: %.3f ms\n", ROUNDS, m_docs);
-	printf("config drive build (documents + ISO + fsync + rename), median of %d: %.3f ms (target < 10 ms)\n",
+	printf("config drive build (documents + ISO + fsync + rename), median of %d: %.3f ms "
+	       "(target < 10 ms)\n",
 	       ROUNDS, m_ours);
 	if (have_peer) {
 		double m_peer = median(peer, PEER_ROUNDS);
-		printf("nova's way (tree in a directory + genisoimage), median of %d: %.3f ms\n", PEER_ROUNDS, m_peer);
+		printf("nova's way (tree in a directory + genisoimage), median of %d: %.3f ms\n",
+		       PEER_ROUNDS, m_peer);
 		printf("ratio: ours is %.1fx faster\n", m_peer / m_ours);
 	} else {
 		printf("genisoimage not available: no peer figure\n");

@@ -63,9 +63,13 @@ reconcile(int n, const char *uri)
 		char xml[1024];
 		virDomainPtr d;
 		snprintf(xml, sizeof xml,
-			 "<domain type='qemu'><name>instance-bbbbbbbb-0000-4000-8000-%012d</name><uuid>bbbbbbbb-0000-4000-8000-%012d</uuid>"
-			 "<memory unit='KiB'>65536</memory><vcpu>1</vcpu><os><type arch='x86_64'>hvm</type></os>"
-			 "</domain>", i, i);
+			 "<domain "
+			 "type='qemu'><name>instance-bbbbbbbb-0000-4000-8000-%012d</"
+			 "name><uuid>bbbbbbbb-0000-4000-8000-%012d</uuid>"
+			 "<memory unit='KiB'>65536</memory><vcpu>1</vcpu><os><type "
+			 "arch='x86_64'>hvm</type></os>"
+			 "</domain>",
+			 i, i);
 		if (!(d = virDomainDefineXML(vc, xml))) {
 			fprintf(stderr, "define %d failed\n", i);
 			return 1;
@@ -110,7 +114,8 @@ reconcile(int n, const char *uri)
 		}
 	}
 	printf("reconcile on %s: %zu domains listed and observed one by one\n", uri, seen);
-	printf("reconcile: driver %.3f s (median of 5), bare libvirt API %.3f s, ratio %.2f; target < 2 s: %s\n",
+	printf("reconcile: driver %.3f s (median of 5), bare libvirt API %.3f s, ratio %.2f; "
+	       "target < 2 s: %s\n",
 	       median(t_drv, 5), median(t_raw, 5), median(t_drv, 5) / median(t_raw, 5),
 	       median(t_drv, 5) < 2.0 ? "met" : "MISSED");
 	lvt_close(&t);
@@ -121,8 +126,10 @@ reconcile(int n, const char *uri)
 static int
 spawn_bench(const char *uri, const char *kernel, const char *initrd, int runs)
 {
-	struct hvd_kv cfg[] = {{"uri", uri}, {"virt_type", "qemu"}, {"serial_port_range", "43000:43100"}};
-	struct hvd_kv props[] = {{"kernel", kernel}, {"initrd", initrd}, {"os_command_line", "console=ttyS0 quiet"}};
+	struct hvd_kv cfg[] = {
+		{"uri", uri}, {"virt_type", "qemu"}, {"serial_port_range", "43000:43100"}};
+	struct hvd_kv props[] = {
+		{"kernel", kernel}, {"initrd", initrd}, {"os_command_line", "console=ttyS0 quiet"}};
 	static const char *const uuid = "bbbbbbbb-5555-4000-8000-000000000001";
 	struct lvt t;
 	struct hv_error err = {0};
@@ -144,9 +151,16 @@ spawn_bench(const char *uri, const char *kernel, const char *initrd, int runs)
 	}
 	for (int r = 0; r < runs; r++) {
 		struct hvd_instance_spec s = {
-			.struct_size = sizeof s, .uuid = uuid, .name = "bench", .power_on = true,
+			.struct_size = sizeof s,
+			.uuid = uuid,
+			.name = "bench",
+			.power_on = true,
 			.flavor = {.name = "tiny", .vcpus = 1, .ram_mb = 256, .root_gb = 1},
-			.image = {.id = "tiny", .path = disk, .format = "raw", .properties = props, .n_properties = 3},
+			.image = {.id = "tiny",
+				  .path = disk,
+				  .format = "raw",
+				  .properties = props,
+				  .n_properties = 3},
 		};
 		virConnectPtr vc;
 		virDomainPtr d;
@@ -210,20 +224,25 @@ spawn_bench(const char *uri, const char *kernel, const char *initrd, int runs)
 		char ov[600];
 		snprintf(ov, sizeof ov, "%s/overlay.qcow2", t.dir);
 		for (int r = 0; r < runs; r++) {
-			const char *a[] = {"qemu-img", "create", "-q", "-f", "qcow2", "-b", disk, "-F", "raw", ov, "1G", NULL};
+			const char *a[] = {"qemu-img", "create", "-q",  "-f", "qcow2", "-b",
+					   disk,       "-F",     "raw", ov,   "1G",    NULL};
 			double a0 = lvt_now();
 			lvt_run(a);
 			t_img[r] = lvt_now() - a0;
 			unlink(ov);
 		}
-		printf("spawn: of which the qemu-img overlay takes %.3f s (median)\n", median(t_img, runs));
+		printf("spawn: of which the qemu-img overlay takes %.3f s (median)\n",
+		       median(t_img, runs));
 	}
-	printf("spawn to running: driver %.3f s, virsh create of the same XML %.3f s (medians of %d); "
-	       "ratio %.2f; target <= 1.10: %s\n", median(t_drv, runs), median(t_virsh, runs), runs,
+	printf("spawn to running: driver %.3f s, virsh create of the same XML %.3f s (medians of "
+	       "%d); "
+	       "ratio %.2f; target <= 1.10: %s\n",
+	       median(t_drv, runs), median(t_virsh, runs), runs,
 	       median(t_drv, runs) / median(t_virsh, runs),
 	       median(t_drv, runs) / median(t_virsh, runs) <= 1.10 ? "met" : "MISSED");
 	printf("spawn to running: virsh define + virsh start (persistent, as the driver) %.3f s; "
-	       "driver / that %.2f\n", median(t_defstart, runs), median(t_drv, runs) / median(t_defstart, runs));
+	       "driver / that %.2f\n",
+	       median(t_defstart, runs), median(t_drv, runs) / median(t_defstart, runs));
 	lvt_close(&t);
 	return 0;
 }
@@ -232,9 +251,11 @@ int
 main(int argc, char **argv)
 {
 	if (argc >= 2 && strcmp(argv[1], "reconcile") == 0)
-		return reconcile(argc >= 3 ? atoi(argv[2]) : 1000, argc >= 4 ? argv[3] : "test:///default");
+		return reconcile(argc >= 3 ? atoi(argv[2]) : 1000,
+				 argc >= 4 ? argv[3] : "test:///default");
 	if (argc >= 5 && strcmp(argv[1], "spawn") == 0)
 		return spawn_bench(argv[2], argv[3], argv[4], argc >= 6 ? atoi(argv[5]) : 5);
-	fprintf(stderr, "usage: %s reconcile [N [URI]] | spawn URI KERNEL INITRD [RUNS]\n", argv[0]);
+	fprintf(stderr, "usage: %s reconcile [N [URI]] | spawn URI KERNEL INITRD [RUNS]\n",
+		argv[0]);
 	return 2;
 }

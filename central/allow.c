@@ -75,7 +75,8 @@ load(struct allow *al, struct hv_error *err)
 		if (len - 4 > PROTO_MAX_ID)
 			continue;
 		memcpy(e.host_id, de->d_name, len - 4);
-		if (!allow_host_name_valid(e.host_id) || !read_key_file(dirfd(d), de->d_name, e.key))
+		if (!allow_host_name_valid(e.host_id) ||
+		    !read_key_file(dirfd(d), de->d_name, e.key))
 			continue;
 		if (HV_GROW(al->entries, al->cap, al->n + 1) < 0) {
 			closedir(d);
@@ -154,11 +155,14 @@ int
 allow_add(struct allow *al, const char *host_id, const char *public_z85, struct hv_error *err)
 {
 	if (!allow_host_name_valid(host_id))
-		return hv_error_set(err, -EINVAL, "name",
-				    "'%s' is not a host name (1-%d of A-Z a-z 0-9 . _ : -, starting "
-				    "with a letter or digit)", host_id, PROTO_MAX_ID);
+		return hv_error_set(
+			err, -EINVAL, "name",
+			"'%s' is not a host name (1-%d of A-Z a-z 0-9 . _ : -, starting "
+			"with a letter or digit)",
+			host_id, PROTO_MAX_ID);
 	if (!keys_z85_valid(public_z85))
-		return hv_error_set(err, -EINVAL, "key", "not a CURVE public key (40 Z85 characters)");
+		return hv_error_set(err, -EINVAL, "key",
+				    "not a CURVE public key (40 Z85 characters)");
 	int r = allow_refresh(al, err);
 	if (r < 0)
 		return r;
@@ -167,9 +171,10 @@ allow_add(struct allow *al, const char *host_id, const char *public_z85, struct 
 		return hv_error_set(err, -EEXIST, "key", "key already allowed as host '%s'", owner);
 	const char *have = allow_key_for(al, host_id);
 	if (have && strcmp(have, public_z85) != 0)
-		return hv_error_set(err, -EEXIST, "name",
-				    "host '%s' already has another key (remove %s/%s.pub to rotate)",
-				    host_id, al->dir, host_id);
+		return hv_error_set(
+			err, -EEXIST, "name",
+			"host '%s' already has another key (remove %s/%s.pub to rotate)", host_id,
+			al->dir, host_id);
 	if (have)
 		return 0;
 
@@ -204,7 +209,8 @@ allow_list(const struct allow *al)
 {
 	json_t *arr = json_array();
 	for (size_t i = 0; i < al->n; i++)
-		json_array_append_new(arr, json_pack("{s:s, s:s}", "host_id", al->entries[i].host_id,
-						     "public_key", al->entries[i].key));
+		json_array_append_new(arr,
+				      json_pack("{s:s, s:s}", "host_id", al->entries[i].host_id,
+						"public_key", al->entries[i].key));
 	return arr;
 }

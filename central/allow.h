@@ -24,8 +24,7 @@ const char *allow_host_for(const struct allow *al, const char *public_z85);
 const char *allow_key_for(const struct allow *al, const char *host_id);
 /* Writes <dir>/<host_id>.pub atomically. -EEXIST when host_id already has another key or
  * the key already belongs to another host; -EINVAL (field "name"/"key") for a bad name/key. */
-int allow_add(struct allow *al, const char *host_id, const char *public_z85,
-	      struct hv_error *err);
+int allow_add(struct allow *al, const char *host_id, const char *public_z85, struct hv_error *err);
 /* True for a name usable as a host id and a file name: 1-64 of [A-Za-z0-9._:-], starting
  * with a letter or digit. */
 bool allow_host_name_valid(const char *name);

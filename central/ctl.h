@@ -52,9 +52,9 @@ int64_t ctl_tick(struct ctl *c, int64_t now_ms);
  * a command the agent runs. args is the protocol body (modified: each field named in
  * secrets is replaced by "<field>_redacted": true); secrets (may be NULL) holds the secret
  * fields, kept in memory only until the command finishes. The caller keeps both. */
-int ctl_queue(struct ctl *c, const char *host, const char *uuid, const char *command,
-	      json_t *args, json_t *secrets, int64_t now_ms, char ret_cmd_id[PROTO_MAX_ID + 1],
-	      struct hv_error *err);
+int
+ctl_queue(struct ctl *c, const char *host, const char *uuid, const char *command, json_t *args,
+	  json_t *secrets, int64_t now_ms, char ret_cmd_id[PROTO_MAX_ID + 1], struct hv_error *err);
 /* Wipes every string of a secret-fields object and drops the caller's reference.
  * NULL-safe. */
 void ctl_secrets_free(json_t *fields);

@@ -53,7 +53,7 @@ ctl_secrets_free(json_t *fields)
 {
 	const char *k;
 	json_t *v;
-	json_object_foreach(fields, k, v)
+	json_object_foreach (fields, k, v)
 		hj_wipe_string(v);
 	json_decref(fields);
 }
@@ -132,7 +132,7 @@ restore_secrets(struct ctl *c, const char *cmd_id, json_t *body)
 	const char *k;
 	json_t *v;
 	/* the markers first, the body changed after: no insertion while iterating */
-	json_object_foreach(body, k, v) {
+	json_object_foreach (body, k, v) {
 		size_t n = strlen(k);
 		if (n > 9 && n - 9 < sizeof fields[0] && strcmp(k + n - 9, "_redacted") == 0 &&
 		    json_is_true(v) && n_fields < sizeof fields / sizeof fields[0])
@@ -146,8 +146,8 @@ restore_secrets(struct ctl *c, const char *cmd_id, json_t *body)
 		char marker[80];
 		snprintf(marker, sizeof marker, "%s_redacted", fields[i]);
 		/* a copy: the sent body is wiped after the send, the kept one must survive */
-		json_object_set_new(body, fields[i], json_stringn(json_string_value(val),
-								  json_string_length(val)));
+		json_object_set_new(body, fields[i],
+				    json_stringn(json_string_value(val), json_string_length(val)));
 		json_object_del(body, marker);
 	}
 	return 0;
@@ -172,7 +172,7 @@ send_cmd(struct ctl *c, const struct store_cmd *cmd)
 	/* the body is a copy that may hold a secret; the frame on the wire is libzmq's */
 	const char *k;
 	json_t *v;
-	json_object_foreach(body, k, v)
+	json_object_foreach (body, k, v)
 		hj_wipe_string(v);
 	json_decref(body);
 	if (r == 0)
@@ -196,7 +196,8 @@ dispatch(struct ctl *c, struct store_cmd *cmd, int64_t now)
 	if (r == -ENOKEY) {
 		/* never send it without the secret the operator gave: fail it instead */
 		char msg[256];
-		snprintf(msg, sizeof msg, "hvcentral restarted before host %s accepted this %s; its "
+		snprintf(msg, sizeof msg,
+			 "hvcentral restarted before host %s accepted this %s; its "
 			 "secret fields were kept in memory only and are gone: run it again",
 			 cmd->host_id, cmd->action);
 		json_t *e = json_pack("{s:s, s:s}", "code", "interrupted", "message", msg);
@@ -242,8 +243,8 @@ void
 ctl_undo_task(struct ctl *c, const struct store_cmd *cmd, const char *why, int64_t now)
 {
 	bool spawn = strcmp(cmd->action, "spawn") == 0;
-	store_instance_set_state(c->store, cmd->uuid, spawn ? "error" : NULL, "",
-				 NULL, spawn ? why : NULL, now, &c->scratch);
+	store_instance_set_state(c->store, cmd->uuid, spawn ? "error" : NULL, "", NULL,
+				 spawn ? why : NULL, now, &c->scratch);
 }
 
 int64_t
@@ -257,7 +258,8 @@ ctl_tick(struct ctl *c, int64_t now)
 		 * late; only unanswered ones expire */
 		if (cmd->state != STORE_CMD_ACKED && cmd->deadline_ms && now >= cmd->deadline_ms) {
 			char msg[160];
-			snprintf(msg, sizeof msg, "host %s did not accept the command before its deadline",
+			snprintf(msg, sizeof msg,
+				 "host %s did not accept the command before its deadline",
 				 cmd->host_id);
 			json_t *e = json_pack("{s:s, s:s}", "code", "expired", "message", msg);
 			ctl_undo_task(c, cmd, msg, now);
@@ -278,7 +280,9 @@ int
 ctl_queue(struct ctl *c, const char *host, const char *uuid, const char *command, json_t *args,
 	  json_t *secrets, int64_t now, char ret_cmd_id[PROTO_MAX_ID + 1], struct hv_error *err)
 {
-	struct store_cmd cmd = {.state = STORE_CMD_SENT, .attempts = 1, .created_ms = now,
+	struct store_cmd cmd = {.state = STORE_CMD_SENT,
+				.attempts = 1,
+				.created_ms = now,
 				.deadline_ms = now + c->cfg.cmd_timeout_ms,
 				.next_try_ms = now + c->cfg.retry_ms};
 	char id[37];
@@ -291,7 +295,7 @@ ctl_queue(struct ctl *c, const char *host, const char *uuid, const char *command
 	const char *k;
 	json_t *v;
 	char marker[80];
-	json_object_foreach(secrets, k, v) {
+	json_object_foreach (secrets, k, v) {
 		/* journaled without the value (protocol §10.3); kept in memory until the RESULT */
 		json_object_del(args, k);
 		snprintf(marker, sizeof marker, "%s_redacted", k);

@@ -62,20 +62,21 @@ apply_record(struct ctl *c, const char *host, json_t *rec, int64_t now)
 		return; /* a record we cannot read changes nothing */
 	char fault[512];
 	fault_text(rec, fault, sizeof fault);
-	int r = store_instance_set_state(c->store, uuid, vm, task ? task : "", power, fault, now, &e);
+	int r = store_instance_set_state(c->store, uuid, vm, task ? task : "", power, fault, now,
+					 &e);
 	if (r != -ENOENT)
 		return;
 	/* an instance the controller did not create (built before a store was lost, or by
 	 * another controller): adopt it so operators see it */
 	json_t *flavor = json_object_get(rec, "flavor");
 	json_t *specs = json_object_get(flavor, "extra_specs");
-	json_t *inst = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:s, s:s}", "uuid", uuid,
-				 "name", name ? name : uuid, "host", host,
-				 "image", str_or(json_object_get(rec, "image"), "id", ""),
-				 "flavor", flavor ? json_incref(flavor) : json_object(),
-				 "properties", specs ? json_incref(specs) : json_object(),
-				 "vm_state", vm, "task_state", task ? task : "",
-				 "power_state", power ? power : "nostate");
+	json_t *inst =
+		json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:s, s:s}", "uuid", uuid, "name",
+			  name ? name : uuid, "host", host, "image",
+			  str_or(json_object_get(rec, "image"), "id", ""), "flavor",
+			  flavor ? json_incref(flavor) : json_object(), "properties",
+			  specs ? json_incref(specs) : json_object(), "vm_state", vm, "task_state",
+			  task ? task : "", "power_state", power ? power : "nostate");
 	if (inst && store_instance_insert(c->store, inst, now, &e) == -EEXIST) {
 		/* the name is taken by a live instance: keep the uuid as its name */
 		json_object_set_new(inst, "name", json_string(uuid));
@@ -99,7 +100,7 @@ apply_snapshot(struct ctl *c, const char *host, json_t *body, int64_t now)
 		store_host_set_resources(c->store, host, host_body, &c->scratch);
 	size_t i;
 	json_t *rec;
-	json_array_foreach(insts, i, rec)
+	json_array_foreach (insts, i, rec)
 		apply_record(c, host, rec, now);
 
 	/* instances the host no longer knows, and that no command is about to create */
@@ -107,11 +108,11 @@ apply_snapshot(struct ctl *c, const char *host, json_t *body, int64_t now)
 	if (store_instance_uuids_on(c->store, host, &known, &c->scratch) < 0)
 		return;
 	json_t *u;
-	json_array_foreach(known, i, u) {
+	json_array_foreach (known, i, u) {
 		const char *uuid = json_string_value(u);
 		bool seen = false;
 		size_t k;
-		json_array_foreach(insts, k, rec) {
+		json_array_foreach (insts, k, rec) {
 			if (strcmp(str_or(rec, "uuid", ""), uuid) == 0) {
 				seen = true;
 				break;
@@ -157,9 +158,9 @@ on_state(struct ctl *c, const char *host, const struct proto_msg *m, int64_t now
 	}
 	size_t i;
 	json_t *v;
-	json_array_foreach(json_object_get(m->body, "instances"), i, v)
+	json_array_foreach (json_object_get(m->body, "instances"), i, v)
 		apply_record(c, host, v, now);
-	json_array_foreach(json_object_get(m->body, "removed"), i, v)
+	json_array_foreach (json_object_get(m->body, "removed"), i, v)
 		if (json_is_string(v))
 			mark_removed(c, json_string_value(v), now);
 	store_host_set_seq(c->store, host, m->hdr.seq, &c->scratch);
@@ -184,21 +185,26 @@ on_result(struct ctl *c, const char *host, const struct proto_msg *m, int64_t no
 		bool ok = strcmp(str_or(m->body, "status", ""), "ok") == 0;
 		if (json_is_object(inst))
 			apply_record(c, host, inst, now);
-		if (ok && json_is_object(inst) && (strstr(cmd.action, "resize") ||
-						   strcmp(cmd.action, "rebuild") == 0))
+		if (ok && json_is_object(inst) &&
+		    (strstr(cmd.action, "resize") || strcmp(cmd.action, "rebuild") == 0))
 			store_instance_set_spec(c->store, cmd.uuid, json_object_get(inst, "flavor"),
-						str_or(json_object_get(inst, "image"), "id", NULL), now,
-						&c->scratch);
+						str_or(json_object_get(inst, "image"), "id", NULL),
+						now, &c->scratch);
 		else if (ok && strcmp(cmd.action, "destroy") == 0)
 			mark_removed(c, cmd.uuid, now);
 		else if (!ok)
-			ctl_undo_task(c, &cmd, str_or(json_object_get(m->body, "error"), "message", "failed"), now);
+			ctl_undo_task(
+				c, &cmd,
+				str_or(json_object_get(m->body, "error"), "message", "failed"),
+				now);
 		if (ok) {
 			ctl_finish(c, &cmd, true, m->body);
 		} else {
 			json_t *e = json_object_get(m->body, "error");
-			json_t *copy = json_is_object(e) ? json_deep_copy(e)
-				       : json_pack("{s:s, s:s}", "code", "internal", "message", "failed");
+			json_t *copy = json_is_object(e)
+					       ? json_deep_copy(e)
+					       : json_pack("{s:s, s:s}", "code", "internal",
+							   "message", "failed");
 			json_object_set(copy, "result", m->body);
 			ctl_finish(c, &cmd, false, copy);
 			json_decref(copy);
@@ -212,7 +218,8 @@ on_ack(struct ctl *c, const char *host, const struct proto_msg *m, int64_t now)
 {
 	const char *cmd_id = str_or(m->body, "cmd_id", NULL);
 	if (cmd_id)
-		store_cmd_mark_acked(c->store, cmd_id, host, now + c->cfg.acked_retry_ms, &c->scratch);
+		store_cmd_mark_acked(c->store, cmd_id, host, now + c->cfg.acked_retry_ms,
+				     &c->scratch);
 }
 
 static void
@@ -274,37 +281,26 @@ ctl_on_agent(struct ctl *c, const char *host, const char *address, const struct 
 		char boot[80] = "";
 		store_host_seq(c->store, host, &seq, boot, &c->scratch);
 		if (strcmp(boot, m->hdr.boot_id) != 0)
-			store_host_hello(c->store, host, m->hdr.boot_id,
-					 json_string_value(json_object_get(m->body, "agent_version")),
-					 &c->scratch);
+			store_host_hello(
+				c->store, host, m->hdr.boot_id,
+				json_string_value(json_object_get(m->body, "agent_version")),
+				&c->scratch);
 		send_simple(c, host, PROTO_WELCOME, m->hdr.msg_id,
 			    json_pack("{s:i}", "schema", PROTO_SCHEMA));
 		break;
 	}
 	case PROTO_SNAPSHOT:
-	case PROTO_DELTA:
-		on_state(c, host, m, now);
-		break;
-	case PROTO_REPORT:
-		store_host_set_resources(c->store, host, m->body, &c->scratch);
-		break;
+	case PROTO_DELTA: on_state(c, host, m, now); break;
+	case PROTO_REPORT: store_host_set_resources(c->store, host, m->body, &c->scratch); break;
 	case PROTO_EVENT:
 		if (m->hdr.has_seq)
 			send_simple(c, host, PROTO_ACK, m->hdr.msg_id,
 				    json_pack("{s:I}", "seq", (json_int_t)m->hdr.seq));
 		break;
-	case PROTO_ACK:
-		on_ack(c, host, m, now);
-		break;
-	case PROTO_RESULT:
-		on_result(c, host, m, now);
-		break;
-	case PROTO_ERROR:
-		on_error(c, host, m, now);
-		break;
-	case PROTO_PING:
-		send_simple(c, host, PROTO_PONG, m->hdr.msg_id, json_object());
-		break;
+	case PROTO_ACK: on_ack(c, host, m, now); break;
+	case PROTO_RESULT: on_result(c, host, m, now); break;
+	case PROTO_ERROR: on_error(c, host, m, now); break;
+	case PROTO_PING: send_simple(c, host, PROTO_PONG, m->hdr.msg_id, json_object()); break;
 	default:
 		/* WELCOME, COMMAND, RESYNC and PONG are ours to send; receiving one changes nothing */
 		break;

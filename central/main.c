@@ -71,8 +71,10 @@ static const char help_text[] =
 	"  --state-dir DIR        database, keypair and allowlist (config [DEFAULT] state_dir)\n"
 	"  --listen ENDPOINT      where agents connect (config [agents] endpoint)\n"
 	"  --api ENDPOINT         the API socket for hv (config [api] endpoint)\n"
-	"  --init DIR             create DIR's keypair, allowlist directory and database, print the\n"
-	"                         public key agents pin as [controller] server_public_key; idempotent\n"
+	"  --init DIR             create DIR's keypair, allowlist directory and database, print "
+	"the\n"
+	"                         public key agents pin as [controller] server_public_key; "
+	"idempotent\n"
 	"  --show-public-key      print the controller's public key and exit\n"
 	"  --check-config         print the effective config, or every error in it, and exit\n"
 	"  -h, --help, --version\n"
@@ -112,7 +114,8 @@ static void
 resolve_paths(const struct cfg *cfg, const char *state_dir, const char *listen, const char *api,
 	      struct paths *p)
 {
-	snprintf(p->state, sizeof p->state, "%s", state_dir ? state_dir : cfg_get_str(cfg, "DEFAULT", "state_dir"));
+	snprintf(p->state, sizeof p->state, "%s",
+		 state_dir ? state_dir : cfg_get_str(cfg, "DEFAULT", "state_dir"));
 	snprintf(p->keys, sizeof p->keys, "%s/keys", p->state);
 	const char *al = cfg_get_str(cfg, "agents", "allowlist_dir");
 	if (al && *al)
@@ -120,7 +123,8 @@ resolve_paths(const struct cfg *cfg, const char *state_dir, const char *listen, 
 	else
 		snprintf(p->allow, sizeof p->allow, "%s/agents", p->state);
 	snprintf(p->db, sizeof p->db, "%s/hvcentral.db", p->state);
-	snprintf(p->listen, sizeof p->listen, "%s", listen ? listen : cfg_get_str(cfg, "agents", "endpoint"));
+	snprintf(p->listen, sizeof p->listen, "%s",
+		 listen ? listen : cfg_get_str(cfg, "agents", "endpoint"));
 	const char *a = api ? api : cfg_get_str(cfg, "api", "endpoint");
 	if (a && *a)
 		snprintf(p->api, sizeof p->api, "%s", a);
@@ -138,7 +142,8 @@ do_init(const struct paths *p)
 	struct allow *al = NULL;
 	int r = mkdir_p(p->state, 0700);
 	if (r < 0) {
-		fprintf(stderr, "hvcentral: --init: cannot create %s: %s\n", p->state, strerror(-r));
+		fprintf(stderr, "hvcentral: --init: cannot create %s: %s\n", p->state,
+			strerror(-r));
 		return 1;
 	}
 	if (keys_load_or_create(p->keys, "server", &kp, &created, &err) < 0 ||
@@ -211,7 +216,8 @@ flush_replies(struct central *c)
 	for (size_t i = 0; i < c->n_out; i++) {
 		struct outmsg *o = &c->out[i];
 		/* the client may be gone (hv interrupted): ROUTER_MANDATORY tells us, we drop */
-		if (zmq_send(c->api_sock, o->cl.id, o->cl.id_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0) {
+		if (zmq_send(c->api_sock, o->cl.id, o->cl.id_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) >=
+		    0) {
 			if (o->cl.delim)
 				zmq_send(c->api_sock, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT);
 			zmq_send(c->api_sock, o->text, strlen(o->text), ZMQ_DONTWAIT);
@@ -331,7 +337,8 @@ handle_agent(struct central *c)
 		    strcmp(peer.user_id, rid) == 0 && strcmp(rid, m.hdr.host_id) == 0;
 	if (r < 0) {
 		if (same || (peer.user_id[0] && strcmp(peer.user_id, rid) == 0)) {
-			struct proto_msg e = {.type = PROTO_ERROR, .body = proto_error_body(code, &err)};
+			struct proto_msg e = {.type = PROTO_ERROR,
+					      .body = proto_error_body(code, &err)};
 			proto_header_init(&e.hdr, peer.user_id, NULL);
 			snprintf(e.hdr.corr_id, sizeof e.hdr.corr_id, "%s", m.hdr.msg_id);
 			proto_send(c->agents, &peer, &e, ZMQ_DONTWAIT, NULL);
@@ -345,7 +352,8 @@ handle_agent(struct central *c)
 	if (!same) {
 		c->n_dropped++;
 		hv_log(HV_LOG_WARNING, NULL, NULL,
-		       "dropped %s: key of host=%s, routing id=%s, header host_id=%s must all agree",
+		       "dropped %s: key of host=%s, routing id=%s, header host_id=%s must all "
+		       "agree",
 		       proto_type_name(m.type), peer.user_id[0] ? peer.user_id : "(none)", rid,
 		       m.hdr.host_id);
 		proto_msg_release(&m);
@@ -361,8 +369,8 @@ handle_agent(struct central *c)
 		hv_log(HV_LOG_WARNING, NULL, NULL, "host=%s refused our message %s: %s: %s", rid,
 		       m.hdr.corr_id, ecode, emsg);
 	} else if (hv_log_enabled(HV_LOG_DEBUG))
-		hv_log(HV_LOG_DEBUG, NULL, NULL, "received %s host=%s seq=%llu", proto_type_name(m.type),
-		       rid, (unsigned long long)m.hdr.seq);
+		hv_log(HV_LOG_DEBUG, NULL, NULL, "received %s host=%s seq=%llu",
+		       proto_type_name(m.type), rid, (unsigned long long)m.hdr.seq);
 	ctl_on_agent(c->ctl, rid, address[0] ? address : NULL, &m, c->now);
 	proto_msg_release(&m);
 }
@@ -468,7 +476,8 @@ open_sockets(struct central *c, const struct paths *p, const struct cfg *cfg,
 		char *slash = strrchr(dir, '/');
 		if (slash && slash != dir) {
 			*slash = '\0';
-			mkdir_p(dir, 0700); /* the socket's directory limits who may drive hvcentral */
+			mkdir_p(dir,
+				0700); /* the socket's directory limits who may drive hvcentral */
 		}
 	}
 	if (endpoint_ipc_state(p->api) == 1) {
@@ -531,7 +540,8 @@ main(int argc, char **argv)
 		cfg_free(cfg);
 		return 0;
 	}
-	hv_log_set_level((enum hv_log_level)hv_log_level_parse(cfg_get_str(cfg, "DEFAULT", "log_level")));
+	hv_log_set_level(
+		(enum hv_log_level)hv_log_level_parse(cfg_get_str(cfg, "DEFAULT", "log_level")));
 	struct paths p;
 	resolve_paths(cfg, init ? init : state_dir, listen, api, &p);
 	if (init) {
@@ -543,7 +553,8 @@ main(int argc, char **argv)
 	struct hv_error err = {0};
 	struct keys_pair kp;
 	if (keys_load(p.keys, "server", &kp, &err) < 0) {
-		fprintf(stderr, "hvcentral: %s (run hvcentral --init %s first)\n", err.message, p.state);
+		fprintf(stderr, "hvcentral: %s (run hvcentral --init %s first)\n", err.message,
+			p.state);
 		cfg_free(cfg);
 		return 1;
 	}
@@ -615,14 +626,16 @@ main(int argc, char **argv)
 		for (int i = 0; i < BATCH; i++) {
 			int ev = 0;
 			size_t sz = sizeof ev;
-			if (zmq_getsockopt(c.agents, ZMQ_EVENTS, &ev, &sz) < 0 || !(ev & ZMQ_POLLIN))
+			if (zmq_getsockopt(c.agents, ZMQ_EVENTS, &ev, &sz) < 0 ||
+			    !(ev & ZMQ_POLLIN))
 				break;
 			handle_agent(&c);
 		}
 		for (int i = 0; i < BATCH; i++) {
 			int ev = 0;
 			size_t sz = sizeof ev;
-			if (zmq_getsockopt(c.api_sock, ZMQ_EVENTS, &ev, &sz) < 0 || !(ev & ZMQ_POLLIN))
+			if (zmq_getsockopt(c.api_sock, ZMQ_EVENTS, &ev, &sz) < 0 ||
+			    !(ev & ZMQ_POLLIN))
 				break;
 			handle_api(&c);
 		}

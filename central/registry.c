@@ -43,12 +43,9 @@ const char *
 reg_state_name(enum reg_state state)
 {
 	switch (state) {
-	case REG_UP:
-		return "up";
-	case REG_SUSPECT:
-		return "suspect";
-	case REG_DOWN:
-		return "down";
+	case REG_UP: return "up";
+	case REG_SUSPECT: return "suspect";
+	case REG_DOWN: return "down";
 	}
 	return "down";
 }

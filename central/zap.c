@@ -9,9 +9,8 @@
 #include "keys.h"
 
 void
-zap_decide(const struct allow *al, const char *version, const char *domain,
-	   const char *mechanism, const unsigned char *key, size_t key_len,
-	   struct zap_outcome *ret)
+zap_decide(const struct allow *al, const char *version, const char *domain, const char *mechanism,
+	   const unsigned char *key, size_t key_len, struct zap_outcome *ret)
 {
 	memset(ret, 0, sizeof *ret);
 	if (strcmp(version, "1.0") != 0) {

@@ -49,7 +49,8 @@ hvc_open(const char *endpoint, struct hvc **ret, struct hv_error *err)
 		if (stat(endpoint + 6, &st) < 0 || !S_ISSOCK(st.st_mode))
 			return hv_error_set(err, -EHOSTUNREACH, "api",
 					    "cannot reach hvcentral: no socket at %s (is hvcentral "
-					    "running? set HV_API or --api)", endpoint + 6);
+					    "running? set HV_API or --api)",
+					    endpoint + 6);
 	} else if (strncmp(endpoint, "tcp://", 6) != 0) {
 		return hv_error_set(err, -EINVAL, "api",
 				    "'%s' is not an API endpoint (ipc://PATH or tcp://HOST:PORT)",
@@ -138,7 +139,8 @@ hvc_recv(struct hvc *c, int64_t timeout_ms, uint64_t *ret_id, json_t **ret_reply
 		}
 		more = zmq_msg_more(&m);
 		if (zmq_msg_size(&m) > 0 && !reply && r == 0)
-			r = hj_parse(zmq_msg_data(&m), zmq_msg_size(&m), "reply", true, &reply, err);
+			r = hj_parse(zmq_msg_data(&m), zmq_msg_size(&m), "reply", true, &reply,
+				     err);
 		zmq_msg_close(&m);
 	}
 	if (r < 0 || !reply)

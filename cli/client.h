@@ -25,9 +25,9 @@ void hvc_free(struct hvc *c);
  *   -ETIMEDOUT     hvcentral answered that the wait ran out
  *   -EREMOTEIO     hvcentral refused the request; err has its field and message and
  *                  *ret_code (when non-NULL) its code ("invalid", "not_found", ...). */
-int hvc_call(struct hvc *c, const char *op, json_t *args, bool wait, int64_t timeout_ms,
-	     int64_t reply_timeout_ms, json_t **ret_result, char ret_code[32],
-	     struct hv_error *err);
+int
+hvc_call(struct hvc *c, const char *op, json_t *args, bool wait, int64_t timeout_ms,
+	 int64_t reply_timeout_ms, json_t **ret_result, char ret_code[32], struct hv_error *err);
 
 /* Pipelined use (benchmarks): send now, collect replies as they come. The request id is
  * returned in *ret_id; hvc_recv returns the id of the reply it got. */

@@ -18,7 +18,7 @@
 
 enum exit_code {
 	EXIT_OK = 0,
-	EXIT_SERVER = 1,  /* hvcentral (or the agent behind it) reported an error */
+	EXIT_SERVER = 1, /* hvcentral (or the agent behind it) reported an error */
 	EXIT_USAGE = 2,
 	EXIT_UNREACHABLE = 3,
 	EXIT_TIMEOUT = 4, /* --wait ran out before the server reached a final state */
@@ -45,7 +45,8 @@ static const char main_help[] =
 	"\n"
 	"Options (anywhere on the line):\n"
 	"  --api ENDPOINT   hvcentral's API socket (default: $HV_API, else\n"
-	"                   ipc://$XDG_RUNTIME_DIR/hvcentral/api.sock or ipc:///run/hvcentral/api.sock)\n"
+	"                   ipc://$XDG_RUNTIME_DIR/hvcentral/api.sock or "
+	"ipc:///run/hvcentral/api.sock)\n"
 	"  -f, --format F   table (default) or json (stable, for scripts)\n"
 	"  --timeout SEC    how long --wait waits (default 300)\n"
 	"  -h, --help       help for any command: hv server --help, hv server create --help\n"
@@ -61,7 +62,8 @@ static const char main_help[] =
 	"Examples:\n"
 	"  export HV_API=ipc:///tmp/hv-demo/api.sock\n"
 	"  hv host list\n"
-	"  hv server create web-1 --host node-1 --flavor-spec vcpus=2,ram=512,disk=1 --image cirros --wait\n"
+	"  hv server create web-1 --host node-1 --flavor-spec vcpus=2,ram=512,disk=1 --image "
+	"cirros --wait\n"
 	"  hv server pause web-1 --wait && hv server show web-1 -f json\n"
 	"  hv server snapshot web-1 web-1-nightly --wait\n";
 
@@ -319,8 +321,14 @@ parse_args(int argc, char **argv, struct args *a)
 				return EXIT_USAGE;
 			a->image = optarg;
 			break;
-		case 'w': a->wait = true; a->given |= O_WAIT; break;
-		case 'R': a->hard = true; a->given |= O_HARD; break;
+		case 'w':
+			a->wait = true;
+			a->given |= O_WAIT;
+			break;
+		case 'R':
+			a->hard = true;
+			a->given |= O_HARD;
+			break;
 		case 'L':
 			if (given_twice(a, O_LENGTH, "--length"))
 				return EXIT_USAGE;
@@ -332,7 +340,10 @@ parse_args(int argc, char **argv, struct args *a)
 				return EXIT_USAGE;
 			a->name = optarg;
 			break;
-		case 'D': a->deleted = true; a->given |= O_DELETED; break;
+		case 'D':
+			a->deleted = true;
+			a->given |= O_DELETED;
+			break;
 		case 'K':
 			if (given_twice(a, O_KEY_FILE, "--key-file"))
 				return EXIT_USAGE;
@@ -348,7 +359,10 @@ parse_args(int argc, char **argv, struct args *a)
 				return EXIT_USAGE;
 			a->user_data = optarg;
 			break;
-		case 'C': a->config_drive = true; a->given |= O_CONFIG_DRIVE; break;
+		case 'C':
+			a->config_drive = true;
+			a->given |= O_CONFIG_DRIVE;
+			break;
 		case 't':
 			if (given_twice(a, O_TYPE, "--type"))
 				return EXIT_USAGE;
@@ -370,7 +384,8 @@ parse_args(int argc, char **argv, struct args *a)
 			if (given_twice(a, O_IMAGE_FORMAT, "--image-format"))
 				return EXIT_USAGE;
 			if (strcmp(optarg, "qcow2") != 0 && strcmp(optarg, "raw") != 0)
-				return usage_error("--image-format", "'%s' is not qcow2 or raw", optarg);
+				return usage_error("--image-format", "'%s' is not qcow2 or raw",
+						   optarg);
 			a->image_format = optarg;
 			break;
 		case 'i':
@@ -382,8 +397,7 @@ parse_args(int argc, char **argv, struct args *a)
 			break;
 		case 'h': a->help = true; break;
 		case 'V': printf("hv %s\n", HV_VERSION); exit(EXIT_OK);
-		default:
-			return usage_error("option", "'%s' is not known here", argv[optind - 1]);
+		default: return usage_error("option", "'%s' is not known here", argv[optind - 1]);
 		}
 	}
 	return -1;
@@ -416,7 +430,7 @@ print_object(json_t *o)
 	struct tbl *t = tbl_new(2, hdr);
 	const char *k;
 	json_t *v;
-	json_object_foreach(o, k, v) {
+	json_object_foreach (o, k, v) {
 		char *text = NULL;
 		char num[32];
 		const char *cell;
@@ -432,17 +446,19 @@ print_object(json_t *o)
 			size_t i, len = 0;
 			json_t *cmd;
 			text = calloc(1, 144 * json_array_size(v) + 1);
-			json_array_foreach(v, i, cmd) {
+			json_array_foreach (v, i, cmd) {
 				const char *image = s_or(cmd, "image_id", NULL); /* a snapshot's */
 				if (text)
-					len += (size_t)snprintf(text + len, 144, "%s%.24s %.12s%s%.64s%s",
-								i ? ", " : "", s_or(cmd, "action", "?"),
-								s_or(cmd, "state", "?"), image ? " (" : "",
-								image ? image : "", image ? ")" : "");
+					len += (size_t)snprintf(
+						text + len, 144, "%s%.24s %.12s%s%.64s%s",
+						i ? ", " : "", s_or(cmd, "action", "?"),
+						s_or(cmd, "state", "?"), image ? " (" : "",
+						image ? image : "", image ? ")" : "");
 			}
 			cell = text ? text : "";
 		} else
-			cell = text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS);
+			cell = text =
+				json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS);
 		const char *row[] = {k, cell};
 		tbl_add(t, row);
 		free(text);
@@ -454,15 +470,16 @@ print_object(json_t *o)
 static void
 print_servers(json_t *arr)
 {
-	static const char *const hdr[] = {"ID", "Name", "Status", "Task State", "Power State",
-					  "Host", "Image"};
+	static const char *const hdr[] = {"ID",          "Name", "Status", "Task State",
+					  "Power State", "Host", "Image"};
 	struct tbl *t = tbl_new(7, hdr);
 	size_t i;
 	json_t *s;
-	json_array_foreach(arr, i, s) {
-		const char *row[] = {s_or(s, "uuid", ""), s_or(s, "name", ""), s_or(s, "vm_state", ""),
-				     s_or(s, "task_state", "-"), s_or(s, "power_state", ""),
-				     s_or(s, "host", ""), s_or(s, "image", "")};
+	json_array_foreach (arr, i, s) {
+		const char *row[] = {s_or(s, "uuid", ""),        s_or(s, "name", ""),
+				     s_or(s, "vm_state", ""),    s_or(s, "task_state", "-"),
+				     s_or(s, "power_state", ""), s_or(s, "host", ""),
+				     s_or(s, "image", "")};
 		tbl_add(t, row);
 	}
 	tbl_print(t, stdout);
@@ -472,26 +489,35 @@ print_servers(json_t *arr)
 static void
 print_hosts(json_t *arr)
 {
-	static const char *const hdr[] = {"Host", "State", "Status", "Last Seen", "Address",
-					  "vCPUs (used/total)", "RAM MiB (used/total)", "VMs", "Key"};
+	static const char *const hdr[] = {"Host",
+					  "State",
+					  "Status",
+					  "Last Seen",
+					  "Address",
+					  "vCPUs (used/total)",
+					  "RAM MiB (used/total)",
+					  "VMs",
+					  "Key"};
 	struct tbl *t = tbl_new(9, hdr);
 	size_t i;
 	json_t *h;
-	json_array_foreach(arr, i, h) {
+	json_array_foreach (arr, i, h) {
 		char seen[32] = "never", cpu[48] = "", ram[64] = "", vms[16] = "", key[16];
 		char status[320] = "-";
 		json_t *ago = json_object_get(h, "seen_ago_ms");
 		if (json_is_integer(ago))
-			snprintf(seen, sizeof seen, "%.1fs ago", (double)json_integer_value(ago) / 1000.0);
+			snprintf(seen, sizeof seen, "%.1fs ago",
+				 (double)json_integer_value(ago) / 1000.0);
 		json_t *r = json_object_get(h, "resources");
 		if (json_object_get(r, "vcpus"))
 			snprintf(cpu, sizeof cpu, "%lld/%lld",
 				 (long long)json_integer_value(json_object_get(r, "vcpus_used")),
 				 (long long)json_integer_value(json_object_get(r, "vcpus")));
 		if (json_object_get(r, "memory_mb"))
-			snprintf(ram, sizeof ram, "%lld/%lld",
-				 (long long)json_integer_value(json_object_get(r, "memory_mb_used")),
-				 (long long)json_integer_value(json_object_get(r, "memory_mb")));
+			snprintf(
+				ram, sizeof ram, "%lld/%lld",
+				(long long)json_integer_value(json_object_get(r, "memory_mb_used")),
+				(long long)json_integer_value(json_object_get(r, "memory_mb")));
 		if (json_object_get(r, "running_vms"))
 			snprintf(vms, sizeof vms, "%lld",
 				 (long long)json_integer_value(json_object_get(r, "running_vms")));
@@ -502,8 +528,15 @@ print_hosts(json_t *arr)
 				 json_is_string(json_object_get(h, "disabled_reason")) ? " (" : "",
 				 s_or(h, "disabled_reason", ""),
 				 json_is_string(json_object_get(h, "disabled_reason")) ? ")" : "");
-		const char *row[] = {s_or(h, "host_id", "-"), s_or(h, "state", ""), status, seen,
-				     s_or(h, "address", ""), cpu, ram, vms, key};
+		const char *row[] = {s_or(h, "host_id", "-"),
+				     s_or(h, "state", ""),
+				     status,
+				     seen,
+				     s_or(h, "address", ""),
+				     cpu,
+				     ram,
+				     vms,
+				     key};
 		tbl_add(t, row);
 	}
 	tbl_print(t, stdout);
@@ -585,13 +618,14 @@ settle(struct ctx *x, const char *uuid, bool deleting, json_t **ret)
 			return r;
 		if (is_final(s, deleting)) {
 			*ret = s;
-			return strcmp(s_or(s, "vm_state", ""), "error") == 0 && !deleting ? EXIT_SERVER
-											      : EXIT_OK;
+			return strcmp(s_or(s, "vm_state", ""), "error") == 0 && !deleting
+				       ? EXIT_SERVER
+				       : EXIT_OK;
 		}
 		json_decref(s);
 		if (now_ms() >= end) {
-			fprintf(stderr, "hv: timeout: server %s did not settle within %ld s\n", uuid,
-				x->a->timeout_s);
+			fprintf(stderr, "hv: timeout: server %s did not settle within %ld s\n",
+				uuid, x->a->timeout_s);
 			return EXIT_TIMEOUT;
 		}
 		usleep(100 * 1000);
@@ -602,8 +636,8 @@ static int
 need_args(struct args *a, int n, const char *what)
 {
 	if (a->argc - 2 != n) {
-		fprintf(stderr, "hv: %s %s: expected %s (see hv %s --help)\n", a->argv[0], a->argv[1],
-			what, a->argv[0]);
+		fprintf(stderr, "hv: %s %s: expected %s (see hv %s --help)\n", a->argv[0],
+			a->argv[1], what, a->argv[0]);
 		return -1;
 	}
 	return 0;
@@ -614,15 +648,17 @@ check_opts(struct args *a, unsigned allowed)
 {
 	unsigned extra = a->given & ~(allowed | O_GLOBAL);
 	if (extra) {
-		static const char *const names[] = {"--api", "--format", "--timeout", "--host",
-						    "--flavor-spec", "--property", "--image", "--wait",
-						    "--hard", "--length", "--name", "--deleted",
-						    "--key-file", "--admin-pass", "--user-data",
-						    "--config-drive", "--type", "--password",
-						    "--image-property", "--project", "--image-format"};
+		static const char *const names[] = {
+			"--api",         "--format",     "--timeout",        "--host",
+			"--flavor-spec", "--property",   "--image",          "--wait",
+			"--hard",        "--length",     "--name",           "--deleted",
+			"--key-file",    "--admin-pass", "--user-data",      "--config-drive",
+			"--type",        "--password",   "--image-property", "--project",
+			"--image-format"};
 		for (unsigned i = 0; i < sizeof names / sizeof names[0]; i++)
 			if (extra & (1u << i)) {
-				fprintf(stderr, "hv: %s: not an option of 'hv %s %s' (see hv %s --help)\n",
+				fprintf(stderr,
+					"hv: %s: not an option of 'hv %s %s' (see hv %s --help)\n",
 					names[i], a->argv[0], a->argv[1], a->argv[0]);
 				break;
 			}
@@ -739,9 +775,9 @@ cmd_host(struct ctx *x)
 			print_json(res);
 		} else if (r == EXIT_OK) {
 			/* the report's headline numbers as rows; metrics and NUMA cells are in -f json */
-			static const char *const keys[] = {"hypervisor_type", "vcpus", "vcpus_used",
-							   "memory_mb", "memory_mb_used", "local_gb",
-							   "local_gb_used", "running_vms"};
+			static const char *const keys[] = {
+				"hypervisor_type", "vcpus",    "vcpus_used",    "memory_mb",
+				"memory_mb_used",  "local_gb", "local_gb_used", "running_vms"};
 			json_t *flat = json_deep_copy(res), *rs = json_object_get(res, "resources");
 			json_object_del(flat, "resources");
 			for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
@@ -777,13 +813,20 @@ static const struct {
 	const char *action;
 	unsigned opts; /* besides --wait */
 } actions[] = {
-	{"delete", "delete", 0}, {"reboot", "reboot", O_HARD}, {"stop", "stop", 0},
-	{"start", "start", 0}, {"pause", "pause", 0}, {"unpause", "unpause", 0},
-	{"suspend", "suspend", 0}, {"resume", "resume", 0},
+	{"delete", "delete", 0},
+	{"reboot", "reboot", O_HARD},
+	{"stop", "stop", 0},
+	{"start", "start", 0},
+	{"pause", "pause", 0},
+	{"unpause", "unpause", 0},
+	{"suspend", "suspend", 0},
+	{"resume", "resume", 0},
 	{"resize", "resize", O_FLAVOR | O_PROPERTY},
-	{"resize-confirm", "confirm_resize", 0}, {"resize-revert", "revert_resize", 0},
+	{"resize-confirm", "confirm_resize", 0},
+	{"resize-revert", "revert_resize", 0},
 	{"rebuild", "rebuild", O_IMAGE | O_IMAGE_FORMAT | O_IMAGE_PROP | O_ADMIN_PASS | O_KEY_FILE},
-	{"rescue", "rescue", O_IMAGE | O_IMAGE_FORMAT | O_IMAGE_PROP}, {"unrescue", "unrescue", 0},
+	{"rescue", "rescue", O_IMAGE | O_IMAGE_FORMAT | O_IMAGE_PROP},
+	{"unrescue", "unrescue", 0},
 };
 
 static int
@@ -822,14 +865,15 @@ cmd_server(struct ctx *x)
 
 	if (strcmp(verb, "create") == 0) {
 		if (check_opts(a, O_HOST | O_FLAVOR | O_PROPERTY | O_IMAGE | O_WAIT | O_KEY_FILE |
-				      O_ADMIN_PASS | O_USER_DATA | O_CONFIG_DRIVE | O_IMAGE_PROP |
-				      O_PROJECT | O_IMAGE_FORMAT) < 0 ||
+					  O_ADMIN_PASS | O_USER_DATA | O_CONFIG_DRIVE |
+					  O_IMAGE_PROP | O_PROJECT | O_IMAGE_FORMAT) < 0 ||
 		    need_args(a, 1, "NAME") < 0)
 			return EXIT_USAGE;
 		if (!a->host)
 			return usage_error("--host", "%s", "is required (the host to boot on)");
 		if (!a->flavor)
-			return usage_error("--flavor-spec", "%s", "is required (vcpus=2,ram=512,disk=1)");
+			return usage_error("--flavor-spec", "%s",
+					   "is required (vcpus=2,ram=512,disk=1)");
 		if (!a->image)
 			return usage_error("--image", "%s", "is required (an image id)");
 		json_t *flavor = NULL;
@@ -886,8 +930,8 @@ cmd_server(struct ctx *x)
 	if (strcmp(verb, "snapshot") == 0) {
 		if (check_opts(a, O_WAIT) < 0 || need_args(a, 2, "SERVER SNAPSHOT_NAME") < 0)
 			return EXIT_USAGE;
-		q = json_pack("{s:s, s:s, s:s}", "server", a->argv[2], "action", "snapshot",
-			      "name", a->argv[3]);
+		q = json_pack("{s:s, s:s, s:s}", "server", a->argv[2], "action", "snapshot", "name",
+			      a->argv[3]);
 		r = call(x, "server.action", q, a->wait, &res);
 		json_decref(q);
 		if (r != EXIT_OK)
@@ -913,7 +957,8 @@ cmd_server(struct ctx *x)
 	if (strcmp(verb, "console") == 0) {
 		if (check_opts(a, O_TYPE) < 0 || need_args(a, 1, "SERVER") < 0)
 			return EXIT_USAGE;
-		q = json_pack("{s:s, s:s}", "server", a->argv[2], "type", a->type ? a->type : "vnc");
+		q = json_pack("{s:s, s:s}", "server", a->argv[2], "type",
+			      a->type ? a->type : "vnc");
 		r = call(x, "server.console", q, true, &res);
 		json_decref(q);
 		if (r == EXIT_OK) {
@@ -936,8 +981,9 @@ cmd_server(struct ctx *x)
 			return usage_error("--password", "%s", "must be 1-255 bytes");
 		if (!a->password && generate_password(generated) < 0)
 			return EXIT_SERVER;
-		q = json_pack("{s:s, s:s, s:s}", "server", a->argv[2], "action", "set_admin_password",
-			      "password", a->password ? a->password : generated);
+		q = json_pack("{s:s, s:s, s:s}", "server", a->argv[2], "action",
+			      "set_admin_password", "password",
+			      a->password ? a->password : generated);
 		r = call(x, "server.action", q, a->wait, &res);
 		wipe_json_string(json_object_get(q, "password"));
 		json_decref(q);
@@ -1002,8 +1048,9 @@ cmd_server(struct ctx *x)
 			json_t *flavor = NULL;
 			if (!a->flavor) {
 				json_decref(q);
-				return usage_error("--flavor-spec", "%s",
-						   "is required (the new size: vcpus=4,ram=1024,disk=1)");
+				return usage_error(
+					"--flavor-spec", "%s",
+					"is required (the new size: vcpus=4,ram=1024,disk=1)");
 			}
 			if (spec_flavor(a->flavor, &flavor, &err) < 0) {
 				print_error(&err, NULL);
@@ -1015,7 +1062,8 @@ cmd_server(struct ctx *x)
 		}
 		if (strcmp(verb, "rebuild") == 0 && !a->image) {
 			json_decref(q);
-			return usage_error("--image", "%s", "is required (the image to rebuild from)");
+			return usage_error("--image", "%s",
+					   "is required (the image to rebuild from)");
 		}
 		if (a->image)
 			json_object_set_new(q, "image", json_string(a->image));
@@ -1067,8 +1115,9 @@ main(int argc, char **argv)
 		memmove(pos, pos + 1, (size_t)npos * sizeof *pos);
 		a.argc = --npos;
 	}
-	const char *help = strcmp(pos[0], "host") == 0 ? host_help
-			   : strcmp(pos[0], "server") == 0 ? server_help : NULL;
+	const char *help = strcmp(pos[0], "host") == 0     ? host_help
+			   : strcmp(pos[0], "server") == 0 ? server_help
+							   : NULL;
 	if (!help) {
 		if (a.help) {
 			fputs(main_help, stdout);

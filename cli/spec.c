@@ -17,10 +17,8 @@ static const struct {
 	bool required;
 	const char *unit;
 } flavor_keys[] = {
-	{"vcpus", 1, 1024, true, "CPUs"},
-	{"ram", 1, 16 * 1024 * 1024, true, "MiB"},
-	{"disk", 0, 1024 * 1024, true, "GiB"},
-	{"ephemeral", 0, 1024 * 1024, false, "GiB"},
+	{"vcpus", 1, 1024, true, "CPUs"},       {"ram", 1, 16 * 1024 * 1024, true, "MiB"},
+	{"disk", 0, 1024 * 1024, true, "GiB"},  {"ephemeral", 0, 1024 * 1024, false, "GiB"},
 	{"swap", 0, 1024 * 1024, false, "MiB"},
 };
 #define N_FLAVOR_KEYS (sizeof flavor_keys / sizeof flavor_keys[0])
@@ -40,18 +38,21 @@ spec_flavor(const char *text, json_t **ret, struct hv_error *err)
 		size_t len = strcspn(p, ",");
 		const char *eq = memchr(p, '=', len);
 		if (!eq)
-			return hv_error_set(err, -EINVAL, "flavor-spec",
-					    "'%.*s' is not KEY=VALUE (example: vcpus=2,ram=512,disk=1)",
-					    (int)len, p);
+			return hv_error_set(
+				err, -EINVAL, "flavor-spec",
+				"'%.*s' is not KEY=VALUE (example: vcpus=2,ram=512,disk=1)",
+				(int)len, p);
 		size_t klen = (size_t)(eq - p);
 		size_t i;
 		for (i = 0; i < N_FLAVOR_KEYS; i++)
-			if (strlen(flavor_keys[i].key) == klen && memcmp(flavor_keys[i].key, p, klen) == 0)
+			if (strlen(flavor_keys[i].key) == klen &&
+			    memcmp(flavor_keys[i].key, p, klen) == 0)
 				break;
 		if (i == N_FLAVOR_KEYS)
-			return hv_error_set(err, -EINVAL, "flavor-spec",
-					    "unknown key '%.*s' (allowed: vcpus, ram, disk, ephemeral, swap)",
-					    (int)klen, p);
+			return hv_error_set(
+				err, -EINVAL, "flavor-spec",
+				"unknown key '%.*s' (allowed: vcpus, ram, disk, ephemeral, swap)",
+				(int)klen, p);
 		snprintf(field, sizeof field, "flavor-spec.%s", flavor_keys[i].key);
 		if (seen[i])
 			return hv_error_set(err, -EINVAL, field, "given twice");
@@ -68,8 +69,9 @@ spec_flavor(const char *text, json_t **ret, struct hv_error *err)
 		if (errno || *end || !isdigit((unsigned char)buf[0]))
 			return hv_error_set(err, -EINVAL, field, "'%s' is not an integer", buf);
 		if (n < flavor_keys[i].min || n > flavor_keys[i].max)
-			return hv_error_set(err, -EINVAL, field, "%lld is out of range %lld-%lld %s", n,
-					    flavor_keys[i].min, flavor_keys[i].max, flavor_keys[i].unit);
+			return hv_error_set(
+				err, -EINVAL, field, "%lld is out of range %lld-%lld %s", n,
+				flavor_keys[i].min, flavor_keys[i].max, flavor_keys[i].unit);
 		seen[i] = true;
 		val[i] = n;
 		p += len;
@@ -82,7 +84,8 @@ spec_flavor(const char *text, json_t **ret, struct hv_error *err)
 	for (size_t i = 0; i < N_FLAVOR_KEYS; i++) {
 		if (flavor_keys[i].required && !seen[i]) {
 			snprintf(field, sizeof field, "flavor-spec.%s", flavor_keys[i].key);
-			return hv_error_set(err, -EINVAL, field, "is required (example: vcpus=2,ram=512,disk=1)");
+			return hv_error_set(err, -EINVAL, field,
+					    "is required (example: vcpus=2,ram=512,disk=1)");
 		}
 	}
 	json_t *o = json_object();
@@ -102,10 +105,12 @@ spec_property(const char *text, json_t *props, struct hv_error *err)
 				    text ? text : "");
 	for (const char *c = text; *c; c++)
 		if ((unsigned char)*c < 0x20 || *c == 0x7f)
-			return hv_error_set(err, -EINVAL, "property", "contains a control character");
+			return hv_error_set(err, -EINVAL, "property",
+					    "contains a control character");
 	size_t klen = (size_t)(eq - text);
 	if (klen > 255 || strlen(eq + 1) > 255)
-		return hv_error_set(err, -EINVAL, "property", "key and value are limited to 255 bytes");
+		return hv_error_set(err, -EINVAL, "property",
+				    "key and value are limited to 255 bytes");
 	char key[256];
 	memcpy(key, text, klen);
 	key[klen] = '\0';
@@ -139,9 +144,10 @@ spec_key_line(const char *text, size_t len, char **ret, struct hv_error *err)
 	}
 	if (strncmp(text, "ssh-", 4) != 0 && strncmp(text, "ecdsa-", 6) != 0 &&
 	    strncmp(text, "sk-", 3) != 0)
-		return hv_error_set(err, -EINVAL, "key-file",
-				    "not an OpenSSH public key (expected ssh-ed25519 AAAA..., is it "
-				    "the private key?)");
+		return hv_error_set(
+			err, -EINVAL, "key-file",
+			"not an OpenSSH public key (expected ssh-ed25519 AAAA..., is it "
+			"the private key?)");
 	if (!(*ret = strndup(text, len)))
 		return hv_error_set(err, -ENOMEM, "key-file", "out of memory");
 	return 0;

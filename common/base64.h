@@ -20,8 +20,8 @@
 
 /* Decodes len characters of s into out (room for out_size bytes). Returns 0 and the decoded
  * length in *ret_len; -EINVAL when s breaks the rule, -ENOSPC when out is too small. */
-static inline int hv_base64_decode_to(const char *s, size_t len, unsigned char *out,
-				      size_t out_size, size_t *ret_len)
+static inline int
+hv_base64_decode_to(const char *s, size_t len, unsigned char *out, size_t out_size, size_t *ret_len)
 {
 	const char *end = NULL;
 	size_t n = 0;
@@ -44,8 +44,8 @@ static inline int hv_base64_decode_to(const char *s, size_t len, unsigned char *
 
 /* Decodes len characters of s into a new buffer (*ret, free() it; never NULL on success,
  * even for zero bytes). -EINVAL when s breaks the rule, -ENOMEM. */
-static inline int hv_base64_decode(const char *s, size_t len, unsigned char **ret,
-				   size_t *ret_len)
+static inline int
+hv_base64_decode(const char *s, size_t len, unsigned char **ret, size_t *ret_len)
 {
 	unsigned char *out = malloc(len / 4 * 3 + 1);
 	int r;
@@ -62,7 +62,8 @@ static inline int hv_base64_decode(const char *s, size_t len, unsigned char **re
 
 /* The padded standard encoding of len bytes as a new NUL-terminated string (free() it), or
  * NULL when out of memory. No line breaks: a caller that needs MIME lines wraps the text. */
-static inline char *hv_base64_encode(const unsigned char *in, size_t len)
+static inline char *
+hv_base64_encode(const unsigned char *in, size_t len)
 {
 	size_t n = sodium_base64_ENCODED_LEN(len, sodium_base64_VARIANT_ORIGINAL);
 	char *out = malloc(n);

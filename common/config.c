@@ -19,7 +19,7 @@
 #include <sys/stat.h>
 
 struct cfg_value {
-	char *value;      /* normalized; NULL = unset (the schema default applies) */
+	char *value; /* normalized; NULL = unset (the schema default applies) */
 	char file[256];
 	unsigned line;
 	char origin[280]; /* "FILE:LINE" */
@@ -37,11 +37,11 @@ struct cfg_parse {
 	struct cfg_diags *diags;
 	const char *file;
 	unsigned line;
-	unsigned *set_line;    /* per schema key: line it was set at in THIS file, 0 = not yet */
-	char section[64];      /* "" before the first section header */
-	bool section_bad;      /* unknown or malformed section: its keys are skipped */
-	FILE *fp;              /* source: a file ... */
-	const char *text;      /* ... or a string cursor */
+	unsigned *set_line; /* per schema key: line it was set at in THIS file, 0 = not yet */
+	char section[64];   /* "" before the first section header */
+	bool section_bad;   /* unknown or malformed section: its keys are skipped */
+	FILE *fp;           /* source: a file ... */
+	const char *text;   /* ... or a string cursor */
 	char *buf;
 	size_t cap;
 	int read_errno;
@@ -50,8 +50,7 @@ struct cfg_parse {
 #define CFG_QUOTE_MAX 48
 
 static void __attribute__((format(printf, 4, 0)))
-cfg_diag_vadd(struct cfg_diags *diags, const char *file, unsigned line,
-			  const char *fmt, va_list ap)
+cfg_diag_vadd(struct cfg_diags *diags, const char *file, unsigned line, const char *fmt, va_list ap)
 {
 	if (!diags)
 		return;
@@ -76,7 +75,8 @@ cfg_diag_add(struct cfg_diags *diags, const char *file, unsigned line, const cha
 
 /* Quotes user text for a message: bounded, control bytes shown as '?', so a hostile file
  * cannot forge extra diagnostic lines. */
-static const char *cfg_quote(const char *s, char *buf, size_t size)
+static const char *
+cfg_quote(const char *s, char *buf, size_t size)
 {
 	size_t i = 0, j = 0;
 	for (; s[i] && j + 4 < size && i < CFG_QUOTE_MAX; i++)
@@ -89,8 +89,8 @@ static const char *cfg_quote(const char *s, char *buf, size_t size)
 	return buf;
 }
 
-static ssize_t cfg_schema_find(const struct cfg_key *schema, size_t n, const char *section,
-			       const char *key)
+static ssize_t
+cfg_schema_find(const struct cfg_key *schema, size_t n, const char *section, const char *key)
 {
 	for (size_t i = 0; i < n; i++)
 		if (strcmp(schema[i].section, section) == 0 && strcmp(schema[i].key, key) == 0)
@@ -98,7 +98,8 @@ static ssize_t cfg_schema_find(const struct cfg_key *schema, size_t n, const cha
 	return -1;
 }
 
-static bool cfg_schema_has_section(const struct cfg_key *schema, size_t n, const char *section)
+static bool
+cfg_schema_has_section(const struct cfg_key *schema, size_t n, const char *section)
 {
 	for (size_t i = 0; i < n; i++)
 		if (strcmp(schema[i].section, section) == 0)
@@ -107,8 +108,8 @@ static bool cfg_schema_has_section(const struct cfg_key *schema, size_t n, const
 }
 
 /* Appends "a, b, c" (each distinct value of the chosen column once) to buf. */
-static void cfg_list_names(const struct cfg_key *schema, size_t n, const char *section,
-			   char *buf, size_t size)
+static void
+cfg_list_names(const struct cfg_key *schema, size_t n, const char *section, char *buf, size_t size)
 {
 	size_t len = 0;
 	buf[0] = '\0';
@@ -135,7 +136,8 @@ static void cfg_list_names(const struct cfg_key *schema, size_t n, const char *s
 	}
 }
 
-static bool cfg_has_control(const char *s)
+static bool
+cfg_has_control(const char *s)
 {
 	for (; *s; s++)
 		if ((unsigned char)*s < 0x20 || *s == 0x7f)
@@ -143,7 +145,8 @@ static bool cfg_has_control(const char *s)
 	return false;
 }
 
-static bool cfg_enum_has(const char *allowed, const char *value)
+static bool
+cfg_enum_has(const char *allowed, const char *value)
 {
 	size_t vlen = strlen(value);
 	for (const char *p = allowed; p && *p;) {
@@ -156,7 +159,8 @@ static bool cfg_enum_has(const char *allowed, const char *value)
 	return false;
 }
 
-static int cfg_parse_int(const char *s, int64_t *ret)
+static int
+cfg_parse_int(const char *s, int64_t *ret)
 {
 	if (!*s || isspace((unsigned char)*s))
 		return -EINVAL;
@@ -171,10 +175,11 @@ static int cfg_parse_int(const char *s, int64_t *ret)
 	return 0;
 }
 
-static int cfg_parse_bool(const char *s)
+static int
+cfg_parse_bool(const char *s)
 {
-	static const char *const yes[] = { "true", "yes", "on", "1" };
-	static const char *const no[] = { "false", "no", "off", "0" };
+	static const char *const yes[] = {"true", "yes", "on", "1"};
+	static const char *const no[] = {"false", "no", "off", "0"};
 	for (size_t i = 0; i < 4; i++) {
 		if (strcasecmp(s, yes[i]) == 0)
 			return 1;
@@ -186,8 +191,8 @@ static int cfg_parse_bool(const char *s)
 
 /* Checks value against k; on success *ret is the malloc'd normalized text. On failure
  * writes "message (allowed: ...)" into why. */
-static int cfg_normalize(const struct cfg_key *k, const char *value, char **ret, char *why,
-			 size_t why_size)
+static int
+cfg_normalize(const struct cfg_key *k, const char *value, char **ret, char *why, size_t why_size)
 {
 	char q[CFG_QUOTE_MAX + 8];
 	char *out = NULL;
@@ -195,14 +200,16 @@ static int cfg_normalize(const struct cfg_key *k, const char *value, char **ret,
 	switch (k->type) {
 	case CFG_STRING:
 		if (cfg_has_control(value)) {
-			snprintf(why, why_size, "contains a control character (allowed: printable text)");
+			snprintf(why, why_size,
+				 "contains a control character (allowed: printable text)");
 			return -EINVAL;
 		}
 		out = strdup(value);
 		break;
 	case CFG_PATH:
 		if (value[0] != '/' || cfg_has_control(value)) {
-			snprintf(why, why_size, "'%s' is not an absolute path (allowed: an absolute path)",
+			snprintf(why, why_size,
+				 "'%s' is not an absolute path (allowed: an absolute path)",
 				 cfg_quote(value, q, sizeof q));
 			return -EINVAL;
 		}
@@ -225,7 +232,8 @@ static int cfg_normalize(const struct cfg_key *k, const char *value, char **ret,
 		int b = cfg_parse_bool(value);
 		if (b < 0) {
 			snprintf(why, why_size,
-				 "'%s' is not a boolean (allowed: true, false, yes, no, on, off, 1, 0)",
+				 "'%s' is not a boolean (allowed: true, false, yes, no, on, off, "
+				 "1, 0)",
 				 cfg_quote(value, q, sizeof q));
 			return -EINVAL;
 		}
@@ -236,7 +244,8 @@ static int cfg_normalize(const struct cfg_key *k, const char *value, char **ret,
 		if (!cfg_enum_has(k->allowed, value)) {
 			char allowed[256];
 			size_t j = 0;
-			for (const char *p = k->allowed ? k->allowed : ""; *p && j + 3 < sizeof allowed; p++) {
+			for (const char *p = k->allowed ? k->allowed : "";
+			     *p && j + 3 < sizeof allowed; p++) {
 				if (*p == '|') {
 					allowed[j++] = ',';
 					allowed[j++] = ' ';
@@ -251,9 +260,7 @@ static int cfg_normalize(const struct cfg_key *k, const char *value, char **ret,
 		}
 		out = strdup(value);
 		break;
-	default:
-		snprintf(why, why_size, "schema has an unknown type");
-		return -EINVAL;
+	default: snprintf(why, why_size, "schema has an unknown type"); return -EINVAL;
 	}
 	if (!out) {
 		snprintf(why, why_size, "out of memory");
@@ -263,7 +270,8 @@ static int cfg_normalize(const struct cfg_key *k, const char *value, char **ret,
 	return 0;
 }
 
-static int cfg_handler(void *user, const char *section, const char *name, const char *value)
+static int
+cfg_handler(void *user, const char *section, const char *name, const char *value)
 {
 	struct cfg_parse *p = user;
 	struct cfg *cfg = p->cfg;
@@ -300,7 +308,8 @@ static int cfg_handler(void *user, const char *section, const char *name, const 
 }
 
 /* Reads one physical line into p->buf without its line end; NULL at the end. */
-static char *cfg_next_line(struct cfg_parse *p)
+static char *
+cfg_next_line(struct cfg_parse *p)
 {
 	if (p->fp) {
 		ssize_t n = getline(&p->buf, &p->cap, p->fp);
@@ -333,7 +342,8 @@ static char *cfg_next_line(struct cfg_parse *p)
 	return p->buf;
 }
 
-static bool cfg_is_name(const char *s, size_t len)
+static bool
+cfg_is_name(const char *s, size_t len)
 {
 	if (len == 0)
 		return false;
@@ -345,7 +355,8 @@ static bool cfg_is_name(const char *s, size_t len)
 
 /* The ini_reader: hands inih one checked, normalized line at a time, or "\n" in place of a
  * line that was reported or must be skipped. */
-static char *cfg_reader(char *str, int num, void *stream)
+static char *
+cfg_reader(char *str, int num, void *stream)
 {
 	struct cfg_parse *p = stream;
 	char q[CFG_QUOTE_MAX + 8];
@@ -384,8 +395,10 @@ static char *cfg_reader(char *str, int num, void *stream)
 		if (!cfg_is_name(name, strlen(name)) || strlen(name) >= sizeof p->section ||
 		    !cfg_schema_has_section(p->cfg->schema, p->cfg->n_keys, name)) {
 			char allowed[320];
-			cfg_list_names(p->cfg->schema, p->cfg->n_keys, NULL, allowed, sizeof allowed);
-			cfg_diag_add(p->diags, p->file, p->line, "[%s]: unknown section (allowed: %s)",
+			cfg_list_names(p->cfg->schema, p->cfg->n_keys, NULL, allowed,
+				       sizeof allowed);
+			cfg_diag_add(p->diags, p->file, p->line,
+				     "[%s]: unknown section (allowed: %s)",
 				     cfg_quote(name, q, sizeof q), allowed);
 			return str;
 		}
@@ -397,7 +410,8 @@ static char *cfg_reader(char *str, int num, void *stream)
 
 	char *eq = strchr(line, '=');
 	if (!eq) {
-		cfg_diag_add(p->diags, p->file, p->line, "'%s': not a setting (allowed: key = value)",
+		cfg_diag_add(p->diags, p->file, p->line,
+			     "'%s': not a setting (allowed: key = value)",
 			     cfg_quote(line, q, sizeof q));
 		return str;
 	}
@@ -406,7 +420,8 @@ static char *cfg_reader(char *str, int num, void *stream)
 		klen--;
 	if (!cfg_is_name(line, klen)) {
 		line[klen] = '\0';
-		cfg_diag_add(p->diags, p->file, p->line, "'%s': invalid key name (allowed: letters, digits, '_', '-', '.')",
+		cfg_diag_add(p->diags, p->file, p->line,
+			     "'%s': invalid key name (allowed: letters, digits, '_', '-', '.')",
 			     cfg_quote(line, q, sizeof q));
 		return str;
 	}
@@ -415,15 +430,17 @@ static char *cfg_reader(char *str, int num, void *stream)
 	if (!p->section[0]) {
 		line[klen] = '\0';
 		cfg_diag_add(p->diags, p->file, p->line,
-			     "%s: setting before any section (allowed: put it under [DEFAULT] or another section)",
+			     "%s: setting before any section (allowed: put it under [DEFAULT] or "
+			     "another section)",
 			     cfg_quote(line, q, sizeof q));
 		return str;
 	}
 	/* inih reads into a fixed buffer and would split a longer line into two settings. */
 	if (len + 2 > (size_t)num) {
 		line[klen] = '\0';
-		cfg_diag_add(p->diags, p->file, p->line, "[%s] %s: line too long (allowed: up to %d bytes)",
-			     p->section, cfg_quote(line, q, sizeof q), num - 2);
+		cfg_diag_add(p->diags, p->file, p->line,
+			     "[%s] %s: line too long (allowed: up to %d bytes)", p->section,
+			     cfg_quote(line, q, sizeof q), num - 2);
 		return str;
 	}
 	snprintf(str, (size_t)num, "%s\n", line);
@@ -431,11 +448,16 @@ static char *cfg_reader(char *str, int num, void *stream)
 }
 
 /* Parses one source into cfg. Returns 0 or -errno when the source could not be read. */
-static int cfg_parse_source(struct cfg *cfg, const char *file, FILE *fp, const char *text,
-			    struct cfg_diags *diags)
+static int
+cfg_parse_source(struct cfg *cfg, const char *file, FILE *fp, const char *text,
+		 struct cfg_diags *diags)
 {
 	struct cfg_parse p = {
-		.cfg = cfg, .diags = diags, .file = file, .fp = fp, .text = text,
+		.cfg = cfg,
+		.diags = diags,
+		.file = file,
+		.fp = fp,
+		.text = text,
 	};
 	p.set_line = calloc(cfg->n_keys ? cfg->n_keys : 1, sizeof *p.set_line);
 	if (!p.set_line) {
@@ -452,7 +474,8 @@ static int cfg_parse_source(struct cfg *cfg, const char *file, FILE *fp, const c
 	return 0;
 }
 
-static struct cfg *cfg_new(const struct cfg_key *schema, struct cfg_diags *diags)
+static struct cfg *
+cfg_new(const struct cfg_key *schema, struct cfg_diags *diags)
 {
 	struct cfg *cfg = calloc(1, sizeof *cfg);
 	if (!cfg)
@@ -480,7 +503,8 @@ static struct cfg *cfg_new(const struct cfg_key *schema, struct cfg_diags *diags
 	return cfg;
 }
 
-void cfg_free(struct cfg *cfg)
+void
+cfg_free(struct cfg *cfg)
 {
 	if (!cfg)
 		return;
@@ -490,8 +514,8 @@ void cfg_free(struct cfg *cfg)
 	free(cfg);
 }
 
-static int cfg_parse_file(struct cfg *cfg, const char *path, bool optional,
-			  struct cfg_diags *diags)
+static int
+cfg_parse_file(struct cfg *cfg, const char *path, bool optional, struct cfg_diags *diags)
 {
 	FILE *fp = fopen(path, "re");
 	if (!fp) {
@@ -512,18 +536,21 @@ static int cfg_parse_file(struct cfg *cfg, const char *path, bool optional,
 	return r;
 }
 
-static int cfg_name_cmp(const void *a, const void *b)
+static int
+cfg_name_cmp(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static bool cfg_is_dropin_name(const char *name)
+static bool
+cfg_is_dropin_name(const char *name)
 {
 	size_t len = strlen(name);
 	return name[0] != '.' && len > 5 && strcmp(name + len - 5, ".conf") == 0;
 }
 
-static int cfg_parse_dropins(struct cfg *cfg, const char *dir, struct cfg_diags *diags)
+static int
+cfg_parse_dropins(struct cfg *cfg, const char *dir, struct cfg_diags *diags)
 {
 	DIR *d = opendir(dir);
 	if (!d) {
@@ -583,8 +610,9 @@ static int cfg_parse_dropins(struct cfg *cfg, const char *dir, struct cfg_diags 
 	return r;
 }
 
-int cfg_load(const struct cfg_key *schema, const char *main_path, bool optional_main,
-	     const char *dropin_dir, struct cfg **ret_cfg, struct cfg_diags *diags)
+int
+cfg_load(const struct cfg_key *schema, const char *main_path, bool optional_main,
+	 const char *dropin_dir, struct cfg **ret_cfg, struct cfg_diags *diags)
 {
 	struct cfg_diags local;
 	if (!diags)
@@ -615,10 +643,11 @@ int cfg_load(const struct cfg_key *schema, const char *main_path, bool optional_
 	return 0;
 }
 
-char *cfg_peek(const struct cfg_key *schema, const char *main_path, const char *dropin_dir,
-	       const char *section, const char *key)
+char *
+cfg_peek(const struct cfg_key *schema, const char *main_path, const char *dropin_dir,
+	 const char *section, const char *key)
 {
-	struct cfg_diags ignored = { 0 };
+	struct cfg_diags ignored = {0};
 	struct cfg *cfg = cfg_new(schema, &ignored);
 	char *v = NULL;
 	if (!cfg)
@@ -634,8 +663,9 @@ char *cfg_peek(const struct cfg_key *schema, const char *main_path, const char *
 	return v;
 }
 
-int cfg_load_string(const struct cfg_key *schema, const char *name, const char *text,
-		    struct cfg **ret_cfg, struct cfg_diags *diags)
+int
+cfg_load_string(const struct cfg_key *schema, const char *name, const char *text,
+		struct cfg **ret_cfg, struct cfg_diags *diags)
 {
 	struct cfg_diags local;
 	if (!diags)
@@ -659,7 +689,8 @@ int cfg_load_string(const struct cfg_key *schema, const char *name, const char *
 	return 0;
 }
 
-static size_t cfg_index(const struct cfg *cfg, const char *section, const char *key)
+static size_t
+cfg_index(const struct cfg *cfg, const char *section, const char *key)
 {
 	ssize_t i = cfg_schema_find(cfg->schema, cfg->n_keys, section, key);
 	/* Asking for a key the schema does not have is a programming error. */
@@ -668,13 +699,15 @@ static size_t cfg_index(const struct cfg *cfg, const char *section, const char *
 	return (size_t)i;
 }
 
-const char *cfg_get_str(const struct cfg *cfg, const char *section, const char *key)
+const char *
+cfg_get_str(const struct cfg *cfg, const char *section, const char *key)
 {
 	size_t i = cfg_index(cfg, section, key);
 	return cfg->vals[i].value ? cfg->vals[i].value : cfg->schema[i].def;
 }
 
-int64_t cfg_get_int(const struct cfg *cfg, const char *section, const char *key)
+int64_t
+cfg_get_int(const struct cfg *cfg, const char *section, const char *key)
 {
 	const char *s = cfg_get_str(cfg, section, key);
 	int64_t v = 0;
@@ -683,19 +716,22 @@ int64_t cfg_get_int(const struct cfg *cfg, const char *section, const char *key)
 	return v;
 }
 
-bool cfg_get_bool(const struct cfg *cfg, const char *section, const char *key)
+bool
+cfg_get_bool(const struct cfg *cfg, const char *section, const char *key)
 {
 	const char *s = cfg_get_str(cfg, section, key);
 	return s && cfg_parse_bool(s) == 1;
 }
 
-const char *cfg_origin(const struct cfg *cfg, const char *section, const char *key)
+const char *
+cfg_origin(const struct cfg *cfg, const char *section, const char *key)
 {
 	size_t i = cfg_index(cfg, section, key);
 	return cfg->vals[i].value ? cfg->vals[i].origin : "default";
 }
 
-int cfg_section_kv(const struct cfg *cfg, const char *section, struct hv_kv **ret, size_t *ret_n)
+int
+cfg_section_kv(const struct cfg *cfg, const char *section, struct hv_kv **ret, size_t *ret_n)
 {
 	*ret = NULL;
 	*ret_n = 0;
@@ -718,7 +754,8 @@ int cfg_section_kv(const struct cfg *cfg, const char *section, struct hv_kv **re
 	return 0;
 }
 
-void cfg_print(const struct cfg *cfg, FILE *out)
+void
+cfg_print(const struct cfg *cfg, FILE *out)
 {
 	for (size_t i = 0; i < cfg->n_keys; i++) {
 		const char *section = cfg->schema[i].section;
@@ -731,7 +768,8 @@ void cfg_print(const struct cfg *cfg, FILE *out)
 		for (size_t k = i; k < cfg->n_keys; k++) {
 			if (strcmp(cfg->schema[k].section, section) != 0)
 				continue;
-			const char *v = cfg->vals[k].value ? cfg->vals[k].value : cfg->schema[k].def;
+			const char *v =
+				cfg->vals[k].value ? cfg->vals[k].value : cfg->schema[k].def;
 			if (v)
 				fprintf(out, "%s = %s\n", cfg->schema[k].key, v);
 			else
@@ -740,8 +778,9 @@ void cfg_print(const struct cfg *cfg, FILE *out)
 	}
 }
 
-void cfg_diag_key(struct cfg_diags *diags, const struct cfg *cfg, const char *section,
-		  const char *key, const char *fmt, ...)
+void
+cfg_diag_key(struct cfg_diags *diags, const struct cfg *cfg, const char *section, const char *key,
+	     const char *fmt, ...)
 {
 	size_t i = cfg_index(cfg, section, key);
 	const struct cfg_value *v = &cfg->vals[i];
@@ -756,10 +795,11 @@ void cfg_diag_key(struct cfg_diags *diags, const struct cfg *cfg, const char *se
 		cfg_diag_add(diags, "default", 0, "[%s] %s: %s", section, key, text);
 }
 
-void cfg_schema_print(const struct cfg_key *schema, FILE *out)
+void
+cfg_schema_print(const struct cfg_key *schema, FILE *out)
 {
 	static const char *const type_names[] = {
-		[CFG_STRING] = "string", [CFG_INT] = "integer", [CFG_BOOL] = "boolean",
+		[CFG_STRING] = "string", [CFG_INT] = "integer",        [CFG_BOOL] = "boolean",
 		[CFG_ENUM] = "one of: ", [CFG_PATH] = "absolute path",
 	};
 	for (size_t i = 0; schema[i].section; i++) {
@@ -777,11 +817,13 @@ void cfg_schema_print(const struct cfg_key *schema, FILE *out)
 					fputc(*p, out);
 			}
 		}
-		fprintf(out, "\n#%s =%s%s\n", k->key, k->def && *k->def ? " " : "", k->def ? k->def : "");
+		fprintf(out, "\n#%s =%s%s\n", k->key, k->def && *k->def ? " " : "",
+			k->def ? k->def : "");
 	}
 }
 
-void cfg_diags_print(const struct cfg_diags *diags, FILE *out)
+void
+cfg_diags_print(const struct cfg_diags *diags, FILE *out)
 {
 	size_t slots = sizeof diags->items / sizeof diags->items[0];
 	size_t kept = diags->n < slots ? diags->n : slots;

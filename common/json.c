@@ -11,7 +11,8 @@
 #include "kv.h"
 #include "vec.h"
 
-const char *hj_path(char *buf, size_t size, const char *where, const char *key, size_t index)
+const char *
+hj_path(char *buf, size_t size, const char *where, const char *key, size_t index)
 {
 	if (key)
 		snprintf(buf, size, "%s%s%s", where ? where : "", where && *where ? "." : "", key);
@@ -20,8 +21,8 @@ const char *hj_path(char *buf, size_t size, const char *where, const char *key, 
 	return buf;
 }
 
-__attribute__((format(printf, 4, 5)))
-static int fail(struct hv_error *err, const char *where, const char *key, const char *fmt, ...)
+__attribute__((format(printf, 4, 5))) static int
+fail(struct hv_error *err, const char *where, const char *key, const char *fmt, ...)
 {
 	char path[256], problem[320];
 	va_list ap;
@@ -36,7 +37,8 @@ static int fail(struct hv_error *err, const char *where, const char *key, const 
 	return hv_error_set(err, -EINVAL, path, "%s: %s", path, problem);
 }
 
-static const char *type_name(const json_t *v)
+static const char *
+type_name(const json_t *v)
 {
 	switch (json_typeof(v)) {
 	case JSON_OBJECT: return "object";
@@ -52,8 +54,9 @@ static const char *type_name(const json_t *v)
 }
 
 /* Looks key up; returns 1 with *ret set, 0 when absent and optional, -EINVAL otherwise. */
-static int lookup(const json_t *obj, const char *where, const char *key, int flags,
-		  json_t **ret, struct hv_error *err)
+static int
+lookup(const json_t *obj, const char *where, const char *key, int flags, json_t **ret,
+       struct hv_error *err)
 {
 	json_t *v = NULL;
 
@@ -69,8 +72,9 @@ static int lookup(const json_t *obj, const char *where, const char *key, int fla
 	return 1;
 }
 
-static int wrong_type(struct hv_error *err, const char *where, const char *key,
-		      const char *expected, const json_t *v)
+static int
+wrong_type(struct hv_error *err, const char *where, const char *key, const char *expected,
+	   const json_t *v)
 {
 	char what[96];
 
@@ -88,7 +92,8 @@ struct pstate {
 	const char *p, *end;
 };
 
-static void pws(struct pstate *s)
+static void
+pws(struct pstate *s)
 {
 	while (s->p < s->end && (*s->p == ' ' || *s->p == '\n' || *s->p == '\r' || *s->p == '\t'))
 		s->p++;
@@ -96,7 +101,8 @@ static void pws(struct pstate *s)
 
 /* The string at s->p (its opening quote): *out and *len, in the text or in *heap when it had
  * escapes. -1 to give up. */
-static int pstr(struct pstate *s, const char **out, size_t *len, char **heap)
+static int
+pstr(struct pstate *s, const char **out, size_t *len, char **heap)
 {
 	const char *q = s->p + 1, *r;
 	bool esc = false;
@@ -131,15 +137,15 @@ static int pstr(struct pstate *s, const char **out, size_t *len, char **heap)
 			continue;
 		}
 		switch (*++r) {
-		case '"': case '\\': case '/': *o++ = *r; break;
+		case '"':
+		case '\\':
+		case '/': *o++ = *r; break;
 		case 'b': *o++ = '\b'; break;
 		case 'f': *o++ = '\f'; break;
 		case 'n': *o++ = '\n'; break;
 		case 'r': *o++ = '\r'; break;
 		case 't': *o++ = '\t'; break;
-		default: /* \u and anything else: jansson */
-			free(b);
-			return -1;
+		default: /* \u and anything else: jansson */ free(b); return -1;
 		}
 	}
 	*out = *heap = b;
@@ -148,7 +154,8 @@ static int pstr(struct pstate *s, const char **out, size_t *len, char **heap)
 	return 0;
 }
 
-static bool plit(struct pstate *s, const char *word, size_t n)
+static bool
+plit(struct pstate *s, const char *word, size_t n)
 {
 	if ((size_t)(s->end - s->p) < n || memcmp(s->p, word, n) != 0)
 		return false;
@@ -156,7 +163,8 @@ static bool plit(struct pstate *s, const char *word, size_t n)
 	return true;
 }
 
-static json_t *pvalue(struct pstate *s, int depth)
+static json_t *
+pvalue(struct pstate *s, int depth)
 {
 	const char *str, *q;
 	size_t len, i;
@@ -258,9 +266,10 @@ static json_t *pvalue(struct pstate *s, int depth)
 	}
 }
 
-static json_t *fast_parse(const char *text, size_t len)
+static json_t *
+fast_parse(const char *text, size_t len)
 {
-	struct pstate s = { text, text + len };
+	struct pstate s = {text, text + len};
 	json_t *v;
 
 	pws(&s);
@@ -275,14 +284,16 @@ static json_t *fast_parse(const char *text, size_t len)
 	return v;
 }
 #else
-static json_t *fast_parse(const char *text, size_t len)
+static json_t *
+fast_parse(const char *text, size_t len)
 {
 	return NULL;
 }
 #endif
 
-int hj_parse(const void *buf, size_t len, const char *what, bool must_be_object,
-	     json_t **ret, struct hv_error *err)
+int
+hj_parse(const void *buf, size_t len, const char *what, bool must_be_object, json_t **ret,
+	 struct hv_error *err)
 {
 	json_error_t je;
 	json_t *v = NULL;
@@ -294,9 +305,8 @@ int hj_parse(const void *buf, size_t len, const char *what, bool must_be_object,
 	if (!v)
 		v = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
 	if (!v)
-		return hv_error_set(err, -EINVAL, what,
-				    "%s: invalid JSON at line %d column %d: %s", what, je.line,
-				    je.column, je.text);
+		return hv_error_set(err, -EINVAL, what, "%s: invalid JSON at line %d column %d: %s",
+				    what, je.line, je.column, je.text);
 	if (must_be_object && !json_is_object(v)) {
 		hv_error_set(err, -EINVAL, what, "%s: expected a JSON object, got %s", what,
 			     type_name(v));
@@ -321,14 +331,16 @@ struct dbuf {
 	bool fail;
 };
 
-static void dreserve(struct dbuf *b, size_t n)
+static void
+dreserve(struct dbuf *b, size_t n)
 {
 	/* n bytes and the terminating NUL */
 	if (!b->fail && HV_GROW(b->p, b->cap, b->len + n + 1) < 0)
 		b->fail = true;
 }
 
-static void dput(struct dbuf *b, const char *s, size_t n)
+static void
+dput(struct dbuf *b, const char *s, size_t n)
 {
 	dreserve(b, n);
 	if (b->fail)
@@ -339,10 +351,14 @@ static void dput(struct dbuf *b, const char *s, size_t n)
 
 /* 0: written as is; 1: escaped; 2: non-ASCII (jansson's UTF-8 check) */
 static const unsigned char dclass[256] = {
-	[0 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1, [0x80 ... 0xff] = 2,
+	[0 ... 0x1f] = 1,
+	['"'] = 1,
+	['\\'] = 1,
+	[0x80 ... 0xff] = 2,
 };
 
-static void dstr(struct dbuf *b, const char *s, size_t n)
+static void
+dstr(struct dbuf *b, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	const unsigned char *u = (const unsigned char *)s;
@@ -353,7 +369,7 @@ static void dstr(struct dbuf *b, const char *s, size_t n)
 		return;
 	b->p[b->len++] = '"';
 	for (;;) {
-		char esc[6] = { '\\', 0 };
+		char esc[6] = {'\\', 0};
 		size_t el = 2;
 		unsigned char c;
 
@@ -386,7 +402,8 @@ static void dstr(struct dbuf *b, const char *s, size_t n)
 	dput(b, "\"", 1);
 }
 
-static void dint(struct dbuf *b, json_int_t v)
+static void
+dint(struct dbuf *b, json_int_t v)
 {
 	char t[24], *e = t + sizeof t, *p = e;
 	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
@@ -399,7 +416,8 @@ static void dint(struct dbuf *b, json_int_t v)
 	dput(b, p, (size_t)(e - p));
 }
 
-static void dvalue(struct dbuf *b, const json_t *v, int depth)
+static void
+dvalue(struct dbuf *b, const json_t *v, int depth)
 {
 	const char *key;
 	size_t key_len, i;
@@ -420,7 +438,7 @@ static void dvalue(struct dbuf *b, const json_t *v, int depth)
 	case JSON_STRING: dstr(b, json_string_value(v), json_string_length(v)); break;
 	case JSON_ARRAY:
 		dput(b, "[", 1);
-		json_array_foreach(v, i, x) {
+		json_array_foreach (v, i, x) {
 			if (i)
 				dput(b, ",", 1);
 			dvalue(b, x, depth + 1);
@@ -429,7 +447,7 @@ static void dvalue(struct dbuf *b, const json_t *v, int depth)
 		break;
 	case JSON_OBJECT:
 		dput(b, "{", 1);
-		json_object_keylen_foreach((json_t *)v, key, key_len, x) {
+		json_object_keylen_foreach ((json_t *)v, key, key_len, x) {
 			if (!first)
 				dput(b, ",", 1);
 			first = false;
@@ -439,15 +457,14 @@ static void dvalue(struct dbuf *b, const json_t *v, int depth)
 		}
 		dput(b, "}", 1);
 		break;
-	default: /* reals: jansson's formatting */
-		b->fail = true;
-		break;
+	default: /* reals: jansson's formatting */ b->fail = true; break;
 	}
 }
 
-char *hj_dump(const json_t *v)
+char *
+hj_dump(const json_t *v)
 {
-	struct dbuf b = { 0 };
+	struct dbuf b = {0};
 
 	if (!v)
 		return NULL;
@@ -460,13 +477,15 @@ char *hj_dump(const json_t *v)
 	return b.p;
 }
 #else
-char *hj_dump(const json_t *v)
+char *
+hj_dump(const json_t *v)
 {
 	return json_dumps(v, HJ_DUMP_FLAGS);
 }
 #endif
 
-static bool has_control(const char *s, size_t len)
+static bool
+has_control(const char *s, size_t len)
 {
 	for (size_t i = 0; i < len; i++)
 		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
@@ -474,8 +493,9 @@ static bool has_control(const char *s, size_t len)
 	return false;
 }
 
-int hj_str(const json_t *obj, const char *where, const char *key, int flags, size_t max_len,
-	   const char **ret, struct hv_error *err)
+int
+hj_str(const json_t *obj, const char *where, const char *key, int flags, size_t max_len,
+       const char **ret, struct hv_error *err)
 {
 	json_t *v = NULL;
 	size_t len;
@@ -497,8 +517,9 @@ int hj_str(const json_t *obj, const char *where, const char *key, int flags, siz
 	return 1;
 }
 
-int hj_int(const json_t *obj, const char *where, const char *key, int flags, int64_t min,
-	   int64_t max, int64_t *ret, struct hv_error *err)
+int
+hj_int(const json_t *obj, const char *where, const char *key, int flags, int64_t min, int64_t max,
+       int64_t *ret, struct hv_error *err)
 {
 	json_t *v = NULL;
 	json_int_t i;
@@ -518,8 +539,9 @@ int hj_int(const json_t *obj, const char *where, const char *key, int flags, int
 	return 1;
 }
 
-int hj_bool(const json_t *obj, const char *where, const char *key, int flags, bool *ret,
-	    struct hv_error *err)
+int
+hj_bool(const json_t *obj, const char *where, const char *key, int flags, bool *ret,
+	struct hv_error *err)
 {
 	json_t *v = NULL;
 	int r = lookup(obj, where, key, flags, &v, err);
@@ -532,8 +554,9 @@ int hj_bool(const json_t *obj, const char *where, const char *key, int flags, bo
 	return 1;
 }
 
-int hj_obj(const json_t *obj, const char *where, const char *key, int flags, json_t **ret,
-	   struct hv_error *err)
+int
+hj_obj(const json_t *obj, const char *where, const char *key, int flags, json_t **ret,
+       struct hv_error *err)
 {
 	json_t *v = NULL;
 	int r = lookup(obj, where, key, flags, &v, err);
@@ -546,8 +569,9 @@ int hj_obj(const json_t *obj, const char *where, const char *key, int flags, jso
 	return 1;
 }
 
-int hj_arr(const json_t *obj, const char *where, const char *key, int flags, size_t max_items,
-	   json_t **ret, struct hv_error *err)
+int
+hj_arr(const json_t *obj, const char *where, const char *key, int flags, size_t max_items,
+       json_t **ret, struct hv_error *err)
 {
 	json_t *v = NULL;
 	char detail[32];
@@ -565,7 +589,8 @@ int hj_arr(const json_t *obj, const char *where, const char *key, int flags, siz
 	return 1;
 }
 
-static bool word_in(const char *word, const char *allowed)
+static bool
+word_in(const char *word, const char *allowed)
 {
 	size_t wl = strlen(word);
 	const char *p = allowed;
@@ -583,8 +608,9 @@ static bool word_in(const char *word, const char *allowed)
 	return false;
 }
 
-int hj_enum(const json_t *obj, const char *where, const char *key, int flags,
-	    const char *allowed, const char **ret, struct hv_error *err)
+int
+hj_enum(const json_t *obj, const char *where, const char *key, int flags, const char *allowed,
+	const char **ret, struct hv_error *err)
 {
 	const char *s;
 	char detail[200];
@@ -603,13 +629,15 @@ int hj_enum(const json_t *obj, const char *where, const char *key, int flags,
 	return 1;
 }
 
-bool hj_is_uuid(const char *s)
+bool
+hj_is_uuid(const char *s)
 {
 	return hv_uuid_valid(s);
 }
 
-int hj_uuid(const json_t *obj, const char *where, const char *key, int flags, const char **ret,
-	    struct hv_error *err)
+int
+hj_uuid(const json_t *obj, const char *where, const char *key, int flags, const char **ret,
+	struct hv_error *err)
 {
 	const char *s;
 	int r = hj_str(obj, where, key, flags, 36, &s, err);
@@ -622,9 +650,10 @@ int hj_uuid(const json_t *obj, const char *where, const char *key, int flags, co
 	return 1;
 }
 
-int hj_str_map(const json_t *obj, const char *where, const char *key, int flags,
-	       size_t max_items, size_t key_max, size_t value_max, struct hv_kv **ret,
-	       size_t *ret_n, struct hv_error *err)
+int
+hj_str_map(const json_t *obj, const char *where, const char *key, int flags, size_t max_items,
+	   size_t key_max, size_t value_max, struct hv_kv **ret, size_t *ret_n,
+	   struct hv_error *err)
 {
 	json_t *m, *v;
 	const char *k;
@@ -645,12 +674,11 @@ int hj_str_map(const json_t *obj, const char *where, const char *key, int flags,
 	kv = calloc(json_object_size(m) + 1, sizeof *kv);
 	if (!kv)
 		return hv_error_set(err, -ENOMEM, path, "%s: out of memory", path);
-	json_object_foreach(m, k, v) {
+	json_object_foreach (m, k, v) {
 		if (strlen(k) == 0 || strlen(k) > key_max || has_control(k, strlen(k))) {
 			free(kv);
 			snprintf(detail, sizeof detail, "%zu", key_max);
-			return fail(err, path, NULL,
-				    "keys must be 1-%s printable bytes", detail);
+			return fail(err, path, NULL, "keys must be 1-%s printable bytes", detail);
 		}
 		r = hj_str(m, path, k, HJ_REQUIRED, value_max, &kv[n].value, err);
 		if (r < 0) {
@@ -664,7 +692,8 @@ int hj_str_map(const json_t *obj, const char *where, const char *key, int flags,
 	return 1;
 }
 
-void hj_wipe_string(json_t *v)
+void
+hj_wipe_string(json_t *v)
 {
 	if (json_is_string(v)) {
 		/* jansson owns a private mutable copy of every string value */

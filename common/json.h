@@ -28,8 +28,8 @@ enum hj_flags {
 /* Parses exactly len bytes as one JSON value; rejects NUL bytes and duplicate keys. `what` names the input in errors ("frame 2 (header)").
  * Returns 0 and a new reference, or -EINVAL ("frame 2 (header): invalid JSON at line 1
  * column 7: ..."). When must_be_object, anything but an object is -EINVAL too. */
-int hj_parse(const void *buf, size_t len, const char *what, bool must_be_object,
-	     json_t **ret, struct hv_error *err);
+int hj_parse(const void *buf, size_t len, const char *what, bool must_be_object, json_t **ret,
+	     struct hv_error *err);
 
 /* Compact, key-order-preserving serialization; malloc'd, caller frees. NULL on ENOMEM. */
 char *hj_dump(const json_t *v);
@@ -51,17 +51,17 @@ int hj_obj(const json_t *obj, const char *where, const char *key, int flags, jso
 int hj_arr(const json_t *obj, const char *where, const char *key, int flags, size_t max_items,
 	   json_t **ret, struct hv_error *err);
 /* One of the '|'-separated words in `allowed` ("soft|hard"). */
-int hj_enum(const json_t *obj, const char *where, const char *key, int flags,
-	    const char *allowed, const char **ret, struct hv_error *err);
+int hj_enum(const json_t *obj, const char *where, const char *key, int flags, const char *allowed,
+	    const char **ret, struct hv_error *err);
 /* A canonical lower-case UUID "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx". */
 int hj_uuid(const json_t *obj, const char *where, const char *key, int flags, const char **ret,
 	    struct hv_error *err);
 /* An object of string values, as a malloc'd array of borrowed key/value pointers (caller
  * frees the array only). Keys at most key_max bytes, values at most value_max bytes, at
  * most max_items entries. Absent optional -> *ret NULL, *ret_n 0. */
-int hj_str_map(const json_t *obj, const char *where, const char *key, int flags,
-	       size_t max_items, size_t key_max, size_t value_max, struct hv_kv **ret,
-	       size_t *ret_n, struct hv_error *err);
+int hj_str_map(const json_t *obj, const char *where, const char *key, int flags, size_t max_items,
+	       size_t key_max, size_t value_max, struct hv_kv **ret, size_t *ret_n,
+	       struct hv_error *err);
 
 /* True when s is a canonical lower-case UUID. */
 bool hj_is_uuid(const char *s);

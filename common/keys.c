@@ -13,7 +13,8 @@
 
 #include <zmq.h>
 
-bool keys_z85_valid(const char *s)
+bool
+keys_z85_valid(const char *s)
 {
 	uint8_t raw[32];
 
@@ -22,13 +23,15 @@ bool keys_z85_valid(const char *s)
 	return zmq_z85_decode(raw, s) != NULL;
 }
 
-void keys_pair_wipe(struct keys_pair *kp)
+void
+keys_pair_wipe(struct keys_pair *kp)
 {
 	if (kp)
 		explicit_bzero(kp, sizeof *kp);
 }
 
-int keys_generate(struct keys_pair *ret, struct hv_error *err)
+int
+keys_generate(struct keys_pair *ret, struct hv_error *err)
 {
 	memset(ret, 0, sizeof *ret);
 	if (!zmq_has("curve"))
@@ -42,8 +45,8 @@ int keys_generate(struct keys_pair *ret, struct hv_error *err)
 /* Writes text to path through a temporary file. exclusive: never replace an existing path
  * (link(2) instead of rename(2)) and return -EEXIST, so two processes creating the same
  * keypair at once agree on one. */
-static int write_atomic(const char *path, mode_t mode, const char *text, bool exclusive,
-			struct hv_error *err)
+static int
+write_atomic(const char *path, mode_t mode, const char *text, bool exclusive, struct hv_error *err)
 {
 	char tmp[PATH_MAX];
 	size_t len = strlen(text), off = 0;
@@ -53,7 +56,8 @@ static int write_atomic(const char *path, mode_t mode, const char *text, bool ex
 		return hv_error_set(err, -ENAMETOOLONG, "keys_dir", "%s: path too long", path);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
 	if (fd < 0)
-		return hv_error_set(err, -errno, "keys_dir", "creating %s: %s", tmp, strerror(errno));
+		return hv_error_set(err, -errno, "keys_dir", "creating %s: %s", tmp,
+				    strerror(errno));
 	if (fchmod(fd, mode) < 0)
 		r = -errno;
 	while (r == 0 && off < len) {
@@ -81,7 +85,8 @@ static int write_atomic(const char *path, mode_t mode, const char *text, bool ex
 	return 0;
 }
 
-static int fsync_dir(const char *dir)
+static int
+fsync_dir(const char *dir)
 {
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
@@ -93,8 +98,9 @@ static int fsync_dir(const char *dir)
 }
 
 /* The secret file is written first: it holds both keys and decides which keypair exists. */
-static int save_pair(const char *dir, const char *name, const struct keys_pair *kp,
-		     bool exclusive, struct hv_error *err)
+static int
+save_pair(const char *dir, const char *name, const struct keys_pair *kp, bool exclusive,
+	  struct hv_error *err)
 {
 	char path[PATH_MAX], text[512], stamp[32];
 	time_t now = time(NULL);
@@ -104,7 +110,8 @@ static int save_pair(const char *dir, const char *name, const struct keys_pair *
 	if (!keys_z85_valid(kp->public_z85) || !keys_z85_valid(kp->secret_z85))
 		return hv_error_set(err, -EINVAL, "key", "refusing to save a malformed keypair");
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-		return hv_error_set(err, -errno, "keys_dir", "creating %s: %s", dir, strerror(errno));
+		return hv_error_set(err, -errno, "keys_dir", "creating %s: %s", dir,
+				    strerror(errno));
 	gmtime_r(&now, &tm);
 	strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", &tm);
 
@@ -134,15 +141,16 @@ static int save_pair(const char *dir, const char *name, const struct keys_pair *
 	return 0;
 }
 
-int keys_save(const char *dir, const char *name, const struct keys_pair *kp,
-	      struct hv_error *err)
+int
+keys_save(const char *dir, const char *name, const struct keys_pair *kp, struct hv_error *err)
 {
 	return save_pair(dir, name, kp, false, err);
 }
 
 /* Reads "public-key" and "secret-key" values from a ZPL certificate. */
-static int read_cert(const char *path, char pub[KEYS_Z85_LEN + 1], char sec[KEYS_Z85_LEN + 1],
-		     struct hv_error *err)
+static int
+read_cert(const char *path, char pub[KEYS_Z85_LEN + 1], char sec[KEYS_Z85_LEN + 1],
+	  struct hv_error *err)
 {
 	char line[512];
 	FILE *f = fopen(path, "re");
@@ -187,7 +195,8 @@ static int read_cert(const char *path, char pub[KEYS_Z85_LEN + 1], char sec[KEYS
 	return 0;
 }
 
-int keys_load(const char *dir, const char *name, struct keys_pair *ret, struct hv_error *err)
+int
+keys_load(const char *dir, const char *name, struct keys_pair *ret, struct hv_error *err)
 {
 	char path[PATH_MAX], derived[KEYS_Z85_LEN + 1];
 	struct stat st;
@@ -207,14 +216,15 @@ int keys_load(const char *dir, const char *name, struct keys_pair *ret, struct h
 	if (zmq_curve_public(derived, ret->secret_z85) != 0 ||
 	    strcmp(derived, ret->public_z85) != 0) {
 		keys_pair_wipe(ret);
-		return hv_error_set(err, -EINVAL, "key",
-				    "%s: public-key does not match secret-key", path);
+		return hv_error_set(err, -EINVAL, "key", "%s: public-key does not match secret-key",
+				    path);
 	}
 	return 0;
 }
 
-int keys_load_or_create(const char *dir, const char *name, struct keys_pair *ret,
-			bool *ret_created, struct hv_error *err)
+int
+keys_load_or_create(const char *dir, const char *name, struct keys_pair *ret, bool *ret_created,
+		    struct hv_error *err)
 {
 	char path[PATH_MAX];
 	int r;
@@ -242,7 +252,8 @@ int keys_load_or_create(const char *dir, const char *name, struct keys_pair *ret
 	return 0;
 }
 
-int keys_public_from(const char *text_or_path, char ret[KEYS_Z85_LEN + 1], struct hv_error *err)
+int
+keys_public_from(const char *text_or_path, char ret[KEYS_Z85_LEN + 1], struct hv_error *err)
 {
 	ret[0] = '\0';
 	if (!text_or_path || !*text_or_path)

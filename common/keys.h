@@ -21,14 +21,13 @@ struct keys_pair {
 int keys_generate(struct keys_pair *ret, struct hv_error *err);
 /* Writes dir/NAME.key (0644) and dir/NAME.key_secret (0600); dir is created 0700 when
  * missing. Existing files are replaced atomically. */
-int keys_save(const char *dir, const char *name, const struct keys_pair *kp,
-	      struct hv_error *err);
+int keys_save(const char *dir, const char *name, const struct keys_pair *kp, struct hv_error *err);
 /* Reads dir/NAME.key_secret; checks that the public key matches the secret key. */
 int keys_load(const char *dir, const char *name, struct keys_pair *ret, struct hv_error *err);
 /* Loads the pair, or generates and saves one when dir/NAME.key_secret does not exist.
  * *ret_created (may be NULL) says which happened. */
-int keys_load_or_create(const char *dir, const char *name, struct keys_pair *ret,
-			bool *ret_created, struct hv_error *err);
+int keys_load_or_create(const char *dir, const char *name, struct keys_pair *ret, bool *ret_created,
+			struct hv_error *err);
 /* A public key given either as 40 Z85 characters or as the path of a certificate file
  * (NAME.key or NAME.key_secret; only its public key is used). */
 int keys_public_from(const char *text_or_path, char ret[KEYS_Z85_LEN + 1], struct hv_error *err);

@@ -12,11 +12,12 @@ static enum hv_log_level log_level = HV_LOG_INFO;
 static const char *log_ident = "hv";
 
 static const char *const level_names[] = {
-	[HV_LOG_ERR] = "error",   [HV_LOG_WARNING] = "warning", [HV_LOG_NOTICE] = "notice",
-	[HV_LOG_INFO] = "info",   [HV_LOG_DEBUG] = "debug",
+	[HV_LOG_ERR] = "error", [HV_LOG_WARNING] = "warning", [HV_LOG_NOTICE] = "notice",
+	[HV_LOG_INFO] = "info", [HV_LOG_DEBUG] = "debug",
 };
 
-int hv_log_level_parse(const char *name)
+int
+hv_log_level_parse(const char *name)
 {
 	for (int l = HV_LOG_ERR; l <= HV_LOG_DEBUG; l++)
 		if (name && strcmp(name, level_names[l]) == 0)
@@ -24,19 +25,37 @@ int hv_log_level_parse(const char *name)
 	return -EINVAL;
 }
 
-const char *hv_log_level_name(enum hv_log_level level)
+const char *
+hv_log_level_name(enum hv_log_level level)
 {
 	if (level < HV_LOG_ERR || level > HV_LOG_DEBUG)
 		return "unknown";
 	return level_names[level];
 }
 
-void hv_log_set_level(enum hv_log_level level) { log_level = level; }
-enum hv_log_level hv_log_get_level(void) { return log_level; }
-void hv_log_set_ident(const char *ident) { log_ident = ident; }
-bool hv_log_enabled(enum hv_log_level level) { return level <= log_level; }
+void
+hv_log_set_level(enum hv_log_level level)
+{
+	log_level = level;
+}
+enum hv_log_level
+hv_log_get_level(void)
+{
+	return log_level;
+}
+void
+hv_log_set_ident(const char *ident)
+{
+	log_ident = ident;
+}
+bool
+hv_log_enabled(enum hv_log_level level)
+{
+	return level <= log_level;
+}
 
-void hv_log(enum hv_log_level level, const char *instance, const char *cmd, const char *fmt, ...)
+void
+hv_log(enum hv_log_level level, const char *instance, const char *cmd, const char *fmt, ...)
 {
 	char line[2048];
 	size_t n;

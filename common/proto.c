@@ -17,21 +17,23 @@
 #include "json.h"
 
 static const char *const type_names[PROTO_N_TYPES] = {
-	[PROTO_HELLO] = "HELLO",       [PROTO_WELCOME] = "WELCOME", [PROTO_SNAPSHOT] = "SNAPSHOT",
-	[PROTO_DELTA] = "DELTA",       [PROTO_REPORT] = "REPORT",   [PROTO_EVENT] = "EVENT",
-	[PROTO_COMMAND] = "COMMAND",   [PROTO_ACK] = "ACK",         [PROTO_RESULT] = "RESULT",
-	[PROTO_PING] = "PING",         [PROTO_PONG] = "PONG",       [PROTO_RESYNC] = "RESYNC",
+	[PROTO_HELLO] = "HELLO",     [PROTO_WELCOME] = "WELCOME", [PROTO_SNAPSHOT] = "SNAPSHOT",
+	[PROTO_DELTA] = "DELTA",     [PROTO_REPORT] = "REPORT",   [PROTO_EVENT] = "EVENT",
+	[PROTO_COMMAND] = "COMMAND", [PROTO_ACK] = "ACK",         [PROTO_RESULT] = "RESULT",
+	[PROTO_PING] = "PING",       [PROTO_PONG] = "PONG",       [PROTO_RESYNC] = "RESYNC",
 	[PROTO_ERROR] = "ERROR",
 };
 
-const char *proto_type_name(enum proto_type type)
+const char *
+proto_type_name(enum proto_type type)
 {
 	if ((unsigned)type >= PROTO_N_TYPES)
 		return "UNKNOWN";
 	return type_names[type];
 }
 
-int proto_type_parse(const char *name, size_t len)
+int
+proto_type_parse(const char *name, size_t len)
 {
 	for (int t = 0; t < PROTO_N_TYPES; t++)
 		if (strlen(type_names[t]) == len && memcmp(type_names[t], name, len) == 0)
@@ -39,7 +41,8 @@ int proto_type_parse(const char *name, size_t len)
 	return -EPROTONOSUPPORT;
 }
 
-int64_t proto_now_ms(void)
+int64_t
+proto_now_ms(void)
 {
 	struct timespec ts;
 
@@ -47,7 +50,8 @@ int64_t proto_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-void proto_uuid4(char out[37])
+void
+proto_uuid4(char out[37])
 {
 	unsigned char b[16];
 	size_t got = 0;
@@ -71,7 +75,8 @@ void proto_uuid4(char out[37])
 	out[36] = '\0';
 }
 
-bool proto_id_valid(const char *s)
+bool
+proto_id_valid(const char *s)
 {
 	size_t n = s ? strlen(s) : 0;
 
@@ -87,7 +92,8 @@ bool proto_id_valid(const char *s)
 	return true;
 }
 
-void proto_header_init(struct proto_header *hdr, const char *host_id, const char *boot_id)
+void
+proto_header_init(struct proto_header *hdr, const char *host_id, const char *boot_id)
 {
 	memset(hdr, 0, sizeof *hdr);
 	proto_uuid4(hdr->msg_id);
@@ -97,7 +103,8 @@ void proto_header_init(struct proto_header *hdr, const char *host_id, const char
 	hdr->schema = PROTO_SCHEMA;
 }
 
-static json_t *header_to_json(const struct proto_msg *msg)
+static json_t *
+header_to_json(const struct proto_msg *msg)
 {
 	const struct proto_header *h = &msg->hdr;
 	json_t *o = json_object();
@@ -122,7 +129,8 @@ static json_t *header_to_json(const struct proto_msg *msg)
 	return o;
 }
 
-void proto_wire_release(struct proto_wire *wire)
+void
+proto_wire_release(struct proto_wire *wire)
 {
 	if (!wire)
 		return;
@@ -133,7 +141,8 @@ void proto_wire_release(struct proto_wire *wire)
 	}
 }
 
-int proto_encode(const struct proto_msg *msg, struct proto_wire *ret, struct hv_error *err)
+int
+proto_encode(const struct proto_msg *msg, struct proto_wire *ret, struct hv_error *err)
 {
 	json_t *hdr;
 	char *h, *b;
@@ -180,7 +189,8 @@ int proto_encode(const struct proto_msg *msg, struct proto_wire *ret, struct hv_
 	return 0;
 }
 
-void proto_msg_release(struct proto_msg *msg)
+void
+proto_msg_release(struct proto_msg *msg)
 {
 	if (!msg)
 		return;
@@ -189,7 +199,8 @@ void proto_msg_release(struct proto_msg *msg)
 }
 
 /* Printable rendering of untrusted bytes for an error message. */
-static void show(char *out, size_t size, const void *data, size_t len)
+static void
+show(char *out, size_t size, const void *data, size_t len)
 {
 	const unsigned char *p = data;
 	size_t o = 0;
@@ -205,8 +216,9 @@ static void show(char *out, size_t size, const void *data, size_t len)
 	out[o] = '\0';
 }
 
-static int copy_str(const json_t *h, const char *key, int flags, size_t max, char *dst,
-		    size_t dst_size, struct hv_error *err)
+static int
+copy_str(const json_t *h, const char *key, int flags, size_t max, char *dst, size_t dst_size,
+	 struct hv_error *err)
 {
 	const char *s = NULL;
 	int r = hj_str(h, "header", key, flags, max, &s, err);
@@ -216,8 +228,8 @@ static int copy_str(const json_t *h, const char *key, int flags, size_t max, cha
 	return r;
 }
 
-static int copy_uuid(const json_t *h, const char *key, int flags, char dst[37],
-		     struct hv_error *err)
+static int
+copy_uuid(const json_t *h, const char *key, int flags, char dst[37], struct hv_error *err)
 {
 	const char *s = NULL;
 	int r = hj_uuid(h, "header", key, flags, &s, err);
@@ -227,8 +239,8 @@ static int copy_uuid(const json_t *h, const char *key, int flags, char dst[37],
 	return r;
 }
 
-static int parse_header(const json_t *h, enum proto_type type, struct proto_header *hdr,
-			struct hv_error *err)
+static int
+parse_header(const json_t *h, enum proto_type type, struct proto_header *hdr, struct hv_error *err)
 {
 	int64_t v = 0;
 	int r;
@@ -241,7 +253,8 @@ static int parse_header(const json_t *h, enum proto_type type, struct proto_head
 		return r;
 	if (hdr->host_id[0] && !proto_id_valid(hdr->host_id))
 		return hv_error_set(err, -EINVAL, "header.host_id",
-				    "header.host_id: expected 1-%d of [A-Za-z0-9._:-]", PROTO_MAX_ID);
+				    "header.host_id: expected 1-%d of [A-Za-z0-9._:-]",
+				    PROTO_MAX_ID);
 	r = hj_int(h, "header", "seq", HJ_OPTIONAL, 0, INT64_MAX, &v, err);
 	if (r < 0)
 		return r;
@@ -255,19 +268,23 @@ static int parse_header(const json_t *h, enum proto_type type, struct proto_head
 	hdr->schema = (uint32_t)v;
 	if (type != PROTO_COMMAND)
 		return 0;
-	if ((r = copy_str(h, "cmd_id", HJ_REQUIRED, PROTO_MAX_ID, hdr->cmd_id,
-			  sizeof hdr->cmd_id, err)) < 0)
+	if ((r = copy_str(h, "cmd_id", HJ_REQUIRED, PROTO_MAX_ID, hdr->cmd_id, sizeof hdr->cmd_id,
+			  err)) < 0)
 		return r;
 	if (!proto_id_valid(hdr->cmd_id))
 		return hv_error_set(err, -EINVAL, "header.cmd_id",
-				    "header.cmd_id: expected 1-%d of [A-Za-z0-9._:-]", PROTO_MAX_ID);
+				    "header.cmd_id: expected 1-%d of [A-Za-z0-9._:-]",
+				    PROTO_MAX_ID);
 	return hj_int(h, "header", "deadline_ms", HJ_REQUIRED, 0, INT64_MAX, &hdr->deadline_ms,
-		      err) < 0 ? -EINVAL : 0;
+		      err) < 0
+		       ? -EINVAL
+		       : 0;
 }
 
 /* Best effort: msg_id and host_id of a message about to be refused, so the ERROR can carry
  * corr_id. Silent on any problem. Only on the refusal path: a good header is parsed once. */
-static void salvage_ids(const struct proto_frame *f, struct proto_header *hdr)
+static void
+salvage_ids(const struct proto_frame *f, struct proto_header *hdr)
 {
 	json_t *h;
 
@@ -280,15 +297,17 @@ static void salvage_ids(const struct proto_frame *f, struct proto_header *hdr)
 	json_decref(h);
 }
 
-#define REFUSE(code, r) do {						\
-		if (n >= 3)							\
-			salvage_ids(&frames[2], &ret->hdr);			\
-		*ret_code = (code);						\
-		return (r);							\
+#define REFUSE(code, r)                                     \
+	do {                                                \
+		if (n >= 3)                                 \
+			salvage_ids(&frames[2], &ret->hdr); \
+		*ret_code = (code);                         \
+		return (r);                                 \
 	} while (0)
 
-int proto_decode(const struct proto_frame *frames, size_t n, struct proto_msg *ret,
-		 const char **ret_code, struct hv_error *err)
+int
+proto_decode(const struct proto_frame *frames, size_t n, struct proto_msg *ret,
+	     const char **ret_code, struct hv_error *err)
 {
 	const char *dummy;
 	char shown[80];
@@ -341,13 +360,14 @@ int proto_decode(const struct proto_frame *frames, size_t n, struct proto_msg *r
 	return 0;
 }
 
-json_t *proto_error_body(const char *code, const struct hv_error *err)
+json_t *
+proto_error_body(const char *code, const struct hv_error *err)
 {
 	json_t *o = json_object();
 
 	json_object_set_new(o, "code", json_string(code ? code : PROTO_E_INTERNAL));
-	json_object_set_new(o, "message", json_string(err && err->message[0] ? err->message
-									       : code));
+	json_object_set_new(o, "message",
+			    json_string(err && err->message[0] ? err->message : code));
 	if (err && err->field[0])
 		json_object_set_new(o, "field", json_string(err->field));
 	return o;
@@ -361,16 +381,16 @@ static const struct {
 	const char *code[PROTO_MAP_N];
 } errno_codes[] = {
 	/* errno          COMMAND                  FIREWALL                 API */
-	{ EINVAL,       { PROTO_E_INVALID,       PROTO_E_INVALID,       PROTO_E_INVALID } },
-	{ ENOENT,       { PROTO_E_NOT_FOUND,     PROTO_E_NOT_FOUND,     PROTO_E_NOT_FOUND } },
-	{ EBUSY,        { PROTO_E_INVALID_STATE, PROTO_E_INVALID_STATE, PROTO_E_TASK_IN_FLIGHT } },
-	{ ETIME,        { PROTO_E_EXPIRED,       PROTO_E_EXPIRED,       NULL } },
-	{ EOPNOTSUPP,   { PROTO_E_NOT_SUPPORTED, NULL,                  NULL } },
-	{ EINTR,        { PROTO_E_INTERRUPTED,   NULL,                  NULL } },
-	{ EPERM,        { NULL,                  NULL,                  PROTO_E_INVALID_STATE } },
-	{ EEXIST,       { NULL,                  NULL,                  PROTO_E_CONFLICT } },
-	{ EHOSTDOWN,    { NULL,                  NULL,                  PROTO_E_HOST_DOWN } },
-	{ EHOSTUNREACH, { NULL,                  NULL,                  PROTO_E_HOST_DISABLED } },
+	{EINVAL, {PROTO_E_INVALID, PROTO_E_INVALID, PROTO_E_INVALID}},
+	{ENOENT, {PROTO_E_NOT_FOUND, PROTO_E_NOT_FOUND, PROTO_E_NOT_FOUND}},
+	{EBUSY, {PROTO_E_INVALID_STATE, PROTO_E_INVALID_STATE, PROTO_E_TASK_IN_FLIGHT}},
+	{ETIME, {PROTO_E_EXPIRED, PROTO_E_EXPIRED, NULL}},
+	{EOPNOTSUPP, {PROTO_E_NOT_SUPPORTED, NULL, NULL}},
+	{EINTR, {PROTO_E_INTERRUPTED, NULL, NULL}},
+	{EPERM, {NULL, NULL, PROTO_E_INVALID_STATE}},
+	{EEXIST, {NULL, NULL, PROTO_E_CONFLICT}},
+	{EHOSTDOWN, {NULL, NULL, PROTO_E_HOST_DOWN}},
+	{EHOSTUNREACH, {NULL, NULL, PROTO_E_HOST_DISABLED}},
 };
 
 static const char *const errno_fallback[PROTO_MAP_N] = {
@@ -379,19 +399,21 @@ static const char *const errno_fallback[PROTO_MAP_N] = {
 	[PROTO_MAP_API] = PROTO_E_INTERNAL,
 };
 
-const char *proto_code_for_errno(int rc, enum proto_code_map map)
+const char *
+proto_code_for_errno(int rc, enum proto_code_map map)
 {
 	if ((unsigned)map >= PROTO_MAP_N)
 		return PROTO_E_INTERNAL;
 	for (size_t i = 0; i < sizeof errno_codes / sizeof errno_codes[0]; i++)
 		if (-rc == errno_codes[i].errnum)
 			return errno_codes[i].code[map] ? errno_codes[i].code[map]
-							 : errno_fallback[map];
+							: errno_fallback[map];
 	return errno_fallback[map];
 }
 
-int proto_send(void *sock, const struct proto_peer *peer, const struct proto_msg *msg,
-	       int flags, struct hv_error *err)
+int
+proto_send(void *sock, const struct proto_peer *peer, const struct proto_msg *msg, int flags,
+	   struct hv_error *err)
 {
 	struct proto_wire w;
 	int r = proto_encode(msg, &w, err);
@@ -415,8 +437,9 @@ fail:
 
 #define RECV_MAX_PARTS 8
 
-int proto_recv(void *sock, bool router, int flags, struct proto_peer *peer,
-	       struct proto_msg *ret, const char **ret_code, struct hv_error *err)
+int
+proto_recv(void *sock, bool router, int flags, struct proto_peer *peer, struct proto_msg *ret,
+	   const char **ret_code, struct hv_error *err)
 {
 	zmq_msg_t parts[RECV_MAX_PARTS];
 	struct proto_frame frames[RECV_MAX_PARTS];
@@ -436,7 +459,8 @@ int proto_recv(void *sock, bool router, int flags, struct proto_peer *peer,
 			zmq_msg_close(&m);
 			if (total == 0) {
 				if (r != -EAGAIN)
-					hv_error_set(err, r, NULL, "receiving: %s", zmq_strerror(-r));
+					hv_error_set(err, r, NULL, "receiving: %s",
+						     zmq_strerror(-r));
 				return r;
 			}
 			break; /* a multipart message always arrives whole; be defensive anyway */

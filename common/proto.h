@@ -22,8 +22,8 @@
 #define PROTO_MAX_HEADER 4096        /* bytes in the header frame */
 #define PROTO_MAX_BODY (1024 * 1024) /* bytes in the body frame */
 #define PROTO_MAX_MESSAGE (4 + PROTO_MAX_TYPE + PROTO_MAX_HEADER + PROTO_MAX_BODY)
-#define HV_USER_DATA_MAX 65536      /* user data, decoded (nova's limit); base64 text: 87384 */
-#define PROTO_MAX_ID 64              /* host_id, cmd_id: 1-64 bytes of [A-Za-z0-9._:-] */
+#define HV_USER_DATA_MAX 65536 /* user data, decoded (nova's limit); base64 text: 87384 */
+#define PROTO_MAX_ID 64        /* host_id, cmd_id: 1-64 bytes of [A-Za-z0-9._:-] */
 
 enum proto_type {
 	PROTO_HELLO,
@@ -43,21 +43,21 @@ enum proto_type {
 };
 
 /* Error codes carried in ERROR bodies and failed RESULTs (docs/protocol.md, "Errors"). */
-#define PROTO_E_BAD_FRAME "bad_frame"         /* frame count, signature, size */
-#define PROTO_E_BAD_JSON "bad_json"           /* header or body is not a JSON object */
-#define PROTO_E_UNSUPPORTED "unsupported"     /* unknown type, command or schema */
-#define PROTO_E_INVALID "invalid"             /* missing or mistyped field (see "field") */
-#define PROTO_E_TOO_LARGE "too_large"         /* a frame over its limit */
-#define PROTO_E_EXPIRED "expired"             /* COMMAND past deadline_ms: not executed */
-#define PROTO_E_INVALID_STATE "invalid_state" /* action not allowed from vm_state */
+#define PROTO_E_BAD_FRAME "bad_frame"           /* frame count, signature, size */
+#define PROTO_E_BAD_JSON "bad_json"             /* header or body is not a JSON object */
+#define PROTO_E_UNSUPPORTED "unsupported"       /* unknown type, command or schema */
+#define PROTO_E_INVALID "invalid"               /* missing or mistyped field (see "field") */
+#define PROTO_E_TOO_LARGE "too_large"           /* a frame over its limit */
+#define PROTO_E_EXPIRED "expired"               /* COMMAND past deadline_ms: not executed */
+#define PROTO_E_INVALID_STATE "invalid_state"   /* action not allowed from vm_state */
 #define PROTO_E_TASK_IN_FLIGHT "task_in_flight" /* another task runs on the instance */
 #define PROTO_E_NOT_FOUND "not_found"
 #define PROTO_E_CMD_ID_REUSED "cmd_id_reused" /* same cmd_id, different command */
 #define PROTO_E_NOT_SUPPORTED "not_supported" /* the driver lacks the operation */
 #define PROTO_E_DRIVER "driver_error"
-#define PROTO_E_INTERRUPTED "interrupted"     /* the agent restarted while it ran */
-#define PROTO_E_BUSY "busy"                   /* queue full: retry later */
-#define PROTO_E_NO_SESSION "no_session"       /* controller: say HELLO first (schema 1, additive) */
+#define PROTO_E_INTERRUPTED "interrupted" /* the agent restarted while it ran */
+#define PROTO_E_BUSY "busy"               /* queue full: retry later */
+#define PROTO_E_NO_SESSION "no_session"   /* controller: say HELLO first (schema 1, additive) */
 #define PROTO_E_INTERNAL "internal"
 /* Codes of the controller's `hv` API only (docs/api.md), never on the HVA/1 wire. */
 #define PROTO_E_CONFLICT "conflict"           /* the name or id is taken */
@@ -75,22 +75,27 @@ enum proto_type {
  *                       on the server (task_in_flight) and the lifecycle refusal is -EPERM
  *                       (invalid_state); anything unlisted is internal.
  * One table rather than one errno per meaning keeps every code the suites assert today. */
-enum proto_code_map { PROTO_MAP_COMMAND, PROTO_MAP_FIREWALL, PROTO_MAP_API, PROTO_MAP_N };
+enum proto_code_map {
+	PROTO_MAP_COMMAND,
+	PROTO_MAP_FIREWALL,
+	PROTO_MAP_API,
+	PROTO_MAP_N
+};
 /* rc is a negative errno; returns a PROTO_E_* string (static), never NULL. */
 const char *proto_code_for_errno(int rc, enum proto_code_map map);
 
 struct proto_header {
-	char msg_id[37];      /* UUIDv4, required */
-	char corr_id[37];     /* msg_id answered, "" when none */
+	char msg_id[37];  /* UUIDv4, required */
+	char corr_id[37]; /* msg_id answered, "" when none */
 	char host_id[PROTO_MAX_ID + 1];
-	char boot_id[37];     /* "" when none (controller messages) */
+	char boot_id[37]; /* "" when none (controller messages) */
 	bool has_seq;
 	uint64_t seq;
-	int64_t ts_ms;        /* wall clock, ms since the epoch */
+	int64_t ts_ms; /* wall clock, ms since the epoch */
 	uint32_t schema;
 	/* COMMAND only (required there, ignored elsewhere) */
 	char cmd_id[PROTO_MAX_ID + 1];
-	int64_t deadline_ms;  /* wall clock, ms since the epoch */
+	int64_t deadline_ms; /* wall clock, ms since the epoch */
 };
 
 struct proto_msg {
@@ -150,14 +155,14 @@ struct proto_peer {
 
 /* Sends msg on sock, prefixed by peer's routing id when peer is non-NULL (ROUTER).
  * flags: ZMQ_DONTWAIT or 0. -errno from zmq_msg_send on failure. */
-int proto_send(void *sock, const struct proto_peer *peer, const struct proto_msg *msg,
-	       int flags, struct hv_error *err);
+int proto_send(void *sock, const struct proto_peer *peer, const struct proto_msg *msg, int flags,
+	       struct hv_error *err);
 /* Receives one whole multipart message (always draining every part). When router, the
  * first part is the routing id stored in *peer. Returns 0, -EAGAIN (with ZMQ_DONTWAIT and
  * nothing pending), or a decode error as proto_decode (message consumed, *peer and the
  * partial header filled so the caller can answer). A body frame is wiped after decoding
  * because COMMAND bodies may carry secrets. */
-int proto_recv(void *sock, bool router, int flags, struct proto_peer *peer,
-	       struct proto_msg *ret, const char **ret_code, struct hv_error *err);
+int proto_recv(void *sock, bool router, int flags, struct proto_peer *peer, struct proto_msg *ret,
+	       const char **ret_code, struct hv_error *err);
 
 #endif

@@ -23,11 +23,11 @@
 
 struct hv_qcow2_header {
 	uint32_t version;
-	uint64_t backing_file_offset; /* 0: no backing file */
-	uint32_t backing_file_size;   /* length of the name at backing_file_offset */
-	uint64_t size;                /* virtual size in bytes */
+	uint64_t backing_file_offset;   /* 0: no backing file */
+	uint32_t backing_file_size;     /* length of the name at backing_file_offset */
+	uint64_t size;                  /* virtual size in bytes */
 	uint64_t incompatible_features; /* 0 for version 2 */
-	uint32_t header_length;       /* where the header extensions start (72 for version 2) */
+	uint32_t header_length;         /* where the header extensions start (72 for version 2) */
 };
 
 static inline uint64_t

@@ -12,7 +12,8 @@
 
 /* *pp is a T * (passed as void * so one function serves every T), *cap its capacity in
  * elements. Returns 0 when *cap >= need afterwards, or -ENOMEM (nothing changed). */
-static inline int hv_grow(void *pp, size_t *cap, size_t need, size_t elem)
+static inline int
+hv_grow(void *pp, size_t *cap, size_t need, size_t elem)
 {
 	void *p, *np;
 	size_t n = *cap ? *cap : 8;

@@ -41,7 +41,7 @@
 
 /* Per-job state the worker needs besides the job itself. */
 struct prepared {
-	bool valid;       /* passed validation: gets a drive in the appliance */
+	bool valid; /* passed validation: gets a drive in the appliance */
 	char hash[GUEST_HASH_MAX];
 	const char *key_user;
 	const char *password_user;
@@ -73,19 +73,23 @@ check_qcow2(const char *path, const char *store, const char *field, int depth, s
 	uint64_t bf_off = h.backing_file_offset;
 	uint32_t bf_len = h.backing_file_size;
 	if (h.incompatible_features & HV_QCOW2_INCOMPAT_DATA_FILE) {
-		r = hv_error_set(err, -EPERM, field, "%s: %s uses an external data file", field, path);
+		r = hv_error_set(err, -EPERM, field, "%s: %s uses an external data file", field,
+				 path);
 		goto out;
 	}
 	if (bf_off == 0)
 		goto out; /* no backing file */
-	if (bf_len == 0 || bf_len >= sizeof name || pread(fd, name, bf_len, (off_t)bf_off) != (ssize_t)bf_len) {
-		r = hv_error_set(err, -EINVAL, field, "%s: %s has an unreadable backing file name", field, path);
+	if (bf_len == 0 || bf_len >= sizeof name ||
+	    pread(fd, name, bf_len, (off_t)bf_off) != (ssize_t)bf_len) {
+		r = hv_error_set(err, -EINVAL, field, "%s: %s has an unreadable backing file name",
+				 field, path);
 		goto out;
 	}
 	name[bf_len] = '\0';
 	if (strchr(name, ':') || memchr(name, '\0', bf_len)) {
-		r = hv_error_set(err, -EPERM, field, "%s: %s names a backing file that is not a plain path",
-				 field, path);
+		r = hv_error_set(err, -EPERM, field,
+				 "%s: %s names a backing file that is not a plain path", field,
+				 path);
 		goto out;
 	}
 
@@ -106,14 +110,16 @@ check_qcow2(const char *path, const char *store, const char *field, int depth, s
 		off += 8 + ((uint64_t)len + 7) / 8 * 8;
 	}
 	if (strcmp(fmt, "raw") != 0 && strcmp(fmt, "qcow2") != 0) {
-		r = hv_error_set(err, -EPERM, field,
-				 "%s: %s has a backing file whose format is not recorded as raw or qcow2",
-				 field, path);
+		r = hv_error_set(
+			err, -EPERM, field,
+			"%s: %s has a backing file whose format is not recorded as raw or qcow2",
+			field, path);
 		goto out;
 	}
 	if (!store || !realpath(store, store_real)) {
-		r = hv_error_set(err, -EPERM, field, "%s: %s has a backing file and no image store is set",
-				 field, path);
+		r = hv_error_set(err, -EPERM, field,
+				 "%s: %s has a backing file and no image store is set", field,
+				 path);
 		goto out;
 	}
 	if (name[0] != '/') {
@@ -123,9 +129,10 @@ check_qcow2(const char *path, const char *store, const char *field, int depth, s
 		snprintf(name, sizeof name, "%.*s", (int)sizeof name - 1, joined);
 	}
 	size_t sl = strlen(store_real);
-	if (!realpath(name, resolved) || strncmp(resolved, store_real, sl) != 0 || resolved[sl] != '/') {
-		r = hv_error_set(err, -EPERM, field, "%s: %s has a backing file outside the image store",
-				 field, path);
+	if (!realpath(name, resolved) || strncmp(resolved, store_real, sl) != 0 ||
+	    resolved[sl] != '/') {
+		r = hv_error_set(err, -EPERM, field,
+				 "%s: %s has a backing file outside the image store", field, path);
 		goto out;
 	}
 	if (strcmp(fmt, "qcow2") == 0)
@@ -150,13 +157,16 @@ prepare(const struct guest_job *job, size_t i, const struct guest_inject_opts *o
 	if (!job->disk_path || job->disk_path[0] != '/')
 		return hv_error_set(err, -EINVAL, f, "%s: an absolute path is required", f);
 	if (stat(job->disk_path, &st) < 0)
-		return hv_error_set(err, -errno, f, "%s: %s: %s", f, job->disk_path, strerror(errno));
+		return hv_error_set(err, -errno, f, "%s: %s: %s", f, job->disk_path,
+				    strerror(errno));
 	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
-		return hv_error_set(err, -EINVAL, f, "%s: %s is not a file or block device", f, job->disk_path);
+		return hv_error_set(err, -EINVAL, f, "%s: %s is not a file or block device", f,
+				    job->disk_path);
 
 	snprintf(f, sizeof f, "jobs[%zu].format", i);
 	if (!job->format || (strcmp(job->format, "raw") != 0 && strcmp(job->format, "qcow2") != 0))
-		return hv_error_set(err, -EINVAL, f, "%s: must be raw or qcow2 (the recorded format)", f);
+		return hv_error_set(err, -EINVAL, f,
+				    "%s: must be raw or qcow2 (the recorded format)", f);
 	if (strcmp(job->format, "qcow2") == 0) {
 		r = check_qcow2(job->disk_path, opts->image_store, f, 0, err);
 		if (r < 0)
@@ -165,16 +175,20 @@ prepare(const struct guest_job *job, size_t i, const struct guest_inject_opts *o
 
 	snprintf(f, sizeof f, "jobs[%zu].partition", i);
 	if (job->partition < GUEST_PARTITION_INSPECT || job->partition > 128)
-		return hv_error_set(err, -EINVAL, f, "%s: 0 (find the root), -1 (whole disk), -2 (inspect) or 1-128", f);
+		return hv_error_set(err, -EINVAL, f,
+				    "%s: 0 (find the root), -1 (whole disk), -2 (inspect) or 1-128",
+				    f);
 
 	if (!job->ssh_key && !job->password) {
 		snprintf(f, sizeof f, "jobs[%zu]", i);
-		return hv_error_set(err, -EINVAL, f, "%s: nothing to inject (no key, no password)", f);
+		return hv_error_set(err, -EINVAL, f, "%s: nothing to inject (no key, no password)",
+				    f);
 	}
 	if (job->ssh_key) {
 		snprintf(f, sizeof f, "jobs[%zu].key_user", i);
 		if (!guest_user_name_valid(p->key_user))
-			return hv_error_set(err, -EINVAL, f, "%s: a login name ([a-z_][a-z0-9_-]*, at most 32)", f);
+			return hv_error_set(err, -EINVAL, f,
+					    "%s: a login name ([a-z_][a-z0-9_-]*, at most 32)", f);
 		snprintf(f, sizeof f, "jobs[%zu].ssh_key", i);
 		r = guest_sshkey_validate(job->ssh_key, f, err);
 		if (r < 0)
@@ -183,8 +197,10 @@ prepare(const struct guest_job *job, size_t i, const struct guest_inject_opts *o
 	if (job->password) {
 		snprintf(f, sizeof f, "jobs[%zu].password_user", i);
 		if (!guest_user_name_valid(p->password_user))
-			return hv_error_set(err, -EINVAL, f, "%s: a login name ([a-z_][a-z0-9_-]*, at most 32)", f);
-		r = guest_password_hash(job->password, GUEST_HASH_SHA512, p->hash, sizeof p->hash, err);
+			return hv_error_set(err, -EINVAL, f,
+					    "%s: a login name ([a-z_][a-z0-9_-]*, at most 32)", f);
+		r = guest_password_hash(job->password, GUEST_HASH_SHA512, p->hash, sizeof p->hash,
+					err);
 		if (r < 0) {
 			snprintf(f, sizeof f, "jobs[%zu].password", i);
 			snprintf(err->field, sizeof err->field, "%s", f);
@@ -216,7 +232,7 @@ redact(char *msg, size_t size, const char *const *secrets, size_t n)
 		if (sl < 4)
 			continue;
 		while ((hit = strstr(msg, secrets[s]))) {
-			char rest[sizeof ((struct hv_error *)0)->message];
+			char rest[sizeof((struct hv_error *)0)->message];
 			snprintf(rest, sizeof rest, "%s", hit + sl);
 			snprintf(hit, size - (size_t)(hit - msg), "<redacted>%s", rest);
 		}
@@ -234,9 +250,10 @@ fail_g(struct disk *d, const char *what)
 
 	if (d->job->ssh_key)
 		key_body = strchr(d->job->ssh_key, ' ');
-	const char *secrets[] = { d->prep->hash, d->job->ssh_key, key_body ? key_body + 1 : NULL };
+	const char *secrets[] = {d->prep->hash, d->job->ssh_key, key_body ? key_body + 1 : NULL};
 	snprintf(f, sizeof f, "jobs[%zu]", d->index);
-	hv_error_set(&d->res->err, e > 0 ? -e : -EIO, f, "%s: %s: %s", f, what, msg ? msg : "failed");
+	hv_error_set(&d->res->err, e > 0 ? -e : -EIO, f, "%s: %s: %s", f, what,
+		     msg ? msg : "failed");
 	redact(d->res->err.message, sizeof d->res->err.message, secrets, 3);
 	d->res->code = d->res->err.code;
 	return d->res->code;
@@ -292,7 +309,7 @@ free_strings(char **v)
 static bool
 type_allowed(const char *type)
 {
-	static const char *const allowed[] = { "ext2", "ext3", "ext4", "xfs", "btrfs" };
+	static const char *const allowed[] = {"ext2", "ext3", "ext4", "xfs", "btrfs"};
 	for (size_t i = 0; i < sizeof allowed / sizeof allowed[0]; i++) {
 		if (strcmp(type, allowed[i]) == 0)
 			return true;
@@ -330,7 +347,8 @@ mount_by_hint(struct disk *d)
 		snprintf(dev, sizeof dev, "%s%d", d->device, d->job->partition);
 	if (!fs_type_allowed(d, dev, type, sizeof type))
 		return fail(d, -EMEDIUMTYPE,
-			    "%s holds '%.31s', not ext2/3/4, xfs or btrfs (is the recorded format right?)",
+			    "%s holds '%.31s', not ext2/3/4, xfs or btrfs (is the recorded format "
+			    "right?)",
 			    dev + 5, type);
 	if (guestfs_mount(d->g, dev, "/") < 0)
 		return fail_g(d, "mount");
@@ -352,7 +370,8 @@ mount_by_probe(struct disk *d, char **parts)
 		if (!on_disk(parts[i], d->device))
 			continue;
 		n_parts++;
-		if (n_cand < sizeof cand / sizeof cand[0] && fs_type_allowed(d, parts[i], type, sizeof type))
+		if (n_cand < sizeof cand / sizeof cand[0] &&
+		    fs_type_allowed(d, parts[i], type, sizeof type))
 			cand[n_cand++] = parts[i];
 	}
 	if (n_parts == 0 && fs_type_allowed(d, d->device, type, sizeof type))
@@ -375,9 +394,12 @@ mount_by_probe(struct disk *d, char **parts)
 			return fail_g(d, "umount");
 	}
 	if (n_found == 0)
-		return fail(d, -ENOENT, "no operating system found on the disk (is the recorded format right?)");
+		return fail(
+			d, -ENOENT,
+			"no operating system found on the disk (is the recorded format right?)");
 	if (n_found > 1)
-		return fail(d, -EINVAL, "%zu root filesystems found on the disk (multi-boot)", n_found);
+		return fail(d, -EINVAL, "%zu root filesystems found on the disk (multi-boot)",
+			    n_found);
 	if (guestfs_mount(d->g, found, "/") < 0)
 		return fail_g(d, "mount /");
 	return 0;
@@ -399,9 +421,12 @@ mount_by_inspection(struct disk *d, char **roots)
 		}
 	}
 	if (n_roots == 0)
-		return fail(d, -ENOENT, "no operating system found on the disk (is the recorded format right?)");
+		return fail(
+			d, -ENOENT,
+			"no operating system found on the disk (is the recorded format right?)");
 	if (n_roots > 1)
-		return fail(d, -EINVAL, "%zu operating systems found on the disk (multi-boot)", n_roots);
+		return fail(d, -EINVAL, "%zu operating systems found on the disk (multi-boot)",
+			    n_roots);
 	char *type = guestfs_inspect_get_type(d->g, root);
 	if (!type || strcmp(type, "linux") != 0) {
 		free(type);
@@ -459,7 +484,8 @@ require_type(struct disk *d, const char *path, unsigned type, bool may_be_absent
 	if (S_ISLNK(mode))
 		return fail(d, -ELOOP, "%s is a symlink; refusing to write through it", path);
 	if ((mode & S_IFMT) != type)
-		return fail(d, -EINVAL, "%s is not a %s", path, type == S_IFDIR ? "directory" : "regular file");
+		return fail(d, -EINVAL, "%s is not a %s", path,
+			    type == S_IFDIR ? "directory" : "regular file");
 	return 1;
 }
 
@@ -602,7 +628,8 @@ inject_key(struct disk *d, char *touched[], size_t *n_touched)
 		if (!has_line(content ? content : "", got, d->job->ssh_key)) {
 			char buf[GUEST_SSHKEY_MAX + 3];
 			bool need_nl = got > 0 && content[got - 1] != '\n';
-			int n = snprintf(buf, sizeof buf, "%s%s\n", need_nl ? "\n" : "", d->job->ssh_key);
+			int n = snprintf(buf, sizeof buf, "%s%s\n", need_nl ? "\n" : "",
+					 d->job->ssh_key);
 			if (guestfs_write_append(d->g, ak, buf, (size_t)n) < 0) {
 				r = fail_g(d, "append authorized_keys");
 				goto out;
@@ -644,7 +671,8 @@ set_password(struct disk *d, char *touched[], size_t *n_touched)
 	tmp = guestfs_mktemp(d->g, "/etc/shadow.hvXXXXXX", -1);
 	if (!tmp)
 		return fail_g(d, "mktemp");
-	if (guestfs_copy_attributes(d->g, "/etc/shadow", tmp, GUESTFS_COPY_ATTRIBUTES_ALL, 1, -1) < 0) {
+	if (guestfs_copy_attributes(d->g, "/etc/shadow", tmp, GUESTFS_COPY_ATTRIBUTES_ALL, 1, -1) <
+	    0) {
 		r = fail_g(d, "copy shadow attributes");
 		goto out;
 	}
@@ -664,7 +692,8 @@ set_password(struct disk *d, char *touched[], size_t *n_touched)
 		r = fail_g(d, "save /etc/shadow");
 		goto out;
 	}
-	if (guestfs_copy_attributes(d->g, tmp, "/etc/shadow", GUESTFS_COPY_ATTRIBUTES_ALL, 1, -1) < 0) {
+	if (guestfs_copy_attributes(d->g, tmp, "/etc/shadow", GUESTFS_COPY_ATTRIBUTES_ALL, 1, -1) <
+	    0) {
 		r = fail_g(d, "restore shadow attributes");
 		goto out;
 	}
@@ -698,9 +727,11 @@ selinux_enabled(struct disk *d, char *type, size_t type_size)
 		else
 			next = text + n;
 		if (strncmp(line, "SELINUX=", 8) == 0)
-			enabled = strncmp(line + 8, "enforcing", 9) == 0 || strncmp(line + 8, "permissive", 10) == 0;
+			enabled = strncmp(line + 8, "enforcing", 9) == 0 ||
+				  strncmp(line + 8, "permissive", 10) == 0;
 		if (strncmp(line, "SELINUXTYPE=", 12) == 0 && line[12] &&
-		    strspn(line + 12, "abcdefghijklmnopqrstuvwxyz0123456789_-") == strlen(line + 12))
+		    strspn(line + 12, "abcdefghijklmnopqrstuvwxyz0123456789_-") ==
+			    strlen(line + 12))
 			snprintf(type, type_size, "%s", line + 12);
 	}
 	free(text);
@@ -719,7 +750,8 @@ relabel(struct disk *d, bool can_relabel, char *touched[], size_t n_touched)
 		bool ok = true;
 		for (size_t i = 0; i < n_touched && ok; i++)
 			ok = touched[i] &&
-			     guestfs_selinux_relabel(d->g, spec, touched[i], GUESTFS_SELINUX_RELABEL_FORCE, 1, -1) == 0;
+			     guestfs_selinux_relabel(d->g, spec, touched[i],
+						     GUESTFS_SELINUX_RELABEL_FORCE, 1, -1) == 0;
 		if (ok) {
 			d->res->relabel = GUEST_RELABEL_PATHS;
 			return 0;
@@ -738,7 +770,7 @@ relabel(struct disk *d, bool can_relabel, char *touched[], size_t n_touched)
 static int
 run_disk(struct disk *d, char **roots, char **parts, bool can_relabel)
 {
-	char *touched[2] = { NULL, NULL };
+	char *touched[2] = {NULL, NULL};
 	size_t n_touched = 0;
 	int r;
 
@@ -765,8 +797,8 @@ run_disk(struct disk *d, char **roots, char **parts, bool can_relabel)
 }
 
 static void
-fail_all(struct guest_result *res, const struct prepared *prep, size_t n, int code, const char *what,
-	 guestfs_h *g)
+fail_all(struct guest_result *res, const struct prepared *prep, size_t n, int code,
+	 const char *what, guestfs_h *g)
 {
 	const char *msg = g ? guestfs_last_error(g) : NULL;
 	for (size_t i = 0; i < n; i++) {
@@ -774,10 +806,10 @@ fail_all(struct guest_result *res, const struct prepared *prep, size_t n, int co
 			continue;
 		char f[32];
 		snprintf(f, sizeof f, "jobs[%zu]", i);
-		res[i].code = hv_error_set(&res[i].err, code, f, "%s: %s%s%s", f, what, msg ? ": " : "",
-					   msg ? msg : "");
+		res[i].code = hv_error_set(&res[i].err, code, f, "%s: %s%s%s", f, what,
+					   msg ? ": " : "", msg ? msg : "");
 		/* A launch error names no secret, but keep the rule: only hashes could leak here. */
-		const char *secrets[] = { prep[i].hash };
+		const char *secrets[] = {prep[i].hash};
 		redact(res[i].err.message, sizeof res[i].err.message, secrets, 1);
 		res[i].key_added = res[i].password_set = false;
 	}
@@ -802,7 +834,7 @@ worker(const struct guest_job *jobs, const struct prepared *prep, size_t n,
 	guestfs_set_error_handler(g, NULL, NULL);
 	guestfs_set_backend(g, "direct");
 	if (opts->force_tcg) {
-		char *settings[] = { (char *)"force_tcg", NULL };
+		char *settings[] = {(char *)"force_tcg", NULL};
 		guestfs_set_backend_settings(g, settings);
 	}
 	guestfs_set_memsize(g, opts->memsize_mb ? (int)opts->memsize_mb : DEFAULT_MEMSIZE_MB);
@@ -811,9 +843,14 @@ worker(const struct guest_job *jobs, const struct prepared *prep, size_t n,
 	for (size_t i = 0; i < n; i++) {
 		if (!prep[i].valid)
 			continue;
-		if (guestfs_add_drive_opts(g, jobs[i].disk_path, GUESTFS_ADD_DRIVE_OPTS_FORMAT, jobs[i].format,
-					   GUESTFS_ADD_DRIVE_OPTS_READONLY, 0, -1) < 0) {
-			struct disk d = { .g = g, .job = &jobs[i], .prep = &prep[i], .res = &res[i], .index = i };
+		if (guestfs_add_drive_opts(g, jobs[i].disk_path, GUESTFS_ADD_DRIVE_OPTS_FORMAT,
+					   jobs[i].format, GUESTFS_ADD_DRIVE_OPTS_READONLY, 0,
+					   -1) < 0) {
+			struct disk d = {.g = g,
+					 .job = &jobs[i],
+					 .prep = &prep[i],
+					 .res = &res[i],
+					 .index = i};
 			fail_g(&d, "add drive");
 			continue;
 		}
@@ -838,20 +875,25 @@ worker(const struct guest_job *jobs, const struct prepared *prep, size_t n,
 	 * TCG). list_filesystems would also probe LVM and md, several seconds more. */
 	if (need_probe)
 		parts = guestfs_list_partitions(g);
-	char *groups[] = { (char *)"selinuxrelabel", NULL };
+	char *groups[] = {(char *)"selinuxrelabel", NULL};
 	bool can_relabel = guestfs_feature_available(g, groups) == 1;
 	guestfs_umask(g, 077);
 
 	for (size_t i = 0; i < n; i++) {
 		if (!prep[i].valid || res[i].code < 0)
 			continue;
-		struct disk d = { .g = g, .job = &jobs[i], .prep = &prep[i], .res = &res[i], .index = i,
-				  .device = devices[dev_of[i]] };
+		struct disk d = {.g = g,
+				 .job = &jobs[i],
+				 .prep = &prep[i],
+				 .res = &res[i],
+				 .index = i,
+				 .device = devices[dev_of[i]]};
 		run_disk(&d, roots, parts, can_relabel);
 	}
 	/* Late write errors surface only here, and they cannot be pinned on one disk. */
 	if (guestfs_shutdown(g) < 0)
-		fail_all(res, prep, n, -EIO, "appliance shutdown failed; changes may not have reached the disk", g);
+		fail_all(res, prep, n, -EIO,
+			 "appliance shutdown failed; changes may not have reached the disk", g);
 out:
 	free_strings(devices);
 	free_strings(roots);
@@ -911,7 +953,7 @@ collect(int fd, pid_t pid, unsigned timeout_s, struct guest_result *res, size_t 
 			r = -ETIMEDOUT;
 			break;
 		}
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
 		int p = poll(&pfd, 1, left > INT32_MAX ? INT32_MAX : (int)left);
 		if (p < 0 && errno == EINTR)
 			continue;
@@ -940,11 +982,11 @@ int
 guest_inject_batch(const struct guest_job *jobs, size_t n, const struct guest_inject_opts *opts,
 		   struct guest_result *ret_results)
 {
-	static const struct guest_inject_opts defaults = { 0 };
+	static const struct guest_inject_opts defaults = {0};
 	struct prepared *prep = NULL;
 	struct guest_result *res = NULL;
 	size_t valid = 0;
-	int fds[2] = { -1, -1 }, r = 0;
+	int fds[2] = {-1, -1}, r = 0;
 
 	if (!jobs || !ret_results || n == 0)
 		return -EINVAL;
@@ -958,7 +1000,7 @@ guest_inject_batch(const struct guest_job *jobs, size_t n, const struct guest_in
 	if (!prep || !res) {
 		r = -ENOMEM;
 		for (size_t i = 0; i < n; i++)
-			ret_results[i] = (struct guest_result){ .code = -ENOMEM };
+			ret_results[i] = (struct guest_result){.code = -ENOMEM};
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -989,7 +1031,8 @@ guest_inject_batch(const struct guest_job *jobs, size_t n, const struct guest_in
 			memcpy(res, got, n * sizeof *res);
 		} else if (c == -ETIMEDOUT) {
 			char msg[64];
-			snprintf(msg, sizeof msg, "deadline of %u s passed; the appliance was killed", timeout_s);
+			snprintf(msg, sizeof msg,
+				 "deadline of %u s passed; the appliance was killed", timeout_s);
 			fail_all(res, prep, n, -ETIMEDOUT, msg, NULL);
 		} else {
 			fail_all(res, prep, n, c, "the injection worker died", NULL);

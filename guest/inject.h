@@ -31,11 +31,11 @@ enum guest_partition {
 };
 
 struct guest_job {
-	const char *disk_path; /* image file, opened read-write */
-	const char *format;    /* "raw" or "qcow2", from our own records, never probed */
-	int partition;         /* enum guest_partition, or a partition number */
-	const char *key_user;  /* account whose authorized_keys gets ssh_key; NULL = "root" */
-	const char *ssh_key;   /* one public key line, or NULL */
+	const char *disk_path;     /* image file, opened read-write */
+	const char *format;        /* "raw" or "qcow2", from our own records, never probed */
+	int partition;             /* enum guest_partition, or a partition number */
+	const char *key_user;      /* account whose authorized_keys gets ssh_key; NULL = "root" */
+	const char *ssh_key;       /* one public key line, or NULL */
 	const char *password_user; /* account whose password is set; NULL = "root" */
 	/* Plaintext password, or NULL. Hashed ($6$) on the host before anything launches; only
 	 * the hash enters the appliance. The caller wipes its own copy. */
@@ -49,17 +49,17 @@ enum guest_relabel {
 };
 
 struct guest_result {
-	int code;             /* 0, or -errno */
-	struct hv_error err;  /* field "jobs[i].<field>" when code < 0 */
-	bool key_added;       /* false when the exact line was already there */
+	int code;            /* 0, or -errno */
+	struct hv_error err; /* field "jobs[i].<field>" when code < 0 */
+	bool key_added;      /* false when the exact line was already there */
 	bool password_set;
 	enum guest_relabel relabel;
 };
 
 struct guest_inject_opts {
-	unsigned timeout_s;      /* deadline for the whole batch; 0 = 600 s */
-	bool force_tcg;          /* no usable KVM on this host (nested virt, CI) */
-	unsigned memsize_mb;     /* appliance memory; 0 = 512 */
+	unsigned timeout_s;  /* deadline for the whole batch; 0 = 600 s */
+	bool force_tcg;      /* no usable KVM on this host (nested virt, CI) */
+	unsigned memsize_mb; /* appliance memory; 0 = 512 */
 	/* qcow2 backing files must resolve inside this directory; NULL = refuse any. */
 	const char *image_store;
 };

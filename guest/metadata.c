@@ -88,7 +88,9 @@ validate_nic(const struct guest_nic *nic, size_t i, struct hv_error *err)
 
 	if (!nic->mac || !hv_mac_valid(nic->mac)) {
 		snprintf(f, sizeof f, "nics[%zu].mac", i);
-		return hv_error_set(err, -EINVAL, f, "%s: expected a lower-case MAC address like 52:54:00:12:34:56", f);
+		return hv_error_set(err, -EINVAL, f,
+				    "%s: expected a lower-case MAC address like 52:54:00:12:34:56",
+				    f);
 	}
 	if (nic->port_id && !printable_ascii(nic->port_id, 64)) {
 		snprintf(f, sizeof f, "nics[%zu].port_id", i);
@@ -105,7 +107,8 @@ validate_nic(const struct guest_nic *nic, size_t i, struct hv_error *err)
 	}
 	if (nic->prefix > (fam == AF_INET ? 32u : 128u)) {
 		snprintf(f, sizeof f, "nics[%zu].prefix", i);
-		return hv_error_set(err, -EINVAL, f, "%s: must be 0-%u", f, fam == AF_INET ? 32u : 128u);
+		return hv_error_set(err, -EINVAL, f, "%s: must be 0-%u", f,
+				    fam == AF_INET ? 32u : 128u);
 	}
 	if (nic->gateway && addr_family(nic->gateway) != fam) {
 		snprintf(f, sizeof f, "nics[%zu].gateway", i);
@@ -133,17 +136,21 @@ validate(const struct guest_config *c, struct hv_error *err)
 	int r;
 
 	if (!c->uuid || !hv_uuid_valid(c->uuid))
-		return hv_error_set(err, -EINVAL, "uuid", "uuid: required, 8-4-4-4-12 lower-case hex digits");
+		return hv_error_set(err, -EINVAL, "uuid",
+				    "uuid: required, 8-4-4-4-12 lower-case hex digits");
 	if (c->name && !no_controls(c->name, 255))
-		return hv_error_set(err, -EINVAL, "name", "name: at most 255 bytes, no control characters");
+		return hv_error_set(err, -EINVAL, "name",
+				    "name: at most 255 bytes, no control characters");
 	if (c->hostname && !is_hostname(c->hostname))
-		return hv_error_set(err, -EINVAL, "hostname",
-				    "hostname: letters, digits, '-' and '.' (labels of 1-63, at most 253)");
+		return hv_error_set(
+			err, -EINVAL, "hostname",
+			"hostname: letters, digits, '-' and '.' (labels of 1-63, at most 253)");
 	if (c->availability_zone && !printable_ascii(c->availability_zone, 255))
 		return hv_error_set(err, -EINVAL, "availability_zone",
 				    "availability_zone: 1-255 printable characters");
 	if (c->project_id && !printable_ascii(c->project_id, 255))
-		return hv_error_set(err, -EINVAL, "project_id", "project_id: 1-255 printable characters");
+		return hv_error_set(err, -EINVAL, "project_id",
+				    "project_id: 1-255 printable characters");
 
 	if (c->n_keys > GUEST_KEYS_MAX)
 		return hv_error_set(err, -EINVAL, "keys", "keys: at most %d", GUEST_KEYS_MAX);
@@ -163,11 +170,13 @@ validate(const struct guest_config *c, struct hv_error *err)
 	for (size_t i = 0; i < c->n_meta; i++) {
 		if (!c->meta[i].key || !*c->meta[i].key || !no_controls(c->meta[i].key, 255)) {
 			snprintf(f, sizeof f, "meta[%zu].key", i);
-			return hv_error_set(err, -EINVAL, f, "%s: 1-255 bytes, no control characters", f);
+			return hv_error_set(err, -EINVAL, f,
+					    "%s: 1-255 bytes, no control characters", f);
 		}
 		if (!c->meta[i].value || !no_controls(c->meta[i].value, 255)) {
 			snprintf(f, sizeof f, "meta[%zu].value", i);
-			return hv_error_set(err, -EINVAL, f, "%s: at most 255 bytes, no control characters", f);
+			return hv_error_set(err, -EINVAL, f,
+					    "%s: at most 255 bytes, no control characters", f);
 		}
 		for (size_t j = 0; j < i; j++) {
 			if (strcmp(c->meta[i].key, c->meta[j].key) == 0) {
@@ -178,8 +187,9 @@ validate(const struct guest_config *c, struct hv_error *err)
 	}
 
 	if (c->user_data_len > GUEST_USER_DATA_MAX)
-		return hv_error_set(err, -EINVAL, "user_data", "user_data: %zu bytes, the limit is %d",
-				    c->user_data_len, GUEST_USER_DATA_MAX);
+		return hv_error_set(err, -EINVAL, "user_data",
+				    "user_data: %zu bytes, the limit is %d", c->user_data_len,
+				    GUEST_USER_DATA_MAX);
 	if (c->user_data_len && !c->user_data)
 		return hv_error_set(err, -EINVAL, "user_data", "user_data: length without data");
 
@@ -190,17 +200,21 @@ validate(const struct guest_config *c, struct hv_error *err)
 		/* cloud-init's chpasswd list treats anything but $1$/$2a$/$2y$/$5$/$6$ as a
 		 * plaintext password and would set the hash itself as the password. */
 		if (strncmp(c->admin_password_hash, "$6$", 3) != 0)
-			return hv_error_set(err, -EINVAL, "admin_password",
-					    "admin_password: the config drive needs a $6$ (SHA-512) hash");
+			return hv_error_set(
+				err, -EINVAL, "admin_password",
+				"admin_password: the config drive needs a $6$ (SHA-512) hash");
 		if (c->admin_user && !guest_user_name_valid(c->admin_user))
-			return hv_error_set(err, -EINVAL, "admin_user",
-					    "admin_user: a login name ([a-z_][a-z0-9_-]*, at most 32)");
+			return hv_error_set(
+				err, -EINVAL, "admin_user",
+				"admin_user: a login name ([a-z_][a-z0-9_-]*, at most 32)");
 		/* Combining needs a MIME multipart message; nested archives are not supported. */
-		if (c->user_data_len && (starts_with(c->user_data, c->user_data_len, "\x1f\x8b") ||
-					 starts_with(c->user_data, c->user_data_len, "Content-Type:")))
-			return hv_error_set(err, -EINVAL, "user_data",
-					    "user_data: compressed or MIME user data cannot be combined "
-					    "with admin_password");
+		if (c->user_data_len &&
+		    (starts_with(c->user_data, c->user_data_len, "\x1f\x8b") ||
+		     starts_with(c->user_data, c->user_data_len, "Content-Type:")))
+			return hv_error_set(
+				err, -EINVAL, "user_data",
+				"user_data: compressed or MIME user data cannot be combined "
+				"with admin_password");
 	}
 
 	if (c->n_nics > GUEST_NICS_MAX)
@@ -215,7 +229,8 @@ validate(const struct guest_config *c, struct hv_error *err)
 	for (size_t i = 0; i < c->n_dns; i++) {
 		if (!c->dns[i] || !addr_family(c->dns[i])) {
 			snprintf(f, sizeof f, "dns[%zu]", i);
-			return hv_error_set(err, -EINVAL, f, "%s: expected an IPv4 or IPv6 address", f);
+			return hv_error_set(err, -EINVAL, f, "%s: expected an IPv4 or IPv6 address",
+					    f);
 		}
 	}
 	return 0;
@@ -262,7 +277,7 @@ set_str(json_t *obj, const char *key, const char *val)
 static char *
 netmask_text(int fam, unsigned prefix, char *buf, size_t size)
 {
-	unsigned char m[16] = { 0 };
+	unsigned char m[16] = {0};
 	unsigned bits = prefix ? prefix : (fam == AF_INET ? 32u : 128u);
 	for (unsigned i = 0; i < bits; i++)
 		m[i / 8] |= (unsigned char)(0x80 >> (i % 8));
@@ -272,7 +287,8 @@ netmask_text(int fam, unsigned prefix, char *buf, size_t size)
 static json_t *
 build_meta_data(const struct guest_config *c, const unsigned char *seed, struct hv_error *err)
 {
-	json_t *md = json_object(), *pk = json_object(), *keys = json_array(), *meta = json_object();
+	json_t *md = json_object(), *pk = json_object(), *keys = json_array(),
+	       *meta = json_object();
 	char *seed64 = hv_base64_encode(seed, GUEST_RANDOM_SEED_LEN);
 	const char *bad = NULL;
 
@@ -288,7 +304,8 @@ build_meta_data(const struct guest_config *c, const unsigned char *seed, struct 
 		bad = "hostname";
 	if (!bad && json_object_set_new(md, "launch_index", json_integer(c->launch_index)) < 0)
 		bad = "launch_index";
-	if (!bad && c->availability_zone && set_str(md, "availability_zone", c->availability_zone) < 0)
+	if (!bad && c->availability_zone &&
+	    set_str(md, "availability_zone", c->availability_zone) < 0)
 		bad = "availability_zone";
 	if (!bad && c->project_id && set_str(md, "project_id", c->project_id) < 0)
 		bad = "project_id";
@@ -331,7 +348,8 @@ out:
 static json_t *
 build_network_data(const struct guest_config *c)
 {
-	json_t *nd = json_object(), *links = json_array(), *nets = json_array(), *svcs = json_array();
+	json_t *nd = json_object(), *links = json_array(), *nets = json_array(),
+	       *svcs = json_array();
 	bool ok = nd && links && nets && svcs;
 
 	for (size_t i = 0; ok && i < c->n_nics; i++) {
@@ -360,7 +378,8 @@ build_network_data(const struct guest_config *c)
 			json_t *rt = json_object();
 			ok = rt && set_str(rt, "network", fam == AF_INET ? "0.0.0.0" : "::") == 0 &&
 			     set_str(rt, "netmask", fam == AF_INET ? "0.0.0.0" : "::") == 0 &&
-			     set_str(rt, "gateway", n->gateway) == 0 && json_array_append_new(routes, rt) == 0;
+			     set_str(rt, "gateway", n->gateway) == 0 &&
+			     json_array_append_new(routes, rt) == 0;
 		}
 		ok = ok && json_object_set(net, "routes", routes) == 0 &&
 		     json_object_set_new(net, "services", json_array()) == 0 &&
@@ -374,7 +393,8 @@ build_network_data(const struct guest_config *c)
 		ok = s && set_str(s, "type", "dns") == 0 && set_str(s, "address", c->dns[i]) == 0 &&
 		     json_array_append_new(svcs, s) == 0;
 	}
-	ok = ok && json_object_set(nd, "links", links) == 0 && json_object_set(nd, "networks", nets) == 0 &&
+	ok = ok && json_object_set(nd, "links", links) == 0 &&
+	     json_object_set(nd, "networks", nets) == 0 &&
 	     json_object_set(nd, "services", svcs) == 0;
 	json_decref(links);
 	json_decref(nets);
@@ -394,7 +414,8 @@ build_ec2_meta_data(const struct guest_config *c)
 		  json_object_set_new(md, "ami-launch-index", json_integer(c->launch_index)) == 0;
 
 	if (ok && c->hostname)
-		ok = set_str(md, "hostname", c->hostname) == 0 && set_str(md, "local-hostname", c->hostname) == 0;
+		ok = set_str(md, "hostname", c->hostname) == 0 &&
+		     set_str(md, "local-hostname", c->hostname) == 0;
 	if (ok && c->availability_zone) {
 		json_t *pl = json_object();
 		ok = pl && set_str(pl, "availability-zone", c->availability_zone) == 0 &&
@@ -403,7 +424,8 @@ build_ec2_meta_data(const struct guest_config *c)
 	if (ok && c->n_keys) {
 		json_t *keys = json_object(), *k0 = json_object();
 		ok = keys && k0 && set_str(k0, "openssh-key", c->keys[0].key) == 0 &&
-		     json_object_set_new(keys, "0", k0) == 0 && json_object_set_new(md, "public-keys", keys) == 0;
+		     json_object_set_new(keys, "0", k0) == 0 &&
+		     json_object_set_new(md, "public-keys", keys) == 0;
 	}
 	if (!ok) {
 		json_decref(md);
@@ -524,7 +546,7 @@ int
 guest_drive_tree_build(const struct guest_config *c, struct guest_drive_tree **ret,
 		       struct hv_error *err)
 {
-	static const char *const versions[] = { "latest", GUEST_OPENSTACK_VERSION };
+	static const char *const versions[] = {"latest", GUEST_OPENSTACK_VERSION};
 	unsigned char seed[GUEST_RANDOM_SEED_LEN];
 	struct guest_drive_tree *t = NULL;
 	json_t *md = NULL, *nd = NULL, *vd = NULL, *ec2 = NULL;

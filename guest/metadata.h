@@ -15,9 +15,9 @@
 
 #include <hvagent/error.h>
 
-#define GUEST_USER_DATA_MAX 65536  /* bytes, like nova's 64 KiB */
-#define GUEST_RANDOM_SEED_LEN 512  /* bytes, like nova */
-#define GUEST_META_MAX 128         /* items, nova's default metadata quota */
+#define GUEST_USER_DATA_MAX 65536 /* bytes, like nova's 64 KiB */
+#define GUEST_RANDOM_SEED_LEN 512 /* bytes, like nova */
+#define GUEST_META_MAX 128        /* items, nova's default metadata quota */
 #define GUEST_KEYS_MAX 16
 #define GUEST_NICS_MAX 16
 #define GUEST_DNS_MAX 8
@@ -38,8 +38,8 @@ struct guest_pubkey {
 /* One port in the routed model: a static address with a gateway (usually link-local,
  * outside the address' prefix) and DNS from struct guest_config. */
 struct guest_nic {
-	const char *mac;        /* required, "52:54:00:12:34:56" (the guest NIC cloud-init matches) */
-	const char *port_id;    /* optional, up to 64 printable bytes */
+	const char *mac;     /* required, "52:54:00:12:34:56" (the guest NIC cloud-init matches) */
+	const char *port_id; /* optional, up to 64 printable bytes */
 	const char *network_id; /* optional, up to 64 printable bytes */
 	const char *address;    /* required, IPv4 or IPv6 literal */
 	unsigned prefix;        /* 0 = host route (/32 or /128), else 1..32/128 */
@@ -93,7 +93,7 @@ int guest_drive_tree_build(const struct guest_config *cfg, struct guest_drive_tr
 /* NULL-safe. Wipes the documents: user_data may hold a password hash. */
 void guest_drive_tree_free(struct guest_drive_tree *tree);
 /* The file at `path`, or NULL. */
-const struct guest_drive_file *guest_drive_tree_find(const struct guest_drive_tree *tree,
-						     const char *path);
+const struct guest_drive_file *
+guest_drive_tree_find(const struct guest_drive_tree *tree, const char *path);
 
 #endif

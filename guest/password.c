@@ -44,8 +44,9 @@ guest_password_generate(char *out, size_t size, size_t len, struct hv_error *err
 	int r;
 
 	if (len < GUEST_PASSWORD_MIN || len > GUEST_PASSWORD_MAX)
-		return hv_error_set(err, -EINVAL, "password_length", "password length must be %d-%d",
-				    GUEST_PASSWORD_MIN, GUEST_PASSWORD_MAX);
+		return hv_error_set(err, -EINVAL, "password_length",
+				    "password length must be %d-%d", GUEST_PASSWORD_MIN,
+				    GUEST_PASSWORD_MAX);
 	if (!out || size <= len)
 		return hv_error_set(err, -EINVAL, "password_length", "output buffer too small");
 	snprintf(alphabet, sizeof alphabet, "%s%s%s", lower, upper, digits);
@@ -58,7 +59,8 @@ guest_password_generate(char *out, size_t size, size_t len, struct hv_error *err
 			r = random_index(n_alpha, &k);
 			if (r < 0) {
 				explicit_bzero(out, size);
-				return hv_error_set(err, r, "password", "getrandom: %s", strerror(-r));
+				return hv_error_set(err, r, "password", "getrandom: %s",
+						    strerror(-r));
 			}
 			out[i] = alphabet[k];
 			has_l |= strchr(lower, out[i]) != NULL;
@@ -76,14 +78,17 @@ int
 guest_password_hash_check(const char *hash, const char *field, struct hv_error *err)
 {
 	if (!hash || (strncmp(hash, "$6$", 3) != 0 && strncmp(hash, "$y$", 3) != 0))
-		return hv_error_set(err, -EINVAL, field, "%s: expected a $6$ or $y$ password hash", field);
+		return hv_error_set(err, -EINVAL, field, "%s: expected a $6$ or $y$ password hash",
+				    field);
 	size_t n = strnlen(hash, GUEST_HASH_MAX);
 	if (n >= GUEST_HASH_MAX || n < 20)
-		return hv_error_set(err, -EINVAL, field, "%s: password hash has a bad length", field);
+		return hv_error_set(err, -EINVAL, field, "%s: password hash has a bad length",
+				    field);
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)hash[i];
 		if (c <= 0x20 || c >= 0x7f || c == ':')
-			return hv_error_set(err, -EINVAL, field, "%s: bad character in password hash", field);
+			return hv_error_set(err, -EINVAL, field,
+					    "%s: bad character in password hash", field);
 	}
 	return 0;
 }
@@ -95,8 +100,8 @@ guest_password_hash(const char *plain, enum guest_hash_method method, char *out,
 	if (!plain || !*plain)
 		return hv_error_set(err, -EINVAL, "admin_password", "admin_password: empty");
 	if (strnlen(plain, GUEST_PASSWORD_MAX + 1) > GUEST_PASSWORD_MAX)
-		return hv_error_set(err, -EINVAL, "admin_password", "admin_password: longer than %d bytes",
-				    GUEST_PASSWORD_MAX);
+		return hv_error_set(err, -EINVAL, "admin_password",
+				    "admin_password: longer than %d bytes", GUEST_PASSWORD_MAX);
 	if (!out || size < GUEST_HASH_MAX)
 		return hv_error_set(err, -EINVAL, "admin_password", "hash buffer too small");
 #if GUEST_HAVE_CRYPT
@@ -108,7 +113,8 @@ guest_password_hash(const char *plain, enum guest_hash_method method, char *out,
 	memset(&cd, 0, sizeof cd);
 	/* NULL rbytes: libxcrypt draws the salt from the OS (CRYPT_GENSALT_IMPLEMENTS_AUTO_ENTROPY). */
 	if (!crypt_gensalt_rn(prefix, 0, NULL, 0, setting, sizeof setting) || setting[0] == '*') {
-		ret = hv_error_set(err, -EIO, "admin_password", "crypt_gensalt_rn(%s) failed", prefix);
+		ret = hv_error_set(err, -EIO, "admin_password", "crypt_gensalt_rn(%s) failed",
+				   prefix);
 		goto out;
 	}
 	const char *h = crypt_rn(plain, setting, &cd, sizeof cd);

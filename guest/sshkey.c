@@ -11,18 +11,24 @@
 
 struct key_type {
 	const char *name;
-	enum { KT_RSA, KT_ED25519, KT_ECDSA, KT_SK_ECDSA, KT_SK_ED25519 } kind;
+	enum {
+		KT_RSA,
+		KT_ED25519,
+		KT_ECDSA,
+		KT_SK_ECDSA,
+		KT_SK_ED25519
+	} kind;
 	const char *curve; /* ECDSA curve identifier inside the blob */
 };
 
 static const struct key_type key_types[] = {
-	{ "ssh-rsa", KT_RSA, NULL },
-	{ "ssh-ed25519", KT_ED25519, NULL },
-	{ "ecdsa-sha2-nistp256", KT_ECDSA, "nistp256" },
-	{ "ecdsa-sha2-nistp384", KT_ECDSA, "nistp384" },
-	{ "ecdsa-sha2-nistp521", KT_ECDSA, "nistp521" },
-	{ "sk-ecdsa-sha2-nistp256@openssh.com", KT_SK_ECDSA, "nistp256" },
-	{ "sk-ssh-ed25519@openssh.com", KT_SK_ED25519, NULL },
+	{"ssh-rsa", KT_RSA, NULL},
+	{"ssh-ed25519", KT_ED25519, NULL},
+	{"ecdsa-sha2-nistp256", KT_ECDSA, "nistp256"},
+	{"ecdsa-sha2-nistp384", KT_ECDSA, "nistp384"},
+	{"ecdsa-sha2-nistp521", KT_ECDSA, "nistp521"},
+	{"sk-ecdsa-sha2-nistp256@openssh.com", KT_SK_ECDSA, "nistp256"},
+	{"sk-ssh-ed25519@openssh.com", KT_SK_ED25519, NULL},
 };
 
 /* Cursor over an SSH wire-format blob (RFC 4251 strings and mpints). */
@@ -36,7 +42,8 @@ blob_string(struct blob *b, const unsigned char **ret, size_t *ret_len)
 {
 	if (b->left < 4)
 		return false;
-	uint32_t n = (uint32_t)b->p[0] << 24 | (uint32_t)b->p[1] << 16 | (uint32_t)b->p[2] << 8 | b->p[3];
+	uint32_t n = (uint32_t)b->p[0] << 24 | (uint32_t)b->p[1] << 16 | (uint32_t)b->p[2] << 8 |
+		     b->p[3];
 	if (n > b->left - 4)
 		return false;
 	*ret = b->p + 4;
@@ -73,7 +80,7 @@ mpint_bits(const unsigned char *s, size_t n)
 static bool
 blob_matches(const struct key_type *t, const unsigned char *raw, size_t len)
 {
-	struct blob b = { raw, len };
+	struct blob b = {raw, len};
 	const unsigned char *s;
 	size_t n;
 
@@ -114,12 +121,13 @@ guest_sshkey_validate(const char *line, const char *field, struct hv_error *err)
 		return hv_error_set(err, -EINVAL, field, "%s: empty public key", field);
 	size_t len = strnlen(line, GUEST_SSHKEY_MAX + 1);
 	if (len > GUEST_SSHKEY_MAX)
-		return hv_error_set(err, -EINVAL, field, "%s: public key longer than %d bytes", field,
-				    GUEST_SSHKEY_MAX);
+		return hv_error_set(err, -EINVAL, field, "%s: public key longer than %d bytes",
+				    field, GUEST_SSHKEY_MAX);
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)line[i];
 		if (c == '\n' || c == '\r')
-			return hv_error_set(err, -EINVAL, field, "%s: public key must be one line", field);
+			return hv_error_set(err, -EINVAL, field, "%s: public key must be one line",
+					    field);
 		if (c < 0x20 || c == 0x7f)
 			return hv_error_set(err, -EINVAL, field,
 					    "%s: control character at offset %zu", field, i);
@@ -129,16 +137,19 @@ guest_sshkey_validate(const char *line, const char *field, struct hv_error *err)
 	size_t type_len = sp ? (size_t)(sp - line) : len;
 	const struct key_type *t = NULL;
 	for (size_t i = 0; i < sizeof key_types / sizeof key_types[0]; i++) {
-		if (strlen(key_types[i].name) == type_len && memcmp(key_types[i].name, line, type_len) == 0)
+		if (strlen(key_types[i].name) == type_len &&
+		    memcmp(key_types[i].name, line, type_len) == 0)
 			t = &key_types[i];
 	}
 	if (!t)
-		return hv_error_set(err, -EINVAL, field,
-				    "%s: unknown key type (want ssh-rsa, ssh-ed25519, ecdsa-sha2-nistp*, "
-				    "sk-ecdsa-sha2-nistp256@openssh.com or sk-ssh-ed25519@openssh.com)",
-				    field);
+		return hv_error_set(
+			err, -EINVAL, field,
+			"%s: unknown key type (want ssh-rsa, ssh-ed25519, ecdsa-sha2-nistp*, "
+			"sk-ecdsa-sha2-nistp256@openssh.com or sk-ssh-ed25519@openssh.com)",
+			field);
 	if (!sp)
-		return hv_error_set(err, -EINVAL, field, "%s: %s key without a base64 body", field, t->name);
+		return hv_error_set(err, -EINVAL, field, "%s: %s key without a base64 body", field,
+				    t->name);
 
 	const char *body = sp + 1;
 	const char *body_end = strchr(body, ' ');
@@ -148,14 +159,15 @@ guest_sshkey_validate(const char *line, const char *field, struct hv_error *err)
 	if (body_len == 0 || hv_base64_decode_to(body, body_len, raw, sizeof raw, &n) < 0)
 		return hv_error_set(err, -EINVAL, field, "%s: key body is not valid base64", field);
 	if (!blob_matches(t, raw, n))
-		return hv_error_set(err, -EINVAL, field,
-				    "%s: key body is not a well-formed %s key", field, t->name);
+		return hv_error_set(err, -EINVAL, field, "%s: key body is not a well-formed %s key",
+				    field, t->name);
 	if (body_end) {
 		/* Comment: free text, but printable ASCII so nothing odd lands in the guest. */
 		for (const char *c = body_end + 1; *c; c++) {
 			if ((unsigned char)*c >= 0x80)
 				return hv_error_set(err, -EINVAL, field,
-						    "%s: key comment must be printable ASCII", field);
+						    "%s: key comment must be printable ASCII",
+						    field);
 		}
 	}
 	return 0;

@@ -64,7 +64,8 @@ collect(enum nf_conntrack_msg_type type, struct nf_conntrack *ct, void *data)
 {
 	struct fip_match *m = data;
 
-	if (nfct_get_attr_u32(ct, ATTR_ORIG_IPV4_DST) != m->fip && nfct_get_attr_u32(ct, ATTR_REPL_IPV4_DST) != m->fip)
+	if (nfct_get_attr_u32(ct, ATTR_ORIG_IPV4_DST) != m->fip &&
+	    nfct_get_attr_u32(ct, ATTR_REPL_IPV4_DST) != m->fip)
 		return NFCT_CB_CONTINUE;
 	if (HV_GROW(m->cts, m->cap, m->n + 1) < 0)
 		return NFCT_CB_STOP;
@@ -77,7 +78,7 @@ collect(enum nf_conntrack_msg_type type, struct nf_conntrack *ct, void *data)
 int
 nf_ct_flush_fip(const uint8_t fip[4])
 {
-	struct fip_match m = { 0 };
+	struct fip_match m = {0};
 	struct nfct_handle *h = nfct_open(CONNTRACK, 0);
 	uint32_t family = AF_INET;
 	int deleted = 0, r = 0;

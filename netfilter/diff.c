@@ -136,9 +136,10 @@ rule_reset(struct nf_nrule *r)
 }
 
 static void
-emit_rule(struct out *o, int table, const char *chain, const char *owner, struct nf_nrule *r, int verdict)
+emit_rule(struct out *o, int table, const char *chain, const char *owner, struct nf_nrule *r,
+	  int verdict)
 {
-	struct nf_op op = { .kind = OP_ADD_RULE, .table = (uint8_t)table, .rule = r };
+	struct nf_op op = {.kind = OP_ADD_RULE, .table = (uint8_t)table, .rule = r};
 
 	r->verdict = (uint8_t)verdict;
 	snprintf(op.name, sizeof op.name, "%s", chain);
@@ -150,7 +151,7 @@ emit_rule(struct out *o, int table, const char *chain, const char *owner, struct
 static void
 emit_simple(struct out *o, int kind, int table, const char *name, const char *owner)
 {
-	struct nf_op op = { .kind = (uint8_t)kind, .table = (uint8_t)table };
+	struct nf_op op = {.kind = (uint8_t)kind, .table = (uint8_t)table};
 
 	snprintf(op.name, sizeof op.name, "%s", name);
 	snprintf(op.owner, sizeof op.owner, "%s", owner);
@@ -160,7 +161,8 @@ emit_simple(struct out *o, int kind, int table, const char *name, const char *ow
 static void
 emit_set(struct out *o, int kind, int table, const char *name, int set_kind, const char *owner)
 {
-	struct nf_op op = { .kind = (uint8_t)kind, .table = (uint8_t)table, .set_kind = (uint8_t)set_kind };
+	struct nf_op op = {
+		.kind = (uint8_t)kind, .table = (uint8_t)table, .set_kind = (uint8_t)set_kind};
 
 	snprintf(op.name, sizeof op.name, "%s", name);
 	snprintf(op.owner, sizeof op.owner, "%s", owner);
@@ -170,8 +172,11 @@ emit_set(struct out *o, int kind, int table, const char *name, int set_kind, con
 static void
 emit_base_chain(struct out *o, int table, const char *name, int hook, int prio, bool nat)
 {
-	struct nf_op op = { .kind = OP_ADD_CHAIN, .table = (uint8_t)table, .hook = (uint8_t)hook,
-			    .prio = prio, .nat = nat };
+	struct nf_op op = {.kind = OP_ADD_CHAIN,
+			   .table = (uint8_t)table,
+			   .hook = (uint8_t)hook,
+			   .prio = prio,
+			   .nat = nat};
 
 	snprintf(op.name, sizeof op.name, "%s", name);
 	snprintf(op.owner, sizeof op.owner, "base chain %s", name);
@@ -179,11 +184,13 @@ emit_base_chain(struct out *o, int table, const char *name, int hook, int prio, 
 }
 
 static void
-emit_elem(struct out *o, int kind, int table, const char *set, int set_kind, const struct nf_elem *e,
-	  const char *owner)
+emit_elem(struct out *o, int kind, int table, const char *set, int set_kind,
+	  const struct nf_elem *e, const char *owner)
 {
-	struct nf_op op = { .kind = (uint8_t)kind, .table = (uint8_t)table, .set_kind = (uint8_t)set_kind,
-			    .elem = e };
+	struct nf_op op = {.kind = (uint8_t)kind,
+			   .table = (uint8_t)table,
+			   .set_kind = (uint8_t)set_kind,
+			   .elem = e};
 
 	snprintf(op.name, sizeof op.name, "%s", set);
 	snprintf(op.owner, sizeof op.owner, "%s", owner);
@@ -201,7 +208,7 @@ port_static_rules(struct out *o, const char *chain, int dir)
 
 	rule_reset(&r);
 	if (dir == NF_EGRESS) {
-		static const int nd_out[] = { 133, 135, 136, 131, 143 };
+		static const int nd_out[] = {133, 135, 136, 131, 143};
 
 		/* The VM must not act as a DHCP server or a router. */
 		a_nfproto(&r, 4), a_l4(&r, 17), a_port(&r, 0, 67, 67), a_port(&r, 1, 68, 68);
@@ -219,7 +226,7 @@ port_static_rules(struct out *o, const char *chain, int dir)
 			emit_rule(o, NF_T_INET, chain, own, &r, NV_ACCEPT);
 		}
 	} else {
-		static const int nd_in[] = { 130, 135, 136 };
+		static const int nd_in[] = {130, 135, 136};
 
 		for (size_t i = 0; i < sizeof nd_in / sizeof nd_in[0]; i++) {
 			a_nfproto(&r, 6), a_l4(&r, 58), a_icmp(&r, 6, nd_in[i]);
@@ -235,12 +242,12 @@ port_static_rules(struct out *o, const char *chain, int dir)
 static void
 base_rules_inet(struct out *o)
 {
-	static const struct nf_cidr any4 = { .family = 4, .plen = 32 };
-	static const struct nf_cidr bcast = { .family = 4, .plen = 32, .addr = { 255, 255, 255, 255 } };
-	static const struct nf_cidr any6 = { .family = 6, .plen = 128 };
-	static const struct nf_cidr mcast6 = { .family = 6, .plen = 16, .addr = { 0xff, 0x02 } };
+	static const struct nf_cidr any4 = {.family = 4, .plen = 32};
+	static const struct nf_cidr bcast = {.family = 4, .plen = 32, .addr = {255, 255, 255, 255}};
+	static const struct nf_cidr any6 = {.family = 6, .plen = 128};
+	static const struct nf_cidr mcast6 = {.family = 6, .plen = 16, .addr = {0xff, 0x02}};
 	/* DAD and MLD from the unspecified address, before the VM owns its address. */
-	static const int dad_types[] = { 131, 135, 143 };
+	static const int dad_types[] = {131, 135, 143};
 	const char *own = "base chains";
 	struct nf_nrule r;
 
@@ -265,7 +272,7 @@ base_rules_inet(struct out *o)
 	/* Exact addresses in hash sets (O(1) to update), prefix pairs in interval sets (an
 	 * interval set is rebuilt by the kernel on every change: keep it small). */
 	for (int f = 4; f <= 6; f += 2) {
-		static const char *sets[] = { "spoof4", "spoof4_net", "spoof6", "spoof6_net" };
+		static const char *sets[] = {"spoof4", "spoof4_net", "spoof6", "spoof6_net"};
 
 		for (int k = 0; k < 2; k++) {
 			a_nfproto(&r, f);
@@ -315,7 +322,8 @@ group_dispatch(struct out *o, const struct nf_model *m, int dir)
 		group_ports_set(set, g->id);
 		a_setref(&r, dir == NF_EGRESS ? NX_IIF_IN : NX_OIF_IN, set);
 		group_chain(r.target, g->id, dir);
-		emit_rule(o, NF_T_INET, dir == NF_EGRESS ? "groups_e" : "groups_i", owner, &r, NV_JUMP);
+		emit_rule(o, NF_T_INET, dir == NF_EGRESS ? "groups_e" : "groups_i", owner, &r,
+			  NV_JUMP);
 	}
 }
 
@@ -424,8 +432,18 @@ group_dir_eq(const struct nf_group *a, const struct nf_group *b, int dir)
 /* ---- elements ---- */
 
 /* The elements a port owns, in a fixed order, so two versions of a port diff by walking. */
-enum { E_VMPORTS, E_ARPPORTS, E_PLUGGED, E_SPOOF4, E_SPOOF6, E_ARPOK, E_GROUP,
-       E_SPOOF4N, E_SPOOF6N, E_ARPOKN };
+enum {
+	E_VMPORTS,
+	E_ARPPORTS,
+	E_PLUGGED,
+	E_SPOOF4,
+	E_SPOOF6,
+	E_ARPOK,
+	E_GROUP,
+	E_SPOOF4N,
+	E_SPOOF6N,
+	E_ARPOKN
+};
 
 struct pelem {
 	uint8_t where;
@@ -469,7 +487,8 @@ port_elems(const struct nf_port *p, struct pelem *out)
 	{
 		uint8_t *a = out[n].e.ip.addr;
 		a[0] = 0xfe, a[1] = 0x80;
-		a[8] = p->mac[0] ^ 0x02, a[9] = p->mac[1], a[10] = p->mac[2], a[11] = 0xff, a[12] = 0xfe;
+		a[8] = p->mac[0] ^ 0x02, a[9] = p->mac[1], a[10] = p->mac[2], a[11] = 0xff,
+		a[12] = 0xfe;
 		a[13] = p->mac[3], a[14] = p->mac[4], a[15] = p->mac[5];
 	}
 	n++;
@@ -484,21 +503,26 @@ port_elems(const struct nf_port *p, struct pelem *out)
 static void
 pelem_emit(struct out *o, int kind, const struct pelem *pe, const char *owner)
 {
-	static const struct { uint8_t table; uint8_t set_kind; const char *set; } where[] = {
-		[E_VMPORTS] = { NF_T_INET, NS_IFNAME, "vm_ports" },
-		[E_ARPPORTS] = { NF_T_ARP, NS_IFNAME, "vm_ports" },
-		[E_PLUGGED] = { NF_T_INET, NS_IFNAME, "plugged" },
-		[E_SPOOF4] = { NF_T_INET, NS_SPOOF4H, "spoof4" },
-		[E_SPOOF6] = { NF_T_INET, NS_SPOOF6H, "spoof6" },
-		[E_ARPOK] = { NF_T_ARP, NS_SPOOF4H, "arp_ok" },
-		[E_SPOOF4N] = { NF_T_INET, NS_SPOOF4, "spoof4_net" },
-		[E_SPOOF6N] = { NF_T_INET, NS_SPOOF6, "spoof6_net" },
-		[E_ARPOKN] = { NF_T_ARP, NS_SPOOF4, "arp_ok_net" },
-		[E_GROUP] = { NF_T_INET, NS_IFNAME, NULL },
+	static const struct {
+		uint8_t table;
+		uint8_t set_kind;
+		const char *set;
+	} where[] = {
+		[E_VMPORTS] = {NF_T_INET, NS_IFNAME, "vm_ports"},
+		[E_ARPPORTS] = {NF_T_ARP, NS_IFNAME, "vm_ports"},
+		[E_PLUGGED] = {NF_T_INET, NS_IFNAME, "plugged"},
+		[E_SPOOF4] = {NF_T_INET, NS_SPOOF4H, "spoof4"},
+		[E_SPOOF6] = {NF_T_INET, NS_SPOOF6H, "spoof6"},
+		[E_ARPOK] = {NF_T_ARP, NS_SPOOF4H, "arp_ok"},
+		[E_SPOOF4N] = {NF_T_INET, NS_SPOOF4, "spoof4_net"},
+		[E_SPOOF6N] = {NF_T_INET, NS_SPOOF6, "spoof6_net"},
+		[E_ARPOKN] = {NF_T_ARP, NS_SPOOF4, "arp_ok_net"},
+		[E_GROUP] = {NF_T_INET, NS_IFNAME, NULL},
 	};
 
-	emit_elem(o, kind, where[pe->where].table, where[pe->where].set ? where[pe->where].set : pe->set,
-		  where[pe->where].set_kind, &pe->e, owner);
+	emit_elem(o, kind, where[pe->where].table,
+		  where[pe->where].set ? where[pe->where].set : pe->set, where[pe->where].set_kind,
+		  &pe->e, owner);
 }
 
 static bool
@@ -531,7 +555,8 @@ port_has_ip(const struct nf_port *p, const struct nf_cidr *ip)
 
 /* True when some port of m other than `except` puts ip into group gid's member set. */
 static bool
-member_elsewhere(const struct nf_model *m, const char *except, const char *gid, const struct nf_cidr *ip)
+member_elsewhere(const struct nf_model *m, const char *except, const char *gid,
+		 const struct nf_cidr *ip)
 {
 	for (size_t i = 0; i < m->n_ports; i++) {
 		const struct nf_port *p = m->ports[i];
@@ -546,7 +571,7 @@ static void
 member_elem(struct out *o, int kind, const char *gid, const struct nf_cidr *ip, const char *owner)
 {
 	char set[NF_NAME_MAX];
-	struct nf_elem e = { .ip = *ip };
+	struct nf_elem e = {.ip = *ip};
 
 	group_set(set, gid, ip->family);
 	emit_elem(o, kind, NF_T_INET, set, ip->family == 4 ? NS_ADDR4 : NS_ADDR6, &e, owner);
@@ -623,7 +648,7 @@ fip_emit(struct out *o, int kind, const struct nf_fip *f)
 static void
 tap_emit(struct out *o, int kind, const char *ifname)
 {
-	struct nf_elem e = { 0 };
+	struct nf_elem e = {0};
 	char owner[NF_OWNER_MAX];
 
 	snprintf(owner, sizeof owner, "tap %s", ifname);
@@ -686,7 +711,7 @@ port_full(struct out *o, const struct nf_port *p)
 int
 nf_full(const struct nf_model *m, bool replace, nf_emit_fn emit, void *ud)
 {
-	struct out o = { emit, ud, 0 };
+	struct out o = {emit, ud, 0};
 
 	if (replace) {
 		/* add + delete + add: one transaction that works whether or not the tables exist
@@ -741,22 +766,24 @@ nf_full(const struct nf_model *m, bool replace, nf_emit_fn emit, void *ud)
 /* Merge walk over two id-sorted arrays; runs the body with `old` and `new` (either may be
  * NULL) for every id whose object differs. Shared (pointer-equal) objects cost one
  * comparison, which keeps a small change cheap on a big host. */
-#define MERGE_WALK(A, NA, B, NB, EQ, ...)                                                    \
-	do {                                                                                 \
-		size_t i_ = 0, j_ = 0;                                                       \
-		while (i_ < (NA) || j_ < (NB)) {                                             \
-			int c_ = i_ == (NA) ? 1 : j_ == (NB) ? -1 :                           \
-				 (A)[i_] == (B)[j_] ? 0 : strcmp((A)[i_]->id, (B)[j_]->id);  \
-			__typeof__((A)[0]) old = c_ <= 0 ? (A)[i_] : NULL;                    \
-			__typeof__((B)[0]) new = c_ >= 0 ? (B)[j_] : NULL;                    \
-			if (c_ <= 0)                                                         \
-				i_++;                                                        \
-			if (c_ >= 0)                                                         \
-				j_++;                                                        \
-			if (old && new && EQ(old, new))                                      \
-				continue;                                                    \
-			__VA_ARGS__;                                                         \
-		}                                                                            \
+#define MERGE_WALK(A, NA, B, NB, EQ, ...)                                                 \
+	do {                                                                              \
+		size_t i_ = 0, j_ = 0;                                                    \
+		while (i_ < (NA) || j_ < (NB)) {                                          \
+			int c_ = i_ == (NA)           ? 1                                 \
+				 : j_ == (NB)         ? -1                                \
+				 : (A)[i_] == (B)[j_] ? 0                                 \
+						      : strcmp((A)[i_]->id, (B)[j_]->id); \
+			__typeof__((A)[0]) old = c_ <= 0 ? (A)[i_] : NULL;                \
+			__typeof__((B)[0]) new = c_ >= 0 ? (B)[j_] : NULL;                \
+			if (c_ <= 0)                                                      \
+				i_++;                                                     \
+			if (c_ >= 0)                                                      \
+				j_++;                                                     \
+			if (old && new &&EQ(old, new))                                    \
+				continue;                                                 \
+			__VA_ARGS__;                                                      \
+		}                                                                         \
 	} while (0)
 
 static bool
@@ -773,7 +800,7 @@ same_group_ids(const struct nf_model *a, const struct nf_model *b)
 int
 nf_diff(const struct nf_model *from, const struct nf_model *to, nf_emit_fn emit, void *ud)
 {
-	struct out o = { emit, ud, 0 };
+	struct out o = {emit, ud, 0};
 	struct pelem pa[PORT_ELEMS_MAX], pb[PORT_ELEMS_MAX];
 	char owner[NF_OWNER_MAX], name[NF_NAME_MAX];
 
@@ -819,14 +846,15 @@ nf_diff(const struct nf_model *from, const struct nf_model *to, nf_emit_fn emit,
 		MERGE_WALK(from->ports, from->n_ports, to->ports, to->n_ports, nf_port_eq, {
 			size_t na = old ? port_elems(old, pa) : 0;
 			size_t nb = new ? port_elems(new, pb) : 0;
-			struct member_ctx mc = { &o, from, to, old ? old->id : new->id, "" };
+			struct member_ctx mc = {&o, from, to, old ? old->id : new->id, ""};
 
 			owner_port(mc.owner, mc.port_id);
 			if (pass == 0) {
 				/* A deleted group's port set goes as a whole (step 4). */
 				for (size_t k = 0; k < na; k++)
 					if (!pelem_in(&pa[k], pb, nb) &&
-					    !(pa[k].where == E_GROUP && !nf_model_group(to, pa[k].set + 3)))
+					    !(pa[k].where == E_GROUP &&
+					      !nf_model_group(to, pa[k].set + 3)))
 						pelem_emit(&o, OP_DEL_ELEM, &pa[k], mc.owner);
 				member_pairs_minus(old, new, member_del, &mc);
 			} else {
@@ -925,19 +953,21 @@ nf_revocations(const struct nf_model *from, const struct nf_model *to, const str
 	if (!from)
 		return;
 	MERGE_WALK(from->ports, from->n_ports, to->ports, to->n_ports, nf_port_eq, {
-		struct shrink_ctx sc = { from, to, old ? old->id : new->id, rv };
+		struct shrink_ctx sc = {from, to, old ? old->id : new->id, rv};
 
 		if (old) {
 			bool lost = !new;
 
-			for (size_t g = 0; new && g < old->n_groups; g++)
+			for (size_t g = 0; new &&g < old->n_groups; g++)
 				lost |= !port_in_group(new, old->groups[g]);
-			for (size_t k = 0; new && k < old->n_ips; k++)
+			for (size_t k = 0; new &&k < old->n_ips; k++)
 				lost |= !port_has_ip(new, &old->ips[k]);
 			if (new)
 				lost |= old->n_aaps != new->n_aaps ||
-					memcmp(old->aaps, new->aaps, old->n_aaps * sizeof old->aaps[0]) ||
-					strcmp(old->ifname, new->ifname) || memcmp(old->mac, new->mac, 6);
+					memcmp(old->aaps, new->aaps,
+					       old->n_aaps * sizeof old->aaps[0]) ||
+					strcmp(old->ifname, new->ifname) ||
+					memcmp(old->mac, new->mac, 6);
 			/* Connections the port's old groups admitted are re-checked; those still
 			 * allowed come back through nf_conntrack_tcp_loose. */
 			if (lost)

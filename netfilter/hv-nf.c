@@ -30,7 +30,8 @@ static const char usage[] =
 	"  fip FIP.json              associate a floating IP\n"
 	"  fip-delete FIP_ID         disassociate (cuts the NATed connections)\n"
 	"  claim IFNAME | release IFNAME   a tap with no port yet drops everything\n"
-	"  replay FILE.jsonl         one {\"op\":..,\"arg\":..} per line; prints each commit time (us)\n"
+	"  replay FILE.jsonl         one {\"op\":..,\"arg\":..} per line; prints each commit time "
+	"(us)\n"
 	"  render STATE.json         print the nft commands for a state (no kernel access)\n"
 	"  diff OLD.json NEW.json    print the change between two states (no kernel access)\n"
 	"Reading a file named '-' reads standard input.\n";
@@ -65,7 +66,7 @@ save(const struct nf_ctx *nf, const char *path)
 static int
 print_render(const struct nf_model *from, const struct nf_model *to)
 {
-	struct nf_text t = { 0 };
+	struct nf_text t = {0};
 	int r = from ? nf_diff(from, to, nf_render_op, &t) : nf_full(to, false, nf_render_op, &t);
 
 	if (r == 0 && t.len)
@@ -75,7 +76,8 @@ print_render(const struct nf_model *from, const struct nf_model *to)
 }
 
 static int
-model_file(const char *path, const struct nf_model *prev, struct nf_model **ret, struct hv_error *err)
+model_file(const char *path, const struct nf_model *prev, struct nf_model **ret,
+	   struct hv_error *err)
 {
 	json_t *v = load(path, err);
 	int r;
@@ -98,7 +100,8 @@ now_us(void)
 	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
 }
 
-static int run_op(struct nf_ctx *nf, const char *op, const json_t *arg, const char *arg2, struct hv_error *err);
+static int run_op(struct nf_ctx *nf, const char *op, const json_t *arg, const char *arg2,
+		  struct hv_error *err);
 
 static int
 replay(struct nf_ctx *nf, const char *path, struct hv_error *err)
@@ -122,11 +125,14 @@ replay(struct nf_ctx *nf, const char *path, struct hv_error *err)
 		cmd = json_loads(line, JSON_REJECT_DUPLICATES, &je);
 		if (!cmd || !json_is_string(json_object_get(cmd, "op"))) {
 			json_decref(cmd);
-			r = hv_error_set(err, -EINVAL, path, "%s:%d: expected {\"op\": ..., \"arg\": ...}", path, lineno);
+			r = hv_error_set(err, -EINVAL, path,
+					 "%s:%d: expected {\"op\": ..., \"arg\": ...}", path,
+					 lineno);
 			break;
 		}
 		t0 = now_us();
-		r = run_op(nf, json_string_value(json_object_get(cmd, "op")), json_object_get(cmd, "arg"),
+		r = run_op(nf, json_string_value(json_object_get(cmd, "op")),
+			   json_object_get(cmd, "arg"),
 			   json_string_value(json_object_get(cmd, "arg2")), err);
 		printf("%s %.1f\n", json_string_value(json_object_get(cmd, "op")), now_us() - t0);
 		json_decref(cmd);
@@ -176,13 +182,13 @@ int
 main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "state", required_argument, NULL, 's' },
-		{ "external", required_argument, NULL, 'e' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+		{"state", required_argument, NULL, 's'},
+		{"external", required_argument, NULL, 'e'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
 	};
 	const char *state_path = NULL, *ext = NULL, *cmd;
-	struct hv_error err = { 0 };
+	struct hv_error err = {0};
 	struct nf_ctx *nf = NULL;
 	json_t *state = NULL, *arg = NULL;
 	int c, r = 0;
@@ -222,7 +228,8 @@ main(int argc, char **argv)
 
 	/* Without the committed state, a single change would replace everything else. */
 	if (!state_path && strcmp(cmd, "apply")) {
-		fprintf(stderr, "hv-nf: %s needs --state FILE (the committed state to change)\n", cmd);
+		fprintf(stderr, "hv-nf: %s needs --state FILE (the committed state to change)\n",
+			cmd);
 		return 2;
 	}
 	if (state_path && access(state_path, F_OK) == 0) {
@@ -262,10 +269,11 @@ main(int argc, char **argv)
 		r = replay(nf, argv[optind], &err);
 	} else if (!strcmp(cmd, "resync")) {
 		r = nf_resync(nf, &err);
-	} else if (!strcmp(cmd, "apply") || !strcmp(cmd, "plug") || !strcmp(cmd, "group") || !strcmp(cmd, "fip") ||
-		   !strcmp(cmd, "set-groups")) {
-		const char *file = !strcmp(cmd, "set-groups") ? (optind + 1 < argc ? argv[optind + 1] : NULL)
-							      : (optind < argc ? argv[optind] : NULL);
+	} else if (!strcmp(cmd, "apply") || !strcmp(cmd, "plug") || !strcmp(cmd, "group") ||
+		   !strcmp(cmd, "fip") || !strcmp(cmd, "set-groups")) {
+		const char *file = !strcmp(cmd, "set-groups")
+					   ? (optind + 1 < argc ? argv[optind + 1] : NULL)
+					   : (optind < argc ? argv[optind] : NULL);
 		if (!file) {
 			fputs(usage, stderr);
 			r = -EINVAL;

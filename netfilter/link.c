@@ -33,7 +33,8 @@ nf_link_close(struct nl_sock *sk)
 }
 
 int
-nf_link_addr(struct nl_sock *sk, const char *ifname, const uint8_t ip[4], bool add, struct hv_error *err)
+nf_link_addr(struct nl_sock *sk, const char *ifname, const uint8_t ip[4], bool add,
+	     struct hv_error *err)
 {
 	unsigned int idx = if_nametoindex(ifname);
 	struct rtnl_addr *a;
@@ -41,7 +42,8 @@ nf_link_addr(struct nl_sock *sk, const char *ifname, const uint8_t ip[4], bool a
 	int r;
 
 	if (!idx)
-		return hv_error_set(err, -ENODEV, "external_ifname", "external interface %s does not exist", ifname);
+		return hv_error_set(err, -ENODEV, "external_ifname",
+				    "external interface %s does not exist", ifname);
 	a = rtnl_addr_alloc();
 	local = nl_addr_build(AF_INET, ip, 4);
 	if (!a || !local) {
@@ -57,7 +59,8 @@ nf_link_addr(struct nl_sock *sk, const char *ifname, const uint8_t ip[4], bool a
 	r = add ? rtnl_addr_add(sk, a, NLM_F_REPLACE) : rtnl_addr_delete(sk, a, 0);
 	rtnl_addr_put(a);
 	nl_addr_put(local);
-	if (r == -NLE_EXIST || (!add && (r == -NLE_NOADDR || r == -NLE_OBJ_NOTFOUND || r == -NLE_NODEV)))
+	if (r == -NLE_EXIST ||
+	    (!add && (r == -NLE_NOADDR || r == -NLE_OBJ_NOTFOUND || r == -NLE_NODEV)))
 		r = 0;
 	if (r < 0)
 		return hv_error_set(err, -EIO, "floating_ip_address", "%s address on %s: %s",

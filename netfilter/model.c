@@ -27,11 +27,13 @@ nf_valid_id(const char *s, const char *field, struct hv_error *err)
 	size_t n = strlen(s);
 
 	if (n == 0 || n > NF_ID_MAX)
-		return hv_error_set(err, -EINVAL, field, "%s: must be 1-%d characters", field, NF_ID_MAX);
+		return hv_error_set(err, -EINVAL, field, "%s: must be 1-%d characters", field,
+				    NF_ID_MAX);
 	for (size_t i = 0; i < n; i++)
 		if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '_')
 			return hv_error_set(err, -EINVAL, field,
-					    "%s: only letters, digits, '-' and '_' are allowed", field);
+					    "%s: only letters, digits, '-' and '_' are allowed",
+					    field);
 	return 0;
 }
 
@@ -41,13 +43,15 @@ nf_valid_ifname(const char *s, const char *field, struct hv_error *err)
 	size_t n = strlen(s);
 
 	if (n == 0 || n > NF_IFNAME_MAX)
-		return hv_error_set(err, -EINVAL, field, "%s: interface name must be 1-%d characters",
-				    field, NF_IFNAME_MAX);
+		return hv_error_set(err, -EINVAL, field,
+				    "%s: interface name must be 1-%d characters", field,
+				    NF_IFNAME_MAX);
 	for (size_t i = 0; i < n; i++)
 		if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '_' && s[i] != '.')
-			return hv_error_set(err, -EINVAL, field,
-					    "%s: interface name may hold only letters, digits, '-', '_', '.'",
-					    field);
+			return hv_error_set(
+				err, -EINVAL, field,
+				"%s: interface name may hold only letters, digits, '-', '_', '.'",
+				field);
 	if (!strcmp(s, ".") || !strcmp(s, ".."))
 		return hv_error_set(err, -EINVAL, field, "%s: not an interface name", field);
 	return 0;
@@ -59,25 +63,28 @@ parse_mac(const char *s, const char *field, uint8_t mac[6], struct hv_error *err
 	unsigned int b[6];
 	char tail;
 
-	if (!hv_mac_valid(s) ||
-	    sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &tail) != 6)
-		return hv_error_set(err, -EINVAL, field, "%s: expected a MAC address like fa:16:3e:00:00:01", field);
+	if (!hv_mac_valid(s) || sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3],
+				       &b[4], &b[5], &tail) != 6)
+		return hv_error_set(err, -EINVAL, field,
+				    "%s: expected a MAC address like fa:16:3e:00:00:01", field);
 	for (int i = 0; i < 6; i++)
 		mac[i] = (uint8_t)b[i];
 	if (mac[0] & 1)
 		return hv_error_set(err, -EINVAL, field, "%s: a port MAC must be unicast", field);
 	if (!(mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5]))
-		return hv_error_set(err, -EINVAL, field, "%s: the zero MAC is not a port MAC", field);
+		return hv_error_set(err, -EINVAL, field, "%s: the zero MAC is not a port MAC",
+				    field);
 	return 0;
 }
 
 int
-nf_parse_cidr(const char *s, bool exact, const char *field, struct nf_cidr *ret, struct hv_error *err)
+nf_parse_cidr(const char *s, bool exact, const char *field, struct nf_cidr *ret,
+	      struct hv_error *err)
 {
 	char buf[64];
 	const char *slash = strchr(s, '/');
 	size_t alen = slash ? (size_t)(slash - s) : strlen(s);
-	struct nf_cidr c = { 0 };
+	struct nf_cidr c = {0};
 	int maxlen;
 
 	if (alen == 0 || alen >= sizeof buf)
@@ -91,7 +98,8 @@ nf_parse_cidr(const char *s, bool exact, const char *field, struct nf_cidr *ret,
 		c.family = 6;
 		maxlen = 128;
 	} else {
-		return hv_error_set(err, -EINVAL, field, "%s: '%.64s' is not an IPv4 or IPv6 address", field, buf);
+		return hv_error_set(err, -EINVAL, field,
+				    "%s: '%.64s' is not an IPv4 or IPv6 address", field, buf);
 	}
 	c.plen = (uint8_t)maxlen;
 	if (slash) {
@@ -99,17 +107,20 @@ nf_parse_cidr(const char *s, bool exact, const char *field, struct nf_cidr *ret,
 		long v;
 
 		if (exact)
-			return hv_error_set(err, -EINVAL, field, "%s: expected an address, not a prefix", field);
+			return hv_error_set(err, -EINVAL, field,
+					    "%s: expected an address, not a prefix", field);
 		errno = 0;
 		v = strtol(slash + 1, &end, 10);
 		if (!isdigit((unsigned char)slash[1]) || *end || errno || v < 0 || v > maxlen)
-			return hv_error_set(err, -EINVAL, field, "%s: prefix length must be 0-%d", field, maxlen);
+			return hv_error_set(err, -EINVAL, field, "%s: prefix length must be 0-%d",
+					    field, maxlen);
 		c.plen = (uint8_t)v;
 	}
 	for (int bit = c.plen; bit < maxlen; bit++) {
 		if (c.addr[bit / 8] & (0x80 >> (bit % 8)))
-			return hv_error_set(err, -EINVAL, field, "%s: '%.64s' has host bits set beyond /%d",
-					    field, s, c.plen);
+			return hv_error_set(err, -EINVAL, field,
+					    "%s: '%.64s' has host bits set beyond /%d", field, s,
+					    c.plen);
 	}
 	*ret = c;
 	return 0;
@@ -178,8 +189,8 @@ bool
 nf_fip_eq(const struct nf_fip *a, const struct nf_fip *b)
 {
 	return a == b || !memcmp(a, b, sizeof *a) ||
-	       (!strcmp(a->id, b->id) && !strcmp(a->port_id, b->port_id) && !memcmp(a->fip, b->fip, 4) &&
-		!memcmp(a->fixed, b->fixed, 4));
+	       (!strcmp(a->id, b->id) && !strcmp(a->port_id, b->port_id) &&
+		!memcmp(a->fip, b->fip, 4) && !memcmp(a->fixed, b->fixed, 4));
 }
 
 /* ---- the model: sorted arrays of shared objects ---- */
@@ -417,7 +428,8 @@ nf_model_release_tap(struct nf_model *m, const char *ifname)
 {
 	for (size_t i = 0; i < m->n_taps; i++)
 		if (!strcmp(m->taps[i], ifname)) {
-			memmove(m->taps + i, m->taps + i + 1, (m->n_taps - i - 1) * sizeof *m->taps);
+			memmove(m->taps + i, m->taps + i + 1,
+				(m->n_taps - i - 1) * sizeof *m->taps);
 			m->n_taps--;
 			return true;
 		}
@@ -448,7 +460,8 @@ check_ifnames(const struct nf_model *m, struct hv_error *err)
 	qsort(by_name, m->n_ports, sizeof *by_name, cmp_ifname);
 	for (size_t i = 1; i < m->n_ports; i++)
 		if (!strcmp(by_name[i - 1]->ifname, by_name[i]->ifname)) {
-			r = hv_error_set(err, -EEXIST, "ifname", "ports %s and %s both use interface %s",
+			r = hv_error_set(err, -EEXIST, "ifname",
+					 "ports %s and %s both use interface %s",
 					 by_name[i - 1]->id, by_name[i]->id, by_name[i]->ifname);
 			break;
 		}
@@ -459,7 +472,8 @@ check_ifnames(const struct nf_model *m, struct hv_error *err)
 /* The ports of m that prev does not share (new or replaced objects), at most max of them;
  * returns how many there are, or max + 1 when there are more. */
 static size_t
-changed_ports(const struct nf_model *m, const struct nf_model *prev, struct nf_port **ret, size_t max)
+changed_ports(const struct nf_model *m, const struct nf_model *prev, struct nf_port **ret,
+	      size_t max)
 {
 	size_t n = 0, j = 0;
 
@@ -493,9 +507,12 @@ nf_model_check(struct nf_model *m, const struct nf_model *prev, struct hv_error 
 	if (n_changed <= 8) {
 		for (size_t c = 0; c < n_changed && r == 0; c++)
 			for (size_t i = 0; i < m->n_ports; i++)
-				if (m->ports[i] != changed[c] && !strcmp(m->ports[i]->ifname, changed[c]->ifname)) {
-					r = hv_error_set(err, -EEXIST, "ifname", "ports %s and %s both use interface %s",
-							 changed[c]->id, m->ports[i]->id, changed[c]->ifname);
+				if (m->ports[i] != changed[c] &&
+				    !strcmp(m->ports[i]->ifname, changed[c]->ifname)) {
+					r = hv_error_set(err, -EEXIST, "ifname",
+							 "ports %s and %s both use interface %s",
+							 changed[c]->id, m->ports[i]->id,
+							 changed[c]->ifname);
 					break;
 				}
 	} else {
@@ -515,9 +532,10 @@ nf_model_check(struct nf_model *m, const struct nf_model *prev, struct hv_error 
 			const char *rg = g->rules[j].remote_group;
 
 			if (*rg && !nf_model_group(m, rg)) {
-				r = hv_error_set(err, -ENOENT, "remote_group_id",
-						 "group %s rule %s: remote_group_id %s is not a known group",
-						 g->id, g->rules[j].id, rg);
+				r = hv_error_set(
+					err, -ENOENT, "remote_group_id",
+					"group %s rule %s: remote_group_id %s is not a known group",
+					g->id, g->rules[j].id, rg);
 				goto out;
 			}
 		}
@@ -528,15 +546,16 @@ nf_model_check(struct nf_model *m, const struct nf_model *prev, struct hv_error 
 		for (size_t j = 0; j < p->n_groups; j++)
 			if (!nf_model_group(m, p->groups[j])) {
 				r = hv_error_set(err, -ENOENT, "security_groups",
-						 "port %s: security group %s is not a known group", p->id,
-						 p->groups[j]);
+						 "port %s: security group %s is not a known group",
+						 p->id, p->groups[j]);
 				goto out;
 			}
 		for (size_t j = 0; j < m->n_taps; j++)
 			if (!strcmp(p->ifname, m->taps[j])) {
-				r = hv_error_set(err, -EEXIST, "ifname",
-						 "port %s: interface %s is claimed as an unprogrammed tap",
-						 p->id, p->ifname);
+				r = hv_error_set(
+					err, -EEXIST, "ifname",
+					"port %s: interface %s is claimed as an unprogrammed tap",
+					p->id, p->ifname);
 				goto out;
 			}
 	}
@@ -550,8 +569,9 @@ nf_model_check(struct nf_model *m, const struct nf_model *prev, struct hv_error 
 		}
 		if (g->tag) {
 			if (used[g->tag]) {
-				r = hv_error_set(err, -EEXIST, "tag", "group %s: tag %u is used by another group",
-						 g->id, g->tag);
+				r = hv_error_set(err, -EEXIST, "tag",
+						 "group %s: tag %u is used by another group", g->id,
+						 g->tag);
 				goto out;
 			}
 			used[g->tag] = 1;
@@ -564,7 +584,8 @@ nf_model_check(struct nf_model *m, const struct nf_model *prev, struct hv_error 
 		while (next <= NF_TAG_MAX && used[next])
 			next++;
 		if (next > NF_TAG_MAX) {
-			r = hv_error_set(err, -ENOSPC, "security_groups", "more than %d groups on one host", NF_TAG_MAX);
+			r = hv_error_set(err, -ENOSPC, "security_groups",
+					 "more than %d groups on one host", NF_TAG_MAX);
 			goto out;
 		}
 		used[next] = 1;
@@ -577,32 +598,37 @@ nf_model_check(struct nf_model *m, const struct nf_model *prev, struct hv_error 
 
 		if (!*m->ext_ifname) {
 			r = hv_error_set(err, -EINVAL, "external_ifname",
-					 "floating IP %s: no external interface is configured", f->id);
+					 "floating IP %s: no external interface is configured",
+					 f->id);
 			goto out;
 		}
 		if (!p) {
-			r = hv_error_set(err, -ENOENT, "port_id", "floating IP %s: port %s is not plugged here",
-					 f->id, f->port_id);
+			r = hv_error_set(err, -ENOENT, "port_id",
+					 "floating IP %s: port %s is not plugged here", f->id,
+					 f->port_id);
 			goto out;
 		}
 		for (size_t j = 0; j < p->n_ips; j++)
 			owned |= p->ips[j].family == 4 && !memcmp(p->ips[j].addr, f->fixed, 4);
 		if (!owned) {
-			r = hv_error_set(err, -EINVAL, "fixed_ip_address",
-					 "floating IP %s: the fixed IP is not an IPv4 address of port %s", f->id,
-					 p->id);
+			r = hv_error_set(
+				err, -EINVAL, "fixed_ip_address",
+				"floating IP %s: the fixed IP is not an IPv4 address of port %s",
+				f->id, p->id);
 			goto out;
 		}
 		for (size_t j = i + 1; j < m->n_fips; j++) {
 			if (!memcmp(f->fip, m->fips[j]->fip, 4)) {
 				r = hv_error_set(err, -EEXIST, "floating_ip_address",
-						 "floating IPs %s and %s have the same address", f->id,
-						 m->fips[j]->id);
+						 "floating IPs %s and %s have the same address",
+						 f->id, m->fips[j]->id);
 				goto out;
 			}
-			if (!strcmp(f->port_id, m->fips[j]->port_id) || !memcmp(f->fixed, m->fips[j]->fixed, 4)) {
+			if (!strcmp(f->port_id, m->fips[j]->port_id) ||
+			    !memcmp(f->fixed, m->fips[j]->fixed, 4)) {
 				r = hv_error_set(err, -EEXIST, "port_id",
-						 "floating IPs %s and %s: a port has at most one floating IP",
+						 "floating IPs %s and %s: a port has at most one "
+						 "floating IP",
 						 f->id, m->fips[j]->id);
 				goto out;
 			}
@@ -626,7 +652,8 @@ idx_path(char *buf, size_t size, const char *where, const char *key, size_t i)
 }
 
 static int
-get_id(const json_t *o, const char *where, const char *key, int flags, char *dst, struct hv_error *err)
+get_id(const json_t *o, const char *where, const char *key, int flags, char *dst,
+       struct hv_error *err)
 {
 	char field[FIELD_MAX];
 	const char *s = NULL;
@@ -642,7 +669,8 @@ get_id(const json_t *o, const char *where, const char *key, int flags, char *dst
 }
 
 static int
-get_ifname(const json_t *o, const char *where, const char *key, int flags, char *dst, struct hv_error *err)
+get_ifname(const json_t *o, const char *where, const char *key, int flags, char *dst,
+	   struct hv_error *err)
 {
 	char field[FIELD_MAX];
 	const char *s = NULL;
@@ -674,10 +702,13 @@ get_cidr(const json_t *o, const char *where, const char *key, int flags, bool ex
 static int
 parse_proto(const json_t *v, const char *field, int family, int16_t *ret, struct hv_error *err)
 {
-	static const struct { const char *name; int num; } names[] = {
-		{ "any", -1 }, { "tcp", 6 }, { "udp", 17 }, { "icmp", 1 }, { "icmpv6", 58 },
-		{ "ipv6-icmp", 58 }, { "sctp", 132 }, { "gre", 47 }, { "esp", 50 }, { "ah", 51 },
-		{ "udplite", 136 }, { "dccp", 33 },
+	static const struct {
+		const char *name;
+		int num;
+	} names[] = {
+		{"any", -1},    {"tcp", 6},        {"udp", 17},      {"icmp", 1},
+		{"icmpv6", 58}, {"ipv6-icmp", 58}, {"sctp", 132},    {"gre", 47},
+		{"esp", 50},    {"ah", 51},        {"udplite", 136}, {"dccp", 33},
 	};
 
 	if (!v || json_is_null(v)) {
@@ -687,7 +718,8 @@ parse_proto(const json_t *v, const char *field, int family, int16_t *ret, struct
 	if (json_is_integer(v)) {
 		json_int_t n = json_integer_value(v);
 		if (n < 0 || n > 255)
-			return hv_error_set(err, -EINVAL, field, "%s: protocol number must be 0-255", field);
+			return hv_error_set(err, -EINVAL, field,
+					    "%s: protocol number must be 0-255", field);
 		*ret = (int16_t)n;
 	} else if (json_is_string(v)) {
 		const char *s = json_string_value(v);
@@ -703,12 +735,15 @@ parse_proto(const json_t *v, const char *field, int family, int16_t *ret, struct
 			n = strtol(s, &end, 10);
 			if (!isdigit((unsigned char)*s) || *end || errno || n < 0 || n > 255)
 				return hv_error_set(err, -EINVAL, field,
-						    "%s: unknown protocol '%.32s' (a name such as tcp, udp, icmp, "
-						    "icmpv6, any, or a number 0-255)", field, s);
+						    "%s: unknown protocol '%.32s' (a name such as "
+						    "tcp, udp, icmp, "
+						    "icmpv6, any, or a number 0-255)",
+						    field, s);
 			*ret = (int16_t)n;
 		}
 	} else {
-		return hv_error_set(err, -EINVAL, field, "%s: expected a protocol name or number", field);
+		return hv_error_set(err, -EINVAL, field, "%s: expected a protocol name or number",
+				    field);
 	}
 	/* As the Networking service does: "icmp" in an IPv6 rule means ICMPv6. */
 	if (family == 6 && *ret == 1)
@@ -743,8 +778,9 @@ rule_from_json(const json_t *o, const char *where, struct nf_rule *r, struct hv_
 	if ((rc = hj_enum(o, where, "ethertype", HJ_OPTIONAL, "IPv4|IPv6", &eth, err)) < 0)
 		return rc;
 	r->family = !strcmp(eth, "IPv6") ? 6 : 4;
-	if ((rc = parse_proto(json_object_get(o, "protocol"), hj_path(field, sizeof field, where, "protocol", 0),
-			      r->family, &r->proto, err)) < 0)
+	if ((rc = parse_proto(json_object_get(o, "protocol"),
+			      hj_path(field, sizeof field, where, "protocol", 0), r->family,
+			      &r->proto, err)) < 0)
 		return rc;
 	if ((rc = hj_int(o, where, "port_range_min", HJ_OPTIONAL, 0, 65535, &pmin, err)) < 0)
 		return rc;
@@ -753,22 +789,34 @@ rule_from_json(const json_t *o, const char *where, struct nf_rule *r, struct hv_
 	if (r->proto == 1 || r->proto == 58) {
 		/* ICMP: port_range_min is the type, port_range_max the code. */
 		if (pmin > 255 || pmax > 255)
-			return hv_error_set(err, -EINVAL, hj_path(field, sizeof field, where, "port_range_min", 0),
-					    "%s: ICMP type and code must be 0-255", field);
+			return hv_error_set(
+				err, -EINVAL,
+				hj_path(field, sizeof field, where, "port_range_min", 0),
+				"%s: ICMP type and code must be 0-255", field);
 		if (pmax >= 0 && pmin < 0)
-			return hv_error_set(err, -EINVAL, hj_path(field, sizeof field, where, "port_range_max", 0),
-					    "%s: an ICMP code needs an ICMP type (port_range_min)", field);
+			return hv_error_set(
+				err, -EINVAL,
+				hj_path(field, sizeof field, where, "port_range_max", 0),
+				"%s: an ICMP code needs an ICMP type (port_range_min)", field);
 	} else if (pmin >= 0 || pmax >= 0) {
 		if (!proto_has_ports(r->proto))
-			return hv_error_set(err, -EINVAL, hj_path(field, sizeof field, where, "port_range_min", 0),
-					    "%s: port ranges need protocol tcp, udp, sctp, udplite or dccp", field);
+			return hv_error_set(
+				err, -EINVAL,
+				hj_path(field, sizeof field, where, "port_range_min", 0),
+				"%s: port ranges need protocol tcp, udp, sctp, udplite or dccp",
+				field);
 		if (pmin < 1 || pmax < 1)
-			return hv_error_set(err, -EINVAL, hj_path(field, sizeof field, where, "port_range_min", 0),
-					    "%s: a port range needs both port_range_min and port_range_max, 1-65535",
-					    field);
+			return hv_error_set(
+				err, -EINVAL,
+				hj_path(field, sizeof field, where, "port_range_min", 0),
+				"%s: a port range needs both port_range_min and port_range_max, "
+				"1-65535",
+				field);
 		if (pmin > pmax)
-			return hv_error_set(err, -EINVAL, hj_path(field, sizeof field, where, "port_range_min", 0),
-					    "%s: port_range_min is greater than port_range_max", field);
+			return hv_error_set(
+				err, -EINVAL,
+				hj_path(field, sizeof field, where, "port_range_min", 0),
+				"%s: port_range_min is greater than port_range_max", field);
 	}
 	r->pmin = (int32_t)pmin;
 	r->pmax = (int32_t)pmax;
@@ -776,13 +824,15 @@ rule_from_json(const json_t *o, const char *where, struct nf_rule *r, struct hv_
 		return rc;
 	r->has_prefix = rc > 0;
 	if (r->has_prefix && r->prefix.family != r->family)
-		return hv_error_set(err, -EINVAL, hj_path(field, sizeof field, where, "remote_ip_prefix", 0),
+		return hv_error_set(err, -EINVAL,
+				    hj_path(field, sizeof field, where, "remote_ip_prefix", 0),
 				    "%s: address family does not match ethertype %s", field, eth);
 	if ((rc = get_id(o, where, "remote_group_id", HJ_OPTIONAL, r->remote_group, err)) < 0)
 		return rc;
 	if (rc > 0 && r->has_prefix)
-		return hv_error_set(err, -EINVAL, hj_path(field, sizeof field, where, "remote_group_id", 0),
-				    "%s: give remote_ip_prefix or remote_group_id, not both", field);
+		return hv_error_set(
+			err, -EINVAL, hj_path(field, sizeof field, where, "remote_group_id", 0),
+			"%s: give remote_ip_prefix or remote_group_id, not both", field);
 	/* A /0 prefix matches everything: keep it out of the rule. */
 	if (r->has_prefix && r->prefix.plen == 0) {
 		r->has_prefix = false;
@@ -828,7 +878,8 @@ nf_group_from_json(const json_t *o, const char *where, struct nf_group **ret, st
 			snprintf(g->rules[i].id, sizeof g->rules[i].id, "%zu", i);
 		for (size_t j = 0; j < i; j++)
 			if (!strcmp(g->rules[j].id, g->rules[i].id)) {
-				rc = hv_error_set(err, -EEXIST, hj_path(field, sizeof field, rwhere, "id", 0),
+				rc = hv_error_set(err, -EEXIST,
+						  hj_path(field, sizeof field, rwhere, "id", 0),
 						  "%s: rule id %s appears twice in group %s", field,
 						  g->rules[i].id, g->id);
 				goto fail;
@@ -851,7 +902,8 @@ port_groups_from_json(const json_t *o, const char *where, struct nf_port *p, str
 	int rc;
 
 	p->n_groups = 0;
-	if ((rc = hj_arr(o, where, "security_groups", HJ_OPTIONAL, NF_PORT_GROUPS_MAX, &arr, err)) < 0)
+	if ((rc = hj_arr(o, where, "security_groups", HJ_OPTIONAL, NF_PORT_GROUPS_MAX, &arr, err)) <
+	    0)
 		return rc;
 	for (size_t i = 0; arr && i < json_array_size(arr); i++) {
 		json_t *v = json_array_get(arr, i);
@@ -892,7 +944,8 @@ nf_port_from_json(const json_t *o, const char *where, struct nf_port **ret, stru
 	if ((rc = get_id(o, where, "id", HJ_REQUIRED, p->id, err)) < 0 ||
 	    (rc = get_ifname(o, where, "ifname", HJ_REQUIRED, p->ifname, err)) < 0 ||
 	    (rc = hj_str(o, where, "mac_address", HJ_REQUIRED, 17, &s, err)) < 0 ||
-	    (rc = parse_mac(s, hj_path(field, sizeof field, where, "mac_address", 0), p->mac, err)) < 0)
+	    (rc = parse_mac(s, hj_path(field, sizeof field, where, "mac_address", 0), p->mac,
+			    err)) < 0)
 		goto fail;
 
 	arr = NULL;
@@ -909,24 +962,29 @@ nf_port_from_json(const json_t *o, const char *where, struct nf_port **ret, stru
 			rc = hv_error_set(err, -EINVAL, field, "%s: expected an IP address", field);
 			goto fail;
 		}
-		if ((rc = nf_parse_cidr(json_string_value(v), true, field, &p->ips[p->n_ips], err)) < 0)
+		if ((rc = nf_parse_cidr(json_string_value(v), true, field, &p->ips[p->n_ips],
+					err)) < 0)
 			goto fail;
 		p->n_ips++;
 	}
 	arr = NULL;
-	if ((rc = hj_arr(o, where, "allowed_address_pairs", HJ_OPTIONAL, NF_PORT_AAPS_MAX, &arr, err)) < 0)
+	if ((rc = hj_arr(o, where, "allowed_address_pairs", HJ_OPTIONAL, NF_PORT_AAPS_MAX, &arr,
+			 err)) < 0)
 		goto fail;
 	for (size_t i = 0; arr && i < json_array_size(arr); i++) {
 		struct nf_aap *a = &p->aaps[p->n_aaps];
 
 		idx_path(field, sizeof field, where, "allowed_address_pairs", i);
-		if ((rc = get_cidr(json_array_get(arr, i), field, "ip_address", HJ_REQUIRED, false, &a->ip, err)) < 0)
+		if ((rc = get_cidr(json_array_get(arr, i), field, "ip_address", HJ_REQUIRED, false,
+				   &a->ip, err)) < 0)
 			goto fail;
 		memcpy(a->mac, p->mac, 6);
 		s = NULL;
-		if ((rc = hj_str(json_array_get(arr, i), field, "mac_address", HJ_OPTIONAL, 17, &s, err)) < 0)
+		if ((rc = hj_str(json_array_get(arr, i), field, "mac_address", HJ_OPTIONAL, 17, &s,
+				 err)) < 0)
 			goto fail;
-		if (s && (rc = parse_mac(s, hj_path(iwhere, sizeof iwhere, field, "mac_address", 0), a->mac, err)) < 0)
+		if (s && (rc = parse_mac(s, hj_path(iwhere, sizeof iwhere, field, "mac_address", 0),
+					 a->mac, err)) < 0)
 			goto fail;
 		p->n_aaps++;
 	}
@@ -988,7 +1046,8 @@ nf_fip_from_json(const json_t *o, const char *where, struct nf_fip **ret, struct
 		goto fail;
 	if (c.family != 4) {
 		char field[FIELD_MAX];
-		rc = hv_error_set(err, -EINVAL, hj_path(field, sizeof field, where, "floating_ip_address", 0),
+		rc = hv_error_set(err, -EINVAL,
+				  hj_path(field, sizeof field, where, "floating_ip_address", 0),
 				  "%s: floating IPs are IPv4", field);
 		goto fail;
 	}
@@ -997,7 +1056,8 @@ nf_fip_from_json(const json_t *o, const char *where, struct nf_fip **ret, struct
 		goto fail;
 	if (c.family != 4) {
 		char field[FIELD_MAX];
-		rc = hv_error_set(err, -EINVAL, hj_path(field, sizeof field, where, "fixed_ip_address", 0),
+		rc = hv_error_set(err, -EINVAL,
+				  hj_path(field, sizeof field, where, "fixed_ip_address", 0),
 				  "%s: floating IPs map to an IPv4 fixed IP", field);
 		goto fail;
 	}
@@ -1034,7 +1094,8 @@ nf_model_from_json(const json_t *o, const char *where, struct nf_model **ret, st
 		if ((rc = nf_group_from_json(json_array_get(arr, i), field, &g, err)) < 0)
 			goto fail;
 		if (nf_model_group(m, g->id)) {
-			rc = hv_error_set(err, -EEXIST, field, "%s: group %s appears twice", field, g->id);
+			rc = hv_error_set(err, -EEXIST, field, "%s: group %s appears twice", field,
+					  g->id);
 			nf_group_unref(g);
 			goto fail;
 		}
@@ -1053,7 +1114,8 @@ nf_model_from_json(const json_t *o, const char *where, struct nf_model **ret, st
 		if ((rc = nf_port_from_json(json_array_get(arr, i), field, &p, err)) < 0)
 			goto fail;
 		if (nf_model_port(m, p->id)) {
-			rc = hv_error_set(err, -EEXIST, field, "%s: port %s appears twice", field, p->id);
+			rc = hv_error_set(err, -EEXIST, field, "%s: port %s appears twice", field,
+					  p->id);
 			nf_port_unref(p);
 			goto fail;
 		}
@@ -1072,7 +1134,8 @@ nf_model_from_json(const json_t *o, const char *where, struct nf_model **ret, st
 		if ((rc = nf_fip_from_json(json_array_get(arr, i), field, &f, err)) < 0)
 			goto fail;
 		if (nf_model_fip(m, f->id)) {
-			rc = hv_error_set(err, -EEXIST, field, "%s: floating IP %s appears twice", field, f->id);
+			rc = hv_error_set(err, -EEXIST, field, "%s: floating IP %s appears twice",
+					  field, f->id);
 			nf_fip_unref(f);
 			goto fail;
 		}
@@ -1089,7 +1152,8 @@ nf_model_from_json(const json_t *o, const char *where, struct nf_model **ret, st
 
 		idx_path(field, sizeof field, where, "taps", i);
 		if (!json_is_string(v)) {
-			rc = hv_error_set(err, -EINVAL, field, "%s: expected an interface name", field);
+			rc = hv_error_set(err, -EINVAL, field, "%s: expected an interface name",
+					  field);
 			goto fail;
 		}
 		if ((rc = nf_valid_ifname(json_string_value(v), field, err)) < 0)
@@ -1122,7 +1186,8 @@ mac_json(const uint8_t m[6])
 {
 	char buf[18];
 
-	snprintf(buf, sizeof buf, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
+	snprintf(buf, sizeof buf, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4],
+		 m[5]);
 	return json_string(buf);
 }
 
@@ -1132,7 +1197,8 @@ rule_json(const struct nf_rule *r)
 	json_t *o = json_object();
 
 	json_object_set_new(o, "id", json_string(r->id));
-	json_object_set_new(o, "direction", json_string(r->dir == NF_EGRESS ? "egress" : "ingress"));
+	json_object_set_new(o, "direction",
+			    json_string(r->dir == NF_EGRESS ? "egress" : "ingress"));
 	json_object_set_new(o, "ethertype", json_string(r->family == 6 ? "IPv6" : "IPv4"));
 	json_object_set_new(o, "protocol", r->proto < 0 ? json_null() : json_integer(r->proto));
 	if (r->pmin >= 0)
@@ -1168,7 +1234,8 @@ nf_model_to_json(const struct nf_model *m)
 	}
 	for (size_t i = 0; i < m->n_ports; i++) {
 		const struct nf_port *p = m->ports[i];
-		json_t *po = json_object(), *ips = json_array(), *aaps = json_array(), *grs = json_array();
+		json_t *po = json_object(), *ips = json_array(), *aaps = json_array(),
+		       *grs = json_array();
 
 		json_object_set_new(po, "id", json_string(p->id));
 		json_object_set_new(po, "ifname", json_string(p->ifname));
@@ -1176,8 +1243,10 @@ nf_model_to_json(const struct nf_model *m)
 		for (size_t j = 0; j < p->n_ips; j++)
 			json_array_append_new(ips, cidr_json(&p->ips[j]));
 		for (size_t j = 0; j < p->n_aaps; j++)
-			json_array_append_new(aaps, json_pack("{s:o,s:o}", "ip_address", cidr_json(&p->aaps[j].ip),
-							      "mac_address", mac_json(p->aaps[j].mac)));
+			json_array_append_new(aaps,
+					      json_pack("{s:o,s:o}", "ip_address",
+							cidr_json(&p->aaps[j].ip), "mac_address",
+							mac_json(p->aaps[j].mac)));
 		for (size_t j = 0; j < p->n_groups; j++)
 			json_array_append_new(grs, json_string(p->groups[j]));
 		json_object_set_new(po, "fixed_ips", ips);
@@ -1191,8 +1260,9 @@ nf_model_to_json(const struct nf_model *m)
 
 		inet_ntop(AF_INET, f->fip, a, sizeof a);
 		inet_ntop(AF_INET, f->fixed, b, sizeof b);
-		json_array_append_new(fs, json_pack("{s:s,s:s,s:s,s:s}", "id", f->id, "port_id", f->port_id,
-						    "floating_ip_address", a, "fixed_ip_address", b));
+		json_array_append_new(fs, json_pack("{s:s,s:s,s:s,s:s}", "id", f->id, "port_id",
+						    f->port_id, "floating_ip_address", a,
+						    "fixed_ip_address", b));
 	}
 	for (size_t i = 0; i < m->n_taps; i++) {
 		snprintf(buf, sizeof buf, "%s", m->taps[i]);

@@ -17,8 +17,8 @@ struct nf_ctx {
 	struct mnl_socket *nl;
 	struct mnl_socket *ct;
 	struct nl_sock *rt;
-	struct nf_model *cur;   /* what the kernel holds */
-	bool synced;            /* false until one full replace succeeded (or nf_adopt) */
+	struct nf_model *cur; /* what the kernel holds */
+	bool synced;          /* false until one full replace succeeded (or nf_adopt) */
 	char ext_ifname[NF_IFNAME_MAX + 1];
 	struct nf_stats stats;
 };
@@ -43,7 +43,8 @@ nf_open(struct nf_ctx **ret, const char *external_ifname, struct hv_error *err)
 	if (external_ifname)
 		snprintf(nf->ext_ifname, sizeof nf->ext_ifname, "%s", external_ifname);
 	snprintf(nf->cur->ext_ifname, sizeof nf->cur->ext_ifname, "%s", nf->ext_ifname);
-	if ((r = nf_nl_open(&nf->nl)) < 0 || (r = nf_ct_open(&nf->ct)) < 0 || (r = nf_link_open(&nf->rt)) < 0) {
+	if ((r = nf_nl_open(&nf->nl)) < 0 || (r = nf_ct_open(&nf->ct)) < 0 ||
+	    (r = nf_link_open(&nf->rt)) < 0) {
 		nf_close(&nf);
 		return hv_error_set(err, r, "", "cannot open netlink sockets: %s", strerror(-r));
 	}
@@ -125,7 +126,8 @@ add_fip(void *ud, const uint8_t fip[4], const uint8_t fixed[4])
 }
 
 static int
-send_ops(struct nf_ctx *nf, const struct nf_model *from, const struct nf_model *to, struct hv_error *err)
+send_ops(struct nf_ctx *nf, const struct nf_model *from, const struct nf_model *to,
+	 struct hv_error *err)
 {
 	struct nf_batch *b = nf_batch_new();
 	size_t bad = SIZE_MAX;
@@ -144,7 +146,7 @@ send_ops(struct nf_ctx *nf, const struct nf_model *from, const struct nf_model *
 	}
 	nf->stats.failures++;
 	if (bad != SIZE_MAX) {
-		struct finder f = { .want = bad };
+		struct finder f = {.want = bad};
 
 		if (from)
 			nf_diff(from, to, find_op, &f);
@@ -165,8 +167,8 @@ send_ops(struct nf_ctx *nf, const struct nf_model *from, const struct nf_model *
 static int
 commit(struct nf_ctx *nf, struct nf_model *to, struct hv_error *err)
 {
-	struct revoked mk = { 0 };
-	struct nf_revoke rv = { add_tag, add_fip, &mk };
+	struct revoked mk = {0};
+	struct nf_revoke rv = {add_tag, add_fip, &mk};
 	struct nf_model *from = nf->synced ? nf->cur : NULL;
 	int r = 0;
 
@@ -194,7 +196,8 @@ commit(struct nf_ctx *nf, struct nf_model *to, struct hv_error *err)
 			for (size_t j = 0; j < nf->cur->n_fips; j++)
 				kept |= !memcmp(nf->cur->fips[j]->fip, to->fips[i]->fip, 4);
 			if (!kept)
-				nf_link_addr(nf->rt, to->ext_ifname, to->fips[i]->fip, false, &ignored);
+				nf_link_addr(nf->rt, to->ext_ifname, to->fips[i]->fip, false,
+					     &ignored);
 		}
 
 		/* The kernel still holds the previous ruleset (the batch was atomic), but a
@@ -302,7 +305,8 @@ nf_resync(struct nf_ctx *nf, struct hv_error *err)
 		nf->synced = true;
 		nf->stats.resyncs++;
 		for (size_t i = 0; i < nf->cur->n_fips; i++)
-			if ((r = nf_link_addr(nf->rt, nf->cur->ext_ifname, nf->cur->fips[i]->fip, true, err)) < 0)
+			if ((r = nf_link_addr(nf->rt, nf->cur->ext_ifname, nf->cur->fips[i]->fip,
+					      true, err)) < 0)
 				break;
 	}
 	return r;
@@ -310,9 +314,13 @@ nf_resync(struct nf_ctx *nf, struct hv_error *err)
 
 /* Ports, groups and floating IPs change one object at a time; these two commit such a
  * change on a copy of the current state, so a refused change leaves the state untouched. */
-enum obj_kind { OBJ_PORT, OBJ_GROUP, OBJ_FIP };
+enum obj_kind {
+	OBJ_PORT,
+	OBJ_GROUP,
+	OBJ_FIP
+};
 
-static const char *const obj_field[] = { "port", "group", "floating_ip" };
+static const char *const obj_field[] = {"port", "group", "floating_ip"};
 
 static void
 obj_unref(enum obj_kind kind, void *obj)
@@ -336,8 +344,9 @@ put_one(struct nf_ctx *nf, enum obj_kind kind, void *obj, struct hv_error *err)
 		obj_unref(kind, obj);
 		return nf_oom(err, obj_field[kind]);
 	}
-	r = kind == OBJ_PORT ? nf_model_put_port(to, obj) :
-	    kind == OBJ_GROUP ? nf_model_put_group(to, obj) : nf_model_put_fip(to, obj);
+	r = kind == OBJ_PORT    ? nf_model_put_port(to, obj)
+	    : kind == OBJ_GROUP ? nf_model_put_group(to, obj)
+				: nf_model_put_fip(to, obj);
 	if (r < 0) {
 		nf_model_free(to);
 		return nf_oom(err, obj_field[kind]);
@@ -378,13 +387,15 @@ nf_port_unplug(struct nf_ctx *nf, const char *port_id, struct hv_error *err)
 		return hv_error_set(err, -ENOENT, "port_id", "port %.64s is not plugged", port_id);
 	for (size_t i = 0; i < nf->cur->n_fips; i++)
 		if (!strcmp(nf->cur->fips[i]->port_id, port_id))
-			return hv_error_set(err, -EBUSY, "port_id", "port %s still has floating IP %s",
-					    port_id, nf->cur->fips[i]->id);
+			return hv_error_set(err, -EBUSY, "port_id",
+					    "port %s still has floating IP %s", port_id,
+					    nf->cur->fips[i]->id);
 	return del_one(nf, OBJ_PORT, port_id, err);
 }
 
 int
-nf_port_set_groups(struct nf_ctx *nf, const char *port_id, const json_t *groups, struct hv_error *err)
+nf_port_set_groups(struct nf_ctx *nf, const char *port_id, const json_t *groups,
+		   struct hv_error *err)
 {
 	const struct nf_port *old = nf_model_port(nf->cur, port_id);
 	struct nf_port *p;
@@ -412,19 +423,23 @@ int
 nf_group_delete(struct nf_ctx *nf, const char *group_id, struct hv_error *err)
 {
 	if (!nf_model_group(nf->cur, group_id))
-		return hv_error_set(err, -ENOENT, "group_id", "group %.64s does not exist", group_id);
+		return hv_error_set(err, -ENOENT, "group_id", "group %.64s does not exist",
+				    group_id);
 	for (size_t i = 0; i < nf->cur->n_ports; i++)
 		for (size_t j = 0; j < nf->cur->ports[i]->n_groups; j++)
 			if (!strcmp(nf->cur->ports[i]->groups[j], group_id))
-				return hv_error_set(err, -EBUSY, "group_id", "group %s still has port %s as member",
+				return hv_error_set(err, -EBUSY, "group_id",
+						    "group %s still has port %s as member",
 						    group_id, nf->cur->ports[i]->id);
 	for (size_t i = 0; i < nf->cur->n_groups; i++)
 		for (size_t j = 0; j < nf->cur->groups[i]->n_rules; j++)
 			if (!strcmp(nf->cur->groups[i]->rules[j].remote_group, group_id) &&
 			    strcmp(nf->cur->groups[i]->id, group_id))
-				return hv_error_set(err, -EBUSY, "group_id",
-						    "group %s is the remote group of group %s rule %s", group_id,
-						    nf->cur->groups[i]->id, nf->cur->groups[i]->rules[j].id);
+				return hv_error_set(
+					err, -EBUSY, "group_id",
+					"group %s is the remote group of group %s rule %s",
+					group_id, nf->cur->groups[i]->id,
+					nf->cur->groups[i]->rules[j].id);
 	return del_one(nf, OBJ_GROUP, group_id, err);
 }
 
@@ -441,7 +456,8 @@ int
 nf_fip_disassociate(struct nf_ctx *nf, const char *fip_id, struct hv_error *err)
 {
 	if (!nf_model_fip(nf->cur, fip_id))
-		return hv_error_set(err, -ENOENT, "floating_ip_id", "floating IP %.64s is not associated", fip_id);
+		return hv_error_set(err, -ENOENT, "floating_ip_id",
+				    "floating IP %.64s is not associated", fip_id);
 	return del_one(nf, OBJ_FIP, fip_id, err);
 }
 
@@ -485,7 +501,7 @@ nf_state_json(const struct nf_ctx *nf)
 int
 nf_state_text(const struct nf_ctx *nf, char **ret)
 {
-	struct nf_text t = { 0 };
+	struct nf_text t = {0};
 	int r = nf_full(nf->cur, false, nf_render_op, &t);
 
 	if (r < 0 || t.oom) {

@@ -59,7 +59,8 @@ int nf_port_plug(struct nf_ctx *nf, const json_t *port, struct hv_error *err);
  * connections. A floating IP still on the port must be disassociated first (-EBUSY). */
 int nf_port_unplug(struct nf_ctx *nf, const char *port_id, struct hv_error *err);
 /* Sets the groups of a plugged port (a JSON array of group ids). */
-int nf_port_set_groups(struct nf_ctx *nf, const char *port_id, const json_t *groups, struct hv_error *err);
+int nf_port_set_groups(struct nf_ctx *nf, const char *port_id, const json_t *groups,
+		       struct hv_error *err);
 
 /* Group {"id","rules":[...]} created or replaced. Established connections a removed rule
  * allowed are cut; those still allowed survive. */

@@ -16,18 +16,21 @@
 
 #include <hvagent/error.h>
 
-#define NF_ID_MAX 64         /* ids: [A-Za-z0-9_-], 1..64 */
-#define NF_IFNAME_MAX 15     /* IFNAMSIZ - 1 */
-#define NF_NAME_MAX 80       /* chain / set names we generate from ids */
-#define NF_OWNER_MAX 160      /* "group <id> rule <id>" */
+#define NF_ID_MAX 64     /* ids: [A-Za-z0-9_-], 1..64 */
+#define NF_IFNAME_MAX 15 /* IFNAMSIZ - 1 */
+#define NF_NAME_MAX 80   /* chain / set names we generate from ids */
+#define NF_OWNER_MAX 160 /* "group <id> rule <id>" */
 #define NF_PORT_IPS_MAX 8
 #define NF_PORT_AAPS_MAX 10
 #define NF_PORT_GROUPS_MAX 16
 #define NF_GROUP_RULES_MAX 1000
-#define NF_TAG_MAX 0xffff    /* 16-bit group tag, see netfilter.h "ct mark" */
+#define NF_TAG_MAX 0xffff /* 16-bit group tag, see netfilter.h "ct mark" */
 #define NF_PORTS_MAX 65535
 
-enum nf_dir { NF_INGRESS = 0, NF_EGRESS = 1 };
+enum nf_dir {
+	NF_INGRESS = 0,
+	NF_EGRESS = 1
+};
 
 struct nf_cidr {
 	uint8_t family; /* 4 or 6 */
@@ -37,11 +40,11 @@ struct nf_cidr {
 
 struct nf_rule {
 	char id[NF_ID_MAX + 1];
-	uint8_t dir;     /* enum nf_dir */
-	uint8_t family;  /* 4 or 6 */
-	int16_t proto;   /* -1 = any */
-	int32_t pmin;    /* -1 = none; tcp/udp/sctp port, or icmp type */
-	int32_t pmax;    /* -1 = none; tcp/udp/sctp port, or icmp code */
+	uint8_t dir;    /* enum nf_dir */
+	uint8_t family; /* 4 or 6 */
+	int16_t proto;  /* -1 = any */
+	int32_t pmin;   /* -1 = none; tcp/udp/sctp port, or icmp type */
+	int32_t pmax;   /* -1 = none; tcp/udp/sctp port, or icmp code */
 	bool has_prefix;
 	struct nf_cidr prefix;
 	char remote_group[NF_ID_MAX + 1]; /* "" = none */
@@ -50,7 +53,7 @@ struct nf_rule {
 struct nf_group {
 	int refs;
 	char id[NF_ID_MAX + 1];
-	uint16_t tag;    /* ORed into ct mark by the rules that accept a new connection */
+	uint16_t tag; /* ORed into ct mark by the rules that accept a new connection */
 	size_t n_rules;
 	struct nf_rule *rules;
 };
@@ -125,18 +128,22 @@ nf_oom(struct hv_error *err, const char *field)
 int nf_model_check(struct nf_model *m, const struct nf_model *prev, struct hv_error *err);
 
 /* JSON codec; `where` prefixes field names in errors ("state", "body.port"). */
-int nf_port_from_json(const json_t *o, const char *where, struct nf_port **ret, struct hv_error *err);
+int
+nf_port_from_json(const json_t *o, const char *where, struct nf_port **ret, struct hv_error *err);
 /* A new port (one reference) equal to port but for its groups, taken from the JSON array
  * groups with nf_port_from_json's checks (NULL keeps port's groups). */
 int nf_port_with_groups(const struct nf_port *port, const json_t *groups, const char *where,
 			struct nf_port **ret, struct hv_error *err);
-int nf_group_from_json(const json_t *o, const char *where, struct nf_group **ret, struct hv_error *err);
+int
+nf_group_from_json(const json_t *o, const char *where, struct nf_group **ret, struct hv_error *err);
 int nf_fip_from_json(const json_t *o, const char *where, struct nf_fip **ret, struct hv_error *err);
-int nf_model_from_json(const json_t *o, const char *where, struct nf_model **ret, struct hv_error *err);
+int
+nf_model_from_json(const json_t *o, const char *where, struct nf_model **ret, struct hv_error *err);
 json_t *nf_model_to_json(const struct nf_model *m);
 int nf_valid_id(const char *s, const char *field, struct hv_error *err);
 int nf_valid_ifname(const char *s, const char *field, struct hv_error *err);
-int nf_parse_cidr(const char *s, bool exact, const char *field, struct nf_cidr *ret, struct hv_error *err);
+int nf_parse_cidr(const char *s, bool exact, const char *field, struct nf_cidr *ret,
+		  struct hv_error *err);
 void nf_format_cidr(const struct nf_cidr *c, char *buf, size_t size);
 
 bool nf_port_eq(const struct nf_port *a, const struct nf_port *b);
@@ -145,28 +152,32 @@ bool nf_fip_eq(const struct nf_fip *a, const struct nf_fip *b);
 
 /* ---- the rule language ---- */
 
-enum nf_table { NF_T_INET, NF_T_NAT, NF_T_ARP };
+enum nf_table {
+	NF_T_INET,
+	NF_T_NAT,
+	NF_T_ARP
+};
 
 enum nf_atom_kind {
-	NX_NFPROTO,     /* meta nfproto ipv4|ipv6               v = 4|6 */
-	NX_L4PROTO,     /* meta l4proto N                      v */
-	NX_IIF_NOTIN,   /* iifname != @set */
-	NX_OIF_NOTIN,   /* oifname != @set */
-	NX_IIF_IN,      /* iifname @set */
-	NX_OIF_IN,      /* oifname @set */
-	NX_OIF_EQ,      /* oifname "name"                       s */
-	NX_ADDR,        /* ip[6] saddr|daddr CIDR               dst, cidr */
-	NX_ADDR_SET,    /* ip[6] saddr|daddr @set               dst, v = family */
-	NX_TH_PORT,     /* th sport|dport lo[-hi]               dst, lo, hi */
-	NX_ICMP_TYPE,   /* icmp[v6] type N                      v = family, lo */
-	NX_ICMP_CODE,   /* icmp[v6] code N                      v = family, lo */
-	NX_CT_STATE,    /* ct state <bits>                      v = bits */
-	NX_CT_MARK_OR,  /* ct mark set ct mark or X             u */
+	NX_NFPROTO,    /* meta nfproto ipv4|ipv6               v = 4|6 */
+	NX_L4PROTO,    /* meta l4proto N                      v */
+	NX_IIF_NOTIN,  /* iifname != @set */
+	NX_OIF_NOTIN,  /* oifname != @set */
+	NX_IIF_IN,     /* iifname @set */
+	NX_OIF_IN,     /* oifname @set */
+	NX_OIF_EQ,     /* oifname "name"                       s */
+	NX_ADDR,       /* ip[6] saddr|daddr CIDR               dst, cidr */
+	NX_ADDR_SET,   /* ip[6] saddr|daddr @set               dst, v = family */
+	NX_TH_PORT,    /* th sport|dport lo[-hi]               dst, lo, hi */
+	NX_ICMP_TYPE,  /* icmp[v6] type N                      v = family, lo */
+	NX_ICMP_CODE,  /* icmp[v6] code N                      v = family, lo */
+	NX_CT_STATE,   /* ct state <bits>                      v = bits */
+	NX_CT_MARK_OR, /* ct mark set ct mark or X             u */
 	NX_COUNTER,
-	NX_SPOOF,       /* iifname . ether saddr . ip[6] saddr @set  v = family */
-	NX_ARP_SPOOF,   /* iifname . arp saddr ether . arp saddr ip @set */
-	NX_VMAP,        /* iifname|oifname vmap @set            dst (0 iif, 1 oif) */
-	NX_NAT,         /* dnat to ip daddr map @set | snat to ip saddr map @set   dst (0 dnat, 1 snat) */
+	NX_SPOOF,     /* iifname . ether saddr . ip[6] saddr @set  v = family */
+	NX_ARP_SPOOF, /* iifname . arp saddr ether . arp saddr ip @set */
+	NX_VMAP,      /* iifname|oifname vmap @set            dst (0 iif, 1 oif) */
+	NX_NAT, /* dnat to ip daddr map @set | snat to ip saddr map @set   dst (0 dnat, 1 snat) */
 };
 
 #define NF_CT_INVALID 0x01u
@@ -183,7 +194,13 @@ struct nf_atom {
 	struct nf_cidr cidr;
 };
 
-enum nf_verdict { NV_NONE, NV_ACCEPT, NV_DROP, NV_RETURN, NV_JUMP };
+enum nf_verdict {
+	NV_NONE,
+	NV_ACCEPT,
+	NV_DROP,
+	NV_RETURN,
+	NV_JUMP
+};
 
 #define NF_RULE_ATOMS 8
 struct nf_nrule {
@@ -210,29 +227,40 @@ enum nf_set_kind {
 struct nf_elem {
 	char ifname[NF_IFNAME_MAX + 1];
 	uint8_t mac[6];
-	struct nf_cidr ip;      /* prefix for spoof sets, exact address otherwise */
-	uint8_t to[4];          /* NS_MAP44 value */
+	struct nf_cidr ip;       /* prefix for spoof sets, exact address otherwise */
+	uint8_t to[4];           /* NS_MAP44 value */
 	char chain[NF_NAME_MAX]; /* NS_VMAP value: jump chain */
 };
 
 enum nf_op_kind {
-	OP_ADD_TABLE, OP_DEL_TABLE,
-	OP_ADD_SET, OP_DEL_SET,
-	OP_ADD_CHAIN, OP_FLUSH_CHAIN, OP_DEL_CHAIN,
+	OP_ADD_TABLE,
+	OP_DEL_TABLE,
+	OP_ADD_SET,
+	OP_DEL_SET,
+	OP_ADD_CHAIN,
+	OP_FLUSH_CHAIN,
+	OP_DEL_CHAIN,
 	OP_ADD_RULE,
-	OP_ADD_ELEM, OP_DEL_ELEM,
+	OP_ADD_ELEM,
+	OP_DEL_ELEM,
 };
 
-enum nf_hook { NH_NONE, NH_PREROUTING, NH_INPUT, NH_OUTPUT, NH_POSTROUTING };
+enum nf_hook {
+	NH_NONE,
+	NH_PREROUTING,
+	NH_INPUT,
+	NH_OUTPUT,
+	NH_POSTROUTING
+};
 
 struct nf_op {
-	uint8_t kind;          /* enum nf_op_kind */
-	uint8_t table;         /* enum nf_table */
-	uint8_t set_kind;      /* OP_*_SET, OP_*_ELEM */
-	uint8_t hook;          /* OP_ADD_CHAIN of a base chain */
-	bool nat;              /* base chain of type nat */
+	uint8_t kind;     /* enum nf_op_kind */
+	uint8_t table;    /* enum nf_table */
+	uint8_t set_kind; /* OP_*_SET, OP_*_ELEM */
+	uint8_t hook;     /* OP_ADD_CHAIN of a base chain */
+	bool nat;         /* base chain of type nat */
 	int32_t prio;
-	char name[NF_NAME_MAX];    /* set or chain */
+	char name[NF_NAME_MAX];   /* set or chain */
 	char owner[NF_OWNER_MAX]; /* the model object this op serves ("port p1"), for errors */
 	const struct nf_nrule *rule;
 	const struct nf_elem *elem;
@@ -256,7 +284,8 @@ struct nf_revoke {
 	void (*fip)(void *ud, const uint8_t fip[4], const uint8_t fixed[4]);
 	void *ud;
 };
-void nf_revocations(const struct nf_model *from, const struct nf_model *to, const struct nf_revoke *r);
+void
+nf_revocations(const struct nf_model *from, const struct nf_model *to, const struct nf_revoke *r);
 
 /* render.c: one nft command per op ("add rule inet hvagent p_x_e ..."); appends to a
  * growing buffer. */
@@ -269,6 +298,6 @@ int nf_render_op(void *text, const struct nf_op *op); /* nf_emit_fn over struct 
 void nf_render_rule(struct nf_text *t, const struct nf_nrule *r);
 void nf_text_printf(struct nf_text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void nf_text_free(struct nf_text *t);
-const char *nf_table_name(enum nf_table t);   /* "inet hvagent" */
+const char *nf_table_name(enum nf_table t); /* "inet hvagent" */
 
 #endif

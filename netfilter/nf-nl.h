@@ -34,6 +34,7 @@ struct nl_sock;
 int nf_link_open(struct nl_sock **ret);
 void nf_link_close(struct nl_sock *sk);
 /* Adds or removes ip/32 on ifname; already present / already absent is success. */
-int nf_link_addr(struct nl_sock *sk, const char *ifname, const uint8_t ip[4], bool add, struct hv_error *err);
+int nf_link_addr(struct nl_sock *sk, const char *ifname, const uint8_t ip[4], bool add,
+		 struct hv_error *err);
 
 #endif

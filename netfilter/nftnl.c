@@ -28,19 +28,25 @@
 #include "nf-nl.h"
 #include "vec.h"
 
-#define MSG_ROOM (128 * 1024)   /* the largest message we build is well below this */
-#define ELEMS_PER_MSG 256       /* keeps the nested element list under 64 KiB */
+#define MSG_ROOM (128 * 1024) /* the largest message we build is well below this */
+#define ELEMS_PER_MSG 256     /* keeps the nested element list under 64 KiB */
 
 /* nftables datatype ids, for the set key types userspace tools display. */
-enum { DT_VERDICT = 1, DT_IPADDR = 7, DT_IP6ADDR = 8, DT_ETHERADDR = 9, DT_IFNAME = 41 };
+enum {
+	DT_VERDICT = 1,
+	DT_IPADDR = 7,
+	DT_IP6ADDR = 8,
+	DT_ETHERADDR = 9,
+	DT_IFNAME = 41
+};
 #define DT_CONCAT3(a, b, c) (((a) << 12) | ((b) << 6) | (c))
 
 struct nf_batch {
 	char *buf;
 	size_t len, cap;
 	uint32_t seq0, seq;
-	size_t op_index;       /* index of the op being encoded */
-	uint32_t *msg_op;      /* message i (seq0 + 1 + i) -> op index */
+	size_t op_index;  /* index of the op being encoded */
+	uint32_t *msg_op; /* message i (seq0 + 1 + i) -> op index */
 	size_t n_msg, cap_msg;
 	struct nftnl_set *pend; /* elements waiting to be sent in one message */
 	int pend_kind;
@@ -177,7 +183,7 @@ x_cmp(struct nftnl_rule *r, uint32_t op, const void *data, uint32_t len)
 }
 
 static void
-x_bitwise(struct nftnl_rule *r, uint32_t len, const void *mask, const void *xor)
+x_bitwise(struct nftnl_rule *r, uint32_t len, const void *mask, const void * xor)
 {
 	struct nftnl_expr *e = nftnl_expr_alloc("bitwise");
 
@@ -264,12 +270,15 @@ encode_atom(struct nftnl_rule *r, const struct nf_atom *a, const struct nf_nrule
 	case NX_OIF_NOTIN:
 	case NX_IIF_IN:
 	case NX_OIF_IN:
-		x_meta(r, a->kind == NX_IIF_NOTIN || a->kind == NX_IIF_IN ? NFT_META_IIFNAME : NFT_META_OIFNAME,
+		x_meta(r,
+		       a->kind == NX_IIF_NOTIN || a->kind == NX_IIF_IN ? NFT_META_IIFNAME
+								       : NFT_META_OIFNAME,
 		       NFT_REG_1);
-		x_lookup(r, NFT_REG_1, -1, nr->set, a->kind == NX_IIF_NOTIN || a->kind == NX_OIF_NOTIN);
+		x_lookup(r, NFT_REG_1, -1, nr->set,
+			 a->kind == NX_IIF_NOTIN || a->kind == NX_OIF_NOTIN);
 		break;
 	case NX_OIF_EQ: {
-		char name[16] = { 0 };
+		char name[16] = {0};
 		memcpy(name, nr->ifname, strnlen(nr->ifname, 15));
 		x_meta(r, NFT_META_OIFNAME, NFT_REG_1);
 		x_cmp(r, NFT_CMP_EQ, name, sizeof name);
@@ -279,7 +288,7 @@ encode_atom(struct nftnl_rule *r, const struct nf_atom *a, const struct nf_nrule
 		uint32_t len = a->cidr.family == 6 ? 16 : 4;
 		addr_load(r, a->cidr.family, a->dst, NFT_REG_1);
 		if (a->cidr.plen < len * 8) {
-			uint8_t mask[16] = { 0 }, zero[16] = { 0 };
+			uint8_t mask[16] = {0}, zero[16] = {0};
 			for (int bit = 0; bit < a->cidr.plen; bit++)
 				mask[bit / 8] |= (uint8_t)(0x80 >> (bit % 8));
 			x_bitwise(r, len, mask, zero);
@@ -303,7 +312,8 @@ encode_atom(struct nftnl_rule *r, const struct nf_atom *a, const struct nf_nrule
 	case NX_ICMP_TYPE:
 	case NX_ICMP_CODE: {
 		uint8_t v = (uint8_t)a->lo;
-		x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, a->kind == NX_ICMP_CODE ? 1 : 0, 1, NFT_REG_1);
+		x_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, a->kind == NX_ICMP_CODE ? 1 : 0, 1,
+			  NFT_REG_1);
 		x_cmp(r, NFT_CMP_EQ, &v, 1);
 		break;
 	}
@@ -321,9 +331,7 @@ encode_atom(struct nftnl_rule *r, const struct nf_atom *a, const struct nf_nrule
 		x_ct(r, NFT_CT_MARK, true);
 		break;
 	}
-	case NX_COUNTER:
-		x_add(r, nftnl_expr_alloc("counter"));
-		break;
+	case NX_COUNTER: x_add(r, nftnl_expr_alloc("counter")); break;
 	case NX_SPOOF:
 		x_meta(r, NFT_META_IIFNAME, NFT_REG32_00);
 		x_payload(r, NFT_PAYLOAD_LL_HEADER, 6, 6, NFT_REG32_04);
@@ -358,7 +366,7 @@ encode_atom(struct nftnl_rule *r, const struct nf_atom *a, const struct nf_nrule
 static void
 set_describe(struct nftnl_set *s, int kind)
 {
-	static const uint8_t f4[NFT_REG32_COUNT] = { 16, 6, 4 }, f6[NFT_REG32_COUNT] = { 16, 6, 16 };
+	static const uint8_t f4[NFT_REG32_COUNT] = {16, 6, 4}, f6[NFT_REG32_COUNT] = {16, 6, 16};
 
 	switch (kind) {
 	case NS_IFNAME:
@@ -368,7 +376,8 @@ set_describe(struct nftnl_set *s, int kind)
 
 		if (ud) {
 			nftnl_udata_put_u32(ud, NFTNL_UDATA_SET_KEYBYTEORDER, 1 /* host endian */);
-			nftnl_set_set_data(s, NFTNL_SET_USERDATA, nftnl_udata_buf_data(ud), nftnl_udata_buf_len(ud));
+			nftnl_set_set_data(s, NFTNL_SET_USERDATA, nftnl_udata_buf_data(ud),
+					   nftnl_udata_buf_len(ud));
 			nftnl_udata_buf_free(ud);
 		}
 		nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, DT_IFNAME);
@@ -381,16 +390,19 @@ set_describe(struct nftnl_set *s, int kind)
 	}
 	case NS_SPOOF4:
 	case NS_SPOOF6:
-		nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, DT_CONCAT3(DT_IFNAME, DT_ETHERADDR,
-								   kind == NS_SPOOF4 ? DT_IPADDR : DT_IP6ADDR));
+		nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE,
+				  DT_CONCAT3(DT_IFNAME, DT_ETHERADDR,
+					     kind == NS_SPOOF4 ? DT_IPADDR : DT_IP6ADDR));
 		nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, kind == NS_SPOOF4 ? 28 : 40);
 		nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_INTERVAL | NFT_SET_CONCAT);
-		nftnl_set_set_data(s, NFTNL_SET_DESC_CONCAT, kind == NS_SPOOF4 ? f4 : f6, sizeof f4);
+		nftnl_set_set_data(s, NFTNL_SET_DESC_CONCAT, kind == NS_SPOOF4 ? f4 : f6,
+				   sizeof f4);
 		break;
 	case NS_SPOOF4H:
 	case NS_SPOOF6H:
-		nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, DT_CONCAT3(DT_IFNAME, DT_ETHERADDR,
-								   kind == NS_SPOOF4H ? DT_IPADDR : DT_IP6ADDR));
+		nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE,
+				  DT_CONCAT3(DT_IFNAME, DT_ETHERADDR,
+					     kind == NS_SPOOF4H ? DT_IPADDR : DT_IP6ADDR));
 		nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, kind == NS_SPOOF4H ? 28 : 40);
 		break;
 	case NS_ADDR4:
@@ -427,7 +439,7 @@ static void
 elem_keys(const struct nf_op *op, struct nftnl_set_elem *e)
 {
 	const struct nf_elem *el = op->elem;
-	uint8_t key[40] = { 0 }, end[40] = { 0 };
+	uint8_t key[40] = {0}, end[40] = {0};
 
 	switch (op->set_kind) {
 	case NS_IFNAME:
@@ -459,7 +471,8 @@ elem_keys(const struct nf_op *op, struct nftnl_set_elem *e)
 	}
 	case NS_ADDR4:
 	case NS_ADDR6:
-		nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, el->ip.addr, op->set_kind == NS_ADDR4 ? 4 : 16);
+		nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, el->ip.addr,
+				   op->set_kind == NS_ADDR4 ? 4 : 16);
 		break;
 	case NS_MAP44:
 		nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, el->ip.addr, 4);
@@ -479,7 +492,9 @@ flush_pending(struct nf_batch *b)
 		return;
 	t = nftnl_set_get_u32(b->pend, NFTNL_SET_FAMILY);
 	nlh = msg_start(b, b->pend_kind == OP_ADD_ELEM ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM,
-			t == NFPROTO_INET ? NF_T_INET : t == NFPROTO_IPV4 ? NF_T_NAT : NF_T_ARP,
+			t == NFPROTO_INET   ? NF_T_INET
+			: t == NFPROTO_IPV4 ? NF_T_NAT
+					    : NF_T_ARP,
 			b->pend_kind == OP_ADD_ELEM ? NLM_F_CREATE : 0, b->pend_op);
 	if (nlh) {
 		nftnl_set_elems_nlmsg_build_payload(nlh, b->pend);
@@ -522,8 +537,8 @@ add_elem(struct nf_batch *b, const struct nf_op *op)
 int
 nf_batch_op(void *ud, const struct nf_op *op)
 {
-	static const uint32_t hooks[] = { 0, NF_INET_PRE_ROUTING, NF_INET_LOCAL_IN, NF_INET_LOCAL_OUT,
-					   NF_INET_POST_ROUTING };
+	static const uint32_t hooks[] = {0, NF_INET_PRE_ROUTING, NF_INET_LOCAL_IN,
+					 NF_INET_LOCAL_OUT, NF_INET_POST_ROUTING};
 	struct nf_batch *b = ud;
 	struct nlmsghdr *nlh = NULL;
 
@@ -545,8 +560,9 @@ nf_batch_op(void *ud, const struct nf_op *op)
 
 		nftnl_table_set_str(t, NFTNL_TABLE_NAME, table_short(op->table));
 		nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, table_family(op->table));
-		nlh = msg_start(b, op->kind == OP_ADD_TABLE ? NFT_MSG_NEWTABLE : NFT_MSG_DELTABLE, op->table,
-				op->kind == OP_ADD_TABLE ? NLM_F_CREATE : 0, b->op_index);
+		nlh = msg_start(b, op->kind == OP_ADD_TABLE ? NFT_MSG_NEWTABLE : NFT_MSG_DELTABLE,
+				op->table, op->kind == OP_ADD_TABLE ? NLM_F_CREATE : 0,
+				b->op_index);
 		if (nlh)
 			nftnl_table_nlmsg_build_payload(nlh, t);
 		nftnl_table_free(t);
@@ -560,8 +576,8 @@ nf_batch_op(void *ud, const struct nf_op *op)
 			set_describe(s, op->set_kind);
 			nftnl_set_set_u32(s, NFTNL_SET_ID, ++b->set_id);
 		}
-		nlh = msg_start(b, op->kind == OP_ADD_SET ? NFT_MSG_NEWSET : NFT_MSG_DELSET, op->table,
-				op->kind == OP_ADD_SET ? NLM_F_CREATE : 0, b->op_index);
+		nlh = msg_start(b, op->kind == OP_ADD_SET ? NFT_MSG_NEWSET : NFT_MSG_DELSET,
+				op->table, op->kind == OP_ADD_SET ? NLM_F_CREATE : 0, b->op_index);
 		if (nlh)
 			nftnl_set_nlmsg_build_payload(nlh, s);
 		nftnl_set_free(s);
@@ -582,8 +598,9 @@ nf_batch_op(void *ud, const struct nf_op *op)
 			nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, op->nat ? "nat" : "filter");
 			nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
 		}
-		nlh = msg_start(b, op->kind == OP_ADD_CHAIN ? NFT_MSG_NEWCHAIN : NFT_MSG_DELCHAIN, op->table,
-				op->kind == OP_ADD_CHAIN ? NLM_F_CREATE : 0, b->op_index);
+		nlh = msg_start(b, op->kind == OP_ADD_CHAIN ? NFT_MSG_NEWCHAIN : NFT_MSG_DELCHAIN,
+				op->table, op->kind == OP_ADD_CHAIN ? NLM_F_CREATE : 0,
+				b->op_index);
 		if (nlh)
 			nftnl_chain_nlmsg_build_payload(nlh, c);
 		nftnl_chain_free(c);
@@ -597,7 +614,7 @@ nf_batch_op(void *ud, const struct nf_op *op)
 		nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, op->name);
 		nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, table_family(op->table));
 		if (op->kind == OP_ADD_RULE) {
-			static const int verdicts[] = { 0, NF_ACCEPT, NF_DROP, NFT_RETURN, NFT_JUMP };
+			static const int verdicts[] = {0, NF_ACCEPT, NF_DROP, NFT_RETURN, NFT_JUMP};
 
 			for (size_t i = 0; i < op->rule->n; i++)
 				encode_atom(r, &op->rule->a[i], op->rule);
@@ -606,8 +623,9 @@ nf_batch_op(void *ud, const struct nf_op *op)
 					  op->rule->verdict == NV_JUMP ? op->rule->target : NULL);
 		}
 		/* DELRULE with a chain and no handle empties the chain. */
-		nlh = msg_start(b, op->kind == OP_ADD_RULE ? NFT_MSG_NEWRULE : NFT_MSG_DELRULE, op->table,
-				op->kind == OP_ADD_RULE ? NLM_F_CREATE | NLM_F_APPEND : 0, b->op_index);
+		nlh = msg_start(
+			b, op->kind == OP_ADD_RULE ? NFT_MSG_NEWRULE : NFT_MSG_DELRULE, op->table,
+			op->kind == OP_ADD_RULE ? NLM_F_CREATE | NLM_F_APPEND : 0, b->op_index);
 		if (nlh)
 			nftnl_rule_nlmsg_build_payload(nlh, r);
 		nftnl_rule_free(r);
@@ -674,8 +692,10 @@ nf_batch_commit(struct mnl_socket *nl, struct nf_batch *b, size_t *ret_bad_op)
 	b->len += NLMSG_ALIGN(((struct nlmsghdr *)(b->buf + b->len))->nlmsg_len);
 
 	bufsize = (int)b->len + 65536;
-	if (setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_SNDBUFFORCE, &bufsize, sizeof bufsize) < 0)
-		(void)setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_SNDBUF, &bufsize, sizeof bufsize);
+	if (setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_SNDBUFFORCE, &bufsize,
+		       sizeof bufsize) < 0)
+		(void)setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_SNDBUF, &bufsize,
+				 sizeof bufsize);
 	if (mnl_socket_sendto(nl, b->buf, b->len) < 0)
 		return -errno;
 
@@ -691,7 +711,8 @@ nf_batch_commit(struct mnl_socket *nl, struct nf_batch *b, size_t *ret_bad_op)
 			e = mnl_nlmsg_get_payload(nlh);
 			if (e->error && !first_err) {
 				first_err = e->error;
-				if (nlh->nlmsg_seq > b->seq0 && nlh->nlmsg_seq - b->seq0 - 1 < b->n_msg)
+				if (nlh->nlmsg_seq > b->seq0 &&
+				    nlh->nlmsg_seq - b->seq0 - 1 < b->n_msg)
 					*ret_bad_op = b->msg_op[nlh->nlmsg_seq - b->seq0 - 1];
 			}
 			if (nlh->nlmsg_seq == last && !e->error)

@@ -79,30 +79,18 @@ render_atom(struct nf_text *t, const struct nf_atom *a, const struct nf_nrule *r
 	const char *ipk = a->v == 6 || a->cidr.family == 6 ? "ip6" : "ip";
 
 	switch (a->kind) {
-	case NX_NFPROTO:
-		nf_text_printf(t, "meta nfproto %s", a->v == 6 ? "ipv6" : "ipv4");
-		break;
+	case NX_NFPROTO: nf_text_printf(t, "meta nfproto %s", a->v == 6 ? "ipv6" : "ipv4"); break;
 	case NX_L4PROTO:
 		if (proto_name(a->v))
 			nf_text_printf(t, "meta l4proto %s", proto_name(a->v));
 		else
 			nf_text_printf(t, "meta l4proto %u", a->v);
 		break;
-	case NX_IIF_NOTIN:
-		nf_text_printf(t, "iifname != @%s", r->set);
-		break;
-	case NX_OIF_NOTIN:
-		nf_text_printf(t, "oifname != @%s", r->set);
-		break;
-	case NX_IIF_IN:
-		nf_text_printf(t, "iifname @%s", r->set);
-		break;
-	case NX_OIF_IN:
-		nf_text_printf(t, "oifname @%s", r->set);
-		break;
-	case NX_OIF_EQ:
-		nf_text_printf(t, "oifname \"%s\"", r->ifname);
-		break;
+	case NX_IIF_NOTIN: nf_text_printf(t, "iifname != @%s", r->set); break;
+	case NX_OIF_NOTIN: nf_text_printf(t, "oifname != @%s", r->set); break;
+	case NX_IIF_IN: nf_text_printf(t, "iifname @%s", r->set); break;
+	case NX_OIF_IN: nf_text_printf(t, "oifname @%s", r->set); break;
+	case NX_OIF_EQ: nf_text_printf(t, "oifname \"%s\"", r->ifname); break;
 	case NX_ADDR:
 		nf_format_cidr(&a->cidr, buf, sizeof buf);
 		nf_text_printf(t, "%s %s %s", ipk, a->dst ? "daddr" : "saddr", buf);
@@ -136,14 +124,11 @@ render_atom(struct nf_text *t, const struct nf_atom *a, const struct nf_nrule *r
 			nf_text_printf(t, "%sinvalid", sep);
 		break;
 	}
-	case NX_CT_MARK_OR:
-		nf_text_printf(t, "ct mark set ct mark or 0x%08x", a->u);
-		break;
-	case NX_COUNTER:
-		nf_text_printf(t, "counter");
-		break;
+	case NX_CT_MARK_OR: nf_text_printf(t, "ct mark set ct mark or 0x%08x", a->u); break;
+	case NX_COUNTER: nf_text_printf(t, "counter"); break;
 	case NX_SPOOF:
-		nf_text_printf(t, "iifname . ether saddr . %s saddr @%s", a->v == 6 ? "ip6" : "ip", r->set);
+		nf_text_printf(t, "iifname . ether saddr . %s saddr @%s", a->v == 6 ? "ip6" : "ip",
+			       r->set);
 		break;
 	case NX_ARP_SPOOF:
 		nf_text_printf(t, "iifname . arp saddr ether . arp saddr ip @%s", r->set);
@@ -152,7 +137,8 @@ render_atom(struct nf_text *t, const struct nf_atom *a, const struct nf_nrule *r
 		nf_text_printf(t, "%s vmap @%s", a->dst ? "oifname" : "iifname", r->set);
 		break;
 	case NX_NAT:
-		nf_text_printf(t, a->dst ? "snat to ip saddr map @%s" : "dnat to ip daddr map @%s", r->set);
+		nf_text_printf(t, a->dst ? "snat to ip saddr map @%s" : "dnat to ip daddr map @%s",
+			       r->set);
 		break;
 	}
 }
@@ -160,7 +146,7 @@ render_atom(struct nf_text *t, const struct nf_atom *a, const struct nf_nrule *r
 void
 nf_render_rule(struct nf_text *t, const struct nf_nrule *r)
 {
-	static const char *verdicts[] = { "", "accept", "drop", "return", "jump" };
+	static const char *verdicts[] = {"", "accept", "drop", "return", "jump"};
 	const char *sep = "";
 
 	for (size_t i = 0; i < r->n; i++) {
@@ -191,9 +177,7 @@ render_elem(struct nf_text *t, int set_kind, const struct nf_elem *e, bool key_o
 		set_kind = NS_ADDR4;
 
 	switch (set_kind) {
-	case NS_IFNAME:
-		nf_text_printf(t, "\"%s\"", e->ifname);
-		break;
+	case NS_IFNAME: nf_text_printf(t, "\"%s\"", e->ifname); break;
 	case NS_SPOOF4:
 	case NS_SPOOF6:
 	case NS_SPOOF4H:
@@ -203,9 +187,7 @@ render_elem(struct nf_text *t, int set_kind, const struct nf_elem *e, bool key_o
 		render_mac(t, e->mac);
 		nf_text_printf(t, " . %s", buf);
 		break;
-	case NS_VMAP:
-		nf_text_printf(t, "\"%s\" : jump %s", e->ifname, e->chain);
-		break;
+	case NS_VMAP: nf_text_printf(t, "\"%s\" : jump %s", e->ifname, e->chain); break;
 	case NS_ADDR4:
 	case NS_ADDR6:
 		nf_format_cidr(&e->ip, buf, sizeof buf);
@@ -248,37 +230,33 @@ is_map(int kind)
 int
 nf_render_op(void *ud, const struct nf_op *op)
 {
-	static const char *hooks[] = { "", "prerouting", "input", "output", "postrouting" };
+	static const char *hooks[] = {"", "prerouting", "input", "output", "postrouting"};
 	struct nf_text *t = ud;
 	const char *tb = nf_table_name(op->table);
 
 	switch (op->kind) {
-	case OP_ADD_TABLE:
-		nf_text_printf(t, "add table %s\n", tb);
-		break;
-	case OP_DEL_TABLE:
-		nf_text_printf(t, "delete table %s\n", tb);
-		break;
+	case OP_ADD_TABLE: nf_text_printf(t, "add table %s\n", tb); break;
+	case OP_DEL_TABLE: nf_text_printf(t, "delete table %s\n", tb); break;
 	case OP_ADD_SET:
-		nf_text_printf(t, "add %s %s %s { %s }\n", is_map(op->set_kind) ? "map" : "set", tb, op->name,
-			       set_type(op->set_kind));
+		nf_text_printf(t, "add %s %s %s { %s }\n", is_map(op->set_kind) ? "map" : "set", tb,
+			       op->name, set_type(op->set_kind));
 		break;
 	case OP_DEL_SET:
-		nf_text_printf(t, "delete %s %s %s\n", is_map(op->set_kind) ? "map" : "set", tb, op->name);
+		nf_text_printf(t, "delete %s %s %s\n", is_map(op->set_kind) ? "map" : "set", tb,
+			       op->name);
 		break;
 	case OP_ADD_CHAIN:
 		if (op->hook != NH_NONE)
-			nf_text_printf(t, "add chain %s %s { type %s hook %s priority %d; policy accept; }\n", tb,
-				       op->name, op->nat ? "nat" : "filter", hooks[op->hook], op->prio);
+			nf_text_printf(
+				t,
+				"add chain %s %s { type %s hook %s priority %d; policy accept; }\n",
+				tb, op->name, op->nat ? "nat" : "filter", hooks[op->hook],
+				op->prio);
 		else
 			nf_text_printf(t, "add chain %s %s\n", tb, op->name);
 		break;
-	case OP_FLUSH_CHAIN:
-		nf_text_printf(t, "flush chain %s %s\n", tb, op->name);
-		break;
-	case OP_DEL_CHAIN:
-		nf_text_printf(t, "delete chain %s %s\n", tb, op->name);
-		break;
+	case OP_FLUSH_CHAIN: nf_text_printf(t, "flush chain %s %s\n", tb, op->name); break;
+	case OP_DEL_CHAIN: nf_text_printf(t, "delete chain %s %s\n", tb, op->name); break;
 	case OP_ADD_RULE:
 		nf_text_printf(t, "add rule %s %s ", tb, op->name);
 		nf_render_rule(t, op->rule);
@@ -286,7 +264,8 @@ nf_render_op(void *ud, const struct nf_op *op)
 		break;
 	case OP_ADD_ELEM:
 	case OP_DEL_ELEM:
-		nf_text_printf(t, "%s element %s %s { ", op->kind == OP_ADD_ELEM ? "add" : "delete", tb, op->name);
+		nf_text_printf(t, "%s element %s %s { ", op->kind == OP_ADD_ELEM ? "add" : "delete",
+			       tb, op->name);
 		render_elem(t, op->set_kind, op->elem, op->kind == OP_DEL_ELEM);
 		nf_text_printf(t, " }\n");
 		break;

@@ -7,9 +7,9 @@
 #include "lv_config.h"
 
 const struct hv_bundled_config hv_bundled_configs[] = {
-	{ LV_CONFIG_SECTION, lv_config_keys, lv_check_config },
-	{ FAKE_CONFIG_SECTION, fake_config_keys, fake_check_config },
-	{ NULL },
+	{LV_CONFIG_SECTION, lv_config_keys, lv_check_config},
+	{FAKE_CONFIG_SECTION, fake_config_keys, fake_check_config},
+	{NULL},
 };
 
 /* Runs anywhere, needs nothing: what a new config should start with. */

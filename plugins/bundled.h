@@ -15,8 +15,8 @@
 #include <hvagent/driver.h>
 
 struct hv_bundled_config {
-	const char *section;                      /* as the plugin's config_section */
-	const struct hvd_config_key *keys;        /* as the plugin's config_keys */
+	const char *section;               /* as the plugin's config_section */
+	const struct hvd_config_key *keys; /* as the plugin's config_keys */
 	int (*check)(const struct hvd_kv *cfg, size_t n_cfg, struct hv_error *err);
 };
 

@@ -21,12 +21,13 @@ struct hv_driver {
 #define HV_DRIVER_V1_SIZE (offsetof(struct hvd_driver, set_option) + sizeof(void *))
 
 /* Every op in struct order; the first HV_DRIVER_N_REQUIRED are the required v1 ops. */
-#define HV_DRIVER_OPS(X)                                                                   \
-	X(open) X(close) X(host_info) X(host_stats) X(list_instances) X(get_instance) X(spawn) \
-	X(destroy) X(power_off) X(power_on) X(reboot) X(pause) X(unpause) X(suspend)         \
-	X(resume) X(resize) X(confirm_resize) X(revert_resize) X(rebuild) X(rescue)          \
-	X(unrescue) X(snapshot) X(console_log) X(get_console) X(set_admin_password)           \
-	X(set_event_callback) X(set_option)
+#define HV_DRIVER_OPS(X)                                                                          \
+	X(open)                                                                                   \
+	X(close) X(host_info) X(host_stats) X(list_instances) X(get_instance) X(spawn) X(destroy) \
+		X(power_off) X(power_on) X(reboot) X(pause) X(unpause) X(suspend) X(resume)       \
+			X(resize) X(confirm_resize) X(revert_resize) X(rebuild) X(rescue)         \
+				X(unrescue) X(snapshot) X(console_log) X(get_console)             \
+					X(set_admin_password) X(set_event_callback) X(set_option)
 #define HV_DRIVER_N_REQUIRED 10
 /* Optional ops appended to v1 after set_option, in struct order: a shorter (older) driver
  * struct reads them as NULL. */
@@ -39,10 +40,10 @@ struct hv_driver {
 #define HV_DRIVER_OP_NAME(op) #op,
 #define HV_DRIVER_OP_OFFSET(op) offsetof(struct hvd_driver, op),
 #define HV_DRIVER_OP_ONE(op) +1
-static const char *const hv_driver_names[] = { HV_DRIVER_OPS(HV_DRIVER_OP_NAME)
-	HV_DRIVER_APPENDED_OPS(HV_DRIVER_OP_NAME) NULL };
-static const size_t hv_driver_offsets[] = { HV_DRIVER_OPS(HV_DRIVER_OP_OFFSET)
-	HV_DRIVER_APPENDED_OPS(HV_DRIVER_OP_OFFSET) };
+static const char *const hv_driver_names[] = {
+	HV_DRIVER_OPS(HV_DRIVER_OP_NAME) HV_DRIVER_APPENDED_OPS(HV_DRIVER_OP_NAME) NULL};
+static const size_t hv_driver_offsets[] = {HV_DRIVER_OPS(HV_DRIVER_OP_OFFSET)
+						   HV_DRIVER_APPENDED_OPS(HV_DRIVER_OP_OFFSET)};
 #define HV_DRIVER_N_OPS (sizeof hv_driver_offsets / sizeof hv_driver_offsets[0])
 #define HV_DRIVER_N_V1_OPS (0 HV_DRIVER_OPS(HV_DRIVER_OP_ONE))
 _Static_assert(HV_DRIVER_N_V1_OPS * sizeof(void *) + offsetof(struct hvd_driver, open) ==
@@ -54,14 +55,16 @@ _Static_assert(HV_DRIVER_N_OPS * sizeof(void *) + offsetof(struct hvd_driver, op
 _Static_assert(offsetof(struct hvd_driver, needs) + sizeof(uint64_t) == sizeof(struct hvd_driver),
 	       "the loader knows every data field appended after the ops");
 
-static bool hv_driver_op_set(const struct hvd_driver *ops, size_t offset)
+static bool
+hv_driver_op_set(const struct hvd_driver *ops, size_t offset)
 {
 	void (*fn)(void);
 	memcpy(&fn, (const char *)ops + offset, sizeof fn);
 	return fn != NULL;
 }
 
-bool hv_driver_name_valid(const char *name)
+bool
+hv_driver_name_valid(const char *name)
 {
 	if (!name || !*name || strlen(name) > 64)
 		return false;
@@ -71,7 +74,8 @@ bool hv_driver_name_valid(const char *name)
 	return true;
 }
 
-const char *hv_driver_dir(const char *configured)
+const char *
+hv_driver_dir(const char *configured)
 {
 	const char *env = getenv(HV_DRIVER_DIR_ENV);
 	if (env && *env)
@@ -80,27 +84,32 @@ const char *hv_driver_dir(const char *configured)
 }
 
 /* Checks the table the entry returned; fills err naming path. */
-static int hv_driver_check(const char *path, const char *want_name, const struct hvd_driver *ops,
-			   struct hv_error *err)
+static int
+hv_driver_check(const char *path, const char *want_name, const struct hvd_driver *ops,
+		struct hv_error *err)
 {
 	if (!ops)
-		return hv_error_set(err, -ENOEXEC, HVD_ENTRY_SYMBOL,
-				    "%s: %s() returned NULL: the driver refuses agent ABI version %u",
-				    path, HVD_ENTRY_SYMBOL, HVD_ABI_VERSION);
+		return hv_error_set(
+			err, -ENOEXEC, HVD_ENTRY_SYMBOL,
+			"%s: %s() returned NULL: the driver refuses agent ABI version %u", path,
+			HVD_ENTRY_SYMBOL, HVD_ABI_VERSION);
 	if (ops->abi_version != HVD_ABI_VERSION)
 		return hv_error_set(err, -ENOEXEC, "abi_version",
 				    "%s: ABI version %u, agent supports %u", path, ops->abi_version,
 				    HVD_ABI_VERSION);
 	if (ops->struct_size < HV_DRIVER_V1_SIZE)
-		return hv_error_set(err, -ENOEXEC, "struct_size",
-				    "%s: driver struct is %u bytes, ABI version %u needs at least %zu",
-				    path, ops->struct_size, HVD_ABI_VERSION, HV_DRIVER_V1_SIZE);
+		return hv_error_set(
+			err, -ENOEXEC, "struct_size",
+			"%s: driver struct is %u bytes, ABI version %u needs at least %zu", path,
+			ops->struct_size, HVD_ABI_VERSION, HV_DRIVER_V1_SIZE);
 	if (!ops->name || !hv_driver_name_valid(ops->name))
 		return hv_error_set(err, -ENOEXEC, "name",
-				    "%s: driver name is missing or invalid (allowed: [a-z0-9_]+)", path);
+				    "%s: driver name is missing or invalid (allowed: [a-z0-9_]+)",
+				    path);
 	if (want_name && strcmp(ops->name, want_name) != 0)
-		return hv_error_set(err, -ENOEXEC, "name", "%s: driver calls itself '%s', expected '%s'",
-				    path, ops->name, want_name);
+		return hv_error_set(err, -ENOEXEC, "name",
+				    "%s: driver calls itself '%s', expected '%s'", path, ops->name,
+				    want_name);
 	for (size_t i = 0; i < HV_DRIVER_N_REQUIRED; i++)
 		if (!hv_driver_op_set(ops, hv_driver_offsets[i]))
 			return hv_error_set(err, -ENOEXEC, hv_driver_names[i],
@@ -109,21 +118,22 @@ static int hv_driver_check(const char *path, const char *want_name, const struct
 	return 0;
 }
 
-static bool hv_driver_key_name_valid(const char *s)
+static bool
+hv_driver_key_name_valid(const char *s)
 {
 	if (!s || !*s || strlen(s) > 64)
 		return false;
 	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
-		      *s == '_' || *s == '-' || *s == '.'))
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '_' || *s == '-' || *s == '.'))
 			return false;
 	return true;
 }
 
 /* The config description must be usable as a schema before the agent trusts a word of it:
  * a bad table is the driver's bug, refused at load like a missing op. */
-static int hv_driver_check_config_keys(const char *path, const struct hvd_driver *ops,
-				       struct hv_error *err)
+static int
+hv_driver_check_config_keys(const char *path, const struct hvd_driver *ops, struct hv_error *err)
 {
 	if (!ops->config_section) {
 		if (ops->config_keys)
@@ -133,9 +143,10 @@ static int hv_driver_check_config_keys(const char *path, const struct hvd_driver
 		return 0;
 	}
 	if (!hv_driver_name_valid(ops->config_section))
-		return hv_error_set(err, -ENOEXEC, "config_section",
-				    "%s: driver '%s': config_section is invalid (allowed: [a-z0-9_]+)",
-				    path, ops->name);
+		return hv_error_set(
+			err, -ENOEXEC, "config_section",
+			"%s: driver '%s': config_section is invalid (allowed: [a-z0-9_]+)", path,
+			ops->name);
 	for (size_t i = 0; ops->config_keys && ops->config_keys[i].key; i++) {
 		const struct hvd_config_key *k = &ops->config_keys[i];
 		const char *why = NULL;
@@ -164,8 +175,9 @@ static int hv_driver_check_config_keys(const char *path, const struct hvd_driver
 	return 0;
 }
 
-static int hv_driver_open(const char *path, const char *want_name, struct hv_driver **ret,
-			  struct hv_error *err)
+static int
+hv_driver_open(const char *path, const char *want_name, struct hv_driver **ret,
+	       struct hv_error *err)
 {
 	*ret = NULL;
 	struct stat st;
@@ -193,8 +205,8 @@ static int hv_driver_open(const char *path, const char *want_name, struct hv_dri
 	hvd_entry_fn entry;
 	void *sym = dlsym(d->handle, HVD_ENTRY_SYMBOL);
 	if (!sym) {
-		r = hv_error_set(err, -ENOEXEC, HVD_ENTRY_SYMBOL, "%s: no %s symbol: not an hvagent driver",
-				 path, HVD_ENTRY_SYMBOL);
+		r = hv_error_set(err, -ENOEXEC, HVD_ENTRY_SYMBOL,
+				 "%s: no %s symbol: not an hvagent driver", path, HVD_ENTRY_SYMBOL);
 		goto fail;
 	}
 	/* POSIX guarantees a dlsym() result converts to a function pointer. */
@@ -222,8 +234,8 @@ fail:
 	return r;
 }
 
-int hv_driver_load(const char *dir, const char *name, struct hv_driver **ret,
-		   struct hv_error *err)
+int
+hv_driver_load(const char *dir, const char *name, struct hv_driver **ret, struct hv_error *err)
 {
 	*ret = NULL;
 	if (!hv_driver_name_valid(name))
@@ -240,7 +252,8 @@ int hv_driver_load(const char *dir, const char *name, struct hv_driver **ret,
 	return r;
 }
 
-int hv_driver_load_path(const char *path, struct hv_driver **ret, struct hv_error *err)
+int
+hv_driver_load_path(const char *path, struct hv_driver **ret, struct hv_error *err)
 {
 	*ret = NULL;
 	if (!path || !*path)
@@ -256,17 +269,20 @@ int hv_driver_load_path(const char *path, struct hv_driver **ret, struct hv_erro
 	return r;
 }
 
-const struct hvd_driver *hv_driver_ops(const struct hv_driver *d)
+const struct hvd_driver *
+hv_driver_ops(const struct hv_driver *d)
 {
 	return &d->ops;
 }
 
-const char *hv_driver_path(const struct hv_driver *d)
+const char *
+hv_driver_path(const struct hv_driver *d)
 {
 	return d->path;
 }
 
-bool hv_driver_supports(const struct hv_driver *d, const char *op)
+bool
+hv_driver_supports(const struct hv_driver *d, const char *op)
 {
 	for (size_t i = 0; op && i < HV_DRIVER_N_OPS; i++)
 		if (strcmp(hv_driver_names[i], op) == 0)
@@ -274,12 +290,14 @@ bool hv_driver_supports(const struct hv_driver *d, const char *op)
 	return false;
 }
 
-const char *const *hv_driver_op_names(void)
+const char *const *
+hv_driver_op_names(void)
 {
 	return hv_driver_names;
 }
 
-void hv_driver_unload(struct hv_driver **d)
+void
+hv_driver_unload(struct hv_driver **d)
 {
 	if (!d || !*d)
 		return;

@@ -33,8 +33,7 @@ const char *hv_driver_dir(const char *configured);
 /* Loads <dir>/hvagent-driver-<name>.so; its struct must also call itself `name`.
  * Returns 0 and *ret, or -EINVAL (bad name, field "driver"), -ENOENT (no such file),
  * -ENOEXEC (not loadable, no entry symbol, rejected ABI) with err naming the file. */
-int hv_driver_load(const char *dir, const char *name, struct hv_driver **ret,
-		   struct hv_error *err);
+int hv_driver_load(const char *dir, const char *name, struct hv_driver **ret, struct hv_error *err);
 /* Same checks for an explicit file path; any driver name is accepted. */
 int hv_driver_load_path(const char *path, struct hv_driver **ret, struct hv_error *err);
 

@@ -14,13 +14,17 @@
 
 struct waiter {
 	struct api_client cl;
-	json_t *id;        /* the request's id, echoed */
+	json_t *id; /* the request's id, echoed */
 	char cmd_id[PROTO_MAX_ID + 1];
 	char uuid[37];
-	enum { W_RECORD, W_CONSOLE_LOG, W_DATA } kind; /* reply with the server record,
+	enum {
+		W_RECORD,
+		W_CONSOLE_LOG,
+		W_DATA
+	} kind;        /* reply with the server record,
 							  * data.output, or data */
-	long lines;        /* console log: keep the last lines only (0 = all) */
-	json_t *extra;     /* merged into the record (a snapshot's image) */
+	long lines;    /* console log: keep the last lines only (0 = all) */
+	json_t *extra; /* merged into the record (a snapshot's image) */
 	int64_t deadline_ms;
 };
 
@@ -81,8 +85,9 @@ send_reply(struct api *a, const struct api_client *cl, json_t *reply)
 static void
 reply_ok(struct api *a, const struct api_client *cl, json_t *id, json_t *result)
 {
-	send_reply(a, cl, json_pack("{s:O, s:b, s:o}", "id", id ? id : json_null(), "ok", 1,
-				    "result", result ? result : json_null()));
+	send_reply(a, cl,
+		   json_pack("{s:O, s:b, s:o}", "id", id ? id : json_null(), "ok", 1, "result",
+			     result ? result : json_null()));
 }
 
 static const char *
@@ -100,8 +105,8 @@ reply_err(struct api *a, const struct api_client *cl, json_t *id, const char *co
 		json_object_set_new(e, "field", json_string(field));
 	if (extra)
 		json_object_set(e, "result", extra);
-	send_reply(a, cl, json_pack("{s:O, s:b, s:o}", "id", id ? id : json_null(), "ok", 0,
-				    "error", e));
+	send_reply(a, cl,
+		   json_pack("{s:O, s:b, s:o}", "id", id ? id : json_null(), "ok", 0, "error", e));
 }
 
 static void
@@ -113,8 +118,8 @@ reply_hv_err(struct api *a, const struct api_client *cl, json_t *id, int r,
 }
 
 static int
-park(struct api *a, const struct api_client *cl, json_t *id, const char *cmd_id,
-     const char *uuid, int kind, long lines, json_t *extra, int64_t deadline)
+park(struct api *a, const struct api_client *cl, json_t *id, const char *cmd_id, const char *uuid,
+     int kind, long lines, json_t *extra, int64_t deadline)
 {
 	if (HV_GROW(a->w, a->cap_w, a->n_w + 1) < 0)
 		return -ENOMEM;
@@ -258,7 +263,8 @@ op_server_action(struct api *a, const struct api_client *cl, struct req *q, int6
 	    (r = hj_enum(q->args, "args", "action", HJ_REQUIRED,
 			 "delete|reboot|stop|start|pause|unpause|suspend|resume|resize|"
 			 "confirm_resize|revert_resize|rebuild|rescue|unrescue|snapshot|"
-			 "set_admin_password", &action, &err)) < 0 ||
+			 "set_admin_password",
+			 &action, &err)) < 0 ||
 	    (r = hj_bool(q->args, "args", "hard", HJ_OPTIONAL, &hard, &err)) < 0)
 		return reply_hv_err(a, cl, q->id, r, &err);
 	r = svc_server_command(a->svc, server, action, hard, q->args, now, &inst, cmd_id, &err);
@@ -297,7 +303,8 @@ op_console_log(struct api *a, const struct api_client *cl, struct req *q, int64_
 	    (r = svc_console_log(a->svc, server, 1000000, now, cmd_id, &err)) < 0)
 		return reply_hv_err(a, cl, q->id, r, &err);
 	/* the agent returns bytes; the line count is applied when the output arrives */
-	if (park(a, cl, q->id, cmd_id, NULL, W_CONSOLE_LOG, (long)lines, NULL, now + q->timeout_ms) < 0)
+	if (park(a, cl, q->id, cmd_id, NULL, W_CONSOLE_LOG, (long)lines, NULL,
+		 now + q->timeout_ms) < 0)
 		reply_err(a, cl, q->id, "internal", NULL, "out of memory", NULL);
 }
 
@@ -305,14 +312,10 @@ static const struct {
 	const char *name;
 	void (*fn)(struct api *, const struct api_client *, struct req *, int64_t);
 } ops[] = {
-	{"host.list", op_host_list},
-	{"host.show", op_host_show},
-	{"host.accept", op_host_accept},
-	{"server.create", op_server_create},
-	{"server.list", op_server_list},
-	{"server.show", op_server_show},
-	{"server.action", op_server_action},
-	{"server.console_log", op_console_log},
+	{"host.list", op_host_list},         {"host.show", op_host_show},
+	{"host.accept", op_host_accept},     {"server.create", op_server_create},
+	{"server.list", op_server_list},     {"server.show", op_server_show},
+	{"server.action", op_server_action}, {"server.console_log", op_console_log},
 	{"server.console", op_console},
 };
 
@@ -396,16 +399,18 @@ api_on_done(struct api *a, const char *cmd_id, bool ok, json_t *result, int64_t 
 			const char *msg = json_string_value(json_object_get(result, "message"));
 			const char *field = json_string_value(json_object_get(result, "field"));
 			reply_err(a, &w->cl, w->id, code ? code : "internal", field,
-				  msg ? msg : "the command failed", json_object_get(result, "result"));
+				  msg ? msg : "the command failed",
+				  json_object_get(result, "result"));
 		} else if (w->kind == W_DATA) {
 			json_t *data = json_object_get(result, "data");
-			reply_ok(a, &w->cl, w->id, json_is_object(data) ? json_deep_copy(data)
-								 : json_object());
-		} else if (w->kind == W_CONSOLE_LOG) {
-			const char *out = json_string_value(json_object_get(
-				json_object_get(result, "data"), "output"));
 			reply_ok(a, &w->cl, w->id,
-				 json_pack("{s:s}", "output", tail_lines(out ? out : "", w->lines)));
+				 json_is_object(data) ? json_deep_copy(data) : json_object());
+		} else if (w->kind == W_CONSOLE_LOG) {
+			const char *out = json_string_value(
+				json_object_get(json_object_get(result, "data"), "output"));
+			reply_ok(
+				a, &w->cl, w->id,
+				json_pack("{s:s}", "output", tail_lines(out ? out : "", w->lines)));
 		} else {
 			json_t *inst = NULL;
 			struct hv_error err = {0};
@@ -432,8 +437,10 @@ api_tick(struct api *a, int64_t now)
 			continue;
 		}
 		char msg[160];
-		snprintf(msg, sizeof msg, "command %s still running after the wait timeout; "
-			 "check hv server show", w->cmd_id);
+		snprintf(msg, sizeof msg,
+			 "command %s still running after the wait timeout; "
+			 "check hv server show",
+			 w->cmd_id);
 		reply_err(a, &w->cl, w->id, "timeout", NULL, msg, NULL);
 		unpark(a, i);
 	}

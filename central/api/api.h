@@ -18,7 +18,7 @@
 struct api_client {
 	unsigned char id[256]; /* ROUTER routing id of the requester */
 	size_t id_len;
-	bool delim;            /* the request had an empty delimiter frame (REQ/DEALER style) */
+	bool delim; /* the request had an empty delimiter frame (REQ/DEALER style) */
 };
 
 /* Sends text (one frame) to client. */
@@ -27,8 +27,8 @@ typedef void (*api_reply_fn)(void *ctx, const struct api_client *cl, const char 
 struct api;
 
 /* Borrows svc for the API's lifetime. */
-int api_new(struct svc *svc, api_reply_fn reply, void *cb_ctx, struct api **ret,
-	    struct hv_error *err);
+int
+api_new(struct svc *svc, api_reply_fn reply, void *cb_ctx, struct api **ret, struct hv_error *err);
 void api_free(struct api *a);
 void api_on_request(struct api *a, const struct api_client *cl, const void *data, size_t len,
 		    int64_t now_ms);

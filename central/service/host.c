@@ -16,7 +16,8 @@ decorate_host(struct svc *sv, json_t *h, int64_t now)
 {
 	int64_t seen = json_integer_value(json_object_get(h, "last_seen_ms"));
 	json_t *res = json_object_get(h, "resources");
-	const char *status = field_or(res, "status", NULL), *why = field_or(res, "disabled_reason", NULL);
+	const char *status = field_or(res, "status", NULL),
+		   *why = field_or(res, "disabled_reason", NULL);
 	json_object_set_new(h, "state",
 			    json_string(reg_state_name(reg_state_at(seen, now, &sv->liveness))));
 	json_object_set_new(h, "seen_ago_ms", seen > 0 ? json_integer(now - seen) : json_null());
@@ -25,7 +26,7 @@ decorate_host(struct svc *sv, json_t *h, int64_t now)
 	json_object_set_new(h, "status", status ? json_string(status) : json_null());
 	json_object_set_new(h, "disabled_reason",
 			    status && strcmp(status, "disabled") == 0 && why ? json_string(why)
-									    : json_null());
+									     : json_null());
 }
 
 /* The known hosts, then allowed hosts that never connected, then pending keys. */
@@ -39,15 +40,15 @@ merge_hosts(struct svc *sv, const json_t *allowlist, const json_t *pending, int6
 		return r;
 	size_t i;
 	json_t *h;
-	json_array_foreach(hosts, i, h)
+	json_array_foreach (hosts, i, h)
 		decorate_host(sv, h, now);
 	/* allowed hosts that never connected yet */
-	json_array_foreach(allowlist, i, h) {
+	json_array_foreach (allowlist, i, h) {
 		const char *id = json_string_value(json_object_get(h, "host_id"));
 		bool known = false;
 		size_t k;
 		json_t *x;
-		json_array_foreach(hosts, k, x) {
+		json_array_foreach (hosts, k, x) {
 			if (strcmp(json_string_value(json_object_get(x, "host_id")), id) == 0) {
 				known = true;
 				/* the allowlist holds the key the host authenticates with */
@@ -55,18 +56,19 @@ merge_hosts(struct svc *sv, const json_t *allowlist, const json_t *pending, int6
 			}
 		}
 		if (!known)
-			json_array_append_new(hosts, json_pack("{s:s, s:O, s:s, s:n, s:{}, s:n, s:n}",
-							       "host_id", id,
-							       "public_key", json_object_get(h, "public_key"),
-							       "state", "down", "seen_ago_ms", "resources",
-							       "status", "disabled_reason"));
+			json_array_append_new(
+				hosts, json_pack("{s:s, s:O, s:s, s:n, s:{}, s:n, s:n}", "host_id",
+						 id, "public_key", json_object_get(h, "public_key"),
+						 "state", "down", "seen_ago_ms", "resources",
+						 "status", "disabled_reason"));
 	}
-	json_array_foreach(pending, i, h) {
+	json_array_foreach (pending, i, h) {
 		json_t *p = json_deep_copy(h);
 		json_object_set_new(p, "host_id", json_null());
 		json_object_set_new(p, "state", json_string("pending"));
-		json_object_set_new(p, "seen_ago_ms",
-				    json_integer(now - json_integer_value(json_object_get(h, "last_seen_ms"))));
+		json_object_set_new(
+			p, "seen_ago_ms",
+			json_integer(now - json_integer_value(json_object_get(h, "last_seen_ms"))));
 		json_array_append_new(hosts, p);
 	}
 	*ret = hosts;
@@ -98,7 +100,8 @@ svc_host_show(struct svc *sv, const char *host, int64_t now, json_t **ret, struc
 	decorate_host(sv, h, now);
 	json_t *insts = NULL;
 	if (store_instance_list(sv->store, host, false, &insts, err) == 0)
-		json_object_set_new(h, "instances", json_integer((json_int_t)json_array_size(insts)));
+		json_object_set_new(h, "instances",
+				    json_integer((json_int_t)json_array_size(insts)));
 	json_decref(insts);
 	if (sv->allow) {
 		struct hv_error ignored;
@@ -125,7 +128,7 @@ find_pending(struct svc *sv, const char *what, char key[KEYS_Z85_LEN + 1], struc
 		return r;
 	size_t i, n_addr = 0;
 	json_t *p;
-	json_array_foreach(pending, i, p) {
+	json_array_foreach (pending, i, p) {
 		const char *addr = json_string_value(json_object_get(p, "address"));
 		if (addr && strcmp(addr, what) == 0 && n_addr++ == 0)
 			snprintf(key, KEYS_Z85_LEN + 1, "%s",
@@ -152,7 +155,8 @@ svc_host_accept(struct svc *sv, const char *what, const char *name, json_t **ret
 	char key[KEYS_Z85_LEN + 1];
 	int r;
 	if (!allow_host_name_valid(name))
-		return hv_error_set(err, -EINVAL, "name", "not a host name (1-64 of A-Z a-z 0-9 . _ "
+		return hv_error_set(err, -EINVAL, "name",
+				    "not a host name (1-64 of A-Z a-z 0-9 . _ "
 				    ": -, starting with a letter or digit)");
 	if (!sv->allow)
 		return hv_error_set(err, -EOPNOTSUPP, "", "no allowlist to add the host to");
@@ -160,6 +164,7 @@ svc_host_accept(struct svc *sv, const char *what, const char *name, json_t **ret
 	    (r = allow_add(sv->allow, name, key, err)) < 0)
 		return r;
 	store_pending_remove(sv->store, key, err);
-	*ret = json_pack("{s:s, s:s, s:s}", "host_id", name, "public_key", key, "state", "accepted");
+	*ret = json_pack("{s:s, s:s, s:s}", "host_id", name, "public_key", key, "state",
+			 "accepted");
 	return 0;
 }

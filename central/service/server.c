@@ -57,9 +57,10 @@ check_host_enabled(struct svc *sv, const char *host, struct hv_error *err)
 	json_t *res = json_object_get(h, "resources");
 	const char *status = field_or(res, "status", "enabled");
 	if (strcmp(status, "disabled") == 0)
-		r = hv_error_set(err, -EHOSTUNREACH, "host", "host '%s' is disabled (%s); create the "
-				 "server on another host or when it is enabled again", host,
-				 field_or(res, "disabled_reason", "no reason given"));
+		r = hv_error_set(err, -EHOSTUNREACH, "host",
+				 "host '%s' is disabled (%s); create the "
+				 "server on another host or when it is enabled again",
+				 host, field_or(res, "disabled_reason", "no reason given"));
 	json_decref(h);
 	return r;
 }
@@ -90,7 +91,8 @@ flavor_from_args(json_t *args, json_t **ret, struct hv_error *err)
 	    (r = hj_int(flavor, "args.flavor", "vcpus", HJ_REQUIRED, 1, 1024, &vcpus, err)) < 0 ||
 	    (r = hj_int(flavor, "args.flavor", "ram", HJ_REQUIRED, 1, 16777216, &ram, err)) < 0 ||
 	    (r = hj_int(flavor, "args.flavor", "disk", HJ_REQUIRED, 0, 65536, &disk, err)) < 0 ||
-	    (r = hj_int(flavor, "args.flavor", "ephemeral", HJ_OPTIONAL, 0, 65536, &eph, err)) < 0 ||
+	    (r = hj_int(flavor, "args.flavor", "ephemeral", HJ_OPTIONAL, 0, 65536, &eph, err)) <
+		    0 ||
 	    (r = hj_int(flavor, "args.flavor", "swap", HJ_OPTIONAL, 0, 1048576, &swap, err)) < 0 ||
 	    (r = hj_obj(args, "args", "properties", HJ_OPTIONAL, &props, err)) < 0)
 		return r;
@@ -103,11 +105,10 @@ flavor_from_args(json_t *args, json_t **ret, struct hv_error *err)
 	char fname[64];
 	snprintf(fname, sizeof fname, "custom-%lld-%lld-%lld", (long long)vcpus, (long long)ram,
 		 (long long)disk);
-	*ret = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:o}", "name", fname,
-			 "vcpus", (json_int_t)vcpus, "ram_mb", (json_int_t)ram,
-			 "root_gb", (json_int_t)disk, "ephemeral_gb", (json_int_t)eph,
-			 "swap_mb", (json_int_t)swap, "extra_specs",
-			 props ? json_incref(props) : json_object());
+	*ret = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:o}", "name", fname, "vcpus",
+			 (json_int_t)vcpus, "ram_mb", (json_int_t)ram, "root_gb", (json_int_t)disk,
+			 "ephemeral_gb", (json_int_t)eph, "swap_mb", (json_int_t)swap,
+			 "extra_specs", props ? json_incref(props) : json_object());
 	return *ret ? 0 : hv_error_set(err, -ENOMEM, "", "out of memory");
 }
 
@@ -130,7 +131,8 @@ image_from_args(json_t *args, const char *key, int flags, json_t **ret, struct h
 		return hv_error_set(err, -EINVAL, field,
 				    "%s: not an image id (1-64 of A-Z a-z 0-9 . _ : -)", field);
 	const char *format = "qcow2";
-	if ((r = hj_enum(args, "args", "image_format", HJ_OPTIONAL, "qcow2|raw", &format, err)) < 0 ||
+	if ((r = hj_enum(args, "args", "image_format", HJ_OPTIONAL, "qcow2|raw", &format, err)) <
+		    0 ||
 	    (r = hj_obj(args, "args", "image_properties", HJ_OPTIONAL, &props, err)) < 0)
 		return r;
 	if (props) {
@@ -178,14 +180,15 @@ identity_from_args(json_t *args, bool spawn, json_t *body, json_t *secrets, stru
 	if ((r = hj_str(args, "args", "key_data", HJ_OPTIONAL, 8192, &key, err)) < 0 ||
 	    (r = hj_str(args, "args", "admin_pass", HJ_OPTIONAL, 255, &pass, err)) < 0)
 		return r;
-	if (spawn && ((r = hj_str(args, "args", "user_data", HJ_OPTIONAL, 87384, &user_data,
-				  err)) < 0 ||
-		      (r = hj_bool(args, "args", "config_drive", HJ_OPTIONAL, &drive, err)) < 0))
+	if (spawn &&
+	    ((r = hj_str(args, "args", "user_data", HJ_OPTIONAL, 87384, &user_data, err)) < 0 ||
+	     (r = hj_bool(args, "args", "config_drive", HJ_OPTIONAL, &drive, err)) < 0))
 		return r;
 	if (key && (!*key || (strncmp(key, "ssh-", 4) != 0 && strncmp(key, "ecdsa-", 6) != 0 &&
-				  strncmp(key, "sk-", 3) != 0)))
-		return hv_error_set(err, -EINVAL, "args.key_data",
-				    "args.key_data: not an OpenSSH public key line (ssh-ed25519 AAAA...)");
+			      strncmp(key, "sk-", 3) != 0)))
+		return hv_error_set(
+			err, -EINVAL, "args.key_data",
+			"args.key_data: not an OpenSSH public key line (ssh-ed25519 AAAA...)");
 	if (user_data && (r = user_data_check(user_data, err)) < 0)
 		return r;
 	if (key)
@@ -244,8 +247,10 @@ svc_server_create(struct svc *sv, json_t *args, int64_t now, json_t **ret_instan
 	if ((r = hj_str(args, "args", "project", HJ_OPTIONAL, PROTO_MAX_ID, &project, err)) < 0 ||
 	    (project && !proto_id_valid(project))) {
 		json_decref(pimage);
-		return r < 0 ? r : hv_error_set(err, -EINVAL, "args.project",
-						"args.project: not a project id (1-64 of A-Z a-z 0-9 . _ : -)");
+		return r < 0 ? r
+			     : hv_error_set(err, -EINVAL, "args.project",
+					    "args.project: not a project id (1-64 of A-Z a-z 0-9 . "
+					    "_ : -)");
 	}
 	json_t *spawn = json_object(), *secrets = json_object();
 	json_object_set_new(spawn, "image", pimage);
@@ -263,13 +268,12 @@ svc_server_create(struct svc *sv, json_t *args, int64_t now, json_t **ret_instan
 
 	char uuid[37];
 	proto_uuid4(uuid);
-	json_t *inst = json_pack("{s:s, s:s, s:s, s:s, s:O, s:O, s:s, s:s, s:s, s:n, s:I, s:I}",
-				 "uuid", uuid, "name", name, "host", host, "image", image,
-				 "flavor", pflavor,
-				 "properties", json_object_get(pflavor, "extra_specs"),
-				 "vm_state", "building", "task_state", "spawning",
-				 "power_state", "nostate", "fault", "created_ms", (json_int_t)now,
-				 "updated_ms", (json_int_t)now);
+	json_t *inst =
+		json_pack("{s:s, s:s, s:s, s:s, s:O, s:O, s:s, s:s, s:s, s:n, s:I, s:I}", "uuid",
+			  uuid, "name", name, "host", host, "image", image, "flavor", pflavor,
+			  "properties", json_object_get(pflavor, "extra_specs"), "vm_state",
+			  "building", "task_state", "spawning", "power_state", "nostate", "fault",
+			  "created_ms", (json_int_t)now, "updated_ms", (json_int_t)now);
 	r = store_instance_insert(sv->store, inst, now, err);
 	if (r < 0) {
 		json_decref(inst);
@@ -348,7 +352,8 @@ action_body(const char *command, bool hard, json_t *args, json_t *body, json_t *
 		if ((r = hj_str(args, "args", "name", HJ_REQUIRED, 255, &v, err)) < 0)
 			return r;
 		if (!*v)
-			return hv_error_set(err, -EINVAL, "args.name", "args.name: must not be empty");
+			return hv_error_set(err, -EINVAL, "args.name",
+					    "args.name: must not be empty");
 		snapshot_image_id(v, id);
 		json_object_set_new(body, "image_id", json_string(id));
 		json_object_set_new(body, "format", json_string("qcow2"));
@@ -367,9 +372,10 @@ action_body(const char *command, bool hard, json_t *args, json_t *body, json_t *
 		if (!*v)
 			return hv_error_set(err, -EINVAL, "args.password",
 					    "args.password: must not be empty");
-		if (user && (!*user || strspn(user, "abcdefghijklmnopqrstuvwxyz0123456789_-") !=
-					       strlen(user) || !strchr("abcdefghijklmnopqrstuvwxyz_",
-								       user[0])))
+		if (user &&
+		    (!*user ||
+		     strspn(user, "abcdefghijklmnopqrstuvwxyz0123456789_-") != strlen(user) ||
+		     !strchr("abcdefghijklmnopqrstuvwxyz_", user[0])))
 			return hv_error_set(err, -EINVAL, "args.user",
 					    "args.user: 1-32 of [a-z_][a-z0-9_-]");
 		json_object_set_new(secrets, "password", json_string(v));
@@ -380,9 +386,9 @@ action_body(const char *command, bool hard, json_t *args, json_t *body, json_t *
 }
 
 int
-svc_server_command(struct svc *sv, const char *server, const char *action, bool hard,
-		   json_t *args, int64_t now, json_t **ret_instance,
-		   char ret_cmd_id[PROTO_MAX_ID + 1], struct hv_error *err)
+svc_server_command(struct svc *sv, const char *server, const char *action, bool hard, json_t *args,
+		   int64_t now, json_t **ret_instance, char ret_cmd_id[PROTO_MAX_ID + 1],
+		   struct hv_error *err)
 {
 	int cmd = action_cmd(action);
 	if (cmd < 0)
@@ -409,16 +415,19 @@ svc_server_command(struct svc *sv, const char *server, const char *action, bool 
 	/* read-only commands (get_console) run beside a task, as on the agent */
 	if (task && store_cmd_inflight_for(sv->store, u, err) > 0) {
 		const char *now_task = json_string_value(json_object_get(inst, "task_state"));
-		r = hv_error_set(err, -EBUSY, "server", "server %s has a task in flight (%s); retry "
-				 "when task_state is empty", server,
-				 now_task && *now_task ? now_task : "queued");
+		r = hv_error_set(err, -EBUSY, "server",
+				 "server %s has a task in flight (%s); retry "
+				 "when task_state is empty",
+				 server, now_task && *now_task ? now_task : "queued");
 		goto out;
 	}
 	if (!svc_action_allowed(action, hard, vm)) {
 		char from[128];
 		lc_allowed_text((enum lc_cmd)cmd, hard, from, sizeof from);
-		r = hv_error_set(err, -EPERM, "server", "cannot %s%s server %s while it is %s "
-				 "(allowed from: %s)", hard ? "hard " : "", action, server, vm, from);
+		r = hv_error_set(err, -EPERM, "server",
+				 "cannot %s%s server %s while it is %s "
+				 "(allowed from: %s)",
+				 hard ? "hard " : "", action, server, vm, from);
 		goto out;
 	}
 	if ((r = action_body(command, hard, args, body, secrets, &extra, err)) < 0 ||
@@ -449,7 +458,8 @@ svc_server_action(struct svc *sv, const char *server, const char *action, bool h
 		  json_t **ret_instance, char ret_cmd_id[PROTO_MAX_ID + 1], struct hv_error *err)
 {
 	json_t *args = json_object();
-	int r = svc_server_command(sv, server, action, hard, args, now, ret_instance, ret_cmd_id, err);
+	int r = svc_server_command(sv, server, action, hard, args, now, ret_instance, ret_cmd_id,
+				   err);
 	json_decref(args);
 	return r;
 }
@@ -467,7 +477,8 @@ svc_console_log(struct svc *sv, const char *server, int64_t max_bytes, int64_t n
 	snprintf(h, sizeof h, "%s", json_string_value(json_object_get(inst, "host")));
 	const char *vm = json_string_value(json_object_get(inst, "vm_state"));
 	if (strcmp(vm, "building") == 0 || strcmp(vm, "deleted") == 0)
-		r = hv_error_set(err, -EPERM, "server", "server %s is %s: no console yet", server, vm);
+		r = hv_error_set(err, -EPERM, "server", "server %s is %s: no console yet", server,
+				 vm);
 	json_decref(inst);
 	if (r < 0 || (r = check_host_up(sv, h, now, err)) < 0)
 		return r;

@@ -6,9 +6,9 @@
 #include "service.h"
 
 struct svc {
-	struct store *store;         /* borrowed */
-	struct ctl *ctl;             /* borrowed: the command journal */
-	struct allow *allow;         /* borrowed, may be NULL */
+	struct store *store; /* borrowed */
+	struct ctl *ctl;     /* borrowed: the command journal */
+	struct allow *allow; /* borrowed, may be NULL */
 	struct reg_intervals liveness;
 };
 

@@ -44,9 +44,9 @@ int svc_server_command(struct svc *sv, const char *server, const char *action, b
 		       json_t *args, int64_t now_ms, json_t **ret_instance,
 		       char ret_cmd_id[PROTO_MAX_ID + 1], struct hv_error *err);
 /* svc_server_command without arguments (the simple actions). */
-int svc_server_action(struct svc *sv, const char *server, const char *action, bool hard,
-		      int64_t now_ms, json_t **ret_instance, char ret_cmd_id[PROTO_MAX_ID + 1],
-		      struct hv_error *err);
+int
+svc_server_action(struct svc *sv, const char *server, const char *action, bool hard, int64_t now_ms,
+		  json_t **ret_instance, char ret_cmd_id[PROTO_MAX_ID + 1], struct hv_error *err);
 /* Journals a console_log command (read-only; allowed while a task runs). */
 int svc_console_log(struct svc *sv, const char *server, int64_t max_bytes, int64_t now_ms,
 		    char ret_cmd_id[PROTO_MAX_ID + 1], struct hv_error *err);
@@ -66,8 +66,8 @@ const char *svc_task_for(const char *action, bool hard);
 /* Every known host with its liveness, allowed hosts that never connected, and pending keys
  * as {"state": "pending"} rows. */
 int svc_host_list(struct svc *sv, int64_t now_ms, json_t **ret, struct hv_error *err);
-int svc_host_show(struct svc *sv, const char *host, int64_t now_ms, json_t **ret,
-		  struct hv_error *err);
+int
+svc_host_show(struct svc *sv, const char *host, int64_t now_ms, json_t **ret, struct hv_error *err);
 /* Allows the pending agent `what` (its key, a unique prefix of 8+, or its address) as
  * host `name`: {host_id, public_key, state: "accepted"}. */
 int svc_host_accept(struct svc *sv, const char *what, const char *name, json_t **ret,

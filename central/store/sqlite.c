@@ -157,16 +157,20 @@ migrate(struct store *s, const char *path, struct hv_error *err)
 {
 	int version = 0, rc = schema_version(s, &version);
 	if (rc != SQLITE_OK)
-		return hv_error_set(err, -EIO, "database", "cannot read the schema version of %s: %s",
-				    path, sqlite3_errmsg(s->db));
+		return hv_error_set(err, -EIO, "database",
+				    "cannot read the schema version of %s: %s", path,
+				    sqlite3_errmsg(s->db));
 	if (version > SCHEMA_VERSION)
-		return hv_error_set(err, -EPROTO, "database", "%s has schema version %d; this "
-				    "hvcentral knows up to %d (a newer release wrote it)", path,
-				    version, SCHEMA_VERSION);
+		return hv_error_set(err, -EPROTO, "database",
+				    "%s has schema version %d; this "
+				    "hvcentral knows up to %d (a newer release wrote it)",
+				    path, version, SCHEMA_VERSION);
 	for (; version < SCHEMA_VERSION; version++) {
 		char *msg = NULL, step[160];
-		snprintf(step, sizeof step, "INSERT OR REPLACE INTO meta(key, value) VALUES "
-			 "('schema_version', '%d'); COMMIT", version + 1);
+		snprintf(step, sizeof step,
+			 "INSERT OR REPLACE INTO meta(key, value) VALUES "
+			 "('schema_version', '%d'); COMMIT",
+			 version + 1);
 		rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, &msg);
 		if (rc == SQLITE_OK)
 			rc = sqlite3_exec(s->db, migrations[version], NULL, NULL, &msg);
@@ -174,8 +178,8 @@ migrate(struct store *s, const char *path, struct hv_error *err)
 			rc = sqlite3_exec(s->db, step, NULL, NULL, &msg);
 		if (rc != SQLITE_OK) {
 			int r = hv_error_set(err, -EIO, "database",
-					     "cannot apply schema version %d to %s: %s", version + 1,
-					     path, msg ? msg : sqlite3_errstr(rc));
+					     "cannot apply schema version %d to %s: %s",
+					     version + 1, path, msg ? msg : sqlite3_errstr(rc));
 			sqlite3_free(msg);
 			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 			return r;
@@ -260,8 +264,8 @@ static const char sql_host_seen[] =
 	" address = CASE WHEN ?3 IS NULL THEN address ELSE ?3 END";
 
 int
-store_host_seen(struct store *s, const char *host_id, const char *public_key,
-		const char *address, int64_t now_ms, struct hv_error *err)
+store_host_seen(struct store *s, const char *host_id, const char *public_key, const char *address,
+		int64_t now_ms, struct hv_error *err)
 {
 	sqlite3_stmt *st = stmt(s, sql_host_seen, err);
 	if (!st)
@@ -346,16 +350,15 @@ store_host_set_resources(struct store *s, const char *host_id, json_t *resources
 static json_t *
 host_row(sqlite3_stmt *st)
 {
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:o}",
-			 "host_id", col_text(st, 0), "public_key", col_text(st, 1),
-			 "address", col_text(st, 2), "boot_id", col_text(st, 3),
-			 "agent_version", col_text(st, 4),
-			 "last_seen_ms", (json_int_t)sqlite3_column_int64(st, 5),
-			 "last_seq", (json_int_t)sqlite3_column_int64(st, 6),
-			 "resources", col_json(st, 7));
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:o}", "host_id", col_text(st, 0),
+			 "public_key", col_text(st, 1), "address", col_text(st, 2), "boot_id",
+			 col_text(st, 3), "agent_version", col_text(st, 4), "last_seen_ms",
+			 (json_int_t)sqlite3_column_int64(st, 5), "last_seq",
+			 (json_int_t)sqlite3_column_int64(st, 6), "resources", col_json(st, 7));
 }
 
-#define HOST_COLS "host_id, public_key, address, boot_id, agent_version, last_seen_ms, last_seq, resources"
+#define HOST_COLS \
+	"host_id, public_key, address, boot_id, agent_version, last_seen_ms, last_seq, resources"
 static const char sql_host_get[] = "SELECT " HOST_COLS " FROM hosts WHERE host_id = ?1";
 static const char sql_host_list[] = "SELECT " HOST_COLS " FROM hosts ORDER BY host_id";
 
@@ -433,8 +436,8 @@ static const char sql_pending_rec[] =
 	" address = ?2, last_seen_ms = ?3, attempts = attempts + 1";
 
 int
-store_pending_record(struct store *s, const char *public_key, const char *address,
-		     int64_t now_ms, struct hv_error *err)
+store_pending_record(struct store *s, const char *public_key, const char *address, int64_t now_ms,
+		     struct hv_error *err)
 {
 	sqlite3_stmt *st = stmt(s, sql_pending_rec, err);
 	if (!st)
@@ -448,11 +451,10 @@ store_pending_record(struct store *s, const char *public_key, const char *addres
 static json_t *
 pending_row(sqlite3_stmt *st)
 {
-	return json_pack("{s:s, s:s, s:I, s:I, s:I}", "public_key", col_text(st, 0),
-			 "address", col_text(st, 1),
-			 "first_seen_ms", (json_int_t)sqlite3_column_int64(st, 2),
-			 "last_seen_ms", (json_int_t)sqlite3_column_int64(st, 3),
-			 "attempts", (json_int_t)sqlite3_column_int64(st, 4));
+	return json_pack("{s:s, s:s, s:I, s:I, s:I}", "public_key", col_text(st, 0), "address",
+			 col_text(st, 1), "first_seen_ms", (json_int_t)sqlite3_column_int64(st, 2),
+			 "last_seen_ms", (json_int_t)sqlite3_column_int64(st, 3), "attempts",
+			 (json_int_t)sqlite3_column_int64(st, 4));
 }
 
 static const char sql_pending_list[] =
@@ -476,8 +478,9 @@ store_pending_find(struct store *s, const char *key_or_prefix, char ret_key[41],
 		   struct hv_error *err)
 {
 	if (strlen(key_or_prefix) < 8 || strlen(key_or_prefix) > 40)
-		return hv_error_set(err, -EINVAL, "key",
-				    "give the 40-character key or a prefix of at least 8 characters");
+		return hv_error_set(
+			err, -EINVAL, "key",
+			"give the 40-character key or a prefix of at least 8 characters");
 	sqlite3_stmt *st = stmt(s, sql_pending_find, err);
 	if (!st)
 		return err ? err->code : -EIO;
@@ -560,22 +563,22 @@ store_instance_insert(struct store *s, json_t *inst, int64_t now_ms, struct hv_e
 	return 0;
 }
 
-#define INST_COLS "uuid, name, host, image, flavor, properties, vm_state, task_state," \
+#define INST_COLS                                                            \
+	"uuid, name, host, image, flavor, properties, vm_state, task_state," \
 	" power_state, fault, created_ms, updated_ms"
 
 static json_t *
 inst_row(sqlite3_stmt *st)
 {
 	const char *task = col_text(st, 7), *fault = col_text(st, 9);
-	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:o, s:s, s:o, s:I, s:I}",
-			 "uuid", col_text(st, 0), "name", col_text(st, 1), "host", col_text(st, 2),
-			 "image", col_text(st, 3), "flavor", col_json(st, 4),
-			 "properties", col_json(st, 5), "vm_state", col_text(st, 6),
-			 "task_state", *task ? json_string(task) : json_null(),
-			 "power_state", col_text(st, 8),
-			 "fault", *fault ? json_string(fault) : json_null(),
-			 "created_ms", (json_int_t)sqlite3_column_int64(st, 10),
-			 "updated_ms", (json_int_t)sqlite3_column_int64(st, 11));
+	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:o, s:s, s:o, s:I, s:I}", "uuid",
+			 col_text(st, 0), "name", col_text(st, 1), "host", col_text(st, 2), "image",
+			 col_text(st, 3), "flavor", col_json(st, 4), "properties", col_json(st, 5),
+			 "vm_state", col_text(st, 6), "task_state",
+			 *task ? json_string(task) : json_null(), "power_state", col_text(st, 8),
+			 "fault", *fault ? json_string(fault) : json_null(), "created_ms",
+			 (json_int_t)sqlite3_column_int64(st, 10), "updated_ms",
+			 (json_int_t)sqlite3_column_int64(st, 11));
 }
 
 /* Two lookups, each on its own index: by primary key, then by name (live first). */
@@ -748,7 +751,8 @@ store_cmd_insert(struct store *s, const struct store_cmd *c, struct hv_error *er
 	return step_done(s, st, "command insert", err);
 }
 
-#define CMD_COLS "cmd_id, host_id, uuid, action, args, state, attempts, created_ms," \
+#define CMD_COLS                                                            \
+	"cmd_id, host_id, uuid, action, args, state, attempts, created_ms," \
 	" deadline_ms, next_try_ms, result"
 
 static void
@@ -817,8 +821,8 @@ static const char sql_cmd_acked[] =
 	" AND state IN (0, 1)";
 
 int
-store_cmd_mark_acked(struct store *s, const char *cmd_id, const char *host_id,
-		     int64_t next_try_ms, struct hv_error *err)
+store_cmd_mark_acked(struct store *s, const char *cmd_id, const char *host_id, int64_t next_try_ms,
+		     struct hv_error *err)
 {
 	sqlite3_stmt *st = stmt(s, sql_cmd_acked, err);
 	if (!st)
@@ -834,8 +838,7 @@ static const char sql_cmd_due[] =
 	" ORDER BY next_try_ms, created_ms LIMIT ?2";
 
 int
-store_cmd_due(struct store *s, int64_t now_ms, struct store_cmd *out, int max,
-	      struct hv_error *err)
+store_cmd_due(struct store *s, int64_t now_ms, struct store_cmd *out, int max, struct hv_error *err)
 {
 	sqlite3_stmt *st = stmt(s, sql_cmd_due, err);
 	if (!st)
@@ -876,15 +879,16 @@ store_cmd_inflight_for(struct store *s, const char *uuid, struct hv_error *err)
 static json_t *
 cmd_json_row(sqlite3_stmt *st)
 {
-	json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "cmd_id", col_text(st, 0),
-			      "action", col_text(st, 3),
-			      "state", store_cmd_state_name((enum store_cmd_state)sqlite3_column_int(st, 5)),
-			      "attempts", (json_int_t)sqlite3_column_int(st, 6),
-			      "created_ms", (json_int_t)sqlite3_column_int64(st, 7),
-			      "deadline_ms", (json_int_t)sqlite3_column_int64(st, 8));
+	json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "cmd_id", col_text(st, 0), "action",
+			      col_text(st, 3), "state",
+			      store_cmd_state_name((enum store_cmd_state)sqlite3_column_int(st, 5)),
+			      "attempts", (json_int_t)sqlite3_column_int(st, 6), "created_ms",
+			      (json_int_t)sqlite3_column_int64(st, 7), "deadline_ms",
+			      (json_int_t)sqlite3_column_int64(st, 8));
 	/* a failed command's result is its error ({code, message}); a success adds nothing
 	 * the instance record does not already show */
-	if (sqlite3_column_int(st, 5) == STORE_CMD_FAILED && sqlite3_column_type(st, 10) != SQLITE_NULL) {
+	if (sqlite3_column_int(st, 5) == STORE_CMD_FAILED &&
+	    sqlite3_column_type(st, 10) != SQLITE_NULL) {
 		json_t *e = col_json(st, 10);
 		json_object_del(e, "result");
 		json_object_set_new(o, "error", e);
@@ -906,8 +910,7 @@ static const char sql_cmd_list[] =
 	" LIMIT ?2";
 
 int
-store_cmd_list_for(struct store *s, const char *uuid, int limit, json_t **ret,
-		   struct hv_error *err)
+store_cmd_list_for(struct store *s, const char *uuid, int limit, json_t **ret, struct hv_error *err)
 {
 	sqlite3_stmt *st = stmt(s, sql_cmd_list, err);
 	if (!st)

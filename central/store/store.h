@@ -41,8 +41,8 @@ int store_host_seen(struct store *s, const char *host_id, const char *public_key
 int store_host_hello(struct store *s, const char *host_id, const char *boot_id,
 		     const char *agent_version, struct hv_error *err);
 /* Sequence bookkeeping for SNAPSHOT/DELTA ordering. *ret_boot_id may be "" when unknown. */
-int store_host_seq(struct store *s, const char *host_id, uint64_t *ret_seq,
-		   char ret_boot_id[80], struct hv_error *err);
+int store_host_seq(struct store *s, const char *host_id, uint64_t *ret_seq, char ret_boot_id[80],
+		   struct hv_error *err);
 int store_host_set_seq(struct store *s, const char *host_id, uint64_t seq, struct hv_error *err);
 /* Replaces the host's resource record (the REPORT/SNAPSHOT host body); takes a reference. */
 int store_host_set_resources(struct store *s, const char *host_id, json_t *resources,
@@ -51,8 +51,8 @@ int store_host_set_resources(struct store *s, const char *host_id, json_t *resou
 int store_host_get(struct store *s, const char *host_id, json_t **ret, struct hv_error *err);
 int store_host_list(struct store *s, json_t **ret, struct hv_error *err);
 /* Just the liveness timestamp (the request path must not parse the resource record). */
-int store_host_last_seen(struct store *s, const char *host_id, int64_t *ret_ms,
-			 struct hv_error *err);
+int
+store_host_last_seen(struct store *s, const char *host_id, int64_t *ret_ms, struct hv_error *err);
 
 /* ---- pending keys (refused by ZAP, waiting for `hv host accept`) ---------------------- */
 int store_pending_record(struct store *s, const char *public_key, const char *address,
@@ -70,8 +70,8 @@ int store_pending_remove(struct store *s, const char *public_key, struct hv_erro
  * power_state}; -EEXIST when the uuid or a live instance with that name exists. */
 int store_instance_insert(struct store *s, json_t *inst, int64_t now_ms, struct hv_error *err);
 /* By uuid, or by name (the live instance first, else the latest deleted one). -ENOENT. */
-int store_instance_get(struct store *s, const char *uuid_or_name, json_t **ret,
-		       struct hv_error *err);
+int
+store_instance_get(struct store *s, const char *uuid_or_name, json_t **ret, struct hv_error *err);
 /* host may be NULL (all hosts); deleted instances are left out unless with_deleted. */
 int store_instance_list(struct store *s, const char *host, bool with_deleted, json_t **ret,
 			struct hv_error *err);
@@ -84,16 +84,15 @@ int store_instance_set_state(struct store *s, const char *uuid, const char *vm_s
 int store_instance_set_spec(struct store *s, const char *uuid, json_t *flavor, const char *image,
 			    int64_t now_ms, struct hv_error *err);
 /* Instance uuids the store places on host (not deleted), as a JSON array of strings. */
-int store_instance_uuids_on(struct store *s, const char *host, json_t **ret,
-			    struct hv_error *err);
+int store_instance_uuids_on(struct store *s, const char *host, json_t **ret, struct hv_error *err);
 
 /* ---- command journal ------------------------------------------------------------------ */
 enum store_cmd_state {
-	STORE_CMD_QUEUED,  /* not yet sent, or to be sent again */
-	STORE_CMD_SENT,    /* on the wire, waiting for ACK */
-	STORE_CMD_ACKED,   /* the agent journaled it */
-	STORE_CMD_DONE,    /* RESULT ok */
-	STORE_CMD_FAILED,  /* RESULT error, refused, or deadline passed */
+	STORE_CMD_QUEUED, /* not yet sent, or to be sent again */
+	STORE_CMD_SENT,   /* on the wire, waiting for ACK */
+	STORE_CMD_ACKED,  /* the agent journaled it */
+	STORE_CMD_DONE,   /* RESULT ok */
+	STORE_CMD_FAILED, /* RESULT error, refused, or deadline passed */
 };
 const char *store_cmd_state_name(enum store_cmd_state st);
 
@@ -102,7 +101,7 @@ struct store_cmd {
 	char host_id[80];
 	char uuid[40];
 	char action[32];
-	json_t *args;        /* owned */
+	json_t *args; /* owned */
 	enum store_cmd_state state;
 	int attempts;
 	int64_t created_ms;
@@ -117,8 +116,8 @@ int store_cmd_insert(struct store *s, const struct store_cmd *c, struct hv_error
 int store_cmd_get(struct store *s, const char *cmd_id, struct store_cmd *ret, json_t **ret_result,
 		  struct hv_error *err);
 /* result may be NULL; takes no reference. */
-int store_cmd_update(struct store *s, const char *cmd_id, enum store_cmd_state state,
-		     int attempts, int64_t next_try_ms, json_t *result, struct hv_error *err);
+int store_cmd_update(struct store *s, const char *cmd_id, enum store_cmd_state state, int attempts,
+		     int64_t next_try_ms, json_t *result, struct hv_error *err);
 /* QUEUED/SENT -> ACKED for host's command cmd_id, next resend at next_try_ms; anything
  * else (unknown, other host, already acknowledged or finished) is left alone. */
 int store_cmd_mark_acked(struct store *s, const char *cmd_id, const char *host_id,

@@ -37,24 +37,28 @@ struct hvd_host {
 	char instances_path[4000]; /* where root_disk files go; "" = root_disk unsupported */
 };
 
-static uint64_t fake_now(void)
+static uint64_t
+fake_now(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static void fake_sleep_ms(uint64_t ms)
+static void
+fake_sleep_ms(uint64_t ms)
 {
 	/* nanosleep(0) still costs a timer-slack wake-up (~50 us): skip it. */
 	if (ms == 0)
 		return;
-	struct timespec ts = { .tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000 };
+	struct timespec ts = {.tv_sec = (time_t)(ms / 1000),
+			      .tv_nsec = (long)(ms % 1000) * 1000000};
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
 }
 
-static void fake_emit(struct hvd_host *host, const struct fake_events *ev)
+static void
+fake_emit(struct hvd_host *host, const struct fake_events *ev)
 {
 	if (!ev->n)
 		return;
@@ -65,15 +69,17 @@ static void fake_emit(struct hvd_host *host, const struct fake_events *ev)
 }
 
 /* Counts the call, draws its injected failure and returns its latency in call. */
-static int fake_begin(struct hvd_host *host, const char *op, bool changes_state,
-		      struct fake_call *call, uint32_t *ret_latency_ms, struct hv_error *err)
+static int
+fake_begin(struct hvd_host *host, const char *op, bool changes_state, struct fake_call *call,
+	   uint32_t *ret_latency_ms, struct hv_error *err)
 {
 	if (!host)
 		return hv_error_set(err, -EINVAL, "host", "fake: %s: no host handle", op);
 	pthread_mutex_lock(&host->lock);
-	int64_t n = host->down ? hv_error_set(err, -ENOTCONN, "host",
-					      "fake: %s: hypervisor connection lost (host_down)", op)
-			       : fake_host_begin(host->model, op, changes_state, ret_latency_ms, err);
+	int64_t n = host->down
+			    ? hv_error_set(err, -ENOTCONN, "host",
+					   "fake: %s: hypervisor connection lost (host_down)", op)
+			    : fake_host_begin(host->model, op, changes_state, ret_latency_ms, err);
 	pthread_mutex_unlock(&host->lock);
 	if (n < 0)
 		return (int)n;
@@ -84,22 +90,24 @@ static int fake_begin(struct hvd_host *host, const char *op, bool changes_state,
 }
 
 /* Callers own out-structs of the size they know: fill only what fits. */
-static int fake_copy_out(void *ret, const void *full, size_t full_size, const char *what,
-			 struct hv_error *err)
+static int
+fake_copy_out(void *ret, const void *full, size_t full_size, const char *what, struct hv_error *err)
 {
 	uint32_t size;
 	if (!ret)
 		return hv_error_set(err, -EINVAL, what, "fake: %s: no result struct", what);
 	memcpy(&size, ret, sizeof size);
 	if (size < sizeof size)
-		return hv_error_set(err, -EINVAL, "struct_size", "fake: %s: struct_size %u is too small", what, size);
+		return hv_error_set(err, -EINVAL, "struct_size",
+				    "fake: %s: struct_size %u is too small", what, size);
 	memcpy(ret, full, size < full_size ? size : full_size);
 	memcpy(ret, &size, sizeof size);
 	return 0;
 }
 
 /* Sets host_down and tells the agent (HOST_DOWN / HOST_UP) when it changed. */
-static void fake_set_down(struct hvd_host *host, bool down)
+static void
+fake_set_down(struct hvd_host *host, bool down)
 {
 	bool changed;
 
@@ -117,7 +125,8 @@ static void fake_set_down(struct hvd_host *host, bool down)
 }
 
 /* Waits ms or until close; false when closing. */
-static bool fake_flap_wait(struct hvd_host *host, uint32_t ms)
+static bool
+fake_flap_wait(struct hvd_host *host, uint32_t ms)
 {
 	struct timespec ts;
 
@@ -136,7 +145,8 @@ static bool fake_flap_wait(struct hvd_host *host, uint32_t ms)
 	return go_on;
 }
 
-static void *fake_flap_main(void *arg)
+static void *
+fake_flap_main(void *arg)
 {
 	struct hvd_host *host = arg;
 
@@ -148,8 +158,8 @@ static void *fake_flap_main(void *arg)
 	return NULL;
 }
 
-static int fake_open(const struct hvd_kv *cfg, size_t n_cfg, struct hvd_host **ret_host,
-		     struct hv_error *err)
+static int
+fake_open(const struct hvd_kv *cfg, size_t n_cfg, struct hvd_host **ret_host, struct hv_error *err)
 {
 	*ret_host = NULL;
 	struct hvd_host *host = calloc(1, sizeof *host);
@@ -180,7 +190,8 @@ static int fake_open(const struct hvd_kv *cfg, size_t n_cfg, struct hvd_host **r
 	for (size_t k = 0; k < n_cfg; k++)
 		if (cfg[k].key && cfg[k].value && strcmp(cfg[k].key, "instances_path") == 0 &&
 		    cfg[k].value[0] == '/')
-			snprintf(host->instances_path, sizeof host->instances_path, "%s", cfg[k].value);
+			snprintf(host->instances_path, sizeof host->instances_path, "%s",
+				 cfg[k].value);
 	const char *flap = getenv("HVAGENT_FAKE_HOST_FLAP");
 	if (flap && sscanf(flap, "%u:%u", &host->flap_after_ms, &host->flap_for_ms) == 2)
 		host->flap_started = pthread_create(&host->flap, NULL, fake_flap_main, host) == 0;
@@ -188,7 +199,8 @@ static int fake_open(const struct hvd_kv *cfg, size_t n_cfg, struct hvd_host **r
 	return 0;
 }
 
-static void fake_close(struct hvd_host *host)
+static void
+fake_close(struct hvd_host *host)
 {
 	if (!host)
 		return;
@@ -206,7 +218,8 @@ static void fake_close(struct hvd_host *host)
 	free(host);
 }
 
-static int fake_host_info_op(struct hvd_host *host, struct hvd_host_info *ret, struct hv_error *err)
+static int
+fake_host_info_op(struct hvd_host *host, struct hvd_host_info *ret, struct hv_error *err)
 {
 	struct fake_call call;
 	uint32_t lat;
@@ -221,7 +234,8 @@ static int fake_host_info_op(struct hvd_host *host, struct hvd_host_info *ret, s
 	return fake_copy_out(ret, &full, sizeof full, "host_info", err);
 }
 
-static int fake_host_stats_op(struct hvd_host *host, struct hvd_host_stats *ret, struct hv_error *err)
+static int
+fake_host_stats_op(struct hvd_host *host, struct hvd_host_stats *ret, struct hv_error *err)
 {
 	struct fake_call call;
 	uint32_t lat;
@@ -236,8 +250,8 @@ static int fake_host_stats_op(struct hvd_host *host, struct hvd_host_stats *ret,
 	return fake_copy_out(ret, &full, sizeof full, "host_stats", err);
 }
 
-static int fake_list_instances(struct hvd_host *host, hvd_instance_fn fn, void *ctx,
-			       struct hv_error *err)
+static int
+fake_list_instances(struct hvd_host *host, hvd_instance_fn fn, void *ctx, struct hv_error *err)
 {
 	struct fake_call call;
 	uint32_t lat;
@@ -261,8 +275,9 @@ static int fake_list_instances(struct hvd_host *host, hvd_instance_fn fn, void *
 	return 0;
 }
 
-static int fake_get_instance(struct hvd_host *host, const char *uuid, struct hvd_instance_info *ret,
-			     struct hv_error *err)
+static int
+fake_get_instance(struct hvd_host *host, const char *uuid, struct hvd_instance_info *ret,
+		  struct hv_error *err)
 {
 	struct fake_call call;
 	uint32_t lat;
@@ -279,11 +294,11 @@ static int fake_get_instance(struct hvd_host *host, const char *uuid, struct hvd
 	return fake_copy_out(ret, &full, sizeof full, "get_instance", err);
 }
 
-static int fake_spawn_op(struct hvd_host *host, const struct hvd_instance_spec *spec,
-			 struct hv_error *err)
+static int
+fake_spawn_op(struct hvd_host *host, const struct hvd_instance_spec *spec, struct hv_error *err)
 {
 	struct fake_call call;
-	struct fake_events ev = { 0 };
+	struct fake_events ev = {0};
 	uint32_t lat;
 	int r = fake_begin(host, "spawn", true, &call, &lat, err);
 	if (r < 0)
@@ -297,16 +312,17 @@ static int fake_spawn_op(struct hvd_host *host, const struct hvd_instance_spec *
 	return r;
 }
 
-static void fake_root_path(const struct hvd_host *host, const char *uuid, char *buf, size_t size)
+static void
+fake_root_path(const struct hvd_host *host, const char *uuid, char *buf, size_t size)
 {
 	snprintf(buf, size, "%s/%s.fake-root", host->instances_path, uuid);
 }
 
-static int fake_destroy_op(struct hvd_host *host, const char *uuid, bool delete_disks,
-			   struct hv_error *err)
+static int
+fake_destroy_op(struct hvd_host *host, const char *uuid, bool delete_disks, struct hv_error *err)
 {
 	struct fake_call call;
-	struct fake_events ev = { 0 };
+	struct fake_events ev = {0};
 	uint32_t lat;
 	int r = fake_begin(host, "destroy", true, &call, &lat, err);
 	if (r < 0)
@@ -328,11 +344,12 @@ static int fake_destroy_op(struct hvd_host *host, const char *uuid, bool delete_
 
 /* The shape of every table-driven action: count, wait, act, then (for a guest that takes
  * its time or ignores ACPI) wait outside the lock and finish. */
-static int fake_action(struct hvd_host *host, const char *op, const char *uuid,
-		       enum fake_action action, uint32_t timeout_s, struct hv_error *err)
+static int
+fake_action(struct hvd_host *host, const char *op, const char *uuid, enum fake_action action,
+	    uint32_t timeout_s, struct hv_error *err)
 {
 	struct fake_call call;
-	struct fake_events ev = { 0 };
+	struct fake_events ev = {0};
 	uint32_t lat;
 	int r = fake_begin(host, op, true, &call, &lat, err);
 	if (r < 0)
@@ -363,66 +380,77 @@ static int fake_action(struct hvd_host *host, const char *op, const char *uuid,
 	return r < 0 ? r : 0;
 }
 
-static int fake_power_off(struct hvd_host *host, const char *uuid, uint32_t timeout_s,
-			  struct hv_error *err)
+static int
+fake_power_off(struct hvd_host *host, const char *uuid, uint32_t timeout_s, struct hv_error *err)
 {
 	return fake_action(host, "power_off", uuid, FAKE_POWER_OFF, timeout_s, err);
 }
 
-static int fake_power_on(struct hvd_host *host, const char *uuid, struct hv_error *err)
+static int
+fake_power_on(struct hvd_host *host, const char *uuid, struct hv_error *err)
 {
 	return fake_action(host, "power_on", uuid, FAKE_POWER_ON, 0, err);
 }
 
-static int fake_reboot(struct hvd_host *host, const char *uuid, enum hvd_reboot_type type,
-		       uint32_t timeout_s, struct hv_error *err)
+static int
+fake_reboot(struct hvd_host *host, const char *uuid, enum hvd_reboot_type type, uint32_t timeout_s,
+	    struct hv_error *err)
 {
 	if (type != HVD_REBOOT_SOFT && type != HVD_REBOOT_HARD)
-		return hv_error_set(err, -EINVAL, "type", "fake: reboot type %d is not soft or hard", (int)type);
-	return fake_action(host, "reboot", uuid, type == HVD_REBOOT_SOFT ? FAKE_REBOOT_SOFT : FAKE_REBOOT_HARD,
-			   timeout_s, err);
+		return hv_error_set(err, -EINVAL, "type",
+				    "fake: reboot type %d is not soft or hard", (int)type);
+	return fake_action(host, "reboot", uuid,
+			   type == HVD_REBOOT_SOFT ? FAKE_REBOOT_SOFT : FAKE_REBOOT_HARD, timeout_s,
+			   err);
 }
 
-static int fake_pause(struct hvd_host *host, const char *uuid, struct hv_error *err)
+static int
+fake_pause(struct hvd_host *host, const char *uuid, struct hv_error *err)
 {
 	return fake_action(host, "pause", uuid, FAKE_PAUSE, 0, err);
 }
 
-static int fake_unpause(struct hvd_host *host, const char *uuid, struct hv_error *err)
+static int
+fake_unpause(struct hvd_host *host, const char *uuid, struct hv_error *err)
 {
 	return fake_action(host, "unpause", uuid, FAKE_UNPAUSE, 0, err);
 }
 
-static int fake_suspend(struct hvd_host *host, const char *uuid, struct hv_error *err)
+static int
+fake_suspend(struct hvd_host *host, const char *uuid, struct hv_error *err)
 {
 	return fake_action(host, "suspend", uuid, FAKE_SUSPEND, 0, err);
 }
 
-static int fake_resume(struct hvd_host *host, const char *uuid, struct hv_error *err)
+static int
+fake_resume(struct hvd_host *host, const char *uuid, struct hv_error *err)
 {
 	return fake_action(host, "resume", uuid, FAKE_RESUME, 0, err);
 }
 
-static int fake_confirm_resize(struct hvd_host *host, const char *uuid, struct hv_error *err)
+static int
+fake_confirm_resize(struct hvd_host *host, const char *uuid, struct hv_error *err)
 {
 	return fake_action(host, "confirm_resize", uuid, FAKE_CONFIRM_RESIZE, 0, err);
 }
 
-static int fake_revert_resize(struct hvd_host *host, const char *uuid, struct hv_error *err)
+static int
+fake_revert_resize(struct hvd_host *host, const char *uuid, struct hv_error *err)
 {
 	return fake_action(host, "revert_resize", uuid, FAKE_REVERT_RESIZE, 0, err);
 }
 
-static int fake_unrescue(struct hvd_host *host, const char *uuid, struct hv_error *err)
+static int
+fake_unrescue(struct hvd_host *host, const char *uuid, struct hv_error *err)
 {
 	return fake_action(host, "unrescue", uuid, FAKE_UNRESCUE, 0, err);
 }
 
-static int fake_resize_op(struct hvd_host *host, const struct hvd_instance_spec *spec,
-			  struct hv_error *err)
+static int
+fake_resize_op(struct hvd_host *host, const struct hvd_instance_spec *spec, struct hv_error *err)
 {
 	struct fake_call call;
-	struct fake_events ev = { 0 };
+	struct fake_events ev = {0};
 	uint32_t lat;
 	int r = fake_begin(host, "resize", true, &call, &lat, err);
 	if (r < 0)
@@ -436,11 +464,11 @@ static int fake_resize_op(struct hvd_host *host, const struct hvd_instance_spec 
 	return r;
 }
 
-static int fake_rebuild_op(struct hvd_host *host, const struct hvd_instance_spec *spec,
-			   struct hv_error *err)
+static int
+fake_rebuild_op(struct hvd_host *host, const struct hvd_instance_spec *spec, struct hv_error *err)
 {
 	struct fake_call call;
-	struct fake_events ev = { 0 };
+	struct fake_events ev = {0};
 	uint32_t lat;
 	int r = fake_begin(host, "rebuild", true, &call, &lat, err);
 	if (r < 0)
@@ -454,11 +482,12 @@ static int fake_rebuild_op(struct hvd_host *host, const struct hvd_instance_spec
 	return r;
 }
 
-static int fake_rescue_op(struct hvd_host *host, const char *uuid, const struct hvd_image *image,
-			  struct hv_error *err)
+static int
+fake_rescue_op(struct hvd_host *host, const char *uuid, const struct hvd_image *image,
+	       struct hv_error *err)
 {
 	struct fake_call call;
-	struct fake_events ev = { 0 };
+	struct fake_events ev = {0};
 	uint32_t lat;
 	int r = fake_begin(host, "rescue", true, &call, &lat, err);
 	if (r < 0)
@@ -472,13 +501,15 @@ static int fake_rescue_op(struct hvd_host *host, const char *uuid, const struct 
 	return r;
 }
 
-static int fake_write_file(const char *path, const char *text, struct hv_error *err)
+static int
+fake_write_file(const char *path, const char *text, struct hv_error *err)
 {
 	/* O_EXCL: a snapshot never overwrites an image already in the store. */
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0) {
 		int e = errno;
-		return hv_error_set(err, -e, "dest_path", "fake: cannot create snapshot %s: %s", path, strerror(e));
+		return hv_error_set(err, -e, "dest_path", "fake: cannot create snapshot %s: %s",
+				    path, strerror(e));
 	}
 	size_t len = strlen(text), off = 0;
 	while (off < len) {
@@ -489,29 +520,35 @@ static int fake_write_file(const char *path, const char *text, struct hv_error *
 			int e = errno;
 			close(fd);
 			unlink(path);
-			return hv_error_set(err, -e, "dest_path", "fake: cannot write snapshot %s: %s", path, strerror(e));
+			return hv_error_set(err, -e, "dest_path",
+					    "fake: cannot write snapshot %s: %s", path,
+					    strerror(e));
 		}
 		off += (size_t)w;
 	}
 	if (close(fd) < 0) {
 		int e = errno;
 		unlink(path);
-		return hv_error_set(err, -e, "dest_path", "fake: cannot write snapshot %s: %s", path, strerror(e));
+		return hv_error_set(err, -e, "dest_path", "fake: cannot write snapshot %s: %s",
+				    path, strerror(e));
 	}
 	return 0;
 }
 
-static int fake_snapshot_op(struct hvd_host *host, const char *uuid, const char *dest_path,
-			    const char *dest_format, struct hv_error *err)
+static int
+fake_snapshot_op(struct hvd_host *host, const char *uuid, const char *dest_path,
+		 const char *dest_format, struct hv_error *err)
 {
 	struct fake_call call;
 	uint32_t lat;
 	char *text;
 	if (!dest_path || dest_path[0] != '/')
-		return hv_error_set(err, -EINVAL, "dest_path", "fake: snapshot destination must be an absolute path");
+		return hv_error_set(err, -EINVAL, "dest_path",
+				    "fake: snapshot destination must be an absolute path");
 	for (const char *p = dest_path; *p; p++)
 		if ((unsigned char)*p < 0x20)
-			return hv_error_set(err, -EINVAL, "dest_path", "fake: snapshot destination has a control character");
+			return hv_error_set(err, -EINVAL, "dest_path",
+					    "fake: snapshot destination has a control character");
 	int r = fake_begin(host, "snapshot", true, &call, &lat, err);
 	if (r < 0)
 		return r;
@@ -527,13 +564,15 @@ static int fake_snapshot_op(struct hvd_host *host, const char *uuid, const char 
 	return r;
 }
 
-static int fake_console_log_op(struct hvd_host *host, const char *uuid, size_t max_bytes,
-			       char **ret_text, struct hv_error *err)
+static int
+fake_console_log_op(struct hvd_host *host, const char *uuid, size_t max_bytes, char **ret_text,
+		    struct hv_error *err)
 {
 	struct fake_call call;
 	uint32_t lat;
 	if (!ret_text)
-		return hv_error_set(err, -EINVAL, "ret_text", "fake: console_log: no result pointer");
+		return hv_error_set(err, -EINVAL, "ret_text",
+				    "fake: console_log: no result pointer");
 	*ret_text = NULL;
 	int r = fake_begin(host, "console_log", false, &call, &lat, err);
 	if (r < 0)
@@ -545,8 +584,9 @@ static int fake_console_log_op(struct hvd_host *host, const char *uuid, size_t m
 	return r;
 }
 
-static int fake_get_console(struct hvd_host *host, const char *uuid, enum hvd_console_type type,
-			    struct hvd_console *ret, struct hv_error *err)
+static int
+fake_get_console(struct hvd_host *host, const char *uuid, enum hvd_console_type type,
+		 struct hvd_console *ret, struct hv_error *err)
 {
 	struct fake_call call;
 	uint32_t lat;
@@ -564,8 +604,9 @@ static int fake_get_console(struct hvd_host *host, const char *uuid, enum hvd_co
 	return fake_copy_out(ret, &full, sizeof full, "get_console", err);
 }
 
-static int fake_set_admin_password(struct hvd_host *host, const char *uuid, const char *user,
-				   const char *password, struct hv_error *err)
+static int
+fake_set_admin_password(struct hvd_host *host, const char *uuid, const char *user,
+			const char *password, struct hv_error *err)
 {
 	struct fake_call call;
 	uint32_t lat;
@@ -583,11 +624,12 @@ static int fake_set_admin_password(struct hvd_host *host, const char *uuid, cons
 /* The fake boots no guest, so its root disk is a small file that is no disk image, reported
  * as qcow2 like the libvirt driver's overlays: offline injection into it fails validation
  * ("not a qcow2 image") without launching an appliance - the failure path, on demand. */
-static int fake_root_disk(struct hvd_host *host, const char *uuid, char **ret_path,
-			  char **ret_format, struct hv_error *err)
+static int
+fake_root_disk(struct hvd_host *host, const char *uuid, char **ret_path, char **ret_format,
+	       struct hv_error *err)
 {
 	struct fake_call call;
-	struct hvd_instance_info info = { .struct_size = sizeof info };
+	struct hvd_instance_info info = {.struct_size = sizeof info};
 	char path[4096 + 64], text[128];
 	uint32_t lat;
 	int r = fake_begin(host, "root_disk", false, &call, &lat, err);
@@ -596,7 +638,8 @@ static int fake_root_disk(struct hvd_host *host, const char *uuid, char **ret_pa
 	if (r < 0)
 		return r;
 	if (!host->instances_path[0])
-		return hv_error_set(err, -EOPNOTSUPP, "instances_path", "fake: root_disk: no instances_path");
+		return hv_error_set(err, -EOPNOTSUPP, "instances_path",
+				    "fake: root_disk: no instances_path");
 	fake_sleep_ms(lat);
 	pthread_mutex_lock(&host->lock);
 	r = fake_instance_info(host->model, uuid, fake_now(), &info, err);
@@ -604,8 +647,9 @@ static int fake_root_disk(struct hvd_host *host, const char *uuid, char **ret_pa
 	if (r < 0)
 		return r;
 	if (mkdir(host->instances_path, 0755) < 0 && errno != EEXIST)
-		return hv_error_set(err, -errno, "instances_path", "fake: root_disk: cannot create %s: %s",
-				    host->instances_path, strerror(errno));
+		return hv_error_set(err, -errno, "instances_path",
+				    "fake: root_disk: cannot create %s: %s", host->instances_path,
+				    strerror(errno));
 	fake_root_path(host, uuid, path, sizeof path);
 	snprintf(text, sizeof text, "fake root disk of %s: not a disk image\n", uuid);
 	if (access(path, F_OK) != 0 && (r = fake_write_file(path, text, err)) < 0)
@@ -618,11 +662,12 @@ static int fake_root_disk(struct hvd_host *host, const char *uuid, char **ret_pa
 	return 0;
 }
 
-static int fake_set_event_callback(struct hvd_host *host, hvd_event_fn fn, void *ctx,
-				   struct hv_error *err)
+static int
+fake_set_event_callback(struct hvd_host *host, hvd_event_fn fn, void *ctx, struct hv_error *err)
 {
 	if (!host)
-		return hv_error_set(err, -EINVAL, "host", "fake: set_event_callback: no host handle");
+		return hv_error_set(err, -EINVAL, "host",
+				    "fake: set_event_callback: no host handle");
 	pthread_mutex_lock(&host->cb_lock);
 	host->cb = fn;
 	host->cb_ctx = fn ? ctx : NULL;
@@ -630,14 +675,15 @@ static int fake_set_event_callback(struct hvd_host *host, hvd_event_fn fn, void 
 	return 0;
 }
 
-static int fake_set_option(struct hvd_host *host, const char *key, const char *value,
-			   struct hv_error *err)
+static int
+fake_set_option(struct hvd_host *host, const char *key, const char *value, struct hv_error *err)
 {
 	if (!host)
 		return hv_error_set(err, -EINVAL, "host", "fake: set_option: no host handle");
 	if (key && strcmp(key, "host_down") == 0) {
 		if (!value || (strcmp(value, "on") != 0 && strcmp(value, "off") != 0))
-			return hv_error_set(err, -EINVAL, "host_down", "fake: host_down: expected on or off");
+			return hv_error_set(err, -EINVAL, "host_down",
+					    "fake: host_down: expected on or off");
 		fake_set_down(host, strcmp(value, "on") == 0);
 		return 0;
 	}
@@ -688,7 +734,8 @@ static const struct hvd_driver fake_driver = {
 
 HVD_EXPORT const struct hvd_driver *hvagent_driver_entry(uint32_t agent_abi_version);
 
-HVD_EXPORT const struct hvd_driver *hvagent_driver_entry(uint32_t agent_abi_version)
+HVD_EXPORT const struct hvd_driver *
+hvagent_driver_entry(uint32_t agent_abi_version)
 {
 	/* An agent older than the ABI this driver was built for cannot use it. */
 	return agent_abi_version >= HVD_ABI_VERSION ? &fake_driver : NULL;

@@ -106,14 +106,22 @@ static const char *const fake_state_names[FAKE_N_STATES] = {
 };
 
 static const char *const fake_action_names[FAKE_N_ACTIONS] = {
-	[FAKE_POWER_OFF] = "power off",       [FAKE_POWER_ON] = "power on",
-	[FAKE_REBOOT_SOFT] = "soft reboot",   [FAKE_REBOOT_HARD] = "hard reboot",
-	[FAKE_PAUSE] = "pause",               [FAKE_UNPAUSE] = "unpause",
-	[FAKE_SUSPEND] = "suspend",           [FAKE_RESUME] = "resume",
-	[FAKE_RESIZE] = "resize",             [FAKE_CONFIRM_RESIZE] = "confirm the resize of",
-	[FAKE_REVERT_RESIZE] = "revert the resize of", [FAKE_REBUILD] = "rebuild",
-	[FAKE_RESCUE] = "rescue",             [FAKE_UNRESCUE] = "unrescue",
-	[FAKE_SNAPSHOT] = "snapshot",         [FAKE_GET_CONSOLE] = "open a console of",
+	[FAKE_POWER_OFF] = "power off",
+	[FAKE_POWER_ON] = "power on",
+	[FAKE_REBOOT_SOFT] = "soft reboot",
+	[FAKE_REBOOT_HARD] = "hard reboot",
+	[FAKE_PAUSE] = "pause",
+	[FAKE_UNPAUSE] = "unpause",
+	[FAKE_SUSPEND] = "suspend",
+	[FAKE_RESUME] = "resume",
+	[FAKE_RESIZE] = "resize",
+	[FAKE_CONFIRM_RESIZE] = "confirm the resize of",
+	[FAKE_REVERT_RESIZE] = "revert the resize of",
+	[FAKE_REBUILD] = "rebuild",
+	[FAKE_RESCUE] = "rescue",
+	[FAKE_UNRESCUE] = "unrescue",
+	[FAKE_SNAPSHOT] = "snapshot",
+	[FAKE_GET_CONSOLE] = "open a console of",
 	[FAKE_SET_PASSWORD] = "set the admin password of",
 };
 
@@ -138,49 +146,50 @@ static const char *const fake_action_lines[FAKE_N_ACTIONS] = {
 	[FAKE_SET_PASSWORD] = "password set",
 };
 
-const struct fake_transition *fake_transition(enum fake_action action, enum fake_state state)
+const struct fake_transition *
+fake_transition(enum fake_action action, enum fake_state state)
 {
 	if ((unsigned)action >= FAKE_N_ACTIONS || (unsigned)state >= FAKE_N_STATES)
 		return NULL;
 	return &fake_table[action][state];
 }
 
-const char *fake_state_name(enum fake_state state)
+const char *
+fake_state_name(enum fake_state state)
 {
 	return (unsigned)state < FAKE_N_STATES ? fake_state_names[state] : "unknown";
 }
 
-const char *fake_action_name(enum fake_action action)
+const char *
+fake_action_name(enum fake_action action)
 {
 	return (unsigned)action < FAKE_N_ACTIONS ? fake_action_names[action] : "unknown";
 }
 
-enum hvd_power_state fake_state_power(enum fake_state state)
+enum hvd_power_state
+fake_state_power(enum fake_state state)
 {
 	switch (state) {
 	case FAKE_RUNNING:
 	case FAKE_RESCUED:
-	case FAKE_RESIZED:
-		return HVD_POWER_RUNNING;
-	case FAKE_PAUSED:
-		return HVD_POWER_PAUSED;
+	case FAKE_RESIZED: return HVD_POWER_RUNNING;
+	case FAKE_PAUSED: return HVD_POWER_PAUSED;
 	case FAKE_SHUTDOWN:
-	case FAKE_RESIZED_SHUTDOWN:
-		return HVD_POWER_SHUTDOWN;
-	case FAKE_SUSPENDED:
-		return HVD_POWER_SUSPENDED;
-	default:
-		return HVD_POWER_NOSTATE;
+	case FAKE_RESIZED_SHUTDOWN: return HVD_POWER_SHUTDOWN;
+	case FAKE_SUSPENDED: return HVD_POWER_SUSPENDED;
+	default: return HVD_POWER_NOSTATE;
 	}
 }
 
-static bool fake_state_runs(enum fake_state s)
+static bool
+fake_state_runs(enum fake_state s)
 {
 	return fake_state_power(s) == HVD_POWER_RUNNING;
 }
 
 /* Memory resident: running or paused (a paused guest keeps its memory). */
-static bool fake_state_resident(enum fake_state s)
+static bool
+fake_state_resident(enum fake_state s)
 {
 	return fake_state_runs(s) || s == FAKE_PAUSED;
 }
@@ -189,10 +198,29 @@ static bool fake_state_resident(enum fake_state s)
 
 /* The ops a knob can name (open, close and the setters cannot fail or be slowed). */
 static const char *const fake_ops[] = {
-	"host_info", "host_stats", "list_instances", "get_instance", "spawn", "destroy",
-	"power_off", "power_on", "reboot", "pause", "unpause", "suspend", "resume", "resize",
-	"confirm_resize", "revert_resize", "rebuild", "rescue", "unrescue", "snapshot",
-	"console_log", "get_console", "set_admin_password",
+	"host_info",
+	"host_stats",
+	"list_instances",
+	"get_instance",
+	"spawn",
+	"destroy",
+	"power_off",
+	"power_on",
+	"reboot",
+	"pause",
+	"unpause",
+	"suspend",
+	"resume",
+	"resize",
+	"confirm_resize",
+	"revert_resize",
+	"rebuild",
+	"rescue",
+	"unrescue",
+	"snapshot",
+	"console_log",
+	"get_console",
+	"set_admin_password",
 };
 #define FAKE_N_OPS (sizeof fake_ops / sizeof fake_ops[0])
 
@@ -207,15 +235,15 @@ struct fake_instance {
 	char uuid[37];
 	char hostname[64];
 	enum fake_state state;
-	bool in_transit;          /* between fake_act() == FAKE_IN_PROGRESS and fake_complete() */
+	bool in_transit; /* between fake_act() == FAKE_IN_PROGRESS and fake_complete() */
 	enum fake_action transit_action;
 	enum fake_state transit_from;
 	struct fake_flavor flavor;
 	struct fake_flavor old_flavor; /* valid while a resize is pending */
 	char image_id[64];
 	char rescue_image_id[64];
-	bool guest_agent;         /* hw_qemu_guest_agent=yes */
-	bool require_quiesce;     /* os_require_quiesce=yes */
+	bool guest_agent;     /* hw_qemu_guest_agent=yes */
+	bool require_quiesce; /* os_require_quiesce=yes */
 	bool config_drive;
 	size_t n_ports;
 	uint32_t cell;
@@ -249,12 +277,13 @@ struct fake_host {
 	size_t n_inst, cap_inst;
 	uint32_t next_index;
 
-	uint32_t busy_vcpus;      /* sum over running instances */
-	uint64_t stats_ns;        /* counters below are banked up to here */
+	uint32_t busy_vcpus; /* sum over running instances */
+	uint64_t stats_ns;   /* counters below are banked up to here */
 	uint64_t user_ns, kernel_ns, idle_ns;
 };
 
-struct fake_host *fake_host_new(uint64_t now_ns)
+struct fake_host *
+fake_host_new(uint64_t now_ns)
 {
 	struct fake_host *h = calloc(1, sizeof *h);
 	if (!h)
@@ -273,7 +302,8 @@ struct fake_host *fake_host_new(uint64_t now_ns)
 	return h;
 }
 
-static void fake_instance_free(struct fake_instance *i)
+static void
+fake_instance_free(struct fake_instance *i)
 {
 	if (!i)
 		return;
@@ -281,7 +311,8 @@ static void fake_instance_free(struct fake_instance *i)
 	free(i);
 }
 
-void fake_host_free(struct fake_host *h)
+void
+fake_host_free(struct fake_host *h)
 {
 	if (!h)
 		return;
@@ -291,7 +322,8 @@ void fake_host_free(struct fake_host *h)
 	free(h);
 }
 
-static ssize_t fake_op_index(const char *op)
+static ssize_t
+fake_op_index(const char *op)
 {
 	for (size_t i = 0; i < FAKE_N_OPS; i++)
 		if (strcmp(fake_ops[i], op) == 0)
@@ -299,23 +331,27 @@ static ssize_t fake_op_index(const char *op)
 	return -1;
 }
 
-static int fake_parse_u64(const char *key, const char *value, uint64_t min, uint64_t max,
-			  uint64_t *ret, struct hv_error *err)
+static int
+fake_parse_u64(const char *key, const char *value, uint64_t min, uint64_t max, uint64_t *ret,
+	       struct hv_error *err)
 {
 	char *end;
 	errno = 0;
-	unsigned long long v = value && isdigit((unsigned char)*value) ? strtoull(value, &end, 10) : 0;
+	unsigned long long v =
+		value && isdigit((unsigned char)*value) ? strtoull(value, &end, 10) : 0;
 	if (!value || !isdigit((unsigned char)*value) || *end || errno || v < min || v > max)
 		return hv_error_set(err, -EINVAL, key,
-				    "fake: %s: '%.32s' is not an integer in %" PRIu64 "-%" PRIu64, key,
-				    value ? value : "", min, max);
+				    "fake: %s: '%.32s' is not an integer in %" PRIu64 "-%" PRIu64,
+				    key, value ? value : "", min, max);
 	*ret = v;
 	return 0;
 }
 
-static int fake_parse_bool(const char *s)
+static int
+fake_parse_bool(const char *s)
 {
-	static const char *const yes[] = { "on", "true", "yes", "1" }, *const no[] = { "off", "false", "no", "0" };
+	static const char *const yes[] = {"on", "true", "yes", "1"}, *const no[] = {"off", "false",
+										    "no", "0"};
 	for (size_t i = 0; s && i < 4; i++) {
 		if (strcasecmp(s, yes[i]) == 0)
 			return 1;
@@ -325,19 +361,20 @@ static int fake_parse_bool(const char *s)
 	return -EINVAL;
 }
 
-int fake_host_set(struct fake_host *h, const char *key, const char *value, bool at_open,
-		  struct hv_error *err)
+int
+fake_host_set(struct fake_host *h, const char *key, const char *value, bool at_open,
+	      struct hv_error *err)
 {
 	static const struct {
 		const char *key;
 		uint64_t min, max;
 		size_t offset;
 	} sizes[] = {
-		{ "vcpus", 1, 4096, offsetof(struct fake_host, vcpus) },
-		{ "memory_mb", 64, 16777216, offsetof(struct fake_host, memory_mb) },
-		{ "local_gb", 1, 1048576, offsetof(struct fake_host, local_gb) },
-		{ "numa_cells", 1, HVD_MAX_NUMA_CELLS, offsetof(struct fake_host, numa_cells) },
-		{ "cpu_mhz", 100, 10000, offsetof(struct fake_host, cpu_mhz) },
+		{"vcpus", 1, 4096, offsetof(struct fake_host, vcpus)},
+		{"memory_mb", 64, 16777216, offsetof(struct fake_host, memory_mb)},
+		{"local_gb", 1, 1048576, offsetof(struct fake_host, local_gb)},
+		{"numa_cells", 1, HVD_MAX_NUMA_CELLS, offsetof(struct fake_host, numa_cells)},
+		{"cpu_mhz", 100, 10000, offsetof(struct fake_host, cpu_mhz)},
 	};
 	uint64_t v;
 	int r;
@@ -349,7 +386,8 @@ int fake_host_set(struct fake_host *h, const char *key, const char *value, bool 
 			continue;
 		if (!at_open)
 			return hv_error_set(err, -EINVAL, key,
-					    "fake: %s is a host size: set it in the host config, not at run time",
+					    "fake: %s is a host size: set it in the host config, "
+					    "not at run time",
 					    key);
 		if ((r = fake_parse_u64(key, value, sizes[i].min, sizes[i].max, &v, err)) < 0)
 			return r;
@@ -382,9 +420,10 @@ int fake_host_set(struct fake_host *h, const char *key, const char *value, bool 
 		errno = 0;
 		double p = value && *value ? strtod(value, &end) : -1;
 		if (!value || !*value || *end || errno || !(p >= 0.0 && p <= 1.0))
-			return hv_error_set(err, -EINVAL, key,
-					    "fake: fail_probability: '%.32s' is not a number from 0 to 1",
-					    value ? value : "");
+			return hv_error_set(
+				err, -EINVAL, key,
+				"fake: fail_probability: '%.32s' is not a number from 0 to 1",
+				value ? value : "");
 		h->fail_probability = p;
 		return 0;
 	}
@@ -393,7 +432,8 @@ int fake_host_set(struct fake_host *h, const char *key, const char *value, bool 
 		errno = 0;
 		long long s = value && *value ? strtoll(value, &end, 10) : 0;
 		if (!value || !*value || *end || errno)
-			return hv_error_set(err, -EINVAL, key, "fake: seed: '%.32s' is not an integer",
+			return hv_error_set(err, -EINVAL, key,
+					    "fake: seed: '%.32s' is not an integer",
 					    value ? value : "");
 		h->seed = s;
 		h->rng = (uint64_t)s;
@@ -402,20 +442,24 @@ int fake_host_set(struct fake_host *h, const char *key, const char *value, bool 
 	if (strcmp(key, "acpi") == 0) {
 		int b = fake_parse_bool(value);
 		if (b < 0)
-			return hv_error_set(err, -EINVAL, key, "fake: acpi: '%.32s' is not on or off",
+			return hv_error_set(err, -EINVAL, key,
+					    "fake: acpi: '%.32s' is not on or off",
 					    value ? value : "");
 		h->acpi = b;
 		return 0;
 	}
 	if (at_open)
 		return 0;
-	return hv_error_set(err, -EINVAL, key,
-			    "fake: unknown option '%.64s' (allowed: latency_ms, latency.<op>, fail.<op>, "
-			    "fail_probability, seed, acpi)", key);
+	return hv_error_set(
+		err, -EINVAL, key,
+		"fake: unknown option '%.64s' (allowed: latency_ms, latency.<op>, fail.<op>, "
+		"fail_probability, seed, acpi)",
+		key);
 }
 
 /* splitmix64: tiny, and the same seed gives the same draws on every platform. */
-static uint64_t fake_rng_next(struct fake_host *h)
+static uint64_t
+fake_rng_next(struct fake_host *h)
 {
 	uint64_t z = (h->rng += 0x9e3779b97f4a7c15ull);
 	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
@@ -423,8 +467,9 @@ static uint64_t fake_rng_next(struct fake_host *h)
 	return z ^ (z >> 31);
 }
 
-int64_t fake_host_begin(struct fake_host *h, const char *op, bool changes_state,
-			uint32_t *ret_latency_ms, struct hv_error *err)
+int64_t
+fake_host_begin(struct fake_host *h, const char *op, bool changes_state, uint32_t *ret_latency_ms,
+		struct hv_error *err)
 {
 	ssize_t i = fake_op_index(op);
 	*ret_latency_ms = h->latency_ms;
@@ -435,27 +480,33 @@ int64_t fake_host_begin(struct fake_host *h, const char *op, bool changes_state,
 		*ret_latency_ms = (uint32_t)h->op_latency_ms[i];
 	if (h->fail_next[i]) {
 		h->fail_next[i]--;
-		return hv_error_set(err, -EIO, "", "fake: %s: injected failure (fail.%s, %" PRIu64 " more to come)",
+		return hv_error_set(err, -EIO, "",
+				    "fake: %s: injected failure (fail.%s, %" PRIu64
+				    " more to come)",
 				    op, op, h->fail_next[i]);
 	}
 	/* Only state-changing ops draw, so the agent's polling does not shift the sequence. */
 	if (changes_state && h->fail_probability > 0.0) {
 		double x = (double)(fake_rng_next(h) >> 11) * 0x1.0p-53;
 		if (x < h->fail_probability)
-			return hv_error_set(err, -EIO, "",
-					    "fake: %s: injected failure (fail_probability %g, seed %" PRId64 ")",
-					    op, h->fail_probability, h->seed);
+			return hv_error_set(
+				err, -EIO, "",
+				"fake: %s: injected failure (fail_probability %g, seed %" PRId64
+				")",
+				op, h->fail_probability, h->seed);
 	}
 	return (int64_t)n;
 }
 
-uint64_t fake_host_calls(const struct fake_host *h, const char *op)
+uint64_t
+fake_host_calls(const struct fake_host *h, const char *op)
 {
 	ssize_t i = fake_op_index(op);
 	return i < 0 ? 0 : h->calls[i];
 }
 
-bool fake_host_acpi(const struct fake_host *h)
+bool
+fake_host_acpi(const struct fake_host *h)
 {
 	return h->acpi;
 }
@@ -463,7 +514,8 @@ bool fake_host_acpi(const struct fake_host *h)
 /* ---- CPU time ---- */
 
 /* Banks the host counters up to now, at the current load. */
-static void fake_host_advance(struct fake_host *h, uint64_t now)
+static void
+fake_host_advance(struct fake_host *h, uint64_t now)
 {
 	if (now <= h->stats_ns)
 		return;
@@ -476,7 +528,8 @@ static void fake_host_advance(struct fake_host *h, uint64_t now)
 	h->stats_ns = now;
 }
 
-static uint64_t fake_uptime_ns(const struct fake_instance *i, uint64_t now)
+static uint64_t
+fake_uptime_ns(const struct fake_instance *i, uint64_t now)
 {
 	uint64_t up = i->up_ns;
 	if (fake_state_runs(i->state) && now > i->run_since_ns)
@@ -484,7 +537,8 @@ static uint64_t fake_uptime_ns(const struct fake_instance *i, uint64_t now)
 	return up;
 }
 
-static uint64_t fake_cpu_ns(const struct fake_instance *i, uint64_t now)
+static uint64_t
+fake_cpu_ns(const struct fake_instance *i, uint64_t now)
 {
 	uint64_t cpu = i->cpu_ns;
 	if (fake_state_runs(i->state) && now > i->run_since_ns)
@@ -494,7 +548,8 @@ static uint64_t fake_cpu_ns(const struct fake_instance *i, uint64_t now)
 
 /* ---- console log ---- */
 
-static void fake_log_raw(struct fake_instance *i, const char *text, size_t n)
+static void
+fake_log_raw(struct fake_instance *i, const char *text, size_t n)
 {
 	if (n >= FAKE_LOG_MAX)
 		return;
@@ -532,19 +587,22 @@ fake_log_at(struct fake_instance *i, uint64_t up_ns, const char *fmt, ...)
 }
 
 /* Writes the "uptime" lines a running guest printed since the last look. */
-static void fake_log_catch_up(struct fake_instance *i, uint64_t now)
+static void
+fake_log_catch_up(struct fake_instance *i, uint64_t now)
 {
 	uint64_t up_s = fake_uptime_ns(i, now) / NS;
 	if (up_s <= i->uptime_logged_s)
 		return;
 	if (up_s - i->uptime_logged_s > FAKE_UPTIME_BACKLOG) {
-		fake_log_at(i, (up_s - FAKE_UPTIME_BACKLOG) * NS, "(%" PRIu64 " uptime lines not kept)",
+		fake_log_at(i, (up_s - FAKE_UPTIME_BACKLOG) * NS,
+			    "(%" PRIu64 " uptime lines not kept)",
 			    up_s - FAKE_UPTIME_BACKLOG - i->uptime_logged_s);
 		i->uptime_logged_s = up_s - FAKE_UPTIME_BACKLOG;
 	}
 	while (i->uptime_logged_s < up_s) {
 		i->uptime_logged_s++;
-		fake_log_at(i, i->uptime_logged_s * NS, "uptime: %" PRIu64 " s", i->uptime_logged_s);
+		fake_log_at(i, i->uptime_logged_s * NS, "uptime: %" PRIu64 " s",
+			    i->uptime_logged_s);
 	}
 }
 
@@ -560,7 +618,8 @@ fake_log(struct fake_instance *i, uint64_t now, const char *fmt, ...)
 	fake_log_at(i, fake_uptime_ns(i, now), "%s", text);
 }
 
-static void fake_log_call(struct fake_instance *i, const struct fake_call *call)
+static void
+fake_log_call(struct fake_instance *i, const struct fake_call *call)
 {
 	if (call && call->op)
 		fake_log(i, call->now_ns, "fake: op %s #%" PRIu64, call->op, call->n);
@@ -568,8 +627,8 @@ static void fake_log_call(struct fake_instance *i, const struct fake_call *call)
 
 /* ---- state changes ---- */
 
-static void fake_set_state(struct fake_host *h, struct fake_instance *i, enum fake_state st,
-			   uint64_t now)
+static void
+fake_set_state(struct fake_host *h, struct fake_instance *i, enum fake_state st, uint64_t now)
 {
 	fake_log_catch_up(i, now);
 	fake_host_advance(h, now);
@@ -588,7 +647,8 @@ static void fake_set_state(struct fake_host *h, struct fake_instance *i, enum fa
 }
 
 /* A fresh guest kernel: uptime starts again and prints its boot lines. */
-static void fake_boot(struct fake_instance *i, uint64_t now, const char *image)
+static void
+fake_boot(struct fake_instance *i, uint64_t now, const char *image)
 {
 	if (fake_state_runs(i->state)) {
 		/* bank CPU time, then restart the uptime clock */
@@ -607,7 +667,8 @@ static void fake_boot(struct fake_instance *i, uint64_t now, const char *image)
 	fake_log_at(i, 0, "%s login:", i->hostname);
 }
 
-static void fake_event(struct fake_events *ev, const struct fake_instance *i, int type)
+static void
+fake_event(struct fake_events *ev, const struct fake_instance *i, int type)
 {
 	if (!ev || type == FAKE_NO_EVENT || ev->n >= sizeof ev->ev / sizeof ev->ev[0])
 		return;
@@ -617,7 +678,8 @@ static void fake_event(struct fake_events *ev, const struct fake_instance *i, in
 	e->power = type == HVD_EVENT_DELETED ? HVD_POWER_NOSTATE : fake_state_power(i->state);
 }
 
-static struct fake_instance *fake_find(const struct fake_host *h, const char *uuid, size_t *ret_idx)
+static struct fake_instance *
+fake_find(const struct fake_host *h, const char *uuid, size_t *ret_idx)
 {
 	for (size_t k = 0; uuid && k < h->n_inst; k++) {
 		if (strcmp(h->inst[k]->uuid, uuid) == 0) {
@@ -629,8 +691,9 @@ static struct fake_instance *fake_find(const struct fake_host *h, const char *uu
 	return NULL;
 }
 
-static int fake_lookup(const struct fake_host *h, const char *uuid, struct fake_instance **ret,
-		       struct hv_error *err)
+static int
+fake_lookup(const struct fake_host *h, const char *uuid, struct fake_instance **ret,
+	    struct hv_error *err)
 {
 	*ret = fake_find(h, uuid, NULL);
 	if (!*ret)
@@ -640,12 +703,14 @@ static int fake_lookup(const struct fake_host *h, const char *uuid, struct fake_
 }
 
 /* The table lookup every action goes through: a refusal names the action and the state. */
-static int fake_check(const struct fake_instance *i, enum fake_action a,
-		      const struct fake_transition **ret, struct hv_error *err)
+static int
+fake_check(const struct fake_instance *i, enum fake_action a, const struct fake_transition **ret,
+	   struct hv_error *err)
 {
 	if (i->in_transit)
-		return hv_error_set(err, -EBUSY, "", "cannot %s instance %s: it is in the middle of a %s",
-				    fake_action_names[a], i->uuid, fake_action_names[i->transit_action]);
+		return hv_error_set(
+			err, -EBUSY, "", "cannot %s instance %s: it is in the middle of a %s",
+			fake_action_names[a], i->uuid, fake_action_names[i->transit_action]);
 	const struct fake_transition *t = &fake_table[a][i->state];
 	if (!t->allowed)
 		return hv_error_set(err, -EBUSY, "", "cannot %s instance %s: it is %s",
@@ -656,7 +721,8 @@ static int fake_check(const struct fake_instance *i, enum fake_action a,
 
 /* ---- resources ---- */
 
-static void fake_usage(const struct fake_instance *i, uint32_t *vcpus, uint64_t *ram, uint64_t *disk)
+static void
+fake_usage(const struct fake_instance *i, uint32_t *vcpus, uint64_t *ram, uint64_t *disk)
 {
 	const struct fake_flavor *a = &i->flavor, *b = &i->old_flavor;
 	bool pending = i->state == FAKE_RESIZED || i->state == FAKE_RESIZED_SHUTDOWN;
@@ -666,8 +732,9 @@ static void fake_usage(const struct fake_instance *i, uint32_t *vcpus, uint64_t 
 }
 
 /* Claims: what the flavors of all instances but `skip` hold, plus f, must fit the host. */
-static int fake_fits(const struct fake_host *h, const struct fake_instance *skip,
-		     const struct fake_flavor *f, const char *uuid, struct hv_error *err)
+static int
+fake_fits(const struct fake_host *h, const struct fake_instance *skip, const struct fake_flavor *f,
+	  const char *uuid, struct hv_error *err)
 {
 	uint64_t vcpus = 0, ram = 0, disk = 0;
 	for (size_t k = 0; k < h->n_inst; k++) {
@@ -682,25 +749,30 @@ static int fake_fits(const struct fake_host *h, const struct fake_instance *skip
 	}
 	if (vcpus + f->vcpus > h->vcpus)
 		return hv_error_set(err, -ENOSPC, "flavor.vcpus",
-				    "fake: instance %s needs %" PRIu32 " vcpus, host has %" PRIu64 " of %" PRIu64 " free",
+				    "fake: instance %s needs %" PRIu32 " vcpus, host has %" PRIu64
+				    " of %" PRIu64 " free",
 				    uuid, f->vcpus, h->vcpus - vcpus, h->vcpus);
 	if (ram + f->ram_mb > h->memory_mb)
 		return hv_error_set(err, -ENOSPC, "flavor.ram_mb",
-				    "fake: instance %s needs %" PRIu64 " MB of memory, host has %" PRIu64 " of %" PRIu64 " MB free",
+				    "fake: instance %s needs %" PRIu64
+				    " MB of memory, host has %" PRIu64 " of %" PRIu64 " MB free",
 				    uuid, f->ram_mb, h->memory_mb - ram, h->memory_mb);
 	if (disk + f->disk_gb > h->local_gb)
 		return hv_error_set(err, -ENOSPC, "flavor.root_gb",
-				    "fake: instance %s needs %" PRIu64 " GB of disk, host has %" PRIu64 " of %" PRIu64 " GB free",
+				    "fake: instance %s needs %" PRIu64
+				    " GB of disk, host has %" PRIu64 " of %" PRIu64 " GB free",
 				    uuid, f->disk_gb, h->local_gb - disk, h->local_gb);
 	return 0;
 }
 
-static uint32_t fake_cells(const struct fake_host *h)
+static uint32_t
+fake_cells(const struct fake_host *h)
 {
 	return (uint32_t)(h->numa_cells < h->vcpus ? h->numa_cells : h->vcpus);
 }
 
-static uint64_t fake_cell_memory(const struct fake_host *h, uint32_t c)
+static uint64_t
+fake_cell_memory(const struct fake_host *h, uint32_t c)
 {
 	uint32_t n = fake_cells(h);
 	return h->memory_mb / n + (c < h->memory_mb % n ? 1 : 0);
@@ -708,7 +780,8 @@ static uint64_t fake_cell_memory(const struct fake_host *h, uint32_t c)
 
 /* ---- request validation ---- */
 
-static bool fake_is_printable(const char *s, size_t max)
+static bool
+fake_is_printable(const char *s, size_t max)
 {
 	size_t n = 0;
 	for (; *s; s++, n++)
@@ -717,7 +790,8 @@ static bool fake_is_printable(const char *s, size_t max)
 	return true;
 }
 
-static bool fake_kv_true(const struct hvd_kv *kv, size_t n, const char *key)
+static bool
+fake_kv_true(const struct hvd_kv *kv, size_t n, const char *key)
 {
 	for (size_t k = 0; kv && k < n; k++)
 		if (kv[k].key && strcmp(kv[k].key, key) == 0)
@@ -725,7 +799,8 @@ static bool fake_kv_true(const struct hvd_kv *kv, size_t n, const char *key)
 	return false;
 }
 
-static bool fake_is_one_of(const char *value, const char *const *allowed)
+static bool
+fake_is_one_of(const char *value, const char *const *allowed)
 {
 	for (; *allowed; allowed++)
 		if (strcmp(value, *allowed) == 0)
@@ -733,74 +808,96 @@ static bool fake_is_one_of(const char *value, const char *const *allowed)
 	return false;
 }
 
-static int fake_check_int_spec(const char *key, const char *value, long min, long max,
-			       struct hv_error *err)
+static int
+fake_check_int_spec(const char *key, const char *value, long min, long max, struct hv_error *err)
 {
 	char field[64], *end;
 	snprintf(field, sizeof field, "flavor.extra_specs.%s", key);
 	errno = 0;
 	long v = value && *value ? strtol(value, &end, 10) : 0;
 	if (!value || !*value || *end || errno || v < min || v > max)
-		return hv_error_set(err, -EINVAL, field, "fake: extra spec %s: '%.32s' is not an integer in %ld-%ld",
+		return hv_error_set(err, -EINVAL, field,
+				    "fake: extra spec %s: '%.32s' is not an integer in %ld-%ld",
 				    key, value ? value : "", min, max);
 	return 0;
 }
 
-static int fake_check_image(const struct hvd_image *img, const char *field, struct hv_error *err)
+static int
+fake_check_image(const struct hvd_image *img, const char *field, struct hv_error *err)
 {
 	if (!img->id || !*img->id || !fake_is_printable(img->id, 63))
-		return hv_error_set(err, -EINVAL, field, "fake: %s is missing or not 1-63 printable characters", field);
+		return hv_error_set(err, -EINVAL, field,
+				    "fake: %s is missing or not 1-63 printable characters", field);
 	if (img->format && strcmp(img->format, "raw") != 0 && strcmp(img->format, "qcow2") != 0)
-		return hv_error_set(err, -EINVAL, "image.format", "fake: image format '%.16s' is not raw or qcow2",
-				    img->format);
+		return hv_error_set(err, -EINVAL, "image.format",
+				    "fake: image format '%.16s' is not raw or qcow2", img->format);
 	if (img->n_properties && !img->properties)
-		return hv_error_set(err, -EINVAL, "image.properties", "fake: image properties missing");
+		return hv_error_set(err, -EINVAL, "image.properties",
+				    "fake: image properties missing");
 	return 0;
 }
 
 /* Copies the caller's spec into a full v1 struct (a shorter caller struct reads as zeros)
  * and checks everything the fake would otherwise have to trust. */
-static int fake_check_spec(const struct hvd_instance_spec *in, struct hvd_instance_spec *spec,
-			   struct fake_flavor *flavor, struct hv_error *err)
+static int
+fake_check_spec(const struct hvd_instance_spec *in, struct hvd_instance_spec *spec,
+		struct fake_flavor *flavor, struct hv_error *err)
 {
 	if (!in || in->struct_size < offsetof(struct hvd_instance_spec, flavor))
-		return hv_error_set(err, -EINVAL, "struct_size", "fake: instance spec is missing or too short");
+		return hv_error_set(err, -EINVAL, "struct_size",
+				    "fake: instance spec is missing or too short");
 	memset(spec, 0, sizeof *spec);
 	memcpy(spec, in, in->struct_size < sizeof *spec ? in->struct_size : sizeof *spec);
 
 	if (!hv_uuid_valid(spec->uuid))
-		return hv_error_set(err, -EINVAL, "uuid", "fake: uuid '%.40s' is not 8-4-4-4-12 lower-case hex digits",
+		return hv_error_set(err, -EINVAL, "uuid",
+				    "fake: uuid '%.40s' is not 8-4-4-4-12 lower-case hex digits",
 				    spec->uuid ? spec->uuid : "");
-	if (spec->hostname && (!fake_is_printable(spec->hostname, 63) || strchr(spec->hostname, ' ')))
-		return hv_error_set(err, -EINVAL, "hostname", "fake: hostname is not 1-63 printable characters without spaces");
+	if (spec->hostname &&
+	    (!fake_is_printable(spec->hostname, 63) || strchr(spec->hostname, ' ')))
+		return hv_error_set(
+			err, -EINVAL, "hostname",
+			"fake: hostname is not 1-63 printable characters without spaces");
 	const struct hvd_flavor *f = &spec->flavor;
 	if (f->vcpus == 0)
-		return hv_error_set(err, -EINVAL, "flavor.vcpus", "fake: flavor.vcpus must be at least 1");
+		return hv_error_set(err, -EINVAL, "flavor.vcpus",
+				    "fake: flavor.vcpus must be at least 1");
 	if (f->ram_mb == 0)
-		return hv_error_set(err, -EINVAL, "flavor.ram_mb", "fake: flavor.ram_mb must be at least 1");
+		return hv_error_set(err, -EINVAL, "flavor.ram_mb",
+				    "fake: flavor.ram_mb must be at least 1");
 	if (f->root_gb > 1048576 || f->ephemeral_gb > 1048576 || f->swap_mb > 1048576ull * 1024)
-		return hv_error_set(err, -EINVAL, "flavor.root_gb", "fake: flavor disk sizes are implausibly large");
+		return hv_error_set(err, -EINVAL, "flavor.root_gb",
+				    "fake: flavor disk sizes are implausibly large");
 	if (f->n_extra_specs && !f->extra_specs)
-		return hv_error_set(err, -EINVAL, "flavor.extra_specs", "fake: extra specs missing");
+		return hv_error_set(err, -EINVAL, "flavor.extra_specs",
+				    "fake: extra specs missing");
 	for (size_t k = 0; k < f->n_extra_specs; k++) {
 		const char *key = f->extra_specs[k].key, *val = f->extra_specs[k].value;
 		int r = 0;
 		if (!key || !val)
-			return hv_error_set(err, -EINVAL, "flavor.extra_specs", "fake: extra spec %zu has no key or value", k);
+			return hv_error_set(err, -EINVAL, "flavor.extra_specs",
+					    "fake: extra spec %zu has no key or value", k);
 		if (strcmp(key, "hw:cpu_policy") == 0) {
-			if (!fake_is_one_of(val, (const char *const[]){ "shared", "dedicated", NULL }))
-				return hv_error_set(err, -EINVAL, "flavor.extra_specs.hw:cpu_policy",
-						    "fake: extra spec hw:cpu_policy: '%.32s' is not shared or dedicated", val);
+			if (!fake_is_one_of(val,
+					    (const char *const[]){"shared", "dedicated", NULL}))
+				return hv_error_set(err, -EINVAL,
+						    "flavor.extra_specs.hw:cpu_policy",
+						    "fake: extra spec hw:cpu_policy: '%.32s' is "
+						    "not shared or dedicated",
+						    val);
 		} else if (strcmp(key, "hw:numa_nodes") == 0) {
 			r = fake_check_int_spec(key, val, 1, HVD_MAX_NUMA_CELLS, err);
 		} else if (strcmp(key, "hw:cpu_sockets") == 0 || strcmp(key, "hw:cpu_cores") == 0 ||
 			   strcmp(key, "hw:cpu_threads") == 0) {
 			r = fake_check_int_spec(key, val, 1, 4096, err);
 		} else if (strcmp(key, "hw:mem_page_size") == 0) {
-			if (!fake_is_one_of(val, (const char *const[]){ "small", "large", "any", "4", "2048",
-									 "1048576", NULL }))
-				return hv_error_set(err, -EINVAL, "flavor.extra_specs.hw:mem_page_size",
-						    "fake: extra spec hw:mem_page_size: '%.32s' is not small, large, any, 4, 2048 or 1048576", val);
+			if (!fake_is_one_of(val, (const char *const[]){"small", "large", "any", "4",
+								       "2048", "1048576", NULL}))
+				return hv_error_set(err, -EINVAL,
+						    "flavor.extra_specs.hw:mem_page_size",
+						    "fake: extra spec hw:mem_page_size: '%.32s' is "
+						    "not small, large, any, 4, 2048 or 1048576",
+						    val);
 		}
 		if (r < 0)
 			return r;
@@ -813,22 +910,29 @@ static int fake_check_spec(const struct hvd_instance_spec *in, struct hvd_instan
 	for (size_t k = 0; k < spec->n_ports; k++) {
 		const struct hvd_port *p = &spec->ports[k];
 		if (!hv_mac_valid(p->mac))
-			return hv_error_set(err, -EINVAL, "ports.mac", "fake: port %zu: mac is not lower-case xx:xx:xx:xx:xx:xx", k);
+			return hv_error_set(
+				err, -EINVAL, "ports.mac",
+				"fake: port %zu: mac is not lower-case xx:xx:xx:xx:xx:xx", k);
 		if (p->ifname && (strlen(p->ifname) > 15 || strchr(p->ifname, '/')))
-			return hv_error_set(err, -EINVAL, "ports.ifname", "fake: port %zu: interface name is longer than 15 or has '/'", k);
+			return hv_error_set(
+				err, -EINVAL, "ports.ifname",
+				"fake: port %zu: interface name is longer than 15 or has '/'", k);
 	}
 	if (spec->config_drive_path && spec->config_drive_path[0] != '/')
-		return hv_error_set(err, -EINVAL, "config_drive_path", "fake: config_drive_path must be absolute");
+		return hv_error_set(err, -EINVAL, "config_drive_path",
+				    "fake: config_drive_path must be absolute");
 
 	memset(flavor, 0, sizeof *flavor);
-	snprintf(flavor->name, sizeof flavor->name, "%s", f->name && fake_is_printable(f->name, 63) ? f->name : "");
+	snprintf(flavor->name, sizeof flavor->name, "%s",
+		 f->name && fake_is_printable(f->name, 63) ? f->name : "");
 	flavor->vcpus = f->vcpus;
 	flavor->ram_mb = f->ram_mb;
 	flavor->disk_gb = f->root_gb + f->ephemeral_gb + (f->swap_mb + 1023) / 1024;
 	return 0;
 }
 
-static void fake_take_image(struct fake_instance *i, const struct hvd_image *img)
+static void
+fake_take_image(struct fake_instance *i, const struct hvd_image *img)
 {
 	snprintf(i->image_id, sizeof i->image_id, "%s", img->id);
 	i->guest_agent = fake_kv_true(img->properties, img->n_properties, "hw_qemu_guest_agent");
@@ -837,8 +941,9 @@ static void fake_take_image(struct fake_instance *i, const struct hvd_image *img
 
 /* ---- ops ---- */
 
-int fake_spawn(struct fake_host *h, const struct hvd_instance_spec *in,
-	       const struct fake_call *call, struct fake_events *ev, struct hv_error *err)
+int
+fake_spawn(struct fake_host *h, const struct hvd_instance_spec *in, const struct fake_call *call,
+	   struct fake_events *ev, struct hv_error *err)
 {
 	struct hvd_instance_spec spec;
 	struct fake_flavor flavor;
@@ -846,7 +951,8 @@ int fake_spawn(struct fake_host *h, const struct hvd_instance_spec *in,
 	if (r < 0)
 		return r;
 	if (fake_find(h, spec.uuid, NULL))
-		return hv_error_set(err, -EEXIST, "uuid", "fake: instance %s already exists", spec.uuid);
+		return hv_error_set(err, -EEXIST, "uuid", "fake: instance %s already exists",
+				    spec.uuid);
 	if ((r = fake_fits(h, NULL, &flavor, spec.uuid, err)) < 0)
 		return r;
 	if (HV_GROW(h->inst, h->cap_inst, h->n_inst + 1) < 0)
@@ -855,7 +961,8 @@ int fake_spawn(struct fake_host *h, const struct hvd_instance_spec *in,
 	if (!i)
 		return hv_error_set(err, -ENOMEM, "", "fake: out of memory");
 	memcpy(i->uuid, spec.uuid, sizeof i->uuid);
-	snprintf(i->hostname, sizeof i->hostname, "%s", spec.hostname && *spec.hostname ? spec.hostname : "localhost");
+	snprintf(i->hostname, sizeof i->hostname, "%s",
+		 spec.hostname && *spec.hostname ? spec.hostname : "localhost");
 	i->flavor = flavor;
 	fake_take_image(i, &spec.image);
 	i->config_drive = spec.config_drive_path != NULL;
@@ -889,8 +996,9 @@ int fake_spawn(struct fake_host *h, const struct hvd_instance_spec *in,
 	return 0;
 }
 
-int fake_destroy(struct fake_host *h, const char *uuid, const struct fake_call *call,
-		 struct fake_events *ev, struct hv_error *err)
+int
+fake_destroy(struct fake_host *h, const char *uuid, const struct fake_call *call,
+	     struct fake_events *ev, struct hv_error *err)
 {
 	size_t idx;
 	struct fake_instance *i = fake_find(h, uuid, &idx);
@@ -904,8 +1012,9 @@ int fake_destroy(struct fake_host *h, const char *uuid, const struct fake_call *
 	return 0;
 }
 
-int fake_act(struct fake_host *h, const char *uuid, enum fake_action a, unsigned flags,
-	     const struct fake_call *call, struct fake_events *ev, struct hv_error *err)
+int
+fake_act(struct fake_host *h, const char *uuid, enum fake_action a, unsigned flags,
+	 const struct fake_call *call, struct fake_events *ev, struct hv_error *err)
 {
 	struct fake_instance *i;
 	const struct fake_transition *t;
@@ -941,8 +1050,10 @@ int fake_act(struct fake_host *h, const char *uuid, enum fake_action a, unsigned
 		fake_set_state(h, i, FAKE_SHUTDOWN, now); /* bank CPU time at the new size */
 		i->flavor = i->old_flavor;
 	}
-	fake_log(i, now, "%s", graceful && (flags & FAKE_FORCE) && a == FAKE_REBOOT_SOFT
-				       ? fake_action_lines[FAKE_REBOOT_HARD] : fake_action_lines[a]);
+	fake_log(i, now, "%s",
+		 graceful && (flags & FAKE_FORCE) && a == FAKE_REBOOT_SOFT
+			 ? fake_action_lines[FAKE_REBOOT_HARD]
+			 : fake_action_lines[a]);
 	fake_set_state(h, i, t->next, now);
 	if (a == FAKE_CONFIRM_RESIZE || a == FAKE_REVERT_RESIZE)
 		memset(&i->old_flavor, 0, sizeof i->old_flavor);
@@ -962,15 +1073,17 @@ int fake_act(struct fake_host *h, const char *uuid, enum fake_action a, unsigned
 	return 0;
 }
 
-int fake_complete(struct fake_host *h, const char *uuid, const struct fake_call *call,
-		  struct fake_events *ev, struct hv_error *err)
+int
+fake_complete(struct fake_host *h, const char *uuid, const struct fake_call *call,
+	      struct fake_events *ev, struct hv_error *err)
 {
 	struct fake_instance *i;
 	int r = fake_lookup(h, uuid, &i, err);
 	if (r < 0)
 		return r;
 	if (!i->in_transit)
-		return hv_error_set(err, -EBUSY, "", "fake: instance %s has no action in progress", uuid);
+		return hv_error_set(err, -EBUSY, "", "fake: instance %s has no action in progress",
+				    uuid);
 	const struct fake_transition *t = &fake_table[i->transit_action][i->transit_from];
 	i->in_transit = false;
 	fake_set_state(h, i, t->next, call->now_ns);
@@ -979,8 +1092,9 @@ int fake_complete(struct fake_host *h, const char *uuid, const struct fake_call 
 	return 0;
 }
 
-int fake_resize(struct fake_host *h, const struct hvd_instance_spec *in,
-		const struct fake_call *call, struct fake_events *ev, struct hv_error *err)
+int
+fake_resize(struct fake_host *h, const struct hvd_instance_spec *in, const struct fake_call *call,
+	    struct fake_events *ev, struct hv_error *err)
 {
 	struct hvd_instance_spec spec;
 	struct fake_flavor flavor;
@@ -988,7 +1102,8 @@ int fake_resize(struct fake_host *h, const struct hvd_instance_spec *in,
 	const struct fake_transition *t;
 	int r;
 	if ((r = fake_check_spec(in, &spec, &flavor, err)) < 0 ||
-	    (r = fake_lookup(h, spec.uuid, &i, err)) < 0 || (r = fake_check(i, FAKE_RESIZE, &t, err)) < 0)
+	    (r = fake_lookup(h, spec.uuid, &i, err)) < 0 ||
+	    (r = fake_check(i, FAKE_RESIZE, &t, err)) < 0)
 		return r;
 	/* Both definitions are held until confirm/revert: the larger of each must fit. */
 	struct fake_flavor need = flavor;
@@ -1015,8 +1130,9 @@ int fake_resize(struct fake_host *h, const struct hvd_instance_spec *in,
 	return 0;
 }
 
-int fake_rebuild(struct fake_host *h, const struct hvd_instance_spec *in,
-		 const struct fake_call *call, struct fake_events *ev, struct hv_error *err)
+int
+fake_rebuild(struct fake_host *h, const struct hvd_instance_spec *in, const struct fake_call *call,
+	     struct fake_events *ev, struct hv_error *err)
 {
 	struct hvd_instance_spec spec;
 	struct fake_flavor flavor;
@@ -1024,7 +1140,8 @@ int fake_rebuild(struct fake_host *h, const struct hvd_instance_spec *in,
 	const struct fake_transition *t;
 	int r;
 	if ((r = fake_check_spec(in, &spec, &flavor, err)) < 0 ||
-	    (r = fake_lookup(h, spec.uuid, &i, err)) < 0 || (r = fake_check(i, FAKE_REBUILD, &t, err)) < 0)
+	    (r = fake_lookup(h, spec.uuid, &i, err)) < 0 ||
+	    (r = fake_check(i, FAKE_REBUILD, &t, err)) < 0)
 		return r;
 	uint64_t now = call->now_ns;
 	fake_log_call(i, call);
@@ -1038,8 +1155,9 @@ int fake_rebuild(struct fake_host *h, const struct hvd_instance_spec *in,
 	return 0;
 }
 
-int fake_rescue(struct fake_host *h, const char *uuid, const struct hvd_image *image,
-		const struct fake_call *call, struct fake_events *ev, struct hv_error *err)
+int
+fake_rescue(struct fake_host *h, const char *uuid, const struct hvd_image *image,
+	    const struct fake_call *call, struct fake_events *ev, struct hv_error *err)
 {
 	struct fake_instance *i;
 	const struct fake_transition *t;
@@ -1047,44 +1165,52 @@ int fake_rescue(struct fake_host *h, const char *uuid, const struct hvd_image *i
 	if (!image)
 		return hv_error_set(err, -EINVAL, "rescue_image", "fake: rescue image missing");
 	if ((r = fake_check_image(image, "rescue_image.id", err)) < 0 ||
-	    (r = fake_lookup(h, uuid, &i, err)) < 0 || (r = fake_check(i, FAKE_RESCUE, &t, err)) < 0)
+	    (r = fake_lookup(h, uuid, &i, err)) < 0 ||
+	    (r = fake_check(i, FAKE_RESCUE, &t, err)) < 0)
 		return r;
 	uint64_t now = call->now_ns;
 	fake_log_call(i, call);
 	snprintf(i->rescue_image_id, sizeof i->rescue_image_id, "%s", image->id);
-	fake_log(i, now, "rescue: booting image %s, root disk %s attached second", image->id, i->image_id);
+	fake_log(i, now, "rescue: booting image %s, root disk %s attached second", image->id,
+		 i->image_id);
 	fake_set_state(h, i, t->next, now);
 	fake_boot(i, now, i->rescue_image_id);
 	fake_event(ev, i, t->event);
 	return 0;
 }
 
-int fake_snapshot(struct fake_host *h, const char *uuid, const char *dest_format,
-		  const struct fake_call *call, char **ret_text, struct hv_error *err)
+int
+fake_snapshot(struct fake_host *h, const char *uuid, const char *dest_format,
+	      const struct fake_call *call, char **ret_text, struct hv_error *err)
 {
 	struct fake_instance *i;
 	const struct fake_transition *t;
 	int r;
 	*ret_text = NULL;
 	if (!dest_format || (strcmp(dest_format, "raw") != 0 && strcmp(dest_format, "qcow2") != 0))
-		return hv_error_set(err, -EINVAL, "dest_format", "fake: snapshot format '%.16s' is not raw or qcow2",
+		return hv_error_set(err, -EINVAL, "dest_format",
+				    "fake: snapshot format '%.16s' is not raw or qcow2",
 				    dest_format ? dest_format : "");
-	if ((r = fake_lookup(h, uuid, &i, err)) < 0 || (r = fake_check(i, FAKE_SNAPSHOT, &t, err)) < 0)
+	if ((r = fake_lookup(h, uuid, &i, err)) < 0 ||
+	    (r = fake_check(i, FAKE_SNAPSHOT, &t, err)) < 0)
 		return r;
 	bool live = fake_state_runs(i->state);
 	if (live && i->require_quiesce && !i->guest_agent)
-		return hv_error_set(err, -EOPNOTSUPP, "image.properties.hw_qemu_guest_agent",
-				    "cannot snapshot instance %s: its image requires quiescing "
-				    "(os_require_quiesce) but has no guest agent (hw_qemu_guest_agent)", uuid);
+		return hv_error_set(
+			err, -EOPNOTSUPP, "image.properties.hw_qemu_guest_agent",
+			"cannot snapshot instance %s: its image requires quiescing "
+			"(os_require_quiesce) but has no guest agent (hw_qemu_guest_agent)",
+			uuid);
 	uint64_t now = call->now_ns;
 	fake_log_call(i, call);
 	if (live && i->guest_agent)
 		fake_log(i, now, "guest agent: filesystems frozen");
-	if (asprintf(ret_text,
-		     "HVFAKE-SNAPSHOT 1\ninstance_uuid=%s\nbase_image_ref=%s\nformat=%s\nflavor=%s\n"
-		     "vcpus=%" PRIu32 "\nmemory_mb=%" PRIu64 "\npower_state=%s\n",
-		     i->uuid, i->image_id, dest_format, i->flavor.name, i->flavor.vcpus,
-		     i->flavor.ram_mb, fake_state_names[i->state]) < 0) {
+	if (asprintf(
+		    ret_text,
+		    "HVFAKE-SNAPSHOT 1\ninstance_uuid=%s\nbase_image_ref=%s\nformat=%s\nflavor=%s\n"
+		    "vcpus=%" PRIu32 "\nmemory_mb=%" PRIu64 "\npower_state=%s\n",
+		    i->uuid, i->image_id, dest_format, i->flavor.name, i->flavor.vcpus,
+		    i->flavor.ram_mb, fake_state_names[i->state]) < 0) {
 		*ret_text = NULL;
 		return hv_error_set(err, -ENOMEM, "", "fake: out of memory");
 	}
@@ -1094,8 +1220,9 @@ int fake_snapshot(struct fake_host *h, const char *uuid, const char *dest_format
 	return 0;
 }
 
-int fake_console_log(struct fake_host *h, const char *uuid, uint64_t now_ns, size_t max_bytes,
-		     char **ret_text, struct hv_error *err)
+int
+fake_console_log(struct fake_host *h, const char *uuid, uint64_t now_ns, size_t max_bytes,
+		 char **ret_text, struct hv_error *err)
 {
 	struct fake_instance *i;
 	int r = fake_lookup(h, uuid, &i, err);
@@ -1114,15 +1241,18 @@ int fake_console_log(struct fake_host *h, const char *uuid, uint64_t now_ns, siz
 	return 0;
 }
 
-int fake_console(struct fake_host *h, const char *uuid, enum hvd_console_type type,
-		 const struct fake_call *call, struct hvd_console *ret, struct hv_error *err)
+int
+fake_console(struct fake_host *h, const char *uuid, enum hvd_console_type type,
+	     const struct fake_call *call, struct hvd_console *ret, struct hv_error *err)
 {
 	struct fake_instance *i;
 	const struct fake_transition *t;
 	int r;
 	if (type != HVD_CONSOLE_VNC && type != HVD_CONSOLE_SERIAL)
-		return hv_error_set(err, -EINVAL, "type", "fake: console type %d is not vnc or serial", (int)type);
-	if ((r = fake_lookup(h, uuid, &i, err)) < 0 || (r = fake_check(i, FAKE_GET_CONSOLE, &t, err)) < 0)
+		return hv_error_set(err, -EINVAL, "type",
+				    "fake: console type %d is not vnc or serial", (int)type);
+	if ((r = fake_lookup(h, uuid, &i, err)) < 0 ||
+	    (r = fake_check(i, FAKE_GET_CONSOLE, &t, err)) < 0)
 		return r;
 	memset(ret, 0, sizeof *ret);
 	ret->struct_size = sizeof *ret;
@@ -1132,22 +1262,28 @@ int fake_console(struct fake_host *h, const char *uuid, enum hvd_console_type ty
 	return 0;
 }
 
-int fake_set_password(struct fake_host *h, const char *uuid, const char *user,
-		      const char *password, const struct fake_call *call, struct hv_error *err)
+int
+fake_set_password(struct fake_host *h, const char *uuid, const char *user, const char *password,
+		  const struct fake_call *call, struct hv_error *err)
 {
 	struct fake_instance *i;
 	const struct fake_transition *t;
 	int r;
 	if (!user || !*user || !fake_is_printable(user, 32) || strpbrk(user, " :/"))
-		return hv_error_set(err, -EINVAL, "user", "fake: user name is not 1-32 printable characters without ' :/'");
+		return hv_error_set(
+			err, -EINVAL, "user",
+			"fake: user name is not 1-32 printable characters without ' :/'");
 	if (!password || !*password || strlen(password) > 255)
 		return hv_error_set(err, -EINVAL, "password", "fake: password must be 1-255 bytes");
-	if ((r = fake_lookup(h, uuid, &i, err)) < 0 || (r = fake_check(i, FAKE_SET_PASSWORD, &t, err)) < 0)
+	if ((r = fake_lookup(h, uuid, &i, err)) < 0 ||
+	    (r = fake_check(i, FAKE_SET_PASSWORD, &t, err)) < 0)
 		return r;
 	if (!i->guest_agent)
-		return hv_error_set(err, -EOPNOTSUPP, "image.properties.hw_qemu_guest_agent",
-				    "cannot set the admin password of instance %s: its image does not "
-				    "have hw_qemu_guest_agent=yes", uuid);
+		return hv_error_set(
+			err, -EOPNOTSUPP, "image.properties.hw_qemu_guest_agent",
+			"cannot set the admin password of instance %s: its image does not "
+			"have hw_qemu_guest_agent=yes",
+			uuid);
 	fake_log_call(i, call);
 	fake_log(i, call->now_ns, "guest agent: password set for user %s", user);
 	return 0;
@@ -1155,7 +1291,8 @@ int fake_set_password(struct fake_host *h, const char *uuid, const char *user,
 
 /* ---- observation ---- */
 
-static void fake_fill_info(const struct fake_instance *i, uint64_t now, struct hvd_instance_info *ret)
+static void
+fake_fill_info(const struct fake_instance *i, uint64_t now, struct hvd_instance_info *ret)
 {
 	memset(ret, 0, sizeof *ret);
 	ret->struct_size = sizeof *ret;
@@ -1168,8 +1305,9 @@ static void fake_fill_info(const struct fake_instance *i, uint64_t now, struct h
 	ret->resize_pending = i->state == FAKE_RESIZED || i->state == FAKE_RESIZED_SHUTDOWN;
 }
 
-int fake_instance_info(struct fake_host *h, const char *uuid, uint64_t now_ns,
-		       struct hvd_instance_info *ret, struct hv_error *err)
+int
+fake_instance_info(struct fake_host *h, const char *uuid, uint64_t now_ns,
+		   struct hvd_instance_info *ret, struct hv_error *err)
 {
 	struct fake_instance *i;
 	int r = fake_lookup(h, uuid, &i, err);
@@ -1179,13 +1317,14 @@ int fake_instance_info(struct fake_host *h, const char *uuid, uint64_t now_ns,
 	return 0;
 }
 
-size_t fake_host_count(const struct fake_host *h)
+size_t
+fake_host_count(const struct fake_host *h)
 {
 	return h->n_inst;
 }
 
-int fake_host_list(struct fake_host *h, uint64_t now_ns, struct hvd_instance_info **ret,
-		   size_t *ret_n)
+int
+fake_host_list(struct fake_host *h, uint64_t now_ns, struct hvd_instance_info **ret, size_t *ret_n)
 {
 	*ret = calloc(h->n_inst ? h->n_inst : 1, sizeof **ret);
 	*ret_n = 0;
@@ -1198,7 +1337,8 @@ int fake_host_list(struct fake_host *h, uint64_t now_ns, struct hvd_instance_inf
 }
 
 /* "0-3", or "5" for one CPU. */
-static void fake_cpuset(char *buf, size_t size, uint32_t first, uint32_t n)
+static void
+fake_cpuset(char *buf, size_t size, uint32_t first, uint32_t n)
 {
 	if (n == 1)
 		snprintf(buf, size, "%" PRIu32, first);
@@ -1206,7 +1346,8 @@ static void fake_cpuset(char *buf, size_t size, uint32_t first, uint32_t n)
 		snprintf(buf, size, "%" PRIu32 "-%" PRIu32, first, first + n - 1);
 }
 
-void fake_host_info(const struct fake_host *h, struct hvd_host_info *ret)
+void
+fake_host_info(const struct fake_host *h, struct hvd_host_info *ret)
 {
 	memset(ret, 0, sizeof *ret);
 	ret->struct_size = sizeof *ret;
@@ -1236,7 +1377,8 @@ void fake_host_info(const struct fake_host *h, struct hvd_host_info *ret)
 	}
 }
 
-void fake_host_stats(struct fake_host *h, uint64_t now_ns, struct hvd_host_stats *ret)
+void
+fake_host_stats(struct fake_host *h, uint64_t now_ns, struct hvd_host_stats *ret)
 {
 	fake_host_advance(h, now_ns);
 	memset(ret, 0, sizeof *ret);

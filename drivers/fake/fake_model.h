@@ -17,10 +17,10 @@ enum fake_state {
 	FAKE_RUNNING,
 	FAKE_PAUSED,
 	FAKE_SHUTDOWN,
-	FAKE_SUSPENDED,         /* managed save: off, memory image on disk */
-	FAKE_RESCUED,           /* running from the rescue image */
-	FAKE_RESIZED,           /* running the new flavor, old kept until confirm/revert */
-	FAKE_RESIZED_SHUTDOWN,  /* resized while off: stays off, old kept */
+	FAKE_SUSPENDED,        /* managed save: off, memory image on disk */
+	FAKE_RESCUED,          /* running from the rescue image */
+	FAKE_RESIZED,          /* running the new flavor, old kept until confirm/revert */
+	FAKE_RESIZED_SHUTDOWN, /* resized while off: stays off, old kept */
 	FAKE_N_STATES,
 };
 
@@ -52,8 +52,8 @@ enum fake_action {
 struct fake_transition {
 	bool allowed;
 	enum fake_state next;
-	int event;             /* enum hvd_event_type, or FAKE_NO_EVENT */
-	bool via;              /* passes through via_state while the guest shuts down */
+	int event; /* enum hvd_event_type, or FAKE_NO_EVENT */
+	bool via;  /* passes through via_state while the guest shuts down */
 	enum fake_state via_state;
 };
 
@@ -107,8 +107,8 @@ void fake_host_stats(struct fake_host *h, uint64_t now_ns, struct hvd_host_stats
 size_t fake_host_count(const struct fake_host *h);
 /* Infos of every instance into *ret (malloc'd array, caller frees), so the caller can
  * call back without holding its lock. */
-int fake_host_list(struct fake_host *h, uint64_t now_ns, struct hvd_instance_info **ret,
-		   size_t *ret_n);
+int
+fake_host_list(struct fake_host *h, uint64_t now_ns, struct hvd_instance_info **ret, size_t *ret_n);
 
 int fake_instance_info(struct fake_host *h, const char *uuid, uint64_t now_ns,
 		       struct hvd_instance_info *ret, struct hv_error *err);
@@ -146,7 +146,7 @@ int fake_console_log(struct fake_host *h, const char *uuid, uint64_t now_ns, siz
 int fake_console(struct fake_host *h, const char *uuid, enum hvd_console_type type,
 		 const struct fake_call *call, struct hvd_console *ret, struct hv_error *err);
 /* The password is a secret: checked, counted in the console log, never kept. */
-int fake_set_password(struct fake_host *h, const char *uuid, const char *user,
-		      const char *password, const struct fake_call *call, struct hv_error *err);
+int fake_set_password(struct fake_host *h, const char *uuid, const char *user, const char *password,
+		      const struct fake_call *call, struct hv_error *err);
 
 #endif

@@ -95,7 +95,8 @@ parse_cell(xmlNodePtr cell, struct hvd_numa_cell *c, struct domxml_host_cell *hc
 			continue;
 		if (xmlStrEqual(n->name, BAD_CAST "memory")) {
 			mem_kib = text_ull(n);
-		} else if (xmlStrEqual(n->name, BAD_CAST "pages") && c->n_mempages < HVD_MAX_PAGE_SIZES) {
+		} else if (xmlStrEqual(n->name, BAD_CAST "pages") &&
+			   c->n_mempages < HVD_MAX_PAGE_SIZES) {
 			c->mempages[c->n_mempages].size_kb = (uint32_t)prop_ull(n, "size");
 			c->mempages[c->n_mempages].total = text_ull(n);
 			c->n_mempages++;
@@ -114,9 +115,11 @@ parse_cell(xmlNodePtr cell, struct hvd_numa_cell *c, struct domxml_host_cell *hc
 			if (hc)
 				hc->n_cpus++;
 			/* A sibling group is listed once, by its first CPU. */
-			if (sib && strchr((const char *)sib, ',') == NULL && strchr((const char *)sib, '-') == NULL)
+			if (sib && strchr((const char *)sib, ',') == NULL &&
+			    strchr((const char *)sib, '-') == NULL)
 				;
-			else if (sib && strtoul((const char *)sib, NULL, 10) == strtoul((const char *)id, NULL, 10))
+			else if (sib && strtoul((const char *)sib, NULL, 10) ==
+						strtoul((const char *)id, NULL, 10))
 				append(c->siblings, sizeof c->siblings, ";", (const char *)sib);
 		}
 		xmlFree(id);
@@ -139,7 +142,8 @@ caps_parse(const char *caps_xml, struct hvd_host_info *info, struct domxml_host 
 	xmlNodePtr h, cpu, cells;
 
 	if (!doc)
-		return hv_error_set(err, -EPROTO, "capabilities", "the host capabilities XML does not parse");
+		return hv_error_set(err, -EPROTO, "capabilities",
+				    "the host capabilities XML does not parse");
 	h = find(xmlDocGetRootElement(doc), "host");
 	cpu = find(h, "cpu");
 	text_copy(find(cpu, "arch"), info->arch, sizeof info->arch);
@@ -154,7 +158,8 @@ caps_parse(const char *caps_xml, struct hvd_host_info *info, struct domxml_host 
 		if (info->n_cells == HVD_MAX_NUMA_CELLS)
 			break;
 		memset(&info->cells[info->n_cells], 0, sizeof info->cells[0]);
-		parse_cell(n, &info->cells[info->n_cells], host ? &host->cells[info->n_cells] : NULL);
+		parse_cell(n, &info->cells[info->n_cells],
+			   host ? &host->cells[info->n_cells] : NULL);
 		info->n_cells++;
 	}
 	if (host)

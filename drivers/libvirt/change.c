@@ -35,16 +35,19 @@ write_file(const char *path, const char *text, struct hv_error *err)
 	snprintf(tmp, sizeof tmp, "%s.tmp", path);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
-		return hv_error_set(err, -errno, "instances_path", "cannot write %s: %s", tmp, strerror(errno));
+		return hv_error_set(err, -errno, "instances_path", "cannot write %s: %s", tmp,
+				    strerror(errno));
 	if (write(fd, text, len) != (ssize_t)len || fsync(fd) < 0) {
 		int e = errno ? errno : EIO;
 		close(fd);
 		unlink(tmp);
-		return hv_error_set(err, -e, "instances_path", "cannot write %s: %s", tmp, strerror(e));
+		return hv_error_set(err, -e, "instances_path", "cannot write %s: %s", tmp,
+				    strerror(e));
 	}
 	close(fd);
 	if (rename(tmp, path) < 0)
-		return hv_error_set(err, -errno, "instances_path", "cannot rename %s: %s", tmp, strerror(errno));
+		return hv_error_set(err, -errno, "instances_path", "cannot rename %s: %s", tmp,
+				    strerror(errno));
 	return 0;
 }
 
@@ -57,7 +60,8 @@ read_file(const char *path, char **ret, struct hv_error *err)
 	FILE *m;
 
 	if (!f)
-		return hv_error_set(err, -errno, "instances_path", "cannot read %s: %s", path, strerror(errno));
+		return hv_error_set(err, -errno, "instances_path", "cannot read %s: %s", path,
+				    strerror(errno));
 	m = open_memstream(&buf, &size);
 	for (int ch; (ch = fgetc(f)) != EOF;)
 		fputc(ch, m);
@@ -98,11 +102,13 @@ redefine_begin(struct hvd_host *h, const char *uuid, struct lv_inst_files *f, vi
 	int r;
 
 	*ret_port = 0;
-	if ((r = lv_files_of(h, uuid, f, err)) < 0 || (r = lv_dom_get(h, uuid, ret_vc, ret_dom, err)) < 0)
+	if ((r = lv_files_of(h, uuid, f, err)) < 0 ||
+	    (r = lv_dom_get(h, uuid, ret_vc, ret_dom, err)) < 0)
 		return r;
 	if (lv_inst_has(h, uuid, "resize.xml") || lv_inst_has(h, uuid, "unrescue.xml")) {
 		lv_dom_put(*ret_vc, *ret_dom);
-		return hv_error_set(err, -EBUSY, "uuid", "instance %s has a resize or rescue in progress", uuid);
+		return hv_error_set(err, -EBUSY, "uuid",
+				    "instance %s has a resize or rescue in progress", uuid);
 	}
 	if ((xml = virDomainGetXMLDesc(*ret_dom, VIR_DOMAIN_XML_INACTIVE)) &&
 	    domxml_read_facts(xml, &facts, NULL) == 0)
@@ -134,7 +140,8 @@ lv_resize(struct hvd_host *h, const struct hvd_instance_spec *spec, struct hv_er
 			goto out;
 		if (spec->flavor.root_gb << 30 < cur) {
 			r = hv_error_set(err, -EINVAL, "flavor.root_gb",
-					 "root_gb=%" PRIu64 " is smaller than the current disk: disks only grow",
+					 "root_gb=%" PRIu64
+					 " is smaller than the current disk: disks only grow",
 					 spec->flavor.root_gb);
 			goto out;
 		}
@@ -148,7 +155,9 @@ lv_resize(struct hvd_host *h, const struct hvd_instance_spec *spec, struct hv_er
 	if ((r = disk_copy(f.root, backup, err)) < 0 ||
 	    (spec->flavor.root_gb && (r = disk_grow(f.root, spec->flavor.root_gb, err)) < 0) ||
 	    (r = lv_make_disks(&(struct hvd_instance_spec){.struct_size = sizeof *spec,
-		      .existing_disk_path = f.root, .flavor = spec->flavor}, &f, err)) < 0)
+							   .existing_disk_path = f.root,
+							   .flavor = spec->flavor},
+			       &f, err)) < 0)
 		goto undo;
 	if (!(nd = virDomainDefineXML(vc, xml))) {
 		r = conn_error(h->conn, vc, err, "flavor", "define");
@@ -180,7 +189,8 @@ lv_confirm_resize(struct hvd_host *h, const char *uuid, struct hv_error *err)
 	if ((r = lv_check_uuid(uuid, err)) < 0)
 		return r;
 	if (!lv_inst_has(h, uuid, "resize.xml"))
-		return hv_error_set(err, -EBUSY, "uuid", "instance %s has no resize to confirm", uuid);
+		return hv_error_set(err, -EBUSY, "uuid", "instance %s has no resize to confirm",
+				    uuid);
 	lv_inst_unlink(h, uuid, "disk.resize");
 	lv_inst_unlink(h, uuid, "resize.xml");
 	return 0;
@@ -212,7 +222,8 @@ lv_revert_resize(struct hvd_host *h, const char *uuid, struct hv_error *err)
 	if ((r = lv_stop_domain(h, vc, dom, 0, err)) < 0)
 		goto out;
 	if (access(backup, F_OK) == 0 && rename(backup, root) < 0) {
-		r = hv_error_set(err, -errno, "uuid", "cannot restore the root disk: %s", strerror(errno));
+		r = hv_error_set(err, -errno, "uuid", "cannot restore the root disk: %s",
+				 strerror(errno));
 		goto out;
 	}
 	if (!(nd = virDomainDefineXML(vc, old))) {
@@ -259,10 +270,12 @@ lv_rebuild(struct hvd_host *h, const struct hvd_instance_spec *spec, struct hv_e
 		char fresh[PATH_MAX + 8];
 		snprintf(fresh, sizeof fresh, "%s.new", f.root);
 		unlink(fresh);
-		if ((r = disk_overlay(fresh, spec->image.path, spec->image.format, spec->flavor.root_gb, err)) < 0)
+		if ((r = disk_overlay(fresh, spec->image.path, spec->image.format,
+				      spec->flavor.root_gb, err)) < 0)
 			goto out;
 		if (rename(fresh, f.root) < 0) {
-			r = hv_error_set(err, -errno, "instances_path", "cannot replace the root disk: %s", strerror(errno));
+			r = hv_error_set(err, -errno, "instances_path",
+					 "cannot replace the root disk: %s", strerror(errno));
 			unlink(fresh);
 			goto out;
 		}
@@ -299,11 +312,13 @@ lv_rescue(struct hvd_host *h, const char *uuid, const struct hvd_image *rescue_i
 	lv_inst_path(h, uuid, "unrescue.xml", saved, sizeof saved);
 	lv_inst_path(h, uuid, "disk.rescue", disk, sizeof disk);
 	if (access(saved, F_OK) == 0 || lv_inst_has(h, uuid, "resize.xml")) {
-		r = hv_error_set(err, -EBUSY, "uuid", "instance %s is rescued or has a resize pending", uuid);
+		r = hv_error_set(err, -EBUSY, "uuid",
+				 "instance %s is rescued or has a resize pending", uuid);
 		goto out;
 	}
 	if (!rescue_image || !rescue_image->path || !rescue_image->format) {
-		r = hv_error_set(err, -EINVAL, "rescue_image.path", "the rescue image has no file in the store");
+		r = hv_error_set(err, -EINVAL, "rescue_image.path",
+				 "the rescue image has no file in the store");
 		goto out;
 	}
 	if (!(old = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE))) {
@@ -384,10 +399,13 @@ lv_snapshot(struct hvd_host *h, const char *uuid, const char *dest_path, const c
 	bool paused = false, frozen = false;
 	int r, s;
 
-	if (!dest_path || dest_path[0] != '/' || strstr(dest_path, "/../") || strlen(dest_path) > PATH_MAX - 8)
-		return hv_error_set(err, -EINVAL, "dest_path", "dest_path must be an absolute path without '..'");
+	if (!dest_path || dest_path[0] != '/' || strstr(dest_path, "/../") ||
+	    strlen(dest_path) > PATH_MAX - 8)
+		return hv_error_set(err, -EINVAL, "dest_path",
+				    "dest_path must be an absolute path without '..'");
 	if (!dest_format || (strcmp(dest_format, "qcow2") != 0 && strcmp(dest_format, "raw") != 0))
-		return hv_error_set(err, -EINVAL, "dest_format", "dest_format must be qcow2 or raw");
+		return hv_error_set(err, -EINVAL, "dest_format",
+				    "dest_format must be qcow2 or raw");
 	if ((r = lv_dom_get(h, uuid, &vc, &dom, err)) < 0)
 		return r;
 	if (!(xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE))) {
@@ -400,7 +418,8 @@ lv_snapshot(struct hvd_host *h, const char *uuid, const char *dest_path, const c
 	if (s == VIR_DOMAIN_RUNNING) {
 		if (facts.require_quiesce) {
 			if (virDomainFSFreeze(dom, NULL, 0, 0) < 0) {
-				r = conn_error(h->conn, vc, err, "uuid", "quiesce through the guest agent");
+				r = conn_error(h->conn, vc, err, "uuid",
+					       "quiesce through the guest agent");
 				goto out;
 			}
 			frozen = true;
@@ -415,7 +434,8 @@ lv_snapshot(struct hvd_host *h, const char *uuid, const char *dest_path, const c
 	snprintf(tmp, sizeof tmp, "%s.part", dest_path);
 	r = disk_convert(facts.root_disk, tmp, dest_format, virDomainIsActive(dom) == 1, err);
 	if (r == 0 && rename(tmp, dest_path) < 0)
-		r = hv_error_set(err, -errno, "dest_path", "cannot rename to %s: %s", dest_path, strerror(errno));
+		r = hv_error_set(err, -errno, "dest_path", "cannot rename to %s: %s", dest_path,
+				 strerror(errno));
 	if (r < 0)
 		unlink(tmp);
 	if (paused)

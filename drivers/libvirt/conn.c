@@ -32,9 +32,9 @@ struct conn {
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	virConnectPtr vc;   /* NULL while disconnected */
-	int lifecycle_id;   /* -1 when not registered */
-	bool lost;          /* the reconnect thread has work */
+	virConnectPtr vc; /* NULL while disconnected */
+	int lifecycle_id; /* -1 when not registered */
+	bool lost;        /* the reconnect thread has work */
 	bool closing;
 	int timer_id;
 	hvd_event_fn fn;
@@ -189,7 +189,8 @@ lifecycle(virConnectPtr vc, virDomainPtr dom, int event, int detail, void *opaqu
 		pthread_mutex_lock(&c->lock);
 		restarted = take_pending(c, uuid);
 		pthread_mutex_unlock(&c->lock);
-		emit(c, uuid, restarted ? HVD_EVENT_RESTARTED : HVD_EVENT_STARTED, HVD_POWER_RUNNING);
+		emit(c, uuid, restarted ? HVD_EVENT_RESTARTED : HVD_EVENT_STARTED,
+		     HVD_POWER_RUNNING);
 		break;
 	case VIR_DOMAIN_EVENT_STOPPED:
 		if (detail == VIR_DOMAIN_EVENT_STOPPED_SAVED) {
@@ -212,26 +213,19 @@ lifecycle(virConnectPtr vc, virDomainPtr dom, int event, int detail, void *opaqu
 				emit(c, uuid, HVD_EVENT_STOPPED, HVD_POWER_SHUTDOWN);
 		}
 		break;
-	case VIR_DOMAIN_EVENT_SUSPENDED:
-		emit(c, uuid, HVD_EVENT_PAUSED, HVD_POWER_PAUSED);
-		break;
-	case VIR_DOMAIN_EVENT_RESUMED:
-		emit(c, uuid, HVD_EVENT_RESUMED, HVD_POWER_RUNNING);
-		break;
+	case VIR_DOMAIN_EVENT_SUSPENDED: emit(c, uuid, HVD_EVENT_PAUSED, HVD_POWER_PAUSED); break;
+	case VIR_DOMAIN_EVENT_RESUMED: emit(c, uuid, HVD_EVENT_RESUMED, HVD_POWER_RUNNING); break;
 	case VIR_DOMAIN_EVENT_PMSUSPENDED:
 		emit(c, uuid, HVD_EVENT_SUSPENDED, HVD_POWER_SUSPENDED);
 		break;
-	case VIR_DOMAIN_EVENT_CRASHED:
-		emit(c, uuid, HVD_EVENT_CRASHED, HVD_POWER_CRASHED);
-		break;
+	case VIR_DOMAIN_EVENT_CRASHED: emit(c, uuid, HVD_EVENT_CRASHED, HVD_POWER_CRASHED); break;
 	case VIR_DOMAIN_EVENT_UNDEFINED:
 		pthread_mutex_lock(&c->lock);
 		take_pending(c, uuid);
 		pthread_mutex_unlock(&c->lock);
 		emit(c, uuid, HVD_EVENT_DELETED, HVD_POWER_NOSTATE);
 		break;
-	default:
-		break;
+	default: break;
 	}
 	return 0;
 }
@@ -279,7 +273,8 @@ attach(struct conn *c, struct hv_error *err)
 	if (id < 0) {
 		conn_unref(c);
 		virConnectClose(vc);
-		return hv_error_set(err, -ENOTCONN, "uri", "cannot register lifecycle events on %s", c->uri);
+		return hv_error_set(err, -ENOTCONN, "uri", "cannot register lifecycle events on %s",
+				    c->uri);
 	}
 	/* No reference for this one: libvirt calls it under a lock that unregistering takes,
 	 * and local drivers accept it without ever calling (or freeing) it. */
@@ -439,7 +434,8 @@ conn_get(struct conn *c, struct hv_error *err)
 		virConnectRef(vc);
 	pthread_mutex_unlock(&c->lock);
 	if (!vc)
-		hv_error_set(err, -ENOTCONN, "uri", "the connection to %s is lost; reconnecting", c->uri);
+		hv_error_set(err, -ENOTCONN, "uri", "the connection to %s is lost; reconnecting",
+			     c->uri);
 	return vc;
 }
 
@@ -457,33 +453,19 @@ conn_error(struct conn *c, virConnectPtr vc, struct hv_error *err, const char *f
 	snprintf(msg, sizeof msg, "%s", e && e->message ? e->message : "unknown libvirt error");
 
 	switch (code) {
-	case VIR_ERR_NO_DOMAIN:
-		r = -ENOENT;
-		break;
+	case VIR_ERR_NO_DOMAIN: r = -ENOENT; break;
 	case VIR_ERR_OPERATION_INVALID:
 	case VIR_ERR_OPERATION_FAILED:
-	case VIR_ERR_AGENT_UNRESPONSIVE:
-		r = -EBUSY;
-		break;
-	case VIR_ERR_OPERATION_TIMEOUT:
-		r = -ETIMEDOUT;
-		break;
+	case VIR_ERR_AGENT_UNRESPONSIVE: r = -EBUSY; break;
+	case VIR_ERR_OPERATION_TIMEOUT: r = -ETIMEDOUT; break;
 	case VIR_ERR_NO_SUPPORT:
 	case VIR_ERR_OPERATION_UNSUPPORTED:
-	case VIR_ERR_ARGUMENT_UNSUPPORTED:
-		r = -EOPNOTSUPP;
-		break;
-	case VIR_ERR_DOM_EXIST:
-		r = -EEXIST;
-		break;
+	case VIR_ERR_ARGUMENT_UNSUPPORTED: r = -EOPNOTSUPP; break;
+	case VIR_ERR_DOM_EXIST: r = -EEXIST; break;
 	case VIR_ERR_XML_ERROR:
 	case VIR_ERR_CONFIG_UNSUPPORTED:
-	case VIR_ERR_INVALID_ARG:
-		r = -EINVAL;
-		break;
-	default:
-		r = -EIO;
-		break;
+	case VIR_ERR_INVALID_ARG: r = -EINVAL; break;
+	default: r = -EIO; break;
 	}
 	/* libvirtd going away surfaces as RPC or system errors, not always as a close event. */
 	if (code == VIR_ERR_SYSTEM_ERROR || code == VIR_ERR_RPC || code == VIR_ERR_NO_CONNECT ||

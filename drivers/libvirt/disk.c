@@ -42,7 +42,10 @@ run(const char *const *argv, char *out, size_t out_size, struct hv_error *err)
 	pid = fork();
 	if (pid < 0) {
 		int e = errno;
-		close(op[0]); close(op[1]); close(ep[0]); close(ep[1]);
+		close(op[0]);
+		close(op[1]);
+		close(ep[0]);
+		close(ep[1]);
 		return hv_error_set(err, -e, "disk", "fork: %s", strerror(e));
 	}
 	if (pid == 0) {
@@ -67,7 +70,8 @@ run(const char *const *argv, char *out, size_t out_size, struct hv_error *err)
 			for (int i = 0; i < 2; i++) {
 				char buf[512];
 				ssize_t n;
-				if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR)))
+				if (fds[i].fd < 0 ||
+				    !(fds[i].revents & (POLLIN | POLLHUP | POLLERR)))
 					continue;
 				n = read(fds[i].fd, buf, sizeof buf);
 				if (n <= 0) {
@@ -77,11 +81,15 @@ run(const char *const *argv, char *out, size_t out_size, struct hv_error *err)
 					continue;
 				}
 				if (i == 0 && out) {
-					size_t k = (size_t)n < out_size - 1 - olen ? (size_t)n : out_size - 1 - olen;
+					size_t k = (size_t)n < out_size - 1 - olen
+							   ? (size_t)n
+							   : out_size - 1 - olen;
 					memcpy(out + olen, buf, k);
 					olen += k;
 				} else if (i == 1) {
-					size_t k = (size_t)n < sizeof ebuf - 1 - elen ? (size_t)n : sizeof ebuf - 1 - elen;
+					size_t k = (size_t)n < sizeof ebuf - 1 - elen
+							   ? (size_t)n
+							   : sizeof ebuf - 1 - elen;
 					memcpy(ebuf + elen, buf, k);
 					elen += k;
 				}
@@ -99,7 +107,8 @@ run(const char *const *argv, char *out, size_t out_size, struct hv_error *err)
 		if (*p == '\n')
 			*p = ' ';
 	return hv_error_set(err, -EIO, "disk", "%s %s failed (status %d): %s", argv[0],
-			    argv[1] ? argv[1] : "", WIFEXITED(status) ? WEXITSTATUS(status) : -1, ebuf);
+			    argv[1] ? argv[1] : "", WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+			    ebuf);
 }
 
 /* The virtual size without running qemu-img: a raw file's length, or the size field of the
@@ -112,7 +121,8 @@ header_virtual_size(const char *path, const char *format, uint64_t *ret, struct 
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0)
-		return hv_error_set(err, -errno, "image.path", "cannot open %s: %s", path, strerror(errno));
+		return hv_error_set(err, -errno, "image.path", "cannot open %s: %s", path,
+				    strerror(errno));
 	if (strcmp(format, "raw") == 0) {
 		int r = fstat(fd, &st);
 		close(fd);
@@ -135,11 +145,22 @@ disk_overlay(const char *path, const char *base, const char *base_format, uint64
 	     struct hv_error *err)
 {
 	char size[32];
-	const char *argv[] = {QEMU_IMG, "create", "-q", "-f", "qcow2", "-b", base, "-F",
-			      base_format, path, size_gb ? size : NULL, NULL};
+	const char *argv[] = {QEMU_IMG,
+			      "create",
+			      "-q",
+			      "-f",
+			      "qcow2",
+			      "-b",
+			      base,
+			      "-F",
+			      base_format,
+			      path,
+			      size_gb ? size : NULL,
+			      NULL};
 
 	if (strcmp(base_format, "raw") != 0 && strcmp(base_format, "qcow2") != 0)
-		return hv_error_set(err, -EINVAL, "image.format", "image format must be raw or qcow2");
+		return hv_error_set(err, -EINVAL, "image.format",
+				    "image format must be raw or qcow2");
 	snprintf(size, sizeof size, "%" PRIu64 "G", size_gb);
 	if (size_gb) {
 		uint64_t base_bytes = 0;
@@ -194,7 +215,8 @@ disk_grow(const char *path, uint64_t size_gb, struct hv_error *err)
 		return 0;
 	if (size_gb << 30 < cur)
 		return hv_error_set(err, -EINVAL, "flavor.root_gb",
-				    "root_gb=%" PRIu64 " would shrink the disk (%" PRIu64 " bytes)", size_gb, cur);
+				    "root_gb=%" PRIu64 " would shrink the disk (%" PRIu64 " bytes)",
+				    size_gb, cur);
 	snprintf(size, sizeof size, "%" PRIu64 "G", size_gb);
 	return run(argv, NULL, 0, err);
 }
@@ -206,7 +228,8 @@ disk_convert(const char *path, const char *dest, const char *dest_format, bool f
 	const char *argv[] = {QEMU_IMG, "convert", "-O", dest_format, path, dest, NULL, NULL};
 
 	if (strcmp(dest_format, "raw") != 0 && strcmp(dest_format, "qcow2") != 0)
-		return hv_error_set(err, -EINVAL, "dest_format", "dest_format must be raw or qcow2");
+		return hv_error_set(err, -EINVAL, "dest_format",
+				    "dest_format must be raw or qcow2");
 	if (force_share) {
 		argv[2] = "-U";
 		argv[3] = "-O";

@@ -45,7 +45,8 @@ parse_i64(const char *s, int64_t *ret)
 	char *end;
 	long long v;
 
-	if (!s || !*s || !(isdigit((unsigned char)s[0]) || (s[0] == '-' && isdigit((unsigned char)s[1]))))
+	if (!s || !*s ||
+	    !(isdigit((unsigned char)s[0]) || (s[0] == '-' && isdigit((unsigned char)s[1]))))
 		return -EINVAL;
 	errno = 0;
 	v = strtoll(s, &end, 10);
@@ -140,9 +141,11 @@ format_cpuset(const uint64_t *bits, unsigned limit, char *buf, size_t size)
 		while (j + 1 < limit && bit_get(bits, j + 1))
 			j++;
 		if (j == i)
-			len += (size_t)snprintf(buf + len, len < size ? size - len : 0, "%s%u", len ? "," : "", i);
+			len += (size_t)snprintf(buf + len, len < size ? size - len : 0, "%s%u",
+						len ? "," : "", i);
 		else
-			len += (size_t)snprintf(buf + len, len < size ? size - len : 0, "%s%u-%u", len ? "," : "", i, j);
+			len += (size_t)snprintf(buf + len, len < size ? size - len : 0, "%s%u-%u",
+						len ? "," : "", i, j);
 		i = j;
 	}
 }
@@ -181,11 +184,11 @@ ifname_ok(const char *s)
 
 static const char *const iotune_keys[DOMXML_N_IOTUNE] = {
 	"quota:disk_read_bytes_sec", "quota:disk_write_bytes_sec", "quota:disk_total_bytes_sec",
-	"quota:disk_read_iops_sec", "quota:disk_write_iops_sec", "quota:disk_total_iops_sec",
+	"quota:disk_read_iops_sec",  "quota:disk_write_iops_sec",  "quota:disk_total_iops_sec",
 };
 static const char *const iotune_elems[DOMXML_N_IOTUNE] = {
 	"read_bytes_sec", "write_bytes_sec", "total_bytes_sec",
-	"read_iops_sec", "write_iops_sec", "total_iops_sec",
+	"read_iops_sec",  "write_iops_sec",  "total_iops_sec",
 };
 static const char *const vif_dirs[2] = {"inbound", "outbound"};
 static const char *const vif_attrs[3] = {"average", "peak", "burst"};
@@ -220,7 +223,8 @@ resolve_topology(const struct topo_in *in, uint32_t vcpus, struct domxml_opts *o
 		max[i] = in->max[i] ? in->max[i] : vcpus;
 		if (in->v[i] && in->max[i] && in->v[i] > in->max[i])
 			return hv_error_set(err, -EINVAL, topo_keys[i],
-					    "%s=%u is above %s=%u: the preferred value must not exceed the maximum",
+					    "%s=%u is above %s=%u: the preferred value must not "
+					    "exceed the maximum",
 					    topo_keys[i], in->v[i], topo_max_keys[i], in->max[i]);
 	}
 	if (!t)
@@ -260,10 +264,11 @@ resolve_topology(const struct topo_in *in, uint32_t vcpus, struct domxml_opts *o
 mismatch:
 	for (int i = 0; i < 3; i++)
 		if (in->v[i])
-			return hv_error_set(err, -EINVAL, topo_keys[i],
-					    "sockets*cores*threads must equal the flavor's %u vCPUs "
-					    "(hw:cpu_sockets=%u hw:cpu_cores=%u hw:cpu_threads=%u)",
-					    vcpus, in->v[0], in->v[1], in->v[2]);
+			return hv_error_set(
+				err, -EINVAL, topo_keys[i],
+				"sockets*cores*threads must equal the flavor's %u vCPUs "
+				"(hw:cpu_sockets=%u hw:cpu_cores=%u hw:cpu_threads=%u)",
+				vcpus, in->v[0], in->v[1], in->v[2]);
 	return hv_error_set(err, -EINVAL, "hw:cpu_max_sockets",
 			    "no topology of %u vCPUs fits hw:cpu_max_sockets/cores/threads", vcpus);
 }
@@ -275,8 +280,8 @@ struct numa_in {
 };
 
 static int
-resolve_numa(const struct numa_in *in, const struct hvd_flavor *fl,
-	     const struct domxml_host *host, struct domxml_opts *o, struct hv_error *err)
+resolve_numa(const struct numa_in *in, const struct hvd_flavor *fl, const struct domxml_host *host,
+	     struct domxml_opts *o, struct hv_error *err)
 {
 	uint64_t nodes;
 	uint32_t max_nodes = DOMXML_MAX_GUEST_CELLS;
@@ -292,8 +297,14 @@ resolve_numa(const struct numa_in *in, const struct hvd_flavor *fl,
 	}
 	if (!in->nodes) {
 		if (any_cpus || any_mem || in->policy)
-			return hv_error_set(err, -EINVAL, any_cpus ? "hw:numa_cpus" : any_mem ? "hw:numa_mem" : "hw:numa_mempolicy",
-					    "%s needs hw:numa_nodes", any_cpus ? "hw:numa_cpus.N" : any_mem ? "hw:numa_mem.N" : "hw:numa_mempolicy");
+			return hv_error_set(err, -EINVAL,
+					    any_cpus  ? "hw:numa_cpus"
+					    : any_mem ? "hw:numa_mem"
+						      : "hw:numa_mempolicy",
+					    "%s needs hw:numa_nodes",
+					    any_cpus  ? "hw:numa_cpus.N"
+					    : any_mem ? "hw:numa_mem.N"
+						      : "hw:numa_mempolicy");
 		return 0;
 	}
 	if (fl->vcpus < max_nodes)
@@ -302,8 +313,9 @@ resolve_numa(const struct numa_in *in, const struct hvd_flavor *fl,
 		max_nodes = host->n_cells;
 	if (parse_u64(in->nodes, &nodes) < 0 || nodes < 1 || nodes > max_nodes)
 		return hv_error_set(err, -EINVAL, "hw:numa_nodes",
-				    "hw:numa_nodes=%s: must be 1-%u (limited by vCPUs%s)", in->nodes,
-				    max_nodes, host_numa ? " and the host's NUMA cells" : "");
+				    "hw:numa_nodes=%s: must be 1-%u (limited by vCPUs%s)",
+				    in->nodes, max_nodes,
+				    host_numa ? " and the host's NUMA cells" : "");
 	o->numa_nodes = (uint32_t)nodes;
 	if (in->policy) {
 		if (strcmp(in->policy, "strict") == 0)
@@ -312,11 +324,13 @@ resolve_numa(const struct numa_in *in, const struct hvd_flavor *fl,
 			o->mempolicy = DOMXML_MEMPOLICY_PREFERRED;
 		else
 			return hv_error_set(err, -EINVAL, "hw:numa_mempolicy",
-					    "hw:numa_mempolicy=%s: must be strict or preferred", in->policy);
+					    "hw:numa_mempolicy=%s: must be strict or preferred",
+					    in->policy);
 	}
 	for (uint32_t i = nodes; i <= DOMXML_MAX_GUEST_CELLS; i++)
 		if (in->cpus[i] || in->mem[i])
-			return hv_error_set(err, -EINVAL, in->cpus[i] ? "hw:numa_cpus" : "hw:numa_mem",
+			return hv_error_set(err, -EINVAL,
+					    in->cpus[i] ? "hw:numa_cpus" : "hw:numa_mem",
 					    "%s.%u: only cells 0-%u exist with hw:numa_nodes=%u",
 					    in->cpus[i] ? "hw:numa_cpus" : "hw:numa_mem", i,
 					    (unsigned)nodes - 1, (unsigned)nodes);
@@ -340,36 +354,45 @@ resolve_numa(const struct numa_in *in, const struct hvd_flavor *fl,
 			int n;
 
 			if (!in->cpus[i] || !in->mem[i])
-				return hv_error_set(err, -EINVAL, in->cpus[i] ? "hw:numa_mem" : "hw:numa_cpus",
-						    "%s.%u is missing: every cell 0-%u needs hw:numa_cpus.N and hw:numa_mem.N",
-						    in->cpus[i] ? "hw:numa_mem" : "hw:numa_cpus", i, (unsigned)nodes - 1);
+				return hv_error_set(err, -EINVAL,
+						    in->cpus[i] ? "hw:numa_mem" : "hw:numa_cpus",
+						    "%s.%u is missing: every cell 0-%u needs "
+						    "hw:numa_cpus.N and hw:numa_mem.N",
+						    in->cpus[i] ? "hw:numa_mem" : "hw:numa_cpus", i,
+						    (unsigned)nodes - 1);
 			n = parse_cpuset(in->cpus[i], fl->vcpus, o->numa[i].cpus);
 			if (n <= 0)
 				return hv_error_set(err, -EINVAL, "hw:numa_cpus",
-						    "hw:numa_cpus.%u=%s: must be a CPU list like 0-3,6 within 0-%u",
+						    "hw:numa_cpus.%u=%s: must be a CPU list like "
+						    "0-3,6 within 0-%u",
 						    i, in->cpus[i], fl->vcpus - 1);
 			for (unsigned c = 0; c < fl->vcpus; c++) {
 				if (bit_get(o->numa[i].cpus, c) && bit_get(seen, c))
 					return hv_error_set(err, -EINVAL, "hw:numa_cpus",
-							    "hw:numa_cpus.%u: vCPU %u is already in another cell", i, c);
+							    "hw:numa_cpus.%u: vCPU %u is already "
+							    "in another cell",
+							    i, c);
 				if (bit_get(o->numa[i].cpus, c))
 					bit_set(seen, c);
 			}
 			o->numa[i].n_cpus = (uint32_t)n;
 			if (parse_u64(in->mem[i], &mb) < 0 || mb < 1 || mb > fl->ram_mb)
 				return hv_error_set(err, -EINVAL, "hw:numa_mem",
-						    "hw:numa_mem.%u=%s: must be 1-%" PRIu64 " MB", i, in->mem[i], fl->ram_mb);
+						    "hw:numa_mem.%u=%s: must be 1-%" PRIu64 " MB",
+						    i, in->mem[i], fl->ram_mb);
 			o->numa[i].mem_mb = mb;
 			mem_sum += mb;
 		}
 		for (unsigned c = 0; c < fl->vcpus; c++)
 			if (!bit_get(seen, c))
 				return hv_error_set(err, -EINVAL, "hw:numa_cpus",
-						    "hw:numa_cpus.N must cover every vCPU 0-%u exactly once; vCPU %u is in no cell",
+						    "hw:numa_cpus.N must cover every vCPU 0-%u "
+						    "exactly once; vCPU %u is in no cell",
 						    fl->vcpus - 1, c);
 		if (mem_sum != fl->ram_mb)
 			return hv_error_set(err, -EINVAL, "hw:numa_mem",
-					    "hw:numa_mem.N add up to %" PRIu64 " MB, the flavor has %" PRIu64 " MB",
+					    "hw:numa_mem.N add up to %" PRIu64
+					    " MB, the flavor has %" PRIu64 " MB",
 					    mem_sum, fl->ram_mb);
 	}
 	for (uint32_t i = 0; i < nodes; i++) {
@@ -394,11 +417,13 @@ resolve_numa(const struct numa_in *in, const struct hvd_flavor *fl,
 				if (host->cells[h].memory_mb > most_mem)
 					most_mem = host->cells[h].memory_mb;
 			}
-			return hv_error_set(err, -EINVAL,
-					    o->numa[i].n_cpus > most_cpus ? "hw:numa_cpus" : "hw:numa_mem",
-					    "guest NUMA cell %u (%u vCPUs, %" PRIu64 " MB) fits no free host cell "
-					    "(largest: %u CPUs, %" PRIu64 " MB)", i, o->numa[i].n_cpus,
-					    o->numa[i].mem_mb, most_cpus, most_mem);
+			return hv_error_set(
+				err, -EINVAL,
+				o->numa[i].n_cpus > most_cpus ? "hw:numa_cpus" : "hw:numa_mem",
+				"guest NUMA cell %u (%u vCPUs, %" PRIu64
+				" MB) fits no free host cell "
+				"(largest: %u CPUs, %" PRIu64 " MB)",
+				i, o->numa[i].n_cpus, o->numa[i].mem_mb, most_cpus, most_mem);
 		}
 	}
 	return 0;
@@ -418,8 +443,9 @@ spec_u64(const char *key, const char *val, uint64_t lo, uint64_t hi, uint64_t *r
 	 struct hv_error *err)
 {
 	if (parse_u64(val, ret) < 0 || *ret < lo || *ret > hi)
-		return hv_error_set(err, -EINVAL, key, "%s=%s: must be an integer %" PRIu64 "-%" PRIu64,
-				    key, val, lo, hi);
+		return hv_error_set(err, -EINVAL, key,
+				    "%s=%s: must be an integer %" PRIu64 "-%" PRIu64, key, val, lo,
+				    hi);
 	return 0;
 }
 
@@ -437,7 +463,9 @@ validate_image(const struct hvd_image *img, uint64_t video_max_mb, bool video_ma
 			;
 		if (i == 6)
 			return hv_error_set(err, -EINVAL, "image.hw_video_model",
-					    "hw_video_model=%s: must be vga, virtio, cirrus, qxl, bochs or none", v);
+					    "hw_video_model=%s: must be vga, virtio, cirrus, qxl, "
+					    "bochs or none",
+					    v);
 		o->video_model = models[i];
 	}
 	if ((v = kv_find(img->properties, img->n_properties, "hw_video_ram"))) {
@@ -446,9 +474,11 @@ validate_image(const struct hvd_image *img, uint64_t video_max_mb, bool video_ma
 			return hv_error_set(err, -EINVAL, "image.hw_video_ram",
 					    "hw_video_ram=%s: must be an integer 0-4096 (MB)", v);
 		if (mb > (video_max_set ? video_max_mb : 0))
-			return hv_error_set(err, -EINVAL, "image.hw_video_ram",
-					    "image hw_video_ram=%" PRIu64 " MB is above the flavor's hw_video:ram_max_mb=%" PRIu64,
-					    mb, video_max_set ? video_max_mb : 0);
+			return hv_error_set(
+				err, -EINVAL, "image.hw_video_ram",
+				"image hw_video_ram=%" PRIu64
+				" MB is above the flavor's hw_video:ram_max_mb=%" PRIu64,
+				mb, video_max_set ? video_max_mb : 0);
 		o->video_vram_mb = mb;
 	}
 	if ((v = kv_find(img->properties, img->n_properties, "hw_qemu_guest_agent")) &&
@@ -466,9 +496,11 @@ validate_image(const struct hvd_image *img, uint64_t video_max_mb, bool video_ma
 	o->initrd = kv_find(img->properties, img->n_properties, "initrd");
 	o->cmdline = kv_find(img->properties, img->n_properties, "os_command_line");
 	if (o->kernel && !path_ok(o->kernel))
-		return hv_error_set(err, -EINVAL, "image.kernel", "kernel must be an absolute path without '..'");
+		return hv_error_set(err, -EINVAL, "image.kernel",
+				    "kernel must be an absolute path without '..'");
 	if (o->initrd && !path_ok(o->initrd))
-		return hv_error_set(err, -EINVAL, "image.initrd", "initrd must be an absolute path without '..'");
+		return hv_error_set(err, -EINVAL, "image.initrd",
+				    "initrd must be an absolute path without '..'");
 	if (o->initrd && !o->kernel)
 		return hv_error_set(err, -EINVAL, "image.initrd", "initrd needs a kernel property");
 	if (o->cmdline && (!o->kernel || !text_ok(o->cmdline)))
@@ -490,9 +522,11 @@ domxml_validate(const struct hvd_instance_spec *spec, const struct domxml_host *
 	int r;
 
 	if (fl->vcpus < 1 || fl->vcpus > DOMXML_MAX_VCPUS)
-		return hv_error_set(err, -EINVAL, "flavor.vcpus", "vcpus=%u: must be 1-%d", fl->vcpus, DOMXML_MAX_VCPUS);
+		return hv_error_set(err, -EINVAL, "flavor.vcpus", "vcpus=%u: must be 1-%d",
+				    fl->vcpus, DOMXML_MAX_VCPUS);
 	if (fl->ram_mb < 16 || fl->ram_mb > UINT64_C(16) * 1024 * 1024)
-		return hv_error_set(err, -EINVAL, "flavor.ram_mb", "ram_mb=%" PRIu64 ": must be 16-16777216", fl->ram_mb);
+		return hv_error_set(err, -EINVAL, "flavor.ram_mb",
+				    "ram_mb=%" PRIu64 ": must be 16-16777216", fl->ram_mb);
 
 	for (size_t i = 0; i < fl->n_extra_specs; i++) {
 		const char *k = fl->extra_specs[i].key, *v = fl->extra_specs[i].value;
@@ -500,12 +534,14 @@ domxml_validate(const struct hvd_instance_spec *spec, const struct domxml_host *
 		size_t j;
 
 		if (!k || !v)
-			return hv_error_set(err, -EINVAL, "flavor.extra_specs", "extra spec %zu has no key or value", i);
+			return hv_error_set(err, -EINVAL, "flavor.extra_specs",
+					    "extra spec %zu has no key or value", i);
 		for (j = 0; j < i; j++)
 			if (strcmp(fl->extra_specs[j].key, k) == 0)
 				return hv_error_set(err, -EINVAL, k, "%s is given twice", k);
 		if (!text_ok(v))
-			return hv_error_set(err, -EINVAL, k, "%s: the value must be printable text", k);
+			return hv_error_set(err, -EINVAL, k, "%s: the value must be printable text",
+					    k);
 
 		for (j = 0; j < 3; j++) {
 			if (strcmp(k, topo_keys[j]) == 0 || strcmp(k, topo_max_keys[j]) == 0) {
@@ -526,28 +562,35 @@ domxml_validate(const struct hvd_instance_spec *spec, const struct domxml_host *
 			numa.nodes = v;
 		} else if (strcmp(k, "hw:numa_mempolicy") == 0) {
 			numa.policy = v;
-		} else if (strncmp(k, "hw:numa_cpus.", 13) == 0 || strncmp(k, "hw:numa_mem.", 12) == 0) {
+		} else if (strncmp(k, "hw:numa_cpus.", 13) == 0 ||
+			   strncmp(k, "hw:numa_mem.", 12) == 0) {
 			bool cpus = k[8] == 'c';
 			const char *idx = k + (cpus ? 13 : 12);
 			uint64_t n;
 			if (parse_u64(idx, &n) < 0 || n >= DOMXML_MAX_GUEST_CELLS)
-				return hv_error_set(err, -EINVAL, cpus ? "hw:numa_cpus" : "hw:numa_mem",
-						    "%s: the cell index must be 0-%d", k, DOMXML_MAX_GUEST_CELLS - 1);
+				return hv_error_set(err, -EINVAL,
+						    cpus ? "hw:numa_cpus" : "hw:numa_mem",
+						    "%s: the cell index must be 0-%d", k,
+						    DOMXML_MAX_GUEST_CELLS - 1);
 			if (cpus)
 				numa.cpus[n] = v;
 			else
 				numa.mem[n] = v;
 		} else if (strcmp(k, "hw:watchdog_action") == 0) {
-			static const char *const acts[] = {"disabled", "pause", "poweroff", "reset", "none"};
+			static const char *const acts[] = {"disabled", "pause", "poweroff", "reset",
+							   "none"};
 			for (j = 0; j < 5 && strcmp(v, acts[j]) != 0; j++)
 				;
 			if (j == 5)
-				return hv_error_set(err, -EINVAL, k,
-						    "%s=%s: must be disabled, pause, poweroff, reset or none", k, v);
+				return hv_error_set(
+					err, -EINVAL, k,
+					"%s=%s: must be disabled, pause, poweroff, reset or none",
+					k, v);
 			o.watchdog_action = j == 0 ? NULL : acts[j];
 		} else if (strcmp(k, "hw_rng:allowed") == 0) {
 			if (parse_bool(v, &o.rng) < 0)
-				return hv_error_set(err, -EINVAL, k, "%s=%s: must be true or false", k, v);
+				return hv_error_set(err, -EINVAL, k, "%s=%s: must be true or false",
+						    k, v);
 		} else if (strcmp(k, "hw_rng:rate_bytes") == 0) {
 			if ((r = spec_u64(k, v, 1, UINT32_MAX, &o.rng_bytes, err)) < 0)
 				return r;
@@ -569,16 +612,23 @@ domxml_validate(const struct hvd_instance_spec *spec, const struct domxml_host *
 			o.has_period = true;
 		} else if (strcmp(k, "quota:cpu_quota") == 0) {
 			if (parse_i64(v, &o.cpu_quota) < 0 ||
-			    (o.cpu_quota >= 0 && (o.cpu_quota < 1000 || o.cpu_quota > INT64_C(18446744073709551))))
-				return hv_error_set(err, -EINVAL, k,
-						    "%s=%s: must be 1000-18446744073709551 (microseconds per vCPU), or negative for no limit",
-						    k, v);
+			    (o.cpu_quota >= 0 &&
+			     (o.cpu_quota < 1000 || o.cpu_quota > INT64_C(18446744073709551))))
+				return hv_error_set(
+					err, -EINVAL, k,
+					"%s=%s: must be 1000-18446744073709551 (microseconds per "
+					"vCPU), or negative for no limit",
+					k, v);
 			o.has_quota = true;
 		} else if (strncmp(k, "quota:disk_", 11) == 0) {
 			for (j = 0; j < DOMXML_N_IOTUNE && strcmp(k, iotune_keys[j]) != 0; j++)
 				;
 			if (j == DOMXML_N_IOTUNE)
-				return hv_error_set(err, -EINVAL, k, "%s: unknown disk quota; known: quota:disk_{read,write,total}_{bytes,iops}_sec", k);
+				return hv_error_set(
+					err, -EINVAL, k,
+					"%s: unknown disk quota; known: "
+					"quota:disk_{read,write,total}_{bytes,iops}_sec",
+					k);
 			if ((r = spec_u64(k, v, 0, UINT64_C(1) << 50, &o.iotune[j], err)) < 0)
 				return r;
 			o.has_iotune[j] = true;
@@ -587,18 +637,24 @@ domxml_validate(const struct hvd_instance_spec *spec, const struct domxml_host *
 			for (d = 0; d < 2; d++)
 				for (a = 0; a < 3; a++) {
 					char name[64];
-					snprintf(name, sizeof name, "quota:vif_%s_%s", vif_dirs[d], vif_attrs[a]);
+					snprintf(name, sizeof name, "quota:vif_%s_%s", vif_dirs[d],
+						 vif_attrs[a]);
 					if (strcmp(k, name) == 0)
 						goto vif_found;
 				}
-			return hv_error_set(err, -EINVAL, k, "%s: unknown interface quota; known: quota:vif_{inbound,outbound}_{average,peak,burst}", k);
+			return hv_error_set(err, -EINVAL, k,
+					    "%s: unknown interface quota; known: "
+					    "quota:vif_{inbound,outbound}_{average,peak,burst}",
+					    k);
 vif_found:
 			if ((r = spec_u64(k, v, 1, UINT32_MAX, &o.vif[d][a], err)) < 0)
 				return r;
 			o.has_vif[d][a] = true;
 		} else if (strncmp(k, "hw:", 3) == 0 || strncmp(k, "hw_rng:", 7) == 0 ||
 			   strncmp(k, "hw_video:", 9) == 0 || strncmp(k, "quota:", 6) == 0) {
-			return hv_error_set(err, -EINVAL, k, "%s: unknown extra spec in a namespace this driver implements", k);
+			return hv_error_set(
+				err, -EINVAL, k,
+				"%s: unknown extra spec in a namespace this driver implements", k);
 		}
 		/* Other namespaces (aggregate_instance_extra_specs:, ...) belong to the scheduler. */
 	}
@@ -609,9 +665,10 @@ vif_found:
 		return r;
 	if (o.topology && o.numa_nodes && o.sockets > 1 && o.sockets != o.numa_nodes &&
 	    o.numa_nodes % o.sockets != 0 && o.sockets % o.numa_nodes != 0)
-		return hv_error_set(err, -EINVAL, "hw:cpu_sockets",
-				    "hw:cpu_sockets=%u and hw:numa_nodes=%u: one must divide the other",
-				    o.sockets, o.numa_nodes);
+		return hv_error_set(
+			err, -EINVAL, "hw:cpu_sockets",
+			"hw:cpu_sockets=%u and hw:numa_nodes=%u: one must divide the other",
+			o.sockets, o.numa_nodes);
 	/* libvirt (and qemu's throttling) take a total or a read/write split, not both. */
 	for (int kind = 0; kind < 2; kind++) {
 		int total = kind ? DOMXML_TOTAL_IOPS : DOMXML_TOTAL_BYTES;
@@ -621,12 +678,16 @@ vif_found:
 					    iotune_keys[total - 2], iotune_keys[total - 1]);
 	}
 	if ((o.rng_bytes != 0) != (o.rng_period != 0))
-		return hv_error_set(err, -EINVAL, o.rng_bytes ? "hw_rng:rate_period" : "hw_rng:rate_bytes",
+		return hv_error_set(err, -EINVAL,
+				    o.rng_bytes ? "hw_rng:rate_period" : "hw_rng:rate_bytes",
 				    "hw_rng:rate_bytes and hw_rng:rate_period go together");
 	for (int d = 0; d < 2; d++)
 		if ((o.has_vif[d][1] || o.has_vif[d][2]) && !o.has_vif[d][0])
-			return hv_error_set(err, -EINVAL, d ? "quota:vif_outbound_average" : "quota:vif_inbound_average",
-					    "quota:vif_%s_peak/burst need quota:vif_%s_average", vif_dirs[d], vif_dirs[d]);
+			return hv_error_set(err, -EINVAL,
+					    d ? "quota:vif_outbound_average"
+					      : "quota:vif_inbound_average",
+					    "quota:vif_%s_peak/burst need quota:vif_%s_average",
+					    vif_dirs[d], vif_dirs[d]);
 	if ((r = validate_image(&spec->image, video_max, video_max_set, &o, err)) < 0)
 		return r;
 	*ret = o;
@@ -666,8 +727,8 @@ child_u64(xmlNodePtr parent, const char *name, uint64_t v)
 }
 
 static void
-add_disk(xmlNodePtr devs, const char *device, const char *format, const char *path,
-	 const char *dev, const char *bus, bool readonly, const struct domxml_opts *o)
+add_disk(xmlNodePtr devs, const char *device, const char *format, const char *path, const char *dev,
+	 const char *bus, bool readonly, const struct domxml_opts *o)
 {
 	xmlNodePtr d = xmlNewChild(devs, NULL, BAD_CAST "disk", NULL), n;
 
@@ -702,35 +763,46 @@ check_spec_strings(const struct domxml_params *p, struct hv_error *err)
 	const struct hvd_instance_spec *s = p->spec;
 
 	if (!hv_uuid_valid(s->uuid))
-		return hv_error_set(err, -EINVAL, "uuid", "uuid must be 8-4-4-4-12 lower-case hex digits");
+		return hv_error_set(err, -EINVAL, "uuid",
+				    "uuid must be 8-4-4-4-12 lower-case hex digits");
 	if (!s->name || !*s->name || strlen(s->name) > 255 || !text_ok(s->name))
-		return hv_error_set(err, -EINVAL, "name", "name must be 1-255 bytes of printable UTF-8");
+		return hv_error_set(err, -EINVAL, "name",
+				    "name must be 1-255 bytes of printable UTF-8");
 	if (s->hostname && (strlen(s->hostname) > 255 || !text_ok(s->hostname)))
-		return hv_error_set(err, -EINVAL, "hostname", "hostname must be at most 255 bytes of printable UTF-8");
+		return hv_error_set(err, -EINVAL, "hostname",
+				    "hostname must be at most 255 bytes of printable UTF-8");
 	if (s->flavor.name && !text_ok(s->flavor.name))
-		return hv_error_set(err, -EINVAL, "flavor.name", "flavor name must be printable UTF-8");
+		return hv_error_set(err, -EINVAL, "flavor.name",
+				    "flavor name must be printable UTF-8");
 	if (s->image.id && !text_ok(s->image.id))
 		return hv_error_set(err, -EINVAL, "image.id", "image id must be printable UTF-8");
 	for (size_t i = 0; i < s->n_metadata; i++)
 		if (!s->metadata[i].key || !s->metadata[i].value || !text_ok(s->metadata[i].key) ||
 		    !text_ok(s->metadata[i].value))
-			return hv_error_set(err, -EINVAL, "metadata", "metadata item %zu must be printable UTF-8", i);
+			return hv_error_set(err, -EINVAL, "metadata",
+					    "metadata item %zu must be printable UTF-8", i);
 	for (size_t i = 0; i < s->n_ports; i++) {
 		if (!hv_mac_valid(s->ports[i].mac))
-			return hv_error_set(err, -EINVAL, "ports.mac", "port %zu: mac must be lower-case like fa:16:3e:00:00:01", i);
+			return hv_error_set(
+				err, -EINVAL, "ports.mac",
+				"port %zu: mac must be lower-case like fa:16:3e:00:00:01", i);
 		if (!ifname_ok(s->ports[i].ifname))
 			return hv_error_set(err, -EINVAL, "ports.ifname",
 					    "port %zu: ifname must be 1-15 of [A-Za-z0-9._-]", i);
 		if (s->ports[i].id && !text_ok(s->ports[i].id))
-			return hv_error_set(err, -EINVAL, "ports.id", "port %zu: id must be printable UTF-8", i);
+			return hv_error_set(err, -EINVAL, "ports.id",
+					    "port %zu: id must be printable UTF-8", i);
 	}
 	if (!p->disks.root || !path_ok(p->disks.root))
 		return hv_error_set(err, -EINVAL, "disk.root", "root disk path must be absolute");
 	if (p->spec->config_drive_path && !path_ok(p->spec->config_drive_path))
-		return hv_error_set(err, -EINVAL, "config_drive_path", "config drive path must be absolute without '..'");
+		return hv_error_set(err, -EINVAL, "config_drive_path",
+				    "config drive path must be absolute without '..'");
 	if (!p->console_log || !path_ok(p->console_log))
-		return hv_error_set(err, -EINVAL, "console_log", "console log path must be absolute");
-	if (!p->virt_type || (strcmp(p->virt_type, "kvm") != 0 && strcmp(p->virt_type, "qemu") != 0))
+		return hv_error_set(err, -EINVAL, "console_log",
+				    "console log path must be absolute");
+	if (!p->virt_type ||
+	    (strcmp(p->virt_type, "kvm") != 0 && strcmp(p->virt_type, "qemu") != 0))
 		return hv_error_set(err, -EINVAL, "virt_type", "virt_type must be kvm or qemu");
 	if (p->listen && !text_ok(p->listen))
 		return hv_error_set(err, -EINVAL, "vnc_listen", "listen address must be printable");
@@ -1053,24 +1125,29 @@ domxml_read_facts(const char *xml, struct domxml_facts *ret, struct hv_error *er
 	ctx = xmlXPathNewContext(doc);
 	xmlXPathRegisterNs(ctx, BAD_CAST "hv", BAD_CAST HV_XMLNS);
 	copy_text(first_node(ctx, "/domain/uuid"), ret->uuid, sizeof ret->uuid);
-	copy_text(first_node(ctx, "/domain/metadata/hv:instance/hv:name"), ret->name, sizeof ret->name);
+	copy_text(first_node(ctx, "/domain/metadata/hv:instance/hv:name"), ret->name,
+		  sizeof ret->name);
 	copy_prop(first_node(ctx, "/domain/devices/disk[target/@dev='vda']/source"), "file",
 		  ret->root_disk, sizeof ret->root_disk);
 	copy_prop(first_node(ctx, "/domain/devices/disk[target/@dev='vda']/driver"), "type",
 		  ret->root_format, sizeof ret->root_format);
 	copy_prop(first_node(ctx, "/domain/devices/serial/log"), "file", ret->console_log,
 		  sizeof ret->console_log);
-	copy_prop(first_node(ctx, "/domain/devices/graphics[@type='vnc']"), "port", buf, sizeof buf);
+	copy_prop(first_node(ctx, "/domain/devices/graphics[@type='vnc']"), "port", buf,
+		  sizeof buf);
 	ret->vnc_port = buf[0] == '-' ? 0 : (uint32_t)strtoul(buf, NULL, 10);
-	copy_prop(first_node(ctx, "/domain/devices/graphics[@type='vnc']"), "listen", ret->vnc_listen,
-		  sizeof ret->vnc_listen);
-	copy_prop(first_node(ctx, "/domain/devices/serial[@type='tcp']/source"), "service", buf, sizeof buf);
+	copy_prop(first_node(ctx, "/domain/devices/graphics[@type='vnc']"), "listen",
+		  ret->vnc_listen, sizeof ret->vnc_listen);
+	copy_prop(first_node(ctx, "/domain/devices/serial[@type='tcp']/source"), "service", buf,
+		  sizeof buf);
 	ret->serial_port = (uint32_t)strtoul(buf, NULL, 10);
 	copy_prop(first_node(ctx, "/domain/devices/serial[@type='tcp']/source"), "host",
 		  ret->serial_host, sizeof ret->serial_host);
-	copy_prop(first_node(ctx, "/domain/metadata/hv:instance/hv:image"), "guest_agent", buf, sizeof buf);
+	copy_prop(first_node(ctx, "/domain/metadata/hv:instance/hv:image"), "guest_agent", buf,
+		  sizeof buf);
 	ret->guest_agent = strcmp(buf, "yes") == 0;
-	copy_prop(first_node(ctx, "/domain/metadata/hv:instance/hv:image"), "require_quiesce", buf, sizeof buf);
+	copy_prop(first_node(ctx, "/domain/metadata/hv:instance/hv:image"), "require_quiesce", buf,
+		  sizeof buf);
 	ret->require_quiesce = strcmp(buf, "yes") == 0;
 	xmlXPathFreeContext(ctx);
 	xmlFreeDoc(doc);
@@ -1089,7 +1166,8 @@ domxml_rescue(const char *xml, const char *rescue_disk, const struct hvd_image *
 	int len = 0, r;
 
 	if (!path_ok(rescue_disk))
-		return hv_error_set(err, -EINVAL, "rescue_image.path", "rescue disk path must be absolute");
+		return hv_error_set(err, -EINVAL, "rescue_image.path",
+				    "rescue disk path must be absolute");
 	if ((r = validate_image(rescue_image, 4096, true, &o, err)) < 0)
 		return r;
 	if (!(doc = parse_xml(xml, err)))
@@ -1106,7 +1184,8 @@ domxml_rescue(const char *xml, const char *rescue_disk, const struct hvd_image *
 	{
 		xmlXPathObjectPtr obj = xmlXPathEvalExpression(
 			BAD_CAST "/domain/devices/disk[target/@bus='virtio']/target", ctx);
-		for (int i = obj && obj->nodesetval ? obj->nodesetval->nodeNr - 1 : -1; i >= 0; i--) {
+		for (int i = obj && obj->nodesetval ? obj->nodesetval->nodeNr - 1 : -1; i >= 0;
+		     i--) {
 			xmlNodePtr t = obj->nodesetval->nodeTab[i];
 			xmlChar *dev = xmlGetProp(t, BAD_CAST "dev");
 			if (dev && strlen((const char *)dev) == 3) {
@@ -1134,9 +1213,9 @@ domxml_rescue(const char *xml, const char *rescue_disk, const struct hvd_image *
 
 	for (xmlNodePtr c = os->children, next; c; c = next) {
 		next = c->next;
-		if (c->type == XML_ELEMENT_NODE &&
-		    (xmlStrEqual(c->name, BAD_CAST "kernel") || xmlStrEqual(c->name, BAD_CAST "initrd") ||
-		     xmlStrEqual(c->name, BAD_CAST "cmdline"))) {
+		if (c->type == XML_ELEMENT_NODE && (xmlStrEqual(c->name, BAD_CAST "kernel") ||
+						    xmlStrEqual(c->name, BAD_CAST "initrd") ||
+						    xmlStrEqual(c->name, BAD_CAST "cmdline"))) {
 			xmlUnlinkNode(c);
 			xmlFreeNode(c);
 		}

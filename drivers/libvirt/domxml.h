@@ -35,8 +35,12 @@ enum domxml_mempolicy {
 };
 
 enum domxml_iotune {
-	DOMXML_READ_BYTES, DOMXML_WRITE_BYTES, DOMXML_TOTAL_BYTES,
-	DOMXML_READ_IOPS, DOMXML_WRITE_IOPS, DOMXML_TOTAL_IOPS,
+	DOMXML_READ_BYTES,
+	DOMXML_WRITE_BYTES,
+	DOMXML_TOTAL_BYTES,
+	DOMXML_READ_IOPS,
+	DOMXML_WRITE_IOPS,
+	DOMXML_TOTAL_IOPS,
 	DOMXML_N_IOTUNE,
 };
 
@@ -82,21 +86,22 @@ struct domxml_opts {
 /* Disk files of one instance; NULL members are absent. */
 struct domxml_disks {
 	const char *root;
-	const char *root_format; /* "qcow2" for an overlay; the image's format for an existing disk */
-	const char *ephemeral;   /* qcow2 */
-	const char *swap;        /* qcow2 */
-	const char *config_drive;/* ISO, attached read-only as a cdrom */
+	const char
+		*root_format;  /* "qcow2" for an overlay; the image's format for an existing disk */
+	const char *ephemeral; /* qcow2 */
+	const char *swap;      /* qcow2 */
+	const char *config_drive; /* ISO, attached read-only as a cdrom */
 };
 
 struct domxml_params {
 	const struct hvd_instance_spec *spec;
-	const char *virt_type;        /* "kvm" or "qemu" */
+	const char *virt_type;          /* "kvm" or "qemu" */
 	const struct domxml_host *host; /* NULL or n_cells 0: host reports no NUMA */
 	struct domxml_disks disks;
-	const char *console_log;      /* serial console log file; required */
-	const char *listen;           /* address VNC and the TCP serial console bind to */
+	const char *console_log; /* serial console log file; required */
+	const char *listen;      /* address VNC and the TCP serial console bind to */
 	bool vnc;
-	uint32_t serial_port;         /* 0: serial on a pty (logged only) */
+	uint32_t serial_port; /* 0: serial on a pty (logged only) */
 };
 
 /* Checks every extra spec (flavor) and image property of spec against host (may be NULL)
@@ -114,7 +119,7 @@ struct domxml_facts {
 	char root_disk[4096];
 	char root_format[16];
 	char console_log[4096];
-	uint32_t vnc_port;    /* 0 when none or not running */
+	uint32_t vnc_port; /* 0 when none or not running */
 	char vnc_listen[64];
 	uint32_t serial_port; /* 0 when none */
 	char serial_host[64];
@@ -128,6 +133,5 @@ int domxml_read_facts(const char *xml, struct domxml_facts *ret, struct hv_error
  * moved to vdb, and the boot kernel/initrd/cmdline taken from rescue_image's properties. */
 int domxml_rescue(const char *xml, const char *rescue_disk, const struct hvd_image *rescue_image,
 		  char **ret_xml, struct hv_error *err);
-
 
 #endif

@@ -85,7 +85,8 @@ int
 lv_check_uuid(const char *uuid, struct hv_error *err)
 {
 	if (!hv_uuid_valid(uuid))
-		return hv_error_set(err, -EINVAL, "uuid", "uuid must be 8-4-4-4-12 lower-case hex digits");
+		return hv_error_set(err, -EINVAL, "uuid",
+				    "uuid must be 8-4-4-4-12 lower-case hex digits");
 	return 0;
 }
 
@@ -139,21 +140,16 @@ power_of(virDomainPtr dom, int state, int saved)
 {
 	switch (state) {
 	case VIR_DOMAIN_RUNNING:
-	case VIR_DOMAIN_BLOCKED:
-		return HVD_POWER_RUNNING;
-	case VIR_DOMAIN_PAUSED:
-		return HVD_POWER_PAUSED;
+	case VIR_DOMAIN_BLOCKED: return HVD_POWER_RUNNING;
+	case VIR_DOMAIN_PAUSED: return HVD_POWER_PAUSED;
 	case VIR_DOMAIN_SHUTDOWN:
 	case VIR_DOMAIN_SHUTOFF:
 		if (saved < 0)
 			saved = virDomainHasManagedSaveImage(dom, 0) == 1;
 		return saved ? HVD_POWER_SUSPENDED : HVD_POWER_SHUTDOWN;
-	case VIR_DOMAIN_CRASHED:
-		return HVD_POWER_CRASHED;
-	case VIR_DOMAIN_PMSUSPENDED:
-		return HVD_POWER_SUSPENDED;
-	default:
-		return HVD_POWER_NOSTATE;
+	case VIR_DOMAIN_CRASHED: return HVD_POWER_CRASHED;
+	case VIR_DOMAIN_PMSUSPENDED: return HVD_POWER_SUSPENDED;
+	default: return HVD_POWER_NOSTATE;
 	}
 }
 
@@ -279,8 +275,8 @@ port_take(struct hvd_host *h, virConnectPtr vc, uint32_t *ret, struct hv_error *
 		for (int i = 0; i < nd; i++) {
 			char *xml = virDomainGetXMLDesc(doms[i], VIR_DOMAIN_XML_INACTIVE);
 			struct domxml_facts f;
-			if (xml && domxml_read_facts(xml, &f, NULL) == 0 && f.serial_port >= h->port_lo &&
-			    f.serial_port <= h->port_hi)
+			if (xml && domxml_read_facts(xml, &f, NULL) == 0 &&
+			    f.serial_port >= h->port_lo && f.serial_port <= h->port_hi)
 				h->port_used[f.serial_port - h->port_lo] = 1;
 			free(xml);
 			virDomainFree(doms[i]);
@@ -298,8 +294,8 @@ port_take(struct hvd_host *h, virConnectPtr vc, uint32_t *ret, struct hv_error *
 	}
 	pthread_mutex_unlock(&h->lock);
 	if (r < 0)
-		return hv_error_set(err, -EBUSY, "serial_port_range", "no free serial console port in %u-%u",
-				    h->port_lo, h->port_hi);
+		return hv_error_set(err, -EBUSY, "serial_port_range",
+				    "no free serial console port in %u-%u", h->port_lo, h->port_hi);
 	return 0;
 }
 
@@ -325,7 +321,8 @@ parse_u32(const char *key, const char *v, uint32_t lo, uint32_t hi, uint32_t *re
 	errno = 0;
 	n = strtoul(v, &end, 10);
 	if (errno || end == v || *end || n < lo || n > hi)
-		return hv_error_set(err, -EINVAL, key, "%s=%s: must be an integer %u-%u", key, v, lo, hi);
+		return hv_error_set(err, -EINVAL, key, "%s=%s: must be an integer %u-%u", key, v,
+				    lo, hi);
 	*ret = (uint32_t)n;
 	return 0;
 }
@@ -345,7 +342,8 @@ lv_open(const struct hvd_kv *cfg, size_t n_cfg, struct hvd_host **ret_host, stru
 	snprintf(h->uri, sizeof h->uri, "qemu:///system");
 	snprintf(h->virt_type, sizeof h->virt_type, "kvm");
 	snprintf(h->listen, sizeof h->listen, "127.0.0.1");
-	snprintf(h->instances_path, sizeof h->instances_path, "%s/lib/hvagent/instances", HV_LOCALSTATEDIR);
+	snprintf(h->instances_path, sizeof h->instances_path, "%s/lib/hvagent/instances",
+		 HV_LOCALSTATEDIR);
 	h->reboot_timeout = 120;
 	h->shutdown_timeout = 60;
 	h->port_lo = 10000;
@@ -357,12 +355,14 @@ lv_open(const struct hvd_kv *cfg, size_t n_cfg, struct hvd_host **ret_host, stru
 			continue;
 		if (strcmp(k, "uri") == 0) {
 			if (!*v || strlen(v) >= sizeof h->uri)
-				r = hv_error_set(err, -EINVAL, k, "uri must be 1-%zu bytes", sizeof h->uri - 1);
+				r = hv_error_set(err, -EINVAL, k, "uri must be 1-%zu bytes",
+						 sizeof h->uri - 1);
 			else
 				snprintf(h->uri, sizeof h->uri, "%s", v);
 		} else if (strcmp(k, "virt_type") == 0) {
 			if (strcmp(v, "kvm") != 0 && strcmp(v, "qemu") != 0)
-				r = hv_error_set(err, -EINVAL, k, "virt_type=%s: must be kvm or qemu", v);
+				r = hv_error_set(err, -EINVAL, k,
+						 "virt_type=%s: must be kvm or qemu", v);
 			else
 				snprintf(h->virt_type, sizeof h->virt_type, "%s", v);
 		} else if (strcmp(k, "reboot_timeout") == 0) {
@@ -376,7 +376,8 @@ lv_open(const struct hvd_kv *cfg, size_t n_cfg, struct hvd_host **ret_host, stru
 		} else if (strcmp(k, "vnc_listen") == 0) {
 			struct in_addr a;
 			if (inet_pton(AF_INET, v, &a) != 1)
-				r = hv_error_set(err, -EINVAL, k, "vnc_listen=%s: must be an IPv4 address", v);
+				r = hv_error_set(err, -EINVAL, k,
+						 "vnc_listen=%s: must be an IPv4 address", v);
 			else
 				snprintf(h->listen, sizeof h->listen, "%s", v);
 		} else if (strcmp(k, "serial_port_range") == 0) {
@@ -384,17 +385,20 @@ lv_open(const struct hvd_kv *cfg, size_t n_cfg, struct hvd_host **ret_host, stru
 			char tail;
 			if (!*v) {
 				h->port_lo = h->port_hi = 0;
-			} else if (sscanf(v, "%u:%u%c", &lo, &hi, &tail) != 2 || lo < 1024 || hi > 65535 ||
-				   lo > hi || hi - lo > 65535) {
+			} else if (sscanf(v, "%u:%u%c", &lo, &hi, &tail) != 2 || lo < 1024 ||
+				   hi > 65535 || lo > hi || hi - lo > 65535) {
 				r = hv_error_set(err, -EINVAL, k,
-						 "serial_port_range=%s: must be LOW:HIGH within 1024-65535, or empty", v);
+						 "serial_port_range=%s: must be LOW:HIGH within "
+						 "1024-65535, or empty",
+						 v);
 			} else {
 				h->port_lo = lo;
 				h->port_hi = hi;
 			}
 		} else if (strcmp(k, "instances_path") == 0) {
 			if (v[0] != '/' || strlen(v) >= sizeof h->instances_path)
-				r = hv_error_set(err, -EINVAL, k, "instances_path must be an absolute path");
+				r = hv_error_set(err, -EINVAL, k,
+						 "instances_path must be an absolute path");
 			else
 				snprintf(h->instances_path, sizeof h->instances_path, "%s", v);
 		}
@@ -403,8 +407,8 @@ lv_open(const struct hvd_kv *cfg, size_t n_cfg, struct hvd_host **ret_host, stru
 	if (r == 0 && h->port_lo && !(h->port_used = calloc(h->port_hi - h->port_lo + 1, 1)))
 		r = hv_error_set(err, -ENOMEM, "", "out of memory");
 	if (r == 0 && mkdir(h->instances_path, 0755) < 0 && errno != EEXIST)
-		r = hv_error_set(err, -errno, "instances_path", "cannot create %s: %s", h->instances_path,
-				 strerror(errno));
+		r = hv_error_set(err, -errno, "instances_path", "cannot create %s: %s",
+				 h->instances_path, strerror(errno));
 	if (r == 0)
 		r = conn_new(h->uri, debounce_ms, &h->conn, err);
 	if (r < 0) {
@@ -472,10 +476,13 @@ lv_host_info(struct hvd_host *h, struct hvd_host_info *ret, struct hv_error *err
 	info.memory_mb = ni.memory / 1024;
 	if (statvfs(h->instances_path, &sv) == 0)
 		info.local_gb = (uint64_t)sv.f_blocks * sv.f_frsize >> 30;
-	if (info.n_cells && virNodeGetCellsFreeMemory(vc, free_mem, 0, (int)info.n_cells) == (int)info.n_cells)
+	if (info.n_cells &&
+	    virNodeGetCellsFreeMemory(vc, free_mem, 0, (int)info.n_cells) == (int)info.n_cells)
 		for (uint32_t i = 0; i < info.n_cells; i++) {
 			uint64_t free_mb = free_mem[i] >> 20;
-			info.cells[i].memory_used_mb = info.cells[i].memory_mb > free_mb ? info.cells[i].memory_mb - free_mb : 0;
+			info.cells[i].memory_used_mb = info.cells[i].memory_mb > free_mb
+							       ? info.cells[i].memory_mb - free_mb
+							       : 0;
 		}
 	for (uint32_t i = 0; i < info.n_cells; i++) {
 		struct hvd_numa_cell *c = &info.cells[i];
@@ -485,10 +492,12 @@ lv_host_info(struct hvd_host *h, struct hvd_host_info *ret, struct hv_error *err
 		for (uint32_t p = 0; p < c->n_mempages; p++)
 			sizes[p] = c->mempages[p].size_kb;
 		/* Drivers without per-cell page counts leave "used" at 0. */
-		if (c->n_mempages && virNodeGetFreePages(vc, c->n_mempages, sizes, (int)c->id, 1, avail, 0) ==
-					     (int)c->n_mempages)
+		if (c->n_mempages && virNodeGetFreePages(vc, c->n_mempages, sizes, (int)c->id, 1,
+							 avail, 0) == (int)c->n_mempages)
 			for (uint32_t p = 0; p < c->n_mempages; p++)
-				c->mempages[p].used = c->mempages[p].total > avail[p] ? c->mempages[p].total - avail[p] : 0;
+				c->mempages[p].used = c->mempages[p].total > avail[p]
+							      ? c->mempages[p].total - avail[p]
+							      : 0;
 	}
 	virConnectClose(vc);
 	memcpy(ret, &info, n);
@@ -514,7 +523,8 @@ lv_host_stats(struct hvd_host *h, struct hvd_host_stats *ret, struct hv_error *e
 		return r;
 	}
 	st.cpu_mhz = ni.mhz;
-	if (virNodeGetCPUStats(vc, VIR_NODE_CPU_STATS_ALL_CPUS, NULL, &nparams, 0) == 0 && nparams > 0) {
+	if (virNodeGetCPUStats(vc, VIR_NODE_CPU_STATS_ALL_CPUS, NULL, &nparams, 0) == 0 &&
+	    nparams > 0) {
 		virNodeCPUStatsPtr p = calloc((size_t)nparams, sizeof *p);
 		if (p && virNodeGetCPUStats(vc, VIR_NODE_CPU_STATS_ALL_CPUS, p, &nparams, 0) == 0) {
 			for (int i = 0; i < nparams; i++) {
@@ -567,7 +577,8 @@ lv_list_instances(struct hvd_host *h, hvd_instance_fn fn, void *ctx, struct hv_e
 
 		if (n_saved > 0 && virDomainGetUUID(doms[i], id) == 0)
 			for (int j = 0; j < n_saved; j++)
-				if (virDomainGetUUID(saved[j], sid) == 0 && memcmp(id, sid, sizeof id) == 0)
+				if (virDomainGetUUID(saved[j], sid) == 0 &&
+				    memcmp(id, sid, sizeof id) == 0)
 					is_saved = 1;
 		const char *name = virDomainGetName(doms[i]);
 
@@ -608,21 +619,23 @@ lv_get_instance(struct hvd_host *h, const char *uuid, struct hvd_instance_info *
 /* ---------------------------------------------------------------- spawn and friends */
 
 int
-lv_files_of(const struct hvd_host *h, const char *uuid, struct lv_inst_files *f, struct hv_error *err)
+lv_files_of(const struct hvd_host *h, const char *uuid, struct lv_inst_files *f,
+	    struct hv_error *err)
 {
 	if (lv_inst_path(h, uuid, NULL, f->dir, sizeof f->dir) < 0 ||
 	    lv_inst_path(h, uuid, "disk", f->root, sizeof f->root) < 0 ||
 	    lv_inst_path(h, uuid, "disk.eph0", f->eph, sizeof f->eph) < 0 ||
 	    lv_inst_path(h, uuid, "disk.swap", f->swap, sizeof f->swap) < 0 ||
 	    lv_inst_path(h, uuid, "console.log", f->log, sizeof f->log) < 0)
-		return hv_error_set(err, -ENAMETOOLONG, "instances_path", "instance paths are too long");
+		return hv_error_set(err, -ENAMETOOLONG, "instances_path",
+				    "instance paths are too long");
 	return 0;
 }
 
 int
 lv_build_xml(struct hvd_host *h, virConnectPtr vc, const struct hvd_instance_spec *spec,
-	     const struct lv_inst_files *f, uint32_t serial_port, char **ret_xml, uint32_t *ret_port,
-	     struct hv_error *err)
+	     const struct lv_inst_files *f, uint32_t serial_port, char **ret_xml,
+	     uint32_t *ret_port, struct hv_error *err)
 {
 	struct domxml_host topo;
 	struct domxml_params p = {
@@ -639,7 +652,8 @@ lv_build_xml(struct hvd_host *h, virConnectPtr vc, const struct hvd_instance_spe
 	};
 	int r;
 
-	if (spec->struct_size < offsetof(struct hvd_instance_spec, power_on) + sizeof spec->power_on)
+	if (spec->struct_size <
+	    offsetof(struct hvd_instance_spec, power_on) + sizeof spec->power_on)
 		return hv_error_set(err, -EINVAL, "struct_size", "instance spec is too short");
 	if ((r = host_topology(h, vc, &topo, err)) < 0)
 		return r;
@@ -658,14 +672,17 @@ lv_build_xml(struct hvd_host *h, virConnectPtr vc, const struct hvd_instance_spe
 }
 
 int
-lv_make_disks(const struct hvd_instance_spec *spec, const struct lv_inst_files *f, struct hv_error *err)
+lv_make_disks(const struct hvd_instance_spec *spec, const struct lv_inst_files *f,
+	      struct hv_error *err)
 {
 	int r;
 
 	if (!spec->existing_disk_path) {
 		if (!spec->image.path || !spec->image.format)
-			return hv_error_set(err, -EINVAL, "image.path", "the image has no file in the store");
-		if ((r = disk_overlay(f->root, spec->image.path, spec->image.format, spec->flavor.root_gb, err)) < 0)
+			return hv_error_set(err, -EINVAL, "image.path",
+					    "the image has no file in the store");
+		if ((r = disk_overlay(f->root, spec->image.path, spec->image.format,
+				      spec->flavor.root_gb, err)) < 0)
 			return r;
 	}
 	if (spec->flavor.ephemeral_gb && access(f->eph, F_OK) != 0 &&
@@ -688,10 +705,12 @@ lv_spawn(struct hvd_host *h, const struct hvd_instance_spec *spec, struct hv_err
 	bool made_dir = false;
 	int r;
 
-	if ((r = lv_check_uuid(spec->uuid, err)) < 0 || (r = lv_files_of(h, spec->uuid, &f, err)) < 0)
+	if ((r = lv_check_uuid(spec->uuid, err)) < 0 ||
+	    (r = lv_files_of(h, spec->uuid, &f, err)) < 0)
 		return r;
 	if (spec->existing_disk_path && spec->existing_disk_path[0] != '/')
-		return hv_error_set(err, -EINVAL, "existing_disk_path", "existing_disk_path must be absolute");
+		return hv_error_set(err, -EINVAL, "existing_disk_path",
+				    "existing_disk_path must be absolute");
 	if (!(vc = conn_get(h->conn, err)))
 		return -ENOTCONN;
 	if ((dom = virDomainLookupByUUIDString(vc, spec->uuid))) {
@@ -704,7 +723,8 @@ lv_spawn(struct hvd_host *h, const struct hvd_instance_spec *spec, struct hv_err
 		made_dir = true;
 	} else if (!(errno == EEXIST && spec->existing_disk_path)) {
 		/* An evacuated instance on shared storage finds its directory already there. */
-		r = hv_error_set(err, -errno, "instances_path", "cannot create %s: %s", f.dir, strerror(errno));
+		r = hv_error_set(err, -errno, "instances_path", "cannot create %s: %s", f.dir,
+				 strerror(errno));
 		goto out;
 	}
 	if ((r = lv_make_disks(spec, &f, err)) < 0)
@@ -745,12 +765,13 @@ lv_destroy(struct hvd_host *h, const char *uuid, bool delete_disks, struct hv_er
 	if ((xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE)))
 		domxml_read_facts(xml, &facts, NULL);
 	free(xml);
-	if (virDomainIsActive(dom) == 1 && virDomainDestroy(dom) < 0 && virDomainIsActive(dom) == 1) {
+	if (virDomainIsActive(dom) == 1 && virDomainDestroy(dom) < 0 &&
+	    virDomainIsActive(dom) == 1) {
 		r = conn_error(h->conn, vc, err, "uuid", "destroy");
 		goto out;
 	}
 	if (virDomainUndefineFlags(dom, VIR_DOMAIN_UNDEFINE_MANAGED_SAVE |
-					VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA) < 0 &&
+						VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA) < 0 &&
 	    virDomainUndefine(dom) < 0) {
 		r = conn_error(h->conn, vc, err, "uuid", "undefine");
 		goto out;
@@ -806,7 +827,8 @@ lv_reboot(struct hvd_host *h, const char *uuid, enum hvd_reboot_type type, uint3
 	s = lv_dom_state(dom);
 	if (type == HVD_REBOOT_SOFT) {
 		if (s != VIR_DOMAIN_RUNNING) {
-			r = hv_error_set(err, -EBUSY, "uuid", "a soft reboot needs a running instance");
+			r = hv_error_set(err, -EBUSY, "uuid",
+					 "a soft reboot needs a running instance");
 			goto out;
 		}
 		if (shutdown_wait(dom, timeout_s ? timeout_s : h->reboot_timeout)) {
@@ -842,7 +864,8 @@ out:
 typedef int (*dom_call)(virDomainPtr);
 
 static int
-simple_op(struct hvd_host *h, const char *uuid, dom_call call, const char *what, struct hv_error *err)
+simple_op(struct hvd_host *h, const char *uuid, dom_call call, const char *what,
+	  struct hv_error *err)
 {
 	virConnectPtr vc;
 	virDomainPtr dom;
@@ -931,7 +954,8 @@ lv_console_log(struct hvd_host *h, const char *uuid, size_t max_bytes, char **re
 	close(fd);
 	if (n < 0) {
 		free(buf);
-		return hv_error_set(err, -EIO, "uuid", "cannot read the console log: %s", strerror(errno));
+		return hv_error_set(err, -EIO, "uuid", "cannot read the console log: %s",
+				    strerror(errno));
 	}
 	buf[n] = '\0';
 	*ret_text = buf;
@@ -966,14 +990,17 @@ lv_get_console(struct hvd_host *h, const char *uuid, enum hvd_console_type type,
 		goto out;
 	if (type == HVD_CONSOLE_VNC) {
 		if (!facts.vnc_port) {
-			r = hv_error_set(err, -EOPNOTSUPP, "type", "instance %s has no VNC console", uuid);
+			r = hv_error_set(err, -EOPNOTSUPP, "type", "instance %s has no VNC console",
+					 uuid);
 			goto out;
 		}
-		snprintf(c.host, sizeof c.host, "%s", facts.vnc_listen[0] ? facts.vnc_listen : h->listen);
+		snprintf(c.host, sizeof c.host, "%s",
+			 facts.vnc_listen[0] ? facts.vnc_listen : h->listen);
 		c.port = facts.vnc_port;
 	} else if (type == HVD_CONSOLE_SERIAL) {
 		if (!facts.serial_port) {
-			r = hv_error_set(err, -EOPNOTSUPP, "type", "instance %s has no TCP serial console", uuid);
+			r = hv_error_set(err, -EOPNOTSUPP, "type",
+					 "instance %s has no TCP serial console", uuid);
 			goto out;
 		}
 		snprintf(c.host, sizeof c.host, "%s", facts.serial_host);
@@ -998,14 +1025,17 @@ lv_set_admin_password(struct hvd_host *h, const char *uuid, const char *user, co
 	int r;
 
 	if (!user || !*user || strlen(user) > 32 || strpbrk(user, ":\n\r"))
-		return hv_error_set(err, -EINVAL, "user", "user must be 1-32 bytes without ':' or newlines");
+		return hv_error_set(err, -EINVAL, "user",
+				    "user must be 1-32 bytes without ':' or newlines");
 	if (!password || !*password || strchr(password, '\n'))
-		return hv_error_set(err, -EINVAL, "password", "password must be non-empty, one line");
+		return hv_error_set(err, -EINVAL, "password",
+				    "password must be non-empty, one line");
 	if ((r = lv_dom_get(h, uuid, &vc, &dom, err)) < 0)
 		return r;
 	if (virDomainSetUserPassword(dom, user, password, 0) < 0) {
 		/* libvirt's message names the agent problem, never the password. */
-		r = conn_error(h->conn, vc, err, "uuid", "set the password through the guest agent");
+		r = conn_error(h->conn, vc, err, "uuid",
+			       "set the password through the guest agent");
 	}
 	lv_dom_put(vc, dom);
 	return r;

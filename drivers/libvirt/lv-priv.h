@@ -32,7 +32,7 @@ struct hvd_host {
 	bool topology_known;
 	struct domxml_host topology;
 	bool ports_scanned;
-	uint8_t *port_used;   /* port_hi - port_lo + 1 entries */
+	uint8_t *port_used; /* port_hi - port_lo + 1 entries */
 };
 
 struct lv_inst_files {
@@ -40,10 +40,12 @@ struct lv_inst_files {
 };
 
 /* instances_path/<uuid>/<file>, or the directory when file is NULL; -ENAMETOOLONG. */
-int lv_inst_path(const struct hvd_host *h, const char *uuid, const char *file, char *buf, size_t size);
+int
+lv_inst_path(const struct hvd_host *h, const char *uuid, const char *file, char *buf, size_t size);
 bool lv_inst_has(const struct hvd_host *h, const char *uuid, const char *file);
 void lv_inst_unlink(const struct hvd_host *h, const char *uuid, const char *file);
-int lv_files_of(const struct hvd_host *h, const char *uuid, struct lv_inst_files *f, struct hv_error *err);
+int lv_files_of(const struct hvd_host *h, const char *uuid, struct lv_inst_files *f,
+		struct hv_error *err);
 
 int lv_check_uuid(const char *uuid, struct hv_error *err);
 /* The connection and the domain for one op; release with lv_dom_put. */
@@ -58,11 +60,12 @@ int lv_stop_domain(struct hvd_host *h, virConnectPtr vc, virDomainPtr dom, uint3
 
 /* Builds the XML for spec with this host's settings; serial_port 0 takes a new one. */
 int lv_build_xml(struct hvd_host *h, virConnectPtr vc, const struct hvd_instance_spec *spec,
-		 const struct lv_inst_files *f, uint32_t serial_port, char **ret_xml, uint32_t *ret_port,
-		 struct hv_error *err);
+		 const struct lv_inst_files *f, uint32_t serial_port, char **ret_xml,
+		 uint32_t *ret_port, struct hv_error *err);
 /* The root overlay (unless spec names an existing disk), and the ephemeral and swap disks
  * the flavor asks for that do not exist yet. */
-int lv_make_disks(const struct hvd_instance_spec *spec, const struct lv_inst_files *f, struct hv_error *err);
+int lv_make_disks(const struct hvd_instance_spec *spec, const struct lv_inst_files *f,
+		  struct hv_error *err);
 
 /* change.c: the ops of <hvagent/driver.h> that change an instance's definition. */
 int lv_resize(struct hvd_host *h, const struct hvd_instance_spec *spec, struct hv_error *err);
@@ -72,8 +75,8 @@ int lv_rebuild(struct hvd_host *h, const struct hvd_instance_spec *spec, struct 
 int lv_rescue(struct hvd_host *h, const char *uuid, const struct hvd_image *rescue_image,
 	      struct hv_error *err);
 int lv_unrescue(struct hvd_host *h, const char *uuid, struct hv_error *err);
-int lv_snapshot(struct hvd_host *h, const char *uuid, const char *dest_path, const char *dest_format,
-		struct hv_error *err);
+int lv_snapshot(struct hvd_host *h, const char *uuid, const char *dest_path,
+		const char *dest_format, struct hv_error *err);
 int lv_root_disk(struct hvd_host *h, const char *uuid, char **ret_path, char **ret_format,
 		 struct hv_error *err);
 

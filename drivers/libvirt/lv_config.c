@@ -11,18 +11,20 @@
 /* [libvirt] in hvagent.conf. lv_open() checks the values again (it is also called directly,
  * by tests), some more strictly: serial ports within 1024-65535. */
 const struct hvd_config_key lv_config_keys[] = {
-	{ "uri", HVD_CONFIG_STRING, "qemu:///system", NULL, 0, 0, "libvirt connection URI", 0 },
-	{ "virt_type", HVD_CONFIG_ENUM, "kvm", "kvm|qemu", 0, 0,
-	  "domain type: kvm, or qemu for software emulation", 0 },
-	{ "reboot_timeout", HVD_CONFIG_INT, "120", NULL, 0, 3600,
-	  "seconds a soft reboot waits before a hard one", HVD_KEY_REBOOT_TIMEOUT },
-	{ "shutdown_timeout", HVD_CONFIG_INT, "60", NULL, 0, 3600,
-	  "seconds a graceful shutdown waits before forcing off", HVD_KEY_SHUTDOWN_TIMEOUT },
-	{ "vnc_listen", HVD_CONFIG_STRING, "127.0.0.1", NULL, 0, 0, "address VNC consoles listen on", 0 },
-	{ "serial_port_range", HVD_CONFIG_STRING, "10000:20000", NULL, 0, 0,
-	  "TCP ports for serial consoles, FIRST:LAST", 0 },
-	{ "console_log_max_kb", HVD_CONFIG_INT, "64", NULL, 1, 10240, "console log kept per instance", 0 },
-	{ NULL },
+	{"uri", HVD_CONFIG_STRING, "qemu:///system", NULL, 0, 0, "libvirt connection URI", 0},
+	{"virt_type", HVD_CONFIG_ENUM, "kvm", "kvm|qemu", 0, 0,
+	 "domain type: kvm, or qemu for software emulation", 0},
+	{"reboot_timeout", HVD_CONFIG_INT, "120", NULL, 0, 3600,
+	 "seconds a soft reboot waits before a hard one", HVD_KEY_REBOOT_TIMEOUT},
+	{"shutdown_timeout", HVD_CONFIG_INT, "60", NULL, 0, 3600,
+	 "seconds a graceful shutdown waits before forcing off", HVD_KEY_SHUTDOWN_TIMEOUT},
+	{"vnc_listen", HVD_CONFIG_STRING, "127.0.0.1", NULL, 0, 0, "address VNC consoles listen on",
+	 0},
+	{"serial_port_range", HVD_CONFIG_STRING, "10000:20000", NULL, 0, 0,
+	 "TCP ports for serial consoles, FIRST:LAST", 0},
+	{"console_log_max_kb", HVD_CONFIG_INT, "64", NULL, 1, 10240,
+	 "console log kept per instance", 0},
+	{NULL},
 };
 
 static bool
@@ -55,7 +57,8 @@ lv_check_config(const struct hvd_kv *cfg, size_t n_cfg, struct hv_error *err)
 		if (!colon || !lv_parse_port(v, (size_t)(colon - v), &first) ||
 		    !lv_parse_port(colon + 1, strlen(colon + 1), &last) || first > last)
 			return hv_error_set(err, -EINVAL, "serial_port_range",
-					    "not a port range (allowed: FIRST:LAST with 1 <= FIRST <= LAST <= 65535)");
+					    "not a port range (allowed: FIRST:LAST with 1 <= FIRST "
+					    "<= LAST <= 65535)");
 	}
 	return 0;
 }

@@ -21,13 +21,14 @@ struct fx {
 	struct imgstore *s;
 };
 
-static int setup(void **state)
+static int
+setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof *f);
-	struct hv_error err = { 0 };
+	struct hv_error err = {0};
 	char src[128];
 	FILE *fp;
-	const struct hvd_kv props[] = { { "kernel", "/boot/vmlinuz" }, { "hw_video_ram", "8" } };
+	const struct hvd_kv props[] = {{"kernel", "/boot/vmlinuz"}, {"hw_video_ram", "8"}};
 
 	snprintf(f->dir, sizeof f->dir, "/tmp/hv-image-XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
@@ -41,7 +42,8 @@ static int setup(void **state)
 	return 0;
 }
 
-static int teardown(void **state)
+static int
+teardown(void **state)
 {
 	struct fx *f = *state;
 	char cmd[128];
@@ -53,7 +55,8 @@ static int teardown(void **state)
 	return 0;
 }
 
-static const char *prop(const struct hvd_image *im, const char *key)
+static const char *
+prop(const struct hvd_image *im, const char *key)
 {
 	for (size_t i = 0; i < im->n_properties; i++)
 		if (strcmp(im->properties[i].key, key) == 0)
@@ -61,14 +64,15 @@ static const char *prop(const struct hvd_image *im, const char *key)
 	return NULL;
 }
 
-static void a_stored_image_gives_its_file_and_recorded_properties(void **state)
+static void
+a_stored_image_gives_its_file_and_recorded_properties(void **state)
 {
 	struct fx *f = *state;
-	const struct hvd_kv req_props[] = { { "hw_video_ram", "16" }, { "os_command_line", "quiet" } };
-	struct hvd_image im = { .id = "tiny", .format = "raw", .properties = req_props,
-				.n_properties = 2 };
+	const struct hvd_kv req_props[] = {{"hw_video_ram", "16"}, {"os_command_line", "quiet"}};
+	struct hvd_image im = {
+		.id = "tiny", .format = "raw", .properties = req_props, .n_properties = 2};
 	struct agent_image ai;
-	struct hv_error err = { 0 };
+	struct hv_error err = {0};
 	char want[128];
 
 	assert_int_equal(agent_image_resolve(f->s, true, "body.image", &im, &ai, &err), 0);
@@ -76,18 +80,19 @@ static void a_stored_image_gives_its_file_and_recorded_properties(void **state)
 	assert_string_equal(im.path, want);
 	assert_string_equal(im.format, "raw");
 	assert_int_equal(im.n_properties, 3);
-	assert_string_equal(prop(&im, "kernel"), "/boot/vmlinuz");      /* recorded */
-	assert_string_equal(prop(&im, "hw_video_ram"), "16");           /* the request wins */
-	assert_string_equal(prop(&im, "os_command_line"), "quiet");     /* the request adds */
+	assert_string_equal(prop(&im, "kernel"), "/boot/vmlinuz");  /* recorded */
+	assert_string_equal(prop(&im, "hw_video_ram"), "16");       /* the request wins */
+	assert_string_equal(prop(&im, "os_command_line"), "quiet"); /* the request adds */
 	agent_image_release(&ai);
 }
 
-static void the_recorded_format_wins_over_the_request(void **state)
+static void
+the_recorded_format_wins_over_the_request(void **state)
 {
 	struct fx *f = *state;
-	struct hvd_image im = { .id = "tiny", .format = "qcow2" };
+	struct hvd_image im = {.id = "tiny", .format = "qcow2"};
 	struct agent_image ai;
-	struct hv_error err = { 0 };
+	struct hv_error err = {0};
 
 	assert_int_equal(agent_image_resolve(f->s, false, "body.image", &im, &ai, &err), -EINVAL);
 	assert_string_equal(err.field, "body.image.format");
@@ -96,12 +101,13 @@ static void the_recorded_format_wins_over_the_request(void **state)
 	agent_image_release(&ai);
 }
 
-static void an_unknown_image_is_refused_when_images_must_be_stored(void **state)
+static void
+an_unknown_image_is_refused_when_images_must_be_stored(void **state)
 {
 	struct fx *f = *state;
-	struct hvd_image im = { .id = "cirros", .format = "qcow2" };
+	struct hvd_image im = {.id = "cirros", .format = "qcow2"};
 	struct agent_image ai;
-	struct hv_error err = { 0 };
+	struct hv_error err = {0};
 
 	assert_int_equal(agent_image_resolve(f->s, true, "body.image", &im, &ai, &err), -ENOENT);
 	assert_string_equal(err.field, "body.image.id");
@@ -117,12 +123,13 @@ static void an_unknown_image_is_refused_when_images_must_be_stored(void **state)
 	agent_image_release(&ai);
 }
 
-static void a_driver_without_files_takes_an_unknown_image_with_no_path(void **state)
+static void
+a_driver_without_files_takes_an_unknown_image_with_no_path(void **state)
 {
 	struct fx *f = *state;
-	struct hvd_image im = { .id = "cirros", .format = "qcow2", .path = "/stale" };
+	struct hvd_image im = {.id = "cirros", .format = "qcow2", .path = "/stale"};
 	struct agent_image ai;
-	struct hv_error err = { 0 };
+	struct hv_error err = {0};
 
 	assert_int_equal(agent_image_resolve(f->s, false, "body.image", &im, &ai, &err), 0);
 	assert_null(im.path);
@@ -131,17 +138,19 @@ static void a_driver_without_files_takes_an_unknown_image_with_no_path(void **st
 	agent_image_release(&ai);
 }
 
-int main(void)
+int
+main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(a_stored_image_gives_its_file_and_recorded_properties,
-						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			a_stored_image_gives_its_file_and_recorded_properties, setup, teardown),
 		cmocka_unit_test_setup_teardown(the_recorded_format_wins_over_the_request, setup,
 						teardown),
-		cmocka_unit_test_setup_teardown(an_unknown_image_is_refused_when_images_must_be_stored,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(a_driver_without_files_takes_an_unknown_image_with_no_path,
-						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			an_unknown_image_is_refused_when_images_must_be_stored, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			a_driver_without_files_takes_an_unknown_image_with_no_path, setup,
+			teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

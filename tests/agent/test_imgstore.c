@@ -55,7 +55,8 @@ write_src(const char *path, const char *text)
 static void
 an_imported_image_keeps_format_and_properties(void **state)
 {
-	static const struct hvd_kv props[] = {{"hw_qemu_guest_agent", "yes"}, {"kernel", "/boot/vmlinuz"},
+	static const struct hvd_kv props[] = {{"hw_qemu_guest_agent", "yes"},
+					      {"kernel", "/boot/vmlinuz"},
 					      {"note", "quotes \" and <xml> & unicode \xc3\xa9"}};
 	struct hv_error err = {0};
 	struct imgstore_image *img = NULL;
@@ -84,9 +85,10 @@ an_imported_image_keeps_format_and_properties(void **state)
 static void
 a_snapshot_is_committed_after_its_data(void **state)
 {
-	static const struct hvd_kv props[] = {{"image_type", "snapshot"},
-					      {"instance_uuid", "5f0c3b6e-1a2b-4c3d-8e9f-0a1b2c3d4e5f"},
-					      {"base_image_ref", "cirros-0.6"}};
+	static const struct hvd_kv props[] = {
+		{"image_type", "snapshot"},
+		{"instance_uuid", "5f0c3b6e-1a2b-4c3d-8e9f-0a1b2c3d4e5f"},
+		{"base_image_ref", "cirros-0.6"}};
 	struct hv_error err = {0};
 	struct imgstore_image *img = NULL;
 	char path[4096];
@@ -131,7 +133,13 @@ list_and_remove(void **state)
 static void
 ids_that_could_escape_are_refused(void **state)
 {
-	static const char *const bad[] = {"", "../etc/passwd", ".hidden", "a/b", "a b", "x;rm",
+	static const char *const bad[] = {
+		"",
+		"../etc/passwd",
+		".hidden",
+		"a/b",
+		"a b",
+		"x;rm",
 		"0123456789012345678901234567890123456789012345678901234567890123456789"};
 	struct hv_error err = {0};
 	struct imgstore_image *img = NULL;

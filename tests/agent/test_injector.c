@@ -22,8 +22,9 @@ static pthread_mutex_t rec_mu = PTHREAD_MUTEX_INITIALIZER;
 static char batches[MAX_CALLS][256]; /* "disk-a,disk-b," per call */
 static size_t n_batches;
 
-int guest_inject_batch(const struct guest_job *jobs, size_t n, const struct guest_inject_opts *opts,
-		       struct guest_result *ret_results)
+int
+guest_inject_batch(const struct guest_job *jobs, size_t n, const struct guest_inject_opts *opts,
+		   struct guest_result *ret_results)
 {
 	int first = 0;
 
@@ -41,7 +42,8 @@ int guest_inject_batch(const struct guest_job *jobs, size_t n, const struct gues
 		if (strstr(jobs[i].disk_path, "bad")) {
 			ret_results[i].code = -EINVAL;
 			snprintf(ret_results[i].err.message, sizeof ret_results[i].err.message,
-				 "jobs[%zu].disk_path: %s is not a qcow2 image", i, jobs[i].disk_path);
+				 "jobs[%zu].disk_path: %s is not a qcow2 image", i,
+				 jobs[i].disk_path);
 			if (!first)
 				first = -EINVAL;
 		} else {
@@ -60,16 +62,18 @@ struct call {
 	pthread_t t;
 };
 
-static void *run(void *arg)
+static void *
+run(void *arg)
 {
 	struct call *c = arg;
 
-	c->rc = injector_run(c->ij, c->project, c->disk, "qcow2", "ssh-ed25519 AAAA k", "pw-secret-1",
-			     &c->err);
+	c->rc = injector_run(c->ij, c->project, c->disk, "qcow2", "ssh-ed25519 AAAA k",
+			     "pw-secret-1", &c->err);
 	return NULL;
 }
 
-static bool recorded(const char *batch)
+static bool
+recorded(const char *batch)
 {
 	for (size_t i = 0; i < n_batches; i++)
 		if (strcmp(batches[i], batch) == 0)
@@ -77,17 +81,16 @@ static bool recorded(const char *batch)
 	return false;
 }
 
-static void concurrent_spawns_share_a_batch_only_within_their_project(void **state)
+static void
+concurrent_spawns_share_a_batch_only_within_their_project(void **state)
 {
-	struct injector_opts o = { .timeout_s = 60, .force_tcg = true, .window_ms = 300 };
+	struct injector_opts o = {.timeout_s = 60, .force_tcg = true, .window_ms = 300};
 	struct injector *ij;
-	struct hv_error err = { 0 };
+	struct hv_error err = {0};
 	struct call calls[] = {
-		{ .project = "p", .disk = "/i/p1" },
-		{ .project = "p", .disk = "/i/p2" },
-		{ .project = "q", .disk = "/i/q1" },
-		{ .project = "p", .disk = "/i/p3-bad" },
-		{ .project = NULL, .disk = "/i/n1" },
+		{.project = "p", .disk = "/i/p1"},  {.project = "p", .disk = "/i/p2"},
+		{.project = "q", .disk = "/i/q1"},  {.project = "p", .disk = "/i/p3-bad"},
+		{.project = NULL, .disk = "/i/n1"},
 	};
 	size_t n = sizeof calls / sizeof calls[0];
 
@@ -117,7 +120,8 @@ static void concurrent_spawns_share_a_batch_only_within_their_project(void **sta
 			assert_int_equal(calls[i].rc, -EINVAL);
 			assert_string_equal(calls[i].err.field, "injection");
 			assert_non_null(strstr(calls[i].err.message, "injection failed: "));
-			assert_non_null(strstr(calls[i].err.message, "/i/p3-bad is not a qcow2 image"));
+			assert_non_null(
+				strstr(calls[i].err.message, "/i/p3-bad is not a qcow2 image"));
 			assert_null(strstr(calls[i].err.message, "pw-secret"));
 		} else {
 			assert_int_equal(calls[i].rc, 0);
@@ -125,7 +129,8 @@ static void concurrent_spawns_share_a_batch_only_within_their_project(void **sta
 	}
 }
 
-int main(void)
+int
+main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(concurrent_spawns_share_a_batch_only_within_their_project),

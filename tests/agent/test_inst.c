@@ -11,7 +11,8 @@
 #include "inst.h"
 #include "proto.h"
 
-static struct inst *make(enum inst_vm vm, enum inst_task task)
+static struct inst *
+make(enum inst_vm vm, enum inst_task task)
 {
 	struct inst *in = inst_new("0d2c2ae4-2b52-4c5e-9d7b-0a1b2c3d4e5f");
 
@@ -20,10 +21,11 @@ static struct inst *make(enum inst_vm vm, enum inst_task task)
 	return in;
 }
 
-static void pause_is_only_allowed_from_active(void **state)
+static void
+pause_is_only_allowed_from_active(void **state)
 {
 	const char *code = NULL;
-	struct hv_error err = { 0 };
+	struct hv_error err = {0};
 
 	for (int vm = 0; vm < VM_N; vm++) {
 		struct inst *in = make((enum inst_vm)vm, TASK_NONE);
@@ -39,11 +41,12 @@ static void pause_is_only_allowed_from_active(void **state)
 	}
 }
 
-static void a_task_in_flight_refuses_another_action_with_a_clear_error(void **state)
+static void
+a_task_in_flight_refuses_another_action_with_a_clear_error(void **state)
 {
 	struct inst *in = make(VM_ACTIVE, TASK_REBOOTING);
 	const char *code = NULL;
-	struct hv_error err = { 0 };
+	struct hv_error err = {0};
 
 	assert_int_equal(inst_guard(in, CMD_STOP, false, &code, &err), -EBUSY);
 	assert_string_equal(code, PROTO_E_TASK_IN_FLIGHT);
@@ -53,11 +56,12 @@ static void a_task_in_flight_refuses_another_action_with_a_clear_error(void **st
 	inst_free(in);
 }
 
-static void a_hard_reboot_rescues_what_a_soft_reboot_cannot(void **state)
+static void
+a_hard_reboot_rescues_what_a_soft_reboot_cannot(void **state)
 {
 	struct inst *in = make(VM_ERROR, TASK_NONE);
 	const char *code = NULL;
-	struct hv_error err = { 0 };
+	struct hv_error err = {0};
 
 	assert_int_equal(inst_guard(in, CMD_REBOOT, false, &code, &err), -EBUSY);
 	assert_non_null(strstr(err.message, "reboot (soft) while vm_state is error"));
@@ -67,11 +71,12 @@ static void a_hard_reboot_rescues_what_a_soft_reboot_cannot(void **state)
 	inst_free(in);
 }
 
-static void resize_waits_for_confirm_or_revert_and_returns_to_the_old_state(void **state)
+static void
+resize_waits_for_confirm_or_revert_and_returns_to_the_old_state(void **state)
 {
 	struct inst *in = make(VM_STOPPED, TASK_NONE);
 	const char *code = NULL;
-	struct hv_error err = { 0 };
+	struct hv_error err = {0};
 
 	assert_int_equal(inst_guard(in, CMD_RESIZE, false, &code, &err), 0);
 	assert_int_equal(inst_vm_after(in, CMD_RESIZE, true), VM_RESIZED);
@@ -84,7 +89,8 @@ static void resize_waits_for_confirm_or_revert_and_returns_to_the_old_state(void
 	inst_free(in);
 }
 
-static void each_action_leads_to_its_stable_state(void **state)
+static void
+each_action_leads_to_its_stable_state(void **state)
 {
 	struct inst *in = make(VM_ACTIVE, TASK_NONE);
 
@@ -100,7 +106,8 @@ static void each_action_leads_to_its_stable_state(void **state)
 	inst_free(in);
 }
 
-static void names_round_trip_and_netfilter_commands_are_reserved(void **state)
+static void
+names_round_trip_and_netfilter_commands_are_reserved(void **state)
 {
 	for (int c = 0; c < CMD_N; c++)
 		assert_int_equal(inst_cmd_parse(inst_cmd_name((enum inst_cmd)c)), c);
@@ -115,19 +122,22 @@ static void names_round_trip_and_netfilter_commands_are_reserved(void **state)
 	assert_string_equal(inst_cmd_driver_op(CMD_STOP), "power_off");
 }
 
-static void a_record_survives_the_journal_round_trip(void **state)
+static void
+a_record_survives_the_journal_round_trip(void **state)
 {
 	struct inst *in = make(VM_RESIZED, TASK_RESIZE_CONFIRMING), *back = NULL;
-	struct hv_error err = { 0 };
+	struct hv_error err = {0};
 	json_t *rec, *rec2;
 
 	in->power = HVD_POWER_RUNNING;
 	in->vm_before_resize = VM_STOPPED;
-	in->spec = json_pack("{s:s, s:{s:s, s:i}}", "name", "web", "flavor", "name", "m1", "vcpus", 2);
+	in->spec =
+		json_pack("{s:s, s:{s:s, s:i}}", "name", "web", "flavor", "name", "m1", "vcpus", 2);
 	in->old_flavor = json_pack("{s:s, s:i}", "name", "m0", "vcpus", 1);
 	snprintf(in->cmd_id, sizeof in->cmd_id, "c-77");
 	rec = inst_to_json(in);
-	assert_string_equal(json_string_value(json_object_get(rec, "task_state")), "resize_confirming");
+	assert_string_equal(json_string_value(json_object_get(rec, "task_state")),
+			    "resize_confirming");
 	assert_int_equal(inst_from_json(rec, &back, &err), 0);
 	assert_int_equal(back->vm, VM_RESIZED);
 	assert_int_equal(back->vm_before_resize, VM_STOPPED);
@@ -141,50 +151,61 @@ static void a_record_survives_the_journal_round_trip(void **state)
 	inst_free(back);
 }
 
-static void the_periodic_sync_leaves_an_instance_with_a_task_in_flight_alone(void **state)
+static void
+the_periodic_sync_leaves_an_instance_with_a_task_in_flight_alone(void **state)
 {
 	struct inst *in = make(VM_ACTIVE, TASK_REBOOTING);
 	enum inst_vm vm;
 
 	in->power = HVD_POWER_RUNNING;
-	assert_int_equal(inst_sync_decide(in, true, HVD_POWER_SHUTDOWN, false, &vm), INST_SYNC_SKIP);
+	assert_int_equal(inst_sync_decide(in, true, HVD_POWER_SHUTDOWN, false, &vm),
+			 INST_SYNC_SKIP);
 	/* the hypervisor's own event is still recorded, but vm_state stays the task's */
-	assert_int_equal(inst_sync_decide(in, true, HVD_POWER_SHUTDOWN, true, &vm), INST_SYNC_POWER);
+	assert_int_equal(inst_sync_decide(in, true, HVD_POWER_SHUTDOWN, true, &vm),
+			 INST_SYNC_POWER);
 	assert_int_equal(vm, VM_ACTIVE);
 	inst_free(in);
 }
 
-static void a_guest_that_shut_down_by_itself_is_stopped_not_restarted(void **state)
+static void
+a_guest_that_shut_down_by_itself_is_stopped_not_restarted(void **state)
 {
 	struct inst *in = make(VM_ACTIVE, TASK_NONE);
 	enum inst_vm vm;
 
 	in->power = HVD_POWER_RUNNING;
-	assert_int_equal(inst_sync_decide(in, true, HVD_POWER_SHUTDOWN, false, &vm), INST_SYNC_POWER);
+	assert_int_equal(inst_sync_decide(in, true, HVD_POWER_SHUTDOWN, false, &vm),
+			 INST_SYNC_POWER);
 	assert_int_equal(vm, VM_STOPPED);
 	assert_int_equal(inst_sync_decide(in, true, HVD_POWER_CRASHED, true, &vm), INST_SYNC_POWER);
 	assert_int_equal(vm, VM_STOPPED);
-	assert_int_equal(inst_sync_decide(in, true, HVD_POWER_RUNNING, false, &vm), INST_SYNC_NOTHING);
+	assert_int_equal(inst_sync_decide(in, true, HVD_POWER_RUNNING, false, &vm),
+			 INST_SYNC_NOTHING);
 	in->vm = VM_PAUSED;
 	in->power = HVD_POWER_PAUSED;
-	assert_int_equal(inst_sync_decide(in, true, HVD_POWER_RUNNING, false, &vm), INST_SYNC_POWER);
+	assert_int_equal(inst_sync_decide(in, true, HVD_POWER_RUNNING, false, &vm),
+			 INST_SYNC_POWER);
 	assert_int_equal(vm, VM_PAUSED);
 	inst_free(in);
 }
 
-static void an_instance_the_hypervisor_lost_shows_nostate(void **state)
+static void
+an_instance_the_hypervisor_lost_shows_nostate(void **state)
 {
 	struct inst *in = make(VM_ACTIVE, TASK_NONE);
 	enum inst_vm vm;
 
 	in->power = HVD_POWER_RUNNING;
-	assert_int_equal(inst_sync_decide(in, false, HVD_POWER_RUNNING, false, &vm), INST_SYNC_MISSING);
+	assert_int_equal(inst_sync_decide(in, false, HVD_POWER_RUNNING, false, &vm),
+			 INST_SYNC_MISSING);
 	in->power = HVD_POWER_NOSTATE;
-	assert_int_equal(inst_sync_decide(in, false, HVD_POWER_RUNNING, false, &vm), INST_SYNC_NOTHING);
+	assert_int_equal(inst_sync_decide(in, false, HVD_POWER_RUNNING, false, &vm),
+			 INST_SYNC_NOTHING);
 	inst_free(in);
 }
 
-int main(void)
+int
+main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(pause_is_only_allowed_from_active),

@@ -15,12 +15,14 @@
 
 static char dir[] = "/tmp/hv-journal-test-XXXXXX";
 
-static int setup(void **state)
+static int
+setup(void **state)
 {
 	return mkdtemp(dir) ? 0 : -1;
 }
 
-static int teardown(void **state)
+static int
+teardown(void **state)
 {
 	char cmd[128];
 
@@ -28,20 +30,23 @@ static int teardown(void **state)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
-static void count(void *ctx, const struct journal_cmd *c)
+static void
+count(void *ctx, const struct journal_cmd *c)
 {
 	(*(int *)ctx)++;
 }
 
-static void count_rec(void *ctx, const json_t *rec)
+static void
+count_rec(void *ctx, const json_t *rec)
 {
 	(*(int *)ctx)++;
 }
 
-static void a_finished_command_is_answered_after_reopening(void **state)
+static void
+a_finished_command_is_answered_after_reopening(void **state)
 {
 	struct journal *j = NULL;
-	struct hv_error err = { 0 };
+	struct hv_error err = {0};
 	struct journal_cmd c;
 	json_t *req = json_pack("{s:s}", "command", "pause");
 	json_t *res = json_pack("{s:s, s:s}", "cmd_id", "c-1", "status", "ok");
@@ -76,10 +81,11 @@ static void a_finished_command_is_answered_after_reopening(void **state)
 	json_decref(res);
 }
 
-static void a_refusal_is_remembered_too(void **state)
+static void
+a_refusal_is_remembered_too(void **state)
 {
 	struct journal *j = NULL;
-	struct hv_error err = { 0 };
+	struct hv_error err = {0};
 	struct journal_cmd c;
 	json_t *e = json_pack("{s:s}", "code", "invalid_state");
 
@@ -93,10 +99,11 @@ static void a_refusal_is_remembered_too(void **state)
 	json_decref(e);
 }
 
-static void instances_are_replaced_and_deleted(void **state)
+static void
+instances_are_replaced_and_deleted(void **state)
 {
 	struct journal *j = NULL;
-	struct hv_error err = { 0 };
+	struct hv_error err = {0};
 	json_t *r1 = json_pack("{s:s, s:s}", "uuid", "u-9", "vm_state", "building");
 	json_t *r2 = json_pack("{s:s, s:s}", "uuid", "u-9", "vm_state", "active");
 	int n = 0;
@@ -115,10 +122,11 @@ static void instances_are_replaced_and_deleted(void **state)
 	json_decref(r2);
 }
 
-static void secrets_never_reach_the_journal_file(void **state)
+static void
+secrets_never_reach_the_journal_file(void **state)
 {
 	struct journal *j = NULL;
-	struct hv_error err = { 0 };
+	struct hv_error err = {0};
 	json_t *body = json_pack("{s:s, s:s, s:s}", "command", "spawn", "admin_pass",
 				 "Tr0ub4dor&3-unique", "user_data", "c2VjcmV0LXVzZXItZGF0YQ==");
 	json_t *red = req_redacted(body);
@@ -132,13 +140,15 @@ static void secrets_never_reach_the_journal_file(void **state)
 	req_wipe(body);
 	assert_int_equal(json_string_value(json_object_get(body, "admin_pass"))[0], '\0');
 	snprintf(path, sizeof path, "%s", dir);
-	snprintf(cmd, sizeof cmd, "cat %s/journal.sqlite* | grep -a -q -e Tr0ub4dor -e c2VjcmV0", path);
+	snprintf(cmd, sizeof cmd, "cat %s/journal.sqlite* | grep -a -q -e Tr0ub4dor -e c2VjcmV0",
+		 path);
 	assert_int_not_equal(system(cmd), 0);
 	json_decref(body);
 	json_decref(red);
 }
 
-int main(void)
+int
+main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(a_finished_command_is_answered_after_reopening),

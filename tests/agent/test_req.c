@@ -17,21 +17,24 @@
 
 #define UUID "0d2c2ae4-2b52-4c5e-9d7b-0a1b2c3d4e5f"
 
-static json_t *spawn_body(void)
+static json_t *
+spawn_body(void)
 {
-	return json_pack("{s:s, s:s, s:s, s:{s:s, s:i, s:i, s:i}, s:{s:s, s:s}, s:[{s:s, s:s, s:[s]}],"
-			 " s:s}",
-			 "command", "spawn", "uuid", UUID, "name", "web <&> \"1\"", "flavor", "name",
-			 "m1.small", "vcpus", 1, "ram_mb", 512, "root_gb", 1, "image", "id", "cirros",
-			 "format", "qcow2", "ports", "id", "3f1c2b7a-port", "mac", "fa:16:3e:00:00:01",
-			 "fixed_ips", "10.0.0.5", "admin_pass", "hunter2-secret");
+	return json_pack(
+		"{s:s, s:s, s:s, s:{s:s, s:i, s:i, s:i}, s:{s:s, s:s}, s:[{s:s, s:s, s:[s]}],"
+		" s:s}",
+		"command", "spawn", "uuid", UUID, "name", "web <&> \"1\"", "flavor", "name",
+		"m1.small", "vcpus", 1, "ram_mb", 512, "root_gb", 1, "image", "id", "cirros",
+		"format", "qcow2", "ports", "id", "3f1c2b7a-port", "mac", "fa:16:3e:00:00:01",
+		"fixed_ips", "10.0.0.5", "admin_pass", "hunter2-secret");
 }
 
-static void a_valid_spawn_becomes_a_normalized_spec_without_secrets(void **state)
+static void
+a_valid_spawn_becomes_a_normalized_spec_without_secrets(void **state)
 {
 	json_t *body = spawn_body();
 	struct req r;
-	struct hv_error err = { 0 };
+	struct hv_error err = {0};
 	const char *code = NULL;
 	struct req_spec_view v;
 	char *dump;
@@ -43,8 +46,9 @@ static void a_valid_spawn_becomes_a_normalized_spec_without_secrets(void **state
 	dump = hj_dump(r.spec);
 	assert_null(strstr(dump, "hunter2"));
 	free(dump);
-	assert_int_equal(json_integer_value(json_object_get(json_object_get(r.spec, "flavor"),
-							     "swap_mb")), 0);
+	assert_int_equal(
+		json_integer_value(json_object_get(json_object_get(r.spec, "flavor"), "swap_mb")),
+		0);
 	assert_int_equal(req_spec_view(r.spec, r.uuid, "/srv/images", &v, &err), 0);
 	assert_string_equal(v.spec.image.path, "/srv/images/cirros");
 	assert_string_equal(v.spec.ports[0].ifname, "tap3f1c2b7a-po");
@@ -57,11 +61,12 @@ static void a_valid_spawn_becomes_a_normalized_spec_without_secrets(void **state
 	json_decref(body);
 }
 
-static void a_mistyped_flavor_field_is_named(void **state)
+static void
+a_mistyped_flavor_field_is_named(void **state)
 {
 	json_t *body = spawn_body();
 	struct req r;
-	struct hv_error err = { 0 };
+	struct hv_error err = {0};
 	const char *code = NULL;
 
 	json_object_set_new(json_object_get(body, "flavor"), "vcpus", json_string("two"));
@@ -72,20 +77,21 @@ static void a_mistyped_flavor_field_is_named(void **state)
 	json_decref(body);
 }
 
-static void nothing_unchecked_reaches_a_path_or_an_interface_name(void **state)
+static void
+nothing_unchecked_reaches_a_path_or_an_interface_name(void **state)
 {
 	static const struct {
 		const char *object, *key, *value, *field;
 	} cases[] = {
-		{ "image", "id", "../../etc/passwd", "body.image.id" },
-		{ NULL, "hostname", "bad host", "body.hostname" },
-		{ "image", "format", "vmdk", "body.image.format" },
+		{"image", "id", "../../etc/passwd", "body.image.id"},
+		{NULL, "hostname", "bad host", "body.hostname"},
+		{"image", "format", "vmdk", "body.image.format"},
 	};
 
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		json_t *body = spawn_body();
 		struct req r;
-		struct hv_error err = { 0 };
+		struct hv_error err = {0};
 		const char *code = NULL;
 		json_t *target = cases[i].object ? json_object_get(body, cases[i].object) : body;
 
@@ -95,28 +101,31 @@ static void nothing_unchecked_reaches_a_path_or_an_interface_name(void **state)
 		json_decref(body);
 	}
 	{
-		json_t *body = spawn_body(), *port = json_array_get(json_object_get(body, "ports"), 0);
+		json_t *body = spawn_body(),
+		       *port = json_array_get(json_object_get(body, "ports"), 0);
 		struct req r;
-		struct hv_error err = { 0 };
+		struct hv_error err = {0};
 		const char *code = NULL;
 
 		json_object_set_new(port, "ifname", json_string("tap;rm -rf"));
 		assert_int_equal(req_parse(body, &r, &code, &err), -EINVAL);
 		assert_string_equal(err.field, "body.ports[0].ifname");
 		json_object_set_new(port, "ifname", json_string("tap1"));
-		json_array_set_new(json_object_get(port, "fixed_ips"), 0, json_string("10.0.0.300"));
+		json_array_set_new(json_object_get(port, "fixed_ips"), 0,
+				   json_string("10.0.0.300"));
 		assert_int_equal(req_parse(body, &r, &code, &err), -EINVAL);
 		assert_string_equal(err.field, "body.ports[0].fixed_ips[0]");
 		json_decref(body);
 	}
 }
 
-static void a_refused_secret_is_never_echoed(void **state)
+static void
+a_refused_secret_is_never_echoed(void **state)
 {
 	json_t *body = json_pack("{s:s, s:s, s:s}", "command", "set_admin_password", "uuid", UUID,
 				 "user", "root");
 	struct req r;
-	struct hv_error err = { 0 };
+	struct hv_error err = {0};
 	const char *code = NULL;
 	char longpw[400];
 
@@ -130,11 +139,12 @@ static void a_refused_secret_is_never_echoed(void **state)
 	json_decref(body);
 }
 
-static void unknown_and_reserved_commands_are_unsupported(void **state)
+static void
+unknown_and_reserved_commands_are_unsupported(void **state)
 {
 	json_t *body = json_pack("{s:s, s:s}", "command", "fip_associate", "uuid", UUID);
 	struct req r;
-	struct hv_error err = { 0 };
+	struct hv_error err = {0};
 	const char *code = NULL;
 
 	assert_int_equal(req_parse(body, &r, &code, &err), -EPROTONOSUPPORT);
@@ -146,11 +156,12 @@ static void unknown_and_reserved_commands_are_unsupported(void **state)
 	json_decref(body);
 }
 
-static void reboot_needs_a_type(void **state)
+static void
+reboot_needs_a_type(void **state)
 {
 	json_t *body = json_pack("{s:s, s:s}", "command", "reboot", "uuid", UUID);
 	struct req r;
-	struct hv_error err = { 0 };
+	struct hv_error err = {0};
 	const char *code = NULL;
 
 	assert_int_equal(req_parse(body, &r, &code, &err), -EINVAL);
@@ -164,12 +175,13 @@ static void reboot_needs_a_type(void **state)
 
 /* 64 KiB decoded is the limit: 65 536 bytes pass, 65 537 are refused (their text is still
  * under the 87 384-character bound, so only the decoded length can tell). */
-static void user_data_is_at_most_64_kib_decoded(void **state)
+static void
+user_data_is_at_most_64_kib_decoded(void **state)
 {
 	static unsigned char raw[65537];
 	char *text = malloc(4 * ((sizeof raw + 2) / 3) + 1);
 	struct req r;
-	struct hv_error err = { 0 };
+	struct hv_error err = {0};
 	const char *code = NULL;
 	json_t *body = spawn_body();
 
@@ -192,7 +204,8 @@ static void user_data_is_at_most_64_kib_decoded(void **state)
 	json_decref(body);
 }
 
-int main(void)
+int
+main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(a_valid_spawn_becomes_a_normalized_spec_without_secrets),

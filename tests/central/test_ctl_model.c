@@ -94,8 +94,10 @@ setup(void **state)
 		return -1;
 	f.connected = true;
 	agent_says(&f, PROTO_HELLO, 0, NULL, json_pack("{s:s}", "agent_version", "t"), T0);
-	agent_says(&f, PROTO_SNAPSHOT, 1, NULL,
-		   json_pack("{s:i, s:{s:i}, s:[]}", "generation", 1, "host", "vcpus", 8, "instances"), T0);
+	agent_says(
+		&f, PROTO_SNAPSHOT, 1, NULL,
+		json_pack("{s:i, s:{s:i}, s:[]}", "generation", 1, "host", "vcpus", 8, "instances"),
+		T0);
 	for (int i = 0; i < f.n_sent; i++) /* the WELCOME */
 		json_decref(f.sent[i].body);
 	f.n_sent = 0;
@@ -126,7 +128,8 @@ static json_t *
 record(const char *uuid, const char *vm, const char *task, const char *power)
 {
 	return json_pack("{s:s, s:s, s:s, s:o, s:s}", "uuid", uuid, "name", "web-1", "vm_state", vm,
-			 "task_state", task ? json_string(task) : json_null(), "power_state", power);
+			 "task_state", task ? json_string(task) : json_null(), "power_state",
+			 power);
 }
 
 static const char *
@@ -159,15 +162,19 @@ a_create_is_journaled_sent_and_mirrored_back(void **state)
 	assert_int_equal(f->n_sent, 1);
 	assert_int_equal(f->sent[0].type, PROTO_COMMAND);
 	assert_string_equal(f->sent[0].cmd_id, cmd);
-	assert_string_equal(json_string_value(json_object_get(f->sent[0].body, "command")), "spawn");
+	assert_string_equal(json_string_value(json_object_get(f->sent[0].body, "command")),
+			    "spawn");
 	assert_int_equal(json_integer_value(json_object_get(
-		json_object_get(f->sent[0].body, "flavor"), "ram_mb")), 64);
-	assert_string_equal(json_string_value(json_object_get(f->sent[0].body, "hostname")), "web-1");
+				 json_object_get(f->sent[0].body, "flavor"), "ram_mb")),
+			 64);
+	assert_string_equal(json_string_value(json_object_get(f->sent[0].body, "hostname")),
+			    "web-1");
 
 	agent_says(f, PROTO_ACK, 0, f->sent[0].msg_id, json_pack("{s:s}", "cmd_id", cmd), T0 + 20);
 	agent_says(f, PROTO_RESULT, 0, f->sent[0].msg_id,
 		   json_pack("{s:s, s:s, s:s, s:o}", "cmd_id", cmd, "status", "ok", "uuid", uuid,
-			     "instance", record(uuid, "active", NULL, "running")), T0 + 30);
+			     "instance", record(uuid, "active", NULL, "running")),
+		   T0 + 30);
 	assert_int_equal(f->n_done, 1);
 	assert_true(f->last_ok);
 	assert_string_equal(field(f->store, "web-1", "vm_state"), "active");
@@ -179,7 +186,8 @@ a_create_is_journaled_sent_and_mirrored_back(void **state)
 	/* a duplicate RESULT is acknowledged again and changes nothing */
 	agent_says(f, PROTO_RESULT, 0, NULL,
 		   json_pack("{s:s, s:s, s:s, s:o}", "cmd_id", cmd, "status", "ok", "uuid", uuid,
-			     "instance", record(uuid, "active", NULL, "running")), T0 + 40);
+			     "instance", record(uuid, "active", NULL, "running")),
+		   T0 + 40);
 	assert_int_equal(f->n_done, 1);
 	assert_int_equal(f->sent[f->n_sent - 1].type, PROTO_ACK);
 }
@@ -271,11 +279,14 @@ a_refused_command_clears_the_task_and_keeps_the_state(void **state)
 	json_decref(inst);
 	agent_says(f, PROTO_DELTA, 2, NULL,
 		   json_pack("{s:i, s:[o], s:[]}", "prev_seq", 1, "instances",
-			     record(uuid, "active", NULL, "running"), "removed"), T0 + 5);
+			     record(uuid, "active", NULL, "running"), "removed"),
+		   T0 + 5);
 	/* the spawn's RESULT never matters here: pretend it finished */
 	agent_says(f, PROTO_RESULT, 0, NULL,
-		   json_pack("{s:s, s:s, s:s}", "cmd_id", cmd, "status", "ok", "uuid", uuid), T0 + 6);
-	assert_int_equal(svc_server_action(f->svc, "web-1", "pause", false, T0 + 10, &inst, cmd, &err), 0);
+		   json_pack("{s:s, s:s, s:s}", "cmd_id", cmd, "status", "ok", "uuid", uuid),
+		   T0 + 6);
+	assert_int_equal(
+		svc_server_action(f->svc, "web-1", "pause", false, T0 + 10, &inst, cmd, &err), 0);
 	json_decref(inst);
 	assert_string_equal(field(f->store, "web-1", "task_state"), "pausing");
 	const char *msg_id = f->sent[f->n_sent - 1].msg_id;
@@ -318,12 +329,14 @@ a_disabled_host_takes_no_server_and_its_busy_refusals_are_resent(void **state)
 	json_decref(inst);
 	agent_says(f, PROTO_RESULT, 0, NULL,
 		   json_pack("{s:s, s:s, s:s, s:o}", "cmd_id", cmd, "status", "ok", "uuid", uuid,
-			     "instance", record(uuid, "active", NULL, "running")), T0 + 5);
+			     "instance", record(uuid, "active", NULL, "running")),
+		   T0 + 5);
 
 	/* the host loses its hypervisor: the REPORT says so */
 	agent_says(f, PROTO_REPORT, 0, NULL,
 		   json_pack("{s:i, s:s, s:s}", "vcpus", 8, "status", "disabled", "disabled_reason",
-			     "AUTO: hypervisor connection lost"), T0 + 10);
+			     "AUTO: hypervisor connection lost"),
+		   T0 + 10);
 	json_t *h = NULL;
 	assert_int_equal(svc_host_show(f->svc, "node-1", T0 + 10, &h, &err), 0);
 	assert_string_equal(json_string_value(json_object_get(h, "status")), "disabled");
@@ -336,13 +349,14 @@ a_disabled_host_takes_no_server_and_its_busy_refusals_are_resent(void **state)
 	assert_non_null(strstr(err.message, "AUTO: hypervisor connection lost"));
 
 	/* an action is sent, refused as busy, kept and sent again with the same cmd_id */
-	assert_int_equal(svc_server_action(f->svc, "web-1", "pause", false, T0 + 20, &inst, cmd,
-					   &err), 0);
+	assert_int_equal(
+		svc_server_action(f->svc, "web-1", "pause", false, T0 + 20, &inst, cmd, &err), 0);
 	json_decref(inst);
 	int n = f->n_sent;
 	agent_says(f, PROTO_ERROR, 0, f->sent[n - 1].msg_id,
 		   json_pack("{s:s, s:s, s:s}", "code", "busy", "field", "host", "message",
-			     "host: disabled (AUTO: hypervisor connection lost); retry pause when it is back"),
+			     "host: disabled (AUTO: hypervisor connection lost); retry pause when "
+			     "it is back"),
 		   T0 + 30);
 	assert_string_equal(field(f->store, "web-1", "task_state"), "pausing");
 	ctl_tick(f->ctl, T0 + 30 + 1000);
@@ -350,21 +364,23 @@ a_disabled_host_takes_no_server_and_its_busy_refusals_are_resent(void **state)
 	assert_string_equal(f->sent[n].cmd_id, cmd);
 
 	/* back: enabled, and the resent pause completes */
-	agent_says(f, PROTO_REPORT, 0, NULL, json_pack("{s:i, s:s}", "vcpus", 8, "status", "enabled"),
-		   T0 + 2000);
+	agent_says(f, PROTO_REPORT, 0, NULL,
+		   json_pack("{s:i, s:s}", "vcpus", 8, "status", "enabled"), T0 + 2000);
 	assert_int_equal(svc_host_show(f->svc, "node-1", T0 + 2000, &h, &err), 0);
 	assert_string_equal(json_string_value(json_object_get(h, "status")), "enabled");
 	assert_true(json_is_null(json_object_get(h, "disabled_reason")));
 	json_decref(h);
 	agent_says(f, PROTO_RESULT, 0, f->sent[n].msg_id,
 		   json_pack("{s:s, s:s, s:s, s:o}", "cmd_id", cmd, "status", "ok", "uuid", uuid,
-			     "instance", record(uuid, "paused", NULL, "paused")), T0 + 2100);
+			     "instance", record(uuid, "paused", NULL, "paused")),
+		   T0 + 2100);
 	assert_true(f->last_ok);
 	assert_string_equal(field(f->store, "web-1", "vm_state"), "paused");
 
 	/* a busy refusal until the deadline: the command expires, never runs late */
-	assert_int_equal(svc_server_action(f->svc, "web-1", "unpause", false, T0 + 3000, &inst, cmd,
-					   &err), 0);
+	assert_int_equal(
+		svc_server_action(f->svc, "web-1", "unpause", false, T0 + 3000, &inst, cmd, &err),
+		0);
 	json_decref(inst);
 	agent_says(f, PROTO_ERROR, 0, f->sent[f->n_sent - 1].msg_id,
 		   json_pack("{s:s, s:s, s:s}", "code", "busy", "field", "host", "message", "x"),
@@ -397,7 +413,8 @@ an_instance_only_the_host_knows_is_adopted(void **state)
 	const char *uuid = "0d2c2ae4-1111-4222-8333-444455556666";
 	agent_says(f, PROTO_SNAPSHOT, 7, NULL,
 		   json_pack("{s:i, s:{}, s:[o]}", "generation", 3, "host", "instances",
-			     record(uuid, "stopped", NULL, "shutdown")), T0);
+			     record(uuid, "stopped", NULL, "shutdown")),
+		   T0);
 	assert_string_equal(field(f->store, uuid, "vm_state"), "stopped");
 	assert_string_equal(field(f->store, uuid, "host"), "node-1");
 }
@@ -466,7 +483,8 @@ a_password_is_sent_but_journaled_redacted(void **state)
 	assert_null(json_object_get(kept, "user_data"));
 	assert_true(json_is_true(json_object_get(kept, "admin_pass_redacted")));
 	assert_true(json_is_true(json_object_get(kept, "user_data_redacted")));
-	assert_string_equal(json_string_value(json_object_get(kept, "key_data")), "ssh-ed25519 AAAAC3Nz k@h");
+	assert_string_equal(json_string_value(json_object_get(kept, "key_data")),
+			    "ssh-ed25519 AAAAC3Nz k@h");
 	json_decref(kept);
 
 	f->connected = true; /* the retry takes the secrets from memory */
@@ -474,7 +492,8 @@ a_password_is_sent_but_journaled_redacted(void **state)
 	assert_int_equal(f->n_sent, 1);
 	json_t *body = f->sent[0].body;
 	assert_string_equal(json_string_value(json_object_get(body, "admin_pass")), "Tr0ub4dor&3");
-	assert_string_equal(json_string_value(json_object_get(body, "user_data")), "IyEvYmluL3NoCg==");
+	assert_string_equal(json_string_value(json_object_get(body, "user_data")),
+			    "IyEvYmluL3NoCg==");
 	assert_null(json_object_get(body, "admin_pass_redacted"));
 	assert_true(json_is_false(json_object_get(body, "config_drive")));
 }
@@ -520,30 +539,37 @@ a_snapshot_gets_an_image_id_from_its_name_and_records_it(void **state)
 	json_decref(inst);
 	agent_says(f, PROTO_RESULT, 0, NULL,
 		   json_pack("{s:s, s:s, s:s, s:o}", "cmd_id", cmd, "status", "ok", "uuid", uuid,
-			     "instance", record(uuid, "active", NULL, "running")), T0 + 6);
+			     "instance", record(uuid, "active", NULL, "running")),
+		   T0 + 6);
 	args = json_pack("{s:s}", "name", "../nightly 1");
-	assert_int_equal(svc_server_command(f->svc, "web-1", "snapshot", false, args, T0 + 10, &inst,
-					    cmd, &err), 0);
+	assert_int_equal(svc_server_command(f->svc, "web-1", "snapshot", false, args, T0 + 10,
+					    &inst, cmd, &err),
+			 0);
 	json_decref(args);
-	const char *id = json_string_value(json_object_get(json_object_get(inst, "image_snapshot"), "id"));
+	const char *id =
+		json_string_value(json_object_get(json_object_get(inst, "image_snapshot"), "id"));
 	assert_non_null(id);
 	assert_int_equal(strncmp(id, "_._nightly_1-", 13), 0);
 	assert_true(proto_id_valid(id));
-	assert_string_equal(json_string_value(json_object_get(f->sent[f->n_sent - 1].body, "image_id")), id);
+	assert_string_equal(
+		json_string_value(json_object_get(f->sent[f->n_sent - 1].body, "image_id")), id);
 	assert_string_equal(field(f->store, "web-1", "task_state"), "image_snapshot");
 	agent_says(f, PROTO_RESULT, 0, NULL,
-		   json_pack("{s:s, s:s, s:s, s:o, s:{s:{s:s}}}", "cmd_id", cmd, "status", "ok", "uuid",
-			     uuid, "instance", record(uuid, "active", NULL, "running"), "data", "image",
-			     "id", id), T0 + 20);
+		   json_pack("{s:s, s:s, s:s, s:o, s:{s:{s:s}}}", "cmd_id", cmd, "status", "ok",
+			     "uuid", uuid, "instance", record(uuid, "active", NULL, "running"),
+			     "data", "image", "id", id),
+		   T0 + 20);
 	json_t *hist = NULL;
 	assert_int_equal(store_cmd_list_for(f->store, uuid, 1, &hist, &err), 0);
-	assert_string_equal(json_string_value(json_object_get(json_array_get(hist, 0), "image_id")), id);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(hist, 0), "image_id")),
+			    id);
 	json_decref(hist);
 	json_decref(inst);
 
 	args = json_pack("{s:s}", "name", "");
-	assert_int_equal(svc_server_command(f->svc, "web-1", "snapshot", false, args, T0 + 30, &inst,
-					    cmd, &err), -EINVAL);
+	assert_int_equal(svc_server_command(f->svc, "web-1", "snapshot", false, args, T0 + 30,
+					    &inst, cmd, &err),
+			 -EINVAL);
 	assert_string_equal(err.field, "args.name");
 	json_decref(args);
 }
@@ -589,19 +615,31 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(a_create_is_journaled_sent_and_mirrored_back, setup, teardown),
-		cmocka_unit_test_setup_teardown(the_guest_hostname_comes_from_the_server_name, setup, teardown),
-		cmocka_unit_test_setup_teardown(an_unanswered_command_is_resent_with_the_same_cmd_id, setup, teardown),
-		cmocka_unit_test_setup_teardown(a_command_nobody_accepts_expires_and_a_spawn_leaves_error, setup, teardown),
-		cmocka_unit_test_setup_teardown(a_refused_command_clears_the_task_and_keeps_the_state, setup, teardown),
-		cmocka_unit_test_setup_teardown(a_project_goes_to_the_spawn_as_project_id, setup, teardown),
-		cmocka_unit_test_setup_teardown(a_disabled_host_takes_no_server_and_its_busy_refusals_are_resent, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_create_is_journaled_sent_and_mirrored_back, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(the_guest_hostname_comes_from_the_server_name,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			an_unanswered_command_is_resent_with_the_same_cmd_id, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			a_command_nobody_accepts_expires_and_a_spawn_leaves_error, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			a_refused_command_clears_the_task_and_keeps_the_state, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_project_goes_to_the_spawn_as_project_id, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(
+			a_disabled_host_takes_no_server_and_its_busy_refusals_are_resent, setup,
+			teardown),
 		cmocka_unit_test_setup_teardown(a_sequence_gap_asks_for_a_resync, setup, teardown),
-		cmocka_unit_test_setup_teardown(an_instance_only_the_host_knows_is_adopted, setup, teardown),
+		cmocka_unit_test_setup_teardown(an_instance_only_the_host_knows_is_adopted, setup,
+						teardown),
 		cmocka_unit_test(the_state_table_is_the_protocols),
-		cmocka_unit_test_setup_teardown(a_password_is_sent_but_journaled_redacted, setup, teardown),
-		cmocka_unit_test_setup_teardown(a_secret_lost_in_a_restart_fails_the_command_unsent, setup, teardown),
-		cmocka_unit_test_setup_teardown(a_snapshot_gets_an_image_id_from_its_name_and_records_it, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_password_is_sent_but_journaled_redacted, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(a_secret_lost_in_a_restart_fails_the_command_unsent,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			a_snapshot_gets_an_image_id_from_its_name_and_records_it, setup, teardown),
 		cmocka_unit_test(zap_lets_in_only_allowlisted_curve_keys),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -48,10 +48,9 @@ teardown(void **state)
 static json_t *
 server(const char *uuid, const char *name)
 {
-	return json_pack("{s:s, s:s, s:s, s:s, s:{s:i, s:i, s:i}, s:s, s:s}", "uuid", uuid,
-			 "name", name, "host", "node-1", "image", "cirros",
-			 "flavor", "vcpus", 2, "ram", 512, "disk", 1,
-			 "vm_state", "building", "task_state", "scheduling");
+	return json_pack("{s:s, s:s, s:s, s:s, s:{s:i, s:i, s:i}, s:s, s:s}", "uuid", uuid, "name",
+			 name, "host", "node-1", "image", "cirros", "flavor", "vcpus", 2, "ram",
+			 512, "disk", 1, "vm_state", "building", "task_state", "scheduling");
 }
 
 static int
@@ -76,11 +75,17 @@ a_database_from_a_newer_release_is_refused(void **state)
 	sqlite3 *db = NULL;
 	assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
 	int rows = 0;
-	assert_int_equal(sqlite3_exec(db, "SELECT 1 FROM meta WHERE key = 'schema_version' AND "
-				      "value = '1'", count_row, &rows, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+				      "SELECT 1 FROM meta WHERE key = 'schema_version' AND "
+				      "value = '1'",
+				      count_row, &rows, NULL),
+			 SQLITE_OK);
 	assert_int_equal(rows, 1);
-	assert_int_equal(sqlite3_exec(db, "UPDATE meta SET value = '999' WHERE key = "
-				      "'schema_version'", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+				      "UPDATE meta SET value = '999' WHERE key = "
+				      "'schema_version'",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
 	sqlite3_close(db);
 	s = NULL;
 	assert_int_equal(store_open(db_path, &s, &err), -EPROTO);
@@ -98,7 +103,8 @@ a_server_survives_a_controller_restart(void **state)
 	assert_int_equal(store_instance_insert(s, in, 1000, &err), 0);
 	json_decref(in);
 	assert_int_equal(store_instance_set_state(s, "11111111-2222-4333-8444-555555555555",
-						  "active", "", "running", NULL, 2000, &err), 0);
+						  "active", "", "running", NULL, 2000, &err),
+			 0);
 	store_free(s);
 	assert_int_equal(store_open(db_path, &s, &err), 0);
 	*state = s;
@@ -125,7 +131,8 @@ two_live_servers_cannot_share_a_name(void **state)
 	assert_string_equal(err.field, "name");
 	/* once the first is deleted its name is free again */
 	assert_int_equal(store_instance_set_state(s, "11111111-2222-4333-8444-000000000001",
-						  "deleted", "", "nostate", NULL, 3, &err), 0);
+						  "deleted", "", "nostate", NULL, 3, &err),
+			 0);
 	assert_int_equal(store_instance_insert(s, b, 4, &err), 0);
 	json_t *list = NULL;
 	assert_int_equal(store_instance_list(s, NULL, false, &list, &err), 0);
@@ -145,8 +152,9 @@ an_unknown_server_is_not_found_naming_it(void **state)
 	json_t *out = NULL;
 	assert_int_equal(store_instance_get(*state, "nope", &out, &err), -ENOENT);
 	assert_non_null(strstr(err.message, "nope"));
-	assert_int_equal(store_instance_set_state(*state, "nope", "active", NULL, NULL, NULL, 1,
-						  &err), -ENOENT);
+	assert_int_equal(
+		store_instance_set_state(*state, "nope", "active", NULL, NULL, NULL, 1, &err),
+		-ENOENT);
 }
 
 static void
@@ -156,11 +164,14 @@ a_pending_key_is_found_by_a_unique_prefix(void **state)
 	struct hv_error err = {0};
 	char key[41];
 	assert_int_equal(store_pending_record(s, "AAAAAAAAAAbbbbbbbbbbccccccccccdddddddddd",
-					      "127.0.0.1", 10, &err), 0);
+					      "127.0.0.1", 10, &err),
+			 0);
 	assert_int_equal(store_pending_record(s, "AAAAAAAAAAzzzzzzzzzzccccccccccdddddddddd",
-					      "127.0.0.1", 11, &err), 0);
+					      "127.0.0.1", 11, &err),
+			 0);
 	assert_int_equal(store_pending_record(s, "AAAAAAAAAAbbbbbbbbbbccccccccccdddddddddd",
-					      "127.0.0.2", 12, &err), 0);
+					      "127.0.0.2", 12, &err),
+			 0);
 	assert_int_equal(store_pending_find(s, "AAAAAAAAAAb", key, &err), 0);
 	assert_string_equal(key, "AAAAAAAAAAbbbbbbbbbbccccccccccdddddddddd");
 	assert_int_equal(store_pending_find(s, "AAAAAAAAAA", key, &err), -EINVAL);
@@ -210,7 +221,9 @@ a_command_is_due_until_it_finishes(void **state)
 {
 	struct store *s = *state;
 	struct hv_error err = {0};
-	struct store_cmd c = {.state = STORE_CMD_QUEUED, .created_ms = 100, .deadline_ms = 5000,
+	struct store_cmd c = {.state = STORE_CMD_QUEUED,
+			      .created_ms = 100,
+			      .deadline_ms = 5000,
 			      .next_try_ms = 100};
 	snprintf(c.cmd_id, sizeof c.cmd_id, "cmd-1");
 	snprintf(c.host_id, sizeof c.host_id, "node-1");
@@ -260,8 +273,11 @@ an_ack_counts_only_from_the_commands_host_and_only_once(void **state)
 {
 	struct store *s = *state;
 	struct hv_error err = {0};
-	struct store_cmd c = {.state = STORE_CMD_SENT, .attempts = 1, .created_ms = 1,
-			      .deadline_ms = 9000, .next_try_ms = 100};
+	struct store_cmd c = {.state = STORE_CMD_SENT,
+			      .attempts = 1,
+			      .created_ms = 1,
+			      .deadline_ms = 9000,
+			      .next_try_ms = 100};
 	snprintf(c.cmd_id, sizeof c.cmd_id, "cmd-a");
 	snprintf(c.host_id, sizeof c.host_id, "node-1");
 	snprintf(c.uuid, sizeof c.uuid, "u-a");
@@ -307,16 +323,24 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(a_server_survives_a_controller_restart, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_server_survives_a_controller_restart, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(a_database_from_a_newer_release_is_refused, setup,
 						teardown),
-		cmocka_unit_test_setup_teardown(two_live_servers_cannot_share_a_name, setup, teardown),
-		cmocka_unit_test_setup_teardown(an_unknown_server_is_not_found_naming_it, setup, teardown),
-		cmocka_unit_test_setup_teardown(a_pending_key_is_found_by_a_unique_prefix, setup, teardown),
-		cmocka_unit_test_setup_teardown(a_host_keeps_its_sequence_until_a_new_boot, setup, teardown),
-		cmocka_unit_test_setup_teardown(a_command_is_due_until_it_finishes, setup, teardown),
-		cmocka_unit_test_setup_teardown(an_ack_counts_only_from_the_commands_host_and_only_once, setup, teardown),
-		cmocka_unit_test_setup_teardown(a_batch_of_writes_commits_together, setup, teardown),
+		cmocka_unit_test_setup_teardown(two_live_servers_cannot_share_a_name, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(an_unknown_server_is_not_found_naming_it, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(a_pending_key_is_found_by_a_unique_prefix, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(a_host_keeps_its_sequence_until_a_new_boot, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(a_command_is_due_until_it_finishes, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(
+			an_ack_counts_only_from_the_commands_host_and_only_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_batch_of_writes_commits_together, setup,
+						teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

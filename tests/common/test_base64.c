@@ -48,11 +48,19 @@ every_length_round_trips(void **state)
 static void
 the_encoding_is_the_padded_standard_alphabet(void **state)
 {
-	static const struct { const char *in, *out; } v[] = { /* RFC 4648 section 10 */
-		{ "", "" }, { "f", "Zg==" }, { "fo", "Zm8=" }, { "foo", "Zm9v" },
-		{ "foob", "Zm9vYg==" }, { "fooba", "Zm9vYmE=" }, { "foobar", "Zm9vYmFy" },
+	static const struct {
+		const char *in, *out;
+	} v[] = {
+		/* RFC 4648 section 10 */
+		{"", ""},
+		{"f", "Zg=="},
+		{"fo", "Zm8="},
+		{"foo", "Zm9v"},
+		{"foob", "Zm9vYg=="},
+		{"fooba", "Zm9vYmE="},
+		{"foobar", "Zm9vYmFy"},
 	};
-	const unsigned char hi[] = { 0xfb, 0xff, 0xfe };
+	const unsigned char hi[] = {0xfb, 0xff, 0xfe};
 
 	for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
 		char *text = hv_base64_encode((const unsigned char *)v[i].in, strlen(v[i].in));
@@ -68,12 +76,12 @@ the_encoding_is_the_padded_standard_alphabet(void **state)
 static void
 texts_outside_the_rule_are_refused(void **state)
 {
-	assert_refused("Zg");        /* padding missing */
-	assert_refused("Zg=");       /* padding short */
-	assert_refused("Zm9vY");     /* length not a multiple of 4 */
-	assert_refused("Zh==");      /* unused bits not zero */
-	assert_refused("Zm8=Zm8=");  /* data after padding */
-	assert_refused("Zm=v");      /* '=' inside */
+	assert_refused("Zg");       /* padding missing */
+	assert_refused("Zg=");      /* padding short */
+	assert_refused("Zm9vY");    /* length not a multiple of 4 */
+	assert_refused("Zh==");     /* unused bits not zero */
+	assert_refused("Zm8=Zm8="); /* data after padding */
+	assert_refused("Zm=v");     /* '=' inside */
 	assert_refused("====");
 	assert_refused("Zm9v!mFy");  /* outside the alphabet */
 	assert_refused("-_-_");      /* the URL-safe alphabet */
@@ -95,7 +103,7 @@ a_text_with_a_nul_inside_is_refused(void **state)
 static void
 a_short_buffer_is_refused_without_overflow(void **state)
 {
-	unsigned char out[4] = { 0xaa, 0xaa, 0xaa, 0xaa };
+	unsigned char out[4] = {0xaa, 0xaa, 0xaa, 0xaa};
 	size_t n = 0;
 
 	assert_int_equal(hv_base64_decode_to("Zm9vYmFy", 8, out, 3, &n), -ENOSPC);

@@ -31,9 +31,9 @@ a_uuid_of_the_wrong_length_or_shape_is_refused(void **state)
 	assert_false(hv_uuid_valid(""));
 	assert_false(hv_uuid_valid("0d2c2ae4-2b52-4c5e-9d7b-0a1b2c3d4e5"));   /* 35 */
 	assert_false(hv_uuid_valid("0d2c2ae4-2b52-4c5e-9d7b-0a1b2c3d4e5f0")); /* 37 */
-	assert_false(hv_uuid_valid("0d2c2ae42b524c5e9d7b0a1b2c3d4e5f"));       /* no dashes */
-	assert_false(hv_uuid_valid("0d2c2ae4-2b524-c5e-9d7b-0a1b2c3d4e5f"));   /* dash moved */
-	assert_false(hv_uuid_valid("0d2c2ae4-2b52-4c5e-9d7b-0a1b2c3d4e5g"));   /* not hex */
+	assert_false(hv_uuid_valid("0d2c2ae42b524c5e9d7b0a1b2c3d4e5f"));      /* no dashes */
+	assert_false(hv_uuid_valid("0d2c2ae4-2b524-c5e-9d7b-0a1b2c3d4e5f"));  /* dash moved */
+	assert_false(hv_uuid_valid("0d2c2ae4-2b52-4c5e-9d7b-0a1b2c3d4e5g"));  /* not hex */
 	assert_false(hv_uuid_valid("{d2c2ae4-2b52-4c5e-9d7b-0a1b2c3d4e5f}"));
 }
 
@@ -56,12 +56,12 @@ a_mac_of_the_wrong_length_or_shape_is_refused(void **state)
 {
 	assert_false(hv_mac_valid(NULL));
 	assert_false(hv_mac_valid(""));
-	assert_false(hv_mac_valid("fa:16:3e:00:00:0"));    /* 16 */
-	assert_false(hv_mac_valid("fa:16:3e:00:00:011"));  /* 18 */
-	assert_false(hv_mac_valid("fa:16:3e:00:00"));      /* five pairs */
-	assert_false(hv_mac_valid("fa-16-3e-00-00-01"));   /* other separator */
-	assert_false(hv_mac_valid("fa163e:00:00:01:02"));  /* separator moved */
-	assert_false(hv_mac_valid("fa:16:3e:00:00:0g"));   /* not hex */
+	assert_false(hv_mac_valid("fa:16:3e:00:00:0"));   /* 16 */
+	assert_false(hv_mac_valid("fa:16:3e:00:00:011")); /* 18 */
+	assert_false(hv_mac_valid("fa:16:3e:00:00"));     /* five pairs */
+	assert_false(hv_mac_valid("fa-16-3e-00-00-01"));  /* other separator */
+	assert_false(hv_mac_valid("fa163e:00:00:01:02")); /* separator moved */
+	assert_false(hv_mac_valid("fa:16:3e:00:00:0g"));  /* not hex */
 	assert_false(hv_mac_valid(" a:16:3e:00:00:01"));
 }
 

@@ -13,7 +13,8 @@
 
 #include "json.h"
 
-static json_t *parse(const char *text)
+static json_t *
+parse(const char *text)
 {
 	json_t *v = NULL;
 
@@ -21,10 +22,11 @@ static json_t *parse(const char *text)
 	return v;
 }
 
-static void a_mistyped_field_is_named_with_its_full_path(void **state)
+static void
+a_mistyped_field_is_named_with_its_full_path(void **state)
 {
 	json_t *body = parse("{\"flavor\":{\"vcpus\":\"two\"}}"), *flavor;
-	struct hv_error err = { 0 };
+	struct hv_error err = {0};
 	int64_t vcpus = 0;
 
 	assert_int_equal(hj_obj(body, "body", "flavor", HJ_REQUIRED, &flavor, &err), 1);
@@ -36,10 +38,11 @@ static void a_mistyped_field_is_named_with_its_full_path(void **state)
 	json_decref(body);
 }
 
-static void a_missing_required_field_is_reported_and_an_optional_one_is_not(void **state)
+static void
+a_missing_required_field_is_reported_and_an_optional_one_is_not(void **state)
 {
 	json_t *body = parse("{\"name\":\"vm\"}");
-	struct hv_error err = { 0 };
+	struct hv_error err = {0};
 	const char *s = "default";
 
 	assert_int_equal(hj_str(body, "body", "hostname", HJ_OPTIONAL, 64, &s, &err), 0);
@@ -51,10 +54,11 @@ static void a_missing_required_field_is_reported_and_an_optional_one_is_not(void
 	json_decref(body);
 }
 
-static void integers_outside_their_range_are_refused(void **state)
+static void
+integers_outside_their_range_are_refused(void **state)
 {
 	json_t *body = parse("{\"ram_mb\":-5,\"big\":9223372036854775807}");
-	struct hv_error err = { 0 };
+	struct hv_error err = {0};
 	int64_t v = 0;
 
 	assert_int_equal(hj_int(body, "body", "ram_mb", 0, 1, 1 << 30, &v, &err), -EINVAL);
@@ -64,10 +68,11 @@ static void integers_outside_their_range_are_refused(void **state)
 	json_decref(body);
 }
 
-static void strings_are_bounded_and_free_of_control_characters(void **state)
+static void
+strings_are_bounded_and_free_of_control_characters(void **state)
 {
 	json_t *body = parse("{\"a\":\"abcdef\",\"c\":\"line\\nbreak\"}"), *nul = NULL;
-	struct hv_error err = { 0 };
+	struct hv_error err = {0};
 	const char *s = NULL;
 	const char *with_nul = "{\"b\":\"x\\u0000y\"}";
 
@@ -81,10 +86,11 @@ static void strings_are_bounded_and_free_of_control_characters(void **state)
 	json_decref(body);
 }
 
-static void enums_list_what_is_allowed(void **state)
+static void
+enums_list_what_is_allowed(void **state)
 {
 	json_t *body = parse("{\"type\":\"medium\"}");
-	struct hv_error err = { 0 };
+	struct hv_error err = {0};
 	const char *s = NULL;
 
 	assert_int_equal(hj_enum(body, "body", "type", 0, "soft|hard", &s, &err), -EINVAL);
@@ -96,7 +102,8 @@ static void enums_list_what_is_allowed(void **state)
 	json_decref(body);
 }
 
-static void uuids_must_be_canonical(void **state)
+static void
+uuids_must_be_canonical(void **state)
 {
 	assert_true(hj_is_uuid("0d2c2ae4-2b52-4c5e-9d7b-0a1b2c3d4e5f"));
 	assert_false(hj_is_uuid("0D2C2AE4-2B52-4C5E-9D7B-0A1B2C3D4E5F"));
@@ -105,16 +112,18 @@ static void uuids_must_be_canonical(void **state)
 	assert_false(hj_is_uuid(NULL));
 }
 
-static void string_maps_become_key_value_arrays(void **state)
+static void
+string_maps_become_key_value_arrays(void **state)
 {
-	json_t *body = parse("{\"extra_specs\":{\"hw:cpu_sockets\":\"2\",\"quota:cpu_shares\":\"512\"},"
-			     "\"bad\":{\"k\":3}}");
-	struct hv_error err = { 0 };
+	json_t *body =
+		parse("{\"extra_specs\":{\"hw:cpu_sockets\":\"2\",\"quota:cpu_shares\":\"512\"},"
+		      "\"bad\":{\"k\":3}}");
+	struct hv_error err = {0};
 	struct hv_kv *kv = NULL;
 	size_t n = 0;
 
-	assert_int_equal(hj_str_map(body, "body.flavor", "extra_specs", 0, 64, 255, 255, &kv, &n,
-				    &err), 1);
+	assert_int_equal(
+		hj_str_map(body, "body.flavor", "extra_specs", 0, 64, 255, 255, &kv, &n, &err), 1);
 	assert_int_equal(n, 2);
 	assert_string_equal(kv[0].key, "hw:cpu_sockets");
 	assert_string_equal(kv[0].value, "2");
@@ -125,9 +134,10 @@ static void string_maps_become_key_value_arrays(void **state)
 	json_decref(body);
 }
 
-static void invalid_json_reports_line_and_column(void **state)
+static void
+invalid_json_reports_line_and_column(void **state)
 {
-	struct hv_error err = { 0 };
+	struct hv_error err = {0};
 	json_t *v = NULL;
 
 	assert_int_equal(hj_parse("{\"a\":1,}", 8, "frame 3 (body)", true, &v, &err), -EINVAL);
@@ -139,7 +149,8 @@ static void invalid_json_reports_line_and_column(void **state)
 	assert_null(v);
 }
 
-static void wiping_a_secret_clears_its_bytes(void **state)
+static void
+wiping_a_secret_clears_its_bytes(void **state)
 {
 	json_t *s = json_string("hunter2");
 
@@ -148,7 +159,8 @@ static void wiping_a_secret_clears_its_bytes(void **state)
 	json_decref(s);
 }
 
-int main(void)
+int
+main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(a_mistyped_field_is_named_with_its_full_path),

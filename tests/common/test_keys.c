@@ -17,12 +17,14 @@
 
 static char dir[] = "/tmp/hv-keys-test-XXXXXX";
 
-static int setup(void **state)
+static int
+setup(void **state)
 {
 	return mkdtemp(dir) ? 0 : -1;
 }
 
-static int teardown(void **state)
+static int
+teardown(void **state)
 {
 	char cmd[128];
 
@@ -30,11 +32,12 @@ static int teardown(void **state)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
-static void the_first_start_creates_a_private_keypair_and_the_second_reuses_it(void **state)
+static void
+the_first_start_creates_a_private_keypair_and_the_second_reuses_it(void **state)
 {
 	char sub[256], path[300];
 	struct keys_pair a, b;
-	struct hv_error err = { 0 };
+	struct hv_error err = {0};
 	struct stat st;
 	bool created = false;
 
@@ -57,14 +60,17 @@ static void the_first_start_creates_a_private_keypair_and_the_second_reuses_it(v
 
 /* An agent starting while an operator runs `hvagent --show-public-key` must not end up
  * with a different key than the one the operator allowlists. */
-static void processes_creating_the_keypair_at_once_agree_on_one(void **state)
+static void
+processes_creating_the_keypair_at_once_agree_on_one(void **state)
 {
-	enum { N = 8 };
+	enum {
+		N = 8
+	};
 	char sub[256];
 	int fds[N][2];
 	pid_t pids[N];
 	struct keys_pair first;
-	struct hv_error err = { 0 };
+	struct hv_error err = {0};
 
 	snprintf(sub, sizeof sub, "%s/race", dir);
 	for (int i = 0; i < N; i++) {
@@ -82,7 +88,7 @@ static void processes_creating_the_keypair_at_once_agree_on_one(void **state)
 		close(fds[i][1]);
 	}
 	for (int i = 0; i < N; i++) {
-		char pub[KEYS_Z85_LEN + 1] = { 0 };
+		char pub[KEYS_Z85_LEN + 1] = {0};
 		int status;
 
 		assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
@@ -94,11 +100,12 @@ static void processes_creating_the_keypair_at_once_agree_on_one(void **state)
 	}
 }
 
-static void the_public_certificate_holds_no_secret(void **state)
+static void
+the_public_certificate_holds_no_secret(void **state)
 {
 	char path[300], buf[2048];
 	struct keys_pair kp;
-	struct hv_error err = { 0 };
+	struct hv_error err = {0};
 	char pub[KEYS_Z85_LEN + 1];
 	FILE *f;
 	size_t n;
@@ -120,11 +127,12 @@ static void the_public_certificate_holds_no_secret(void **state)
 	assert_string_equal(err.field, "server_public_key");
 }
 
-static void a_secret_file_readable_by_others_is_refused(void **state)
+static void
+a_secret_file_readable_by_others_is_refused(void **state)
 {
 	char path[300];
 	struct keys_pair kp;
-	struct hv_error err = { 0 };
+	struct hv_error err = {0};
 
 	assert_int_equal(keys_generate(&kp, &err), 0);
 	assert_int_equal(keys_save(dir, "loose", &kp, &err), 0);
@@ -138,11 +146,12 @@ static void a_secret_file_readable_by_others_is_refused(void **state)
 	assert_non_null(strstr(err.message, "want 0600"));
 }
 
-static void a_public_key_not_matching_the_secret_is_refused(void **state)
+static void
+a_public_key_not_matching_the_secret_is_refused(void **state)
 {
 	char path[300];
 	struct keys_pair kp, other;
-	struct hv_error err = { 0 };
+	struct hv_error err = {0};
 	FILE *f;
 
 	assert_int_equal(keys_generate(&kp, &err), 0);
@@ -157,10 +166,12 @@ static void a_public_key_not_matching_the_secret_is_refused(void **state)
 	assert_non_null(strstr(err.message, "does not match"));
 }
 
-int main(void)
+int
+main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(the_first_start_creates_a_private_keypair_and_the_second_reuses_it),
+		cmocka_unit_test(
+			the_first_start_creates_a_private_keypair_and_the_second_reuses_it),
 		cmocka_unit_test(processes_creating_the_keypair_at_once_agree_on_one),
 		cmocka_unit_test(the_public_certificate_holds_no_secret),
 		cmocka_unit_test(a_secret_file_readable_by_others_is_refused),

@@ -22,33 +22,35 @@ static const struct {
 	const char *driver_op;
 	bool readonly;
 } expect[] = {
-	{ "spawn", false, "", "spawning", "spawn", false },
-	{ "destroy", false, "*", "deleting", "destroy", false },
-	{ "reboot", false, "active", "rebooting", "reboot", false },
-	{ "reboot", true, "active|paused|suspended|stopped|error", "rebooting_hard", "reboot", false },
-	{ "stop", false, "active|rescued|error", "powering_off", "power_off", false },
-	{ "start", false, "stopped", "powering_on", "power_on", false },
-	{ "pause", false, "active", "pausing", "pause", false },
-	{ "unpause", false, "paused", "unpausing", "unpause", false },
-	{ "suspend", false, "active", "suspending", "suspend", false },
-	{ "resume", false, "suspended", "resuming", "resume", false },
-	{ "resize", false, "active|stopped", "resize_migrating", "resize", false },
-	{ "confirm_resize", false, "resized", "resize_confirming", "confirm_resize", false },
-	{ "revert_resize", false, "resized", "resize_reverting", "revert_resize", false },
-	{ "rebuild", false, "active|stopped|error", "rebuilding", "rebuild", false },
-	{ "rescue", false, "active|stopped|error", "rescuing", "rescue", false },
-	{ "unrescue", false, "rescued", "unrescuing", "unrescue", false },
-	{ "snapshot", false, "active|paused|suspended|stopped", "image_snapshot", "snapshot", false },
-	{ "console_log", false, "active|paused|suspended|stopped|rescued|resized|error|deleted",
-	  NULL, "console_log", true },
-	{ "get_console", false, "active", NULL, "get_console", true },
-	{ "set_admin_password", false, "active", "updating_password", "set_admin_password", false },
+	{"spawn", false, "", "spawning", "spawn", false},
+	{"destroy", false, "*", "deleting", "destroy", false},
+	{"reboot", false, "active", "rebooting", "reboot", false},
+	{"reboot", true, "active|paused|suspended|stopped|error", "rebooting_hard", "reboot",
+	 false},
+	{"stop", false, "active|rescued|error", "powering_off", "power_off", false},
+	{"start", false, "stopped", "powering_on", "power_on", false},
+	{"pause", false, "active", "pausing", "pause", false},
+	{"unpause", false, "paused", "unpausing", "unpause", false},
+	{"suspend", false, "active", "suspending", "suspend", false},
+	{"resume", false, "suspended", "resuming", "resume", false},
+	{"resize", false, "active|stopped", "resize_migrating", "resize", false},
+	{"confirm_resize", false, "resized", "resize_confirming", "confirm_resize", false},
+	{"revert_resize", false, "resized", "resize_reverting", "revert_resize", false},
+	{"rebuild", false, "active|stopped|error", "rebuilding", "rebuild", false},
+	{"rescue", false, "active|stopped|error", "rescuing", "rescue", false},
+	{"unrescue", false, "rescued", "unrescuing", "unrescue", false},
+	{"snapshot", false, "active|paused|suspended|stopped", "image_snapshot", "snapshot", false},
+	{"console_log", false, "active|paused|suspended|stopped|rescued|resized|error|deleted",
+	 NULL, "console_log", true},
+	{"get_console", false, "active", NULL, "get_console", true},
+	{"set_admin_password", false, "active", "updating_password", "set_admin_password", false},
 };
 
-static const char *const vms[] = { "building", "active", "paused", "suspended", "stopped",
-				   "rescued", "resized", "error", "deleted" };
+static const char *const vms[] = {"building", "active",  "paused", "suspended", "stopped",
+				  "rescued",  "resized", "error",  "deleted"};
 
-static bool listed(const char *list, const char *word)
+static bool
+listed(const char *list, const char *word)
 {
 	size_t n = strlen(word);
 
@@ -64,7 +66,8 @@ static bool listed(const char *list, const char *word)
 	return false;
 }
 
-static void every_command_from_every_vm_state(void **state)
+static void
+every_command_from_every_vm_state(void **state)
 {
 	(void)state;
 	assert_int_equal(sizeof expect / sizeof expect[0], LC_CMD_N + 1); /* + hard reboot */
@@ -86,7 +89,8 @@ static void every_command_from_every_vm_state(void **state)
 	}
 }
 
-static void each_command_runs_under_its_task_and_driver_op(void **state)
+static void
+each_command_runs_under_its_task_and_driver_op(void **state)
 {
 	(void)state;
 	for (size_t i = 0; i < sizeof expect / sizeof expect[0]; i++) {
@@ -103,7 +107,8 @@ static void each_command_runs_under_its_task_and_driver_op(void **state)
 	}
 }
 
-static void names_round_trip_and_unknowns_are_refused(void **state)
+static void
+names_round_trip_and_unknowns_are_refused(void **state)
 {
 	(void)state;
 	for (int t = 1; t < LC_TASK_N; t++)
@@ -119,7 +124,8 @@ static void names_round_trip_and_unknowns_are_refused(void **state)
 	assert_false(lc_allowed(LC_CMD_PAUSE, false, LC_VM_N));
 }
 
-static void the_allowed_list_reads_as_the_error_message_shows_it(void **state)
+static void
+the_allowed_list_reads_as_the_error_message_shows_it(void **state)
 {
 	char buf[128];
 
@@ -136,7 +142,8 @@ static void the_allowed_list_reads_as_the_error_message_shows_it(void **state)
 	assert_string_equal(buf, "active|");
 }
 
-int main(void)
+int
+main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(every_command_from_every_vm_state),

@@ -13,7 +13,8 @@
 #include "json.h"
 #include "proto.h"
 
-static char *slurp(const char *name, size_t *len)
+static char *
+slurp(const char *name, size_t *len)
 {
 	char path[1024];
 	FILE *f;
@@ -36,23 +37,27 @@ static char *slurp(const char *name, size_t *len)
 	return buf;
 }
 
-static void frames4(struct proto_frame f[4], const char *type, const char *h, const char *b)
+static void
+frames4(struct proto_frame f[4], const char *type, const char *h, const char *b)
 {
-	f[0] = (struct proto_frame){ "HVA1", 4 };
-	f[1] = (struct proto_frame){ type, strlen(type) };
-	f[2] = (struct proto_frame){ h, strlen(h) };
-	f[3] = (struct proto_frame){ b, strlen(b) };
+	f[0] = (struct proto_frame){"HVA1", 4};
+	f[1] = (struct proto_frame){type, strlen(type)};
+	f[2] = (struct proto_frame){h, strlen(h)};
+	f[3] = (struct proto_frame){b, strlen(b)};
 }
 
-static const char *good_header = "{\"msg_id\":\"5b1f6a0e-8c4d-4f3a-9e2b-1c0d9e8f7a6b\",\"schema\":1}";
+static const char *good_header =
+	"{\"msg_id\":\"5b1f6a0e-8c4d-4f3a-9e2b-1c0d9e8f7a6b\",\"schema\":1}";
 
-static void a_golden_spawn_command_decodes_and_unknown_header_fields_are_ignored(void **state)
+static void
+a_golden_spawn_command_decodes_and_unknown_header_fields_are_ignored(void **state)
 {
 	size_t hl, bl;
-	char *h = slurp("command-spawn.header.json", &hl), *b = slurp("command-spawn.body.json", &bl);
+	char *h = slurp("command-spawn.header.json", &hl),
+	     *b = slurp("command-spawn.body.json", &bl);
 	struct proto_frame f[4];
 	struct proto_msg m;
-	struct hv_error err = { 0 };
+	struct hv_error err = {0};
 	const char *code = NULL, *s = NULL;
 	json_t *flavor;
 	int64_t vcpus = 0;
@@ -74,12 +79,13 @@ static void a_golden_spawn_command_decodes_and_unknown_header_fields_are_ignored
 	free(b);
 }
 
-static void what_is_encoded_decodes_back_the_same(void **state)
+static void
+what_is_encoded_decodes_back_the_same(void **state)
 {
-	struct proto_msg in = { .type = PROTO_DELTA }, out;
+	struct proto_msg in = {.type = PROTO_DELTA}, out;
 	struct proto_wire w;
 	struct proto_frame f[4];
-	struct hv_error err = { 0 };
+	struct hv_error err = {0};
 
 	proto_header_init(&in.hdr, "compute-7", NULL);
 	proto_uuid4(in.hdr.boot_id);
@@ -90,7 +96,7 @@ static void what_is_encoded_decodes_back_the_same(void **state)
 	assert_int_equal(w.len[0], 4);
 	assert_memory_equal(w.data[1], "DELTA", 5);
 	for (int i = 0; i < 4; i++)
-		f[i] = (struct proto_frame){ w.data[i], w.len[i] };
+		f[i] = (struct proto_frame){w.data[i], w.len[i]};
 	assert_int_equal(proto_decode(f, 4, &out, NULL, &err), 0);
 	assert_int_equal(out.type, PROTO_DELTA);
 	assert_string_equal(out.hdr.msg_id, in.hdr.msg_id);
@@ -104,22 +110,24 @@ static void what_is_encoded_decodes_back_the_same(void **state)
 	proto_msg_release(&in);
 }
 
-static void a_command_without_cmd_id_is_not_encoded(void **state)
+static void
+a_command_without_cmd_id_is_not_encoded(void **state)
 {
-	struct proto_msg in = { .type = PROTO_COMMAND };
+	struct proto_msg in = {.type = PROTO_COMMAND};
 	struct proto_wire w;
-	struct hv_error err = { 0 };
+	struct hv_error err = {0};
 
 	proto_header_init(&in.hdr, "h", NULL);
 	assert_int_equal(proto_encode(&in, &w, &err), -EINVAL);
 	assert_string_equal(err.field, "header.cmd_id");
 }
 
-static void wrong_frame_counts_and_signatures_are_refused(void **state)
+static void
+wrong_frame_counts_and_signatures_are_refused(void **state)
 {
 	struct proto_frame f[4];
 	struct proto_msg m;
-	struct hv_error err = { 0 };
+	struct hv_error err = {0};
 	const char *code = NULL;
 
 	frames4(f, "PING", good_header, "{}");
@@ -129,17 +137,18 @@ static void wrong_frame_counts_and_signatures_are_refused(void **state)
 			    "expected 4 frames (signature, type, header, body), got 3");
 	/* the msg_id was salvaged so the ERROR can carry corr_id */
 	assert_string_equal(m.hdr.msg_id, "5b1f6a0e-8c4d-4f3a-9e2b-1c0d9e8f7a6b");
-	f[0] = (struct proto_frame){ "HVA2", 4 };
+	f[0] = (struct proto_frame){"HVA2", 4};
 	assert_int_equal(proto_decode(f, 4, &m, &code, &err), -EPROTO);
 	assert_string_equal(err.message, "frame 0 (signature): expected \"HVA1\", got \"HVA2\"");
 	assert_null(m.body);
 }
 
-static void an_unknown_type_is_unsupported_and_shown_safely(void **state)
+static void
+an_unknown_type_is_unsupported_and_shown_safely(void **state)
 {
 	struct proto_frame f[4];
 	struct proto_msg m;
-	struct hv_error err = { 0 };
+	struct hv_error err = {0};
 	const char *code = NULL;
 
 	frames4(f, "FROB\x01", good_header, "{}");
@@ -148,11 +157,12 @@ static void an_unknown_type_is_unsupported_and_shown_safely(void **state)
 	assert_string_equal(err.message, "frame 1 (type): unknown message type \"FROB\\x01\"");
 }
 
-static void header_problems_name_the_field(void **state)
+static void
+header_problems_name_the_field(void **state)
 {
 	struct proto_frame f[4];
 	struct proto_msg m;
-	struct hv_error err = { 0 };
+	struct hv_error err = {0};
 	const char *code = NULL;
 
 	frames4(f, "PING", "{\"msg_id\":\"5b1f6a0e-8c4d-4f3a-9e2b-1c0d9e8f7a6b\",\"schema\":\"1\"}",
@@ -172,11 +182,12 @@ static void header_problems_name_the_field(void **state)
 	assert_non_null(strstr(err.message, "frame 3 (body): invalid JSON at line 1"));
 }
 
-static void oversize_frames_are_refused_before_parsing(void **state)
+static void
+oversize_frames_are_refused_before_parsing(void **state)
 {
 	struct proto_frame f[4];
 	struct proto_msg m;
-	struct hv_error err = { 0 };
+	struct hv_error err = {0};
 	const char *code = NULL;
 	char *big = malloc(PROTO_MAX_BODY + 2);
 
@@ -191,9 +202,10 @@ static void oversize_frames_are_refused_before_parsing(void **state)
 	free(big);
 }
 
-static void error_bodies_carry_code_message_and_field(void **state)
+static void
+error_bodies_carry_code_message_and_field(void **state)
 {
-	struct hv_error err = { 0 };
+	struct hv_error err = {0};
 	json_t *b;
 
 	hv_error_set(&err, -EINVAL, "body.flavor.vcpus", "body.flavor.vcpus: expected integer");
@@ -203,7 +215,8 @@ static void error_bodies_carry_code_message_and_field(void **state)
 	json_decref(b);
 }
 
-static void ids_are_restricted_to_a_safe_alphabet(void **state)
+static void
+ids_are_restricted_to_a_safe_alphabet(void **state)
 {
 	char u[37];
 
@@ -216,7 +229,8 @@ static void ids_are_restricted_to_a_safe_alphabet(void **state)
 	assert_int_equal(u[14], '4');
 }
 
-static void each_reader_names_an_errno_in_its_own_words(void **state)
+static void
+each_reader_names_an_errno_in_its_own_words(void **state)
 {
 	/* a guard refusal on the agent, another command in flight on the API */
 	assert_string_equal(proto_code_for_errno(-EBUSY, PROTO_MAP_COMMAND), PROTO_E_INVALID_STATE);
@@ -226,15 +240,18 @@ static void each_reader_names_an_errno_in_its_own_words(void **state)
 	assert_string_equal(proto_code_for_errno(-EINTR, PROTO_MAP_COMMAND), PROTO_E_INTERRUPTED);
 	/* what a reader does not list is its fallback */
 	assert_string_equal(proto_code_for_errno(-EIO, PROTO_MAP_COMMAND), PROTO_E_DRIVER);
-	assert_string_equal(proto_code_for_errno(-EOPNOTSUPP, PROTO_MAP_FIREWALL), PROTO_E_INTERNAL);
+	assert_string_equal(proto_code_for_errno(-EOPNOTSUPP, PROTO_MAP_FIREWALL),
+			    PROTO_E_INTERNAL);
 	assert_string_equal(proto_code_for_errno(-EEXIST, PROTO_MAP_API), PROTO_E_CONFLICT);
 	assert_string_equal(proto_code_for_errno(-EEXIST, PROTO_MAP_COMMAND), PROTO_E_DRIVER);
 }
 
-int main(void)
+int
+main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(a_golden_spawn_command_decodes_and_unknown_header_fields_are_ignored),
+		cmocka_unit_test(
+			a_golden_spawn_command_decodes_and_unknown_header_fields_are_ignored),
 		cmocka_unit_test(what_is_encoded_decodes_back_the_same),
 		cmocka_unit_test(a_command_without_cmd_id_is_not_encoded),
 		cmocka_unit_test(wrong_frame_counts_and_signatures_are_refused),

@@ -40,14 +40,14 @@ header(unsigned char *buf, uint32_t version)
 	memset(buf, 0, 512);
 	memcpy(buf, "QFI\xfb", 4);
 	put_be(buf + 4, version, 4);
-	put_be(buf + 8, 0x1000, 8);                 /* backing_file_offset */
-	put_be(buf + 16, 11, 4);                    /* backing_file_size */
-	put_be(buf + 20, 16, 4);                    /* cluster_bits */
-	put_be(buf + 24, (uint64_t)10 << 30, 8);    /* size: 10 GiB */
+	put_be(buf + 8, 0x1000, 8);              /* backing_file_offset */
+	put_be(buf + 16, 11, 4);                 /* backing_file_size */
+	put_be(buf + 20, 16, 4);                 /* cluster_bits */
+	put_be(buf + 24, (uint64_t)10 << 30, 8); /* size: 10 GiB */
 	if (version >= 3) {
 		put_be(buf + 72, HV_QCOW2_INCOMPAT_DATA_FILE, 8);
-		put_be(buf + 96, 4, 4);             /* refcount_order */
-		put_be(buf + 100, 112, 4);          /* header_length */
+		put_be(buf + 96, 4, 4);    /* refcount_order */
+		put_be(buf + 100, 112, 4); /* header_length */
 	}
 }
 

@@ -28,17 +28,18 @@ static const char *data_dir;
 static const char *fixture_dir, *fake_dir, *libvirt_dir;
 
 static const struct cfg_key schema[] = {
-	{ "DEFAULT", "name", CFG_STRING, "anon", NULL, 0, 0, "a name" },
-	{ "DEFAULT", "count", CFG_INT, "4", NULL, 1, 64, "a count" },
-	{ "DEFAULT", "flag", CFG_BOOL, "false", NULL, 0, 0, "a flag" },
-	{ "DEFAULT", "mode", CFG_ENUM, "kvm", "kvm|qemu", 0, 0, "a mode" },
-	{ "DEFAULT", "dir", CFG_PATH, "/var/lib/x", NULL, 0, 0, "a dir" },
-	{ "DEFAULT", "nodef", CFG_STRING, NULL, NULL, 0, 0, "no default" },
-	{ "extra", "level", CFG_INT, "0", NULL, -5, 5, "a level" },
-	{ 0 },
+	{"DEFAULT", "name", CFG_STRING, "anon", NULL, 0, 0, "a name"},
+	{"DEFAULT", "count", CFG_INT, "4", NULL, 1, 64, "a count"},
+	{"DEFAULT", "flag", CFG_BOOL, "false", NULL, 0, 0, "a flag"},
+	{"DEFAULT", "mode", CFG_ENUM, "kvm", "kvm|qemu", 0, 0, "a mode"},
+	{"DEFAULT", "dir", CFG_PATH, "/var/lib/x", NULL, 0, 0, "a dir"},
+	{"DEFAULT", "nodef", CFG_STRING, NULL, NULL, 0, 0, "no default"},
+	{"extra", "level", CFG_INT, "0", NULL, -5, 5, "a level"},
+	{0},
 };
 
-static char *read_all(const char *path)
+static char *
+read_all(const char *path)
 {
 	FILE *f = fopen(path, "re");
 	if (!f)
@@ -55,7 +56,8 @@ static char *read_all(const char *path)
 	return buf;
 }
 
-static void write_file(const char *path, const char *text)
+static void
+write_file(const char *path, const char *text)
 {
 	FILE *f = fopen(path, "we");
 	assert_non_null(f);
@@ -63,7 +65,8 @@ static void write_file(const char *path, const char *text)
 	assert_int_equal(fclose(f), 0);
 }
 
-static char *diags_text(const struct cfg_diags *d)
+static char *
+diags_text(const struct cfg_diags *d)
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -73,7 +76,8 @@ static char *diags_text(const struct cfg_diags *d)
 	return buf;
 }
 
-static void an_empty_file_gives_every_default(void **state)
+static void
+an_empty_file_gives_every_default(void **state)
 {
 	struct cfg *cfg;
 	struct cfg_diags d;
@@ -86,7 +90,8 @@ static void an_empty_file_gives_every_default(void **state)
 	cfg_free(cfg);
 }
 
-static void values_are_normalized_and_remember_their_line(void **state)
+static void
+values_are_normalized_and_remember_their_line(void **state)
 {
 	struct cfg *cfg;
 	struct cfg_diags d;
@@ -102,7 +107,8 @@ static void values_are_normalized_and_remember_their_line(void **state)
 	cfg_free(cfg);
 }
 
-static void every_error_is_collected_with_file_and_line(void **state)
+static void
+every_error_is_collected_with_file_and_line(void **state)
 {
 	struct cfg *cfg = (void *)1;
 	struct cfg_diags d;
@@ -116,52 +122,65 @@ static void every_error_is_collected_with_file_and_line(void **state)
 	assert_int_equal(cfg_load_string(schema, "t.conf", text, &cfg, &d), -EINVAL);
 	assert_null(cfg);
 	char *out = diags_text(&d);
-	assert_string_equal(out,
+	assert_string_equal(
+		out,
 		"t.conf:2: [DEFAULT] count: '65' is out of range (allowed: 1-64)\n"
-		"t.conf:3: [DEFAULT] flag: 'maybe' is not a boolean (allowed: true, false, yes, no, on, off, 1, 0)\n"
+		"t.conf:3: [DEFAULT] flag: 'maybe' is not a boolean (allowed: true, false, yes, "
+		"no, on, off, 1, 0)\n"
 		"t.conf:4: [DEFAULT] mode: 'xen' is not a valid choice (allowed: kvm, qemu)\n"
-		"t.conf:5: [DEFAULT] dir: 'relative/path' is not an absolute path (allowed: an absolute path)\n"
-		"t.conf:6: [DEFAULT] colour: unknown key (allowed: name, count, flag, mode, dir, nodef)\n"
+		"t.conf:5: [DEFAULT] dir: 'relative/path' is not an absolute path (allowed: an "
+		"absolute path)\n"
+		"t.conf:6: [DEFAULT] colour: unknown key (allowed: name, count, flag, mode, dir, "
+		"nodef)\n"
 		"t.conf:7: 'this line has no equals sign': not a setting (allowed: key = value)\n");
 	free(out);
 }
 
-static void a_key_set_twice_in_one_file_is_refused(void **state)
+static void
+a_key_set_twice_in_one_file_is_refused(void **state)
 {
 	struct cfg *cfg;
 	struct cfg_diags d;
-	assert_int_equal(cfg_load_string(schema, "t.conf", "[DEFAULT]\ncount = 1\n\ncount = 2\n",
-					 &cfg, &d), -EINVAL);
+	assert_int_equal(
+		cfg_load_string(schema, "t.conf", "[DEFAULT]\ncount = 1\n\ncount = 2\n", &cfg, &d),
+		-EINVAL);
 	assert_int_equal(d.n, 1);
 	assert_int_equal(d.items[0].line, 4);
-	assert_string_equal(d.items[0].text, "[DEFAULT] count: set twice in one file (first at line 2)");
+	assert_string_equal(d.items[0].text,
+			    "[DEFAULT] count: set twice in one file (first at line 2)");
 }
 
-static void an_unknown_section_is_reported_once_not_per_key(void **state)
+static void
+an_unknown_section_is_reported_once_not_per_key(void **state)
 {
 	struct cfg *cfg;
 	struct cfg_diags d;
 	assert_int_equal(cfg_load_string(schema, "t.conf",
 					 "[libvrit]\nuri = a\nvirt_type = b\n[extra]\nlevel = 9\n",
-					 &cfg, &d), -EINVAL);
+					 &cfg, &d),
+			 -EINVAL);
 	assert_int_equal(d.n, 2);
 	assert_int_equal(d.items[0].line, 1);
-	assert_string_equal(d.items[0].text, "[libvrit]: unknown section (allowed: DEFAULT, extra)");
+	assert_string_equal(d.items[0].text,
+			    "[libvrit]: unknown section (allowed: DEFAULT, extra)");
 	assert_int_equal(d.items[1].line, 5);
 	assert_string_equal(d.items[1].text, "[extra] level: '9' is out of range (allowed: -5-5)");
 }
 
-static void a_setting_before_any_section_is_refused(void **state)
+static void
+a_setting_before_any_section_is_refused(void **state)
 {
 	struct cfg *cfg;
 	struct cfg_diags d;
-	assert_int_equal(cfg_load_string(schema, "t.conf", "count = 3\n[DEFAULT]\n", &cfg, &d), -EINVAL);
+	assert_int_equal(cfg_load_string(schema, "t.conf", "count = 3\n[DEFAULT]\n", &cfg, &d),
+			 -EINVAL);
 	assert_int_equal(d.n, 1);
 	assert_int_equal(d.items[0].line, 1);
 	assert_non_null(strstr(d.items[0].text, "before any section"));
 }
 
-static void an_over_long_line_is_refused_not_split(void **state)
+static void
+an_over_long_line_is_refused_not_split(void **state)
 {
 	struct cfg *cfg;
 	struct cfg_diags d;
@@ -175,29 +194,34 @@ static void an_over_long_line_is_refused_not_split(void **state)
 	assert_non_null(strstr(d.items[0].text, "[DEFAULT] name: line too long"));
 }
 
-static void indented_lines_are_settings_not_continuations(void **state)
+static void
+indented_lines_are_settings_not_continuations(void **state)
 {
 	struct cfg *cfg;
 	struct cfg_diags d;
 	assert_int_equal(cfg_load_string(schema, "t.conf", "[DEFAULT]\nname = a\n   count = 9\r\n",
-					 &cfg, &d), 0);
+					 &cfg, &d),
+			 0);
 	assert_string_equal(cfg_get_str(cfg, "DEFAULT", "name"), "a");
 	assert_int_equal(cfg_get_int(cfg, "DEFAULT", "count"), 9);
 	cfg_free(cfg);
 }
 
-static void control_characters_never_reach_a_message(void **state)
+static void
+control_characters_never_reach_a_message(void **state)
 {
 	struct cfg *cfg;
 	struct cfg_diags d;
-	assert_int_equal(cfg_load_string(schema, "t.conf", "[DEFAULT]\nmode = a\x1b[31mb\n",
-					 &cfg, &d), -EINVAL);
+	assert_int_equal(
+		cfg_load_string(schema, "t.conf", "[DEFAULT]\nmode = a\x1b[31mb\n", &cfg, &d),
+		-EINVAL);
 	assert_int_equal(d.n, 1);
 	assert_null(strchr(d.items[0].text, '\x1b'));
 	assert_non_null(strstr(d.items[0].text, "'a?[31mb'"));
 }
 
-static void more_errors_than_kept_are_still_counted(void **state)
+static void
+more_errors_than_kept_are_still_counted(void **state)
 {
 	char *text = NULL;
 	size_t len = 0;
@@ -218,11 +242,13 @@ static void more_errors_than_kept_are_still_counted(void **state)
 
 /* Random bytes and mangled good lines: every outcome is a clean success or a clean error
  * (the sanitizer builds catch the rest). Deterministic: a fixed seed. */
-static void hostile_input_never_breaks_the_parser(void **state)
+static void
+hostile_input_never_breaks_the_parser(void **state)
 {
 	static const char *const pieces[] = {
-		"[DEFAULT]", "[", "]", "=", "count", "flag", "mode = qemu", " ; c", "# c", "\n", "\r\n",
-		"\t", "[extra]", "level=-5", "\xEF\xBB\xBF", "\x01", "name = ", "[DEFAULT]x",
+		"[DEFAULT]",    "[",    "]",       "=",          "count", "flag",    "mode = qemu",
+		" ; c",         "# c",  "\n",      "\r\n",       "\t",    "[extra]", "level=-5",
+		"\xEF\xBB\xBF", "\x01", "name = ", "[DEFAULT]x",
 	};
 	uint64_t x = 88172645463325252ull;
 	char text[2048];
@@ -238,7 +264,8 @@ static void hostile_input_never_breaks_the_parser(void **state)
 			if (x % 3 == 0) {
 				text[len++] = (char)(x >> 24 | 1); /* any byte but NUL */
 			} else {
-				const char *p = pieces[(x >> 8) % (sizeof pieces / sizeof pieces[0])];
+				const char *p =
+					pieces[(x >> 8) % (sizeof pieces / sizeof pieces[0])];
 				size_t n = strlen(p);
 				memcpy(text + len, p, n);
 				len += n;
@@ -267,13 +294,16 @@ static void hostile_input_never_breaks_the_parser(void **state)
 	assert_true(refused > 100);
 }
 
-static void the_printed_config_loads_back_the_same(void **state)
+static void
+the_printed_config_loads_back_the_same(void **state)
 {
 	struct cfg *a, *b;
 	struct cfg_diags d;
-	assert_int_equal(cfg_load_string(schema, "t.conf",
-					 "[DEFAULT]\nflag = on\nmode = qemu\nname =\n[extra]\nlevel = 3\n",
-					 &a, &d), 0);
+	assert_int_equal(
+		cfg_load_string(schema, "t.conf",
+				"[DEFAULT]\nflag = on\nmode = qemu\nname =\n[extra]\nlevel = 3\n",
+				&a, &d),
+		0);
 	char *first = NULL, *second = NULL;
 	size_t len = 0;
 	FILE *m = open_memstream(&first, &len);
@@ -293,11 +323,14 @@ static void the_printed_config_loads_back_the_same(void **state)
 	free(second);
 }
 
-static void a_section_is_handed_to_a_driver_as_key_values(void **state)
+static void
+a_section_is_handed_to_a_driver_as_key_values(void **state)
 {
 	struct cfg *cfg;
 	struct cfg_diags d;
-	assert_int_equal(cfg_load_string(agent_config_schema(), "t.conf", "[fake]\nvcpus = 8\n", &cfg, &d), 0);
+	assert_int_equal(
+		cfg_load_string(agent_config_schema(), "t.conf", "[fake]\nvcpus = 8\n", &cfg, &d),
+		0);
 	struct hv_kv *kv;
 	size_t n;
 	assert_int_equal(cfg_section_kv(cfg, "fake", &kv, &n), 0);
@@ -310,7 +343,8 @@ static void a_section_is_handed_to_a_driver_as_key_values(void **state)
 	cfg_free(cfg);
 }
 
-static void every_agent_default_is_valid(void **state)
+static void
+every_agent_default_is_valid(void **state)
 {
 	struct cfg *cfg;
 	struct cfg_diags d;
@@ -327,20 +361,23 @@ static void every_agent_default_is_valid(void **state)
 /* A temporary directory with hvagent.conf and hvagent.conf.d/; removed by the caller. */
 static char tmp_dir[64];
 
-static void tmp_make(void)
+static void
+tmp_make(void)
 {
 	snprintf(tmp_dir, sizeof tmp_dir, "/tmp/hv-config-XXXXXX");
 	assert_non_null(mkdtemp(tmp_dir));
 }
 
-static void tmp_remove(void)
+static void
+tmp_remove(void)
 {
 	char cmd[128];
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp_dir);
 	assert_int_equal(system(cmd), 0);
 }
 
-static void a_missing_main_file_is_named(void **state)
+static void
+a_missing_main_file_is_named(void **state)
 {
 	tmp_make();
 	char path[128];
@@ -359,7 +396,8 @@ static void a_missing_main_file_is_named(void **state)
 	tmp_remove();
 }
 
-static void drop_ins_apply_in_lexical_order_and_the_later_wins(void **state)
+static void
+drop_ins_apply_in_lexical_order_and_the_later_wins(void **state)
 {
 	tmp_make();
 	char path[160], dir[200], f[260];
@@ -386,7 +424,8 @@ static void drop_ins_apply_in_lexical_order_and_the_later_wins(void **state)
 	tmp_remove();
 }
 
-static void an_error_in_a_drop_in_names_the_drop_in(void **state)
+static void
+an_error_in_a_drop_in_names_the_drop_in(void **state)
 {
 	tmp_make();
 	char path[160], dir[200], f[260];
@@ -406,7 +445,8 @@ static void an_error_in_a_drop_in_names_the_drop_in(void **state)
 	tmp_remove();
 }
 
-static void checks_across_keys_point_at_the_line_that_set_them(void **state)
+static void
+checks_across_keys_point_at_the_line_that_set_them(void **state)
 {
 	tmp_make();
 	char path[160];
@@ -431,7 +471,8 @@ static void checks_across_keys_point_at_the_line_that_set_them(void **state)
 	tmp_remove();
 }
 
-static void an_empty_host_id_means_the_hostname(void **state)
+static void
+an_empty_host_id_means_the_hostname(void **state)
 {
 	struct cfg *cfg;
 	struct cfg_diags d;
@@ -441,7 +482,9 @@ static void an_empty_host_id_means_the_hostname(void **state)
 	assert_int_equal(gethostname(want, sizeof want), 0);
 	assert_string_equal(got, want);
 	cfg_free(cfg);
-	assert_int_equal(cfg_load_string(agent_config_schema(), "t", "[DEFAULT]\nhost_id = cn-7\n", &cfg, &d), 0);
+	assert_int_equal(cfg_load_string(agent_config_schema(), "t", "[DEFAULT]\nhost_id = cn-7\n",
+					 &cfg, &d),
+			 0);
 	assert_int_equal(agent_config_host_id(cfg, got, sizeof got), 0);
 	assert_string_equal(got, "cn-7");
 	cfg_free(cfg);
@@ -449,7 +492,8 @@ static void an_empty_host_id_means_the_hostname(void **state)
 
 /* Runs --check-config on path (relative to the current directory) and compares stdout or
  * stderr with the golden file. */
-static void check_golden(const char *conf, const char *golden, int want_rc)
+static void
+check_golden(const char *conf, const char *golden, int want_rc)
 {
 	char *out = NULL, *err = NULL;
 	size_t olen = 0, elen = 0;
@@ -478,8 +522,8 @@ static void check_golden(const char *conf, const char *golden, int want_rc)
 		if (!want)
 			fail_msg("%s: missing golden file %s", conf, golden);
 		if (strcmp(want, got) != 0)
-			fail_msg("%s: output differs from %s:\n--- got\n%s--- stderr\n%s", conf, golden,
-				 got, err);
+			fail_msg("%s: output differs from %s:\n--- got\n%s--- stderr\n%s", conf,
+				 golden, got, err);
 		free(want);
 	}
 	if (rc != want_rc)
@@ -492,7 +536,8 @@ static void check_golden(const char *conf, const char *golden, int want_rc)
 	free(err);
 }
 
-static int golden_dir(const char *sub, const char *ext, int want_rc)
+static int
+golden_dir(const char *sub, const char *ext, int want_rc)
 {
 	char dir[PATH_MAX], cwd[PATH_MAX];
 	snprintf(dir, sizeof dir, "%s/%s", data_dir, sub);
@@ -518,19 +563,22 @@ static int golden_dir(const char *sub, const char *ext, int want_rc)
 	return cases;
 }
 
-static void good_configs_print_their_normalized_form(void **state)
+static void
+good_configs_print_their_normalized_form(void **state)
 {
 	assert_true(golden_dir("good", ".out", 0) >= 3);
 }
 
-static void bad_configs_print_every_error(void **state)
+static void
+bad_configs_print_every_error(void **state)
 {
 	assert_true(golden_dir("bad", ".err", AGENT_CONFIG_EX_CONFIG) >= 5);
 }
 
 /* The sample is documentation an operator edits: it must load, and uncommenting every
  * setting must give exactly the defaults. */
-static void the_sample_config_documents_every_key_and_loads(void **state)
+static void
+the_sample_config_documents_every_key_and_loads(void **state)
 {
 	char *sample = NULL;
 	size_t len = 0;
@@ -570,10 +618,12 @@ static void the_sample_config_documents_every_key_and_loads(void **state)
 	for (char *p = sample; (p = strstr(p, "\n#")); p++)
 		if (p[2] != ' ')
 			p[1] = ' ';
-	assert_int_equal(cfg_load_string(agent_config_schema(), "uncommented", sample, &cfg, &d), 0);
+	assert_int_equal(cfg_load_string(agent_config_schema(), "uncommented", sample, &cfg, &d),
+			 0);
 	assert_int_equal(cfg_load_string(agent_config_schema(), "empty", "", &def, &d), 0);
 	for (const struct cfg_key *k = agent_config_schema(); k->section; k++) {
-		assert_string_equal(cfg_get_str(cfg, k->section, k->key), cfg_get_str(def, k->section, k->key));
+		assert_string_equal(cfg_get_str(cfg, k->section, k->key),
+				    cfg_get_str(def, k->section, k->key));
 		assert_string_not_equal(cfg_origin(cfg, k->section, k->key), "default");
 	}
 	cfg_free(cfg);
@@ -584,7 +634,8 @@ static void the_sample_config_documents_every_key_and_loads(void **state)
 
 /* A driver the agent was built without (tests/driver/fixture_driver.c as "thirdparty"):
  * its plugin's declaration is the schema of its section, checked like the agent's own. */
-static void a_third_party_driver_section_is_checked_from_its_plugin(void **state)
+static void
+a_third_party_driver_section_is_checked_from_its_plugin(void **state)
 {
 	if (!fixture_dir)
 		skip();
@@ -620,19 +671,21 @@ static void a_third_party_driver_section_is_checked_from_its_plugin(void **state
 
 /* The sections of the drivers that come with hvagent are the rows their plugins declare,
  * so a config is checked the same whether or not the plugin is installed. */
-static void the_bundled_driver_sections_are_the_plugins_own(void **state)
+static void
+the_bundled_driver_sections_are_the_plugins_own(void **state)
 {
-	static const char *const drivers[][2] = { { "fake", "fake" }, { "libvirt", "libvirt" } };
+	static const char *const drivers[][2] = {{"fake", "fake"}, {"libvirt", "libvirt"}};
 	static const enum cfg_type types[] = {
 		[HVD_CONFIG_STRING] = CFG_STRING, [HVD_CONFIG_INT] = CFG_INT,
-		[HVD_CONFIG_BOOL] = CFG_BOOL, [HVD_CONFIG_ENUM] = CFG_ENUM, [HVD_CONFIG_PATH] = CFG_PATH,
+		[HVD_CONFIG_BOOL] = CFG_BOOL,     [HVD_CONFIG_ENUM] = CFG_ENUM,
+		[HVD_CONFIG_PATH] = CFG_PATH,
 	};
-	const char *dirs[] = { fake_dir, libvirt_dir };
+	const char *dirs[] = {fake_dir, libvirt_dir};
 	for (size_t i = 0; i < 2; i++) {
 		if (!dirs[i] || !*dirs[i])
 			continue;
 		struct hv_driver *drv;
-		struct hv_error err = { 0 };
+		struct hv_error err = {0};
 		if (hv_driver_load(dirs[i], drivers[i][0], &drv, &err) < 0) {
 			if (i == 1 && err.code == -ENOENT)
 				continue; /* built without libvirt */
@@ -661,16 +714,21 @@ static void the_bundled_driver_sections_are_the_plugins_own(void **state)
 	}
 }
 
-static void drop_in_golden_shows_the_merged_config(void **state)
+static void
+drop_in_golden_shows_the_merged_config(void **state)
 {
 	/* hvagent.conf + hvagent.conf.d/{10-early,20-late}.conf (+ files that are not drop-ins) */
 	assert_int_equal(golden_dir("dropin", ".out", 0), 1);
 }
 
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
 	if (argc < 2) {
-		fprintf(stderr, "usage: %s TESTS_DATA_CONFIG_DIR [FIXTURE_DRIVER_DIR FAKE_DRIVER_DIR [LIBVIRT_DRIVER_DIR]]\n", argv[0]);
+		fprintf(stderr,
+			"usage: %s TESTS_DATA_CONFIG_DIR [FIXTURE_DRIVER_DIR FAKE_DRIVER_DIR "
+			"[LIBVIRT_DRIVER_DIR]]\n",
+			argv[0]);
 		return 2;
 	}
 	data_dir = argv[1];

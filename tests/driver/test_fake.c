@@ -35,8 +35,8 @@ struct recorder {
 	} ev[MAX_EVENTS];
 };
 
-static void record_event(void *ctx, const char *uuid, enum hvd_event_type type,
-			 enum hvd_power_state power)
+static void
+record_event(void *ctx, const char *uuid, enum hvd_event_type type, enum hvd_power_state power)
 {
 	struct recorder *r = ctx;
 	pthread_mutex_lock(&r->lock);
@@ -49,7 +49,8 @@ static void record_event(void *ctx, const char *uuid, enum hvd_event_type type,
 	pthread_mutex_unlock(&r->lock);
 }
 
-static struct hvd_host *open_host(const char *const *kv_pairs)
+static struct hvd_host *
+open_host(const char *const *kv_pairs)
 {
 	struct hvd_kv kv[16];
 	size_t n = 0;
@@ -58,26 +59,28 @@ static struct hvd_host *open_host(const char *const *kv_pairs)
 		kv[n].value = kv_pairs[2 * n + 1];
 	}
 	struct hvd_host *h = NULL;
-	struct hv_error err = { 0 };
+	struct hv_error err = {0};
 	if (ops->open(kv, n, &h, &err) != 0)
 		fail_msg("open: %s", err.message);
 	return h;
 }
 
-static void make_uuid(char *buf, unsigned n)
+static void
+make_uuid(char *buf, unsigned n)
 {
 	snprintf(buf, 37, "00000000-0000-4000-8000-%012x", n);
 }
 
-static const struct hvd_kv ga_props[] = { { "hw_qemu_guest_agent", "yes" } };
+static const struct hvd_kv ga_props[] = {{"hw_qemu_guest_agent", "yes"}};
 
 struct spec_buf {
 	struct hvd_instance_spec spec;
 	char uuid[37];
 };
 
-static void fill_spec(struct spec_buf *s, unsigned n, uint32_t vcpus, uint64_t ram_mb, bool power_on,
-		      bool guest_agent)
+static void
+fill_spec(struct spec_buf *s, unsigned n, uint32_t vcpus, uint64_t ram_mb, bool power_on,
+	  bool guest_agent)
 {
 	memset(s, 0, sizeof *s);
 	make_uuid(s->uuid, n);
@@ -98,46 +101,95 @@ static void fill_spec(struct spec_buf *s, unsigned n, uint32_t vcpus, uint64_t r
 	s->spec.power_on = power_on;
 }
 
-static struct hvd_instance_info get_info(struct hvd_host *h, const char *uuid)
+static struct hvd_instance_info
+get_info(struct hvd_host *h, const char *uuid)
 {
-	struct hvd_instance_info info = { .struct_size = sizeof info };
-	struct hv_error err = { 0 };
+	struct hvd_instance_info info = {.struct_size = sizeof info};
+	struct hv_error err = {0};
 	if (ops->get_instance(h, uuid, &info, &err) != 0)
 		fail_msg("get_instance %s: %s", uuid, err.message);
 	return info;
 }
 
-static char *console(struct hvd_host *h, const char *uuid, size_t max)
+static char *
+console(struct hvd_host *h, const char *uuid, size_t max)
 {
 	char *text = NULL;
-	struct hv_error err = { 0 };
+	struct hv_error err = {0};
 	if (ops->console_log(h, uuid, max, &text, &err) != 0)
 		fail_msg("console_log: %s", err.message);
 	return text;
 }
 
-static void sleep_ms(unsigned ms)
+static void
+sleep_ms(unsigned ms)
 {
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
 	nanosleep(&ts, NULL);
 }
 
 /* ---- the table ---- */
 
-enum st { RUNNING, PAUSED, SHUTDOWN, SUSPENDED, RESCUED, RESIZED, RESIZED_OFF, N_ST };
+enum st {
+	RUNNING,
+	PAUSED,
+	SHUTDOWN,
+	SUSPENDED,
+	RESCUED,
+	RESIZED,
+	RESIZED_OFF,
+	N_ST
+};
 static const char *const st_names[N_ST] = {
-	"running", "paused", "shutdown", "suspended", "rescued", "resized", "shutdown with a resize pending",
+	"running",
+	"paused",
+	"shutdown",
+	"suspended",
+	"rescued",
+	"resized",
+	"shutdown with a resize pending",
 };
 
 enum act {
-	A_POWER_OFF, A_POWER_ON, A_REBOOT_SOFT, A_REBOOT_HARD, A_PAUSE, A_UNPAUSE, A_SUSPEND,
-	A_RESUME, A_RESIZE, A_CONFIRM, A_REVERT, A_REBUILD, A_RESCUE, A_UNRESCUE, A_SNAPSHOT,
-	A_CONSOLE, A_PASSWORD, A_DESTROY, N_ACT,
+	A_POWER_OFF,
+	A_POWER_ON,
+	A_REBOOT_SOFT,
+	A_REBOOT_HARD,
+	A_PAUSE,
+	A_UNPAUSE,
+	A_SUSPEND,
+	A_RESUME,
+	A_RESIZE,
+	A_CONFIRM,
+	A_REVERT,
+	A_REBUILD,
+	A_RESCUE,
+	A_UNRESCUE,
+	A_SNAPSHOT,
+	A_CONSOLE,
+	A_PASSWORD,
+	A_DESTROY,
+	N_ACT,
 };
 static const char *const act_names[N_ACT] = {
-	"power_off", "power_on", "soft reboot", "hard reboot", "pause", "unpause", "suspend",
-	"resume", "resize", "confirm_resize", "revert_resize", "rebuild", "rescue", "unrescue",
-	"snapshot", "get_console", "set_admin_password", "destroy",
+	"power_off",
+	"power_on",
+	"soft reboot",
+	"hard reboot",
+	"pause",
+	"unpause",
+	"suspend",
+	"resume",
+	"resize",
+	"confirm_resize",
+	"revert_resize",
+	"rebuild",
+	"rescue",
+	"unrescue",
+	"snapshot",
+	"get_console",
+	"set_admin_password",
+	"destroy",
 };
 
 #define NO (-1)
@@ -148,47 +200,144 @@ static const struct {
 	int to;
 	int event;
 } expected[N_ACT][N_ST] = {
-	[A_POWER_OFF] = { { SHUTDOWN, HVD_EVENT_STOPPED }, { SHUTDOWN, HVD_EVENT_STOPPED }, { NO, E_NONE }, { NO, E_NONE }, { NO, E_NONE },
-			  { RESIZED_OFF, HVD_EVENT_STOPPED }, { NO, E_NONE } },
-	[A_POWER_ON] = { { NO, E_NONE }, { NO, E_NONE }, { RUNNING, HVD_EVENT_STARTED }, { NO, E_NONE }, { NO, E_NONE }, { NO, E_NONE },
-			 { RESIZED, HVD_EVENT_STARTED } },
-	[A_REBOOT_SOFT] = { { RUNNING, HVD_EVENT_RESTARTED }, { NO, E_NONE }, { NO, E_NONE }, { NO, E_NONE }, { NO, E_NONE },
-			    { RESIZED, HVD_EVENT_RESTARTED }, { NO, E_NONE } },
-	[A_REBOOT_HARD] = { { RUNNING, HVD_EVENT_RESTARTED }, { RUNNING, HVD_EVENT_RESTARTED },
-			    { RUNNING, HVD_EVENT_STARTED }, { RUNNING, HVD_EVENT_STARTED }, { NO, E_NONE },
-			    { RESIZED, HVD_EVENT_RESTARTED }, { RESIZED, HVD_EVENT_STARTED } },
-	[A_PAUSE] = { { PAUSED, HVD_EVENT_PAUSED }, { NO, E_NONE }, { NO, E_NONE }, { NO, E_NONE }, { NO, E_NONE }, { NO, E_NONE }, { NO, E_NONE } },
-	[A_UNPAUSE] = { { NO, E_NONE }, { RUNNING, HVD_EVENT_RESUMED }, { NO, E_NONE }, { NO, E_NONE }, { NO, E_NONE }, { NO, E_NONE }, { NO, E_NONE } },
-	[A_SUSPEND] = { { SUSPENDED, HVD_EVENT_SUSPENDED }, { NO, E_NONE }, { NO, E_NONE }, { NO, E_NONE }, { NO, E_NONE }, { NO, E_NONE }, { NO, E_NONE } },
-	[A_RESUME] = { { NO, E_NONE }, { NO, E_NONE }, { NO, E_NONE }, { RUNNING, HVD_EVENT_STARTED }, { NO, E_NONE }, { NO, E_NONE }, { NO, E_NONE } },
-	[A_RESIZE] = { { RESIZED, HVD_EVENT_RESTARTED }, { NO, E_NONE }, { RESIZED_OFF, E_NONE }, { NO, E_NONE }, { NO, E_NONE }, { NO, E_NONE },
-		       { NO, E_NONE } },
-	[A_CONFIRM] = { { NO, E_NONE }, { NO, E_NONE }, { NO, E_NONE }, { NO, E_NONE }, { NO, E_NONE }, { RUNNING, E_NONE }, { SHUTDOWN, E_NONE } },
-	[A_REVERT] = { { NO, E_NONE }, { NO, E_NONE }, { NO, E_NONE }, { NO, E_NONE }, { NO, E_NONE }, { RUNNING, HVD_EVENT_RESTARTED },
-		       { SHUTDOWN, E_NONE } },
-	[A_REBUILD] = { { RUNNING, HVD_EVENT_RESTARTED }, { NO, E_NONE }, { SHUTDOWN, E_NONE }, { NO, E_NONE }, { NO, E_NONE }, { NO, E_NONE },
-			{ NO, E_NONE } },
-	[A_RESCUE] = { { RESCUED, HVD_EVENT_RESTARTED }, { NO, E_NONE }, { RESCUED, HVD_EVENT_STARTED }, { NO, E_NONE }, { NO, E_NONE },
-		       { NO, E_NONE }, { NO, E_NONE } },
-	[A_UNRESCUE] = { { NO, E_NONE }, { NO, E_NONE }, { NO, E_NONE }, { NO, E_NONE }, { RUNNING, HVD_EVENT_RESTARTED }, { NO, E_NONE }, { NO, E_NONE } },
-	[A_SNAPSHOT] = { { RUNNING, E_NONE }, { PAUSED, E_NONE }, { SHUTDOWN, E_NONE }, { SUSPENDED, E_NONE },
-			 { NO, E_NONE }, { NO, E_NONE }, { NO, E_NONE } },
-	[A_CONSOLE] = { { RUNNING, E_NONE }, { PAUSED, E_NONE }, { NO, E_NONE }, { NO, E_NONE }, { RESCUED, E_NONE },
-			{ RESIZED, E_NONE }, { NO, E_NONE } },
-	[A_PASSWORD] = { { RUNNING, E_NONE }, { NO, E_NONE }, { NO, E_NONE }, { NO, E_NONE }, { NO, E_NONE }, { NO, E_NONE }, { NO, E_NONE } },
-	[A_DESTROY] = { { GONE, HVD_EVENT_DELETED }, { GONE, HVD_EVENT_DELETED }, { GONE, HVD_EVENT_DELETED },
-			{ GONE, HVD_EVENT_DELETED }, { GONE, HVD_EVENT_DELETED }, { GONE, HVD_EVENT_DELETED },
-			{ GONE, HVD_EVENT_DELETED } },
+	[A_POWER_OFF] = {{SHUTDOWN, HVD_EVENT_STOPPED},
+			 {SHUTDOWN, HVD_EVENT_STOPPED},
+			 {NO, E_NONE},
+			 {NO, E_NONE},
+			 {NO, E_NONE},
+			 {RESIZED_OFF, HVD_EVENT_STOPPED},
+			 {NO, E_NONE}},
+	[A_POWER_ON] = {{NO, E_NONE},
+			{NO, E_NONE},
+			{RUNNING, HVD_EVENT_STARTED},
+			{NO, E_NONE},
+			{NO, E_NONE},
+			{NO, E_NONE},
+			{RESIZED, HVD_EVENT_STARTED}},
+	[A_REBOOT_SOFT] = {{RUNNING, HVD_EVENT_RESTARTED},
+			   {NO, E_NONE},
+			   {NO, E_NONE},
+			   {NO, E_NONE},
+			   {NO, E_NONE},
+			   {RESIZED, HVD_EVENT_RESTARTED},
+			   {NO, E_NONE}},
+	[A_REBOOT_HARD] = {{RUNNING, HVD_EVENT_RESTARTED},
+			   {RUNNING, HVD_EVENT_RESTARTED},
+			   {RUNNING, HVD_EVENT_STARTED},
+			   {RUNNING, HVD_EVENT_STARTED},
+			   {NO, E_NONE},
+			   {RESIZED, HVD_EVENT_RESTARTED},
+			   {RESIZED, HVD_EVENT_STARTED}},
+	[A_PAUSE] = {{PAUSED, HVD_EVENT_PAUSED},
+		     {NO, E_NONE},
+		     {NO, E_NONE},
+		     {NO, E_NONE},
+		     {NO, E_NONE},
+		     {NO, E_NONE},
+		     {NO, E_NONE}},
+	[A_UNPAUSE] = {{NO, E_NONE},
+		       {RUNNING, HVD_EVENT_RESUMED},
+		       {NO, E_NONE},
+		       {NO, E_NONE},
+		       {NO, E_NONE},
+		       {NO, E_NONE},
+		       {NO, E_NONE}},
+	[A_SUSPEND] = {{SUSPENDED, HVD_EVENT_SUSPENDED},
+		       {NO, E_NONE},
+		       {NO, E_NONE},
+		       {NO, E_NONE},
+		       {NO, E_NONE},
+		       {NO, E_NONE},
+		       {NO, E_NONE}},
+	[A_RESUME] = {{NO, E_NONE},
+		      {NO, E_NONE},
+		      {NO, E_NONE},
+		      {RUNNING, HVD_EVENT_STARTED},
+		      {NO, E_NONE},
+		      {NO, E_NONE},
+		      {NO, E_NONE}},
+	[A_RESIZE] = {{RESIZED, HVD_EVENT_RESTARTED},
+		      {NO, E_NONE},
+		      {RESIZED_OFF, E_NONE},
+		      {NO, E_NONE},
+		      {NO, E_NONE},
+		      {NO, E_NONE},
+		      {NO, E_NONE}},
+	[A_CONFIRM] = {{NO, E_NONE},
+		       {NO, E_NONE},
+		       {NO, E_NONE},
+		       {NO, E_NONE},
+		       {NO, E_NONE},
+		       {RUNNING, E_NONE},
+		       {SHUTDOWN, E_NONE}},
+	[A_REVERT] = {{NO, E_NONE},
+		      {NO, E_NONE},
+		      {NO, E_NONE},
+		      {NO, E_NONE},
+		      {NO, E_NONE},
+		      {RUNNING, HVD_EVENT_RESTARTED},
+		      {SHUTDOWN, E_NONE}},
+	[A_REBUILD] = {{RUNNING, HVD_EVENT_RESTARTED},
+		       {NO, E_NONE},
+		       {SHUTDOWN, E_NONE},
+		       {NO, E_NONE},
+		       {NO, E_NONE},
+		       {NO, E_NONE},
+		       {NO, E_NONE}},
+	[A_RESCUE] = {{RESCUED, HVD_EVENT_RESTARTED},
+		      {NO, E_NONE},
+		      {RESCUED, HVD_EVENT_STARTED},
+		      {NO, E_NONE},
+		      {NO, E_NONE},
+		      {NO, E_NONE},
+		      {NO, E_NONE}},
+	[A_UNRESCUE] = {{NO, E_NONE},
+			{NO, E_NONE},
+			{NO, E_NONE},
+			{NO, E_NONE},
+			{RUNNING, HVD_EVENT_RESTARTED},
+			{NO, E_NONE},
+			{NO, E_NONE}},
+	[A_SNAPSHOT] = {{RUNNING, E_NONE},
+			{PAUSED, E_NONE},
+			{SHUTDOWN, E_NONE},
+			{SUSPENDED, E_NONE},
+			{NO, E_NONE},
+			{NO, E_NONE},
+			{NO, E_NONE}},
+	[A_CONSOLE] = {{RUNNING, E_NONE},
+		       {PAUSED, E_NONE},
+		       {NO, E_NONE},
+		       {NO, E_NONE},
+		       {RESCUED, E_NONE},
+		       {RESIZED, E_NONE},
+		       {NO, E_NONE}},
+	[A_PASSWORD] = {{RUNNING, E_NONE},
+			{NO, E_NONE},
+			{NO, E_NONE},
+			{NO, E_NONE},
+			{NO, E_NONE},
+			{NO, E_NONE},
+			{NO, E_NONE}},
+	[A_DESTROY] = {{GONE, HVD_EVENT_DELETED},
+		       {GONE, HVD_EVENT_DELETED},
+		       {GONE, HVD_EVENT_DELETED},
+		       {GONE, HVD_EVENT_DELETED},
+		       {GONE, HVD_EVENT_DELETED},
+		       {GONE, HVD_EVENT_DELETED},
+		       {GONE, HVD_EVENT_DELETED}},
 };
 
-static int observed_state(struct hvd_host *h, const char *uuid)
+static int
+observed_state(struct hvd_host *h, const char *uuid)
 {
 	struct hvd_instance_info i = get_info(h, uuid);
 	if (i.rescued)
 		return i.power_state == HVD_POWER_RUNNING ? RESCUED : -10;
 	if (i.resize_pending)
-		return i.power_state == HVD_POWER_RUNNING ? RESIZED :
-		       i.power_state == HVD_POWER_SHUTDOWN ? RESIZED_OFF : -11;
+		return i.power_state == HVD_POWER_RUNNING    ? RESIZED
+		       : i.power_state == HVD_POWER_SHUTDOWN ? RESIZED_OFF
+							     : -11;
 	switch (i.power_state) {
 	case HVD_POWER_RUNNING: return RUNNING;
 	case HVD_POWER_PAUSED: return PAUSED;
@@ -200,10 +349,11 @@ static int observed_state(struct hvd_host *h, const char *uuid)
 
 static char snap_dir[64];
 
-static int do_action(struct hvd_host *h, struct spec_buf *s, int a, struct hv_error *err)
+static int
+do_action(struct hvd_host *h, struct spec_buf *s, int a, struct hv_error *err)
 {
 	const char *u = s->uuid;
-	static const struct hvd_image rescue_img = { .id = "rescue-image", .format = "raw" };
+	static const struct hvd_image rescue_img = {.id = "rescue-image", .format = "raw"};
 	static unsigned snaps;
 	switch (a) {
 	case A_POWER_OFF: return ops->power_off(h, u, 0, err);
@@ -237,7 +387,7 @@ static int do_action(struct hvd_host *h, struct spec_buf *s, int a, struct hv_er
 		return ops->snapshot(h, u, path, "qcow2", err);
 	}
 	case A_CONSOLE: {
-		struct hvd_console c = { .struct_size = sizeof c };
+		struct hvd_console c = {.struct_size = sizeof c};
 		return ops->get_console(h, u, HVD_CONSOLE_VNC, &c, err);
 	}
 	case A_PASSWORD: return ops->set_admin_password(h, u, "root", "s3cret-pw", err);
@@ -248,22 +398,23 @@ static int do_action(struct hvd_host *h, struct spec_buf *s, int a, struct hv_er
 
 /* How each state is reached from a fresh running instance. */
 static const int path_to[N_ST][3] = {
-	[RUNNING] = { -1 },
-	[PAUSED] = { A_PAUSE, -1 },
-	[SHUTDOWN] = { A_POWER_OFF, -1 },
-	[SUSPENDED] = { A_SUSPEND, -1 },
-	[RESCUED] = { A_RESCUE, -1 },
-	[RESIZED] = { A_RESIZE, -1 },
-	[RESIZED_OFF] = { A_POWER_OFF, A_RESIZE, -1 },
+	[RUNNING] = {-1},
+	[PAUSED] = {A_PAUSE, -1},
+	[SHUTDOWN] = {A_POWER_OFF, -1},
+	[SUSPENDED] = {A_SUSPEND, -1},
+	[RESCUED] = {A_RESCUE, -1},
+	[RESIZED] = {A_RESIZE, -1},
+	[RESIZED_OFF] = {A_POWER_OFF, A_RESIZE, -1},
 };
 
-static void every_action_in_every_state_moves_or_refuses_as_a_hypervisor_would(void **state)
+static void
+every_action_in_every_state_moves_or_refuses_as_a_hypervisor_would(void **state)
 {
 	snprintf(snap_dir, sizeof snap_dir, "/tmp/hv-fake-snap-XXXXXX");
 	assert_non_null(mkdtemp(snap_dir));
 	struct hvd_host *h = open_host(NULL);
-	struct recorder rec = { .lock = PTHREAD_MUTEX_INITIALIZER };
-	struct hv_error err = { 0 };
+	struct recorder rec = {.lock = PTHREAD_MUTEX_INITIALIZER};
+	struct hv_error err = {0};
 	assert_int_equal(ops->set_event_callback(h, record_event, &rec, &err), 0);
 	unsigned n = 0;
 	int checked = 0;
@@ -283,33 +434,46 @@ static void every_action_in_every_state_moves_or_refuses_as_a_hypervisor_would(v
 			int to = expected[a][s].to;
 			if (to == NO) {
 				if (r != -EBUSY)
-					fail_msg("%s when %s: want -EBUSY, got %d (%s)", act_names[a], st_names[s], r, err.message);
+					fail_msg("%s when %s: want -EBUSY, got %d (%s)",
+						 act_names[a], st_names[s], r, err.message);
 				char want[128];
-				snprintf(want, sizeof want, "instance %s: it is %s", sb.uuid, st_names[s]);
-				if (!strstr(err.message, want) || strncmp(err.message, "cannot ", 7) != 0)
-					fail_msg("%s when %s: message '%s'", act_names[a], st_names[s], err.message);
+				snprintf(want, sizeof want, "instance %s: it is %s", sb.uuid,
+					 st_names[s]);
+				if (!strstr(err.message, want) ||
+				    strncmp(err.message, "cannot ", 7) != 0)
+					fail_msg("%s when %s: message '%s'", act_names[a],
+						 st_names[s], err.message);
 				assert_int_equal(observed_state(h, sb.uuid), s);
 				assert_int_equal(rec.n, 0);
 			} else {
 				if (r != 0)
-					fail_msg("%s when %s: %d %s", act_names[a], st_names[s], r, err.message);
+					fail_msg("%s when %s: %d %s", act_names[a], st_names[s], r,
+						 err.message);
 				if (to == GONE) {
-					struct hvd_instance_info i = { .struct_size = sizeof i };
-					assert_int_equal(ops->get_instance(h, sb.uuid, &i, &err), -ENOENT);
+					struct hvd_instance_info i = {.struct_size = sizeof i};
+					assert_int_equal(ops->get_instance(h, sb.uuid, &i, &err),
+							 -ENOENT);
 				} else if (observed_state(h, sb.uuid) != to) {
-					fail_msg("%s when %s: ended %d, want %s", act_names[a], st_names[s],
-						 observed_state(h, sb.uuid), st_names[to]);
+					fail_msg("%s when %s: ended %d, want %s", act_names[a],
+						 st_names[s], observed_state(h, sb.uuid),
+						 st_names[to]);
 				}
 				if (expected[a][s].event == E_NONE) {
 					if (rec.n != 0)
-						fail_msg("%s when %s: unexpected event %d", act_names[a], st_names[s], rec.ev[0].type);
+						fail_msg("%s when %s: unexpected event %d",
+							 act_names[a], st_names[s], rec.ev[0].type);
 				} else {
-					if (rec.n != 1 || (int)rec.ev[0].type != expected[a][s].event ||
+					if (rec.n != 1 ||
+					    (int)rec.ev[0].type != expected[a][s].event ||
 					    strcmp(rec.ev[0].uuid, sb.uuid) != 0)
-						fail_msg("%s when %s: %zu events, first %d, want %d", act_names[a], st_names[s],
-							 rec.n, rec.n ? (int)rec.ev[0].type : -1, expected[a][s].event);
+						fail_msg(
+							"%s when %s: %zu events, first %d, want %d",
+							act_names[a], st_names[s], rec.n,
+							rec.n ? (int)rec.ev[0].type : -1,
+							expected[a][s].event);
 					if (to >= 0)
-						assert_int_equal(rec.ev[0].power, get_info(h, sb.uuid).power_state);
+						assert_int_equal(rec.ev[0].power,
+								 get_info(h, sb.uuid).power_state);
 				}
 			}
 			if (to != GONE)
@@ -326,7 +490,8 @@ static void every_action_in_every_state_moves_or_refuses_as_a_hypervisor_would(v
 
 /* ---- behaviours ---- */
 
-static void pause_freezes_cpu_time_and_keeps_the_memory(void **state)
+static void
+pause_freezes_cpu_time_and_keeps_the_memory(void **state)
 {
 	struct hvd_host *h = open_host(NULL);
 	struct spec_buf s;
@@ -334,7 +499,7 @@ static void pause_freezes_cpu_time_and_keeps_the_memory(void **state)
 	fill_spec(&s, 1, 2, 1024, true, false);
 	assert_int_equal(ops->spawn(h, &s.spec, &err), 0);
 	sleep_ms(20);
-	struct hvd_host_stats st = { .struct_size = sizeof st };
+	struct hvd_host_stats st = {.struct_size = sizeof st};
 	assert_int_equal(ops->pause(h, s.uuid, &err), 0);
 	uint64_t t1 = get_info(h, s.uuid).cpu_time_ns;
 	assert_true(t1 > 0);
@@ -352,11 +517,12 @@ static void pause_freezes_cpu_time_and_keeps_the_memory(void **state)
 	ops->close(h);
 }
 
-static void host_cpu_counters_advance_with_load(void **state)
+static void
+host_cpu_counters_advance_with_load(void **state)
 {
-	struct hvd_host *h = open_host((const char *const[]){ "vcpus", "4", NULL });
+	struct hvd_host *h = open_host((const char *const[]){"vcpus", "4", NULL});
 	struct hv_error err;
-	struct hvd_host_stats a = { .struct_size = sizeof a }, b = a, c = a;
+	struct hvd_host_stats a = {.struct_size = sizeof a}, b = a, c = a;
 	assert_int_equal(ops->host_stats(h, &a, &err), 0);
 	sleep_ms(10);
 	assert_int_equal(ops->host_stats(h, &b, &err), 0);
@@ -376,7 +542,8 @@ static void host_cpu_counters_advance_with_load(void **state)
 	ops->close(h);
 }
 
-static void the_console_log_grows_and_returns_its_tail(void **state)
+static void
+the_console_log_grows_and_returns_its_tail(void **state)
 {
 	struct hvd_host *h = open_host(NULL);
 	struct spec_buf s;
@@ -403,7 +570,8 @@ static void the_console_log_grows_and_returns_its_tail(void **state)
 	ops->close(h);
 }
 
-static void fail_op_fails_exactly_n_times_and_changes_nothing(void **state)
+static void
+fail_op_fails_exactly_n_times_and_changes_nothing(void **state)
 {
 	struct hvd_host *h = open_host(NULL);
 	struct spec_buf s;
@@ -425,10 +593,11 @@ static void fail_op_fails_exactly_n_times_and_changes_nothing(void **state)
 }
 
 /* The failure pattern of 200 spawn attempts. */
-static void failure_pattern(const char *seed, char *pattern)
+static void
+failure_pattern(const char *seed, char *pattern)
 {
-	struct hvd_host *h = open_host((const char *const[]){ "fail_probability", "0.3", "seed", seed,
-							  "vcpus", "4096", NULL });
+	struct hvd_host *h = open_host((const char *const[]){"fail_probability", "0.3", "seed",
+							     seed, "vcpus", "4096", NULL});
 	for (unsigned k = 0; k < 200; k++) {
 		struct spec_buf s;
 		struct hv_error err;
@@ -437,13 +606,20 @@ static void failure_pattern(const char *seed, char *pattern)
 		assert_true(r == 0 || r == -EIO);
 		pattern[k] = r == 0 ? '.' : 'x';
 		if (r == 0)
-			assert_int_equal(ops->get_instance(h, s.uuid, &(struct hvd_instance_info){ .struct_size = sizeof(struct hvd_instance_info) }, &err), 0);
+			assert_int_equal(
+				ops->get_instance(
+					h, s.uuid,
+					&(struct hvd_instance_info){
+						.struct_size = sizeof(struct hvd_instance_info)},
+					&err),
+				0);
 	}
 	pattern[200] = '\0';
 	ops->close(h);
 }
 
-static void fail_probability_is_deterministic_for_a_seed(void **state)
+static void
+fail_probability_is_deterministic_for_a_seed(void **state)
 {
 	char a[201], b[201], c[201];
 	failure_pattern("42", a);
@@ -457,13 +633,18 @@ static void fail_probability_is_deterministic_for_a_seed(void **state)
 	assert_in_range(fails, 30, 90); /* p = 0.3 of 200 draws */
 }
 
-static void a_thousand_hosts_of_ten_instances_live_in_one_process(void **state)
+static void
+a_thousand_hosts_of_ten_instances_live_in_one_process(void **state)
 {
-	enum { HOSTS = 1000, PER = 10 };
+	enum {
+		HOSTS = 1000,
+		PER = 10
+	};
 	struct hvd_host **hosts = calloc(HOSTS, sizeof *hosts);
 	struct hv_error err;
 	for (unsigned k = 0; k < HOSTS; k++) {
-		hosts[k] = open_host((const char *const[]){ "vcpus", "16", "memory_mb", "32768", NULL });
+		hosts[k] =
+			open_host((const char *const[]){"vcpus", "16", "memory_mb", "32768", NULL});
 		for (unsigned j = 0; j < PER; j++) {
 			struct spec_buf s;
 			fill_spec(&s, k * PER + j, 1, 1024, true, false);
@@ -471,14 +652,14 @@ static void a_thousand_hosts_of_ten_instances_live_in_one_process(void **state)
 		}
 	}
 	for (unsigned k = 0; k < HOSTS; k += 97) {
-		struct hvd_host_stats st = { .struct_size = sizeof st };
+		struct hvd_host_stats st = {.struct_size = sizeof st};
 		assert_int_equal(ops->host_stats(hosts[k], &st, &err), 0);
 		assert_int_equal(st.running_vms, PER);
 		assert_int_equal(st.memory_free_mb, 32768 - PER * 1024);
 		/* hosts are independent: host k knows only its own instances */
 		char u[37];
 		make_uuid(u, (k + 1) % HOSTS * PER);
-		struct hvd_instance_info i = { .struct_size = sizeof i };
+		struct hvd_instance_info i = {.struct_size = sizeof i};
 		assert_int_equal(ops->get_instance(hosts[k], u, &i, &err), -ENOENT);
 	}
 	for (unsigned k = 0; k < HOSTS; k++)
@@ -486,9 +667,11 @@ static void a_thousand_hosts_of_ten_instances_live_in_one_process(void **state)
 	free(hosts);
 }
 
-static void a_spawn_that_does_not_fit_is_refused_naming_the_resource(void **state)
+static void
+a_spawn_that_does_not_fit_is_refused_naming_the_resource(void **state)
 {
-	struct hvd_host *h = open_host((const char *const[]){ "vcpus", "4", "memory_mb", "2048", "local_gb", "10", NULL });
+	struct hvd_host *h = open_host(
+		(const char *const[]){"vcpus", "4", "memory_mb", "2048", "local_gb", "10", NULL});
 	struct hv_error err;
 	struct spec_buf a, b;
 	fill_spec(&a, 1, 4, 1024, true, false);
@@ -511,13 +694,14 @@ static void a_spawn_that_does_not_fit_is_refused_naming_the_resource(void **stat
 	b.spec.flavor.root_gb = 1;
 	assert_int_equal(ops->spawn(h, &b.spec, &err), 0);
 	/* nothing was left behind by the refusals: exactly one instance */
-	struct hvd_host_stats st = { .struct_size = sizeof st };
+	struct hvd_host_stats st = {.struct_size = sizeof st};
 	assert_int_equal(ops->host_stats(h, &st, &err), 0);
 	assert_int_equal(st.running_vms, 1);
 	ops->close(h);
 }
 
-static void a_bad_spawn_request_is_refused_naming_the_field(void **state)
+static void
+a_bad_spawn_request_is_refused_naming_the_field(void **state)
 {
 	struct hvd_host *h = open_host(NULL);
 	struct hv_error err;
@@ -530,7 +714,7 @@ static void a_bad_spawn_request_is_refused_naming_the_field(void **state)
 	assert_int_equal(ops->spawn(h, &s.spec, &err), -EINVAL);
 	assert_string_equal(err.field, "flavor.vcpus");
 	fill_spec(&s, 1, 1, 256, true, false);
-	struct hvd_kv specs[] = { { "hw:cpu_policy", "exclusive" } };
+	struct hvd_kv specs[] = {{"hw:cpu_policy", "exclusive"}};
 	s.spec.flavor.extra_specs = specs;
 	s.spec.flavor.n_extra_specs = 1;
 	assert_int_equal(ops->spawn(h, &s.spec, &err), -EINVAL);
@@ -541,10 +725,11 @@ static void a_bad_spawn_request_is_refused_naming_the_field(void **state)
 	ops->close(h);
 }
 
-static void a_spawn_without_power_on_only_defines_the_instance(void **state)
+static void
+a_spawn_without_power_on_only_defines_the_instance(void **state)
 {
 	struct hvd_host *h = open_host(NULL);
-	struct recorder rec = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct recorder rec = {.lock = PTHREAD_MUTEX_INITIALIZER};
 	struct hv_error err;
 	struct spec_buf s;
 	fill_spec(&s, 3, 2, 512, false, false);
@@ -571,7 +756,8 @@ struct reboot_arg {
 	int rc;
 };
 
-static void *do_soft_reboot(void *p)
+static void *
+do_soft_reboot(void *p)
 {
 	struct reboot_arg *a = p;
 	struct hv_error err;
@@ -579,7 +765,8 @@ static void *do_soft_reboot(void *p)
 	return NULL;
 }
 
-static void a_soft_reboot_passes_through_shutdown(void **state)
+static void
+a_soft_reboot_passes_through_shutdown(void **state)
 {
 	struct hvd_host *h = open_host(NULL);
 	struct hv_error err;
@@ -587,7 +774,7 @@ static void a_soft_reboot_passes_through_shutdown(void **state)
 	fill_spec(&s, 1, 1, 256, true, false);
 	assert_int_equal(ops->spawn(h, &s.spec, &err), 0);
 	assert_int_equal(ops->set_option(h, "latency.reboot", "1500", &err), 0);
-	struct reboot_arg arg = { h, s.uuid, -1 };
+	struct reboot_arg arg = {h, s.uuid, -1};
 	pthread_t t;
 	pthread_create(&t, NULL, do_soft_reboot, &arg);
 	bool saw_shutdown = false;
@@ -603,10 +790,11 @@ static void a_soft_reboot_passes_through_shutdown(void **state)
 	ops->close(h);
 }
 
-static void a_guest_ignoring_acpi_is_forced_after_the_timeout(void **state)
+static void
+a_guest_ignoring_acpi_is_forced_after_the_timeout(void **state)
 {
 	struct hvd_host *h = open_host(NULL);
-	struct recorder rec = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct recorder rec = {.lock = PTHREAD_MUTEX_INITIALIZER};
 	struct hv_error err;
 	struct spec_buf s;
 	fill_spec(&s, 1, 1, 256, true, false);
@@ -627,7 +815,8 @@ static void a_guest_ignoring_acpi_is_forced_after_the_timeout(void **state)
 	ops->close(h);
 }
 
-static void a_resize_keeps_the_old_flavor_until_confirmed_or_reverted(void **state)
+static void
+a_resize_keeps_the_old_flavor_until_confirmed_or_reverted(void **state)
 {
 	struct hvd_host *h = open_host(NULL);
 	struct hv_error err;
@@ -655,7 +844,8 @@ static void a_resize_keeps_the_old_flavor_until_confirmed_or_reverted(void **sta
 	ops->close(h);
 }
 
-static char *read_file(const char *path)
+static char *
+read_file(const char *path)
 {
 	FILE *f = fopen(path, "re");
 	if (!f)
@@ -666,7 +856,8 @@ static char *read_file(const char *path)
 	return buf;
 }
 
-static void snapshot_rebuild_and_rescue_use_the_images_asked_for(void **state)
+static void
+snapshot_rebuild_and_rescue_use_the_images_asked_for(void **state)
 {
 	char dir[64] = "/tmp/hv-fake-XXXXXX", path[128], path2[128];
 	assert_non_null(mkdtemp(dir));
@@ -683,7 +874,8 @@ static void snapshot_rebuild_and_rescue_use_the_images_asked_for(void **state)
 	assert_non_null(strstr(text, "instance_uuid=00000000-0000-4000-8000-000000000005\n"));
 	assert_non_null(strstr(text, "base_image_ref=cirros\n"));
 	free(text);
-	assert_int_equal(ops->snapshot(h, s.uuid, path, "qcow2", &err), -EEXIST); /* never overwrites */
+	assert_int_equal(ops->snapshot(h, s.uuid, path, "qcow2", &err),
+			 -EEXIST); /* never overwrites */
 	assert_int_equal(ops->snapshot(h, s.uuid, path2, "vmdk", &err), -EINVAL);
 	assert_string_equal(err.field, "dest_format");
 	assert_int_equal(ops->snapshot(h, s.uuid, "relative/path", "raw", &err), -EINVAL);
@@ -697,7 +889,7 @@ static void snapshot_rebuild_and_rescue_use_the_images_asked_for(void **state)
 	assert_non_null(strstr(text, "base_image_ref=debian-12\n"));
 	free(text);
 
-	struct hvd_image rescue = { .id = "rescue-img" };
+	struct hvd_image rescue = {.id = "rescue-img"};
 	assert_int_equal(ops->rescue(h, s.uuid, &rescue, &err), 0);
 	assert_true(get_info(h, s.uuid).rescued);
 	char *log = console(h, s.uuid, 65536);
@@ -714,7 +906,8 @@ static void snapshot_rebuild_and_rescue_use_the_images_asked_for(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
-static void set_admin_password_needs_a_guest_agent_and_is_never_echoed(void **state)
+static void
+set_admin_password_needs_a_guest_agent_and_is_never_echoed(void **state)
 {
 	struct hvd_host *h = open_host(NULL);
 	struct hv_error err;
@@ -723,7 +916,8 @@ static void set_admin_password_needs_a_guest_agent_and_is_never_echoed(void **st
 	fill_spec(&ga, 2, 1, 256, true, true);
 	assert_int_equal(ops->spawn(h, &plain.spec, &err), 0);
 	assert_int_equal(ops->spawn(h, &ga.spec, &err), 0);
-	assert_int_equal(ops->set_admin_password(h, plain.uuid, "root", "Hunter2-secret", &err), -EOPNOTSUPP);
+	assert_int_equal(ops->set_admin_password(h, plain.uuid, "root", "Hunter2-secret", &err),
+			 -EOPNOTSUPP);
 	assert_string_equal(err.field, "image.properties.hw_qemu_guest_agent");
 	assert_int_equal(ops->set_admin_password(h, ga.uuid, "root", "Hunter2-secret", &err), 0);
 	assert_int_equal(ops->set_admin_password(h, ga.uuid, "", "x", &err), -EINVAL);
@@ -734,15 +928,18 @@ static void set_admin_password_needs_a_guest_agent_and_is_never_echoed(void **st
 	assert_null(strstr(log, "Hunter2"));
 	free(log);
 	assert_int_equal(ops->power_off(h, ga.uuid, 0, &err), 0);
-	assert_int_equal(ops->set_admin_password(h, ga.uuid, "root", "Hunter2-secret", &err), -EBUSY);
+	assert_int_equal(ops->set_admin_password(h, ga.uuid, "root", "Hunter2-secret", &err),
+			 -EBUSY);
 	ops->close(h);
 }
 
-static void host_info_splits_cpus_and_memory_across_cells(void **state)
+static void
+host_info_splits_cpus_and_memory_across_cells(void **state)
 {
-	struct hvd_host *h = open_host((const char *const[]){ "vcpus", "5", "memory_mb", "1001", "numa_cells", "2", "cpu_mhz", "3000", NULL });
+	struct hvd_host *h = open_host((const char *const[]){
+		"vcpus", "5", "memory_mb", "1001", "numa_cells", "2", "cpu_mhz", "3000", NULL});
 	struct hv_error err;
-	struct hvd_host_info info = { .struct_size = sizeof info };
+	struct hvd_host_info info = {.struct_size = sizeof info};
 	assert_int_equal(ops->host_info(h, &info, &err), 0);
 	assert_int_equal(info.n_cells, 2);
 	assert_string_equal(info.cells[0].cpuset, "0-2");
@@ -765,18 +962,19 @@ static void host_info_splits_cpus_and_memory_across_cells(void **state)
 	ops->close(h);
 }
 
-static void bad_host_config_is_refused_naming_the_key(void **state)
+static void
+bad_host_config_is_refused_naming_the_key(void **state)
 {
 	struct hvd_host *h = NULL;
 	struct hv_error err;
-	struct hvd_kv bad[] = { { "report_interval", "10" }, { "vcpus", "0" } };
+	struct hvd_kv bad[] = {{"report_interval", "10"}, {"vcpus", "0"}};
 	assert_int_equal(ops->open(bad, 2, &h, &err), -EINVAL);
 	assert_null(h);
 	assert_string_equal(err.field, "vcpus");
-	struct hvd_kv bad2[] = { { "fail_probability", "1.5" } };
+	struct hvd_kv bad2[] = {{"fail_probability", "1.5"}};
 	assert_int_equal(ops->open(bad2, 1, &h, &err), -EINVAL);
 	assert_string_equal(err.field, "fail_probability");
-	h = open_host((const char *const[]){ "driver_dir", "/x", NULL }); /* agent keys are ignored */
+	h = open_host((const char *const[]){"driver_dir", "/x", NULL}); /* agent keys are ignored */
 	assert_int_equal(ops->set_option(h, "vcpus", "8", &err), -EINVAL);
 	assert_int_equal(ops->set_option(h, "bogus", "1", &err), -EINVAL);
 	assert_int_equal(ops->set_option(h, "latency_ms", "abc", &err), -EINVAL);
@@ -785,10 +983,11 @@ static void bad_host_config_is_refused_naming_the_key(void **state)
 	ops->close(NULL);
 }
 
-static void an_unregistered_callback_hears_nothing(void **state)
+static void
+an_unregistered_callback_hears_nothing(void **state)
 {
 	struct hvd_host *h = open_host(NULL);
-	struct recorder rec = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct recorder rec = {.lock = PTHREAD_MUTEX_INITIALIZER};
 	struct hv_error err;
 	struct spec_buf s;
 	fill_spec(&s, 1, 1, 256, true, false);
@@ -807,7 +1006,8 @@ struct churn_arg {
 	unsigned base;
 };
 
-static void *churn(void *p)
+static void *
+churn(void *p)
 {
 	struct churn_arg *a = p;
 	for (unsigned k = 0; k < 200; k++) {
@@ -822,21 +1022,23 @@ static void *churn(void *p)
 }
 
 static size_t count_calls;
-static void count_instance(void *ctx, const struct hvd_instance_info *info)
+static void
+count_instance(void *ctx, const struct hvd_instance_info *info)
 {
 	count_calls++;
 }
 
-static void concurrent_callers_on_one_host_stay_consistent(void **state)
+static void
+concurrent_callers_on_one_host_stay_consistent(void **state)
 {
 	struct hvd_host *h = open_host(NULL);
-	struct recorder rec = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct recorder rec = {.lock = PTHREAD_MUTEX_INITIALIZER};
 	struct hv_error err;
 	assert_int_equal(ops->set_event_callback(h, record_event, &rec, &err), 0);
 	pthread_t t[4];
 	struct churn_arg args[4];
 	for (unsigned k = 0; k < 4; k++) {
-		args[k] = (struct churn_arg){ h, k * 1000 };
+		args[k] = (struct churn_arg){h, k * 1000};
 		pthread_create(&t[k], NULL, churn, &args[k]);
 	}
 	for (unsigned k = 0; k < 4; k++) {
@@ -848,13 +1050,14 @@ static void concurrent_callers_on_one_host_stay_consistent(void **state)
 	count_calls = 0;
 	assert_int_equal(ops->list_instances(h, count_instance, NULL, &err), 0);
 	assert_int_equal(count_calls, 0);
-	struct hvd_host_stats st = { .struct_size = sizeof st };
+	struct hvd_host_stats st = {.struct_size = sizeof st};
 	assert_int_equal(ops->host_stats(h, &st, &err), 0);
 	assert_int_equal(st.memory_free_mb, 65536);
 	ops->close(h);
 }
 
-int main(void)
+int
+main(void)
 {
 	ops = hvagent_driver_entry(HVD_ABI_VERSION);
 	if (!ops || hvagent_driver_entry(0) != NULL) {
@@ -862,7 +1065,8 @@ int main(void)
 		return 1;
 	}
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(every_action_in_every_state_moves_or_refuses_as_a_hypervisor_would),
+		cmocka_unit_test(
+			every_action_in_every_state_moves_or_refuses_as_a_hypervisor_would),
 		cmocka_unit_test(pause_freezes_cpu_time_and_keeps_the_memory),
 		cmocka_unit_test(host_cpu_counters_advance_with_load),
 		cmocka_unit_test(the_console_log_grows_and_returns_its_tail),

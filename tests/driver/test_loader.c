@@ -18,7 +18,8 @@
 
 static const char *fixture_dir, *fake_dir;
 
-static void fixture_path(char *buf, size_t size, const char *name)
+static void
+fixture_path(char *buf, size_t size, const char *name)
 {
 	snprintf(buf, size, "%s/hvagent-driver-%s.so", fixture_dir, name);
 }
@@ -29,7 +30,7 @@ static void __attribute__((format(printf, 4, 5)))
 assert_refused(const char *name, int code, const char *field, const char *fmt, ...)
 {
 	struct hv_driver *d = (void *)1;
-	struct hv_error err = { 0 };
+	struct hv_error err = {0};
 	char path[512], want[600];
 	fixture_path(path, sizeof path, name);
 	assert_int_equal(hv_driver_load(fixture_dir, name, &d, &err), code);
@@ -45,10 +46,11 @@ assert_refused(const char *name, int code, const char *field, const char *fmt, .
 	assert_null(dlopen(path, RTLD_NOW | RTLD_NOLOAD));
 }
 
-static void a_good_driver_loads_and_reports_its_ops(void **state)
+static void
+a_good_driver_loads_and_reports_its_ops(void **state)
 {
 	struct hv_driver *d = NULL;
-	struct hv_error err = { 0 };
+	struct hv_error err = {0};
 	char path[512];
 	fixture_path(path, sizeof path, "good");
 	assert_int_equal(hv_driver_load(fixture_dir, "good", &d, &err), 0);
@@ -69,14 +71,17 @@ static void a_good_driver_loads_and_reports_its_ops(void **state)
 	hv_driver_unload(NULL);
 }
 
-static void a_driver_of_another_abi_version_is_refused_naming_both(void **state)
+static void
+a_driver_of_another_abi_version_is_refused_naming_both(void **state)
 {
 	char path[512];
 	fixture_path(path, sizeof path, "abi2");
-	assert_refused("abi2", -ENOEXEC, "abi_version", "%s: ABI version 2, agent supports 1", path);
+	assert_refused("abi2", -ENOEXEC, "abi_version", "%s: ABI version 2, agent supports 1",
+		       path);
 }
 
-static void a_struct_shorter_than_v1_is_refused(void **state)
+static void
+a_struct_shorter_than_v1_is_refused(void **state)
 {
 	char path[512];
 	fixture_path(path, sizeof path, "short");
@@ -87,7 +92,8 @@ static void a_struct_shorter_than_v1_is_refused(void **state)
 		       offsetof(struct hvd_driver, set_option) + sizeof(void *));
 }
 
-static void a_library_without_the_entry_symbol_is_refused(void **state)
+static void
+a_library_without_the_entry_symbol_is_refused(void **state)
 {
 	char path[512];
 	fixture_path(path, sizeof path, "noentry");
@@ -95,42 +101,51 @@ static void a_library_without_the_entry_symbol_is_refused(void **state)
 		       "%s: no hvagent_driver_entry symbol: not an hvagent driver", path);
 }
 
-static void a_driver_missing_a_required_op_is_refused(void **state)
+static void
+a_driver_missing_a_required_op_is_refused(void **state)
 {
 	char path[512];
 	fixture_path(path, sizeof path, "noop");
-	assert_refused("noop", -ENOEXEC, "power_on", "%s: driver 'noop' lacks required op power_on", path);
+	assert_refused("noop", -ENOEXEC, "power_on", "%s: driver 'noop' lacks required op power_on",
+		       path);
 }
 
-static void an_entry_returning_null_is_refused(void **state)
+static void
+an_entry_returning_null_is_refused(void **state)
 {
 	char path[512];
 	fixture_path(path, sizeof path, "null");
-	assert_refused("null", -ENOEXEC, "hvagent_driver_entry",
-		       "%s: hvagent_driver_entry() returned NULL: the driver refuses agent ABI version 1", path);
+	assert_refused(
+		"null", -ENOEXEC, "hvagent_driver_entry",
+		"%s: hvagent_driver_entry() returned NULL: the driver refuses agent ABI version 1",
+		path);
 }
 
-static void a_driver_calling_itself_another_name_is_refused(void **state)
+static void
+a_driver_calling_itself_another_name_is_refused(void **state)
 {
 	char path[512];
 	fixture_path(path, sizeof path, "misnamed");
-	assert_refused("misnamed", -ENOEXEC, "name", "%s: driver calls itself 'good', expected 'misnamed'", path);
+	assert_refused("misnamed", -ENOEXEC, "name",
+		       "%s: driver calls itself 'good', expected 'misnamed'", path);
 }
 
-static void a_longer_struct_of_the_same_abi_is_accepted(void **state)
+static void
+a_longer_struct_of_the_same_abi_is_accepted(void **state)
 {
 	struct hv_driver *d = NULL;
-	struct hv_error err = { 0 };
+	struct hv_error err = {0};
 	assert_int_equal(hv_driver_load(fixture_dir, "longer", &d, &err), 0);
 	assert_int_equal(hv_driver_ops(d)->struct_size, sizeof(struct hvd_driver) + 16);
 	assert_true(hv_driver_supports(d, "power_on"));
 	hv_driver_unload(&d);
 }
 
-static void a_driver_declares_its_config_section_and_needs(void **state)
+static void
+a_driver_declares_its_config_section_and_needs(void **state)
 {
 	struct hv_driver *d = NULL;
-	struct hv_error err = { 0 };
+	struct hv_error err = {0};
 	assert_int_equal(hv_driver_load(fixture_dir, "thirdparty", &d, &err), 0);
 	const struct hvd_driver *ops = hv_driver_ops(d);
 	assert_string_equal(ops->config_section, "thirdparty");
@@ -140,16 +155,17 @@ static void a_driver_declares_its_config_section_and_needs(void **state)
 	assert_null(ops->config_keys[5].key);
 	assert_int_equal(ops->needs, 0); /* boots without an image file */
 	assert_true(hv_driver_supports(d, "check_config"));
-	struct hvd_kv bad[] = { { "endpoint", "tcp://x" } };
+	struct hvd_kv bad[] = {{"endpoint", "tcp://x"}};
 	assert_int_equal(ops->check_config(bad, 1, &err), -EINVAL);
 	assert_string_equal(err.field, "endpoint");
 	hv_driver_unload(&d);
 }
 
-static void a_driver_built_before_the_config_fields_keeps_the_old_assumptions(void **state)
+static void
+a_driver_built_before_the_config_fields_keeps_the_old_assumptions(void **state)
 {
 	struct hv_driver *d = NULL;
-	struct hv_error err = { 0 };
+	struct hv_error err = {0};
 	assert_int_equal(hv_driver_load(fixture_dir, "oldv1", &d, &err), 0);
 	const struct hvd_driver *ops = hv_driver_ops(d);
 	/* no section of its own, and an image file as every driver but the fake needed */
@@ -160,26 +176,30 @@ static void a_driver_built_before_the_config_fields_keeps_the_old_assumptions(vo
 	hv_driver_unload(&d);
 }
 
-static void a_config_key_table_that_cannot_be_a_schema_is_refused(void **state)
+static void
+a_config_key_table_that_cannot_be_a_schema_is_refused(void **state)
 {
 	char path[512];
 	fixture_path(path, sizeof path, "badkeys");
-	assert_refused("badkeys", -ENOEXEC, "config_keys",
-		       "%s: driver 'badkeys': config key [badkeys] pool_size: min is larger than max",
-		       path);
+	assert_refused(
+		"badkeys", -ENOEXEC, "config_keys",
+		"%s: driver 'badkeys': config key [badkeys] pool_size: min is larger than max",
+		path);
 }
 
-static void a_missing_driver_names_the_file(void **state)
+static void
+a_missing_driver_names_the_file(void **state)
 {
 	char path[512];
 	fixture_path(path, sizeof path, "absent");
 	assert_refused("absent", -ENOENT, "driver", "%s: No such file or directory", path);
 }
 
-static void a_file_that_is_not_a_library_is_refused(void **state)
+static void
+a_file_that_is_not_a_library_is_refused(void **state)
 {
 	struct hv_driver *d = (void *)1;
-	struct hv_error err = { 0 };
+	struct hv_error err = {0};
 	char text_dir[64] = "/tmp/hv-loader-XXXXXX", path[512];
 	assert_non_null(mkdtemp(text_dir));
 	snprintf(path, sizeof path, "%s/hvagent-driver-text.so", text_dir);
@@ -197,15 +217,22 @@ static void a_file_that_is_not_a_library_is_refused(void **state)
 	assert_memory_equal(err.message, prefix, strlen(prefix));
 }
 
-static void driver_names_cannot_reach_outside_the_directory(void **state)
+static void
+driver_names_cannot_reach_outside_the_directory(void **state)
 {
 	static const char *const bad[] = {
-		"../fake", "fake/../../x", "Fake", "", "fake.so", "a b", "fake\n",
+		"../fake",
+		"fake/../../x",
+		"Fake",
+		"",
+		"fake.so",
+		"a b",
+		"fake\n",
 		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", /* 65 */
 	};
 	for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
 		struct hv_driver *d = (void *)1;
-		struct hv_error err = { 0 };
+		struct hv_error err = {0};
 		assert_false(hv_driver_name_valid(bad[k]));
 		assert_int_equal(hv_driver_load(fixture_dir, bad[k], &d, &err), -EINVAL);
 		assert_null(d);
@@ -213,13 +240,14 @@ static void driver_names_cannot_reach_outside_the_directory(void **state)
 		assert_non_null(strstr(err.message, "is invalid (allowed: 1-64 of [a-z0-9_])"));
 	}
 	struct hv_driver *d = (void *)1;
-	struct hv_error err = { 0 };
+	struct hv_error err = {0};
 	assert_int_equal(hv_driver_load(fixture_dir, NULL, &d, &err), -EINVAL);
 	assert_true(hv_driver_name_valid("libvirt"));
 	assert_true(hv_driver_name_valid("fake_2"));
 }
 
-static void the_environment_overrides_the_configured_directory(void **state)
+static void
+the_environment_overrides_the_configured_directory(void **state)
 {
 	unsetenv(HV_DRIVER_DIR_ENV);
 	assert_string_equal(hv_driver_dir("/opt/drivers"), "/opt/drivers");
@@ -232,11 +260,12 @@ static void the_environment_overrides_the_configured_directory(void **state)
 	unsetenv(HV_DRIVER_DIR_ENV);
 }
 
-static void the_fake_driver_loads_from_the_build_tree(void **state)
+static void
+the_fake_driver_loads_from_the_build_tree(void **state)
 {
 	setenv(HV_DRIVER_DIR_ENV, fake_dir, 1);
 	struct hv_driver *d = NULL;
-	struct hv_error err = { 0 };
+	struct hv_error err = {0};
 	assert_int_equal(hv_driver_load(hv_driver_dir("/nonexistent"), "fake", &d, &err), 0);
 	unsetenv(HV_DRIVER_DIR_ENV);
 	const struct hvd_driver *ops = hv_driver_ops(d);
@@ -247,10 +276,10 @@ static void the_fake_driver_loads_from_the_build_tree(void **state)
 	assert_string_equal(ops->config_section, "fake");
 	assert_string_equal(ops->config_keys[0].key, "vcpus");
 	assert_int_equal(ops->needs, 0);
-	struct hvd_kv cfg[] = { { "vcpus", "8" }, { "memory_mb", "4096" } };
+	struct hvd_kv cfg[] = {{"vcpus", "8"}, {"memory_mb", "4096"}};
 	struct hvd_host *host;
 	assert_int_equal(ops->open(cfg, 2, &host, &err), 0);
-	struct hvd_host_info info = { .struct_size = sizeof info };
+	struct hvd_host_info info = {.struct_size = sizeof info};
 	assert_int_equal(ops->host_info(host, &info, &err), 0);
 	assert_string_equal(info.hypervisor_type, "fake");
 	assert_int_equal(info.vcpus, 8);
@@ -259,12 +288,13 @@ static void the_fake_driver_loads_from_the_build_tree(void **state)
 	hv_driver_unload(&d);
 }
 
-static void a_driver_loads_by_explicit_path(void **state)
+static void
+a_driver_loads_by_explicit_path(void **state)
 {
 	char path[512];
 	snprintf(path, sizeof path, "%s/hvagent-driver-fake.so", fake_dir);
 	struct hv_driver *d = NULL;
-	struct hv_error err = { 0 };
+	struct hv_error err = {0};
 	assert_int_equal(hv_driver_load_path(path, &d, &err), 0);
 	assert_string_equal(hv_driver_ops(d)->name, "fake");
 	hv_driver_unload(&d);
@@ -277,7 +307,8 @@ static void a_driver_loads_by_explicit_path(void **state)
 	assert_string_equal(err.message, "./libc.so.6: No such file or directory");
 }
 
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
 	if (argc < 3) {
 		fprintf(stderr, "usage: %s FIXTURE_DIR FAKE_DRIVER_DIR\n", argv[0]);

@@ -31,7 +31,8 @@ first_line(const char *path)
 static void
 parse_job(char *spec, struct guest_job *job)
 {
-	for (char *save = NULL, *kv = strtok_r(spec, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+	for (char *save = NULL, *kv = strtok_r(spec, ",", &save); kv;
+	     kv = strtok_r(NULL, ",", &save)) {
 		char *v = strchr(kv, '=');
 		if (!v) {
 			fprintf(stderr, "bad job item: %s\n", kv);
@@ -62,15 +63,17 @@ parse_job(char *spec, struct guest_job *job)
 static const char *
 relabel_name(enum guest_relabel r)
 {
-	return r == GUEST_RELABEL_PATHS ? "paths" : r == GUEST_RELABEL_AUTORELABEL ? "autorelabel" : "none";
+	return r == GUEST_RELABEL_PATHS         ? "paths"
+	       : r == GUEST_RELABEL_AUTORELABEL ? "autorelabel"
+						: "none";
 }
 
 int
 main(int argc, char **argv)
 {
-	struct guest_job jobs[MAX_JOBS] = { { 0 } };
+	struct guest_job jobs[MAX_JOBS] = {{0}};
 	struct guest_result res[MAX_JOBS];
-	struct guest_inject_opts opts = { 0 };
+	struct guest_inject_opts opts = {0};
 	const char *settings = getenv("LIBGUESTFS_BACKEND_SETTINGS");
 	bool one_by_one = false;
 	size_t n = 0;
@@ -87,7 +90,8 @@ main(int argc, char **argv)
 			parse_job(argv[i], &jobs[n++]);
 	}
 	if (n == 0) {
-		fprintf(stderr, "usage: %s [--timeout S] [--store DIR] [--one-by-one] JOB...\n", argv[0]);
+		fprintf(stderr, "usage: %s [--timeout S] [--store DIR] [--one-by-one] JOB...\n",
+			argv[0]);
 		return 2;
 	}
 	if (one_by_one) {
@@ -98,10 +102,11 @@ main(int argc, char **argv)
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (res[i].code == 0)
-			printf("job %zu: ok key_added=%d password_set=%d relabel=%s\n", i, res[i].key_added,
-			       res[i].password_set, relabel_name(res[i].relabel));
+			printf("job %zu: ok key_added=%d password_set=%d relabel=%s\n", i,
+			       res[i].key_added, res[i].password_set, relabel_name(res[i].relabel));
 		else
-			printf("job %zu: error %d %s: %s\n", i, res[i].code, res[i].err.field, res[i].err.message);
+			printf("job %zu: error %d %s: %s\n", i, res[i].code, res[i].err.field,
+			       res[i].err.message);
 	}
 	return 0;
 }

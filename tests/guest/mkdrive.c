@@ -10,23 +10,24 @@
 int
 main(int argc, char **argv)
 {
-	static const struct guest_pubkey keys[] = { {
+	static const struct guest_pubkey keys[] = {{
 		"mykey",
-		"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGsN9NMU3DY54Je2XYHctrFOcK3N43SGr/eXzpYy6G1j user@example",
-	} };
-	static const struct guest_kv meta[] = { { "role", "web" } };
-	static const struct guest_nic nics[] = { {
+		"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGsN9NMU3DY54Je2XYHctrFOcK3N43SGr/eXzpYy6G1j "
+		"user@example",
+	}};
+	static const struct guest_kv meta[] = {{"role", "web"}};
+	static const struct guest_nic nics[] = {{
 		.mac = "52:54:00:12:34:56",
 		.port_id = "0a1b2c3d-1111-2222-3333-444455556666",
 		.address = "10.1.2.3",
 		.prefix = 32,
 		.gateway = "169.254.1.1",
 		.mtu = 1450,
-	} };
-	static const char *const dns[] = { "10.0.0.53" };
+	}};
+	static const char *const dns[] = {"10.0.0.53"};
 	static const char script[] = "#!/bin/sh\necho customized > /var/tmp/customized\n";
 	char hash[GUEST_HASH_MAX];
-	struct hv_error err = { 0 };
+	struct hv_error err = {0};
 
 	if (argc != 3) {
 		fprintf(stderr, "usage: %s OUTPUT.iso ADMIN_PASSWORD\n", argv[0]);

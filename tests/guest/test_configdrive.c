@@ -21,13 +21,17 @@
 #include "metadata.h"
 
 #define UUID "6f1b6c3e-2a4d-4c3b-9e0f-1a2b3c4d5e6f"
-#define KEY "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGsN9NMU3DY54Je2XYHctrFOcK3N43SGr/eXzpYy6G1j user@example"
-#define HASH "$6$Jq0YbZ2dQe3Yv5Xk$Kk9x3o7o0vYh6m8mYQvJQm2w4y8T7mQ0fW6c8uH1pR5sN2dE9gA4bC7eD1fG3hJ5kL7mN9pQ1rS3tU5vW7xY9z."
+#define KEY                                                                                 \
+	"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGsN9NMU3DY54Je2XYHctrFOcK3N43SGr/eXzpYy6G1j " \
+	"user@example"
+#define HASH                   \
+	"$6$Jq0YbZ2dQe3Yv5Xk$" \
+	"Kk9x3o7o0vYh6m8mYQvJQm2w4y8T7mQ0fW6c8uH1pR5sN2dE9gA4bC7eD1fG3hJ5kL7mN9pQ1rS3tU5vW7xY9z."
 
-static const unsigned char seed[GUEST_RANDOM_SEED_LEN] = { 1, 2, 3 };
-static const struct guest_pubkey keys[] = { { "mykey", KEY } };
-static const struct guest_kv meta[] = { { "role", "web" }, { "tier", "front" } };
-static const struct guest_nic nics[] = { {
+static const unsigned char seed[GUEST_RANDOM_SEED_LEN] = {1, 2, 3};
+static const struct guest_pubkey keys[] = {{"mykey", KEY}};
+static const struct guest_kv meta[] = {{"role", "web"}, {"tier", "front"}};
+static const struct guest_nic nics[] = {{
 	.mac = "52:54:00:12:34:56",
 	.port_id = "0a1b2c3d-1111-2222-3333-444455556666",
 	.network_id = "net-1",
@@ -35,8 +39,8 @@ static const struct guest_nic nics[] = { {
 	.prefix = 32,
 	.gateway = "169.254.1.1",
 	.mtu = 1450,
-} };
-static const char *const dns[] = { "10.0.0.53", "2001:db8::53" };
+}};
+static const char *const dns[] = {"10.0.0.53", "2001:db8::53"};
 
 static struct guest_config
 web_server(void)
@@ -78,23 +82,29 @@ meta_data_carries_the_instance_identity_and_the_key(void **state)
 {
 	struct guest_config c = web_server();
 	struct guest_drive_tree *t = NULL;
-	struct hv_error err = { 0 };
+	struct hv_error err = {0};
 
 	assert_int_equal(guest_drive_tree_build(&c, &t, &err), 0);
 	for (int v = 0; v < 2; v++) {
 		json_t *md = doc(t, v ? "openstack/" GUEST_OPENSTACK_VERSION "/meta_data.json"
 				      : "openstack/latest/meta_data.json");
 		assert_string_equal(json_string_value(json_object_get(md, "uuid")), UUID);
-		assert_string_equal(json_string_value(json_object_get(md, "hostname")), "web-1.example.org");
+		assert_string_equal(json_string_value(json_object_get(md, "hostname")),
+				    "web-1.example.org");
 		assert_string_equal(json_string_value(json_object_get(md, "name")), "web-1");
 		assert_int_equal(json_integer_value(json_object_get(md, "launch_index")), 3);
-		assert_string_equal(json_string_value(json_object_get(md, "availability_zone")), "nova");
+		assert_string_equal(json_string_value(json_object_get(md, "availability_zone")),
+				    "nova");
 		assert_string_equal(json_string_value(json_object_get(md, "project_id")), "p-42");
-		assert_string_equal(json_string_value(json_object_get(json_object_get(md, "public_keys"), "mykey")), KEY);
+		assert_string_equal(json_string_value(json_object_get(
+					    json_object_get(md, "public_keys"), "mykey")),
+				    KEY);
 		json_t *k0 = json_array_get(json_object_get(md, "keys"), 0);
 		assert_string_equal(json_string_value(json_object_get(k0, "data")), KEY);
 		assert_string_equal(json_string_value(json_object_get(k0, "type")), "ssh");
-		assert_string_equal(json_string_value(json_object_get(json_object_get(md, "meta"), "tier")), "front");
+		assert_string_equal(
+			json_string_value(json_object_get(json_object_get(md, "meta"), "tier")),
+			"front");
 		/* 512 bytes -> 684 base64 characters, starting with bytes 1,2,3 -> "AQID" */
 		const char *rs = json_string_value(json_object_get(md, "random_seed"));
 		assert_int_equal(strlen(rs), 684);
@@ -113,14 +123,15 @@ network_data_gives_the_routed_address_gateway_and_dns(void **state)
 {
 	struct guest_config c = web_server();
 	struct guest_drive_tree *t = NULL;
-	struct hv_error err = { 0 };
+	struct hv_error err = {0};
 
 	assert_int_equal(guest_drive_tree_build(&c, &t, &err), 0);
 	json_t *nd = doc(t, "openstack/latest/network_data.json");
 	json_t *link = json_array_get(json_object_get(nd, "links"), 0);
 	json_t *net = json_array_get(json_object_get(nd, "networks"), 0);
 	json_t *route = json_array_get(json_object_get(net, "routes"), 0);
-	assert_string_equal(json_string_value(json_object_get(link, "ethernet_mac_address")), "52:54:00:12:34:56");
+	assert_string_equal(json_string_value(json_object_get(link, "ethernet_mac_address")),
+			    "52:54:00:12:34:56");
 	assert_string_equal(json_string_value(json_object_get(link, "id")), "tap0a1b2c3d-11");
 	assert_int_equal(json_integer_value(json_object_get(link, "mtu")), 1450);
 	assert_string_equal(json_string_value(json_object_get(net, "link")), "tap0a1b2c3d-11");
@@ -132,7 +143,8 @@ network_data_gives_the_routed_address_gateway_and_dns(void **state)
 	assert_string_equal(json_string_value(json_object_get(route, "gateway")), "169.254.1.1");
 	json_t *svc = json_object_get(nd, "services");
 	assert_int_equal(json_array_size(svc), 2);
-	assert_string_equal(json_string_value(json_object_get(json_array_get(svc, 1), "address")), "2001:db8::53");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(svc, 1), "address")),
+			    "2001:db8::53");
 	json_decref(nd);
 	guest_drive_tree_free(t);
 }
@@ -142,7 +154,7 @@ the_admin_password_travels_only_as_a_hashed_chpasswd(void **state)
 {
 	struct guest_config c = web_server();
 	struct guest_drive_tree *t = NULL;
-	struct hv_error err = { 0 };
+	struct hv_error err = {0};
 
 	c.admin_password_hash = HASH;
 	assert_int_equal(guest_drive_tree_build(&c, &t, &err), 0);
@@ -154,7 +166,8 @@ the_admin_password_travels_only_as_a_hashed_chpasswd(void **state)
 	assert_non_null(cfg);
 	json_t *chp = json_object_get(cfg, "chpasswd");
 	assert_true(json_is_false(json_object_get(chp, "expire")));
-	assert_string_equal(json_string_value(json_array_get(json_object_get(chp, "list"), 0)), "root:" HASH);
+	assert_string_equal(json_string_value(json_array_get(json_object_get(chp, "list"), 0)),
+			    "root:" HASH);
 	json_decref(cfg);
 	free(text);
 	guest_drive_tree_free(t);
@@ -166,7 +179,7 @@ a_customization_script_and_a_password_become_one_multipart_message(void **state)
 	static const char script[] = "#!/bin/sh\necho hello > /tmp/hello\n";
 	struct guest_config c = web_server();
 	struct guest_drive_tree *t = NULL;
-	struct hv_error err = { 0 };
+	struct hv_error err = {0};
 
 	c.user_data = (const unsigned char *)script;
 	c.user_data_len = strlen(script);
@@ -197,7 +210,7 @@ static void
 assert_bad(struct guest_config c, const char *field)
 {
 	struct guest_drive_tree *t = NULL;
-	struct hv_error err = { 0 };
+	struct hv_error err = {0};
 	int r = guest_drive_tree_build(&c, &t, &err);
 	if (r != -EINVAL)
 		fail_msg("accepted a bad %s (r=%d)", field, r);
@@ -210,9 +223,9 @@ static void
 bad_requests_are_refused_naming_the_field(void **state)
 {
 	static unsigned char big[GUEST_USER_DATA_MAX + 1];
-	static const struct guest_pubkey bad_key[] = { { "k", "ssh-rsa not-base64!" } };
-	static const struct guest_kv bad_meta[] = { { "a", "x" }, { "a", "y" } };
-	static const char *const bad_dns[] = { "8.8.8.8", "dns.example" };
+	static const struct guest_pubkey bad_key[] = {{"k", "ssh-rsa not-base64!"}};
+	static const struct guest_kv bad_meta[] = {{"a", "x"}, {"a", "y"}};
+	static const char *const bad_dns[] = {"8.8.8.8", "dns.example"};
 	struct guest_nic bad_nic = nics[0];
 	struct guest_config c;
 
@@ -234,7 +247,8 @@ bad_requests_are_refused_naming_the_field(void **state)
 	assert_bad(c, "user_data");
 	c = web_server(), c.admin_password_hash = "plaintext-password";
 	assert_bad(c, "admin_password");
-	c = web_server(), c.admin_password_hash = "$y$j9T$abcdefghijklmnop$0123456789abcdefghijklmnopqrstuvwxyzABCDE";
+	c = web_server(),
+	c.admin_password_hash = "$y$j9T$abcdefghijklmnop$0123456789abcdefghijklmnopqrstuvwxyzABCDE";
 	assert_bad(c, "admin_password");
 	c = web_server(), c.admin_password_hash = HASH, c.admin_user = "root:0:0";
 	assert_bad(c, "admin_user");
@@ -305,8 +319,8 @@ static void
 the_drive_file_is_private_labelled_config_2_and_replaced_atomically(void **state)
 {
 	struct guest_config c = web_server();
-	struct hv_error err = { 0 };
-	char path[128], label[9] = { 0 };
+	struct hv_error err = {0};
+	char path[128], label[9] = {0};
 	struct stat st;
 
 	snprintf(path, sizeof path, "%s/disk.config", scratch);
@@ -347,11 +361,13 @@ main(void)
 		cmocka_unit_test(meta_data_carries_the_instance_identity_and_the_key),
 		cmocka_unit_test(network_data_gives_the_routed_address_gateway_and_dns),
 		cmocka_unit_test(the_admin_password_travels_only_as_a_hashed_chpasswd),
-		cmocka_unit_test(a_customization_script_and_a_password_become_one_multipart_message),
+		cmocka_unit_test(
+			a_customization_script_and_a_password_become_one_multipart_message),
 		cmocka_unit_test(bad_requests_are_refused_naming_the_field),
 #if GUEST_TEST_ISO
-		cmocka_unit_test_setup_teardown(the_drive_file_is_private_labelled_config_2_and_replaced_atomically,
-						make_scratch, remove_scratch),
+		cmocka_unit_test_setup_teardown(
+			the_drive_file_is_private_labelled_config_2_and_replaced_atomically,
+			make_scratch, remove_scratch),
 #endif
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -17,7 +17,9 @@
 
 #include "inject.h"
 
-#define KEY "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGsN9NMU3DY54Je2XYHctrFOcK3N43SGr/eXzpYy6G1j user@example"
+#define KEY                                                                                 \
+	"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGsN9NMU3DY54Je2XYHctrFOcK3N43SGr/eXzpYy6G1j " \
+	"user@example"
 
 static char dir[64], store[128], raw[160];
 
@@ -33,16 +35,16 @@ put_be(unsigned char *p, uint64_t v, int bytes)
 static void
 write_qcow2(const char *path, const char *backing, const char *backing_fmt, uint64_t incompat)
 {
-	unsigned char buf[4096] = { 0 };
+	unsigned char buf[4096] = {0};
 	size_t off = 104;
 
 	memcpy(buf, "QFI\xfb", 4);
-	put_be(buf + 4, 3, 4);          /* version */
-	put_be(buf + 20, 16, 4);        /* cluster_bits */
-	put_be(buf + 24, 1 << 20, 8);   /* size */
-	put_be(buf + 72, incompat, 8);  /* incompatible_features */
-	put_be(buf + 96, 4, 4);         /* refcount_order */
-	put_be(buf + 100, 104, 4);      /* header_length */
+	put_be(buf + 4, 3, 4);         /* version */
+	put_be(buf + 20, 16, 4);       /* cluster_bits */
+	put_be(buf + 24, 1 << 20, 8);  /* size */
+	put_be(buf + 72, incompat, 8); /* incompatible_features */
+	put_be(buf + 96, 4, 4);        /* refcount_order */
+	put_be(buf + 100, 104, 4);     /* header_length */
 	if (backing_fmt) {
 		size_t n = strlen(backing_fmt);
 		put_be(buf + off, 0xE2792ACA, 4);
@@ -89,7 +91,7 @@ static void
 assert_refused(struct guest_job job, int code, const char *field, const char *words)
 {
 	struct guest_result res;
-	struct guest_inject_opts opts = { .image_store = store };
+	struct guest_inject_opts opts = {.image_store = store};
 
 	assert_int_equal(guest_inject_batch(&job, 1, &opts, &res), code);
 	assert_int_equal(res.code, code);
@@ -102,7 +104,7 @@ assert_refused(struct guest_job job, int code, const char *field, const char *wo
 static void
 the_format_must_be_the_recorded_raw_or_qcow2(void **state)
 {
-	struct guest_job job = { .disk_path = raw, .ssh_key = KEY };
+	struct guest_job job = {.disk_path = raw, .ssh_key = KEY};
 	assert_refused(job, -EINVAL, "jobs[0].format", "raw or qcow2");
 	job.format = "vmdk";
 	assert_refused(job, -EINVAL, "jobs[0].format", "raw or qcow2");
@@ -113,7 +115,7 @@ the_format_must_be_the_recorded_raw_or_qcow2(void **state)
 static void
 disk_paths_must_be_absolute_and_exist(void **state)
 {
-	struct guest_job job = { .disk_path = "disk.raw", .format = "raw", .ssh_key = KEY };
+	struct guest_job job = {.disk_path = "disk.raw", .format = "raw", .ssh_key = KEY};
 	assert_refused(job, -EINVAL, "jobs[0].disk_path", "absolute");
 	job.disk_path = "/nonexistent/disk.raw";
 	assert_refused(job, -ENOENT, "jobs[0].disk_path", "/nonexistent/disk.raw");
@@ -125,7 +127,7 @@ static void
 qcow2_backing_files_stay_inside_the_image_store(void **state)
 {
 	char q[200], base[200];
-	struct guest_job job = { .disk_path = q, .format = "qcow2", .ssh_key = KEY };
+	struct guest_job job = {.disk_path = q, .format = "qcow2", .ssh_key = KEY};
 
 	snprintf(q, sizeof q, "%s/overlay.qcow2", dir);
 	snprintf(base, sizeof base, "%s/base.raw", store);
@@ -133,7 +135,7 @@ qcow2_backing_files_stay_inside_the_image_store(void **state)
 
 	write_qcow2(q, base, "raw", 0);
 	struct guest_result res;
-	struct guest_inject_opts opts = { .image_store = store, .timeout_s = 1 };
+	struct guest_inject_opts opts = {.image_store = store, .timeout_s = 1};
 	/* Valid: it passes every check and reaches the appliance, where it fails (the header
 	 * here is not a complete image) or meets the 1 s deadline: a job error, not a field's. */
 	assert_true(guest_inject_batch(&job, 1, &opts, &res) < 0);
@@ -158,19 +160,20 @@ qcow2_backing_files_stay_inside_the_image_store(void **state)
 static void
 keys_users_and_empty_jobs_are_refused(void **state)
 {
-	struct guest_job job = { .disk_path = raw, .format = "raw" };
+	struct guest_job job = {.disk_path = raw, .format = "raw"};
 	assert_refused(job, -EINVAL, "jobs[0]", "nothing to inject");
 	job.ssh_key = "ssh-ed25519 AAAA\nssh-rsa BBBB";
 	assert_refused(job, -EINVAL, "jobs[0].ssh_key", "one line");
 	job.ssh_key = KEY;
 	job.key_user = "root/../etc";
 	assert_refused(job, -EINVAL, "jobs[0].key_user", "login name");
-	job = (struct guest_job){ .disk_path = raw, .format = "raw", .password = "" };
+	job = (struct guest_job){.disk_path = raw, .format = "raw", .password = ""};
 	assert_refused(job, -EINVAL, "jobs[0].password", "empty");
 	job.password = "long enough";
 	job.password_user = "Root";
 	assert_refused(job, -EINVAL, "jobs[0].password_user", "login name");
-	job = (struct guest_job){ .disk_path = raw, .format = "raw", .ssh_key = KEY, .partition = -3 };
+	job = (struct guest_job){
+		.disk_path = raw, .format = "raw", .ssh_key = KEY, .partition = -3};
 	assert_refused(job, -EINVAL, "jobs[0].partition", "inspect");
 }
 
@@ -178,9 +181,9 @@ static void
 one_bad_job_does_not_stop_the_others_being_judged(void **state)
 {
 	struct guest_job jobs[3] = {
-		{ .disk_path = raw, .format = "vmdk", .ssh_key = KEY },
-		{ .disk_path = raw, .format = "raw", .ssh_key = "nonsense" },
-		{ .disk_path = "/nonexistent", .format = "raw", .ssh_key = KEY },
+		{.disk_path = raw, .format = "vmdk", .ssh_key = KEY},
+		{.disk_path = raw, .format = "raw", .ssh_key = "nonsense"},
+		{.disk_path = "/nonexistent", .format = "raw", .ssh_key = KEY},
 	};
 	struct guest_result res[3];
 	assert_int_equal(guest_inject_batch(jobs, 3, NULL, res), -EINVAL);

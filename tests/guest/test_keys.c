@@ -43,7 +43,7 @@ static void
 every_key_type_ssh_keygen_makes_is_accepted(void **state)
 {
 	for (size_t i = 0; i < n_good; i++) {
-		struct hv_error err = { 0 };
+		struct hv_error err = {0};
 		int r = guest_sshkey_validate(good_keys[i], "key", &err);
 		if (r != 0)
 			fail_msg("refused %.40s...: %s", good_keys[i], err.message);
@@ -54,7 +54,7 @@ every_key_type_ssh_keygen_makes_is_accepted(void **state)
 static void
 assert_refused(const char *line, const char *why)
 {
-	struct hv_error err = { 0 };
+	struct hv_error err = {0};
 	int r = guest_sshkey_validate(line, "key_pair.public_key", &err);
 	if (r != -EINVAL)
 		fail_msg("accepted a key with %s", why);
@@ -103,7 +103,7 @@ static void
 a_generated_password_has_every_class_and_no_look_alikes(void **state)
 {
 	char a[64], b[64];
-	struct hv_error err = { 0 };
+	struct hv_error err = {0};
 
 	for (int round = 0; round < 200; round++) {
 		assert_int_equal(guest_password_generate(a, sizeof a, 12, &err), 0);
@@ -124,15 +124,17 @@ a_generated_password_has_every_class_and_no_look_alikes(void **state)
 static void
 a_hashed_password_verifies_with_crypt_and_uses_a_fresh_salt(void **state)
 {
-	static const enum guest_hash_method methods[] = { GUEST_HASH_SHA512, GUEST_HASH_YESCRYPT };
-	static const char *prefixes[] = { "$6$", "$y$" };
+	static const enum guest_hash_method methods[] = {GUEST_HASH_SHA512, GUEST_HASH_YESCRYPT};
+	static const char *prefixes[] = {"$6$", "$y$"};
 	char h1[GUEST_HASH_MAX], h2[GUEST_HASH_MAX];
 	struct crypt_data cd;
-	struct hv_error err = { 0 };
+	struct hv_error err = {0};
 
 	for (int m = 0; m < 2; m++) {
-		assert_int_equal(guest_password_hash("s3cret pass", methods[m], h1, sizeof h1, &err), 0);
-		assert_int_equal(guest_password_hash("s3cret pass", methods[m], h2, sizeof h2, &err), 0);
+		assert_int_equal(
+			guest_password_hash("s3cret pass", methods[m], h1, sizeof h1, &err), 0);
+		assert_int_equal(
+			guest_password_hash("s3cret pass", methods[m], h2, sizeof h2, &err), 0);
 		assert_true(strncmp(h1, prefixes[m], 3) == 0);
 		assert_string_not_equal(h1, h2); /* salts differ */
 		assert_null(strstr(h1, "s3cret"));
@@ -149,15 +151,19 @@ static void
 an_empty_password_or_a_plaintext_hash_is_refused(void **state)
 {
 	char h[GUEST_HASH_MAX];
-	struct hv_error err = { 0 };
+	struct hv_error err = {0};
 
 	assert_int_equal(guest_password_hash("", GUEST_HASH_SHA512, h, sizeof h, &err), -EINVAL);
 	assert_string_equal(err.field, "admin_password");
 	assert_int_equal(guest_password_hash("x", GUEST_HASH_SHA512, h, 16, &err), -EINVAL);
-	assert_int_equal(guest_password_hash_check("hunter2hunter2hunter2", "admin_password", &err), -EINVAL);
-	assert_int_equal(guest_password_hash_check("$1$abcdefgh$0123456789abcdefghij", "h", &err), -EINVAL);
-	assert_int_equal(guest_password_hash_check("$6$salt$has:colon:in:it_aaaaaaa", "h", &err), -EINVAL);
-	assert_int_equal(guest_password_hash_check("$6$salt$with\nnewline_aaaaaaaaa", "h", &err), -EINVAL);
+	assert_int_equal(guest_password_hash_check("hunter2hunter2hunter2", "admin_password", &err),
+			 -EINVAL);
+	assert_int_equal(guest_password_hash_check("$1$abcdefgh$0123456789abcdefghij", "h", &err),
+			 -EINVAL);
+	assert_int_equal(guest_password_hash_check("$6$salt$has:colon:in:it_aaaaaaa", "h", &err),
+			 -EINVAL);
+	assert_int_equal(guest_password_hash_check("$6$salt$with\nnewline_aaaaaaaaa", "h", &err),
+			 -EINVAL);
 }
 
 #endif

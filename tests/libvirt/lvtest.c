@@ -98,7 +98,7 @@ lvt_power(struct lvt *t, const char *uuid)
 	struct hv_error err = {0};
 
 	if (t->ops->get_instance(t->host, uuid, &info, &err) < 0)
-		return (enum hvd_power_state)-1;
+		return (enum hvd_power_state) - 1;
 	return info.power_state;
 }
 

@@ -21,15 +21,15 @@ static struct lvt T;
 static int failures;
 static double t0;
 
-#define CHECK(cond, ...)                                                                   \
-	do {                                                                               \
-		if (!(cond)) {                                                             \
-			printf("FAIL %s:%d: ", __FILE__, __LINE__);                        \
-			printf(__VA_ARGS__);                                               \
-			printf("\n");                                                      \
-			failures++;                                                        \
-			goto out;                                                          \
-		}                                                                          \
+#define CHECK(cond, ...)                                            \
+	do {                                                        \
+		if (!(cond)) {                                      \
+			printf("FAIL %s:%d: ", __FILE__, __LINE__); \
+			printf(__VA_ARGS__);                        \
+			printf("\n");                               \
+			failures++;                                 \
+			goto out;                                   \
+		}                                                   \
 	} while (0)
 
 static void
@@ -120,8 +120,12 @@ spec_for(struct hvd_instance_spec *s, struct hvd_image *img, uint32_t vcpus, uin
 	s->uuid = UUID;
 	s->name = "e2e <guest> & \"friends\"";
 	s->hostname = "e2e";
-	s->flavor = (struct hvd_flavor){.name = "tiny", .vcpus = vcpus, .ram_mb = ram_mb,
-					.root_gb = root_gb, .extra_specs = specs, .n_extra_specs = 1};
+	s->flavor = (struct hvd_flavor){.name = "tiny",
+					.vcpus = vcpus,
+					.ram_mb = ram_mb,
+					.root_gb = root_gb,
+					.extra_specs = specs,
+					.n_extra_specs = 1};
 	s->image = *img;
 	s->power_on = true;
 }
@@ -151,18 +155,28 @@ main(void)
 		return 77;
 	}
 	struct hvd_kv cfg[] = {
-		{"uri", uri}, {"virt_type", "qemu"}, {"reboot_timeout", "90"}, {"shutdown_timeout", "90"},
-		{"serial_port_range", "42000:42100"}, {"event_debounce_ms", "5000"},
+		{"uri", uri},
+		{"virt_type", "qemu"},
+		{"reboot_timeout", "90"},
+		{"shutdown_timeout", "90"},
+		{"serial_port_range", "42000:42100"},
+		{"event_debounce_ms", "5000"},
 	};
-	struct hvd_kv props[] = {{"kernel", kernel}, {"initrd", initrd},
+	struct hvd_kv props[] = {{"kernel", kernel},
+				 {"initrd", initrd},
 				 {"os_command_line", "console=ttyS0 quiet panic=-1"}};
-	struct hvd_kv rprops[] = {{"kernel", kernel}, {"initrd", initrd},
+	struct hvd_kv rprops[] = {{"kernel", kernel},
+				  {"initrd", initrd},
 				  {"os_command_line", "console=ttyS0 quiet panic=-1 hvrescue=1"}};
-	struct hvd_kv props2[] = {{"kernel", kernel}, {"initrd", initrd},
+	struct hvd_kv props2[] = {{"kernel", kernel},
+				  {"initrd", initrd},
 				  {"os_command_line", "console=ttyS0 quiet panic=-1 hvrebuilt=1"}};
-	struct hvd_image img = {.id = "tiny", .format = "raw", .properties = props, .n_properties = 3};
-	struct hvd_image rescue = {.id = "rescue", .format = "raw", .properties = rprops, .n_properties = 3};
-	struct hvd_image img2 = {.id = "tiny2", .format = "raw", .properties = props2, .n_properties = 3};
+	struct hvd_image img = {
+		.id = "tiny", .format = "raw", .properties = props, .n_properties = 3};
+	struct hvd_image rescue = {
+		.id = "rescue", .format = "raw", .properties = rprops, .n_properties = 3};
+	struct hvd_image img2 = {
+		.id = "tiny2", .format = "raw", .properties = props2, .n_properties = 3};
 
 	t0 = lvt_now();
 	if (lvt_open(&T, cfg, sizeof cfg / sizeof cfg[0], &err) < 0) {
@@ -189,12 +203,13 @@ main(void)
 		struct hvd_host_stats hs = {.struct_size = sizeof hs};
 		CHECK(T.ops->host_info(T.host, &hi, &err) == 0, "host_info: %s", err.message);
 		CHECK(strcmp(hi.hypervisor_type, "QEMU") == 0 && hi.vcpus > 0 && hi.memory_mb > 0 &&
-		      hi.n_cells >= 1 && hi.cells[0].cpuset[0], "host info: %s %u vCPUs %u cells",
-		      hi.hypervisor_type, hi.vcpus, hi.n_cells);
+			      hi.n_cells >= 1 && hi.cells[0].cpuset[0],
+		      "host info: %s %u vCPUs %u cells", hi.hypervisor_type, hi.vcpus, hi.n_cells);
 		CHECK(T.ops->host_stats(T.host, &hs, &err) == 0, "host_stats: %s", err.message);
 		CHECK(hs.cpu_user_ns > 0 && hs.cpu_idle_ns > 0 && hs.memory_free_mb > 0,
-		      "host stats: user %llu idle %llu free %llu MB", (unsigned long long)hs.cpu_user_ns,
-		      (unsigned long long)hs.cpu_idle_ns, (unsigned long long)hs.memory_free_mb);
+		      "host stats: user %llu idle %llu free %llu MB",
+		      (unsigned long long)hs.cpu_user_ns, (unsigned long long)hs.cpu_idle_ns,
+		      (unsigned long long)hs.memory_free_mb);
 		printf("         %s %llu, %u vCPUs, %llu MB, cell 0 cpus %s\n", hi.hypervisor_type,
 		       (unsigned long long)hi.hypervisor_version, hi.vcpus,
 		       (unsigned long long)hi.memory_mb, hi.cells[0].cpuset);
@@ -221,15 +236,19 @@ main(void)
 	CHECK(T.ops->resume(T.host, UUID, &err) == 0, "resume: %s", err.message);
 	CHECK(lvt_power(&T, UUID) == HVD_POWER_RUNNING, "running after resume");
 	sleep(2);
-	CHECK(count_in_log("HVGUEST-BOOTED") == boots, "resume restored the guest instead of booting it");
+	CHECK(count_in_log("HVGUEST-BOOTED") == boots,
+	      "resume restored the guest instead of booting it");
 
 	step("soft reboot presses the ACPI button and the guest powers off by itself");
 	{
 		double t = lvt_now();
 		int restarted = events(HVD_EVENT_RESTARTED), stopped = events(HVD_EVENT_STOPPED);
-		CHECK(T.ops->reboot(T.host, UUID, HVD_REBOOT_SOFT, 90, &err) == 0, "soft reboot: %s", err.message);
-		CHECK(count_in_log("HVGUEST-POWERBUTTON") == ++buttons, "the guest saw the power button");
-		CHECK(wait_log("HVGUEST-READY", ++boots, 180), "booted again after the soft reboot");
+		CHECK(T.ops->reboot(T.host, UUID, HVD_REBOOT_SOFT, 90, &err) == 0,
+		      "soft reboot: %s", err.message);
+		CHECK(count_in_log("HVGUEST-POWERBUTTON") == ++buttons,
+		      "the guest saw the power button");
+		CHECK(wait_log("HVGUEST-READY", ++boots, 180),
+		      "booted again after the soft reboot");
 		printf("         soft reboot took %.1fs\n", lvt_now() - t);
 		CHECK(wait_events(HVD_EVENT_RESTARTED, restarted + 1, 10), "one RESTARTED event");
 		sleep(6);
@@ -237,15 +256,18 @@ main(void)
 	}
 
 	step("hard reboot");
-	CHECK(T.ops->reboot(T.host, UUID, HVD_REBOOT_HARD, 0, &err) == 0, "hard reboot: %s", err.message);
+	CHECK(T.ops->reboot(T.host, UUID, HVD_REBOOT_HARD, 0, &err) == 0, "hard reboot: %s",
+	      err.message);
 	CHECK(lvt_power(&T, UUID) == HVD_POWER_RUNNING, "running after the hard reboot");
-	CHECK(count_in_log("HVGUEST-POWERBUTTON") == buttons, "a hard reboot does not ask the guest");
+	CHECK(count_in_log("HVGUEST-POWERBUTTON") == buttons,
+	      "a hard reboot does not ask the guest");
 	CHECK(wait_log("HVGUEST-READY", ++boots, 180), "booted again after the hard reboot");
 
 	step("stop is graceful, start boots");
 	CHECK(T.ops->power_off(T.host, UUID, 90, &err) == 0, "power off: %s", err.message);
 	CHECK(lvt_power(&T, UUID) == HVD_POWER_SHUTDOWN, "shut down");
-	CHECK(count_in_log("HVGUEST-POWERBUTTON") == ++buttons, "the guest shut down on the button");
+	CHECK(count_in_log("HVGUEST-POWERBUTTON") == ++buttons,
+	      "the guest shut down on the button");
 	CHECK(T.ops->power_on(T.host, UUID, &err) == 0, "power on: %s", err.message);
 	CHECK(wait_log("HVGUEST-READY", ++boots, 180), "booted after start");
 
@@ -253,7 +275,8 @@ main(void)
 	CHECK(T.ops->snapshot(T.host, UUID, snap, "qcow2", &err) == 0, "snapshot: %s", err.message);
 	{
 		const char *a[] = {"qemu-img", "check", "-q", snap, NULL};
-		CHECK(access(snap, F_OK) == 0 && lvt_run(a) == 0, "snapshot image exists and checks clean");
+		CHECK(access(snap, F_OK) == 0 && lvt_run(a) == 0,
+		      "snapshot image exists and checks clean");
 	}
 	CHECK(lvt_power(&T, UUID) == HVD_POWER_RUNNING, "still running after the snapshot");
 
@@ -265,7 +288,8 @@ main(void)
 	CHECK(wait_log("HVGUEST-READY", boots, 180), "rescue guest ready");
 	CHECK(T.ops->unrescue(T.host, UUID, &err) == 0, "unrescue: %s", err.message);
 	CHECK(T.ops->get_instance(T.host, UUID, &info, &err) == 0 && !info.rescued &&
-	      info.power_state == HVD_POWER_RUNNING, "unrescued and running");
+		      info.power_state == HVD_POWER_RUNNING,
+	      "unrescued and running");
 	CHECK(wait_log("HVGUEST-READY", ++boots, 180), "booted the original after unrescue");
 
 	step("resize to 2 vCPUs, 320 MB, 2 GB root; confirm");
@@ -273,7 +297,8 @@ main(void)
 	CHECK(T.ops->resize(T.host, &s, &err) == 0, "resize: %s", err.message);
 	CHECK(T.ops->get_instance(T.host, UUID, &info, &err) == 0, "get");
 	CHECK(info.resize_pending && info.vcpus == 2 && info.memory_mb == 320 &&
-	      info.power_state == HVD_POWER_RUNNING, "resized, running, pending confirm");
+		      info.power_state == HVD_POWER_RUNNING,
+	      "resized, running, pending confirm");
 	CHECK(wait_log("HVGUEST-READY", ++boots, 180), "booted with the new flavor");
 	CHECK(T.ops->confirm_resize(T.host, UUID, &err) == 0, "confirm: %s", err.message);
 
@@ -284,27 +309,33 @@ main(void)
 	CHECK(wait_log("HVGUEST-READY", ++boots, 180), "rebuilt guest ready");
 
 	step("consoles");
-	CHECK(T.ops->get_console(T.host, UUID, HVD_CONSOLE_VNC, &con, &err) == 0 && con.port >= 5900,
+	CHECK(T.ops->get_console(T.host, UUID, HVD_CONSOLE_VNC, &con, &err) == 0 &&
+		      con.port >= 5900,
 	      "vnc console: %s", err.message);
 	CHECK(T.ops->get_console(T.host, UUID, HVD_CONSOLE_SERIAL, &con, &err) == 0 &&
-	      con.port >= 42000 && con.port <= 42100, "serial console: %s", err.message);
+		      con.port >= 42000 && con.port <= 42100,
+	      "serial console: %s", err.message);
 
 	step("libvirtd is killed under the open host and comes back");
 	{
 		int downs = events(HVD_EVENT_HOST_DOWN), ups = events(HVD_EVENT_HOST_UP);
 		double t;
 		CHECK(run_privd("kill") == 0, "kill libvirtd");
-		CHECK(wait_events(HVD_EVENT_HOST_DOWN, downs + 1, 30), "HOST_DOWN after libvirtd died");
+		CHECK(wait_events(HVD_EVENT_HOST_DOWN, downs + 1, 30),
+		      "HOST_DOWN after libvirtd died");
 		r = T.ops->get_instance(T.host, UUID, &info, &err);
 		CHECK(r == -ENOTCONN, "ops answer -ENOTCONN while disconnected (got %d)", r);
 		CHECK(run_privd("daemon") == 0, "start libvirtd again");
 		t = lvt_now();
-		CHECK(wait_events(HVD_EVENT_HOST_UP, ups + 1, 60), "HOST_UP after libvirtd came back");
+		CHECK(wait_events(HVD_EVENT_HOST_UP, ups + 1, 60),
+		      "HOST_UP after libvirtd came back");
 		printf("         reconnected %.1fs after libvirtd was up\n", lvt_now() - t);
-		CHECK(lvt_power(&T, UUID) == HVD_POWER_RUNNING, "the guest kept running through the restart");
+		CHECK(lvt_power(&T, UUID) == HVD_POWER_RUNNING,
+		      "the guest kept running through the restart");
 		/* only a PAUSED event after the restart shows the callbacks came back: count from here */
 		int paused = events(HVD_EVENT_PAUSED);
-		CHECK(T.ops->pause(T.host, UUID, &err) == 0 && lvt_power(&T, UUID) == HVD_POWER_PAUSED,
+		CHECK(T.ops->pause(T.host, UUID, &err) == 0 &&
+			      lvt_power(&T, UUID) == HVD_POWER_PAUSED,
 		      "actions work on the new connection");
 		CHECK(wait_events(HVD_EVENT_PAUSED, paused + 1, 10), "events re-registered");
 		CHECK(T.ops->unpause(T.host, UUID, &err) == 0, "unpause: %s", err.message);

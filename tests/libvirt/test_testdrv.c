@@ -37,8 +37,13 @@ make_spec(struct hvd_instance_spec *s, const char *uuid, const char *img, uint64
 	s->uuid = uuid;
 	s->name = "web <1> & \"friends\"";
 	s->hostname = "web1";
-	s->flavor = (struct hvd_flavor){.name = "m1.small", .vcpus = 2, .ram_mb = 512, .root_gb = root_gb,
-					.ephemeral_gb = 1, .swap_mb = 64, .extra_specs = specs_none,
+	s->flavor = (struct hvd_flavor){.name = "m1.small",
+					.vcpus = 2,
+					.ram_mb = 512,
+					.root_gb = root_gb,
+					.ephemeral_gb = 1,
+					.swap_mb = 64,
+					.extra_specs = specs_none,
 					.n_extra_specs = 0};
 	s->image = (struct hvd_image){.id = "cirros", .path = img, .format = "qcow2"};
 	s->power_on = true;
@@ -112,8 +117,12 @@ setup(void **state)
 {
 	struct hv_error err = {0};
 	static const struct hvd_kv cfg[] = {
-		{"uri", "test:///default"}, {"virt_type", "qemu"}, {"serial_port_range", "41000:41100"},
-		{"reboot_timeout", "2"}, {"shutdown_timeout", "2"}, {"event_debounce_ms", "400"},
+		{"uri", "test:///default"},
+		{"virt_type", "qemu"},
+		{"serial_port_range", "41000:41100"},
+		{"reboot_timeout", "2"},
+		{"shutdown_timeout", "2"},
+		{"event_debounce_ms", "400"},
 		{"some_future_key", "ignored"},
 	};
 
@@ -125,8 +134,10 @@ setup(void **state)
 	snprintf(base_img, sizeof base_img, "%s/base.qcow2", T.dir);
 	snprintf(base_img2, sizeof base_img2, "%s/base2.qcow2", T.dir);
 	{
-		const char *a1[] = {"qemu-img", "create", "-q", "-f", "qcow2", base_img, "64M", NULL};
-		const char *a2[] = {"qemu-img", "create", "-q", "-f", "qcow2", base_img2, "64M", NULL};
+		const char *a1[] = {"qemu-img", "create", "-q",  "-f",
+				    "qcow2",    base_img, "64M", NULL};
+		const char *a2[] = {"qemu-img", "create",  "-q",  "-f",
+				    "qcow2",    base_img2, "64M", NULL};
 		if (lvt_run(a1) < 0 || lvt_run(a2) < 0)
 			return -1;
 	}
@@ -147,7 +158,8 @@ bad_config_names_the_key(void **state)
 	struct hvd_host *h = NULL;
 	struct hv_error err = {0};
 	const struct hvd_kv bad1[] = {{"uri", "test:///default"}, {"virt_type", "xen"}};
-	const struct hvd_kv bad2[] = {{"uri", "test:///default"}, {"serial_port_range", "20000:10000"}};
+	const struct hvd_kv bad2[] = {{"uri", "test:///default"},
+				      {"serial_port_range", "20000:10000"}};
 	const struct hvd_kv bad3[] = {{"uri", "test:///default"}, {"reboot_timeout", "soon"}};
 
 	(void)state;

@@ -44,7 +44,7 @@ model_from(const char *name, const struct nf_model *prev)
 	char path[4096];
 	json_t *v;
 	struct nf_model *m = NULL;
-	struct hv_error err = { 0 };
+	struct hv_error err = {0};
 
 	snprintf(path, sizeof path, "%s/%s", data_dir, name);
 	v = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
@@ -91,7 +91,7 @@ static void
 a_state_renders_to_its_golden_file(void **state)
 {
 	struct nf_model *m = model_from("basic.json", NULL);
-	struct nf_text t = { 0 };
+	struct nf_text t = {0};
 
 	assert_int_equal(nf_full(m, false, nf_render_op, &t), 0);
 	assert_golden("basic.nft", &t);
@@ -104,7 +104,7 @@ check_diff(const char *to_name, const char *golden)
 {
 	struct nf_model *a = model_from("basic.json", NULL);
 	struct nf_model *b = model_from(to_name, a);
-	struct nf_text t = { 0 };
+	struct nf_text t = {0};
 
 	assert_int_equal(nf_diff(a, b, nf_render_op, &t), 0);
 	assert_golden(golden, &t);
@@ -162,7 +162,7 @@ a_port_change_costs_the_same_with_many_ports(void **state)
 {
 	struct nf_model *small = model_from("basic.json", NULL);
 	struct nf_model *big = nf_model_clone(small), *small2, *big2;
-	struct hv_error err = { 0 };
+	struct hv_error err = {0};
 	size_t n_small = 0, n_big = 0;
 
 	/* 2000 more ports in the default group */
@@ -172,9 +172,11 @@ a_port_change_costs_the_same_with_many_ports(void **state)
 		p->refs = 1;
 		snprintf(p->id, sizeof p->id, "bulk%04d", i);
 		snprintf(p->ifname, sizeof p->ifname, "tb%d", i);
-		memcpy(p->mac, (uint8_t[]){ 0xfa, 0x16, 0x3e, 0x10, (uint8_t)(i >> 8), (uint8_t)i }, 6);
+		memcpy(p->mac, (uint8_t[]){0xfa, 0x16, 0x3e, 0x10, (uint8_t)(i >> 8), (uint8_t)i},
+		       6);
 		p->n_ips = 1;
-		p->ips[0] = (struct nf_cidr){ .family = 4, .plen = 32, .addr = { 10, 1, (uint8_t)(i >> 8), (uint8_t)i } };
+		p->ips[0] = (struct nf_cidr){
+			.family = 4, .plen = 32, .addr = {10, 1, (uint8_t)(i >> 8), (uint8_t)i}};
 		p->n_groups = 1;
 		snprintf(p->groups[0], sizeof p->groups[0], "default");
 		assert_int_equal(nf_model_put_port(big, p), 0);
@@ -224,8 +226,8 @@ removing_a_rule_revokes_the_connections_its_group_admitted(void **state)
 {
 	struct nf_model *a = model_from("basic.json", NULL);
 	struct nf_model *b = model_from("remove-rule.json", a);
-	struct rev r = { 0 };
-	struct nf_revoke rv = { rev_tag, rev_fip, &r };
+	struct rev r = {0};
+	struct nf_revoke rv = {rev_tag, rev_fip, &r};
 
 	nf_revocations(a, b, &rv);
 	assert_int_equal(r.n, 1);
@@ -241,8 +243,8 @@ adding_a_port_revokes_nothing_and_removing_a_fip_cuts_it(void **state)
 	struct nf_model *a = model_from("basic.json", NULL);
 	struct nf_model *b = model_from("add-port.json", a);
 	struct nf_model *c = model_from("membership-fip.json", a);
-	struct rev r = { 0 };
-	struct nf_revoke rv = { rev_tag, rev_fip, &r };
+	struct rev r = {0};
+	struct nf_revoke rv = {rev_tag, rev_fip, &r};
 
 	nf_revocations(a, b, &rv);
 	assert_int_equal(r.n, 0);
@@ -259,8 +261,8 @@ a_member_leaving_revokes_the_groups_that_name_it_as_remote(void **state)
 {
 	struct nf_model *a = model_from("basic.json", NULL);
 	struct nf_model *b = model_from("unplug.json", a);
-	struct rev r = { 0 };
-	struct nf_revoke rv = { rev_tag, NULL, &r };
+	struct rev r = {0};
+	struct nf_revoke rv = {rev_tag, NULL, &r};
 	bool dflt = false, web = false;
 
 	nf_revocations(a, b, &rv);
@@ -279,7 +281,7 @@ a_member_leaving_revokes_the_groups_that_name_it_as_remote(void **state)
 static void
 expect_error(const char *json, int code, const char *field, const char *words)
 {
-	struct hv_error err = { 0 };
+	struct hv_error err = {0};
 
 	assert_int_equal(parse_state(json, &err), code);
 	if (strcmp(err.field, field) || !strstr(err.message, words)) {
@@ -288,69 +290,91 @@ expect_error(const char *json, int code, const char *field, const char *words)
 	}
 }
 
-#define PORT(extra) "{\"ports\":[{\"id\":\"p1\",\"ifname\":\"tap1\",\"mac_address\":\"fa:16:3e:00:00:01\"," \
-		    "\"fixed_ips\":[\"10.0.0.5\"]" extra "}]}"
+#define PORT(extra)                                                                             \
+	"{\"ports\":[{\"id\":\"p1\",\"ifname\":\"tap1\",\"mac_address\":\"fa:16:3e:00:00:01\"," \
+	"\"fixed_ips\":[\"10.0.0.5\"]" extra "}]}"
 #define RULE(r) "{\"security_groups\":[{\"id\":\"g\",\"rules\":[" r "]}]}"
 
 static void
 bad_requests_are_rejected_naming_the_field(void **state)
 {
-	expect_error("{\"ports\":[{\"id\":\"p 1\",\"ifname\":\"t\",\"mac_address\":\"fa:16:3e:00:00:01\",\"fixed_ips\":[]}]}",
-		     -EINVAL, "state.ports[0].id", "only letters");
-	expect_error("{\"ports\":[{\"id\":\"p1\",\"ifname\":\"tap1;drop\",\"mac_address\":\"fa:16:3e:00:00:01\",\"fixed_ips\":[]}]}",
+	expect_error(
+		"{\"ports\":[{\"id\":\"p "
+		"1\",\"ifname\":\"t\",\"mac_address\":\"fa:16:3e:00:00:01\",\"fixed_ips\":[]}]}",
+		-EINVAL, "state.ports[0].id", "only letters");
+	expect_error("{\"ports\":[{\"id\":\"p1\",\"ifname\":\"tap1;drop\",\"mac_address\":\"fa:16:"
+		     "3e:00:00:01\",\"fixed_ips\":[]}]}",
 		     -EINVAL, "state.ports[0].ifname", "interface name");
-	expect_error("{\"ports\":[{\"id\":\"p1\",\"ifname\":\"averyveryverylongname\",\"mac_address\":\"fa:16:3e:00:00:01\",\"fixed_ips\":[]}]}",
+	expect_error("{\"ports\":[{\"id\":\"p1\",\"ifname\":\"averyveryverylongname\",\"mac_"
+		     "address\":\"fa:16:3e:00:00:01\",\"fixed_ips\":[]}]}",
 		     -EINVAL, "state.ports[0].ifname", "1-15");
-	expect_error("{\"ports\":[{\"id\":\"p1\",\"ifname\":\"tap1\",\"mac_address\":\"01:16:3e:00:00:01\",\"fixed_ips\":[]}]}",
+	expect_error("{\"ports\":[{\"id\":\"p1\",\"ifname\":\"tap1\",\"mac_address\":\"01:16:3e:00:"
+		     "00:01\",\"fixed_ips\":[]}]}",
 		     -EINVAL, "state.ports[0].mac_address", "unicast");
-	expect_error("{\"ports\":[{\"id\":\"p1\",\"ifname\":\"tap1\",\"mac_address\":\"fa:16:3e:00:00\",\"fixed_ips\":[]}]}",
+	expect_error("{\"ports\":[{\"id\":\"p1\",\"ifname\":\"tap1\",\"mac_address\":\"fa:16:3e:00:"
+		     "00\",\"fixed_ips\":[]}]}",
 		     -EINVAL, "state.ports[0].mac_address", "MAC");
-	expect_error("{\"ports\":[{\"id\":\"p1\",\"ifname\":\"tap1\",\"mac_address\":\"fa:16:3e:00:00:01\",\"fixed_ips\":[\"10.0.0.300\"]}]}",
+	expect_error("{\"ports\":[{\"id\":\"p1\",\"ifname\":\"tap1\",\"mac_address\":\"fa:16:3e:00:"
+		     "00:01\",\"fixed_ips\":[\"10.0.0.300\"]}]}",
 		     -EINVAL, "state.ports[0].fixed_ips[0]", "not an IPv4 or IPv6");
-	expect_error("{\"ports\":[{\"id\":\"p1\",\"ifname\":\"tap1\",\"mac_address\":\"fa:16:3e:00:00:01\",\"fixed_ips\":[\"10.0.0.0/24\"]}]}",
+	expect_error("{\"ports\":[{\"id\":\"p1\",\"ifname\":\"tap1\",\"mac_address\":\"fa:16:3e:00:"
+		     "00:01\",\"fixed_ips\":[\"10.0.0.0/24\"]}]}",
 		     -EINVAL, "state.ports[0].fixed_ips[0]", "not a prefix");
 	expect_error(PORT(",\"allowed_address_pairs\":[{\"ip_address\":\"10.0.0.1/24\"}]"), -EINVAL,
 		     "state.ports[0].allowed_address_pairs[0].ip_address", "host bits");
-	expect_error(PORT(",\"security_groups\":[\"nope\"]"), -ENOENT, "security_groups", "not a known group");
-	expect_error(RULE("{\"direction\":\"sideways\"}"), -EINVAL, "state.security_groups[0].rules[0].direction", "");
+	expect_error(PORT(",\"security_groups\":[\"nope\"]"), -ENOENT, "security_groups",
+		     "not a known group");
+	expect_error(RULE("{\"direction\":\"sideways\"}"), -EINVAL,
+		     "state.security_groups[0].rules[0].direction", "");
 	expect_error(RULE("{\"direction\":\"ingress\",\"protocol\":\"tcpx\"}"), -EINVAL,
 		     "state.security_groups[0].rules[0].protocol", "unknown protocol");
 	expect_error(RULE("{\"direction\":\"ingress\",\"protocol\":256}"), -EINVAL,
 		     "state.security_groups[0].rules[0].protocol", "0-255");
-	expect_error(RULE("{\"direction\":\"ingress\",\"protocol\":\"tcp\",\"port_range_min\":90,\"port_range_max\":80}"),
+	expect_error(RULE("{\"direction\":\"ingress\",\"protocol\":\"tcp\",\"port_range_min\":90,"
+			  "\"port_range_max\":80}"),
 		     -EINVAL, "state.security_groups[0].rules[0].port_range_min", "greater");
-	expect_error(RULE("{\"direction\":\"ingress\",\"protocol\":\"gre\",\"port_range_min\":1,\"port_range_max\":2}"),
+	expect_error(RULE("{\"direction\":\"ingress\",\"protocol\":\"gre\",\"port_range_min\":1,"
+			  "\"port_range_max\":2}"),
 		     -EINVAL, "state.security_groups[0].rules[0].port_range_min", "need protocol");
-	expect_error(RULE("{\"direction\":\"ingress\",\"protocol\":\"tcp\",\"port_range_min\":1,\"port_range_max\":70000}"),
+	expect_error(RULE("{\"direction\":\"ingress\",\"protocol\":\"tcp\",\"port_range_min\":1,"
+			  "\"port_range_max\":70000}"),
 		     -EINVAL, "state.security_groups[0].rules[0].port_range_max", "");
-	expect_error(RULE("{\"direction\":\"ingress\",\"protocol\":\"icmp\",\"port_range_max\":0}"), -EINVAL,
-		     "state.security_groups[0].rules[0].port_range_max", "ICMP type");
-	expect_error(RULE("{\"direction\":\"ingress\",\"remote_ip_prefix\":\"2001:db8::/32\"}"), -EINVAL,
-		     "state.security_groups[0].rules[0].remote_ip_prefix", "ethertype");
-	expect_error(RULE("{\"direction\":\"ingress\",\"remote_ip_prefix\":\"10.0.0.0/8\",\"remote_group_id\":\"g\"}"),
+	expect_error(RULE("{\"direction\":\"ingress\",\"protocol\":\"icmp\",\"port_range_max\":0}"),
+		     -EINVAL, "state.security_groups[0].rules[0].port_range_max", "ICMP type");
+	expect_error(RULE("{\"direction\":\"ingress\",\"remote_ip_prefix\":\"2001:db8::/32\"}"),
+		     -EINVAL, "state.security_groups[0].rules[0].remote_ip_prefix", "ethertype");
+	expect_error(RULE("{\"direction\":\"ingress\",\"remote_ip_prefix\":\"10.0.0.0/"
+			  "8\",\"remote_group_id\":\"g\"}"),
 		     -EINVAL, "state.security_groups[0].rules[0].remote_group_id", "not both");
-	expect_error(RULE("{\"direction\":\"ingress\",\"remote_group_id\":\"other\"}"), -ENOENT, "remote_group_id",
-		     "not a known group");
+	expect_error(RULE("{\"direction\":\"ingress\",\"remote_group_id\":\"other\"}"), -ENOENT,
+		     "remote_group_id", "not a known group");
 	expect_error(RULE("{\"direction\":\"ingress\",\"ethertype\":\"IPv5\"}"), -EINVAL,
 		     "state.security_groups[0].rules[0].ethertype", "");
-	expect_error("{\"floating_ips\":[{\"id\":\"f\",\"port_id\":\"p\",\"floating_ip_address\":\"2001:db8::1\","
+	expect_error("{\"floating_ips\":[{\"id\":\"f\",\"port_id\":\"p\",\"floating_ip_address\":"
+		     "\"2001:db8::1\","
 		     "\"fixed_ip_address\":\"10.0.0.5\"}]}",
 		     -EINVAL, "state.floating_ips[0].floating_ip_address", "IPv4");
-	expect_error("{\"external_ifname\":\"eth0\",\"ports\":[{\"id\":\"p1\",\"ifname\":\"tap1\",\"mac_address\":\"fa:16:3e:00:00:01\","
-		     "\"fixed_ips\":[\"10.0.0.5\"]}],\"floating_ips\":[{\"id\":\"f\",\"port_id\":\"p1\","
-		     "\"floating_ip_address\":\"203.0.113.1\",\"fixed_ip_address\":\"10.0.0.6\"}]}",
-		     -EINVAL, "fixed_ip_address", "not an IPv4 address of port p1");
-	expect_error("{\"ports\":[{\"id\":\"p1\",\"ifname\":\"tap1\",\"mac_address\":\"fa:16:3e:00:00:01\",\"fixed_ips\":[]},"
-		     "{\"id\":\"p2\",\"ifname\":\"tap1\",\"mac_address\":\"fa:16:3e:00:00:02\",\"fixed_ips\":[]}]}",
+	expect_error(
+		"{\"external_ifname\":\"eth0\",\"ports\":[{\"id\":\"p1\",\"ifname\":\"tap1\",\"mac_"
+		"address\":\"fa:16:3e:00:00:01\","
+		"\"fixed_ips\":[\"10.0.0.5\"]}],\"floating_ips\":[{\"id\":\"f\",\"port_id\":\"p1\","
+		"\"floating_ip_address\":\"203.0.113.1\",\"fixed_ip_address\":\"10.0.0.6\"}]}",
+		-EINVAL, "fixed_ip_address", "not an IPv4 address of port p1");
+	expect_error("{\"ports\":[{\"id\":\"p1\",\"ifname\":\"tap1\",\"mac_address\":\"fa:16:3e:00:"
+		     "00:01\",\"fixed_ips\":[]},"
+		     "{\"id\":\"p2\",\"ifname\":\"tap1\",\"mac_address\":\"fa:16:3e:00:00:02\","
+		     "\"fixed_ips\":[]}]}",
 		     -EEXIST, "ifname", "both use interface tap1");
 }
 
 static void
 icmp_in_an_ipv6_rule_means_icmpv6(void **state)
 {
-	struct hv_error err = { 0 };
-	json_t *v = json_loads("{\"id\":\"g\",\"rules\":[{\"direction\":\"ingress\",\"ethertype\":\"IPv6\","
-			       "\"protocol\":\"icmp\",\"port_range_min\":128}]}", 0, NULL);
+	struct hv_error err = {0};
+	json_t *v = json_loads(
+		"{\"id\":\"g\",\"rules\":[{\"direction\":\"ingress\",\"ethertype\":\"IPv6\","
+		"\"protocol\":\"icmp\",\"port_range_min\":128}]}",
+		0, NULL);
 	struct nf_group *g = NULL;
 
 	assert_int_equal(nf_group_from_json(v, "group", &g, &err), 0);

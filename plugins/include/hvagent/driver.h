@@ -76,7 +76,8 @@ enum hvd_console_type {
 
 enum hvd_event_type {
 	HVD_EVENT_STARTED = 0,
-	HVD_EVENT_STOPPED = 1, /* debounced by the driver: a reboot's STOPPED+STARTED is one RESTARTED */
+	HVD_EVENT_STOPPED =
+		1, /* debounced by the driver: a reboot's STOPPED+STARTED is one RESTARTED */
 	HVD_EVENT_PAUSED = 2,
 	HVD_EVENT_RESUMED = 3,
 	HVD_EVENT_SUSPENDED = 4,
@@ -102,15 +103,17 @@ enum hvd_config_type {
 };
 
 /* Roles a key can play for the agent (struct hvd_config_key.flags). */
-#define HVD_KEY_REBOOT_TIMEOUT 0x1u   /* HVD_CONFIG_INT seconds: the agent's timeout_s for soft
+#define HVD_KEY_REBOOT_TIMEOUT \
+	0x1u /* HVD_CONFIG_INT seconds: the agent's timeout_s for soft
 				       * reboots and for restart recovery's hard reboot */
-#define HVD_KEY_SHUTDOWN_TIMEOUT 0x2u /* HVD_CONFIG_INT seconds: the agent's timeout_s for a
+#define HVD_KEY_SHUTDOWN_TIMEOUT \
+	0x2u /* HVD_CONFIG_INT seconds: the agent's timeout_s for a
 				       * stop that names no wait */
 
 /* One key of a driver's config section (struct hvd_driver.config_keys). Fixed layout: a
  * later ABI that needs more adds a new table, it never grows this struct. */
 struct hvd_config_key {
-	const char *key;     /* [A-Za-z0-9_.-]+; NULL ends the table */
+	const char *key; /* [A-Za-z0-9_.-]+; NULL ends the table */
 	enum hvd_config_type type;
 	const char *def;     /* default as text, valid for type; NULL = unset, not handed over */
 	const char *allowed; /* HVD_CONFIG_ENUM only */
@@ -120,7 +123,8 @@ struct hvd_config_key {
 };
 
 /* What a driver needs from the agent (struct hvd_driver.needs). */
-#define HVD_NEED_IMAGE_FILE 0x1u /* spawn, rebuild and rescue need the image as a file of the
+#define HVD_NEED_IMAGE_FILE \
+	0x1u /* spawn, rebuild and rescue need the image as a file of the
 				  * image store (hvd_image.path); without it the agent hands any
 				  * image id, with path NULL when the store lacks it */
 
@@ -145,8 +149,8 @@ struct hvd_image {
 
 struct hvd_port {
 	const char *id;
-	const char *mac;         /* "fa:16:3e:00:00:01" */
-	const char *ifname;      /* host tap name, <= 15 bytes */
+	const char *mac;    /* "fa:16:3e:00:00:01" */
+	const char *ifname; /* host tap name, <= 15 bytes */
 	const char *const *fixed_ips;
 	size_t n_fixed_ips;
 };
@@ -154,7 +158,7 @@ struct hvd_port {
 struct hvd_instance_spec {
 	uint32_t struct_size; /* sizeof(struct hvd_instance_spec) as the caller knows it */
 	const char *uuid;
-	const char *name;     /* display name: any printable text, escaped by the driver */
+	const char *name; /* display name: any printable text, escaped by the driver */
 	const char *hostname;
 	struct hvd_flavor flavor;
 	struct hvd_image image;
@@ -163,8 +167,9 @@ struct hvd_instance_spec {
 	const struct hvd_kv *metadata;
 	size_t n_metadata;
 	const char *config_drive_path; /* ISO attached read-only as a cdrom; NULL for none */
-	const char *existing_disk_path;/* evacuate on shared storage: boot this disk, do not create one */
-	bool power_on;                 /* start after define */
+	const char *
+		existing_disk_path; /* evacuate on shared storage: boot this disk, do not create one */
+	bool power_on;              /* start after define */
 };
 
 #define HVD_MAX_NUMA_CELLS 16

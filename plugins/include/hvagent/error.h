@@ -23,9 +23,9 @@ struct hv_error {
  * `return hv_error_set(err, -EINVAL, "vcpus", "must be 1-%d", max);` */
 static inline int
 #if defined(__GNUC__)
-__attribute__((format(printf, 4, 5)))
+	__attribute__((format(printf, 4, 5)))
 #endif
-hv_error_set(struct hv_error *err, int code, const char *field, const char *fmt, ...)
+	hv_error_set(struct hv_error *err, int code, const char *field, const char *fmt, ...)
 {
 	if (err) {
 		va_list ap;
