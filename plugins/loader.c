@@ -21,13 +21,14 @@ struct hv_driver {
 #define HV_DRIVER_V1_SIZE (offsetof(struct hvd_driver, set_option) + sizeof(void *))
 
 /* Every op in struct order; the first HV_DRIVER_N_REQUIRED are the required v1 ops. */
-#define HV_DRIVER_OPS(X)                                                                          \
-	X(open)                                                                                   \
-	X(close) X(host_info) X(host_stats) X(list_instances) X(get_instance) X(spawn) X(destroy) \
-		X(power_off) X(power_on) X(reboot) X(pause) X(unpause) X(suspend) X(resume)       \
-			X(resize) X(confirm_resize) X(revert_resize) X(rebuild) X(rescue)         \
-				X(unrescue) X(snapshot) X(console_log) X(get_console)             \
-					X(set_admin_password) X(set_event_callback) X(set_option)
+/* clang-format off */
+#define HV_DRIVER_OPS(X) \
+	X(open) X(close) X(host_info) X(host_stats) X(list_instances) X(get_instance) \
+	X(spawn) X(destroy) X(power_off) X(power_on) \
+	X(reboot) X(pause) X(unpause) X(suspend) X(resume) X(resize) X(confirm_resize) \
+	X(revert_resize) X(rebuild) X(rescue) X(unrescue) X(snapshot) X(console_log) \
+	X(get_console) X(set_admin_password) X(set_event_callback) X(set_option)
+/* clang-format on */
 #define HV_DRIVER_N_REQUIRED 10
 /* Optional ops appended to v1 after set_option, in struct order: a shorter (older) driver
  * struct reads them as NULL. */
