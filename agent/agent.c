@@ -596,15 +596,8 @@ capabilities(struct agent *a)
 			json_array_append_new(caps, json_string(inst_cmd_name((enum inst_cmd)c)));
 	if (drive_supported() && a->drive_dir[0])
 		json_array_append_new(caps, json_string("config_drive"));
-	if (a->net) {
-		static const char *const fw[] = {
-			"port_plug",        "port_unplug",     "port_set_groups",
-			"sg_update",        "sg_delete",       "fip_associate",
-			"fip_disassociate", "firewall_resync", NULL};
-
-		for (int i = 0; fw[i]; i++)
-			json_array_append_new(caps, json_string(fw[i]));
-	}
+	for (size_t i = 0; a->net && net_command_name(i); i++)
+		json_array_append_new(caps, json_string(net_command_name(i)));
 	return caps;
 }
 
@@ -639,7 +632,11 @@ open_socket(struct agent *a)
 	a->dealer = zmq_socket(a->zctx, ZMQ_DEALER);
 	if (!a->dealer)
 		return -zmq_errno();
-	zmq_setsockopt(a->dealer, ZMQ_ROUTING_ID, a->host_id, strlen(a->host_id));
+	/* a new random routing id per socket: the controller routes by the authenticated key,
+	 * and an id nobody can guess cannot be claimed by another connection (protocol §10.2) */
+	char rid[37];
+	proto_uuid4(rid);
+	zmq_setsockopt(a->dealer, ZMQ_ROUTING_ID, rid, strlen(rid));
 	zmq_setsockopt(a->dealer, ZMQ_LINGER, &zero, sizeof zero);
 	zmq_setsockopt(a->dealer, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
 	zmq_setsockopt(a->dealer, ZMQ_SNDHWM, &sndhwm, sizeof sndhwm);

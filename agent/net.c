@@ -76,6 +76,12 @@ net_is_command(const char *command)
 	return find(command) >= 0;
 }
 
+const char *
+net_command_name(size_t i)
+{
+	return i < N_NET_CMDS ? net_cmds[i].command : NULL;
+}
+
 int
 net_check(const json_t *body, struct hv_error *err)
 {

@@ -17,6 +17,9 @@ bool net_supported(void);
 /* True for the command names net_run() handles (the firewall commands of protocol 6.6,
  * listed once, in net.c; without the netfilter module they are still recognised). */
 bool net_is_command(const char *command);
+/* The name of firewall command i (0, 1, ...), NULL past the last: how the agent lists them in
+ * its HELLO capabilities from the one table. */
+const char *net_command_name(size_t i);
 /* Opens the host's firewall state. saved (may be NULL) is what the journal says was
  * committed: it is adopted and our tables are rewritten from it in one transaction (a
  * restart never flushes, never opens a gap). */

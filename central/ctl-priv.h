@@ -36,6 +36,10 @@ struct ctl {
 	struct sent *ring; /* recently sent COMMANDs, oldest overwritten */
 	size_t ring_pos;
 	struct hv_error scratch; /* for store errors nobody is waiting for */
+	/* records of another host's instances a message tried to change, for the daemon to
+	 * log (ctl_take_refused): the first one's reason and how many */
+	struct hv_error refused;
+	unsigned n_refused;
 };
 
 /* Records the outcome of an open command and announces it (done callback). */

@@ -38,10 +38,14 @@ int ctl_new(struct store *store, const struct ctl_config *cfg, ctl_send_fn send,
 	    void *cb_ctx, struct ctl **ret, struct hv_error *err);
 void ctl_free(struct ctl *c);
 
-/* One message from an agent whose identity the caller checked (ZAP User-Id == routing id
- * == header host_id). address may be NULL. */
+/* One message from an agent whose identity the caller checked (ZAP User-Id == header
+ * host_id). It changes only host_id's own instances. address may be NULL. */
 void ctl_on_agent(struct ctl *c, const char *host_id, const char *address,
 		  const struct proto_msg *msg, int64_t now_ms);
+/* How many instance records, removals or results the messages handled since the last call
+ * tried to apply to an instance of another host (each refused, nothing changed), with the
+ * first one's reason in *ret (uuid and owner). Resets the count. */
+unsigned ctl_take_refused(struct ctl *c, struct hv_error *ret);
 /* Resends due commands and fails expired ones. Returns the ms until the next due time
  * (capped at 1000) so the loop knows how long to sleep. */
 int64_t ctl_tick(struct ctl *c, int64_t now_ms);

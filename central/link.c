@@ -49,6 +49,25 @@ fault_text(json_t *rec, char *buf, size_t size)
 		buf[0] = '\0';
 }
 
+/* A record or removal for an instance of another host: refused, counted for the daemon to
+ * log, never applied. */
+static void
+refuse_foreign(struct ctl *c, const struct hv_error *why)
+{
+	if (c->n_refused++ == 0)
+		c->refused = *why;
+}
+
+unsigned
+ctl_take_refused(struct ctl *c, struct hv_error *ret)
+{
+	unsigned n = c->n_refused;
+	if (n && ret)
+		*ret = c->refused;
+	c->n_refused = 0;
+	return n;
+}
+
 static void
 apply_record(struct ctl *c, const char *host, json_t *rec, int64_t now)
 {
@@ -62,8 +81,10 @@ apply_record(struct ctl *c, const char *host, json_t *rec, int64_t now)
 		return; /* a record we cannot read changes nothing */
 	char fault[512];
 	fault_text(rec, fault, sizeof fault);
-	int r = store_instance_set_state(c->store, uuid, vm, task ? task : "", power, fault, now,
-					 &e);
+	int r = store_instance_report_state(c->store, host, uuid, vm, task ? task : "", power,
+					    fault, now, &e);
+	if (r == -EPERM)
+		refuse_foreign(c, &e);
 	if (r != -ENOENT)
 		return;
 	/* an instance the controller did not create (built before a store was lost, or by
@@ -86,9 +107,12 @@ apply_record(struct ctl *c, const char *host, json_t *rec, int64_t now)
 }
 
 static void
-mark_removed(struct ctl *c, const char *uuid, int64_t now)
+mark_removed(struct ctl *c, const char *host, const char *uuid, int64_t now)
 {
-	store_instance_set_state(c->store, uuid, "deleted", "", "nostate", NULL, now, &c->scratch);
+	struct hv_error e = {0};
+	if (store_instance_report_state(c->store, host, uuid, "deleted", "", "nostate", NULL, now,
+					&e) == -EPERM)
+		refuse_foreign(c, &e);
 }
 
 static void
@@ -162,7 +186,7 @@ on_state(struct ctl *c, const char *host, const struct proto_msg *m, int64_t now
 		apply_record(c, host, v, now);
 	json_array_foreach (json_object_get(m->body, "removed"), i, v)
 		if (json_is_string(v))
-			mark_removed(c, json_string_value(v), now);
+			mark_removed(c, host, json_string_value(v), now);
 	store_host_set_seq(c->store, host, m->hdr.seq, &c->scratch);
 }
 
@@ -180,6 +204,12 @@ on_result(struct ctl *c, const char *host, const struct proto_msg *m, int64_t no
 		return;
 	bool mine = strcmp(cmd.host_id, host) == 0;
 	bool open = cmd.state != STORE_CMD_DONE && cmd.state != STORE_CMD_FAILED;
+	if (!mine) {
+		struct hv_error e = {0};
+		hv_error_set(&e, -EPERM, "cmd_id", "command %s (instance %s) belongs to host %s",
+			     cmd_id, cmd.uuid, cmd.host_id);
+		refuse_foreign(c, &e);
+	}
 	if (mine && open) {
 		json_t *inst = json_object_get(m->body, "instance");
 		bool ok = strcmp(str_or(m->body, "status", ""), "ok") == 0;
@@ -191,7 +221,7 @@ on_result(struct ctl *c, const char *host, const struct proto_msg *m, int64_t no
 						str_or(json_object_get(inst, "image"), "id", NULL),
 						now, &c->scratch);
 		else if (ok && strcmp(cmd.action, "destroy") == 0)
-			mark_removed(c, cmd.uuid, now);
+			mark_removed(c, host, cmd.uuid, now);
 		else if (!ok)
 			ctl_undo_task(
 				c, &cmd,

@@ -1,6 +1,8 @@
 /* main.c - hvcentral: flags and config, the sockets, and the one loop that owns them.
  * The ZAP handler is bound before the CURVE ROUTER (or libzmq would let every key in);
- * every agent message is dropped unless ZAP User-Id == routing id == header host_id.
+ * every agent message is dropped unless ZAP User-Id == header host_id, and a host's
+ * messages go only to the connection last authenticated as that host (route.h), never to
+ * whatever connection chose its name as routing id.
  * Each loop turn runs in one store transaction, and API replies leave only after it
  * commits, so an "ok" is never lost by a crash. Never logs a secret key. */
 #include <errno.h>
@@ -21,6 +23,7 @@
 #include "keys.h"
 #include "log.h"
 #include "proto.h"
+#include "route.h"
 #include "store/store.h"
 #include "vec.h"
 #include "zap.h"
@@ -56,6 +59,12 @@ struct central {
 	size_t n_out, cap_out;
 	int64_t now;
 	unsigned long n_dropped;
+	struct route_table *routes;
+	/* claims of another host already logged (hash of key host, claimed host, routing id):
+	 * each is logged once, not once per message */
+	uint64_t claims[64];
+	size_t n_claims;
+	struct hv_ratelimit refusal_log; /* peers provoke these lines: bounded */
 };
 
 static const char help_text[] =
@@ -170,10 +179,12 @@ send_to_agent(void *ctx, const char *host_id, const struct proto_msg *msg)
 	struct central *c = ctx;
 	struct proto_peer peer = {0};
 	struct hv_error err = {0};
-	size_t n = strlen(host_id);
-	if (n > sizeof peer.routing_id)
-		return -EINVAL;
-	memcpy(peer.routing_id, host_id, n);
+	const uint8_t *rid;
+	size_t n;
+	/* not connected since hvcentral started: the command waits, as for a host that is down */
+	if (!route_find(c->routes, host_id, &rid, &n))
+		return -EHOSTUNREACH;
+	memcpy(peer.routing_id, rid, n);
 	peer.routing_id_len = n;
 	int r = proto_send(c->agents, &peer, msg, ZMQ_DONTWAIT, &err);
 	if (r < 0 && r != -EHOSTUNREACH && r != -EAGAIN)
@@ -316,6 +327,41 @@ recv_agent(void *sock, struct proto_peer *peer, char address[64], struct proto_m
 	return r;
 }
 
+/* A routing id for a log line: as text when it is printable, else as hex. */
+static void
+rid_text(const struct proto_peer *peer, char *buf, size_t size)
+{
+	bool printable = peer->routing_id_len > 0;
+	for (size_t i = 0; i < peer->routing_id_len; i++)
+		printable = printable && peer->routing_id[i] >= 0x21 && peer->routing_id[i] < 0x7f;
+	size_t o = 0;
+	buf[0] = '\0';
+	for (size_t i = 0; i < peer->routing_id_len && o + 3 < size; i++)
+		o += (size_t)snprintf(buf + o, size - o, printable ? "%c" : "%02x",
+				      peer->routing_id[i]);
+}
+
+/* Whether this (key, claimed host, connection) was logged already; remembers it if not. */
+static bool
+claim_logged(struct central *c, const char *user, const char *claimed,
+	     const struct proto_peer *peer)
+{
+	uint64_t h = 1469598103934665603ull; /* FNV-1a */
+	for (const char *s = user; *s; s++)
+		h = (h ^ (uint8_t)*s) * 1099511628211ull;
+	h = (h ^ 0xff) * 1099511628211ull;
+	for (const char *s = claimed; *s; s++)
+		h = (h ^ (uint8_t)*s) * 1099511628211ull;
+	for (size_t i = 0; i < peer->routing_id_len; i++)
+		h = (h ^ peer->routing_id[i]) * 1099511628211ull;
+	size_t n = sizeof c->claims / sizeof c->claims[0];
+	for (size_t i = 0; i < n && i < c->n_claims; i++)
+		if (c->claims[i] == h)
+			return true;
+	c->claims[c->n_claims++ % n] = h;
+	return false;
+}
+
 static void
 handle_agent(struct central *c)
 {
@@ -327,16 +373,12 @@ handle_agent(struct central *c)
 	int r = recv_agent(c->agents, &peer, address, &m, &code, &err);
 	if (r == -EAGAIN)
 		return;
-	char rid[PROTO_MAX_ID + 1] = "";
-	if (peer.routing_id_len <= PROTO_MAX_ID) {
-		memcpy(rid, peer.routing_id, peer.routing_id_len);
-		rid[peer.routing_id_len] = '\0';
-	}
-	/* identity: the key's host (ZAP) must be the routing id and the header's host */
-	bool same = peer.user_id[0] && strlen(rid) == peer.routing_id_len &&
-		    strcmp(peer.user_id, rid) == 0 && strcmp(rid, m.hdr.host_id) == 0;
+	/* identity: the key's host (ZAP) must be the header's host; the routing id is the
+	 * peer's choice and proves nothing */
+	const char *host = peer.user_id;
+	bool same = host[0] && strcmp(host, m.hdr.host_id) == 0;
 	if (r < 0) {
-		if (same || (peer.user_id[0] && strcmp(peer.user_id, rid) == 0)) {
+		if (host[0]) { /* answered on the connection it came from */
 			struct proto_msg e = {.type = PROTO_ERROR,
 					      .body = proto_error_body(code, &err)};
 			proto_header_init(&e.hdr, peer.user_id, NULL);
@@ -351,27 +393,41 @@ handle_agent(struct central *c)
 	}
 	if (!same) {
 		c->n_dropped++;
-		hv_log(HV_LOG_WARNING, NULL, NULL,
-		       "dropped %s: key of host=%s, routing id=%s, header host_id=%s must all "
-		       "agree",
-		       proto_type_name(m.type), peer.user_id[0] ? peer.user_id : "(none)", rid,
-		       m.hdr.host_id);
+		char rid[2 * ROUTE_MAX_RID + 1];
+		rid_text(&peer, rid, sizeof rid);
+		if (!claim_logged(c, host, m.hdr.host_id, &peer))
+			hv_log(HV_LOG_WARNING, NULL, NULL,
+			       "dropped %s: the key of host=%s claims host_id=%s (routing id %s); "
+			       "this connection gets nothing until it speaks as its own host",
+			       proto_type_name(m.type), host[0] ? host : "(none)", m.hdr.host_id,
+			       rid);
 		proto_msg_release(&m);
 		return;
 	}
+	int learned = route_learn(c->routes, host, peer.routing_id, peer.routing_id_len);
+	if (learned < 0)
+		hv_log(HV_LOG_WARNING, NULL, NULL, "host=%s: cannot record its route: %s", host,
+		       strerror(-learned));
 	if (m.type == PROTO_HELLO)
-		hv_log(HV_LOG_INFO, NULL, NULL, "agent connected host=%s boot_id=%s", rid,
+		hv_log(HV_LOG_INFO, NULL, NULL, "agent connected host=%s boot_id=%s", host,
 		       m.hdr.boot_id);
 	else if (m.type == PROTO_ERROR) {
 		const char *ecode = "?", *emsg = "";
 		hj_str(m.body, "body", "code", HJ_OPTIONAL, 64, &ecode, NULL);
 		hj_str(m.body, "body", "message", HJ_OPTIONAL, 0, &emsg, NULL);
-		hv_log(HV_LOG_WARNING, NULL, NULL, "host=%s refused our message %s: %s: %s", rid,
+		hv_log(HV_LOG_WARNING, NULL, NULL, "host=%s refused our message %s: %s: %s", host,
 		       m.hdr.corr_id, ecode, emsg);
 	} else if (hv_log_enabled(HV_LOG_DEBUG))
 		hv_log(HV_LOG_DEBUG, NULL, NULL, "received %s host=%s seq=%llu",
-		       proto_type_name(m.type), rid, (unsigned long long)m.hdr.seq);
-	ctl_on_agent(c->ctl, rid, address[0] ? address : NULL, &m, c->now);
+		       proto_type_name(m.type), host, (unsigned long long)m.hdr.seq);
+	ctl_on_agent(c->ctl, host, address[0] ? address : NULL, &m, c->now);
+	struct hv_error why;
+	unsigned refused = ctl_take_refused(c->ctl, &why), held;
+	if (refused && hv_ratelimit_ok(&c->refusal_log, c->now, &held))
+		hv_log(HV_LOG_WARNING, NULL, NULL,
+		       "refused %u change(s) host=%s sent in %s for what it does not own: %s "
+		       "(%u such lines held back before this one)",
+		       refused, host, proto_type_name(m.type), why.message, held);
 	proto_msg_release(&m);
 }
 
@@ -437,8 +493,9 @@ open_sockets(struct central *c, const struct paths *p, const struct cfg *cfg,
 
 	c->agents = zmq_socket(c->zctx, ZMQ_ROUTER);
 	int64_t maxmsg = cfg_get_int(cfg, "agents", "max_message_kb") * 1024;
+	/* no ZMQ_ROUTER_HANDOVER: a routing id is the peer's choice, and with handover any
+	 * allowlisted key could take over another host's connection by choosing its id */
 	if (setopt_int(c->agents, ZMQ_ROUTER_MANDATORY, 1) < 0 ||
-	    setopt_int(c->agents, ZMQ_ROUTER_HANDOVER, 1) < 0 ||
 	    setopt_int(c->agents, ZMQ_LINGER, 0) < 0 ||
 	    setopt_int(c->agents, ZMQ_SNDHWM, 10000) < 0 ||
 	    setopt_int(c->agents, ZMQ_RCVHWM, 10000) < 0 ||
@@ -580,6 +637,11 @@ main(int argc, char **argv)
 		cfg_free(cfg);
 		return 78;
 	}
+	c.refusal_log = (struct hv_ratelimit){.burst = 10, .window_ms = 10000};
+	if (!(c.routes = route_new())) {
+		log_error("out of memory");
+		goto out;
+	}
 	if (store_open(p.db, &c.store, &err) < 0 || allow_open(p.allow, &c.allow, &err) < 0 ||
 	    ctl_new(c.store, &cc, send_to_agent, on_done, &c, &c.ctl, &err) < 0 ||
 	    svc_new(c.store, c.ctl, c.allow, &cc.liveness, &c.svc, &err) < 0 ||
@@ -666,6 +728,7 @@ out:
 	api_free(c.api);
 	svc_free(c.svc);
 	ctl_free(c.ctl);
+	route_free(c.routes);
 	allow_free(c.allow);
 	store_free(c.store);
 	cfg_free(cfg);

@@ -89,3 +89,20 @@ hv_log(enum hv_log_level level, const char *instance, const char *cmd, const cha
 	line[n++] = '\n';
 	(void)!write(STDERR_FILENO, line, n);
 }
+
+bool
+hv_ratelimit_ok(struct hv_ratelimit *rl, int64_t now_ms, unsigned *ret_held_back)
+{
+	if (now_ms - rl->window_start >= rl->window_ms || now_ms < rl->window_start) {
+		rl->window_start = now_ms;
+		rl->n = 0;
+	}
+	if (rl->n >= rl->burst) {
+		rl->held_back++;
+		return false;
+	}
+	rl->n++;
+	*ret_held_back = rl->held_back;
+	rl->held_back = 0;
+	return true;
+}

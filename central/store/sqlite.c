@@ -633,15 +633,18 @@ store_instance_list(struct store *s, const char *host, bool with_deleted, json_t
 	return collect(s, st, inst_row, ret, "instance list", err);
 }
 
+/* ?7 NULL: any host (a decision of the controller); else only an instance on that host. */
 static const char sql_inst_state[] =
 	"UPDATE instances SET vm_state = coalesce(?2, vm_state),"
 	" task_state = coalesce(?3, task_state), power_state = coalesce(?4, power_state),"
-	" fault = coalesce(?5, fault), updated_ms = ?6 WHERE uuid = ?1";
+	" fault = coalesce(?5, fault), updated_ms = ?6 WHERE uuid = ?1 AND (?7 IS NULL OR host = "
+	"?7)";
+static const char sql_inst_owner[] = "SELECT host FROM instances WHERE uuid = ?1";
 
-int
-store_instance_set_state(struct store *s, const char *uuid, const char *vm_state,
-			 const char *task_state, const char *power_state, const char *fault,
-			 int64_t now_ms, struct hv_error *err)
+static int
+set_state(struct store *s, const char *host, const char *uuid, const char *vm_state,
+	  const char *task_state, const char *power_state, const char *fault, int64_t now_ms,
+	  struct hv_error *err)
 {
 	sqlite3_stmt *st = stmt(s, sql_inst_state, err);
 	if (!st)
@@ -652,12 +655,42 @@ store_instance_set_state(struct store *s, const char *uuid, const char *vm_state
 	bind_text(st, 4, power_state);
 	bind_text(st, 5, fault);
 	sqlite3_bind_int64(st, 6, now_ms);
+	bind_text(st, 7, host);
 	int r = step_done(s, st, "instance state", err);
 	if (r < 0)
 		return r;
-	if (sqlite3_changes(s->db) == 0)
+	if (sqlite3_changes(s->db) > 0)
+		return 0;
+	if (!host || !(st = stmt(s, sql_inst_owner, err)))
 		return hv_error_set(err, -ENOENT, "uuid", "no instance %s", uuid);
-	return 0;
+	bind_text(st, 1, uuid);
+	int rc = sqlite3_step(st);
+	char owner[256] = "";
+	if (rc == SQLITE_ROW)
+		snprintf(owner, sizeof owner, "%s", col_text(st, 0));
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return hv_error_set(err, -EPERM, "uuid", "instance %s belongs to host %s", uuid,
+				    owner);
+	if (rc != SQLITE_DONE)
+		return db_error(s, rc, "instance owner", err);
+	return hv_error_set(err, -ENOENT, "uuid", "no instance %s", uuid);
+}
+
+int
+store_instance_set_state(struct store *s, const char *uuid, const char *vm_state,
+			 const char *task_state, const char *power_state, const char *fault,
+			 int64_t now_ms, struct hv_error *err)
+{
+	return set_state(s, NULL, uuid, vm_state, task_state, power_state, fault, now_ms, err);
+}
+
+int
+store_instance_report_state(struct store *s, const char *host, const char *uuid,
+			    const char *vm_state, const char *task_state, const char *power_state,
+			    const char *fault, int64_t now_ms, struct hv_error *err)
+{
+	return set_state(s, host, uuid, vm_state, task_state, power_state, fault, now_ms, err);
 }
 
 static const char sql_inst_spec[] =

@@ -79,6 +79,13 @@ int store_instance_list(struct store *s, const char *host, bool with_deleted, js
 int store_instance_set_state(struct store *s, const char *uuid, const char *vm_state,
 			     const char *task_state, const char *power_state, const char *fault,
 			     int64_t now_ms, struct hv_error *err);
+/* The same change reported by host: applied only to an instance on that host. -ENOENT when
+ * no instance has the uuid, -EPERM (err names the owner) when another host's does: a host
+ * is trusted only for its own instances. */
+int
+store_instance_report_state(struct store *s, const char *host, const char *uuid,
+			    const char *vm_state, const char *task_state, const char *power_state,
+			    const char *fault, int64_t now_ms, struct hv_error *err);
 /* After a resize, its confirmation or revert, or a rebuild: the flavor (its extra_specs
  * become the properties) and/or the image; NULL leaves a column alone. -ENOENT. */
 int store_instance_set_spec(struct store *s, const char *uuid, json_t *flavor, const char *image,

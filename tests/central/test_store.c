@@ -119,6 +119,34 @@ a_server_survives_a_controller_restart(void **state)
 	json_decref(out);
 }
 
+/* A host's report changes only its own instances: another host's is refused naming the
+ * owner, an unknown uuid is not found, and nothing changes. */
+static void
+a_host_reports_only_its_own_servers(void **state)
+{
+	struct store *s = *state;
+	struct hv_error err = {0};
+	const char *uuid = "11111111-2222-4333-8444-555555555555";
+	json_t *in = server(uuid, "web-1"), *out = NULL;
+	assert_int_equal(store_instance_insert(s, in, 1000, &err), 0);
+	json_decref(in);
+	assert_int_equal(store_instance_report_state(s, "node-1", uuid, "active", "", "running",
+						     NULL, 2000, &err),
+			 0);
+	assert_int_equal(store_instance_report_state(s, "node-2", uuid, "deleted", "", "nostate",
+						     NULL, 3000, &err),
+			 -EPERM);
+	assert_non_null(strstr(err.message, "belongs to host node-1"));
+	assert_int_equal(store_instance_report_state(s, "node-2",
+						     "11111111-2222-4333-8444-000000000009",
+						     "active", "", "running", NULL, 3000, &err),
+			 -ENOENT);
+	assert_int_equal(store_instance_get(s, uuid, &out, &err), 0);
+	assert_string_equal(json_string_value(json_object_get(out, "vm_state")), "active");
+	assert_string_equal(json_string_value(json_object_get(out, "power_state")), "running");
+	json_decref(out);
+}
+
 static void
 two_live_servers_cannot_share_a_name(void **state)
 {
@@ -326,6 +354,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(a_server_survives_a_controller_restart, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(a_database_from_a_newer_release_is_refused, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(a_host_reports_only_its_own_servers, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(two_live_servers_cannot_share_a_name, setup,
 						teardown),

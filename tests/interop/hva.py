@@ -79,6 +79,9 @@ class Controller:
         self.zap = None
         self.dropped = []
         self.sessions = set()  # routing ids that said HELLO to this controller
+        # host id (bytes) -> routing id of the connection last authenticated as that host
+        # (§10.2: a routing id is the peer's choice, never an identity)
+        self.routes = {}
         if curve:
             pub, sec = keys or zmq.curve_keypair()
             self.public, self.secret = pub, sec
@@ -87,7 +90,6 @@ class Controller:
         self.sock = self.ctx.socket(zmq.ROUTER)
         self.sock.linger = 0
         self.sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
-        self.sock.setsockopt(zmq.ROUTER_HANDOVER, 1)
         self.sock.setsockopt(zmq.MAXMSGSIZE, 8 * 1024 * 1024)
         if curve:
             self.sock.curve_server = True
@@ -132,9 +134,11 @@ class Controller:
             uuid.UUID(header["msg_id"])
             assert isinstance(header["schema"], int)
             host = header.get("host_id")
-            if self.curve and not (user_id == routing_id.decode() == host):
+            if self.curve and not (user_id is not None and user_id == host):
                 self.dropped.append((user_id, routing_id, host, mtype))
                 continue
+            if host:
+                self.routes[host.encode()] = routing_id
             if mtype == "HELLO":
                 self.sessions.add(routing_id)
             elif routing_id not in self.sessions and mtype != "ERROR":
@@ -171,7 +175,9 @@ class Controller:
         return h
 
     def send_raw(self, routing_id, frames):
-        self.sock.send_multipart([routing_id] + frames)
+        """routing_id: a connection's routing id, or a host id (bytes), sent on that host's
+        route."""
+        self.sock.send_multipart([self.routes.get(routing_id, routing_id)] + frames)
 
     def send(self, routing_id, mtype, body=None, **hdr):
         h = self.header(**hdr)

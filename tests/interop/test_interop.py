@@ -53,6 +53,7 @@ def setup(wd, allow_as=HOST, fake=None, curve=True, server_key=None, host_id=HOS
 
 
 def rid(host=HOST):
+    """The host, as Controller.send takes it: sent on the host's authenticated route."""
     return host.encode()
 
 
@@ -63,7 +64,9 @@ def case_handshake(wd):
     agent, ctl = setup(wd, fake={"vcpus": 8, "memory_mb": 16384, "numa_cells": 2})
     agent.start()
     hello, snap = ctl.handshake()
-    assert hello.routing_id == b"compute-a" and hello.user_id == "compute-a"
+    assert hello.user_id == "compute-a" and hello.header["host_id"] == "compute-a"
+    # §10.2: a fresh random routing id per socket, never the host id another key could claim
+    uuid.UUID(hello.routing_id.decode())
     assert hello.body["protocols"] == [1] and 1 in hello.body["schemas"]
     assert "spawn" in hello.body["capabilities"], hello.body
     assert hello.body["driver"]["name"] == "fake"
@@ -284,7 +287,8 @@ def case_key_host_mismatch(wd):
     no_message(ctl, 4)
     assert ctl.dropped, "the agent's HELLO should have reached the identity check"
     user_id, routing_id, host, mtype = ctl.dropped[0]
-    assert user_id == "compute-b" and routing_id == b"compute-a" and host == "compute-a"
+    assert user_id == "compute-b" and host == "compute-a"
+    assert routing_id != b"compute-a"  # the agent's routing id is random, not its host id
     return agent, ctl
 
 
