@@ -64,7 +64,7 @@ struct central {
 	 * each is logged once, not once per message */
 	uint64_t claims[64];
 	size_t n_claims;
-	struct hv_ratelimit refusal_log; /* peers provoke these lines: bounded */
+	struct hv_ratelimit refusal_log, pending_log; /* peers provoke these lines: bounded */
 };
 
 static const char help_text[] =
@@ -258,9 +258,12 @@ handle_zap(struct central *c)
 		hv_log(HV_LOG_INFO, NULL, NULL, "agent key accepted host=%s address=%s", o.host_id,
 		       o.address);
 	} else if (o.key[0]) {
-		hv_log(HV_LOG_NOTICE, NULL, NULL,
-		       "agent key refused, recorded as pending key=%s address=%s (hv host accept)",
-		       o.key, o.address);
+		unsigned held;
+		if (hv_ratelimit_ok(&c->pending_log, c->now, &held))
+			hv_log(HV_LOG_NOTICE, NULL, NULL,
+			       "agent key refused, recorded as pending key=%s address=%s (hv host "
+			       "accept; %u such lines held back before this one)",
+			       o.key, o.address, held);
 		store_pending_record(c->store, o.key, o.address, c->now, &err);
 	}
 }
@@ -638,6 +641,7 @@ main(int argc, char **argv)
 		return 78;
 	}
 	c.refusal_log = (struct hv_ratelimit){.burst = 10, .window_ms = 10000};
+	c.pending_log = c.refusal_log;
 	if (!(c.routes = route_new())) {
 		log_error("out of memory");
 		goto out;

@@ -435,6 +435,11 @@ static const char sql_pending_rec[] =
 	" VALUES (?1, ?2, ?3, ?3) ON CONFLICT(public_key) DO UPDATE SET"
 	" address = ?2, last_seen_ms = ?3, attempts = attempts + 1";
 
+static const char sql_pending_bound[] =
+	"DELETE FROM pending_keys WHERE last_seen_ms < ?1 OR public_key NOT IN"
+	" (SELECT public_key FROM pending_keys ORDER BY attempts > 1 DESC, last_seen_ms DESC"
+	" LIMIT ?2)";
+
 int
 store_pending_record(struct store *s, const char *public_key, const char *address, int64_t now_ms,
 		     struct hv_error *err)
@@ -445,7 +450,12 @@ store_pending_record(struct store *s, const char *public_key, const char *addres
 	bind_text(st, 1, public_key);
 	bind_text(st, 2, address ? address : "");
 	sqlite3_bind_int64(st, 3, now_ms);
-	return step_done(s, st, "pending record", err);
+	int r = step_done(s, st, "pending record", err);
+	if (r < 0 || !(st = stmt(s, sql_pending_bound, err)))
+		return r < 0 ? r : (err ? err->code : -EIO);
+	sqlite3_bind_int64(st, 1, now_ms - STORE_PENDING_TTL_MS);
+	sqlite3_bind_int(st, 2, STORE_PENDING_MAX);
+	return step_done(s, st, "pending bound", err);
 }
 
 static json_t *

@@ -55,6 +55,11 @@ int
 store_host_last_seen(struct store *s, const char *host_id, int64_t *ret_ms, struct hv_error *err);
 
 /* ---- pending keys (refused by ZAP, waiting for `hv host accept`) ---------------------- */
+/* Any peer can offer a key, so the list is bounded: keys not seen for STORE_PENDING_TTL_MS
+ * are dropped, and past STORE_PENDING_MAX the ones kept are those seen more than once (a
+ * real agent retries), newest first. */
+#define STORE_PENDING_MAX 128
+#define STORE_PENDING_TTL_MS (24 * 3600 * 1000LL)
 int store_pending_record(struct store *s, const char *public_key, const char *address,
 			 int64_t now_ms, struct hv_error *err);
 /* [{public_key, address, first_seen_ms, last_seen_ms, attempts}] */

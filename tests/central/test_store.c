@@ -147,6 +147,44 @@ a_host_reports_only_its_own_servers(void **state)
 	json_decref(out);
 }
 
+/* A flood of one-off keys cannot grow the pending list without bound, nor push out an agent
+ * that keeps retrying; a key silent for a day is forgotten. */
+static void
+the_pending_list_is_bounded_and_keeps_retrying_agents(void **state)
+{
+	struct store *s = *state;
+	struct hv_error err = {0};
+	json_t *list = NULL;
+	char key[41];
+	assert_int_equal(store_pending_record(s, "real-agent-key", "10.0.0.7", 1000, &err), 0);
+	assert_int_equal(store_pending_record(s, "real-agent-key", "10.0.0.7", 2000, &err), 0);
+	assert_int_equal(store_pending_record(s, "old-key", "10.0.0.8", 2000, &err), 0);
+	for (int i = 0; i < 2000; i++) {
+		snprintf(key, sizeof key, "flood-%05d", i);
+		assert_int_equal(store_pending_record(s, key, "10.9.9.9", 3000 + i, &err), 0);
+	}
+	assert_int_equal(store_pending_list(s, &list, &err), 0);
+	assert_int_equal(json_array_size(list), STORE_PENDING_MAX);
+	bool real = false, newest = false;
+	size_t i;
+	json_t *p;
+	json_array_foreach (list, i, p) {
+		const char *k = json_string_value(json_object_get(p, "public_key"));
+		real = real || strcmp(k, "real-agent-key") == 0;
+		newest = newest || strcmp(k, "flood-01999") == 0;
+	}
+	assert_true(real);
+	assert_true(newest);
+	json_decref(list);
+	/* a day later only what spoke since is kept */
+	assert_int_equal(
+		store_pending_record(s, "late-key", "10.0.0.9", 5000 + STORE_PENDING_TTL_MS, &err),
+		0);
+	assert_int_equal(store_pending_list(s, &list, &err), 0);
+	assert_int_equal(json_array_size(list), 1);
+	json_decref(list);
+}
+
 static void
 two_live_servers_cannot_share_a_name(void **state)
 {
@@ -357,6 +395,8 @@ main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(a_host_reports_only_its_own_servers, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(
+			the_pending_list_is_bounded_and_keeps_retrying_agents, setup, teardown),
 		cmocka_unit_test_setup_teardown(two_live_servers_cannot_share_a_name, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(an_unknown_server_is_not_found_naming_it, setup,
