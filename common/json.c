@@ -335,7 +335,8 @@ static void
 dreserve(struct dbuf *b, size_t n)
 {
 	/* n bytes and the terminating NUL */
-	if (!b->fail && HV_GROW(b->p, b->cap, b->len + n + 1) < 0)
+	/* the text may hold a secret (an admin password in a COMMAND): no copy left behind */
+	if (!b->fail && HV_GROW_WIPE(b->p, b->cap, b->len + n + 1) < 0)
 		b->fail = true;
 }
 

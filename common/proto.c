@@ -135,6 +135,8 @@ proto_wire_release(struct proto_wire *wire)
 	if (!wire)
 		return;
 	for (int i = 0; i < PROTO_N_FRAMES; i++) {
+		if (i == 3 && wire->data[i]) /* a body may hold a secret (§10.3) */
+			explicit_bzero(wire->data[i], wire->len[i]);
 		free(wire->data[i]);
 		wire->data[i] = NULL;
 		wire->len[i] = 0;
@@ -411,21 +413,41 @@ proto_code_for_errno(int rc, enum proto_code_map map)
 	return errno_fallback[map];
 }
 
+/* libzmq's free function for a body frame it was handed without a copy: called once the
+ * frame has left (from libzmq's I/O thread), it wipes the text, which may hold a secret. */
+static void
+wipe_frame(void *data, void *hint)
+{
+	explicit_bzero(data, (size_t)(uintptr_t)hint);
+	free(data);
+}
+
 int
 proto_send(void *sock, const struct proto_peer *peer, const struct proto_msg *msg, int flags,
 	   struct hv_error *err)
 {
 	struct proto_wire w;
+	zmq_msg_t body;
 	int r = proto_encode(msg, &w, err);
 
 	if (r < 0)
 		return r;
 	if (peer && zmq_send(sock, peer->routing_id, peer->routing_id_len, flags | ZMQ_SNDMORE) < 0)
 		goto fail;
-	for (int i = 0; i < PROTO_N_FRAMES; i++)
-		if (zmq_send(sock, w.data[i], w.len[i],
-			     flags | (i < PROTO_N_FRAMES - 1 ? ZMQ_SNDMORE : 0)) < 0)
+	for (int i = 0; i < PROTO_N_FRAMES - 1; i++)
+		if (zmq_send(sock, w.data[i], w.len[i], flags | ZMQ_SNDMORE) < 0)
 			goto fail;
+	/* the body goes without a copy, so the only copy is ours and is wiped when sent */
+	if (zmq_msg_init_data(&body, w.data[3], w.len[3], wipe_frame, (void *)(uintptr_t)w.len[3]))
+		goto fail;
+	w.data[3] = NULL;
+	if (zmq_msg_send(&body, sock, flags) < 0) {
+		r = -zmq_errno();
+		zmq_msg_close(&body); /* not sent: closing it calls wipe_frame */
+		proto_wire_release(&w);
+		return hv_error_set(err, r, NULL, "sending %s: %s", proto_type_name(msg->type),
+				    zmq_strerror(-r));
+	}
 	proto_wire_release(&w);
 	return 0;
 fail:

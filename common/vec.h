@@ -38,4 +38,35 @@ hv_grow(void *pp, size_t *cap, size_t need, size_t elem)
 /* HV_GROW(items, cap, count + 1): room for one more in the T *items array. */
 #define HV_GROW(ptr, cap, need) hv_grow(&(ptr), &(cap), (need), sizeof *(ptr))
 
+/* As hv_grow, for a buffer that may hold a secret: it moves by malloc + copy and wipes the
+ * old block before freeing it, where realloc would leave a copy behind in freed memory. */
+static inline int
+hv_grow_wipe(void *pp, size_t *cap, size_t need, size_t elem)
+{
+	void *p, *np;
+	size_t n = *cap ? *cap : 8;
+
+	if (need <= *cap)
+		return 0;
+	while (n < need) {
+		if (n > SIZE_MAX / 2)
+			return -ENOMEM;
+		n *= 2;
+	}
+	if (elem && n > SIZE_MAX / elem)
+		return -ENOMEM;
+	if (!(np = malloc(n * elem)))
+		return -ENOMEM;
+	memcpy(&p, pp, sizeof p);
+	if (p) {
+		memcpy(np, p, *cap * elem);
+		explicit_bzero(p, *cap * elem);
+		free(p);
+	}
+	memcpy(pp, &np, sizeof np);
+	*cap = n;
+	return 0;
+}
+#define HV_GROW_WIPE(ptr, cap, need) hv_grow_wipe(&(ptr), &(cap), (need), sizeof *(ptr))
+
 #endif

@@ -234,6 +234,31 @@ class Cluster:
                     hits.append(f)
         return hits
 
+    def memory_holds(self, name, secrets):
+        """The secrets (bytes) found anywhere in the writable memory of process `name`
+        (heap, stacks, libzmq's buffers), read through /proc/PID/mem; None when this
+        process may not read it (not root and not ptrace-able)."""
+        pid = self.procs[name].pid
+        found = set()
+        try:
+            maps = open("/proc/%d/maps" % pid).read().splitlines()
+            mem = open("/proc/%d/mem" % pid, "rb", buffering=0)
+        except OSError:
+            return None
+        with mem:
+            for line in maps:
+                addr, perms = line.split()[:2]
+                if not perms.startswith("rw"):
+                    continue
+                lo, hi = (int(x, 16) for x in addr.split("-"))
+                try:
+                    mem.seek(lo)
+                    data = mem.read(hi - lo)
+                except (OSError, ValueError, OverflowError):
+                    continue
+                found.update(s for s in secrets if s in data)
+        return sorted(found)
+
     def dump_logs(self):
         for name in sorted(os.listdir(self.dir)):
             if name.endswith(".log"):
