@@ -10,22 +10,32 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The capacity that holds need elements of elem bytes, doubling from cap (8 at first);
+ * 0 when it would overflow. */
+static inline size_t
+hv_grow_cap(size_t cap, size_t need, size_t elem)
+{
+	size_t n = cap ? cap : 8;
+
+	while (n < need) {
+		if (n > SIZE_MAX / 2)
+			return 0;
+		n *= 2;
+	}
+	return elem && n > SIZE_MAX / elem ? 0 : n;
+}
+
 /* *pp is a T * (passed as void * so one function serves every T), *cap its capacity in
  * elements. Returns 0 when *cap >= need afterwards, or -ENOMEM (nothing changed). */
 static inline int
 hv_grow(void *pp, size_t *cap, size_t need, size_t elem)
 {
 	void *p, *np;
-	size_t n = *cap ? *cap : 8;
+	size_t n;
 
 	if (need <= *cap)
 		return 0;
-	while (n < need) {
-		if (n > SIZE_MAX / 2)
-			return -ENOMEM;
-		n *= 2;
-	}
-	if (elem && n > SIZE_MAX / elem)
+	if (!(n = hv_grow_cap(*cap, need, elem)))
 		return -ENOMEM;
 	memcpy(&p, pp, sizeof p);
 	if (!(np = realloc(p, n * elem)))
@@ -44,18 +54,11 @@ static inline int
 hv_grow_wipe(void *pp, size_t *cap, size_t need, size_t elem)
 {
 	void *p, *np;
-	size_t n = *cap ? *cap : 8;
+	size_t n;
 
 	if (need <= *cap)
 		return 0;
-	while (n < need) {
-		if (n > SIZE_MAX / 2)
-			return -ENOMEM;
-		n *= 2;
-	}
-	if (elem && n > SIZE_MAX / elem)
-		return -ENOMEM;
-	if (!(np = malloc(n * elem)))
+	if (!(n = hv_grow_cap(*cap, need, elem)) || !(np = malloc(n * elem)))
 		return -ENOMEM;
 	memcpy(&p, pp, sizeof p);
 	if (p) {

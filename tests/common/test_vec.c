@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -70,6 +71,26 @@ an_overflowing_size_is_refused_and_nothing_changes(void **state)
 	free(v);
 }
 
+/* The wiping variant keeps the text it moves, and refuses an overflow the same way. */
+static void
+a_buffer_that_may_hold_a_secret_grows_keeping_its_bytes(void **state)
+{
+	char *p = NULL;
+	size_t cap = 0, len = 0;
+	const char *chunk = "admin_pass=s3cret;";
+	for (int i = 0; i < 100; i++) {
+		size_t n = strlen(chunk);
+		assert_int_equal(HV_GROW_WIPE(p, cap, len + n + 1), 0);
+		memcpy(p + len, chunk, n + 1);
+		len += n;
+	}
+	assert_true(cap >= len + 1);
+	assert_int_equal(strlen(p), 100 * strlen(chunk));
+	assert_memory_equal(p + 99 * strlen(chunk), chunk, strlen(chunk));
+	assert_int_equal(HV_GROW_WIPE(p, cap, SIZE_MAX), -ENOMEM);
+	free(p);
+}
+
 int
 main(void)
 {
@@ -77,6 +98,7 @@ main(void)
 		cmocka_unit_test(growth_doubles_and_keeps_the_elements),
 		cmocka_unit_test(enough_room_changes_nothing),
 		cmocka_unit_test(an_overflowing_size_is_refused_and_nothing_changes),
+		cmocka_unit_test(a_buffer_that_may_hold_a_secret_grows_keeping_its_bytes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
