@@ -1092,6 +1092,20 @@ fake_complete(struct fake_host *h, const char *uuid, const struct fake_call *cal
 	return 0;
 }
 
+/* The common start of an action that takes a whole spec (resize, rebuild): the spec is
+ * valid, the instance exists, and the action is allowed from its state. */
+static int
+fake_spec_action(struct fake_host *h, const struct hvd_instance_spec *in, enum fake_action a,
+		 struct hvd_instance_spec *spec, struct fake_flavor *flavor,
+		 struct fake_instance **ret, const struct fake_transition **t, struct hv_error *err)
+{
+	int r;
+	if ((r = fake_check_spec(in, spec, flavor, err)) < 0 ||
+	    (r = fake_lookup(h, spec->uuid, ret, err)) < 0 || (r = fake_check(*ret, a, t, err)) < 0)
+		return r;
+	return 0;
+}
+
 int
 fake_resize(struct fake_host *h, const struct hvd_instance_spec *in, const struct fake_call *call,
 	    struct fake_events *ev, struct hv_error *err)
@@ -1101,9 +1115,7 @@ fake_resize(struct fake_host *h, const struct hvd_instance_spec *in, const struc
 	struct fake_instance *i;
 	const struct fake_transition *t;
 	int r;
-	if ((r = fake_check_spec(in, &spec, &flavor, err)) < 0 ||
-	    (r = fake_lookup(h, spec.uuid, &i, err)) < 0 ||
-	    (r = fake_check(i, FAKE_RESIZE, &t, err)) < 0)
+	if ((r = fake_spec_action(h, in, FAKE_RESIZE, &spec, &flavor, &i, &t, err)) < 0)
 		return r;
 	/* Both definitions are held until confirm/revert: the larger of each must fit. */
 	struct fake_flavor need = flavor;
@@ -1139,9 +1151,7 @@ fake_rebuild(struct fake_host *h, const struct hvd_instance_spec *in, const stru
 	struct fake_instance *i;
 	const struct fake_transition *t;
 	int r;
-	if ((r = fake_check_spec(in, &spec, &flavor, err)) < 0 ||
-	    (r = fake_lookup(h, spec.uuid, &i, err)) < 0 ||
-	    (r = fake_check(i, FAKE_REBUILD, &t, err)) < 0)
+	if ((r = fake_spec_action(h, in, FAKE_REBUILD, &spec, &flavor, &i, &t, err)) < 0)
 		return r;
 	uint64_t now = call->now_ns;
 	fake_log_call(i, call);
