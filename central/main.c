@@ -481,6 +481,42 @@ setopt_int(void *s, int opt, int v)
 	return zmq_setsockopt(s, opt, &v, sizeof v);
 }
 
+/* The API is not authenticated: who may reach its socket's directory may drive hvcentral.
+ * The directory is made 0700 when new; an existing one must be ours, and loses any access
+ * for others (a group of operators may keep theirs). -1 when it cannot be made safe. */
+static int
+api_dir_private(const char *sock_path)
+{
+	char dir[4096];
+	struct stat st;
+	snprintf(dir, sizeof dir, "%s", sock_path);
+	char *slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return 0;
+	*slash = '\0';
+	if (mkdir_p(dir, 0700) < 0 || stat(dir, &st) < 0) {
+		log_error("API socket directory %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (st.st_uid != geteuid()) {
+		log_error("API socket directory %s belongs to uid %u, not to hvcentral (uid %u): "
+			  "another user could replace the socket",
+			  dir, (unsigned)st.st_uid, (unsigned)geteuid());
+		return -1;
+	}
+	if (st.st_mode & 0007) {
+		if (chmod(dir, st.st_mode & 0770) < 0) {
+			log_error(
+				"API socket directory %s is mode %04o and cannot be restricted: %s",
+				dir, (unsigned)(st.st_mode & 07777), strerror(errno));
+			return -1;
+		}
+		log_notice("API socket directory %s was mode %04o, open to every user: now %04o",
+			   dir, (unsigned)(st.st_mode & 07777), (unsigned)(st.st_mode & 0770));
+	}
+	return 0;
+}
+
 static int
 open_sockets(struct central *c, const struct paths *p, const struct cfg *cfg,
 	     const struct keys_pair *kp)
@@ -530,22 +566,22 @@ open_sockets(struct central *c, const struct paths *p, const struct cfg *cfg,
 	setopt_int(c->api_sock, ZMQ_RCVHWM, 100000);
 	int64_t api_max = 1024 * 1024;
 	zmq_setsockopt(c->api_sock, ZMQ_MAXMSGSIZE, &api_max, sizeof api_max);
-	if (strncmp(p->api, "ipc://", 6) == 0) {
-		char dir[4096];
-		snprintf(dir, sizeof dir, "%s", p->api + 6);
-		char *slash = strrchr(dir, '/');
-		if (slash && slash != dir) {
-			*slash = '\0';
-			mkdir_p(dir,
-				0700); /* the socket's directory limits who may drive hvcentral */
-		}
-	}
+	bool ipc = strncmp(p->api, "ipc://", 6) == 0;
+	if (ipc && api_dir_private(p->api + 6) < 0)
+		return -1;
 	if (endpoint_ipc_state(p->api) == 1) {
 		log_error("%s is in use by another process (another hvcentral?)", p->api);
 		return -1;
 	}
 	if (zmq_bind(c->api_sock, p->api) < 0) {
 		log_error("cannot bind the API socket %s: %s", p->api, zmq_strerror(errno));
+		return -1;
+	}
+	/* whatever the umask: only the owner and its group may connect */
+	struct stat st;
+	if (ipc && stat(p->api + 6, &st) == 0 && (st.st_mode & 0007) &&
+	    chmod(p->api + 6, st.st_mode & 0770) < 0) {
+		log_error("cannot restrict the API socket %s: %s", p->api + 6, strerror(errno));
 		return -1;
 	}
 	return 0;
