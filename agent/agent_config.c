@@ -5,13 +5,13 @@
  * Must never log or exit: errors go to struct cfg_diags and the caller reports them. */
 #include "agent_config.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "bundled.h"
+#include "proto.h"
 
 /* Fixed, not derived from the build prefix: packages and operators expect these paths. */
 #define VARLIB "/var/lib/hvagent"
@@ -69,17 +69,6 @@ static const struct cfg_key agent_config_tail[] = {
 };
 
 static bool
-agent_config_is_host_id(const char *s)
-{
-	if (strlen(s) > 253)
-		return false;
-	for (; *s; s++)
-		if (!isalnum((unsigned char)*s) && *s != '-' && *s != '.' && *s != '_')
-			return false;
-	return true;
-}
-
-static bool
 agent_config_is_z85(const char *s)
 {
 	static const char z85[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -95,11 +84,13 @@ agent_config_cross_check(const struct cfg *cfg, struct cfg_diags *diags)
 		cfg_diag_key(diags, cfg, "DEFAULT", "driver",
 			     "not a driver name (allowed: 1-64 lowercase letters, digits, '_')");
 
+	/* The protocol's rule (the HELLO header carries it), so what passes here starts. */
 	v = cfg_get_str(cfg, "DEFAULT", "host_id");
-	if (!agent_config_is_host_id(v))
-		cfg_diag_key(
-			diags, cfg, "DEFAULT", "host_id",
-			"not a host name (allowed: letters, digits, '-', '.', '_', up to 253)");
+	if (*v && !proto_id_valid(v))
+		cfg_diag_key(diags, cfg, "DEFAULT", "host_id",
+			     "not a host id (allowed: 1-%d letters, digits, '.', '_', ':', '-'; "
+			     "empty: the hostname)",
+			     PROTO_MAX_ID);
 
 	v = cfg_get_str(cfg, "controller", "endpoint");
 	if (strncmp(v, "tcp://", 6) != 0 && strncmp(v, "ipc://", 6) != 0)
@@ -111,8 +102,10 @@ agent_config_cross_check(const struct cfg *cfg, struct cfg_diags *diags)
 		cfg_diag_key(diags, cfg, "controller", "server_public_key",
 			     "not a Z85 CURVE key (allowed: 40 Z85 characters, or empty)");
 
-	if (cfg_get_int(cfg, "controller", "reconnect_min_ms") >
-	    cfg_get_int(cfg, "controller", "reconnect_max_ms"))
+	if (cfg_value_ok(cfg, "controller", "reconnect_min_ms") &&
+	    cfg_value_ok(cfg, "controller", "reconnect_max_ms") &&
+	    cfg_get_int(cfg, "controller", "reconnect_min_ms") >
+		    cfg_get_int(cfg, "controller", "reconnect_max_ms"))
 		cfg_diag_key(diags, cfg, "controller", "reconnect_min_ms",
 			     "larger than reconnect_max_ms (allowed: up to reconnect_max_ms)");
 }
@@ -254,7 +247,13 @@ agent_config_driver_check(const struct cfg *cfg, const char *section,
 		cfg_diag_key(diags, cfg, "DEFAULT", "driver", "out of memory");
 		return;
 	}
-	if (check(kv, n, &err) < 0) {
+	/* A key whose setting was refused is left out: the driver checks only what parsed,
+	 * and does not blame another key for that value's default. */
+	size_t kept = 0;
+	for (size_t i = 0; i < n; i++)
+		if (cfg_value_ok(cfg, section, kv[i].key))
+			kv[kept++] = kv[i];
+	if (check(kv, kept, &err) < 0) {
 		bool known = false;
 		for (const struct hvd_config_key *k = keys; k && k->key && !known; k++)
 			known = strcmp(k->key, err.field) == 0;
@@ -349,13 +348,14 @@ agent_config_load(const char *path, struct agent_config **ret, struct cfg_diags 
 	if ((r = agent_config_build_schema(ac->driver ? hv_driver_ops(ac->driver) : NULL,
 					   &ac->schema)) < 0)
 		goto fail;
-	if ((r = cfg_load(ac->schema, path, false, dropin, &ac->cfg, diags)) < 0)
+	/* The checks across keys run even when a value was refused: every error at once. */
+	r = cfg_load_partial(ac->schema, path, false, dropin, &ac->cfg, diags);
+	if (!ac->cfg)
 		goto fail;
-
 	agent_config_cross_check(ac->cfg, diags);
 	agent_config_check_driver_sections(ac, diags);
-	if (diags->n) {
-		r = -EINVAL;
+	if (r < 0 || diags->n) {
+		r = r < 0 ? r : -EINVAL;
 		goto fail;
 	}
 	free(dropin);

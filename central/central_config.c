@@ -41,8 +41,10 @@ central_config_load(const char *path, struct cfg **ret, struct cfg_diags *diags)
 	const char *main_path = path ? path : CENTRAL_CONFIG_DEFAULT_PATH;
 	char dropin[4096];
 	snprintf(dropin, sizeof dropin, "%s.d", main_path);
-	int r = cfg_load(central_config_schema, main_path, path == NULL, dropin, ret, diags);
-	if (r < 0)
+	/* The checks below run even when a value was refused, so a file's errors come at once. */
+	int r = cfg_load_partial(central_config_schema, main_path, path == NULL, dropin, ret,
+				 diags);
+	if (!*ret)
 		return r;
 	const struct cfg *c = *ret;
 	const char *ep = cfg_get_str(c, "agents", "endpoint");
@@ -53,13 +55,14 @@ central_config_load(const char *path, struct cfg **ret, struct cfg_diags *diags)
 	if (*ep && strncmp(ep, "ipc://", 6) != 0 && strncmp(ep, "tcp://", 6) != 0)
 		cfg_diag_key(diags, c, "api", "endpoint",
 			     "not a ZeroMQ endpoint (allowed: ipc://PATH, tcp://127.0.0.1:PORT)");
-	if (cfg_get_int(c, "agents", "suspect_after") > cfg_get_int(c, "agents", "down_after"))
+	if (cfg_value_ok(c, "agents", "suspect_after") && cfg_value_ok(c, "agents", "down_after") &&
+	    cfg_get_int(c, "agents", "suspect_after") > cfg_get_int(c, "agents", "down_after"))
 		cfg_diag_key(diags, c, "agents", "suspect_after",
 			     "larger than down_after (allowed: up to down_after)");
-	if (diags && diags->n) {
+	if (r < 0 || (diags && diags->n)) {
 		cfg_free(*ret);
 		*ret = NULL;
-		return -EINVAL;
+		return r < 0 ? r : -EINVAL;
 	}
 	return 0;
 }

@@ -4,13 +4,15 @@
  * records the host's resources, EVENT and RESULT are acknowledged, and RESULT/ERROR/ACK
  * move the command journal on. A host's messages touch only its own instances and
  * commands. Every decision is taken from the store, so a restarted hvcentral carries on
- * where it stopped. Must never send a command itself (journal.c does) and never logs. */
+ * where it stopped. Must never send a command itself (journal.c does); logs only what
+ * nobody waits for (a refused report, rate-limited per host). */
 #include "ctl-priv.h"
 
 #include <stdio.h>
 #include <string.h>
 
 #include "json.h"
+#include "log.h"
 
 #define SEEN_WRITE_MS 1000
 
@@ -115,13 +117,103 @@ mark_removed(struct ctl *c, const char *host, const char *uuid, int64_t now)
 		refuse_foreign(c, &e);
 }
 
+/* The report fields hvcentral stores and shows (docs/protocol.md §8.2, §8.3: nova's
+ * compute-node record), each with its type and range. A field may be absent (an agent of
+ * another version); present, it must be right, or the whole report is refused and the
+ * last good one stays: `vcpus: "lots"` must not become 0 in hv host list. */
+static int
+report_check(const json_t *r, const char *where, struct hv_error *err)
+{
+	static const struct {
+		const char *key;
+		int64_t min, max;
+	} ints[] = {
+		{"vcpus", 0, INT32_MAX},
+		{"vcpus_used", 0, INT32_MAX},
+		{"memory_mb", 0, INT64_C(1) << 40},
+		{"memory_mb_used", 0, INT64_C(1) << 40},
+		/* free_* go below zero when the host is overcommitted, as in nova */
+		{"free_ram_mb", -(INT64_C(1) << 40), INT64_C(1) << 40},
+		{"local_gb", 0, INT64_C(1) << 40},
+		{"local_gb_used", 0, INT64_C(1) << 40},
+		{"free_disk_gb", -(INT64_C(1) << 40), INT64_C(1) << 40},
+		{"disk_available_least", -(INT64_C(1) << 40), INT64_C(1) << 40},
+		{"running_vms", 0, INT32_MAX},
+		{"current_workload", 0, INT32_MAX},
+		{"hypervisor_version", 0, INT64_MAX},
+		{"generation", 0, INT64_MAX},
+	};
+	char real[64];
+	const char *str;
+	json_t *o;
+	int64_t v;
+	int r2;
+
+	for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
+		if ((r2 = hj_int(r, where, ints[i].key, HJ_OPTIONAL, ints[i].min, ints[i].max, &v,
+				 err)) < 0)
+			return r2;
+	snprintf(real, sizeof real, "%s.real", where);
+	if ((r2 = hj_str(r, where, "hypervisor_hostname", HJ_OPTIONAL, 255, &str, err)) < 0 ||
+	    (r2 = hj_str(r, where, "hypervisor_type", HJ_OPTIONAL, 64, &str, err)) < 0 ||
+	    (r2 = hj_enum(r, where, "status", HJ_OPTIONAL, "enabled|disabled", &str, err)) < 0 ||
+	    (r2 = hj_str(r, where, "disabled_reason", HJ_OPTIONAL, 255, &str, err)) < 0 ||
+	    (r2 = hj_obj(r, where, "cpu_info", HJ_OPTIONAL, &o, err)) < 0 ||
+	    (r2 = hj_obj(r, where, "numa_topology", HJ_OPTIONAL, &o, err)) < 0 ||
+	    (r2 = hj_arr(r, where, "metrics", HJ_OPTIONAL, 1024, &o, err)) < 0 ||
+	    (r2 = hj_obj(r, where, "real", HJ_OPTIONAL, &o, err)) < 0)
+		return r2;
+	if (r2 > 0 &&
+	    ((r2 = hj_int(o, real, "memory_mb_used", HJ_OPTIONAL, 0, INT64_C(1) << 40, &v, err)) <
+		     0 ||
+	     (r2 = hj_int(o, real, "local_gb_used", HJ_OPTIONAL, 0, INT64_C(1) << 40, &v, err)) <
+		     0))
+		return r2;
+	return 0;
+}
+
+/* Stores a host's report (REPORT body, SNAPSHOT host) when it checks out; a refused one is
+ * logged once a minute per host at most: an agent that keeps sending it would flood the
+ * log every report_interval. */
+static void
+set_resources(struct ctl *c, const char *host, json_t *report, const char *where, int64_t now)
+{
+	/* when each host's refusal was last logged (a few hosts misbehave at once, if any) */
+	static struct {
+		char host[PROTO_MAX_ID + 1];
+		int64_t logged_ms;
+	} refused[16];
+	struct hv_error err = {0};
+	size_t i, slot = 0;
+
+	if (report_check(report, where, &err) == 0) {
+		store_host_set_resources(c->store, host, report, &c->scratch);
+		return;
+	}
+	for (i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+		if (strcmp(refused[i].host, host) == 0)
+			break;
+		if (refused[i].logged_ms < refused[slot].logged_ms)
+			slot = i;
+	}
+	if (i == sizeof refused / sizeof refused[0]) {
+		i = slot;
+		snprintf(refused[i].host, sizeof refused[i].host, "%s", host);
+		refused[i].logged_ms = 0; /* never */
+	}
+	if (refused[i].logged_ms && now - refused[i].logged_ms < 60000)
+		return;
+	refused[i].logged_ms = now;
+	log_warning("host %s: report refused, the last good one is kept: %s", host, err.message);
+}
+
 static void
 apply_snapshot(struct ctl *c, const char *host, json_t *body, int64_t now)
 {
 	json_t *insts = json_object_get(body, "instances");
 	json_t *host_body = json_object_get(body, "host");
 	if (json_is_object(host_body))
-		store_host_set_resources(c->store, host, host_body, &c->scratch);
+		set_resources(c, host, host_body, "body.host", now);
 	size_t i;
 	json_t *rec;
 	json_array_foreach (insts, i, rec)
@@ -321,7 +413,7 @@ ctl_on_agent(struct ctl *c, const char *host, const char *address, const struct 
 	}
 	case PROTO_SNAPSHOT:
 	case PROTO_DELTA: on_state(c, host, m, now); break;
-	case PROTO_REPORT: store_host_set_resources(c->store, host, m->body, &c->scratch); break;
+	case PROTO_REPORT: set_resources(c, host, m->body, "body", now); break;
 	case PROTO_EVENT:
 		if (m->hdr.has_seq)
 			send_simple(c, host, PROTO_ACK, m->hdr.msg_id,

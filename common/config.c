@@ -23,6 +23,7 @@ struct cfg_value {
 	char file[256];
 	unsigned line;
 	char origin[280]; /* "FILE:LINE" */
+	bool refused;     /* the last setting of the key did not parse (cfg_value_ok) */
 };
 
 struct cfg {
@@ -294,11 +295,13 @@ cfg_handler(void *user, const char *section, const char *name, const char *value
 	p->set_line[idx] = p->line;
 
 	char *norm;
+	struct cfg_value *v = &cfg->vals[idx];
 	if (cfg_normalize(&cfg->schema[idx], value, &norm, why, sizeof why) < 0) {
 		cfg_diag_add(p->diags, p->file, p->line, "[%s] %s: %s", section, name, why);
+		v->refused = true;
 		return 1;
 	}
-	struct cfg_value *v = &cfg->vals[idx];
+	v->refused = false;
 	free(v->value);
 	v->value = norm;
 	snprintf(v->file, sizeof v->file, "%s", p->file);
@@ -596,8 +599,11 @@ cfg_parse_dropins(struct cfg *cfg, const char *dir, struct cfg_diags *diags)
 			r = -ENOMEM;
 			break;
 		}
-		/* A directory or socket named *.conf is not a drop-in. */
-		if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
+		/* A directory or socket named *.conf is not a drop-in; a name that cannot be
+		 * followed (a symlink to nothing) is one the operator meant to be read. */
+		if (stat(path, &st) < 0) {
+			cfg_diag_add(diags, path, 0, "cannot open: %s", strerror(errno));
+		} else if (S_ISREG(st.st_mode)) {
 			int pr = cfg_parse_file(cfg, path, false, diags);
 			if (pr < 0)
 				r = pr;
@@ -610,9 +616,9 @@ cfg_parse_dropins(struct cfg *cfg, const char *dir, struct cfg_diags *diags)
 	return r;
 }
 
-int
-cfg_load(const struct cfg_key *schema, const char *main_path, bool optional_main,
-	 const char *dropin_dir, struct cfg **ret_cfg, struct cfg_diags *diags)
+static int
+cfg_load_files(const struct cfg_key *schema, const char *main_path, bool optional_main,
+	       const char *dropin_dir, bool keep, struct cfg **ret_cfg, struct cfg_diags *diags)
 {
 	struct cfg_diags local;
 	if (!diags)
@@ -635,12 +641,26 @@ cfg_load(const struct cfg_key *schema, const char *main_path, bool optional_main
 	}
 	if (r == 0 && diags->n)
 		r = -EINVAL;
-	if (r < 0) {
+	if (r < 0 && !(r == -EINVAL && keep)) {
 		cfg_free(cfg);
 		return r;
 	}
 	*ret_cfg = cfg;
-	return 0;
+	return r;
+}
+
+int
+cfg_load(const struct cfg_key *schema, const char *main_path, bool optional_main,
+	 const char *dropin_dir, struct cfg **ret_cfg, struct cfg_diags *diags)
+{
+	return cfg_load_files(schema, main_path, optional_main, dropin_dir, false, ret_cfg, diags);
+}
+
+int
+cfg_load_partial(const struct cfg_key *schema, const char *main_path, bool optional_main,
+		 const char *dropin_dir, struct cfg **ret_cfg, struct cfg_diags *diags)
+{
+	return cfg_load_files(schema, main_path, optional_main, dropin_dir, true, ret_cfg, diags);
 }
 
 char *
@@ -721,6 +741,12 @@ cfg_get_bool(const struct cfg *cfg, const char *section, const char *key)
 {
 	const char *s = cfg_get_str(cfg, section, key);
 	return s && cfg_parse_bool(s) == 1;
+}
+
+bool
+cfg_value_ok(const struct cfg *cfg, const char *section, const char *key)
+{
+	return !cfg->vals[cfg_index(cfg, section, key)].refused;
 }
 
 const char *

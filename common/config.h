@@ -64,6 +64,12 @@ struct cfg_diags {
  * *ret_cfg NULL), or -errno when a file cannot be read (also reported in *diags). */
 int cfg_load(const struct cfg_key *schema, const char *main_path, bool optional_main,
 	     const char *dropin_dir, struct cfg **ret_cfg, struct cfg_diags *diags);
+/* As cfg_load, but a config whose problems are all reported in *diags is returned as well:
+ * -EINVAL with *ret_cfg set (the caller frees it), so the program's checks across keys run
+ * in the same pass and every error of a file is reported at once. A key whose setting was
+ * refused reads as its earlier value or default; cfg_value_ok() tells which. */
+int cfg_load_partial(const struct cfg_key *schema, const char *main_path, bool optional_main,
+		     const char *dropin_dir, struct cfg **ret_cfg, struct cfg_diags *diags);
 /* Parses INI text from memory as if it were file `name` (tests, fuzzing). */
 int cfg_load_string(const struct cfg_key *schema, const char *name, const char *text,
 		    struct cfg **ret_cfg, struct cfg_diags *diags);
@@ -80,6 +86,9 @@ char *cfg_peek(const struct cfg_key *schema, const char *main_path, const char *
 const char *cfg_get_str(const struct cfg *cfg, const char *section, const char *key);
 int64_t cfg_get_int(const struct cfg *cfg, const char *section, const char *key);
 bool cfg_get_bool(const struct cfg *cfg, const char *section, const char *key);
+/* False when the last setting of section/key did not parse (an error already reported):
+ * a check across keys skips it rather than blame another key for its consequence. */
+bool cfg_value_ok(const struct cfg *cfg, const char *section, const char *key);
 /* Where the value came from ("FILE:LINE" or "default"). */
 const char *cfg_origin(const struct cfg *cfg, const char *section, const char *key);
 

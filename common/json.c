@@ -87,10 +87,70 @@ wrong_type(struct hv_error *err, const char *where, const char *key, const char 
  * at most 18 digits and whose strings use no \u escape. It builds the tree json_loadb would
  * (same types, same key order) in a fraction of the time; on anything else (an error, a
  * duplicate key, non-ASCII text whose UTF-8 jansson checks, reals, \u, very deep nesting)
- * it gives up and jansson parses the whole text, so errors and edge cases are jansson's. */
+ * it gives up and jansson parses the whole text, so errors and edge cases are jansson's.
+ * A byte that is not UTF-8 stops it with the path of the string it is in, which jansson
+ * cannot say ("args.name: not valid UTF-8" rather than a column). */
 struct pstate {
 	const char *p, *end;
+	/* the keys and indexes from the root to the value being read */
+	struct {
+		const char *key; /* NULL: an array element */
+		size_t len, index;
+	} path[66];
+	char bad[160]; /* the path of a string that is not valid UTF-8 ("" when none) */
+	bool bad_key;  /* ... where it is a key of the object at that path */
 };
+
+/* Length of the UTF-8 sequence at p as RFC 3629 and jansson allow it (no overlong form, no
+ * surrogate, at most U+10FFFF), 0 when it is not one. */
+static size_t
+putf8(const unsigned char *p, const unsigned char *end)
+{
+	unsigned c = p[0], v;
+	size_t n;
+
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2, v = c & 0x1f;
+	else if (c >= 0xe0 && c <= 0xef)
+		n = 3, v = c & 0x0f;
+	else if (c >= 0xf0 && c <= 0xf4)
+		n = 4, v = c & 0x07;
+	else
+		return 0;
+	if ((size_t)(end - p) < n)
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		v = v << 6 | (p[i] & 0x3f);
+	}
+	if ((n == 3 && (v < 0x800 || (v >= 0xd800 && v <= 0xdfff))) ||
+	    (n == 4 && (v < 0x10000 || v > 0x10ffff)))
+		return 0;
+	return n;
+}
+
+/* Records the path (depth steps) of the string that is not UTF-8, control bytes as '?'. */
+static void
+pbad(struct pstate *s, int depth, bool key)
+{
+	size_t n = 0, size = sizeof s->bad;
+
+	for (int i = 0; i < depth && n + 24 < size; i++) {
+		if (!s->path[i].key) {
+			n += (size_t)snprintf(s->bad + n, size - n, "[%zu]", s->path[i].index);
+			continue;
+		}
+		if (n)
+			s->bad[n++] = '.';
+		for (size_t j = 0; j < s->path[i].len && n + 2 < size; j++) {
+			unsigned char c = (unsigned char)s->path[i].key[j];
+			s->bad[n++] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+		}
+	}
+	s->bad[n < size ? n : size - 1] = '\0';
+	s->bad_key = key;
+}
 
 static void
 pws(struct pstate *s)
@@ -99,10 +159,11 @@ pws(struct pstate *s)
 		s->p++;
 }
 
-/* The string at s->p (its opening quote): *out and *len, in the text or in *heap when it had
- * escapes. -1 to give up. */
+/* The string at s->p (its opening quote), a value at depth or a key of the object there:
+ * *out and *len, in the text or in *heap when it had escapes. -1 to give up (with s->bad
+ * set when it is not UTF-8). */
 static int
-pstr(struct pstate *s, const char **out, size_t *len, char **heap)
+pstr(struct pstate *s, int depth, bool key, const char **out, size_t *len, char **heap)
 {
 	const char *q = s->p + 1, *r;
 	bool esc = false;
@@ -112,6 +173,8 @@ pstr(struct pstate *s, const char **out, size_t *len, char **heap)
 	for (; q < s->end && *q != '"'; q++) {
 		unsigned char c = (unsigned char)*q;
 
+		if (c >= 0x80 && !putf8((const unsigned char *)q, (const unsigned char *)s->end))
+			pbad(s, depth, key);
 		if (c < 0x20 || c >= 0x80)
 			return -1;
 		if (c == '\\') {
@@ -185,7 +248,8 @@ pvalue(struct pstate *s, int depth)
 			return v;
 		}
 		for (;;) {
-			if (s->p >= s->end || *s->p != '"' || pstr(s, &str, &len, &heap) < 0)
+			if (s->p >= s->end || *s->p != '"' ||
+			    pstr(s, depth, true, &str, &len, &heap) < 0)
 				break;
 			pws(s);
 			if (json_object_getn(v, str, len) || s->p >= s->end || *s->p != ':') {
@@ -194,6 +258,8 @@ pvalue(struct pstate *s, int depth)
 			}
 			s->p++;
 			pws(s);
+			s->path[depth].key = str;
+			s->path[depth].len = len;
 			x = pvalue(s, depth + 1);
 			if (!x || json_object_setn_new_nocheck(v, str, len, x) < 0) {
 				free(heap);
@@ -223,6 +289,8 @@ pvalue(struct pstate *s, int depth)
 			return v;
 		}
 		for (;;) {
+			s->path[depth].key = NULL;
+			s->path[depth].index = json_array_size(v);
 			x = pvalue(s, depth + 1);
 			if (!x || json_array_append_new(v, x) < 0)
 				break;
@@ -241,7 +309,7 @@ pvalue(struct pstate *s, int depth)
 		json_decref(v);
 		return NULL;
 	case '"':
-		if (pstr(s, &str, &len, &heap) < 0)
+		if (pstr(s, depth, false, &str, &len, &heap) < 0)
 			return NULL;
 		v = json_stringn_nocheck(str, len);
 		free(heap);
@@ -266,16 +334,24 @@ pvalue(struct pstate *s, int depth)
 	}
 }
 
+/* NULL to let jansson parse; *ret_bad names a string that is not UTF-8 (then jansson need
+ * not try), with *ret_bad_key when it is a key of the object at that path. */
 static json_t *
-fast_parse(const char *text, size_t len)
+fast_parse(const char *text, size_t len, char ret_bad[160], bool *ret_bad_key)
 {
-	struct pstate s = {text, text + len};
+	struct pstate s = {.p = text, .end = text + len};
 	json_t *v;
 
+	ret_bad[0] = '\0';
+	s.bad[0] = '\x01'; /* unset */
 	pws(&s);
 	if (s.p >= s.end || (*s.p != '{' && *s.p != '['))
 		return NULL;
 	v = pvalue(&s, 0);
+	if (!v && s.bad[0] != '\x01') {
+		snprintf(ret_bad, 160, "%s", s.bad[0] ? s.bad : "the top object");
+		*ret_bad_key = s.bad_key;
+	}
 	pws(&s);
 	if (v && s.p != s.end) {
 		json_decref(v);
@@ -285,8 +361,9 @@ fast_parse(const char *text, size_t len)
 }
 #else
 static json_t *
-fast_parse(const char *text, size_t len)
+fast_parse(const char *text, size_t len, char ret_bad[160], bool *ret_bad_key)
 {
+	ret_bad[0] = '\0';
 	return NULL;
 }
 #endif
@@ -301,9 +378,22 @@ hj_parse(const void *buf, size_t len, const char *what, bool must_be_object, jso
 	*ret = NULL;
 	if (memchr(buf, '\0', len))
 		return hv_error_set(err, -EINVAL, what, "%s: invalid JSON: NUL byte", what);
-	v = fast_parse(buf, len);
+	char bad[160];
+	bool bad_key = false;
+	v = fast_parse(buf, len, bad, &bad_key);
+	if (bad[0] && bad_key)
+		return hv_error_set(err, -EINVAL, bad, "%s: %s: a key is not valid UTF-8", what,
+				    bad);
+	if (bad[0])
+		return hv_error_set(err, -EINVAL, bad, "%s: %s: not valid UTF-8", what, bad);
 	if (!v)
 		v = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
+#if JANSSON_VERSION_HEX >= 0x020b00
+	if (!v && json_error_code(&je) == json_error_invalid_utf8)
+		return hv_error_set(err, -EINVAL, what,
+				    "%s: not valid UTF-8 at line %d column %d (%s)", what, je.line,
+				    je.column, je.text);
+#endif
 	if (!v)
 		return hv_error_set(err, -EINVAL, what, "%s: invalid JSON at line %d column %d: %s",
 				    what, je.line, je.column, je.text);
@@ -628,6 +718,36 @@ hj_enum(const json_t *obj, const char *where, const char *key, int flags, const 
 	}
 	*ret = s;
 	return 1;
+}
+
+int
+hj_known_keys(const json_t *obj, const char *where, const char *const *known, struct hv_error *err)
+{
+	const char *key;
+	json_t *v;
+
+	if (!json_is_object(obj))
+		return fail(err, where, NULL, "expected object");
+	json_object_foreach ((json_t *)obj, key, v) {
+		size_t i = 0;
+		while (known[i] && strcmp(known[i], key) != 0)
+			i++;
+		if (known[i])
+			continue;
+		/* the name comes from the request: bounded and without control bytes */
+		char name[64], allowed[256];
+		size_t n = 0, len = 0;
+		for (; key[n] && n < sizeof name - 1; n++)
+			name[n] = (unsigned char)key[n] < 0x20 || key[n] == 0x7f ? '?' : key[n];
+		name[n] = '\0';
+		allowed[0] = '\0';
+		for (i = 0; known[i] && len < sizeof allowed; i++)
+			len += (size_t)snprintf(allowed + len, sizeof allowed - len, "%s%s",
+						i ? ", " : "", known[i]);
+		return fail(err, where, name, "unknown field (allowed: %s)",
+			    known[0] ? allowed : "none");
+	}
+	return 0;
 }
 
 bool

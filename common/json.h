@@ -63,6 +63,12 @@ int hj_str_map(const json_t *obj, const char *where, const char *key, int flags,
 	       size_t key_max, size_t value_max, struct hv_kv **ret, size_t *ret_n,
 	       struct hv_error *err);
 
+/* Refuses the first key of obj that is not in `known` (NULL-terminated), as nova's schemas
+ * refuse additional properties: "where.key: unknown field (allowed: a, b)". A request
+ * field that is ignored would do something else than asked. 0 or -EINVAL. */
+int
+hj_known_keys(const json_t *obj, const char *where, const char *const *known, struct hv_error *err);
+
 /* True when s is a canonical lower-case UUID. */
 bool hj_is_uuid(const char *s);
 /* Writes "where.key" (or "where[index]" when key is NULL) into buf. */

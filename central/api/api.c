@@ -308,16 +308,33 @@ op_console_log(struct api *a, const struct api_client *cl, struct req *q, int64_
 		reply_err(a, cl, q->id, "internal", NULL, "out of memory", NULL);
 }
 
+/* Each op with the args it reads: any other is refused before the op runs, naming it (an
+ * ignored "type": "hard" would reboot softly). NULL: the args depend on the request
+ * (create's and each action's), and the service layer checks them. */
+static const char *const no_args[] = {NULL};
+static const char *const host_args[] = {"host", NULL};
+static const char *const accept_args[] = {"key", "name", NULL};
+static const char *const list_args[] = {"host", "deleted", NULL};
+static const char *const server_args[] = {"server", NULL};
+static const char *const log_args[] = {"server", "length", NULL};
+
 static const struct {
 	const char *name;
 	void (*fn)(struct api *, const struct api_client *, struct req *, int64_t);
+	const char *const *args;
 } ops[] = {
-	{"host.list", op_host_list},         {"host.show", op_host_show},
-	{"host.accept", op_host_accept},     {"server.create", op_server_create},
-	{"server.list", op_server_list},     {"server.show", op_server_show},
-	{"server.action", op_server_action}, {"server.console_log", op_console_log},
-	{"server.console", op_console},
+	{"host.list", op_host_list, no_args},
+	{"host.show", op_host_show, host_args},
+	{"host.accept", op_host_accept, accept_args},
+	{"server.create", op_server_create, NULL},
+	{"server.list", op_server_list, list_args},
+	{"server.show", op_server_show, server_args},
+	{"server.action", op_server_action, NULL},
+	{"server.console_log", op_console_log, log_args},
+	{"server.console", op_console, NULL},
 };
+
+static const char *const request_fields[] = {"id", "op", "args", "wait", "timeout_ms", NULL};
 
 /* Fields of a request that are secrets (protocol §10.3): overwritten once the request is
  * handled, so they live no longer than the command that carries them. */
@@ -341,7 +358,8 @@ api_on_request(struct api *a, const struct api_client *cl, const void *data, siz
 	if (r < 0)
 		return reply_hv_err(a, cl, NULL, r, &err);
 	q.id = json_object_get(req, "id");
-	if ((r = hj_str(req, "request", "op", HJ_REQUIRED, 64, &op, &err)) < 0 ||
+	if ((r = hj_known_keys(req, "request", request_fields, &err)) < 0 ||
+	    (r = hj_str(req, "request", "op", HJ_REQUIRED, 64, &op, &err)) < 0 ||
 	    (r = hj_obj(req, "request", "args", HJ_OPTIONAL, &q.args, &err)) < 0 ||
 	    (r = hj_bool(req, "request", "wait", HJ_OPTIONAL, &q.wait, &err)) < 0 ||
 	    (r = hj_int(req, "request", "timeout_ms", HJ_OPTIONAL, 1, MAX_WAIT_MS, &q.timeout_ms,
@@ -355,7 +373,11 @@ api_on_request(struct api *a, const struct api_client *cl, const void *data, siz
 	size_t i;
 	for (i = 0; i < sizeof ops / sizeof ops[0]; i++) {
 		if (strcmp(ops[i].name, op) == 0) {
-			ops[i].fn(a, cl, &q, now);
+			if (ops[i].args &&
+			    (r = hj_known_keys(q.args, "args", ops[i].args, &err)) < 0)
+				reply_hv_err(a, cl, q.id, r, &err);
+			else
+				ops[i].fn(a, cl, &q, now);
 			break;
 		}
 	}

@@ -12,6 +12,7 @@
 #include <sodium.h>
 
 #include "base64.h"
+#include "ids.h"
 #include "json.h"
 #include "lifecycle.h"
 
@@ -87,7 +88,9 @@ flavor_from_args(json_t *args, json_t **ret, struct hv_error *err)
 	json_t *flavor, *props = NULL;
 	int64_t vcpus, ram, disk, eph = 0, swap = 0;
 	int r;
+	static const char *const known[] = {"vcpus", "ram", "disk", "ephemeral", "swap", NULL};
 	if ((r = hj_obj(args, "args", "flavor", HJ_REQUIRED, &flavor, err)) < 0 ||
+	    (r = hj_known_keys(flavor, "args.flavor", known, err)) < 0 ||
 	    (r = hj_int(flavor, "args.flavor", "vcpus", HJ_REQUIRED, 1, 1024, &vcpus, err)) < 0 ||
 	    (r = hj_int(flavor, "args.flavor", "ram", HJ_REQUIRED, 1, 16777216, &ram, err)) < 0 ||
 	    (r = hj_int(flavor, "args.flavor", "disk", HJ_REQUIRED, 0, 65536, &disk, err)) < 0 ||
@@ -191,6 +194,11 @@ identity_from_args(json_t *args, bool spawn, json_t *body, json_t *secrets, stru
 			"args.key_data: not an OpenSSH public key line (ssh-ed25519 AAAA...)");
 	if (user_data && (r = user_data_check(user_data, err)) < 0)
 		return r;
+	/* An empty password would be set as the guest's root password: no password at all. */
+	if (pass && !*pass)
+		return hv_error_set(
+			err, -EINVAL, "args.admin_pass",
+			"args.admin_pass: must not be empty (leave it out to set none)");
 	if (key)
 		json_object_set_new(body, "key_data", json_string(key));
 	if (pass)
@@ -222,6 +230,29 @@ hostname_from_name(const char *name, char out[64])
 	out[n] = '\0';
 }
 
+/* A name shaped like a UUID (any case) is refused: every `server` argument takes a name or
+ * a uuid, and the uuid is looked up first, so such a name could shadow another server or
+ * be shadowed by one. Nova accepts it and leaves clients to guess; here the ambiguity
+ * cannot arise. */
+static bool
+name_is_uuid(const char *name)
+{
+	char lower[37];
+	size_t n = strlen(name);
+	if (n != 36)
+		return false;
+	for (size_t i = 0; i <= n; i++)
+		lower[i] = name[i] >= 'A' && name[i] <= 'Z' ? (char)(name[i] - 'A' + 'a') : name[i];
+	return hv_uuid_valid(lower);
+}
+
+/* The args each request reads; any other is refused (hj_known_keys). */
+static const char *const create_args[] = {
+	"name",         "host",       "image",    "image_format", "image_properties",
+	"flavor",       "properties", "key_data", "admin_pass",   "user_data",
+	"config_drive", "project",    NULL,
+};
+
 int
 svc_server_create(struct svc *sv, json_t *args, int64_t now, json_t **ret_instance,
 		  char ret_cmd_id[PROTO_MAX_ID + 1], struct hv_error *err)
@@ -230,7 +261,8 @@ svc_server_create(struct svc *sv, json_t *args, int64_t now, json_t **ret_instan
 	json_t *pflavor = NULL, *pimage = NULL;
 	int r;
 
-	if ((r = hj_str(args, "args", "name", HJ_REQUIRED, 255, &name, err)) < 0 ||
+	if ((r = hj_known_keys(args, "args", create_args, err)) < 0 ||
+	    (r = hj_str(args, "args", "name", HJ_REQUIRED, 255, &name, err)) < 0 ||
 	    (r = hj_str(args, "args", "host", HJ_REQUIRED, PROTO_MAX_ID, &host, err)) < 0 ||
 	    (r = image_from_args(args, "image", HJ_REQUIRED, &pimage, err)) < 0)
 		return r;
@@ -238,6 +270,13 @@ svc_server_create(struct svc *sv, json_t *args, int64_t now, json_t **ret_instan
 	if (!*name) {
 		json_decref(pimage);
 		return hv_error_set(err, -EINVAL, "args.name", "args.name: must not be empty");
+	}
+	if (name_is_uuid(name)) {
+		json_decref(pimage);
+		return hv_error_set(err, -EINVAL, "args.name",
+				    "args.name: '%s' is shaped like a server uuid (a server is "
+				    "found by name or uuid, so a name must not be one)",
+				    name);
 	}
 	if (!proto_id_valid(host)) {
 		json_decref(pimage);
@@ -385,6 +424,37 @@ action_body(const char *command, bool hard, json_t *args, json_t *body, json_t *
 	return 0;
 }
 
+/* The args a command reads besides those of its request (server, action, hard; a console
+ * request has only server). */
+static const struct {
+	enum lc_cmd cmd;
+	const char *const args[8];
+} command_args[] = {
+	{LC_CMD_RESIZE, {"flavor", "properties"}},
+	{LC_CMD_REBUILD, {"image", "image_format", "image_properties", "admin_pass", "key_data"}},
+	{LC_CMD_RESCUE, {"image", "image_format", "image_properties"}},
+	{LC_CMD_SNAPSHOT, {"name"}},
+	{LC_CMD_GET_CONSOLE, {"type"}},
+	{LC_CMD_SET_ADMIN_PASSWORD, {"password", "user"}},
+};
+
+static int
+check_command_args(enum lc_cmd cmd, json_t *args, struct hv_error *err)
+{
+	const char *known[16];
+	size_t n = 0;
+	known[n++] = "server";
+	if (cmd != LC_CMD_GET_CONSOLE) {
+		known[n++] = "action";
+		known[n++] = "hard";
+	}
+	for (size_t i = 0; i < sizeof command_args / sizeof command_args[0]; i++)
+		for (size_t j = 0; command_args[i].cmd == cmd && command_args[i].args[j]; j++)
+			known[n++] = command_args[i].args[j];
+	known[n] = NULL;
+	return hj_known_keys(args, "args", known, err);
+}
+
 int
 svc_server_command(struct svc *sv, const char *server, const char *action, bool hard, json_t *args,
 		   int64_t now, json_t **ret_instance, char ret_cmd_id[PROTO_MAX_ID + 1],
@@ -394,10 +464,13 @@ svc_server_command(struct svc *sv, const char *server, const char *action, bool 
 	if (cmd < 0)
 		return hv_error_set(err, -EINVAL, "args.action",
 				    "args.action: '%s' is not an action (see docs/api.md)", action);
+	int r = check_command_args((enum lc_cmd)cmd, args, err);
+	if (r < 0)
+		return r;
 	if (hard && cmd != LC_CMD_REBOOT)
 		return hv_error_set(err, -EINVAL, "args.hard", "args.hard: only applies to reboot");
 	json_t *inst = NULL, *body = json_object(), *secrets = json_object(), *extra = NULL;
-	int r = store_instance_get(sv->store, server, &inst, err);
+	r = store_instance_get(sv->store, server, &inst, err);
 	if (r < 0)
 		goto out;
 	const char *uuid = json_string_value(json_object_get(inst, "uuid"));

@@ -29,19 +29,36 @@ const struct hvd_config_key fake_config_keys[] = {
 	{NULL},
 };
 
-/* What the key types cannot say: fail_probability is a number in [0, 1]. */
+/* The value of key in cfg, or NULL when it is not there (a value the config refused is
+ * left out by the caller). */
+static const char *
+fake_config_value(const struct hvd_kv *cfg, size_t n_cfg, const char *key)
+{
+	for (size_t k = 0; k < n_cfg; k++)
+		if (cfg[k].key && cfg[k].value && strcmp(cfg[k].key, key) == 0)
+			return cfg[k].value;
+	return NULL;
+}
+
+/* What the key types cannot say: fail_probability is a number in [0, 1], and the CPUs are
+ * split across the NUMA cells, so there are no more cells than vcpus (a cell without a CPU
+ * would be advertised to the scheduler as a place to put one). */
 int
 fake_check_config(const struct hvd_kv *cfg, size_t n_cfg, struct hv_error *err)
 {
-	for (size_t k = 0; k < n_cfg; k++) {
-		if (!cfg[k].key || !cfg[k].value || strcmp(cfg[k].key, "fail_probability") != 0)
-			continue;
+	const char *v = fake_config_value(cfg, n_cfg, "fail_probability");
+	if (v) {
 		char *end;
 		errno = 0;
-		double p = strtod(cfg[k].value, &end);
-		if (!*cfg[k].value || *end || errno || !(p >= 0.0 && p <= 1.0))
+		double p = strtod(v, &end);
+		if (!*v || *end || errno || !(p >= 0.0 && p <= 1.0))
 			return hv_error_set(err, -EINVAL, "fail_probability",
 					    "not a probability (allowed: a number from 0 to 1)");
 	}
+	const char *vcpus = fake_config_value(cfg, n_cfg, "vcpus");
+	const char *cells = fake_config_value(cfg, n_cfg, "numa_cells");
+	if (vcpus && cells && strtoll(cells, NULL, 10) > strtoll(vcpus, NULL, 10))
+		return hv_error_set(err, -EINVAL, "numa_cells",
+				    "more NUMA cells than vcpus (allowed: 1 to vcpus)");
 	return 0;
 }

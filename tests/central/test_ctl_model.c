@@ -611,10 +611,139 @@ zap_lets_in_only_allowlisted_curve_keys(void **state)
 	allow_free(al);
 }
 
+static int64_t
+host_vcpus(struct fixture *f)
+{
+	json_t *h = NULL;
+	assert_int_equal(store_host_get(f->store, "node-1", &h, NULL), 0);
+	json_t *v = json_object_get(json_object_get(h, "resources"), "vcpus");
+	int64_t n = json_is_integer(v) ? json_integer_value(v) : -999;
+	json_decref(h);
+	return n;
+}
+
+/* A report whose fields have the wrong type or range is refused whole, in a REPORT as in a
+ * SNAPSHOT's host part: the last good one stays, never "lots" read as 0. */
+static void
+a_report_with_wrong_types_is_refused_and_the_last_good_one_stays(void **state)
+{
+	struct fixture *f = *state;
+	agent_says(f, PROTO_REPORT, 0, NULL,
+		   json_pack("{s:i, s:i, s:s}", "vcpus", 12, "vcpus_used", 0, "status", "enabled"),
+		   T0 + 10);
+	assert_int_equal(host_vcpus(f), 12);
+	agent_says(
+		f, PROTO_REPORT, 0, NULL,
+		json_pack("{s:s, s:i, s:s}", "vcpus", "lots", "vcpus_used", 1, "status", "enabled"),
+		T0 + 20);
+	assert_int_equal(host_vcpus(f), 12);
+	agent_says(f, PROTO_REPORT, 0, NULL, json_pack("{s:i, s:i}", "vcpus", 4, "vcpus_used", -5),
+		   T0 + 30);
+	assert_int_equal(host_vcpus(f), 12);
+	agent_says(f, PROTO_REPORT, 0, NULL, json_pack("{s:i, s:s}", "vcpus", 4, "status", "on"),
+		   T0 + 40);
+	assert_int_equal(host_vcpus(f), 12);
+	agent_says(f, PROTO_REPORT, 0, NULL,
+		   json_pack("{s:i, s:{s:s}}", "vcpus", 4, "real", "memory_mb_used", "x"), T0 + 50);
+	assert_int_equal(host_vcpus(f), 12);
+
+	/* the SNAPSHOT's host part is refused, its instances are still mirrored */
+	agent_says(f, PROTO_SNAPSHOT, 2, NULL,
+		   json_pack("{s:i, s:{s:s}, s:[o]}", "generation", 2, "host", "vcpus", "lots",
+			     "instances",
+			     record("0d2c2ae4-0000-4000-8000-000000000001", "active", NULL,
+				    "running")),
+		   T0 + 60);
+	assert_int_equal(host_vcpus(f), 12);
+	assert_string_equal(field(f->store, "0d2c2ae4-0000-4000-8000-000000000001", "vm_state"),
+			    "active");
+	/* a good one is stored again; free_ram_mb may go below zero (overcommit) */
+	agent_says(f, PROTO_REPORT, 0, NULL,
+		   json_pack("{s:i, s:i}", "vcpus", 16, "free_ram_mb", -512), T0 + 70);
+	assert_int_equal(host_vcpus(f), 16);
+}
+
+/* What a request carries that no rule reads is refused naming it, before anything
+ * changes: an ignored "type": "hard" would reboot softly. */
+static void
+requests_refuse_args_they_do_not_read(void **state)
+{
+	struct fixture *f = *state;
+	struct hv_error err = {0};
+	json_t *inst = NULL, *args = create_args("web-1");
+	char cmd[PROTO_MAX_ID + 1];
+
+	json_object_set_new(args, "colour", json_string("blue"));
+	assert_int_equal(svc_server_create(f->svc, args, T0, &inst, cmd, &err), -EINVAL);
+	assert_string_equal(err.field, "args.colour");
+	json_object_del(args, "colour");
+	json_object_set_new(json_object_get(args, "flavor"), "vpcus", json_integer(2));
+	assert_int_equal(svc_server_create(f->svc, args, T0, &inst, cmd, &err), -EINVAL);
+	assert_string_equal(err.field, "args.flavor.vpcus");
+	json_object_del(json_object_get(args, "flavor"), "vpcus");
+	assert_int_equal(f->n_sent, 0);
+
+	assert_int_equal(svc_server_create(f->svc, args, T0, &inst, cmd, &err), 0);
+	json_decref(inst);
+	int n = f->n_sent;
+	json_t *reboot =
+		json_pack("{s:s, s:s, s:s}", "server", "web-1", "action", "reboot", "type", "hard");
+	assert_int_equal(
+		svc_server_command(f->svc, "web-1", "reboot", false, reboot, T0, &inst, cmd, &err),
+		-EINVAL);
+	assert_string_equal(err.field, "args.type");
+	assert_non_null(strstr(err.message, "unknown field"));
+	assert_int_equal(f->n_sent, n);
+	assert_string_equal(field(f->store, "web-1", "task_state"), "spawning");
+	json_decref(reboot);
+	/* a console request has no action and no hard */
+	json_t *console = json_pack("{s:s, s:b}", "server", "web-1", "hard", 1);
+	assert_int_equal(svc_server_command(f->svc, "web-1", "get_console", false, console, T0,
+					    &inst, cmd, &err),
+			 -EINVAL);
+	assert_string_equal(err.field, "args.hard");
+	json_decref(console);
+	json_decref(args);
+}
+
+static void
+an_empty_admin_pass_and_a_uuid_shaped_name_are_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct hv_error err = {0};
+	json_t *inst = NULL, *args = create_args("web-1");
+	char cmd[PROTO_MAX_ID + 1];
+
+	json_object_set_new(args, "admin_pass", json_string(""));
+	assert_int_equal(svc_server_create(f->svc, args, T0, &inst, cmd, &err), -EINVAL);
+	assert_string_equal(err.field, "args.admin_pass");
+	json_object_del(args, "admin_pass");
+	static const char *const uuids[] = {"0d2c2ae4-0000-4000-8000-000000000001",
+					    "0D2C2AE4-0000-4000-8000-00000000000A"};
+	for (size_t i = 0; i < 2; i++) {
+		json_object_set_new(args, "name", json_string(uuids[i]));
+		assert_int_equal(svc_server_create(f->svc, args, T0, &inst, cmd, &err), -EINVAL);
+		assert_string_equal(err.field, "args.name");
+	}
+	assert_int_equal(f->n_sent, 0);
+	/* one character off a uuid is a name like any other */
+	json_object_set_new(args, "name", json_string("0d2c2ae4-0000-4000-8000-00000000000"));
+	assert_int_equal(svc_server_create(f->svc, args, T0, &inst, cmd, &err), 0);
+	json_decref(inst);
+	json_decref(args);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(
+			a_report_with_wrong_types_is_refused_and_the_last_good_one_stays, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(requests_refuse_args_they_do_not_read, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(
+			an_empty_admin_pass_and_a_uuid_shaped_name_are_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_create_is_journaled_sent_and_mirrored_back, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(the_guest_hostname_comes_from_the_server_name,

@@ -149,6 +149,62 @@ invalid_json_reports_line_and_column(void **state)
 	assert_null(v);
 }
 
+/* A request or body with bytes that are not UTF-8 is refused as such, naming the string's
+ * field where the parser can tell it, never as a field that is missing. */
+static void
+invalid_utf8_is_named_not_reported_missing(void **state)
+{
+	struct hv_error err = {0};
+	json_t *v = NULL;
+	const char *text = "{\"op\":\"x\",\"args\":{\"tags\":[\"a\",\"b\\n\xff\"]}}";
+
+	assert_int_equal(hj_parse(text, strlen(text), "request", true, &v, &err), -EINVAL);
+	assert_string_equal(err.message, "request: args.tags[1]: not valid UTF-8");
+	assert_string_equal(err.field, "args.tags[1]");
+	/* overlong, surrogate and truncated forms are not UTF-8 either (RFC 3629) */
+	static const char *const bad[] = {"{\"name\":\"\xc0\xaf\"}", "{\"name\":\"\xed\xa0\x80\"}",
+					  "{\"name\":\"\xe2\x82\"}"};
+	for (size_t i = 0; i < 3; i++) {
+		assert_int_equal(hj_parse(bad[i], strlen(bad[i]), "frame 3 (body)", true, &v, &err),
+				 -EINVAL);
+		assert_string_equal(err.message, "frame 3 (body): name: not valid UTF-8");
+	}
+	text = "{\"na\xffme\":1}";
+	assert_int_equal(hj_parse(text, strlen(text), "request", true, &v, &err), -EINVAL);
+	assert_string_equal(err.message, "request: the top object: a key is not valid UTF-8");
+	/* past what the fast path reads (a real), jansson finds it: still said as UTF-8 */
+	text = "{\"x\":1.5,\"name\":\"\xff\"}";
+	assert_int_equal(hj_parse(text, strlen(text), "request", true, &v, &err), -EINVAL);
+	assert_non_null(strstr(err.message, "request: not valid UTF-8 at line 1 column"));
+	/* valid UTF-8 still parses */
+	text = "{\"name\":\"caf\xc3\xa9 \xf0\x9f\x98\x80\"}";
+	assert_int_equal(hj_parse(text, strlen(text), "request", true, &v, &err), 0);
+	assert_string_equal(json_string_value(json_object_get(v, "name")),
+			    "caf\xc3\xa9 \xf0\x9f\x98\x80");
+	json_decref(v);
+}
+
+/* An arg nobody reads would be silently ignored: it is refused, naming it and what is
+ * allowed. */
+static void
+unknown_keys_are_refused_naming_them(void **state)
+{
+	static const char *const known[] = {"server", "action", "hard", NULL};
+	static const char *const none[] = {NULL};
+	struct hv_error err = {0};
+	json_t *v = parse("{\"server\":\"a\",\"action\":\"reboot\",\"type\":\"hard\"}");
+
+	assert_int_equal(hj_known_keys(v, "args", known, &err), -EINVAL);
+	assert_string_equal(err.field, "args.type");
+	assert_string_equal(err.message,
+			    "args.type: unknown field (allowed: server, action, hard)");
+	json_object_del(v, "type");
+	assert_int_equal(hj_known_keys(v, "args", known, &err), 0);
+	assert_int_equal(hj_known_keys(v, "args", none, &err), -EINVAL);
+	assert_string_equal(err.message, "args.server: unknown field (allowed: none)");
+	json_decref(v);
+}
+
 static void
 wiping_a_secret_clears_its_bytes(void **state)
 {
@@ -171,6 +227,8 @@ main(void)
 		cmocka_unit_test(uuids_must_be_canonical),
 		cmocka_unit_test(string_maps_become_key_value_arrays),
 		cmocka_unit_test(invalid_json_reports_line_and_column),
+		cmocka_unit_test(invalid_utf8_is_named_not_reported_missing),
+		cmocka_unit_test(unknown_keys_are_refused_naming_them),
 		cmocka_unit_test(wiping_a_secret_clears_its_bytes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -21,6 +21,7 @@
 #include <hvagent/driver.h>
 
 #include "agent_config.h"
+#include "central_config.h"
 #include "config.h"
 
 static const char *data_dir;
@@ -374,6 +375,67 @@ tmp_remove(void)
 	char cmd[128];
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp_dir);
 	assert_int_equal(system(cmd), 0);
+}
+
+/* A drop-in that is a symlink to nothing is a file the operator meant to be read: an error
+ * naming it, for the agent's directory and hvcentral's alike. */
+static void
+a_dangling_drop_in_symlink_is_an_error(void **state)
+{
+	static const char *const mains[] = {"hvagent.conf", "hvcentral.conf"};
+	for (size_t i = 0; i < 2; i++) {
+		tmp_make();
+		char path[160], dir[200], link[260];
+		snprintf(path, sizeof path, "%s/%s", tmp_dir, mains[i]);
+		snprintf(dir, sizeof dir, "%s.d", path);
+		write_file(path, "[DEFAULT]\n");
+		assert_int_equal(mkdir(dir, 0755), 0);
+		snprintf(link, sizeof link, "%s/60-site.conf", dir);
+		assert_int_equal(symlink("/nonexistent/site.conf", link), 0);
+		struct cfg_diags d;
+		int r;
+		if (i == 0) {
+			struct agent_config *ac;
+			r = agent_config_load(path, &ac, &d);
+			assert_null(ac);
+		} else {
+			struct cfg *cfg;
+			r = central_config_load(path, &cfg, &d);
+			assert_null(cfg);
+		}
+		assert_true(r < 0);
+		assert_int_equal(d.n, 1);
+		assert_string_equal(d.items[0].file, link);
+		assert_non_null(strstr(d.items[0].text, "No such file"));
+		tmp_remove();
+	}
+}
+
+/* hvcentral's checks across keys come with the errors of single values, and a value that
+ * did not parse is not blamed a second time through a check that reads it. */
+static void
+central_checks_across_keys_come_with_the_other_errors(void **state)
+{
+	tmp_make();
+	char path[160];
+	snprintf(path, sizeof path, "%s/hvcentral.conf", tmp_dir);
+	write_file(path, "[agents]\nreport_interval = ten\nsuspect_after = 100\n"
+			 "down_after = 50\n");
+	struct cfg *cfg;
+	struct cfg_diags d;
+	assert_int_equal(central_config_load(path, &cfg, &d), -EINVAL);
+	assert_null(cfg);
+	assert_int_equal(d.n, 2);
+	assert_int_equal(d.items[0].line, 2);
+	assert_int_equal(d.items[1].line, 3);
+	assert_non_null(strstr(d.items[1].text, "suspect_after: larger than down_after"));
+
+	/* down_after does not parse: its default (60) must not make suspect_after wrong */
+	write_file(path, "[agents]\nsuspect_after = 100\ndown_after = soon\n");
+	assert_int_equal(central_config_load(path, &cfg, &d), -EINVAL);
+	assert_int_equal(d.n, 1);
+	assert_int_equal(d.items[0].line, 3);
+	tmp_remove();
 }
 
 static void
@@ -754,6 +816,8 @@ main(int argc, char **argv)
 		cmocka_unit_test(drop_ins_apply_in_lexical_order_and_the_later_wins),
 		cmocka_unit_test(an_error_in_a_drop_in_names_the_drop_in),
 		cmocka_unit_test(checks_across_keys_point_at_the_line_that_set_them),
+		cmocka_unit_test(a_dangling_drop_in_symlink_is_an_error),
+		cmocka_unit_test(central_checks_across_keys_come_with_the_other_errors),
 		cmocka_unit_test(an_empty_host_id_means_the_hostname),
 		cmocka_unit_test(good_configs_print_their_normalized_form),
 		cmocka_unit_test(bad_configs_print_every_error),

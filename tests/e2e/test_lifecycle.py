@@ -51,6 +51,26 @@ def api_rejects_malformed_requests(c):
     check(r["error"]["field"] == "args.image_properties.a", "image properties must be strings")
     r = ask(b'{"id": 13, "op": "server.action", "args": {"server": "web-1", "action": "explode"}}')
     check(r["error"]["field"] == "args.action", "an unknown action is refused naming args.action")
+    r = ask(b'{"id": 15, "op": "server.create", "args": {' + base + b', "admin_pass": ""}}')
+    check(r["error"]["field"] == "args.admin_pass", "an empty admin_pass is refused naming args.admin_pass")
+    r = ask(b'{"id": 16, "op": "server.action", "args": {"server": "web-1", "action": "reboot", "type": "hard"}}')
+    check(r["ok"] is False and r["error"]["field"] == "args.type" and "unknown field" in r["error"]["message"],
+          "an arg the action does not read (reboot's \"type\": \"hard\") is refused naming args.type, not ignored")
+    r = ask(b'{"id": 17, "op": "server.create", "args": {"name": "x", "host": "node-1", "image": "cirros",'
+            b' "flavor": {"vcpus": 1, "ram": 64, "disk": 1, "vpcus": 2}}}')
+    check(r["error"]["field"] == "args.flavor.vpcus", "an unknown flavor field is refused naming args.flavor.vpcus")
+    r = ask(b'{"id": 18, "op": "server.list", "args": {"hots": "node-1"}}')
+    check(r["error"]["field"] == "args.hots", "an unknown server.list arg is refused naming args.hots")
+    r = ask(b'{"id": 19, "op": "server.list", "wiat": true}')
+    check(r["error"]["field"] == "request.wiat", "an unknown request field is refused naming request.wiat")
+    r = ask(b'{"id": 20, "op": "server.create", "args": {"name": "0A1B2C3D-0000-4000-8000-00000000abcd",'
+            b' "host": "node-1", "image": "cirros", "flavor": {"vcpus": 1, "ram": 64, "disk": 1}}}')
+    check(r["error"]["field"] == "args.name" and "uuid" in r["error"]["message"],
+          "a server name shaped like a uuid is refused naming args.name")
+    r = ask(b'{"id": 21, "op": "server.create", "args": {"name": "caf\xe9", "host": "node-1"}}')
+    check(r["ok"] is False and r["error"]["code"] == "invalid" and "UTF-8" in r["error"]["message"]
+          and "missing" not in r["error"]["message"],
+          "invalid UTF-8 in a request is refused as such, not as a missing field (%s)" % r["error"]["message"])
     r = ask(b'{"id": 8, "op": "server.list"}')
     check(r["ok"] is True and isinstance(r["result"], list), "a well-formed request still works after them")
     s.close()
