@@ -42,9 +42,9 @@ void ctl_free(struct ctl *c);
  * host_id). It changes only host_id's own instances. address may be NULL. */
 void ctl_on_agent(struct ctl *c, const char *host_id, const char *address,
 		  const struct proto_msg *msg, int64_t now_ms);
-/* How many instance records, removals or results the messages handled since the last call
- * tried to apply to an instance of another host (each refused, nothing changed), with the
- * first one's reason in *ret (uuid and owner). Resets the count. */
+/* How many parts of the messages handled since the last call were refused (each changed
+ * nothing): a record, removal or result for what another host owns, a report that does not
+ * check out; the first one's reason in *ret. Resets the count. */
 unsigned ctl_take_refused(struct ctl *c, struct hv_error *ret);
 /* Resends due commands and fails expired ones. Returns the ms until the next due time
  * (capped at 1000) so the loop knows how long to sleep. */

@@ -4,15 +4,14 @@
  * records the host's resources, EVENT and RESULT are acknowledged, and RESULT/ERROR/ACK
  * move the command journal on. A host's messages touch only its own instances and
  * commands. Every decision is taken from the store, so a restarted hvcentral carries on
- * where it stopped. Must never send a command itself (journal.c does); logs only what
- * nobody waits for (a refused report, rate-limited per host). */
+ * where it stopped. Must never send a command itself (journal.c does) and never logs: what
+ * it refuses, the daemon logs (ctl_take_refused). */
 #include "ctl-priv.h"
 
 #include <stdio.h>
 #include <string.h>
 
 #include "json.h"
-#include "log.h"
 
 #define SEEN_WRITE_MS 1000
 
@@ -51,10 +50,11 @@ fault_text(json_t *rec, char *buf, size_t size)
 		buf[0] = '\0';
 }
 
-/* A record or removal for an instance of another host: refused, counted for the daemon to
- * log, never applied. */
+/* A part of a host's message that is refused (a record, removal or result for what another
+ * host owns; a report that does not check out): never applied, counted for the daemon to
+ * log (ctl_take_refused). */
 static void
-refuse_foreign(struct ctl *c, const struct hv_error *why)
+refuse(struct ctl *c, const struct hv_error *why)
 {
 	if (c->n_refused++ == 0)
 		c->refused = *why;
@@ -86,7 +86,7 @@ apply_record(struct ctl *c, const char *host, json_t *rec, int64_t now)
 	int r = store_instance_report_state(c->store, host, uuid, vm, task ? task : "", power,
 					    fault, now, &e);
 	if (r == -EPERM)
-		refuse_foreign(c, &e);
+		refuse(c, &e);
 	if (r != -ENOENT)
 		return;
 	/* an instance the controller did not create (built before a store was lost, or by
@@ -114,7 +114,7 @@ mark_removed(struct ctl *c, const char *host, const char *uuid, int64_t now)
 	struct hv_error e = {0};
 	if (store_instance_report_state(c->store, host, uuid, "deleted", "", "nostate", NULL, now,
 					&e) == -EPERM)
-		refuse_foreign(c, &e);
+		refuse(c, &e);
 }
 
 /* The report fields hvcentral stores and shows (docs/protocol.md §8.2, §8.3: nova's
@@ -172,39 +172,17 @@ report_check(const json_t *r, const char *where, struct hv_error *err)
 	return 0;
 }
 
-/* Stores a host's report (REPORT body, SNAPSHOT host) when it checks out; a refused one is
- * logged once a minute per host at most: an agent that keeps sending it would flood the
- * log every report_interval. */
+/* Stores a host's report (REPORT body, SNAPSHOT host) when it checks out; a refused one
+ * changes nothing (the last good one stays) and is counted for the daemon to log. */
 static void
 set_resources(struct ctl *c, const char *host, json_t *report, const char *where, int64_t now)
 {
-	/* when each host's refusal was last logged (a few hosts misbehave at once, if any) */
-	static struct {
-		char host[PROTO_MAX_ID + 1];
-		int64_t logged_ms;
-	} refused[16];
 	struct hv_error err = {0};
-	size_t i, slot = 0;
 
-	if (report_check(report, where, &err) == 0) {
+	if (report_check(report, where, &err) == 0)
 		store_host_set_resources(c->store, host, report, &c->scratch);
-		return;
-	}
-	for (i = 0; i < sizeof refused / sizeof refused[0]; i++) {
-		if (strcmp(refused[i].host, host) == 0)
-			break;
-		if (refused[i].logged_ms < refused[slot].logged_ms)
-			slot = i;
-	}
-	if (i == sizeof refused / sizeof refused[0]) {
-		i = slot;
-		snprintf(refused[i].host, sizeof refused[i].host, "%s", host);
-		refused[i].logged_ms = 0; /* never */
-	}
-	if (refused[i].logged_ms && now - refused[i].logged_ms < 60000)
-		return;
-	refused[i].logged_ms = now;
-	log_warning("host %s: report refused, the last good one is kept: %s", host, err.message);
+	else
+		refuse(c, &err);
 }
 
 static void
@@ -300,7 +278,7 @@ on_result(struct ctl *c, const char *host, const struct proto_msg *m, int64_t no
 		struct hv_error e = {0};
 		hv_error_set(&e, -EPERM, "cmd_id", "command %s (instance %s) belongs to host %s",
 			     cmd_id, cmd.uuid, cmd.host_id);
-		refuse_foreign(c, &e);
+		refuse(c, &e);
 	}
 	if (mine && open) {
 		json_t *inst = json_object_get(m->body, "instance");

@@ -428,9 +428,9 @@ handle_agent(struct central *c)
 	unsigned refused = ctl_take_refused(c->ctl, &why), held;
 	if (refused && hv_ratelimit_ok(&c->refusal_log, c->now, &held))
 		hv_log(HV_LOG_WARNING, NULL, NULL,
-		       "refused %u change(s) host=%s sent in %s for what it does not own: %s "
-		       "(%u such lines held back before this one)",
-		       refused, host, proto_type_name(m.type), why.message, held);
+		       "refused %u part(s) of a %s from host=%s, nothing changed: %s (%u such "
+		       "lines held back before this one)",
+		       refused, proto_type_name(m.type), host, why.message, held);
 	proto_msg_release(&m);
 }
 
