@@ -28,12 +28,27 @@ const struct cfg_key central_config_schema[] = {
 	CFG_ROW_STR("api", "endpoint", "",
 		    "API socket for hv (empty: ipc://$XDG_RUNTIME_DIR/hvcentral/api.sock or "
 		    "ipc:///run/hvcentral/api.sock)"),
+	CFG_ROW_BOOL("api", "allow_remote", "false",
+		     "let the API listen beyond loopback (it has no authentication: anyone "
+		     "who reaches it drives hvcentral)"),
 	CFG_ROW_INT("commands", "timeout", "120", 1, 86400,
 		    "seconds a command may wait to be accepted by its host"),
 	CFG_ROW_INT("commands", "retry_interval_ms", "2000", 50, 600000,
 		    "resend an unanswered command after this long"),
 	{0},
 };
+
+bool
+central_api_endpoint_local(const char *ep)
+{
+	static const char *const local[] = {"tcp://127.", "tcp://localhost:", "tcp://[::1]:", NULL};
+	if (strncmp(ep, "ipc://", 6) == 0 || strncmp(ep, "inproc://", 9) == 0)
+		return true;
+	for (int i = 0; local[i]; i++)
+		if (strncmp(ep, local[i], strlen(local[i])) == 0)
+			return true;
+	return false;
+}
 
 int
 central_config_load(const char *path, struct cfg **ret, struct cfg_diags *diags)
@@ -55,6 +70,12 @@ central_config_load(const char *path, struct cfg **ret, struct cfg_diags *diags)
 	if (*ep && strncmp(ep, "ipc://", 6) != 0 && strncmp(ep, "tcp://", 6) != 0)
 		cfg_diag_key(diags, c, "api", "endpoint",
 			     "not a ZeroMQ endpoint (allowed: ipc://PATH, tcp://127.0.0.1:PORT)");
+	if (*ep && !central_api_endpoint_local(ep) && cfg_value_ok(c, "api", "allow_remote") &&
+	    !cfg_get_bool(c, "api", "allow_remote"))
+		cfg_diag_key(diags, c, "api", "endpoint",
+			     "listens beyond this machine, and the API has no authentication "
+			     "(allowed: ipc://PATH, tcp://127.0.0.1:PORT, tcp://[::1]:PORT; "
+			     "[api] allow_remote = true accepts the risk)");
 	if (cfg_value_ok(c, "agents", "suspect_after") && cfg_value_ok(c, "agents", "down_after") &&
 	    cfg_get_int(c, "agents", "suspect_after") > cfg_get_int(c, "agents", "down_after"))
 		cfg_diag_key(diags, c, "agents", "suspect_after",

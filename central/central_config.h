@@ -9,6 +9,8 @@
 
 extern const struct cfg_key central_config_schema[];
 
+/* Whether an API endpoint stays on this machine: ipc://, or tcp:// on a loopback address. */
+bool central_api_endpoint_local(const char *endpoint);
 /* Loads path (NULL: the default path, which may be absent) and "<path>.d/". */
 int central_config_load(const char *path, struct cfg **ret, struct cfg_diags *diags);
 

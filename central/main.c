@@ -566,6 +566,14 @@ open_sockets(struct central *c, const struct paths *p, const struct cfg *cfg,
 	setopt_int(c->api_sock, ZMQ_RCVHWM, 100000);
 	int64_t api_max = 1024 * 1024;
 	zmq_setsockopt(c->api_sock, ZMQ_MAXMSGSIZE, &api_max, sizeof api_max);
+	/* --api skips the config file's check: the effective endpoint is checked here */
+	if (!central_api_endpoint_local(p->api) && !cfg_get_bool(cfg, "api", "allow_remote")) {
+		log_error("[api] endpoint %s listens beyond this machine, and the API has no "
+			  "authentication: use ipc:// or a loopback address, or set [api] "
+			  "allow_remote = true",
+			  p->api);
+		return -1;
+	}
 	bool ipc = strncmp(p->api, "ipc://", 6) == 0;
 	if (ipc && api_dir_private(p->api + 6) < 0)
 		return -1;

@@ -438,6 +438,37 @@ central_checks_across_keys_come_with_the_other_errors(void **state)
 	tmp_remove();
 }
 
+/* The hv API has no authentication: an endpoint beyond loopback is refused, naming the key,
+ * unless the operator says so; ipc:// and loopback addresses pass. */
+static void
+an_api_endpoint_beyond_this_machine_must_be_allowed(void **state)
+{
+	static const char *const local[] = {"ipc:///run/hvcentral/api.sock", "tcp://127.0.0.1:6000",
+					    "tcp://[::1]:6000", "tcp://localhost:6000"};
+	tmp_make();
+	char path[160], text[256];
+	snprintf(path, sizeof path, "%s/hvcentral.conf", tmp_dir);
+	struct cfg *cfg;
+	struct cfg_diags d;
+	write_file(path, "[api]\nendpoint = tcp://0.0.0.0:6000\n");
+	assert_int_equal(central_config_load(path, &cfg, &d), -EINVAL);
+	assert_int_equal(d.n, 1);
+	assert_int_equal(d.items[0].line, 2);
+	assert_non_null(strstr(d.items[0].text, "endpoint: listens beyond this machine"));
+	write_file(path, "[api]\nendpoint = tcp://0.0.0.0:6000\nallow_remote = true\n");
+	assert_int_equal(central_config_load(path, &cfg, &d), 0);
+	cfg_free(cfg);
+	for (size_t i = 0; i < sizeof local / sizeof local[0]; i++) {
+		snprintf(text, sizeof text, "[api]\nendpoint = %s\n", local[i]);
+		write_file(path, text);
+		assert_int_equal(central_config_load(path, &cfg, &d), 0);
+		cfg_free(cfg);
+	}
+	assert_false(central_api_endpoint_local("tcp://*:6000"));
+	assert_false(central_api_endpoint_local("tcp://eth0:6000"));
+	tmp_remove();
+}
+
 static void
 a_missing_main_file_is_named(void **state)
 {
@@ -818,6 +849,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(checks_across_keys_point_at_the_line_that_set_them),
 		cmocka_unit_test(a_dangling_drop_in_symlink_is_an_error),
 		cmocka_unit_test(central_checks_across_keys_come_with_the_other_errors),
+		cmocka_unit_test(an_api_endpoint_beyond_this_machine_must_be_allowed),
 		cmocka_unit_test(an_empty_host_id_means_the_hostname),
 		cmocka_unit_test(good_configs_print_their_normalized_form),
 		cmocka_unit_test(bad_configs_print_every_error),
