@@ -132,6 +132,26 @@ step_done(struct store *s, sqlite3_stmt *st, const char *what, struct hv_error *
 	return 0;
 }
 
+/* Runs a one-key query to its first row: 0 with *ret on the row (the caller reads its
+ * columns, then sqlite3_reset), -ENOENT when there is none (err left for the caller to name
+ * what is missing), or the database error. */
+static int
+row_by_key(struct store *s, const char *sql, const char *key, const char *what, sqlite3_stmt **ret,
+	   struct hv_error *err)
+{
+	sqlite3_stmt *st = stmt(s, sql, err);
+	if (!st)
+		return err ? err->code : -EIO;
+	bind_text(st, 1, key);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*ret = st;
+		return 0;
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? -ENOENT : db_error(s, rc, what, err);
+}
+
 /* The schema version the file says it has; 0 for a new file. */
 static int
 schema_version(struct store *s, int *ret)
@@ -299,17 +319,12 @@ int
 store_host_seq(struct store *s, const char *host_id, uint64_t *ret_seq, char ret_boot_id[80],
 	       struct hv_error *err)
 {
-	sqlite3_stmt *st = stmt(s, sql_host_seq, err);
-	if (!st)
-		return err ? err->code : -EIO;
-	bind_text(st, 1, host_id);
-	int rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW) {
-		sqlite3_reset(st);
-		if (rc == SQLITE_DONE)
-			return hv_error_set(err, -ENOENT, "host_id", "unknown host %s", host_id);
-		return db_error(s, rc, "host seq", err);
-	}
+	sqlite3_stmt *st;
+	int r = row_by_key(s, sql_host_seq, host_id, "host seq", &st, err);
+	if (r == -ENOENT)
+		return hv_error_set(err, -ENOENT, "host_id", "unknown host %s", host_id);
+	if (r < 0)
+		return r;
 	*ret_seq = (uint64_t)sqlite3_column_int64(st, 0);
 	snprintf(ret_boot_id, 80, "%s", col_text(st, 1));
 	sqlite3_reset(st);
@@ -365,20 +380,15 @@ static const char sql_host_list[] = "SELECT " HOST_COLS " FROM hosts ORDER BY ho
 int
 store_host_get(struct store *s, const char *host_id, json_t **ret, struct hv_error *err)
 {
-	sqlite3_stmt *st = stmt(s, sql_host_get, err);
-	if (!st)
-		return err ? err->code : -EIO;
-	bind_text(st, 1, host_id);
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*ret = host_row(st);
-		sqlite3_reset(st);
-		return 0;
-	}
-	sqlite3_reset(st);
-	if (rc == SQLITE_DONE)
+	sqlite3_stmt *st;
+	int r = row_by_key(s, sql_host_get, host_id, "host get", &st, err);
+	if (r == -ENOENT)
 		return hv_error_set(err, -ENOENT, "host", "no host named '%s'", host_id);
-	return db_error(s, rc, "host get", err);
+	if (r < 0)
+		return r;
+	*ret = host_row(st);
+	sqlite3_reset(st);
+	return 0;
 }
 
 /* Collects every row of a prepared query through fn into a new array. */
@@ -413,19 +423,15 @@ static const char sql_host_seen_ms[] = "SELECT last_seen_ms FROM hosts WHERE hos
 int
 store_host_last_seen(struct store *s, const char *host_id, int64_t *ret_ms, struct hv_error *err)
 {
-	sqlite3_stmt *st = stmt(s, sql_host_seen_ms, err);
-	if (!st)
-		return err ? err->code : -EIO;
-	bind_text(st, 1, host_id);
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*ret_ms = sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
-	if (rc == SQLITE_ROW)
-		return 0;
-	if (rc == SQLITE_DONE)
+	sqlite3_stmt *st;
+	int r = row_by_key(s, sql_host_seen_ms, host_id, "host last seen", &st, err);
+	if (r == -ENOENT)
 		return hv_error_set(err, -ENOENT, "host", "no host named '%s'", host_id);
-	return db_error(s, rc, "host last seen", err);
+	if (r < 0)
+		return r;
+	*ret_ms = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return 0;
 }
 
 /* ---- pending keys ------------------------------------------------------------------------ */
@@ -600,19 +606,13 @@ static const char sql_inst_by_name[] =
 static int
 inst_lookup(struct store *s, const char *sql, const char *key, json_t **ret, struct hv_error *err)
 {
-	sqlite3_stmt *st = stmt(s, sql, err);
-	if (!st)
-		return err ? err->code : -EIO;
-	bind_text(st, 1, key);
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*ret = inst_row(st);
+	sqlite3_stmt *st;
+	int r = row_by_key(s, sql, key, "instance get", &st, err);
+	if (r < 0)
+		return r;
+	*ret = inst_row(st);
 	sqlite3_reset(st);
-	if (rc == SQLITE_ROW)
-		return 0;
-	if (rc == SQLITE_DONE)
-		return -ENOENT;
-	return db_error(s, rc, "instance get", err);
+	return 0;
 }
 
 int
@@ -671,19 +671,15 @@ set_state(struct store *s, const char *host, const char *uuid, const char *vm_st
 		return r;
 	if (sqlite3_changes(s->db) > 0)
 		return 0;
-	if (!host || !(st = stmt(s, sql_inst_owner, err)))
-		return hv_error_set(err, -ENOENT, "uuid", "no instance %s", uuid);
-	bind_text(st, 1, uuid);
-	int rc = sqlite3_step(st);
-	char owner[256] = "";
-	if (rc == SQLITE_ROW)
+	if (host && (r = row_by_key(s, sql_inst_owner, uuid, "instance owner", &st, err)) == 0) {
+		char owner[256];
 		snprintf(owner, sizeof owner, "%s", col_text(st, 0));
-	sqlite3_reset(st);
-	if (rc == SQLITE_ROW)
+		sqlite3_reset(st);
 		return hv_error_set(err, -EPERM, "uuid", "instance %s belongs to host %s", uuid,
 				    owner);
-	if (rc != SQLITE_DONE)
-		return db_error(s, rc, "instance owner", err);
+	}
+	if (host && r != -ENOENT)
+		return r;
 	return hv_error_set(err, -ENOENT, "uuid", "no instance %s", uuid);
 }
 
@@ -820,17 +816,12 @@ int
 store_cmd_get(struct store *s, const char *cmd_id, struct store_cmd *ret, json_t **ret_result,
 	      struct hv_error *err)
 {
-	sqlite3_stmt *st = stmt(s, sql_cmd_get, err);
-	if (!st)
-		return err ? err->code : -EIO;
-	bind_text(st, 1, cmd_id);
-	int rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW) {
-		sqlite3_reset(st);
-		if (rc == SQLITE_DONE)
-			return hv_error_set(err, -ENOENT, "cmd_id", "unknown command %s", cmd_id);
-		return db_error(s, rc, "command get", err);
-	}
+	sqlite3_stmt *st;
+	int r = row_by_key(s, sql_cmd_get, cmd_id, "command get", &st, err);
+	if (r == -ENOENT)
+		return hv_error_set(err, -ENOENT, "cmd_id", "unknown command %s", cmd_id);
+	if (r < 0)
+		return r;
 	cmd_row(st, ret, false);
 	if (ret_result)
 		*ret_result = sqlite3_column_type(st, 10) == SQLITE_NULL ? NULL : col_json(st, 10);
