@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs dependencies, builds, and runs every test suite. Extra arguments go to
 # `meson test` (e.g. `scripts/test.sh --suite netfilter`).
-# Also checks that the tree builds with the sanitizers and with every optional feature off.
+# Also runs the unit, interop and e2e suites built with the sanitizers, and checks that the
+# tree builds and passes its unit suite with every optional feature off.
 # Environment: HV_TEST_QUICK=1 skips the extra sanitizer and minimal builds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,10 +17,12 @@ status=0
 meson test -C "$build" --print-errorlogs --num-processes 2 "$@" || status=$?
 
 if [ "${HV_TEST_QUICK:-0}" != 1 ] && [ $# -eq 0 ]; then
-  echo "== sanitizers (AddressSanitizer + UBSan): unit suite"
+  echo "== sanitizers (AddressSanitizer + UBSan): unit, interop and e2e suites"
   [ -d build-asan ] || meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
   meson compile -C build-asan
-  meson test -C build-asan --setup asan --suite unit --print-errorlogs || status=$?
+  # interop and e2e run the daemons themselves (hvagent, hvcentral) under the sanitizers
+  meson test -C build-asan --setup asan --suite unit --suite interop --suite e2e \
+    --num-processes 2 --print-errorlogs || status=$?
   echo "== optional features disabled: build + unit suite"
   [ -d build-minimal ] || meson setup build-minimal -Dlibvirt=disabled -Dnetfilter=disabled \
       -Dlibguestfs=disabled -Dconfigdrive=disabled -Dsystemd=disabled -Dmicrohttpd=disabled >/dev/null
