@@ -241,6 +241,24 @@ parse_long(const char *field, const char *s, long min, long max, long *ret)
 	return 0;
 }
 
+/* Every value hv sends is a JSON string, which must be UTF-8: a word that is not would be
+ * dropped or refused far from where it was typed. Names the option it belongs to. */
+static int
+check_utf8(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		json_t *t = json_string(argv[i]);
+		if (t) {
+			json_decref(t);
+			continue;
+		}
+		if (i > 1 && strncmp(argv[i - 1], "--", 2) == 0 && !strchr(argv[i - 1], '='))
+			return usage_error(argv[i - 1], "%s", "its value is not valid UTF-8");
+		return usage_error("argument", "word %d is not valid UTF-8", i);
+	}
+	return -1;
+}
+
 static int
 parse_args(int argc, char **argv, struct args *a)
 {
@@ -1090,7 +1108,9 @@ main(int argc, char **argv)
 {
 	struct args a = {0};
 	char **pos = NULL;
-	int r = parse_args(argc, argv, &a);
+	int r = check_utf8(argc, argv);
+	if (r < 0)
+		r = parse_args(argc, argv, &a);
 	if (r >= 0)
 		goto out;
 	/* GNU getopt moved the command words behind the options */

@@ -328,6 +328,11 @@ def main():
                       "vcpus=1,ram=64,disk=1", "--image", "cirros")
     check(rc == 1 and err.count("args.host") == 1,
           "a server-side error names its field once (%s)" % err.strip())
+    rc, _, err = c.hv("server", "create", "x", "--host", "node-1", "--flavor-spec",
+                      "vcpus=1,ram=64,disk=1", "--image", "cirros", "--admin-pass", "pw\udcff")
+    check(rc == 2 and "--admin-pass" in err and "UTF-8" in err,
+          "an --admin-pass that is not UTF-8 is a usage error naming it, not silently dropped")
+    check("x" not in [s["name"] for s in c.hv_json("server", "list")], "and nothing was created")
     rc, _, err = c.hv("server", "pause", "nope")
     check(rc == 1 and len(err.strip().splitlines()) == 1 and err.count("nope") == 1,
           "a server-side error is one line naming the server once (%s)" % err.strip())
