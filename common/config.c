@@ -18,6 +18,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "vec.h"
+
 struct cfg_value {
 	char *value; /* normalized; NULL = unset (the schema default applies) */
 	char file[256];
@@ -328,14 +330,9 @@ cfg_next_line(struct cfg_parse *p)
 		if (!p->text || !*p->text)
 			return NULL;
 		size_t n = strcspn(p->text, "\n");
-		if (n + 1 > p->cap) {
-			char *nb = realloc(p->buf, n + 1);
-			if (!nb) {
-				p->read_errno = ENOMEM;
-				return NULL;
-			}
-			p->buf = nb;
-			p->cap = n + 1;
+		if (HV_GROW(p->buf, p->cap, n + 1) < 0) {
+			p->read_errno = ENOMEM;
+			return NULL;
 		}
 		memcpy(p->buf, p->text, n);
 		p->buf[n] = '\0';
@@ -570,15 +567,9 @@ cfg_parse_dropins(struct cfg *cfg, const char *dir, struct cfg_diags *diags)
 	while ((de = readdir(d))) {
 		if (!cfg_is_dropin_name(de->d_name))
 			continue;
-		if (n == cap) {
-			size_t ncap = cap ? cap * 2 : 16;
-			char **nn = realloc(names, ncap * sizeof *nn);
-			if (!nn) {
-				r = -ENOMEM;
-				break;
-			}
-			names = nn;
-			cap = ncap;
+		if (HV_GROW(names, cap, n + 1) < 0) {
+			r = -ENOMEM;
+			break;
 		}
 		if (!(names[n] = strdup(de->d_name))) {
 			r = -ENOMEM;
