@@ -607,29 +607,26 @@ cfg_parse_dropins(struct cfg *cfg, const char *dir, struct cfg_diags *diags)
 	return r;
 }
 
-static int
-cfg_load_files(const struct cfg_key *schema, const char *main_path, bool optional_main,
-	       const char *dropin_dir, bool keep, struct cfg **ret_cfg, struct cfg_diags *diags)
+/* The start and the end every load shares: an empty config whose errors go to diags (a
+ * local list when the caller passed none), and the verdict - the config handed out when it
+ * loaded, or when keep asks for it despite value errors (-EINVAL), freed otherwise. */
+static struct cfg *
+load_begin(const struct cfg_key *schema, const char *name, struct cfg_diags **diags,
+	   struct cfg_diags *local, struct cfg **ret_cfg)
 {
-	struct cfg_diags local;
-	if (!diags)
-		diags = &local;
-	diags->n = 0;
+	if (!*diags)
+		*diags = local;
+	(*diags)->n = 0;
 	*ret_cfg = NULL;
+	struct cfg *cfg = cfg_new(schema, *diags);
+	if (!cfg)
+		cfg_diag_add(*diags, name, 0, "out of memory");
+	return cfg;
+}
 
-	struct cfg *cfg = cfg_new(schema, diags);
-	if (!cfg) {
-		cfg_diag_add(diags, main_path, 0, "out of memory");
-		return -ENOMEM;
-	}
-	int r = 0;
-	if (main_path)
-		r = cfg_parse_file(cfg, main_path, optional_main, diags);
-	if (dropin_dir) {
-		int dr = cfg_parse_dropins(cfg, dropin_dir, diags);
-		if (r == 0)
-			r = dr;
-	}
+static int
+load_end(struct cfg *cfg, int r, bool keep, const struct cfg_diags *diags, struct cfg **ret_cfg)
+{
 	if (r == 0 && diags->n)
 		r = -EINVAL;
 	if (r < 0 && !(r == -EINVAL && keep)) {
@@ -638,6 +635,25 @@ cfg_load_files(const struct cfg_key *schema, const char *main_path, bool optiona
 	}
 	*ret_cfg = cfg;
 	return r;
+}
+
+static int
+cfg_load_files(const struct cfg_key *schema, const char *main_path, bool optional_main,
+	       const char *dropin_dir, bool keep, struct cfg **ret_cfg, struct cfg_diags *diags)
+{
+	struct cfg_diags local;
+	struct cfg *cfg = load_begin(schema, main_path, &diags, &local, ret_cfg);
+	if (!cfg)
+		return -ENOMEM;
+	int r = 0;
+	if (main_path)
+		r = cfg_parse_file(cfg, main_path, optional_main, diags);
+	if (dropin_dir) {
+		int dr = cfg_parse_dropins(cfg, dropin_dir, diags);
+		if (r == 0)
+			r = dr;
+	}
+	return load_end(cfg, r, keep, diags, ret_cfg);
 }
 
 int
@@ -679,25 +695,11 @@ cfg_load_string(const struct cfg_key *schema, const char *name, const char *text
 		struct cfg **ret_cfg, struct cfg_diags *diags)
 {
 	struct cfg_diags local;
-	if (!diags)
-		diags = &local;
-	diags->n = 0;
-	*ret_cfg = NULL;
-
-	struct cfg *cfg = cfg_new(schema, diags);
-	if (!cfg) {
-		cfg_diag_add(diags, name, 0, "out of memory");
+	struct cfg *cfg = load_begin(schema, name, &diags, &local, ret_cfg);
+	if (!cfg)
 		return -ENOMEM;
-	}
 	int r = cfg_parse_source(cfg, name, NULL, text ? text : "", diags);
-	if (r == 0 && diags->n)
-		r = -EINVAL;
-	if (r < 0) {
-		cfg_free(cfg);
-		return r;
-	}
-	*ret_cfg = cfg;
-	return 0;
+	return load_end(cfg, r, false, diags, ret_cfg);
 }
 
 static size_t

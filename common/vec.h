@@ -26,9 +26,11 @@ hv_grow_cap(size_t cap, size_t need, size_t elem)
 }
 
 /* *pp is a T * (passed as void * so one function serves every T), *cap its capacity in
- * elements. Returns 0 when *cap >= need afterwards, or -ENOMEM (nothing changed). */
+ * elements. Returns 0 when *cap >= need afterwards, or -ENOMEM (nothing changed). With wipe
+ * the block moves by malloc + copy and the old one is wiped before it is freed, for a
+ * buffer that may hold a secret: realloc would leave a copy behind in freed memory. */
 static inline int
-hv_grow(void *pp, size_t *cap, size_t need, size_t elem)
+hv_grow_block(void *pp, size_t *cap, size_t need, size_t elem, int wipe)
 {
 	void *p, *np;
 	size_t n;
@@ -38,38 +40,33 @@ hv_grow(void *pp, size_t *cap, size_t need, size_t elem)
 	if (!(n = hv_grow_cap(*cap, need, elem)))
 		return -ENOMEM;
 	memcpy(&p, pp, sizeof p);
-	if (!(np = realloc(p, n * elem)))
-		return -ENOMEM;
-	memcpy(pp, &np, sizeof np);
-	*cap = n;
-	return 0;
-}
-
-/* HV_GROW(items, cap, count + 1): room for one more in the T *items array. */
-#define HV_GROW(ptr, cap, need) hv_grow(&(ptr), &(cap), (need), sizeof *(ptr))
-
-/* As hv_grow, for a buffer that may hold a secret: it moves by malloc + copy and wipes the
- * old block before freeing it, where realloc would leave a copy behind in freed memory. */
-static inline int
-hv_grow_wipe(void *pp, size_t *cap, size_t need, size_t elem)
-{
-	void *p, *np;
-	size_t n;
-
-	if (need <= *cap)
-		return 0;
-	if (!(n = hv_grow_cap(*cap, need, elem)) || !(np = malloc(n * elem)))
-		return -ENOMEM;
-	memcpy(&p, pp, sizeof p);
-	if (p) {
-		memcpy(np, p, *cap * elem);
-		explicit_bzero(p, *cap * elem);
-		free(p);
+	if (!wipe) {
+		if (!(np = realloc(p, n * elem)))
+			return -ENOMEM;
+	} else {
+		if (!(np = malloc(n * elem)))
+			return -ENOMEM;
+		if (p) {
+			memcpy(np, p, *cap * elem);
+			explicit_bzero(p, *cap * elem);
+			free(p);
+		}
 	}
 	memcpy(pp, &np, sizeof np);
 	*cap = n;
 	return 0;
 }
-#define HV_GROW_WIPE(ptr, cap, need) hv_grow_wipe(&(ptr), &(cap), (need), sizeof *(ptr))
+
+/* For elements whose size is known only at run time (a table row of n cells). */
+static inline int
+hv_grow(void *pp, size_t *cap, size_t need, size_t elem)
+{
+	return hv_grow_block(pp, cap, need, elem, 0);
+}
+
+/* HV_GROW(items, cap, count + 1): room for one more in the T *items array. */
+#define HV_GROW(ptr, cap, need) hv_grow_block(&(ptr), &(cap), (need), sizeof *(ptr), 0)
+/* The same for a buffer that may hold a secret (an encoded COMMAND, user data). */
+#define HV_GROW_WIPE(ptr, cap, need) hv_grow_block(&(ptr), &(cap), (need), sizeof *(ptr), 1)
 
 #endif
