@@ -35,6 +35,11 @@ def main():
                    env=dict(os.environ, HVAGENT_DRIVER_DIR=c.binary("drivers/fake")))
     c.start_agent("node-1")
     c.wait_host("node-1", "up")
+    if c.sanitized("hvcentral"):
+        print("skipped: hvcentral runs under AddressSanitizer, whose allocator keeps freed "
+              "blocks in quarantine instead of the daemons' wiping free(); the default build "
+              "runs this test")
+        raise SystemExit(harness.SKIP)
     udfile = c.path("user-data.sh")
     with open(udfile, "w") as f:
         f.write(script)
