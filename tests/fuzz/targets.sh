@@ -49,6 +49,15 @@ fuzz_build() {
 	out=$outdir/fuzz-$target
 	list=$(fuzz_sources "$target") || { echo "unknown fuzz target $target"; return 1; }
 	srcs=${list%%--*} mods=${list#*--}
+	# up to date: nothing to check or compile (the suite runs each target often)
+	local stale=0 f
+	[ -x "$out" ] || stale=1
+	for f in $srcs "$src"/*/*.h "$src"/*/*/*.h "$src"/plugins/include/hvagent/*.h \
+		"$src"/tests/fuzz/targets.sh; do
+		case $f in /*) ;; *) f=$src/$f ;; esac
+		[ "$f" -nt "$out" ] && stale=1
+	done
+	[ "$stale" = 0 ] && return 0
 	if ! command -v clang >/dev/null; then
 		echo "SKIP: clang is not installed (apt-get install clang libclang-rt-14-dev)"
 		return 77
@@ -67,14 +76,6 @@ fuzz_build() {
 		echo "SKIP: development files missing for one of:$mods"
 		return 77
 	fi
-	local stale=0 f
-	[ -x "$out" ] || stale=1
-	for f in $srcs "$src"/common/*.h "$src"/central/*.h "$src"/agent/*.h \
-		"$src"/tests/fuzz/targets.sh; do
-		case $f in /*) ;; *) f=$src/$f ;; esac
-		[ "$f" -nt "$out" ] && stale=1
-	done
-	[ "$stale" = 0 ] && return 0
 	local abs=() i
 	for f in $srcs; do abs+=("$src/$f"); done
 	i="-I$src/common -I$src/agent -I$src/central -I$src/guest -I$src/netfilter"
