@@ -125,6 +125,13 @@ def req():
     write("req", "stop", json.dumps({"command": "stop", "uuid": WEB_1, "timeout_s": 30}))
     write("req", "snapshot", json.dumps({"command": "snapshot", "uuid": WEB_1, "image_id": "snap-1",
                                          "format": "qcow2"}))
+    # user data at the limit: 21 845 x "AAAA" + "AA==" is 65 536 bytes decoded (accepted);
+    # one more "AAAA" is 65 538 and "AAA=" 65 537 (both refused)
+    spawn = json.loads(read("proto", "command-spawn.body.json"))
+    for name, n, tail in (("user-data-64k", 21845, "AA=="), ("user-data-64k-plus", 21845, "AAAA"),
+                          ("user-data-64k-plus-1", 21845, "AAA=")):
+        body = dict(spawn, user_data="AAAA", x_fuzz_repeat=n, x_fuzz_tail=tail)
+        write("req", name, json.dumps(body))
     write("req", "console-log", json.dumps({"command": "console_log", "uuid": WEB_1, "max_bytes": 4096}))
 
 
