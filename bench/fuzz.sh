@@ -26,7 +26,7 @@ run_target() {
 		return
 	fi
 	work=$(mktemp -d /tmp/hv-fuzz-bench-XXXXXX)
-	mkdir -p "$work/corpus" && cp "$(fuzz_seeds "$src" "$t")"/* "$work/corpus/"
+	mkdir -p "$work/corpus" && fuzz_copy_seeds "$src" "$t" "$work/corpus"
 	start=$(date +%s)
 	(cd "$work" && TMPDIR=$work ASAN_OPTIONS="$FUZZ_ASAN_OPTIONS" "$out/fuzz-$t" \
 		-runs="$runs" -max_len=8192 -timeout=10 -print_final_stats=1 corpus \

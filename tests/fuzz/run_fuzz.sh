@@ -15,7 +15,7 @@ status=$?
 
 work=$(mktemp -d /tmp/hv-fuzz-XXXXXX)
 trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/corpus" && cp "$(fuzz_seeds "$src" "$target")"/* "$work/corpus/"
+mkdir -p "$work/corpus" && fuzz_copy_seeds "$src" "$target" "$work/corpus"
 cd "$work" || exit 1
 # TMPDIR: a target that needs files makes them under the run's own directory
 TMPDIR=$work ASAN_OPTIONS=$FUZZ_ASAN_OPTIONS "$build/fuzz-$target" \

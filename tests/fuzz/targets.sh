@@ -92,7 +92,9 @@ fuzz_build() {
 		"${abs[@]}" $flags -ldl -lpthread -o "$out.tmp" && mv "$out.tmp" "$out"
 }
 
-# fuzz_seeds SOURCE_ROOT TARGET: the committed seed corpus of TARGET.
-fuzz_seeds() {
-	echo "$1/tests/data/fuzz/$2"
+# fuzz_copy_seeds SOURCE_ROOT TARGET DIR: copies TARGET's committed seeds into DIR. A file
+# named crash-* there is the reproducer of an open bug (its check is enabled by
+# HV_FUZZ_OPEN_ISSUES=1, see fuzz_central.h): left out until the bug is fixed.
+fuzz_copy_seeds() {
+	find "$1/tests/data/fuzz/$2" -maxdepth 1 -type f ! -name 'crash-*' -exec cp {} "$3/" \;
 }
