@@ -5,7 +5,9 @@
 # corpus units, and the crashes (0 expected: any crash, leak or timeout is a bug; its
 # reproducer is kept in BUILD_DIR/tests/fuzz and the script exits 1). Each row is printed
 # when its target is done, and the whole table again at the end.
-# Usage: bench/fuzz.sh [BUILD_DIR] [RUNS]     (defaults: build, 1000000)
+# Usage: bench/fuzz.sh [BUILD_DIR] [RUNS] [TARGET...]  (defaults: build, 1000000, all)
+# HV_FUZZ_MAX_SECONDS=N stops each target after N seconds (its row then shows the executions
+# it made), for a machine too slow to make RUNS executions in the time there is.
 # Each target runs in a temp directory removed afterwards; nothing else is written. It takes
 # a while (the controller targets set up a controller per input): run it under nice.
 set -u
@@ -29,7 +31,7 @@ run_target() {
 	mkdir -p "$work/corpus" && fuzz_copy_seeds "$src" "$t" "$work/corpus"
 	start=$(date +%s)
 	(cd "$work" && TMPDIR=$work ASAN_OPTIONS="$FUZZ_ASAN_OPTIONS" "$out/fuzz-$t" \
-		-runs="$runs" -max_len=8192 -timeout=10 -print_final_stats=1 corpus \
+		-runs="$runs" -max_total_time="${HV_FUZZ_MAX_SECONDS:-0}" -max_len=8192 -timeout=10 -print_final_stats=1 corpus \
 		>"$work/log" 2>&1)
 	secs=$(($(date +%s) - start))
 	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/log")
@@ -54,15 +56,17 @@ run_target() {
 
 main() {
 	src=$(cd "$(dirname "$0")/.." && pwd)
-	local build=${1:-build} rows="" failed=0 t row
+	local build=${1:-build} rows="" failed=0 t row targets
 	runs=${2:-1000000}
+	shift 2 2>/dev/null || shift $#
+	targets=$*
 	mkdir -p "$build/tests/fuzz" || return 1
 	out=$(cd "$build/tests/fuzz" && pwd)
 	# shellcheck source=../tests/fuzz/targets.sh
 	. "$src/tests/fuzz/targets.sh"
 	echo "fuzzing, $runs executions per target ($(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg))"
 	header
-	for t in $FUZZ_TARGETS; do
+	for t in ${targets:-$FUZZ_TARGETS}; do
 		row=$(run_target "$t") || failed=1
 		echo "$row"
 		rows="$rows$row"$'\n'
