@@ -1,8 +1,10 @@
 /* fuzz_central.h - the controller as the central fuzz targets (fuzz_link.c, fuzz_api.c)
  * drive it, as tests/central/test_ctl_model.c does: an in-memory store, the agent link and
  * the service layer, two hosts that said HELLO and SNAPSHOT with servers in many states, and
- * two commands in flight. Built afresh for every input so each input runs alone; its ids
- * are the same every time (fuzz_det.c), so seeds can answer its commands. */
+ * two commands in flight. Each input runs alone: the hosts and servers are written once,
+ * each input gets a new agent link and service layer and queues the two commands inside a
+ * savepoint of the store that is rolled back afterwards; its ids are the same every time
+ * (fuzz_det.c), so seeds can answer its commands. */
 #ifndef HV_FUZZ_CENTRAL_H
 #define HV_FUZZ_CENTRAL_H
 
