@@ -29,8 +29,8 @@ fuzz_sources() {
 		agent/net.c common/lifecycle.c guest/sshkey.c -- jansson libzmq libsodium" ;;
 	sshkey) echo "tests/fuzz/fuzz_sshkey.c guest/sshkey.c -- libsodium" ;;
 	config) echo "tests/fuzz/fuzz_config.c common/config.c agent/agent_config.c
-		plugins/loader.c plugins/bundled.c drivers/fake/fake_config.c
-		drivers/libvirt/lv_config.c -- inih" ;;
+		common/proto.c common/json.c plugins/loader.c plugins/bundled.c
+		drivers/fake/fake_config.c drivers/libvirt/lv_config.c -- inih jansson libzmq" ;;
 	extraspecs) echo "tests/fuzz/fuzz_extraspecs.c drivers/libvirt/domxml.c -- libxml-2.0" ;;
 	netfilter) echo "tests/fuzz/fuzz_netfilter.c netfilter/model.c netfilter/diff.c
 		netfilter/render.c common/json.c -- jansson" ;;
