@@ -978,6 +978,38 @@ def case_inject_failure(wd):
     return agent, ctl
 
 
+def console(ctl, uid, cmd_id):
+    ctl.command(rid(), cmd_id, {"command": "console_log", "uuid": uid})
+    return ctl.result(cmd_id).body["data"]["output"]
+
+
+def case_rescue_disk_order(wd):
+    """Rescue: the guest's first disk is the rescue image, its second the original root disk;
+    unrescue boots the root disk alone again."""
+    agent, ctl = setup(wd)
+    agent.start()
+    ctl.handshake()
+    uid = str(uuid.uuid4())
+    ctl.command(rid(), "r-1", spawn_body(uid))
+    assert ctl.result("r-1").body["status"] == "ok"
+    ctl.command(rid(), "r-2", {"command": "rescue", "uuid": uid,
+                               "image": {"id": "rescue-img", "format": "raw"}})
+    res = ctl.result("r-2")
+    assert res.body["status"] == "ok", res.body
+    out = console(ctl, uid, "r-3")
+    boot = out[out.rindex("Linux version"):]
+    vda = boot.index("disk vda: rescue image rescue-img")
+    vdb = boot.index("disk vdb: root disk, image cirros")
+    assert vda < vdb, boot
+    ctl.command(rid(), "r-4", {"command": "unrescue", "uuid": uid})
+    assert ctl.result("r-4").body["status"] == "ok"
+    boot = console(ctl, uid, "r-5")
+    boot = boot[boot.rindex("Linux version"):]
+    assert "disk vda: root disk, image cirros" in boot, boot
+    assert "disk vdb" not in boot, boot
+    return agent, ctl
+
+
 CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}
 
 
