@@ -1,5 +1,6 @@
-/* drive.c - spawn spec -> guest_config -> config-2 ISO. Must never put a plaintext password
- * into the drive, and must wipe the hash buffer it made. */
+/* drive.c - spawn spec -> guest_config -> config-2 ISO. The admin password goes only to
+ * meta_data.json's admin_pass (as nova writes it); the user data reaches the drive as
+ * given. Keeps no copy of a secret. */
 #include "drive.h"
 
 #include <stdio.h>
@@ -10,7 +11,6 @@
 #if AGENT_WITH_DRIVE
 #include "configdrive.h"
 #include "metadata.h"
-#include "password.h"
 #include "sshkey.h"
 #endif
 
@@ -33,7 +33,6 @@ fill_and_write(const json_t *spec, const char *uuid, const struct drive_secrets 
 	       *p;
 	struct guest_config cfg = {.uuid = uuid};
 	struct guest_pubkey key = {.name = "key", .key = sec->key_data};
-	char hash[GUEST_HASH_MAX];
 	const char *k;
 	size_t n = 0, i;
 	int r;
@@ -76,17 +75,9 @@ fill_and_write(const json_t *spec, const char *uuid, const struct drive_secrets 
 	}
 	cfg.user_data = sec->user_data;
 	cfg.user_data_len = sec->user_data_len;
-	if (sec->admin_pass) {
-		if ((r = guest_password_hash(sec->admin_pass, GUEST_HASH_SHA512, hash, sizeof hash,
-					     err)) < 0) {
-			snprintf(err->field, sizeof err->field, "body.admin_pass");
-			return r;
-		}
-		cfg.admin_password_hash = hash;
-	}
-	r = guest_configdrive_write(&cfg, path, err);
-	explicit_bzero(hash, sizeof hash);
-	return r;
+	/* nova's place for it: meta_data.json admin_pass; the user data stays as given */
+	cfg.admin_pass = sec->admin_pass;
+	return guest_configdrive_write(&cfg, path, err);
 }
 #endif
 

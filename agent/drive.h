@@ -1,7 +1,7 @@
 /* drive.h - the agent's use of the config drive builder (guest/configdrive.h): maps a
  * validated spawn spec plus its secrets to a guest_config and writes the ISO. The admin
- * password is hashed here (SHA-512 crypt) and only the hash reaches the drive. Never logs;
- * never keeps a secret. Without libisofs in the build every call is -EOPNOTSUPP. */
+ * password reaches only meta_data.json's admin_pass (nova's place for it); the drive file
+ * is mode 0600. Never logs; never keeps a secret. Without libisofs in the build every call is -EOPNOTSUPP. */
 #ifndef HV_AGENT_DRIVE_H
 #define HV_AGENT_DRIVE_H
 
