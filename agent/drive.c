@@ -3,6 +3,7 @@
  * given. Keeps no copy of a secret. */
 #include "drive.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,5 +101,36 @@ drive_write(const json_t *spec, const char *uuid, const struct drive_secrets *se
 #else
 	return hv_error_set(err, -EOPNOTSUPP, "body.config_drive",
 			    "body.config_drive: this agent was built without config drive support");
+#endif
+}
+
+int
+drive_rewrite(const json_t *spec, const char *uuid, const struct drive_secrets *sec,
+	      const char *path, struct hv_error *err)
+{
+#if AGENT_WITH_DRIVE
+	struct drive_secrets kept = *sec;
+	unsigned char *ud = NULL;
+	size_t len = 0;
+	int r;
+
+	/* the old drive is the only copy of the user data the instance was given */
+	if (!sec->user_data) {
+		r = guest_configdrive_read_file(path, "openstack/latest/user_data", &ud, &len,
+						NULL);
+		if (r < 0 && r != -ENOENT)
+			return hv_error_set(err, r, "config_drive",
+					    "cannot read the user data of %s to rebuild it", path);
+		kept.user_data = ud;
+		kept.user_data_len = len;
+	}
+	r = drive_write(spec, uuid, &kept, path, err);
+	if (ud) {
+		explicit_bzero(ud, len);
+		free(ud);
+	}
+	return r;
+#else
+	return drive_write(spec, uuid, sec, path, err);
 #endif
 }

@@ -24,5 +24,9 @@ bool drive_supported(void);
  * request field ("body.key_data", "body.ports[0].fixed_ips") where one is at fault. */
 int drive_write(const json_t *spec, const char *uuid, const struct drive_secrets *sec,
 		const char *path, struct hv_error *err);
+/* The same for a rebuild: the drive at path is replaced, keeping its user data when sec
+ * gives none (the old drive is the agent's only copy of it). */
+int drive_rewrite(const json_t *spec, const char *uuid, const struct drive_secrets *sec,
+		  const char *path, struct hv_error *err);
 
 #endif

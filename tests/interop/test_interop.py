@@ -1011,6 +1011,44 @@ def case_rescue_disk_order(wd):
     return agent, ctl
 
 
+def case_rebuild_config_drive(wd):
+    """Rebuild with a new key and password builds the config drive again as spawn does: the
+    new key and admin_pass are on it, the old ones are gone, and the user data the server
+    was created with is kept byte for byte."""
+    import base64
+    agent, ctl = setup(wd)
+    agent.start()
+    hello, _ = ctl.handshake()
+    if "config_drive" not in hello.body["capabilities"]:
+        print("SKIP: this hvagent was built without config drive support (libisofs)")
+        sys.exit(77)
+    old_key = ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9o"
+               "kWi0dh2l9GKJl old@key")
+    new_key = ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGsN9NMU3DY54Je2XYHctrFOcK3N43SGr"
+               "/eXzpYy6G1j new@key")
+    user_data = b"\x1f\x8b\x08\x00 not really gzip, but bytes all the same\n"
+    uid = str(uuid.uuid4())
+    body = spawn_body(uid)
+    body.update(config_drive=True, key_data=old_key, admin_pass="old-pass-1",
+                user_data=base64.b64encode(user_data).decode())
+    ctl.command(rid(), "rb-1", body)
+    assert ctl.result("rb-1").body["status"] == "ok"
+    path = os.path.join(wd, "drives", uid + ".config")
+    iso = open(path, "rb").read()
+    assert b"old@key" in iso and b'"admin_pass":"old-pass-1"' in iso
+    ctl.command(rid(), "rb-2", {"command": "rebuild", "uuid": uid,
+                                "image": {"id": "cirros-2", "format": "qcow2"},
+                                "key_data": new_key, "admin_pass": "new-pass-2"})
+    res = ctl.result("rb-2")
+    assert res.body["status"] == "ok", res.body
+    iso = open(path, "rb").read()
+    assert b"new@key" in iso and b'"admin_pass":"new-pass-2"' in iso, "not rebuilt"
+    assert b"old@key" not in iso and b"old-pass-1" not in iso, "the old secrets stayed"
+    assert user_data in iso, "the user data was lost"
+    assert b"new-pass-2" not in agent.log_text().encode()
+    return agent, ctl
+
+
 CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}
 
 
