@@ -6,7 +6,8 @@
                            and user data it found there.
   guest_config.py inject   [guest] inject_key / inject_password on, an ext4 root disk: the
                            guest mounts its disk and prints root's authorized_keys and shadow
-                           hash; the hash must verify against the requested password."""
+                           hash; the hash must verify against the requested password; then
+                           the same after a rebuild with a new key and password."""
 import hashlib
 import json
 import os
@@ -19,6 +20,9 @@ from wf import check, hv_ok, states
 FLAVOR = "vcpus=1,ram=256,disk=1"
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOpEr9t7Gq4Jd2vQm2+RkKkq2d0N8e6Zk1u1cD4hvT2e ops@example"
 PASSWORD = "Tiny-guest-0wns-this"
+KEY2 = ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGsN9NMU3DY54Je2XYHctrFOcK3N43SGr/eXzpYy6G1j "
+        "rebuilt@example")
+PASSWORD2 = "Rebuilt-guest-0wns-it"
 
 
 def files(c):
@@ -114,6 +118,23 @@ def inject(c):
         ls = subprocess.run(["debugfs", "-R", "ls -a /root", base], capture_output=True, text=True)
         check(ls.returncode == 0 and ".ssh" not in ls.stdout,
               "the image in the store is untouched: the key went into the instance's own disk")
+    # rebuild injects exactly as spawn does: the new key, a hash of the new password
+    keyfile2 = c.path("rebuilt.pub")
+    with open(keyfile2, "w") as f:
+        f.write(KEY2 + "\n")
+    hv_ok(c, "server", "rebuild", "inj-1", *c.image_args("tiny-root"), "--key-file", keyfile2,
+          "--admin-pass", PASSWORD2, "--wait", timeout=700)
+    check(states(c, "inj-1") == ("active", None, "running"), "rebuilt, inj-1 is active/running")
+    c.wait_lines("inj-1", "HVGUEST-READY", 2)
+    got = values(c, "inj-1", "ROOT")
+    first = [k for k, _ in got].index("shadow")
+    again = got[first + 1:]
+    print("# after the rebuild the guest printed: %s" % [(k, v[:12] + "...") for k, v in again])
+    check([v for k, v in again if k == "key"] == [KEY2],
+          "the rebuilt guest's authorized_keys holds exactly the new key")
+    shadow = dict(again).get("shadow", "")
+    check(crypt.crypt(PASSWORD2, shadow) == shadow,
+          "and root's hash verifies against the new password")
     hv_ok(c, "server", "delete", "inj-1", "--wait")
     check(not os.path.exists(os.path.join(c.instances, s["uuid"])), "no disk is left")
 
