@@ -1,7 +1,9 @@
-/* drive.c - spawn spec -> guest_config -> config-2 ISO. Must never put a plaintext password
- * into the drive, and must wipe the hash buffer it made. */
+/* drive.c - spawn spec -> guest_config -> config-2 ISO. The admin password goes only to
+ * meta_data.json's admin_pass (as nova writes it); the user data reaches the drive as
+ * given. Keeps no copy of a secret. */
 #include "drive.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,7 +12,6 @@
 #if AGENT_WITH_DRIVE
 #include "configdrive.h"
 #include "metadata.h"
-#include "password.h"
 #include "sshkey.h"
 #endif
 
@@ -33,7 +34,6 @@ fill_and_write(const json_t *spec, const char *uuid, const struct drive_secrets 
 	       *p;
 	struct guest_config cfg = {.uuid = uuid};
 	struct guest_pubkey key = {.name = "key", .key = sec->key_data};
-	char hash[GUEST_HASH_MAX];
 	const char *k;
 	size_t n = 0, i;
 	int r;
@@ -76,17 +76,9 @@ fill_and_write(const json_t *spec, const char *uuid, const struct drive_secrets 
 	}
 	cfg.user_data = sec->user_data;
 	cfg.user_data_len = sec->user_data_len;
-	if (sec->admin_pass) {
-		if ((r = guest_password_hash(sec->admin_pass, GUEST_HASH_SHA512, hash, sizeof hash,
-					     err)) < 0) {
-			snprintf(err->field, sizeof err->field, "body.admin_pass");
-			return r;
-		}
-		cfg.admin_password_hash = hash;
-	}
-	r = guest_configdrive_write(&cfg, path, err);
-	explicit_bzero(hash, sizeof hash);
-	return r;
+	/* nova's place for it: meta_data.json admin_pass; the user data stays as given */
+	cfg.admin_pass = sec->admin_pass;
+	return guest_configdrive_write(&cfg, path, err);
 }
 #endif
 
@@ -109,5 +101,36 @@ drive_write(const json_t *spec, const char *uuid, const struct drive_secrets *se
 #else
 	return hv_error_set(err, -EOPNOTSUPP, "body.config_drive",
 			    "body.config_drive: this agent was built without config drive support");
+#endif
+}
+
+int
+drive_rewrite(const json_t *spec, const char *uuid, const struct drive_secrets *sec,
+	      const char *path, struct hv_error *err)
+{
+#if AGENT_WITH_DRIVE
+	struct drive_secrets kept = *sec;
+	unsigned char *ud = NULL;
+	size_t len = 0;
+	int r;
+
+	/* the old drive is the only copy of the user data the instance was given */
+	if (!sec->user_data) {
+		r = guest_configdrive_read_file(path, "openstack/latest/user_data", &ud, &len,
+						NULL);
+		if (r < 0 && r != -ENOENT)
+			return hv_error_set(err, r, "config_drive",
+					    "cannot read the user data of %s to rebuild it", path);
+		kept.user_data = ud;
+		kept.user_data_len = len;
+	}
+	r = drive_write(spec, uuid, &kept, path, err);
+	if (ud) {
+		explicit_bzero(ud, len);
+		free(ud);
+	}
+	return r;
+#else
+	return drive_write(spec, uuid, sec, path, err);
 #endif
 }

@@ -1,7 +1,7 @@
 /* drive.h - the agent's use of the config drive builder (guest/configdrive.h): maps a
  * validated spawn spec plus its secrets to a guest_config and writes the ISO. The admin
- * password is hashed here (SHA-512 crypt) and only the hash reaches the drive. Never logs;
- * never keeps a secret. Without libisofs in the build every call is -EOPNOTSUPP. */
+ * password reaches only meta_data.json's admin_pass (nova's place for it); the drive file
+ * is mode 0600. Never logs; never keeps a secret. Without libisofs in the build every call is -EOPNOTSUPP. */
 #ifndef HV_AGENT_DRIVE_H
 #define HV_AGENT_DRIVE_H
 
@@ -24,5 +24,9 @@ bool drive_supported(void);
  * request field ("body.key_data", "body.ports[0].fixed_ips") where one is at fault. */
 int drive_write(const json_t *spec, const char *uuid, const struct drive_secrets *sec,
 		const char *path, struct hv_error *err);
+/* The same for a rebuild: the drive at path is replaced, keeping its user data when sec
+ * gives none (the old drive is the agent's only copy of it). */
+int drive_rewrite(const json_t *spec, const char *uuid, const struct drive_secrets *sec,
+		  const char *path, struct hv_error *err);
 
 #endif

@@ -36,11 +36,11 @@ drive_path(struct agent *a, const char *uuid, char *buf, size_t size)
 	snprintf(buf, size, "%s/%s.config", a->drive_dir, uuid);
 }
 
-/* Spawn with injection: the driver defined the guest stopped; write the key and/or the
- * password hash into its root disk, then start it when asked. The instance stays defined
- * (and goes to error) when injection fails. */
+/* Spawn and rebuild with injection: the driver left the guest defined and stopped; write
+ * the key and/or the password hash into its root disk, then start it when `start`. The
+ * instance stays defined (and goes to error) when injection fails. */
 static int
-inject_and_start(struct agent *a, struct job *j, bool key, bool password)
+inject_and_start(struct agent *a, struct job *j, bool key, bool password, bool start)
 {
 	const struct hvd_driver *d = a->ops;
 	const char *project = json_string_value(json_object_get(j->spec, "project_id"));
@@ -61,9 +61,47 @@ inject_and_start(struct agent *a, struct job *j, bool key, bool password)
 	if (r < 0)
 		return r;
 	j->data = json_pack("{s:{s:b, s:b}}", "injected", "key", key, "password", password);
-	if (j->req.power_on)
+	if (start)
 		r = d->power_on(a->host, j->req.uuid, &j->err);
 	return r;
+}
+
+/* What spawn and rebuild both decide from the request and the host's [guest] settings. */
+struct custom {
+	bool drive;    /* the instance has a config drive */
+	bool key;      /* inject the key into the root disk */
+	bool password; /* inject the password hash into the root disk */
+};
+
+static struct custom
+custom_of(struct agent *a, struct job *j)
+{
+	return (struct custom){
+		.drive = json_is_true(json_object_get(j->spec, "config_drive")) ||
+			 a->o.force_config_drive,
+		.key = a->inj && a->o.inject_key && j->req.key_data,
+		.password = a->inj && a->o.inject_password && j->req.secret,
+	};
+}
+
+/* Builds the config drive from the request's key, password and user data (spawn), or again
+ * for a rebuild (keeping the old drive's user data when the rebuild gives none). */
+static int
+drive_build(struct agent *a, struct job *j, bool rebuild, char *drive, size_t size)
+{
+	struct drive_secrets sec = {j->req.secret, j->req.key_data, j->req.user_data,
+				    j->req.user_data_len};
+
+	drive_path(a, j->req.uuid, drive, size);
+	/* 0711: qemu's user on a stock libvirtd searches it to open the drive (libvirt gives
+	 * the 0600 file to that user for the guest's run); nobody can list it. */
+	if (mkdir(a->drive_dir, 0711) == 0)
+		(void)chmod(a->drive_dir, 0711);
+	else if (errno != EEXIST)
+		return hv_error_set(&j->err, -errno, "config_drive_dir", "creating %s: %s",
+				    a->drive_dir, strerror(errno));
+	return rebuild ? drive_rewrite(j->spec, j->req.uuid, &sec, drive, &j->err)
+		       : drive_write(j->spec, j->req.uuid, &sec, drive, &j->err);
 }
 
 /* One function per command. Each runs on a worker with the job's view (spawn, resize,
@@ -74,35 +112,23 @@ static int
 cmd_spawn(struct agent *a, struct job *j)
 {
 	struct hvd_instance_spec *spec = &j->view.spec;
-	bool want =
-		json_is_true(json_object_get(j->spec, "config_drive")) || a->o.force_config_drive;
+	struct custom c = custom_of(a, j);
 	char drive[PATH_MAX + 64];
-	bool key = a->inj && a->o.inject_key && j->req.key_data;
-	bool password = a->inj && a->o.inject_password && j->req.secret;
 	int r;
 
 	/* injected guests start only once their disk is written */
-	spec->power_on = j->req.power_on && !key && !password;
-	if (want) {
-		struct drive_secrets sec = {j->req.secret, j->req.key_data, j->req.user_data,
-					    j->req.user_data_len};
-
-		drive_path(a, j->req.uuid, drive, sizeof drive);
-		if (mkdir(a->drive_dir, 0700) < 0 && errno != EEXIST)
-			r = hv_error_set(&j->err, -errno, "config_drive_dir", "creating %s: %s",
-					 a->drive_dir, strerror(errno));
-		else
-			r = drive_write(j->spec, j->req.uuid, &sec, drive, &j->err);
-		if (r < 0)
+	spec->power_on = j->req.power_on && !c.key && !c.password;
+	if (c.drive) {
+		if ((r = drive_build(a, j, false, drive, sizeof drive)) < 0)
 			return r;
 		spec->config_drive_path = drive;
 	}
 	r = a->ops->spawn(a->host, spec, &j->err);
 	spec->config_drive_path = NULL; /* drive is gone with this frame */
-	if (r < 0 && want)
+	if (r < 0 && c.drive)
 		unlink(drive); /* nothing is left behind on failure */
-	if (r >= 0 && (key || password))
-		r = inject_and_start(a, j, key, password);
+	if (r >= 0 && (c.key || c.password))
+		r = inject_and_start(a, j, c.key, c.password, j->req.power_on);
 	return r;
 }
 
@@ -169,7 +195,16 @@ cmd_resume(struct agent *a, struct job *j)
 static int
 cmd_resize(struct agent *a, struct job *j)
 {
-	return a->ops->resize(a->host, &j->view.spec, &j->err);
+	char drive[PATH_MAX + 64];
+	int r;
+
+	/* the new definition keeps the instance's config drive */
+	drive_path(a, j->req.uuid, drive, sizeof drive);
+	if (a->drive_dir[0] && access(drive, F_OK) == 0)
+		j->view.spec.config_drive_path = drive;
+	r = a->ops->resize(a->host, &j->view.spec, &j->err);
+	j->view.spec.config_drive_path = NULL;
+	return r;
 }
 
 static int
@@ -184,10 +219,41 @@ cmd_revert_resize(struct agent *a, struct job *j)
 	return a->ops->revert_resize(a->host, j->req.uuid, &j->err);
 }
 
+/* Rebuild customizes the new root disk exactly as spawn does: the config drive is built
+ * again with the rebuild's key and password, and the key and password are injected when
+ * the host injects. The guest is stopped first so the driver leaves it off until then. */
 static int
 cmd_rebuild(struct agent *a, struct job *j)
 {
-	return a->ops->rebuild(a->host, &j->view.spec, &j->err);
+	struct hvd_instance_spec *spec = &j->view.spec;
+	struct custom c = custom_of(a, j);
+	bool start = spec->power_on;
+	char drive[PATH_MAX + 64];
+	int r;
+
+	if (c.drive) {
+		if ((r = drive_build(a, j, true, drive, sizeof drive)) < 0)
+			return r;
+		spec->config_drive_path = drive; /* the new definition keeps the cdrom */
+	}
+	if (c.key || c.password) {
+		struct hvd_instance_info info = {.struct_size = sizeof info};
+
+		if ((r = a->ops->get_instance(a->host, j->req.uuid, &info, &j->err)) < 0)
+			goto out;
+		if (info.power_state != HVD_POWER_SHUTDOWN &&
+		    (r = a->ops->power_off(a->host, j->req.uuid, a->o.shutdown_timeout_s,
+					   &j->err)) < 0)
+			goto out;
+		spec->power_on = false;
+	}
+	r = a->ops->rebuild(a->host, spec, &j->err);
+	if (r >= 0 && (c.key || c.password))
+		r = inject_and_start(a, j, c.key, c.password, start);
+out:
+	spec->config_drive_path = NULL;
+	spec->power_on = start;
+	return r;
 }
 
 static int

@@ -226,3 +226,72 @@ guest_configdrive_write(const struct guest_config *cfg, const char *path, struct
 	guest_drive_tree_free(tree);
 	return r;
 }
+
+int
+guest_configdrive_read_file(const char *iso, const char *path, unsigned char **ret, size_t *ret_len,
+			    struct hv_error *err)
+{
+	IsoDataSource *src = NULL;
+	IsoReadOpts *opts = NULL;
+	IsoImage *img = NULL;
+	IsoNode *node = NULL;
+	IsoStream *st;
+	unsigned char *buf = NULL;
+	size_t len = 0;
+	char abs[128];
+	int r;
+
+	*ret = NULL;
+	*ret_len = 0;
+	pthread_once(&iso_once, iso_setup);
+	if (iso_init_result < 0)
+		return hv_error_set(err, -EIO, "", "libisofs: initialisation failed");
+	if (access(iso, R_OK) < 0)
+		return hv_error_set(err, -errno, "", "%s: %s", iso, strerror(errno));
+	snprintf(abs, sizeof abs, "/%s", path);
+	r = -EIO;
+	if (iso_data_source_new_from_file(iso, &src) < 0 || iso_read_opts_new(&opts, 0) < 0 ||
+	    iso_image_new(GUEST_CONFIGDRIVE_LABEL, &img) < 0 ||
+	    iso_image_import(img, src, opts, NULL) < 0) {
+		hv_error_set(err, r, "", "%s: not a readable ISO image", iso);
+		goto out;
+	}
+	if (iso_tree_path_to_node(img, abs, &node) != 1 || iso_node_get_type(node) != LIBISO_FILE) {
+		r = hv_error_set(err, -ENOENT, "", "%s: no %s", iso, path);
+		goto out;
+	}
+	st = iso_file_get_stream((IsoFile *)node);
+	if (!st || iso_stream_open(st) < 0) {
+		hv_error_set(err, r, "", "%s: cannot open %s", iso, path);
+		goto out;
+	}
+	/* the drive's documents are small: user_data is at most GUEST_USER_DATA_MAX */
+	buf = malloc(GUEST_USER_DATA_MAX + 1);
+	while (buf && len <= GUEST_USER_DATA_MAX) {
+		int n = iso_stream_read(st, buf + len, GUEST_USER_DATA_MAX + 1 - len);
+		if (n <= 0) {
+			r = n < 0 ? -EIO : 0;
+			break;
+		}
+		len += (size_t)n;
+	}
+	iso_stream_close(st);
+	if (!buf)
+		r = hv_error_set(err, -ENOMEM, "", "out of memory");
+	else if (r < 0 || len > GUEST_USER_DATA_MAX)
+		r = hv_error_set(err, -EIO, "", "%s: cannot read %s", iso, path);
+	if (r == 0) {
+		*ret = buf;
+		*ret_len = len;
+		buf = NULL;
+	}
+out:
+	if (buf) {
+		explicit_bzero(buf, GUEST_USER_DATA_MAX + 1);
+		free(buf);
+	}
+	iso_image_unref(img);
+	iso_read_opts_free(opts);
+	iso_data_source_unref(src);
+	return r;
+}

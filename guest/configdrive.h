@@ -22,4 +22,10 @@ int guest_configdrive_write(const struct guest_config *cfg, const char *path, st
 int guest_configdrive_write_tree(const struct guest_drive_tree *tree, const char *path,
 				 struct hv_error *err);
 
+/* Reads one document of an existing drive (`path` relative, "openstack/latest/user_data"),
+ * at most GUEST_USER_DATA_MAX bytes, into *ret (caller frees; wipe it: it may be user
+ * data). -ENOENT when the drive or the document is absent. */
+int guest_configdrive_read_file(const char *iso, const char *path, unsigned char **ret,
+				size_t *ret_len, struct hv_error *err);
+
 #endif

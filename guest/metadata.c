@@ -13,7 +13,6 @@
 #include "ids.h"
 
 #include "base64.h"
-#include "password.h"
 #include "sshkey.h"
 
 /* ------------------------------------------------------------------ validation */
@@ -122,13 +121,6 @@ validate_nic(const struct guest_nic *nic, size_t i, struct hv_error *err)
 	return 0;
 }
 
-static bool
-starts_with(const unsigned char *p, size_t n, const char *prefix)
-{
-	size_t k = strlen(prefix);
-	return n >= k && strncasecmp((const char *)p, prefix, k) == 0;
-}
-
 static int
 validate(const struct guest_config *c, struct hv_error *err)
 {
@@ -193,29 +185,10 @@ validate(const struct guest_config *c, struct hv_error *err)
 	if (c->user_data_len && !c->user_data)
 		return hv_error_set(err, -EINVAL, "user_data", "user_data: length without data");
 
-	if (c->admin_password_hash) {
-		r = guest_password_hash_check(c->admin_password_hash, "admin_password", err);
-		if (r < 0)
-			return r;
-		/* cloud-init's chpasswd list treats anything but $1$/$2a$/$2y$/$5$/$6$ as a
-		 * plaintext password and would set the hash itself as the password. */
-		if (strncmp(c->admin_password_hash, "$6$", 3) != 0)
-			return hv_error_set(
-				err, -EINVAL, "admin_password",
-				"admin_password: the config drive needs a $6$ (SHA-512) hash");
-		if (c->admin_user && !guest_user_name_valid(c->admin_user))
-			return hv_error_set(
-				err, -EINVAL, "admin_user",
-				"admin_user: a login name ([a-z_][a-z0-9_-]*, at most 32)");
-		/* Combining needs a MIME multipart message; nested archives are not supported. */
-		if (c->user_data_len &&
-		    (starts_with(c->user_data, c->user_data_len, "\x1f\x8b") ||
-		     starts_with(c->user_data, c->user_data_len, "Content-Type:")))
-			return hv_error_set(
-				err, -EINVAL, "user_data",
-				"user_data: compressed or MIME user data cannot be combined "
-				"with admin_password");
-	}
+	/* Any UTF-8 text: the JSON encoder refuses the rest (named admin_pass there). */
+	if (c->admin_pass && (!*c->admin_pass || strlen(c->admin_pass) > GUEST_ADMIN_PASS_MAX))
+		return hv_error_set(err, -EINVAL, "admin_pass", "admin_pass: 1-%d bytes",
+				    GUEST_ADMIN_PASS_MAX);
 
 	if (c->n_nics > GUEST_NICS_MAX)
 		return hv_error_set(err, -EINVAL, "nics", "nics: at most %d", GUEST_NICS_MAX);
@@ -237,35 +210,6 @@ validate(const struct guest_config *c, struct hv_error *err)
 }
 
 /* ------------------------------------------------------------------ encoding */
-
-/* MIME (RFC 2045) wants base64 in lines of at most 76 characters: the text of
- * hv_base64_encode with CRLF after every full line but the last. */
-static char *
-base64_mime(const unsigned char *in, size_t len)
-{
-	char *flat = hv_base64_encode(in, len), *out;
-	size_t n, o = 0;
-
-	if (!flat)
-		return NULL;
-	n = strlen(flat);
-	if (!(out = malloc(n + n / 76 * 2 + 1))) {
-		free(flat);
-		return NULL;
-	}
-	for (size_t i = 0; i < n; i += 76) {
-		size_t line = n - i < 76 ? n - i : 76;
-		memcpy(out + o, flat + i, line);
-		o += line;
-		if (i + 76 < n) {
-			out[o++] = '\r';
-			out[o++] = '\n';
-		}
-	}
-	out[o] = '\0';
-	free(flat);
-	return out;
-}
 
 /* jansson returns NULL for invalid UTF-8; the caller turns that into a field error. */
 static int
@@ -329,6 +273,8 @@ build_meta_data(const struct guest_config *c, const unsigned char *seed, struct 
 		json_object_set(md, "meta", meta);
 	if (!bad && set_str(md, "random_seed", seed64) < 0)
 		bad = "random_seed";
+	if (!bad && c->admin_pass && set_str(md, "admin_pass", c->admin_pass) < 0)
+		bad = "admin_pass";
 out:
 	json_decref(pk);
 	json_decref(keys);
@@ -434,63 +380,6 @@ build_ec2_meta_data(const struct guest_config *c)
 	return md;
 }
 
-/* "#cloud-config" followed by JSON, which is valid YAML: the hash is encoded, not pasted. */
-static char *
-build_password_cloud_config(const struct guest_config *c)
-{
-	const char *user = c->admin_user ? c->admin_user : "root";
-	size_t n = strlen(user) + strlen(c->admin_password_hash) + 2;
-	char *entry = malloc(n), *body = NULL, *out = NULL;
-	json_t *doc = NULL;
-
-	if (!entry)
-		return NULL;
-	snprintf(entry, n, "%s:%s", user, c->admin_password_hash);
-	doc = json_pack("{s:{s:b,s:[s]}}", "chpasswd", "expire", 0, "list", entry);
-	body = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
-	if (body && asprintf(&out, "#cloud-config\n%s\n", body) < 0)
-		out = NULL;
-	explicit_bzero(entry, n);
-	free(entry);
-	if (body) {
-		explicit_bzero(body, strlen(body));
-		free(body);
-	}
-	json_decref(doc);
-	return out;
-}
-
-/* The user's script plus the password part as one MIME multipart message. The user's part
- * is base64 (binary-safe, so it can never contain the boundary) and typed
- * text/x-not-multipart so cloud-init detects its kind (#!, #cloud-config, ...) itself. */
-static char *
-build_multipart(const char *password_part, const unsigned char *ud, size_t ud_len)
-{
-	static const char boundary[] = "==hvagent-config-2-boundary==";
-	char *b64 = base64_mime(ud, ud_len), *out = NULL;
-
-	if (!b64)
-		return NULL;
-	if (asprintf(&out,
-		     "Content-Type: multipart/mixed; boundary=\"%s\"\r\n"
-		     "MIME-Version: 1.0\r\n\r\n"
-		     "--%s\r\n"
-		     "Content-Type: text/cloud-config; charset=\"us-ascii\"\r\n"
-		     "Content-Transfer-Encoding: 7bit\r\n"
-		     "Content-Disposition: attachment; filename=\"admin-password.cfg\"\r\n\r\n"
-		     "%s\r\n"
-		     "--%s\r\n"
-		     "Content-Type: text/x-not-multipart\r\n"
-		     "Content-Transfer-Encoding: base64\r\n"
-		     "Content-Disposition: attachment; filename=\"user-data\"\r\n\r\n"
-		     "%s\r\n"
-		     "--%s--\r\n",
-		     boundary, boundary, password_part, boundary, b64, boundary) < 0)
-		out = NULL;
-	free(b64);
-	return out;
-}
-
 /* ------------------------------------------------------------------ the tree */
 
 static int
@@ -550,7 +439,6 @@ guest_drive_tree_build(const struct guest_config *c, struct guest_drive_tree **r
 	unsigned char seed[GUEST_RANDOM_SEED_LEN];
 	struct guest_drive_tree *t = NULL;
 	json_t *md = NULL, *nd = NULL, *vd = NULL, *ec2 = NULL;
-	char *pw_part = NULL, *multipart = NULL;
 	const unsigned char *ud;
 	size_t ud_len;
 	char path[64];
@@ -583,27 +471,16 @@ guest_drive_tree_build(const struct guest_config *c, struct guest_drive_tree **r
 	if (!t || !nd || !vd || (c->ec2 && !ec2))
 		goto fail_nomem;
 
-	if (c->admin_password_hash) {
-		pw_part = build_password_cloud_config(c);
-		if (!pw_part)
-			goto fail_nomem;
-		if (ud_len) {
-			multipart = build_multipart(pw_part, ud, ud_len);
-			if (!multipart)
-				goto fail_nomem;
-			ud = (const unsigned char *)multipart;
-		} else {
-			ud = (const unsigned char *)pw_part;
-		}
-		ud_len = strlen((const char *)ud);
-	}
-
 	for (size_t v = 0; v < 2; v++) {
 		snprintf(path, sizeof path, "openstack/%s/meta_data.json", versions[v]);
 		if (tree_add_json(t, path, md) < 0)
 			goto fail_nomem;
+		/* nova writes "{}" when it has no vendor data, and vendor_data2.json from
+		 * 2016-10-06 (newton) on: only "latest" is that recent here. */
 		snprintf(path, sizeof path, "openstack/%s/vendor_data.json", versions[v]);
 		if (tree_add_json(t, path, vd) < 0)
+			goto fail_nomem;
+		if (v == 0 && tree_add_json(t, "openstack/latest/vendor_data2.json", vd) < 0)
 			goto fail_nomem;
 		snprintf(path, sizeof path, "openstack/%s/network_data.json", versions[v]);
 		if (c->n_nics && tree_add_json(t, path, nd) < 0)
@@ -627,14 +504,6 @@ fail_nomem:
 	r = hv_error_set(err, -ENOMEM, "", "out of memory building the config drive documents");
 out:
 	explicit_bzero(seed, sizeof seed);
-	if (pw_part) {
-		explicit_bzero(pw_part, strlen(pw_part));
-		free(pw_part);
-	}
-	if (multipart) {
-		explicit_bzero(multipart, strlen(multipart));
-		free(multipart);
-	}
 	json_decref(md);
 	json_decref(nd);
 	json_decref(vd);

@@ -4,9 +4,10 @@
  * JSON encoding only (jansson), no files, no logging. configdrive.h turns the result into
  * an ISO image.
  *
- * Must never put a plaintext password into any document (only a "$6$"/"$y$" hash, as a
- * cloud-config chpasswd entry in user_data), and never printf a request string into JSON
- * or YAML: everything goes through the encoder. */
+ * The user's data reaches user_data byte for byte, whatever it is (script, #cloud-config,
+ * gzip, MIME): it is never rewritten. The admin password goes where nova puts it,
+ * meta_data.json's admin_pass (cloud-init and cloudbase-init read it there), and nowhere
+ * else. Never printf a request string into JSON: everything goes through the encoder. */
 #ifndef GUEST_METADATA_H
 #define GUEST_METADATA_H
 
@@ -21,6 +22,7 @@
 #define GUEST_KEYS_MAX 16
 #define GUEST_NICS_MAX 16
 #define GUEST_DNS_MAX 8
+#define GUEST_ADMIN_PASS_MAX 255 /* bytes */
 /* The dated version directory written next to "latest": the first release with
  * network_data.json (Liberty), a version every cloud-init since 0.7.7 knows. */
 #define GUEST_OPENSTACK_VERSION "2015-10-15"
@@ -60,10 +62,12 @@ struct guest_config {
 	size_t n_meta;
 	const unsigned char *user_data; /* the customization script, raw bytes, may be NULL */
 	size_t user_data_len;
-	/* Hash ("$6$"...) of the admin password, delivered as cloud-config chpasswd for
-	 * `admin_user` (default "root"); NULL for none. Never a plaintext password. */
+	/* The admin password as the user gave it, written to meta_data.json as admin_pass
+	 * (nova's place for it); NULL for none. UTF-8, 1-GUEST_ADMIN_PASS_MAX bytes. */
+	const char *admin_pass;
+	/* Ignored: the drive no longer carries a hash. Still set by bench/guest_configdrive.c;
+	 * goes away with that line. */
 	const char *admin_password_hash;
-	const char *admin_user;
 	const struct guest_nic *nics;
 	size_t n_nics;
 	const char *const *dns; /* name server literals */
@@ -82,7 +86,7 @@ struct guest_drive_file {
 
 struct guest_drive_tree {
 	size_t n;
-	struct guest_drive_file files[16];
+	struct guest_drive_file files[20];
 };
 
 /* Validates cfg and builds every document of the drive. On success *ret is a new tree the
@@ -90,7 +94,7 @@ struct guest_drive_tree {
  * getrandom error) with err naming the field ("nics[1].address") and *ret untouched. */
 int guest_drive_tree_build(const struct guest_config *cfg, struct guest_drive_tree **ret,
 			   struct hv_error *err);
-/* NULL-safe. Wipes the documents: user_data may hold a password hash. */
+/* NULL-safe. Wipes the documents: meta_data.json may hold the admin password. */
 void guest_drive_tree_free(struct guest_drive_tree *tree);
 /* The file at `path`, or NULL. */
 const struct guest_drive_file *

@@ -662,6 +662,14 @@ fake_boot(struct fake_instance *i, uint64_t now, const char *image)
 	fake_log_at(i, 0, "Command line: console=ttyS0 root=/dev/vda1 image=%s", image);
 	fake_log_at(i, 0, "smpboot: Allowing %" PRIu32 " CPUs", i->flavor.vcpus);
 	fake_log_at(i, 0, "Memory: %" PRIu64 "K available", i->flavor.ram_mb * 1024);
+	/* The disks in the order the guest sees them: in rescue the rescue disk is vda (the
+	 * first PCI slot, as the libvirt driver lays it out) and the root disk vdb. */
+	if (i->rescue_image_id[0]) {
+		fake_log_at(i, 0, "fake-init: disk vda: rescue image %s", i->rescue_image_id);
+		fake_log_at(i, 0, "fake-init: disk vdb: root disk, image %s", i->image_id);
+	} else {
+		fake_log_at(i, 0, "fake-init: disk vda: root disk, image %s", i->image_id);
+	}
 	fake_log_at(i, 0, "fake-init: hostname %s, %zu ports, config drive %s", i->hostname,
 		    i->n_ports, i->config_drive ? "attached" : "none");
 	fake_log_at(i, 0, "%s login:", i->hostname);

@@ -1,7 +1,10 @@
-/* caps.c - capabilities XML -> host NUMA cells. Pure: never calls libvirt, never logs. */
+/* caps.c - capabilities XML -> host NUMA cells, and the user the DAC security driver runs
+ * guests as. Pure: never calls libvirt, never logs. */
 #include "caps.h"
 
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,4 +169,89 @@ caps_parse(const char *caps_xml, struct hvd_host_info *info, struct domxml_host 
 		host->n_cells = info->n_cells;
 	xmlFreeDoc(doc);
 	return 0;
+}
+
+/* "+64055:+64055" (numeric) or "libvirt-qemu:kvm" (names, resolved on this host). */
+static int
+dac_label(const char *s, uid_t *ret_uid, gid_t *ret_gid)
+{
+	char user[128], group[128];
+	const char *colon = strchr(s, ':');
+	char *end;
+
+	if (!colon || (size_t)(colon - s) >= sizeof user || strlen(colon + 1) >= sizeof group)
+		return -EINVAL;
+	snprintf(user, sizeof user, "%.*s", (int)(colon - s), s);
+	snprintf(group, sizeof group, "%s", colon + 1);
+	if (user[0] == '+') {
+		*ret_uid = (uid_t)strtoul(user + 1, &end, 10);
+		if (*end || !user[1])
+			return -EINVAL;
+	} else {
+		struct passwd *pw = getpwnam(user);
+		if (!pw)
+			return -ENOENT;
+		*ret_uid = pw->pw_uid;
+	}
+	if (group[0] == '+') {
+		*ret_gid = (gid_t)strtoul(group + 1, &end, 10);
+		if (*end || !group[1])
+			return -EINVAL;
+	} else {
+		struct group *gr = getgrnam(group);
+		if (!gr)
+			return -ENOENT;
+		*ret_gid = gr->gr_gid;
+	}
+	return 0;
+}
+
+int
+caps_dac_user(const char *caps_xml, const char *virt_type, uid_t *ret_uid, gid_t *ret_gid,
+	      struct hv_error *err)
+{
+	xmlDocPtr doc = xmlReadMemory(caps_xml, (int)strlen(caps_xml), "caps.xml", NULL,
+				      XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+	xmlNodePtr host = doc ? find(xmlDocGetRootElement(doc), "host") : NULL;
+	int r = 0;
+	bool found = false;
+
+	if (!doc)
+		return hv_error_set(err, -EPROTO, "", "capabilities: not XML");
+	for (xmlNodePtr sm = host ? host->children : NULL; sm && !found && r == 0; sm = sm->next) {
+		xmlNodePtr model = NULL;
+		xmlChar *name;
+		bool dac;
+
+		if (sm->type != XML_ELEMENT_NODE || !xmlStrEqual(sm->name, BAD_CAST "secmodel"))
+			continue;
+		model = find(sm, "model");
+		name = model ? xmlNodeGetContent(model) : NULL;
+		dac = name && xmlStrEqual(name, BAD_CAST "dac");
+		xmlFree(name);
+		if (!dac)
+			continue;
+		for (xmlNodePtr b = sm->children; b && !found; b = b->next) {
+			xmlChar *type, *label;
+
+			if (b->type != XML_ELEMENT_NODE ||
+			    !xmlStrEqual(b->name, BAD_CAST "baselabel"))
+				continue;
+			type = xmlGetProp(b, BAD_CAST "type");
+			if (type && xmlStrEqual(type, BAD_CAST virt_type)) {
+				label = xmlNodeGetContent(b);
+				r = dac_label(label ? (const char *)label : "", ret_uid, ret_gid);
+				if (r < 0)
+					hv_error_set(err, r, "", "capabilities: DAC baselabel '%s'",
+						     label ? (const char *)label : "");
+				found = r == 0;
+				xmlFree(label);
+			}
+			xmlFree(type);
+		}
+	}
+	xmlFreeDoc(doc);
+	if (r < 0)
+		return r;
+	return found ? 1 : 0;
 }

@@ -1154,6 +1154,137 @@ domxml_read_facts(const char *xml, struct domxml_facts *ret, struct hv_error *er
 	return 0;
 }
 
+/* A virtio disk's PCI address, kept as libvirt writes it (hex strings) and as numbers to
+ * order by. */
+struct pci_addr {
+	unsigned long dom, bus, slot, fn;
+	bool set;
+};
+
+static void
+pci_addr_read(xmlNodePtr a, struct pci_addr *ret)
+{
+	static const char *names[] = {"domain", "bus", "slot", "function"};
+	unsigned long *v[] = {&ret->dom, &ret->bus, &ret->slot, &ret->fn};
+
+	memset(ret, 0, sizeof *ret);
+	for (size_t i = 0; i < 4; i++) {
+		xmlChar *s = xmlGetProp(a, BAD_CAST names[i]);
+		*v[i] = s ? strtoul((const char *)s, NULL, 0) : 0;
+		xmlFree(s);
+	}
+	ret->set = true;
+}
+
+static int
+pci_addr_cmp(const void *a, const void *b)
+{
+	const struct pci_addr *x = a, *y = b;
+	unsigned long kx[] = {x->dom, x->bus, x->slot, x->fn},
+		      ky[] = {y->dom, y->bus, y->slot, y->fn};
+
+	for (size_t i = 0; i < 4; i++)
+		if (kx[i] != ky[i])
+			return kx[i] < ky[i] ? -1 : 1;
+	return 0;
+}
+
+static void
+pci_addr_write(xmlNodePtr disk, const struct pci_addr *a)
+{
+	char buf[16];
+	xmlNodePtr n = child(disk, "address", NULL);
+
+	attr(n, "type", "pci");
+	snprintf(buf, sizeof buf, "0x%04lx", a->dom);
+	attr(n, "domain", buf);
+	snprintf(buf, sizeof buf, "0x%02lx", a->bus);
+	attr(n, "bus", buf);
+	snprintf(buf, sizeof buf, "0x%02lx", a->slot);
+	attr(n, "slot", buf);
+	snprintf(buf, sizeof buf, "0x%lx", a->fn);
+	attr(n, "function", buf);
+}
+
+/* Slots 0-2 of bus 0 belong to the host bridge, the PIIX3 and the primary video. */
+#define RESCUE_FIRST_FREE_SLOT 3
+#define PCI_SLOTS 32
+
+/* A guest names its virtio disks in PCI order, not by <target dev>: the disks (the rescue
+ * disk first, in document order) get explicit addresses in ascending order, reusing the
+ * addresses the disks had (lowest first), so the rescue disk is the first disk the guest
+ * sees and the original root the second. The one address missing is a free bus-0 slot above
+ * the disks' highest; when no disk had an address (a definition never defined) every disk
+ * gets a free bus-0 slot, in order. Returns -ENOSPC when bus 0 is full. */
+static int
+rescue_addresses(xmlXPathContextPtr ctx, struct hv_error *err)
+{
+	xmlXPathObjectPtr disks = xmlXPathEvalExpression(
+		BAD_CAST "/domain/devices/disk[@device='disk'][target/@bus='virtio']", ctx);
+	xmlXPathObjectPtr used = xmlXPathEvalExpression(
+		BAD_CAST "/domain/devices/*[not(self::disk[@device='disk'][target/@bus='virtio'])]"
+			 "/address[@type='pci']",
+		ctx);
+	bool taken[PCI_SLOTS] = {true, true, true};
+	struct pci_addr have[PCI_SLOTS] = {0};
+	size_t n_have = 0, n;
+	unsigned long next = RESCUE_FIRST_FREE_SLOT;
+	int r = 0;
+
+	n = disks && disks->nodesetval ? (size_t)disks->nodesetval->nodeNr : 0;
+	for (int i = 0; used && used->nodesetval && i < used->nodesetval->nodeNr; i++) {
+		struct pci_addr a;
+		pci_addr_read(used->nodesetval->nodeTab[i], &a);
+		if (a.dom == 0 && a.bus == 0 && a.slot < PCI_SLOTS)
+			taken[a.slot] = true;
+	}
+	for (size_t i = 0; i < n; i++) {
+		xmlNodePtr d = disks->nodesetval->nodeTab[i];
+		for (xmlNodePtr c = d->children, nx; c; c = nx) {
+			nx = c->next;
+			if (c->type != XML_ELEMENT_NODE ||
+			    !xmlStrEqual(c->name, BAD_CAST "address"))
+				continue;
+			if (n_have < PCI_SLOTS)
+				pci_addr_read(c, &have[n_have++]);
+			xmlUnlinkNode(c);
+			xmlFreeNode(c);
+		}
+	}
+	if (n > PCI_SLOTS) {
+		r = hv_error_set(err, -E2BIG, "xml", "too many disks for one PCI bus");
+		goto out;
+	}
+	qsort(have, n_have, sizeof have[0], pci_addr_cmp);
+	for (size_t i = 0; i < n_have; i++)
+		if (have[i].dom == 0 && have[i].bus == 0 && have[i].slot + 1 > next)
+			next = have[i].slot + 1;
+	for (size_t i = 0; i < n; i++) {
+		struct pci_addr a = {0};
+		if (i < n_have) {
+			a = have[i];
+		} else if (n_have && (have[n_have - 1].dom || have[n_have - 1].bus)) {
+			/* Disks behind PCIe root ports (q35): libvirt gives an unaddressed disk
+			 * a new port, numbered after the ones in use, so it stays last. */
+			continue;
+		} else {
+			while (next < PCI_SLOTS && taken[next])
+				next++;
+			if (next >= PCI_SLOTS) {
+				r = hv_error_set(err, -ENOSPC, "xml",
+						 "no free PCI slot for the rescue disk");
+				goto out;
+			}
+			a.slot = next++;
+		}
+		pci_addr_write(disks->nodesetval->nodeTab[i], &a);
+	}
+out:
+	xmlXPathFreeObject(disks);
+	xmlXPathFreeObject(used);
+	return r;
+}
+
 int
 domxml_rescue(const char *xml, const char *rescue_disk, const struct hvd_image *rescue_image,
 	      char **ret_xml, struct hv_error *err)
@@ -1210,6 +1341,13 @@ domxml_rescue(const char *xml, const char *rescue_disk, const struct hvd_image *
 	attr(n, "dev", "vda");
 	attr(n, "bus", "virtio");
 	xmlAddPrevSibling(root, disk);
+	ctx = xmlXPathNewContext(doc);
+	r = rescue_addresses(ctx, err);
+	xmlXPathFreeContext(ctx);
+	if (r < 0) {
+		xmlFreeDoc(doc);
+		return r;
+	}
 
 	for (xmlNodePtr c = os->children, next; c; c = next) {
 		next = c->next;

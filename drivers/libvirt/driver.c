@@ -9,6 +9,7 @@
  * (resize.xml: resize pending, unrescue.xml: rescued).
  * Never logs; never passes a request string to a shell. */
 #include "lv-priv.h"
+#include "access.h"
 #include "caps.h"
 #include "disk.h"
 #include "domxml.h"
@@ -329,11 +330,45 @@ parse_u32(const char *key, const char *v, uint32_t lo, uint32_t hi, uint32_t *re
 
 static void host_free(struct hvd_host *h);
 
+/* The self-check of a stock libvirtd: qemu runs as an unprivileged user (Debian's
+ * libvirt-qemu, Fedora's qemu) that must search every directory down to the guests' files,
+ * or the first boot fails with "Cannot access storage file". Asks the daemon which user
+ * (the DAC baselabel of its capabilities) and names the first directory that user cannot
+ * search. Nothing to check when the daemon has no DAC driver. */
+static int
+lv_check_reach(struct hvd_host *h, const char *const *paths, const char *const *fields, size_t n,
+	       struct hv_error *err)
+{
+	virConnectPtr vc = conn_get(h->conn, err);
+	char *caps;
+	uid_t uid;
+	gid_t gid;
+	int r;
+
+	if (!vc)
+		return -ENOTCONN;
+	caps = virConnectGetCapabilities(vc);
+	if (!caps) {
+		r = conn_error(h->conn, vc, err, "", "capabilities");
+		virConnectClose(vc);
+		return r;
+	}
+	virConnectClose(vc);
+	r = caps_dac_user(caps, h->virt_type, &uid, &gid, err);
+	free(caps);
+	for (size_t i = 0; r > 0 && i < n; i++)
+		if (paths[i] && paths[i][0])
+			r = access_traversable(paths[i], uid, gid, fields[i], err) < 0 ? -EACCES
+										       : 1;
+	return r < 0 ? r : 0;
+}
+
 static int
 lv_open(const struct hvd_kv *cfg, size_t n_cfg, struct hvd_host **ret_host, struct hv_error *err)
 {
 	struct hvd_host *h = calloc(1, sizeof *h);
 	uint32_t debounce_ms = 5000, kb = 64;
+	const char *image_store = NULL;
 	int r = 0;
 
 	if (!h)
@@ -395,6 +430,8 @@ lv_open(const struct hvd_kv *cfg, size_t n_cfg, struct hvd_host **ret_host, stru
 				h->port_lo = lo;
 				h->port_hi = hi;
 			}
+		} else if (strcmp(k, "image_store") == 0) {
+			image_store = v;
 		} else if (strcmp(k, "instances_path") == 0) {
 			if (v[0] != '/' || strlen(v) >= sizeof h->instances_path)
 				r = hv_error_set(err, -EINVAL, k,
@@ -411,6 +448,11 @@ lv_open(const struct hvd_kv *cfg, size_t n_cfg, struct hvd_host **ret_host, stru
 				 h->instances_path, strerror(errno));
 	if (r == 0)
 		r = conn_new(h->uri, debounce_ms, &h->conn, err);
+	if (r == 0) {
+		const char *paths[] = {h->instances_path, image_store};
+		const char *const fields[] = {"instances_path", "image_store"};
+		r = lv_check_reach(h, paths, fields, 2, err);
+	}
 	if (r < 0) {
 		host_free(h);
 		return r;
@@ -719,8 +761,12 @@ lv_spawn(struct hvd_host *h, const struct hvd_instance_spec *spec, struct hv_err
 	}
 	if ((r = lv_build_xml(h, vc, spec, &f, 0, &xml, &port, err)) < 0)
 		goto out;
-	if (mkdir(f.dir, 0700) == 0) {
+	/* 0711: qemu's user (a stock libvirtd's libvirt-qemu) searches it to open the disks
+	 * libvirt hands it; it lists nothing, and the files stay the agent's until libvirt's
+	 * dynamic ownership gives them to that user for the guest's run. */
+	if (mkdir(f.dir, 0711) == 0) {
 		made_dir = true;
+		(void)chmod(f.dir, 0711); /* whatever the agent's umask */
 	} else if (!(errno == EEXIST && spec->existing_disk_path)) {
 		/* An evacuated instance on shared storage finds its directory already there. */
 		r = hv_error_set(err, -errno, "instances_path", "cannot create %s: %s", f.dir,

@@ -1,11 +1,11 @@
 /* mkdrive.c - writes the config drive of a typical web server (key, metadata, routed
- * network, customization script, admin password) to argv[1], so that independent tools
- * (blkid, xorriso, cloud-init) can read it back. The admin password is argv[2]. */
+ * network, user data, admin password) to argv[1], so that independent tools (blkid,
+ * xorriso, cloud-init) can read it back. The admin password is argv[2] ("" for none), the
+ * user data the bytes of the file argv[3] (default: a small shell script). */
 #include <stdio.h>
 #include <string.h>
 
 #include "configdrive.h"
-#include "password.h"
 
 int
 main(int argc, char **argv)
@@ -25,17 +25,23 @@ main(int argc, char **argv)
 		.mtu = 1450,
 	}};
 	static const char *const dns[] = {"10.0.0.53"};
-	static const char script[] = "#!/bin/sh\necho customized > /var/tmp/customized\n";
-	char hash[GUEST_HASH_MAX];
+	static unsigned char data[GUEST_USER_DATA_MAX + 1] =
+		"#!/bin/sh\necho customized > /var/tmp/customized\n";
+	size_t len = strlen((const char *)data);
 	struct hv_error err = {0};
 
-	if (argc != 3) {
-		fprintf(stderr, "usage: %s OUTPUT.iso ADMIN_PASSWORD\n", argv[0]);
+	if (argc != 3 && argc != 4) {
+		fprintf(stderr, "usage: %s OUTPUT.iso ADMIN_PASSWORD [USER_DATA_FILE]\n", argv[0]);
 		return 2;
 	}
-	if (guest_password_hash(argv[2], GUEST_HASH_SHA512, hash, sizeof hash, &err) < 0) {
-		fprintf(stderr, "%s\n", err.message);
-		return 1;
+	if (argc == 4) {
+		FILE *f = fopen(argv[3], "rb");
+		if (!f) {
+			perror(argv[3]);
+			return 1;
+		}
+		len = fread(data, 1, sizeof data, f);
+		fclose(f);
 	}
 	struct guest_config c = {
 		.uuid = "6f1b6c3e-2a4d-4c3b-9e0f-1a2b3c4d5e6f",
@@ -47,9 +53,9 @@ main(int argc, char **argv)
 		.n_keys = 1,
 		.meta = meta,
 		.n_meta = 1,
-		.user_data = (const unsigned char *)script,
-		.user_data_len = strlen(script),
-		.admin_password_hash = hash,
+		.user_data = data,
+		.user_data_len = len,
+		.admin_pass = argv[2][0] ? argv[2] : NULL,
 		.nics = nics,
 		.n_nics = 1,
 		.dns = dns,

@@ -707,6 +707,48 @@ rescue_boots_the_rescue_disk_first(void **state)
 	free(rx);
 }
 
+/* What libvirt hands back after define: every device addressed, the root disk in slot 4. The
+ * guest names virtio disks in PCI order, so the rescue disk must take the root's slot. */
+static void
+rescue_disk_takes_the_lowest_disk_slot_of_a_defined_domain(void **state)
+{
+	static const char defined[] =
+		"<domain type='qemu'><name>i</name><uuid>" UUID "</uuid>"
+		"<os><type arch='x86_64'>hvm</type><boot dev='hd'/></os><devices>"
+		"<disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
+		"<source file='/i/disk'/><target dev='vda' bus='virtio'/>"
+		"<address type='pci' domain='0x0000' bus='0x00' slot='0x04' function='0x0'/></disk>"
+		"<disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
+		"<source file='/i/disk.eph0'/><target dev='vdb' bus='virtio'/>"
+		"<address type='pci' domain='0x0000' bus='0x00' slot='0x05' function='0x0'/></disk>"
+		"<interface type='ethernet'><model type='virtio'/>"
+		"<address type='pci' domain='0x0000' bus='0x00' slot='0x03' function='0x0'/>"
+		"</interface><memballoon model='virtio'>"
+		"<address type='pci' domain='0x0000' bus='0x00' slot='0x06' function='0x0'/>"
+		"</memballoon></devices></domain>";
+	struct hvd_image rescue = {.id = "rescue", .path = "/images/rescue", .format = "qcow2"};
+	struct hv_error err = {0};
+	char *rx = NULL, *vda, *vdb, *vdc;
+
+	(void)state;
+	assert_int_equal(domxml_rescue(defined, "/i/disk.rescue", &rescue, &rx, &err), 0);
+	vda = strstr(rx, "/i/disk.rescue");
+	vdb = strstr(rx, "/i/disk\"");
+	vdc = strstr(rx, "/i/disk.eph0");
+	assert_non_null(vda);
+	assert_non_null(vdb);
+	assert_non_null(vdc);
+	/* document order is PCI order: rescue, root, ephemeral */
+	assert_true(vda < vdb && vdb < vdc);
+	assert_non_null(strstr(vda, "slot=\"0x04\""));
+	assert_true(strstr(vda, "slot=\"0x04\"") < vdb);
+	assert_true(strstr(vdb, "slot=\"0x05\"") < vdc);
+	/* slot 6 is the balloon's: the ephemeral disk moves to the next free one */
+	assert_non_null(strstr(vdc, "slot=\"0x07\""));
+	assert_null(strstr(rx, "slot=\"0x08\""));
+	free(rx);
+}
+
 static void
 capabilities_give_cells_siblings_and_pages(void **state)
 {
@@ -757,6 +799,7 @@ main(void)
 		cmocka_unit_test(bad_request_strings_are_refused),
 		cmocka_unit_test(a_hostile_name_survives_intact),
 		cmocka_unit_test(rescue_boots_the_rescue_disk_first),
+		cmocka_unit_test(rescue_disk_takes_the_lowest_disk_slot_of_a_defined_domain),
 		cmocka_unit_test(capabilities_give_cells_siblings_and_pages),
 	};
 

@@ -14,6 +14,7 @@
 #   HVGUEST-DISKS vda=<text> ...  what sector 1 of each data disk held at boot
 #   HVGUEST-DISK-WROTE <id>     the boot id the guest wrote to its only data disk
 #   HVGUEST-CD label=|uuid=|hostname=|key=   from the config-2 drive
+#   HVGUEST-CD user_data_sha256=|admin_pass_sha256=   what user_data and admin_pass hold
 #   HVGUEST-UD <line>           each line of its user_data (up to 100)
 #   HVGUEST-ROOT key=<line>     each line of the root disk's /root/.ssh/authorized_keys
 #   HVGUEST-ROOT shadow=<hash>  root's field of the root disk's /etc/shadow
@@ -82,9 +83,14 @@ for cd in /dev/sr*; do
 		echo "HVGUEST-CD hostname=$(grep -o '"hostname": *"[^"]*"' "$md" | head -n 1 | sed 's/.*"\([^"]*\)"$/\1/')"
 		sed -n 's/.*"public_keys": *{\([^}]*\)}.*/\1/p' "$md" | grep -o '"\(ssh\|ecdsa\)-[^"]*"' |
 			tr -d '"' | while read -r k; do echo "HVGUEST-CD key=$k"; done
+		pw=$(grep -o '"admin_pass": *"[^"]*"' "$md" | head -n 1 | sed 's/.*"\([^"]*\)"$/\1/')
+		[ -z "$pw" ] || echo "HVGUEST-CD admin_pass_sha256=$(printf %s "$pw" | sha256sum | cut -d' ' -f1)"
 		ud=/mnt/cd/openstack/latest/user_data
-		[ -f "$ud" ] && sed 's/\r$//' "$ud" | head -n 100 |
-			while IFS= read -r l; do echo "HVGUEST-UD $l"; done
+		if [ -f "$ud" ]; then
+			echo "HVGUEST-CD user_data_sha256=$(sha256sum <"$ud" | cut -d' ' -f1)"
+			sed 's/\r$//' "$ud" | head -n 100 |
+				while IFS= read -r l; do echo "HVGUEST-UD $l"; done
+		fi
 	fi
 	umount /mnt/cd
 done

@@ -24,6 +24,8 @@ def guest_properties():
 class LibvirtCluster(harness.Cluster):
     def __init__(self, guest_conf=""):
         super().__init__(suspect_after=30, down_after=120)
+        # a stock libvirtd's qemu user searches it (0711) to open the disks under it
+        os.chmod(self.dir, 0o711)
         self.guest_conf = guest_conf
         self.images = self.path("images")
         self.instances = self.path("instances")
