@@ -206,21 +206,15 @@ def config_drive_create(c):
         meta = json.load(f)
     check(meta["uuid"] == s["uuid"], "meta_data.json carries the server's uuid")
     check(key in json.dumps(meta.get("public_keys")), "meta_data.json carries the --key-file key")
-    import email
     with open(os.path.join(out_dir, "user_data"), "rb") as f:
-        # with a password the drive's user_data is MIME: the password part (a hash) and
-        # the operator's script, each for cloud-init
-        msg = email.message_from_bytes(f.read())
-    parts = {p.get_content_type(): p for p in msg.walk() if not p.is_multipart()}
-    user = parts.get("text/x-not-multipart")
-    check(user is not None and user.get_payload(decode=True).decode() == script,
-          "user_data on the drive carries the --user-data script")
-    check(any("$6$" in p.get_payload(decode=True).decode(errors="replace") or
-              "$y$" in p.get_payload(decode=True).decode(errors="replace")
-              for t, p in parts.items() if t != "text/x-not-multipart"),
-          "and the generated password as a crypt hash")
+        check(f.read() == script.encode(),
+              "user_data on the drive is the --user-data script, byte for byte")
+    check(meta.get("admin_pass") == pw,
+          "the generated password is in meta_data.json admin_pass, where nova puts it")
+    metas = found.stdout.count("/meta_data.json")  # one per metadata version on the drive
     with open(iso, "rb") as f:
-        check(pw.encode() not in f.read(), "the drive has the password only as a hash")
+        check(f.read().count(pw.encode()) == metas,
+              "and nowhere else on the drive (once in each of its %d meta_data.json)" % metas)
     check(c.central_holds(pw) == [], "the generated password is in neither hvcentral's log nor its database")
     check(c.central_holds("configured by hv") == [] and
           c.central_holds("IyEvYmluL3NoCmVjaG8gY29uZmln") == [],
