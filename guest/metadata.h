@@ -65,9 +65,6 @@ struct guest_config {
 	/* The admin password as the user gave it, written to meta_data.json as admin_pass
 	 * (nova's place for it); NULL for none. UTF-8, 1-GUEST_ADMIN_PASS_MAX bytes. */
 	const char *admin_pass;
-	/* Ignored: the drive no longer carries a hash. Still set by bench/guest_configdrive.c;
-	 * goes away with that line. */
-	const char *admin_password_hash;
 	const struct guest_nic *nics;
 	size_t n_nics;
 	const char *const *dns; /* name server literals */
