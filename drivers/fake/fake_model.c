@@ -1100,16 +1100,24 @@ fake_complete(struct fake_host *h, const char *uuid, const struct fake_call *cal
 	return 0;
 }
 
-/* The common start of an action that takes a whole spec (resize, rebuild): the spec is
- * valid, the instance exists, and the action is allowed from its state. */
+/* What an action that takes a whole spec (resize, rebuild) starts from. */
+struct spec_action {
+	struct hvd_instance_spec spec;
+	struct fake_flavor flavor;
+	struct fake_instance *i;
+	const struct fake_transition *t;
+};
+
+/* The common start of those actions: the spec is valid, the instance exists, and the action
+ * is allowed from its state. */
 static int
 fake_spec_action(struct fake_host *h, const struct hvd_instance_spec *in, enum fake_action a,
-		 struct hvd_instance_spec *spec, struct fake_flavor *flavor,
-		 struct fake_instance **ret, const struct fake_transition **t, struct hv_error *err)
+		 struct spec_action *ret, struct hv_error *err)
 {
 	int r;
-	if ((r = fake_check_spec(in, spec, flavor, err)) < 0 ||
-	    (r = fake_lookup(h, spec->uuid, ret, err)) < 0 || (r = fake_check(*ret, a, t, err)) < 0)
+	if ((r = fake_check_spec(in, &ret->spec, &ret->flavor, err)) < 0 ||
+	    (r = fake_lookup(h, ret->spec.uuid, &ret->i, err)) < 0 ||
+	    (r = fake_check(ret->i, a, &ret->t, err)) < 0)
 		return r;
 	return 0;
 }
@@ -1118,15 +1126,13 @@ int
 fake_resize(struct fake_host *h, const struct hvd_instance_spec *in, const struct fake_call *call,
 	    struct fake_events *ev, struct hv_error *err)
 {
-	struct hvd_instance_spec spec;
-	struct fake_flavor flavor;
-	struct fake_instance *i;
-	const struct fake_transition *t;
+	struct spec_action a;
 	int r;
-	if ((r = fake_spec_action(h, in, FAKE_RESIZE, &spec, &flavor, &i, &t, err)) < 0)
+	if ((r = fake_spec_action(h, in, FAKE_RESIZE, &a, err)) < 0)
 		return r;
+	struct fake_instance *i = a.i;
 	/* Both definitions are held until confirm/revert: the larger of each must fit. */
-	struct fake_flavor need = flavor;
+	struct fake_flavor need = a.flavor;
 	if (i->flavor.vcpus > need.vcpus)
 		need.vcpus = i->flavor.vcpus;
 	if (i->flavor.ram_mb > need.ram_mb)
@@ -1140,13 +1146,13 @@ fake_resize(struct fake_host *h, const struct hvd_instance_spec *in, const struc
 	enum fake_state from = i->state;
 	fake_set_state(h, i, FAKE_SHUTDOWN, now);
 	i->old_flavor = i->flavor;
-	i->flavor = flavor;
+	i->flavor = a.flavor;
 	fake_log(i, now, "resized: %" PRIu32 " -> %" PRIu32 " vcpus, %" PRIu64 " -> %" PRIu64 " MB",
 		 i->old_flavor.vcpus, i->flavor.vcpus, i->old_flavor.ram_mb, i->flavor.ram_mb);
-	fake_set_state(h, i, t->next, now);
+	fake_set_state(h, i, a.t->next, now);
 	if (fake_state_runs(from))
 		fake_boot(i, now, i->image_id);
-	fake_event(ev, i, t->event);
+	fake_event(ev, i, a.t->event);
 	return 0;
 }
 
@@ -1154,22 +1160,22 @@ int
 fake_rebuild(struct fake_host *h, const struct hvd_instance_spec *in, const struct fake_call *call,
 	     struct fake_events *ev, struct hv_error *err)
 {
-	struct hvd_instance_spec spec;
-	struct fake_flavor flavor;
-	struct fake_instance *i;
-	const struct fake_transition *t;
+	struct spec_action a;
 	int r;
-	if ((r = fake_spec_action(h, in, FAKE_REBUILD, &spec, &flavor, &i, &t, err)) < 0)
+	if ((r = fake_spec_action(h, in, FAKE_REBUILD, &a, err)) < 0)
 		return r;
+	const struct hvd_instance_spec *spec = &a.spec;
+	struct fake_instance *i = a.i;
 	uint64_t now = call->now_ns;
 	fake_log_call(i, call);
-	fake_log(i, now, "rebuild: root disk replaced: image %s -> %s", i->image_id, spec.image.id);
-	fake_take_image(i, &spec.image);
+	fake_log(i, now, "rebuild: root disk replaced: image %s -> %s", i->image_id,
+		 spec->image.id);
+	fake_take_image(i, &spec->image);
 	bool was_running = fake_state_runs(i->state);
-	fake_set_state(h, i, t->next, now);
+	fake_set_state(h, i, a.t->next, now);
 	if (was_running)
 		fake_boot(i, now, i->image_id);
-	fake_event(ev, i, t->event);
+	fake_event(ev, i, a.t->event);
 	return 0;
 }
 
