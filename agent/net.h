@@ -17,7 +17,8 @@ bool net_supported(void);
 /* True for the command names net_run() handles (the firewall commands of protocol 6.6,
  * listed once, in net.c; without the netfilter module they are still recognised). */
 bool net_is_command(const char *command);
-/* Opens the host's firewall state. saved (may be NULL) is what the journal says was
+/* Opens the host's firewall state; refuses (-EINVAL, err->field naming the sysctl) when
+ * net.netfilter.nf_conntrack_tcp_loose is 0 in the caller's network namespace. saved (may be NULL) is what the journal says was
  * committed: it is adopted and our tables are rewritten from it in one transaction (a
  * restart never flushes, never opens a gap). */
 int
