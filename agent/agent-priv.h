@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <jansson.h>
 
@@ -33,6 +34,7 @@
 #define RESULTS_PER_ITERATION 64
 #define SEND_HWM 5000 /* messages queued to the controller before sends are dropped */
 #define EVENT_RESEND_BATCH 128
+#define JOURNAL_RETRY_MS 1000 /* while the journal cannot be written (a full disk) */
 
 enum job_kind {
 	JOB_CMD,
@@ -109,6 +111,19 @@ struct drv_event {
 	enum hvd_power_state power;
 };
 
+/* The end of a command as the journal must hold it before its RESULT leaves: kept until
+ * it is durable (the loop turn's batch commit, or a retry while the disk is full). */
+struct finish {
+	char cmd_id[65], corr_id[37];
+	json_t *result;    /* what is sent */
+	json_t *journaled; /* what is stored (no secret) */
+	json_t *inst;      /* the instance record to store, or NULL */
+	char uuid[37];     /* the instance record to delete when removed */
+	bool removed;
+	json_t *net_state; /* the committed firewall state to store, or NULL */
+	bool written;      /* written in this turn's batch, durable at its commit */
+};
+
 struct agent {
 	struct agent_opts o;
 	char host_id[PROTO_MAX_ID + 1];
@@ -164,6 +179,14 @@ struct agent {
 		struct job *j;
 	} * held_jobs;
 	size_t n_held_jobs, cap_held_jobs;
+	/* finishes written in this turn's batch (written) or not durable yet */
+	struct finish *fins;
+	size_t n_fins, cap_fins;
+	/* the journal cannot be written (a full disk): new commands are refused busy, not
+	 * acknowledged, until a retry succeeds; reads, reports and the firewall go on */
+	bool jn_down;
+	struct hv_error jn_error; /* the last failed write */
+	int64_t next_jn_retry_ms;
 
 	pthread_mutex_t ev_mu;
 	struct drv_event *ev_head, *ev_tail;
@@ -176,6 +199,8 @@ struct inst *agent_find_inst(struct agent *a, const char *uuid);
 int agent_add_inst(struct agent *a, struct inst *in);
 void agent_remove_inst(struct agent *a, struct inst *in);
 void agent_touch(struct agent *a, struct inst *in);
+/* Opens the driver's host with its config section and the paths every driver needs. */
+int agent_open_host(const struct agent_opts *o, struct hvd_host **ret, struct hv_error *err);
 
 /* queue.c: the work queues between the loop and the workers */
 void agent_job_free(struct job *j);
@@ -214,6 +239,14 @@ void agent_finish(struct agent *a, struct inst *in, bool removed, const char *cm
 void agent_cmd_done(struct agent *a, struct job *j);
 void agent_net_done(struct agent *a, struct job *j);
 void agent_send_stored(struct agent *a, const struct journal_cmd *c, const char *corr_id);
+/* The journal failed a write: refuse commands until journal_retry succeeds. Logs once. */
+void agent_journal_down(struct agent *a, const struct hv_error *err);
+/* Writes what is not durable yet (or probes) when due; resumes accepting on success. */
+void agent_journal_retry(struct agent *a, int64_t now);
+/* At stop: forgets (and logs) the results still waiting for the journal. */
+void agent_drop_unsaved(struct agent *a);
+/* Refuses a COMMAND while the journal cannot be written (busy, naming the journal). */
+void agent_refuse_journal_down(struct agent *a, const struct proto_msg *m);
 /* A refusal after validation: journaled so a duplicate gets the same answer. */
 void agent_refuse(struct agent *a, const struct proto_msg *m, const struct req *r, const char *code,
 		  const struct hv_error *err);
@@ -232,5 +265,13 @@ void *agent_worker_main(void *arg);
 int agent_load_insts(struct agent *a, struct hv_error *err);
 /* Answers every command the journal holds as accepted and clears tasks left behind. */
 void agent_recover(struct agent *a);
+/* A journal that was missing or empty while the hypervisor lists instances: -ENODATA with
+ * a message saying what to do (agent_new refuses to start fresh and forget them). */
+int agent_check_fresh_journal(struct agent *a, struct hv_error *err);
+/* hvagent --rebuild-journal (main.c): a new journal holding the instances the hypervisor
+ * lists (driver list_instances), when the journal is missing, empty or damaged (a damaged
+ * one is kept aside as journal.sqlite.damaged-SECONDS). Never replaces a healthy journal.
+ * Prints what it did on out. */
+int agent_rebuild_journal(const struct agent_opts *o, FILE *out, struct hv_error *err);
 
 #endif

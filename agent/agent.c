@@ -8,12 +8,14 @@
  * secret. */
 #include "agent-priv.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -327,7 +329,6 @@ handle_net_command(struct agent *a, struct proto_msg *m)
 	}
 	agent_send(a, PROTO_ACK, m->hdr.msg_id, false,
 		   json_pack("{s:s, s:s}", "cmd_id", m->hdr.cmd_id, "state", "accepted"));
-	hv_log(HV_LOG_INFO, NULL, m->hdr.cmd_id, "%s accepted", command);
 	j->kind = JOB_NET;
 	j->net_body = json_deep_copy(m->body);
 	snprintf(j->cmd_id, sizeof j->cmd_id, "%s", m->hdr.cmd_id);
@@ -429,6 +430,10 @@ handle_command(struct agent *a, struct proto_msg *m)
 			     "header.deadline_ms: the deadline passed %lld ms ago; not executed",
 			     (long long)(proto_now_ms() - m->hdr.deadline_ms));
 		agent_send_error(a, m->hdr.msg_id, PROTO_E_EXPIRED, &err);
+		return;
+	}
+	if (a->jn_down) { /* acknowledged only once journaled: not now */
+		agent_refuse_journal_down(a, m);
 		return;
 	}
 	hj_str(m->body, "body", "command", HJ_OPTIONAL, 32, &command, NULL);
@@ -537,7 +542,6 @@ handle_command(struct agent *a, struct proto_msg *m)
 	}
 	agent_send(a, PROTO_ACK, m->hdr.msg_id, false,
 		   json_pack("{s:s, s:s}", "cmd_id", m->hdr.cmd_id, "state", "accepted"));
-	hv_log(HV_LOG_INFO, r.uuid, m->hdr.cmd_id, "%s accepted", inst_cmd_name(r.cmd));
 	if (!inst_cmd_readonly(r.cmd))
 		agent_touch(a, in);
 	j->kind = JOB_CMD;
@@ -893,9 +897,9 @@ agent_run(struct agent *a)
 		drain_driver_events(a);
 		if (a->dealer)
 			drain_socket(a);
-		if (agent_batch_end(a) < 0)
-			return -EIO;
+		agent_batch_end(a); /* a failure stops acceptance, not the agent */
 		now = agent_mono_ms();
+		agent_journal_retry(a, now);
 		if (now >= a->next_sync_ms && !a->sync_pending && !a->host_down) {
 			/* the first sync always runs: it reports guests the journal does not know */
 			start_house_job(a, JOB_SYNC);
@@ -913,10 +917,60 @@ agent_run(struct agent *a)
 /* ---------------------------------------------------------------- setup */
 
 int
+agent_open_host(const struct agent_opts *o, struct hvd_host **ret, struct hv_error *err)
+{
+	/* the driver's section plus the paths every driver needs */
+	struct hvd_kv *cfg = calloc(o->n_driver_cfg + 2, sizeof *cfg);
+	int r;
+
+	if (!cfg)
+		return hv_error_set(err, -ENOMEM, NULL, "out of memory");
+	memcpy(cfg, o->driver_cfg, o->n_driver_cfg * sizeof *cfg);
+	cfg[o->n_driver_cfg] = (struct hvd_kv){"instances_path", o->instances_path};
+	cfg[o->n_driver_cfg + 1] = (struct hvd_kv){"image_store", o->image_store};
+	r = hv_driver_ops(o->driver)->open(cfg, o->n_driver_cfg + 2, ret, err);
+	free(cfg);
+	return r;
+}
+
+/* A config drive is advertised only when one can be written: the directory is created
+ * (or checked) now, not at the first spawn that needs it. Without it the capability is
+ * dropped, unless every spawn must have one (force_config_drive): then the start fails. */
+static int
+check_drive_dir(struct agent *a, struct hv_error *err)
+{
+	struct hv_error e = {0};
+
+	if (!drive_supported() || !a->drive_dir[0])
+		return 0;
+	struct stat st;
+
+	if (mkdir(a->drive_dir, 0700) < 0 && errno != EEXIST)
+		hv_error_set(&e, -errno, "guest.config_drive_dir",
+			     "[guest] config_drive_dir %s: %s", a->drive_dir, strerror(errno));
+	else if (stat(a->drive_dir, &st) < 0 || !S_ISDIR(st.st_mode))
+		hv_error_set(&e, -ENOTDIR, "guest.config_drive_dir",
+			     "[guest] config_drive_dir %s: not a directory", a->drive_dir);
+	else if (access(a->drive_dir, W_OK | X_OK) < 0)
+		hv_error_set(&e, -errno, "guest.config_drive_dir",
+			     "[guest] config_drive_dir %s: %s", a->drive_dir, strerror(errno));
+	if (!e.code)
+		return 0;
+	if (a->o.force_config_drive)
+		return hv_error_set(err, e.code, e.field,
+				    "%s, and [guest] force_config_drive needs it for every spawn",
+				    e.message);
+	hv_log(HV_LOG_WARNING, NULL, NULL,
+	       "%s: config drives disabled (not advertised; a spawn asking for one is refused)",
+	       e.message);
+	a->drive_dir[0] = '\0';
+	return 0;
+}
+
+int
 agent_new(const struct agent_opts *o, struct agent **ret, struct hv_error *err)
 {
 	struct agent *a;
-	struct hvd_kv *cfg = NULL;
 	int r, zero = 0;
 
 	*ret = NULL;
@@ -990,24 +1044,20 @@ agent_new(const struct agent_opts *o, struct agent **ret, struct hv_error *err)
 
 	a->drv = o->driver;
 	a->ops = hv_driver_ops(o->driver);
-	/* the driver's section plus the paths every driver needs */
-	cfg = calloc(o->n_driver_cfg + 2, sizeof *cfg);
-	if (!cfg) {
-		r = hv_error_set(err, -ENOMEM, NULL, "out of memory");
-		goto fail;
-	}
-	memcpy(cfg, o->driver_cfg, o->n_driver_cfg * sizeof *cfg);
-	cfg[o->n_driver_cfg] = (struct hvd_kv){"instances_path", o->instances_path};
-	cfg[o->n_driver_cfg + 1] = (struct hvd_kv){"image_store", o->image_store};
-	r = a->ops->open(cfg, o->n_driver_cfg + 2, &a->host, err);
-	free(cfg);
-	if (r < 0)
+	if ((r = agent_open_host(o, &a->host, err)) < 0)
 		goto fail;
 	a->info.struct_size = sizeof a->info;
 	if ((r = a->ops->host_info(a->host, &a->info, err)) < 0)
 		goto fail;
 	if (a->ops->set_event_callback)
 		a->ops->set_event_callback(a->host, on_driver_event, a, NULL);
+	if ((r = agent_check_fresh_journal(a, err)) < 0) {
+		journal_discard(a->jn); /* the next start must find it missing again */
+		a->jn = NULL;
+		goto fail;
+	}
+	if ((r = check_drive_dir(a, err)) < 0)
+		goto fail;
 
 	if ((r = agent_load_insts(a, err)) < 0)
 		goto fail;
@@ -1093,6 +1143,7 @@ agent_free(struct agent *a)
 	free(a->insts);
 	for (size_t i = 0; i < a->n_events; i++)
 		json_decref(a->events[i].body);
+	agent_drop_unsaved(a);
 	net_free(a->net); /* rules stay in place */
 	json_decref(a->removed);
 	json_decref(a->unknown_reported);

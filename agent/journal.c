@@ -2,12 +2,16 @@
  * transaction, and never write anything it was not handed (secrets are stripped upstream). */
 #include "journal.h"
 
+#include <arpa/inet.h>
+#include <errno.h>
 #include <limits.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -74,6 +78,7 @@ struct journal {
 	sqlite3_stmt *st[ST_COUNT];
 	bool batch; /* inside journal_batch_begin: journal_begin is a savepoint */
 	bool inner; /* a savepoint is open */
+	bool fresh; /* the file was missing or empty when opened */
 	char path[PATH_MAX];
 };
 
@@ -87,18 +92,177 @@ static const char schema_sql[] =
 	" uuid TEXT PRIMARY KEY, record TEXT NOT NULL, updated_ms INTEGER NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);";
 
+/* The errno a caller can act on: a full disk and a damaged file are told apart from
+ * other I/O errors (main.c turns them into distinct exit codes). */
+static int
+db_errno(sqlite3 *db)
+{
+	switch (sqlite3_errcode(db) & 0xff) {
+	case SQLITE_FULL: return -ENOSPC;
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB: return -EUCLEAN;
+	case SQLITE_READONLY:
+	case SQLITE_PERM:
+	case SQLITE_CANTOPEN: return sqlite3_system_errno(db) ? -sqlite3_system_errno(db) : -EACCES;
+	case SQLITE_NOMEM: return -ENOMEM;
+	default: return -EIO;
+	}
+}
+
 static int
 db_error(struct journal *j, struct hv_error *err, const char *what)
 {
-	return hv_error_set(err, -EIO, "state_dir", "journal %s: %s: %s", j->path, what,
+	return hv_error_set(err, db_errno(j->db), "state_dir", "journal %s: %s: %s", j->path, what,
 			    sqlite3_errmsg(j->db));
+}
+
+static uint32_t
+be32(const unsigned char *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, 4);
+	return ntohl(v);
+}
+
+/* SQLite's WAL checksum (the file format's): pairs of 32-bit words, big-endian when the
+ * header's magic says so, native otherwise, carried from frame to frame. */
+static void
+wal_sum(const unsigned char *p, size_t n, bool big, uint32_t s[2])
+{
+	for (size_t i = 0; i + 8 <= n; i += 8) {
+		uint32_t x0, x1;
+
+		memcpy(&x0, p + i, 4);
+		memcpy(&x1, p + i + 4, 4);
+		if (big) {
+			x0 = ntohl(x0);
+			x1 = ntohl(x1);
+		}
+		s[0] += x0 + s[1];
+		s[1] += x1 + s[0];
+	}
+}
+
+/* SQLite reads a WAL up to its first frame whose checksum fails and silently drops the
+ * rest: a damaged frame would turn durable, acknowledged commits back without a word. A
+ * commit frame of the same WAL generation (same salts) after a bad frame proves that
+ * commits were written past the damage: refuse rather than recover from an older state.
+ * (A crash tears only the last, never-acknowledged transaction: nothing follows it.) */
+static int
+wal_check(const char *db_path, struct hv_error *err)
+{
+	unsigned char hdr[32], fh[24], *page = NULL;
+	char path[PATH_MAX + 8];
+	uint32_t s[2] = {0, 0}, salt[2], psize;
+	bool big, bad = false;
+	long frame = 0, first_bad = 0;
+	FILE *f;
+	int r = 0;
+
+	snprintf(path, sizeof path, "%s-wal", db_path);
+	if (!(f = fopen(path, "rb")))
+		return 0; /* no WAL: nothing to lose */
+	if (fread(hdr, 1, sizeof hdr, f) != sizeof hdr || (be32(hdr) & 0xfffffffeu) != 0x377f0682u)
+		goto out; /* empty or never initialized: SQLite ignores it too */
+	big = be32(hdr) & 1;
+	psize = be32(hdr + 8);
+	if (psize == 1)
+		psize = 65536;
+	if (psize < 512 || psize > 65536 || (psize & (psize - 1)))
+		goto out;
+	salt[0] = be32(hdr + 16);
+	salt[1] = be32(hdr + 20);
+	wal_sum(hdr, 24, big, s);
+	if (s[0] != be32(hdr + 24) || s[1] != be32(hdr + 28))
+		goto out; /* a bad header: SQLite ignores the whole WAL, as after a reset */
+	if (!(page = malloc(psize))) {
+		r = hv_error_set(err, -ENOMEM, NULL, "out of memory");
+		goto out;
+	}
+	while (fread(fh, 1, sizeof fh, f) == sizeof fh && fread(page, 1, psize, f) == psize) {
+		bool same_gen = be32(fh + 8) == salt[0] && be32(fh + 12) == salt[1];
+
+		frame++;
+		if (bad) {
+			if (same_gen && be32(fh + 4) != 0) { /* a commit written after the damage */
+				r = hv_error_set(err, -EUCLEAN, "state_dir",
+						 "journal %s is damaged: WAL frame %ld is corrupt "
+						 "and commits "
+						 "were written after it (frame %ld); starting "
+						 "would forget them",
+						 db_path, first_bad, frame);
+				goto out;
+			}
+			continue;
+		}
+		wal_sum(fh, 8, big, s);
+		wal_sum(page, psize, big, s);
+		if (!same_gen || s[0] != be32(fh + 16) || s[1] != be32(fh + 20)) {
+			bad = true;
+			first_bad = frame;
+		}
+	}
+out:
+	free(page);
+	fclose(f);
+	return r;
+}
+
+static int
+quick_check(struct journal *j, struct hv_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	const unsigned char *t;
+	int r = 0;
+
+	if (sqlite3_prepare_v2(j->db, "PRAGMA quick_check(1)", -1, &st, NULL) != SQLITE_OK)
+		r = db_error(j, err, "integrity check");
+	else if (sqlite3_step(st) != SQLITE_ROW)
+		r = db_error(j, err, "integrity check");
+	else if (!(t = sqlite3_column_text(st, 0)) || strcmp((const char *)t, "ok") != 0)
+		r = hv_error_set(err, -EUCLEAN, "state_dir", "journal %s is damaged: %s", j->path,
+				 t ? (const char *)t : "quick_check failed");
+	sqlite3_finalize(st);
+	return r;
+}
+
+static int
+open_db(struct journal *j, bool exclusive, struct hv_error *err)
+{
+	char *msg = NULL;
+	int r;
+
+	sqlite3_close(j->db);
+	j->db = NULL;
+	if (sqlite3_open_v2(j->path, &j->db,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+			    NULL) != SQLITE_OK)
+		return j->db ? db_error(j, err, "open")
+			     : hv_error_set(err, -ENOMEM, "state_dir", "opening %s", j->path);
+	sqlite3_busy_timeout(j->db, 5000);
+	if ((exclusive &&
+	     sqlite3_exec(j->db, "PRAGMA locking_mode=EXCLUSIVE", NULL, NULL, &msg) != SQLITE_OK) ||
+	    sqlite3_exec(j->db,
+			 "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
+			 " PRAGMA cache_size=-512;", /* KiB: the journal is written, rarely read */
+			 NULL, NULL, &msg) != SQLITE_OK ||
+	    sqlite3_exec(j->db, schema_sql, NULL, NULL, &msg) != SQLITE_OK) {
+		r = db_errno(j->db);
+		hv_error_set(err, r, "state_dir", "journal %s%s: %s", j->path,
+			     r == -EUCLEAN ? " is damaged" : "", msg ? msg : "setup failed");
+		sqlite3_free(msg);
+		return r;
+	}
+	return 0;
 }
 
 int
 journal_open(const char *state_dir, struct journal **ret, struct hv_error *err)
 {
 	struct journal *j;
-	char *msg = NULL;
+	struct stat sb;
+	int r;
 
 	*ret = NULL;
 	if (mkdir(state_dir, 0700) < 0 && errno != EEXIST)
@@ -108,30 +272,64 @@ journal_open(const char *state_dir, struct journal **ret, struct hv_error *err)
 	if (!j)
 		return hv_error_set(err, -ENOMEM, NULL, "out of memory");
 	snprintf(j->path, sizeof j->path, "%s/journal.sqlite", state_dir);
-	if (sqlite3_open_v2(j->path, &j->db,
-			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-			    NULL) != SQLITE_OK) {
-		int r = j->db ? db_error(j, err, "open")
-			      : hv_error_set(err, -ENOMEM, "state_dir", "opening %s", j->path);
+	j->fresh = stat(j->path, &sb) < 0 ? errno == ENOENT : sb.st_size == 0;
+	if (!j->fresh && (r = wal_check(j->path, err)) < 0) {
+		free(j);
+		return r;
+	}
+	if ((r = open_db(j, false, err)) == -ENOSPC || (r == -EIO && !j->fresh)) {
+		/* a full disk: the shared-memory index (-shm) cannot be created. The WAL works
+		 * without it in exclusive locking mode (this process is the journal's only user),
+		 * so the agent can start, serve and refuse commands until there is room. */
+		struct hv_error first = *err;
 
+		if ((r = open_db(j, true, err)) < 0)
+			*err = first;
+	}
+	if (r < 0) {
 		journal_free(j);
 		return r;
 	}
-	sqlite3_busy_timeout(j->db, 5000);
-	if (sqlite3_exec(j->db,
-			 "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
-			 " PRAGMA cache_size=-512;", /* KiB: the journal is written, rarely read */
-			 NULL, NULL, &msg) != SQLITE_OK ||
-	    sqlite3_exec(j->db, schema_sql, NULL, NULL, &msg) != SQLITE_OK) {
-		int r = hv_error_set(err, -EIO, "state_dir", "journal %s: %s", j->path,
-				     msg ? msg : "setup failed");
-
-		sqlite3_free(msg);
+	/* found at start, not at the first command */
+	if (!j->fresh && (r = quick_check(j, err)) < 0) {
 		journal_free(j);
 		return r;
 	}
 	*ret = j;
 	return 0;
+}
+
+bool
+journal_fresh(const struct journal *j)
+{
+	return j->fresh;
+}
+
+const char *
+journal_path(const struct journal *j)
+{
+	return j->path;
+}
+
+void
+journal_discard(struct journal *j)
+{
+	char side[PATH_MAX + 8];
+	bool fresh;
+
+	if (!j)
+		return;
+	fresh = j->fresh;
+	snprintf(side, sizeof side, "%s", j->path);
+	journal_free(j);
+	if (!fresh)
+		return;
+	unlink(side);
+	strcat(side, "-wal");
+	unlink(side);
+	side[strlen(side) - 4] = '\0';
+	strcat(side, "-shm");
+	unlink(side);
 }
 
 void
@@ -213,8 +411,13 @@ journal_commit(struct journal *j, struct hv_error *err)
 {
 	int r;
 
-	if (!j->batch)
-		return exec(j, ST_COMMIT, err);
+	if (!j->batch) {
+		/* a failed COMMIT (a full disk) may leave the transaction open: end it, or
+		 * every later BEGIN fails too */
+		if ((r = exec(j, ST_COMMIT, err)) < 0 && !sqlite3_get_autocommit(j->db))
+			exec(j, ST_ROLLBACK, NULL);
+		return r;
+	}
 	if ((r = exec(j, ST_RELEASE, err)) == 0)
 		j->inner = false;
 	return r;
@@ -255,11 +458,40 @@ journal_batch_commit(struct journal *j, struct hv_error *err)
 		return 0;
 	j->batch = j->inner = false;
 	if (sqlite3_get_autocommit(j->db)) /* SQLite rolled it back after an I/O error */
-		return hv_error_set(err, -EIO, "state_dir", "journal %s: transaction lost: %s",
-				    j->path, sqlite3_errmsg(j->db));
-	if ((r = exec(j, ST_COMMIT, err)) < 0)
+		return hv_error_set(err, db_errno(j->db), "state_dir",
+				    "journal %s: transaction lost: %s", j->path,
+				    sqlite3_errmsg(j->db));
+	if ((r = exec(j, ST_COMMIT, err)) < 0 && !sqlite3_get_autocommit(j->db))
 		exec(j, ST_ROLLBACK, NULL);
 	return r;
+}
+
+int
+journal_probe(struct journal *j, struct hv_error *err)
+{
+	json_t *now = json_integer(proto_now_ms());
+	int r;
+
+	if ((r = journal_begin(j, err)) < 0)
+		goto out;
+	if ((r = journal_meta_put(j, "write_probe", now, err)) < 0) {
+		journal_rollback(j);
+		goto out;
+	}
+	r = journal_commit(j, err);
+out:
+	json_decref(now);
+	return r;
+}
+
+void
+journal_batch_abort(struct journal *j)
+{
+	if (!j->batch)
+		return;
+	j->batch = j->inner = false;
+	if (!sqlite3_get_autocommit(j->db))
+		exec(j, ST_ROLLBACK, NULL);
 }
 
 bool

@@ -32,9 +32,20 @@ struct journal_cmd {
 	int64_t created_ms;
 };
 
-/* Opens (creating) <state_dir>/journal.sqlite, creating state_dir 0700 when missing. */
+/* Opens (creating) <state_dir>/journal.sqlite, creating state_dir 0700 when missing. An
+ * existing journal is checked first: -EUCLEAN (err names the file) when a page is damaged
+ * (PRAGMA quick_check) or its WAL holds commits past a corrupt frame; -ENOSPC when it
+ * cannot be written for lack of space; other I/O errors -EIO or the system's errno. */
 int journal_open(const char *state_dir, struct journal **ret, struct hv_error *err);
 void journal_free(struct journal *j);
+/* True when the file was missing or empty (0 bytes) before journal_open. */
+bool journal_fresh(const struct journal *j);
+const char *journal_path(const struct journal *j);
+/* Frees j and, when it was fresh, removes the files journal_open created (a start refused
+ * before the journal was first used must leave nothing that looks like a journal). */
+void journal_discard(struct journal *j);
+/* Commits a small write: 0 once the journal can be written again (after a full disk). */
+int journal_probe(struct journal *j, struct hv_error *err);
 
 int journal_begin(struct journal *j, struct hv_error *err);
 int journal_commit(struct journal *j, struct hv_error *err);
@@ -46,6 +57,8 @@ void journal_rollback(struct journal *j);
  * failure the whole batch is rolled back. */
 int journal_batch_begin(struct journal *j, struct hv_error *err);
 int journal_batch_commit(struct journal *j, struct hv_error *err);
+/* Rolls the whole batch back (nothing of it is kept). */
+void journal_batch_abort(struct journal *j);
 bool journal_in_batch(const struct journal *j);
 
 /* 1 and *ret filled (release with journal_cmd_release), 0 when unknown, or -errno. */

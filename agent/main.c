@@ -11,7 +11,7 @@
 
 #include <zmq.h>
 
-#include "agent.h"
+#include "agent-priv.h" /* agent_rebuild_journal */
 #include "agent_config.h"
 #include "config.h"
 #include "imgstore.h"
@@ -23,7 +23,8 @@ static void
 usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: hvagent [-c FILE] [--check-config | --show-public-key]\n"
+		"Usage: hvagent [-c FILE] [--check-config | --show-public-key | "
+		"--rebuild-journal]\n"
 		"       hvagent [-c FILE] image-import IMAGE_FILE ...   (see hvagent image-import "
 		"-h)\n"
 		"       hvagent --help | --version\n"
@@ -48,6 +49,11 @@ usage(FILE *out)
 		"keypair\n"
 		"                        in [controller] keys_dir on first use; give it to the\n"
 		"                        controller's allowlist (hvcentral: hv host accept)\n"
+		"      --rebuild-journal a new journal from the hypervisor's own list of "
+		"instances,\n"
+		"                        when the journal is missing, empty or damaged (a damaged\n"
+		"                        one is kept as journal.sqlite.damaged-SECONDS); never\n"
+		"                        replaces a healthy journal\n"
 		"  -h, --help            this help\n"
 		"  -V, --version         print the version\n"
 		"\n"
@@ -64,7 +70,10 @@ usage(FILE *out)
 		"  LIBGUESTFS_BACKEND_SETTINGS containing force_tcg makes [guest] injection use\n"
 		"  software emulation (hosts where KVM is unusable).\n"
 		"Files: [DEFAULT] state_dir/journal.sqlite (commands and instances, crash-safe),\n"
-		"       [controller] keys_dir/agent.key and agent.key_secret (mode 0600).\n",
+		"       [controller] keys_dir/agent.key and agent.key_secret (mode 0600).\n"
+		"Exit: 0 stopped by SIGTERM, 1 failed, 64 bad usage, 65 the journal is damaged,\n"
+		"  66 the journal is missing or empty but the hypervisor has instances, 74 the\n"
+		"  journal cannot be opened or written (disk full, I/O), 78 bad configuration.\n",
 		AGENT_CONFIG_DEFAULT_PATH);
 }
 
@@ -114,8 +123,25 @@ show_public_key(const char *path)
 	return 0;
 }
 
+/* Start-up refusals that a restart cannot cure get their own exit code (hvagent(8)), so
+ * a service manager can tell them apart and stop restarting. */
 static int
-run(const char *path)
+exit_code_for(const struct hv_error *err)
+{
+	if (err->code == -EUCLEAN)
+		return 65; /* EX_DATAERR: the journal is damaged */
+	if (err->code == -ENODATA)
+		return 66; /* EX_NOINPUT: no journal, but the hypervisor has instances */
+	if (strcmp(err->field, "state_dir") == 0)
+		return 74; /* EX_IOERR: the journal cannot be opened or written */
+	if (strcmp(err->field, "net.netfilter.nf_conntrack_tcp_loose") == 0 ||
+	    strcmp(err->field, "guest.config_drive_dir") == 0)
+		return AGENT_CONFIG_EX_CONFIG;
+	return 1;
+}
+
+static int
+run(const char *path, bool rebuild)
 {
 	struct agent_config *ac = NULL;
 	struct cfg *cfg;
@@ -187,9 +213,15 @@ run(const char *path)
 	if (!o.server_public_key || !*o.server_public_key)
 		log_warning(
 			"[controller] server_public_key is empty: the link is NOT authenticated");
+	if (rebuild) {
+		if ((r = agent_rebuild_journal(&o, stdout, &err)) < 0)
+			log_error("--rebuild-journal: %s", err.message);
+		r = r < 0 ? exit_code_for(&err) : 0;
+		goto out;
+	}
 	if ((r = agent_new(&o, &a, &err)) < 0) {
 		log_error("starting: %s", err.message);
-		r = 1;
+		r = exit_code_for(&err);
 		goto out;
 	}
 	sigaction(SIGTERM, &sa, NULL);
@@ -307,6 +339,7 @@ main(int argc, char **argv)
 		{"config", required_argument, NULL, 'c'},
 		{"check-config", no_argument, NULL, 'C'},
 		{"show-public-key", no_argument, NULL, 'K'},
+		{"rebuild-journal", no_argument, NULL, 'R'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{"id", required_argument, NULL, 'I'},
@@ -317,7 +350,7 @@ main(int argc, char **argv)
 	const char *path = NULL, *image_id = NULL, *image_format = NULL;
 	char *props[IMPORT_MAX_PROPS];
 	size_t n_props = 0;
-	bool check = false, show_key = false;
+	bool check = false, show_key = false, rebuild = false;
 	int c;
 
 	hv_log_set_ident("hvagent");
@@ -329,6 +362,7 @@ main(int argc, char **argv)
 		case 'c': path = optarg; break;
 		case 'C': check = true; break;
 		case 'K': show_key = true; break;
+		case 'R': rebuild = true; break;
 		case 'h':
 			for (int i = 1; i < argc; i++)
 				if (strcmp(argv[i], "image-import") == 0) {
@@ -372,5 +406,5 @@ main(int argc, char **argv)
 		return agent_config_check(path, stdout, stderr);
 	if (show_key)
 		return show_public_key(path);
-	return run(path);
+	return run(path, rebuild);
 }

@@ -2,6 +2,8 @@
  * netfilter module as an id (they name chains), and never call it from two threads. */
 #include "net.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -113,13 +115,43 @@ net_check(const json_t *body, struct hv_error *err)
 }
 
 #if AGENT_WITH_NETFILTER
+#define TCP_LOOSE_SYSCTL "/proc/sys/net/netfilter/nf_conntrack_tcp_loose"
+
+/* Revoking a rule deletes every conntrack entry of the group (docs/protocol-netfilter.md
+ * section 4): the sessions still allowed are re-admitted on their next packet only when
+ * conntrack may pick up established TCP connections. Read in the agent's own network
+ * namespace; absent (nf_conntrack not loaded yet) means the default, 1. */
+static int
+check_tcp_loose(struct hv_error *err)
+{
+	FILE *f = fopen(TCP_LOOSE_SYSCTL, "re");
+	int v = 1;
+
+	if (!f)
+		return 0;
+	if (fscanf(f, "%d", &v) != 1)
+		v = 1;
+	fclose(f);
+	if (v != 0)
+		return 0;
+	return hv_error_set(
+		err, -EINVAL, "net.netfilter.nf_conntrack_tcp_loose",
+		"net.netfilter.nf_conntrack_tcp_loose is 0 in this network namespace: "
+		"revoking a security-group rule would cut the sessions it still allows; "
+		"set it to 1 (sysctl -w net.netfilter.nf_conntrack_tcp_loose=1, and a "
+		"file in /etc/sysctl.d to keep it) or set [netfilter] enabled = false");
+}
+
 int
 net_open(const char *external_ifname, const json_t *saved, struct net **ret, struct hv_error *err)
 {
-	struct net *n = calloc(1, sizeof *n);
+	struct net *n;
 	int r;
 
 	*ret = NULL;
+	if ((r = check_tcp_loose(err)) < 0)
+		return r;
+	n = calloc(1, sizeof *n);
 	if (!n)
 		return hv_error_set(err, -ENOMEM, NULL, "out of memory");
 	r = nf_open(&n->nf, external_ifname && *external_ifname ? external_ifname : NULL, err);

@@ -20,7 +20,8 @@ bool net_is_command(const char *command);
 /* The name of firewall command i (0, 1, ...), NULL past the last: how the agent lists them in
  * its HELLO capabilities from the one table. */
 const char *net_command_name(size_t i);
-/* Opens the host's firewall state. saved (may be NULL) is what the journal says was
+/* Opens the host's firewall state; refuses (-EINVAL, err->field naming the sysctl) when
+ * net.netfilter.nf_conntrack_tcp_loose is 0 in the caller's network namespace. saved (may be NULL) is what the journal says was
  * committed: it is adopted and our tables are rewritten from it in one transaction (a
  * restart never flushes, never opens a gap). */
 int

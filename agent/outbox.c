@@ -63,23 +63,113 @@ agent_batch_begin(struct agent *a)
 		hv_log(HV_LOG_WARNING, NULL, NULL, "journal: %s", err.message);
 }
 
+static void
+finish_free(struct finish *f)
+{
+	json_decref(f->result);
+	json_decref(f->journaled);
+	json_decref(f->inst);
+	json_decref(f->net_state);
+}
+
+static void
+log_accepted(const struct job *j)
+{
+	if (j->kind == JOB_CMD)
+		hv_log(HV_LOG_INFO, j->req.uuid, j->cmd_id, "%s accepted",
+		       inst_cmd_name(j->req.cmd));
+	else if (j->kind == JOB_NET)
+		hv_log(HV_LOG_INFO, NULL, j->cmd_id, "%s accepted",
+		       json_string_value(json_object_get(j->net_body, "command")));
+}
+
+static void
+send_busy(struct agent *a, const char *corr_id)
+{
+	struct hv_error err = {0};
+
+	hv_error_set(&err, -ENOSPC, NULL,
+		     "%s: the command was not accepted (not journaled); retry when the journal "
+		     "can be written",
+		     a->jn_error.message);
+	agent_send(a, PROTO_ERROR, corr_id, false, proto_error_body(PROTO_E_BUSY, &err));
+}
+
+void
+agent_refuse_journal_down(struct agent *a, const struct proto_msg *m)
+{
+	/* not logged per command: agent_journal_down logged the state change once */
+	hv_log(HV_LOG_DEBUG, NULL, m->hdr.cmd_id, "refused busy: the journal cannot be written");
+	send_busy(a, m->hdr.msg_id);
+}
+
+/* A command whose acceptance was in a batch that never became durable: its job never
+ * starts, the instance table forgets it, the controller hears busy (it may send it again,
+ * under the same cmd_id, once the journal can be written). */
+static void
+unaccept(struct agent *a, struct job *j)
+{
+	struct inst *in = j->kind == JOB_CMD ? agent_find_inst(a, j->req.uuid) : NULL;
+
+	if (in && strcmp(in->cmd_id, j->cmd_id) == 0) {
+		if (j->req.cmd == CMD_SPAWN) { /* created by this command: never existed */
+			for (size_t i = 0; i < a->n_insts; i++)
+				if (a->insts[i] == in)
+					a->insts[i] = a->insts[--a->n_insts];
+			inst_free(in);
+		} else {
+			in->task = TASK_NONE;
+			in->cmd_id[0] = '\0';
+			agent_touch(a, in);
+		}
+	}
+	if (j->kind == JOB_CMD || j->kind == JOB_NET)
+		send_busy(a, j->corr_id);
+	agent_job_free(j);
+}
+
+void
+agent_journal_down(struct agent *a, const struct hv_error *err)
+{
+	a->jn_error = *err;
+	if (a->jn_down)
+		return;
+	a->jn_down = true;
+	a->next_jn_retry_ms = agent_mono_ms() + JOURNAL_RETRY_MS;
+	hv_log(HV_LOG_ERR, NULL, NULL,
+	       "%s; refusing new commands (busy) until the journal can be written again (retried "
+	       "every %d ms); reads, heartbeats, reports and the firewall go on",
+	       err->message, JOURNAL_RETRY_MS);
+}
+
 /* Commits the loop turn's journal writes in one transaction (one fsync), then sends what
- * was answered and starts what was accepted, in order. If the commit fails nothing of it
- * may be sent or started: the agent stops (-EIO) and restart recovery answers from the
- * journal; the controller re-sends the unacknowledged COMMANDs. */
+ * was answered and starts what was accepted, in order. If the commit fails (a full disk)
+ * nothing it acknowledged or answered leaves: accepted commands are refused busy and
+ * undone, finished ones wait for agent_journal_retry; the rest (errors, reports, events)
+ * is sent. */
 int
 agent_batch_end(struct agent *a)
 {
 	struct hv_error err = {0};
 	int r = journal_batch_commit(a->jn, &err);
+	size_t k = 0;
 
 	if (r < 0)
-		hv_log(HV_LOG_ERR, NULL, NULL, "journal: %s; stopping, nothing of it was answered",
-		       err.message);
+		agent_journal_down(a, &err);
+	for (size_t i = 0; i < a->n_fins; i++) {
+		if (a->fins[i].written && r == 0) {
+			finish_free(&a->fins[i]);
+			continue;
+		}
+		a->fins[i].written = false;
+		a->fins[k++] = a->fins[i];
+	}
+	a->n_fins = k;
 	for (size_t i = 0; i < a->n_held_msgs; i++) {
 		struct proto_msg *m = &a->held_msgs[i];
+		bool durable_only = m->type == PROTO_ACK || m->type == PROTO_RESULT;
 
-		if (r == 0 && a->dealer) {
+		if ((r == 0 || !durable_only) && a->dealer) {
 			int s = proto_send(a->dealer, NULL, m, ZMQ_DONTWAIT, &err);
 
 			if (s < 0)
@@ -93,13 +183,120 @@ agent_batch_end(struct agent *a)
 	}
 	a->n_held_msgs = 0;
 	for (size_t i = 0; i < a->n_held_jobs; i++) {
-		if (r == 0)
+		if (r == 0) {
+			log_accepted(a->held_jobs[i].j);
 			agent_queue_push(a->held_jobs[i].q, a->held_jobs[i].j);
-		else
-			agent_job_free(a->held_jobs[i].j);
+		} else {
+			unaccept(a, a->held_jobs[i].j);
+		}
 	}
 	a->n_held_jobs = 0;
 	return r;
+}
+
+/* The journal writes of one finish: one transaction, or a savepoint inside the batch. */
+static int
+write_finish(struct agent *a, const struct finish *f, struct hv_error *err)
+{
+	const char *command = json_string_value(json_object_get(f->journaled, "command"));
+	int r;
+
+	if ((r = journal_begin(a->jn, err)) < 0)
+		return r;
+	if (f->removed)
+		r = journal_inst_delete(a->jn, f->uuid, err);
+	else if (f->inst)
+		r = journal_inst_put(a->jn, f->uuid, f->inst, err);
+	if (r >= 0 && f->net_state)
+		r = journal_meta_put(a->jn, "netfilter_state", f->net_state, err);
+	if (r >= 0)
+		r = journal_cmd_finish(a->jn, f->cmd_id, f->journaled, err);
+	if (r == -ENOENT) /* its acceptance was in a batch lost with a full disk */
+		r = journal_cmd_accept(a->jn, f->cmd_id, command ? command : "", f->uuid, NULL,
+				       err) < 0
+			    ? -EIO
+			    : journal_cmd_finish(a->jn, f->cmd_id, f->journaled, err);
+	if (r < 0) {
+		journal_rollback(a->jn);
+		return r;
+	}
+	return journal_commit(a->jn, err);
+}
+
+/* Journals a finish and sends its RESULT once durable: now, at the batch's commit, or at
+ * a retry when the journal cannot be written. f is taken over. */
+static void
+finish_commit(struct agent *a, struct finish *f)
+{
+	struct hv_error err = {0};
+	bool batch = journal_in_batch(a->jn);
+	int r = write_finish(a, f, &err);
+
+	if (r < 0)
+		agent_journal_down(a, &err);
+	if (r >= 0 && a->session)
+		agent_send(a, PROTO_RESULT, f->corr_id, false, json_incref(f->result));
+	if (r >= 0 && !batch) {
+		finish_free(f);
+		return;
+	}
+	f->written = r >= 0;
+	if (HV_GROW(a->fins, a->cap_fins, a->n_fins + 1) < 0) {
+		hv_log(HV_LOG_ERR, f->uuid, f->cmd_id, "out of memory keeping a RESULT");
+		finish_free(f);
+		return;
+	}
+	a->fins[a->n_fins++] = *f;
+}
+
+void
+agent_drop_unsaved(struct agent *a)
+{
+	if (a->n_fins)
+		hv_log(HV_LOG_WARNING, NULL, NULL,
+		       "%zu result(s) never journaled (%s): the next start answers their commands "
+		       "as interrupted",
+		       a->n_fins, a->jn_error.message);
+	for (size_t i = 0; i < a->n_fins; i++)
+		finish_free(&a->fins[i]);
+	free(a->fins);
+	a->fins = NULL;
+	a->n_fins = a->cap_fins = 0;
+}
+
+void
+agent_journal_retry(struct agent *a, int64_t now)
+{
+	struct hv_error err = {0};
+	int r;
+
+	if (!a->jn_down || now < a->next_jn_retry_ms || journal_in_batch(a->jn))
+		return;
+	a->next_jn_retry_ms = now + JOURNAL_RETRY_MS;
+	if (!a->n_fins) {
+		r = journal_probe(a->jn, &err);
+	} else if ((r = journal_batch_begin(a->jn, &err)) == 0) {
+		for (size_t i = 0; i < a->n_fins && r == 0; i++)
+			r = write_finish(a, &a->fins[i], &err);
+		if (r == 0)
+			r = journal_batch_commit(a->jn, &err);
+		else
+			journal_batch_abort(a->jn);
+	}
+	if (r < 0) {
+		a->jn_error = err;
+		hv_log(HV_LOG_DEBUG, NULL, NULL, "journal still not writable: %s", err.message);
+		return;
+	}
+	for (size_t i = 0; i < a->n_fins; i++) {
+		if (a->session)
+			agent_send(a, PROTO_RESULT, NULL, false, json_incref(a->fins[i].result));
+		finish_free(&a->fins[i]);
+	}
+	a->n_fins = 0;
+	a->jn_down = false;
+	hv_log(HV_LOG_NOTICE, NULL, NULL, "journal %s can be written again: accepting commands",
+	       journal_path(a->jn));
 }
 
 void
@@ -123,6 +320,7 @@ agent_dispatch(struct agent *a, struct queue *q, struct job *j)
 		a->held_jobs[a->n_held_jobs++] = (struct held_job){q, j};
 		return;
 	}
+	log_accepted(j);
 	agent_queue_push(q, j);
 }
 
@@ -208,22 +406,16 @@ void
 agent_finish(struct agent *a, struct inst *in, bool removed, const char *cmd_id,
 	     const char *corr_id, json_t *result, json_t *journaled /* NULL = result */)
 {
-	struct hv_error err = {0};
+	struct finish f = {.result = result, .removed = removed};
 	const char *uuid = json_string_value(json_object_get(result, "uuid"));
 
-	if (journal_begin(a->jn, &err) < 0 ||
-	    (removed ? journal_inst_delete(a->jn, uuid, &err)
-	     : in    ? journal_inst_put(a->jn, in->uuid, json_object_get(result, "instance"), &err)
-		     : 0) < 0 ||
-	    journal_cmd_finish(a->jn, cmd_id, journaled ? journaled : result, &err) < 0 ||
-	    journal_commit(a->jn, &err) < 0) {
-		journal_rollback(a->jn);
-		hv_log(HV_LOG_ERR, uuid, cmd_id, "journal: %s", err.message);
-	}
-	if (a->session)
-		agent_send(a, PROTO_RESULT, corr_id, false, json_incref(result));
-	json_decref(result);
-	json_decref(journaled);
+	snprintf(f.cmd_id, sizeof f.cmd_id, "%s", cmd_id);
+	snprintf(f.corr_id, sizeof f.corr_id, "%s", corr_id ? corr_id : "");
+	snprintf(f.uuid, sizeof f.uuid, "%s", in ? in->uuid : uuid ? uuid : "");
+	f.journaled = journaled ? journaled : json_incref(result);
+	if (in && !removed)
+		f.inst = json_incref(json_object_get(result, "instance"));
+	finish_commit(a, &f);
 }
 
 void
@@ -308,7 +500,7 @@ agent_net_done(struct agent *a, struct job *j)
 {
 	const char *command = json_string_value(json_object_get(j->net_body, "command"));
 	const char *code = j->rc < 0 ? proto_code_for_errno(j->rc, PROTO_MAP_FIREWALL) : NULL;
-	struct hv_error err = {0};
+	struct finish f = {0};
 	json_t *res = json_object();
 
 	json_object_set_new(res, "cmd_id", json_string(j->cmd_id));
@@ -323,16 +515,12 @@ agent_net_done(struct agent *a, struct job *j)
 		       j->err.message);
 	else
 		hv_log(HV_LOG_INFO, NULL, j->cmd_id, "%s done", command);
-	if (journal_begin(a->jn, &err) < 0 ||
-	    (j->net_state && journal_meta_put(a->jn, "netfilter_state", j->net_state, &err) < 0) ||
-	    journal_cmd_finish(a->jn, j->cmd_id, res, &err) < 0 ||
-	    journal_commit(a->jn, &err) < 0) {
-		journal_rollback(a->jn);
-		hv_log(HV_LOG_ERR, NULL, j->cmd_id, "journal: %s", err.message);
-	}
-	if (a->session)
-		agent_send(a, PROTO_RESULT, j->corr_id, false, json_incref(res));
-	json_decref(res);
+	snprintf(f.cmd_id, sizeof f.cmd_id, "%s", j->cmd_id);
+	snprintf(f.corr_id, sizeof f.corr_id, "%s", j->corr_id);
+	f.result = res;
+	f.journaled = json_incref(res);
+	f.net_state = json_incref(j->net_state);
+	finish_commit(a, &f);
 }
 
 void

@@ -6,9 +6,15 @@
 #include "agent-priv.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 
+#include "loader.h"
 #include "log.h"
+#include "vec.h"
 
 static void
 load_inst(void *ctx, const json_t *rec)
@@ -161,4 +167,146 @@ agent_recover(struct agent *a)
 	}
 	if (a->n_insts)
 		hv_log(HV_LOG_INFO, NULL, NULL, "journal: %zu instances known", a->n_insts);
+}
+
+/* What the hypervisor lists (driver list_instances). */
+struct listing {
+	struct sync_entry *e;
+	size_t n, cap;
+	int rc;
+};
+
+static void
+list_cb(void *ctx, const struct hvd_instance_info *info)
+{
+	struct listing *l = ctx;
+
+	if (HV_GROW(l->e, l->cap, l->n + 1) < 0) {
+		l->rc = -ENOMEM;
+		return;
+	}
+	snprintf(l->e[l->n].uuid, sizeof l->e[l->n].uuid, "%s", info->uuid);
+	l->e[l->n++].power = info->power_state;
+}
+
+static int
+list_all(const struct hvd_driver *d, struct hvd_host *host, struct listing *l, struct hv_error *err)
+{
+	int r = d->list_instances(host, list_cb, l, err);
+
+	if (r >= 0 && l->rc < 0)
+		r = hv_error_set(err, l->rc, NULL, "out of memory");
+	return r < 0 ? r : 0;
+}
+
+int
+agent_check_fresh_journal(struct agent *a, struct hv_error *err)
+{
+	struct listing l = {0};
+	int r;
+
+	if (!journal_fresh(a->jn))
+		return 0;
+	if ((r = list_all(a->ops, a->host, &l, err)) < 0) {
+		free(l.e);
+		return r;
+	}
+	if (l.n)
+		r = hv_error_set(err, -ENODATA, "state_dir",
+				 "journal %s is missing or empty, but the hypervisor has %zu "
+				 "instance(s) (%s, ...): starting fresh would forget them. Restore "
+				 "the journal, or run hvagent --rebuild-journal to rebuild it from "
+				 "the hypervisor's list",
+				 journal_path(a->jn), l.n, l.e[0].uuid);
+	free(l.e);
+	return r;
+}
+
+/* Moves the damaged journal's files aside (kept for a post-mortem, never deleted). */
+static int
+set_aside(const char *state_dir, FILE *out, struct hv_error *err)
+{
+	static const char *const sfx[] = {"", "-wal", "-shm"};
+	long long now = (long long)time(NULL);
+
+	for (int i = 0; i < 3; i++) {
+		char from[PATH_MAX + 32], to[PATH_MAX + 64];
+
+		snprintf(from, sizeof from, "%s/journal.sqlite%s", state_dir, sfx[i]);
+		snprintf(to, sizeof to, "%s/journal.sqlite%s.damaged-%lld", state_dir, sfx[i], now);
+		if (rename(from, to) < 0) {
+			if (errno == ENOENT)
+				continue;
+			return hv_error_set(err, -errno, "state_dir", "moving %s aside: %s", from,
+					    strerror(errno));
+		}
+		fprintf(out, "hvagent: kept the damaged %s as %s\n", from, to);
+	}
+	return 0;
+}
+
+int
+agent_rebuild_journal(const struct agent_opts *o, FILE *out, struct hv_error *err)
+{
+	const struct hvd_driver *d = hv_driver_ops(o->driver);
+	struct hvd_host *host = NULL;
+	struct journal *jn = NULL;
+	struct listing l = {0};
+	struct hv_error jerr = {0};
+	int r = journal_open(o->state_dir, &jn, &jerr);
+
+	if (r >= 0 && !journal_fresh(jn)) {
+		r = hv_error_set(err, -EEXIST, NULL,
+				 "journal %s opens cleanly: not replaced (move it aside first to "
+				 "rebuild it from the hypervisor's list)",
+				 journal_path(jn));
+		journal_free(jn);
+		return r;
+	}
+	if (r == -EUCLEAN) {
+		fprintf(out, "hvagent: %s\n", jerr.message);
+		if ((r = set_aside(o->state_dir, out, err)) < 0)
+			return r;
+		r = journal_open(o->state_dir, &jn, &jerr);
+	}
+	if (r < 0) {
+		*err = jerr;
+		return r;
+	}
+	if ((r = agent_open_host(o, &host, err)) < 0 || (r = list_all(d, host, &l, err)) < 0)
+		goto out;
+	if ((r = journal_begin(jn, err)) < 0)
+		goto out;
+	for (size_t i = 0; i < l.n && r >= 0; i++) {
+		struct inst *in = inst_new(l.e[i].uuid);
+		json_t *rec;
+
+		if (!in) {
+			r = hv_error_set(err, -ENOMEM, NULL, "out of memory");
+			break;
+		}
+		/* flavor, image and ports are unknown here: the controller's records hold them */
+		in->power = l.e[i].power;
+		in->vm = inst_vm_from_power(l.e[i].power);
+		in->updated_ms = proto_now_ms();
+		rec = inst_to_json(in);
+		r = journal_inst_put(jn, in->uuid, rec, err);
+		json_decref(rec);
+		inst_free(in);
+	}
+	if (r < 0)
+		journal_rollback(jn);
+	else if ((r = journal_commit(jn, err)) >= 0)
+		fprintf(out,
+			"hvagent: rebuilt %s with %zu instance(s) from the hypervisor's list\n",
+			journal_path(jn), l.n);
+out:
+	if (host)
+		d->close(host);
+	if (r < 0)
+		journal_discard(jn); /* a half-built journal must not pass for a real one */
+	else
+		journal_free(jn);
+	free(l.e);
+	return r;
 }

@@ -167,6 +167,18 @@ class Controller:
             if m.type not in skip:
                 raise AssertionError("expected %s, got %r" % (mtype, m))
 
+    def expect_any(self, types, timeout=10.0):
+        """The next message of one of types, answering PINGs and skipping the rest."""
+        end = time.monotonic() + timeout
+        while True:
+            m = self.recv(max(0.0, end - time.monotonic()))
+            if m is None:
+                raise AssertionError("none of %s within %.0f s" % (", ".join(types), timeout))
+            if m.type in types:
+                return m
+            if m.type == "PING":
+                self.send(m.routing_id, "PONG", corr_id=m.header["msg_id"])
+
     # ---- sending
 
     def header(self, **extra):
@@ -211,7 +223,7 @@ class Agent:
     """One hvagent process with its own config, state and keys under workdir."""
 
     def __init__(self, binary, driver_dir, workdir, host_id="compute-a", server_key="",
-                 fake=None, extra=None, netns=None, sections=""):
+                 fake=None, extra=None, netns=None, sections="", guest=""):
         self.binary, self.workdir, self.host_id = binary, workdir, host_id
         self.conf = os.path.join(workdir, "hvagent.conf")
         self.log = os.path.join(workdir, "agent.log")
@@ -223,10 +235,10 @@ class Agent:
                     "sync_power_state_interval = 0\n%s"
                     "[controller]\nendpoint = ipc://%s/controller.sock\nkeys_dir = %s/keys\n"
                     "server_public_key = %s\nheartbeat_interval = 2\nreconnect_min_ms = 100\n"
-                    "reconnect_max_ms = 1000\n[guest]\nconfig_drive_dir = %s/drives\n"
+                    "reconnect_max_ms = 1000\n[guest]\nconfig_drive_dir = %s/drives\n%s"
                     "[fake]\n%s"
                     % (host_id, workdir, workdir, workdir, extra or "", workdir, workdir,
-                       server_key, workdir, fake_lines))
+                       server_key, workdir, guest, fake_lines))
         if sections:
             with open(self.conf, "a") as f:
                 f.write(sections)
@@ -244,6 +256,18 @@ class Agent:
         if self.netns:
             cmd = ["ip", "netns", "exec", self.netns] + cmd
         self.proc = subprocess.Popen(cmd, env=self.env, stdout=self.logf, stderr=self.logf)
+
+    def run(self, *args):
+        """Runs this agent's binary with its config and args (e.g. --rebuild-journal) to
+        the end; returns the CompletedProcess (stdout and stderr as text)."""
+        cmd = [self.binary, "-c", self.conf] + list(args)
+        if self.netns:
+            cmd = ["ip", "netns", "exec", self.netns] + cmd
+        return subprocess.run(cmd, env=self.env, capture_output=True, text=True, timeout=60)
+
+    def wait_exit(self, timeout=30):
+        """The exit status of a start that is expected to fail."""
+        return self.proc.wait(timeout)
 
     def kill9(self):
         self.proc.send_signal(signal.SIGKILL)

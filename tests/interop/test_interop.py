@@ -5,6 +5,7 @@ Exit 0 pass, 1 fail, 77 skipped (the reason is printed)."""
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -38,7 +39,7 @@ def spawn_body(uid, name="web-1"):
 
 
 def setup(wd, allow_as=HOST, fake=None, curve=True, server_key=None, host_id=HOST, extra=None,
-          sections=""):
+          sections="", guest=""):
     agent = hva.Agent(BINARY, DRIVER_DIR, wd, host_id=host_id, fake=fake)
     allow = {}
     if curve:
@@ -46,7 +47,7 @@ def setup(wd, allow_as=HOST, fake=None, curve=True, server_key=None, host_id=HOS
     ctl = hva.Controller(wd, allow=allow, curve=curve)
     key = server_key if server_key is not None else (ctl.public.decode() if curve else "")
     agent = hva.Agent(BINARY, DRIVER_DIR, wd, host_id=host_id, server_key=key, fake=fake,
-                      extra=extra, sections=sections)
+                      extra=extra, sections=sections, guest=guest)
     STARTED.append(agent)
     CONTROLLERS.append(ctl)
     return agent, ctl
@@ -491,6 +492,17 @@ def case_libvirt_unknown_guest(wd):
     probe = hva.Agent(BINARY, libvirt_dir, wd, extra=extra)
     ctl = hva.Controller(wd, allow={probe.public_key(): HOST})
     CONTROLLERS.append(ctl)
+    # the journal exists (the agent ran on this host before the guest appeared): a missing
+    # one would be refused while the hypervisor has guests (case journal_missing)
+    empty = os.path.join(wd, "empty.xml")
+    with open(empty, "w") as f:
+        f.write(re.sub(r"<domain.*</domain>", "", open(node).read()))
+    first = hva.Agent(BINARY, libvirt_dir, wd, server_key=ctl.public.decode(), extra=extra,
+                      sections="[libvirt]\nuri = test://%s\nvirt_type = qemu\n" % empty)
+    STARTED.append(first)
+    first.start()
+    ctl.handshake()
+    assert first.stop() == 0
     # the fake section is harmless for libvirt; only the driver named in DEFAULT is loaded
     agent = hva.Agent(BINARY, libvirt_dir, wd, server_key=ctl.public.decode(), extra=extra,
                       sections=sections)
@@ -991,6 +1003,187 @@ def console(ctl, uid, cmd_id):
 def case_rescue_disk_order(wd):
     """Rescue: the guest's first disk is the rescue image, its second the original root disk;
     unrescue boots the root disk alone again."""
+
+# ------------------------------------------------------------------------------- journal
+
+def refused_start(agent, code, *needles):
+    """Starts agent, which must exit with code and log every needle."""
+    agent.start()
+    rc = agent.wait_exit(60)
+    log = agent.log_text()
+    assert rc == code, "exit %r, not %r:\n%s" % (rc, code, log[-3000:])
+    for n in needles:
+        assert n in log, "%r not in the log:\n%s" % (n, log[-3000:])
+
+
+def case_disk_full(wd):
+    """The state_dir on a 2 MiB tmpfs the test fills: a new command is refused busy naming
+    the journal (never acknowledged), duplicates are still answered from the journal, PING
+    and REPORT go on, the state change is logged once; a command that finished meanwhile
+    is answered once there is room; freed space is noticed without a restart (the same
+    cmd_id then runs); a restart on the full disk serves and refuses instead of exiting."""
+    import subprocess
+    if os.geteuid() != 0:
+        print("SKIP: needs root to mount a tmpfs")
+        sys.exit(77)
+    state = os.path.join(wd, "state")
+    os.mkdir(state)
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m,mode=0700", "tmpfs", state]).returncode:
+        print("SKIP: cannot mount a tmpfs here")
+        sys.exit(77)
+    CLEANUPS.append(lambda: subprocess.run(["umount", "-l", state]))
+    filler = os.path.join(state, "filler")
+
+    def fill():
+        with open(filler, "wb", buffering=0) as f:
+            for chunk in (65536, 4096, 512, 1):
+                try:
+                    while True:
+                        f.write(b"\0" * chunk)
+                except OSError:
+                    pass
+
+    def free():
+        if os.path.exists(filler):
+            os.unlink(filler)
+
+    def busy(cmd_id, body):
+        ctl.command(rid(), cmd_id, body)
+        e = ctl.expect("ERROR", skip=("REPORT", "PING", "EVENT", "DELTA", "RESULT"))
+        assert e.body["code"] == "busy", e.body
+        assert "journal.sqlite" in e.body["message"], e.body
+        return e
+
+    def until_accepted(cmd_id, body):
+        """Sends the command until it is acknowledged (busy answers while the agent has not
+        yet noticed the room): at most 60 tries, one a second."""
+        for _ in range(60):
+            msg_id = ctl.command(rid(), cmd_id, body)
+            while True:
+                m = ctl.expect_any(("ACK", "ERROR"))
+                if m.header.get("corr_id") == msg_id:
+                    break
+            if m.type == "ACK":
+                return m
+            assert m.body["code"] == "busy", m.body
+            time.sleep(1)
+        raise AssertionError("never accepted")
+
+    agent, ctl = setup(wd, fake={"latency_ms": 1500})
+    agent.start()
+    ctl.handshake()
+    first = str(uuid.uuid4())
+    ctl.command(rid(), "f-0", spawn_body(first))
+    assert ctl.result("f-0").body["status"] == "ok"
+    slow = str(uuid.uuid4())
+    ctl.command(rid(), "f-slow", spawn_body(slow, "slow"))
+    ctl.expect("ACK", skip=("REPORT", "PING", "EVENT", "DELTA"))
+    fill()
+    # no ACK: the refusal comes instead of it
+    e = busy("f-1", spawn_body(str(uuid.uuid4()), "full-1"))
+    busy("f-2", {"command": "pause", "uuid": first})
+    ping = ctl.send(rid(), "PING")
+    assert ctl.expect("PONG", skip=("REPORT", "PING", "EVENT", "DELTA", "RESULT",
+                                    "ERROR")).header["corr_id"] == ping
+    ctl.expect("REPORT", skip=("PING", "EVENT", "DELTA", "RESULT", "ERROR"))
+    dup = ctl.command(rid(), "f-0", spawn_body(first))  # a read: answered from the journal
+    m = ctl.expect("RESULT", skip=("REPORT", "PING", "EVENT", "DELTA", "ERROR"))
+    while m.header.get("corr_id") != dup:
+        m = ctl.expect("RESULT", skip=("REPORT", "PING", "EVENT", "DELTA", "ERROR"))
+    assert m.body["status"] == "ok"
+    assert agent.alive()
+    log = agent.log_text()
+    assert log.count("refusing new commands (busy)") == 1, log[-3000:]
+    assert "cmd_id=f-1" not in log or "f-1 accepted" not in log
+    free()
+    # resumes by itself: the refused cmd_id was not journaled, so it is welcome again
+    body = spawn_body(str(uuid.uuid4()), "after")
+    until_accepted("f-1", body)
+    seen = {}
+    for _ in range(2):
+        r = ctl.expect("RESULT", timeout=30, skip=("REPORT", "PING", "EVENT", "DELTA", "ERROR",
+                                                   "ACK"))
+        ctl.send(rid(), "ACK", {"cmd_id": r.body["cmd_id"]})
+        seen[r.body["cmd_id"]] = r.body
+        if "f-1" in seen and "f-slow" in seen:
+            break
+    for c in ("f-1", "f-slow"):
+        if c not in seen:
+            seen[c] = ctl.result(c, timeout=30).body
+        assert seen[c]["status"] == "ok", seen[c]
+    log = agent.log_text()
+    assert log.count("written again: accepting commands") == 1, log[-3000:]
+
+    # a restart on a full disk: the agent comes up, serves, refuses, and resumes
+    assert agent.stop() == 0
+    fill()
+    agent.start()
+    ctl.handshake(timeout=30)
+    # (the fake hypervisor restarted empty: a new guest, not the old ones)
+    after = spawn_body(str(uuid.uuid4()), "after-restart")
+    for _ in range(3):
+        ctl.command(rid(), "f-3", after)
+        m = ctl.expect("ERROR", skip=("REPORT", "PING", "EVENT", "DELTA", "RESULT", "ACK"))
+        assert m.body["code"] == "busy", m.body
+    ping = ctl.send(rid(), "PING")
+    ctl.expect("PONG", skip=("REPORT", "PING", "EVENT", "DELTA", "RESULT", "ERROR"))
+    assert agent.alive()
+    free()
+    until_accepted("f-3", after)
+    res = ctl.result("f-3", timeout=30).body
+    assert res["status"] == "ok", res
+    return agent, ctl
+
+
+def case_journal_damaged(wd):
+    """A garbage index page in the agent's own journal: the start is refused at once (exit
+    65) naming the file, not at the first command; --rebuild-journal keeps the damaged file
+    aside and builds a new one from the hypervisor's list; a healthy journal is never
+    replaced."""
+    import sqlite3
+    agent, ctl = setup(wd, fake={"vcpus": 64})
+    agent.start()
+    ctl.handshake()
+    for i in range(40):
+        ctl.command(rid(), "j-%d" % i, spawn_body(str(uuid.uuid4()), "vm-%d" % i))
+        assert ctl.result("j-%d" % i).body["status"] == "ok"
+    assert agent.stop() == 0
+    path = os.path.join(wd, "state", "journal.sqlite")
+    db = sqlite3.connect(path)
+    root = db.execute("SELECT rootpage FROM sqlite_master WHERE name='commands_state'").fetchone()[0]
+    psize = db.execute("PRAGMA page_size").fetchone()[0]
+    db.close()
+    with open(path, "r+b") as f:
+        f.seek((root - 1) * psize)
+        f.write(bytes((0x5a ^ (i * 131)) & 0xff for i in range(64)))
+    refused_start(agent, 65, path + " is damaged")
+    refused_start(agent, 65, path + " is damaged")  # every time: no silent fresh start
+    out = agent.run("--rebuild-journal")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "kept the damaged" in out.stdout and "with 0 instance(s)" in out.stdout, out.stdout
+    assert any(n.startswith("journal.sqlite.damaged-") for n in os.listdir(os.path.join(wd, "state")))
+    out = agent.run("--rebuild-journal")
+    assert out.returncode != 0 and "opens cleanly: not replaced" in out.stderr, out.stderr
+    agent.start()
+    ctl.handshake(timeout=30)
+    return agent, ctl
+
+
+def wal_frames(path):
+    """(offset, page bytes) of every frame of a WAL file (SQLite's file format)."""
+    data = open(path, "rb").read()
+    psize = int.from_bytes(data[8:12], "big")
+    frames, off = [], 32
+    while off + 24 + psize <= len(data):
+        frames.append((off, data[off + 24:off + 24 + psize]))
+        off += 24 + psize
+    return frames
+
+
+def case_wal_damaged(wd):
+    """kill -9 after a spawn's RESULT was acknowledged, then a damaged WAL frame holding
+    that RESULT: the agent refuses to start (exit 65) naming the file, instead of reading
+    the journal back to "accepted" and recovering the completed spawn to error."""
     agent, ctl = setup(wd)
     agent.start()
     ctl.handshake()
@@ -1050,6 +1243,125 @@ def case_rebuild_config_drive(wd):
     assert b"old@key" not in iso and b"old-pass-1" not in iso, "the old secrets stayed"
     assert user_data in iso, "the user data was lost"
     assert b"new-pass-2" not in agent.log_text().encode()
+
+    ctl.command(rid(), "w-1", spawn_body(uid))
+    assert ctl.result("w-1").body["status"] == "ok"  # acknowledged
+    ping = ctl.send(rid(), "PING")  # answered after the turn that journaled the ACK
+    assert ctl.expect("PONG").header["corr_id"] == ping
+    agent.kill9()
+    wal = os.path.join(wd, "state", "journal.sqlite-wal")
+    hit = [off for off, page in wal_frames(wal) if b"w-1" in page and b'"status"' in page]
+    assert hit, "no WAL frame holds the RESULT"
+    with open(wal, "r+b") as f:
+        f.seek(hit[0] + 24 + 512)
+        f.write(b"\xde\xad\xbe\xef" * 8)
+    refused_start(agent, 65, os.path.join(wd, "state", "journal.sqlite") + " is damaged",
+                  "WAL frame")
+    return agent, ctl
+
+
+def case_journal_missing(wd):
+    """The libvirt driver (libvirt's test hypervisor) lists a guest but the journal is
+    missing, then emptied: the agent refuses to start (exit 66) saying what to do and
+    leaves no journal behind; hvagent --rebuild-journal recovers the guest from the
+    hypervisor's list and the agent then reports it."""
+    libvirt_dir = os.path.join(os.path.dirname(os.path.abspath(DRIVER_DIR)), "libvirt")
+    if not os.path.exists(os.path.join(libvirt_dir, "hvagent-driver-libvirt.so")):
+        print("SKIP: the libvirt driver was not built")
+        sys.exit(77)
+    extra = "driver = libvirt\n"
+    node = os.path.join(wd, "node.xml")
+    with open(node, "w") as f:
+        f.write("<node><cpu><mhz>2400</mhz><model>i686</model><active>4</active><nodes>1</nodes>"
+                "<sockets>1</sockets><cores>4</cores><threads>1</threads></cpu>"
+                "<memory>8388608</memory><domain type='test'><name>instance-0000002a</name>"
+                "<uuid>%s</uuid><memory>65536</memory><vcpu>1</vcpu>"
+                "<os><type>hvm</type></os></domain></node>" % UNKNOWN_GUEST)
+    sections = "[libvirt]\nuri = test://%s\nvirt_type = qemu\n" % node
+    probe = hva.Agent(BINARY, libvirt_dir, wd, extra=extra)
+    ctl = hva.Controller(wd, allow={probe.public_key(): HOST})
+    CONTROLLERS.append(ctl)
+    agent = hva.Agent(BINARY, libvirt_dir, wd, server_key=ctl.public.decode(), extra=extra,
+                      sections=sections)
+    STARTED.append(agent)
+    journal = os.path.join(wd, "state", "journal.sqlite")
+    refused_start(agent, 66, journal + " is missing or empty", UNKNOWN_GUEST,
+                  "--rebuild-journal")
+    assert not os.path.exists(journal), "a refused start left a journal behind"
+    refused_start(agent, 66, "--rebuild-journal")  # and again: never a fresh start
+    out = agent.run("--rebuild-journal")
+    assert out.returncode == 0 and "with 1 instance(s)" in out.stdout, out.stdout + out.stderr
+    agent.start()
+    _, snap = ctl.handshake(timeout=30)
+    inst = [i for i in snap.body["instances"] if i["uuid"] == UNKNOWN_GUEST]
+    assert inst and inst[0]["power_state"] == "running", snap.body
+    assert inst[0]["vm_state"] == "active", inst
+    assert agent.stop() == 0
+    open(journal, "w").close()  # emptied (truncated)
+    for p in (journal + "-wal", journal + "-shm"):
+        if os.path.exists(p):
+            os.unlink(p)
+    refused_start(agent, 66, journal + " is missing or empty")
+    return agent, ctl
+
+
+def case_tcp_loose(wd):
+    """With [netfilter] enabled, an agent in a network namespace whose
+    net.netfilter.nf_conntrack_tcp_loose is 0 refuses to start (exit 78) naming the sysctl
+    and how to set it; with 1 it starts."""
+    import shutil
+    import subprocess
+    if os.geteuid() != 0 or not shutil.which("ip"):
+        print("SKIP: needs root and ip for a network namespace")
+        sys.exit(77)
+    ns = "hva-tl-%d" % os.getpid()
+    subprocess.run(["ip", "netns", "add", ns], check=True)
+    CLEANUPS.append(lambda: subprocess.run(["ip", "netns", "del", ns]))
+    subprocess.run(["modprobe", "nf_conntrack"], capture_output=True)
+    knob = "net.netfilter.nf_conntrack_tcp_loose"
+
+    def sysctl(v):
+        return subprocess.run(["ip", "netns", "exec", ns, "sysctl", "-qw", "%s=%d" % (knob, v)],
+                              capture_output=True).returncode == 0
+    if not sysctl(0):
+        print("SKIP: %s cannot be set in a network namespace here (nf_conntrack?)" % knob)
+        sys.exit(77)
+    probe = hva.Agent(BINARY, DRIVER_DIR, wd)
+    ctl = hva.Controller(wd, allow={probe.public_key(): HOST})
+    CONTROLLERS.append(ctl)
+    agent = hva.Agent(BINARY, DRIVER_DIR, wd, server_key=ctl.public.decode(), netns=ns,
+                      sections="[netfilter]\nenabled = true\nresync_interval = 0\n")
+    STARTED.append(agent)
+    agent.start()
+    rc = agent.wait_exit(60)
+    log = agent.log_text()
+    if "without the netfilter module" in log:
+        print("SKIP: this hvagent was built without the netfilter module")
+        sys.exit(77)
+    assert rc == 78, "exit %r:\n%s" % (rc, log[-2000:])
+    assert knob + " is 0" in log and "sysctl -w %s=1" % knob in log, log[-2000:]
+    assert sysctl(1)
+    agent.start()
+    hello, _ = ctl.handshake(timeout=30)
+    assert "port_plug" in hello.body["capabilities"]
+    return agent, ctl
+
+
+def case_config_drive_dir(wd):
+    """A config_drive_dir that cannot be a directory is found at start: config_drive is
+    not advertised (and a warning names the key); with force_config_drive the start is
+    refused (exit 78)."""
+    open(os.path.join(wd, "drives"), "w").close()  # a file where the directory should be
+    agent, ctl = setup(wd)
+    agent.start()
+    hello, _ = ctl.handshake()
+    assert "config_drive" not in hello.body["capabilities"], hello.body["capabilities"]
+    assert "[guest] config_drive_dir %s/drives: not a directory" % wd in agent.log_text()
+    assert agent.stop() == 0
+    forced = hva.Agent(BINARY, DRIVER_DIR, wd, server_key=ctl.public.decode(),
+                       guest="force_config_drive = true\n")
+    STARTED.append(forced)
+    refused_start(forced, 78, "force_config_drive needs it")
     return agent, ctl
 
 
