@@ -268,10 +268,5 @@ void agent_recover(struct agent *a);
 /* A journal that was missing or empty while the hypervisor lists instances: -ENODATA with
  * a message saying what to do (agent_new refuses to start fresh and forget them). */
 int agent_check_fresh_journal(struct agent *a, struct hv_error *err);
-/* hvagent --rebuild-journal (main.c): a new journal holding the instances the hypervisor
- * lists (driver list_instances), when the journal is missing, empty or damaged (a damaged
- * one is kept aside as journal.sqlite.damaged-SECONDS). Never replaces a healthy journal.
- * Prints what it did on out. */
-int agent_rebuild_journal(const struct agent_opts *o, FILE *out, struct hv_error *err);
 
 #endif

@@ -6,6 +6,7 @@
 #define HV_AGENT_AGENT_H
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stddef.h>
 
 #include <hvagent/driver.h>
@@ -57,5 +58,10 @@ void agent_request_stop(void);
 /* Stops workers (waiting for running driver calls), closes the driver host without
  * touching guests, frees everything. NULL-safe. */
 void agent_free(struct agent *a);
+/* hvagent --rebuild-journal: a new journal holding the instances the hypervisor lists
+ * (driver list_instances), when the journal is missing, empty or damaged (a damaged one is
+ * kept aside as journal.sqlite.damaged-SECONDS). Never replaces a healthy journal. Prints
+ * what it did on out. */
+int agent_rebuild_journal(const struct agent_opts *opts, FILE *out, struct hv_error *err);
 
 #endif

@@ -11,7 +11,7 @@
 
 #include <zmq.h>
 
-#include "agent-priv.h" /* agent_rebuild_journal */
+#include "agent.h"
 #include "agent_config.h"
 #include "config.h"
 #include "imgstore.h"
