@@ -269,4 +269,9 @@ void agent_recover(struct agent *a);
  * a message saying what to do (agent_new refuses to start fresh and forget them). */
 int agent_check_fresh_journal(struct agent *a, struct hv_error *err);
 
+/* Creates dir 0711 (an existing one is left as it is): qemu's user on a stock libvirtd
+ * searches it to open a guest's file (libvirt gives the 0600 file to that user for the
+ * guest's run); nobody can list it. 0 or -1 with errno. */
+int agent_mkdir_searchable(const char *dir);
+
 #endif

@@ -936,6 +936,14 @@ agent_open_host(const struct agent_opts *o, struct hvd_host **ret, struct hv_err
 /* A config drive is advertised only when one can be written: the directory is created
  * (or checked) now, not at the first spawn that needs it. Without it the capability is
  * dropped, unless every spawn must have one (force_config_drive): then the start fails. */
+int
+agent_mkdir_searchable(const char *dir)
+{
+	if (mkdir(dir, 0711) == 0)
+		return chmod(dir, 0711); /* whatever the umask */
+	return errno == EEXIST ? 0 : -1;
+}
+
 static int
 check_drive_dir(struct agent *a, struct hv_error *err)
 {
@@ -945,7 +953,7 @@ check_drive_dir(struct agent *a, struct hv_error *err)
 		return 0;
 	struct stat st;
 
-	if (mkdir(a->drive_dir, 0700) < 0 && errno != EEXIST)
+	if (agent_mkdir_searchable(a->drive_dir) < 0)
 		hv_error_set(&e, -errno, "guest.config_drive_dir",
 			     "[guest] config_drive_dir %s: %s", a->drive_dir, strerror(errno));
 	else if (stat(a->drive_dir, &st) < 0 || !S_ISDIR(st.st_mode))

@@ -93,11 +93,7 @@ drive_build(struct agent *a, struct job *j, bool rebuild, char *drive, size_t si
 				    j->req.user_data_len};
 
 	drive_path(a, j->req.uuid, drive, size);
-	/* 0711: qemu's user on a stock libvirtd searches it to open the drive (libvirt gives
-	 * the 0600 file to that user for the guest's run); nobody can list it. */
-	if (mkdir(a->drive_dir, 0711) == 0)
-		(void)chmod(a->drive_dir, 0711);
-	else if (errno != EEXIST)
+	if (agent_mkdir_searchable(a->drive_dir) < 0)
 		return hv_error_set(&j->err, -errno, "config_drive_dir", "creating %s: %s",
 				    a->drive_dir, strerror(errno));
 	return rebuild ? drive_rewrite(j->spec, j->req.uuid, &sec, drive, &j->err)

@@ -235,11 +235,18 @@ open_db(struct journal *j, bool exclusive, struct hv_error *err)
 
 	sqlite3_close(j->db);
 	j->db = NULL;
-	if (sqlite3_open_v2(j->path, &j->db,
-			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-			    NULL) != SQLITE_OK)
+	/* private to the agent whatever the umask (its state directory is searchable by qemu's
+	 * user); SQLite gives the -wal and -shm files the journal's own mode. Called before
+	 * any thread starts, so the umask change is seen by no one else. */
+	mode_t mask = umask(077);
+	int rc = sqlite3_open_v2(j->path, &j->db,
+				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+				 NULL);
+	umask(mask);
+	if (rc != SQLITE_OK)
 		return j->db ? db_error(j, err, "open")
 			     : hv_error_set(err, -ENOMEM, "state_dir", "opening %s", j->path);
+	(void)chmod(j->path, 0600); /* a journal an older release made with another mode */
 	sqlite3_busy_timeout(j->db, 5000);
 	if ((exclusive &&
 	     sqlite3_exec(j->db, "PRAGMA locking_mode=EXCLUSIVE", NULL, NULL, &msg) != SQLITE_OK) ||
@@ -265,7 +272,11 @@ journal_open(const char *state_dir, struct journal **ret, struct hv_error *err)
 	int r;
 
 	*ret = NULL;
-	if (mkdir(state_dir, 0700) < 0 && errno != EEXIST)
+	/* 0711: the instances path, image store and config drives may sit below it, and qemu's
+	 * user must search its way to them; the journal file and the keys keep their own modes */
+	if (mkdir(state_dir, 0711) == 0)
+		(void)chmod(state_dir, 0711);
+	else if (errno != EEXIST)
 		return hv_error_set(err, -errno, "state_dir", "creating %s: %s", state_dir,
 				    strerror(errno));
 	j = calloc(1, sizeof *j);
