@@ -944,6 +944,20 @@ agent_mkdir_searchable(const char *dir)
 	return errno == EEXIST ? 0 : -1;
 }
 
+/* The start-up self-check: the user the hypervisor runs guests as (a stock libvirtd:
+ * qemu's unprivileged user) must reach every directory their files sit in, or the first
+ * boot fails far from the cause. Asked of the driver, which knows that user. */
+static int
+check_reach(struct agent *a, const struct agent_opts *o, struct hv_error *err)
+{
+	const char *const paths[] = {o->instances_path, a->image_store, a->drive_dir};
+	const char *const fields[] = {"instances_path", "image_store", "guest.config_drive_dir"};
+
+	if (!a->ops->check_reach)
+		return 0;
+	return a->ops->check_reach(a->host, paths, fields, 3, err);
+}
+
 static int
 check_drive_dir(struct agent *a, struct hv_error *err)
 {
@@ -1064,7 +1078,7 @@ agent_new(const struct agent_opts *o, struct agent **ret, struct hv_error *err)
 		a->jn = NULL;
 		goto fail;
 	}
-	if ((r = check_drive_dir(a, err)) < 0)
+	if ((r = check_drive_dir(a, err)) < 0 || (r = check_reach(a, o, err)) < 0)
 		goto fail;
 
 	if ((r = agent_load_insts(a, err)) < 0)

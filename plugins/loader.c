@@ -33,6 +33,8 @@ struct hv_driver {
 /* Optional ops appended to v1 after set_option, in struct order: a shorter (older) driver
  * struct reads them as NULL. */
 #define HV_DRIVER_APPENDED_OPS(X) X(root_disk) X(check_config)
+/* Optional ops appended after the data fields (needs), in struct order. */
+#define HV_DRIVER_LATE_OPS(X) X(check_reach)
 /* The data fields appended after the ops; a driver struct that ends before one reads the
  * default the header states for it. */
 #define HV_DRIVER_HAS(ops, field) \
@@ -42,19 +44,28 @@ struct hv_driver {
 #define HV_DRIVER_OP_OFFSET(op) offsetof(struct hvd_driver, op),
 #define HV_DRIVER_OP_ONE(op) +1
 static const char *const hv_driver_names[] = {
-	HV_DRIVER_OPS(HV_DRIVER_OP_NAME) HV_DRIVER_APPENDED_OPS(HV_DRIVER_OP_NAME) NULL};
+	HV_DRIVER_OPS(HV_DRIVER_OP_NAME) HV_DRIVER_APPENDED_OPS(HV_DRIVER_OP_NAME)
+		HV_DRIVER_LATE_OPS(HV_DRIVER_OP_NAME) NULL};
 static const size_t hv_driver_offsets[] = {HV_DRIVER_OPS(HV_DRIVER_OP_OFFSET)
-						   HV_DRIVER_APPENDED_OPS(HV_DRIVER_OP_OFFSET)};
+						   HV_DRIVER_APPENDED_OPS(HV_DRIVER_OP_OFFSET)
+							   HV_DRIVER_LATE_OPS(HV_DRIVER_OP_OFFSET)};
 #define HV_DRIVER_N_OPS (sizeof hv_driver_offsets / sizeof hv_driver_offsets[0])
+#define HV_DRIVER_N_EARLY_OPS \
+	(0 HV_DRIVER_OPS(HV_DRIVER_OP_ONE) HV_DRIVER_APPENDED_OPS(HV_DRIVER_OP_ONE))
+#define HV_DRIVER_N_LATE_OPS (0 HV_DRIVER_LATE_OPS(HV_DRIVER_OP_ONE))
 #define HV_DRIVER_N_V1_OPS (0 HV_DRIVER_OPS(HV_DRIVER_OP_ONE))
 _Static_assert(HV_DRIVER_N_V1_OPS * sizeof(void *) + offsetof(struct hvd_driver, open) ==
 		       HV_DRIVER_V1_SIZE,
 	       "every v1 op of struct hvd_driver is listed in HV_DRIVER_OPS");
-_Static_assert(HV_DRIVER_N_OPS * sizeof(void *) + offsetof(struct hvd_driver, open) ==
+_Static_assert(HV_DRIVER_N_EARLY_OPS * sizeof(void *) + offsetof(struct hvd_driver, open) ==
 		       offsetof(struct hvd_driver, config_section),
 	       "every appended op of struct hvd_driver is listed in HV_DRIVER_APPENDED_OPS");
-_Static_assert(offsetof(struct hvd_driver, needs) + sizeof(uint64_t) == sizeof(struct hvd_driver),
+_Static_assert(offsetof(struct hvd_driver, needs) + sizeof(uint64_t) ==
+		       offsetof(struct hvd_driver, check_reach),
 	       "the loader knows every data field appended after the ops");
+_Static_assert(offsetof(struct hvd_driver, check_reach) + HV_DRIVER_N_LATE_OPS * sizeof(void *) ==
+		       sizeof(struct hvd_driver),
+	       "every op appended after the data fields is listed in HV_DRIVER_LATE_OPS");
 
 static bool
 hv_driver_op_set(const struct hvd_driver *ops, size_t offset)

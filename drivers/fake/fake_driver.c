@@ -693,6 +693,14 @@ fake_set_option(struct hvd_host *host, const char *key, const char *value, struc
 	return r;
 }
 
+/* The fake runs no guest process: every directory is reachable. */
+static int
+fake_check_reach(struct hvd_host *host, const char *const *paths, const char *const *fields,
+		 size_t n, struct hv_error *err)
+{
+	return 0;
+}
+
 static const struct hvd_driver fake_driver = {
 	.abi_version = HVD_ABI_VERSION,
 	.struct_size = sizeof(struct hvd_driver),
@@ -727,6 +735,7 @@ static const struct hvd_driver fake_driver = {
 	.set_option = fake_set_option,
 	.root_disk = fake_root_disk,
 	.check_config = fake_check_config,
+	.check_reach = fake_check_reach,
 	.config_section = FAKE_CONFIG_SECTION,
 	.config_keys = fake_config_keys,
 	.needs = 0, /* boots any image id: image.path NULL unless the store has the id */

@@ -1128,6 +1128,7 @@ static const struct hvd_driver lv_driver = {
 	.set_event_callback = lv_set_event_callback,
 	.root_disk = lv_root_disk,
 	.check_config = lv_check_config,
+	.check_reach = lv_check_reach,
 	.config_section = LV_CONFIG_SECTION,
 	.config_keys = lv_config_keys,
 	.needs = HVD_NEED_IMAGE_FILE,

@@ -144,6 +144,20 @@ main(void)
 		r = ops->open(cfg, 5, &host, &err);
 		CHECK(r == 0, "the driver opens qemu:///system with the default paths: %s",
 		      err.message);
+		/* what the agent asks at start for its config-drive directory (check_reach) */
+		{
+			char drives[700];
+			const char *paths[] = {"/var/lib/hvagent/instances", drives};
+			const char *const fields[] = {"instances_path", "guest.config_drive_dir"};
+			snprintf(drives, sizeof drives, "%s/config-drives", closed);
+			hv_error_clear(&err);
+			r = ops->check_reach(host, paths, fields, 2, &err);
+			CHECK(r == -EACCES && strcmp(err.field, "guest.config_drive_dir") == 0 &&
+				      strstr(err.message, closed),
+			      "the self-check refuses a config drive directory under a 0700 one, "
+			      "naming it: %s",
+			      err.message);
+		}
 		ops->destroy(host, UUID, true, NULL); /* a leftover of an interrupted run */
 		r = ops->spawn(host, &s, &err);
 		CHECK(r == 0, "spawn under /var/lib/hvagent/instances: %s", err.message);

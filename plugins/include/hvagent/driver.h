@@ -352,6 +352,19 @@ struct hvd_driver {
 	const struct hvd_config_key *config_keys;
 	/* HVD_NEED_* flags. (v1, appended) */
 	uint64_t needs;
+
+	/* --- optional (v1, appended after the data fields): NULL = not supported --- */
+
+	/* Whether the hypervisor's guest processes can reach the n directories the agent keeps
+	 * their files in (the instances path, the image store, the config drive directory):
+	 * every directory from "/" down to paths[i] searchable by the user the guests run as
+	 * (a stock libvirtd: qemu's unprivileged user). The agent's start-up self-check and
+	 * --check-config call it once the host is open. Returns 0, or -EACCES with err->field
+	 * set to fields[i] and a message naming the directory at fault, its mode and owner; a
+	 * path that does not exist yet is checked down to its last existing directory.
+	 * (v1, appended) */
+	int (*check_reach)(struct hvd_host *host, const char *const *paths,
+			   const char *const *fields, size_t n, struct hv_error *err);
 };
 
 /* The one symbol a driver exports. agent_abi_version lets a driver refuse an older agent. */
