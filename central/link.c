@@ -260,6 +260,19 @@ on_state(struct ctl *c, const char *host, const struct proto_msg *m, int64_t now
 	store_host_set_seq(c->store, host, m->hdr.seq, &c->scratch);
 }
 
+/* A failure as the done callback promises it (ctl.h): {code, message} strings, whatever an
+ * agent sent, with any other field of its error kept. New reference. */
+static json_t *
+failure_of(const json_t *error, const char *default_message)
+{
+	json_t *f = json_is_object(error) ? json_deep_copy(error) : json_object();
+	const char *code = json_string_value(json_object_get(f, "code"));
+	const char *msg = json_string_value(json_object_get(f, "message"));
+	json_object_set_new(f, "code", json_string(code && *code ? code : PROTO_E_INTERNAL));
+	json_object_set_new(f, "message", json_string(msg ? msg : default_message));
+	return f;
+}
+
 static void
 on_result(struct ctl *c, const char *host, const struct proto_msg *m, int64_t now)
 {
@@ -300,11 +313,7 @@ on_result(struct ctl *c, const char *host, const struct proto_msg *m, int64_t no
 		if (ok) {
 			ctl_finish(c, &cmd, true, m->body);
 		} else {
-			json_t *e = json_object_get(m->body, "error");
-			json_t *copy = json_is_object(e)
-					       ? json_deep_copy(e)
-					       : json_pack("{s:s, s:s}", "code", "internal",
-							   "message", "failed");
+			json_t *copy = failure_of(json_object_get(m->body, "error"), "failed");
 			json_object_set(copy, "result", m->body);
 			ctl_finish(c, &cmd, false, copy);
 			json_decref(copy);
@@ -343,7 +352,9 @@ on_error(struct ctl *c, const char *host, const struct proto_msg *m, int64_t now
 			/* a refused command never ran: the instance keeps its state, minus our task */
 			if (strcmp(code, PROTO_E_TASK_IN_FLIGHT) != 0)
 				ctl_undo_task(c, &cmd, msg ? msg : code, now);
-			ctl_finish(c, &cmd, false, m->body);
+			json_t *failure = failure_of(m->body, code);
+			ctl_finish(c, &cmd, false, failure);
+			json_decref(failure);
 		}
 	}
 	store_cmd_clear(&cmd);

@@ -200,6 +200,14 @@ cfg_normalize(const struct cfg_key *k, const char *value, char **ret, char *why,
 	char q[CFG_QUOTE_MAX + 8];
 	char *out = NULL;
 
+	/* ';' and '#' start a comment where a line begins or after a space: a value that
+	 * starts with one, or holds one after a space, would not read back as written */
+	if (value[0] == ';' || value[0] == '#' || strstr(value, " ;") || strstr(value, " #")) {
+		snprintf(why, why_size,
+			 "'%s' holds a comment character (allowed: ';' and '#' only inside a word)",
+			 cfg_quote(value, q, sizeof q));
+		return -EINVAL;
+	}
 	switch (k->type) {
 	case CFG_STRING:
 		if (cfg_has_control(value)) {

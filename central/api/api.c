@@ -71,15 +71,25 @@ api_waiting(const struct api *a)
 	return a->n_w;
 }
 
+/* Every request gets exactly one reply: one that cannot be built or encoded (out of memory)
+ * still answers, with a fixed text, rather than leave the client waiting. */
 static void
 send_reply(struct api *a, const struct api_client *cl, json_t *reply)
 {
-	char *text = hj_dump(reply);
-	if (text) {
-		a->reply(a->cb, cl, text);
-		free(text);
-	}
+	static const char fallback[] = "{\"id\":null,\"ok\":false,\"error\":{\"code\":\"internal\","
+				       "\"message\":\"the reply could not be encoded\"}}";
+	char *text = reply ? hj_dump(reply) : NULL;
+	a->reply(a->cb, cl, text ? text : fallback);
+	free(text);
 	json_decref(reply);
+}
+
+/* A JSON string of s, which an error text may not be when it quotes a request's bytes. */
+static json_t *
+text_json(const char *s, const char *instead)
+{
+	json_t *t = json_string(s);
+	return t ? t : json_string(instead);
 }
 
 static void
@@ -100,9 +110,11 @@ static void
 reply_err(struct api *a, const struct api_client *cl, json_t *id, const char *code,
 	  const char *field, const char *message, json_t *extra)
 {
-	json_t *e = json_pack("{s:s, s:s}", "code", code, "message", message);
-	if (field && *field)
-		json_object_set_new(e, "field", json_string(field));
+	json_t *e =
+		json_pack("{s:s, s:o}", "code", code, "message",
+			  text_json(message, "the request is not valid (its bytes are not UTF-8)"));
+	if (e && field && *field)
+		json_object_set_new(e, "field", text_json(field, "request"));
 	if (extra)
 		json_object_set(e, "result", extra);
 	send_reply(a, cl,

@@ -33,15 +33,6 @@ struct fzc {
 	void *done_ctx;
 };
 
-/* HV_FUZZ_OPEN_ISSUES=1 adds the checks of contracts the code breaks today, each a known
- * open bug, so they do not fail the suite until fixed (then they become unconditional):
- * - a message of node-1 leaves node-2's servers alone (issue 10 item 2: a DELTA's
- *   "removed" or a record's uuid is applied whatever host owns it; seed link/delta);
- * - a failed command reaches the done callback with a string "code" (ctl.h); an agent's
- *   RESULT whose "error" has none is handed on as sent (link.c on_result; reproducer
- *   tests/data/fuzz/link/crash-result-error-without-code). */
-bool fzc_open_issues(void);
-
 /* Builds the fixture; aborts when it cannot (a broken fixture is no finding). */
 void fzc_open(struct fzc *f);
 void fzc_close(struct fzc *f);

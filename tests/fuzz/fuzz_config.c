@@ -5,8 +5,8 @@
  * makes under $TMPDIR and removes at exit, then loaded as the agent loads them. The driver
  * directory is pinned to that (empty) directory, so no input can make it load a plugin.
  * Beyond never crashing, leaking or reading out of bounds: a config that loads prints as a
- * config that loads again (and, with HV_FUZZ_OPEN_ISSUES=1, prints the same: cfg_print's
- * promise, broken today), and a refused one says why. */
+ * config that loads again and prints the same (cfg_print's promise), and a refused one says
+ * why. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -94,10 +94,7 @@ check_round_trip(const struct cfg_key *schema, const struct cfg *cfg)
 	if (cfg_load_string(schema, "printed.conf", first, &again, &d) < 0)
 		__builtin_trap(); /* what cfg_print wrote does not load */
 	second = printed(again);
-	/* open bug, checked with HV_FUZZ_OPEN_ISSUES=1 only: a value that begins with ';' (or
-	 * holds " ;") is printed as is and reads back cut at the comment (reproducer
-	 * tests/data/fuzz/config/crash-value-with-comment-char) */
-	if (getenv("HV_FUZZ_OPEN_ISSUES") && strcmp(first, second) != 0)
+	if (strcmp(first, second) != 0)
 		__builtin_trap(); /* printing is not a fixed point */
 	free(second);
 	free(first);

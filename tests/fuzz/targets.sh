@@ -92,9 +92,8 @@ fuzz_build() {
 		"${abs[@]}" $flags -ldl -lpthread -o "$out.tmp" && mv "$out.tmp" "$out"
 }
 
-# fuzz_copy_seeds SOURCE_ROOT TARGET DIR: copies TARGET's committed seeds into DIR. A file
-# named crash-* there is the reproducer of an open bug (its check is enabled by
-# HV_FUZZ_OPEN_ISSUES=1, see fuzz_central.h): left out until the bug is fixed.
+# fuzz_copy_seeds SOURCE_ROOT TARGET DIR: copies TARGET's committed seeds into DIR (the
+# fixed-* ones reproduce bugs found by fuzzing, now fixed: every run checks them again).
 fuzz_copy_seeds() {
-	find "$1/tests/data/fuzz/$2" -maxdepth 1 -type f ! -name 'crash-*' -exec cp {} "$3/" \;
+	find "$1/tests/data/fuzz/$2" -maxdepth 1 -type f -exec cp {} "$3/" \;
 }
