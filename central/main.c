@@ -481,9 +481,11 @@ setopt_int(void *s, int opt, int v)
 	return zmq_setsockopt(s, opt, &v, sizeof v);
 }
 
-/* The API is not authenticated: who may reach its socket's directory may drive hvcentral.
- * The directory is made 0700 when new; an existing one must be ours, and loses any access
- * for others (a group of operators may keep theirs). -1 when it cannot be made safe. */
+/* The API is not authenticated: who may connect to its socket may drive hvcentral, and who
+ * may write its directory may put another socket in its place. The directory is made 0700
+ * when new; an existing one must be ours, and others lose read and write on it (search
+ * stays: a directory may also lead qemu's user to guest files; the socket itself refuses
+ * them). A group of operators may keep theirs. -1 when it cannot be made safe. */
 static int
 api_dir_private(const char *sock_path)
 {
@@ -504,15 +506,15 @@ api_dir_private(const char *sock_path)
 			  dir, (unsigned)st.st_uid, (unsigned)geteuid());
 		return -1;
 	}
-	if (st.st_mode & 0007) {
-		if (chmod(dir, st.st_mode & 0770) < 0) {
+	if (st.st_mode & 0006) {
+		if (chmod(dir, st.st_mode & 07771) < 0) {
 			log_error(
 				"API socket directory %s is mode %04o and cannot be restricted: %s",
 				dir, (unsigned)(st.st_mode & 07777), strerror(errno));
 			return -1;
 		}
 		log_notice("API socket directory %s was mode %04o, open to every user: now %04o",
-			   dir, (unsigned)(st.st_mode & 07777), (unsigned)(st.st_mode & 0770));
+			   dir, (unsigned)(st.st_mode & 07777), (unsigned)(st.st_mode & 07771));
 	}
 	return 0;
 }
