@@ -160,6 +160,17 @@ class Cluster:
             f.write(key + "\n")
         return key
 
+    def import_raw_image(self, host_id, image_id):
+        """Puts a small raw disk into the host's image store with hvagent image-import, as an
+        operator would, recorded as format raw."""
+        disk = self.path(image_id + ".raw")
+        with open(disk, "wb") as f:
+            f.write(b"\0" * 65536)
+        subprocess.run([self.binary("agent/hvagent"), "-c", self.agent_conf(host_id),
+                        "image-import", disk, "--id", image_id, "--format", "raw"],
+                       check=True, capture_output=True,
+                       env=dict(os.environ, HVAGENT_DRIVER_DIR=self.binary("drivers/fake")))
+
     def start_agent(self, host_id, fake="", env=None):
         """fake: extra [fake] lines ("latency_ms = 2000\n"); env: extra environment
         (HVAGENT_FAKE_HOST_FLAP, see drivers/fake/README.md)."""

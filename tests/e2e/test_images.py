@@ -4,7 +4,6 @@ be the one given (--image-format), a snapshot becomes a stored image a new serve
 from, and --project reaches the host."""
 import json
 import os
-import subprocess
 
 import harness
 from harness import check
@@ -16,13 +15,7 @@ def main():
     c = harness.Cluster()
     c.start_central()
     c.allow("node-1")
-    conf = c.agent_conf("node-1")
-    disk = c.path("tiny.raw")
-    with open(disk, "wb") as f:
-        f.write(b"\0" * 65536)
-    subprocess.run([c.binary("agent/hvagent"), "-c", conf, "image-import", disk, "--id", "tiny",
-                    "--format", "raw"], check=True, capture_output=True,
-                   env=dict(os.environ, HVAGENT_DRIVER_DIR=c.binary("drivers/fake")))
+    c.import_raw_image("node-1", "tiny")
     c.start_agent("node-1")
     c.wait_host("node-1", "up")
 

@@ -5,8 +5,6 @@ set-password and a spawn the host refuses have all finished, none of those secre
 anywhere in hvcentral's writable memory - not in the JSON it parsed, the command it encoded,
 nor the frames it handed to libzmq."""
 import base64
-import os
-import subprocess
 import time
 import uuid
 
@@ -26,13 +24,7 @@ def main():
     c = harness.Cluster()
     c.start_central()
     c.allow("node-1")
-    conf = c.agent_conf("node-1")
-    disk = c.path("tiny.raw")
-    with open(disk, "wb") as f:
-        f.write(b"\0" * 65536)
-    subprocess.run([c.binary("agent/hvagent"), "-c", conf, "image-import", disk, "--id", "tiny",
-                    "--format", "raw"], check=True, capture_output=True,
-                   env=dict(os.environ, HVAGENT_DRIVER_DIR=c.binary("drivers/fake")))
+    c.import_raw_image("node-1", "tiny")
     c.start_agent("node-1")
     c.wait_host("node-1", "up")
     if c.sanitized("hvcentral"):
