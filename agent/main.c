@@ -14,6 +14,7 @@
 #include "agent.h"
 #include "agent_config.h"
 #include "config.h"
+#include "fault.h"
 #include "imgstore.h"
 #include "keys.h"
 #include "loader.h"
@@ -354,6 +355,10 @@ main(int argc, char **argv)
 	int c;
 
 	hv_log_set_ident("hvagent");
+	if (hv_fault_init() < 0) {
+		fprintf(stderr, "hvagent: HV_FAULT does not parse (name[@N][,name[@N]...])\n");
+		return 2;
+	}
 	/* Workers mostly wait on the hypervisor: one malloc arena is enough, and per-thread
 	 * arenas kept 3-5 MiB of freed memory resident with 1000 instances (bench/agent_mem.sh). */
 	mallopt(M_ARENA_MAX, 1);

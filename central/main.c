@@ -18,6 +18,7 @@
 #include "api/api.h"
 #include "central_config.h"
 #include "endpoint.h"
+#include "fault.h"
 #include "ctl.h"
 #include "json.h"
 #include "keys.h"
@@ -634,6 +635,10 @@ main(int argc, char **argv)
 		return 2;
 	}
 	hv_log_set_ident("hvcentral");
+	if (hv_fault_init() < 0) {
+		fprintf(stderr, "hvcentral: HV_FAULT does not parse (name[@N][,name[@N]...])\n");
+		return 2;
+	}
 
 	struct cfg *cfg = NULL;
 	struct cfg_diags diags = {0};
