@@ -5,6 +5,7 @@ Tests import it; it never decides what a test asserts."""
 import atexit
 import json
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -52,6 +53,22 @@ def free_port():
 
 _clusters = []  # dumped when a check fails
 
+# HV_DAEMON_WRAPPER runs hvcentral and hvagent under a tool, e.g. valgrind (meson test
+# --setup memcheck). The wrapper must exit WRAPPER_ERROR when it found an error; a daemon
+# that does is a failed test even when every check passed.
+WRAPPER = shlex.split(os.environ.get("HV_DAEMON_WRAPPER", ""))
+WRAPPER_ERROR = 99
+
+
+def daemon(argv):
+    return WRAPPER + argv
+
+
+def slow():
+    """How much slower the daemons run than natively (1, or 20 under valgrind): timeouts of
+    waits on daemons are multiplied by it."""
+    return 20 if WRAPPER else 1
+
 
 class Failure(Exception):
     pass
@@ -65,7 +82,7 @@ def check(cond, what):
 
 def wait_for(what, fn, timeout=30.0, step=0.1):
     """Polls fn until it returns a true value; the timeout only bounds a hang."""
-    end = time.monotonic() + timeout
+    end = time.monotonic() + timeout * slow()
     while True:
         v = fn()
         if v:
@@ -90,6 +107,7 @@ class Cluster:
         self.suspect_after = suspect_after
         self.down_after = down_after
         self.server_key = None
+        self.wrapper_errors = []
         _clusters.append(self)
         atexit.register(self.stop_all)
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -121,7 +139,7 @@ class Cluster:
                     "[commands]\nretry_interval_ms = 500\n"
                     % (state, self.agent_ep, self.suspect_after, self.down_after, self.api))
         log = open(self.path("hvcentral.log"), "a")
-        p = subprocess.Popen([self.binary("central/hvcentral"), "-c", conf],
+        p = subprocess.Popen(daemon([self.binary("central/hvcentral"), "-c", conf]),
                              stdout=subprocess.PIPE, stderr=log, text=True)
         line = p.stdout.readline()  # "ready api=..." once the sockets are bound
         if not line.startswith("ready"):
@@ -177,7 +195,7 @@ class Cluster:
         conf = self.agent_conf(host_id, fake)
         env = dict(os.environ, HVAGENT_DRIVER_DIR=self.binary("drivers/fake"), **(env or {}))
         log = open(self.path("agent-%s.log" % host_id), "a")
-        p = subprocess.Popen([self.binary("agent/hvagent"), "-c", conf], env=env,
+        p = subprocess.Popen(daemon([self.binary("agent/hvagent"), "-c", conf]), env=env,
                              stdout=log, stderr=log)
         self.procs["agent-" + host_id] = p
         return p
@@ -186,11 +204,15 @@ class Cluster:
         p = self.procs.pop(name, None)
         if p and p.poll() is None:
             p.send_signal(sig)
-            p.wait(timeout=30)
+            p.wait(timeout=30 * slow())
+        if p and WRAPPER and p.returncode == WRAPPER_ERROR:
+            self.wrapper_errors.append("%s: %s found errors (see its log)" % (name, WRAPPER[0]))
 
-    def stop_all(self):
+    def stop_all(self, keep_logs=False):
         for name in list(self.procs):
             self.kill(name, signal.SIGTERM)
+        if keep_logs and self.wrapper_errors:
+            return
         if not self.keep and os.path.isdir(self.dir):
             if os.environ.get("HV_E2E_KEEP"):
                 print("kept " + self.dir)
@@ -201,7 +223,7 @@ class Cluster:
     def hv(self, *args, timeout=120):
         env = dict(os.environ, HV_API=self.api)
         r = subprocess.run([self.binary("cli/hv")] + list(args), capture_output=True,
-                           text=True, env=env, timeout=timeout)
+                           text=True, env=env, timeout=timeout * slow())
         return r.returncode, r.stdout, r.stderr
 
     def hv_json(self, *args):
@@ -246,9 +268,12 @@ class Cluster:
         return hits
 
     def sanitized(self, name):
-        """Whether process `name` runs with AddressSanitizer (its allocator, not ours)."""
+        """What replaces the daemons' own allocator in process `name` (AddressSanitizer's
+        or valgrind's), or None."""
         with open("/proc/%d/maps" % self.procs[name].pid) as f:
-            return "libasan" in f.read()
+            maps = f.read()
+        return ("AddressSanitizer" if "libasan" in maps else
+                "valgrind" if "vgpreload_memcheck" in maps else None)
 
     def memory_holds(self, name, secrets):
         """The secrets (bytes) found anywhere in the writable memory of process `name`
@@ -290,6 +315,9 @@ def run(main):
     need_binaries()
     try:
         main()
+        for c in list(_clusters):
+            c.stop_all(keep_logs=True)
+            check(not c.wrapper_errors, "; ".join(c.wrapper_errors))
     except Failure as e:
         print("not ok - " + str(e))
         for c in list(_clusters):

@@ -27,10 +27,10 @@ def main():
     c.import_raw_image("node-1", "tiny")
     c.start_agent("node-1")
     c.wait_host("node-1", "up")
-    if c.sanitized("hvcentral"):
-        print("skipped: hvcentral runs under AddressSanitizer, whose allocator keeps freed "
-              "blocks in quarantine instead of the daemons' wiping free(); the default build "
-              "runs this test")
+    tool = c.sanitized("hvcentral")
+    if tool:
+        print("skipped: hvcentral runs under %s, whose allocator keeps freed blocks instead "
+              "of the daemons' wiping free(); the default build runs this test" % tool)
         raise SystemExit(harness.SKIP)
     udfile = c.path("user-data.sh")
     with open(udfile, "w") as f:
