@@ -4,12 +4,14 @@
  * own batch. Must never batch two projects, nor hold the lock while an appliance runs. */
 #include "injector.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #if AGENT_WITH_INJECT
 #include "inject.h" /* guest/: guest_inject_batch */
@@ -30,6 +32,8 @@ struct waiter {
 struct injector {
 	struct injector_opts o;
 	char image_store[4096];
+	char module[4096];
+	void *handle; /* the module, once loaded; kept until injector_free */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct waiter *head;
@@ -49,10 +53,44 @@ injector_new(const struct injector_opts *o, struct injector **ret, struct hv_err
 		snprintf(ij->image_store, sizeof ij->image_store, "%s", o->image_store);
 		ij->o.image_store = ij->image_store;
 	}
+	if (!o->batch) {
+		const char *m = getenv(INJECTOR_MODULE_ENV);
+
+		snprintf(ij->module, sizeof ij->module, "%s", m && *m ? m : HV_INJECT_MODULE);
+		/* found missing at start, not at the first spawn that asks for an injection */
+		if (access(ij->module, R_OK) < 0) {
+			int e = errno;
+
+			free(ij);
+			return hv_error_set(err, -e, "guest",
+					    "[guest] inject_key/inject_password: the injection "
+					    "module %s: %s",
+					    m && *m ? m : HV_INJECT_MODULE, strerror(e));
+		}
+	}
 	pthread_mutex_init(&ij->mu, NULL);
 	pthread_cond_init(&ij->cv, NULL);
 	*ret = ij;
 	return 0;
+}
+
+/* The batch function, loading the module the first time. Called by the leader alone (one
+ * batch runs at a time), so no lock of its own. NULL with why in msg when it cannot load. */
+static injector_batch_fn
+batch_fn(struct injector *ij, char *msg, size_t len)
+{
+	injector_batch_fn fn;
+
+	if (ij->o.batch)
+		return ij->o.batch;
+	if (!ij->handle && !(ij->handle = dlopen(ij->module, RTLD_NOW | RTLD_LOCAL))) {
+		snprintf(msg, len, "cannot load the injection module: %s", dlerror());
+		return NULL;
+	}
+	*(void **)&fn = dlsym(ij->handle, "guest_inject_batch");
+	if (!fn)
+		snprintf(msg, len, "%.300s has no guest_inject_batch", ij->module);
+	return fn;
 }
 
 void
@@ -60,6 +98,8 @@ injector_free(struct injector *ij)
 {
 	if (!ij)
 		return;
+	if (ij->handle)
+		dlclose(ij->handle);
 	pthread_mutex_destroy(&ij->mu);
 	pthread_cond_destroy(&ij->cv);
 	free(ij);
@@ -109,7 +149,16 @@ lead(struct injector *ij, struct waiter *me)
 	}
 	pthread_mutex_unlock(&ij->mu);
 	memset(res, 0, sizeof res);
-	guest_inject_batch(jobs, n, &go, res);
+	char why[sizeof res[0].err.message] = "";
+	injector_batch_fn fn = batch_fn(ij, why, sizeof why);
+	if (fn) {
+		fn(jobs, n, &go, res);
+	} else {
+		for (size_t i = 0; i < n; i++) {
+			res[i].code = -ELIBACC;
+			snprintf(res[i].err.message, sizeof res[i].err.message, "%s", why);
+		}
+	}
 	pthread_mutex_lock(&ij->mu);
 	for (size_t i = 0; i < n; i++) {
 		batch[i]->res = res[i];

@@ -1,7 +1,7 @@
 /* test_injector.c - spawns waiting at the same moment share one injection batch, but only
  * with spawns of their own project; a spawn without a project is injected alone; each
- * caller gets its own job's outcome. guest_inject_batch() is replaced by a recorder (this
- * file's definition wins over the guest library's at link time), so no appliance runs. */
+ * caller gets its own job's outcome. The batch function is a recorder given in the options
+ * (injector_opts.batch), so no module is loaded and no appliance runs. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,9 +22,9 @@ static pthread_mutex_t rec_mu = PTHREAD_MUTEX_INITIALIZER;
 static char batches[MAX_CALLS][256]; /* "disk-a,disk-b," per call */
 static size_t n_batches;
 
-int
-guest_inject_batch(const struct guest_job *jobs, size_t n, const struct guest_inject_opts *opts,
-		   struct guest_result *ret_results)
+static int
+record_batch(const struct guest_job *jobs, size_t n, const struct guest_inject_opts *opts,
+	     struct guest_result *ret_results)
 {
 	int first = 0;
 
@@ -84,7 +84,8 @@ recorded(const char *batch)
 static void
 concurrent_spawns_share_a_batch_only_within_their_project(void **state)
 {
-	struct injector_opts o = {.timeout_s = 60, .force_tcg = true, .window_ms = 300};
+	struct injector_opts o = {
+		.timeout_s = 60, .force_tcg = true, .window_ms = 300, .batch = record_batch};
 	struct injector *ij;
 	struct hv_error err = {0};
 	struct call calls[] = {
@@ -129,11 +130,54 @@ concurrent_spawns_share_a_batch_only_within_their_project(void **state)
 	}
 }
 
+static bool
+maps_libguestfs(void)
+{
+	char line[4096];
+	bool found = false;
+	FILE *f = fopen("/proc/self/maps", "re");
+
+	assert_non_null(f);
+	while (fgets(line, sizeof line, f))
+		found |= strstr(line, "libguestfs.so") != NULL;
+	fclose(f);
+	return found;
+}
+
+/* The real module: absent, the injector refuses to start naming it; present, libguestfs is
+ * mapped only once the first injection runs (a job refused before any appliance launch). */
+static void
+the_module_is_loaded_at_the_first_injection(void **state)
+{
+	struct injector_opts o = {.timeout_s = 60, .force_tcg = true};
+	struct injector *ij;
+	struct hv_error err = {0};
+	const char *module = getenv(INJECTOR_MODULE_ENV);
+
+	if (!module)
+		skip();
+	setenv(INJECTOR_MODULE_ENV, "/nonexistent/hvagent-inject.so", 1);
+	assert_int_equal(injector_new(&o, &ij, &err), -ENOENT);
+	assert_string_equal(err.field, "guest");
+	assert_non_null(strstr(err.message, "/nonexistent/hvagent-inject.so"));
+	setenv(INJECTOR_MODULE_ENV, module, 1);
+
+	assert_int_equal(injector_new(&o, &ij, &err), 0);
+	assert_false(maps_libguestfs());
+	assert_true(injector_run(ij, NULL, "/nonexistent/disk", "raw", NULL, "pw-secret", &err) <
+		    0);
+	assert_null(strstr(err.message, "cannot load"));
+	assert_null(strstr(err.message, "pw-secret"));
+	assert_true(maps_libguestfs());
+	injector_free(ij);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(concurrent_spawns_share_a_batch_only_within_their_project),
+		cmocka_unit_test(the_module_is_loaded_at_the_first_injection),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
