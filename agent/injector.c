@@ -83,7 +83,10 @@ batch_fn(struct injector *ij, char *msg, size_t len)
 
 	if (ij->o.batch)
 		return ij->o.batch;
-	if (!ij->handle && !(ij->handle = dlopen(ij->module, RTLD_NOW | RTLD_LOCAL))) {
+	/* NODELETE: libguestfs and the libraries it pulls in keep what their constructors
+	 * allocated for the life of the process; unmapping them would orphan it */
+	if (!ij->handle &&
+	    !(ij->handle = dlopen(ij->module, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE))) {
 		snprintf(msg, len, "cannot load the injection module: %s", dlerror());
 		return NULL;
 	}
