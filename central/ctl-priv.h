@@ -23,11 +23,12 @@ struct ctl {
 	struct store *store;
 	struct secret *sec;
 	size_t n_sec, cap_sec;
-	/* when each host's last_seen was last written: liveness needs seconds, not every
-	 * message, and a write per message would be most of the store's work */
+	/* when each host was last heard, and when that was last written: liveness needs
+	 * seconds, not every message, and a write per message would be most of the store's
+	 * work; what was heard counts even when it could not be written (disk full) */
 	struct {
 		char host[PROTO_MAX_ID + 1];
-		int64_t written_ms;
+		int64_t written_ms, heard_ms;
 	} seen[SEEN_CACHE];
 	struct ctl_config cfg;
 	ctl_send_fn send;

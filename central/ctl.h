@@ -48,6 +48,8 @@ void ctl_on_agent(struct ctl *c, const char *host_id, const char *address,
 unsigned ctl_take_refused(struct ctl *c, struct hv_error *ret);
 /* Resends due commands and fails expired ones. Returns the ms until the next due time
  * (capped at 1000) so the loop knows how long to sleep. */
+/* When host was last heard from: stored_ms (the store's last_seen) or later. */
+int64_t ctl_heard_ms(const struct ctl *c, const char *host, int64_t stored_ms);
 int64_t ctl_tick(struct ctl *c, int64_t now_ms);
 
 /* ---- what the service layer asks ----------------------------------------------------- */

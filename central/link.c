@@ -375,10 +375,20 @@ note_seen(struct ctl *c, const char *host, const char *address, int64_t now, boo
 		snprintf(c->seen[i].host, sizeof c->seen[i].host, "%s", host);
 		force = true;
 	}
+	c->seen[i].heard_ms = now;
 	if (!force && now - c->seen[i].written_ms < SEEN_WRITE_MS)
 		return;
 	if (store_host_seen(c->store, host, NULL, address, now, &c->scratch) == 0)
 		c->seen[i].written_ms = now;
+}
+
+int64_t
+ctl_heard_ms(const struct ctl *c, const char *host, int64_t stored_ms)
+{
+	for (size_t i = 0; i < SEEN_CACHE; i++)
+		if (strcmp(c->seen[i].host, host) == 0)
+			return c->seen[i].heard_ms > stored_ms ? c->seen[i].heard_ms : stored_ms;
+	return stored_ms;
 }
 
 void

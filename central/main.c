@@ -49,6 +49,25 @@ struct outmsg {
 	char *text;
 };
 
+/* A message to an agent, encoded, waiting for the turn's transaction to commit. */
+struct outwire {
+	struct proto_peer peer;
+	struct proto_wire w;
+	char cmd_id[PROTO_MAX_ID + 1];
+	char what[16];
+};
+
+/* Where a turn's (or one request's) outputs begin: what to take back if its changes
+ * cannot be stored. */
+struct marks {
+	size_t out, wires;
+	uint64_t parked;
+};
+
+/* After a failed commit, each request and message is its own transaction for this long,
+ * so that one write that cannot be stored takes back only its own request (reads go on). */
+#define DEGRADED_MS 10000
+
 struct central {
 	void *zctx, *zap, *agents, *api_sock;
 	struct store *store;
@@ -56,8 +75,15 @@ struct central {
 	struct ctl *ctl;
 	struct svc *svc;
 	struct api *api;
-	struct outmsg *out; /* API replies held until the turn's transaction commits */
+	/* nothing leaves before the transaction that recorded it commits: API replies and
+	 * agent messages wait here */
+	struct outmsg *out;
 	size_t n_out, cap_out;
+	struct outwire *wires;
+	size_t n_wires, cap_wires;
+	int64_t degraded_until; /* see DEGRADED_MS */
+	int64_t next_tick;
+	const char *db_path;
 	int64_t now;
 	unsigned long n_dropped;
 	struct route_table *routes;
@@ -65,7 +91,7 @@ struct central {
 	 * each is logged once, not once per message */
 	uint64_t claims[64];
 	size_t n_claims;
-	struct hv_ratelimit refusal_log, pending_log; /* peers provoke these lines: bounded */
+	struct hv_ratelimit refusal_log, pending_log, db_log; /* bounded: repeated causes */
 };
 
 static const char help_text[] =
@@ -174,25 +200,52 @@ do_init(const struct paths *p)
 
 /* ---- callbacks ------------------------------------------------------------------------ */
 
+/* Queues msg for host_id's connection, sent once the turn commits (flush_wires). */
 static int
 send_to_agent(void *ctx, const char *host_id, const struct proto_msg *msg)
 {
 	struct central *c = ctx;
-	struct proto_peer peer = {0};
 	struct hv_error err = {0};
 	const uint8_t *rid;
 	size_t n;
 	/* not connected since hvcentral started: the command waits, as for a host that is down */
 	if (!route_find(c->routes, host_id, &rid, &n))
 		return -EHOSTUNREACH;
-	memcpy(peer.routing_id, rid, n);
-	peer.routing_id_len = n;
-	int r = proto_send(c->agents, &peer, msg, ZMQ_DONTWAIT, &err);
-	if (r < 0 && r != -EHOSTUNREACH && r != -EAGAIN)
+	if (HV_GROW(c->wires, c->cap_wires, c->n_wires + 1) < 0)
+		return -ENOMEM;
+	struct outwire *o = &c->wires[c->n_wires];
+	memset(o, 0, sizeof *o);
+	int r = proto_encode(msg, &o->w, &err);
+	if (r < 0) {
 		hv_log(HV_LOG_WARNING, NULL, msg->hdr.cmd_id[0] ? msg->hdr.cmd_id : NULL,
-		       "send %s to host=%s failed: %s", proto_type_name(msg->type), host_id,
+		       "cannot encode %s for host=%s: %s", proto_type_name(msg->type), host_id,
 		       err.message);
-	return r;
+		return r;
+	}
+	memcpy(o->peer.routing_id, rid, n);
+	o->peer.routing_id_len = n;
+	snprintf(o->cmd_id, sizeof o->cmd_id, "%s", msg->hdr.cmd_id);
+	snprintf(o->what, sizeof o->what, "%s", proto_type_name(msg->type));
+	snprintf(o->peer.user_id, sizeof o->peer.user_id, "%s", host_id);
+	c->n_wires++;
+	return 0;
+}
+
+/* A send that fails here is a connection gone since the turn began: the journal resends a
+ * command at its next try, an agent resends what was not acknowledged. */
+static void
+flush_wires(struct central *c)
+{
+	for (size_t i = 0; i < c->n_wires; i++) {
+		struct outwire *o = &c->wires[i];
+		struct hv_error err = {0};
+		int r = proto_send_wire(c->agents, &o->peer, &o->w, ZMQ_DONTWAIT, o->what, &err);
+		if (r < 0 && r != -EHOSTUNREACH && r != -EAGAIN)
+			hv_log(HV_LOG_WARNING, NULL, o->cmd_id[0] ? o->cmd_id : NULL,
+			       "send %s to host=%s failed: %s", o->what, o->peer.user_id,
+			       err.message);
+	}
+	c->n_wires = 0;
 }
 
 static void
@@ -238,6 +291,72 @@ flush_replies(struct central *c)
 		free(o->text);
 	}
 	c->n_out = 0;
+}
+
+static struct marks
+marks_now(const struct central *c)
+{
+	return (struct marks){c->n_out, c->n_wires, api_mark(c->api)};
+}
+
+/* The changes since m could not be stored (the transaction rolled back): nothing they
+ * caused may leave. Agent messages are dropped (agents resend what is not acknowledged,
+ * the journal has no command to resend), and every request answered or parked since m is
+ * refused instead, so no client is told of a change that was not kept. */
+static void
+take_back(struct central *c, const struct marks *m, const struct hv_error *why)
+{
+	char msg[8192];
+	unsigned held;
+	snprintf(msg, sizeof msg,
+		 "hvcentral could not store this change in its database %s (%s): nothing was "
+		 "changed; try again once the disk has room",
+		 c->db_path, why->message);
+	if (hv_ratelimit_ok(&c->db_log, c->now, &held))
+		log_error("cannot write the database %s: %s; %zu replies and %zu agent "
+			  "messages taken back (%u such lines held back before this one)",
+			  c->db_path, why->message, c->n_out - m->out, c->n_wires - m->wires, held);
+	for (size_t i = m->wires; i < c->n_wires; i++)
+		proto_wire_release(&c->wires[i].w);
+	c->n_wires = m->wires;
+	for (size_t i = m->out; i < c->n_out; i++) {
+		char *instead = api_error_instead(c->out[i].text, "busy", msg);
+		explicit_bzero(c->out[i].text, strlen(c->out[i].text));
+		free(c->out[i].text);
+		c->out[i].text = instead ? instead : strdup("{\"id\":null,\"ok\":false}");
+	}
+	api_abort_since(c->api, m->parked, "busy", msg);
+	c->degraded_until = c->now + DEGRADED_MS;
+}
+
+static bool
+readable(void *sock)
+{
+	int ev = 0;
+	size_t sz = sizeof ev;
+	return zmq_getsockopt(sock, ZMQ_EVENTS, &ev, &sz) == 0 && (ev & ZMQ_POLLIN);
+}
+
+/* The timers: commands due again, waits timed out. */
+static void
+tick(struct central *c)
+{
+	int64_t in = ctl_tick(c->ctl, c->now);
+	api_tick(c->api, c->now);
+	c->next_tick = c->now + in;
+}
+
+/* Runs one handler as a unit: inside the turn's transaction normally (begin/commit nest),
+ * in a transaction of its own while degraded. */
+static void
+unit(struct central *c, void (*fn)(struct central *))
+{
+	struct hv_error err = {0};
+	struct marks m = marks_now(c);
+	store_begin(c->store, &err);
+	fn(c);
+	if (store_commit(c->store, &err) < 0)
+		take_back(c, &m, &err);
 }
 
 /* ---- socket handlers ------------------------------------------------------------------ */
@@ -693,6 +812,8 @@ main(int argc, char **argv)
 	}
 	c.refusal_log = (struct hv_ratelimit){.burst = 10, .window_ms = 10000};
 	c.pending_log = c.refusal_log;
+	c.db_log = c.refusal_log;
+	c.db_path = p.db;
 	if (!(c.routes = route_new())) {
 		log_error("out of memory");
 		goto out;
@@ -717,14 +838,13 @@ main(int argc, char **argv)
 	printf("ready api=%s\n", p.api);
 	fflush(stdout);
 
-	int64_t next_tick = 0;
 	while (!stopping) {
 		zmq_pollitem_t items[] = {
 			{.socket = c.zap, .events = ZMQ_POLLIN},
 			{.socket = c.agents, .events = ZMQ_POLLIN},
 			{.socket = c.api_sock, .events = ZMQ_POLLIN},
 		};
-		int64_t wait = next_tick - proto_now_ms();
+		int64_t wait = c.next_tick - proto_now_ms();
 		if (wait < 0)
 			wait = 0;
 		if (wait > 200)
@@ -732,37 +852,25 @@ main(int argc, char **argv)
 		if (zmq_poll(items, 3, (long)wait) < 0 && errno != EINTR)
 			break;
 		c.now = proto_now_ms();
-		store_begin(c.store, &err);
+		/* one transaction per turn; while degraded, one per request or message */
+		bool whole = c.now >= c.degraded_until;
+		struct marks turn = marks_now(&c);
+		if (whole)
+			store_begin(c.store, &err);
 		for (int i = 0; i < BATCH && (items[0].revents & ZMQ_POLLIN); i++) {
-			int ev = 0;
-			size_t sz = sizeof ev;
-			handle_zap(&c);
-			if (zmq_getsockopt(c.zap, ZMQ_EVENTS, &ev, &sz) < 0 || !(ev & ZMQ_POLLIN))
+			unit(&c, handle_zap);
+			if (!readable(c.zap))
 				break;
 		}
-		for (int i = 0; i < BATCH; i++) {
-			int ev = 0;
-			size_t sz = sizeof ev;
-			if (zmq_getsockopt(c.agents, ZMQ_EVENTS, &ev, &sz) < 0 ||
-			    !(ev & ZMQ_POLLIN))
-				break;
-			handle_agent(&c);
-		}
-		for (int i = 0; i < BATCH; i++) {
-			int ev = 0;
-			size_t sz = sizeof ev;
-			if (zmq_getsockopt(c.api_sock, ZMQ_EVENTS, &ev, &sz) < 0 ||
-			    !(ev & ZMQ_POLLIN))
-				break;
-			handle_api(&c);
-		}
-		if (c.now >= next_tick) {
-			int64_t in = ctl_tick(c.ctl, c.now);
-			api_tick(c.api, c.now);
-			next_tick = c.now + in;
-		}
-		if (store_commit(c.store, &err) < 0)
-			log_error("%s", err.message);
+		for (int i = 0; i < BATCH && readable(c.agents); i++)
+			unit(&c, handle_agent);
+		for (int i = 0; i < BATCH && readable(c.api_sock); i++)
+			unit(&c, handle_api);
+		if (c.now >= c.next_tick)
+			unit(&c, tick);
+		if (whole && store_commit(c.store, &err) < 0)
+			take_back(&c, &turn, &err);
+		flush_wires(&c);
 		flush_replies(&c);
 	}
 	log_notice("stopping (%zu requests were waiting)", api_waiting(c.api));
@@ -772,6 +880,9 @@ out:
 	for (size_t i = 0; i < c.n_out; i++)
 		free(c.out[i].text);
 	free(c.out);
+	for (size_t i = 0; i < c.n_wires; i++)
+		proto_wire_release(&c.wires[i].w);
+	free(c.wires);
 	if (c.api_sock)
 		zmq_close(c.api_sock);
 	if (c.agents)

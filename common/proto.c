@@ -423,38 +423,46 @@ wipe_frame(void *data, void *hint)
 }
 
 int
+proto_send_wire(void *sock, const struct proto_peer *peer, struct proto_wire *w, int flags,
+		const char *what, struct hv_error *err)
+{
+	zmq_msg_t body;
+	int r;
+
+	if (peer && zmq_send(sock, peer->routing_id, peer->routing_id_len, flags | ZMQ_SNDMORE) < 0)
+		goto fail;
+	for (int i = 0; i < PROTO_N_FRAMES - 1; i++)
+		if (zmq_send(sock, w->data[i], w->len[i], flags | ZMQ_SNDMORE) < 0)
+			goto fail;
+	/* the body goes without a copy, so the only copy is ours and is wiped when sent */
+	if (zmq_msg_init_data(&body, w->data[3], w->len[3], wipe_frame,
+			      (void *)(uintptr_t)w->len[3]))
+		goto fail;
+	w->data[3] = NULL;
+	if (zmq_msg_send(&body, sock, flags) < 0) {
+		r = -zmq_errno();
+		zmq_msg_close(&body); /* not sent: closing it calls wipe_frame */
+		proto_wire_release(w);
+		return hv_error_set(err, r, NULL, "sending %s: %s", what, zmq_strerror(-r));
+	}
+	proto_wire_release(w);
+	return 0;
+fail:
+	r = -zmq_errno();
+	proto_wire_release(w);
+	return hv_error_set(err, r, NULL, "sending %s: %s", what, zmq_strerror(-r));
+}
+
+int
 proto_send(void *sock, const struct proto_peer *peer, const struct proto_msg *msg, int flags,
 	   struct hv_error *err)
 {
 	struct proto_wire w;
-	zmq_msg_t body;
 	int r = proto_encode(msg, &w, err);
 
 	if (r < 0)
 		return r;
-	if (peer && zmq_send(sock, peer->routing_id, peer->routing_id_len, flags | ZMQ_SNDMORE) < 0)
-		goto fail;
-	for (int i = 0; i < PROTO_N_FRAMES - 1; i++)
-		if (zmq_send(sock, w.data[i], w.len[i], flags | ZMQ_SNDMORE) < 0)
-			goto fail;
-	/* the body goes without a copy, so the only copy is ours and is wiped when sent */
-	if (zmq_msg_init_data(&body, w.data[3], w.len[3], wipe_frame, (void *)(uintptr_t)w.len[3]))
-		goto fail;
-	w.data[3] = NULL;
-	if (zmq_msg_send(&body, sock, flags) < 0) {
-		r = -zmq_errno();
-		zmq_msg_close(&body); /* not sent: closing it calls wipe_frame */
-		proto_wire_release(&w);
-		return hv_error_set(err, r, NULL, "sending %s: %s", proto_type_name(msg->type),
-				    zmq_strerror(-r));
-	}
-	proto_wire_release(&w);
-	return 0;
-fail:
-	r = -zmq_errno();
-	proto_wire_release(&w);
-	return hv_error_set(err, r, NULL, "sending %s: %s", proto_type_name(msg->type),
-			    zmq_strerror(-r));
+	return proto_send_wire(sock, peer, &w, flags, proto_type_name(msg->type), err);
 }
 
 #define RECV_MAX_PARTS 8

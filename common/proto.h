@@ -157,6 +157,11 @@ struct proto_peer {
  * flags: ZMQ_DONTWAIT or 0. -errno from zmq_msg_send on failure. */
 int proto_send(void *sock, const struct proto_peer *peer, const struct proto_msg *msg, int flags,
 	       struct hv_error *err);
+/* Sends frames proto_encode made (what names them in an error) and releases them, sent or
+ * not: a caller can encode now and send later (hvcentral sends nothing before its
+ * transaction commits). */
+int proto_send_wire(void *sock, const struct proto_peer *peer, struct proto_wire *w, int flags,
+		    const char *what, struct hv_error *err);
 /* Receives one whole multipart message (always draining every part). When router, the
  * first part is the routing id stored in *peer. Returns 0, -EAGAIN (with ZMQ_DONTWAIT and
  * nothing pending), or a decode error as proto_decode (message consumed, *peer and the

@@ -26,6 +26,7 @@ struct waiter {
 	long lines;    /* console log: keep the last lines only (0 = all) */
 	json_t *extra; /* merged into the record (a snapshot's image) */
 	int64_t deadline_ms;
+	uint64_t seq; /* order of parking, for api_abort_since */
 };
 
 struct api {
@@ -34,6 +35,7 @@ struct api {
 	void *cb;
 	struct waiter *w;
 	size_t n_w, cap_w;
+	uint64_t seq;
 };
 
 #define DEFAULT_WAIT_MS 300000
@@ -106,9 +108,8 @@ code_for(int r)
 	return proto_code_for_errno(r, PROTO_MAP_API);
 }
 
-static void
-reply_err(struct api *a, const struct api_client *cl, json_t *id, const char *code,
-	  const char *field, const char *message, json_t *extra)
+static json_t *
+error_reply(json_t *id, const char *code, const char *field, const char *message, json_t *extra)
 {
 	json_t *e =
 		json_pack("{s:s, s:o}", "code", code, "message",
@@ -117,8 +118,14 @@ reply_err(struct api *a, const struct api_client *cl, json_t *id, const char *co
 		json_object_set_new(e, "field", text_json(field, "request"));
 	if (extra)
 		json_object_set(e, "result", extra);
-	send_reply(a, cl,
-		   json_pack("{s:O, s:b, s:o}", "id", id ? id : json_null(), "ok", 0, "error", e));
+	return json_pack("{s:O, s:b, s:o}", "id", id ? id : json_null(), "ok", 0, "error", e);
+}
+
+static void
+reply_err(struct api *a, const struct api_client *cl, json_t *id, const char *code,
+	  const char *field, const char *message, json_t *extra)
+{
+	send_reply(a, cl, error_reply(id, code, field, message, extra));
 }
 
 static void
@@ -145,6 +152,7 @@ park(struct api *a, const struct api_client *cl, json_t *id, const char *cmd_id,
 	w->lines = lines;
 	w->extra = json_incref(extra);
 	w->deadline_ms = deadline;
+	w->seq = ++a->seq;
 	return 0;
 }
 
@@ -478,4 +486,34 @@ api_tick(struct api *a, int64_t now)
 		reply_err(a, &w->cl, w->id, "timeout", NULL, msg, NULL);
 		unpark(a, i);
 	}
+}
+
+uint64_t
+api_mark(const struct api *a)
+{
+	return a->seq;
+}
+
+void
+api_abort_since(struct api *a, uint64_t mark, const char *code, const char *message)
+{
+	for (size_t i = 0; i < a->n_w;) {
+		if (a->w[i].seq <= mark) {
+			i++;
+			continue;
+		}
+		reply_err(a, &a->w[i].cl, a->w[i].id, code, NULL, message, NULL);
+		unpark(a, i);
+	}
+}
+
+char *
+api_error_instead(const char *reply, const char *code, const char *message)
+{
+	json_t *r = json_loads(reply, 0, NULL);
+	json_t *e = error_reply(json_object_get(r, "id"), code, NULL, message, NULL);
+	char *text = e ? hj_dump(e) : NULL;
+	json_decref(e);
+	json_decref(r);
+	return text;
 }

@@ -39,4 +39,13 @@ void api_tick(struct api *a, int64_t now_ms);
 /* How many requests are waiting (for tests and shutdown). */
 size_t api_waiting(const struct api *a);
 
+/* Taking back a turn whose changes could not be stored (its transaction failed): */
+/* the last request parked so far; */
+uint64_t api_mark(const struct api *a);
+/* answers with the error every request parked after mark, and forgets it; */
+void api_abort_since(struct api *a, uint64_t mark, const char *code, const char *message);
+/* the error reply to send instead of reply (same request id); malloc'd, NULL without
+ * memory. */
+char *api_error_instead(const char *reply, const char *code, const char *message);
+
 #endif

@@ -14,12 +14,14 @@
 static void
 decorate_host(struct svc *sv, json_t *h, int64_t now)
 {
-	int64_t seen = json_integer_value(json_object_get(h, "last_seen_ms"));
+	int64_t seen = ctl_heard_ms(sv->ctl, field_or(h, "host_id", ""),
+				    json_integer_value(json_object_get(h, "last_seen_ms")));
 	json_t *res = json_object_get(h, "resources");
 	const char *status = field_or(res, "status", NULL),
 		   *why = field_or(res, "disabled_reason", NULL);
 	json_object_set_new(h, "state",
 			    json_string(reg_state_name(reg_state_at(seen, now, &sv->liveness))));
+	json_object_set_new(h, "last_seen_ms", json_integer(seen));
 	json_object_set_new(h, "seen_ago_ms", seen > 0 ? json_integer(now - seen) : json_null());
 	if (!status && json_object_size(res))
 		status = "enabled"; /* an agent older than the field */

@@ -73,6 +73,7 @@ check_host_up(struct svc *sv, const char *host, int64_t now, struct hv_error *er
 	if (store_host_last_seen(sv->store, host, &seen, NULL) < 0)
 		return hv_error_set(err, -ENOENT, "host",
 				    "no host named '%s' has connected (see hv host list)", host);
+	seen = ctl_heard_ms(sv->ctl, host, seen);
 	if (reg_state_at(seen, now, &sv->liveness) == REG_DOWN)
 		return hv_error_set(err, -EHOSTDOWN, "host",
 				    "host '%s' is down (no report for %lld s)", host,

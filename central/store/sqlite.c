@@ -268,8 +268,9 @@ store_commit(struct store *s, struct hv_error *err)
 		return 0;
 	int rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
 	if (rc != SQLITE_OK) {
+		int r = db_error(s, rc, "commit", err); /* before ROLLBACK replaces the message */
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-		return db_error(s, rc, "commit", err);
+		return r;
 	}
 	return 0;
 }
