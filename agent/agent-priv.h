@@ -168,7 +168,7 @@ struct agent {
 	size_t n_workers;
 	bool stats_pending, sync_pending, have_prev_stats;
 	struct hvd_host_stats prev_stats;
-	int64_t next_report_ms, next_sync_ms, next_event_resend_ms, next_prune_ms;
+	int64_t next_report_ms, next_sync_ms, next_event_resend_ms, next_prune_ms, next_trim_ms;
 
 	/* group commit: what one loop turn journals is committed once, then its messages are
 	 * sent and its jobs started (journal before acting, before replying) */

@@ -195,7 +195,7 @@ inst_free(struct inst *in)
 {
 	if (!in)
 		return;
-	json_decref(in->spec);
+	free(in->spec);
 	json_decref(in->old_flavor);
 	json_decref(in->fault);
 	free(in);
@@ -212,16 +212,42 @@ str_or_null(const char *s)
 }
 
 json_t *
+inst_spec(const struct inst *in)
+{
+	json_t *o = in->spec ? json_loads(in->spec, 0, NULL) : NULL;
+
+	return json_is_object(o) ? o : (json_decref(o), json_object());
+}
+
+int
+inst_set_spec(struct inst *in, const json_t *spec)
+{
+	char *text = hj_dump(spec);
+	json_t *f = json_object_get(spec, "flavor");
+
+	if (!text)
+		return -ENOMEM;
+	free(in->spec);
+	in->spec = text;
+	in->use.vcpus = json_integer_value(json_object_get(f, "vcpus"));
+	in->use.ram_mb = json_integer_value(json_object_get(f, "ram_mb"));
+	in->use.disk_gb = json_integer_value(json_object_get(f, "root_gb")) +
+			  json_integer_value(json_object_get(f, "ephemeral_gb"));
+	return 0;
+}
+
+json_t *
 inst_to_json(const struct inst *in)
 {
-	json_t *o = json_object();
+	json_t *o = json_object(), *spec = inst_spec(in);
 
 	json_object_set_new(o, "uuid", json_string(in->uuid));
 	for (int i = 0; spec_keys[i]; i++) {
-		json_t *v = in->spec ? json_object_get(in->spec, spec_keys[i]) : NULL;
+		json_t *v = json_object_get(spec, spec_keys[i]);
 
-		json_object_set_new(o, spec_keys[i], v ? json_deep_copy(v) : json_null());
+		json_object_set(o, spec_keys[i], v ? v : json_null());
 	}
+	json_decref(spec);
 	json_object_set_new(o, "vm_state", json_string(inst_vm_name(in->vm)));
 	json_object_set_new(o, "task_state", str_or_null(inst_task_name(in->task)));
 	json_object_set_new(o, "power_state", json_string(inst_power_name(in->power)));
@@ -264,11 +290,17 @@ inst_from_json(const json_t *rec, struct inst **ret, struct hv_error *err)
 	in->power = (enum hvd_power_state)inst_power_parse(power);
 	if (before && inst_vm_parse(before) >= 0)
 		in->vm_before_resize = (enum inst_vm)inst_vm_parse(before);
-	in->spec = json_object();
+	json_t *spec = json_object();
 	for (int i = 0; spec_keys[i]; i++) {
 		v = json_object_get(rec, spec_keys[i]);
 		if (v && !json_is_null(v))
-			json_object_set_new(in->spec, spec_keys[i], json_deep_copy(v));
+			json_object_set(spec, spec_keys[i], v);
+	}
+	r = inst_set_spec(in, spec);
+	json_decref(spec);
+	if (r < 0) {
+		inst_free(in);
+		return hv_error_set(err, -ENOMEM, NULL, "out of memory");
 	}
 	v = json_object_get(rec, "task_cmd_id");
 	if (json_is_string(v) && proto_id_valid(json_string_value(v)))

@@ -76,17 +76,25 @@ enum inst_cmd {
 	CMD_N = LC_CMD_N,
 };
 
+/* What an instance's flavor claims of the host (the report sums them). */
+struct inst_usage {
+	int64_t vcpus, ram_mb, disk_gb;
+};
+
 /* One instance as the agent knows it. spec holds what the controller asked for (name,
- * hostname, flavor, image, ports, metadata, config_drive), never a secret. */
+ * hostname, flavor, image, ports, metadata, config_drive), never a secret, as compact JSON
+ * text: a host keeps thousands and reads one only when a command needs it (a parsed tree
+ * costs ~8x the text); use inst_spec / inst_set_spec. */
 struct inst {
 	char uuid[37];
 	enum inst_vm vm;
 	enum inst_task task;
 	enum hvd_power_state power;
 	enum inst_vm vm_before_resize;
-	json_t *spec;       /* owned */
-	json_t *old_flavor; /* owned, NULL unless resized */
-	json_t *fault;      /* owned, NULL unless a failure set vm_state error */
+	char *spec;            /* owned, NULL for none */
+	struct inst_usage use; /* from spec's flavor, kept by inst_set_spec */
+	json_t *old_flavor;    /* owned, NULL unless resized */
+	json_t *fault;         /* owned, NULL unless a failure set vm_state error */
 	int64_t launched_at_ms;
 	int64_t updated_ms;
 	char cmd_id[65]; /* the command whose task is in flight, "" when none */
@@ -140,6 +148,10 @@ enum inst_sync inst_sync_decide(const struct inst *in, bool found, enum hvd_powe
 struct inst *inst_new(const char *uuid);
 void inst_free(struct inst *in);
 /* The protocol's instance record (docs/protocol.md 8.1). New reference. */
+/* The spec as a new object (an empty one when there is none; NULL without memory). */
+json_t *inst_spec(const struct inst *in);
+/* Replaces the spec with spec's text (spec borrowed); -ENOMEM leaves it as it was. */
+int inst_set_spec(struct inst *in, const json_t *spec);
 json_t *inst_to_json(const struct inst *in);
 /* Reads a record written by inst_to_json (the journal). */
 int inst_from_json(const json_t *rec, struct inst **ret, struct hv_error *err);

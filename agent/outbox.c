@@ -432,13 +432,15 @@ agent_cmd_done(struct agent *a, struct job *j)
 			enum inst_vm after = inst_vm_after(in, cmd, j->req.power_on);
 			json_t *part = j->req.spec;
 
+			json_t *spec = NULL;
+
 			switch (cmd) {
 			case CMD_SPAWN: in->launched_at_ms = proto_now_ms(); break;
 			case CMD_RESIZE:
+				spec = inst_spec(in);
 				json_decref(in->old_flavor);
-				in->old_flavor = json_incref(json_object_get(in->spec, "flavor"));
-				json_object_set(in->spec, "flavor",
-						json_object_get(part, "flavor"));
+				in->old_flavor = json_incref(json_object_get(spec, "flavor"));
+				json_object_set(spec, "flavor", json_object_get(part, "flavor"));
 				in->vm_before_resize = in->vm;
 				break;
 			case CMD_CONFIRM_RESIZE:
@@ -446,16 +448,21 @@ agent_cmd_done(struct agent *a, struct job *j)
 				in->old_flavor = NULL;
 				break;
 			case CMD_REVERT_RESIZE:
+				spec = inst_spec(in);
 				if (in->old_flavor)
-					json_object_set(in->spec, "flavor", in->old_flavor);
+					json_object_set(spec, "flavor", in->old_flavor);
 				json_decref(in->old_flavor);
 				in->old_flavor = NULL;
 				break;
 			case CMD_REBUILD:
-				json_object_set(in->spec, "image", json_object_get(part, "image"));
+				spec = inst_spec(in);
+				json_object_set(spec, "image", json_object_get(part, "image"));
 				break;
 			default: break;
 			}
+			if (spec)
+				inst_set_spec(in, spec); /* without memory the old spec stays */
+			json_decref(spec);
 			if (cmd == CMD_DESTROY)
 				removed = true;
 			in->vm = after;

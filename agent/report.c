@@ -28,14 +28,12 @@ agent_report_body(struct agent *a, const struct hvd_host_stats *st)
 
 	for (size_t i = 0; i < a->n_insts; i++) {
 		const struct inst *in = a->insts[i];
-		json_t *f = json_object_get(in->spec, "flavor");
 
 		if (in->vm == VM_DELETED)
 			continue;
-		vcpus_used += (uint64_t)json_integer_value(json_object_get(f, "vcpus"));
-		mem_used += (uint64_t)json_integer_value(json_object_get(f, "ram_mb"));
-		disk_used += (uint64_t)(json_integer_value(json_object_get(f, "root_gb")) +
-					json_integer_value(json_object_get(f, "ephemeral_gb")));
+		vcpus_used += (uint64_t)in->use.vcpus;
+		mem_used += (uint64_t)in->use.ram_mb;
+		disk_used += (uint64_t)in->use.disk_gb;
 		if (in->power == HVD_POWER_RUNNING)
 			running++;
 		if (in->task != TASK_NONE)

@@ -2,7 +2,7 @@
 # Resident memory of hvagent (fake driver) idle and holding 1000 instances, beside
 # nova-compute's footprint measured in the same run when Debian's python3-nova is installed
 # (the interpreter with nova.compute.manager and nova.virt.libvirt.driver imported).
-# Targets: idle <= 10 MiB, 1000 instances <= 32 MiB.
+# Targets: idle <= 10 MiB, 1000 instances <= 24 MiB (RSS).
 # Usage: bench/agent_mem.sh [BUILD_DIR]   (default: build)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)

@@ -131,8 +131,11 @@ a_record_survives_the_journal_round_trip(void **state)
 
 	in->power = HVD_POWER_RUNNING;
 	in->vm_before_resize = VM_STOPPED;
-	in->spec =
+	json_t *spec =
 		json_pack("{s:s, s:{s:s, s:i}}", "name", "web", "flavor", "name", "m1", "vcpus", 2);
+	assert_int_equal(inst_set_spec(in, spec), 0);
+	json_decref(spec);
+	assert_int_equal(in->use.vcpus, 2);
 	in->old_flavor = json_pack("{s:s, s:i}", "name", "m0", "vcpus", 1);
 	snprintf(in->cmd_id, sizeof in->cmd_id, "c-77");
 	rec = inst_to_json(in);
