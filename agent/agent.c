@@ -975,14 +975,43 @@ agent_mkdir_searchable(const char *dir)
  * qemu's unprivileged user) must reach every directory their files sit in, or the first
  * boot fails far from the cause. Asked of the driver, which knows that user. */
 static int
-check_reach(struct agent *a, const struct agent_opts *o, struct hv_error *err)
+reach(const struct hvd_driver *d, struct hvd_host *host, const char *instances, const char *store,
+      const char *drives, struct hv_error *err)
 {
-	const char *const paths[] = {o->instances_path, a->image_store, a->drive_dir};
+	const char *const paths[] = {instances, store, drives};
 	const char *const fields[] = {"instances_path", "image_store", "guest.config_drive_dir"};
 
-	if (!a->ops->check_reach)
+	return d->check_reach ? d->check_reach(host, paths, fields, 3, err) : 0;
+}
+
+static int
+check_reach(struct agent *a, const struct agent_opts *o, struct hv_error *err)
+{
+	return reach(a->ops, a->host, o->instances_path, a->image_store, a->drive_dir, err);
+}
+
+int
+agent_check_reach(const struct agent_opts *o, struct hv_error *err)
+{
+	const struct hvd_driver *d = hv_driver_ops(o->driver);
+	const char *drive = drive_supported() && o->config_drive_dir ? o->config_drive_dir : "";
+	struct hvd_host *host = NULL;
+	int r;
+
+	if (!d->check_reach)
 		return 0;
-	return a->ops->check_reach(a->host, paths, fields, 3, err);
+	/* a driver may run the same check inside open(): its refusal names a path field */
+	r = agent_open_host(o, &host, err);
+	if (r == -EACCES &&
+	    (strcmp(err->field, "instances_path") == 0 || strcmp(err->field, "image_store") == 0))
+		return r;
+	if (r < 0) {
+		err->code = -ENOTCONN;
+		return -ENOTCONN;
+	}
+	r = reach(d, host, o->instances_path, o->image_store, drive, err);
+	d->close(host);
+	return r < 0 ? -EACCES : 0;
 }
 
 static int

@@ -58,6 +58,12 @@ void agent_request_stop(void);
 /* Stops workers (waiting for running driver calls), closes the driver host without
  * touching guests, frees everything. NULL-safe. */
 void agent_free(struct agent *a);
+/* hvagent --check-config: the start-up self-check without starting: opens the driver's
+ * host and asks whether the user its guests run as can reach the instances path, the image
+ * store and the config drive directory (the driver's optional check_reach). Returns 0 (all
+ * reachable, or the driver has no such check), -EACCES with err naming the directory at
+ * fault, or -ENOTCONN when the host cannot be opened (err says why: nothing was checked). */
+int agent_check_reach(const struct agent_opts *opts, struct hv_error *err);
 /* hvagent --rebuild-journal: a new journal holding the instances the hypervisor lists
  * (driver list_instances), when the journal is missing, empty or damaged (a damaged one is
  * kept aside as journal.sqlite.damaged-SECONDS). Never replaces a healthy journal. Prints

@@ -45,7 +45,14 @@ usage(FILE *out)
 		"defaults\n"
 		"                        included) and exit 0; on errors print FILE:LINE: "
 		"[section] key:\n"
-		"                        problem for each one and exit 78\n"
+		"                        problem for each one and exit 78. Then, when the "
+		"hypervisor\n"
+		"                        can be opened, check that its guests' user (a stock\n"
+		"                        libvirtd: qemu's) can reach instances_path, image_store "
+		"and\n"
+		"                        [guest] config_drive_dir: exit 78 naming the directory "
+		"at\n"
+		"                        fault; a hypervisor that cannot be opened is a warning\n"
 		"      --show-public-key print this agent's CURVE public key (Z85), creating the "
 		"keypair\n"
 		"                        in [controller] keys_dir on first use; give it to the\n"
@@ -141,6 +148,90 @@ exit_code_for(const struct hv_error *err)
 	return 1;
 }
 
+/* The agent's options from a loaded config (the driver loaded); host_id, driver_cfg and
+ * n_driver_cfg are the caller's. Strings are borrowed from ac. */
+static void
+opts_from_config(const struct agent_config *ac, struct agent_opts *o)
+{
+	const struct cfg *cfg = ac->cfg;
+
+	o->state_dir = cfg_get_str(cfg, "DEFAULT", "state_dir");
+	o->endpoint = cfg_get_str(cfg, "controller", "endpoint");
+	o->server_public_key = cfg_get_str(cfg, "controller", "server_public_key");
+	o->keys_dir = cfg_get_str(cfg, "controller", "keys_dir");
+	o->heartbeat_s = (int)cfg_get_int(cfg, "controller", "heartbeat_interval");
+	o->reconnect_min_ms = (int)cfg_get_int(cfg, "controller", "reconnect_min_ms");
+	o->reconnect_max_ms = (int)cfg_get_int(cfg, "controller", "reconnect_max_ms");
+	o->report_interval_s = (int)cfg_get_int(cfg, "DEFAULT", "report_interval");
+	o->sync_interval_s = (int)cfg_get_int(cfg, "DEFAULT", "sync_power_state_interval");
+	o->max_builds = (int)cfg_get_int(cfg, "DEFAULT", "max_concurrent_builds");
+	o->image_store = cfg_get_str(cfg, "DEFAULT", "image_store");
+	/* A driver that needs no file takes any image id (image.path NULL) and uses the
+	 * store's record when the store has the id. */
+	o->image_store_required = hv_driver_ops(ac->driver)->needs & HVD_NEED_IMAGE_FILE;
+	o->instances_path = cfg_get_str(cfg, "DEFAULT", "instances_path");
+	o->config_drive_dir = cfg_get_str(cfg, "guest", "config_drive_dir");
+	o->force_config_drive = cfg_get_bool(cfg, "guest", "force_config_drive");
+	o->inject_key = cfg_get_bool(cfg, "guest", "inject_key");
+	o->inject_password = cfg_get_bool(cfg, "guest", "inject_password");
+	o->injection_timeout_s = (int)cfg_get_int(cfg, "guest", "injection_timeout");
+	{
+		/* libguestfs' own variable, read here: the injector ignores the environment */
+		const char *bs = getenv("LIBGUESTFS_BACKEND_SETTINGS");
+
+		o->inject_force_tcg = bs && strstr(bs, "force_tcg");
+	}
+	o->netfilter = cfg_get_bool(cfg, "netfilter", "enabled");
+	o->external_interface = cfg_get_str(cfg, "netfilter", "external_interface");
+	o->netfilter_resync_s = (int)cfg_get_int(cfg, "netfilter", "resync_interval");
+	agent_config_timeouts(ac, &o->reboot_timeout_s, &o->shutdown_timeout_s);
+	o->driver = ac->driver;
+}
+
+/* --check-config: the config as parsed, then the start-up reach check where the
+ * hypervisor can be opened (a config that passes here does not fail the first boot on a
+ * directory the guests' user cannot search). A host that cannot be opened is a warning:
+ * the config may be checked before the hypervisor runs. */
+static int
+check_config(const char *path)
+{
+	struct agent_config *ac = NULL;
+	struct hvd_kv *section = NULL;
+	size_t n_section = 0;
+	struct agent_opts o = {0};
+	struct hv_error err = {0};
+	int r = agent_config_check(path, stdout, stderr);
+
+	if (r || (r = load_config(path, &ac)))
+		return r;
+	if (!ac->driver) {
+		fprintf(stderr,
+			"hvagent: warning: driver %s cannot be loaded (%s): the reach of its "
+			"directories was not checked\n",
+			cfg_get_str(ac->cfg, "DEFAULT", "driver"), ac->driver_err.message);
+	} else if (agent_config_driver_kv(ac, &section, &n_section) < 0) {
+		fprintf(stderr, "hvagent: out of memory\n");
+		r = 1;
+	} else {
+		opts_from_config(ac, &o);
+		o.driver_cfg = section;
+		o.n_driver_cfg = n_section;
+		r = agent_check_reach(&o, &err);
+		if (r == -ENOTCONN)
+			fprintf(stderr,
+				"hvagent: warning: cannot open the %s host (%s): whether its "
+				"guests can reach instances_path, image_store and [guest] "
+				"config_drive_dir was not checked\n",
+				cfg_get_str(ac->cfg, "DEFAULT", "driver"), err.message);
+		else if (r < 0)
+			fprintf(stderr, "hvagent: %s\n", err.message);
+		r = r < 0 && r != -ENOTCONN ? AGENT_CONFIG_EX_CONFIG : 0;
+	}
+	free(section);
+	agent_config_free(ac);
+	return r;
+}
+
 static int
 run(const char *path, bool rebuild)
 {
@@ -177,38 +268,8 @@ run(const char *path, bool rebuild)
 		r = 1;
 		goto out;
 	}
+	opts_from_config(ac, &o);
 	o.host_id = host_id;
-	o.state_dir = cfg_get_str(cfg, "DEFAULT", "state_dir");
-	o.endpoint = cfg_get_str(cfg, "controller", "endpoint");
-	o.server_public_key = cfg_get_str(cfg, "controller", "server_public_key");
-	o.keys_dir = cfg_get_str(cfg, "controller", "keys_dir");
-	o.heartbeat_s = (int)cfg_get_int(cfg, "controller", "heartbeat_interval");
-	o.reconnect_min_ms = (int)cfg_get_int(cfg, "controller", "reconnect_min_ms");
-	o.reconnect_max_ms = (int)cfg_get_int(cfg, "controller", "reconnect_max_ms");
-	o.report_interval_s = (int)cfg_get_int(cfg, "DEFAULT", "report_interval");
-	o.sync_interval_s = (int)cfg_get_int(cfg, "DEFAULT", "sync_power_state_interval");
-	o.max_builds = (int)cfg_get_int(cfg, "DEFAULT", "max_concurrent_builds");
-	o.image_store = cfg_get_str(cfg, "DEFAULT", "image_store");
-	/* A driver that needs no file takes any image id (image.path NULL) and uses the
-	 * store's record when the store has the id. */
-	o.image_store_required = hv_driver_ops(ac->driver)->needs & HVD_NEED_IMAGE_FILE;
-	o.instances_path = cfg_get_str(cfg, "DEFAULT", "instances_path");
-	o.config_drive_dir = cfg_get_str(cfg, "guest", "config_drive_dir");
-	o.force_config_drive = cfg_get_bool(cfg, "guest", "force_config_drive");
-	o.inject_key = cfg_get_bool(cfg, "guest", "inject_key");
-	o.inject_password = cfg_get_bool(cfg, "guest", "inject_password");
-	o.injection_timeout_s = (int)cfg_get_int(cfg, "guest", "injection_timeout");
-	{
-		/* libguestfs' own variable, read here: the injector ignores the environment */
-		const char *bs = getenv("LIBGUESTFS_BACKEND_SETTINGS");
-
-		o.inject_force_tcg = bs && strstr(bs, "force_tcg");
-	}
-	o.netfilter = cfg_get_bool(cfg, "netfilter", "enabled");
-	o.external_interface = cfg_get_str(cfg, "netfilter", "external_interface");
-	o.netfilter_resync_s = (int)cfg_get_int(cfg, "netfilter", "resync_interval");
-	agent_config_timeouts(ac, &o.reboot_timeout_s, &o.shutdown_timeout_s);
-	o.driver = ac->driver;
 	o.driver_cfg = section;
 	o.n_driver_cfg = n_section;
 	if (!o.server_public_key || !*o.server_public_key)
@@ -408,7 +469,7 @@ main(int argc, char **argv)
 		return 64;
 	}
 	if (check)
-		return agent_config_check(path, stdout, stderr);
+		return check_config(path);
 	if (show_key)
 		return show_public_key(path);
 	return run(path, rebuild);

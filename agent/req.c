@@ -246,10 +246,33 @@ take_secret(const json_t *body, const char *key, size_t max, char **ret, struct 
 	return *ret ? 1 : hv_error_set(err, -ENOMEM, key, "out of memory");
 }
 
+/* The optional base64 user_data of a spawn or rebuild, decoded into r (spawn, rebuild). */
+static int
+take_user_data(const json_t *body, struct req *r, struct hv_error *err)
+{
+	json_t *v = json_object_get(body, "user_data");
+	size_t len = json_string_length(v);
+	int rc;
+
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_string(v))
+		return bad(err, "body.user_data", "expected string");
+	/* the limit is on the text: MAX_USER_DATA characters encode 64 KiB */
+	if (len > MAX_USER_DATA)
+		return bad(err, "body.user_data", "expected base64, at most 64 KiB decoded");
+	rc = hv_base64_decode(json_string_value(v), len, &r->user_data, &r->user_data_len);
+	if (rc == -ENOMEM)
+		return hv_error_set(err, -ENOMEM, "body.user_data", "out of memory");
+	if (rc < 0 || r->user_data_len > HV_USER_DATA_MAX)
+		return bad(err, "body.user_data", "expected base64, at most 64 KiB decoded");
+	return 1;
+}
+
 static int
 parse_spawn(const json_t *body, struct req *r, struct hv_error *err)
 {
-	const char *name = NULL, *hostname = NULL, *key_data = NULL, *user_data = NULL;
+	const char *name = NULL, *hostname = NULL, *key_data = NULL;
 	const char *project = NULL;
 	json_t *flavor = NULL, *image = NULL, *ports = NULL, *meta = NULL;
 	bool config_drive = false;
@@ -276,27 +299,8 @@ parse_spawn(const json_t *body, struct req *r, struct hv_error *err)
 	    (rc = hj_bool(body, "body", "power_on", HJ_OPTIONAL, &r->power_on, err)) < 0 ||
 	    (rc = hj_str(body, "body", "key_data", HJ_OPTIONAL, MAX_KEY_DATA, &key_data, err)) < 0)
 		return rc;
-	if (json_is_string(json_object_get(body, "user_data"))) {
-		size_t len = json_string_length(json_object_get(body, "user_data"));
-
-		user_data = json_string_value(json_object_get(body, "user_data"));
-		/* the limit is on the text: MAX_USER_DATA characters encode 64 KiB */
-		if (len > MAX_USER_DATA)
-			return bad(err, "body.user_data",
-				   "expected base64, at most 64 KiB decoded");
-		rc = hv_base64_decode(user_data, len, &r->user_data, &r->user_data_len);
-		if (rc == -ENOMEM)
-			return hv_error_set(err, -ENOMEM, "body.user_data", "out of memory");
-		if (rc < 0)
-			return bad(err, "body.user_data",
-				   "expected base64, at most 64 KiB decoded");
-		if (r->user_data_len > HV_USER_DATA_MAX)
-			return bad(err, "body.user_data",
-				   "expected base64, at most 64 KiB decoded");
-	} else if (json_object_get(body, "user_data") &&
-		   !json_is_null(json_object_get(body, "user_data"))) {
-		return bad(err, "body.user_data", "expected string");
-	}
+	if ((rc = take_user_data(body, r, err)) < 0)
+		return rc;
 	if ((rc = parse_flavor(body, "body", &flavor, err)) < 0)
 		goto fail;
 	if ((rc = parse_image(body, "body", 0, &image, err)) < 0)
@@ -382,6 +386,8 @@ req_parse(const json_t *body, struct req *ret, const char **ret_code, struct hv_
 			r = hj_str(body, "body", "key_data", HJ_OPTIONAL, MAX_KEY_DATA, &s, err);
 		if (r > 0 && s && !(ret->key_data = strdup(s)))
 			r = hv_error_set(err, -ENOMEM, "body.key_data", "out of memory");
+		if (r >= 0 && ret->cmd == CMD_REBUILD)
+			r = take_user_data(body, ret, err);
 		break;
 	case CMD_SNAPSHOT:
 		s = NULL;

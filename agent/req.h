@@ -35,7 +35,7 @@ struct req {
 	char *secret;
 	/* spawn, rebuild: the OpenSSH public key line (not a secret), malloc'd or NULL */
 	char *key_data;
-	/* spawn: user_data decoded from base64; a secret (it may hold credentials): malloc'd,
+	/* spawn, rebuild: user_data decoded from base64; a secret (it may hold credentials): malloc'd,
 	 * wiped by req_release. NULL when absent. */
 	unsigned char *user_data;
 	size_t user_data_len;

@@ -90,8 +90,8 @@ static const char server_help[] =
 	"Usage: hv server create NAME --host HOST --flavor-spec SPEC --image ID\n"
 	"                        [--image-format qcow2|raw] [--property KEY=VALUE]...\n"
 	"                        [--image-property KEY=VALUE]...\n"
-	"                        [--key-file FILE] [--admin-pass P] [--user-data FILE]\n"
-	"                        [--config-drive] [--project ID] [--wait]\n"
+	"                        [--key-file FILE] [--admin-pass P | --no-admin-pass]\n"
+	"                        [--user-data FILE] [--config-drive] [--project ID] [--wait]\n"
 	"       hv server list [--host HOST] [--deleted]\n"
 	"       hv server show SERVER\n"
 	"       hv server delete|stop|start|pause|unpause|suspend|resume SERVER [--wait]\n"
@@ -100,7 +100,8 @@ static const char server_help[] =
 	"       hv server resize-confirm|resize-revert SERVER [--wait]\n"
 	"       hv server rebuild SERVER --image ID [--image-format qcow2|raw]\n"
 	"                        [--image-property KEY=VALUE]...\n"
-	"                        [--admin-pass P] [--key-file FILE] [--wait]\n"
+	"                        [--admin-pass P] [--key-file FILE] [--user-data FILE]\n"
+	"                        [--wait]\n"
 	"       hv server rescue SERVER [--image ID [--image-format qcow2|raw]\n"
 	"                        [--image-property KEY=VALUE]...] [--wait]\n"
 	"       hv server unrescue SERVER [--wait]\n"
@@ -118,7 +119,11 @@ static const char server_help[] =
 	"drive carrying them. --image-property gives the image's properties (hvcentral keeps no\n"
 	"image catalog); set-password needs hw_qemu_guest_agent=yes. Without --admin-pass a\n"
 	"password is generated; it is printed once, as adminPass, and never stored by\n"
-	"hvcentral. set-password does the same without --password.\n"
+	"hvcentral. --no-admin-pass sends none: the guest gets no admin_pass and nothing is\n"
+	"injected. set-password does the same without --password.\n"
+	"\n"
+	"rebuild: --user-data replaces the user data on the rebuilt config drive; without it\n"
+	"the server keeps the user data it was created with.\n"
 	"\n"
 	"resize ends in vm_state resized until resize-confirm keeps the new flavor\n"
 	"or resize-revert restores the old one. snapshot prints the new image's id; with\n"
@@ -171,6 +176,7 @@ enum opt {
 	O_IMAGE_PROP = 1 << 18,
 	O_PROJECT = 1 << 19,
 	O_IMAGE_FORMAT = 1 << 20,
+	O_NO_ADMIN_PASS = 1 << 21,
 };
 #define O_GLOBAL (O_API | O_FORMAT | O_TIMEOUT)
 
@@ -179,7 +185,7 @@ struct args {
 	const char *api, *host, *flavor, *image, *name;
 	const char *key_file, *admin_pass, *user_data, *type, *password, *project, *image_format;
 	json_t *props, *image_props;
-	bool json, wait, hard, deleted, config_drive;
+	bool json, wait, hard, deleted, config_drive, no_admin_pass;
 	long length;
 	long timeout_s;
 	bool help;
@@ -277,6 +283,7 @@ parse_args(int argc, char **argv, struct args *a)
 		{"deleted", no_argument, NULL, 'D'},
 		{"key-file", required_argument, NULL, 'K'},
 		{"admin-pass", required_argument, NULL, 'a'},
+		{"no-admin-pass", no_argument, NULL, 'n'},
 		{"user-data", required_argument, NULL, 'U'},
 		{"config-drive", no_argument, NULL, 'C'},
 		{"type", required_argument, NULL, 't'},
@@ -371,6 +378,10 @@ parse_args(int argc, char **argv, struct args *a)
 			if (given_twice(a, O_ADMIN_PASS, "--admin-pass"))
 				return EXIT_USAGE;
 			a->admin_pass = optarg;
+			break;
+		case 'n':
+			a->no_admin_pass = true;
+			a->given |= O_NO_ADMIN_PASS;
 			break;
 		case 'U':
 			if (given_twice(a, O_USER_DATA, "--user-data"))
@@ -667,12 +678,12 @@ check_opts(struct args *a, unsigned allowed)
 	unsigned extra = a->given & ~(allowed | O_GLOBAL);
 	if (extra) {
 		static const char *const names[] = {
-			"--api",         "--format",     "--timeout",        "--host",
-			"--flavor-spec", "--property",   "--image",          "--wait",
-			"--hard",        "--length",     "--name",           "--deleted",
-			"--key-file",    "--admin-pass", "--user-data",      "--config-drive",
-			"--type",        "--password",   "--image-property", "--project",
-			"--image-format"};
+			"--api",          "--format",       "--timeout",        "--host",
+			"--flavor-spec",  "--property",     "--image",          "--wait",
+			"--hard",         "--length",       "--name",           "--deleted",
+			"--key-file",     "--admin-pass",   "--user-data",      "--config-drive",
+			"--type",         "--password",     "--image-property", "--project",
+			"--image-format", "--no-admin-pass"};
 		for (unsigned i = 0; i < sizeof names / sizeof names[0]; i++)
 			if (extra & (1u << i)) {
 				fprintf(stderr,
@@ -770,6 +781,26 @@ wipe_json_string(json_t *v)
 		explicit_bzero((char *)json_string_value(v), json_string_length(v));
 }
 
+/* --user-data into q, base64 as the API takes it (create, rebuild); usage problems exit 2. */
+static int
+add_user_data(struct args *a, json_t *q)
+{
+	char *data = NULL;
+	size_t len = 0;
+	if (!a->user_data)
+		return EXIT_OK;
+	if (read_small_file("--user-data", a->user_data, 65536, &data, &len) < 0)
+		return EXIT_USAGE;
+	char *b64 = spec_base64((unsigned char *)data, len);
+	explicit_bzero(data, len);
+	free(data);
+	json_object_set_new(q, "user_data", json_string(b64 ? b64 : ""));
+	if (b64)
+		explicit_bzero(b64, strlen(b64));
+	free(b64);
+	return EXIT_OK;
+}
+
 static int
 cmd_host(struct ctx *x)
 {
@@ -842,7 +873,8 @@ static const struct {
 	{"resize", "resize", O_FLAVOR | O_PROPERTY},
 	{"resize-confirm", "confirm_resize", 0},
 	{"resize-revert", "revert_resize", 0},
-	{"rebuild", "rebuild", O_IMAGE | O_IMAGE_FORMAT | O_IMAGE_PROP | O_ADMIN_PASS | O_KEY_FILE},
+	{"rebuild", "rebuild",
+	 O_IMAGE | O_IMAGE_FORMAT | O_IMAGE_PROP | O_ADMIN_PASS | O_KEY_FILE | O_USER_DATA},
 	{"rescue", "rescue", O_IMAGE | O_IMAGE_FORMAT | O_IMAGE_PROP},
 	{"unrescue", "unrescue", 0},
 };
@@ -883,10 +915,14 @@ cmd_server(struct ctx *x)
 
 	if (strcmp(verb, "create") == 0) {
 		if (check_opts(a, O_HOST | O_FLAVOR | O_PROPERTY | O_IMAGE | O_WAIT | O_KEY_FILE |
-					  O_ADMIN_PASS | O_USER_DATA | O_CONFIG_DRIVE |
-					  O_IMAGE_PROP | O_PROJECT | O_IMAGE_FORMAT) < 0 ||
+					  O_ADMIN_PASS | O_NO_ADMIN_PASS | O_USER_DATA |
+					  O_CONFIG_DRIVE | O_IMAGE_PROP | O_PROJECT |
+					  O_IMAGE_FORMAT) < 0 ||
 		    need_args(a, 1, "NAME") < 0)
 			return EXIT_USAGE;
+		if (a->admin_pass && a->no_admin_pass)
+			return usage_error("--no-admin-pass", "%s",
+					   "cannot be given with --admin-pass");
 		if (!a->host)
 			return usage_error("--host", "%s", "is required (the host to boot on)");
 		if (!a->flavor)
@@ -905,26 +941,11 @@ cmd_server(struct ctx *x)
 		if (a->project)
 			json_object_set_new(q, "project", json_string(a->project));
 		char generated[17] = "";
-		if ((r = add_identity(a, q)) != EXIT_OK) {
+		if ((r = add_identity(a, q)) != EXIT_OK || (r = add_user_data(a, q)) != EXIT_OK) {
 			json_decref(q);
 			return r;
 		}
-		if (a->user_data) {
-			char *data = NULL;
-			size_t len = 0;
-			if (read_small_file("--user-data", a->user_data, 65536, &data, &len) < 0) {
-				json_decref(q);
-				return EXIT_USAGE;
-			}
-			char *b64 = spec_base64((unsigned char *)data, len);
-			explicit_bzero(data, len);
-			free(data);
-			json_object_set_new(q, "user_data", json_string(b64 ? b64 : ""));
-			if (b64)
-				explicit_bzero(b64, strlen(b64));
-			free(b64);
-		}
-		if (!a->admin_pass) {
+		if (!a->admin_pass && !a->no_admin_pass) {
 			if (generate_password(generated) < 0) {
 				json_decref(q);
 				return EXIT_SERVER;
@@ -1085,12 +1106,13 @@ cmd_server(struct ctx *x)
 		}
 		if (a->image)
 			json_object_set_new(q, "image", json_string(a->image));
-		if ((r = add_identity(a, q)) != EXIT_OK) {
+		if ((r = add_identity(a, q)) != EXIT_OK || (r = add_user_data(a, q)) != EXIT_OK) {
 			json_decref(q);
 			return r;
 		}
 		r = call(x, "server.action", q, a->wait, &res);
 		wipe_json_string(json_object_get(q, "admin_pass"));
+		wipe_json_string(json_object_get(q, "user_data"));
 		json_decref(q);
 		if (r != EXIT_OK)
 			return r;

@@ -465,7 +465,8 @@ guest_drive_tree_build(const struct guest_config *c, struct guest_drive_tree **r
 		r = err ? err->code : -EINVAL;
 		goto out;
 	}
-	nd = build_network_data(c);
+	/* nova writes "{}" when the instance has no port (its network metadata is None) */
+	nd = c->n_nics ? build_network_data(c) : json_object();
 	vd = json_object();
 	ec2 = c->ec2 ? build_ec2_meta_data(c) : NULL;
 	if (!t || !nd || !vd || (c->ec2 && !ec2))
@@ -483,7 +484,7 @@ guest_drive_tree_build(const struct guest_config *c, struct guest_drive_tree **r
 		if (v == 0 && tree_add_json(t, "openstack/latest/vendor_data2.json", vd) < 0)
 			goto fail_nomem;
 		snprintf(path, sizeof path, "openstack/%s/network_data.json", versions[v]);
-		if (c->n_nics && tree_add_json(t, path, nd) < 0)
+		if (tree_add_json(t, path, nd) < 0)
 			goto fail_nomem;
 		snprintf(path, sizeof path, "openstack/%s/user_data", versions[v]);
 		if (ud_len && tree_add(t, path, ud, ud_len) < 0)

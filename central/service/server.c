@@ -174,7 +174,8 @@ user_data_check(const char *s, struct hv_error *err)
 }
 
 /* Copies the optional identity fields a spawn or rebuild may carry (protocol §6.4) into
- * body, and the secret ones (admin_pass, user_data) into secrets. */
+ * body, and the secret ones (admin_pass, user_data) into secrets. A rebuild may replace
+ * the user data (as nova's rebuild does) but not add or drop the config drive. */
 static int
 identity_from_args(json_t *args, bool spawn, json_t *body, json_t *secrets, struct hv_error *err)
 {
@@ -182,11 +183,10 @@ identity_from_args(json_t *args, bool spawn, json_t *body, json_t *secrets, stru
 	bool drive = false;
 	int r;
 	if ((r = hj_str(args, "args", "key_data", HJ_OPTIONAL, 8192, &key, err)) < 0 ||
-	    (r = hj_str(args, "args", "admin_pass", HJ_OPTIONAL, 255, &pass, err)) < 0)
+	    (r = hj_str(args, "args", "admin_pass", HJ_OPTIONAL, 255, &pass, err)) < 0 ||
+	    (r = hj_str(args, "args", "user_data", HJ_OPTIONAL, 87384, &user_data, err)) < 0)
 		return r;
-	if (spawn &&
-	    ((r = hj_str(args, "args", "user_data", HJ_OPTIONAL, 87384, &user_data, err)) < 0 ||
-	     (r = hj_bool(args, "args", "config_drive", HJ_OPTIONAL, &drive, err)) < 0))
+	if (spawn && (r = hj_bool(args, "args", "config_drive", HJ_OPTIONAL, &drive, err)) < 0)
 		return r;
 	if (key && (!*key || (strncmp(key, "ssh-", 4) != 0 && strncmp(key, "ecdsa-", 6) != 0 &&
 			      strncmp(key, "sk-", 3) != 0)))
@@ -432,7 +432,8 @@ static const struct {
 	const char *const args[8];
 } command_args[] = {
 	{LC_CMD_RESIZE, {"flavor", "properties"}},
-	{LC_CMD_REBUILD, {"image", "image_format", "image_properties", "admin_pass", "key_data"}},
+	{LC_CMD_REBUILD,
+	 {"image", "image_format", "image_properties", "admin_pass", "key_data", "user_data"}},
 	{LC_CMD_RESCUE, {"image", "image_format", "image_properties"}},
 	{LC_CMD_SNAPSHOT, {"name"}},
 	{LC_CMD_GET_CONSOLE, {"type"}},

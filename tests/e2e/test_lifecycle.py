@@ -169,11 +169,24 @@ def guide_actions(c):
     check(rc == 2 and "--type" in err, "an unknown console type is a usage error")
 
 
+def drive_file(iso, name):
+    """The bytes of openstack/latest/NAME on the config drive ISO."""
+    import os, subprocess, tempfile
+    with tempfile.TemporaryDirectory() as d:
+        out = os.path.join(d, name)
+        r = subprocess.run(["xorriso", "-osirrox", "on", "-indev", iso, "-extract",
+                            "/openstack/latest/" + name, out], capture_output=True)
+        check(r.returncode == 0, "xorriso extracts %s%s" % (
+            name, "" if r.returncode == 0 else ": " + r.stderr[-200:].decode(errors="replace")))
+        with open(out, "rb") as f:
+            return f.read()
+
+
 def config_drive_create(c):
     """create --key-file --user-data --config-drive reaches the agent: the config drive the
     host built carries the uuid, the key and the script; the generated password is shown
     once and stays out of hvcentral's files and out of the drive in clear."""
-    import json, os, subprocess, tempfile
+    import base64, json, os, subprocess, tempfile
     key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOpEr9t7Gq4Jd2vQm2+RkKkq2d0N8e6Zk1u1cD4hvT2e ops@example"
     keyfile = c.path("id_ed25519.pub")
     with open(keyfile, "w") as f:
@@ -232,6 +245,45 @@ def config_drive_create(c):
     rc, _, err = c.hv("server", "create", "cfg-2", "--host", "node-1", "--flavor-spec",
                       "vcpus=1,ram=64,disk=1", "--image", "cirros", "--user-data", big)
     check(rc == 2 and "--user-data" in err, "user data over 64 KiB is refused before sending")
+    check(json.loads(drive_file(iso, "network_data.json")) == {},
+          "without ports network_data.json is still written, as nova writes it: {}")
+
+    # rebuild --user-data replaces the user data (nova's rebuild takes user_data); without it
+    # the rebuilt drive keeps what the server was created with
+    import gzip
+    new_ud = gzip.compress(b"#!/bin/sh\necho rebuilt\n", mtime=0)
+    with open(c.path("rebuilt.gz"), "wb") as f:
+        f.write(new_ud)
+    rc, _, err = c.hv("server", "rebuild", "cfg-1", "--image", "cirros", "--wait")
+    check(rc == 0 and drive_file(iso, "user_data") == script.encode(),
+          "a rebuild without --user-data keeps the user data on the drive (%s)" % err.strip())
+    rc, _, err = c.hv("server", "rebuild", "cfg-1", "--image", "cirros", "--user-data",
+                      c.path("rebuilt.gz"), "--wait")
+    check(rc == 0 and drive_file(iso, "user_data") == new_ud,
+          "rebuild --user-data puts the new (gzip'd) user data on the drive byte for byte (%s)"
+          % err.strip())
+    check(c.central_holds(base64.b64encode(new_ud).decode()[:24]) == [],
+          "the rebuild's user data is in neither hvcentral's log nor its database")
+    rc, _, err = c.hv("server", "rebuild", "cfg-1", "--image", "cirros", "--user-data",
+                      c.path("missing"))
+    check(rc == 2 and "--user-data" in err, "an unreadable rebuild --user-data is a usage error")
+
+    # --no-admin-pass: nothing is generated, meta_data.json has no admin_pass
+    rc, _, err = c.hv("server", "create", "cfg-3", "--host", "node-1", "--flavor-spec",
+                      "vcpus=1,ram=64,disk=1", "--image", "cirros", "--admin-pass", "x",
+                      "--no-admin-pass")
+    check(rc == 2 and "--no-admin-pass" in err, "--no-admin-pass with --admin-pass is refused")
+    rc, out, err = c.hv("server", "create", "cfg-3", "--host", "node-1", "--flavor-spec",
+                        "vcpus=1,ram=64,disk=1", "--image", "cirros", "--no-admin-pass",
+                        "--config-drive", "--wait", "-f", "json")
+    s3 = json.loads(out) if rc == 0 else {}
+    check(rc == 0 and "adminPass" not in s3, "create --no-admin-pass shows no adminPass (%s)"
+          % err.strip())
+    meta3 = json.loads(drive_file(c.config_drive("node-1", s3["uuid"]), "meta_data.json"))
+    check(meta3["uuid"] == s3["uuid"] and "admin_pass" not in meta3,
+          "and its meta_data.json has no admin_pass")
+    check(c.hv("server", "delete", "cfg-3", "--wait")[0] == 0, "cfg-3 deleted")
+
     rc, _, err = c.hv("server", "set-password", "cfg-1", "--wait")
     check(rc == 1 and "hw_qemu_guest_agent" in err,
           "set-password on an image without a guest agent fails naming hw_qemu_guest_agent")

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """Secrets live in hvcentral's memory only while their command is open (protocol §10.3):
-after a spawn with an admin password and user data, a rebuild with a new password, a
+after a spawn with an admin password and user data, a rebuild with a new password and new
+user data, a
 set-password and a spawn the host refuses have all finished, none of those secrets is left
 anywhere in hvcentral's writable memory - not in the JSON it parsed, the command it encoded,
 nor the frames it handed to libzmq."""
@@ -19,8 +20,10 @@ def main():
     pw1, pw2, pw3, pw4 = ("Spawn-pw-" + tag, "Rebuild-pw-" + tag, "Set-pw-" + tag,
                           "Refused-pw-" + tag)
     script = "#!/bin/sh\necho user-data-" + tag + "\n"
-    secrets = [s.encode() for s in (pw1, pw2, pw3, pw4, "user-data-" + tag)]
-    secrets.append(base64.b64encode(script.encode()))
+    script2 = "#cloud-config\nruncmd: [[echo, rebuilt-data-" + tag + "]]\n"
+    secrets = [s.encode() for s in (pw1, pw2, pw3, pw4, "user-data-" + tag,
+                                    "rebuilt-data-" + tag)]
+    secrets += [base64.b64encode(script.encode()), base64.b64encode(script2.encode())]
     c = harness.Cluster()
     c.start_central()
     c.allow("node-1")
@@ -32,9 +35,11 @@ def main():
         print("skipped: hvcentral runs under %s, whose allocator keeps freed blocks instead "
               "of the daemons' wiping free(); the default build runs this test" % tool)
         raise SystemExit(harness.SKIP)
-    udfile = c.path("user-data.sh")
+    udfile, udfile2 = c.path("user-data.sh"), c.path("rebuilt.yaml")
     with open(udfile, "w") as f:
         f.write(script)
+    with open(udfile2, "w") as f:
+        f.write(script2)
 
     rc, _, err = c.hv("server", "create", "refused", "--host", "node-1", "--flavor-spec", FLAVOR,
                       "--image", "tiny", "--admin-pass", pw4,
@@ -46,8 +51,9 @@ def main():
                       "--admin-pass", pw1, "--user-data", udfile, "--wait")
     check(rc == 0, "a spawn with an admin password and user data (%s)" % err.strip())
     rc, _, err = c.hv("server", "rebuild", "web", "--image", "cirros", "--image-property",
-                      "hw_qemu_guest_agent=yes", "--admin-pass", pw2, "--wait")
-    check(rc == 0, "a rebuild with a new password (%s)" % err.strip())
+                      "hw_qemu_guest_agent=yes", "--admin-pass", pw2, "--user-data", udfile2,
+                      "--wait")
+    check(rc == 0, "a rebuild with a new password and new user data (%s)" % err.strip())
     rc, _, err = c.hv("server", "set-password", "web", "--password", pw3, "--wait")
     check(rc == 0, "a set-password (%s)" % err.strip())
     time.sleep(1)  # every RESULT acknowledged, every command finished

@@ -8,6 +8,7 @@ import hashlib
 import sys
 
 from cloudinit import helpers
+from cloudinit import sources
 from cloudinit import user_data as ud_mod
 from cloudinit.sources.helpers import openstack
 
@@ -50,6 +51,10 @@ if password:
 else:
     check("admin_pass" not in md, "no admin_pass without an admin password")
 check(r.get("vendordata") == {}, "vendor data is nova's empty object")
+# what cloud-init makes of it: an empty vendor_data.json must not pass for vendor data
+check(sources.convert_vendordata(r.get("vendordata")) is None
+      and sources.convert_vendordata(r.get("vendordata2")) is None,
+      "cloud-init finds no vendor data in vendor_data.json nor vendor_data2.json")
 
 ud = r["userdata"]
 check(ud == given, "user_data is the %d bytes given (sha256 %s)"

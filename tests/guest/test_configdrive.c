@@ -246,6 +246,32 @@ vendor_data_is_an_empty_object_as_nova_writes_it(void **state)
 	guest_drive_tree_free(t);
 }
 
+/* Without ports nova still writes network_data.json, as "{}" (its network metadata is
+ * None); cloud-init reads that as "no network configuration", as it does empty lists. */
+static void
+network_data_is_written_without_ports_as_nova_writes_it(void **state)
+{
+	struct guest_config c = web_server();
+	struct guest_drive_tree *t = NULL;
+	struct hv_error err = {0};
+	static const char *const versions[] = {"latest", GUEST_OPENSTACK_VERSION};
+
+	(void)state;
+	c.nics = NULL;
+	c.n_nics = 0;
+	assert_int_equal(guest_drive_tree_build(&c, &t, &err), 0);
+	for (size_t v = 0; v < 2; v++) {
+		char path[64];
+		snprintf(path, sizeof path, "openstack/%s/network_data.json", versions[v]);
+		const struct guest_drive_file *f = guest_drive_tree_find(t, path);
+		if (!f)
+			fail_msg("%s missing without ports", path);
+		assert_int_equal(f->len, 2);
+		assert_memory_equal(f->data, "{}", 2);
+	}
+	guest_drive_tree_free(t);
+}
+
 static void
 assert_bad(struct guest_config c, const char *field)
 {
@@ -401,6 +427,7 @@ main(void)
 			the_user_data_reaches_the_drive_as_given_with_or_without_a_password),
 		cmocka_unit_test(a_password_alone_writes_no_user_data),
 		cmocka_unit_test(vendor_data_is_an_empty_object_as_nova_writes_it),
+		cmocka_unit_test(network_data_is_written_without_ports_as_nova_writes_it),
 		cmocka_unit_test(bad_requests_are_refused_naming_the_field),
 #if GUEST_TEST_ISO
 		cmocka_unit_test_setup_teardown(

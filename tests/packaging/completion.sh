@@ -47,8 +47,9 @@ expect 'console console-log create delete list pause reboot rebuild rescue resiz
 expect 'reboot rebuild rescue resize resize-confirm resize-revert resume' hv server re
 expect '--api --format --hard --help --timeout --version --wait -f -h' hv server reboot web-1 -
 expect '--api --deleted --format --help --host --timeout --version' hv server list --
-expect '--admin-pass --api --config-drive --flavor-spec --format --help --host --image --image-format --image-property --key-file --project --property --timeout --user-data --version --wait' hv server create x --
+expect '--admin-pass --api --config-drive --flavor-spec --format --help --host --image --image-format --image-property --key-file --no-admin-pass --project --property --timeout --user-data --version --wait' hv server create x --
 expect '--image --image-format --image-property' hv server rebuild web-1 --i
+expect '--user-data' hv server rebuild web-1 --u
 expect '--name' hv host accept KEY --n
 expect 'json table' hv -f ''
 expect 'qcow2 raw' hv server rebuild web-1 --image-format ''

@@ -4,15 +4,22 @@
   guest_config.py drive    `hv server create --config-drive --key-file --user-data`: the tiny
                            guest mounts the config-2 cdrom and prints the uuid, hostname, key
                            and user data it found there.
+  guest_config.py userdata one server, created and then rebuilt with new user data 7 times:
+                           a shell script, a #cloud-config document, a gzip'd payload and a
+                           MIME multipart message, each with and without an admin password;
+                           after each boot the guest prints the sha256 of the user_data and
+                           of the admin_pass it read, compared with what was given.
   guest_config.py inject   [guest] inject_key / inject_password on, an ext4 root disk: the
                            guest mounts its disk and prints root's authorized_keys and shadow
                            hash; the hash must verify against the requested password; then
                            the same after a rebuild with a new key and password."""
+import gzip
 import hashlib
 import json
 import os
 import subprocess
 import sys
+import time
 
 import wf
 from wf import check, hv_ok, states
@@ -75,6 +82,73 @@ def drive(c):
     hv_ok(c, "server", "delete", "cfg-1", "--wait")
     check(not os.path.exists(c.config_drive_path(s["uuid"])), "delete removes the config drive")
     check("instance-" + s["uuid"] not in c.domains(), "its domain is gone")
+
+
+def payloads():
+    """The four kinds of user data cloud-init knows, as (kind, bytes)."""
+    mime = (b'Content-Type: multipart/mixed; boundary="XYZ"\nMIME-Version: 1.0\n\n--XYZ\n'
+            b'Content-Type: text/x-shellscript\n\n#!/bin/sh\necho mime\n--XYZ--\n')
+    return [("script", b"#!/bin/sh\necho customized > /var/tmp/customized\n"),
+            ("cloud-config", b'#cloud-config\nruncmd:\n  - [sh, -c, "echo cloud-config"]\n'),
+            ("gzip", gzip.compress(b"#!/bin/sh\necho gzipped\n", mtime=0)),
+            ("mime", mime)]
+
+
+def boots(c, name):
+    """The guest's HVGUEST-CD lines of each boot so far, as one dict per boot."""
+    out, cur = [], {}
+    for ln in c.lines(name, "HVGUEST-"):
+        if ln.startswith("HVGUEST-READY"):
+            out.append(cur)
+            cur = {}
+        elif ln.startswith("HVGUEST-CD "):
+            k, _, v = ln.split(" ", 1)[1].partition("=")
+            cur[k] = v
+    return out
+
+
+def userdata(c):
+    """One boot per case (QEMU under TCG is the cost): a create, then a rebuild with the next
+    case's user data, with and without --admin-pass in turn."""
+    c.import_image("tiny", os.path.join(wf.ENV["DIR"], "data.qcow2"), wf.guest_properties())
+    # every rebuild changes the user data, and the password's presence alternates (the
+    # create is the first case without one: --no-admin-pass)
+    data = dict(payloads())
+    order = [("script", False), ("cloud-config", True), ("gzip", False), ("mime", True),
+             ("script", True), ("cloud-config", False), ("gzip", True), ("mime", False)]
+    cases = [(k, data[k], "Ud-%s-pw" % k if pw else None) for k, pw in order]
+    t0 = time.monotonic()
+    for i, (kind, data, pw) in enumerate(cases):
+        udfile = c.path("user-data-%d" % i)
+        with open(udfile, "wb") as f:
+            f.write(data)
+        pw_args = ["--admin-pass", pw] if pw else ([] if i else ["--no-admin-pass"])
+        if i == 0:
+            hv_ok(c, "server", "create", "ud-1", "--host", "node-1", "--flavor-spec", FLAVOR,
+                  *c.image_args("tiny"), "--user-data", udfile, "--config-drive", *pw_args,
+                  "--wait")
+        else:
+            hv_ok(c, "server", "rebuild", "ud-1", *c.image_args("tiny"), "--user-data", udfile,
+                  *pw_args, "--wait")
+        check(states(c, "ud-1") == ("active", None, "running"), "ud-1 is active/running")
+        c.wait_lines("ud-1", "HVGUEST-READY", i + 1)
+        got = boots(c, "ud-1")[i]
+        with_pw = "with" if pw else "without"
+        print("# boot %d (%s, %s an admin password): the guest printed %s"
+              % (i + 1, kind, with_pw, sorted(got.items())))
+        check(got.get("label") == "config-2", "the guest finds its config drive")
+        check(got.get("user_data_sha256") == hashlib.sha256(data).hexdigest(),
+              "%s user data, %s an admin password: the guest's user_data is the %d bytes "
+              "given (sha256 %s)" % (kind, with_pw, len(data), got.get("user_data_sha256")))
+        if pw:
+            check(got.get("admin_pass_sha256") == hashlib.sha256(pw.encode()).hexdigest(),
+                  "and meta_data.json admin_pass is the password given")
+        else:
+            check("admin_pass_sha256" not in got, "and meta_data.json has no admin_pass")
+    spent = time.monotonic() - t0
+    print("# %d cases, one create and %d rebuilds: %.0f s (%.0f s a boot)"
+          % (len(cases), len(cases) - 1, spent, spent / len(cases)))
+    hv_ok(c, "server", "delete", "ud-1", "--wait")
 
 
 def injection_missing(c):
@@ -156,7 +230,7 @@ def main():
     c.allow("node-1")
     c.start_agent("node-1")
     c.wait_host("node-1", "up", timeout=60)
-    drive(c) if mode == "drive" else inject(c)
+    {"drive": drive, "userdata": userdata, "inject": inject}[mode](c)
 
 
 wf.harness.run(main)

@@ -15,7 +15,7 @@
 #   HVGUEST-DISK-WROTE <id>     the boot id the guest wrote to its only data disk
 #   HVGUEST-CD label=|uuid=|hostname=|key=   from the config-2 drive
 #   HVGUEST-CD user_data_sha256=|admin_pass_sha256=   what user_data and admin_pass hold
-#   HVGUEST-UD <line>           each line of its user_data (up to 100)
+#   HVGUEST-UD <line>           each line of its user_data (up to 100, printable bytes only)
 #   HVGUEST-ROOT key=<line>     each line of the root disk's /root/.ssh/authorized_keys
 #   HVGUEST-ROOT shadow=<hash>  root's field of the root disk's /etc/shadow
 set -eu
@@ -88,7 +88,8 @@ for cd in /dev/sr*; do
 		ud=/mnt/cd/openstack/latest/user_data
 		if [ -f "$ud" ]; then
 			echo "HVGUEST-CD user_data_sha256=$(sha256sum <"$ud" | cut -d' ' -f1)"
-			sed 's/\r$//' "$ud" | head -n 100 |
+			# printable text only: a gzip'd payload must not put binary on the console
+			sed 's/\r$//' "$ud" | tr -cd '\11\12\40-\176' | head -n 100 |
 				while IFS= read -r l; do echo "HVGUEST-UD $l"; done
 		fi
 	fi
