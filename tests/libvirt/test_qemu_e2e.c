@@ -168,9 +168,10 @@ main(void)
 	struct hvd_kv rprops[] = {{"kernel", kernel},
 				  {"initrd", initrd},
 				  {"os_command_line", "console=ttyS0 quiet panic=-1 hvrescue=1"}};
-	struct hvd_kv props2[] = {{"kernel", kernel},
-				  {"initrd", initrd},
-				  {"os_command_line", "console=ttyS0 quiet panic=-1 hvrebuilt=1"}};
+	struct hvd_kv props2[] = {
+		{"kernel", kernel},
+		{"initrd", initrd},
+		{"os_command_line", "console=ttyS0 quiet panic=-1 hvrebuilt=1 hvdeaf=1"}};
 	struct hvd_image img = {
 		.id = "tiny", .format = "raw", .properties = props, .n_properties = 3};
 	struct hvd_image rescue = {
@@ -307,6 +308,20 @@ main(void)
 	CHECK(T.ops->rebuild(T.host, &s, &err) == 0, "rebuild: %s", err.message);
 	CHECK(wait_log("hvrebuilt=1", 1, 180), "the rebuilt image booted");
 	CHECK(wait_log("HVGUEST-READY", ++boots, 180), "rebuilt guest ready");
+
+	step("a soft reboot the guest ignores falls back to a hard reboot after the timeout");
+	{
+		double t = lvt_now();
+		int pressed = count_in_log("HVGUEST-POWERBUTTON");
+		CHECK(count_in_log("buttons=0") == 1, "the rebuilt guest ignores the button");
+		CHECK(T.ops->reboot(T.host, UUID, HVD_REBOOT_SOFT, 8, &err) == 0, "soft reboot: %s",
+		      err.message);
+		CHECK(lvt_now() - t >= 8, "the button was given its 8 s (%.1fs)", lvt_now() - t);
+		CHECK(count_in_log("HVGUEST-POWERBUTTON") == pressed, "the guest saw no button");
+		CHECK(wait_log("HVGUEST-READY", ++boots, 180), "booted again by the hard reboot");
+		CHECK(lvt_power(&T, UUID) == HVD_POWER_RUNNING, "running after the fallback");
+		printf("         soft reboot with fallback took %.1fs\n", lvt_now() - t);
+	}
 
 	step("consoles");
 	CHECK(T.ops->get_console(T.host, UUID, HVD_CONSOLE_VNC, &con, &err) == 0 &&
