@@ -15,6 +15,7 @@
 #include <zmq.h>
 
 #include "drive.h"
+#include "fault.h"
 #include "json.h"
 #include "loader.h"
 #include "vec.h"
@@ -30,8 +31,8 @@ sync_cb(void *ctx, const struct hvd_instance_info *info)
 	j->entries[j->n_entries++].power = info->power_state;
 }
 
-static void
-drive_path(struct agent *a, const char *uuid, char *buf, size_t size)
+void
+agent_drive_path(const struct agent *a, const char *uuid, char *buf, size_t size)
 {
 	snprintf(buf, size, "%s/%s.config", a->drive_dir, uuid);
 }
@@ -92,7 +93,7 @@ drive_build(struct agent *a, struct job *j, bool rebuild, char *drive, size_t si
 	struct drive_secrets sec = {j->req.secret, j->req.key_data, j->req.user_data,
 				    j->req.user_data_len};
 
-	drive_path(a, j->req.uuid, drive, size);
+	agent_drive_path(a, j->req.uuid, drive, size);
 	if (agent_mkdir_searchable(a->drive_dir) < 0)
 		return hv_error_set(&j->err, -errno, "config_drive_dir", "creating %s: %s",
 				    a->drive_dir, strerror(errno));
@@ -136,7 +137,7 @@ cmd_destroy(struct agent *a, struct job *j)
 
 	if (r == -ENOENT)
 		r = 0; /* gone is what was asked */
-	drive_path(a, j->req.uuid, drive, sizeof drive);
+	agent_drive_path(a, j->req.uuid, drive, sizeof drive);
 	if (r == 0 && a->drive_dir[0])
 		unlink(drive);
 	return r;
@@ -195,7 +196,7 @@ cmd_resize(struct agent *a, struct job *j)
 	int r;
 
 	/* the new definition keeps the instance's config drive */
-	drive_path(a, j->req.uuid, drive, sizeof drive);
+	agent_drive_path(a, j->req.uuid, drive, sizeof drive);
 	if (a->drive_dir[0] && access(drive, F_OK) == 0)
 		j->view.spec.config_drive_path = drive;
 	r = a->ops->resize(a->host, &j->view.spec, &j->err);
@@ -420,6 +421,8 @@ run_cmd(struct agent *a, struct job *j)
 		r = j->prep_rc; /* the view or its image failed on the loop thread; err says why */
 	else
 		r = commands[cmd](a, j);
+	if (r >= 0)
+		hv_fault_at(inst_cmd_name(cmd), "after_driver"); /* acted, nothing journaled */
 	req_wipe_secrets(&j->req);
 	j->rc = r < 0 ? r : 0;
 	if (r < 0 && err->code == 0)
@@ -446,6 +449,9 @@ run_job(struct agent *a, struct job *j)
 		if ((j->rc = check_deadline(j)) < 0)
 			break;
 		j->rc = net_run(a->net, j->net_body, &j->err);
+		if (j->rc >= 0)
+			hv_fault_at(json_string_value(json_object_get(j->net_body, "command")),
+				    "applied");
 		if (j->rc >= 0) {
 			j->rc = 0;
 			j->net_state = net_state(a->net);

@@ -12,6 +12,7 @@
 
 #include <zmq.h>
 
+#include "fault.h"
 #include "json.h"
 #include "log.h"
 #include "vec.h"
@@ -234,6 +235,8 @@ finish_commit(struct agent *a, struct finish *f)
 
 	if (r < 0)
 		agent_journal_down(a, &err);
+	if (r >= 0) /* durable, not yet answered */
+		hv_fault_at(json_string_value(json_object_get(f->result, "command")), "journaled");
 	if (r >= 0 && a->session)
 		agent_send(a, PROTO_RESULT, f->corr_id, false, json_incref(f->result));
 	if (r >= 0 && !batch) {
