@@ -22,7 +22,6 @@
 #include <zmq.h>
 
 #include "drive.h"
-#include "fault.h"
 #include "json.h"
 #include "loader.h"
 #include "log.h"
@@ -330,7 +329,6 @@ handle_net_command(struct agent *a, struct proto_msg *m)
 	}
 	agent_send(a, PROTO_ACK, m->hdr.msg_id, false,
 		   json_pack("{s:s, s:s}", "cmd_id", m->hdr.cmd_id, "state", "accepted"));
-	hv_fault_at(command, "accepted");
 	j->kind = JOB_NET;
 	j->net_body = json_deep_copy(m->body);
 	snprintf(j->cmd_id, sizeof j->cmd_id, "%s", m->hdr.cmd_id);
@@ -546,7 +544,6 @@ handle_command(struct agent *a, struct proto_msg *m)
 		   json_pack("{s:s, s:s}", "cmd_id", m->hdr.cmd_id, "state", "accepted"));
 	if (!inst_cmd_readonly(r.cmd))
 		agent_touch(a, in);
-	hv_fault_at(inst_cmd_name(r.cmd), "accepted");
 	j->kind = JOB_CMD;
 	j->req = r; /* the job owns the request (spec, secret) from here */
 	memset(&r, 0, sizeof r);

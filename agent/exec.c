@@ -265,6 +265,17 @@ cmd_unrescue(struct agent *a, struct job *j)
 	return a->ops->unrescue(a->host, j->req.uuid, &j->err);
 }
 
+json_t *
+agent_image_data(const char *id, const char *format, const struct hvd_kv *props, size_t n)
+{
+	json_t *p = json_object();
+
+	for (size_t i = 0; i < n; i++)
+		json_object_set_new(p, props[i].key, json_string(props[i].value));
+	return json_pack("{s:{s:s, s:s, s:o}}", "image", "id", id, "format", format, "properties",
+			 p);
+}
+
 static int
 cmd_snapshot(struct agent *a, struct job *j)
 {
@@ -291,6 +302,8 @@ cmd_snapshot(struct agent *a, struct job *j)
 		return r;
 	unlink(dest); /* a leftover of a snapshot that died before its sidecar */
 	r = a->ops->snapshot(a->host, uuid, dest, format, err);
+	if (r >= 0)
+		hv_fault_at("snapshot", "data_written"); /* the image store does not know it */
 	if (r >= 0) {
 		r = imgstore_commit(a->store, id, format, props, sizeof props / sizeof props[0],
 				    err);
@@ -298,9 +311,7 @@ cmd_snapshot(struct agent *a, struct job *j)
 			unlink(dest);
 	}
 	if (r >= 0)
-		j->data = json_pack("{s:{s:s, s:s, s:{s:s, s:s, s:s}}}", "image", "id", id,
-				    "format", format, "properties", "image_type", "snapshot",
-				    "instance_uuid", uuid, "base_image_ref", props[2].value);
+		j->data = agent_image_data(id, format, props, sizeof props / sizeof props[0]);
 	return r;
 }
 

@@ -38,6 +38,7 @@ struct outcome {
 	int rc;
 	bool removed;
 	struct hv_error err;
+	json_t *data; /* the RESULT's data, owned; NULL when none */
 };
 
 /* Whether the hypervisor has uuid; its state in *info. A lost connection counts as "has"
@@ -146,16 +147,18 @@ recover_resize(struct agent *a, struct inst *in, const json_t *req, struct outco
 	req_release(&r);
 }
 
-/* A snapshot never recorded in the image store leaves no half image behind: its data file
- * goes (the controller may ask again under a new cmd_id). */
+/* A snapshot the image store recorded is done (its RESULT names the image). One never
+ * recorded leaves no half image behind: its data file goes, and the controller may ask
+ * again under a new cmd_id. */
 static void
-recover_snapshot(struct agent *a, const json_t *req)
+recover_snapshot(struct agent *a, const json_t *req, struct outcome *o)
 {
 	struct imgstore_image *img = NULL;
 	struct hv_error perr = {0};
 	char dest[PATH_MAX + 80];
 	const char *code;
 	struct req r;
+	int g;
 
 	if (!a->store)
 		return;
@@ -163,9 +166,16 @@ recover_snapshot(struct agent *a, const json_t *req)
 		req_release(&r);
 		return;
 	}
-	if (imgstore_get(a->store, r.image_id, &img, &perr) == -ENOENT &&
-	    imgstore_data_path(a->store, r.image_id, dest, sizeof dest, &perr) >= 0)
+	g = imgstore_get(a->store, r.image_id, &img, &perr);
+	if (g >= 0) {
+		o->data =
+			agent_image_data(img->id, img->format, img->properties, img->n_properties);
+		o->rc = 0;
+		o->action = "completed";
+	} else if (g == -ENOENT &&
+		   imgstore_data_path(a->store, r.image_id, dest, sizeof dest, &perr) >= 0) {
 		unlink(dest);
+	}
 	imgstore_image_free(img);
 	req_release(&r);
 }
@@ -203,7 +213,7 @@ redriven:
 		else
 			o->err = derr;
 		break;
-	case CMD_SNAPSHOT: recover_snapshot(a, req); break;
+	case CMD_SNAPSHOT: recover_snapshot(a, req, o); break;
 	default:
 		if (d->get_instance(a->host, in->uuid, &info, &derr) >= 0 &&
 		    !inst_cmd_readonly(cmd) && cmd != CMD_SET_ADMIN_PASSWORD)
@@ -258,7 +268,8 @@ recover_cmd(void *ctx, const struct journal_cmd *c)
 			o.removed ? NULL : in, c->cmd_id, cmd >= 0 ? (enum inst_cmd)cmd : CMD_N,
 			c->uuid, o.rc < 0 ? o.rc : 0,
 			o.rc < 0 ? proto_code_for_errno(o.rc, PROTO_MAP_COMMAND) : NULL, &o.err,
-			NULL);
+			o.data);
+		json_decref(o.data);
 
 		agent_finish(a, o.removed ? NULL : in, o.removed, c->cmd_id, NULL, res, NULL);
 	}
