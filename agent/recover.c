@@ -41,15 +41,17 @@ struct outcome {
 	json_t *data; /* the RESULT's data, owned; NULL when none */
 };
 
-/* Whether the hypervisor has uuid; its state in *info. A lost connection counts as "has"
- * (nothing is destroyed or redone on a guess). */
-static bool
+/* Whether the hypervisor has uuid: 1 (its state in *info), 0 (it has not) or -errno when it
+ * cannot say (a lost connection): then nothing is destroyed or completed on a guess. */
+static int
 listed(struct agent *a, const char *uuid, struct hvd_instance_info *info)
 {
 	struct hv_error derr = {0};
+	int r;
 
 	info->struct_size = sizeof *info;
-	return a->ops->get_instance(a->host, uuid, info, &derr) != -ENOENT;
+	r = a->ops->get_instance(a->host, uuid, info, &derr);
+	return r >= 0 ? 1 : r == -ENOENT ? 0 : r;
 }
 
 static void
@@ -76,10 +78,10 @@ recover_spawn(struct agent *a, struct inst *in, const json_t *req, struct outcom
 	bool injects =
 		a->inj && ((a->o.inject_key && json_is_string(json_object_get(req, "key_data"))) ||
 			   (a->o.inject_password && json_object_get(req, "admin_pass_redacted")));
-	bool there = listed(a, in->uuid, &info);
+	int there = listed(a, in->uuid, &info);
 	struct hv_error derr = {0};
 
-	if (there && !injects &&
+	if (there == 1 && !injects &&
 	    info.power_state == (power_on ? HVD_POWER_RUNNING : HVD_POWER_SHUTDOWN)) {
 		in->vm = inst_vm_after(in, CMD_SPAWN, power_on);
 		in->launched_at_ms = proto_now_ms();
@@ -89,9 +91,10 @@ recover_spawn(struct agent *a, struct inst *in, const json_t *req, struct outcom
 		o->action = "completed";
 		return;
 	}
-	if (there)
+	if (there == 1)
 		a->ops->destroy(a->host, in->uuid, true, &derr);
-	drop_drive(a, in->uuid);
+	if (there >= 0) /* with the hypervisor away, a running guest may still use it */
+		drop_drive(a, in->uuid);
 	in->vm = VM_ERROR;
 	json_decref(in->fault);
 	in->fault = json_pack("{s:s, s:s}", "code", PROTO_E_INTERRUPTED, "message", o->err.message);
@@ -106,7 +109,8 @@ recover_destroy(struct agent *a, struct inst *in, struct outcome *o)
 	struct hvd_instance_info info;
 	struct hv_error derr = {0};
 
-	o->rc = listed(a, in->uuid, &info) ? a->ops->destroy(a->host, in->uuid, true, &derr) : 0;
+	o->rc = listed(a, in->uuid, &info) != 0 ? a->ops->destroy(a->host, in->uuid, true, &derr)
+						: 0;
 	if (o->rc == -ENOENT)
 		o->rc = 0;
 	o->removed = o->rc == 0;
@@ -127,7 +131,7 @@ recover_resize(struct agent *a, struct inst *in, const json_t *req, struct outco
 	const char *code;
 	struct req r;
 
-	if (!listed(a, in->uuid, &info))
+	if (listed(a, in->uuid, &info) != 1)
 		return;
 	if (!info.resize_pending) {
 		in->vm = inst_vm_from_power(info.power_state);
