@@ -24,8 +24,10 @@ FLAVORS = ({"vcpus": 1, "ram": 64, "disk": 1}, {"vcpus": 2, "ram": 128, "disk": 
 # drivers/fake/fake_model.h enum fake_state -> the power state it reports
 FAKE_POWER = ("running", "paused", "shutdown", "suspended", "running", "running", "shutdown")
 ACTIONS = {  # what to try from each vm_state (a refusal is counted, not a failure)
-    "active": ("reboot", "reboot_hard", "stop", "pause", "suspend", "resize", "delete"),
-    "stopped": ("start", "resize", "delete"),
+    "active": ("reboot", "reboot_hard", "stop", "pause", "suspend", "resize", "rescue",
+               "snapshot", "delete"),
+    "stopped": ("start", "resize", "snapshot", "delete"),
+    "rescued": ("unrescue",),
     "paused": ("unpause", "delete"),
     "suspended": ("resume", "delete"),
     "resized": ("confirm_resize", "revert_resize"),
@@ -100,6 +102,7 @@ class Soak:
                        "controller_restarts": 0}
         self.serial = 0
         self.codes = {}     # error code -> count
+        self.actions = {}   # action -> how many were sent
 
     def agent_dir(self, h):
         return self.c.path("agent-" + h)
@@ -131,6 +134,8 @@ class Soak:
             args.update(action="reboot", hard=True)
         if action == "resize":
             args["flavor"] = self.rng.choice(FLAVORS)
+        if action == "snapshot":
+            args["name"] = "snap-" + name
         return name, action, args
 
     def send_one(self):
@@ -141,6 +146,7 @@ class Soak:
         op = "server.create" if action == "create" else "server.action"
         self.pending[self.api.send(op, args, wait=True)] = (name, action)
         self.counts["sent"] += 1
+        self.actions[action] = self.actions.get(action, 0) + 1
         return True
 
     def handle(self, r):
@@ -264,6 +270,10 @@ class Soak:
                 if res.get(key) != want:
                     problems.append("%s: %s %s, servers' flavors sum to %d" % (
                         h, key, res.get(key), want))
+        images = set(os.listdir(self.c.path("images")))
+        for name in images:
+            if not name.endswith(".json") and name.rsplit(".", 1)[0] + ".json" not in images:
+                problems.append("image data without its record: " + name)
         for u, s in live.items():
             if u not in where:
                 problems.append("%s (%s) is in no host's journal" % (u, s["name"]))
@@ -296,6 +306,7 @@ def main():
                   soak.counts["failed"], soak.counts["agent_restarts"],
                   soak.counts["controller_restarts"], soak.duration,
                   soak.counts["sent"] / soak.duration))
+        print("soak: actions: %s" % json.dumps(soak.actions, sort_keys=True))
         print("soak: errors by code: %s" % json.dumps(soak.codes, sort_keys=True))
     except Failure as e:
         print("not ok - " + str(e))
