@@ -273,5 +273,9 @@ int agent_check_fresh_journal(struct agent *a, struct hv_error *err);
  * searches it to open a guest's file (libvirt gives the 0600 file to that user for the
  * guest's run); nobody can list it. 0 or -1 with errno. */
 int agent_mkdir_searchable(const char *dir);
+/* A snapshot's RESULT data: {"image": {id, format, properties}} (exec.c). Caller owns. */
+json_t *agent_image_data(const char *id, const char *format, const struct hvd_kv *props, size_t n);
+/* Where the config drive of uuid lives (exec.c). */
+void agent_drive_path(const struct agent *a, const char *uuid, char *buf, size_t size);
 
 #endif

@@ -15,6 +15,7 @@
 #include <zmq.h>
 
 #include "drive.h"
+#include "fault.h"
 #include "json.h"
 #include "loader.h"
 #include "vec.h"
@@ -30,8 +31,8 @@ sync_cb(void *ctx, const struct hvd_instance_info *info)
 	j->entries[j->n_entries++].power = info->power_state;
 }
 
-static void
-drive_path(struct agent *a, const char *uuid, char *buf, size_t size)
+void
+agent_drive_path(const struct agent *a, const char *uuid, char *buf, size_t size)
 {
 	snprintf(buf, size, "%s/%s.config", a->drive_dir, uuid);
 }
@@ -92,7 +93,7 @@ drive_build(struct agent *a, struct job *j, bool rebuild, char *drive, size_t si
 	struct drive_secrets sec = {j->req.secret, j->req.key_data, j->req.user_data,
 				    j->req.user_data_len};
 
-	drive_path(a, j->req.uuid, drive, size);
+	agent_drive_path(a, j->req.uuid, drive, size);
 	if (agent_mkdir_searchable(a->drive_dir) < 0)
 		return hv_error_set(&j->err, -errno, "config_drive_dir", "creating %s: %s",
 				    a->drive_dir, strerror(errno));
@@ -136,7 +137,7 @@ cmd_destroy(struct agent *a, struct job *j)
 
 	if (r == -ENOENT)
 		r = 0; /* gone is what was asked */
-	drive_path(a, j->req.uuid, drive, sizeof drive);
+	agent_drive_path(a, j->req.uuid, drive, sizeof drive);
 	if (r == 0 && a->drive_dir[0])
 		unlink(drive);
 	return r;
@@ -195,7 +196,7 @@ cmd_resize(struct agent *a, struct job *j)
 	int r;
 
 	/* the new definition keeps the instance's config drive */
-	drive_path(a, j->req.uuid, drive, sizeof drive);
+	agent_drive_path(a, j->req.uuid, drive, sizeof drive);
 	if (a->drive_dir[0] && access(drive, F_OK) == 0)
 		j->view.spec.config_drive_path = drive;
 	r = a->ops->resize(a->host, &j->view.spec, &j->err);
@@ -264,6 +265,17 @@ cmd_unrescue(struct agent *a, struct job *j)
 	return a->ops->unrescue(a->host, j->req.uuid, &j->err);
 }
 
+json_t *
+agent_image_data(const char *id, const char *format, const struct hvd_kv *props, size_t n)
+{
+	json_t *p = json_object();
+
+	for (size_t i = 0; i < n; i++)
+		json_object_set_new(p, props[i].key, json_string(props[i].value));
+	return json_pack("{s:{s:s, s:s, s:o}}", "image", "id", id, "format", format, "properties",
+			 p);
+}
+
 static int
 cmd_snapshot(struct agent *a, struct job *j)
 {
@@ -290,6 +302,8 @@ cmd_snapshot(struct agent *a, struct job *j)
 		return r;
 	unlink(dest); /* a leftover of a snapshot that died before its sidecar */
 	r = a->ops->snapshot(a->host, uuid, dest, format, err);
+	if (r >= 0)
+		hv_fault_at("snapshot", "data_written"); /* the image store does not know it */
 	if (r >= 0) {
 		r = imgstore_commit(a->store, id, format, props, sizeof props / sizeof props[0],
 				    err);
@@ -297,9 +311,7 @@ cmd_snapshot(struct agent *a, struct job *j)
 			unlink(dest);
 	}
 	if (r >= 0)
-		j->data = json_pack("{s:{s:s, s:s, s:{s:s, s:s, s:s}}}", "image", "id", id,
-				    "format", format, "properties", "image_type", "snapshot",
-				    "instance_uuid", uuid, "base_image_ref", props[2].value);
+		j->data = agent_image_data(id, format, props, sizeof props / sizeof props[0]);
 	return r;
 }
 
@@ -420,6 +432,8 @@ run_cmd(struct agent *a, struct job *j)
 		r = j->prep_rc; /* the view or its image failed on the loop thread; err says why */
 	else
 		r = commands[cmd](a, j);
+	if (r >= 0)
+		hv_fault_at(inst_cmd_name(cmd), "after_driver"); /* acted, nothing journaled */
 	req_wipe_secrets(&j->req);
 	j->rc = r < 0 ? r : 0;
 	if (r < 0 && err->code == 0)
@@ -446,6 +460,9 @@ run_job(struct agent *a, struct job *j)
 		if ((j->rc = check_deadline(j)) < 0)
 			break;
 		j->rc = net_run(a->net, j->net_body, &j->err);
+		if (j->rc >= 0)
+			hv_fault_at(json_string_value(json_object_get(j->net_body, "command")),
+				    "applied");
 		if (j->rc >= 0) {
 			j->rc = 0;
 			j->net_state = net_state(a->net);

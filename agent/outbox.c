@@ -12,6 +12,7 @@
 
 #include <zmq.h>
 
+#include "fault.h"
 #include "json.h"
 #include "log.h"
 #include "vec.h"
@@ -72,15 +73,28 @@ finish_free(struct finish *f)
 	json_decref(f->net_state);
 }
 
+/* An accepted job is durable and acknowledged from here: logged, then (fault point
+ * COMMAND_accepted) handed to its workers. */
 static void
 log_accepted(const struct job *j)
 {
-	if (j->kind == JOB_CMD)
-		hv_log(HV_LOG_INFO, j->req.uuid, j->cmd_id, "%s accepted",
-		       inst_cmd_name(j->req.cmd));
-	else if (j->kind == JOB_NET)
-		hv_log(HV_LOG_INFO, NULL, j->cmd_id, "%s accepted",
-		       json_string_value(json_object_get(j->net_body, "command")));
+	const char *command = NULL;
+
+	if (j->kind == JOB_CMD) {
+		command = inst_cmd_name(j->req.cmd);
+		hv_log(HV_LOG_INFO, j->req.uuid, j->cmd_id, "%s accepted", command);
+	} else if (j->kind == JOB_NET) {
+		command = json_string_value(json_object_get(j->net_body, "command"));
+		hv_log(HV_LOG_INFO, NULL, j->cmd_id, "%s accepted", command);
+	}
+	hv_fault_at(command, "accepted");
+}
+
+/* Fault point COMMAND_journaled: f's RESULT is durable and not yet sent. */
+static void
+fault_journaled(const struct finish *f)
+{
+	hv_fault_at(json_string_value(json_object_get(f->result, "command")), "journaled");
 }
 
 static void
@@ -156,6 +170,9 @@ agent_batch_end(struct agent *a)
 
 	if (r < 0)
 		agent_journal_down(a, &err);
+	for (size_t i = 0; i < a->n_fins && r == 0; i++)
+		if (a->fins[i].written)
+			fault_journaled(&a->fins[i]);
 	for (size_t i = 0; i < a->n_fins; i++) {
 		if (a->fins[i].written && r == 0) {
 			finish_free(&a->fins[i]);
@@ -234,6 +251,8 @@ finish_commit(struct agent *a, struct finish *f)
 
 	if (r < 0)
 		agent_journal_down(a, &err);
+	if (r >= 0 && !batch)
+		fault_journaled(f);
 	if (r >= 0 && a->session)
 		agent_send(a, PROTO_RESULT, f->corr_id, false, json_incref(f->result));
 	if (r >= 0 && !batch) {

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "loader.h"
 #include "log.h"
@@ -31,25 +32,216 @@ load_inst(void *ctx, const json_t *rec)
 		inst_free(in);
 }
 
+/* What recovery decided for one interrupted command. */
+struct outcome {
+	const char *action;
+	int rc;
+	bool removed;
+	struct hv_error err;
+	json_t *data; /* the RESULT's data, owned; NULL when none */
+};
+
+/* Whether the hypervisor has uuid: 1 (its state in *info), 0 (it has not) or -errno when it
+ * cannot say (a lost connection): then nothing is destroyed or completed on a guess. */
+static int
+listed(struct agent *a, const char *uuid, struct hvd_instance_info *info)
+{
+	struct hv_error derr = {0};
+	int r;
+
+	info->struct_size = sizeof *info;
+	r = a->ops->get_instance(a->host, uuid, info, &derr);
+	return r >= 0 ? 1 : r == -ENOENT ? 0 : r;
+}
+
+static void
+drop_drive(struct agent *a, const char *uuid)
+{
+	char drive[PATH_MAX + 64];
+
+	if (!a->drive_dir[0])
+		return;
+	agent_drive_path(a, uuid, drive, sizeof drive);
+	unlink(drive);
+}
+
+/* A spawn the hypervisor finished (the guest is there, in the power state asked, and no
+ * injection was pending) is done: the agent died before journaling it. Anything else is
+ * a half spawn: its leftovers go and the instance is in error (its secrets are gone, so it
+ * cannot be redone). Decided from the hypervisor's list, not the journal alone. */
+static void
+recover_spawn(struct agent *a, struct inst *in, const json_t *req, struct outcome *o)
+{
+	struct hvd_instance_info info;
+	json_t *pw = json_object_get(req, "power_on");
+	bool power_on = !json_is_false(pw);
+	bool injects =
+		a->inj && ((a->o.inject_key && json_is_string(json_object_get(req, "key_data"))) ||
+			   (a->o.inject_password && json_object_get(req, "admin_pass_redacted")));
+	int there = listed(a, in->uuid, &info);
+	struct hv_error derr = {0};
+
+	if (there == 1 && !injects &&
+	    info.power_state == (power_on ? HVD_POWER_RUNNING : HVD_POWER_SHUTDOWN)) {
+		in->vm = inst_vm_after(in, CMD_SPAWN, power_on);
+		in->launched_at_ms = proto_now_ms();
+		json_decref(in->fault);
+		in->fault = NULL;
+		o->rc = 0;
+		o->action = "completed";
+		return;
+	}
+	if (there == 1)
+		a->ops->destroy(a->host, in->uuid, true, &derr);
+	if (there >= 0) /* with the hypervisor away, a running guest may still use it */
+		drop_drive(a, in->uuid);
+	in->vm = VM_ERROR;
+	json_decref(in->fault);
+	in->fault = json_pack("{s:s, s:s}", "code", PROTO_E_INTERRUPTED, "message", o->err.message);
+	o->action = "set_error";
+}
+
+/* A delete finishes; the driver is called only when the guest is still there, so a delete
+ * that reached the hypervisor before the crash is not sent twice. */
+static void
+recover_destroy(struct agent *a, struct inst *in, struct outcome *o)
+{
+	struct hvd_instance_info info;
+	struct hv_error derr = {0};
+
+	o->rc = listed(a, in->uuid, &info) != 0 ? a->ops->destroy(a->host, in->uuid, true, &derr)
+						: 0;
+	if (o->rc == -ENOENT)
+		o->rc = 0;
+	o->removed = o->rc == 0;
+	o->action = o->removed ? "deleted" : "cleared";
+	if (o->rc < 0)
+		o->err = derr;
+	else
+		drop_drive(a, in->uuid);
+}
+
+/* A resize the hypervisor holds (resize pending) is done: the journal takes the new
+ * flavor and keeps the old one for confirm or revert, as a finished resize does. */
+static void
+recover_resize(struct agent *a, struct inst *in, const json_t *req, struct outcome *o)
+{
+	struct hvd_instance_info info;
+	struct hv_error perr = {0};
+	const char *code;
+	struct req r;
+
+	if (listed(a, in->uuid, &info) != 1)
+		return;
+	if (!info.resize_pending) {
+		in->vm = inst_vm_from_power(info.power_state);
+		return;
+	}
+	if (req_parse(req, &r, &code, &perr) < 0) {
+		req_release(&r);
+		return;
+	}
+	json_decref(in->old_flavor);
+	in->old_flavor = json_incref(json_object_get(in->spec, "flavor"));
+	json_object_set(in->spec, "flavor", json_object_get(r.spec, "flavor"));
+	in->vm_before_resize = in->vm;
+	in->vm = inst_vm_after(in, CMD_RESIZE, true);
+	o->rc = 0;
+	o->action = "completed";
+	req_release(&r);
+}
+
+/* A snapshot the image store recorded is done (its RESULT names the image). One never
+ * recorded leaves no half image behind: its data file goes, and the controller may ask
+ * again under a new cmd_id. */
+static void
+recover_snapshot(struct agent *a, const json_t *req, struct outcome *o)
+{
+	struct imgstore_image *img = NULL;
+	struct hv_error perr = {0};
+	char dest[PATH_MAX + 80];
+	const char *code;
+	struct req r;
+	int g;
+
+	if (!a->store)
+		return;
+	if (req_parse(req, &r, &code, &perr) < 0) {
+		req_release(&r);
+		return;
+	}
+	g = imgstore_get(a->store, r.image_id, &img, &perr);
+	if (g >= 0) {
+		o->data =
+			agent_image_data(img->id, img->format, img->properties, img->n_properties);
+		o->rc = 0;
+		o->action = "completed";
+	} else if (g == -ENOENT &&
+		   imgstore_data_path(a->store, r.image_id, dest, sizeof dest, &perr) >= 0) {
+		unlink(dest);
+	}
+	imgstore_image_free(img);
+	req_release(&r);
+}
+
+static void
+recover_inst_cmd(struct agent *a, struct inst *in, enum inst_cmd cmd, const json_t *req,
+		 struct outcome *o)
+{
+	const struct hvd_driver *d = a->ops;
+	struct hv_error derr = {0};
+	struct hvd_instance_info info = {.struct_size = sizeof info};
+
+	switch (cmd) {
+	case CMD_SPAWN: recover_spawn(a, in, req, o); break;
+	case CMD_REBUILD:
+		in->vm = VM_ERROR;
+		o->action = "set_error";
+		break;
+	case CMD_DESTROY: recover_destroy(a, in, o); break;
+	case CMD_RESIZE: recover_resize(a, in, req, o); break;
+	case CMD_REBOOT:
+		o->rc = d->reboot ? d->reboot(a->host, in->uuid, HVD_REBOOT_HARD,
+					      a->o.reboot_timeout_s, &derr)
+				  : -EOPNOTSUPP;
+		goto redriven;
+	case CMD_STOP:
+		o->rc = d->power_off(a->host, in->uuid, a->o.shutdown_timeout_s, &derr);
+		goto redriven;
+	case CMD_START:
+		o->rc = d->power_on(a->host, in->uuid, &derr);
+redriven:
+		o->action = "redriven";
+		if (o->rc >= 0)
+			in->vm = cmd == CMD_STOP ? VM_STOPPED : VM_ACTIVE;
+		else
+			o->err = derr;
+		break;
+	case CMD_SNAPSHOT: recover_snapshot(a, req, o); break;
+	default:
+		if (d->get_instance(a->host, in->uuid, &info, &derr) >= 0 &&
+		    !inst_cmd_readonly(cmd) && cmd != CMD_SET_ADMIN_PASSWORD)
+			in->vm = inst_vm_from_power(info.power_state);
+		break;
+	}
+}
+
 static void
 recover_cmd(void *ctx, const struct journal_cmd *c)
 {
 	struct agent *a = ctx;
 	struct inst *in = agent_find_inst(a, c->uuid);
 	int cmd = inst_cmd_parse(c->command);
-	struct hv_error err = {0};
-	const char *action = "cleared";
-	bool removed = false;
-	int rc = -EINTR;
+	struct outcome o = {.action = "cleared", .rc = -EINTR};
 	enum inst_task task = in ? in->task : TASK_NONE;
 
-	hv_error_set(&err, -EINTR, NULL, "the agent restarted while %s ran", c->command);
+	hv_error_set(&o.err, -EINTR, NULL, "the agent restarted while %s ran", c->command);
 	if (net_is_command(c->command)) {
 		/* the firewall was rewritten from the journaled state at start: the command's
 		 * effect, if any, is undone; the controller may send it again under a new cmd_id */
 		json_t *res = json_pack("{s:s, s:s, s:n, s:s, s:o, s:n}", "cmd_id", c->cmd_id,
 					"command", c->command, "uuid", "status", "error", "error",
-					proto_error_body(PROTO_E_INTERRUPTED, &err), "instance");
+					proto_error_body(PROTO_E_INTERRUPTED, &o.err), "instance");
 
 		hv_log(HV_LOG_NOTICE, NULL, c->cmd_id, "recovered interrupted %s: not applied",
 		       c->command);
@@ -57,59 +249,12 @@ recover_cmd(void *ctx, const struct journal_cmd *c)
 		return;
 	}
 	if (in && cmd >= 0 && (!in->cmd_id[0] || strcmp(in->cmd_id, c->cmd_id) == 0)) {
-		const struct hvd_driver *d = a->ops;
 		struct hv_error derr = {0};
 		struct hvd_instance_info info = {.struct_size = sizeof info};
 
-		switch (cmd) {
-		case CMD_SPAWN:
-			d->destroy(a->host, in->uuid, true, &derr); /* leftovers of a half spawn */
-			in->vm = VM_ERROR;
-			json_decref(in->fault);
-			in->fault = json_pack("{s:s, s:s}", "code", PROTO_E_INTERRUPTED, "message",
-					      err.message);
-			action = "set_error";
-			break;
-		case CMD_REBUILD:
-			in->vm = VM_ERROR;
-			action = "set_error";
-			break;
-		case CMD_DESTROY:
-			rc = d->destroy(a->host, in->uuid, true, &derr);
-			if (rc == -ENOENT)
-				rc = 0;
-			removed = rc == 0;
-			action = removed ? "deleted" : "cleared";
-			if (rc < 0)
-				err = derr;
-			break;
-		case CMD_REBOOT:
-			rc = d->reboot ? d->reboot(a->host, in->uuid, HVD_REBOOT_HARD,
-						   a->o.reboot_timeout_s, &derr)
-				       : -EOPNOTSUPP;
-			goto redriven;
-		case CMD_STOP:
-			rc = d->power_off(a->host, in->uuid, a->o.shutdown_timeout_s, &derr);
-			goto redriven;
-		case CMD_START:
-			rc = d->power_on(a->host, in->uuid, &derr);
-redriven:
-			action = "redriven";
-			if (rc >= 0)
-				in->vm = cmd == CMD_STOP ? VM_STOPPED : VM_ACTIVE;
-			else
-				err = derr;
-			break;
-		default:
-			if (d->get_instance(a->host, in->uuid, &info, &derr) >= 0 &&
-			    !inst_cmd_readonly((enum inst_cmd)cmd) && cmd != CMD_SNAPSHOT &&
-			    cmd != CMD_SET_ADMIN_PASSWORD)
-				in->vm = inst_vm_from_power(info.power_state);
-			break;
-		}
-		if (!removed) {
-			info.struct_size = sizeof info;
-			if (d->get_instance(a->host, in->uuid, &info, &derr) >= 0)
+		recover_inst_cmd(a, in, (enum inst_cmd)cmd, c->request, &o);
+		if (!o.removed) {
+			if (a->ops->get_instance(a->host, in->uuid, &info, &derr) >= 0)
 				in->power = info.power_state;
 			else
 				in->power = HVD_POWER_NOSTATE;
@@ -118,24 +263,26 @@ redriven:
 		in->cmd_id[0] = '\0';
 		agent_touch(a, in);
 	} else if (cmd == CMD_DESTROY) {
-		rc = 0; /* the instance is already gone */
+		o.rc = 0; /* the instance is already gone */
 	}
 	hv_log(HV_LOG_NOTICE, c->uuid, c->cmd_id, "recovered interrupted %s: %s", c->command,
-	       action);
+	       o.action);
 	{
 		json_t *res = agent_result_body(
-			removed ? NULL : in, c->cmd_id, cmd >= 0 ? (enum inst_cmd)cmd : CMD_N,
-			c->uuid, rc < 0 ? rc : 0,
-			rc < 0 ? proto_code_for_errno(rc, PROTO_MAP_COMMAND) : NULL, &err, NULL);
+			o.removed ? NULL : in, c->cmd_id, cmd >= 0 ? (enum inst_cmd)cmd : CMD_N,
+			c->uuid, o.rc < 0 ? o.rc : 0,
+			o.rc < 0 ? proto_code_for_errno(o.rc, PROTO_MAP_COMMAND) : NULL, &o.err,
+			o.data);
+		json_decref(o.data);
 
-		agent_finish(a, removed ? NULL : in, removed, c->cmd_id, NULL, res, NULL);
+		agent_finish(a, o.removed ? NULL : in, o.removed, c->cmd_id, NULL, res, NULL);
 	}
 	if (in && task != TASK_NONE)
 		agent_emit_event(a, json_pack("{s:s, s:s, s:s, s:s, s:s}", "event", "recovered",
 					      "uuid", c->uuid, "task_state",
-					      inst_task_name(task) ?: "", "action", action,
+					      inst_task_name(task) ?: "", "action", o.action,
 					      "cmd_id", c->cmd_id));
-	if (removed)
+	if (o.removed)
 		agent_remove_inst(a, in);
 }
 

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -87,4 +88,15 @@ hv_fault(const char *point)
 		kill(getpid(), SIGKILL);
 		_exit(137); /* not reached */
 	}
+}
+
+void
+hv_fault_at(const char *command, const char *moment)
+{
+	char name[FAULT_NAME_MAX * 2];
+
+	if (!fault_count || !command || !moment)
+		return;
+	snprintf(name, sizeof name, "%s_%s", command, moment);
+	hv_fault(name);
 }

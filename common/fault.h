@@ -25,4 +25,8 @@ bool hv_fault_hit(const char *point);
 /* Dies with SIGKILL when point fires now: no atexit handler, no flush, as kill -9. */
 void hv_fault(const char *point);
 
+/* hv_fault() of the point "<command>_<moment>" (spawn_after_driver): the name is built only
+ * when some point is armed. */
+void hv_fault_at(const char *command, const char *moment);
+
 #endif

@@ -296,6 +296,23 @@ nf_adopt(struct nf_ctx *nf, const json_t *state, struct hv_error *err)
 	return 0;
 }
 
+/* Floating addresses on the external interface that the state does not hold go. */
+static int
+prune_addrs(struct nf_ctx *nf, struct hv_error *err)
+{
+	uint8_t(*keep)[4] = calloc(nf->cur->n_fips + 1, sizeof *keep);
+	int r;
+
+	if (!keep)
+		return nf_oom(err, "external_ifname");
+	for (size_t i = 0; i < nf->cur->n_fips; i++)
+		memcpy(keep[i], nf->cur->fips[i]->fip, 4);
+	r = nf_link_prune(nf->rt, nf->cur->ext_ifname, (const uint8_t(*)[4])keep, nf->cur->n_fips,
+			  err);
+	free(keep);
+	return r;
+}
+
 int
 nf_resync(struct nf_ctx *nf, struct hv_error *err)
 {
@@ -304,7 +321,8 @@ nf_resync(struct nf_ctx *nf, struct hv_error *err)
 	if (r == 0) {
 		nf->synced = true;
 		nf->stats.resyncs++;
-		for (size_t i = 0; i < nf->cur->n_fips; i++)
+		r = prune_addrs(nf, err);
+		for (size_t i = 0; r == 0 && i < nf->cur->n_fips; i++)
 			if ((r = nf_link_addr(nf->rt, nf->cur->ext_ifname, nf->cur->fips[i]->fip,
 					      true, err)) < 0)
 				break;

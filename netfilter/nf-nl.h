@@ -36,5 +36,9 @@ void nf_link_close(struct nl_sock *sk);
 /* Adds or removes ip/32 on ifname; already present / already absent is success. */
 int nf_link_addr(struct nl_sock *sk, const char *ifname, const uint8_t ip[4], bool add,
 		 struct hv_error *err);
+/* Removes from ifname the floating addresses this module added (labelled IFNAME:hvfip)
+ * that are not in keep: what a crash between adding one and journaling it left behind. */
+int nf_link_prune(struct nl_sock *sk, const char *ifname, const uint8_t (*keep)[4], size_t n_keep,
+		  struct hv_error *err);
 
 #endif

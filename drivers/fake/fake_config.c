@@ -26,6 +26,10 @@ const struct hvd_config_key fake_config_keys[] = {
 	 "chance in [0,1] that an operation fails with an injected error", 0},
 	{"seed", HVD_CONFIG_INT, "1", NULL, INT64_MIN, INT64_MAX,
 	 "seed of the failure draws (deterministic per host)", 0},
+	{"state_file", HVD_CONFIG_STRING, "", NULL, 0, 0,
+	 "absolute path of the file the guests and call counters are kept in, so a restarted "
+	 "agent finds them (empty: memory only)",
+	 0},
 	{NULL},
 };
 
@@ -40,7 +44,8 @@ fake_config_value(const struct hvd_kv *cfg, size_t n_cfg, const char *key)
 	return NULL;
 }
 
-/* What the key types cannot say: fail_probability is a number in [0, 1], and the CPUs are
+/* What the key types cannot say: fail_probability is a number in [0, 1], a state_file is
+ * absolute (its key is a string so that empty can mean "memory only"), and the CPUs are
  * split across the NUMA cells, so there are no more cells than vcpus (a cell without a CPU
  * would be advertised to the scheduler as a place to put one). */
 int
@@ -55,6 +60,10 @@ fake_check_config(const struct hvd_kv *cfg, size_t n_cfg, struct hv_error *err)
 			return hv_error_set(err, -EINVAL, "fail_probability",
 					    "not a probability (allowed: a number from 0 to 1)");
 	}
+	v = fake_config_value(cfg, n_cfg, "state_file");
+	if (v && *v && *v != '/')
+		return hv_error_set(err, -EINVAL, "state_file",
+				    "not an absolute path (allowed: empty, or a path from /)");
 	const char *vcpus = fake_config_value(cfg, n_cfg, "vcpus");
 	const char *cells = fake_config_value(cfg, n_cfg, "numa_cells");
 	if (vcpus && cells && strtoll(cells, NULL, 10) > strtoll(vcpus, NULL, 10))

@@ -10,7 +10,8 @@
 /* Ends with an entry whose key is NULL. */
 extern const struct hvd_config_key fake_config_keys[];
 
-/* fail_probability must be a number in [0, 1]; numa_cells at most vcpus. A key absent from
+/* fail_probability must be a number in [0, 1]; state_file empty or absolute; numa_cells at
+ * most vcpus. A key absent from
  * cfg is not checked. */
 int fake_check_config(const struct hvd_kv *cfg, size_t n_cfg, struct hv_error *err);
 

@@ -35,6 +35,10 @@ struct hvd_host {
 	pthread_cond_t flap_cv;
 	uint32_t flap_after_ms, flap_for_ms;
 	char instances_path[4000]; /* where root_disk files go; "" = root_disk unsupported */
+	/* [fake] state_file ("" = memory only). save_lock orders the saves: each writes a
+	 * state taken under it, so a later file never holds an older state. */
+	char state_path[4000];
+	pthread_mutex_t save_lock;
 };
 
 static uint64_t
@@ -68,6 +72,71 @@ fake_emit(struct hvd_host *host, const struct fake_events *ev)
 	pthread_mutex_unlock(&host->cb_lock);
 }
 
+/* Writes the host's state to state_file (temp file + rename: a reader, or the next open,
+ * sees the old state or the new one, never half). The hypervisor has acted already, so a
+ * failed save is not the op's failure: the guest then looks missing after a restart, which
+ * the agent reports. Durable against a killed process, not a power cut (no fsync). */
+static void
+fake_persist(struct hvd_host *host)
+{
+	char tmp[sizeof host->state_path + 8], *text = NULL;
+	int fd;
+
+	if (!host->state_path[0])
+		return;
+	pthread_mutex_lock(&host->save_lock);
+	pthread_mutex_lock(&host->lock);
+	int r = fake_host_save(host->model, &text);
+	pthread_mutex_unlock(&host->lock);
+	snprintf(tmp, sizeof tmp, "%s.tmp", host->state_path);
+	if (r == 0 &&
+	    (fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600)) >= 0) {
+		size_t len = strlen(text), off = 0;
+		ssize_t w = 0;
+
+		while (off < len && ((w = write(fd, text + off, len - off)) > 0 || errno == EINTR))
+			off += w > 0 ? (size_t)w : 0;
+		if (close(fd) == 0 && off == len)
+			rename(tmp, host->state_path);
+		else
+			unlink(tmp);
+	}
+	pthread_mutex_unlock(&host->save_lock);
+	free(text);
+}
+
+/* Reads state_file at open; a missing file is a host without guests. */
+static int
+fake_restore(struct hvd_host *host, struct hv_error *err)
+{
+	FILE *f = fopen(host->state_path, "re");
+	char *text = NULL;
+	size_t len = 0;
+	int r;
+
+	if (!f && errno == ENOENT)
+		return 0;
+	if (!f)
+		return hv_error_set(err, -errno, "state_file", "fake: cannot read %s: %s",
+				    host->state_path, strerror(errno));
+	FILE *mem = open_memstream(&text, &len);
+	char buf[8192];
+	size_t n;
+
+	while (mem && (n = fread(buf, 1, sizeof buf, f)) > 0)
+		fwrite(buf, 1, n, mem);
+	r = ferror(f) ? -EIO : 0;
+	fclose(f);
+	if (!mem || fclose(mem) != 0)
+		r = -ENOMEM;
+	if (r == 0)
+		r = fake_host_load(host->model, text, fake_now(), err);
+	else
+		hv_error_set(err, r, "state_file", "fake: cannot read %s", host->state_path);
+	free(text);
+	return r;
+}
+
 /* Counts the call, draws its injected failure and returns its latency in call. */
 static int
 fake_begin(struct hvd_host *host, const char *op, bool changes_state, struct fake_call *call,
@@ -81,6 +150,8 @@ fake_begin(struct hvd_host *host, const char *op, bool changes_state, struct fak
 					   "fake: %s: hypervisor connection lost (host_down)", op)
 			    : fake_host_begin(host->model, op, changes_state, ret_latency_ms, err);
 	pthread_mutex_unlock(&host->lock);
+	if (n < 0 && changes_state)
+		fake_persist(host); /* the failed call still counts */
 	if (n < 0)
 		return (int)n;
 	call->op = changes_state ? op : NULL;
@@ -158,6 +229,8 @@ fake_flap_main(void *arg)
 	return NULL;
 }
 
+static void fake_close(struct hvd_host *host);
+
 static int
 fake_open(const struct hvd_kv *cfg, size_t n_cfg, struct hvd_host **ret_host, struct hv_error *err)
 {
@@ -192,6 +265,19 @@ fake_open(const struct hvd_kv *cfg, size_t n_cfg, struct hvd_host **ret_host, st
 		    cfg[k].value[0] == '/')
 			snprintf(host->instances_path, sizeof host->instances_path, "%s",
 				 cfg[k].value);
+	pthread_mutex_init(&host->save_lock, NULL);
+	for (size_t k = 0; k < n_cfg; k++)
+		if (cfg[k].key && cfg[k].value && strcmp(cfg[k].key, "state_file") == 0 &&
+		    cfg[k].value[0] == '/')
+			snprintf(host->state_path, sizeof host->state_path, "%s", cfg[k].value);
+	if (host->state_path[0]) {
+		int r = fake_restore(host, err);
+
+		if (r < 0) {
+			fake_close(host);
+			return r;
+		}
+	}
 	const char *flap = getenv("HVAGENT_FAKE_HOST_FLAP");
 	if (flap && sscanf(flap, "%u:%u", &host->flap_after_ms, &host->flap_for_ms) == 2)
 		host->flap_started = pthread_create(&host->flap, NULL, fake_flap_main, host) == 0;
@@ -214,6 +300,7 @@ fake_close(struct hvd_host *host)
 	pthread_cond_destroy(&host->flap_cv);
 	pthread_mutex_destroy(&host->lock);
 	pthread_mutex_destroy(&host->cb_lock);
+	pthread_mutex_destroy(&host->save_lock);
 	fake_host_free(host->model);
 	free(host);
 }
@@ -308,6 +395,7 @@ fake_spawn_op(struct hvd_host *host, const struct hvd_instance_spec *spec, struc
 	call.now_ns = fake_now();
 	r = fake_spawn(host->model, spec, &call, &ev, err);
 	pthread_mutex_unlock(&host->lock);
+	fake_persist(host);
 	fake_emit(host, &ev);
 	return r;
 }
@@ -332,6 +420,7 @@ fake_destroy_op(struct hvd_host *host, const char *uuid, bool delete_disks, stru
 	call.now_ns = fake_now();
 	r = fake_destroy(host->model, uuid, &call, &ev, err);
 	pthread_mutex_unlock(&host->lock);
+	fake_persist(host);
 	fake_emit(host, &ev);
 	if (r >= 0 && delete_disks && host->instances_path[0]) {
 		char path[4096 + 64];
@@ -363,7 +452,8 @@ fake_action(struct hvd_host *host, const char *op, const char *uuid, enum fake_a
 	pthread_mutex_unlock(&host->lock);
 
 	if (r == FAKE_IN_PROGRESS) {
-		/* The guest is observably down while it restarts. */
+		/* The guest is observably down while it restarts; a crash now finds it rebooted. */
+		fake_persist(host);
 		fake_sleep_ms(lat);
 		pthread_mutex_lock(&host->lock);
 		call.now_ns = fake_now();
@@ -376,6 +466,7 @@ fake_action(struct hvd_host *host, const char *op, const char *uuid, enum fake_a
 		r = fake_act(host->model, uuid, action, FAKE_FORCE, &call, &ev, err);
 		pthread_mutex_unlock(&host->lock);
 	}
+	fake_persist(host);
 	fake_emit(host, &ev);
 	return r < 0 ? r : 0;
 }
@@ -460,6 +551,7 @@ fake_resize_op(struct hvd_host *host, const struct hvd_instance_spec *spec, stru
 	call.now_ns = fake_now();
 	r = fake_resize(host->model, spec, &call, &ev, err);
 	pthread_mutex_unlock(&host->lock);
+	fake_persist(host);
 	fake_emit(host, &ev);
 	return r;
 }
@@ -478,6 +570,7 @@ fake_rebuild_op(struct hvd_host *host, const struct hvd_instance_spec *spec, str
 	call.now_ns = fake_now();
 	r = fake_rebuild(host->model, spec, &call, &ev, err);
 	pthread_mutex_unlock(&host->lock);
+	fake_persist(host);
 	fake_emit(host, &ev);
 	return r;
 }
@@ -497,6 +590,7 @@ fake_rescue_op(struct hvd_host *host, const char *uuid, const struct hvd_image *
 	call.now_ns = fake_now();
 	r = fake_rescue(host->model, uuid, image, &call, &ev, err);
 	pthread_mutex_unlock(&host->lock);
+	fake_persist(host);
 	fake_emit(host, &ev);
 	return r;
 }
@@ -557,6 +651,7 @@ fake_snapshot_op(struct hvd_host *host, const char *uuid, const char *dest_path,
 	call.now_ns = fake_now();
 	r = fake_snapshot(host->model, uuid, dest_format, &call, &text, err);
 	pthread_mutex_unlock(&host->lock);
+	fake_persist(host);
 	if (r < 0)
 		return r;
 	r = fake_write_file(dest_path, text, err);
@@ -618,6 +713,7 @@ fake_set_admin_password(struct hvd_host *host, const char *uuid, const char *use
 	call.now_ns = fake_now();
 	r = fake_set_password(host->model, uuid, user, password, &call, err);
 	pthread_mutex_unlock(&host->lock);
+	fake_persist(host);
 	return r;
 }
 

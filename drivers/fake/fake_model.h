@@ -149,4 +149,12 @@ int fake_console(struct fake_host *h, const char *uuid, enum hvd_console_type ty
 int fake_set_password(struct fake_host *h, const char *uuid, const char *user, const char *password,
 		      const struct fake_call *call, struct hv_error *err);
 
+/* The host's guests (each in the state it settles in) and its per-op call counters as
+ * text, for [fake] state_file. *ret_text is malloc'd, caller frees. */
+int fake_host_save(const struct fake_host *h, char **ret_text);
+/* Replaces h's guests and counters with those of text (as fake_host_save wrote it); the
+ * running guests' clocks restart at now_ns. A bad text is -EINVAL naming state_file and
+ * its line, and h is left as it was. Sizes and knobs stay those of h. */
+int fake_host_load(struct fake_host *h, const char *text, uint64_t now_ns, struct hv_error *err);
+
 #endif

@@ -65,6 +65,26 @@ hv_fault_dies_as_kill_9(void **state)
 	assert_int_equal(WTERMSIG(status), 9);
 }
 
+static void
+a_point_at_a_moment_of_a_command_is_named_command_moment(void **state)
+{
+	setenv("HV_FAULT", "resize_after_driver", 1);
+	assert_int_equal(hv_fault_init(), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		hv_fault_at("resize", "accepted"); /* another moment: returns */
+		hv_fault_at("spawn", "after_driver");
+		hv_fault_at(NULL, "after_driver");
+		hv_fault_at("resize", "after_driver");
+		_exit(0);
+	}
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), 9);
+}
+
 int
 main(void)
 {
@@ -73,6 +93,7 @@ main(void)
 		cmocka_unit_test(a_point_fires_on_the_hit_it_names),
 		cmocka_unit_test(a_list_that_does_not_parse_is_refused_and_fires_nothing),
 		cmocka_unit_test(hv_fault_dies_as_kill_9),
+		cmocka_unit_test(a_point_at_a_moment_of_a_command_is_named_command_moment),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

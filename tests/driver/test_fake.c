@@ -1056,6 +1056,94 @@ concurrent_callers_on_one_host_stay_consistent(void **state)
 	ops->close(h);
 }
 
+/* A state file in a fresh directory: path into buf. */
+static void
+state_file(char *dir, char *buf, size_t size)
+{
+	strcpy(dir, "/tmp/fake-state-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	snprintf(buf, size, "%s/fake.state", dir);
+}
+
+static void
+remove_state(const char *dir, const char *path)
+{
+	unlink(path);
+	rmdir(dir);
+}
+
+static void
+a_state_file_keeps_guests_and_call_counters_across_a_restart(void **state)
+{
+	char dir[32], path[64];
+	struct spec_buf a, b, c;
+	struct hv_error err;
+
+	state_file(dir, path, sizeof path);
+	const char *const cfg[] = {"state_file", path, "vcpus", "8", NULL};
+	struct hvd_host *h = open_host(cfg);
+	fill_spec(&a, 1, 2, 512, true, true);
+	fill_spec(&b, 2, 1, 256, true, false);
+	fill_spec(&c, 3, 1, 256, false, false);
+	a.spec.flavor.name = "name with spaces, commas and %";
+	assert_int_equal(ops->spawn(h, &a.spec, &err), 0);
+	assert_int_equal(ops->spawn(h, &b.spec, &err), 0);
+	assert_int_equal(ops->spawn(h, &c.spec, &err), 0);
+	assert_int_equal(ops->pause(h, b.uuid, &err), 0);
+	b.spec.flavor.vcpus = 2;
+	assert_int_equal(ops->resize(h, &b.spec, &err), -EBUSY); /* paused: refused, counted */
+	assert_int_equal(ops->destroy(h, c.uuid, true, &err), 0);
+	/* no close: the process dies with the state as the last op left it */
+	struct hvd_host *h2 = open_host(cfg);
+	count_calls = 0;
+	assert_int_equal(ops->list_instances(h2, count_instance, NULL, &err), 0);
+	assert_int_equal(count_calls, 2);
+	struct hvd_instance_info ia = get_info(h2, a.uuid), ib = get_info(h2, b.uuid);
+	assert_int_equal(ia.power_state, HVD_POWER_RUNNING);
+	assert_int_equal(ia.vcpus, 2);
+	assert_int_equal(ib.power_state, HVD_POWER_PAUSED);
+	assert_int_equal(ops->get_instance(h2, c.uuid, &ia, &err), -ENOENT);
+	/* the guest agent came back with the guest: only then can a password be set */
+	assert_int_equal(ops->set_admin_password(h2, a.uuid, "root", "pw", &err), 0);
+	/* the counters go on: this is the fourth spawn and the second resize the host saw */
+	fill_spec(&c, 4, 1, 256, false, false);
+	assert_int_equal(ops->spawn(h2, &c.spec, &err), 0);
+	char *log = console(h2, c.uuid, 4096);
+	assert_non_null(strstr(log, "fake: op spawn #4\n"));
+	free(log);
+	/* resources are claimed again: 2 + 1 + 1 of 8 vCPUs */
+	fill_spec(&c, 5, 5, 256, false, false);
+	assert_int_equal(ops->spawn(h2, &c.spec, &err), -ENOSPC);
+	ops->close(h2);
+	ops->close(h);
+	remove_state(dir, path);
+}
+
+static void
+a_damaged_state_file_stops_open_naming_it(void **state)
+{
+	char dir[32], path[64], tmp[80];
+	struct hvd_host *h = NULL;
+	struct hv_error err = {0};
+	FILE *f;
+
+	state_file(dir, path, sizeof path);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("HVFAKE-STATE 1\nnext_index 1\ninstance not-a-uuid 0 - - - 0 0 0 0 0 0 - 1 1 1 - 0 "
+	      "0 0\n",
+	      f);
+	fclose(f);
+	struct hvd_kv kv[] = {{"state_file", path}};
+	assert_int_equal(ops->open(kv, 1, &h, &err), -EINVAL);
+	assert_null(h);
+	assert_string_equal(err.field, "state_file");
+	assert_non_null(strstr(err.message, "line 3"));
+	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	unlink(tmp);
+	remove_state(dir, path);
+}
+
 int
 main(void)
 {
@@ -1085,6 +1173,8 @@ main(void)
 		cmocka_unit_test(bad_host_config_is_refused_naming_the_key),
 		cmocka_unit_test(an_unregistered_callback_hears_nothing),
 		cmocka_unit_test(concurrent_callers_on_one_host_stay_consistent),
+		cmocka_unit_test(a_state_file_keeps_guests_and_call_counters_across_a_restart),
+		cmocka_unit_test(a_damaged_state_file_stops_open_naming_it),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
