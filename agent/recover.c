@@ -141,9 +141,12 @@ recover_resize(struct agent *a, struct inst *in, const json_t *req, struct outco
 		req_release(&r);
 		return;
 	}
+	json_t *spec = inst_spec(in);
 	json_decref(in->old_flavor);
-	in->old_flavor = json_incref(json_object_get(in->spec, "flavor"));
-	json_object_set(in->spec, "flavor", json_object_get(r.spec, "flavor"));
+	in->old_flavor = json_incref(json_object_get(spec, "flavor"));
+	json_object_set(spec, "flavor", json_object_get(r.spec, "flavor"));
+	inst_set_spec(in, spec); /* without memory the old spec stays */
+	json_decref(spec);
 	in->vm_before_resize = in->vm;
 	in->vm = inst_vm_after(in, CMD_RESIZE, true);
 	o->rc = 0;
