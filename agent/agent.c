@@ -25,6 +25,7 @@
 #include "json.h"
 #include "loader.h"
 #include "log.h"
+#include "notify.h"
 #include "vec.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -863,10 +864,23 @@ timers(struct agent *a, int64_t now)
 	}
 }
 
+/* What `systemctl status hvagent` shows; sent only when it changes. */
+static void
+update_status(struct agent *a)
+{
+	if (a->session)
+		hv_notify_ready("connected to %s; %zu instances", a->endpoint, a->n_insts);
+	else
+		hv_notify_status("connecting to %s; %zu instances", a->endpoint, a->n_insts);
+}
+
 static int64_t
 next_wakeup(struct agent *a, int64_t now)
 {
-	int64_t t = now + 1000;
+	int64_t t = now + 1000, ping = hv_notify_watchdog();
+
+	if (ping >= 0 && now + ping < t)
+		t = now + ping;
 
 	if (!a->dealer && a->next_connect_ms < t)
 		t = a->next_connect_ms;
@@ -909,6 +923,7 @@ agent_run(struct agent *a)
 		}
 		timers(a, now);
 		agent_flush_delta(a);
+		update_status(a);
 	}
 	hv_log(HV_LOG_NOTICE, NULL, NULL, "stopping; guests keep running");
 	return 0;

@@ -19,6 +19,7 @@
 #include "keys.h"
 #include "loader.h"
 #include "log.h"
+#include "notify.h"
 
 static void
 usage(FILE *out)
@@ -229,6 +230,7 @@ run(const char *path, bool rebuild)
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	log_notice("hvagent %s started: host_id=%s driver=%s", HV_VERSION, host_id, driver);
+	hv_notify_init();
 	r = agent_run(a) < 0 ? 1 : 0;
 out:
 	agent_free(a);

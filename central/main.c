@@ -23,6 +23,7 @@
 #include "json.h"
 #include "keys.h"
 #include "log.h"
+#include "notify.h"
 #include "proto.h"
 #include "route.h"
 #include "store/store.h"
@@ -34,6 +35,8 @@
 #ifndef ZMQ_ZAP_ENFORCE_DOMAIN
 #define ZMQ_ZAP_ENFORCE_DOMAIN 93 /* zmq.h hides it behind ZMQ_BUILD_DRAFT_API */
 #endif
+
+#define STATUS_EVERY_MS 5000 /* how often `systemctl status` learns the hosts up */
 
 static volatile sig_atomic_t stopping;
 
@@ -476,6 +479,25 @@ handle_api(struct central *c)
 
 /* ---- setup ---------------------------------------------------------------------------- */
 
+/* Hosts heard from recently (registry.h), for the service manager's status line. */
+static unsigned
+hosts_up(struct central *c, const struct reg_intervals *iv)
+{
+	struct hv_error err = {0};
+	json_t *hosts = NULL, *h;
+	unsigned n = 0;
+	size_t i;
+
+	if (store_host_list(c->store, &hosts, &err) < 0)
+		return 0;
+	json_array_foreach (hosts, i, h)
+		if (reg_state_at(json_integer_value(json_object_get(h, "last_seen_ms")),
+				 proto_now_ms(), iv) == REG_UP)
+			n++;
+	json_decref(hosts);
+	return n;
+}
+
 static int
 setopt_int(void *s, int opt, int v)
 {
@@ -716,8 +738,10 @@ main(int argc, char **argv)
 	/* scripts wait for this line on stdout before they start agents or hv */
 	printf("ready api=%s\n", p.api);
 	fflush(stdout);
+	hv_notify_init();
+	hv_notify_ready("listening on %s; %u hosts up", p.listen, hosts_up(&c, &cc.liveness));
 
-	int64_t next_tick = 0;
+	int64_t next_tick = 0, next_status = 0;
 	while (!stopping) {
 		zmq_pollitem_t items[] = {
 			{.socket = c.zap, .events = ZMQ_POLLIN},
@@ -729,6 +753,9 @@ main(int argc, char **argv)
 			wait = 0;
 		if (wait > 200)
 			wait = 200;
+		int64_t ping = hv_notify_watchdog();
+		if (ping >= 0 && wait > ping)
+			wait = ping;
 		if (zmq_poll(items, 3, (long)wait) < 0 && errno != EINTR)
 			break;
 		c.now = proto_now_ms();
@@ -760,6 +787,11 @@ main(int argc, char **argv)
 			int64_t in = ctl_tick(c.ctl, c.now);
 			api_tick(c.api, c.now);
 			next_tick = c.now + in;
+		}
+		if (c.now >= next_status) {
+			hv_notify_status("listening on %s; %u hosts up", p.listen,
+					 hosts_up(&c, &cc.liveness));
+			next_status = c.now + STATUS_EVERY_MS;
 		}
 		if (store_commit(c.store, &err) < 0)
 			log_error("%s", err.message);
