@@ -28,12 +28,18 @@
 #include "notify.h"
 #include "vec.h"
 
-static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t stop_requested, reload_requested;
 
 void
 agent_request_stop(void)
 {
 	stop_requested = 1;
+}
+
+void
+agent_request_reload(void)
+{
+	reload_requested = 1;
 }
 
 /* ---------------------------------------------------------------- helpers */
@@ -906,6 +912,10 @@ agent_run(struct agent *a)
 			return -zmq_errno();
 		if (stop_requested)
 			break;
+		if (reload_requested) {
+			reload_requested = 0;
+			return AGENT_RUN_RELOAD;
+		}
 		agent_batch_begin(a);
 		drain_results(a);
 		drain_driver_events(a);
@@ -927,6 +937,40 @@ agent_run(struct agent *a)
 	}
 	hv_log(HV_LOG_NOTICE, NULL, NULL, "stopping; guests keep running");
 	return 0;
+}
+
+/* A timer moves only when the new interval ends sooner than the old one. */
+static void
+reschedule(int64_t *next_ms, int64_t now, int interval_s)
+{
+	int64_t t = interval_s > 0 ? now + interval_s * 1000LL : INT64_MAX;
+
+	if (t < *next_ms)
+		*next_ms = t;
+	else if (interval_s <= 0 && *next_ms > now)
+		*next_ms = INT64_MAX;
+}
+
+void
+agent_set_live(struct agent *a, const struct agent_live *l)
+{
+	int64_t now = agent_mono_ms();
+
+	a->o.heartbeat_s = l->heartbeat_s;
+	a->o.reconnect_min_ms = l->reconnect_min_ms;
+	a->o.reconnect_max_ms = l->reconnect_max_ms;
+	if (a->backoff_ms > l->reconnect_max_ms)
+		a->backoff_ms = l->reconnect_max_ms;
+	a->o.report_interval_s = l->report_interval_s;
+	reschedule(&a->next_report_ms, now, l->report_interval_s);
+	if (a->o.sync_interval_s != l->sync_interval_s) {
+		a->o.sync_interval_s = l->sync_interval_s;
+		reschedule(&a->next_sync_ms, now, l->sync_interval_s);
+	}
+	if (a->o.netfilter_resync_s != l->netfilter_resync_s) {
+		a->o.netfilter_resync_s = l->netfilter_resync_s;
+		reschedule(&a->next_net_resync_ms, now, l->netfilter_resync_s);
+	}
 }
 
 /* ---------------------------------------------------------------- setup */

@@ -82,8 +82,80 @@ usage(FILE *out)
 static void
 on_signal(int sig)
 {
-	(void)sig;
-	agent_request_stop();
+	if (sig == SIGHUP)
+		agent_request_reload();
+	else
+		agent_request_stop();
+}
+
+/* What SIGHUP applies while the agent serves; every other key waits for a restart. */
+static const char *const live_keys[][2] = {
+	{"DEFAULT", "log_level"},
+	{"DEFAULT", "report_interval"},
+	{"DEFAULT", "sync_power_state_interval"},
+	{"controller", "heartbeat_interval"},
+	{"controller", "reconnect_min_ms"},
+	{"controller", "reconnect_max_ms"},
+	{"netfilter", "resync_interval"},
+};
+
+static void
+report_change(void *ctx, const char *section, const char *key, const char *value)
+{
+	(void)ctx;
+	(void)value; /* a changed secret-bearing path or key must not reach the log */
+	for (size_t i = 0; i < sizeof live_keys / sizeof live_keys[0]; i++)
+		if (strcmp(live_keys[i][0], section) == 0 && strcmp(live_keys[i][1], key) == 0) {
+			log_notice("reload: [%s] %s applied", section, key);
+			return;
+		}
+	log_warning("reload: [%s] %s changed; it takes effect at the next restart", section, key);
+}
+
+static void
+live_from(const struct cfg *cfg, struct agent_live *l)
+{
+	l->heartbeat_s = (int)cfg_get_int(cfg, "controller", "heartbeat_interval");
+	l->reconnect_min_ms = (int)cfg_get_int(cfg, "controller", "reconnect_min_ms");
+	l->reconnect_max_ms = (int)cfg_get_int(cfg, "controller", "reconnect_max_ms");
+	l->report_interval_s = (int)cfg_get_int(cfg, "DEFAULT", "report_interval");
+	l->sync_interval_s = (int)cfg_get_int(cfg, "DEFAULT", "sync_power_state_interval");
+	l->netfilter_resync_s = (int)cfg_get_int(cfg, "netfilter", "resync_interval");
+}
+
+static void
+log_diags(const char *what, const struct cfg_diags *diags)
+{
+	char text[sizeof(struct cfg_diag) + 16];
+
+	for (size_t i = 0; i < cfg_diags_kept(diags); i++)
+		log_error("%s: %s", what, cfg_diag_format(&diags->items[i], text, sizeof text));
+}
+
+/* SIGHUP: re-reads the config. The running one stays in force when the new one does not
+ * load; otherwise the live keys are applied and each other change is named. The running
+ * config (which owns the driver) is kept: only the live values are taken from the new. */
+static void
+reload(const char *path, const struct agent_config *running, struct agent *a)
+{
+	struct agent_config *ac = NULL;
+	struct cfg_diags diags = {0};
+	struct agent_live live;
+
+	hv_notify_reloading();
+	if (agent_config_load(path, &ac, &diags) < 0) {
+		log_diags("reload refused, the running config stays", &diags);
+		hv_notify_reloaded();
+		return;
+	}
+	cfg_diff(running->cfg, ac->cfg, report_change, NULL);
+	hv_log_set_level((enum hv_log_level)hv_log_level_parse(
+		cfg_get_str(ac->cfg, "DEFAULT", "log_level")));
+	live_from(ac->cfg, &live);
+	agent_set_live(a, &live);
+	log_notice("reload: done");
+	agent_config_free(ac);
+	hv_notify_reloaded();
 }
 
 static int
@@ -228,10 +300,13 @@ run(const char *path, bool rebuild)
 	}
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	log_notice("hvagent %s started: host_id=%s driver=%s", HV_VERSION, host_id, driver);
 	hv_notify_init();
-	r = agent_run(a) < 0 ? 1 : 0;
+	while ((r = agent_run(a)) == AGENT_RUN_RELOAD)
+		reload(path, ac, a);
+	r = r < 0 ? 1 : 0;
 out:
 	agent_free(a);
 	free(section);

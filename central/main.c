@@ -38,13 +38,15 @@
 
 #define STATUS_EVERY_MS 5000 /* how often `systemctl status` learns the hosts up */
 
-static volatile sig_atomic_t stopping;
+static volatile sig_atomic_t stopping, reload_requested;
 
 static void
 on_signal(int sig)
 {
-	(void)sig;
-	stopping = 1;
+	if (sig == SIGHUP)
+		reload_requested = 1;
+	else
+		stopping = 1;
 }
 
 struct outmsg {
@@ -498,6 +500,76 @@ hosts_up(struct central *c, const struct reg_intervals *iv)
 	return n;
 }
 
+/* The link's intervals and timeouts from the config. */
+static void
+ctl_config_from(const struct cfg *cfg, struct ctl_config *cc)
+{
+	ctl_config_default(cc);
+	cc->liveness.report_ms = cfg_get_int(cfg, "agents", "report_interval") * 1000;
+	cc->liveness.suspect_ms = cfg_get_int(cfg, "agents", "suspect_after") * 1000;
+	cc->liveness.down_ms = cfg_get_int(cfg, "agents", "down_after") * 1000;
+	cc->cmd_timeout_ms = cfg_get_int(cfg, "commands", "timeout") * 1000;
+	cc->retry_ms = cfg_get_int(cfg, "commands", "retry_interval_ms");
+}
+
+/* What SIGHUP applies while hvcentral serves; every other key waits for a restart. */
+static const char *const live_keys[][2] = {
+	{"DEFAULT", "log_level"}, {"agents", "report_interval"}, {"agents", "suspect_after"},
+	{"agents", "down_after"}, {"commands", "timeout"},       {"commands", "retry_interval_ms"},
+};
+
+static void
+report_change(void *ctx, const char *section, const char *key, const char *value)
+{
+	(void)ctx;
+	(void)value;
+	for (size_t i = 0; i < sizeof live_keys / sizeof live_keys[0]; i++)
+		if (strcmp(live_keys[i][0], section) == 0 && strcmp(live_keys[i][1], key) == 0) {
+			log_notice("reload: [%s] %s applied", section, key);
+			return;
+		}
+	log_warning("reload: [%s] %s changed; it takes effect at the next restart", section, key);
+}
+
+/* SIGHUP: re-reads the config file and the allowlist. A config that does not load, or
+ * whose intervals do not check, leaves the running one in force. */
+static void
+reload(struct central *c, const char *path, const struct cfg *running, struct ctl_config *cc)
+{
+	struct cfg *cfg = NULL;
+	struct cfg_diags diags = {0};
+	struct ctl_config next;
+	struct hv_error err = {0};
+	char text[sizeof(struct cfg_diag) + 16];
+
+	hv_notify_reloading();
+	if (central_config_load(path, &cfg, &diags) < 0) {
+		for (size_t i = 0; i < cfg_diags_kept(&diags); i++)
+			log_error("reload refused, the running config stays: %s",
+				  cfg_diag_format(&diags.items[i], text, sizeof text));
+		goto out;
+	}
+	ctl_config_from(cfg, &next);
+	if (reg_intervals_check(&next.liveness, &err) < 0) {
+		log_error("reload refused, the running config stays: [agents] %s: %s", err.field,
+			  err.message);
+		goto out;
+	}
+	cfg_diff(running, cfg, report_change, NULL);
+	hv_log_set_level(
+		(enum hv_log_level)hv_log_level_parse(cfg_get_str(cfg, "DEFAULT", "log_level")));
+	*cc = next;
+	ctl_set_config(c->ctl, cc);
+	svc_set_liveness(c->svc, &cc->liveness);
+	log_notice("reload: done");
+out:
+	/* the allowlist is re-read in any case: revoking a key must not wait for a good config */
+	if (allow_reload(c->allow, &err) < 0)
+		log_error("reload: allowlist: %s", err.message);
+	cfg_free(cfg);
+	hv_notify_reloaded();
+}
+
 static int
 setopt_int(void *s, int opt, int v)
 {
@@ -700,12 +772,7 @@ main(int argc, char **argv)
 
 	struct central c = {0};
 	struct ctl_config cc;
-	ctl_config_default(&cc);
-	cc.liveness.report_ms = cfg_get_int(cfg, "agents", "report_interval") * 1000;
-	cc.liveness.suspect_ms = cfg_get_int(cfg, "agents", "suspect_after") * 1000;
-	cc.liveness.down_ms = cfg_get_int(cfg, "agents", "down_after") * 1000;
-	cc.cmd_timeout_ms = cfg_get_int(cfg, "commands", "timeout") * 1000;
-	cc.retry_ms = cfg_get_int(cfg, "commands", "retry_interval_ms");
+	ctl_config_from(cfg, &cc);
 	int rc = 1;
 	if (reg_intervals_check(&cc.liveness, &err) < 0) { /* the config check's backstop */
 		log_error("[agents] %s: %s", err.field, err.message);
@@ -733,6 +800,7 @@ main(int argc, char **argv)
 	struct sigaction sa = {.sa_handler = on_signal};
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	log_notice("listening for agents on %s, API on %s, state in %s", p.listen, p.api, p.state);
 	/* scripts wait for this line on stdout before they start agents or hv */
@@ -759,6 +827,10 @@ main(int argc, char **argv)
 		if (zmq_poll(items, 3, (long)wait) < 0 && errno != EINTR)
 			break;
 		c.now = proto_now_ms();
+		if (reload_requested) {
+			reload_requested = 0;
+			reload(&c, config, cfg, &cc);
+		}
 		store_begin(c.store, &err);
 		for (int i = 0; i < BATCH && (items[0].revents & ZMQ_POLLIN); i++) {
 			int ev = 0;
