@@ -222,7 +222,10 @@ on_job_done(struct agent *a, struct job *j)
 		if (j->rc < 0)
 			hv_log(HV_LOG_ERR, NULL, NULL, "firewall resync: %s", j->err.message);
 		break;
-	case JOB_CMD: agent_cmd_done(a, j); break;
+	case JOB_CMD:
+		agent_metrics_command(a, j->req.cmd, j->started_ms);
+		agent_cmd_done(a, j);
+		break;
 	case JOB_STATS:
 		a->stats_pending = false;
 		if (j->rc < 0) {
@@ -552,6 +555,7 @@ handle_command(struct agent *a, struct proto_msg *m)
 	if (!inst_cmd_readonly(r.cmd))
 		agent_touch(a, in);
 	j->kind = JOB_CMD;
+	j->started_ms = proto_now_ms();
 	j->req = r; /* the job owns the request (spec, secret) from here */
 	memset(&r, 0, sizeof r);
 	if (j->have_view)
@@ -591,6 +595,7 @@ schedule_reconnect(struct agent *a, const char *why)
 	int wait = a->backoff_ms / 2 + (int)(rand32() % (uint32_t)(a->backoff_ms / 2 + 1));
 
 	hv_log(HV_LOG_NOTICE, NULL, NULL, "controller link: %s; reconnecting in %d ms", why, wait);
+	agent_metrics_link(a, false, true);
 	close_socket(a);
 	a->next_connect_ms = now + wait;
 	a->backoff_ms = a->backoff_ms * 2 > a->o.reconnect_max_ms ? a->o.reconnect_max_ms
@@ -874,6 +879,8 @@ timers(struct agent *a, int64_t now)
 static void
 update_status(struct agent *a)
 {
+	if (a->session != a->mx.v.connected) /* the loop is the only writer: no lock to read */
+		agent_metrics_link(a, a->session, false);
 	if (a->session)
 		hv_notify_ready("connected to %s; %zu instances", a->endpoint, a->n_insts);
 	else
@@ -1064,6 +1071,7 @@ agent_new(const struct agent_opts *o, struct agent **ret, struct hv_error *err)
 	a->o = *o;
 	a->ev_pipe[0] = a->ev_pipe[1] = -1;
 	pthread_mutex_init(&a->ev_mu, NULL);
+	pthread_mutex_init(&a->mx.mu, NULL);
 	agent_queue_init(&a->cmd_q);
 	agent_queue_init(&a->house_q);
 	agent_queue_init(&a->net_q);
@@ -1180,6 +1188,8 @@ agent_new(const struct agent_opts *o, struct agent **ret, struct hv_error *err)
 	}
 	a->next_sync_ms =
 		agent_mono_ms(); /* first sync right away: report what the journal missed */
+	if ((r = agent_metrics_start(a, err)) < 0)
+		goto fail;
 	*ret = a;
 	return 0;
 fail:
@@ -1192,6 +1202,7 @@ agent_free(struct agent *a)
 {
 	if (!a)
 		return;
+	agent_metrics_stop(a); /* first: a scrape calls the driver */
 	agent_queue_stop(&a->cmd_q);
 	agent_queue_stop(&a->house_q);
 	agent_queue_stop(&a->net_q);

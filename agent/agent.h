@@ -43,6 +43,7 @@ struct agent_opts {
 	int netfilter_resync_s;          /* 0 = no periodic resync */
 	uint32_t reboot_timeout_s;       /* soft reboot: wait this long, then hard */
 	uint32_t shutdown_timeout_s;     /* graceful power off when a stop names no wait */
+	const char *metrics_listen;      /* "" or NULL: no /metrics */
 	const struct hv_driver *driver;  /* loaded driver, borrowed */
 	const struct hvd_kv *driver_cfg; /* its config section, borrowed during agent_new */
 	size_t n_driver_cfg;

@@ -280,6 +280,7 @@ run(const char *path, bool rebuild)
 	o.netfilter = cfg_get_bool(cfg, "netfilter", "enabled");
 	o.external_interface = cfg_get_str(cfg, "netfilter", "external_interface");
 	o.netfilter_resync_s = (int)cfg_get_int(cfg, "netfilter", "resync_interval");
+	o.metrics_listen = cfg_get_str(cfg, "metrics", "listen");
 	agent_config_timeouts(ac, &o.reboot_timeout_s, &o.shutdown_timeout_s);
 	o.driver = ac->driver;
 	o.driver_cfg = section;
