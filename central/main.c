@@ -17,6 +17,7 @@
 
 #include "api/api.h"
 #include "central_config.h"
+#include "central_metrics.h"
 #include "endpoint.h"
 #include "fault.h"
 #include "ctl.h"
@@ -66,6 +67,7 @@ struct central {
 	int64_t now;
 	unsigned long n_dropped;
 	struct route_table *routes;
+	struct cmx *mx; /* NULL unless [metrics] listen */
 	/* claims of another host already logged (hash of key host, claimed host, routing id):
 	 * each is logged once, not once per message */
 	uint64_t claims[64];
@@ -223,6 +225,13 @@ on_done(void *ctx, const char *cmd_id, bool ok, json_t *result)
 		hj_str(result, "error", "code", HJ_OPTIONAL, 0, &code, NULL);
 		hj_str(result, "error", "message", HJ_OPTIONAL, 0, &msg, NULL);
 		hv_log(HV_LOG_NOTICE, NULL, cmd_id, "command failed: %s: %s", code, msg);
+	}
+	if (c->mx) {
+		struct store_cmd sc = {0};
+
+		if (store_cmd_get(c->store, cmd_id, &sc, NULL, NULL) >= 0)
+			cmx_command(c->mx, sc.action, sc.created_ms, c->now);
+		store_cmd_clear(&sc);
 	}
 	api_on_done(c->api, cmd_id, ok, result, c->now);
 }
@@ -795,6 +804,10 @@ main(int argc, char **argv)
 	}
 	if (open_sockets(&c, &p, cfg, &kp) < 0)
 		goto out;
+	if (cmx_new(cfg_get_str(cfg, "metrics", "listen"), &c.mx, &err) < 0) {
+		log_error("%s", err.message);
+		goto out;
+	}
 	keys_pair_wipe(&kp);
 
 	struct sigaction sa = {.sa_handler = on_signal};
@@ -865,6 +878,7 @@ main(int argc, char **argv)
 					 hosts_up(&c, &cc.liveness));
 			next_status = c.now + STATUS_EVERY_MS;
 		}
+		cmx_refresh(c.mx, c.store, &cc.liveness, c.now);
 		if (store_commit(c.store, &err) < 0)
 			log_error("%s", err.message);
 		flush_replies(&c);
@@ -884,6 +898,7 @@ out:
 		zmq_close(c.zap);
 	if (c.zctx)
 		zmq_ctx_term(c.zctx);
+	cmx_free(c.mx); /* first: its thread may be answering */
 	api_free(c.api);
 	svc_free(c.svc);
 	ctl_free(c.ctl);

@@ -176,8 +176,9 @@ class Cluster:
         return os.path.join(self.root, rel)
 
     # ---- hvcentral -----------------------------------------------------------------------
-    def start_central(self, env=None):
-        """env: extra environment (NOTIFY_SOCKET, WATCHDOG_USEC, HV_FAULT)."""
+    def start_central(self, env=None, conf_extra=""):
+        """env: extra environment (NOTIFY_SOCKET, WATCHDOG_USEC, HV_FAULT); conf_extra:
+        sections appended to the config."""
         state = self.path("central")
         if self.server_key is None:
             out = subprocess.run([self.binary("central/hvcentral"), "--init", state],
@@ -189,8 +190,9 @@ class Cluster:
                     "[agents]\nendpoint = %s\nreport_interval = 1\n"
                     "suspect_after = %d\ndown_after = %d\n"
                     "[api]\nendpoint = %s\n"
-                    "[commands]\nretry_interval_ms = 500\n"
-                    % (state, self.agent_ep, self.suspect_after, self.down_after, self.api))
+                    "[commands]\nretry_interval_ms = 500\n%s"
+                    % (state, self.agent_ep, self.suspect_after, self.down_after, self.api,
+                       conf_extra))
         log = open(self.path("hvcentral.log"), "a")
         p = subprocess.Popen(daemon([self.binary("central/hvcentral"), "-c", conf]),
                              stdout=subprocess.PIPE, stderr=log, text=True,

@@ -30,7 +30,8 @@ def by_label(family, sample_name, label):
 
 def main():
     c = harness.Cluster()
-    c.start_central()
+    cport = harness.free_port()
+    c.start_central(conf_extra="[metrics]\nlisten = 127.0.0.1:%d\n" % cport)
     c.allow("node-1")
     port = harness.free_port()
     c.start_agent("node-1", fake="[metrics]\nlisten = 127.0.0.1:%d\n" % port)
@@ -91,6 +92,27 @@ def main():
           "the controller link is up")
     queues = by_label(fam["hvagent_queue_depth"], "hvagent_queue_depth", "queue")
     check(set(queues) == {"commands", "house", "firewall"}, "queue depth per queue")
+
+    # hvcentral: hosts by state, servers by vm_state, command latency by action
+    # its page is at most a second old: scrape until it shows the last command
+    def central_page():
+        _, f = scrape("http://127.0.0.1:%d/metrics" % cport)
+        done = by_label(f["hvcentral_command_duration_seconds"],
+                        "hvcentral_command_duration_seconds_count", "action")
+        return f if done.get("stop") == 1 else None
+    cfam = harness.wait_for("hvcentral's page after the stop", central_page, timeout=10)
+    for name, typ in (("hvcentral_hosts", "gauge"), ("hvcentral_servers", "gauge"),
+                      ("hvcentral_command_duration_seconds", "histogram")):
+        check(name in cfam and cfam[name].type == typ, "%s is a %s" % (name, typ))
+    hosts = by_label(cfam["hvcentral_hosts"], "hvcentral_hosts", "state")
+    check(hosts == {"up": 1, "suspect": 0, "down": 0}, "hvcentral_hosts: one up (%s)" % hosts)
+    servers = by_label(cfam["hvcentral_servers"], "hvcentral_servers", "vm_state")
+    check(servers["active"] == 1 and servers["paused"] == 1 and servers["stopped"] == 1 and
+          sum(servers.values()) == 3, "hvcentral_servers by vm_state (%s)" % servers)
+    ccounts = by_label(cfam["hvcentral_command_duration_seconds"],
+                       "hvcentral_command_duration_seconds_count", "action")
+    check(ccounts.get("spawn") == 3 and ccounts.get("pause") == 1 and ccounts.get("stop") == 1,
+          "hvcentral's latency histogram counts each command (%s)" % ccounts)
 
     rc, _, _ = c.hv("server", "delete", "run", "--wait")
     _, fam = scrape(url)
