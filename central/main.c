@@ -216,23 +216,53 @@ queue_reply(void *ctx, const struct api_client *cl, const char *text)
 	c->n_out++;
 }
 
+/* The instance and the command an agent's message is about, for its log line: the peer
+ * wrote them, so only well-formed ids are shown. */
+static const char *
+valid_id(const char *s)
+{
+	return s && proto_id_valid(s) ? s : NULL;
+}
+
+static const char *
+msg_instance(const struct proto_msg *m)
+{
+	const char *u = json_string_value(json_object_get(m->body, "uuid"));
+
+	if (!u)
+		u = json_string_value(
+			json_object_get(json_object_get(m->body, "instance"), "uuid"));
+	return valid_id(u);
+}
+
+static const char *
+msg_cmd(const struct proto_msg *m)
+{
+	const char *id = json_string_value(json_object_get(m->body, "cmd_id"));
+
+	return valid_id(id ? id : m->hdr.cmd_id[0] ? m->hdr.cmd_id : NULL);
+}
+
 static void
 on_done(void *ctx, const char *cmd_id, bool ok, json_t *result)
 {
 	struct central *c = ctx;
+	struct store_cmd sc = {0};
+	bool known = store_cmd_get(c->store, cmd_id, &sc, NULL, NULL) >= 0;
+
 	if (!ok) {
 		const char *code = "?", *msg = "";
 		hj_str(result, "error", "code", HJ_OPTIONAL, 0, &code, NULL);
 		hj_str(result, "error", "message", HJ_OPTIONAL, 0, &msg, NULL);
-		hv_log(HV_LOG_NOTICE, NULL, cmd_id, "command failed: %s: %s", code, msg);
+		hv_log(HV_LOG_NOTICE, known && sc.uuid[0] ? sc.uuid : NULL, cmd_id,
+		       "command %s failed: %s: %s", known ? sc.action : "?", code, msg);
+	} else if (known) {
+		hv_log(HV_LOG_INFO, sc.uuid[0] ? sc.uuid : NULL, cmd_id, "%s done host=%s",
+		       sc.action, sc.host_id);
 	}
-	if (c->mx) {
-		struct store_cmd sc = {0};
-
-		if (store_cmd_get(c->store, cmd_id, &sc, NULL, NULL) >= 0)
-			cmx_command(c->mx, sc.action, sc.created_ms, c->now);
-		store_cmd_clear(&sc);
-	}
+	if (known)
+		cmx_command(c->mx, sc.action, sc.created_ms, c->now);
+	store_cmd_clear(&sc);
 	api_on_done(c->api, cmd_id, ok, result, c->now);
 }
 
@@ -436,7 +466,7 @@ handle_agent(struct central *c)
 		hv_log(HV_LOG_WARNING, NULL, NULL, "host=%s refused our message %s: %s: %s", host,
 		       m.hdr.corr_id, ecode, emsg);
 	} else if (hv_log_enabled(HV_LOG_DEBUG))
-		hv_log(HV_LOG_DEBUG, NULL, NULL, "received %s host=%s seq=%llu",
+		hv_log(HV_LOG_DEBUG, msg_instance(&m), msg_cmd(&m), "received %s host=%s seq=%llu",
 		       proto_type_name(m.type), host, (unsigned long long)m.hdr.seq);
 	ctl_on_agent(c->ctl, host, address[0] ? address : NULL, &m, c->now);
 	struct hv_error why;
