@@ -20,6 +20,7 @@
 #include "loader.h"
 #include "log.h"
 #include "notify.h"
+#include "reload.h"
 
 static void
 usage(FILE *out)
@@ -89,7 +90,7 @@ on_signal(int sig)
 }
 
 /* What SIGHUP applies while the agent serves; every other key waits for a restart. */
-static const char *const live_keys[][2] = {
+static const struct hv_live_key live_keys[] = {
 	{"DEFAULT", "log_level"},
 	{"DEFAULT", "report_interval"},
 	{"DEFAULT", "sync_power_state_interval"},
@@ -100,19 +101,6 @@ static const char *const live_keys[][2] = {
 };
 
 static void
-report_change(void *ctx, const char *section, const char *key, const char *value)
-{
-	(void)ctx;
-	(void)value; /* a changed secret-bearing path or key must not reach the log */
-	for (size_t i = 0; i < sizeof live_keys / sizeof live_keys[0]; i++)
-		if (strcmp(live_keys[i][0], section) == 0 && strcmp(live_keys[i][1], key) == 0) {
-			log_notice("reload: [%s] %s applied", section, key);
-			return;
-		}
-	log_warning("reload: [%s] %s changed; it takes effect at the next restart", section, key);
-}
-
-static void
 live_from(const struct cfg *cfg, struct agent_live *l)
 {
 	l->heartbeat_s = (int)cfg_get_int(cfg, "controller", "heartbeat_interval");
@@ -121,15 +109,6 @@ live_from(const struct cfg *cfg, struct agent_live *l)
 	l->report_interval_s = (int)cfg_get_int(cfg, "DEFAULT", "report_interval");
 	l->sync_interval_s = (int)cfg_get_int(cfg, "DEFAULT", "sync_power_state_interval");
 	l->netfilter_resync_s = (int)cfg_get_int(cfg, "netfilter", "resync_interval");
-}
-
-static void
-log_diags(const char *what, const struct cfg_diags *diags)
-{
-	char text[sizeof(struct cfg_diag) + 16];
-
-	for (size_t i = 0; i < cfg_diags_kept(diags); i++)
-		log_error("%s: %s", what, cfg_diag_format(&diags->items[i], text, sizeof text));
 }
 
 /* SIGHUP: re-reads the config. The running one stays in force when the new one does not
@@ -144,11 +123,12 @@ reload(const char *path, const struct agent_config *running, struct agent *a)
 
 	hv_notify_reloading();
 	if (agent_config_load(path, &ac, &diags) < 0) {
-		log_diags("reload refused, the running config stays", &diags);
+		hv_reload_log_refused(&diags);
 		hv_notify_reloaded();
 		return;
 	}
-	cfg_diff(running->cfg, ac->cfg, report_change, NULL);
+	hv_reload_log_changes(running->cfg, ac->cfg, live_keys,
+			      sizeof live_keys / sizeof live_keys[0]);
 	hv_log_set_level((enum hv_log_level)hv_log_level_parse(
 		cfg_get_str(ac->cfg, "DEFAULT", "log_level")));
 	live_from(ac->cfg, &live);

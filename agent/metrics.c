@@ -48,7 +48,7 @@ libvirt_state(enum hvd_power_state p)
 }
 
 static void
-render_domains(struct agent *a, struct mx_text *t)
+render_domains(struct agent *a, struct hv_text *t)
 {
 	static const struct {
 		const char *name, *type, *help;
@@ -95,14 +95,14 @@ queue_len(struct queue *q)
 }
 
 static void
-render(void *ctx, struct mx_text *t)
+render(void *ctx, struct hv_text *t)
 {
 	struct agent *a = ctx;
 	struct agent_mx_values *mx = malloc(sizeof *mx);
 	const char *labels[3] = {"command", NULL, NULL};
 
 	if (!mx) {
-		t->oom = 1;
+		t->oom = true;
 		return;
 	}
 	pthread_mutex_lock(&a->mx.mu);

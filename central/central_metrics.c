@@ -11,7 +11,6 @@
 
 #include "lifecycle.h"
 #include "metrics.h"
-#include "vec.h"
 
 #define REFRESH_MS 1000
 
@@ -24,23 +23,15 @@ struct cmx {
 };
 
 static void
-serve(void *ctx, struct mx_text *t)
+serve(void *ctx, struct hv_text *t)
 {
 	struct cmx *m = ctx;
 
 	pthread_mutex_lock(&m->mu);
 	mx_family(t, "hvcentral_up", "gauge", "1: the page below was rendered by the loop");
 	mx_sample(t, "hvcentral_up", NULL, m->page != NULL);
-	if (m->page) {
-		size_t n = strlen(m->page);
-
-		if (HV_GROW(t->buf, t->cap, t->len + n + 1) < 0) {
-			t->oom = 1;
-		} else {
-			memcpy(t->buf + t->len, m->page, n + 1);
-			t->len += n;
-		}
-	}
+	if (m->page)
+		hv_text_printf(t, "%s", m->page);
 	pthread_mutex_unlock(&m->mu);
 }
 
@@ -86,7 +77,7 @@ cmx_command(struct cmx *m, const char *action, int64_t created_ms, int64_t now_m
 }
 
 static void
-render_hosts(struct mx_text *t, struct store *store, const struct reg_intervals *iv, int64_t now_ms)
+render_hosts(struct hv_text *t, struct store *store, const struct reg_intervals *iv, int64_t now_ms)
 {
 	unsigned n[REG_DOWN + 1] = {0};
 	json_t *hosts = NULL, *h;
@@ -105,7 +96,7 @@ render_hosts(struct mx_text *t, struct store *store, const struct reg_intervals 
 }
 
 static void
-render_servers(struct mx_text *t, struct store *store)
+render_servers(struct hv_text *t, struct store *store)
 {
 	unsigned n[LC_VM_N] = {0};
 	json_t *list = NULL, *s;
@@ -132,7 +123,7 @@ void
 cmx_refresh(struct cmx *m, struct store *store, const struct reg_intervals *liveness,
 	    int64_t now_ms)
 {
-	struct mx_text t = {0};
+	struct hv_text t = {0};
 
 	if (!m || now_ms < m->next_refresh_ms)
 		return;
@@ -148,7 +139,7 @@ cmx_refresh(struct cmx *m, struct store *store, const struct reg_intervals *live
 				(const char *[]){"action", lc_cmd_name((enum lc_cmd)c), NULL},
 				&m->cmd[c]);
 	if (t.oom) {
-		mx_text_release(&t);
+		hv_text_release(&t);
 		return;
 	}
 	pthread_mutex_lock(&m->mu);

@@ -25,6 +25,7 @@
 #include "keys.h"
 #include "log.h"
 #include "notify.h"
+#include "reload.h"
 #include "proto.h"
 #include "route.h"
 #include "store/store.h"
@@ -552,23 +553,10 @@ ctl_config_from(const struct cfg *cfg, struct ctl_config *cc)
 }
 
 /* What SIGHUP applies while hvcentral serves; every other key waits for a restart. */
-static const char *const live_keys[][2] = {
+static const struct hv_live_key live_keys[] = {
 	{"DEFAULT", "log_level"}, {"agents", "report_interval"}, {"agents", "suspect_after"},
 	{"agents", "down_after"}, {"commands", "timeout"},       {"commands", "retry_interval_ms"},
 };
-
-static void
-report_change(void *ctx, const char *section, const char *key, const char *value)
-{
-	(void)ctx;
-	(void)value;
-	for (size_t i = 0; i < sizeof live_keys / sizeof live_keys[0]; i++)
-		if (strcmp(live_keys[i][0], section) == 0 && strcmp(live_keys[i][1], key) == 0) {
-			log_notice("reload: [%s] %s applied", section, key);
-			return;
-		}
-	log_warning("reload: [%s] %s changed; it takes effect at the next restart", section, key);
-}
 
 /* SIGHUP: re-reads the config file and the allowlist. A config that does not load, or
  * whose intervals do not check, leaves the running one in force. */
@@ -579,13 +567,10 @@ reload(struct central *c, const char *path, const struct cfg *running, struct ct
 	struct cfg_diags diags = {0};
 	struct ctl_config next;
 	struct hv_error err = {0};
-	char text[sizeof(struct cfg_diag) + 16];
 
 	hv_notify_reloading();
 	if (central_config_load(path, &cfg, &diags) < 0) {
-		for (size_t i = 0; i < cfg_diags_kept(&diags); i++)
-			log_error("reload refused, the running config stays: %s",
-				  cfg_diag_format(&diags.items[i], text, sizeof text));
+		hv_reload_log_refused(&diags);
 		goto out;
 	}
 	ctl_config_from(cfg, &next);
@@ -594,7 +579,7 @@ reload(struct central *c, const char *path, const struct cfg *running, struct ct
 			  err.message);
 		goto out;
 	}
-	cfg_diff(running, cfg, report_change, NULL);
+	hv_reload_log_changes(running, cfg, live_keys, sizeof live_keys / sizeof live_keys[0]);
 	hv_log_set_level(
 		(enum hv_log_level)hv_log_level_parse(cfg_get_str(cfg, "DEFAULT", "log_level")));
 	*cc = next;

@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <math.h>
 #include <netdb.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +13,6 @@
 #include <sys/socket.h>
 
 #include "hv-features.h"
-#include "vec.h"
 
 #if HAVE_MICROHTTPD
 #include <microhttpd.h>
@@ -22,94 +20,56 @@
 
 const double mx_bounds[MX_BUCKETS] = {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300};
 
-static void append(struct mx_text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void
-append(struct mx_text *t, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (t->oom)
-		return;
-	for (;;) {
-		size_t room = t->cap - t->len;
-
-		va_start(ap, fmt);
-		n = vsnprintf(t->buf ? t->buf + t->len : NULL, room, fmt, ap);
-		va_end(ap);
-		if (n < 0) {
-			t->oom = 1;
-			return;
-		}
-		if ((size_t)n < room) {
-			t->len += (size_t)n;
-			return;
-		}
-		if (HV_GROW(t->buf, t->cap, t->len + (size_t)n + 1) < 0) {
-			t->oom = 1;
-			return;
-		}
-	}
-}
-
 void
-mx_text_release(struct mx_text *t)
+mx_family(struct hv_text *t, const char *name, const char *type, const char *help)
 {
-	free(t->buf);
-	*t = (struct mx_text){0};
-}
-
-void
-mx_family(struct mx_text *t, const char *name, const char *type, const char *help)
-{
-	append(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+	hv_text_printf(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
 /* Label values escape backslash, double quote and newline (the format's only rule). */
 static void
-append_labels(struct mx_text *t, const char *const *labels, const char *le)
+append_labels(struct hv_text *t, const char *const *labels, const char *le)
 {
 	bool first = true;
 
 	if ((!labels || !labels[0]) && !le)
 		return;
-	append(t, "{");
+	hv_text_printf(t, "{");
 	for (size_t i = 0; labels && labels[i] && labels[i + 1]; i += 2) {
-		append(t, "%s%s=\"", first ? "" : ",", labels[i]);
+		hv_text_printf(t, "%s%s=\"", first ? "" : ",", labels[i]);
 		for (const char *c = labels[i + 1]; *c; c++) {
 			if (*c == '\\' || *c == '"')
-				append(t, "\\%c", *c);
+				hv_text_printf(t, "\\%c", *c);
 			else if (*c == '\n')
-				append(t, "\\n");
+				hv_text_printf(t, "\\n");
 			else
-				append(t, "%c", *c);
+				hv_text_printf(t, "%c", *c);
 		}
-		append(t, "\"");
+		hv_text_printf(t, "\"");
 		first = false;
 	}
 	if (le)
-		append(t, "%sle=\"%s\"", first ? "" : ",", le);
-	append(t, "}");
+		hv_text_printf(t, "%sle=\"%s\"", first ? "" : ",", le);
+	hv_text_printf(t, "}");
 }
 
 static void
-append_value(struct mx_text *t, double v)
+append_value(struct hv_text *t, double v)
 {
 	if (isinf(v))
-		append(t, " %s\n", v > 0 ? "+Inf" : "-Inf");
+		hv_text_printf(t, " %s\n", v > 0 ? "+Inf" : "-Inf");
 	else if (isnan(v))
-		append(t, " NaN\n");
+		hv_text_printf(t, " NaN\n");
 	else if (v == (double)(int64_t)v && fabs(v) < 1e15)
-		append(t, " %lld\n", (long long)v);
+		hv_text_printf(t, " %lld\n", (long long)v);
 	else
-		append(t, " %.9g\n", v);
+		hv_text_printf(t, " %.9g\n", v);
 }
 
 void
-mx_sample(struct mx_text *t, const char *name, const char *const *labels, double value)
+mx_sample(struct hv_text *t, const char *name, const char *const *labels, double value)
 {
-	append(t, "%s", name);
+	hv_text_printf(t, "%s", name);
 	append_labels(t, labels, NULL);
 	append_value(t, value);
 }
@@ -127,7 +87,7 @@ mx_observe(struct mx_histogram *h, double seconds)
 }
 
 void
-mx_histogram_write(struct mx_text *t, const char *name, const char *const *labels,
+mx_histogram_write(struct hv_text *t, const char *name, const char *const *labels,
 		   const struct mx_histogram *h)
 {
 	uint64_t cumulative = 0;
@@ -136,17 +96,17 @@ mx_histogram_write(struct mx_text *t, const char *name, const char *const *label
 	for (size_t i = 0; i < MX_BUCKETS; i++) {
 		cumulative += h->counts[i];
 		snprintf(le, sizeof le, "%g", mx_bounds[i]);
-		append(t, "%s_bucket", name);
+		hv_text_printf(t, "%s_bucket", name);
 		append_labels(t, labels, le);
 		append_value(t, (double)cumulative);
 	}
-	append(t, "%s_bucket", name);
+	hv_text_printf(t, "%s_bucket", name);
 	append_labels(t, labels, "+Inf");
 	append_value(t, (double)h->count);
-	append(t, "%s_sum", name);
+	hv_text_printf(t, "%s_sum", name);
 	append_labels(t, labels, NULL);
 	append_value(t, h->sum);
-	append(t, "%s_count", name);
+	hv_text_printf(t, "%s_count", name);
 	append_labels(t, labels, NULL);
 	append_value(t, (double)h->count);
 }
@@ -206,7 +166,7 @@ answer(void *cls, struct MHD_Connection *conn, const char *url, const char *meth
        const char *version, const char *upload, size_t *upload_size, void **con_cls)
 {
 	struct mx_server *s = cls;
-	struct mx_text t = {0};
+	struct hv_text t = {0};
 	struct MHD_Response *resp;
 	unsigned status = MHD_HTTP_OK;
 	enum MHD_Result r;
@@ -217,15 +177,15 @@ answer(void *cls, struct MHD_Connection *conn, const char *url, const char *meth
 	(void)con_cls;
 	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
 		status = MHD_HTTP_METHOD_NOT_ALLOWED;
-		append(&t, "only GET /metrics\n");
+		hv_text_printf(&t, "only GET /metrics\n");
 	} else if (strcmp(url, "/metrics") != 0) {
 		status = MHD_HTTP_NOT_FOUND;
-		append(&t, "only GET /metrics\n");
+		hv_text_printf(&t, "only GET /metrics\n");
 	} else {
 		s->fn(s->ctx, &t);
 	}
 	if (t.oom) {
-		mx_text_release(&t);
+		hv_text_release(&t);
 		return MHD_NO;
 	}
 	resp = MHD_create_response_from_buffer(t.len, t.buf ? t.buf : (char *)"",

@@ -13,18 +13,14 @@
 
 #include <hvagent/error.h>
 
-/* ---- the text format ---------------------------------------------------------------- */
-struct mx_text {
-	char *buf; /* NUL-terminated; caller frees (mx_text_release) */
-	size_t len, cap;
-	int oom; /* set when an append failed: the text is then incomplete */
-};
-void mx_text_release(struct mx_text *t);
+#include "text.h"
+
+/* ---- the text format (appended to a text.h hv_text) ------------------------------------ */
 /* # HELP and # TYPE lines; type is "gauge", "counter" or "histogram". */
-void mx_family(struct mx_text *t, const char *name, const char *type, const char *help);
+void mx_family(struct hv_text *t, const char *name, const char *type, const char *help);
 /* One sample: name{labels} value. labels is NULL or alternating names and values ending
  * with NULL ({"domain", uuid, NULL}); values are escaped here. */
-void mx_sample(struct mx_text *t, const char *name, const char *const *labels, double value);
+void mx_sample(struct hv_text *t, const char *name, const char *const *labels, double value);
 
 /* A histogram with fixed upper bounds (seconds), for one label set. */
 #define MX_BUCKETS 12
@@ -37,12 +33,12 @@ struct mx_histogram {
 extern const double mx_bounds[MX_BUCKETS];
 void mx_observe(struct mx_histogram *h, double seconds);
 /* name_bucket{labels,le=...}, name_sum and name_count (the family line is the caller's). */
-void mx_histogram_write(struct mx_text *t, const char *name, const char *const *labels,
+void mx_histogram_write(struct hv_text *t, const char *name, const char *const *labels,
 			const struct mx_histogram *h);
 
 /* ---- the server --------------------------------------------------------------------- */
 /* Appends the current metrics to t. Called on the server's thread. */
-typedef void (*mx_render_fn)(void *ctx, struct mx_text *t);
+typedef void (*mx_render_fn)(void *ctx, struct hv_text *t);
 struct mx_server;
 /* Listens on listen, "PORT" (127.0.0.1) or "ADDRESS:PORT" ("[::1]:9177" for IPv6), and
  * serves GET /metrics. Returns 0 and *ret, or -errno with err (field "metrics.listen"). */

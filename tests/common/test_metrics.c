@@ -15,7 +15,7 @@
 static void
 label_values_are_escaped(void **state)
 {
-	struct mx_text t = {0};
+	struct hv_text t = {0};
 
 	(void)state;
 	mx_family(&t, "x_total", "counter", "a help");
@@ -25,14 +25,14 @@ label_values_are_escaped(void **state)
 	assert_string_equal(t.buf, "# HELP x_total a help\n# TYPE x_total counter\n"
 				   "x_total{a=\"q\\\"b\\\\s\\nn\",b=\"plain\"} 3\n"
 				   "x_total 0.25\n");
-	mx_text_release(&t);
+	hv_text_release(&t);
 }
 
 static void
 histogram_buckets_are_cumulative(void **state)
 {
 	struct mx_histogram h = {0};
-	struct mx_text t = {0};
+	struct hv_text t = {0};
 
 	(void)state;
 	mx_observe(&h, 0.0005); /* le 0.001 */
@@ -47,11 +47,11 @@ histogram_buckets_are_cumulative(void **state)
 	assert_non_null(strstr(t.buf, "d_seconds_bucket{command=\"spawn\",le=\"+Inf\"} 3\n"));
 	assert_non_null(strstr(t.buf, "d_seconds_count{command=\"spawn\"} 3\n"));
 	assert_non_null(strstr(t.buf, "d_seconds_sum{command=\"spawn\"} 1000.2005\n"));
-	mx_text_release(&t);
+	hv_text_release(&t);
 }
 
 static void
-render_nothing(void *ctx, struct mx_text *t)
+render_nothing(void *ctx, struct hv_text *t)
 {
 	(void)ctx;
 	(void)t;
