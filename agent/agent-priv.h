@@ -22,6 +22,7 @@
 #include "inst.h"
 #include "journal.h"
 #include "keys.h"
+#include "metrics.h"
 #include "net.h"
 #include "proto.h"
 #include "req.h"
@@ -124,8 +125,24 @@ struct finish {
 	bool written;      /* written in this turn's batch, durable at its commit */
 };
 
+/* What /metrics reports of the agent itself: written by the loop, read by the metrics
+ * server's thread, both under mu. */
+struct agent_mx_values {
+	struct mx_histogram cmd[CMD_N]; /* command duration, accepted to finished */
+	struct mx_histogram commit;     /* journal batch commit */
+	bool connected;
+	uint64_t reconnects;
+};
+
+struct agent_mx {
+	pthread_mutex_t mu;
+	struct mx_server *server; /* NULL when [metrics] listen is empty */
+	struct agent_mx_values v;
+};
+
 struct agent {
 	struct agent_opts o;
+	struct agent_mx mx;
 	char host_id[PROTO_MAX_ID + 1];
 	char boot_id[37];
 	char state_dir[PATH_MAX], endpoint[512], image_store[PATH_MAX], drive_dir[PATH_MAX];
@@ -277,5 +294,12 @@ int agent_mkdir_searchable(const char *dir);
 json_t *agent_image_data(const char *id, const char *format, const struct hvd_kv *props, size_t n);
 /* Where the config drive of uuid lives (exec.c). */
 void agent_drive_path(const struct agent *a, const char *uuid, char *buf, size_t size);
+
+/* metrics.c: the /metrics server ([metrics] listen) and what the loop tells it. */
+int agent_metrics_start(struct agent *a, struct hv_error *err);
+void agent_metrics_stop(struct agent *a);
+void agent_metrics_command(struct agent *a, enum inst_cmd cmd, int64_t started_ms);
+void agent_metrics_commit(struct agent *a, int64_t started_ns);
+void agent_metrics_link(struct agent *a, bool connected, bool reconnect);
 
 #endif

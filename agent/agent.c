@@ -28,14 +28,21 @@
 #include "json.h"
 #include "loader.h"
 #include "log.h"
+#include "notify.h"
 #include "vec.h"
 
-static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t stop_requested, reload_requested;
 
 void
 agent_request_stop(void)
 {
 	stop_requested = 1;
+}
+
+void
+agent_request_reload(void)
+{
+	reload_requested = 1;
 }
 
 /* ---------------------------------------------------------------- helpers */
@@ -218,7 +225,10 @@ on_job_done(struct agent *a, struct job *j)
 		if (j->rc < 0)
 			hv_log(HV_LOG_ERR, NULL, NULL, "firewall resync: %s", j->err.message);
 		break;
-	case JOB_CMD: agent_cmd_done(a, j); break;
+	case JOB_CMD:
+		agent_metrics_command(a, j->req.cmd, j->started_ms);
+		agent_cmd_done(a, j);
+		break;
 	case JOB_STATS:
 		a->stats_pending = false;
 		if (j->rc < 0) {
@@ -553,6 +563,7 @@ handle_command(struct agent *a, struct proto_msg *m)
 	if (!inst_cmd_readonly(r.cmd))
 		agent_touch(a, in);
 	j->kind = JOB_CMD;
+	j->started_ms = proto_now_ms();
 	j->req = r; /* the job owns the request (spec, secret) from here */
 	memset(&r, 0, sizeof r);
 	if (j->have_view)
@@ -592,6 +603,7 @@ schedule_reconnect(struct agent *a, const char *why)
 	int wait = a->backoff_ms / 2 + (int)(rand32() % (uint32_t)(a->backoff_ms / 2 + 1));
 
 	hv_log(HV_LOG_NOTICE, NULL, NULL, "controller link: %s; reconnecting in %d ms", why, wait);
+	agent_metrics_link(a, false, true);
 	close_socket(a);
 	a->next_connect_ms = now + wait;
 	a->backoff_ms = a->backoff_ms * 2 > a->o.reconnect_max_ms ? a->o.reconnect_max_ms
@@ -890,10 +902,25 @@ timers(struct agent *a, int64_t now)
 	}
 }
 
+/* What `systemctl status hvagent` shows; sent only when it changes. */
+static void
+update_status(struct agent *a)
+{
+	if (a->session != a->mx.v.connected) /* the loop is the only writer: no lock to read */
+		agent_metrics_link(a, a->session, false);
+	if (a->session)
+		hv_notify_ready("connected to %s; %zu instances", a->endpoint, a->n_insts);
+	else
+		hv_notify_status("connecting to %s; %zu instances", a->endpoint, a->n_insts);
+}
+
 static int64_t
 next_wakeup(struct agent *a, int64_t now)
 {
-	int64_t t = now + 1000;
+	int64_t t = now + 1000, ping = hv_notify_watchdog();
+
+	if (ping >= 0 && now + ping < t)
+		t = now + ping;
 
 	if (!a->dealer && a->next_connect_ms < t)
 		t = a->next_connect_ms;
@@ -919,6 +946,10 @@ agent_run(struct agent *a)
 			return -zmq_errno();
 		if (stop_requested)
 			break;
+		if (reload_requested) {
+			reload_requested = 0;
+			return AGENT_RUN_RELOAD;
+		}
 		agent_batch_begin(a);
 		drain_results(a);
 		drain_driver_events(a);
@@ -936,9 +967,44 @@ agent_run(struct agent *a)
 		}
 		timers(a, now);
 		agent_flush_delta(a);
+		update_status(a);
 	}
 	hv_log(HV_LOG_NOTICE, NULL, NULL, "stopping; guests keep running");
 	return 0;
+}
+
+/* A timer moves only when the new interval ends sooner than the old one. */
+static void
+reschedule(int64_t *next_ms, int64_t now, int interval_s)
+{
+	int64_t t = interval_s > 0 ? now + interval_s * 1000LL : INT64_MAX;
+
+	if (t < *next_ms)
+		*next_ms = t;
+	else if (interval_s <= 0 && *next_ms > now)
+		*next_ms = INT64_MAX;
+}
+
+void
+agent_set_live(struct agent *a, const struct agent_live *l)
+{
+	int64_t now = agent_mono_ms();
+
+	a->o.heartbeat_s = l->heartbeat_s;
+	a->o.reconnect_min_ms = l->reconnect_min_ms;
+	a->o.reconnect_max_ms = l->reconnect_max_ms;
+	if (a->backoff_ms > l->reconnect_max_ms)
+		a->backoff_ms = l->reconnect_max_ms;
+	a->o.report_interval_s = l->report_interval_s;
+	reschedule(&a->next_report_ms, now, l->report_interval_s);
+	if (a->o.sync_interval_s != l->sync_interval_s) {
+		a->o.sync_interval_s = l->sync_interval_s;
+		reschedule(&a->next_sync_ms, now, l->sync_interval_s);
+	}
+	if (a->o.netfilter_resync_s != l->netfilter_resync_s) {
+		a->o.netfilter_resync_s = l->netfilter_resync_s;
+		reschedule(&a->next_net_resync_ms, now, l->netfilter_resync_s);
+	}
 }
 
 /* ---------------------------------------------------------------- setup */
@@ -1061,6 +1127,7 @@ agent_new(const struct agent_opts *o, struct agent **ret, struct hv_error *err)
 	a->o = *o;
 	a->ev_pipe[0] = a->ev_pipe[1] = -1;
 	pthread_mutex_init(&a->ev_mu, NULL);
+	pthread_mutex_init(&a->mx.mu, NULL);
 	agent_queue_init(&a->cmd_q);
 	agent_queue_init(&a->house_q);
 	agent_queue_init(&a->net_q);
@@ -1177,6 +1244,8 @@ agent_new(const struct agent_opts *o, struct agent **ret, struct hv_error *err)
 	}
 	a->next_sync_ms =
 		agent_mono_ms(); /* first sync right away: report what the journal missed */
+	if ((r = agent_metrics_start(a, err)) < 0)
+		goto fail;
 	*ret = a;
 	return 0;
 fail:
@@ -1189,6 +1258,7 @@ agent_free(struct agent *a)
 {
 	if (!a)
 		return;
+	agent_metrics_stop(a); /* first: a scrape calls the driver */
 	agent_queue_stop(&a->cmd_q);
 	agent_queue_stop(&a->house_q);
 	agent_queue_stop(&a->net_q);

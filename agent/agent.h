@@ -43,6 +43,7 @@ struct agent_opts {
 	int netfilter_resync_s;          /* 0 = no periodic resync */
 	uint32_t reboot_timeout_s;       /* soft reboot: wait this long, then hard */
 	uint32_t shutdown_timeout_s;     /* graceful power off when a stop names no wait */
+	const char *metrics_listen;      /* "" or NULL: no /metrics */
 	const struct hv_driver *driver;  /* loaded driver, borrowed */
 	const struct hvd_kv *driver_cfg; /* its config section, borrowed during agent_new */
 	size_t n_driver_cfg;
@@ -51,10 +52,24 @@ struct agent_opts {
 /* Opens the journal, the driver host and the keys, and runs restart recovery (which may
  * call the driver). Returns 0 and *ret or -errno with err set. */
 int agent_new(const struct agent_opts *opts, struct agent **ret, struct hv_error *err);
-/* Serves until agent_request_stop(); returns 0 on a clean stop. */
+/* The options a reload may change while the agent serves (agent_set_live). */
+struct agent_live {
+	int heartbeat_s; /* the link's own ZMTP heartbeat follows at the next connection */
+	int reconnect_min_ms, reconnect_max_ms;
+	int report_interval_s;
+	int sync_interval_s;
+	int netfilter_resync_s;
+};
+
+#define AGENT_RUN_RELOAD 1
+/* Serves until agent_request_stop() (returns 0 on a clean stop) or agent_request_reload()
+ * (returns AGENT_RUN_RELOAD: call agent_run again to go on serving). */
 int agent_run(struct agent *a);
 /* Async-signal-safe. */
 void agent_request_stop(void);
+void agent_request_reload(void);
+/* Applies the live options; timers already due keep their turn, later ones move. */
+void agent_set_live(struct agent *a, const struct agent_live *live);
 /* Stops workers (waiting for running driver calls), closes the driver host without
  * touching guests, frees everything. NULL-safe. */
 void agent_free(struct agent *a);

@@ -19,6 +19,8 @@
 #include "keys.h"
 #include "loader.h"
 #include "log.h"
+#include "notify.h"
+#include "reload.h"
 
 static void
 usage(FILE *out)
@@ -88,8 +90,59 @@ usage(FILE *out)
 static void
 on_signal(int sig)
 {
-	(void)sig;
-	agent_request_stop();
+	if (sig == SIGHUP)
+		agent_request_reload();
+	else
+		agent_request_stop();
+}
+
+/* What SIGHUP applies while the agent serves; every other key waits for a restart. */
+static const struct hv_live_key live_keys[] = {
+	{"DEFAULT", "log_level"},
+	{"DEFAULT", "report_interval"},
+	{"DEFAULT", "sync_power_state_interval"},
+	{"controller", "heartbeat_interval"},
+	{"controller", "reconnect_min_ms"},
+	{"controller", "reconnect_max_ms"},
+	{"netfilter", "resync_interval"},
+};
+
+static void
+live_from(const struct cfg *cfg, struct agent_live *l)
+{
+	l->heartbeat_s = (int)cfg_get_int(cfg, "controller", "heartbeat_interval");
+	l->reconnect_min_ms = (int)cfg_get_int(cfg, "controller", "reconnect_min_ms");
+	l->reconnect_max_ms = (int)cfg_get_int(cfg, "controller", "reconnect_max_ms");
+	l->report_interval_s = (int)cfg_get_int(cfg, "DEFAULT", "report_interval");
+	l->sync_interval_s = (int)cfg_get_int(cfg, "DEFAULT", "sync_power_state_interval");
+	l->netfilter_resync_s = (int)cfg_get_int(cfg, "netfilter", "resync_interval");
+}
+
+/* SIGHUP: re-reads the config. The running one stays in force when the new one does not
+ * load; otherwise the live keys are applied and each other change is named. The running
+ * config (which owns the driver) is kept: only the live values are taken from the new. */
+static void
+reload(const char *path, const struct agent_config *running, struct agent *a)
+{
+	struct agent_config *ac = NULL;
+	struct cfg_diags diags = {0};
+	struct agent_live live;
+
+	hv_notify_reloading();
+	if (agent_config_load(path, &ac, &diags) < 0) {
+		hv_reload_log_refused(&diags);
+		hv_notify_reloaded();
+		return;
+	}
+	hv_reload_log_changes(running->cfg, ac->cfg, live_keys,
+			      sizeof live_keys / sizeof live_keys[0]);
+	hv_log_set_level((enum hv_log_level)hv_log_level_parse(
+		cfg_get_str(ac->cfg, "DEFAULT", "log_level")));
+	live_from(ac->cfg, &live);
+	agent_set_live(a, &live);
+	log_notice("reload: done");
+	agent_config_free(ac);
+	hv_notify_reloaded();
 }
 
 static int
@@ -184,6 +237,7 @@ opts_from_config(const struct agent_config *ac, struct agent_opts *o)
 	o->netfilter = cfg_get_bool(cfg, "netfilter", "enabled");
 	o->external_interface = cfg_get_str(cfg, "netfilter", "external_interface");
 	o->netfilter_resync_s = (int)cfg_get_int(cfg, "netfilter", "resync_interval");
+	o->metrics_listen = cfg_get_str(cfg, "metrics", "listen");
 	agent_config_timeouts(ac, &o->reboot_timeout_s, &o->shutdown_timeout_s);
 	o->driver = ac->driver;
 }
@@ -288,9 +342,13 @@ run(const char *path, bool rebuild)
 	}
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	log_notice("hvagent %s started: host_id=%s driver=%s", HV_VERSION, host_id, driver);
-	r = agent_run(a) < 0 ? 1 : 0;
+	hv_notify_init();
+	while ((r = agent_run(a)) == AGENT_RUN_RELOAD)
+		reload(path, ac, a);
+	r = r < 0 ? 1 : 0;
 out:
 	agent_free(a);
 	free(section);

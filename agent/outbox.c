@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <zmq.h>
 
@@ -165,9 +166,14 @@ int
 agent_batch_end(struct agent *a)
 {
 	struct hv_error err = {0};
-	int r = journal_batch_commit(a->jn, &err);
+	struct timespec t0;
+	int r;
 	size_t k = 0;
 
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	r = journal_batch_commit(a->jn, &err);
+	if (a->n_fins) /* the turns that finished something: an idle turn commits nothing */
+		agent_metrics_commit(a, (int64_t)t0.tv_sec * 1000000000 + t0.tv_nsec);
 	if (r < 0)
 		agent_journal_down(a, &err);
 	for (size_t i = 0; i < a->n_fins && r == 0; i++)

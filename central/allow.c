@@ -104,6 +104,13 @@ allow_refresh(struct allow *al, struct hv_error *err)
 }
 
 int
+allow_reload(struct allow *al, struct hv_error *err)
+{
+	al->mtime = (struct timespec){0};
+	return allow_refresh(al, err);
+}
+
+int
 allow_open(const char *dir, struct allow **ret, struct hv_error *err)
 {
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)

@@ -18,6 +18,9 @@ void allow_free(struct allow *al);
 /* Re-reads the directory when its modification time changed. Unreadable or malformed
  * files are skipped (a bad file must not lock every other host out). */
 int allow_refresh(struct allow *al, struct hv_error *err);
+/* Re-reads the directory even when its time did not change: a key file rewritten in place
+ * (which leaves the directory's time alone) is seen. */
+int allow_reload(struct allow *al, struct hv_error *err);
 /* The host a public key (Z85) is allowed as, or NULL. Borrowed until the next refresh. */
 const char *allow_host_for(const struct allow *al, const char *public_z85);
 /* The key allowed for host_id, or NULL. */

@@ -37,6 +37,9 @@ struct ctl;
 int ctl_new(struct store *store, const struct ctl_config *cfg, ctl_send_fn send, ctl_done_fn done,
 	    void *cb_ctx, struct ctl **ret, struct hv_error *err);
 void ctl_free(struct ctl *c);
+/* A reload's new intervals and timeouts (copied): commands created or retried from now on
+ * use them; what is already scheduled keeps its time. */
+void ctl_set_config(struct ctl *c, const struct ctl_config *cfg);
 
 /* One message from an agent whose identity the caller checked (ZAP User-Id == header
  * host_id). It changes only host_id's own instances. address may be NULL. */

@@ -59,6 +59,12 @@ ctl_secrets_free(json_t *fields)
 }
 
 void
+ctl_set_config(struct ctl *c, const struct ctl_config *cfg)
+{
+	c->cfg = *cfg;
+}
+
+void
 ctl_free(struct ctl *c)
 {
 	if (!c)

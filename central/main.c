@@ -17,12 +17,15 @@
 
 #include "api/api.h"
 #include "central_config.h"
+#include "central_metrics.h"
 #include "endpoint.h"
 #include "fault.h"
 #include "ctl.h"
 #include "json.h"
 #include "keys.h"
 #include "log.h"
+#include "notify.h"
+#include "reload.h"
 #include "proto.h"
 #include "route.h"
 #include "store/store.h"
@@ -35,13 +38,17 @@
 #define ZMQ_ZAP_ENFORCE_DOMAIN 93 /* zmq.h hides it behind ZMQ_BUILD_DRAFT_API */
 #endif
 
-static volatile sig_atomic_t stopping;
+#define STATUS_EVERY_MS 5000 /* how often `systemctl status` learns the hosts up */
+
+static volatile sig_atomic_t stopping, reload_requested;
 
 static void
 on_signal(int sig)
 {
-	(void)sig;
-	stopping = 1;
+	if (sig == SIGHUP)
+		reload_requested = 1;
+	else
+		stopping = 1;
 }
 
 struct outmsg {
@@ -87,6 +94,7 @@ struct central {
 	int64_t now;
 	unsigned long n_dropped;
 	struct route_table *routes;
+	struct cmx *mx; /* NULL unless [metrics] listen */
 	/* claims of another host already logged (hash of key host, claimed host, routing id):
 	 * each is logged once, not once per message */
 	uint64_t claims[64];
@@ -262,16 +270,53 @@ queue_reply(void *ctx, const struct api_client *cl, const char *text)
 	c->n_out++;
 }
 
+/* The instance and the command an agent's message is about, for its log line: the peer
+ * wrote them, so only well-formed ids are shown. */
+static const char *
+valid_id(const char *s)
+{
+	return s && proto_id_valid(s) ? s : NULL;
+}
+
+static const char *
+msg_instance(const struct proto_msg *m)
+{
+	const char *u = json_string_value(json_object_get(m->body, "uuid"));
+
+	if (!u)
+		u = json_string_value(
+			json_object_get(json_object_get(m->body, "instance"), "uuid"));
+	return valid_id(u);
+}
+
+static const char *
+msg_cmd(const struct proto_msg *m)
+{
+	const char *id = json_string_value(json_object_get(m->body, "cmd_id"));
+
+	return valid_id(id ? id : m->hdr.cmd_id[0] ? m->hdr.cmd_id : NULL);
+}
+
 static void
 on_done(void *ctx, const char *cmd_id, bool ok, json_t *result)
 {
 	struct central *c = ctx;
+	struct store_cmd sc = {0};
+	bool known = store_cmd_get(c->store, cmd_id, &sc, NULL, NULL) >= 0;
+
 	if (!ok) {
 		const char *code = "?", *msg = "";
 		hj_str(result, "error", "code", HJ_OPTIONAL, 0, &code, NULL);
 		hj_str(result, "error", "message", HJ_OPTIONAL, 0, &msg, NULL);
-		hv_log(HV_LOG_NOTICE, NULL, cmd_id, "command failed: %s: %s", code, msg);
+		hv_log(HV_LOG_NOTICE, known && sc.uuid[0] ? sc.uuid : NULL, cmd_id,
+		       "command %s failed: %s: %s", known ? sc.action : "?", code, msg);
+	} else if (known) {
+		hv_log(HV_LOG_INFO, sc.uuid[0] ? sc.uuid : NULL, cmd_id, "%s done host=%s",
+		       sc.action, sc.host_id);
 	}
+	if (known)
+		cmx_command(c->mx, sc.action, sc.created_ms, c->now);
+	store_cmd_clear(&sc);
 	api_on_done(c->api, cmd_id, ok, result, c->now);
 }
 
@@ -541,7 +586,7 @@ handle_agent(struct central *c)
 		hv_log(HV_LOG_WARNING, NULL, NULL, "host=%s refused our message %s: %s: %s", host,
 		       m.hdr.corr_id, ecode, emsg);
 	} else if (hv_log_enabled(HV_LOG_DEBUG))
-		hv_log(HV_LOG_DEBUG, NULL, NULL, "received %s host=%s seq=%llu",
+		hv_log(HV_LOG_DEBUG, msg_instance(&m), msg_cmd(&m), "received %s host=%s seq=%llu",
 		       proto_type_name(m.type), host, (unsigned long long)m.hdr.seq);
 	ctl_on_agent(c->ctl, host, address[0] ? address : NULL, &m, c->now);
 	struct hv_error why;
@@ -594,6 +639,79 @@ handle_api(struct central *c)
 }
 
 /* ---- setup ---------------------------------------------------------------------------- */
+
+/* Hosts heard from recently (registry.h), for the service manager's status line. */
+static unsigned
+hosts_up(struct central *c, const struct reg_intervals *iv)
+{
+	struct hv_error err = {0};
+	json_t *hosts = NULL, *h;
+	unsigned n = 0;
+	size_t i;
+
+	if (store_host_list(c->store, &hosts, &err) < 0)
+		return 0;
+	json_array_foreach (hosts, i, h)
+		if (reg_state_at(json_integer_value(json_object_get(h, "last_seen_ms")),
+				 proto_now_ms(), iv) == REG_UP)
+			n++;
+	json_decref(hosts);
+	return n;
+}
+
+/* The link's intervals and timeouts from the config. */
+static void
+ctl_config_from(const struct cfg *cfg, struct ctl_config *cc)
+{
+	ctl_config_default(cc);
+	cc->liveness.report_ms = cfg_get_int(cfg, "agents", "report_interval") * 1000;
+	cc->liveness.suspect_ms = cfg_get_int(cfg, "agents", "suspect_after") * 1000;
+	cc->liveness.down_ms = cfg_get_int(cfg, "agents", "down_after") * 1000;
+	cc->cmd_timeout_ms = cfg_get_int(cfg, "commands", "timeout") * 1000;
+	cc->retry_ms = cfg_get_int(cfg, "commands", "retry_interval_ms");
+}
+
+/* What SIGHUP applies while hvcentral serves; every other key waits for a restart. */
+static const struct hv_live_key live_keys[] = {
+	{"DEFAULT", "log_level"}, {"agents", "report_interval"}, {"agents", "suspect_after"},
+	{"agents", "down_after"}, {"commands", "timeout"},       {"commands", "retry_interval_ms"},
+};
+
+/* SIGHUP: re-reads the config file and the allowlist. A config that does not load, or
+ * whose intervals do not check, leaves the running one in force. */
+static void
+reload(struct central *c, const char *path, const struct cfg *running, struct ctl_config *cc)
+{
+	struct cfg *cfg = NULL;
+	struct cfg_diags diags = {0};
+	struct ctl_config next;
+	struct hv_error err = {0};
+
+	hv_notify_reloading();
+	if (central_config_load(path, &cfg, &diags) < 0) {
+		hv_reload_log_refused(&diags);
+		goto out;
+	}
+	ctl_config_from(cfg, &next);
+	if (reg_intervals_check(&next.liveness, &err) < 0) {
+		log_error("reload refused, the running config stays: [agents] %s: %s", err.field,
+			  err.message);
+		goto out;
+	}
+	hv_reload_log_changes(running, cfg, live_keys, sizeof live_keys / sizeof live_keys[0]);
+	hv_log_set_level(
+		(enum hv_log_level)hv_log_level_parse(cfg_get_str(cfg, "DEFAULT", "log_level")));
+	*cc = next;
+	ctl_set_config(c->ctl, cc);
+	svc_set_liveness(c->svc, &cc->liveness);
+	log_notice("reload: done");
+out:
+	/* the allowlist is re-read in any case: revoking a key must not wait for a good config */
+	if (allow_reload(c->allow, &err) < 0)
+		log_error("reload: allowlist: %s", err.message);
+	cfg_free(cfg);
+	hv_notify_reloaded();
+}
 
 static int
 setopt_int(void *s, int opt, int v)
@@ -797,12 +915,7 @@ main(int argc, char **argv)
 
 	struct central c = {0};
 	struct ctl_config cc;
-	ctl_config_default(&cc);
-	cc.liveness.report_ms = cfg_get_int(cfg, "agents", "report_interval") * 1000;
-	cc.liveness.suspect_ms = cfg_get_int(cfg, "agents", "suspect_after") * 1000;
-	cc.liveness.down_ms = cfg_get_int(cfg, "agents", "down_after") * 1000;
-	cc.cmd_timeout_ms = cfg_get_int(cfg, "commands", "timeout") * 1000;
-	cc.retry_ms = cfg_get_int(cfg, "commands", "retry_interval_ms");
+	ctl_config_from(cfg, &cc);
 	int rc = 1;
 	if (reg_intervals_check(&cc.liveness, &err) < 0) { /* the config check's backstop */
 		log_error("[agents] %s: %s", err.field, err.message);
@@ -827,17 +940,25 @@ main(int argc, char **argv)
 	}
 	if (open_sockets(&c, &p, cfg, &kp) < 0)
 		goto out;
+	if (cmx_new(cfg_get_str(cfg, "metrics", "listen"), &c.mx, &err) < 0) {
+		log_error("%s", err.message);
+		goto out;
+	}
 	keys_pair_wipe(&kp);
 
 	struct sigaction sa = {.sa_handler = on_signal};
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	log_notice("listening for agents on %s, API on %s, state in %s", p.listen, p.api, p.state);
 	/* scripts wait for this line on stdout before they start agents or hv */
 	printf("ready api=%s\n", p.api);
 	fflush(stdout);
+	hv_notify_init();
+	hv_notify_ready("listening on %s; %u hosts up", p.listen, hosts_up(&c, &cc.liveness));
 
+	int64_t next_status = 0;
 	while (!stopping) {
 		zmq_pollitem_t items[] = {
 			{.socket = c.zap, .events = ZMQ_POLLIN},
@@ -849,9 +970,16 @@ main(int argc, char **argv)
 			wait = 0;
 		if (wait > 200)
 			wait = 200;
+		int64_t ping = hv_notify_watchdog();
+		if (ping >= 0 && wait > ping)
+			wait = ping;
 		if (zmq_poll(items, 3, (long)wait) < 0 && errno != EINTR)
 			break;
 		c.now = proto_now_ms();
+		if (reload_requested) {
+			reload_requested = 0;
+			reload(&c, config, cfg, &cc);
+		}
 		/* one transaction per turn; while degraded, one per request or message */
 		bool whole = c.now >= c.degraded_until;
 		struct marks turn = marks_now(&c);
@@ -868,6 +996,12 @@ main(int argc, char **argv)
 			unit(&c, handle_api);
 		if (c.now >= c.next_tick)
 			unit(&c, tick);
+		if (c.now >= next_status) {
+			hv_notify_status("listening on %s; %u hosts up", p.listen,
+					 hosts_up(&c, &cc.liveness));
+			next_status = c.now + STATUS_EVERY_MS;
+		}
+		cmx_refresh(c.mx, c.store, &cc.liveness, c.now);
 		if (whole && store_commit(c.store, &err) < 0)
 			take_back(&c, &turn, &err);
 		flush_wires(&c);
@@ -891,6 +1025,7 @@ out:
 		zmq_close(c.zap);
 	if (c.zctx)
 		zmq_ctx_term(c.zctx);
+	cmx_free(c.mx); /* first: its thread may be answering */
 	api_free(c.api);
 	svc_free(c.svc);
 	ctl_free(c.ctl);

@@ -720,6 +720,37 @@ cfg_index(const struct cfg *cfg, const char *section, const char *key)
 	return (size_t)i;
 }
 
+static const char *
+cfg_value_at(const struct cfg *cfg, size_t i)
+{
+	return cfg->vals[i].value ? cfg->vals[i].value : cfg->schema[i].def;
+}
+
+static bool
+cfg_same(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+void
+cfg_diff(const struct cfg *old, const struct cfg *new, cfg_diff_fn fn, void *ctx)
+{
+	for (size_t i = 0; i < new->n_keys; i++) {
+		const struct cfg_key *k = &new->schema[i];
+		ssize_t j = cfg_schema_find(old->schema, old->n_keys, k->section, k->key);
+
+		if (j < 0 || !cfg_same(cfg_value_at(old, (size_t)j), cfg_value_at(new, i)))
+			fn(ctx, k->section, k->key, cfg_value_at(new, i));
+	}
+	/* keys only the old schema had (a driver section that went away) */
+	for (size_t j = 0; j < old->n_keys; j++) {
+		const struct cfg_key *k = &old->schema[j];
+
+		if (cfg_schema_find(new->schema, new->n_keys, k->section, k->key) < 0)
+			fn(ctx, k->section, k->key, NULL);
+	}
+}
+
 const char *
 cfg_get_str(const struct cfg *cfg, const char *section, const char *key)
 {
@@ -849,18 +880,30 @@ cfg_schema_print(const struct cfg_key *schema, FILE *out)
 	}
 }
 
+size_t
+cfg_diags_kept(const struct cfg_diags *diags)
+{
+	size_t slots = sizeof diags->items / sizeof diags->items[0];
+	return diags->n < slots ? diags->n : slots;
+}
+
+const char *
+cfg_diag_format(const struct cfg_diag *d, char *buf, size_t size)
+{
+	if (d->line)
+		snprintf(buf, size, "%s:%u: %s", d->file, d->line, d->text);
+	else
+		snprintf(buf, size, "%s: %s", d->file, d->text);
+	return buf;
+}
+
 void
 cfg_diags_print(const struct cfg_diags *diags, FILE *out)
 {
-	size_t slots = sizeof diags->items / sizeof diags->items[0];
-	size_t kept = diags->n < slots ? diags->n : slots;
-	for (size_t i = 0; i < kept; i++) {
-		const struct cfg_diag *d = &diags->items[i];
-		if (d->line)
-			fprintf(out, "%s:%u: %s\n", d->file, d->line, d->text);
-		else
-			fprintf(out, "%s: %s\n", d->file, d->text);
-	}
+	size_t kept = cfg_diags_kept(diags);
+	char text[sizeof(struct cfg_diag) + 16];
+	for (size_t i = 0; i < kept; i++)
+		fprintf(out, "%s\n", cfg_diag_format(&diags->items[i], text, sizeof text));
 	if (diags->n > kept)
 		fprintf(out, "... and %zu more errors\n", diags->n - kept);
 }

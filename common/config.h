@@ -96,10 +96,20 @@ const char *cfg_origin(const struct cfg *cfg, const char *section, const char *k
  * driver its section. *ret is malloc'd (caller frees); the strings are borrowed from cfg. */
 int cfg_section_kv(const struct cfg *cfg, const char *section, struct hv_kv **ret, size_t *ret_n);
 
+/* Calls fn for each key whose value (set or default) differs between old and new, matched
+ * by section and key (the schemas may differ: a key only one of them has counts as changed).
+ * value is new's, NULL when unset or gone; every string is borrowed for the call. For a
+ * daemon's reload: what it applies live, what needs a restart. */
+typedef void (*cfg_diff_fn)(void *ctx, const char *section, const char *key, const char *value);
+void cfg_diff(const struct cfg *old, const struct cfg *new, cfg_diff_fn fn, void *ctx);
 /* Prints the normalized config (every key, defaults included, one section after another,
  * `key = value`), parseable again by cfg_load. */
 void cfg_print(const struct cfg *cfg, FILE *out);
 void cfg_diags_print(const struct cfg_diags *diags, FILE *out);
+/* How many of diags->items hold an error (n may count more). */
+size_t cfg_diags_kept(const struct cfg_diags *diags);
+/* One error as cfg_diags_print writes it, "FILE:LINE: [section] key: problem", in buf. */
+const char *cfg_diag_format(const struct cfg_diag *d, char *buf, size_t size);
 /* Prints a commented sample config of schema: per key its help, type, range or choices, and
  * the default as a commented-out setting (for packaging and the operator guide). */
 void cfg_schema_print(const struct cfg_key *schema, FILE *out);

@@ -66,12 +66,12 @@ save(const struct nf_ctx *nf, const char *path)
 static int
 print_render(const struct nf_model *from, const struct nf_model *to)
 {
-	struct nf_text t = {0};
+	struct hv_text t = {0};
 	int r = from ? nf_diff(from, to, nf_render_op, &t) : nf_full(to, false, nf_render_op, &t);
 
 	if (r == 0 && t.len)
 		fwrite(t.buf, 1, t.len, stdout);
-	nf_text_free(&t);
+	hv_text_release(&t);
 	return r;
 }
 

@@ -74,7 +74,7 @@ nf_close(struct nf_ctx **ctx)
 struct finder {
 	size_t want, i;
 	struct nf_op op;
-	struct nf_text text;
+	struct hv_text text;
 };
 
 static int
@@ -156,7 +156,7 @@ send_ops(struct nf_ctx *nf, const struct nf_model *from, const struct nf_model *
 			f.text.buf[--f.text.len] = '\0';
 		hv_error_set(err, r, f.op.owner, "%s: nf_tables rejected '%s': %s", f.op.owner,
 			     f.text.buf ? f.text.buf : "?", strerror(-r));
-		nf_text_free(&f.text);
+		hv_text_release(&f.text);
 	} else {
 		hv_error_set(err, r, "", "nf_tables transaction failed: %s", strerror(-r));
 	}
@@ -519,11 +519,11 @@ nf_state_json(const struct nf_ctx *nf)
 int
 nf_state_text(const struct nf_ctx *nf, char **ret)
 {
-	struct nf_text t = {0};
+	struct hv_text t = {0};
 	int r = nf_full(nf->cur, false, nf_render_op, &t);
 
 	if (r < 0 || t.oom) {
-		nf_text_free(&t);
+		hv_text_release(&t);
 		return r < 0 ? r : -ENOMEM;
 	}
 	*ret = t.buf ? t.buf : strdup("");

@@ -16,6 +16,8 @@
 
 #include <hvagent/error.h>
 
+#include "text.h"
+
 #define NF_ID_MAX 64     /* ids: [A-Za-z0-9_-], 1..64 */
 #define NF_IFNAME_MAX 15 /* IFNAMSIZ - 1 */
 #define NF_NAME_MAX 80   /* chain / set names we generate from ids */
@@ -289,15 +291,8 @@ nf_revocations(const struct nf_model *from, const struct nf_model *to, const str
 
 /* render.c: one nft command per op ("add rule inet hvagent p_x_e ..."); appends to a
  * growing buffer. */
-struct nf_text {
-	char *buf;
-	size_t len, cap;
-	bool oom;
-};
-int nf_render_op(void *text, const struct nf_op *op); /* nf_emit_fn over struct nf_text */
-void nf_render_rule(struct nf_text *t, const struct nf_nrule *r);
-void nf_text_printf(struct nf_text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void nf_text_free(struct nf_text *t);
+int nf_render_op(void *text, const struct nf_op *op); /* nf_emit_fn over struct hv_text */
+void nf_render_rule(struct hv_text *t, const struct nf_nrule *r);
 const char *nf_table_name(enum nf_table t); /* "inet hvagent" */
 
 #endif

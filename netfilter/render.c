@@ -12,42 +12,6 @@
 #include "nf-internal.h"
 #include "vec.h"
 
-void
-nf_text_printf(struct nf_text *t, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (t->oom)
-		return;
-	for (;;) {
-		size_t room = t->cap - t->len;
-
-		va_start(ap, fmt);
-		n = vsnprintf(t->buf ? t->buf + t->len : NULL, room, fmt, ap);
-		va_end(ap);
-		if (n < 0) {
-			t->oom = true;
-			return;
-		}
-		if ((size_t)n < room) {
-			t->len += (size_t)n;
-			return;
-		}
-		if (HV_GROW(t->buf, t->cap, t->len + (size_t)n + 1) < 0) {
-			t->oom = true;
-			return;
-		}
-	}
-}
-
-void
-nf_text_free(struct nf_text *t)
-{
-	free(t->buf);
-	memset(t, 0, sizeof *t);
-}
-
 const char *
 nf_table_name(enum nf_table t)
 {
@@ -73,101 +37,101 @@ proto_name(int p)
 }
 
 static void
-render_atom(struct nf_text *t, const struct nf_atom *a, const struct nf_nrule *r)
+render_atom(struct hv_text *t, const struct nf_atom *a, const struct nf_nrule *r)
 {
 	char buf[64];
 	const char *ipk = a->v == 6 || a->cidr.family == 6 ? "ip6" : "ip";
 
 	switch (a->kind) {
-	case NX_NFPROTO: nf_text_printf(t, "meta nfproto %s", a->v == 6 ? "ipv6" : "ipv4"); break;
+	case NX_NFPROTO: hv_text_printf(t, "meta nfproto %s", a->v == 6 ? "ipv6" : "ipv4"); break;
 	case NX_L4PROTO:
 		if (proto_name(a->v))
-			nf_text_printf(t, "meta l4proto %s", proto_name(a->v));
+			hv_text_printf(t, "meta l4proto %s", proto_name(a->v));
 		else
-			nf_text_printf(t, "meta l4proto %u", a->v);
+			hv_text_printf(t, "meta l4proto %u", a->v);
 		break;
-	case NX_IIF_NOTIN: nf_text_printf(t, "iifname != @%s", r->set); break;
-	case NX_OIF_NOTIN: nf_text_printf(t, "oifname != @%s", r->set); break;
-	case NX_IIF_IN: nf_text_printf(t, "iifname @%s", r->set); break;
-	case NX_OIF_IN: nf_text_printf(t, "oifname @%s", r->set); break;
-	case NX_OIF_EQ: nf_text_printf(t, "oifname \"%s\"", r->ifname); break;
+	case NX_IIF_NOTIN: hv_text_printf(t, "iifname != @%s", r->set); break;
+	case NX_OIF_NOTIN: hv_text_printf(t, "oifname != @%s", r->set); break;
+	case NX_IIF_IN: hv_text_printf(t, "iifname @%s", r->set); break;
+	case NX_OIF_IN: hv_text_printf(t, "oifname @%s", r->set); break;
+	case NX_OIF_EQ: hv_text_printf(t, "oifname \"%s\"", r->ifname); break;
 	case NX_ADDR:
 		nf_format_cidr(&a->cidr, buf, sizeof buf);
-		nf_text_printf(t, "%s %s %s", ipk, a->dst ? "daddr" : "saddr", buf);
+		hv_text_printf(t, "%s %s %s", ipk, a->dst ? "daddr" : "saddr", buf);
 		break;
 	case NX_ADDR_SET:
-		nf_text_printf(t, "%s %s @%s", ipk, a->dst ? "daddr" : "saddr", r->set);
+		hv_text_printf(t, "%s %s @%s", ipk, a->dst ? "daddr" : "saddr", r->set);
 		break;
 	case NX_TH_PORT:
 		if (a->lo == a->hi)
-			nf_text_printf(t, "th %s %u", a->dst ? "dport" : "sport", a->lo);
+			hv_text_printf(t, "th %s %u", a->dst ? "dport" : "sport", a->lo);
 		else
-			nf_text_printf(t, "th %s %u-%u", a->dst ? "dport" : "sport", a->lo, a->hi);
+			hv_text_printf(t, "th %s %u-%u", a->dst ? "dport" : "sport", a->lo, a->hi);
 		break;
 	case NX_ICMP_TYPE:
-		nf_text_printf(t, "%s type %u", a->v == 6 ? "icmpv6" : "icmp", a->lo);
+		hv_text_printf(t, "%s type %u", a->v == 6 ? "icmpv6" : "icmp", a->lo);
 		break;
 	case NX_ICMP_CODE:
-		nf_text_printf(t, "%s code %u", a->v == 6 ? "icmpv6" : "icmp", a->lo);
+		hv_text_printf(t, "%s code %u", a->v == 6 ? "icmpv6" : "icmp", a->lo);
 		break;
 	case NX_CT_STATE: {
 		const char *sep = "";
 
-		nf_text_printf(t, "ct state ");
+		hv_text_printf(t, "ct state ");
 		if (a->v & NF_CT_ESTABLISHED)
-			nf_text_printf(t, "%sestablished", sep), sep = ",";
+			hv_text_printf(t, "%sestablished", sep), sep = ",";
 		if (a->v & NF_CT_RELATED)
-			nf_text_printf(t, "%srelated", sep), sep = ",";
+			hv_text_printf(t, "%srelated", sep), sep = ",";
 		if (a->v & NF_CT_NEW)
-			nf_text_printf(t, "%snew", sep), sep = ",";
+			hv_text_printf(t, "%snew", sep), sep = ",";
 		if (a->v & NF_CT_INVALID)
-			nf_text_printf(t, "%sinvalid", sep);
+			hv_text_printf(t, "%sinvalid", sep);
 		break;
 	}
-	case NX_CT_MARK_OR: nf_text_printf(t, "ct mark set ct mark or 0x%08x", a->u); break;
-	case NX_COUNTER: nf_text_printf(t, "counter"); break;
+	case NX_CT_MARK_OR: hv_text_printf(t, "ct mark set ct mark or 0x%08x", a->u); break;
+	case NX_COUNTER: hv_text_printf(t, "counter"); break;
 	case NX_SPOOF:
-		nf_text_printf(t, "iifname . ether saddr . %s saddr @%s", a->v == 6 ? "ip6" : "ip",
+		hv_text_printf(t, "iifname . ether saddr . %s saddr @%s", a->v == 6 ? "ip6" : "ip",
 			       r->set);
 		break;
 	case NX_ARP_SPOOF:
-		nf_text_printf(t, "iifname . arp saddr ether . arp saddr ip @%s", r->set);
+		hv_text_printf(t, "iifname . arp saddr ether . arp saddr ip @%s", r->set);
 		break;
 	case NX_VMAP:
-		nf_text_printf(t, "%s vmap @%s", a->dst ? "oifname" : "iifname", r->set);
+		hv_text_printf(t, "%s vmap @%s", a->dst ? "oifname" : "iifname", r->set);
 		break;
 	case NX_NAT:
-		nf_text_printf(t, a->dst ? "snat to ip saddr map @%s" : "dnat to ip daddr map @%s",
+		hv_text_printf(t, a->dst ? "snat to ip saddr map @%s" : "dnat to ip daddr map @%s",
 			       r->set);
 		break;
 	}
 }
 
 void
-nf_render_rule(struct nf_text *t, const struct nf_nrule *r)
+nf_render_rule(struct hv_text *t, const struct nf_nrule *r)
 {
 	static const char *verdicts[] = {"", "accept", "drop", "return", "jump"};
 	const char *sep = "";
 
 	for (size_t i = 0; i < r->n; i++) {
-		nf_text_printf(t, "%s", sep);
+		hv_text_printf(t, "%s", sep);
 		render_atom(t, &r->a[i], r);
 		sep = " ";
 	}
 	if (r->verdict != NV_NONE)
-		nf_text_printf(t, "%s%s", sep, verdicts[r->verdict]);
+		hv_text_printf(t, "%s%s", sep, verdicts[r->verdict]);
 	if (r->verdict == NV_JUMP)
-		nf_text_printf(t, " %s", r->target);
+		hv_text_printf(t, " %s", r->target);
 }
 
 static void
-render_mac(struct nf_text *t, const uint8_t m[6])
+render_mac(struct hv_text *t, const uint8_t m[6])
 {
-	nf_text_printf(t, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
+	hv_text_printf(t, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
 }
 
 static void
-render_elem(struct nf_text *t, int set_kind, const struct nf_elem *e, bool key_only)
+render_elem(struct hv_text *t, int set_kind, const struct nf_elem *e, bool key_only)
 {
 	char buf[64];
 
@@ -177,28 +141,28 @@ render_elem(struct nf_text *t, int set_kind, const struct nf_elem *e, bool key_o
 		set_kind = NS_ADDR4;
 
 	switch (set_kind) {
-	case NS_IFNAME: nf_text_printf(t, "\"%s\"", e->ifname); break;
+	case NS_IFNAME: hv_text_printf(t, "\"%s\"", e->ifname); break;
 	case NS_SPOOF4:
 	case NS_SPOOF6:
 	case NS_SPOOF4H:
 	case NS_SPOOF6H:
 		nf_format_cidr(&e->ip, buf, sizeof buf);
-		nf_text_printf(t, "\"%s\" . ", e->ifname);
+		hv_text_printf(t, "\"%s\" . ", e->ifname);
 		render_mac(t, e->mac);
-		nf_text_printf(t, " . %s", buf);
+		hv_text_printf(t, " . %s", buf);
 		break;
-	case NS_VMAP: nf_text_printf(t, "\"%s\" : jump %s", e->ifname, e->chain); break;
+	case NS_VMAP: hv_text_printf(t, "\"%s\" : jump %s", e->ifname, e->chain); break;
 	case NS_ADDR4:
 	case NS_ADDR6:
 		nf_format_cidr(&e->ip, buf, sizeof buf);
-		nf_text_printf(t, "%s", buf);
+		hv_text_printf(t, "%s", buf);
 		break;
 	case NS_MAP44: {
 		char to[INET_ADDRSTRLEN];
 
 		nf_format_cidr(&e->ip, buf, sizeof buf);
 		inet_ntop(AF_INET, e->to, to, sizeof to);
-		nf_text_printf(t, "%s : %s", buf, to);
+		hv_text_printf(t, "%s : %s", buf, to);
 		break;
 	}
 	}
@@ -231,43 +195,43 @@ int
 nf_render_op(void *ud, const struct nf_op *op)
 {
 	static const char *hooks[] = {"", "prerouting", "input", "output", "postrouting"};
-	struct nf_text *t = ud;
+	struct hv_text *t = ud;
 	const char *tb = nf_table_name(op->table);
 
 	switch (op->kind) {
-	case OP_ADD_TABLE: nf_text_printf(t, "add table %s\n", tb); break;
-	case OP_DEL_TABLE: nf_text_printf(t, "delete table %s\n", tb); break;
+	case OP_ADD_TABLE: hv_text_printf(t, "add table %s\n", tb); break;
+	case OP_DEL_TABLE: hv_text_printf(t, "delete table %s\n", tb); break;
 	case OP_ADD_SET:
-		nf_text_printf(t, "add %s %s %s { %s }\n", is_map(op->set_kind) ? "map" : "set", tb,
+		hv_text_printf(t, "add %s %s %s { %s }\n", is_map(op->set_kind) ? "map" : "set", tb,
 			       op->name, set_type(op->set_kind));
 		break;
 	case OP_DEL_SET:
-		nf_text_printf(t, "delete %s %s %s\n", is_map(op->set_kind) ? "map" : "set", tb,
+		hv_text_printf(t, "delete %s %s %s\n", is_map(op->set_kind) ? "map" : "set", tb,
 			       op->name);
 		break;
 	case OP_ADD_CHAIN:
 		if (op->hook != NH_NONE)
-			nf_text_printf(
+			hv_text_printf(
 				t,
 				"add chain %s %s { type %s hook %s priority %d; policy accept; }\n",
 				tb, op->name, op->nat ? "nat" : "filter", hooks[op->hook],
 				op->prio);
 		else
-			nf_text_printf(t, "add chain %s %s\n", tb, op->name);
+			hv_text_printf(t, "add chain %s %s\n", tb, op->name);
 		break;
-	case OP_FLUSH_CHAIN: nf_text_printf(t, "flush chain %s %s\n", tb, op->name); break;
-	case OP_DEL_CHAIN: nf_text_printf(t, "delete chain %s %s\n", tb, op->name); break;
+	case OP_FLUSH_CHAIN: hv_text_printf(t, "flush chain %s %s\n", tb, op->name); break;
+	case OP_DEL_CHAIN: hv_text_printf(t, "delete chain %s %s\n", tb, op->name); break;
 	case OP_ADD_RULE:
-		nf_text_printf(t, "add rule %s %s ", tb, op->name);
+		hv_text_printf(t, "add rule %s %s ", tb, op->name);
 		nf_render_rule(t, op->rule);
-		nf_text_printf(t, "\n");
+		hv_text_printf(t, "\n");
 		break;
 	case OP_ADD_ELEM:
 	case OP_DEL_ELEM:
-		nf_text_printf(t, "%s element %s %s { ", op->kind == OP_ADD_ELEM ? "add" : "delete",
+		hv_text_printf(t, "%s element %s %s { ", op->kind == OP_ADD_ELEM ? "add" : "delete",
 			       tb, op->name);
 		render_elem(t, op->set_kind, op->elem, op->kind == OP_DEL_ELEM);
-		nf_text_printf(t, " }\n");
+		hv_text_printf(t, " }\n");
 		break;
 	}
 	return t->oom ? -ENOMEM : 0;

@@ -19,7 +19,7 @@ pkgs=(
   libguestfs-dev libguestfs-tools linux-image-amd64 supermin libisofs-dev xorriso
   genisoimage e2fsprogs busybox-static cpio cloud-init
   # tests, fuzzing, tooling
-  python3-zmq clang clang-format-14 libclang-rt-14-dev valgrind scdoc rpm rpmlint file
+  python3-zmq python3-prometheus-client clang clang-format-14 libclang-rt-14-dev valgrind scdoc rpm rpmlint file
 )
 if [ "${1:-}" = "--bench" ]; then
   pkgs+=(python3-nova python3-neutron ipset iptables)

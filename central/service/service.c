@@ -25,3 +25,9 @@ svc_free(struct svc *sv)
 {
 	free(sv);
 }
+
+void
+svc_set_liveness(struct svc *sv, const struct reg_intervals *liveness)
+{
+	sv->liveness = *liveness;
+}

@@ -26,6 +26,8 @@ struct svc;
 int svc_new(struct store *store, struct ctl *ctl, struct allow *allow,
 	    const struct reg_intervals *liveness, struct svc **ret, struct hv_error *err);
 void svc_free(struct svc *sv);
+/* A reload's new liveness intervals (copied), for the host checks from now on. */
+void svc_set_liveness(struct svc *sv, const struct reg_intervals *liveness);
 
 /* ---- servers ------------------------------------------------------------------------ */
 /* args: {name, host, image, flavor{vcpus, ram, disk, ephemeral?, swap?}, properties?{},

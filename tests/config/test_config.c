@@ -91,6 +91,57 @@ an_empty_file_gives_every_default(void **state)
 	cfg_free(cfg);
 }
 
+struct diff_seen {
+	char text[512];
+};
+
+static void
+collect_diff(void *ctx, const char *section, const char *key, const char *value)
+{
+	struct diff_seen *seen = ctx;
+	size_t n = strlen(seen->text);
+
+	snprintf(seen->text + n, sizeof seen->text - n, "[%s] %s=%s;", section, key,
+		 value ? value : "(none)");
+}
+
+static void
+a_reload_diff_names_exactly_the_changed_keys(void **state)
+{
+	static const struct cfg_key other[] = {
+		{"DEFAULT", "name", CFG_STRING, "anon", NULL, 0, 0, "a name"},
+		{"other", "size", CFG_INT, "1", NULL, 0, 9, "only here"},
+		{0},
+	};
+	struct cfg *a, *b, *c;
+	struct cfg_diags d;
+	struct diff_seen seen = {""};
+
+	(void)state;
+	assert_int_equal(
+		cfg_load_string(schema, "a.conf", "[DEFAULT]\ncount = 4\nflag = no\n", &a, &d), 0);
+	/* count set to its default and flag written another way: no change */
+	assert_int_equal(
+		cfg_load_string(schema, "b.conf",
+				"[DEFAULT]\nflag = off\nmode = qemu\n[extra]\nlevel = -2\n", &b,
+				&d),
+		0);
+	cfg_diff(a, b, collect_diff, &seen);
+	assert_string_equal(seen.text, "[DEFAULT] mode=qemu;[extra] level=-2;");
+	seen.text[0] = '\0';
+	cfg_diff(a, a, collect_diff, &seen);
+	assert_string_equal(seen.text, "");
+	/* another schema (a driver changed): its own keys are new, the old ones are gone */
+	assert_int_equal(cfg_load_string(other, "c.conf", "", &c, &d), 0);
+	cfg_diff(a, c, collect_diff, &seen);
+	assert_non_null(strstr(seen.text, "[other] size=1;"));
+	assert_non_null(strstr(seen.text, "[extra] level=(none);"));
+	assert_null(strstr(seen.text, "[DEFAULT] name"));
+	cfg_free(a);
+	cfg_free(b);
+	cfg_free(c);
+}
+
 static void
 values_are_normalized_and_remember_their_line(void **state)
 {
@@ -857,6 +908,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(a_third_party_driver_section_is_checked_from_its_plugin),
 		cmocka_unit_test(the_bundled_driver_sections_are_the_plugins_own),
 		cmocka_unit_test(the_sample_config_documents_every_key_and_loads),
+		cmocka_unit_test(a_reload_diff_names_exactly_the_changed_keys),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -92,6 +92,58 @@ def wait_for(what, fn, timeout=30.0, step=0.1):
         time.sleep(step)
 
 
+class NotifySocket:
+    """What a daemon tells systemd: binds path; messages() returns (monotonic time, {key:
+    value}) for each datagram received, in order."""
+
+    def __init__(self, path):
+        self.path = path
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(path)
+        self.received = []
+
+    def env(self, watchdog_usec=None):
+        e = {"NOTIFY_SOCKET": self.path}
+        if watchdog_usec:
+            e["WATCHDOG_USEC"] = str(watchdog_usec)
+        return e
+
+    def poll(self, seconds):
+        """Receives for seconds; returns what arrived meanwhile."""
+        end, got = time.monotonic() + seconds, []
+        while True:
+            left = end - time.monotonic()
+            if left <= 0:
+                return got
+            self.sock.settimeout(left)
+            try:
+                data = self.sock.recv(4096)
+            except socket.timeout:
+                return got
+            fields = dict(line.split("=", 1) for line in data.decode().split("\n") if line)
+            got.append((time.monotonic(), fields))
+            self.received.append(got[-1])
+
+    def wait(self, what, pred, timeout=30.0):
+        """Receives until a message satisfies pred(fields); returns its fields."""
+        end = time.monotonic() + timeout * slow()
+        for _, f in self.received:
+            if pred(f):
+                return f
+        while time.monotonic() < end:
+            for _, f in self.poll(min(0.5, end - time.monotonic())):
+                if pred(f):
+                    return f
+        raise Failure("gave up waiting for the notification: " + what)
+
+    def pings(self, seconds):
+        """The times of the WATCHDOG=1 received within the next seconds."""
+        return [t for t, f in self.poll(seconds) if f.get("WATCHDOG") == "1"]
+
+    def close(self):
+        self.sock.close()
+
+
 class Cluster:
     def __init__(self, suspect_after=30, down_after=60, transport="ipc", keep=False):
         self.root = build_root()
@@ -124,7 +176,9 @@ class Cluster:
         return os.path.join(self.root, rel)
 
     # ---- hvcentral -----------------------------------------------------------------------
-    def start_central(self):
+    def start_central(self, env=None, conf_extra=""):
+        """env: extra environment (NOTIFY_SOCKET, WATCHDOG_USEC, HV_FAULT); conf_extra:
+        sections appended to the config."""
         state = self.path("central")
         if self.server_key is None:
             out = subprocess.run([self.binary("central/hvcentral"), "--init", state],
@@ -136,11 +190,13 @@ class Cluster:
                     "[agents]\nendpoint = %s\nreport_interval = 1\n"
                     "suspect_after = %d\ndown_after = %d\n"
                     "[api]\nendpoint = %s\n"
-                    "[commands]\nretry_interval_ms = 500\n"
-                    % (state, self.agent_ep, self.suspect_after, self.down_after, self.api))
+                    "[commands]\nretry_interval_ms = 500\n%s"
+                    % (state, self.agent_ep, self.suspect_after, self.down_after, self.api,
+                       conf_extra))
         log = open(self.path("hvcentral.log"), "a")
         p = subprocess.Popen(daemon([self.binary("central/hvcentral"), "-c", conf]),
-                             stdout=subprocess.PIPE, stderr=log, text=True)
+                             stdout=subprocess.PIPE, stderr=log, text=True,
+                             env=dict(os.environ, **(env or {})))
         line = p.stdout.readline()  # "ready api=..." once the sockets are bound
         if not line.startswith("ready"):
             p.kill()
@@ -207,6 +263,10 @@ class Cluster:
             p.wait(timeout=30 * slow())
         if p and WRAPPER and p.returncode == WRAPPER_ERROR:
             self.wrapper_errors.append("%s: %s found errors (see its log)" % (name, WRAPPER[0]))
+
+    def notify_socket(self, name):
+        """A datagram socket standing in for systemd's NOTIFY_SOCKET (see NotifySocket)."""
+        return NotifySocket(self.path(name + ".notify"))
 
     def stop_all(self, keep_logs=False):
         for name in list(self.procs):

@@ -76,7 +76,7 @@ static void
 check_accepted(const struct nf_model *m)
 {
 	struct hv_error err = {0};
-	struct nf_text t = {0};
+	struct hv_text t = {0};
 	struct nf_revoke rv = {no_revoke_tag, no_revoke_fip, NULL};
 	json_t *out = nf_model_to_json(m), *out2;
 	struct nf_model *again;
@@ -103,7 +103,7 @@ check_accepted(const struct nf_model *m)
 	(void)nf_diff(m, reference, nf_render_op, &t);
 	nf_revocations(reference, m, &rv);
 	nf_revocations(m, reference, &rv);
-	nf_text_free(&t);
+	hv_text_release(&t);
 }
 
 static void

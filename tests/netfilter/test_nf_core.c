@@ -76,7 +76,7 @@ parse_state(const char *text, struct hv_error *err)
 }
 
 static void
-assert_golden(const char *golden, const struct nf_text *t)
+assert_golden(const char *golden, const struct hv_text *t)
 {
 	char *want = slurp(golden);
 
@@ -91,11 +91,11 @@ static void
 a_state_renders_to_its_golden_file(void **state)
 {
 	struct nf_model *m = model_from("basic.json", NULL);
-	struct nf_text t = {0};
+	struct hv_text t = {0};
 
 	assert_int_equal(nf_full(m, false, nf_render_op, &t), 0);
 	assert_golden("basic.nft", &t);
-	nf_text_free(&t);
+	hv_text_release(&t);
 	nf_model_free(m);
 }
 
@@ -104,11 +104,11 @@ check_diff(const char *to_name, const char *golden)
 {
 	struct nf_model *a = model_from("basic.json", NULL);
 	struct nf_model *b = model_from(to_name, a);
-	struct nf_text t = {0};
+	struct hv_text t = {0};
 
 	assert_int_equal(nf_diff(a, b, nf_render_op, &t), 0);
 	assert_golden(golden, &t);
-	nf_text_free(&t);
+	hv_text_release(&t);
 	nf_model_free(a);
 	nf_model_free(b);
 }
