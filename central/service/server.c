@@ -246,6 +246,24 @@ name_is_uuid(const char *name)
 	return hv_uuid_valid(lower);
 }
 
+/* The project that will own a new server: args.project (a name or id), else the default
+ * one; a disabled project creates nothing. */
+static int
+owner_project(struct svc *sv, json_t *args, char ret[33], struct hv_error *err)
+{
+	const char *name = NULL;
+	json_t *p = NULL;
+	int r = hj_str(args, "args", "project", HJ_OPTIONAL, 64, &name, err);
+	if (r < 0 || (r = svc_project_find(sv, name, "args.project", &p, err)) < 0)
+		return r;
+	if (json_is_false(json_object_get(p, "enabled")))
+		r = hv_error_set(err, -EINVAL, "args.project",
+				 "args.project: project '%s' is disabled", field_or(p, "name", ""));
+	snprintf(ret, 33, "%s", field_or(p, "id", ""));
+	json_decref(p);
+	return r;
+}
+
 /* The args each request reads; any other is refused (hj_known_keys). */
 static const char *const create_args[] = {
 	"name",         "host",       "image",    "image_format", "image_properties",
@@ -282,23 +300,24 @@ svc_server_create(struct svc *sv, json_t *args, int64_t now, json_t **ret_instan
 		json_decref(pimage);
 		return hv_error_set(err, -EINVAL, "args.host", "args.host: not a host id");
 	}
-	const char *project = NULL;
-	if ((r = hj_str(args, "args", "project", HJ_OPTIONAL, PROTO_MAX_ID, &project, err)) < 0 ||
-	    (project && !proto_id_valid(project))) {
+	char project[33];
+	if ((r = owner_project(sv, args, project, err)) < 0) {
 		json_decref(pimage);
-		return r < 0 ? r
-			     : hv_error_set(err, -EINVAL, "args.project",
-					    "args.project: not a project id (1-64 of A-Z a-z 0-9 . "
-					    "_ : -)");
+		return r;
 	}
 	json_t *spawn = json_object(), *secrets = json_object();
 	json_object_set_new(spawn, "image", pimage);
-	if (project) /* the owner: the host injects only one project's disks in a batch */
-		json_object_set_new(spawn, "project_id", json_string(project));
+	/* the owner: the host injects only one project's disks in a batch */
+	json_object_set_new(spawn, "project_id", json_string(project));
 	if ((r = flavor_from_args(args, &pflavor, err)) < 0 ||
 	    (r = identity_from_args(args, true, spawn, secrets, err)) < 0 ||
 	    (r = check_host_up(sv, host, now, err)) < 0 ||
-	    (r = check_host_enabled(sv, host, err)) < 0) {
+	    (r = check_host_enabled(sv, host, err)) < 0 ||
+	    (r = svc_quota_check(sv, project,
+				 &(struct svc_quota_ask){
+					 1, json_integer_value(json_object_get(pflavor, "vcpus")),
+					 json_integer_value(json_object_get(pflavor, "ram_mb"))},
+				 err)) < 0) {
 		json_decref(pflavor);
 		json_decref(spawn);
 		ctl_secrets_free(secrets);
@@ -307,12 +326,12 @@ svc_server_create(struct svc *sv, json_t *args, int64_t now, json_t **ret_instan
 
 	char uuid[37];
 	proto_uuid4(uuid);
-	json_t *inst =
-		json_pack("{s:s, s:s, s:s, s:s, s:O, s:O, s:s, s:s, s:s, s:n, s:I, s:I}", "uuid",
-			  uuid, "name", name, "host", host, "image", image, "flavor", pflavor,
-			  "properties", json_object_get(pflavor, "extra_specs"), "vm_state",
-			  "building", "task_state", "spawning", "power_state", "nostate", "fault",
-			  "created_ms", (json_int_t)now, "updated_ms", (json_int_t)now);
+	json_t *inst = json_pack(
+		"{s:s, s:s, s:s, s:s, s:O, s:O, s:s, s:s, s:s, s:n, s:I, s:I, s:s}", "uuid", uuid,
+		"name", name, "host", host, "image", image, "flavor", pflavor, "properties",
+		json_object_get(pflavor, "extra_specs"), "vm_state", "building", "task_state",
+		"spawning", "power_state", "nostate", "fault", "created_ms", (json_int_t)now,
+		"updated_ms", (json_int_t)now, "project_id", project);
 	r = store_instance_insert(sv->store, inst, now, err);
 	if (r < 0) {
 		json_decref(inst);

@@ -12,6 +12,24 @@ struct svc {
 	struct reg_intervals liveness;
 };
 
+/* The project created at first start, and the one a request without a project uses. */
+#define SVC_DEFAULT_PROJECT "admin"
+
+/* Creates what a new catalog starts with (the default project) when it is empty. */
+int svc_seed(struct svc *sv, int64_t now, struct hv_error *err);
+/* The project named or numbered `project` (NULL: the default); -ENOENT naming field. */
+int svc_project_find(struct svc *sv, const char *project, const char *field, json_t **ret,
+		     struct hv_error *err);
+
+/* What a create adds to a project's usage. */
+struct svc_quota_ask {
+	int64_t instances, cores, ram;
+};
+/* -EDQUOT (nova's message) when the project's usage plus ask would pass a limit; the caller
+ * checks inside the store transaction that then writes what it asked for. */
+int svc_quota_check(struct svc *sv, const char *project_id, const struct svc_quota_ask *ask,
+		    struct hv_error *err);
+
 /* A string member of a stored record, or def when absent or not a string. */
 static inline const char *
 field_or(const json_t *o, const char *key, const char *def)

@@ -62,6 +62,20 @@ bool svc_action_allowed(const char *action, bool hard, const char *vm_state);
 /* The task_state an action runs under ("pausing"), or NULL for read-only commands. */
 const char *svc_task_for(const char *action, bool hard);
 
+/* ---- projects and quotas (project.c) --------------------------------------------------- */
+/* args: {name (1-64 bytes, unique), description?, enabled? (default true)}. */
+int svc_project_create(struct svc *sv, json_t *args, int64_t now_ms, json_t **ret,
+		       struct hv_error *err);
+int svc_project_list(struct svc *sv, json_t **ret, struct hv_error *err);
+/* project: a name or id; NULL is the project created at first start. -ENOENT. */
+int svc_project_show(struct svc *sv, const char *project, json_t **ret, struct hv_error *err);
+/* {project_id, project, <resource>: limit..., in_use: {<resource>: n...}}; -1 is unlimited. */
+int svc_quota_show(struct svc *sv, const char *project, json_t **ret, struct hv_error *err);
+/* quotas: {<resource>: limit (-1 = unlimited)}, borrowed; all checked before any is set.
+ * Answers as svc_quota_show. */
+int svc_quota_set(struct svc *sv, const char *project, json_t *quotas, json_t **ret,
+		  struct hv_error *err);
+
 /* ---- hosts -------------------------------------------------------------------------- */
 /* Every known host with its liveness, allowed hosts that never connected, and pending keys
  * as {"state": "pending"} rows. */

@@ -32,6 +32,9 @@ void store_free(struct store *s);
  * calls are counted; only the outermost commits. */
 int store_begin(struct store *s, struct hv_error *err);
 int store_commit(struct store *s, struct hv_error *err);
+/* Undoes every write since the matching store_begin (an inner level undoes only its own),
+ * so a request that fails half way leaves nothing behind. */
+void store_rollback(struct store *s);
 
 /* ---- hosts -------------------------------------------------------------------------- */
 /* Records that host_id spoke now (creating the row on first contact). */
@@ -97,6 +100,22 @@ int store_instance_set_spec(struct store *s, const char *uuid, json_t *flavor, c
 			    int64_t now_ms, struct hv_error *err);
 /* Instance uuids the store places on host (not deleted), as a JSON array of strings. */
 int store_instance_uuids_on(struct store *s, const char *host, json_t **ret, struct hv_error *err);
+
+/* ---- projects and quotas (sqlite_catalog.c) ------------------------------------------- */
+/* project: {id, name, description, enabled}; -EEXIST (field "name") when the id or name is
+ * taken. */
+int store_project_insert(struct store *s, json_t *project, int64_t now_ms, struct hv_error *err);
+/* By id, else by name: {id, name, description, enabled, created_ms}. -ENOENT, err untouched. */
+int store_project_get(struct store *s, const char *id_or_name, json_t **ret, struct hv_error *err);
+/* Every project, by name. */
+int store_project_list(struct store *s, json_t **ret, struct hv_error *err);
+/* The limits set for a project, {resource: limit}; resources never set are absent. */
+int store_quota_get(struct store *s, const char *project_id, json_t **ret, struct hv_error *err);
+int store_quota_set(struct store *s, const char *project_id, const char *resource, int64_t limit,
+		    struct hv_error *err);
+/* What the project's live instances hold: {instances, cores, ram} (ram in MiB). */
+int
+store_project_usage(struct store *s, const char *project_id, json_t **ret, struct hv_error *err);
 
 /* ---- command journal ------------------------------------------------------------------ */
 enum store_cmd_state {
