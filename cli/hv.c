@@ -13,16 +13,9 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "cmd.h"
 #include "spec.h"
 #include "table.h"
-
-enum exit_code {
-	EXIT_OK = 0,
-	EXIT_SERVER = 1, /* hvcentral (or the agent behind it) reported an error */
-	EXIT_USAGE = 2,
-	EXIT_UNREACHABLE = 3,
-	EXIT_TIMEOUT = 4, /* --wait ran out before the server reached a final state */
-};
 
 static const char main_help[] =
 	"Usage: hv [--api ENDPOINT] [-f table|json] COMMAND ...\n"
@@ -42,6 +35,8 @@ static const char main_help[] =
 	"  server console SERVER [--type vnc|serial]\n"
 	"  server set-password SERVER [--password P]\n"
 	"  server console-log SERVER [--length N]\n"
+	"  project list|show|create       projects: the owners of servers and of quotas\n"
+	"  quota show|set [PROJECT]       a project's limits and what it uses\n"
 	"\n"
 	"Options (anywhere on the line):\n"
 	"  --api ENDPOINT   hvcentral's API socket (default: $HV_API, else\n"
@@ -91,7 +86,7 @@ static const char server_help[] =
 	"                        [--image-format qcow2|raw] [--property KEY=VALUE]...\n"
 	"                        [--image-property KEY=VALUE]...\n"
 	"                        [--key-file FILE] [--admin-pass P] [--user-data FILE]\n"
-	"                        [--config-drive] [--project ID] [--wait]\n"
+	"                        [--config-drive] [--project PROJECT] [--wait]\n"
 	"       hv server list [--host HOST] [--deleted]\n"
 	"       hv server show SERVER\n"
 	"       hv server delete|stop|start|pause|unpause|suspend|resume SERVER [--wait]\n"
@@ -148,47 +143,7 @@ static const char server_help[] =
 	"  hv server list -f json\n"
 	"  hv server console-log web-1 --length 20\n";
 
-/* Options; each command says which it accepts. */
-enum opt {
-	O_API = 1 << 0,
-	O_FORMAT = 1 << 1,
-	O_TIMEOUT = 1 << 2,
-	O_HOST = 1 << 3,
-	O_FLAVOR = 1 << 4,
-	O_PROPERTY = 1 << 5,
-	O_IMAGE = 1 << 6,
-	O_WAIT = 1 << 7,
-	O_HARD = 1 << 8,
-	O_LENGTH = 1 << 9,
-	O_NAME = 1 << 10,
-	O_DELETED = 1 << 11,
-	O_KEY_FILE = 1 << 12,
-	O_ADMIN_PASS = 1 << 13,
-	O_USER_DATA = 1 << 14,
-	O_CONFIG_DRIVE = 1 << 15,
-	O_TYPE = 1 << 16,
-	O_PASSWORD = 1 << 17,
-	O_IMAGE_PROP = 1 << 18,
-	O_PROJECT = 1 << 19,
-	O_IMAGE_FORMAT = 1 << 20,
-};
-#define O_GLOBAL (O_API | O_FORMAT | O_TIMEOUT)
-
-struct args {
-	unsigned given;
-	const char *api, *host, *flavor, *image, *name;
-	const char *key_file, *admin_pass, *user_data, *type, *password, *project, *image_format;
-	json_t *props, *image_props;
-	bool json, wait, hard, deleted, config_drive;
-	long length;
-	long timeout_s;
-	bool help;
-	int argc;
-	char **argv; /* positional */
-};
-
-static int __attribute__((format(printf, 2, 3)))
-usage_error(const char *field, const char *fmt, ...)
+int __attribute__((format(printf, 2, 3))) usage_error(const char *field, const char *fmt, ...)
 {
 	va_list ap;
 	fprintf(stderr, "hv: %s: ", field);
@@ -201,7 +156,7 @@ usage_error(const char *field, const char *fmt, ...)
 
 /* hv_error messages already begin with their field ("args.name: ..."), most of the time:
  * print the field only when the message does not. */
-static void
+void
 print_error(const struct hv_error *err, const char *code)
 {
 	size_t n = strlen(err->field);
@@ -218,7 +173,7 @@ print_error(const struct hv_error *err, const char *code)
 
 /* A single-valued option given twice is a mistake to report, not a value to drop. */
 static bool
-given_twice(struct args *a, unsigned bit, const char *name)
+given_twice(struct args *a, unsigned long long bit, const char *name)
 {
 	if (!(a->given & bit)) {
 		a->given |= bit;
@@ -259,6 +214,30 @@ check_utf8(int argc, char **argv)
 	return -1;
 }
 
+/* getopt codes of the quota limits, in the order of quota_names */
+#define OPT_QUOTA 1000
+static const char *const quota_names[] = {"instances",    "cores",           "ram",
+					  "floating_ips", "security_groups", "security_group_rules",
+					  "key_pairs"};
+
+/* --instances N (and the other limits): -1 is unlimited, as nova takes it. */
+static int
+parse_quota(struct args *a, int which, const char *value)
+{
+	char optname[32];
+	long v;
+	snprintf(optname, sizeof optname, "--%s", quota_names[which]);
+	for (char *p = optname; *p; p++)
+		*p = *p == '_' ? '-' : *p;
+	if (json_object_get(a->quotas, quota_names[which]))
+		return usage_error(optname, "%s", "given more than once");
+	if (parse_long(optname, value, -1, 2147483647L, &v) < 0)
+		return EXIT_USAGE;
+	json_object_set_new(a->quotas, quota_names[which], json_integer(v));
+	a->given |= O_QUOTA;
+	return -1;
+}
+
 static int
 parse_args(int argc, char **argv, struct args *a)
 {
@@ -284,6 +263,16 @@ parse_args(int argc, char **argv, struct args *a)
 		{"image-property", required_argument, NULL, 'i'},
 		{"project", required_argument, NULL, 'j'},
 		{"image-format", required_argument, NULL, 'm'},
+		{"description", required_argument, NULL, 'd'},
+		{"enable", no_argument, NULL, 'e'},
+		{"disable", no_argument, NULL, 'E'},
+		{"instances", required_argument, NULL, OPT_QUOTA + 0},
+		{"cores", required_argument, NULL, OPT_QUOTA + 1},
+		{"ram", required_argument, NULL, OPT_QUOTA + 2},
+		{"floating-ips", required_argument, NULL, OPT_QUOTA + 3},
+		{"security-groups", required_argument, NULL, OPT_QUOTA + 4},
+		{"security-group-rules", required_argument, NULL, OPT_QUOTA + 5},
+		{"key-pairs", required_argument, NULL, OPT_QUOTA + 6},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{0},
@@ -295,6 +284,7 @@ parse_args(int argc, char **argv, struct args *a)
 	a->length = -1;
 	a->props = json_object();
 	a->image_props = json_object();
+	a->quotas = json_object();
 	opterr = 0;
 	/* GNU getopt permutes: options may follow the command words, as operators type them */
 	while ((c = getopt_long(argc, argv, "f:h", opts, NULL)) != -1) {
@@ -413,6 +403,31 @@ parse_args(int argc, char **argv, struct args *a)
 			}
 			a->given |= O_IMAGE_PROP;
 			break;
+		case 'd':
+			if (given_twice(a, O_DESCRIPTION, "--description"))
+				return EXIT_USAGE;
+			a->description = optarg;
+			break;
+		case 'e':
+			a->enable = true;
+			a->given |= O_ENABLE;
+			break;
+		case 'E':
+			a->disable = true;
+			a->given |= O_DISABLE;
+			break;
+		case OPT_QUOTA + 0:
+		case OPT_QUOTA + 1:
+		case OPT_QUOTA + 2:
+		case OPT_QUOTA + 3:
+		case OPT_QUOTA + 4:
+		case OPT_QUOTA + 5:
+		case OPT_QUOTA + 6: {
+			int r = parse_quota(a, c - OPT_QUOTA, optarg);
+			if (r >= 0)
+				return r;
+			break;
+		}
 		case 'h': a->help = true; break;
 		case 'V': printf("hv %s\n", HV_VERSION); exit(EXIT_OK);
 		default: return usage_error("option", "'%s' is not known here", argv[optind - 1]);
@@ -423,14 +438,14 @@ parse_args(int argc, char **argv, struct args *a)
 
 /* ---- output ------------------------------------------------------------------------------- */
 
-static const char *
+const char *
 s_or(json_t *o, const char *k, const char *def)
 {
 	const char *v = json_string_value(json_object_get(o, k));
 	return v ? v : def;
 }
 
-static void
+void
 print_json(json_t *v)
 {
 	char *text = json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
@@ -441,7 +456,7 @@ print_json(json_t *v)
 }
 
 /* Field/Value table of an object; nested values printed as compact JSON. */
-static void
+void
 print_object(json_t *o)
 {
 	static const char *const hdr[] = {"Field", "Value"};
@@ -563,12 +578,6 @@ print_hosts(json_t *arr)
 
 /* ---- commands ----------------------------------------------------------------------------- */
 
-struct ctx {
-	struct args *a;
-	const char *endpoint;
-	struct hvc *c; /* opened by the first request, after the command line checked out */
-};
-
 static int64_t
 now_ms(void)
 {
@@ -578,7 +587,7 @@ now_ms(void)
 }
 
 /* One request; maps the outcome onto the exit codes and reports errors on stderr. */
-static int
+int
 call(struct ctx *x, const char *op, json_t *args, bool wait, json_t **ret)
 {
 	struct hv_error err = {0};
@@ -650,7 +659,7 @@ settle(struct ctx *x, const char *uuid, bool deleting, json_t **ret)
 	}
 }
 
-static int
+int
 need_args(struct args *a, int n, const char *what)
 {
 	if (a->argc - 2 != n) {
@@ -661,20 +670,38 @@ need_args(struct args *a, int n, const char *what)
 	return 0;
 }
 
-static int
-check_opts(struct args *a, unsigned allowed)
+int
+check_opts(struct args *a, unsigned long long allowed)
 {
-	unsigned extra = a->given & ~(allowed | O_GLOBAL);
+	unsigned long long extra = a->given & ~(allowed | O_GLOBAL);
 	if (extra) {
-		static const char *const names[] = {
-			"--api",         "--format",     "--timeout",        "--host",
-			"--flavor-spec", "--property",   "--image",          "--wait",
-			"--hard",        "--length",     "--name",           "--deleted",
-			"--key-file",    "--admin-pass", "--user-data",      "--config-drive",
-			"--type",        "--password",   "--image-property", "--project",
-			"--image-format"};
+		static const char *const names[] = {"--api",
+						    "--format",
+						    "--timeout",
+						    "--host",
+						    "--flavor-spec",
+						    "--property",
+						    "--image",
+						    "--wait",
+						    "--hard",
+						    "--length",
+						    "--name",
+						    "--deleted",
+						    "--key-file",
+						    "--admin-pass",
+						    "--user-data",
+						    "--config-drive",
+						    "--type",
+						    "--password",
+						    "--image-property",
+						    "--project",
+						    "--image-format",
+						    "--description",
+						    "--enable",
+						    "--disable",
+						    "--instances (or another quota)"};
 		for (unsigned i = 0; i < sizeof names / sizeof names[0]; i++)
-			if (extra & (1u << i)) {
+			if (extra & (1ULL << i)) {
 				fprintf(stderr,
 					"hv: %s: not an option of 'hv %s %s' (see hv %s --help)\n",
 					names[i], a->argv[0], a->argv[1], a->argv[0]);
@@ -1103,6 +1130,17 @@ cmd_server(struct ctx *x)
 	return usage_error("server", "'%s' is not a server command", verb);
 }
 
+static const struct noun {
+	const char *name;
+	const char *help;
+	int (*fn)(struct ctx *);
+} nouns[] = {
+	{"host", host_help, cmd_host},
+	{"server", server_help, cmd_server},
+	{"project", project_help, cmd_project},
+	{"quota", quota_help, cmd_quota},
+};
+
 int
 main(int argc, char **argv)
 {
@@ -1135,18 +1173,21 @@ main(int argc, char **argv)
 		memmove(pos, pos + 1, (size_t)npos * sizeof *pos);
 		a.argc = --npos;
 	}
-	const char *help = strcmp(pos[0], "host") == 0     ? host_help
-			   : strcmp(pos[0], "server") == 0 ? server_help
-							   : NULL;
-	if (!help) {
+	const struct noun *noun = NULL;
+	for (size_t i = 0; i < sizeof nouns / sizeof nouns[0]; i++)
+		if (strcmp(pos[0], nouns[i].name) == 0)
+			noun = &nouns[i];
+	if (!noun) {
 		if (a.help) {
 			fputs(main_help, stdout);
 			r = EXIT_OK;
 		} else {
-			r = usage_error("command", "'%s' is not host or server", pos[0]);
+			r = usage_error("command", "'%s' is not host, server, project or quota",
+					pos[0]);
 		}
 		goto out;
 	}
+	const char *help = noun->help;
 	if (a.help) {
 		fputs(help, stdout);
 		r = EXIT_OK;
@@ -1161,11 +1202,12 @@ main(int argc, char **argv)
 	char ep[512];
 	hvc_resolve_endpoint(a.api, ep, sizeof ep);
 	struct ctx x = {.a = &a, .endpoint = ep};
-	r = help == host_help ? cmd_host(&x) : cmd_server(&x);
+	r = noun->fn(&x);
 	hvc_free(x.c);
 out:
 	free(pos);
 	json_decref(a.props);
 	json_decref(a.image_props);
+	json_decref(a.quotas);
 	return r;
 }

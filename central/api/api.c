@@ -320,6 +320,69 @@ op_console_log(struct api *a, const struct api_client *cl, struct req *q, int64_
 		reply_err(a, cl, q->id, "internal", NULL, "out of memory", NULL);
 }
 
+static void
+op_project_create(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	struct hv_error err = {0};
+	json_t *p = NULL;
+	int r = svc_project_create(a->svc, q->args, now, &p, &err);
+	if (r < 0)
+		return reply_hv_err(a, cl, q->id, r, &err);
+	reply_ok(a, cl, q->id, p);
+}
+
+static void
+op_project_list(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	struct hv_error err = {0};
+	json_t *list = NULL;
+	int r = svc_project_list(a->svc, &list, &err);
+	if (r < 0)
+		return reply_hv_err(a, cl, q->id, r, &err);
+	reply_ok(a, cl, q->id, list);
+}
+
+/* project.show and quota.show: {project?} (default: the project created at first start) */
+static void
+op_project_read(struct api *a, const struct api_client *cl, struct req *q,
+		int (*fn)(struct svc *, const char *, json_t **, struct hv_error *))
+{
+	struct hv_error err = {0};
+	const char *project = NULL;
+	json_t *res = NULL;
+	int r;
+	if ((r = hj_str(q->args, "args", "project", HJ_OPTIONAL, 64, &project, &err)) < 0 ||
+	    (r = fn(a->svc, project, &res, &err)) < 0)
+		return reply_hv_err(a, cl, q->id, r, &err);
+	reply_ok(a, cl, q->id, res);
+}
+
+static void
+op_project_show(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	op_project_read(a, cl, q, svc_project_show);
+}
+
+static void
+op_quota_show(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	op_project_read(a, cl, q, svc_quota_show);
+}
+
+static void
+op_quota_set(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	struct hv_error err = {0};
+	const char *project = NULL;
+	json_t *quotas = NULL, *res = NULL;
+	int r;
+	if ((r = hj_str(q->args, "args", "project", HJ_OPTIONAL, 64, &project, &err)) < 0 ||
+	    (r = hj_obj(q->args, "args", "quotas", HJ_REQUIRED, &quotas, &err)) < 0 ||
+	    (r = svc_quota_set(a->svc, project, quotas, &res, &err)) < 0)
+		return reply_hv_err(a, cl, q->id, r, &err);
+	reply_ok(a, cl, q->id, res);
+}
+
 /* Each op with the args it reads: any other is refused before the op runs, naming it (an
  * ignored "type": "hard" would reboot softly). NULL: the args depend on the request
  * (create's and each action's), and the service layer checks them. */
@@ -329,6 +392,8 @@ static const char *const accept_args[] = {"key", "name", NULL};
 static const char *const list_args[] = {"host", "deleted", NULL};
 static const char *const server_args[] = {"server", NULL};
 static const char *const log_args[] = {"server", "length", NULL};
+static const char *const project_args[] = {"project", NULL};
+static const char *const quota_set_args[] = {"project", "quotas", NULL};
 
 static const struct {
 	const char *name;
@@ -344,6 +409,11 @@ static const struct {
 	{"server.action", op_server_action, NULL},
 	{"server.console_log", op_console_log, log_args},
 	{"server.console", op_console, NULL},
+	{"project.create", op_project_create, NULL},
+	{"project.list", op_project_list, no_args},
+	{"project.show", op_project_show, project_args},
+	{"quota.show", op_quota_show, project_args},
+	{"quota.set", op_quota_set, quota_set_args},
 };
 
 static const char *const request_fields[] = {"id", "op", "args", "wait", "timeout_ms", NULL};

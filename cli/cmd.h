@@ -1,0 +1,92 @@
+/* cmd.h - what hv's command files share: the parsed command line, the exit codes, one
+ * request to hvcentral with its errors reported, and the printers for people and scripts.
+ * hv.c parses and dispatches; each noun lives in cli/cmd_<noun>.c. Never prints a secret. */
+#ifndef HV_CMD_H
+#define HV_CMD_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include <hvagent/error.h>
+
+enum exit_code {
+	EXIT_OK = 0,
+	EXIT_SERVER = 1, /* hvcentral (or the agent behind it) reported an error */
+	EXIT_USAGE = 2,
+	EXIT_UNREACHABLE = 3,
+	EXIT_TIMEOUT = 4, /* --wait ran out before the server reached a final state */
+};
+
+/* Options; each command says which it accepts. */
+enum opt {
+	O_API = 1ULL << 0,
+	O_FORMAT = 1ULL << 1,
+	O_TIMEOUT = 1ULL << 2,
+	O_HOST = 1ULL << 3,
+	O_FLAVOR = 1ULL << 4,
+	O_PROPERTY = 1ULL << 5,
+	O_IMAGE = 1ULL << 6,
+	O_WAIT = 1ULL << 7,
+	O_HARD = 1ULL << 8,
+	O_LENGTH = 1ULL << 9,
+	O_NAME = 1ULL << 10,
+	O_DELETED = 1ULL << 11,
+	O_KEY_FILE = 1ULL << 12,
+	O_ADMIN_PASS = 1ULL << 13,
+	O_USER_DATA = 1ULL << 14,
+	O_CONFIG_DRIVE = 1ULL << 15,
+	O_TYPE = 1ULL << 16,
+	O_PASSWORD = 1ULL << 17,
+	O_IMAGE_PROP = 1ULL << 18,
+	O_PROJECT = 1ULL << 19,
+	O_IMAGE_FORMAT = 1ULL << 20,
+	O_DESCRIPTION = 1ULL << 21,
+	O_ENABLE = 1ULL << 22,
+	O_DISABLE = 1ULL << 23,
+	O_QUOTA = 1ULL << 24, /* any of the quota limits (hv quota set) */
+};
+#define O_GLOBAL (O_API | O_FORMAT | O_TIMEOUT)
+
+struct args {
+	unsigned long long given;
+	const char *api, *host, *flavor, *image, *name;
+	const char *key_file, *admin_pass, *user_data, *type, *password, *project, *image_format;
+	const char *description;
+	json_t *props, *image_props;
+	json_t *quotas; /* hv quota set: {resource: limit} */
+	bool json, wait, hard, deleted, config_drive, enable, disable;
+	long length;
+	long timeout_s;
+	bool help;
+	int argc;
+	char **argv; /* positional */
+};
+
+struct ctx {
+	struct args *a;
+	const char *endpoint;
+	struct hvc *c; /* opened by the first request, after the command line checked out */
+};
+
+/* Prints "hv: FIELD: message (see hv --help)" on stderr; returns EXIT_USAGE. */
+int __attribute__((format(printf, 2, 3))) usage_error(const char *field, const char *fmt, ...);
+void print_error(const struct hv_error *err, const char *code);
+/* A string member of o, or def. */
+const char *s_or(json_t *o, const char *k, const char *def);
+void print_json(json_t *v);
+/* A Field/Value table of o; nested values as compact JSON. */
+void print_object(json_t *o);
+/* One request (args borrowed, may be NULL); the exit code, errors reported on stderr.
+ * *ret (when given) gets the result on success. */
+int call(struct ctx *x, const char *op, json_t *args, bool wait, json_t **ret);
+/* -1 (after saying what was expected) unless the command has n positional words. */
+int need_args(struct args *a, int n, const char *what);
+/* -1 (naming it) when an option the command does not take was given. */
+int check_opts(struct args *a, unsigned long long allowed);
+
+/* The nouns of cmd_<noun>.c: each runs a->argv[1] (its verb); its help is hv NOUN --help. */
+extern const char project_help[], quota_help[];
+int cmd_project(struct ctx *x);
+int cmd_quota(struct ctx *x);
+
+#endif
