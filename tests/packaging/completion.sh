@@ -41,7 +41,9 @@ expect() {
 	rm -f "${TMPDIR:-/tmp}/hv-comp-err.$$"
 }
 expect 'server' hv ser
-expect 'host server' hv ''
+expect 'host project quota server' hv ''
+expect 'set show' hv quota ''
+expect '--api --cores --floating-ips --format --help --instances --key-pairs --ram --security-group-rules --security-groups --timeout --version' hv quota set demo --
 expect 'accept list show' hv host ''
 expect 'console console-log create delete list pause reboot rebuild rescue resize resize-confirm resize-revert resume set-password show snapshot start stop suspend unpause unrescue' hv server ''
 expect 'reboot rebuild rescue resize resize-confirm resize-revert resume' hv server re
