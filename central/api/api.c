@@ -383,6 +383,79 @@ op_quota_set(struct api *a, const struct api_client *cl, struct req *q, int64_t 
 	reply_ok(a, cl, q->id, res);
 }
 
+static void
+op_flavor_create(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	struct hv_error err = {0};
+	json_t *f = NULL;
+	int r = svc_flavor_create(a->svc, q->args, now, &f, &err);
+	if (r < 0)
+		return reply_hv_err(a, cl, q->id, r, &err);
+	reply_ok(a, cl, q->id, f);
+}
+
+static void
+op_flavor_list(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	struct hv_error err = {0};
+	const char *which = NULL;
+	json_t *list = NULL;
+	int r;
+	if ((r = hj_enum(q->args, "args", "which", HJ_OPTIONAL, "public|private|all", &which,
+			 &err)) < 0 ||
+	    (r = svc_flavor_list(a->svc, which, &list, &err)) < 0)
+		return reply_hv_err(a, cl, q->id, r, &err);
+	reply_ok(a, cl, q->id, list);
+}
+
+static void
+op_flavor_show(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	struct hv_error err = {0};
+	const char *flavor;
+	json_t *f = NULL;
+	int r;
+	if ((r = hj_str(q->args, "args", "flavor", HJ_REQUIRED, 255, &flavor, &err)) < 0 ||
+	    (r = svc_flavor_show(a->svc, flavor, &f, &err)) < 0)
+		return reply_hv_err(a, cl, q->id, r, &err);
+	reply_ok(a, cl, q->id, f);
+}
+
+static void
+op_flavor_delete(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	struct hv_error err = {0};
+	const char *flavor;
+	int r;
+	if ((r = hj_str(q->args, "args", "flavor", HJ_REQUIRED, 255, &flavor, &err)) < 0 ||
+	    (r = svc_flavor_delete(a->svc, flavor, &err)) < 0)
+		return reply_hv_err(a, cl, q->id, r, &err);
+	reply_ok(a, cl, q->id, json_object());
+}
+
+static void
+op_flavor_update(struct api *a, const struct api_client *cl, struct req *q, bool set)
+{
+	struct hv_error err = {0};
+	json_t *f = NULL;
+	int r = svc_flavor_update(a->svc, q->args, set, &f, &err);
+	if (r < 0)
+		return reply_hv_err(a, cl, q->id, r, &err);
+	reply_ok(a, cl, q->id, f);
+}
+
+static void
+op_flavor_set(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	op_flavor_update(a, cl, q, true);
+}
+
+static void
+op_flavor_unset(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	op_flavor_update(a, cl, q, false);
+}
+
 /* Each op with the args it reads: any other is refused before the op runs, naming it (an
  * ignored "type": "hard" would reboot softly). NULL: the args depend on the request
  * (create's and each action's), and the service layer checks them. */
@@ -394,6 +467,8 @@ static const char *const server_args[] = {"server", NULL};
 static const char *const log_args[] = {"server", "length", NULL};
 static const char *const project_args[] = {"project", NULL};
 static const char *const quota_set_args[] = {"project", "quotas", NULL};
+static const char *const flavor_args[] = {"flavor", NULL};
+static const char *const flavor_list_args[] = {"which", NULL};
 
 static const struct {
 	const char *name;
@@ -414,6 +489,12 @@ static const struct {
 	{"project.show", op_project_show, project_args},
 	{"quota.show", op_quota_show, project_args},
 	{"quota.set", op_quota_set, quota_set_args},
+	{"flavor.create", op_flavor_create, NULL},
+	{"flavor.list", op_flavor_list, flavor_list_args},
+	{"flavor.show", op_flavor_show, flavor_args},
+	{"flavor.delete", op_flavor_delete, flavor_args},
+	{"flavor.set", op_flavor_set, NULL},
+	{"flavor.unset", op_flavor_unset, NULL},
 };
 
 static const char *const request_fields[] = {"id", "op", "args", "wait", "timeout_ms", NULL};

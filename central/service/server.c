@@ -80,23 +80,31 @@ check_host_up(struct svc *sv, const char *host, int64_t now, struct hv_error *er
 	return 0;
 }
 
+int
+svc_sizes_from(json_t *o, const char *where, struct svc_sizes *z, struct hv_error *err)
+{
+	int r;
+	if ((r = hj_int(o, where, "vcpus", HJ_REQUIRED, 1, 1024, &z->vcpus, err)) < 0 ||
+	    (r = hj_int(o, where, "ram", HJ_REQUIRED, 1, 16777216, &z->ram, err)) < 0 ||
+	    (r = hj_int(o, where, "disk", HJ_REQUIRED, 0, 65536, &z->disk, err)) < 0 ||
+	    (r = hj_int(o, where, "ephemeral", HJ_OPTIONAL, 0, 65536, &z->ephemeral, err)) < 0 ||
+	    (r = hj_int(o, where, "swap", HJ_OPTIONAL, 0, 1048576, &z->swap, err)) < 0)
+		return r;
+	return 0;
+}
+
 /* The protocol flavor (§6.4) from the API's args.flavor {vcpus, ram, disk, ephemeral?,
  * swap?} and args.properties (its extra specs). */
 static int
 flavor_from_args(json_t *args, json_t **ret, struct hv_error *err)
 {
 	json_t *flavor, *props = NULL;
-	int64_t vcpus, ram, disk, eph = 0, swap = 0;
+	struct svc_sizes z = {0};
 	int r;
 	static const char *const known[] = {"vcpus", "ram", "disk", "ephemeral", "swap", NULL};
 	if ((r = hj_obj(args, "args", "flavor", HJ_REQUIRED, &flavor, err)) < 0 ||
 	    (r = hj_known_keys(flavor, "args.flavor", known, err)) < 0 ||
-	    (r = hj_int(flavor, "args.flavor", "vcpus", HJ_REQUIRED, 1, 1024, &vcpus, err)) < 0 ||
-	    (r = hj_int(flavor, "args.flavor", "ram", HJ_REQUIRED, 1, 16777216, &ram, err)) < 0 ||
-	    (r = hj_int(flavor, "args.flavor", "disk", HJ_REQUIRED, 0, 65536, &disk, err)) < 0 ||
-	    (r = hj_int(flavor, "args.flavor", "ephemeral", HJ_OPTIONAL, 0, 65536, &eph, err)) <
-		    0 ||
-	    (r = hj_int(flavor, "args.flavor", "swap", HJ_OPTIONAL, 0, 1048576, &swap, err)) < 0 ||
+	    (r = svc_sizes_from(flavor, "args.flavor", &z, err)) < 0 ||
 	    (r = hj_obj(args, "args", "properties", HJ_OPTIONAL, &props, err)) < 0)
 		return r;
 	struct hv_kv *kv = NULL;
@@ -106,12 +114,13 @@ flavor_from_args(json_t *args, json_t **ret, struct hv_error *err)
 		return r;
 	free(kv);
 	char fname[64];
-	snprintf(fname, sizeof fname, "custom-%lld-%lld-%lld", (long long)vcpus, (long long)ram,
-		 (long long)disk);
+	snprintf(fname, sizeof fname, "custom-%lld-%lld-%lld", (long long)z.vcpus, (long long)z.ram,
+		 (long long)z.disk);
 	*ret = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:o}", "name", fname, "vcpus",
-			 (json_int_t)vcpus, "ram_mb", (json_int_t)ram, "root_gb", (json_int_t)disk,
-			 "ephemeral_gb", (json_int_t)eph, "swap_mb", (json_int_t)swap,
-			 "extra_specs", props ? json_incref(props) : json_object());
+			 (json_int_t)z.vcpus, "ram_mb", (json_int_t)z.ram, "root_gb",
+			 (json_int_t)z.disk, "ephemeral_gb", (json_int_t)z.ephemeral, "swap_mb",
+			 (json_int_t)z.swap, "extra_specs",
+			 props ? json_incref(props) : json_object());
 	return *ret ? 0 : hv_error_set(err, -ENOMEM, "", "out of memory");
 }
 

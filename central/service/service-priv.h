@@ -30,6 +30,20 @@ struct svc_quota_ask {
 int svc_quota_check(struct svc *sv, const char *project_id, const struct svc_quota_ask *ask,
 		    struct hv_error *err);
 
+/* A flavor's sizes: vcpus 1-1024, ram MiB 1-16777216, disk GiB 0-65536, ephemeral GiB
+ * 0-65536, swap MiB 0-1048576, as an inline flavor (args.flavor) and a catalog flavor take
+ * them; read from obj at `where`, errors naming where.key. */
+struct svc_sizes {
+	int64_t vcpus, ram, disk, ephemeral, swap;
+};
+int svc_sizes_from(json_t *obj, const char *where, struct svc_sizes *ret, struct hv_error *err);
+
+/* The protocol flavor (docs/protocol.md section 6.4) of the catalog flavor `flavor` (name
+ * or id) for a server of project_id: a private flavor the project may not use is -ENOENT,
+ * as nova hides it. */
+int svc_flavor_for(struct svc *sv, const char *flavor, const char *project_id, json_t **ret,
+		   struct hv_error *err);
+
 /* A string member of a stored record, or def when absent or not a string. */
 static inline const char *
 field_or(const json_t *o, const char *key, const char *def)

@@ -76,6 +76,21 @@ int svc_quota_show(struct svc *sv, const char *project, json_t **ret, struct hv_
 int svc_quota_set(struct svc *sv, const char *project, json_t *quotas, json_t **ret,
 		  struct hv_error *err);
 
+/* ---- flavors (flavor.c) ------------------------------------------------------------------ */
+/* args: {name, id? (default a new UUID), vcpus, ram, disk, ephemeral?, swap?, is_public?,
+ * description?, extra_specs?{}, project? (a private flavor's first allowed project)}.
+ * The answer is svc_flavor_show's. */
+int
+svc_flavor_create(struct svc *sv, json_t *args, int64_t now_ms, json_t **ret, struct hv_error *err);
+/* which: "public" (default when NULL), "private" or "all". */
+int svc_flavor_list(struct svc *sv, const char *which, json_t **ret, struct hv_error *err);
+/* By id or name, with access_project_ids (null for a public flavor). -ENOENT. */
+int svc_flavor_show(struct svc *sv, const char *flavor, json_t **ret, struct hv_error *err);
+int svc_flavor_delete(struct svc *sv, const char *flavor, struct hv_error *err);
+/* set: args {flavor, extra_specs?{} merged in, description?, project? allowed};
+ * unset: args {flavor, extra_specs?[keys] removed, project? no longer allowed}. */
+int svc_flavor_update(struct svc *sv, json_t *args, bool set, json_t **ret, struct hv_error *err);
+
 /* ---- hosts -------------------------------------------------------------------------- */
 /* Every known host with its liveness, allowed hosts that never connected, and pending keys
  * as {"state": "pending"} rows. */

@@ -58,6 +58,21 @@ static const char *const migrations[] = {
 	" hard_limit INTEGER NOT NULL, PRIMARY KEY(project_id, resource));"
 	"ALTER TABLE instances ADD COLUMN project_id TEXT NOT NULL DEFAULT '';"
 	"CREATE INDEX instances_project ON instances(project_id, vm_state);",
+	/* 2 -> 3: flavors, with the guide's defaults under nova's historical ids, and the
+	 * projects that may use a private flavor */
+	"CREATE TABLE flavors("
+	" id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, vcpus INTEGER NOT NULL,"
+	" ram INTEGER NOT NULL, disk INTEGER NOT NULL, ephemeral INTEGER NOT NULL DEFAULT 0,"
+	" swap INTEGER NOT NULL DEFAULT 0, is_public INTEGER NOT NULL DEFAULT 1,"
+	" description TEXT NOT NULL DEFAULT '', extra_specs TEXT NOT NULL DEFAULT '{}',"
+	" created_ms INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE flavor_access("
+	" flavor_id TEXT NOT NULL REFERENCES flavors(id) ON DELETE CASCADE,"
+	" project_id TEXT NOT NULL, PRIMARY KEY(flavor_id, project_id));"
+	"INSERT INTO flavors(id, name, vcpus, ram, disk) VALUES"
+	" ('1', 'm1.tiny', 1, 512, 1), ('2', 'm1.small', 1, 2048, 20),"
+	" ('3', 'm1.medium', 2, 4096, 40), ('4', 'm1.large', 4, 8192, 80),"
+	" ('5', 'm1.xlarge', 8, 16384, 160);",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 

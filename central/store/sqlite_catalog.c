@@ -126,3 +126,182 @@ store_project_usage(struct store *s, const char *project_id, json_t **ret, struc
 	sqlite3_reset(st);
 	return 0;
 }
+
+/* ---- flavors ------------------------------------------------------------------------------ */
+
+static const char sql_flavor_insert[] =
+	"INSERT INTO flavors(id, name, vcpus, ram, disk, ephemeral, swap, is_public, description,"
+	" extra_specs, created_ms) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)";
+static const char sql_flavor_by_id[] =
+	"SELECT id, name, vcpus, ram, disk, ephemeral, swap, is_public, description, extra_specs,"
+	" created_ms FROM flavors WHERE id = ?1";
+static const char sql_flavor_by_name[] =
+	"SELECT id, name, vcpus, ram, disk, ephemeral, swap, is_public, description, extra_specs,"
+	" created_ms FROM flavors WHERE name = ?1";
+static const char sql_flavor_list[] =
+	"SELECT id, name, vcpus, ram, disk, ephemeral, swap, is_public, description, extra_specs,"
+	" created_ms FROM flavors WHERE ?1 < 0 OR is_public = ?1 ORDER BY name";
+
+static int64_t
+jint(json_t *o, const char *k)
+{
+	return json_integer_value(json_object_get(o, k));
+}
+
+int
+store_flavor_insert(struct store *s, json_t *f, int64_t now_ms, struct hv_error *err)
+{
+	sqlite3_stmt *st = sq_stmt(s, sql_flavor_insert, err);
+	if (!st)
+		return err ? err->code : -EIO;
+	const char *id = json_string_value(json_object_get(f, "id"));
+	const char *name = json_string_value(json_object_get(f, "name"));
+	const char *desc = json_string_value(json_object_get(f, "description"));
+	json_t *specs = json_object_get(f, "extra_specs");
+	char *text = json_dumps(json_is_object(specs) ? specs : json_object(), JSON_COMPACT);
+	if (!text)
+		return hv_error_set(err, -ENOMEM, "", "out of memory");
+	sq_bind_text(st, 1, id);
+	sq_bind_text(st, 2, name);
+	sqlite3_bind_int64(st, 3, jint(f, "vcpus"));
+	sqlite3_bind_int64(st, 4, jint(f, "ram"));
+	sqlite3_bind_int64(st, 5, jint(f, "disk"));
+	sqlite3_bind_int64(st, 6, jint(f, "ephemeral"));
+	sqlite3_bind_int64(st, 7, jint(f, "swap"));
+	sqlite3_bind_int(st, 8, !json_is_false(json_object_get(f, "is_public")));
+	sq_bind_text(st, 9, desc ? desc : "");
+	sq_bind_text(st, 10, text);
+	sqlite3_bind_int64(st, 11, now_ms);
+	free(text);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_CONSTRAINT)
+		return rc == SQLITE_DONE ? 0 : sq_error(s, rc, "flavor insert", err);
+	sqlite3_stmt *q;
+	bool id_taken = sq_row_by_key(s, sql_flavor_by_id, id, "flavor get", &q, NULL) == 0;
+	if (id_taken)
+		sqlite3_reset(q);
+	return id_taken ? hv_error_set(err, -EEXIST, "id", "a flavor with id '%s' already exists",
+				       id)
+			: hv_error_set(err, -EEXIST, "name", "a flavor named '%s' already exists",
+				       name);
+}
+
+static json_t *
+flavor_row(sqlite3_stmt *st)
+{
+	return json_pack(
+		"{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:b, s:s, s:o, s:I}", "id", sq_col_text(st, 0),
+		"name", sq_col_text(st, 1), "vcpus", (json_int_t)sqlite3_column_int64(st, 2), "ram",
+		(json_int_t)sqlite3_column_int64(st, 3), "disk",
+		(json_int_t)sqlite3_column_int64(st, 4), "ephemeral",
+		(json_int_t)sqlite3_column_int64(st, 5), "swap",
+		(json_int_t)sqlite3_column_int64(st, 6), "is_public", sqlite3_column_int(st, 7),
+		"description", sq_col_text(st, 8), "extra_specs", sq_col_json(st, 9), "created_ms",
+		(json_int_t)sqlite3_column_int64(st, 10));
+}
+
+int
+store_flavor_get(struct store *s, const char *id_or_name, json_t **ret, struct hv_error *err)
+{
+	sqlite3_stmt *st;
+	int r = sq_row_by_key(s, sql_flavor_by_id, id_or_name, "flavor get", &st, err);
+	if (r == -ENOENT)
+		r = sq_row_by_key(s, sql_flavor_by_name, id_or_name, "flavor get", &st, err);
+	if (r < 0)
+		return r;
+	*ret = flavor_row(st);
+	sqlite3_reset(st);
+	return 0;
+}
+
+int
+store_flavor_list(struct store *s, int is_public, json_t **ret, struct hv_error *err)
+{
+	sqlite3_stmt *st = sq_stmt(s, sql_flavor_list, err);
+	if (!st)
+		return err ? err->code : -EIO;
+	sqlite3_bind_int(st, 1, is_public);
+	return sq_collect(s, st, flavor_row, ret, "flavor list", err);
+}
+
+static const char sql_flavor_delete[] = "DELETE FROM flavors WHERE id = ?1";
+static const char sql_flavor_access_clear[] = "DELETE FROM flavor_access WHERE flavor_id = ?1";
+
+int
+store_flavor_delete(struct store *s, const char *id, struct hv_error *err)
+{
+	sqlite3_stmt *st = sq_stmt(s, sql_flavor_delete, err);
+	if (!st)
+		return err ? err->code : -EIO;
+	sq_bind_text(st, 1, id);
+	int r = sq_step_done(s, st, "flavor delete", err);
+	if (r < 0)
+		return r;
+	if (sqlite3_changes(s->db) == 0)
+		return hv_error_set(err, -ENOENT, "flavor", "no flavor with id '%s'", id);
+	if (!(st = sq_stmt(s, sql_flavor_access_clear, err)))
+		return err ? err->code : -EIO;
+	sq_bind_text(st, 1, id);
+	return sq_step_done(s, st, "flavor access clear", err);
+}
+
+static const char sql_flavor_update[] =
+	"UPDATE flavors SET extra_specs = ?2, description = coalesce(?3, description)"
+	" WHERE id = ?1";
+
+int
+store_flavor_update(struct store *s, const char *id, json_t *extra_specs, const char *description,
+		    struct hv_error *err)
+{
+	sqlite3_stmt *st = sq_stmt(s, sql_flavor_update, err);
+	if (!st)
+		return err ? err->code : -EIO;
+	char *text = json_dumps(extra_specs, JSON_COMPACT);
+	if (!text)
+		return hv_error_set(err, -ENOMEM, "", "out of memory");
+	sq_bind_text(st, 1, id);
+	sq_bind_text(st, 2, text);
+	sq_bind_text(st, 3, description);
+	free(text);
+	int r = sq_step_done(s, st, "flavor update", err);
+	if (r == 0 && sqlite3_changes(s->db) == 0)
+		return hv_error_set(err, -ENOENT, "flavor", "no flavor with id '%s'", id);
+	return r;
+}
+
+static const char sql_flavor_access_list[] =
+	"SELECT project_id FROM flavor_access WHERE flavor_id = ?1 ORDER BY project_id";
+
+static json_t *
+text_row(sqlite3_stmt *st)
+{
+	return json_string(sq_col_text(st, 0));
+}
+
+int
+store_flavor_access_list(struct store *s, const char *id, json_t **ret, struct hv_error *err)
+{
+	sqlite3_stmt *st = sq_stmt(s, sql_flavor_access_list, err);
+	if (!st)
+		return err ? err->code : -EIO;
+	sq_bind_text(st, 1, id);
+	return sq_collect(s, st, text_row, ret, "flavor access list", err);
+}
+
+static const char sql_flavor_access_add[] =
+	"INSERT OR IGNORE INTO flavor_access(flavor_id, project_id) VALUES (?1, ?2)";
+static const char sql_flavor_access_rm[] =
+	"DELETE FROM flavor_access WHERE flavor_id = ?1 AND project_id = ?2";
+
+int
+store_flavor_access_set(struct store *s, const char *id, const char *project_id, bool add,
+			struct hv_error *err)
+{
+	sqlite3_stmt *st = sq_stmt(s, add ? sql_flavor_access_add : sql_flavor_access_rm, err);
+	if (!st)
+		return err ? err->code : -EIO;
+	sq_bind_text(st, 1, id);
+	sq_bind_text(st, 2, project_id);
+	return sq_step_done(s, st, "flavor access", err);
+}

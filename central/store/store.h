@@ -117,6 +117,25 @@ int store_quota_set(struct store *s, const char *project_id, const char *resourc
 int
 store_project_usage(struct store *s, const char *project_id, json_t **ret, struct hv_error *err);
 
+/* ---- flavors (sqlite_catalog.c) --------------------------------------------------------- */
+/* flavor: {id, name, vcpus, ram, disk, ephemeral, swap, is_public, description,
+ * extra_specs{}}; -EEXIST (field "id" or "name") when either is taken. */
+int store_flavor_insert(struct store *s, json_t *flavor, int64_t now_ms, struct hv_error *err);
+/* By id, else by name: the record above plus created_ms. -ENOENT, err untouched. */
+int store_flavor_get(struct store *s, const char *id_or_name, json_t **ret, struct hv_error *err);
+/* Every flavor by name; is_public -1 all, 0 private only, 1 public only. */
+int store_flavor_list(struct store *s, int is_public, json_t **ret, struct hv_error *err);
+/* Deletes the flavor and its access list (servers keep their copy). -ENOENT. */
+int store_flavor_delete(struct store *s, const char *id, struct hv_error *err);
+/* Replaces the flavor's extra specs (borrowed) and, when not NULL, its description. */
+int store_flavor_update(struct store *s, const char *id, json_t *extra_specs,
+			const char *description, struct hv_error *err);
+/* The projects allowed a private flavor, as an array of ids. */
+int store_flavor_access_list(struct store *s, const char *id, json_t **ret, struct hv_error *err);
+/* add true: allow project_id (again is no change); false: remove it. */
+int store_flavor_access_set(struct store *s, const char *id, const char *project_id, bool add,
+			    struct hv_error *err);
+
 /* ---- command journal ------------------------------------------------------------------ */
 enum store_cmd_state {
 	STORE_CMD_QUEUED, /* not yet sent, or to be sent again */
