@@ -18,33 +18,41 @@ enum exit_code {
 };
 
 /* Options; each command says which it accepts. */
-enum opt {
-	O_API = 1ULL << 0,
-	O_FORMAT = 1ULL << 1,
-	O_TIMEOUT = 1ULL << 2,
-	O_HOST = 1ULL << 3,
-	O_FLAVOR = 1ULL << 4,
-	O_PROPERTY = 1ULL << 5,
-	O_IMAGE = 1ULL << 6,
-	O_WAIT = 1ULL << 7,
-	O_HARD = 1ULL << 8,
-	O_LENGTH = 1ULL << 9,
-	O_NAME = 1ULL << 10,
-	O_DELETED = 1ULL << 11,
-	O_KEY_FILE = 1ULL << 12,
-	O_ADMIN_PASS = 1ULL << 13,
-	O_USER_DATA = 1ULL << 14,
-	O_CONFIG_DRIVE = 1ULL << 15,
-	O_TYPE = 1ULL << 16,
-	O_PASSWORD = 1ULL << 17,
-	O_IMAGE_PROP = 1ULL << 18,
-	O_PROJECT = 1ULL << 19,
-	O_IMAGE_FORMAT = 1ULL << 20,
-	O_DESCRIPTION = 1ULL << 21,
-	O_ENABLE = 1ULL << 22,
-	O_DISABLE = 1ULL << 23,
-	O_QUOTA = 1ULL << 24, /* any of the quota limits (hv quota set) */
-};
+#define O_API (1ULL << 0)
+#define O_FORMAT (1ULL << 1)
+#define O_TIMEOUT (1ULL << 2)
+#define O_HOST (1ULL << 3)
+#define O_FLAVOR (1ULL << 4)
+#define O_PROPERTY (1ULL << 5)
+#define O_IMAGE (1ULL << 6)
+#define O_WAIT (1ULL << 7)
+#define O_HARD (1ULL << 8)
+#define O_LENGTH (1ULL << 9)
+#define O_NAME (1ULL << 10)
+#define O_DELETED (1ULL << 11)
+#define O_KEY_FILE (1ULL << 12)
+#define O_ADMIN_PASS (1ULL << 13)
+#define O_USER_DATA (1ULL << 14)
+#define O_CONFIG_DRIVE (1ULL << 15)
+#define O_TYPE (1ULL << 16)
+#define O_PASSWORD (1ULL << 17)
+#define O_IMAGE_PROP (1ULL << 18)
+#define O_PROJECT (1ULL << 19)
+#define O_IMAGE_FORMAT (1ULL << 20)
+#define O_DESCRIPTION (1ULL << 21)
+#define O_ENABLE (1ULL << 22)
+#define O_DISABLE (1ULL << 23)
+#define O_QUOTA (1ULL << 24) /* any of the quota limits but --ram (hv quota set) */
+#define O_RAM (1ULL << 25)
+#define O_VCPUS (1ULL << 26)
+#define O_DISK (1ULL << 27)
+#define O_EPHEMERAL (1ULL << 28)
+#define O_SWAP (1ULL << 29)
+#define O_ID (1ULL << 30)
+#define O_PUBLIC (1ULL << 31)
+#define O_PRIVATE (1ULL << 32)
+#define O_ALL (1ULL << 33)
+#define O_PROP_KEY (1ULL << 34) /* --property KEY without =VALUE */
 #define O_GLOBAL (O_API | O_FORMAT | O_TIMEOUT)
 
 struct args {
@@ -53,8 +61,10 @@ struct args {
 	const char *key_file, *admin_pass, *user_data, *type, *password, *project, *image_format;
 	const char *description;
 	json_t *props, *image_props;
-	json_t *quotas; /* hv quota set: {resource: limit} */
-	bool json, wait, hard, deleted, config_drive, enable, disable;
+	const char *id;
+	json_t *nums;      /* the integer options by JSON name: {"ram": 512, "instances": 20} */
+	json_t *prop_keys; /* --property KEY without a value: [KEY...] */
+	bool json, wait, hard, deleted, config_drive, enable, disable, is_public, is_private, all;
 	long length;
 	long timeout_s;
 	bool help;
@@ -76,6 +86,9 @@ const char *s_or(json_t *o, const char *k, const char *def);
 void print_json(json_t *v);
 /* A Field/Value table of o; nested values as compact JSON. */
 void print_object(json_t *o);
+/* When r is EXIT_OK, prints res as JSON (-f json) or a Field/Value table; releases res and
+ * returns r. */
+int print_result(struct args *a, int r, json_t *res);
 /* One request (args borrowed, may be NULL); the exit code, errors reported on stderr.
  * *ret (when given) gets the result on success. */
 int call(struct ctx *x, const char *op, json_t *args, bool wait, json_t **ret);
@@ -85,8 +98,9 @@ int need_args(struct args *a, int n, const char *what);
 int check_opts(struct args *a, unsigned long long allowed);
 
 /* The nouns of cmd_<noun>.c: each runs a->argv[1] (its verb); its help is hv NOUN --help. */
-extern const char project_help[], quota_help[];
+extern const char project_help[], quota_help[], flavor_help[];
 int cmd_project(struct ctx *x);
 int cmd_quota(struct ctx *x);
+int cmd_flavor(struct ctx *x);
 
 #endif

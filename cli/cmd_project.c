@@ -56,16 +56,6 @@ print_projects(json_t *arr)
 	tbl_free(t);
 }
 
-/* Prints a result as JSON or as a Field/Value table, and releases it. */
-static int
-show(struct args *a, int r, json_t *res)
-{
-	if (r == EXIT_OK)
-		a->json ? print_json(res) : print_object(res);
-	json_decref(res);
-	return r;
-}
-
 int
 cmd_project(struct ctx *x)
 {
@@ -89,7 +79,7 @@ cmd_project(struct ctx *x)
 		q = json_pack("{s:s}", "project", a->argv[2]);
 		r = call(x, "project.show", q, false, &res);
 		json_decref(q);
-		return show(a, r, res);
+		return print_result(a, r, res);
 	}
 	if (strcmp(verb, "create") == 0) {
 		if (check_opts(a, O_DESCRIPTION | O_ENABLE | O_DISABLE) < 0 ||
@@ -102,7 +92,7 @@ cmd_project(struct ctx *x)
 			json_object_set_new(q, "description", json_string(a->description));
 		r = call(x, "project.create", q, false, &res);
 		json_decref(q);
-		return show(a, r, res);
+		return print_result(a, r, res);
 	}
 	return usage_error("project", "'%s' is not list, show or create", verb);
 }
@@ -118,22 +108,22 @@ cmd_quota(struct ctx *x)
 
 	if (!set && strcmp(verb, "show") != 0)
 		return usage_error("quota", "'%s' is not show or set", verb);
-	if (check_opts(a, set ? O_QUOTA : 0) < 0)
+	if (check_opts(a, set ? O_QUOTA | O_RAM : 0) < 0)
 		return EXIT_USAGE;
 	if (a->argc > 3) {
 		fprintf(stderr, "hv: quota %s: expected at most PROJECT (see hv quota --help)\n",
 			verb);
 		return EXIT_USAGE;
 	}
-	if (set && json_object_size(a->quotas) == 0)
+	if (set && json_object_size(a->nums) == 0)
 		return usage_error("quota set", "%s",
 				   "give at least one limit (--instances N, ...)");
 	q = json_object();
 	if (a->argc == 3)
 		json_object_set_new(q, "project", json_string(a->argv[2]));
 	if (set)
-		json_object_set(q, "quotas", a->quotas);
+		json_object_set(q, "quotas", a->nums);
 	r = call(x, set ? "quota.set" : "quota.show", q, false, &res);
 	json_decref(q);
-	return show(a, r, res);
+	return print_result(a, r, res);
 }

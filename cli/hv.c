@@ -37,6 +37,8 @@ static const char main_help[] =
 	"  server console-log SERVER [--length N]\n"
 	"  project list|show|create       projects: the owners of servers and of quotas\n"
 	"  quota show|set [PROJECT]       a project's limits and what it uses\n"
+	"  flavor list|show|create|delete|set|unset\n"
+	"                                 the sizes servers are created with\n"
 	"\n"
 	"Options (anywhere on the line):\n"
 	"  --api ENDPOINT   hvcentral's API socket (default: $HV_API, else\n"
@@ -214,34 +216,46 @@ check_utf8(int argc, char **argv)
 	return -1;
 }
 
-/* getopt codes of the quota limits, in the order of quota_names */
-#define OPT_QUOTA 1000
-static const char *const quota_names[] = {"instances",    "cores",           "ram",
-					  "floating_ips", "security_groups", "security_group_rules",
-					  "key_pairs"};
+/* Options with an integer value, each stored in args.nums under its JSON name; getopt
+ * codes OPT_NUM + index. -1 means unlimited for a quota; hvcentral checks each range. */
+#define OPT_NUM 1000
+static const struct {
+	const char *opt, *key;
+	unsigned long long bit;
+} num_opts[] = {
+	{"instances", "instances", O_QUOTA},
+	{"cores", "cores", O_QUOTA},
+	{"ram", "ram", O_RAM},
+	{"floating-ips", "floating_ips", O_QUOTA},
+	{"security-groups", "security_groups", O_QUOTA},
+	{"security-group-rules", "security_group_rules", O_QUOTA},
+	{"key-pairs", "key_pairs", O_QUOTA},
+	{"vcpus", "vcpus", O_VCPUS},
+	{"disk", "disk", O_DISK},
+	{"ephemeral", "ephemeral", O_EPHEMERAL},
+	{"swap", "swap", O_SWAP},
+};
+#define N_NUM_OPTS (sizeof num_opts / sizeof num_opts[0])
 
-/* --instances N (and the other limits): -1 is unlimited, as nova takes it. */
 static int
-parse_quota(struct args *a, int which, const char *value)
+parse_num(struct args *a, size_t which, const char *value)
 {
-	char optname[32];
+	char optname[40];
 	long v;
-	snprintf(optname, sizeof optname, "--%s", quota_names[which]);
-	for (char *p = optname; *p; p++)
-		*p = *p == '_' ? '-' : *p;
-	if (json_object_get(a->quotas, quota_names[which]))
+	snprintf(optname, sizeof optname, "--%s", num_opts[which].opt);
+	if (json_object_get(a->nums, num_opts[which].key))
 		return usage_error(optname, "%s", "given more than once");
 	if (parse_long(optname, value, -1, 2147483647L, &v) < 0)
 		return EXIT_USAGE;
-	json_object_set_new(a->quotas, quota_names[which], json_integer(v));
-	a->given |= O_QUOTA;
+	json_object_set_new(a->nums, num_opts[which].key, json_integer(v));
+	a->given |= num_opts[which].bit;
 	return -1;
 }
 
 static int
 parse_args(int argc, char **argv, struct args *a)
 {
-	static const struct option opts[] = {
+	struct option opts[48] = {
 		{"api", required_argument, NULL, 'A'},
 		{"format", required_argument, NULL, 'f'},
 		{"timeout", required_argument, NULL, 'T'},
@@ -266,17 +280,19 @@ parse_args(int argc, char **argv, struct args *a)
 		{"description", required_argument, NULL, 'd'},
 		{"enable", no_argument, NULL, 'e'},
 		{"disable", no_argument, NULL, 'E'},
-		{"instances", required_argument, NULL, OPT_QUOTA + 0},
-		{"cores", required_argument, NULL, OPT_QUOTA + 1},
-		{"ram", required_argument, NULL, OPT_QUOTA + 2},
-		{"floating-ips", required_argument, NULL, OPT_QUOTA + 3},
-		{"security-groups", required_argument, NULL, OPT_QUOTA + 4},
-		{"security-group-rules", required_argument, NULL, OPT_QUOTA + 5},
-		{"key-pairs", required_argument, NULL, OPT_QUOTA + 6},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
-		{0},
+		{"id", required_argument, NULL, 'x'},
+		{"public", no_argument, NULL, 'u'},
+		{"private", no_argument, NULL, 'r'},
+		{"all", no_argument, NULL, 'l'},
 	};
+	size_t n_opts = 0;
+	while (opts[n_opts].name)
+		n_opts++;
+	for (size_t i = 0; i < N_NUM_OPTS; i++)
+		opts[n_opts++] =
+			(struct option){num_opts[i].opt, required_argument, NULL, OPT_NUM + (int)i};
 	struct hv_error err = {0};
 	int c;
 
@@ -284,7 +300,8 @@ parse_args(int argc, char **argv, struct args *a)
 	a->length = -1;
 	a->props = json_object();
 	a->image_props = json_object();
-	a->quotas = json_object();
+	a->nums = json_object();
+	a->prop_keys = json_array();
 	opterr = 0;
 	/* GNU getopt permutes: options may follow the command words, as operators type them */
 	while ((c = getopt_long(argc, argv, "f:h", opts, NULL)) != -1) {
@@ -318,6 +335,11 @@ parse_args(int argc, char **argv, struct args *a)
 			a->flavor = optarg;
 			break;
 		case 'P':
+			if (!strchr(optarg, '=')) { /* a key alone: what flavor unset removes */
+				json_array_append_new(a->prop_keys, json_string(optarg));
+				a->given |= O_PROP_KEY;
+				break;
+			}
 			if (spec_property(optarg, a->props, &err) < 0) {
 				fprintf(stderr, "hv: --property: %s\n", err.message);
 				return EXIT_USAGE;
@@ -416,21 +438,33 @@ parse_args(int argc, char **argv, struct args *a)
 			a->disable = true;
 			a->given |= O_DISABLE;
 			break;
-		case OPT_QUOTA + 0:
-		case OPT_QUOTA + 1:
-		case OPT_QUOTA + 2:
-		case OPT_QUOTA + 3:
-		case OPT_QUOTA + 4:
-		case OPT_QUOTA + 5:
-		case OPT_QUOTA + 6: {
-			int r = parse_quota(a, c - OPT_QUOTA, optarg);
-			if (r >= 0)
-				return r;
+		case 'x':
+			if (given_twice(a, O_ID, "--id"))
+				return EXIT_USAGE;
+			a->id = optarg;
 			break;
-		}
+		case 'u':
+			a->is_public = true;
+			a->given |= O_PUBLIC;
+			break;
+		case 'r':
+			a->is_private = true;
+			a->given |= O_PRIVATE;
+			break;
+		case 'l':
+			a->all = true;
+			a->given |= O_ALL;
+			break;
 		case 'h': a->help = true; break;
 		case 'V': printf("hv %s\n", HV_VERSION); exit(EXIT_OK);
-		default: return usage_error("option", "'%s' is not known here", argv[optind - 1]);
+		default:
+			if (c >= OPT_NUM && c < OPT_NUM + (int)N_NUM_OPTS) {
+				int r = parse_num(a, (size_t)(c - OPT_NUM), optarg);
+				if (r >= 0)
+					return r;
+				break;
+			}
+			return usage_error("option", "'%s' is not known here", argv[optind - 1]);
 		}
 	}
 	return -1;
@@ -498,6 +532,15 @@ print_object(json_t *o)
 	}
 	tbl_print(t, stdout);
 	tbl_free(t);
+}
+
+int
+print_result(struct args *a, int r, json_t *res)
+{
+	if (r == EXIT_OK)
+		a->json ? print_json(res) : print_object(res);
+	json_decref(res);
+	return r;
 }
 
 static void
@@ -1135,10 +1178,9 @@ static const struct noun {
 	const char *help;
 	int (*fn)(struct ctx *);
 } nouns[] = {
-	{"host", host_help, cmd_host},
-	{"server", server_help, cmd_server},
-	{"project", project_help, cmd_project},
-	{"quota", quota_help, cmd_quota},
+	{"host", host_help, cmd_host},          {"server", server_help, cmd_server},
+	{"project", project_help, cmd_project}, {"quota", quota_help, cmd_quota},
+	{"flavor", flavor_help, cmd_flavor},
 };
 
 int
@@ -1182,7 +1224,8 @@ main(int argc, char **argv)
 			fputs(main_help, stdout);
 			r = EXIT_OK;
 		} else {
-			r = usage_error("command", "'%s' is not host, server, project or quota",
+			r = usage_error("command",
+					"'%s' is not host, server, project, quota or flavor",
 					pos[0]);
 		}
 		goto out;
@@ -1208,6 +1251,7 @@ out:
 	free(pos);
 	json_decref(a.props);
 	json_decref(a.image_props);
-	json_decref(a.quotas);
+	json_decref(a.nums);
+	json_decref(a.prop_keys);
 	return r;
 }

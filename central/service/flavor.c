@@ -94,10 +94,12 @@ svc_flavor_create(struct svc *sv, json_t *args, int64_t now, json_t **ret, struc
 	if ((r = store_begin(sv->store, err)) < 0)
 		goto out;
 	r = store_flavor_insert(sv->store, f, now, err);
-	if (r == -EEXIST)
-		r = hv_error_set(err, -EEXIST,
-				 strcmp(err->field, "id") == 0 ? "args.id" : "args.name", "args.%s",
-				 err->message);
+	if (r == -EEXIST && strcmp(err->field, "id") == 0)
+		r = hv_error_set(err, -EEXIST, "args.id",
+				 "args.id: a flavor with id '%s' already exists", id);
+	else if (r == -EEXIST)
+		r = hv_error_set(err, -EEXIST, "args.name",
+				 "args.name: a flavor named '%s' already exists", name);
 	if (r == 0 && access)
 		r = store_flavor_access_set(sv->store, id, field_or(access, "id", ""), true, err);
 	if (r < 0) {
