@@ -26,8 +26,8 @@ fuzz_sources() {
 	proto) echo "tests/fuzz/fuzz_proto.c common/proto.c common/json.c agent/req.c agent/inst.c
 		agent/net.c common/lifecycle.c -- jansson libzmq libsodium" ;;
 	req) echo "tests/fuzz/fuzz_req.c common/proto.c common/json.c agent/req.c agent/inst.c
-		agent/net.c common/lifecycle.c guest/sshkey.c -- jansson libzmq libsodium" ;;
-	sshkey) echo "tests/fuzz/fuzz_sshkey.c guest/sshkey.c -- libsodium" ;;
+		agent/net.c common/lifecycle.c common/sshkey.c -- jansson libzmq libsodium" ;;
+	sshkey) echo "tests/fuzz/fuzz_sshkey.c common/sshkey.c -- libsodium" ;;
 	config) echo "tests/fuzz/fuzz_config.c common/config.c agent/agent_config.c
 		common/proto.c common/json.c plugins/loader.c plugins/bundled.c
 		drivers/fake/fake_config.c drivers/libvirt/lv_config.c -- inih jansson libzmq" ;;
