@@ -456,6 +456,58 @@ op_flavor_unset(struct api *a, const struct api_client *cl, struct req *q, int64
 	op_flavor_update(a, cl, q, false);
 }
 
+static void
+op_keypair_create(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	struct hv_error err = {0};
+	json_t *kp = NULL;
+	int r = svc_keypair_create(a->svc, q->args, now, &kp, &err);
+	if (r < 0)
+		return reply_hv_err(a, cl, q->id, r, &err);
+	reply_ok(a, cl, q->id, kp); /* a private key is in this reply only */
+}
+
+static void
+op_keypair_list(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	struct hv_error err = {0};
+	const char *project = NULL;
+	json_t *list = NULL;
+	int r;
+	if ((r = hj_str(q->args, "args", "project", HJ_OPTIONAL, 64, &project, &err)) < 0 ||
+	    (r = svc_keypair_list(a->svc, project, &list, &err)) < 0)
+		return reply_hv_err(a, cl, q->id, r, &err);
+	reply_ok(a, cl, q->id, list);
+}
+
+/* keypair.show and keypair.delete: {name, project?} */
+static void
+op_keypair_one(struct api *a, const struct api_client *cl, struct req *q, bool del)
+{
+	struct hv_error err = {0};
+	const char *project = NULL, *name;
+	json_t *kp = NULL;
+	int r;
+	if ((r = hj_str(q->args, "args", "name", HJ_REQUIRED, 255, &name, &err)) < 0 ||
+	    (r = hj_str(q->args, "args", "project", HJ_OPTIONAL, 64, &project, &err)) < 0 ||
+	    (r = del ? svc_keypair_delete(a->svc, project, name, &err)
+		     : svc_keypair_show(a->svc, project, name, &kp, &err)) < 0)
+		return reply_hv_err(a, cl, q->id, r, &err);
+	reply_ok(a, cl, q->id, del ? json_object() : kp);
+}
+
+static void
+op_keypair_show(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	op_keypair_one(a, cl, q, false);
+}
+
+static void
+op_keypair_delete(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	op_keypair_one(a, cl, q, true);
+}
+
 /* Each op with the args it reads: any other is refused before the op runs, naming it (an
  * ignored "type": "hard" would reboot softly). NULL: the args depend on the request
  * (create's and each action's), and the service layer checks them. */
@@ -469,6 +521,7 @@ static const char *const project_args[] = {"project", NULL};
 static const char *const quota_set_args[] = {"project", "quotas", NULL};
 static const char *const flavor_args[] = {"flavor", NULL};
 static const char *const flavor_list_args[] = {"which", NULL};
+static const char *const keypair_args[] = {"name", "project", NULL};
 
 static const struct {
 	const char *name;
@@ -495,6 +548,10 @@ static const struct {
 	{"flavor.delete", op_flavor_delete, flavor_args},
 	{"flavor.set", op_flavor_set, NULL},
 	{"flavor.unset", op_flavor_unset, NULL},
+	{"keypair.create", op_keypair_create, NULL},
+	{"keypair.list", op_keypair_list, project_args},
+	{"keypair.show", op_keypair_show, keypair_args},
+	{"keypair.delete", op_keypair_delete, keypair_args},
 };
 
 static const char *const request_fields[] = {"id", "op", "args", "wait", "timeout_ms", NULL};

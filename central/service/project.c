@@ -264,8 +264,13 @@ svc_quota_check(struct svc *sv, const char *project_id, const struct svc_quota_a
 	const struct {
 		const char *name;
 		int64_t want;
-	} asks[] = {{"instances", ask->instances}, {"cores", ask->cores}, {"ram", ask->ram}};
+	} asks[] = {{"instances", ask->instances},
+		    {"cores", ask->cores},
+		    {"ram", ask->ram},
+		    {"key_pairs", ask->key_pairs}};
 	for (size_t i = 0; i < sizeof asks / sizeof asks[0] && r == 0; i++) {
+		if (asks[i].want == 0)
+			continue;
 		int64_t limit = json_integer_value(json_object_get(limits, asks[i].name));
 		int64_t in_use = json_integer_value(json_object_get(used, asks[i].name));
 		if (limit >= 0 && in_use + asks[i].want > limit)

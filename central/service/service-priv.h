@@ -12,6 +12,9 @@ struct svc {
 	struct reg_intervals liveness;
 };
 
+/* The most servers one create makes (nova's max_count is bounded by the quota alone). */
+#define SVC_MAX_COUNT 100
+
 /* The project created at first start, and the one a request without a project uses. */
 #define SVC_DEFAULT_PROJECT "admin"
 
@@ -23,7 +26,7 @@ int svc_project_find(struct svc *sv, const char *project, const char *field, jso
 
 /* What a create adds to a project's usage. */
 struct svc_quota_ask {
-	int64_t instances, cores, ram;
+	int64_t instances, cores, ram, key_pairs;
 };
 /* -EDQUOT (nova's message) when the project's usage plus ask would pass a limit; the caller
  * checks inside the store transaction that then writes what it asked for. */
@@ -43,6 +46,11 @@ int svc_sizes_from(json_t *obj, const char *where, struct svc_sizes *ret, struct
  * as nova hides it. */
 int svc_flavor_for(struct svc *sv, const char *flavor, const char *project_id, json_t **ret,
 		   struct hv_error *err);
+
+/* The OpenSSH public key line of the project's key pair `name` (a new string, caller
+ * frees); -ENOENT naming field. */
+int svc_keypair_public(struct svc *sv, const char *project_id, const char *name, const char *field,
+		       char **ret, struct hv_error *err);
 
 /* A string member of a stored record, or def when absent or not a string. */
 static inline const char *

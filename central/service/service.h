@@ -91,6 +91,18 @@ int svc_flavor_delete(struct svc *sv, const char *flavor, struct hv_error *err);
  * unset: args {flavor, extra_specs?[keys] removed, project? no longer allowed}. */
 int svc_flavor_update(struct svc *sv, json_t *args, bool set, json_t **ret, struct hv_error *err);
 
+/* ---- key pairs (keypair.c) ------------------------------------------------------------- */
+/* args: {name, project?, public_key?}. Without public_key, generates an ed25519 key pair
+ * and answers its private key once, as "private_key" in OpenSSH format; nothing keeps it.
+ * With one, imports it (checked as the agent checks a key). Counts against key_pairs. */
+int svc_keypair_create(struct svc *sv, json_t *args, int64_t now_ms, json_t **ret,
+		       struct hv_error *err);
+/* project: a name or id, NULL for the default project. */
+int svc_keypair_list(struct svc *sv, const char *project, json_t **ret, struct hv_error *err);
+int svc_keypair_show(struct svc *sv, const char *project, const char *name, json_t **ret,
+		     struct hv_error *err);
+int svc_keypair_delete(struct svc *sv, const char *project, const char *name, struct hv_error *err);
+
 /* ---- hosts -------------------------------------------------------------------------- */
 /* Every known host with its liveness, allowed hosts that never connected, and pending keys
  * as {"state": "pending"} rows. */

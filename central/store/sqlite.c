@@ -73,6 +73,11 @@ static const char *const migrations[] = {
 	" ('1', 'm1.tiny', 1, 512, 1), ('2', 'm1.small', 1, 2048, 20),"
 	" ('3', 'm1.medium', 2, 4096, 40), ('4', 'm1.large', 4, 8192, 80),"
 	" ('5', 'm1.xlarge', 8, 16384, 160);",
+	/* 3 -> 4: key pairs, named per project (their private halves are never stored) */
+	"CREATE TABLE keypairs("
+	" project_id TEXT NOT NULL, name TEXT NOT NULL, type TEXT NOT NULL DEFAULT 'ssh',"
+	" public_key TEXT NOT NULL, fingerprint TEXT NOT NULL, created_ms INTEGER NOT NULL,"
+	" PRIMARY KEY(project_id, name));",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -111,7 +111,8 @@ store_quota_set(struct store *s, const char *project_id, const char *resource, i
 static const char sql_project_usage[] =
 	"SELECT count(*), coalesce(sum(json_extract(flavor, '$.vcpus')), 0),"
 	" coalesce(sum(json_extract(flavor, '$.ram_mb')), 0) FROM instances"
-	" WHERE project_id = ?1 AND vm_state != 'deleted'";
+	" WHERE project_id = ?1 AND vm_state != 'deleted'"
+	" UNION ALL SELECT count(*), 0, 0 FROM keypairs WHERE project_id = ?1";
 
 int
 store_project_usage(struct store *s, const char *project_id, json_t **ret, struct hv_error *err)
@@ -123,7 +124,15 @@ store_project_usage(struct store *s, const char *project_id, json_t **ret, struc
 	*ret = json_pack("{s:I, s:I, s:I}", "instances", (json_int_t)sqlite3_column_int64(st, 0),
 			 "cores", (json_int_t)sqlite3_column_int64(st, 1), "ram",
 			 (json_int_t)sqlite3_column_int64(st, 2));
+	int rc = sqlite3_step(st); /* the second row: key pairs */
+	if (rc == SQLITE_ROW)
+		json_object_set_new(*ret, "key_pairs",
+				    json_integer((json_int_t)sqlite3_column_int64(st, 0)));
 	sqlite3_reset(st);
+	if (rc != SQLITE_ROW) {
+		json_decref(*ret);
+		return sq_error(s, rc, "project usage", err);
+	}
 	return 0;
 }
 
@@ -304,4 +313,86 @@ store_flavor_access_set(struct store *s, const char *id, const char *project_id,
 	sq_bind_text(st, 1, id);
 	sq_bind_text(st, 2, project_id);
 	return sq_step_done(s, st, "flavor access", err);
+}
+
+/* ---- key pairs ---------------------------------------------------------------------------- */
+
+static const char sql_kp_insert[] =
+	"INSERT INTO keypairs(project_id, name, type, public_key, fingerprint, created_ms)"
+	" VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+
+int
+store_keypair_insert(struct store *s, json_t *kp, int64_t now_ms, struct hv_error *err)
+{
+	sqlite3_stmt *st = sq_stmt(s, sql_kp_insert, err);
+	if (!st)
+		return err ? err->code : -EIO;
+	static const char *const cols[] = {"project_id", "name", "type", "public_key",
+					   "fingerprint"};
+	for (int i = 0; i < 5; i++)
+		sq_bind_text(st, i + 1, json_string_value(json_object_get(kp, cols[i])));
+	sqlite3_bind_int64(st, 6, now_ms);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc == SQLITE_CONSTRAINT)
+		return hv_error_set(err, -EEXIST, "name", "a key pair named '%s' already exists",
+				    json_string_value(json_object_get(kp, "name")));
+	return rc == SQLITE_DONE ? 0 : sq_error(s, rc, "key pair insert", err);
+}
+
+#define KP_COLS "project_id, name, type, public_key, fingerprint, created_ms"
+static const char sql_kp_get[] =
+	"SELECT " KP_COLS " FROM keypairs WHERE project_id = ?1 AND name = ?2";
+static const char sql_kp_list[] =
+	"SELECT " KP_COLS " FROM keypairs WHERE project_id = ?1 ORDER BY name";
+static const char sql_kp_delete[] = "DELETE FROM keypairs WHERE project_id = ?1 AND name = ?2";
+
+static json_t *
+kp_row(sqlite3_stmt *st)
+{
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "project_id", sq_col_text(st, 0), "name",
+			 sq_col_text(st, 1), "type", sq_col_text(st, 2), "public_key",
+			 sq_col_text(st, 3), "fingerprint", sq_col_text(st, 4), "created_ms",
+			 (json_int_t)sqlite3_column_int64(st, 5));
+}
+
+int
+store_keypair_get(struct store *s, const char *project_id, const char *name, json_t **ret,
+		  struct hv_error *err)
+{
+	sqlite3_stmt *st = sq_stmt(s, sql_kp_get, err);
+	if (!st)
+		return err ? err->code : -EIO;
+	sq_bind_text(st, 1, project_id);
+	sq_bind_text(st, 2, name);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*ret = kp_row(st);
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return 0;
+	return rc == SQLITE_DONE ? -ENOENT : sq_error(s, rc, "key pair get", err);
+}
+
+int
+store_keypair_list(struct store *s, const char *project_id, json_t **ret, struct hv_error *err)
+{
+	sqlite3_stmt *st = sq_stmt(s, sql_kp_list, err);
+	if (!st)
+		return err ? err->code : -EIO;
+	sq_bind_text(st, 1, project_id);
+	return sq_collect(s, st, kp_row, ret, "key pair list", err);
+}
+
+int
+store_keypair_delete(struct store *s, const char *project_id, const char *name,
+		     struct hv_error *err)
+{
+	sqlite3_stmt *st = sq_stmt(s, sql_kp_delete, err);
+	if (!st)
+		return err ? err->code : -EIO;
+	sq_bind_text(st, 1, project_id);
+	sq_bind_text(st, 2, name);
+	int r = sq_step_done(s, st, "key pair delete", err);
+	return r < 0 ? r : sqlite3_changes(s->db) ? 0 : -ENOENT;
 }

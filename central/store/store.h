@@ -113,7 +113,8 @@ int store_project_list(struct store *s, json_t **ret, struct hv_error *err);
 int store_quota_get(struct store *s, const char *project_id, json_t **ret, struct hv_error *err);
 int store_quota_set(struct store *s, const char *project_id, const char *resource, int64_t limit,
 		    struct hv_error *err);
-/* What the project's live instances hold: {instances, cores, ram} (ram in MiB). */
+/* What the project holds: {instances, cores, ram} of its live instances (ram in MiB), and
+ * key_pairs. */
 int
 store_project_usage(struct store *s, const char *project_id, json_t **ret, struct hv_error *err);
 
@@ -135,6 +136,19 @@ int store_flavor_access_list(struct store *s, const char *id, json_t **ret, stru
 /* add true: allow project_id (again is no change); false: remove it. */
 int store_flavor_access_set(struct store *s, const char *id, const char *project_id, bool add,
 			    struct hv_error *err);
+
+/* ---- key pairs (sqlite_catalog.c) ------------------------------------------------------- */
+/* kp: {project_id, name, type, public_key, fingerprint}; -EEXIST (field "name") when the
+ * project has a key pair of that name. */
+int store_keypair_insert(struct store *s, json_t *kp, int64_t now_ms, struct hv_error *err);
+/* {project_id, name, type, public_key, fingerprint, created_ms}; -ENOENT, err untouched. */
+int store_keypair_get(struct store *s, const char *project_id, const char *name, json_t **ret,
+		      struct hv_error *err);
+/* The project's key pairs by name. */
+int store_keypair_list(struct store *s, const char *project_id, json_t **ret, struct hv_error *err);
+/* -ENOENT, err untouched, when there is none. */
+int store_keypair_delete(struct store *s, const char *project_id, const char *name,
+			 struct hv_error *err);
 
 /* ---- command journal ------------------------------------------------------------------ */
 enum store_cmd_state {

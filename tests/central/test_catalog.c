@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "service/service.h"
+#include "sshkey.h"
 
 static const int64_t T0 = 1800000000000;
 
@@ -229,6 +230,73 @@ a_private_flavor_serves_only_its_projects(void **state)
 	json_decref(p);
 }
 
+/* A generated pair: the public half is a key line the agent accepts, the private half is
+ * answered once and never stored; names are unique per project, and the quota counts. */
+static void
+a_key_pair_is_generated_imported_and_counted(void **state)
+{
+	struct fixture *f = *state;
+	struct hv_error err = {0};
+	json_t *kp = NULL, *args = json_pack("{s:s}", "name", "k1");
+	MUST(svc_keypair_create(f->svc, args, T0, &kp, &err), &err);
+	const char *pub = json_string_value(json_object_get(kp, "public_key"));
+	const char *priv = json_string_value(json_object_get(kp, "private_key"));
+	assert_non_null(pub);
+	assert_non_null(priv);
+	assert_int_equal(hv_sshkey_validate(pub, "public_key", &err), 0);
+	assert_int_equal(strncmp(pub, "ssh-ed25519 ", 12), 0);
+	assert_int_equal(strncmp(priv, "-----BEGIN OPENSSH PRIVATE KEY-----\n", 36), 0);
+	assert_int_equal(
+		strncmp(json_string_value(json_object_get(kp, "fingerprint")), "SHA256:", 7), 0);
+	char pub_copy[256];
+	snprintf(pub_copy, sizeof pub_copy, "%s", pub);
+	json_decref(kp);
+	/* what is kept: the public half only */
+	MUST(svc_keypair_show(f->svc, NULL, "k1", &kp, &err), &err);
+	assert_null(json_object_get(kp, "private_key"));
+	assert_string_equal(json_string_value(json_object_get(kp, "public_key")), pub_copy);
+	json_decref(kp);
+	assert_int_equal(svc_keypair_create(f->svc, args, T0, &kp, &err), -EEXIST);
+	assert_string_equal(err.field, "args.name");
+	json_decref(args);
+
+	/* import: the agent's key rules */
+	args = json_pack("{s:s, s:s}", "name", "k2", "public_key", "ssh-ed25519 AAAA not-a-key");
+	assert_int_equal(svc_keypair_create(f->svc, args, T0, &kp, &err), -EINVAL);
+	assert_string_equal(err.field, "args.public_key");
+	json_object_set_new(args, "public_key", json_string(pub_copy));
+	MUST(svc_keypair_create(f->svc, args, T0, &kp, &err), &err);
+	assert_null(json_object_get(kp, "private_key"));
+	json_decref(kp);
+	json_decref(args);
+	args = json_pack("{s:s}", "name", "bad/name");
+	assert_int_equal(svc_keypair_create(f->svc, args, T0, &kp, &err), -EINVAL);
+	assert_string_equal(err.field, "args.name");
+	json_decref(args);
+
+	/* the quota: 2 used, a limit of 2 refuses a third and stores nothing */
+	json_t *q = json_pack("{s:i}", "key_pairs", 2), *res = NULL, *list = NULL;
+	MUST(svc_quota_set(f->svc, NULL, q, &res, &err), &err);
+	assert_int_equal(
+		json_integer_value(json_object_get(json_object_get(res, "in_use"), "key_pairs")),
+		2);
+	json_decref(res);
+	json_decref(q);
+	args = json_pack("{s:s}", "name", "k3");
+	assert_int_equal(svc_keypair_create(f->svc, args, T0, &kp, &err), -EDQUOT);
+	assert_non_null(strstr(err.message, "key_pairs"));
+	MUST(svc_keypair_list(f->svc, NULL, &list, &err), &err);
+	assert_int_equal(json_array_size(list), 2);
+	json_decref(list);
+	/* delete frees the share */
+	MUST(svc_keypair_delete(f->svc, NULL, "k1", &err), &err);
+	assert_int_equal(svc_keypair_delete(f->svc, NULL, "k1", &err), -ENOENT);
+	assert_string_equal(err.field, "args.name");
+	MUST(svc_keypair_create(f->svc, args, T0, &kp, &err), &err);
+	json_decref(kp);
+	json_decref(args);
+}
+
 int
 main(void)
 {
@@ -240,6 +308,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(bad_flavors_name_their_field_and_change_nothing,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(a_private_flavor_serves_only_its_projects, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(a_key_pair_is_generated_imported_and_counted, setup,
 						teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
