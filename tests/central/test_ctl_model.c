@@ -401,6 +401,82 @@ a_create_over_quota_is_refused_and_changes_nothing(void **state)
 	json_decref(args);
 }
 
+/* A create of several servers names them NAME-1..NAME-N, makes as many as the quota allows
+ * down to min_count, and writes none when even min_count does not fit. */
+static void
+a_create_of_several_fits_the_quota_or_makes_none(void **state)
+{
+	struct fixture *f = *state;
+	struct hv_error err = {0};
+	json_t *inst = NULL, *list = NULL, *res = NULL;
+	json_t *q = json_pack("{s:i}", "instances", 4);
+	char cmd[PROTO_MAX_ID + 1];
+	assert_int_equal(svc_quota_set(f->svc, NULL, q, &res, &err), 0);
+	json_decref(res);
+	json_decref(q);
+
+	json_t *args = create_args("web");
+	json_object_set_new(args, "min_count", json_integer(5));
+	assert_int_equal(svc_server_create(f->svc, args, T0, &inst, cmd, &err), -EDQUOT);
+	assert_non_null(strstr(err.message, "requested 5, but already used 0 of 4 instances"));
+	assert_int_equal(svc_server_list(f->svc, NULL, false, &list, &err), 0);
+	assert_int_equal(json_array_size(list), 0);
+	json_decref(list);
+	assert_int_equal(f->n_sent, 0);
+
+	json_object_set_new(args, "min_count", json_integer(2));
+	json_object_set_new(args, "max_count", json_integer(3));
+	assert_int_equal(svc_server_create(f->svc, args, T0, &inst, cmd, &err), 0);
+	json_t *servers = json_object_get(inst, "servers");
+	assert_int_equal(json_array_size(servers), 3);
+	for (int i = 0; i < 3; i++) {
+		char want[16];
+		snprintf(want, sizeof want, "web-%d", i + 1);
+		assert_string_equal(json_string_value(json_object_get(
+					    json_array_get(servers, (size_t)i), "name")),
+				    want);
+	}
+	assert_string_equal(json_string_value(json_object_get(inst, "name")), "web-1");
+	json_decref(inst);
+	assert_int_equal(f->n_sent, 3); /* one spawn each */
+
+	/* one place left: max 3, min 1 makes one; min 2 makes none */
+	json_object_set_new(args, "name", json_string("db"));
+	assert_int_equal(svc_server_create(f->svc, args, T0, &inst, cmd, &err), -EDQUOT);
+	json_object_set_new(args, "min_count", json_integer(1));
+	assert_int_equal(svc_server_create(f->svc, args, T0, &inst, cmd, &err), 0);
+	assert_null(json_object_get(inst, "servers"));
+	assert_string_equal(json_string_value(json_object_get(inst, "name")), "db");
+	json_decref(inst);
+
+	/* a name taken half way through writes none of them */
+	assert_int_equal(
+		svc_quota_set(f->svc, NULL, q = json_pack("{s:i}", "instances", 10), &res, &err),
+		0);
+	json_decref(q);
+	json_decref(res);
+	json_t *one = create_args("x-2");
+	assert_int_equal(svc_server_create(f->svc, one, T0, &inst, cmd, &err), 0);
+	json_decref(inst);
+	json_decref(one);
+	int sent = f->n_sent;
+	json_object_set_new(args, "name", json_string("x"));
+	json_object_set_new(args, "min_count", json_integer(3));
+	json_object_set_new(args, "max_count", json_integer(3));
+	assert_int_equal(svc_server_create(f->svc, args, T0, &inst, cmd, &err), -EEXIST);
+	assert_string_equal(err.field, "args.name");
+	assert_non_null(strstr(err.message, "'x-2'"));
+	assert_int_equal(svc_server_list(f->svc, NULL, false, &list, &err), 0);
+	assert_int_equal(json_array_size(list), 5); /* x-1 was written, then undone */
+	json_decref(list);
+	assert_int_equal(svc_server_get(f->svc, "x-1", &inst, &err), -ENOENT);
+	assert_int_equal(f->n_sent, sent);
+	json_object_set_new(args, "max_count", json_integer(2));
+	assert_int_equal(svc_server_create(f->svc, args, T0, &inst, cmd, &err), -EINVAL);
+	assert_string_equal(err.field, "args.max_count");
+	json_decref(args);
+}
+
 static void
 a_disabled_host_takes_no_server_and_its_busy_refusals_are_resent(void **state)
 {
@@ -854,6 +930,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 			a_snapshot_gets_an_image_id_from_its_name_and_records_it, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_create_over_quota_is_refused_and_changes_nothing,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(a_create_of_several_fits_the_quota_or_makes_none,
 						setup, teardown),
 		cmocka_unit_test(zap_lets_in_only_allowlisted_curve_keys),
 	};
