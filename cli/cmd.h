@@ -6,6 +6,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #include <hvagent/error.h>
 
@@ -52,7 +53,13 @@ enum exit_code {
 #define O_PUBLIC (1ULL << 31)
 #define O_PRIVATE (1ULL << 32)
 #define O_ALL (1ULL << 33)
-#define O_PROP_KEY (1ULL << 34) /* --property KEY without =VALUE */
+#define O_PROP_KEY (1ULL << 34)   /* --property KEY without =VALUE */
+#define O_FLAVOR_REF (1ULL << 35) /* --flavor NAME|ID (a catalog flavor) */
+#define O_KEY_NAME (1ULL << 36)
+#define O_MIN (1ULL << 37)
+#define O_MAX (1ULL << 38)
+#define O_PUBLIC_KEY (1ULL << 39)
+#define O_PRIVATE_KEY (1ULL << 40)
 #define O_GLOBAL (O_API | O_FORMAT | O_TIMEOUT)
 
 struct args {
@@ -61,7 +68,7 @@ struct args {
 	const char *key_file, *admin_pass, *user_data, *type, *password, *project, *image_format;
 	const char *description;
 	json_t *props, *image_props;
-	const char *id;
+	const char *id, *flavor_ref, *key_name, *public_key, *private_key;
 	json_t *nums;      /* the integer options by JSON name: {"ram": 512, "instances": 20} */
 	json_t *prop_keys; /* --property KEY without a value: [KEY...] */
 	bool json, wait, hard, deleted, config_drive, enable, disable, is_public, is_private, all;
@@ -98,9 +105,13 @@ int need_args(struct args *a, int n, const char *what);
 int check_opts(struct args *a, unsigned long long allowed);
 
 /* The nouns of cmd_<noun>.c: each runs a->argv[1] (its verb); its help is hv NOUN --help. */
-extern const char project_help[], quota_help[], flavor_help[];
+extern const char project_help[], quota_help[], flavor_help[], keypair_help[];
 int cmd_project(struct ctx *x);
 int cmd_quota(struct ctx *x);
 int cmd_flavor(struct ctx *x);
+int cmd_keypair(struct ctx *x);
+/* Reads a whole file of at most max bytes into a new string; on failure prints why (naming
+ * the option) and returns -1. */
+int read_small_file(const char *opt, const char *path, size_t max, char **ret, size_t *ret_len);
 
 #endif

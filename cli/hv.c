@@ -39,6 +39,7 @@ static const char main_help[] =
 	"  quota show|set [PROJECT]       a project's limits and what it uses\n"
 	"  flavor list|show|create|delete|set|unset\n"
 	"                                 the sizes servers are created with\n"
+	"  keypair list|show|create|delete  SSH key pairs injected into servers\n"
 	"\n"
 	"Options (anywhere on the line):\n"
 	"  --api ENDPOINT   hvcentral's API socket (default: $HV_API, else\n"
@@ -59,8 +60,8 @@ static const char main_help[] =
 	"Examples:\n"
 	"  export HV_API=ipc:///tmp/hv-demo/api.sock\n"
 	"  hv host list\n"
-	"  hv server create web-1 --host node-1 --flavor-spec vcpus=2,ram=512,disk=1 --image "
-	"cirros --wait\n"
+	"  hv server create web-1 --host node-1 --flavor m1.tiny --image cirros --key-name k1 "
+	"--wait\n"
 	"  hv server pause web-1 --wait && hv server show web-1 -f json\n"
 	"  hv server snapshot web-1 web-1-nightly --wait\n";
 
@@ -84,11 +85,13 @@ static const char host_help[] =
 	"  hv host show node-1 -f json\n";
 
 static const char server_help[] =
-	"Usage: hv server create NAME --host HOST --flavor-spec SPEC --image ID\n"
-	"                        [--image-format qcow2|raw] [--property KEY=VALUE]...\n"
-	"                        [--image-property KEY=VALUE]...\n"
-	"                        [--key-file FILE] [--admin-pass P] [--user-data FILE]\n"
-	"                        [--config-drive] [--project PROJECT] [--wait]\n"
+	"Usage: hv server create NAME --host HOST --flavor FLAVOR --image ID\n"
+	"                        [--image-format qcow2|raw] [--image-property KEY=VALUE]...\n"
+	"                        [--key-name KEYPAIR | --key-file FILE] [--admin-pass P]\n"
+	"                        [--user-data FILE] [--config-drive] [--project PROJECT]\n"
+	"                        [--min N] [--max N] [--wait]\n"
+	"       hv server create NAME --host HOST --flavor-spec SPEC\n"
+	"                        [--property KEY=VALUE]... --image ID ...\n"
 	"       hv server list [--host HOST] [--deleted]\n"
 	"       hv server show SERVER\n"
 	"       hv server delete|stop|start|pause|unpause|suspend|resume SERVER [--wait]\n"
@@ -110,7 +113,12 @@ static const char server_help[] =
 	"Each action returns once the host accepted it; with --wait, hv returns when task_state\n"
 	"is empty and vm_state is final (exit 4 after --timeout seconds).\n"
 	"\n"
-	"create: --key-file is an OpenSSH public key file (one line); --user-data a\n"
+	"create: --flavor is a catalog flavor's name or id (hv flavor list), its sizes and\n"
+	"extra specs; --flavor-spec with --property gives an inline one instead. --key-name\n"
+	"is a key pair of the project (hv keypair list). --min N --max N creates several\n"
+	"servers, NAME-1 to NAME-N as nova names them: --max when the project's quota allows\n"
+	"it, else as many as it allows down to --min; fewer creates none (over_quota).\n"
+	"--key-file is an OpenSSH public key file (one line); --user-data a\n"
 	"customization script (at most 64 KiB, sent base64); --config-drive attaches a config\n"
 	"drive carrying them. --image-property gives the image's properties (hvcentral keeps no\n"
 	"image catalog); set-password needs hw_qemu_guest_agent=yes. Without --admin-pass a\n"
@@ -130,7 +138,10 @@ static const char server_help[] =
 	"hypervisor reports it: running, paused, shutdown, crashed, suspended, nostate.\n"
 	"\n"
 	"Examples:\n"
-	"  hv server create web-1 --host node-1 --flavor-spec vcpus=2,ram=512,disk=1 \\\n"
+	"  hv server create web-1 --host node-1 --flavor m1.tiny --image cirros \\\n"
+	"      --key-name k1 --wait\n"
+	"  hv server create web --host node-1 --flavor m1.small --image cirros --min 2 --max 3\n"
+	"  hv server create db-1 --host node-1 --flavor-spec vcpus=2,ram=512,disk=1 \\\n"
 	"      --property hw:cpu_policy=shared --image cirros --wait\n"
 	"  hv server create web-2 --host node-1 --flavor-spec vcpus=1,ram=256,disk=1 \\\n"
 	"      --image cirros --image-property hw_qemu_guest_agent=yes \\\n"
@@ -234,6 +245,8 @@ static const struct {
 	{"disk", "disk", O_DISK},
 	{"ephemeral", "ephemeral", O_EPHEMERAL},
 	{"swap", "swap", O_SWAP},
+	{"min", "min_count", O_MIN},
+	{"max", "max_count", O_MAX},
 };
 #define N_NUM_OPTS (sizeof num_opts / sizeof num_opts[0])
 
@@ -286,6 +299,10 @@ parse_args(int argc, char **argv, struct args *a)
 		{"public", no_argument, NULL, 'u'},
 		{"private", no_argument, NULL, 'r'},
 		{"all", no_argument, NULL, 'l'},
+		{"flavor", required_argument, NULL, 'v'},
+		{"key-name", required_argument, NULL, 'k'},
+		{"public-key", required_argument, NULL, 'b'},
+		{"private-key", required_argument, NULL, 'q'},
 	};
 	size_t n_opts = 0;
 	while (opts[n_opts].name)
@@ -454,6 +471,26 @@ parse_args(int argc, char **argv, struct args *a)
 		case 'l':
 			a->all = true;
 			a->given |= O_ALL;
+			break;
+		case 'v':
+			if (given_twice(a, O_FLAVOR_REF, "--flavor"))
+				return EXIT_USAGE;
+			a->flavor_ref = optarg;
+			break;
+		case 'k':
+			if (given_twice(a, O_KEY_NAME, "--key-name"))
+				return EXIT_USAGE;
+			a->key_name = optarg;
+			break;
+		case 'b':
+			if (given_twice(a, O_PUBLIC_KEY, "--public-key"))
+				return EXIT_USAGE;
+			a->public_key = optarg;
+			break;
+		case 'q':
+			if (given_twice(a, O_PRIVATE_KEY, "--private-key"))
+				return EXIT_USAGE;
+			a->private_key = optarg;
 			break;
 		case 'h': a->help = true; break;
 		case 'V': printf("hv %s\n", HV_VERSION); exit(EXIT_OK);
@@ -757,7 +794,7 @@ check_opts(struct args *a, unsigned long long allowed)
 
 /* Reads a whole file of at most max bytes; on failure prints why (naming the option) and
  * returns -1. */
-static int
+int
 read_small_file(const char *opt, const char *path, size_t max, char **ret, size_t *ret_len)
 {
 	FILE *f = fopen(path, "rb");
@@ -942,6 +979,71 @@ finish_server(struct ctx *x, json_t *s, bool deleting)
 	return r;
 }
 
+/* server create's flavor: --flavor (a catalog flavor) or --flavor-spec with --property (an
+ * inline one); a new request object in *ret. */
+static int
+create_flavor_arg(struct args *a, json_t **ret)
+{
+	struct hv_error err = {0};
+	json_t *flavor = NULL;
+	if (a->flavor_ref && a->flavor)
+		return usage_error("--flavor", "%s", "and --flavor-spec exclude each other");
+	if (a->flavor_ref && json_object_size(a->props))
+		return usage_error("--property", "%s",
+				   "goes with --flavor-spec; a catalog flavor has its own");
+	if (a->flavor_ref) {
+		*ret = json_pack("{s:s}", "flavor", a->flavor_ref);
+		return EXIT_OK;
+	}
+	if (!a->flavor)
+		return usage_error("--flavor", "%s",
+				   "is required: a flavor's name or id (or --flavor-spec "
+				   "vcpus=2,ram=512,disk=1)");
+	if (spec_flavor(a->flavor, &flavor, &err) < 0) {
+		print_error(&err, NULL);
+		return EXIT_USAGE;
+	}
+	*ret = json_pack("{s:o, s:O}", "flavor", flavor, "properties", a->props);
+	return EXIT_OK;
+}
+
+/* After a create of several: each server (settled with --wait), as a table or as
+ * {"servers": [...], "adminPass"} (the password they share, shown this once). */
+static int
+finish_servers(struct ctx *x, json_t *res)
+{
+	json_t *out = json_array(), *one;
+	size_t i;
+	int r = EXIT_OK;
+	json_array_foreach (json_object_get(res, "servers"), i, one) {
+		json_t *s = NULL, *q = json_pack("{s:O}", "server", json_object_get(one, "uuid"));
+		int rs = x->a->wait ? settle(x, s_or(one, "uuid", ""), false, &s)
+				    : call(x, "server.show", q, false, &s);
+		json_decref(q);
+		if (s)
+			json_array_append_new(out, s);
+		if (rs != EXIT_OK)
+			r = rs;
+	}
+	json_t *pass = json_object_get(res, "adminPass");
+	if (x->a->json) {
+		json_t *o = json_pack("{s:O}", "servers", out);
+		if (pass)
+			json_object_set(o, "adminPass", pass);
+		print_json(o);
+		json_decref(o);
+	} else {
+		print_servers(out);
+		if (pass)
+			printf("adminPass: %s\n", json_string_value(pass));
+	}
+	if (pass)
+		wipe_json_string(pass);
+	json_decref(out);
+	json_decref(res);
+	return r;
+}
+
 static int
 cmd_server(struct ctx *x)
 {
@@ -952,26 +1054,29 @@ cmd_server(struct ctx *x)
 	int r;
 
 	if (strcmp(verb, "create") == 0) {
-		if (check_opts(a, O_HOST | O_FLAVOR | O_PROPERTY | O_IMAGE | O_WAIT | O_KEY_FILE |
-					  O_ADMIN_PASS | O_USER_DATA | O_CONFIG_DRIVE |
-					  O_IMAGE_PROP | O_PROJECT | O_IMAGE_FORMAT) < 0 ||
+		if (check_opts(a, O_HOST | O_FLAVOR | O_FLAVOR_REF | O_PROPERTY | O_IMAGE | O_WAIT |
+					  O_KEY_FILE | O_KEY_NAME | O_ADMIN_PASS | O_USER_DATA |
+					  O_CONFIG_DRIVE | O_IMAGE_PROP | O_PROJECT |
+					  O_IMAGE_FORMAT | O_MIN | O_MAX) < 0 ||
 		    need_args(a, 1, "NAME") < 0)
 			return EXIT_USAGE;
 		if (!a->host)
 			return usage_error("--host", "%s", "is required (the host to boot on)");
-		if (!a->flavor)
-			return usage_error("--flavor-spec", "%s",
-					   "is required (vcpus=2,ram=512,disk=1)");
 		if (!a->image)
 			return usage_error("--image", "%s", "is required (an image id)");
-		json_t *flavor = NULL;
-		if (spec_flavor(a->flavor, &flavor, &err) < 0) {
-			print_error(&err, NULL);
-			return EXIT_USAGE;
+		if ((r = create_flavor_arg(a, &q)) != EXIT_OK)
+			return r;
+		json_object_set_new(q, "name", json_string(a->argv[2]));
+		json_object_set_new(q, "host", json_string(a->host));
+		json_object_set_new(q, "image", json_string(a->image));
+		json_object_set_new(q, "config_drive", json_boolean(a->config_drive));
+		json_object_update(q, a->nums); /* min_count, max_count */
+		if (a->key_name && a->key_file) {
+			json_decref(q);
+			return usage_error("--key-name", "%s", "and --key-file exclude each other");
 		}
-		q = json_pack("{s:s, s:s, s:o, s:s, s:O, s:b}", "name", a->argv[2], "host", a->host,
-			      "flavor", flavor, "image", a->image, "properties", a->props,
-			      "config_drive", a->config_drive);
+		if (a->key_name)
+			json_object_set_new(q, "key_name", json_string(a->key_name));
 		if (a->project)
 			json_object_set_new(q, "project", json_string(a->project));
 		char generated[17] = "";
@@ -1013,6 +1118,8 @@ cmd_server(struct ctx *x)
 		if (generated[0] && res)
 			json_object_set_new(res, "adminPass", json_string(generated));
 		explicit_bzero(generated, sizeof generated);
+		if (json_array_size(json_object_get(res, "servers")) > 1)
+			return finish_servers(x, res);
 		return finish_server(x, res, false);
 	}
 	if (strcmp(verb, "snapshot") == 0) {
@@ -1180,7 +1287,7 @@ static const struct noun {
 } nouns[] = {
 	{"host", host_help, cmd_host},          {"server", server_help, cmd_server},
 	{"project", project_help, cmd_project}, {"quota", quota_help, cmd_quota},
-	{"flavor", flavor_help, cmd_flavor},
+	{"flavor", flavor_help, cmd_flavor},    {"keypair", keypair_help, cmd_keypair},
 };
 
 int
@@ -1224,9 +1331,10 @@ main(int argc, char **argv)
 			fputs(main_help, stdout);
 			r = EXIT_OK;
 		} else {
-			r = usage_error("command",
-					"'%s' is not host, server, project, quota or flavor",
-					pos[0]);
+			r = usage_error(
+				"command",
+				"'%s' is not host, server, project, quota, flavor or keypair",
+				pos[0]);
 		}
 		goto out;
 	}

@@ -242,8 +242,16 @@ answer_or_park(struct api *a, const struct api_client *cl, struct req *q, json_t
 		return reply_ok(a, cl, q->id, inst);
 	}
 	const char *uuid = inst ? json_string_value(json_object_get(inst, "uuid")) : NULL;
-	json_t *image = json_object_get(inst, "image_snapshot");
-	json_t *extra = image ? json_pack("{s:O}", "image_snapshot", image) : NULL;
+	/* what the record read back later lacks: a snapshot's image, a create's servers */
+	json_t *extra = json_object();
+	static const char *const keep[] = {"image_snapshot", "servers"};
+	for (size_t i = 0; i < 2; i++)
+		if (json_object_get(inst, keep[i]))
+			json_object_set(extra, keep[i], json_object_get(inst, keep[i]));
+	if (!json_object_size(extra)) {
+		json_decref(extra);
+		extra = NULL;
+	}
 	if (park(a, cl, q->id, cmd_id, uuid, W_RECORD, 0, extra, now + q->timeout_ms) < 0)
 		reply_err(a, cl, q->id, "internal", NULL, "out of memory", NULL);
 	json_decref(extra);

@@ -41,7 +41,7 @@ expect() {
 	rm -f "${TMPDIR:-/tmp}/hv-comp-err.$$"
 }
 expect 'server' hv ser
-expect 'flavor host project quota server' hv ''
+expect 'flavor host keypair project quota server' hv ''
 expect 'create delete list set show unset' hv flavor ''
 expect 'set show' hv quota ''
 expect '--api --cores --floating-ips --format --help --instances --key-pairs --ram --security-group-rules --security-groups --timeout --version' hv quota set demo --
@@ -50,7 +50,7 @@ expect 'console console-log create delete list pause reboot rebuild rescue resiz
 expect 'reboot rebuild rescue resize resize-confirm resize-revert resume' hv server re
 expect '--api --format --hard --help --timeout --version --wait -f -h' hv server reboot web-1 -
 expect '--api --deleted --format --help --host --timeout --version' hv server list --
-expect '--admin-pass --api --config-drive --flavor-spec --format --help --host --image --image-format --image-property --key-file --project --property --timeout --user-data --version --wait' hv server create x --
+expect '--admin-pass --api --config-drive --flavor --flavor-spec --format --help --host --image --image-format --image-property --key-file --key-name --max --min --project --property --timeout --user-data --version --wait' hv server create x --
 expect '--image --image-format --image-property' hv server rebuild web-1 --i
 expect '--name' hv host accept KEY --n
 expect 'json table' hv -f ''
