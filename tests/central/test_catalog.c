@@ -93,7 +93,7 @@ a_flavor_is_created_shown_changed_and_deleted(void **state)
 	json_t *fl = NULL,
 	       *args = json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:{s:s}}", "name", "db.big",
 				 "vcpus", 4, "ram", 8192, "disk", 40, "ephemeral", 10, "swap", 1024,
-				 "extra_specs", "hw:cpu_policy", "dedicated");
+				 "extra_specs", "hw:watchdog_action", "reset");
 	MUST(svc_flavor_create(f->svc, args, T0, &fl, &err), &err);
 	const char *id = json_string_value(json_object_get(fl, "id"));
 	assert_non_null(id);
@@ -125,11 +125,21 @@ a_flavor_is_created_shown_changed_and_deleted(void **state)
 	assert_int_equal(json_object_size(specs), 2);
 	json_decref(fl);
 	json_decref(args);
-	args = json_pack("{s:s, s:[s]}", "flavor", uuid, "extra_specs", "hw:cpu_policy");
+	args = json_pack("{s:s, s:[s]}", "flavor", uuid, "extra_specs", "hw:watchdog_action");
 	MUST(svc_flavor_update(f->svc, args, false, &fl, &err), &err);
 	specs = json_object_get(fl, "extra_specs");
 	assert_int_equal(json_object_size(specs), 1);
 	assert_non_null(json_object_get(specs, "hw:numa_nodes"));
+	json_decref(fl);
+	/* a set is checked with what the flavor already has: a total beside a read limit */
+	json_t *bad = json_pack("{s:s, s:{s:s, s:s}}", "flavor", uuid, "extra_specs",
+				"quota:disk_read_bytes_sec", "1000", "quota:disk_total_bytes_sec",
+				"5000");
+	assert_int_equal(svc_flavor_update(f->svc, bad, true, &fl, &err), -EINVAL);
+	assert_string_equal(err.field, "args.extra_specs.quota:disk_total_bytes_sec");
+	json_decref(bad);
+	MUST(svc_flavor_show(f->svc, uuid, &fl, &err), &err);
+	assert_int_equal(json_object_size(json_object_get(fl, "extra_specs")), 1);
 	json_decref(fl);
 	/* unsetting what is not there names it */
 	assert_int_equal(svc_flavor_update(f->svc, args, false, &fl, &err), -ENOENT);
@@ -168,6 +178,19 @@ bad_flavors_name_their_field_and_change_nothing(void **state)
 		{"{\"name\": \"x\", \"vcpus\": 1, \"ram\": 512, \"disk\": 1, \"extra_specs\": "
 		 "{\"k\": 1}}",
 		 "args.extra_specs.k"},
+		/* what a host would refuse, read by the hosts' own code (common/extraspec.h) */
+		{"{\"name\": \"x\", \"vcpus\": 1, \"ram\": 512, \"disk\": 1, \"extra_specs\": "
+		 "{\"hw:watchdog_action\": \"explode\"}}",
+		 "args.extra_specs.hw:watchdog_action"},
+		{"{\"name\": \"x\", \"vcpus\": 2, \"ram\": 512, \"disk\": 1, \"extra_specs\": "
+		 "{\"hw:cpu_sockets\": \"4\"}}",
+		 "args.extra_specs.hw:cpu_sockets"},
+		{"{\"name\": \"x\", \"vcpus\": 1, \"ram\": 512, \"disk\": 1, \"extra_specs\": "
+		 "{\"hw:no_such_thing\": \"1\"}}",
+		 "args.extra_specs.hw:no_such_thing"},
+		{"{\"name\": \"x\", \"vcpus\": 1, \"ram\": 512, \"disk\": 1, \"extra_specs\": "
+		 "{\"hw_rng:rate_bytes\": \"100\"}}",
+		 "args.extra_specs.hw_rng:rate_period"},
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		json_t *args = json_loads(bad[i].json, 0, NULL);

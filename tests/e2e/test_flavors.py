@@ -26,11 +26,11 @@ def main():
 
     f = c.hv_json("flavor", "create", "m1.nano", "--vcpus", "1", "--ram", "128", "--disk",
                   "1", "--swap", "256", "--ephemeral", "2", "--property",
-                  "hw:cpu_policy=dedicated")
+                  "hw:watchdog_action=reset")
     check(re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}",
                        f["id"]) is not None, "a flavor created without --id gets a UUID4")
     check(f["swap"] == 256 and f["ephemeral"] == 2 and
-          f["extra_specs"] == {"hw:cpu_policy": "dedicated"},
+          f["extra_specs"] == {"hw:watchdog_action": "reset"},
           "swap, ephemeral and extra specs are kept")
     f = c.hv_json("flavor", "create", "m1.micro", "--id", "42", "--vcpus", "1", "--ram",
                   "256", "--disk", "1")
@@ -38,9 +38,9 @@ def main():
           "--id gives the id, and show finds the flavor by it")
 
     f = c.hv_json("flavor", "set", "m1.nano", "--property", "hw:numa_nodes=1")
-    check(f["extra_specs"] == {"hw:cpu_policy": "dedicated", "hw:numa_nodes": "1"},
+    check(f["extra_specs"] == {"hw:watchdog_action": "reset", "hw:numa_nodes": "1"},
           "flavor set adds an extra spec")
-    f = c.hv_json("flavor", "unset", "m1.nano", "--property", "hw:cpu_policy")
+    f = c.hv_json("flavor", "unset", "m1.nano", "--property", "hw:watchdog_action")
     check(f["extra_specs"] == {"hw:numa_nodes": "1"}, "flavor unset removes one")
 
     c.hv_json("project", "create", "demo")
@@ -70,6 +70,11 @@ def main():
          "access to a public flavor"),
         (["flavor", "set", "nope", "--property", "a=b"], 1, "args.flavor",
          "an unknown flavor"),
+        (["flavor", "create", "z", "--vcpus", "1", "--ram", "64", "--disk", "1",
+          "--property", "hw:watchdog_action=explode"], 1,
+         "args.extra_specs.hw:watchdog_action", "an extra spec every host would refuse"),
+        (["flavor", "set", "m1.tiny", "--property", "quota:cpu_period=5"], 1,
+         "args.extra_specs.quota:cpu_period", "a set out of the hosts' range"),
         (["flavor", "unset", "m1.nano", "--property", "nope"], 1, "args.extra_specs",
          "unsetting an extra spec it does not have"),
     ]

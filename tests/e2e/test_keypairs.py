@@ -58,14 +58,14 @@ def main():
     names = [k["name"] for k in c.hv_json("keypair", "list")]
     check(names == ["k1", "k2", "laptop"], "list has the three key pairs (%s)" % names)
 
-    c.hv_json("flavor", "set", "m1.tiny", "--property", "hw:cpu_policy=shared")
+    c.hv_json("flavor", "set", "m1.tiny", "--property", "quota:cpu_shares=512")
     rc, out, err = c.hv("server", "create", "web", "--host", "node-1", "--flavor", "m1.tiny",
                         "--image", "cirros", "--key-name", "k1", "--wait", "-f", "json")
     check(rc == 0, "server create --flavor m1.tiny --key-name k1 boots (%s)" % err.strip())
     s = json.loads(out)
     fl = s["flavor"]
     check((fl["name"], fl["vcpus"], fl["ram_mb"], fl["root_gb"]) == ("m1.tiny", 1, 512, 1) and
-          fl["extra_specs"] == {"hw:cpu_policy": "shared"},
+          fl["extra_specs"] == {"quota:cpu_shares": "512"},
           "the server carries the flavor's fields and extra specs")
     state = c.path("agent-node-1")
     spawned = [n for n in os.listdir(state) if os.path.isfile(os.path.join(state, n)) and
