@@ -105,7 +105,10 @@ int need_args(struct args *a, int n, const char *what);
 int check_opts(struct args *a, unsigned long long allowed);
 
 /* The nouns of cmd_<noun>.c: each runs a->argv[1] (its verb); its help is hv NOUN --help. */
-extern const char project_help[], quota_help[], flavor_help[], keypair_help[];
+extern const char host_help[], server_help[], project_help[], quota_help[], flavor_help[],
+	keypair_help[];
+int cmd_host(struct ctx *x);
+int cmd_server(struct ctx *x);
 int cmd_project(struct ctx *x);
 int cmd_quota(struct ctx *x);
 int cmd_flavor(struct ctx *x);
