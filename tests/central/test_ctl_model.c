@@ -477,6 +477,51 @@ a_create_of_several_fits_the_quota_or_makes_none(void **state)
 	json_decref(args);
 }
 
+/* A catalog flavor gives the spawn its sizes and extra specs; a private one serves only the
+ * projects on its list, and to the others it is not there. */
+static void
+a_catalog_flavor_goes_to_the_spawn_and_a_private_one_to_its_projects(void **state)
+{
+	struct fixture *f = *state;
+	struct hv_error err = {0};
+	json_t *inst = NULL, *fl = NULL, *proj = NULL;
+	char cmd[PROTO_MAX_ID + 1];
+	json_t *pargs = json_pack("{s:s}", "name", "demo");
+	assert_int_equal(svc_project_create(f->svc, pargs, T0, &proj, &err), 0);
+	json_decref(pargs);
+	json_t *fargs = json_pack("{s:s, s:i, s:i, s:i, s:i, s:b, s:s, s:{s:s}}", "name", "secret",
+				  "vcpus", 2, "ram", 256, "disk", 3, "swap", 128, "is_public", 0,
+				  "project", "demo", "extra_specs", "hw:watchdog_action", "reset");
+	assert_int_equal(svc_flavor_create(f->svc, fargs, T0, &fl, &err), 0);
+	json_decref(fargs);
+	json_decref(fl);
+
+	json_t *args = json_pack("{s:s, s:s, s:s, s:s}", "name", "a", "host", "node-1", "image",
+				 "cirros", "flavor", "secret");
+	assert_int_equal(svc_server_create(f->svc, args, T0, &inst, cmd, &err), -ENOENT);
+	assert_string_equal(err.field, "args.flavor"); /* admin is not on its list */
+	json_object_set_new(args, "project", json_string("demo"));
+	json_object_set_new(args, "properties", json_pack("{s:s}", "a", "b"));
+	assert_int_equal(svc_server_create(f->svc, args, T0, &inst, cmd, &err), -EINVAL);
+	assert_string_equal(err.field, "args.properties");
+	json_object_del(args, "properties");
+	assert_int_equal(f->n_sent, 0);
+	assert_int_equal(svc_server_create(f->svc, args, T0, &inst, cmd, &err), 0);
+	json_decref(inst);
+	json_t *sent = json_object_get(f->sent[0].body, "flavor");
+	assert_string_equal(json_string_value(json_object_get(sent, "name")), "secret");
+	assert_int_equal(json_integer_value(json_object_get(sent, "vcpus")), 2);
+	assert_int_equal(json_integer_value(json_object_get(sent, "ram_mb")), 256);
+	assert_int_equal(json_integer_value(json_object_get(sent, "root_gb")), 3);
+	assert_int_equal(json_integer_value(json_object_get(sent, "swap_mb")), 128);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(sent, "extra_specs"),
+							      "hw:watchdog_action")),
+			    "reset");
+	assert_null(json_object_get(sent, "id"));
+	json_decref(args);
+	json_decref(proj);
+}
+
 static void
 a_disabled_host_takes_no_server_and_its_busy_refusals_are_resent(void **state)
 {
@@ -933,6 +978,9 @@ main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(a_create_of_several_fits_the_quota_or_makes_none,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			a_catalog_flavor_goes_to_the_spawn_and_a_private_one_to_its_projects, setup,
+			teardown),
 		cmocka_unit_test(zap_lets_in_only_allowlisted_curve_keys),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
