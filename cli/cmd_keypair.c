@@ -138,7 +138,8 @@ cmd_keypair(struct ctx *x)
 			r = EXIT_USAGE;
 		} else {
 			json_object_set_new(q, "name", json_string(a->argv[2]));
-			r = print_result(a, call(x, "keypair.show", q, false, &res), res);
+			r = call(x, "keypair.show", q, false, &res);
+			r = print_result(a, r, res);
 		}
 	} else if (strcmp(verb, "create") == 0) {
 		if (check_opts(a, O_PROJECT | O_PUBLIC_KEY | O_PRIVATE_KEY) < 0 ||

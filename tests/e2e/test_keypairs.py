@@ -41,7 +41,11 @@ def main():
     check(rc == 0 and out.startswith("-----BEGIN OPENSSH PRIVATE KEY-----"),
           "without --private-key the private key is printed (once)")
     rc, out, _ = c.hv("keypair", "show", "k2", "-f", "json")
-    check(rc == 0 and "PRIVATE" not in out, "show never has it")
+    check(rc == 0 and json.loads(out)["name"] == "k2" and "PRIVATE" not in out,
+          "show never has it")
+    rc, out, _ = c.hv("keypair", "show", "k2")
+    check(rc == 0 and "fingerprint" in out and "PRIVATE" not in out,
+          "show prints a table for people")
 
     pub = c.path("k1.pub")
     with open(pub, "w") as f:
@@ -101,6 +105,13 @@ def main():
     rc, _, _ = c.hv("keypair", "delete", "k2", "laptop")
     check(rc == 0 and [k["name"] for k in c.hv_json("keypair", "list")] == ["k1"],
           "keypair delete removes each one named")
+
+    c.kill("hvcentral")
+    c.start_central()
+    k = c.hv_json("keypair", "show", "k1")
+    check(k["public_key"] == kp["public_key"] and k["fingerprint"] == kp["fingerprint"],
+          "a key pair survives a restart of hvcentral")
+    check(not c.central_holds(secret), "and its private key is still nowhere in hvcentral")
 
 
 harness.run(main)

@@ -59,12 +59,19 @@ def main():
     check(rc == 0 and c.show("b-1")["project_id"] == c.hv_json("project", "show", "admin")["id"],
           "without --project the server belongs to admin")
 
+    off = c.hv_json("project", "create", "off", "--disable")
+    check(off["enabled"] is False, "project create --disable makes a disabled project")
+    rc, _, err = c.hv("server", "create", "c-1", "--host", "node-1", "--flavor-spec", FLAVOR,
+                      "--image", "cirros", "--project", "off")
+    check(rc == 1 and "args.project" in err and "disabled" in err,
+          "a disabled project creates no server")
+
     c.kill("hvcentral")
     c.start_central()
     q = c.hv_json("quota", "show", "demo")
     check(q["instances"] == 2 and q["in_use"]["instances"] == 1,
           "projects and limits survive a restart of hvcentral")
-    check(sorted(p["name"] for p in c.hv_json("project", "list")) == ["admin", "demo"],
+    check(sorted(p["name"] for p in c.hv_json("project", "list")) == ["admin", "demo", "off"],
           "and the admin project is not created twice")
 
 
