@@ -210,12 +210,18 @@ svc_keypair_create(struct svc *sv, json_t *args, int64_t now, json_t **ret, stru
 	if (!import && (r = generate(name, &pub, &priv, err)) < 0)
 		return r;
 	if ((r = keypair_record(pid, name, import ? import : pub, &kp, err)) < 0 ||
-	    (r = svc_quota_check(sv, pid, &(struct svc_quota_ask){.key_pairs = 1}, err)) < 0)
+	    (r = store_begin(sv->store, err)) < 0)
 		goto out;
-	if ((r = store_keypair_insert(sv->store, kp, now, err)) == -EEXIST)
+	/* the quota read and the insert in one transaction */
+	if ((r = svc_quota_check(sv, pid, &(struct svc_quota_ask){.key_pairs = 1}, err)) == 0 &&
+	    (r = store_keypair_insert(sv->store, kp, now, err)) == -EEXIST)
 		r = hv_error_set(err, -EEXIST, "args.name",
 				 "args.name: the project has a key pair named '%s'", name);
-	if (r < 0)
+	if (r < 0) {
+		store_rollback(sv->store);
+		goto out;
+	}
+	if ((r = store_commit(sv->store, err)) < 0)
 		goto out;
 	json_object_set_new(kp, "created_ms", json_integer(now));
 	if (priv) /* answered this once; the caller's reply is the only copy */

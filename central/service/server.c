@@ -496,9 +496,14 @@ svc_server_create(struct svc *sv, json_t *args, int64_t now, json_t **ret_instan
 {
 	struct create_plan p = {0};
 	json_t *insts = json_array(), *servers = json_array();
-	int r = create_plan(sv, args, now, &p, err);
-	if (r == 0)
-		r = create_write(sv, &p, now, insts, err);
+	/* the quota is read and the servers written in one transaction: no other write can
+	 * come between the check and what it allowed */
+	int r = store_begin(sv->store, err);
+	if (r == 0 && ((r = create_plan(sv, args, now, &p, err)) < 0 ||
+		       (r = create_write(sv, &p, now, insts, err)) < 0))
+		store_rollback(sv->store);
+	else if (r == 0)
+		r = store_commit(sv->store, err);
 	size_t i;
 	json_t *inst;
 	json_array_foreach (insts, i, inst) {
