@@ -15,7 +15,7 @@
  * reading): a value a host would refuse never reaches a flavor. The field names the key,
  * under where ("args.extra_specs.hw:numa_nodes"). */
 static int
-extra_specs_check(const struct hv_kv *kv, size_t n, int64_t vcpus, int64_t ram, const char *where,
+extra_specs_check(const struct hv_kv *kv, size_t n, int64_t vcpus, const char *where,
 		  struct hv_error *err)
 {
 	struct hv_xspec x;
@@ -37,7 +37,7 @@ extra_specs_check(const struct hv_kv *kv, size_t n, int64_t vcpus, int64_t ram, 
 /* Extra specs: at most 128 string pairs (keys and values <= 255 bytes), then the values
  * the hosts' validator would refuse, so a flavor never holds what no host would boot. */
 static int
-specs_check(json_t *specs, const char *where, int64_t vcpus, int64_t ram, struct hv_error *err)
+specs_check(json_t *specs, const char *where, int64_t vcpus, struct hv_error *err)
 {
 	json_t *wrap = json_pack("{s:O}", "extra_specs", specs);
 	struct hv_kv *kv = NULL;
@@ -46,7 +46,7 @@ specs_check(json_t *specs, const char *where, int64_t vcpus, int64_t ram, struct
 	json_decref(wrap);
 	if (r < 0)
 		return r;
-	r = extra_specs_check(kv, n, vcpus, ram, where, err);
+	r = extra_specs_check(kv, n, vcpus, where, err);
 	free(kv);
 	return r;
 }
@@ -95,7 +95,7 @@ svc_flavor_create(struct svc *sv, json_t *args, int64_t now, json_t **ret, struc
 	if (!*name || name[0] == ' ' || name[strlen(name) - 1] == ' ')
 		return hv_error_set(err, -EINVAL, "args.name",
 				    "args.name: must not be empty nor begin or end with a space");
-	if (specs && (r = specs_check(specs, "args", z.vcpus, z.ram, err)) < 0)
+	if (specs && (r = specs_check(specs, "args", z.vcpus, err)) < 0)
 		return r;
 	if (project && is_public)
 		return hv_error_set(err, -EINVAL, "args.project",
@@ -248,8 +248,8 @@ svc_flavor_update(struct svc *sv, json_t *args, bool set, json_t **ret, struct h
 	char id[PROTO_MAX_ID + 1];
 	snprintf(id, sizeof id, "%s", field_or(f, "id", ""));
 	if ((r = specs_after(f, args, set, &specs, err)) < 0 ||
-	    (r = specs_check(specs, "args", json_integer_value(json_object_get(f, "vcpus")),
-			     json_integer_value(json_object_get(f, "ram")), err)) < 0 ||
+	    (r = specs_check(specs, "args", json_integer_value(json_object_get(f, "vcpus")), err)) <
+		    0 ||
 	    (r = store_begin(sv->store, err)) < 0)
 		goto out;
 	if ((r = store_flavor_update(sv->store, id, specs, desc, err)) < 0 ||
