@@ -441,30 +441,25 @@ instance_new(const struct create_plan *p, const char *name, int64_t now)
 			 "project_id", p->project);
 }
 
-/* Writes every server of the plan in one store transaction: all or none. */
+/* Writes every server of the plan; the caller's transaction makes it all or none. */
 static int
 create_write(struct svc *sv, const struct create_plan *p, int64_t now, json_t *insts,
 	     struct hv_error *err)
 {
 	char name[300];
-	int r = store_begin(sv->store, err);
+	int r = 0;
 	for (int64_t i = 1; r == 0 && i <= p->count; i++) {
 		nth_name(p->name, i, p->count, name, sizeof name);
 		if (strlen(name) > 255)
-			r = hv_error_set(err, -EINVAL, "args.name",
-					 "args.name: '%s' is longer than 255 bytes", name);
-		json_t *inst = r == 0 ? instance_new(p, name, now) : NULL;
-		if (r == 0 && (r = store_instance_insert(sv->store, inst, now, err)) == -EEXIST)
+			return hv_error_set(err, -EINVAL, "args.name",
+					    "args.name: '%s' is longer than 255 bytes", name);
+		json_t *inst = instance_new(p, name, now);
+		if ((r = store_instance_insert(sv->store, inst, now, err)) == -EEXIST)
 			r = hv_error_set(err, -EEXIST, "args.name",
 					 "args.name: a server named '%s' already exists", name);
-		if (inst)
-			json_array_append_new(insts, inst);
+		json_array_append_new(insts, inst);
 	}
-	if (r < 0) {
-		store_rollback(sv->store);
-		return r;
-	}
-	return store_commit(sv->store, err);
+	return r;
 }
 
 /* Journals the spawn of a written server; a failure leaves it in error, with the reason. */
