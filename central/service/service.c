@@ -17,11 +17,7 @@ svc_new(struct store *store, struct ctl *ctl, struct allow *allow,
 	sv->ctl = ctl;
 	sv->allow = allow;
 	sv->liveness = *liveness;
-	int r = store_begin(store, err);
-	if (r == 0 && (r = svc_seed(sv, proto_now_ms(), err)) < 0)
-		store_rollback(store);
-	else if (r == 0)
-		r = store_commit(store, err);
+	int r = svc_seed(sv, proto_now_ms(), err); /* one insert, when the catalog is new */
 	if (r < 0) {
 		free(sv);
 		return r;

@@ -5,6 +5,7 @@
 #define HVC_SQLITE_PRIV_H
 
 #include <sqlite3.h>
+#include <stdbool.h>
 
 #include "store.h"
 
@@ -12,7 +13,8 @@
 
 struct store {
 	sqlite3 *db;
-	int depth; /* nested store_begin calls; inner levels are savepoints */
+	int depth;    /* nested store_begin calls; inner levels are savepoints */
+	bool own_txn; /* the outermost level is our BEGIN, not a savepoint in another's */
 	struct {
 		const char *sql; /* identity: the static string the caller passed */
 		sqlite3_stmt *st;

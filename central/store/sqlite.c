@@ -285,16 +285,26 @@ store_free(struct store *s)
 }
 
 /* The outermost level is the transaction; each inner level is a savepoint, so a caller
- * can undo its own writes (store_rollback) without losing those of the turn around it. */
+ * can undo its own writes (store_rollback) without losing those of the turn around it.
+ * A transaction the store did not open (a test's own SAVEPOINT) is nested into too. */
 int
 store_begin(struct store *s, struct hv_error *err)
 {
-	int rc = sqlite3_exec(s->db, s->depth ? "SAVEPOINT nested" : "BEGIN IMMEDIATE", NULL, NULL,
+	bool nest = s->depth > 0 || !sqlite3_get_autocommit(s->db);
+	int rc = sqlite3_exec(s->db, nest ? "SAVEPOINT nested" : "BEGIN IMMEDIATE", NULL, NULL,
 			      NULL);
 	if (rc != SQLITE_OK)
 		return sq_error(s, rc, "begin", err);
-	s->depth++;
+	if (s->depth++ == 0)
+		s->own_txn = !nest;
 	return 0;
+}
+
+/* Whether the level being closed is a savepoint (else it is the store's transaction). */
+static bool
+closing_savepoint(struct store *s)
+{
+	return --s->depth > 0 || !s->own_txn;
 }
 
 int
@@ -302,7 +312,7 @@ store_commit(struct store *s, struct hv_error *err)
 {
 	if (s->depth == 0)
 		return 0;
-	if (--s->depth > 0) {
+	if (closing_savepoint(s)) {
 		int rc = sqlite3_exec(s->db, "RELEASE nested", NULL, NULL, NULL);
 		return rc == SQLITE_OK ? 0 : sq_error(s, rc, "release", err);
 	}
@@ -319,7 +329,7 @@ store_rollback(struct store *s)
 {
 	if (s->depth == 0)
 		return;
-	if (--s->depth > 0)
+	if (closing_savepoint(s))
 		sqlite3_exec(s->db, "ROLLBACK TO nested; RELEASE nested", NULL, NULL, NULL);
 	else
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
