@@ -103,11 +103,13 @@ svc_flavor_create(struct svc *sv, json_t *args, int64_t now, json_t **ret, struc
 				    "private)");
 	if (project && (r = svc_project_find(sv, project, "args.project", &access, err)) < 0)
 		return r;
-	json_t *f = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:b, s:s, s:O}", "id", id,
+	json_t *f = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:b, s:s, s:O?}", "id", id,
 			      "name", name, "vcpus", (json_int_t)z.vcpus, "ram", (json_int_t)z.ram,
 			      "disk", (json_int_t)z.disk, "ephemeral", (json_int_t)z.ephemeral,
 			      "swap", (json_int_t)z.swap, "is_public", is_public, "description",
-			      desc ? desc : "", "extra_specs", specs ? specs : json_object());
+			      desc ? desc : "", "extra_specs", specs);
+	if (f && !specs)
+		json_object_set_new(f, "extra_specs", json_object());
 	if ((r = store_begin(sv->store, err)) < 0)
 		goto out;
 	r = store_flavor_insert(sv->store, f, now, err);
