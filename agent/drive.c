@@ -69,7 +69,7 @@ fill_and_write(const json_t *spec, const char *uuid, const struct drive_secrets 
 	cfg.nics = nics;
 	cfg.n_nics = n;
 	if (sec->key_data) {
-		if ((r = guest_sshkey_validate(sec->key_data, "body.key_data", err)) < 0)
+		if ((r = hv_sshkey_validate(sec->key_data, "body.key_data", err)) < 0)
 			return r;
 		cfg.keys = &key;
 		cfg.n_keys = 1;

@@ -22,7 +22,7 @@ build=${1:-$here/build}
 [ "${1:-}" ] && shift
 [ "${1:-}" = "--" ] && shift
 build=$(cd "$build" && pwd)
-for b in central/hvcentral agent/hvagent bench/cmd_throughput drivers/fake/hvagent-driver-fake.so; do
+for b in central/hvcentral agent/hvagent cli/hv bench/cmd_throughput drivers/fake/hvagent-driver-fake.so; do
 	[ -e "$build/$b" ] || { echo "cmd_throughput: $build/$b not built" >&2; exit 2; }
 done
 dir=$(mktemp -d "${HV_BENCH_DIR:-/tmp}/hv-bench.XXXXXX")
@@ -80,6 +80,8 @@ for _ in $(seq 100); do
 	"$build/cli/hv" host list -f json 2>/dev/null | grep -q '"state": "up"' && break
 	sleep 0.1
 done
+# the window keeps more servers alive at once than the default quota (10) allows
+"$build/cli/hv" quota set --instances -1 --cores -1 --ram -1 >/dev/null
 cpu_ms() { # utime+stime of the process whose command line names FILE, in ms
 	local pid
 	pid=$(pgrep -f -- "$1" | head -1)

@@ -393,6 +393,8 @@ static const struct {
 	{EEXIST, {NULL, NULL, PROTO_E_CONFLICT}},
 	{EHOSTDOWN, {NULL, NULL, PROTO_E_HOST_DOWN}},
 	{EHOSTUNREACH, {NULL, NULL, PROTO_E_HOST_DISABLED}},
+	{EDQUOT, {NULL, NULL, PROTO_E_OVER_QUOTA}},
+	{ENOSPC, {NULL, NULL, PROTO_E_NO_VALID_HOST}},
 };
 
 static const char *const errno_fallback[PROTO_MAP_N] = {

@@ -63,6 +63,8 @@ enum proto_type {
 #define PROTO_E_CONFLICT "conflict"           /* the name or id is taken */
 #define PROTO_E_HOST_DOWN "host_down"         /* the host's agent has no session */
 #define PROTO_E_HOST_DISABLED "host_disabled" /* the host refuses new work */
+#define PROTO_E_OVER_QUOTA "over_quota"       /* the project's quota would be exceeded */
+#define PROTO_E_NO_VALID_HOST "no_valid_host" /* the scheduler found no host for it */
 
 /* The one errno -> error code map. The same errno means different things to its three
  * readers, so each row says what every reader answers, side by side:

@@ -190,7 +190,7 @@ prepare(const struct guest_job *job, size_t i, const struct guest_inject_opts *o
 			return hv_error_set(err, -EINVAL, f,
 					    "%s: a login name ([a-z_][a-z0-9_-]*, at most 32)", f);
 		snprintf(f, sizeof f, "jobs[%zu].ssh_key", i);
-		r = guest_sshkey_validate(job->ssh_key, f, err);
+		r = hv_sshkey_validate(job->ssh_key, f, err);
 		if (r < 0)
 			return r;
 	}
@@ -597,7 +597,7 @@ inject_key(struct disk *d, char *touched[], size_t *n_touched)
 	if ((r = lstat_opt(d, ak, &st)) < 0)
 		goto out;
 	if (r == 0) {
-		char line[GUEST_SSHKEY_MAX + 2];
+		char line[HV_SSHKEY_MAX + 2];
 		int n = snprintf(line, sizeof line, "%s\n", d->job->ssh_key);
 		if (guestfs_write(d->g, ak, line, (size_t)n) < 0) {
 			r = fail_g(d, "write authorized_keys");
@@ -626,7 +626,7 @@ inject_key(struct disk *d, char *touched[], size_t *n_touched)
 			goto out;
 		}
 		if (!has_line(content ? content : "", got, d->job->ssh_key)) {
-			char buf[GUEST_SSHKEY_MAX + 3];
+			char buf[HV_SSHKEY_MAX + 3];
 			bool need_nl = got > 0 && content[got - 1] != '\n';
 			int n = snprintf(buf, sizeof buf, "%s%s\n", need_nl ? "\n" : "",
 					 d->job->ssh_key);

@@ -152,7 +152,7 @@ validate(const struct guest_config *c, struct hv_error *err)
 			return hv_error_set(err, -EINVAL, f, "%s: 1-255 printable characters", f);
 		}
 		snprintf(f, sizeof f, "keys[%zu].key", i);
-		r = guest_sshkey_validate(c->keys[i].key, f, err);
+		r = hv_sshkey_validate(c->keys[i].key, f, err);
 		if (r < 0)
 			return r;
 	}

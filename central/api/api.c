@@ -250,8 +250,16 @@ answer_or_park(struct api *a, const struct api_client *cl, struct req *q, json_t
 		return reply_ok(a, cl, q->id, inst);
 	}
 	const char *uuid = inst ? json_string_value(json_object_get(inst, "uuid")) : NULL;
-	json_t *image = json_object_get(inst, "image_snapshot");
-	json_t *extra = image ? json_pack("{s:O}", "image_snapshot", image) : NULL;
+	/* what the record read back later lacks: a snapshot's image, a create's servers */
+	json_t *extra = json_object();
+	static const char *const keep[] = {"image_snapshot", "servers"};
+	for (size_t i = 0; i < 2; i++)
+		if (json_object_get(inst, keep[i]))
+			json_object_set(extra, keep[i], json_object_get(inst, keep[i]));
+	if (!json_object_size(extra)) {
+		json_decref(extra);
+		extra = NULL;
+	}
 	if (park(a, cl, q->id, cmd_id, uuid, W_RECORD, 0, extra, now + q->timeout_ms) < 0)
 		reply_err(a, cl, q->id, "internal", NULL, "out of memory", NULL);
 	json_decref(extra);
@@ -328,6 +336,194 @@ op_console_log(struct api *a, const struct api_client *cl, struct req *q, int64_
 		reply_err(a, cl, q->id, "internal", NULL, "out of memory", NULL);
 }
 
+static void
+op_project_create(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	struct hv_error err = {0};
+	json_t *p = NULL;
+	int r = svc_project_create(a->svc, q->args, now, &p, &err);
+	if (r < 0)
+		return reply_hv_err(a, cl, q->id, r, &err);
+	reply_ok(a, cl, q->id, p);
+}
+
+static void
+op_project_list(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	struct hv_error err = {0};
+	json_t *list = NULL;
+	int r = svc_project_list(a->svc, &list, &err);
+	if (r < 0)
+		return reply_hv_err(a, cl, q->id, r, &err);
+	reply_ok(a, cl, q->id, list);
+}
+
+/* project.show and quota.show: {project?} (default: the project created at first start) */
+static void
+op_project_read(struct api *a, const struct api_client *cl, struct req *q,
+		int (*fn)(struct svc *, const char *, json_t **, struct hv_error *))
+{
+	struct hv_error err = {0};
+	const char *project = NULL;
+	json_t *res = NULL;
+	int r;
+	if ((r = hj_str(q->args, "args", "project", HJ_OPTIONAL, 64, &project, &err)) < 0 ||
+	    (r = fn(a->svc, project, &res, &err)) < 0)
+		return reply_hv_err(a, cl, q->id, r, &err);
+	reply_ok(a, cl, q->id, res);
+}
+
+static void
+op_project_show(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	op_project_read(a, cl, q, svc_project_show);
+}
+
+static void
+op_quota_show(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	op_project_read(a, cl, q, svc_quota_show);
+}
+
+static void
+op_quota_set(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	struct hv_error err = {0};
+	const char *project = NULL;
+	json_t *quotas = NULL, *res = NULL;
+	int r;
+	if ((r = hj_str(q->args, "args", "project", HJ_OPTIONAL, 64, &project, &err)) < 0 ||
+	    (r = hj_obj(q->args, "args", "quotas", HJ_REQUIRED, &quotas, &err)) < 0 ||
+	    (r = svc_quota_set(a->svc, project, quotas, &res, &err)) < 0)
+		return reply_hv_err(a, cl, q->id, r, &err);
+	reply_ok(a, cl, q->id, res);
+}
+
+static void
+op_flavor_create(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	struct hv_error err = {0};
+	json_t *f = NULL;
+	int r = svc_flavor_create(a->svc, q->args, now, &f, &err);
+	if (r < 0)
+		return reply_hv_err(a, cl, q->id, r, &err);
+	reply_ok(a, cl, q->id, f);
+}
+
+static void
+op_flavor_list(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	struct hv_error err = {0};
+	const char *which = NULL;
+	json_t *list = NULL;
+	int r;
+	if ((r = hj_enum(q->args, "args", "which", HJ_OPTIONAL, "public|private|all", &which,
+			 &err)) < 0 ||
+	    (r = svc_flavor_list(a->svc, which, &list, &err)) < 0)
+		return reply_hv_err(a, cl, q->id, r, &err);
+	reply_ok(a, cl, q->id, list);
+}
+
+static void
+op_flavor_show(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	struct hv_error err = {0};
+	const char *flavor;
+	json_t *f = NULL;
+	int r;
+	if ((r = hj_str(q->args, "args", "flavor", HJ_REQUIRED, 255, &flavor, &err)) < 0 ||
+	    (r = svc_flavor_show(a->svc, flavor, &f, &err)) < 0)
+		return reply_hv_err(a, cl, q->id, r, &err);
+	reply_ok(a, cl, q->id, f);
+}
+
+static void
+op_flavor_delete(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	struct hv_error err = {0};
+	const char *flavor;
+	int r;
+	if ((r = hj_str(q->args, "args", "flavor", HJ_REQUIRED, 255, &flavor, &err)) < 0 ||
+	    (r = svc_flavor_delete(a->svc, flavor, &err)) < 0)
+		return reply_hv_err(a, cl, q->id, r, &err);
+	reply_ok(a, cl, q->id, json_object());
+}
+
+static void
+op_flavor_update(struct api *a, const struct api_client *cl, struct req *q, bool set)
+{
+	struct hv_error err = {0};
+	json_t *f = NULL;
+	int r = svc_flavor_update(a->svc, q->args, set, &f, &err);
+	if (r < 0)
+		return reply_hv_err(a, cl, q->id, r, &err);
+	reply_ok(a, cl, q->id, f);
+}
+
+static void
+op_flavor_set(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	op_flavor_update(a, cl, q, true);
+}
+
+static void
+op_flavor_unset(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	op_flavor_update(a, cl, q, false);
+}
+
+static void
+op_keypair_create(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	struct hv_error err = {0};
+	json_t *kp = NULL;
+	int r = svc_keypair_create(a->svc, q->args, now, &kp, &err);
+	if (r < 0)
+		return reply_hv_err(a, cl, q->id, r, &err);
+	reply_ok(a, cl, q->id, kp); /* a private key is in this reply only */
+}
+
+static void
+op_keypair_list(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	struct hv_error err = {0};
+	const char *project = NULL;
+	json_t *list = NULL;
+	int r;
+	if ((r = hj_str(q->args, "args", "project", HJ_OPTIONAL, 64, &project, &err)) < 0 ||
+	    (r = svc_keypair_list(a->svc, project, &list, &err)) < 0)
+		return reply_hv_err(a, cl, q->id, r, &err);
+	reply_ok(a, cl, q->id, list);
+}
+
+/* keypair.show and keypair.delete: {name, project?} */
+static void
+op_keypair_one(struct api *a, const struct api_client *cl, struct req *q, bool del)
+{
+	struct hv_error err = {0};
+	const char *project = NULL, *name;
+	json_t *kp = NULL;
+	int r;
+	if ((r = hj_str(q->args, "args", "name", HJ_REQUIRED, 255, &name, &err)) < 0 ||
+	    (r = hj_str(q->args, "args", "project", HJ_OPTIONAL, 64, &project, &err)) < 0 ||
+	    (r = del ? svc_keypair_delete(a->svc, project, name, &err)
+		     : svc_keypair_show(a->svc, project, name, &kp, &err)) < 0)
+		return reply_hv_err(a, cl, q->id, r, &err);
+	reply_ok(a, cl, q->id, del ? json_object() : kp);
+}
+
+static void
+op_keypair_show(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	op_keypair_one(a, cl, q, false);
+}
+
+static void
+op_keypair_delete(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	op_keypair_one(a, cl, q, true);
+}
+
 /* Each op with the args it reads: any other is refused before the op runs, naming it (an
  * ignored "type": "hard" would reboot softly). NULL: the args depend on the request
  * (create's and each action's), and the service layer checks them. */
@@ -337,6 +533,11 @@ static const char *const accept_args[] = {"key", "name", NULL};
 static const char *const list_args[] = {"host", "deleted", NULL};
 static const char *const server_args[] = {"server", NULL};
 static const char *const log_args[] = {"server", "length", NULL};
+static const char *const project_args[] = {"project", NULL};
+static const char *const quota_set_args[] = {"project", "quotas", NULL};
+static const char *const flavor_args[] = {"flavor", NULL};
+static const char *const flavor_list_args[] = {"which", NULL};
+static const char *const keypair_args[] = {"name", "project", NULL};
 
 static const struct {
 	const char *name;
@@ -352,6 +553,21 @@ static const struct {
 	{"server.action", op_server_action, NULL},
 	{"server.console_log", op_console_log, log_args},
 	{"server.console", op_console, NULL},
+	{"project.create", op_project_create, NULL},
+	{"project.list", op_project_list, no_args},
+	{"project.show", op_project_show, project_args},
+	{"quota.show", op_quota_show, project_args},
+	{"quota.set", op_quota_set, quota_set_args},
+	{"flavor.create", op_flavor_create, NULL},
+	{"flavor.list", op_flavor_list, flavor_list_args},
+	{"flavor.show", op_flavor_show, flavor_args},
+	{"flavor.delete", op_flavor_delete, flavor_args},
+	{"flavor.set", op_flavor_set, NULL},
+	{"flavor.unset", op_flavor_unset, NULL},
+	{"keypair.create", op_keypair_create, NULL},
+	{"keypair.list", op_keypair_list, project_args},
+	{"keypair.show", op_keypair_show, keypair_args},
+	{"keypair.delete", op_keypair_delete, keypair_args},
 };
 
 static const char *const request_fields[] = {"id", "op", "args", "wait", "timeout_ms", NULL};

@@ -81,23 +81,31 @@ check_host_up(struct svc *sv, const char *host, int64_t now, struct hv_error *er
 	return 0;
 }
 
+int
+svc_sizes_from(json_t *o, const char *where, struct svc_sizes *z, struct hv_error *err)
+{
+	int r;
+	if ((r = hj_int(o, where, "vcpus", HJ_REQUIRED, 1, 1024, &z->vcpus, err)) < 0 ||
+	    (r = hj_int(o, where, "ram", HJ_REQUIRED, 1, 16777216, &z->ram, err)) < 0 ||
+	    (r = hj_int(o, where, "disk", HJ_REQUIRED, 0, 65536, &z->disk, err)) < 0 ||
+	    (r = hj_int(o, where, "ephemeral", HJ_OPTIONAL, 0, 65536, &z->ephemeral, err)) < 0 ||
+	    (r = hj_int(o, where, "swap", HJ_OPTIONAL, 0, 1048576, &z->swap, err)) < 0)
+		return r;
+	return 0;
+}
+
 /* The protocol flavor (§6.4) from the API's args.flavor {vcpus, ram, disk, ephemeral?,
  * swap?} and args.properties (its extra specs). */
 static int
 flavor_from_args(json_t *args, json_t **ret, struct hv_error *err)
 {
 	json_t *flavor, *props = NULL;
-	int64_t vcpus, ram, disk, eph = 0, swap = 0;
+	struct svc_sizes z = {0};
 	int r;
 	static const char *const known[] = {"vcpus", "ram", "disk", "ephemeral", "swap", NULL};
 	if ((r = hj_obj(args, "args", "flavor", HJ_REQUIRED, &flavor, err)) < 0 ||
 	    (r = hj_known_keys(flavor, "args.flavor", known, err)) < 0 ||
-	    (r = hj_int(flavor, "args.flavor", "vcpus", HJ_REQUIRED, 1, 1024, &vcpus, err)) < 0 ||
-	    (r = hj_int(flavor, "args.flavor", "ram", HJ_REQUIRED, 1, 16777216, &ram, err)) < 0 ||
-	    (r = hj_int(flavor, "args.flavor", "disk", HJ_REQUIRED, 0, 65536, &disk, err)) < 0 ||
-	    (r = hj_int(flavor, "args.flavor", "ephemeral", HJ_OPTIONAL, 0, 65536, &eph, err)) <
-		    0 ||
-	    (r = hj_int(flavor, "args.flavor", "swap", HJ_OPTIONAL, 0, 1048576, &swap, err)) < 0 ||
+	    (r = svc_sizes_from(flavor, "args.flavor", &z, err)) < 0 ||
 	    (r = hj_obj(args, "args", "properties", HJ_OPTIONAL, &props, err)) < 0)
 		return r;
 	struct hv_kv *kv = NULL;
@@ -107,12 +115,13 @@ flavor_from_args(json_t *args, json_t **ret, struct hv_error *err)
 		return r;
 	free(kv);
 	char fname[64];
-	snprintf(fname, sizeof fname, "custom-%lld-%lld-%lld", (long long)vcpus, (long long)ram,
-		 (long long)disk);
+	snprintf(fname, sizeof fname, "custom-%lld-%lld-%lld", (long long)z.vcpus, (long long)z.ram,
+		 (long long)z.disk);
 	*ret = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:o}", "name", fname, "vcpus",
-			 (json_int_t)vcpus, "ram_mb", (json_int_t)ram, "root_gb", (json_int_t)disk,
-			 "ephemeral_gb", (json_int_t)eph, "swap_mb", (json_int_t)swap,
-			 "extra_specs", props ? json_incref(props) : json_object());
+			 (json_int_t)z.vcpus, "ram_mb", (json_int_t)z.ram, "root_gb",
+			 (json_int_t)z.disk, "ephemeral_gb", (json_int_t)z.ephemeral, "swap_mb",
+			 (json_int_t)z.swap, "extra_specs",
+			 props ? json_incref(props) : json_object());
 	return *ret ? 0 : hv_error_set(err, -ENOMEM, "", "out of memory");
 }
 
@@ -247,100 +256,302 @@ name_is_uuid(const char *name)
 	return hv_uuid_valid(lower);
 }
 
+/* The project that will own a new server: args.project (a name or id), else the default
+ * one; a disabled project creates nothing. */
+static int
+owner_project(struct svc *sv, json_t *args, char ret[33], struct hv_error *err)
+{
+	const char *name = NULL;
+	json_t *p = NULL;
+	int r = hj_str(args, "args", "project", HJ_OPTIONAL, 64, &name, err);
+	if (r < 0 || (r = svc_project_find(sv, name, "args.project", &p, err)) < 0)
+		return r;
+	if (json_is_false(json_object_get(p, "enabled")))
+		r = hv_error_set(err, -EINVAL, "args.project",
+				 "args.project: project '%s' is disabled", field_or(p, "name", ""));
+	snprintf(ret, 33, "%s", field_or(p, "id", ""));
+	json_decref(p);
+	return r;
+}
+
 /* The args each request reads; any other is refused (hj_known_keys). */
 static const char *const create_args[] = {
-	"name",         "host",       "image",    "image_format", "image_properties",
-	"flavor",       "properties", "key_data", "admin_pass",   "user_data",
-	"config_drive", "project",    NULL,
+	"name",
+	"host",
+	"image",
+	"image_format",
+	"image_properties",
+	"flavor",
+	"properties",
+	"key_data",
+	"key_name",
+	"admin_pass",
+	"user_data",
+	"config_drive",
+	"project",
+	"min_count",
+	"max_count",
+	"availability_zone",
+	"hints",
+	NULL,
 };
+
+/* The protocol flavor of a create: args.flavor is a catalog flavor's name or id (its extra
+ * specs come with it), or an inline {vcpus, ram, disk, ...} with args.properties. */
+static int
+create_flavor(struct svc *sv, json_t *args, const char *project_id, json_t **ret,
+	      struct hv_error *err)
+{
+	const char *name = json_string_value(json_object_get(args, "flavor"));
+	if (!name)
+		return flavor_from_args(args, ret, err);
+	if (json_object_get(args, "properties"))
+		return hv_error_set(err, -EINVAL, "args.properties",
+				    "args.properties: only with an inline flavor (a catalog "
+				    "flavor carries its extra specs: hv flavor set)");
+	json_t *f = NULL;
+	int r = svc_flavor_for(sv, name, project_id, &f, err);
+	if (r < 0)
+		return r;
+	json_object_del(f, "id"); /* the protocol flavor (section 6.4) names it only */
+	*ret = f;
+	return 0;
+}
+
+/* args.key_name (a key pair of the project) becomes the spawn's key_data, as an inline
+ * args.key_data does; not both. */
+static int
+create_key(struct svc *sv, json_t *args, const char *project_id, json_t *spawn,
+	   struct hv_error *err)
+{
+	const char *name = NULL;
+	char *line = NULL;
+	int r = hj_str(args, "args", "key_name", HJ_OPTIONAL, 255, &name, err);
+	if (r <= 0)
+		return r;
+	if (json_object_get(args, "key_data"))
+		return hv_error_set(err, -EINVAL, "args.key_name",
+				    "args.key_name: give a key pair or key_data, not both");
+	if ((r = svc_keypair_public(sv, project_id, name, "args.key_name", &line, err)) < 0)
+		return r;
+	json_object_set_new(spawn, "key_data", json_string(line));
+	free(line);
+	return 0;
+}
+
+/* How many servers to create: max_count when the quota allows it, else as many as it
+ * allows down to min_count (nova's rule); fewer than min_count is -EDQUOT naming the limit
+ * that stops them, and nothing is created. */
+static int
+create_count(struct svc *sv, json_t *args, const char *project_id, const json_t *flavor,
+	     int64_t *ret, struct hv_error *err)
+{
+	int64_t min = 1, max = 0;
+	int r;
+	if ((r = hj_int(args, "args", "min_count", HJ_OPTIONAL, 1, SVC_MAX_COUNT, &min, err)) < 0 ||
+	    (r = hj_int(args, "args", "max_count", HJ_OPTIONAL, 1, SVC_MAX_COUNT, &max, err)) < 0)
+		return r;
+	if (!max)
+		max = min;
+	if (max < min)
+		return hv_error_set(err, -EINVAL, "args.max_count",
+				    "args.max_count: %lld is below min_count %lld", (long long)max,
+				    (long long)min);
+	int64_t vcpus = json_integer_value(json_object_get(flavor, "vcpus"));
+	int64_t ram = json_integer_value(json_object_get(flavor, "ram_mb"));
+	for (int64_t n = max; n >= min; n--) {
+		struct hv_error why;
+		struct svc_quota_ask ask = {.instances = n, .cores = n * vcpus, .ram = n * ram};
+		r = svc_quota_check(sv, project_id, &ask, n == min ? err : &why);
+		if (r == 0)
+			*ret = n;
+		if (r != -EDQUOT || n == min)
+			return r;
+	}
+	return -EDQUOT; /* not reached: the loop ends at min */
+}
+
+/* What every server of one create shares, checked before any is written. */
+struct create_plan {
+	const char *name, *host, *image; /* host NULL: each server is placed by the scheduler */
+	json_t *args;                    /* borrowed: the scheduler reads its zone and hints */
+	char project[33];
+	json_t *flavor;  /* protocol flavor */
+	json_t *spawn;   /* the spawn body without name, hostname or flavor */
+	json_t *secrets; /* admin_pass, user_data */
+	int64_t count;
+};
+
+static void
+create_plan_release(struct create_plan *p)
+{
+	json_decref(p->flavor);
+	json_decref(p->spawn);
+	ctl_secrets_free(p->secrets);
+}
+
+static int
+create_name_check(const char *name, struct hv_error *err)
+{
+	if (!*name)
+		return hv_error_set(err, -EINVAL, "args.name", "args.name: must not be empty");
+	if (name_is_uuid(name))
+		return hv_error_set(err, -EINVAL, "args.name",
+				    "args.name: '%s' is shaped like a server uuid (a server is "
+				    "found by name or uuid, so a name must not be one)",
+				    name);
+	return 0;
+}
+
+static int
+create_plan(struct svc *sv, json_t *args, int64_t now, struct create_plan *p, struct hv_error *err)
+{
+	json_t *pimage = NULL, *hints = NULL;
+	const char *az = NULL;
+	int r;
+	if ((r = hj_known_keys(args, "args", create_args, err)) < 0 ||
+	    (r = hj_str(args, "args", "name", HJ_REQUIRED, 255, &p->name, err)) < 0 ||
+	    (r = hj_str(args, "args", "host", HJ_OPTIONAL, PROTO_MAX_ID, &p->host, err)) < 0 ||
+	    (r = hj_str(args, "args", "availability_zone", HJ_OPTIONAL, 255, &az, err)) < 0 ||
+	    (r = hj_obj(args, "args", "hints", HJ_OPTIONAL, &hints, err)) < 0 ||
+	    (r = image_from_args(args, "image", HJ_REQUIRED, &pimage, err)) < 0)
+		return r;
+	p->args = args;
+	p->image = json_string_value(json_object_get(args, "image"));
+	p->spawn = json_object();
+	p->secrets = json_object();
+	json_object_set_new(p->spawn, "image", pimage);
+	if ((r = create_name_check(p->name, err)) < 0)
+		return r;
+	if (p->host && !proto_id_valid(p->host))
+		return hv_error_set(err, -EINVAL, "args.host", "args.host: not a host id");
+	if ((r = owner_project(sv, args, p->project, err)) < 0)
+		return r;
+	/* the owner: the host injects only one project's disks in a batch */
+	json_object_set_new(p->spawn, "project_id", json_string(p->project));
+	if ((r = create_flavor(sv, args, p->project, &p->flavor, err)) < 0 ||
+	    (r = identity_from_args(args, true, p->spawn, p->secrets, err)) < 0 ||
+	    (r = create_key(sv, args, p->project, p->spawn, err)) < 0 ||
+	    (p->host && (r = check_host_up(sv, p->host, now, err)) < 0) ||
+	    (p->host && (r = check_host_enabled(sv, p->host, err)) < 0) ||
+	    (r = create_count(sv, args, p->project, p->flavor, &p->count, err)) < 0)
+		return r;
+	return 0;
+}
+
+/* The name of server i (1-based) of n: nova's "NAME-i" when there are several. */
+static void
+nth_name(const char *name, int64_t i, int64_t n, char *ret, size_t size)
+{
+	if (n == 1)
+		snprintf(ret, size, "%s", name);
+	else
+		snprintf(ret, size, "%s-%lld", name, (long long)i);
+}
+
+static json_t *
+instance_new(const struct create_plan *p, const char *name, const char *host, int64_t now)
+{
+	char uuid[37];
+	proto_uuid4(uuid);
+	return json_pack("{s:s, s:s, s:s, s:s, s:O, s:O, s:s, s:s, s:s, s:n, s:I, s:I, s:s}",
+			 "uuid", uuid, "name", name, "host", host, "image", p->image, "flavor",
+			 p->flavor, "properties", json_object_get(p->flavor, "extra_specs"),
+			 "vm_state", "building", "task_state", "spawning", "power_state", "nostate",
+			 "fault", "created_ms", (json_int_t)now, "updated_ms", (json_int_t)now,
+			 "project_id", p->project);
+}
+
+/* Writes every server of the plan; the caller's transaction makes it all or none. */
+static int
+create_write(struct svc *sv, const struct create_plan *p, int64_t now, json_t *insts,
+	     struct hv_error *err)
+{
+	char name[300];
+	int r = 0;
+	for (int64_t i = 1; r == 0 && i <= p->count; i++) {
+		nth_name(p->name, i, p->count, name, sizeof name);
+		if (strlen(name) > 255)
+			return hv_error_set(err, -EINVAL, "args.name",
+					    "args.name: '%s' is longer than 255 bytes", name);
+		/* placed one by one: the servers written before count against each host */
+		char placed[PROTO_MAX_ID + 1];
+		if (!p->host &&
+		    (r = svc_place(sv, p->flavor, p->args, p->project, now, placed, err)) < 0)
+			return r;
+		json_t *inst = instance_new(p, name, p->host ? p->host : placed, now);
+		if ((r = store_instance_insert(sv->store, inst, now, err)) == -EEXIST)
+			r = hv_error_set(err, -EEXIST, "args.name",
+					 "args.name: a server named '%s' already exists", name);
+		json_array_append_new(insts, inst);
+	}
+	return r;
+}
+
+/* Journals the spawn of a written server; a failure leaves it in error, with the reason. */
+static int
+create_spawn(struct svc *sv, const struct create_plan *p, json_t *inst, int64_t now,
+	     char cmd_id[PROTO_MAX_ID + 1], struct hv_error *err)
+{
+	const char *name = json_string_value(json_object_get(inst, "name"));
+	const char *uuid = json_string_value(json_object_get(inst, "uuid"));
+	json_t *spawn = json_deep_copy(p->spawn);
+	char hostname[64];
+	json_object_set_new(spawn, "name", json_string(name));
+	json_object_set(spawn, "flavor", p->flavor);
+	json_object_set_new(spawn, "power_on", json_true());
+	hostname_from_name(name, hostname);
+	if (*hostname)
+		json_object_set_new(spawn, "hostname", json_string(hostname));
+	const char *host = json_string_value(json_object_get(inst, "host"));
+	int r = ctl_queue(sv->ctl, host, uuid, "spawn", spawn, p->secrets, now, cmd_id, err);
+	json_decref(spawn);
+	if (r < 0)
+		store_instance_set_state(sv->store, uuid, "error", "", NULL, err->message, now,
+					 NULL);
+	return r;
+}
 
 int
 svc_server_create(struct svc *sv, json_t *args, int64_t now, json_t **ret_instance,
 		  char ret_cmd_id[PROTO_MAX_ID + 1], struct hv_error *err)
 {
-	const char *name, *host, *image;
-	json_t *pflavor = NULL, *pimage = NULL;
-	int r;
-
-	if ((r = hj_known_keys(args, "args", create_args, err)) < 0 ||
-	    (r = hj_str(args, "args", "name", HJ_REQUIRED, 255, &name, err)) < 0 ||
-	    (r = hj_str(args, "args", "host", HJ_REQUIRED, PROTO_MAX_ID, &host, err)) < 0 ||
-	    (r = image_from_args(args, "image", HJ_REQUIRED, &pimage, err)) < 0)
-		return r;
-	image = json_string_value(json_object_get(args, "image"));
-	if (!*name) {
-		json_decref(pimage);
-		return hv_error_set(err, -EINVAL, "args.name", "args.name: must not be empty");
+	struct create_plan p = {0};
+	json_t *insts = json_array(), *servers = json_array();
+	/* the quota is read and the servers written in one transaction: no other write can
+	 * come between the check and what it allowed */
+	int r = store_begin(sv->store, err);
+	if (r == 0 && ((r = create_plan(sv, args, now, &p, err)) < 0 ||
+		       (r = create_write(sv, &p, now, insts, err)) < 0))
+		store_rollback(sv->store);
+	else if (r == 0)
+		r = store_commit(sv->store, err);
+	size_t i;
+	json_t *inst;
+	json_array_foreach (insts, i, inst) {
+		char cmd[PROTO_MAX_ID + 1];
+		if (r < 0 && i > 0) /* written but not journaled: never left building */
+			store_instance_set_state(
+				sv->store, json_string_value(json_object_get(inst, "uuid")),
+				"error", "", NULL, "not spawned: the journal failed", now, NULL);
+		if (r < 0 || (r = create_spawn(sv, &p, inst, now, cmd, err)) < 0)
+			continue;
+		if (i == 0)
+			snprintf(ret_cmd_id, PROTO_MAX_ID + 1, "%s", cmd);
+		json_array_append_new(
+			servers, json_pack("{s:O, s:O, s:s}", "uuid", json_object_get(inst, "uuid"),
+					   "name", json_object_get(inst, "name"), "cmd_id", cmd));
 	}
-	if (name_is_uuid(name)) {
-		json_decref(pimage);
-		return hv_error_set(err, -EINVAL, "args.name",
-				    "args.name: '%s' is shaped like a server uuid (a server is "
-				    "found by name or uuid, so a name must not be one)",
-				    name);
+	if (r == 0) {
+		/* the first server's record, as written; several: all of them under servers */
+		*ret_instance = json_incref(json_array_get(insts, 0));
+		if (p.count > 1)
+			json_object_set(*ret_instance, "servers", servers);
 	}
-	if (!proto_id_valid(host)) {
-		json_decref(pimage);
-		return hv_error_set(err, -EINVAL, "args.host", "args.host: not a host id");
-	}
-	const char *project = NULL;
-	if ((r = hj_str(args, "args", "project", HJ_OPTIONAL, PROTO_MAX_ID, &project, err)) < 0 ||
-	    (project && !proto_id_valid(project))) {
-		json_decref(pimage);
-		return r < 0 ? r
-			     : hv_error_set(err, -EINVAL, "args.project",
-					    "args.project: not a project id (1-64 of A-Z a-z 0-9 . "
-					    "_ : -)");
-	}
-	json_t *spawn = json_object(), *secrets = json_object();
-	json_object_set_new(spawn, "image", pimage);
-	if (project) /* the owner: the host injects only one project's disks in a batch */
-		json_object_set_new(spawn, "project_id", json_string(project));
-	if ((r = flavor_from_args(args, &pflavor, err)) < 0 ||
-	    (r = identity_from_args(args, true, spawn, secrets, err)) < 0 ||
-	    (r = check_host_up(sv, host, now, err)) < 0 ||
-	    (r = check_host_enabled(sv, host, err)) < 0) {
-		json_decref(pflavor);
-		json_decref(spawn);
-		ctl_secrets_free(secrets);
-		return r;
-	}
-
-	char uuid[37];
-	proto_uuid4(uuid);
-	json_t *inst =
-		json_pack("{s:s, s:s, s:s, s:s, s:O, s:O, s:s, s:s, s:s, s:n, s:I, s:I}", "uuid",
-			  uuid, "name", name, "host", host, "image", image, "flavor", pflavor,
-			  "properties", json_object_get(pflavor, "extra_specs"), "vm_state",
-			  "building", "task_state", "spawning", "power_state", "nostate", "fault",
-			  "created_ms", (json_int_t)now, "updated_ms", (json_int_t)now);
-	r = store_instance_insert(sv->store, inst, now, err);
-	if (r < 0) {
-		json_decref(inst);
-		json_decref(pflavor);
-		json_decref(spawn);
-		ctl_secrets_free(secrets);
-		if (r == -EEXIST)
-			return hv_error_set(err, -EEXIST, "args.name",
-					    "args.name: a server named '%s' already exists", name);
-		return r;
-	}
-	json_t *base = json_pack("{s:s, s:o, s:b}", "name", name, "flavor", pflavor, "power_on", 1);
-	json_object_update(spawn, base);
-	json_decref(base);
-	char hostname[64];
-	hostname_from_name(name, hostname);
-	if (*hostname)
-		json_object_set_new(spawn, "hostname", json_string(hostname));
-	r = ctl_queue(sv->ctl, host, uuid, "spawn", spawn, secrets, now, ret_cmd_id, err);
-	json_decref(spawn);
-	ctl_secrets_free(secrets);
-	if (r < 0) {
-		json_decref(inst);
-		return r;
-	}
-	*ret_instance = inst; /* the row just written, as store_instance_get would read it */
-	return 0;
+	json_decref(servers);
+	json_decref(insts);
+	create_plan_release(&p);
+	return r;
 }
 
 /* A snapshot's image id: the name's id-safe characters and 8 random hex digits, so the

@@ -1,6 +1,7 @@
 /* service.c - the service layer's handle: what it works through (the store, the command
- * journal, the allowlist) and the liveness intervals its host checks use. Holds no state
- * of its own, so every rule reads the store afresh; must never cache a record. */
+ * journal, the allowlist) and the liveness intervals its host checks use; it seeds a new
+ * catalog when it opens. Holds no state of its own, so every rule reads the store afresh;
+ * must never cache a record. */
 #include "service-priv.h"
 
 #include <stdlib.h>
@@ -16,6 +17,11 @@ svc_new(struct store *store, struct ctl *ctl, struct allow *allow,
 	sv->ctl = ctl;
 	sv->allow = allow;
 	sv->liveness = *liveness;
+	int r = svc_seed(sv, proto_now_ms(), err); /* one insert, when the catalog is new */
+	if (r < 0) {
+		free(sv);
+		return r;
+	}
 	*ret = sv;
 	return 0;
 }

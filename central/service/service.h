@@ -64,6 +64,47 @@ bool svc_action_allowed(const char *action, bool hard, const char *vm_state);
 /* The task_state an action runs under ("pausing"), or NULL for read-only commands. */
 const char *svc_task_for(const char *action, bool hard);
 
+/* ---- projects and quotas (project.c) --------------------------------------------------- */
+/* args: {name (1-64 bytes, unique), description?, enabled? (default true)}. */
+int svc_project_create(struct svc *sv, json_t *args, int64_t now_ms, json_t **ret,
+		       struct hv_error *err);
+int svc_project_list(struct svc *sv, json_t **ret, struct hv_error *err);
+/* project: a name or id; NULL is the project created at first start. -ENOENT. */
+int svc_project_show(struct svc *sv, const char *project, json_t **ret, struct hv_error *err);
+/* {project_id, project, <resource>: limit..., in_use: {<resource>: n...}}; -1 is unlimited. */
+int svc_quota_show(struct svc *sv, const char *project, json_t **ret, struct hv_error *err);
+/* quotas: {<resource>: limit (-1 = unlimited)}, borrowed; all checked before any is set.
+ * Answers as svc_quota_show. */
+int svc_quota_set(struct svc *sv, const char *project, json_t *quotas, json_t **ret,
+		  struct hv_error *err);
+
+/* ---- flavors (flavor.c) ------------------------------------------------------------------ */
+/* args: {name, id? (default a new UUID), vcpus, ram, disk, ephemeral?, swap?, is_public?,
+ * description?, extra_specs?{}, project? (a private flavor's first allowed project)}.
+ * The answer is svc_flavor_show's. */
+int
+svc_flavor_create(struct svc *sv, json_t *args, int64_t now_ms, json_t **ret, struct hv_error *err);
+/* which: "public" (default when NULL), "private" or "all". */
+int svc_flavor_list(struct svc *sv, const char *which, json_t **ret, struct hv_error *err);
+/* By id or name, with access_project_ids (null for a public flavor). -ENOENT. */
+int svc_flavor_show(struct svc *sv, const char *flavor, json_t **ret, struct hv_error *err);
+int svc_flavor_delete(struct svc *sv, const char *flavor, struct hv_error *err);
+/* set: args {flavor, extra_specs?{} merged in, description?, project? allowed};
+ * unset: args {flavor, extra_specs?[keys] removed, project? no longer allowed}. */
+int svc_flavor_update(struct svc *sv, json_t *args, bool set, json_t **ret, struct hv_error *err);
+
+/* ---- key pairs (keypair.c) ------------------------------------------------------------- */
+/* args: {name, project?, public_key?}. Without public_key, generates an ed25519 key pair
+ * and answers its private key once, as "private_key" in OpenSSH format; nothing keeps it.
+ * With one, imports it (checked as the agent checks a key). Counts against key_pairs. */
+int svc_keypair_create(struct svc *sv, json_t *args, int64_t now_ms, json_t **ret,
+		       struct hv_error *err);
+/* project: a name or id, NULL for the default project. */
+int svc_keypair_list(struct svc *sv, const char *project, json_t **ret, struct hv_error *err);
+int svc_keypair_show(struct svc *sv, const char *project, const char *name, json_t **ret,
+		     struct hv_error *err);
+int svc_keypair_delete(struct svc *sv, const char *project, const char *name, struct hv_error *err);
+
 /* ---- hosts -------------------------------------------------------------------------- */
 /* Every known host with its liveness, allowed hosts that never connected, and pending keys
  * as {"state": "pending"} rows. */

@@ -3,23 +3,11 @@
  * because the controller runs thousands of them a second. The schema is versioned: each
  * change is one more entry of `migrations`, applied once in order when the store opens;
  * an entry, once released, is never edited. Never logs, never talks to a socket. */
-#include "store.h"
+#include "sqlite-priv.h"
 
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define STMT_CACHE 48
-
-struct store {
-	sqlite3 *db;
-	int depth; /* nested store_begin calls */
-	struct {
-		const char *sql; /* identity: the static string the caller passed */
-		sqlite3_stmt *st;
-	} cache[STMT_CACHE];
-};
 
 /* Set on every open: they are connection settings, not part of the stored schema. */
 static const char pragmas_sql[] =
@@ -60,11 +48,41 @@ static const char *const migrations[] = {
 	" deadline_ms INTEGER NOT NULL, next_try_ms INTEGER NOT NULL, result TEXT);"
 	"CREATE INDEX IF NOT EXISTS commands_open ON commands(state, next_try_ms);"
 	"CREATE INDEX IF NOT EXISTS commands_uuid ON commands(uuid, created_ms);",
+	/* 1 -> 2: projects, their quota limits (only those set: the rest are the defaults),
+	 * and the project that owns each instance */
+	"CREATE TABLE projects("
+	" id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, description TEXT NOT NULL DEFAULT '',"
+	" enabled INTEGER NOT NULL DEFAULT 1, created_ms INTEGER NOT NULL);"
+	"CREATE TABLE quotas("
+	" project_id TEXT NOT NULL REFERENCES projects(id), resource TEXT NOT NULL,"
+	" hard_limit INTEGER NOT NULL, PRIMARY KEY(project_id, resource));"
+	"ALTER TABLE instances ADD COLUMN project_id TEXT NOT NULL DEFAULT '';"
+	"CREATE INDEX instances_project ON instances(project_id, vm_state);",
+	/* 2 -> 3: flavors, with the guide's defaults under nova's historical ids, and the
+	 * projects that may use a private flavor */
+	"CREATE TABLE flavors("
+	" id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, vcpus INTEGER NOT NULL,"
+	" ram INTEGER NOT NULL, disk INTEGER NOT NULL, ephemeral INTEGER NOT NULL DEFAULT 0,"
+	" swap INTEGER NOT NULL DEFAULT 0, is_public INTEGER NOT NULL DEFAULT 1,"
+	" description TEXT NOT NULL DEFAULT '', extra_specs TEXT NOT NULL DEFAULT '{}',"
+	" created_ms INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE flavor_access("
+	" flavor_id TEXT NOT NULL REFERENCES flavors(id) ON DELETE CASCADE,"
+	" project_id TEXT NOT NULL, PRIMARY KEY(flavor_id, project_id));"
+	"INSERT INTO flavors(id, name, vcpus, ram, disk) VALUES"
+	" ('1', 'm1.tiny', 1, 512, 1), ('2', 'm1.small', 1, 2048, 20),"
+	" ('3', 'm1.medium', 2, 4096, 40), ('4', 'm1.large', 4, 8192, 80),"
+	" ('5', 'm1.xlarge', 8, 16384, 160);",
+	/* 3 -> 4: key pairs, named per project (their private halves are never stored) */
+	"CREATE TABLE keypairs("
+	" project_id TEXT NOT NULL, name TEXT NOT NULL, type TEXT NOT NULL DEFAULT 'ssh',"
+	" public_key TEXT NOT NULL, fingerprint TEXT NOT NULL, created_ms INTEGER NOT NULL,"
+	" PRIMARY KEY(project_id, name));",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
-static int
-db_error(struct store *s, int rc, const char *what, struct hv_error *err)
+int
+sq_error(struct store *s, int rc, const char *what, struct hv_error *err)
 {
 	int code = rc == SQLITE_CONSTRAINT ? -EEXIST : rc == SQLITE_BUSY ? -EBUSY : -EIO;
 	return hv_error_set(err, code, "", "store: %s: %s", what,
@@ -72,8 +90,8 @@ db_error(struct store *s, int rc, const char *what, struct hv_error *err)
 }
 
 /* Returns the cached statement for sql, reset and with bindings cleared. */
-static sqlite3_stmt *
-stmt(struct store *s, const char *sql, struct hv_error *err)
+sqlite3_stmt *
+sq_stmt(struct store *s, const char *sql, struct hv_error *err)
 {
 	int i;
 	for (i = 0; i < STMT_CACHE && s->cache[i].sql; i++) {
@@ -86,19 +104,19 @@ stmt(struct store *s, const char *sql, struct hv_error *err)
 	sqlite3_stmt *st = NULL;
 	int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
 	if (rc != SQLITE_OK) {
-		db_error(s, rc, "prepare", err);
+		sq_error(s, rc, "prepare", err);
 		return NULL;
 	}
 	if (i < STMT_CACHE) {
 		s->cache[i].sql = sql;
 		s->cache[i].st = st;
 	}
-	/* A full cache would leak here; STMT_CACHE exceeds the number of statements below. */
+	/* A full cache would leak here; STMT_CACHE exceeds the statements of sqlite*.c. */
 	return st;
 }
 
-static void
-bind_text(sqlite3_stmt *st, int idx, const char *v)
+void
+sq_bind_text(sqlite3_stmt *st, int idx, const char *v)
 {
 	if (v)
 		sqlite3_bind_text(st, idx, v, -1, SQLITE_TRANSIENT);
@@ -106,50 +124,68 @@ bind_text(sqlite3_stmt *st, int idx, const char *v)
 		sqlite3_bind_null(st, idx);
 }
 
-static const char *
-col_text(sqlite3_stmt *st, int idx)
+const char *
+sq_col_text(sqlite3_stmt *st, int idx)
 {
 	const unsigned char *t = sqlite3_column_text(st, idx);
 	return t ? (const char *)t : "";
 }
 
-static json_t *
-col_json(sqlite3_stmt *st, int idx)
+json_t *
+sq_col_json(sqlite3_stmt *st, int idx)
 {
-	const char *t = col_text(st, idx);
+	const char *t = sq_col_text(st, idx);
 	json_t *j = *t ? json_loads(t, JSON_DECODE_ANY, NULL) : NULL;
 	return j ? j : json_object();
 }
 
 /* Runs a write statement to completion. */
-static int
-step_done(struct store *s, sqlite3_stmt *st, const char *what, struct hv_error *err)
+int
+sq_step_done(struct store *s, sqlite3_stmt *st, const char *what, struct hv_error *err)
 {
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)
-		return db_error(s, rc, what, err);
+		return sq_error(s, rc, what, err);
 	return 0;
 }
 
 /* Runs a one-key query to its first row: 0 with *ret on the row (the caller reads its
  * columns, then sqlite3_reset), -ENOENT when there is none (err left for the caller to name
  * what is missing), or the database error. */
-static int
-row_by_key(struct store *s, const char *sql, const char *key, const char *what, sqlite3_stmt **ret,
-	   struct hv_error *err)
+int
+sq_row_by_key(struct store *s, const char *sql, const char *key, const char *what,
+	      sqlite3_stmt **ret, struct hv_error *err)
 {
-	sqlite3_stmt *st = stmt(s, sql, err);
+	sqlite3_stmt *st = sq_stmt(s, sql, err);
 	if (!st)
 		return err ? err->code : -EIO;
-	bind_text(st, 1, key);
+	sq_bind_text(st, 1, key);
 	int rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		*ret = st;
 		return 0;
 	}
 	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? -ENOENT : db_error(s, rc, what, err);
+	return rc == SQLITE_DONE ? -ENOENT : sq_error(s, rc, what, err);
+}
+
+/* Collects every row of a prepared query through fn into a new array. */
+int
+sq_collect(struct store *s, sqlite3_stmt *st, json_t *(*fn)(sqlite3_stmt *), json_t **ret,
+	   const char *what, struct hv_error *err)
+{
+	json_t *arr = json_array();
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		json_array_append_new(arr, fn(st));
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		json_decref(arr);
+		return sq_error(s, rc, what, err);
+	}
+	*ret = arr;
+	return 0;
 }
 
 /* The schema version the file says it has; 0 for a new file. */
@@ -164,7 +200,7 @@ schema_version(struct store *s, int *ret)
 	*ret = 0;
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
-		*ret = atoi(col_text(st, 0));
+		*ret = atoi(sq_col_text(st, 0));
 	sqlite3_finalize(st);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
@@ -248,31 +284,56 @@ store_free(struct store *s)
 	free(s);
 }
 
+/* The outermost level is the transaction; each inner level is a savepoint, so a caller
+ * can undo its own writes (store_rollback) without losing those of the turn around it.
+ * A transaction the store did not open (a test's own SAVEPOINT) is nested into too. */
 int
 store_begin(struct store *s, struct hv_error *err)
 {
-	if (s->depth++ > 0)
-		return 0;
-	int rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-	if (rc != SQLITE_OK) {
-		s->depth = 0;
-		return db_error(s, rc, "begin", err);
-	}
+	bool nest = s->depth > 0 || !sqlite3_get_autocommit(s->db);
+	int rc = sqlite3_exec(s->db, nest ? "SAVEPOINT nested" : "BEGIN IMMEDIATE", NULL, NULL,
+			      NULL);
+	if (rc != SQLITE_OK)
+		return sq_error(s, rc, "begin", err);
+	if (s->depth++ == 0)
+		s->own_txn = !nest;
 	return 0;
+}
+
+/* Whether the level being closed is a savepoint (else it is the store's transaction). */
+static bool
+closing_savepoint(struct store *s)
+{
+	return --s->depth > 0 || !s->own_txn;
 }
 
 int
 store_commit(struct store *s, struct hv_error *err)
 {
-	if (s->depth == 0 || --s->depth > 0)
+	if (s->depth == 0)
 		return 0;
+	if (closing_savepoint(s)) {
+		int rc = sqlite3_exec(s->db, "RELEASE nested", NULL, NULL, NULL);
+		return rc == SQLITE_OK ? 0 : sq_error(s, rc, "release", err);
+	}
 	int rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
 	if (rc != SQLITE_OK) {
-		int r = db_error(s, rc, "commit", err); /* before ROLLBACK replaces the message */
+		int r = sq_error(s, rc, "commit", err); /* before ROLLBACK replaces the message */
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 		return r;
 	}
 	return 0;
+}
+
+void
+store_rollback(struct store *s)
+{
+	if (s->depth == 0)
+		return;
+	if (closing_savepoint(s))
+		sqlite3_exec(s->db, "ROLLBACK TO nested; RELEASE nested", NULL, NULL, NULL);
+	else
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
 /* ---- hosts ------------------------------------------------------------------------------ */
@@ -288,14 +349,14 @@ int
 store_host_seen(struct store *s, const char *host_id, const char *public_key, const char *address,
 		int64_t now_ms, struct hv_error *err)
 {
-	sqlite3_stmt *st = stmt(s, sql_host_seen, err);
+	sqlite3_stmt *st = sq_stmt(s, sql_host_seen, err);
 	if (!st)
 		return err ? err->code : -EIO;
-	bind_text(st, 1, host_id);
-	bind_text(st, 2, public_key);
-	bind_text(st, 3, address);
+	sq_bind_text(st, 1, host_id);
+	sq_bind_text(st, 2, public_key);
+	sq_bind_text(st, 3, address);
 	sqlite3_bind_int64(st, 4, now_ms);
-	return step_done(s, st, "host seen", err);
+	return sq_step_done(s, st, "host seen", err);
 }
 
 static const char sql_host_hello[] =
@@ -305,13 +366,13 @@ int
 store_host_hello(struct store *s, const char *host_id, const char *boot_id,
 		 const char *agent_version, struct hv_error *err)
 {
-	sqlite3_stmt *st = stmt(s, sql_host_hello, err);
+	sqlite3_stmt *st = sq_stmt(s, sql_host_hello, err);
 	if (!st)
 		return err ? err->code : -EIO;
-	bind_text(st, 1, host_id);
-	bind_text(st, 2, boot_id ? boot_id : "");
-	bind_text(st, 3, agent_version ? agent_version : "");
-	return step_done(s, st, "host hello", err);
+	sq_bind_text(st, 1, host_id);
+	sq_bind_text(st, 2, boot_id ? boot_id : "");
+	sq_bind_text(st, 3, agent_version ? agent_version : "");
+	return sq_step_done(s, st, "host hello", err);
 }
 
 static const char sql_host_seq[] = "SELECT last_seq, boot_id FROM hosts WHERE host_id = ?1";
@@ -321,13 +382,13 @@ store_host_seq(struct store *s, const char *host_id, uint64_t *ret_seq, char ret
 	       struct hv_error *err)
 {
 	sqlite3_stmt *st;
-	int r = row_by_key(s, sql_host_seq, host_id, "host seq", &st, err);
+	int r = sq_row_by_key(s, sql_host_seq, host_id, "host seq", &st, err);
 	if (r == -ENOENT)
 		return hv_error_set(err, -ENOENT, "host_id", "unknown host %s", host_id);
 	if (r < 0)
 		return r;
 	*ret_seq = (uint64_t)sqlite3_column_int64(st, 0);
-	snprintf(ret_boot_id, 80, "%s", col_text(st, 1));
+	snprintf(ret_boot_id, 80, "%s", sq_col_text(st, 1));
 	sqlite3_reset(st);
 	return 0;
 }
@@ -337,12 +398,12 @@ static const char sql_host_set_seq[] = "UPDATE hosts SET last_seq = ?2 WHERE hos
 int
 store_host_set_seq(struct store *s, const char *host_id, uint64_t seq, struct hv_error *err)
 {
-	sqlite3_stmt *st = stmt(s, sql_host_set_seq, err);
+	sqlite3_stmt *st = sq_stmt(s, sql_host_set_seq, err);
 	if (!st)
 		return err ? err->code : -EIO;
-	bind_text(st, 1, host_id);
+	sq_bind_text(st, 1, host_id);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)seq);
-	return step_done(s, st, "host seq", err);
+	return sq_step_done(s, st, "host seq", err);
 }
 
 static const char sql_host_set_res[] = "UPDATE hosts SET resources = ?2 WHERE host_id = ?1";
@@ -351,26 +412,26 @@ int
 store_host_set_resources(struct store *s, const char *host_id, json_t *resources,
 			 struct hv_error *err)
 {
-	sqlite3_stmt *st = stmt(s, sql_host_set_res, err);
+	sqlite3_stmt *st = sq_stmt(s, sql_host_set_res, err);
 	if (!st)
 		return err ? err->code : -EIO;
 	char *text = json_dumps(resources, JSON_COMPACT);
 	if (!text)
 		return hv_error_set(err, -EINVAL, "resources", "cannot be encoded");
-	bind_text(st, 1, host_id);
-	bind_text(st, 2, text);
+	sq_bind_text(st, 1, host_id);
+	sq_bind_text(st, 2, text);
 	free(text);
-	return step_done(s, st, "host resources", err);
+	return sq_step_done(s, st, "host resources", err);
 }
 
 static json_t *
 host_row(sqlite3_stmt *st)
 {
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:o}", "host_id", col_text(st, 0),
-			 "public_key", col_text(st, 1), "address", col_text(st, 2), "boot_id",
-			 col_text(st, 3), "agent_version", col_text(st, 4), "last_seen_ms",
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:o}", "host_id", sq_col_text(st, 0),
+			 "public_key", sq_col_text(st, 1), "address", sq_col_text(st, 2), "boot_id",
+			 sq_col_text(st, 3), "agent_version", sq_col_text(st, 4), "last_seen_ms",
 			 (json_int_t)sqlite3_column_int64(st, 5), "last_seq",
-			 (json_int_t)sqlite3_column_int64(st, 6), "resources", col_json(st, 7));
+			 (json_int_t)sqlite3_column_int64(st, 6), "resources", sq_col_json(st, 7));
 }
 
 #define HOST_COLS \
@@ -382,7 +443,7 @@ int
 store_host_get(struct store *s, const char *host_id, json_t **ret, struct hv_error *err)
 {
 	sqlite3_stmt *st;
-	int r = row_by_key(s, sql_host_get, host_id, "host get", &st, err);
+	int r = sq_row_by_key(s, sql_host_get, host_id, "host get", &st, err);
 	if (r == -ENOENT)
 		return hv_error_set(err, -ENOENT, "host", "no host named '%s'", host_id);
 	if (r < 0)
@@ -392,31 +453,13 @@ store_host_get(struct store *s, const char *host_id, json_t **ret, struct hv_err
 	return 0;
 }
 
-/* Collects every row of a prepared query through fn into a new array. */
-static int
-collect(struct store *s, sqlite3_stmt *st, json_t *(*fn)(sqlite3_stmt *), json_t **ret,
-	const char *what, struct hv_error *err)
-{
-	json_t *arr = json_array();
-	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		json_array_append_new(arr, fn(st));
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
-		json_decref(arr);
-		return db_error(s, rc, what, err);
-	}
-	*ret = arr;
-	return 0;
-}
-
 int
 store_host_list(struct store *s, json_t **ret, struct hv_error *err)
 {
-	sqlite3_stmt *st = stmt(s, sql_host_list, err);
+	sqlite3_stmt *st = sq_stmt(s, sql_host_list, err);
 	if (!st)
 		return err ? err->code : -EIO;
-	return collect(s, st, host_row, ret, "host list", err);
+	return sq_collect(s, st, host_row, ret, "host list", err);
 }
 
 static const char sql_host_seen_ms[] = "SELECT last_seen_ms FROM hosts WHERE host_id = ?1";
@@ -425,7 +468,7 @@ int
 store_host_last_seen(struct store *s, const char *host_id, int64_t *ret_ms, struct hv_error *err)
 {
 	sqlite3_stmt *st;
-	int r = row_by_key(s, sql_host_seen_ms, host_id, "host last seen", &st, err);
+	int r = sq_row_by_key(s, sql_host_seen_ms, host_id, "host last seen", &st, err);
 	if (r == -ENOENT)
 		return hv_error_set(err, -ENOENT, "host", "no host named '%s'", host_id);
 	if (r < 0)
@@ -451,26 +494,27 @@ int
 store_pending_record(struct store *s, const char *public_key, const char *address, int64_t now_ms,
 		     struct hv_error *err)
 {
-	sqlite3_stmt *st = stmt(s, sql_pending_rec, err);
+	sqlite3_stmt *st = sq_stmt(s, sql_pending_rec, err);
 	if (!st)
 		return err ? err->code : -EIO;
-	bind_text(st, 1, public_key);
-	bind_text(st, 2, address ? address : "");
+	sq_bind_text(st, 1, public_key);
+	sq_bind_text(st, 2, address ? address : "");
 	sqlite3_bind_int64(st, 3, now_ms);
-	int r = step_done(s, st, "pending record", err);
-	if (r < 0 || !(st = stmt(s, sql_pending_bound, err)))
+	int r = sq_step_done(s, st, "pending record", err);
+	if (r < 0 || !(st = sq_stmt(s, sql_pending_bound, err)))
 		return r < 0 ? r : (err ? err->code : -EIO);
 	sqlite3_bind_int64(st, 1, now_ms - STORE_PENDING_TTL_MS);
 	sqlite3_bind_int(st, 2, STORE_PENDING_MAX);
-	return step_done(s, st, "pending bound", err);
+	return sq_step_done(s, st, "pending bound", err);
 }
 
 static json_t *
 pending_row(sqlite3_stmt *st)
 {
-	return json_pack("{s:s, s:s, s:I, s:I, s:I}", "public_key", col_text(st, 0), "address",
-			 col_text(st, 1), "first_seen_ms", (json_int_t)sqlite3_column_int64(st, 2),
-			 "last_seen_ms", (json_int_t)sqlite3_column_int64(st, 3), "attempts",
+	return json_pack("{s:s, s:s, s:I, s:I, s:I}", "public_key", sq_col_text(st, 0), "address",
+			 sq_col_text(st, 1), "first_seen_ms",
+			 (json_int_t)sqlite3_column_int64(st, 2), "last_seen_ms",
+			 (json_int_t)sqlite3_column_int64(st, 3), "attempts",
 			 (json_int_t)sqlite3_column_int64(st, 4));
 }
 
@@ -481,10 +525,10 @@ static const char sql_pending_list[] =
 int
 store_pending_list(struct store *s, json_t **ret, struct hv_error *err)
 {
-	sqlite3_stmt *st = stmt(s, sql_pending_list, err);
+	sqlite3_stmt *st = sq_stmt(s, sql_pending_list, err);
 	if (!st)
 		return err ? err->code : -EIO;
-	return collect(s, st, pending_row, ret, "pending list", err);
+	return sq_collect(s, st, pending_row, ret, "pending list", err);
 }
 
 static const char sql_pending_find[] =
@@ -498,18 +542,18 @@ store_pending_find(struct store *s, const char *key_or_prefix, char ret_key[41],
 		return hv_error_set(
 			err, -EINVAL, "key",
 			"give the 40-character key or a prefix of at least 8 characters");
-	sqlite3_stmt *st = stmt(s, sql_pending_find, err);
+	sqlite3_stmt *st = sq_stmt(s, sql_pending_find, err);
 	if (!st)
 		return err ? err->code : -EIO;
-	bind_text(st, 1, key_or_prefix);
+	sq_bind_text(st, 1, key_or_prefix);
 	int n = 0, rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (n++ == 0)
-			snprintf(ret_key, 41, "%s", col_text(st, 0));
+			snprintf(ret_key, 41, "%s", sq_col_text(st, 0));
 	}
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)
-		return db_error(s, rc, "pending find", err);
+		return sq_error(s, rc, "pending find", err);
 	if (n == 0)
 		return hv_error_set(err, -ENOENT, "key", "no pending key starts with '%s'",
 				    key_or_prefix);
@@ -524,18 +568,19 @@ static const char sql_pending_rm[] = "DELETE FROM pending_keys WHERE public_key 
 int
 store_pending_remove(struct store *s, const char *public_key, struct hv_error *err)
 {
-	sqlite3_stmt *st = stmt(s, sql_pending_rm, err);
+	sqlite3_stmt *st = sq_stmt(s, sql_pending_rm, err);
 	if (!st)
 		return err ? err->code : -EIO;
-	bind_text(st, 1, public_key);
-	return step_done(s, st, "pending remove", err);
+	sq_bind_text(st, 1, public_key);
+	return sq_step_done(s, st, "pending remove", err);
 }
 
 /* ---- instances --------------------------------------------------------------------------- */
 
 static const char sql_inst_insert[] =
 	"INSERT INTO instances(uuid, name, host, image, flavor, properties, vm_state, task_state,"
-	" power_state, created_ms, updated_ms) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?10)";
+	" power_state, created_ms, updated_ms, project_id)"
+	" VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?10,?11)";
 
 static const char *
 jstr(json_t *o, const char *k, const char *def)
@@ -554,20 +599,21 @@ jdump(json_t *o, const char *k)
 int
 store_instance_insert(struct store *s, json_t *inst, int64_t now_ms, struct hv_error *err)
 {
-	sqlite3_stmt *st = stmt(s, sql_inst_insert, err);
+	sqlite3_stmt *st = sq_stmt(s, sql_inst_insert, err);
 	if (!st)
 		return err ? err->code : -EIO;
 	char *flavor = jdump(inst, "flavor"), *props = jdump(inst, "properties");
-	bind_text(st, 1, jstr(inst, "uuid", NULL));
-	bind_text(st, 2, jstr(inst, "name", NULL));
-	bind_text(st, 3, jstr(inst, "host", NULL));
-	bind_text(st, 4, jstr(inst, "image", ""));
-	bind_text(st, 5, flavor);
-	bind_text(st, 6, props);
-	bind_text(st, 7, jstr(inst, "vm_state", "building"));
-	bind_text(st, 8, jstr(inst, "task_state", ""));
-	bind_text(st, 9, jstr(inst, "power_state", "nostate"));
+	sq_bind_text(st, 1, jstr(inst, "uuid", NULL));
+	sq_bind_text(st, 2, jstr(inst, "name", NULL));
+	sq_bind_text(st, 3, jstr(inst, "host", NULL));
+	sq_bind_text(st, 4, jstr(inst, "image", ""));
+	sq_bind_text(st, 5, flavor);
+	sq_bind_text(st, 6, props);
+	sq_bind_text(st, 7, jstr(inst, "vm_state", "building"));
+	sq_bind_text(st, 8, jstr(inst, "task_state", ""));
+	sq_bind_text(st, 9, jstr(inst, "power_state", "nostate"));
 	sqlite3_bind_int64(st, 10, now_ms);
+	sq_bind_text(st, 11, jstr(inst, "project_id", ""));
 	free(flavor);
 	free(props);
 	int rc = sqlite3_step(st);
@@ -576,26 +622,27 @@ store_instance_insert(struct store *s, json_t *inst, int64_t now_ms, struct hv_e
 		return hv_error_set(err, -EEXIST, "name", "an instance named '%s' already exists",
 				    jstr(inst, "name", ""));
 	if (rc != SQLITE_DONE)
-		return db_error(s, rc, "instance insert", err);
+		return sq_error(s, rc, "instance insert", err);
 	return 0;
 }
 
 #define INST_COLS                                                            \
 	"uuid, name, host, image, flavor, properties, vm_state, task_state," \
-	" power_state, fault, created_ms, updated_ms"
+	" power_state, fault, created_ms, updated_ms, project_id"
 
 static json_t *
 inst_row(sqlite3_stmt *st)
 {
-	const char *task = col_text(st, 7), *fault = col_text(st, 9);
-	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:o, s:s, s:o, s:I, s:I}", "uuid",
-			 col_text(st, 0), "name", col_text(st, 1), "host", col_text(st, 2), "image",
-			 col_text(st, 3), "flavor", col_json(st, 4), "properties", col_json(st, 5),
-			 "vm_state", col_text(st, 6), "task_state",
-			 *task ? json_string(task) : json_null(), "power_state", col_text(st, 8),
-			 "fault", *fault ? json_string(fault) : json_null(), "created_ms",
-			 (json_int_t)sqlite3_column_int64(st, 10), "updated_ms",
-			 (json_int_t)sqlite3_column_int64(st, 11));
+	const char *task = sq_col_text(st, 7), *fault = sq_col_text(st, 9);
+	return json_pack(
+		"{s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:o, s:s, s:o, s:I, s:I, s:s}", "uuid",
+		sq_col_text(st, 0), "name", sq_col_text(st, 1), "host", sq_col_text(st, 2), "image",
+		sq_col_text(st, 3), "flavor", sq_col_json(st, 4), "properties", sq_col_json(st, 5),
+		"vm_state", sq_col_text(st, 6), "task_state",
+		*task ? json_string(task) : json_null(), "power_state", sq_col_text(st, 8), "fault",
+		*fault ? json_string(fault) : json_null(), "created_ms",
+		(json_int_t)sqlite3_column_int64(st, 10), "updated_ms",
+		(json_int_t)sqlite3_column_int64(st, 11), "project_id", sq_col_text(st, 12));
 }
 
 /* Two lookups, each on its own index: by primary key, then by name (live first). */
@@ -608,7 +655,7 @@ static int
 inst_lookup(struct store *s, const char *sql, const char *key, json_t **ret, struct hv_error *err)
 {
 	sqlite3_stmt *st;
-	int r = row_by_key(s, sql, key, "instance get", &st, err);
+	int r = sq_row_by_key(s, sql, key, "instance get", &st, err);
 	if (r < 0)
 		return r;
 	*ret = inst_row(st);
@@ -636,12 +683,12 @@ int
 store_instance_list(struct store *s, const char *host, bool with_deleted, json_t **ret,
 		    struct hv_error *err)
 {
-	sqlite3_stmt *st = stmt(s, sql_inst_list, err);
+	sqlite3_stmt *st = sq_stmt(s, sql_inst_list, err);
 	if (!st)
 		return err ? err->code : -EIO;
-	bind_text(st, 1, host);
+	sq_bind_text(st, 1, host);
 	sqlite3_bind_int(st, 2, with_deleted);
-	return collect(s, st, inst_row, ret, "instance list", err);
+	return sq_collect(s, st, inst_row, ret, "instance list", err);
 }
 
 /* ?7 NULL: any host (a decision of the controller); else only an instance on that host. */
@@ -657,24 +704,24 @@ set_state(struct store *s, const char *host, const char *uuid, const char *vm_st
 	  const char *task_state, const char *power_state, const char *fault, int64_t now_ms,
 	  struct hv_error *err)
 {
-	sqlite3_stmt *st = stmt(s, sql_inst_state, err);
+	sqlite3_stmt *st = sq_stmt(s, sql_inst_state, err);
 	if (!st)
 		return err ? err->code : -EIO;
-	bind_text(st, 1, uuid);
-	bind_text(st, 2, vm_state);
-	bind_text(st, 3, task_state);
-	bind_text(st, 4, power_state);
-	bind_text(st, 5, fault);
+	sq_bind_text(st, 1, uuid);
+	sq_bind_text(st, 2, vm_state);
+	sq_bind_text(st, 3, task_state);
+	sq_bind_text(st, 4, power_state);
+	sq_bind_text(st, 5, fault);
 	sqlite3_bind_int64(st, 6, now_ms);
-	bind_text(st, 7, host);
-	int r = step_done(s, st, "instance state", err);
+	sq_bind_text(st, 7, host);
+	int r = sq_step_done(s, st, "instance state", err);
 	if (r < 0)
 		return r;
 	if (sqlite3_changes(s->db) > 0)
 		return 0;
-	if (host && (r = row_by_key(s, sql_inst_owner, uuid, "instance owner", &st, err)) == 0) {
+	if (host && (r = sq_row_by_key(s, sql_inst_owner, uuid, "instance owner", &st, err)) == 0) {
 		char owner[256];
-		snprintf(owner, sizeof owner, "%s", col_text(st, 0));
+		snprintf(owner, sizeof owner, "%s", sq_col_text(st, 0));
 		sqlite3_reset(st);
 		return hv_error_set(err, -EPERM, "uuid", "instance %s belongs to host %s", uuid,
 				    owner);
@@ -708,18 +755,18 @@ int
 store_instance_set_spec(struct store *s, const char *uuid, json_t *flavor, const char *image,
 			int64_t now_ms, struct hv_error *err)
 {
-	sqlite3_stmt *st = stmt(s, sql_inst_spec, err);
+	sqlite3_stmt *st = sq_stmt(s, sql_inst_spec, err);
 	if (!st)
 		return err ? err->code : -EIO;
 	json_t *specs = json_object_get(flavor, "extra_specs");
 	char *ftext = json_is_object(flavor) ? json_dumps(flavor, JSON_COMPACT) : NULL;
 	char *ptext = json_is_object(specs) ? json_dumps(specs, JSON_COMPACT) : NULL;
-	bind_text(st, 1, uuid);
-	bind_text(st, 2, ftext);
-	bind_text(st, 3, ptext);
-	bind_text(st, 4, image);
+	sq_bind_text(st, 1, uuid);
+	sq_bind_text(st, 2, ftext);
+	sq_bind_text(st, 3, ptext);
+	sq_bind_text(st, 4, image);
 	sqlite3_bind_int64(st, 5, now_ms);
-	int r = step_done(s, st, "instance spec", err);
+	int r = sq_step_done(s, st, "instance spec", err);
 	free(ftext);
 	free(ptext);
 	if (r < 0)
@@ -735,17 +782,17 @@ static const char sql_inst_uuids[] =
 static json_t *
 uuid_row(sqlite3_stmt *st)
 {
-	return json_string(col_text(st, 0));
+	return json_string(sq_col_text(st, 0));
 }
 
 int
 store_instance_uuids_on(struct store *s, const char *host, json_t **ret, struct hv_error *err)
 {
-	sqlite3_stmt *st = stmt(s, sql_inst_uuids, err);
+	sqlite3_stmt *st = sq_stmt(s, sql_inst_uuids, err);
 	if (!st)
 		return err ? err->code : -EIO;
-	bind_text(st, 1, host);
-	return collect(s, st, uuid_row, ret, "instance uuids", err);
+	sq_bind_text(st, 1, host);
+	return sq_collect(s, st, uuid_row, ret, "instance uuids", err);
 }
 
 /* ---- commands ---------------------------------------------------------------------------- */
@@ -773,22 +820,22 @@ static const char sql_cmd_insert[] =
 int
 store_cmd_insert(struct store *s, const struct store_cmd *c, struct hv_error *err)
 {
-	sqlite3_stmt *st = stmt(s, sql_cmd_insert, err);
+	sqlite3_stmt *st = sq_stmt(s, sql_cmd_insert, err);
 	if (!st)
 		return err ? err->code : -EIO;
 	char *args = c->args ? json_dumps(c->args, JSON_COMPACT) : strdup("{}");
-	bind_text(st, 1, c->cmd_id);
-	bind_text(st, 2, c->host_id);
-	bind_text(st, 3, c->uuid);
-	bind_text(st, 4, c->action);
-	bind_text(st, 5, args);
+	sq_bind_text(st, 1, c->cmd_id);
+	sq_bind_text(st, 2, c->host_id);
+	sq_bind_text(st, 3, c->uuid);
+	sq_bind_text(st, 4, c->action);
+	sq_bind_text(st, 5, args);
 	sqlite3_bind_int(st, 6, c->state);
 	sqlite3_bind_int(st, 7, c->attempts);
 	sqlite3_bind_int64(st, 8, c->created_ms);
 	sqlite3_bind_int64(st, 9, c->deadline_ms);
 	sqlite3_bind_int64(st, 10, c->next_try_ms);
 	free(args);
-	return step_done(s, st, "command insert", err);
+	return sq_step_done(s, st, "command insert", err);
 }
 
 #define CMD_COLS                                                            \
@@ -799,11 +846,11 @@ static void
 cmd_row(sqlite3_stmt *st, struct store_cmd *c, bool with_args)
 {
 	memset(c, 0, sizeof *c);
-	snprintf(c->cmd_id, sizeof c->cmd_id, "%s", col_text(st, 0));
-	snprintf(c->host_id, sizeof c->host_id, "%s", col_text(st, 1));
-	snprintf(c->uuid, sizeof c->uuid, "%s", col_text(st, 2));
-	snprintf(c->action, sizeof c->action, "%s", col_text(st, 3));
-	c->args = with_args ? col_json(st, 4) : NULL;
+	snprintf(c->cmd_id, sizeof c->cmd_id, "%s", sq_col_text(st, 0));
+	snprintf(c->host_id, sizeof c->host_id, "%s", sq_col_text(st, 1));
+	snprintf(c->uuid, sizeof c->uuid, "%s", sq_col_text(st, 2));
+	snprintf(c->action, sizeof c->action, "%s", sq_col_text(st, 3));
+	c->args = with_args ? sq_col_json(st, 4) : NULL;
 	c->state = (enum store_cmd_state)sqlite3_column_int(st, 5);
 	c->attempts = sqlite3_column_int(st, 6);
 	c->created_ms = sqlite3_column_int64(st, 7);
@@ -818,14 +865,15 @@ store_cmd_get(struct store *s, const char *cmd_id, struct store_cmd *ret, json_t
 	      struct hv_error *err)
 {
 	sqlite3_stmt *st;
-	int r = row_by_key(s, sql_cmd_get, cmd_id, "command get", &st, err);
+	int r = sq_row_by_key(s, sql_cmd_get, cmd_id, "command get", &st, err);
 	if (r == -ENOENT)
 		return hv_error_set(err, -ENOENT, "cmd_id", "unknown command %s", cmd_id);
 	if (r < 0)
 		return r;
 	cmd_row(st, ret, false);
 	if (ret_result)
-		*ret_result = sqlite3_column_type(st, 10) == SQLITE_NULL ? NULL : col_json(st, 10);
+		*ret_result =
+			sqlite3_column_type(st, 10) == SQLITE_NULL ? NULL : sq_col_json(st, 10);
 	sqlite3_reset(st);
 	return 0;
 }
@@ -838,17 +886,17 @@ int
 store_cmd_update(struct store *s, const char *cmd_id, enum store_cmd_state state, int attempts,
 		 int64_t next_try_ms, json_t *result, struct hv_error *err)
 {
-	sqlite3_stmt *st = stmt(s, sql_cmd_update, err);
+	sqlite3_stmt *st = sq_stmt(s, sql_cmd_update, err);
 	if (!st)
 		return err ? err->code : -EIO;
 	char *text = result ? json_dumps(result, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-	bind_text(st, 1, cmd_id);
+	sq_bind_text(st, 1, cmd_id);
 	sqlite3_bind_int(st, 2, state);
 	sqlite3_bind_int(st, 3, attempts);
 	sqlite3_bind_int64(st, 4, next_try_ms);
-	bind_text(st, 5, text);
+	sq_bind_text(st, 5, text);
 	free(text);
-	return step_done(s, st, "command update", err);
+	return sq_step_done(s, st, "command update", err);
 }
 
 static const char sql_cmd_acked[] =
@@ -859,13 +907,13 @@ int
 store_cmd_mark_acked(struct store *s, const char *cmd_id, const char *host_id, int64_t next_try_ms,
 		     struct hv_error *err)
 {
-	sqlite3_stmt *st = stmt(s, sql_cmd_acked, err);
+	sqlite3_stmt *st = sq_stmt(s, sql_cmd_acked, err);
 	if (!st)
 		return err ? err->code : -EIO;
-	bind_text(st, 1, cmd_id);
-	bind_text(st, 2, host_id);
+	sq_bind_text(st, 1, cmd_id);
+	sq_bind_text(st, 2, host_id);
 	sqlite3_bind_int64(st, 3, next_try_ms);
-	return step_done(s, st, "command acked", err);
+	return sq_step_done(s, st, "command acked", err);
 }
 
 static const char sql_cmd_due[] =
@@ -875,7 +923,7 @@ static const char sql_cmd_due[] =
 int
 store_cmd_due(struct store *s, int64_t now_ms, struct store_cmd *out, int max, struct hv_error *err)
 {
-	sqlite3_stmt *st = stmt(s, sql_cmd_due, err);
+	sqlite3_stmt *st = sq_stmt(s, sql_cmd_due, err);
 	if (!st)
 		return err ? err->code : -EIO;
 	sqlite3_bind_int64(st, 1, now_ms);
@@ -887,7 +935,7 @@ store_cmd_due(struct store *s, int64_t now_ms, struct store_cmd *out, int max, s
 		sqlite3_reset(st);
 		for (int i = 0; i < n; i++)
 			store_cmd_clear(&out[i]);
-		return db_error(s, rc, "commands due", err);
+		return sq_error(s, rc, "commands due", err);
 	}
 	sqlite3_reset(st);
 	return n;
@@ -899,23 +947,23 @@ static const char sql_cmd_inflight[] =
 int
 store_cmd_inflight_for(struct store *s, const char *uuid, struct hv_error *err)
 {
-	sqlite3_stmt *st = stmt(s, sql_cmd_inflight, err);
+	sqlite3_stmt *st = sq_stmt(s, sql_cmd_inflight, err);
 	if (!st)
 		return err ? err->code : -EIO;
-	bind_text(st, 1, uuid);
+	sq_bind_text(st, 1, uuid);
 	int rc = sqlite3_step(st);
 	int n = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
 	sqlite3_reset(st);
 	if (n < 0)
-		return db_error(s, rc, "commands in flight", err);
+		return sq_error(s, rc, "commands in flight", err);
 	return n > 0;
 }
 
 static json_t *
 cmd_json_row(sqlite3_stmt *st)
 {
-	json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "cmd_id", col_text(st, 0), "action",
-			      col_text(st, 3), "state",
+	json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "cmd_id", sq_col_text(st, 0),
+			      "action", sq_col_text(st, 3), "state",
 			      store_cmd_state_name((enum store_cmd_state)sqlite3_column_int(st, 5)),
 			      "attempts", (json_int_t)sqlite3_column_int(st, 6), "created_ms",
 			      (json_int_t)sqlite3_column_int64(st, 7), "deadline_ms",
@@ -924,14 +972,14 @@ cmd_json_row(sqlite3_stmt *st)
 	 * the instance record does not already show */
 	if (sqlite3_column_int(st, 5) == STORE_CMD_FAILED &&
 	    sqlite3_column_type(st, 10) != SQLITE_NULL) {
-		json_t *e = col_json(st, 10);
+		json_t *e = sq_col_json(st, 10);
 		json_object_del(e, "result");
 		json_object_set_new(o, "error", e);
 	} else if (sqlite3_column_int(st, 5) == STORE_CMD_DONE &&
 		   sqlite3_column_type(st, 10) != SQLITE_NULL) {
 		/* what a finished command produced that the record does not hold (a snapshot's
 		 * image id) */
-		json_t *res = col_json(st, 10);
+		json_t *res = sq_col_json(st, 10);
 		json_t *image = json_object_get(json_object_get(res, "data"), "image");
 		if (json_is_object(image))
 			json_object_set(o, "image_id", json_object_get(image, "id"));
@@ -947,10 +995,10 @@ static const char sql_cmd_list[] =
 int
 store_cmd_list_for(struct store *s, const char *uuid, int limit, json_t **ret, struct hv_error *err)
 {
-	sqlite3_stmt *st = stmt(s, sql_cmd_list, err);
+	sqlite3_stmt *st = sq_stmt(s, sql_cmd_list, err);
 	if (!st)
 		return err ? err->code : -EIO;
-	bind_text(st, 1, uuid);
+	sq_bind_text(st, 1, uuid);
 	sqlite3_bind_int(st, 2, limit);
-	return collect(s, st, cmd_json_row, ret, "command list", err);
+	return sq_collect(s, st, cmd_json_row, ret, "command list", err);
 }

@@ -32,6 +32,9 @@ void store_free(struct store *s);
  * calls are counted; only the outermost commits. */
 int store_begin(struct store *s, struct hv_error *err);
 int store_commit(struct store *s, struct hv_error *err);
+/* Undoes every write since the matching store_begin (an inner level undoes only its own),
+ * so a request that fails half way leaves nothing behind. */
+void store_rollback(struct store *s);
 
 /* ---- hosts -------------------------------------------------------------------------- */
 /* Records that host_id spoke now (creating the row on first contact). */
@@ -97,6 +100,55 @@ int store_instance_set_spec(struct store *s, const char *uuid, json_t *flavor, c
 			    int64_t now_ms, struct hv_error *err);
 /* Instance uuids the store places on host (not deleted), as a JSON array of strings. */
 int store_instance_uuids_on(struct store *s, const char *host, json_t **ret, struct hv_error *err);
+
+/* ---- projects and quotas (sqlite_catalog.c) ------------------------------------------- */
+/* project: {id, name, description, enabled}; -EEXIST (field "name") when the id or name is
+ * taken. */
+int store_project_insert(struct store *s, json_t *project, int64_t now_ms, struct hv_error *err);
+/* By id, else by name: {id, name, description, enabled, created_ms}. -ENOENT, err untouched. */
+int store_project_get(struct store *s, const char *id_or_name, json_t **ret, struct hv_error *err);
+/* Every project, by name. */
+int store_project_list(struct store *s, json_t **ret, struct hv_error *err);
+/* The limits set for a project, {resource: limit}; resources never set are absent. */
+int store_quota_get(struct store *s, const char *project_id, json_t **ret, struct hv_error *err);
+int store_quota_set(struct store *s, const char *project_id, const char *resource, int64_t limit,
+		    struct hv_error *err);
+/* What the project holds: {instances, cores, ram} of its live instances (ram in MiB), and
+ * key_pairs. */
+int
+store_project_usage(struct store *s, const char *project_id, json_t **ret, struct hv_error *err);
+
+/* ---- flavors (sqlite_catalog.c) --------------------------------------------------------- */
+/* flavor: {id, name, vcpus, ram, disk, ephemeral, swap, is_public, description,
+ * extra_specs{}}; -EEXIST (field "id" or "name") when either is taken. */
+int store_flavor_insert(struct store *s, json_t *flavor, int64_t now_ms, struct hv_error *err);
+/* By id, else by name: the record above plus created_ms. -ENOENT, err untouched. */
+int store_flavor_get(struct store *s, const char *id_or_name, json_t **ret, struct hv_error *err);
+/* Every flavor by name; is_public -1 all, 0 private only, 1 public only. */
+int store_flavor_list(struct store *s, int is_public, json_t **ret, struct hv_error *err);
+/* Deletes the flavor and its access list (servers keep their copy). -ENOENT. */
+int store_flavor_delete(struct store *s, const char *id, struct hv_error *err);
+/* Replaces the flavor's extra specs (borrowed) and, when not NULL, its description. */
+int store_flavor_update(struct store *s, const char *id, json_t *extra_specs,
+			const char *description, struct hv_error *err);
+/* The projects allowed a private flavor, as an array of ids. */
+int store_flavor_access_list(struct store *s, const char *id, json_t **ret, struct hv_error *err);
+/* add true: allow project_id (again is no change); false: remove it. */
+int store_flavor_access_set(struct store *s, const char *id, const char *project_id, bool add,
+			    struct hv_error *err);
+
+/* ---- key pairs (sqlite_catalog.c) ------------------------------------------------------- */
+/* kp: {project_id, name, type, public_key, fingerprint}; -EEXIST (field "name") when the
+ * project has a key pair of that name. */
+int store_keypair_insert(struct store *s, json_t *kp, int64_t now_ms, struct hv_error *err);
+/* {project_id, name, type, public_key, fingerprint, created_ms}; -ENOENT, err untouched. */
+int store_keypair_get(struct store *s, const char *project_id, const char *name, json_t **ret,
+		      struct hv_error *err);
+/* The project's key pairs by name. */
+int store_keypair_list(struct store *s, const char *project_id, json_t **ret, struct hv_error *err);
+/* -ENOENT, err untouched, when there is none. */
+int store_keypair_delete(struct store *s, const char *project_id, const char *name,
+			 struct hv_error *err);
 
 /* ---- command journal ------------------------------------------------------------------ */
 enum store_cmd_state {

@@ -195,7 +195,8 @@ def main():
         hv = read_page(a.pages, "hv.1")
         helps = []
         for words in (["--help"], ["host", "--help"], ["server", "--help"],
-                      ["server", "create", "--help"]):
+                      ["server", "create", "--help"], ["project", "--help"],
+                      ["quota", "--help"], ["flavor", "--help"], ["keypair", "--help"]):
             rc, out, _ = run([a.hv] + words)
             if rc != 0:
                 problem("hv.1", "hv %s exited %d" % (" ".join(words), rc))

@@ -17,63 +17,12 @@
 #include <libxml/xpath.h>
 #include <libxml/xpathInternals.h>
 
+#include "extraspec.h"
 #include "ids.h"
 
 #define HV_XMLNS "urn:hvagent:instance:1"
 
 /* ---------------------------------------------------------------- small parsers */
-
-static int
-parse_u64(const char *s, uint64_t *ret)
-{
-	char *end;
-	unsigned long long v;
-
-	if (!s || !*s || !isdigit((unsigned char)s[0]))
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || *end)
-		return -EINVAL;
-	*ret = v;
-	return 0;
-}
-
-static int
-parse_i64(const char *s, int64_t *ret)
-{
-	char *end;
-	long long v;
-
-	if (!s || !*s ||
-	    !(isdigit((unsigned char)s[0]) || (s[0] == '-' && isdigit((unsigned char)s[1]))))
-		return -EINVAL;
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno || *end)
-		return -EINVAL;
-	*ret = v;
-	return 0;
-}
-
-static int
-parse_bool(const char *s, bool *ret)
-{
-	static const char *const yes[] = {"true", "yes", "on", "1"};
-	static const char *const no[] = {"false", "no", "off", "0"};
-
-	for (size_t i = 0; i < 4; i++) {
-		if (strcasecmp(s, yes[i]) == 0) {
-			*ret = true;
-			return 0;
-		}
-		if (strcasecmp(s, no[i]) == 0) {
-			*ret = false;
-			return 0;
-		}
-	}
-	return -EINVAL;
-}
 
 static void
 bit_set(uint64_t *bits, unsigned i)
@@ -182,25 +131,17 @@ ifname_ok(const char *s)
 
 /* ---------------------------------------------------------------- validation */
 
-static const char *const iotune_keys[DOMXML_N_IOTUNE] = {
-	"quota:disk_read_bytes_sec", "quota:disk_write_bytes_sec", "quota:disk_total_bytes_sec",
-	"quota:disk_read_iops_sec",  "quota:disk_write_iops_sec",  "quota:disk_total_iops_sec",
-};
+_Static_assert(DOMXML_N_IOTUNE == HV_XSPEC_N_IOTUNE, "extraspec.h orders the iotune keys");
+_Static_assert(DOMXML_MAX_GUEST_CELLS == HV_XSPEC_MAX_CELLS, "extraspec.h bounds the cells");
 static const char *const iotune_elems[DOMXML_N_IOTUNE] = {
 	"read_bytes_sec", "write_bytes_sec", "total_bytes_sec",
 	"read_iops_sec",  "write_iops_sec",  "total_iops_sec",
 };
-static const char *const vif_dirs[2] = {"inbound", "outbound"};
-static const char *const vif_attrs[3] = {"average", "peak", "burst"};
 
 struct topo_in {
 	uint32_t v[3], max[3]; /* sockets, cores, threads; 0 unset */
 	const char *key[3];
 };
-
-static const char *const topo_keys[3] = {"hw:cpu_sockets", "hw:cpu_cores", "hw:cpu_threads"};
-static const char *const topo_max_keys[3] = {"hw:cpu_max_sockets", "hw:cpu_max_cores",
-					     "hw:cpu_max_threads"};
 
 /* Largest divisor of n that is <= cap. */
 static uint32_t
@@ -219,14 +160,9 @@ resolve_topology(const struct topo_in *in, uint32_t vcpus, struct domxml_opts *o
 	uint32_t s = in->v[0], c = in->v[1], t = in->v[2];
 	uint32_t max[3];
 
-	for (int i = 0; i < 3; i++) {
+	/* a preferred value above its maximum was refused by hv_xspec_finish */
+	for (int i = 0; i < 3; i++)
 		max[i] = in->max[i] ? in->max[i] : vcpus;
-		if (in->v[i] && in->max[i] && in->v[i] > in->max[i])
-			return hv_error_set(err, -EINVAL, topo_keys[i],
-					    "%s=%u is above %s=%u: the preferred value must not "
-					    "exceed the maximum",
-					    topo_keys[i], in->v[i], topo_max_keys[i], in->max[i]);
-	}
 	if (!t)
 		t = s && c ? (vcpus % (s * c) ? 0 : vcpus / (s * c)) : 1;
 	if (!t)
@@ -251,10 +187,10 @@ resolve_topology(const struct topo_in *in, uint32_t vcpus, struct domxml_opts *o
 		uint32_t got[3] = {s, c, t};
 		for (int i = 0; i < 3; i++)
 			if (got[i] > max[i])
-				return hv_error_set(err, -EINVAL, topo_max_keys[i],
+				return hv_error_set(err, -EINVAL, hv_xspec_topo_max_keys[i],
 						    "%s=%u: %u vCPUs need %s=%u with this topology",
-						    topo_max_keys[i], max[i], vcpus,
-						    topo_keys[i] + 3, got[i]);
+						    hv_xspec_topo_max_keys[i], max[i], vcpus,
+						    hv_xspec_topo_keys[i] + 3, got[i]);
 	}
 	o->topology = true;
 	o->sockets = s;
@@ -265,7 +201,7 @@ mismatch:
 	for (int i = 0; i < 3; i++)
 		if (in->v[i])
 			return hv_error_set(
-				err, -EINVAL, topo_keys[i],
+				err, -EINVAL, hv_xspec_topo_keys[i],
 				"sockets*cores*threads must equal the flavor's %u vCPUs "
 				"(hw:cpu_sockets=%u hw:cpu_cores=%u hw:cpu_threads=%u)",
 				vcpus, in->v[0], in->v[1], in->v[2]);
@@ -311,7 +247,7 @@ resolve_numa(const struct numa_in *in, const struct hvd_flavor *fl, const struct
 		max_nodes = fl->vcpus;
 	if (host_numa && host->n_cells < max_nodes)
 		max_nodes = host->n_cells;
-	if (parse_u64(in->nodes, &nodes) < 0 || nodes < 1 || nodes > max_nodes)
+	if (hv_parse_u64(in->nodes, &nodes) < 0 || nodes < 1 || nodes > max_nodes)
 		return hv_error_set(err, -EINVAL, "hw:numa_nodes",
 				    "hw:numa_nodes=%s: must be 1-%u (limited by vCPUs%s)",
 				    in->nodes, max_nodes,
@@ -376,7 +312,7 @@ resolve_numa(const struct numa_in *in, const struct hvd_flavor *fl, const struct
 					bit_set(seen, c);
 			}
 			o->numa[i].n_cpus = (uint32_t)n;
-			if (parse_u64(in->mem[i], &mb) < 0 || mb < 1 || mb > fl->ram_mb)
+			if (hv_parse_u64(in->mem[i], &mb) < 0 || mb < 1 || mb > fl->ram_mb)
 				return hv_error_set(err, -EINVAL, "hw:numa_mem",
 						    "hw:numa_mem.%u=%s: must be 1-%" PRIu64 " MB",
 						    i, in->mem[i], fl->ram_mb);
@@ -439,17 +375,6 @@ kv_find(const struct hvd_kv *kv, size_t n, const char *key)
 }
 
 static int
-spec_u64(const char *key, const char *val, uint64_t lo, uint64_t hi, uint64_t *ret,
-	 struct hv_error *err)
-{
-	if (parse_u64(val, ret) < 0 || *ret < lo || *ret > hi)
-		return hv_error_set(err, -EINVAL, key,
-				    "%s=%s: must be an integer %" PRIu64 "-%" PRIu64, key, val, lo,
-				    hi);
-	return 0;
-}
-
-static int
 validate_image(const struct hvd_image *img, uint64_t video_max_mb, bool video_max_set,
 	       struct domxml_opts *o, struct hv_error *err)
 {
@@ -470,7 +395,7 @@ validate_image(const struct hvd_image *img, uint64_t video_max_mb, bool video_ma
 	}
 	if ((v = kv_find(img->properties, img->n_properties, "hw_video_ram"))) {
 		uint64_t mb;
-		if (parse_u64(v, &mb) < 0 || mb > 4096)
+		if (hv_parse_u64(v, &mb) < 0 || mb > 4096)
 			return hv_error_set(err, -EINVAL, "image.hw_video_ram",
 					    "hw_video_ram=%s: must be an integer 0-4096 (MB)", v);
 		if (mb > (video_max_set ? video_max_mb : 0))
@@ -482,11 +407,11 @@ validate_image(const struct hvd_image *img, uint64_t video_max_mb, bool video_ma
 		o->video_vram_mb = mb;
 	}
 	if ((v = kv_find(img->properties, img->n_properties, "hw_qemu_guest_agent")) &&
-	    parse_bool(v, &o->guest_agent) < 0)
+	    hv_parse_bool(v, &o->guest_agent) < 0)
 		return hv_error_set(err, -EINVAL, "image.hw_qemu_guest_agent",
 				    "hw_qemu_guest_agent=%s: must be yes or no", v);
 	if ((v = kv_find(img->properties, img->n_properties, "os_require_quiesce")) &&
-	    parse_bool(v, &o->require_quiesce) < 0)
+	    hv_parse_bool(v, &o->require_quiesce) < 0)
 		return hv_error_set(err, -EINVAL, "image.os_require_quiesce",
 				    "os_require_quiesce=%s: must be yes or no", v);
 	if (o->require_quiesce && !o->guest_agent)
@@ -509,6 +434,38 @@ validate_image(const struct hvd_image *img, uint64_t video_max_mb, bool video_ma
 	return 0;
 }
 
+/* What the shared reading of the extra specs (extraspec.h) gives the domain, and the
+ * inputs of the host-dependent steps (topology, NUMA cells). */
+static void
+opts_from_xspec(const struct hv_xspec *x, struct domxml_opts *o, struct topo_in *topo,
+		struct numa_in *numa)
+{
+	for (int j = 0; j < 3; j++) {
+		topo->v[j] = x->topo[j];
+		topo->max[j] = x->topo_max[j];
+	}
+	numa->nodes = x->numa_nodes;
+	numa->policy = x->numa_policy;
+	for (int n = 0; n < DOMXML_MAX_GUEST_CELLS; n++) {
+		numa->cpus[n] = x->numa_cpus[n];
+		numa->mem[n] = x->numa_mem[n];
+	}
+	o->watchdog_action = x->watchdog_action;
+	o->rng = x->rng;
+	o->rng_bytes = x->rng_bytes;
+	o->rng_period = x->rng_period;
+	o->has_shares = x->has_shares;
+	o->has_period = x->has_period;
+	o->has_quota = x->has_quota;
+	o->cpu_shares = x->cpu_shares;
+	o->cpu_period = x->cpu_period;
+	o->cpu_quota = x->cpu_quota;
+	memcpy(o->has_iotune, x->has_iotune, sizeof o->has_iotune);
+	memcpy(o->iotune, x->iotune, sizeof o->iotune);
+	memcpy(o->has_vif, x->has_vif, sizeof o->has_vif);
+	memcpy(o->vif, x->vif, sizeof o->vif);
+}
+
 int
 domxml_validate(const struct hvd_instance_spec *spec, const struct domxml_host *host,
 		struct domxml_opts *ret, struct hv_error *err)
@@ -517,8 +474,7 @@ domxml_validate(const struct hvd_instance_spec *spec, const struct domxml_host *
 	struct domxml_opts o = {.rng = true};
 	struct topo_in topo = {0};
 	struct numa_in numa = {0};
-	uint64_t video_max = 0;
-	bool video_max_set = false, topo_any = false;
+	struct hv_xspec x;
 	int r;
 
 	if (fl->vcpus < 1 || fl->vcpus > DOMXML_MAX_VCPUS)
@@ -528,138 +484,27 @@ domxml_validate(const struct hvd_instance_spec *spec, const struct domxml_host *
 		return hv_error_set(err, -EINVAL, "flavor.ram_mb",
 				    "ram_mb=%" PRIu64 ": must be 16-16777216", fl->ram_mb);
 
+	hv_xspec_init(&x);
 	for (size_t i = 0; i < fl->n_extra_specs; i++) {
 		const char *k = fl->extra_specs[i].key, *v = fl->extra_specs[i].value;
-		uint64_t u;
-		size_t j;
 
 		if (!k || !v)
 			return hv_error_set(err, -EINVAL, "flavor.extra_specs",
 					    "extra spec %zu has no key or value", i);
-		for (j = 0; j < i; j++)
+		for (size_t j = 0; j < i; j++)
 			if (strcmp(fl->extra_specs[j].key, k) == 0)
 				return hv_error_set(err, -EINVAL, k, "%s is given twice", k);
 		if (!text_ok(v))
 			return hv_error_set(err, -EINVAL, k, "%s: the value must be printable text",
 					    k);
-
-		for (j = 0; j < 3; j++) {
-			if (strcmp(k, topo_keys[j]) == 0 || strcmp(k, topo_max_keys[j]) == 0) {
-				bool is_max = k[7] == 'm'; /* "hw:cpu_max_..." */
-				if ((r = spec_u64(k, v, 1, fl->vcpus, &u, err)) < 0)
-					return r;
-				if (is_max)
-					topo.max[j] = (uint32_t)u;
-				else
-					topo.v[j] = (uint32_t)u;
-				topo_any = true;
-				break;
-			}
-		}
-		if (j < 3)
-			continue;
-		if (strcmp(k, "hw:numa_nodes") == 0) {
-			numa.nodes = v;
-		} else if (strcmp(k, "hw:numa_mempolicy") == 0) {
-			numa.policy = v;
-		} else if (strncmp(k, "hw:numa_cpus.", 13) == 0 ||
-			   strncmp(k, "hw:numa_mem.", 12) == 0) {
-			bool cpus = k[8] == 'c';
-			const char *idx = k + (cpus ? 13 : 12);
-			uint64_t n;
-			if (parse_u64(idx, &n) < 0 || n >= DOMXML_MAX_GUEST_CELLS)
-				return hv_error_set(err, -EINVAL,
-						    cpus ? "hw:numa_cpus" : "hw:numa_mem",
-						    "%s: the cell index must be 0-%d", k,
-						    DOMXML_MAX_GUEST_CELLS - 1);
-			if (cpus)
-				numa.cpus[n] = v;
-			else
-				numa.mem[n] = v;
-		} else if (strcmp(k, "hw:watchdog_action") == 0) {
-			static const char *const acts[] = {"disabled", "pause", "poweroff", "reset",
-							   "none"};
-			for (j = 0; j < 5 && strcmp(v, acts[j]) != 0; j++)
-				;
-			if (j == 5)
-				return hv_error_set(
-					err, -EINVAL, k,
-					"%s=%s: must be disabled, pause, poweroff, reset or none",
-					k, v);
-			o.watchdog_action = j == 0 ? NULL : acts[j];
-		} else if (strcmp(k, "hw_rng:allowed") == 0) {
-			if (parse_bool(v, &o.rng) < 0)
-				return hv_error_set(err, -EINVAL, k, "%s=%s: must be true or false",
-						    k, v);
-		} else if (strcmp(k, "hw_rng:rate_bytes") == 0) {
-			if ((r = spec_u64(k, v, 1, UINT32_MAX, &o.rng_bytes, err)) < 0)
-				return r;
-		} else if (strcmp(k, "hw_rng:rate_period") == 0) {
-			if ((r = spec_u64(k, v, 1, UINT32_MAX, &o.rng_period, err)) < 0)
-				return r;
-		} else if (strcmp(k, "hw_video:ram_max_mb") == 0) {
-			if ((r = spec_u64(k, v, 0, 4096, &video_max, err)) < 0)
-				return r;
-			video_max_set = true;
-		} else if (strcmp(k, "quota:cpu_shares") == 0) {
-			/* cgroup v2 cpu.weight stops at 10000; more fails at start, so refuse it now. */
-			if ((r = spec_u64(k, v, 1, 10000, &o.cpu_shares, err)) < 0)
-				return r;
-			o.has_shares = true;
-		} else if (strcmp(k, "quota:cpu_period") == 0) {
-			if ((r = spec_u64(k, v, 1000, 1000000, &o.cpu_period, err)) < 0)
-				return r;
-			o.has_period = true;
-		} else if (strcmp(k, "quota:cpu_quota") == 0) {
-			if (parse_i64(v, &o.cpu_quota) < 0 ||
-			    (o.cpu_quota >= 0 &&
-			     (o.cpu_quota < 1000 || o.cpu_quota > INT64_C(18446744073709551))))
-				return hv_error_set(
-					err, -EINVAL, k,
-					"%s=%s: must be 1000-18446744073709551 (microseconds per "
-					"vCPU), or negative for no limit",
-					k, v);
-			o.has_quota = true;
-		} else if (strncmp(k, "quota:disk_", 11) == 0) {
-			for (j = 0; j < DOMXML_N_IOTUNE && strcmp(k, iotune_keys[j]) != 0; j++)
-				;
-			if (j == DOMXML_N_IOTUNE)
-				return hv_error_set(
-					err, -EINVAL, k,
-					"%s: unknown disk quota; known: "
-					"quota:disk_{read,write,total}_{bytes,iops}_sec",
-					k);
-			if ((r = spec_u64(k, v, 0, UINT64_C(1) << 50, &o.iotune[j], err)) < 0)
-				return r;
-			o.has_iotune[j] = true;
-		} else if (strncmp(k, "quota:vif_", 10) == 0) {
-			int d, a;
-			for (d = 0; d < 2; d++)
-				for (a = 0; a < 3; a++) {
-					char name[64];
-					snprintf(name, sizeof name, "quota:vif_%s_%s", vif_dirs[d],
-						 vif_attrs[a]);
-					if (strcmp(k, name) == 0)
-						goto vif_found;
-				}
-			return hv_error_set(err, -EINVAL, k,
-					    "%s: unknown interface quota; known: "
-					    "quota:vif_{inbound,outbound}_{average,peak,burst}",
-					    k);
-vif_found:
-			if ((r = spec_u64(k, v, 1, UINT32_MAX, &o.vif[d][a], err)) < 0)
-				return r;
-			o.has_vif[d][a] = true;
-		} else if (strncmp(k, "hw:", 3) == 0 || strncmp(k, "hw_rng:", 7) == 0 ||
-			   strncmp(k, "hw_video:", 9) == 0 || strncmp(k, "quota:", 6) == 0) {
-			return hv_error_set(
-				err, -EINVAL, k,
-				"%s: unknown extra spec in a namespace this driver implements", k);
-		}
-		/* Other namespaces (aggregate_instance_extra_specs:, ...) belong to the scheduler. */
+		if ((r = hv_xspec_add(&x, k, v, fl->vcpus, err)) < 0)
+			return r;
 	}
+	if ((r = hv_xspec_finish(&x, err)) < 0)
+		return r;
+	opts_from_xspec(&x, &o, &topo, &numa);
 
-	if (topo_any && (r = resolve_topology(&topo, fl->vcpus, &o, err)) < 0)
+	if (x.topo_any && (r = resolve_topology(&topo, fl->vcpus, &o, err)) < 0)
 		return r;
 	if ((r = resolve_numa(&numa, fl, host, &o, err)) < 0)
 		return r;
@@ -669,26 +514,7 @@ vif_found:
 			err, -EINVAL, "hw:cpu_sockets",
 			"hw:cpu_sockets=%u and hw:numa_nodes=%u: one must divide the other",
 			o.sockets, o.numa_nodes);
-	/* libvirt (and qemu's throttling) take a total or a read/write split, not both. */
-	for (int kind = 0; kind < 2; kind++) {
-		int total = kind ? DOMXML_TOTAL_IOPS : DOMXML_TOTAL_BYTES;
-		if (o.has_iotune[total] && (o.has_iotune[total - 2] || o.has_iotune[total - 1]))
-			return hv_error_set(err, -EINVAL, iotune_keys[total],
-					    "%s excludes %s and %s", iotune_keys[total],
-					    iotune_keys[total - 2], iotune_keys[total - 1]);
-	}
-	if ((o.rng_bytes != 0) != (o.rng_period != 0))
-		return hv_error_set(err, -EINVAL,
-				    o.rng_bytes ? "hw_rng:rate_period" : "hw_rng:rate_bytes",
-				    "hw_rng:rate_bytes and hw_rng:rate_period go together");
-	for (int d = 0; d < 2; d++)
-		if ((o.has_vif[d][1] || o.has_vif[d][2]) && !o.has_vif[d][0])
-			return hv_error_set(err, -EINVAL,
-					    d ? "quota:vif_outbound_average"
-					      : "quota:vif_inbound_average",
-					    "quota:vif_%s_peak/burst need quota:vif_%s_average",
-					    vif_dirs[d], vif_dirs[d]);
-	if ((r = validate_image(&spec->image, video_max, video_max_set, &o, err)) < 0)
+	if ((r = validate_image(&spec->image, x.video_max, x.video_max_set, &o, err)) < 0)
 		return r;
 	*ret = o;
 	return 0;
@@ -1002,10 +828,10 @@ domxml_build(const struct domxml_params *p, char **ret_xml, struct hv_error *err
 			for (int d = 0; d < 2; d++) {
 				if (!o.has_vif[d][0])
 					continue;
-				n = child(bw, vif_dirs[d], NULL);
+				n = child(bw, hv_xspec_vif_dirs[d], NULL);
 				for (int a = 0; a < 3; a++)
 					if (o.has_vif[d][a])
-						attr_u64(n, vif_attrs[a], o.vif[d][a]);
+						attr_u64(n, hv_xspec_vif_attrs[a], o.vif[d][a]);
 			}
 		}
 	}

@@ -303,18 +303,223 @@ a_project_goes_to_the_spawn_as_project_id(void **state)
 {
 	struct fixture *f = *state;
 	struct hv_error err = {0};
-	json_t *inst = NULL, *args = create_args("web-1");
+	json_t *inst = NULL, *proj = NULL, *args = create_args("web-1");
+	json_t *pargs = json_pack("{s:s}", "name", "proj-1");
 	char cmd[PROTO_MAX_ID + 1];
+	assert_int_equal(svc_project_create(f->svc, pargs, T0, &proj, &err), 0);
 	json_object_set_new(args, "project", json_string("proj-1"));
 	assert_int_equal(svc_server_create(f->svc, args, T0, &inst, cmd, &err), 0);
+	assert_string_equal(json_string_value(json_object_get(inst, "project_id")),
+			    json_string_value(json_object_get(proj, "id")));
 	json_decref(inst);
 	assert_string_equal(json_string_value(json_object_get(f->sent[0].body, "project_id")),
-			    "proj-1");
+			    json_string_value(json_object_get(proj, "id")));
 	json_object_set_new(args, "name", json_string("web-2"));
-	json_object_set_new(args, "project", json_string("no spaces"));
-	assert_int_equal(svc_server_create(f->svc, args, T0, &inst, cmd, &err), -EINVAL);
+	json_object_set_new(args, "project", json_string("no such project"));
+	assert_int_equal(svc_server_create(f->svc, args, T0, &inst, cmd, &err), -ENOENT);
 	assert_string_equal(err.field, "args.project");
+	/* without a project, the one created at first start owns the server */
+	json_object_del(args, "project");
+	assert_int_equal(svc_server_create(f->svc, args, T0, &inst, cmd, &err), 0);
+	json_t *admin = NULL;
+	assert_int_equal(svc_project_show(f->svc, "admin", &admin, &err), 0);
+	assert_string_equal(json_string_value(json_object_get(inst, "project_id")),
+			    json_string_value(json_object_get(admin, "id")));
+	json_decref(admin);
+	json_decref(inst);
+	json_decref(proj);
+	json_decref(pargs);
 	json_decref(args);
+}
+
+/* The quota is checked against what the project's live servers hold, in the transaction
+ * that writes the new one: a create that does not fit leaves nothing behind, and a deleted
+ * server frees its share. */
+static void
+a_create_over_quota_is_refused_and_changes_nothing(void **state)
+{
+	struct fixture *f = *state;
+	struct hv_error err = {0};
+	json_t *inst = NULL, *list = NULL, *res = NULL;
+	json_t *q = json_pack("{s:i, s:i}", "instances", 2, "cores", 3);
+	char cmd[PROTO_MAX_ID + 1], name[16];
+	assert_int_equal(svc_quota_set(f->svc, NULL, q, &res, &err), 0);
+	json_decref(res);
+	for (int i = 0; i < 2; i++) {
+		snprintf(name, sizeof name, "web-%d", i);
+		json_t *args = create_args(name);
+		assert_int_equal(svc_server_create(f->svc, args, T0, &inst, cmd, &err), 0);
+		json_decref(inst);
+		json_decref(args);
+	}
+	int sent = f->n_sent;
+	json_t *args = create_args("web-3");
+	assert_int_equal(svc_server_create(f->svc, args, T0, &inst, cmd, &err), -EDQUOT);
+	assert_string_equal(err.field, "quota");
+	assert_non_null(strstr(err.message, "quota exceeded for instances: requested 1, but "
+					    "already used 2 of 2 instances"));
+	assert_int_equal(svc_server_list(f->svc, NULL, false, &list, &err), 0);
+	assert_int_equal(json_array_size(list), 2);
+	json_decref(list);
+	assert_int_equal(f->n_sent, sent);
+
+	json_decref(q);
+	q = json_pack("{s:i}", "instances", 5);
+	assert_int_equal(svc_quota_set(f->svc, "admin", q, &res, &err), 0);
+	json_decref(res);
+	json_object_set_new(json_object_get(args, "flavor"), "vcpus", json_integer(2));
+	assert_int_equal(svc_server_create(f->svc, args, T0, &inst, cmd, &err), -EDQUOT);
+	assert_non_null(strstr(err.message, "for cores: requested 2, but already used 2 of 3"));
+	json_decref(q);
+	json_decref(args);
+
+	/* quota show counts what the live servers hold */
+	assert_int_equal(svc_quota_show(f->svc, NULL, &res, &err), 0);
+	json_t *used = json_object_get(res, "in_use");
+	assert_int_equal(json_integer_value(json_object_get(used, "instances")), 2);
+	assert_int_equal(json_integer_value(json_object_get(used, "cores")), 2);
+	assert_int_equal(json_integer_value(json_object_get(used, "ram")), 128);
+	assert_int_equal(json_integer_value(json_object_get(res, "floating_ips")), 50);
+	json_decref(res);
+	/* a limit below what is used is refused, naming the resource */
+	q = json_pack("{s:i}", "instances", 1);
+	assert_int_equal(svc_quota_set(f->svc, NULL, q, &res, &err), -EINVAL);
+	assert_string_equal(err.field, "args.quotas.instances");
+	json_decref(q);
+	/* a deleted server holds nothing: its share goes to the next create */
+	json_t *gone = NULL;
+	assert_int_equal(svc_server_get(f->svc, "web-0", &gone, &err), 0);
+	assert_int_equal(store_instance_set_state(f->store,
+						  json_string_value(json_object_get(gone, "uuid")),
+						  "deleted", "", NULL, NULL, T0, &err),
+			 0);
+	json_decref(gone);
+	args = create_args("web-3");
+	json_object_set_new(json_object_get(args, "flavor"), "vcpus", json_integer(2));
+	assert_int_equal(svc_server_create(f->svc, args, T0, &inst, cmd, &err), 0);
+	json_decref(inst);
+	json_decref(args);
+}
+
+/* A create of several servers names them NAME-1..NAME-N, makes as many as the quota allows
+ * down to min_count, and writes none when even min_count does not fit. */
+static void
+a_create_of_several_fits_the_quota_or_makes_none(void **state)
+{
+	struct fixture *f = *state;
+	struct hv_error err = {0};
+	json_t *inst = NULL, *list = NULL, *res = NULL;
+	json_t *q = json_pack("{s:i}", "instances", 4);
+	char cmd[PROTO_MAX_ID + 1];
+	assert_int_equal(svc_quota_set(f->svc, NULL, q, &res, &err), 0);
+	json_decref(res);
+	json_decref(q);
+
+	json_t *args = create_args("web");
+	json_object_set_new(args, "min_count", json_integer(5));
+	assert_int_equal(svc_server_create(f->svc, args, T0, &inst, cmd, &err), -EDQUOT);
+	assert_non_null(strstr(err.message, "requested 5, but already used 0 of 4 instances"));
+	assert_int_equal(svc_server_list(f->svc, NULL, false, &list, &err), 0);
+	assert_int_equal(json_array_size(list), 0);
+	json_decref(list);
+	assert_int_equal(f->n_sent, 0);
+
+	json_object_set_new(args, "min_count", json_integer(2));
+	json_object_set_new(args, "max_count", json_integer(3));
+	assert_int_equal(svc_server_create(f->svc, args, T0, &inst, cmd, &err), 0);
+	json_t *servers = json_object_get(inst, "servers");
+	assert_int_equal(json_array_size(servers), 3);
+	for (int i = 0; i < 3; i++) {
+		char want[16];
+		snprintf(want, sizeof want, "web-%d", i + 1);
+		assert_string_equal(json_string_value(json_object_get(
+					    json_array_get(servers, (size_t)i), "name")),
+				    want);
+	}
+	assert_string_equal(json_string_value(json_object_get(inst, "name")), "web-1");
+	json_decref(inst);
+	assert_int_equal(f->n_sent, 3); /* one spawn each */
+
+	/* one place left: max 3, min 1 makes one; min 2 makes none */
+	json_object_set_new(args, "name", json_string("db"));
+	assert_int_equal(svc_server_create(f->svc, args, T0, &inst, cmd, &err), -EDQUOT);
+	json_object_set_new(args, "min_count", json_integer(1));
+	assert_int_equal(svc_server_create(f->svc, args, T0, &inst, cmd, &err), 0);
+	assert_null(json_object_get(inst, "servers"));
+	assert_string_equal(json_string_value(json_object_get(inst, "name")), "db");
+	json_decref(inst);
+
+	/* a name taken half way through writes none of them */
+	assert_int_equal(
+		svc_quota_set(f->svc, NULL, q = json_pack("{s:i}", "instances", 10), &res, &err),
+		0);
+	json_decref(q);
+	json_decref(res);
+	json_t *one = create_args("x-2");
+	assert_int_equal(svc_server_create(f->svc, one, T0, &inst, cmd, &err), 0);
+	json_decref(inst);
+	json_decref(one);
+	int sent = f->n_sent;
+	json_object_set_new(args, "name", json_string("x"));
+	json_object_set_new(args, "min_count", json_integer(3));
+	json_object_set_new(args, "max_count", json_integer(3));
+	assert_int_equal(svc_server_create(f->svc, args, T0, &inst, cmd, &err), -EEXIST);
+	assert_string_equal(err.field, "args.name");
+	assert_non_null(strstr(err.message, "'x-2'"));
+	assert_int_equal(svc_server_list(f->svc, NULL, false, &list, &err), 0);
+	assert_int_equal(json_array_size(list), 5); /* x-1 was written, then undone */
+	json_decref(list);
+	assert_int_equal(svc_server_get(f->svc, "x-1", &inst, &err), -ENOENT);
+	assert_int_equal(f->n_sent, sent);
+	json_object_set_new(args, "max_count", json_integer(2));
+	assert_int_equal(svc_server_create(f->svc, args, T0, &inst, cmd, &err), -EINVAL);
+	assert_string_equal(err.field, "args.max_count");
+	json_decref(args);
+}
+
+/* A catalog flavor gives the spawn its sizes and extra specs; a private one serves only the
+ * projects on its list, and to the others it is not there. */
+static void
+a_catalog_flavor_goes_to_the_spawn_and_a_private_one_to_its_projects(void **state)
+{
+	struct fixture *f = *state;
+	struct hv_error err = {0};
+	json_t *inst = NULL, *fl = NULL, *proj = NULL;
+	char cmd[PROTO_MAX_ID + 1];
+	json_t *pargs = json_pack("{s:s}", "name", "demo");
+	assert_int_equal(svc_project_create(f->svc, pargs, T0, &proj, &err), 0);
+	json_decref(pargs);
+	json_t *fargs = json_pack("{s:s, s:i, s:i, s:i, s:i, s:b, s:s, s:{s:s}}", "name", "secret",
+				  "vcpus", 2, "ram", 256, "disk", 3, "swap", 128, "is_public", 0,
+				  "project", "demo", "extra_specs", "hw:watchdog_action", "reset");
+	assert_int_equal(svc_flavor_create(f->svc, fargs, T0, &fl, &err), 0);
+	json_decref(fargs);
+	json_decref(fl);
+
+	json_t *args = json_pack("{s:s, s:s, s:s, s:s}", "name", "a", "host", "node-1", "image",
+				 "cirros", "flavor", "secret");
+	assert_int_equal(svc_server_create(f->svc, args, T0, &inst, cmd, &err), -ENOENT);
+	assert_string_equal(err.field, "args.flavor"); /* admin is not on its list */
+	json_object_set_new(args, "project", json_string("demo"));
+	json_object_set_new(args, "properties", json_pack("{s:s}", "a", "b"));
+	assert_int_equal(svc_server_create(f->svc, args, T0, &inst, cmd, &err), -EINVAL);
+	assert_string_equal(err.field, "args.properties");
+	json_object_del(args, "properties");
+	assert_int_equal(f->n_sent, 0);
+	assert_int_equal(svc_server_create(f->svc, args, T0, &inst, cmd, &err), 0);
+	json_decref(inst);
+	json_t *sent = json_object_get(f->sent[0].body, "flavor");
+	assert_string_equal(json_string_value(json_object_get(sent, "name")), "secret");
+	assert_int_equal(json_integer_value(json_object_get(sent, "vcpus")), 2);
+	assert_int_equal(json_integer_value(json_object_get(sent, "ram_mb")), 256);
+	assert_int_equal(json_integer_value(json_object_get(sent, "root_gb")), 3);
+	assert_int_equal(json_integer_value(json_object_get(sent, "swap_mb")), 128);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(sent, "extra_specs"),
+							      "hw:watchdog_action")),
+			    "reset");
+	assert_null(json_object_get(sent, "id"));
+	json_decref(args);
+	json_decref(proj);
 }
 
 static void
@@ -769,6 +974,13 @@ main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			a_snapshot_gets_an_image_id_from_its_name_and_records_it, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_create_over_quota_is_refused_and_changes_nothing,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(a_create_of_several_fits_the_quota_or_makes_none,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			a_catalog_flavor_goes_to_the_spawn_and_a_private_one_to_its_projects, setup,
+			teardown),
 		cmocka_unit_test(zap_lets_in_only_allowlisted_curve_keys),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

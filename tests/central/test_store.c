@@ -77,7 +77,7 @@ a_database_from_a_newer_release_is_refused(void **state)
 	int rows = 0;
 	assert_int_equal(sqlite3_exec(db,
 				      "SELECT 1 FROM meta WHERE key = 'schema_version' AND "
-				      "value = '1'",
+				      "value = '4'",
 				      count_row, &rows, NULL),
 			 SQLITE_OK);
 	assert_int_equal(rows, 1);
@@ -92,6 +92,54 @@ a_database_from_a_newer_release_is_refused(void **state)
 	assert_null(s);
 	assert_string_equal(err.field, "database");
 	assert_non_null(strstr(err.message, "schema version 999"));
+}
+
+/* A database written before the catalog existed (schema version 1, with a server in it)
+ * opens with every later step applied: the server is kept, with no project yet, and the
+ * guide's flavors are there. */
+static void
+a_database_from_before_the_catalog_is_brought_up_to_date(void **state)
+{
+	struct store *s = *state;
+	struct hv_error err = {0};
+	store_free(s);
+	*state = NULL;
+	unlink(db_path);
+	sqlite3 *db = NULL;
+	assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+	assert_int_equal(
+		sqlite3_exec(
+			db,
+			"CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT);"
+			"INSERT INTO meta VALUES('schema_version', '1');"
+			"CREATE TABLE instances(uuid TEXT PRIMARY KEY, name TEXT NOT NULL,"
+			" host TEXT NOT NULL, image TEXT NOT NULL DEFAULT '',"
+			" flavor TEXT NOT NULL DEFAULT '{}', properties TEXT NOT NULL DEFAULT "
+			"'{}', vm_state TEXT NOT NULL, task_state TEXT NOT NULL DEFAULT '',"
+			" power_state TEXT NOT NULL DEFAULT 'nostate', fault TEXT NOT NULL "
+			"DEFAULT '', created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL);"
+			"INSERT INTO instances(uuid, name, host, flavor, vm_state, created_ms,"
+			" updated_ms) VALUES ('0d2c2ae4-0000-4000-8000-000000000001', 'old',"
+			" 'node-1', '{\"vcpus\": 2, \"ram_mb\": 512}', 'active', 1, 1);",
+			NULL, NULL, NULL),
+		SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(store_open(db_path, &s, &err), 0);
+	*state = s;
+	json_t *inst = NULL, *list = NULL, *f = NULL;
+	assert_int_equal(store_instance_get(s, "old", &inst, &err), 0);
+	assert_string_equal(json_string_value(json_object_get(inst, "vm_state")), "active");
+	assert_string_equal(json_string_value(json_object_get(inst, "project_id")), "");
+	json_decref(inst);
+	assert_int_equal(store_flavor_list(s, -1, &list, &err), 0);
+	assert_int_equal(json_array_size(list), 5);
+	json_decref(list);
+	assert_int_equal(store_flavor_get(s, "m1.small", &f, &err), 0);
+	assert_string_equal(json_string_value(json_object_get(f, "id")), "2");
+	json_decref(f);
+	assert_int_equal(store_keypair_list(s, "p", &list, &err), 0);
+	assert_int_equal(json_array_size(list), 0);
+	json_decref(list);
 }
 
 static void
@@ -389,6 +437,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(
+			a_database_from_before_the_catalog_is_brought_up_to_date, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_server_survives_a_controller_restart, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(a_database_from_a_newer_release_is_refused, setup,

@@ -92,6 +92,20 @@ def wait_for(what, fn, timeout=30.0, step=0.1):
         time.sleep(step)
 
 
+def fake_section(extra):
+    """The [fake] lines: an 8-vCPU, 8 GB host unless extra ("memory_mb = 2048\n...") says
+    otherwise; a key is given once."""
+    keys = {"vcpus": "8", "memory_mb": "8192"}
+    lines = []
+    for line in extra.splitlines():
+        k, sep, v = line.partition("=")
+        if sep and k.strip() in keys:
+            keys[k.strip()] = v.strip()
+        elif line.strip():
+            lines.append(line)
+    return "".join("%s = %s\n" % kv for kv in keys.items()) + "".join(l + "\n" for l in lines)
+
+
 class NotifySocket:
     """What a daemon tells systemd: binds path; messages() returns (monotonic time, {key:
     value}) for each datagram received, in order."""
@@ -217,9 +231,9 @@ class Cluster:
                     "[controller]\nendpoint = %s\nserver_public_key = %s\nkeys_dir = %s/keys\n"
                     "heartbeat_interval = 1\nreconnect_min_ms = 50\nreconnect_max_ms = 500\n"
                     "[guest]\nconfig_drive_dir = %s/instances/config-drives\n"
-                    "[fake]\nvcpus = 8\nmemory_mb = 8192\n%s"
+                    "[fake]\n%s"
                     % (host_id, d, self.binary("drivers/fake"), d, self.path("images"),
-                       self.agent_ep, self.server_key, d, d, fake))
+                       self.agent_ep, self.server_key, d, d, fake_section(fake)))
         return conf
 
     def agent_key(self, host_id):

@@ -24,13 +24,14 @@ def main():
     s = c.show("wrong")
     check(rc == 1 and s["vm_state"] == "error" and "recorded as 'raw'" in (s["fault"] or ""),
           "a stored raw image asked for as qcow2 (the default) is refused, the server in error")
+    proj = c.hv_json("project", "create", "proj-1")["id"]
     rc, _, err = c.hv("server", "create", "web-1", "--host", "node-1", "--flavor-spec", FLAVOR,
                       "--image", "tiny", "--image-format", "raw", "--project", "proj-1", "--wait")
     check(rc == 0 and c.show("web-1")["vm_state"] == "active",
           "with --image-format raw (and --project) it boots (%s)" % err.strip())
     state = c.path("agent-node-1")
     journaled = [n for n in os.listdir(state) if os.path.isfile(os.path.join(state, n)) and
-                 b'"project_id":"proj-1"' in open(os.path.join(state, n), "rb").read()]
+                 b'"project_id":"%s"' % proj.encode() in open(os.path.join(state, n), "rb").read()]
     check(journaled, "the host journaled the spawn with project_id from --project")
 
     rc, out, err = c.hv("server", "snapshot", "web-1", "snap", "--wait", "-f", "json")

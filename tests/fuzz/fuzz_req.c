@@ -1,7 +1,7 @@
 /* fuzz_req.c - libFuzzer target for the agent's COMMAND body validation (agent/req.c
  * req_parse): every command's fields, the spawn spec, the user data's base64 and its 64 KiB
  * limit, the admin password, then the spec's driver view and the key line check the agent
- * runs before injecting a key (guest/sshkey.c). Input: one JSON body. fuzz_proto reaches the
+ * runs before injecting a key (common/sshkey.c). Input: one JSON body. fuzz_proto reaches the
  * same code through the frame decoder; this one starts at the body so each execution goes
  * deeper. Beyond never crashing, leaking or reading out of bounds: decoded user data never
  * exceeds 64 KiB, the spec never holds a secret, the journal's copy never shows one, and a
@@ -37,7 +37,7 @@ check_accepted(json_t *body, struct req *r)
 	if (r->spec && req_spec_view(r->spec, r->uuid, "/images", &v, &err) == 0)
 		req_spec_view_release(&v);
 	if (r->key_data)
-		(void)guest_sshkey_validate(r->key_data, "body.key_data", &err);
+		(void)hv_sshkey_validate(r->key_data, "body.key_data", &err);
 	req_wipe_secrets(r);
 	if (r->secret || r->user_data)
 		__builtin_trap(); /* wiping the secrets must drop them */

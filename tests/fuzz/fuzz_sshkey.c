@@ -1,7 +1,7 @@
-/* fuzz_sshkey.c - libFuzzer target for the SSH public key line check (guest/sshkey.c), the
+/* fuzz_sshkey.c - libFuzzer target for the SSH public key line check (common/sshkey.c), the
  * last gate before a user's key is written into a guest's authorized_keys. Input: the line's
  * bytes. Beyond never crashing, leaking or reading out of bounds, an accepted line must hold
- * what sshkey.h promises: no line break or other control character, within GUEST_SSHKEY_MAX, and
+ * what sshkey.h promises: no line break or other control character, within HV_SSHKEY_MAX, and
  * starting with a known key type (so no authorized_keys option can ride along). */
 #include <stdbool.h>
 #include <stdint.h>
@@ -27,7 +27,7 @@ check_accepted(const char *line, size_t size)
 {
 	bool known = false;
 
-	if (size > GUEST_SSHKEY_MAX)
+	if (size > HV_SSHKEY_MAX)
 		__builtin_trap(); /* an overlong line got through */
 	for (size_t i = 0; i < size; i++)
 		if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
@@ -48,7 +48,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(line, data, size);
 	line[size] = '\0';
-	if (guest_sshkey_validate(line, "body.key_data", &err) == 0)
+	if (hv_sshkey_validate(line, "body.key_data", &err) == 0)
 		check_accepted(line, strlen(line)); /* a C string: it ends at a NUL */
 	else if (!err.field[0] || !err.message[0])
 		__builtin_trap(); /* a refusal must name the field and say why */

@@ -112,6 +112,19 @@ def api():
         "console": {"id": 15, "op": "server.console", "args": {"server": "web-1", "type": "vnc"}},
         "console-log": {"id": 16, "op": "server.console_log", "args": {"server": "web-1", "length": 1}},
         "delete": {"id": 17, "op": "server.action", "args": {"server": "other-1", "action": "delete"}},
+        "project-create": {"id": 18, "op": "project.create", "args": {"name": "demo", "description": "d",
+                                                                      "enabled": True}},
+        "quota-set": {"id": 19, "op": "quota.set", "args": {"project": "admin", "quotas": {
+            "instances": 20, "cores": -1, "key_pairs": 1}}},
+        "flavor-create": {"id": 20, "op": "flavor.create", "args": {
+            "name": "m1.nano", "id": "42", "vcpus": 1, "ram": 64, "disk": 1, "swap": 16, "is_public": False,
+            "project": "admin", "extra_specs": {"hw:watchdog_action": "reset", "quota:cpu_shares": "512"}}},
+        "flavor-unset": {"id": 21, "op": "flavor.unset", "args": {"flavor": "m1.tiny",
+                                                                  "extra_specs": ["hw:numa_nodes"]}},
+        "keypair-create": {"id": 22, "op": "keypair.create", "args": {"name": "k1"}},
+        "server-create-catalog": {"id": 23, "op": "server.create", "args": {
+            "name": "many", "host": "node-1", "image": "cirros", "flavor": "m1.tiny",
+            "min_count": 2, "max_count": 3}},
     }
     for name, r in reqs.items():
         write("api", name, json.dumps(r))

@@ -20,14 +20,16 @@ FUZZ_ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:quarantine_size_mb=32:max_mall
 fuzz_sources() {
 	local central="common/proto.c common/json.c common/lifecycle.c common/keys.c central/allow.c
 		central/journal.c central/link.c central/registry.c central/store/sqlite.c
-		central/service/service.c central/service/server.c central/service/host.c
+		central/store/sqlite_catalog.c central/service/service.c central/service/server.c
+		central/service/host.c central/service/project.c central/service/flavor.c
+		central/service/keypair.c common/sshkey.c
 		tests/fuzz/fuzz_det.c tests/fuzz/fuzz_central.c"
 	case $1 in
 	proto) echo "tests/fuzz/fuzz_proto.c common/proto.c common/json.c agent/req.c agent/inst.c
 		agent/net.c common/lifecycle.c -- jansson libzmq libsodium" ;;
 	req) echo "tests/fuzz/fuzz_req.c common/proto.c common/json.c agent/req.c agent/inst.c
-		agent/net.c common/lifecycle.c guest/sshkey.c -- jansson libzmq libsodium" ;;
-	sshkey) echo "tests/fuzz/fuzz_sshkey.c guest/sshkey.c -- libsodium" ;;
+		agent/net.c common/lifecycle.c common/sshkey.c -- jansson libzmq libsodium" ;;
+	sshkey) echo "tests/fuzz/fuzz_sshkey.c common/sshkey.c -- libsodium" ;;
 	config) echo "tests/fuzz/fuzz_config.c common/config.c agent/agent_config.c
 		common/proto.c common/json.c plugins/loader.c plugins/bundled.c
 		drivers/fake/fake_config.c drivers/libvirt/lv_config.c -- inih jansson libzmq" ;;

@@ -16,14 +16,14 @@
 #include "password.h"
 #include "sshkey.h"
 
-static char good_keys[16][GUEST_SSHKEY_MAX + 2];
+static char good_keys[16][HV_SSHKEY_MAX + 2];
 static size_t n_good;
 
 static int
 load_good_keys(void **state)
 {
 	const char *dir = getenv("HV_TEST_DATA");
-	char path[512], line[GUEST_SSHKEY_MAX + 2];
+	char path[512], line[HV_SSHKEY_MAX + 2];
 	FILE *f;
 
 	snprintf(path, sizeof path, "%s/keys-good.txt", dir ? dir : ".");
@@ -44,7 +44,7 @@ every_key_type_ssh_keygen_makes_is_accepted(void **state)
 {
 	for (size_t i = 0; i < n_good; i++) {
 		struct hv_error err = {0};
-		int r = guest_sshkey_validate(good_keys[i], "key", &err);
+		int r = hv_sshkey_validate(good_keys[i], "key", &err);
 		if (r != 0)
 			fail_msg("refused %.40s...: %s", good_keys[i], err.message);
 	}
@@ -55,7 +55,7 @@ static void
 assert_refused(const char *line, const char *why)
 {
 	struct hv_error err = {0};
-	int r = guest_sshkey_validate(line, "key_pair.public_key", &err);
+	int r = hv_sshkey_validate(line, "key_pair.public_key", &err);
 	if (r != -EINVAL)
 		fail_msg("accepted a key with %s", why);
 	assert_string_equal(err.field, "key_pair.public_key");
@@ -67,7 +67,7 @@ malformed_key_lines_are_refused_with_the_field_named(void **state)
 {
 	const char *ed = good_keys[2]; /* ssh-ed25519 ... user@example */
 	const char *rsa = good_keys[0];
-	char buf[GUEST_SSHKEY_MAX * 2];
+	char buf[HV_SSHKEY_MAX * 2];
 	const char *body = strchr(ed, ' ') + 1;
 	size_t body_len = strcspn(body, " ");
 
@@ -92,9 +92,9 @@ malformed_key_lines_are_refused_with_the_field_named(void **state)
 	assert_refused(buf, "a non-ASCII comment");
 	snprintf(buf, sizeof buf, "%s tab\there", ed);
 	assert_refused(buf, "a control character");
-	memset(buf, 'A', GUEST_SSHKEY_MAX + 10);
+	memset(buf, 'A', HV_SSHKEY_MAX + 10);
 	memcpy(buf, "ssh-rsa ", 8);
-	buf[GUEST_SSHKEY_MAX + 10] = '\0';
+	buf[HV_SSHKEY_MAX + 10] = '\0';
 	assert_refused(buf, "an oversized line");
 	assert_refused(NULL, "a NULL line");
 }

@@ -115,14 +115,14 @@ blob_matches(const struct key_type *t, const unsigned char *raw, size_t len)
 }
 
 int
-guest_sshkey_validate(const char *line, const char *field, struct hv_error *err)
+hv_sshkey_validate(const char *line, const char *field, struct hv_error *err)
 {
 	if (!line || !*line)
 		return hv_error_set(err, -EINVAL, field, "%s: empty public key", field);
-	size_t len = strnlen(line, GUEST_SSHKEY_MAX + 1);
-	if (len > GUEST_SSHKEY_MAX)
+	size_t len = strnlen(line, HV_SSHKEY_MAX + 1);
+	if (len > HV_SSHKEY_MAX)
 		return hv_error_set(err, -EINVAL, field, "%s: public key longer than %d bytes",
-				    field, GUEST_SSHKEY_MAX);
+				    field, HV_SSHKEY_MAX);
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)line[i];
 		if (c == '\n' || c == '\r')
@@ -154,7 +154,7 @@ guest_sshkey_validate(const char *line, const char *field, struct hv_error *err)
 	const char *body = sp + 1;
 	const char *body_end = strchr(body, ' ');
 	size_t body_len = body_end ? (size_t)(body_end - body) : strlen(body);
-	unsigned char raw[GUEST_SSHKEY_MAX];
+	unsigned char raw[HV_SSHKEY_MAX];
 	size_t n = 0;
 	if (body_len == 0 || hv_base64_decode_to(body, body_len, raw, sizeof raw, &n) < 0)
 		return hv_error_set(err, -EINVAL, field, "%s: key body is not valid base64", field);

@@ -1,0 +1,311 @@
+/* place.c - where a new server goes when no host is named: the scheduler (central/sched,
+ * docs/scheduler.md) over the hosts as their last reports describe them. What hvcentral
+ * placed on a host counts at once, from its own server records, so creates that follow
+ * each other between two reports never overcommit the host; the report's allocation counts
+ * when it is larger (guests hvcentral does not know of). */
+#include "service-priv.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "json.h"
+#include "registry.h"
+#include "sched/sched.h"
+#include "store/store.h"
+#include "vec.h"
+
+#define MAX_HINT_ITEMS 64
+
+/* Everything a host of the table points to, kept alive for the decision. */
+struct host_view {
+	struct sched_kv caps[6];
+	char sup[96], arch[32];
+	struct sched_metric *metrics;
+	struct sched_cell *cells;
+	const char **instances;
+	size_t n_instances, cap_instances;
+	uint64_t vcpus, ram_mb, disk_gb; /* what hvcentral's own records place here */
+};
+
+static uint64_t
+num(const json_t *o, const char *key)
+{
+	json_int_t v = json_integer_value(json_object_get(o, key));
+	return v > 0 ? (uint64_t)v : 0;
+}
+
+/* CPUs in a cpuset such as "0-7,16-23". */
+static uint32_t
+cpuset_count(const char *s)
+{
+	uint32_t n = 0;
+	while (s && *s) {
+		char *end;
+		unsigned long a = strtoul(s, &end, 10), b = a;
+		if (end == s)
+			break;
+		if (*end == '-')
+			b = strtoul(end + 1, &end, 10);
+		if (b >= a && b - a < 4096)
+			n += (uint32_t)(b - a + 1);
+		s = *end == ',' ? end + 1 : end;
+		if (*s && *s != ',' && !(*s >= '0' && *s <= '9'))
+			break;
+	}
+	return n;
+}
+
+static int
+view_fill(struct host_view *v, struct sched_host *h, const json_t *res)
+{
+	const json_t *m = json_object_get(res, "metrics");
+	const json_t *cells = json_object_get(json_object_get(res, "numa_topology"), "cells");
+	const json_t *cpu = json_object_get(res, "cpu_info");
+	const char *hv = json_string_value(json_object_get(res, "hypervisor_type"));
+	size_t i, nc = 0;
+	json_t *e;
+
+	const char *arch = json_string_value(json_object_get(cpu, "arch"));
+	snprintf(v->arch, sizeof v->arch, "%s", arch ? arch : "");
+	snprintf(v->sup, sizeof v->sup, "%s:%s:hvm", v->arch, hv ? hv : "");
+	for (char *p = v->sup; *p; p++)
+		*p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+	v->caps[nc++] = (struct sched_kv){"hypervisor_type", hv ? hv : ""};
+	v->caps[nc++] = (struct sched_kv){"cpu_info:arch", v->arch};
+	v->caps[nc++] = (struct sched_kv){"supported_instances", v->sup};
+	h->caps = v->caps;
+	h->n_caps = nc;
+	if (json_array_size(m) && !(v->metrics = calloc(json_array_size(m), sizeof *v->metrics)))
+		return -ENOMEM;
+	json_array_foreach (m, i, e) {
+		const char *name = json_string_value(json_object_get(e, "name"));
+		json_t *val = json_object_get(e, "value");
+		if (name && json_is_number(val))
+			v->metrics[h->n_metrics++] =
+				(struct sched_metric){name, json_number_value(val)};
+	}
+	h->metrics = v->metrics;
+	size_t ncells = json_array_size(cells);
+	if (ncells > SCHED_MAX_CELLS)
+		ncells = SCHED_MAX_CELLS;
+	if (ncells && !(v->cells = calloc(ncells, sizeof *v->cells)))
+		return -ENOMEM;
+	for (i = 0; i < ncells; i++) {
+		e = json_array_get(cells, i);
+		v->cells[i] = (struct sched_cell){
+			.cpus = cpuset_count(json_string_value(json_object_get(e, "cpuset"))),
+			.cpus_used = (uint32_t)num(e, "cpu_usage"),
+			.mem_mb = num(e, "memory"),
+			.mem_used_mb = num(e, "memory_usage"),
+		};
+	}
+	h->cells = v->cells;
+	h->n_cells = ncells;
+	return 0;
+}
+
+static void
+views_free(struct host_view *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++) {
+		free(v[i].metrics);
+		free(v[i].cells);
+		free(v[i].instances);
+	}
+	free(v);
+}
+
+/* A hint's value as a list of strings (a string alone is a list of one). */
+static int
+hint_list(const json_t *hints, const char *key, const char *items[MAX_HINT_ITEMS], size_t *n,
+	  struct hv_error *err)
+{
+	const json_t *v = json_object_get(hints, key);
+	size_t i;
+	json_t *e;
+
+	*n = 0;
+	if (!v)
+		return 0;
+	if (json_is_string(v)) {
+		items[(*n)++] = json_string_value(v);
+		return 0;
+	}
+	if (!json_is_array(v) || json_array_size(v) > MAX_HINT_ITEMS)
+		return hv_error_set(err, -EINVAL, "args.hints",
+				    "args.hints.%s: a server uuid or a list of at most %d", key,
+				    MAX_HINT_ITEMS);
+	json_array_foreach (v, i, e) {
+		if (!json_is_string(e))
+			return hv_error_set(err, -EINVAL, "args.hints",
+					    "args.hints.%s[%zu]: not a string", key, i);
+		items[(*n)++] = json_string_value(e);
+	}
+	return 0;
+}
+
+static int
+request_from(const json_t *flavor, const json_t *args, const char *project, struct sched_request *r,
+	     struct sched_kv **specs, const char **same, const char **diff, struct hv_error *err)
+{
+	const json_t *es = json_object_get(flavor, "extra_specs"), *hints;
+	const char *k;
+	json_t *v;
+	size_t n = 0;
+	int rc;
+
+	*r = (struct sched_request){
+		.vcpus = (uint32_t)num(flavor, "vcpus"),
+		.ram_mb = num(flavor, "ram_mb"),
+		.disk_gb = num(flavor, "root_gb") + num(flavor, "ephemeral_gb"),
+		.swap_mb = num(flavor, "swap_mb"),
+		.project_id = project,
+		.image_id = json_string_value(json_object_get(args, "image")),
+		.availability_zone = json_string_value(json_object_get(args, "availability_zone")),
+	};
+	if (json_object_size(es) && !(*specs = calloc(json_object_size(es), sizeof **specs)))
+		return hv_error_set(err, -ENOMEM, NULL, "out of memory");
+	json_object_foreach ((json_t *)es, k, v)
+		if (json_is_string(v))
+			(*specs)[n++] = (struct sched_kv){k, json_string_value(v)};
+	r->extra_specs = *specs;
+	r->n_extra_specs = n;
+	hints = json_object_get(args, "hints");
+	if (!hints)
+		return 0;
+	static const char *const known[] = {"same_host",          "different_host", "query",
+					    "build_near_host_ip", "cidr",           NULL};
+	if ((rc = hj_known_keys((json_t *)hints, "args.hints", known, err)) < 0 ||
+	    (rc = hint_list(hints, "same_host", same, &r->n_same_host, err)) < 0 ||
+	    (rc = hint_list(hints, "different_host", diff, &r->n_different_host, err)) < 0)
+		return rc;
+	r->same_host = same;
+	r->different_host = diff;
+	r->query = json_string_value(json_object_get(hints, "query"));
+	r->near_ip = json_string_value(json_object_get(hints, "build_near_host_ip"));
+	r->cidr = json_string_value(json_object_get(hints, "cidr"));
+	return 0;
+}
+
+/* Adds what each server hvcentral knows of costs to its host's view. */
+static void
+count_servers(json_t *servers, struct sched_table *t, struct host_view *views)
+{
+	size_t i;
+	json_t *s;
+	json_array_foreach (servers, i, s) {
+		const char *host = json_string_value(json_object_get(s, "host"));
+		const json_t *f = json_object_get(s, "flavor");
+		for (size_t h = 0; host && h < sched_table_len(t); h++) {
+			if (strcmp(sched_table_host(t, h)->id, host) != 0)
+				continue;
+			struct host_view *v = &views[h];
+			v->vcpus += num(f, "vcpus");
+			v->ram_mb += num(f, "ram_mb");
+			v->disk_gb += num(f, "root_gb") + num(f, "ephemeral_gb");
+			if (HV_GROW(v->instances, v->cap_instances, v->n_instances + 1) == 0)
+				v->instances[v->n_instances++] =
+					json_string_value(json_object_get(s, "uuid"));
+			break;
+		}
+	}
+}
+
+int
+svc_place(struct svc *sv, const json_t *flavor, const json_t *args, const char *project,
+	  int64_t now, char ret_host[PROTO_MAX_ID + 1], struct hv_error *err)
+{
+	static uint64_t rng;
+	json_t *hosts = NULL, *servers = NULL;
+	struct host_view *views = NULL;
+	struct sched_table *t = sched_table_new();
+	struct sched_kv *specs = NULL;
+	struct sched_config cfg;
+	struct sched_request req;
+	struct sched_result res;
+	const char *same[MAX_HINT_ITEMS], *diff[MAX_HINT_ITEMS];
+	size_t i;
+	json_t *h;
+	int r;
+
+	if (!rng)
+		rng = (uint64_t)time(NULL) * 2654435761u | 1;
+	if (!t)
+		return hv_error_set(err, -ENOMEM, NULL, "out of memory");
+	sched_config_default(&cfg);
+	/* nova's list plus the filters of the hints: they judge only a request that gives one,
+	 * so a hint is never silently ignored (nova drops it unless they are configured) */
+	static const enum sched_filter hint_filters[] = {SF_SAME_HOST, SF_DIFFERENT_HOST, SF_JSON,
+							 SF_SIMPLE_CIDR_AFFINITY};
+	for (i = 0; i < sizeof hint_filters / sizeof *hint_filters; i++)
+		cfg.filters[cfg.n_filters++] = hint_filters[i];
+	if ((r = request_from(flavor, args, project, &req, &specs, same, diff, err)) < 0 ||
+	    (r = store_host_list(sv->store, &hosts, err)) < 0 ||
+	    (r = store_instance_list(sv->store, NULL, false, &servers, err)) < 0)
+		goto out;
+	if (!(views = calloc(json_array_size(hosts) + 1, sizeof *views))) {
+		r = hv_error_set(err, -ENOMEM, NULL, "out of memory");
+		goto out;
+	}
+	json_array_foreach (hosts, i, h) {
+		const json_t *res_ = json_object_get(h, "resources");
+		const char *id = field_or(h, "host_id", "");
+		int64_t seen = ctl_heard_ms(sv->ctl, id,
+					    json_integer_value(json_object_get(h, "last_seen_ms")));
+		const char *status =
+			field_or(res_, "status", json_object_size(res_) ? "enabled" : "");
+		struct sched_host sh = {
+			.id = id,
+			.up = reg_state_at(seen, now, &sv->liveness) == REG_UP,
+			.enabled = strcmp(status, "enabled") == 0,
+			.vcpus = (uint32_t)num(res_, "vcpus"),
+			.vcpus_used = (uint32_t)num(res_, "vcpus_used"),
+			.ram_mb = num(res_, "memory_mb"),
+			.ram_used_mb = num(res_, "memory_mb_used"),
+			.disk_gb = num(res_, "local_gb"),
+			.disk_used_gb = num(res_, "local_gb_used"),
+			.disk_available_least_gb =
+				json_object_get(res_, "disk_available_least")
+					? (int64_t)num(res_, "disk_available_least")
+					: -1,
+		};
+		if ((r = view_fill(&views[i], &sh, res_)) < 0) {
+			hv_error_set(err, r, NULL, "out of memory");
+			goto out;
+		}
+		if (sched_table_put(t, &sh) < 0) {
+			r = hv_error_set(err, -ENOMEM, NULL, "out of memory");
+			goto out;
+		}
+	}
+	count_servers(servers, t, views);
+	for (i = 0; i < sched_table_len(t); i++) {
+		struct sched_host sh = *sched_table_host(t, i);
+		struct host_view *v = &views[i];
+		if (v->vcpus > sh.vcpus_used)
+			sh.vcpus_used = (uint32_t)v->vcpus;
+		if (v->ram_mb > sh.ram_used_mb)
+			sh.ram_used_mb = v->ram_mb;
+		if (v->disk_gb > sh.disk_used_gb)
+			sh.disk_used_gb = v->disk_gb;
+		sh.instances = v->instances;
+		sh.n_instances = v->n_instances;
+		sched_table_put(t, &sh);
+	}
+	if ((r = sched_select(&cfg, t, &req, &rng, &res, err)) < 0)
+		goto out;
+	if (res.host < 0) {
+		r = hv_error_set(err, -ENOSPC, "host", "%s", res.why);
+		goto out;
+	}
+	snprintf(ret_host, PROTO_MAX_ID + 1, "%s", sched_table_host(t, (size_t)res.host)->id);
+out:
+	sched_table_free(t);
+	views_free(views, json_array_size(hosts));
+	free(specs);
+	json_decref(hosts);
+	json_decref(servers);
+	return r;
+}
