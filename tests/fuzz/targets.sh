@@ -22,7 +22,8 @@ fuzz_sources() {
 		central/journal.c central/link.c central/registry.c central/store/sqlite.c
 		central/store/sqlite_catalog.c central/service/service.c central/service/server.c
 		central/service/host.c central/service/project.c central/service/flavor.c
-		central/service/keypair.c common/sshkey.c
+		central/service/keypair.c central/service/place.c central/sched/sched.c
+		central/sched/match.c central/sched/numa.c common/sshkey.c
 		tests/fuzz/fuzz_det.c tests/fuzz/fuzz_central.c"
 	case $1 in
 	proto) echo "tests/fuzz/fuzz_proto.c common/proto.c common/json.c agent/req.c agent/inst.c
