@@ -135,6 +135,18 @@ boot web-1 node-1 vcpus=2,ram=512,disk=1
 boot web-2 node-2 vcpus=2,ram=512,disk=1
 boot db-1 node-1 vcpus=4,ram=2048,disk=10,ephemeral=5,swap=512
 
+# the guide's launch from the catalog: a key pair (its private key saved once, 0600) and a
+# server of the m1.tiny flavor that the scheduler places (no --host)
+if ! hv keypair show demo-key >/dev/null 2>&1; then
+	echo "== hv keypair create demo-key --private-key $demo/demo-key"
+	hv keypair create demo-key --private-key "$demo/demo-key" >/dev/null
+fi
+if ! hv server show app-1 >/dev/null 2>&1; then
+	echo "== hv server create app-1 --flavor m1.tiny --image cirros --key-name demo-key --wait"
+	hv server create app-1 --flavor m1.tiny --image cirros --key-name demo-key --wait >/dev/null
+	echo "   placed by the scheduler on $(hv server show app-1 -f json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["host"])')"
+fi
+
 act() { # action server state-it-must-be-in-first
 	if [ "$(hv server show "$2" -f json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["vm_state"])')" = "$3" ]; then
 		echo "== hv server $1 $2 --wait"
@@ -165,7 +177,9 @@ cat <<MSG
 
 The demo keeps running. To use it:
   export HV_API=$HV_API PATH=$bin/cli:\$PATH
-  hv server create web-3 --host node-2 --flavor-spec vcpus=1,ram=256,disk=1 --image cirros --wait
+  hv flavor list && hv keypair list && hv quota show
+  hv server create web-3 --flavor m1.small --image cirros --key-name demo-key --wait
+  hv server create api --flavor m1.tiny --image cirros --min 2 --max 3 --hint different_host=\$(hv server show app-1 -f json | python3 -c 'import json,sys; print(json.load(sys.stdin)["uuid"])')
   hv server unpause web-2 --wait && hv server show web-2
   hv server console-log web-1 --length 5
   hv server resize web-1 --flavor-spec vcpus=4,ram=1024,disk=1 --wait && hv server resize-confirm web-1
