@@ -3,6 +3,10 @@
 #include "notify.h"
 
 #include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -32,12 +36,30 @@ mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* sd_notify's protocol, sent without waiting: libsystemd's sd_notify blocks while the
+ * manager's socket queue is full, which would stop the loop (and its watchdog pings) behind
+ * a slow reader. NOTIFY_SOCKET is a path, or an abstract name after '@'; it stays in the
+ * environment so a reload still finds the manager. */
 static void
 send_state(const char *state)
 {
 #if HAVE_SYSTEMD
-	/* unset_environment 0: a reload or a child must still find the manager */
-	sd_notify(0, state);
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	size_t len = path ? strlen(path) : 0;
+
+	if (len < 2 || len >= sizeof sa.sun_path || (path[0] != '/' && path[0] != '@'))
+		return;
+	memcpy(sa.sun_path, path, len);
+	if (path[0] == '@')
+		sa.sun_path[0] = '\0';
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return;
+	/* a full queue (EAGAIN) loses this message: the next one says the same, newer */
+	(void)sendto(fd, state, strlen(state), MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&sa,
+		     (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len));
+	close(fd);
 #else
 	(void)state;
 #endif
