@@ -279,6 +279,12 @@ set_numbers(struct sched_table *t, size_t i)
 }
 
 long
+sched_table_find(const struct sched_table *t, const char *id)
+{
+	return t->n_slot ? t->slot[find_slot(t, id)] - 1 : -1;
+}
+
+long
 sched_table_put(struct sched_table *t, const struct sched_host *h)
 {
 	if (!h->id)

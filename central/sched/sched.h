@@ -185,6 +185,8 @@ void sched_table_free(struct sched_table *t);
 /* Adds or replaces (by id) a host; returns its index, or -ENOMEM. */
 long sched_table_put(struct sched_table *t, const struct sched_host *h);
 size_t sched_table_len(const struct sched_table *t);
+/* The index of the host with this id, or -1. */
+long sched_table_find(const struct sched_table *t, const char *id);
 const struct sched_host *sched_table_host(const struct sched_table *t, size_t i);
 
 /* Picks a host for req (a random one of the best host_subset_size; rng is the caller's

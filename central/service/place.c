@@ -198,18 +198,16 @@ count_servers(json_t *servers, struct sched_table *t, struct host_view *views)
 	json_array_foreach (servers, i, s) {
 		const char *host = json_string_value(json_object_get(s, "host"));
 		const json_t *f = json_object_get(s, "flavor");
-		for (size_t h = 0; host && h < sched_table_len(t); h++) {
-			if (strcmp(sched_table_host(t, h)->id, host) != 0)
-				continue;
-			struct host_view *v = &views[h];
-			v->vcpus += num(f, "vcpus");
-			v->ram_mb += num(f, "ram_mb");
-			v->disk_gb += num(f, "root_gb") + num(f, "ephemeral_gb");
-			if (HV_GROW(v->instances, v->cap_instances, v->n_instances + 1) == 0)
-				v->instances[v->n_instances++] =
-					json_string_value(json_object_get(s, "uuid"));
-			break;
-		}
+		long h = host ? sched_table_find(t, host) : -1;
+		if (h < 0)
+			continue;
+		struct host_view *v = &views[h];
+		v->vcpus += num(f, "vcpus");
+		v->ram_mb += num(f, "ram_mb");
+		v->disk_gb += num(f, "root_gb") + num(f, "ephemeral_gb");
+		if (HV_GROW(v->instances, v->cap_instances, v->n_instances + 1) == 0)
+			v->instances[v->n_instances++] =
+				json_string_value(json_object_get(s, "uuid"));
 	}
 }
 

@@ -642,6 +642,8 @@ a_host_is_replaced_by_its_id(void **state)
 	struct sched_host again = hosts[0];
 	again.id = "h1234";
 	assert_int_equal(sched_table_put(tab, &again), 3 + 1234);
+	assert_int_equal(sched_table_find(tab, "h2999"), 3 + 2999);
+	assert_int_equal(sched_table_find(tab, "h3000"), -1);
 }
 
 int
