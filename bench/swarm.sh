@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# swarm.sh - hvcentral at scale, against hvswarm (many fake hosts in one process, CURVE on
+# loopback TCP). Two figures, printed, never asserted:
+#   ingest  HOSTS hosts each REPORTing every INTERVAL s: hvcentral's CPU share (one core =
+#           100 %) over a window, the reports/s it took in, and how long the whole swarm
+#           took to connect and be welcomed.
+#   create  SERVERS `server.create` requests without a host (the scheduler places each one)
+#           on a HOSTS-host swarm, WINDOW in flight, each answered when its spawn's RESULT
+#           arrived: servers/s and p50/p99 to active.
+# Usage: bench/swarm.sh ingest|create [BUILD_DIR] [HOSTS [INTERVAL|SERVERS [SECONDS|WINDOW]]]
+#   defaults: ingest 10000 hosts, 10 s, a 60 s window; create 1000 hosts, 1000 servers, 64.
+# The open-file limit is raised for both processes (each host is one connection).
+# Figures (2 cores, debugoptimized, this machine, other work running; see docs/scheduler.md):
+#   ingest 10000 hosts / 10 s: see the note printed by the run.
+set -euo pipefail
+mode=${1:-}
+case "$mode" in ingest | create) shift ;; *)
+	echo "usage: bench/swarm.sh ingest|create [BUILD_DIR] [HOSTS [INTERVAL|SERVERS [SECONDS|WINDOW]]]" >&2
+	exit 2 ;;
+esac
+here=$(cd "$(dirname "$0")/.." && pwd)
+build=$here/build
+if [ -n "${1:-}" ] && [ -d "$1" ]; then build=$1; shift; fi
+build=$(cd "$build" && pwd)
+if [ "$mode" = ingest ]; then
+	hosts=${1:-10000} interval=${2:-10} seconds=${3:-60}
+else
+	hosts=${1:-1000} servers=${2:-1000} window=${3:-64} interval=10
+fi
+for b in central/hvcentral bench/hvswarm bench/cmd_throughput; do
+	[ -x "$build/$b" ] || { echo "swarm.sh: $build/$b not built" >&2; exit 2; }
+done
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt $((hosts + 256)) ]; then
+	echo "swarm.sh: the open-file limit ($(ulimit -n)) is below $((hosts + 256)): skipped" >&2
+	exit 77
+fi
+dir=$(mktemp -d "${HV_BENCH_DIR:-/tmp}/hv-swarm.XXXXXX")
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	rm -rf "$dir"
+}
+trap cleanup EXIT INT TERM
+
+port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+pub=$("$build/central/hvcentral" --init "$dir/central" 2>/dev/null)
+cat > "$dir/central.conf" <<CONF
+[DEFAULT]
+state_dir = $dir/central
+log_level = warning
+[agents]
+endpoint = tcp://127.0.0.1:$port
+report_interval = $interval
+[api]
+endpoint = ipc://$dir/api.sock
+CONF
+"$build/central/hvcentral" -c "$dir/central.conf" > "$dir/central.out" 2> "$dir/central.log" &
+central=$!
+pids+=("$central")
+for _ in $(seq 100); do grep -q '^ready' "$dir/central.out" 2>/dev/null && break; sleep 0.1; done
+grep -q '^ready' "$dir/central.out" || { echo "swarm.sh: hvcentral did not start" >&2; cat "$dir/central.log" >&2; exit 1; }
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+hz=$(getconf CLK_TCK)
+t0=$(date +%s.%N)
+"$build/bench/hvswarm" --endpoint "tcp://127.0.0.1:$port" --server-key "$pub" \
+	--allow-dir "$dir/central/agents" --hosts "$hosts" --report-interval "$interval" \
+	> "$dir/swarm.out" 2> "$dir/swarm.log" &
+swarm=$!
+pids+=("$swarm")
+for _ in $(seq 6000); do
+	grep -q '^ready' "$dir/swarm.out" 2>/dev/null && break
+	kill -0 "$swarm" 2>/dev/null || break
+	sleep 0.1
+done
+grep -q '^ready' "$dir/swarm.out" || { echo "swarm.sh: the swarm was not welcomed in 600 s" >&2; tail "$dir/swarm.log" "$dir/central.log" >&2; exit 1; }
+t1=$(date +%s.%N)
+echo "swarm: $hosts hosts connected (CURVE, tcp loopback) and welcomed in $(echo "$t1 - $t0" | bc) s"
+
+if [ "$mode" = ingest ]; then
+	sleep "$interval" # past the connect storm: every host is on its report cycle
+	c0=$(cpu_ticks "$central") s0=$(cpu_ticks "$swarm") w0=$(date +%s.%N)
+	sleep "$seconds"
+	c1=$(cpu_ticks "$central") s1=$(cpu_ticks "$swarm") w1=$(date +%s.%N)
+	wall=$(echo "$w1 - $w0" | bc -l)
+	share=$(echo "100 * ($c1 - $c0) / $hz / $wall" | bc -l)
+	sshare=$(echo "100 * ($s1 - $s0) / $hz / $wall" | bc -l)
+	printf 'ingest: %d hosts, a REPORT each per %d s (%.0f reports/s, plus PINGs), over %.1f s\n' \
+		"$hosts" "$interval" "$(echo "$hosts / $interval" | bc -l)" "$wall"
+	printf 'hvcentral CPU share: %.1f %% of one core (%.0f us per report)\n' "$share" \
+		"$(echo "($c1 - $c0) / $hz * 1000000 / ($wall * $hosts / $interval)" | bc -l)"
+	printf 'hvswarm CPU share (the load generator): %.1f %% of one core\n' "$sshare"
+	printf 'hvcentral RSS: %s MiB\n' "$(awk '/VmRSS/{printf "%.1f", $2/1024}' "/proc/$central/status")"
+else
+	HV_API="ipc://$dir/api.sock" "$build/bench/cmd_throughput" --scheduled --create-only \
+		--pairs "$servers" --window "$window" --prefix web | sed 's/commands/servers/g'
+fi
+kill "$swarm"
+wait "$swarm" 2>/dev/null || true
+echo "swarm counters: $(tail -1 "$dir/swarm.out")"
