@@ -26,6 +26,7 @@ struct allow {
 	struct timespec mtime;
 	struct allow_entry *entries;
 	size_t n, cap;
+	json_t *by_key, *by_host; /* -> index into entries; the first file naming one wins */
 };
 
 bool
@@ -66,6 +67,8 @@ load(struct allow *al, struct hv_error *err)
 		return hv_error_set(err, -errno, "allowlist_dir", "cannot read %s: %s", al->dir,
 				    strerror(errno));
 	al->n = 0;
+	json_object_clear(al->by_key);
+	json_object_clear(al->by_host);
 	struct dirent *de;
 	while ((de = readdir(d))) {
 		size_t len = strlen(de->d_name);
@@ -82,6 +85,11 @@ load(struct allow *al, struct hv_error *err)
 			closedir(d);
 			return hv_error_set(err, -ENOMEM, "", "allowlist: out of memory");
 		}
+		if (!json_object_get(al->by_key, e.key))
+			json_object_set_new(al->by_key, e.key, json_integer((json_int_t)al->n));
+		if (!json_object_get(al->by_host, e.host_id))
+			json_object_set_new(al->by_host, e.host_id,
+					    json_integer((json_int_t)al->n));
 		al->entries[al->n++] = e;
 	}
 	closedir(d);
@@ -117,8 +125,9 @@ allow_open(const char *dir, struct allow **ret, struct hv_error *err)
 		return hv_error_set(err, -errno, "allowlist_dir", "cannot create %s: %s", dir,
 				    strerror(errno));
 	struct allow *al = calloc(1, sizeof *al);
-	if (!al || !(al->dir = strdup(dir))) {
-		free(al);
+	if (!al || !(al->dir = strdup(dir)) || !(al->by_key = json_object()) ||
+	    !(al->by_host = json_object())) {
+		allow_free(al);
 		return hv_error_set(err, -ENOMEM, "", "allowlist: out of memory");
 	}
 	int r = allow_refresh(al, err);
@@ -137,25 +146,23 @@ allow_free(struct allow *al)
 		return;
 	free(al->entries);
 	free(al->dir);
+	json_decref(al->by_key);
+	json_decref(al->by_host);
 	free(al);
 }
 
 const char *
 allow_host_for(const struct allow *al, const char *public_z85)
 {
-	for (size_t i = 0; i < al->n; i++)
-		if (strcmp(al->entries[i].key, public_z85) == 0)
-			return al->entries[i].host_id;
-	return NULL;
+	json_t *at = json_object_get(al->by_key, public_z85);
+	return at ? al->entries[json_integer_value(at)].host_id : NULL;
 }
 
 const char *
 allow_key_for(const struct allow *al, const char *host_id)
 {
-	for (size_t i = 0; i < al->n; i++)
-		if (strcmp(al->entries[i].host_id, host_id) == 0)
-			return al->entries[i].key;
-	return NULL;
+	json_t *at = json_object_get(al->by_host, host_id);
+	return at ? al->entries[json_integer_value(at)].key : NULL;
 }
 
 int

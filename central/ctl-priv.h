@@ -6,8 +6,6 @@
 
 #include "ctl.h"
 
-#define SEEN_CACHE 64
-
 struct sent {
 	char msg_id[37];
 	char cmd_id[PROTO_MAX_ID + 1];
@@ -26,10 +24,12 @@ struct ctl {
 	/* when each host was last heard, and when that was last written: liveness needs
 	 * seconds, not every message, and a write per message would be most of the store's
 	 * work; what was heard counts even when it could not be written (disk full) */
-	struct {
+	struct seen {
 		char host[PROTO_MAX_ID + 1];
 		int64_t written_ms, heard_ms;
-	} seen[SEEN_CACHE];
+	} * seen;
+	size_t n_seen, cap_seen;
+	json_t *seen_at; /* host id -> index into seen: one entry per host that spoke */
 	struct ctl_config cfg;
 	ctl_send_fn send;
 	ctl_done_fn done;

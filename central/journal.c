@@ -33,9 +33,15 @@ ctl_new(struct store *store, const struct ctl_config *cfg, ctl_send_fn send, ctl
 	void *cb_ctx, struct ctl **ret, struct hv_error *err)
 {
 	struct ctl *c = calloc(1, sizeof *c);
-	if (c)
+	if (c) {
 		c->ring = calloc(SENT_RING, sizeof *c->ring);
-	if (!c || !c->ring) {
+		c->seen_at = json_object();
+	}
+	if (!c || !c->ring || !c->seen_at) {
+		if (c) {
+			free(c->ring);
+			json_decref(c->seen_at);
+		}
 		free(c);
 		return hv_error_set(err, -ENOMEM, "", "out of memory");
 	}
@@ -73,6 +79,8 @@ ctl_free(struct ctl *c)
 		ctl_secrets_free(c->sec[i].fields);
 	free(c->sec);
 	free(c->ring);
+	free(c->seen);
+	json_decref(c->seen_at);
 	free(c);
 }
 

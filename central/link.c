@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "json.h"
+#include "vec.h"
 
 #define SEEN_WRITE_MS 1000
 
@@ -360,35 +361,44 @@ on_error(struct ctl *c, const char *host, const struct proto_msg *m, int64_t now
 	store_cmd_clear(&cmd);
 }
 
+/* The host's entry in c->seen, added when absent; NULL without memory. */
+static struct seen *
+seen_entry(struct ctl *c, const char *host, bool add)
+{
+	json_t *at = json_object_get(c->seen_at, host);
+	if (at)
+		return &c->seen[json_integer_value(at)];
+	if (!add || HV_GROW(c->seen, c->cap_seen, c->n_seen + 1) < 0 ||
+	    json_object_set_new(c->seen_at, host, json_integer((json_int_t)c->n_seen)) < 0)
+		return NULL;
+	struct seen *e = &c->seen[c->n_seen++];
+	*e = (struct seen){0};
+	snprintf(e->host, sizeof e->host, "%s", host);
+	return e;
+}
+
 static void
 note_seen(struct ctl *c, const char *host, const char *address, int64_t now, bool force)
 {
-	size_t i, slot = 0;
-	for (i = 0; i < SEEN_CACHE; i++) {
-		if (strcmp(c->seen[i].host, host) == 0)
-			break;
-		if (c->seen[i].written_ms < c->seen[slot].written_ms)
-			slot = i;
+	struct seen *e = seen_entry(c, host, true);
+	if (!e) { /* without memory, liveness falls back to the store's time */
+		store_host_seen(c->store, host, NULL, address, now, &c->scratch);
+		return;
 	}
-	if (i == SEEN_CACHE) {
-		i = slot;
-		snprintf(c->seen[i].host, sizeof c->seen[i].host, "%s", host);
+	if (e->written_ms == 0)
 		force = true;
-	}
-	c->seen[i].heard_ms = now;
-	if (!force && now - c->seen[i].written_ms < SEEN_WRITE_MS)
+	e->heard_ms = now;
+	if (!force && now - e->written_ms < SEEN_WRITE_MS)
 		return;
 	if (store_host_seen(c->store, host, NULL, address, now, &c->scratch) == 0)
-		c->seen[i].written_ms = now;
+		e->written_ms = now;
 }
 
 int64_t
 ctl_heard_ms(const struct ctl *c, const char *host, int64_t stored_ms)
 {
-	for (size_t i = 0; i < SEEN_CACHE; i++)
-		if (strcmp(c->seen[i].host, host) == 0)
-			return c->seen[i].heard_ms > stored_ms ? c->seen[i].heard_ms : stored_ms;
-	return stored_ms;
+	const struct seen *e = seen_entry((struct ctl *)c, host, false);
+	return e && e->heard_ms > stored_ms ? e->heard_ms : stored_ms;
 }
 
 void

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -640,6 +641,22 @@ handle_api(struct central *c)
 
 /* ---- setup ---------------------------------------------------------------------------- */
 
+/* Each host is one connection, so one descriptor: the soft limit a service starts with
+ * (1024 under systemd) would stop hvcentral near a thousand hosts. The hard limit is the
+ * operator's ceiling (LimitNOFILE=); up to it is ours to take. */
+static void
+raise_fd_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rlim_t was = rl.rlim_cur;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		log_warning("cannot raise the open-file limit from %llu: %s",
+			    (unsigned long long)was, strerror(errno));
+}
+
 /* Hosts heard from recently (registry.h), for the service manager's status line. */
 static unsigned
 hosts_up(struct central *c, const struct reg_intervals *iv)
@@ -778,6 +795,9 @@ open_sockets(struct central *c, const struct paths *p, const struct cfg *cfg,
 	    setopt_int(c->agents, ZMQ_LINGER, 0) < 0 ||
 	    setopt_int(c->agents, ZMQ_SNDHWM, 10000) < 0 ||
 	    setopt_int(c->agents, ZMQ_RCVHWM, 10000) < 0 ||
+	    /* after a restart of hvcentral every agent dials again within seconds: the
+	     * kernel's accept queue must hold them (it caps this at net.core.somaxconn) */
+	    setopt_int(c->agents, ZMQ_BACKLOG, 4096) < 0 ||
 	    zmq_setsockopt(c->agents, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) < 0 ||
 	    setopt_int(c->agents, ZMQ_CURVE_SERVER, 1) < 0 ||
 	    zmq_setsockopt(c->agents, ZMQ_CURVE_SECRETKEY, kp->secret_z85, KEYS_Z85_LEN) < 0 ||
@@ -938,6 +958,7 @@ main(int argc, char **argv)
 		log_error("%s", err.message);
 		goto out;
 	}
+	raise_fd_limit();
 	if (open_sockets(&c, &p, cfg, &kp) < 0)
 		goto out;
 	if (cmx_new(cfg_get_str(cfg, "metrics", "listen"), &c.mx, &err) < 0) {

@@ -42,22 +42,22 @@ merge_hosts(struct svc *sv, const json_t *allowlist, const json_t *pending, int6
 		return r;
 	size_t i;
 	json_t *h;
-	json_array_foreach (hosts, i, h)
+	json_t *by_id = json_object();
+	if (!by_id) {
+		json_decref(hosts);
+		return hv_error_set(err, -ENOMEM, NULL, "out of memory");
+	}
+	json_array_foreach (hosts, i, h) {
 		decorate_host(sv, h, now);
+		json_object_set(by_id, field_or(h, "host_id", ""), h);
+	}
 	/* allowed hosts that never connected yet */
 	json_array_foreach (allowlist, i, h) {
 		const char *id = json_string_value(json_object_get(h, "host_id"));
-		bool known = false;
-		size_t k;
-		json_t *x;
-		json_array_foreach (hosts, k, x) {
-			if (strcmp(json_string_value(json_object_get(x, "host_id")), id) == 0) {
-				known = true;
-				/* the allowlist holds the key the host authenticates with */
-				json_object_set(x, "public_key", json_object_get(h, "public_key"));
-			}
-		}
-		if (!known)
+		json_t *known = json_object_get(by_id, id);
+		if (known) /* the allowlist holds the key the host authenticates with */
+			json_object_set(known, "public_key", json_object_get(h, "public_key"));
+		else
 			json_array_append_new(
 				hosts, json_pack("{s:s, s:O, s:s, s:n, s:{}, s:n, s:n}", "host_id",
 						 id, "public_key", json_object_get(h, "public_key"),
@@ -73,6 +73,7 @@ merge_hosts(struct svc *sv, const json_t *allowlist, const json_t *pending, int6
 			json_integer(now - json_integer_value(json_object_get(h, "last_seen_ms"))));
 		json_array_append_new(hosts, p);
 	}
+	json_decref(by_id);
 	*ret = hosts;
 	return 0;
 }
