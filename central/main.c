@@ -938,6 +938,13 @@ main(int argc, char **argv)
 		log_error("%s", err.message);
 		goto out;
 	}
+	if (svc_network_external(c.svc, cfg_get_str(cfg, "network", "external_name"),
+				 cfg_get_str(cfg, "network", "external_cidr"), proto_now_ms(),
+				 &err) < 0) {
+		log_error("[network] %s: %s", err.field, err.message);
+		rc = 78;
+		goto out;
+	}
 	if (open_sockets(&c, &p, cfg, &kp) < 0)
 		goto out;
 	if (cmx_new(cfg_get_str(cfg, "metrics", "listen"), &c.mx, &err) < 0) {

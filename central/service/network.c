@@ -857,3 +857,33 @@ svc_net_ports_release(struct svc *sv, const char *host, const char *uuid, int64_
 	json_decref(ports);
 	return r;
 }
+
+int
+svc_network_external(struct svc *sv, const char *name, const char *cidr, int64_t now,
+		     struct hv_error *err)
+{
+	json_t *p = NULL, *all = NULL, *net = NULL;
+	uint32_t ip;
+	int len, r;
+	if (!cidr || !*cidr)
+		return 0;
+	if ((r = svc_cidr4_parse(cidr, "external_cidr", &ip, &len, err)) < 0)
+		return r;
+	if ((r = store_net_list(sv->store, "network", "name", name, &all, err)) < 0)
+		return r;
+	size_t n = json_array_size(all);
+	json_decref(all);
+	if (n) /* made at an earlier start, or by hand: its subnets are the operator's now */
+		return 0;
+	if ((r = svc_project_find(sv, NULL, "project", &p, err)) < 0 ||
+	    (r = store_begin(sv->store, err)) < 0) {
+		json_decref(p);
+		return r;
+	}
+	r = svc_network_make(sv, field_or(p, "id", ""), name, true, false, cidr, now, &net, err);
+	if (r < 0 && strncmp(err->field, "args.subnet_range", 17) == 0)
+		snprintf(err->field, sizeof err->field, "external_cidr");
+	json_decref(p);
+	json_decref(net);
+	return in_txn(sv, r, err);
+}

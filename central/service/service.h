@@ -130,6 +130,11 @@ svc_net_fn svc_fip_create, svc_fip_list, svc_fip_show, svc_fip_delete;
 /* args {floating_ip, server}: associate with the server's first port; {floating_ip,
  * server?}: disassociate. */
 svc_net_fn svc_fip_associate, svc_fip_disassociate;
+/* The external network of hvcentral's [network] external_cidr: made (named name, in the
+ * default project, router:external, one subnet of cidr) when no network has that name;
+ * an empty cidr makes nothing. A bad cidr is -EINVAL naming external_cidr. */
+int svc_network_external(struct svc *sv, const char *name, const char *cidr, int64_t now,
+			 struct hv_error *err);
 /* args {server, group}: the server's ports join or leave the group. */
 svc_net_fn svc_server_add_secgroup, svc_server_remove_secgroup;
 

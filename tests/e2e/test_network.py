@@ -60,7 +60,7 @@ def main():
         print("skipped: cannot make a network namespace with nf_tables here: " + why)
         sys.exit(harness.SKIP)
     c = harness.Cluster()
-    c.start_central()
+    c.start_central(conf_extra="[network]\nexternal_cidr = 203.0.113.0/26\n")
     c.allow("node-1")
     c.start_agent("node-1", conf_extra=NF_CONF, wrap=WRAP)
     c.wait_host("node-1", "up")
@@ -74,10 +74,22 @@ def main():
           sub["allocation_pools"] == [{"start": "10.0.0.2", "end": "10.0.0.254"}],
           "the subnet's gateway is its first address, the pool the rest (%s)" %
           sub["allocation_pools"])
-    pub = c.hv_json("network", "create", "public", "--external", "--subnet-range",
-                    "203.0.113.0/26")
-    check(pub["router:external"] is True and len(pub["subnets"]) == 1,
-          "an external network with its subnet in one step")
+    pub = c.hv_json("network", "show", "public")
+    check(pub["router:external"] is True and len(pub["subnets"]) == 1 and
+          c.hv_json("subnet", "show", pub["subnets"][0])["cidr"] == "203.0.113.0/26",
+          "[network] external_cidr made the external network 'public' at start")
+    ext2 = c.hv_json("network", "create", "ext2", "--external", "--subnet-range",
+                     "198.51.100.0/29")
+    check(ext2["router:external"] is True and len(ext2["subnets"]) == 1,
+          "hv network create --external --subnet-range makes one with its subnet")
+    f = c.hv_json("floating", "ip", "create", "ext2")
+    check(f["floating_ip_address"] == "198.51.100.2" and f["floating_network_id"] == ext2["id"],
+          "a floating IP from the network named")
+    rc, _, err = c.hv("floating", "ip", "delete", f["floating_ip_address"])
+    check(rc == 0, "floating ip delete by address (%s)" % err.strip())
+    rc, _, err = c.hv("network", "delete", "ext2")
+    names = sorted(n["name"] for n in c.hv_json("network", "list"))
+    check(rc == 0 and names == ["private", "public"], "network delete (%s %s)" % (names, err))
 
     # bad input: each names its field and changes nothing
     refused(c, ["network", "create", "private"], "args.name", "a second network 'private'")
