@@ -114,7 +114,7 @@ svc_net_journal(struct svc *sv, const char *host, const char *command, json_t *b
 		struct hv_error *err)
 {
 	char cmd_id[PROTO_MAX_ID + 1];
-	return ctl_queue(sv->ctl, host, "", command, body, NULL, now, cmd_id, err);
+	return ctl_queue_host(sv->ctl, host, command, body, now, cmd_id, err);
 }
 
 /* sg_update of g to host, after the groups its rules name as remote (the host must know

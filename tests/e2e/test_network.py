@@ -6,13 +6,15 @@ agent's journaled firewall state, which this test reads. A server created with -
 --security-group gets a port (fa:16:3e MAC, the lowest free address) in its spawn, and the
 host holds the group's rules and the port before the guest exists; rule changes, group
 membership and floating IPs reach the host; delete frees ports, the floating IP's
-association and the address; a host that was down gets what it missed when it returns; and
+association and the address; a host that was down longer than any command's deadline gets
+what it missed when it returns (firewall commands are resent until acknowledged); and
 every bad input of the acceptance is refused naming its field, changing nothing."""
 import json
 import os
 import sqlite3
 import subprocess
 import sys
+import time
 
 import harness
 from harness import check, wait_for
@@ -60,7 +62,9 @@ def main():
         print("skipped: cannot make a network namespace with nf_tables here: " + why)
         sys.exit(harness.SKIP)
     c = harness.Cluster()
-    c.start_central(conf_extra="[network]\nexternal_cidr = 203.0.113.0/26\n")
+    # [commands] timeout: a command not accepted in 2 s fails; firewall commands have no
+    # deadline, which the resync below relies on
+    c.start_central(conf_extra="timeout = 2\n[network]\nexternal_cidr = 203.0.113.0/26\n")
     c.allow("node-1")
     c.start_agent("node-1", conf_extra=NF_CONF, wrap=WRAP)
     c.wait_host("node-1", "up")
@@ -233,6 +237,7 @@ def main():
                      "--dst-port", "53:54")
     rc, _, err = c.hv("server", "remove", "floating", "ip", "web-1", "203.0.113.2")
     check(rc == 0, "a floating IP is disassociated while its host is down (%s)" % err.strip())
+    time.sleep(3)  # past the 2 s any other command would have been given
     c.start_agent("node-1", conf_extra=NF_CONF, wrap=WRAP)
     wait_for("the returning host gets the rule it missed", lambda: any(
         r.get("id") == late["id"] for r in (nf_group(c, "node-1", sg["id"]) or {}).get(
