@@ -164,7 +164,7 @@ fip_unbind(struct svc *sv, json_t *fip, int64_t now, struct hv_error *err)
 static int
 server_port(struct svc *sv, const char *server, json_t **ret, struct hv_error *err)
 {
-	json_t *inst = NULL, *ports = NULL, *fips = NULL;
+	json_t *inst = NULL, *ports = NULL;
 	int r = store_instance_get(sv->store, server, &inst, err);
 	if (r == -ENOENT || (r == 0 && strcmp(field_or(inst, "vm_state", ""), "deleted") == 0))
 		r = hv_error_set(err, -ENOENT, "args.server", "args.server: no server named '%s'",
@@ -195,7 +195,6 @@ server_port(struct svc *sv, const char *server, json_t **ret, struct hv_error *e
 		*ret = json_incref(json_array_get(ports, 0));
 	json_decref(inst);
 	json_decref(ports);
-	json_decref(fips);
 	return r;
 }
 

@@ -246,13 +246,11 @@ subnet_record(json_t *args, json_t *net, const char *where, json_t **ret, struct
 	svc_new_id(id);
 	if (has_gw)
 		ip4_text(gw, gw_buf);
-	rec = json_pack("{s:s, s:s, s:O, s:O, s:s, s:i, s:o, s:O, s:b}", "id", id, "name", name,
+	rec = json_pack("{s:s, s:s, s:O, s:O, s:s, s:i, s:o, s:o, s:b}", "id", id, "name", name,
 			"network_id", json_object_get(net, "id"), "project_id",
 			json_object_get(net, "project_id"), "cidr", cidr, "ip_version", 4,
 			"gateway_ip", has_gw ? json_string(gw_buf) : json_null(), "dns_nameservers",
-			dns ? dns : json_array(), "enable_dhcp", dhcp);
-	if (!dns)
-		json_decref(json_object_get(rec, "dns_nameservers")); /* the pack's O took one */
+			dns ? json_deep_copy(dns) : json_array(), "enable_dhcp", dhcp);
 	if ((r = subnet_pools(args, ip, len, gw, has_gw, rec, err)) < 0) {
 		json_decref(rec);
 		return r;
@@ -466,11 +464,14 @@ svc_network_create(struct svc *sv, json_t *args, int64_t now, json_t **ret, stru
 	if ((r = store_begin(sv->store, err)) < 0)
 		return r;
 	r = svc_network_make(sv, project, name, external, shared, range, now, &net, err);
+	if (r == 0 && !up) {
+		json_object_set_new(net, "admin_state_up", json_false());
+		r = store_net_update(sv->store, "network", net, err);
+	}
 	if ((r = in_txn(sv, r, err)) < 0) {
 		json_decref(net);
 		return r;
 	}
-	json_object_set_new(net, "admin_state_up", json_boolean(up));
 	*ret = net;
 	return 0;
 }
@@ -837,13 +838,15 @@ int
 svc_net_ports_release(struct svc *sv, const char *host, const char *uuid, int64_t now,
 		      struct hv_error *err)
 {
-	json_t *ports = NULL;
+	json_t *ports = NULL, *groups = json_object();
 	int r = store_net_list(sv->store, "port", "device_id", uuid, &ports, err);
-	size_t i;
-	json_t *p;
+	size_t i, j;
+	json_t *p, *g;
 	json_array_foreach (ports, i, p) {
 		const char *id = field_or(p, "id", "");
 		json_t *body = json_pack("{s:s}", "port_id", id);
+		json_array_foreach (json_object_get(p, "security_groups"), j, g)
+			json_object_set_new(groups, json_string_value(g), json_true());
 		if (r == 0)
 			r = svc_fip_release_port(sv, id, now, err);
 		if (r == 0)
@@ -854,6 +857,9 @@ svc_net_ports_release(struct svc *sv, const char *host, const char *uuid, int64_
 			r = store_net_delete(sv->store, "port", id, err);
 		json_decref(body);
 	}
+	if (r == 0)
+		r = svc_secgroup_prune(sv, host, groups, now, err);
+	json_decref(groups);
 	json_decref(ports);
 	return r;
 }
@@ -886,4 +892,57 @@ svc_network_external(struct svc *sv, const char *name, const char *cidr, int64_t
 	json_decref(p);
 	json_decref(net);
 	return in_txn(sv, r, err);
+}
+
+/* One of nova's address entries. */
+static json_t *
+address_entry(json_t *addr, const char *type, json_t *mac)
+{
+	return json_pack("{s:i, s:O, s:s, s:O}", "version", 4, "addr", addr, "OS-EXT-IPS:type",
+			 type, "OS-EXT-IPS-MAC:mac_addr", mac);
+}
+
+int
+svc_net_server_view(struct svc *sv, json_t *inst, struct hv_error *err)
+{
+	json_t *ports = NULL, *addresses = json_object(), *groups = json_array();
+	int r = store_net_list(sv->store, "port", "device_id", field_or(inst, "uuid", ""), &ports,
+			       err);
+	size_t i, j;
+	json_t *p, *v;
+	json_array_foreach (ports, i, p) {
+		json_t *net = NULL, *fips = NULL, *list;
+		const char *name = field_or(p, "network_id", "");
+		if (store_net_get(sv->store, "network", name, &net, NULL) == 0)
+			name = field_or(net, "name", name);
+		if (!(list = json_object_get(addresses, name)))
+			json_object_set_new(addresses, name, list = json_array());
+		json_t *mac = json_object_get(p, "mac_address");
+		json_array_foreach (json_object_get(p, "fixed_ips"), j, v)
+			json_array_append_new(list, address_entry(json_object_get(v, "ip_address"),
+								  "fixed", mac));
+		if (store_net_list(sv->store, "floatingip", "port_id", field_or(p, "id", ""), &fips,
+				   NULL) == 0)
+			json_array_foreach (fips, j, v)
+				json_array_append_new(
+					list,
+					address_entry(json_object_get(v, "floating_ip_address"),
+						      "floating", mac));
+		/* every port of a server has the server's groups */
+		json_array_foreach (i == 0 ? json_object_get(p, "security_groups") : NULL, j, v) {
+			json_t *g = NULL;
+			if (store_net_get(sv->store, "security_group", json_string_value(v), &g,
+					  NULL) == 0)
+				json_array_append_new(
+					groups,
+					json_pack("{s:O}", "name", json_object_get(g, "name")));
+			json_decref(g);
+		}
+		json_decref(net);
+		json_decref(fips);
+	}
+	json_object_set_new(inst, "addresses", addresses);
+	json_object_set_new(inst, "security_groups", groups);
+	json_decref(ports);
+	return r;
 }

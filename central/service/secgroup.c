@@ -595,6 +595,10 @@ server_group(struct svc *sv, json_t *args, int64_t now, bool add, json_t **ret,
 		if (r == 0)
 			r = svc_net_journal(sv, host, "port_set_groups", body, now, err);
 		json_decref(body);
+		json_t *left = json_pack("{s:b}", gid, 1);
+		if (r == 0 && !add) /* the host may no longer need it */
+			r = svc_secgroup_prune(sv, host, left, now, err);
+		json_decref(left);
 	}
 	if ((r = txn_end(sv, r, err)) == 0) {
 		*ret = ports;
@@ -619,4 +623,85 @@ svc_server_remove_secgroup(struct svc *sv, json_t *args, int64_t now, json_t **r
 			   struct hv_error *err)
 {
 	return server_group(sv, args, now, false, ret, err);
+}
+
+/* ---- groups a host no longer needs -------------------------------------------------------- */
+
+/* Adds to ids (an object used as a set) the groups that those in it name as remote. */
+static void
+with_remotes(struct svc *sv, json_t *ids)
+{
+	for (size_t before = 0; before != json_object_size(ids);) {
+		before = json_object_size(ids);
+		const char *id;
+		json_t *v, *copy = json_deep_copy(ids);
+		json_object_foreach (copy, id, v) {
+			json_t *g = NULL, *rule;
+			size_t i;
+			if (store_net_get(sv->store, "security_group", id, &g, NULL) < 0)
+				continue;
+			json_array_foreach (json_object_get(g, "security_group_rules"), i, rule) {
+				const char *remote = field_or(rule, "remote_group_id", NULL);
+				if (remote)
+					json_object_set_new(ids, remote, json_true());
+			}
+			json_decref(g);
+		}
+		json_decref(copy);
+	}
+}
+
+/* Whether a group of `pending` other than id names id as remote: it must go first. */
+static bool
+named_by_pending(struct svc *sv, const char *id, json_t *pending)
+{
+	const char *other;
+	json_t *v;
+	bool named = false;
+	json_object_foreach (pending, other, v) {
+		json_t *g = NULL, *rule;
+		size_t i;
+		if (strcmp(other, id) == 0 ||
+		    store_net_get(sv->store, "security_group", other, &g, NULL) < 0)
+			continue;
+		json_array_foreach (json_object_get(g, "security_group_rules"), i, rule)
+			named = named || strcmp(field_or(rule, "remote_group_id", ""), id) == 0;
+		json_decref(g);
+	}
+	return named;
+}
+
+int
+svc_secgroup_prune(struct svc *sv, const char *host, json_t *ids, int64_t now, struct hv_error *err)
+{
+	json_t *pending = json_object();
+	const char *id;
+	json_t *v;
+	int r = 0;
+	with_remotes(sv, ids);
+	json_object_foreach (ids, id, v) {
+		json_t *hosts = NULL, *h;
+		size_t i;
+		bool needed = false;
+		if ((r = store_net_group_hosts(sv->store, id, &hosts, err)) < 0)
+			break;
+		json_array_foreach (hosts, i, h)
+			needed = needed || strcmp(json_string_value(h), host) == 0;
+		json_decref(hosts);
+		if (!needed)
+			json_object_set_new(pending, id, json_true());
+	}
+	/* a group before the groups it names; a cycle goes in any order */
+	while (r == 0 && json_object_size(pending)) {
+		const char *pick = NULL;
+		json_object_foreach (pending, id, v)
+			if (!pick || !named_by_pending(sv, id, pending))
+				pick = id;
+		json_t *body = json_pack("{s:s}", "group_id", pick);
+		r = svc_net_journal(sv, host, "sg_delete", body, now, err);
+		json_decref(body);
+		json_object_del(pending, pick);
+	}
+	json_decref(pending);
+	return r;
 }

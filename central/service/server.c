@@ -818,6 +818,7 @@ svc_server_show(struct svc *sv, const char *server, json_t **ret, struct hv_erro
 	if (store_cmd_list_for(sv->store, json_string_value(json_object_get(inst, "uuid")), 5,
 			       &hist, err) == 0)
 		json_object_set_new(inst, "recent_commands", hist);
+	svc_net_server_view(sv, inst, NULL);
 	*ret = inst;
 	return 0;
 }

@@ -102,6 +102,11 @@ int svc_secgroup_find(struct svc *sv, const char *project, const char *ref, cons
  * sent already. */
 int svc_secgroup_send(struct svc *sv, const char *host, const json_t *g, json_t *done, int64_t now,
 		      struct hv_error *err);
+/* Deletes on host (sg_delete) the groups of ids (an object used as a set: modified) and
+ * the groups they name as remote that no port of host needs any more, a group before the
+ * groups it names: the host holds only the groups its ports use. */
+int svc_secgroup_prune(struct svc *sv, const char *host, json_t *ids, int64_t now,
+		       struct hv_error *err);
 /* A create's args.networks and args.security_groups (default: the default group) as
  * records; both NULL when the server has no network. */
 int svc_net_plan(struct svc *sv, json_t *args, const char *project, int64_t now, json_t **ret_nets,
@@ -116,6 +121,10 @@ int svc_net_before_spawn(struct svc *sv, const char *host, json_t *groups, json_
 /* A deleted server's ports: floating IPs disassociated, ports unplugged and removed. */
 int svc_net_ports_release(struct svc *sv, const char *host, const char *uuid, int64_t now,
 			  struct hv_error *err);
+/* Nova's view of a server's networking set into inst: "addresses" {network name: [{version,
+ * addr, OS-EXT-IPS:type fixed|floating, OS-EXT-IPS-MAC:mac_addr}]} and "security_groups"
+ * [{name}]. */
+int svc_net_server_view(struct svc *sv, json_t *inst, struct hv_error *err);
 /* Disassociates the floating IPs of port_id. */
 int svc_fip_release_port(struct svc *sv, const char *port_id, int64_t now, struct hv_error *err);
 

@@ -931,9 +931,11 @@ store_cmd_mark_acked(struct store *s, const char *cmd_id, const char *host_id, i
 	return sq_step_done(s, st, "command acked", err);
 }
 
+/* rowid last: commands journaled in one step are sent again in the order they were made
+ * (a host must have a security group before the port that names it) */
 static const char sql_cmd_due[] =
 	"SELECT " CMD_COLS " FROM commands WHERE state IN (0, 1, 2) AND next_try_ms <= ?1"
-	" ORDER BY next_try_ms, created_ms LIMIT ?2";
+	" ORDER BY next_try_ms, created_ms, rowid LIMIT ?2";
 
 int
 store_cmd_due(struct store *s, int64_t now_ms, struct store_cmd *out, int max, struct hv_error *err)

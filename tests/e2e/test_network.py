@@ -191,6 +191,8 @@ def main():
     wait_for("the host's port leaves group web", lambda: [
         p for p in nf_state(c, "node-1").get("ports", [])
         if p["id"] == port["id"] and p["security_groups"] == [sg["id"]]])
+    wait_for("and the host drops group web, which none of its ports uses now",
+             lambda: nf_group(c, "node-1", web_sg["id"]) is None)
     refused(c, ["security", "group", "delete", "ssh"], "args.group", "deleting a group in use")
 
     # floating IPs
@@ -205,6 +207,14 @@ def main():
     wait_for("the host NATs the floating IP", lambda: [
         f for f in nf_state(c, "node-1").get("floating_ips", [])
         if f["floating_ip_address"] == "203.0.113.2" and f["fixed_ip_address"] == "10.0.0.2"])
+    addrs = c.show("web-1")
+    check(addrs["addresses"] == {"private": [
+        {"version": 4, "addr": "10.0.0.2", "OS-EXT-IPS:type": "fixed",
+         "OS-EXT-IPS-MAC:mac_addr": port["mac_address"]},
+        {"version": 4, "addr": "203.0.113.2", "OS-EXT-IPS:type": "floating",
+         "OS-EXT-IPS-MAC:mac_addr": port["mac_address"]}]} and
+          addrs["security_groups"] == [{"name": "ssh"}],
+          "server show has nova's addresses and security groups (%s)" % addrs["addresses"])
     fip2 = c.hv_json("floating", "ip", "create")
     refused(c, ["server", "add", "floating", "ip", "web-1", fip2["id"]], "args.server",
             "a second floating IP on the same server")
@@ -256,6 +266,8 @@ def main():
     wait_for("the host unplugs the port and drops the NAT", lambda: not [
         p for p in nf_state(c, "node-1").get("ports", []) if p["id"] == port["id"]] and
         not nf_state(c, "node-1").get("floating_ips"))
+    wait_for("and drops group ssh, which none of its ports uses now",
+             lambda: nf_group(c, "node-1", sg["id"]) is None)
     rc, out, err = c.hv("server", "create", "web-2", "--host", "node-1", "--flavor", "m1.tiny",
                         "--image", "cirros", "--network", "private", "--wait", "-f", "json")
     check(rc == 0, "a new server on the network (%s)" % err.strip())
@@ -265,6 +277,15 @@ def main():
     dflt = c.hv_json("security", "group", "show", "default")
     check(p2["security_groups"] == [dflt["id"]], "and the default group when none is named")
     refused(c, ["network", "delete", "private"], "args.network", "deleting a network in use")
+    rc, out, err = c.hv("server", "create", "db", "--host", "node-1", "--flavor", "m1.tiny",
+                        "--image", "cirros", "--network", "private", "--min", "2", "-f", "json")
+    check(rc == 0, "two servers on the network in one create (%s)" % err.strip())
+    ips = sorted(p["fixed_ips"][0]["ip_address"] for p in c.hv_json("port", "list")
+                 if p["device_id"] != p2["device_id"])
+    check(ips == ["10.0.0.3", "10.0.0.4"], "each gets its own port and address (%s)" % ips)
+    for name in ("db-1", "db-2"):
+        c.hv("server", "delete", name, "--wait")
+    check(c.hv_json("port", "list") == [p2], "and their delete frees both")
 
     c.kill("hvcentral")
     c.start_central()
