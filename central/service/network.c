@@ -259,12 +259,48 @@ subnet_record(json_t *args, json_t *net, const char *where, json_t **ret, struct
 	return 0;
 }
 
+/* Neutron refuses a subnet that overlaps another of its network: an address would be in
+ * two of them. */
+static int
+subnet_overlap(struct svc *sv, json_t *net, json_t *subnet, struct hv_error *err)
+{
+	json_t *subs = NULL;
+	uint32_t a, b;
+	int alen, blen,
+		r = store_net_list(sv->store, "subnet", "network_id", field_or(net, "id", ""),
+				   &subs, err);
+	const char *cidr = field_or(subnet, "cidr", "");
+	if (r < 0 || svc_cidr4_parse(cidr, "args.cidr", &a, &alen, err) < 0) {
+		json_decref(subs);
+		return r;
+	}
+	size_t i;
+	json_t *s;
+	json_array_foreach (subs, i, s) {
+		if (svc_cidr4_parse(field_or(s, "cidr", ""), "cidr", &b, &blen, NULL) < 0)
+			continue;
+		int len = alen < blen ? alen : blen;
+		uint32_t mask = len ? ~0u << (32 - len) : 0;
+		if ((a & mask) == (b & mask)) {
+			r = hv_error_set(err, -EINVAL, "args.cidr",
+					 "args.cidr: %s overlaps subnet %s (%s) of network %s",
+					 cidr, field_or(s, "name", ""), field_or(s, "cidr", ""),
+					 field_or(net, "name", ""));
+			break;
+		}
+	}
+	json_decref(subs);
+	return r;
+}
+
 /* Adds subnet to its network's record ("subnets": ids, as Neutron lists them). */
 static int
 subnet_store(struct svc *sv, json_t *net, json_t *subnet, int64_t now, struct hv_error *err)
 {
 	json_t *ids = json_object_get(net, "subnets");
-	int r = store_net_insert(sv->store, "subnet", subnet, now, err);
+	int r = subnet_overlap(sv, net, subnet, err);
+	if (r == 0)
+		r = store_net_insert(sv->store, "subnet", subnet, now, err);
 	if (r < 0)
 		return r;
 	json_array_append(ids, json_object_get(subnet, "id"));

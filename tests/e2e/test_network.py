@@ -103,6 +103,11 @@ def main():
                 "10.1.0.5/24"], "args.cidr", "a CIDR with host bits")
     refused(c, ["subnet", "create", "s", "--network", "nope", "--subnet-range",
                 "10.1.0.0/24"], "args.network", "an unknown network")
+    refused(c, ["subnet", "create", "s", "--network", "private", "--subnet-range",
+                "10.0.0.128/25"], "args.cidr", "a subnet overlapping another of the network")
+    refused(c, ["subnet", "create", "s", "--network", "private", "--subnet-range",
+                "10.2.0.0/24", "--gateway", "10.3.0.1"], "args.gateway_ip",
+            "a gateway outside the subnet")
     check(len(c.hv_json("subnet", "list")) == 2, "and no subnet was added")
 
     sg = c.hv_json("security", "group", "create", "ssh", "--description", "SSH in")
@@ -125,6 +130,15 @@ def main():
             "args.remote_group", "an unknown remote group")
     check(c.hv_json("security", "group", "rule", "list", "ssh") == before,
           "and the group's rules are as they were")
+    c.hv_json("quota", "set", "--security-groups", "2", "--security-group-rules", "7")
+    refused(c, ["security", "group", "create", "third"], "security_groups",
+            "a group over the security_groups quota")
+    refused(c, ["security", "group", "rule", "create", "ssh", "--protocol", "udp",
+                "--dst-port", "1"], "security_group_rules",
+            "a rule over the security_group_rules quota (4 + 3 in use)")
+    check(c.hv_json("security", "group", "rule", "list", "ssh") == before and
+          len(c.hv_json("security", "group", "list")) == 2, "and nothing was added")
+    c.hv_json("quota", "set", "--security-groups", "10", "--security-group-rules", "100")
 
     refused(c, ["server", "create", "x", "--host", "node-1", "--flavor", "m1.tiny", "--image",
                 "cirros", "--network", "nope"], "args.networks[0]", "an unknown network")
@@ -199,8 +213,10 @@ def main():
     fip = c.hv_json("floating", "ip", "create", "public")
     check(fip["floating_ip_address"] == "203.0.113.2" and fip["port_id"] is None and
           fip["floating_network_id"] == pub["id"], "a floating IP from the public pool")
+    rc, _, err = c.hv("server", "stop", "web-1", "--wait")
+    check(rc == 0 and c.show("web-1")["vm_state"] == "stopped", "web-1 is stopped")
     rc, _, err = c.hv("server", "add", "floating", "ip", "web-1", fip["floating_ip_address"])
-    check(rc == 0, "server add floating ip (%s)" % err.strip())
+    check(rc == 0, "server add floating ip, the server stopped (%s)" % err.strip())
     shown = c.hv_json("floating", "ip", "show", fip["id"])
     check(shown["port_id"] == port["id"] and shown["fixed_ip_address"] == "10.0.0.2" and
           shown["status"] == "ACTIVE", "it is associated with the server's port")
