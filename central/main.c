@@ -941,7 +941,7 @@ main(int argc, char **argv)
 	if (svc_network_external(c.svc, cfg_get_str(cfg, "network", "external_name"),
 				 cfg_get_str(cfg, "network", "external_cidr"), proto_now_ms(),
 				 &err) < 0) {
-		log_error("[network] %s: %s", err.field, err.message);
+		log_error("[network] %s", err.message); /* the message names the key */
 		rc = 78;
 		goto out;
 	}

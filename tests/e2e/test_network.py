@@ -56,7 +56,26 @@ def refused(c, args, field, what):
     check(rc != 0 and field in err, "%s is refused naming %s (%s)" % (what, field, err.strip()))
 
 
+def bad_external_cidr():
+    """hvcentral refuses to start (78) on an [network] external_cidr that does not parse."""
+    c = harness.Cluster()
+    subprocess.run([c.binary("central/hvcentral"), "--init", c.path("central")],
+                   capture_output=True, check=True)
+    conf = c.path("bad.conf")
+    with open(conf, "w") as f:
+        f.write("[DEFAULT]\nstate_dir = %s\n[agents]\nendpoint = %s\n[api]\nendpoint = %s\n"
+                "[network]\nexternal_cidr = 203.0.113.9/24\n"
+                % (c.path("central"), c.agent_ep, c.api))
+    r = subprocess.run([c.binary("central/hvcentral"), "-c", conf], capture_output=True,
+                       text=True, timeout=60)
+    check(r.returncode == 78 and "external_cidr" in r.stderr and "host bits" in r.stderr,
+          "hvcentral stops (78) on an external_cidr with host bits set (%s)" %
+          r.stderr.strip().splitlines()[-1:])
+    c.stop_all()
+
+
 def main():
+    bad_external_cidr()
     ok, why = can_unshare()
     if not ok:
         print("skipped: cannot make a network namespace with nf_tables here: " + why)
