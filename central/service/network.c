@@ -839,14 +839,20 @@ int
 svc_net_before_spawn(struct svc *sv, const char *host, json_t *groups, json_t *ports, json_t *spawn,
 		     int64_t now, struct hv_error *err)
 {
-	json_t *done = json_object(), *wire = json_array();
+	json_t *done = json_object(), *wire = json_array(), *ids = json_object();
 	int r = 0;
 	size_t i, j;
 	json_t *o, *ip;
-	json_array_foreach (groups, i, o)
+	json_array_foreach (groups, i, o) {
 		if (r == 0)
 			r = svc_secgroup_send(sv, host, o, done, now, err);
+		json_object_set_new(ids, field_or(o, "id", ""), json_true());
+	}
 	json_decref(done);
+	/* the other hosts' groups that name these as remote learn the new members */
+	if (r == 0)
+		r = svc_secgroup_members_changed(sv, ids, host, now, err);
+	json_decref(ids);
 	json_array_foreach (ports, i, o) {
 		char ifname[16];
 		json_t *ips = json_array();
@@ -893,6 +899,8 @@ svc_net_ports_release(struct svc *sv, const char *host, const char *uuid, int64_
 			r = store_net_delete(sv->store, "port", id, err);
 		json_decref(body);
 	}
+	if (r == 0)
+		r = svc_secgroup_members_changed(sv, groups, host, now, err);
 	if (r == 0)
 		r = svc_secgroup_prune(sv, host, groups, now, err);
 	json_decref(groups);

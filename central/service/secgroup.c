@@ -81,9 +81,9 @@ txn_end(struct svc *sv, int r, struct hv_error *err)
 
 /* ---- journaling --------------------------------------------------------------------------- */
 
-/* The group as sg_update carries it: the firewall's fields of each rule, nulls left out. */
+/* A rule with the firewall's fields only, nulls left out. */
 static json_t *
-group_wire(const json_t *g)
+rule_wire(const json_t *r)
 {
 	static const char *const keep[] = {"id",
 					   "direction",
@@ -94,17 +94,56 @@ group_wire(const json_t *g)
 					   "remote_ip_prefix",
 					   "remote_group_id",
 					   NULL};
+	json_t *w = json_object();
+	for (int k = 0; keep[k]; k++) {
+		json_t *v = json_object_get(r, keep[k]);
+		if (v && !json_is_null(v))
+			json_object_set(w, keep[k], v);
+	}
+	return w;
+}
+
+/* A host's firewall knows the members of a remote group that are plugged there; the
+ * members on other hosts reach it as one /32 rule per address, beside the rule itself. */
+static void
+remote_members(struct svc *sv, const json_t *rule, const char *host, json_t *out)
+{
+	const char *remote = field_or(rule, "remote_group_id", NULL);
+	json_t *ports = NULL;
+	if (!remote || strcmp(field_or(rule, "ethertype", "IPv4"), "IPv4") != 0 ||
+	    store_net_group_ports(sv->store, remote, &ports, NULL) < 0)
+		return;
+	size_t i, j;
+	json_t *p, *ip;
+	json_array_foreach (ports, i, p) {
+		if (strcmp(field_or(p, "binding:host_id", ""), host) == 0)
+			continue;
+		json_array_foreach (json_object_get(p, "fixed_ips"), j, ip) {
+			char id[PROTO_MAX_ID + 1], prefix[64];
+			json_t *w = rule_wire(rule);
+			/* unique in the group: the rule's id, the port's and the address' index */
+			snprintf(id, sizeof id, "%.36s-%.20s-%zu", field_or(rule, "id", ""),
+				 field_or(p, "id", ""), j);
+			snprintf(prefix, sizeof prefix, "%s/32", field_or(ip, "ip_address", ""));
+			json_object_del(w, "remote_group_id");
+			json_object_set_new(w, "id", json_string(id));
+			json_object_set_new(w, "remote_ip_prefix", json_string(prefix));
+			json_array_append_new(out, w);
+		}
+	}
+	json_decref(ports);
+}
+
+/* The group as host's sg_update carries it. */
+static json_t *
+group_wire(struct svc *sv, const json_t *g, const char *host)
+{
 	json_t *rules = json_array();
 	size_t i;
 	json_t *r;
 	json_array_foreach (json_object_get(g, "security_group_rules"), i, r) {
-		json_t *w = json_object();
-		for (int k = 0; keep[k]; k++) {
-			json_t *v = json_object_get(r, keep[k]);
-			if (v && !json_is_null(v))
-				json_object_set(w, keep[k], v);
-		}
-		json_array_append_new(rules, w);
+		json_array_append_new(rules, rule_wire(r));
+		remote_members(sv, r, host, rules);
 	}
 	return json_pack("{s:{s:O, s:o}}", "group", "id", json_object_get(g, "id"), "rules", rules);
 }
@@ -141,15 +180,16 @@ svc_secgroup_send(struct svc *sv, const char *host, const json_t *g, json_t *don
 		if (r < 0)
 			return r;
 	}
-	json_t *body = group_wire(g);
+	json_t *body = group_wire(sv, g, host);
 	r = svc_net_journal(sv, host, "sg_update", body, now, err);
 	json_decref(body);
 	return r;
 }
 
-/* Every host that must hear of a change to g hears it. */
+/* Every host that must hear of a change to g hears it, but skip (NULL: none), which the
+ * caller has told already. */
 static int
-group_push(struct svc *sv, const json_t *g, int64_t now, struct hv_error *err)
+group_push(struct svc *sv, const json_t *g, const char *skip, int64_t now, struct hv_error *err)
 {
 	json_t *hosts = NULL;
 	int r = store_net_group_hosts(sv->store, field_or(g, "id", ""), &hosts, err);
@@ -157,11 +197,32 @@ group_push(struct svc *sv, const json_t *g, int64_t now, struct hv_error *err)
 	json_t *h;
 	json_array_foreach (hosts, i, h) {
 		json_t *done = json_object();
-		if (r == 0)
+		if (r == 0 && (!skip || strcmp(json_string_value(h), skip) != 0))
 			r = svc_secgroup_send(sv, json_string_value(h), g, done, now, err);
 		json_decref(done);
 	}
 	json_decref(hosts);
+	return r;
+}
+
+int
+svc_secgroup_members_changed(struct svc *sv, json_t *ids, const char *host, int64_t now,
+			     struct hv_error *err)
+{
+	json_t *all = NULL;
+	int r = store_net_list(sv->store, "security_group", NULL, NULL, &all, err);
+	size_t i, j;
+	json_t *g, *rule;
+	json_array_foreach (all, i, g) {
+		bool names = false;
+		json_array_foreach (json_object_get(g, "security_group_rules"), j, rule) {
+			const char *remote = field_or(rule, "remote_group_id", NULL);
+			names = names || (remote && json_object_get(ids, remote));
+		}
+		if (r == 0 && names)
+			r = group_push(sv, g, host, now, err);
+	}
+	json_decref(all);
 	return r;
 }
 
@@ -458,7 +519,7 @@ svc_sgrule_create(struct svc *sv, json_t *args, int64_t now, json_t **ret, struc
 	r = svc_quota_check(sv, field_or(g, "project_id", ""),
 			    &(struct svc_quota_ask){.security_group_rules = 1}, err);
 	if (r == 0 && (r = store_net_update(sv->store, "security_group", g, err)) == 0)
-		r = group_push(sv, g, now, err);
+		r = group_push(sv, g, NULL, now, err);
 	if ((r = txn_end(sv, r, err)) == 0) {
 		*ret = rule;
 		rule = NULL;
@@ -518,7 +579,7 @@ svc_sgrule_delete(struct svc *sv, json_t *args, int64_t now, json_t **ret, struc
 			if ((r = store_begin(sv->store, err)) < 0)
 				break;
 			if ((r = store_net_update(sv->store, "security_group", g, err)) == 0)
-				r = group_push(sv, g, now, err);
+				r = group_push(sv, g, NULL, now, err);
 			r = txn_end(sv, r, err);
 			break;
 		}
@@ -595,10 +656,12 @@ server_group(struct svc *sv, json_t *args, int64_t now, bool add, json_t **ret,
 		if (r == 0)
 			r = svc_net_journal(sv, host, "port_set_groups", body, now, err);
 		json_decref(body);
-		json_t *left = json_pack("{s:b}", gid, 1);
+		json_t *changed = json_pack("{s:b}", gid, 1);
+		if (r == 0)
+			r = svc_secgroup_members_changed(sv, changed, host, now, err);
 		if (r == 0 && !add) /* the host may no longer need it */
-			r = svc_secgroup_prune(sv, host, left, now, err);
-		json_decref(left);
+			r = svc_secgroup_prune(sv, host, changed, now, err);
+		json_decref(changed);
 	}
 	if ((r = txn_end(sv, r, err)) == 0) {
 		*ret = ports;

@@ -102,6 +102,11 @@ int svc_secgroup_find(struct svc *sv, const char *project, const char *ref, cons
  * sent already. */
 int svc_secgroup_send(struct svc *sv, const char *host, const json_t *g, json_t *done, int64_t now,
 		      struct hv_error *err);
+/* The members of the groups of ids (an object used as a set) changed: every group naming one
+ * as remote is sent again to its hosts but host (NULL: none), the members plugged on other
+ * hosts than the receiver being /32 rules beside the remote-group rule. */
+int svc_secgroup_members_changed(struct svc *sv, json_t *ids, const char *host, int64_t now,
+				 struct hv_error *err);
 /* Deletes on host (sg_delete) the groups of ids (an object used as a set: modified) and
  * the groups they name as remote that no port of host needs any more, a group before the
  * groups it names: the host holds only the groups its ports use. */

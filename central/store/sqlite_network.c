@@ -202,6 +202,20 @@ store_net_group_hosts(struct store *s, const char *group_id, json_t **ret, struc
 	return sq_collect(s, st, text_col, ret, "group hosts", err);
 }
 
+static const char sql_group_ports[] =
+	"SELECT p.body FROM net_objects p, json_each(p.body, '$.security_groups') g"
+	" WHERE p.kind = 'port' AND g.value = ?1 ORDER BY p.created_ms, p.id";
+
+int
+store_net_group_ports(struct store *s, const char *group_id, json_t **ret, struct hv_error *err)
+{
+	sqlite3_stmt *st = sq_stmt(s, sql_group_ports, err);
+	if (!st)
+		return err ? err->code : -EIO;
+	sq_bind_text(st, 1, group_id);
+	return sq_collect(s, st, body_row, ret, "group ports", err);
+}
+
 static const char sql_net_usage[] =
 	"SELECT (SELECT count(*) FROM net_objects WHERE kind = 'floatingip' AND project_id = ?1),"
 	" (SELECT count(*) FROM net_objects WHERE kind = 'security_group' AND project_id = ?1),"

@@ -226,6 +226,9 @@ int store_net_ip_release(struct store *s, const char *owner_id, struct hv_error 
  * group_id or of a group with a rule whose remote_group_id is group_id. */
 int
 store_net_group_hosts(struct store *s, const char *group_id, json_t **ret, struct hv_error *err);
+/* The ports (records) that are members of group_id, oldest first. */
+int
+store_net_group_ports(struct store *s, const char *group_id, json_t **ret, struct hv_error *err);
 /* Sets floating_ips, security_groups and security_group_rules the project holds in used. */
 int store_net_usage(struct store *s, const char *project_id, json_t *used, struct hv_error *err);
 

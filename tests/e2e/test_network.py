@@ -312,6 +312,35 @@ def main():
     dflt = c.hv_json("security", "group", "show", "default")
     check(p2["security_groups"] == [dflt["id"]], "and the default group when none is named")
     refused(c, ["network", "delete", "private"], "args.network", "deleting a network in use")
+
+    # a remote group across hosts: the default group admits its members on other hosts
+    c.allow("node-2")
+    c.start_agent("node-2", conf_extra=NF_CONF, wrap=WRAP)
+    c.wait_host("node-2", "up")
+    rc, out, err = c.hv("server", "create", "peer", "--host", "node-2", "--flavor", "m1.tiny",
+                        "--image", "cirros", "--network", "private", "--wait", "-f", "json")
+    check(rc == 0, "a server in the default group on node-2 (%s)" % err.strip())
+    peer_ip = [p for p in c.hv_json("port", "list")
+               if p["device_id"] == json.loads(out)["uuid"]][0]["fixed_ips"][0]["ip_address"]
+
+    def prefixes(host):
+        g = nf_group(c, host, dflt["id"]) or {"rules": []}
+        # the host keeps a /32 as the bare address
+        return sorted(r["remote_ip_prefix"].split("/")[0] for r in g["rules"]
+                      if r.get("remote_ip_prefix"))
+    wait_for("node-1's default group admits peer's address", lambda: prefixes("node-1") ==
+             [peer_ip])
+    wait_for("node-2's default group admits web-2's address", lambda: prefixes("node-2") ==
+             ["10.0.0.2"])
+    check(any(r.get("remote_group_id") == dflt["id"]
+              for r in nf_group(c, "node-2", dflt["id"])["rules"]),
+          "beside the remote-group rule for the host's own members")
+    rc, _, err = c.hv("server", "delete", "peer", "--wait")
+    check(rc == 0, "peer deleted (%s)" % err.strip())
+    wait_for("node-1's default group no longer admits peer's address",
+             lambda: prefixes("node-1") == [])
+    wait_for("node-2 drops the default group, none of its ports uses it now",
+             lambda: nf_group(c, "node-2", dflt["id"]) is None)
     rc, out, err = c.hv("server", "create", "db", "--host", "node-1", "--flavor", "m1.tiny",
                         "--image", "cirros", "--network", "private", "--min", "2", "-f", "json")
     check(rc == 0, "two servers on the network in one create (%s)" % err.strip())
