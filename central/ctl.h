@@ -64,6 +64,11 @@ int64_t ctl_tick(struct ctl *c, int64_t now_ms);
 int
 ctl_queue(struct ctl *c, const char *host, const char *uuid, const char *command, json_t *args,
 	  json_t *secrets, int64_t now_ms, char ret_cmd_id[PROTO_MAX_ID + 1], struct hv_error *err);
+/* A host-scoped firewall command (protocol 6.6: no uuid) without a deadline: resent until
+ * the host acknowledges it, however long the host is away, so a host that returns gets
+ * every security-group and floating-IP change it missed, in the order they were made. */
+int ctl_queue_host(struct ctl *c, const char *host, const char *command, json_t *args, int64_t now,
+		   char ret_cmd_id[PROTO_MAX_ID + 1], struct hv_error *err);
 /* Wipes every string of a secret-fields object and drops the caller's reference.
  * NULL-safe. */
 void ctl_secrets_free(json_t *fields);

@@ -290,14 +290,16 @@ ctl_tick(struct ctl *c, int64_t now)
 /* Journals a command and sends it at once when the host is connected. The journal row is
  * written as sent (the common case) and corrected when the send fails; it is written
  * before anything leaves, so a crash can never lose a command the agent runs. */
-int
-ctl_queue(struct ctl *c, const char *host, const char *uuid, const char *command, json_t *args,
-	  json_t *secrets, int64_t now, char ret_cmd_id[PROTO_MAX_ID + 1], struct hv_error *err)
+/* deadline_ms 0: none (resent until acknowledged). */
+static int
+queue(struct ctl *c, const char *host, const char *uuid, const char *command, json_t *args,
+      json_t *secrets, int64_t now, int64_t deadline_ms, char ret_cmd_id[PROTO_MAX_ID + 1],
+      struct hv_error *err)
 {
 	struct store_cmd cmd = {.state = STORE_CMD_SENT,
 				.attempts = 1,
 				.created_ms = now,
-				.deadline_ms = now + c->cfg.cmd_timeout_ms,
+				.deadline_ms = deadline_ms,
 				.next_try_ms = now + c->cfg.retry_ms};
 	char id[37];
 	proto_uuid4(id);
@@ -329,4 +331,19 @@ ctl_queue(struct ctl *c, const char *host, const char *uuid, const char *command
 				 NULL, &c->scratch);
 	snprintf(ret_cmd_id, PROTO_MAX_ID + 1, "%s", cmd.cmd_id);
 	return 0;
+}
+
+int
+ctl_queue(struct ctl *c, const char *host, const char *uuid, const char *command, json_t *args,
+	  json_t *secrets, int64_t now, char ret_cmd_id[PROTO_MAX_ID + 1], struct hv_error *err)
+{
+	return queue(c, host, uuid, command, args, secrets, now, now + c->cfg.cmd_timeout_ms,
+		     ret_cmd_id, err);
+}
+
+int
+ctl_queue_host(struct ctl *c, const char *host, const char *command, json_t *args, int64_t now,
+	       char ret_cmd_id[PROTO_MAX_ID + 1], struct hv_error *err)
+{
+	return queue(c, host, "", command, args, NULL, now, 0, ret_cmd_id, err);
 }

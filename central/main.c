@@ -958,6 +958,13 @@ main(int argc, char **argv)
 		log_error("%s", err.message);
 		goto out;
 	}
+	if (svc_network_external(c.svc, cfg_get_str(cfg, "network", "external_name"),
+				 cfg_get_str(cfg, "network", "external_cidr"), proto_now_ms(),
+				 &err) < 0) {
+		log_error("[network] %s", err.message); /* the message names the key */
+		rc = 78;
+		goto out;
+	}
 	raise_fd_limit();
 	if (open_sockets(&c, &p, cfg, &kp) < 0)
 		goto out;

@@ -63,6 +63,7 @@ enum exit_code {
 #define O_NO_ADMIN_PASS (1ULL << 41)
 #define O_HINT (1ULL << 42)
 #define O_AZ (1ULL << 43)
+#define O_NET (1ULL << 44) /* --network and the other networking options (args.net) */
 #define O_GLOBAL (O_API | O_FORMAT | O_TIMEOUT)
 
 struct args {
@@ -76,6 +77,7 @@ struct args {
 	json_t *prop_keys; /* --property KEY without a value: [KEY...] */
 	json_t *hints;     /* --hint KEY=VALUE: same_host/different_host as lists */
 	const char *az;    /* --availability-zone */
+	json_t *net;       /* networking options by JSON name (hv.c net_opts) */
 	bool no_admin_pass;
 	bool json, wait, hard, deleted, config_drive, enable, disable, is_public, is_private, all;
 	long length;
@@ -119,6 +121,18 @@ int cmd_project(struct ctx *x);
 int cmd_quota(struct ctx *x);
 int cmd_flavor(struct ctx *x);
 int cmd_keypair(struct ctx *x);
+/* cmd_network.c: hv network, subnet, port, security group [rule], floating ip, and hv server
+ * add|remove security group|floating ip (cmd_server_net). */
+extern const char network_help[], subnet_help[], port_help[], secgroup_help[], fip_help[];
+int cmd_network(struct ctx *x);
+int cmd_subnet(struct ctx *x);
+int cmd_port(struct ctx *x);
+int cmd_secgroup(struct ctx *x);
+int cmd_fip(struct ctx *x);
+int cmd_server_net(struct ctx *x);
+/* Moves the networking options named (NULL-terminated) from a->net into q; a networking
+ * option the command does not take is a usage error (EXIT_USAGE), else EXIT_OK. */
+int net_opts_take(struct args *a, json_t *q, const char *const *keys);
 /* Reads a whole file of at most max bytes into a new string; on failure prints why (naming
  * the option) and returns -1. */
 int read_small_file(const char *opt, const char *path, size_t max, char **ret, size_t *ret_len);

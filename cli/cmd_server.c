@@ -21,7 +21,8 @@ const char server_help[] =
 	"                        [--key-name KEYPAIR | --key-file FILE]\n"
 	"                        [--admin-pass P | --no-admin-pass]\n"
 	"                        [--user-data FILE] [--config-drive] [--project PROJECT]\n"
-	"                        [--min N] [--max N] [--wait]\n"
+	"                        [--min N] [--max N] [--network NETWORK]...\n"
+	"                        [--security-group GROUP]... [--wait]\n"
 	"       hv server create NAME [--host HOST] --flavor-spec SPEC\n"
 	"                        [--property KEY=VALUE]... --image ID ...\n"
 	"       hv server list [--host HOST] [--deleted]\n"
@@ -41,6 +42,8 @@ const char server_help[] =
 	"       hv server console SERVER [--type vnc|serial]\n"
 	"       hv server set-password SERVER [--password P] [--wait]\n"
 	"       hv server console-log SERVER [--length N]\n"
+	"       hv server add|remove security group SERVER GROUP\n"
+	"       hv server add|remove floating ip SERVER FLOATING_IP\n"
 	"\n"
 	"SERVER is a name or a uuid. SPEC is vcpus=N,ram=MiB,disk=GiB[,ephemeral=GiB,swap=MiB].\n"
 	"Each action returns once the host accepted it; with --wait, hv returns when task_state\n"
@@ -361,12 +364,16 @@ cmd_server(struct ctx *x)
 	json_t *res = NULL, *q = NULL;
 	struct hv_error err = {0};
 	int r;
+	static const char *const net_keys[] = {"networks", "security_groups", NULL};
 
+	if (strcmp(verb, "add") == 0 || strcmp(verb, "remove") == 0)
+		return cmd_server_net(x);
 	if (strcmp(verb, "create") == 0) {
 		if (check_opts(a, O_HOST | O_FLAVOR | O_FLAVOR_REF | O_PROPERTY | O_IMAGE | O_WAIT |
 					  O_KEY_FILE | O_KEY_NAME | O_ADMIN_PASS | O_NO_ADMIN_PASS |
 					  O_USER_DATA | O_CONFIG_DRIVE | O_IMAGE_PROP | O_PROJECT |
-					  O_IMAGE_FORMAT | O_MIN | O_MAX | O_HINT | O_AZ) < 0 ||
+					  O_IMAGE_FORMAT | O_MIN | O_MAX | O_HINT | O_AZ | O_NET) <
+			    0 ||
 		    need_args(a, 1, "NAME") < 0)
 			return EXIT_USAGE;
 		if (a->admin_pass && a->no_admin_pass)
@@ -376,6 +383,10 @@ cmd_server(struct ctx *x)
 			return usage_error("--image", "%s", "is required (an image id)");
 		if ((r = create_flavor_arg(a, &q)) != EXIT_OK)
 			return r;
+		if ((r = net_opts_take(a, q, net_keys)) != EXIT_OK) {
+			json_decref(q);
+			return r;
+		}
 		json_object_set_new(q, "name", json_string(a->argv[2]));
 		if (a->host)
 			json_object_set_new(q, "host", json_string(a->host));

@@ -38,6 +38,10 @@ static const char main_help[] =
 	"  flavor list|show|create|delete|set|unset\n"
 	"                                 the sizes servers are created with\n"
 	"  keypair list|show|create|delete  SSH key pairs injected into servers\n"
+	"  network|subnet create|list|show|delete  networks and their IPv4 subnets\n"
+	"  port list|show                   the servers' ports (MAC, fixed IPs, groups)\n"
+	"  security group [rule] create|list|show|delete  firewall rules of ports\n"
+	"  floating ip create|list|show|delete  addresses of the external network\n"
 	"\n"
 	"Options (anywhere on the line):\n"
 	"  --api ENDPOINT   hvcentral's API socket (default: $HV_API, else\n"
@@ -146,6 +150,60 @@ static const struct {
 };
 #define N_NUM_OPTS (sizeof num_opts / sizeof num_opts[0])
 
+/* Networking's options, each stored in args.net under its JSON name: a value, a list
+ * (repeatable) or true (a flag); getopt codes OPT_NET + index. They share the bit O_NET;
+ * cmd_network.c checks which a command takes. */
+#define OPT_NET 1100
+enum {
+	NET_ONE,
+	NET_LIST,
+	NET_FLAG
+};
+static const struct {
+	const char *opt, *key;
+	int kind;
+} net_opts[] = {
+	{"network", "networks", NET_LIST},
+	{"security-group", "security_groups", NET_LIST},
+	{"subnet-range", "subnet_range", NET_ONE},
+	{"gateway", "gateway_ip", NET_ONE},
+	{"dns-nameserver", "dns_nameservers", NET_LIST},
+	{"allocation-pool", "allocation_pools", NET_LIST},
+	{"external", "external", NET_FLAG},
+	{"share", "shared", NET_FLAG},
+	{"protocol", "protocol", NET_ONE},
+	{"dst-port", "dst_port", NET_ONE},
+	{"ingress", "ingress", NET_FLAG},
+	{"egress", "egress", NET_FLAG},
+	{"ethertype", "ethertype", NET_ONE},
+	{"remote-ip", "remote_ip_prefix", NET_ONE},
+	{"remote-group", "remote_group", NET_ONE},
+	{"icmp-type", "icmp_type", NET_ONE},
+	{"icmp-code", "icmp_code", NET_ONE},
+};
+#define N_NET_OPTS (sizeof net_opts / sizeof net_opts[0])
+
+static int
+parse_net(struct args *a, size_t which, const char *value)
+{
+	char optname[40];
+	const char *key = net_opts[which].key;
+	snprintf(optname, sizeof optname, "--%s", net_opts[which].opt);
+	a->given |= O_NET;
+	if (net_opts[which].kind == NET_LIST) {
+		json_t *list = json_object_get(a->net, key);
+		if (!list)
+			json_object_set_new(a->net, key, list = json_array());
+		json_array_append_new(list, json_string(value));
+		return -1;
+	}
+	if (json_object_get(a->net, key))
+		return usage_error(optname, "%s", "given more than once");
+	json_object_set_new(a->net, key,
+			    net_opts[which].kind == NET_FLAG ? json_true() : json_string(value));
+	return -1;
+}
+
 static int
 parse_num(struct args *a, size_t which, const char *value)
 {
@@ -191,7 +249,7 @@ add_hint(json_t *hints, const char *arg)
 static int
 parse_args(int argc, char **argv, struct args *a)
 {
-	struct option opts[64] = {
+	struct option opts[96] = {
 		{"api", required_argument, NULL, 'A'},
 		{"format", required_argument, NULL, 'f'},
 		{"timeout", required_argument, NULL, 'T'},
@@ -234,10 +292,16 @@ parse_args(int argc, char **argv, struct args *a)
 	while (opts[n_opts].name)
 		n_opts++;
 	/* the named ones, the numeric ones and the zero entry that ends them */
-	_Static_assert(37 + N_NUM_OPTS + 1 <= sizeof opts / sizeof opts[0], "opts is too small");
+	_Static_assert(37 + N_NUM_OPTS + N_NET_OPTS + 1 <= sizeof opts / sizeof opts[0],
+		       "opts is too small");
 	for (size_t i = 0; i < N_NUM_OPTS; i++)
 		opts[n_opts++] =
 			(struct option){num_opts[i].opt, required_argument, NULL, OPT_NUM + (int)i};
+	for (size_t i = 0; i < N_NET_OPTS; i++)
+		opts[n_opts++] = (struct option){net_opts[i].opt,
+						 net_opts[i].kind == NET_FLAG ? no_argument
+									      : required_argument,
+						 NULL, OPT_NET + (int)i};
 	struct hv_error err = {0};
 	int c;
 
@@ -248,6 +312,7 @@ parse_args(int argc, char **argv, struct args *a)
 	a->nums = json_object();
 	a->hints = json_object();
 	a->prop_keys = json_array();
+	a->net = json_object();
 	opterr = 0;
 	/* GNU getopt permutes: options may follow the command words, as operators type them */
 	while ((c = getopt_long(argc, argv, "f:h", opts, NULL)) != -1) {
@@ -438,6 +503,12 @@ parse_args(int argc, char **argv, struct args *a)
 		case 'h': a->help = true; break;
 		case 'V': printf("hv %s\n", HV_VERSION); exit(EXIT_OK);
 		default:
+			if (c >= OPT_NET && c < OPT_NET + (int)N_NET_OPTS) {
+				int r = parse_net(a, (size_t)(c - OPT_NET), optarg);
+				if (r >= 0)
+					return r;
+				break;
+			}
 			if (c >= OPT_NUM && c < OPT_NUM + (int)N_NUM_OPTS) {
 				int r = parse_num(a, (size_t)(c - OPT_NUM), optarg);
 				if (r >= 0)
@@ -621,8 +692,9 @@ check_opts(struct args *a, unsigned long long allowed)
 			"--no-admin-pass",
 			"--hint",
 			"--availability-zone",
+			"--network (and the other networking options)",
 		};
-		_Static_assert(sizeof names / sizeof names[0] == 44 && O_AZ == 1ULL << 43,
+		_Static_assert(sizeof names / sizeof names[0] == 45 && O_NET == 1ULL << 44,
 			       "one name per O_ bit, the last one included");
 		for (unsigned i = 0; i < sizeof names / sizeof names[0]; i++)
 			if (extra & (1ULL << i)) {
@@ -672,6 +744,9 @@ static const struct noun {
 	{"host", host_help, cmd_host},          {"server", server_help, cmd_server},
 	{"project", project_help, cmd_project}, {"quota", quota_help, cmd_quota},
 	{"flavor", flavor_help, cmd_flavor},    {"keypair", keypair_help, cmd_keypair},
+	{"network", network_help, cmd_network}, {"subnet", subnet_help, cmd_subnet},
+	{"port", port_help, cmd_port},          {"security", secgroup_help, cmd_secgroup},
+	{"floating", fip_help, cmd_fip},
 };
 
 int
@@ -717,7 +792,8 @@ main(int argc, char **argv)
 		} else {
 			r = usage_error(
 				"command",
-				"'%s' is not host, server, project, quota, flavor or keypair",
+				"'%s' is not host, server, project, quota, flavor, keypair, "
+				"network, subnet, port, security group or floating ip",
 				pos[0]);
 		}
 		goto out;
@@ -746,5 +822,6 @@ out:
 	json_decref(a.nums);
 	json_decref(a.hints);
 	json_decref(a.prop_keys);
+	json_decref(a.net);
 	return r;
 }

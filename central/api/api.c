@@ -570,6 +570,57 @@ static const struct {
 	{"keypair.delete", op_keypair_delete, keypair_args},
 };
 
+/* Networking's ops: each answers what its service function returns (docs/api.md). */
+static const struct {
+	const char *name;
+	svc_net_fn *fn;
+} net_ops[] = {
+	{"network.create", svc_network_create},
+	{"network.list", svc_network_list},
+	{"network.show", svc_network_show},
+	{"network.delete", svc_network_delete},
+	{"subnet.create", svc_subnet_create},
+	{"subnet.list", svc_subnet_list},
+	{"subnet.show", svc_subnet_show},
+	{"subnet.delete", svc_subnet_delete},
+	{"port.list", svc_port_list},
+	{"port.show", svc_port_show},
+	{"secgroup.create", svc_secgroup_create},
+	{"secgroup.list", svc_secgroup_list},
+	{"secgroup.show", svc_secgroup_show},
+	{"secgroup.delete", svc_secgroup_delete},
+	{"secgroup.rule.create", svc_sgrule_create},
+	{"secgroup.rule.list", svc_sgrule_list},
+	{"secgroup.rule.delete", svc_sgrule_delete},
+	{"floatingip.create", svc_fip_create},
+	{"floatingip.list", svc_fip_list},
+	{"floatingip.show", svc_fip_show},
+	{"floatingip.delete", svc_fip_delete},
+	{"server.floatingip.add", svc_fip_associate},
+	{"server.floatingip.remove", svc_fip_disassociate},
+	{"server.secgroup.add", svc_server_add_secgroup},
+	{"server.secgroup.remove", svc_server_remove_secgroup},
+};
+
+/* Runs op when it is one of net_ops; false otherwise. */
+static bool
+net_op(struct api *a, const struct api_client *cl, const char *op, struct req *q, int64_t now)
+{
+	for (size_t i = 0; i < sizeof net_ops / sizeof net_ops[0]; i++) {
+		if (strcmp(net_ops[i].name, op) != 0)
+			continue;
+		struct hv_error err = {0};
+		json_t *res = NULL;
+		int r = net_ops[i].fn(a->svc, q->args, now, &res, &err);
+		if (r < 0)
+			reply_hv_err(a, cl, q->id, r, &err);
+		else
+			reply_ok(a, cl, q->id, res ? res : json_object());
+		return true;
+	}
+	return false;
+}
+
 static const char *const request_fields[] = {"id", "op", "args", "wait", "timeout_ms", NULL};
 
 /* Fields of a request that are secrets (protocol §10.3): overwritten once the request is
@@ -617,7 +668,7 @@ api_on_request(struct api *a, const struct api_client *cl, const void *data, siz
 			break;
 		}
 	}
-	if (i == sizeof ops / sizeof ops[0])
+	if (i == sizeof ops / sizeof ops[0] && !net_op(a, cl, op, &q, now))
 		reply_err(a, cl, q.id, "invalid", "request.op",
 			  "request.op: unknown operation (see docs/api.md)", NULL);
 	wipe_request_secrets(q.args);

@@ -156,6 +156,10 @@ quota_usage(struct svc *sv, const char *project_id, json_t **ret, struct hv_erro
 	int r = store_project_usage(sv->store, project_id, &used, err);
 	if (r < 0)
 		return r;
+	if ((r = store_net_usage(sv->store, project_id, used, err)) < 0) {
+		json_decref(used);
+		return r;
+	}
 	for (size_t i = 0; i < N_QUOTAS; i++)
 		if (!json_object_get(used, quota_defaults[i].name))
 			json_object_set_new(used, quota_defaults[i].name, json_integer(0));
@@ -267,7 +271,10 @@ svc_quota_check(struct svc *sv, const char *project_id, const struct svc_quota_a
 	} asks[] = {{"instances", ask->instances},
 		    {"cores", ask->cores},
 		    {"ram", ask->ram},
-		    {"key_pairs", ask->key_pairs}};
+		    {"key_pairs", ask->key_pairs},
+		    {"floating_ips", ask->floating_ips},
+		    {"security_groups", ask->security_groups},
+		    {"security_group_rules", ask->security_group_rules}};
 	for (size_t i = 0; i < sizeof asks / sizeof asks[0] && r == 0; i++) {
 		if (asks[i].want == 0)
 			continue;

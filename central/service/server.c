@@ -293,6 +293,8 @@ static const char *const create_args[] = {
 	"max_count",
 	"availability_zone",
 	"hints",
+	"networks",
+	"security_groups",
 	NULL,
 };
 
@@ -380,6 +382,8 @@ struct create_plan {
 	json_t *spawn;   /* the spawn body without name, hostname or flavor */
 	json_t *secrets; /* admin_pass, user_data */
 	int64_t count;
+	json_t *nets, *groups; /* network and security group records, NULL without networks */
+	json_t *ports;         /* the ports of server i, written with it */
 };
 
 static void
@@ -387,6 +391,9 @@ create_plan_release(struct create_plan *p)
 {
 	json_decref(p->flavor);
 	json_decref(p->spawn);
+	json_decref(p->nets);
+	json_decref(p->groups);
+	json_decref(p->ports);
 	ctl_secrets_free(p->secrets);
 }
 
@@ -432,6 +439,7 @@ create_plan(struct svc *sv, json_t *args, int64_t now, struct create_plan *p, st
 	if ((r = create_flavor(sv, args, p->project, &p->flavor, err)) < 0 ||
 	    (r = identity_from_args(args, true, p->spawn, p->secrets, err)) < 0 ||
 	    (r = create_key(sv, args, p->project, p->spawn, err)) < 0 ||
+	    (r = svc_net_plan(sv, args, p->project, now, &p->nets, &p->groups, err)) < 0 ||
 	    (p->host && (r = check_host_up(sv, p->host, now, err)) < 0) ||
 	    (p->host && (r = check_host_enabled(sv, p->host, err)) < 0) ||
 	    (r = create_count(sv, args, p->project, p->flavor, &p->count, err)) < 0)
@@ -469,6 +477,7 @@ create_write(struct svc *sv, const struct create_plan *p, int64_t now, json_t *i
 {
 	char name[300];
 	int r = 0;
+	json_array_clear(p->ports);
 	for (int64_t i = 1; r == 0 && i <= p->count; i++) {
 		nth_name(p->name, i, p->count, name, sizeof name);
 		if (strlen(name) > 255)
@@ -479,10 +488,16 @@ create_write(struct svc *sv, const struct create_plan *p, int64_t now, json_t *i
 		if (!p->host &&
 		    (r = svc_place(sv, p->flavor, p->args, p->project, now, placed, err)) < 0)
 			return r;
-		json_t *inst = instance_new(p, name, p->host ? p->host : placed, now);
+		json_t *inst = instance_new(p, name, p->host ? p->host : placed, now),
+		       *ports = NULL;
 		if ((r = store_instance_insert(sv->store, inst, now, err)) == -EEXIST)
 			r = hv_error_set(err, -EEXIST, "args.name",
 					 "args.name: a server named '%s' already exists", name);
+		if (r == 0 && p->nets &&
+		    (r = svc_net_ports_create(sv, p->project, field_or(inst, "uuid", ""),
+					      field_or(inst, "host", ""), p->nets, p->groups, now,
+					      &ports, err)) == 0)
+			json_array_append_new(p->ports, ports);
 		json_array_append_new(insts, inst);
 	}
 	return r;
@@ -490,7 +505,7 @@ create_write(struct svc *sv, const struct create_plan *p, int64_t now, json_t *i
 
 /* Journals the spawn of a written server; a failure leaves it in error, with the reason. */
 static int
-create_spawn(struct svc *sv, const struct create_plan *p, json_t *inst, int64_t now,
+create_spawn(struct svc *sv, const struct create_plan *p, json_t *inst, json_t *ports, int64_t now,
 	     char cmd_id[PROTO_MAX_ID + 1], struct hv_error *err)
 {
 	const char *name = json_string_value(json_object_get(inst, "name"));
@@ -504,7 +519,10 @@ create_spawn(struct svc *sv, const struct create_plan *p, json_t *inst, int64_t 
 	if (*hostname)
 		json_object_set_new(spawn, "hostname", json_string(hostname));
 	const char *host = json_string_value(json_object_get(inst, "host"));
-	int r = ctl_queue(sv->ctl, host, uuid, "spawn", spawn, p->secrets, now, cmd_id, err);
+	/* the host knows the groups and has the ports fenced before the guest exists */
+	int r = ports ? svc_net_before_spawn(sv, host, p->groups, ports, spawn, now, err) : 0;
+	if (r == 0)
+		r = ctl_queue(sv->ctl, host, uuid, "spawn", spawn, p->secrets, now, cmd_id, err);
 	json_decref(spawn);
 	if (r < 0)
 		store_instance_set_state(sv->store, uuid, "error", "", NULL, err->message, now,
@@ -516,7 +534,7 @@ int
 svc_server_create(struct svc *sv, json_t *args, int64_t now, json_t **ret_instance,
 		  char ret_cmd_id[PROTO_MAX_ID + 1], struct hv_error *err)
 {
-	struct create_plan p = {0};
+	struct create_plan p = {.ports = json_array()};
 	json_t *insts = json_array(), *servers = json_array();
 	/* the quota is read and the servers written in one transaction: no other write can
 	 * come between the check and what it allowed */
@@ -534,7 +552,8 @@ svc_server_create(struct svc *sv, json_t *args, int64_t now, json_t **ret_instan
 			store_instance_set_state(
 				sv->store, json_string_value(json_object_get(inst, "uuid")),
 				"error", "", NULL, "not spawned: the journal failed", now, NULL);
-		if (r < 0 || (r = create_spawn(sv, &p, inst, now, cmd, err)) < 0)
+		if (r < 0 ||
+		    (r = create_spawn(sv, &p, inst, json_array_get(p.ports, i), now, cmd, err)) < 0)
 			continue;
 		if (i == 0)
 			snprintf(ret_cmd_id, PROTO_MAX_ID + 1, "%s", cmd);
@@ -722,6 +741,8 @@ svc_server_command(struct svc *sv, const char *server, const char *action, bool 
 	if (task)
 		store_instance_set_state(sv->store, u, NULL, task, NULL, NULL, now, err);
 	r = ctl_queue(sv->ctl, h, u, command, body, secrets, now, ret_cmd_id, err);
+	if (r == 0 && cmd == LC_CMD_DESTROY) /* after the destroy: the guest's tap is gone */
+		r = svc_net_ports_release(sv, h, u, now, err);
 	if (r < 0)
 		goto out;
 	if (task)
@@ -797,6 +818,7 @@ svc_server_show(struct svc *sv, const char *server, json_t **ret, struct hv_erro
 	if (store_cmd_list_for(sv->store, json_string_value(json_object_get(inst, "uuid")), 5,
 			       &hist, err) == 0)
 		json_object_set_new(inst, "recent_commands", hist);
+	svc_net_server_view(sv, inst, NULL);
 	*ret = inst;
 	return 0;
 }

@@ -27,6 +27,7 @@ int svc_project_find(struct svc *sv, const char *project, const char *field, jso
 /* What a create adds to a project's usage. */
 struct svc_quota_ask {
 	int64_t instances, cores, ram, key_pairs;
+	int64_t floating_ips, security_groups, security_group_rules;
 };
 /* -EDQUOT (nova's message) when the project's usage plus ask would pass a limit; the caller
  * checks inside the store transaction that then writes what it asked for. */
@@ -65,5 +66,71 @@ field_or(const json_t *o, const char *key, const char *def)
  * removed when none fits (place.c). */
 int svc_place(struct svc *sv, const json_t *flavor, const json_t *args, const char *project,
 	      int64_t now, char ret_host[PROTO_MAX_ID + 1], struct hv_error *err);
+
+/* ---- networking inside the service layer (network.c, secgroup.c, floatip.c) ------------ */
+/* A new UUID4 id. */
+void svc_new_id(char ret[37]);
+/* An IPv4 CIDR with host bits zero; -EINVAL naming field. */
+int svc_cidr4_parse(const char *s, const char *field, uint32_t *ret_net, int *ret_len,
+		    struct hv_error *err);
+/* args.project (name or id; default the default project) as its id. */
+int svc_net_project(struct svc *sv, json_t *args, char ret[33], struct hv_error *err);
+/* A record of kind by id or by name in project (shared and external networks from any);
+ * -ENOENT naming field. */
+int svc_net_find(struct svc *sv, const char *kind, const char *project_id, const char *ref,
+		 const char *field, json_t **ret, struct hv_error *err);
+/* Journals a host-scoped firewall command (protocol 6.6) to host. */
+int svc_net_journal(struct svc *sv, const char *host, const char *command, json_t *body,
+		    int64_t now, struct hv_error *err);
+/* The lowest free address of net for owner: {subnet_id, ip_address}; -ENOSPC naming field. */
+int svc_net_claim_ip(struct svc *sv, json_t *net, const char *owner, const char *field,
+		     json_t **ret_fixed_ip, struct hv_error *err);
+int
+svc_network_make(struct svc *sv, const char *project, const char *name, bool external, bool shared,
+		 const char *subnet_range, int64_t now, json_t **ret, struct hv_error *err);
+int svc_port_make(struct svc *sv, json_t *net, const char *project, const char *device_id,
+		  const char *host, json_t *groups, const char *field, int64_t now, json_t **ret,
+		  struct hv_error *err);
+/* The tap of a port: "tap" and the first 11 characters of its id (protocol 6.4). */
+void svc_port_ifname(const json_t *port, char out[16]);
+/* The project's default group, made on first use. */
+int svc_secgroup_default(struct svc *sv, const char *project, int64_t now, json_t **ret,
+			 struct hv_error *err);
+int svc_secgroup_find(struct svc *sv, const char *project, const char *ref, const char *field,
+		      int64_t now, json_t **ret, struct hv_error *err);
+/* Journals g's sg_update to host after the groups it names as remote; done holds the ids
+ * sent already. */
+int svc_secgroup_send(struct svc *sv, const char *host, const json_t *g, json_t *done, int64_t now,
+		      struct hv_error *err);
+/* The members of the groups of ids (an object used as a set) changed: every group naming one
+ * as remote is sent again to its hosts but host (NULL: none), the members plugged on other
+ * hosts than the receiver being /32 rules beside the remote-group rule. */
+int svc_secgroup_members_changed(struct svc *sv, json_t *ids, const char *host, int64_t now,
+				 struct hv_error *err);
+/* Deletes on host (sg_delete) the groups of ids (an object used as a set: modified) and
+ * the groups they name as remote that no port of host needs any more, a group before the
+ * groups it names: the host holds only the groups its ports use. */
+int svc_secgroup_prune(struct svc *sv, const char *host, json_t *ids, int64_t now,
+		       struct hv_error *err);
+/* A create's args.networks and args.security_groups (default: the default group) as
+ * records; both NULL when the server has no network. */
+int svc_net_plan(struct svc *sv, json_t *args, const char *project, int64_t now, json_t **ret_nets,
+		 json_t **ret_groups, struct hv_error *err);
+/* One port per network for server uuid on host (written in the caller's transaction). */
+int
+svc_net_ports_create(struct svc *sv, const char *project, const char *uuid, const char *host,
+		     json_t *nets, json_t *groups, int64_t now, json_t **ret, struct hv_error *err);
+/* Journals the groups' sg_update and each port's port_plug to host, and sets spawn.ports. */
+int svc_net_before_spawn(struct svc *sv, const char *host, json_t *groups, json_t *ports,
+			 json_t *spawn, int64_t now, struct hv_error *err);
+/* A deleted server's ports: floating IPs disassociated, ports unplugged and removed. */
+int svc_net_ports_release(struct svc *sv, const char *host, const char *uuid, int64_t now,
+			  struct hv_error *err);
+/* Nova's view of a server's networking set into inst: "addresses" {network name: [{version,
+ * addr, OS-EXT-IPS:type fixed|floating, OS-EXT-IPS-MAC:mac_addr}]} and "security_groups"
+ * [{name}]. */
+int svc_net_server_view(struct svc *sv, json_t *inst, struct hv_error *err);
+/* Disassociates the floating IPs of port_id. */
+int svc_fip_release_port(struct svc *sv, const char *port_id, int64_t now, struct hv_error *err);
 
 #endif

@@ -116,4 +116,26 @@ svc_host_show(struct svc *sv, const char *host, int64_t now_ms, json_t **ret, st
 int svc_host_accept(struct svc *sv, const char *what, const char *name, json_t **ret,
 		    struct hv_error *err);
 
+/* ---- networking (network.c, secgroup.c, floatip.c) --------------------------------------- */
+/* Neutron's records (docs/api.md). Each takes its request's args (project?: a name or id,
+ * default the default project) and answers a record, a list, or {} for a delete. */
+typedef int
+svc_net_fn(struct svc *sv, json_t *args, int64_t now, json_t **ret, struct hv_error *err);
+svc_net_fn svc_network_create, svc_network_list, svc_network_show, svc_network_delete;
+svc_net_fn svc_subnet_create, svc_subnet_list, svc_subnet_show, svc_subnet_delete;
+svc_net_fn svc_port_list, svc_port_show;
+svc_net_fn svc_secgroup_create, svc_secgroup_list, svc_secgroup_show, svc_secgroup_delete;
+svc_net_fn svc_sgrule_create, svc_sgrule_list, svc_sgrule_delete;
+svc_net_fn svc_fip_create, svc_fip_list, svc_fip_show, svc_fip_delete;
+/* args {floating_ip, server}: associate with the server's first port; {floating_ip,
+ * server?}: disassociate. */
+svc_net_fn svc_fip_associate, svc_fip_disassociate;
+/* The external network of hvcentral's [network] external_cidr: made (named name, in the
+ * default project, router:external, one subnet of cidr) when no network has that name;
+ * an empty cidr makes nothing. A bad cidr is -EINVAL naming external_cidr. */
+int svc_network_external(struct svc *sv, const char *name, const char *cidr, int64_t now,
+			 struct hv_error *err);
+/* args {server, group}: the server's ports join or leave the group. */
+svc_net_fn svc_server_add_secgroup, svc_server_remove_secgroup;
+
 #endif

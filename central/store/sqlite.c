@@ -78,6 +78,21 @@ static const char *const migrations[] = {
 	" project_id TEXT NOT NULL, name TEXT NOT NULL, type TEXT NOT NULL DEFAULT 'ssh',"
 	" public_key TEXT NOT NULL, fingerprint TEXT NOT NULL, created_ms INTEGER NOT NULL,"
 	" PRIMARY KEY(project_id, name));",
+	/* networks, subnets, ports, security groups (their rules inside) and floating IPs as
+	 * Neutron's records (the body), one table keyed by kind; the addresses given out
+	 * per network, so two ports never share one */
+	"CREATE TABLE net_objects("
+	" kind TEXT NOT NULL, id TEXT NOT NULL, project_id TEXT NOT NULL DEFAULT '',"
+	" name TEXT NOT NULL DEFAULT '', body TEXT NOT NULL, created_ms INTEGER NOT NULL,"
+	" PRIMARY KEY(kind, id));"
+	"CREATE UNIQUE INDEX net_objects_name ON net_objects(kind, project_id, name)"
+	" WHERE kind IN ('network', 'security_group');"
+	"CREATE UNIQUE INDEX net_fip_port ON net_objects(json_extract(body, '$.port_id'))"
+	" WHERE kind = 'floatingip' AND json_extract(body, '$.port_id') IS NOT NULL;"
+	"CREATE TABLE net_ips("
+	" network_id TEXT NOT NULL, ip_address TEXT NOT NULL, owner_id TEXT NOT NULL,"
+	" PRIMARY KEY(network_id, ip_address));"
+	"CREATE INDEX net_ips_owner ON net_ips(owner_id);",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -916,9 +931,11 @@ store_cmd_mark_acked(struct store *s, const char *cmd_id, const char *host_id, i
 	return sq_step_done(s, st, "command acked", err);
 }
 
+/* rowid last: commands journaled in one step are sent again in the order they were made
+ * (a host must have a security group before the port that names it) */
 static const char sql_cmd_due[] =
 	"SELECT " CMD_COLS " FROM commands WHERE state IN (0, 1, 2) AND next_try_ms <= ?1"
-	" ORDER BY next_try_ms, created_ms LIMIT ?2";
+	" ORDER BY next_try_ms, created_ms, rowid LIMIT ?2";
 
 int
 store_cmd_due(struct store *s, int64_t now_ms, struct store_cmd *out, int max, struct hv_error *err)

@@ -196,4 +196,40 @@ int store_cmd_inflight_for(struct store *s, const char *uuid, struct hv_error *e
 int store_cmd_list_for(struct store *s, const char *uuid, int limit, json_t **ret,
 		       struct hv_error *err);
 
+/* ---- networking (sqlite_network.c) ------------------------------------------------------ */
+/* Records are Neutron's, by kind: "network", "subnet", "port", "security_group" (its rules
+ * in security_group_rules) and "floatingip"; each has "id", and "project_id" and "name"
+ * when the kind has them. Networks and security groups have names unique per project. */
+/* Inserts obj; -EEXIST (field "name") when the kind has that id, or the name is taken. */
+int store_net_insert(struct store *s, const char *kind, json_t *obj, int64_t now_ms,
+		     struct hv_error *err);
+/* Replaces the stored body of obj's id; -ENOENT (err untouched) when there is none. */
+int store_net_update(struct store *s, const char *kind, json_t *obj, struct hv_error *err);
+/* -ENOENT, err untouched. */
+int store_net_get(struct store *s, const char *kind, const char *id, json_t **ret,
+		  struct hv_error *err);
+int store_net_by_name(struct store *s, const char *kind, const char *project_id, const char *name,
+		      json_t **ret, struct hv_error *err);
+/* The kind's records whose body member `field` equals value (field NULL: all), oldest
+ * first. */
+int store_net_list(struct store *s, const char *kind, const char *field, const char *value,
+		   json_t **ret, struct hv_error *err);
+/* -ENOENT, err untouched. */
+int store_net_delete(struct store *s, const char *kind, const char *id, struct hv_error *err);
+/* Gives ip of network_id to owner (a port or floating IP id); -EEXIST, err untouched, when
+ * it is taken. */
+int store_net_ip_claim(struct store *s, const char *network_id, const char *ip,
+		       const char *owner_id, struct hv_error *err);
+/* Gives back every address owner_id holds. */
+int store_net_ip_release(struct store *s, const char *owner_id, struct hv_error *err);
+/* The hosts (array of strings, sorted) with a port ("binding:host_id") that is a member of
+ * group_id or of a group with a rule whose remote_group_id is group_id. */
+int
+store_net_group_hosts(struct store *s, const char *group_id, json_t **ret, struct hv_error *err);
+/* The ports (records) that are members of group_id, oldest first. */
+int
+store_net_group_ports(struct store *s, const char *group_id, json_t **ret, struct hv_error *err);
+/* Sets floating_ips, security_groups and security_group_rules the project holds in used. */
+int store_net_usage(struct store *s, const char *project_id, json_t *used, struct hv_error *err);
+
 #endif

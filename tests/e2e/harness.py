@@ -219,7 +219,7 @@ class Cluster:
         return p
 
     # ---- agents -------------------------------------------------------------------------
-    def agent_conf(self, host_id, fake=""):
+    def agent_conf(self, host_id, fake="", conf_extra=""):
         d = self.path("agent-" + host_id)
         os.makedirs(os.path.join(d, "instances"), exist_ok=True)
         os.makedirs(self.path("images"), exist_ok=True)
@@ -231,9 +231,9 @@ class Cluster:
                     "[controller]\nendpoint = %s\nserver_public_key = %s\nkeys_dir = %s/keys\n"
                     "heartbeat_interval = 1\nreconnect_min_ms = 50\nreconnect_max_ms = 500\n"
                     "[guest]\nconfig_drive_dir = %s/instances/config-drives\n"
-                    "[fake]\n%s"
+                    "[fake]\n%s%s"
                     % (host_id, d, self.binary("drivers/fake"), d, self.path("images"),
-                       self.agent_ep, self.server_key, d, d, fake_section(fake)))
+                       self.agent_ep, self.server_key, d, d, fake_section(fake), conf_extra))
         return conf
 
     def agent_key(self, host_id):
@@ -259,14 +259,15 @@ class Cluster:
                        check=True, capture_output=True,
                        env=dict(os.environ, HVAGENT_DRIVER_DIR=self.binary("drivers/fake")))
 
-    def start_agent(self, host_id, fake="", env=None):
+    def start_agent(self, host_id, fake="", env=None, conf_extra="", wrap=None):
         """fake: extra [fake] lines ("latency_ms = 2000\n"); env: extra environment
-        (HVAGENT_FAKE_HOST_FLAP, see drivers/fake/README.md)."""
-        conf = self.agent_conf(host_id, fake)
+        (HVAGENT_FAKE_HOST_FLAP, see drivers/fake/README.md); conf_extra: sections appended
+        to its config; wrap: a command the agent runs under (unshare ... "$@")."""
+        conf = self.agent_conf(host_id, fake, conf_extra)
         env = dict(os.environ, HVAGENT_DRIVER_DIR=self.binary("drivers/fake"), **(env or {}))
         log = open(self.path("agent-%s.log" % host_id), "a")
-        p = subprocess.Popen(daemon([self.binary("agent/hvagent"), "-c", conf]), env=env,
-                             stdout=log, stderr=log)
+        p = subprocess.Popen((wrap or []) + daemon([self.binary("agent/hvagent"), "-c", conf]),
+                             env=env, stdout=log, stderr=log)
         self.procs["agent-" + host_id] = p
         return p
 

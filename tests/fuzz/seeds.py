@@ -125,6 +125,21 @@ def api():
         "server-create-catalog": {"id": 23, "op": "server.create", "args": {
             "name": "many", "host": "node-1", "image": "cirros", "flavor": "m1.tiny",
             "min_count": 2, "max_count": 3}},
+        "network-create": {"id": 24, "op": "network.create", "args": {
+            "name": "public", "external": True, "subnet_range": "203.0.113.0/28"}},
+        "subnet-create": {"id": 25, "op": "subnet.create", "args": {
+            "network": "public", "cidr": "10.0.0.0/24", "gateway_ip": "10.0.0.1",
+            "allocation_pools": [{"start": "10.0.0.10", "end": "10.0.0.20"}],
+            "dns_nameservers": ["192.0.2.53"]}},
+        "secgroup-rule-create": {"id": 26, "op": "secgroup.rule.create", "args": {
+            "group": "default", "protocol": "tcp", "port_range_min": 22, "port_range_max": 22,
+            "remote_ip_prefix": "0.0.0.0/0"}},
+        "floatingip-create": {"id": 27, "op": "floatingip.create", "args": {}},
+        "server-create-network": {"id": 28, "op": "server.create", "args": {
+            "name": "net-1", "host": "node-1", "image": "cirros", "flavor": "m1.tiny",
+            "networks": ["public"], "security_groups": ["default"]}},
+        "floatingip-add": {"id": 29, "op": "server.floatingip.add", "args": {
+            "server": "web-1", "floating_ip": "203.0.113.2"}},
     }
     for name, r in reqs.items():
         write("api", name, json.dumps(r))

@@ -20,7 +20,9 @@ FUZZ_ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:quarantine_size_mb=32:max_mall
 fuzz_sources() {
 	local central="common/proto.c common/json.c common/lifecycle.c common/keys.c central/allow.c
 		central/journal.c central/link.c central/registry.c central/store/sqlite.c
-		central/store/sqlite_catalog.c central/service/service.c central/service/server.c
+		central/store/sqlite_catalog.c central/store/sqlite_network.c
+		central/service/service.c central/service/server.c central/service/network.c
+		central/service/secgroup.c central/service/floatip.c
 		central/service/host.c central/service/project.c central/service/flavor.c
 		central/service/keypair.c central/service/place.c central/sched/sched.c
 		central/sched/match.c central/sched/numa.c common/sshkey.c
