@@ -698,6 +698,10 @@ reload(struct central *c, const char *path, const struct cfg *running, struct ct
 			  err.message);
 		goto out;
 	}
+	if (svc_set_scheduler(c->svc, cfg, &err) < 0) { /* applied only when it checks out */
+		log_error("reload refused, the running config stays: %s", err.message);
+		goto out;
+	}
 	hv_reload_log_changes(running, cfg, live_keys, sizeof live_keys / sizeof live_keys[0]);
 	hv_log_set_level(
 		(enum hv_log_level)hv_log_level_parse(cfg_get_str(cfg, "DEFAULT", "log_level")));
@@ -934,6 +938,7 @@ main(int argc, char **argv)
 	if (store_open(p.db, &c.store, &err) < 0 || allow_open(p.allow, &c.allow, &err) < 0 ||
 	    ctl_new(c.store, &cc, send_to_agent, on_done, &c, &c.ctl, &err) < 0 ||
 	    svc_new(c.store, c.ctl, c.allow, &cc.liveness, &c.svc, &err) < 0 ||
+	    svc_set_scheduler(c.svc, cfg, &err) < 0 ||
 	    api_new(c.svc, queue_reply, &c, &c.api, &err) < 0) {
 		log_error("%s", err.message);
 		goto out;

@@ -63,6 +63,11 @@ enum exit_code {
 #define O_NO_ADMIN_PASS (1ULL << 41)
 #define O_HINT (1ULL << 42)
 #define O_AZ (1ULL << 43)
+#define O_ZONE (1ULL << 44) /* --zone (hv aggregate) */
+#define O_POLICY (1ULL << 45)
+#define O_START (1ULL << 46)
+#define O_END (1ULL << 47)
+#define O_SERVER_GROUP (1ULL << 48)
 #define O_GLOBAL (O_API | O_FORMAT | O_TIMEOUT)
 
 struct args {
@@ -76,6 +81,7 @@ struct args {
 	json_t *prop_keys; /* --property KEY without a value: [KEY...] */
 	json_t *hints;     /* --hint KEY=VALUE: same_host/different_host as lists */
 	const char *az;    /* --availability-zone */
+	const char *zone, *policy, *start, *end, *server_group;
 	bool no_admin_pass;
 	bool json, wait, hard, deleted, config_drive, enable, disable, is_public, is_private, all;
 	long length;
@@ -112,13 +118,19 @@ int check_opts(struct args *a, unsigned long long allowed);
 
 /* The nouns of cmd_<noun>.c: each runs a->argv[1] (its verb); its help is hv NOUN --help. */
 extern const char host_help[], server_help[], project_help[], quota_help[], flavor_help[],
-	keypair_help[];
+	keypair_help[], aggregate_help[], zone_help[], server_group_help[], usage_help[],
+	hypervisor_help[];
 int cmd_host(struct ctx *x);
 int cmd_server(struct ctx *x);
 int cmd_project(struct ctx *x);
 int cmd_quota(struct ctx *x);
 int cmd_flavor(struct ctx *x);
 int cmd_keypair(struct ctx *x);
+int cmd_aggregate(struct ctx *x);
+int cmd_zone(struct ctx *x);
+int cmd_server_group(struct ctx *x);
+int cmd_usage(struct ctx *x);
+int cmd_hypervisor(struct ctx *x);
 /* Reads a whole file of at most max bytes into a new string; on failure prints why (naming
  * the option) and returns -1. */
 int read_small_file(const char *opt, const char *path, size_t max, char **ret, size_t *ret_len);

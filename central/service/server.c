@@ -293,6 +293,7 @@ static const char *const create_args[] = {
 	"max_count",
 	"availability_zone",
 	"hints",
+	"server_group",
 	NULL,
 };
 
@@ -379,6 +380,7 @@ struct create_plan {
 	json_t *flavor;  /* protocol flavor */
 	json_t *spawn;   /* the spawn body without name, hostname or flavor */
 	json_t *secrets; /* admin_pass, user_data */
+	json_t *group;   /* the server group each server joins, or NULL */
 	int64_t count;
 };
 
@@ -387,6 +389,7 @@ create_plan_release(struct create_plan *p)
 {
 	json_decref(p->flavor);
 	json_decref(p->spawn);
+	json_decref(p->group);
 	ctl_secrets_free(p->secrets);
 }
 
@@ -434,6 +437,7 @@ create_plan(struct svc *sv, json_t *args, int64_t now, struct create_plan *p, st
 	    (r = create_key(sv, args, p->project, p->spawn, err)) < 0 ||
 	    (p->host && (r = check_host_up(sv, p->host, now, err)) < 0) ||
 	    (p->host && (r = check_host_enabled(sv, p->host, err)) < 0) ||
+	    (r = svc_create_group(sv, args, &p->group, err)) < 0 ||
 	    (r = create_count(sv, args, p->project, p->flavor, &p->count, err)) < 0)
 		return r;
 	return 0;
@@ -476,13 +480,19 @@ create_write(struct svc *sv, const struct create_plan *p, int64_t now, json_t *i
 					    "args.name: '%s' is longer than 255 bytes", name);
 		/* placed one by one: the servers written before count against each host */
 		char placed[PROTO_MAX_ID + 1];
-		if (!p->host &&
-		    (r = svc_place(sv, p->flavor, p->args, p->project, now, placed, err)) < 0)
+		if (!p->host && (r = svc_place(sv, p->flavor, p->args, p->project, p->group, now,
+					       placed, err)) < 0)
 			return r;
 		json_t *inst = instance_new(p, name, p->host ? p->host : placed, now);
 		if ((r = store_instance_insert(sv->store, inst, now, err)) == -EEXIST)
 			r = hv_error_set(err, -EEXIST, "args.name",
 					 "args.name: a server named '%s' already exists", name);
+		if (r == 0 && p->group) { /* the next server of this create sees it placed */
+			const char *gid = field_or(p->group, "id", ""),
+				   *u = field_or(inst, "uuid", "");
+			r = store_server_group_add(sv->store, gid, u, err);
+			json_array_append_new(json_object_get(p->group, "members"), json_string(u));
+		}
 		json_array_append_new(insts, inst);
 	}
 	return r;

@@ -78,6 +78,22 @@ static const char *const migrations[] = {
 	" project_id TEXT NOT NULL, name TEXT NOT NULL, type TEXT NOT NULL DEFAULT 'ssh',"
 	" public_key TEXT NOT NULL, fingerprint TEXT NOT NULL, created_ms INTEGER NOT NULL,"
 	" PRIMARY KEY(project_id, name));",
+	/* host aggregates (their availability zone is the metadata key availability_zone, as
+	 * nova keeps it) and the hosts in each; server groups and their members */
+	"CREATE TABLE aggregates("
+	" id INTEGER PRIMARY KEY, uuid TEXT NOT NULL UNIQUE, name TEXT NOT NULL UNIQUE,"
+	" metadata TEXT NOT NULL DEFAULT '{}', created_ms INTEGER NOT NULL);"
+	"CREATE TABLE aggregate_hosts("
+	" aggregate_id INTEGER NOT NULL REFERENCES aggregates(id), host TEXT NOT NULL,"
+	" PRIMARY KEY(aggregate_id, host));"
+	"CREATE INDEX aggregate_hosts_host ON aggregate_hosts(host);"
+	"CREATE TABLE server_groups("
+	" id TEXT PRIMARY KEY, name TEXT NOT NULL, policy TEXT NOT NULL,"
+	" project_id TEXT NOT NULL, created_ms INTEGER NOT NULL);"
+	"CREATE TABLE server_group_members("
+	" group_id TEXT NOT NULL REFERENCES server_groups(id), uuid TEXT NOT NULL,"
+	" PRIMARY KEY(group_id, uuid));"
+	"CREATE INDEX server_group_members_uuid ON server_group_members(uuid);",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
