@@ -125,6 +125,18 @@ def api():
         "server-create-catalog": {"id": 23, "op": "server.create", "args": {
             "name": "many", "host": "node-1", "image": "cirros", "flavor": "m1.tiny",
             "min_count": 2, "max_count": 3}},
+        "aggregate-create": {"id": 24, "op": "aggregate.create", "args": {
+            "name": "rack-a", "availability_zone": "az1", "properties": {"ssd": "true"}}},
+        "aggregate-add-host": {"id": 25, "op": "aggregate.add_host", "args": {
+            "aggregate": "rack-a", "host": "node-1"}},
+        "server-group-create": {"id": 26, "op": "server_group.create", "args": {
+            "name": "g", "policy": "anti-affinity"}},
+        "server-create-group": {"id": 27, "op": "server.create", "args": {
+            "name": "grouped", "image": "cirros", "flavor": "m1.tiny", "availability_zone": "az1",
+            "hints": {"group": "g"}}},
+        "usage-show": {"id": 28, "op": "usage.show", "args": {
+            "start": "2026-01-01", "end": "2026-12-31T23:59:59Z"}},
+        "hypervisor-stats": {"id": 29, "op": "hypervisor.stats"},
     }
     for name, r in reqs.items():
         write("api", name, json.dumps(r))
