@@ -673,8 +673,26 @@ ctl_config_from(const struct cfg *cfg, struct ctl_config *cc)
 
 /* What SIGHUP applies while hvcentral serves; every other key waits for a restart. */
 static const struct hv_live_key live_keys[] = {
-	{"DEFAULT", "log_level"}, {"agents", "report_interval"}, {"agents", "suspect_after"},
-	{"agents", "down_after"}, {"commands", "timeout"},       {"commands", "retry_interval_ms"},
+	{"DEFAULT", "log_level"},
+	{"agents", "report_interval"},
+	{"agents", "suspect_after"},
+	{"agents", "down_after"},
+	{"commands", "timeout"},
+	{"commands", "retry_interval_ms"},
+	{"scheduler", "enabled_filters"},
+	{"scheduler", "default_availability_zone"},
+	{"scheduler", "host_subset_size"},
+	{"scheduler", "max_attempts"},
+	{"scheduler", "cpu_allocation_ratio"},
+	{"scheduler", "ram_allocation_ratio"},
+	{"scheduler", "disk_allocation_ratio"},
+	{"scheduler", "ram_weight_multiplier"},
+	{"scheduler", "metrics_weight_multiplier"},
+	{"scheduler", "cpu_weight_multiplier"},
+	{"scheduler", "disk_weight_multiplier"},
+	{"scheduler", "io_ops_weight_multiplier"},
+	{"scheduler", "soft_affinity_weight_multiplier"},
+	{"scheduler", "soft_anti_affinity_weight_multiplier"},
 };
 
 /* SIGHUP: re-reads the config file and the allowlist. A config that does not load, or

@@ -279,7 +279,7 @@ svc_aggregate_delete(struct svc *sv, const char *agg, struct hv_error *err)
 		return r;
 	size_t n = json_array_size(json_object_get(rec, "hosts"));
 	if (n)
-		r = hv_error_set(err, -EBUSY, "args.aggregate",
+		r = hv_error_set(err, -EEXIST, "args.aggregate",
 				 "args.aggregate: aggregate '%s' still has %zu host(s): remove "
 				 "them first",
 				 field_or(rec, "name", ""), n);

@@ -132,7 +132,7 @@ svc_aggregate_update(struct svc *sv, json_t *args, bool set, json_t **ret, struc
 /* Adds (add) or removes a known host; refused when it would be in two zones. */
 int svc_aggregate_host(struct svc *sv, const char *agg, const char *host, bool add, json_t **ret,
 		       struct hv_error *err);
-/* -EBUSY while it has hosts. */
+/* -EEXIST (conflict) while it has hosts. */
 int svc_aggregate_delete(struct svc *sv, const char *agg, struct hv_error *err);
 /* [{zone_name, zone_state: "available"|"not available", hosts}]: zones with hosts. */
 int svc_availability_zone_list(struct svc *sv, int64_t now_ms, json_t **ret, struct hv_error *err);

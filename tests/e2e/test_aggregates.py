@@ -4,6 +4,10 @@ hosts: an aggregate's zone restricts where --availability-zone servers go, its m
 with a flavor's aggregate_instance_extra_specs restricts them too (the filter enabled in
 [scheduler]), a host is in one zone only, and bad input names the field and changes
 nothing."""
+import os
+import signal
+import subprocess
+
 import harness
 from harness import check
 
@@ -100,7 +104,7 @@ def main():
     check(rc != 0 and "availability_zone" in err,
           "giving gpu (node-1 in nova, node-3 in az1) a zone would split them: " + err)
     rc, _, err = c.hv("aggregate", "delete", "rack-a")
-    check(rc != 0 and "args.aggregate" in err and "host" in err,
+    check(rc != 0 and "args.aggregate" in err and "host" in err and "conflict" in err,
           "an aggregate with hosts is not deleted: " + err)
     rc, _, err = c.hv("aggregate", "create", "bad", "--zone", "a:b")
     check(rc != 0 and "availability_zone" in err, "a zone with ':' is refused: " + err)
@@ -123,6 +127,46 @@ def main():
     check(zones == {"nova"}, "node-3 is back in nova (az2 has no hosts): %s" % zones)
     rc, out, _ = c.hv("aggregate", "--help")
     check(rc == 0 and "Examples:" in out, "hv aggregate --help has examples")
+    reload_config(c)
+
+
+def hup(c, needle):
+    log = c.path("hvcentral.log")
+    mark = os.path.getsize(log)
+    c.procs["hvcentral"].send_signal(signal.SIGHUP)
+    harness.wait_for(needle, lambda: needle in open(log).read()[mark:], timeout=10)
+    return open(log).read()[mark:]
+
+
+def reload_config(c):
+    """[scheduler] is re-read on SIGHUP; a bad value is refused naming its key, at reload and
+    at start."""
+    conf = c.path("central.conf")
+    text = open(conf).read()
+    with open(conf, "w") as f:
+        f.write(text.replace("[scheduler]\n", "[scheduler]\ndefault_availability_zone = "
+                             "zone-x\n"))
+    out = hup(c, "reload: done")
+    check("default_availability_zone applied" in out, "the new default zone is applied: " + out)
+    zones = {z["zone_name"] for z in c.hv_json("availability", "zone", "list")}
+    check(zones == {"zone-x"}, "hosts in no zone are now in zone-x: %s" % zones)
+    rc, _, err = create(c, "zx", "--availability-zone", "zone-x")
+    check(rc == 0, "and servers are placed in it: " + err)
+
+    with open(conf, "a") as f:
+        f.write("ram_allocation_ratio = lots\n")
+    out = hup(c, "reload refused")
+    check("ram_allocation_ratio" in out, "a bad ratio is refused naming the key: " + out)
+    zones = {z["zone_name"] for z in c.hv_json("availability", "zone", "list")}
+    check(zones == {"zone-x"}, "and the running config stays: %s" % zones)
+    text = open(conf).read().replace("ram_allocation_ratio = lots\n", "")
+    with open(conf, "w") as f:
+        f.write(text.replace("enabled_filters = ", "enabled_filters = NoSuchFilter, "))
+    c.kill("hvcentral", signal.SIGTERM)
+    r = subprocess.run([c.binary("central/hvcentral"), "-c", conf], capture_output=True,
+                       text=True, timeout=30)
+    check(r.returncode != 0 and "enabled_filters" in r.stderr and "NoSuchFilter" in r.stderr,
+          "hvcentral does not start with a bad [scheduler], naming it: " + r.stderr)
 
 
 harness.run(main)
