@@ -59,9 +59,13 @@ svc_set_scheduler(struct svc *sv, const struct cfg *c, struct hv_error *err)
 	double unused;
 	int r = 0;
 	sched_config_default(&n);
-	if (*filters && (r = sched_config_filters(&n, filters, err)) < 0)
+	if (*filters && (r = sched_config_filters(&n, filters, err)) < 0) {
+		char why[sizeof err->message];
+		const char *colon = strstr(err->message, ": ");
+		snprintf(why, sizeof why, "%s", colon ? colon + 2 : err->message);
 		return hv_error_set(err, r, "enabled_filters", "[scheduler] enabled_filters: %s",
-				    err->message);
+				    why);
+	}
 	if ((r = real(c, "cpu_allocation_ratio", 0.01, 1000, &n.cpu_allocation_ratio, err)) < 0 ||
 	    (r = real(c, "ram_allocation_ratio", 0.01, 1000, &n.ram_allocation_ratio, err)) < 0 ||
 	    (r = real(c, "disk_allocation_ratio", 0.01, 1000, &n.disk_allocation_ratio, err)) < 0 ||
