@@ -257,20 +257,24 @@ aggs_fill(json_t *list, struct agg_view *av, struct sched_table *t, struct host_
 }
 
 /* The group's policy and the hosts of its live members (hosts[] holds room for every
- * member). The soft policies are preferences, not filters: they leave the request alone. */
-static void
+ * member). A soft policy asks for the same as its hard one; true tells the caller to place
+ * the server anyway when no host keeps it. */
+static bool
 group_fill(const json_t *group, json_t *servers, struct sched_request *r, const char **hosts)
 {
 	const char *policy = field_or(group, "policy", "");
 	const json_t *members = json_object_get(group, "members");
+	bool soft = strncmp(policy, "soft-", 5) == 0;
 	size_t i, k;
 	json_t *s, *m;
+	if (soft)
+		policy += 5;
 	if (strcmp(policy, "affinity") == 0)
 		r->group_policy = SCHED_GROUP_AFFINITY;
 	else if (strcmp(policy, "anti-affinity") == 0)
 		r->group_policy = SCHED_GROUP_ANTI_AFFINITY;
 	else
-		return;
+		return false;
 	json_array_foreach (servers, i, s) {
 		const char *uuid = field_or(s, "uuid", ""), *host = field_or(s, "host", NULL);
 		json_array_foreach (members, k, m)
@@ -278,6 +282,7 @@ group_fill(const json_t *group, json_t *servers, struct sched_request *r, const 
 				hosts[r->n_group_hosts++] = host;
 	}
 	r->group_hosts = hosts;
+	return soft;
 }
 
 int
@@ -288,6 +293,7 @@ svc_place(struct svc *sv, const json_t *flavor, const json_t *args, const char *
 	json_t *hosts = NULL, *servers = NULL, *aggs = NULL;
 	struct agg_view av = {0};
 	const char **ghosts = NULL;
+	bool soft = false;
 	struct host_view *views = NULL;
 	struct sched_table *t = sched_table_new();
 	struct sched_kv *specs = NULL;
@@ -316,7 +322,7 @@ svc_place(struct svc *sv, const json_t *flavor, const json_t *args, const char *
 			r = hv_error_set(err, -ENOMEM, NULL, "out of memory");
 			goto out;
 		}
-		group_fill(group, servers, &req, ghosts);
+		soft = group_fill(group, servers, &req, ghosts);
 	}
 	if (!(views = calloc(json_array_size(hosts) + 1, sizeof *views))) {
 		r = hv_error_set(err, -ENOMEM, NULL, "out of memory");
@@ -377,6 +383,12 @@ svc_place(struct svc *sv, const json_t *flavor, const json_t *args, const char *
 	}
 	if ((r = sched_select(&cfg, t, &req, &rng, &res, err)) < 0)
 		goto out;
+	/* soft-(anti-)affinity: kept when a host allows it, else given up, not failed */
+	if (res.host < 0 && soft) {
+		req.group_policy = SCHED_GROUP_NONE;
+		if ((r = sched_select(&cfg, t, &req, &rng, &res, err)) < 0)
+			goto out;
+	}
 	if (res.host < 0) {
 		r = hv_error_set(err, -ENOSPC, "host", "%s", res.why);
 		goto out;

@@ -54,6 +54,17 @@ def main():
     rc, _, err = create(c, "t-4", "--hint", "group=" + aff["id"])
     check(rc == 0 and c.show("t-4")["host"] in where, "--hint group= joins it too: " + err)
 
+    # soft policies: kept while a host allows it, given up rather than failing
+    c.hv_json("server", "group", "create", "loose", "--policy", "soft-anti-affinity")
+    rc, _, err = create(c, "l", "--server-group", "loose", "--min", "4", "--max", "4")
+    check(rc == 0, "four soft-anti-affinity servers on three hosts are all created: " + err)
+    spread = [c.show("l-%d" % i)["host"] for i in (1, 2, 3, 4)]
+    check(set(spread[:3]) == set(HOSTS), "the first three on three hosts: %s" % spread)
+    c.hv_json("server", "group", "create", "near", "--policy", "soft-affinity")
+    rc, _, err = create(c, "n", "--server-group", "near", "--min", "2", "--max", "2")
+    check(rc == 0 and c.show("n-1")["host"] == c.show("n-2")["host"],
+          "soft-affinity keeps two servers together: " + err)
+
     # bad input
     groups = c.hv_json("server", "group", "list")
     rc, _, err = c.hv("server", "group", "create", "x", "--policy", "sideways")
