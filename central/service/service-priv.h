@@ -76,9 +76,6 @@ int svc_create_group(struct svc *sv, json_t *args, json_t **ret, struct hv_error
 /* The group by id or by a name only one group has; -ENOENT naming field. */
 int svc_server_group_find(struct svc *sv, const char *group, const char *field, json_t **ret,
 			  struct hv_error *err);
-/* The zone of host: the availability_zone of one of its aggregates (store records), else
- * default_zone. */
-const char *svc_host_zone(const json_t *aggregates, const char *host, const char *default_zone);
 /* nova's scheduler defaults with the filters of the hints, zone "nova" (schedconf.c). */
 void svc_sched_defaults(struct svc *sv);
 

@@ -134,6 +134,9 @@ int svc_aggregate_host(struct svc *sv, const char *agg, const char *host, bool a
 		       struct hv_error *err);
 /* -EEXIST (conflict) while it has hosts. */
 int svc_aggregate_delete(struct svc *sv, const char *agg, struct hv_error *err);
+/* Pure: the zone of host, the availability_zone of one of its aggregates (as
+ * svc_aggregate_list answers them), else default_zone. */
+const char *svc_host_zone(const json_t *aggregates, const char *host, const char *default_zone);
 /* [{zone_name, zone_state: "available"|"not available", hosts}]: zones with hosts. */
 int svc_availability_zone_list(struct svc *sv, int64_t now_ms, json_t **ret, struct hv_error *err);
 /* args: {name, policy: affinity|anti-affinity|soft-affinity|soft-anti-affinity, project?}:
