@@ -27,7 +27,7 @@ def main():
     c = harness.Cluster()
     c.start_central(conf_extra="[scheduler]\nenabled_filters = AvailabilityZoneFilter, "
                     "RamFilter, ComputeFilter, AggregateInstanceExtraSpecsFilter, "
-                    "ServerGroupAntiAffinityFilter, ServerGroupAffinityFilter\n")
+                    "AggregateRamFilter, AggregateCoreFilter, AggregateDiskFilter\n")
     rc, _, err = c.hv("quota", "set", "--instances", "-1", "--cores", "-1", "--ram", "-1")
     check(rc == 0, "quota lifted: " + err)
     for h in HOSTS:
@@ -86,6 +86,31 @@ def main():
                       "--no-admin-pass")
     check(rc != 0 and "AggregateInstanceExtraSpecsFilter" in err,
           "without the key no host matches, naming the filter: " + err)
+
+    # an aggregate's allocation ratios override the config's for its hosts
+    rc, _, err = c.hv("aggregate", "create", "tight", "--property",
+                      "ram_allocation_ratio=0.01")
+    check(rc == 0, "an aggregate with a small RAM ratio: " + err)
+    for h in ("node-1", "node-2"):
+        rc, _, err = c.hv("aggregate", "add", "host", "tight", h)
+        check(rc == 0, h + " into tight: " + err)
+    rc, _, err = create(c, "r-0", "--availability-zone", "nova")
+    check(rc != 0 and "AggregateRamFilter removed 2" in err,
+          "16384 MB * 0.01 leaves no room for 512 MB on node-1 and node-2: " + err)
+    rc, _, err = c.hv("aggregate", "set", "tight", "--property", "ram_allocation_ratio=1.0",
+                      "--property", "cpu_allocation_ratio=0.01")
+    check(rc == 0, "RAM ratio back to 1.0, vCPU ratio 0.01: " + err)
+    rc, _, err = create(c, "r-0", "--availability-zone", "nova")
+    check(rc != 0 and "AggregateCoreFilter removed 2" in err,
+          "16 vCPUs * 0.01 leaves no room for one: " + err)
+    rc, _, err = c.hv("aggregate", "unset", "tight", "--property", "cpu_allocation_ratio")
+    check(rc == 0, "the vCPU ratio falls back to the config's: " + err)
+    rc, _, err = create(c, "r-0", "--availability-zone", "nova")
+    check(rc == 0, "and the server fits again: " + err)
+    for h in ("node-1", "node-2"):
+        c.hv("aggregate", "remove", "host", "tight", h)
+    rc, _, err = c.hv("aggregate", "delete", "tight")
+    check(rc == 0, "tight deleted: " + err)
 
     # bad input: named field, nothing changed
     before = c.hv_json("aggregate", "list")
