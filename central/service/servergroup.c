@@ -38,16 +38,34 @@ svc_server_group_create(struct svc *sv, json_t *args, int64_t now, json_t **ret,
 	return r < 0 ? r : store_server_group_get(sv->store, id, ret, err);
 }
 
+/* Drops the members that were deleted since, as nova forgets them. */
+static void
+live_members(struct svc *sv, json_t *g)
+{
+	json_t *members = json_object_get(g, "members"), *live = json_array(), *m;
+	size_t i;
+	json_array_foreach (members, i, m) {
+		json_t *inst = NULL;
+		if (store_instance_get(sv->store, json_string_value(m), &inst, NULL) == 0 &&
+		    strcmp(field_or(inst, "vm_state", ""), "deleted") != 0)
+			json_array_append(live, m);
+		json_decref(inst);
+	}
+	json_object_set_new(g, "members", live);
+}
+
 int
 svc_server_group_list(struct svc *sv, const char *project, json_t **ret, struct hv_error *err)
 {
 	json_t *p = NULL;
-	if (!project)
-		return store_server_group_list(sv->store, NULL, ret, err);
-	int r = svc_project_find(sv, project, "args.project", &p, err);
+	json_t *g;
+	size_t i;
+	int r = project ? svc_project_find(sv, project, "args.project", &p, err) : 0;
 	if (r == 0)
-		r = store_server_group_list(sv->store, field_or(p, "id", ""), ret, err);
+		r = store_server_group_list(sv->store, p ? field_or(p, "id", "") : NULL, ret, err);
 	json_decref(p);
+	json_array_foreach (r == 0 ? *ret : NULL, i, g)
+		live_members(sv, g);
 	return r;
 }
 
@@ -66,7 +84,10 @@ svc_server_group_find(struct svc *sv, const char *group, const char *field, json
 int
 svc_server_group_show(struct svc *sv, const char *group, json_t **ret, struct hv_error *err)
 {
-	return svc_server_group_find(sv, group, "args.group", ret, err);
+	int r = svc_server_group_find(sv, group, "args.group", ret, err);
+	if (r == 0)
+		live_members(sv, *ret);
+	return r;
 }
 
 int

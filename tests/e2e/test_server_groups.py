@@ -65,6 +65,12 @@ def main():
     check(rc == 0 and c.show("n-1")["host"] == c.show("n-2")["host"],
           "soft-affinity keeps two servers together: " + err)
 
+    rc, _, err = c.hv("server", "delete", "n-2", "--wait")
+    check(rc == 0, "n-2 deleted: " + err)
+    near = c.hv_json("server", "group", "show", "near")
+    check(near["members"] == [c.show("n-1")["uuid"]], "a deleted member leaves its group: %s"
+          % near["members"])
+
     # bad input
     groups = c.hv_json("server", "group", "list")
     rc, _, err = c.hv("server", "group", "create", "x", "--policy", "sideways")
