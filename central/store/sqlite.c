@@ -81,7 +81,8 @@ static const char *const migrations[] = {
 	/* host aggregates (their availability zone is the metadata key availability_zone, as
 	 * nova keeps it) and the hosts in each; server groups and their members */
 	"CREATE TABLE aggregates("
-	" id INTEGER PRIMARY KEY, uuid TEXT NOT NULL UNIQUE, name TEXT NOT NULL UNIQUE,"
+	" id INTEGER PRIMARY KEY AUTOINCREMENT, uuid TEXT NOT NULL UNIQUE, name TEXT NOT NULL "
+	"UNIQUE,"
 	" metadata TEXT NOT NULL DEFAULT '{}', created_ms INTEGER NOT NULL);"
 	"CREATE TABLE aggregate_hosts("
 	" aggregate_id INTEGER NOT NULL REFERENCES aggregates(id), host TEXT NOT NULL,"

@@ -12,6 +12,9 @@ import harness
 from harness import check
 
 HOSTS = ("node-1", "node-2", "node-3")
+CONF = ("[scheduler]\nenabled_filters = AvailabilityZoneFilter, RamFilter, ComputeFilter, "
+        "AggregateInstanceExtraSpecsFilter, AggregateRamFilter, AggregateCoreFilter, "
+        "AggregateDiskFilter\n")
 
 
 def create(c, name, *extra):
@@ -25,9 +28,7 @@ def agg(c, name):
 
 def main():
     c = harness.Cluster()
-    c.start_central(conf_extra="[scheduler]\nenabled_filters = AvailabilityZoneFilter, "
-                    "RamFilter, ComputeFilter, AggregateInstanceExtraSpecsFilter, "
-                    "AggregateRamFilter, AggregateCoreFilter, AggregateDiskFilter\n")
+    c.start_central(conf_extra=CONF)
     rc, _, err = c.hv("quota", "set", "--instances", "-1", "--cores", "-1", "--ram", "-1")
     check(rc == 0, "quota lifted: " + err)
     for h in HOSTS:
@@ -152,6 +153,11 @@ def main():
     check(zones == {"nova"}, "node-3 is back in nova (az2 has no hosts): %s" % zones)
     rc, out, _ = c.hv("aggregate", "--help")
     check(rc == 0 and "Examples:" in out, "hv aggregate --help has examples")
+
+    aggs = c.hv_json("aggregate", "list")
+    c.kill("hvcentral", signal.SIGTERM)
+    c.start_central(conf_extra=CONF)
+    check(c.hv_json("aggregate", "list") == aggs, "a restart keeps every aggregate: %s" % aggs)
     reload_config(c)
 
 
