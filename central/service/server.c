@@ -807,6 +807,12 @@ svc_server_show(struct svc *sv, const char *server, json_t **ret, struct hv_erro
 	if (store_cmd_list_for(sv->store, json_string_value(json_object_get(inst, "uuid")), 5,
 			       &hist, err) == 0)
 		json_object_set_new(inst, "recent_commands", hist);
+	json_t *aggs = NULL; /* nova's OS-EXT-AZ:availability_zone: its host's zone now */
+	if (store_aggregate_list(sv->store, &aggs, NULL) == 0)
+		json_object_set_new(inst, "availability_zone",
+				    json_string(svc_host_zone(aggs, field_or(inst, "host", ""),
+							      sv->default_zone)));
+	json_decref(aggs);
 	*ret = inst;
 	return 0;
 }

@@ -56,7 +56,8 @@ def main():
 
     for i in range(4):
         rc, _, err = create(c, "z-%d" % i, "--availability-zone", "az1")
-        check(rc == 0 and c.show("z-%d" % i)["host"] == "node-3",
+        check(rc == 0 and c.show("z-%d" % i)["host"] == "node-3"
+              and c.show("z-%d" % i)["availability_zone"] == "az1",
               "--availability-zone az1 puts z-%d on node-3: %s" % (i, err))
     for i in range(4):
         rc, _, err = create(c, "n-%d" % i, "--availability-zone", "nova")
