@@ -76,8 +76,11 @@ svc_server_group_find(struct svc *sv, const char *group, const char *field, json
 	int r = store_server_group_get(sv->store, group, ret, err);
 	if (r == -ENOENT)
 		return hv_error_set(err, -ENOENT, field, "%s: no server group '%s'", field, group);
-	if (r == -EINVAL)
-		return hv_error_set(err, -EINVAL, field, "%s: %s", field, err->message);
+	if (r == -EINVAL) { /* a name several groups share */
+		char why[sizeof err->message];
+		snprintf(why, sizeof why, "%s", err->message);
+		return hv_error_set(err, -EINVAL, field, "%s: %s", field, why);
+	}
 	return r;
 }
 

@@ -232,9 +232,20 @@ server_groups_have_nova_policies(void **state)
 	assert_int_equal(svc_server_group_create(f->svc, args, T0, &shown, &err), -EINVAL);
 	assert_string_equal(err.field, "args.policy");
 	json_decref(args);
+	/* names need not be unique (nova's are not); a shared one must be given as an id */
+	args = json_pack("{s:s, s:s}", "name", "g", "policy", "affinity");
+	MUST(svc_server_group_create(f->svc, args, T0, &shown, &err), &err);
+	json_decref(args);
+	json_decref(shown);
+	assert_int_equal(svc_server_group_show(f->svc, "g", &shown, &err), -EINVAL);
+	assert_string_equal(err.field, "args.group");
+	assert_non_null(strstr(err.message, "args.group: several server groups are named 'g'"));
 	MUST(svc_server_group_delete(f->svc, json_string_value(json_object_get(g, "id")), &err),
 	     &err);
-	assert_int_equal(svc_server_group_show(f->svc, "g", &shown, &err), -ENOENT);
+	MUST(svc_server_group_show(f->svc, "g", &shown, &err), &err); /* one left */
+	assert_string_equal(json_string_value(json_object_get(shown, "policy")), "affinity");
+	json_decref(shown);
+	assert_int_equal(svc_server_group_show(f->svc, "nope", &shown, &err), -ENOENT);
 	assert_string_equal(err.field, "args.group");
 	json_decref(g);
 }
