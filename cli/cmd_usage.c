@@ -9,13 +9,14 @@
 #include "table.h"
 
 const char usage_help[] =
-	"Usage: hv usage list [--start DATE] [--end DATE]\n"
+	"Usage: hv usage list [--project PROJECT] [--start DATE] [--end DATE]\n"
 	"       hv usage show [--project PROJECT] [--start DATE] [--end DATE]\n"
 	"\n"
 	"DATE is YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS, UTC (default: the four weeks before now).\n"
 	"A server counts from its creation to its deletion (or now), inside the range:\n"
 	"hours, and hours times its flavor's vCPUs, RAM (MB) and disk (GB). list has one row\n"
-	"per project; show one project's totals and its servers (default project: admin).\n"
+	"per project (or only PROJECT's); show one project's totals and its servers\n"
+	"(default project: admin).\n"
 	"\n"
 	"Examples:\n"
 	"  hv usage list --start 2026-12-01 --end 2026-12-07\n"
@@ -71,7 +72,7 @@ cmd_usage(struct ctx *x)
 	int r;
 	if (!show && strcmp(verb, "list") != 0) {
 		r = usage_error("usage", "'%s' is not list or show", verb);
-	} else if (check_opts(a, O_START | O_END | (show ? O_PROJECT : 0)) < 0 ||
+	} else if (check_opts(a, O_START | O_END | O_PROJECT) < 0 ||
 		   need_args(a, 0, "no arguments") < 0) {
 		r = EXIT_USAGE;
 	} else {

@@ -82,6 +82,10 @@ def main():
     demo = c.hv_json("project", "show", "demo")["id"]
     check([x["tenant_id"] for x in lst] == [demo] and close(lst[0]["total_hours"], want["hours"]),
           "usage list: one row, demo's: %s" % lst)
+    check(c.hv_json("usage", "list", "--project", "admin", "--start", iso(start_ms)) == [],
+          "usage list --project admin: admin used nothing")
+    rc, _, err = c.hv("usage", "list", "--project", "nope")
+    check(rc != 0 and "args.project" in err, "an unknown project names args.project: " + err)
 
     rc, _, err = c.hv("usage", "list", "--start", "2026-13-01")
     check(rc != 0 and "args.start" in err, "a bad date names args.start: " + err)
