@@ -78,6 +78,11 @@ sched_config_default(struct sched_config *cfg)
 	cfg->host_subset_size = 1;
 	cfg->max_attempts = 3;
 	cfg->ram_weight_multiplier = 1.0;
+	cfg->cpu_weight_multiplier = 1.0;
+	cfg->disk_weight_multiplier = 1.0;
+	cfg->io_ops_weight_multiplier = -1.0;
+	cfg->soft_affinity_weight_multiplier = 1.0;
+	cfg->soft_anti_affinity_weight_multiplier = 1.0;
 	cfg->metrics_weight_multiplier = 1.0;
 	cfg->metrics_required = true;
 	cfg->weight_of_unavailable = -10000.0;
@@ -605,9 +610,11 @@ applies(const struct ctx *x, enum sched_filter f)
 	case SF_SAME_HOST: return r->n_same_host > 0;
 	case SF_DIFFERENT_HOST: return r->n_different_host > 0;
 	case SF_SERVER_GROUP_AFFINITY:
-		return r->group_policy == SCHED_GROUP_AFFINITY && r->n_group_hosts > 0;
+		return r->group_policy == SCHED_GROUP_AFFINITY && !r->group_soft &&
+		       r->n_group_hosts > 0;
 	case SF_SERVER_GROUP_ANTI_AFFINITY:
-		return r->group_policy == SCHED_GROUP_ANTI_AFFINITY && r->n_group_hosts > 0;
+		return r->group_policy == SCHED_GROUP_ANTI_AFFINITY && !r->group_soft &&
+		       r->n_group_hosts > 0;
 	case SF_SIMPLE_CIDR_AFFINITY: return r->near_ip != NULL;
 	default: return true;
 	}
@@ -738,6 +745,62 @@ metric_weight(const struct sched_config *c, const struct sched_host *h, bool *ok
 	return sum;
 }
 
+/* Adds mult times each candidate's v normalised to 0..1 (all 0 when equal). */
+static void
+add_normalised(double *score, const double *v, size_t nc, double mult)
+{
+	double lo = 0, hi = 0;
+	if (mult == 0)
+		return;
+	for (size_t k = 0; k < nc; k++) {
+		if (k == 0 || v[k] < lo)
+			lo = v[k];
+		if (k == 0 || v[k] > hi)
+			hi = v[k];
+	}
+	for (size_t k = 0; k < nc; k++)
+		score[k] += hi > lo ? mult * (v[k] - lo) / (hi - lo) : 0;
+}
+
+/* How many of the group's members host id holds. */
+static double
+members_on(const struct sched_request *r, const char *id)
+{
+	double n = 0;
+	for (size_t i = 0; i < r->n_group_hosts; i++)
+		n += strcmp(r->group_hosts[i], id) == 0;
+	return n;
+}
+
+/* nova's CPU, disk, io_ops and soft server group weighers, each normalised alone. raw is
+ * scratch room for nc values. */
+static void
+weigh_more(const struct ctx *x, const uint32_t *cand, size_t nc, double *score, double *raw)
+{
+	const struct sched_table *t = x->t;
+	const struct sched_config *c = x->cfg;
+	const struct sched_request *r = x->r;
+	size_t k;
+	for (k = 0; k < nc; k++)
+		raw[k] = t->vcpus[cand[k]] * c->cpu_allocation_ratio - t->vcpus_used[cand[k]];
+	add_normalised(score, raw, nc, c->cpu_weight_multiplier);
+	for (k = 0; k < nc; k++)
+		raw[k] = t->disk_free_mb[cand[k]];
+	add_normalised(score, raw, nc, c->disk_weight_multiplier);
+	for (k = 0; k < nc; k++)
+		raw[k] = t->h[cand[k]].io_ops;
+	add_normalised(score, raw, nc, c->io_ops_weight_multiplier);
+	if (!r->group_soft || r->group_policy == SCHED_GROUP_NONE)
+		return;
+	/* soft-affinity: more members is better; soft-anti-affinity: fewer */
+	bool anti = r->group_policy == SCHED_GROUP_ANTI_AFFINITY;
+	for (k = 0; k < nc; k++)
+		raw[k] = (anti ? -1 : 1) * members_on(r, t->h[cand[k]].id);
+	add_normalised(score, raw, nc,
+		       anti ? c->soft_anti_affinity_weight_multiplier
+			    : c->soft_affinity_weight_multiplier);
+}
+
 /* Each weigher's raw weight is normalised to 0..1 over the candidates ((w - min) / (max -
  * min), all 0 when equal), multiplied and summed. A host without every metric of
  * weight_setting does not take part in the metrics normalisation (nova's -10000 sentinel
@@ -762,6 +825,7 @@ weigh(const struct ctx *x, const uint32_t *cand, size_t nc, double *score, doubl
 		double w = t->ram[cand[k]] - t->ram_used[cand[k]];
 		score[k] = hi > lo ? c->ram_weight_multiplier * (w - lo) / (hi - lo) : 0;
 	}
+	weigh_more(x, cand, nc, score, raw);
 	if (c->n_weights == 0 || c->metrics_weight_multiplier == 0)
 		return 0;
 	bool any = false;

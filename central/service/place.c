@@ -29,6 +29,7 @@ struct host_view {
 	size_t *aggs; /* indices into the decision's aggregates */
 	size_t n_aggs, cap_aggs;
 	uint64_t vcpus, ram_mb, disk_gb; /* what hvcentral's own records place here */
+	uint32_t io_ops;                 /* of those, the servers with a task under way */
 };
 
 static uint64_t
@@ -209,6 +210,7 @@ count_servers(json_t *servers, struct sched_table *t, struct host_view *views)
 		v->vcpus += num(f, "vcpus");
 		v->ram_mb += num(f, "ram_mb");
 		v->disk_gb += num(f, "root_gb") + num(f, "ephemeral_gb");
+		v->io_ops += *field_or(s, "task_state", "") != '\0';
 		if (HV_GROW(v->instances, v->cap_instances, v->n_instances + 1) == 0)
 			v->instances[v->n_instances++] =
 				json_string_value(json_object_get(s, "uuid"));
@@ -257,24 +259,22 @@ aggs_fill(json_t *list, struct agg_view *av, struct sched_table *t, struct host_
 }
 
 /* The group's policy and the hosts of its live members (hosts[] holds room for every
- * member). A soft policy asks for the same as its hard one; true tells the caller to place
- * the server anyway when no host keeps it. */
-static bool
+ * member); a soft policy is weighed, never filtered. */
+static void
 group_fill(const json_t *group, json_t *servers, struct sched_request *r, const char **hosts)
 {
 	const char *policy = field_or(group, "policy", "");
 	const json_t *members = json_object_get(group, "members");
-	bool soft = strncmp(policy, "soft-", 5) == 0;
 	size_t i, k;
 	json_t *s, *m;
-	if (soft)
+	if ((r->group_soft = strncmp(policy, "soft-", 5) == 0))
 		policy += 5;
 	if (strcmp(policy, "affinity") == 0)
 		r->group_policy = SCHED_GROUP_AFFINITY;
 	else if (strcmp(policy, "anti-affinity") == 0)
 		r->group_policy = SCHED_GROUP_ANTI_AFFINITY;
 	else
-		return false;
+		return;
 	json_array_foreach (servers, i, s) {
 		const char *uuid = field_or(s, "uuid", ""), *host = field_or(s, "host", NULL);
 		json_array_foreach (members, k, m)
@@ -282,7 +282,6 @@ group_fill(const json_t *group, json_t *servers, struct sched_request *r, const 
 				hosts[r->n_group_hosts++] = host;
 	}
 	r->group_hosts = hosts;
-	return soft;
 }
 
 int
@@ -293,7 +292,6 @@ svc_place(struct svc *sv, const json_t *flavor, const json_t *args, const char *
 	json_t *hosts = NULL, *servers = NULL, *aggs = NULL;
 	struct agg_view av = {0};
 	const char **ghosts = NULL;
-	bool soft = false;
 	struct host_view *views = NULL;
 	struct sched_table *t = sched_table_new();
 	struct sched_kv *specs = NULL;
@@ -322,7 +320,7 @@ svc_place(struct svc *sv, const json_t *flavor, const json_t *args, const char *
 			r = hv_error_set(err, -ENOMEM, NULL, "out of memory");
 			goto out;
 		}
-		soft = group_fill(group, servers, &req, ghosts);
+		group_fill(group, servers, &req, ghosts);
 	}
 	if (!(views = calloc(json_array_size(hosts) + 1, sizeof *views))) {
 		r = hv_error_set(err, -ENOMEM, NULL, "out of memory");
@@ -377,18 +375,13 @@ svc_place(struct svc *sv, const json_t *flavor, const json_t *args, const char *
 			sh.disk_used_gb = v->disk_gb;
 		sh.instances = v->instances;
 		sh.n_instances = v->n_instances;
+		sh.io_ops = v->io_ops;
 		sh.aggregates = v->aggs;
 		sh.n_aggregates = v->n_aggs;
 		sched_table_put(t, &sh);
 	}
 	if ((r = sched_select(&cfg, t, &req, &rng, &res, err)) < 0)
 		goto out;
-	/* soft-(anti-)affinity: kept when a host allows it, else given up, not failed */
-	if (res.host < 0 && soft) {
-		req.group_policy = SCHED_GROUP_NONE;
-		if ((r = sched_select(&cfg, t, &req, &rng, &res, err)) < 0)
-			goto out;
-	}
 	if (res.host < 0) {
 		r = hv_error_set(err, -ENOSPC, "host", "%s", res.why);
 		goto out;

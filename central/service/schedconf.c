@@ -56,7 +56,6 @@ svc_set_scheduler(struct svc *sv, const struct cfg *c, struct hv_error *err)
 	struct sched_config n;
 	const char *filters = cfg_get_str(c, "scheduler", "enabled_filters");
 	const char *zone = cfg_get_str(c, "scheduler", "default_availability_zone");
-	double unused;
 	int r = 0;
 	sched_config_default(&n);
 	if (*filters && (r = sched_config_filters(&n, filters, err)) < 0) {
@@ -72,12 +71,15 @@ svc_set_scheduler(struct svc *sv, const struct cfg *c, struct hv_error *err)
 	    (r = real(c, "ram_weight_multiplier", -1e6, 1e6, &n.ram_weight_multiplier, err)) < 0 ||
 	    (r = real(c, "metrics_weight_multiplier", -1e6, 1e6, &n.metrics_weight_multiplier,
 		      err)) < 0 ||
-	    /* checked so a typo is refused; the core has no such weigher yet */
-	    (r = real(c, "cpu_weight_multiplier", -1e6, 1e6, &unused, err)) < 0 ||
-	    (r = real(c, "disk_weight_multiplier", -1e6, 1e6, &unused, err)) < 0 ||
-	    (r = real(c, "io_ops_weight_multiplier", -1e6, 1e6, &unused, err)) < 0 ||
-	    (r = real(c, "soft_affinity_weight_multiplier", 0, 1e6, &unused, err)) < 0 ||
-	    (r = real(c, "soft_anti_affinity_weight_multiplier", 0, 1e6, &unused, err)) < 0)
+	    (r = real(c, "cpu_weight_multiplier", -1e6, 1e6, &n.cpu_weight_multiplier, err)) < 0 ||
+	    (r = real(c, "disk_weight_multiplier", -1e6, 1e6, &n.disk_weight_multiplier, err)) <
+		    0 ||
+	    (r = real(c, "io_ops_weight_multiplier", -1e6, 1e6, &n.io_ops_weight_multiplier, err)) <
+		    0 ||
+	    (r = real(c, "soft_affinity_weight_multiplier", 0, 1e6,
+		      &n.soft_affinity_weight_multiplier, err)) < 0 ||
+	    (r = real(c, "soft_anti_affinity_weight_multiplier", 0, 1e6,
+		      &n.soft_anti_affinity_weight_multiplier, err)) < 0)
 		return r;
 	if (!*zone || strlen(zone) >= sizeof sv->default_zone || strchr(zone, ':'))
 		return hv_error_set(err, -EINVAL, "default_availability_zone",
