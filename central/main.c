@@ -690,8 +690,26 @@ ctl_config_from(const struct cfg *cfg, struct ctl_config *cc)
 
 /* What SIGHUP applies while hvcentral serves; every other key waits for a restart. */
 static const struct hv_live_key live_keys[] = {
-	{"DEFAULT", "log_level"}, {"agents", "report_interval"}, {"agents", "suspect_after"},
-	{"agents", "down_after"}, {"commands", "timeout"},       {"commands", "retry_interval_ms"},
+	{"DEFAULT", "log_level"},
+	{"agents", "report_interval"},
+	{"agents", "suspect_after"},
+	{"agents", "down_after"},
+	{"commands", "timeout"},
+	{"commands", "retry_interval_ms"},
+	{"scheduler", "enabled_filters"},
+	{"scheduler", "default_availability_zone"},
+	{"scheduler", "host_subset_size"},
+	{"scheduler", "max_attempts"},
+	{"scheduler", "cpu_allocation_ratio"},
+	{"scheduler", "ram_allocation_ratio"},
+	{"scheduler", "disk_allocation_ratio"},
+	{"scheduler", "ram_weight_multiplier"},
+	{"scheduler", "metrics_weight_multiplier"},
+	{"scheduler", "cpu_weight_multiplier"},
+	{"scheduler", "disk_weight_multiplier"},
+	{"scheduler", "io_ops_weight_multiplier"},
+	{"scheduler", "soft_affinity_weight_multiplier"},
+	{"scheduler", "soft_anti_affinity_weight_multiplier"},
 };
 
 /* SIGHUP: re-reads the config file and the allowlist. A config that does not load, or
@@ -713,6 +731,10 @@ reload(struct central *c, const char *path, const struct cfg *running, struct ct
 	if (reg_intervals_check(&next.liveness, &err) < 0) {
 		log_error("reload refused, the running config stays: [agents] %s: %s", err.field,
 			  err.message);
+		goto out;
+	}
+	if (svc_set_scheduler(c->svc, cfg, &err) < 0) { /* applied only when it checks out */
+		log_error("reload refused, the running config stays: %s", err.message);
 		goto out;
 	}
 	hv_reload_log_changes(running, cfg, live_keys, sizeof live_keys / sizeof live_keys[0]);
@@ -954,6 +976,7 @@ main(int argc, char **argv)
 	if (store_open(p.db, &c.store, &err) < 0 || allow_open(p.allow, &c.allow, &err) < 0 ||
 	    ctl_new(c.store, &cc, send_to_agent, on_done, &c, &c.ctl, &err) < 0 ||
 	    svc_new(c.store, c.ctl, c.allow, &cc.liveness, &c.svc, &err) < 0 ||
+	    svc_set_scheduler(c.svc, cfg, &err) < 0 ||
 	    api_new(c.svc, queue_reply, &c, &c.api, &err) < 0) {
 		log_error("%s", err.message);
 		goto out;

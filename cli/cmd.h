@@ -63,7 +63,12 @@ enum exit_code {
 #define O_NO_ADMIN_PASS (1ULL << 41)
 #define O_HINT (1ULL << 42)
 #define O_AZ (1ULL << 43)
-#define O_NET (1ULL << 44) /* --network and the other networking options (args.net) */
+#define O_NET (1ULL << 44)  /* --network and the other networking options (args.net) */
+#define O_ZONE (1ULL << 45) /* --zone (hv aggregate) */
+#define O_POLICY (1ULL << 46)
+#define O_START (1ULL << 47)
+#define O_END (1ULL << 48)
+#define O_SERVER_GROUP (1ULL << 49)
 #define O_GLOBAL (O_API | O_FORMAT | O_TIMEOUT)
 
 struct args {
@@ -78,6 +83,7 @@ struct args {
 	json_t *hints;     /* --hint KEY=VALUE: same_host/different_host as lists */
 	const char *az;    /* --availability-zone */
 	json_t *net;       /* networking options by JSON name (hv.c net_opts) */
+	const char *zone, *policy, *start, *end, *server_group;
 	bool no_admin_pass;
 	bool json, wait, hard, deleted, config_drive, enable, disable, is_public, is_private, all;
 	long length;
@@ -114,7 +120,8 @@ int check_opts(struct args *a, unsigned long long allowed);
 
 /* The nouns of cmd_<noun>.c: each runs a->argv[1] (its verb); its help is hv NOUN --help. */
 extern const char host_help[], server_help[], project_help[], quota_help[], flavor_help[],
-	keypair_help[];
+	keypair_help[], aggregate_help[], zone_help[], server_group_help[], usage_help[],
+	hypervisor_help[];
 int cmd_host(struct ctx *x);
 int cmd_server(struct ctx *x);
 int cmd_project(struct ctx *x);
@@ -133,6 +140,11 @@ int cmd_server_net(struct ctx *x);
 /* Moves the networking options named (NULL-terminated) from a->net into q; a networking
  * option the command does not take is a usage error (EXIT_USAGE), else EXIT_OK. */
 int net_opts_take(struct args *a, json_t *q, const char *const *keys);
+int cmd_aggregate(struct ctx *x);
+int cmd_zone(struct ctx *x);
+int cmd_server_group(struct ctx *x);
+int cmd_usage(struct ctx *x);
+int cmd_hypervisor(struct ctx *x);
 /* Reads a whole file of at most max bytes into a new string; on failure prints why (naming
  * the option) and returns -1. */
 int read_small_file(const char *opt, const char *path, size_t max, char **ret, size_t *ret_len);

@@ -17,6 +17,7 @@
 const char server_help[] =
 	"Usage: hv server create NAME --flavor FLAVOR --image ID [--host HOST]\n"
 	"                        [--availability-zone AZ] [--hint KEY=VALUE]...\n"
+	"                        [--server-group GROUP]\n"
 	"                        [--image-format qcow2|raw] [--image-property KEY=VALUE]...\n"
 	"                        [--key-name KEYPAIR | --key-file FILE]\n"
 	"                        [--admin-pass P | --no-admin-pass]\n"
@@ -52,7 +53,9 @@ const char server_help[] =
 	"create: without --host the scheduler places the server (docs/scheduler.md): nova's\n"
 	"filters and weighers over the hosts' reports; --availability-zone and --hint\n"
 	"same_host=UUID, different_host=UUID (both may repeat), query=JSON (JsonFilter),\n"
-	"build_near_host_ip=IP with cidr=/N steer it; 'No valid host' names what each filter\n"
+	"build_near_host_ip=IP with cidr=/N, group=ID (as --server-group GROUP: the server\n"
+	"joins the group, whose policy places it) steer it; 'No valid host' names what each "
+	"filter\n"
 	"removed. --host places it there (an admin's forced host).\n"
 	"--flavor is a catalog flavor's name or id (hv flavor list), its sizes and\n"
 	"extra specs; --flavor-spec with --property gives an inline one instead. --key-name\n"
@@ -372,8 +375,8 @@ cmd_server(struct ctx *x)
 		if (check_opts(a, O_HOST | O_FLAVOR | O_FLAVOR_REF | O_PROPERTY | O_IMAGE | O_WAIT |
 					  O_KEY_FILE | O_KEY_NAME | O_ADMIN_PASS | O_NO_ADMIN_PASS |
 					  O_USER_DATA | O_CONFIG_DRIVE | O_IMAGE_PROP | O_PROJECT |
-					  O_IMAGE_FORMAT | O_MIN | O_MAX | O_HINT | O_AZ | O_NET) <
-			    0 ||
+					  O_IMAGE_FORMAT | O_MIN | O_MAX | O_HINT | O_AZ | O_NET |
+					  O_SERVER_GROUP) < 0 ||
 		    need_args(a, 1, "NAME") < 0)
 			return EXIT_USAGE;
 		if (a->admin_pass && a->no_admin_pass)
@@ -394,6 +397,8 @@ cmd_server(struct ctx *x)
 			json_object_set_new(q, "availability_zone", json_string(a->az));
 		if (json_object_size(a->hints))
 			json_object_set(q, "hints", a->hints);
+		if (a->server_group)
+			json_object_set_new(q, "server_group", json_string(a->server_group));
 		json_object_set_new(q, "image", json_string(a->image));
 		json_object_set_new(q, "config_drive", json_boolean(a->config_drive));
 		json_object_update(q, a->nums); /* min_count, max_count */

@@ -42,6 +42,13 @@ static const char main_help[] =
 	"  port list|show                   the servers' ports (MAC, fixed IPs, groups)\n"
 	"  security group [rule] create|list|show|delete  firewall rules of ports\n"
 	"  floating ip create|list|show|delete  addresses of the external network\n"
+	"  aggregate list|show|create|set|unset|add host|remove host|delete\n"
+	"                                 host aggregates: metadata and availability zones\n"
+	"  availability zone list         the zones servers may be created in\n"
+	"  server group list|show|create|delete\n"
+	"                                 affinity and anti-affinity of servers\n"
+	"  usage list|show                what projects used over a date range\n"
+	"  hypervisor list|show|stats     each host's capacity and what is allocated on it\n"
 	"\n"
 	"Options (anywhere on the line):\n"
 	"  --api ENDPOINT   hvcentral's API socket (default: $HV_API, else\n"
@@ -287,12 +294,17 @@ parse_args(int argc, char **argv, struct args *a)
 		{"availability-zone", required_argument, NULL, 'z'},
 		{"public-key", required_argument, NULL, 'b'},
 		{"private-key", required_argument, NULL, 'q'},
+		{"zone", required_argument, NULL, 'Z'},
+		{"policy", required_argument, NULL, 'O'},
+		{"start", required_argument, NULL, 'S'},
+		{"end", required_argument, NULL, 'Y'},
+		{"server-group", required_argument, NULL, 'G'},
 	};
 	size_t n_opts = 0;
 	while (opts[n_opts].name)
 		n_opts++;
 	/* the named ones, the numeric ones and the zero entry that ends them */
-	_Static_assert(37 + N_NUM_OPTS + N_NET_OPTS + 1 <= sizeof opts / sizeof opts[0],
+	_Static_assert(42 + N_NUM_OPTS + N_NET_OPTS + 1 <= sizeof opts / sizeof opts[0],
 		       "opts is too small");
 	for (size_t i = 0; i < N_NUM_OPTS; i++)
 		opts[n_opts++] =
@@ -500,6 +512,31 @@ parse_args(int argc, char **argv, struct args *a)
 				return EXIT_USAGE;
 			a->private_key = optarg;
 			break;
+		case 'Z':
+			if (given_twice(a, O_ZONE, "--zone"))
+				return EXIT_USAGE;
+			a->zone = optarg;
+			break;
+		case 'O':
+			if (given_twice(a, O_POLICY, "--policy"))
+				return EXIT_USAGE;
+			a->policy = optarg;
+			break;
+		case 'S':
+			if (given_twice(a, O_START, "--start"))
+				return EXIT_USAGE;
+			a->start = optarg;
+			break;
+		case 'Y':
+			if (given_twice(a, O_END, "--end"))
+				return EXIT_USAGE;
+			a->end = optarg;
+			break;
+		case 'G':
+			if (given_twice(a, O_SERVER_GROUP, "--server-group"))
+				return EXIT_USAGE;
+			a->server_group = optarg;
+			break;
 		case 'h': a->help = true; break;
 		case 'V': printf("hv %s\n", HV_VERSION); exit(EXIT_OK);
 		default:
@@ -693,8 +730,13 @@ check_opts(struct args *a, unsigned long long allowed)
 			"--hint",
 			"--availability-zone",
 			"--network (and the other networking options)",
+			"--zone",
+			"--policy",
+			"--start",
+			"--end",
+			"--server-group",
 		};
-		_Static_assert(sizeof names / sizeof names[0] == 45 && O_NET == 1ULL << 44,
+		_Static_assert(sizeof names / sizeof names[0] == 50 && O_SERVER_GROUP == 1ULL << 49,
 			       "one name per O_ bit, the last one included");
 		for (unsigned i = 0; i < sizeof names / sizeof names[0]; i++)
 			if (extra & (1ULL << i)) {
@@ -741,13 +783,43 @@ static const struct noun {
 	const char *help;
 	int (*fn)(struct ctx *);
 } nouns[] = {
-	{"host", host_help, cmd_host},          {"server", server_help, cmd_server},
-	{"project", project_help, cmd_project}, {"quota", quota_help, cmd_quota},
-	{"flavor", flavor_help, cmd_flavor},    {"keypair", keypair_help, cmd_keypair},
-	{"network", network_help, cmd_network}, {"subnet", subnet_help, cmd_subnet},
-	{"port", port_help, cmd_port},          {"security", secgroup_help, cmd_secgroup},
+	{"host", host_help, cmd_host},
+	{"server", server_help, cmd_server},
+	{"project", project_help, cmd_project},
+	{"quota", quota_help, cmd_quota},
+	{"flavor", flavor_help, cmd_flavor},
+	{"keypair", keypair_help, cmd_keypair},
+	{"network", network_help, cmd_network},
+	{"subnet", subnet_help, cmd_subnet},
+	{"port", port_help, cmd_port},
+	{"security", secgroup_help, cmd_secgroup},
 	{"floating", fip_help, cmd_fip},
+	{"aggregate", aggregate_help, cmd_aggregate},
+	{"availability zone", zone_help, cmd_zone},
+	{"server group", server_group_help, cmd_server_group},
+	{"usage", usage_help, cmd_usage},
+	{"hypervisor", hypervisor_help, cmd_hypervisor},
 };
+
+/* The nouns of two words ("server group", "availability zone"), as the OpenStack client
+ * spells them, become one word: pos[0] is then the noun and pos[1] its verb. */
+static void
+join_two_word_noun(char **pos, int *npos)
+{
+	static char server_group[] = "server group", zone[] = "availability zone";
+	char *joined = NULL;
+	if (*npos < 2)
+		return;
+	if (strcmp(pos[0], "server") == 0 && strcmp(pos[1], "group") == 0)
+		joined = server_group;
+	else if (strcmp(pos[0], "availability") == 0 && strcmp(pos[1], "zone") == 0)
+		joined = zone;
+	if (!joined)
+		return;
+	pos[0] = joined;
+	memmove(pos + 1, pos + 2, (size_t)(*npos - 1) * sizeof *pos);
+	(*npos)--;
+}
 
 int
 main(int argc, char **argv)
@@ -781,6 +853,8 @@ main(int argc, char **argv)
 		memmove(pos, pos + 1, (size_t)npos * sizeof *pos);
 		a.argc = --npos;
 	}
+	join_two_word_noun(pos, &npos);
+	a.argc = npos;
 	const struct noun *noun = NULL;
 	for (size_t i = 0; i < sizeof nouns / sizeof nouns[0]; i++)
 		if (strcmp(pos[0], nouns[i].name) == 0)
@@ -793,7 +867,8 @@ main(int argc, char **argv)
 			r = usage_error(
 				"command",
 				"'%s' is not host, server, project, quota, flavor, keypair, "
-				"network, subnet, port, security group or floating ip",
+				"network, subnet, port, security group, floating ip, aggregate, "
+				"availability zone, server group, usage or hypervisor",
 				pos[0]);
 		}
 		goto out;

@@ -524,6 +524,228 @@ op_keypair_delete(struct api *a, const struct api_client *cl, struct req *q, int
 	op_keypair_one(a, cl, q, true);
 }
 
+/* ---- aggregates, zones, server groups, usage, hypervisors --------------------------------- */
+
+/* The ops whose answer is one service call over the args (the service checks them). */
+static void
+op_args_call(struct api *a, const struct api_client *cl, struct req *q,
+	     int (*fn)(struct svc *, json_t *, int64_t, json_t **, struct hv_error *), int64_t now)
+{
+	struct hv_error err = {0};
+	json_t *res = NULL;
+	int r = fn(a->svc, q->args, now, &res, &err);
+	if (r < 0)
+		return reply_hv_err(a, cl, q->id, r, &err);
+	reply_ok(a, cl, q->id, res);
+}
+
+/* The ops that read one required string argument `key` and answer a record (or {}). */
+static void
+op_one_call(struct api *a, const struct api_client *cl, struct req *q, const char *key,
+	    int (*fn)(struct svc *, const char *, json_t **, struct hv_error *))
+{
+	struct hv_error err = {0};
+	const char *v;
+	json_t *res = NULL;
+	int r;
+	if ((r = hj_str(q->args, "args", key, HJ_REQUIRED, 255, &v, &err)) < 0 ||
+	    (r = fn(a->svc, v, &res, &err)) < 0)
+		return reply_hv_err(a, cl, q->id, r, &err);
+	reply_ok(a, cl, q->id, res ? res : json_object());
+}
+
+static void
+op_aggregate_create(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	op_args_call(a, cl, q, svc_aggregate_create, now);
+}
+
+static void
+op_aggregate_list(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	struct hv_error err = {0};
+	json_t *res = NULL;
+	int r = svc_aggregate_list(a->svc, &res, &err);
+	if (r < 0)
+		return reply_hv_err(a, cl, q->id, r, &err);
+	reply_ok(a, cl, q->id, res);
+}
+
+static void
+op_aggregate_show(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	op_one_call(a, cl, q, "aggregate", svc_aggregate_show);
+}
+
+static int
+aggregate_del(struct svc *sv, const char *agg, json_t **ret, struct hv_error *err)
+{
+	*ret = NULL;
+	return svc_aggregate_delete(sv, agg, err);
+}
+
+static void
+op_aggregate_delete(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	op_one_call(a, cl, q, "aggregate", aggregate_del);
+}
+
+static void
+op_aggregate_update(struct api *a, const struct api_client *cl, struct req *q, bool set)
+{
+	struct hv_error err = {0};
+	json_t *res = NULL;
+	int r = svc_aggregate_update(a->svc, q->args, set, &res, &err);
+	if (r < 0)
+		return reply_hv_err(a, cl, q->id, r, &err);
+	reply_ok(a, cl, q->id, res);
+}
+
+static void
+op_aggregate_set(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	op_aggregate_update(a, cl, q, true);
+}
+
+static void
+op_aggregate_unset(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	op_aggregate_update(a, cl, q, false);
+}
+
+static void
+op_aggregate_host(struct api *a, const struct api_client *cl, struct req *q, bool add)
+{
+	struct hv_error err = {0};
+	const char *agg, *host;
+	json_t *res = NULL;
+	int r;
+	if ((r = hj_str(q->args, "args", "aggregate", HJ_REQUIRED, 255, &agg, &err)) < 0 ||
+	    (r = hj_str(q->args, "args", "host", HJ_REQUIRED, PROTO_MAX_ID, &host, &err)) < 0 ||
+	    (r = svc_aggregate_host(a->svc, agg, host, add, &res, &err)) < 0)
+		return reply_hv_err(a, cl, q->id, r, &err);
+	reply_ok(a, cl, q->id, res);
+}
+
+static void
+op_aggregate_add_host(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	op_aggregate_host(a, cl, q, true);
+}
+
+static void
+op_aggregate_remove_host(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	op_aggregate_host(a, cl, q, false);
+}
+
+static void
+op_zone_list(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	struct hv_error err = {0};
+	json_t *res = NULL;
+	int r = svc_availability_zone_list(a->svc, now, &res, &err);
+	if (r < 0)
+		return reply_hv_err(a, cl, q->id, r, &err);
+	reply_ok(a, cl, q->id, res);
+}
+
+static void
+op_server_group_create(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	op_args_call(a, cl, q, svc_server_group_create, now);
+}
+
+static void
+op_server_group_list(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	struct hv_error err = {0};
+	const char *project = NULL;
+	json_t *res = NULL;
+	int r;
+	if ((r = hj_str(q->args, "args", "project", HJ_OPTIONAL, 64, &project, &err)) < 0 ||
+	    (r = svc_server_group_list(a->svc, project, &res, &err)) < 0)
+		return reply_hv_err(a, cl, q->id, r, &err);
+	reply_ok(a, cl, q->id, res);
+}
+
+static void
+op_server_group_show(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	op_one_call(a, cl, q, "group", svc_server_group_show);
+}
+
+static int
+server_group_del(struct svc *sv, const char *group, json_t **ret, struct hv_error *err)
+{
+	*ret = NULL;
+	return svc_server_group_delete(sv, group, err);
+}
+
+static void
+op_server_group_delete(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	op_one_call(a, cl, q, "group", server_group_del);
+}
+
+static void
+op_usage(struct api *a, const struct api_client *cl, struct req *q, bool detailed, int64_t now)
+{
+	struct hv_error err = {0};
+	json_t *res = NULL;
+	int r = svc_usage(a->svc, q->args, detailed, now, &res, &err);
+	if (r < 0)
+		return reply_hv_err(a, cl, q->id, r, &err);
+	reply_ok(a, cl, q->id, res);
+}
+
+static void
+op_usage_list(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	op_usage(a, cl, q, false, now);
+}
+
+static void
+op_usage_show(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	op_usage(a, cl, q, true, now);
+}
+
+static void
+op_hypervisor_list(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	struct hv_error err = {0};
+	json_t *res = NULL;
+	int r = svc_hypervisor_list(a->svc, now, &res, &err);
+	if (r < 0)
+		return reply_hv_err(a, cl, q->id, r, &err);
+	reply_ok(a, cl, q->id, res);
+}
+
+static void
+op_hypervisor_show(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	struct hv_error err = {0};
+	const char *h;
+	json_t *res = NULL;
+	int r;
+	if ((r = hj_str(q->args, "args", "hypervisor", HJ_REQUIRED, PROTO_MAX_ID, &h, &err)) < 0 ||
+	    (r = svc_hypervisor_show(a->svc, h, now, &res, &err)) < 0)
+		return reply_hv_err(a, cl, q->id, r, &err);
+	reply_ok(a, cl, q->id, res);
+}
+
+static void
+op_hypervisor_stats(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	struct hv_error err = {0};
+	json_t *res = NULL;
+	int r = svc_hypervisor_stats(a->svc, now, &res, &err);
+	if (r < 0)
+		return reply_hv_err(a, cl, q->id, r, &err);
+	reply_ok(a, cl, q->id, res);
+}
+
 /* Each op with the args it reads: any other is refused before the op runs, naming it (an
  * ignored "type": "hard" would reboot softly). NULL: the args depend on the request
  * (create's and each action's), and the service layer checks them. */
@@ -538,6 +760,10 @@ static const char *const quota_set_args[] = {"project", "quotas", NULL};
 static const char *const flavor_args[] = {"flavor", NULL};
 static const char *const flavor_list_args[] = {"which", NULL};
 static const char *const keypair_args[] = {"name", "project", NULL};
+static const char *const aggregate_args[] = {"aggregate", NULL};
+static const char *const aggregate_host_args[] = {"aggregate", "host", NULL};
+static const char *const group_args[] = {"group", NULL};
+static const char *const hypervisor_args[] = {"hypervisor", NULL};
 
 static const struct {
 	const char *name;
@@ -568,6 +794,24 @@ static const struct {
 	{"keypair.list", op_keypair_list, project_args},
 	{"keypair.show", op_keypair_show, keypair_args},
 	{"keypair.delete", op_keypair_delete, keypair_args},
+	{"aggregate.create", op_aggregate_create, NULL},
+	{"aggregate.list", op_aggregate_list, no_args},
+	{"aggregate.show", op_aggregate_show, aggregate_args},
+	{"aggregate.set", op_aggregate_set, NULL},
+	{"aggregate.unset", op_aggregate_unset, NULL},
+	{"aggregate.add_host", op_aggregate_add_host, aggregate_host_args},
+	{"aggregate.remove_host", op_aggregate_remove_host, aggregate_host_args},
+	{"aggregate.delete", op_aggregate_delete, aggregate_args},
+	{"availability_zone.list", op_zone_list, no_args},
+	{"server_group.create", op_server_group_create, NULL},
+	{"server_group.list", op_server_group_list, project_args},
+	{"server_group.show", op_server_group_show, group_args},
+	{"server_group.delete", op_server_group_delete, group_args},
+	{"usage.list", op_usage_list, NULL},
+	{"usage.show", op_usage_show, NULL},
+	{"hypervisor.list", op_hypervisor_list, no_args},
+	{"hypervisor.show", op_hypervisor_show, hypervisor_args},
+	{"hypervisor.stats", op_hypervisor_stats, no_args},
 };
 
 /* Networking's ops: each answers what its service function returns (docs/api.md). */

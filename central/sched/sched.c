@@ -78,6 +78,11 @@ sched_config_default(struct sched_config *cfg)
 	cfg->host_subset_size = 1;
 	cfg->max_attempts = 3;
 	cfg->ram_weight_multiplier = 1.0;
+	cfg->cpu_weight_multiplier = 1.0;
+	cfg->disk_weight_multiplier = 1.0;
+	cfg->io_ops_weight_multiplier = -1.0;
+	cfg->soft_affinity_weight_multiplier = 1.0;
+	cfg->soft_anti_affinity_weight_multiplier = 1.0;
 	cfg->metrics_weight_multiplier = 1.0;
 	cfg->metrics_required = true;
 	cfg->weight_of_unavailable = -10000.0;
@@ -172,6 +177,7 @@ struct sched_table {
 	double *ram, *ram_used, *vcpus, *vcpus_used, *disk_mb, *disk_free_mb;
 	long *slot; /* id hash -> index + 1, open addressing */
 	size_t n_slot;
+	size_t n_busy; /* hosts with io_ops > 0: without any, the io_ops weigher is skipped */
 };
 
 struct sched_table *
@@ -303,7 +309,9 @@ sched_table_put(struct sched_table *t, const struct sched_host *h)
 		}
 		i = t->n++;
 		t->slot[s] = (long)i + 1;
+		t->h[i].io_ops = 0;
 	}
+	t->n_busy += (h->io_ops > 0) - (t->h[i].io_ops > 0);
 	t->h[i] = *h;
 	set_numbers(t, i);
 	return (long)i;
@@ -605,9 +613,11 @@ applies(const struct ctx *x, enum sched_filter f)
 	case SF_SAME_HOST: return r->n_same_host > 0;
 	case SF_DIFFERENT_HOST: return r->n_different_host > 0;
 	case SF_SERVER_GROUP_AFFINITY:
-		return r->group_policy == SCHED_GROUP_AFFINITY && r->n_group_hosts > 0;
+		return r->group_policy == SCHED_GROUP_AFFINITY && !r->group_soft &&
+		       r->n_group_hosts > 0;
 	case SF_SERVER_GROUP_ANTI_AFFINITY:
-		return r->group_policy == SCHED_GROUP_ANTI_AFFINITY && r->n_group_hosts > 0;
+		return r->group_policy == SCHED_GROUP_ANTI_AFFINITY && !r->group_soft &&
+		       r->n_group_hosts > 0;
 	case SF_SIMPLE_CIDR_AFFINITY: return r->near_ip != NULL;
 	default: return true;
 	}
@@ -738,6 +748,90 @@ metric_weight(const struct sched_config *c, const struct sched_host *h, bool *ok
 	return sum;
 }
 
+/* mult / (hi - lo): what normalising to 0..1 and multiplying scales a weight by, 0 when
+ * every candidate weighs the same. */
+static double
+scale_of(double lo, double hi, double mult)
+{
+	return hi > lo ? mult / (hi - lo) : 0;
+}
+
+/* How many of the group's members host id holds. */
+static double
+members_on(const struct sched_request *r, const char *id)
+{
+	double n = 0;
+	for (size_t i = 0; i < r->n_group_hosts; i++)
+		n += strcmp(r->group_hosts[i], id) == 0;
+	return n;
+}
+
+/* The rare weighers, from the host records: io_ops (only when some host is busy) and the
+ * soft server groups (only for such a group); v is scratch room for nc values. */
+static void
+weigh_rare(const struct ctx *x, const uint32_t *cand, size_t nc, double *score, double *v)
+{
+	const struct sched_table *t = x->t;
+	const struct sched_config *c = x->cfg;
+	const struct sched_request *r = x->r;
+	bool anti = r->group_policy == SCHED_GROUP_ANTI_AFFINITY;
+	for (int pass = 0; pass < 2; pass++) {
+		double mult, lo = 0, hi = 0;
+		if (pass == 0 && (mult = c->io_ops_weight_multiplier) != 0 && t->n_busy > 0) {
+			for (size_t k = 0; k < nc; k++)
+				v[k] = t->h[cand[k]].io_ops;
+		} else if (pass == 1 && r->group_soft && r->group_policy != SCHED_GROUP_NONE) {
+			/* soft-affinity: more members is better; soft-anti-affinity: fewer */
+			mult = anti ? c->soft_anti_affinity_weight_multiplier
+				    : c->soft_affinity_weight_multiplier;
+			for (size_t k = 0; k < nc; k++)
+				v[k] = (anti ? -1 : 1) * members_on(r, t->h[cand[k]].id);
+		} else {
+			continue;
+		}
+		for (size_t k = 0; k < nc; k++) {
+			lo = k == 0 || v[k] < lo ? v[k] : lo;
+			hi = k == 0 || v[k] > hi ? v[k] : hi;
+		}
+		double sc = scale_of(lo, hi, mult);
+		for (size_t k = 0; k < nc; k++)
+			score[k] += (v[k] - lo) * sc;
+	}
+}
+
+/* nova's RAM, CPU and disk weighers, each normalised alone over the candidates, in one
+ * pass for the ranges and one for the scores (the decision's hot loop: branch-free). */
+static void
+weigh_capacity(const struct ctx *x, const uint32_t *cand, size_t nc, double *score, double *v)
+{
+	const struct sched_table *t = x->t;
+	const struct sched_config *c = x->cfg;
+	const double cr = c->cpu_allocation_ratio;
+	double rlo = INFINITY, rhi = -INFINITY, clo = INFINITY, chi = -INFINITY;
+	double dlo = INFINITY, dhi = -INFINITY;
+	for (size_t k = 0; k < nc; k++) {
+		uint32_t i = cand[k];
+		double r = t->ram[i] - t->ram_used[i], cpu = t->vcpus[i] * cr - t->vcpus_used[i];
+		double d = t->disk_free_mb[i];
+		rlo = r < rlo ? r : rlo;
+		rhi = r > rhi ? r : rhi;
+		clo = cpu < clo ? cpu : clo;
+		chi = cpu > chi ? cpu : chi;
+		dlo = d < dlo ? d : dlo;
+		dhi = d > dhi ? d : dhi;
+	}
+	double rs = scale_of(rlo, rhi, c->ram_weight_multiplier);
+	double cs = scale_of(clo, chi, c->cpu_weight_multiplier);
+	double ds = scale_of(dlo, dhi, c->disk_weight_multiplier);
+	for (size_t k = 0; k < nc; k++) {
+		uint32_t i = cand[k];
+		score[k] = (t->ram[i] - t->ram_used[i] - rlo) * rs +
+			   (t->vcpus[i] * cr - t->vcpus_used[i] - clo) * cs +
+			   (t->disk_free_mb[i] - dlo) * ds;
+	}
+	weigh_rare(x, cand, nc, score, v);
+}
+
 /* Each weigher's raw weight is normalised to 0..1 over the candidates ((w - min) / (max -
  * min), all 0 when equal), multiplied and summed. A host without every metric of
  * weight_setting does not take part in the metrics normalisation (nova's -10000 sentinel
@@ -751,17 +845,7 @@ weigh(const struct ctx *x, const uint32_t *cand, size_t nc, double *score, doubl
 	const struct sched_config *c = x->cfg;
 	double lo = 0, hi = 0;
 
-	for (size_t k = 0; k < nc; k++) {
-		double w = t->ram[cand[k]] - t->ram_used[cand[k]];
-		if (k == 0 || w < lo)
-			lo = w;
-		if (k == 0 || w > hi)
-			hi = w;
-	}
-	for (size_t k = 0; k < nc; k++) {
-		double w = t->ram[cand[k]] - t->ram_used[cand[k]];
-		score[k] = hi > lo ? c->ram_weight_multiplier * (w - lo) / (hi - lo) : 0;
-	}
+	weigh_capacity(x, cand, nc, score, raw);
 	if (c->n_weights == 0 || c->metrics_weight_multiplier == 0)
 		return 0;
 	bool any = false;

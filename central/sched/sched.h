@@ -94,6 +94,7 @@ struct sched_host {
 	size_t n_instances;
 	const size_t *aggregates; /* indices into the config's aggregates */
 	size_t n_aggregates;
+	uint32_t io_ops; /* its servers with a task under way (nova's num_io_ops) */
 };
 
 struct sched_weight {
@@ -108,6 +109,10 @@ struct sched_config {
 	unsigned host_subset_size;    /* scheduler_host_subset_size */
 	unsigned max_attempts;        /* scheduler_max_attempts (the caller's retries) */
 	double ram_weight_multiplier; /* < 0 stacks */
+	/* nova's CPUWeigher (free vCPUs under the ratio), DiskWeigher (free disk),
+	 * IoOpsWeigher (< 0 prefers idle hosts) and the soft server group weighers */
+	double cpu_weight_multiplier, disk_weight_multiplier, io_ops_weight_multiplier;
+	double soft_affinity_weight_multiplier, soft_anti_affinity_weight_multiplier;
 	struct sched_weight weights[SCHED_MAX_METRICS]; /* [metrics] weight_setting */
 	size_t n_weights;
 	double metrics_weight_multiplier;
@@ -124,7 +129,8 @@ struct sched_config {
 };
 
 /* nova's defaults: the default filter list, ratios 16.0 / 1.5 / 1.0, subset 1, 3 attempts,
- * RAM multiplier 1.0, metrics required. */
+ * RAM, CPU and disk multipliers 1.0, io_ops -1.0, soft group multipliers 1.0, metrics
+ * required. */
 void sched_config_default(struct sched_config *cfg);
 /* Sets cfg's filters from "RamFilter, ComputeFilter, ..."; an unknown name is an error
  * naming it (field "scheduler_default_filters") and leaves cfg as it was. */
@@ -155,7 +161,8 @@ struct sched_request {
 	const char *const *same_host, *const *different_host;
 	size_t n_same_host, n_different_host;
 	enum sched_group_policy group_policy;
-	const char *const *group_hosts; /* hosts the group's members are on */
+	bool group_soft;                /* soft-(anti-)affinity: weighed, never filtered */
+	const char *const *group_hosts; /* hosts the group's members are on, one per member */
 	size_t n_group_hosts;
 	const char *query;          /* JsonFilter, JSON text */
 	const char *near_ip, *cidr; /* build_near_host_ip, cidr ("/24") */

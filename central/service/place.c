@@ -26,7 +26,10 @@ struct host_view {
 	struct sched_cell *cells;
 	const char **instances;
 	size_t n_instances, cap_instances;
+	size_t *aggs; /* indices into the decision's aggregates */
+	size_t n_aggs, cap_aggs;
 	uint64_t vcpus, ram_mb, disk_gb; /* what hvcentral's own records place here */
+	uint32_t io_ops;                 /* of those, the servers with a task under way */
 };
 
 static uint64_t
@@ -113,6 +116,7 @@ views_free(struct host_view *v, size_t n)
 		free(v[i].metrics);
 		free(v[i].cells);
 		free(v[i].instances);
+		free(v[i].aggs);
 	}
 	free(v);
 }
@@ -175,8 +179,9 @@ request_from(const json_t *flavor, const json_t *args, const char *project, stru
 	hints = json_object_get(args, "hints");
 	if (!hints)
 		return 0;
-	static const char *const known[] = {"same_host",          "different_host", "query",
-					    "build_near_host_ip", "cidr",           NULL};
+	static const char *const known[] = {"same_host", "different_host",     "query",
+					    "group",     "build_near_host_ip", "cidr",
+					    NULL};
 	if ((rc = hj_known_keys((json_t *)hints, "args.hints", known, err)) < 0 ||
 	    (rc = hint_list(hints, "same_host", same, &r->n_same_host, err)) < 0 ||
 	    (rc = hint_list(hints, "different_host", diff, &r->n_different_host, err)) < 0)
@@ -205,18 +210,88 @@ count_servers(json_t *servers, struct sched_table *t, struct host_view *views)
 		v->vcpus += num(f, "vcpus");
 		v->ram_mb += num(f, "ram_mb");
 		v->disk_gb += num(f, "root_gb") + num(f, "ephemeral_gb");
+		v->io_ops += *field_or(s, "task_state", "") != '\0';
 		if (HV_GROW(v->instances, v->cap_instances, v->n_instances + 1) == 0)
 			v->instances[v->n_instances++] =
 				json_string_value(json_object_get(s, "uuid"));
 	}
 }
 
+/* The aggregates as the scheduler reads them: each one's metadata as key/value pairs. */
+struct agg_view {
+	struct sched_aggregate *aggs;
+	struct sched_kv *kv;
+	size_t n;
+};
+
+static int
+aggs_fill(json_t *list, struct agg_view *av, struct sched_table *t, struct host_view *views)
+{
+	size_t i, k, nkv = 0;
+	json_t *a, *h;
+	const char *key;
+	json_array_foreach (list, i, a)
+		nkv += json_object_size(json_object_get(a, "metadata"));
+	av->aggs = calloc(json_array_size(list) + 1, sizeof *av->aggs);
+	av->kv = calloc(nkv + 1, sizeof *av->kv);
+	if (!av->aggs || !av->kv)
+		return -ENOMEM;
+	nkv = 0;
+	json_array_foreach (list, i, a) {
+		json_t *v;
+		av->aggs[i] = (struct sched_aggregate){field_or(a, "name", ""), av->kv + nkv, 0};
+		json_object_foreach (json_object_get(a, "metadata"), key, v)
+			if (json_is_string(v))
+				av->kv[nkv + av->aggs[i].n_meta++] =
+					(struct sched_kv){key, json_string_value(v)};
+		nkv += av->aggs[i].n_meta;
+		json_array_foreach (json_object_get(a, "hosts"), k, h) {
+			long x = sched_table_find(t, json_string_value(h));
+			struct host_view *hv = x >= 0 ? &views[x] : NULL;
+			if (hv && HV_GROW(hv->aggs, hv->cap_aggs, hv->n_aggs + 1) < 0)
+				return -ENOMEM;
+			if (hv)
+				hv->aggs[hv->n_aggs++] = i;
+		}
+	}
+	av->n = json_array_size(list);
+	return 0;
+}
+
+/* The group's policy and the hosts of its live members (hosts[] holds room for every
+ * member); a soft policy is weighed, never filtered. */
+static void
+group_fill(const json_t *group, json_t *servers, struct sched_request *r, const char **hosts)
+{
+	const char *policy = field_or(group, "policy", "");
+	const json_t *members = json_object_get(group, "members");
+	size_t i, k;
+	json_t *s, *m;
+	if ((r->group_soft = strncmp(policy, "soft-", 5) == 0))
+		policy += 5;
+	if (strcmp(policy, "affinity") == 0)
+		r->group_policy = SCHED_GROUP_AFFINITY;
+	else if (strcmp(policy, "anti-affinity") == 0)
+		r->group_policy = SCHED_GROUP_ANTI_AFFINITY;
+	else
+		return;
+	json_array_foreach (servers, i, s) {
+		const char *uuid = field_or(s, "uuid", ""), *host = field_or(s, "host", NULL);
+		json_array_foreach (members, k, m)
+			if (host && strcmp(json_string_value(m), uuid) == 0)
+				hosts[r->n_group_hosts++] = host;
+	}
+	r->group_hosts = hosts;
+}
+
 int
 svc_place(struct svc *sv, const json_t *flavor, const json_t *args, const char *project,
-	  int64_t now, char ret_host[PROTO_MAX_ID + 1], struct hv_error *err)
+	  const json_t *group, int64_t now, char ret_host[PROTO_MAX_ID + 1], struct hv_error *err)
 {
 	static uint64_t rng;
-	json_t *hosts = NULL, *servers = NULL;
+	json_t *hosts = NULL, *servers = NULL, *aggs = NULL;
+	struct agg_view av = {0};
+	const char **ghosts = NULL;
 	struct host_view *views = NULL;
 	struct sched_table *t = sched_table_new();
 	struct sched_kv *specs = NULL;
@@ -232,17 +307,21 @@ svc_place(struct svc *sv, const json_t *flavor, const json_t *args, const char *
 		rng = (uint64_t)time(NULL) * 2654435761u | 1;
 	if (!t)
 		return hv_error_set(err, -ENOMEM, NULL, "out of memory");
-	sched_config_default(&cfg);
-	/* nova's list plus the filters of the hints: they judge only a request that gives one,
-	 * so a hint is never silently ignored (nova drops it unless they are configured) */
-	static const enum sched_filter hint_filters[] = {SF_SAME_HOST, SF_DIFFERENT_HOST, SF_JSON,
-							 SF_SIMPLE_CIDR_AFFINITY};
-	for (i = 0; i < sizeof hint_filters / sizeof *hint_filters; i++)
-		cfg.filters[cfg.n_filters++] = hint_filters[i];
+	cfg = sv->sched;
+	cfg.default_availability_zone = sv->default_zone;
 	if ((r = request_from(flavor, args, project, &req, &specs, same, diff, err)) < 0 ||
 	    (r = store_host_list(sv->store, &hosts, err)) < 0 ||
+	    (r = store_aggregate_list(sv->store, &aggs, err)) < 0 ||
 	    (r = store_instance_list(sv->store, NULL, false, &servers, err)) < 0)
 		goto out;
+	if (group) {
+		if (!(ghosts = calloc(json_array_size(json_object_get(group, "members")) + 1,
+				      sizeof *ghosts))) {
+			r = hv_error_set(err, -ENOMEM, NULL, "out of memory");
+			goto out;
+		}
+		group_fill(group, servers, &req, ghosts);
+	}
 	if (!(views = calloc(json_array_size(hosts) + 1, sizeof *views))) {
 		r = hv_error_set(err, -ENOMEM, NULL, "out of memory");
 		goto out;
@@ -279,6 +358,12 @@ svc_place(struct svc *sv, const json_t *flavor, const json_t *args, const char *
 		}
 	}
 	count_servers(servers, t, views);
+	if (aggs_fill(aggs, &av, t, views) < 0) {
+		r = hv_error_set(err, -ENOMEM, NULL, "out of memory");
+		goto out;
+	}
+	cfg.aggregates = av.aggs;
+	cfg.n_aggregates = av.n;
 	for (i = 0; i < sched_table_len(t); i++) {
 		struct sched_host sh = *sched_table_host(t, i);
 		struct host_view *v = &views[i];
@@ -290,6 +375,9 @@ svc_place(struct svc *sv, const json_t *flavor, const json_t *args, const char *
 			sh.disk_used_gb = v->disk_gb;
 		sh.instances = v->instances;
 		sh.n_instances = v->n_instances;
+		sh.io_ops = v->io_ops;
+		sh.aggregates = v->aggs;
+		sh.n_aggregates = v->n_aggs;
 		sched_table_put(t, &sh);
 	}
 	if ((r = sched_select(&cfg, t, &req, &rng, &res, err)) < 0)
@@ -303,7 +391,11 @@ out:
 	sched_table_free(t);
 	views_free(views, json_array_size(hosts));
 	free(specs);
+	free(ghosts);
+	free(av.aggs);
+	free(av.kv);
 	json_decref(hosts);
+	json_decref(aggs);
 	json_decref(servers);
 	return r;
 }

@@ -295,6 +295,7 @@ static const char *const create_args[] = {
 	"hints",
 	"networks",
 	"security_groups",
+	"server_group",
 	NULL,
 };
 
@@ -381,6 +382,7 @@ struct create_plan {
 	json_t *flavor;  /* protocol flavor */
 	json_t *spawn;   /* the spawn body without name, hostname or flavor */
 	json_t *secrets; /* admin_pass, user_data */
+	json_t *group;   /* the server group each server joins, or NULL */
 	int64_t count;
 	json_t *nets, *groups; /* network and security group records, NULL without networks */
 	json_t *ports;         /* the ports of server i, written with it */
@@ -394,6 +396,7 @@ create_plan_release(struct create_plan *p)
 	json_decref(p->nets);
 	json_decref(p->groups);
 	json_decref(p->ports);
+	json_decref(p->group);
 	ctl_secrets_free(p->secrets);
 }
 
@@ -442,6 +445,7 @@ create_plan(struct svc *sv, json_t *args, int64_t now, struct create_plan *p, st
 	    (r = svc_net_plan(sv, args, p->project, now, &p->nets, &p->groups, err)) < 0 ||
 	    (p->host && (r = check_host_up(sv, p->host, now, err)) < 0) ||
 	    (p->host && (r = check_host_enabled(sv, p->host, err)) < 0) ||
+	    (r = svc_create_group(sv, args, &p->group, err)) < 0 ||
 	    (r = create_count(sv, args, p->project, p->flavor, &p->count, err)) < 0)
 		return r;
 	return 0;
@@ -485,8 +489,8 @@ create_write(struct svc *sv, const struct create_plan *p, int64_t now, json_t *i
 					    "args.name: '%s' is longer than 255 bytes", name);
 		/* placed one by one: the servers written before count against each host */
 		char placed[PROTO_MAX_ID + 1];
-		if (!p->host &&
-		    (r = svc_place(sv, p->flavor, p->args, p->project, now, placed, err)) < 0)
+		if (!p->host && (r = svc_place(sv, p->flavor, p->args, p->project, p->group, now,
+					       placed, err)) < 0)
 			return r;
 		json_t *inst = instance_new(p, name, p->host ? p->host : placed, now),
 		       *ports = NULL;
@@ -498,6 +502,12 @@ create_write(struct svc *sv, const struct create_plan *p, int64_t now, json_t *i
 					      field_or(inst, "host", ""), p->nets, p->groups, now,
 					      &ports, err)) == 0)
 			json_array_append_new(p->ports, ports);
+		if (r == 0 && p->group) { /* the next server of this create sees it placed */
+			const char *gid = field_or(p->group, "id", ""),
+				   *u = field_or(inst, "uuid", "");
+			r = store_server_group_add(sv->store, gid, u, err);
+			json_array_append_new(json_object_get(p->group, "members"), json_string(u));
+		}
 		json_array_append_new(insts, inst);
 	}
 	return r;
@@ -819,6 +829,12 @@ svc_server_show(struct svc *sv, const char *server, json_t **ret, struct hv_erro
 			       &hist, err) == 0)
 		json_object_set_new(inst, "recent_commands", hist);
 	svc_net_server_view(sv, inst, NULL);
+	json_t *aggs = NULL; /* nova's OS-EXT-AZ:availability_zone: its host's zone now */
+	if (store_aggregate_list(sv->store, &aggs, NULL) == 0)
+		json_object_set_new(inst, "availability_zone",
+				    json_string(svc_host_zone(aggs, field_or(inst, "host", ""),
+							      sv->default_zone)));
+	json_decref(aggs);
 	*ret = inst;
 	return 0;
 }

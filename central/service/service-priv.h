@@ -3,6 +3,7 @@
 #ifndef HVC_SERVICE_PRIV_H
 #define HVC_SERVICE_PRIV_H
 
+#include "sched/sched.h"
 #include "service.h"
 
 struct svc {
@@ -10,6 +11,8 @@ struct svc {
 	struct ctl *ctl;     /* borrowed: the command journal */
 	struct allow *allow; /* borrowed, may be NULL */
 	struct reg_intervals liveness;
+	struct sched_config sched; /* [scheduler] (schedconf.c) */
+	char default_zone[256];    /* [scheduler] default_availability_zone */
 };
 
 /* The most servers one create makes (nova's max_count is bounded by the quota alone). */
@@ -64,8 +67,18 @@ field_or(const json_t *o, const char *key, const char *def)
 /* The host the scheduler picks for a new server of this (protocol) flavor, reading
  * args.availability_zone, args.image and args.hints; -ENOSPC naming what each filter
  * removed when none fits (place.c). */
-int svc_place(struct svc *sv, const json_t *flavor, const json_t *args, const char *project,
-	      int64_t now, char ret_host[PROTO_MAX_ID + 1], struct hv_error *err);
+int
+svc_place(struct svc *sv, const json_t *flavor, const json_t *args, const char *project,
+	  const json_t *group, int64_t now, char ret_host[PROTO_MAX_ID + 1], struct hv_error *err);
+
+/* The server group a create names (args.server_group, or nova's args.hints.group), with
+ * its members; *ret NULL when none is named. -ENOENT naming the field. */
+int svc_create_group(struct svc *sv, json_t *args, json_t **ret, struct hv_error *err);
+/* The group by id or by a name only one group has; -ENOENT naming field. */
+int svc_server_group_find(struct svc *sv, const char *group, const char *field, json_t **ret,
+			  struct hv_error *err);
+/* nova's scheduler defaults with the filters of the hints, zone "nova" (schedconf.c). */
+void svc_sched_defaults(struct svc *sv);
 
 /* ---- networking inside the service layer (network.c, secgroup.c, floatip.c) ------------ */
 /* A new UUID4 id. */

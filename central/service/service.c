@@ -17,6 +17,7 @@ svc_new(struct store *store, struct ctl *ctl, struct allow *allow,
 	sv->ctl = ctl;
 	sv->allow = allow;
 	sv->liveness = *liveness;
+	svc_sched_defaults(sv);
 	int r = svc_seed(sv, proto_now_ms(), err); /* one insert, when the catalog is new */
 	if (r < 0) {
 		free(sv);

@@ -137,5 +137,51 @@ int svc_network_external(struct svc *sv, const char *name, const char *cidr, int
 			 struct hv_error *err);
 /* args {server, group}: the server's ports join or leave the group. */
 svc_net_fn svc_server_add_secgroup, svc_server_remove_secgroup;
+/* ---- aggregates, zones, server groups, usage, hypervisors, scheduler config ------------ */
+/* args: {name (unique), availability_zone?, properties?{}}: {id, uuid, name,
+ * availability_zone, metadata, hosts, created_ms}. */
+int svc_aggregate_create(struct svc *sv, json_t *args, int64_t now_ms, json_t **ret,
+			 struct hv_error *err);
+int svc_aggregate_list(struct svc *sv, json_t **ret, struct hv_error *err);
+/* agg: an id or name. -ENOENT naming args.aggregate. */
+int svc_aggregate_show(struct svc *sv, const char *agg, json_t **ret, struct hv_error *err);
+/* set: args {aggregate, name?, availability_zone?, properties?{} merged in};
+ * unset: args {aggregate, properties: [keys]}. A zone change that would put one of its
+ * hosts in two zones is refused. */
+int
+svc_aggregate_update(struct svc *sv, json_t *args, bool set, json_t **ret, struct hv_error *err);
+/* Adds (add) or removes a known host; refused when it would be in two zones. */
+int svc_aggregate_host(struct svc *sv, const char *agg, const char *host, bool add, json_t **ret,
+		       struct hv_error *err);
+/* -EEXIST (conflict) while it has hosts. */
+int svc_aggregate_delete(struct svc *sv, const char *agg, struct hv_error *err);
+/* Pure: the zone of host, the availability_zone of one of its aggregates (as
+ * svc_aggregate_list answers them), else default_zone. */
+const char *svc_host_zone(const json_t *aggregates, const char *host, const char *default_zone);
+/* [{zone_name, zone_state: "available"|"not available", hosts}]: zones with hosts. */
+int svc_availability_zone_list(struct svc *sv, int64_t now_ms, json_t **ret, struct hv_error *err);
+/* args: {name, policy: affinity|anti-affinity|soft-affinity|soft-anti-affinity, project?}:
+ * {id, name, policy, project_id, members, created_ms}. */
+int svc_server_group_create(struct svc *sv, json_t *args, int64_t now_ms, json_t **ret,
+			    struct hv_error *err);
+/* project NULL: every project's groups. */
+int svc_server_group_list(struct svc *sv, const char *project, json_t **ret, struct hv_error *err);
+int svc_server_group_show(struct svc *sv, const char *group, json_t **ret, struct hv_error *err);
+int svc_server_group_delete(struct svc *sv, const char *group, struct hv_error *err);
+/* args: {project?, start?, end?} (YYYY-MM-DD[THH:MM:SS], UTC; default the 4 weeks to now).
+ * Not detailed: nova's tenant_usages list (one row per project that used anything);
+ * detailed: one project's (default admin) with server_usages. */
+int svc_usage(struct svc *sv, json_t *args, bool detailed, int64_t now_ms, json_t **ret,
+	      struct hv_error *err);
+/* os-hypervisors rows: capacity reported, *_used and running_vms from hvcentral's records,
+ * "reported" and "measured" from the host's report; show adds numa_cells and cpu_info. */
+int svc_hypervisor_list(struct svc *sv, int64_t now_ms, json_t **ret, struct hv_error *err);
+int svc_hypervisor_show(struct svc *sv, const char *host, int64_t now_ms, json_t **ret,
+			struct hv_error *err);
+/* The sums of the list's numbers over every hypervisor, and count. */
+int svc_hypervisor_stats(struct svc *sv, int64_t now_ms, json_t **ret, struct hv_error *err);
+/* [scheduler] of c: applied only when every key checks out, else an error naming it. */
+struct cfg;
+int svc_set_scheduler(struct svc *sv, const struct cfg *c, struct hv_error *err);
 
 #endif

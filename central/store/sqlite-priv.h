@@ -9,7 +9,7 @@
 
 #include "store.h"
 
-#define STMT_CACHE 96
+#define STMT_CACHE 256
 
 struct store {
 	sqlite3 *db;

@@ -78,7 +78,7 @@ static const char *const migrations[] = {
 	" project_id TEXT NOT NULL, name TEXT NOT NULL, type TEXT NOT NULL DEFAULT 'ssh',"
 	" public_key TEXT NOT NULL, fingerprint TEXT NOT NULL, created_ms INTEGER NOT NULL,"
 	" PRIMARY KEY(project_id, name));",
-	/* networks, subnets, ports, security groups (their rules inside) and floating IPs as
+	/* 4 -> 5: networks, subnets, ports, security groups (their rules inside) and floating IPs as
 	 * Neutron's records (the body), one table keyed by kind; the addresses given out
 	 * per network, so two ports never share one */
 	"CREATE TABLE net_objects("
@@ -93,6 +93,23 @@ static const char *const migrations[] = {
 	" network_id TEXT NOT NULL, ip_address TEXT NOT NULL, owner_id TEXT NOT NULL,"
 	" PRIMARY KEY(network_id, ip_address));"
 	"CREATE INDEX net_ips_owner ON net_ips(owner_id);",
+	/* 5 -> 6: host aggregates (their availability zone is the metadata key availability_zone, as
+	 * nova keeps it) and the hosts in each; server groups and their members */
+	"CREATE TABLE aggregates("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT, uuid TEXT NOT NULL UNIQUE, name TEXT NOT NULL "
+	"UNIQUE,"
+	" metadata TEXT NOT NULL DEFAULT '{}', created_ms INTEGER NOT NULL);"
+	"CREATE TABLE aggregate_hosts("
+	" aggregate_id INTEGER NOT NULL REFERENCES aggregates(id), host TEXT NOT NULL,"
+	" PRIMARY KEY(aggregate_id, host));"
+	"CREATE INDEX aggregate_hosts_host ON aggregate_hosts(host);"
+	"CREATE TABLE server_groups("
+	" id TEXT PRIMARY KEY, name TEXT NOT NULL, policy TEXT NOT NULL,"
+	" project_id TEXT NOT NULL, created_ms INTEGER NOT NULL);"
+	"CREATE TABLE server_group_members("
+	" group_id TEXT NOT NULL REFERENCES server_groups(id), uuid TEXT NOT NULL,"
+	" PRIMARY KEY(group_id, uuid));"
+	"CREATE INDEX server_group_members_uuid ON server_group_members(uuid);",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 

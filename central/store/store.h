@@ -231,5 +231,36 @@ int
 store_net_group_ports(struct store *s, const char *group_id, json_t **ret, struct hv_error *err);
 /* Sets floating_ips, security_groups and security_group_rules the project holds in used. */
 int store_net_usage(struct store *s, const char *project_id, json_t *used, struct hv_error *err);
+/* ---- host aggregates and server groups (sqlite_aggregate.c) ----------------------------- */
+/* agg: {uuid, name, metadata{}}; the new numeric id in *ret_id. -EEXIST (field "name"). */
+int store_aggregate_insert(struct store *s, json_t *agg, int64_t now_ms, int64_t *ret_id,
+			   struct hv_error *err);
+/* By id (digits), else by name: {id, uuid, name, availability_zone (the metadata key, or
+ * null), metadata{}, hosts[], created_ms}. -ENOENT, err untouched. */
+int
+store_aggregate_get(struct store *s, const char *id_or_name, json_t **ret, struct hv_error *err);
+/* Every aggregate by id, each as store_aggregate_get's. */
+int store_aggregate_list(struct store *s, json_t **ret, struct hv_error *err);
+/* Renames (name NULL: keeps it) and replaces the metadata (borrowed). -ENOENT; -EEXIST
+ * (field "name") when another aggregate has the name. */
+int store_aggregate_update(struct store *s, int64_t id, const char *name, json_t *metadata,
+			   struct hv_error *err);
+/* -ENOENT, err untouched. The caller removes its hosts first. */
+int store_aggregate_delete(struct store *s, int64_t id, struct hv_error *err);
+/* add: -EEXIST (err untouched) when host is in it already; remove: -ENOENT when not. */
+int
+store_aggregate_host(struct store *s, int64_t id, const char *host, bool add, struct hv_error *err);
+/* g: {id, name, policy, project_id}. */
+int store_server_group_insert(struct store *s, json_t *g, int64_t now_ms, struct hv_error *err);
+/* By id, else by a name only one group has: {id, name, policy, project_id, created_ms,
+ * members[uuid]}. -ENOENT, err untouched; -EINVAL (field "name") for a shared name. */
+int
+store_server_group_get(struct store *s, const char *id_or_name, json_t **ret, struct hv_error *err);
+/* project_id NULL: every project's. */
+int store_server_group_list(struct store *s, const char *project_id, json_t **ret,
+			    struct hv_error *err);
+/* Deletes the group and its member list (the servers stay). -ENOENT, err untouched. */
+int store_server_group_delete(struct store *s, const char *id, struct hv_error *err);
+int store_server_group_add(struct store *s, const char *id, const char *uuid, struct hv_error *err);
 
 #endif

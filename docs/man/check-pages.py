@@ -198,7 +198,10 @@ def main():
                       ["server", "create", "--help"], ["project", "--help"],
                       ["quota", "--help"], ["flavor", "--help"], ["keypair", "--help"],
                       ["network", "--help"], ["subnet", "--help"], ["port", "--help"],
-                      ["security", "--help"], ["floating", "--help"]):
+                      ["security", "--help"], ["floating", "--help"],
+                      ["aggregate", "--help"], ["availability", "zone", "--help"],
+                      ["server", "group", "--help"], ["usage", "--help"],
+                      ["hypervisor", "--help"]):
             rc, out, _ = run([a.hv] + words)
             if rc != 0:
                 problem("hv.1", "hv %s exited %d" % (" ".join(words), rc))

@@ -646,6 +646,51 @@ a_host_is_replaced_by_its_id(void **state)
 	assert_int_equal(sched_table_find(tab, "h3000"), -1);
 }
 
+/* nova's CPUWeigher, DiskWeigher, IoOpsWeigher and the soft server group weighers: each
+ * normalised alone; with the RAM weigher off, each decides a choice it alone tells apart. */
+static void
+cpu_disk_io_ops_and_soft_group_weighers(void **state)
+{
+	struct sched_request r = {.vcpus = 1, .ram_mb = 512, .disk_gb = 1};
+	cfg.ram_weight_multiplier = 0;
+	hosts[0].vcpus_used = 4;
+	hosts[2].disk_used_gb = 50;
+	load(3);
+	/* node-1 has the most free vCPUs and disk */
+	assert_string_equal(chosen(&r), "node-1");
+	cfg.cpu_weight_multiplier = -1.0; /* stacking on vCPUs: node-0, the busiest */
+	cfg.disk_weight_multiplier = 0;
+	assert_string_equal(chosen(&r), "node-0");
+
+	reset();
+	cfg.ram_weight_multiplier = 0;
+	hosts[0].io_ops = 3;
+	hosts[1].io_ops = 1;
+	load(3);
+	assert_string_equal(chosen(&r), "node-2"); /* -1.0: the idle host */
+	cfg.io_ops_weight_multiplier = 2.0;
+	assert_string_equal(chosen(&r), "node-0");
+
+	/* soft groups filter nothing and weigh members: two on node-0, one on node-1 */
+	reset();
+	cfg.ram_weight_multiplier = 0;
+	load(3);
+	static const char *const members[] = {"node-0", "node-1", "node-0"};
+	r.group_policy = SCHED_GROUP_ANTI_AFFINITY;
+	r.group_soft = true;
+	r.group_hosts = members;
+	r.n_group_hosts = 3;
+	assert_string_equal(chosen(&r), "node-2");
+	assert_string_equal(passing(&r), "node-0,node-1,node-2");
+	r.group_policy = SCHED_GROUP_AFFINITY;
+	assert_string_equal(chosen(&r), "node-0");
+	cfg.soft_affinity_weight_multiplier = 0; /* then the other weighers decide */
+	hosts[1].vcpus_used = 0;
+	hosts[0].vcpus_used = 2;
+	load(3);
+	assert_string_equal(chosen(&r), "node-1");
+}
+
 int
 main(void)
 {
@@ -672,6 +717,7 @@ main(void)
 		T(no_valid_host_says_which_filters_removed_what),
 		T(claims_never_overcommit),
 		T(a_host_is_replaced_by_its_id),
+		T(cpu_disk_io_ops_and_soft_group_weighers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

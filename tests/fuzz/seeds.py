@@ -140,6 +140,18 @@ def api():
             "networks": ["public"], "security_groups": ["default"]}},
         "floatingip-add": {"id": 29, "op": "server.floatingip.add", "args": {
             "server": "web-1", "floating_ip": "203.0.113.2"}},
+        "aggregate-create": {"id": 30, "op": "aggregate.create", "args": {
+            "name": "rack-a", "availability_zone": "az1", "properties": {"ssd": "true"}}},
+        "aggregate-add-host": {"id": 31, "op": "aggregate.add_host", "args": {
+            "aggregate": "rack-a", "host": "node-1"}},
+        "server-group-create": {"id": 32, "op": "server_group.create", "args": {
+            "name": "g", "policy": "anti-affinity"}},
+        "server-create-group": {"id": 33, "op": "server.create", "args": {
+            "name": "grouped", "image": "cirros", "flavor": "m1.tiny", "availability_zone": "az1",
+            "hints": {"group": "g"}}},
+        "usage-show": {"id": 34, "op": "usage.show", "args": {
+            "start": "2026-01-01", "end": "2026-12-31T23:59:59Z"}},
+        "hypervisor-stats": {"id": 35, "op": "hypervisor.stats"},
     }
     for name, r in reqs.items():
         write("api", name, json.dumps(r))

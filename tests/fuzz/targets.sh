@@ -24,7 +24,10 @@ fuzz_sources() {
 		central/service/service.c central/service/server.c central/service/network.c
 		central/service/secgroup.c central/service/floatip.c
 		central/service/host.c central/service/project.c central/service/flavor.c
-		central/service/keypair.c central/service/place.c central/sched/sched.c
+		central/service/keypair.c central/service/place.c central/service/aggregate.c
+		central/service/servergroup.c central/service/usage.c central/service/hypervisor.c
+		central/service/schedconf.c central/store/sqlite_aggregate.c common/config.c
+		central/sched/sched.c
 		central/sched/match.c central/sched/numa.c common/sshkey.c
 		tests/fuzz/fuzz_det.c tests/fuzz/fuzz_central.c"
 	case $1 in
@@ -39,9 +42,9 @@ fuzz_sources() {
 	extraspecs) echo "tests/fuzz/fuzz_extraspecs.c drivers/libvirt/domxml.c -- libxml-2.0" ;;
 	netfilter) echo "tests/fuzz/fuzz_netfilter.c netfilter/model.c netfilter/diff.c
 		netfilter/render.c common/json.c -- jansson" ;;
-	link) echo "tests/fuzz/fuzz_link.c $central -- jansson sqlite3 libzmq libsodium" ;;
+	link) echo "tests/fuzz/fuzz_link.c $central -- inih jansson sqlite3 libzmq libsodium" ;;
 	api) echo "tests/fuzz/fuzz_api.c central/api/api.c $central
-		-- jansson sqlite3 libzmq libsodium" ;;
+		-- inih jansson sqlite3 libzmq libsodium" ;;
 	*) return 1 ;;
 	esac
 }

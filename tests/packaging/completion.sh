@@ -41,20 +41,29 @@ expect() {
 	rm -f "${TMPDIR:-/tmp}/hv-comp-err.$$"
 }
 expect 'server' hv ser
-expect 'flavor floating host keypair network port project quota security server subnet' hv ''
 expect 'create delete list rule show' hv security group ''
 expect 'create delete list show' hv floating ip ''
 expect 'floating security' hv server add ''
 expect '--dst-port' hv security group rule create ssh --ds
+expect 'aggregate availability flavor floating host hypervisor keypair network port project quota security server subnet usage' hv ''
+expect 'add create delete list remove set show unset' hv aggregate ''
+expect 'host' hv aggregate add ''
+expect 'zone' hv availability ''
+expect 'list' hv availability zone ''
+expect 'create delete list show' hv server group ''
+expect '--api --format --help --policy --project --timeout --version' hv server group create g --
+expect 'affinity anti-affinity' hv server group create g --policy a
+expect '--end' hv usage show --e
+expect 'list show stats' hv hypervisor ''
 expect 'create delete list set show unset' hv flavor ''
 expect 'set show' hv quota ''
 expect '--api --cores --floating-ips --format --help --instances --key-pairs --ram --security-group-rules --security-groups --timeout --version' hv quota set demo --
 expect 'accept list show' hv host ''
-expect 'add console console-log create delete list pause reboot rebuild remove rescue resize resize-confirm resize-revert resume set-password show snapshot start stop suspend unpause unrescue' hv server ''
+expect 'add console console-log create delete group list pause reboot rebuild remove rescue resize resize-confirm resize-revert resume set-password show snapshot start stop suspend unpause unrescue' hv server ''
 expect 'reboot rebuild remove rescue resize resize-confirm resize-revert resume' hv server re
 expect '--api --format --hard --help --timeout --version --wait -f -h' hv server reboot web-1 -
 expect '--api --deleted --format --help --host --timeout --version' hv server list --
-expect '--admin-pass --api --availability-zone --config-drive --flavor --flavor-spec --format --help --hint --host --image --image-format --image-property --key-file --key-name --max --min --network --no-admin-pass --project --property --security-group --timeout --user-data --version --wait' hv server create x --
+expect '--admin-pass --api --availability-zone --config-drive --flavor --flavor-spec --format --help --hint --host --image --image-format --image-property --key-file --key-name --max --min --network --no-admin-pass --project --property --security-group --server-group --timeout --user-data --version --wait' hv server create x --
 expect '--image --image-format --image-property' hv server rebuild web-1 --i
 expect '--user-data' hv server rebuild web-1 --u
 expect '--name' hv host accept KEY --n
