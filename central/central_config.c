@@ -35,6 +35,8 @@ const struct cfg_key central_config_schema[] = {
 		    "seconds a command may wait to be accepted by its host"),
 	CFG_ROW_INT("commands", "retry_interval_ms", "2000", 50, 600000,
 		    "resend an unanswered command after this long"),
+	CFG_ROW_STR("images", "dir", "",
+		    "the image catalog's data files (empty: <state_dir>/images)"),
 	CFG_ROW_STR("metrics", "listen", "",
 		    "Prometheus /metrics on PORT (127.0.0.1) or ADDRESS:PORT (empty: off)"),
 	{0},

@@ -31,6 +31,7 @@ struct ctl {
 		int64_t written_ms, heard_ms;
 	} seen[SEEN_CACHE];
 	struct ctl_config cfg;
+	struct imgdata *images; /* borrowed, may be NULL: catalog images are not served */
 	ctl_send_fn send;
 	ctl_done_fn done;
 	void *cb;

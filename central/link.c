@@ -9,8 +9,11 @@
 #include "ctl-priv.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "base64.h"
+#include "imgdata.h"
 #include "json.h"
 
 #define SEEN_WRITE_MS 1000
@@ -392,6 +395,77 @@ ctl_heard_ms(const struct ctl *c, const char *host, int64_t stored_ms)
 }
 
 void
+ctl_set_images(struct ctl *c, struct imgdata *d)
+{
+	c->images = d;
+}
+
+/* Why host may not have image id (a message for IMAGE_DATA's error), or NULL when it may:
+ * the image is active and public, or a live server on that host was created from it. */
+static const char *
+image_refusal(struct ctl *c, const char *host, const char *id)
+{
+	json_t *img = NULL;
+	const char *why = NULL;
+	if (!c->images)
+		return "this controller keeps no images";
+	if (store_image_get(c->store, id, &img, &c->scratch) < 0)
+		return "no such image";
+	const char *vis = str_or(img, "visibility", "");
+	if (strcmp(str_or(img, "status", ""), "active") != 0)
+		why = "the image is not active";
+	else if (strcmp(vis, "public") != 0 && strcmp(vis, "community") != 0 &&
+		 store_image_used_on(c->store, host, id, &c->scratch) != 1)
+		why = "no server of this host uses the image";
+	json_decref(img);
+	return why;
+}
+
+/* One chunk of a catalog image, or why not, as IMAGE_DATA (docs/protocol.md 6.8). */
+static void
+on_image_get(struct ctl *c, const char *host, const struct proto_msg *m)
+{
+	const char *id = NULL, *why;
+	int64_t offset = 0, length = PROTO_IMAGE_CHUNK;
+	struct hv_error err = {0};
+	if (hj_str(m->body, "body", "image_id", HJ_REQUIRED, PROTO_MAX_ID, &id, &err) < 0 ||
+	    hj_int(m->body, "body", "offset", HJ_REQUIRED, 0, INT64_MAX, &offset, &err) < 0 ||
+	    hj_int(m->body, "body", "length", HJ_OPTIONAL, 1, PROTO_IMAGE_CHUNK, &length, &err) <
+		    0) {
+		send_simple(c, host, PROTO_ERROR, m->hdr.msg_id,
+			    proto_error_body(PROTO_E_INVALID, &err));
+		return;
+	}
+	if ((why = image_refusal(c, host, id))) {
+		hv_error_set(&err, -EPERM, "body.image_id", "host %s may not fetch image %s: %s",
+			     host, id, why);
+		refuse(c, &err);
+		send_simple(c, host, PROTO_IMAGE_DATA, m->hdr.msg_id,
+			    json_pack("{s:s, s:I, s:{s:s, s:s}}", "image_id", id, "offset",
+				      (json_int_t)offset, "error", "code", PROTO_E_NOT_FOUND,
+				      "message", why));
+		return;
+	}
+	unsigned char *buf = malloc((size_t)length);
+	size_t n = 0;
+	char *text = NULL;
+	if (!buf || imgdata_read(c->images, id, offset, buf, (size_t)length, &n, &err) < 0 ||
+	    !(text = hv_base64_encode(buf, n))) {
+		send_simple(c, host, PROTO_IMAGE_DATA, m->hdr.msg_id,
+			    json_pack("{s:s, s:I, s:{s:s, s:s}}", "image_id", id, "offset",
+				      (json_int_t)offset, "error", "code", PROTO_E_INTERNAL,
+				      "message", err.message[0] ? err.message : "out of memory"));
+		free(buf);
+		return;
+	}
+	free(buf);
+	send_simple(c, host, PROTO_IMAGE_DATA, m->hdr.msg_id,
+		    json_pack("{s:s, s:I, s:s, s:b}", "image_id", id, "offset", (json_int_t)offset,
+			      "data", text, "eof", n < (size_t)length));
+	free(text);
+}
+
+void
 ctl_on_agent(struct ctl *c, const char *host, const char *address, const struct proto_msg *m,
 	     int64_t now)
 {
@@ -422,6 +496,7 @@ ctl_on_agent(struct ctl *c, const char *host, const char *address, const struct 
 	case PROTO_RESULT: on_result(c, host, m, now); break;
 	case PROTO_ERROR: on_error(c, host, m, now); break;
 	case PROTO_PING: send_simple(c, host, PROTO_PONG, m->hdr.msg_id, json_object()); break;
+	case PROTO_IMAGE_GET: on_image_get(c, host, m); break;
 	default:
 		/* WELCOME, COMMAND, RESYNC and PONG are ours to send; receiving one changes nothing */
 		break;

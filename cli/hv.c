@@ -38,6 +38,8 @@ static const char main_help[] =
 	"  flavor list|show|create|delete|set|unset\n"
 	"                                 the sizes servers are created with\n"
 	"  keypair list|show|create|delete  SSH key pairs injected into servers\n"
+	"  image list|show|create|upload|set|delete\n"
+	"                                 the image catalog servers boot from\n"
 	"\n"
 	"Options (anywhere on the line):\n"
 	"  --api ENDPOINT   hvcentral's API socket (default: $HV_API, else\n"
@@ -143,6 +145,8 @@ static const struct {
 	{"swap", "swap", O_SWAP},
 	{"min", "min_count", O_MIN},
 	{"max", "max_count", O_MAX},
+	{"min-disk", "min_disk", O_MIN_DISK},
+	{"min-ram", "min_ram", O_MIN_RAM},
 };
 #define N_NUM_OPTS (sizeof num_opts / sizeof num_opts[0])
 
@@ -229,12 +233,16 @@ parse_args(int argc, char **argv, struct args *a)
 		{"availability-zone", required_argument, NULL, 'z'},
 		{"public-key", required_argument, NULL, 'b'},
 		{"private-key", required_argument, NULL, 'q'},
+		{"file", required_argument, NULL, 'o'},
+		{"disk-format", required_argument, NULL, 'G'},
+		{"protected", no_argument, NULL, 'y'},
+		{"unprotected", no_argument, NULL, 'Y'},
 	};
 	size_t n_opts = 0;
 	while (opts[n_opts].name)
 		n_opts++;
 	/* the named ones, the numeric ones and the zero entry that ends them */
-	_Static_assert(37 + N_NUM_OPTS + 1 <= sizeof opts / sizeof opts[0], "opts is too small");
+	_Static_assert(41 + N_NUM_OPTS + 1 <= sizeof opts / sizeof opts[0], "opts is too small");
 	for (size_t i = 0; i < N_NUM_OPTS; i++)
 		opts[n_opts++] =
 			(struct option){num_opts[i].opt, required_argument, NULL, OPT_NUM + (int)i};
@@ -435,6 +443,27 @@ parse_args(int argc, char **argv, struct args *a)
 				return EXIT_USAGE;
 			a->private_key = optarg;
 			break;
+		case 'o':
+			if (given_twice(a, O_FILE, "--file"))
+				return EXIT_USAGE;
+			a->file = optarg;
+			break;
+		case 'G':
+			if (given_twice(a, O_DISK_FORMAT, "--disk-format"))
+				return EXIT_USAGE;
+			if (strcmp(optarg, "qcow2") != 0 && strcmp(optarg, "raw") != 0)
+				return usage_error("--disk-format", "'%s' is not qcow2 or raw",
+						   optarg);
+			a->disk_format = optarg;
+			break;
+		case 'y':
+			a->protect = true;
+			a->given |= O_PROTECTED;
+			break;
+		case 'Y':
+			a->unprotect = true;
+			a->given |= O_UNPROTECTED;
+			break;
 		case 'h': a->help = true; break;
 		case 'V': printf("hv %s\n", HV_VERSION); exit(EXIT_OK);
 		default:
@@ -621,8 +650,14 @@ check_opts(struct args *a, unsigned long long allowed)
 			"--no-admin-pass",
 			"--hint",
 			"--availability-zone",
+			"--file",
+			"--disk-format",
+			"--min-disk",
+			"--min-ram",
+			"--protected",
+			"--unprotected",
 		};
-		_Static_assert(sizeof names / sizeof names[0] == 44 && O_AZ == 1ULL << 43,
+		_Static_assert(sizeof names / sizeof names[0] == 50 && O_UNPROTECTED == 1ULL << 49,
 			       "one name per O_ bit, the last one included");
 		for (unsigned i = 0; i < sizeof names / sizeof names[0]; i++)
 			if (extra & (1ULL << i)) {
@@ -672,6 +707,7 @@ static const struct noun {
 	{"host", host_help, cmd_host},          {"server", server_help, cmd_server},
 	{"project", project_help, cmd_project}, {"quota", quota_help, cmd_quota},
 	{"flavor", flavor_help, cmd_flavor},    {"keypair", keypair_help, cmd_keypair},
+	{"image", image_help, cmd_image},
 };
 
 int
@@ -715,10 +751,10 @@ main(int argc, char **argv)
 			fputs(main_help, stdout);
 			r = EXIT_OK;
 		} else {
-			r = usage_error(
-				"command",
-				"'%s' is not host, server, project, quota, flavor or keypair",
-				pos[0]);
+			r = usage_error("command",
+					"'%s' is not host, server, project, quota, flavor, keypair "
+					"or image",
+					pos[0]);
 		}
 		goto out;
 	}

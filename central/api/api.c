@@ -524,6 +524,81 @@ op_keypair_delete(struct api *a, const struct api_client *cl, struct req *q, int
 	op_keypair_one(a, cl, q, true);
 }
 
+/* image.create, .upload, .finish, .set: the service reads every argument. */
+static void
+op_image_write(struct api *a, const struct api_client *cl, struct req *q, int64_t now,
+	       int (*fn)(struct svc *, json_t *, int64_t, json_t **, struct hv_error *))
+{
+	struct hv_error err = {0};
+	json_t *img = NULL;
+	int r = fn(a->svc, q->args, now, &img, &err);
+	if (r < 0)
+		return reply_hv_err(a, cl, q->id, r, &err);
+	reply_ok(a, cl, q->id, img);
+}
+
+static void
+op_image_create(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	op_image_write(a, cl, q, now, svc_image_create);
+}
+
+static void
+op_image_upload(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	op_image_write(a, cl, q, now, svc_image_upload);
+}
+
+static void
+op_image_finish(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	op_image_write(a, cl, q, now, svc_image_finish);
+}
+
+static void
+op_image_set(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	op_image_write(a, cl, q, now, svc_image_set);
+}
+
+static void
+op_image_list(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	struct hv_error err = {0};
+	json_t *list = NULL;
+	int r = svc_image_list(a->svc, &list, &err);
+	if (r < 0)
+		return reply_hv_err(a, cl, q->id, r, &err);
+	reply_ok(a, cl, q->id, list);
+}
+
+/* image.show and image.delete: {image} */
+static void
+op_image_one(struct api *a, const struct api_client *cl, struct req *q, bool del)
+{
+	struct hv_error err = {0};
+	const char *image;
+	json_t *img = NULL;
+	int r;
+	if ((r = hj_str(q->args, "args", "image", HJ_REQUIRED, 255, &image, &err)) < 0 ||
+	    (r = del ? svc_image_delete(a->svc, image, &err)
+		     : svc_image_show(a->svc, image, &img, &err)) < 0)
+		return reply_hv_err(a, cl, q->id, r, &err);
+	reply_ok(a, cl, q->id, del ? json_object() : img);
+}
+
+static void
+op_image_show(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	op_image_one(a, cl, q, false);
+}
+
+static void
+op_image_delete(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	op_image_one(a, cl, q, true);
+}
+
 /* Each op with the args it reads: any other is refused before the op runs, naming it (an
  * ignored "type": "hard" would reboot softly). NULL: the args depend on the request
  * (create's and each action's), and the service layer checks them. */
@@ -538,6 +613,7 @@ static const char *const quota_set_args[] = {"project", "quotas", NULL};
 static const char *const flavor_args[] = {"flavor", NULL};
 static const char *const flavor_list_args[] = {"which", NULL};
 static const char *const keypair_args[] = {"name", "project", NULL};
+static const char *const image_args[] = {"image", NULL};
 
 static const struct {
 	const char *name;
@@ -568,6 +644,13 @@ static const struct {
 	{"keypair.list", op_keypair_list, project_args},
 	{"keypair.show", op_keypair_show, keypair_args},
 	{"keypair.delete", op_keypair_delete, keypair_args},
+	{"image.create", op_image_create, NULL},
+	{"image.upload", op_image_upload, NULL},
+	{"image.finish", op_image_finish, NULL},
+	{"image.list", op_image_list, no_args},
+	{"image.show", op_image_show, image_args},
+	{"image.set", op_image_set, NULL},
+	{"image.delete", op_image_delete, image_args},
 };
 
 static const char *const request_fields[] = {"id", "op", "args", "wait", "timeout_ms", NULL};

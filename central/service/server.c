@@ -161,6 +161,33 @@ image_from_args(json_t *args, const char *key, int flags, json_t **ret, struct h
 	return 1;
 }
 
+/* When args.image names a catalog image the project may use, spawn's image becomes the
+ * catalog's (its id, format, properties under args.image_properties, size and sha256: a
+ * host without it fetches it) and *ret_image its id; otherwise the host-local id stays. */
+static int
+catalog_image(struct svc *sv, json_t *args, const char *project, json_t *spawn,
+	      const char **ret_image, struct hv_error *err)
+{
+	json_t *cat = NULL, *pimage = json_object_get(spawn, "image");
+	int r = svc_image_for(sv, *ret_image, project, &cat, err);
+	if (r <= 0)
+		return r;
+	const char *given = json_string_value(json_object_get(args, "image_format"));
+	if (given && strcmp(given, field_or(cat, "format", "")) != 0) {
+		r = hv_error_set(
+			err, -EINVAL, "args.image_format",
+			"args.image_format: '%s' disagrees with image %s, uploaded as '%s'", given,
+			field_or(cat, "id", ""), field_or(cat, "format", ""));
+		json_decref(cat);
+		return r;
+	}
+	json_object_update(json_object_get(cat, "properties"),
+			   json_object_get(pimage, "properties"));
+	json_object_set_new(spawn, "image", cat);
+	*ret_image = field_or(cat, "id", "");
+	return 0;
+}
+
 /* User data: base64 by the one rule (common/base64.h) and at most 64 KiB once decoded, as
  * the agent and nova limit it. The decoded copy is wiped: user data is a secret field. */
 static int
@@ -425,7 +452,8 @@ create_plan(struct svc *sv, json_t *args, int64_t now, struct create_plan *p, st
 		return r;
 	if (p->host && !proto_id_valid(p->host))
 		return hv_error_set(err, -EINVAL, "args.host", "args.host: not a host id");
-	if ((r = owner_project(sv, args, p->project, err)) < 0)
+	if ((r = owner_project(sv, args, p->project, err)) < 0 ||
+	    (r = catalog_image(sv, args, p->project, p->spawn, &p->image, err)) < 0)
 		return r;
 	/* the owner: the host injects only one project's disks in a batch */
 	json_object_set_new(p->spawn, "project_id", json_string(p->project));

@@ -10,6 +10,7 @@ struct svc {
 	struct ctl *ctl;     /* borrowed: the command journal */
 	struct allow *allow; /* borrowed, may be NULL */
 	struct reg_intervals liveness;
+	struct imgdata *images; /* borrowed, may be NULL: no image catalog data */
 };
 
 /* The most servers one create makes (nova's max_count is bounded by the quota alone). */
@@ -65,5 +66,12 @@ field_or(const json_t *o, const char *key, const char *def)
  * removed when none fits (place.c). */
 int svc_place(struct svc *sv, const json_t *flavor, const json_t *args, const char *project,
 	      int64_t now, char ret_host[PROTO_MAX_ID + 1], struct hv_error *err);
+
+/* The protocol image {id, format, properties, size, sha256} of the catalog image `ref` (id
+ * or name) for a server of project: 1 with *ret, 0 when the catalog has no such image (the
+ * ref may name an image a host already stores), or an error naming args.image (not
+ * active, hidden from the project, an ambiguous name). */
+int svc_image_for(struct svc *sv, const char *ref, const char *project, json_t **ret,
+		  struct hv_error *err);
 
 #endif

@@ -78,6 +78,17 @@ static const char *const migrations[] = {
 	" project_id TEXT NOT NULL, name TEXT NOT NULL, type TEXT NOT NULL DEFAULT 'ssh',"
 	" public_key TEXT NOT NULL, fingerprint TEXT NOT NULL, created_ms INTEGER NOT NULL,"
 	" PRIMARY KEY(project_id, name));",
+	/* 4 -> 5: the image catalog (Glance's fields; the data is a file named by the id under
+	 * the images dir, never in the database) */
+	"CREATE TABLE images("
+	" id TEXT PRIMARY KEY, name TEXT NOT NULL, disk_format TEXT NOT NULL,"
+	" container_format TEXT NOT NULL DEFAULT 'bare', size INTEGER,"
+	" checksum TEXT, os_hash_algo TEXT, os_hash_value TEXT, status TEXT NOT NULL,"
+	" visibility TEXT NOT NULL, owner TEXT NOT NULL, min_disk INTEGER NOT NULL DEFAULT 0,"
+	" min_ram INTEGER NOT NULL DEFAULT 0, protected INTEGER NOT NULL DEFAULT 0,"
+	" properties TEXT NOT NULL DEFAULT '{}', created_ms INTEGER NOT NULL,"
+	" updated_ms INTEGER NOT NULL);"
+	"CREATE INDEX images_name ON images(name);",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 

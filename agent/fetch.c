@@ -1,0 +1,322 @@
+/* fetch.c - catalog images a host does not have yet, fetched from the controller over the
+ * agent link (IMAGE_GET / IMAGE_DATA, docs/protocol.md section 6.8) on first use. A spawn
+ * or rebuild naming such an image waits (not journaled, not ACKed) while the image comes
+ * in chunks, one request in flight, written to a file beside the store and hashed on the
+ * way; only when its SHA-256 is the one the command carried does it enter the image store,
+ * and the waiting commands are handled again. Several commands for one image share one
+ * fetch. Must never hold an image in memory, nor let an unverified file become an image. */
+#include "agent-priv.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "base64.h"
+#include "json.h"
+#include "log.h"
+#include "vec.h"
+
+#define FETCH_TIMEOUT_MS 5000 /* a chunk not answered by then is asked again */
+#define FETCH_MAX_TIMEOUTS 12
+#define FETCH_MAX_ATTEMPTS 3 /* whole transfers whose checksum disagreed */
+
+struct fetch {
+	char id[IMGSTORE_ID_MAX + 1], format[8], sha256[65];
+	char tmp[PATH_MAX], data[PATH_MAX];
+	json_t *props;
+	uint64_t size, received;
+	int fd;
+	crypto_hash_sha256_state hash;
+	int64_t sent_ms;
+	int timeouts, attempts;
+	bool failed;
+	struct hv_error why; /* when failed: what the waiting commands are refused with */
+	struct proto_msg *waiting;
+	size_t n_waiting, cap_waiting;
+};
+
+static struct fetch *
+find(struct agent *a, const char *id)
+{
+	for (size_t i = 0; i < a->n_fetches; i++)
+		if (strcmp(a->fetches[i]->id, id) == 0)
+			return a->fetches[i];
+	return NULL;
+}
+
+static void
+fetch_free(struct fetch *f)
+{
+	if (!f)
+		return;
+	if (f->fd >= 0) {
+		close(f->fd);
+		unlink(f->tmp);
+	}
+	for (size_t i = 0; i < f->n_waiting; i++) {
+		req_wipe(f->waiting[i].body);
+		proto_msg_release(&f->waiting[i]);
+	}
+	free(f->waiting);
+	json_decref(f->props);
+	free(f);
+}
+
+static void
+request(struct agent *a, struct fetch *f)
+{
+	f->sent_ms = agent_mono_ms();
+	agent_send(a, PROTO_IMAGE_GET, NULL, false,
+		   json_pack("{s:s, s:I, s:i}", "image_id", f->id, "offset",
+			     (json_int_t)f->received, "length", PROTO_IMAGE_CHUNK));
+}
+
+static int
+restart(struct fetch *f)
+{
+	f->received = 0;
+	crypto_hash_sha256_init(&f->hash);
+	if (ftruncate(f->fd, 0) < 0)
+		return -errno;
+	return 0;
+}
+
+static struct fetch *
+start(struct agent *a, json_t *im, struct hv_error *err)
+{
+	struct fetch *f = calloc(1, sizeof *f);
+	const char *id = json_string_value(json_object_get(im, "id"));
+	if (!f || HV_GROW(a->fetches, a->cap_fetches, a->n_fetches + 1) < 0) {
+		free(f);
+		hv_error_set(err, -ENOMEM, NULL, "out of memory");
+		return NULL;
+	}
+	f->fd = -1;
+	snprintf(f->id, sizeof f->id, "%s", id);
+	snprintf(f->format, sizeof f->format, "%s",
+		 json_string_value(json_object_get(im, "format")));
+	snprintf(f->sha256, sizeof f->sha256, "%s",
+		 json_string_value(json_object_get(im, "sha256")));
+	f->size = (uint64_t)json_integer_value(json_object_get(im, "size"));
+	f->props = json_deep_copy(json_object_get(im, "properties"));
+	if (imgstore_data_path(a->store, id, f->data, sizeof f->data, err) < 0) {
+		fetch_free(f);
+		return NULL;
+	}
+	snprintf(f->tmp, sizeof f->tmp, "%.*s.fetch", (int)(sizeof f->tmp - 7), f->data);
+	f->fd = open(f->tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (f->fd < 0) {
+		hv_error_set(err, -errno, "body.image.id", "body.image.id: cannot create %s: %s",
+			     f->tmp, strerror(errno));
+		fetch_free(f);
+		return NULL;
+	}
+	crypto_hash_sha256_init(&f->hash);
+	a->fetches[a->n_fetches++] = f;
+	hv_log(HV_LOG_INFO, NULL, NULL, "image %s: fetching %llu bytes from the controller", f->id,
+	       (unsigned long long)f->size);
+	request(a, f);
+	return f;
+}
+
+static int
+wait_on(struct fetch *f, const struct proto_msg *m)
+{
+	for (size_t i = 0; i < f->n_waiting; i++)
+		if (strcmp(f->waiting[i].hdr.cmd_id, m->hdr.cmd_id) == 0)
+			return 0; /* a resent command: it is handled once the image is here */
+	if (HV_GROW(f->waiting, f->cap_waiting, f->n_waiting + 1) < 0)
+		return -ENOMEM;
+	struct proto_msg *w = &f->waiting[f->n_waiting];
+	*w = (struct proto_msg){.type = m->type, .hdr = m->hdr, .body = json_deep_copy(m->body)};
+	if (!w->body)
+		return -ENOMEM;
+	f->n_waiting++;
+	return 0;
+}
+
+int
+agent_fetch_gate(struct agent *a, const struct proto_msg *m, const struct req *r,
+		 struct hv_error *err)
+{
+	json_t *im = json_object_get(r->spec, "image");
+	const char *id = json_string_value(json_object_get(im, "id"));
+	struct imgstore_image *have = NULL;
+	if (!a->store || !id || !json_object_get(im, "sha256") ||
+	    (r->cmd != CMD_SPAWN && r->cmd != CMD_REBUILD) ||
+	    (r->cmd == CMD_SPAWN && agent_find_inst(a, r->uuid)))
+		return 0;
+	if (imgstore_get(a->store, id, &have, NULL) == 0) {
+		imgstore_image_free(have);
+		return 0;
+	}
+	struct fetch *f = find(a, id);
+	if (f && f->failed) {
+		*err = f->why;
+		return err->code < 0 ? err->code : -EIO;
+	}
+	if (!f && !(f = start(a, im, err)))
+		return err->code < 0 ? err->code : -EIO;
+	if (wait_on(f, m) < 0)
+		return hv_error_set(err, -ENOMEM, NULL, "out of memory");
+	hv_log(HV_LOG_INFO, r->uuid, m->hdr.cmd_id, "%s waits for image %s (%llu of %llu bytes)",
+	       inst_cmd_name(r->cmd), id, (unsigned long long)f->received,
+	       (unsigned long long)f->size);
+	return 1;
+}
+
+/* The fetch is over (f->failed says how): its commands are handled again, then it goes. */
+static void
+settle(struct agent *a, struct fetch *f)
+{
+	for (size_t i = 0; i < a->n_fetches; i++)
+		if (a->fetches[i] == f)
+			a->fetches[i] = a->fetches[--a->n_fetches];
+	/* back in the table while its commands run, so the gate sees how it ended */
+	a->fetches[a->n_fetches++] = f;
+	for (size_t i = 0; i < f->n_waiting; i++) {
+		agent_handle_command(a, &f->waiting[i]);
+		req_wipe(f->waiting[i].body);
+		proto_msg_release(&f->waiting[i]);
+	}
+	f->n_waiting = 0;
+	for (size_t i = 0; i < a->n_fetches; i++)
+		if (a->fetches[i] == f)
+			a->fetches[i] = a->fetches[--a->n_fetches];
+	fetch_free(f);
+}
+
+static void
+fail(struct agent *a, struct fetch *f, int code, const char *what, const char *detail)
+{
+	f->failed = true;
+	hv_error_set(&f->why, code, "body.image.id", "body.image.id: image %s: %s%s", f->id, what,
+		     detail);
+	hv_log(HV_LOG_WARNING, NULL, NULL, "%s", f->why.message);
+	settle(a, f);
+}
+
+static void
+complete(struct agent *a, struct fetch *f)
+{
+	unsigned char digest[crypto_hash_sha256_BYTES];
+	char got[65];
+	struct hv_error err = {0};
+	crypto_hash_sha256_final(&f->hash, digest);
+	for (size_t i = 0; i < sizeof digest; i++)
+		snprintf(got + 2 * i, 3, "%02x", digest[i]);
+	if (f->received != f->size || strcmp(got, f->sha256) != 0) {
+		hv_log(HV_LOG_WARNING, NULL, NULL,
+		       "image %s: %llu bytes with sha256 %s, expected %llu bytes with %s: "
+		       "refused, fetching again",
+		       f->id, (unsigned long long)f->received, got, (unsigned long long)f->size,
+		       f->sha256);
+		if (++f->attempts >= FETCH_MAX_ATTEMPTS || restart(f) < 0)
+			return fail(a, f, -EIO, "every transfer failed its checksum", "");
+		return request(a, f);
+	}
+	if (fsync(f->fd) < 0 || rename(f->tmp, f->data) < 0)
+		return fail(a, f, -EIO, "cannot store it: ", strerror(errno));
+	close(f->fd);
+	f->fd = -1;
+	size_t n = json_object_size(f->props), k = 0;
+	struct hvd_kv *kv = calloc(n + 1, sizeof *kv);
+	const char *key;
+	json_t *v;
+	json_object_foreach (f->props, key, v)
+		if (kv && json_is_string(v))
+			kv[k++] = (struct hvd_kv){key, json_string_value(v)};
+	int r = kv ? imgstore_commit(a->store, f->id, f->format, kv, k, &err) : -ENOMEM;
+	free(kv);
+	if (r < 0) {
+		unlink(f->data);
+		return fail(a, f, r, "cannot record it: ", err.message);
+	}
+	hv_log(HV_LOG_NOTICE, NULL, NULL,
+	       "image %s fetched from the controller: %llu bytes, sha256 verified", f->id,
+	       (unsigned long long)f->size);
+	settle(a, f);
+}
+
+/* Test hook (docs/hacking.md): HVAGENT_TEST_CORRUPT_IMAGE_CHUNKS=N flips a byte of each of
+ * the first N chunks received, as a transfer that went wrong would. */
+static void
+maybe_corrupt(unsigned char *buf, size_t n)
+{
+	static long left = -1;
+	if (left < 0) {
+		const char *e = getenv("HVAGENT_TEST_CORRUPT_IMAGE_CHUNKS");
+		left = e ? strtol(e, NULL, 10) : 0;
+	}
+	if (left > 0 && n > 0) {
+		left--;
+		buf[n / 2] ^= 0x5a;
+	}
+}
+
+void
+agent_fetch_on_data(struct agent *a, const struct proto_msg *m)
+{
+	const char *id = NULL, *data = NULL;
+	int64_t offset = -1;
+	json_t *error = json_object_get(m->body, "error");
+	hj_str(m->body, "body", "image_id", HJ_OPTIONAL, IMGSTORE_ID_MAX, &id, NULL);
+	struct fetch *f = id ? find(a, id) : NULL;
+	if (!f || f->failed)
+		return; /* an answer to a fetch that ended */
+	if (error)
+		return fail(a, f, -EPERM, "the controller refused it: ",
+			    json_string_value(json_object_get(error, "message")) ?: "(no message)");
+	if (hj_int(m->body, "body", "offset", HJ_REQUIRED, 0, INT64_MAX, &offset, NULL) < 0 ||
+	    (uint64_t)offset != f->received ||
+	    hj_str(m->body, "body", "data", HJ_REQUIRED, 0, &data, NULL) < 0)
+		return; /* a late answer to a chunk asked again */
+	unsigned char *bin = NULL;
+	size_t n = 0;
+	if (hv_base64_decode(data, strlen(data), &bin, &n) < 0 || n > PROTO_IMAGE_CHUNK ||
+	    f->received + n > f->size) {
+		free(bin);
+		return fail(a, f, -EPROTO, "the controller sent a malformed chunk", "");
+	}
+	maybe_corrupt(bin, n);
+	ssize_t w = pwrite(f->fd, bin, n, (off_t)f->received);
+	crypto_hash_sha256_update(&f->hash, bin, n);
+	free(bin);
+	if (w != (ssize_t)n)
+		return fail(a, f, -EIO, "cannot write it: ", strerror(w < 0 ? errno : ENOSPC));
+	f->received += n;
+	f->timeouts = 0;
+	if (f->received == f->size || json_is_true(json_object_get(m->body, "eof")) || n == 0)
+		return complete(a, f);
+	request(a, f);
+}
+
+void
+agent_fetch_tick(struct agent *a, int64_t now)
+{
+	for (size_t i = 0; i < a->n_fetches; i++) {
+		struct fetch *f = a->fetches[i];
+		if (now - f->sent_ms < FETCH_TIMEOUT_MS)
+			continue;
+		if (++f->timeouts > FETCH_MAX_TIMEOUTS) {
+			agent_batch_begin(a);
+			fail(a, f, -ETIMEDOUT, "the controller did not send it", "");
+			agent_batch_end(a);
+			return; /* the table changed */
+		}
+		request(a, f);
+	}
+}
+
+void
+agent_fetch_free_all(struct agent *a)
+{
+	for (size_t i = 0; i < a->n_fetches; i++)
+		fetch_free(a->fetches[i]);
+	free(a->fetches);
+	a->fetches = NULL;
+	a->n_fetches = a->cap_fetches = 0;
+}

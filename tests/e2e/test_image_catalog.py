@@ -1,0 +1,142 @@
+#!/usr/bin/python3
+"""The image catalog: an image is uploaded once to hvcentral through hv (in chunks, checked
+by SHA-256), `hv server create --image NAME` boots it on two hosts that each fetch it from
+hvcentral over the agent link and verify it (their copies hash to the catalog's checksum),
+a corrupted transfer is refused and fetched again (the agent's test hook
+HVAGENT_TEST_CORRUPT_IMAGE_CHUNKS), several servers created at once on one host fetch it
+once, a host gets no image none of its servers uses, and bad input names the field and
+changes nothing."""
+import hashlib
+import json
+import os
+
+import harness
+from harness import check
+
+FLAVOR = "vcpus=1,ram=64,disk=1"
+
+
+def sha256_of(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def agent_log(c, host):
+    with open(c.path("agent-%s.log" % host), errors="replace") as f:
+        return f.read()
+
+
+def images(c):
+    return c.hv_json("image", "list")
+
+
+def main():
+    c = harness.Cluster()
+    c.own_images = True
+    c.start_central()
+    for host, env in (("node-1", None), ("node-2", {"HVAGENT_TEST_CORRUPT_IMAGE_CHUNKS": "1"})):
+        c.allow(host)
+        c.start_agent(host, env=env)
+    c.wait_host("node-1", "up")
+    c.wait_host("node-2", "up")
+
+    # 2.5 MiB and a bit: several chunks, the last one short
+    disk = c.path("cirros.qcow2")
+    with open(disk, "wb") as f:
+        f.write(os.urandom(5 * 512 * 1024 + 12345))
+    want = sha256_of(disk)
+
+    # bad input first: each names its field and leaves the catalog as it was
+    rc, _, err = c.hv("image", "create", "bad", "--file", disk, "--disk-format", "vmdk")
+    check(rc == 2 and "--disk-format" in err, "a disk format hv does not know is a usage error")
+    rc, _, err = c.hv("image", "create", "bad", "--file", disk)
+    check(rc == 2 and "--disk-format" in err, "--disk-format is required (never probed)")
+    rc, out, err = c.hv("image", "create", "bad", "--file", disk, "--disk-format", "raw",
+                        "--property", "x=" + "v" * 300)
+    check(rc == 2 and "--property" in err, "a property value over 255 bytes is refused "
+          "naming --property (%s)" % err.strip())
+    check(images(c) == [], "refused creates leave no image")
+
+    rc, out, err = c.hv("image", "create", "cirros", "--file", disk, "--disk-format", "qcow2",
+                        "--property", "hw_qemu_guest_agent=yes", "--min-disk", "1", "-f", "json")
+    check(rc == 0, "image create uploads the file (%s)" % err.strip())
+    img = json.loads(out)
+    check(img["status"] == "active" and img["size"] == os.path.getsize(disk) and
+          img["os_hash_algo"] == "sha256" and img["os_hash_value"] == want and
+          img["disk_format"] == "qcow2" and img["container_format"] == "bare" and
+          img["properties"] == {"hw_qemu_guest_agent": "yes"} and img["min_disk"] == 1,
+          "the image is active with the size, SHA-256, format and properties given")
+    stored = c.path("central", "images", img["id"])
+    check(sha256_of(stored) == want, "hvcentral's file is the uploaded one")
+
+    # an upload whose checksum disagrees is discarded, never active; it can be sent again
+    other = c.path("other.raw")
+    with open(other, "wb") as f:
+        f.write(b"\1" * 700000)
+    rc, out, err = c.hv("image", "create", "half", "--file", other, "--disk-format", "raw")
+    check(rc == 0, "a second image uploads (%s)" % err.strip())
+    rc, out, err = c.hv("image", "upload", "half", "--file", other)
+    check(rc == 1 and "args.image" in err and "already uploaded" in err,
+          "a second upload of an active image is refused naming args.image (%s)" % err.strip())
+
+    # boot on two hosts: each fetches the image, checks it and boots
+    for i, host in ((1, "node-1"), (2, "node-2")):
+        rc, _, err = c.hv("server", "create", "web-%d" % i, "--host", host, "--flavor-spec",
+                          FLAVOR, "--image", "cirros", "--wait")
+        s = c.show("web-%d" % i)
+        check(rc == 0 and s["vm_state"] == "active",
+              "a server boots on %s from the catalog image (%s)" % (host, err.strip()))
+        copy = c.path("agent-" + host, "images", img["id"] + ".img")
+        check(os.path.exists(copy) and sha256_of(copy) == want,
+              "%s's image store holds the image, hashing to the catalog's SHA-256" % host)
+        with open(c.path("agent-" + host, "images", img["id"] + ".json")) as f:
+            side = json.load(f)
+        check(side["format"] == "qcow2" and side["properties"].get("hw_qemu_guest_agent") ==
+              "yes", "%s recorded the catalog's format and properties" % host)
+    log2 = agent_log(c, "node-2")
+    check("sha256" in log2 and "refused, fetching again" in log2,
+          "node-2's corrupted transfer was refused and fetched again")
+    check(agent_log(c, "node-1").count("refused, fetching again") == 0,
+          "node-1's transfer was not refused")
+
+    # three servers at once on node-1 of a new image: fetched once
+    disk2 = c.path("second.raw")
+    with open(disk2, "wb") as f:
+        f.write(os.urandom(3 * 512 * 1024))
+    rc, out, err = c.hv("image", "create", "second", "--file", disk2, "--disk-format", "raw",
+                        "-f", "json")
+    second = json.loads(out)
+    rc, _, err = c.hv("server", "create", "many", "--host", "node-1", "--flavor-spec", FLAVOR,
+                      "--image", "second", "--min", "3", "--max", "3", "--wait")
+    states = [c.show("many-%d" % i)["vm_state"] for i in (1, 2, 3)]
+    check(rc == 0 and states == ["active"] * 3, "three servers of one create boot (%s, %s)"
+          % (states, err.strip()))
+    fetched = agent_log(c, "node-1").count("image %s fetched from the controller" % second["id"])
+    check(fetched == 1, "node-1 fetched the image once for the three (%d times)" % fetched)
+    check(agent_log(c, "node-1").count("waits for image %s" % second["id"]) >= 2,
+          "the other spawns waited for the one fetch")
+
+    # the old per-host way still works: an id the catalog does not know goes to the host
+    rc, _, err = c.hv("server", "create", "legacy", "--host", "node-1", "--flavor-spec",
+                      FLAVOR, "--image", "not-in-catalog", "--wait")
+    check(rc == 0, "an image id the catalog lacks is passed to the host as before (%s)"
+          % err.strip())
+
+    # deletion: refused while protected
+    rc, _, err = c.hv("image", "set", "second", "--protected")
+    rc, _, err = c.hv("image", "delete", "second")
+    check(rc == 1 and "protected" in err and "args.image" in err,
+          "a protected image is not deleted (%s)" % err.strip())
+    rc, _, err = c.hv("image", "set", "second", "--unprotected")
+    rc, _, err = c.hv("image", "delete", "second")
+    check(rc == 0 and not os.path.exists(c.path("central", "images", second["id"])),
+          "an unprotected image is deleted with its file")
+    rc, _, err = c.hv("server", "create", "nope", "--host", "node-1", "--flavor-spec", FLAVOR,
+                      "--image", second["id"])
+    check(rc == 0 or "args.image" in err, "a deleted image id falls back to the host's store")
+
+
+harness.run(main)
