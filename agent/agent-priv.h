@@ -318,5 +318,7 @@ void agent_fetch_on_data(struct agent *a, const struct proto_msg *m);
 /* Asks again for chunks not answered in time; gives up after a while. */
 void agent_fetch_tick(struct agent *a, int64_t now);
 void agent_fetch_free_all(struct agent *a);
+/* Answers the controller's IMAGE_GET for an image of the store (a snapshot it takes). */
+void agent_image_serve(struct agent *a, const struct proto_msg *m);
 
 #endif

@@ -747,6 +747,7 @@ handle_message(struct agent *a, struct proto_msg *m)
 	case PROTO_WELCOME: on_welcome(a, m); break;
 	case PROTO_COMMAND: agent_handle_command(a, m); break;
 	case PROTO_IMAGE_DATA: agent_fetch_on_data(a, m); break;
+	case PROTO_IMAGE_GET: agent_image_serve(a, m); break;
 	case PROTO_PING: agent_send(a, PROTO_PONG, m->hdr.msg_id, false, NULL); break;
 	case PROTO_PONG: break;
 	case PROTO_RESYNC:

@@ -320,3 +320,41 @@ agent_fetch_free_all(struct agent *a)
 	a->fetches = NULL;
 	a->n_fetches = a->cap_fetches = 0;
 }
+
+/* The controller takes an image of this host's store (a snapshot): one chunk, or why not,
+ * as IMAGE_DATA. The controller is the one this agent trusts with its commands. */
+void
+agent_image_serve(struct agent *a, const struct proto_msg *m)
+{
+	const char *id = NULL;
+	int64_t offset = 0, length = PROTO_IMAGE_CHUNK;
+	struct hv_error err = {0};
+	unsigned char *buf = NULL;
+	char *text = NULL;
+	size_t n = 0;
+
+	if (hj_str(m->body, "body", "image_id", HJ_REQUIRED, IMGSTORE_ID_MAX, &id, &err) < 0 ||
+	    hj_int(m->body, "body", "offset", HJ_REQUIRED, 0, INT64_MAX, &offset, &err) < 0 ||
+	    hj_int(m->body, "body", "length", HJ_OPTIONAL, 1, PROTO_IMAGE_CHUNK, &length, &err) <
+		    0) {
+		agent_send_error(a, m->hdr.msg_id, PROTO_E_INVALID, &err);
+		return;
+	}
+	if (!a->store)
+		hv_error_set(&err, -ENOENT, "body.image_id", "this host has no image store");
+	else if ((buf = malloc((size_t)length)))
+		imgstore_read(a->store, id, (uint64_t)offset, buf, (size_t)length, &n, &err);
+	if (!err.message[0] && !(text = buf ? hv_base64_encode(buf, n) : NULL))
+		hv_error_set(&err, -ENOMEM, NULL, "out of memory");
+	free(buf);
+	if (err.message[0])
+		agent_send(a, PROTO_IMAGE_DATA, m->hdr.msg_id, false,
+			   json_pack("{s:s, s:I, s:{s:s, s:s}}", "image_id", id, "offset",
+				     (json_int_t)offset, "error", "code", PROTO_E_NOT_FOUND,
+				     "message", err.message));
+	else
+		agent_send(a, PROTO_IMAGE_DATA, m->hdr.msg_id, false,
+			   json_pack("{s:s, s:I, s:s, s:b}", "image_id", id, "offset",
+				     (json_int_t)offset, "data", text, "eof", n < (size_t)length));
+	free(text);
+}

@@ -73,6 +73,7 @@ ctl_free(struct ctl *c)
 		ctl_secrets_free(c->sec[i].fields);
 	free(c->sec);
 	free(c->ring);
+	free(c->pulls);
 	free(c);
 }
 
@@ -276,6 +277,7 @@ ctl_tick(struct ctl *c, int64_t now)
 		}
 		store_cmd_clear(cmd);
 	}
+	ctl_pull_tick(c, now);
 	return n == DUE_BATCH ? 0 : 200;
 }
 

@@ -9,11 +9,8 @@
 #include "ctl-priv.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include "base64.h"
-#include "imgdata.h"
 #include "json.h"
 
 #define SEEN_WRITE_MS 1000
@@ -28,9 +25,9 @@ str_or(const json_t *o, const char *key, const char *def)
 	return v;
 }
 
-static int
-send_simple(struct ctl *c, const char *host_id, enum proto_type type, const char *corr_id,
-	    json_t *body)
+int
+ctl_send_simple(struct ctl *c, const char *host_id, enum proto_type type, const char *corr_id,
+		json_t *body)
 {
 	struct proto_msg m = {.type = type, .body = body};
 	proto_header_init(&m.hdr, host_id, NULL);
@@ -56,8 +53,8 @@ fault_text(json_t *rec, char *buf, size_t size)
 /* A part of a host's message that is refused (a record, removal or result for what another
  * host owns; a report that does not check out): never applied, counted for the daemon to
  * log (ctl_take_refused). */
-static void
-refuse(struct ctl *c, const struct hv_error *why)
+void
+ctl_refuse(struct ctl *c, const struct hv_error *why)
 {
 	if (c->n_refused++ == 0)
 		c->refused = *why;
@@ -89,7 +86,7 @@ apply_record(struct ctl *c, const char *host, json_t *rec, int64_t now)
 	int r = store_instance_report_state(c->store, host, uuid, vm, task ? task : "", power,
 					    fault, now, &e);
 	if (r == -EPERM)
-		refuse(c, &e);
+		ctl_refuse(c, &e);
 	if (r != -ENOENT)
 		return;
 	/* an instance the controller did not create (built before a store was lost, or by
@@ -117,7 +114,7 @@ mark_removed(struct ctl *c, const char *host, const char *uuid, int64_t now)
 	struct hv_error e = {0};
 	if (store_instance_report_state(c->store, host, uuid, "deleted", "", "nostate", NULL, now,
 					&e) == -EPERM)
-		refuse(c, &e);
+		ctl_refuse(c, &e);
 }
 
 /* The report fields hvcentral stores and shows (docs/protocol.md §8.2, §8.3: nova's
@@ -185,7 +182,7 @@ set_resources(struct ctl *c, const char *host, json_t *report, const char *where
 	if (report_check(report, where, &err) == 0)
 		store_host_set_resources(c->store, host, report, &c->scratch);
 	else
-		refuse(c, &err);
+		ctl_refuse(c, &err);
 }
 
 static void
@@ -226,7 +223,7 @@ apply_snapshot(struct ctl *c, const char *host, json_t *body, int64_t now)
 static void
 resync(struct ctl *c, const char *host, const char *reason)
 {
-	send_simple(c, host, PROTO_RESYNC, NULL, json_pack("{s:s}", "reason", reason));
+	ctl_send_simple(c, host, PROTO_RESYNC, NULL, json_pack("{s:s}", "reason", reason));
 }
 
 static void
@@ -283,7 +280,7 @@ on_result(struct ctl *c, const char *host, const struct proto_msg *m, int64_t no
 	if (!cmd_id)
 		return;
 	/* acknowledge first: the agent re-sends until it hears this, duplicates included */
-	send_simple(c, host, PROTO_ACK, m->hdr.msg_id, json_pack("{s:s}", "cmd_id", cmd_id));
+	ctl_send_simple(c, host, PROTO_ACK, m->hdr.msg_id, json_pack("{s:s}", "cmd_id", cmd_id));
 
 	struct store_cmd cmd;
 	if (store_cmd_get(c->store, cmd_id, &cmd, NULL, &c->scratch) < 0)
@@ -294,7 +291,7 @@ on_result(struct ctl *c, const char *host, const struct proto_msg *m, int64_t no
 		struct hv_error e = {0};
 		hv_error_set(&e, -EPERM, "cmd_id", "command %s (instance %s) belongs to host %s",
 			     cmd_id, cmd.uuid, cmd.host_id);
-		refuse(c, &e);
+		ctl_refuse(c, &e);
 	}
 	if (mine && open) {
 		json_t *inst = json_object_get(m->body, "instance");
@@ -308,6 +305,10 @@ on_result(struct ctl *c, const char *host, const struct proto_msg *m, int64_t no
 						now, &c->scratch);
 		else if (ok && strcmp(cmd.action, "destroy") == 0)
 			mark_removed(c, host, cmd.uuid, now);
+		else if (ok && strcmp(cmd.action, "snapshot") == 0)
+			ctl_pull_start(c, host,
+				       json_object_get(json_object_get(m->body, "data"), "image"),
+				       now);
 		else if (!ok)
 			ctl_undo_task(
 				c, &cmd,
@@ -395,77 +396,6 @@ ctl_heard_ms(const struct ctl *c, const char *host, int64_t stored_ms)
 }
 
 void
-ctl_set_images(struct ctl *c, struct imgdata *d)
-{
-	c->images = d;
-}
-
-/* Why host may not have image id (a message for IMAGE_DATA's error), or NULL when it may:
- * the image is active and public, or a live server on that host was created from it. */
-static const char *
-image_refusal(struct ctl *c, const char *host, const char *id)
-{
-	json_t *img = NULL;
-	const char *why = NULL;
-	if (!c->images)
-		return "this controller keeps no images";
-	if (store_image_get(c->store, id, &img, &c->scratch) < 0)
-		return "no such image";
-	const char *vis = str_or(img, "visibility", "");
-	if (strcmp(str_or(img, "status", ""), "active") != 0)
-		why = "the image is not active";
-	else if (strcmp(vis, "public") != 0 && strcmp(vis, "community") != 0 &&
-		 store_image_used_on(c->store, host, id, &c->scratch) != 1)
-		why = "no server of this host uses the image";
-	json_decref(img);
-	return why;
-}
-
-/* One chunk of a catalog image, or why not, as IMAGE_DATA (docs/protocol.md 6.8). */
-static void
-on_image_get(struct ctl *c, const char *host, const struct proto_msg *m)
-{
-	const char *id = NULL, *why;
-	int64_t offset = 0, length = PROTO_IMAGE_CHUNK;
-	struct hv_error err = {0};
-	if (hj_str(m->body, "body", "image_id", HJ_REQUIRED, PROTO_MAX_ID, &id, &err) < 0 ||
-	    hj_int(m->body, "body", "offset", HJ_REQUIRED, 0, INT64_MAX, &offset, &err) < 0 ||
-	    hj_int(m->body, "body", "length", HJ_OPTIONAL, 1, PROTO_IMAGE_CHUNK, &length, &err) <
-		    0) {
-		send_simple(c, host, PROTO_ERROR, m->hdr.msg_id,
-			    proto_error_body(PROTO_E_INVALID, &err));
-		return;
-	}
-	if ((why = image_refusal(c, host, id))) {
-		hv_error_set(&err, -EPERM, "body.image_id", "host %s may not fetch image %s: %s",
-			     host, id, why);
-		refuse(c, &err);
-		send_simple(c, host, PROTO_IMAGE_DATA, m->hdr.msg_id,
-			    json_pack("{s:s, s:I, s:{s:s, s:s}}", "image_id", id, "offset",
-				      (json_int_t)offset, "error", "code", PROTO_E_NOT_FOUND,
-				      "message", why));
-		return;
-	}
-	unsigned char *buf = malloc((size_t)length);
-	size_t n = 0;
-	char *text = NULL;
-	if (!buf || imgdata_read(c->images, id, offset, buf, (size_t)length, &n, &err) < 0 ||
-	    !(text = hv_base64_encode(buf, n))) {
-		send_simple(c, host, PROTO_IMAGE_DATA, m->hdr.msg_id,
-			    json_pack("{s:s, s:I, s:{s:s, s:s}}", "image_id", id, "offset",
-				      (json_int_t)offset, "error", "code", PROTO_E_INTERNAL,
-				      "message", err.message[0] ? err.message : "out of memory"));
-		free(buf);
-		return;
-	}
-	free(buf);
-	send_simple(c, host, PROTO_IMAGE_DATA, m->hdr.msg_id,
-		    json_pack("{s:s, s:I, s:s, s:b}", "image_id", id, "offset", (json_int_t)offset,
-			      "data", text, "eof", n < (size_t)length));
-	free(text);
-}
-
-void
 ctl_on_agent(struct ctl *c, const char *host, const char *address, const struct proto_msg *m,
 	     int64_t now)
 {
@@ -480,8 +410,8 @@ ctl_on_agent(struct ctl *c, const char *host, const char *address, const struct 
 				c->store, host, m->hdr.boot_id,
 				json_string_value(json_object_get(m->body, "agent_version")),
 				&c->scratch);
-		send_simple(c, host, PROTO_WELCOME, m->hdr.msg_id,
-			    json_pack("{s:i}", "schema", PROTO_SCHEMA));
+		ctl_send_simple(c, host, PROTO_WELCOME, m->hdr.msg_id,
+				json_pack("{s:i}", "schema", PROTO_SCHEMA));
 		break;
 	}
 	case PROTO_SNAPSHOT:
@@ -489,14 +419,15 @@ ctl_on_agent(struct ctl *c, const char *host, const char *address, const struct 
 	case PROTO_REPORT: set_resources(c, host, m->body, "body", now); break;
 	case PROTO_EVENT:
 		if (m->hdr.has_seq)
-			send_simple(c, host, PROTO_ACK, m->hdr.msg_id,
-				    json_pack("{s:I}", "seq", (json_int_t)m->hdr.seq));
+			ctl_send_simple(c, host, PROTO_ACK, m->hdr.msg_id,
+					json_pack("{s:I}", "seq", (json_int_t)m->hdr.seq));
 		break;
 	case PROTO_ACK: on_ack(c, host, m, now); break;
 	case PROTO_RESULT: on_result(c, host, m, now); break;
 	case PROTO_ERROR: on_error(c, host, m, now); break;
-	case PROTO_PING: send_simple(c, host, PROTO_PONG, m->hdr.msg_id, json_object()); break;
-	case PROTO_IMAGE_GET: on_image_get(c, host, m); break;
+	case PROTO_PING: ctl_send_simple(c, host, PROTO_PONG, m->hdr.msg_id, json_object()); break;
+	case PROTO_IMAGE_GET: ctl_image_get(c, host, m); break;
+	case PROTO_IMAGE_DATA: ctl_image_data(c, host, m, now); break;
 	default:
 		/* WELCOME, COMMAND, RESYNC and PONG are ours to send; receiving one changes nothing */
 		break;

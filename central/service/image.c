@@ -342,8 +342,9 @@ svc_image_for(struct svc *sv, const char *ref, const char *project, json_t **ret
 	const char *vis = field_or(img, "visibility", "");
 	if (strcmp(vis, "public") != 0 && strcmp(vis, "community") != 0 &&
 	    strcmp(field_or(img, "owner", ""), project) != 0) {
-		/* as Glance hides it */
-		r = hv_error_set(err, -ENOENT, "args.image", "args.image: no image '%s'", ref);
+		/* hidden from the project, as Glance hides it: the ref is left to the host's
+		 * own store, as before the catalog */
+		r = 0;
 		goto out;
 	}
 	if (strcmp(field_or(img, "status", ""), "active") != 0) {
@@ -358,6 +359,28 @@ svc_image_for(struct svc *sv, const char *ref, const char *project, json_t **ret
 			 "sha256", field_or(img, "os_hash_value", ""));
 	r = *ret ? 1 : hv_error_set(err, -ENOMEM, "", "out of memory");
 out:
+	json_decref(img);
+	return r;
+}
+
+int
+svc_image_snapshot(struct svc *sv, json_t *inst, json_t *snap, int64_t now, struct hv_error *err)
+{
+	if (!sv->images)
+		return 0;
+	json_t *img = json_pack(
+		"{s:s, s:s, s:s, s:s, s:n, s:n, s:n, s:n, s:s, s:s, s:s, s:i, s:i, s:b,"
+		" s:{s:s, s:s, s:s, s:s}}",
+		"id", field_or(snap, "id", ""), "name", field_or(snap, "name", ""), "disk_format",
+		field_or(snap, "format", "qcow2"), "container_format", "bare", "size", "checksum",
+		"os_hash_algo", "os_hash_value", "status", "queued", "visibility", "private",
+		"owner", field_or(inst, "project_id", ""), "min_disk", 0, "min_ram", 0, "protected",
+		0, "properties", "image_type", "snapshot", "instance_uuid",
+		field_or(inst, "uuid", ""), "base_image_ref", field_or(inst, "image", ""),
+		"image_location", "snapshot");
+	if (!img)
+		return hv_error_set(err, -ENOMEM, "", "out of memory");
+	int r = store_image_insert(sv->store, img, now, err);
 	json_decref(img);
 	return r;
 }

@@ -747,6 +747,11 @@ svc_server_command(struct svc *sv, const char *server, const char *action, bool 
 	if ((r = action_body(command, hard, args, body, secrets, &extra, err)) < 0 ||
 	    (r = check_host_up(sv, h, now, err)) < 0)
 		goto out;
+	/* a snapshot is a catalog image, queued until the host's data is taken */
+	if (strcmp(command, "snapshot") == 0 &&
+	    (r = svc_image_snapshot(sv, inst, json_object_get(extra, "image_snapshot"), now, err)) <
+		    0)
+		goto out;
 	if (task)
 		store_instance_set_state(sv->store, u, NULL, task, NULL, NULL, now, err);
 	r = ctl_queue(sv->ctl, h, u, command, body, secrets, now, ret_cmd_id, err);

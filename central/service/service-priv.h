@@ -68,10 +68,17 @@ int svc_place(struct svc *sv, const json_t *flavor, const json_t *args, const ch
 	      int64_t now, char ret_host[PROTO_MAX_ID + 1], struct hv_error *err);
 
 /* The protocol image {id, format, properties, size, sha256} of the catalog image `ref` (id
- * or name) for a server of project: 1 with *ret, 0 when the catalog has no such image (the
- * ref may name an image a host already stores), or an error naming args.image (not
- * active, hidden from the project, an ambiguous name). */
+ * or name) for a server of project: 1 with *ret, 0 when the catalog has no such image or hides
+ * it from the project (the ref may name an image a host already stores), or an error
+ * naming args.image (not active, an ambiguous name). */
 int svc_image_for(struct svc *sv, const char *ref, const char *project, json_t **ret,
 		  struct hv_error *err);
+
+/* Registers the snapshot `snap` {id, name, format} of the server record inst as a queued
+ * catalog image (image_type snapshot, instance_uuid, base_image_ref, image_location),
+ * private to the server's project; the link takes its data from the host once the
+ * snapshot's RESULT announces its checksum. Without an images dir, nothing. */
+int
+svc_image_snapshot(struct svc *sv, json_t *inst, json_t *snap, int64_t now, struct hv_error *err);
 
 #endif

@@ -102,6 +102,32 @@ def main():
     check(agent_log(c, "node-1").count("refused, fetching again") == 0,
           "node-1's transfer was not refused")
 
+    # a snapshot taken on node-1 goes back to hvcentral, and node-2 boots it
+    rc, out, err = c.hv("server", "snapshot", "web-1", "snap-1", "--wait", "-f", "json")
+    check(rc == 0, "snapshot --wait succeeds on node-1 (%s)" % err.strip())
+    snap_id = json.loads(out)["id"]
+    snap = harness.wait_for("the snapshot to be active in the catalog",
+                            lambda: (lambda i: i if i["status"] == "active" else None)(
+                                c.hv_json("image", "show", snap_id)))
+    on_a = c.path("agent-node-1", "images", snap_id + ".img")
+    check(snap["os_hash_value"] == sha256_of(on_a) and snap["size"] == os.path.getsize(on_a) and
+          sha256_of(c.path("central", "images", snap_id)) == snap["os_hash_value"],
+          "hvcentral holds node-1's snapshot, byte for byte, with its SHA-256")
+    props = snap["properties"]
+    check(props.get("image_type") == "snapshot" and
+          props.get("instance_uuid") == c.show("web-1")["uuid"] and
+          props.get("base_image_ref") == img["id"] and props.get("image_location") == "snapshot"
+          and snap["disk_format"] == "qcow2" and snap["visibility"] == "private",
+          "the snapshot is registered with image_type, instance_uuid, base_image_ref (%s)"
+          % props)
+    rc, _, err = c.hv("server", "create", "from-snap", "--host", "node-2", "--flavor-spec",
+                      FLAVOR, "--image", "snap-1", "--wait")
+    check(rc == 0 and c.show("from-snap")["vm_state"] == "active",
+          "node-2 boots the snapshot taken on node-1 (%s)" % err.strip())
+    copy = c.path("agent-node-2", "images", snap_id + ".img")
+    check(os.path.exists(copy) and sha256_of(copy) == snap["os_hash_value"],
+          "node-2 fetched the snapshot and its copy matches")
+
     # three servers at once on node-1 of a new image: fetched once
     disk2 = c.path("second.raw")
     with open(disk2, "wb") as f:
