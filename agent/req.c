@@ -136,14 +136,14 @@ parse_image_source(const json_t *im, const char *w, json_t *out, struct hv_error
 	if (!sha && !has_size)
 		return 1;
 	if (!sha || !has_size || strlen(sha) != 64 || strspn(sha, "0123456789abcdef") != 64) {
+		bool size_bad = sha && !has_size;
+
 		json_decref(out);
-		return hv_error_set(err, -EINVAL, sha ? "body.image.sha256" : "body.image.size",
+		return hv_error_set(err, -EINVAL,
+				    size_bad ? "body.image.size" : "body.image.sha256",
 				    "%s.%s: a fetched image needs size and sha256 (64 lower-case "
 				    "hex digits)",
-				    w,
-				    sha && has_size ? "sha256"
-				    : sha           ? "size"
-						    : "sha256");
+				    w, size_bad ? "size" : "sha256");
 	}
 	json_object_set_new(out, "sha256", json_string(sha));
 	json_object_set_new(out, "size", json_integer(size));
