@@ -6,9 +6,12 @@ a corrupted transfer is refused and fetched again (the agent's test hook
 HVAGENT_TEST_CORRUPT_IMAGE_CHUNKS), several servers created at once on one host fetch it
 once, a host gets no image none of its servers uses, and bad input names the field and
 changes nothing."""
+import base64
 import hashlib
 import json
 import os
+import time
+import uuid
 
 import harness
 from harness import check
@@ -31,6 +34,107 @@ def agent_log(c, host):
 
 def images(c):
     return c.hv_json("image", "list")
+
+
+def api_client(c):
+    """The API socket spoken to directly (docs/api.md), for what hv never sends."""
+    zmq = harness.need_module("zmq", "python3-zmq")
+    s = zmq.Context.instance().socket(zmq.DEALER)
+    s.linger = 0
+    s.connect(c.api)
+    n = [0]
+
+    def ask(op, args):
+        n[0] += 1
+        s.send_multipart([b"", json.dumps({"id": n[0], "op": op, "args": args}).encode()])
+        if not s.poll(10000):
+            raise harness.Failure("no API reply to %s" % op)
+        return json.loads(s.recv_multipart()[-1])
+    return ask
+
+
+def bad_input(c, ask):
+    """Each refusal names its field and changes nothing."""
+    before = images(c)
+    r = ask("image.create", {"name": "x", "disk_format": "vmdk"})
+    check(r["error"]["field"] == "args.disk_format", "disk_format vmdk is refused naming it")
+    r = ask("image.create", {"name": "x", "disk_format": "raw", "visibility": "everyone"})
+    check(r["error"]["field"] == "args.visibility", "an unknown visibility is refused naming it")
+    r = ask("image.create", {"name": "x", "disk_format": "raw", "size": 5})
+    check(r["error"]["field"] == "args.size", "an argument create does not take is named")
+    r = ask("image.show", {"image": "no-such-image"})
+    check(r["error"]["code"] == "not_found" and r["error"]["field"] == "args.image",
+          "an unknown image is not_found naming args.image")
+    check(images(c) == before, "refused requests leave the catalog as it was")
+
+    img = ask("image.create", {"name": "partial", "disk_format": "raw"})["result"]
+    chunk = base64.b64encode(b"a" * 1000).decode()
+    r = ask("image.upload", {"image": img["id"], "offset": 0, "data": chunk})
+    check(r["ok"] and r["result"]["uploaded"] == 1000, "a first chunk is taken")
+    r = ask("image.upload", {"image": img["id"], "offset": 0, "data": chunk})
+    check(r["error"]["field"] == "args.offset" and "1000" in r["error"]["message"],
+          "a chunk at an offset already written is refused naming args.offset and where to "
+          "resume")
+    r = ask("image.upload", {"image": img["id"], "offset": 1000, "data": "a b"})
+    check(r["error"]["field"] == "args.data", "data that is not base64 is refused naming it")
+    shown = ask("image.show", {"image": img["id"]})["result"]
+    check(shown["status"] == "saving" and shown["uploaded"] == 1000,
+          "the partial upload is saving, 1000 bytes received (resumable)")
+    r = ask("image.finish", {"image": img["id"], "sha256": "00" * 32})
+    check(r["error"]["field"] == "args.sha256" and
+          hashlib.sha256(b"a" * 1000).hexdigest() in r["error"]["message"],
+          "a checksum mismatch is refused naming args.sha256 and both hashes")
+    shown = ask("image.show", {"image": img["id"]})["result"]
+    check(shown["status"] == "queued" and shown["uploaded"] == 0 and shown["size"] is None,
+          "the mismatched upload was discarded: queued, nothing received, never active")
+    r = ask("server.create", {"name": "early", "host": "node-1", "image": "partial",
+                              "flavor": {"vcpus": 1, "ram": 64, "disk": 1}})
+    check(r["error"]["field"] == "args.image" and "not active" in r["error"]["message"],
+          "a server of an image that is not active is refused naming args.image")
+    r = ask("image.upload", {"image": img["id"], "offset": 0, "data": chunk})
+    r = ask("image.finish", {"image": img["id"],
+                             "sha256": hashlib.sha256(b"a" * 1000).hexdigest()})
+    check(r["ok"] and r["result"]["status"] == "active", "sent again, it becomes active")
+    r = ask("image.finish", {"image": img["id"],
+                             "sha256": hashlib.sha256(b"a" * 1000).hexdigest()})
+    check(r["error"]["code"] == "conflict" and r["error"]["field"] == "args.image",
+          "a second finish is a conflict naming args.image")
+    ask("image.delete", {"image": img["id"]})
+
+
+def stranger_gets_nothing(c, image_id):
+    """A host none of whose servers uses an image is refused it (protocol 6.8)."""
+    zmq = harness.need_module("zmq", "python3-zmq")
+    pub, sec = zmq.curve_keypair()
+    with open(c.path("central", "agents", "spy.pub"), "w") as f:
+        f.write(pub.decode() + "\n")
+    s = zmq.Context.instance().socket(zmq.DEALER)
+    s.curve_serverkey = c.server_key.encode()
+    s.curve_publickey, s.curve_secretkey = pub, sec
+    s.linger = 0
+    s.connect(c.agent_ep)
+
+    def send(mtype, body):
+        hdr = {"msg_id": str(uuid.uuid4()), "host_id": "spy", "boot_id": BOOT,
+               "ts_ms": int(time.time() * 1000), "schema": 1}
+        s.send_multipart([b"HVA1", mtype, json.dumps(hdr).encode(), json.dumps(body).encode()])
+
+    def reply(want):
+        end = time.monotonic() + 10
+        while time.monotonic() < end:
+            if s.poll(1000):
+                got = s.recv_multipart()
+                if got[1] == want:
+                    return json.loads(got[3])
+        return None
+    BOOT = str(uuid.uuid4())
+    send(b"HELLO", {"agent_version": "test", "schemas": [1]})
+    check(reply(b"WELCOME") is not None, "an allowed host says HELLO")
+    send(b"IMAGE_GET", {"image_id": image_id, "offset": 0, "length": 4096})
+    got = reply(b"IMAGE_DATA")
+    check(got is not None and "data" not in got and got["error"]["code"] == "not_found",
+          "a host none of whose servers uses the image gets no byte of it (%s)" % got)
+    s.close()
 
 
 def main():
@@ -150,6 +254,9 @@ def main():
                       FLAVOR, "--image", "not-in-catalog", "--wait")
     check(rc == 0, "an image id the catalog lacks is passed to the host as before (%s)"
           % err.strip())
+
+    bad_input(c, api_client(c))
+    stranger_gets_nothing(c, img["id"])
 
     # deletion: refused while protected
     rc, _, err = c.hv("image", "set", "second", "--protected")
