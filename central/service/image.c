@@ -353,10 +353,12 @@ svc_image_for(struct svc *sv, const char *ref, const char *project, json_t **ret
 				 field_or(img, "id", ""), field_or(img, "status", ""));
 		goto out;
 	}
-	*ret = json_pack("{s:s, s:s, s:O, s:O, s:s}", "id", field_or(img, "id", ""), "format",
-			 field_or(img, "disk_format", ""), "properties",
+	*ret = json_pack("{s:s, s:s, s:O, s:O, s:s, s:O, s:O}", "id", field_or(img, "id", ""),
+			 "format", field_or(img, "disk_format", ""), "properties",
 			 json_object_get(img, "properties"), "size", json_object_get(img, "size"),
-			 "sha256", field_or(img, "os_hash_value", ""));
+			 "sha256", field_or(img, "os_hash_value", ""), "min_disk",
+			 json_object_get(img, "min_disk"), "min_ram",
+			 json_object_get(img, "min_ram"));
 	r = *ret ? 1 : hv_error_set(err, -ENOMEM, "", "out of memory");
 out:
 	json_decref(img);

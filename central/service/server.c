@@ -183,9 +183,39 @@ catalog_image(struct svc *sv, json_t *args, const char *project, json_t *spawn,
 	}
 	json_object_update(json_object_get(cat, "properties"),
 			   json_object_get(pimage, "properties"));
+	json_object_set_new(spawn, "image_min",
+			    json_pack("{s:O, s:O}", "disk", json_object_get(cat, "min_disk"), "ram",
+				      json_object_get(cat, "min_ram")));
+	json_object_del(cat, "min_disk");
+	json_object_del(cat, "min_ram");
 	json_object_set_new(spawn, "image", cat);
 	*ret_image = field_or(cat, "id", "");
 	return 0;
+}
+
+/* nova's check of a catalog image's min_disk (GiB) and min_ram (MiB) against the flavor;
+ * the minimums travel in spawn's "image_min", removed here (the host never sees them). */
+static int
+image_fits_flavor(json_t *spawn, const json_t *flavor, struct hv_error *err)
+{
+	json_t *min = json_object_get(spawn, "image_min");
+	int64_t disk = json_integer_value(json_object_get(min, "disk")),
+		ram = json_integer_value(json_object_get(min, "ram"));
+	int64_t root = json_integer_value(json_object_get(flavor, "root_gb")),
+		mem = json_integer_value(json_object_get(flavor, "ram_mb"));
+	int r = 0;
+	if (min && root > 0 && root < disk)
+		r = hv_error_set(err, -EINVAL, "args.flavor",
+				 "args.flavor: its disk of %lld GB is smaller than the image's "
+				 "min_disk of %lld GB",
+				 (long long)root, (long long)disk);
+	else if (min && mem < ram)
+		r = hv_error_set(err, -EINVAL, "args.flavor",
+				 "args.flavor: its %lld MB of memory is less than the image's "
+				 "min_ram of %lld MB",
+				 (long long)mem, (long long)ram);
+	json_object_del(spawn, "image_min");
+	return r;
 }
 
 /* User data: base64 by the one rule (common/base64.h) and at most 64 KiB once decoded, as
@@ -458,6 +488,7 @@ create_plan(struct svc *sv, json_t *args, int64_t now, struct create_plan *p, st
 	/* the owner: the host injects only one project's disks in a batch */
 	json_object_set_new(p->spawn, "project_id", json_string(p->project));
 	if ((r = create_flavor(sv, args, p->project, &p->flavor, err)) < 0 ||
+	    (r = image_fits_flavor(p->spawn, p->flavor, err)) < 0 ||
 	    (r = identity_from_args(args, true, p->spawn, p->secrets, err)) < 0 ||
 	    (r = create_key(sv, args, p->project, p->spawn, err)) < 0 ||
 	    (p->host && (r = check_host_up(sv, p->host, now, err)) < 0) ||

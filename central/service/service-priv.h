@@ -67,7 +67,8 @@ field_or(const json_t *o, const char *key, const char *def)
 int svc_place(struct svc *sv, const json_t *flavor, const json_t *args, const char *project,
 	      int64_t now, char ret_host[PROTO_MAX_ID + 1], struct hv_error *err);
 
-/* The protocol image {id, format, properties, size, sha256} of the catalog image `ref` (id
+/* The protocol image {id, format, properties, size, sha256} (plus the image's min_disk and
+ * min_ram, for the caller to check and remove) of the catalog image `ref` (id
  * or name) for a server of project: 1 with *ret, 0 when the catalog has no such image or hides
  * it from the project (the ref may name an image a host already stores), or an error
  * naming args.image (not active, an ambiguous name). */

@@ -206,6 +206,17 @@ def main():
     check(agent_log(c, "node-1").count("refused, fetching again") == 0,
           "node-1's transfer was not refused")
 
+    rc2, _, err2 = c.hv("image", "set", "cirros", "--min-disk", "2", "--min-ram", "128")
+    rc, _, err = c.hv("server", "create", "small-2", "--host", "node-1", "--flavor-spec",
+                      "vcpus=1,ram=64,disk=1", "--image", "cirros")
+    check(rc2 == 0 and rc == 1 and "args.flavor" in err and "min_disk" in err,
+          "a flavor disk under the image's min_disk is refused naming args.flavor (%s)"
+          % err.strip())
+    rc, _, err = c.hv("server", "create", "small-2", "--host", "node-1", "--flavor-spec",
+                      "vcpus=1,ram=64,disk=2", "--image", "cirros")
+    check(rc == 1 and "min_ram" in err, "and memory under its min_ram (%s)" % err.strip())
+    c.hv("image", "set", "cirros", "--min-disk", "1", "--min-ram", "0")
+
     # a snapshot taken on node-1 goes back to hvcentral, and node-2 boots it
     rc, out, err = c.hv("server", "snapshot", "web-1", "snap-1", "--wait", "-f", "json")
     check(rc == 0, "snapshot --wait succeeds on node-1 (%s)" % err.strip())
