@@ -208,6 +208,7 @@ struct agent {
 	/* catalog images being fetched from the controller (fetch.c) */
 	struct fetch **fetches;
 	size_t n_fetches, cap_fetches;
+	int64_t next_cache_ms; /* the next pass over the fetched images */
 
 	pthread_mutex_t ev_mu;
 	struct drv_event *ev_head, *ev_tail;
@@ -320,5 +321,7 @@ void agent_fetch_tick(struct agent *a, int64_t now);
 void agent_fetch_free_all(struct agent *a);
 /* Answers the controller's IMAGE_GET for an image of the store (a snapshot it takes). */
 void agent_image_serve(struct agent *a, const struct proto_msg *m);
+/* Removes fetched images no instance used for [images] cache_max_age (runs when due). */
+void agent_cache_tick(struct agent *a, int64_t now);
 
 #endif

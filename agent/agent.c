@@ -878,6 +878,7 @@ timers(struct agent *a, int64_t now)
 	}
 	if (a->session)
 		agent_fetch_tick(a, now);
+	agent_cache_tick(a, now);
 	/* PING when idle, and also when the controller has been quiet for an interval while we
 	 * talk: a controller with nothing to say must still prove it is alive */
 	if (a->session && (now - a->last_tx_ms >= hb ||

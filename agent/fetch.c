@@ -8,6 +8,8 @@
 #include "agent-priv.h"
 
 #include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -168,6 +170,22 @@ agent_fetch_gate(struct agent *a, const struct proto_msg *m, const struct req *r
 	return 1;
 }
 
+/* <data>.fetched marks an image of the cache (fetch.c removes only those); its mtime is
+ * when an instance last used it. */
+static void
+mark_used(const char *data)
+{
+	char marker[PATH_MAX + 16];
+	int fd;
+
+	snprintf(marker, sizeof marker, "%s.fetched", data);
+	fd = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	if (fd >= 0) {
+		futimens(fd, NULL);
+		close(fd);
+	}
+}
+
 /* The fetch is over (f->failed says how): its commands are handled again, then it goes. */
 static void
 settle(struct agent *a, struct fetch *f)
@@ -235,6 +253,7 @@ complete(struct agent *a, struct fetch *f)
 		unlink(f->data);
 		return fail(a, f, r, "cannot record it: ", err.message);
 	}
+	mark_used(f->data);
 	hv_log(HV_LOG_NOTICE, NULL, NULL,
 	       "image %s fetched from the controller: %llu bytes, sha256 verified", f->id,
 	       (unsigned long long)f->size);
@@ -357,4 +376,62 @@ agent_image_serve(struct agent *a, const struct proto_msg *m)
 			   json_pack("{s:s, s:I, s:s, s:b}", "image_id", id, "offset",
 				     (json_int_t)offset, "data", text, "eof", n < (size_t)length));
 	free(text);
+}
+
+/* ---- the cache of fetched images (nova's image cache manager) ---------------------------- */
+
+struct cache_pass {
+	struct agent *a;
+	json_t *used; /* image ids of this host's instances */
+	int64_t now_s;
+};
+
+static void
+cache_visit(void *ctx, const char *id)
+{
+	struct cache_pass *p = ctx;
+	char data[PATH_MAX], marker[PATH_MAX + 16];
+	struct stat st;
+
+	if (imgstore_data_path(p->a->store, id, data, sizeof data, NULL) < 0)
+		return;
+	snprintf(marker, sizeof marker, "%s.fetched", data);
+	if (stat(marker, &st) < 0 || find(p->a, id))
+		return; /* not fetched (imported, a snapshot), or being fetched again */
+	if (json_object_get(p->used, id)) {
+		mark_used(data);
+		return;
+	}
+	if (p->now_s - st.st_mtime < p->a->o.image_cache_max_age_s)
+		return;
+	if (imgstore_remove(p->a->store, id, NULL) == 0) {
+		unlink(marker);
+		hv_log(HV_LOG_INFO, NULL, NULL,
+		       "image %s removed from the cache: unused for %d s ([images] cache_max_age)",
+		       id, p->a->o.image_cache_max_age_s);
+	}
+}
+
+void
+agent_cache_tick(struct agent *a, int64_t now)
+{
+	int age = a->o.image_cache_max_age_s;
+	struct cache_pass p = {.a = a, .used = json_object(), .now_s = proto_now_ms() / 1000};
+
+	if (!a->store || age <= 0 || now < a->next_cache_ms) {
+		json_decref(p.used);
+		return;
+	}
+	a->next_cache_ms = now + (age < 60 ? age : 60) * 1000LL;
+	for (size_t i = 0; i < a->n_insts; i++) {
+		json_t *spec = a->insts[i]->spec ? json_loads(a->insts[i]->spec, 0, NULL) : NULL;
+		const char *id =
+			json_string_value(json_object_get(json_object_get(spec, "image"), "id"));
+
+		if (id)
+			json_object_set_new(p.used, id, json_true());
+		json_decref(spec);
+	}
+	imgstore_list(a->store, cache_visit, &p, NULL);
+	json_decref(p.used);
 }

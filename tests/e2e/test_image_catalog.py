@@ -141,9 +141,11 @@ def main():
     c = harness.Cluster()
     c.own_images = True
     c.start_central()
-    for host, env in (("node-1", None), ("node-2", {"HVAGENT_TEST_CORRUPT_IMAGE_CHUNKS": "1"})):
-        c.allow(host)
-        c.start_agent(host, env=env)
+    c.allow("node-1")
+    c.start_agent("node-1")
+    c.allow("node-2")
+    c.start_agent("node-2", fake="[images]\ncache_max_age = 2",
+                  env={"HVAGENT_TEST_CORRUPT_IMAGE_CHUNKS": "1"})
     c.wait_host("node-1", "up")
     c.wait_host("node-2", "up")
 
@@ -242,6 +244,15 @@ def main():
     copy = c.path("agent-node-2", "images", snap_id + ".img")
     check(os.path.exists(copy) and sha256_of(copy) == snap["os_hash_value"],
           "node-2 fetched the snapshot and its copy matches")
+
+    # node-2's cache: the snapshot's copy goes once no server there used it for 2 s
+    # ([images] cache_max_age), the image web-2 runs from stays
+    rc, _, err = c.hv("server", "delete", "from-snap", "--wait")
+    check(rc == 0, "from-snap is deleted (%s)" % err.strip())
+    harness.wait_for("node-2 to drop the unused snapshot", lambda: not os.path.exists(copy))
+    check(os.path.exists(c.path("agent-node-2", "images", img["id"] + ".img")),
+          "node-2 keeps the image web-2 was created from")
+    check("removed from the cache" in agent_log(c, "node-2"), "node-2 says why it removed it")
 
     # three servers at once on node-1 of a new image: fetched once
     disk2 = c.path("second.raw")
