@@ -778,6 +778,14 @@ svc_server_command(struct svc *sv, const char *server, const char *action, bool 
 	if ((r = action_body(command, hard, args, body, secrets, &extra, err)) < 0 ||
 	    (r = check_host_up(sv, h, now, err)) < 0)
 		goto out;
+	/* a rebuild or rescue image may be the catalog's, fetched by the host as a spawn's */
+	if (json_object_get(body, "image")) {
+		const char *ref = field_or(json_object_get(body, "image"), "id", "");
+		if ((r = catalog_image(sv, args, field_or(inst, "project_id", ""), body, &ref,
+				       err)) < 0 ||
+		    (r = image_fits_flavor(body, json_object_get(inst, "flavor"), err)) < 0)
+			goto out;
+	}
 	/* a snapshot is a catalog image, queued until the host's data is taken */
 	if (strcmp(command, "snapshot") == 0 &&
 	    (r = svc_image_snapshot(sv, inst, json_object_get(extra, "image_snapshot"), now, err)) <

@@ -163,8 +163,12 @@ store_image_delete(struct store *s, const char *id, struct hv_error *err)
 	return r;
 }
 
+/* A live instance created from it, or an open command (a rebuild, a rescue) naming it:
+ * states below 3 are queued, sent and acknowledged (store_cmd_state). */
 static const char sql_image_used_on[] =
-	"SELECT 1 FROM instances WHERE host = ?1 AND image = ?2 AND vm_state != 'deleted' LIMIT 1";
+	"SELECT 1 FROM instances WHERE host = ?1 AND image = ?2 AND vm_state != 'deleted'"
+	" UNION ALL SELECT 1 FROM commands WHERE host_id = ?1 AND state < 3"
+	" AND json_extract(args, '$.image.id') = ?2 LIMIT 1";
 
 int
 store_image_used_on(struct store *s, const char *host, const char *id, struct hv_error *err)

@@ -210,7 +210,8 @@ int store_image_list(struct store *s, json_t **ret, struct hv_error *err);
 /* Rewrites every field of the record img (as store_image_get returns it). -ENOENT. */
 int store_image_update(struct store *s, json_t *img, int64_t now_ms, struct hv_error *err);
 int store_image_delete(struct store *s, const char *id, struct hv_error *err);
-/* 1 when a live instance on host was created from image id, else 0. */
+/* 1 when a live instance on host was created from image id, or an open command of host
+ * (a rebuild, a rescue) names it; else 0. */
 int store_image_used_on(struct store *s, const char *host, const char *id, struct hv_error *err);
 
 #endif

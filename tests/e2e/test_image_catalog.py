@@ -271,6 +271,15 @@ def main():
     check(agent_log(c, "node-1").count("waits for image %s" % second["id"]) >= 2,
           "the other spawns waited for the one fetch")
 
+    # a rebuild with a catalog image: node-2 fetches it as for a spawn
+    rc, _, err = c.hv("server", "rebuild", "web-2", "--image", "second", "--wait")
+    s2 = c.show("web-2")
+    check(rc == 0 and s2["vm_state"] == "active" and s2["image"] == second["id"],
+          "web-2 is rebuilt from the catalog image 'second' (%s)" % err.strip())
+    copy = c.path("agent-node-2", "images", second["id"] + ".img")
+    check(os.path.exists(copy) and sha256_of(copy) == second["os_hash_value"],
+          "node-2 fetched it for the rebuild")
+
     # the old per-host way still works: an id the catalog does not know goes to the host
     rc, _, err = c.hv("server", "create", "legacy", "--host", "node-1", "--flavor-spec",
                       FLAVOR, "--image", "not-in-catalog", "--wait")
