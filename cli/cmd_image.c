@@ -29,6 +29,7 @@ const char image_help[] =
 	"                       [--min-ram MB] [--public | --private] [--protected | "
 	"--unprotected]\n"
 	"       hv image delete IMAGE...\n"
+	"       hv image save IMAGE --file FILE\n"
 	"\n"
 	"IMAGE is an image's id or its name. create uploads FILE to hvcentral in chunks of\n"
 	"512 KiB; the image becomes active only when the SHA-256 hvcentral computes equals the\n"
@@ -37,6 +38,7 @@ const char image_help[] =
 	"from the bytes hvcentral has. The disk format is what you say, never probed. Progress\n"
 	"goes to stderr when it is a terminal. `hv server create --image NAME` boots from the\n"
 	"catalog: a host without the image fetches it from hvcentral and checks its SHA-256.\n"
+	"save downloads an active image to FILE (replaced) and checks its SHA-256.\n"
 	"A protected image cannot be deleted. Properties are the guest's hints\n"
 	"(hw_qemu_guest_agent=yes, os_require_quiesce=yes, hw_rng_model=virtio,\n"
 	"hw_video_ram=64, ...).\n"
@@ -210,6 +212,57 @@ image_upload(struct ctx *x)
 	return print_result(a, r, res);
 }
 
+/* Downloads the image in chunks into a new file beside path, checks its SHA-256 against the
+ * catalog's, then renames it to path. */
+static int
+image_save(struct ctx *x)
+{
+	struct args *a = x->a;
+	char tmp[4096], want[65] = "", got[65];
+	if (!a->file)
+		return usage_error("--file", "%s", "is required (see hv image --help)");
+	snprintf(tmp, sizeof tmp, "%s.part", a->file);
+	int fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		fprintf(stderr, "hv: --file: cannot create %s: %s\n", tmp, strerror(errno));
+		return EXIT_USAGE;
+	}
+	int r = EXIT_OK;
+	bool eof = false;
+	for (int64_t off = 0; r == EXIT_OK && !eof;) {
+		json_t *res = NULL,
+		       *q = json_pack("{s:s, s:I}", "image", a->argv[2], "offset", (json_int_t)off);
+		r = call(x, "image.download", q, false, &res);
+		json_decref(q);
+		const char *data = s_or(res, "data", "");
+		unsigned char *bin = NULL;
+		size_t n = 0;
+		if (r == EXIT_OK && (hv_base64_decode(data, strlen(data), &bin, &n) < 0 ||
+				     pwrite(fd, bin, n, off) != (ssize_t)n)) {
+			fprintf(stderr, "hv: --file: cannot write %s\n", tmp);
+			r = EXIT_SERVER;
+		}
+		snprintf(want, sizeof want, "%s", s_or(res, "sha256", ""));
+		eof = json_is_true(json_object_get(res, "eof")) || n == 0;
+		off += (int64_t)n;
+		free(bin);
+		json_decref(res);
+	}
+	if (r == EXIT_OK && (file_sha256(fd, got) < 0 || strcmp(got, want) != 0)) {
+		fprintf(stderr, "hv: image save: the data received hashes to %s, not %s\n", got,
+			want);
+		r = EXIT_SERVER;
+	}
+	if (r == EXIT_OK && (fsync(fd) < 0 || rename(tmp, a->file) < 0)) {
+		fprintf(stderr, "hv: --file: cannot write %s: %s\n", a->file, strerror(errno));
+		r = EXIT_SERVER;
+	}
+	close(fd);
+	if (r != EXIT_OK)
+		unlink(tmp);
+	return r;
+}
+
 #define CREATE_OPTS                                                                            \
 	(O_FILE | O_DISK_FORMAT | O_PROPERTY | O_MIN_DISK | O_MIN_RAM | O_PUBLIC | O_PRIVATE | \
 	 O_PROTECTED | O_PROJECT | O_ID)
@@ -250,6 +303,9 @@ cmd_image(struct ctx *x)
 	} else if (strcmp(verb, "upload") == 0) {
 		r = check_opts(a, O_FILE) < 0 || need_args(a, 1, "IMAGE") < 0 ? EXIT_USAGE
 									      : image_upload(x);
+	} else if (strcmp(verb, "save") == 0) {
+		r = check_opts(a, O_FILE) < 0 || need_args(a, 1, "IMAGE") < 0 ? EXIT_USAGE
+									      : image_save(x);
 	} else if (strcmp(verb, "set") == 0) {
 		if (check_opts(a, SET_OPTS) < 0 || need_args(a, 1, "IMAGE") < 0) {
 			r = EXIT_USAGE;
@@ -272,7 +328,8 @@ cmd_image(struct ctx *x)
 			r = ri != EXIT_OK ? ri : r;
 		}
 	} else {
-		r = usage_error("image", "'%s' is not list, show, create, upload, set or delete",
+		r = usage_error("image",
+				"'%s' is not list, show, create, upload, save, set or delete",
 				verb);
 	}
 	json_decref(q);

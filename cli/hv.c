@@ -38,7 +38,7 @@ static const char main_help[] =
 	"  flavor list|show|create|delete|set|unset\n"
 	"                                 the sizes servers are created with\n"
 	"  keypair list|show|create|delete  SSH key pairs injected into servers\n"
-	"  image list|show|create|upload|set|delete\n"
+	"  image list|show|create|upload|save|set|delete\n"
 	"                                 the image catalog servers boot from\n"
 	"\n"
 	"Options (anywhere on the line):\n"

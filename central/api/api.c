@@ -562,6 +562,17 @@ op_image_set(struct api *a, const struct api_client *cl, struct req *q, int64_t 
 }
 
 static void
+op_image_download(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	struct hv_error err = {0};
+	json_t *chunk = NULL;
+	int r = svc_image_download(a->svc, q->args, &chunk, &err);
+	if (r < 0)
+		return reply_hv_err(a, cl, q->id, r, &err);
+	reply_ok(a, cl, q->id, chunk);
+}
+
+static void
 op_image_list(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
 {
 	struct hv_error err = {0};
@@ -651,6 +662,7 @@ static const struct {
 	{"image.show", op_image_show, image_args},
 	{"image.set", op_image_set, NULL},
 	{"image.delete", op_image_delete, image_args},
+	{"image.download", op_image_download, NULL},
 };
 
 static const char *const request_fields[] = {"id", "op", "args", "wait", "timeout_ms", NULL};

@@ -386,3 +386,47 @@ svc_image_snapshot(struct svc *sv, json_t *inst, json_t *snap, int64_t now, stru
 	json_decref(img);
 	return r;
 }
+
+int
+svc_image_download(struct svc *sv, json_t *args, json_t **ret, struct hv_error *err)
+{
+	static const char *const known[] = {"image", "offset", NULL};
+	int64_t offset;
+	json_t *img = NULL;
+	unsigned char *buf = NULL;
+	char *text = NULL;
+	size_t n = 0;
+	int r;
+	if (!sv->images)
+		return no_images(err);
+	if ((r = hj_known_keys(args, "args", known, err)) < 0 ||
+	    (r = hj_int(args, "args", "offset", HJ_REQUIRED, 0, INT64_MAX, &offset, err)) < 0 ||
+	    (r = image_arg(sv, args, &img, err)) < 0)
+		return r;
+	const char *id = field_or(img, "id", "");
+	if (strcmp(field_or(img, "status", ""), "active") != 0) {
+		r = hv_error_set(err, -EINVAL, "args.image",
+				 "args.image: image %s is %s, not active", id,
+				 field_or(img, "status", ""));
+		goto out;
+	}
+	if (!(buf = malloc(PROTO_IMAGE_CHUNK))) {
+		r = hv_error_set(err, -ENOMEM, "", "out of memory");
+		goto out;
+	}
+	if ((r = imgdata_read(sv->images, id, offset, buf, PROTO_IMAGE_CHUNK, &n, err)) < 0)
+		goto out;
+	if (!(text = hv_base64_encode(buf, n))) {
+		r = hv_error_set(err, -ENOMEM, "", "out of memory");
+		goto out;
+	}
+	*ret = json_pack("{s:s, s:I, s:s, s:b, s:O, s:O}", "id", id, "offset", (json_int_t)offset,
+			 "data", text, "eof", n < PROTO_IMAGE_CHUNK, "size",
+			 json_object_get(img, "size"), "sha256",
+			 json_object_get(img, "os_hash_value"));
+out:
+	free(text);
+	free(buf);
+	json_decref(img);
+	return r;
+}

@@ -138,6 +138,9 @@ int svc_image_list(struct svc *sv, json_t **ret, struct hv_error *err);
 int svc_image_show(struct svc *sv, const char *image, json_t **ret, struct hv_error *err);
 /* args: {image, name?, visibility?, min_disk?, min_ram?, protected?, properties?{} merged}. */
 int svc_image_set(struct svc *sv, json_t *args, int64_t now_ms, json_t **ret, struct hv_error *err);
+/* args: {image, offset}: {id, offset, data (base64, at most PROTO_IMAGE_CHUNK bytes), eof,
+ * size, sha256} of an active image. */
+int svc_image_download(struct svc *sv, json_t *args, json_t **ret, struct hv_error *err);
 /* Refused (-EPERM) while the image is protected. */
 int svc_image_delete(struct svc *sv, const char *image, struct hv_error *err);
 

@@ -177,6 +177,10 @@ def main():
           "the image is active with the size, SHA-256, format and properties given")
     stored = c.path("central", "images", img["id"])
     check(sha256_of(stored) == want, "hvcentral's file is the uploaded one")
+    saved = c.path("saved.qcow2")
+    rc, _, err = c.hv("image", "save", "cirros", "--file", saved)
+    check(rc == 0 and sha256_of(saved) == want, "image save downloads it back byte for byte (%s)"
+          % err.strip())
 
     # an upload whose checksum disagrees is discarded, never active; it can be sent again
     other = c.path("other.raw")
