@@ -41,7 +41,8 @@ expect() {
 	rm -f "${TMPDIR:-/tmp}/hv-comp-err.$$"
 }
 expect 'server' hv ser
-expect 'flavor host keypair project quota server' hv ''
+expect 'flavor host image keypair project quota server' hv ''
+expect 'create delete list save set show upload' hv image ''
 expect 'create delete list set show unset' hv flavor ''
 expect 'set show' hv quota ''
 expect '--api --cores --floating-ips --format --help --instances --key-pairs --ram --security-group-rules --security-groups --timeout --version' hv quota set demo --
