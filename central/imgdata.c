@@ -13,6 +13,7 @@
 
 #include <sodium.h>
 
+#include "md5.h"
 #include "proto.h"
 
 #define HASH_BUF (256 * 1024)
@@ -121,8 +122,8 @@ hex(const unsigned char *in, size_t n, char *out)
 }
 
 int
-imgdata_hash(struct imgdata *d, const char *id, char ret_sha256[65], int64_t *ret_size,
-	     struct hv_error *err)
+imgdata_hash(struct imgdata *d, const char *id, char ret_sha256[65], char ret_md5[33],
+	     int64_t *ret_size, struct hv_error *err)
 {
 	char path[4096];
 	if (file_of(d, id, ".part", path, sizeof path) < 0)
@@ -133,12 +134,15 @@ imgdata_hash(struct imgdata *d, const char *id, char ret_sha256[65], int64_t *re
 				    "args.image: no data was uploaded for image %s", id);
 	unsigned char *buf = malloc(HASH_BUF), digest[crypto_hash_sha256_BYTES];
 	crypto_hash_sha256_state st;
+	struct md5 md5;
 	int64_t size = 0;
 	ssize_t n = 0;
 	int r = 0;
 	crypto_hash_sha256_init(&st);
+	md5_init(&md5);
 	while (buf && (n = read(fd, buf, HASH_BUF)) > 0) {
 		crypto_hash_sha256_update(&st, buf, (unsigned long long)n);
+		md5_update(&md5, buf, (size_t)n);
 		size += n;
 	}
 	if (!buf || n < 0 || fsync(fd) < 0)
@@ -150,6 +154,7 @@ imgdata_hash(struct imgdata *d, const char *id, char ret_sha256[65], int64_t *re
 		return r;
 	crypto_hash_sha256_final(&st, digest);
 	hex(digest, sizeof digest, ret_sha256);
+	md5_final(&md5, ret_md5);
 	*ret_size = size;
 	return 0;
 }

@@ -23,9 +23,10 @@ int64_t imgdata_received(const struct imgdata *d, const char *id);
  * at an offset already written is refused naming args.offset, nothing changes). */
 int imgdata_append(struct imgdata *d, const char *id, int64_t offset, const void *buf, size_t len,
 		   struct hv_error *err);
-/* fsyncs the upload and hashes it: SHA-256 as 64 lower-case hex digits and its size. */
-int imgdata_hash(struct imgdata *d, const char *id, char ret_sha256[65], int64_t *ret_size,
-		 struct hv_error *err);
+/* fsyncs the upload and hashes it: SHA-256 as 64 lower-case hex digits, MD5 (Glance's
+ * "checksum") as 32, and its size. */
+int imgdata_hash(struct imgdata *d, const char *id, char ret_sha256[65], char ret_md5[33],
+		 int64_t *ret_size, struct hv_error *err);
 /* The upload becomes the image's file (renamed, the directory fsynced). */
 int imgdata_commit(struct imgdata *d, const char *id, struct hv_error *err);
 /* Removes the upload (a refused one: a partial upload never becomes an image). */

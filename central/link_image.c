@@ -119,13 +119,14 @@ pull_request(struct ctl *c, struct ctl_pull *p, int64_t now)
 /* The catalog row of a snapshot ends its upload: active with its size and checksum, or
  * killed (Glance's state of an image whose upload failed). */
 static void
-pull_end(struct ctl *c, struct ctl_pull *p, bool ok, int64_t now)
+pull_end(struct ctl *c, struct ctl_pull *p, bool ok, const char *md5, int64_t now)
 {
 	json_t *img = NULL;
 	if (store_image_get(c->store, p->id, &img, &c->scratch) == 0) {
 		json_object_set_new(img, "status", json_string(ok ? "active" : "killed"));
 		if (ok) {
 			json_object_set_new(img, "size", json_integer(p->size));
+			json_object_set_new(img, "checksum", json_string(md5));
 			json_object_set_new(img, "os_hash_algo", json_string("sha256"));
 			json_object_set_new(img, "os_hash_value", json_string(p->sha256));
 		}
@@ -170,14 +171,14 @@ ctl_pull_start(struct ctl *c, const char *host, json_t *image, int64_t now)
 static void
 pull_verify(struct ctl *c, struct ctl_pull *p, int64_t now)
 {
-	char got[65];
+	char got[65], md5[33];
 	int64_t size = 0;
 	struct hv_error err = {0};
-	if (imgdata_hash(c->images, p->id, got, &size, &err) == 0 && size == p->size &&
+	if (imgdata_hash(c->images, p->id, got, md5, &size, &err) == 0 && size == p->size &&
 	    strcmp(got, p->sha256) == 0) {
 		if (imgdata_commit(c->images, p->id, &err) == 0)
-			return pull_end(c, p, true, now);
-		return pull_end(c, p, false, now);
+			return pull_end(c, p, true, md5, now);
+		return pull_end(c, p, false, NULL, now);
 	}
 	hv_error_set(&err, -EIO, "body.data",
 		     "snapshot %s from host %s: %lld bytes hashing to %s, announced %lld with %s",
@@ -185,7 +186,7 @@ pull_verify(struct ctl *c, struct ctl_pull *p, int64_t now)
 	ctl_refuse(c, &err);
 	imgdata_discard(c->images, p->id);
 	if (++p->attempts >= PULL_MAX_ATTEMPTS)
-		return pull_end(c, p, false, now);
+		return pull_end(c, p, false, NULL, now);
 	p->received = 0;
 	pull_request(c, p, now);
 }
@@ -202,7 +203,7 @@ ctl_image_data(struct ctl *c, const char *host, const struct proto_msg *m, int64
 	if (!p)
 		return; /* not asked of this host, or over */
 	if (json_object_get(m->body, "error"))
-		return pull_end(c, p, false, now);
+		return pull_end(c, p, false, NULL, now);
 	if (hj_int(m->body, "body", "offset", HJ_REQUIRED, 0, INT64_MAX, &offset, NULL) < 0 ||
 	    offset != p->received ||
 	    hj_str(m->body, "body", "data", HJ_REQUIRED, 0, &data, NULL) < 0)
@@ -214,7 +215,7 @@ ctl_image_data(struct ctl *c, const char *host, const struct proto_msg *m, int64
 	    p->received + (int64_t)n > p->size ||
 	    imgdata_append(c->images, p->id, p->received, bin, n, &err) < 0) {
 		free(bin);
-		return pull_end(c, p, false, now);
+		return pull_end(c, p, false, NULL, now);
 	}
 	free(bin);
 	p->received += (int64_t)n;
@@ -232,7 +233,7 @@ ctl_pull_tick(struct ctl *c, int64_t now)
 		if (now - p->sent_ms < PULL_TIMEOUT_MS)
 			continue;
 		if (++p->timeouts > PULL_MAX_TIMEOUTS)
-			return pull_end(c, p, false, now); /* the table changed: next tick */
+			return pull_end(c, p, false, NULL, now); /* the table changed: next tick */
 		pull_request(c, p, now);
 	}
 }

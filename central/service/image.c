@@ -247,7 +247,7 @@ svc_image_finish(struct svc *sv, json_t *args, int64_t now, json_t **ret, struct
 {
 	static const char *const known[] = {"image", "sha256", NULL};
 	const char *want;
-	char got[65];
+	char got[65], md5[33];
 	int64_t size = 0;
 	json_t *img = NULL;
 	int r;
@@ -266,7 +266,7 @@ svc_image_finish(struct svc *sv, json_t *args, int64_t now, json_t **ret, struct
 		r = not_uploading(img, err);
 		goto out;
 	}
-	if ((r = imgdata_hash(sv->images, id, got, &size, err)) < 0)
+	if ((r = imgdata_hash(sv->images, id, got, md5, &size, err)) < 0)
 		goto out;
 	if (strcmp(got, want) != 0) {
 		/* never active, never half kept: the upload starts again from offset 0 */
@@ -281,6 +281,7 @@ svc_image_finish(struct svc *sv, json_t *args, int64_t now, json_t **ret, struct
 	}
 	json_object_set_new(img, "status", json_string("active"));
 	json_object_set_new(img, "size", json_integer(size));
+	json_object_set_new(img, "checksum", json_string(md5));
 	json_object_set_new(img, "os_hash_algo", json_string("sha256"));
 	json_object_set_new(img, "os_hash_value", json_string(got));
 	if ((r = store_image_update(sv->store, img, now, err)) < 0 ||

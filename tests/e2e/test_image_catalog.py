@@ -172,6 +172,7 @@ def main():
     img = json.loads(out)
     check(img["status"] == "active" and img["size"] == os.path.getsize(disk) and
           img["os_hash_algo"] == "sha256" and img["os_hash_value"] == want and
+          img["checksum"] == hashlib.md5(open(disk, "rb").read()).hexdigest() and
           img["disk_format"] == "qcow2" and img["container_format"] == "bare" and
           img["properties"] == {"hw_qemu_guest_agent": "yes"} and img["min_disk"] == 1,
           "the image is active with the size, SHA-256, format and properties given")
@@ -232,6 +233,7 @@ def main():
                                 c.hv_json("image", "show", snap_id)))
     on_a = c.path("agent-node-1", "images", snap_id + ".img")
     check(snap["os_hash_value"] == sha256_of(on_a) and snap["size"] == os.path.getsize(on_a) and
+          snap["checksum"] == hashlib.md5(open(on_a, "rb").read()).hexdigest() and
           sha256_of(c.path("central", "images", snap_id)) == snap["os_hash_value"],
           "hvcentral holds node-1's snapshot, byte for byte, with its SHA-256")
     props = snap["properties"]
