@@ -136,6 +136,8 @@ wait_on(struct fetch *f, const struct proto_msg *m)
 	*w = (struct proto_msg){.type = m->type, .hdr = m->hdr, .body = json_deep_copy(m->body)};
 	if (!w->body)
 		return -ENOMEM;
+	/* it arrived in time: the fetch is the start of the command, however long it takes */
+	w->hdr.deadline_ms = 0;
 	f->n_waiting++;
 	return 0;
 }
@@ -164,6 +166,9 @@ agent_fetch_gate(struct agent *a, const struct proto_msg *m, const struct req *r
 		return err->code < 0 ? err->code : -EIO;
 	if (wait_on(f, m) < 0)
 		return hv_error_set(err, -ENOMEM, NULL, "out of memory");
+	/* not journaled yet: this ACK only keeps the controller from expiring the command */
+	agent_send(a, PROTO_ACK, m->hdr.msg_id, false,
+		   json_pack("{s:s, s:s}", "cmd_id", m->hdr.cmd_id, "state", "waiting_image"));
 	hv_log(HV_LOG_INFO, r->uuid, m->hdr.cmd_id, "%s waits for image %s (%llu of %llu bytes)",
 	       inst_cmd_name(r->cmd), id, (unsigned long long)f->received,
 	       (unsigned long long)f->size);

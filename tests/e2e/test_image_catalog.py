@@ -140,7 +140,8 @@ def stranger_gets_nothing(c, image_id):
 def main():
     c = harness.Cluster()
     c.own_images = True
-    c.start_central()
+    # a command not accepted within 1 s fails: an image fetch must not count against it
+    c.start_central(conf_extra="timeout = 1\n")
     c.allow("node-1")
     c.start_agent("node-1")
     c.allow("node-2")
@@ -285,6 +286,22 @@ def main():
     copy = c.path("agent-node-2", "images", second["id"] + ".img")
     check(os.path.exists(copy) and sha256_of(copy) == second["os_hash_value"],
           "node-2 fetched it for the rebuild")
+
+    # a fetch longer than hvcentral's command timeout (1 s here): the host's ACK
+    # "waiting_image" keeps the spawn alive until the image is in
+    big = c.path("big.raw")
+    with open(big, "wb") as f:
+        f.write(os.urandom(48 << 20))
+    rc, _, err = c.hv("image", "create", "big", "--file", big, "--disk-format", "raw")
+    check(rc == 0, "a 48 MiB image uploads (%s)" % err.strip())
+    t = time.monotonic()
+    rc, _, err = c.hv("server", "create", "big-1", "--host", "node-2", "--flavor-spec", FLAVOR,
+                      "--image", "big", "--wait")
+    took = time.monotonic() - t
+    check(rc == 0 and c.show("big-1")["vm_state"] == "active",
+          "a spawn whose image takes %.1f s to fetch outlives the 1 s command timeout (%s)"
+          % (took, err.strip()))
+    check(took > 1.0, "the fetch did take longer than the timeout (%.1f s)" % took)
 
     # the old per-host way still works: an id the catalog does not know goes to the host
     rc, _, err = c.hv("server", "create", "legacy", "--host", "node-1", "--flavor-spec",
