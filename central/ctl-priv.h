@@ -34,6 +34,7 @@ struct ctl {
 	struct imgdata *images; /* borrowed, may be NULL: catalog images are not served */
 	struct ctl_pull *pulls; /* snapshots being taken from hosts (link_image.c) */
 	size_t n_pulls, cap_pulls;
+	int64_t next_pull_scan_ms;
 	ctl_send_fn send;
 	ctl_done_fn done;
 	void *cb;

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "base64.h"
+#include "fault.h"
 #include "imgdata.h"
 #include "json.h"
 #include "vec.h"
@@ -19,6 +20,7 @@
 #define PULL_TIMEOUT_MS 5000
 #define PULL_MAX_TIMEOUTS 12
 #define PULL_MAX_ATTEMPTS 3
+#define PULL_RESUME_MS 10000 /* how often saving snapshots without a pull are looked for */
 
 static const char *
 text_of(const json_t *o, const char *key, const char *def)
@@ -105,15 +107,17 @@ struct ctl_pull {
 	char host[PROTO_MAX_ID + 1], id[PROTO_MAX_ID + 1], sha256[65];
 	int64_t size, received, sent_ms;
 	int attempts, timeouts;
+	bool sent; /* the last request left (a host that is not connected does not time out) */
 };
 
 static void
 pull_request(struct ctl *c, struct ctl_pull *p, int64_t now)
 {
 	p->sent_ms = now;
-	ctl_send_simple(c, p->host, PROTO_IMAGE_GET, NULL,
-			json_pack("{s:s, s:I, s:i}", "image_id", p->id, "offset",
-				  (json_int_t)p->received, "length", PROTO_IMAGE_CHUNK));
+	p->sent = ctl_send_simple(c, p->host, PROTO_IMAGE_GET, NULL,
+				  json_pack("{s:s, s:I, s:i}", "image_id", p->id, "offset",
+					    (json_int_t)p->received, "length",
+					    PROTO_IMAGE_CHUNK)) == 0;
 }
 
 /* The catalog row of a snapshot ends its upload: active with its size and checksum, or
@@ -139,6 +143,9 @@ pull_end(struct ctl *c, struct ctl_pull *p, bool ok, const char *md5, int64_t no
 	c->pulls[i] = c->pulls[--c->n_pulls];
 }
 
+static void pull_begin(struct ctl *c, const char *host, const char *id, int64_t size,
+		       const char *sha, int64_t now);
+
 void
 ctl_pull_start(struct ctl *c, const char *host, json_t *image, int64_t now)
 {
@@ -152,15 +159,23 @@ ctl_pull_start(struct ctl *c, const char *host, json_t *image, int64_t now)
 	if (queued)
 		store_image_update(c->store, img, now, &c->scratch);
 	json_decref(img);
-	if (!queued)
-		return; /* a RESULT sent again: its pull runs already or is over */
+	if (queued)
+		pull_begin(c, host, id, json_integer_value(size), sha, now);
+	/* else a RESULT sent again: its pull runs already, is over, or is resumed */
+}
+
+/* Takes image id (size bytes, sha256) from host, from offset 0. */
+static void
+pull_begin(struct ctl *c, const char *host, const char *id, int64_t size, const char *sha,
+	   int64_t now)
+{
 	for (size_t i = 0; i < c->n_pulls; i++)
 		if (strcmp(c->pulls[i].id, id) == 0)
 			return;
 	if (HV_GROW(c->pulls, c->cap_pulls, c->n_pulls + 1) < 0)
 		return;
 	struct ctl_pull *p = &c->pulls[c->n_pulls++];
-	*p = (struct ctl_pull){.size = json_integer_value(size)};
+	*p = (struct ctl_pull){.size = size};
 	snprintf(p->host, sizeof p->host, "%s", host);
 	snprintf(p->id, sizeof p->id, "%s", id);
 	snprintf(p->sha256, sizeof p->sha256, "%s", sha);
@@ -201,7 +216,8 @@ ctl_image_data(struct ctl *c, const char *host, const struct proto_msg *m, int64
 		if (strcmp(c->pulls[i].id, id) == 0 && strcmp(c->pulls[i].host, host) == 0)
 			p = &c->pulls[i];
 	if (!p)
-		return; /* not asked of this host, or over */
+		return;               /* not asked of this host, or over */
+	hv_fault("image_pull_chunk"); /* a pull the store says is saving, not yet complete */
 	if (json_object_get(m->body, "error"))
 		return pull_end(c, p, false, NULL, now);
 	if (hj_int(m->body, "body", "offset", HJ_REQUIRED, 0, INT64_MAX, &offset, NULL) < 0 ||
@@ -225,14 +241,50 @@ ctl_image_data(struct ctl *c, const char *host, const struct proto_msg *m, int64
 	pull_request(c, p, now);
 }
 
+/* Snapshots the store says are saving but no pull takes (hvcentral restarted during one):
+ * taken again from offset 0, from the host and with the checksum of their RESULT. */
+static void
+pull_resume(struct ctl *c, int64_t now)
+{
+	json_t *list = NULL, *img;
+	size_t i;
+	if (store_image_list(c->store, &list, &c->scratch) < 0)
+		return;
+	json_array_foreach (list, i, img) {
+		const char *id = text_of(img, "id", "");
+		char cmd_id[40];
+		struct store_cmd cmd;
+		json_t *result = NULL;
+		bool taken = false;
+		for (size_t k = 0; k < c->n_pulls; k++)
+			taken = taken || strcmp(c->pulls[k].id, id) == 0;
+		if (taken || strcmp(text_of(img, "status", ""), "saving") != 0 ||
+		    store_image_snapshot_cmd(c->store, id, cmd_id, &c->scratch) <= 0 ||
+		    store_cmd_get(c->store, cmd_id, &cmd, &result, &c->scratch) < 0)
+			continue;
+		json_t *im = json_object_get(json_object_get(result, "data"), "image");
+		json_t *size = json_object_get(im, "size");
+		const char *sha = text_of(im, "sha256", "");
+		if (json_is_integer(size) && strlen(sha) == 64)
+			pull_begin(c, cmd.host_id, id, json_integer_value(size), sha, now);
+		json_decref(result);
+		store_cmd_clear(&cmd);
+	}
+	json_decref(list);
+}
+
 void
 ctl_pull_tick(struct ctl *c, int64_t now)
 {
+	if (c->images && now >= c->next_pull_scan_ms) {
+		c->next_pull_scan_ms = now + PULL_RESUME_MS;
+		pull_resume(c, now);
+	}
 	for (size_t i = 0; i < c->n_pulls; i++) {
 		struct ctl_pull *p = &c->pulls[i];
 		if (now - p->sent_ms < PULL_TIMEOUT_MS)
 			continue;
-		if (++p->timeouts > PULL_MAX_TIMEOUTS)
+		if (p->sent && ++p->timeouts > PULL_MAX_TIMEOUTS)
 			return pull_end(c, p, false, NULL, now); /* the table changed: next tick */
 		pull_request(c, p, now);
 	}

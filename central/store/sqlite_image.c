@@ -3,6 +3,8 @@
  * who may fetch are the service layer's and the link's), never logs. */
 #include "sqlite-priv.h"
 
+#include <stdio.h>
+
 #define IMAGE_COLS                                                                 \
 	"id, name, disk_format, container_format, size, checksum, os_hash_algo,"   \
 	" os_hash_value, status, visibility, owner, min_disk, min_ram, protected," \
@@ -183,4 +185,22 @@ store_image_used_on(struct store *s, const char *host, const char *id, struct hv
 	if (rc == SQLITE_ROW)
 		return 1;
 	return rc == SQLITE_DONE ? 0 : sq_error(s, rc, "image used on", err);
+}
+
+static const char sql_image_snapshot_cmd[] =
+	"SELECT cmd_id FROM commands WHERE action = 'snapshot' AND state = 3"
+	" AND json_extract(args, '$.image_id') = ?1 LIMIT 1";
+
+int
+store_image_snapshot_cmd(struct store *s, const char *id, char ret_cmd_id[40], struct hv_error *err)
+{
+	sqlite3_stmt *st;
+	int r = sq_row_by_key(s, sql_image_snapshot_cmd, id, "image snapshot command", &st, err);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	snprintf(ret_cmd_id, 40, "%s", sq_col_text(st, 0));
+	sqlite3_reset(st);
+	return 1;
 }

@@ -213,5 +213,8 @@ int store_image_delete(struct store *s, const char *id, struct hv_error *err);
 /* 1 when a live instance on host was created from image id, or an open command of host
  * (a rebuild, a rescue) names it; else 0. */
 int store_image_used_on(struct store *s, const char *host, const char *id, struct hv_error *err);
+/* 1 with the cmd_id of the finished snapshot command that made image id, 0 when none. */
+int store_image_snapshot_cmd(struct store *s, const char *id, char ret_cmd_id[40],
+			     struct hv_error *err);
 
 #endif

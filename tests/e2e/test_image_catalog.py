@@ -252,6 +252,26 @@ def main():
     check(os.path.exists(copy) and sha256_of(copy) == snap["os_hash_value"],
           "node-2 fetched the snapshot and its copy matches")
 
+    # hvcentral killed while it takes a snapshot (fault point image_pull_chunk: the image is
+    # saving, part of its data received): after the restart it takes it again, whole
+    c.kill("hvcentral")
+    p = c.start_central(env={"HV_FAULT": "image_pull_chunk"})
+    c.wait_host("node-1", "up")
+    rc, out, err = c.hv("server", "snapshot", "web-1", "snap-2", "--wait", "-f", "json")
+    check(rc == 0, "a second snapshot is taken on node-1 (%s)" % err.strip())
+    snap2 = json.loads(out)["id"]
+    p.wait(timeout=30)
+    check(p.returncode == -9, "hvcentral died at image_pull_chunk (%s)" % p.returncode)
+    c.procs.pop("hvcentral", None)
+    c.start_central()
+    again = harness.wait_for("the interrupted snapshot to be active",
+                             lambda: (lambda i: i if i["status"] == "active" else None)(
+                                 c.hv_json("image", "show", snap2)), timeout=60)
+    on_a = c.path("agent-node-1", "images", snap2 + ".img")
+    check(again["os_hash_value"] == sha256_of(on_a) and
+          sha256_of(c.path("central", "images", snap2)) == again["os_hash_value"],
+          "after the restart hvcentral took the whole snapshot again, checksum verified")
+
     # node-2's cache: the snapshot's copy goes once no server there used it for 2 s
     # ([images] cache_max_age), the image web-2 runs from stays
     rc, _, err = c.hv("server", "delete", "from-snap", "--wait")
