@@ -311,7 +311,7 @@ void agent_metrics_link(struct agent *a, bool connected, bool reconnect);
 void agent_handle_command(struct agent *a, struct proto_msg *m);
 
 /* fetch.c: catalog images fetched from the controller on first use */
-/* 1 when m (a spawn or rebuild, parsed as r) waits for its image (kept, handled again once
+/* 1 when m (a spawn, rebuild or rescue, parsed as r) waits for its image (kept, handled again once
  * the image is stored or its fetch failed), 0 to go on, < 0 with err: the fetch failed. */
 int agent_fetch_gate(struct agent *a, const struct proto_msg *m, const struct req *r,
 		     struct hv_error *err);

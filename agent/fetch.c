@@ -1,10 +1,11 @@
 /* fetch.c - catalog images a host does not have yet, fetched from the controller over the
- * agent link (IMAGE_GET / IMAGE_DATA, docs/protocol.md section 6.8) on first use. A spawn
- * or rebuild naming such an image waits (not journaled, not ACKed) while the image comes
- * in chunks, one request in flight, written to a file beside the store and hashed on the
- * way; only when its SHA-256 is the one the command carried does it enter the image store,
- * and the waiting commands are handled again. Several commands for one image share one
- * fetch. Must never hold an image in memory, nor let an unverified file become an image. */
+ * agent link (IMAGE_GET / IMAGE_DATA, docs/protocol.md section 6.8) on first use. A spawn,
+ * rebuild or rescue naming such an image waits (not journaled; ACKed "waiting_image", which
+ * promises nothing durable) while the image comes in chunks, one request in flight,
+ * written to a file beside the store and hashed on the way; only when its SHA-256 is the
+ * one the command carried does it enter the image store, and the waiting commands are
+ * handled again. Several commands for one image share one fetch. Must never hold an image
+ * in memory, nor let an unverified file become an image. */
 #include "agent-priv.h"
 
 #include <fcntl.h>
@@ -150,7 +151,7 @@ agent_fetch_gate(struct agent *a, const struct proto_msg *m, const struct req *r
 	const char *id = json_string_value(json_object_get(im, "id"));
 	struct imgstore_image *have = NULL;
 	if (!a->store || !id || !json_object_get(im, "sha256") ||
-	    (r->cmd != CMD_SPAWN && r->cmd != CMD_REBUILD) ||
+	    (r->cmd != CMD_SPAWN && r->cmd != CMD_REBUILD && r->cmd != CMD_RESCUE) ||
 	    (r->cmd == CMD_SPAWN && agent_find_inst(a, r->uuid)))
 		return 0;
 	if (imgstore_get(a->store, id, &have, NULL) == 0) {

@@ -272,6 +272,15 @@ def main():
           sha256_of(c.path("central", "images", snap2)) == again["os_hash_value"],
           "after the restart hvcentral took the whole snapshot again, checksum verified")
 
+    # a rescue with a catalog image node-2 has not got: fetched as for a spawn
+    rc, _, err = c.hv("server", "rescue", "web-2", "--image", snap2, "--wait")
+    copy2 = c.path("agent-node-2", "images", snap2 + ".img")
+    check(rc == 0 and c.show("web-2")["vm_state"] == "rescued" and os.path.exists(copy2) and
+          sha256_of(copy2) == again["os_hash_value"],
+          "web-2 is rescued from a catalog image node-2 fetched (%s)" % err.strip())
+    rc, _, err = c.hv("server", "unrescue", "web-2", "--wait")
+    check(rc == 0, "and unrescued (%s)" % err.strip())
+
     # node-2's cache: the snapshot's copy goes once no server there used it for 2 s
     # ([images] cache_max_age), the image web-2 runs from stays
     rc, _, err = c.hv("server", "delete", "from-snap", "--wait")
