@@ -1,7 +1,7 @@
 /* fetch.c - catalog images a host does not have yet, fetched from the controller over the
  * agent link (IMAGE_GET / IMAGE_DATA, docs/protocol.md section 6.8) on first use. A spawn,
  * rebuild or rescue naming such an image waits (not journaled; ACKed "waiting_image", which
- * promises nothing durable) while the image comes in chunks, one request in flight,
+ * promises nothing durable) while the image comes in chunks, a few asked ahead,
  * written to a file beside the store and hashed on the way; only when its SHA-256 is the
  * one the command carried does it enter the image store, and the waiting commands are
  * handled again. Several commands for one image share one fetch. Must never hold an image
@@ -25,15 +25,17 @@
 #define FETCH_TIMEOUT_MS 5000 /* a chunk not answered by then is asked again */
 #define FETCH_MAX_TIMEOUTS 12
 #define FETCH_MAX_ATTEMPTS 3 /* whole transfers whose checksum disagreed */
+/* chunks asked ahead: the controller reads the next while this host writes one */
+#define FETCH_WINDOW 4
 
 struct fetch {
 	char id[IMGSTORE_ID_MAX + 1], format[8], sha256[65];
 	char tmp[PATH_MAX], data[PATH_MAX];
 	json_t *props;
-	uint64_t size, received;
+	uint64_t size, received, asked; /* asked: the next offset to ask for */
+	int64_t heard_ms;               /* when a chunk last arrived (or the fetch started) */
 	int fd;
 	crypto_hash_sha256_state hash;
-	int64_t sent_ms;
 	int timeouts, attempts;
 	bool failed;
 	struct hv_error why; /* when failed: what the waiting commands are refused with */
@@ -68,13 +70,19 @@ fetch_free(struct fetch *f)
 	free(f);
 }
 
+/* Keeps FETCH_WINDOW chunks asked ahead of what arrived (again: asks anew from what
+ * arrived, the answers in flight then count as lost). */
 static void
-request(struct agent *a, struct fetch *f)
+request(struct agent *a, struct fetch *f, bool again)
 {
-	f->sent_ms = agent_mono_ms();
-	agent_send(a, PROTO_IMAGE_GET, NULL, false,
-		   json_pack("{s:s, s:I, s:i}", "image_id", f->id, "offset",
-			     (json_int_t)f->received, "length", PROTO_IMAGE_CHUNK));
+	if (again || f->asked < f->received)
+		f->asked = f->received;
+	while (f->asked < f->size && f->asked - f->received < FETCH_WINDOW * PROTO_IMAGE_CHUNK) {
+		agent_send(a, PROTO_IMAGE_GET, NULL, false,
+			   json_pack("{s:s, s:I, s:i}", "image_id", f->id, "offset",
+				     (json_int_t)f->asked, "length", PROTO_IMAGE_CHUNK));
+		f->asked += PROTO_IMAGE_CHUNK;
+	}
 }
 
 static int
@@ -121,7 +129,8 @@ start(struct agent *a, json_t *im, struct hv_error *err)
 	a->fetches[a->n_fetches++] = f;
 	hv_log(HV_LOG_INFO, NULL, NULL, "image %s: fetching %llu bytes from the controller", f->id,
 	       (unsigned long long)f->size);
-	request(a, f);
+	f->heard_ms = agent_mono_ms();
+	request(a, f, true);
 	return f;
 }
 
@@ -240,7 +249,7 @@ complete(struct agent *a, struct fetch *f)
 		       f->sha256);
 		if (++f->attempts >= FETCH_MAX_ATTEMPTS || restart(f) < 0)
 			return fail(a, f, -EIO, "every transfer failed its checksum", "");
-		return request(a, f);
+		return request(a, f, true);
 	}
 	if (fsync(f->fd) < 0 || rename(f->tmp, f->data) < 0)
 		return fail(a, f, -EIO, "cannot store it: ", strerror(errno));
@@ -314,9 +323,10 @@ agent_fetch_on_data(struct agent *a, const struct proto_msg *m)
 		return fail(a, f, -EIO, "cannot write it: ", strerror(w < 0 ? errno : ENOSPC));
 	f->received += n;
 	f->timeouts = 0;
+	f->heard_ms = agent_mono_ms();
 	if (f->received == f->size || json_is_true(json_object_get(m->body, "eof")) || n == 0)
 		return complete(a, f);
-	request(a, f);
+	request(a, f, false);
 }
 
 void
@@ -324,15 +334,16 @@ agent_fetch_tick(struct agent *a, int64_t now)
 {
 	for (size_t i = 0; i < a->n_fetches; i++) {
 		struct fetch *f = a->fetches[i];
-		if (now - f->sent_ms < FETCH_TIMEOUT_MS)
+		if (now - f->heard_ms < FETCH_TIMEOUT_MS)
 			continue;
+		f->heard_ms = now;
 		if (++f->timeouts > FETCH_MAX_TIMEOUTS) {
 			agent_batch_begin(a);
 			fail(a, f, -ETIMEDOUT, "the controller did not send it", "");
 			agent_batch_end(a);
 			return; /* the table changed */
 		}
-		request(a, f);
+		request(a, f, true);
 	}
 }
 
