@@ -205,6 +205,11 @@ struct agent {
 	struct hv_error jn_error; /* the last failed write */
 	int64_t next_jn_retry_ms;
 
+	/* catalog images being fetched from the controller (fetch.c) */
+	struct fetch **fetches;
+	size_t n_fetches, cap_fetches;
+	int64_t next_cache_ms; /* the next pass over the fetched images */
+
 	pthread_mutex_t ev_mu;
 	struct drv_event *ev_head, *ev_tail;
 	int ev_pipe[2];
@@ -301,5 +306,22 @@ void agent_metrics_stop(struct agent *a);
 void agent_metrics_command(struct agent *a, enum inst_cmd cmd, int64_t started_ms);
 void agent_metrics_commit(struct agent *a, int64_t started_ns);
 void agent_metrics_link(struct agent *a, bool connected, bool reconnect);
+
+/* agent.c: a COMMAND from the controller (also one that waited for its image). */
+void agent_handle_command(struct agent *a, struct proto_msg *m);
+
+/* fetch.c: catalog images fetched from the controller on first use */
+/* 1 when m (a spawn, rebuild or rescue, parsed as r) waits for its image (kept, handled again once
+ * the image is stored or its fetch failed), 0 to go on, < 0 with err: the fetch failed. */
+int agent_fetch_gate(struct agent *a, const struct proto_msg *m, const struct req *r,
+		     struct hv_error *err);
+void agent_fetch_on_data(struct agent *a, const struct proto_msg *m);
+/* Asks again for chunks not answered in time; gives up after a while. */
+void agent_fetch_tick(struct agent *a, int64_t now);
+void agent_fetch_free_all(struct agent *a);
+/* Answers the controller's IMAGE_GET for an image of the store (a snapshot it takes). */
+void agent_image_serve(struct agent *a, const struct proto_msg *m);
+/* Removes fetched images no instance used for [images] cache_max_age (runs when due). */
+void agent_cache_tick(struct agent *a, int64_t now);
 
 #endif

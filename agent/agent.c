@@ -403,8 +403,8 @@ prepare_job(struct agent *a, const struct inst *in, const struct req *r, struct 
 	return 0;
 }
 
-static void
-handle_command(struct agent *a, struct proto_msg *m)
+void
+agent_handle_command(struct agent *a, struct proto_msg *m)
 {
 	struct journal_cmd jc;
 	struct hv_error err = {0};
@@ -474,6 +474,11 @@ handle_command(struct agent *a, struct proto_msg *m)
 		hv_error_set(&err, -EOPNOTSUPP, "body.command", "the %s driver does not support %s",
 			     a->ops->name, inst_cmd_name(r.cmd));
 		agent_refuse(a, m, &r, PROTO_E_NOT_SUPPORTED, &err);
+		goto out;
+	}
+	if ((rc = agent_fetch_gate(a, m, &r, &err)) != 0) {
+		if (rc < 0) /* the image could not be fetched: refused as an unknown image is */
+			agent_refuse(a, m, &r, PROTO_E_INVALID, &err);
 		goto out;
 	}
 	if (agent_queue_len(&a->cmd_q) >= MAX_QUEUED_JOBS) {
@@ -622,6 +627,8 @@ capabilities(struct agent *a)
 		json_array_append_new(caps, json_string("config_drive"));
 	for (size_t i = 0; a->net && net_command_name(i); i++)
 		json_array_append_new(caps, json_string(net_command_name(i)));
+	if (a->store) /* catalog images are fetched on first use (IMAGE_GET) */
+		json_array_append_new(caps, json_string("image_fetch"));
 	return caps;
 }
 
@@ -738,7 +745,9 @@ handle_message(struct agent *a, struct proto_msg *m)
 		return; /* nothing but the handshake until WELCOME */
 	switch (m->type) {
 	case PROTO_WELCOME: on_welcome(a, m); break;
-	case PROTO_COMMAND: handle_command(a, m); break;
+	case PROTO_COMMAND: agent_handle_command(a, m); break;
+	case PROTO_IMAGE_DATA: agent_fetch_on_data(a, m); break;
+	case PROTO_IMAGE_GET: agent_image_serve(a, m); break;
 	case PROTO_PING: agent_send(a, PROTO_PONG, m->hdr.msg_id, false, NULL); break;
 	case PROTO_PONG: break;
 	case PROTO_RESYNC:
@@ -867,6 +876,9 @@ timers(struct agent *a, int64_t now)
 		schedule_reconnect(a, "controller silent");
 		return;
 	}
+	if (a->session)
+		agent_fetch_tick(a, now);
+	agent_cache_tick(a, now);
 	/* PING when idle, and also when the controller has been quiet for an interval while we
 	 * talk: a controller with nothing to say must still prove it is alive */
 	if (a->session && (now - a->last_tx_ms >= hb ||
@@ -1262,6 +1274,7 @@ agent_free(struct agent *a)
 	agent_queue_stop(&a->cmd_q);
 	agent_queue_stop(&a->house_q);
 	agent_queue_stop(&a->net_q);
+	agent_fetch_free_all(a);
 	for (size_t i = 0; a->workers && i < a->n_workers; i++)
 		if (a->workers[i].started)
 			pthread_join(a->workers[i].thread, NULL);

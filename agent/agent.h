@@ -31,6 +31,7 @@ struct agent_opts {
 	/* spawn/rebuild/rescue refuse an image that is not in the store; false lets a driver
 	 * that needs no file (fake) take any image id, with image.path NULL */
 	bool image_store_required;
+	int image_cache_max_age_s; /* fetched images unused this long are removed; 0 = kept */
 	const char *instances_path;
 	const char *config_drive_dir; /* where <uuid>.config drives are written */
 	bool force_config_drive;

@@ -65,6 +65,9 @@ static const struct cfg_key agent_config_tail[] = {
 	CFG_ROW_PATH("guest", "config_drive_dir", VARLIB "/config-drives",
 		     "where config drive images are built"),
 
+	CFG_ROW_INT("images", "cache_max_age", "86400", 0, 31536000,
+		    "seconds an image fetched from the controller stays unused before it is "
+		    "removed (0: kept)"),
 	CFG_ROW_STR("metrics", "listen", "",
 		    "Prometheus /metrics on PORT (127.0.0.1) or ADDRESS:PORT (empty: off)"),
 

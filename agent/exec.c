@@ -312,6 +312,16 @@ cmd_snapshot(struct agent *a, struct job *j)
 	}
 	if (r >= 0)
 		j->data = agent_image_data(id, format, props, sizeof props / sizeof props[0]);
+	if (r >= 0) { /* what the controller checks when it takes the snapshot (IMAGE_GET) */
+		char sha[65];
+		uint64_t size = 0;
+		json_t *im = json_object_get(j->data, "image");
+
+		if (imgstore_hash(a->store, id, sha, &size, NULL) == 0) {
+			json_object_set_new(im, "sha256", json_string(sha));
+			json_object_set_new(im, "size", json_integer((json_int_t)size));
+		}
+	}
 	return r;
 }
 

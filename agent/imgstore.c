@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <sodium.h>
 
 #include "json.h"
 
@@ -356,5 +357,79 @@ imgstore_list(const struct imgstore *s, void (*fn)(void *ctx, const char *id), v
 			fn(ctx, id);
 	}
 	closedir(d);
+	return 0;
+}
+
+/* The data file of a stored image, opened for reading. */
+static int
+open_data(const struct imgstore *s, const char *id, struct hv_error *err)
+{
+	char side[4096 + 16], data[4096 + 16];
+	int r, fd;
+
+	if ((r = check_id(id, err)) < 0)
+		return r;
+	file_of(s, id, "json", side, sizeof side);
+	file_of(s, id, "img", data, sizeof data);
+	if (access(side, F_OK) != 0 || (fd = open(data, O_RDONLY | O_CLOEXEC)) < 0)
+		return hv_error_set(err, -ENOENT, "image.id", "no image %s in the store", id);
+	return fd;
+}
+
+int
+imgstore_hash(const struct imgstore *s, const char *id, char ret[65], uint64_t *ret_size,
+	      struct hv_error *err)
+{
+	enum {
+		BLOCK = 256 * 1024
+	};
+	unsigned char *buf, digest[crypto_hash_sha256_BYTES];
+	crypto_hash_sha256_state st;
+	uint64_t size = 0;
+	ssize_t n;
+	int fd = open_data(s, id, err);
+
+	if (fd < 0)
+		return fd;
+	if (!(buf = malloc(BLOCK))) {
+		close(fd);
+		return hv_error_set(err, -ENOMEM, "", "out of memory");
+	}
+	crypto_hash_sha256_init(&st);
+	while ((n = read(fd, buf, BLOCK)) > 0) {
+		crypto_hash_sha256_update(&st, buf, (unsigned long long)n);
+		size += (uint64_t)n;
+	}
+	free(buf);
+	close(fd);
+	if (n < 0)
+		return hv_error_set(err, -EIO, "image.id", "cannot read image %s", id);
+	crypto_hash_sha256_final(&st, digest);
+	for (size_t i = 0; i < sizeof digest; i++)
+		snprintf(ret + 2 * i, 3, "%02x", digest[i]);
+	*ret_size = size;
+	return 0;
+}
+
+int
+imgstore_read(const struct imgstore *s, const char *id, uint64_t offset, void *buf, size_t len,
+	      size_t *ret_n, struct hv_error *err)
+{
+	size_t got = 0;
+	int fd = open_data(s, id, err);
+
+	if (fd < 0)
+		return fd;
+	while (got < len) {
+		ssize_t n = pread(fd, (char *)buf + got, len - got, (off_t)(offset + got));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	*ret_n = got;
 	return 0;
 }

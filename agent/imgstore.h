@@ -57,6 +57,13 @@ void imgstore_image_hvd(const struct imgstore_image *img, struct hvd_image *ret)
 
 int imgstore_remove(struct imgstore *s, const char *id, struct hv_error *err);
 
+/* The SHA-256 (64 lower-case hex digits) and size of image id's data, read in blocks. */
+int imgstore_hash(const struct imgstore *s, const char *id, char ret[65], uint64_t *ret_size,
+		  struct hv_error *err);
+/* Reads up to len bytes of image id's data at offset; *ret_n 0 at the end. */
+int imgstore_read(const struct imgstore *s, const char *id, uint64_t offset, void *buf, size_t len,
+		  size_t *ret_n, struct hv_error *err);
+
 /* Calls fn for every image id, in no particular order. */
 int imgstore_list(const struct imgstore *s, void (*fn)(void *ctx, const char *id), void *ctx,
 		  struct hv_error *err);

@@ -222,6 +222,7 @@ opts_from_config(const struct agent_config *ac, struct agent_opts *o)
 	/* A driver that needs no file takes any image id (image.path NULL) and uses the
 	 * store's record when the store has the id. */
 	o->image_store_required = hv_driver_ops(ac->driver)->needs & HVD_NEED_IMAGE_FILE;
+	o->image_cache_max_age_s = (int)cfg_get_int(cfg, "images", "cache_max_age");
 	o->instances_path = cfg_get_str(cfg, "DEFAULT", "instances_path");
 	o->config_drive_dir = cfg_get_str(cfg, "guest", "config_drive_dir");
 	o->force_config_drive = cfg_get_bool(cfg, "guest", "force_config_drive");

@@ -120,6 +120,36 @@ parse_flavor(const json_t *body, const char *where, json_t **ret, struct hv_erro
 	return 0;
 }
 
+/* A catalog image's size and sha256 (both or neither): what a host without it fetches
+ * from the controller and checks before using it. Copied into out. */
+static int
+parse_image_source(const json_t *im, const char *w, json_t *out, struct hv_error *err)
+{
+	const char *sha = NULL;
+	int64_t size = 0;
+	int r, has_size;
+	if ((r = hj_str(im, w, "sha256", HJ_OPTIONAL, 64, &sha, err)) < 0 ||
+	    (has_size = hj_int(im, w, "size", HJ_OPTIONAL, 0, INT64_MAX, &size, err)) < 0) {
+		json_decref(out);
+		return r < 0 ? r : has_size;
+	}
+	if (!sha && !has_size)
+		return 1;
+	if (!sha || !has_size || strlen(sha) != 64 || strspn(sha, "0123456789abcdef") != 64) {
+		bool size_bad = sha && !has_size;
+
+		json_decref(out);
+		return hv_error_set(err, -EINVAL,
+				    size_bad ? "body.image.size" : "body.image.sha256",
+				    "%s.%s: a fetched image needs size and sha256 (64 lower-case "
+				    "hex digits)",
+				    w, size_bad ? "size" : "sha256");
+	}
+	json_object_set_new(out, "sha256", json_string(sha));
+	json_object_set_new(out, "size", json_integer(size));
+	return 1;
+}
+
 static int
 parse_image(const json_t *body, const char *where, int flags, json_t **ret, struct hv_error *err)
 {
@@ -136,8 +166,10 @@ parse_image(const json_t *body, const char *where, int flags, json_t **ret, stru
 	    (r = hj_enum(im, w, "format", 0, "raw|qcow2", &format, err)) < 0 ||
 	    (r = parse_map(im, w, "properties", &props, err)) < 0)
 		return r;
-	*ret = json_pack("{s:s, s:s, s:o}", "id", id, "format", format, "properties", props);
-	return 1;
+	json_t *o = json_pack("{s:s, s:s, s:o}", "id", id, "format", format, "properties", props);
+	r = parse_image_source(im, w, o, err);
+	*ret = r < 0 ? NULL : o;
+	return r;
 }
 
 static bool

@@ -39,6 +39,8 @@ const struct cfg_key central_config_schema[] = {
 		    "IPv4 CIDR of the external network floating IPs come from (empty: none)"),
 	CFG_ROW_STR("network", "external_name", "public",
 		    "name of the external network external_cidr makes"),
+	CFG_ROW_STR("images", "dir", "",
+		    "the image catalog's data files (empty: <state_dir>/images)"),
 	CFG_ROW_STR("metrics", "listen", "",
 		    "Prometheus /metrics on PORT (127.0.0.1) or ADDRESS:PORT (empty: off)"),
 	CFG_ROW_STR("scheduler", "enabled_filters", "",

@@ -31,6 +31,10 @@ struct ctl {
 	size_t n_seen, cap_seen;
 	json_t *seen_at; /* host id -> index into seen: one entry per host that spoke */
 	struct ctl_config cfg;
+	struct imgdata *images; /* borrowed, may be NULL: catalog images are not served */
+	struct ctl_pull *pulls; /* snapshots being taken from hosts (link_image.c) */
+	size_t n_pulls, cap_pulls;
+	int64_t next_pull_scan_ms;
 	ctl_send_fn send;
 	ctl_done_fn done;
 	void *cb;
@@ -49,5 +53,21 @@ void ctl_finish(struct ctl *c, const struct store_cmd *cmd, bool ok, json_t *res
 void ctl_undo_task(struct ctl *c, const struct store_cmd *cmd, const char *why, int64_t now);
 /* The cmd_id of a COMMAND sent with msg_id (to read an ERROR's corr_id), or NULL. */
 const char *ctl_cmd_for_msg(struct ctl *c, const char *msg_id);
+
+/* link.c: one message to a host, sent after the turn commits; body is stolen. */
+int ctl_send_simple(struct ctl *c, const char *host_id, enum proto_type type, const char *corr_id,
+		    json_t *body);
+/* link.c: counts a refused part of a host's message for the daemon to log. */
+void ctl_refuse(struct ctl *c, const struct hv_error *why);
+
+/* link_image.c: catalog image data on the link. */
+/* A host's IMAGE_GET: a chunk of an image one of its servers uses, or why not. */
+void ctl_image_get(struct ctl *c, const char *host, const struct proto_msg *m);
+/* A host's IMAGE_DATA: a chunk of a snapshot being taken from it. */
+void ctl_image_data(struct ctl *c, const char *host, const struct proto_msg *m, int64_t now);
+/* A snapshot RESULT's data.image {id, size, sha256}: its data is taken from the host. */
+void ctl_pull_start(struct ctl *c, const char *host, json_t *image, int64_t now);
+/* Asks again for chunks not answered in time; gives up after a while (image killed). */
+void ctl_pull_tick(struct ctl *c, int64_t now);
 
 #endif

@@ -55,6 +55,11 @@ unsigned ctl_take_refused(struct ctl *c, struct hv_error *ret);
 int64_t ctl_heard_ms(const struct ctl *c, const char *host, int64_t stored_ms);
 int64_t ctl_tick(struct ctl *c, int64_t now_ms);
 
+struct imgdata;
+/* Borrows d (the catalog's image files) for the link's lifetime: hosts fetch images from it
+ * (IMAGE_GET) when a server of theirs was created from one. */
+void ctl_set_images(struct ctl *c, struct imgdata *d);
+
 /* ---- what the service layer asks ----------------------------------------------------- */
 /* Journals `command` for the instance uuid on host and sends it at once when the host is
  * connected; the journal row is written before anything leaves, so a crash can never lose

@@ -81,6 +81,7 @@ ctl_free(struct ctl *c)
 	free(c->ring);
 	free(c->seen);
 	json_decref(c->seen_at);
+	free(c->pulls);
 	free(c);
 }
 
@@ -284,6 +285,7 @@ ctl_tick(struct ctl *c, int64_t now)
 		}
 		store_cmd_clear(cmd);
 	}
+	ctl_pull_tick(c, now);
 	return n == DUE_BATCH ? 0 : 200;
 }
 

@@ -26,9 +26,9 @@ str_or(const json_t *o, const char *key, const char *def)
 	return v;
 }
 
-static int
-send_simple(struct ctl *c, const char *host_id, enum proto_type type, const char *corr_id,
-	    json_t *body)
+int
+ctl_send_simple(struct ctl *c, const char *host_id, enum proto_type type, const char *corr_id,
+		json_t *body)
 {
 	struct proto_msg m = {.type = type, .body = body};
 	proto_header_init(&m.hdr, host_id, NULL);
@@ -54,8 +54,8 @@ fault_text(json_t *rec, char *buf, size_t size)
 /* A part of a host's message that is refused (a record, removal or result for what another
  * host owns; a report that does not check out): never applied, counted for the daemon to
  * log (ctl_take_refused). */
-static void
-refuse(struct ctl *c, const struct hv_error *why)
+void
+ctl_refuse(struct ctl *c, const struct hv_error *why)
 {
 	if (c->n_refused++ == 0)
 		c->refused = *why;
@@ -87,7 +87,7 @@ apply_record(struct ctl *c, const char *host, json_t *rec, int64_t now)
 	int r = store_instance_report_state(c->store, host, uuid, vm, task ? task : "", power,
 					    fault, now, &e);
 	if (r == -EPERM)
-		refuse(c, &e);
+		ctl_refuse(c, &e);
 	if (r != -ENOENT)
 		return;
 	/* an instance the controller did not create (built before a store was lost, or by
@@ -115,7 +115,7 @@ mark_removed(struct ctl *c, const char *host, const char *uuid, int64_t now)
 	struct hv_error e = {0};
 	if (store_instance_report_state(c->store, host, uuid, "deleted", "", "nostate", NULL, now,
 					&e) == -EPERM)
-		refuse(c, &e);
+		ctl_refuse(c, &e);
 }
 
 /* The report fields hvcentral stores and shows (docs/protocol.md §8.2, §8.3: nova's
@@ -183,7 +183,7 @@ set_resources(struct ctl *c, const char *host, json_t *report, const char *where
 	if (report_check(report, where, &err) == 0)
 		store_host_set_resources(c->store, host, report, &c->scratch);
 	else
-		refuse(c, &err);
+		ctl_refuse(c, &err);
 }
 
 static void
@@ -224,7 +224,7 @@ apply_snapshot(struct ctl *c, const char *host, json_t *body, int64_t now)
 static void
 resync(struct ctl *c, const char *host, const char *reason)
 {
-	send_simple(c, host, PROTO_RESYNC, NULL, json_pack("{s:s}", "reason", reason));
+	ctl_send_simple(c, host, PROTO_RESYNC, NULL, json_pack("{s:s}", "reason", reason));
 }
 
 static void
@@ -281,7 +281,7 @@ on_result(struct ctl *c, const char *host, const struct proto_msg *m, int64_t no
 	if (!cmd_id)
 		return;
 	/* acknowledge first: the agent re-sends until it hears this, duplicates included */
-	send_simple(c, host, PROTO_ACK, m->hdr.msg_id, json_pack("{s:s}", "cmd_id", cmd_id));
+	ctl_send_simple(c, host, PROTO_ACK, m->hdr.msg_id, json_pack("{s:s}", "cmd_id", cmd_id));
 
 	struct store_cmd cmd;
 	if (store_cmd_get(c->store, cmd_id, &cmd, NULL, &c->scratch) < 0)
@@ -292,7 +292,7 @@ on_result(struct ctl *c, const char *host, const struct proto_msg *m, int64_t no
 		struct hv_error e = {0};
 		hv_error_set(&e, -EPERM, "cmd_id", "command %s (instance %s) belongs to host %s",
 			     cmd_id, cmd.uuid, cmd.host_id);
-		refuse(c, &e);
+		ctl_refuse(c, &e);
 	}
 	if (mine && open) {
 		json_t *inst = json_object_get(m->body, "instance");
@@ -306,6 +306,10 @@ on_result(struct ctl *c, const char *host, const struct proto_msg *m, int64_t no
 						now, &c->scratch);
 		else if (ok && strcmp(cmd.action, "destroy") == 0)
 			mark_removed(c, host, cmd.uuid, now);
+		else if (ok && strcmp(cmd.action, "snapshot") == 0)
+			ctl_pull_start(c, host,
+				       json_object_get(json_object_get(m->body, "data"), "image"),
+				       now);
 		else if (!ok)
 			ctl_undo_task(
 				c, &cmd,
@@ -416,8 +420,8 @@ ctl_on_agent(struct ctl *c, const char *host, const char *address, const struct 
 				c->store, host, m->hdr.boot_id,
 				json_string_value(json_object_get(m->body, "agent_version")),
 				&c->scratch);
-		send_simple(c, host, PROTO_WELCOME, m->hdr.msg_id,
-			    json_pack("{s:i}", "schema", PROTO_SCHEMA));
+		ctl_send_simple(c, host, PROTO_WELCOME, m->hdr.msg_id,
+				json_pack("{s:i}", "schema", PROTO_SCHEMA));
 		break;
 	}
 	case PROTO_SNAPSHOT:
@@ -425,13 +429,15 @@ ctl_on_agent(struct ctl *c, const char *host, const char *address, const struct 
 	case PROTO_REPORT: set_resources(c, host, m->body, "body", now); break;
 	case PROTO_EVENT:
 		if (m->hdr.has_seq)
-			send_simple(c, host, PROTO_ACK, m->hdr.msg_id,
-				    json_pack("{s:I}", "seq", (json_int_t)m->hdr.seq));
+			ctl_send_simple(c, host, PROTO_ACK, m->hdr.msg_id,
+					json_pack("{s:I}", "seq", (json_int_t)m->hdr.seq));
 		break;
 	case PROTO_ACK: on_ack(c, host, m, now); break;
 	case PROTO_RESULT: on_result(c, host, m, now); break;
 	case PROTO_ERROR: on_error(c, host, m, now); break;
-	case PROTO_PING: send_simple(c, host, PROTO_PONG, m->hdr.msg_id, json_object()); break;
+	case PROTO_PING: ctl_send_simple(c, host, PROTO_PONG, m->hdr.msg_id, json_object()); break;
+	case PROTO_IMAGE_GET: ctl_image_get(c, host, m); break;
+	case PROTO_IMAGE_DATA: ctl_image_data(c, host, m, now); break;
 	default:
 		/* WELCOME, COMMAND, RESYNC and PONG are ours to send; receiving one changes nothing */
 		break;

@@ -21,6 +21,7 @@
 #include "central_metrics.h"
 #include "endpoint.h"
 #include "fault.h"
+#include "imgdata.h"
 #include "ctl.h"
 #include "json.h"
 #include "keys.h"
@@ -83,6 +84,7 @@ struct central {
 	struct ctl *ctl;
 	struct svc *svc;
 	struct api *api;
+	struct imgdata *images;
 	/* nothing leaves before the transaction that recorded it commits: API replies and
 	 * agent messages wait here */
 	struct outmsg *out;
@@ -152,7 +154,7 @@ mkdir_p(const char *path, mode_t mode)
 }
 
 struct paths {
-	char state[3072], keys[4096], allow[4096], db[4096], listen[512], api[512];
+	char state[3072], keys[4096], allow[4096], db[4096], listen[512], api[512], images[3600];
 };
 
 static void
@@ -168,6 +170,11 @@ resolve_paths(const struct cfg *cfg, const char *state_dir, const char *listen, 
 	else
 		snprintf(p->allow, sizeof p->allow, "%s/agents", p->state);
 	snprintf(p->db, sizeof p->db, "%s/hvcentral.db", p->state);
+	const char *im = cfg_get_str(cfg, "images", "dir");
+	if (im && *im)
+		snprintf(p->images, sizeof p->images, "%s", im);
+	else
+		snprintf(p->images, sizeof p->images, "%s/images", p->state);
 	snprintf(p->listen, sizeof p->listen, "%s",
 		 listen ? listen : cfg_get_str(cfg, "agents", "endpoint"));
 	const char *a = api ? api : cfg_get_str(cfg, "api", "endpoint");
@@ -977,6 +984,7 @@ main(int argc, char **argv)
 	    ctl_new(c.store, &cc, send_to_agent, on_done, &c, &c.ctl, &err) < 0 ||
 	    svc_new(c.store, c.ctl, c.allow, &cc.liveness, &c.svc, &err) < 0 ||
 	    svc_set_scheduler(c.svc, cfg, &err) < 0 ||
+	    imgdata_open(p.images, &c.images, &err) < 0 ||
 	    api_new(c.svc, queue_reply, &c, &c.api, &err) < 0) {
 		log_error("%s", err.message);
 		goto out;
@@ -989,6 +997,8 @@ main(int argc, char **argv)
 		goto out;
 	}
 	raise_fd_limit();
+	svc_set_images(c.svc, c.images);
+	ctl_set_images(c.ctl, c.images);
 	if (open_sockets(&c, &p, cfg, &kp) < 0)
 		goto out;
 	if (cmx_new(cfg_get_str(cfg, "metrics", "listen"), &c.mx, &err) < 0) {
@@ -1080,6 +1090,7 @@ out:
 	api_free(c.api);
 	svc_free(c.svc);
 	ctl_free(c.ctl);
+	imgdata_free(c.images);
 	route_free(c.routes);
 	allow_free(c.allow);
 	store_free(c.store);

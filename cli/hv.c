@@ -49,6 +49,8 @@ static const char main_help[] =
 	"                                 affinity and anti-affinity of servers\n"
 	"  usage list|show                what projects used over a date range\n"
 	"  hypervisor list|show|stats     each host's capacity and what is allocated on it\n"
+	"  image list|show|create|upload|save|set|delete\n"
+	"                                 the image catalog servers boot from\n"
 	"\n"
 	"Options (anywhere on the line):\n"
 	"  --api ENDPOINT   hvcentral's API socket (default: $HV_API, else\n"
@@ -154,6 +156,8 @@ static const struct {
 	{"swap", "swap", O_SWAP},
 	{"min", "min_count", O_MIN},
 	{"max", "max_count", O_MAX},
+	{"min-disk", "min_disk", O_MIN_DISK},
+	{"min-ram", "min_ram", O_MIN_RAM},
 };
 #define N_NUM_OPTS (sizeof num_opts / sizeof num_opts[0])
 
@@ -299,12 +303,16 @@ parse_args(int argc, char **argv, struct args *a)
 		{"start", required_argument, NULL, 'S'},
 		{"end", required_argument, NULL, 'Y'},
 		{"server-group", required_argument, NULL, 'G'},
+		{"file", required_argument, NULL, 'o'},
+		{"disk-format", required_argument, NULL, 'W'},
+		{"protected", no_argument, NULL, 'y'},
+		{"unprotected", no_argument, NULL, 'X'},
 	};
 	size_t n_opts = 0;
 	while (opts[n_opts].name)
 		n_opts++;
 	/* the named ones, the numeric ones and the zero entry that ends them */
-	_Static_assert(42 + N_NUM_OPTS + N_NET_OPTS + 1 <= sizeof opts / sizeof opts[0],
+	_Static_assert(46 + N_NUM_OPTS + N_NET_OPTS + 1 <= sizeof opts / sizeof opts[0],
 		       "opts is too small");
 	for (size_t i = 0; i < N_NUM_OPTS; i++)
 		opts[n_opts++] =
@@ -537,6 +545,27 @@ parse_args(int argc, char **argv, struct args *a)
 				return EXIT_USAGE;
 			a->server_group = optarg;
 			break;
+		case 'o':
+			if (given_twice(a, O_FILE, "--file"))
+				return EXIT_USAGE;
+			a->file = optarg;
+			break;
+		case 'W':
+			if (given_twice(a, O_DISK_FORMAT, "--disk-format"))
+				return EXIT_USAGE;
+			if (strcmp(optarg, "qcow2") != 0 && strcmp(optarg, "raw") != 0)
+				return usage_error("--disk-format", "'%s' is not qcow2 or raw",
+						   optarg);
+			a->disk_format = optarg;
+			break;
+		case 'y':
+			a->protect = true;
+			a->given |= O_PROTECTED;
+			break;
+		case 'X':
+			a->unprotect = true;
+			a->given |= O_UNPROTECTED;
+			break;
 		case 'h': a->help = true; break;
 		case 'V': printf("hv %s\n", HV_VERSION); exit(EXIT_OK);
 		default:
@@ -735,8 +764,14 @@ check_opts(struct args *a, unsigned long long allowed)
 			"--start",
 			"--end",
 			"--server-group",
+			"--file",
+			"--disk-format",
+			"--min-disk",
+			"--min-ram",
+			"--protected",
+			"--unprotected",
 		};
-		_Static_assert(sizeof names / sizeof names[0] == 50 && O_SERVER_GROUP == 1ULL << 49,
+		_Static_assert(sizeof names / sizeof names[0] == 56 && O_UNPROTECTED == 1ULL << 55,
 			       "one name per O_ bit, the last one included");
 		for (unsigned i = 0; i < sizeof names / sizeof names[0]; i++)
 			if (extra & (1ULL << i)) {
@@ -799,6 +834,7 @@ static const struct noun {
 	{"server group", server_group_help, cmd_server_group},
 	{"usage", usage_help, cmd_usage},
 	{"hypervisor", hypervisor_help, cmd_hypervisor},
+	{"image", image_help, cmd_image},
 };
 
 /* The nouns of two words ("server group", "availability zone"), as the OpenStack client
@@ -868,7 +904,7 @@ main(int argc, char **argv)
 				"command",
 				"'%s' is not host, server, project, quota, flavor, keypair, "
 				"network, subnet, port, security group, floating ip, aggregate, "
-				"availability zone, server group, usage or hypervisor",
+				"availability zone, server group, usage, hypervisor or image",
 				pos[0]);
 		}
 		goto out;

@@ -24,6 +24,8 @@
 #define PROTO_MAX_MESSAGE (4 + PROTO_MAX_TYPE + PROTO_MAX_HEADER + PROTO_MAX_BODY)
 #define HV_USER_DATA_MAX 65536 /* user data, decoded (nova's limit); base64 text: 87384 */
 #define PROTO_MAX_ID 64        /* host_id, cmd_id: 1-64 bytes of [A-Za-z0-9._:-] */
+/* Image data moves in chunks of at most this many bytes (base64 in a body: ~700 KB). */
+#define PROTO_IMAGE_CHUNK (512 * 1024)
 
 enum proto_type {
 	PROTO_HELLO,
@@ -39,6 +41,8 @@ enum proto_type {
 	PROTO_PONG,
 	PROTO_RESYNC,
 	PROTO_ERROR,
+	PROTO_IMAGE_GET,  /* agent -> controller: a chunk of a catalog image */
+	PROTO_IMAGE_DATA, /* controller -> agent: the chunk, or why not */
 	PROTO_N_TYPES,
 };
 

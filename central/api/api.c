@@ -746,6 +746,92 @@ op_hypervisor_stats(struct api *a, const struct api_client *cl, struct req *q, i
 	reply_ok(a, cl, q->id, res);
 }
 
+/* image.create, .upload, .finish, .set: the service reads every argument. */
+static void
+op_image_write(struct api *a, const struct api_client *cl, struct req *q, int64_t now,
+	       int (*fn)(struct svc *, json_t *, int64_t, json_t **, struct hv_error *))
+{
+	struct hv_error err = {0};
+	json_t *img = NULL;
+	int r = fn(a->svc, q->args, now, &img, &err);
+	if (r < 0)
+		return reply_hv_err(a, cl, q->id, r, &err);
+	reply_ok(a, cl, q->id, img);
+}
+
+static void
+op_image_create(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	op_image_write(a, cl, q, now, svc_image_create);
+}
+
+static void
+op_image_upload(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	op_image_write(a, cl, q, now, svc_image_upload);
+}
+
+static void
+op_image_finish(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	op_image_write(a, cl, q, now, svc_image_finish);
+}
+
+static void
+op_image_set(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	op_image_write(a, cl, q, now, svc_image_set);
+}
+
+static void
+op_image_download(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	struct hv_error err = {0};
+	json_t *chunk = NULL;
+	int r = svc_image_download(a->svc, q->args, &chunk, &err);
+	if (r < 0)
+		return reply_hv_err(a, cl, q->id, r, &err);
+	reply_ok(a, cl, q->id, chunk);
+}
+
+static void
+op_image_list(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	struct hv_error err = {0};
+	json_t *list = NULL;
+	int r = svc_image_list(a->svc, &list, &err);
+	if (r < 0)
+		return reply_hv_err(a, cl, q->id, r, &err);
+	reply_ok(a, cl, q->id, list);
+}
+
+/* image.show and image.delete: {image} */
+static void
+op_image_one(struct api *a, const struct api_client *cl, struct req *q, bool del)
+{
+	struct hv_error err = {0};
+	const char *image;
+	json_t *img = NULL;
+	int r;
+	if ((r = hj_str(q->args, "args", "image", HJ_REQUIRED, 255, &image, &err)) < 0 ||
+	    (r = del ? svc_image_delete(a->svc, image, &err)
+		     : svc_image_show(a->svc, image, &img, &err)) < 0)
+		return reply_hv_err(a, cl, q->id, r, &err);
+	reply_ok(a, cl, q->id, del ? json_object() : img);
+}
+
+static void
+op_image_show(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	op_image_one(a, cl, q, false);
+}
+
+static void
+op_image_delete(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	op_image_one(a, cl, q, true);
+}
+
 /* Each op with the args it reads: any other is refused before the op runs, naming it (an
  * ignored "type": "hard" would reboot softly). NULL: the args depend on the request
  * (create's and each action's), and the service layer checks them. */
@@ -764,6 +850,7 @@ static const char *const aggregate_args[] = {"aggregate", NULL};
 static const char *const aggregate_host_args[] = {"aggregate", "host", NULL};
 static const char *const group_args[] = {"group", NULL};
 static const char *const hypervisor_args[] = {"hypervisor", NULL};
+static const char *const image_args[] = {"image", NULL};
 
 static const struct {
 	const char *name;
@@ -812,6 +899,14 @@ static const struct {
 	{"hypervisor.list", op_hypervisor_list, no_args},
 	{"hypervisor.show", op_hypervisor_show, hypervisor_args},
 	{"hypervisor.stats", op_hypervisor_stats, no_args},
+	{"image.create", op_image_create, NULL},
+	{"image.upload", op_image_upload, NULL},
+	{"image.finish", op_image_finish, NULL},
+	{"image.list", op_image_list, no_args},
+	{"image.show", op_image_show, image_args},
+	{"image.set", op_image_set, NULL},
+	{"image.delete", op_image_delete, image_args},
+	{"image.download", op_image_download, NULL},
 };
 
 /* Networking's ops: each answers what its service function returns (docs/api.md). */

@@ -161,6 +161,63 @@ image_from_args(json_t *args, const char *key, int flags, json_t **ret, struct h
 	return 1;
 }
 
+/* When args.image names a catalog image the project may use, spawn's image becomes the
+ * catalog's (its id, format, properties under args.image_properties, size and sha256: a
+ * host without it fetches it) and *ret_image its id; otherwise the host-local id stays. */
+static int
+catalog_image(struct svc *sv, json_t *args, const char *project, json_t *spawn,
+	      const char **ret_image, struct hv_error *err)
+{
+	json_t *cat = NULL, *pimage = json_object_get(spawn, "image");
+	int r = svc_image_for(sv, *ret_image, project, &cat, err);
+	if (r <= 0)
+		return r;
+	const char *given = json_string_value(json_object_get(args, "image_format"));
+	if (given && strcmp(given, field_or(cat, "format", "")) != 0) {
+		r = hv_error_set(
+			err, -EINVAL, "args.image_format",
+			"args.image_format: '%s' disagrees with image %s, uploaded as '%s'", given,
+			field_or(cat, "id", ""), field_or(cat, "format", ""));
+		json_decref(cat);
+		return r;
+	}
+	json_object_update(json_object_get(cat, "properties"),
+			   json_object_get(pimage, "properties"));
+	json_object_set_new(spawn, "image_min",
+			    json_pack("{s:O, s:O}", "disk", json_object_get(cat, "min_disk"), "ram",
+				      json_object_get(cat, "min_ram")));
+	json_object_del(cat, "min_disk");
+	json_object_del(cat, "min_ram");
+	json_object_set_new(spawn, "image", cat);
+	*ret_image = field_or(cat, "id", "");
+	return 0;
+}
+
+/* nova's check of a catalog image's min_disk (GiB) and min_ram (MiB) against the flavor;
+ * the minimums travel in spawn's "image_min", removed here (the host never sees them). */
+static int
+image_fits_flavor(json_t *spawn, const json_t *flavor, struct hv_error *err)
+{
+	json_t *min = json_object_get(spawn, "image_min");
+	int64_t disk = json_integer_value(json_object_get(min, "disk")),
+		ram = json_integer_value(json_object_get(min, "ram"));
+	int64_t root = json_integer_value(json_object_get(flavor, "root_gb")),
+		mem = json_integer_value(json_object_get(flavor, "ram_mb"));
+	int r = 0;
+	if (min && root > 0 && root < disk)
+		r = hv_error_set(err, -EINVAL, "args.flavor",
+				 "args.flavor: its disk of %lld GB is smaller than the image's "
+				 "min_disk of %lld GB",
+				 (long long)root, (long long)disk);
+	else if (min && mem < ram)
+		r = hv_error_set(err, -EINVAL, "args.flavor",
+				 "args.flavor: its %lld MB of memory is less than the image's "
+				 "min_ram of %lld MB",
+				 (long long)mem, (long long)ram);
+	json_object_del(spawn, "image_min");
+	return r;
+}
+
 /* User data: base64 by the one rule (common/base64.h) and at most 64 KiB once decoded, as
  * the agent and nova limit it. The decoded copy is wiped: user data is a secret field. */
 static int
@@ -435,11 +492,13 @@ create_plan(struct svc *sv, json_t *args, int64_t now, struct create_plan *p, st
 		return r;
 	if (p->host && !proto_id_valid(p->host))
 		return hv_error_set(err, -EINVAL, "args.host", "args.host: not a host id");
-	if ((r = owner_project(sv, args, p->project, err)) < 0)
+	if ((r = owner_project(sv, args, p->project, err)) < 0 ||
+	    (r = catalog_image(sv, args, p->project, p->spawn, &p->image, err)) < 0)
 		return r;
 	/* the owner: the host injects only one project's disks in a batch */
 	json_object_set_new(p->spawn, "project_id", json_string(p->project));
 	if ((r = create_flavor(sv, args, p->project, &p->flavor, err)) < 0 ||
+	    (r = image_fits_flavor(p->spawn, p->flavor, err)) < 0 ||
 	    (r = identity_from_args(args, true, p->spawn, p->secrets, err)) < 0 ||
 	    (r = create_key(sv, args, p->project, p->spawn, err)) < 0 ||
 	    (r = svc_net_plan(sv, args, p->project, now, &p->nets, &p->groups, err)) < 0 ||
@@ -747,6 +806,19 @@ svc_server_command(struct svc *sv, const char *server, const char *action, bool 
 	}
 	if ((r = action_body(command, hard, args, body, secrets, &extra, err)) < 0 ||
 	    (r = check_host_up(sv, h, now, err)) < 0)
+		goto out;
+	/* a rebuild or rescue image may be the catalog's, fetched by the host as a spawn's */
+	if (json_object_get(body, "image")) {
+		const char *ref = field_or(json_object_get(body, "image"), "id", "");
+		if ((r = catalog_image(sv, args, field_or(inst, "project_id", ""), body, &ref,
+				       err)) < 0 ||
+		    (r = image_fits_flavor(body, json_object_get(inst, "flavor"), err)) < 0)
+			goto out;
+	}
+	/* a snapshot is a catalog image, queued until the host's data is taken */
+	if (strcmp(command, "snapshot") == 0 &&
+	    (r = svc_image_snapshot(sv, inst, json_object_get(extra, "image_snapshot"), now, err)) <
+		    0)
 		goto out;
 	if (task)
 		store_instance_set_state(sv->store, u, NULL, task, NULL, NULL, now, err);

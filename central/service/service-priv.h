@@ -13,6 +13,7 @@ struct svc {
 	struct reg_intervals liveness;
 	struct sched_config sched; /* [scheduler] (schedconf.c) */
 	char default_zone[256];    /* [scheduler] default_availability_zone */
+	struct imgdata *images;    /* borrowed, may be NULL: no image catalog data */
 };
 
 /* The most servers one create makes (nova's max_count is bounded by the quota alone). */
@@ -145,5 +146,20 @@ int svc_net_ports_release(struct svc *sv, const char *host, const char *uuid, in
 int svc_net_server_view(struct svc *sv, json_t *inst, struct hv_error *err);
 /* Disassociates the floating IPs of port_id. */
 int svc_fip_release_port(struct svc *sv, const char *port_id, int64_t now, struct hv_error *err);
+
+/* The protocol image {id, format, properties, size, sha256} (plus the image's min_disk and
+ * min_ram, for the caller to check and remove) of the catalog image `ref` (id
+ * or name) for a server of project: 1 with *ret, 0 when the catalog has no such image or hides
+ * it from the project (the ref may name an image a host already stores), or an error
+ * naming args.image (not active, an ambiguous name). */
+int svc_image_for(struct svc *sv, const char *ref, const char *project, json_t **ret,
+		  struct hv_error *err);
+
+/* Registers the snapshot `snap` {id, name, format} of the server record inst as a queued
+ * catalog image (image_type snapshot, instance_uuid, base_image_ref, image_location),
+ * private to the server's project; the link takes its data from the host once the
+ * snapshot's RESULT announces its checksum. Without an images dir, nothing. */
+int
+svc_image_snapshot(struct svc *sv, json_t *inst, json_t *snap, int64_t now, struct hv_error *err);
 
 #endif

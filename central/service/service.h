@@ -183,5 +183,32 @@ int svc_hypervisor_stats(struct svc *sv, int64_t now_ms, json_t **ret, struct hv
 /* [scheduler] of c: applied only when every key checks out, else an error naming it. */
 struct cfg;
 int svc_set_scheduler(struct svc *sv, const struct cfg *c, struct hv_error *err);
+/* ---- images (image.c) ------------------------------------------------------------------- */
+struct imgdata;
+/* Borrows d (the images dir) for the service's lifetime; without it images are refused. */
+void svc_set_images(struct svc *sv, struct imgdata *d);
+/* args: {name, disk_format raw|qcow2 (as given, never probed), container_format? bare,
+ * visibility? (default shared), min_disk?, min_ram?, protected?, properties?{}, project?,
+ * id?}. A new image is queued: its data follows with svc_image_upload. Answers as show. */
+int
+svc_image_create(struct svc *sv, json_t *args, int64_t now_ms, json_t **ret, struct hv_error *err);
+/* args: {image (id or name), offset (the bytes received so far), data (base64, at most
+ * PROTO_IMAGE_CHUNK bytes)}: {id, uploaded}. */
+int
+svc_image_upload(struct svc *sv, json_t *args, int64_t now_ms, json_t **ret, struct hv_error *err);
+/* args: {image, sha256}: the image is active when the data received hashes to sha256;
+ * otherwise the upload is discarded (the image stays queued). Answers as show. */
+int
+svc_image_finish(struct svc *sv, json_t *args, int64_t now_ms, json_t **ret, struct hv_error *err);
+int svc_image_list(struct svc *sv, json_t **ret, struct hv_error *err);
+/* By id or name (a name several images share is refused); "uploaded" while not active. */
+int svc_image_show(struct svc *sv, const char *image, json_t **ret, struct hv_error *err);
+/* args: {image, name?, visibility?, min_disk?, min_ram?, protected?, properties?{} merged}. */
+int svc_image_set(struct svc *sv, json_t *args, int64_t now_ms, json_t **ret, struct hv_error *err);
+/* args: {image, offset}: {id, offset, data (base64, at most PROTO_IMAGE_CHUNK bytes), eof,
+ * size, sha256} of an active image. */
+int svc_image_download(struct svc *sv, json_t *args, json_t **ret, struct hv_error *err);
+/* Refused (-EPERM) while the image is protected. */
+int svc_image_delete(struct svc *sv, const char *image, struct hv_error *err);
 
 #endif

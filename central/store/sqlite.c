@@ -110,6 +110,17 @@ static const char *const migrations[] = {
 	" group_id TEXT NOT NULL REFERENCES server_groups(id), uuid TEXT NOT NULL,"
 	" PRIMARY KEY(group_id, uuid));"
 	"CREATE INDEX server_group_members_uuid ON server_group_members(uuid);",
+	/* 6 -> 7: the image catalog (Glance's fields; the data is a file named by the id under
+	 * the images dir, never in the database) */
+	"CREATE TABLE images("
+	" id TEXT PRIMARY KEY, name TEXT NOT NULL, disk_format TEXT NOT NULL,"
+	" container_format TEXT NOT NULL DEFAULT 'bare', size INTEGER,"
+	" checksum TEXT, os_hash_algo TEXT, os_hash_value TEXT, status TEXT NOT NULL,"
+	" visibility TEXT NOT NULL, owner TEXT NOT NULL, min_disk INTEGER NOT NULL DEFAULT 0,"
+	" min_ram INTEGER NOT NULL DEFAULT 0, protected INTEGER NOT NULL DEFAULT 0,"
+	" properties TEXT NOT NULL DEFAULT '{}', created_ms INTEGER NOT NULL,"
+	" updated_ms INTEGER NOT NULL);"
+	"CREATE INDEX images_name ON images(name);",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -262,5 +262,25 @@ int store_server_group_list(struct store *s, const char *project_id, json_t **re
 /* Deletes the group and its member list (the servers stay). -ENOENT, err untouched. */
 int store_server_group_delete(struct store *s, const char *id, struct hv_error *err);
 int store_server_group_add(struct store *s, const char *id, const char *uuid, struct hv_error *err);
+/* ---- images (sqlite_image.c) ------------------------------------------------------------ */
+/* img: {id, name, disk_format, container_format, size (null until active), checksum,
+ * os_hash_algo, os_hash_value, status, visibility, owner, min_disk, min_ram, protected,
+ * properties{}}; -EEXIST when the id is taken. */
+int store_image_insert(struct store *s, json_t *img, int64_t now_ms, struct hv_error *err);
+/* By id: the record above plus created_ms, updated_ms. -ENOENT, err untouched. */
+int store_image_get(struct store *s, const char *id, json_t **ret, struct hv_error *err);
+/* The images named name (several may share one), oldest first. */
+int store_image_by_name(struct store *s, const char *name, json_t **ret, struct hv_error *err);
+/* Every image by name. */
+int store_image_list(struct store *s, json_t **ret, struct hv_error *err);
+/* Rewrites every field of the record img (as store_image_get returns it). -ENOENT. */
+int store_image_update(struct store *s, json_t *img, int64_t now_ms, struct hv_error *err);
+int store_image_delete(struct store *s, const char *id, struct hv_error *err);
+/* 1 when a live instance on host was created from image id, or an open command of host
+ * (a rebuild, a rescue) names it; else 0. */
+int store_image_used_on(struct store *s, const char *host, const char *id, struct hv_error *err);
+/* 1 with the cmd_id of the finished snapshot command that made image id, 0 when none. */
+int store_image_snapshot_cmd(struct store *s, const char *id, char ret_cmd_id[40],
+			     struct hv_error *err);
 
 #endif

@@ -119,6 +119,34 @@ nothing_unchecked_reaches_a_path_or_an_interface_name(void **state)
 	}
 }
 
+/* A catalog image's size and sha256 come together, the hash as 64 lower-case hex digits,
+ * and are kept in the spec for the fetch. */
+static void
+a_fetched_image_needs_both_size_and_sha256(void **state)
+{
+	static const char sha[] =
+		"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+	json_t *body = spawn_body(), *im = json_object_get(body, "image");
+	struct req r;
+	struct hv_error err = {0};
+	const char *code = NULL;
+
+	json_object_set_new(im, "sha256", json_string(sha));
+	assert_int_equal(req_parse(body, &r, &code, &err), -EINVAL);
+	assert_string_equal(err.field, "body.image.size");
+	json_object_set_new(im, "size", json_integer(4096));
+	json_object_set_new(im, "sha256", json_string("9F86D081"));
+	assert_int_equal(req_parse(body, &r, &code, &err), -EINVAL);
+	assert_string_equal(err.field, "body.image.sha256");
+	json_object_set_new(im, "sha256", json_string(sha));
+	assert_int_equal(req_parse(body, &r, &code, &err), 0);
+	im = json_object_get(r.spec, "image");
+	assert_string_equal(json_string_value(json_object_get(im, "sha256")), sha);
+	assert_int_equal(json_integer_value(json_object_get(im, "size")), 4096);
+	req_release(&r);
+	json_decref(body);
+}
+
 static void
 a_refused_secret_is_never_echoed(void **state)
 {
@@ -243,6 +271,7 @@ main(void)
 		cmocka_unit_test(a_valid_spawn_becomes_a_normalized_spec_without_secrets),
 		cmocka_unit_test(a_mistyped_flavor_field_is_named),
 		cmocka_unit_test(nothing_unchecked_reaches_a_path_or_an_interface_name),
+		cmocka_unit_test(a_fetched_image_needs_both_size_and_sha256),
 		cmocka_unit_test(a_refused_secret_is_never_echoed),
 		cmocka_unit_test(unknown_and_reserved_commands_are_unsupported),
 		cmocka_unit_test(reboot_needs_a_type),

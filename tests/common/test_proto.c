@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <sodium.h>
 
 #include "json.h"
 #include "proto.h"
@@ -108,6 +109,43 @@ what_is_encoded_decodes_back_the_same(void **state)
 	proto_wire_release(&w);
 	proto_msg_release(&out);
 	proto_msg_release(&in);
+}
+
+/* The image messages of section 6.8: a full chunk, base64 in the body, fits the body limit
+ * and comes back byte for byte; both type names parse. */
+static void
+a_full_image_chunk_fits_one_body_and_decodes_back(void **state)
+{
+	struct proto_msg in = {.type = PROTO_IMAGE_DATA}, out;
+	struct proto_wire w;
+	struct proto_frame f[4];
+	struct hv_error err = {0};
+	size_t n = PROTO_IMAGE_CHUNK, b64 = (n + 2) / 3 * 4 + 1;
+	unsigned char *bin = malloc(n);
+	char *text = malloc(b64);
+
+	for (size_t i = 0; i < n; i++)
+		bin[i] = (unsigned char)(i * 7 + 3);
+	sodium_bin2base64(text, b64, bin, n, sodium_base64_VARIANT_ORIGINAL);
+	proto_header_init(&in.hdr, NULL, NULL);
+	in.body = json_pack("{s:s, s:I, s:s, s:b}", "image_id", "img-1", "offset",
+			    (json_int_t)(3 * n), "data", text, "eof", 0);
+	assert_int_equal(proto_encode(&in, &w, &err), 0);
+	assert_true(w.len[3] <= PROTO_MAX_BODY);
+	assert_memory_equal(w.data[1], "IMAGE_DATA", 10);
+	for (int i = 0; i < 4; i++)
+		f[i] = (struct proto_frame){w.data[i], w.len[i]};
+	assert_int_equal(proto_decode(f, 4, &out, NULL, &err), 0);
+	assert_int_equal(out.type, PROTO_IMAGE_DATA);
+	assert_string_equal(json_string_value(json_object_get(out.body, "data")), text);
+	assert_int_equal(proto_type_parse("IMAGE_GET", 9), PROTO_IMAGE_GET);
+	assert_string_equal(proto_type_name(PROTO_IMAGE_GET), "IMAGE_GET");
+	assert_int_equal(proto_type_parse("IMAGE_PUT", 9), -EPROTONOSUPPORT);
+	proto_wire_release(&w);
+	proto_msg_release(&out);
+	proto_msg_release(&in);
+	free(bin);
+	free(text);
 }
 
 static void
@@ -253,6 +291,7 @@ main(void)
 		cmocka_unit_test(
 			a_golden_spawn_command_decodes_and_unknown_header_fields_are_ignored),
 		cmocka_unit_test(what_is_encoded_decodes_back_the_same),
+		cmocka_unit_test(a_full_image_chunk_fits_one_body_and_decodes_back),
 		cmocka_unit_test(a_command_without_cmd_id_is_not_encoded),
 		cmocka_unit_test(wrong_frame_counts_and_signatures_are_refused),
 		cmocka_unit_test(an_unknown_type_is_unsupported_and_shown_safely),

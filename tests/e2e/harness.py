@@ -174,6 +174,7 @@ class Cluster:
         self.down_after = down_after
         self.server_key = None
         self.wrapper_errors = []
+        self.own_images = False  # True: each agent has its own image store (agent-X/images)
         _clusters.append(self)
         atexit.register(self.stop_all)
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -222,7 +223,8 @@ class Cluster:
     def agent_conf(self, host_id, fake="", conf_extra=""):
         d = self.path("agent-" + host_id)
         os.makedirs(os.path.join(d, "instances"), exist_ok=True)
-        os.makedirs(self.path("images"), exist_ok=True)
+        store = os.path.join(d, "images") if self.own_images else self.path("images")
+        os.makedirs(store, exist_ok=True)
         conf = os.path.join(d, "hvagent.conf")
         with open(conf, "w") as f:
             f.write("[DEFAULT]\nhost_id = %s\nstate_dir = %s\ndriver = fake\ndriver_dir = %s\n"
@@ -232,7 +234,7 @@ class Cluster:
                     "heartbeat_interval = 1\nreconnect_min_ms = 50\nreconnect_max_ms = 500\n"
                     "[guest]\nconfig_drive_dir = %s/instances/config-drives\n"
                     "[fake]\n%s%s"
-                    % (host_id, d, self.binary("drivers/fake"), d, self.path("images"),
+                    % (host_id, d, self.binary("drivers/fake"), d, store,
                        self.agent_ep, self.server_key, d, d, fake_section(fake), conf_extra))
         return conf
 

@@ -81,6 +81,12 @@ def link():
     write("link", "error-refused", hva("ERROR", {"code": "invalid", "message": "no", "field": "body.name"},
                                        corr=SPAWN[1], n=10))
     write("link", "ping", hva("PING", {}, n=11))
+    # catalog images (protocol 6.8): a fetch of an image the host may not have, a chunk of a
+    # snapshot nobody asked for
+    write("link", "image-get", hva("IMAGE_GET", {"image_id": "cirros", "offset": 0,
+                                                 "length": 524288}, n=12))
+    write("link", "image-data", hva("IMAGE_DATA", {"image_id": "snap-1", "offset": 0,
+                                                   "data": "AAAA", "eof": True}, n=13))
     # the protocol's own examples, from another host (dropped as hvcentral drops them)
     write("link", "delta-other-host", read("fuzz", "proto", "delta"))
 

@@ -27,8 +27,9 @@ fuzz_sources() {
 		central/service/keypair.c central/service/place.c central/service/aggregate.c
 		central/service/servergroup.c central/service/usage.c central/service/hypervisor.c
 		central/service/schedconf.c central/store/sqlite_aggregate.c common/config.c
-		central/sched/sched.c
-		central/sched/match.c central/sched/numa.c common/sshkey.c
+		central/sched/sched.c central/sched/match.c central/sched/numa.c common/sshkey.c
+		central/link_image.c central/imgdata.c central/md5.c central/store/sqlite_image.c central/service/image.c
+		common/fault.c
 		tests/fuzz/fuzz_det.c tests/fuzz/fuzz_central.c"
 	case $1 in
 	proto) echo "tests/fuzz/fuzz_proto.c common/proto.c common/json.c agent/req.c agent/inst.c

@@ -45,7 +45,7 @@ expect 'create delete list rule show' hv security group ''
 expect 'create delete list show' hv floating ip ''
 expect 'floating security' hv server add ''
 expect '--dst-port' hv security group rule create ssh --ds
-expect 'aggregate availability flavor floating host hypervisor keypair network port project quota security server subnet usage' hv ''
+expect 'aggregate availability flavor floating host hypervisor image keypair network port project quota security server subnet usage' hv ''
 expect 'add create delete list remove set show unset' hv aggregate ''
 expect 'host' hv aggregate add ''
 expect 'zone' hv availability ''
@@ -55,6 +55,7 @@ expect '--api --format --help --policy --project --timeout --version' hv server 
 expect 'affinity anti-affinity' hv server group create g --policy a
 expect '--end' hv usage show --e
 expect 'list show stats' hv hypervisor ''
+expect 'create delete list save set show upload' hv image ''
 expect 'create delete list set show unset' hv flavor ''
 expect 'set show' hv quota ''
 expect '--api --cores --floating-ips --format --help --instances --key-pairs --ram --security-group-rules --security-groups --timeout --version' hv quota set demo --
