@@ -63,6 +63,8 @@ enum exit_code {
 #define O_NO_ADMIN_PASS (1ULL << 41)
 #define O_HINT (1ULL << 42)
 #define O_AZ (1ULL << 43)
+#define O_ROLE (1ULL << 44)
+#define O_PASSWORD_FILE (1ULL << 45)
 #define O_GLOBAL (O_API | O_FORMAT | O_TIMEOUT)
 
 struct args {
@@ -76,6 +78,7 @@ struct args {
 	json_t *prop_keys; /* --property KEY without a value: [KEY...] */
 	json_t *hints;     /* --hint KEY=VALUE: same_host/different_host as lists */
 	const char *az;    /* --availability-zone */
+	const char *role, *password_file;
 	bool no_admin_pass;
 	bool json, wait, hard, deleted, config_drive, enable, disable, is_public, is_private, all;
 	long length;
@@ -112,13 +115,14 @@ int check_opts(struct args *a, unsigned long long allowed);
 
 /* The nouns of cmd_<noun>.c: each runs a->argv[1] (its verb); its help is hv NOUN --help. */
 extern const char host_help[], server_help[], project_help[], quota_help[], flavor_help[],
-	keypair_help[];
+	keypair_help[], user_help[];
 int cmd_host(struct ctx *x);
 int cmd_server(struct ctx *x);
 int cmd_project(struct ctx *x);
 int cmd_quota(struct ctx *x);
 int cmd_flavor(struct ctx *x);
 int cmd_keypair(struct ctx *x);
+int cmd_user(struct ctx *x);
 /* Reads a whole file of at most max bytes into a new string; on failure prints why (naming
  * the option) and returns -1. */
 int read_small_file(const char *opt, const char *path, size_t max, char **ret, size_t *ret_len);

@@ -38,6 +38,7 @@ static const char main_help[] =
 	"  flavor list|show|create|delete|set|unset\n"
 	"                                 the sizes servers are created with\n"
 	"  keypair list|show|create|delete  SSH key pairs injected into servers\n"
+	"  user list|show|create|delete     users of the OpenStack-compatible API\n"
 	"\n"
 	"Options (anywhere on the line):\n"
 	"  --api ENDPOINT   hvcentral's API socket (default: $HV_API, else\n"
@@ -229,6 +230,8 @@ parse_args(int argc, char **argv, struct args *a)
 		{"availability-zone", required_argument, NULL, 'z'},
 		{"public-key", required_argument, NULL, 'b'},
 		{"private-key", required_argument, NULL, 'q'},
+		{"role", required_argument, NULL, 'O'},
+		{"password-file", required_argument, NULL, 'Y'},
 	};
 	size_t n_opts = 0;
 	while (opts[n_opts].name)
@@ -435,6 +438,16 @@ parse_args(int argc, char **argv, struct args *a)
 				return EXIT_USAGE;
 			a->private_key = optarg;
 			break;
+		case 'O':
+			if (given_twice(a, O_ROLE, "--role"))
+				return EXIT_USAGE;
+			a->role = optarg;
+			break;
+		case 'Y':
+			if (given_twice(a, O_PASSWORD_FILE, "--password-file"))
+				return EXIT_USAGE;
+			a->password_file = optarg;
+			break;
 		case 'h': a->help = true; break;
 		case 'V': printf("hv %s\n", HV_VERSION); exit(EXIT_OK);
 		default:
@@ -621,8 +634,11 @@ check_opts(struct args *a, unsigned long long allowed)
 			"--no-admin-pass",
 			"--hint",
 			"--availability-zone",
+			"--role",
+			"--password-file",
 		};
-		_Static_assert(sizeof names / sizeof names[0] == 44 && O_AZ == 1ULL << 43,
+		_Static_assert(sizeof names / sizeof names[0] == 46 &&
+				       O_PASSWORD_FILE == 1ULL << 45,
 			       "one name per O_ bit, the last one included");
 		for (unsigned i = 0; i < sizeof names / sizeof names[0]; i++)
 			if (extra & (1ULL << i)) {
@@ -672,6 +688,7 @@ static const struct noun {
 	{"host", host_help, cmd_host},          {"server", server_help, cmd_server},
 	{"project", project_help, cmd_project}, {"quota", quota_help, cmd_quota},
 	{"flavor", flavor_help, cmd_flavor},    {"keypair", keypair_help, cmd_keypair},
+	{"user", user_help, cmd_user},
 };
 
 int
@@ -717,7 +734,7 @@ main(int argc, char **argv)
 		} else {
 			r = usage_error(
 				"command",
-				"'%s' is not host, server, project, quota, flavor or keypair",
+				"'%s' is not host, server, project, quota, flavor, keypair or user",
 				pos[0]);
 		}
 		goto out;

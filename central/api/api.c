@@ -524,6 +524,55 @@ op_keypair_delete(struct api *a, const struct api_client *cl, struct req *q, int
 	op_keypair_one(a, cl, q, true);
 }
 
+static void
+op_user_create(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	struct hv_error err = {0};
+	json_t *u = NULL;
+	int r = svc_user_create(a->svc, q->args, now, &u, &err);
+	if (r < 0)
+		return reply_hv_err(a, cl, q->id, r, &err);
+	reply_ok(a, cl, q->id, u);
+}
+
+static void
+op_user_list(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	struct hv_error err = {0};
+	json_t *list = NULL;
+	int r = svc_user_list(a->svc, &list, &err);
+	if (r < 0)
+		return reply_hv_err(a, cl, q->id, r, &err);
+	reply_ok(a, cl, q->id, list);
+}
+
+/* user.show and user.delete: {user} */
+static void
+op_user_one(struct api *a, const struct api_client *cl, struct req *q, bool del)
+{
+	struct hv_error err = {0};
+	const char *user;
+	json_t *u = NULL;
+	int r;
+	if ((r = hj_str(q->args, "args", "user", HJ_REQUIRED, 64, &user, &err)) < 0 ||
+	    (r = del ? svc_user_delete(a->svc, user, &err)
+		     : svc_user_show(a->svc, user, &u, &err)) < 0)
+		return reply_hv_err(a, cl, q->id, r, &err);
+	reply_ok(a, cl, q->id, del ? json_object() : u);
+}
+
+static void
+op_user_show(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	op_user_one(a, cl, q, false);
+}
+
+static void
+op_user_delete(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	op_user_one(a, cl, q, true);
+}
+
 /* Each op with the args it reads: any other is refused before the op runs, naming it (an
  * ignored "type": "hard" would reboot softly). NULL: the args depend on the request
  * (create's and each action's), and the service layer checks them. */
@@ -538,6 +587,7 @@ static const char *const quota_set_args[] = {"project", "quotas", NULL};
 static const char *const flavor_args[] = {"flavor", NULL};
 static const char *const flavor_list_args[] = {"which", NULL};
 static const char *const keypair_args[] = {"name", "project", NULL};
+static const char *const user_args[] = {"user", NULL};
 
 static const struct {
 	const char *name;
@@ -568,6 +618,10 @@ static const struct {
 	{"keypair.list", op_keypair_list, project_args},
 	{"keypair.show", op_keypair_show, keypair_args},
 	{"keypair.delete", op_keypair_delete, keypair_args},
+	{"user.create", op_user_create, NULL},
+	{"user.list", op_user_list, no_args},
+	{"user.show", op_user_show, user_args},
+	{"user.delete", op_user_delete, user_args},
 };
 
 static const char *const request_fields[] = {"id", "op", "args", "wait", "timeout_ms", NULL};
