@@ -37,6 +37,13 @@ const struct cfg_key central_config_schema[] = {
 		    "resend an unanswered command after this long"),
 	CFG_ROW_STR("metrics", "listen", "",
 		    "Prometheus /metrics on PORT (127.0.0.1) or ADDRESS:PORT (empty: off)"),
+	CFG_ROW_STR("openstack", "listen", "",
+		    "OpenStack-compatible REST API on PORT (127.0.0.1) or ADDRESS:PORT "
+		    "(empty: off; docs/openstack-api.md)"),
+	CFG_ROW_STR("openstack", "public_url", "",
+		    "the base URL the service catalog gives clients (empty: http://LISTEN)"),
+	CFG_ROW_INT("openstack", "max_body_kb", "1024", 1, 65536,
+		    "largest request body accepted (larger: 413)"),
 	{0},
 };
 
