@@ -10,7 +10,8 @@
 enum os_service {
 	OS_NONE,
 	OS_IDENTITY,
-	OS_COMPUTE
+	OS_COMPUTE,
+	OS_IMAGE
 };
 
 struct os_req {
@@ -66,5 +67,6 @@ bool os_is_admin(const struct os_req *q);
 
 void os_identity_route(struct os_front *f, struct os_req *q, const char *rest);
 void os_compute_route(struct os_front *f, struct os_req *q, const char *rest);
+void os_image_route(struct os_front *f, struct os_req *q, const char *rest);
 
 #endif

@@ -91,15 +91,18 @@ server_json(const struct os_front *f, const struct os_req *q, const json_t *s)
 	char created[32], updated[32];
 	const char *id = field(s, "uuid"), *vm = field(s, "vm_state"),
 		   *task = field(s, "task_state");
-	json_t *flavor = json_object_get(s, "flavor");
-	const char *flavor_id = field(flavor, "id");
-	if (!*flavor_id)
-		flavor_id = field(flavor, "name");
+	/* a server keeps its flavor's copy by name; the id is the catalog's, while it lasts */
+	json_t *flavor = json_object_get(s, "flavor"), *cat = NULL;
+	const char *flavor_id = field(flavor, "name");
+	struct hv_error err = {0};
+	if (*flavor_id && svc_flavor_show(f->svc, flavor_id, &cat, &err) == 0)
+		flavor_id = field(cat, "id");
 	os_time(num(s, "created_ms"), created);
 	os_time(num(s, "updated_ms"), updated);
 	json_t *o = json_pack(
 		"{s:s, s:s, s:s, s:s, s:s, s:{}, s:s, s:{s:s, s:o}, s:{s:s, s:o}, s:s, s:s, s:{}, "
-		"s:s, s:s, s:o, s:s, s:i, s:s, s:s, s:s, s:s?, s:i, s:n, s:n, s:[], s:[{s:s}]}",
+		"s:s, s:s, s:o, s:s, s:i, s:s, s:s, s:s, s:s, s:s?, s:i, s:n, s:n, s:[], "
+		"s:[{s:s}]}",
 		"id", id, "name", field(s, "name"), "status", server_status(vm, task), "tenant_id",
 		field(s, "project_id"), "user_id", "", "metadata", "hostId", "", "image", "id",
 		field(s, "image"), "links", links(f, "images", field(s, "image")), "flavor", "id",
@@ -111,6 +114,7 @@ server_json(const struct os_front *f, const struct os_req *q, const json_t *s)
 		"OS-EXT-STS:power_state", power_state(field(s, "power_state")),
 		"OS-SRV-USG:launched_at", "OS-SRV-USG:terminated_at",
 		"os-extended-volumes:volumes_attached", "security_groups", "name", "default");
+	json_decref(cat);
 	if (!o)
 		return NULL;
 	if (!*task)

@@ -352,6 +352,11 @@ dispatch(struct os_front *f, struct os_req *q)
 			return os_error(q, 413, "Request is too large.");
 		return os_compute_route(f, q, rest);
 	}
+	if (strip(&rest, "/image")) {
+		q->service = OS_IMAGE;
+		return q->too_big ? os_error(q, 413, "Request is too large.")
+				  : os_image_route(f, q, rest);
+	}
 	q->service = OS_IDENTITY;
 	if (q->too_big)
 		return os_error(q, 413, "Request is too large.");

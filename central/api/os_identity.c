@@ -45,13 +45,15 @@ endpoints(const char *url)
 static json_t *
 catalog(const struct os_front *f)
 {
-	char identity[300], compute[300];
+	char identity[300], compute[300], image[300];
 	snprintf(identity, sizeof identity, "%s/identity", f->public_url);
 	snprintf(compute, sizeof compute, "%s/compute/v2.1", f->public_url);
-	return json_pack("[{s:s, s:s, s:s, s:o}, {s:s, s:s, s:s, s:o}]", "type", "identity", "name",
-			 "keystone", "id", "identity", "endpoints", endpoints(identity), "type",
-			 "compute", "name", "nova", "id", "compute", "endpoints",
-			 endpoints(compute));
+	snprintf(image, sizeof image, "%s/image", f->public_url);
+	return json_pack("[{s:s, s:s, s:s, s:o}, {s:s, s:s, s:s, s:o}, {s:s, s:s, s:s, s:o}]",
+			 "type", "identity", "name", "keystone", "id", "identity", "endpoints",
+			 endpoints(identity), "type", "compute", "name", "nova", "id", "compute",
+			 "endpoints", endpoints(compute), "type", "image", "name", "glance", "id",
+			 "image", "endpoints", endpoints(image));
 }
 
 static json_t *
