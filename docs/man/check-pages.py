@@ -196,7 +196,8 @@ def main():
         helps = []
         for words in (["--help"], ["host", "--help"], ["server", "--help"],
                       ["server", "create", "--help"], ["project", "--help"],
-                      ["quota", "--help"], ["flavor", "--help"], ["keypair", "--help"]):
+                      ["quota", "--help"], ["flavor", "--help"], ["keypair", "--help"],
+                      ["user", "--help"]):
             rc, out, _ = run([a.hv] + words)
             if rc != 0:
                 problem("hv.1", "hv %s exited %d" % (" ".join(words), rc))
