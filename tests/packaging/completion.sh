@@ -41,9 +41,12 @@ expect() {
 	rm -f "${TMPDIR:-/tmp}/hv-comp-err.$$"
 }
 expect 'server' hv ser
-expect 'flavor host keypair project quota server' hv ''
+expect 'flavor host keypair project quota server user' hv ''
 expect 'create delete list set show unset' hv flavor ''
 expect 'set show' hv quota ''
+expect 'create delete list show' hv user ''
+expect 'admin member reader' hv user create demo --role ''
+expect '--password-file --project' hv user create demo --p
 expect '--api --cores --floating-ips --format --help --instances --key-pairs --ram --security-group-rules --security-groups --timeout --version' hv quota set demo --
 expect 'accept list show' hv host ''
 expect 'console console-log create delete list pause reboot rebuild rescue resize resize-confirm resize-revert resume set-password show snapshot start stop suspend unpause unrescue' hv server ''
