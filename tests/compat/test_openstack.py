@@ -7,6 +7,7 @@ isolation, and the errors a client expects (bad token 401, malformed JSON 400, u
 microversion 406, oversize body 413, state conflict 409), each changing nothing."""
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -247,6 +248,26 @@ def bad_requests(cl, sid):
           "none of the refused requests changed the servers")
 
 
+def tokens(cl):
+    """Tokens live in the database: they survive a restart; revoked or of a deleted user,
+    they stop working at once."""
+    bob = cl.token("bob", "bob-pass-22", "demo")
+    rita = cl.token("rita", "rita-pass-4444", "demo")
+    cl.c.kill("hvcentral", signal.SIGTERM)
+    cl.c.start_central(conf_extra="[openstack]\nlisten = %s\n" % cl.url[len("http://"):])
+    status, _, _ = cl.http("GET", "/compute/v2.1/servers", bob)
+    check(status == 200, "a token still works after hvcentral restarts (%d)" % status)
+    status, _, _ = cl.http("DELETE", "/identity/v3/auth/tokens", bob,
+                           headers={"X-Subject-Token": bob})
+    check(status == 204, "a token is revoked (%d)" % status)
+    status, _, _ = cl.http("GET", "/compute/v2.1/servers", bob)
+    check(status == 401, "a revoked token gets 401 (%d)" % status)
+    rc, _, err = cl.c.hv("user", "delete", "rita")
+    check(rc == 0, "hv user delete succeeds (%s)" % err.strip())
+    status, _, _ = cl.http("GET", "/compute/v2.1/servers", rita)
+    check(status == 401, "a deleted user's token gets 401 (%d)" % status)
+
+
 def delete(cl, sid):
     rc, _, err = cl.osc("hv-demo", "server", "delete", "--wait", "vm1")
     check(rc == 0, "server delete --wait succeeds (%s)" % err.strip())
@@ -261,6 +282,7 @@ def main():
     sid = servers(cl)
     nova(cl, sid)
     bad_requests(cl, sid)
+    tokens(cl)
     delete(cl, sid)
 
 
