@@ -320,6 +320,8 @@ on_done(void *ctx, const char *cmd_id, bool ok, json_t *result)
 		cmx_command(c->mx, sc.action, sc.created_ms, c->now);
 	store_cmd_clear(&sc);
 	api_on_done(c->api, cmd_id, ok, result, c->now);
+	if (c->os)
+		os_on_done(c->os, cmd_id, ok, result);
 }
 
 static void
@@ -392,6 +394,8 @@ tick(struct central *c)
 {
 	int64_t in = ctl_tick(c->ctl, c->now);
 	api_tick(c->api, c->now);
+	if (c->os)
+		os_tick(c->os, c->now);
 	c->next_tick = c->now + in;
 }
 

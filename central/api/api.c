@@ -680,9 +680,8 @@ out:
 	json_decref(req);
 }
 
-/* The last `lines` lines of text. */
-static const char *
-tail_lines(const char *text, long lines)
+const char *
+api_tail_lines(const char *text, long lines)
 {
 	if (lines <= 0)
 		return text;
@@ -720,9 +719,9 @@ api_on_done(struct api *a, const char *cmd_id, bool ok, json_t *result, int64_t 
 		} else if (w->kind == W_CONSOLE_LOG) {
 			const char *out = json_string_value(
 				json_object_get(json_object_get(result, "data"), "output"));
-			reply_ok(
-				a, &w->cl, w->id,
-				json_pack("{s:s}", "output", tail_lines(out ? out : "", w->lines)));
+			reply_ok(a, &w->cl, w->id,
+				 json_pack("{s:s}", "output",
+					   api_tail_lines(out ? out : "", w->lines)));
 		} else {
 			json_t *inst = NULL;
 			struct hv_error err = {0};

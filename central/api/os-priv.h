@@ -32,6 +32,10 @@ struct os_req {
 	char request_id[45];
 	int state;
 	uint64_t seq;
+	/* waiting for an agent's answer (os_wait) */
+	char cmd_id[PROTO_MAX_ID + 1];
+	long lines; /* console output: keep the last lines only (0 = all) */
+	int64_t deadline_ms;
 };
 
 struct os_front {
@@ -40,8 +44,8 @@ struct os_front {
 	char public_url[256];
 	size_t max_body;
 	int64_t now;
-	struct os_req **in, **pend;
-	size_t n_in, cap_in, n_pend, cap_pend;
+	struct os_req **in, **pend, **wait;
+	size_t n_in, cap_in, n_pend, cap_pend, n_wait, cap_wait;
 	uint64_t seq;
 };
 
@@ -57,6 +61,11 @@ void os_svc_error(struct os_req *q, int r, const struct hv_error *err);
 /* The body as a JSON object holding key (*ret borrowed from *doc, which the caller frees);
  * -1 after replying 400. */
 int os_body(struct os_req *q, const char *key, json_t **doc, json_t **ret);
+/* Keeps the request until the agent answers cmd_id (os_on_done builds its reply from the
+ * command's result); -1 after replying 503. */
+int os_wait(struct os_front *f, struct os_req *q, const char *cmd_id, long lines);
+/* The reply to a waiting request from its command's result (os_compute.c). */
+void os_compute_done(struct os_req *q, bool ok, json_t *result);
 /* A query parameter, or NULL. */
 const char *os_query(const struct os_req *q, const char *name);
 /* ISO 8601 UTC ("2026-12-06T20:15:06Z") of a wall-clock time in ms. */

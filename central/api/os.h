@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include <hvagent/error.h>
 
 #include "service/service.h"
@@ -35,6 +37,11 @@ int64_t os_timeout_ms(const struct os_front *f);
 /* Reads what arrived and handles every complete request inside the caller's transaction;
  * the replies wait for os_flush. */
 void os_run(struct os_front *f, int64_t now_ms);
+/* Completes the requests waiting on cmd_id (wire this to ctl's done callback, as
+ * api_on_done); their replies wait for os_flush like any other. */
+void os_on_done(struct os_front *f, const char *cmd_id, bool ok, json_t *result);
+/* Answers the waits whose time passed with 503. */
+void os_tick(struct os_front *f, int64_t now_ms);
 /* Taking back a turn: the last reply so far; every reply after mark becomes a 503 with
  * message, in its service's error format. */
 uint64_t os_mark(const struct os_front *f);

@@ -13,6 +13,7 @@
 
 #include <sodium.h>
 
+#include "api.h"
 #include "json.h"
 
 #define MV "2.1"
@@ -528,6 +529,40 @@ action_reply(struct os_front *f, struct os_req *q, const char *key, unsigned sta
 	os_reply(q, status, NULL);
 }
 
+/* os-getConsoleOutput {length?}: answered when the host sends the log (os_compute_done). */
+static void
+console_output(struct os_front *f, struct os_req *q, const json_t *s, json_t *body)
+{
+	struct hv_error err = {0};
+	char cmd[PROTO_MAX_ID + 1];
+	json_t *len = json_object_get(body, "length");
+	long lines = 0;
+	if (json_is_integer(len))
+		lines = (long)json_integer_value(len);
+	else if (json_is_string(len))
+		lines = strtol(json_string_value(len), NULL, 10);
+	else if (len && !json_is_null(len))
+		return os_error(q, 400, "os-getConsoleOutput.length: an integer");
+	if (lines < 0 || lines > 100000)
+		return os_error(q, 400, "os-getConsoleOutput.length: -1 or 0-100000");
+	int r = svc_console_log(f->svc, field(s, "uuid"), 1000000, f->now, cmd, &err);
+	if (r < 0)
+		return action_error(q, r, &err, "os-getConsoleOutput", s);
+	os_wait(f, q, cmd, lines);
+}
+
+void
+os_compute_done(struct os_req *q, bool ok, json_t *result)
+{
+	if (!ok) {
+		const char *msg = json_string_value(json_object_get(result, "message"));
+		return os_error(q, 409, "%s", msg ? msg : "the host could not run the command");
+	}
+	const char *out =
+		json_string_value(json_object_get(json_object_get(result, "data"), "output"));
+	os_reply(q, 200, json_pack("{s:s}", "output", api_tail_lines(out ? out : "", q->lines)));
+}
+
 static void
 server_action(struct os_front *f, struct os_req *q, const char *id)
 {
@@ -539,6 +574,10 @@ server_action(struct os_front *f, struct os_req *q, const char *id)
 		goto out;
 	const char *key =
 		json_object_size(doc) == 1 ? json_object_iter_key(json_object_iter(doc)) : NULL;
+	if (key && strcmp(key, "os-getConsoleOutput") == 0) {
+		console_output(f, q, s, json_object_get(doc, key));
+		goto out;
+	}
 	size_t i = 0;
 	while (key && i < sizeof actions / sizeof actions[0] && strcmp(actions[i].key, key) != 0)
 		i++;

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -284,12 +285,10 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 		*con_cls = q;
 		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 							     MHD_HTTP_HEADER_CONTENT_LENGTH);
-		if (cl && strtoull(cl, NULL, 10) > f->max_body) {
-			/* answered before reading it: nothing of it reaches the store */
+		/* read and dropped, then answered 413: a client still sending would miss an
+		 * answer sent before it finished */
+		if (cl && strtoull(cl, NULL, 10) > f->max_body)
 			q->too_big = true;
-			os_error(q, 413, "Request is too large (at most %zu bytes).", f->max_body);
-			return send_reply(q);
-		}
 		return MHD_YES;
 	}
 	if (q->state == Q_READY)
@@ -305,8 +304,12 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 			q->body = b;
 			q->len += *upload_size;
 			q->body[q->len] = '\0';
-		} else {
+		} else if (!q->too_big) {
 			q->too_big = true;
+			sodium_memzero(q->body, q->len);
+			free(q->body);
+			q->body = NULL;
+			q->len = 0;
 		}
 		*upload_size = 0;
 		return MHD_YES;
@@ -349,7 +352,8 @@ dispatch(struct os_front *f, struct os_req *q)
 	if (strip(&rest, "/compute") || strncmp(rest, "/v2.1", 5) == 0) {
 		q->service = OS_COMPUTE;
 		if (q->too_big)
-			return os_error(q, 413, "Request is too large.");
+			return os_error(q, 413, "Request is too large (at most %zu bytes).",
+					f->max_body);
 		return os_compute_route(f, q, rest);
 	}
 	if (strip(&rest, "/image")) {
@@ -379,10 +383,72 @@ os_run(struct os_front *f, int64_t now)
 			MHD_resume_connection(q->conn);
 			continue;
 		}
+		if (q->cmd_id[0]) /* parked by os_wait: answered by os_on_done */
+			continue;
 		q->seq = ++f->seq;
 		f->pend[f->n_pend++] = q;
 	}
 	f->n_in = 0;
+}
+
+#define WAIT_MS 60000
+
+int
+os_wait(struct os_front *f, struct os_req *q, const char *cmd_id, long lines)
+{
+	if (HV_GROW(f->wait, f->cap_wait, f->n_wait + 1) < 0) {
+		os_error(q, 503, "out of memory");
+		return -1;
+	}
+	snprintf(q->cmd_id, sizeof q->cmd_id, "%s", cmd_id);
+	q->lines = lines;
+	q->deadline_ms = f->now + WAIT_MS;
+	q->seq = ++f->seq;
+	f->wait[f->n_wait++] = q;
+	return 0;
+}
+
+/* A waiting request whose reply is set goes with the turn's other replies. */
+static void
+unwait(struct os_front *f, size_t i)
+{
+	struct os_req *q = f->wait[i];
+	f->wait[i] = f->wait[--f->n_wait];
+	q->cmd_id[0] = '\0';
+	q->seq = ++f->seq;
+	if (HV_GROW(f->pend, f->cap_pend, f->n_pend + 1) == 0) {
+		f->pend[f->n_pend++] = q;
+	} else { /* no room to hold it: sent now */
+		q->state = Q_READY;
+		MHD_resume_connection(q->conn);
+	}
+}
+
+void
+os_on_done(struct os_front *f, const char *cmd_id, bool ok, json_t *result)
+{
+	for (size_t i = 0; i < f->n_wait;) {
+		if (strcmp(f->wait[i]->cmd_id, cmd_id) != 0) {
+			i++;
+			continue;
+		}
+		os_compute_done(f->wait[i], ok, result);
+		unwait(f, i);
+	}
+}
+
+void
+os_tick(struct os_front *f, int64_t now)
+{
+	for (size_t i = 0; i < f->n_wait;) {
+		if (now < f->wait[i]->deadline_ms) {
+			i++;
+			continue;
+		}
+		os_error(f->wait[i], 503, "the host did not answer in time (command %s)",
+			 f->wait[i]->cmd_id);
+		unwait(f, i);
+	}
 }
 
 int64_t
@@ -405,6 +471,16 @@ os_mark(const struct os_front *f)
 void
 os_take_back(struct os_front *f, uint64_t mark, const char *message)
 {
+	/* a wait begun in the turn waits for a command that was never stored */
+	for (size_t i = 0; i < f->n_wait;) {
+		if (f->wait[i]->seq <= mark) {
+			i++;
+			continue;
+		}
+		json_object_clear(f->wait[i]->headers);
+		os_error(f->wait[i], 503, "%s", message);
+		unwait(f, i);
+	}
 	for (size_t i = 0; i < f->n_pend; i++) {
 		struct os_req *q = f->pend[i];
 		if (q->seq <= mark)
@@ -484,8 +560,10 @@ os_free(struct os_front *f)
 			f->pend[f->n_pend++] = q;
 	}
 	f->n_in = 0;
+	os_tick(f, INT64_MAX);
 	os_flush(f);
 	MHD_stop_daemon(f->d);
+	free(f->wait);
 	free(f->in);
 	free(f->pend);
 	free(f);
@@ -540,6 +618,16 @@ os_mark(const struct os_front *f)
 void
 os_take_back(struct os_front *f, uint64_t mark, const char *message)
 {
+	/* a wait begun in the turn waits for a command that was never stored */
+	for (size_t i = 0; i < f->n_wait;) {
+		if (f->wait[i]->seq <= mark) {
+			i++;
+			continue;
+		}
+		json_object_clear(f->wait[i]->headers);
+		os_error(f->wait[i], 503, "%s", message);
+		unwait(f, i);
+	}
 	(void)f;
 	(void)mark;
 	(void)message;
@@ -549,5 +637,21 @@ void
 os_flush(struct os_front *f)
 {
 	(void)f;
+}
+
+void
+os_on_done(struct os_front *f, const char *cmd_id, bool ok, json_t *result)
+{
+	(void)f;
+	(void)cmd_id;
+	(void)ok;
+	(void)result;
+}
+
+void
+os_tick(struct os_front *f, int64_t now)
+{
+	(void)f;
+	(void)now;
 }
 #endif

@@ -209,6 +209,15 @@ def servers(cl):
     rc, _, err = cl.osc("hv-demo", "server", "unpause", "vm1")
     check(rc == 0, "server unpause succeeds (%s)" % err.strip())
     wait_status(cl, "hv-demo", "vm1", "ACTIVE")
+    rc, out, err = cl.osc("hv-demo", "console", "log", "show", "vm1")
+    rc2, hv_out, _ = cl.c.hv("server", "console-log", sid)
+    # the fake guest's log grows by a line a second: the beginnings match
+    check(rc == 0 and rc2 == 0 and "vm1 login:" in out and
+          out.splitlines()[:9] == hv_out.splitlines()[:9],
+          "console log show prints the host's console log, as hv does (%s)" % err.strip())
+    rc, out, err = cl.osc("hv-demo", "console", "log", "show", "--lines", "1", "vm1")
+    check(rc == 0 and len(out.strip().splitlines()) == 1 and "uptime:" in out,
+          "--lines 1 prints only its last line (%r)" % out)
     return sid
 
 
