@@ -417,33 +417,6 @@ action_error(struct os_req *q, int r, const struct hv_error *err, const char *ac
 	os_svc_error(q, r, err);
 }
 
-/* resize's inline flavor: the catalog flavor's sizes and extra specs. */
-static int
-resize_args(struct os_front *f, struct os_req *q, json_t *body, json_t *args)
-{
-	struct hv_error err = {0};
-	const char *ref = json_string_value(json_object_get(body, "flavorRef"));
-	json_t *fl = NULL;
-	if (!ref) {
-		os_error(q, 400, "resize.flavorRef is required");
-		return -1;
-	}
-	if (svc_flavor_show(f->svc, ref_id(ref), &fl, &err) < 0) {
-		os_error(q, 400, "Unable to find flavor with ID %s", ref_id(ref));
-		return -1;
-	}
-	json_object_set_new(
-		args, "flavor",
-		json_pack("{s:O, s:O, s:O, s:O, s:O}", "vcpus", json_object_get(fl, "vcpus"), "ram",
-			  json_object_get(fl, "ram"), "disk", json_object_get(fl, "disk"),
-			  "ephemeral", json_object_get(fl, "ephemeral"), "swap",
-			  json_object_get(fl, "swap")));
-	if (json_object_size(json_object_get(fl, "extra_specs")))
-		json_object_set(args, "properties", json_object_get(fl, "extra_specs"));
-	json_decref(fl);
-	return 0;
-}
-
 /* nova's action keys and the service's commands; status is the reply's. */
 static const struct {
 	const char *key, *command;
@@ -480,7 +453,11 @@ action_args(struct os_front *f, struct os_req *q, const char *key, json_t *body,
 		}
 		*hard = strcasecmp(v, "HARD") == 0;
 	} else if (strcmp(key, "resize") == 0) {
-		return resize_args(f, q, body, args);
+		if (!(v = json_string_value(json_object_get(body, "flavorRef")))) {
+			os_error(q, 400, "resize.flavorRef is required");
+			return -1;
+		}
+		json_object_set_new(args, "flavor", json_string(ref_id(v)));
 	} else if (strcmp(key, "rebuild") == 0) {
 		if (!(v = json_string_value(json_object_get(body, "imageRef")))) {
 			os_error(q, 400, "rebuild.imageRef is required");

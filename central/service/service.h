@@ -37,7 +37,7 @@ int svc_server_create(struct svc *sv, json_t *args, int64_t now_ms, json_t **ret
 		      char ret_cmd_id[PROTO_MAX_ID + 1], struct hv_error *err);
 /* Any action of the lifecycle table (protocol §6.5) by its API name (delete, reboot, stop,
  * ...; hard applies to reboot only), its fields read from the API args:
- * resize {flavor, properties?}, rebuild {image, admin_pass?, key_data?, user_data?}, rescue {image?},
+ * resize {flavor (inline, with properties?, or a catalog flavor's name or id)}, rebuild {image, admin_pass?, key_data?, user_data?}, rescue {image?},
  * snapshot {name} (the reply's "image_snapshot" names the new image), get_console {type?},
  * set_admin_password {password, user?}. Refused with -EBUSY (task in flight) or -EPERM
  * (not allowed from the current vm_state). Secret fields are journaled as
