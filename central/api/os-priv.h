@@ -74,6 +74,11 @@ void os_time(int64_t ms, char ret[32]);
 bool os_authenticate(struct os_front *f, struct os_req *q);
 bool os_is_admin(const struct os_req *q);
 
+/* Handles a request read whole: sets its reply (os_route.c). */
+void os_dispatch(struct os_front *f, struct os_req *q);
+/* Frees a request, wiping what may hold a secret. NULL-safe. */
+void os_req_free(struct os_req *q);
+
 void os_identity_route(struct os_front *f, struct os_req *q, const char *rest);
 void os_compute_route(struct os_front *f, struct os_req *q, const char *rest);
 void os_image_route(struct os_front *f, struct os_req *q, const char *rest);

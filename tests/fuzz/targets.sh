@@ -7,7 +7,7 @@
 
 # Every target, in the order the suite and the bench run them.
 # shellcheck disable=SC2034 # read by the scripts that source this file
-FUZZ_TARGETS="proto req sshkey netfilter link config extraspecs api"
+FUZZ_TARGETS="proto req sshkey netfilter link config extraspecs api os"
 
 # ASan for the runs: leak detection on, and a smaller quarantine without malloc fill, which
 # more than doubles the executions per second of the targets that allocate much (sqlite,
@@ -20,7 +20,8 @@ FUZZ_ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:quarantine_size_mb=32:max_mall
 fuzz_sources() {
 	local central="common/proto.c common/json.c common/lifecycle.c common/keys.c central/allow.c
 		central/journal.c central/link.c central/registry.c central/store/sqlite.c
-		central/store/sqlite_catalog.c central/service/service.c central/service/server.c
+		central/store/sqlite_catalog.c central/store/sqlite_identity.c central/service/identity.c
+		central/service/service.c central/service/server.c
 		central/service/host.c central/service/project.c central/service/flavor.c
 		central/service/keypair.c central/service/place.c central/sched/sched.c
 		central/sched/match.c central/sched/numa.c common/sshkey.c
@@ -39,6 +40,10 @@ fuzz_sources() {
 		netfilter/render.c common/json.c -- jansson" ;;
 	link) echo "tests/fuzz/fuzz_link.c $central -- jansson sqlite3 libzmq libsodium" ;;
 	api) echo "tests/fuzz/fuzz_api.c central/api/api.c $central
+		-- jansson sqlite3 libzmq libsodium" ;;
+	os) echo "tests/fuzz/fuzz_os.c central/api/os_route.c central/api/os_identity.c
+		central/api/os_compute.c central/api/os_image.c central/api/api.c
+		$central
 		-- jansson sqlite3 libzmq libsodium" ;;
 	*) return 1 ;;
 	esac
