@@ -843,6 +843,21 @@ flavors_route(struct os_front *f, struct os_req *q, char **seg, int n)
 
 /* ---- key pairs ---------------------------------------------------------------------- */
 
+/* A public key without the line ends and spaces around it. */
+static json_t *
+key_line(const json_t *v)
+{
+	const char *s = json_string_value(v);
+	size_t n = json_string_length(v);
+	while (n && strchr(" \t\r\n", s[n - 1]))
+		n--;
+	while (n && strchr(" \t\r\n", *s)) {
+		s++;
+		n--;
+	}
+	return json_stringn(s, n);
+}
+
 static void
 keypairs_route(struct os_front *f, struct os_req *q, char **seg, int n)
 {
@@ -867,6 +882,10 @@ keypairs_route(struct os_front *f, struct os_req *q, char **seg, int n)
 					 "project", project);
 		if (!args)
 			r = hv_error_set(&err, -EINVAL, "keypair.name", "keypair.name is required");
+		else if (json_is_string(json_object_get(kp, "public_key")))
+			/* clients send the file as read, its newline included */
+			json_object_set_new(args, "public_key",
+					    key_line(json_object_get(kp, "public_key")));
 		else if (json_object_get(kp, "public_key"))
 			json_object_set(args, "public_key", json_object_get(kp, "public_key"));
 		if (r == 0 && (r = svc_keypair_create(f->svc, args, f->now, &res, &err)) == 0) {

@@ -155,6 +155,32 @@ def keypairs(cl):
     rc, _, err = cl.osc("hv-demo", "keypair", "delete", "k1")
     check(rc == 0 and cl.osc_json("hv-demo", "keypair", "list") == [],
           "keypair delete removes it (%s)" % err.strip())
+    key = cl.c.path("laptop")
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key], check=True)
+    made = cl.osc_json("hv-demo", "keypair", "create", "--public-key", key + ".pub", "laptop")
+    fp = subprocess.run(["ssh-keygen", "-l", "-f", key + ".pub"], capture_output=True,
+                        text=True).stdout
+    check(made["name"] == "laptop" and made["fingerprint"] in fp,
+          "keypair create --public-key imports the key with ssh-keygen's fingerprint")
+    rc, _, err = cl.osc("hv-demo", "keypair", "delete", "laptop")
+    check(rc == 0, "the imported key pair is deleted (%s)" % err.strip())
+
+
+def limits(cl):
+    quota = cl.osc_json("hv-demo", "quota", "show", "demo")
+    check(quota["instances"] == 10 and quota["cores"] == 20 and quota["key-pairs"] == 100,
+          "quota show prints the project's limits (%s)" % quota)
+    absolute = {r["Name"]: r["Value"] for r in cl.osc_json("hv-demo", "limits", "show",
+                                                           "--absolute")}
+    check(absolute["maxTotalInstances"] == 10 and absolute["totalInstancesUsed"] == 1 and
+          absolute["totalCoresUsed"] == 1, "limits show counts the server (%s)" % absolute)
+    zones = cl.osc_json("hv-demo", "availability", "zone", "list", "--compute")
+    check([z["Zone Name"] for z in zones] == ["nova"], "the one zone is nova (%s)" % zones)
+    rc, _, err = cl.osc("hv-demo", "quota", "set", "--instances", "50", "demo")
+    check(rc != 0 and "403" in err, "a member cannot raise its quota (%s)" % err.strip())
+    rc, _, err = cl.osc("hv-admin", "quota", "set", "--instances", "12", "demo")
+    check(rc == 0 and cl.osc_json("hv-demo", "quota", "show", "demo")["instances"] == 12,
+          "an admin sets a project's quota (%s)" % err.strip())
 
 
 def servers(cl):
@@ -324,6 +350,7 @@ def main():
     keypairs(cl)
     sid = servers(cl)
     nova(cl, sid)
+    limits(cl)
     bad_requests(cl, sid)
     tokens(cl)
     delete(cl, sid)
