@@ -40,10 +40,10 @@ users(struct fzc *f)
 		abort();
 	const char *a = json_string_value(json_object_get(admin, "id"));
 	const char *d = json_string_value(json_object_get(demo, "id"));
-	json_t *ua = json_pack("{s:s, s:s, s:s}", "id", "u-admin", "name", "alice",
-			       "password_hash", "x"),
-	       *um = json_pack("{s:s, s:s, s:s}", "id", "u-member", "name", "bob",
-			       "password_hash", "x");
+	json_t *ua = json_pack("{s:s, s:s, s:s}", "id", "u-admin", "name", "alice", "password_hash",
+			       "x"),
+	       *um = json_pack("{s:s, s:s, s:s}", "id", "u-member", "name", "bob", "password_hash",
+			       "x");
 	if (store_user_insert(f->store, ua, FZC_T0, &err) < 0 ||
 	    store_user_insert(f->store, um, FZC_T0, &err) < 0 ||
 	    store_role_set(f->store, "u-admin", a, "admin", &err) < 0 ||
