@@ -86,18 +86,31 @@ power_state(const char *p)
 	return 0;
 }
 
+/* A server keeps its flavor's copy by name; the id is the catalog's, while it lasts.
+ * ids caches name -> id for the servers of one reply. */
+static const char *
+flavor_id_of(const struct os_front *f, const char *name, json_t *ids)
+{
+	struct hv_error err = {0};
+	json_t *cat = NULL;
+	const char *id = json_string_value(json_object_get(ids, name));
+	if (id || !*name)
+		return id ? id : name;
+	if (svc_flavor_show(f->svc, name, &cat, &err) == 0)
+		json_object_set(ids, name, json_object_get(cat, "id"));
+	else
+		json_object_set_new(ids, name, json_string(name));
+	json_decref(cat);
+	return json_string_value(json_object_get(ids, name));
+}
+
 static json_t *
-server_json(const struct os_front *f, const struct os_req *q, const json_t *s)
+server_json(const struct os_front *f, const struct os_req *q, const json_t *s, json_t *ids)
 {
 	char created[32], updated[32];
 	const char *id = field(s, "uuid"), *vm = field(s, "vm_state"),
 		   *task = field(s, "task_state");
-	/* a server keeps its flavor's copy by name; the id is the catalog's, while it lasts */
-	json_t *flavor = json_object_get(s, "flavor"), *cat = NULL;
-	const char *flavor_id = field(flavor, "name");
-	struct hv_error err = {0};
-	if (*flavor_id && svc_flavor_show(f->svc, flavor_id, &cat, &err) == 0)
-		flavor_id = field(cat, "id");
+	const char *flavor_id = flavor_id_of(f, field(json_object_get(s, "flavor"), "name"), ids);
 	os_time(num(s, "created_ms"), created);
 	os_time(num(s, "updated_ms"), updated);
 	json_t *o = json_pack(
@@ -115,7 +128,6 @@ server_json(const struct os_front *f, const struct os_req *q, const json_t *s)
 		"OS-EXT-STS:power_state", power_state(field(s, "power_state")),
 		"OS-SRV-USG:launched_at", "OS-SRV-USG:terminated_at",
 		"os-extended-volumes:volumes_attached", "security_groups", "name", "default");
-	json_decref(cat);
 	if (!o)
 		return NULL;
 	if (!*task)
@@ -268,7 +280,7 @@ static void
 servers_list(struct os_front *f, struct os_req *q, bool detail)
 {
 	struct hv_error err = {0};
-	json_t *list = NULL, *out = json_array();
+	json_t *list = NULL, *out = json_array(), *ids = json_object();
 	const char *all = os_query(q, "all_tenants");
 	bool every = os_is_admin(q) && all && strcmp(all, "0") != 0 && strcasecmp(all, "false");
 	const char *project = os_query(q, "project_id");
@@ -277,6 +289,7 @@ servers_list(struct os_front *f, struct os_req *q, bool detail)
 	int r = svc_server_list(f->svc, NULL, false, &list, &err);
 	if (r < 0) {
 		json_decref(out);
+		json_decref(ids);
 		return os_svc_error(q, r, &err);
 	}
 	size_t i;
@@ -288,7 +301,7 @@ servers_list(struct os_front *f, struct os_req *q, bool detail)
 			continue;
 		if (project && os_is_admin(q) && strcmp(owner, project) != 0)
 			continue;
-		json_t *o = server_json(f, q, s);
+		json_t *o = server_json(f, q, s, ids);
 		if (o && query_match(q, s, o))
 			json_array_append_new(
 				out, detail ? json_incref(o)
@@ -299,6 +312,7 @@ servers_list(struct os_front *f, struct os_req *q, bool detail)
 		json_decref(o);
 	}
 	json_decref(list);
+	json_decref(ids);
 	os_reply(q, 200, json_pack("{s:o}", "servers", out));
 }
 
@@ -491,7 +505,8 @@ action_reply(struct os_front *f, struct os_req *q, const char *key, unsigned sta
 	     const char *pass)
 {
 	if (strcmp(key, "rebuild") == 0) {
-		json_t *o = server_json(f, q, inst);
+		json_t *ids = json_object(), *o = server_json(f, q, inst, ids);
+		json_decref(ids);
 		json_object_set_new(o, "adminPass", json_string(pass));
 		return os_reply(q, status, json_pack("{s:o}", "server", o));
 	}
@@ -592,7 +607,9 @@ server_one(struct os_front *f, struct os_req *q, const char *id)
 	if (!s)
 		return;
 	if (strcmp(q->method, "GET") == 0) {
-		os_reply(q, 200, json_pack("{s:o}", "server", server_json(f, q, s)));
+		json_t *ids = json_object();
+		os_reply(q, 200, json_pack("{s:o}", "server", server_json(f, q, s, ids)));
+		json_decref(ids);
 	} else if (strcmp(q->method, "DELETE") == 0) {
 		if (!reader_refused(q)) {
 			int r = svc_server_action(f->svc, field(s, "uuid"), "delete", false, f->now,
