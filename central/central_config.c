@@ -63,6 +63,13 @@ const struct cfg_key central_config_schema[] = {
 		    "weight of soft-affinity groups"),
 	CFG_ROW_STR("scheduler", "soft_anti_affinity_weight_multiplier", "1.0",
 		    "weight of soft-anti-affinity groups"),
+	CFG_ROW_STR("openstack", "listen", "",
+		    "OpenStack-compatible REST API on PORT (127.0.0.1) or ADDRESS:PORT "
+		    "(empty: off; docs/openstack-api.md)"),
+	CFG_ROW_STR("openstack", "public_url", "",
+		    "the base URL the service catalog gives clients (empty: http://LISTEN)"),
+	CFG_ROW_INT("openstack", "max_body_kb", "1024", 1, 65536,
+		    "largest request body accepted (larger: 413)"),
 	{0},
 };
 

@@ -19,6 +19,7 @@
 #include "api/api.h"
 #include "central_config.h"
 #include "central_metrics.h"
+#include "api/os.h"
 #include "endpoint.h"
 #include "fault.h"
 #include "imgdata.h"
@@ -70,7 +71,7 @@ struct outwire {
  * cannot be stored. */
 struct marks {
 	size_t out, wires;
-	uint64_t parked;
+	uint64_t parked, os;
 };
 
 /* After a failed commit, each request and message is its own transaction for this long,
@@ -97,7 +98,8 @@ struct central {
 	int64_t now;
 	unsigned long n_dropped;
 	struct route_table *routes;
-	struct cmx *mx; /* NULL unless [metrics] listen */
+	struct cmx *mx;      /* NULL unless [metrics] listen */
+	struct os_front *os; /* NULL unless [openstack] listen */
 	/* claims of another host already logged (hash of key host, claimed host, routing id):
 	 * each is logged once, not once per message */
 	uint64_t claims[64];
@@ -326,6 +328,8 @@ on_done(void *ctx, const char *cmd_id, bool ok, json_t *result)
 		cmx_command(c->mx, sc.action, sc.created_ms, c->now);
 	store_cmd_clear(&sc);
 	api_on_done(c->api, cmd_id, ok, result, c->now);
+	if (c->os)
+		os_on_done(c->os, cmd_id, ok, result);
 }
 
 static void
@@ -349,7 +353,7 @@ flush_replies(struct central *c)
 static struct marks
 marks_now(const struct central *c)
 {
-	return (struct marks){c->n_out, c->n_wires, api_mark(c->api)};
+	return (struct marks){c->n_out, c->n_wires, api_mark(c->api), c->os ? os_mark(c->os) : 0};
 }
 
 /* The changes since m could not be stored (the transaction rolled back): nothing they
@@ -379,6 +383,8 @@ take_back(struct central *c, const struct marks *m, const struct hv_error *why)
 		c->out[i].text = instead ? instead : strdup("{\"id\":null,\"ok\":false}");
 	}
 	api_abort_since(c->api, m->parked, "busy", msg);
+	if (c->os)
+		os_take_back(c->os, m->os, msg);
 	c->degraded_until = c->now + DEGRADED_MS;
 }
 
@@ -396,6 +402,8 @@ tick(struct central *c)
 {
 	int64_t in = ctl_tick(c->ctl, c->now);
 	api_tick(c->api, c->now);
+	if (c->os)
+		os_tick(c->os, c->now);
 	c->next_tick = c->now + in;
 }
 
@@ -413,6 +421,30 @@ unit(struct central *c, void (*fn)(struct central *))
 }
 
 /* ---- socket handlers ------------------------------------------------------------------ */
+
+static void
+handle_os(struct central *c)
+{
+	os_run(c->os, c->now);
+}
+
+/* The REST front, when [openstack] listen is set. */
+static int
+open_os(struct central *c, const struct cfg *cfg, struct hv_error *err)
+{
+	const char *listen = cfg_get_str(cfg, "openstack", "listen");
+	if (!*listen)
+		return 0;
+	struct os_config oc = {
+		.listen = listen,
+		.public_url = cfg_get_str(cfg, "openstack", "public_url"),
+		.max_body = (size_t)cfg_get_int(cfg, "openstack", "max_body_kb") * 1024,
+	};
+	int r = os_new(c->svc, &oc, &c->os, err);
+	if (r == 0)
+		log_notice("OpenStack-compatible API on http://%s", listen);
+	return r;
+}
 
 static void
 handle_zap(struct central *c)
@@ -1005,6 +1037,10 @@ main(int argc, char **argv)
 		log_error("%s", err.message);
 		goto out;
 	}
+	if (open_os(&c, cfg, &err) < 0) {
+		log_error("%s", err.message);
+		goto out;
+	}
 	keys_pair_wipe(&kp);
 
 	struct sigaction sa = {.sa_handler = on_signal};
@@ -1025,6 +1061,7 @@ main(int argc, char **argv)
 			{.socket = c.zap, .events = ZMQ_POLLIN},
 			{.socket = c.agents, .events = ZMQ_POLLIN},
 			{.socket = c.api_sock, .events = ZMQ_POLLIN},
+			{.fd = c.os ? os_fd(c.os) : -1, .events = ZMQ_POLLIN},
 		};
 		int64_t wait = c.next_tick - proto_now_ms();
 		if (wait < 0)
@@ -1034,7 +1071,9 @@ main(int argc, char **argv)
 		int64_t ping = hv_notify_watchdog();
 		if (ping >= 0 && wait > ping)
 			wait = ping;
-		if (zmq_poll(items, 3, (long)wait) < 0 && errno != EINTR)
+		if (c.os && wait > os_timeout_ms(c.os))
+			wait = os_timeout_ms(c.os);
+		if (zmq_poll(items, c.os ? 4 : 3, (long)wait) < 0 && errno != EINTR)
 			break;
 		c.now = proto_now_ms();
 		if (reload_requested) {
@@ -1055,6 +1094,9 @@ main(int argc, char **argv)
 			unit(&c, handle_agent);
 		for (int i = 0; i < BATCH && readable(c.api_sock); i++)
 			unit(&c, handle_api);
+		if (c.os) /* cheap when idle; a kept-alive connection's next request may be
+			   * buffered without the descriptor turning readable again */
+			unit(&c, handle_os);
 		if (c.now >= c.next_tick)
 			unit(&c, tick);
 		if (c.now >= next_status) {
@@ -1067,6 +1109,8 @@ main(int argc, char **argv)
 			take_back(&c, &turn, &err);
 		flush_wires(&c);
 		flush_replies(&c);
+		if (c.os)
+			os_flush(c.os);
 	}
 	log_notice("stopping (%zu requests were waiting)", api_waiting(c.api));
 	rc = 0;
@@ -1087,6 +1131,7 @@ out:
 	if (c.zctx)
 		zmq_ctx_term(c.zctx);
 	cmx_free(c.mx); /* first: its thread may be answering */
+	os_free(c.os);
 	api_free(c.api);
 	svc_free(c.svc);
 	ctl_free(c.ctl);

@@ -75,6 +75,8 @@ enum exit_code {
 #define O_MIN_RAM (1ULL << 53)
 #define O_PROTECTED (1ULL << 54)
 #define O_UNPROTECTED (1ULL << 55)
+#define O_ROLE (1ULL << 56)
+#define O_PASSWORD_FILE (1ULL << 57)
 #define O_GLOBAL (O_API | O_FORMAT | O_TIMEOUT)
 
 struct args {
@@ -92,6 +94,7 @@ struct args {
 	const char *zone, *policy, *start, *end, *server_group;
 	const char *file, *disk_format;
 	bool protect, unprotect;
+	const char *role, *password_file;
 	bool no_admin_pass;
 	bool json, wait, hard, deleted, config_drive, enable, disable, is_public, is_private, all;
 	long length;
@@ -129,7 +132,7 @@ int check_opts(struct args *a, unsigned long long allowed);
 /* The nouns of cmd_<noun>.c: each runs a->argv[1] (its verb); its help is hv NOUN --help. */
 extern const char host_help[], server_help[], project_help[], quota_help[], flavor_help[],
 	keypair_help[], aggregate_help[], zone_help[], server_group_help[], usage_help[],
-	hypervisor_help[], image_help[];
+	hypervisor_help[], image_help[], user_help[];
 int cmd_host(struct ctx *x);
 int cmd_server(struct ctx *x);
 int cmd_project(struct ctx *x);
@@ -154,6 +157,7 @@ int cmd_server_group(struct ctx *x);
 int cmd_usage(struct ctx *x);
 int cmd_hypervisor(struct ctx *x);
 int cmd_image(struct ctx *x);
+int cmd_user(struct ctx *x);
 /* Reads a whole file of at most max bytes into a new string; on failure prints why (naming
  * the option) and returns -1. */
 int read_small_file(const char *opt, const char *path, size_t max, char **ret, size_t *ret_len);

@@ -51,6 +51,7 @@ static const char main_help[] =
 	"  hypervisor list|show|stats     each host's capacity and what is allocated on it\n"
 	"  image list|show|create|upload|save|set|delete\n"
 	"                                 the image catalog servers boot from\n"
+	"  user list|show|create|delete     users of the OpenStack-compatible API\n"
 	"\n"
 	"Options (anywhere on the line):\n"
 	"  --api ENDPOINT   hvcentral's API socket (default: $HV_API, else\n"
@@ -307,12 +308,14 @@ parse_args(int argc, char **argv, struct args *a)
 		{"disk-format", required_argument, NULL, 'W'},
 		{"protected", no_argument, NULL, 'y'},
 		{"unprotected", no_argument, NULL, 'X'},
+		{"role", required_argument, NULL, 'B'},
+		{"password-file", required_argument, NULL, 'J'},
 	};
 	size_t n_opts = 0;
 	while (opts[n_opts].name)
 		n_opts++;
 	/* the named ones, the numeric ones and the zero entry that ends them */
-	_Static_assert(46 + N_NUM_OPTS + N_NET_OPTS + 1 <= sizeof opts / sizeof opts[0],
+	_Static_assert(48 + N_NUM_OPTS + N_NET_OPTS + 1 <= sizeof opts / sizeof opts[0],
 		       "opts is too small");
 	for (size_t i = 0; i < N_NUM_OPTS; i++)
 		opts[n_opts++] =
@@ -566,6 +569,16 @@ parse_args(int argc, char **argv, struct args *a)
 			a->unprotect = true;
 			a->given |= O_UNPROTECTED;
 			break;
+		case 'B':
+			if (given_twice(a, O_ROLE, "--role"))
+				return EXIT_USAGE;
+			a->role = optarg;
+			break;
+		case 'J':
+			if (given_twice(a, O_PASSWORD_FILE, "--password-file"))
+				return EXIT_USAGE;
+			a->password_file = optarg;
+			break;
 		case 'h': a->help = true; break;
 		case 'V': printf("hv %s\n", HV_VERSION); exit(EXIT_OK);
 		default:
@@ -770,8 +783,11 @@ check_opts(struct args *a, unsigned long long allowed)
 			"--min-ram",
 			"--protected",
 			"--unprotected",
+			"--role",
+			"--password-file",
 		};
-		_Static_assert(sizeof names / sizeof names[0] == 56 && O_UNPROTECTED == 1ULL << 55,
+		_Static_assert(sizeof names / sizeof names[0] == 58 &&
+				       O_PASSWORD_FILE == 1ULL << 57,
 			       "one name per O_ bit, the last one included");
 		for (unsigned i = 0; i < sizeof names / sizeof names[0]; i++)
 			if (extra & (1ULL << i)) {
@@ -835,6 +851,7 @@ static const struct noun {
 	{"usage", usage_help, cmd_usage},
 	{"hypervisor", hypervisor_help, cmd_hypervisor},
 	{"image", image_help, cmd_image},
+	{"user", user_help, cmd_user},
 };
 
 /* The nouns of two words ("server group", "availability zone"), as the OpenStack client
@@ -904,7 +921,7 @@ main(int argc, char **argv)
 				"command",
 				"'%s' is not host, server, project, quota, flavor, keypair, "
 				"network, subnet, port, security group, floating ip, aggregate, "
-				"availability zone, server group, usage, hypervisor or image",
+				"availability zone, server group, usage, hypervisor, image or user",
 				pos[0]);
 		}
 		goto out;

@@ -113,6 +113,14 @@ mx_histogram_write(struct hv_text *t, const char *name, const char *const *label
 
 /* ---- the server ---------------------------------------------------------------------- */
 
+static int parse_listen(const char *listen, struct sockaddr_storage *ss, struct hv_error *err);
+
+int
+mx_listen_addr(const char *listen, struct sockaddr_storage *ss)
+{
+	return parse_listen(listen, ss, NULL) < 0 ? -EINVAL : 0;
+}
+
 /* "PORT" or "ADDRESS:PORT" ("[v6]:PORT") -> a numeric socket address. */
 static int
 parse_listen(const char *listen, struct sockaddr_storage *ss, struct hv_error *err)

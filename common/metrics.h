@@ -44,6 +44,10 @@ struct mx_server;
  * serves GET /metrics. Returns 0 and *ret, or -errno with err (field "metrics.listen"). */
 int mx_server_start(const char *listen, mx_render_fn fn, void *ctx, struct mx_server **ret,
 		    struct hv_error *err);
+/* The listen syntax above as a numeric socket address; -EINVAL when it does not parse
+ * (for another server of the daemon). */
+struct sockaddr_storage;
+int mx_listen_addr(const char *listen, struct sockaddr_storage *ss);
 /* Stops the thread (waiting for a scrape in progress). NULL-safe. */
 void mx_server_free(struct mx_server *s);
 

@@ -832,6 +832,55 @@ op_image_delete(struct api *a, const struct api_client *cl, struct req *q, int64
 	op_image_one(a, cl, q, true);
 }
 
+static void
+op_user_create(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	struct hv_error err = {0};
+	json_t *u = NULL;
+	int r = svc_user_create(a->svc, q->args, now, &u, &err);
+	if (r < 0)
+		return reply_hv_err(a, cl, q->id, r, &err);
+	reply_ok(a, cl, q->id, u);
+}
+
+static void
+op_user_list(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	struct hv_error err = {0};
+	json_t *list = NULL;
+	int r = svc_user_list(a->svc, &list, &err);
+	if (r < 0)
+		return reply_hv_err(a, cl, q->id, r, &err);
+	reply_ok(a, cl, q->id, list);
+}
+
+/* user.show and user.delete: {user} */
+static void
+op_user_one(struct api *a, const struct api_client *cl, struct req *q, bool del)
+{
+	struct hv_error err = {0};
+	const char *user;
+	json_t *u = NULL;
+	int r;
+	if ((r = hj_str(q->args, "args", "user", HJ_REQUIRED, 64, &user, &err)) < 0 ||
+	    (r = del ? svc_user_delete(a->svc, user, &err)
+		     : svc_user_show(a->svc, user, &u, &err)) < 0)
+		return reply_hv_err(a, cl, q->id, r, &err);
+	reply_ok(a, cl, q->id, del ? json_object() : u);
+}
+
+static void
+op_user_show(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	op_user_one(a, cl, q, false);
+}
+
+static void
+op_user_delete(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	op_user_one(a, cl, q, true);
+}
+
 /* Each op with the args it reads: any other is refused before the op runs, naming it (an
  * ignored "type": "hard" would reboot softly). NULL: the args depend on the request
  * (create's and each action's), and the service layer checks them. */
@@ -846,6 +895,7 @@ static const char *const quota_set_args[] = {"project", "quotas", NULL};
 static const char *const flavor_args[] = {"flavor", NULL};
 static const char *const flavor_list_args[] = {"which", NULL};
 static const char *const keypair_args[] = {"name", "project", NULL};
+static const char *const user_args[] = {"user", NULL};
 static const char *const aggregate_args[] = {"aggregate", NULL};
 static const char *const aggregate_host_args[] = {"aggregate", "host", NULL};
 static const char *const group_args[] = {"group", NULL};
@@ -881,6 +931,10 @@ static const struct {
 	{"keypair.list", op_keypair_list, project_args},
 	{"keypair.show", op_keypair_show, keypair_args},
 	{"keypair.delete", op_keypair_delete, keypair_args},
+	{"user.create", op_user_create, NULL},
+	{"user.list", op_user_list, no_args},
+	{"user.show", op_user_show, user_args},
+	{"user.delete", op_user_delete, user_args},
 	{"aggregate.create", op_aggregate_create, NULL},
 	{"aggregate.list", op_aggregate_list, no_args},
 	{"aggregate.show", op_aggregate_show, aggregate_args},
@@ -1016,9 +1070,8 @@ out:
 	json_decref(req);
 }
 
-/* The last `lines` lines of text. */
-static const char *
-tail_lines(const char *text, long lines)
+const char *
+api_tail_lines(const char *text, long lines)
 {
 	if (lines <= 0)
 		return text;
@@ -1056,9 +1109,9 @@ api_on_done(struct api *a, const char *cmd_id, bool ok, json_t *result, int64_t 
 		} else if (w->kind == W_CONSOLE_LOG) {
 			const char *out = json_string_value(
 				json_object_get(json_object_get(result, "data"), "output"));
-			reply_ok(
-				a, &w->cl, w->id,
-				json_pack("{s:s}", "output", tail_lines(out ? out : "", w->lines)));
+			reply_ok(a, &w->cl, w->id,
+				 json_pack("{s:s}", "output",
+					   api_tail_lines(out ? out : "", w->lines)));
 		} else {
 			json_t *inst = NULL;
 			struct hv_error err = {0};

@@ -39,6 +39,10 @@ void api_tick(struct api *a, int64_t now_ms);
 /* How many requests are waiting (for tests and shutdown). */
 size_t api_waiting(const struct api *a);
 
+/* The last `lines` lines of text (all of it when lines <= 0), as a console log request
+ * asks; a pointer into text. */
+const char *api_tail_lines(const char *text, long lines);
+
 /* Taking back a turn whose changes could not be stored (its transaction failed): */
 /* the last request parked so far; */
 uint64_t api_mark(const struct api *a);

@@ -724,6 +724,29 @@ action_body(const char *command, bool hard, json_t *args, json_t *body, json_t *
 	return 0;
 }
 
+/* A resize to a catalog flavor (args.flavor its name or id, as a create takes it): its
+ * protocol flavor, extra specs included, goes into body and 1 is returned; 0 leaves an
+ * inline flavor to action_body. */
+static int
+resize_catalog_flavor(struct svc *sv, const char *command, json_t *args, const json_t *inst,
+		      json_t *body, struct hv_error *err)
+{
+	const char *name = json_string_value(json_object_get(args, "flavor"));
+	json_t *f = NULL;
+	if (strcmp(command, "resize") != 0 || !name)
+		return 0;
+	if (json_object_get(args, "properties"))
+		return hv_error_set(err, -EINVAL, "args.properties",
+				    "args.properties: only with an inline flavor (a catalog "
+				    "flavor carries its extra specs)");
+	int r = svc_flavor_for(sv, name, field_or(inst, "project_id", ""), &f, err);
+	if (r < 0)
+		return r;
+	json_object_del(f, "id");
+	json_object_set_new(body, "flavor", f);
+	return 1;
+}
+
 /* The args a command reads besides those of its request (server, action, hard; a console
  * request has only server). */
 static const struct {
@@ -804,7 +827,8 @@ svc_server_command(struct svc *sv, const char *server, const char *action, bool 
 				 hard ? "hard " : "", action, server, vm, from);
 		goto out;
 	}
-	if ((r = action_body(command, hard, args, body, secrets, &extra, err)) < 0 ||
+	if ((r = resize_catalog_flavor(sv, command, args, inst, body, err)) < 0 ||
+	    (r == 0 && (r = action_body(command, hard, args, body, secrets, &extra, err)) < 0) ||
 	    (r = check_host_up(sv, h, now, err)) < 0)
 		goto out;
 	/* a rebuild or rescue image may be the catalog's, fetched by the host as a spawn's */

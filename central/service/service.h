@@ -37,7 +37,7 @@ int svc_server_create(struct svc *sv, json_t *args, int64_t now_ms, json_t **ret
 		      char ret_cmd_id[PROTO_MAX_ID + 1], struct hv_error *err);
 /* Any action of the lifecycle table (protocol §6.5) by its API name (delete, reboot, stop,
  * ...; hard applies to reboot only), its fields read from the API args:
- * resize {flavor, properties?}, rebuild {image, admin_pass?, key_data?, user_data?}, rescue {image?},
+ * resize {flavor (inline, with properties?, or a catalog flavor's name or id)}, rebuild {image, admin_pass?, key_data?, user_data?}, rescue {image?},
  * snapshot {name} (the reply's "image_snapshot" names the new image), get_console {type?},
  * set_admin_password {password, user?}. Refused with -EBUSY (task in flight) or -EPERM
  * (not allowed from the current vm_state). Secret fields are journaled as
@@ -210,5 +210,30 @@ int svc_image_set(struct svc *sv, json_t *args, int64_t now_ms, json_t **ret, st
 int svc_image_download(struct svc *sv, json_t *args, json_t **ret, struct hv_error *err);
 /* Refused (-EPERM) while the image is protected. */
 int svc_image_delete(struct svc *sv, const char *image, struct hv_error *err);
+/* ---- identity (identity.c): the REST front's users, roles and tokens ------------------ */
+/* The longest token text accepted (issued ones are 43 characters). */
+#define SVC_TOKEN_MAX 255
+/* args: {name, project (name or id), role: admin|member|reader, password (8+ bytes; only
+ * its argon2id hash is kept)}. Answers svc_user_show's record. */
+int
+svc_user_create(struct svc *sv, json_t *args, int64_t now_ms, json_t **ret, struct hv_error *err);
+/* {id, name, created_ms, roles: [{project_id, project, role}]}; -ENOENT. */
+int svc_user_show(struct svc *sv, const char *user, json_t **ret, struct hv_error *err);
+int svc_user_list(struct svc *sv, json_t **ret, struct hv_error *err);
+/* Deletes the user, its roles and its tokens. */
+int svc_user_delete(struct svc *sv, const char *user, struct hv_error *err);
+/* A new token for user (name or id) scoped to project (name or id), when the password
+ * matches and the user has a role there; -EACCES otherwise, never saying which part was
+ * wrong. ret_token is the token's only copy (the caller wipes it); *ret_ctx what it grants:
+ * {user_id, user, project_id, project, role, roles[], issued_ms, expires_ms}. */
+int svc_token_issue(struct svc *sv, const char *user, const char *password, const char *project,
+		    int64_t now_ms, char ret_token[SVC_TOKEN_MAX + 1], json_t **ret_ctx,
+		    struct hv_error *err);
+/* What a valid, unexpired token grants (as svc_token_issue's ctx); -EACCES otherwise. */
+int svc_token_check(struct svc *sv, const char *token, int64_t now_ms, json_t **ret_ctx,
+		    struct hv_error *err);
+int svc_token_revoke(struct svc *sv, const char *token, struct hv_error *err);
+/* The projects user_id has a role on, as project records. */
+int svc_user_projects(struct svc *sv, const char *user_id, json_t **ret, struct hv_error *err);
 
 #endif

@@ -121,6 +121,18 @@ static const char *const migrations[] = {
 	" properties TEXT NOT NULL DEFAULT '{}', created_ms INTEGER NOT NULL,"
 	" updated_ms INTEGER NOT NULL);"
 	"CREATE INDEX images_name ON images(name);",
+	/* 7 -> 8: the REST front's identity: users (argon2id password hashes), one role per
+	 * user and project, and tokens stored by their hash only */
+	"CREATE TABLE users("
+	" id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, password_hash TEXT NOT NULL,"
+	" created_ms INTEGER NOT NULL);"
+	"CREATE TABLE role_assignments("
+	" user_id TEXT NOT NULL, project_id TEXT NOT NULL, role TEXT NOT NULL,"
+	" PRIMARY KEY(user_id, project_id));"
+	"CREATE TABLE tokens("
+	" hash TEXT PRIMARY KEY, user_id TEXT NOT NULL, project_id TEXT NOT NULL,"
+	" issued_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL);"
+	"CREATE INDEX tokens_expiry ON tokens(expires_ms);",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 

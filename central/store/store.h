@@ -282,5 +282,28 @@ int store_image_used_on(struct store *s, const char *host, const char *id, struc
 /* 1 with the cmd_id of the finished snapshot command that made image id, 0 when none. */
 int store_image_snapshot_cmd(struct store *s, const char *id, char ret_cmd_id[40],
 			     struct hv_error *err);
+/* ---- identity: users, role assignments, tokens (sqlite_identity.c) -------------------- */
+/* user: {id, name, password_hash}; -EEXIST (field "name") when the id or name is taken. */
+int store_user_insert(struct store *s, json_t *user, int64_t now_ms, struct hv_error *err);
+/* By id, else by name: {id, name, password_hash, created_ms}. -ENOENT, err untouched. */
+int store_user_get(struct store *s, const char *id_or_name, json_t **ret, struct hv_error *err);
+/* Every user by name, without password hashes: [{id, name, created_ms}]. */
+int store_user_list(struct store *s, json_t **ret, struct hv_error *err);
+/* Deletes the user with its role assignments and tokens. -ENOENT, err untouched. */
+int store_user_delete(struct store *s, const char *id, struct hv_error *err);
+/* Gives user_id the role on project_id (replacing the role it had there). */
+int store_role_set(struct store *s, const char *user_id, const char *project_id, const char *role,
+		   struct hv_error *err);
+/* The user's assignments [{project_id, role}], or every user's (user_id NULL) with user_id. */
+int store_role_list(struct store *s, const char *user_id, json_t **ret, struct hv_error *err);
+/* A token by the hash of its text (never the text itself). */
+int
+store_token_insert(struct store *s, const char *hash, const char *user_id, const char *project_id,
+		   int64_t issued_ms, int64_t expires_ms, struct hv_error *err);
+/* {user_id, project_id, issued_ms, expires_ms}; -ENOENT, err untouched. */
+int store_token_get(struct store *s, const char *hash, json_t **ret, struct hv_error *err);
+/* Revokes one token (-ENOENT when unknown), or every token expired at now_ms. */
+int store_token_delete(struct store *s, const char *hash, struct hv_error *err);
+int store_token_purge(struct store *s, int64_t now_ms, struct hv_error *err);
 
 #endif

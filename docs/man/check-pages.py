@@ -201,7 +201,7 @@ def main():
                       ["security", "--help"], ["floating", "--help"],
                       ["aggregate", "--help"], ["availability", "zone", "--help"],
                       ["server", "group", "--help"], ["usage", "--help"],
-                      ["hypervisor", "--help"], ["image", "--help"]):
+                      ["hypervisor", "--help"], ["image", "--help"], ["user", "--help"]):
             rc, out, _ = run([a.hv] + words)
             if rc != 0:
                 problem("hv.1", "hv %s exited %d" % (" ".join(words), rc))

@@ -7,7 +7,7 @@
 
 # Every target, in the order the suite and the bench run them.
 # shellcheck disable=SC2034 # read by the scripts that source this file
-FUZZ_TARGETS="proto req sshkey netfilter link config extraspecs api"
+FUZZ_TARGETS="proto req sshkey netfilter link config extraspecs api os"
 
 # ASan for the runs: leak detection on, and a smaller quarantine without malloc fill, which
 # more than doubles the executions per second of the targets that allocate much (sqlite,
@@ -23,6 +23,7 @@ fuzz_sources() {
 		central/store/sqlite_catalog.c central/store/sqlite_network.c
 		central/service/service.c central/service/server.c central/service/network.c
 		central/service/secgroup.c central/service/floatip.c
+		central/store/sqlite_identity.c central/service/identity.c
 		central/service/host.c central/service/project.c central/service/flavor.c
 		central/service/keypair.c central/service/place.c central/service/aggregate.c
 		central/service/servergroup.c central/service/usage.c central/service/hypervisor.c
@@ -45,6 +46,10 @@ fuzz_sources() {
 		netfilter/render.c common/json.c -- jansson" ;;
 	link) echo "tests/fuzz/fuzz_link.c $central -- inih jansson sqlite3 libzmq libsodium" ;;
 	api) echo "tests/fuzz/fuzz_api.c central/api/api.c $central
+		-- inih jansson sqlite3 libzmq libsodium" ;;
+	os) echo "tests/fuzz/fuzz_os.c central/api/os_route.c central/api/os_identity.c
+		central/api/os_compute.c central/api/os_image.c central/api/api.c
+		$central
 		-- inih jansson sqlite3 libzmq libsodium" ;;
 	*) return 1 ;;
 	esac

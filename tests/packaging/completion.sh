@@ -45,7 +45,7 @@ expect 'create delete list rule show' hv security group ''
 expect 'create delete list show' hv floating ip ''
 expect 'floating security' hv server add ''
 expect '--dst-port' hv security group rule create ssh --ds
-expect 'aggregate availability flavor floating host hypervisor image keypair network port project quota security server subnet usage' hv ''
+expect 'aggregate availability flavor floating host hypervisor image keypair network port project quota security server subnet usage user' hv ''
 expect 'add create delete list remove set show unset' hv aggregate ''
 expect 'host' hv aggregate add ''
 expect 'zone' hv availability ''
@@ -58,6 +58,9 @@ expect 'list show stats' hv hypervisor ''
 expect 'create delete list save set show upload' hv image ''
 expect 'create delete list set show unset' hv flavor ''
 expect 'set show' hv quota ''
+expect 'create delete list show' hv user ''
+expect 'admin member reader' hv user create demo --role ''
+expect '--password-file --project' hv user create demo --p
 expect '--api --cores --floating-ips --format --help --instances --key-pairs --ram --security-group-rules --security-groups --timeout --version' hv quota set demo --
 expect 'accept list show' hv host ''
 expect 'add console console-log create delete group list pause reboot rebuild remove rescue resize resize-confirm resize-revert resume set-password show snapshot start stop suspend unpause unrescue' hv server ''

@@ -1,0 +1,86 @@
+/* os-priv.h - what the REST front's files share (os_http.c: server, requests, replies,
+ * errors; os_identity.c: Keystone v3; os_compute.c: Compute 2.1) and nobody else. */
+#ifndef HVC_OS_PRIV_H
+#define HVC_OS_PRIV_H
+
+#include <jansson.h>
+
+#include "os.h"
+
+enum os_service {
+	OS_NONE,
+	OS_IDENTITY,
+	OS_COMPUTE,
+	OS_IMAGE
+};
+
+struct os_req {
+	void *conn; /* struct MHD_Connection */
+	char method[8];
+	char *path;
+	json_t *query;                                 /* {name: value or null} */
+	char *token, *subject_token, *mv_new, *mv_old; /* copied request headers */
+	char *body;
+	size_t len;
+	bool too_big;
+	enum os_service service;
+	json_t *auth; /* what the request's token grants (svc_token_check), NULL before */
+	/* the reply */
+	unsigned status;
+	char *reply;
+	json_t *headers; /* {name: value} */
+	char request_id[45];
+	int state;
+	uint64_t seq;
+	/* waiting for an agent's answer (os_wait) */
+	char cmd_id[PROTO_MAX_ID + 1];
+	long lines; /* console output: keep the last lines only (0 = all) */
+	int64_t deadline_ms;
+};
+
+struct os_front {
+	struct svc *svc;
+	void *d; /* struct MHD_Daemon */
+	char public_url[256];
+	size_t max_body;
+	int64_t now;
+	struct os_req **in, **pend, **wait;
+	size_t n_in, cap_in, n_pend, cap_pend, n_wait, cap_wait;
+	uint64_t seq;
+};
+
+/* Sets the reply (body stolen; NULL for none). */
+void os_reply(struct os_req *q, unsigned status, json_t *body);
+void os_header(struct os_req *q, const char *name, const char *value);
+/* An error in the request's service format: compute {"itemNotFound": {code, message}},
+ * identity {"error": {code, title, message}}. */
+void os_error(struct os_req *q, unsigned status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* The service layer's error as the status a client expects (-ENOENT 404, ...). */
+void os_svc_error(struct os_req *q, int r, const struct hv_error *err);
+/* The body as a JSON object holding key (*ret borrowed from *doc, which the caller frees);
+ * -1 after replying 400. */
+int os_body(struct os_req *q, const char *key, json_t **doc, json_t **ret);
+/* Keeps the request until the agent answers cmd_id (os_on_done builds its reply from the
+ * command's result); -1 after replying 503. */
+int os_wait(struct os_front *f, struct os_req *q, const char *cmd_id, long lines);
+/* The reply to a waiting request from its command's result (os_compute.c). */
+void os_compute_done(struct os_req *q, bool ok, json_t *result);
+/* A query parameter, or NULL. */
+const char *os_query(const struct os_req *q, const char *name);
+/* ISO 8601 UTC ("2026-12-06T20:15:06Z") of a wall-clock time in ms. */
+void os_time(int64_t ms, char ret[32]);
+/* Checks X-Auth-Token (fills q->auth); false after replying 401. */
+bool os_authenticate(struct os_front *f, struct os_req *q);
+bool os_is_admin(const struct os_req *q);
+
+/* Handles a request read whole: sets its reply (os_route.c). */
+void os_dispatch(struct os_front *f, struct os_req *q);
+/* Frees a request, wiping what may hold a secret. NULL-safe. */
+void os_req_free(struct os_req *q);
+
+void os_identity_route(struct os_front *f, struct os_req *q, const char *rest);
+void os_compute_route(struct os_front *f, struct os_req *q, const char *rest);
+void os_image_route(struct os_front *f, struct os_req *q, const char *rest);
+
+#endif

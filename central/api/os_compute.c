@@ -1,0 +1,1064 @@
+/* os_compute.c - the Compute 2.1 subset of the REST front: the version documents and
+ * microversion check, servers (create, list, show, rename, delete and the actions of the
+ * lifecycle table), flavors with extra specs and access, key pairs, limits, quotas and the
+ * availability zone, in nova's shapes at microversion 2.1 (the only one advertised, so
+ * every client speaks it). Which project a request may see is decided here from its token
+ * (admin: any; others: their own, and what is not theirs is "not found"); every other rule
+ * is the service layer's. */
+#include "os-priv.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "api.h"
+#include "json.h"
+
+#define MV "2.1"
+
+/* ---- shapes ------------------------------------------------------------------------- */
+
+static json_t *
+links(const struct os_front *f, const char *coll, const char *id)
+{
+	char self[400], book[400];
+	snprintf(self, sizeof self, "%s/compute/v2.1/%s/%s", f->public_url, coll, id);
+	snprintf(book, sizeof book, "%s/compute/%s/%s", f->public_url, coll, id);
+	return json_pack("[{s:s, s:s}, {s:s, s:s}]", "rel", "self", "href", self, "rel", "bookmark",
+			 "href", book);
+}
+
+static const char *
+field(const json_t *o, const char *key)
+{
+	const char *v = json_string_value(json_object_get(o, key));
+	return v ? v : "";
+}
+
+static json_int_t
+num(const json_t *o, const char *key)
+{
+	return json_integer_value(json_object_get(o, key));
+}
+
+/* nova's status from (vm_state, task_state): api/openstack/common.py's table. */
+static const char *
+server_status(const char *vm, const char *task)
+{
+	static const struct {
+		const char *vm, *task, *status;
+	} map[] = {
+		{"active", "rebooting", "REBOOT"},
+		{"active", "rebooting_hard", "HARD_REBOOT"},
+		{"active", "rebuilding", "REBUILD"},
+		{"active", "resize_migrating", "RESIZE"},
+		{"active", "updating_password", "PASSWORD"},
+		{"stopped", "resize_migrating", "RESIZE"},
+		{"stopped", "rebuilding", "REBUILD"},
+		{"resized", "resize_reverting", "REVERT_RESIZE"},
+		{"active", NULL, "ACTIVE"},
+		{"building", NULL, "BUILD"},
+		{"stopped", NULL, "SHUTOFF"},
+		{"paused", NULL, "PAUSED"},
+		{"suspended", NULL, "SUSPENDED"},
+		{"rescued", NULL, "RESCUE"},
+		{"resized", NULL, "VERIFY_RESIZE"},
+		{"error", NULL, "ERROR"},
+		{"deleted", NULL, "DELETED"},
+	};
+	for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+		if (strcmp(map[i].vm, vm) == 0 && (!map[i].task || strcmp(map[i].task, task) == 0))
+			return map[i].status;
+	return "UNKNOWN";
+}
+
+/* OS-EXT-STS:power_state as nova's integers. */
+static int
+power_state(const char *p)
+{
+	static const char *const names[] = {"nostate",  "running", "",        "paused",
+					    "shutdown", "",        "crashed", "suspended"};
+	for (int i = 0; i < 8; i++)
+		if (*names[i] && strcmp(names[i], p) == 0)
+			return i;
+	return 0;
+}
+
+/* A server keeps its flavor's copy by name; the id is the catalog's, while it lasts.
+ * ids caches name -> id for the servers of one reply. */
+static const char *
+flavor_id_of(const struct os_front *f, const char *name, json_t *ids)
+{
+	struct hv_error err = {0};
+	json_t *cat = NULL;
+	const char *id = json_string_value(json_object_get(ids, name));
+	if (id || !*name)
+		return id ? id : name;
+	if (svc_flavor_show(f->svc, name, &cat, &err) == 0)
+		json_object_set(ids, name, json_object_get(cat, "id"));
+	else
+		json_object_set_new(ids, name, json_string(name));
+	json_decref(cat);
+	return json_string_value(json_object_get(ids, name));
+}
+
+static json_t *
+server_json(const struct os_front *f, const struct os_req *q, const json_t *s, json_t *ids)
+{
+	char created[32], updated[32];
+	const char *id = field(s, "uuid"), *vm = field(s, "vm_state"),
+		   *task = field(s, "task_state");
+	const char *flavor_id = flavor_id_of(f, field(json_object_get(s, "flavor"), "name"), ids);
+	os_time(num(s, "created_ms"), created);
+	os_time(num(s, "updated_ms"), updated);
+	json_t *o = json_pack(
+		"{s:s, s:s, s:s, s:s, s:s, s:{}, s:s, s:{s:s, s:o}, s:{s:s, s:o}, s:s, s:s, s:{}, "
+		"s:s, s:s, s:o, s:s, s:i, s:s, s:s, s:s, s:s, s:s?, s:i, s:n, s:n, s:[], "
+		"s:[{s:s}]}",
+		"id", id, "name", field(s, "name"), "status", server_status(vm, task), "tenant_id",
+		field(s, "project_id"), "user_id", "", "metadata", "hostId", "", "image", "id",
+		field(s, "image"), "links", links(f, "images", field(s, "image")), "flavor", "id",
+		flavor_id, "links", links(f, "flavors", flavor_id), "created", created, "updated",
+		updated, "addresses", "accessIPv4", "", "accessIPv6", "", "links",
+		links(f, "servers", id), "OS-DCF:diskConfig", "MANUAL", "progress", 0,
+		"OS-EXT-AZ:availability_zone", "nova", "config_drive", "", "key_name", "",
+		"OS-EXT-STS:vm_state", vm, "OS-EXT-STS:task_state", *task ? task : NULL,
+		"OS-EXT-STS:power_state", power_state(field(s, "power_state")),
+		"OS-SRV-USG:launched_at", "OS-SRV-USG:terminated_at",
+		"os-extended-volumes:volumes_attached", "security_groups", "name", "default");
+	if (!o)
+		return NULL;
+	if (!*task)
+		json_object_set_new(o, "OS-EXT-STS:task_state", json_null());
+	if (os_is_admin(q)) {
+		json_object_set_new(o, "OS-EXT-SRV-ATTR:host", json_string(field(s, "host")));
+		json_object_set_new(o, "OS-EXT-SRV-ATTR:hypervisor_hostname",
+				    json_string(field(s, "host")));
+		json_object_set_new(o, "OS-EXT-SRV-ATTR:instance_name", json_string(id));
+	}
+	const char *fault = field(s, "fault");
+	if (strcmp(vm, "error") == 0 && *fault)
+		json_object_set_new(o, "fault",
+				    json_pack("{s:i, s:s, s:s, s:s}", "code", 500, "created",
+					      updated, "message", fault, "details", ""));
+	return o;
+}
+
+static json_t *
+flavor_json(const struct os_front *f, const json_t *fl)
+{
+	json_int_t swap = num(fl, "swap");
+	return json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:b, s:o, s:f, s:O, s:o}", "id",
+			 field(fl, "id"), "name", field(fl, "name"), "ram", num(fl, "ram"), "vcpus",
+			 num(fl, "vcpus"), "disk", num(fl, "disk"), "OS-FLV-EXT-DATA:ephemeral",
+			 num(fl, "ephemeral"), "OS-FLV-DISABLED:disabled", 0, "swap",
+			 swap ? json_integer(swap) : json_string(""), "rxtx_factor", 1.0,
+			 "os-flavor-access:is_public", json_object_get(fl, "is_public"), "links",
+			 links(f, "flavors", field(fl, "id")));
+}
+
+static json_t *
+keypair_json(const struct os_req *q, const json_t *kp, bool full)
+{
+	json_t *o = json_pack("{s:s, s:s, s:s}", "name", field(kp, "name"), "public_key",
+			      field(kp, "public_key"), "fingerprint", field(kp, "fingerprint"));
+	if (full) {
+		char created[32];
+		os_time(num(kp, "created_ms"), created);
+		json_object_set(o, "user_id", json_object_get(q->auth, "user_id"));
+		json_object_set_new(o, "created_at", json_string(created));
+		json_object_set_new(o, "deleted", json_false());
+		json_object_set_new(o, "id", json_integer(0));
+	}
+	return o;
+}
+
+/* ---- the version documents and microversions ----------------------------------------- */
+
+static json_t *
+version_doc(const struct os_front *f)
+{
+	char href[300];
+	snprintf(href, sizeof href, "%s/compute/v2.1/", f->public_url);
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:[{s:s, s:s}], s:[{s:s, s:s}]}", "id", "v2.1",
+			 "status", "CURRENT", "version", MV, "min_version", "2.1", "updated",
+			 "2013-07-23T11:33:21Z", "links", "rel", "self", "href", href,
+			 "media-types", "base", "application/json", "type",
+			 "application/vnd.openstack.compute+json;version=2.1");
+}
+
+/* The version a request asks (either header; absent, "latest" or 2.1 is 2.1): false after
+ * replying 406 for any other. */
+static bool
+microversion_ok(struct os_req *q)
+{
+	const char *v = q->mv_old;
+	char buf[64] = "";
+	if (q->mv_new) {
+		/* "compute 2.1" among possibly several services, comma-separated */
+		const char *p = strstr(q->mv_new, "compute");
+		if (p) {
+			p += 7;
+			p += strspn(p, " ");
+			snprintf(buf, sizeof buf, "%.*s", (int)strcspn(p, " ,"), p);
+			v = buf;
+		}
+	}
+	os_header(q, "OpenStack-API-Version", "compute " MV);
+	os_header(q, "X-OpenStack-Nova-API-Version", MV);
+	os_header(q, "Vary", "OpenStack-API-Version, X-OpenStack-Nova-API-Version");
+	if (!v || strcmp(v, "2.1") == 0 || strcmp(v, "latest") == 0)
+		return true;
+	os_error(q, 406,
+		 "Version %.20s is not supported by the API. Minimum is 2.1 and maximum "
+		 "is 2.1.",
+		 v);
+	return false;
+}
+
+/* ---- servers -------------------------------------------------------------------------- */
+
+static bool
+mine(const struct os_req *q, const json_t *o)
+{
+	return os_is_admin(q) || strcmp(field(o, "project_id"), field(q->auth, "project_id")) == 0;
+}
+
+/* The live server id names that the request may see, else NULL after replying 404. */
+static json_t *
+server_find(struct os_front *f, struct os_req *q, const char *id)
+{
+	struct hv_error err = {0};
+	json_t *s = NULL;
+	if (!hj_is_uuid(id) || svc_server_get(f->svc, id, &s, &err) < 0 ||
+	    strcmp(field(s, "vm_state"), "deleted") == 0 || !mine(q, s)) {
+		json_decref(s);
+		os_error(q, 404, "Instance %s could not be found.", id);
+		return NULL;
+	}
+	return s;
+}
+
+static bool
+reader_refused(struct os_req *q)
+{
+	if (strcmp(field(q->auth, "role"), "reader") != 0)
+		return false;
+	os_error(q, 403,
+		 "Policy doesn't allow this operation to be performed: the reader role "
+		 "only reads.");
+	return true;
+}
+
+static bool
+admin_refused(struct os_req *q, const char *rule)
+{
+	if (os_is_admin(q))
+		return false;
+	os_error(q, 403, "Policy doesn't allow %s to be performed.", rule);
+	return true;
+}
+
+static bool
+query_match(const struct os_req *q, const json_t *s, const json_t *shown)
+{
+	const char *v;
+	if ((v = os_query(q, "name")) && !strstr(field(s, "name"), v))
+		return false;
+	if ((v = os_query(q, "status")) && strcasecmp(v, field(shown, "status")) != 0)
+		return false;
+	if ((v = os_query(q, "host")) && os_is_admin(q) && strcmp(v, field(s, "host")) != 0)
+		return false;
+	if ((v = os_query(q, "image")) && strcmp(v, field(s, "image")) != 0)
+		return false;
+	return true;
+}
+
+static void
+servers_list(struct os_front *f, struct os_req *q, bool detail)
+{
+	struct hv_error err = {0};
+	json_t *list = NULL, *out = json_array(), *ids = json_object();
+	const char *all = os_query(q, "all_tenants");
+	bool every = os_is_admin(q) && all && strcmp(all, "0") != 0 && strcasecmp(all, "false");
+	const char *project = os_query(q, "project_id");
+	if (!project)
+		project = os_query(q, "tenant_id");
+	int r = svc_server_list(f->svc, NULL, false, &list, &err);
+	if (r < 0) {
+		json_decref(out);
+		json_decref(ids);
+		return os_svc_error(q, r, &err);
+	}
+	size_t i;
+	json_t *s;
+	json_array_foreach (list, i, s) {
+		const char *owner = field(s, "project_id");
+		if (!every && !(project && os_is_admin(q)) &&
+		    strcmp(owner, field(q->auth, "project_id")) != 0)
+			continue;
+		if (project && os_is_admin(q) && strcmp(owner, project) != 0)
+			continue;
+		json_t *o = server_json(f, q, s, ids);
+		if (o && query_match(q, s, o))
+			json_array_append_new(
+				out, detail ? json_incref(o)
+					    : json_pack("{s:O, s:O, s:O}", "id",
+							json_object_get(o, "id"), "name",
+							json_object_get(o, "name"), "links",
+							json_object_get(o, "links")));
+		json_decref(o);
+	}
+	json_decref(list);
+	json_decref(ids);
+	os_reply(q, 200, json_pack("{s:o}", "servers", out));
+}
+
+/* nova's random admin password: 12 of letters and digits. */
+static void
+admin_pass_new(char ret[13])
+{
+	static const char abc[] = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+	for (int i = 0; i < 12; i++)
+		ret[i] = abc[randombytes_uniform(sizeof abc - 1)];
+	ret[12] = '\0';
+}
+
+/* The last path segment of a reference (nova takes ids or their URLs). */
+static const char *
+ref_id(const char *ref)
+{
+	const char *slash = strrchr(ref, '/');
+	return slash ? slash + 1 : ref;
+}
+
+/* The body's server {...} as the service's create args; -1 after replying 400. */
+static int
+create_args(struct os_req *q, json_t *srv, char pass[256], json_t **ret)
+{
+	static const char *const copy[][2] = {
+		{"name", "name"},
+		{"key_name", "key_name"},
+		{"min_count", "min_count"},
+		{"max_count", "max_count"},
+		{"availability_zone", "availability_zone"},
+		{"user_data", "user_data"},
+	};
+	const char *image = json_string_value(json_object_get(srv, "imageRef"));
+	const char *flavor = json_string_value(json_object_get(srv, "flavorRef"));
+	if (!image || !*image || !flavor || !*flavor) {
+		os_error(q, 400, "imageRef and flavorRef are required (strings)");
+		return -1;
+	}
+	json_t *nets = json_object_get(srv, "networks");
+	if (nets && !json_is_string(nets) && !(json_is_array(nets) && !json_array_size(nets))) {
+		os_error(q, 400,
+			 "networks: only \"auto\" or \"none\" until the networking API is "
+			 "served");
+		return -1;
+	}
+	json_t *a = json_pack("{s:s, s:s, s:O}", "image", ref_id(image), "flavor", ref_id(flavor),
+			      "project", json_object_get(q->auth, "project_id"));
+	for (size_t i = 0; i < sizeof copy / sizeof copy[0]; i++) {
+		json_t *v = json_object_get(srv, copy[i][0]);
+		if (v && !json_is_null(v))
+			json_object_set(a, copy[i][1], v);
+	}
+	json_t *cd = json_object_get(srv, "config_drive");
+	if (json_is_boolean(cd) || json_is_string(cd))
+		json_object_set_new(a, "config_drive",
+				    json_boolean(json_is_true(cd) ||
+						 (json_is_string(cd) && *json_string_value(cd))));
+	const char *given = json_string_value(json_object_get(srv, "adminPass"));
+	if (given)
+		snprintf(pass, 256, "%s", given);
+	else
+		admin_pass_new(pass);
+	json_object_set_new(a, "admin_pass", json_string(pass));
+	*ret = a;
+	return 0;
+}
+
+static void
+server_create(struct os_front *f, struct os_req *q)
+{
+	struct hv_error err = {0};
+	json_t *doc = NULL, *srv, *args = NULL, *inst = NULL;
+	char pass[256] = "", cmd[PROTO_MAX_ID + 1];
+	if (reader_refused(q) || os_body(q, "server", &doc, &srv) < 0)
+		return;
+	if (create_args(q, srv, pass, &args) == 0) {
+		int r = svc_server_create(f->svc, args, f->now, &inst, cmd, &err);
+		if (r < 0) {
+			os_svc_error(q, r, &err);
+		} else {
+			const char *id = field(inst, "uuid");
+			os_reply(q, 202,
+				 json_pack("{s:{s:s, s:o, s:s, s:s, s:[{s:s}]}}", "server", "id",
+					   id, "links", links(f, "servers", id), "adminPass", pass,
+					   "OS-DCF:diskConfig", "MANUAL", "security_groups", "name",
+					   "default"));
+			char loc[400];
+			snprintf(loc, sizeof loc, "%s/compute/v2.1/servers/%s", f->public_url, id);
+			os_header(q, "Location", loc);
+		}
+		hj_wipe_string(json_object_get(args, "admin_pass"));
+		hj_wipe_string(json_object_get(args, "user_data"));
+	}
+	hj_wipe_string(json_object_get(srv, "adminPass"));
+	hj_wipe_string(json_object_get(srv, "user_data"));
+	sodium_memzero(pass, sizeof pass);
+	json_decref(inst);
+	json_decref(args);
+	json_decref(doc);
+}
+
+/* A refused action in nova's words: "Cannot 'pause' instance X while it is in vm_state
+ * stopped". */
+static void
+action_error(struct os_req *q, int r, const struct hv_error *err, const char *action,
+	     const json_t *s)
+{
+	if (r == -EPERM)
+		return os_error(q, 409, "Cannot '%s' instance %s while it is in vm_state %s",
+				action, field(s, "uuid"), field(s, "vm_state"));
+	if (r == -EBUSY)
+		return os_error(q, 409, "Cannot '%s' instance %s while it is in task_state %s",
+				action, field(s, "uuid"),
+				*field(s, "task_state") ? field(s, "task_state") : "busy");
+	os_svc_error(q, r, err);
+}
+
+/* nova's action keys and the service's commands; status is the reply's. */
+static const struct {
+	const char *key, *command;
+	unsigned status;
+} actions[] = {
+	{"reboot", "reboot", 202},
+	{"pause", "pause", 202},
+	{"unpause", "unpause", 202},
+	{"suspend", "suspend", 202},
+	{"resume", "resume", 202},
+	{"os-stop", "stop", 202},
+	{"os-start", "start", 202},
+	{"resize", "resize", 202},
+	{"confirmResize", "confirm_resize", 204},
+	{"revertResize", "revert_resize", 202},
+	{"rebuild", "rebuild", 202},
+	{"rescue", "rescue", 200},
+	{"unrescue", "unrescue", 202},
+	{"createImage", "snapshot", 202},
+	{"changePassword", "set_admin_password", 202},
+};
+
+/* The args of one action from its body; -1 after replying 400. */
+static int
+action_args(struct os_front *f, struct os_req *q, const char *key, json_t *body, json_t *args,
+	    bool *hard, char pass[256])
+{
+	const char *v;
+	if (strcmp(key, "reboot") == 0) {
+		v = json_string_value(json_object_get(body, "type"));
+		if (!v || (strcasecmp(v, "SOFT") != 0 && strcasecmp(v, "HARD") != 0)) {
+			os_error(q, 400, "reboot.type: SOFT or HARD");
+			return -1;
+		}
+		*hard = strcasecmp(v, "HARD") == 0;
+	} else if (strcmp(key, "resize") == 0) {
+		if (!(v = json_string_value(json_object_get(body, "flavorRef")))) {
+			os_error(q, 400, "resize.flavorRef is required");
+			return -1;
+		}
+		json_object_set_new(args, "flavor", json_string(ref_id(v)));
+	} else if (strcmp(key, "rebuild") == 0) {
+		if (!(v = json_string_value(json_object_get(body, "imageRef")))) {
+			os_error(q, 400, "rebuild.imageRef is required");
+			return -1;
+		}
+		json_object_set_new(args, "image", json_string(ref_id(v)));
+		v = json_string_value(json_object_get(body, "adminPass"));
+		v ? snprintf(pass, 256, "%s", v) : (admin_pass_new(pass), 0);
+		json_object_set_new(args, "admin_pass", json_string(pass));
+	} else if (strcmp(key, "rescue") == 0) {
+		if ((v = json_string_value(json_object_get(body, "rescue_image_ref"))))
+			json_object_set_new(args, "image", json_string(ref_id(v)));
+	} else if (strcmp(key, "createImage") == 0) {
+		if (!(v = json_string_value(json_object_get(body, "name")))) {
+			os_error(q, 400, "createImage.name is required");
+			return -1;
+		}
+		json_object_set_new(args, "name", json_string(v));
+	} else if (strcmp(key, "changePassword") == 0) {
+		if (!(v = json_string_value(json_object_get(body, "adminPass")))) {
+			os_error(q, 400, "changePassword.adminPass is required");
+			return -1;
+		}
+		json_object_set_new(args, "password", json_string(v));
+	}
+	return 0;
+}
+
+static void
+action_reply(struct os_front *f, struct os_req *q, const char *key, unsigned status, json_t *inst,
+	     const char *pass)
+{
+	if (strcmp(key, "rebuild") == 0) {
+		json_t *ids = json_object(), *o = server_json(f, q, inst, ids);
+		json_decref(ids);
+		json_object_set_new(o, "adminPass", json_string(pass));
+		return os_reply(q, status, json_pack("{s:o}", "server", o));
+	}
+	if (strcmp(key, "rescue") == 0) /* the guest keeps its password: nothing new to tell */
+		return os_reply(q, status, json_pack("{s:s}", "adminPass", ""));
+	if (strcmp(key, "createImage") == 0) {
+		char loc[400];
+		const char *image = field(json_object_get(inst, "image_snapshot"), "id");
+		snprintf(loc, sizeof loc, "%s/compute/v2.1/images/%s", f->public_url, image);
+		os_header(q, "Location", loc);
+	}
+	os_reply(q, status, NULL);
+}
+
+/* os-getConsoleOutput {length?}: answered when the host sends the log (os_compute_done). */
+static void
+console_output(struct os_front *f, struct os_req *q, const json_t *s, json_t *body)
+{
+	struct hv_error err = {0};
+	char cmd[PROTO_MAX_ID + 1];
+	json_t *len = json_object_get(body, "length");
+	long lines = 0;
+	if (json_is_integer(len))
+		lines = (long)json_integer_value(len);
+	else if (json_is_string(len))
+		lines = strtol(json_string_value(len), NULL, 10);
+	else if (len && !json_is_null(len))
+		return os_error(q, 400, "os-getConsoleOutput.length: an integer");
+	if (lines < 0 || lines > 100000)
+		return os_error(q, 400, "os-getConsoleOutput.length: -1 or 0-100000");
+	int r = svc_console_log(f->svc, field(s, "uuid"), 1000000, f->now, cmd, &err);
+	if (r < 0)
+		return action_error(q, r, &err, "os-getConsoleOutput", s);
+	os_wait(f, q, cmd, lines);
+}
+
+void
+os_compute_done(struct os_req *q, bool ok, json_t *result)
+{
+	if (!ok) {
+		const char *msg = json_string_value(json_object_get(result, "message"));
+		return os_error(q, 409, "%s", msg ? msg : "the host could not run the command");
+	}
+	const char *out =
+		json_string_value(json_object_get(json_object_get(result, "data"), "output"));
+	os_reply(q, 200, json_pack("{s:s}", "output", api_tail_lines(out ? out : "", q->lines)));
+}
+
+static void
+server_action(struct os_front *f, struct os_req *q, const char *id)
+{
+	struct hv_error err = {0};
+	json_t *doc = NULL, *body = NULL, *s = NULL, *inst = NULL, *args = json_object();
+	char pass[256] = "", cmd[PROTO_MAX_ID + 1];
+	bool hard = false;
+	if (reader_refused(q) || !(s = server_find(f, q, id)) || os_body(q, NULL, &doc, &body) < 0)
+		goto out;
+	const char *key =
+		json_object_size(doc) == 1 ? json_object_iter_key(json_object_iter(doc)) : NULL;
+	if (key && strcmp(key, "os-getConsoleOutput") == 0) {
+		console_output(f, q, s, json_object_get(doc, key));
+		goto out;
+	}
+	size_t i = 0;
+	while (key && i < sizeof actions / sizeof actions[0] && strcmp(actions[i].key, key) != 0)
+		i++;
+	if (!key || i == sizeof actions / sizeof actions[0]) {
+		os_error(q, 400, "There is no such action: %s", key ? key : "(none)");
+		goto out;
+	}
+	body = json_object_get(doc, key);
+	if (action_args(f, q, key, body, args, &hard, pass) < 0)
+		goto out;
+	int r = svc_server_command(f->svc, field(s, "uuid"), actions[i].command, hard, args, f->now,
+				   &inst, cmd, &err);
+	if (r < 0)
+		action_error(q, r, &err, key, s);
+	else
+		action_reply(f, q, key, actions[i].status, inst, pass);
+out:
+	hj_wipe_string(json_object_get(args, "password"));
+	hj_wipe_string(json_object_get(args, "admin_pass"));
+	if (json_is_object(body))
+		hj_wipe_string(json_object_get(body, "adminPass"));
+	sodium_memzero(pass, sizeof pass);
+	json_decref(inst);
+	json_decref(args);
+	json_decref(doc);
+	json_decref(s);
+}
+
+static void
+server_one(struct os_front *f, struct os_req *q, const char *id)
+{
+	struct hv_error err = {0};
+	json_t *s = server_find(f, q, id), *inst = NULL;
+	char cmd[PROTO_MAX_ID + 1];
+	if (!s)
+		return;
+	if (strcmp(q->method, "GET") == 0) {
+		json_t *ids = json_object();
+		os_reply(q, 200, json_pack("{s:o}", "server", server_json(f, q, s, ids)));
+		json_decref(ids);
+	} else if (strcmp(q->method, "DELETE") == 0) {
+		if (!reader_refused(q)) {
+			int r = svc_server_action(f->svc, field(s, "uuid"), "delete", false, f->now,
+						  &inst, cmd, &err);
+			r < 0 ? action_error(q, r, &err, "delete", s) : os_reply(q, 204, NULL);
+		}
+	} else {
+		os_error(q, 405, "The method is not allowed here (renaming is not served yet).");
+	}
+	json_decref(inst);
+	json_decref(s);
+}
+
+static void
+servers_route(struct os_front *f, struct os_req *q, char **seg, int n)
+{
+	bool get = strcmp(q->method, "GET") == 0;
+	if (n == 1 && get)
+		return servers_list(f, q, false);
+	if (n == 1 && strcmp(q->method, "POST") == 0)
+		return server_create(f, q);
+	if (n == 2 && get && strcmp(seg[1], "detail") == 0)
+		return servers_list(f, q, true);
+	if (n == 2)
+		return server_one(f, q, seg[1]);
+	if (n == 3 && strcmp(seg[2], "action") == 0 && strcmp(q->method, "POST") == 0)
+		return server_action(f, q, seg[1]);
+	os_error(q, 404, "The resource could not be found.");
+}
+
+/* ---- flavors ---------------------------------------------------------------------------- */
+
+/* The flavor id names, when the request's project may see it; else NULL after 404. */
+static json_t *
+flavor_find(struct os_front *f, struct os_req *q, const char *id)
+{
+	struct hv_error err = {0};
+	json_t *fl = NULL;
+	if (svc_flavor_show(f->svc, id, &fl, &err) == 0 &&
+	    strcmp(field(fl, "id"), id) == 0) { /* nova looks flavors up by id only */
+		json_t *access = json_object_get(fl, "access_project_ids");
+		if (json_is_true(json_object_get(fl, "is_public")) || os_is_admin(q))
+			return fl;
+		size_t i;
+		json_t *p;
+		json_array_foreach (access, i, p)
+			if (strcmp(json_string_value(p), field(q->auth, "project_id")) == 0)
+				return fl;
+	}
+	json_decref(fl);
+	os_error(q, 404, "Flavor %s could not be found.", id);
+	return NULL;
+}
+
+static void
+flavors_list(struct os_front *f, struct os_req *q, bool detail)
+{
+	struct hv_error err = {0};
+	const char *pub = os_query(q, "is_public");
+	const char *which = "public";
+	if (os_is_admin(q) && pub)
+		which = strcasecmp(pub, "none") == 0                         ? "all"
+			: strcasecmp(pub, "false") == 0 || !strcmp(pub, "0") ? "private"
+									     : "public";
+	json_t *list = NULL, *out = json_array();
+	int r = svc_flavor_list(f->svc, which, &list, &err);
+	if (r < 0) {
+		json_decref(out);
+		return os_svc_error(q, r, &err);
+	}
+	size_t i;
+	json_t *fl;
+	json_array_foreach (list, i, fl) {
+		json_t *o = flavor_json(f, fl);
+		json_array_append_new(out, detail ? o
+						  : json_pack("{s:O, s:O, s:O}", "id",
+							      json_object_get(o, "id"), "name",
+							      json_object_get(o, "name"), "links",
+							      json_object_get(o, "links")));
+		if (!detail)
+			json_decref(o);
+	}
+	json_decref(list);
+	os_reply(q, 200, json_pack("{s:o}", "flavors", out));
+}
+
+static void
+flavor_create(struct os_front *f, struct os_req *q)
+{
+	struct hv_error err = {0};
+	json_t *doc = NULL, *fl, *res = NULL;
+	if (admin_refused(q, "os_compute_api:os-flavor-manage:create") ||
+	    os_body(q, "flavor", &doc, &fl) < 0)
+		return;
+	json_t *args = json_object();
+	static const char *const copy[][2] = {
+		{"name", "name"},
+		{"id", "id"},
+		{"vcpus", "vcpus"},
+		{"ram", "ram"},
+		{"disk", "disk"},
+		{"swap", "swap"},
+		{"OS-FLV-EXT-DATA:ephemeral", "ephemeral"},
+		{"os-flavor-access:is_public", "is_public"},
+		{"description", "description"},
+	};
+	for (size_t i = 0; i < sizeof copy / sizeof copy[0]; i++) {
+		json_t *v = json_object_get(fl, copy[i][0]);
+		if (v && !json_is_null(v) && !(json_is_string(v) && !*json_string_value(v)))
+			json_object_set(args, copy[i][1], v);
+	}
+	int r = svc_flavor_create(f->svc, args, f->now, &res, &err);
+	if (r < 0)
+		os_svc_error(q, r, &err);
+	else
+		os_reply(q, 200, json_pack("{s:o}", "flavor", flavor_json(f, res)));
+	json_decref(res);
+	json_decref(args);
+	json_decref(doc);
+}
+
+static void
+extra_specs(struct os_front *f, struct os_req *q, json_t *fl, const char *key)
+{
+	struct hv_error err = {0};
+	json_t *specs = json_object_get(fl, "extra_specs"), *doc = NULL, *body, *res = NULL;
+	bool get = strcmp(q->method, "GET") == 0;
+	if (get && !key)
+		return os_reply(q, 200, json_pack("{s:O}", "extra_specs", specs));
+	if (get) {
+		json_t *v = json_object_get(specs, key);
+		return v ? os_reply(q, 200, json_pack("{s:O}", key, v))
+			 : os_error(q, 404, "Flavor %s has no extra specs with key %s.",
+				    field(fl, "id"), key);
+	}
+	if (admin_refused(q, "os_compute_api:os-flavor-extra-specs:update"))
+		return;
+	json_t *args = json_pack("{s:s}", "flavor", field(fl, "id"));
+	bool del = strcmp(q->method, "DELETE") == 0;
+	int r;
+	if (del && key) {
+		if (!json_object_get(specs, key)) {
+			json_decref(args);
+			return os_error(q, 404, "Flavor %s has no extra specs with key %s.",
+					field(fl, "id"), key);
+		}
+		json_object_set_new(args, "extra_specs", json_pack("[s]", key));
+		r = svc_flavor_update(f->svc, args, false, &res, &err);
+	} else if (!del && os_body(q, key ? NULL : "extra_specs", &doc, &body) == 0) {
+		if (key && (json_object_size(body) != 1 || !json_object_get(body, key))) {
+			r = hv_error_set(&err, -EINVAL, "", "the body must hold only %s", key);
+		} else {
+			json_object_set(args, "extra_specs", body);
+			r = svc_flavor_update(f->svc, args, true, &res, &err);
+		}
+	} else {
+		json_decref(args);
+		return del ? os_error(q, 405, "The method is not allowed here.") : (void)0;
+	}
+	if (r < 0)
+		os_svc_error(q, r, &err);
+	else if (del)
+		os_reply(q, 200, NULL);
+	else
+		os_reply(q, 200,
+			 key ? json_deep_copy(body)
+			     : json_pack("{s:O}", "extra_specs",
+					 json_object_get(res, "extra_specs")));
+	json_decref(res);
+	json_decref(args);
+	json_decref(doc);
+}
+
+static json_t *
+access_json(const json_t *fl)
+{
+	json_t *out = json_array();
+	size_t i;
+	json_t *p;
+	json_array_foreach (json_object_get(fl, "access_project_ids"), i, p)
+		json_array_append_new(
+			out, json_pack("{s:s, s:O}", "flavor_id", field(fl, "id"), "tenant_id", p));
+	return json_pack("{s:o}", "flavor_access", out);
+}
+
+static void
+flavor_access_action(struct os_front *f, struct os_req *q, json_t *fl)
+{
+	struct hv_error err = {0};
+	json_t *doc = NULL, *body, *res = NULL;
+	if (admin_refused(q, "os_compute_api:os-flavor-access") ||
+	    os_body(q, NULL, &doc, &body) < 0)
+		return;
+	bool add = json_object_get(doc, "addTenantAccess") != NULL;
+	json_t *a = json_object_get(doc, add ? "addTenantAccess" : "removeTenantAccess");
+	const char *tenant = json_string_value(json_object_get(a, "tenant"));
+	if (!tenant) {
+		json_decref(doc);
+		return os_error(q, 400,
+				"addTenantAccess.tenant or removeTenantAccess.tenant is "
+				"required");
+	}
+	json_t *args = json_pack("{s:s, s:s}", "flavor", field(fl, "id"), "project", tenant);
+	int r = svc_flavor_update(f->svc, args, add, &res, &err);
+	r < 0 ? os_svc_error(q, r, &err) : os_reply(q, 200, access_json(res));
+	json_decref(res);
+	json_decref(args);
+	json_decref(doc);
+}
+
+static void
+flavors_route(struct os_front *f, struct os_req *q, char **seg, int n)
+{
+	struct hv_error err = {0};
+	bool get = strcmp(q->method, "GET") == 0;
+	if (n == 1 && get)
+		return flavors_list(f, q, false);
+	if (n == 1 && strcmp(q->method, "POST") == 0)
+		return flavor_create(f, q);
+	if (n == 2 && get && strcmp(seg[1], "detail") == 0)
+		return flavors_list(f, q, true);
+	if (n < 2)
+		return os_error(q, 405, "The method is not allowed here.");
+	json_t *fl = flavor_find(f, q, seg[1]);
+	if (!fl)
+		return;
+	if (n == 2 && get) {
+		os_reply(q, 200, json_pack("{s:o}", "flavor", flavor_json(f, fl)));
+	} else if (n == 2 && strcmp(q->method, "DELETE") == 0) {
+		if (!admin_refused(q, "os_compute_api:os-flavor-manage:delete")) {
+			int r = svc_flavor_delete(f->svc, field(fl, "id"), &err);
+			r < 0 ? os_svc_error(q, r, &err) : os_reply(q, 202, NULL);
+		}
+	} else if (strcmp(seg[2], "os-extra_specs") == 0 && n <= 4) {
+		extra_specs(f, q, fl, n == 4 ? seg[3] : NULL);
+	} else if (n == 3 && get && strcmp(seg[2], "os-flavor-access") == 0) {
+		if (json_is_true(json_object_get(fl, "is_public")))
+			os_error(q, 404, "Access list not available for public flavors.");
+		else
+			os_reply(q, 200, access_json(fl));
+	} else if (n == 3 && strcmp(seg[2], "action") == 0 && strcmp(q->method, "POST") == 0) {
+		flavor_access_action(f, q, fl);
+	} else {
+		os_error(q, 404, "The resource could not be found.");
+	}
+	json_decref(fl);
+}
+
+/* ---- key pairs ---------------------------------------------------------------------- */
+
+/* A public key without the line ends and spaces around it. */
+static json_t *
+key_line(const json_t *v)
+{
+	const char *s = json_string_value(v);
+	size_t n = json_string_length(v);
+	while (n && strchr(" \t\r\n", s[n - 1]))
+		n--;
+	while (n && strchr(" \t\r\n", *s)) {
+		s++;
+		n--;
+	}
+	return json_stringn(s, n);
+}
+
+static void
+keypairs_route(struct os_front *f, struct os_req *q, char **seg, int n)
+{
+	struct hv_error err = {0};
+	const char *project = field(q->auth, "project_id");
+	json_t *res = NULL, *doc = NULL, *kp;
+	int r = 0;
+	if (n == 1 && strcmp(q->method, "GET") == 0) {
+		if ((r = svc_keypair_list(f->svc, project, &res, &err)) == 0) {
+			json_t *out = json_array();
+			size_t i;
+			json_t *k;
+			json_array_foreach (res, i, k)
+				json_array_append_new(out, json_pack("{s:o}", "keypair",
+								     keypair_json(q, k, false)));
+			os_reply(q, 200, json_pack("{s:o}", "keypairs", out));
+		}
+	} else if (n == 1 && strcmp(q->method, "POST") == 0) {
+		if (reader_refused(q) || os_body(q, "keypair", &doc, &kp) < 0)
+			return;
+		json_t *args = json_pack("{s:O, s:s}", "name", json_object_get(kp, "name"),
+					 "project", project);
+		if (!args)
+			r = hv_error_set(&err, -EINVAL, "keypair.name", "keypair.name is required");
+		else if (json_is_string(json_object_get(kp, "public_key")))
+			/* clients send the file as read, its newline included */
+			json_object_set_new(args, "public_key",
+					    key_line(json_object_get(kp, "public_key")));
+		else if (json_object_get(kp, "public_key"))
+			json_object_set(args, "public_key", json_object_get(kp, "public_key"));
+		if (r == 0 && (r = svc_keypair_create(f->svc, args, f->now, &res, &err)) == 0) {
+			json_t *o = keypair_json(q, res, false);
+			json_object_set(o, "user_id", json_object_get(q->auth, "user_id"));
+			if (json_object_get(res, "private_key"))
+				json_object_set(o, "private_key",
+						json_object_get(res, "private_key"));
+			os_reply(q, 200, json_pack("{s:o}", "keypair", o));
+			hj_wipe_string(json_object_get(res, "private_key"));
+		}
+		json_decref(args);
+	} else if (n == 2 && strcmp(q->method, "GET") == 0) {
+		if ((r = svc_keypair_show(f->svc, project, seg[1], &res, &err)) == 0)
+			os_reply(q, 200, json_pack("{s:o}", "keypair", keypair_json(q, res, true)));
+	} else if (n == 2 && strcmp(q->method, "DELETE") == 0) {
+		if (reader_refused(q))
+			return;
+		if ((r = svc_keypair_delete(f->svc, project, seg[1], &err)) == 0)
+			os_reply(q, 202, NULL);
+	} else {
+		os_error(q, 404, "The resource could not be found.");
+	}
+	if (r == -ENOENT && n == 2)
+		os_error(q, 404, "Keypair %s not found for user %s", seg[1],
+			 field(q->auth, "user_id"));
+	else if (r < 0)
+		os_svc_error(q, r, &err);
+	json_decref(res);
+	json_decref(doc);
+}
+
+/* ---- limits, quotas, availability zones ---------------------------------------------- */
+
+static void
+limits(struct os_front *f, struct os_req *q)
+{
+	struct hv_error err = {0};
+	json_t *qs = NULL;
+	int r = svc_quota_show(f->svc, field(q->auth, "project_id"), &qs, &err);
+	if (r < 0)
+		return os_svc_error(q, r, &err);
+	json_t *use = json_object_get(qs, "in_use");
+	os_reply(q, 200,
+		 json_pack("{s:{s:[], s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:i, "
+			   "s:i, s:i, s:i, s:i}}}",
+			   "limits", "rate", "absolute", "maxTotalInstances", num(qs, "instances"),
+			   "totalInstancesUsed", num(use, "instances"), "maxTotalCores",
+			   num(qs, "cores"), "totalCoresUsed", num(use, "cores"), "maxTotalRAMSize",
+			   num(qs, "ram"), "totalRAMUsed", num(use, "ram"), "maxTotalKeypairs",
+			   num(qs, "key_pairs"), "maxSecurityGroups", num(qs, "security_groups"),
+			   "maxTotalFloatingIps", num(qs, "floating_ips"), "totalFloatingIpsUsed",
+			   0, "totalSecurityGroupsUsed", 0, "maxServerMeta", 128, "maxImageMeta",
+			   128, "maxServerGroups", 10, "maxServerGroupMembers", 10));
+	json_decref(qs);
+}
+
+static json_t *
+quota_set_json(const json_t *qs)
+{
+	static const char *const keys[] = {"instances",           "cores",        "ram",
+					   "key_pairs",           "floating_ips", "security_groups",
+					   "security_group_rules"};
+	json_t *o = json_pack("{s:O}", "id", json_object_get(qs, "project_id"));
+	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+		json_object_set_new(o, keys[i], json_integer(num(qs, keys[i])));
+	json_object_set_new(o, "metadata_items", json_integer(128));
+	json_object_set_new(o, "server_groups", json_integer(10));
+	json_object_set_new(o, "server_group_members", json_integer(10));
+	json_object_set_new(o, "injected_files", json_integer(5));
+	json_object_set_new(o, "injected_file_content_bytes", json_integer(10240));
+	json_object_set_new(o, "injected_file_path_bytes", json_integer(255));
+	return json_pack("{s:o}", "quota_set", o);
+}
+
+static void
+quotas_route(struct os_front *f, struct os_req *q, char **seg, int n)
+{
+	struct hv_error err = {0};
+	json_t *qs = NULL, *doc = NULL, *body;
+	if (n != 2 && !(n == 3 && strcmp(seg[2], "defaults") == 0))
+		return os_error(q, 404, "The resource could not be found.");
+	json_t *p = NULL;
+	int r = svc_project_show(f->svc, seg[1], &p, &err);
+	if (r < 0 || (!os_is_admin(q) && strcmp(field(p, "id"), field(q->auth, "project_id")))) {
+		json_decref(p);
+		return os_error(q, r < 0 ? 404 : 403,
+				"Project %s could not be found or is not "
+				"yours.",
+				seg[1]);
+	}
+	const char *id = field(p, "id");
+	if (strcmp(q->method, "GET") == 0) {
+		r = svc_quota_show(f->svc, id, &qs, &err);
+	} else if (strcmp(q->method, "PUT") == 0 && n == 2) {
+		if (admin_refused(q, "os_compute_api:os-quota-sets:update") ||
+		    os_body(q, "quota_set", &doc, &body) < 0) {
+			json_decref(p);
+			return;
+		}
+		json_object_del(body, "force");
+		r = svc_quota_set(f->svc, id, body, &qs, &err);
+	} else {
+		r = hv_error_set(&err, -EINVAL, "", "only GET and PUT");
+	}
+	r < 0 ? os_svc_error(q, r, &err) : os_reply(q, 200, quota_set_json(qs));
+	json_decref(qs);
+	json_decref(doc);
+	json_decref(p);
+}
+
+/* ---- routing -------------------------------------------------------------------------- */
+
+#define MAX_SEGS 6
+
+void
+os_compute_route(struct os_front *f, struct os_req *q, const char *rest)
+{
+	char path[1024];
+	char *seg[MAX_SEGS];
+	int n = 0;
+	if (!microversion_ok(q))
+		return;
+	if (!*rest || strcmp(rest, "/") == 0)
+		return os_reply(q, 200, json_pack("{s:[o]}", "versions", version_doc(f)));
+	if (strncmp(rest, "/v2.1", 5) != 0)
+		return os_error(q, 404, "The resource could not be found.");
+	rest += 5;
+	if (!*rest || strcmp(rest, "/") == 0)
+		return os_reply(q, 200, json_pack("{s:o}", "version", version_doc(f)));
+	if (!os_authenticate(f, q))
+		return;
+	if (snprintf(path, sizeof path, "%s", rest) >= (int)sizeof path)
+		return os_error(q, 404, "The resource could not be found.");
+	for (char *save = NULL, *t = strtok_r(path, "/", &save); t && n <= MAX_SEGS;
+	     t = strtok_r(NULL, "/", &save))
+		if (n < MAX_SEGS)
+			seg[n++] = t;
+		else
+			n++;
+	if (n == 0 || n > MAX_SEGS)
+		return os_error(q, 404, "The resource could not be found.");
+	if (strcmp(seg[0], "servers") == 0)
+		return servers_route(f, q, seg, n);
+	if (strcmp(seg[0], "flavors") == 0)
+		return flavors_route(f, q, seg, n);
+	if (strcmp(seg[0], "os-keypairs") == 0)
+		return keypairs_route(f, q, seg, n);
+	if (strcmp(seg[0], "limits") == 0 && n == 1)
+		return limits(f, q);
+	if (strcmp(seg[0], "os-quota-sets") == 0)
+		return quotas_route(f, q, seg, n);
+	if (strcmp(seg[0], "os-availability-zone") == 0 && n <= 2)
+		return os_reply(q, 200,
+				json_pack("{s:[{s:s, s:{s:b}, s:n}]}", "availabilityZoneInfo",
+					  "zoneName", "nova", "zoneState", "available", 1,
+					  "hosts"));
+	os_error(q, 404, "The resource could not be found.");
+}

@@ -1,0 +1,434 @@
+/* os_http.c - the REST front's HTTP side (see os.h): libmicrohttpd driven from the
+ * daemon's loop through its epoll descriptor, each request's body bounded, read whole, then
+ * handled by os_run inside the loop's transaction while its connection stays suspended;
+ * os_flush resumes it once the transaction committed. Every reply carries a request id.
+ * Must never log a request's body or headers (they hold passwords and tokens), nor answer
+ * before the changes a reply reports are stored. */
+#include "os-priv.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <sodium.h>
+
+#include "hv-features.h"
+#include "json.h"
+#include "metrics.h"
+#include "vec.h"
+
+#if HAVE_MICROHTTPD
+#include <microhttpd.h>
+
+enum {
+	Q_RECEIVING,
+	Q_WAITING,
+	Q_READY,
+	Q_DONE
+};
+
+/* ---- requests ------------------------------------------------------------------------ */
+
+static char *
+header_copy(struct MHD_Connection *conn, const char *name)
+{
+	const char *v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, name);
+	return v ? strdup(v) : NULL;
+}
+
+static enum MHD_Result
+query_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	(void)kind;
+	json_t *v = value ? json_string(value) : json_null();
+	json_object_set_new(cls, key, v ? v : json_null());
+	return MHD_YES;
+}
+
+static struct os_req *
+req_new(struct MHD_Connection *conn, const char *url, const char *method)
+{
+	struct os_req *q = calloc(1, sizeof *q);
+	if (!q)
+		return NULL;
+	char uuid[37];
+	proto_uuid4(uuid);
+	snprintf(q->request_id, sizeof q->request_id, "req-%s", uuid);
+	snprintf(q->method, sizeof q->method, "%s", method);
+	q->conn = conn;
+	q->path = strdup(url);
+	q->query = json_object();
+	q->headers = json_object();
+	q->token = header_copy(conn, "X-Auth-Token");
+	q->subject_token = header_copy(conn, "X-Subject-Token");
+	q->mv_new = header_copy(conn, "OpenStack-API-Version");
+	q->mv_old = header_copy(conn, "X-OpenStack-Nova-API-Version");
+	if (!q->path || !q->query || !q->headers) {
+		os_req_free(q);
+		return NULL;
+	}
+	MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, query_arg, q->query);
+	return q;
+}
+
+static enum MHD_Result
+send_reply(struct os_req *q)
+{
+	static const char empty[] = "";
+	size_t n = q->reply ? strlen(q->reply) : 0;
+	struct MHD_Response *resp =
+		q->reply
+			? MHD_create_response_from_buffer(n, q->reply, MHD_RESPMEM_MUST_FREE)
+			: MHD_create_response_from_buffer(0, (void *)empty, MHD_RESPMEM_PERSISTENT);
+	if (!resp)
+		return MHD_NO;
+	q->reply = NULL;
+	if (n)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	MHD_add_response_header(resp, "x-openstack-request-id", q->request_id);
+	if (q->service == OS_COMPUTE)
+		MHD_add_response_header(resp, "x-compute-request-id", q->request_id);
+	const char *k;
+	json_t *v;
+	json_object_foreach (q->headers, k, v)
+		MHD_add_response_header(resp, k, json_string_value(v));
+	enum MHD_Result r = MHD_queue_response(q->conn, q->status ? q->status : 500, resp);
+	MHD_destroy_response(resp);
+	q->state = Q_DONE;
+	return r;
+}
+
+static enum MHD_Result
+on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+	   const char *version, const char *upload, size_t *upload_size, void **con_cls)
+{
+	struct os_front *f = cls;
+	struct os_req *q = *con_cls;
+	(void)version;
+	if (!q) {
+		if (!(q = req_new(conn, url, method)))
+			return MHD_NO;
+		*con_cls = q;
+		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+							     MHD_HTTP_HEADER_CONTENT_LENGTH);
+		/* read and dropped, then answered 413: a client still sending would miss an
+		 * answer sent before it finished */
+		if (cl && strtoull(cl, NULL, 10) > f->max_body)
+			q->too_big = true;
+		return MHD_YES;
+	}
+	if (q->state == Q_READY)
+		return send_reply(q);
+	if (q->state != Q_RECEIVING)
+		return MHD_YES;
+	if (*upload_size) {
+		if (!q->too_big && q->len + *upload_size <= f->max_body) {
+			char *b = realloc(q->body, q->len + *upload_size + 1);
+			if (!b)
+				return MHD_NO;
+			memcpy(b + q->len, upload, *upload_size);
+			q->body = b;
+			q->len += *upload_size;
+			q->body[q->len] = '\0';
+		} else if (!q->too_big) {
+			q->too_big = true;
+			sodium_memzero(q->body, q->len);
+			free(q->body);
+			q->body = NULL;
+			q->len = 0;
+		}
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	if (HV_GROW(f->in, f->cap_in, f->n_in + 1) < 0)
+		return MHD_NO;
+	f->in[f->n_in++] = q;
+	q->state = Q_WAITING;
+	MHD_suspend_connection(conn);
+	return MHD_YES;
+}
+
+static void
+on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+	     enum MHD_RequestTerminationCode code)
+{
+	(void)cls;
+	(void)conn;
+	(void)code;
+	os_req_free(*con_cls);
+	*con_cls = NULL;
+}
+
+void
+os_run(struct os_front *f, int64_t now)
+{
+	f->now = now;
+	MHD_run(f->d);
+	for (size_t i = 0; i < f->n_in; i++) {
+		struct os_req *q = f->in[i];
+		os_dispatch(f, q);
+		if (HV_GROW(f->pend, f->cap_pend, f->n_pend + 1) < 0) {
+			/* cannot keep it for the commit: answered now with the error */
+			os_error(q, 503, "out of memory");
+			q->state = Q_READY;
+			MHD_resume_connection(q->conn);
+			continue;
+		}
+		if (q->cmd_id[0]) /* parked by os_wait: answered by os_on_done */
+			continue;
+		q->seq = ++f->seq;
+		f->pend[f->n_pend++] = q;
+	}
+	f->n_in = 0;
+}
+
+/* A waiting request whose reply is set goes with the turn's other replies. */
+static void
+unwait(struct os_front *f, size_t i)
+{
+	struct os_req *q = f->wait[i];
+	f->wait[i] = f->wait[--f->n_wait];
+	q->cmd_id[0] = '\0';
+	q->seq = ++f->seq;
+	if (HV_GROW(f->pend, f->cap_pend, f->n_pend + 1) == 0) {
+		f->pend[f->n_pend++] = q;
+	} else { /* no room to hold it: sent now */
+		q->state = Q_READY;
+		MHD_resume_connection(q->conn);
+	}
+}
+
+void
+os_on_done(struct os_front *f, const char *cmd_id, bool ok, json_t *result)
+{
+	for (size_t i = 0; i < f->n_wait;) {
+		if (strcmp(f->wait[i]->cmd_id, cmd_id) != 0) {
+			i++;
+			continue;
+		}
+		os_compute_done(f->wait[i], ok, result);
+		unwait(f, i);
+	}
+}
+
+void
+os_tick(struct os_front *f, int64_t now)
+{
+	for (size_t i = 0; i < f->n_wait;) {
+		if (now < f->wait[i]->deadline_ms) {
+			i++;
+			continue;
+		}
+		os_error(f->wait[i], 503, "the host did not answer in time (command %s)",
+			 f->wait[i]->cmd_id);
+		unwait(f, i);
+	}
+}
+
+int64_t
+os_timeout_ms(const struct os_front *f)
+{
+	MHD_UNSIGNED_LONG_LONG t = 0;
+	if (f->n_in)
+		return 0;
+	if (MHD_get_timeout(f->d, &t) != MHD_YES || t > 200)
+		return 200;
+	return (int64_t)t;
+}
+
+uint64_t
+os_mark(const struct os_front *f)
+{
+	return f->seq;
+}
+
+void
+os_take_back(struct os_front *f, uint64_t mark, const char *message)
+{
+	/* a wait begun in the turn waits for a command that was never stored */
+	for (size_t i = 0; i < f->n_wait;) {
+		if (f->wait[i]->seq <= mark) {
+			i++;
+			continue;
+		}
+		json_object_clear(f->wait[i]->headers);
+		os_error(f->wait[i], 503, "%s", message);
+		unwait(f, i);
+	}
+	for (size_t i = 0; i < f->n_pend; i++) {
+		struct os_req *q = f->pend[i];
+		if (q->seq <= mark)
+			continue;
+		json_object_clear(q->headers);
+		os_error(q, 503, "%s", message);
+	}
+}
+
+void
+os_flush(struct os_front *f)
+{
+	if (!f->n_pend)
+		return;
+	for (size_t i = 0; i < f->n_pend; i++) {
+		f->pend[i]->state = Q_READY;
+		MHD_resume_connection(f->pend[i]->conn);
+	}
+	f->n_pend = 0;
+	MHD_run(f->d);
+}
+
+int
+os_fd(const struct os_front *f)
+{
+	const union MHD_DaemonInfo *i = MHD_get_daemon_info(f->d, MHD_DAEMON_INFO_EPOLL_FD);
+	return i ? i->epoll_fd : -1;
+}
+
+int
+os_new(struct svc *svc, const struct os_config *cfg, struct os_front **ret, struct hv_error *err)
+{
+	struct sockaddr_storage ss = {0};
+	if (mx_listen_addr(cfg->listen, &ss) < 0)
+		return hv_error_set(err, -EINVAL, "openstack.listen",
+				    "[openstack] listen: \"%s\" is not PORT or ADDRESS:PORT "
+				    "(numeric)",
+				    cfg->listen);
+	struct os_front *f = calloc(1, sizeof *f);
+	if (!f)
+		return hv_error_set(err, -ENOMEM, "", "out of memory");
+	f->svc = svc;
+	f->max_body = cfg->max_body;
+	if (cfg->public_url && *cfg->public_url)
+		snprintf(f->public_url, sizeof f->public_url, "%s", cfg->public_url);
+	else
+		snprintf(f->public_url, sizeof f->public_url, "http://%s", cfg->listen);
+	size_t n = strlen(f->public_url);
+	while (n && f->public_url[n - 1] == '/')
+		f->public_url[--n] = '\0';
+	unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
+	if (ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	f->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, f, MHD_OPTION_SOCK_ADDR, &ss,
+				MHD_OPTION_CONNECTION_LIMIT, 512U, MHD_OPTION_CONNECTION_TIMEOUT,
+				60U, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+				MHD_OPTION_END);
+	if (!f->d) {
+		free(f);
+		return hv_error_set(err, -EADDRNOTAVAIL, "openstack.listen",
+				    "[openstack] listen: cannot listen on %s", cfg->listen);
+	}
+	*ret = f;
+	return 0;
+}
+
+void
+os_free(struct os_front *f)
+{
+	if (!f)
+		return;
+	for (size_t i = 0; i < f->n_in; i++) {
+		struct os_req *q = f->in[i];
+		q->service = OS_COMPUTE;
+		os_error(q, 503, "hvcentral is stopping");
+		if (HV_GROW(f->pend, f->cap_pend, f->n_pend + 1) == 0)
+			f->pend[f->n_pend++] = q;
+	}
+	f->n_in = 0;
+	os_tick(f, INT64_MAX);
+	os_flush(f);
+	MHD_stop_daemon(f->d);
+	free(f->wait);
+	free(f->in);
+	free(f->pend);
+	free(f);
+}
+
+#else
+
+int
+os_new(struct svc *svc, const struct os_config *cfg, struct os_front **ret, struct hv_error *err)
+{
+	(void)svc;
+	(void)cfg;
+	(void)ret;
+	return hv_error_set(err, -ENOTSUP, "openstack.listen",
+			    "[openstack] listen: hvcentral was built without libmicrohttpd");
+}
+
+void
+os_free(struct os_front *f)
+{
+	(void)f;
+}
+
+int
+os_fd(const struct os_front *f)
+{
+	(void)f;
+	return -1;
+}
+
+int64_t
+os_timeout_ms(const struct os_front *f)
+{
+	(void)f;
+	return 200;
+}
+
+void
+os_run(struct os_front *f, int64_t now)
+{
+	(void)f;
+	(void)now;
+}
+
+uint64_t
+os_mark(const struct os_front *f)
+{
+	(void)f;
+	return 0;
+}
+
+void
+os_take_back(struct os_front *f, uint64_t mark, const char *message)
+{
+	/* a wait begun in the turn waits for a command that was never stored */
+	for (size_t i = 0; i < f->n_wait;) {
+		if (f->wait[i]->seq <= mark) {
+			i++;
+			continue;
+		}
+		json_object_clear(f->wait[i]->headers);
+		os_error(f->wait[i], 503, "%s", message);
+		unwait(f, i);
+	}
+	(void)f;
+	(void)mark;
+	(void)message;
+}
+
+void
+os_flush(struct os_front *f)
+{
+	(void)f;
+}
+
+void
+os_on_done(struct os_front *f, const char *cmd_id, bool ok, json_t *result)
+{
+	(void)f;
+	(void)cmd_id;
+	(void)ok;
+	(void)result;
+}
+
+void
+os_tick(struct os_front *f, int64_t now)
+{
+	(void)f;
+	(void)now;
+}
+#endif
