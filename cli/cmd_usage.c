@@ -55,7 +55,37 @@ print_usage_rows(json_t *arr)
 			 json_real_value(json_object_get(u, "total_vcpus_usage")));
 		snprintf(disk, sizeof disk, "%.2f",
 			 json_real_value(json_object_get(u, "total_local_gb_usage")));
-		const char *row[] = {s_or(u, "tenant_id", ""), rows ? n : "", ram, cpu, disk};
+		/* the list (nova's non-detailed usage) has no per-server rows to count */
+		const char *row[] = {s_or(u, "tenant_id", ""), rows ? n : "-", ram, cpu, disk};
+		tbl_add(t, row);
+	}
+	tbl_print(t, stdout);
+	tbl_free(t);
+}
+
+/* One project's totals as list prints them, then a row per server. */
+static void
+print_usage_show(json_t *u)
+{
+	json_t *one = json_array();
+	json_array_append(one, u);
+	print_usage_rows(one);
+	json_decref(one);
+	static const char *const hdr[] = {"Server", "Name",    "Flavor", "State",
+					  "Hours",  "Started", "Ended"};
+	struct tbl *t = tbl_new(7, hdr);
+	size_t i;
+	json_t *s;
+	json_array_foreach (json_object_get(u, "server_usages"), i, s) {
+		char hours[32];
+		snprintf(hours, sizeof hours, "%.2f", json_real_value(json_object_get(s, "hours")));
+		const char *row[] = {s_or(s, "instance_id", ""),
+				     s_or(s, "name", ""),
+				     s_or(s, "flavor", ""),
+				     s_or(s, "state", ""),
+				     hours,
+				     s_or(s, "started_at", ""),
+				     s_or(s, "ended_at", "-")};
 		tbl_add(t, row);
 	}
 	tbl_print(t, stdout);
@@ -86,7 +116,7 @@ cmd_usage(struct ctx *x)
 		if (r == EXIT_OK && a->json)
 			print_json(res);
 		else if (r == EXIT_OK && show)
-			print_object(res);
+			print_usage_show(res);
 		else if (r == EXIT_OK)
 			print_usage_rows(res);
 		json_decref(res);

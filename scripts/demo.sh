@@ -70,6 +70,11 @@ suspect_after = 6
 down_after = 12
 [api]
 endpoint = $HV_API
+[network]
+# floating IPs come from this documentation range: the fake hosts plug nothing
+external_cidr = 203.0.113.0/24
+[openstack]
+listen = 127.0.0.1:${HV_DEMO_OS_PORT:-8774}
 CONF
 	echo "== starting hvcentral (log: $demo/hvcentral.log)"
 	"$bin/central/hvcentral" -c "$demo/hvcentral.conf" > "$demo/hvcentral.out" 2> "$demo/hvcentral.log" &
@@ -125,6 +130,13 @@ for host in node-1 node-2; do
 	for _ in $(seq 100); do [ "$(state_of "$host")" = up ] && break; sleep 0.1; done
 done
 
+# the image catalog: one upload to hvcentral, fetched by each host on its first use
+if ! hv image show cirros >/dev/null 2>&1; then
+	head -c 1048576 /dev/zero > "$demo/cirros.raw"
+	echo "== hv image create cirros --file $demo/cirros.raw --disk-format raw --public"
+	hv image create cirros --file "$demo/cirros.raw" --disk-format raw --public >/dev/null
+fi
+
 boot() { # name host spec
 	if ! hv server show "$1" >/dev/null 2>&1; then
 		echo "== hv server create $1 --host $2 --flavor-spec $3 --image cirros --wait"
@@ -145,6 +157,26 @@ if ! hv server show app-1 >/dev/null 2>&1; then
 	echo "== hv server create app-1 --flavor m1.tiny --image cirros --key-name demo-key --wait"
 	hv server create app-1 --flavor m1.tiny --image cirros --key-name demo-key --wait >/dev/null
 	echo "   placed by the scheduler on $(hv server show app-1 -f json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["host"])')"
+fi
+
+# the guide's launch (2.1): a security group allowing SSH, a network, a server on both with
+# the key pair, a floating IP associated with it, and the project's usage
+if ! hv security group show ssh >/dev/null 2>&1; then
+	echo "== hv security group create ssh && hv security group rule create ssh --protocol tcp --dst-port 22"
+	hv security group create ssh >/dev/null
+	hv security group rule create ssh --protocol tcp --dst-port 22 >/dev/null
+fi
+if ! hv network show private >/dev/null 2>&1; then
+	echo "== hv network create private --subnet-range 10.0.0.0/24"
+	hv network create private --subnet-range 10.0.0.0/24 >/dev/null
+fi
+if ! hv server show web-3 >/dev/null 2>&1; then
+	echo "== hv server create web-3 --flavor m1.tiny --image cirros --key-name demo-key --security-group ssh --network private --wait"
+	hv server create web-3 --flavor m1.tiny --image cirros --key-name demo-key \
+		--security-group ssh --network private --wait >/dev/null
+	fip=$(hv floating ip create -f json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["floating_ip_address"])')
+	echo "== hv floating ip create; hv server add floating ip web-3 $fip"
+	hv server add floating ip web-3 "$fip" >/dev/null
 fi
 
 act() { # action server state-it-must-be-in-first
@@ -173,18 +205,39 @@ echo "== hv server list"
 hv server list
 echo "== hv host list"
 hv host list
+echo "== hv usage show"
+hv usage show
+
+# the OpenStack-compatible API: an admin and a member user, and a clouds.yaml naming them
+os_port=${HV_DEMO_OS_PORT:-8774}
+if ! hv user show demo-admin >/dev/null 2>&1; then
+	hv project show demo >/dev/null 2>&1 || hv project create demo >/dev/null
+	umask 077
+	head -c 18 /dev/urandom | base64 | tr -d '/+=' > "$demo/admin.pw"
+	head -c 18 /dev/urandom | base64 | tr -d '/+=' > "$demo/member.pw"
+	hv user create demo-admin --project admin --role admin --password-file "$demo/admin.pw" >/dev/null
+	hv user create demo-member --project demo --role member --password-file "$demo/member.pw" >/dev/null
+	/usr/bin/python3 "$repo/tests/compat/clouds.py" "$demo/clouds.yaml" "http://127.0.0.1:$os_port" \
+		"hv-admin:demo-admin:$(cat "$demo/admin.pw"):admin" \
+		"hv-demo:demo-member:$(cat "$demo/member.pw"):demo"
+	echo "== OpenStack API on http://127.0.0.1:$os_port: users demo-admin (admin) and demo-member (project demo); $demo/clouds.yaml"
+fi
 cat <<MSG
 
 The demo keeps running. To use it:
   export HV_API=$HV_API PATH=$bin/cli:\$PATH
   hv flavor list && hv keypair list && hv quota show
-  hv server create web-3 --flavor m1.small --image cirros --key-name demo-key --wait
+  hv server create web-4 --flavor m1.small --image cirros --key-name demo-key --wait
   hv server create api --flavor m1.tiny --image cirros --min 2 --max 3 --hint different_host=\$(hv server show app-1 -f json | python3 -c 'import json,sys; print(json.load(sys.stdin)["uuid"])')
   hv server unpause web-2 --wait && hv server show web-2
   hv server console-log web-1 --length 5
   hv server resize web-1 --flavor-spec vcpus=4,ram=1024,disk=1 --wait && hv server resize-confirm web-1
   hv server console web-1 --type serial
   hv --help
+OpenStack's own clients (Debian's python3-openstackclient, scripts/deps.sh installs it):
+  export OS_CLIENT_CONFIG_FILE=$demo/clouds.yaml OS_CLOUD=hv-admin
+  openstack server list && openstack flavor list && openstack keypair list
+  OS_CLOUD=hv-demo openstack server list   # the member sees only project demo
 Logs: $demo/hvcentral.log, $demo/node-*/hvagent.log
 Stop it: scripts/demo.sh --stop
 MSG

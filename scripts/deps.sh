@@ -20,6 +20,8 @@ pkgs=(
   genisoimage e2fsprogs busybox-static cpio cloud-init
   # tests, fuzzing, tooling
   python3-zmq python3-prometheus-client clang clang-format-14 libclang-rt-14-dev valgrind scdoc rpm rpmlint file
+  # the OpenStack clients the compat suite drives, unmodified
+  python3-openstackclient python3-novaclient python3-openstacksdk
 )
 if [ "${1:-}" = "--bench" ]; then
   pkgs+=(python3-nova python3-neutron ipset iptables)
