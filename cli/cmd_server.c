@@ -28,8 +28,8 @@ const char server_help[] =
 	"                        [--property KEY=VALUE]... --image ID ...\n"
 	"       hv server list [--host HOST] [--deleted]\n"
 	"       hv server show SERVER\n"
-	"       hv server delete|stop|start|pause|unpause|suspend|resume SERVER [--wait]\n"
-	"       hv server reboot SERVER [--hard] [--wait]\n"
+	"       hv server delete|stop|start|pause|unpause|suspend|resume SERVER... [--wait]\n"
+	"       hv server reboot SERVER... [--hard] [--wait]\n"
 	"       hv server resize SERVER --flavor-spec SPEC [--property KEY=VALUE]... [--wait]\n"
 	"       hv server resize-confirm|resize-revert SERVER [--wait]\n"
 	"       hv server rebuild SERVER --image ID [--image-format qcow2|raw]\n"
@@ -106,6 +106,7 @@ const char server_help[] =
 	"  hv server snapshot web-1 web-1-nightly --wait\n"
 	"  hv server console web-1 --type serial\n"
 	"  hv server set-password web-1\n"
+	"  hv server stop web-1 web-2 db-1 --wait     (several at once, one line each)\n"
 	"  hv server list -f json\n"
 	"  hv server console-log web-1 --length 20\n";
 
@@ -297,6 +298,53 @@ finish_server(struct ctx *x, json_t *s, bool deleting)
 			s_or(s, "fault", "(no fault recorded)"));
 	json_decref(s);
 	return r;
+}
+
+/* An action without arguments on several servers (the guide's "managing multiple
+ * instances simultaneously"): one request each, in order; one line per server (or the
+ * records as a JSON list); the worst exit code of them. A server that fails does not stop
+ * the others. */
+static int
+many_servers(struct ctx *x, const char *action)
+{
+	struct args *a = x->a;
+	if (check_opts(a, O_WAIT | O_HARD) < 0)
+		return EXIT_USAGE;
+	if (a->hard && strcmp(action, "reboot") != 0)
+		return usage_error("--hard", "%s", "goes with reboot only");
+	int worst = EXIT_OK;
+	json_t *out = json_array();
+	for (int k = 2; k < a->argc; k++) {
+		json_t *res = NULL,
+		       *q = json_pack("{s:s, s:s}", "server", a->argv[k], "action", action);
+		if (strcmp(action, "reboot") == 0)
+			json_object_set_new(q, "hard", json_boolean(a->hard));
+		int r = call(x, "server.action", q, a->wait, &res);
+		json_decref(q);
+		if (r == EXIT_OK && a->wait && res) {
+			json_t *settled = NULL;
+			r = settle(x, s_or(res, "uuid", ""), strcmp(action, "delete") == 0,
+				   &settled);
+			if (settled) {
+				json_decref(res);
+				res = settled;
+			}
+		}
+		if (r == EXIT_OK && res) {
+			if (a->json)
+				json_array_append(out, res);
+			else
+				printf("%s: %s%s\n", a->argv[k], a->wait ? "" : "accepted, ",
+				       s_or(res, "vm_state", "done"));
+		}
+		if (r > worst)
+			worst = r;
+		json_decref(res);
+	}
+	if (a->json)
+		print_json(out);
+	json_decref(out);
+	return worst;
 }
 
 /* server create's flavor: --flavor (a catalog flavor) or --flavor-spec with --property (an
@@ -554,6 +602,8 @@ cmd_server(struct ctx *x)
 	for (size_t i = 0; i < sizeof actions / sizeof actions[0]; i++) {
 		if (strcmp(verb, actions[i].verb) != 0)
 			continue;
+		if (a->argc > 3 && (actions[i].opts & ~O_HARD) == 0)
+			return many_servers(x, actions[i].action);
 		bool reboot = strcmp(verb, "reboot") == 0;
 		if (check_opts(a, O_WAIT | actions[i].opts) < 0 || need_args(a, 1, "SERVER") < 0)
 			return EXIT_USAGE;
