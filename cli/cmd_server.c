@@ -28,6 +28,7 @@ const char server_help[] =
 	"                        [--property KEY=VALUE]... --image ID ...\n"
 	"       hv server list [--host HOST] [--deleted]\n"
 	"       hv server show SERVER\n"
+	"       hv server set SERVER --name NAME   (rename; names stay unique)\n"
 	"       hv server delete|stop|start|pause|unpause|suspend|resume SERVER... [--wait]\n"
 	"       hv server reboot SERVER... [--hard] [--wait]\n"
 	"       hv server resize SERVER --flavor-spec SPEC [--property KEY=VALUE]... [--wait]\n"
@@ -570,6 +571,16 @@ cmd_server(struct ctx *x)
 		json_decref(q);
 		json_decref(res);
 		return r;
+	}
+	if (strcmp(verb, "set") == 0) {
+		if (check_opts(a, O_NAME) < 0 || need_args(a, 1, "SERVER") < 0)
+			return EXIT_USAGE;
+		if (!a->name)
+			return usage_error("--name", "%s", "is required (the server's new name)");
+		q = json_pack("{s:s, s:s}", "server", a->argv[2], "name", a->name);
+		r = call(x, "server.rename", q, false, &res);
+		json_decref(q);
+		return print_result(a, r, res);
 	}
 	if (strcmp(verb, "show") == 0) {
 		if (check_opts(a, 0) < 0 || need_args(a, 1, "SERVER") < 0)

@@ -240,6 +240,17 @@ op_server_show(struct api *a, const struct api_client *cl, struct req *q, int64_
 	reply_ok(a, cl, q->id, inst);
 }
 
+static void
+op_server_rename(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	struct hv_error err = {0};
+	json_t *inst = NULL;
+	int r = svc_server_rename(a->svc, q->args, now, &inst, &err);
+	if (r < 0)
+		return reply_hv_err(a, cl, q->id, r, &err);
+	reply_ok(a, cl, q->id, inst);
+}
+
 /* Answers now, or parks the request until its command finishes. */
 static void
 answer_or_park(struct api *a, const struct api_client *cl, struct req *q, json_t *inst,
@@ -913,6 +924,7 @@ static const struct {
 	{"server.create", op_server_create, NULL},
 	{"server.list", op_server_list, list_args},
 	{"server.show", op_server_show, server_args},
+	{"server.rename", op_server_rename, NULL},
 	{"server.action", op_server_action, NULL},
 	{"server.console_log", op_console_log, log_args},
 	{"server.console", op_console, NULL},

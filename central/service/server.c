@@ -915,6 +915,31 @@ svc_server_get(struct svc *sv, const char *server, json_t **ret, struct hv_error
 }
 
 int
+svc_server_rename(struct svc *sv, json_t *args, int64_t now, json_t **ret, struct hv_error *err)
+{
+	static const char *const keys[] = {"server", "name", NULL};
+	const char *server, *name;
+	json_t *inst = NULL;
+	int r;
+	if ((r = hj_known_keys(args, "args", keys, err)) < 0 ||
+	    (r = hj_str(args, "args", "server", HJ_REQUIRED, 255, &server, err)) < 0 ||
+	    (r = hj_str(args, "args", "name", HJ_REQUIRED, 255, &name, err)) < 0 ||
+	    (r = create_name_check(name, err)) < 0 ||
+	    (r = store_instance_get(sv->store, server, &inst, err)) < 0)
+		return r;
+	r = store_instance_rename(sv->store, field_or(inst, "uuid", ""), name, now, err);
+	if (r == -EEXIST)
+		r = hv_error_set(err, -EEXIST, "args.name",
+				 "args.name: a server named '%s' already exists", name);
+	else if (r == -ENOENT)
+		r = hv_error_set(err, -ENOENT, "server", "server '%s' is deleted", server);
+	if (r == 0)
+		r = svc_server_show(sv, field_or(inst, "uuid", ""), ret, err);
+	json_decref(inst);
+	return r;
+}
+
+int
 svc_server_show(struct svc *sv, const char *server, json_t **ret, struct hv_error *err)
 {
 	json_t *inst = NULL, *hist = NULL;

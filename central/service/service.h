@@ -55,6 +55,10 @@ int svc_console_log(struct svc *sv, const char *server, int64_t max_bytes, int64
 /* host may be NULL (all hosts); deleted servers only when with_deleted. */
 int svc_server_list(struct svc *sv, const char *host, bool with_deleted, json_t **ret,
 		    struct hv_error *err);
+/* args {server, name}: the server's new name (checked as a create's; unique among live
+ * servers, -EEXIST naming args.name). Answers svc_server_show's record. */
+int
+svc_server_rename(struct svc *sv, json_t *args, int64_t now_ms, json_t **ret, struct hv_error *err);
 /* One server by uuid or name; svc_server_show adds its recent commands. -ENOENT. */
 int svc_server_get(struct svc *sv, const char *server, json_t **ret, struct hv_error *err);
 int svc_server_show(struct svc *sv, const char *server, json_t **ret, struct hv_error *err);

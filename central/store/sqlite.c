@@ -730,6 +730,29 @@ store_instance_get(struct store *s, const char *uuid_or_name, json_t **ret, stru
 	return r;
 }
 
+static const char sql_inst_rename[] =
+	"UPDATE instances SET name = ?2, updated_ms = ?3 WHERE uuid = ?1 AND vm_state != 'deleted'";
+
+int
+store_instance_rename(struct store *s, const char *uuid, const char *name, int64_t now_ms,
+		      struct hv_error *err)
+{
+	sqlite3_stmt *st = sq_stmt(s, sql_inst_rename, err);
+	if (!st)
+		return err ? err->code : -EIO;
+	sq_bind_text(st, 1, uuid);
+	sq_bind_text(st, 2, name);
+	sqlite3_bind_int64(st, 3, now_ms);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc == SQLITE_CONSTRAINT)
+		return hv_error_set(err, -EEXIST, "name", "an instance named '%s' already exists",
+				    name);
+	if (rc != SQLITE_DONE)
+		return sq_error(s, rc, "instance rename", err);
+	return sqlite3_changes(s->db) > 0 ? 0 : -ENOENT;
+}
+
 static const char sql_inst_list[] =
 	"SELECT " INST_COLS " FROM instances WHERE (?1 IS NULL OR host = ?1)"
 	" AND (?2 OR vm_state != 'deleted') ORDER BY created_ms, uuid";

@@ -80,6 +80,10 @@ int store_instance_insert(struct store *s, json_t *inst, int64_t now_ms, struct 
 /* By uuid, or by name (the live instance first, else the latest deleted one). -ENOENT. */
 int
 store_instance_get(struct store *s, const char *uuid_or_name, json_t **ret, struct hv_error *err);
+/* Renames a live instance: -ENOENT (err untouched) when there is none; -EEXIST (field
+ * "name") when another live instance has the name. */
+int store_instance_rename(struct store *s, const char *uuid, const char *name, int64_t now_ms,
+			  struct hv_error *err);
 /* host may be NULL (all hosts); deleted instances are left out unless with_deleted. */
 int store_instance_list(struct store *s, const char *host, bool with_deleted, json_t **ret,
 			struct hv_error *err);

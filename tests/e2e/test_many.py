@@ -51,6 +51,21 @@ def main():
     check(rc == 2 and "--hard" in err, "--hard on stop is a usage error (%s)" % err.strip())
     check(vm_state(c, "m-1") == "active", "and nothing was stopped")
 
+    # rename (the guide's edit instance; nova's PUT /servers/{id} name)
+    uuid = c.show("m-2")["uuid"]
+    rc, out, err = c.hv("server", "set", "m-2", "--name", "m-two", "-f", "json")
+    check(rc == 0 and json.loads(out)["name"] == "m-two", "set --name renames (%s)" % err.strip())
+    check(c.show(uuid)["name"] == "m-two", "the server is found by its new name's record")
+    rc, _, err = c.hv("server", "set", "m-two", "--name", "m-1")
+    check(rc == 1 and "args.name" in err, "a name another server has is refused naming "
+          "args.name (%s)" % err.strip())
+    rc, _, err = c.hv("server", "set", "m-two", "--name", "0d2c2ae4-0000-4000-8000-000000000000")
+    check(rc == 1 and "args.name" in err, "a uuid-shaped name is refused (%s)" % err.strip())
+    rc, _, err = c.hv("server", "set", "m-two")
+    check(rc == 2 and "--name" in err, "set without --name is a usage error")
+    check(c.show(uuid)["name"] == "m-two", "and the refused renames changed nothing")
+    NAMES[1] = "m-two"
+
     rc, out, err = c.hv("server", "delete", *NAMES, "--wait")
     check(rc == 0, "delete of three succeeds (%s)" % err.strip())
     check(c.hv_json("server", "list") == [], "none is left")
