@@ -344,6 +344,17 @@ ctl_queue(struct ctl *c, const char *host, const char *uuid, const char *command
 }
 
 int
+ctl_queue_leftover_destroy(struct ctl *c, const char *host, const char *uuid, int64_t now)
+{
+	char id[PROTO_MAX_ID + 1];
+	json_t *args = json_object();
+	int r = args ? queue(c, host, uuid, "destroy", args, NULL, now, 0, id, &c->scratch)
+		     : -ENOMEM;
+	json_decref(args);
+	return r;
+}
+
+int
 ctl_queue_host(struct ctl *c, const char *host, const char *command, json_t *args, int64_t now,
 	       char ret_cmd_id[PROTO_MAX_ID + 1], struct hv_error *err)
 {

@@ -86,6 +86,12 @@ apply_record(struct ctl *c, const char *host, json_t *rec, int64_t now)
 	fault_text(rec, fault, sizeof fault);
 	int r = store_instance_report_state(c->store, host, uuid, vm, task ? task : "", power,
 					    fault, now, &e);
+	if (r == -EPERM && store_instance_take_leftover(c->store, uuid, host, &c->scratch) > 0) {
+		/* evacuated from this host while it was down: what is left here is destroyed,
+		 * never started again (the server runs on its new host) */
+		ctl_queue_leftover_destroy(c, host, uuid, now);
+		return;
+	}
 	if (r == -EPERM)
 		ctl_refuse(c, &e);
 	if (r != -ENOENT)
@@ -304,6 +310,8 @@ on_result(struct ctl *c, const char *host, const struct proto_msg *m, int64_t no
 			store_instance_set_spec(c->store, cmd.uuid, json_object_get(inst, "flavor"),
 						str_or(json_object_get(inst, "image"), "id", NULL),
 						now, &c->scratch);
+		else if (ok && strcmp(cmd.action, "destroy") == 0 && !cmd.deadline_ms)
+			; /* an evacuated server's leftover: the server lives on elsewhere */
 		else if (ok && strcmp(cmd.action, "destroy") == 0)
 			mark_removed(c, host, cmd.uuid, now);
 		else if (ok && strcmp(cmd.action, "snapshot") == 0)

@@ -77,6 +77,7 @@ enum exit_code {
 #define O_UNPROTECTED (1ULL << 55)
 #define O_ROLE (1ULL << 56)
 #define O_PASSWORD_FILE (1ULL << 57)
+#define O_TARGET (1ULL << 58) /* --target (hv host evacuate) */
 #define O_GLOBAL (O_API | O_FORMAT | O_TIMEOUT)
 
 struct args {
@@ -94,7 +95,7 @@ struct args {
 	const char *zone, *policy, *start, *end, *server_group;
 	const char *file, *disk_format;
 	bool protect, unprotect;
-	const char *role, *password_file;
+	const char *role, *password_file, *target;
 	bool no_admin_pass;
 	bool json, wait, hard, deleted, config_drive, enable, disable, is_public, is_private, all;
 	long length;
@@ -158,6 +159,9 @@ int cmd_usage(struct ctx *x);
 int cmd_hypervisor(struct ctx *x);
 int cmd_image(struct ctx *x);
 int cmd_user(struct ctx *x);
+/* cmd_server.c: nova's evacuate of one server (target NULL: the scheduler places it), with
+ * the password options of the args; prints the record (adminPass once when generated). */
+int evacuate_one(struct ctx *x, const char *server, const char *target);
 /* Reads a whole file of at most max bytes into a new string; on failure prints why (naming
  * the option) and returns -1. */
 int read_small_file(const char *opt, const char *path, size_t max, char **ret, size_t *ret_len);

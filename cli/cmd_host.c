@@ -11,6 +11,7 @@ const char host_help[] =
 	"Usage: hv host list\n"
 	"       hv host show HOST\n"
 	"       hv host accept KEY|ADDRESS --name HOST\n"
+	"       hv host evacuate HOST [--target HOST] [--wait]\n"
 	"\n"
 	"A host's state is up while its agent reports, suspect after a few missed reports and\n"
 	"down after the down time (hvcentral's [agents] suspect_after / down_after). An agent\n"
@@ -19,11 +20,14 @@ const char host_help[] =
 	"the agent's configured host_id. A full 40-character key may be accepted before the\n"
 	"agent ever connects. Keys may begin with '-': end the options with `--` first\n"
 	"(hv host accept --name node-2 -- KEY).\n"
+	"`hv host evacuate` rebuilds every server of a host that is down (fence it first)\n"
+	"elsewhere: on --target, or where the scheduler places each (hv server evacuate).\n"
 	"\n"
 	"Examples:\n"
 	"  hv host list\n"
 	"  hv host accept 'rq:rM>}U?@Lns47E1%%kR.o@n%%FcmmsL/@{H8]yf7' --name node-2\n"
 	"  hv host accept 127.0.0.1 --name node-2     # the only pending key from that address\n"
+	"  hv host evacuate node-1 --target node-3 --wait\n"
 	"  hv host show node-1 -f json\n";
 
 int __attribute__((format(printf, 2, 3))) usage_error(const char *field, const char *fmt, ...)
@@ -94,6 +98,43 @@ print_hosts(json_t *arr)
 	tbl_free(t);
 }
 
+/* nova's host-evacuate: every live server of a host that is down, one request each; a
+ * line per server (or the records as a JSON list); the worst exit code. */
+static int
+evacuate_host(struct ctx *x, const char *host)
+{
+	struct args *a = x->a;
+	json_t *list = NULL, *out = json_array(), *s;
+	json_t *q = json_pack("{s:s}", "host", host);
+	int worst = call(x, "server.list", q, false, &list);
+	size_t i;
+	json_decref(q);
+	if (worst == EXIT_OK && json_array_size(list) == 0)
+		fprintf(stderr, "hv: host %s has no server to evacuate\n", host);
+	json_array_foreach (worst == EXIT_OK ? list : NULL, i, s) {
+		json_t *res = NULL;
+		const char *uuid = s_or(s, "uuid", "");
+		q = json_pack("{s:s}", "server", uuid);
+		if (a->target)
+			json_object_set_new(q, "host", json_string(a->target));
+		int r = call(x, "server.evacuate", q, a->wait, &res);
+		json_decref(q);
+		if (r == EXIT_OK && a->json)
+			json_array_append(out, res);
+		else if (r == EXIT_OK)
+			printf("%s %s: evacuated to %s\n", uuid, s_or(s, "name", ""),
+			       s_or(res, "host", "?"));
+		if (r > worst)
+			worst = r;
+		json_decref(res);
+	}
+	if (a->json)
+		print_json(out);
+	json_decref(out);
+	json_decref(list);
+	return worst;
+}
+
 int
 cmd_host(struct ctx *x)
 {
@@ -142,8 +183,13 @@ cmd_host(struct ctx *x)
 		r = call(x, "host.accept", q, false, &res);
 		if (r == EXIT_OK)
 			a->json ? print_json(res) : print_object(res);
+	} else if (strcmp(verb, "evacuate") == 0) {
+		if (check_opts(a, O_TARGET | O_WAIT) < 0 || need_args(a, 1, "HOST") < 0)
+			return EXIT_USAGE;
+		json_decref(q);
+		return evacuate_host(x, a->argv[2]);
 	} else {
-		return usage_error("host", "'%s' is not list, show or accept", verb);
+		return usage_error("host", "'%s' is not list, show, accept or evacuate", verb);
 	}
 	json_decref(q);
 	json_decref(res);

@@ -29,6 +29,8 @@ const char server_help[] =
 	"       hv server list [--host HOST] [--deleted]\n"
 	"       hv server show SERVER\n"
 	"       hv server set SERVER --name NAME   (rename; names stay unique)\n"
+	"       hv server evacuate SERVER [--host HOST] [--admin-pass P | --no-admin-pass]\n"
+	"                          [--wait]   (its host is down: rebuild it elsewhere)\n"
 	"       hv server delete|stop|start|pause|unpause|suspend|resume SERVER... [--wait]\n"
 	"       hv server reboot SERVER... [--hard] [--wait]\n"
 	"       hv server resize SERVER --flavor-spec SPEC [--property KEY=VALUE]... [--wait]\n"
@@ -348,6 +350,41 @@ many_servers(struct ctx *x, const char *action)
 	return worst;
 }
 
+int
+evacuate_one(struct ctx *x, const char *server, const char *target)
+{
+	struct args *a = x->a;
+	char generated[17] = "";
+	json_t *res = NULL, *q = json_pack("{s:s}", "server", server);
+	int r;
+	if (a->admin_pass && a->no_admin_pass) {
+		json_decref(q);
+		return usage_error("--no-admin-pass", "%s", "cannot be given with --admin-pass");
+	}
+	if (target)
+		json_object_set_new(q, "host", json_string(target));
+	if ((r = add_identity(a, q)) != EXIT_OK) {
+		json_decref(q);
+		return r;
+	}
+	if (!a->admin_pass && !a->no_admin_pass) {
+		if (generate_password(generated) < 0) {
+			json_decref(q);
+			return EXIT_SERVER;
+		}
+		json_object_set_new(q, "admin_pass", json_string(generated));
+	}
+	r = call(x, "server.evacuate", q, a->wait, &res);
+	wipe_json_string(json_object_get(q, "admin_pass"));
+	json_decref(q);
+	if (r == EXIT_OK && generated[0] && res) /* shown this once; nothing keeps it */
+		json_object_set_new(res, "adminPass", json_string(generated));
+	explicit_bzero(generated, sizeof generated);
+	if (r != EXIT_OK)
+		return r;
+	return finish_server(x, res, false);
+}
+
 /* server create's flavor: --flavor (a catalog flavor) or --flavor-spec with --property (an
  * inline one); a new request object in *ret. */
 static int
@@ -571,6 +608,12 @@ cmd_server(struct ctx *x)
 		json_decref(q);
 		json_decref(res);
 		return r;
+	}
+	if (strcmp(verb, "evacuate") == 0) {
+		if (check_opts(a, O_HOST | O_ADMIN_PASS | O_NO_ADMIN_PASS | O_WAIT) < 0 ||
+		    need_args(a, 1, "SERVER") < 0)
+			return EXIT_USAGE;
+		return evacuate_one(x, a->argv[2], a->host);
 	}
 	if (strcmp(verb, "set") == 0) {
 		if (check_opts(a, O_NAME) < 0 || need_args(a, 1, "SERVER") < 0)

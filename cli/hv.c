@@ -310,12 +310,13 @@ parse_args(int argc, char **argv, struct args *a)
 		{"unprotected", no_argument, NULL, 'X'},
 		{"role", required_argument, NULL, 'B'},
 		{"password-file", required_argument, NULL, 'J'},
+		{"target", required_argument, NULL, 'Q'},
 	};
 	size_t n_opts = 0;
 	while (opts[n_opts].name)
 		n_opts++;
 	/* the named ones, the numeric ones and the zero entry that ends them */
-	_Static_assert(48 + N_NUM_OPTS + N_NET_OPTS + 1 <= sizeof opts / sizeof opts[0],
+	_Static_assert(49 + N_NUM_OPTS + N_NET_OPTS + 1 <= sizeof opts / sizeof opts[0],
 		       "opts is too small");
 	for (size_t i = 0; i < N_NUM_OPTS; i++)
 		opts[n_opts++] =
@@ -574,6 +575,11 @@ parse_args(int argc, char **argv, struct args *a)
 				return EXIT_USAGE;
 			a->role = optarg;
 			break;
+		case 'Q':
+			if (given_twice(a, O_TARGET, "--target"))
+				return EXIT_USAGE;
+			a->target = optarg;
+			break;
 		case 'J':
 			if (given_twice(a, O_PASSWORD_FILE, "--password-file"))
 				return EXIT_USAGE;
@@ -785,9 +791,9 @@ check_opts(struct args *a, unsigned long long allowed)
 			"--unprotected",
 			"--role",
 			"--password-file",
+			"--target",
 		};
-		_Static_assert(sizeof names / sizeof names[0] == 58 &&
-				       O_PASSWORD_FILE == 1ULL << 57,
+		_Static_assert(sizeof names / sizeof names[0] == 59 && O_TARGET == 1ULL << 58,
 			       "one name per O_ bit, the last one included");
 		for (unsigned i = 0; i < sizeof names / sizeof names[0]; i++)
 			if (extra & (1ULL << i)) {

@@ -290,6 +290,18 @@ op_server_create(struct api *a, const struct api_client *cl, struct req *q, int6
 }
 
 static void
+op_server_evacuate(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
+{
+	struct hv_error err = {0};
+	json_t *inst = NULL;
+	char cmd_id[PROTO_MAX_ID + 1];
+	int r = svc_server_evacuate(a->svc, q->args, now, &inst, cmd_id, &err);
+	if (r < 0)
+		return reply_hv_err(a, cl, q->id, r, &err);
+	answer_or_park(a, cl, q, inst, cmd_id, now);
+}
+
+static void
 op_server_action(struct api *a, const struct api_client *cl, struct req *q, int64_t now)
 {
 	struct hv_error err = {0};
@@ -925,6 +937,7 @@ static const struct {
 	{"server.list", op_server_list, list_args},
 	{"server.show", op_server_show, server_args},
 	{"server.rename", op_server_rename, NULL},
+	{"server.evacuate", op_server_evacuate, NULL},
 	{"server.action", op_server_action, NULL},
 	{"server.console_log", op_console_log, log_args},
 	{"server.console", op_console, NULL},

@@ -914,6 +914,126 @@ svc_server_get(struct svc *sv, const char *server, json_t **ret, struct hv_error
 	return store_instance_get(sv->store, server, ret, err);
 }
 
+/* Where an evacuated server goes: the host asked (up, enabled, not the one it leaves), else
+ * the scheduler's choice (the source, down, is never chosen). */
+static int
+evacuate_target(struct svc *sv, const json_t *inst, const char *asked, int64_t now,
+		char ret[PROTO_MAX_ID + 1], struct hv_error *err)
+{
+	const char *source = field_or(inst, "host", "");
+	int r;
+	if (!asked) {
+		json_t *place_args = json_pack("{s:s}", "image", field_or(inst, "image", ""));
+		r = svc_place(sv, json_object_get(inst, "flavor"), place_args,
+			      field_or(inst, "project_id", ""), NULL, now, ret, err);
+		json_decref(place_args);
+		return r;
+	}
+	if (!proto_id_valid(asked))
+		return hv_error_set(err, -EINVAL, "args.host", "args.host: not a host id");
+	if (strcmp(asked, source) == 0)
+		return hv_error_set(err, -EINVAL, "args.host",
+				    "args.host: '%s' is the host the server is evacuated from",
+				    asked);
+	if ((r = check_host_up(sv, asked, now, err)) < 0 ||
+	    (r = check_host_enabled(sv, asked, err)) < 0) {
+		snprintf(err->field, sizeof err->field, "args.host");
+		return r;
+	}
+	snprintf(ret, PROTO_MAX_ID + 1, "%s", asked);
+	return 0;
+}
+
+int
+svc_server_evacuate(struct svc *sv, json_t *args, int64_t now, json_t **ret_instance,
+		    char ret_cmd_id[PROTO_MAX_ID + 1], struct hv_error *err)
+{
+	static const char *const keys[] = {"server", "host", "admin_pass", NULL};
+	const char *server, *asked = NULL, *pass = NULL, *k;
+	char target[PROTO_MAX_ID + 1];
+	json_t *inst = NULL, *spawn = NULL, *secrets = json_object(), *ports = NULL, *v;
+	int64_t seen = 0;
+	void *tmp;
+	int r;
+	if ((r = hj_known_keys(args, "args", keys, err)) < 0 ||
+	    (r = hj_str(args, "args", "server", HJ_REQUIRED, 255, &server, err)) < 0 ||
+	    (r = hj_str(args, "args", "host", HJ_OPTIONAL, PROTO_MAX_ID, &asked, err)) < 0 ||
+	    (r = hj_str(args, "args", "admin_pass", HJ_OPTIONAL, 255, &pass, err)) < 0 ||
+	    (r = store_instance_get(sv->store, server, &inst, err)) < 0)
+		goto out;
+	const char *uuid = field_or(inst, "uuid", ""), *source = field_or(inst, "host", ""),
+		   *vm = field_or(inst, "vm_state", ""), *task = field_or(inst, "task_state", "");
+	if (pass && !*pass) {
+		r = hv_error_set(err, -EINVAL, "args.admin_pass",
+				 "args.admin_pass: must not be empty");
+		goto out;
+	}
+	if (strcmp(vm, "deleted") == 0) {
+		r = hv_error_set(err, -ENOENT, "server", "server '%s' is deleted", server);
+		goto out;
+	}
+	if (*task) {
+		r = hv_error_set(err, -EBUSY, "server",
+				 "server '%s' has task %s in flight; evacuate "
+				 "it when the task is over",
+				 server, task);
+		goto out;
+	}
+	/* nova's rule: a server that is building, paused or resizing is not evacuated */
+	if (strcmp(vm, "active") != 0 && strcmp(vm, "stopped") != 0 && strcmp(vm, "error") != 0) {
+		r = hv_error_set(err, -EPERM, "server",
+				 "server '%s' is %s: only an active, stopped "
+				 "or error server is evacuated",
+				 server, vm);
+		goto out;
+	}
+	store_host_last_seen(sv->store, source, &seen, NULL);
+	seen = ctl_heard_ms(sv->ctl, source, seen);
+	if (reg_state_at(seen, now, &sv->liveness) != REG_DOWN) {
+		r = hv_error_set(err, -EPERM, "server",
+				 "the host of server '%s', %s, is not down (heard %lld s ago): "
+				 "evacuate only from a host that is down, after fencing it",
+				 server, source, (long long)((now - seen) / 1000));
+		goto out;
+	}
+	if (store_net_list(sv->store, "port", "device_id", uuid, &ports, NULL) == 0 &&
+	    json_array_size(ports)) {
+		r = hv_error_set(err, -ENOTSUP, "server",
+				 "server '%s' has network ports: "
+				 "evacuating a server with ports is not supported yet",
+				 server);
+		goto out;
+	}
+	if ((r = evacuate_target(sv, inst, asked, now, target, err)) < 0)
+		goto out;
+	r = store_cmd_last_args(sv->store, uuid, "spawn", &spawn, err);
+	if (r == -ENOENT)
+		r = hv_error_set(err, -ENOENT, "server",
+				 "server '%s' has no journaled spawn to "
+				 "rebuild it from",
+				 server);
+	if (r < 0)
+		goto out;
+	/* rebuilt from its image: the secrets it was built with are not kept anywhere */
+	json_object_foreach_safe (spawn, tmp, k, v)
+		if (strlen(k) > 9 && strcmp(k + strlen(k) - 9, "_redacted") == 0)
+			json_object_del(spawn, k);
+	if (pass)
+		json_object_set_new(secrets, "admin_pass", json_string(pass));
+	if ((r = store_instance_evacuate(sv->store, uuid, target, now, err)) == -ENOENT)
+		r = hv_error_set(err, -ENOENT, "server", "server '%s' is deleted", server);
+	if (r < 0 || (r = ctl_queue(sv->ctl, target, uuid, "spawn", spawn, secrets, now, ret_cmd_id,
+				    err)) < 0)
+		goto out;
+	r = svc_server_show(sv, uuid, ret_instance, err);
+out:
+	json_decref(inst);
+	json_decref(spawn);
+	json_decref(ports);
+	ctl_secrets_free(secrets);
+	return r;
+}
+
 int
 svc_server_rename(struct svc *sv, json_t *args, int64_t now, json_t **ret, struct hv_error *err)
 {

@@ -55,6 +55,14 @@ int svc_console_log(struct svc *sv, const char *server, int64_t max_bytes, int64
 /* host may be NULL (all hosts); deleted servers only when with_deleted. */
 int svc_server_list(struct svc *sv, const char *host, bool with_deleted, json_t **ret,
 		    struct hv_error *err);
+/* args {server, host?, admin_pass?}: nova's evacuate. The server's host must be down
+ * (fenced); the server (active, stopped or error, no task) is rebuilt from its image on
+ * host (up, enabled, not its own) or where the scheduler places it: a spawn of the same
+ * uuid there, task_state rebuilding. Its old host, when it comes back, gets a destroy of
+ * what it still holds and never starts it. Secrets it was built with (user data) are not
+ * kept: only admin_pass, when given, is injected again. */
+int svc_server_evacuate(struct svc *sv, json_t *args, int64_t now_ms, json_t **ret_instance,
+			char ret_cmd_id[PROTO_MAX_ID + 1], struct hv_error *err);
 /* args {server, name}: the server's new name (checked as a create's; unique among live
  * servers, -EEXIST naming args.name). Answers svc_server_show's record. */
 int

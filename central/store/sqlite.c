@@ -133,6 +133,8 @@ static const char *const migrations[] = {
 	" hash TEXT PRIMARY KEY, user_id TEXT NOT NULL, project_id TEXT NOT NULL,"
 	" issued_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL);"
 	"CREATE INDEX tokens_expiry ON tokens(expires_ms);",
+	/* 8 -> 9: the host a server was evacuated from, until what it left there is destroyed */
+	"ALTER TABLE instances ADD COLUMN evacuated_from TEXT NOT NULL DEFAULT '';",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -751,6 +753,64 @@ store_instance_rename(struct store *s, const char *uuid, const char *name, int64
 	if (rc != SQLITE_DONE)
 		return sq_error(s, rc, "instance rename", err);
 	return sqlite3_changes(s->db) > 0 ? 0 : -ENOENT;
+}
+
+static const char sql_inst_evacuate[] =
+	"UPDATE instances SET evacuated_from = host, host = ?2, task_state = 'rebuilding',"
+	" fault = '', updated_ms = ?3 WHERE uuid = ?1 AND vm_state != 'deleted'";
+
+int
+store_instance_evacuate(struct store *s, const char *uuid, const char *host, int64_t now_ms,
+			struct hv_error *err)
+{
+	sqlite3_stmt *st = sq_stmt(s, sql_inst_evacuate, err);
+	if (!st)
+		return err ? err->code : -EIO;
+	sq_bind_text(st, 1, uuid);
+	sq_bind_text(st, 2, host);
+	sqlite3_bind_int64(st, 3, now_ms);
+	int r = sq_step_done(s, st, "instance evacuate", err);
+	return r < 0 ? r : sqlite3_changes(s->db) > 0 ? 0 : -ENOENT;
+}
+
+static const char sql_inst_leftover[] =
+	"UPDATE instances SET evacuated_from = '' WHERE uuid = ?1 AND evacuated_from = ?2"
+	" AND host != ?2";
+
+int
+store_instance_take_leftover(struct store *s, const char *uuid, const char *host,
+			     struct hv_error *err)
+{
+	sqlite3_stmt *st = sq_stmt(s, sql_inst_leftover, err);
+	if (!st)
+		return err ? err->code : -EIO;
+	sq_bind_text(st, 1, uuid);
+	sq_bind_text(st, 2, host);
+	int r = sq_step_done(s, st, "instance leftover", err);
+	return r < 0 ? r : sqlite3_changes(s->db);
+}
+
+static const char sql_cmd_last_args[] = "SELECT args FROM commands WHERE uuid = ?1 AND action = ?2"
+					" ORDER BY created_ms DESC LIMIT 1";
+
+int
+store_cmd_last_args(struct store *s, const char *uuid, const char *action, json_t **ret,
+		    struct hv_error *err)
+{
+	sqlite3_stmt *st = sq_stmt(s, sql_cmd_last_args, err);
+	if (!st)
+		return err ? err->code : -EIO;
+	sq_bind_text(st, 1, uuid);
+	sq_bind_text(st, 2, action);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*ret = sq_col_json(st, 0);
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return *ret ? 0 : hv_error_set(err, -ENOMEM, NULL, "out of memory");
+	if (rc == SQLITE_DONE)
+		return -ENOENT;
+	return sq_error(s, rc, "command args", err);
 }
 
 static const char sql_inst_list[] =

@@ -84,6 +84,18 @@ store_instance_get(struct store *s, const char *uuid_or_name, json_t **ret, stru
  * "name") when another live instance has the name. */
 int store_instance_rename(struct store *s, const char *uuid, const char *name, int64_t now_ms,
 			  struct hv_error *err);
+/* Moves a live instance to host, recording the host it leaves as evacuated_from, with
+ * task_state rebuilding. -ENOENT (err untouched) when there is none. */
+int store_instance_evacuate(struct store *s, const char *uuid, const char *host, int64_t now_ms,
+			    struct hv_error *err);
+/* 1 when uuid was evacuated from host (not back there since) and that is now forgotten, so
+ * its leftover there is destroyed once; 0 otherwise. */
+int store_instance_take_leftover(struct store *s, const char *uuid, const char *host,
+				 struct hv_error *err);
+/* The journaled args of the latest `action` command for uuid (secret fields show as
+ * "<field>_redacted"). -ENOENT (err untouched) when there is none. */
+int store_cmd_last_args(struct store *s, const char *uuid, const char *action, json_t **ret,
+			struct hv_error *err);
 /* host may be NULL (all hosts); deleted instances are left out unless with_deleted. */
 int store_instance_list(struct store *s, const char *host, bool with_deleted, json_t **ret,
 			struct hv_error *err);

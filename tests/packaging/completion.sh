@@ -62,8 +62,8 @@ expect 'create delete list show' hv user ''
 expect 'admin member reader' hv user create demo --role ''
 expect '--password-file --project' hv user create demo --p
 expect '--api --cores --floating-ips --format --help --instances --key-pairs --ram --security-group-rules --security-groups --timeout --version' hv quota set demo --
-expect 'accept list show' hv host ''
-expect 'add console console-log create delete group list pause reboot rebuild remove rescue resize resize-confirm resize-revert resume set set-password show snapshot start stop suspend unpause unrescue' hv server ''
+expect 'accept evacuate list show' hv host ''
+expect 'add console console-log create delete evacuate group list pause reboot rebuild remove rescue resize resize-confirm resize-revert resume set set-password show snapshot start stop suspend unpause unrescue' hv server ''
 expect 'reboot rebuild remove rescue resize resize-confirm resize-revert resume' hv server re
 expect '--api --format --hard --help --timeout --version --wait -f -h' hv server reboot web-1 -
 expect '--api --deleted --format --help --host --timeout --version' hv server list --
