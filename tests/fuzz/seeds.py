@@ -158,6 +158,10 @@ def api():
         "usage-show": {"id": 34, "op": "usage.show", "args": {
             "start": "2026-01-01", "end": "2026-12-31T23:59:59Z"}},
         "hypervisor-stats": {"id": 35, "op": "hypervisor.stats"},
+        "server-rename": {"id": 36, "op": "server.rename", "args": {
+            "server": "web-1", "name": "web-2"}},
+        "server-evacuate": {"id": 37, "op": "server.evacuate", "args": {
+            "server": "web-1", "host": "node-2", "admin_pass": "s3cret"}},
     }
     for name, r in reqs.items():
         write("api", name, json.dumps(r))
