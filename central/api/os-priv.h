@@ -57,6 +57,8 @@ struct os_front {
 	int64_t max_image; /* bytes of one image's data */
 	int64_t now;
 	struct os_req **in, **pend, **wait;
+	char (*left)[64]; /* images whose upload its client gave up, to queue again */
+	size_t n_left, cap_left;
 	size_t n_in, cap_in, n_pend, cap_pend, n_wait, cap_wait;
 	uint64_t seq;
 };
@@ -96,6 +98,10 @@ void os_compute_route(struct os_front *f, struct os_req *q, const char *rest);
 void os_image_route(struct os_front *f, struct os_req *q, const char *rest);
 /* Whether a request carries an image's data, which skips max_body (os_image.c). */
 bool os_image_upload(const char *method, const char *path);
+/* Notes an upload its client gave up before it ended (called as the request is freed). */
+void os_image_left(struct os_front *f, const struct os_req *q);
+/* Queues again the images of the uploads given up (inside the loop's transaction). */
+void os_image_reap(struct os_front *f);
 /* Up to len bytes of a GET .../file reply's data at q->file_offset; -1 on error. */
 ssize_t os_image_read(struct os_req *q, char *buf, size_t len);
 

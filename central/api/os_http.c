@@ -205,9 +205,10 @@ static void
 on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	     enum MHD_RequestTerminationCode code)
 {
-	(void)cls;
 	(void)conn;
 	(void)code;
+	if (*con_cls)
+		os_image_left(cls, *con_cls);
 	os_req_free(*con_cls);
 	*con_cls = NULL;
 }
@@ -217,6 +218,7 @@ os_run(struct os_front *f, int64_t now)
 {
 	f->now = now;
 	MHD_run(f->d);
+	os_image_reap(f);
 	for (size_t i = 0; i < f->n_in; i++) {
 		struct os_req *q = f->in[i];
 		os_dispatch(f, q);
@@ -367,8 +369,7 @@ os_new(struct svc *svc, const struct os_config *cfg, struct os_front **ret, stru
 		flags |= MHD_USE_IPv6;
 	f->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, f, MHD_OPTION_SOCK_ADDR, &ss,
 				MHD_OPTION_CONNECTION_LIMIT, 512U, MHD_OPTION_CONNECTION_TIMEOUT,
-				60U, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-				MHD_OPTION_END);
+				60U, MHD_OPTION_NOTIFY_COMPLETED, on_completed, f, MHD_OPTION_END);
 	if (!f->d) {
 		free(f);
 		return hv_error_set(err, -EADDRNOTAVAIL, "openstack.listen",
@@ -394,6 +395,7 @@ os_free(struct os_front *f)
 	os_tick(f, INT64_MAX);
 	os_flush(f);
 	MHD_stop_daemon(f->d);
+	free(f->left);
 	free(f->wait);
 	free(f->in);
 	free(f->pend);

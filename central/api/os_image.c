@@ -16,6 +16,7 @@
 
 #include "base64.h"
 #include "json.h"
+#include "vec.h"
 
 #define LIST_LIMIT 25
 #define LIST_MAX 1000
@@ -510,6 +511,28 @@ fail:
 	json_decref(img);
 	q->failed = true;
 	q->len = 0;
+}
+
+void
+os_image_left(struct os_front *f, const struct os_req *q)
+{
+	/* begun, neither ended nor answered (a failure queued the image again already) */
+	if (!q->upload || !q->hash || q->final || q->failed)
+		return;
+	const char *id = q->path + strlen("/image/v2/images/");
+	size_t n = strlen(id) - strlen("/file");
+	if (n >= sizeof *f->left || HV_GROW(f->left, f->cap_left, f->n_left + 1) < 0)
+		return;
+	memcpy(f->left[f->n_left], id, n);
+	f->left[f->n_left++][n] = '\0';
+}
+
+void
+os_image_reap(struct os_front *f)
+{
+	for (size_t i = 0; i < f->n_left; i++)
+		svc_image_abort(f->svc, f->left[i], f->now);
+	f->n_left = 0;
 }
 
 static void

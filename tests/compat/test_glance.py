@@ -7,9 +7,12 @@ fetches it from hvcentral), then deleted; and the refusals a client expects (a m
 deleting the admin's image 403, a bad disk_format 400, an unknown image 404, data over
 the configured image size 413), each changing nothing."""
 import hashlib
+import http.client
 import json
 import os
+import socket
 import sys
+import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
 import harness  # noqa: E402
@@ -150,6 +153,82 @@ def refusals(cl, iid):
     check(status == 204, "the member deletes its own image (%d)" % status)
 
 
+def put_chunked(cl, token, iid, parts):
+    u = urllib.parse.urlsplit(cl.url)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+    conn.request("PUT", "/image/v2/images/%s/file" % iid, body=iter(parts),
+                 headers={"X-Auth-Token": token, "Content-Type": "application/octet-stream"},
+                 encode_chunked=True)
+    r = conn.getresponse()
+    r.read()
+    conn.close()
+    return r.status
+
+
+def streams(cl):
+    """Data sent chunked, data read back with its Content-MD5, an upload cut off by its
+    client queued again, a protected image kept."""
+    bob = cl.token("bob", "bob-pass-22", "demo")
+    status, _, img = cl.http("POST", "/image/v2/images", bob, body={
+        "name": "chunked", "disk_format": "qcow2", "container_format": "bare"})
+    check(status == 201, "an image is created (%d)" % status)
+    parts = [os.urandom(300 * 1024 + i) for i in range(4)]
+    data = b"".join(parts)
+    status = put_chunked(cl, bob, img["id"], parts)
+    check(status == 204, "data sent with chunked transfer encoding is stored: 204 (%d)"
+          % status)
+    u = urllib.parse.urlsplit(cl.url)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+    conn.request("GET", "/image/v2/images/%s/file" % img["id"], headers={"X-Auth-Token": bob})
+    r = conn.getresponse()
+    got = r.read()
+    conn.close()
+    check(r.status == 200 and got == data and
+          r.getheader("Content-MD5") == hashlib.md5(data).hexdigest() and
+          r.getheader("Content-Type") == "application/octet-stream",
+          "GET .../file streams the bytes back with their Content-MD5 (%d, %d bytes)"
+          % (r.status, len(got)))
+    # a client that leaves after the first chunk: the image is queued again
+    status, _, cut = cl.http("POST", "/image/v2/images", bob, body={
+        "name": "cut", "disk_format": "raw", "container_format": "bare"})
+    s = socket.create_connection((u.hostname, u.port))
+    s.sendall(("PUT /image/v2/images/%s/file HTTP/1.1\r\nHost: x\r\nX-Auth-Token: %s\r\n"
+               "Content-Type: application/octet-stream\r\nContent-Length: %d\r\n\r\n"
+               % (cut["id"], bob, 1 << 20)).encode() + b"\1" * (600 * 1024))
+
+    def saving():
+        return cl.http("GET", "/image/v2/images/" + cut["id"], bob)[2]["status"] == "saving"
+    harness.wait_for("the cut upload's first chunk stored", saving, timeout=20, step=0.2)
+    s.close()
+
+    def queued():
+        return cl.http("GET", "/image/v2/images/" + cut["id"], bob)[2]["status"] == "queued"
+    harness.wait_for("the cut upload queued again", queued, timeout=20, step=0.2)
+    status = put_chunked(cl, bob, cut["id"], [b"\2" * 1000])
+    status2, _, shown = cl.http("GET", "/image/v2/images/" + cut["id"], bob)
+    check(status == 204 and shown["status"] == "active" and shown["size"] == 1000,
+          "... and a new upload of it succeeds (%d %s %s)"
+          % (status, shown["status"], shown["size"]))
+    # protected: not deleted, not changed
+    patch = {"Content-Type": "application/openstack-images-v2.1-json-patch"}
+    status, _, _ = cl.http("PATCH", "/image/v2/images/" + cut["id"], bob, raw=json.dumps(
+        [{"op": "replace", "path": "/protected", "value": True}]).encode(), headers=patch)
+    check(status == 200, "a JSON patch protects the image (%d)" % status)
+    status, _, body = cl.http("DELETE", "/image/v2/images/" + cut["id"], bob)
+    check(status == 403, "a protected image's deletion is 403 (%d %s)" % (status, body))
+    status, _, body = cl.http("PATCH", "/image/v2/images/" + cut["id"], bob, raw=json.dumps(
+        [{"op": "replace", "path": "/protected", "value": False},
+         {"op": "replace", "path": "/size", "value": 1}]).encode(), headers=patch)
+    check(status == 403, "a patch of a read-only field is 403 (%d %s)" % (status, body))
+    check(cl.http("GET", "/image/v2/images/" + cut["id"], bob)[2]["protected"] is True,
+          "... and the refused patch changed nothing (still protected)")
+    status, _, _ = cl.http("PATCH", "/image/v2/images/" + cut["id"], bob, raw=json.dumps(
+        [{"op": "replace", "path": "/protected", "value": False}]).encode(), headers=patch)
+    for i in (img["id"], cut["id"]):
+        status, _, _ = cl.http("DELETE", "/image/v2/images/" + i, bob)
+        check(status == 204, "the member deletes its image (%d)" % status)
+
+
 def delete(cl, iid):
     rc, _, err = cl.osc("hv-admin", "image", "delete", iid)
     check(rc == 0, "the admin deletes the image (%s)" % err.strip()[-300:])
@@ -163,6 +242,7 @@ def main():
     update(cl, iid)
     boot(cl)
     refusals(cl, iid)
+    streams(cl)
     delete(cl, iid)
 
 
