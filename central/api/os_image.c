@@ -199,6 +199,46 @@ list_match(const struct os_req *q, const json_t *img)
 }
 
 static void
+url_encode(char *buf, size_t size, size_t *len, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	for (; *s && *len + 4 < size; s++) {
+		unsigned char c = (unsigned char)*s;
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		    strchr("-._~", c)) {
+			buf[(*len)++] = (char)c;
+		} else {
+			buf[(*len)++] = '%';
+			buf[(*len)++] = hex[c >> 4];
+			buf[(*len)++] = hex[c & 15];
+		}
+	}
+	buf[*len] = '\0';
+}
+
+/* The next page: the request's own filters and sort, after marker. */
+static json_t *
+next_link(const struct os_req *q, const char *marker)
+{
+	char buf[2048] = "/v2/images?marker=";
+	size_t len = strlen(buf);
+	const char *k;
+	json_t *v;
+	url_encode(buf, sizeof buf, &len, marker);
+	json_object_foreach (q->query, k, v) {
+		if (strcmp(k, "marker") == 0 || len + 2 >= sizeof buf)
+			continue;
+		buf[len++] = '&';
+		url_encode(buf, sizeof buf, &len, k);
+		if (json_is_string(v) && len + 2 < sizeof buf) {
+			buf[len++] = '=';
+			url_encode(buf, sizeof buf, &len, json_string_value(v));
+		}
+	}
+	return json_string(buf);
+}
+
+static void
 list_images(struct os_front *f, struct os_req *q)
 {
 	struct hv_error err = {0};
@@ -242,12 +282,8 @@ list_images(struct os_front *f, struct os_req *q)
 		json_array_append_new(out, image_json(v[i]));
 	json_t *body = json_pack("{s:o, s:s, s:s}", "images", out, "schema", "/v2/schemas/images",
 				 "first", "/v2/images");
-	if (i < n && i > from) {
-		char next[200];
-		snprintf(next, sizeof next, "/v2/images?marker=%s&limit=%ld",
-			 str_of(v[i - 1], "id"), limit);
-		json_object_set_new(body, "next", json_string(next));
-	}
+	if (i < n && i > from)
+		json_object_set_new(body, "next", next_link(q, str_of(v[i - 1], "id")));
 	free(v);
 	json_decref(all);
 	os_reply(q, 200, body);

@@ -144,6 +144,17 @@ def refusals(cl, iid):
     status, _, shown = cl.http("GET", "/image/v2/images/" + big["id"], bob)
     check(shown["status"] == "queued" and shown["size"] is None,
           "... and the image stays queued with no data (%s)" % shown["status"])
+    # paging keeps the filters and the sort: one image a page, by name descending
+    status, _, page = cl.http("GET", "/image/v2/images?limit=1&sort=name:desc", bob)
+    check(status == 200 and [i["name"] for i in page["images"]] == ["cirros"] and
+          "sort=name%3Adesc" in page["next"] and "limit=1" in page["next"],
+          "the first page of one has a next link keeping sort and limit (%s)" % page)
+    status, _, page = cl.http("GET", "/image" + page["next"], bob)
+    check(status == 200 and [i["name"] for i in page["images"]] == ["big"] and
+          "next" not in page, "the next page has the last image and no next (%s)" % page)
+    status, _, body = cl.http("GET", "/image/v2/images?sort_key=nope", bob)
+    check(status == 400 and "sort_key" in body["error"]["message"],
+          "an unknown sort key is 400 naming it (%d %s)" % (status, body))
     names = sorted(i["Name"] for i in cl.osc_json("hv-demo", "image", "list"))
     check(names == ["big", "cirros"], "the member sees its own and the public image (%s)"
           % names)
