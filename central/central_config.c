@@ -70,6 +70,8 @@ const struct cfg_key central_config_schema[] = {
 		    "the base URL the service catalog gives clients (empty: http://LISTEN)"),
 	CFG_ROW_INT("openstack", "max_body_kb", "1024", 1, 65536,
 		    "largest request body accepted (larger: 413)"),
+	CFG_ROW_INT("openstack", "max_image_mb", "16384", 1, 1048576,
+		    "largest image data accepted by PUT /v2/images/ID/file (larger: 413)"),
 	{0},
 };
 

@@ -439,6 +439,7 @@ open_os(struct central *c, const struct cfg *cfg, struct hv_error *err)
 		.listen = listen,
 		.public_url = cfg_get_str(cfg, "openstack", "public_url"),
 		.max_body = (size_t)cfg_get_int(cfg, "openstack", "max_body_kb") * 1024,
+		.max_image = (int64_t)cfg_get_int(cfg, "openstack", "max_image_mb") * 1048576,
 	};
 	int r = os_new(c->svc, &oc, &c->os, err);
 	if (r == 0)

@@ -3,6 +3,8 @@
 #ifndef HVC_OS_PRIV_H
 #define HVC_OS_PRIV_H
 
+#include <sys/types.h>
+
 #include <jansson.h>
 
 #include "os.h"
@@ -23,6 +25,15 @@ struct os_req {
 	char *body;
 	size_t len;
 	bool too_big;
+	/* an image's data (PUT .../file): the body arrives a chunk at a time, each stored
+	 * before the next is read; failed once a reply is set, the rest is then dropped */
+	bool upload, final, failed;
+	int64_t received;
+	void *hash; /* crypto_hash_sha256_state of the data received */
+	/* a reply streaming an image's data (GET .../file) */
+	char file_id[64];
+	int64_t file_offset, file_size;
+	struct os_front *front;
 	enum os_service service;
 	json_t *auth; /* what the request's token grants (svc_token_check), NULL before */
 	/* the reply */
@@ -43,8 +54,11 @@ struct os_front {
 	void *d; /* struct MHD_Daemon */
 	char public_url[256];
 	size_t max_body;
+	int64_t max_image; /* bytes of one image's data */
 	int64_t now;
 	struct os_req **in, **pend, **wait;
+	char (*left)[64]; /* images whose upload its client gave up, to queue again */
+	size_t n_left, cap_left;
 	size_t n_in, cap_in, n_pend, cap_pend, n_wait, cap_wait;
 	uint64_t seq;
 };
@@ -82,5 +96,13 @@ void os_req_free(struct os_req *q);
 void os_identity_route(struct os_front *f, struct os_req *q, const char *rest);
 void os_compute_route(struct os_front *f, struct os_req *q, const char *rest);
 void os_image_route(struct os_front *f, struct os_req *q, const char *rest);
+/* Whether a request carries an image's data, which skips max_body (os_image.c). */
+bool os_image_upload(const char *method, const char *path);
+/* Notes an upload its client gave up before it ended (called as the request is freed). */
+void os_image_left(struct os_front *f, const struct os_req *q);
+/* Queues again the images of the uploads given up (inside the loop's transaction). */
+void os_image_reap(struct os_front *f);
+/* Up to len bytes of a GET .../file reply's data at q->file_offset; -1 on error. */
+ssize_t os_image_read(struct os_req *q, char *buf, size_t len);
 
 #endif

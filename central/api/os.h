@@ -21,6 +21,7 @@ struct os_config {
 	const char *listen;     /* "PORT" or "ADDRESS:PORT" */
 	const char *public_url; /* what the catalog tells clients; "" = http://LISTEN */
 	size_t max_body;        /* bytes; a larger request body is refused with 413 */
+	int64_t max_image;      /* bytes of one image's data (PUT /v2/images/ID/file) */
 };
 
 struct os_front;

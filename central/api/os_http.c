@@ -74,19 +74,34 @@ req_new(struct MHD_Connection *conn, const char *url, const char *method)
 	return q;
 }
 
+static ssize_t
+read_file(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct os_req *q = cls;
+	q->file_offset = (int64_t)pos;
+	ssize_t n = os_image_read(q, buf, max);
+	if (n < 0)
+		return MHD_CONTENT_READER_END_WITH_ERROR;
+	return n ? n : MHD_CONTENT_READER_END_OF_STREAM;
+}
+
 static enum MHD_Result
 send_reply(struct os_req *q)
 {
 	static const char empty[] = "";
 	size_t n = q->reply ? strlen(q->reply) : 0;
 	struct MHD_Response *resp =
-		q->reply
+		q->file_id[0]
+			? MHD_create_response_from_callback((uint64_t)q->file_size,
+							    PROTO_IMAGE_CHUNK, read_file, q, NULL)
+		: q->reply
 			? MHD_create_response_from_buffer(n, q->reply, MHD_RESPMEM_MUST_FREE)
 			: MHD_create_response_from_buffer(0, (void *)empty, MHD_RESPMEM_PERSISTENT);
 	if (!resp)
 		return MHD_NO;
-	q->reply = NULL;
-	if (n)
+	if (!q->file_id[0])
+		q->reply = NULL;
+	if (n && !q->file_id[0])
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
 	MHD_add_response_header(resp, "x-openstack-request-id", q->request_id);
 	if (q->service == OS_COMPUTE)
@@ -101,6 +116,42 @@ send_reply(struct os_req *q)
 	return r;
 }
 
+/* Hands the request to the loop's next turn, its connection suspended until answered. */
+static enum MHD_Result
+queue_req(struct os_front *f, struct os_req *q)
+{
+	if (HV_GROW(f->in, f->cap_in, f->n_in + 1) < 0)
+		return MHD_NO;
+	f->in[f->n_in++] = q;
+	q->state = Q_WAITING;
+	MHD_suspend_connection(q->conn);
+	return MHD_YES;
+}
+
+/* An image's data: a chunk at most is held; once full it is stored by the next turn and
+ * what the call did not take is offered again after the connection resumes. */
+static enum MHD_Result
+take_data(struct os_front *f, struct os_req *q, const char *data, size_t *size)
+{
+	if (!*size) {
+		q->final = true;
+		return queue_req(f, q);
+	}
+	if (q->failed) { /* answered already: the rest is read and dropped */
+		*size = 0;
+		return MHD_YES;
+	}
+	if (!q->body && !(q->body = malloc(PROTO_IMAGE_CHUNK)))
+		return MHD_NO;
+	size_t n = PROTO_IMAGE_CHUNK - q->len;
+	if (n > *size)
+		n = *size;
+	memcpy(q->body + q->len, data, n);
+	q->len += n;
+	*size -= n;
+	return q->len == PROTO_IMAGE_CHUNK ? queue_req(f, q) : MHD_YES;
+}
+
 static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
 	   const char *version, const char *upload, size_t *upload_size, void **con_cls)
@@ -112,11 +163,13 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 		if (!(q = req_new(conn, url, method)))
 			return MHD_NO;
 		*con_cls = q;
+		q->front = f;
+		q->upload = os_image_upload(method, url);
 		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 							     MHD_HTTP_HEADER_CONTENT_LENGTH);
 		/* read and dropped, then answered 413: a client still sending would miss an
 		 * answer sent before it finished */
-		if (cl && strtoull(cl, NULL, 10) > f->max_body)
+		if (cl && !q->upload && strtoull(cl, NULL, 10) > f->max_body)
 			q->too_big = true;
 		return MHD_YES;
 	}
@@ -124,6 +177,8 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 		return send_reply(q);
 	if (q->state != Q_RECEIVING)
 		return MHD_YES;
+	if (q->upload)
+		return take_data(f, q, upload, upload_size);
 	if (*upload_size) {
 		if (!q->too_big && q->len + *upload_size <= f->max_body) {
 			char *b = realloc(q->body, q->len + *upload_size + 1);
@@ -143,21 +198,17 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 		*upload_size = 0;
 		return MHD_YES;
 	}
-	if (HV_GROW(f->in, f->cap_in, f->n_in + 1) < 0)
-		return MHD_NO;
-	f->in[f->n_in++] = q;
-	q->state = Q_WAITING;
-	MHD_suspend_connection(conn);
-	return MHD_YES;
+	return queue_req(f, q);
 }
 
 static void
 on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	     enum MHD_RequestTerminationCode code)
 {
-	(void)cls;
 	(void)conn;
 	(void)code;
+	if (*con_cls)
+		os_image_left(cls, *con_cls);
 	os_req_free(*con_cls);
 	*con_cls = NULL;
 }
@@ -167,6 +218,7 @@ os_run(struct os_front *f, int64_t now)
 {
 	f->now = now;
 	MHD_run(f->d);
+	os_image_reap(f);
 	for (size_t i = 0; i < f->n_in; i++) {
 		struct os_req *q = f->in[i];
 		os_dispatch(f, q);
@@ -264,6 +316,7 @@ os_take_back(struct os_front *f, uint64_t mark, const char *message)
 			continue;
 		json_object_clear(q->headers);
 		os_error(q, 503, "%s", message);
+		q->failed = true;
 	}
 }
 
@@ -273,8 +326,10 @@ os_flush(struct os_front *f)
 	if (!f->n_pend)
 		return;
 	for (size_t i = 0; i < f->n_pend; i++) {
-		f->pend[i]->state = Q_READY;
-		MHD_resume_connection(f->pend[i]->conn);
+		struct os_req *q = f->pend[i];
+		/* an upload's stored chunk: its next one is read */
+		q->state = q->upload && !q->final ? Q_RECEIVING : Q_READY;
+		MHD_resume_connection(q->conn);
 	}
 	f->n_pend = 0;
 	MHD_run(f->d);
@@ -301,6 +356,7 @@ os_new(struct svc *svc, const struct os_config *cfg, struct os_front **ret, stru
 		return hv_error_set(err, -ENOMEM, "", "out of memory");
 	f->svc = svc;
 	f->max_body = cfg->max_body;
+	f->max_image = cfg->max_image;
 	if (cfg->public_url && *cfg->public_url)
 		snprintf(f->public_url, sizeof f->public_url, "%s", cfg->public_url);
 	else
@@ -313,8 +369,7 @@ os_new(struct svc *svc, const struct os_config *cfg, struct os_front **ret, stru
 		flags |= MHD_USE_IPv6;
 	f->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, f, MHD_OPTION_SOCK_ADDR, &ss,
 				MHD_OPTION_CONNECTION_LIMIT, 512U, MHD_OPTION_CONNECTION_TIMEOUT,
-				60U, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-				MHD_OPTION_END);
+				60U, MHD_OPTION_NOTIFY_COMPLETED, on_completed, f, MHD_OPTION_END);
 	if (!f->d) {
 		free(f);
 		return hv_error_set(err, -EADDRNOTAVAIL, "openstack.listen",
@@ -340,6 +395,7 @@ os_free(struct os_front *f)
 	os_tick(f, INT64_MAX);
 	os_flush(f);
 	MHD_stop_daemon(f->d);
+	free(f->left);
 	free(f->wait);
 	free(f->in);
 	free(f->pend);

@@ -175,6 +175,7 @@ os_req_free(struct os_req *q)
 		sodium_memzero(q->subject_token, strlen(q->subject_token));
 	if (q->body)
 		sodium_memzero(q->body, q->len);
+	free(q->hash);
 	free(q->token);
 	free(q->subject_token);
 	free(q->mv_new);

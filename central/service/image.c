@@ -293,21 +293,59 @@ out:
 	return r;
 }
 
+/* properties_remove: names of properties the image must no longer have (each present). */
+static int
+props_remove(json_t *args, json_t *props, struct hv_error *err)
+{
+	json_t *gone = json_object_get(args, "properties_remove"), *v;
+	size_t i;
+	if (gone && !json_is_array(gone))
+		return hv_error_set(err, -EINVAL, "args.properties_remove",
+				    "args.properties_remove: a list of names is required");
+	json_array_foreach (gone, i, v) {
+		const char *k = json_string_value(v);
+		if (!k || !json_object_get(props, k))
+			return hv_error_set(err, -ENOENT, "args.properties_remove",
+					    "args.properties_remove[%zu]: the image has no "
+					    "property '%.64s'",
+					    i, k ? k : "");
+	}
+	json_array_foreach (gone, i, v)
+		json_object_del(props, json_string_value(v));
+	return 0;
+}
+
 int
 svc_image_set(struct svc *sv, json_t *args, int64_t now, json_t **ret, struct hv_error *err)
 {
-	static const char *const known[] = {"image",   "name",      "visibility", "min_disk",
-					    "min_ram", "protected", "properties", NULL};
+	static const char *const known[] = {
+		"image",     "name",       "visibility",        "min_disk", "min_ram",
+		"protected", "properties", "properties_remove", NULL};
 	json_t *img = NULL;
 	int r;
 	if ((r = hj_known_keys(args, "args", known, err)) < 0 ||
 	    (r = image_arg(sv, args, &img, err)) < 0)
 		return r;
 	if ((r = apply_fields(args, img, err)) == 0 &&
+	    (r = props_remove(args, json_object_get(img, "properties"), err)) == 0 &&
 	    (r = store_image_update(sv->store, img, now, err)) == 0)
 		r = svc_image_show(sv, field_or(img, "id", ""), ret, err);
 	json_decref(img);
 	return r;
+}
+
+void
+svc_image_abort(struct svc *sv, const char *image, int64_t now)
+{
+	json_t *img = NULL;
+	if (!sv->images || image_find(sv, image, "args.image", &img, NULL) < 0)
+		return;
+	if (uploading(img)) {
+		imgdata_discard(sv->images, field_or(img, "id", ""));
+		json_object_set_new(img, "status", json_string("queued"));
+		store_image_update(sv->store, img, now, NULL);
+	}
+	json_decref(img);
 }
 
 int

@@ -215,11 +215,15 @@ svc_image_finish(struct svc *sv, json_t *args, int64_t now_ms, json_t **ret, str
 int svc_image_list(struct svc *sv, json_t **ret, struct hv_error *err);
 /* By id or name (a name several images share is refused); "uploaded" while not active. */
 int svc_image_show(struct svc *sv, const char *image, json_t **ret, struct hv_error *err);
-/* args: {image, name?, visibility?, min_disk?, min_ram?, protected?, properties?{} merged}. */
+/* args: {image, name?, visibility?, min_disk?, min_ram?, protected?, properties?{} merged,
+ * properties_remove?[names]}. */
 int svc_image_set(struct svc *sv, json_t *args, int64_t now_ms, json_t **ret, struct hv_error *err);
 /* args: {image, offset}: {id, offset, data (base64, at most PROTO_IMAGE_CHUNK bytes), eof,
  * size, sha256} of an active image. */
 int svc_image_download(struct svc *sv, json_t *args, json_t **ret, struct hv_error *err);
+/* An upload given up (its client failed or left): the data received is discarded and the
+ * image is queued again. Quiet when there is none. */
+void svc_image_abort(struct svc *sv, const char *image, int64_t now_ms);
 /* Refused (-EPERM) while the image is protected. */
 int svc_image_delete(struct svc *sv, const char *image, struct hv_error *err);
 /* ---- identity (identity.c): the REST front's users, roles and tokens ------------------ */

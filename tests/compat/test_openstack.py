@@ -249,8 +249,8 @@ def servers(cl):
     wait_status(cl, "hv-demo", "vm1", "ACTIVE")
     shown = cl.osc_json("hv-demo", "server", "show", "vm1")
     check(shown["flavor"] == "m1.small (2)", "the server now has m1.small (%s)" % shown["flavor"])
-    # rebuild and snapshot through the API: openstackclient resolves images through the
-    # image service, which lists none yet
+    # rebuild and snapshot through the API: cirros is in the host's own image store, not in
+    # the catalog, so openstackclient could not resolve it by name
     action = "/compute/v2.1/servers/%s/action" % sid
     status, _, body = cl.http("POST", action, bob, body={"rebuild": {"imageRef": "cirros"}})
     check(status == 202 and body["server"]["id"] == sid and len(body["server"]["adminPass"]) >= 8,

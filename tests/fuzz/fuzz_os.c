@@ -1,5 +1,5 @@
 /* fuzz_os.c - libFuzzer target for hvcentral's OpenStack-compatible API: the router, the
- * token check, the identity and compute decoders (central/api/os_route.c, os_identity.c,
+ * token check, the identity, compute and image decoders (central/api/os_route.c, os_identity.c,
  * os_compute.c, os_image.c) and the service layer behind them, against the controller
  * fixture (fuzz_central.h) plus an admin and a member whose tokens are "admin-token" and
  * "member-token". Input: "METHOD PATH[?QUERY]\n", header lines "Name: value\n", an empty
@@ -49,6 +49,18 @@ users(struct fzc *f)
 	    store_role_set(f->store, "u-admin", a, "admin", &err) < 0 ||
 	    store_role_set(f->store, "u-member", d, "member", &err) < 0)
 		abort();
+	/* an image of the admin's project for the image decoders to find */
+	json_t *img = json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:i, "
+				"s:i, s:b, s:{s:s}}",
+				"id", "11111111-2222-4333-8444-555555555555", "name", "cirros",
+				"disk_format", "raw", "container_format", "bare", "size", 1024,
+				"checksum", "0123456789abcdef0123456789abcdef", "os_hash_algo",
+				"sha256", "os_hash_value", "00", "status", "active", "visibility",
+				"private", "owner", a, "min_disk", 0, "min_ram", 0, "protected", 0,
+				"properties", "os_distro", "cirros");
+	if (store_image_insert(f->store, img, FZC_T0, &err) < 0)
+		abort();
+	json_decref(img);
 	token_row(f, "admin-token", "u-admin", a);
 	token_row(f, "member-token", "u-member", d);
 	json_decref(ua);
@@ -153,6 +165,8 @@ request(const char *in, size_t size)
 		q->body = dup_n(p, q->len);
 	}
 	snprintf(q->request_id, sizeof q->request_id, "req-fuzz");
+	/* an image's data: the whole body as its one chunk, the upload ending with it */
+	q->upload = q->final = os_image_upload(q->method, q->path);
 	return q;
 }
 
