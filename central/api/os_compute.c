@@ -598,6 +598,37 @@ out:
 	json_decref(s);
 }
 
+/* PUT /servers/{id} {"server": {"name"}}: nova's update; the name is the one field served. */
+static void
+server_update(struct os_front *f, struct os_req *q, const json_t *s)
+{
+	struct hv_error err = {0};
+	json_t *doc = NULL, *body = NULL, *inst = NULL, *args;
+	const char *name;
+	if (reader_refused(q) || os_body(q, "server", &doc, &body) < 0)
+		goto out;
+	if (!json_is_string(json_object_get(body, "name")) || json_object_size(body) != 1) {
+		os_error(q, 400,
+			 "Invalid input for field/attribute server: only 'name' (a string) "
+			 "may be updated");
+		goto out;
+	}
+	name = json_string_value(json_object_get(body, "name"));
+	args = json_pack("{s:s, s:s}", "server", field(s, "uuid"), "name", name);
+	int r = svc_server_rename(f->svc, args, f->now, &inst, &err);
+	json_decref(args);
+	if (r < 0) {
+		os_svc_error(q, r, &err);
+		goto out;
+	}
+	json_t *ids = json_object();
+	os_reply(q, 200, json_pack("{s:o}", "server", server_json(f, q, inst, ids)));
+	json_decref(ids);
+out:
+	json_decref(inst);
+	json_decref(doc);
+}
+
 static void
 server_one(struct os_front *f, struct os_req *q, const char *id)
 {
@@ -616,8 +647,10 @@ server_one(struct os_front *f, struct os_req *q, const char *id)
 						  &inst, cmd, &err);
 			r < 0 ? action_error(q, r, &err, "delete", s) : os_reply(q, 204, NULL);
 		}
+	} else if (strcmp(q->method, "PUT") == 0) {
+		server_update(f, q, s);
 	} else {
-		os_error(q, 405, "The method is not allowed here (renaming is not served yet).");
+		os_error(q, 405, "The method is not allowed here.");
 	}
 	json_decref(inst);
 	json_decref(s);

@@ -202,6 +202,24 @@ def servers(cl):
     shown = cl.osc_json("hv-admin", "server", "show", sid)
     check(shown["OS-EXT-SRV-ATTR:host"] == "node-1", "an admin sees the host")
 
+    # edit instance: openstack server set --name (PUT /servers/{id})
+    rc, _, err = cl.osc("hv-demo", "server", "set", "--name", "vm1-renamed", sid)
+    check(rc == 0, "openstack server set --name renames it (%s)" % err.strip())
+    check(cl.osc_json("hv-demo", "server", "show", sid)["name"] == "vm1-renamed",
+          "server show gives the new name")
+    rc, _, err = cl.osc("hv-demo", "server", "set", "--name", "vm1", sid)
+    check(rc == 0 and cl.osc_json("hv-demo", "server", "show", sid)["name"] == "vm1",
+          "and back (%s)" % err.strip())
+    other = cl.token("dave", "dave-pass-333", "admin")
+    status, _, body = cl.http("PUT", "/compute/v2.1/servers/" + sid, other,
+                              {"server": {"name": "stolen"}})
+    check(status == 404, "a member of another project cannot rename it (%d)" % status)
+    status, _, body = cl.http("PUT", "/compute/v2.1/servers/" + sid,
+                              cl.token("bob", "bob-pass-22", "demo"),
+                              {"server": {"accessIPv4": "10.0.0.1"}})
+    check(status == 400 and cl.osc_json("hv-demo", "server", "show", sid)["name"] == "vm1",
+          "a field that is not served is 400 and changes nothing (%d)" % status)
+
     rc, _, err = cl.osc("hv-dave", "server", "show", sid)
     check(rc != 0 and "No server" in err,
           "a member of another project cannot see it (%s)" % err.strip())
