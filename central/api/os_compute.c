@@ -555,6 +555,8 @@ os_compute_done(struct os_req *q, bool ok, json_t *result)
 	os_reply(q, 200, json_pack("{s:s}", "output", api_tail_lines(out ? out : "", q->lines)));
 }
 
+static void evacuate(struct os_front *f, struct os_req *q, const json_t *s, json_t *body);
+
 static void
 server_action(struct os_front *f, struct os_req *q, const char *id)
 {
@@ -568,6 +570,10 @@ server_action(struct os_front *f, struct os_req *q, const char *id)
 		json_object_size(doc) == 1 ? json_object_iter_key(json_object_iter(doc)) : NULL;
 	if (key && strcmp(key, "os-getConsoleOutput") == 0) {
 		console_output(f, q, s, json_object_get(doc, key));
+		goto out;
+	}
+	if (key && strcmp(key, "evacuate") == 0) {
+		evacuate(f, q, s, json_object_get(doc, key));
 		goto out;
 	}
 	size_t i = 0;
@@ -596,6 +602,51 @@ out:
 	json_decref(args);
 	json_decref(doc);
 	json_decref(s);
+}
+
+/* nova's evacuate action (admins): {host?, adminPass?, onSharedStorage?} -> 200 {adminPass}.
+ * The server is rebuilt from its image, so shared storage is refused rather than ignored. */
+static void
+evacuate(struct os_front *f, struct os_req *q, const json_t *s, json_t *body)
+{
+	struct hv_error err = {0};
+	char pass[13] = "";
+	const char *given = json_string_value(json_object_get(body, "adminPass"));
+	json_t *host = json_object_get(body, "host"), *inst = NULL;
+	char cmd[PROTO_MAX_ID + 1];
+	if (!os_is_admin(q)) {
+		os_error(q, 403,
+			 "Policy doesn't allow os_compute_api:os-evacuate to be performed.");
+		return;
+	}
+	if (!json_is_object(body) || (host && !json_is_null(host) && !json_is_string(host)) ||
+	    (json_object_get(body, "adminPass") && !given)) {
+		os_error(q, 400, "Invalid input for field/attribute evacuate.");
+		return;
+	}
+	if (json_is_true(json_object_get(body, "onSharedStorage"))) {
+		os_error(q, 400,
+			 "onSharedStorage: evacuated servers are rebuilt from their image; "
+			 "disks on shared storage are not reused");
+		return;
+	}
+	if (!given)
+		admin_pass_new(pass);
+	json_t *args = json_pack("{s:s, s:s}", "server", field(s, "uuid"), "admin_pass",
+				 given ? given : pass);
+	if (json_is_string(host))
+		json_object_set(args, "host", host);
+	int r = svc_server_evacuate(f->svc, args, f->now, &inst, cmd, &err);
+	hj_wipe_string(json_object_get(args, "admin_pass"));
+	json_decref(args);
+	if (r == -EPERM && strstr(err.message, "not down")) /* nova: 400, host still in use */
+		os_error(q, 400, "%s", err.message);
+	else if (r < 0)
+		action_error(q, r, &err, "evacuate", s);
+	else
+		os_reply(q, 200, json_pack("{s:s}", "adminPass", given ? given : pass));
+	sodium_memzero(pass, sizeof pass);
+	json_decref(inst);
 }
 
 /* PUT /servers/{id} {"server": {"name"}}: nova's update; the name is the one field served. */
