@@ -96,6 +96,10 @@ void os_req_free(struct os_req *q);
 void os_identity_route(struct os_front *f, struct os_req *q, const char *rest);
 void os_compute_route(struct os_front *f, struct os_req *q, const char *rest);
 void os_image_route(struct os_front *f, struct os_req *q, const char *rest);
+/* os-hypervisors, os-aggregates, os-availability-zone, os-server-groups and
+ * os-simple-tenant-usage under /compute/v2.1 (seg: the path's n segments after it);
+ * false when seg[0] is none of them (os_admin.c). */
+bool os_admin_route(struct os_front *f, struct os_req *q, char **seg, int n);
 /* Whether a request carries an image's data, which skips max_body (os_image.c). */
 bool os_image_upload(const char *method, const char *path);
 /* Notes an upload its client gave up before it ended (called as the request is freed). */

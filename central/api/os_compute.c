@@ -1139,10 +1139,7 @@ os_compute_route(struct os_front *f, struct os_req *q, const char *rest)
 		return limits(f, q);
 	if (strcmp(seg[0], "os-quota-sets") == 0)
 		return quotas_route(f, q, seg, n);
-	if (strcmp(seg[0], "os-availability-zone") == 0 && n <= 2)
-		return os_reply(q, 200,
-				json_pack("{s:[{s:s, s:{s:b}, s:n}]}", "availabilityZoneInfo",
-					  "zoneName", "nova", "zoneState", "available", 1,
-					  "hosts"));
+	if (os_admin_route(f, q, seg, n))
+		return;
 	os_error(q, 404, "The resource could not be found.");
 }
