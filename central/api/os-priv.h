@@ -11,7 +11,8 @@ enum os_service {
 	OS_NONE,
 	OS_IDENTITY,
 	OS_COMPUTE,
-	OS_IMAGE
+	OS_IMAGE,
+	OS_NETWORK
 };
 
 struct os_req {
@@ -53,7 +54,8 @@ struct os_front {
 void os_reply(struct os_req *q, unsigned status, json_t *body);
 void os_header(struct os_req *q, const char *name, const char *value);
 /* An error in the request's service format: compute {"itemNotFound": {code, message}},
- * identity {"error": {code, title, message}}. */
+ * identity {"error": {code, title, message}}, network {"NeutronError": {type, message,
+ * detail}}. */
 void os_error(struct os_req *q, unsigned status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* The service layer's error as the status a client expects (-ENOENT 404, ...). */
@@ -82,5 +84,6 @@ void os_req_free(struct os_req *q);
 void os_identity_route(struct os_front *f, struct os_req *q, const char *rest);
 void os_compute_route(struct os_front *f, struct os_req *q, const char *rest);
 void os_image_route(struct os_front *f, struct os_req *q, const char *rest);
+void os_network_route(struct os_front *f, struct os_req *q, const char *rest);
 
 #endif
