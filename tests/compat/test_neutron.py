@@ -125,6 +125,40 @@ def server(cl, net):
     return sid
 
 
+def server_groups(cl, bob, carol, sid, net):
+    def names():
+        _, _, body = cl.http("GET", "/compute/v2.1/servers/" + sid, bob)
+        return sorted(g["name"] for g in body["server"]["security_groups"])
+    action = "/compute/v2.1/servers/%s/action" % sid
+    status, _, _ = cl.http("POST", action, bob, body={"addSecurityGroup": {"name": "default"}})
+    check(status == 202 and names() == ["default", "ssh"],
+          "addSecurityGroup default: 202, the server is in both (%s)" % names())
+    status, _, _ = cl.http("POST", action, bob, body={"removeSecurityGroup": {"name": "ssh"}})
+    check(status == 202 and names() == ["default"], "removeSecurityGroup ssh: 202 (%s)" % names())
+    status, _, _ = cl.http("POST", action, bob, body={"addSecurityGroup": {"name": "ssh"}})
+    check(status == 202 and names() == ["default", "ssh"], "ssh is added back")
+    _, _, body = cl.http("GET", "/network/v2.0/security-groups?name=default", carol)
+    theirs = body["security_groups"][0]["id"]
+    status, _, _ = cl.http("POST", action, bob, body={"addSecurityGroup": {"name": theirs}})
+    check(status == 404 and names() == ["default", "ssh"],
+          "another project's group cannot be added: 404, nothing changes (%d)" % status)
+    status, _, body = cl.http("POST", action, bob, body={"addSecurityGroup": {}})
+    check(status == 400 and "addSecurityGroup.name" in json.dumps(body),
+          "addSecurityGroup without a name: 400 naming it (%s)" % body)
+    servers = lambda: len(cl.http("GET", "/compute/v2.1/servers", bob)[2]["servers"])  # noqa
+    for nets, field in (([{"port": "p-1"}], "networks[0].port"), ([{}], "networks[0]"),
+                        ("some", "networks")):
+        status, _, body = cl.http("POST", "/compute/v2.1/servers", bob, body={"server": {
+            "name": "bad", "imageRef": "cirros", "flavorRef": "1", "networks": nets}})
+        check(status == 400 and field in json.dumps(body),
+              "networks %s: 400 naming %s (%s)" % (nets, field, body))
+    status, _, body = cl.http("POST", "/compute/v2.1/servers", bob, body={"server": {
+        "name": "bad", "imageRef": "cirros", "flavorRef": "1",
+        "networks": [{"uuid": net["id"]}], "security_groups": [{"name": theirs}]}})
+    check(status == 404, "a server in another project's group: 404 (%s)" % body)
+    check(servers() == 1, "no server was made by the refused creates")
+
+
 def floating(cl, sid):
     fip = cl.osc_json("hv-demo", "floating", "ip", "create", "public")
     ip = fip["floating_ip_address"]
@@ -195,8 +229,15 @@ def bad_requests(cl, bob, carol, net, sg):
     check(neutron_error(status, body, 404), "... and cannot be deleted: 404")
     status, _, body = cl.http("DELETE", "/network/v2.0/networks/" + net["id"], carol)
     check(neutron_error(status, body, 404), "another project's network cannot be deleted")
-    status, _, _ = cl.http("GET", "/network/v2.0/security-groups/" + sg["id"], bob)
-    check(status == 200, "the group is still there")
+    _, _, body = cl.http("GET", "/network/v2.0/security-groups/" + sg["id"], bob)
+    rules = body["security_group"]["security_group_rules"]
+    rule = [r for r in rules if r["direction"] == "egress"][0]
+    status, _, body = cl.http("DELETE", "/network/v2.0/security-group-rules/" + rule["id"],
+                              carol)
+    check(neutron_error(status, body, 404), "another project's rule cannot be deleted")
+    status, _, body = cl.http("GET", "/network/v2.0/security-groups/" + sg["id"], bob)
+    check(status == 200 and body["security_group"]["security_group_rules"] == rules,
+          "the group and its rules are still there")
     status, _, body = cl.http("POST", "/network/v2.0/networks", bob, raw=b"{nope")
     check(neutron_error(status, body, 400), "malformed JSON: 400 (%s)" % body)
     status, _, body = cl.http("DELETE", "/network/v2.0/networks/" + net["id"], bob)
@@ -225,6 +266,7 @@ def main():
     net = networks(cl)
     sg = groups(cl)
     sid = server(cl, net)
+    server_groups(cl, bob, carol, sid, net)
     floating(cl, sid)
     quotas(cl, bob)
     bad_requests(cl, bob, carol, net, sg)
