@@ -70,7 +70,7 @@ neutron_type(unsigned status)
 {
 	switch (status) {
 	case 400: return "BadRequest";
-	case 403: return "OverQuota";
+	case 403: return "Forbidden";
 	case 404: return "NotFound";
 	case 405: return "HTTPMethodNotAllowed";
 	case 409: return "Conflict";
