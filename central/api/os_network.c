@@ -211,6 +211,25 @@ create_args(const struct os_req *q, const struct coll *c, json_t *body)
 	return args;
 }
 
+/* The service names a field by its args key ("args.network: ..."); the caller sent the
+ * wire's ("network_id"), so the message names that. */
+static void
+create_error(struct os_req *q, const struct coll *c, int r, struct hv_error *err)
+{
+	char msg[sizeof err->message];
+	for (size_t i = 0; i < c->n_keys; i++) {
+		size_t n = strlen(c->keys[i][1]);
+		const char *m = err->message;
+		if (strncmp(m, "args.", 5) != 0 || strncmp(m + 5, c->keys[i][1], n) != 0 ||
+		    (m[5 + n] != ':' && m[5 + n] != ' '))
+			continue;
+		snprintf(msg, sizeof msg, "%s%s", c->keys[i][0], m + 5 + n);
+		snprintf(err->message, sizeof err->message, "%s", msg);
+		break;
+	}
+	os_svc_error(q, r, err);
+}
+
 static void
 create(struct os_front *f, struct os_req *q, const struct coll *c)
 {
@@ -221,7 +240,7 @@ create(struct os_front *f, struct os_req *q, const struct coll *c)
 	args = create_args(q, c, body);
 	int r = c->create(f->svc, args, f->now, &rec, &err);
 	if (r < 0)
-		os_svc_error(q, r, &err);
+		create_error(q, c, r, &err);
 	else
 		os_reply(q, 201, json_pack("{s:o}", c->one, wire(rec)));
 	json_decref(args);

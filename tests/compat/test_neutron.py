@@ -159,7 +159,7 @@ def server_groups(cl, bob, carol, sid, net):
     check(servers() == 1, "no server was made by the refused creates")
 
 
-def floating(cl, sid):
+def floating(cl, bob, sid):
     fip = cl.osc_json("hv-demo", "floating", "ip", "create", "public")
     ip = fip["floating_ip_address"]
     check(ip.startswith("203.0.113.") and not fip["port_id"],
@@ -176,6 +176,14 @@ def floating(cl, sid):
     check(rc == 0, "server remove floating ip (%s)" % err.strip()[-300:])
     shown = cl.osc_json("hv-demo", "server", "show", sid)
     check(ip not in json.dumps(shown["addresses"]), "addresses no longer show it")
+    rc, _, err = cl.c.hv("quota", "set", "demo", "--floating-ips", "1")
+    check(rc == 0, "hv quota set demo --floating-ips 1 (%s)" % err.strip())
+    status, _, body = cl.http("POST", "/network/v2.0/floatingips", bob, body={
+        "floatingip": {"floating_network_id": fip["floating_network_id"]}})
+    check(neutron_error(status, body, 403), "a second floating IP is over quota: 403 (%s)"
+          % body)
+    check(len(cl.osc_json("hv-demo", "floating", "ip", "list")) == 1,
+          "the refused floating IP was not made")
     rc, _, err = cl.osc("hv-demo", "floating", "ip", "delete", ip)
     check(rc == 0, "floating ip delete (%s)" % err.strip()[-300:])
     check(cl.osc_json("hv-demo", "floating", "ip", "list") == [], "floating ip list is empty")
@@ -203,8 +211,8 @@ def bad_requests(cl, bob, carol, net, sg):
         "security_group_rule": {"security_group_id": sg["id"], "direction": "ingress",
                                 "protocol": "tcp", "port_range_min": 30,
                                 "port_range_max": 20}})
-    check(neutron_error(status, body, 400) and "port_range_min" in body["NeutronError"]
-          ["message"], "port min > max: 400 naming the field (%s)" % body)
+    check(neutron_error(status, body, 400) and body["NeutronError"]["message"].startswith(
+          "port_range_min: "), "port min > max: 400 naming the field (%s)" % body)
     rc, _, err = cl.osc("hv-demo", "security", "group", "rule", "create", "--protocol",
                         "tcp", "--dst-port", "70000", "ssh")
     check(rc != 0, "openstack refuses port 70000 (%s)" % err.strip()[-200:])
@@ -212,8 +220,8 @@ def bad_requests(cl, bob, carol, net, sg):
 
     status, _, body = cl.http("POST", "/network/v2.0/subnets", bob, body={
         "subnet": {"network_id": net["id"], "cidr": "10.1.0.1/33", "ip_version": 4}})
-    check(neutron_error(status, body, 400) and "cidr" in body["NeutronError"]["message"],
-          "a bad CIDR: 400 naming cidr (%s)" % body)
+    check(neutron_error(status, body, 400) and body["NeutronError"]["message"].startswith(
+          "cidr: "), "a bad CIDR: 400 naming cidr (%s)" % body)
     _, _, body = cl.http("GET", "/network/v2.0/subnets", bob)
     check(len(body["subnets"]) == 1, "no subnet was added")
 
@@ -221,7 +229,8 @@ def bad_requests(cl, bob, carol, net, sg):
     check(neutron_error(status, body, 404), "an unknown network: 404 (%s)" % body)
     status, _, body = cl.http("POST", "/network/v2.0/subnets", bob, body={
         "subnet": {"network_id": "no-such-net", "cidr": "10.2.0.0/24"}})
-    check(neutron_error(status, body, 404), "a subnet on an unknown network: 404 (%s)" % body)
+    check(neutron_error(status, body, 404) and body["NeutronError"]["message"].startswith(
+          "network_id: "), "a subnet on an unknown network: 404 naming network_id (%s)" % body)
 
     status, _, body = cl.http("GET", "/network/v2.0/security-groups/" + sg["id"], carol)
     check(neutron_error(status, body, 404), "another project's group: 404 (%s)" % body)
@@ -267,7 +276,7 @@ def main():
     sg = groups(cl)
     sid = server(cl, net)
     server_groups(cl, bob, carol, sid, net)
-    floating(cl, sid)
+    floating(cl, bob, sid)
     quotas(cl, bob)
     bad_requests(cl, bob, carol, net, sg)
     cleanup(cl)
