@@ -1040,6 +1040,69 @@ keypairs_route(struct os_front *f, struct os_req *q, char **seg, int n)
 	json_decref(doc);
 }
 
+/* ---- security groups (nova's read-only view of the networking service's) ------------- */
+
+/* nova shows a group's ingress rules only, with the remote as ip_range or group. */
+static json_t *
+secgroup_json(const json_t *g)
+{
+	json_t *rules = json_array(), *r;
+	size_t i;
+	json_array_foreach (json_object_get(g, "security_group_rules"), i, r) {
+		if (strcmp(field(r, "direction"), "ingress") != 0)
+			continue;
+		const char *prefix = field(r, "remote_ip_prefix");
+		json_t *from = json_object_get(r, "port_range_min"),
+		       *to = json_object_get(r, "port_range_max");
+		json_array_append_new(rules, json_pack("{s:O, s:O, s:O, s:O, s:O, s:o, s:{}}", "id",
+						       json_object_get(r, "id"), "parent_group_id",
+						       json_object_get(g, "id"), "ip_protocol",
+						       json_object_get(r, "protocol"), "from_port",
+						       from ? from : json_null(), "to_port",
+						       to ? to : json_null(), "ip_range",
+						       *prefix ? json_pack("{s:s}", "cidr", prefix)
+							       : json_object(),
+						       "group"));
+	}
+	return json_pack("{s:O, s:O, s:O, s:O, s:o}", "id", json_object_get(g, "id"), "name",
+			 json_object_get(g, "name"), "description",
+			 json_object_get(g, "description"), "tenant_id",
+			 json_object_get(g, "project_id"), "rules", rules);
+}
+
+/* GET /os-security-groups[/{id or name}], the caller's project's: openstackclient finds a
+ * group there for server add/remove security group. */
+static void
+secgroups_route(struct os_front *f, struct os_req *q, char **seg, int n)
+{
+	struct hv_error err = {0};
+	json_t *res = NULL,
+	       *args = json_pack("{s:O}", "project", json_object_get(q->auth, "project_id"));
+	int r;
+	if (strcmp(q->method, "GET") != 0 || n > 2) {
+		json_decref(args);
+		return os_error(q, 405, "security groups are managed through the network API");
+	}
+	if (n == 2) {
+		json_object_set_new(args, "group", json_string(seg[1]));
+		r = svc_secgroup_show(f->svc, args, f->now, &res, &err);
+		if (r == 0)
+			os_reply(q, 200, json_pack("{s:o}", "security_group", secgroup_json(res)));
+		else if (r == -ENOENT)
+			os_error(q, 404, "Security group %.64s not found.", seg[1]);
+	} else if ((r = svc_secgroup_list(f->svc, args, f->now, &res, &err)) == 0) {
+		json_t *all = json_array(), *g;
+		size_t i;
+		json_array_foreach (res, i, g)
+			json_array_append_new(all, secgroup_json(g));
+		os_reply(q, 200, json_pack("{s:o}", "security_groups", all));
+	}
+	if (r < 0 && r != -ENOENT)
+		os_svc_error(q, r, &err);
+	json_decref(res);
+	json_decref(args);
+}
+
 /* ---- limits, quotas, availability zones ---------------------------------------------- */
 
 static void
@@ -1158,6 +1221,8 @@ os_compute_route(struct os_front *f, struct os_req *q, const char *rest)
 		return keypairs_route(f, q, seg, n);
 	if (strcmp(seg[0], "limits") == 0 && n == 1)
 		return limits(f, q);
+	if (strcmp(seg[0], "os-security-groups") == 0)
+		return secgroups_route(f, q, seg, n);
 	if (strcmp(seg[0], "os-quota-sets") == 0)
 		return quotas_route(f, q, seg, n);
 	if (strcmp(seg[0], "os-availability-zone") == 0 && n <= 2)

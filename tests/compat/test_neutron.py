@@ -137,6 +137,19 @@ def server_groups(cl, bob, carol, sid, net):
     check(status == 202 and names() == ["default"], "removeSecurityGroup ssh: 202 (%s)" % names())
     status, _, _ = cl.http("POST", action, bob, body={"addSecurityGroup": {"name": "ssh"}})
     check(status == 202 and names() == ["default", "ssh"], "ssh is added back")
+    rc, _, err = cl.osc("hv-demo", "server", "remove", "security", "group", "web-1", "ssh")
+    check(rc == 0 and names() == ["default"],
+          "openstack server remove security group (%s)" % err.strip()[-300:])
+    rc, _, err = cl.osc("hv-demo", "server", "add", "security", "group", "web-1", "ssh")
+    check(rc == 0 and names() == ["default", "ssh"],
+          "openstack server add security group (%s)" % err.strip()[-300:])
+    status, _, body = cl.http("GET", "/compute/v2.1/os-security-groups", bob)
+    ssh = [g for g in body["security_groups"] if g["name"] == "ssh"]
+    check(status == 200 and len(ssh) == 1 and
+          [(r["ip_protocol"], r["from_port"], r["to_port"]) for r in ssh[0]["rules"]] ==
+          [("tcp", 22, 22)], "os-security-groups: ssh with its ingress rule (%s)" % body)
+    status, _, _ = cl.http("GET", "/compute/v2.1/os-security-groups/" + ssh[0]["id"], carol)
+    check(status == 404, "another project's group is not in its os-security-groups")
     _, _, body = cl.http("GET", "/network/v2.0/security-groups?name=default", carol)
     theirs = body["security_groups"][0]["id"]
     status, _, _ = cl.http("POST", action, bob, body={"addSecurityGroup": {"name": theirs}})
