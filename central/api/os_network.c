@@ -263,6 +263,15 @@ static void delete (struct os_front *f, struct os_req *q, const struct coll *c, 
 	json_decref(rec);
 }
 
+static const struct coll *
+coll_of(const char *path)
+{
+	for (size_t i = 0; i < sizeof colls / sizeof colls[0]; i++)
+		if (strcmp(colls[i].path, path) == 0)
+			return &colls[i];
+	return NULL;
+}
+
 /* PUT {"floatingip": {"port_id": ID | null}}: associates with the port's server, or
  * disassociates. */
 static void
@@ -280,7 +289,8 @@ fip_update(struct os_front *f, struct os_req *q, const struct coll *c, const cha
 		os_error(q, 400, "Invalid input for port_id: a port id or null is required");
 		goto out;
 	}
-	if (pid && !json_is_null(pid) && !(port = find(f, q, &colls[2], json_string_value(pid))))
+	if (pid && !json_is_null(pid) &&
+	    !(port = find(f, q, coll_of("ports"), json_string_value(pid))))
 		goto out;
 	args = args_new(q);
 	json_object_set(args, "floating_ip", json_object_get(fip, "id"));
@@ -373,7 +383,7 @@ coll_route(struct os_front *f, struct os_req *q, const struct coll *c, char **se
 	}
 	if (n == 2 && strcmp(q->method, "DELETE") == 0 && c->del)
 		return delete (f, q, c, seg[1]);
-	if (n == 2 && strcmp(q->method, "PUT") == 0 && c->list == svc_fip_list)
+	if (n == 2 && strcmp(q->method, "PUT") == 0 && strcmp(c->path, "floatingips") == 0)
 		return fip_update(f, q, c, seg[1]);
 	if (n <= 2)
 		return os_error(q, 405, "%s is not served on %s", q->method, c->path);
@@ -418,8 +428,8 @@ os_network_route(struct os_front *f, struct os_req *q, const char *rest)
 		return extensions_route(q, seg, n);
 	if (strcmp(seg[0], "quotas") == 0 && n == 2 && strcmp(q->method, "GET") == 0)
 		return quota_show(f, q, seg[1]);
-	for (size_t i = 0; i < sizeof colls / sizeof colls[0]; i++)
-		if (strcmp(colls[i].path, seg[0]) == 0)
-			return coll_route(f, q, &colls[i], seg, n);
+	const struct coll *c = coll_of(seg[0]);
+	if (c)
+		return coll_route(f, q, c, seg, n);
 	os_error(q, 404, "The resource could not be found.");
 }

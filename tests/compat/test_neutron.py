@@ -41,7 +41,8 @@ def setup():
         check(rc == 0, "project %s is created (%s)" % (project, err.strip()))
     users = [("alice", "admin", "admin", "alice-pass-1"),
              ("bob", "demo", "member", "bob-pass-22"),
-             ("carol", "other", "member", "carol-pass-333")]
+             ("carol", "other", "member", "carol-pass-333"),
+             ("rita", "demo", "reader", "rita-pass-4444")]
     for name, project, role, password in users:
         pw = c.path(name + ".pw")
         with open(pw, "w") as f:
@@ -260,6 +261,16 @@ def bad_requests(cl, bob, carol, net, sg):
     status, _, body = cl.http("GET", "/network/v2.0/security-groups/" + sg["id"], bob)
     check(status == 200 and body["security_group"]["security_group_rules"] == rules,
           "the group and its rules are still there")
+    rita = cl.token("rita", "rita-pass-4444", "demo")
+    status, _, body = cl.http("GET", "/network/v2.0/security-groups/" + sg["id"], rita)
+    check(status == 200, "a reader of the project sees its group")
+    status, _, body = cl.http("DELETE", "/network/v2.0/security-groups/" + sg["id"], rita)
+    check(neutron_error(status, body, 403), "... but cannot delete it: 403 (%s)" % body)
+    status, _, body = cl.http("POST", "/network/v2.0/networks", rita,
+                              body={"network": {"name": "readers-net"}})
+    check(neutron_error(status, body, 403), "... nor create a network: 403")
+    _, _, body = cl.http("GET", "/network/v2.0/networks?name=readers-net", bob)
+    check(body["networks"] == [], "no network was made by the reader")
     status, _, body = cl.http("POST", "/network/v2.0/networks", bob, raw=b"{nope")
     check(neutron_error(status, body, 400), "malformed JSON: 400 (%s)" % body)
     status, _, body = cl.http("DELETE", "/network/v2.0/networks/" + net["id"], bob)
