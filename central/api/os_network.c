@@ -247,7 +247,8 @@ create(struct os_front *f, struct os_req *q, const struct coll *c)
 	json_decref(doc);
 }
 
-static void delete (struct os_front *f, struct os_req *q, const struct coll *c, const char *id)
+static void
+remove_one(struct os_front *f, struct os_req *q, const struct coll *c, const char *id)
 {
 	struct hv_error err = {0};
 	json_t *rec = NULL, *args, *res = NULL;
@@ -382,7 +383,7 @@ coll_route(struct os_front *f, struct os_req *q, const struct coll *c, char **se
 		return;
 	}
 	if (n == 2 && strcmp(q->method, "DELETE") == 0 && c->del)
-		return delete (f, q, c, seg[1]);
+		return remove_one(f, q, c, seg[1]);
 	if (n == 2 && strcmp(q->method, "PUT") == 0 && strcmp(c->path, "floatingips") == 0)
 		return fip_update(f, q, c, seg[1]);
 	if (n <= 2)
