@@ -264,6 +264,39 @@ remove_one(struct os_front *f, struct os_req *q, const struct coll *c, const cha
 	json_decref(rec);
 }
 
+/* PUT {"network": {"name"}}: only the name changes here. */
+static void
+network_update(struct os_front *f, struct os_req *q, const struct coll *c, const char *id)
+{
+	struct hv_error err = {0};
+	json_t *doc = NULL, *body, *net, *args = NULL, *res = NULL;
+	const char *key;
+	json_t *v;
+	if (!(net = find(f, q, c, id)))
+		return;
+	if (os_body(q, c->one, &doc, &body) < 0)
+		goto out;
+	json_object_foreach (body, key, v)
+		if (strcmp(key, "name") != 0) {
+			os_error(q, 400, "Invalid input for %.64s: only name can be changed", key);
+			goto out;
+		}
+	args = args_new(q);
+	json_object_set(args, "network", json_object_get(net, "id"));
+	if ((v = json_object_get(body, "name")))
+		json_object_set(args, "name", v);
+	int r = svc_network_update(f->svc, args, f->now, &res, &err);
+	if (r < 0)
+		create_error(q, c, r, &err);
+	else
+		os_reply(q, 200, json_pack("{s:O}", c->one, wire(res)));
+out:
+	json_decref(res);
+	json_decref(args);
+	json_decref(doc);
+	json_decref(net);
+}
+
 static const struct coll *
 coll_of(const char *path)
 {
@@ -386,6 +419,8 @@ coll_route(struct os_front *f, struct os_req *q, const struct coll *c, char **se
 		return remove_one(f, q, c, seg[1]);
 	if (n == 2 && strcmp(q->method, "PUT") == 0 && strcmp(c->path, "floatingips") == 0)
 		return fip_update(f, q, c, seg[1]);
+	if (n == 2 && strcmp(q->method, "PUT") == 0 && strcmp(c->path, "networks") == 0)
+		return network_update(f, q, c, seg[1]);
 	if (n <= 2)
 		return os_error(q, 405, "%s is not served on %s", q->method, c->path);
 	os_error(q, 404, "The resource could not be found.");

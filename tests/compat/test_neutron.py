@@ -92,6 +92,18 @@ def networks(cl):
     check([s["Subnet"] for s in subs] == ["10.0.0.0/24"], "subnet list (%s)" % subs)
     check(cl.osc_json("hv-other", "network", "list", "--internal") == [],
           "another project sees no internal network")
+    rc, _, err = cl.osc("hv-demo", "network", "set", "--name", "private2", "private")
+    check(rc == 0 and cl.osc_json("hv-demo", "network", "show", net["id"])["name"] ==
+          "private2", "network set --name renames it (%s)" % err.strip()[-300:])
+    rc, _, err = cl.osc("hv-demo", "network", "set", "--name", "private", "private2")
+    check(rc == 0, "... and back (%s)" % err.strip()[-300:])
+    rc, _, err = cl.osc("hv-demo", "network", "set", "--name", "mine", "public")
+    check(rc != 0 and "404" in err, "the external network cannot be renamed by a member (%s)"
+          % err.strip()[-300:])
+    rc, _, err = cl.osc("hv-demo", "network", "set", "--name", "", "private")
+    check(rc != 0, "an empty name is refused (%s)" % err.strip()[-300:])
+    names = sorted(n["Name"] for n in cl.osc_json("hv-demo", "network", "list"))
+    check(names == ["private", "public"], "nothing was renamed by the refusals (%s)" % names)
     return net
 
 
