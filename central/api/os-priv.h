@@ -13,7 +13,8 @@ enum os_service {
 	OS_NONE,
 	OS_IDENTITY,
 	OS_COMPUTE,
-	OS_IMAGE
+	OS_IMAGE,
+	OS_NETWORK
 };
 
 struct os_req {
@@ -67,7 +68,8 @@ struct os_front {
 void os_reply(struct os_req *q, unsigned status, json_t *body);
 void os_header(struct os_req *q, const char *name, const char *value);
 /* An error in the request's service format: compute {"itemNotFound": {code, message}},
- * identity {"error": {code, title, message}}. */
+ * identity {"error": {code, title, message}}, network {"NeutronError": {type, message,
+ * detail}}. */
 void os_error(struct os_req *q, unsigned status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* The service layer's error as the status a client expects (-ENOENT 404, ...). */
@@ -108,5 +110,6 @@ void os_image_left(struct os_front *f, const struct os_req *q);
 void os_image_reap(struct os_front *f);
 /* Up to len bytes of a GET .../file reply's data at q->file_offset; -1 on error. */
 ssize_t os_image_read(struct os_req *q, char *buf, size_t len);
+void os_network_route(struct os_front *f, struct os_req *q, const char *rest);
 
 #endif

@@ -130,6 +130,12 @@ server_json(const struct os_front *f, const struct os_req *q, const json_t *s, j
 		"os-extended-volumes:volumes_attached", "security_groups", "name", "default");
 	if (!o)
 		return NULL;
+	json_t *addr = json_object_get(s, "addresses"),
+	       *groups = json_object_get(s, "security_groups");
+	if (json_is_object(addr))
+		json_object_set(o, "addresses", addr);
+	if (json_array_size(groups))
+		json_object_set(o, "security_groups", groups);
 	if (!*task)
 		json_object_set_new(o, "OS-EXT-STS:task_state", json_null());
 	if (os_is_admin(q)) {
@@ -334,6 +340,65 @@ ref_id(const char *ref)
 	return slash ? slash + 1 : ref;
 }
 
+/* The list under key of [{sub: "NAME"}] as args[key] = ["NAME", ...]; -1 after replying
+ * 400 naming the entry. */
+static int
+ref_list(struct os_req *q, json_t *list, const char *key, const char *sub, json_t *a)
+{
+	json_t *out = json_array(), *v;
+	size_t i;
+	json_array_foreach (list, i, v) {
+		const char *ref = json_string_value(json_object_get(v, sub));
+		if (!ref || !*ref) {
+			json_decref(out);
+			os_error(q, 400,
+				 "Invalid input for field/attribute %s[%zu]: \"%s\" is required",
+				 key, i, sub);
+			return -1;
+		}
+		json_array_append_new(out, json_string(ref));
+	}
+	json_object_set_new(a, key, out);
+	return 0;
+}
+
+/* networks: "auto" and "none" (nova's 2.37 words; hvcentral makes no network by itself, so
+ * both mean no port) or [{"uuid"}], one port each, and security_groups [{"name"}]. A
+ * pre-made port ({"port"}) is refused: ports are made with their server here. */
+static int
+net_args(struct os_req *q, json_t *srv, json_t *a)
+{
+	json_t *nets = json_object_get(srv, "networks"), *groups;
+	const char *word = json_string_value(nets);
+	if (word && strcmp(word, "auto") != 0 && strcmp(word, "none") != 0) {
+		os_error(q, 400,
+			 "Invalid input for field/attribute networks: \"auto\", \"none\" "
+			 "or a list");
+		return -1;
+	}
+	if (nets && !word && !json_is_array(nets)) {
+		os_error(q, 400, "Invalid input for field/attribute networks: a list is required");
+		return -1;
+	}
+	for (size_t i = 0; json_is_array(nets) && i < json_array_size(nets); i++)
+		if (json_object_get(json_array_get(nets, i), "port")) {
+			os_error(q, 400,
+				 "Invalid input for field/attribute networks[%zu].port: ports are "
+				 "made with their server; give the network's uuid",
+				 i);
+			return -1;
+		}
+	if (json_is_array(nets) && ref_list(q, nets, "networks", "uuid", a) < 0)
+		return -1;
+	groups = json_object_get(srv, "security_groups");
+	if (groups && !json_is_array(groups)) {
+		os_error(q, 400,
+			 "Invalid input for field/attribute security_groups: a list is required");
+		return -1;
+	}
+	return groups ? ref_list(q, groups, "security_groups", "name", a) : 0;
+}
+
 /* The body's server {...} as the service's create args; -1 after replying 400. */
 static int
 create_args(struct os_req *q, json_t *srv, char pass[256], json_t **ret)
@@ -352,15 +417,12 @@ create_args(struct os_req *q, json_t *srv, char pass[256], json_t **ret)
 		os_error(q, 400, "imageRef and flavorRef are required (strings)");
 		return -1;
 	}
-	json_t *nets = json_object_get(srv, "networks");
-	if (nets && !json_is_string(nets) && !(json_is_array(nets) && !json_array_size(nets))) {
-		os_error(q, 400,
-			 "networks: only \"auto\" or \"none\" until the networking API is "
-			 "served");
-		return -1;
-	}
 	json_t *a = json_pack("{s:s, s:s, s:O}", "image", ref_id(image), "flavor", ref_id(flavor),
 			      "project", json_object_get(q->auth, "project_id"));
+	if (net_args(q, srv, a) < 0) {
+		json_decref(a);
+		return -1;
+	}
 	for (size_t i = 0; i < sizeof copy / sizeof copy[0]; i++) {
 		json_t *v = json_object_get(srv, copy[i][0]);
 		if (v && !json_is_null(v))
@@ -381,6 +443,19 @@ create_args(struct os_req *q, json_t *srv, char pass[256], json_t **ret)
 	return 0;
 }
 
+/* nova's [{"name"}] of the groups asked for (the service's default when none). */
+static json_t *
+group_names(const json_t *names)
+{
+	json_t *out = json_array(), *v;
+	size_t i;
+	json_array_foreach (names, i, v)
+		json_array_append_new(out, json_pack("{s:O}", "name", v));
+	if (!json_array_size(out))
+		json_array_append_new(out, json_pack("{s:s}", "name", "default"));
+	return out;
+}
+
 static void
 server_create(struct os_front *f, struct os_req *q)
 {
@@ -396,10 +471,10 @@ server_create(struct os_front *f, struct os_req *q)
 		} else {
 			const char *id = field(inst, "uuid");
 			os_reply(q, 202,
-				 json_pack("{s:{s:s, s:o, s:s, s:s, s:[{s:s}]}}", "server", "id",
-					   id, "links", links(f, "servers", id), "adminPass", pass,
-					   "OS-DCF:diskConfig", "MANUAL", "security_groups", "name",
-					   "default"));
+				 json_pack("{s:{s:s, s:o, s:s, s:s, s:o}}", "server", "id", id,
+					   "links", links(f, "servers", id), "adminPass", pass,
+					   "OS-DCF:diskConfig", "MANUAL", "security_groups",
+					   group_names(json_object_get(args, "security_groups"))));
 			char loc[400];
 			snprintf(loc, sizeof loc, "%s/compute/v2.1/servers/%s", f->public_url, id);
 			os_header(q, "Location", loc);
@@ -556,6 +631,25 @@ os_compute_done(struct os_req *q, bool ok, json_t *result)
 }
 
 static void evacuate(struct os_front *f, struct os_req *q, const json_t *s, json_t *body);
+/* addSecurityGroup / removeSecurityGroup {"name"}: the server's ports join or leave. */
+static void
+secgroup_action(struct os_front *f, struct os_req *q, const json_t *s, const char *key,
+		json_t *body)
+{
+	struct hv_error err = {0};
+	json_t *res = NULL;
+	const char *name = json_string_value(json_object_get(body, "name"));
+	if (!name || !*name)
+		return os_error(q, 400, "Invalid input for field/attribute %s.name: a string", key);
+	json_t *args = json_pack("{s:s, s:s, s:O}", "server", field(s, "uuid"), "group", name,
+				 "project", json_object_get(q->auth, "project_id"));
+	int r = (strcmp(key, "addSecurityGroup") == 0
+			 ? svc_server_add_secgroup
+			 : svc_server_remove_secgroup)(f->svc, args, f->now, &res, &err);
+	r < 0 ? os_svc_error(q, r, &err) : os_reply(q, 202, NULL);
+	json_decref(res);
+	json_decref(args);
+}
 
 static void
 server_action(struct os_front *f, struct os_req *q, const char *id)
@@ -574,6 +668,11 @@ server_action(struct os_front *f, struct os_req *q, const char *id)
 	}
 	if (key && strcmp(key, "evacuate") == 0) {
 		evacuate(f, q, s, json_object_get(doc, key));
+		goto out;
+	}
+	if (key &&
+	    (strcmp(key, "addSecurityGroup") == 0 || strcmp(key, "removeSecurityGroup") == 0)) {
+		secgroup_action(f, q, s, key, json_object_get(doc, key));
 		goto out;
 	}
 	size_t i = 0;
@@ -689,7 +788,12 @@ server_one(struct os_front *f, struct os_req *q, const char *id)
 	if (!s)
 		return;
 	if (strcmp(q->method, "GET") == 0) {
-		json_t *ids = json_object();
+		json_t *ids = json_object(), *view = NULL;
+		/* the service's view adds the addresses and groups of the server's ports */
+		if (svc_server_show(f->svc, field(s, "uuid"), &view, &err) == 0) {
+			json_decref(s);
+			s = view;
+		}
 		os_reply(q, 200, json_pack("{s:o}", "server", server_json(f, q, s, ids)));
 		json_decref(ids);
 	} else if (strcmp(q->method, "DELETE") == 0) {
@@ -1019,6 +1123,69 @@ keypairs_route(struct os_front *f, struct os_req *q, char **seg, int n)
 	json_decref(doc);
 }
 
+/* ---- security groups (nova's read-only view of the networking service's) ------------- */
+
+/* nova shows a group's ingress rules only, with the remote as ip_range or group. */
+static json_t *
+secgroup_json(const json_t *g)
+{
+	json_t *rules = json_array(), *r;
+	size_t i;
+	json_array_foreach (json_object_get(g, "security_group_rules"), i, r) {
+		if (strcmp(field(r, "direction"), "ingress") != 0)
+			continue;
+		const char *prefix = field(r, "remote_ip_prefix");
+		json_t *from = json_object_get(r, "port_range_min"),
+		       *to = json_object_get(r, "port_range_max");
+		json_array_append_new(rules, json_pack("{s:O, s:O, s:O, s:O, s:O, s:o, s:{}}", "id",
+						       json_object_get(r, "id"), "parent_group_id",
+						       json_object_get(g, "id"), "ip_protocol",
+						       json_object_get(r, "protocol"), "from_port",
+						       from ? from : json_null(), "to_port",
+						       to ? to : json_null(), "ip_range",
+						       *prefix ? json_pack("{s:s}", "cidr", prefix)
+							       : json_object(),
+						       "group"));
+	}
+	return json_pack("{s:O, s:O, s:O, s:O, s:o}", "id", json_object_get(g, "id"), "name",
+			 json_object_get(g, "name"), "description",
+			 json_object_get(g, "description"), "tenant_id",
+			 json_object_get(g, "project_id"), "rules", rules);
+}
+
+/* GET /os-security-groups[/{id or name}], the caller's project's: openstackclient finds a
+ * group there for server add/remove security group. */
+static void
+secgroups_route(struct os_front *f, struct os_req *q, char **seg, int n)
+{
+	struct hv_error err = {0};
+	json_t *res = NULL,
+	       *args = json_pack("{s:O}", "project", json_object_get(q->auth, "project_id"));
+	int r;
+	if (strcmp(q->method, "GET") != 0 || n > 2) {
+		json_decref(args);
+		return os_error(q, 405, "security groups are managed through the network API");
+	}
+	if (n == 2) {
+		json_object_set_new(args, "group", json_string(seg[1]));
+		r = svc_secgroup_show(f->svc, args, f->now, &res, &err);
+		if (r == 0)
+			os_reply(q, 200, json_pack("{s:o}", "security_group", secgroup_json(res)));
+		else if (r == -ENOENT)
+			os_error(q, 404, "Security group %.64s not found.", seg[1]);
+	} else if ((r = svc_secgroup_list(f->svc, args, f->now, &res, &err)) == 0) {
+		json_t *all = json_array(), *g;
+		size_t i;
+		json_array_foreach (res, i, g)
+			json_array_append_new(all, secgroup_json(g));
+		os_reply(q, 200, json_pack("{s:o}", "security_groups", all));
+	}
+	if (r < 0 && r != -ENOENT)
+		os_svc_error(q, r, &err);
+	json_decref(res);
+	json_decref(args);
+}
+
 /* ---- limits, quotas, availability zones ---------------------------------------------- */
 
 static void
@@ -1137,6 +1304,8 @@ os_compute_route(struct os_front *f, struct os_req *q, const char *rest)
 		return keypairs_route(f, q, seg, n);
 	if (strcmp(seg[0], "limits") == 0 && n == 1)
 		return limits(f, q);
+	if (strcmp(seg[0], "os-security-groups") == 0)
+		return secgroups_route(f, q, seg, n);
 	if (strcmp(seg[0], "os-quota-sets") == 0)
 		return quotas_route(f, q, seg, n);
 	if (os_admin_route(f, q, seg, n))

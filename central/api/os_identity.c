@@ -45,15 +45,18 @@ endpoints(const char *url)
 static json_t *
 catalog(const struct os_front *f)
 {
-	char identity[300], compute[300], image[300];
+	char identity[300], compute[300], image[300], network[300];
 	snprintf(identity, sizeof identity, "%s/identity", f->public_url);
 	snprintf(compute, sizeof compute, "%s/compute/v2.1", f->public_url);
 	snprintf(image, sizeof image, "%s/image", f->public_url);
-	return json_pack("[{s:s, s:s, s:s, s:o}, {s:s, s:s, s:s, s:o}, {s:s, s:s, s:s, s:o}]",
+	snprintf(network, sizeof network, "%s/network", f->public_url);
+	return json_pack("[{s:s, s:s, s:s, s:o}, {s:s, s:s, s:s, s:o}, {s:s, s:s, s:s, s:o}, "
+			 "{s:s, s:s, s:s, s:o}]",
 			 "type", "identity", "name", "keystone", "id", "identity", "endpoints",
 			 endpoints(identity), "type", "compute", "name", "nova", "id", "compute",
 			 "endpoints", endpoints(compute), "type", "image", "name", "glance", "id",
-			 "image", "endpoints", endpoints(image));
+			 "image", "endpoints", endpoints(image), "type", "network", "name",
+			 "neutron", "id", "network", "endpoints", endpoints(network));
 }
 
 static json_t *

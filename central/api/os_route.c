@@ -1,6 +1,7 @@
 /* os_route.c - the REST front's requests without the HTTP server: replies, error bodies in
  * each service's format, the body and query decoders, the token check, and the routing of
- * a request to its service (os_identity.c, os_compute.c, os_image.c). Independent of
+ * a request to its service (os_identity.c, os_compute.c,
+ * os_image.c, os_network.c). Independent of
  * libmicrohttpd, so the fuzz target drives it as the server does. Must never log a
  * request's body or headers (they hold passwords and tokens). */
 #include "os-priv.h"
@@ -64,12 +65,28 @@ identity_title(unsigned status)
 	}
 }
 
+static const char *
+neutron_type(unsigned status)
+{
+	switch (status) {
+	case 400: return "BadRequest";
+	case 403: return "Forbidden";
+	case 404: return "NotFound";
+	case 405: return "HTTPMethodNotAllowed";
+	case 409: return "Conflict";
+	default: return "NeutronException";
+	}
+}
+
 static json_t *
 error_body(enum os_service service, unsigned status, const char *msg)
 {
 	json_t *m = json_string(msg);
 	if (!m)
 		m = json_string("the request is not valid (its bytes are not UTF-8)");
+	if (service == OS_NETWORK && status != 401)
+		return json_pack("{s:{s:s, s:o, s:s}}", "NeutronError", "type",
+				 neutron_type(status), "message", m, "detail", "");
 	/* keystonemiddleware answers a compute request's bad token in keystone's format */
 	if (service != OS_COMPUTE || status == 401)
 		return json_pack("{s:{s:i, s:s, s:o}}", "error", "code", (int)status, "title",
@@ -214,6 +231,11 @@ os_dispatch(struct os_front *f, struct os_req *q)
 		q->service = OS_IMAGE;
 		return q->too_big ? os_error(q, 413, "Request is too large.")
 				  : os_image_route(f, q, rest);
+	}
+	if (strip(&rest, "/network")) {
+		q->service = OS_NETWORK;
+		return q->too_big ? os_error(q, 413, "Request is too large.")
+				  : os_network_route(f, q, rest);
 	}
 	q->service = OS_IDENTITY;
 	if (q->too_big)

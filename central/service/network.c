@@ -552,6 +552,46 @@ svc_network_show(struct svc *sv, json_t *args, int64_t now, json_t **ret, struct
 	return network_arg(sv, args, ret, err);
 }
 
+int
+svc_network_update(struct svc *sv, json_t *args, int64_t now, json_t **ret, struct hv_error *err)
+{
+	static const char *const known[] = {"network", "project", "name", NULL};
+	const char *name = NULL;
+	char project[33];
+	json_t *net = NULL;
+	int r;
+	(void)now;
+	if ((r = hj_known_keys(args, "args", known, err)) < 0 ||
+	    (r = hj_str(args, "args", "name", HJ_OPTIONAL, 255, &name, err)) < 0 ||
+	    (r = svc_net_project(sv, args, project, err)) < 0 ||
+	    (r = network_arg(sv, args, &net, err)) < 0)
+		return r;
+	/* a shared or external network is seen by every project, changed by its own only */
+	if (strcmp(field_or(net, "project_id", ""), project) != 0)
+		r = hv_error_set(err, -ENOENT, "args.network",
+				 "args.network: the project has no network '%s'",
+				 field_or(net, "name", ""));
+	else if (name && !*name)
+		r = hv_error_set(err, -EINVAL, "args.name", "args.name: must not be empty");
+	if (r == 0 && name) {
+		json_object_set_new(net, "name", json_string(name));
+		if ((r = store_begin(sv->store, err)) == 0) {
+			r = store_net_update(sv->store, "network", net, err);
+			if (r == -EEXIST)
+				r = hv_error_set(err, -EEXIST, "args.name",
+						 "args.name: the project has a network named '%s'",
+						 name);
+			r = in_txn(sv, r, err);
+		}
+	}
+	if (r < 0) {
+		json_decref(net);
+		return r;
+	}
+	*ret = net;
+	return 0;
+}
+
 /* A network goes with its subnets, once no port and no floating IP is on it. */
 static int
 network_remove(struct svc *sv, json_t *net, struct hv_error *err)

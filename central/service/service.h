@@ -134,6 +134,8 @@ int svc_host_accept(struct svc *sv, const char *what, const char *name, json_t *
 typedef int
 svc_net_fn(struct svc *sv, json_t *args, int64_t now, json_t **ret, struct hv_error *err);
 svc_net_fn svc_network_create, svc_network_list, svc_network_show, svc_network_delete;
+/* args {network, name?}: renames one of the project's own networks (name unique in it). */
+svc_net_fn svc_network_update;
 svc_net_fn svc_subnet_create, svc_subnet_list, svc_subnet_show, svc_subnet_delete;
 svc_net_fn svc_port_list, svc_port_show;
 svc_net_fn svc_secgroup_create, svc_secgroup_list, svc_secgroup_show, svc_secgroup_delete;

@@ -252,6 +252,42 @@ rules_are_checked_as_the_hosts_firewall_checks_them(void **state)
 	json_decref(d);
 	assert_int_equal(count(f, svc_secgroup_list, "{}"), 2);
 }
+static void
+a_network_is_renamed_in_its_own_project_only(void **state)
+{
+	struct fixture *f = *state;
+	struct hv_error err = {0};
+	json_t *pargs = json_pack("{s:s}", "name", "demo"), *p = NULL;
+	assert_int_equal(svc_project_create(f->svc, pargs, T0, &p, &err), 0);
+	json_decref(pargs);
+	json_decref(p);
+	json_decref(must(f, svc_network_create, "{\"name\": \"n\"}"));
+	json_decref(must(f, svc_network_create, "{\"name\": \"m\"}"));
+	json_decref(must(f, svc_network_create, "{\"name\": \"ext\", \"external\": true}"));
+	json_t *net = must(f, svc_network_update, "{\"network\": \"n\", \"name\": \"k\"}");
+	assert_string_equal(json_string_value(json_object_get(net, "name")), "k");
+	json_decref(net);
+	refused(f, svc_network_update, "{\"network\": \"k\", \"name\": \"m\"}", "args.name");
+	refused(f, svc_network_update, "{\"network\": \"k\", \"name\": \"\"}", "args.name");
+	refused(f, svc_network_update, "{\"network\": \"k\", \"shared\": true}", "args.shared");
+	refused(f, svc_network_update, "{\"network\": \"nope\", \"name\": \"x\"}", "args.network");
+	/* demo sees the external network but does not own it */
+	refused(f, svc_network_update,
+		"{\"project\": \"demo\", \"network\": \"ext\", \"name\": \"x\"}", "args.network");
+	json_t *list = must(f, svc_network_list, "{}"), *o;
+	size_t i;
+	char names[64] = " ";
+	json_array_foreach (list, i, o) {
+		strcat(names, json_string_value(json_object_get(o, "name")));
+		strcat(names, " ");
+	}
+	json_decref(list);
+	/* in whatever order the store lists them: k, m and ext, no n nor x */
+	assert_int_equal(strlen(names), strlen(" k m ext "));
+	assert_non_null(strstr(names, " k "));
+	assert_non_null(strstr(names, " m "));
+	assert_non_null(strstr(names, " ext "));
+}
 
 int
 main(void)
@@ -265,6 +301,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(the_floating_ip_quota_is_enforced, setup, teardown),
 		cmocka_unit_test_setup_teardown(rules_are_checked_as_the_hosts_firewall_checks_them,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(a_network_is_renamed_in_its_own_project_only, setup,
+						teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,7 @@
 /* fuzz_os.c - libFuzzer target for hvcentral's OpenStack-compatible API: the router, the
- * token check, the identity, compute and image decoders (central/api/os_route.c, os_identity.c,
- * os_compute.c, os_image.c) and the service layer behind them, against the controller
+ * token check, the identity, compute, image and network decoders (central/api/os_route.c,
+ * os_identity.c, os_compute.c, os_admin.c, os_image.c, os_network.c) and the service layer
+ * behind them, against the controller
  * fixture (fuzz_central.h) plus an admin and a member whose tokens are "admin-token" and
  * "member-token". Input: "METHOD PATH[?QUERY]\n", header lines "Name: value\n", an empty
  * line, then the body. Beyond never crashing, leaking or reading out of bounds: every
@@ -188,10 +189,15 @@ check_reply(const struct os_req *q)
 		json_t *v;
 		if (json_object_size(r) != 1)
 			__builtin_trap();
-		json_object_foreach (r, k, v)
-			if (json_integer_value(json_object_get(v, "code")) != q->status ||
+		json_object_foreach (r, k, v) {
+			/* Neutron's errors carry a type where the others carry the code */
+			bool neutron = strcmp(k, "NeutronError") == 0;
+			if ((neutron ? !json_is_string(json_object_get(v, "type"))
+				     : json_integer_value(json_object_get(v, "code")) !=
+					       q->status) ||
 			    !json_is_string(json_object_get(v, "message")))
 				__builtin_trap(); /* an error body without its code or message */
+		}
 	}
 	json_decref(r);
 }
