@@ -126,7 +126,9 @@ hypervisors_route(struct os_front *f, struct os_req *q, char **seg, int n)
 		return os_reply(q, 200, json_pack("{s:o}", "hypervisor_statistics", res));
 	}
 	if (n == 3 && (strcmp(seg[2], "servers") == 0 || strcmp(seg[2], "search") == 0))
-		return hypervisor_search(f, q, seg[1], seg[2][1] == 'e');
+		return hypervisor_search(f, q, seg[1], strcmp(seg[2], "servers") == 0);
+	if (n == 3 && strcmp(seg[2], "uptime") == 0) /* clients take 501 as "not offered" */
+		return os_error(q, 501, "The hosts do not report their uptime.");
 	if (n == 2 && strcmp(seg[1], "detail") != 0) {
 		if ((r = svc_hypervisor_show(f->svc, seg[1], f->now, &res, &err)) < 0) {
 			if (r == -ENOENT)
@@ -264,9 +266,10 @@ aggregates_route(struct os_front *f, struct os_req *q, char **seg, int n)
 		return aggregate_action(f, q, seg[1]);
 	if (n != 2)
 		return os_error(q, 404, "The resource could not be found.");
-	if (get)
-		return aggregate_reply(q, svc_aggregate_show(f->svc, seg[1], &res, &err), res,
-				       &err);
+	if (get) {
+		r = svc_aggregate_show(f->svc, seg[1], &res, &err);
+		return aggregate_reply(q, r, res, &err);
+	}
 	if (strcmp(q->method, "DELETE") == 0) {
 		r = svc_aggregate_delete(f->svc, seg[1], &err);
 		if (r == -EEXIST)

@@ -464,7 +464,18 @@ server_create(struct os_front *f, struct os_req *q)
 	char pass[256] = "", cmd[PROTO_MAX_ID + 1];
 	if (reader_refused(q) || os_body(q, "server", &doc, &srv) < 0)
 		return;
+	json_t *hints = json_object_get(doc, "os:scheduler_hints");
+	if (!hints)
+		hints = json_object_get(doc, "OS-SCH-HNT:scheduler_hints");
+	if (hints && !json_is_object(hints)) {
+		os_error(q, 400, "Invalid input for field/attribute os:scheduler_hints: an object");
+		hj_wipe_string(json_object_get(srv, "adminPass"));
+		json_decref(doc);
+		return;
+	}
 	if (create_args(q, srv, pass, &args) == 0) {
+		if (json_object_size(hints)) /* nova's hints, as hv's --hint: the service checks */
+			json_object_set(args, "hints", hints);
 		int r = svc_server_create(f->svc, args, f->now, &inst, cmd, &err);
 		if (r < 0) {
 			os_svc_error(q, r, &err);
