@@ -237,7 +237,9 @@ The demo keeps running. To use it:
 OpenStack's own clients (Debian's python3-openstackclient, scripts/deps.sh installs it):
   export OS_CLIENT_CONFIG_FILE=$demo/clouds.yaml OS_CLOUD=hv-admin
   openstack server list && openstack flavor list && openstack keypair list
-  openstack image list && openstack server create --flavor m1.tiny --image cirros --wait web-9
+  openstack image list && openstack network list && openstack hypervisor list
+  openstack server create --flavor m1.tiny --image cirros --key-name demo-key \\
+      --security-group ssh --network private --wait web-9
   OS_CLOUD=hv-demo openstack server list   # the member sees only project demo
 Logs: $demo/hvcentral.log, $demo/node-*/hvagent.log
 Stop it: scripts/demo.sh --stop
