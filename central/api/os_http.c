@@ -451,16 +451,6 @@ os_mark(const struct os_front *f)
 void
 os_take_back(struct os_front *f, uint64_t mark, const char *message)
 {
-	/* a wait begun in the turn waits for a command that was never stored */
-	for (size_t i = 0; i < f->n_wait;) {
-		if (f->wait[i]->seq <= mark) {
-			i++;
-			continue;
-		}
-		json_object_clear(f->wait[i]->headers);
-		os_error(f->wait[i], 503, "%s", message);
-		unwait(f, i);
-	}
 	(void)f;
 	(void)mark;
 	(void)message;
