@@ -117,7 +117,10 @@ start(struct agent *a, json_t *im, struct hv_error *err)
 		fetch_free(f);
 		return NULL;
 	}
-	snprintf(f->tmp, sizeof f->tmp, "%.*s.fetch", (int)(sizeof f->tmp - 7), f->data);
+	/* per process: hosts sharing an image store may fetch the same image at once; the
+	 * first rename wins and the others replace it with the same verified bytes */
+	snprintf(f->tmp, sizeof f->tmp, "%.*s.fetch.%ld", (int)(sizeof f->tmp - 32), f->data,
+		 (long)getpid());
 	f->fd = open(f->tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (f->fd < 0) {
 		hv_error_set(err, -errno, "body.image.id", "body.image.id: cannot create %s: %s",

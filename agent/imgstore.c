@@ -135,7 +135,8 @@ write_sidecar(struct imgstore *s, const char *id, const char *format, uint64_t s
 		return hv_error_set(err, -EINVAL, "image.properties",
 				    "properties must be valid UTF-8");
 	file_of(s, id, "json", path, sizeof path);
-	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	/* per process: an image store may be shared by the hosts (shared storage) */
+	snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
 	len = strlen(text);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0 || write(fd, text, len) != (ssize_t)len || fsync(fd) < 0)
