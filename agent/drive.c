@@ -33,7 +33,9 @@ fill_and_write(const json_t *spec, const char *uuid, const struct drive_secrets 
 	json_t *m = json_object_get(spec, "metadata"), *ports = json_object_get(spec, "ports"), *v,
 	       *p;
 	struct guest_config cfg = {.uuid = uuid};
-	struct guest_pubkey key = {.name = "key", .key = sec->key_data};
+	/* named as the key pair it came from, as nova's public_keys are */
+	const char *key_name = json_string_value(json_object_get(spec, "key_name"));
+	struct guest_pubkey key = {.name = key_name ? key_name : "key", .key = sec->key_data};
 	const char *k;
 	size_t n = 0, i;
 	int r;

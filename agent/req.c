@@ -304,7 +304,7 @@ take_user_data(const json_t *body, struct req *r, struct hv_error *err)
 static int
 parse_spawn(const json_t *body, struct req *r, struct hv_error *err)
 {
-	const char *name = NULL, *hostname = NULL, *key_data = NULL;
+	const char *name = NULL, *hostname = NULL, *key_data = NULL, *key_name = NULL;
 	const char *project = NULL;
 	json_t *flavor = NULL, *image = NULL, *ports = NULL, *meta = NULL;
 	bool config_drive = false;
@@ -329,8 +329,12 @@ parse_spawn(const json_t *body, struct req *r, struct hv_error *err)
 		return rc;
 	if ((rc = hj_bool(body, "body", "config_drive", HJ_OPTIONAL, &config_drive, err)) < 0 ||
 	    (rc = hj_bool(body, "body", "power_on", HJ_OPTIONAL, &r->power_on, err)) < 0 ||
-	    (rc = hj_str(body, "body", "key_data", HJ_OPTIONAL, MAX_KEY_DATA, &key_data, err)) < 0)
+	    (rc = hj_str(body, "body", "key_data", HJ_OPTIONAL, MAX_KEY_DATA, &key_data, err)) <
+		    0 ||
+	    (rc = hj_str(body, "body", "key_name", HJ_OPTIONAL, 255, &key_name, err)) < 0)
 		return rc;
+	if (key_name && (!*key_name || !charset(key_name, " @._-", true, true)))
+		return bad(err, "body.key_name", "expected 1-255 of [A-Za-z0-9 @._-]");
 	if ((rc = take_user_data(body, r, err)) < 0)
 		return rc;
 	if ((rc = parse_flavor(body, "body", &flavor, err)) < 0)
@@ -352,6 +356,8 @@ parse_spawn(const json_t *body, struct req *r, struct hv_error *err)
 			    meta, "config_drive", config_drive, "has_key_data", key_data != NULL);
 	if (project)
 		json_object_set_new(r->spec, "project_id", json_string(project));
+	if (key_name)
+		json_object_set_new(r->spec, "key_name", json_string(key_name));
 	return 0;
 fail:
 	json_decref(flavor);
