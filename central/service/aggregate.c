@@ -304,6 +304,27 @@ svc_host_zone(const json_t *aggregates, const char *host, const char *default_zo
 	return default_zone;
 }
 
+int
+svc_zone_check(struct svc *sv, const char *zone, const char *field, struct hv_error *err)
+{
+	json_t *aggs = NULL, *a;
+	size_t i, n = strcspn(zone, ":"); /* nova's ZONE:HOST names the zone first */
+	int r = store_aggregate_list(sv->store, &aggs, err);
+	if (r < 0)
+		return r;
+	bool known = strlen(sv->default_zone) == n && strncmp(sv->default_zone, zone, n) == 0;
+	json_array_foreach (aggs, i, a) {
+		const char *z = field_or(a, AZ_KEY, "");
+		known = known || (strlen(z) == n && strncmp(z, zone, n) == 0);
+	}
+	json_decref(aggs);
+	if (known)
+		return 0;
+	return hv_error_set(err, -ENOENT, field,
+			    "%s: no availability zone '%.*s' (hv availability zone list)", field,
+			    (int)n, zone);
+}
+
 /* Adds host to zone's row of zones ({name: {zone_name, zone_state, hosts}}). */
 static void
 zone_add(json_t *zones, const char *zone, const char *host, bool available)

@@ -172,6 +172,9 @@ int svc_aggregate_delete(struct svc *sv, const char *agg, struct hv_error *err);
 /* Pure: the zone of host, the availability_zone of one of its aggregates (as
  * svc_aggregate_list answers them), else default_zone. */
 const char *svc_host_zone(const json_t *aggregates, const char *host, const char *default_zone);
+/* 0 when zone (or the zone of nova's ZONE:HOST) is the default zone or an aggregate's;
+ * else -ENOENT naming field. */
+int svc_zone_check(struct svc *sv, const char *zone, const char *field, struct hv_error *err);
 /* [{zone_name, zone_state: "available"|"not available", hosts}]: zones with hosts. */
 int svc_availability_zone_list(struct svc *sv, int64_t now_ms, json_t **ret, struct hv_error *err);
 /* args: {name, policy: affinity|anti-affinity|soft-affinity|soft-anti-affinity, project?}:

@@ -64,8 +64,15 @@ def main():
         check(rc == 0 and c.show("n-%d" % i)["host"] in ("node-1", "node-2"),
               "--availability-zone nova keeps n-%d off node-3: %s" % (i, err))
     rc, _, err = create(c, "nowhere", "--availability-zone", "az9")
+    check(rc == 1 and "args.availability_zone" in err and "az9" in err,
+          "a zone nothing names is refused as nova refuses it: " + err.strip())
+    rc, _, err = c.hv("aggregate", "create", "empty", "--zone", "az-empty")
+    check(rc == 0, "an aggregate with a zone and no host (%s)" % err.strip())
+    rc, _, err = create(c, "nowhere", "--availability-zone", "az-empty")
     check(rc != 0 and "no_valid_host" in err and "AvailabilityZoneFilter removed 3" in err,
           "a zone no host is in: no valid host naming the filter: " + err)
+    rc, _, err = c.hv("aggregate", "delete", "empty")
+    check(rc == 0, "and it goes (%s)" % err.strip())
 
     # metadata + flavor extra spec
     rc, _, err = c.hv("aggregate", "create", "gpu", "--property", "gpu=yes")
