@@ -59,9 +59,6 @@ int ctl_send_simple(struct ctl *c, const char *host_id, enum proto_type type, co
 		    json_t *body);
 /* link.c: counts a refused part of a host's message for the daemon to log. */
 void ctl_refuse(struct ctl *c, const struct hv_error *why);
-/* Journals a destroy of uuid on host, a server evacuated from it, with no deadline: it is
- * resent until that host acknowledges it, however long it stays away. */
-int ctl_queue_leftover_destroy(struct ctl *c, const char *host, const char *uuid, int64_t now);
 
 /* link_image.c: catalog image data on the link. */
 /* A host's IMAGE_GET: a chunk of an image one of its servers uses, or why not. */

@@ -74,6 +74,9 @@ ctl_queue(struct ctl *c, const char *host, const char *uuid, const char *command
  * every security-group and floating-IP change it missed, in the order they were made. */
 int ctl_queue_host(struct ctl *c, const char *host, const char *command, json_t *args, int64_t now,
 		   char ret_cmd_id[PROTO_MAX_ID + 1], struct hv_error *err);
+/* Journals a destroy of uuid on host, a server evacuated from it, with no deadline: it is
+ * resent until that host acknowledges it, however long it stays away. */
+int ctl_queue_leftover_destroy(struct ctl *c, const char *host, const char *uuid, int64_t now);
 /* Wipes every string of a secret-fields object and drops the caller's reference.
  * NULL-safe. */
 void ctl_secrets_free(json_t *fields);

@@ -86,12 +86,8 @@ apply_record(struct ctl *c, const char *host, json_t *rec, int64_t now)
 	fault_text(rec, fault, sizeof fault);
 	int r = store_instance_report_state(c->store, host, uuid, vm, task ? task : "", power,
 					    fault, now, &e);
-	if (r == -EPERM && store_instance_take_leftover(c->store, uuid, host, &c->scratch) > 0) {
-		/* evacuated from this host while it was down: what is left here is destroyed,
-		 * never started again (the server runs on its new host) */
-		ctl_queue_leftover_destroy(c, host, uuid, now);
-		return;
-	}
+	if (r == -EPERM && store_instance_take_leftover(c->store, uuid, host, &c->scratch) > 0)
+		return; /* evacuated from here: its destroy is journaled to this host already */
 	if (r == -EPERM)
 		ctl_refuse(c, &e);
 	if (r != -ENOENT)

@@ -948,6 +948,83 @@ svc_net_ports_release(struct svc *sv, const char *host, const char *uuid, int64_
 	return r;
 }
 
+/* One port of an evacuated server leaves source: its floating IPs' NAT and its tap go from
+ * there (delivered when the host returns, before it could forward anything), the port is
+ * bound to target, its floating IPs collected for target and its groups into ids. */
+static int
+evacuate_port(struct svc *sv, json_t *p, const char *source, const char *target, json_t *ids,
+	      json_t *fips_out, int64_t now, struct hv_error *err)
+{
+	json_t *fips = NULL, *f, *g, *body;
+	size_t i;
+	int r = store_net_list(sv->store, "floatingip", "port_id", field_or(p, "id", ""), &fips,
+			       err);
+	json_array_foreach (fips, i, f) {
+		body = json_pack("{s:O}", "fip_id", json_object_get(f, "id"));
+		if (r == 0)
+			r = svc_net_journal(sv, source, "fip_disassociate", body, now, err);
+		json_decref(body);
+		json_array_append(fips_out, f);
+	}
+	json_decref(fips);
+	body = json_pack("{s:O}", "port_id", json_object_get(p, "id"));
+	if (r == 0)
+		r = svc_net_journal(sv, source, "port_unplug", body, now, err);
+	json_decref(body);
+	json_object_set_new(p, "binding:host_id", json_string(target));
+	if (r == 0)
+		r = store_net_update(sv->store, "port", p, err);
+	json_array_foreach (json_object_get(p, "security_groups"), i, g)
+		json_object_set_new(ids, json_string_value(g), json_true());
+	return r;
+}
+
+int
+svc_net_evacuate(struct svc *sv, const json_t *inst, const char *target, json_t *spawn, int64_t now,
+		 struct hv_error *err)
+{
+	const char *uuid = field_or(inst, "uuid", ""), *source = field_or(inst, "host", ""),
+		   *project = field_or(inst, "project_id", ""), *id;
+	json_t *ports = NULL, *ids = json_object(), *fips = json_array(), *groups = json_array(),
+	       *p, *v, *g;
+	size_t i;
+	int r = store_begin(sv->store, err);
+	if (r == 0)
+		r = store_net_list(sv->store, "port", "device_id", uuid, &ports, err);
+	json_array_foreach (ports, i, p)
+		if (r == 0)
+			r = evacuate_port(sv, p, source, target, ids, fips, now, err);
+	json_object_foreach (ids, id, v) {
+		if (r == 0 && (r = svc_secgroup_find(sv, project, id, "server", now, &g, err)) == 0)
+			json_array_append_new(groups, g);
+	}
+	/* target learns the groups and plugs the ports before the spawn; source keeps only
+	 * the groups its remaining ports use */
+	if (r == 0 && json_array_size(ports))
+		r = svc_net_before_spawn(sv, target, groups, ports, spawn, now, err);
+	if (r == 0 && json_array_size(ports))
+		r = svc_secgroup_prune(sv, source, ids, now, err);
+	json_array_foreach (fips, i, v) {
+		json_t *fixed = json_object_get(v, "fixed_ip_address");
+		json_t *body = json_pack(
+			"{s:{s:O, s:O, s:O, s:O}}", "fip", "id", json_object_get(v, "id"),
+			"port_id", json_object_get(v, "port_id"), "floating_ip_address",
+			json_object_get(v, "floating_ip_address"), "fixed_ip_address", fixed);
+		if (r == 0)
+			r = svc_net_journal(sv, target, "fip_associate", body, now, err);
+		json_decref(body);
+	}
+	json_decref(ports);
+	json_decref(ids);
+	json_decref(fips);
+	json_decref(groups);
+	if (r < 0) {
+		store_rollback(sv->store);
+		return r;
+	}
+	return store_commit(sv->store, err);
+}
+
 int
 svc_network_external(struct svc *sv, const char *name, const char *cidr, int64_t now,
 		     struct hv_error *err)

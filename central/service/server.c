@@ -395,6 +395,7 @@ create_key(struct svc *sv, json_t *args, const char *project_id, json_t *spawn,
 	if ((r = svc_keypair_public(sv, project_id, name, "args.key_name", &line, err)) < 0)
 		return r;
 	json_object_set_new(spawn, "key_data", json_string(line));
+	json_object_set_new(spawn, "key_name", json_string(name));
 	free(line);
 	return 0;
 }
@@ -488,7 +489,8 @@ create_plan(struct svc *sv, json_t *args, int64_t now, struct create_plan *p, st
 	p->spawn = json_object();
 	p->secrets = json_object();
 	json_object_set_new(p->spawn, "image", pimage);
-	if ((r = create_name_check(p->name, err)) < 0)
+	if ((r = create_name_check(p->name, err)) < 0 ||
+	    (az && (r = svc_zone_check(sv, az, "args.availability_zone", err)) < 0))
 		return r;
 	if (p->host && !proto_id_valid(p->host))
 		return hv_error_set(err, -EINVAL, "args.host", "args.host: not a host id");
@@ -951,7 +953,7 @@ svc_server_evacuate(struct svc *sv, json_t *args, int64_t now, json_t **ret_inst
 	static const char *const keys[] = {"server", "host", "admin_pass", NULL};
 	const char *server, *asked = NULL, *pass = NULL, *k;
 	char target[PROTO_MAX_ID + 1];
-	json_t *inst = NULL, *spawn = NULL, *secrets = json_object(), *ports = NULL, *v;
+	json_t *inst = NULL, *spawn = NULL, *secrets = json_object(), *v;
 	int64_t seen = 0;
 	void *tmp;
 	int r;
@@ -996,14 +998,6 @@ svc_server_evacuate(struct svc *sv, json_t *args, int64_t now, json_t **ret_inst
 				 server, source, (long long)((now - seen) / 1000));
 		goto out;
 	}
-	if (store_net_list(sv->store, "port", "device_id", uuid, &ports, NULL) == 0 &&
-	    json_array_size(ports)) {
-		r = hv_error_set(err, -ENOTSUP, "server",
-				 "server '%s' has network ports: "
-				 "evacuating a server with ports is not supported yet",
-				 server);
-		goto out;
-	}
 	if ((r = evacuate_target(sv, inst, asked, now, target, err)) < 0)
 		goto out;
 	r = store_cmd_last_args(sv->store, uuid, "spawn", &spawn, err);
@@ -1020,16 +1014,25 @@ svc_server_evacuate(struct svc *sv, json_t *args, int64_t now, json_t **ret_inst
 			json_object_del(spawn, k);
 	if (pass)
 		json_object_set_new(secrets, "admin_pass", json_string(pass));
+	/* nova's: a stopped server is rebuilt stopped, an active or errored one runs */
+	json_object_set_new(spawn, "power_on", json_boolean(strcmp(vm, "stopped") != 0));
+	if ((r = svc_net_evacuate(sv, inst, target, spawn, now, err)) < 0)
+		goto out;
 	if ((r = store_instance_evacuate(sv->store, uuid, target, now, err)) == -ENOENT)
 		r = hv_error_set(err, -ENOENT, "server", "server '%s' is deleted", server);
 	if (r < 0 || (r = ctl_queue(sv->ctl, target, uuid, "spawn", spawn, secrets, now, ret_cmd_id,
 				    err)) < 0)
 		goto out;
+	/* what is left on the old host is destroyed when it returns, before anything could
+	 * start it again; journaled without a deadline */
+	if ((r = ctl_queue_leftover_destroy(sv->ctl, source, uuid, now)) < 0) {
+		r = hv_error_set(err, r, "server", "cannot journal the destroy of its leftover");
+		goto out;
+	}
 	r = svc_server_show(sv, uuid, ret_instance, err);
 out:
 	json_decref(inst);
 	json_decref(spawn);
-	json_decref(ports);
 	ctl_secrets_free(secrets);
 	return r;
 }

@@ -140,6 +140,11 @@ int svc_net_before_spawn(struct svc *sv, const char *host, json_t *groups, json_
 /* A deleted server's ports: floating IPs disassociated, ports unplugged and removed. */
 int svc_net_ports_release(struct svc *sv, const char *host, const char *uuid, int64_t now,
 			  struct hv_error *err);
+/* An evacuated server's ports move from its host to target: unplugged and their floating
+ * IPs' NAT removed on the old host, bound to target, whose groups, port_plug and
+ * fip_associate are journaled before the spawn (spawn.ports set). */
+int svc_net_evacuate(struct svc *sv, const json_t *inst, const char *target, json_t *spawn,
+		     int64_t now, struct hv_error *err);
 /* Nova's view of a server's networking set into inst: "addresses" {network name: [{version,
  * addr, OS-EXT-IPS:type fixed|floating, OS-EXT-IPS-MAC:mac_addr}]} and "security_groups"
  * [{name}]. */

@@ -57,8 +57,10 @@ def main():
     check(rc == 0, "hv host evacuate node-1 succeeds (%s)" % err.strip())
     check("ev-2" in out and "evacuated to node-" in out, "a line per server: %r" % out)
     ev2 = c.show("ev-2")
-    check(ev2["host"] in ("node-2", "node-3") and ev2["vm_state"] == "active",
-          "the scheduler put ev-2 on an up host: %s (%s)" % (ev2["host"], ev2["vm_state"]))
+    check(ev2["host"] in ("node-2", "node-3") and ev2["vm_state"] == "stopped" and
+          ev2["power_state"] == "shutdown",
+          "the scheduler put ev-2 on an up host, stopped as it was: %s (%s/%s)" % (
+              ev2["host"], ev2["vm_state"], ev2["power_state"]))
 
     # node-1 comes back: it still holds both guests; they are destroyed there, never kept
     c.procs["agent-node-1"].send_signal(signal.SIGCONT)
@@ -72,9 +74,9 @@ def main():
                                       if u in l and "destroy" in l), "")])
     harness.wait_for("node-1 to get a destroy of both leftovers", destroyed, timeout=60)
     time.sleep(1)
-    for n in ("ev-1", "ev-2"):
+    for n, state in (("ev-1", "active"), ("ev-2", "stopped")):
         s = c.show(n)
-        check(s["host"] != "node-1" and s["vm_state"] == "active",
+        check(s["host"] != "node-1" and s["vm_state"] == state,
               "%s lives on on %s, untouched by its leftover's destroy (%s)" %
               (n, s["host"], s["vm_state"]))
     rc, _, err = c.hv("server", "evacuate", "ev-1")
