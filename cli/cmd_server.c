@@ -33,7 +33,9 @@ const char server_help[] =
 	"                          [--wait]   (its host is down: rebuild it elsewhere)\n"
 	"       hv server delete|stop|start|pause|unpause|suspend|resume SERVER... [--wait]\n"
 	"       hv server reboot SERVER... [--hard] [--wait]\n"
-	"       hv server resize SERVER --flavor-spec SPEC [--property KEY=VALUE]... [--wait]\n"
+	"       hv server resize SERVER --flavor FLAVOR | --flavor-spec SPEC [--property "
+	"KEY=VALUE]...\n"
+	"                        [--wait]\n"
 	"       hv server resize-confirm|resize-revert SERVER [--wait]\n"
 	"       hv server rebuild SERVER --image ID [--image-format qcow2|raw]\n"
 	"                        [--image-property KEY=VALUE]...\n"
@@ -79,7 +81,8 @@ const char server_help[] =
 	"rebuild: --user-data replaces the user data on the rebuilt config drive; without it\n"
 	"the server keeps the user data it was created with.\n"
 	"\n"
-	"resize ends in vm_state resized until resize-confirm keeps the new flavor\n"
+	"resize takes a catalog flavor (--flavor m1.small) or an inline size (--flavor-spec);\n"
+	"it ends in vm_state resized until resize-confirm keeps the new flavor\n"
 	"or resize-revert restores the old one. snapshot prints the new image's id; with\n"
 	"--wait, once the host wrote it; it joins the catalog (hv image show) once hvcentral\n"
 	"took its data from the host, and any host can then boot it. console prints the host and "
@@ -103,7 +106,7 @@ const char server_help[] =
 	"      --image cirros --image-property hw_qemu_guest_agent=yes \\\n"
 	"      --key-file ~/.ssh/id_ed25519.pub --user-data init.sh --config-drive\n"
 	"  hv server reboot web-1 --hard --wait\n"
-	"  hv server resize web-1 --flavor-spec vcpus=4,ram=1024,disk=1 --wait\n"
+	"  hv server resize web-1 --flavor m1.small --wait\n"
 	"  hv server resize-confirm web-1 --wait\n"
 	"  hv server rescue web-1 --wait && hv server unrescue web-1 --wait\n"
 	"  hv server snapshot web-1 web-1-nightly --wait\n"
@@ -259,7 +262,7 @@ wipe_json_string(json_t *v)
 static const struct {
 	const char *verb;
 	const char *action;
-	unsigned opts; /* besides --wait */
+	unsigned long long opts; /* besides --wait */
 } actions[] = {
 	{"delete", "delete", 0},
 	{"reboot", "reboot", O_HARD},
@@ -269,7 +272,7 @@ static const struct {
 	{"unpause", "unpause", 0},
 	{"suspend", "suspend", 0},
 	{"resume", "resume", 0},
-	{"resize", "resize", O_FLAVOR | O_PROPERTY},
+	{"resize", "resize", O_FLAVOR | O_FLAVOR_REF | O_PROPERTY},
 	{"resize-confirm", "confirm_resize", 0},
 	{"resize-revert", "revert_resize", 0},
 	{"rebuild", "rebuild",
@@ -456,7 +459,6 @@ cmd_server(struct ctx *x)
 	struct args *a = x->a;
 	const char *verb = a->argv[1];
 	json_t *res = NULL, *q = NULL;
-	struct hv_error err = {0};
 	int r;
 	static const char *const net_keys[] = {"networks", "security_groups", NULL};
 
@@ -665,20 +667,13 @@ cmd_server(struct ctx *x)
 		if (reboot)
 			json_object_set_new(q, "hard", json_boolean(a->hard));
 		if (strcmp(verb, "resize") == 0) {
-			json_t *flavor = NULL;
-			if (!a->flavor) {
+			json_t *size = NULL;
+			if ((r = create_flavor_arg(a, &size)) != EXIT_OK) {
 				json_decref(q);
-				return usage_error(
-					"--flavor-spec", "%s",
-					"is required (the new size: vcpus=4,ram=1024,disk=1)");
+				return r;
 			}
-			if (spec_flavor(a->flavor, &flavor, &err) < 0) {
-				print_error(&err, NULL);
-				json_decref(q);
-				return EXIT_USAGE;
-			}
-			json_object_set_new(q, "flavor", flavor);
-			json_object_set(q, "properties", a->props);
+			json_object_update(q, size);
+			json_decref(size);
 		}
 		if (strcmp(verb, "rebuild") == 0 && !a->image) {
 			json_decref(q);
