@@ -301,6 +301,26 @@ take_user_data(const json_t *body, struct req *r, struct hv_error *err)
 	return 1;
 }
 
+/* The optional limits of a spawn: the host's capacity under the controller's allocation
+ * ratios, as its scheduler judged it. */
+static int
+parse_limits(const json_t *body, struct req_limits *l, struct hv_error *err)
+{
+	json_t *o;
+	int r;
+
+	if ((r = hj_obj(body, "body", "limits", HJ_OPTIONAL, &o, err)) <= 0)
+		return r;
+	if ((r = hj_int(o, "body.limits", "memory_mb", HJ_OPTIONAL, 0, INT64_MAX / 2, &l->memory_mb,
+			err)) < 0 ||
+	    (r = hj_int(o, "body.limits", "vcpus", HJ_OPTIONAL, 0, INT32_MAX, &l->vcpus, err)) <
+		    0 ||
+	    (r = hj_int(o, "body.limits", "disk_gb", HJ_OPTIONAL, 0, INT64_MAX / 2, &l->disk_gb,
+			err)) < 0)
+		return r;
+	return 0;
+}
+
 static int
 parse_spawn(const json_t *body, struct req *r, struct hv_error *err)
 {
@@ -331,7 +351,8 @@ parse_spawn(const json_t *body, struct req *r, struct hv_error *err)
 	    (rc = hj_bool(body, "body", "power_on", HJ_OPTIONAL, &r->power_on, err)) < 0 ||
 	    (rc = hj_str(body, "body", "key_data", HJ_OPTIONAL, MAX_KEY_DATA, &key_data, err)) < 0)
 		return rc;
-	if ((rc = take_user_data(body, r, err)) < 0)
+	if ((rc = take_user_data(body, r, err)) < 0 ||
+	    (rc = parse_limits(body, &r->limits, err)) < 0)
 		return rc;
 	if ((rc = parse_flavor(body, "body", &flavor, err)) < 0)
 		goto fail;

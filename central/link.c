@@ -344,6 +344,33 @@ on_ack(struct ctl *c, const char *host, const struct proto_msg *m, int64_t now)
 				     &c->scratch);
 }
 
+/* A spawn the host's claim refused (it changed since the report the scheduler read): the
+ * same command, cmd_id and secrets go to the host the placer picks next, so whoever waits
+ * for it waits on; when none is left it fails as no_valid_host with every refusal. */
+static void
+place_again(struct ctl *c, const struct store_cmd *cmd, const char *host, const char *why,
+	    int64_t now)
+{
+	struct hv_error e = {0};
+	char next[PROTO_MAX_ID + 1];
+	json_t *spawn = NULL;
+	int r = c->place ? 0 : hv_error_set(&e, -ENOSPC, NULL, "%s: %s", host, why);
+	if (r == 0)
+		r = store_cmd_last_args(c->store, cmd->uuid, "spawn", &spawn, &e);
+	if (r == 0)
+		r = c->place(c->place_ctx, cmd->uuid, spawn, host, why, now, next, &e);
+	if (r == 0)
+		r = store_cmd_reroute(c->store, cmd->cmd_id, next, spawn, now, &e);
+	json_decref(spawn);
+	if (r == 0)
+		return; /* ctl_tick sends it there now */
+	json_t *failure =
+		json_pack("{s:s, s:s}", "code", PROTO_E_NO_VALID_HOST, "message", e.message);
+	ctl_undo_task(c, cmd, e.message, now);
+	ctl_finish(c, cmd, false, failure);
+	json_decref(failure);
+}
+
 static void
 on_error(struct ctl *c, const char *host, const struct proto_msg *m, int64_t now)
 {
@@ -360,6 +387,8 @@ on_error(struct ctl *c, const char *host, const struct proto_msg *m, int64_t now
 			 * time, until the command's deadline (protocol §6.2 step 5, §8.3) */
 			store_cmd_update(c->store, cmd_id, STORE_CMD_QUEUED, cmd.attempts,
 					 now + c->cfg.retry_ms, NULL, &c->scratch);
+		} else if (strcmp(code, PROTO_E_CLAIM) == 0 && strcmp(cmd.action, "spawn") == 0) {
+			place_again(c, &cmd, host, str_or(m->body, "message", code), now);
 		} else {
 			const char *msg = json_string_value(json_object_get(m->body, "message"));
 			/* a refused command never ran: the instance keeps its state, minus our task */

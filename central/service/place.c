@@ -284,9 +284,44 @@ group_fill(const json_t *group, json_t *servers, struct sched_request *r, const 
 	r->group_hosts = hosts;
 }
 
+/* The limits of the filters in force (protocol 6.4 "limits"): a resource no filter
+ * judged is not limited at the claim either (nova's rule). */
+static json_t *
+limits_json(const struct sched_config *cfg, const struct sched_limits *lim)
+{
+	bool ram = false, core = false, disk = false;
+	for (size_t k = 0; k < cfg->n_filters; k++) {
+		enum sched_filter f = cfg->filters[k];
+		ram |= f == SF_RAM || f == SF_AGGREGATE_RAM;
+		core |= f == SF_CORE || f == SF_AGGREGATE_CORE;
+		disk |= f == SF_DISK || f == SF_AGGREGATE_DISK;
+	}
+	json_t *o = json_object();
+	if (ram && lim->ram_mb)
+		json_object_set_new(o, "memory_mb", json_integer((json_int_t)lim->ram_mb));
+	if (core && lim->vcpus)
+		json_object_set_new(o, "vcpus", json_integer((json_int_t)lim->vcpus));
+	if (disk && lim->disk_gb)
+		json_object_set_new(o, "disk_gb", json_integer((json_int_t)lim->disk_gb));
+	return o;
+}
+
+json_t *
+svc_place_request(const json_t *args)
+{
+	static const char *const keys[] = {"image", "availability_zone", "hints", "server_group",
+					   NULL};
+	json_t *o = json_object();
+	for (size_t i = 0; keys[i]; i++)
+		if (json_object_get(args, keys[i]))
+			json_object_set(o, keys[i], json_object_get(args, keys[i]));
+	return o;
+}
+
 int
 svc_place(struct svc *sv, const json_t *flavor, const json_t *args, const char *project,
-	  const json_t *group, int64_t now, char ret_host[PROTO_MAX_ID + 1], struct hv_error *err)
+	  const json_t *group, const json_t *tried, int64_t now, char ret_host[PROTO_MAX_ID + 1],
+	  json_t **ret_limits, struct hv_error *err)
 {
 	static uint64_t rng;
 	json_t *hosts = NULL, *servers = NULL, *aggs = NULL;
@@ -298,7 +333,7 @@ svc_place(struct svc *sv, const json_t *flavor, const json_t *args, const char *
 	struct sched_config cfg;
 	struct sched_request req;
 	struct sched_result res;
-	const char *same[MAX_HINT_ITEMS], *diff[MAX_HINT_ITEMS];
+	const char *same[MAX_HINT_ITEMS], *diff[MAX_HINT_ITEMS], *tried_hosts[MAX_HINT_ITEMS];
 	size_t i;
 	json_t *h;
 	int r;
@@ -309,8 +344,13 @@ svc_place(struct svc *sv, const json_t *flavor, const json_t *args, const char *
 		return hv_error_set(err, -ENOMEM, NULL, "out of memory");
 	cfg = sv->sched;
 	cfg.default_availability_zone = sv->default_zone;
-	if ((r = request_from(flavor, args, project, &req, &specs, same, diff, err)) < 0 ||
-	    (r = store_host_list(sv->store, &hosts, err)) < 0 ||
+	if ((r = request_from(flavor, args, project, &req, &specs, same, diff, err)) < 0)
+		goto out;
+	json_array_foreach (tried, i, h)
+		if (req.n_tried < MAX_HINT_ITEMS)
+			tried_hosts[req.n_tried++] = field_or(h, "host", "");
+	req.tried = tried_hosts;
+	if ((r = store_host_list(sv->store, &hosts, err)) < 0 ||
 	    (r = store_aggregate_list(sv->store, &aggs, err)) < 0 ||
 	    (r = store_instance_list(sv->store, NULL, false, &servers, err)) < 0)
 		goto out;
@@ -387,6 +427,8 @@ svc_place(struct svc *sv, const json_t *flavor, const json_t *args, const char *
 		goto out;
 	}
 	snprintf(ret_host, PROTO_MAX_ID + 1, "%s", sched_table_host(t, (size_t)res.host)->id);
+	if (ret_limits)
+		*ret_limits = limits_json(&cfg, &res.limits);
 out:
 	sched_table_free(t);
 	views_free(views, json_array_size(hosts));
@@ -397,5 +439,93 @@ out:
 	json_decref(hosts);
 	json_decref(aggs);
 	json_decref(servers);
+	return r;
+}
+
+/* "host-a: why; host-b: why": every refusal so far, for the server's fault. */
+static void
+attempts_text(const json_t *tried, char *buf, size_t size)
+{
+	size_t i, len = 0;
+	json_t *t;
+	buf[0] = '\0';
+	json_array_foreach (tried, i, t)
+		if (len < size)
+			len += (size_t)snprintf(buf + len, size - len, "%s%s: %s", i ? "; " : "",
+						field_or(t, "host", "?"),
+						field_or(t, "reason", "?"));
+}
+
+/* What the retry of a refused spawn needs to know besides the spawn: the server's record
+ * and its group (NULL without one). */
+static int
+again_context(struct svc *sv, const char *uuid, const json_t *request, json_t **inst,
+	      json_t **group, struct hv_error *err)
+{
+	json_t *ports = NULL;
+	const char *gid = field_or(request, "server_group", NULL);
+	int r;
+	if (!gid)
+		gid = field_or(json_object_get(request, "hints"), "group", NULL);
+	if ((r = store_instance_get(sv->store, uuid, inst, err)) < 0)
+		return r;
+	if (strcmp(field_or(*inst, "vm_state", ""), "deleted") == 0)
+		return hv_error_set(err, -ENOENT, NULL, "the server was deleted meanwhile");
+	if (store_net_list(sv->store, "port", "device_id", uuid, &ports, NULL) == 0 &&
+	    json_array_size(ports))
+		r = hv_error_set(err, -ENOTSUP, NULL,
+				 "not placed again: its network ports are bound to that host");
+	json_decref(ports);
+	if (r == 0 && gid)
+		r = svc_server_group_find(sv, gid, "server_group", group, err);
+	return r;
+}
+
+int
+svc_place_again(void *ctx, const char *uuid, json_t *spawn, const char *refused_host,
+		const char *why, int64_t now, char ret_host[PROTO_MAX_ID + 1], struct hv_error *err)
+{
+	struct svc *sv = ctx;
+	json_t *placement = json_object_get(spawn, "placement"), *inst = NULL, *group = NULL;
+	json_t *tried = json_object_get(placement, "tried"), *limits = NULL;
+	char story[1024], fault[1400];
+	unsigned max = sv->sched.max_attempts ? sv->sched.max_attempts : 1;
+	int r;
+
+	if (!json_is_object(placement)) /* a forced host (or an older spawn): not ours to move */
+		return hv_error_set(err, -ENOSPC, NULL, "%s: %s", refused_host, why);
+	if (!json_is_array(tried)) {
+		tried = json_array();
+		json_object_set_new(placement, "tried", tried);
+	}
+	json_array_append_new(tried, json_pack("{s:s, s:s}", "host", refused_host, "reason", why));
+	attempts_text(tried, story, sizeof story);
+	size_t n = json_array_size(tried);
+	if (n >= max)
+		return hv_error_set(err, -ENOSPC, NULL,
+				    "No valid host: %zu attempt%s of %u (scheduler_max_attempts) "
+				    "refused: %s",
+				    n, n == 1 ? "" : "s", max, story);
+	const json_t *request = json_object_get(placement, "request");
+	r = again_context(sv, uuid, request, &inst, &group, err);
+	if (r == 0)
+		r = svc_place(sv, json_object_get(inst, "flavor"), request,
+			      field_or(inst, "project_id", ""), group, tried, now, ret_host,
+			      &limits, err);
+	if (r < 0) {
+		char then[sizeof err->message];
+		snprintf(then, sizeof then, "%s", err->message);
+		r = hv_error_set(err, -ENOSPC, NULL,
+				 "No valid host: %zu attempt%s refused: %s; then: %s", n,
+				 n == 1 ? "" : "s", story, then);
+		goto out;
+	}
+	json_object_set_new(spawn, "limits", limits);
+	snprintf(fault, sizeof fault, "placed again on %s after %s", ret_host, story);
+	if ((r = store_instance_move(sv->store, uuid, ret_host, fault, now, err)) == -ENOENT)
+		r = hv_error_set(err, -ENOENT, NULL, "the server was deleted meanwhile");
+out:
+	json_decref(inst);
+	json_decref(group);
 	return r;
 }

@@ -23,6 +23,8 @@ svc_new(struct store *store, struct ctl *ctl, struct allow *allow,
 		free(sv);
 		return r;
 	}
+	if (ctl) /* a spawn a host's claim refuses is placed again here */
+		ctl_set_placer(ctl, svc_place_again, sv);
 	*ret = sv;
 	return 0;
 }
