@@ -64,6 +64,11 @@ typedef int (*ctl_place_fn)(void *ctx, const char *uuid, json_t *spawn, const ch
 /* Who places a refused spawn again; without one, a refusal fails the spawn. */
 void ctl_set_placer(struct ctl *c, ctl_place_fn fn, void *ctx);
 
+/* Something host said changed its report or its servers in the store (REPORT, SNAPSHOT,
+ * DELTA, RESULT, ERROR): whoever keeps a view of them reads it again. */
+typedef void (*ctl_host_fn)(void *ctx, const char *host);
+void ctl_set_host_watch(struct ctl *c, ctl_host_fn fn, void *ctx);
+
 struct imgdata;
 /* Borrows d (the catalog's image files) for the link's lifetime: hosts fetch images from it
  * (IMAGE_GET) when a server of theirs was created from one. */

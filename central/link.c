@@ -447,6 +447,10 @@ ctl_on_agent(struct ctl *c, const char *host, const char *address, const struct 
 	     int64_t now)
 {
 	note_seen(c, host, address, now, m->type == PROTO_HELLO);
+	if (c->watch &&
+	    (m->type == PROTO_SNAPSHOT || m->type == PROTO_DELTA || m->type == PROTO_REPORT ||
+	     m->type == PROTO_RESULT || m->type == PROTO_ERROR))
+		c->watch(c->watch_ctx, host);
 	switch (m->type) {
 	case PROTO_HELLO: {
 		uint64_t seq;

@@ -855,8 +855,10 @@ svc_server_command(struct svc *sv, const char *server, const char *action, bool 
 	    (r = svc_image_snapshot(sv, inst, json_object_get(extra, "image_snapshot"), now, err)) <
 		    0)
 		goto out;
-	if (task)
+	if (task) {
 		store_instance_set_state(sv->store, u, NULL, task, NULL, NULL, now, err);
+		svc_place_dirty(sv, h); /* a task under way weighs (io_ops) */
+	}
 	r = ctl_queue(sv->ctl, h, u, command, body, secrets, now, ret_cmd_id, err);
 	if (r == 0 && cmd == LC_CMD_DESTROY) /* after the destroy: the guest's tap is gone */
 		r = svc_net_ports_release(sv, h, u, now, err);
@@ -1034,6 +1036,8 @@ svc_server_evacuate(struct svc *sv, json_t *args, int64_t now, json_t **ret_inst
 	json_object_del(spawn, "placement");
 	if (pass)
 		json_object_set_new(secrets, "admin_pass", json_string(pass));
+	svc_place_dirty(sv, source);
+	svc_place_dirty(sv, target);
 	if ((r = store_instance_evacuate(sv->store, uuid, target, now, err)) == -ENOENT)
 		r = hv_error_set(err, -ENOENT, "server", "server '%s' is deleted", server);
 	if (r < 0 || (r = ctl_queue(sv->ctl, target, uuid, "spawn", spawn, secrets, now, ret_cmd_id,
