@@ -90,6 +90,10 @@ def main():
     for want in ("2 attempts refused", "node-1: claim refused", "node-3: claim refused",
                  "RetryFilter removed 2", "RamFilter removed 1"):
         check(want in s["fault"], "its fault says %r: %s" % (want, s["fault"]))
+    rc, out, err = c.hv("host", "show", "node-2")
+    check(rc == 0 and "Memory MiB (used/total)" in out and "0-3" in out and "4-7" in out
+          and "/2048" in out, "hv host show prints node-2's two NUMA cells: " + out + err)
+    check("cpu.frequency" in out and "2400" in out, "and its metrics: " + out)
     servers = [x for x in c.hv_json("server", "list") if x["vm_state"] != "deleted"]
     on2 = sum(x["flavor"]["ram_mb"] for x in servers if x["host"] == "node-2"
               and x["vm_state"] == "active")
