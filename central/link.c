@@ -192,6 +192,19 @@ set_resources(struct ctl *c, const char *host, json_t *report, const char *where
 		ctl_refuse(c, &err);
 }
 
+/* Is uuid in error already, with its reason? A spawn every host refused never reached the
+ * host it names last: that host not knowing it says less than the fault it has. */
+static bool
+already_failed(struct ctl *c, const char *uuid)
+{
+	json_t *inst = NULL;
+	bool failed = store_instance_get(c->store, uuid, &inst, NULL) == 0 &&
+		      strcmp(str_or(inst, "vm_state", ""), "error") == 0 &&
+		      *str_or(inst, "fault", "");
+	json_decref(inst);
+	return failed;
+}
+
 static void
 apply_snapshot(struct ctl *c, const char *host, json_t *body, int64_t now)
 {
@@ -219,7 +232,8 @@ apply_snapshot(struct ctl *c, const char *host, json_t *body, int64_t now)
 				break;
 			}
 		}
-		if (!seen && store_cmd_inflight_for(c->store, uuid, &c->scratch) == 0)
+		if (!seen && store_cmd_inflight_for(c->store, uuid, &c->scratch) == 0 &&
+		    !already_failed(c, uuid))
 			store_instance_set_state(c->store, uuid, "error", "", "nostate",
 						 "the host does not know this instance", now,
 						 &c->scratch);

@@ -69,8 +69,17 @@ def main():
           "node-1's agent refused the spawn itself")
 
     c.kill("hvcentral")
+    c.kill("agent-node-1")
     start_central(c, 3)
+    c.start_agent("node-1", fake=HOSTS["node-1"])
     wait_hosts(c)
+    # node-1 reconnected and said what it holds: "one" never reached it, and its fault still
+    # says why, not merely that the host does not know it
+    harness.wait_for("node-1's new snapshot", lambda: open(c.path("hvcentral.log")).read()
+                     .count("received SNAPSHOT host=node-1 ") >= 2)
+    s = c.show("one")
+    check("node-1: claim refused" in s["fault"],
+          "after node-1's snapshot one's fault is still the refusal: " + s["fault"])
     # node-1 refuses, then node-3 (next most free RAM), then node-2 takes it
     rc, _, err = create(c, "two", 1024)
     check(rc == 0, "with max_attempts = 3 the create succeeds: " + err)
