@@ -558,6 +558,8 @@ create_write(struct svc *sv, const struct create_plan *p, int64_t now, json_t *i
 		json_array_append_new(p->limits, limits ? limits : json_null());
 		json_t *inst = instance_new(p, name, p->host ? p->host : placed, now),
 		       *ports = NULL;
+		if (p->host) /* a forced host's new server counts at the next placement too */
+			svc_place_dirty(sv, p->host);
 		if ((r = store_instance_insert(sv->store, inst, now, err)) == -EEXIST)
 			r = hv_error_set(err, -EEXIST, "args.name",
 					 "args.name: a server named '%s' already exists", name);

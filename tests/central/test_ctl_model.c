@@ -678,6 +678,57 @@ journaled_args(struct fixture *f, int64_t now)
 	return args;
 }
 
+/* Two hosts that report 8 GiB each, nothing used. */
+static void
+two_hosts(struct fixture *f)
+{
+	host_says(f, "node-1", PROTO_REPORT, 0, NULL,
+		  json_pack("{s:i, s:i, s:i, s:s}", "vcpus", 8, "memory_mb", 8192, "local_gb", 100,
+			    "status", "enabled"),
+		  T0);
+	host_says(f, "node-2", PROTO_HELLO, 0, NULL, json_pack("{s:s}", "agent_version", "t"), T0);
+	host_says(f, "node-2", PROTO_REPORT, 0, NULL,
+		  json_pack("{s:i, s:i, s:i, s:s}", "vcpus", 8, "memory_mb", 8192, "local_gb", 100,
+			    "status", "enabled"),
+		  T0);
+}
+
+static const char *
+create_on(struct fixture *f, const char *name, const char *host, int ram, int64_t now)
+{
+	struct hv_error err = {0};
+	json_t *inst = NULL;
+	char cmd[PROTO_MAX_ID + 1];
+	json_t *args = json_pack("{s:s, s:s, s:{s:i, s:i, s:i}}", "name", name, "image", "cirros",
+				 "flavor", "vcpus", 1, "ram", ram, "disk", 1);
+	if (host)
+		json_object_set_new(args, "host", json_string(host));
+	assert_int_equal(svc_server_create(f->svc, args, now, &inst, cmd, &err), 0);
+	json_decref(args);
+	json_decref(inst);
+	return field(f->store, name, "host");
+}
+
+/* The scheduler's table of hosts is kept between decisions, and what changes a host counts
+ * at the next one: a server forced on it (before the host says anything), its report. */
+static void
+a_server_forced_on_a_host_counts_at_the_next_placement(void **state)
+{
+	struct fixture *f = *state;
+	two_hosts(f);
+	assert_string_equal(create_on(f, "a", NULL, 512, T0 + 10), "node-1"); /* a tie */
+	assert_string_equal(create_on(f, "b", "node-2", 4096, T0 + 20), "node-2");
+	/* node-1: 7680 MB free, node-2: 4096 */
+	assert_string_equal(create_on(f, "c", NULL, 512, T0 + 30), "node-1");
+	/* then node-2's report says it holds more than hvcentral placed there (11000 of
+	 * 8192 x 1.5 MB): the next decision reads it, and 2 GB no longer fits node-2 */
+	host_says(f, "node-2", PROTO_REPORT, 0, NULL,
+		  json_pack("{s:i, s:i, s:i, s:i, s:s}", "vcpus", 8, "memory_mb", 8192,
+			    "memory_mb_used", 11000, "local_gb", 100, "status", "enabled"),
+		  T0 + 40);
+	assert_string_equal(create_on(f, "d", NULL, 2048, T0 + 50), "node-1");
+}
+
 /* A host whose claim refuses a spawn hands it on: the same command (cmd_id, secrets) goes
  * to the next host the scheduler picks, without the one that refused; when no host is
  * left the server is in error with every refusal, and the command fails no_valid_host. */
@@ -688,11 +739,7 @@ a_refused_claim_goes_to_the_next_host_then_fails_with_every_reason(void **state)
 	struct hv_error err = {0};
 	json_t *inst = NULL;
 	char cmd[PROTO_MAX_ID + 1];
-	host_says(f, "node-1", PROTO_REPORT, 0, NULL,
-		  json_pack("{s:i, s:i, s:i, s:s}", "vcpus", 8, "memory_mb", 8192, "local_gb", 100,
-			    "status", "enabled"),
-		  T0);
-	host_says(f, "node-2", PROTO_HELLO, 0, NULL, json_pack("{s:s}", "agent_version", "t"), T0);
+	two_hosts(f);
 	host_says(f, "node-2", PROTO_REPORT, 0, NULL,
 		  json_pack("{s:i, s:i, s:i, s:s}", "vcpus", 8, "memory_mb", 4096, "local_gb", 100,
 			    "status", "enabled"),
@@ -1052,6 +1099,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 			a_refused_claim_goes_to_the_next_host_then_fails_with_every_reason, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(
+			a_server_forced_on_a_host_counts_at_the_next_placement, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_password_is_sent_but_journaled_redacted, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(a_secret_lost_in_a_restart_fails_the_command_unsent,
