@@ -275,6 +275,9 @@ void agent_refuse(struct agent *a, const struct proto_msg *m, const struct req *
 
 /* report.c: the REPORT body and the state sync (SNAPSHOT, DELTA) */
 json_t *agent_report_body(struct agent *a, const struct hvd_host_stats *st);
+/* claim.c: whether the host still has room for spawn r under the limits the controller's
+ * scheduler checked (r->limits); -ENOSPC with err naming the limit when it has not. */
+int agent_claim(const struct agent *a, const struct req *r, struct hv_error *err);
 void agent_send_snapshot(struct agent *a);
 void agent_flush_delta(struct agent *a);
 

@@ -517,6 +517,10 @@ agent_handle_command(struct agent *a, struct proto_msg *m)
 		agent_refuse(a, m, &r, code, &err);
 		goto out;
 	}
+	if (!in && agent_claim(a, &r, &err) < 0) {
+		agent_refuse(a, m, &r, PROTO_E_CLAIM, &err);
+		goto out;
+	}
 	if (prepare_job(a, in, &r, &j, &err) < 0) {
 		if (err.code == -ENOMEM)
 			agent_send_error(a, m->hdr.msg_id, PROTO_E_INTERNAL, &err);

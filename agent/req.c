@@ -301,6 +301,26 @@ take_user_data(const json_t *body, struct req *r, struct hv_error *err)
 	return 1;
 }
 
+/* The optional limits of a spawn: the host's capacity under the controller's allocation
+ * ratios, as its scheduler judged it. */
+static int
+parse_limits(const json_t *body, struct req_limits *l, struct hv_error *err)
+{
+	json_t *o;
+	int r;
+
+	if ((r = hj_obj(body, "body", "limits", HJ_OPTIONAL, &o, err)) <= 0)
+		return r;
+	if ((r = hj_int(o, "body.limits", "memory_mb", HJ_OPTIONAL, 0, INT64_MAX / 2, &l->memory_mb,
+			err)) < 0 ||
+	    (r = hj_int(o, "body.limits", "vcpus", HJ_OPTIONAL, 0, INT32_MAX, &l->vcpus, err)) <
+		    0 ||
+	    (r = hj_int(o, "body.limits", "disk_gb", HJ_OPTIONAL, 0, INT64_MAX / 2, &l->disk_gb,
+			err)) < 0)
+		return r;
+	return 0;
+}
+
 static int
 parse_spawn(const json_t *body, struct req *r, struct hv_error *err)
 {
@@ -335,7 +355,8 @@ parse_spawn(const json_t *body, struct req *r, struct hv_error *err)
 		return rc;
 	if (key_name && (!*key_name || !charset(key_name, " @._-", true, true)))
 		return bad(err, "body.key_name", "expected 1-255 of [A-Za-z0-9 @._-]");
-	if ((rc = take_user_data(body, r, err)) < 0)
+	if ((rc = take_user_data(body, r, err)) < 0 ||
+	    (rc = parse_limits(body, &r->limits, err)) < 0)
 		return rc;
 	if ((rc = parse_flavor(body, "body", &flavor, err)) < 0)
 		goto fail;

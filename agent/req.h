@@ -39,6 +39,11 @@ struct req {
 	 * wiped by req_release. NULL when absent. */
 	unsigned char *user_data;
 	size_t user_data_len;
+	/* spawn: what the controller's filters checked the host against (0: not given), for
+	 * the claim to check again (agent_claim) */
+	struct req_limits {
+		int64_t memory_mb, vcpus, disk_gb;
+	} limits;
 };
 
 /* Validates body. On failure returns -EINVAL (or -EPROTONOSUPPORT for an unknown or

@@ -12,11 +12,17 @@
 #define DECISIONS 20000
 
 static double
-now_us(void)
+clock_us(clockid_t id)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(id, &ts);
 	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+static double
+now_us(void)
+{
+	return clock_us(CLOCK_MONOTONIC);
 }
 
 static int
@@ -98,7 +104,7 @@ run(const char *what, const struct sched_config *cfg, size_t n, const struct sch
 	size_t placed = 0;
 
 	cloud_make(&c, n);
-	double t0 = now_us();
+	double t0 = now_us(), cpu0 = clock_us(CLOCK_PROCESS_CPUTIME_ID);
 	for (int k = 0; k < DECISIONS; k++) {
 		struct sched_result res;
 		struct hv_error err = {0};
@@ -113,13 +119,18 @@ run(const char *what, const struct sched_config *cfg, size_t n, const struct sch
 		}
 		lat[k] = now_us() - a;
 	}
-	double total = now_us() - t0;
+	double total = now_us() - t0, cpu = clock_us(CLOCK_PROCESS_CPUTIME_ID) - cpu0;
 	qsort(lat, DECISIONS, sizeof *lat, cmp_double);
 	double rate = DECISIONS / (total / 1e6);
 	printf("%-34s %6zu hosts: %9.0f decisions/s  p50 %6.1f us  p99 %6.1f us  (%zu placed)  "
 	       "target >= %.0f/s, p99 <= 1000 us: %s\n",
 	       what, n, rate, lat[DECISIONS / 2], lat[DECISIONS * 99 / 100], placed, target,
 	       rate >= target && lat[DECISIONS * 99 / 100] <= 1000 ? "met" : "MISSED");
+	/* on a shared machine the wall clock counts time the bench waited for a core: the CPU
+	 * time says what the decisions themselves cost */
+	printf("%34s %6s        %9.0f decisions per CPU second (%.0f %% of the wall time on "
+	       "a core)\n",
+	       "", "", DECISIONS / (cpu / 1e6), 100 * cpu / total);
 	cloud_free(&c);
 }
 

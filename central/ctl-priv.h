@@ -38,6 +38,10 @@ struct ctl {
 	ctl_send_fn send;
 	ctl_done_fn done;
 	void *cb;
+	ctl_place_fn place; /* may be NULL */
+	void *place_ctx;
+	ctl_host_fn watch; /* may be NULL */
+	void *watch_ctx;
 	struct sent *ring; /* recently sent COMMANDs, oldest overwritten */
 	size_t ring_pos;
 	struct hv_error scratch; /* for store errors nobody is waiting for */

@@ -55,6 +55,20 @@ unsigned ctl_take_refused(struct ctl *c, struct hv_error *ret);
 int64_t ctl_heard_ms(const struct ctl *c, const char *host, int64_t stored_ms);
 int64_t ctl_tick(struct ctl *c, int64_t now_ms);
 
+/* A spawn whose claim refused_host refused (protocol 6.4 "limits"): 0 with ret_host, the
+ * host to send it to instead, and spawn (the journaled body) updated for it; < 0 with err
+ * saying why it goes nowhere (the server then ends in error with that reason). */
+typedef int (*ctl_place_fn)(void *ctx, const char *uuid, json_t *spawn, const char *refused_host,
+			    const char *why, int64_t now_ms, char ret_host[PROTO_MAX_ID + 1],
+			    struct hv_error *err);
+/* Who places a refused spawn again; without one, a refusal fails the spawn. */
+void ctl_set_placer(struct ctl *c, ctl_place_fn fn, void *ctx);
+
+/* Something host said changed its report or its servers in the store (REPORT, SNAPSHOT,
+ * DELTA, RESULT, ERROR): whoever keeps a view of them reads it again. */
+typedef void (*ctl_host_fn)(void *ctx, const char *host);
+void ctl_set_host_watch(struct ctl *c, ctl_host_fn fn, void *ctx);
+
 struct imgdata;
 /* Borrows d (the catalog's image files) for the link's lifetime: hosts fetch images from it
  * (IMAGE_GET) when a server of theirs was created from one. */

@@ -71,6 +71,20 @@ ctl_set_config(struct ctl *c, const struct ctl_config *cfg)
 }
 
 void
+ctl_set_placer(struct ctl *c, ctl_place_fn fn, void *ctx)
+{
+	c->place = fn;
+	c->place_ctx = ctx;
+}
+
+void
+ctl_set_host_watch(struct ctl *c, ctl_host_fn fn, void *ctx)
+{
+	c->watch = fn;
+	c->watch_ctx = ctx;
+}
+
+void
 ctl_free(struct ctl *c)
 {
 	if (!c)

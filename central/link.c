@@ -188,6 +188,19 @@ set_resources(struct ctl *c, const char *host, json_t *report, const char *where
 		ctl_refuse(c, &err);
 }
 
+/* Is uuid in error already, with its reason? A spawn every host refused never reached the
+ * host it names last: that host not knowing it says less than the fault it has. */
+static bool
+already_failed(struct ctl *c, const char *uuid)
+{
+	json_t *inst = NULL;
+	bool failed = store_instance_get(c->store, uuid, &inst, NULL) == 0 &&
+		      strcmp(str_or(inst, "vm_state", ""), "error") == 0 &&
+		      *str_or(inst, "fault", "");
+	json_decref(inst);
+	return failed;
+}
+
 static void
 apply_snapshot(struct ctl *c, const char *host, json_t *body, int64_t now)
 {
@@ -215,7 +228,8 @@ apply_snapshot(struct ctl *c, const char *host, json_t *body, int64_t now)
 				break;
 			}
 		}
-		if (!seen && store_cmd_inflight_for(c->store, uuid, &c->scratch) == 0)
+		if (!seen && store_cmd_inflight_for(c->store, uuid, &c->scratch) == 0 &&
+		    !already_failed(c, uuid))
 			store_instance_set_state(c->store, uuid, "error", "", "nostate",
 						 "the host does not know this instance", now,
 						 &c->scratch);
@@ -340,6 +354,33 @@ on_ack(struct ctl *c, const char *host, const struct proto_msg *m, int64_t now)
 				     &c->scratch);
 }
 
+/* A spawn the host's claim refused (it changed since the report the scheduler read): the
+ * same command, cmd_id and secrets go to the host the placer picks next, so whoever waits
+ * for it waits on; when none is left it fails as no_valid_host with every refusal. */
+static void
+place_again(struct ctl *c, const struct store_cmd *cmd, const char *host, const char *why,
+	    int64_t now)
+{
+	struct hv_error e = {0};
+	char next[PROTO_MAX_ID + 1];
+	json_t *spawn = NULL;
+	int r = c->place ? 0 : hv_error_set(&e, -ENOSPC, NULL, "%s: %s", host, why);
+	if (r == 0)
+		r = store_cmd_last_args(c->store, cmd->uuid, "spawn", &spawn, &e);
+	if (r == 0)
+		r = c->place(c->place_ctx, cmd->uuid, spawn, host, why, now, next, &e);
+	if (r == 0)
+		r = store_cmd_reroute(c->store, cmd->cmd_id, next, spawn, now, &e);
+	json_decref(spawn);
+	if (r == 0)
+		return; /* ctl_tick sends it there now */
+	json_t *failure =
+		json_pack("{s:s, s:s}", "code", PROTO_E_NO_VALID_HOST, "message", e.message);
+	ctl_undo_task(c, cmd, e.message, now);
+	ctl_finish(c, cmd, false, failure);
+	json_decref(failure);
+}
+
 static void
 on_error(struct ctl *c, const char *host, const struct proto_msg *m, int64_t now)
 {
@@ -356,6 +397,8 @@ on_error(struct ctl *c, const char *host, const struct proto_msg *m, int64_t now
 			 * time, until the command's deadline (protocol §6.2 step 5, §8.3) */
 			store_cmd_update(c->store, cmd_id, STORE_CMD_QUEUED, cmd.attempts,
 					 now + c->cfg.retry_ms, NULL, &c->scratch);
+		} else if (strcmp(code, PROTO_E_CLAIM) == 0 && strcmp(cmd.action, "spawn") == 0) {
+			place_again(c, &cmd, host, str_or(m->body, "message", code), now);
 		} else {
 			const char *msg = json_string_value(json_object_get(m->body, "message"));
 			/* a refused command never ran: the instance keeps its state, minus our task */
@@ -414,6 +457,10 @@ ctl_on_agent(struct ctl *c, const char *host, const char *address, const struct 
 	     int64_t now)
 {
 	note_seen(c, host, address, now, m->type == PROTO_HELLO);
+	if (c->watch &&
+	    (m->type == PROTO_SNAPSHOT || m->type == PROTO_DELTA || m->type == PROTO_REPORT ||
+	     m->type == PROTO_RESULT || m->type == PROTO_ERROR))
+		c->watch(c->watch_ctx, host);
 	switch (m->type) {
 	case PROTO_HELLO: {
 		uint64_t seq;

@@ -385,6 +385,7 @@ take_back(struct central *c, const struct marks *m, const struct hv_error *why)
 	api_abort_since(c->api, m->parked, "busy", msg);
 	if (c->os)
 		os_take_back(c->os, m->os, msg);
+	svc_place_forget(c->svc);
 	c->degraded_until = c->now + DEGRADED_MS;
 }
 

@@ -41,6 +41,58 @@ int __attribute__((format(printf, 2, 3))) usage_error(const char *field, const c
 	return EXIT_USAGE;
 }
 
+/* The host's NUMA cells as the scheduler's NUMATopologyFilter reads them. */
+static void
+print_cells(const json_t *res)
+{
+	static const char *const hdr[] = {"Cell", "CPUs", "CPUs used", "Memory MiB (used/total)"};
+	const json_t *cells = json_object_get(json_object_get(res, "numa_topology"), "cells");
+	size_t i;
+	json_t *c;
+	if (!json_array_size(cells))
+		return;
+	struct tbl *t = tbl_new(4, hdr);
+	json_array_foreach (cells, i, c) {
+		char id[24], used[24], mem[64];
+		snprintf(id, sizeof id, "%lld",
+			 (long long)json_integer_value(json_object_get(c, "id")));
+		snprintf(used, sizeof used, "%lld",
+			 (long long)json_integer_value(json_object_get(c, "cpu_usage")));
+		snprintf(mem, sizeof mem, "%lld/%lld",
+			 (long long)json_integer_value(json_object_get(c, "memory_usage")),
+			 (long long)json_integer_value(json_object_get(c, "memory")));
+		const char *row[] = {id, s_or(c, "cpuset", ""), used, mem};
+		tbl_add(t, row);
+	}
+	tbl_print(t, stdout);
+	tbl_free(t);
+}
+
+/* The metrics the metrics weigher and MetricFilter read ([metrics] weight_setting). */
+static void
+print_metrics(const json_t *res)
+{
+	static const char *const hdr[] = {"Metric", "Value"};
+	const json_t *metrics = json_object_get(res, "metrics");
+	size_t i;
+	json_t *m;
+	if (!json_array_size(metrics))
+		return;
+	struct tbl *t = tbl_new(2, hdr);
+	json_array_foreach (metrics, i, m) {
+		char v[48] = "";
+		json_t *val = json_object_get(m, "value");
+		if (json_is_integer(val))
+			snprintf(v, sizeof v, "%lld", (long long)json_integer_value(val));
+		else if (json_is_number(val))
+			snprintf(v, sizeof v, "%.4g", json_number_value(val));
+		const char *row[] = {s_or(m, "name", ""), v};
+		tbl_add(t, row);
+	}
+	tbl_print(t, stdout);
+	tbl_free(t);
+}
+
 static void
 print_hosts(json_t *arr)
 {
@@ -157,7 +209,7 @@ cmd_host(struct ctx *x)
 		if (r == EXIT_OK && a->json) {
 			print_json(res);
 		} else if (r == EXIT_OK) {
-			/* the report's headline numbers as rows; metrics and NUMA cells are in -f json */
+			/* the report's headline numbers as rows, then its NUMA cells and metrics */
 			static const char *const keys[] = {
 				"hypervisor_type", "vcpus",    "vcpus_used",    "memory_mb",
 				"memory_mb_used",  "local_gb", "local_gb_used", "running_vms"};
@@ -173,6 +225,8 @@ cmd_host(struct ctx *x)
 			}
 			print_object(flat);
 			json_decref(flat);
+			print_cells(rs);
+			print_metrics(rs);
 		}
 	} else if (strcmp(verb, "accept") == 0) {
 		if (check_opts(a, O_NAME) < 0 || need_args(a, 1, "KEY or ADDRESS") < 0)

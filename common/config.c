@@ -1,10 +1,12 @@
 /* config.c - the INI config parser behind config.h: schema-checked values, drop-in files,
  * every error collected with FILE:LINE.
  *
- * inih splits lines into section/key/value; a line reader in front of it counts physical
- * lines (inih's handler gets no line number in Debian's build), rejects what inih would
- * silently accept or misread (lines without '=', over-long lines that inih would split,
- * indented continuation lines), and hides unknown sections so one typo yields one error.
+ * inih reads the stream; a line reader in front of it counts physical lines (inih's
+ * handler gets no line number in Debian's build), rejects what inih would silently accept
+ * or misread (lines without '=', indented continuation lines), hides unknown sections so
+ * one typo yields one error, and splits each setting itself, as inih would, so that a
+ * setting is not held to inih's fixed line buffer (200 bytes in Debian's build: a long
+ * enabled_filters list would not fit).
  * This module must never log and never exit: it reports through struct cfg_diags. */
 #include "config.h"
 
@@ -361,8 +363,28 @@ cfg_is_name(const char *s, size_t len)
 	return true;
 }
 
-/* The ini_reader: hands inih one checked, normalized line at a time, or "\n" in place of a
- * line that was reported or must be skipped. */
+/* The longest line a setting may take: a config file is not a place for megabytes. */
+#define CFG_MAX_LINE 65536
+
+/* A setting's value as inih reads it: leading space skipped, cut at an inline comment
+ * (';' after a space), trailing space dropped. Modifies s. */
+static const char *
+cfg_value_of(char *s)
+{
+	while (isspace((unsigned char)*s))
+		s++;
+	bool was_space = false;
+	char *e = s;
+	for (; *e && !(was_space && *e == ';'); e++)
+		was_space = isspace((unsigned char)*e);
+	while (e > s && isspace((unsigned char)e[-1]))
+		e--;
+	*e = '\0';
+	return s;
+}
+
+/* The ini_reader: hands inih each checked section line, or "\n" in place of a line that
+ * was reported, must be skipped, or is a setting (handed to cfg_handler here). */
 static char *
 cfg_reader(char *str, int num, void *stream)
 {
@@ -443,15 +465,15 @@ cfg_reader(char *str, int num, void *stream)
 			     cfg_quote(line, q, sizeof q));
 		return str;
 	}
-	/* inih reads into a fixed buffer and would split a longer line into two settings. */
-	if (len + 2 > (size_t)num) {
+	if (len > CFG_MAX_LINE) {
 		line[klen] = '\0';
 		cfg_diag_add(p->diags, p->file, p->line,
 			     "[%s] %s: line too long (allowed: up to %d bytes)", p->section,
-			     cfg_quote(line, q, sizeof q), num - 2);
+			     cfg_quote(line, q, sizeof q), CFG_MAX_LINE);
 		return str;
 	}
-	snprintf(str, (size_t)num, "%s\n", line);
+	line[klen] = '\0';
+	cfg_handler(p, p->section, line, cfg_value_of(eq + 1));
 	return str;
 }
 

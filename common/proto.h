@@ -61,6 +61,7 @@ enum proto_type {
 #define PROTO_E_DRIVER "driver_error"
 #define PROTO_E_INTERRUPTED "interrupted" /* the agent restarted while it ran */
 #define PROTO_E_BUSY "busy"               /* queue full: retry later */
+#define PROTO_E_CLAIM "claim_refused"     /* spawn: the host lacks room under its limits */
 #define PROTO_E_NO_SESSION "no_session"   /* controller: say HELLO first (schema 1, additive) */
 #define PROTO_E_INTERNAL "internal"
 /* Codes of the controller's `hv` API only (docs/api.md), never on the HVA/1 wire. */

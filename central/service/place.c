@@ -1,8 +1,11 @@
 /* place.c - where a new server goes when no host is named: the scheduler (central/sched,
- * docs/scheduler.md) over the hosts as their last reports describe them. What hvcentral
- * placed on a host counts at once, from its own server records, so creates that follow
- * each other between two reports never overcommit the host; the report's allocation counts
- * when it is larger (guests hvcentral does not know of). */
+ * docs/scheduler.md) over the hosts as their last reports describe them. The hosts live in
+ * a table kept between decisions: each host's report and servers are read and parsed
+ * again only when something changed them (its messages, a placement, a move), so a
+ * decision reads no store row of an unchanged host. What hvcentral placed on a host counts
+ * at once, from its own server records, so creates that follow each other between two
+ * reports never overcommit the host; the report's allocation counts when it is larger
+ * (guests hvcentral does not know of). */
 #include "service-priv.h"
 
 #include <stdio.h>
@@ -110,15 +113,13 @@ view_fill(struct host_view *v, struct sched_host *h, const json_t *res)
 }
 
 static void
-views_free(struct host_view *v, size_t n)
+view_release(struct host_view *v)
 {
-	for (size_t i = 0; v && i < n; i++) {
-		free(v[i].metrics);
-		free(v[i].cells);
-		free(v[i].instances);
-		free(v[i].aggs);
-	}
-	free(v);
+	free(v->metrics);
+	free(v->cells);
+	free(v->instances);
+	free(v->aggs);
+	memset(v, 0, sizeof *v);
 }
 
 /* A hint's value as a list of strings (a string alone is a list of one). */
@@ -194,27 +195,203 @@ request_from(const json_t *flavor, const json_t *args, const char *project, stru
 	return 0;
 }
 
-/* Adds what each server hvcentral knows of costs to its host's view. */
+/* One host of the table: its store row and servers, parsed once per change. */
+struct place_host {
+	char id[PROTO_MAX_ID + 1];
+	json_t *row;     /* the store's host record: the report's strings live in it */
+	json_t *servers; /* its live servers as the store has them */
+	struct host_view v;
+	struct sched_host sh; /* as the report says, before hvcentral's own records */
+	int64_t stored_seen_ms;
+};
+
+struct place_table {
+	struct sched_table *t;
+	struct place_host **h; /* same index as in t */
+	size_t n, cap;
+	bool loaded;   /* every host read since the start (or since a host went away) */
+	json_t *dirty; /* ids of hosts to read again, as keys */
+};
+
 static void
-count_servers(json_t *servers, struct sched_table *t, struct host_view *views)
+host_release(struct place_host *ph)
 {
+	view_release(&ph->v);
+	json_decref(ph->row);
+	json_decref(ph->servers);
+	ph->row = ph->servers = NULL;
+}
+
+static void
+table_clear(struct place_table *pt)
+{
+	for (size_t i = 0; i < pt->n; i++) {
+		host_release(pt->h[i]);
+		free(pt->h[i]);
+	}
+	pt->n = 0;
+	sched_table_free(pt->t);
+	pt->t = NULL;
+	pt->loaded = false;
+}
+
+void
+svc_place_free(struct svc *sv)
+{
+	struct place_table *pt = sv->place;
+	if (!pt)
+		return;
+	table_clear(pt);
+	free(pt->h);
+	json_decref(pt->dirty);
+	free(pt);
+	sv->place = NULL;
+}
+
+void
+svc_place_forget(struct svc *sv)
+{
+	if (sv->place)
+		sv->place->loaded = false;
+}
+
+void
+svc_place_dirty(void *ctx, const char *host)
+{
+	struct svc *sv = ctx;
+	if (sv->place && host)
+		json_object_set_new(sv->place->dirty, host, json_true());
+}
+
+/* Parses row and servers (both stolen) into ph: the report's numbers and strings, and
+ * what hvcentral's own server records place there. */
+static int
+host_fill(struct place_host *ph, json_t *row, json_t *servers)
+{
+	host_release(ph);
+	ph->row = row;
+	ph->servers = servers;
+	const json_t *res = json_object_get(row, "resources");
+	const char *status = field_or(res, "status", json_object_size(res) ? "enabled" : "");
+	struct host_view *v = &ph->v;
 	size_t i;
 	json_t *s;
+
+	ph->stored_seen_ms = json_integer_value(json_object_get(row, "last_seen_ms"));
+	ph->sh = (struct sched_host){
+		.id = ph->id,
+		.enabled = strcmp(status, "enabled") == 0,
+		.vcpus = (uint32_t)num(res, "vcpus"),
+		.vcpus_used = (uint32_t)num(res, "vcpus_used"),
+		.ram_mb = num(res, "memory_mb"),
+		.ram_used_mb = num(res, "memory_mb_used"),
+		.disk_gb = num(res, "local_gb"),
+		.disk_used_gb = num(res, "local_gb_used"),
+		.disk_available_least_gb = json_object_get(res, "disk_available_least")
+						   ? (int64_t)num(res, "disk_available_least")
+						   : -1,
+	};
+	if (view_fill(v, &ph->sh, res) < 0)
+		return -ENOMEM;
 	json_array_foreach (servers, i, s) {
-		const char *host = json_string_value(json_object_get(s, "host"));
 		const json_t *f = json_object_get(s, "flavor");
-		long h = host ? sched_table_find(t, host) : -1;
-		if (h < 0)
-			continue;
-		struct host_view *v = &views[h];
 		v->vcpus += num(f, "vcpus");
 		v->ram_mb += num(f, "ram_mb");
 		v->disk_gb += num(f, "root_gb") + num(f, "ephemeral_gb");
 		v->io_ops += *field_or(s, "task_state", "") != '\0';
-		if (HV_GROW(v->instances, v->cap_instances, v->n_instances + 1) == 0)
-			v->instances[v->n_instances++] =
-				json_string_value(json_object_get(s, "uuid"));
+		if (HV_GROW(v->instances, v->cap_instances, v->n_instances + 1) < 0)
+			return -ENOMEM;
+		v->instances[v->n_instances++] = json_string_value(json_object_get(s, "uuid"));
 	}
+	return 0;
+}
+
+/* The entry of host id, added (empty) when absent; NULL without memory. */
+static struct place_host *
+host_entry(struct place_table *pt, const char *id)
+{
+	long i = sched_table_find(pt->t, id);
+	if (i >= 0)
+		return pt->h[i];
+	struct place_host *ph = calloc(1, sizeof *ph);
+	if (!ph || HV_GROW(pt->h, pt->cap, pt->n + 1) < 0) {
+		free(ph);
+		return NULL;
+	}
+	snprintf(ph->id, sizeof ph->id, "%s", id);
+	ph->sh.id = ph->id;
+	if (sched_table_put(pt->t, &ph->sh) != (long)pt->n) {
+		free(ph);
+		return NULL;
+	}
+	pt->h[pt->n++] = ph;
+	return ph;
+}
+
+/* Every host and server, once: at the first decision, or after a host went away. */
+static int
+table_load(struct svc *sv, struct place_table *pt, struct hv_error *err)
+{
+	json_t *hosts = NULL, *servers = NULL, *s, *h;
+	size_t i;
+	int r;
+
+	table_clear(pt);
+	json_object_clear(pt->dirty);
+	if (!(pt->t = sched_table_new()))
+		return hv_error_set(err, -ENOMEM, NULL, "out of memory");
+	if ((r = store_host_list(sv->store, &hosts, err)) < 0 ||
+	    (r = store_instance_list(sv->store, NULL, false, &servers, err)) < 0)
+		goto out;
+	json_t *by_host = json_object();
+	json_array_foreach (hosts, i, h)
+		json_object_set_new(by_host, field_or(h, "host_id", ""), json_array());
+	json_array_foreach (servers, i, s)
+		json_array_append(json_object_get(by_host, field_or(s, "host", "")), s);
+	r = 0;
+	json_array_foreach (hosts, i, h) {
+		const char *id = field_or(h, "host_id", "");
+		struct place_host *ph = *id ? host_entry(pt, id) : NULL;
+		if (*id && (!ph || host_fill(ph, json_incref(h),
+					     json_incref(json_object_get(by_host, id))) < 0)) {
+			r = hv_error_set(err, -ENOMEM, NULL, "out of memory");
+			break;
+		}
+	}
+	json_decref(by_host);
+	pt->loaded = r == 0;
+out:
+	json_decref(hosts);
+	json_decref(servers);
+	return r;
+}
+
+/* Reads again the hosts something changed since the last decision. */
+static int
+table_refresh(struct svc *sv, struct place_table *pt, struct hv_error *err)
+{
+	const char *id;
+	json_t *v;
+	int r = 0;
+
+	if (!pt->loaded)
+		return table_load(sv, pt, err);
+	json_object_foreach (pt->dirty, id, v) {
+		json_t *row = NULL, *servers = NULL;
+		if ((r = store_host_get(sv->store, id, &row, err)) == -ENOENT) {
+			/* a host that went away: its index goes too, so the table starts over */
+			return table_load(sv, pt, err);
+		}
+		if (r < 0 || (r = store_instance_list(sv->store, id, false, &servers, err)) < 0) {
+			json_decref(row);
+			return r;
+		}
+		struct place_host *ph = host_entry(pt, id);
+		if (!ph || host_fill(ph, row, servers) < 0)
+			return hv_error_set(err, -ENOMEM, NULL, "out of memory");
+	}
+	json_object_clear(pt->dirty);
+	return 0;
 }
 
 /* The aggregates as the scheduler reads them: each one's metadata as key/value pairs. */
@@ -225,11 +402,13 @@ struct agg_view {
 };
 
 static int
-aggs_fill(json_t *list, struct agg_view *av, struct sched_table *t, struct host_view *views)
+aggs_fill(json_t *list, struct agg_view *av, struct place_table *pt)
 {
 	size_t i, k, nkv = 0;
 	json_t *a, *h;
 	const char *key;
+	for (i = 0; i < pt->n; i++)
+		pt->h[i]->v.n_aggs = 0;
 	json_array_foreach (list, i, a)
 		nkv += json_object_size(json_object_get(a, "metadata"));
 	av->aggs = calloc(json_array_size(list) + 1, sizeof *av->aggs);
@@ -246,8 +425,8 @@ aggs_fill(json_t *list, struct agg_view *av, struct sched_table *t, struct host_
 					(struct sched_kv){key, json_string_value(v)};
 		nkv += av->aggs[i].n_meta;
 		json_array_foreach (json_object_get(a, "hosts"), k, h) {
-			long x = sched_table_find(t, json_string_value(h));
-			struct host_view *hv = x >= 0 ? &views[x] : NULL;
+			long x = sched_table_find(pt->t, json_string_value(h));
+			struct host_view *hv = x >= 0 ? &pt->h[x]->v : NULL;
 			if (hv && HV_GROW(hv->aggs, hv->cap_aggs, hv->n_aggs + 1) < 0)
 				return -ENOMEM;
 			if (hv)
@@ -258,115 +437,17 @@ aggs_fill(json_t *list, struct agg_view *av, struct sched_table *t, struct host_
 	return 0;
 }
 
-/* The group's policy and the hosts of its live members (hosts[] holds room for every
- * member); a soft policy is weighed, never filtered. */
+/* Each host as this decision sees it: up now, hvcentral's own records counted, in its
+ * aggregates. No parsing: the entries hold it all. */
 static void
-group_fill(const json_t *group, json_t *servers, struct sched_request *r, const char **hosts)
+table_present(struct svc *sv, struct place_table *pt, int64_t now)
 {
-	const char *policy = field_or(group, "policy", "");
-	const json_t *members = json_object_get(group, "members");
-	size_t i, k;
-	json_t *s, *m;
-	if ((r->group_soft = strncmp(policy, "soft-", 5) == 0))
-		policy += 5;
-	if (strcmp(policy, "affinity") == 0)
-		r->group_policy = SCHED_GROUP_AFFINITY;
-	else if (strcmp(policy, "anti-affinity") == 0)
-		r->group_policy = SCHED_GROUP_ANTI_AFFINITY;
-	else
-		return;
-	json_array_foreach (servers, i, s) {
-		const char *uuid = field_or(s, "uuid", ""), *host = field_or(s, "host", NULL);
-		json_array_foreach (members, k, m)
-			if (host && strcmp(json_string_value(m), uuid) == 0)
-				hosts[r->n_group_hosts++] = host;
-	}
-	r->group_hosts = hosts;
-}
-
-int
-svc_place(struct svc *sv, const json_t *flavor, const json_t *args, const char *project,
-	  const json_t *group, int64_t now, char ret_host[PROTO_MAX_ID + 1], struct hv_error *err)
-{
-	static uint64_t rng;
-	json_t *hosts = NULL, *servers = NULL, *aggs = NULL;
-	struct agg_view av = {0};
-	const char **ghosts = NULL;
-	struct host_view *views = NULL;
-	struct sched_table *t = sched_table_new();
-	struct sched_kv *specs = NULL;
-	struct sched_config cfg;
-	struct sched_request req;
-	struct sched_result res;
-	const char *same[MAX_HINT_ITEMS], *diff[MAX_HINT_ITEMS];
-	size_t i;
-	json_t *h;
-	int r;
-
-	if (!rng)
-		rng = (uint64_t)time(NULL) * 2654435761u | 1;
-	if (!t)
-		return hv_error_set(err, -ENOMEM, NULL, "out of memory");
-	cfg = sv->sched;
-	cfg.default_availability_zone = sv->default_zone;
-	if ((r = request_from(flavor, args, project, &req, &specs, same, diff, err)) < 0 ||
-	    (r = store_host_list(sv->store, &hosts, err)) < 0 ||
-	    (r = store_aggregate_list(sv->store, &aggs, err)) < 0 ||
-	    (r = store_instance_list(sv->store, NULL, false, &servers, err)) < 0)
-		goto out;
-	if (group) {
-		if (!(ghosts = calloc(json_array_size(json_object_get(group, "members")) + 1,
-				      sizeof *ghosts))) {
-			r = hv_error_set(err, -ENOMEM, NULL, "out of memory");
-			goto out;
-		}
-		group_fill(group, servers, &req, ghosts);
-	}
-	if (!(views = calloc(json_array_size(hosts) + 1, sizeof *views))) {
-		r = hv_error_set(err, -ENOMEM, NULL, "out of memory");
-		goto out;
-	}
-	json_array_foreach (hosts, i, h) {
-		const json_t *res_ = json_object_get(h, "resources");
-		const char *id = field_or(h, "host_id", "");
-		int64_t seen = ctl_heard_ms(sv->ctl, id,
-					    json_integer_value(json_object_get(h, "last_seen_ms")));
-		const char *status =
-			field_or(res_, "status", json_object_size(res_) ? "enabled" : "");
-		struct sched_host sh = {
-			.id = id,
-			.up = reg_state_at(seen, now, &sv->liveness) == REG_UP,
-			.enabled = strcmp(status, "enabled") == 0,
-			.vcpus = (uint32_t)num(res_, "vcpus"),
-			.vcpus_used = (uint32_t)num(res_, "vcpus_used"),
-			.ram_mb = num(res_, "memory_mb"),
-			.ram_used_mb = num(res_, "memory_mb_used"),
-			.disk_gb = num(res_, "local_gb"),
-			.disk_used_gb = num(res_, "local_gb_used"),
-			.disk_available_least_gb =
-				json_object_get(res_, "disk_available_least")
-					? (int64_t)num(res_, "disk_available_least")
-					: -1,
-		};
-		if ((r = view_fill(&views[i], &sh, res_)) < 0) {
-			hv_error_set(err, r, NULL, "out of memory");
-			goto out;
-		}
-		if (sched_table_put(t, &sh) < 0) {
-			r = hv_error_set(err, -ENOMEM, NULL, "out of memory");
-			goto out;
-		}
-	}
-	count_servers(servers, t, views);
-	if (aggs_fill(aggs, &av, t, views) < 0) {
-		r = hv_error_set(err, -ENOMEM, NULL, "out of memory");
-		goto out;
-	}
-	cfg.aggregates = av.aggs;
-	cfg.n_aggregates = av.n;
-	for (i = 0; i < sched_table_len(t); i++) {
-		struct sched_host sh = *sched_table_host(t, i);
-		struct host_view *v = &views[i];
+	for (size_t i = 0; i < pt->n; i++) {
+		struct place_host *ph = pt->h[i];
+		struct host_view *v = &ph->v;
+		struct sched_host sh = ph->sh;
+		int64_t seen = ctl_heard_ms(sv->ctl, ph->id, ph->stored_seen_ms);
+		sh.up = ph->row && reg_state_at(seen, now, &sv->liveness) == REG_UP;
 		if (v->vcpus > sh.vcpus_used)
 			sh.vcpus_used = (uint32_t)v->vcpus;
 		if (v->ram_mb > sh.ram_used_mb)
@@ -378,24 +459,232 @@ svc_place(struct svc *sv, const json_t *flavor, const json_t *args, const char *
 		sh.io_ops = v->io_ops;
 		sh.aggregates = v->aggs;
 		sh.n_aggregates = v->n_aggs;
-		sched_table_put(t, &sh);
+		sched_table_put(pt->t, &sh);
 	}
-	if ((r = sched_select(&cfg, t, &req, &rng, &res, err)) < 0)
+}
+
+/* The group's policy and the hosts of its live members (hosts[] holds room for every
+ * member); a soft policy is weighed, never filtered. */
+static void
+group_fill(const json_t *group, const struct place_table *pt, struct sched_request *r,
+	   const char **hosts)
+{
+	const char *policy = field_or(group, "policy", "");
+	const json_t *members = json_object_get(group, "members");
+	size_t k;
+	json_t *m;
+	if ((r->group_soft = strncmp(policy, "soft-", 5) == 0))
+		policy += 5;
+	if (strcmp(policy, "affinity") == 0)
+		r->group_policy = SCHED_GROUP_AFFINITY;
+	else if (strcmp(policy, "anti-affinity") == 0)
+		r->group_policy = SCHED_GROUP_ANTI_AFFINITY;
+	else
+		return;
+	for (size_t i = 0; i < pt->n; i++) {
+		const struct host_view *v = &pt->h[i]->v;
+		for (size_t j = 0; j < v->n_instances; j++)
+			json_array_foreach (members, k, m)
+				if (v->instances[j] && json_string_value(m) &&
+				    strcmp(json_string_value(m), v->instances[j]) == 0)
+					hosts[r->n_group_hosts++] = pt->h[i]->id;
+	}
+	r->group_hosts = hosts;
+}
+
+/* The limits of the filters in force (protocol 6.4 "limits"): a resource no filter
+ * judged is not limited at the claim either (nova's rule). */
+static json_t *
+limits_json(const struct sched_config *cfg, const struct sched_limits *lim)
+{
+	bool ram = false, core = false, disk = false;
+	for (size_t k = 0; k < cfg->n_filters; k++) {
+		enum sched_filter f = cfg->filters[k];
+		ram |= f == SF_RAM || f == SF_AGGREGATE_RAM;
+		core |= f == SF_CORE || f == SF_AGGREGATE_CORE;
+		disk |= f == SF_DISK || f == SF_AGGREGATE_DISK;
+	}
+	json_t *o = json_object();
+	if (ram && lim->ram_mb)
+		json_object_set_new(o, "memory_mb", json_integer((json_int_t)lim->ram_mb));
+	if (core && lim->vcpus)
+		json_object_set_new(o, "vcpus", json_integer((json_int_t)lim->vcpus));
+	if (disk && lim->disk_gb)
+		json_object_set_new(o, "disk_gb", json_integer((json_int_t)lim->disk_gb));
+	return o;
+}
+
+json_t *
+svc_place_request(const json_t *args)
+{
+	static const char *const keys[] = {"image", "availability_zone", "hints", "server_group",
+					   NULL};
+	json_t *o = json_object();
+	for (size_t i = 0; keys[i]; i++)
+		if (json_object_get(args, keys[i]))
+			json_object_set(o, keys[i], json_object_get(args, keys[i]));
+	return o;
+}
+
+int
+svc_place(struct svc *sv, const json_t *flavor, const json_t *args, const char *project,
+	  const json_t *group, const json_t *tried, int64_t now, char ret_host[PROTO_MAX_ID + 1],
+	  json_t **ret_limits, struct hv_error *err)
+{
+	static uint64_t rng;
+	json_t *aggs = NULL, *h;
+	struct agg_view av = {0};
+	const char **ghosts = NULL;
+	struct sched_kv *specs = NULL;
+	struct sched_config cfg;
+	struct sched_request req;
+	struct sched_result res;
+	const char *same[MAX_HINT_ITEMS], *diff[MAX_HINT_ITEMS], *tried_hosts[MAX_HINT_ITEMS];
+	size_t i;
+	int r;
+
+	if (!rng)
+		rng = (uint64_t)time(NULL) * 2654435761u | 1;
+	if (!sv->place &&
+	    (!(sv->place = calloc(1, sizeof *sv->place)) || !(sv->place->dirty = json_object()))) {
+		free(sv->place);
+		sv->place = NULL;
+		return hv_error_set(err, -ENOMEM, NULL, "out of memory");
+	}
+	struct place_table *pt = sv->place;
+	cfg = sv->sched;
+	cfg.default_availability_zone = sv->default_zone;
+	if ((r = request_from(flavor, args, project, &req, &specs, same, diff, err)) < 0)
+		goto out;
+	json_array_foreach (tried, i, h)
+		if (req.n_tried < MAX_HINT_ITEMS)
+			tried_hosts[req.n_tried++] = field_or(h, "host", "");
+	req.tried = tried_hosts;
+	if ((r = table_refresh(sv, pt, err)) < 0 ||
+	    (r = store_aggregate_list(sv->store, &aggs, err)) < 0)
+		goto out;
+	if (group) {
+		size_t n = 0;
+		for (i = 0; i < pt->n; i++)
+			n += pt->h[i]->v.n_instances;
+		if (!(ghosts = calloc(n + 1, sizeof *ghosts))) {
+			r = hv_error_set(err, -ENOMEM, NULL, "out of memory");
+			goto out;
+		}
+		group_fill(group, pt, &req, ghosts);
+	}
+	if (aggs_fill(aggs, &av, pt) < 0) {
+		r = hv_error_set(err, -ENOMEM, NULL, "out of memory");
+		goto out;
+	}
+	cfg.aggregates = av.aggs;
+	cfg.n_aggregates = av.n;
+	table_present(sv, pt, now);
+	if ((r = sched_select(&cfg, pt->t, &req, &rng, &res, err)) < 0)
 		goto out;
 	if (res.host < 0) {
 		r = hv_error_set(err, -ENOSPC, "host", "%s", res.why);
 		goto out;
 	}
-	snprintf(ret_host, PROTO_MAX_ID + 1, "%s", sched_table_host(t, (size_t)res.host)->id);
+	snprintf(ret_host, PROTO_MAX_ID + 1, "%s", pt->h[res.host]->id);
+	/* the server about to be written there counts at the next decision */
+	svc_place_dirty(sv, ret_host);
+	if (ret_limits)
+		*ret_limits = limits_json(&cfg, &res.limits);
 out:
-	sched_table_free(t);
-	views_free(views, json_array_size(hosts));
 	free(specs);
 	free(ghosts);
 	free(av.aggs);
 	free(av.kv);
-	json_decref(hosts);
 	json_decref(aggs);
-	json_decref(servers);
+	return r;
+}
+
+/* "host-a: why; host-b: why": every refusal so far, for the server's fault. */
+static void
+attempts_text(const json_t *tried, char *buf, size_t size)
+{
+	size_t i, len = 0;
+	json_t *t;
+	buf[0] = '\0';
+	json_array_foreach (tried, i, t)
+		if (len < size)
+			len += (size_t)snprintf(buf + len, size - len, "%s%s: %s", i ? "; " : "",
+						field_or(t, "host", "?"),
+						field_or(t, "reason", "?"));
+}
+
+/* What the retry of a refused spawn needs to know besides the spawn: the server's record
+ * and its group (NULL without one). */
+static int
+again_context(struct svc *sv, const char *uuid, const json_t *request, json_t **inst,
+	      json_t **group, struct hv_error *err)
+{
+	json_t *ports = NULL;
+	const char *gid = field_or(request, "server_group", NULL);
+	int r;
+	if (!gid)
+		gid = field_or(json_object_get(request, "hints"), "group", NULL);
+	if ((r = store_instance_get(sv->store, uuid, inst, err)) < 0)
+		return r;
+	if (strcmp(field_or(*inst, "vm_state", ""), "deleted") == 0)
+		return hv_error_set(err, -ENOENT, NULL, "the server was deleted meanwhile");
+	if (store_net_list(sv->store, "port", "device_id", uuid, &ports, NULL) == 0 &&
+	    json_array_size(ports))
+		r = hv_error_set(err, -ENOTSUP, NULL,
+				 "not placed again: its network ports are bound to that host");
+	json_decref(ports);
+	if (r == 0 && gid)
+		r = svc_server_group_find(sv, gid, "server_group", group, err);
+	return r;
+}
+
+int
+svc_place_again(void *ctx, const char *uuid, json_t *spawn, const char *refused_host,
+		const char *why, int64_t now, char ret_host[PROTO_MAX_ID + 1], struct hv_error *err)
+{
+	struct svc *sv = ctx;
+	json_t *placement = json_object_get(spawn, "placement"), *inst = NULL, *group = NULL;
+	json_t *tried = json_object_get(placement, "tried"), *limits = NULL;
+	char story[1024], fault[1400];
+	unsigned max = sv->sched.max_attempts ? sv->sched.max_attempts : 1;
+	int r;
+
+	if (!json_is_object(placement)) /* a forced host (or an older spawn): not ours to move */
+		return hv_error_set(err, -ENOSPC, NULL, "%s: %s", refused_host, why);
+	if (!json_is_array(tried)) {
+		tried = json_array();
+		json_object_set_new(placement, "tried", tried);
+	}
+	json_array_append_new(tried, json_pack("{s:s, s:s}", "host", refused_host, "reason", why));
+	attempts_text(tried, story, sizeof story);
+	size_t n = json_array_size(tried);
+	if (n >= max)
+		return hv_error_set(err, -ENOSPC, NULL,
+				    "No valid host: %zu attempt%s of %u (scheduler_max_attempts) "
+				    "refused: %s",
+				    n, n == 1 ? "" : "s", max, story);
+	const json_t *request = json_object_get(placement, "request");
+	r = again_context(sv, uuid, request, &inst, &group, err);
+	if (r == 0)
+		r = svc_place(sv, json_object_get(inst, "flavor"), request,
+			      field_or(inst, "project_id", ""), group, tried, now, ret_host,
+			      &limits, err);
+	if (r < 0) {
+		char then[sizeof err->message];
+		snprintf(then, sizeof then, "%s", err->message);
+		r = hv_error_set(err, -ENOSPC, NULL,
+				 "No valid host: %zu attempt%s refused: %s; then: %s", n,
+				 n == 1 ? "" : "s", story, then);
+		goto out;
+	}
+	json_object_set_new(spawn, "limits", limits);
+	snprintf(fault, sizeof fault, "placed again on %s after %s", ret_host, story);
+	svc_place_dirty(sv, refused_host); /* the server leaves it */
+	if ((r = store_instance_move(sv->store, uuid, ret_host, fault, now, err)) == -ENOENT)
+		r = hv_error_set(err, -ENOENT, NULL, "the server was deleted meanwhile");
+out:
+	json_decref(inst);
+	json_decref(group);
 	return r;
 }

@@ -12,12 +12,13 @@
 #include "config.h"
 
 /* The filters of the hints: each judges only a request that gives its hint, so a hint is
- * never silently ignored (nova drops one unless its filter is configured). */
+ * never silently ignored (nova drops one unless its filter is configured). RetryFilter
+ * too: it judges only a server a host's claim refused, which must not go back there. */
 static void
 add_hint_filters(struct sched_config *cfg)
 {
 	static const enum sched_filter hint[] = {SF_SAME_HOST, SF_DIFFERENT_HOST, SF_JSON,
-						 SF_SIMPLE_CIDR_AFFINITY};
+						 SF_SIMPLE_CIDR_AFFINITY, SF_RETRY};
 	for (size_t i = 0; i < sizeof hint / sizeof *hint; i++) {
 		bool have = false;
 		for (size_t k = 0; k < cfg->n_filters; k++)

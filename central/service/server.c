@@ -444,6 +444,7 @@ struct create_plan {
 	int64_t count;
 	json_t *nets, *groups; /* network and security group records, NULL without networks */
 	json_t *ports;         /* the ports of server i, written with it */
+	json_t *limits;        /* the scheduler's limits for server i (null: a forced host) */
 };
 
 static void
@@ -454,6 +455,7 @@ create_plan_release(struct create_plan *p)
 	json_decref(p->nets);
 	json_decref(p->groups);
 	json_decref(p->ports);
+	json_decref(p->limits);
 	json_decref(p->group);
 	ctl_secrets_free(p->secrets);
 }
@@ -543,6 +545,7 @@ create_write(struct svc *sv, const struct create_plan *p, int64_t now, json_t *i
 	char name[300];
 	int r = 0;
 	json_array_clear(p->ports);
+	json_array_clear(p->limits);
 	for (int64_t i = 1; r == 0 && i <= p->count; i++) {
 		nth_name(p->name, i, p->count, name, sizeof name);
 		if (strlen(name) > 255)
@@ -550,11 +553,15 @@ create_write(struct svc *sv, const struct create_plan *p, int64_t now, json_t *i
 					    "args.name: '%s' is longer than 255 bytes", name);
 		/* placed one by one: the servers written before count against each host */
 		char placed[PROTO_MAX_ID + 1];
-		if (!p->host && (r = svc_place(sv, p->flavor, p->args, p->project, p->group, now,
-					       placed, err)) < 0)
+		json_t *limits = NULL;
+		if (!p->host && (r = svc_place(sv, p->flavor, p->args, p->project, p->group, NULL,
+					       now, placed, &limits, err)) < 0)
 			return r;
+		json_array_append_new(p->limits, limits ? limits : json_null());
 		json_t *inst = instance_new(p, name, p->host ? p->host : placed, now),
 		       *ports = NULL;
+		if (p->host) /* a forced host's new server counts at the next placement too */
+			svc_place_dirty(sv, p->host);
 		if ((r = store_instance_insert(sv->store, inst, now, err)) == -EEXIST)
 			r = hv_error_set(err, -EEXIST, "args.name",
 					 "args.name: a server named '%s' already exists", name);
@@ -576,8 +583,8 @@ create_write(struct svc *sv, const struct create_plan *p, int64_t now, json_t *i
 
 /* Journals the spawn of a written server; a failure leaves it in error, with the reason. */
 static int
-create_spawn(struct svc *sv, const struct create_plan *p, json_t *inst, json_t *ports, int64_t now,
-	     char cmd_id[PROTO_MAX_ID + 1], struct hv_error *err)
+create_spawn(struct svc *sv, const struct create_plan *p, json_t *inst, json_t *ports,
+	     json_t *limits, int64_t now, char cmd_id[PROTO_MAX_ID + 1], struct hv_error *err)
 {
 	const char *name = json_string_value(json_object_get(inst, "name"));
 	const char *uuid = json_string_value(json_object_get(inst, "uuid"));
@@ -586,6 +593,12 @@ create_spawn(struct svc *sv, const struct create_plan *p, json_t *inst, json_t *
 	json_object_set_new(spawn, "name", json_string(name));
 	json_object_set(spawn, "flavor", p->flavor);
 	json_object_set_new(spawn, "power_on", json_true());
+	if (json_is_object(limits)) { /* placed by the scheduler: the host's claim checks it */
+		json_object_set(spawn, "limits", limits);
+		json_object_set_new(
+			spawn, "placement",
+			json_pack("{s:o, s:[]}", "request", svc_place_request(p->args), "tried"));
+	}
 	hostname_from_name(name, hostname);
 	if (*hostname)
 		json_object_set_new(spawn, "hostname", json_string(hostname));
@@ -605,7 +618,7 @@ int
 svc_server_create(struct svc *sv, json_t *args, int64_t now, json_t **ret_instance,
 		  char ret_cmd_id[PROTO_MAX_ID + 1], struct hv_error *err)
 {
-	struct create_plan p = {.ports = json_array()};
+	struct create_plan p = {.ports = json_array(), .limits = json_array()};
 	json_t *insts = json_array(), *servers = json_array();
 	/* the quota is read and the servers written in one transaction: no other write can
 	 * come between the check and what it allowed */
@@ -623,8 +636,8 @@ svc_server_create(struct svc *sv, json_t *args, int64_t now, json_t **ret_instan
 			store_instance_set_state(
 				sv->store, json_string_value(json_object_get(inst, "uuid")),
 				"error", "", NULL, "not spawned: the journal failed", now, NULL);
-		if (r < 0 ||
-		    (r = create_spawn(sv, &p, inst, json_array_get(p.ports, i), now, cmd, err)) < 0)
+		if (r < 0 || (r = create_spawn(sv, &p, inst, json_array_get(p.ports, i),
+					       json_array_get(p.limits, i), now, cmd, err)) < 0)
 			continue;
 		if (i == 0)
 			snprintf(ret_cmd_id, PROTO_MAX_ID + 1, "%s", cmd);
@@ -846,8 +859,10 @@ svc_server_command(struct svc *sv, const char *server, const char *action, bool 
 	    (r = svc_image_snapshot(sv, inst, json_object_get(extra, "image_snapshot"), now, err)) <
 		    0)
 		goto out;
-	if (task)
+	if (task) {
 		store_instance_set_state(sv->store, u, NULL, task, NULL, NULL, now, err);
+		svc_place_dirty(sv, h); /* a task under way weighs (io_ops) */
+	}
 	r = ctl_queue(sv->ctl, h, u, command, body, secrets, now, ret_cmd_id, err);
 	if (r == 0 && cmd == LC_CMD_DESTROY) /* after the destroy: the guest's tap is gone */
 		r = svc_net_ports_release(sv, h, u, now, err);
@@ -927,7 +942,7 @@ evacuate_target(struct svc *sv, const json_t *inst, const char *asked, int64_t n
 	if (!asked) {
 		json_t *place_args = json_pack("{s:s}", "image", field_or(inst, "image", ""));
 		r = svc_place(sv, json_object_get(inst, "flavor"), place_args,
-			      field_or(inst, "project_id", ""), NULL, now, ret, err);
+			      field_or(inst, "project_id", ""), NULL, NULL, now, ret, NULL, err);
 		json_decref(place_args);
 		return r;
 	}
@@ -1012,12 +1027,17 @@ svc_server_evacuate(struct svc *sv, json_t *args, int64_t now, json_t **ret_inst
 	json_object_foreach_safe (spawn, tmp, k, v)
 		if (strlen(k) > 9 && strcmp(k + strlen(k) - 9, "_redacted") == 0)
 			json_object_del(spawn, k);
+	/* the limits were the first host's: the new one is not held to them */
+	json_object_del(spawn, "limits");
+	json_object_del(spawn, "placement");
 	if (pass)
 		json_object_set_new(secrets, "admin_pass", json_string(pass));
 	/* nova's: a stopped server is rebuilt stopped, an active or errored one runs */
 	json_object_set_new(spawn, "power_on", json_boolean(strcmp(vm, "stopped") != 0));
 	if ((r = svc_net_evacuate(sv, inst, target, spawn, now, err)) < 0)
 		goto out;
+	svc_place_dirty(sv, source);
+	svc_place_dirty(sv, target);
 	if ((r = store_instance_evacuate(sv->store, uuid, target, now, err)) == -ENOENT)
 		r = hv_error_set(err, -ENOENT, "server", "server '%s' is deleted", server);
 	if (r < 0 || (r = ctl_queue(sv->ctl, target, uuid, "spawn", spawn, secrets, now, ret_cmd_id,

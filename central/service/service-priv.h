@@ -14,6 +14,7 @@ struct svc {
 	struct sched_config sched; /* [scheduler] (schedconf.c) */
 	char default_zone[256];    /* [scheduler] default_availability_zone */
 	struct imgdata *images;    /* borrowed, may be NULL: no image catalog data */
+	struct place_table *place; /* the hosts as the scheduler saw them last (place.c) */
 };
 
 /* The most servers one create makes (nova's max_count is bounded by the quota alone). */
@@ -66,11 +67,25 @@ field_or(const json_t *o, const char *key, const char *def)
 }
 
 /* The host the scheduler picks for a new server of this (protocol) flavor, reading
- * args.availability_zone, args.image and args.hints; -ENOSPC naming what each filter
- * removed when none fits (place.c). */
-int
-svc_place(struct svc *sv, const json_t *flavor, const json_t *args, const char *project,
-	  const json_t *group, int64_t now, char ret_host[PROTO_MAX_ID + 1], struct hv_error *err);
+ * args.availability_zone, args.image and args.hints, never one of tried (an array of
+ * {host, reason}, may be NULL); -ENOSPC naming what each filter removed when none fits
+ * (place.c). ret_limits (may be NULL) receives the spawn's limits (protocol 6.4): what the
+ * filters checked the host against, for its claim; caller owns. */
+int svc_place(struct svc *sv, const json_t *flavor, const json_t *args, const char *project,
+	      const json_t *group, const json_t *tried, int64_t now,
+	      char ret_host[PROTO_MAX_ID + 1], json_t **ret_limits, struct hv_error *err);
+/* The part of a create's args the scheduler reads, kept in the spawn ("placement") so a
+ * refused claim can be placed again as the create asked. New reference. */
+json_t *svc_place_request(const json_t *args);
+/* Host's report or servers changed: the next decision reads it again (ctx: the svc; the
+ * link's ctl_host_fn). */
+void svc_place_dirty(void *ctx, const char *host);
+void svc_place_free(struct svc *sv);
+/* The link's ctl_place_fn (ctx: the svc): a spawn refused by refused_host's claim goes to
+ * another host, up to scheduler_max_attempts; else -ENOSPC with every attempt's reason. */
+int svc_place_again(void *ctx, const char *uuid, json_t *spawn, const char *refused_host,
+		    const char *why, int64_t now, char ret_host[PROTO_MAX_ID + 1],
+		    struct hv_error *err);
 
 /* The server group a create names (args.server_group, or nova's args.hints.group), with
  * its members; *ret NULL when none is named. -ENOENT naming the field. */

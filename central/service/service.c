@@ -23,6 +23,10 @@ svc_new(struct store *store, struct ctl *ctl, struct allow *allow,
 		free(sv);
 		return r;
 	}
+	if (ctl) { /* a spawn a host's claim refuses is placed again here */
+		ctl_set_placer(ctl, svc_place_again, sv);
+		ctl_set_host_watch(ctl, svc_place_dirty, sv);
+	}
 	*ret = sv;
 	return 0;
 }
@@ -30,6 +34,13 @@ svc_new(struct store *store, struct ctl *ctl, struct allow *allow,
 void
 svc_free(struct svc *sv)
 {
+	if (!sv)
+		return;
+	if (sv->ctl) {
+		ctl_set_placer(sv->ctl, NULL, NULL);
+		ctl_set_host_watch(sv->ctl, NULL, NULL);
+	}
+	svc_place_free(sv);
 	free(sv);
 }
 

@@ -28,6 +28,9 @@ int svc_new(struct store *store, struct ctl *ctl, struct allow *allow,
 void svc_free(struct svc *sv);
 /* A reload's new liveness intervals (copied), for the host checks from now on. */
 void svc_set_liveness(struct svc *sv, const struct reg_intervals *liveness);
+/* The store took back what this turn wrote: the scheduler's table of hosts, which may hold
+ * some of it, is read again whole at the next decision. */
+void svc_place_forget(struct svc *sv);
 
 /* ---- servers ------------------------------------------------------------------------ */
 /* args: {name, host, image, flavor{vcpus, ram, disk, ephemeral?, swap?}, properties?{},

@@ -773,6 +773,25 @@ store_instance_evacuate(struct store *s, const char *uuid, const char *host, int
 	return r < 0 ? r : sqlite3_changes(s->db) > 0 ? 0 : -ENOENT;
 }
 
+static const char sql_inst_move[] =
+	"UPDATE instances SET host = ?2, fault = coalesce(?3, fault), updated_ms = ?4"
+	" WHERE uuid = ?1 AND vm_state != 'deleted'";
+
+int
+store_instance_move(struct store *s, const char *uuid, const char *host, const char *fault,
+		    int64_t now_ms, struct hv_error *err)
+{
+	sqlite3_stmt *st = sq_stmt(s, sql_inst_move, err);
+	if (!st)
+		return err ? err->code : -EIO;
+	sq_bind_text(st, 1, uuid);
+	sq_bind_text(st, 2, host);
+	sq_bind_text(st, 3, fault);
+	sqlite3_bind_int64(st, 4, now_ms);
+	int r = sq_step_done(s, st, "instance move", err);
+	return r < 0 ? r : sqlite3_changes(s->db) > 0 ? 0 : -ENOENT;
+}
+
 static const char sql_inst_leftover[] =
 	"UPDATE instances SET evacuated_from = '' WHERE uuid = ?1 AND evacuated_from = ?2"
 	" AND host != ?2";
@@ -1035,6 +1054,29 @@ store_cmd_update(struct store *s, const char *cmd_id, enum store_cmd_state state
 	sq_bind_text(st, 5, text);
 	free(text);
 	return sq_step_done(s, st, "command update", err);
+}
+
+static const char sql_cmd_reroute[] =
+	"UPDATE commands SET host_id = ?2, args = ?3, state = 0, attempts = 0, next_try_ms = ?4"
+	" WHERE cmd_id = ?1 AND state IN (0, 1, 2)";
+
+int
+store_cmd_reroute(struct store *s, const char *cmd_id, const char *host, json_t *args,
+		  int64_t next_try_ms, struct hv_error *err)
+{
+	sqlite3_stmt *st = sq_stmt(s, sql_cmd_reroute, err);
+	if (!st)
+		return err ? err->code : -EIO;
+	char *text = json_dumps(args, JSON_COMPACT);
+	if (!text)
+		return hv_error_set(err, -ENOMEM, NULL, "out of memory");
+	sq_bind_text(st, 1, cmd_id);
+	sq_bind_text(st, 2, host);
+	sq_bind_text(st, 3, text);
+	sqlite3_bind_int64(st, 4, next_try_ms);
+	free(text);
+	int r = sq_step_done(s, st, "command reroute", err);
+	return r < 0 ? r : sqlite3_changes(s->db) > 0 ? 0 : -ENOENT;
 }
 
 static const char sql_cmd_acked[] =

@@ -88,6 +88,10 @@ int store_instance_rename(struct store *s, const char *uuid, const char *name, i
  * task_state rebuilding. -ENOENT (err untouched) when there is none. */
 int store_instance_evacuate(struct store *s, const char *uuid, const char *host, int64_t now_ms,
 			    struct hv_error *err);
+/* Places a live instance (one whose spawn a host refused) on host instead, with fault
+ * (the story of its placement so far). -ENOENT (err untouched) when there is none. */
+int store_instance_move(struct store *s, const char *uuid, const char *host, const char *fault,
+			int64_t now_ms, struct hv_error *err);
 /* 1 when uuid was evacuated from host (not back there since) and that is now forgotten, so
  * its leftover there is destroyed once; 0 otherwise. */
 int store_instance_take_leftover(struct store *s, const char *uuid, const char *host,
@@ -202,6 +206,10 @@ int store_cmd_update(struct store *s, const char *cmd_id, enum store_cmd_state s
  * else (unknown, other host, already acknowledged or finished) is left alone. */
 int store_cmd_mark_acked(struct store *s, const char *cmd_id, const char *host_id,
 			 int64_t next_try_ms, struct hv_error *err);
+/* Sends an open command to host instead, with args (copied), from next_try_ms on (a spawn
+ * the scheduler placed again). -ENOENT (err untouched) when it is not open. */
+int store_cmd_reroute(struct store *s, const char *cmd_id, const char *host, json_t *args,
+		      int64_t next_try_ms, struct hv_error *err);
 /* Commands not finished (QUEUED/SENT/ACKED) whose next_try_ms <= now, oldest first, at most
  * max. Returns how many were filled into out (each to be store_cmd_clear'ed). */
 int store_cmd_due(struct store *s, int64_t now_ms, struct store_cmd *out, int max,

@@ -58,6 +58,7 @@ struct fake_host {
 	int64_t seed;
 	uint64_t rng;
 	bool acpi;
+	uint64_t outside_memory_mb; /* taken by the host itself, not by a guest */
 
 	struct fake_instance **inst;
 	size_t n_inst, cap_inst;

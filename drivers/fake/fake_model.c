@@ -380,6 +380,12 @@ fake_host_set(struct fake_host *h, const char *key, const char *value, bool at_o
 		h->rng = (uint64_t)s;
 		return 0;
 	}
+	if (strcmp(key, "outside_memory_mb") == 0) {
+		if ((r = fake_parse_u64(key, value, 0, 16777216, &v, err)) < 0)
+			return r;
+		h->outside_memory_mb = v;
+		return 0;
+	}
 	if (strcmp(key, "acpi") == 0) {
 		int b = fake_parse_bool(value);
 		if (b < 0)
@@ -394,7 +400,7 @@ fake_host_set(struct fake_host *h, const char *key, const char *value, bool at_o
 	return hv_error_set(
 		err, -EINVAL, key,
 		"fake: unknown option '%.64s' (allowed: latency_ms, latency.<op>, fail.<op>, "
-		"fail_probability, seed, acpi)",
+		"fail_probability, seed, acpi, outside_memory_mb)",
 		key);
 }
 
@@ -1364,6 +1370,8 @@ fake_host_stats(struct fake_host *h, uint64_t now_ns, struct hvd_host_stats *ret
 			ret->running_vms++;
 		}
 	}
+	/* memory the host took for itself is not free either, though no guest claims it */
+	resident += h->outside_memory_mb;
 	ret->memory_free_mb = resident < h->memory_mb ? h->memory_mb - resident : 0;
 	ret->local_gb_used = disk;
 	ret->disk_free_gb = disk < h->local_gb ? h->local_gb - disk : 0;

@@ -87,7 +87,8 @@ struct fake_host *fake_host_new(uint64_t now_ns);
 void fake_host_free(struct fake_host *h);
 
 /* Applies one knob. Host sizes (vcpus, memory_mb, local_gb, numa_cells, cpu_mhz) only when
- * at_open; latency_ms, latency.<op>, fail.<op>, fail_probability, seed, acpi any time.
+ * at_open; latency_ms, latency.<op>, fail.<op>, fail_probability, seed, acpi,
+ * outside_memory_mb any time.
  * Unknown keys: ignored when at_open (the agent passes its whole section), -EINVAL
  * otherwise. Bad values: -EINVAL naming the key; nothing changes. */
 int fake_host_set(struct fake_host *h, const char *key, const char *value, bool at_open,

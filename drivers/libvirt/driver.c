@@ -547,6 +547,27 @@ lv_host_info(struct hvd_host *h, struct hvd_host_info *ret, struct hv_error *err
 	return 0;
 }
 
+/* Memory a guest could have now: free, plus the page cache and buffers the kernel gives
+ * back on demand (the agent's claim counts the rest as used; MemFree alone would count a
+ * busy host's cache as taken). */
+static uint64_t
+node_free_mb(virConnectPtr vc)
+{
+	int n = 0;
+	uint64_t kb = 0;
+	if (virNodeGetMemoryStats(vc, VIR_NODE_MEMORY_STATS_ALL_CELLS, NULL, &n, 0) == 0 && n > 0) {
+		virNodeMemoryStatsPtr p = calloc((size_t)n, sizeof *p);
+		if (p && virNodeGetMemoryStats(vc, VIR_NODE_MEMORY_STATS_ALL_CELLS, p, &n, 0) == 0)
+			for (int i = 0; i < n; i++)
+				if (strcmp(p[i].field, VIR_NODE_MEMORY_STATS_FREE) == 0 ||
+				    strcmp(p[i].field, VIR_NODE_MEMORY_STATS_BUFFERS) == 0 ||
+				    strcmp(p[i].field, VIR_NODE_MEMORY_STATS_CACHED) == 0)
+					kb += p[i].value;
+		free(p);
+	}
+	return kb ? kb >> 10 : virNodeGetFreeMemory(vc) >> 20;
+}
+
 static int
 lv_host_stats(struct hvd_host *h, struct hvd_host_stats *ret, struct hv_error *err)
 {
@@ -582,7 +603,7 @@ lv_host_stats(struct hvd_host *h, struct hvd_host_stats *ret, struct hv_error *e
 		}
 		free(p);
 	}
-	st.memory_free_mb = virNodeGetFreeMemory(vc) >> 20;
+	st.memory_free_mb = node_free_mb(vc);
 	r = virConnectNumOfDomains(vc);
 	st.running_vms = r > 0 ? (uint32_t)r : 0;
 	if (statvfs(h->instances_path, &sv) == 0) {

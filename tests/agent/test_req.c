@@ -61,6 +61,32 @@ a_valid_spawn_becomes_a_normalized_spec_without_secrets(void **state)
 	json_decref(body);
 }
 
+/* The scheduler's limits ride along for the claim; a bad one is named, not ignored. */
+static void
+a_spawn_carries_the_limits_its_claim_checks(void **state)
+{
+	json_t *body = spawn_body();
+	struct req r;
+	struct hv_error err = {0};
+	const char *code = NULL;
+
+	json_object_set_new(body, "limits",
+			    json_pack("{s:i, s:i}", "memory_mb", 12288, "vcpus", 128));
+	assert_int_equal(req_parse(body, &r, &code, &err), 0);
+	assert_int_equal(r.limits.memory_mb, 12288);
+	assert_int_equal(r.limits.vcpus, 128);
+	assert_int_equal(r.limits.disk_gb, 0);
+	req_release(&r);
+	json_object_set_new(json_object_get(body, "limits"), "disk_gb", json_integer(-1));
+	assert_int_equal(req_parse(body, &r, &code, &err), -EINVAL);
+	assert_string_equal(code, PROTO_E_INVALID);
+	assert_string_equal(err.field, "body.limits.disk_gb");
+	json_object_set_new(body, "limits", json_string("lots"));
+	assert_int_equal(req_parse(body, &r, &code, &err), -EINVAL);
+	assert_string_equal(err.field, "body.limits");
+	json_decref(body);
+}
+
 static void
 a_mistyped_flavor_field_is_named(void **state)
 {
@@ -269,6 +295,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(a_valid_spawn_becomes_a_normalized_spec_without_secrets),
+		cmocka_unit_test(a_spawn_carries_the_limits_its_claim_checks),
 		cmocka_unit_test(a_mistyped_flavor_field_is_named),
 		cmocka_unit_test(nothing_unchecked_reaches_a_path_or_an_interface_name),
 		cmocka_unit_test(a_fetched_image_needs_both_size_and_sha256),

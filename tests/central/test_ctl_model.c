@@ -27,6 +27,7 @@ struct fixture {
 	int n_sent;
 	struct {
 		enum proto_type type;
+		char host[PROTO_MAX_ID + 1];
 		char cmd_id[PROTO_MAX_ID + 1];
 		char msg_id[37];
 		json_t *body;
@@ -44,6 +45,7 @@ fake_send(void *ctx, const char *host, const struct proto_msg *m)
 		return -EHOSTUNREACH;
 	if (f->n_sent < MAX_SENT) {
 		f->sent[f->n_sent].type = m->type;
+		snprintf(f->sent[f->n_sent].host, sizeof f->sent[0].host, "%s", host);
 		snprintf(f->sent[f->n_sent].cmd_id, sizeof f->sent[0].cmd_id, "%s", m->hdr.cmd_id);
 		snprintf(f->sent[f->n_sent].msg_id, sizeof f->sent[0].msg_id, "%s", m->hdr.msg_id);
 		f->sent[f->n_sent].body = json_deep_copy(m->body);
@@ -65,17 +67,24 @@ fake_done(void *ctx, const char *cmd_id, bool ok, json_t *result)
 static const int64_t T0 = 1800000000000;
 
 static void
-agent_says(struct fixture *f, enum proto_type type, uint64_t seq, const char *corr, json_t *body,
-	   int64_t now)
+host_says(struct fixture *f, const char *host, enum proto_type type, uint64_t seq, const char *corr,
+	  json_t *body, int64_t now)
 {
 	struct proto_msg m = {.type = type, .body = body};
-	proto_header_init(&m.hdr, "node-1", "boot-1");
+	proto_header_init(&m.hdr, host, "boot-1");
 	m.hdr.has_seq = seq > 0;
 	m.hdr.seq = seq;
 	if (corr)
 		snprintf(m.hdr.corr_id, sizeof m.hdr.corr_id, "%s", corr);
-	ctl_on_agent(f->ctl, "node-1", "127.0.0.1", &m, now);
+	ctl_on_agent(f->ctl, host, "127.0.0.1", &m, now);
 	json_decref(body);
+}
+
+static void
+agent_says(struct fixture *f, enum proto_type type, uint64_t seq, const char *corr, json_t *body,
+	   int64_t now)
+{
+	host_says(f, "node-1", type, seq, corr, body, now);
 }
 
 static int
@@ -669,6 +678,125 @@ journaled_args(struct fixture *f, int64_t now)
 	return args;
 }
 
+/* Two hosts that report 8 GiB each, nothing used. */
+static void
+two_hosts(struct fixture *f)
+{
+	host_says(f, "node-1", PROTO_REPORT, 0, NULL,
+		  json_pack("{s:i, s:i, s:i, s:s}", "vcpus", 8, "memory_mb", 8192, "local_gb", 100,
+			    "status", "enabled"),
+		  T0);
+	host_says(f, "node-2", PROTO_HELLO, 0, NULL, json_pack("{s:s}", "agent_version", "t"), T0);
+	host_says(f, "node-2", PROTO_REPORT, 0, NULL,
+		  json_pack("{s:i, s:i, s:i, s:s}", "vcpus", 8, "memory_mb", 8192, "local_gb", 100,
+			    "status", "enabled"),
+		  T0);
+}
+
+static const char *
+create_on(struct fixture *f, const char *name, const char *host, int ram, int64_t now)
+{
+	struct hv_error err = {0};
+	json_t *inst = NULL;
+	char cmd[PROTO_MAX_ID + 1];
+	json_t *args = json_pack("{s:s, s:s, s:{s:i, s:i, s:i}}", "name", name, "image", "cirros",
+				 "flavor", "vcpus", 1, "ram", ram, "disk", 1);
+	if (host)
+		json_object_set_new(args, "host", json_string(host));
+	assert_int_equal(svc_server_create(f->svc, args, now, &inst, cmd, &err), 0);
+	json_decref(args);
+	json_decref(inst);
+	return field(f->store, name, "host");
+}
+
+/* The scheduler's table of hosts is kept between decisions, and what changes a host counts
+ * at the next one: a server forced on it (before the host says anything), its report. */
+static void
+a_server_forced_on_a_host_counts_at_the_next_placement(void **state)
+{
+	struct fixture *f = *state;
+	two_hosts(f);
+	assert_string_equal(create_on(f, "a", NULL, 512, T0 + 10), "node-1"); /* a tie */
+	assert_string_equal(create_on(f, "b", "node-2", 4096, T0 + 20), "node-2");
+	/* node-1: 7680 MB free, node-2: 4096 */
+	assert_string_equal(create_on(f, "c", NULL, 512, T0 + 30), "node-1");
+	/* then node-2's report says it holds more than hvcentral placed there (11000 of
+	 * 8192 x 1.5 MB): the next decision reads it, and 2 GB no longer fits node-2 */
+	host_says(f, "node-2", PROTO_REPORT, 0, NULL,
+		  json_pack("{s:i, s:i, s:i, s:i, s:s}", "vcpus", 8, "memory_mb", 8192,
+			    "memory_mb_used", 11000, "local_gb", 100, "status", "enabled"),
+		  T0 + 40);
+	assert_string_equal(create_on(f, "d", NULL, 2048, T0 + 50), "node-1");
+}
+
+/* A host whose claim refuses a spawn hands it on: the same command (cmd_id, secrets) goes
+ * to the next host the scheduler picks, without the one that refused; when no host is
+ * left the server is in error with every refusal, and the command fails no_valid_host. */
+static void
+a_refused_claim_goes_to_the_next_host_then_fails_with_every_reason(void **state)
+{
+	struct fixture *f = *state;
+	struct hv_error err = {0};
+	json_t *inst = NULL;
+	char cmd[PROTO_MAX_ID + 1];
+	two_hosts(f);
+	host_says(f, "node-2", PROTO_REPORT, 0, NULL,
+		  json_pack("{s:i, s:i, s:i, s:s}", "vcpus", 8, "memory_mb", 4096, "local_gb", 100,
+			    "status", "enabled"),
+		  T0);
+	for (int i = 0; i < f->n_sent; i++)
+		json_decref(f->sent[i].body);
+	f->n_sent = 0;
+	json_t *args = json_pack("{s:s, s:s, s:s, s:{s:i, s:i, s:i}}", "name", "web-1", "image",
+				 "cirros", "admin_pass", "Tr0ub4dor&3", "flavor", "vcpus", 1, "ram",
+				 1024, "disk", 1);
+	assert_int_equal(svc_server_create(f->svc, args, T0 + 10, &inst, cmd, &err), 0);
+	json_decref(args);
+	json_decref(inst);
+	/* the most free RAM first, with the limit RamFilter checked: 8192 MB x 1.5 */
+	assert_int_equal(f->n_sent, 1);
+	assert_string_equal(f->sent[0].host, "node-1");
+	json_t *lim = json_object_get(f->sent[0].body, "limits");
+	assert_int_equal(json_integer_value(json_object_get(lim, "memory_mb")), 12288);
+	assert_null(json_object_get(lim, "vcpus")); /* CoreFilter is not in the list */
+
+	host_says(f, "node-1", PROTO_ERROR, 0, f->sent[0].msg_id,
+		  json_pack("{s:s, s:s, s:s}", "code", "claim_refused", "field", "body.limits",
+			    "message", "claim refused: memory: node-1 is full"),
+		  T0 + 20);
+	assert_int_equal(f->n_done, 0); /* nobody is told: it is not over */
+	assert_string_equal(field(f->store, "web-1", "host"), "node-2");
+	ctl_tick(f->ctl, T0 + 30);
+	assert_int_equal(f->n_sent, 2);
+	assert_string_equal(f->sent[1].host, "node-2");
+	assert_string_equal(f->sent[1].cmd_id, cmd);
+	json_t *body = f->sent[1].body;
+	assert_string_equal(json_string_value(json_object_get(body, "admin_pass")), "Tr0ub4dor&3");
+	assert_int_equal(
+		json_integer_value(json_object_get(json_object_get(body, "limits"), "memory_mb")),
+		6144);
+	json_t *tried = json_object_get(json_object_get(body, "placement"), "tried");
+	assert_int_equal(json_array_size(tried), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(tried, 0), "host")),
+			    "node-1");
+
+	host_says(f, "node-2", PROTO_ERROR, 0, f->sent[1].msg_id,
+		  json_pack("{s:s, s:s}", "code", "claim_refused", "message",
+			    "claim refused: memory: node-2 is full"),
+		  T0 + 40);
+	assert_int_equal(f->n_done, 1);
+	assert_false(f->last_ok);
+	assert_string_equal(f->last_code, "no_valid_host");
+	assert_string_equal(field(f->store, "web-1", "vm_state"), "error");
+	json_t *i = NULL;
+	assert_int_equal(store_instance_get(f->store, "web-1", &i, NULL), 0);
+	const char *fault = json_string_value(json_object_get(i, "fault"));
+	assert_non_null(strstr(fault, "node-1: claim refused: memory: node-1 is full"));
+	assert_non_null(strstr(fault, "node-2: claim refused: memory: node-2 is full"));
+	assert_non_null(strstr(fault, "RetryFilter removed 2"));
+	json_decref(i);
+}
+
 static void
 a_password_is_sent_but_journaled_redacted(void **state)
 {
@@ -968,6 +1096,11 @@ main(void)
 		cmocka_unit_test_setup_teardown(an_instance_only_the_host_knows_is_adopted, setup,
 						teardown),
 		cmocka_unit_test(the_state_table_is_the_protocols),
+		cmocka_unit_test_setup_teardown(
+			a_refused_claim_goes_to_the_next_host_then_fails_with_every_reason, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			a_server_forced_on_a_host_counts_at_the_next_placement, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_password_is_sent_but_journaled_redacted, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(a_secret_lost_in_a_restart_fails_the_command_unsent,
