@@ -323,6 +323,12 @@ on_done(void *ctx, const char *cmd_id, bool ok, json_t *result)
 	} else if (known) {
 		hv_log(HV_LOG_INFO, sc.uuid[0] ? sc.uuid : NULL, cmd_id, "%s done host=%s",
 		       sc.action, sc.host_id);
+		struct hv_error err = {0};
+		/* deadline 0: an evacuated server's leftover, whose ports went with it */
+		if (strcmp(sc.action, "destroy") == 0 && sc.deadline_ms && sc.uuid[0] &&
+		    svc_server_destroyed(c->svc, sc.host_id, sc.uuid, c->now, &err) < 0)
+			hv_log(HV_LOG_ERR, sc.uuid, cmd_id, "cannot free the ports of %s: %s",
+			       sc.uuid, err.message);
 	}
 	if (known)
 		cmx_command(c->mx, sc.action, sc.created_ms, c->now);

@@ -864,8 +864,6 @@ svc_server_command(struct svc *sv, const char *server, const char *action, bool 
 		svc_place_dirty(sv, h); /* a task under way weighs (io_ops) */
 	}
 	r = ctl_queue(sv->ctl, h, u, command, body, secrets, now, ret_cmd_id, err);
-	if (r == 0 && cmd == LC_CMD_DESTROY) /* after the destroy: the guest's tap is gone */
-		r = svc_net_ports_release(sv, h, u, now, err);
 	if (r < 0)
 		goto out;
 	if (task)
@@ -1055,6 +1053,22 @@ out:
 	json_decref(spawn);
 	ctl_secrets_free(secrets);
 	return r;
+}
+
+int
+svc_server_destroyed(struct svc *sv, const char *host, const char *uuid, int64_t now,
+		     struct hv_error *err)
+{
+	/* only now: a guest whose destroy failed still holds its addresses, which must not
+	 * go to another server meanwhile */
+	int r = store_begin(sv->store, err);
+	if (r == 0)
+		r = svc_net_ports_release(sv, host, uuid, now, err);
+	if (r < 0) {
+		store_rollback(sv->store);
+		return r;
+	}
+	return store_commit(sv->store, err);
 }
 
 int

@@ -66,6 +66,10 @@ int svc_server_list(struct svc *sv, const char *host, bool with_deleted, json_t 
  * kept: only admin_pass, when given, is injected again. */
 int svc_server_evacuate(struct svc *sv, json_t *args, int64_t now_ms, json_t **ret_instance,
 			char ret_cmd_id[PROTO_MAX_ID + 1], struct hv_error *err);
+/* host reported uuid destroyed (a delete's destroy, not an evacuated leftover's): its
+ * ports, addresses and floating-IP associations are freed. */
+int svc_server_destroyed(struct svc *sv, const char *host, const char *uuid, int64_t now,
+			 struct hv_error *err);
 /* args {server, name}: the server's new name (checked as a create's; unique among live
  * servers, -EEXIST naming args.name). Answers svc_server_show's record. */
 int

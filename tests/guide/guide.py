@@ -15,15 +15,16 @@ HOSTS = ("node-1", "node-2")
 
 
 class Cloud(harness.Cluster):
-    """hvcentral + node-1 and node-2 (8 vCPUs, 8 GiB each), the external network 'public'
-    (203.0.113.0/26) and, unless image is None, the image 'cirros' in the catalog."""
+    """hvcentral + node-1 and node-2 (8 vCPUs, 8 GiB each, fake: more [fake] lines), the
+    external network 'public' (203.0.113.0/26) and, unless image is None, the image 'cirros'
+    in the catalog."""
 
-    def __init__(self, image="cirros", conf_extra="", **kw):
+    def __init__(self, image="cirros", conf_extra="", fake="", **kw):
         super().__init__(**kw)
         self.start_central(conf_extra="[network]\nexternal_cidr = 203.0.113.0/26\n" + conf_extra)
         for h in HOSTS:
             self.allow(h)
-            self.start_agent(h)
+            self.start_agent(h, fake=fake)
         for h in HOSTS:
             self.wait_host(h, "up")
         if image:

@@ -213,13 +213,17 @@ def usage():
 def delete():
     """2.1.7: delete an instance; its port, its address, its floating IP association and its
     quota are freed."""
-    c = guide.Cloud()
+    c = guide.Cloud(fake="latency_ms = 1500\n")  # every host operation takes 1.5 s
     c.ok("network", "create", "private", "--subnet-range", "10.0.0.0/24")
     c.server("vm", "--network", "private", "--no-admin-pass")
     fip = c.hv_json("floating", "ip", "create")["floating_ip_address"]
     c.ok("server", "add", "floating", "ip", "vm", fip)
     used = c.hv_json("quota", "show")
-    c.ok("server", "delete", "vm", "--wait")
+    c.ok("server", "delete", "vm")
+    check(c.show("vm")["task_state"] == "deleting" and len(c.hv_json("port", "list")) == 1 and
+          c.hv_json("floating", "ip", "show", fip).get("port_id"),
+          "while its host destroys it, the server keeps its port, address and floating IP")
+    guide.wait_for("the delete done", lambda: c.show("vm")["vm_state"] == "deleted")
     check(c.show("vm")["vm_state"] == "deleted", "vm is deleted")
     check(c.hv_json("port", "list") == [], "its port is gone")
     f = c.hv_json("floating", "ip", "show", fip)
