@@ -67,7 +67,11 @@ const struct cfg_key central_config_schema[] = {
 		    "OpenStack-compatible REST API on PORT (127.0.0.1) or ADDRESS:PORT "
 		    "(empty: off; docs/openstack-api.md)"),
 	CFG_ROW_STR("openstack", "public_url", "",
-		    "the base URL the service catalog gives clients (empty: http://LISTEN)"),
+		    "the base URL the service catalog gives clients (empty: http(s)://LISTEN)"),
+	CFG_ROW_STR("openstack", "tls_cert_file", "",
+		    "PEM certificate (chain) of the API: with tls_key_file it serves HTTPS only"),
+	CFG_ROW_STR("openstack", "tls_key_file", "",
+		    "PEM private key of tls_cert_file (readable by hvcentral alone)"),
 	CFG_ROW_INT("openstack", "max_body_kb", "1024", 1, 65536,
 		    "largest request body accepted (larger: 413)"),
 	CFG_ROW_INT("openstack", "max_image_mb", "16384", 1, 1048576,

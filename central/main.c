@@ -447,10 +447,13 @@ open_os(struct central *c, const struct cfg *cfg, struct hv_error *err)
 		.public_url = cfg_get_str(cfg, "openstack", "public_url"),
 		.max_body = (size_t)cfg_get_int(cfg, "openstack", "max_body_kb") * 1024,
 		.max_image = (int64_t)cfg_get_int(cfg, "openstack", "max_image_mb") * 1048576,
+		.tls_cert_file = cfg_get_str(cfg, "openstack", "tls_cert_file"),
+		.tls_key_file = cfg_get_str(cfg, "openstack", "tls_key_file"),
 	};
 	int r = os_new(c->svc, &oc, &c->os, err);
 	if (r == 0)
-		log_notice("OpenStack-compatible API on http://%s", listen);
+		log_notice("OpenStack-compatible API on %s://%s",
+			   *oc.tls_cert_file ? "https" : "http", listen);
 	return r;
 }
 
@@ -1047,6 +1050,8 @@ main(int argc, char **argv)
 	}
 	if (open_os(&c, cfg, &err) < 0) {
 		log_error("%s", err.message);
+		if (err.code != -EADDRNOTAVAIL && err.code != -ENOMEM)
+			rc = 78; /* the config is at fault: its message names the key */
 		goto out;
 	}
 	keys_pair_wipe(&kp);

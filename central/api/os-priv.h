@@ -55,7 +55,9 @@ struct os_front {
 	void *d; /* struct MHD_Daemon */
 	char public_url[256];
 	size_t max_body;
-	int64_t max_image; /* bytes of one image's data */
+	int64_t max_image;        /* bytes of one image's data */
+	char *tls_cert, *tls_key; /* PEM text MHD reads at start; the key wiped at free */
+	size_t tls_key_len;
 	int64_t now;
 	struct os_req **in, **pend, **wait;
 	char (*left)[64]; /* images whose upload its client gave up, to queue again */

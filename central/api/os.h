@@ -18,10 +18,12 @@
 #include "service/service.h"
 
 struct os_config {
-	const char *listen;     /* "PORT" or "ADDRESS:PORT" */
-	const char *public_url; /* what the catalog tells clients; "" = http://LISTEN */
-	size_t max_body;        /* bytes; a larger request body is refused with 413 */
-	int64_t max_image;      /* bytes of one image's data (PUT /v2/images/ID/file) */
+	const char *listen;        /* "PORT" or "ADDRESS:PORT" */
+	const char *public_url;    /* what the catalog tells clients; "" = http(s)://LISTEN */
+	size_t max_body;           /* bytes; a larger request body is refused with 413 */
+	int64_t max_image;         /* bytes of one image's data (PUT /v2/images/ID/file) */
+	const char *tls_cert_file; /* PEM certificate chain; with tls_key_file: HTTPS only */
+	const char *tls_key_file;  /* PEM private key */
 };
 
 struct os_front;

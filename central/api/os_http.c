@@ -342,6 +342,62 @@ os_fd(const struct os_front *f)
 	return i ? i->epoll_fd : -1;
 }
 
+/* A PEM file of at most 1 MiB, NUL-terminated, in *ret (*ret_len bytes). */
+static int
+read_pem(const char *path, const char *field, char **ret, size_t *ret_len, struct hv_error *err)
+{
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return hv_error_set(err, -errno, field, "[openstack] %s: cannot open %s: %s",
+				    field + 10, path, strerror(errno));
+	char *buf = malloc((1 << 20) + 1);
+	size_t n = buf ? fread(buf, 1, 1 << 20, f) : 0;
+	bool big = buf && n == 1 << 20 && fgetc(f) != EOF;
+	fclose(f);
+	if (!buf || big || n == 0 || !strstr(buf, "-----BEGIN ")) {
+		if (buf)
+			sodium_memzero(buf, n);
+		free(buf);
+		return hv_error_set(err, -EINVAL, field, "[openstack] %s: %s is not a PEM file",
+				    field + 10, path);
+	}
+	buf[n] = '\0';
+	*ret = buf;
+	*ret_len = n;
+	return 0;
+}
+
+static void
+front_free(struct os_front *f)
+{
+	if (f->tls_key)
+		sodium_memzero(f->tls_key, f->tls_key_len);
+	free(f->tls_key);
+	free(f->tls_cert);
+	free(f);
+}
+
+/* [openstack] tls_cert_file and tls_key_file: both or neither. */
+static int
+load_tls(struct os_front *f, const struct os_config *cfg, struct hv_error *err)
+{
+	const char *cert = cfg->tls_cert_file, *key = cfg->tls_key_file;
+	bool has_cert = cert && *cert, has_key = key && *key;
+	size_t n;
+	if (!has_cert && !has_key)
+		return 0;
+	if (has_cert != has_key)
+		return hv_error_set(err, -EINVAL,
+				    has_cert ? "openstack.tls_key_file" : "openstack.tls_cert_file",
+				    "[openstack] %s: required with %s (HTTPS needs both)",
+				    has_cert ? "tls_key_file" : "tls_cert_file",
+				    has_cert ? "tls_cert_file" : "tls_key_file");
+	int r = read_pem(cert, "openstack.tls_cert_file", &f->tls_cert, &n, err);
+	if (r == 0)
+		r = read_pem(key, "openstack.tls_key_file", &f->tls_key, &f->tls_key_len, err);
+	return r;
+}
+
 int
 os_new(struct svc *svc, const struct os_config *cfg, struct os_front **ret, struct hv_error *err)
 {
@@ -357,21 +413,39 @@ os_new(struct svc *svc, const struct os_config *cfg, struct os_front **ret, stru
 	f->svc = svc;
 	f->max_body = cfg->max_body;
 	f->max_image = cfg->max_image;
+	int r = load_tls(f, cfg, err);
+	if (r < 0) {
+		front_free(f);
+		return r;
+	}
 	if (cfg->public_url && *cfg->public_url)
 		snprintf(f->public_url, sizeof f->public_url, "%s", cfg->public_url);
 	else
-		snprintf(f->public_url, sizeof f->public_url, "http://%s", cfg->listen);
+		snprintf(f->public_url, sizeof f->public_url, "%s://%s",
+			 f->tls_cert ? "https" : "http", cfg->listen);
 	size_t n = strlen(f->public_url);
 	while (n && f->public_url[n - 1] == '/')
 		f->public_url[--n] = '\0';
 	unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
+	if (f->tls_cert)
+		flags |= MHD_USE_TLS;
+	/* without TLS the HTTPS options end the list: MHD refuses them on a plain daemon */
 	f->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, f, MHD_OPTION_SOCK_ADDR, &ss,
 				MHD_OPTION_CONNECTION_LIMIT, 512U, MHD_OPTION_CONNECTION_TIMEOUT,
-				60U, MHD_OPTION_NOTIFY_COMPLETED, on_completed, f, MHD_OPTION_END);
+				60U, MHD_OPTION_NOTIFY_COMPLETED, on_completed, f,
+				f->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END,
+				f->tls_cert, MHD_OPTION_HTTPS_MEM_KEY, f->tls_key, MHD_OPTION_END);
 	if (!f->d) {
-		free(f);
+		bool tls = f->tls_cert != NULL;
+		front_free(f);
+		if (tls)
+			return hv_error_set(err, -EINVAL, "openstack.tls_cert_file",
+					    "[openstack] tls_cert_file: cannot serve HTTPS on %s "
+					    "with this certificate and key (do they match?), or "
+					    "cannot listen there",
+					    cfg->listen);
 		return hv_error_set(err, -EADDRNOTAVAIL, "openstack.listen",
 				    "[openstack] listen: cannot listen on %s", cfg->listen);
 	}
@@ -399,7 +473,7 @@ os_free(struct os_front *f)
 	free(f->wait);
 	free(f->in);
 	free(f->pend);
-	free(f);
+	front_free(f);
 }
 
 #else
