@@ -16,7 +16,10 @@
 #include "api.h"
 #include "json.h"
 
-#define MV "2.1"
+/* The highest microversion served: every change of a resource served here up to it is
+ * honoured (docs/openstack-api.md lists them). */
+#define MV_MAX_MINOR 60
+#define MV_MAX "2.60"
 
 /* ---- shapes ------------------------------------------------------------------------- */
 
@@ -104,52 +107,145 @@ flavor_id_of(const struct os_front *f, const char *name, json_t *ids)
 	return json_string_value(json_object_get(ids, name));
 }
 
-static json_t *
-server_json(const struct os_front *f, const struct os_req *q, const json_t *s, json_t *ids)
+static void
+jw_links(struct os_jw *w, const struct os_front *f, const char *coll, const char *id)
+{
+	char href[400];
+	os_jw_open(w, "links", '[');
+	os_jw_open(w, NULL, '{');
+	os_jw_str(w, "rel", "self");
+	snprintf(href, sizeof href, "%s/compute/v2.1/%s/%s", f->public_url, coll, id);
+	os_jw_str(w, "href", href);
+	os_jw_close(w, '}');
+	os_jw_open(w, NULL, '{');
+	os_jw_str(w, "rel", "bookmark");
+	snprintf(href, sizeof href, "%s/compute/%s/%s", f->public_url, coll, id);
+	os_jw_str(w, "href", href);
+	os_jw_close(w, '}');
+	os_jw_close(w, ']');
+}
+
+/* The server's flavor: {id, links} before 2.47, its own copy embedded from 2.47. */
+static void
+jw_server_flavor(struct os_jw *w, const struct os_front *f, const struct os_req *q, const json_t *s,
+		 json_t *ids)
+{
+	const json_t *fl = json_object_get(s, "flavor");
+	os_jw_open(w, "flavor", '{');
+	if (os_mv(q, 47)) {
+		os_jw_int(w, "vcpus", num(fl, "vcpus"));
+		os_jw_int(w, "ram", num(fl, "ram_mb"));
+		os_jw_int(w, "disk", num(fl, "root_gb"));
+		os_jw_int(w, "ephemeral", num(fl, "ephemeral_gb"));
+		os_jw_int(w, "swap", num(fl, "swap_mb"));
+		os_jw_str(w, "original_name", field(fl, "name"));
+		const json_t *specs = json_object_get(fl, "extra_specs");
+		os_jw_json(w, "extra_specs", json_is_object(specs) ? specs : json_object());
+	} else {
+		const char *id = flavor_id_of(f, field(fl, "name"), ids);
+		os_jw_str(w, "id", id);
+		jw_links(w, f, "flavors", id);
+	}
+	os_jw_close(w, '}');
+}
+
+/* One server in nova's shape at the request's microversion; extra (may be NULL) adds
+ * members of its own (rebuild's adminPass). ids caches flavor name -> id for the servers
+ * of one reply. */
+static void
+jw_server(struct os_jw *w, const char *key_, const struct os_front *f, const struct os_req *q,
+	  const json_t *s, json_t *ids, const json_t *extra)
 {
 	char created[32], updated[32];
 	const char *id = field(s, "uuid"), *vm = field(s, "vm_state"),
-		   *task = field(s, "task_state");
-	const char *flavor_id = flavor_id_of(f, field(json_object_get(s, "flavor"), "name"), ids);
+		   *task = field(s, "task_state"), *key = field(s, "key_name");
+	const json_t *addr = json_object_get(s, "addresses"),
+		     *groups = json_object_get(s, "security_groups");
 	os_time(num(s, "created_ms"), created);
 	os_time(num(s, "updated_ms"), updated);
-	json_t *o = json_pack(
-		"{s:s, s:s, s:s, s:s, s:s, s:{}, s:s, s:{s:s, s:o}, s:{s:s, s:o}, s:s, s:s, s:{}, "
-		"s:s, s:s, s:o, s:s, s:i, s:s, s:s, s:s, s:s, s:s?, s:i, s:n, s:n, s:[], "
-		"s:[{s:s}]}",
-		"id", id, "name", field(s, "name"), "status", server_status(vm, task), "tenant_id",
-		field(s, "project_id"), "user_id", "", "metadata", "hostId", "", "image", "id",
-		field(s, "image"), "links", links(f, "images", field(s, "image")), "flavor", "id",
-		flavor_id, "links", links(f, "flavors", flavor_id), "created", created, "updated",
-		updated, "addresses", "accessIPv4", "", "accessIPv6", "", "links",
-		links(f, "servers", id), "OS-DCF:diskConfig", "MANUAL", "progress", 0,
-		"OS-EXT-AZ:availability_zone", "nova", "config_drive", "", "key_name", "",
-		"OS-EXT-STS:vm_state", vm, "OS-EXT-STS:task_state", *task ? task : NULL,
-		"OS-EXT-STS:power_state", power_state(field(s, "power_state")),
-		"OS-SRV-USG:launched_at", "OS-SRV-USG:terminated_at",
-		"os-extended-volumes:volumes_attached", "security_groups", "name", "default");
-	if (!o)
-		return NULL;
-	json_t *addr = json_object_get(s, "addresses"),
-	       *groups = json_object_get(s, "security_groups");
-	if (json_is_object(addr))
-		json_object_set(o, "addresses", addr);
+	os_jw_open(w, key_, '{');
+	os_jw_str(w, "id", id);
+	os_jw_str(w, "name", field(s, "name"));
+	os_jw_str(w, "status", server_status(vm, task));
+	os_jw_str(w, "tenant_id", field(s, "project_id"));
+	os_jw_str(w, "user_id", "");
+	os_jw_raw(w, "metadata", "{}");
+	os_jw_str(w, "hostId", "");
+	os_jw_open(w, "image", '{');
+	os_jw_str(w, "id", field(s, "image"));
+	jw_links(w, f, "images", field(s, "image"));
+	os_jw_close(w, '}');
+	jw_server_flavor(w, f, q, s, ids);
+	os_jw_str(w, "created", created);
+	os_jw_str(w, "updated", updated);
+	os_jw_json(w, "addresses", json_is_object(addr) ? addr : json_object());
+	os_jw_str(w, "accessIPv4", "");
+	os_jw_str(w, "accessIPv6", "");
+	jw_links(w, f, "servers", id);
+	os_jw_str(w, "OS-DCF:diskConfig", "MANUAL");
+	os_jw_int(w, "progress", 0);
+	os_jw_str(w, "OS-EXT-AZ:availability_zone",
+		  json_object_get(s, "availability_zone") ? field(s, "availability_zone") : "nova");
+	os_jw_str(w, "config_drive", "");
+	os_jw_str(w, "key_name", *key ? key : NULL);
+	os_jw_str(w, "OS-EXT-STS:vm_state", vm);
+	os_jw_str(w, "OS-EXT-STS:task_state", *task ? task : NULL);
+	os_jw_int(w, "OS-EXT-STS:power_state", power_state(field(s, "power_state")));
+	os_jw_str(w, "OS-SRV-USG:launched_at", strcmp(vm, "building") ? created : NULL);
+	os_jw_raw(w, "OS-SRV-USG:terminated_at", "null");
+	os_jw_raw(w, "os-extended-volumes:volumes_attached", "[]");
 	if (json_array_size(groups))
-		json_object_set(o, "security_groups", groups);
-	if (!*task)
-		json_object_set_new(o, "OS-EXT-STS:task_state", json_null());
+		os_jw_json(w, "security_groups", groups);
+	else
+		os_jw_raw(w, "security_groups", "[{\"name\":\"default\"}]");
 	if (os_is_admin(q)) {
-		json_object_set_new(o, "OS-EXT-SRV-ATTR:host", json_string(field(s, "host")));
-		json_object_set_new(o, "OS-EXT-SRV-ATTR:hypervisor_hostname",
-				    json_string(field(s, "host")));
-		json_object_set_new(o, "OS-EXT-SRV-ATTR:instance_name", json_string(id));
+		os_jw_str(w, "OS-EXT-SRV-ATTR:host", field(s, "host"));
+		os_jw_str(w, "OS-EXT-SRV-ATTR:hypervisor_hostname", field(s, "host"));
+		os_jw_str(w, "OS-EXT-SRV-ATTR:instance_name", id);
 	}
+	if (os_is_admin(q) && os_mv(q, 3)) {
+		os_jw_str(w, "OS-EXT-SRV-ATTR:hostname", field(s, "name"));
+		os_jw_str(w, "OS-EXT-SRV-ATTR:reservation_id", "");
+		os_jw_int(w, "OS-EXT-SRV-ATTR:launch_index", 0);
+		os_jw_str(w, "OS-EXT-SRV-ATTR:kernel_id", "");
+		os_jw_str(w, "OS-EXT-SRV-ATTR:ramdisk_id", "");
+		os_jw_str(w, "OS-EXT-SRV-ATTR:root_device_name", "/dev/vda");
+		os_jw_raw(w, "OS-EXT-SRV-ATTR:user_data", "null");
+	}
+	if (os_mv(q, 9))
+		os_jw_raw(w, "locked", "false");
+	if (os_mv(q, 19))
+		os_jw_raw(w, "description", "null");
+	if (os_mv(q, 26))
+		os_jw_raw(w, "tags", "[]");
 	const char *fault = field(s, "fault");
-	if (strcmp(vm, "error") == 0 && *fault)
-		json_object_set_new(o, "fault",
-				    json_pack("{s:i, s:s, s:s, s:s}", "code", 500, "created",
-					      updated, "message", fault, "details", ""));
-	return o;
+	if (strcmp(vm, "error") == 0 && *fault) {
+		os_jw_open(w, "fault", '{');
+		os_jw_int(w, "code", 500);
+		os_jw_str(w, "created", updated);
+		os_jw_str(w, "message", fault);
+		os_jw_str(w, "details", "");
+		os_jw_close(w, '}');
+	}
+	const char *k;
+	const json_t *v;
+	json_object_foreach ((json_t *)extra, k, v)
+		os_jw_json(w, k, v);
+	os_jw_close(w, '}');
+}
+
+/* {"server": {...}} of one record, shown as svc_server_show answers it. */
+static void
+server_reply(struct os_front *f, struct os_req *q, unsigned status, const json_t *s,
+	     const json_t *extra)
+{
+	struct os_jw w = {0};
+	json_t *ids = json_object();
+	os_jw_open(&w, NULL, '{');
+	jw_server(&w, "server", f, q, s, ids, extra);
+	os_jw_close(&w, '}');
+	json_decref(ids);
+	os_reply_jw(q, status, &w);
 }
 
 static json_t *
@@ -170,6 +266,8 @@ keypair_json(const struct os_req *q, const json_t *kp, bool full)
 {
 	json_t *o = json_pack("{s:s, s:s, s:s}", "name", field(kp, "name"), "public_key",
 			      field(kp, "public_key"), "fingerprint", field(kp, "fingerprint"));
+	if (os_mv(q, 2))
+		json_object_set_new(o, "type", json_string("ssh"));
 	if (full) {
 		char created[32];
 		os_time(num(kp, "created_ms"), created);
@@ -189,39 +287,74 @@ version_doc(const struct os_front *f)
 	char href[300];
 	snprintf(href, sizeof href, "%s/compute/v2.1/", f->public_url);
 	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:[{s:s, s:s}], s:[{s:s, s:s}]}", "id", "v2.1",
-			 "status", "CURRENT", "version", MV, "min_version", "2.1", "updated",
+			 "status", "CURRENT", "version", MV_MAX, "min_version", "2.1", "updated",
 			 "2013-07-23T11:33:21Z", "links", "rel", "self", "href", href,
 			 "media-types", "base", "application/json", "type",
 			 "application/vnd.openstack.compute+json;version=2.1");
 }
 
-/* The version a request asks (either header; absent, "latest" or 2.1 is 2.1): false after
- * replying 406 for any other. */
+/* The version asked: OpenStack-API-Version's "compute X" (among services, comma-separated)
+ * wins over X-OpenStack-Nova-API-Version; into buf, "" when neither asks. */
+static void
+microversion_asked(const struct os_req *q, char buf[32])
+{
+	const char *v = q->mv_old ? q->mv_old : "";
+	for (const char *p = q->mv_new; p && *p; p += strcspn(p, ","), p += *p == ',') {
+		p += strspn(p, " \t");
+		if (strncasecmp(p, "compute", 7) == 0 && (p[7] == ' ' || p[7] == '\t')) {
+			v = p + 7 + strspn(p + 7, " \t");
+			break;
+		}
+	}
+	size_t n = strcspn(v, " \t,");
+	snprintf(buf, 32, "%.*s", (int)(n < 31 ? n : 31), v);
+}
+
+/* Sets q->mv from the request's headers (none: 2.1; "latest": the maximum) and the reply's
+ * version headers; false after replying 400 (not MAJOR.MINOR) or 406 (outside the range). */
 static bool
 microversion_ok(struct os_req *q)
 {
-	const char *v = q->mv_old;
-	char buf[64] = "";
-	if (q->mv_new) {
-		/* "compute 2.1" among possibly several services, comma-separated */
-		const char *p = strstr(q->mv_new, "compute");
-		if (p) {
-			p += 7;
-			p += strspn(p, " ");
-			snprintf(buf, sizeof buf, "%.*s", (int)strcspn(p, " ,"), p);
-			v = buf;
+	char v[32], *end, now[16];
+	microversion_asked(q, v);
+	unsigned long major = 2, minor = 1;
+	bool valid = true;
+	if (strcasecmp(v, "latest") == 0) {
+		minor = MV_MAX_MINOR;
+	} else if (*v) {
+		major = strtoul(v, &end, 10);
+		valid = end != v && *end == '.' && end[1] >= '0' && end[1] <= '9';
+		if (valid) {
+			minor = strtoul(end + 1, &end, 10);
+			valid = !*end && end - v < 12;
 		}
 	}
-	os_header(q, "OpenStack-API-Version", "compute " MV);
-	os_header(q, "X-OpenStack-Nova-API-Version", MV);
+	q->mv = 1;
+	if (!valid) {
+		os_error(q, 400,
+			 "API Version String %.20s is of invalid format. Must be of format "
+			 "MajorNum.MinorNum.",
+			 v);
+		return false;
+	}
+	if (major != 2 || minor < 1 || minor > MV_MAX_MINOR) {
+		os_header(q, "OpenStack-API-Version", "compute " MV_MAX);
+		os_header(q, "X-OpenStack-Nova-API-Version", MV_MAX);
+		os_header(q, "Vary", "OpenStack-API-Version, X-OpenStack-Nova-API-Version");
+		os_error(q, 406,
+			 "Version %.20s is not supported by the API. Minimum is 2.1 and maximum "
+			 "is " MV_MAX ".",
+			 v);
+		return false;
+	}
+	q->mv = (unsigned)minor;
+	snprintf(now, sizeof now, "2.%u", q->mv);
+	char both[24];
+	snprintf(both, sizeof both, "compute %s", now);
+	os_header(q, "OpenStack-API-Version", both);
+	os_header(q, "X-OpenStack-Nova-API-Version", now);
 	os_header(q, "Vary", "OpenStack-API-Version, X-OpenStack-Nova-API-Version");
-	if (!v || strcmp(v, "2.1") == 0 || strcmp(v, "latest") == 0)
-		return true;
-	os_error(q, 406,
-		 "Version %.20s is not supported by the API. Minimum is 2.1 and maximum "
-		 "is 2.1.",
-		 v);
-	return false;
+	return true;
 }
 
 /* ---- servers -------------------------------------------------------------------------- */
@@ -232,9 +365,8 @@ mine(const struct os_req *q, const json_t *o)
 	return os_is_admin(q) || strcmp(field(o, "project_id"), field(q->auth, "project_id")) == 0;
 }
 
-/* The live server id names that the request may see, else NULL after replying 404. */
-static json_t *
-server_find(struct os_front *f, struct os_req *q, const char *id)
+json_t *
+os_server_find(struct os_front *f, struct os_req *q, const char *id)
 {
 	struct hv_error err = {0};
 	json_t *s = NULL;
@@ -267,39 +399,203 @@ admin_refused(struct os_req *q, const char *rule)
 	return true;
 }
 
+/* The last path segment of a reference (nova takes ids or their URLs). */
+static const char *
+ref_id(const char *ref)
+{
+	const char *slash = strrchr(ref, '/');
+	return slash ? slash + 1 : ref;
+}
+
+/* nova's valid status filters (2.38: any other is a 400). */
 static bool
-query_match(const struct os_req *q, const json_t *s, const json_t *shown)
+status_known(const char *v)
+{
+	static const char *const known[] = {
+		"ACTIVE",    "BUILD",        "DELETED",       "ERROR",   "HARD_REBOOT",
+		"MIGRATING", "PASSWORD",     "PAUSED",        "REBOOT",  "REBUILD",
+		"RESCUE",    "RESIZE",       "REVERT_RESIZE", "SHELVED", "SHELVED_OFFLOADED",
+		"SHUTOFF",   "SOFT_DELETED", "SUSPENDED",     "UNKNOWN", "VERIFY_RESIZE"};
+	for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+		if (strcasecmp(v, known[i]) == 0)
+			return true;
+	return false;
+}
+
+static bool
+query_match(const struct os_req *q, const json_t *s)
 {
 	const char *v;
 	if ((v = os_query(q, "name")) && !strstr(field(s, "name"), v))
 		return false;
-	if ((v = os_query(q, "status")) && strcasecmp(v, field(shown, "status")) != 0)
+	if ((v = os_query(q, "status")) &&
+	    strcasecmp(v, server_status(field(s, "vm_state"), field(s, "task_state"))) != 0)
 		return false;
 	if ((v = os_query(q, "host")) && os_is_admin(q) && strcmp(v, field(s, "host")) != 0)
 		return false;
-	if ((v = os_query(q, "image")) && strcmp(v, field(s, "image")) != 0)
+	if ((v = os_query(q, "image")) && strcmp(ref_id(v), field(s, "image")) != 0)
+		return false;
+	if ((v = os_query(q, "flavor")) &&
+	    strcmp(ref_id(v), field(json_object_get(s, "flavor"), "name")) != 0)
 		return false;
 	return true;
 }
 
-static void
-servers_list(struct os_front *f, struct os_req *q, bool detail)
+/* nova's sort keys and the record's fields they order by (created_ms and updated_ms as
+ * numbers, the rest as text). */
+static const struct {
+	const char *key, *field;
+} sort_keys[] = {
+	{"created_at", "created_ms"},
+	{"updated_at", "updated_ms"},
+	{"launched_at", "created_ms"},
+	{"display_name", "name"},
+	{"hostname", "name"},
+	{"uuid", "uuid"},
+	{"vm_state", "vm_state"},
+	{"task_state", "task_state"},
+	{"power_state", "power_state"},
+	{"host", "host"},
+	{"node", "host"},
+	{"project_id", "project_id"},
+	{"image_ref", "image"},
+	{"key_name", "key_name"},
+	{"user_id", "user_id"},
+};
+
+#define MAX_SORT 8
+
+struct sort_spec {
+	const char *field[MAX_SORT];
+	bool desc[MAX_SORT];
+	size_t n;
+};
+
+static int
+sort_cmp(const json_t *a, const json_t *b, const struct sort_spec *sp)
+{
+	for (size_t i = 0; i < sp->n; i++) {
+		int c;
+		const char *k = sp->field[i];
+		if (strcmp(k, "created_ms") == 0 || strcmp(k, "updated_ms") == 0)
+			c = (num(a, k) > num(b, k)) - (num(a, k) < num(b, k));
+		else
+			c = strcmp(field(a, k), field(b, k));
+		if (c)
+			return sp->desc[i] ? -c : c;
+	}
+	return 0;
+}
+
+static const struct sort_spec *sort_now; /* qsort has no context argument */
+
+static int
+sort_qcmp(const void *a, const void *b)
+{
+	return sort_cmp(*(json_t *const *)a, *(json_t *const *)b, sort_now);
+}
+
+/* sort_key / sort_dir (each repeatable, paired in order; nova's default created_at desc),
+ * then uuid desc so that a marker always names one place; -1 after replying 400. */
+static int
+sort_spec_of(struct os_req *q, struct sort_spec *sp)
+{
+	const json_t *keys = os_query_all(q, "sort_key"), *dirs = os_query_all(q, "sort_dir");
+	size_t n = json_array_size(keys) ? json_array_size(keys) : 1;
+	if (n >= MAX_SORT || json_array_size(dirs) > n) {
+		os_error(q, 400, "Invalid sort: at most %d sort_key, one sort_dir each",
+			 MAX_SORT - 1);
+		return -1;
+	}
+	sp->n = 0;
+	for (size_t i = 0; i < n; i++) {
+		const char *k = json_array_size(keys) ? json_string_value(json_array_get(keys, i))
+						      : "created_at";
+		const char *d = json_string_value(json_array_get(dirs, i));
+		size_t j = 0;
+		while (k && j < sizeof sort_keys / sizeof sort_keys[0] &&
+		       strcmp(sort_keys[j].key, k) != 0)
+			j++;
+		if (!k || j == sizeof sort_keys / sizeof sort_keys[0]) {
+			os_error(q, 400,
+				 "Invalid input for field/attribute sort_key. Value: %.64s.",
+				 k ? k : "");
+			return -1;
+		}
+		if (d && strcmp(d, "asc") != 0 && strcmp(d, "desc") != 0) {
+			os_error(q, 400,
+				 "Invalid input for field/attribute sort_dir. Value: %.64s.", d);
+			return -1;
+		}
+		sp->field[sp->n] = sort_keys[j].field;
+		/* an unpaired key takes the last direction given, desc when none */
+		if (!d && json_array_size(dirs))
+			d = json_string_value(json_array_get(dirs, json_array_size(dirs) - 1));
+		sp->desc[sp->n++] = !d || strcmp(d, "desc") == 0;
+	}
+	sp->field[sp->n] = "uuid";
+	sp->desc[sp->n] = sp->desc[sp->n - 1];
+	sp->n++;
+	return 0;
+}
+
+#define MAX_LIMIT 1000
+
+/* limit (0..; at most MAX_LIMIT) and marker (a server of the list: the page starts after
+ * it); -1 after replying 400. */
+static int
+page_of(struct os_req *q, json_t **all, size_t n, size_t *first, size_t *count)
+{
+	const char *l = os_query(q, "limit"), *m = os_query(q, "marker");
+	long long limit = MAX_LIMIT;
+	char *end;
+	if (l) {
+		limit = strtoll(l, &end, 10);
+		if (!*l || *end || limit < 0) {
+			os_error(q, 400, "limit param must be an integer (got %.32s)", l);
+			return -1;
+		}
+		if (limit > MAX_LIMIT)
+			limit = MAX_LIMIT;
+	}
+	*first = 0;
+	if (m) {
+		while (*first < n && strcmp(field(all[*first], "uuid"), m) != 0)
+			(*first)++;
+		if (*first == n) {
+			os_error(q, 400, "marker [%.64s] not found", m);
+			return -1;
+		}
+		(*first)++;
+	}
+	*count = n - *first < (size_t)limit ? n - *first : (size_t)limit;
+	return 0;
+}
+
+/* The servers the request may list: its project's; an admin's all_tenants every project's
+ * (project_id narrowing them); -1 after replying. */
+static int
+servers_visible(struct os_front *f, struct os_req *q, json_t **ret)
 {
 	struct hv_error err = {0};
-	json_t *list = NULL, *out = json_array(), *ids = json_object();
-	const char *all = os_query(q, "all_tenants");
+	json_t *list = NULL, *out = json_array(), *s;
+	const char *all = os_query(q, "all_tenants"), *v = os_query(q, "status");
 	bool every = os_is_admin(q) && all && strcmp(all, "0") != 0 && strcasecmp(all, "false");
 	const char *project = os_query(q, "project_id");
 	if (!project)
 		project = os_query(q, "tenant_id");
+	if (v && !status_known(v)) {
+		json_decref(out);
+		os_error(q, 400, "Invalid status value: %.32s", v);
+		return -1;
+	}
 	int r = svc_server_list(f->svc, NULL, false, &list, &err);
 	if (r < 0) {
 		json_decref(out);
-		json_decref(ids);
-		return os_svc_error(q, r, &err);
+		os_svc_error(q, r, &err);
+		return -1;
 	}
 	size_t i;
-	json_t *s;
 	json_array_foreach (list, i, s) {
 		const char *owner = field(s, "project_id");
 		if (!every && !(project && os_is_admin(q)) &&
@@ -307,19 +603,77 @@ servers_list(struct os_front *f, struct os_req *q, bool detail)
 			continue;
 		if (project && os_is_admin(q) && strcmp(owner, project) != 0)
 			continue;
-		json_t *o = server_json(f, q, s, ids);
-		if (o && query_match(q, s, o))
-			json_array_append_new(
-				out, detail ? json_incref(o)
-					    : json_pack("{s:O, s:O, s:O}", "id",
-							json_object_get(o, "id"), "name",
-							json_object_get(o, "name"), "links",
-							json_object_get(o, "links")));
-		json_decref(o);
+		if (query_match(q, s))
+			json_array_append(out, s);
 	}
 	json_decref(list);
+	*ret = out;
+	return 0;
+}
+
+static void
+servers_list(struct os_front *f, struct os_req *q, bool detail)
+{
+	struct hv_error err = {0};
+	struct sort_spec sp;
+	json_t *list = NULL, *page = NULL, *ids = NULL, *s;
+	json_t **all = NULL;
+	size_t n, first, count;
+	if (sort_spec_of(q, &sp) < 0 || servers_visible(f, q, &list) < 0)
+		return;
+	n = json_array_size(list);
+	if (n && !(all = calloc(n, sizeof *all))) {
+		os_error(q, 503, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		all[i] = json_array_get(list, i);
+	sort_now = &sp;
+	qsort(all, n, sizeof *all, sort_qcmp);
+	if (page_of(q, all, n, &first, &count) < 0)
+		goto out;
+	page = json_array();
+	for (size_t i = first; i < first + count; i++)
+		json_array_append(page, all[i]);
+	if (detail)
+		svc_server_views(f->svc, page, &err);
+	struct os_jw w = {0};
+	ids = json_object();
+	os_jw_open(&w, NULL, '{');
+	os_jw_open(&w, "servers", '[');
+	size_t i;
+	json_array_foreach (page, i, s) {
+		if (detail) {
+			jw_server(&w, NULL, f, q, s, ids, NULL);
+			continue;
+		}
+		os_jw_open(&w, NULL, '{');
+		os_jw_str(&w, "id", field(s, "uuid"));
+		os_jw_str(&w, "name", field(s, "name"));
+		jw_links(&w, f, "servers", field(s, "uuid"));
+		os_jw_close(&w, '}');
+	}
+	os_jw_close(&w, ']');
+	if (count && first + count < n) {
+		/* more after this page: nova's link to the next one */
+		char href[600];
+		snprintf(href, sizeof href, "%s/compute/v2.1/servers%s?limit=%zu&marker=%s",
+			 f->public_url, detail ? "/detail" : "", count,
+			 field(all[first + count - 1], "uuid"));
+		os_jw_open(&w, "servers_links", '[');
+		os_jw_open(&w, NULL, '{');
+		os_jw_str(&w, "rel", "next");
+		os_jw_str(&w, "href", href);
+		os_jw_close(&w, '}');
+		os_jw_close(&w, ']');
+	}
+	os_jw_close(&w, '}');
+	os_reply_jw(q, 200, &w);
+out:
+	free(all);
 	json_decref(ids);
-	os_reply(q, 200, json_pack("{s:o}", "servers", out));
+	json_decref(page);
+	json_decref(list);
 }
 
 /* nova's random admin password: 12 of letters and digits. */
@@ -330,14 +684,6 @@ admin_pass_new(char ret[13])
 	for (int i = 0; i < 12; i++)
 		ret[i] = abc[randombytes_uniform(sizeof abc - 1)];
 	ret[12] = '\0';
-}
-
-/* The last path segment of a reference (nova takes ids or their URLs). */
-static const char *
-ref_id(const char *ref)
-{
-	const char *slash = strrchr(ref, '/');
-	return slash ? slash + 1 : ref;
 }
 
 /* The list under key of [{sub: "NAME"}] as args[key] = ["NAME", ...]; -1 after replying
@@ -591,16 +937,18 @@ action_reply(struct os_front *f, struct os_req *q, const char *key, unsigned sta
 	     const char *pass)
 {
 	if (strcmp(key, "rebuild") == 0) {
-		json_t *ids = json_object(), *o = server_json(f, q, inst, ids);
-		json_decref(ids);
-		json_object_set_new(o, "adminPass", json_string(pass));
-		return os_reply(q, status, json_pack("{s:o}", "server", o));
+		json_t *extra = json_pack("{s:s}", "adminPass", pass);
+		server_reply(f, q, status, inst, extra);
+		hj_wipe_string(json_object_get(extra, "adminPass"));
+		return json_decref(extra);
 	}
 	if (strcmp(key, "rescue") == 0) /* the guest keeps its password: nothing new to tell */
 		return os_reply(q, status, json_pack("{s:s}", "adminPass", ""));
 	if (strcmp(key, "createImage") == 0) {
 		char loc[400];
 		const char *image = field(json_object_get(inst, "image_snapshot"), "id");
+		if (os_mv(q, 45)) /* the id in the body, no Location */
+			return os_reply(q, status, json_pack("{s:s}", "image_id", image));
 		snprintf(loc, sizeof loc, "%s/compute/v2.1/images/%s", f->public_url, image);
 		os_header(q, "Location", loc);
 	}
@@ -669,7 +1017,8 @@ server_action(struct os_front *f, struct os_req *q, const char *id)
 	json_t *doc = NULL, *body = NULL, *s = NULL, *inst = NULL, *args = json_object();
 	char pass[256] = "", cmd[PROTO_MAX_ID + 1];
 	bool hard = false;
-	if (reader_refused(q) || !(s = server_find(f, q, id)) || os_body(q, NULL, &doc, &body) < 0)
+	if (reader_refused(q) || !(s = os_server_find(f, q, id)) ||
+	    os_body(q, NULL, &doc, &body) < 0)
 		goto out;
 	const char *key =
 		json_object_size(doc) == 1 ? json_object_iter_key(json_object_iter(doc)) : NULL;
@@ -782,9 +1131,7 @@ server_update(struct os_front *f, struct os_req *q, const json_t *s)
 		os_svc_error(q, r, &err);
 		goto out;
 	}
-	json_t *ids = json_object();
-	os_reply(q, 200, json_pack("{s:o}", "server", server_json(f, q, inst, ids)));
-	json_decref(ids);
+	server_reply(f, q, 200, inst, NULL);
 out:
 	json_decref(inst);
 	json_decref(doc);
@@ -794,19 +1141,18 @@ static void
 server_one(struct os_front *f, struct os_req *q, const char *id)
 {
 	struct hv_error err = {0};
-	json_t *s = server_find(f, q, id), *inst = NULL;
+	json_t *s = os_server_find(f, q, id), *inst = NULL;
 	char cmd[PROTO_MAX_ID + 1];
 	if (!s)
 		return;
 	if (strcmp(q->method, "GET") == 0) {
-		json_t *ids = json_object(), *view = NULL;
+		json_t *view = NULL;
 		/* the service's view adds the addresses and groups of the server's ports */
 		if (svc_server_show(f->svc, field(s, "uuid"), &view, &err) == 0) {
 			json_decref(s);
 			s = view;
 		}
-		os_reply(q, 200, json_pack("{s:o}", "server", server_json(f, q, s, ids)));
-		json_decref(ids);
+		server_reply(f, q, 200, s, NULL);
 	} else if (strcmp(q->method, "DELETE") == 0) {
 		if (!reader_refused(q)) {
 			int r = svc_server_action(f->svc, field(s, "uuid"), "delete", false, f->now,
@@ -836,6 +1182,14 @@ servers_route(struct os_front *f, struct os_req *q, char **seg, int n)
 		return server_one(f, q, seg[1]);
 	if (n == 3 && strcmp(seg[2], "action") == 0 && strcmp(q->method, "POST") == 0)
 		return server_action(f, q, seg[1]);
+	if (n >= 3 && n <= 4 && get && strcmp(seg[2], "os-instance-actions") == 0)
+		return os_instance_actions(f, q, seg[1], n == 4 ? seg[3] : NULL);
+	if (n == 3 && get && strcmp(seg[2], "os-volume_attachments") == 0) {
+		json_t *s = os_server_find(f, q, seg[1]); /* no volumes here: none attached */
+		if (s)
+			os_reply(q, 200, json_pack("{s:[]}", "volumeAttachments"));
+		return json_decref(s);
+	}
 	os_error(q, 404, "The resource could not be found.");
 }
 
@@ -1110,7 +1464,7 @@ keypairs_route(struct os_front *f, struct os_req *q, char **seg, int n)
 			if (json_object_get(res, "private_key"))
 				json_object_set(o, "private_key",
 						json_object_get(res, "private_key"));
-			os_reply(q, 200, json_pack("{s:o}", "keypair", o));
+			os_reply(q, os_mv(q, 2) ? 201 : 200, json_pack("{s:o}", "keypair", o));
 			hj_wipe_string(json_object_get(res, "private_key"));
 		}
 		json_decref(args);
@@ -1121,7 +1475,7 @@ keypairs_route(struct os_front *f, struct os_req *q, char **seg, int n)
 		if (reader_refused(q))
 			return;
 		if ((r = svc_keypair_delete(f->svc, project, seg[1], &err)) == 0)
-			os_reply(q, 202, NULL);
+			os_reply(q, os_mv(q, 2) ? 204 : 202, NULL);
 	} else {
 		os_error(q, 404, "The resource could not be found.");
 	}
@@ -1208,22 +1562,30 @@ limits(struct os_front *f, struct os_req *q)
 	if (r < 0)
 		return os_svc_error(q, r, &err);
 	json_t *use = json_object_get(qs, "in_use");
-	os_reply(q, 200,
-		 json_pack("{s:{s:[], s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:i, "
-			   "s:i, s:i, s:i, s:i}}}",
-			   "limits", "rate", "absolute", "maxTotalInstances", num(qs, "instances"),
-			   "totalInstancesUsed", num(use, "instances"), "maxTotalCores",
-			   num(qs, "cores"), "totalCoresUsed", num(use, "cores"), "maxTotalRAMSize",
-			   num(qs, "ram"), "totalRAMUsed", num(use, "ram"), "maxTotalKeypairs",
-			   num(qs, "key_pairs"), "maxSecurityGroups", num(qs, "security_groups"),
-			   "maxTotalFloatingIps", num(qs, "floating_ips"), "totalFloatingIpsUsed",
-			   0, "totalSecurityGroupsUsed", 0, "maxServerMeta", 128, "maxImageMeta",
-			   128, "maxServerGroups", 10, "maxServerGroupMembers", 10));
+	json_t *abs = json_pack(
+		"{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:i, s:i, s:i, s:i, s:i}",
+		"maxTotalInstances", num(qs, "instances"), "totalInstancesUsed",
+		num(use, "instances"), "maxTotalCores", num(qs, "cores"), "totalCoresUsed",
+		num(use, "cores"), "maxTotalRAMSize", num(qs, "ram"), "totalRAMUsed",
+		num(use, "ram"), "maxTotalKeypairs", num(qs, "key_pairs"), "maxSecurityGroups",
+		num(qs, "security_groups"), "maxTotalFloatingIps", num(qs, "floating_ips"),
+		"totalFloatingIpsUsed", 0, "totalSecurityGroupsUsed", 0, "maxServerMeta", 128,
+		"maxImageMeta", 128, "maxServerGroups", 10, "maxServerGroupMembers", 10);
 	json_decref(qs);
+	if (os_mv(q, 36)) { /* the networking service's now */
+		static const char *const gone[] = {"maxSecurityGroups", "maxTotalFloatingIps",
+						   "totalFloatingIpsUsed",
+						   "totalSecurityGroupsUsed"};
+		for (size_t i = 0; i < sizeof gone / sizeof gone[0]; i++)
+			json_object_del(abs, gone[i]);
+	}
+	if (os_mv(q, 39))
+		json_object_del(abs, "maxImageMeta");
+	os_reply(q, 200, json_pack("{s:{s:[], s:o}}", "limits", "rate", "absolute", abs));
 }
 
 static json_t *
-quota_set_json(const json_t *qs)
+quota_set_json(const struct os_req *q, const json_t *qs)
 {
 	static const char *const keys[] = {"instances",           "cores",        "ram",
 					   "key_pairs",           "floating_ips", "security_groups",
@@ -1237,6 +1599,16 @@ quota_set_json(const json_t *qs)
 	json_object_set_new(o, "injected_files", json_integer(5));
 	json_object_set_new(o, "injected_file_content_bytes", json_integer(10240));
 	json_object_set_new(o, "injected_file_path_bytes", json_integer(255));
+	if (os_mv(q, 36)) {
+		json_object_del(o, "floating_ips");
+		json_object_del(o, "security_groups");
+		json_object_del(o, "security_group_rules");
+	}
+	if (os_mv(q, 57)) {
+		json_object_del(o, "injected_files");
+		json_object_del(o, "injected_file_content_bytes");
+		json_object_del(o, "injected_file_path_bytes");
+	}
 	return json_pack("{s:o}", "quota_set", o);
 }
 
@@ -1270,7 +1642,7 @@ quotas_route(struct os_front *f, struct os_req *q, char **seg, int n)
 	} else {
 		r = hv_error_set(&err, -EINVAL, "", "only GET and PUT");
 	}
-	r < 0 ? os_svc_error(q, r, &err) : os_reply(q, 200, quota_set_json(qs));
+	r < 0 ? os_svc_error(q, r, &err) : os_reply(q, 200, quota_set_json(q, qs));
 	json_decref(qs);
 	json_decref(doc);
 	json_decref(p);

@@ -1060,6 +1060,33 @@ svc_server_rename(struct svc *sv, json_t *args, int64_t now, json_t **ret, struc
 }
 
 int
+svc_server_actions(struct svc *sv, const char *server, json_t **ret, struct hv_error *err)
+{
+	json_t *inst = NULL;
+	int r = store_instance_get(sv->store, server, &inst, err);
+	if (r == 0)
+		r = store_cmd_list_for(sv->store, field_or(inst, "uuid", ""), 1000, ret, err);
+	json_decref(inst);
+	return r;
+}
+
+int
+svc_server_views(struct svc *sv, json_t *insts, struct hv_error *err)
+{
+	json_t *aggs = NULL, *inst; /* nova's OS-EXT-AZ:availability_zone: its host's zone now */
+	int r = store_aggregate_list(sv->store, &aggs, err);
+	size_t i;
+	json_array_foreach (insts, i, inst) {
+		svc_net_server_view(sv, inst, NULL);
+		json_object_set_new(inst, "availability_zone",
+				    json_string(svc_host_zone(aggs, field_or(inst, "host", ""),
+							      sv->default_zone)));
+	}
+	json_decref(aggs);
+	return r < 0 ? r : 0;
+}
+
+int
 svc_server_show(struct svc *sv, const char *server, json_t **ret, struct hv_error *err)
 {
 	json_t *inst = NULL, *hist = NULL;
@@ -1069,13 +1096,9 @@ svc_server_show(struct svc *sv, const char *server, json_t **ret, struct hv_erro
 	if (store_cmd_list_for(sv->store, json_string_value(json_object_get(inst, "uuid")), 5,
 			       &hist, err) == 0)
 		json_object_set_new(inst, "recent_commands", hist);
-	svc_net_server_view(sv, inst, NULL);
-	json_t *aggs = NULL; /* nova's OS-EXT-AZ:availability_zone: its host's zone now */
-	if (store_aggregate_list(sv->store, &aggs, NULL) == 0)
-		json_object_set_new(inst, "availability_zone",
-				    json_string(svc_host_zone(aggs, field_or(inst, "host", ""),
-							      sv->default_zone)));
-	json_decref(aggs);
+	json_t *one = json_pack("[O]", inst);
+	svc_server_views(sv, one, NULL);
+	json_decref(one);
 	*ret = inst;
 	return 0;
 }
