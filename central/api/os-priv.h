@@ -130,6 +130,18 @@ void os_compute_route(struct os_front *f, struct os_req *q, const char *rest);
 /* The live server id names, when the request may see it (caller owns); else NULL after
  * replying 404 (os_compute.c). */
 json_t *os_server_find(struct os_front *f, struct os_req *q, const char *id);
+/* nova's [{rel: self}, {rel: bookmark}] links of /compute/v2.1/coll/id (os_compute.c). */
+json_t *os_links(const struct os_front *f, const char *coll, const char *id);
+/* 403 for a reader's write, or for a non-admin where nova's policy names rule; false when
+ * the request may go on. */
+bool os_reader_refused(struct os_req *q);
+bool os_admin_refused(struct os_req *q, const char *rule);
+/* flavors, os-keypairs, os-security-groups, limits, os-quota-sets (os_catalog.c). */
+void os_flavors_route(struct os_front *f, struct os_req *q, char **seg, int n);
+void os_keypairs_route(struct os_front *f, struct os_req *q, char **seg, int n);
+void os_secgroups_route(struct os_front *f, struct os_req *q, char **seg, int n);
+void os_quotas_route(struct os_front *f, struct os_req *q, char **seg, int n);
+void os_limits(struct os_front *f, struct os_req *q);
 /* GET /servers/{id}/os-instance-actions[/{request_id}] (os_actions.c). */
 void os_instance_actions(struct os_front *f, struct os_req *q, const char *server,
 			 const char *request_id);

@@ -525,12 +525,13 @@ instance_new(const struct create_plan *p, const char *name, const char *host, in
 {
 	char uuid[37];
 	proto_uuid4(uuid);
-	return json_pack("{s:s, s:s, s:s, s:s, s:O, s:O, s:s, s:s, s:s, s:n, s:I, s:I, s:s}",
+	const char *key = json_string_value(json_object_get(p->args, "key_name"));
+	return json_pack("{s:s, s:s, s:s, s:s, s:O, s:O, s:s, s:s, s:s, s:n, s:I, s:I, s:s, s:s}",
 			 "uuid", uuid, "name", name, "host", host, "image", p->image, "flavor",
 			 p->flavor, "properties", json_object_get(p->flavor, "extra_specs"),
 			 "vm_state", "building", "task_state", "spawning", "power_state", "nostate",
 			 "fault", "created_ms", (json_int_t)now, "updated_ms", (json_int_t)now,
-			 "project_id", p->project);
+			 "project_id", p->project, "key_name", key ? key : "");
 }
 
 /* Writes every server of the plan; the caller's transaction makes it all or none. */

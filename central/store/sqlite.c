@@ -135,6 +135,8 @@ static const char *const migrations[] = {
 	"CREATE INDEX tokens_expiry ON tokens(expires_ms);",
 	/* 8 -> 9: the host a server was evacuated from, until what it left there is destroyed */
 	"ALTER TABLE instances ADD COLUMN evacuated_from TEXT NOT NULL DEFAULT '';",
+	/* 9 -> 10: the key pair a server was created with, by name (nova's key_name) */
+	"ALTER TABLE instances ADD COLUMN key_name TEXT NOT NULL DEFAULT '';",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -636,8 +638,8 @@ store_pending_remove(struct store *s, const char *public_key, struct hv_error *e
 
 static const char sql_inst_insert[] =
 	"INSERT INTO instances(uuid, name, host, image, flavor, properties, vm_state, task_state,"
-	" power_state, created_ms, updated_ms, project_id)"
-	" VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?10,?11)";
+	" power_state, created_ms, updated_ms, project_id, key_name)"
+	" VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?10,?11,?12)";
 
 static const char *
 jstr(json_t *o, const char *k, const char *def)
@@ -671,6 +673,7 @@ store_instance_insert(struct store *s, json_t *inst, int64_t now_ms, struct hv_e
 	sq_bind_text(st, 9, jstr(inst, "power_state", "nostate"));
 	sqlite3_bind_int64(st, 10, now_ms);
 	sq_bind_text(st, 11, jstr(inst, "project_id", ""));
+	sq_bind_text(st, 12, jstr(inst, "key_name", ""));
 	free(flavor);
 	free(props);
 	int rc = sqlite3_step(st);
@@ -685,21 +688,22 @@ store_instance_insert(struct store *s, json_t *inst, int64_t now_ms, struct hv_e
 
 #define INST_COLS                                                            \
 	"uuid, name, host, image, flavor, properties, vm_state, task_state," \
-	" power_state, fault, created_ms, updated_ms, project_id"
+	" power_state, fault, created_ms, updated_ms, project_id, key_name"
 
 static json_t *
 inst_row(sqlite3_stmt *st)
 {
 	const char *task = sq_col_text(st, 7), *fault = sq_col_text(st, 9);
-	return json_pack(
-		"{s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:o, s:s, s:o, s:I, s:I, s:s}", "uuid",
-		sq_col_text(st, 0), "name", sq_col_text(st, 1), "host", sq_col_text(st, 2), "image",
-		sq_col_text(st, 3), "flavor", sq_col_json(st, 4), "properties", sq_col_json(st, 5),
-		"vm_state", sq_col_text(st, 6), "task_state",
-		*task ? json_string(task) : json_null(), "power_state", sq_col_text(st, 8), "fault",
-		*fault ? json_string(fault) : json_null(), "created_ms",
-		(json_int_t)sqlite3_column_int64(st, 10), "updated_ms",
-		(json_int_t)sqlite3_column_int64(st, 11), "project_id", sq_col_text(st, 12));
+	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:o, s:s, s:o, s:I, s:I, s:s, s:s}",
+			 "uuid", sq_col_text(st, 0), "name", sq_col_text(st, 1), "host",
+			 sq_col_text(st, 2), "image", sq_col_text(st, 3), "flavor",
+			 sq_col_json(st, 4), "properties", sq_col_json(st, 5), "vm_state",
+			 sq_col_text(st, 6), "task_state", *task ? json_string(task) : json_null(),
+			 "power_state", sq_col_text(st, 8), "fault",
+			 *fault ? json_string(fault) : json_null(), "created_ms",
+			 (json_int_t)sqlite3_column_int64(st, 10), "updated_ms",
+			 (json_int_t)sqlite3_column_int64(st, 11), "project_id",
+			 sq_col_text(st, 12), "key_name", sq_col_text(st, 13));
 }
 
 /* Two lookups, each on its own index: by primary key, then by name (live first). */

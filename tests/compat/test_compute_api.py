@@ -75,9 +75,12 @@ def versions(cl, tok):
 
 
 def make_servers(cl, tok):
+    status, _, body = cl.http("POST", "/compute/v2.1/os-keypairs", token=tok,
+                              body={"keypair": {"name": "k1"}})
+    check(status == 200, "a key pair k1 (%s)" % status)
     status, _, body = cl.http("POST", "/compute/v2.1/servers", token=tok, body={"server": {
         "name": "pg", "imageRef": "cirros", "flavorRef": "m1.tiny", "min_count": N,
-        "max_count": N, "networks": "none"}}, headers=mv("2.60"))
+        "max_count": N, "networks": "none", "key_name": "k1"}}, headers=mv("2.60"))
     check(status == 202, "%d servers are created at 2.60 with networks none (%s)" % (N, body))
     harness.wait_for("the servers are active", lambda: all(
         s["status"] == "ACTIVE" for s in cl.http("GET", "/compute/v2.1/servers/detail",
@@ -93,7 +96,7 @@ def paging(cl, tok):
     s = everything[0]
     check(s["OS-EXT-AZ:availability_zone"] == "nova" and s["addresses"] == {} and
           s["OS-EXT-STS:power_state"] == 1 and s["OS-EXT-STS:vm_state"] == "active" and
-          s["OS-EXT-STS:task_state"] is None and "key_name" in s and
+          s["OS-EXT-STS:task_state"] is None and s["key_name"] == "k1" and
           s["flavor"]["id"] and "metadata" in s,
           "each listed server has zone, addresses, states and flavor (%s)" % s)
     # Horizon's project instances page: limit+1 at 2.42, its three sort keys
