@@ -181,6 +181,11 @@ def shapes(cl, tok, sid):
           "maxImageMeta" not in absolute and "maxSecurityGroups" not in absolute,
           "limits?reserved=1 at 2.60: instances used, no image meta (2.39) nor network "
           "limits (2.36) (%s)" % absolute)
+    status, _, body = cl.http("GET", "/image/v2/metadefs/namespaces", token=tok)
+    check(status == 200 and body["namespaces"] == [],
+          "Horizon's metadata forms: no metadefs namespaces, not a 404 (%s)" % body)
+    status, _, body = cl.http("GET", "/image/v2/schemas/metadefs/namespace", token=tok)
+    check(status == 200 and body["name"] == "namespace", "and their schema (%s)" % body)
     kp = cl.http("POST", "/compute/v2.1/os-keypairs", token=tok, headers=mv("2.2"),
                  body={"keypair": {"name": "k2"}})
     check(kp[0] == 201 and kp[2]["keypair"]["type"] == "ssh",
