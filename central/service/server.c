@@ -1077,8 +1077,8 @@ svc_server_views(struct svc *sv, json_t *insts, struct hv_error *err)
 	json_t *aggs = NULL, *inst; /* nova's OS-EXT-AZ:availability_zone: its host's zone now */
 	int r = store_aggregate_list(sv->store, &aggs, err);
 	size_t i;
+	svc_net_server_view(sv, insts, NULL);
 	json_array_foreach (insts, i, inst) {
-		svc_net_server_view(sv, inst, NULL);
 		json_object_set_new(inst, "availability_zone",
 				    json_string(svc_host_zone(aggs, field_or(inst, "host", ""),
 							      sv->default_zone)));

@@ -249,6 +249,26 @@ def services_and_events(cl, tok_admin, sid):
     check(status == 404 and "itemNotFound" in body, "an unknown request id is 404")
 
 
+def addresses(cl, tok):
+    status, _, net = cl.http("POST", "/network/v2.0/networks", token=tok,
+                             body={"network": {"name": "net1"}})
+    check(status == 201, "a network net1 (%s)" % net)
+    status, _, sub = cl.http("POST", "/network/v2.0/subnets", token=tok, body={"subnet": {
+        "network_id": net["network"]["id"], "cidr": "10.9.0.0/24", "ip_version": 4}})
+    check(status == 201, "a subnet (%s)" % sub)
+    status, _, body = cl.http("POST", "/compute/v2.1/servers", token=tok, body={"server": {
+        "name": "wired", "imageRef": "cirros", "flavorRef": "m1.tiny", "min_count": 2,
+        "max_count": 2, "networks": [{"uuid": net["network"]["id"]}]}})
+    check(status == 202, "two servers on net1 (%s)" % body)
+    listed = cl.http("GET", "/compute/v2.1/servers/detail", token=tok)[2]["servers"]
+    wired = [x for x in listed if x["name"].startswith("wired")]
+    ips = sorted(x["addresses"]["net1"][0]["addr"] for x in wired)
+    check(len(ips) == 2 and ips[0] != ips[1] and all(i.startswith("10.9.0.") for i in ips) and
+          all(x["addresses"]["net1"][0]["OS-EXT-IPS:type"] == "fixed" for x in wired) and
+          all(x["addresses"] == {} for x in listed if not x["name"].startswith("wired")),
+          "the list shows each server's own address on net1, the others none (%s)" % ips)
+
+
 def main():
     if not os.path.exists("/usr/bin/nova"):
         print("skipped: /usr/bin/nova is not installed (Debian package python3-novaclient)")
@@ -263,6 +283,7 @@ def main():
     project = cl.osc_json("hv-admin", "project", "show", "demo")["id"]
     usage(cl, admin, project, [s["id"] for s in everything])
     services_and_events(cl, admin, everything[0]["id"])
+    addresses(cl, tok)
 
 
 if __name__ == "__main__":
