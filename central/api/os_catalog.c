@@ -311,6 +311,13 @@ os_keypairs_route(struct os_front *f, struct os_req *q, char **seg, int n)
 	} else if (n == 1 && strcmp(q->method, "POST") == 0) {
 		if (os_reader_refused(q) || os_body(q, "keypair", &doc, &kp) < 0)
 			return;
+		const char *type = json_string_value(json_object_get(kp, "type"));
+		if (os_mv(q, 2) && json_object_get(kp, "type") && (!type || strcmp(type, "ssh"))) {
+			json_decref(doc); /* 2.2's x509 keys are not served */
+			return os_error(q, 400,
+					"Invalid input for field/attribute keypair.type: only "
+					"'ssh' is served");
+		}
 		json_t *args = json_pack("{s:O, s:s}", "name", json_object_get(kp, "name"),
 					 "project", project);
 		if (!args)

@@ -186,8 +186,11 @@ def shapes(cl, tok, sid):
           "Horizon's metadata forms: no metadefs namespaces, not a 404 (%s)" % body)
     status, _, body = cl.http("GET", "/image/v2/schemas/metadefs/namespace", token=tok)
     check(status == 200 and body["name"] == "namespace", "and their schema (%s)" % body)
+    kp = cl.http("POST", "/compute/v2.1/os-keypairs", token=tok, headers=mv("2.9"),
+                 body={"keypair": {"name": "k3", "type": "x509"}})
+    check(kp[0] == 400 and "keypair.type" in json.dumps(kp[2]), "an x509 key pair is 400")
     kp = cl.http("POST", "/compute/v2.1/os-keypairs", token=tok, headers=mv("2.2"),
-                 body={"keypair": {"name": "k2"}})
+                 body={"keypair": {"name": "k2", "type": "ssh"}})
     check(kp[0] == 201 and kp[2]["keypair"]["type"] == "ssh",
           "a key pair at 2.2: 201 with its type (%d)" % kp[0])
     check(cl.http("DELETE", "/compute/v2.1/os-keypairs/k2", token=tok,
