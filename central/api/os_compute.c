@@ -172,7 +172,11 @@ jw_server(struct os_jw *w, const char *key_, const struct os_front *f, const str
 	os_jw_str(w, "status", server_status(vm, task));
 	os_jw_str(w, "tenant_id", field(s, "project_id"));
 	os_jw_str(w, "user_id", "");
-	os_jw_raw(w, "metadata", "{}");
+	const json_t *meta = json_object_get(s, "metadata");
+	if (json_is_object(meta))
+		os_jw_json(w, "metadata", meta);
+	else
+		os_jw_raw(w, "metadata", "{}");
 	os_jw_str(w, "hostId", "");
 	os_jw_open(w, "image", '{');
 	os_jw_str(w, "id", field(s, "image"));
@@ -731,6 +735,7 @@ create_args(struct os_req *q, json_t *srv, char pass[256], json_t **ret)
 		{"max_count", "max_count"},
 		{"availability_zone", "availability_zone"},
 		{"user_data", "user_data"},
+		{"metadata", "metadata"},
 	};
 	const char *image = json_string_value(json_object_get(srv, "imageRef"));
 	const char *flavor = json_string_value(json_object_get(srv, "flavorRef"));
@@ -1083,7 +1088,9 @@ evacuate(struct os_front *f, struct os_req *q, const json_t *s, json_t *body)
 	json_decref(inst);
 }
 
-/* PUT /servers/{id} {"server": {"name"}}: nova's update; the name is the one field served. */
+/* PUT /servers/{id} {"server": {"name"}}: nova's update; the name is the one field served.
+ * From 2.19 a description may come along (Horizon's Edit Instance sends its field as is):
+ * none is stored, so only an empty or null one is taken. */
 static void
 server_update(struct os_front *f, struct os_req *q, const json_t *s)
 {
@@ -1092,10 +1099,15 @@ server_update(struct os_front *f, struct os_req *q, const json_t *s)
 	const char *name;
 	if (os_reader_refused(q) || os_body(q, "server", &doc, &body) < 0)
 		goto out;
+	json_t *desc = json_object_get(body, "description");
+	if (desc && os_mv(q, 19) &&
+	    (json_is_null(desc) || (json_is_string(desc) && !*json_string_value(desc))))
+		json_object_del(body, "description");
 	if (!json_is_string(json_object_get(body, "name")) || json_object_size(body) != 1) {
 		os_error(q, 400,
 			 "Invalid input for field/attribute server: only 'name' (a string) "
-			 "may be updated");
+			 "may be updated%s",
+			 os_mv(q, 19) ? " (descriptions are not stored: empty or null only)" : "");
 		goto out;
 	}
 	name = json_string_value(json_object_get(body, "name"));
@@ -1143,6 +1155,58 @@ server_one(struct os_front *f, struct os_req *q, const char *id)
 	json_decref(s);
 }
 
+/* /servers/{id}/metadata (GET; PUT replaces, POST merges {"metadata"}) and
+ * /metadata/{key} (GET, PUT {"meta": {key: value}}, DELETE), nova's shapes. */
+static void
+server_metadata(struct os_front *f, struct os_req *q, const char *id, const char *key)
+{
+	struct hv_error err = {0};
+	json_t *s = os_server_find(f, q, id), *doc = NULL, *body = NULL, *res = NULL, *args;
+	bool get = strcmp(q->method, "GET") == 0, del = strcmp(q->method, "DELETE") == 0;
+	bool put = strcmp(q->method, "PUT") == 0, post = strcmp(q->method, "POST") == 0;
+	int r;
+	if (!s)
+		return;
+	const json_t *meta = json_object_get(s, "metadata");
+	if (get && !key) {
+		os_reply(q, 200, json_pack("{s:O}", "metadata", meta ? meta : json_object()));
+	} else if (get) {
+		json_t *v = json_object_get(meta, key);
+		v ? os_reply(q, 200, json_pack("{s:{s:O}}", "meta", key, v))
+		  : os_error(q, 404, "Metadata item was not found");
+	} else if ((key ? !(put || del) : !(put || post)) || os_reader_refused(q)) {
+		if (!q->reply)
+			os_error(q, 405, "The method is not allowed here.");
+	} else if (!del && os_body(q, key ? "meta" : "metadata", &doc, &body) < 0) {
+		/* answered */
+	} else if (key && !del && (json_object_size(body) != 1 || !json_object_get(body, key))) {
+		os_error(q, 400, "Request body and URI mismatch");
+	} else {
+		args = json_pack("{s:s}", "server", field(s, "uuid"));
+		if (del)
+			json_object_set_new(args, "unset", json_pack("[s]", key));
+		else
+			json_object_set(args, "set", body);
+		if (put && !key)
+			json_object_set_new(args, "replace", json_true());
+		r = svc_server_metadata(f->svc, args, f->now, &res, &err);
+		json_decref(args);
+		if (r == -ENOENT && del)
+			os_error(q, 404, "Metadata item was not found");
+		else if (r < 0)
+			os_svc_error(q, r, &err);
+		else if (del)
+			os_reply(q, 204, NULL);
+		else
+			os_reply(q, 200,
+				 key ? json_pack("{s:O}", "meta", body)
+				     : json_pack("{s:O}", "metadata", res));
+	}
+	json_decref(res);
+	json_decref(doc);
+	json_decref(s);
+}
+
 static void
 servers_route(struct os_front *f, struct os_req *q, char **seg, int n)
 {
@@ -1159,6 +1223,8 @@ servers_route(struct os_front *f, struct os_req *q, char **seg, int n)
 		return server_action(f, q, seg[1]);
 	if (n >= 3 && n <= 4 && get && strcmp(seg[2], "os-instance-actions") == 0)
 		return os_instance_actions(f, q, seg[1], n == 4 ? seg[3] : NULL);
+	if ((n == 3 || n == 4) && strcmp(seg[2], "metadata") == 0)
+		return server_metadata(f, q, seg[1], n == 4 ? seg[3] : NULL);
 	if (n == 3 && get && strcmp(seg[2], "os-volume_attachments") == 0) {
 		json_t *s = os_server_find(f, q, seg[1]); /* no volumes here: none attached */
 		if (s)

@@ -74,6 +74,11 @@ int svc_server_show(struct svc *sv, const char *server, json_t **ret, struct hv_
  * beside its commands: addresses and security_groups (from its ports) and
  * availability_zone (its host's now). A record whose ports cannot be read has none. */
 int svc_server_views(struct svc *sv, json_t *insts, struct hv_error *err);
+/* args {server, set? {key: value}, replace? (set becomes the whole), unset? [keys]}: a
+ * live server's user metadata changed (strings; keys 1-255 bytes, values up to 255, at
+ * most 128: -EDQUOT over it; an unset key it lacks: -ENOENT). Answers the new metadata. */
+int svc_server_metadata(struct svc *sv, json_t *args, int64_t now_ms, json_t **ret,
+			struct hv_error *err);
 /* The commands a server was sent, newest first (its last 1000): {cmd_id, action, state,
  * created_ms, error?}. -ENOENT. */
 int svc_server_actions(struct svc *sv, const char *server, json_t **ret, struct hv_error *err);

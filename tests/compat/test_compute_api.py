@@ -80,7 +80,8 @@ def make_servers(cl, tok):
     check(status == 200, "a key pair k1 (%s)" % status)
     status, _, body = cl.http("POST", "/compute/v2.1/servers", token=tok, body={"server": {
         "name": "pg", "imageRef": "cirros", "flavorRef": "m1.tiny", "min_count": N,
-        "max_count": N, "networks": "none", "key_name": "k1"}}, headers=mv("2.60"))
+        "max_count": N, "networks": "none", "key_name": "k1", "metadata": {"role": "pg"}}},
+        headers=mv("2.60"))
     check(status == 202, "%d servers are created at 2.60 with networks none (%s)" % (N, body))
     harness.wait_for("the servers are active", lambda: all(
         s["status"] == "ACTIVE" for s in cl.http("GET", "/compute/v2.1/servers/detail",
@@ -97,7 +98,7 @@ def paging(cl, tok):
     check(s["OS-EXT-AZ:availability_zone"] == "nova" and s["addresses"] == {} and
           s["OS-EXT-STS:power_state"] == 1 and s["OS-EXT-STS:vm_state"] == "active" and
           s["OS-EXT-STS:task_state"] is None and s["key_name"] == "k1" and
-          s["flavor"]["id"] and "metadata" in s,
+          s["flavor"]["id"] and s["metadata"] == {"role": "pg"},
           "each listed server has zone, addresses, states and flavor (%s)" % s)
     # Horizon's project instances page: limit+1 at 2.42, its three sort keys
     horizon = ("?limit=%d&sort_key=created_at&sort_key=display_name&sort_key=uuid"
@@ -170,6 +171,18 @@ def shapes(cl, tok, sid):
     shown = cl.osc_json("hv-demo", "--os-compute-api-version", "2.60", "server", "show", sid)
     check(shown["locked"] is False and "m1.tiny" in json.dumps(shown["flavor"]),
           "openstack --os-compute-api-version 2.60 server show (%s)" % shown.get("flavor"))
+    name = new["name"]
+    status, _, body = cl.http("PUT", "/compute/v2.1/servers/" + sid, token=tok,
+                              headers=mv("2.19"),
+                              body={"server": {"name": "edited", "description": ""}})
+    check(status == 200 and body["server"]["name"] == "edited",
+          "Horizon's Edit Instance at 2.19: name with an empty description (%s)" % body)
+    status, _, body = cl.http("PUT", "/compute/v2.1/servers/" + sid, token=tok,
+                              headers=mv("2.19"),
+                              body={"server": {"name": name, "description": "kept?"}})
+    check(status == 400 and "description" in json.dumps(body),
+          "a description that would be dropped is 400 (%s)" % body)
+    cl.http("PUT", "/compute/v2.1/servers/" + sid, token=tok, body={"server": {"name": name}})
     status, _, body = cl.http("GET", "/compute/v2.1/servers/%s/os-volume_attachments" % sid,
                               token=tok, headers=mv("2.60"))
     check(status == 200 and body == {"volumeAttachments": []},
@@ -272,6 +285,41 @@ def addresses(cl, tok):
           "the list shows each server's own address on net1, the others none (%s)" % ips)
 
 
+def metadata(cl, tok, sid):
+    rc, _, err = cl.osc("hv-demo", "server", "set", "--property", "a=1", "--property", "b=2",
+                        sid)
+    check(rc == 0, "openstack server set --property (%s)" % err[-200:])
+    rc, _, err = cl.osc("hv-demo", "server", "unset", "--property", "a", sid)
+    check(rc == 0, "openstack server unset --property (%s)" % err[-200:])
+    shown = cl.osc_json("hv-demo", "server", "show", sid)
+    check(shown["properties"] in ({"role": "pg", "b": "2"}, "b='2', role='pg'"),
+          "server show: the properties set, unset and given at create (%s)" %
+          shown["properties"])
+    base = "/compute/v2.1/servers/%s/metadata" % sid
+    status, _, body = cl.http("PUT", base, token=tok, body={"metadata": {"x": "y"}})
+    check(status == 200 and body == {"metadata": {"x": "y"}}, "PUT replaces (%s)" % body)
+    status, _, body = cl.http("GET", base + "/x", token=tok)
+    check(status == 200 and body == {"meta": {"x": "y"}}, "GET one item (%s)" % body)
+    status, _, body = cl.http("PUT", base + "/z", token=tok, body={"meta": {"w": "1"}})
+    check(status == 400, "a key that is not the URI's is 400 (%s)" % body)
+    status, _, body = cl.http("DELETE", base + "/nope", token=tok)
+    check(status == 404, "deleting an item it lacks is 404 (%s)" % body)
+    status, _, body = cl.http("POST", base, token=tok, body={"metadata": {"v": "x" * 256}})
+    check(status == 400 and "args.set" in json.dumps(body), "a 256-byte value is 400 (%s)" %
+          body)
+    many = {"k%d" % i: "v" for i in range(128)}
+    status, _, body = cl.http("POST", base, token=tok, body={"metadata": many})
+    check(status == 403 and "metadata_items" in json.dumps(body),
+          "more than 128 items is over quota, 403 (%s)" % body)
+    status, _, body = cl.http("GET", base, token=tok)
+    check(body == {"metadata": {"x": "y"}}, "and the refusals changed nothing (%s)" % body)
+    other = cl.token("alice", "alice-pass-1", "admin")
+    status, _, body = cl.http("POST", base, token=tok, body={"metadata": {}})
+    check(status == 200, "an empty merge changes nothing")
+    status, _, _ = cl.http("GET", "/compute/v2.1/servers/%s/metadata" % sid, token=other)
+    check(status == 200, "an admin reads another project's server's metadata")
+
+
 def main():
     if not os.path.exists("/usr/bin/nova"):
         print("skipped: /usr/bin/nova is not installed (Debian package python3-novaclient)")
@@ -287,6 +335,7 @@ def main():
     usage(cl, admin, project, [s["id"] for s in everything])
     services_and_events(cl, admin, everything[0]["id"])
     addresses(cl, tok)
+    metadata(cl, tok, everything[1]["id"])
 
 
 if __name__ == "__main__":
