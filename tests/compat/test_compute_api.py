@@ -272,9 +272,13 @@ def addresses(cl, tok):
     status, _, sub = cl.http("POST", "/network/v2.0/subnets", token=tok, body={"subnet": {
         "network_id": net["network"]["id"], "cidr": "10.9.0.0/24", "ip_version": 4}})
     check(status == 201, "a subnet (%s)" % sub)
+    status, _, sg = cl.http("POST", "/network/v2.0/security-groups", token=tok,
+                            body={"security_group": {"name": "ssh"}})
+    check(status == 201, "a security group ssh (%s)" % sg)
     status, _, body = cl.http("POST", "/compute/v2.1/servers", token=tok, body={"server": {
         "name": "wired", "imageRef": "cirros", "flavorRef": "m1.tiny", "min_count": 2,
-        "max_count": 2, "networks": [{"uuid": net["network"]["id"]}]}})
+        "max_count": 2, "networks": [{"uuid": net["network"]["id"]}],
+        "security_groups": [{"name": "default"}, {"name": "ssh"}]}})
     check(status == 202, "two servers on net1 (%s)" % body)
     listed = cl.http("GET", "/compute/v2.1/servers/detail", token=tok)[2]["servers"]
     wired = [x for x in listed if x["name"].startswith("wired")]
@@ -283,6 +287,12 @@ def addresses(cl, tok):
           all(x["addresses"]["net1"][0]["OS-EXT-IPS:type"] == "fixed" for x in wired) and
           all(x["addresses"] == {} for x in listed if not x["name"].startswith("wired")),
           "the list shows each server's own address on net1, the others none (%s)" % ips)
+    groups = [sorted(g["name"] for g in x["security_groups"]) for x in wired]
+    shown = cl.http("GET", "/compute/v2.1/servers/" + wired[0]["id"], token=tok)[2]["server"]
+    check(groups == [["default", "ssh"]] * 2 and
+          sorted(g["name"] for g in shown["security_groups"]) == ["default", "ssh"],
+          "list and show name both of the servers' groups (%s, %s)" %
+          (groups, shown["security_groups"]))
 
 
 def metadata(cl, tok, sid):
