@@ -196,7 +196,8 @@ jw_server(struct os_jw *w, const char *key_, const struct os_front *f, const str
 	os_jw_int(w, "progress", 0);
 	os_jw_str(w, "OS-EXT-AZ:availability_zone",
 		  json_object_get(s, "availability_zone") ? field(s, "availability_zone") : "nova");
-	os_jw_str(w, "config_drive", "");
+	os_jw_str(w, "config_drive",
+		  json_is_true(json_object_get(s, "config_drive")) ? "True" : "");
 	os_jw_str(w, "key_name", *key ? key : NULL);
 	os_jw_str(w, "OS-EXT-STS:vm_state", vm);
 	os_jw_str(w, "OS-EXT-STS:task_state", *task ? task : NULL);

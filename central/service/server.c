@@ -559,15 +559,16 @@ instance_new(const struct create_plan *p, const char *name, const char *host, in
 	proto_uuid4(uuid);
 	const char *key = json_string_value(json_object_get(p->args, "key_name"));
 	return json_pack(
-		"{s:s, s:s, s:s, s:s, s:O, s:O, s:s, s:s, s:s, s:n, s:I, s:I, s:s, s:s, s:O}",
+		"{s:s, s:s, s:s, s:s, s:O, s:O, s:s, s:s, s:s, s:n, s:I, s:I, s:s, s:s, s:o, s:b}",
 		"uuid", uuid, "name", name, "host", host, "image", p->image, "flavor", p->flavor,
 		"properties", json_object_get(p->flavor, "extra_specs"), "vm_state", "building",
 		"task_state", "spawning", "power_state", "nostate", "fault", "created_ms",
 		(json_int_t)now, "updated_ms", (json_int_t)now, "project_id", p->project,
 		"key_name", key ? key : "", "metadata",
 		json_is_object(json_object_get(p->args, "metadata"))
-			? json_object_get(p->args, "metadata")
-			: json_object());
+			? json_incref(json_object_get(p->args, "metadata"))
+			: json_object(),
+		"config_drive", json_is_true(json_object_get(p->args, "config_drive")));
 }
 
 /* Writes every server of the plan; the caller's transaction makes it all or none. */

@@ -135,10 +135,12 @@ static const char *const migrations[] = {
 	"CREATE INDEX tokens_expiry ON tokens(expires_ms);",
 	/* 8 -> 9: the host a server was evacuated from, until what it left there is destroyed */
 	"ALTER TABLE instances ADD COLUMN evacuated_from TEXT NOT NULL DEFAULT '';",
-	/* 9 -> 10: the key pair a server was created with, by name (nova's key_name), and its
-	 * user metadata (nova's server metadata, a JSON object of strings) */
+	/* 9 -> 10: the key pair a server was created with, by name (nova's key_name), its user
+	 * metadata (nova's server metadata, a JSON object of strings), whether it has a config
+	 * drive */
 	"ALTER TABLE instances ADD COLUMN key_name TEXT NOT NULL DEFAULT '';"
-	"ALTER TABLE instances ADD COLUMN metadata TEXT NOT NULL DEFAULT '{}';",
+	"ALTER TABLE instances ADD COLUMN metadata TEXT NOT NULL DEFAULT '{}';"
+	"ALTER TABLE instances ADD COLUMN config_drive INTEGER NOT NULL DEFAULT 0;",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -640,8 +642,8 @@ store_pending_remove(struct store *s, const char *public_key, struct hv_error *e
 
 static const char sql_inst_insert[] =
 	"INSERT INTO instances(uuid, name, host, image, flavor, properties, vm_state, task_state,"
-	" power_state, created_ms, updated_ms, project_id, key_name, metadata)"
-	" VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?10,?11,?12,?13)";
+	" power_state, created_ms, updated_ms, project_id, key_name, metadata, config_drive)"
+	" VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?10,?11,?12,?13,?14)";
 
 static const char *
 jstr(json_t *o, const char *k, const char *def)
@@ -678,6 +680,7 @@ store_instance_insert(struct store *s, json_t *inst, int64_t now_ms, struct hv_e
 	sq_bind_text(st, 12, jstr(inst, "key_name", ""));
 	char *meta = jdump(inst, "metadata");
 	sq_bind_text(st, 13, meta);
+	sqlite3_bind_int(st, 14, json_is_true(json_object_get(inst, "config_drive")));
 	free(flavor);
 	free(props);
 	free(meta);
@@ -691,16 +694,17 @@ store_instance_insert(struct store *s, json_t *inst, int64_t now_ms, struct hv_e
 	return 0;
 }
 
-#define INST_COLS                                                            \
-	"uuid, name, host, image, flavor, properties, vm_state, task_state," \
-	" power_state, fault, created_ms, updated_ms, project_id, key_name, metadata"
+#define INST_COLS                                                                       \
+	"uuid, name, host, image, flavor, properties, vm_state, task_state,"            \
+	" power_state, fault, created_ms, updated_ms, project_id, key_name, metadata, " \
+	"config_drive"
 
 static json_t *
 inst_row(sqlite3_stmt *st)
 {
 	const char *task = sq_col_text(st, 7), *fault = sq_col_text(st, 9);
 	return json_pack(
-		"{s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:o, s:s, s:o, s:I, s:I, s:s, s:s, s:o}",
+		"{s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:o, s:s, s:o, s:I, s:I, s:s, s:s, s:o, s:b}",
 		"uuid", sq_col_text(st, 0), "name", sq_col_text(st, 1), "host", sq_col_text(st, 2),
 		"image", sq_col_text(st, 3), "flavor", sq_col_json(st, 4), "properties",
 		sq_col_json(st, 5), "vm_state", sq_col_text(st, 6), "task_state",
@@ -708,7 +712,8 @@ inst_row(sqlite3_stmt *st)
 		*fault ? json_string(fault) : json_null(), "created_ms",
 		(json_int_t)sqlite3_column_int64(st, 10), "updated_ms",
 		(json_int_t)sqlite3_column_int64(st, 11), "project_id", sq_col_text(st, 12),
-		"key_name", sq_col_text(st, 13), "metadata", sq_col_json(st, 14));
+		"key_name", sq_col_text(st, 13), "metadata", sq_col_json(st, 14), "config_drive",
+		sqlite3_column_int(st, 15) != 0);
 }
 
 /* Two lookups, each on its own index: by primary key, then by name (live first). */

@@ -278,7 +278,7 @@ def addresses(cl, tok):
     status, _, body = cl.http("POST", "/compute/v2.1/servers", token=tok, body={"server": {
         "name": "wired", "imageRef": "cirros", "flavorRef": "m1.tiny", "min_count": 2,
         "max_count": 2, "networks": [{"uuid": net["network"]["id"]}],
-        "security_groups": [{"name": "default"}, {"name": "ssh"}]}})
+        "security_groups": [{"name": "default"}, {"name": "ssh"}], "config_drive": True}})
     check(status == 202, "two servers on net1 (%s)" % body)
     listed = cl.http("GET", "/compute/v2.1/servers/detail", token=tok)[2]["servers"]
     wired = [x for x in listed if x["name"].startswith("wired")]
@@ -289,6 +289,9 @@ def addresses(cl, tok):
           "the list shows each server's own address on net1, the others none (%s)" % ips)
     groups = [sorted(g["name"] for g in x["security_groups"]) for x in wired]
     shown = cl.http("GET", "/compute/v2.1/servers/" + wired[0]["id"], token=tok)[2]["server"]
+    check(shown["config_drive"] == "True" and
+          all(x["config_drive"] == "" for x in listed if not x["name"].startswith("wired")),
+          "config_drive is True for a server made with one, empty for the others")
     check(groups == [["default", "ssh"]] * 2 and
           sorted(g["name"] for g in shown["security_groups"]) == ["default", "ssh"],
           "list and show name both of the servers' groups (%s, %s)" %
