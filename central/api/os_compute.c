@@ -152,11 +152,11 @@ jw_server_flavor(struct os_jw *w, const struct os_front *f, const struct os_req 
 	os_jw_close(w, '}');
 }
 
-/* One server in nova's shape at the request's microversion; extra (may be NULL) adds
- * members of its own (rebuild's adminPass). ids caches flavor name -> id for the servers
- * of one reply. */
+/* One server in nova's shape at the request's microversion, as the object member (NULL:
+ * an array's element); extra (may be NULL) adds members of its own (rebuild's adminPass).
+ * ids caches flavor name -> id for the servers of one reply. */
 static void
-jw_server(struct os_jw *w, const char *key_, const struct os_front *f, const struct os_req *q,
+jw_server(struct os_jw *w, const char *member, const struct os_front *f, const struct os_req *q,
 	  const json_t *s, json_t *ids, const json_t *extra)
 {
 	char created[32], updated[32];
@@ -166,7 +166,7 @@ jw_server(struct os_jw *w, const char *key_, const struct os_front *f, const str
 		     *groups = json_object_get(s, "security_groups");
 	os_time(num(s, "created_ms"), created);
 	os_time(num(s, "updated_ms"), updated);
-	os_jw_open(w, key_, '{');
+	os_jw_open(w, member, '{');
 	os_jw_str(w, "id", id);
 	os_jw_str(w, "name", field(s, "name"));
 	os_jw_str(w, "status", server_status(vm, task));
@@ -609,7 +609,8 @@ servers_list(struct os_front *f, struct os_req *q, bool detail)
 	for (size_t i = 0; i < n; i++)
 		all[i] = json_array_get(list, i);
 	sort_now = &sp;
-	qsort(all, n, sizeof *all, sort_qcmp);
+	if (n > 1) /* an empty list has no array to sort */
+		qsort(all, n, sizeof *all, sort_qcmp);
 	if (page_of(q, all, n, &first, &count) < 0)
 		goto out;
 	page = json_array();
