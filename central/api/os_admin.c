@@ -32,7 +32,7 @@ admin_only(struct os_req *q, const char *rule)
 
 /* nova's row from the service's: the list shows id, name, state, status; detail all. */
 static json_t *
-hypervisor_json(const json_t *h, bool detail)
+hypervisor_json(const struct os_req *q, const json_t *h, bool detail)
 {
 	json_t *o =
 		json_pack("{s:O, s:O, s:O, s:O}", "id", json_object_get(h, "id"),
@@ -59,10 +59,13 @@ hypervisor_json(const json_t *h, bool detail)
 	json_object_set_new(o, "service",
 			    json_pack("{s:O, s:O, s:n}", "host", json_object_get(h, "id"), "id",
 				      json_object_get(h, "id"), "disabled_reason"));
-	/* at 2.1 cpu_info is a JSON text */
-	char *cpu = json_dumps(json_object_get(h, "cpu_info") ? json_object_get(h, "cpu_info")
-							      : json_object(),
-			       JSON_COMPACT);
+	/* a JSON text before 2.28, the object from 2.28 */
+	json_t *info = json_object_get(h, "cpu_info");
+	if (os_mv(q, 28)) {
+		json_object_set_new(o, "cpu_info", info ? json_incref(info) : json_object());
+		return o;
+	}
+	char *cpu = info ? json_dumps(info, JSON_COMPACT) : NULL;
 	json_object_set_new(o, "cpu_info", json_string(cpu ? cpu : "{}"));
 	free(cpu);
 	return o;
@@ -86,7 +89,7 @@ hypervisor_search(struct os_front *f, struct os_req *q, const char *pattern, boo
 	json_array_foreach (list, i, h) {
 		if (!strstr(str(h, "hypervisor_hostname"), pattern))
 			continue;
-		json_t *o = hypervisor_json(h, false);
+		json_t *o = hypervisor_json(q, h, false);
 		if (servers) {
 			json_t *mine = json_array();
 			json_array_foreach (all, k, s)
@@ -136,7 +139,7 @@ hypervisors_route(struct os_front *f, struct os_req *q, char **seg, int n)
 						seg[1]);
 			return os_svc_error(q, r, &err);
 		}
-		os_reply(q, 200, json_pack("{s:o}", "hypervisor", hypervisor_json(res, true)));
+		os_reply(q, 200, json_pack("{s:o}", "hypervisor", hypervisor_json(q, res, true)));
 		json_decref(res);
 		return;
 	}
@@ -152,7 +155,7 @@ hypervisors_route(struct os_front *f, struct os_req *q, char **seg, int n)
 		return os_svc_error(q, r, &err);
 	out = json_array();
 	json_array_foreach (res, i, h)
-		json_array_append_new(out, hypervisor_json(h, n == 2));
+		json_array_append_new(out, hypervisor_json(q, h, n == 2));
 	json_decref(res);
 	os_reply(q, 200, json_pack("{s:o}", "hypervisors", out));
 }

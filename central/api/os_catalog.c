@@ -25,17 +25,23 @@ num(const json_t *o, const char *key)
 	return json_integer_value(json_object_get(o, key));
 }
 
+/* nova's flavor; from 2.55 with its description. */
 static json_t *
-flavor_json(const struct os_front *f, const json_t *fl)
+flavor_json(const struct os_front *f, const struct os_req *q, const json_t *fl)
 {
 	json_int_t swap = num(fl, "swap");
-	return json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:b, s:o, s:f, s:O, s:o}", "id",
-			 field(fl, "id"), "name", field(fl, "name"), "ram", num(fl, "ram"), "vcpus",
-			 num(fl, "vcpus"), "disk", num(fl, "disk"), "OS-FLV-EXT-DATA:ephemeral",
-			 num(fl, "ephemeral"), "OS-FLV-DISABLED:disabled", 0, "swap",
-			 swap ? json_integer(swap) : json_string(""), "rxtx_factor", 1.0,
-			 "os-flavor-access:is_public", json_object_get(fl, "is_public"), "links",
-			 os_links(f, "flavors", field(fl, "id")));
+	json_t *o = json_pack(
+		"{s:s, s:s, s:I, s:I, s:I, s:I, s:b, s:o, s:f, s:O, s:o}", "id", field(fl, "id"),
+		"name", field(fl, "name"), "ram", num(fl, "ram"), "vcpus", num(fl, "vcpus"), "disk",
+		num(fl, "disk"), "OS-FLV-EXT-DATA:ephemeral", num(fl, "ephemeral"),
+		"OS-FLV-DISABLED:disabled", 0, "swap", swap ? json_integer(swap) : json_string(""),
+		"rxtx_factor", 1.0, "os-flavor-access:is_public", json_object_get(fl, "is_public"),
+		"links", os_links(f, "flavors", field(fl, "id")));
+	if (o && os_mv(q, 55)) {
+		const char *d = field(fl, "description");
+		json_object_set_new(o, "description", *d ? json_string(d) : json_null());
+	}
+	return o;
 }
 
 static json_t *
@@ -99,7 +105,7 @@ flavors_list(struct os_front *f, struct os_req *q, bool detail)
 	size_t i;
 	json_t *fl;
 	json_array_foreach (list, i, fl) {
-		json_t *o = flavor_json(f, fl);
+		json_t *o = flavor_json(f, q, fl);
 		json_array_append_new(out, detail ? o
 						  : json_pack("{s:O, s:O, s:O}", "id",
 							      json_object_get(o, "id"), "name",
@@ -141,7 +147,7 @@ flavor_create(struct os_front *f, struct os_req *q)
 	if (r < 0)
 		os_svc_error(q, r, &err);
 	else
-		os_reply(q, 200, json_pack("{s:o}", "flavor", flavor_json(f, res)));
+		os_reply(q, 200, json_pack("{s:o}", "flavor", flavor_json(f, q, res)));
 	json_decref(res);
 	json_decref(args);
 	json_decref(doc);
@@ -253,7 +259,7 @@ os_flavors_route(struct os_front *f, struct os_req *q, char **seg, int n)
 	if (!fl)
 		return;
 	if (n == 2 && get) {
-		os_reply(q, 200, json_pack("{s:o}", "flavor", flavor_json(f, fl)));
+		os_reply(q, 200, json_pack("{s:o}", "flavor", flavor_json(f, q, fl)));
 	} else if (n == 2 && strcmp(q->method, "DELETE") == 0) {
 		if (!os_admin_refused(q, "os_compute_api:os-flavor-manage:delete")) {
 			int r = svc_flavor_delete(f->svc, field(fl, "id"), &err);

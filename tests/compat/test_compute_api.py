@@ -194,6 +194,15 @@ def shapes(cl, tok, sid):
           "maxImageMeta" not in absolute and "maxSecurityGroups" not in absolute,
           "limits?reserved=1 at 2.60: instances used, no image meta (2.39) nor network "
           "limits (2.36) (%s)" % absolute)
+    old_fl = cl.http("GET", "/compute/v2.1/flavors/1", token=tok)[2]["flavor"]
+    new_fl = cl.http("GET", "/compute/v2.1/flavors/1", token=tok, headers=mv("2.55"))[2]
+    check("description" not in old_fl and "description" in new_fl["flavor"],
+          "a flavor's description from 2.55 only")
+    admin = cl.token("alice", "alice-pass-1", "admin")
+    hyp = [cl.http("GET", "/compute/v2.1/os-hypervisors/detail", token=admin,
+                   headers=mv(v))[2]["hypervisors"][0]["cpu_info"] for v in ("2.27", "2.28")]
+    check(isinstance(hyp[0], str) and isinstance(hyp[1], dict),
+          "a hypervisor's cpu_info: text before 2.28, an object from 2.28 (%s)" % hyp)
     status, _, body = cl.http("GET", "/image/v2/metadefs/namespaces", token=tok)
     check(status == 200 and body["namespaces"] == [],
           "Horizon's metadata forms: no metadefs namespaces, not a 404 (%s)" % body)
