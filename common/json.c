@@ -9,6 +9,7 @@
 
 #include "ids.h"
 #include "kv.h"
+#include "text.h"
 #include "vec.h"
 
 const char *
@@ -574,6 +575,30 @@ hj_dump(const json_t *v)
 	return json_dumps(v, HJ_DUMP_FLAGS);
 }
 #endif
+
+void
+hj_text_string(struct hv_text *t, const char *s, size_t n)
+{
+	if (t->oom)
+		return;
+#if JANSSON_VERSION_HEX >= 0x020e00
+	struct dbuf b = {t->buf, t->len, t->cap, false};
+	dstr(&b, s, n);
+	t->buf = b.p;
+	t->cap = b.cap;
+	if (!b.fail) {
+		t->len = b.len;
+		t->buf[t->len] = '\0';
+		return;
+	}
+#endif
+	/* non-ASCII: jansson checks the UTF-8 (a string that is not is written empty) */
+	json_t *v = json_stringn(s, n);
+	char *lit = v ? json_dumps(v, HJ_DUMP_FLAGS) : NULL;
+	hv_text_printf(t, "%s", lit ? lit : "\"\"");
+	free(lit);
+	json_decref(v);
+}
 
 static bool
 has_control(const char *s, size_t len)

@@ -34,6 +34,11 @@ int hj_parse(const void *buf, size_t len, const char *what, bool must_be_object,
 /* Compact, key-order-preserving serialization; malloc'd, caller frees. NULL on ENOMEM. */
 char *hj_dump(const json_t *v);
 
+/* Appends the JSON string literal of the n bytes at s (quoted, escaped as hj_dump does) to
+ * t: the escaping of the encoders that write JSON text directly. */
+struct hv_text;
+void hj_text_string(struct hv_text *t, const char *s, size_t n);
+
 /* The getters return 1 when the value was present and stored, 0 when it was optional and
  * absent (*ret untouched), or -EINVAL. */
 

@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "os.h"
+#include "text.h"
 
 enum os_service {
 	OS_NONE,
@@ -22,7 +23,9 @@ struct os_req {
 	char method[8];
 	char *path;
 	json_t *query;                                 /* {name: value or null} */
+	json_t *query_all;                             /* {name: [every value, in order]} */
 	char *token, *subject_token, *mv_new, *mv_old; /* copied request headers */
+	unsigned mv; /* the compute microversion 2.mv the request negotiated (os_compute.c) */
 	char *body;
 	size_t len;
 	bool too_big;
@@ -66,6 +69,23 @@ struct os_front {
 	uint64_t seq;
 };
 
+/* A JSON text written directly, for the replies listing many records (no jansson tree per
+ * record). Keys are escaped like values; a key NULL is a value inside an array. An
+ * append that cannot allocate makes os_reply_jw answer 503. */
+struct os_jw {
+	struct hv_text t;
+	bool comma; /* a value precedes in the object or array being written */
+};
+void os_jw_open(struct os_jw *w, const char *key, char bracket);
+void os_jw_close(struct os_jw *w, char bracket);
+void os_jw_str(struct os_jw *w, const char *key, const char *v); /* NULL: null */
+void os_jw_int(struct os_jw *w, const char *key, long long v);
+/* A literal written as is: true, false, null, {}, []. */
+void os_jw_raw(struct os_jw *w, const char *key, const char *literal);
+void os_jw_json(struct os_jw *w, const char *key, const json_t *v);
+/* Sets the reply to the text written (taken; w is emptied). */
+void os_reply_jw(struct os_req *q, unsigned status, struct os_jw *w);
+
 /* Sets the reply (body stolen; NULL for none). */
 void os_reply(struct os_req *q, unsigned status, json_t *body);
 void os_header(struct os_req *q, const char *name, const char *value);
@@ -84,8 +104,18 @@ int os_body(struct os_req *q, const char *key, json_t **doc, json_t **ret);
 int os_wait(struct os_front *f, struct os_req *q, const char *cmd_id, long lines);
 /* The reply to a waiting request from its command's result (os_compute.c). */
 void os_compute_done(struct os_req *q, bool ok, json_t *result);
-/* A query parameter, or NULL. */
+/* A query parameter (its last value when repeated), or NULL. */
 const char *os_query(const struct os_req *q, const char *name);
+/* Every value of a repeated query parameter ("sort_key=a&sort_key=b"), or NULL. */
+const json_t *os_query_all(const struct os_req *q, const char *name);
+/* Records one query parameter as it is read (value NULL when it has no "="). */
+void os_query_add(struct os_req *q, const char *name, const char *value);
+/* Whether the request's compute microversion is 2.minor or later. */
+static inline bool
+os_mv(const struct os_req *q, unsigned minor)
+{
+	return q->mv >= minor;
+}
 /* ISO 8601 UTC ("2026-12-06T20:15:06Z") of a wall-clock time in ms. */
 void os_time(int64_t ms, char ret[32]);
 /* Checks X-Auth-Token (fills q->auth); false after replying 401. */
@@ -99,6 +129,24 @@ void os_req_free(struct os_req *q);
 
 void os_identity_route(struct os_front *f, struct os_req *q, const char *rest);
 void os_compute_route(struct os_front *f, struct os_req *q, const char *rest);
+/* The live server id names, when the request may see it (caller owns); else NULL after
+ * replying 404 (os_compute.c). */
+json_t *os_server_find(struct os_front *f, struct os_req *q, const char *id);
+/* nova's [{rel: self}, {rel: bookmark}] links of /compute/v2.1/coll/id (os_compute.c). */
+json_t *os_links(const struct os_front *f, const char *coll, const char *id);
+/* 403 for a reader's write, or for a non-admin where nova's policy names rule; false when
+ * the request may go on. */
+bool os_reader_refused(struct os_req *q);
+bool os_admin_refused(struct os_req *q, const char *rule);
+/* flavors, os-keypairs, os-security-groups, limits, os-quota-sets (os_catalog.c). */
+void os_flavors_route(struct os_front *f, struct os_req *q, char **seg, int n);
+void os_keypairs_route(struct os_front *f, struct os_req *q, char **seg, int n);
+void os_secgroups_route(struct os_front *f, struct os_req *q, char **seg, int n);
+void os_quotas_route(struct os_front *f, struct os_req *q, char **seg, int n);
+void os_limits(struct os_front *f, struct os_req *q);
+/* GET /servers/{id}/os-instance-actions[/{request_id}] (os_actions.c). */
+void os_instance_actions(struct os_front *f, struct os_req *q, const char *server,
+			 const char *request_id);
 void os_image_route(struct os_front *f, struct os_req *q, const char *rest);
 /* os-hypervisors, os-aggregates, os-availability-zone, os-server-groups and
  * os-simple-tenant-usage under /compute/v2.1 (seg: the path's n segments after it);

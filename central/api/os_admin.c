@@ -32,7 +32,7 @@ admin_only(struct os_req *q, const char *rule)
 
 /* nova's row from the service's: the list shows id, name, state, status; detail all. */
 static json_t *
-hypervisor_json(const json_t *h, bool detail)
+hypervisor_json(const struct os_req *q, const json_t *h, bool detail)
 {
 	json_t *o =
 		json_pack("{s:O, s:O, s:O, s:O}", "id", json_object_get(h, "id"),
@@ -59,10 +59,13 @@ hypervisor_json(const json_t *h, bool detail)
 	json_object_set_new(o, "service",
 			    json_pack("{s:O, s:O, s:n}", "host", json_object_get(h, "id"), "id",
 				      json_object_get(h, "id"), "disabled_reason"));
-	/* at 2.1 cpu_info is a JSON text */
-	char *cpu = json_dumps(json_object_get(h, "cpu_info") ? json_object_get(h, "cpu_info")
-							      : json_object(),
-			       JSON_COMPACT);
+	/* a JSON text before 2.28, the object from 2.28 */
+	json_t *info = json_object_get(h, "cpu_info");
+	if (os_mv(q, 28)) {
+		json_object_set_new(o, "cpu_info", info ? json_incref(info) : json_object());
+		return o;
+	}
+	char *cpu = info ? json_dumps(info, JSON_COMPACT) : NULL;
 	json_object_set_new(o, "cpu_info", json_string(cpu ? cpu : "{}"));
 	free(cpu);
 	return o;
@@ -86,7 +89,7 @@ hypervisor_search(struct os_front *f, struct os_req *q, const char *pattern, boo
 	json_array_foreach (list, i, h) {
 		if (!strstr(str(h, "hypervisor_hostname"), pattern))
 			continue;
-		json_t *o = hypervisor_json(h, false);
+		json_t *o = hypervisor_json(q, h, false);
 		if (servers) {
 			json_t *mine = json_array();
 			json_array_foreach (all, k, s)
@@ -136,17 +139,23 @@ hypervisors_route(struct os_front *f, struct os_req *q, char **seg, int n)
 						seg[1]);
 			return os_svc_error(q, r, &err);
 		}
-		os_reply(q, 200, json_pack("{s:o}", "hypervisor", hypervisor_json(res, true)));
+		os_reply(q, 200, json_pack("{s:o}", "hypervisor", hypervisor_json(q, res, true)));
 		json_decref(res);
 		return;
 	}
 	if (n > 2)
 		return os_error(q, 404, "The resource could not be found.");
+	const char *pattern = os_query(q, "hypervisor_hostname_pattern"),
+		   *with = os_query(q, "with_servers");
+	if (pattern && os_mv(q, 53)) /* 2.53's search, as the list's query */
+		return hypervisor_search(
+			f, q, pattern,
+			with && (strcasecmp(with, "true") == 0 || !strcmp(with, "1")));
 	if ((r = svc_hypervisor_list(f->svc, f->now, &res, &err)) < 0)
 		return os_svc_error(q, r, &err);
 	out = json_array();
 	json_array_foreach (res, i, h)
-		json_array_append_new(out, hypervisor_json(h, n == 2));
+		json_array_append_new(out, hypervisor_json(q, h, n == 2));
 	json_decref(res);
 	os_reply(q, 200, json_pack("{s:o}", "hypervisors", out));
 }
@@ -326,6 +335,82 @@ zones(struct os_front *f, struct os_req *q, bool detail)
 	os_reply(q, 200, json_pack("{s:o}", "availabilityZoneInfo", out));
 }
 
+/* ---- os-services ---------------------------------------------------------------------- */
+
+/* A host's zone from svc_availability_zone_list's answer ("nova" when in none). */
+static const char *
+zone_of(const json_t *zones, const char *host)
+{
+	size_t i, k;
+	json_t *z, *h;
+	json_array_foreach (zones, i, z)
+		json_array_foreach (json_object_get(z, "hosts"), k, h)
+			if (strcmp(json_is_string(h) ? json_string_value(h) : str(h, "host"),
+				   host) == 0)
+				return str(z, "zone_name");
+	return "nova";
+}
+
+/* GET /os-services[?binary=&host=]: one nova-compute per host that ever connected; its
+ * status is what the host last said of itself, its state hvcentral's liveness. A host is
+ * enabled or disabled in its own configuration, so PUT is refused with 501. */
+static void
+services_route(struct os_front *f, struct os_req *q, char **seg, int n)
+{
+	struct hv_error err = {0};
+	json_t *hosts = NULL, *zones = NULL, *h;
+	const char *binary = os_query(q, "binary"), *only = os_query(q, "host");
+	size_t i;
+	if (!admin_only(q, "os_compute_api:os-services:list"))
+		return;
+	if (strcmp(q->method, "GET") != 0)
+		return os_error(q, 501,
+				"Hosts are enabled or disabled in their own configuration "
+				"(hvagent), not through os-services.");
+	if (n != 1)
+		return os_error(q, 404, "The resource could not be found.");
+	int r = svc_host_list(f->svc, f->now, &hosts, &err);
+	if (r == 0)
+		r = svc_availability_zone_list(f->svc, f->now, &zones, &err);
+	if (r < 0) {
+		json_decref(hosts);
+		return os_svc_error(q, r, &err);
+	}
+	struct os_jw w = {0};
+	os_jw_open(&w, NULL, '{');
+	os_jw_open(&w, "services", '[');
+	json_array_foreach (hosts, i, h) {
+		const char *id = str(h, "host_id");
+		char seen[32];
+		if (!*id || (binary && strcmp(binary, "nova-compute") != 0) ||
+		    (only && strcmp(only, id) != 0))
+			continue;
+		int64_t at = json_integer_value(json_object_get(h, "last_seen_ms"));
+		os_time(at, seen);
+		os_jw_open(&w, NULL, '{');
+		if (os_mv(q, 53)) /* ids are not numbers from 2.53: the host's own */
+			os_jw_str(&w, "id", id);
+		else
+			os_jw_int(&w, "id", (long long)i + 1);
+		os_jw_str(&w, "binary", "nova-compute");
+		os_jw_str(&w, "host", id);
+		os_jw_str(&w, "zone", zone_of(zones, id));
+		os_jw_str(&w, "status",
+			  strcmp(str(h, "status"), "disabled") == 0 ? "disabled" : "enabled");
+		os_jw_str(&w, "state", strcmp(str(h, "state"), "up") == 0 ? "up" : "down");
+		os_jw_str(&w, "updated_at", at > 0 ? seen : NULL);
+		os_jw_json(&w, "disabled_reason", json_object_get(h, "disabled_reason"));
+		if (os_mv(q, 11))
+			os_jw_raw(&w, "forced_down", "false");
+		os_jw_close(&w, '}');
+	}
+	os_jw_close(&w, ']');
+	os_jw_close(&w, '}');
+	json_decref(hosts);
+	json_decref(zones);
+	os_reply_jw(q, 200, &w);
+}
+
 /* ---- os-server-groups ----------------------------------------------------------------- */
 
 static json_t *
@@ -415,17 +500,42 @@ usage_date(const struct os_req *q, const char *name, json_t *args)
 	json_object_set_new(args, name, json_string(d));
 }
 
+/* 2.40's paging: limit and marker (an instance id); -1 after replying 400. Before 2.40
+ * both are ignored, as nova does. */
+static int
+usage_page(struct os_req *q, json_t *args)
+{
+	const char *limit = os_query(q, "limit"), *marker = os_query(q, "marker");
+	char *end;
+	if (!os_mv(q, 40))
+		return 0;
+	if (limit) {
+		long long n = strtoll(limit, &end, 10);
+		if (!*limit || *end || n < 0) {
+			os_error(q, 400, "limit param must be an integer (got %.32s)", limit);
+			return -1;
+		}
+		json_object_set_new(args, "limit", json_integer(n));
+	}
+	if (marker)
+		json_object_set_new(args, "marker", json_string(marker));
+	return 0;
+}
+
 static void
 usage_route(struct os_front *f, struct os_req *q, char **seg, int n)
 {
 	struct hv_error err = {0};
-	json_t *args = json_object(), *res = NULL, *one = NULL, *t;
+	json_t *args = json_object(), *res = NULL;
 	const char *own = str(q->auth, "project_id");
 	const char *detailed = os_query(q, "detailed");
-	size_t i;
 	int r;
 	usage_date(q, "start", args);
 	usage_date(q, "end", args);
+	if (usage_page(q, args) < 0) {
+		json_decref(args);
+		return;
+	}
 	if (strcmp(q->method, "GET") != 0 || n > 2) {
 		json_decref(args);
 		return os_error(q, n > 2 ? 404 : 405, "The resource could not be found.");
@@ -449,20 +559,12 @@ usage_route(struct os_front *f, struct os_req *q, char **seg, int n)
 		json_decref(args);
 		return;
 	}
-	if ((r = svc_usage(f->svc, args, false, f->now, &res, &err)) < 0) {
-		json_decref(args);
-		return os_svc_error(q, r, &err);
-	}
 	if (detailed && strcmp(detailed, "0") != 0)
-		json_array_foreach (res, i, t) {
-			json_object_set(args, "project", json_object_get(t, "tenant_id"));
-			if (svc_usage(f->svc, args, true, f->now, &one, &err) == 0)
-				json_object_set(t, "server_usages",
-						json_object_get(one, "server_usages"));
-			json_decref(one);
-			one = NULL;
-		}
+		json_object_set_new(args, "server_usages", json_true());
+	r = svc_usage(f->svc, args, false, f->now, &res, &err);
 	json_decref(args);
+	if (r < 0)
+		return os_svc_error(q, r, &err);
 	os_reply(q, 200, json_pack("{s:o}", "tenant_usages", res));
 }
 
@@ -479,6 +581,8 @@ os_admin_route(struct os_front *f, struct os_req *q, char **seg, int n)
 		groups_route(f, q, seg, n);
 	else if (strcmp(seg[0], "os-simple-tenant-usage") == 0)
 		usage_route(f, q, seg, n);
+	else if (strcmp(seg[0], "os-services") == 0)
+		services_route(f, q, seg, n);
 	else
 		return false;
 	return true;

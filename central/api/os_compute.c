@@ -1,10 +1,10 @@
 /* os_compute.c - the Compute 2.1 subset of the REST front: the version documents and
- * microversion check, servers (create, list, show, rename, delete and the actions of the
- * lifecycle table), flavors with extra specs and access, key pairs, limits, quotas and the
- * availability zone, in nova's shapes at microversion 2.1 (the only one advertised, so
- * every client speaks it). Which project a request may see is decided here from its token
- * (admin: any; others: their own, and what is not theirs is "not found"); every other rule
- * is the service layer's. */
+ * microversion negotiation (2.1 to MV_MAX), servers (create, list paged and sorted and
+ * encoded straight to JSON text, show, rename, delete and the actions of the lifecycle
+ * table) in nova's shapes at the request's microversion, and the routing of the rest
+ * (os_catalog.c, os_admin.c, os_actions.c). Which project a request may see is decided
+ * here from its token (admin: any; others: their own, and what is not theirs is "not
+ * found"); every other rule is the service layer's. */
 #include "os-priv.h"
 
 #include <stdio.h>
@@ -16,12 +16,15 @@
 #include "api.h"
 #include "json.h"
 
-#define MV "2.1"
+/* The highest microversion served: every change of a resource served here up to it is
+ * honoured (docs/openstack-api.md lists them). */
+#define MV_MAX_MINOR 60
+#define MV_MAX "2.60"
 
 /* ---- shapes ------------------------------------------------------------------------- */
 
-static json_t *
-links(const struct os_front *f, const char *coll, const char *id)
+json_t *
+os_links(const struct os_front *f, const char *coll, const char *id)
 {
 	char self[400], book[400];
 	snprintf(self, sizeof self, "%s/compute/v2.1/%s/%s", f->public_url, coll, id);
@@ -104,81 +107,156 @@ flavor_id_of(const struct os_front *f, const char *name, json_t *ids)
 	return json_string_value(json_object_get(ids, name));
 }
 
-static json_t *
-server_json(const struct os_front *f, const struct os_req *q, const json_t *s, json_t *ids)
+static void
+jw_links(struct os_jw *w, const struct os_front *f, const char *coll, const char *id)
+{
+	char href[400];
+	os_jw_open(w, "links", '[');
+	os_jw_open(w, NULL, '{');
+	os_jw_str(w, "rel", "self");
+	snprintf(href, sizeof href, "%s/compute/v2.1/%s/%s", f->public_url, coll, id);
+	os_jw_str(w, "href", href);
+	os_jw_close(w, '}');
+	os_jw_open(w, NULL, '{');
+	os_jw_str(w, "rel", "bookmark");
+	snprintf(href, sizeof href, "%s/compute/%s/%s", f->public_url, coll, id);
+	os_jw_str(w, "href", href);
+	os_jw_close(w, '}');
+	os_jw_close(w, ']');
+}
+
+/* The server's flavor: {id, links} before 2.47, its own copy embedded from 2.47. */
+static void
+jw_server_flavor(struct os_jw *w, const struct os_front *f, const struct os_req *q, const json_t *s,
+		 json_t *ids)
+{
+	const json_t *fl = json_object_get(s, "flavor");
+	os_jw_open(w, "flavor", '{');
+	if (os_mv(q, 47)) {
+		os_jw_int(w, "vcpus", num(fl, "vcpus"));
+		os_jw_int(w, "ram", num(fl, "ram_mb"));
+		os_jw_int(w, "disk", num(fl, "root_gb"));
+		os_jw_int(w, "ephemeral", num(fl, "ephemeral_gb"));
+		os_jw_int(w, "swap", num(fl, "swap_mb"));
+		os_jw_str(w, "original_name", field(fl, "name"));
+		const json_t *specs = json_object_get(fl, "extra_specs");
+		if (json_is_object(specs))
+			os_jw_json(w, "extra_specs", specs);
+		else
+			os_jw_raw(w, "extra_specs", "{}");
+	} else {
+		const char *id = flavor_id_of(f, field(fl, "name"), ids);
+		os_jw_str(w, "id", id);
+		jw_links(w, f, "flavors", id);
+	}
+	os_jw_close(w, '}');
+}
+
+/* One server in nova's shape at the request's microversion, as the object member (NULL:
+ * an array's element); extra (may be NULL) adds members of its own (rebuild's adminPass).
+ * ids caches flavor name -> id for the servers of one reply. */
+static void
+jw_server(struct os_jw *w, const char *member, const struct os_front *f, const struct os_req *q,
+	  const json_t *s, json_t *ids, const json_t *extra)
 {
 	char created[32], updated[32];
 	const char *id = field(s, "uuid"), *vm = field(s, "vm_state"),
-		   *task = field(s, "task_state");
-	const char *flavor_id = flavor_id_of(f, field(json_object_get(s, "flavor"), "name"), ids);
+		   *task = field(s, "task_state"), *key = field(s, "key_name");
+	const json_t *addr = json_object_get(s, "addresses"),
+		     *groups = json_object_get(s, "security_groups");
 	os_time(num(s, "created_ms"), created);
 	os_time(num(s, "updated_ms"), updated);
-	json_t *o = json_pack(
-		"{s:s, s:s, s:s, s:s, s:s, s:{}, s:s, s:{s:s, s:o}, s:{s:s, s:o}, s:s, s:s, s:{}, "
-		"s:s, s:s, s:o, s:s, s:i, s:s, s:s, s:s, s:s, s:s?, s:i, s:n, s:n, s:[], "
-		"s:[{s:s}]}",
-		"id", id, "name", field(s, "name"), "status", server_status(vm, task), "tenant_id",
-		field(s, "project_id"), "user_id", "", "metadata", "hostId", "", "image", "id",
-		field(s, "image"), "links", links(f, "images", field(s, "image")), "flavor", "id",
-		flavor_id, "links", links(f, "flavors", flavor_id), "created", created, "updated",
-		updated, "addresses", "accessIPv4", "", "accessIPv6", "", "links",
-		links(f, "servers", id), "OS-DCF:diskConfig", "MANUAL", "progress", 0,
-		"OS-EXT-AZ:availability_zone", "nova", "config_drive", "", "key_name", "",
-		"OS-EXT-STS:vm_state", vm, "OS-EXT-STS:task_state", *task ? task : NULL,
-		"OS-EXT-STS:power_state", power_state(field(s, "power_state")),
-		"OS-SRV-USG:launched_at", "OS-SRV-USG:terminated_at",
-		"os-extended-volumes:volumes_attached", "security_groups", "name", "default");
-	if (!o)
-		return NULL;
-	json_t *addr = json_object_get(s, "addresses"),
-	       *groups = json_object_get(s, "security_groups");
+	os_jw_open(w, member, '{');
+	os_jw_str(w, "id", id);
+	os_jw_str(w, "name", field(s, "name"));
+	os_jw_str(w, "status", server_status(vm, task));
+	os_jw_str(w, "tenant_id", field(s, "project_id"));
+	os_jw_str(w, "user_id", "");
+	const json_t *meta = json_object_get(s, "metadata");
+	if (json_is_object(meta))
+		os_jw_json(w, "metadata", meta);
+	else
+		os_jw_raw(w, "metadata", "{}");
+	os_jw_str(w, "hostId", "");
+	os_jw_open(w, "image", '{');
+	os_jw_str(w, "id", field(s, "image"));
+	jw_links(w, f, "images", field(s, "image"));
+	os_jw_close(w, '}');
+	jw_server_flavor(w, f, q, s, ids);
+	os_jw_str(w, "created", created);
+	os_jw_str(w, "updated", updated);
 	if (json_is_object(addr))
-		json_object_set(o, "addresses", addr);
+		os_jw_json(w, "addresses", addr);
+	else
+		os_jw_raw(w, "addresses", "{}");
+	os_jw_str(w, "accessIPv4", "");
+	os_jw_str(w, "accessIPv6", "");
+	jw_links(w, f, "servers", id);
+	os_jw_str(w, "OS-DCF:diskConfig", "MANUAL");
+	os_jw_int(w, "progress", 0);
+	os_jw_str(w, "OS-EXT-AZ:availability_zone",
+		  json_object_get(s, "availability_zone") ? field(s, "availability_zone") : "nova");
+	os_jw_str(w, "config_drive",
+		  json_is_true(json_object_get(s, "config_drive")) ? "True" : "");
+	os_jw_str(w, "key_name", *key ? key : NULL);
+	os_jw_str(w, "OS-EXT-STS:vm_state", vm);
+	os_jw_str(w, "OS-EXT-STS:task_state", *task ? task : NULL);
+	os_jw_int(w, "OS-EXT-STS:power_state", power_state(field(s, "power_state")));
+	os_jw_str(w, "OS-SRV-USG:launched_at", strcmp(vm, "building") ? created : NULL);
+	os_jw_raw(w, "OS-SRV-USG:terminated_at", "null");
+	os_jw_raw(w, "os-extended-volumes:volumes_attached", "[]");
 	if (json_array_size(groups))
-		json_object_set(o, "security_groups", groups);
-	if (!*task)
-		json_object_set_new(o, "OS-EXT-STS:task_state", json_null());
+		os_jw_json(w, "security_groups", groups);
+	else
+		os_jw_raw(w, "security_groups", "[{\"name\":\"default\"}]");
 	if (os_is_admin(q)) {
-		json_object_set_new(o, "OS-EXT-SRV-ATTR:host", json_string(field(s, "host")));
-		json_object_set_new(o, "OS-EXT-SRV-ATTR:hypervisor_hostname",
-				    json_string(field(s, "host")));
-		json_object_set_new(o, "OS-EXT-SRV-ATTR:instance_name", json_string(id));
+		os_jw_str(w, "OS-EXT-SRV-ATTR:host", field(s, "host"));
+		os_jw_str(w, "OS-EXT-SRV-ATTR:hypervisor_hostname", field(s, "host"));
+		os_jw_str(w, "OS-EXT-SRV-ATTR:instance_name", id);
 	}
+	if (os_is_admin(q) && os_mv(q, 3)) {
+		os_jw_str(w, "OS-EXT-SRV-ATTR:hostname", field(s, "name"));
+		os_jw_str(w, "OS-EXT-SRV-ATTR:reservation_id", "");
+		os_jw_int(w, "OS-EXT-SRV-ATTR:launch_index", 0);
+		os_jw_str(w, "OS-EXT-SRV-ATTR:kernel_id", "");
+		os_jw_str(w, "OS-EXT-SRV-ATTR:ramdisk_id", "");
+		os_jw_str(w, "OS-EXT-SRV-ATTR:root_device_name", "/dev/vda");
+		os_jw_raw(w, "OS-EXT-SRV-ATTR:user_data", "null");
+	}
+	if (os_mv(q, 9))
+		os_jw_raw(w, "locked", "false");
+	if (os_mv(q, 19))
+		os_jw_raw(w, "description", "null");
+	if (os_mv(q, 26))
+		os_jw_raw(w, "tags", "[]");
 	const char *fault = field(s, "fault");
-	if (strcmp(vm, "error") == 0 && *fault)
-		json_object_set_new(o, "fault",
-				    json_pack("{s:i, s:s, s:s, s:s}", "code", 500, "created",
-					      updated, "message", fault, "details", ""));
-	return o;
-}
-
-static json_t *
-flavor_json(const struct os_front *f, const json_t *fl)
-{
-	json_int_t swap = num(fl, "swap");
-	return json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:b, s:o, s:f, s:O, s:o}", "id",
-			 field(fl, "id"), "name", field(fl, "name"), "ram", num(fl, "ram"), "vcpus",
-			 num(fl, "vcpus"), "disk", num(fl, "disk"), "OS-FLV-EXT-DATA:ephemeral",
-			 num(fl, "ephemeral"), "OS-FLV-DISABLED:disabled", 0, "swap",
-			 swap ? json_integer(swap) : json_string(""), "rxtx_factor", 1.0,
-			 "os-flavor-access:is_public", json_object_get(fl, "is_public"), "links",
-			 links(f, "flavors", field(fl, "id")));
-}
-
-static json_t *
-keypair_json(const struct os_req *q, const json_t *kp, bool full)
-{
-	json_t *o = json_pack("{s:s, s:s, s:s}", "name", field(kp, "name"), "public_key",
-			      field(kp, "public_key"), "fingerprint", field(kp, "fingerprint"));
-	if (full) {
-		char created[32];
-		os_time(num(kp, "created_ms"), created);
-		json_object_set(o, "user_id", json_object_get(q->auth, "user_id"));
-		json_object_set_new(o, "created_at", json_string(created));
-		json_object_set_new(o, "deleted", json_false());
-		json_object_set_new(o, "id", json_integer(0));
+	if (strcmp(vm, "error") == 0 && *fault) {
+		os_jw_open(w, "fault", '{');
+		os_jw_int(w, "code", 500);
+		os_jw_str(w, "created", updated);
+		os_jw_str(w, "message", fault);
+		os_jw_str(w, "details", "");
+		os_jw_close(w, '}');
 	}
-	return o;
+	const char *k;
+	const json_t *v;
+	json_object_foreach ((json_t *)extra, k, v)
+		os_jw_json(w, k, v);
+	os_jw_close(w, '}');
+}
+
+/* {"server": {...}} of one record, shown as svc_server_show answers it. */
+static void
+server_reply(struct os_front *f, struct os_req *q, unsigned status, const json_t *s,
+	     const json_t *extra)
+{
+	struct os_jw w = {0};
+	json_t *ids = json_object();
+	os_jw_open(&w, NULL, '{');
+	jw_server(&w, "server", f, q, s, ids, extra);
+	os_jw_close(&w, '}');
+	json_decref(ids);
+	os_reply_jw(q, status, &w);
 }
 
 /* ---- the version documents and microversions ----------------------------------------- */
@@ -189,39 +267,74 @@ version_doc(const struct os_front *f)
 	char href[300];
 	snprintf(href, sizeof href, "%s/compute/v2.1/", f->public_url);
 	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:[{s:s, s:s}], s:[{s:s, s:s}]}", "id", "v2.1",
-			 "status", "CURRENT", "version", MV, "min_version", "2.1", "updated",
+			 "status", "CURRENT", "version", MV_MAX, "min_version", "2.1", "updated",
 			 "2013-07-23T11:33:21Z", "links", "rel", "self", "href", href,
 			 "media-types", "base", "application/json", "type",
 			 "application/vnd.openstack.compute+json;version=2.1");
 }
 
-/* The version a request asks (either header; absent, "latest" or 2.1 is 2.1): false after
- * replying 406 for any other. */
+/* The version asked: OpenStack-API-Version's "compute X" (among services, comma-separated)
+ * wins over X-OpenStack-Nova-API-Version; into buf, "" when neither asks. */
+static void
+microversion_asked(const struct os_req *q, char buf[32])
+{
+	const char *v = q->mv_old ? q->mv_old : "";
+	for (const char *p = q->mv_new; p && *p; p += strcspn(p, ","), p += *p == ',') {
+		p += strspn(p, " \t");
+		if (strncasecmp(p, "compute", 7) == 0 && (p[7] == ' ' || p[7] == '\t')) {
+			v = p + 7 + strspn(p + 7, " \t");
+			break;
+		}
+	}
+	size_t n = strcspn(v, " \t,");
+	snprintf(buf, 32, "%.*s", (int)(n < 31 ? n : 31), v);
+}
+
+/* Sets q->mv from the request's headers (none: 2.1; "latest": the maximum) and the reply's
+ * version headers; false after replying 400 (not MAJOR.MINOR) or 406 (outside the range). */
 static bool
 microversion_ok(struct os_req *q)
 {
-	const char *v = q->mv_old;
-	char buf[64] = "";
-	if (q->mv_new) {
-		/* "compute 2.1" among possibly several services, comma-separated */
-		const char *p = strstr(q->mv_new, "compute");
-		if (p) {
-			p += 7;
-			p += strspn(p, " ");
-			snprintf(buf, sizeof buf, "%.*s", (int)strcspn(p, " ,"), p);
-			v = buf;
+	char v[32], *end, now[16];
+	microversion_asked(q, v);
+	unsigned long major = 2, minor = 1;
+	bool valid = true;
+	if (strcasecmp(v, "latest") == 0) {
+		minor = MV_MAX_MINOR;
+	} else if (*v) {
+		major = strtoul(v, &end, 10);
+		valid = end != v && *end == '.' && end[1] >= '0' && end[1] <= '9';
+		if (valid) {
+			minor = strtoul(end + 1, &end, 10);
+			valid = !*end && end - v < 12;
 		}
 	}
-	os_header(q, "OpenStack-API-Version", "compute " MV);
-	os_header(q, "X-OpenStack-Nova-API-Version", MV);
+	q->mv = 1;
+	if (!valid) {
+		os_error(q, 400,
+			 "API Version String %.20s is of invalid format. Must be of format "
+			 "MajorNum.MinorNum.",
+			 v);
+		return false;
+	}
+	if (major != 2 || minor < 1 || minor > MV_MAX_MINOR) {
+		os_header(q, "OpenStack-API-Version", "compute " MV_MAX);
+		os_header(q, "X-OpenStack-Nova-API-Version", MV_MAX);
+		os_header(q, "Vary", "OpenStack-API-Version, X-OpenStack-Nova-API-Version");
+		os_error(q, 406,
+			 "Version %.20s is not supported by the API. Minimum is 2.1 and maximum "
+			 "is " MV_MAX ".",
+			 v);
+		return false;
+	}
+	q->mv = (unsigned)minor;
+	snprintf(now, sizeof now, "2.%u", q->mv);
+	char both[24];
+	snprintf(both, sizeof both, "compute %s", now);
+	os_header(q, "OpenStack-API-Version", both);
+	os_header(q, "X-OpenStack-Nova-API-Version", now);
 	os_header(q, "Vary", "OpenStack-API-Version, X-OpenStack-Nova-API-Version");
-	if (!v || strcmp(v, "2.1") == 0 || strcmp(v, "latest") == 0)
-		return true;
-	os_error(q, 406,
-		 "Version %.20s is not supported by the API. Minimum is 2.1 and maximum "
-		 "is 2.1.",
-		 v);
-	return false;
+	return true;
 }
 
 /* ---- servers -------------------------------------------------------------------------- */
@@ -232,9 +345,8 @@ mine(const struct os_req *q, const json_t *o)
 	return os_is_admin(q) || strcmp(field(o, "project_id"), field(q->auth, "project_id")) == 0;
 }
 
-/* The live server id names that the request may see, else NULL after replying 404. */
-static json_t *
-server_find(struct os_front *f, struct os_req *q, const char *id)
+json_t *
+os_server_find(struct os_front *f, struct os_req *q, const char *id)
 {
 	struct hv_error err = {0};
 	json_t *s = NULL;
@@ -247,8 +359,8 @@ server_find(struct os_front *f, struct os_req *q, const char *id)
 	return s;
 }
 
-static bool
-reader_refused(struct os_req *q)
+bool
+os_reader_refused(struct os_req *q)
 {
 	if (strcmp(field(q->auth, "role"), "reader") != 0)
 		return false;
@@ -258,8 +370,8 @@ reader_refused(struct os_req *q)
 	return true;
 }
 
-static bool
-admin_refused(struct os_req *q, const char *rule)
+bool
+os_admin_refused(struct os_req *q, const char *rule)
 {
 	if (os_is_admin(q))
 		return false;
@@ -267,39 +379,203 @@ admin_refused(struct os_req *q, const char *rule)
 	return true;
 }
 
+/* The last path segment of a reference (nova takes ids or their URLs). */
+static const char *
+ref_id(const char *ref)
+{
+	const char *slash = strrchr(ref, '/');
+	return slash ? slash + 1 : ref;
+}
+
+/* nova's valid status filters (2.38: any other is a 400). */
 static bool
-query_match(const struct os_req *q, const json_t *s, const json_t *shown)
+status_known(const char *v)
+{
+	static const char *const known[] = {
+		"ACTIVE",    "BUILD",        "DELETED",       "ERROR",   "HARD_REBOOT",
+		"MIGRATING", "PASSWORD",     "PAUSED",        "REBOOT",  "REBUILD",
+		"RESCUE",    "RESIZE",       "REVERT_RESIZE", "SHELVED", "SHELVED_OFFLOADED",
+		"SHUTOFF",   "SOFT_DELETED", "SUSPENDED",     "UNKNOWN", "VERIFY_RESIZE"};
+	for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+		if (strcasecmp(v, known[i]) == 0)
+			return true;
+	return false;
+}
+
+static bool
+query_match(const struct os_req *q, const json_t *s)
 {
 	const char *v;
 	if ((v = os_query(q, "name")) && !strstr(field(s, "name"), v))
 		return false;
-	if ((v = os_query(q, "status")) && strcasecmp(v, field(shown, "status")) != 0)
+	if ((v = os_query(q, "status")) &&
+	    strcasecmp(v, server_status(field(s, "vm_state"), field(s, "task_state"))) != 0)
 		return false;
 	if ((v = os_query(q, "host")) && os_is_admin(q) && strcmp(v, field(s, "host")) != 0)
 		return false;
-	if ((v = os_query(q, "image")) && strcmp(v, field(s, "image")) != 0)
+	if ((v = os_query(q, "image")) && strcmp(ref_id(v), field(s, "image")) != 0)
+		return false;
+	if ((v = os_query(q, "flavor")) &&
+	    strcmp(ref_id(v), field(json_object_get(s, "flavor"), "name")) != 0)
 		return false;
 	return true;
 }
 
-static void
-servers_list(struct os_front *f, struct os_req *q, bool detail)
+/* nova's sort keys and the record's fields they order by (created_ms and updated_ms as
+ * numbers, the rest as text). */
+static const struct {
+	const char *key, *field;
+} sort_keys[] = {
+	{"created_at", "created_ms"},
+	{"updated_at", "updated_ms"},
+	{"launched_at", "created_ms"},
+	{"display_name", "name"},
+	{"hostname", "name"},
+	{"uuid", "uuid"},
+	{"vm_state", "vm_state"},
+	{"task_state", "task_state"},
+	{"power_state", "power_state"},
+	{"host", "host"},
+	{"node", "host"},
+	{"project_id", "project_id"},
+	{"image_ref", "image"},
+	{"key_name", "key_name"},
+	{"user_id", "user_id"},
+};
+
+#define MAX_SORT 8
+
+struct sort_spec {
+	const char *field[MAX_SORT];
+	bool desc[MAX_SORT];
+	size_t n;
+};
+
+static int
+sort_cmp(const json_t *a, const json_t *b, const struct sort_spec *sp)
+{
+	for (size_t i = 0; i < sp->n; i++) {
+		int c;
+		const char *k = sp->field[i];
+		if (strcmp(k, "created_ms") == 0 || strcmp(k, "updated_ms") == 0)
+			c = (num(a, k) > num(b, k)) - (num(a, k) < num(b, k));
+		else
+			c = strcmp(field(a, k), field(b, k));
+		if (c)
+			return sp->desc[i] ? -c : c;
+	}
+	return 0;
+}
+
+static const struct sort_spec *sort_now; /* qsort has no context argument */
+
+static int
+sort_qcmp(const void *a, const void *b)
+{
+	return sort_cmp(*(json_t *const *)a, *(json_t *const *)b, sort_now);
+}
+
+/* sort_key / sort_dir (each repeatable, paired in order; nova's default created_at desc),
+ * then uuid desc so that a marker always names one place; -1 after replying 400. */
+static int
+sort_spec_of(struct os_req *q, struct sort_spec *sp)
+{
+	const json_t *keys = os_query_all(q, "sort_key"), *dirs = os_query_all(q, "sort_dir");
+	size_t n = json_array_size(keys) ? json_array_size(keys) : 1;
+	if (n >= MAX_SORT || json_array_size(dirs) > n) {
+		os_error(q, 400, "Invalid sort: at most %d sort_key, one sort_dir each",
+			 MAX_SORT - 1);
+		return -1;
+	}
+	sp->n = 0;
+	for (size_t i = 0; i < n; i++) {
+		const char *k = json_array_size(keys) ? json_string_value(json_array_get(keys, i))
+						      : "created_at";
+		const char *d = json_string_value(json_array_get(dirs, i));
+		size_t j = 0;
+		while (k && j < sizeof sort_keys / sizeof sort_keys[0] &&
+		       strcmp(sort_keys[j].key, k) != 0)
+			j++;
+		if (!k || j == sizeof sort_keys / sizeof sort_keys[0]) {
+			os_error(q, 400,
+				 "Invalid input for field/attribute sort_key. Value: %.64s.",
+				 k ? k : "");
+			return -1;
+		}
+		if (d && strcmp(d, "asc") != 0 && strcmp(d, "desc") != 0) {
+			os_error(q, 400,
+				 "Invalid input for field/attribute sort_dir. Value: %.64s.", d);
+			return -1;
+		}
+		sp->field[sp->n] = sort_keys[j].field;
+		/* an unpaired key takes the last direction given, desc when none */
+		if (!d && json_array_size(dirs))
+			d = json_string_value(json_array_get(dirs, json_array_size(dirs) - 1));
+		sp->desc[sp->n++] = !d || strcmp(d, "desc") == 0;
+	}
+	sp->field[sp->n] = "uuid";
+	sp->desc[sp->n] = sp->desc[sp->n - 1];
+	sp->n++;
+	return 0;
+}
+
+#define MAX_LIMIT 1000
+
+/* limit (0..; at most MAX_LIMIT) and marker (a server of the list: the page starts after
+ * it); -1 after replying 400. */
+static int
+page_of(struct os_req *q, json_t **all, size_t n, size_t *first, size_t *count)
+{
+	const char *l = os_query(q, "limit"), *m = os_query(q, "marker");
+	long long limit = MAX_LIMIT;
+	char *end;
+	if (l) {
+		limit = strtoll(l, &end, 10);
+		if (!*l || *end || limit < 0) {
+			os_error(q, 400, "limit param must be an integer (got %.32s)", l);
+			return -1;
+		}
+		if (limit > MAX_LIMIT)
+			limit = MAX_LIMIT;
+	}
+	*first = 0;
+	if (m) {
+		while (*first < n && strcmp(field(all[*first], "uuid"), m) != 0)
+			(*first)++;
+		if (*first == n) {
+			os_error(q, 400, "marker [%.64s] not found", m);
+			return -1;
+		}
+		(*first)++;
+	}
+	*count = n - *first < (size_t)limit ? n - *first : (size_t)limit;
+	return 0;
+}
+
+/* The servers the request may list: its project's; an admin's all_tenants every project's
+ * (project_id narrowing them); -1 after replying. */
+static int
+servers_visible(struct os_front *f, struct os_req *q, json_t **ret)
 {
 	struct hv_error err = {0};
-	json_t *list = NULL, *out = json_array(), *ids = json_object();
-	const char *all = os_query(q, "all_tenants");
+	json_t *list = NULL, *out = json_array(), *s;
+	const char *all = os_query(q, "all_tenants"), *v = os_query(q, "status");
 	bool every = os_is_admin(q) && all && strcmp(all, "0") != 0 && strcasecmp(all, "false");
 	const char *project = os_query(q, "project_id");
 	if (!project)
 		project = os_query(q, "tenant_id");
+	if (v && !status_known(v)) {
+		json_decref(out);
+		os_error(q, 400, "Invalid status value: %.32s", v);
+		return -1;
+	}
 	int r = svc_server_list(f->svc, NULL, false, &list, &err);
 	if (r < 0) {
 		json_decref(out);
-		json_decref(ids);
-		return os_svc_error(q, r, &err);
+		os_svc_error(q, r, &err);
+		return -1;
 	}
 	size_t i;
-	json_t *s;
 	json_array_foreach (list, i, s) {
 		const char *owner = field(s, "project_id");
 		if (!every && !(project && os_is_admin(q)) &&
@@ -307,19 +583,78 @@ servers_list(struct os_front *f, struct os_req *q, bool detail)
 			continue;
 		if (project && os_is_admin(q) && strcmp(owner, project) != 0)
 			continue;
-		json_t *o = server_json(f, q, s, ids);
-		if (o && query_match(q, s, o))
-			json_array_append_new(
-				out, detail ? json_incref(o)
-					    : json_pack("{s:O, s:O, s:O}", "id",
-							json_object_get(o, "id"), "name",
-							json_object_get(o, "name"), "links",
-							json_object_get(o, "links")));
-		json_decref(o);
+		if (query_match(q, s))
+			json_array_append(out, s);
 	}
 	json_decref(list);
+	*ret = out;
+	return 0;
+}
+
+static void
+servers_list(struct os_front *f, struct os_req *q, bool detail)
+{
+	struct hv_error err = {0};
+	struct sort_spec sp;
+	json_t *list = NULL, *page = NULL, *ids = NULL, *s;
+	json_t **all = NULL;
+	size_t n, first, count;
+	if (sort_spec_of(q, &sp) < 0 || servers_visible(f, q, &list) < 0)
+		return;
+	n = json_array_size(list);
+	if (n && !(all = calloc(n, sizeof *all))) {
+		os_error(q, 503, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		all[i] = json_array_get(list, i);
+	sort_now = &sp;
+	if (n > 1) /* an empty list has no array to sort */
+		qsort(all, n, sizeof *all, sort_qcmp);
+	if (page_of(q, all, n, &first, &count) < 0)
+		goto out;
+	page = json_array();
+	for (size_t i = first; i < first + count; i++)
+		json_array_append(page, all[i]);
+	if (detail)
+		svc_server_views(f->svc, page, &err);
+	struct os_jw w = {0};
+	ids = json_object();
+	os_jw_open(&w, NULL, '{');
+	os_jw_open(&w, "servers", '[');
+	size_t i;
+	json_array_foreach (page, i, s) {
+		if (detail) {
+			jw_server(&w, NULL, f, q, s, ids, NULL);
+			continue;
+		}
+		os_jw_open(&w, NULL, '{');
+		os_jw_str(&w, "id", field(s, "uuid"));
+		os_jw_str(&w, "name", field(s, "name"));
+		jw_links(&w, f, "servers", field(s, "uuid"));
+		os_jw_close(&w, '}');
+	}
+	os_jw_close(&w, ']');
+	if (count && first + count < n) {
+		/* more after this page: nova's link to the next one */
+		char href[600];
+		snprintf(href, sizeof href, "%s/compute/v2.1/servers%s?limit=%zu&marker=%s",
+			 f->public_url, detail ? "/detail" : "", count,
+			 field(all[first + count - 1], "uuid"));
+		os_jw_open(&w, "servers_links", '[');
+		os_jw_open(&w, NULL, '{');
+		os_jw_str(&w, "rel", "next");
+		os_jw_str(&w, "href", href);
+		os_jw_close(&w, '}');
+		os_jw_close(&w, ']');
+	}
+	os_jw_close(&w, '}');
+	os_reply_jw(q, 200, &w);
+out:
+	free(all);
 	json_decref(ids);
-	os_reply(q, 200, json_pack("{s:o}", "servers", out));
+	json_decref(page);
+	json_decref(list);
 }
 
 /* nova's random admin password: 12 of letters and digits. */
@@ -330,14 +665,6 @@ admin_pass_new(char ret[13])
 	for (int i = 0; i < 12; i++)
 		ret[i] = abc[randombytes_uniform(sizeof abc - 1)];
 	ret[12] = '\0';
-}
-
-/* The last path segment of a reference (nova takes ids or their URLs). */
-static const char *
-ref_id(const char *ref)
-{
-	const char *slash = strrchr(ref, '/');
-	return slash ? slash + 1 : ref;
 }
 
 /* The list under key of [{sub: "NAME"}] as args[key] = ["NAME", ...]; -1 after replying
@@ -410,6 +737,7 @@ create_args(struct os_req *q, json_t *srv, char pass[256], json_t **ret)
 		{"max_count", "max_count"},
 		{"availability_zone", "availability_zone"},
 		{"user_data", "user_data"},
+		{"metadata", "metadata"},
 	};
 	const char *image = json_string_value(json_object_get(srv, "imageRef"));
 	const char *flavor = json_string_value(json_object_get(srv, "flavorRef"));
@@ -462,7 +790,7 @@ server_create(struct os_front *f, struct os_req *q)
 	struct hv_error err = {0};
 	json_t *doc = NULL, *srv, *args = NULL, *inst = NULL;
 	char pass[256] = "", cmd[PROTO_MAX_ID + 1];
-	if (reader_refused(q) || os_body(q, "server", &doc, &srv) < 0)
+	if (os_reader_refused(q) || os_body(q, "server", &doc, &srv) < 0)
 		return;
 	json_t *hints = json_object_get(doc, "os:scheduler_hints");
 	if (!hints)
@@ -483,7 +811,7 @@ server_create(struct os_front *f, struct os_req *q)
 			const char *id = field(inst, "uuid");
 			os_reply(q, 202,
 				 json_pack("{s:{s:s, s:o, s:s, s:s, s:o}}", "server", "id", id,
-					   "links", links(f, "servers", id), "adminPass", pass,
+					   "links", os_links(f, "servers", id), "adminPass", pass,
 					   "OS-DCF:diskConfig", "MANUAL", "security_groups",
 					   group_names(json_object_get(args, "security_groups"))));
 			char loc[400];
@@ -591,16 +919,18 @@ action_reply(struct os_front *f, struct os_req *q, const char *key, unsigned sta
 	     const char *pass)
 {
 	if (strcmp(key, "rebuild") == 0) {
-		json_t *ids = json_object(), *o = server_json(f, q, inst, ids);
-		json_decref(ids);
-		json_object_set_new(o, "adminPass", json_string(pass));
-		return os_reply(q, status, json_pack("{s:o}", "server", o));
+		json_t *extra = json_pack("{s:s}", "adminPass", pass);
+		server_reply(f, q, status, inst, extra);
+		hj_wipe_string(json_object_get(extra, "adminPass"));
+		return json_decref(extra);
 	}
 	if (strcmp(key, "rescue") == 0) /* the guest keeps its password: nothing new to tell */
 		return os_reply(q, status, json_pack("{s:s}", "adminPass", ""));
 	if (strcmp(key, "createImage") == 0) {
 		char loc[400];
 		const char *image = field(json_object_get(inst, "image_snapshot"), "id");
+		if (os_mv(q, 45)) /* the id in the body, no Location */
+			return os_reply(q, status, json_pack("{s:s}", "image_id", image));
 		snprintf(loc, sizeof loc, "%s/compute/v2.1/images/%s", f->public_url, image);
 		os_header(q, "Location", loc);
 	}
@@ -669,7 +999,8 @@ server_action(struct os_front *f, struct os_req *q, const char *id)
 	json_t *doc = NULL, *body = NULL, *s = NULL, *inst = NULL, *args = json_object();
 	char pass[256] = "", cmd[PROTO_MAX_ID + 1];
 	bool hard = false;
-	if (reader_refused(q) || !(s = server_find(f, q, id)) || os_body(q, NULL, &doc, &body) < 0)
+	if (os_reader_refused(q) || !(s = os_server_find(f, q, id)) ||
+	    os_body(q, NULL, &doc, &body) < 0)
 		goto out;
 	const char *key =
 		json_object_size(doc) == 1 ? json_object_iter_key(json_object_iter(doc)) : NULL;
@@ -759,19 +1090,26 @@ evacuate(struct os_front *f, struct os_req *q, const json_t *s, json_t *body)
 	json_decref(inst);
 }
 
-/* PUT /servers/{id} {"server": {"name"}}: nova's update; the name is the one field served. */
+/* PUT /servers/{id} {"server": {"name"}}: nova's update; the name is the one field served.
+ * From 2.19 a description may come along (Horizon's Edit Instance sends its field as is):
+ * none is stored, so only an empty or null one is taken. */
 static void
 server_update(struct os_front *f, struct os_req *q, const json_t *s)
 {
 	struct hv_error err = {0};
 	json_t *doc = NULL, *body = NULL, *inst = NULL, *args;
 	const char *name;
-	if (reader_refused(q) || os_body(q, "server", &doc, &body) < 0)
+	if (os_reader_refused(q) || os_body(q, "server", &doc, &body) < 0)
 		goto out;
+	json_t *desc = json_object_get(body, "description");
+	if (desc && os_mv(q, 19) &&
+	    (json_is_null(desc) || (json_is_string(desc) && !*json_string_value(desc))))
+		json_object_del(body, "description");
 	if (!json_is_string(json_object_get(body, "name")) || json_object_size(body) != 1) {
 		os_error(q, 400,
 			 "Invalid input for field/attribute server: only 'name' (a string) "
-			 "may be updated");
+			 "may be updated%s",
+			 os_mv(q, 19) ? " (descriptions are not stored: empty or null only)" : "");
 		goto out;
 	}
 	name = json_string_value(json_object_get(body, "name"));
@@ -782,9 +1120,7 @@ server_update(struct os_front *f, struct os_req *q, const json_t *s)
 		os_svc_error(q, r, &err);
 		goto out;
 	}
-	json_t *ids = json_object();
-	os_reply(q, 200, json_pack("{s:o}", "server", server_json(f, q, inst, ids)));
-	json_decref(ids);
+	server_reply(f, q, 200, inst, NULL);
 out:
 	json_decref(inst);
 	json_decref(doc);
@@ -794,21 +1130,20 @@ static void
 server_one(struct os_front *f, struct os_req *q, const char *id)
 {
 	struct hv_error err = {0};
-	json_t *s = server_find(f, q, id), *inst = NULL;
+	json_t *s = os_server_find(f, q, id), *inst = NULL;
 	char cmd[PROTO_MAX_ID + 1];
 	if (!s)
 		return;
 	if (strcmp(q->method, "GET") == 0) {
-		json_t *ids = json_object(), *view = NULL;
+		json_t *view = NULL;
 		/* the service's view adds the addresses and groups of the server's ports */
 		if (svc_server_show(f->svc, field(s, "uuid"), &view, &err) == 0) {
 			json_decref(s);
 			s = view;
 		}
-		os_reply(q, 200, json_pack("{s:o}", "server", server_json(f, q, s, ids)));
-		json_decref(ids);
+		server_reply(f, q, 200, s, NULL);
 	} else if (strcmp(q->method, "DELETE") == 0) {
-		if (!reader_refused(q)) {
+		if (!os_reader_refused(q)) {
 			int r = svc_server_action(f->svc, field(s, "uuid"), "delete", false, f->now,
 						  &inst, cmd, &err);
 			r < 0 ? action_error(q, r, &err, "delete", s) : os_reply(q, 204, NULL);
@@ -819,6 +1154,58 @@ server_one(struct os_front *f, struct os_req *q, const char *id)
 		os_error(q, 405, "The method is not allowed here.");
 	}
 	json_decref(inst);
+	json_decref(s);
+}
+
+/* /servers/{id}/metadata (GET; PUT replaces, POST merges {"metadata"}) and
+ * /metadata/{key} (GET, PUT {"meta": {key: value}}, DELETE), nova's shapes. */
+static void
+server_metadata(struct os_front *f, struct os_req *q, const char *id, const char *key)
+{
+	struct hv_error err = {0};
+	json_t *s = os_server_find(f, q, id), *doc = NULL, *body = NULL, *res = NULL, *args;
+	bool get = strcmp(q->method, "GET") == 0, del = strcmp(q->method, "DELETE") == 0;
+	bool put = strcmp(q->method, "PUT") == 0, post = strcmp(q->method, "POST") == 0;
+	int r;
+	if (!s)
+		return;
+	const json_t *meta = json_object_get(s, "metadata");
+	if (get && !key) {
+		os_reply(q, 200, json_pack("{s:O}", "metadata", meta ? meta : json_object()));
+	} else if (get) {
+		json_t *v = json_object_get(meta, key);
+		v ? os_reply(q, 200, json_pack("{s:{s:O}}", "meta", key, v))
+		  : os_error(q, 404, "Metadata item was not found");
+	} else if ((key ? !(put || del) : !(put || post)) || os_reader_refused(q)) {
+		if (!q->reply)
+			os_error(q, 405, "The method is not allowed here.");
+	} else if (!del && os_body(q, key ? "meta" : "metadata", &doc, &body) < 0) {
+		/* answered */
+	} else if (key && !del && (json_object_size(body) != 1 || !json_object_get(body, key))) {
+		os_error(q, 400, "Request body and URI mismatch");
+	} else {
+		args = json_pack("{s:s}", "server", field(s, "uuid"));
+		if (del)
+			json_object_set_new(args, "unset", json_pack("[s]", key));
+		else
+			json_object_set(args, "set", body);
+		if (put && !key)
+			json_object_set_new(args, "replace", json_true());
+		r = svc_server_metadata(f->svc, args, f->now, &res, &err);
+		json_decref(args);
+		if (r == -ENOENT && del)
+			os_error(q, 404, "Metadata item was not found");
+		else if (r < 0)
+			os_svc_error(q, r, &err);
+		else if (del)
+			os_reply(q, 204, NULL);
+		else
+			os_reply(q, 200,
+				 key ? json_pack("{s:O}", "meta", body)
+				     : json_pack("{s:O}", "metadata", res));
+	}
+	json_decref(res);
+	json_decref(doc);
 	json_decref(s);
 }
 
@@ -836,444 +1223,17 @@ servers_route(struct os_front *f, struct os_req *q, char **seg, int n)
 		return server_one(f, q, seg[1]);
 	if (n == 3 && strcmp(seg[2], "action") == 0 && strcmp(q->method, "POST") == 0)
 		return server_action(f, q, seg[1]);
+	if (n >= 3 && n <= 4 && get && strcmp(seg[2], "os-instance-actions") == 0)
+		return os_instance_actions(f, q, seg[1], n == 4 ? seg[3] : NULL);
+	if ((n == 3 || n == 4) && strcmp(seg[2], "metadata") == 0)
+		return server_metadata(f, q, seg[1], n == 4 ? seg[3] : NULL);
+	if (n == 3 && get && strcmp(seg[2], "os-volume_attachments") == 0) {
+		json_t *s = os_server_find(f, q, seg[1]); /* no volumes here: none attached */
+		if (s)
+			os_reply(q, 200, json_pack("{s:[]}", "volumeAttachments"));
+		return json_decref(s);
+	}
 	os_error(q, 404, "The resource could not be found.");
-}
-
-/* ---- flavors ---------------------------------------------------------------------------- */
-
-/* The flavor id names, when the request's project may see it; else NULL after 404. */
-static json_t *
-flavor_find(struct os_front *f, struct os_req *q, const char *id)
-{
-	struct hv_error err = {0};
-	json_t *fl = NULL;
-	if (svc_flavor_show(f->svc, id, &fl, &err) == 0 &&
-	    strcmp(field(fl, "id"), id) == 0) { /* nova looks flavors up by id only */
-		json_t *access = json_object_get(fl, "access_project_ids");
-		if (json_is_true(json_object_get(fl, "is_public")) || os_is_admin(q))
-			return fl;
-		size_t i;
-		json_t *p;
-		json_array_foreach (access, i, p)
-			if (strcmp(json_string_value(p), field(q->auth, "project_id")) == 0)
-				return fl;
-	}
-	json_decref(fl);
-	os_error(q, 404, "Flavor %s could not be found.", id);
-	return NULL;
-}
-
-static void
-flavors_list(struct os_front *f, struct os_req *q, bool detail)
-{
-	struct hv_error err = {0};
-	const char *pub = os_query(q, "is_public");
-	const char *which = "public";
-	if (os_is_admin(q) && pub)
-		which = strcasecmp(pub, "none") == 0                         ? "all"
-			: strcasecmp(pub, "false") == 0 || !strcmp(pub, "0") ? "private"
-									     : "public";
-	json_t *list = NULL, *out = json_array();
-	int r = svc_flavor_list(f->svc, which, &list, &err);
-	if (r < 0) {
-		json_decref(out);
-		return os_svc_error(q, r, &err);
-	}
-	size_t i;
-	json_t *fl;
-	json_array_foreach (list, i, fl) {
-		json_t *o = flavor_json(f, fl);
-		json_array_append_new(out, detail ? o
-						  : json_pack("{s:O, s:O, s:O}", "id",
-							      json_object_get(o, "id"), "name",
-							      json_object_get(o, "name"), "links",
-							      json_object_get(o, "links")));
-		if (!detail)
-			json_decref(o);
-	}
-	json_decref(list);
-	os_reply(q, 200, json_pack("{s:o}", "flavors", out));
-}
-
-static void
-flavor_create(struct os_front *f, struct os_req *q)
-{
-	struct hv_error err = {0};
-	json_t *doc = NULL, *fl, *res = NULL;
-	if (admin_refused(q, "os_compute_api:os-flavor-manage:create") ||
-	    os_body(q, "flavor", &doc, &fl) < 0)
-		return;
-	json_t *args = json_object();
-	static const char *const copy[][2] = {
-		{"name", "name"},
-		{"id", "id"},
-		{"vcpus", "vcpus"},
-		{"ram", "ram"},
-		{"disk", "disk"},
-		{"swap", "swap"},
-		{"OS-FLV-EXT-DATA:ephemeral", "ephemeral"},
-		{"os-flavor-access:is_public", "is_public"},
-		{"description", "description"},
-	};
-	for (size_t i = 0; i < sizeof copy / sizeof copy[0]; i++) {
-		json_t *v = json_object_get(fl, copy[i][0]);
-		if (v && !json_is_null(v) && !(json_is_string(v) && !*json_string_value(v)))
-			json_object_set(args, copy[i][1], v);
-	}
-	int r = svc_flavor_create(f->svc, args, f->now, &res, &err);
-	if (r < 0)
-		os_svc_error(q, r, &err);
-	else
-		os_reply(q, 200, json_pack("{s:o}", "flavor", flavor_json(f, res)));
-	json_decref(res);
-	json_decref(args);
-	json_decref(doc);
-}
-
-static void
-extra_specs(struct os_front *f, struct os_req *q, json_t *fl, const char *key)
-{
-	struct hv_error err = {0};
-	json_t *specs = json_object_get(fl, "extra_specs"), *doc = NULL, *body, *res = NULL;
-	bool get = strcmp(q->method, "GET") == 0;
-	if (get && !key)
-		return os_reply(q, 200, json_pack("{s:O}", "extra_specs", specs));
-	if (get) {
-		json_t *v = json_object_get(specs, key);
-		return v ? os_reply(q, 200, json_pack("{s:O}", key, v))
-			 : os_error(q, 404, "Flavor %s has no extra specs with key %s.",
-				    field(fl, "id"), key);
-	}
-	if (admin_refused(q, "os_compute_api:os-flavor-extra-specs:update"))
-		return;
-	json_t *args = json_pack("{s:s}", "flavor", field(fl, "id"));
-	bool del = strcmp(q->method, "DELETE") == 0;
-	int r;
-	if (del && key) {
-		if (!json_object_get(specs, key)) {
-			json_decref(args);
-			return os_error(q, 404, "Flavor %s has no extra specs with key %s.",
-					field(fl, "id"), key);
-		}
-		json_object_set_new(args, "extra_specs", json_pack("[s]", key));
-		r = svc_flavor_update(f->svc, args, false, &res, &err);
-	} else if (!del && os_body(q, key ? NULL : "extra_specs", &doc, &body) == 0) {
-		if (key && (json_object_size(body) != 1 || !json_object_get(body, key))) {
-			r = hv_error_set(&err, -EINVAL, "", "the body must hold only %s", key);
-		} else {
-			json_object_set(args, "extra_specs", body);
-			r = svc_flavor_update(f->svc, args, true, &res, &err);
-		}
-	} else {
-		json_decref(args);
-		return del ? os_error(q, 405, "The method is not allowed here.") : (void)0;
-	}
-	if (r < 0)
-		os_svc_error(q, r, &err);
-	else if (del)
-		os_reply(q, 200, NULL);
-	else
-		os_reply(q, 200,
-			 key ? json_deep_copy(body)
-			     : json_pack("{s:O}", "extra_specs",
-					 json_object_get(res, "extra_specs")));
-	json_decref(res);
-	json_decref(args);
-	json_decref(doc);
-}
-
-static json_t *
-access_json(const json_t *fl)
-{
-	json_t *out = json_array();
-	size_t i;
-	json_t *p;
-	json_array_foreach (json_object_get(fl, "access_project_ids"), i, p)
-		json_array_append_new(
-			out, json_pack("{s:s, s:O}", "flavor_id", field(fl, "id"), "tenant_id", p));
-	return json_pack("{s:o}", "flavor_access", out);
-}
-
-static void
-flavor_access_action(struct os_front *f, struct os_req *q, json_t *fl)
-{
-	struct hv_error err = {0};
-	json_t *doc = NULL, *body, *res = NULL;
-	if (admin_refused(q, "os_compute_api:os-flavor-access") ||
-	    os_body(q, NULL, &doc, &body) < 0)
-		return;
-	bool add = json_object_get(doc, "addTenantAccess") != NULL;
-	json_t *a = json_object_get(doc, add ? "addTenantAccess" : "removeTenantAccess");
-	const char *tenant = json_string_value(json_object_get(a, "tenant"));
-	if (!tenant) {
-		json_decref(doc);
-		return os_error(q, 400,
-				"addTenantAccess.tenant or removeTenantAccess.tenant is "
-				"required");
-	}
-	json_t *args = json_pack("{s:s, s:s}", "flavor", field(fl, "id"), "project", tenant);
-	int r = svc_flavor_update(f->svc, args, add, &res, &err);
-	r < 0 ? os_svc_error(q, r, &err) : os_reply(q, 200, access_json(res));
-	json_decref(res);
-	json_decref(args);
-	json_decref(doc);
-}
-
-static void
-flavors_route(struct os_front *f, struct os_req *q, char **seg, int n)
-{
-	struct hv_error err = {0};
-	bool get = strcmp(q->method, "GET") == 0;
-	if (n == 1 && get)
-		return flavors_list(f, q, false);
-	if (n == 1 && strcmp(q->method, "POST") == 0)
-		return flavor_create(f, q);
-	if (n == 2 && get && strcmp(seg[1], "detail") == 0)
-		return flavors_list(f, q, true);
-	if (n < 2)
-		return os_error(q, 405, "The method is not allowed here.");
-	json_t *fl = flavor_find(f, q, seg[1]);
-	if (!fl)
-		return;
-	if (n == 2 && get) {
-		os_reply(q, 200, json_pack("{s:o}", "flavor", flavor_json(f, fl)));
-	} else if (n == 2 && strcmp(q->method, "DELETE") == 0) {
-		if (!admin_refused(q, "os_compute_api:os-flavor-manage:delete")) {
-			int r = svc_flavor_delete(f->svc, field(fl, "id"), &err);
-			r < 0 ? os_svc_error(q, r, &err) : os_reply(q, 202, NULL);
-		}
-	} else if (strcmp(seg[2], "os-extra_specs") == 0 && n <= 4) {
-		extra_specs(f, q, fl, n == 4 ? seg[3] : NULL);
-	} else if (n == 3 && get && strcmp(seg[2], "os-flavor-access") == 0) {
-		if (json_is_true(json_object_get(fl, "is_public")))
-			os_error(q, 404, "Access list not available for public flavors.");
-		else
-			os_reply(q, 200, access_json(fl));
-	} else if (n == 3 && strcmp(seg[2], "action") == 0 && strcmp(q->method, "POST") == 0) {
-		flavor_access_action(f, q, fl);
-	} else {
-		os_error(q, 404, "The resource could not be found.");
-	}
-	json_decref(fl);
-}
-
-/* ---- key pairs ---------------------------------------------------------------------- */
-
-/* A public key without the line ends and spaces around it. */
-static json_t *
-key_line(const json_t *v)
-{
-	const char *s = json_string_value(v);
-	size_t n = json_string_length(v);
-	while (n && strchr(" \t\r\n", s[n - 1]))
-		n--;
-	while (n && strchr(" \t\r\n", *s)) {
-		s++;
-		n--;
-	}
-	return json_stringn(s, n);
-}
-
-static void
-keypairs_route(struct os_front *f, struct os_req *q, char **seg, int n)
-{
-	struct hv_error err = {0};
-	const char *project = field(q->auth, "project_id");
-	json_t *res = NULL, *doc = NULL, *kp;
-	int r = 0;
-	if (n == 1 && strcmp(q->method, "GET") == 0) {
-		if ((r = svc_keypair_list(f->svc, project, &res, &err)) == 0) {
-			json_t *out = json_array();
-			size_t i;
-			json_t *k;
-			json_array_foreach (res, i, k)
-				json_array_append_new(out, json_pack("{s:o}", "keypair",
-								     keypair_json(q, k, false)));
-			os_reply(q, 200, json_pack("{s:o}", "keypairs", out));
-		}
-	} else if (n == 1 && strcmp(q->method, "POST") == 0) {
-		if (reader_refused(q) || os_body(q, "keypair", &doc, &kp) < 0)
-			return;
-		json_t *args = json_pack("{s:O, s:s}", "name", json_object_get(kp, "name"),
-					 "project", project);
-		if (!args)
-			r = hv_error_set(&err, -EINVAL, "keypair.name", "keypair.name is required");
-		else if (json_is_string(json_object_get(kp, "public_key")))
-			/* clients send the file as read, its newline included */
-			json_object_set_new(args, "public_key",
-					    key_line(json_object_get(kp, "public_key")));
-		else if (json_object_get(kp, "public_key"))
-			json_object_set(args, "public_key", json_object_get(kp, "public_key"));
-		if (r == 0 && (r = svc_keypair_create(f->svc, args, f->now, &res, &err)) == 0) {
-			json_t *o = keypair_json(q, res, false);
-			json_object_set(o, "user_id", json_object_get(q->auth, "user_id"));
-			if (json_object_get(res, "private_key"))
-				json_object_set(o, "private_key",
-						json_object_get(res, "private_key"));
-			os_reply(q, 200, json_pack("{s:o}", "keypair", o));
-			hj_wipe_string(json_object_get(res, "private_key"));
-		}
-		json_decref(args);
-	} else if (n == 2 && strcmp(q->method, "GET") == 0) {
-		if ((r = svc_keypair_show(f->svc, project, seg[1], &res, &err)) == 0)
-			os_reply(q, 200, json_pack("{s:o}", "keypair", keypair_json(q, res, true)));
-	} else if (n == 2 && strcmp(q->method, "DELETE") == 0) {
-		if (reader_refused(q))
-			return;
-		if ((r = svc_keypair_delete(f->svc, project, seg[1], &err)) == 0)
-			os_reply(q, 202, NULL);
-	} else {
-		os_error(q, 404, "The resource could not be found.");
-	}
-	if (r == -ENOENT && n == 2)
-		os_error(q, 404, "Keypair %s not found for user %s", seg[1],
-			 field(q->auth, "user_id"));
-	else if (r < 0)
-		os_svc_error(q, r, &err);
-	json_decref(res);
-	json_decref(doc);
-}
-
-/* ---- security groups (nova's read-only view of the networking service's) ------------- */
-
-/* nova shows a group's ingress rules only, with the remote as ip_range or group. */
-static json_t *
-secgroup_json(const json_t *g)
-{
-	json_t *rules = json_array(), *r;
-	size_t i;
-	json_array_foreach (json_object_get(g, "security_group_rules"), i, r) {
-		if (strcmp(field(r, "direction"), "ingress") != 0)
-			continue;
-		const char *prefix = field(r, "remote_ip_prefix");
-		json_t *from = json_object_get(r, "port_range_min"),
-		       *to = json_object_get(r, "port_range_max");
-		json_array_append_new(rules, json_pack("{s:O, s:O, s:O, s:O, s:O, s:o, s:{}}", "id",
-						       json_object_get(r, "id"), "parent_group_id",
-						       json_object_get(g, "id"), "ip_protocol",
-						       json_object_get(r, "protocol"), "from_port",
-						       from ? from : json_null(), "to_port",
-						       to ? to : json_null(), "ip_range",
-						       *prefix ? json_pack("{s:s}", "cidr", prefix)
-							       : json_object(),
-						       "group"));
-	}
-	return json_pack("{s:O, s:O, s:O, s:O, s:o}", "id", json_object_get(g, "id"), "name",
-			 json_object_get(g, "name"), "description",
-			 json_object_get(g, "description"), "tenant_id",
-			 json_object_get(g, "project_id"), "rules", rules);
-}
-
-/* GET /os-security-groups[/{id or name}], the caller's project's: openstackclient finds a
- * group there for server add/remove security group. */
-static void
-secgroups_route(struct os_front *f, struct os_req *q, char **seg, int n)
-{
-	struct hv_error err = {0};
-	json_t *res = NULL,
-	       *args = json_pack("{s:O}", "project", json_object_get(q->auth, "project_id"));
-	int r;
-	if (strcmp(q->method, "GET") != 0 || n > 2) {
-		json_decref(args);
-		return os_error(q, 405, "security groups are managed through the network API");
-	}
-	if (n == 2) {
-		json_object_set_new(args, "group", json_string(seg[1]));
-		r = svc_secgroup_show(f->svc, args, f->now, &res, &err);
-		if (r == 0)
-			os_reply(q, 200, json_pack("{s:o}", "security_group", secgroup_json(res)));
-		else if (r == -ENOENT)
-			os_error(q, 404, "Security group %.64s not found.", seg[1]);
-	} else if ((r = svc_secgroup_list(f->svc, args, f->now, &res, &err)) == 0) {
-		json_t *all = json_array(), *g;
-		size_t i;
-		json_array_foreach (res, i, g)
-			json_array_append_new(all, secgroup_json(g));
-		os_reply(q, 200, json_pack("{s:o}", "security_groups", all));
-	}
-	if (r < 0 && r != -ENOENT)
-		os_svc_error(q, r, &err);
-	json_decref(res);
-	json_decref(args);
-}
-
-/* ---- limits, quotas, availability zones ---------------------------------------------- */
-
-static void
-limits(struct os_front *f, struct os_req *q)
-{
-	struct hv_error err = {0};
-	json_t *qs = NULL;
-	int r = svc_quota_show(f->svc, field(q->auth, "project_id"), &qs, &err);
-	if (r < 0)
-		return os_svc_error(q, r, &err);
-	json_t *use = json_object_get(qs, "in_use");
-	os_reply(q, 200,
-		 json_pack("{s:{s:[], s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:i, "
-			   "s:i, s:i, s:i, s:i}}}",
-			   "limits", "rate", "absolute", "maxTotalInstances", num(qs, "instances"),
-			   "totalInstancesUsed", num(use, "instances"), "maxTotalCores",
-			   num(qs, "cores"), "totalCoresUsed", num(use, "cores"), "maxTotalRAMSize",
-			   num(qs, "ram"), "totalRAMUsed", num(use, "ram"), "maxTotalKeypairs",
-			   num(qs, "key_pairs"), "maxSecurityGroups", num(qs, "security_groups"),
-			   "maxTotalFloatingIps", num(qs, "floating_ips"), "totalFloatingIpsUsed",
-			   0, "totalSecurityGroupsUsed", 0, "maxServerMeta", 128, "maxImageMeta",
-			   128, "maxServerGroups", 10, "maxServerGroupMembers", 10));
-	json_decref(qs);
-}
-
-static json_t *
-quota_set_json(const json_t *qs)
-{
-	static const char *const keys[] = {"instances",           "cores",        "ram",
-					   "key_pairs",           "floating_ips", "security_groups",
-					   "security_group_rules"};
-	json_t *o = json_pack("{s:O}", "id", json_object_get(qs, "project_id"));
-	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
-		json_object_set_new(o, keys[i], json_integer(num(qs, keys[i])));
-	json_object_set_new(o, "metadata_items", json_integer(128));
-	json_object_set_new(o, "server_groups", json_integer(10));
-	json_object_set_new(o, "server_group_members", json_integer(10));
-	json_object_set_new(o, "injected_files", json_integer(5));
-	json_object_set_new(o, "injected_file_content_bytes", json_integer(10240));
-	json_object_set_new(o, "injected_file_path_bytes", json_integer(255));
-	return json_pack("{s:o}", "quota_set", o);
-}
-
-static void
-quotas_route(struct os_front *f, struct os_req *q, char **seg, int n)
-{
-	struct hv_error err = {0};
-	json_t *qs = NULL, *doc = NULL, *body;
-	if (n != 2 && !(n == 3 && strcmp(seg[2], "defaults") == 0))
-		return os_error(q, 404, "The resource could not be found.");
-	json_t *p = NULL;
-	int r = svc_project_show(f->svc, seg[1], &p, &err);
-	if (r < 0 || (!os_is_admin(q) && strcmp(field(p, "id"), field(q->auth, "project_id")))) {
-		json_decref(p);
-		return os_error(q, r < 0 ? 404 : 403,
-				"Project %s could not be found or is not "
-				"yours.",
-				seg[1]);
-	}
-	const char *id = field(p, "id");
-	if (strcmp(q->method, "GET") == 0) {
-		r = svc_quota_show(f->svc, id, &qs, &err);
-	} else if (strcmp(q->method, "PUT") == 0 && n == 2) {
-		if (admin_refused(q, "os_compute_api:os-quota-sets:update") ||
-		    os_body(q, "quota_set", &doc, &body) < 0) {
-			json_decref(p);
-			return;
-		}
-		json_object_del(body, "force");
-		r = svc_quota_set(f->svc, id, body, &qs, &err);
-	} else {
-		r = hv_error_set(&err, -EINVAL, "", "only GET and PUT");
-	}
-	r < 0 ? os_svc_error(q, r, &err) : os_reply(q, 200, quota_set_json(qs));
-	json_decref(qs);
-	json_decref(doc);
-	json_decref(p);
 }
 
 /* ---- routing -------------------------------------------------------------------------- */
@@ -1310,15 +1270,15 @@ os_compute_route(struct os_front *f, struct os_req *q, const char *rest)
 	if (strcmp(seg[0], "servers") == 0)
 		return servers_route(f, q, seg, n);
 	if (strcmp(seg[0], "flavors") == 0)
-		return flavors_route(f, q, seg, n);
+		return os_flavors_route(f, q, seg, n);
 	if (strcmp(seg[0], "os-keypairs") == 0)
-		return keypairs_route(f, q, seg, n);
+		return os_keypairs_route(f, q, seg, n);
 	if (strcmp(seg[0], "limits") == 0 && n == 1)
-		return limits(f, q);
+		return os_limits(f, q);
 	if (strcmp(seg[0], "os-security-groups") == 0)
-		return secgroups_route(f, q, seg, n);
+		return os_secgroups_route(f, q, seg, n);
 	if (strcmp(seg[0], "os-quota-sets") == 0)
-		return quotas_route(f, q, seg, n);
+		return os_quotas_route(f, q, seg, n);
 	if (os_admin_route(f, q, seg, n))
 		return;
 	os_error(q, 404, "The resource could not be found.");

@@ -43,8 +43,7 @@ static enum MHD_Result
 query_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
 	(void)kind;
-	json_t *v = value ? json_string(value) : json_null();
-	json_object_set_new(cls, key, v ? v : json_null());
+	os_query_add(cls, key, value);
 	return MHD_YES;
 }
 
@@ -70,7 +69,7 @@ req_new(struct MHD_Connection *conn, const char *url, const char *method)
 		os_req_free(q);
 		return NULL;
 	}
-	MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, query_arg, q->query);
+	MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, query_arg, q);
 	return q;
 }
 

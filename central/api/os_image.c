@@ -652,6 +652,11 @@ schema(struct os_req *q, const char *which)
 					  "first", "href", "{first}", "rel", "next", "href",
 					  "{next}", "rel", "describedby", "href", "{schema}"));
 	json_decref(img);
+	/* Horizon's metadata forms read the metadefs schemas; no namespaces are defined here */
+	if (strncmp(which, "metadefs/", 9) == 0 && strlen(which) < 64)
+		return os_reply(q, 200,
+				json_pack("{s:s, s:{}, s:b}", "name", which + 9, "properties",
+					  "additionalProperties", 1));
 	os_error(q, 404, "No schema %.64s", which);
 }
 
@@ -705,6 +710,11 @@ os_image_route(struct os_front *f, struct os_req *q, const char *rest)
 	}
 	if (strncmp(rest, "/v2/schemas/", 12) == 0)
 		return schema(q, rest + 12);
+	if (strcmp(rest, "/v2/metadefs/namespaces") == 0 && strcmp(q->method, "GET") == 0)
+		return os_reply(q, 200,
+				json_pack("{s:[], s:s, s:s}", "namespaces", "first",
+					  "/v2/metadefs/namespaces", "schema",
+					  "/v2/schemas/metadefs/namespaces"));
 	if (strcmp(rest, "/v2/images") == 0) {
 		if (strcmp(q->method, "POST") == 0)
 			return create_image(f, q);

@@ -27,6 +27,82 @@ os_reply(struct os_req *q, unsigned status, json_t *body)
 	json_decref(body);
 }
 
+static void
+jw_key(struct os_jw *w, const char *key)
+{
+	if (w->comma)
+		hv_text_printf(&w->t, ",");
+	w->comma = true;
+	if (key) {
+		hj_text_string(&w->t, key, strlen(key));
+		hv_text_printf(&w->t, ":");
+	}
+}
+
+void
+os_jw_open(struct os_jw *w, const char *key, char bracket)
+{
+	jw_key(w, key);
+	hv_text_printf(&w->t, "%c", bracket);
+	w->comma = false;
+}
+
+void
+os_jw_close(struct os_jw *w, char bracket)
+{
+	hv_text_printf(&w->t, "%c", bracket);
+	w->comma = true;
+}
+
+void
+os_jw_str(struct os_jw *w, const char *key, const char *v)
+{
+	jw_key(w, key);
+	if (v)
+		hj_text_string(&w->t, v, strlen(v));
+	else
+		hv_text_printf(&w->t, "null");
+}
+
+void
+os_jw_int(struct os_jw *w, const char *key, long long v)
+{
+	jw_key(w, key);
+	hv_text_printf(&w->t, "%lld", v);
+}
+
+void
+os_jw_raw(struct os_jw *w, const char *key, const char *literal)
+{
+	jw_key(w, key);
+	hv_text_printf(&w->t, "%s", literal);
+}
+
+void
+os_jw_json(struct os_jw *w, const char *key, const json_t *v)
+{
+	char *text = v ? hj_dump(v) : NULL;
+	jw_key(w, key);
+	if (v && !text)
+		w->t.oom = true;
+	hv_text_printf(&w->t, "%s", text ? text : "null");
+	free(text);
+}
+
+void
+os_reply_jw(struct os_req *q, unsigned status, struct os_jw *w)
+{
+	if (w->t.oom || !w->t.buf) {
+		hv_text_release(&w->t);
+		return os_error(q, 503, "out of memory");
+	}
+	free(q->reply);
+	q->reply = w->t.buf;
+	q->status = status;
+	w->t = (struct hv_text){0};
+	w->comma = false;
+}
+
 void
 os_header(struct os_req *q, const char *name, const char *value)
 {
@@ -151,6 +227,26 @@ os_query(const struct os_req *q, const char *name)
 	return json_string_value(json_object_get(q->query, name));
 }
 
+const json_t *
+os_query_all(const struct os_req *q, const char *name)
+{
+	return json_object_get(q->query_all, name);
+}
+
+void
+os_query_add(struct os_req *q, const char *name, const char *value)
+{
+	json_t *v = value ? json_string(value) : json_null(), *all;
+	if (!v) /* not UTF-8: seen as given without a value */
+		v = json_null();
+	if (!q->query_all)
+		q->query_all = json_object();
+	if (!(all = json_object_get(q->query_all, name)))
+		json_object_set_new(q->query_all, name, all = json_array());
+	json_array_append(all, v);
+	json_object_set_new(q->query, name, v);
+}
+
 void
 os_time(int64_t ms, char ret[32])
 {
@@ -185,6 +281,7 @@ os_req_free(struct os_req *q)
 		return;
 	free(q->path);
 	json_decref(q->query);
+	json_decref(q->query_all);
 	/* a token or a password may be in any of these */
 	if (q->token)
 		sodium_memzero(q->token, strlen(q->token));

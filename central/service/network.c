@@ -1063,18 +1063,30 @@ address_entry(json_t *addr, const char *type, json_t *mac)
 			 type, "OS-EXT-IPS-MAC:mac_addr", mac);
 }
 
-int
-svc_net_server_view(struct svc *sv, json_t *inst, struct hv_error *err)
+/* A record by kind and id, read once per view (cache: {id: record or null}). */
+static const json_t *
+cached_get(struct svc *sv, json_t *cache, const char *kind, const char *id)
 {
-	json_t *ports = NULL, *addresses = json_object(), *groups = json_array();
-	int r = store_net_list(sv->store, "port", "device_id", field_or(inst, "uuid", ""), &ports,
-			       err);
+	json_t *v = json_object_get(cache, id), *got = NULL;
+	if (v)
+		return json_is_null(v) ? NULL : v;
+	store_net_get(sv->store, kind, id, &got, NULL);
+	json_object_set_new(cache, id, got ? got : json_null());
+	return got;
+}
+
+/* One server's addresses and groups from its ports (fips: {port id: [floating ips]}). */
+static void
+server_view(struct svc *sv, json_t *inst, const json_t *ports, const json_t *fips, json_t *nets,
+	    json_t *sgs)
+{
+	json_t *addresses = json_object(), *groups = json_array(), *p, *v;
 	size_t i, j;
-	json_t *p, *v;
 	json_array_foreach (ports, i, p) {
-		json_t *net = NULL, *fips = NULL, *list;
+		json_t *list;
 		const char *name = field_or(p, "network_id", "");
-		if (store_net_get(sv->store, "network", name, &net, NULL) == 0)
+		const json_t *net = cached_get(sv, nets, "network", name);
+		if (net)
 			name = field_or(net, "name", name);
 		if (!(list = json_object_get(addresses, name)))
 			json_object_set_new(addresses, name, list = json_array());
@@ -1082,28 +1094,61 @@ svc_net_server_view(struct svc *sv, json_t *inst, struct hv_error *err)
 		json_array_foreach (json_object_get(p, "fixed_ips"), j, v)
 			json_array_append_new(list, address_entry(json_object_get(v, "ip_address"),
 								  "fixed", mac));
-		if (store_net_list(sv->store, "floatingip", "port_id", field_or(p, "id", ""), &fips,
-				   NULL) == 0)
-			json_array_foreach (fips, j, v)
-				json_array_append_new(
-					list,
-					address_entry(json_object_get(v, "floating_ip_address"),
-						      "floating", mac));
+		json_array_foreach (json_object_get(fips, field_or(p, "id", "")), j, v)
+			json_array_append_new(
+				list, address_entry(json_object_get(v, "floating_ip_address"),
+						    "floating", mac));
 		/* every port of a server has the server's groups */
 		json_array_foreach (i == 0 ? json_object_get(p, "security_groups") : NULL, j, v) {
-			json_t *g = NULL;
-			if (store_net_get(sv->store, "security_group", json_string_value(v), &g,
-					  NULL) == 0)
+			const json_t *g =
+				cached_get(sv, sgs, "security_group", json_string_value(v));
+			if (g)
 				json_array_append_new(
 					groups,
 					json_pack("{s:O}", "name", json_object_get(g, "name")));
-			json_decref(g);
 		}
-		json_decref(net);
-		json_decref(fips);
 	}
 	json_object_set_new(inst, "addresses", addresses);
 	json_object_set_new(inst, "security_groups", groups);
+}
+
+/* {key's value: [records]} of a list. */
+static json_t *
+group_by(const json_t *list, const char *key)
+{
+	json_t *by = json_object(), *v, *bucket;
+	size_t i;
+	json_array_foreach (list, i, v) {
+		const char *k = json_string_value(json_object_get(v, key));
+		if (!k)
+			continue;
+		if (!(bucket = json_object_get(by, k)))
+			json_object_set_new(by, k, bucket = json_array());
+		json_array_append(bucket, v);
+	}
+	return by;
+}
+
+int
+svc_net_server_view(struct svc *sv, json_t *insts, struct hv_error *err)
+{
+	/* the ports and floating IPs are read once for every server of the view, not once per
+	 * server: each filtered read is a scan of the table */
+	json_t *ports = NULL, *fips = NULL, *inst;
+	json_t *nets = json_object(), *sgs = json_object();
+	int r = store_net_list(sv->store, "port", NULL, NULL, &ports, err);
+	if (r == 0)
+		r = store_net_list(sv->store, "floatingip", NULL, NULL, &fips, err);
+	json_t *by_device = group_by(ports, "device_id"), *by_port = group_by(fips, "port_id");
+	size_t i;
+	json_array_foreach (insts, i, inst)
+		server_view(sv, inst, json_object_get(by_device, field_or(inst, "uuid", "")),
+			    by_port, nets, sgs);
+	json_decref(by_device);
+	json_decref(by_port);
 	json_decref(ports);
+	json_decref(fips);
+	json_decref(nets);
+	json_decref(sgs);
 	return r;
 }

@@ -353,6 +353,7 @@ static const char *const create_args[] = {
 	"networks",
 	"security_groups",
 	"server_group",
+	"metadata",
 	NULL,
 };
 
@@ -433,6 +434,36 @@ create_count(struct svc *sv, json_t *args, const char *project_id, const json_t 
 }
 
 /* What every server of one create shares, checked before any is written. */
+#define META_MAX 128 /* nova's metadata_items quota */
+
+/* A server's user metadata at args.<key>: an object of strings, keys 1-255 bytes, values up
+ * to 255, at most META_MAX with the `have` already set (over it: -EDQUOT, nova's quota). */
+static int
+metadata_check(const json_t *meta, const char *key, size_t have, struct hv_error *err)
+{
+	struct hv_kv *kv = NULL;
+	size_t n = 0;
+	char where[32];
+	if (!meta)
+		return 0;
+	snprintf(where, sizeof where, "args.%s", key);
+	json_t *wrap = json_pack("{s:O}", key, meta);
+	int r = hj_str_map(wrap, "args", key, HJ_REQUIRED, SIZE_MAX, 255, 255, &kv, &n, err);
+	json_decref(wrap);
+	free(kv);
+	if (r < 0)
+		return r;
+	const char *k;
+	json_t *v;
+	json_object_foreach ((json_t *)meta, k, v)
+		if (!*k)
+			return hv_error_set(err, -EINVAL, where, "%s: an empty key", where);
+	if (have + n > META_MAX)
+		return hv_error_set(err, -EDQUOT, where,
+				    "Quota exceeded for metadata_items: at most %d", META_MAX);
+	return 0;
+}
+
 struct create_plan {
 	const char *name, *host, *image; /* host NULL: each server is placed by the scheduler */
 	json_t *args;                    /* borrowed: the scheduler reads its zone and hints */
@@ -509,6 +540,7 @@ create_plan(struct svc *sv, json_t *args, int64_t now, struct create_plan *p, st
 	    (p->host && (r = check_host_up(sv, p->host, now, err)) < 0) ||
 	    (p->host && (r = check_host_enabled(sv, p->host, err)) < 0) ||
 	    (r = svc_create_group(sv, args, &p->group, err)) < 0 ||
+	    (r = metadata_check(json_object_get(args, "metadata"), "metadata", 0, err)) < 0 ||
 	    (r = create_count(sv, args, p->project, p->flavor, &p->count, err)) < 0)
 		return r;
 	return 0;
@@ -529,12 +561,18 @@ instance_new(const struct create_plan *p, const char *name, const char *host, in
 {
 	char uuid[37];
 	proto_uuid4(uuid);
-	return json_pack("{s:s, s:s, s:s, s:s, s:O, s:O, s:s, s:s, s:s, s:n, s:I, s:I, s:s}",
-			 "uuid", uuid, "name", name, "host", host, "image", p->image, "flavor",
-			 p->flavor, "properties", json_object_get(p->flavor, "extra_specs"),
-			 "vm_state", "building", "task_state", "spawning", "power_state", "nostate",
-			 "fault", "created_ms", (json_int_t)now, "updated_ms", (json_int_t)now,
-			 "project_id", p->project);
+	const char *key = json_string_value(json_object_get(p->args, "key_name"));
+	return json_pack(
+		"{s:s, s:s, s:s, s:s, s:O, s:O, s:s, s:s, s:s, s:n, s:I, s:I, s:s, s:s, s:o, s:b}",
+		"uuid", uuid, "name", name, "host", host, "image", p->image, "flavor", p->flavor,
+		"properties", json_object_get(p->flavor, "extra_specs"), "vm_state", "building",
+		"task_state", "spawning", "power_state", "nostate", "fault", "created_ms",
+		(json_int_t)now, "updated_ms", (json_int_t)now, "project_id", p->project,
+		"key_name", key ? key : "", "metadata",
+		json_is_object(json_object_get(p->args, "metadata"))
+			? json_incref(json_object_get(p->args, "metadata"))
+			: json_object(),
+		"config_drive", json_is_true(json_object_get(p->args, "config_drive")));
 }
 
 /* Writes every server of the plan; the caller's transaction makes it all or none. */
@@ -1097,6 +1135,85 @@ svc_server_rename(struct svc *sv, json_t *args, int64_t now, json_t **ret, struc
 }
 
 int
+svc_server_metadata(struct svc *sv, json_t *args, int64_t now_ms, json_t **ret,
+		    struct hv_error *err)
+{
+	static const char *const keys[] = {"server", "set", "replace", "unset", NULL};
+	const char *server;
+	bool replace = false;
+	json_t *inst = NULL, *set = NULL, *unset = NULL, *meta;
+	int r;
+	if ((r = hj_known_keys(args, "args", keys, err)) < 0 ||
+	    (r = hj_str(args, "args", "server", HJ_REQUIRED, 255, &server, err)) < 0 ||
+	    (r = hj_obj(args, "args", "set", HJ_OPTIONAL, &set, err)) < 0 ||
+	    (r = hj_bool(args, "args", "replace", HJ_OPTIONAL, &replace, err)) < 0 ||
+	    (r = hj_arr(args, "args", "unset", HJ_OPTIONAL, META_MAX, &unset, err)) < 0 ||
+	    (r = store_instance_get(sv->store, server, &inst, err)) < 0)
+		return r;
+	if (strcmp(field_or(inst, "vm_state", ""), "deleted") == 0) {
+		json_decref(inst);
+		return hv_error_set(err, -ENOENT, "server", "server '%s' is deleted", server);
+	}
+	meta = replace || !json_is_object(json_object_get(inst, "metadata"))
+		       ? json_object()
+		       : json_deep_copy(json_object_get(inst, "metadata"));
+	size_t i, have = json_object_size(meta);
+	json_t *k;
+	if (set && !replace) { /* keys set again do not count twice */
+		const char *key;
+		json_t *v;
+		json_object_foreach (set, key, v)
+			have -= json_object_get(meta, key) != NULL;
+	}
+	r = metadata_check(set, "set", have, err);
+	json_array_foreach (unset, i, k) {
+		if (r == 0 && !json_object_get(meta, json_string_value(k)))
+			r = hv_error_set(err, -ENOENT, "args.unset", "Metadata item was not found");
+		else if (r == 0)
+			json_object_del(meta, json_string_value(k));
+	}
+	if (r == 0 && set)
+		json_object_update(meta, set);
+	if (r == 0)
+		r = store_instance_set_metadata(sv->store, field_or(inst, "uuid", ""), meta, now_ms,
+						err);
+	json_decref(inst);
+	if (r < 0) {
+		json_decref(meta);
+		return r;
+	}
+	*ret = meta;
+	return 0;
+}
+
+int
+svc_server_actions(struct svc *sv, const char *server, json_t **ret, struct hv_error *err)
+{
+	json_t *inst = NULL;
+	int r = store_instance_get(sv->store, server, &inst, err);
+	if (r == 0)
+		r = store_cmd_list_for(sv->store, field_or(inst, "uuid", ""), 1000, ret, err);
+	json_decref(inst);
+	return r;
+}
+
+int
+svc_server_views(struct svc *sv, json_t *insts, struct hv_error *err)
+{
+	json_t *aggs = NULL, *inst; /* nova's OS-EXT-AZ:availability_zone: its host's zone now */
+	int r = store_aggregate_list(sv->store, &aggs, err);
+	size_t i;
+	svc_net_server_view(sv, insts, NULL);
+	json_array_foreach (insts, i, inst) {
+		json_object_set_new(inst, "availability_zone",
+				    json_string(svc_host_zone(aggs, field_or(inst, "host", ""),
+							      sv->default_zone)));
+	}
+	json_decref(aggs);
+	return r < 0 ? r : 0;
+}
+
+int
 svc_server_show(struct svc *sv, const char *server, json_t **ret, struct hv_error *err)
 {
 	json_t *inst = NULL, *hist = NULL;
@@ -1106,13 +1223,9 @@ svc_server_show(struct svc *sv, const char *server, json_t **ret, struct hv_erro
 	if (store_cmd_list_for(sv->store, json_string_value(json_object_get(inst, "uuid")), 5,
 			       &hist, err) == 0)
 		json_object_set_new(inst, "recent_commands", hist);
-	svc_net_server_view(sv, inst, NULL);
-	json_t *aggs = NULL; /* nova's OS-EXT-AZ:availability_zone: its host's zone now */
-	if (store_aggregate_list(sv->store, &aggs, NULL) == 0)
-		json_object_set_new(inst, "availability_zone",
-				    json_string(svc_host_zone(aggs, field_or(inst, "host", ""),
-							      sv->default_zone)));
-	json_decref(aggs);
+	json_t *one = json_pack("[O]", inst);
+	svc_server_views(sv, one, NULL);
+	json_decref(one);
 	*ret = inst;
 	return 0;
 }

@@ -160,10 +160,10 @@ int svc_net_ports_release(struct svc *sv, const char *host, const char *uuid, in
  * fip_associate are journaled before the spawn (spawn.ports set). */
 int svc_net_evacuate(struct svc *sv, const json_t *inst, const char *target, json_t *spawn,
 		     int64_t now, struct hv_error *err);
-/* Nova's view of a server's networking set into inst: "addresses" {network name: [{version,
- * addr, OS-EXT-IPS:type fixed|floating, OS-EXT-IPS-MAC:mac_addr}]} and "security_groups"
- * [{name}]. */
-int svc_net_server_view(struct svc *sv, json_t *inst, struct hv_error *err);
+/* Nova's view of each server's networking set into each of insts (an array of records):
+ * "addresses" {network name: [{version, addr, OS-EXT-IPS:type fixed|floating,
+ * OS-EXT-IPS-MAC:mac_addr}]} and "security_groups" [{name}]. */
+int svc_net_server_view(struct svc *sv, json_t *insts, struct hv_error *err);
 /* Disassociates the floating IPs of port_id. */
 int svc_fip_release_port(struct svc *sv, const char *port_id, int64_t now, struct hv_error *err);
 

@@ -77,6 +77,18 @@ svc_server_rename(struct svc *sv, json_t *args, int64_t now_ms, json_t **ret, st
 /* One server by uuid or name; svc_server_show adds its recent commands. -ENOENT. */
 int svc_server_get(struct svc *sv, const char *server, json_t **ret, struct hv_error *err);
 int svc_server_show(struct svc *sv, const char *server, json_t **ret, struct hv_error *err);
+/* Adds to each of svc_server_list's records (borrowed, changed in place) what show adds
+ * beside its commands: addresses and security_groups (from its ports) and
+ * availability_zone (its host's now). A record whose ports cannot be read has none. */
+int svc_server_views(struct svc *sv, json_t *insts, struct hv_error *err);
+/* args {server, set? {key: value}, replace? (set becomes the whole), unset? [keys]}: a
+ * live server's user metadata changed (strings; keys 1-255 bytes, values up to 255, at
+ * most 128: -EDQUOT over it; an unset key it lacks: -ENOENT). Answers the new metadata. */
+int svc_server_metadata(struct svc *sv, json_t *args, int64_t now_ms, json_t **ret,
+			struct hv_error *err);
+/* The commands a server was sent, newest first (its last 1000): {cmd_id, action, state,
+ * created_ms, error?}. -ENOENT. */
+int svc_server_actions(struct svc *sv, const char *server, json_t **ret, struct hv_error *err);
 
 /* Pure: may `action` (API name) start from vm_state? hard applies to reboot. */
 bool svc_action_allowed(const char *action, bool hard, const char *vm_state);
@@ -192,7 +204,10 @@ int svc_server_group_create(struct svc *sv, json_t *args, int64_t now_ms, json_t
 int svc_server_group_list(struct svc *sv, const char *project, json_t **ret, struct hv_error *err);
 int svc_server_group_show(struct svc *sv, const char *group, json_t **ret, struct hv_error *err);
 int svc_server_group_delete(struct svc *sv, const char *group, struct hv_error *err);
-/* args: {project?, start?, end?} (YYYY-MM-DD[THH:MM:SS], UTC; default the 4 weeks to now).
+/* args: {project?, start?, end?} (YYYY-MM-DD[THH:MM:SS], UTC; default the 4 weeks to now),
+ * {marker?, limit?}: a page of the servers (those after the server marker names, in
+ * creation order, at most limit of them; an unknown marker is -EINVAL naming args.marker),
+ * server_usages? (the list's rows with theirs too).
  * Not detailed: nova's tenant_usages list (one row per project that used anything);
  * detailed: one project's (default admin) with server_usages. */
 int svc_usage(struct svc *sv, json_t *args, bool detailed, int64_t now_ms, json_t **ret,

@@ -124,19 +124,24 @@ project_usage(const char *project, int64_t start, int64_t end, const struct tota
 	return u;
 }
 
-static const char *const usage_args[] = {"project", "start", "end", NULL};
+static const char *const usage_args[] = {"project", "start",         "end", "marker",
+					 "limit",   "server_usages", NULL};
 
 int
 svc_usage(struct svc *sv, json_t *args, bool detailed, int64_t now, json_t **ret,
 	  struct hv_error *err)
 {
-	const char *project = NULL;
+	const char *project = NULL, *marker = NULL;
 	json_t *p = NULL, *servers = NULL, *by = json_object(), *s;
-	int64_t start, end;
+	int64_t start, end, limit = INT64_MAX, seen = 0;
+	bool past = true, with_rows = detailed;
 	size_t i;
 	int r;
 	if ((r = hj_known_keys(args, "args", usage_args, err)) < 0 ||
 	    (r = hj_str(args, "args", "project", HJ_OPTIONAL, 64, &project, err)) < 0 ||
+	    (r = hj_str(args, "args", "marker", HJ_OPTIONAL, 64, &marker, err)) < 0 ||
+	    (r = hj_int(args, "args", "limit", HJ_OPTIONAL, 0, INT64_MAX, &limit, err)) < 0 ||
+	    (r = hj_bool(args, "args", "server_usages", HJ_OPTIONAL, &with_rows, err)) < 0 ||
 	    (r = range_arg(args, "end", now, &end, err)) < 0 ||
 	    (r = range_arg(args, "start", end - DEFAULT_RANGE_MS, &start, err)) < 0)
 		goto out;
@@ -156,10 +161,17 @@ svc_usage(struct svc *sv, json_t *args, bool detailed, int64_t now, json_t **ret
 	}
 	/* one totals slot per project, in the order projects first appear */
 	json_t *rows = json_object();
+	past = !marker;
 	json_array_foreach (servers, i, s) {
 		const char *pid = field_or(s, "project_id", "");
 		if (p && strcmp(pid, field_or(p, "id", "")) != 0)
 			continue;
+		if (!past) { /* a page starts after its marker, in the list's order */
+			past = strcmp(field_or(s, "uuid", ""), marker) == 0;
+			continue;
+		}
+		if (seen >= limit)
+			break;
 		if (!json_object_get(by, pid)) {
 			json_object_set_new(by, pid,
 					    json_integer((json_int_t)json_object_size(by)));
@@ -169,6 +181,13 @@ svc_usage(struct svc *sv, json_t *args, bool detailed, int64_t now, json_t **ret
 		json_t *row = server_usage(s, start, end, now, &t[k]);
 		if (row)
 			json_array_append_new(json_object_get(rows, pid), row);
+		seen += row != NULL;
+	}
+	if (!past) {
+		free(t);
+		json_decref(rows);
+		r = hv_error_set(err, -EINVAL, "args.marker", "marker [%s] not found", marker);
+		goto out;
 	}
 	*ret = json_array();
 	const char *pid;
@@ -179,7 +198,7 @@ svc_usage(struct svc *sv, json_t *args, bool detailed, int64_t now, json_t **ret
 			continue;
 		json_array_append_new(*ret,
 				      project_usage(pid, start, end, &t[json_integer_value(v)],
-						    detailed ? json_incref(list) : NULL));
+						    with_rows ? json_incref(list) : NULL));
 	}
 	if (detailed && !json_array_size(*ret)) /* a project that used nothing: zeros */
 		json_array_append_new(*ret, project_usage(field_or(p, "id", ""), start, end,

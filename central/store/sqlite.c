@@ -135,6 +135,12 @@ static const char *const migrations[] = {
 	"CREATE INDEX tokens_expiry ON tokens(expires_ms);",
 	/* 8 -> 9: the host a server was evacuated from, until what it left there is destroyed */
 	"ALTER TABLE instances ADD COLUMN evacuated_from TEXT NOT NULL DEFAULT '';",
+	/* 9 -> 10: the key pair a server was created with, by name (nova's key_name), its user
+	 * metadata (nova's server metadata, a JSON object of strings), whether it has a config
+	 * drive */
+	"ALTER TABLE instances ADD COLUMN key_name TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE instances ADD COLUMN metadata TEXT NOT NULL DEFAULT '{}';"
+	"ALTER TABLE instances ADD COLUMN config_drive INTEGER NOT NULL DEFAULT 0;",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -636,8 +642,8 @@ store_pending_remove(struct store *s, const char *public_key, struct hv_error *e
 
 static const char sql_inst_insert[] =
 	"INSERT INTO instances(uuid, name, host, image, flavor, properties, vm_state, task_state,"
-	" power_state, created_ms, updated_ms, project_id)"
-	" VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?10,?11)";
+	" power_state, created_ms, updated_ms, project_id, key_name, metadata, config_drive)"
+	" VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?10,?11,?12,?13,?14)";
 
 static const char *
 jstr(json_t *o, const char *k, const char *def)
@@ -671,8 +677,13 @@ store_instance_insert(struct store *s, json_t *inst, int64_t now_ms, struct hv_e
 	sq_bind_text(st, 9, jstr(inst, "power_state", "nostate"));
 	sqlite3_bind_int64(st, 10, now_ms);
 	sq_bind_text(st, 11, jstr(inst, "project_id", ""));
+	sq_bind_text(st, 12, jstr(inst, "key_name", ""));
+	char *meta = jdump(inst, "metadata");
+	sq_bind_text(st, 13, meta);
+	sqlite3_bind_int(st, 14, json_is_true(json_object_get(inst, "config_drive")));
 	free(flavor);
 	free(props);
+	free(meta);
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc == SQLITE_CONSTRAINT)
@@ -683,23 +694,26 @@ store_instance_insert(struct store *s, json_t *inst, int64_t now_ms, struct hv_e
 	return 0;
 }
 
-#define INST_COLS                                                            \
-	"uuid, name, host, image, flavor, properties, vm_state, task_state," \
-	" power_state, fault, created_ms, updated_ms, project_id"
+#define INST_COLS                                                                       \
+	"uuid, name, host, image, flavor, properties, vm_state, task_state,"            \
+	" power_state, fault, created_ms, updated_ms, project_id, key_name, metadata, " \
+	"config_drive"
 
 static json_t *
 inst_row(sqlite3_stmt *st)
 {
 	const char *task = sq_col_text(st, 7), *fault = sq_col_text(st, 9);
 	return json_pack(
-		"{s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:o, s:s, s:o, s:I, s:I, s:s}", "uuid",
-		sq_col_text(st, 0), "name", sq_col_text(st, 1), "host", sq_col_text(st, 2), "image",
-		sq_col_text(st, 3), "flavor", sq_col_json(st, 4), "properties", sq_col_json(st, 5),
-		"vm_state", sq_col_text(st, 6), "task_state",
+		"{s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:o, s:s, s:o, s:I, s:I, s:s, s:s, s:o, s:b}",
+		"uuid", sq_col_text(st, 0), "name", sq_col_text(st, 1), "host", sq_col_text(st, 2),
+		"image", sq_col_text(st, 3), "flavor", sq_col_json(st, 4), "properties",
+		sq_col_json(st, 5), "vm_state", sq_col_text(st, 6), "task_state",
 		*task ? json_string(task) : json_null(), "power_state", sq_col_text(st, 8), "fault",
 		*fault ? json_string(fault) : json_null(), "created_ms",
 		(json_int_t)sqlite3_column_int64(st, 10), "updated_ms",
-		(json_int_t)sqlite3_column_int64(st, 11), "project_id", sq_col_text(st, 12));
+		(json_int_t)sqlite3_column_int64(st, 11), "project_id", sq_col_text(st, 12),
+		"key_name", sq_col_text(st, 13), "metadata", sq_col_json(st, 14), "config_drive",
+		sqlite3_column_int(st, 15) != 0);
 }
 
 /* Two lookups, each on its own index: by primary key, then by name (live first). */
@@ -752,6 +766,30 @@ store_instance_rename(struct store *s, const char *uuid, const char *name, int64
 				    name);
 	if (rc != SQLITE_DONE)
 		return sq_error(s, rc, "instance rename", err);
+	return sqlite3_changes(s->db) > 0 ? 0 : -ENOENT;
+}
+
+static const char sql_inst_metadata[] = "UPDATE instances SET metadata = ?2, updated_ms = ?3"
+					" WHERE uuid = ?1 AND vm_state != 'deleted'";
+
+int
+store_instance_set_metadata(struct store *s, const char *uuid, const json_t *metadata,
+			    int64_t now_ms, struct hv_error *err)
+{
+	sqlite3_stmt *st = sq_stmt(s, sql_inst_metadata, err);
+	char *text = json_dumps(metadata, JSON_COMPACT);
+	if (!st || !text) {
+		free(text);
+		return st ? hv_error_set(err, -ENOMEM, "", "out of memory")
+			  : (err ? err->code : -EIO);
+	}
+	sq_bind_text(st, 1, uuid);
+	sq_bind_text(st, 2, text);
+	sqlite3_bind_int64(st, 3, now_ms);
+	int r = sq_step_done(s, st, "instance metadata", err);
+	free(text);
+	if (r < 0)
+		return r;
 	return sqlite3_changes(s->db) > 0 ? 0 : -ENOENT;
 }
 

@@ -84,6 +84,10 @@ store_instance_get(struct store *s, const char *uuid_or_name, json_t **ret, stru
  * "name") when another live instance has the name. */
 int store_instance_rename(struct store *s, const char *uuid, const char *name, int64_t now_ms,
 			  struct hv_error *err);
+/* Sets a live instance's user metadata (an object of strings, borrowed): -ENOENT (err
+ * untouched) when there is none. */
+int store_instance_set_metadata(struct store *s, const char *uuid, const json_t *metadata,
+				int64_t now_ms, struct hv_error *err);
 /* Moves a live instance to host, recording the host it leaves as evacuated_from, with
  * task_state rebuilding. -ENOENT (err untouched) when there is none. */
 int store_instance_evacuate(struct store *s, const char *uuid, const char *host, int64_t now_ms,

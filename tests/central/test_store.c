@@ -77,7 +77,7 @@ a_database_from_a_newer_release_is_refused(void **state)
 	int rows = 0;
 	assert_int_equal(sqlite3_exec(db,
 				      "SELECT 1 FROM meta WHERE key = 'schema_version' AND "
-				      "value = '9'",
+				      "value = '10'",
 				      count_row, &rows, NULL),
 			 SQLITE_OK);
 	assert_int_equal(rows, 1);

@@ -323,7 +323,7 @@ def bad_requests(cl, sid):
           headers["x-openstack-request-id"].startswith("req-"),
           "malformed JSON gets 400 badRequest with a request id (%s)" % body)
     status, _, body = cl.http("GET", "/compute/v2.1/servers", bob,
-                              headers={"OpenStack-API-Version": "compute 2.50"})
+                              headers={"OpenStack-API-Version": "compute 2.99"})
     check(status == 406, "an unknown microversion gets 406 (%s)" % body)
     big = json.dumps({"server": {"name": "x" * (2 * 1024 * 1024)}}).encode()
     status, _, body = cl.http("POST", "/compute/v2.1/servers", bob, raw=big)

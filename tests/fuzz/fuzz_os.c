@@ -84,15 +84,14 @@ dup_n(const char *s, size_t n)
 
 /* "a=b&c" into {a: "b", c: null} */
 static void
-parse_query(const char *qs, json_t *into)
+parse_query(const char *qs, struct os_req *q)
 {
 	char *copy = strdup(qs), *save = NULL;
 	for (char *p = strtok_r(copy, "&", &save); p; p = strtok_r(NULL, "&", &save)) {
 		char *eq = strchr(p, '=');
 		if (eq)
 			*eq++ = '\0';
-		json_t *v = eq ? json_string(eq) : json_null();
-		json_object_set_new(into, p, v ? v : json_null());
+		os_query_add(q, p, eq);
 	}
 	free(copy);
 }
@@ -146,7 +145,7 @@ request(const char *in, size_t size)
 	q->headers = json_object();
 	if (qm) {
 		*qm = '\0';
-		parse_query(qm + 1, q->query);
+		parse_query(qm + 1, q);
 	}
 	q->path = target;
 	const char *p = nl + 1;

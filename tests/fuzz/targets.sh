@@ -48,8 +48,9 @@ fuzz_sources() {
 	api) echo "tests/fuzz/fuzz_api.c central/api/api.c $central
 		-- inih jansson sqlite3 libzmq libsodium" ;;
 	os) echo "tests/fuzz/fuzz_os.c central/api/os_route.c central/api/os_identity.c
-		central/api/os_compute.c central/api/os_admin.c central/api/os_image.c
-		central/api/os_network.c central/api/api.c
+		central/api/os_compute.c central/api/os_admin.c central/api/os_catalog.c
+		central/api/os_actions.c central/api/os_image.c central/api/os_network.c
+		central/api/api.c
 		$central
 		-- inih jansson sqlite3 libzmq libsodium" ;;
 	*) return 1 ;;

@@ -1,0 +1,162 @@
+#!/usr/bin/python3
+"""GET /compute/v2.1/servers/detail with 1 000 servers: requests per second and p50/p99
+latency of hvcentral's Compute API (hvcentral + one fake agent holding the servers), and
+nova-api's in the same run when it can run here; prints figures, never a verdict.
+Usage (through meson): meson test -C build --benchmark os-servers-detail
+Environment: BENCH_SERVERS (1000), BENCH_SECONDS (10), BENCH_CLIENTS (2)."""
+import http.client
+import json
+import os
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests",
+                                "e2e"))
+import harness  # noqa: E402
+from harness import check  # noqa: E402
+
+SERVERS = int(os.environ.get("BENCH_SERVERS", "1000"))
+SECONDS = float(os.environ.get("BENCH_SECONDS", "10"))
+CLIENTS = int(os.environ.get("BENCH_CLIENTS", "2"))
+TARGET = 20.0
+
+
+def call(conn, method, path, token, body=None, headers=None):
+    h = {"X-Auth-Token": token, "Content-Type": "application/json"}
+    h.update(headers or {})
+    conn.request(method, path, body=json.dumps(body) if body is not None else None, headers=h)
+    r = conn.getresponse()
+    data = r.read()
+    return r.status, data
+
+
+def token(port, user, password, project):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
+        "name": user, "domain": {"name": "Default"}, "password": password}}},
+        "scope": {"project": {"name": project, "domain": {"name": "Default"}}}}}
+    conn.request("POST", "/identity/v3/auth/tokens", body=json.dumps(body),
+                 headers={"Content-Type": "application/json"})
+    r = conn.getresponse()
+    r.read()
+    check(r.status == 201, "a token (%d)" % r.status)
+    tok, project_id = r.getheader("X-Subject-Token"), None
+    conn.close()
+    return tok
+
+
+def populate(port, tok, project_id):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    status, data = call(conn, "PUT", "/compute/v2.1/os-quota-sets/" + project_id, tok,
+                        {"quota_set": {"instances": -1, "cores": -1, "ram": -1}})
+    check(status == 200, "quotas lifted (%s)" % data[:200])
+    batch = 100
+    for i in range(0, SERVERS, batch):
+        n = min(batch, SERVERS - i)
+        status, data = call(conn, "POST", "/compute/v2.1/servers", tok, {"server": {
+            "name": "b%04d" % i, "imageRef": "cirros", "flavorRef": "m1.tiny",
+            "min_count": n, "max_count": n}})
+        check(status == 202, "a batch of %d servers (%s)" % (n, data[:200]))
+
+    def active():
+        status, data = call(conn, "GET", "/compute/v2.1/servers/detail?status=ACTIVE", tok)
+        return status == 200 and len(json.loads(data)["servers"]) == SERVERS
+    harness.wait_for("%d servers active" % SERVERS, active, timeout=600, step=2)
+    conn.close()
+
+
+def cpu_ms(pid):
+    """The process's user + system CPU time so far, in ms."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 1000.0 / os.sysconf("SC_CLK_TCK")
+
+
+def measure(port, tok, path, pid):
+    """CLIENTS keep-alive connections asking path for SECONDS: (req/s, p50 ms, p99 ms, the
+    server's CPU ms per request: what the machine's other load does not change)."""
+    lat, errors, stop = [], [], time.monotonic() + SECONDS
+    lock = threading.Lock()
+
+    def client():
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        mine = []
+        while time.monotonic() < stop:
+            t0 = time.perf_counter()
+            status, data = call(conn, "GET", path, tok)
+            mine.append(time.perf_counter() - t0)
+            if status != 200:
+                errors.append(status)
+        conn.close()
+        with lock:
+            lat.extend(mine)
+    threads = [threading.Thread(target=client) for _ in range(CLIENTS)]
+    t0, cpu0 = time.monotonic(), cpu_ms(pid)
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed, cpu = time.monotonic() - t0, cpu_ms(pid) - cpu0
+    check(not errors, "every request answered 200 (%s)" % errors[:5])
+    lat.sort()
+    pick = lambda p: lat[min(len(lat) - 1, int(p * len(lat)))] * 1000  # noqa: E731
+    return len(lat) / elapsed, pick(0.50), pick(0.99), cpu / max(1, len(lat))
+
+
+def nova_peer():
+    """nova-api's figures, or why it did not run."""
+    try:
+        import nova  # noqa: F401
+    except ImportError:
+        return None, ("python3-nova is not installed (scripts/deps.sh --bench installs it)")
+    return None, ("python3-nova is installed, but this bench does not yet provision nova-api "
+                  "(noauth2, SQLite api/cell databases holding the same servers)")
+
+
+def main():
+    c = harness.Cluster()
+    port = harness.free_port()
+    c.start_central(conf_extra="[openstack]\nlisten = 127.0.0.1:%d\n" % port)
+    c.allow("node-1")
+    c.start_agent("node-1", fake="vcpus = 4096\nmemory_mb = 4194304\n")
+    c.wait_host("node-1", "up")
+    pw = c.path("alice.pw")
+    with open(pw, "w") as f:
+        f.write("alice-pass-1\n")
+    rc, _, err = c.hv("user", "create", "alice", "--project", "admin", "--role", "admin",
+                      "--password-file", pw)
+    check(rc == 0, "user alice (%s)" % err.strip())
+    rc, out, _ = c.hv("project", "show", "admin", "-f", "json")
+    project_id = json.loads(out)["id"]
+    tok = token(port, "alice", "alice-pass-1", "admin")
+    t0 = time.monotonic()
+    populate(port, tok, project_id)
+    print("created %d servers in %.1f s" % (SERVERS, time.monotonic() - t0))
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    status, data = call(conn, "GET", "/compute/v2.1/servers/detail", tok)
+    conn.close()
+    print("one /servers/detail reply: %d servers, %d bytes" %
+          (len(json.loads(data)["servers"]), len(data)))
+    pid = c.procs["hvcentral"].pid
+    print("load average before measuring: %.2f (the machine's other work slows every figure "
+          "but the CPU per request)" % os.getloadavg()[0])
+    ours = measure(port, tok, "/compute/v2.1/servers/detail", pid)
+    print("hvcentral  GET /servers/detail (%d servers, %d clients, %.0f s): %.1f req/s, "
+          "p50 %.1f ms, p99 %.1f ms, %.1f ms of hvcentral CPU per request" %
+          ((SERVERS, CLIENTS, SECONDS) + ours))
+    page = measure(port, tok, "/compute/v2.1/servers/detail?limit=21&sort_key=created_at"
+                   "&sort_key=display_name&sort_key=uuid&sort_dir=desc&sort_dir=desc"
+                   "&sort_dir=desc", pid)
+    print("hvcentral  GET /servers/detail?limit=21 (Horizon's page): %.1f req/s, p50 %.1f ms, "
+          "p99 %.1f ms, %.1f ms of hvcentral CPU per request" % page)
+    peer, why = nova_peer()
+    if peer:
+        print("nova-api   GET /servers/detail: %.1f req/s, p50 %.1f ms, p99 %.1f ms" % peer)
+        print("ratio %.1fx (target %.0fx)" % (ours[0] / peer[0], TARGET))
+    else:
+        print("nova-api   not run: %s; target %.0fx its req/s" % (why, TARGET))
+
+
+if __name__ == "__main__":
+    harness.run(main)
