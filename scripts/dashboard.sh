@@ -73,8 +73,12 @@ if [ ! -s "$dir/secret_key" ]; then
   (umask 077; "$py" -c 'import secrets; print(secrets.token_urlsafe(48))' >"$dir/secret_key")
 fi
 
-# The settings: Debian's, then hvcentral's endpoint and what a lean controller needs.
-cat >"$dir/hv_dashboard_settings.py" <<EOF
+# A package of three modules: the settings (Debian's, then hvcentral's endpoint and what a
+# lean controller needs), the panels hvcentral has no service for, and the WSGI entry.
+pkg=$dir/hv_dashboard
+mkdir -p "$pkg"
+: >"$pkg/__init__.py"
+cat >"$pkg/settings.py" <<EOF
 # Written by hvagent's scripts/dashboard.sh; rewritten at each start.
 import os
 
@@ -85,7 +89,7 @@ OPENSTACK_KEYSTONE_MULTIDOMAIN_SUPPORT = False
 OPENSTACK_KEYSTONE_DEFAULT_DOMAIN = "Default"
 OPENSTACK_KEYSTONE_DEFAULT_ROLE = "member"
 ALLOWED_HOSTS = ["*"]
-with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "secret_key")) as _f:
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "secret_key")) as _f:
     SECRET_KEY = _f.read().strip()
 
 # The session lives in its signed cookie: no cache or database to run beside Horizon.
@@ -99,10 +103,13 @@ CSRF_COOKIE_SECURE = False
 COMPRESS_ENABLED = True
 COMPRESS_OFFLINE = True
 
-# Only what hvcentral serves: no routers, no RBAC, no auto-allocated network. Services
-# absent from the catalog (volumes, object storage, orchestration, ...) hide their panels.
+# Only what hvcentral serves: no RBAC, no auto-allocated network. Services absent from the
+# catalog (volumes, object storage, orchestration, ...) hide their panels. "enable_router"
+# stays on because it also registers the Floating IPs panels; panels.py removes the router
+# ones.
+HORIZON_CONFIG["customization_module"] = "hv_dashboard.panels"
 OPENSTACK_NEUTRON_NETWORK.update({
-    "enable_router": False,
+    "enable_router": True,
     "enable_quotas": False,
     "enable_rbac_policy": False,
     "enable_distributed_router": False,
@@ -126,12 +133,27 @@ for _name in ("keystoneauth", "keystoneclient", "novaclient", "glanceclient",
     LOGGING["loggers"][_name]["level"] = "INFO"
 EOF
 
-cat >"$dir/hv_dashboard_wsgi.py" <<'EOF'
+cat >"$pkg/panels.py" <<'EOF'
+# Written by hvagent's scripts/dashboard.sh: the panels of what hvcentral does not serve
+# (Neutron routers, and the topology drawn from them), removed as Horizon's
+# customization_module allows.
+import horizon
+
+from openstack_dashboard.dashboards.admin.routers.panel import Routers as AdminRouters
+from openstack_dashboard.dashboards.project.network_topology.panel import NetworkTopology
+from openstack_dashboard.dashboards.project.routers.panel import Routers
+
+horizon.get_dashboard("project").unregister(Routers)
+horizon.get_dashboard("project").unregister(NetworkTopology)
+horizon.get_dashboard("admin").unregister(AdminRouters)
+EOF
+
+cat >"$pkg/wsgi.py" <<'EOF'
 # Written by hvagent's scripts/dashboard.sh: Horizon's WSGI application with its static
 # files (STATIC_ROOT, filled by Debian's postinst) served beside it.
 import os
 
-os.environ["DJANGO_SETTINGS_MODULE"] = "hv_dashboard_settings"
+os.environ["DJANGO_SETTINGS_MODULE"] = "hv_dashboard.settings"
 
 from django.conf import settings  # noqa: E402
 from django.core.wsgi import get_wsgi_application  # noqa: E402
@@ -143,7 +165,7 @@ EOF
 
 args=(--pythonpath "$dir" --bind "$bind:$port" --workers 1 --threads 8
       --worker-class gthread --timeout 120 --access-logfile "$dir/access.log"
-      --error-logfile "$dir/error.log" --pid "$dir/gunicorn.pid" hv_dashboard_wsgi:application)
+      --error-logfile "$dir/error.log" --pid "$dir/gunicorn.pid" hv_dashboard.wsgi:application)
 case "$bind" in *:*) host="[$bind]" ;; *) host=$bind ;; esac
 url="http://$host:$port/"
 
