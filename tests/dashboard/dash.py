@@ -4,7 +4,6 @@ Debian's Horizon served by scripts/dashboard.sh on a free port, and headless Chr
 by Selenium. Skips (77) naming the Debian package when one is missing. Screenshots go under
 the build's meson-logs/dashboard/<test>/. Tests import it; it never decides what a test
 asserts beyond the checks every page shares (no error banner)."""
-import base64
 import json
 import os
 import re
@@ -264,5 +263,8 @@ class Browser:
         self.shot(name)
         return self.d.title, self.errors()
 
-    def png_b64(self):
-        return base64.b64encode(self.d.get_screenshot_as_png()).decode()
+    def rows(self):
+        """The text of each table row, read at once (a reloading page has no stale rows)."""
+        return self.d.execute_script(
+            "return Array.from(document.querySelectorAll('table tbody tr'))"
+            ".map(function (r) { return r.innerText; });")
