@@ -169,6 +169,19 @@ class Stack:
         harness.wait_for("Horizon's login page", answers, timeout=120, step=0.5)
         return self.horizon
 
+    def horizon_holds(self, secret):
+        """The files of Horizon's directory (its settings, logs) whose bytes hold secret."""
+        hits = []
+        for root, _, names in os.walk(self.c.path("horizon")):
+            for n in names:
+                with open(os.path.join(root, n), "rb") as f:
+                    if secret.encode() in f.read():
+                        hits.append(os.path.join(root, n))
+        with open(self.c.path("horizon.log"), "rb") as f:
+            if secret.encode() in f.read():
+                hits.append("horizon.log")
+        return hits
+
     def log_mark(self):
         with open(self.c.path("hvcentral.log")) as f:
             return len(f.read().splitlines())
@@ -224,8 +237,9 @@ class Browser:
         self.d.find_element(By.ID, "id_password").send_keys(USERS[user][2])
         self.d.find_element(By.ID, "loginBtn").click()
         self.wait("%s is logged in" % user,
-                  lambda: "/auth/login" not in self.d.current_url and
-                  [e for e in self.by(".user-menu .user-name") if e.text == user])
+                  lambda: "/auth/login" not in self.d.current_url and self.d.execute_script(
+                      "var e = document.querySelector('.user-menu .user-name');"
+                      " return e && e.innerText.trim();") == user)
         self.shot("login-" + user)
 
     def errors(self):
@@ -262,6 +276,15 @@ class Browser:
         self.settle()
         self.shot(name)
         return self.d.title, self.errors()
+
+    def visible(self, css, inside=None):
+        """How many elements css shows (holding an element inside, when given), counted at
+        once in the page: a reloading page has no stale elements."""
+        return self.d.execute_script(
+            "var inside = arguments[1];"
+            " return Array.from(document.querySelectorAll(arguments[0])).filter(function (e)"
+            " { return e.offsetParent !== null && (!inside || e.querySelector(inside)); })"
+            ".length;", css, inside)
 
     def rows(self):
         """The text of each table row, read at once (a reloading page has no stale rows)."""

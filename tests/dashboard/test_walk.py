@@ -119,6 +119,11 @@ def main():
         print("known gap: %s shows %r" % (page, banner[:100]))
     for call in known:
         print("known gap: hvcentral answered %s %s with 404/501" % call)
+    for name in dash.USERS:
+        password = dash.USERS[name][2]
+        check(not s.c.central_holds(password), "hvcentral's log and database never hold "
+              "%s's password" % name)
+        check(not s.horizon_holds(password), "Horizon's logs never hold %s's password" % name)
     print("walked %d pages as two users in %.1f s, %d requests to hvcentral; screenshots in %s"
           % (len(MEMBER_PAGES) * 2 + len(ADMIN_PAGES), walked, len(requests), shots))
 
