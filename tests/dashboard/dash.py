@@ -110,6 +110,9 @@ class Stack:
 
     def __init__(self, hosts=("node-1", "node-2")):
         self.c = harness.Cluster()
+        # each host its own image store, as separate machines have (two agents fetching
+        # the same image into one shared folder at once can trip over each other)
+        self.c.own_images = True
         port = harness.free_port()
         self.url = "http://127.0.0.1:%d" % port
         self.c.start_central(conf_extra="[openstack]\nlisten = 127.0.0.1:%d\n"

@@ -70,9 +70,12 @@ def main():
             "name": name, "imageRef": "cirros", "flavorRef": "1",
             "networks": [{"uuid": network}]}})
     for user in ("demo", "carol"):
-        harness.wait_for("%s's server is active" % user, lambda: all(
-            x["status"] == "ACTIVE" for x in api.must(
-                "GET", "/compute/v2.1/servers/detail", user)["servers"]), timeout=60)
+        def active():
+            states = [x["status"] for x in api.must(
+                "GET", "/compute/v2.1/servers/detail", user)["servers"]]
+            check("ERROR" not in states, "%s's server is not in error" % user)
+            return states == ["ACTIVE"]
+        harness.wait_for("%s's server is active" % user, active, timeout=60)
     s.start_horizon()
     b = dash.Browser(s.horizon, shots)
     try:
