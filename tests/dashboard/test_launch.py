@@ -25,9 +25,10 @@ KNOWN_GAPS = [
 
 
 class Walk:
-    def __init__(self, b):
+    def __init__(self, b, known=None):
         from selenium.webdriver.common.by import By
         self.b, self.By = b, By
+        self.known = KNOWN_GAPS if known is None else known
         self.gaps = []
 
     def button(self, text, scope=None):
@@ -50,7 +51,7 @@ class Walk:
 
     def no_errors(self, step, page_errors=None):
         errors = page_errors if page_errors is not None else self.b.errors()
-        gap = [g for s, g in KNOWN_GAPS if s == step and any(g in e for e in errors)]
+        gap = [g for s, g in self.known if s == step and any(g in e for e in errors)]
         if gap:
             self.gaps.append((step, gap[0]))
             return False
