@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages hvagent needs to build, test and run its main job.
 # Idempotent: does nothing (and prints nothing) when everything is already installed.
-# Usage: scripts/deps.sh [--bench]   (--bench adds the peers the benchmarks compare against)
+# Usage: scripts/deps.sh [--bench] [--dashboard]
+#   --bench      adds the peers the benchmarks compare against
+#   --dashboard  adds Horizon (Debian's openstack-dashboard, served by gunicorn) and the
+#                headless browser the dashboard suite drives it with
 set -euo pipefail
 
 pkgs=(
@@ -23,9 +26,13 @@ pkgs=(
   # the OpenStack clients the compat suite drives, unmodified
   python3-openstackclient python3-novaclient python3-openstacksdk
 )
-if [ "${1:-}" = "--bench" ]; then
-  pkgs+=(python3-nova python3-neutron ipset iptables)
-fi
+for arg in "$@"; do
+  case "$arg" in
+  --bench) pkgs+=(python3-nova python3-neutron ipset iptables) ;;
+  --dashboard) pkgs+=(openstack-dashboard gunicorn python3-whitenoise chromium chromium-driver python3-selenium) ;;
+  *) echo "deps.sh: unknown option $arg (--bench, --dashboard)" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${pkgs[@]}"; do

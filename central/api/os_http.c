@@ -17,6 +17,7 @@
 
 #include "hv-features.h"
 #include "json.h"
+#include "log.h"
 #include "metrics.h"
 #include "vec.h"
 
@@ -84,6 +85,20 @@ read_file(void *cls, uint64_t pos, char *buf, size_t max)
 	return n ? n : MHD_CONTENT_READER_END_OF_STREAM;
 }
 
+/* One debug line per request answered (never its query, headers or body: they may hold
+ * secrets); the path's bytes that are not printable ASCII, and blanks, are shown as '?'. */
+static void
+log_request(const struct os_req *q, unsigned status)
+{
+	char path[256];
+	size_t i = 0;
+	for (; q->path[i] && i < sizeof path - 1; i++)
+		path[i] = q->path[i] > ' ' && q->path[i] < 127 ? q->path[i] : '?';
+	path[i] = 0;
+	log_debug("openstack request: method=%s path=%s%s status=%u request=%s", q->method, path,
+		  q->path[i] ? "..." : "", status, q->request_id);
+}
+
 static enum MHD_Result
 send_reply(struct os_req *q)
 {
@@ -109,6 +124,8 @@ send_reply(struct os_req *q)
 	json_t *v;
 	json_object_foreach (q->headers, k, v)
 		MHD_add_response_header(resp, k, json_string_value(v));
+	if (hv_log_enabled(HV_LOG_DEBUG))
+		log_request(q, q->status ? q->status : 500);
 	enum MHD_Result r = MHD_queue_response(q->conn, q->status ? q->status : 500, resp);
 	MHD_destroy_response(resp);
 	q->state = Q_DONE;

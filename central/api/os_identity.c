@@ -1,8 +1,10 @@
-/* os_identity.c - the Keystone v3 subset of the REST front: version discovery, password
- * tokens scoped to a project (the token in X-Subject-Token, what it grants in the body with
- * the service catalog), token validation and revocation, the caller's projects and
- * catalog. The rules (passwords, roles, expiry) are identity.c's. Must never log, echo or
- * keep a password or a token. */
+/* os_identity.c - the Keystone v3 subset of the REST front: version discovery, tokens by
+ * password or from another token (keystone's "token" method, Horizon's re-scoping),
+ * unscoped or scoped to a project (the token in X-Subject-Token, what it grants in the body
+ * with the service catalog), token validation and revocation, and the reads Horizon's
+ * pages make: projects, the one domain, users, roles and role assignments. The rules
+ * (passwords, roles, expiry) are identity.c's. Must never log, echo or keep a password or a
+ * token. */
 #include "os-priv.h"
 
 #include <stdio.h>
@@ -60,106 +62,191 @@ catalog(const struct os_front *f)
 }
 
 static json_t *
-project_json(const struct os_front *f, const json_t *p)
+links_self(const struct os_front *f, const char *what, const char *id)
 {
-	char href[300];
-	snprintf(href, sizeof href, "%s/identity/v3/projects/%s", f->public_url,
-		 json_string_value(json_object_get(p, "id")));
-	return json_pack("{s:O, s:O, s:O, s:O, s:s, s:s, s:b, s:{s:s}}", "id",
-			 json_object_get(p, "id"), "name", json_object_get(p, "name"),
-			 "description", json_object_get(p, "description"), "enabled",
-			 json_object_get(p, "enabled"), "domain_id", DOMAIN_ID, "parent_id",
-			 DOMAIN_ID, "is_domain", 0, "links", "self", href);
+	char href[400];
+	snprintf(href, sizeof href, "%s/identity/v3/%s%s%s", f->public_url, what, id ? "/" : "",
+		 id ? id : "");
+	return json_pack("{s:s}", "self", href);
 }
 
-/* The token body keystoneauth reads (AccessInfoV3). */
 static json_t *
-token_json(const struct os_front *f, const json_t *ctx)
+list_links(const struct os_front *f, const char *what)
+{
+	json_t *l = links_self(f, what, NULL);
+	json_object_set_new(l, "next", json_null());
+	json_object_set_new(l, "previous", json_null());
+	return l;
+}
+
+static json_t *
+project_json(const struct os_front *f, const json_t *p)
+{
+	const char *id = json_string_value(json_object_get(p, "id"));
+	return json_pack("{s:s, s:O, s:s, s:b, s:s, s:s, s:b, s:[], s:{}, s:o}", "id", id, "name",
+			 json_object_get(p, "name"), "description",
+			 json_string_value(json_object_get(p, "description"))
+				 ? json_string_value(json_object_get(p, "description"))
+				 : "",
+			 "enabled", json_is_true(json_object_get(p, "enabled")), "domain_id",
+			 DOMAIN_ID, "parent_id", DOMAIN_ID, "is_domain", 0, "tags", "options",
+			 "links", links_self(f, "projects", id));
+}
+
+static json_t *
+domain_json(const struct os_front *f)
+{
+	return json_pack("{s:s, s:s, s:s, s:b, s:[], s:{}, s:o}", "id", DOMAIN_ID, "name",
+			 DOMAIN_NAME, "description", "The default domain", "enabled", 1, "tags",
+			 "options", "links", links_self(f, "domains", DOMAIN_ID));
+}
+
+static json_t *
+user_json(const struct os_front *f, const json_t *u)
+{
+	const char *id = json_string_value(json_object_get(u, "id"));
+	return json_pack("{s:s, s:O, s:s, s:b, s:n, s:{}, s:o}", "id", id, "name",
+			 json_object_get(u, "name"), "domain_id", DOMAIN_ID, "enabled", 1,
+			 "password_expires_at", "options", "links", links_self(f, "users", id));
+}
+
+/* A role's id is its name: the three roles are fixed. */
+static json_t *
+role_json(const struct os_front *f, const char *name)
+{
+	return json_pack("{s:s, s:s, s:n, s:n, s:{}, s:o}", "id", name, "name", name, "domain_id",
+			 "description", "options", "links", links_self(f, "roles", name));
+}
+
+/* The token body keystoneauth reads (AccessInfoV3): an unscoped token has no project, roles
+ * or catalog. */
+static json_t *
+token_json(const struct os_front *f, const json_t *ctx, const char *method)
 {
 	char issued[32], expires[32];
 	os_time(json_integer_value(json_object_get(ctx, "issued_ms")), issued);
 	os_time(json_integer_value(json_object_get(ctx, "expires_ms")), expires);
-	json_t *roles = json_array();
-	size_t i;
-	json_t *r;
-	json_array_foreach (json_object_get(ctx, "roles"), i, r)
-		json_array_append_new(roles, json_pack("{s:O, s:O}", "id", r, "name", r));
 	unsigned char audit[16];
 	char audit_id[32];
 	randombytes_buf(audit, sizeof audit);
 	sodium_bin2base64(audit_id, sizeof audit_id, audit, sizeof audit,
 			  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-	return json_pack("{s:{s:[s], s:s, s:s, s:[s], s:b, s:{s:O, s:O, s:{s:s, s:s}, "
-			 "s:n}, s:{s:O, s:O, s:{s:s, s:s}}, s:o, s:o}}",
-			 "token", "methods", "password", "issued_at", issued, "expires_at", expires,
-			 "audit_ids", audit_id, "is_domain", 0, "user", "id",
-			 json_object_get(ctx, "user_id"), "name", json_object_get(ctx, "user"),
-			 "domain", "id", DOMAIN_ID, "name", DOMAIN_NAME, "password_expires_at",
-			 "project", "id", json_object_get(ctx, "project_id"), "name",
-			 json_object_get(ctx, "project"), "domain", "id", DOMAIN_ID, "name",
-			 DOMAIN_NAME, "roles", roles, "catalog", catalog(f));
+	json_t *t = json_pack(
+		"{s:[s], s:s, s:s, s:[s], s:b, s:{s:O, s:O, s:{s:s, s:s}, s:n}}", "methods", method,
+		"issued_at", issued, "expires_at", expires, "audit_ids", audit_id, "is_domain", 0,
+		"user", "id", json_object_get(ctx, "user_id"), "name", json_object_get(ctx, "user"),
+		"domain", "id", DOMAIN_ID, "name", DOMAIN_NAME, "password_expires_at");
+	if (json_object_get(ctx, "project_id")) {
+		json_t *roles = json_array();
+		size_t i;
+		json_t *r;
+		json_array_foreach (json_object_get(ctx, "roles"), i, r)
+			json_array_append_new(roles, json_pack("{s:O, s:O}", "id", r, "name", r));
+		json_object_set_new(t, "project",
+				    json_pack("{s:O, s:O, s:{s:s, s:s}}", "id",
+					      json_object_get(ctx, "project_id"), "name",
+					      json_object_get(ctx, "project"), "domain", "id",
+					      DOMAIN_ID, "name", DOMAIN_NAME));
+		json_object_set_new(t, "roles", roles);
+		json_object_set_new(t, "catalog", catalog(f));
+	}
+	return json_pack("{s:o}", "token", t);
 }
 
-/* auth.identity.password.user.{name|id} and auth.scope.project.{name|id}. */
+/* auth.scope: absent or "unscoped" (*project NULL), or a project by id or name. A domain or
+ * system scope is refused as keystone refuses a user without a role there (Horizon asks
+ * for the domain at login and goes on without it). */
 static int
-auth_fields(struct os_req *q, json_t *auth, const char **user, const char **password,
-	    const char **project)
+scope_field(struct os_req *q, json_t *auth, const char **project)
 {
-	json_t *identity = json_object_get(auth, "identity");
-	json_t *methods = json_object_get(identity, "methods");
-	json_t *u = json_object_get(json_object_get(identity, "password"), "user");
-	json_t *p = json_object_get(json_object_get(auth, "scope"), "project");
-	bool password_method = false;
-	size_t i;
-	json_t *m;
-	json_array_foreach (methods, i, m)
-		password_method |=
-			json_is_string(m) && strcmp(json_string_value(m), "password") == 0;
-	if (!password_method || !json_is_object(u)) {
-		os_error(q, 400, "auth.identity: only the password method is served");
+	json_t *scope = json_object_get(auth, "scope");
+	*project = NULL;
+	if (!scope || (json_is_string(scope) && strcmp(json_string_value(scope), "unscoped") == 0))
+		return 0;
+	json_t *p = json_object_get(scope, "project");
+	if (json_is_object(p)) {
+		*project = json_string_value(json_object_get(p, "id"));
+		if (!*project)
+			*project = json_string_value(json_object_get(p, "name"));
+		if (*project)
+			return 0;
+		os_error(q, 400, "auth.scope.project: a name or an id is required");
 		return -1;
 	}
+	if (json_object_get(scope, "domain") || json_object_get(scope, "system")) {
+		os_error(q, 401, "The request you have made requires authentication.");
+		return -1;
+	}
+	os_error(q, 400, "auth.scope: a project, or \"unscoped\"");
+	return -1;
+}
+
+static bool
+has_method(json_t *identity, const char *name)
+{
+	size_t i;
+	json_t *m;
+	json_array_foreach (json_object_get(identity, "methods"), i, m)
+		if (json_is_string(m) && strcmp(json_string_value(m), name) == 0)
+			return true;
+	return false;
+}
+
+/* auth.identity.password.user.{name|id} and password. */
+static int
+password_fields(struct os_req *q, json_t *identity, const char **user, const char **password)
+{
+	json_t *u = json_object_get(json_object_get(identity, "password"), "user");
 	*user = json_string_value(json_object_get(u, "id"));
 	if (!*user)
 		*user = json_string_value(json_object_get(u, "name"));
 	*password = json_string_value(json_object_get(u, "password"));
-	*project = json_string_value(json_object_get(p, "id"));
-	if (!*project)
-		*project = json_string_value(json_object_get(p, "name"));
 	if (!*user || !*password) {
 		os_error(q, 400, "auth.identity.password.user: name (or id) and password required");
-		return -1;
-	}
-	if (!*project) {
-		os_error(q, 400, "auth.scope.project: a project scope (name or id) is required");
 		return -1;
 	}
 	return 0;
 }
 
+/* POST /v3/auth/tokens, by password or from a token (auth.identity.token.id). */
 static void
 token_issue(struct os_front *f, struct os_req *q)
 {
 	struct hv_error err = {0};
 	json_t *doc = NULL, *auth, *ctx = NULL;
-	const char *user, *password, *project;
+	const char *user, *password, *project, *method = "password";
 	char token[SVC_TOKEN_MAX + 1];
+	int r = -1;
 	if (os_body(q, "auth", &doc, &auth) < 0)
 		return;
-	if (auth_fields(q, auth, &user, &password, &project) == 0) {
-		int r = svc_token_issue(f->svc, user, password, project, f->now, token, &ctx, &err);
-		if (r < 0) {
-			os_svc_error(q, r, &err);
-		} else {
-			os_reply(q, 201, token_json(f, ctx));
-			os_header(q, "X-Subject-Token", token);
-			sodium_memzero(token, sizeof token);
-		}
+	json_t *identity = json_object_get(auth, "identity");
+	json_t *from = json_object_get(json_object_get(identity, "token"), "id");
+	if (scope_field(q, auth, &project) < 0) {
+		/* replied */
+	} else if (has_method(identity, "password")) {
+		if (password_fields(q, identity, &user, &password) == 0)
+			r = svc_token_issue(f->svc, user, password, project, f->now, token, &ctx,
+					    &err);
+	} else if (has_method(identity, "token")) {
+		method = "token";
+		if (!json_is_string(from))
+			os_error(q, 400, "auth.identity.token.id: the token is required");
+		else
+			r = svc_token_rescope(f->svc, json_string_value(from), project, f->now,
+					      token, &ctx, &err);
+	} else {
+		os_error(q, 400, "auth.identity.methods: \"password\" or \"token\"");
+	}
+	if (ctx) {
+		os_reply(q, 201, token_json(f, ctx, method));
+		os_header(q, "X-Subject-Token", token);
+		sodium_memzero(token, sizeof token);
+	} else if (!q->status) {
+		os_svc_error(q, r, &err);
 	}
 	hj_wipe_string(json_object_get(
-		json_object_get(json_object_get(json_object_get(auth, "identity"), "password"),
-				"user"),
-		"password"));
+		json_object_get(json_object_get(identity, "password"), "user"), "password"));
+	hj_wipe_string(from);
 	json_decref(ctx);
 	json_decref(doc);
 }
@@ -175,20 +262,56 @@ token_check(struct os_front *f, struct os_req *q, bool revoke)
 		int r = svc_token_revoke(f->svc, q->subject_token, &err);
 		return r < 0 ? os_error(q, 404, "Could not find token.") : os_reply(q, 204, NULL);
 	}
-	if (svc_token_check(f->svc, q->subject_token, f->now, &ctx, &err) < 0)
+	if (svc_token_validate(f->svc, q->subject_token, f->now, &ctx, &err) < 0)
 		return os_error(q, 404, "Could not find token.");
-	os_reply(q, 200, token_json(f, ctx));
+	os_reply(q, 200, token_json(f, ctx, "password"));
 	os_header(q, "X-Subject-Token", q->subject_token);
 	json_decref(ctx);
 }
 
+/* X-Auth-Token, scoped or not: what the identity calls accept (each checks what it shows). */
+static bool
+authenticate(struct os_front *f, struct os_req *q)
+{
+	struct hv_error err = {0};
+	if (q->token && svc_token_validate(f->svc, q->token, f->now, &q->auth, &err) == 0)
+		return true;
+	os_error(q, 401, "The request you have made requires authentication.");
+	os_header(q, "WWW-Authenticate", "Keystone uri=\"/identity\"");
+	return false;
+}
+
+static const char *
+caller(const struct os_req *q)
+{
+	const char *id = json_string_value(json_object_get(q->auth, "user_id"));
+	return id ? id : "";
+}
+
+/* keystone's default policy for listing what is not one's own: an admin token. */
+static bool
+admin_only(struct os_req *q)
+{
+	if (os_is_admin(q))
+		return true;
+	os_error(q, 403, "You are not authorized to perform the requested action.");
+	return false;
+}
+
+static bool
+filtered_out(const struct os_req *q, const char *param, const char *value)
+{
+	const char *want = os_query(q, param);
+	return want && strcmp(want, value ? value : "") != 0;
+}
+
+/* The projects of user_id: GET /v3/auth/projects, /v3/users/{id}/projects. */
 static void
-auth_projects(struct os_front *f, struct os_req *q)
+user_projects(struct os_front *f, struct os_req *q, const char *user_id)
 {
 	struct hv_error err = {0};
 	json_t *list = NULL, *out = json_array();
-	int r = svc_user_projects(f->svc, json_string_value(json_object_get(q->auth, "user_id")),
-				  &list, &err);
+	int r = svc_user_projects(f->svc, user_id, &list, &err);
 	if (r < 0) {
 		json_decref(out);
 		return os_svc_error(q, r, &err);
@@ -199,7 +322,29 @@ auth_projects(struct os_front *f, struct os_req *q)
 		json_array_append_new(out, project_json(f, p));
 	json_decref(list);
 	os_reply(q, 200,
-		 json_pack("{s:o, s:{s:n, s:n}}", "projects", out, "links", "next", "previous"));
+		 json_pack("{s:o, s:o}", "projects", out, "links", list_links(f, "projects")));
+}
+
+/* GET /v3/projects (admins), filtered by name or domain_id as keystone does. */
+static void
+project_list(struct os_front *f, struct os_req *q)
+{
+	struct hv_error err = {0};
+	json_t *list = NULL, *out = json_array();
+	int r = svc_project_list(f->svc, &list, &err);
+	if (r < 0) {
+		json_decref(out);
+		return os_svc_error(q, r, &err);
+	}
+	size_t i;
+	json_t *p;
+	json_array_foreach (list, i, p)
+		if (!filtered_out(q, "name", json_string_value(json_object_get(p, "name"))) &&
+		    !filtered_out(q, "domain_id", DOMAIN_ID))
+			json_array_append_new(out, project_json(f, p));
+	json_decref(list);
+	os_reply(q, 200,
+		 json_pack("{s:o, s:o}", "projects", out, "links", list_links(f, "projects")));
 }
 
 /* GET /v3/projects/{id or name}: the token's own project (admins: any). */
@@ -209,14 +354,190 @@ project_get(struct os_front *f, struct os_req *q, const char *which)
 	struct hv_error err = {0};
 	json_t *p = NULL;
 	int r = svc_project_show(f->svc, which, &p, &err);
-	bool own = r == 0 && strcmp(json_string_value(json_object_get(p, "id")),
-				    json_string_value(json_object_get(q->auth, "project_id"))) == 0;
+	const char *mine = json_string_value(json_object_get(q->auth, "project_id"));
+	bool own = r == 0 && mine && strcmp(json_string_value(json_object_get(p, "id")), mine) == 0;
 	if (r < 0 || (!own && !os_is_admin(q))) {
 		json_decref(p);
 		return os_error(q, 404, "Could not find project: %s.", which);
 	}
 	os_reply(q, 200, json_pack("{s:o}", "project", project_json(f, p)));
 	json_decref(p);
+}
+
+static void
+user_list(struct os_front *f, struct os_req *q)
+{
+	struct hv_error err = {0};
+	json_t *list = NULL, *out = json_array();
+	int r = svc_user_list(f->svc, &list, &err);
+	if (r < 0) {
+		json_decref(out);
+		return os_svc_error(q, r, &err);
+	}
+	size_t i;
+	json_t *u;
+	json_array_foreach (list, i, u)
+		if (!filtered_out(q, "name", json_string_value(json_object_get(u, "name"))) &&
+		    !filtered_out(q, "domain_id", DOMAIN_ID))
+			json_array_append_new(out, user_json(f, u));
+	json_decref(list);
+	os_reply(q, 200, json_pack("{s:o, s:o}", "users", out, "links", list_links(f, "users")));
+}
+
+/* GET /v3/users/{id}: oneself (admins: anyone). */
+static void
+user_get(struct os_front *f, struct os_req *q, const char *id)
+{
+	struct hv_error err = {0};
+	json_t *u = NULL;
+	if ((strcmp(id, caller(q)) != 0 && !os_is_admin(q)) ||
+	    svc_user_show(f->svc, id, &u, &err) < 0 ||
+	    strcmp(json_string_value(json_object_get(u, "id")), id) != 0) {
+		json_decref(u);
+		return os_error(q, 404, "Could not find user: %s.", id);
+	}
+	os_reply(q, 200, json_pack("{s:o}", "user", user_json(f, u)));
+	json_decref(u);
+}
+
+static const char *
+role_known(const char *name)
+{
+	for (size_t i = 0; svc_roles[i]; i++)
+		if (strcmp(svc_roles[i], name) == 0)
+			return svc_roles[i];
+	return NULL;
+}
+
+static void
+role_list(struct os_front *f, struct os_req *q)
+{
+	json_t *out = json_array();
+	for (size_t i = 0; svc_roles[i]; i++)
+		if (!filtered_out(q, "name", svc_roles[i]))
+			json_array_append_new(out, role_json(f, svc_roles[i]));
+	os_reply(q, 200, json_pack("{s:o, s:o}", "roles", out, "links", list_links(f, "roles")));
+}
+
+/* One assignment as keystone lists it (names with ?include_names). */
+static json_t *
+assignment_json(const struct os_front *f, const struct os_req *q, const json_t *a, const char *role)
+{
+	char href[400];
+	const char *user = json_string_value(json_object_get(a, "user_id"));
+	const char *project = json_string_value(json_object_get(a, "project_id"));
+	snprintf(href, sizeof href, "%s/identity/v3/projects/%s/users/%s/roles/%s", f->public_url,
+		 project, user, role);
+	json_t *out = json_pack("{s:{s:s}, s:{s:s}, s:{s:{s:s}}, s:{s:s}}", "role", "id", role,
+				"user", "id", user, "scope", "project", "id", project, "links",
+				"assignment", href);
+	if (json_object_get(q->query, "include_names")) {
+		json_t *dom = json_pack("{s:s, s:s}", "id", DOMAIN_ID, "name", DOMAIN_NAME);
+		json_object_set_new(json_object_get(out, "role"), "name", json_string(role));
+		json_object_set(json_object_get(out, "user"), "name", json_object_get(a, "user"));
+		json_object_set(json_object_get(out, "user"), "domain", dom);
+		json_t *p = json_object_get(json_object_get(out, "scope"), "project");
+		json_object_set(p, "name", json_object_get(a, "project"));
+		json_object_set(p, "domain", dom);
+		json_decref(dom);
+	}
+	return out;
+}
+
+/* GET /v3/role_assignments: admins, or anyone about themselves (?user.id). Filters
+ * user.id, scope.project.id, role.id; ?effective adds the roles each one implies. */
+static void
+assignment_list(struct os_front *f, struct os_req *q)
+{
+	struct hv_error err = {0};
+	const char *who = os_query(q, "user.id");
+	if (!(who && strcmp(who, caller(q)) == 0) && !admin_only(q))
+		return;
+	json_t *users = NULL, *out = json_array();
+	int r = svc_user_list(f->svc, &users, &err);
+	if (r < 0) {
+		json_decref(out);
+		return os_svc_error(q, r, &err);
+	}
+	bool effective = json_object_get(q->query, "effective") != NULL;
+	size_t i, j, k;
+	json_t *u, *a;
+	json_array_foreach (users, i, u) {
+		const char *uid = json_string_value(json_object_get(u, "id"));
+		if (filtered_out(q, "user.id", uid))
+			continue;
+		json_array_foreach (json_object_get(u, "roles"), j, a) {
+			json_object_set(a, "user_id", json_object_get(u, "id"));
+			json_object_set(a, "user", json_object_get(u, "name"));
+			if (filtered_out(q, "scope.project.id",
+					 json_string_value(json_object_get(a, "project_id"))))
+				continue;
+			json_t *held = json_object_get(a, effective ? "roles" : "role");
+			json_t *one =
+				json_is_string(held) ? json_pack("[O]", held) : json_incref(held);
+			json_t *role;
+			json_array_foreach (one, k, role)
+				if (!filtered_out(q, "role.id", json_string_value(role)))
+					json_array_append_new(
+						out,
+						assignment_json(f, q, a, json_string_value(role)));
+			json_decref(one);
+		}
+	}
+	json_decref(users);
+	os_reply(q, 200,
+		 json_pack("{s:o, s:o}", "role_assignments", out, "links",
+			   list_links(f, "role_assignments")));
+}
+
+/* The identity calls that need a token (any; each checks what it shows). */
+static void
+identity_get(struct os_front *f, struct os_req *q, const char *rest)
+{
+	if (strcmp(rest, "/v3/auth/projects") == 0)
+		return user_projects(f, q, caller(q));
+	if (strcmp(rest, "/v3/auth/domains") == 0)
+		return os_reply(q, 200,
+				json_pack("{s:[], s:o}", "domains", "links",
+					  list_links(f, "auth/domains")));
+	if (strcmp(rest, "/v3/auth/catalog") == 0)
+		return os_reply(q, 200,
+				json_pack("{s:o, s:o}", "catalog", catalog(f), "links",
+					  list_links(f, "auth/catalog")));
+	if (strcmp(rest, "/v3/projects") == 0)
+		return admin_only(q) ? project_list(f, q) : (void)0;
+	if (strncmp(rest, "/v3/projects/", 13) == 0 && !strchr(rest + 13, '/'))
+		return project_get(f, q, rest + 13);
+	if (strcmp(rest, "/v3/domains") == 0)
+		return admin_only(q) ? os_reply(q, 200,
+						json_pack("{s:[o], s:o}", "domains", domain_json(f),
+							  "links", list_links(f, "domains")))
+				     : (void)0;
+	if (strcmp(rest, "/v3/domains/" DOMAIN_ID) == 0)
+		return os_reply(q, 200, json_pack("{s:o}", "domain", domain_json(f)));
+	if (strcmp(rest, "/v3/users") == 0)
+		return admin_only(q) ? user_list(f, q) : (void)0;
+	if (strncmp(rest, "/v3/users/", 10) == 0) {
+		const char *id = rest + 10, *slash = strchr(id, '/');
+		if (!slash)
+			return user_get(f, q, id);
+		if (strcmp(slash, "/projects") == 0) {
+			char uid[65];
+			snprintf(uid, sizeof uid, "%.*s", (int)(slash - id), id);
+			if (strcmp(uid, caller(q)) != 0 && !admin_only(q))
+				return;
+			return user_projects(f, q, uid);
+		}
+	}
+	if (strcmp(rest, "/v3/roles") == 0)
+		return admin_only(q) ? role_list(f, q) : (void)0;
+	if (strncmp(rest, "/v3/roles/", 10) == 0 && role_known(rest + 10))
+		return admin_only(q) ? os_reply(q, 200,
+						json_pack("{s:o}", "role", role_json(f, rest + 10)))
+				     : (void)0;
+	if (strcmp(rest, "/v3/role_assignments") == 0)
+		return assignment_list(f, q);
+	os_error(q, 404, "The resource could not be found.");
 }
 
 void
@@ -235,21 +556,15 @@ os_identity_route(struct os_front *f, struct os_req *q, const char *rest)
 	if (strcmp(rest, "/v3/auth/tokens") == 0) {
 		if (strcmp(q->method, "POST") == 0)
 			return token_issue(f, q);
-		if (!os_authenticate(f, q))
+		if (!authenticate(f, q))
 			return;
 		if (get || strcmp(q->method, "DELETE") == 0)
 			return token_check(f, q, !get);
 		return os_error(q, 405, "The method is not allowed here.");
 	}
-	if (!os_authenticate(f, q))
+	if (!authenticate(f, q))
 		return;
-	if (get && strcmp(rest, "/v3/auth/projects") == 0)
-		return auth_projects(f, q);
-	if (get && strcmp(rest, "/v3/auth/catalog") == 0)
-		return os_reply(q, 200,
-				json_pack("{s:o, s:{s:n, s:n}}", "catalog", catalog(f), "links",
-					  "next", "previous"));
-	if (get && strncmp(rest, "/v3/projects/", 13) == 0 && !strchr(rest + 13, '/'))
-		return project_get(f, q, rest + 13);
-	os_error(q, 404, "The resource could not be found.");
+	if (!get)
+		return os_error(q, 404, "The resource could not be found.");
+	identity_get(f, q, rest);
 }

@@ -152,8 +152,10 @@ filtered_out(const struct os_req *q, const json_t *rec)
 			i++;
 		if (i < sizeof paging / sizeof paging[0] || !json_is_string(want))
 			continue;
-		/* a filter on a field the record lacks matches nothing, as Neutron answers */
-		if (!matches(json_object_get(rec, name), json_string_value(want)))
+		/* a filter on a field the record lacks matches nothing, as Neutron answers;
+		 * tenant_id is project_id's older name (Horizon filters by it) */
+		const char *key = strcmp(name, "tenant_id") == 0 ? "project_id" : name;
+		if (!matches(json_object_get(rec, key), json_string_value(want)))
 			return true;
 	}
 	return !visible(q, rec);

@@ -18,7 +18,7 @@
 #define PASSWORD_MIN 8
 #define PASSWORD_MAX 4096
 
-static const char *const roles_implied[] = {"admin", "member", "reader", NULL};
+const char *const svc_roles[] = {"admin", "member", "reader", NULL};
 
 /* keystone's names: 1-64 of letters, digits and @ . _ - */
 static bool
@@ -44,14 +44,15 @@ roles_of(const char *role)
 {
 	json_t *a = json_array();
 	size_t i = 0;
-	while (roles_implied[i] && strcmp(roles_implied[i], role) != 0)
+	while (svc_roles[i] && strcmp(svc_roles[i], role) != 0)
 		i++;
-	for (; roles_implied[i]; i++)
-		json_array_append_new(a, json_string(roles_implied[i]));
+	for (; svc_roles[i]; i++)
+		json_array_append_new(a, json_string(svc_roles[i]));
 	return a;
 }
 
-/* The user's assignments with each project's name: [{project_id, project, role}]. */
+/* The user's assignments with each project's name and the roles each grants:
+ * [{project_id, project, role, roles[]}]. */
 static int
 user_roles(struct svc *sv, const char *user_id, json_t **ret, struct hv_error *err)
 {
@@ -64,6 +65,7 @@ user_roles(struct svc *sv, const char *user_id, json_t **ret, struct hv_error *e
 	json_array_foreach (list, i, a) {
 		json_t *p = NULL;
 		json_object_del(a, "user_id");
+		json_object_set_new(a, "roles", roles_of(field_or(a, "role", "")));
 		if (store_project_get(sv->store, field_or(a, "project_id", ""), &p, NULL) == 0)
 			json_object_set(a, "project", json_object_get(p, "name"));
 		json_decref(p);
@@ -185,13 +187,20 @@ refused(struct hv_error *err)
 }
 
 /* What a token grants: {user_id, user, project_id, project, role, roles[], issued_ms,
- * expires_ms}; -EACCES when the user has no role on the project. */
+ * expires_ms}, only {user_id, user, issued_ms, expires_ms} for an unscoped one (project
+ * NULL); -EACCES when the user has no role on the project. */
 static int
 token_context(struct svc *sv, const json_t *user, const json_t *project, int64_t issued,
 	      int64_t expires, json_t **ret, struct hv_error *err)
 {
 	json_t *roles = NULL;
 	const char *role = NULL;
+	if (!project) {
+		*ret = json_pack("{s:O, s:O, s:I, s:I}", "user_id", json_object_get(user, "id"),
+				 "user", json_object_get(user, "name"), "issued_ms",
+				 (json_int_t)issued, "expires_ms", (json_int_t)expires);
+		return *ret ? 0 : hv_error_set(err, -ENOMEM, "", "out of memory");
+	}
 	int r = store_role_list(sv->store, field_or(user, "id", ""), &roles, err);
 	if (r < 0)
 		return r;
@@ -213,41 +222,122 @@ token_context(struct svc *sv, const json_t *user, const json_t *project, int64_t
 	return *ret ? 0 : hv_error_set(err, -ENOMEM, "", "out of memory");
 }
 
+/* A new token for user u, scoped to project p (NULL: unscoped) until expires. */
+static int
+token_new(struct svc *sv, const json_t *u, const json_t *p, int64_t now, int64_t expires,
+	  char ret_token[SVC_TOKEN_MAX + 1], json_t **ret_ctx, struct hv_error *err)
+{
+	unsigned char raw[TOKEN_BYTES];
+	char hash[65];
+	int r = token_context(sv, u, p, now, expires, ret_ctx, err);
+	if (r < 0)
+		return r;
+	randombytes_buf(raw, sizeof raw);
+	sodium_bin2base64(ret_token, SVC_TOKEN_MAX + 1, raw, sizeof raw,
+			  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	sodium_memzero(raw, sizeof raw);
+	token_hash(ret_token, hash);
+	r = store_token_insert(sv->store, hash, field_or(u, "id", ""),
+			       p ? field_or(p, "id", "") : "", now, expires, err);
+	if (r == 0)
+		r = store_token_purge(sv->store, now, err);
+	if (r < 0) {
+		sodium_memzero(ret_token, SVC_TOKEN_MAX + 1);
+		json_decref(*ret_ctx);
+		*ret_ctx = NULL;
+	}
+	return r;
+}
+
+/* The project a token is asked for, by name or id (NULL stays NULL: unscoped). */
+static int
+scope_find(struct svc *sv, const char *project, json_t **ret, struct hv_error *err)
+{
+	*ret = NULL;
+	if (project && store_project_get(sv->store, project, ret, NULL) < 0)
+		return refused(err);
+	return 0;
+}
+
 int
 svc_token_issue(struct svc *sv, const char *user, const char *password, const char *project,
 		int64_t now, char ret_token[SVC_TOKEN_MAX + 1], json_t **ret_ctx,
 		struct hv_error *err)
 {
 	json_t *u = NULL, *p = NULL;
-	unsigned char raw[TOKEN_BYTES];
-	char hash[65];
 	int r = store_user_get(sv->store, user, &u, NULL);
 	if (r == 0 && crypto_pwhash_str_verify(field_or(u, "password_hash", ""), password,
 					       strlen(password)) != 0)
-		r = -EACCES;
-	if (r == 0 && store_project_get(sv->store, project, &p, NULL) < 0)
 		r = -EACCES;
 	if (r < 0) {
 		json_decref(u);
 		return r == -EACCES || r == -ENOENT ? refused(err) : r;
 	}
-	r = token_context(sv, u, p, now, now + TOKEN_TTL_MS, ret_ctx, err);
-	if (r == 0) {
-		randombytes_buf(raw, sizeof raw);
-		sodium_bin2base64(ret_token, SVC_TOKEN_MAX + 1, raw, sizeof raw,
-				  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-		sodium_memzero(raw, sizeof raw);
-		token_hash(ret_token, hash);
-		r = store_token_insert(sv->store, hash, field_or(u, "id", ""),
-				       field_or(p, "id", ""), now, now + TOKEN_TTL_MS, err);
-		if (r == 0)
-			r = store_token_purge(sv->store, now, err);
-		if (r < 0) {
-			sodium_memzero(ret_token, SVC_TOKEN_MAX + 1);
-			json_decref(*ret_ctx);
-			*ret_ctx = NULL;
-		}
+	r = scope_find(sv, project, &p, err);
+	if (r == 0)
+		r = token_new(sv, u, p, now, now + TOKEN_TTL_MS, ret_token, ret_ctx, err);
+	json_decref(u);
+	json_decref(p);
+	return r;
+}
+
+/* The token's record and its user, when it is known and unexpired; -EACCES otherwise. */
+static int
+token_find(struct svc *sv, const char *token, int64_t now, json_t **ret_t, json_t **ret_u,
+	   struct hv_error *err)
+{
+	char hash[65];
+	*ret_t = *ret_u = NULL;
+	if (!token || strlen(token) > SVC_TOKEN_MAX)
+		return refused(err);
+	token_hash(token, hash);
+	int r = store_token_get(sv->store, hash, ret_t, NULL);
+	if (r == 0 && json_integer_value(json_object_get(*ret_t, "expires_ms")) <= now)
+		r = -EACCES;
+	if (r == 0)
+		r = store_user_get(sv->store, field_or(*ret_t, "user_id", ""), ret_u, NULL);
+	if (r < 0) {
+		json_decref(*ret_t);
+		*ret_t = NULL;
+		return refused(err);
 	}
+	return 0;
+}
+
+int
+svc_token_rescope(struct svc *sv, const char *token, const char *project, int64_t now,
+		  char ret_token[SVC_TOKEN_MAX + 1], json_t **ret_ctx, struct hv_error *err)
+{
+	json_t *t = NULL, *u = NULL, *p = NULL;
+	int r = token_find(sv, token, now, &t, &u, err);
+	if (r == 0)
+		r = scope_find(sv, project, &p, err);
+	/* keystone's rule: a token got from another never outlives it */
+	if (r == 0)
+		r = token_new(sv, u, p, now, json_integer_value(json_object_get(t, "expires_ms")),
+			      ret_token, ret_ctx, err);
+	json_decref(t);
+	json_decref(u);
+	json_decref(p);
+	return r;
+}
+
+int
+svc_token_validate(struct svc *sv, const char *token, int64_t now, json_t **ret_ctx,
+		   struct hv_error *err)
+{
+	json_t *t = NULL, *u = NULL, *p = NULL;
+	int r = token_find(sv, token, now, &t, &u, err);
+	if (r < 0)
+		return r;
+	const char *project = field_or(t, "project_id", "");
+	if (*project && store_project_get(sv->store, project, &p, NULL) < 0)
+		r = refused(err);
+	if (r == 0)
+		r = token_context(sv, u, p, json_integer_value(json_object_get(t, "issued_ms")),
+				  json_integer_value(json_object_get(t, "expires_ms")), ret_ctx,
+				  err);
+	json_decref(t);
 	json_decref(u);
 	json_decref(p);
 	return r;
@@ -257,26 +347,12 @@ int
 svc_token_check(struct svc *sv, const char *token, int64_t now, json_t **ret_ctx,
 		struct hv_error *err)
 {
-	json_t *t = NULL, *u = NULL, *p = NULL;
-	char hash[65];
-	if (!token || strlen(token) > SVC_TOKEN_MAX)
+	int r = svc_token_validate(sv, token, now, ret_ctx, err);
+	if (r == 0 && !json_object_get(*ret_ctx, "project_id")) {
+		json_decref(*ret_ctx);
+		*ret_ctx = NULL;
 		return refused(err);
-	token_hash(token, hash);
-	int r = store_token_get(sv->store, hash, &t, NULL);
-	if (r == 0 && json_integer_value(json_object_get(t, "expires_ms")) <= now)
-		r = -EACCES;
-	if (r == 0 && (store_user_get(sv->store, field_or(t, "user_id", ""), &u, NULL) < 0 ||
-		       store_project_get(sv->store, field_or(t, "project_id", ""), &p, NULL) < 0))
-		r = -EACCES;
-	if (r == 0)
-		r = token_context(sv, u, p, json_integer_value(json_object_get(t, "issued_ms")),
-				  json_integer_value(json_object_get(t, "expires_ms")), ret_ctx,
-				  err);
-	else
-		r = refused(err);
-	json_decref(t);
-	json_decref(u);
-	json_decref(p);
+	}
 	return r;
 }
 

@@ -256,23 +256,36 @@ int svc_image_delete(struct svc *sv, const char *image, struct hv_error *err);
 /* ---- identity (identity.c): the REST front's users, roles and tokens ------------------ */
 /* The longest token text accepted (issued ones are 43 characters). */
 #define SVC_TOKEN_MAX 255
+/* The roles, each implying those after it (keystone's implied roles). */
+extern const char *const svc_roles[];
 /* args: {name, project (name or id), role: admin|member|reader, password (8+ bytes; only
  * its argon2id hash is kept)}. Answers svc_user_show's record. */
 int
 svc_user_create(struct svc *sv, json_t *args, int64_t now_ms, json_t **ret, struct hv_error *err);
-/* {id, name, created_ms, roles: [{project_id, project, role}]}; -ENOENT. */
+/* {id, name, created_ms, roles: [{project_id, project, role, roles: [the roles it grants]}]};
+ * -ENOENT. */
 int svc_user_show(struct svc *sv, const char *user, json_t **ret, struct hv_error *err);
 int svc_user_list(struct svc *sv, json_t **ret, struct hv_error *err);
 /* Deletes the user, its roles and its tokens. */
 int svc_user_delete(struct svc *sv, const char *user, struct hv_error *err);
-/* A new token for user (name or id) scoped to project (name or id), when the password
- * matches and the user has a role there; -EACCES otherwise, never saying which part was
- * wrong. ret_token is the token's only copy (the caller wipes it); *ret_ctx what it grants:
- * {user_id, user, project_id, project, role, roles[], issued_ms, expires_ms}. */
+/* A new token for user (name or id) scoped to project (name or id; NULL: unscoped, good
+ * only for asking which projects the user has), when the password matches and the user has
+ * a role there; -EACCES otherwise, never saying which part was wrong. ret_token is the
+ * token's only copy (the caller wipes it); *ret_ctx what it grants: {user_id, user,
+ * project_id, project, role, roles[], issued_ms, expires_ms} (the project's keys absent
+ * when unscoped). */
 int svc_token_issue(struct svc *sv, const char *user, const char *password, const char *project,
 		    int64_t now_ms, char ret_token[SVC_TOKEN_MAX + 1], json_t **ret_ctx,
 		    struct hv_error *err);
-/* What a valid, unexpired token grants (as svc_token_issue's ctx); -EACCES otherwise. */
+/* A new token from a valid one (keystone's token method: no password hashed, so cheap),
+ * scoped to project (name or id; NULL: unscoped), expiring when the first one does. */
+int svc_token_rescope(struct svc *sv, const char *token, const char *project, int64_t now_ms,
+		      char ret_token[SVC_TOKEN_MAX + 1], json_t **ret_ctx, struct hv_error *err);
+/* What a valid, unexpired token grants (as svc_token_issue's ctx), scoped or not. */
+int svc_token_validate(struct svc *sv, const char *token, int64_t now_ms, json_t **ret_ctx,
+		       struct hv_error *err);
+/* The same for a project-scoped token only (what every service but identity requires);
+ * -EACCES otherwise. */
 int svc_token_check(struct svc *sv, const char *token, int64_t now_ms, json_t **ret_ctx,
 		    struct hv_error *err);
 int svc_token_revoke(struct svc *sv, const char *token, struct hv_error *err);

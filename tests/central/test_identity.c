@@ -1,7 +1,9 @@
 /* test_identity.c - the REST front's identity rules in the service layer against a real
  * store: users with a role per project, password tokens scoped to a project that expire,
  * are kept only as a hash and die with their user, and refusals that say nothing of which
- * part was wrong. Bad input names its field and changes nothing. */
+ * part was wrong. An unscoped token (Horizon's login) grants no project: services refuse
+ * it; re-scoping it to a project needs no password and never outlives it. Bad input names
+ * its field and changes nothing. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -134,6 +136,75 @@ refusals_do_not_say_which_part_was_wrong(void **state)
 }
 
 static void
+an_unscoped_token_grants_no_project_until_rescoped(void **state)
+{
+	struct fixture *f = *state;
+	struct hv_error err = {0};
+	char unscoped[SVC_TOKEN_MAX + 1], scoped[SVC_TOKEN_MAX + 1];
+	json_t *ctx = NULL, *checked = NULL;
+	user_new(f, "bob", "member", "correct horse");
+	MUST(svc_token_issue(f->svc, "bob", "correct horse", NULL, T0, unscoped, &ctx, &err), &err);
+	assert_null(json_object_get(ctx, "project_id"));
+	assert_null(json_object_get(ctx, "roles"));
+	json_decref(ctx);
+	ctx = NULL;
+	/* identity answers it; every other service requires a project */
+	MUST(svc_token_validate(f->svc, unscoped, T0 + 1, &checked, &err), &err);
+	assert_string_equal(json_string_value(json_object_get(checked, "user")), "bob");
+	json_decref(checked);
+	checked = NULL;
+	assert_int_equal(svc_token_check(f->svc, unscoped, T0 + 1, &checked, &err), -EACCES);
+	assert_null(checked);
+	/* the token method: a project token from it, with the same end */
+	MUST(svc_token_rescope(f->svc, unscoped, "admin", T0 + 1000, scoped, &ctx, &err), &err);
+	assert_string_not_equal(scoped, unscoped);
+	assert_string_equal(json_string_value(json_object_get(ctx, "project")), "admin");
+	assert_string_equal(json_string_value(json_object_get(ctx, "role")), "member");
+	assert_int_equal(json_integer_value(json_object_get(ctx, "expires_ms")), T0 + HOUR_MS);
+	json_decref(ctx);
+	ctx = NULL;
+	MUST(svc_token_check(f->svc, scoped, T0 + HOUR_MS - 1, &checked, &err), &err);
+	json_decref(checked);
+	checked = NULL;
+	assert_int_equal(svc_token_check(f->svc, scoped, T0 + HOUR_MS, &checked, &err), -EACCES);
+	/* and back to unscoped, from the scoped one */
+	MUST(svc_token_rescope(f->svc, scoped, NULL, T0 + 2000, unscoped, &ctx, &err), &err);
+	assert_null(json_object_get(ctx, "project_id"));
+	json_decref(ctx);
+	ctx = NULL;
+}
+
+static void
+rescoping_refuses_as_a_login_does(void **state)
+{
+	struct fixture *f = *state;
+	struct hv_error err = {0}, first = {0};
+	char token[SVC_TOKEN_MAX + 1], other[SVC_TOKEN_MAX + 1];
+	json_t *ctx = NULL, *p = NULL, *args = json_pack("{s:s}", "name", "other");
+	user_new(f, "bob", "member", "correct horse");
+	MUST(svc_project_create(f->svc, args, T0, &p, &err), &err);
+	json_decref(args);
+	json_decref(p);
+	MUST(svc_token_issue(f->svc, "bob", "correct horse", NULL, T0, token, &ctx, &err), &err);
+	json_decref(ctx);
+	ctx = NULL;
+	assert_int_equal(svc_token_rescope(f->svc, token, "other", T0, other, &ctx, &first),
+			 -EACCES);
+	assert_int_equal(svc_token_rescope(f->svc, token, "nowhere", T0, other, &ctx, &err),
+			 -EACCES);
+	assert_string_equal(err.message, first.message);
+	assert_int_equal(svc_token_rescope(f->svc, "not-a-token", "admin", T0, other, &ctx, &err),
+			 -EACCES);
+	assert_string_equal(err.message, first.message);
+	assert_int_equal(svc_token_rescope(f->svc, token, "admin", T0 + HOUR_MS, other, &ctx, &err),
+			 -EACCES);
+	MUST(svc_token_revoke(f->svc, token, &err), &err);
+	assert_int_equal(svc_token_rescope(f->svc, token, "admin", T0 + 1, other, &ctx, &err),
+			 -EACCES);
+	assert_null(ctx);
+}
+
+static void
 bad_users_name_their_field_and_change_nothing(void **state)
 {
 	struct fixture *f = *state;
@@ -198,6 +269,9 @@ main(void)
 			a_token_is_stored_only_as_a_hash_and_dies_with_its_user, setup, teardown),
 		cmocka_unit_test_setup_teardown(refusals_do_not_say_which_part_was_wrong, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(an_unscoped_token_grants_no_project_until_rescoped,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(rescoping_refuses_as_a_login_does, setup, teardown),
 		cmocka_unit_test_setup_teardown(bad_users_name_their_field_and_change_nothing,
 						setup, teardown),
 	};
