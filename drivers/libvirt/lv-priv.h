@@ -22,6 +22,8 @@ struct hvd_host {
 	char uri[512];
 	char virt_type[8];
 	uint32_t reboot_timeout, shutdown_timeout;
+	uint32_t snapshot_timeout; /* seconds a live snapshot's disk copy may take to catch up */
+	bool live_snapshot;        /* false: the guest is paused for the whole copy */
 	char listen[64];
 	uint32_t port_lo, port_hi; /* 0: serial on a pty */
 	size_t console_log_max;
@@ -75,9 +77,11 @@ int lv_rebuild(struct hvd_host *h, const struct hvd_instance_spec *spec, struct 
 int lv_rescue(struct hvd_host *h, const char *uuid, const struct hvd_image *rescue_image,
 	      struct hv_error *err);
 int lv_unrescue(struct hvd_host *h, const char *uuid, struct hv_error *err);
-int lv_snapshot(struct hvd_host *h, const char *uuid, const char *dest_path,
-		const char *dest_format, struct hv_error *err);
 int lv_root_disk(struct hvd_host *h, const char *uuid, char **ret_path, char **ret_format,
 		 struct hv_error *err);
+
+/* snapshot.c */
+int lv_snapshot(struct hvd_host *h, const char *uuid, const char *dest_path,
+		const char *dest_format, struct hv_error *err);
 
 #endif
