@@ -30,7 +30,7 @@
 
 #define POLL_MS 20
 /* How long libvirt waits for the agent's answer: without it, forever. */
-#define AGENT_TIMEOUT_S 10
+#define AGENT_TIMEOUT_S 60
 #define THAW_TRIES 3
 
 struct snap {

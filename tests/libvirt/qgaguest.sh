@@ -7,8 +7,9 @@
 #                                  libraries ldd names), /etc/passwd and /etc/shadow (root
 #                                  locked) in the initramfs; writes OUTDIR/initrd.img and
 #                                  prints the kernel path. Exits 77 without qemu-ga.
-#   qgaguest.sh datadisk FILE [MB] an ext4 file system (raw, 64 MB unless MB) holding
-#                                  /marker = "fresh"
+#   qgaguest.sh datadisk FILE [MB [FILL]]
+#                                  an ext4 file system (raw, 64 MB unless MB) holding
+#                                  /marker = "fresh" (and /fill: FILL MB of random bytes)
 #
 # With hvqga=1 on its command line the guest mounts /dev/vda read-write on /data (commit=60:
 # what it writes stays in its page cache unless something flushes it) and runs qemu-ga on the
@@ -108,6 +109,7 @@ datadisk)
 	rm -rf "$d"
 	mkdir -p "$d"
 	echo fresh >"$d/marker"
+	[ -z "${4:-}" ] || head -c "$(($4 * 1024 * 1024))" /dev/urandom >"$d/fill"
 	truncate -s "${3:-64}M" "$2"
 	mkfs.ext4 -q -F -L data -d "$d" "$2"
 	rm -rf "$d"

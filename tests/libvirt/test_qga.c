@@ -6,8 +6,10 @@
  *     copy's cut and THAW after it, by the driver's own record (snapshot.log); the image's
  *     ext4 superblock says clean (a cut while frozen); the guest ran throughout; a second
  *     guest booted from the snapshot reads the file; set_admin_password puts a hash in the
- *     guest's /etc/shadow that verifies against the password, which no log holds; qemu-ga
- *     killed, the snapshot fails naming the agent and the guest keeps running and writing.
+ *     guest's /etc/shadow that verifies against the password, which no log holds; paused
+ *     for the copy (live_snapshot = false) and the copy failing, the guest is resumed and
+ *     thawed; qemu-ga killed, the snapshot fails naming the agent and the guest keeps
+ *     running and writing.
  *   C (hw_qemu_guest_agent only), its agent killed: the snapshot is taken unfrozen, and the
  *     superblock shows it (needs_recovery: the control that the check above can fail).
  *   D (no agent): set_admin_password is not supported.
@@ -442,6 +444,38 @@ main(void)
 		      "libvirtd logged the agent traffic (the check sees it)");
 		CHECK(out && !strchr(out, '/'), "no log, console or disk holds the password");
 		free(out);
+	}
+
+	step("A: paused for the copy (live_snapshot=false), the copy fails: resumed and thawed");
+	{
+		const struct hvd_kv pcfg[] = {cfg[0],
+					      cfg[1],
+					      cfg[2],
+					      cfg[3],
+					      {"instances_path", T.instances},
+					      {"live_snapshot", "false"}};
+		struct hvd_host *ph = NULL;
+		char bad[700], *log;
+		int freezes = console_count(UA, "HVGUEST-FREEZE");
+		CHECK(T.ops->open(pcfg, 6, &ph, &err) == 0, "open: %s", err.message);
+		snprintf(bad, sizeof bad, "%s/no-such-dir/snap.qcow2", T.dir);
+		r = T.ops->snapshot(ph, UA, bad, "qcow2", &err);
+		T.ops->close(ph);
+		printf("         %d %s: %.150s\n", r, err.field, err.message);
+		CHECK(r < 0, "the copy failed");
+		log = inst_file(UA, "snapshot.log");
+		printf("%s", log ? log : "");
+		CHECK(log && strstr(log, "method=paused result=error") &&
+			      strstr(log, "copy-failed") && strstr(log, "resumed") &&
+			      strstr(log, "thawed"),
+		      "the driver resumed and thawed after the failed copy");
+		free(log);
+		CHECK(wait_console(UA, "HVGUEST-THAW", freezes + 1, 30) &&
+			      console_count(UA, "HVGUEST-FREEZE") == freezes + 1,
+		      "the guest froze once and thawed");
+		CHECK(lvt_power(&T, UA) == HVD_POWER_RUNNING, "A is running");
+		int ticks = console_count(UA, "HVGUEST-TICK");
+		CHECK(wait_console(UA, "HVGUEST-TICK", ticks + 2, 30), "A writes again");
 	}
 
 	step("A: qemu-ga killed, the required quiesce fails the snapshot; A runs, thawed");
