@@ -158,15 +158,33 @@ power_of(virDomainPtr dom, int state, int saved)
 
 #define SHUTDOWN_RETRY_MS 10000
 
-/* Presses the ACPI button and waits until the domain is shut off; true when it is. The
- * button is pressed again every SHUTDOWN_RETRY_MS, as nova does: a guest still booting
- * misses a press. */
+/* How a graceful stop asks the guest: through its agent when the image declares one
+ * (hw_qemu_guest_agent), libvirt falling back to the ACPI button when the agent fails; the
+ * button alone otherwise. */
+static unsigned
+shutdown_flags(virDomainPtr dom)
+{
+	char *xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE);
+	struct domxml_facts facts;
+	bool agent = xml && domxml_read_facts(xml, &facts, NULL) == 0 && facts.guest_agent;
+
+	free(xml);
+	if (!agent)
+		return 0;
+	virDomainAgentSetResponseTimeout(dom, LV_AGENT_TIMEOUT_S, 0);
+	return VIR_DOMAIN_SHUTDOWN_GUEST_AGENT | VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN;
+}
+
+/* Asks the guest to shut down and waits until the domain is shut off; true when it is. The
+ * request is repeated every SHUTDOWN_RETRY_MS, as nova does: a guest still booting misses
+ * a press. */
 static bool
 shutdown_wait(virDomainPtr dom, uint32_t timeout_s)
 {
+	unsigned flags = shutdown_flags(dom);
 	uint64_t waited = 0;
 
-	if (virDomainShutdown(dom) < 0)
+	if (virDomainShutdownFlags(dom, flags) < 0)
 		return false;
 	for (;;) {
 		int s = lv_dom_state(dom);
@@ -179,7 +197,7 @@ shutdown_wait(virDomainPtr dom, uint32_t timeout_s)
 		nanosleep(&ts, NULL);
 		waited += POLL_MS;
 		if (waited % SHUTDOWN_RETRY_MS == 0 && lv_dom_state(dom) == VIR_DOMAIN_RUNNING)
-			virDomainShutdown(dom);
+			virDomainShutdownFlags(dom, flags);
 	}
 }
 

@@ -18,6 +18,9 @@
 #include "conn.h"
 #include "domxml.h"
 
+/* How long libvirt waits for the guest agent's answer (without a bound: forever). */
+#define LV_AGENT_TIMEOUT_S 60
+
 struct hvd_host {
 	char uri[512];
 	char virt_type[8];
@@ -56,7 +59,8 @@ int lv_dom_get(struct hvd_host *h, const char *uuid, virConnectPtr *ret_vc, virD
 void lv_dom_put(virConnectPtr vc, virDomainPtr dom);
 /* A VIR_DOMAIN_* state, or -1. */
 int lv_dom_state(virDomainPtr dom);
-/* ACPI shutdown, wait, then destroy: the domain is shut off afterwards. */
+/* A graceful shutdown (through the guest agent when the image has one, else ACPI), a wait,
+ * then destroy: the domain is shut off afterwards. */
 int lv_stop_domain(struct hvd_host *h, virConnectPtr vc, virDomainPtr dom, uint32_t timeout_s,
 		   struct hv_error *err);
 

@@ -29,8 +29,6 @@
 #include <libvirt/virterror.h>
 
 #define POLL_MS 20
-/* How long libvirt waits for the agent's answer: without it, forever. */
-#define AGENT_TIMEOUT_S 60
 #define THAW_TRIES 3
 
 struct snap {
@@ -74,7 +72,7 @@ freeze(struct snap *s, struct hv_error *err)
 {
 	s->freeze_asked = true;
 	s->t_frozen = note(s, "freeze");
-	virDomainAgentSetResponseTimeout(s->dom, AGENT_TIMEOUT_S, 0);
+	virDomainAgentSetResponseTimeout(s->dom, LV_AGENT_TIMEOUT_S, 0);
 	if (virDomainFSFreeze(s->dom, NULL, 0, 0) < 0) {
 		int r = conn_error(s->h->conn, s->vc, err, "uuid",
 				   "quiesce through the guest agent");

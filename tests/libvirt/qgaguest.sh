@@ -23,6 +23,8 @@
 #   HVGUEST-TICK <n>         every second: n written to /data/tick and synced (stops while
 #                            /data is frozen)
 #   HVGUEST-SHADOW <user>:<hash>   /etc/shadow changed (a password set through the agent)
+#   HVGUEST-AGENT-SHUTDOWN <args>  qemu-ga ran /sbin/shutdown (guest-shutdown); the guest
+#                            powers off half a second later
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 guestimg=$here/../workflows/guestimg.sh
@@ -65,6 +67,16 @@ esac
 exit 0
 HOOK
 	chmod +x "$root/etc/qemu/fsfreeze-hook"
+	# qemu-ga's guest-shutdown runs /sbin/shutdown -h -P +0 and waits for it to return, as
+	# a distribution's shutdown does once the power-off is scheduled.
+	mkdir -p "$root/sbin"
+	cat >"$root/sbin/shutdown" <<'SHUTDOWN'
+#!/bin/sh
+echo "<2>HVGUEST-AGENT-SHUTDOWN $*" >/dev/kmsg
+( sleep 0.5; sync; poweroff -f ) </dev/null >/dev/null 2>&1 &
+exit 0
+SHUTDOWN
+	chmod +x "$root/sbin/shutdown"
 	# Between guestimg.sh's front init and mkguest.sh's: guestimg.sh's has loaded the modules.
 	mv "$root/init.base" "$root/init.core"
 	cat >"$root/init.base" <<'INIT'

@@ -10,8 +10,10 @@
  *     for the copy (live_snapshot = false) and the copy failing, the guest is resumed and
  *     thawed; qemu-ga killed, the snapshot fails naming the agent and the guest keeps
  *     running and writing.
- *   C (hw_qemu_guest_agent only), its agent killed: the snapshot is taken unfrozen, and the
- *     superblock shows it (needs_recovery: the control that the check above can fail).
+ *   C (hw_qemu_guest_agent only): a soft reboot shuts the guest down through qemu-ga (no
+ *     ACPI button); its agent killed, a stop falls back to the button; its agent killed
+ *     again, the snapshot is taken unfrozen, and the superblock shows it (needs_recovery:
+ *     the control that the check above can fail).
  *   D (no agent): set_admin_password is not supported.
  *
  * Run by qga_qemu.sh: HV_QGA_URI, HV_QGA_KERNEL, HV_QGA_INITRD, HV_QGA_DATA, HV_QGA_DIR. */
@@ -505,13 +507,38 @@ main(void)
 		CHECK(r < 0 && !strstr(err.message, pw), "no agent, no password: %s", err.message);
 	}
 
-	step("C: quiesce possible, agent killed: the snapshot is taken unfrozen");
+	step("C: an image with hw_qemu_guest_agent only");
 	spec_of(&s, UC, &pimg, true);
 	CHECK(T.ops->spawn(T.host, &s, &err) == 0, "spawn C: %s", err.message);
 	CHECK(wait_console(UC, "HVGUEST-QGA port=", 1, BOOT_S), "qemu-ga started in C");
 	CHECK(wait_console(UC, "HVGUEST-TICK", 1, 60), "C writes to its ext4 disk");
 	for (int i = 0; i < 100 && agent(UC, "{\"execute\":\"guest-ping\"}") != 0; i++)
 		usleep(200000);
+
+	step("C: a soft reboot goes through qemu-ga, not the ACPI button");
+	CHECK(T.ops->reboot(T.host, UC, HVD_REBOOT_SOFT, 90, &err) == 0, "soft reboot: %s",
+	      err.message);
+	CHECK(console_count(UC, "HVGUEST-AGENT-SHUTDOWN -h -P +0") == 1,
+	      "qemu-ga ran the guest's shutdown");
+	CHECK(console_count(UC, "HVGUEST-POWERBUTTON") == 0, "no ACPI button was pressed");
+	CHECK(wait_console(UC, "HVGUEST-QGA port=", 2, BOOT_S), "C booted again");
+
+	step("C: qemu-ga killed, a graceful stop falls back to the ACPI button");
+	for (int i = 0; i < 100 && agent(UC, "{\"execute\":\"guest-ping\"}") != 0; i++)
+		usleep(200000);
+	CHECK(kill_agent(UC), "qemu-ga is gone from C");
+	CHECK(T.ops->power_off(T.host, UC, 90, &err) == 0, "power off: %s", err.message);
+	CHECK(lvt_power(&T, UC) == HVD_POWER_SHUTDOWN, "C is shut down");
+	CHECK(console_count(UC, "HVGUEST-POWERBUTTON") == 1 &&
+		      console_count(UC, "HVGUEST-AGENT-SHUTDOWN") == 1,
+	      "the guest shut down on the ACPI button");
+	CHECK(T.ops->power_on(T.host, UC, &err) == 0, "power on: %s", err.message);
+	CHECK(wait_console(UC, "HVGUEST-QGA port=", 3, BOOT_S), "C booted again");
+	CHECK(wait_console(UC, "HVGUEST-TICK", 1, 60), "C writes to its ext4 disk");
+	for (int i = 0; i < 100 && agent(UC, "{\"execute\":\"guest-ping\"}") != 0; i++)
+		usleep(200000);
+
+	step("C: quiesce possible, agent killed: the snapshot is taken unfrozen");
 	CHECK(kill_agent(UC), "qemu-ga is gone from C");
 	CHECK(T.ops->snapshot(T.host, UC, snap3, "qcow2", &err) == 0, "snapshot of C: %s",
 	      err.message);
