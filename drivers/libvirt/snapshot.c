@@ -173,6 +173,16 @@ mirror_start(struct snap *s, struct hv_error *err)
 	char *xml = NULL;
 	int r;
 
+	/* A copy job already on the disk is a snapshot of ours that an agent crash cut short:
+	 * nothing else here copies disks. */
+	{
+		virDomainBlockJobInfo info;
+		if (virDomainGetBlockJobInfo(s->dom, s->facts.root_disk, &info, 0) == 1 &&
+		    info.type == VIR_DOMAIN_BLOCK_JOB_TYPE_COPY) {
+			mirror_cancel(s);
+			note(s, "stale-copy-cancelled");
+		}
+	}
 	unlink(s->scratch);
 	/* Made here, as a copy of the disk's size (qemu refuses a mirror of another size), so
 	 * that libvirt only opens it: the file is ours, wherever the daemon runs. */

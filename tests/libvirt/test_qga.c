@@ -5,7 +5,8 @@
  *     the snapshot (never synced) is in the snapshot; the guest printed FREEZE before the
  *     copy's cut and THAW after it, by the driver's own record (snapshot.log); the image's
  *     ext4 superblock says clean (a cut while frozen); the guest ran throughout; a second
- *     guest booted from the snapshot reads the file; set_admin_password puts a hash in the
+ *     guest booted from the snapshot reads the file; a copy job left on the disk (an agent
+ *     that crashed mid-snapshot) is cancelled by the next snapshot; set_admin_password puts a hash in the
  *     guest's /etc/shadow that verifies against the password, which no log holds; paused
  *     for the copy (live_snapshot = false) and the copy failing, the guest is resumed and
  *     thawed; qemu-ga killed, the snapshot fails naming the agent and the guest keeps
@@ -414,6 +415,25 @@ main(void)
 	snprintf(buf, sizeof buf, "HVGUEST-DATA %s", nonce);
 	CHECK(wait_console(UB, buf, 1, BOOT_S), "B read the file from the snapshot");
 	CHECK(T.ops->destroy(T.host, UB, true, &err) == 0, "destroy B: %s", err.message);
+
+	step("A: a copy job left on the disk (an agent that crashed mid-snapshot) is cancelled");
+	{
+		char stale[600], name[64], dest[600], *log;
+		snprintf(stale, sizeof stale, "%s/stale.qcow2", T.dir);
+		snprintf(dest, sizeof dest, "%s/snap-again.qcow2", T.dir);
+		snprintf(name, sizeof name, "instance-%s", UA);
+		const char *argv[] = {"virsh",           "-q", "-c",  uri,
+				      "blockcopy",       name, "vda", stale,
+				      "--transient-job", NULL};
+		CHECK(lvt_run_quiet(argv) == 0, "virsh blockcopy");
+		CHECK(T.ops->snapshot(T.host, UA, dest, "qcow2", &err) == 0, "snapshot: %s",
+		      err.message);
+		log = inst_file(UA, "snapshot.log");
+		CHECK(log && strstr(log, "stale-copy-cancelled") &&
+			      strstr(log, "method=live result=ok"),
+		      "the stale job was cancelled and the snapshot taken");
+		free(log);
+	}
 
 	step("A: set_admin_password through qemu-ga");
 	{
