@@ -31,24 +31,6 @@ median(double *v, int n)
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-static char *
-slurp(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *buf = NULL;
-	size_t size = 0;
-	FILE *m;
-
-	if (!f)
-		return NULL;
-	m = open_memstream(&buf, &size);
-	for (int ch; (ch = fgetc(f)) != EOF;)
-		fputc(ch, m);
-	fclose(f);
-	fclose(m);
-	return buf;
-}
-
 static bool
 wait_console(struct lvt *t, const char *marker, unsigned timeout_s)
 {
@@ -57,7 +39,7 @@ wait_console(struct lvt *t, const char *marker, unsigned timeout_s)
 
 	snprintf(path, sizeof path, "%s/%s/console.log", t->instances, UUID);
 	while (lvt_now() < end) {
-		char *text = slurp(path);
+		char *text = lvt_read(path);
 		bool seen = text && strstr(text, marker);
 		free(text);
 		if (seen)
@@ -87,7 +69,7 @@ one(struct lvt *t, struct hvd_host *host, const char *method, double *frozen, do
 	}
 	snprintf(path, sizeof path, "%s/%s/snapshot.log", t->instances, UUID);
 	snprintf(want, sizeof want, "method=%s result=ok", method);
-	log = slurp(path);
+	log = lvt_read(path);
 	if (!log || !strstr(log, want) ||
 	    sscanf(strstr(log, "frozen_ms="), "frozen_ms=%lf paused_ms=%lf", frozen, paused) != 2) {
 		fprintf(stderr, "snapshot.log of the %s snapshot:\n%s\n", method, log ? log : "");

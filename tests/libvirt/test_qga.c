@@ -61,30 +61,12 @@ step(const char *what)
 /* ---- files */
 
 static char *
-slurp(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *buf = NULL;
-	size_t size = 0;
-	FILE *m;
-
-	if (!f)
-		return NULL;
-	m = open_memstream(&buf, &size);
-	for (int ch; (ch = fgetc(f)) != EOF;)
-		fputc(ch, m);
-	fclose(f);
-	fclose(m);
-	return buf;
-}
-
-static char *
 inst_file(const char *uuid, const char *file)
 {
 	char path[700];
 
 	snprintf(path, sizeof path, "%s/%s/%s", T.instances, uuid, file);
-	return slurp(path);
+	return lvt_read(path);
 }
 
 static int
@@ -165,7 +147,7 @@ watch(void *arg)
 	(void)arg;
 	snprintf(path, sizeof path, "%s/%s/console.log", T.instances, W.uuid);
 	while (!W.stop) {
-		char *text = slurp(path);
+		char *text = lvt_read(path);
 		double t = lvt_now();
 		if (text && strlen(text) > W.from) {
 			if (W.seen_freeze < 0 && strstr(text + W.from, "HVGUEST-FREEZE"))
@@ -259,18 +241,13 @@ static char *
 output_of(const char *cmd)
 {
 	FILE *p = popen(cmd, "r");
-	char *buf = NULL;
-	size_t size = 0;
-	FILE *m;
+	char *out;
 
 	if (!p)
 		return NULL;
-	m = open_memstream(&buf, &size);
-	for (int ch; (ch = fgetc(p)) != EOF;)
-		fputc(ch, m);
+	out = lvt_read_stream(p);
 	pclose(p);
-	fclose(m);
-	return buf;
+	return out;
 }
 
 /* The ext4 superblock's features and /marker of a snapshot image. */
