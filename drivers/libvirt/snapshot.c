@@ -6,7 +6,7 @@
  * scratch qcow2 in the instance directory; once the mirror has caught up, the file systems
  * are frozen, the job is cancelled, which leaves the scratch image consistent as of that
  * moment, and they are thawed: the freeze lasts the cancel, not the copy. The scratch image
- * is flattened into the destination afterwards. Where libvirt cannot mirror (the test
+ * becomes the destination (renamed, or converted to another format or file system). Where libvirt cannot mirror (the test
  * driver) or live_snapshot = no, the guest is paused for the whole copy instead. Whatever
  * fails after a freeze was asked for, a thaw follows.
  *
@@ -229,6 +229,22 @@ snapshot_live(struct snap *s, struct hv_error *err)
 	return r;
 }
 
+/* Moves the finished copy to tmp: it already stands alone (a full mirror has no backing
+ * file), so a qcow2 on the same file system is only renamed; otherwise qemu-img converts. */
+static int
+take_scratch(struct snap *s, const char *tmp, const char *format, struct hv_error *err)
+{
+	int r = 0;
+
+	if (strcmp(format, "qcow2") == 0 && rename(s->scratch, tmp) == 0) {
+		note(s, "moved");
+		return 0;
+	}
+	r = disk_convert(s->scratch, tmp, format, false, err);
+	note(s, "flattened");
+	return r;
+}
+
 /* ---------------------------------------------------------------- paused */
 
 /* Freeze, pause, copy the chain as it stands, resume, thaw. */
@@ -320,10 +336,8 @@ snapshot_to(struct snap *s, int state, const char *tmp, const char *format, cons
 		*method = "live";
 		r = snapshot_live(s, err);
 		if (r != -EOPNOTSUPP) {
-			if (r == 0) {
-				r = disk_convert(s->scratch, tmp, format, false, err);
-				note(s, "flattened");
-			}
+			if (r == 0)
+				r = take_scratch(s, tmp, format, err);
 			unlink(s->scratch);
 			return r;
 		}
