@@ -105,6 +105,9 @@ def main():
           "a live snapshot: the guest was never paused")
     check(c.lines("qga-1", "HVGUEST-FREEZE") and c.lines("qga-1", "HVGUEST-THAW"),
           "the guest froze and thawed")
+    # the catalog takes the snapshot's data from the host after the command is done
+    wf.wait_for("the snapshot image is active",
+                lambda: c.hv_json("image", "show", snap).get("status") == "active", 120, 1.0)
     snap_fmt = (c.store_record(snap) or {}).get("format", "qcow2")
     hv_ok(c, "server", "create", "qga-2", "--host", "node-1", "--flavor-spec", FLAVOR,
           *image_args(snap, {k: v for k, v in props.items() if not k.startswith(("hw_", "os_r"))},
