@@ -14,7 +14,7 @@ pkgs=(
   libzmq3-dev libsodium-dev libsystemd-dev libmicrohttpd-dev libcrypt-dev
   libxml2-dev libxml2-utils
   # hypervisor
-  libvirt-dev libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils
+  libvirt-dev libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils qemu-guest-agent
   # netfilter
   libnftnl-dev libmnl-dev libnftables-dev nftables libnl-3-dev libnl-route-3-dev
   libnetfilter-conntrack-dev conntrack iproute2 iputils-ping netcat-openbsd socat procps

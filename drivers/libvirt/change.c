@@ -388,67 +388,6 @@ out:
 
 /* ---------------------------------------------------------------- the root disk */
 
-int
-lv_snapshot(struct hvd_host *h, const char *uuid, const char *dest_path, const char *dest_format,
-	    struct hv_error *err)
-{
-	virConnectPtr vc;
-	virDomainPtr dom;
-	struct domxml_facts facts;
-	char *xml = NULL, tmp[PATH_MAX];
-	bool paused = false, frozen = false;
-	int r, s;
-
-	if (!dest_path || dest_path[0] != '/' || strstr(dest_path, "/../") ||
-	    strlen(dest_path) > PATH_MAX - 8)
-		return hv_error_set(err, -EINVAL, "dest_path",
-				    "dest_path must be an absolute path without '..'");
-	if (!dest_format || (strcmp(dest_format, "qcow2") != 0 && strcmp(dest_format, "raw") != 0))
-		return hv_error_set(err, -EINVAL, "dest_format",
-				    "dest_format must be qcow2 or raw");
-	if ((r = lv_dom_get(h, uuid, &vc, &dom, err)) < 0)
-		return r;
-	if (!(xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE))) {
-		r = conn_error(h->conn, vc, err, "uuid", "read definition");
-		goto out;
-	}
-	if ((r = domxml_read_facts(xml, &facts, err)) < 0)
-		goto out;
-	s = lv_dom_state(dom);
-	if (s == VIR_DOMAIN_RUNNING) {
-		if (facts.require_quiesce) {
-			if (virDomainFSFreeze(dom, NULL, 0, 0) < 0) {
-				r = conn_error(h->conn, vc, err, "uuid",
-					       "quiesce through the guest agent");
-				goto out;
-			}
-			frozen = true;
-		}
-		/* Paused, the guest writes nothing while its disk is read. */
-		if (virDomainSuspend(dom) < 0) {
-			r = conn_error(h->conn, vc, err, "uuid", "pause for the snapshot");
-			goto thaw;
-		}
-		paused = true;
-	}
-	snprintf(tmp, sizeof tmp, "%s.part", dest_path);
-	r = disk_convert(facts.root_disk, tmp, dest_format, virDomainIsActive(dom) == 1, err);
-	if (r == 0 && rename(tmp, dest_path) < 0)
-		r = hv_error_set(err, -errno, "dest_path", "cannot rename to %s: %s", dest_path,
-				 strerror(errno));
-	if (r < 0)
-		unlink(tmp);
-	if (paused)
-		virDomainResume(dom);
-thaw:
-	if (frozen)
-		virDomainFSThaw(dom, NULL, 0, 0);
-out:
-	free(xml);
-	lv_dom_put(vc, dom);
-	return r;
-}
-
 /* The root disk as the domain's definition names it: the qcow2 overlay in the instance
  * directory, or the existing disk of an evacuated instance with its recorded format. */
 int

@@ -174,14 +174,30 @@ disk_overlay(const char *path, const char *base, const char *base_format, uint64
 	return run(argv, NULL, 0, err);
 }
 
+static int
+blank(const char *path, const char *size, struct hv_error *err)
+{
+	const char *argv[] = {QEMU_IMG, "create", "-q", "-f", "qcow2", path, size, NULL};
+
+	return run(argv, NULL, 0, err);
+}
+
 int
 disk_blank(const char *path, uint64_t size_mb, struct hv_error *err)
 {
 	char size[32];
-	const char *argv[] = {QEMU_IMG, "create", "-q", "-f", "qcow2", path, size, NULL};
 
 	snprintf(size, sizeof size, "%" PRIu64 "M", size_mb);
-	return run(argv, NULL, 0, err);
+	return blank(path, size, err);
+}
+
+int
+disk_blank_bytes(const char *path, uint64_t size_bytes, struct hv_error *err)
+{
+	char size[32];
+
+	snprintf(size, sizeof size, "%" PRIu64, size_bytes);
+	return blank(path, size, err);
 }
 
 int

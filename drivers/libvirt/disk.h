@@ -13,6 +13,8 @@ int disk_overlay(const char *path, const char *base, const char *base_format, ui
 		 struct hv_error *err);
 /* An empty qcow2 of size_mb. */
 int disk_blank(const char *path, uint64_t size_mb, struct hv_error *err);
+/* An empty qcow2 of exactly size_bytes (a copy target must match its source). */
+int disk_blank_bytes(const char *path, uint64_t size_bytes, struct hv_error *err);
 /* Grows a qcow2 to size_gb; -EINVAL when that would shrink it. */
 int disk_grow(const char *path, uint64_t size_gb, struct hv_error *err);
 /* Flattens path's whole backing chain into dest in dest_format ("qcow2" or "raw").

@@ -552,6 +552,39 @@ child_u64(xmlNodePtr parent, const char *name, uint64_t v)
 	return child(parent, name, buf);
 }
 
+/* Serializes and frees doc. */
+static int
+doc_dump(xmlDocPtr doc, char **ret_xml, struct hv_error *err)
+{
+	xmlChar *mem = NULL;
+	int len = 0;
+
+	xmlDocDumpFormatMemoryEnc(doc, &mem, &len, "UTF-8", 1);
+	xmlFreeDoc(doc);
+	if (!mem)
+		return hv_error_set(err, -ENOMEM, "", "cannot serialize the domain XML");
+	*ret_xml = strndup((const char *)mem, (size_t)len);
+	xmlFree(mem);
+	return *ret_xml ? 0 : hv_error_set(err, -ENOMEM, "", "out of memory");
+}
+
+int
+domxml_copy_target(const char *path, const char *format, char **ret_xml, struct hv_error *err)
+{
+	xmlDocPtr doc;
+	xmlNodePtr d;
+
+	if (!path_ok(path))
+		return hv_error_set(err, -EINVAL, "instances_path", "not a usable path: %s", path);
+	doc = xmlNewDoc(BAD_CAST "1.0");
+	d = xmlNewNode(NULL, BAD_CAST "disk");
+	xmlDocSetRootElement(doc, d);
+	attr(d, "type", "file");
+	attr(child(d, "source", NULL), "file", path);
+	attr(child(d, "driver", NULL), "type", format);
+	return doc_dump(doc, ret_xml, err);
+}
+
 static void
 add_disk(xmlNodePtr devs, const char *device, const char *format, const char *path, const char *dev,
 	 const char *bus, bool readonly, const struct domxml_opts *o)
@@ -737,8 +770,7 @@ domxml_build(const struct domxml_params *p, char **ret_xml, struct hv_error *err
 	struct domxml_opts o;
 	xmlDocPtr doc = NULL;
 	xmlNodePtr dom, n, os, cpu = NULL, cputune = NULL, devs;
-	xmlChar *mem = NULL;
-	int len = 0, r;
+	int r;
 	char buf[64];
 
 	if ((r = check_spec_strings(p, err)) < 0)
@@ -887,13 +919,7 @@ domxml_build(const struct domxml_params *p, char **ret_xml, struct hv_error *err
 	}
 	attr(child(devs, "memballoon", NULL), "model", "virtio");
 
-	xmlDocDumpFormatMemoryEnc(doc, &mem, &len, "UTF-8", 1);
-	xmlFreeDoc(doc);
-	if (!mem)
-		return hv_error_set(err, -ENOMEM, "", "cannot serialize the domain XML");
-	*ret_xml = strndup((const char *)mem, (size_t)len);
-	xmlFree(mem);
-	return *ret_xml ? 0 : hv_error_set(err, -ENOMEM, "", "out of memory");
+	return doc_dump(doc, ret_xml, err);
 }
 
 /* ---------------------------------------------------------------- reading back */
@@ -1119,8 +1145,7 @@ domxml_rescue(const char *xml, const char *rescue_disk, const struct hvd_image *
 	xmlDocPtr doc;
 	xmlXPathContextPtr ctx;
 	xmlNodePtr root, disk, os, n;
-	xmlChar *mem = NULL;
-	int len = 0, r;
+	int r;
 
 	if (!path_ok(rescue_disk))
 		return hv_error_set(err, -EINVAL, "rescue_image.path",
@@ -1207,11 +1232,5 @@ domxml_rescue(const char *xml, const char *rescue_disk, const struct hvd_image *
 			xmlAddNextSibling(k, n);
 		}
 	}
-	xmlDocDumpFormatMemoryEnc(doc, &mem, &len, "UTF-8", 1);
-	xmlFreeDoc(doc);
-	if (!mem)
-		return hv_error_set(err, -ENOMEM, "", "cannot serialize the domain XML");
-	*ret_xml = strndup((const char *)mem, (size_t)len);
-	xmlFree(mem);
-	return *ret_xml ? 0 : hv_error_set(err, -ENOMEM, "", "out of memory");
+	return doc_dump(doc, ret_xml, err);
 }

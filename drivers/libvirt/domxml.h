@@ -112,6 +112,9 @@ int domxml_validate(const struct hvd_instance_spec *spec, const struct domxml_ho
 /* Validates, then builds the domain XML. *ret_xml is malloc'd (caller frees). */
 int domxml_build(const struct domxml_params *p, char **ret_xml, struct hv_error *err);
 
+/* The <disk> a block copy writes into: the file at path, in format. *ret_xml is malloc'd. */
+int domxml_copy_target(const char *path, const char *format, char **ret_xml, struct hv_error *err);
+
 /* What the driver reads back from a defined domain. Paths are "" when absent. */
 struct domxml_facts {
 	char uuid[37];

@@ -14,6 +14,7 @@
 #include "disk.h"
 #include "domxml.h"
 #include "lv_config.h"
+#include "extraspec.h"
 #include "ids.h"
 
 #include <dirent.h>
@@ -23,6 +24,7 @@
 #include <stddef.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
+#include <crypt.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -156,15 +158,33 @@ power_of(virDomainPtr dom, int state, int saved)
 
 #define SHUTDOWN_RETRY_MS 10000
 
-/* Presses the ACPI button and waits until the domain is shut off; true when it is. The
- * button is pressed again every SHUTDOWN_RETRY_MS, as nova does: a guest still booting
- * misses a press. */
+/* How a graceful stop asks the guest: through its agent when the image declares one
+ * (hw_qemu_guest_agent), libvirt falling back to the ACPI button when the agent fails; the
+ * button alone otherwise. */
+static unsigned
+shutdown_flags(virDomainPtr dom)
+{
+	char *xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE);
+	struct domxml_facts facts;
+	bool agent = xml && domxml_read_facts(xml, &facts, NULL) == 0 && facts.guest_agent;
+
+	free(xml);
+	if (!agent)
+		return 0;
+	virDomainAgentSetResponseTimeout(dom, LV_AGENT_TIMEOUT_S, 0);
+	return VIR_DOMAIN_SHUTDOWN_GUEST_AGENT | VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN;
+}
+
+/* Asks the guest to shut down and waits until the domain is shut off; true when it is. The
+ * request is repeated every SHUTDOWN_RETRY_MS, as nova does: a guest still booting misses
+ * a press. */
 static bool
 shutdown_wait(virDomainPtr dom, uint32_t timeout_s)
 {
+	unsigned flags = shutdown_flags(dom);
 	uint64_t waited = 0;
 
-	if (virDomainShutdown(dom) < 0)
+	if (virDomainShutdownFlags(dom, flags) < 0)
 		return false;
 	for (;;) {
 		int s = lv_dom_state(dom);
@@ -177,7 +197,7 @@ shutdown_wait(virDomainPtr dom, uint32_t timeout_s)
 		nanosleep(&ts, NULL);
 		waited += POLL_MS;
 		if (waited % SHUTDOWN_RETRY_MS == 0 && lv_dom_state(dom) == VIR_DOMAIN_RUNNING)
-			virDomainShutdown(dom);
+			virDomainShutdownFlags(dom, flags);
 	}
 }
 
@@ -381,6 +401,8 @@ lv_open(const struct hvd_kv *cfg, size_t n_cfg, struct hvd_host **ret_host, stru
 		 HV_LOCALSTATEDIR);
 	h->reboot_timeout = 120;
 	h->shutdown_timeout = 60;
+	h->snapshot_timeout = 3600;
+	h->live_snapshot = true;
 	h->port_lo = 10000;
 	h->port_hi = 20000;
 
@@ -404,6 +426,12 @@ lv_open(const struct hvd_kv *cfg, size_t n_cfg, struct hvd_host **ret_host, stru
 			r = parse_u32(k, v, 0, 3600, &h->reboot_timeout, err);
 		} else if (strcmp(k, "shutdown_timeout") == 0) {
 			r = parse_u32(k, v, 0, 3600, &h->shutdown_timeout, err);
+		} else if (strcmp(k, "snapshot_timeout") == 0) {
+			r = parse_u32(k, v, 1, 86400, &h->snapshot_timeout, err);
+		} else if (strcmp(k, "live_snapshot") == 0) {
+			if (hv_parse_bool(v, &h->live_snapshot) < 0)
+				r = hv_error_set(err, -EINVAL, k,
+						 "live_snapshot=%s: must be true or false", v);
 		} else if (strcmp(k, "event_debounce_ms") == 0) {
 			r = parse_u32(k, v, 0, 600000, &debounce_ms, err);
 		} else if (strcmp(k, "console_log_max_kb") == 0) {
@@ -1083,12 +1111,57 @@ out:
 	return r;
 }
 
+/* The password leaves this process only as a SHA-512 crypt hash: libvirt, qemu and the agent
+ * never see it, nor does a debug log of their traffic. cd is wiped by the caller. */
+static int
+hash_password(const char *password, struct crypt_data *cd, struct hv_error *err)
+{
+	char salt[CRYPT_GENSALT_OUTPUT_SIZE];
+	const char *hash;
+
+	if (!crypt_gensalt_rn("$6$", 0, NULL, 0, salt, sizeof salt))
+		return hv_error_set(err, -EIO, "password", "cannot make a salt: %s",
+				    strerror(errno));
+	hash = crypt_rn(password, salt, cd, sizeof *cd);
+	if (!hash || hash[0] == '*')
+		return hv_error_set(err, -EIO, "password", "cannot hash the password");
+	return 0;
+}
+
+/* Whether the instance can take a password now: running, with an agent channel. */
+static int
+agent_usable(struct hvd_host *h, virConnectPtr vc, virDomainPtr dom, const char *uuid,
+	     struct hv_error *err)
+{
+	struct domxml_facts facts;
+	char *xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE);
+	int r;
+
+	if (!xml)
+		return conn_error(h->conn, vc, err, "uuid", "read definition");
+	r = domxml_read_facts(xml, &facts, err);
+	free(xml);
+	if (r < 0)
+		return r;
+	if (!facts.guest_agent)
+		return hv_error_set(err, -EOPNOTSUPP, "image.hw_qemu_guest_agent",
+				    "instance %s has no guest agent: its image does not set "
+				    "hw_qemu_guest_agent=yes",
+				    uuid);
+	if (virDomainIsActive(dom) != 1)
+		return hv_error_set(err, -EBUSY, "uuid",
+				    "instance %s is not running: its guest agent cannot answer",
+				    uuid);
+	return 0;
+}
+
 static int
 lv_set_admin_password(struct hvd_host *h, const char *uuid, const char *user, const char *password,
 		      struct hv_error *err)
 {
 	virConnectPtr vc;
 	virDomainPtr dom;
+	struct crypt_data *cd;
 	int r;
 
 	if (!user || !*user || strlen(user) > 32 || strpbrk(user, ":\n\r"))
@@ -1099,11 +1172,21 @@ lv_set_admin_password(struct hvd_host *h, const char *uuid, const char *user, co
 				    "password must be non-empty, one line");
 	if ((r = lv_dom_get(h, uuid, &vc, &dom, err)) < 0)
 		return r;
-	if (virDomainSetUserPassword(dom, user, password, 0) < 0) {
-		/* libvirt's message names the agent problem, never the password. */
+	if ((r = agent_usable(h, vc, dom, uuid, err)) < 0)
+		goto out;
+	if (!(cd = calloc(1, sizeof *cd))) {
+		r = hv_error_set(err, -ENOMEM, "", "out of memory");
+		goto out;
+	}
+	if ((r = hash_password(password, cd, err)) == 0 &&
+	    virDomainSetUserPassword(dom, user, cd->output, VIR_DOMAIN_PASSWORD_ENCRYPTED) < 0) {
+		/* libvirt's message names the agent problem; it only ever had the hash. */
 		r = conn_error(h->conn, vc, err, "uuid",
 			       "set the password through the guest agent");
 	}
+	explicit_bzero(cd, sizeof *cd);
+	free(cd);
+out:
 	lv_dom_put(vc, dom);
 	return r;
 }

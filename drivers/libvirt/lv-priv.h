@@ -18,10 +18,15 @@
 #include "conn.h"
 #include "domxml.h"
 
+/* How long libvirt waits for the guest agent's answer (without a bound: forever). */
+#define LV_AGENT_TIMEOUT_S 60
+
 struct hvd_host {
 	char uri[512];
 	char virt_type[8];
 	uint32_t reboot_timeout, shutdown_timeout;
+	uint32_t snapshot_timeout; /* seconds a live snapshot's disk copy may take to catch up */
+	bool live_snapshot;        /* false: the guest is paused for the whole copy */
 	char listen[64];
 	uint32_t port_lo, port_hi; /* 0: serial on a pty */
 	size_t console_log_max;
@@ -54,7 +59,8 @@ int lv_dom_get(struct hvd_host *h, const char *uuid, virConnectPtr *ret_vc, virD
 void lv_dom_put(virConnectPtr vc, virDomainPtr dom);
 /* A VIR_DOMAIN_* state, or -1. */
 int lv_dom_state(virDomainPtr dom);
-/* ACPI shutdown, wait, then destroy: the domain is shut off afterwards. */
+/* A graceful shutdown (through the guest agent when the image has one, else ACPI), a wait,
+ * then destroy: the domain is shut off afterwards. */
 int lv_stop_domain(struct hvd_host *h, virConnectPtr vc, virDomainPtr dom, uint32_t timeout_s,
 		   struct hv_error *err);
 
@@ -75,9 +81,11 @@ int lv_rebuild(struct hvd_host *h, const struct hvd_instance_spec *spec, struct 
 int lv_rescue(struct hvd_host *h, const char *uuid, const struct hvd_image *rescue_image,
 	      struct hv_error *err);
 int lv_unrescue(struct hvd_host *h, const char *uuid, struct hv_error *err);
-int lv_snapshot(struct hvd_host *h, const char *uuid, const char *dest_path,
-		const char *dest_format, struct hv_error *err);
 int lv_root_disk(struct hvd_host *h, const char *uuid, char **ret_path, char **ret_format,
 		 struct hv_error *err);
+
+/* snapshot.c */
+int lv_snapshot(struct hvd_host *h, const char *uuid, const char *dest_path,
+		const char *dest_format, struct hv_error *err);
 
 #endif

@@ -24,6 +24,10 @@ const struct hvd_config_key lv_config_keys[] = {
 	 "TCP ports for serial consoles, FIRST:LAST", 0},
 	{"console_log_max_kb", HVD_CONFIG_INT, "64", NULL, 1, 10240,
 	 "console log kept per instance", 0},
+	{"live_snapshot", HVD_CONFIG_BOOL, "true", NULL, 0, 0,
+	 "copy a running guest's disk while it runs (false: pause it for the copy)", 0},
+	{"snapshot_timeout", HVD_CONFIG_INT, "3600", NULL, 1, 86400,
+	 "seconds a live snapshot's disk copy may take to catch up", 0},
 	{NULL},
 };
 

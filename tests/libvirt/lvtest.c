@@ -123,3 +123,31 @@ lvt_wait_power(struct lvt *t, const char *uuid, enum hvd_power_state want, unsig
 	}
 	return lvt_power(t, uuid) == want;
 }
+
+char *
+lvt_read_stream(FILE *f)
+{
+	char *buf = NULL;
+	size_t size = 0;
+	FILE *m = open_memstream(&buf, &size);
+
+	if (!m)
+		return NULL;
+	for (int ch; (ch = fgetc(f)) != EOF;)
+		fputc(ch, m);
+	fclose(m);
+	return buf;
+}
+
+char *
+lvt_read(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *text;
+
+	if (!f)
+		return NULL;
+	text = lvt_read_stream(f);
+	fclose(f);
+	return text;
+}

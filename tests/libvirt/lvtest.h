@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include <hvagent/driver.h>
 
@@ -33,5 +34,10 @@ bool lvt_wait_power(struct lvt *t, const char *uuid, enum hvd_power_state want, 
 enum hvd_power_state lvt_power(struct lvt *t, const char *uuid);
 
 double lvt_now(void);
+
+/* The whole file at path (or what is left to read from f), malloc'd and NUL-terminated;
+ * NULL when it cannot be read. */
+char *lvt_read(const char *path);
+char *lvt_read_stream(FILE *f);
 
 #endif

@@ -1,10 +1,11 @@
 #!/bin/sh
 # guestimg.sh - the guest pieces the workflow tests share.
 #
-#   guestimg.sh initramfs OUTDIR    the tiny guest of tests/libvirt/mkguest.sh, with an init
+#   guestimg.sh initramfs OUTDIR [MODULE...]
+#                                   the tiny guest of tests/libvirt/mkguest.sh, with an init
 #                                   in front of its own that loads the block, cdrom and ext4
-#                                   modules and reports on ttyS0 what the guest was given;
-#                                   writes OUTDIR/initrd.img, prints the kernel path.
+#                                   modules (and MODULEs) and reports on ttyS0 what the guest
+#                                   was given; writes OUTDIR/initrd.img, prints the kernel path.
 #   guestimg.sh datadisk FILE       a small qcow2 disk whose sector 1 the guest reads and
 #                                   rewrites (HVGUEST-DISKS / -DISK-WROTE lines)
 #   guestimg.sh rootdisk FILE       an ext4 root disk (raw, made by mkfs.ext4 -d) with
@@ -57,10 +58,11 @@ add_modules() { # ROOT KVER NAME...
 case ${1:-} in
 initramfs)
 	out=$2
+	shift 2
 	kernel=$("$mkguest" "$out") || exit $?
 	kver=${kernel#/boot/vmlinuz-}
 	root=$out/initramfs
-	add_modules "$root" "$kver" virtio_pci virtio_blk ata_piix sr_mod isofs crc32c_generic ext4
+	add_modules "$root" "$kver" virtio_pci virtio_blk ata_piix sr_mod isofs crc32c_generic ext4 "$@"
 	mv "$root/init" "$root/init.base"
 	cat >"$root/init" <<'INIT'
 #!/bin/busybox sh
