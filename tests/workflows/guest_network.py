@@ -18,7 +18,8 @@ server with --network --security-group --key-name --config-drive --user-data. Th
 (guestimg.sh) applies network_data.json, prints what it configured on its serial console
 and runs echo servers on TCP 22 and 80. Checked: the address it printed is its port's; from
 the client TCP 22 echoes and ping answers; TCP 80 (listening, not in the group) is dropped
-(a timeout, not a reset); a floating IP makes TCP 22 reachable from the external namespace
+(a timeout, not a reset) until a rule for it is added, and again once that rule is deleted;
+a floating IP makes TCP 22 reachable from the external namespace
 by the floating address and its removal cuts the established session; the host's ruleset
 holds exactly the group's rules for the port's tap."""
 import hashlib
@@ -284,6 +285,17 @@ def walk(c, host, client, ext):
     check(r == "timeout", "TCP 80, listening but not in the group, is dropped: %s" % r)
     r = probe(client, fixed, 23)
     check(r == "timeout", "TCP 23, not in the group, is dropped (no reset either): %s" % r)
+
+    # the guest does listen on 80: a rule for it opens it, and deleting the rule closes it
+    r80 = c.hv_json("security", "group", "rule", "create", "ssh", "--protocol", "tcp",
+                    "--dst-port", "80", "--remote-ip", CLIENT + "/32")
+    r = wait_for("TCP 80 once a rule admits it", lambda: (
+        lambda p: p if p == "open" else None)(probe(client, fixed, 80)), 60, 1)
+    check(r == "open", "a rule for TCP 80 from the client opens it: the guest listens there")
+    hv_ok(c, "security", "group", "rule", "delete", r80["id"])
+    r = wait_for("TCP 80 dropped again", lambda: (
+        lambda p: p if p == "timeout" else None)(probe(client, fixed, 80)), 60, 1)
+    check(r == "timeout", "deleting the rule drops TCP 80 again")
 
     check_ruleset(host, tap, rules)
 
