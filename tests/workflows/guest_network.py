@@ -104,14 +104,20 @@ class Netns:
         cmd = ["unshare", "-n", "sh", "-c", "ip link set lo up && exec sleep 100000"]
         self.holder = subprocess.Popen(cmd, stdin=subprocess.DEVNULL)
         me = os.readlink("/proc/self/ns/net")
-        wait_for("namespace %s" % name, lambda: self._ready(me), 10)
+        try:
+            wait_for("namespace %s" % name, lambda: self._ready(me), 10)
+        except BaseException:
+            self.close()
+            raise
 
     def _ready(self, me):
+        # the holder has exec'd sleep once its namespace is set up
         try:
             ns = os.readlink("/proc/%d/ns/net" % self.holder.pid)
+            exe = os.path.basename(os.readlink("/proc/%d/exe" % self.holder.pid))
         except OSError:
             return False
-        return ns != me and os.path.basename(os.readlink("/proc/%d/exe" % self.holder.pid)) == "sleep"
+        return ns != me and exe == "sleep"
 
     @property
     def pid(self):
@@ -350,7 +356,7 @@ def main():
         sys.exit(77)
     host_pid = int(open(os.path.join(wf.ENV["DIR"], "ns.pid")).read())
     host = HostNs(host_pid)
-    spaces = []
+    spaces, c = [], None
     try:
         client = Netns("client")
         spaces.append(client)
@@ -365,6 +371,12 @@ def main():
         t0 = time.monotonic()
         walk(c, host, client, ext)
         print("# the walk took %.0f s" % (time.monotonic() - t0))
+    except wf.Failure:
+        raise  # harness.run prints the logs and stops the daemons
+    except BaseException:
+        if c:  # harness.run handles only failed checks: stop what we started
+            c.stop_all(keep_logs=True)
+        raise
     finally:
         for ns in spaces:
             ns.close()
