@@ -19,6 +19,10 @@
 #   HVGUEST-UD <line>           each line of its user_data (up to 100, printable bytes only)
 #   HVGUEST-ROOT key=<line>     each line of the root disk's /root/.ssh/authorized_keys
 #   HVGUEST-ROOT shadow=<hash>  root's field of the root disk's /etc/shadow
+#   HVGUEST-NET if=|mac=|address=|gateway=   the first network of network_data.json, as
+#                               the guest configured it (the routed model: a /32 and an
+#                               on-link gateway)
+#   HVGUEST-NET listening=22,80  TCP echo servers (busybox nc) the guest then runs
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 mkguest=$here/../libvirt/mkguest.sh
@@ -62,7 +66,8 @@ initramfs)
 	kernel=$("$mkguest" "$out") || exit $?
 	kver=${kernel#/boot/vmlinuz-}
 	root=$out/initramfs
-	add_modules "$root" "$kver" virtio_pci virtio_blk ata_piix sr_mod isofs crc32c_generic ext4 "$@"
+	add_modules "$root" "$kver" virtio_pci virtio_blk ata_piix sr_mod isofs crc32c_generic ext4 \
+		virtio_net "$@"
 	mv "$root/init" "$root/init.base"
 	cat >"$root/init" <<'INIT'
 #!/bin/busybox sh
@@ -94,9 +99,44 @@ for cd in /dev/sr*; do
 			sed 's/\r$//' "$ud" | tr -cd '\11\12\40-\176' | head -n 100 |
 				while IFS= read -r l; do echo "HVGUEST-UD $l"; done
 		fi
+		nd=/mnt/cd/openstack/latest/network_data.json
+		[ -f "$nd" ] && cp "$nd" /tmp/network_data.json
 	fi
 	umount /mnt/cd
 done
+# The first network of network_data.json on the interface with its MAC address, then echo
+# servers on 22 and 80 (a firewall test tells an open port from a dropped one).
+if [ -f /tmp/network_data.json ]; then
+	nd=/tmp/network_data.json
+	field() { grep -o "\"$1\": *\"[^\"]*\"" "$nd" | head -n 1 | sed 's/.*"\([^"]*\)"$/\1/'; }
+	mac=$(field ethernet_mac_address) addr=$(field ip_address) mask=$(field netmask)
+	gw=$(field gateway)
+	i=0 nic=
+	[ -n "$mac" ] && [ -n "$addr" ] || i=50
+	while [ $i -lt 50 ] && [ -z "$nic" ]; do
+		for n in /sys/class/net/*; do
+			[ "$(cat "$n/address" 2>/dev/null)" = "$mac" ] && nic=${n##*/}
+		done
+		[ -n "$nic" ] || sleep 0.1
+		i=$((i + 1))
+	done
+	if [ -n "$nic" ] && [ -n "$addr" ]; then
+		eval "$(ipcalc -p "$addr" "${mask:-255.255.255.255}")"
+		ip link set lo up
+		ip link set "$nic" up
+		ip addr add "$addr/$PREFIX" dev "$nic"
+		if [ -n "$gw" ]; then
+			ip route add "$gw" dev "$nic"
+			ip route add default via "$gw" dev "$nic"
+		fi
+		echo "HVGUEST-NET if=$nic mac=$mac address=$addr/$PREFIX gateway=$gw"
+		nc -ll -p 22 -e /bin/cat </dev/null >/dev/null 2>&1 &
+		nc -ll -p 80 -e /bin/cat </dev/null >/dev/null 2>&1 &
+		echo "HVGUEST-NET listening=22,80"
+	elif [ -n "$addr" ]; then
+		echo "HVGUEST-NET no interface with mac=$mac"
+	fi
+fi
 if [ -b /dev/vda ]; then
 	if mount -t ext4 -o ro /dev/vda /mnt/root 2>/dev/null; then
 		ak=/mnt/root/root/.ssh/authorized_keys
