@@ -231,7 +231,7 @@ The demo keeps running. To use it:
   hv server create api --flavor m1.tiny --image cirros --min 2 --max 3 --hint different_host=\$(hv server show app-1 -f json | python3 -c 'import json,sys; print(json.load(sys.stdin)["uuid"])')
   hv server unpause web-2 --wait && hv server show web-2
   hv server console-log web-1 --length 5
-  hv server resize web-1 --flavor-spec vcpus=4,ram=1024,disk=1 --wait && hv server resize-confirm web-1
+  hv server resize web-4 --flavor m1.medium --wait && hv server resize-confirm web-4
   hv server console web-1 --type serial
   hv --help
 OpenStack's own clients (Debian's python3-openstackclient, scripts/deps.sh installs it):
@@ -241,6 +241,9 @@ OpenStack's own clients (Debian's python3-openstackclient, scripts/deps.sh insta
   openstack server create --flavor m1.tiny --image cirros --key-name demo-key \\
       --security-group ssh --network private --wait web-9
   OS_CLOUD=hv-demo openstack server list   # the member sees only project demo
+The dashboard (Debian's Horizon, unmodified):
+  scripts/deps.sh --dashboard && scripts/dashboard.sh --port 8080 --keystone http://127.0.0.1:8774/identity/v3
+  then open http://127.0.0.1:8080/ as demo-admin (password: $demo/admin.pw) or demo-member ($demo/member.pw)
 Logs: $demo/hvcentral.log, $demo/node-*/hvagent.log
 Stop it: scripts/demo.sh --stop
 MSG
