@@ -490,6 +490,20 @@ assignment_list(struct os_front *f, struct os_req *q)
 			   list_links(f, "role_assignments")));
 }
 
+/* The tail of rest when it is prefix and one non-empty path segment; else NULL. (A loop,
+ * not strchr: gcc's -Wstringop-overread misjudges strchr after the strcmps below.) */
+static const char *
+one_segment(const char *rest, const char *prefix)
+{
+	size_t n = strlen(prefix);
+	if (strncmp(rest, prefix, n) != 0 || !rest[n])
+		return NULL;
+	for (const char *p = rest + n; *p; p++)
+		if (*p == '/')
+			return NULL;
+	return rest + n;
+}
+
 /* The identity calls that need a token (any; each checks what it shows). */
 static void
 identity_get(struct os_front *f, struct os_req *q, const char *rest)
@@ -506,8 +520,9 @@ identity_get(struct os_front *f, struct os_req *q, const char *rest)
 					  list_links(f, "auth/catalog")));
 	if (strcmp(rest, "/v3/projects") == 0)
 		return admin_only(q) ? project_list(f, q) : (void)0;
-	if (strncmp(rest, "/v3/projects/", 13) == 0 && !strchr(rest + 13, '/'))
-		return project_get(f, q, rest + 13);
+	const char *project = one_segment(rest, "/v3/projects/");
+	if (project)
+		return project_get(f, q, project);
 	if (strcmp(rest, "/v3/domains") == 0)
 		return admin_only(q) ? os_reply(q, 200,
 						json_pack("{s:[o], s:o}", "domains", domain_json(f),
