@@ -846,8 +846,10 @@ a_secret_lost_in_a_restart_fails_the_command_unsent(void **state)
 	/* hvcentral restarts: the store stays, the memory goes */
 	struct ctl_config cfg;
 	ctl_config_default(&cfg);
+	svc_free(f->svc);
 	ctl_free(f->ctl);
 	assert_int_equal(ctl_new(f->store, &cfg, fake_send, fake_done, f, &f->ctl, &err), 0);
+	assert_int_equal(svc_new(f->store, f->ctl, NULL, &cfg.liveness, &f->svc, &err), 0);
 	f->connected = true;
 	ctl_tick(f->ctl, T0 + 5000);
 	assert_int_equal(f->n_sent, 0);
