@@ -122,10 +122,10 @@ class NotifySocket:
             e["WATCHDOG_USEC"] = str(watchdog_usec)
         return e
 
-    def poll(self, seconds):
-        """Receives for seconds; returns what arrived meanwhile."""
+    def poll(self, seconds, until=None):
+        """Receives for seconds, or until until(got) holds; returns what arrived meanwhile."""
         end, got = time.monotonic() + seconds, []
-        while True:
+        while until is None or not until(got):
             left = end - time.monotonic()
             if left <= 0:
                 return got
@@ -137,6 +137,7 @@ class NotifySocket:
             fields = dict(line.split("=", 1) for line in data.decode().split("\n") if line)
             got.append((time.monotonic(), fields))
             self.received.append(got[-1])
+        return got
 
     def wait(self, what, pred, timeout=30.0):
         """Receives until a message satisfies pred(fields); returns its fields."""
@@ -150,9 +151,14 @@ class NotifySocket:
                     return f
         raise Failure("gave up waiting for the notification: " + what)
 
-    def pings(self, seconds):
-        """The times of the WATCHDOG=1 received within the next seconds."""
-        return [t for t, f in self.poll(seconds) if f.get("WATCHDOG") == "1"]
+    def pings(self, seconds, count=None):
+        """The times of the WATCHDOG=1 received within the next seconds (or until count)."""
+        def is_ping(m):
+            return m[1].get("WATCHDOG") == "1"
+
+        def enough(got):
+            return count is not None and sum(map(is_ping, got)) >= count
+        return [t for t, f in self.poll(seconds, enough) if f.get("WATCHDOG") == "1"]
 
     def close(self):
         self.sock.close()
