@@ -1,10 +1,18 @@
 #!/usr/bin/env bash
 # Installs dependencies, builds, and runs every test suite. Extra arguments go to
-# `meson test` (e.g. `scripts/test.sh --suite netfilter`).
-# Also runs the e2e suite with hvcentral and hvagent under valgrind memcheck, the unit,
-# interop and e2e suites built with the sanitizers, and checks that the tree builds and passes
-# its unit suite with every optional feature off.
-# Environment: HV_TEST_QUICK=1 skips the extra sanitizer and minimal builds.
+# `meson test` (e.g. `scripts/test.sh --suite netfilter`) and run only that.
+# Without arguments it also runs the e2e suite with hvcentral and hvagent under valgrind
+# memcheck, the unit, interop and e2e suites built with the sanitizers, and checks that the
+# tree builds and passes its unit suite with every optional feature off.
+#
+# Two lanes run at once, one core each:
+#   guests  the suites that boot QEMU/TCG guests, launch libguestfs appliances, drive
+#           Chromium or run rpmbuild (libvirt, guest, dashboard, packaging), one at a time:
+#           they share the system libvirtd and each keeps a core busy;
+#   rest    every other test of the default build (two at once where a test allows it),
+#           then memcheck, the sanitizer build and the minimal build.
+# The guests lane's output is printed when both lanes are done.
+# Environment: HV_TEST_QUICK=1 skips the extra memcheck, sanitizer and minimal runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,28 +22,61 @@ build=build
 [ -d "$build" ] || meson setup "$build" >/dev/null
 meson compile -C "$build"
 
-status=0
-meson test -C "$build" --print-errorlogs --num-processes 2 "$@" || status=$?
+if [ $# -gt 0 ]; then
+  status=0
+  meson test -C "$build" --print-errorlogs --num-processes 2 "$@" || status=$?
+  exit $status
+fi
 
-if [ "${HV_TEST_QUICK:-0}" != 1 ] && [ $# -eq 0 ]; then
-  echo "== valgrind memcheck: the e2e suite, hvcentral and hvagent under valgrind"
-  meson test -C "$build" --setup memcheck --suite e2e --num-processes 1 --print-errorlogs \
+guest_suites=(libvirt guest dashboard packaging)
+
+lane_guests() {
+  local args=() s
+  for s in "${guest_suites[@]}"; do args+=(--suite "$s"); done
+  meson test -C "$build" --no-rebuild --print-errorlogs --num-processes 1 \
+    --logbase testlog-guests "${args[@]}"
+}
+
+lane_rest() {
+  local args=() s status=0
+  for s in "${guest_suites[@]}"; do args+=(--no-suite "$s"); done
+  meson test -C "$build" --no-rebuild --print-errorlogs --num-processes 2 "${args[@]}" \
     || status=$?
+  if [ "${HV_TEST_QUICK:-0}" = 1 ]; then return $status; fi
+
+  echo "== valgrind memcheck: the e2e suite, hvcentral and hvagent under valgrind"
+  meson test -C "$build" --no-rebuild --setup memcheck --suite e2e --num-processes 2 \
+    --print-errorlogs || status=$?
   echo "== sanitizers (AddressSanitizer + UBSan): unit, interop and e2e suites"
   [ -d build-asan ] || meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
-  meson compile -C build-asan
+  nice meson compile -C build-asan || return 1
   # interop and e2e run the daemons themselves (hvagent, hvcentral) under the sanitizers
-  meson test -C build-asan --setup asan --suite unit --suite interop --suite e2e \
+  meson test -C build-asan --no-rebuild --setup asan --suite unit --suite interop --suite e2e \
     --num-processes 2 --print-errorlogs || status=$?
   echo "== optional features disabled: build + unit suite"
   [ -d build-minimal ] || meson setup build-minimal -Dlibvirt=disabled -Dnetfilter=disabled \
       -Dlibguestfs=disabled -Dconfigdrive=disabled -Dsystemd=disabled -Dmicrohttpd=disabled >/dev/null
-  meson compile -C build-minimal
-  meson test -C build-minimal --suite unit --print-errorlogs || status=$?
-fi
+  nice meson compile -C build-minimal || return 1
+  meson test -C build-minimal --no-rebuild --suite unit --print-errorlogs || status=$?
+  return $status
+}
 
-scripts/test-summary.sh "$build"/meson-logs/testlog.json \
-  $( [ -f "$build"/meson-logs/testlog-memcheck.json ] && echo "$build"/meson-logs/testlog-memcheck.json ) \
-  $( [ -f build-asan/meson-logs/testlog-asan.json ] && echo build-asan/meson-logs/testlog-asan.json ) \
-  $( [ -f build-minimal/meson-logs/testlog.json ] && echo build-minimal/meson-logs/testlog.json ) || status=$?
+guests_log=$build/meson-logs/lane-guests.txt
+mkdir -p "$build/meson-logs"
+start=$SECONDS
+lane_guests >"$guests_log" 2>&1 &
+guests_pid=$!
+status=0
+lane_rest || status=$?
+rest_took=$((SECONDS - start))
+wait "$guests_pid" || status=1
+echo "== the guests lane (${guest_suites[*]}): $((SECONDS - start)) s; the rest took $rest_took s"
+cat "$guests_log"
+
+logs=("$build"/meson-logs/testlog.json "$build"/meson-logs/testlog-guests.json)
+for f in "$build"/meson-logs/testlog-memcheck.json build-asan/meson-logs/testlog-asan.json \
+  build-minimal/meson-logs/testlog.json; do
+  if [ -f "$f" ]; then logs+=("$f"); fi
+done
+scripts/test-summary.sh "${logs[@]}" || status=$?
 exit $status
