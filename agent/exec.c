@@ -113,6 +113,10 @@ cmd_spawn(struct agent *a, struct job *j)
 	char drive[PATH_MAX + 64];
 	int r;
 
+	/* a disk evacuated on shared storage is the guest's own: nothing is written into it */
+	spec->reuse_disk = j->req.reuse_disk;
+	if (spec->reuse_disk)
+		c.key = c.password = false;
 	/* injected guests start only once their disk is written */
 	spec->power_on = j->req.power_on && !c.key && !c.password;
 	if (c.drive) {

@@ -349,6 +349,7 @@ parse_spawn(const json_t *body, struct req *r, struct hv_error *err)
 		return rc;
 	if ((rc = hj_bool(body, "body", "config_drive", HJ_OPTIONAL, &config_drive, err)) < 0 ||
 	    (rc = hj_bool(body, "body", "power_on", HJ_OPTIONAL, &r->power_on, err)) < 0 ||
+	    (rc = hj_bool(body, "body", "reuse_disk", HJ_OPTIONAL, &r->reuse_disk, err)) < 0 ||
 	    (rc = hj_str(body, "body", "key_data", HJ_OPTIONAL, MAX_KEY_DATA, &key_data, err)) <
 		    0 ||
 	    (rc = hj_str(body, "body", "key_name", HJ_OPTIONAL, 255, &key_name, err)) < 0)

@@ -22,6 +22,7 @@ struct req {
 	bool timeout_given;            /* stop: false = the driver's shutdown timeout */
 	bool delete_disks;             /* destroy */
 	bool power_on;                 /* spawn */
+	bool reuse_disk;               /* spawn: evacuated on shared storage */
 	size_t max_bytes;              /* console_log */
 	enum hvd_console_type console; /* get_console */
 	char image_id[65];             /* snapshot: the new image */

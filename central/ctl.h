@@ -89,8 +89,10 @@ ctl_queue(struct ctl *c, const char *host, const char *uuid, const char *command
 int ctl_queue_host(struct ctl *c, const char *host, const char *command, json_t *args, int64_t now,
 		   char ret_cmd_id[PROTO_MAX_ID + 1], struct hv_error *err);
 /* Journals a destroy of uuid on host, a server evacuated from it, with no deadline: it is
- * resent until that host acknowledges it, however long it stays away. */
-int ctl_queue_leftover_destroy(struct ctl *c, const char *host, const char *uuid, int64_t now);
+ * resent until that host acknowledges it, however long it stays away. delete_disks false
+ * keeps the disks (an evacuation on shared storage: the new host boots them). */
+int ctl_queue_leftover_destroy(struct ctl *c, const char *host, const char *uuid, bool delete_disks,
+			       int64_t now);
 /* Wipes every string of a secret-fields object and drops the caller's reference.
  * NULL-safe. */
 void ctl_secrets_free(json_t *fields);

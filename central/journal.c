@@ -358,10 +358,11 @@ ctl_queue(struct ctl *c, const char *host, const char *uuid, const char *command
 }
 
 int
-ctl_queue_leftover_destroy(struct ctl *c, const char *host, const char *uuid, int64_t now)
+ctl_queue_leftover_destroy(struct ctl *c, const char *host, const char *uuid, bool delete_disks,
+			   int64_t now)
 {
 	char id[PROTO_MAX_ID + 1];
-	json_t *args = json_object();
+	json_t *args = json_pack("{s:b}", "delete_disks", delete_disks);
 	int r = args ? queue(c, host, uuid, "destroy", args, NULL, now, 0, id, &c->scratch)
 		     : -ENOMEM;
 	json_decref(args);

@@ -77,7 +77,8 @@ enum exit_code {
 #define O_UNPROTECTED (1ULL << 55)
 #define O_ROLE (1ULL << 56)
 #define O_PASSWORD_FILE (1ULL << 57)
-#define O_TARGET (1ULL << 58) /* --target (hv host evacuate) */
+#define O_TARGET (1ULL << 58)         /* --target (hv host evacuate) */
+#define O_SHARED_STORAGE (1ULL << 59) /* --on-shared-storage (evacuate) */
 #define O_GLOBAL (O_API | O_FORMAT | O_TIMEOUT)
 
 struct args {
@@ -96,7 +97,7 @@ struct args {
 	const char *file, *disk_format;
 	bool protect, unprotect;
 	const char *role, *password_file, *target;
-	bool no_admin_pass;
+	bool no_admin_pass, shared_storage;
 	bool json, wait, hard, deleted, config_drive, enable, disable, is_public, is_private, all;
 	long length;
 	long timeout_s;

@@ -11,7 +11,7 @@ const char host_help[] =
 	"Usage: hv host list\n"
 	"       hv host show HOST\n"
 	"       hv host accept KEY|ADDRESS --name HOST\n"
-	"       hv host evacuate HOST [--target HOST] [--wait]\n"
+	"       hv host evacuate HOST [--target HOST] [--on-shared-storage] [--wait]\n"
 	"\n"
 	"A host's state is up while its agent reports, suspect after a few missed reports and\n"
 	"down after the down time (hvcentral's [agents] suspect_after / down_after). An agent\n"
@@ -169,6 +169,8 @@ evacuate_host(struct ctx *x, const char *host)
 		q = json_pack("{s:s}", "server", uuid);
 		if (a->target)
 			json_object_set_new(q, "host", json_string(a->target));
+		if (a->shared_storage)
+			json_object_set_new(q, "on_shared_storage", json_true());
 		int r = call(x, "server.evacuate", q, a->wait, &res);
 		json_decref(q);
 		if (r == EXIT_OK && a->json)
@@ -238,7 +240,8 @@ cmd_host(struct ctx *x)
 		if (r == EXIT_OK)
 			a->json ? print_json(res) : print_object(res);
 	} else if (strcmp(verb, "evacuate") == 0) {
-		if (check_opts(a, O_TARGET | O_WAIT) < 0 || need_args(a, 1, "HOST") < 0)
+		if (check_opts(a, O_TARGET | O_SHARED_STORAGE | O_WAIT) < 0 ||
+		    need_args(a, 1, "HOST") < 0)
 			return EXIT_USAGE;
 		json_decref(q);
 		return evacuate_host(x, a->argv[2]);

@@ -29,7 +29,8 @@ const char server_help[] =
 	"       hv server list [--host HOST] [--deleted]\n"
 	"       hv server show SERVER\n"
 	"       hv server set SERVER --name NAME   (rename; names stay unique)\n"
-	"       hv server evacuate SERVER [--host HOST] [--admin-pass P | --no-admin-pass]\n"
+	"       hv server evacuate SERVER [--host HOST] [--admin-pass P | --no-admin-pass |\n"
+	"                        --on-shared-storage]\n"
 	"                          [--wait]   (its host is down: rebuild it elsewhere)\n"
 	"       hv server delete|stop|start|pause|unpause|suspend|resume SERVER... [--wait]\n"
 	"       hv server reboot SERVER... [--hard] [--wait]\n"
@@ -364,13 +365,21 @@ evacuate_one(struct ctx *x, const char *server, const char *target)
 		json_decref(q);
 		return usage_error("--no-admin-pass", "%s", "cannot be given with --admin-pass");
 	}
+	if (a->admin_pass && a->shared_storage) {
+		json_decref(q);
+		return usage_error("--admin-pass", "%s",
+				   "cannot be given with --on-shared-storage: the server boots "
+				   "its own disk, which keeps its password");
+	}
+	if (a->shared_storage)
+		json_object_set_new(q, "on_shared_storage", json_true());
 	if (target)
 		json_object_set_new(q, "host", json_string(target));
 	if ((r = add_identity(a, q)) != EXIT_OK) {
 		json_decref(q);
 		return r;
 	}
-	if (!a->admin_pass && !a->no_admin_pass) {
+	if (!a->admin_pass && !a->no_admin_pass && !a->shared_storage) {
 		if (generate_password(generated) < 0) {
 			json_decref(q);
 			return EXIT_SERVER;
@@ -612,7 +621,8 @@ cmd_server(struct ctx *x)
 		return r;
 	}
 	if (strcmp(verb, "evacuate") == 0) {
-		if (check_opts(a, O_HOST | O_ADMIN_PASS | O_NO_ADMIN_PASS | O_WAIT) < 0 ||
+		if (check_opts(a, O_HOST | O_ADMIN_PASS | O_NO_ADMIN_PASS | O_SHARED_STORAGE |
+					  O_WAIT) < 0 ||
 		    need_args(a, 1, "SERVER") < 0)
 			return EXIT_USAGE;
 		return evacuate_one(x, a->argv[2], a->host);

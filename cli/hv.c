@@ -315,12 +315,13 @@ parse_args(int argc, char **argv, struct args *a)
 		{"role", required_argument, NULL, 'B'},
 		{"password-file", required_argument, NULL, 'J'},
 		{"target", required_argument, NULL, 'Q'},
+		{"on-shared-storage", no_argument, NULL, 's'},
 	};
 	size_t n_opts = 0;
 	while (opts[n_opts].name)
 		n_opts++;
 	/* the named ones, the numeric ones and the zero entry that ends them */
-	_Static_assert(49 + N_NUM_OPTS + N_NET_OPTS + 1 <= sizeof opts / sizeof opts[0],
+	_Static_assert(50 + N_NUM_OPTS + N_NET_OPTS + 1 <= sizeof opts / sizeof opts[0],
 		       "opts is too small");
 	for (size_t i = 0; i < N_NUM_OPTS; i++)
 		opts[n_opts++] =
@@ -579,6 +580,10 @@ parse_args(int argc, char **argv, struct args *a)
 				return EXIT_USAGE;
 			a->role = optarg;
 			break;
+		case 's':
+			a->shared_storage = true;
+			a->given |= O_SHARED_STORAGE;
+			break;
 		case 'Q':
 			if (given_twice(a, O_TARGET, "--target"))
 				return EXIT_USAGE;
@@ -796,8 +801,10 @@ check_opts(struct args *a, unsigned long long allowed)
 			"--role",
 			"--password-file",
 			"--target",
+			"--on-shared-storage",
 		};
-		_Static_assert(sizeof names / sizeof names[0] == 59 && O_TARGET == 1ULL << 58,
+		_Static_assert(sizeof names / sizeof names[0] == 60 &&
+				       O_SHARED_STORAGE == 1ULL << 59,
 			       "one name per O_ bit, the last one included");
 		for (unsigned i = 0; i < sizeof names / sizeof names[0]; i++)
 			if (extra & (1ULL << i)) {

@@ -1046,7 +1046,7 @@ out:
 }
 
 /* nova's evacuate action (admins): {host?, adminPass?, onSharedStorage?} -> 200 {adminPass}.
- * The server is rebuilt from its image, so shared storage is refused rather than ignored. */
+ * onSharedStorage boots the server's own disk on the new host: no password then (null). */
 static void
 evacuate(struct os_front *f, struct os_req *q, const json_t *s, json_t *body)
 {
@@ -1065,16 +1065,18 @@ evacuate(struct os_front *f, struct os_req *q, const json_t *s, json_t *body)
 		os_error(q, 400, "Invalid input for field/attribute evacuate.");
 		return;
 	}
-	if (json_is_true(json_object_get(body, "onSharedStorage"))) {
-		os_error(q, 400,
-			 "onSharedStorage: evacuated servers are rebuilt from their image; "
-			 "disks on shared storage are not reused");
+	bool shared = json_is_true(json_object_get(body, "onSharedStorage"));
+	if (shared && given) { /* nova's wording */
+		os_error(q, 400, "admin password can't be changed on existing disk");
 		return;
 	}
-	if (!given)
+	if (!given && !shared)
 		admin_pass_new(pass);
-	json_t *args = json_pack("{s:s, s:s}", "server", field(s, "uuid"), "admin_pass",
-				 given ? given : pass);
+	json_t *args = json_pack("{s:s}", "server", field(s, "uuid"));
+	if (shared)
+		json_object_set_new(args, "on_shared_storage", json_true());
+	else
+		json_object_set_new(args, "admin_pass", json_string(given ? given : pass));
 	if (json_is_string(host))
 		json_object_set(args, "host", host);
 	int r = svc_server_evacuate(f->svc, args, f->now, &inst, cmd, &err);
@@ -1084,6 +1086,8 @@ evacuate(struct os_front *f, struct os_req *q, const json_t *s, json_t *body)
 		os_error(q, 400, "%s", err.message);
 	else if (r < 0)
 		action_error(q, r, &err, "evacuate", s);
+	else if (shared)
+		os_reply(q, 200, json_pack("{s:n}", "adminPass"));
 	else
 		os_reply(q, 200, json_pack("{s:s}", "adminPass", given ? given : pass));
 	sodium_memzero(pass, sizeof pass);

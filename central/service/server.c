@@ -1001,17 +1001,20 @@ int
 svc_server_evacuate(struct svc *sv, json_t *args, int64_t now, json_t **ret_instance,
 		    char ret_cmd_id[PROTO_MAX_ID + 1], struct hv_error *err)
 {
-	static const char *const keys[] = {"server", "host", "admin_pass", NULL};
+	static const char *const keys[] = {"server", "host", "admin_pass", "on_shared_storage",
+					   NULL};
 	const char *server, *asked = NULL, *pass = NULL, *k;
 	char target[PROTO_MAX_ID + 1];
 	json_t *inst = NULL, *spawn = NULL, *secrets = json_object(), *v;
 	int64_t seen = 0;
+	bool shared = false;
 	void *tmp;
 	int r;
 	if ((r = hj_known_keys(args, "args", keys, err)) < 0 ||
 	    (r = hj_str(args, "args", "server", HJ_REQUIRED, 255, &server, err)) < 0 ||
 	    (r = hj_str(args, "args", "host", HJ_OPTIONAL, PROTO_MAX_ID, &asked, err)) < 0 ||
 	    (r = hj_str(args, "args", "admin_pass", HJ_OPTIONAL, 255, &pass, err)) < 0 ||
+	    (r = hj_bool(args, "args", "on_shared_storage", HJ_OPTIONAL, &shared, err)) < 0 ||
 	    (r = store_instance_get(sv->store, server, &inst, err)) < 0)
 		goto out;
 	const char *uuid = field_or(inst, "uuid", ""), *source = field_or(inst, "host", ""),
@@ -1019,6 +1022,13 @@ svc_server_evacuate(struct svc *sv, json_t *args, int64_t now, json_t **ret_inst
 	if (pass && !*pass) {
 		r = hv_error_set(err, -EINVAL, "args.admin_pass",
 				 "args.admin_pass: must not be empty");
+		goto out;
+	}
+	/* nova's rule: the disk booted again keeps the password it holds */
+	if (pass && shared) {
+		r = hv_error_set(err, -EINVAL, "args.admin_pass",
+				 "args.admin_pass: a server evacuated on shared storage boots "
+				 "its own disk, which keeps its password");
 		goto out;
 	}
 	if (strcmp(vm, "deleted") == 0) {
@@ -1070,6 +1080,9 @@ svc_server_evacuate(struct svc *sv, json_t *args, int64_t now, json_t **ret_inst
 		json_object_set_new(secrets, "admin_pass", json_string(pass));
 	/* nova's: a stopped server is rebuilt stopped, an active or errored one runs */
 	json_object_set_new(spawn, "power_on", json_boolean(strcmp(vm, "stopped") != 0));
+	/* on shared storage the target boots the disk the source wrote, rebuilding nothing */
+	if (shared)
+		json_object_set_new(spawn, "reuse_disk", json_true());
 	if ((r = svc_net_evacuate(sv, inst, target, spawn, now, err)) < 0)
 		goto out;
 	svc_place_dirty(sv, source);
@@ -1080,8 +1093,8 @@ svc_server_evacuate(struct svc *sv, json_t *args, int64_t now, json_t **ret_inst
 				    err)) < 0)
 		goto out;
 	/* what is left on the old host is destroyed when it returns, before anything could
-	 * start it again; journaled without a deadline */
-	if ((r = ctl_queue_leftover_destroy(sv->ctl, source, uuid, now)) < 0) {
+	 * start it again; journaled without a deadline. A shared disk is the target's now. */
+	if ((r = ctl_queue_leftover_destroy(sv->ctl, source, uuid, !shared, now)) < 0) {
 		r = hv_error_set(err, r, "server", "cannot journal the destroy of its leftover");
 		goto out;
 	}

@@ -18,6 +18,7 @@
 
 #include "fake_config.h"
 #include "fake_model.h"
+#include "ids.h"
 
 struct hvd_host {
 	pthread_mutex_t lock; /* guards model */
@@ -382,6 +383,92 @@ fake_get_instance(struct hvd_host *host, const char *uuid, struct hvd_instance_i
 }
 
 static int
+fake_write_file(const char *path, const char *text, struct hv_error *err)
+{
+	/* O_EXCL: a snapshot never overwrites an image already in the store. */
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0) {
+		int e = errno;
+		return hv_error_set(err, -e, "dest_path", "fake: cannot create snapshot %s: %s",
+				    path, strerror(e));
+	}
+	size_t len = strlen(text), off = 0;
+	while (off < len) {
+		ssize_t w = write(fd, text + off, len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			int e = errno;
+			close(fd);
+			unlink(path);
+			return hv_error_set(err, -e, "dest_path",
+					    "fake: cannot write snapshot %s: %s", path,
+					    strerror(e));
+		}
+		off += (size_t)w;
+	}
+	if (close(fd) < 0) {
+		int e = errno;
+		unlink(path);
+		return hv_error_set(err, -e, "dest_path", "fake: cannot write snapshot %s: %s",
+				    path, strerror(e));
+	}
+	return 0;
+}
+
+static void
+fake_root_path(const struct hvd_host *host, const char *uuid, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s/%s.fake-root", host->instances_path, uuid);
+}
+
+/* The instance's root disk stand-in under instances_path (kept when it is there): what
+ * root_disk hands the injector, and what an evacuation on shared storage finds. */
+static int
+fake_root_write(const struct hvd_host *host, const char *uuid, char *path, size_t size,
+		struct hv_error *err)
+{
+	char text[128];
+
+	if (mkdir(host->instances_path, 0755) < 0 && errno != EEXIST)
+		return hv_error_set(err, -errno, "instances_path", "fake: cannot create %s: %s",
+				    host->instances_path, strerror(errno));
+	fake_root_path(host, uuid, path, size);
+	snprintf(text, sizeof text, "fake root disk of %s: not a disk image\n", uuid);
+	if (access(path, F_OK) != 0)
+		return fake_write_file(path, text, err);
+	return 0;
+}
+
+/* An evacuation on shared storage (reuse_disk) boots the disk the instance's old host
+ * wrote under instances_path; checked before anything is defined. */
+static bool
+fake_reuses_disk(const struct hvd_instance_spec *spec)
+{
+	return spec &&
+	       spec->struct_size >= offsetof(struct hvd_instance_spec, reuse_disk) + sizeof(bool) &&
+	       spec->reuse_disk;
+}
+
+static int
+fake_reused_disk_check(const struct hvd_host *host, const struct hvd_instance_spec *spec,
+		       struct hv_error *err)
+{
+	char path[4096 + 64];
+
+	if (!host->instances_path[0])
+		return hv_error_set(err, -ENOENT, "reuse_disk",
+				    "fake: no instances_path: no disk to boot");
+	fake_root_path(host, spec->uuid, path, sizeof path);
+	if (access(path, F_OK) != 0)
+		return hv_error_set(err, -ENOENT, "reuse_disk",
+				    "fake: no disk %s to boot: instances_path is not on storage "
+				    "the instance's old host shared",
+				    path);
+	return 0;
+}
+
+static int
 fake_spawn_op(struct hvd_host *host, const struct hvd_instance_spec *spec, struct hv_error *err)
 {
 	struct fake_call call;
@@ -391,19 +478,24 @@ fake_spawn_op(struct hvd_host *host, const struct hvd_instance_spec *spec, struc
 	if (r < 0)
 		return r;
 	fake_sleep_ms(lat);
+	/* a uuid the model refuses below names no file here */
+	if (fake_reuses_disk(spec) && hv_uuid_valid(spec->uuid) &&
+	    (r = fake_reused_disk_check(host, spec, err)) < 0)
+		return r;
 	pthread_mutex_lock(&host->lock);
 	call.now_ns = fake_now();
 	r = fake_spawn(host->model, spec, &call, &ev, err);
 	pthread_mutex_unlock(&host->lock);
+	if (r >= 0 && host->instances_path[0] && !fake_reuses_disk(spec)) {
+		char path[4096 + 64];
+		struct hv_error ignored = {0};
+
+		/* best effort, as a real disk's allocation is not the guest's definition */
+		(void)fake_root_write(host, spec->uuid, path, sizeof path, &ignored);
+	}
 	fake_persist(host);
 	fake_emit(host, &ev);
 	return r;
-}
-
-static void
-fake_root_path(const struct hvd_host *host, const char *uuid, char *buf, size_t size)
-{
-	snprintf(buf, size, "%s/%s.fake-root", host->instances_path, uuid);
 }
 
 static int
@@ -596,40 +688,6 @@ fake_rescue_op(struct hvd_host *host, const char *uuid, const struct hvd_image *
 }
 
 static int
-fake_write_file(const char *path, const char *text, struct hv_error *err)
-{
-	/* O_EXCL: a snapshot never overwrites an image already in the store. */
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
-	if (fd < 0) {
-		int e = errno;
-		return hv_error_set(err, -e, "dest_path", "fake: cannot create snapshot %s: %s",
-				    path, strerror(e));
-	}
-	size_t len = strlen(text), off = 0;
-	while (off < len) {
-		ssize_t w = write(fd, text + off, len - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			int e = errno;
-			close(fd);
-			unlink(path);
-			return hv_error_set(err, -e, "dest_path",
-					    "fake: cannot write snapshot %s: %s", path,
-					    strerror(e));
-		}
-		off += (size_t)w;
-	}
-	if (close(fd) < 0) {
-		int e = errno;
-		unlink(path);
-		return hv_error_set(err, -e, "dest_path", "fake: cannot write snapshot %s: %s",
-				    path, strerror(e));
-	}
-	return 0;
-}
-
-static int
 fake_snapshot_op(struct hvd_host *host, const char *uuid, const char *dest_path,
 		 const char *dest_format, struct hv_error *err)
 {
@@ -726,7 +784,7 @@ fake_root_disk(struct hvd_host *host, const char *uuid, char **ret_path, char **
 {
 	struct fake_call call;
 	struct hvd_instance_info info = {.struct_size = sizeof info};
-	char path[4096 + 64], text[128];
+	char path[4096 + 64];
 	uint32_t lat;
 	int r = fake_begin(host, "root_disk", false, &call, &lat, err);
 
@@ -742,13 +800,7 @@ fake_root_disk(struct hvd_host *host, const char *uuid, char **ret_path, char **
 	pthread_mutex_unlock(&host->lock);
 	if (r < 0)
 		return r;
-	if (mkdir(host->instances_path, 0755) < 0 && errno != EEXIST)
-		return hv_error_set(err, -errno, "instances_path",
-				    "fake: root_disk: cannot create %s: %s", host->instances_path,
-				    strerror(errno));
-	fake_root_path(host, uuid, path, sizeof path);
-	snprintf(text, sizeof text, "fake root disk of %s: not a disk image\n", uuid);
-	if (access(path, F_OK) != 0 && (r = fake_write_file(path, text, err)) < 0)
+	if ((r = fake_root_write(host, uuid, path, sizeof path, err)) < 0)
 		return r;
 	if (!(*ret_path = strdup(path)) || !(*ret_format = strdup("qcow2"))) {
 		free(*ret_path);

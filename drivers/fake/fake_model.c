@@ -942,7 +942,7 @@ fake_spawn(struct fake_host *h, const struct hvd_instance_spec *in, const struct
 
 	fake_log_call(i, call);
 	fake_log_at(i, 0, "defined: flavor %s, image %s%s", i->flavor.name, i->image_id,
-		    spec.existing_disk_path ? ", existing disk" : "");
+		    spec.existing_disk_path || spec.reuse_disk ? ", existing disk" : "");
 	if (spec.power_on) {
 		fake_set_state(h, i, FAKE_RUNNING, call->now_ns);
 		fake_boot(i, call->now_ns, i->image_id);

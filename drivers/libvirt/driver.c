@@ -796,9 +796,22 @@ lv_spawn(struct hvd_host *h, const struct hvd_instance_spec *spec, struct hv_err
 	bool made_dir = false;
 	int r;
 
+	struct hvd_instance_spec reused;
+
 	if ((r = lv_check_uuid(spec->uuid, err)) < 0 ||
 	    (r = lv_files_of(h, spec->uuid, &f, err)) < 0)
 		return r;
+	if (spec->struct_size >= offsetof(struct hvd_instance_spec, reuse_disk) + sizeof(bool) &&
+	    spec->reuse_disk) {
+		if (access(f.root, F_OK) != 0)
+			return hv_error_set(err, -ENOENT, "reuse_disk",
+					    "no disk %s to boot: instances_path is not on "
+					    "storage the instance's old host shared",
+					    f.root);
+		reused = *spec;
+		reused.existing_disk_path = f.root;
+		spec = &reused;
+	}
 	if (spec->existing_disk_path && spec->existing_disk_path[0] != '/')
 		return hv_error_set(err, -EINVAL, "existing_disk_path",
 				    "existing_disk_path must be absolute");

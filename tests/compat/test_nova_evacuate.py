@@ -3,7 +3,8 @@
 Debian's novaclient against hvcentral: refused (400) while the server's host is up, done
 once the host is down, onto the host named or the scheduler's choice, with the password
 given or a generated one the client prints; a member may not evacuate (403);
---on-shared-storage is refused, since servers are rebuilt from their image."""
+--on-shared-storage (node-1 and node-3 share their instances path) boots the server's own
+disk on node-3, and is refused with a password (400), as nova refuses it."""
 import os
 import signal
 import subprocess
@@ -30,6 +31,9 @@ def main():
     c = harness.Cluster(suspect_after=2, down_after=4)
     port = harness.free_port()
     c.start_central(conf_extra="[openstack]\nlisten = 127.0.0.1:%d\n" % port)
+    os.makedirs(c.path("agent-node-1", "instances"))
+    os.makedirs(c.path("agent-node-3"))
+    os.symlink(c.path("agent-node-1", "instances"), c.path("agent-node-3", "instances"))
     for h in ("node-1", "node-2", "node-3"):
         c.allow(h)
         c.start_agent(h)
@@ -45,7 +49,7 @@ def main():
         check(rc == 0, "user %s (%s)" % (name, err.strip()))
     url = "http://127.0.0.1:%d" % port
     admin = (c, url, "alice", "alice-pass-1", "admin")
-    for name in ("vm-a", "vm-b"):
+    for name in ("vm-a", "vm-b", "vm-c"):
         rc, _, err = c.hv("server", "create", name, "--host", "node-1", "--flavor", "m1.tiny",
                           "--image", "cirros", "--no-admin-pass", "--wait")
         check(rc == 0, "%s is created on node-1 (%s)" % (name, err.strip()))
@@ -63,10 +67,19 @@ def main():
               err.strip()[-200:])
         # nova dropped the option at 2.14: the guide's command asks for 2.13, as with nova
         rc, _, err = nova(*admin, "--os-compute-api-version", "2.13", "evacuate",
-                          "--on-shared-storage", "vm-a", "node-2")
-        check(rc != 0 and "onSharedStorage" in err,
-              "--on-shared-storage is refused, not ignored (%s)" % err.strip()[-200:])
-        check(c.show("vm-a")["host"] == "node-1", "and the refusals moved nothing")
+                          "--on-shared-storage", "--password", "P-1", "vm-c", "node-3")
+        check(rc != 0 and "400" in err and "existing disk" in err,
+              "--on-shared-storage with a password is refused, 400 (%s)" % err.strip()[-200:])
+        check(c.show("vm-a")["host"] == "node-1" and c.show("vm-c")["host"] == "node-1",
+              "and the refusals moved nothing")
+        rc, out, err = nova(*admin, "--os-compute-api-version", "2.13", "evacuate",
+                            "--on-shared-storage", "vm-c", "node-3")
+        check(rc == 0, "nova evacuate --on-shared-storage vm-c node-3 succeeds (%s)" %
+              err.strip()[-200:])
+        harness.wait_for("vm-c active on node-3", lambda: c.show("vm-c")["vm_state"] ==
+                         "active" and c.show("vm-c")["host"] == "node-3", timeout=60)
+        rc, out, _ = c.hv("server", "console-log", "vm-c")
+        check("existing disk" in out, "node-3 booted vm-c's own disk from the shared path")
 
         rc, out, err = nova(*admin, "evacuate", "--password", "Guide-Pass-1", "vm-a", "node-2")
         check(rc == 0 and "Guide-Pass-1" in out,

@@ -525,12 +525,18 @@ evacuate_boots_the_disk_left_on_shared_storage(void **state)
 {
 	struct hvd_instance_spec s;
 	struct hv_error err = {0};
-	char disk[1024];
 
 	(void)state;
-	snprintf(disk, sizeof disk, "%s/%s/disk", T.instances, U3);
+	/* no disk of U2 under instances_path: nothing to boot, nothing defined */
+	make_spec(&s, U2, NULL, 1);
+	s.reuse_disk = true;
+	assert_int_equal(T.ops->spawn(T.host, &s, &err), -ENOENT);
+	assert_string_equal(err.field, "reuse_disk");
+	assert_int_equal((int)lvt_power(&T, U2), -1);
+	assert_false(exists_in(U2, NULL));
+	/* U3's disk, left by destroy without delete_disks, as an old host leaves it */
 	make_spec(&s, U3, NULL, 1);
-	s.existing_disk_path = disk;
+	s.reuse_disk = true;
 	assert_int_equal(T.ops->spawn(T.host, &s, &err), 0);
 	assert_int_equal(lvt_power(&T, U3), HVD_POWER_RUNNING);
 	assert_true(exists_in(U3, "disk"));

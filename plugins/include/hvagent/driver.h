@@ -170,6 +170,10 @@ struct hvd_instance_spec {
 	const char *
 		existing_disk_path; /* evacuate on shared storage: boot this disk, do not create one */
 	bool power_on;              /* start after define */
+	/* evacuate on shared storage: the disks this driver's layout already holds for uuid
+	 * (written by the host the instance left, on storage both share) are booted as they
+	 * are; none is created, and -ENOENT when they are not there */
+	bool reuse_disk;
 };
 
 #define HVD_MAX_NUMA_CELLS 16
