@@ -18,6 +18,7 @@
 #include <libvirt/virterror.h>
 
 #define MAX_PENDING 1024
+#define MAX_HELD 64
 #define TIMER_MS 100
 
 struct pending_stop {
@@ -41,6 +42,9 @@ struct conn {
 	void *ctx;
 	struct pending_stop pending[MAX_PENDING];
 	size_t n_pending;
+	/* domains the driver itself is restarting: their STOPPED waits for conn_release */
+	char held[MAX_HELD][VIR_UUID_STRING_BUFLEN];
+	size_t n_held;
 	pthread_t thread;
 };
 
@@ -151,6 +155,42 @@ take_pending(struct conn *c, const char *uuid)
 	return false;
 }
 
+static bool
+is_held(const struct conn *c, const char *uuid)
+{
+	for (size_t i = 0; i < c->n_held; i++)
+		if (strcmp(c->held[i], uuid) == 0)
+			return true;
+	return false;
+}
+
+void
+conn_hold(struct conn *c, const char *uuid)
+{
+	pthread_mutex_lock(&c->lock);
+	if (c->n_held < MAX_HELD && !is_held(c, uuid))
+		snprintf(c->held[c->n_held++], VIR_UUID_STRING_BUFLEN, "%s", uuid);
+	pthread_mutex_unlock(&c->lock);
+}
+
+void
+conn_release(struct conn *c, const char *uuid)
+{
+	uint64_t due = now_ms() + c->debounce_ms;
+
+	pthread_mutex_lock(&c->lock);
+	for (size_t i = 0; i < c->n_held; i++)
+		if (strcmp(c->held[i], uuid) == 0) {
+			memcpy(c->held[i], c->held[--c->n_held], VIR_UUID_STRING_BUFLEN);
+			break;
+		}
+	/* the STARTED of the restart that just returned is still on its way */
+	for (size_t i = 0; i < c->n_pending; i++)
+		if (strcmp(c->pending[i].uuid, uuid) == 0 && c->pending[i].due_ms < due)
+			c->pending[i].due_ms = due;
+	pthread_mutex_unlock(&c->lock);
+}
+
 static void
 debounce_timer(int timer, void *opaque)
 {
@@ -162,7 +202,7 @@ debounce_timer(int timer, void *opaque)
 	(void)timer;
 	pthread_mutex_lock(&c->lock);
 	for (size_t i = 0; i < c->n_pending;) {
-		if (c->pending[i].due_ms <= now) {
+		if (c->pending[i].due_ms <= now && !is_held(c, c->pending[i].uuid)) {
 			memcpy(due[n_due++], c->pending[i].uuid, VIR_UUID_STRING_BUFLEN);
 			c->pending[i] = c->pending[--c->n_pending];
 		} else {

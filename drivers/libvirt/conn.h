@@ -25,6 +25,13 @@ void conn_set_event_callback(struct conn *c, hvd_event_fn fn, void *ctx);
  * -ENOTCONN in err while the host is disconnected. */
 virConnectPtr conn_get(struct conn *c, struct hv_error *err);
 
+/* Around a restart the driver makes itself (reboot: a shutdown or destroy, then a start):
+ * a STOPPED of uuid in between is held however long the start takes, and after
+ * conn_release waits one more debounce for its STARTED, so a reboot on a slow host still
+ * reads as one RESTARTED. A failed start leaves the STOPPED to be sent. */
+void conn_hold(struct conn *c, const char *uuid);
+void conn_release(struct conn *c, const char *uuid);
+
 /* Turns the calling thread's last libvirt error into -errno + err; a lost connection
  * (RPC/system errors, dead socket) starts a reconnect and gives -ENOTCONN. */
 int conn_error(struct conn *c, virConnectPtr vc, struct hv_error *err, const char *field,

@@ -932,6 +932,7 @@ lv_reboot(struct hvd_host *h, const char *uuid, enum hvd_reboot_type type, uint3
 
 	if (r < 0)
 		return r;
+	conn_hold(h->conn, uuid);
 	s = lv_dom_state(dom);
 	if (type == HVD_REBOOT_SOFT) {
 		if (s != VIR_DOMAIN_RUNNING) {
@@ -965,6 +966,7 @@ lv_reboot(struct hvd_host *h, const char *uuid, enum hvd_reboot_type type, uint3
 			r = conn_error(h->conn, vc, err, "uuid", "start");
 	}
 out:
+	conn_release(h->conn, uuid);
 	lv_dom_put(vc, dom);
 	return r;
 }
