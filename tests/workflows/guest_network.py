@@ -9,9 +9,10 @@ process it owns:
             (a /32 route and proxy ARP on the host side), on the server's network;
   external  198.51.100.1/24 on a veth whose host end is [netfilter] external_interface
             (198.51.100.2), routing the floating pool 203.0.113.0/26 to the host.
-The host side of the guest's tap is plumbed here as the routed model wants it (ip_forward,
-proxy ARP on the tap, the /32 route to the fixed IP): the agent programs filtering and NAT
-only (docs/protocol-netfilter.md section 5).
+Nothing here plumbs the guest's tap: the agent makes its host side (forwarding, proxy ARP
+on the tap, its /32 route to the fixed IP; docs/protocol-netfilter.md section 5) when the
+port is plugged and again each time libvirt makes the tap, and removes its route with the
+port; the host namespace starts with forwarding off.
 
 Through hv: a key pair, a group 'ssh' allowing TCP 22 and ICMP, a network with a /24, a
 server with --network --security-group --key-name --config-drive --user-data. The guest
@@ -169,8 +170,8 @@ def machine_missing():
 
 
 def plumb(host, client, ext):
-    """The wires: client and external namespaces into the host, the host's forwarding."""
-    host.run("sysctl", "-qw", "net.ipv4.ip_forward=1")
+    """The wires: client and external namespaces into the host. Forwarding stays as a new
+    namespace has it (off): turning it on is the agent's."""
     host.run("ip", "link", "add", "cl0", "type", "veth", "peer", "name", "eth0", "netns",
              client.pid)
     host.run("ip", "link", "add", "ext0", "type", "veth", "peer", "name", "eth0", "netns",
@@ -189,12 +190,18 @@ def plumb(host, client, ext):
     ext.run("ip", "route", "add", FIP_CIDR, "via", EXT_HOST)
 
 
-def plumb_tap(host, tap, fixed_ip):
-    """What the routed model puts around a guest's tap on the host."""
-    wait_for("the tap %s in the host namespace" % tap,
-             lambda: host.run("ip", "link", "show", tap, ok=False).returncode == 0, 60, 0.5)
-    host.run("sysctl", "-qw", "net.ipv4.conf.%s.proxy_arp=1" % tap)
-    host.run("ip", "route", "replace", fixed_ip + "/32", "dev", tap)
+def check_tap_host_side(host, tap, fixed_ip):
+    """What the agent put around the guest's tap: its route (protocol 199), proxy ARP,
+    forwarding."""
+    def routed():
+        out = host.run("ip", "route", "show", "proto", "199", "dev", tap, ok=False).stdout
+        return out.split() if out.split()[:1] == [fixed_ip] else None
+    routes = wait_for("the agent's route to %s" % fixed_ip, routed, 30, 0.5) or []
+    sysctl = host.run("sysctl", "-n", "net.ipv4.conf.%s.proxy_arp" % tap,
+                      "net.ipv4.ip_forward").stdout.split()
+    check(routes[:1] == [fixed_ip] and sysctl == ["1", "1"],
+          "the agent routes %s through %s (proto 199), with proxy ARP and forwarding on "
+          "(routes %s, sysctls %s)" % (fixed_ip, tap, routes, sysctl))
 
 
 def probe(ns, addr, port):
@@ -266,7 +273,7 @@ def walk(c, host, client, ext):
     port = ports[0]
     fixed = port["fixed_ips"][0]["ip_address"]
     tap = "tap" + port["id"][:11]
-    plumb_tap(host, tap, fixed)
+    check_tap_host_side(host, tap, fixed)
 
     c.wait_lines("web-1", "HVGUEST-NET listening", 1)
     print("# the guest printed: %s (%.0f s after create)"
@@ -347,6 +354,8 @@ def walk(c, host, client, ext):
     check(not c.hv_json("port", "list"), "delete frees the port")
     check(not host.run("ip", "link", "show", tap, ok=False).returncode == 0,
           "and the tap is gone from the host")
+    left = host.run("ip", "route", "show", "proto", "199").stdout.strip()
+    check(not left, "no route of the agent is left (%r)" % left)
 
 
 def main():
