@@ -796,6 +796,16 @@ def case_firewall_agent_restart(wd):
                             "10.0.0.5"], capture_output=True, text=True)
     assert " 0% packet loss" in probe.stdout, "the port does not answer before the restarts:\n" + \
         probe.stdout + ruleset()
+    # /proc/sys/net/ipv4/conf/all is every interface: the rules go in, the host side refuses
+    ctl.command(rid(), "r-3", {"command": "port_plug", "port": dict(
+        FW_PORT, id="p9", ifname="all", mac_address="fa:16:3e:00:00:09", fixed_ips=["10.0.0.9"])})
+    res = ctl.result("r-3").body
+    assert res["status"] == "ok" and "'all' is not a tap name" in res.get("warning", ""), res
+    proxy = subprocess.run(["ip", "netns", "exec", ns, "sysctl", "-n",
+                            "net.ipv4.conf.all.proxy_arp"], capture_output=True, text=True)
+    assert proxy.stdout.strip() == "0", "proxy ARP turned on for every interface"
+    print("ok - a port named 'all': status ok, the result's warning says why its host side "
+          "was not made")
     ip("-n", ns, "route", "add", "10.0.0.77/32", "dev", "tapA", "proto", "199")  # stale, ours
     ip("-n", ns, "route", "add", "10.0.0.99/32", "dev", "tapA")  # an operator's
 
