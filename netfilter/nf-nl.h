@@ -46,7 +46,7 @@ int nf_link_prune(struct nl_sock *sk, const char *ifname, const uint8_t (*keep)[
  * other route, on a tap or elsewhere, is never touched. */
 #define NF_RTPROT 199
 /* Forwarding, proxy ARP on p's tap and a /32 (/128) route of ours to each fixed IP through
- * it. Idempotent. -ENODEV (err untouched) while the tap does not exist. */
+ * it. Idempotent. -ENODEV (err untouched) while the tap does not exist or is down. */
 int nf_tap_plumb(struct nl_sock *sk, const struct nf_port *p, struct hv_error *err);
 /* Removes our routes to p's fixed IPs through its tap, but those keep (the port's new
  * version, may be NULL) still wants through the same tap. */

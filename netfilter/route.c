@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <netlink/attr.h>
@@ -100,6 +101,22 @@ route_op(struct nl_sock *sk, int ifindex, const struct nf_cidr *ip, bool add)
 	return r;
 }
 
+/* The ifindex of a tap that is up, else 0: the kernel refuses a route through a device
+ * that is down, and the watcher sees the tap come up. */
+static int
+tap_up(const char *ifname)
+{
+	struct ifreq ifr = {0};
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), up;
+
+	if (fd < 0)
+		return 0;
+	snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", ifname);
+	up = ioctl(fd, SIOCGIFFLAGS, &ifr) == 0 && (ifr.ifr_flags & IFF_UP);
+	close(fd);
+	return up ? (int)if_nametoindex(ifname) : 0;
+}
+
 static bool
 has_ip(const struct nf_port *p, const struct nf_cidr *ip)
 {
@@ -126,7 +143,7 @@ nf_tap_plumb(struct nl_sock *sk, const struct nf_port *p, struct hv_error *err)
 
 	if ((r = sysctl_ifname(p->ifname, err)) < 0)
 		return r;
-	if (!(idx = (int)if_nametoindex(p->ifname)))
+	if (!(idx = tap_up(p->ifname)))
 		return -ENODEV;
 	for (size_t i = 0; i < p->n_ips; i++)
 		v6 |= p->ips[i].family == 6;

@@ -50,6 +50,10 @@ cat >"$WORK/p2.json" <<'JSON'
 {"id": "p2", "ifname": "tapZ", "mac_address": "fa:16:3e:00:00:02",
  "fixed_ips": ["10.0.0.6"], "security_groups": ["g"]}
 JSON
+cat >"$WORK/p4.json" <<'JSON'
+{"id": "p4", "ifname": "tapY", "mac_address": "fa:16:3e:00:00:04",
+ "fixed_ips": ["10.0.0.8"], "security_groups": ["g"]}
+JSON
 cat >"$WORK/bad.json" <<'JSON'
 {"id": "p3", "ifname": "all", "mac_address": "fa:16:3e:00:00:03",
  "fixed_ips": ["10.0.0.7"], "security_groups": ["g"]}
@@ -75,6 +79,10 @@ check "still one route of ours on the tap" \
 
 check "a port whose tap does not exist yet is plugged" nf plug "$WORK/p2.json"
 check_not "no route to it yet" route_on tapZ 10.0.0.6
+ip -n "$HV" link add tapY type veth peer name tapY-peer
+nf plug "$WORK/p4.json" 2>"$WORK/down.err"
+check "a port whose tap is down is plugged without a warning" test ! -s "$WORK/down.err"
+check_not "no route through the down tap yet" route_on tapY 10.0.0.8
 
 # an interface named like /proc/sys's 'all': the rules go in, the host side refuses
 nf plug "$WORK/bad.json" 2>"$WORK/bad.err"
@@ -97,6 +105,9 @@ check "the VM is reachable again" ping_ok "$EXT" 10.0.0.5
 vm_wire tapZ "$VM2" 10.0.0.6 fa:16:3e:00:00:02
 check "the tap that appeared late is routed when it appears" wait_route tapZ 10.0.0.6
 check "the late VM is reachable" ping_ok "$EXT" 10.0.0.6
+ip -n "$HV" link set tapY-peer up
+ip -n "$HV" link set tapY up
+check "the tap that was down is routed once up" wait_route tapY 10.0.0.8
 kill "$WATCH" 2>/dev/null
 wait "$WATCH" 2>/dev/null
 
