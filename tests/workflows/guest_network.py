@@ -22,7 +22,7 @@ the client TCP 22 echoes and ping answers; TCP 80 (listening, not in the group) 
 (a timeout, not a reset) until a rule for it is added, and again once that rule is deleted;
 a floating IP makes TCP 22 reachable from the external namespace
 by the floating address and its removal cuts the established session; the host's ruleset
-holds exactly the group's rules for the port's tap; after stop and start (a new tap) the
+holds exactly the group's rules for the port's tap; after a hard reboot (a new tap) the
 guest is routed and reachable again; after delete no route of the agent is left."""
 import hashlib
 import json
@@ -351,16 +351,19 @@ def walk(c, host, client, ext):
     check(r == "open", "the client still reaches the fixed address on 22 (%s)" % r)
     check_ruleset(host, tap, rules)
 
-    # libvirt makes a new tap at each boot and the kernel took the old one's route with it:
-    # the agent routes the new tap on its own (no command carries the port again)
-    hv_ok(c, "server", "stop", "web-1", "--wait")
-    check(host.run("ip", "link", "show", tap, ok=False).returncode != 0,
-          "stopped, the guest's tap is gone from the host, and its route with it")
-    hv_ok(c, "server", "start", "web-1", "--wait")
+    # a hard reboot destroys the domain, so libvirt makes a new tap and the kernel took the
+    # old one's route with it: the agent routes the new tap on its own (no command carries
+    # the port again)
+    def ifindex():
+        return host.run("ip", "-o", "link", "show", tap).stdout.split(":")[0]
+    before = ifindex()
+    hv_ok(c, "server", "reboot", "web-1", "--hard", "--wait")
+    after = ifindex()
+    check(after != before, "the hard reboot made a new tap (ifindex %s, was %s)" % (after, before))
     check_tap_host_side(host, tap, fixed)
-    r = wait_for("TCP 22 after the restart", lambda: (
+    r = wait_for("TCP 22 after the hard reboot", lambda: (
         lambda p: p if p == "open" else None)(probe(client, fixed, 22)), 120, 1)
-    check(r == "open", "after stop and start the client reaches the guest on 22 again")
+    check(r == "open", "after the hard reboot the client reaches the guest on 22 again")
 
     hv_ok(c, "server", "delete", "web-1", "--wait")
     check(not c.hv_json("port", "list"), "delete frees the port")
