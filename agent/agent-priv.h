@@ -42,7 +42,8 @@ enum job_kind {
 	JOB_STATS,
 	JOB_SYNC,
 	JOB_NET,
-	JOB_NET_RESYNC
+	JOB_NET_RESYNC,
+	JOB_NET_TAPS /* links changed: plumb the taps that came up */
 };
 
 struct sync_entry {
@@ -180,6 +181,8 @@ struct agent {
 	struct queue cmd_q, house_q, net_q;
 	struct net *net;
 	bool net_resync_pending;
+	bool net_taps_pending; /* the link watcher is not polled until its job is done */
+	int links_fd;          /* the link watcher's descriptor (set once, at start) */
 	int64_t next_net_resync_ms;
 	struct worker *workers;
 	size_t n_workers;

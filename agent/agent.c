@@ -224,6 +224,15 @@ on_job_done(struct agent *a, struct job *j)
 		a->net_resync_pending = false;
 		if (j->rc < 0)
 			hv_log(HV_LOG_ERR, NULL, NULL, "firewall resync: %s", j->err.message);
+		else if (j->err.message[0])
+			hv_log(HV_LOG_WARNING, NULL, NULL, "host side of the taps: %s",
+			       j->err.message);
+		break;
+	case JOB_NET_TAPS:
+		a->net_taps_pending = false;
+		if (j->err.message[0])
+			hv_log(HV_LOG_WARNING, NULL, NULL, "host side of the taps: %s",
+			       j->err.message);
 		break;
 	case JOB_CMD:
 		agent_metrics_command(a, j->req.cmd, j->started_ms);
@@ -833,8 +842,8 @@ start_house_job(struct agent *a, enum job_kind kind)
 		return;
 	j->kind = kind;
 	j->started_ms = proto_now_ms();
-	if (kind == JOB_NET_RESYNC) {
-		a->net_resync_pending = true;
+	if (kind == JOB_NET_RESYNC || kind == JOB_NET_TAPS) {
+		*(kind == JOB_NET_RESYNC ? &a->net_resync_pending : &a->net_taps_pending) = true;
 		agent_queue_push(&a->net_q, j);
 		return;
 	}
@@ -949,17 +958,25 @@ int
 agent_run(struct agent *a)
 {
 	while (!stop_requested) {
-		zmq_pollitem_t items[3] = {
+		zmq_pollitem_t items[4] = {
 			{.socket = a->results, .events = ZMQ_POLLIN},
 			{.fd = a->ev_pipe[0], .events = ZMQ_POLLIN},
-			{.socket = a->dealer, .events = ZMQ_POLLIN},
 		};
 		int64_t now = agent_mono_ms();
-		int n = a->dealer ? 3 : 2;
+		int n = 2, links = -1, fd = a->net && !a->net_taps_pending ? a->links_fd : -1;
 
+		if (a->dealer)
+			items[n++] = (zmq_pollitem_t){.socket = a->dealer, .events = ZMQ_POLLIN};
+		if (fd >= 0) {
+			links = n;
+			items[n++] = (zmq_pollitem_t){.fd = fd, .events = ZMQ_POLLIN};
+		}
 		if (zmq_poll(items, n, (long)(next_wakeup(a, now) - now)) < 0 &&
 		    zmq_errno() != EINTR)
 			return -zmq_errno();
+		/* read by the network worker: the one thread that uses the netfilter state */
+		if (links >= 0 && (items[links].revents & ZMQ_POLLIN))
+			start_house_job(a, JOB_NET_TAPS);
 		if (stop_requested)
 			break;
 		if (reload_requested) {
@@ -1231,6 +1248,12 @@ agent_new(const struct agent_opts *o, struct agent **ret, struct hv_error *err)
 		json_decref(saved);
 		if (r < 0)
 			goto fail;
+		a->links_fd = net_watch_fd(a->net);
+		if (err && err->message[0]) { /* the rules are in, some tap's host side is not */
+			hv_log(HV_LOG_WARNING, NULL, NULL, "host side of the taps: %s",
+			       err->message);
+			memset(err, 0, sizeof *err);
+		}
 	}
 	agent_recover(a);
 

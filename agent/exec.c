@@ -483,6 +483,7 @@ run_job(struct agent *a, struct job *j)
 		}
 		break;
 	case JOB_NET_RESYNC: j->rc = net_resync(a->net, &j->err); break;
+	case JOB_NET_TAPS: j->rc = net_taps(a->net, &j->err); break;
 	}
 }
 

@@ -115,6 +115,22 @@ net_check(const json_t *body, struct hv_error *err)
 }
 
 #if AGENT_WITH_NETFILTER
+/* A host-side failure after a success becomes the message of a still successful call. */
+static int
+host_warning(struct net *n, int r, struct hv_error *err)
+{
+	struct hv_error e;
+
+	if (!nf_host_error(n->nf, &e) || r < 0)
+		return r;
+	if (err) {
+		memset(err, 0, sizeof *err);
+		snprintf(err->field, sizeof err->field, "%s", e.field);
+		snprintf(err->message, sizeof err->message, "%s", e.message);
+	}
+	return r;
+}
+
 #define TCP_LOOSE_SYSCTL "/proc/sys/net/netfilter/nf_conntrack_tcp_loose"
 
 /* Revoking a rule deletes every conntrack entry of the group (docs/protocol-netfilter.md
@@ -158,7 +174,7 @@ net_open(const char *external_ifname, const json_t *saved, struct net **ret, str
 	if (r >= 0 && saved)
 		r = nf_adopt(n->nf, saved, err);
 	if (r >= 0)
-		r = nf_resync(n->nf, err);
+		r = host_warning(n, nf_resync(n->nf, err), err);
 	if (r < 0) {
 		net_free(n);
 		return r;
@@ -187,15 +203,16 @@ net_run(struct net *n, const json_t *body, struct hv_error *err)
 #define OBJ(k) json_object_get(body, k)
 #define ID(k) json_string_value(json_object_get(body, k))
 	switch (net_cmds[i].op) {
-	case NET_PORT_PLUG: return nf_port_plug(n->nf, OBJ("port"), err);
-	case NET_PORT_UNPLUG: return nf_port_unplug(n->nf, ID("port_id"), err);
+	case NET_PORT_PLUG: return host_warning(n, nf_port_plug(n->nf, OBJ("port"), err), err);
+	case NET_PORT_UNPLUG:
+		return host_warning(n, nf_port_unplug(n->nf, ID("port_id"), err), err);
 	case NET_PORT_SET_GROUPS:
 		return nf_port_set_groups(n->nf, ID("port_id"), OBJ("security_groups"), err);
 	case NET_SG_UPDATE: return nf_group_put(n->nf, OBJ("group"), err);
 	case NET_SG_DELETE: return nf_group_delete(n->nf, ID("group_id"), err);
 	case NET_FIP_ASSOCIATE: return nf_fip_associate(n->nf, OBJ("fip"), err);
 	case NET_FIP_DISASSOCIATE: return nf_fip_disassociate(n->nf, ID("fip_id"), err);
-	case NET_FIREWALL_RESYNC: return nf_resync(n->nf, err);
+	case NET_FIREWALL_RESYNC: return host_warning(n, nf_resync(n->nf, err), err);
 	}
 #undef OBJ
 #undef ID
@@ -205,7 +222,19 @@ net_run(struct net *n, const json_t *body, struct hv_error *err)
 int
 net_resync(struct net *n, struct hv_error *err)
 {
-	return nf_resync(n->nf, err);
+	return host_warning(n, nf_resync(n->nf, err), err);
+}
+
+int
+net_watch_fd(const struct net *n)
+{
+	return nf_watch_fd(n->nf);
+}
+
+int
+net_taps(struct net *n, struct hv_error *err)
+{
+	return host_warning(n, nf_watch_dispatch(n->nf), err);
 }
 
 json_t *
@@ -237,6 +266,18 @@ int
 net_resync(struct net *n, struct hv_error *err)
 {
 	return hv_error_set(err, -EOPNOTSUPP, NULL, "built without the netfilter module");
+}
+
+int
+net_watch_fd(const struct net *n)
+{
+	return -1;
+}
+
+int
+net_taps(struct net *n, struct hv_error *err)
+{
+	return 0;
 }
 
 json_t *

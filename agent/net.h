@@ -33,6 +33,13 @@ int net_check(const json_t *body, struct hv_error *err);
 int net_run(struct net *n, const json_t *body, struct hv_error *err);
 /* Rewrites our tables from the desired state (repairs tampering). */
 int net_resync(struct net *n, struct hv_error *err);
+/* The link watcher's descriptor (-1 when none), polled by the agent's loop; when readable,
+ * net_taps() on the network worker plumbs the taps that came up. */
+int net_watch_fd(const struct net *n);
+int net_taps(struct net *n, struct hv_error *err);
+/* net_run, net_resync and net_taps succeed when the rules are in even if the host side of a
+ * tap (forwarding, proxy ARP, routes) failed: then err->message says what (tap and IP) and
+ * err->code stays 0. */
 /* The committed desired state (for the journal). New reference. */
 json_t *net_state(const struct net *n);
 

@@ -542,9 +542,13 @@ agent_net_done(struct agent *a, struct job *j)
 	if (j->rc < 0)
 		json_object_set_new(res, "error", proto_error_body(code, &j->err));
 	json_object_set_new(res, "instance", json_null());
+	if (j->rc >= 0 && j->err.message[0]) /* the rules are in; the host side is not */
+		json_object_set_new(res, "warning", json_string(j->err.message));
 	if (j->rc < 0)
 		hv_log(HV_LOG_WARNING, NULL, j->cmd_id, "%s failed: code=%s %s", command, code,
 		       j->err.message);
+	else if (j->err.message[0])
+		hv_log(HV_LOG_WARNING, NULL, j->cmd_id, "%s done; %s", command, j->err.message);
 	else
 		hv_log(HV_LOG_INFO, NULL, j->cmd_id, "%s done", command);
 	snprintf(f.cmd_id, sizeof f.cmd_id, "%s", j->cmd_id);

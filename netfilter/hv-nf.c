@@ -5,6 +5,7 @@
  * Must never touch a table other than the module's own. */
 #include <errno.h>
 #include <getopt.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,7 @@ static const char usage[] =
 	"  fip FIP.json              associate a floating IP\n"
 	"  fip-delete FIP_ID         disassociate (cuts the NATed connections)\n"
 	"  claim IFNAME | release IFNAME   a tap with no port yet drops everything\n"
+	"  watch SECONDS             plumb the taps of plugged ports as they come up, for a while\n"
 	"  replay FILE.jsonl         one {\"op\":..,\"arg\":..} per line; prints each commit time "
 	"(us)\n"
 	"  render STATE.json         print the nft commands for a state (no kernel access)\n"
@@ -98,6 +100,28 @@ now_us(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+/* What the agent's loop does with the link watcher, for a bounded time. */
+static int
+watch(struct nf_ctx *nf, const char *seconds, struct hv_error *err)
+{
+	char *end;
+	long s = strtol(seconds, &end, 10);
+	double until = now_us() + (double)s * 1e6;
+
+	if (*end || s < 1 || s > 3600)
+		return hv_error_set(err, -EINVAL, "SECONDS", "watch: SECONDS must be 1-3600");
+	for (double now = now_us(); now < until; now = now_us()) {
+		struct pollfd p = {.fd = nf_watch_fd(nf), .events = POLLIN};
+		struct hv_error e;
+
+		if (poll(&p, 1, (int)((until - now) / 1e3) + 1) > 0)
+			nf_watch_dispatch(nf);
+		if (nf_host_error(nf, &e))
+			log_warning("%s", e.message);
+	}
+	return 0;
 }
 
 static int run_op(struct nf_ctx *nf, const char *op, const json_t *arg, const char *arg2,
@@ -269,6 +293,10 @@ main(int argc, char **argv)
 		r = replay(nf, argv[optind], &err);
 	} else if (!strcmp(cmd, "resync")) {
 		r = nf_resync(nf, &err);
+	} else if (!strcmp(cmd, "watch")) {
+		r = optind < argc ? watch(nf, argv[optind], &err) : -EINVAL;
+		if (optind >= argc)
+			fputs(usage, stderr);
 	} else if (!strcmp(cmd, "apply") || !strcmp(cmd, "plug") || !strcmp(cmd, "group") ||
 		   !strcmp(cmd, "fip") || !strcmp(cmd, "set-groups")) {
 		const char *file = !strcmp(cmd, "set-groups")
@@ -297,6 +325,12 @@ main(int argc, char **argv)
 		r = hv_error_set(&err, -EIO, state_path, "cannot write state file %s", state_path);
 	}
 out:
+	if (nf) {
+		struct hv_error e;
+
+		if (nf_host_error(nf, &e))
+			log_warning("host side of the taps: %s", e.message);
+	}
 	if (r < 0)
 		log_error("%s: %s", cmd, err.message[0] ? err.message : strerror(-r));
 	json_decref(arg);

@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include <libmnl/libmnl.h>
+#include <netlink/netlink.h>
+#include <netlink/socket.h>
 
 #include "netfilter.h"
 #include "nf-nl.h"
@@ -17,10 +19,12 @@ struct nf_ctx {
 	struct mnl_socket *nl;
 	struct mnl_socket *ct;
 	struct nl_sock *rt;
-	struct nf_model *cur; /* what the kernel holds */
-	bool synced;          /* false until one full replace succeeded (or nf_adopt) */
+	struct nl_sock *watch; /* link changes: a tap (re)appearing */
+	struct nf_model *cur;  /* what the kernel holds */
+	bool synced;           /* false until one full replace succeeded (or nf_adopt) */
 	char ext_ifname[NF_IFNAME_MAX + 1];
 	struct nf_stats stats;
+	struct hv_error host_err; /* the first host-side failure not yet fetched */
 };
 
 int
@@ -44,7 +48,7 @@ nf_open(struct nf_ctx **ret, const char *external_ifname, struct hv_error *err)
 		snprintf(nf->ext_ifname, sizeof nf->ext_ifname, "%s", external_ifname);
 	snprintf(nf->cur->ext_ifname, sizeof nf->cur->ext_ifname, "%s", nf->ext_ifname);
 	if ((r = nf_nl_open(&nf->nl)) < 0 || (r = nf_ct_open(&nf->ct)) < 0 ||
-	    (r = nf_link_open(&nf->rt)) < 0) {
+	    (r = nf_link_open(&nf->rt)) < 0 || (r = nf_watch_open(&nf->watch)) < 0) {
 		nf_close(&nf);
 		return hv_error_set(err, r, "", "cannot open netlink sockets: %s", strerror(-r));
 	}
@@ -64,6 +68,7 @@ nf_close(struct nf_ctx **ctx)
 	if (nf->ct)
 		mnl_socket_close(nf->ct);
 	nf_link_close(nf->rt);
+	nf_link_close(nf->watch);
 	nf_model_free(nf->cur);
 	free(nf);
 	*ctx = NULL;
@@ -253,6 +258,85 @@ check_and_commit(struct nf_ctx *nf, struct nf_model *to, struct hv_error *err)
 	return commit(nf, to, err);
 }
 
+/* ---- the host side of the taps ---- */
+
+/* The rules are what isolates guests, so they never wait for, nor fail with, the host
+ * side: a failure here is kept for nf_host_error() and the next tap event or resync tries
+ * again. */
+static void
+host_failed(struct nf_ctx *nf, const struct hv_error *e)
+{
+	nf->stats.host_failures++;
+	if (!nf->host_err.code)
+		nf->host_err = *e;
+}
+
+static void
+plumb(struct nf_ctx *nf, const struct nf_port *p)
+{
+	struct hv_error e = {0};
+	int r = nf_tap_plumb(nf->rt, p, &e);
+
+	if (r < 0 && r != -ENODEV) /* no tap yet: done when it appears */
+		host_failed(nf, &e);
+}
+
+static void
+unplumb(struct nf_ctx *nf, const struct nf_port *p, const struct nf_port *keep)
+{
+	struct hv_error e = {0};
+
+	if (nf_tap_unplumb(nf->rt, p, keep, &e) < 0)
+		host_failed(nf, &e);
+}
+
+/* Every port's tap plumbed, and our routes nobody wants gone (a restart converges). */
+static void
+host_sync(struct nf_ctx *nf)
+{
+	struct hv_error e = {0};
+
+	for (size_t i = 0; i < nf->cur->n_ports; i++)
+		plumb(nf, nf->cur->ports[i]);
+	if (nf_route_prune(nf->rt, nf->cur, &e) < 0)
+		host_failed(nf, &e);
+}
+
+static void
+on_link_up(void *ud, const char *ifname)
+{
+	struct nf_ctx *nf = ud;
+
+	for (size_t i = 0; i < nf->cur->n_ports; i++)
+		if (!strcmp(nf->cur->ports[i]->ifname, ifname))
+			plumb(nf, nf->cur->ports[i]);
+}
+
+int
+nf_watch_fd(const struct nf_ctx *nf)
+{
+	return nf->watch ? nl_socket_get_fd(nf->watch) : -1;
+}
+
+int
+nf_watch_dispatch(struct nf_ctx *nf)
+{
+	if (nf_watch_drain(nf->watch, on_link_up, nf) == -ENOBUFS)
+		host_sync(nf);
+	return 0;
+}
+
+bool
+nf_host_error(struct nf_ctx *nf, struct hv_error *err)
+{
+	if (!nf->host_err.code)
+		return false;
+	if (err)
+		*err = nf->host_err;
+	memset(&nf->host_err, 0, sizeof nf->host_err);
+	return true;
+}
+
 /* ---- API ---- */
 
 static int
@@ -275,7 +359,10 @@ nf_apply(struct nf_ctx *nf, const json_t *state, struct hv_error *err)
 	struct nf_model *m;
 	int r = load_state(nf, state, &m, err);
 
-	return r < 0 ? r : check_and_commit(nf, m, err);
+	if (r < 0 || (r = check_and_commit(nf, m, err)) < 0)
+		return r;
+	host_sync(nf);
+	return 0;
 }
 
 int
@@ -327,6 +414,7 @@ nf_resync(struct nf_ctx *nf, struct hv_error *err)
 					      true, err)) < 0)
 				break;
 	}
+	host_sync(nf); /* independent of the rules: done even when they failed */
 	return r;
 }
 
@@ -392,23 +480,44 @@ del_one(struct nf_ctx *nf, enum obj_kind kind, const char *id, struct hv_error *
 int
 nf_port_plug(struct nf_ctx *nf, const json_t *port, struct hv_error *err)
 {
-	struct nf_port *p;
+	struct nf_port *p, old = {0};
+	const struct nf_port *o;
+	char id[NF_ID_MAX + 1];
 	int r = nf_port_from_json(port, "port", &p, err);
 
-	return r < 0 ? r : put_one(nf, OBJ_PORT, p, err);
+	if (r < 0)
+		return r;
+	snprintf(id, sizeof id, "%s", p->id);
+	if ((o = nf_model_port(nf->cur, id)))
+		old = *o; /* plain data: the copy outlives the model it came from */
+	if ((r = put_one(nf, OBJ_PORT, p, err)) < 0)
+		return r;
+	o = nf_model_port(nf->cur, id);
+	if (*old.id)
+		unplumb(nf, &old, o);
+	plumb(nf, o);
+	return 0;
 }
 
 int
 nf_port_unplug(struct nf_ctx *nf, const char *port_id, struct hv_error *err)
 {
-	if (!nf_model_port(nf->cur, port_id))
+	const struct nf_port *o = nf_model_port(nf->cur, port_id);
+	struct nf_port old;
+	int r;
+
+	if (!o)
 		return hv_error_set(err, -ENOENT, "port_id", "port %.64s is not plugged", port_id);
+	old = *o;
 	for (size_t i = 0; i < nf->cur->n_fips; i++)
 		if (!strcmp(nf->cur->fips[i]->port_id, port_id))
 			return hv_error_set(err, -EBUSY, "port_id",
 					    "port %s still has floating IP %s", port_id,
 					    nf->cur->fips[i]->id);
-	return del_one(nf, OBJ_PORT, port_id, err);
+	if ((r = del_one(nf, OBJ_PORT, port_id, err)) < 0)
+		return r;
+	unplumb(nf, &old, NULL);
+	return 0;
 }
 
 int

@@ -49,11 +49,15 @@ int nf_adopt(struct nf_ctx *nf, const json_t *state, struct hv_error *err);
 
 /* Rewrites our three tables from the desired state in one transaction (never a flush
  * first): at start, after a failed batch (done automatically) and from the agent's slow
- * timer, which repairs tampering by other programs. */
+ * timer, which repairs tampering by other programs. Also plumbs every port's tap and removes
+ * our routes no port wants (a restart converges). */
 int nf_resync(struct nf_ctx *nf, struct hv_error *err);
 
 /* Port {"id","ifname","mac_address","fixed_ips","allowed_address_pairs","security_groups"}
- * plugged or updated (same id). The port's groups must exist. */
+ * plugged or updated (same id). The port's groups must exist. Then the host side of its tap
+ * (docs/protocol-netfilter.md section 5): IPv4 forwarding (IPv6 too when it has an IPv6
+ * fixed IP), proxy ARP on the tap and a route of ours to each fixed IP through it, now if
+ * the tap exists, else when it appears (nf_watch_dispatch). Unplug removes those routes. */
 int nf_port_plug(struct nf_ctx *nf, const json_t *port, struct hv_error *err);
 /* Unknown id is -ENOENT. Removes the port's chains, elements, memberships, and cuts its
  * connections. A floating IP still on the port must be disassociated first (-EBUSY). */
@@ -79,6 +83,15 @@ int nf_fip_disassociate(struct nf_ctx *nf, const char *fip_id, struct hv_error *
 int nf_tap_claim(struct nf_ctx *nf, const char *ifname, struct hv_error *err);
 int nf_tap_release(struct nf_ctx *nf, const char *ifname, struct hv_error *err);
 
+/* A descriptor readable when links changed: the caller polls it and then calls
+ * nf_watch_dispatch(), which plumbs the taps of plugged ports that came up (libvirt makes a
+ * new tap at each boot; the kernel dropped the old one's routes). Never blocks. */
+int nf_watch_fd(const struct nf_ctx *nf);
+int nf_watch_dispatch(struct nf_ctx *nf);
+/* The host side never fails a call (the rules are committed by then): its first failure
+ * since the last call (the tap and IP in the message) is returned here, and cleared. */
+bool nf_host_error(struct nf_ctx *nf, struct hv_error *err);
+
 /* The committed desired state, in the nf_apply() shape plus each port's "mark"; new ref. */
 json_t *nf_state_json(const struct nf_ctx *nf);
 /* The committed state as nft commands (what a full resync sends); malloc'd, caller frees. */
@@ -87,6 +100,7 @@ int nf_state_text(const struct nf_ctx *nf, char **ret);
 /* Counters for the agent's /metrics: transactions, netlink messages, failures, resyncs. */
 struct nf_stats {
 	unsigned long commits, messages, failures, resyncs, ct_flushes;
+	unsigned long host_failures; /* forwarding, proxy ARP or a tap route not set */
 };
 void nf_get_stats(const struct nf_ctx *nf, struct nf_stats *ret);
 

@@ -1,5 +1,6 @@
 /* nf-nl.h - the kernel edges of the netfilter module, private to it: the nf_tables batch
- * writer, conntrack revocation and the floating-IP address on the external interface.
+ * writer, conntrack revocation, the floating-IP address on the external interface and the
+ * host side of each port's tap.
  * Thin wrappers: every decision is made by the pure core (nf-internal.h). */
 #ifndef HV_NF_NL_H
 #define HV_NF_NL_H
@@ -40,5 +41,22 @@ int nf_link_addr(struct nl_sock *sk, const char *ifname, const uint8_t ip[4], bo
  * that are not in keep: what a crash between adding one and journaling it left behind. */
 int nf_link_prune(struct nl_sock *sk, const char *ifname, const uint8_t (*keep)[4], size_t n_keep,
 		  struct hv_error *err);
+
+/* route.c: our host routes carry this protocol number (`ip route show proto 199`); any
+ * other route, on a tap or elsewhere, is never touched. */
+#define NF_RTPROT 199
+/* Forwarding, proxy ARP on p's tap and a /32 (/128) route of ours to each fixed IP through
+ * it. Idempotent. -ENODEV (err untouched) while the tap does not exist or is down. */
+int nf_tap_plumb(struct nl_sock *sk, const struct nf_port *p, struct hv_error *err);
+/* Removes our routes to p's fixed IPs through its tap, but those keep (the port's new
+ * version, may be NULL) still wants through the same tap. */
+int nf_tap_unplumb(struct nl_sock *sk, const struct nf_port *p, const struct nf_port *keep,
+		   struct hv_error *err);
+/* Deletes every route of ours that no port of m wants through its existing tap. */
+int nf_route_prune(struct nl_sock *sk, const struct nf_model *m, struct hv_error *err);
+/* A non-blocking socket receiving link changes (RTNLGRP_LINK). */
+int nf_watch_open(struct nl_sock **ret);
+/* Reads what is pending and calls fn for each link now up. -ENOBUFS when events were lost. */
+int nf_watch_drain(struct nl_sock *sk, void (*fn)(void *ud, const char *ifname), void *ud);
 
 #endif

@@ -758,7 +758,9 @@ def case_firewall_agent_restart(wd):
     """Restarting hvagent itself (SIGTERM, and kill -9) while a stream crosses a port it
     programmed loses no packet: the kernel keeps the ruleset while the agent is away, and
     the restarted agent's start-up resync replaces it without a gap. 1000 echo requests
-    10 ms apart from an 'external' namespace to the port, five restarts during them."""
+    10 ms apart from an 'external' namespace to the port, five restarts during them. The
+    host side of the tap (forwarding, proxy ARP, the /32 route) is the agent's too, and a
+    restart removes a stale route of its own (protocol 199) but not a foreign one."""
     import subprocess
     agent, ctl, ruleset = firewall_agent(wd, "[netfilter]\nenabled = true\nresync_interval = 0\n")
     ns = agent.netns
@@ -769,7 +771,7 @@ def case_firewall_agent_restart(wd):
     for n in (vm, ext):
         ip("netns", "add", n)
         CLEANUPS.append(lambda n=n: subprocess.run(["ip", "netns", "del", n]))
-    # the routed model of lib.sh: the port is a veth "tap", a /32 route and proxy ARP
+    # the port is a veth "tap"; its /32 route, proxy ARP and forwarding are port_plug's
     ip("-n", ns, "link", "add", "tapA", "type", "veth", "peer", "name", "eth0", "netns", vm)
     ip("-n", ns, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0", "netns", ext)
     ip("-n", vm, "link", "set", "eth0", "address", "fa:16:3e:00:00:01")
@@ -777,10 +779,7 @@ def case_firewall_agent_restart(wd):
         ip("-n", n, "link", "set", "lo", "up")
         ip("-n", n, "link", "set", "eth0", "up")
     ip("-n", ns, "link", "set", "tapA", "up")
-    subprocess.run(["ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv4.ip_forward=1",
-                    "net.ipv4.conf.tapA.proxy_arp=1"], check=True)
     ip("-n", ns, "addr", "add", "198.51.100.2/24", "dev", "eth0")
-    ip("-n", ns, "route", "add", "10.0.0.5/32", "dev", "tapA")
     ip("-n", ns, "route", "add", "default", "via", "198.51.100.1")  # proxy ARP answers 10.0.0.1
     ip("-n", vm, "addr", "add", "10.0.0.5/24", "dev", "eth0")
     ip("-n", vm, "route", "add", "default", "via", "10.0.0.1")
@@ -797,6 +796,18 @@ def case_firewall_agent_restart(wd):
                             "10.0.0.5"], capture_output=True, text=True)
     assert " 0% packet loss" in probe.stdout, "the port does not answer before the restarts:\n" + \
         probe.stdout + ruleset()
+    # /proc/sys/net/ipv4/conf/all is every interface: the rules go in, the host side refuses
+    ctl.command(rid(), "r-3", {"command": "port_plug", "port": dict(
+        FW_PORT, id="p9", ifname="all", mac_address="fa:16:3e:00:00:09", fixed_ips=["10.0.0.9"])})
+    res = ctl.result("r-3").body
+    assert res["status"] == "ok" and "'all' is not a tap name" in res.get("warning", ""), res
+    proxy = subprocess.run(["ip", "netns", "exec", ns, "sysctl", "-n",
+                            "net.ipv4.conf.all.proxy_arp"], capture_output=True, text=True)
+    assert proxy.stdout.strip() == "0", "proxy ARP turned on for every interface"
+    print("ok - a port named 'all': status ok, the result's warning says why its host side "
+          "was not made")
+    ip("-n", ns, "route", "add", "10.0.0.77/32", "dev", "tapA", "proto", "199")  # stale, ours
+    ip("-n", ns, "route", "add", "10.0.0.99/32", "dev", "tapA")  # an operator's
 
     ping = subprocess.Popen(["ip", "netns", "exec", ext, "ping", "-q", "-n", "-i", "0.01",
                              "-c", "1000", "-W", "1", "10.0.0.5"],
@@ -817,6 +828,11 @@ def case_firewall_agent_restart(wd):
     assert " 1000 received" in out, "packets lost across five agent restarts:\n" + out
     print("ok - five hvagent restarts (3 SIGTERM, 2 kill -9) during 1000 echo requests: "
           + out.strip().splitlines()[-2])
+    routes = subprocess.run(["ip", "-n", ns, "route", "show", "dev", "tapA"],
+                            capture_output=True, text=True, check=True).stdout
+    assert "10.0.0.5 proto 199 " in routes and "10.0.0.77" not in routes and \
+        "10.0.0.99 " in routes, "after the restarts, the routes on the tap:\n" + routes
+    print("ok - the restarted agent kept its route, removed its stale one, left a foreign one")
     return agent, ctl
 
 

@@ -9,9 +9,10 @@ process it owns:
             (a /32 route and proxy ARP on the host side), on the server's network;
   external  198.51.100.1/24 on a veth whose host end is [netfilter] external_interface
             (198.51.100.2), routing the floating pool 203.0.113.0/26 to the host.
-The host side of the guest's tap is plumbed here as the routed model wants it (ip_forward,
-proxy ARP on the tap, the /32 route to the fixed IP): the agent programs filtering and NAT
-only (docs/protocol-netfilter.md section 5).
+Nothing here plumbs the guest's tap: the agent makes its host side (forwarding, proxy ARP
+on the tap, its /32 route to the fixed IP; docs/protocol-netfilter.md section 5) when the
+port is plugged and again each time libvirt makes the tap, and removes its route with the
+port; the host namespace starts with forwarding off.
 
 Through hv: a key pair, a group 'ssh' allowing TCP 22 and ICMP, a network with a /24, a
 server with --network --security-group --key-name --config-drive --user-data. The guest
@@ -21,7 +22,8 @@ the client TCP 22 echoes and ping answers; TCP 80 (listening, not in the group) 
 (a timeout, not a reset) until a rule for it is added, and again once that rule is deleted;
 a floating IP makes TCP 22 reachable from the external namespace
 by the floating address and its removal cuts the established session; the host's ruleset
-holds exactly the group's rules for the port's tap."""
+holds exactly the group's rules for the port's tap; after a hard reboot (a new tap) the
+guest is routed and reachable again; after delete no route of the agent is left."""
 import hashlib
 import json
 import os
@@ -169,8 +171,8 @@ def machine_missing():
 
 
 def plumb(host, client, ext):
-    """The wires: client and external namespaces into the host, the host's forwarding."""
-    host.run("sysctl", "-qw", "net.ipv4.ip_forward=1")
+    """The wires: client and external namespaces into the host. Forwarding stays as a new
+    namespace has it (off): turning it on is the agent's."""
     host.run("ip", "link", "add", "cl0", "type", "veth", "peer", "name", "eth0", "netns",
              client.pid)
     host.run("ip", "link", "add", "ext0", "type", "veth", "peer", "name", "eth0", "netns",
@@ -189,12 +191,18 @@ def plumb(host, client, ext):
     ext.run("ip", "route", "add", FIP_CIDR, "via", EXT_HOST)
 
 
-def plumb_tap(host, tap, fixed_ip):
-    """What the routed model puts around a guest's tap on the host."""
-    wait_for("the tap %s in the host namespace" % tap,
-             lambda: host.run("ip", "link", "show", tap, ok=False).returncode == 0, 60, 0.5)
-    host.run("sysctl", "-qw", "net.ipv4.conf.%s.proxy_arp=1" % tap)
-    host.run("ip", "route", "replace", fixed_ip + "/32", "dev", tap)
+def check_tap_host_side(host, tap, fixed_ip):
+    """What the agent put around the guest's tap: its route (protocol 199), proxy ARP,
+    forwarding."""
+    def routed():
+        out = host.run("ip", "route", "show", "proto", "199", "dev", tap, ok=False).stdout
+        return out.split() if out.split()[:1] == [fixed_ip] else None
+    routes = wait_for("the agent's route to %s" % fixed_ip, routed, 30, 0.5) or []
+    sysctl = host.run("sysctl", "-n", "net.ipv4.conf.%s.proxy_arp" % tap,
+                      "net.ipv4.ip_forward").stdout.split()
+    check(routes[:1] == [fixed_ip] and sysctl == ["1", "1"],
+          "the agent routes %s through %s (proto 199), with proxy ARP and forwarding on "
+          "(routes %s, sysctls %s)" % (fixed_ip, tap, routes, sysctl))
 
 
 def probe(ns, addr, port):
@@ -266,7 +274,7 @@ def walk(c, host, client, ext):
     port = ports[0]
     fixed = port["fixed_ips"][0]["ip_address"]
     tap = "tap" + port["id"][:11]
-    plumb_tap(host, tap, fixed)
+    check_tap_host_side(host, tap, fixed)
 
     c.wait_lines("web-1", "HVGUEST-NET listening", 1)
     print("# the guest printed: %s (%.0f s after create)"
@@ -343,10 +351,26 @@ def walk(c, host, client, ext):
     check(r == "open", "the client still reaches the fixed address on 22 (%s)" % r)
     check_ruleset(host, tap, rules)
 
+    # a hard reboot destroys the domain, so libvirt makes a new tap and the kernel took the
+    # old one's route with it: the agent routes the new tap on its own (no command carries
+    # the port again)
+    def ifindex():
+        return host.run("ip", "-o", "link", "show", tap).stdout.split(":")[0]
+    before = ifindex()
+    hv_ok(c, "server", "reboot", "web-1", "--hard", "--wait")
+    after = ifindex()
+    check(after != before, "the hard reboot made a new tap (ifindex %s, was %s)" % (after, before))
+    check_tap_host_side(host, tap, fixed)
+    r = wait_for("TCP 22 after the hard reboot", lambda: (
+        lambda p: p if p == "open" else None)(probe(client, fixed, 22)), 120, 1)
+    check(r == "open", "after the hard reboot the client reaches the guest on 22 again")
+
     hv_ok(c, "server", "delete", "web-1", "--wait")
     check(not c.hv_json("port", "list"), "delete frees the port")
     check(not host.run("ip", "link", "show", tap, ok=False).returncode == 0,
           "and the tap is gone from the host")
+    left = host.run("ip", "route", "show", "proto", "199").stdout.strip()
+    check(not left, "no route of the agent is left (%r)" % left)
 
 
 def main():
