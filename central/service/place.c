@@ -620,7 +620,6 @@ static int
 again_context(struct svc *sv, const char *uuid, const json_t *request, json_t **inst,
 	      json_t **group, struct hv_error *err)
 {
-	json_t *ports = NULL;
 	const char *gid = field_or(request, "server_group", NULL);
 	int r;
 	if (!gid)
@@ -629,11 +628,6 @@ again_context(struct svc *sv, const char *uuid, const json_t *request, json_t **
 		return r;
 	if (strcmp(field_or(*inst, "vm_state", ""), "deleted") == 0)
 		return hv_error_set(err, -ENOENT, NULL, "the server was deleted meanwhile");
-	if (store_net_list(sv->store, "port", "device_id", uuid, &ports, NULL) == 0 &&
-	    json_array_size(ports))
-		r = hv_error_set(err, -ENOTSUP, NULL,
-				 "not placed again: its network ports are bound to that host");
-	json_decref(ports);
 	if (r == 0 && gid)
 		r = svc_server_group_find(sv, gid, "server_group", group, err);
 	return r;
@@ -679,6 +673,10 @@ svc_place_again(void *ctx, const char *uuid, json_t *spawn, const char *refused_
 		goto out;
 	}
 	json_object_set_new(spawn, "limits", limits);
+	/* its ports leave the refusing host (unplugged there) and are plugged on the next one
+	 * before the spawn reaches it, as an evacuation moves them */
+	if ((r = svc_net_evacuate(sv, inst, ret_host, spawn, now, err)) < 0)
+		goto out;
 	snprintf(fault, sizeof fault, "placed again on %s after %s", ret_host, story);
 	svc_place_dirty(sv, refused_host); /* the server leaves it */
 	if ((r = store_instance_move(sv->store, uuid, ret_host, fault, now, err)) == -ENOENT)

@@ -92,6 +92,33 @@ def main():
               h + " refused it")
     check("spawn refused" not in agent_log(c, "node-2"), "node-2 accepted it")
 
+    # a server with a port: the port follows it from each refusing host to the next
+    c.hv_json("network", "create", "private")
+    c.hv_json("subnet", "create", "private-v4", "--network", "private",
+              "--subnet-range", "10.0.0.0/24")
+    rc, _, err = c.hv("server", "create", "four", "--flavor-spec", "vcpus=1,ram=1024,disk=1",
+                      "--image", "cirros", "--no-admin-pass", "--network", "private",
+                      "--wait")
+    s = c.show("four")
+    check(rc == 0 and s["host"] == "node-2" and s["vm_state"] == "active",
+          "a server with a port is placed again too, on node-2: %s %s (%s)" % (
+              s["host"], s["vm_state"], err.strip() or s.get("fault")))
+    ports = [p for p in c.hv_json("port", "list") if p["device_id"] == s["uuid"]]
+    check(len(ports) == 1 and ports[0]["binding:host_id"] == "node-2",
+          "its port is bound to node-2: %s" % [p["binding:host_id"] for p in ports])
+    # these fake hosts run no firewall: they refuse the port commands, which hvcentral logs
+
+    def port_cmds(h):
+        return [ln for ln in open(c.path("hvcentral.log")).read().splitlines()
+                if "host=%s refused" % h in ln and "port_" in ln]
+    harness.wait_for("node-1 and node-3 sent port_plug then port_unplug", lambda: all(
+        [("port_plug" in x) for x in port_cmds(h)][-2:] == [True, False] and
+        "port_unplug" in port_cmds(h)[-1] for h in ("node-1", "node-3")), timeout=30)
+    check(True, "the refusing hosts got the port plugged, then unplugged")
+    check([x for x in port_cmds("node-2") if "port_plug" in x] and
+          not [x for x in port_cmds("node-2") if "port_unplug" in x],
+          "node-2 got it plugged, and kept")
+
     # 3500 MB: node-2 has 3072 left (RamFilter); node-1 and node-3 refuse; nothing is left
     rc, _, err = create(c, "three", 3500)
     s = c.show("three")
@@ -106,7 +133,7 @@ def main():
     servers = [x for x in c.hv_json("server", "list") if x["vm_state"] != "deleted"]
     on2 = sum(x["flavor"]["ram_mb"] for x in servers if x["host"] == "node-2"
               and x["vm_state"] == "active")
-    check(on2 == 1024, "node-2 holds only two's 1024 MB (%d)" % on2)
+    check(on2 == 2048, "node-2 holds only two's and four's 1024 MB each (%d)" % on2)
 
 
 harness.run(main)
