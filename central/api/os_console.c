@@ -395,7 +395,6 @@ upgrade(struct os_front *f, struct MHD_Connection *conn, const char *method)
 		return MHD_NO;
 	}
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_UPGRADE, "websocket");
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "Upgrade");
 	MHD_add_response_header(resp, "Sec-WebSocket-Accept", accept);
 	if (proto)
 		MHD_add_response_header(resp, "Sec-WebSocket-Protocol", "binary");
