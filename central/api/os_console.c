@@ -34,6 +34,8 @@ enum {
 	FRAME_MAX = CHUNK,          /* a client frame's largest payload */
 	INBUF = FRAME_MAX + 14,     /* one whole frame with its header */
 	CONNECT_TIMEOUT_MS = 10000, /* reaching the host's console port */
+	SEND_TIMEOUT_MS = 30000,    /* a peer that reads nothing for this long is dropped */
+	MAX_PROXIES = 256,          /* consoles open at once (a thread and 130 KiB each) */
 };
 
 struct os_console {
@@ -94,13 +96,17 @@ os_console_free(struct os_console *c)
 	if (!c)
 		return;
 	atomic_store(&c->stop, true);
-	for (int i = 0; i < 100; i++) { /* a proxy notices stop within its poll's 200 ms */
+	size_t live = 1;
+	for (int i = 0; i < 300 && live; i++) { /* a proxy notices stop within 200 ms */
 		pthread_mutex_lock(&c->mu);
-		size_t live = c->live;
+		live = c->live;
 		pthread_mutex_unlock(&c->mu);
-		if (!live)
-			break;
-		usleep(10000);
+		if (live)
+			usleep(10000);
+	}
+	if (live) { /* a thread stuck in a name lookup: it still uses c, which stays */
+		log_warning("console: %zu proxies did not stop; left to the exit", live);
+		return;
 	}
 	os_console_reap(c);
 	ctok_free(c->tokens);
@@ -137,6 +143,19 @@ os_console_issue(struct os_console *c, const struct ctok_target *to, int64_t now
 
 /* Writes all of buf to fd (blocking or not), giving up when the peer stops reading for
  * long or the front stops. */
+/* Waits up to ms for events on fd, in slices that notice the front stopping: > 0 ready. */
+static int
+wait_for(struct os_console *c, int fd, short events, int ms)
+{
+	struct pollfd pf = {.fd = fd, .events = events};
+	for (int left = ms; left > 0 && !atomic_load(&c->stop); left -= 200) {
+		int r = poll(&pf, 1, left < 200 ? left : 200);
+		if (r != 0 && !(r < 0 && errno == EINTR))
+			return r;
+	}
+	return 0;
+}
+
 static int
 send_all(struct os_console *c, int fd, const void *buf, size_t n)
 {
@@ -150,8 +169,7 @@ send_all(struct os_console *c, int fd, const void *buf, size_t n)
 		}
 		if (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
 			return -errno;
-		struct pollfd pf = {.fd = fd, .events = POLLOUT};
-		if (atomic_load(&c->stop) || poll(&pf, 1, 30000) <= 0)
+		if (wait_for(c, fd, POLLOUT, SEND_TIMEOUT_MS) <= 0)
 			return -ETIMEDOUT;
 	}
 	return 0;
@@ -175,7 +193,7 @@ send_close(struct proxy *p, unsigned code)
 
 /* A TCP connection to the console's host and port, or -1. */
 static int
-dial(const struct ctok_target *to)
+dial(struct os_console *c, const struct ctok_target *to)
 {
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
 	char port[8];
@@ -189,9 +207,9 @@ dial(const struct ctok_target *to)
 			continue;
 		int r = connect(fd, a->ai_addr, a->ai_addrlen), e = 0;
 		socklen_t el = sizeof e;
-		struct pollfd pf = {.fd = fd, .events = POLLOUT};
-		if (r < 0 && (errno != EINPROGRESS || poll(&pf, 1, CONNECT_TIMEOUT_MS) <= 0 ||
-			      getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el) < 0 || e)) {
+		if (r < 0 &&
+		    (errno != EINPROGRESS || wait_for(c, fd, POLLOUT, CONNECT_TIMEOUT_MS) <= 0 ||
+		     getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el) < 0 || e)) {
 			close(fd);
 			fd = -1;
 		}
@@ -275,7 +293,7 @@ proxy_thread(void *arg)
 {
 	struct proxy *p = arg;
 	struct os_console *c = p->c;
-	int fd = dial(&p->to);
+	int fd = dial(c, &p->to);
 	if (fd < 0) {
 		log_warning("console: token %s: cannot reach %s port %d of server %s", p->log_id,
 			    p->to.host, p->to.port, p->to.server);
@@ -373,6 +391,11 @@ upgrade(struct os_front *f, struct MHD_Connection *conn, const char *method)
 				   "Sec-WebSocket-Version 13 is expected\n");
 	if (proto && !lists(proto, "binary"))
 		return plain_reply(conn, 400, "websocket: only the binary subprotocol is served\n");
+	pthread_mutex_lock(&c->mu);
+	bool full = c->live >= MAX_PROXIES;
+	pthread_mutex_unlock(&c->mu);
+	if (full) /* the token stays usable: the client may try again */
+		return plain_reply(conn, 503, "websocket: too many consoles open, try again\n");
 	struct proxy *p = calloc(1, sizeof *p);
 	struct hv_error err = {0};
 	if (!p)
