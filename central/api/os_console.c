@@ -299,8 +299,6 @@ proxy_thread(void *arg)
 			    p->to.host, p->to.port, p->to.server);
 		send_close(p, 1011);
 	} else {
-		log_info("console: token %s used: %s console of server %s", p->log_id, p->to.type,
-			 p->to.server);
 		proxy_run(p, fd);
 		close(fd);
 	}
@@ -410,6 +408,8 @@ upgrade(struct os_front *f, struct MHD_Connection *conn, const char *method)
 		return plain_reply(conn, 401, "The token has expired or is invalid.\n");
 	}
 	ctok_log_id(tok, p->log_id);
+	log_info("console: token %s used: %s console of server %s", p->log_id, p->to.type,
+		 p->to.server);
 	char accept[29];
 	ws_accept(key, accept);
 	struct MHD_Response *resp = MHD_create_response_for_upgrade(on_upgraded, p);
