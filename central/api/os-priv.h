@@ -174,8 +174,9 @@ int os_console_new(const struct os_config *cfg, const char *public_url, struct o
 		   struct hv_error *err);
 /* Ends the proxies (waiting up to a second for their threads) and wipes the tokens. */
 void os_console_free(struct os_console *c);
-/* Closes the connections of the proxies that ended (on the loop's thread). */
-void os_console_reap(struct os_console *c);
+/* Closes the connections of the proxies that ended (on the loop's thread) and wipes the
+ * tokens whose time passed. */
+void os_console_reap(struct os_console *c, int64_t now_ms);
 /* A token for to and the URL a client opens with it (novnc page or serial websocket). */
 int os_console_issue(struct os_console *c, const struct ctok_target *to, int64_t now_ms,
 		     char ret_url[512], struct hv_error *err);

@@ -81,8 +81,9 @@ os_console_new(const struct os_config *cfg, const char *public_url, struct os_co
 }
 
 void
-os_console_reap(struct os_console *c)
+os_console_reap(struct os_console *c, int64_t now_ms)
 {
+	ctok_expire(c->tokens, now_ms, NULL); /* wiped when their time passes, used or not */
 	pthread_mutex_lock(&c->mu);
 	for (size_t i = 0; i < c->n_done; i++)
 		MHD_upgrade_action(c->done[i], MHD_UPGRADE_ACTION_CLOSE);
@@ -108,7 +109,7 @@ os_console_free(struct os_console *c)
 		log_warning("console: %zu proxies did not stop; left to the exit", live);
 		return;
 	}
-	os_console_reap(c);
+	os_console_reap(c, INT64_MAX);
 	ctok_free(c->tokens);
 	free(c->done);
 	free(c);
@@ -288,6 +289,20 @@ proxy_run(struct proxy *p, int fd)
 	free(out);
 }
 
+/* After the proxy's close frame: what the client still sends is read and dropped until it
+ * closes too (for a while at most), so the frame is not lost to a reset of unread data. */
+static void
+drain(struct proxy *p)
+{
+	char buf[16384];
+	shutdown(p->ws, SHUT_WR);
+	for (int i = 0; i < 64 && wait_for(p->c, p->ws, POLLIN, 1000) > 0; i++) {
+		ssize_t k = recv(p->ws, buf, sizeof buf, 0);
+		if (k == 0 || (k < 0 && errno != EAGAIN && errno != EINTR))
+			break;
+	}
+}
+
 static void *
 proxy_thread(void *arg)
 {
@@ -302,6 +317,7 @@ proxy_thread(void *arg)
 		proxy_run(p, fd);
 		close(fd);
 	}
+	drain(p);
 	pthread_mutex_lock(&c->mu);
 	if (HV_GROW(c->done, c->cap_done, c->n_done + 1) == 0)
 		c->done[c->n_done++] = p->urh;

@@ -237,7 +237,7 @@ os_run(struct os_front *f, int64_t now)
 {
 	f->now = now;
 	MHD_run(f->d);
-	os_console_reap(f->console);
+	os_console_reap(f->console, now);
 	os_image_reap(f);
 	for (size_t i = 0; i < f->n_in; i++) {
 		struct os_req *q = f->in[i];
