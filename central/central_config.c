@@ -76,6 +76,12 @@ const struct cfg_key central_config_schema[] = {
 		    "largest request body accepted (larger: 413)"),
 	CFG_ROW_INT("openstack", "max_image_mb", "16384", 1, 1048576,
 		    "largest image data accepted by PUT /v2/images/ID/file (larger: 413)"),
+	CFG_ROW_STR("openstack", "console_base_url", "",
+		    "base of the console URLs handed to clients (empty: public_url)"),
+	CFG_ROW_INT("openstack", "console_token_ttl", "600", 1, 86400,
+		    "seconds a console token stays usable (it is also used up by one connection)"),
+	CFG_ROW_STR("openstack", "novnc_dir", "/usr/share/novnc",
+		    "noVNC's pages, served at the API's root (empty: none)"),
 	{0},
 };
 

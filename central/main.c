@@ -449,6 +449,9 @@ open_os(struct central *c, const struct cfg *cfg, struct hv_error *err)
 		.max_image = (int64_t)cfg_get_int(cfg, "openstack", "max_image_mb") * 1048576,
 		.tls_cert_file = cfg_get_str(cfg, "openstack", "tls_cert_file"),
 		.tls_key_file = cfg_get_str(cfg, "openstack", "tls_key_file"),
+		.console_base_url = cfg_get_str(cfg, "openstack", "console_base_url"),
+		.console_token_ttl = (int64_t)cfg_get_int(cfg, "openstack", "console_token_ttl"),
+		.novnc_dir = cfg_get_str(cfg, "openstack", "novnc_dir"),
 	};
 	int r = os_new(c->svc, &oc, &c->os, err);
 	if (r == 0)

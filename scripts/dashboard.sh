@@ -119,6 +119,9 @@ OPENSTACK_NEUTRON_NETWORK.update({
     "enable_ipv6": False,
 })
 OPENSTACK_HYPERVISOR_FEATURES.update({"can_set_password": True})
+# The Console tab shows hvcentral's noVNC page (its proxy answers on the API's own port);
+# only VNC and serial consoles exist, so Horizon need not try SPICE, RDP or MKS first.
+CONSOLE_TYPE = "VNC"
 LAUNCH_INSTANCE_DEFAULTS.update({
     "create_volume": False,
     "hide_create_volume": True,

@@ -50,6 +50,10 @@ struct os_req {
 	/* waiting for an agent's answer (os_wait) */
 	char cmd_id[PROTO_MAX_ID + 1];
 	long lines; /* console output: keep the last lines only (0 = all) */
+	/* a console URL asked for: the reply's shape (2.6's remote_console or the 2.1
+	 * actions' console), its protocol and type; the server and its project */
+	char console_key[16], console_proto[8], console_type[8];
+	char console_server[64], console_project[64];
 	int64_t deadline_ms;
 };
 
@@ -67,6 +71,7 @@ struct os_front {
 	size_t n_left, cap_left;
 	size_t n_in, cap_in, n_pend, cap_pend, n_wait, cap_wait;
 	uint64_t seq;
+	struct os_console *console;
 };
 
 /* A JSON text written directly, for the replies listing many records (no jansson tree per
@@ -161,5 +166,30 @@ void os_image_reap(struct os_front *f);
 /* Up to len bytes of a GET .../file reply's data at q->file_offset; -1 on error. */
 ssize_t os_image_read(struct os_req *q, char *buf, size_t len);
 void os_network_route(struct os_front *f, struct os_req *q, const char *rest);
+
+/* Remote consoles (os_console.c): the tokens, the websocket proxy and noVNC's pages. */
+struct os_console;
+struct ctok_target;
+int os_console_new(const struct os_config *cfg, const char *public_url, struct os_console **ret,
+		   struct hv_error *err);
+/* Ends the proxies (waiting up to a second for their threads) and wipes the tokens. */
+void os_console_free(struct os_console *c);
+/* Closes the connections of the proxies that ended (on the loop's thread) and wipes the
+ * tokens whose time passed. */
+void os_console_reap(struct os_console *c, int64_t now_ms);
+/* A token for to and the URL a client opens with it (novnc page or serial websocket). */
+int os_console_issue(struct os_console *c, const struct ctok_target *to, int64_t now_ms,
+		     char ret_url[512], struct hv_error *err);
+/* A websocket upgrade or a noVNC page: true once answered (*ret: MHD's result), false for
+ * the REST front's own requests. conn: struct MHD_Connection. */
+bool
+os_console_request(struct os_front *f, void *conn, const char *url, const char *method, int *ret);
+/* The reply to a console URL request from its get_console result (os_remote.c). */
+void os_console_done(struct os_req *q, bool ok, json_t *result);
+/* POST /servers/{id}/remote-consoles (os_remote.c). */
+void os_remote_consoles(struct os_front *f, struct os_req *q, const char *id);
+/* os-getVNCConsole and os-getSerialConsole of server s: false when key is neither. */
+bool os_console_action(struct os_front *f, struct os_req *q, const json_t *s, const char *key,
+		       const json_t *body);
 
 #endif

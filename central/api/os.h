@@ -18,12 +18,15 @@
 #include "service/service.h"
 
 struct os_config {
-	const char *listen;        /* "PORT" or "ADDRESS:PORT" */
-	const char *public_url;    /* what the catalog tells clients; "" = http(s)://LISTEN */
-	size_t max_body;           /* bytes; a larger request body is refused with 413 */
-	int64_t max_image;         /* bytes of one image's data (PUT /v2/images/ID/file) */
-	const char *tls_cert_file; /* PEM certificate chain; with tls_key_file: HTTPS only */
-	const char *tls_key_file;  /* PEM private key */
+	const char *listen;           /* "PORT" or "ADDRESS:PORT" */
+	const char *public_url;       /* what the catalog tells clients; "" = http(s)://LISTEN */
+	size_t max_body;              /* bytes; a larger request body is refused with 413 */
+	int64_t max_image;            /* bytes of one image's data (PUT /v2/images/ID/file) */
+	const char *tls_cert_file;    /* PEM certificate chain; with tls_key_file: HTTPS only */
+	const char *tls_key_file;     /* PEM private key */
+	const char *console_base_url; /* where console URLs point; "" = public_url */
+	int64_t console_token_ttl;    /* seconds a console token stays usable */
+	const char *novnc_dir;        /* noVNC's pages served at the root; "" = none */
 };
 
 struct os_front;

@@ -1012,6 +1012,8 @@ server_action(struct os_front *f, struct os_req *q, const char *id)
 		evacuate(f, q, s, json_object_get(doc, key));
 		goto out;
 	}
+	if (key && os_console_action(f, q, s, key, json_object_get(doc, key)))
+		goto out;
 	if (key &&
 	    (strcmp(key, "addSecurityGroup") == 0 || strcmp(key, "removeSecurityGroup") == 0)) {
 		secgroup_action(f, q, s, key, json_object_get(doc, key));
@@ -1227,6 +1229,8 @@ servers_route(struct os_front *f, struct os_req *q, char **seg, int n)
 		return server_one(f, q, seg[1]);
 	if (n == 3 && strcmp(seg[2], "action") == 0 && strcmp(q->method, "POST") == 0)
 		return server_action(f, q, seg[1]);
+	if (n == 3 && strcmp(seg[2], "remote-consoles") == 0 && strcmp(q->method, "POST") == 0)
+		return os_remote_consoles(f, q, seg[1]);
 	if (n >= 3 && n <= 4 && get && strcmp(seg[2], "os-instance-actions") == 0)
 		return os_instance_actions(f, q, seg[1], n == 4 ? seg[3] : NULL);
 	if ((n == 3 || n == 4) && strcmp(seg[2], "metadata") == 0)

@@ -174,7 +174,10 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 {
 	struct os_front *f = cls;
 	struct os_req *q = *con_cls;
+	int cr;
 	(void)version;
+	if (!q && os_console_request(f, conn, url, method, &cr))
+		return (enum MHD_Result)cr;
 	if (!q) {
 		if (!(q = req_new(conn, url, method)))
 			return MHD_NO;
@@ -234,6 +237,7 @@ os_run(struct os_front *f, int64_t now)
 {
 	f->now = now;
 	MHD_run(f->d);
+	os_console_reap(f->console, now);
 	os_image_reap(f);
 	for (size_t i = 0; i < f->n_in; i++) {
 		struct os_req *q = f->in[i];
@@ -277,7 +281,10 @@ os_on_done(struct os_front *f, const char *cmd_id, bool ok, json_t *result)
 			i++;
 			continue;
 		}
-		os_compute_done(f->wait[i], ok, result);
+		if (f->wait[i]->console_key[0])
+			os_console_done(f->wait[i], ok, result);
+		else
+			os_compute_done(f->wait[i], ok, result);
 		unwait(f, i);
 	}
 }
@@ -386,6 +393,7 @@ read_pem(const char *path, const char *field, char **ret, size_t *ret_len, struc
 static void
 front_free(struct os_front *f)
 {
+	os_console_free(f->console);
 	if (f->tls_key)
 		sodium_memzero(f->tls_key, f->tls_key_len);
 	free(f->tls_key);
@@ -442,7 +450,11 @@ os_new(struct svc *svc, const struct os_config *cfg, struct os_front **ret, stru
 	size_t n = strlen(f->public_url);
 	while (n && f->public_url[n - 1] == '/')
 		f->public_url[--n] = '\0';
-	unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
+	if ((r = os_console_new(cfg, f->public_url, &f->console, err)) < 0) {
+		front_free(f);
+		return r;
+	}
+	unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_ALLOW_UPGRADE;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	if (f->tls_cert)
@@ -484,6 +496,8 @@ os_free(struct os_front *f)
 	f->n_in = 0;
 	os_tick(f, INT64_MAX);
 	os_flush(f);
+	os_console_free(f->console); /* its proxies' handles are MHD's: before it stops */
+	f->console = NULL;
 	MHD_stop_daemon(f->d);
 	free(f->left);
 	free(f->wait);

@@ -30,6 +30,10 @@ const struct hvd_config_key fake_config_keys[] = {
 	 "absolute path of the file the guests and call counters are kept in, so a restarted "
 	 "agent finds them (empty: memory only)",
 	 0},
+	{"console_addr", HVD_CONFIG_STRING, "", NULL, 0, 0,
+	 "HOST:PORT every guest's console answers on, for tests that connect to it (empty: "
+	 "127.0.0.1, port 5900 or 10000 plus the guest's index, where nothing listens)",
+	 0},
 	{"outside_memory_mb", HVD_CONFIG_INT, "0", NULL, 0, 16777216,
 	 "memory the host uses outside its guests: reported as not free, though no guest "
 	 "claims it",

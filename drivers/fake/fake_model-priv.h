@@ -59,6 +59,8 @@ struct fake_host {
 	uint64_t rng;
 	bool acpi;
 	uint64_t outside_memory_mb; /* taken by the host itself, not by a guest */
+	char console_host[64];      /* console_addr: "" for the per-guest ports */
+	uint32_t console_port;
 
 	struct fake_instance **inst;
 	size_t n_inst, cap_inst;

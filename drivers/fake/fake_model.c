@@ -302,6 +302,30 @@ fake_parse_bool(const char *s)
 	return -EINVAL;
 }
 
+/* console_addr: "" or HOST:PORT, HOST a name or address without blanks or '/'. */
+static int
+fake_set_console_addr(struct fake_host *h, const char *value, struct hv_error *err)
+{
+	const char *colon = value ? strrchr(value, ':') : NULL;
+	if (value && !*value) {
+		h->console_host[0] = '\0';
+		return 0;
+	}
+	char *end;
+	errno = 0;
+	unsigned long port = colon ? strtoul(colon + 1, &end, 10) : 0;
+	size_t n = colon ? (size_t)(colon - value) : 0;
+	if (!colon || !n || n >= sizeof h->console_host || errno || *end || port == 0 ||
+	    port > 65535 || strcspn(value, " \t/") < n)
+		return hv_error_set(err, -EINVAL, "console_addr",
+				    "fake: console_addr: '%.64s' is not HOST:PORT",
+				    value ? value : "");
+	memcpy(h->console_host, value, n);
+	h->console_host[n] = '\0';
+	h->console_port = (uint32_t)port;
+	return 0;
+}
+
 int
 fake_host_set(struct fake_host *h, const char *key, const char *value, bool at_open,
 	      struct hv_error *err)
@@ -386,6 +410,8 @@ fake_host_set(struct fake_host *h, const char *key, const char *value, bool at_o
 		h->outside_memory_mb = v;
 		return 0;
 	}
+	if (strcmp(key, "console_addr") == 0)
+		return fake_set_console_addr(h, value, err);
 	if (strcmp(key, "acpi") == 0) {
 		int b = fake_parse_bool(value);
 		if (b < 0)
@@ -1228,8 +1254,10 @@ fake_console(struct fake_host *h, const char *uuid, enum hvd_console_type type,
 	memset(ret, 0, sizeof *ret);
 	ret->struct_size = sizeof *ret;
 	ret->type = type;
-	snprintf(ret->host, sizeof ret->host, "127.0.0.1");
-	ret->port = (type == HVD_CONSOLE_VNC ? 5900 : 10000) + i->index;
+	snprintf(ret->host, sizeof ret->host, "%s",
+		 h->console_host[0] ? h->console_host : "127.0.0.1");
+	ret->port = h->console_host[0] ? h->console_port
+				       : (type == HVD_CONSOLE_VNC ? 5900u : 10000u) + i->index;
 	return 0;
 }
 

@@ -397,7 +397,7 @@ a_section_is_handed_to_a_driver_as_key_values(void **state)
 	struct hv_kv *kv;
 	size_t n;
 	assert_int_equal(cfg_section_kv(cfg, "fake", &kv, &n), 0);
-	assert_int_equal(n, 11); /* every [fake] key of the schema, defaults included */
+	assert_int_equal(n, 12); /* every [fake] key of the schema, defaults included */
 	assert_string_equal(kv[0].key, "vcpus");
 	assert_string_equal(kv[0].value, "8");
 	assert_string_equal(kv[1].key, "memory_mb");

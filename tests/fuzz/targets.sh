@@ -50,9 +50,10 @@ fuzz_sources() {
 	os) echo "tests/fuzz/fuzz_os.c central/api/os_route.c central/api/os_identity.c
 		central/api/os_compute.c central/api/os_admin.c central/api/os_catalog.c
 		central/api/os_actions.c central/api/os_image.c central/api/os_network.c
-		central/api/api.c
+		central/api/os_remote.c central/api/os_console.c central/console/token.c
+		central/console/ws.c common/log.c central/api/api.c
 		$central
-		-- inih jansson sqlite3 libzmq libsodium" ;;
+		-- inih jansson sqlite3 libzmq libsodium libmicrohttpd" ;;
 	*) return 1 ;;
 	esac
 }
