@@ -144,6 +144,10 @@ void os_keypairs_route(struct os_front *f, struct os_req *q, char **seg, int n);
 void os_secgroups_route(struct os_front *f, struct os_req *q, char **seg, int n);
 void os_quotas_route(struct os_front *f, struct os_req *q, char **seg, int n);
 void os_limits(struct os_front *f, struct os_req *q);
+/* /servers/{id}/tags[/{tag}] from 2.26 (404 before), and whether server s passes the
+ * list's tag filters (os_tags.c). */
+void os_server_tags(struct os_front *f, struct os_req *q, const char *id, const char *tag);
+bool os_tags_match(const struct os_req *q, const json_t *s);
 /* GET /servers/{id}/os-instance-actions[/{request_id}] (os_actions.c). */
 void os_instance_actions(struct os_front *f, struct os_req *q, const char *server,
 			 const char *request_id);

@@ -351,24 +351,42 @@ zone_of(const json_t *zones, const char *host)
 	return "nova";
 }
 
-/* GET /os-services[?binary=&host=]: one nova-compute per host that ever connected; its
- * status is what the host last said of itself, its state hvcentral's liveness. A host is
- * enabled or disabled in its own configuration, so PUT is refused with 501. */
+/* One nova-compute service of host h (svc_host_list's record), the list's index-th. */
 static void
-services_route(struct os_front *f, struct os_req *q, char **seg, int n)
+service_jw(struct os_jw *w, const char *member, const struct os_req *q, const json_t *h,
+	   const json_t *zones, size_t index)
+{
+	const char *id = str(h, "host_id");
+	char seen[32];
+	int64_t at = json_integer_value(json_object_get(h, "last_seen_ms"));
+	os_time(at, seen);
+	os_jw_open(w, member, '{');
+	if (os_mv(q, 53)) /* ids are not numbers from 2.53: the host's own */
+		os_jw_str(w, "id", id);
+	else
+		os_jw_int(w, "id", (long long)index + 1);
+	os_jw_str(w, "binary", "nova-compute");
+	os_jw_str(w, "host", id);
+	os_jw_str(w, "zone", zone_of(zones, id));
+	os_jw_str(w, "status", strcmp(str(h, "status"), "disabled") == 0 ? "disabled" : "enabled");
+	os_jw_str(w, "state", strcmp(str(h, "state"), "up") == 0 ? "up" : "down");
+	os_jw_str(w, "updated_at", at > 0 ? seen : NULL);
+	os_jw_json(w, "disabled_reason", json_object_get(h, "disabled_reason"));
+	if (os_mv(q, 11))
+		os_jw_raw(w, "forced_down",
+			  json_is_true(json_object_get(h, "forced_down")) ? "true" : "false");
+	os_jw_close(w, '}');
+}
+
+/* The services (one per host that ever connected) as {"services": [...]}, or the one of
+ * host `one` as {"service": {...}}. */
+static void
+services_reply(struct os_front *f, struct os_req *q, const char *one)
 {
 	struct hv_error err = {0};
 	json_t *hosts = NULL, *zones = NULL, *h;
-	const char *binary = os_query(q, "binary"), *only = os_query(q, "host");
+	const char *binary = os_query(q, "binary"), *only = one ? one : os_query(q, "host");
 	size_t i;
-	if (!admin_only(q, "os_compute_api:os-services:list"))
-		return;
-	if (strcmp(q->method, "GET") != 0)
-		return os_error(q, 501,
-				"Hosts are enabled or disabled in their own configuration "
-				"(hvagent), not through os-services.");
-	if (n != 1)
-		return os_error(q, 404, "The resource could not be found.");
 	int r = svc_host_list(f->svc, f->now, &hosts, &err);
 	if (r == 0)
 		r = svc_availability_zone_list(f->svc, f->now, &zones, &err);
@@ -378,37 +396,151 @@ services_route(struct os_front *f, struct os_req *q, char **seg, int n)
 	}
 	struct os_jw w = {0};
 	os_jw_open(&w, NULL, '{');
-	os_jw_open(&w, "services", '[');
+	if (!one)
+		os_jw_open(&w, "services", '[');
 	json_array_foreach (hosts, i, h) {
 		const char *id = str(h, "host_id");
-		char seen[32];
 		if (!*id || (binary && strcmp(binary, "nova-compute") != 0) ||
 		    (only && strcmp(only, id) != 0))
 			continue;
-		int64_t at = json_integer_value(json_object_get(h, "last_seen_ms"));
-		os_time(at, seen);
-		os_jw_open(&w, NULL, '{');
-		if (os_mv(q, 53)) /* ids are not numbers from 2.53: the host's own */
-			os_jw_str(&w, "id", id);
-		else
-			os_jw_int(&w, "id", (long long)i + 1);
-		os_jw_str(&w, "binary", "nova-compute");
-		os_jw_str(&w, "host", id);
-		os_jw_str(&w, "zone", zone_of(zones, id));
-		os_jw_str(&w, "status",
-			  strcmp(str(h, "status"), "disabled") == 0 ? "disabled" : "enabled");
-		os_jw_str(&w, "state", strcmp(str(h, "state"), "up") == 0 ? "up" : "down");
-		os_jw_str(&w, "updated_at", at > 0 ? seen : NULL);
-		os_jw_json(&w, "disabled_reason", json_object_get(h, "disabled_reason"));
-		if (os_mv(q, 11))
-			os_jw_raw(&w, "forced_down", "false");
-		os_jw_close(&w, '}');
+		service_jw(&w, one ? "service" : NULL, q, h, zones, i);
 	}
-	os_jw_close(&w, ']');
+	if (!one)
+		os_jw_close(&w, ']');
 	os_jw_close(&w, '}');
 	json_decref(hosts);
 	json_decref(zones);
 	os_reply_jw(q, 200, &w);
+}
+
+/* An operator's change of host's service (args for svc_host_service); NULL host: 404. */
+static int
+service_change(struct os_front *f, struct os_req *q, const char *host, json_t *args)
+{
+	struct hv_error err = {0};
+	json_t *res = NULL;
+	int r = -ENOENT;
+	if (host && *host) {
+		json_object_set_new(args, "host", json_string(host));
+		r = svc_host_service(f->svc, args, f->now, &res, &err);
+	}
+	json_decref(args);
+	json_decref(res);
+	if (r == -ENOENT)
+		os_error(q, 404, "Compute host %s could not be found.", host ? host : "");
+	else if (r < 0)
+		os_svc_error(q, r, &err);
+	return r;
+}
+
+/* Before 2.53: PUT /os-services/{enable,disable,disable-log-reason,force-down} {host,
+ * binary, disabled_reason?, forced_down?}, answered with what changed. */
+static void
+service_put_old(struct os_front *f, struct os_req *q, const char *what, const json_t *body)
+{
+	const char *host = str(body, "host"), *binary = str(body, "binary");
+	json_t *reason = json_object_get(body, "disabled_reason"),
+	       *down = json_object_get(body, "forced_down"), *args;
+	bool log = strcmp(what, "disable-log-reason") == 0;
+	if (strcmp(binary, "nova-compute") != 0)
+		return os_error(q, 400,
+				"Invalid input for field/attribute binary: "
+				"only nova-compute is served");
+	if (strcmp(what, "enable") == 0 || strcmp(what, "disable") == 0)
+		args = json_pack("{s:b}", "disabled", what[0] == 'd');
+	else if (log && json_is_string(reason))
+		args = json_pack("{s:b, s:O}", "disabled", 1, "disabled_reason", reason);
+	else if (strcmp(what, "force-down") == 0 && os_mv(q, 11) && json_is_boolean(down))
+		args = json_pack("{s:O}", "forced_down", down);
+	else if (log || strcmp(what, "force-down") == 0)
+		return os_error(q, 400, "Invalid input for field/attribute %s",
+				log ? "disabled_reason" : "forced_down");
+	else
+		return os_error(q, 404, "The resource could not be found.");
+	if (service_change(f, q, host, args) < 0)
+		return;
+	json_t *out = json_pack("{s:s, s:s}", "host", host, "binary", binary);
+	if (strcmp(what, "force-down") == 0)
+		json_object_set(out, "forced_down", down);
+	else
+		json_object_set_new(out, "status",
+				    json_string(what[0] == 'e' ? "enabled" : "disabled"));
+	if (log)
+		json_object_set(out, "disabled_reason", reason);
+	os_reply(q, 200, json_pack("{s:o}", "service", out));
+}
+
+/* From 2.53: PUT /os-services/{host id} {status?, disabled_reason?, forced_down?}. */
+static void
+service_put(struct os_front *f, struct os_req *q, const char *id, const json_t *body)
+{
+	json_t *status = json_object_get(body, "status"),
+	       *reason = json_object_get(body, "disabled_reason"),
+	       *down = json_object_get(body, "forced_down"), *args = json_object();
+	const char *k;
+	json_t *v;
+	json_object_foreach ((json_t *)body, k, v)
+		if (strcmp(k, "status") && strcmp(k, "disabled_reason") &&
+		    strcmp(k, "forced_down")) {
+			json_decref(args);
+			return os_error(q, 400,
+					"Invalid input for field/attribute %.64s: not "
+					"one of status, disabled_reason, forced_down",
+					k);
+		}
+	const char *st = json_string_value(status);
+	if ((status && (!st || (strcmp(st, "enabled") && strcmp(st, "disabled")))) ||
+	    (down && !json_is_boolean(down)) || (reason && !json_is_string(reason)) ||
+	    (reason && !(st && strcmp(st, "disabled") == 0))) {
+		json_decref(args);
+		return os_error(
+			q, 400, "Invalid input for field/attribute %s",
+			status && !(st && (!strcmp(st, "enabled") || !strcmp(st, "disabled")))
+				? "status"
+			: down && !json_is_boolean(down) ? "forced_down"
+							 : "disabled_reason");
+	}
+	if (!json_object_size(body)) {
+		json_decref(args);
+		return os_error(q, 400,
+				"Invalid input for field/attribute service: one of "
+				"status, forced_down is required");
+	}
+	if (st)
+		json_object_set_new(args, "disabled", json_boolean(strcmp(st, "disabled") == 0));
+	if (reason)
+		json_object_set(args, "disabled_reason", reason);
+	if (down)
+		json_object_set(args, "forced_down", down);
+	if (service_change(f, q, id, args) == 0)
+		services_reply(f, q, id);
+}
+
+/* /os-services (admins): GET lists one nova-compute per host that ever connected, its
+ * status an operator's word (PUT) or else what the host said of itself, its state
+ * hvcentral's liveness; PUT changes one as nova does at the request's microversion. */
+static void
+services_route(struct os_front *f, struct os_req *q, char **seg, int n)
+{
+	json_t *doc = NULL, *body = NULL;
+	if (strcmp(q->method, "GET") == 0) {
+		if (!admin_only(q, "os_compute_api:os-services:list"))
+			return;
+		if (n != 1)
+			return os_error(q, 404, "The resource could not be found.");
+		return services_reply(f, q, NULL);
+	}
+	if (!admin_only(q, "os_compute_api:os-services:update"))
+		return;
+	if (strcmp(q->method, "PUT") != 0 || n != 2)
+		return os_error(q, n == 2 ? 405 : 404, "The resource could not be found.");
+	if (os_body(q, NULL, &doc, &body) < 0)
+		return;
+	if (os_mv(q, 53))
+		service_put(f, q, seg[1], doc);
+	else
+		service_put_old(f, q, seg[1], doc);
+	json_decref(doc);
 }
 
 /* ---- os-server-groups ----------------------------------------------------------------- */

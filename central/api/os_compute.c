@@ -225,9 +225,13 @@ jw_server(struct os_jw *w, const char *member, const struct os_front *f, const s
 	}
 	if (os_mv(q, 9))
 		os_jw_raw(w, "locked", "false");
+	if (os_mv(q, 16) && os_is_admin(q))
+		os_jw_str(w, "host_status", field(s, "host_status"));
 	if (os_mv(q, 19))
-		os_jw_raw(w, "description", "null");
-	if (os_mv(q, 26))
+		os_jw_json(w, "description", json_object_get(s, "description"));
+	if (os_mv(q, 26) && json_is_array(json_object_get(s, "tags")))
+		os_jw_json(w, "tags", json_object_get(s, "tags"));
+	else if (os_mv(q, 26))
 		os_jw_raw(w, "tags", "[]");
 	const char *fault = field(s, "fault");
 	if (strcmp(vm, "error") == 0 && *fault) {
@@ -418,7 +422,7 @@ query_match(const struct os_req *q, const json_t *s)
 	if ((v = os_query(q, "flavor")) &&
 	    strcmp(ref_id(v), field(json_object_get(s, "flavor"), "name")) != 0)
 		return false;
-	return true;
+	return os_tags_match(q, s);
 }
 
 /* nova's sort keys and the record's fields they order by (created_ms and updated_ms as
@@ -756,6 +760,26 @@ create_args(struct os_req *q, json_t *srv, char pass[256], json_t **ret)
 		if (v && !json_is_null(v))
 			json_object_set(a, copy[i][1], v);
 	}
+	json_t *desc = json_object_get(srv, "description");
+	if (desc && !os_mv(q, 19)) {
+		json_decref(a);
+		os_error(q, 400,
+			 "Invalid input for field/attribute server: description is "
+			 "served from microversion 2.19");
+		return -1;
+	}
+	if (desc)
+		json_object_set(a, "description", desc);
+	json_t *tags = json_object_get(srv, "tags");
+	if (tags && !os_mv(q, 52)) {
+		json_decref(a);
+		os_error(q, 400,
+			 "Invalid input for field/attribute server: tags on create are "
+			 "served from microversion 2.52");
+		return -1;
+	}
+	if (tags)
+		json_object_set(a, "tags", tags);
 	json_t *cd = json_object_get(srv, "config_drive");
 	if (json_is_boolean(cd) || json_is_string(cd))
 		json_object_set_new(a, "config_drive",
@@ -1084,40 +1108,57 @@ evacuate(struct os_front *f, struct os_req *q, const json_t *s, json_t *body)
 		os_error(q, 400, "%s", err.message);
 	else if (r < 0)
 		action_error(q, r, &err, "evacuate", s);
+	else if (os_mv(q, 14)) /* nova from 2.14: no body, the password is the caller's */
+		os_reply(q, 200, NULL);
 	else
 		os_reply(q, 200, json_pack("{s:s}", "adminPass", given ? given : pass));
 	sodium_memzero(pass, sizeof pass);
 	json_decref(inst);
 }
 
-/* PUT /servers/{id} {"server": {"name"}}: nova's update; the name is the one field served.
- * From 2.19 a description may come along (Horizon's Edit Instance sends its field as is):
- * none is stored, so only an empty or null one is taken. */
+/* PUT /servers/{id} {"server": {"name"?, "description"? (2.19)}}: nova's update. */
 static void
 server_update(struct os_front *f, struct os_req *q, const json_t *s)
 {
 	struct hv_error err = {0};
 	json_t *doc = NULL, *body = NULL, *inst = NULL, *args;
-	const char *name;
+	const char *k;
+	json_t *v;
+	int r = 0;
 	if (os_reader_refused(q) || os_body(q, "server", &doc, &body) < 0)
 		goto out;
-	json_t *desc = json_object_get(body, "description");
-	if (desc && os_mv(q, 19) &&
-	    (json_is_null(desc) || (json_is_string(desc) && !*json_string_value(desc))))
-		json_object_del(body, "description");
-	if (!json_is_string(json_object_get(body, "name")) || json_object_size(body) != 1) {
+	json_object_foreach (body, k, v) {
+		if ((strcmp(k, "name") == 0 && json_is_string(v)) ||
+		    (strcmp(k, "description") == 0 && os_mv(q, 19)))
+			continue;
 		os_error(q, 400,
-			 "Invalid input for field/attribute server: only 'name' (a string) "
-			 "may be updated%s",
-			 os_mv(q, 19) ? " (descriptions are not stored: empty or null only)" : "");
+			 "Invalid input for field/attribute server.%.64s: only 'name'%s may be "
+			 "updated",
+			 k, os_mv(q, 19) ? " and 'description'" : "");
 		goto out;
 	}
-	name = json_string_value(json_object_get(body, "name"));
-	args = json_pack("{s:s, s:s}", "server", field(s, "uuid"), "name", name);
-	int r = svc_server_rename(f->svc, args, f->now, &inst, &err);
-	json_decref(args);
+	if (json_object_get(body, "name")) {
+		args = json_pack("{s:s, s:O}", "server", field(s, "uuid"), "name",
+				 json_object_get(body, "name"));
+		r = svc_server_rename(f->svc, args, f->now, &inst, &err);
+		json_decref(args);
+	}
+	if (r == 0 && json_object_get(body, "description")) {
+		json_decref(inst);
+		inst = NULL;
+		args = json_pack("{s:s, s:O}", "server", field(s, "uuid"), "description",
+				 json_object_get(body, "description"));
+		r = svc_server_describe(f->svc, args, f->now, &inst, &err);
+		json_decref(args);
+		if (r == -EINVAL)
+			snprintf(err.message, sizeof err.message,
+				 "Invalid input for field/attribute description: a string of "
+				 "at most 255 characters, or null");
+	}
+	if (r == 0 && !inst)
+		r = svc_server_show(f->svc, field(s, "uuid"), &inst, &err);
 	if (r < 0) {
-		os_svc_error(q, r, &err);
+		r == -EINVAL ? os_error(q, 400, "%s", err.message) : os_svc_error(q, r, &err);
 		goto out;
 	}
 	server_reply(f, q, 200, inst, NULL);
@@ -1227,6 +1268,8 @@ servers_route(struct os_front *f, struct os_req *q, char **seg, int n)
 		return os_instance_actions(f, q, seg[1], n == 4 ? seg[3] : NULL);
 	if ((n == 3 || n == 4) && strcmp(seg[2], "metadata") == 0)
 		return server_metadata(f, q, seg[1], n == 4 ? seg[3] : NULL);
+	if ((n == 3 || n == 4) && strcmp(seg[2], "tags") == 0)
+		return os_server_tags(f, q, seg[1], n == 4 ? seg[3] : NULL);
 	if (n == 3 && get && strcmp(seg[2], "os-volume_attachments") == 0) {
 		json_t *s = os_server_find(f, q, seg[1]); /* no volumes here: none attached */
 		if (s)
