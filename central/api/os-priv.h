@@ -67,7 +67,17 @@ struct os_front {
 	size_t n_left, cap_left;
 	size_t n_in, cap_in, n_pend, cap_pend, n_wait, cap_wait;
 	uint64_t seq;
+	struct os_policy *policy; /* NULL: nova's defaults (os_policy.c) */
 };
+
+/* The policy file at path (os_policy.c's header comment): -EINVAL naming its line or rule;
+ * *ret_ignored the names in it hvcentral does not enforce (caller owns both). */
+struct os_policy;
+int os_policy_load(const char *path, struct os_policy **ret, json_t **ret_ignored,
+		   struct hv_error *err);
+void os_policy_free(struct os_policy *p);
+/* Whether role may do what rule names (NULL p: nova's defaults, admins only). */
+bool os_policy_allows(const struct os_policy *p, const char *rule, const char *role);
 
 /* A JSON text written directly, for the replies listing many records (no jansson tree per
  * record). Keys are escaped like values; a key NULL is a value inside an array. An

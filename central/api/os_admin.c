@@ -22,10 +22,7 @@ str(const json_t *o, const char *key)
 static bool
 admin_only(struct os_req *q, const char *rule)
 {
-	if (os_is_admin(q))
-		return true;
-	os_error(q, 403, "Policy doesn't allow %s to be performed.", rule);
-	return false;
+	return !os_admin_refused(q, rule);
 }
 
 /* ---- os-hypervisors ----------------------------------------------------------------- */
@@ -118,7 +115,15 @@ hypervisors_route(struct os_front *f, struct os_req *q, char **seg, int n)
 	json_t *res = NULL, *out, *h;
 	size_t i;
 	int r;
-	if (!admin_only(q, "os_compute_api:os-hypervisors"))
+	const char *what = n == 1                                        ? "list"
+			   : n == 2 && strcmp(seg[1], "detail") == 0     ? "list-detail"
+			   : n == 2 && strcmp(seg[1], "statistics") == 0 ? "statistics"
+			   : n == 3 && strcmp(seg[2], "servers") == 0    ? "servers"
+			   : n == 3                                      ? "search"
+									 : "show";
+	char rule[64];
+	snprintf(rule, sizeof rule, "os_compute_api:os-hypervisors:%s", what);
+	if (!admin_only(q, rule))
 		return;
 	if (strcmp(q->method, "GET") != 0)
 		return os_error(q, 405, "The method is not allowed here.");
@@ -200,6 +205,12 @@ aggregate_action(struct os_front *f, struct os_req *q, const char *id)
 		return;
 	key = json_object_size(doc) == 1 ? json_object_iter_key(json_object_iter(doc)) : "";
 	body = json_object_get(doc, key);
+	char rule[80];
+	bool known = !strcmp(key, "add_host") || !strcmp(key, "remove_host") ||
+		     !strcmp(key, "set_metadata");
+	snprintf(rule, sizeof rule, "os_compute_api:os-aggregates:%s", known ? key : "update");
+	if (!admin_only(q, rule))
+		goto out;
 	if (strcmp(key, "add_host") == 0 || strcmp(key, "remove_host") == 0) {
 		if (!json_is_string(json_object_get(body, "host"))) {
 			os_error(q, 400, "Invalid input for field/attribute %s.host.", key);
@@ -238,6 +249,21 @@ out:
 	json_decref(doc);
 }
 
+/* nova's rule name of an os-aggregates request (NULL for POST .../action: its own). */
+static const char *
+aggregate_rule(const struct os_req *q, int n)
+{
+	bool get = strcmp(q->method, "GET") == 0;
+	if (n == 3 && strcmp(q->method, "POST") == 0)
+		return NULL; /* the action's, once its body is read (aggregate_action) */
+	if (n == 1)
+		return get ? "os_compute_api:os-aggregates:index"
+			   : "os_compute_api:os-aggregates:create";
+	return get                                ? "os_compute_api:os-aggregates:show"
+	       : strcmp(q->method, "DELETE") == 0 ? "os_compute_api:os-aggregates:delete"
+						  : "os_compute_api:os-aggregates:update";
+}
+
 static void
 aggregates_route(struct os_front *f, struct os_req *q, char **seg, int n)
 {
@@ -245,9 +271,10 @@ aggregates_route(struct os_front *f, struct os_req *q, char **seg, int n)
 	json_t *res = NULL, *doc = NULL, *body = NULL, *out, *a;
 	size_t i;
 	int r;
-	if (!admin_only(q, "os_compute_api:os-aggregates"))
-		return;
 	bool get = strcmp(q->method, "GET") == 0;
+	const char *rule = aggregate_rule(q, n);
+	if (rule && !admin_only(q, rule))
+		return;
 	if (n == 1 && get) {
 		if ((r = svc_aggregate_list(f->svc, &res, &err)) < 0)
 			return os_svc_error(q, r, &err);

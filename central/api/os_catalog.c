@@ -167,7 +167,11 @@ extra_specs(struct os_front *f, struct os_req *q, json_t *fl, const char *key)
 			 : os_error(q, 404, "Flavor %s has no extra specs with key %s.",
 				    field(fl, "id"), key);
 	}
-	if (os_admin_refused(q, "os_compute_api:os-flavor-extra-specs:update"))
+	if (os_admin_refused(q, strcmp(q->method, "POST") == 0
+					? "os_compute_api:os-flavor-extra-specs:create"
+				: strcmp(q->method, "DELETE") == 0
+					? "os_compute_api:os-flavor-extra-specs:delete"
+					: "os_compute_api:os-flavor-extra-specs:update"))
 		return;
 	json_t *args = json_pack("{s:s}", "flavor", field(fl, "id"));
 	bool del = strcmp(q->method, "DELETE") == 0;
@@ -222,10 +226,14 @@ flavor_access_action(struct os_front *f, struct os_req *q, json_t *fl)
 {
 	struct hv_error err = {0};
 	json_t *doc = NULL, *body, *res = NULL;
-	if (os_admin_refused(q, "os_compute_api:os-flavor-access") ||
-	    os_body(q, NULL, &doc, &body) < 0)
+	if (os_body(q, NULL, &doc, &body) < 0)
 		return;
 	bool add = json_object_get(doc, "addTenantAccess") != NULL;
+	if (os_admin_refused(q, add ? "os_compute_api:os-flavor-access:add_tenant_access"
+				    : "os_compute_api:os-flavor-access:remove_tenant_access")) {
+		json_decref(doc);
+		return;
+	}
 	json_t *a = json_object_get(doc, add ? "addTenantAccess" : "removeTenantAccess");
 	const char *tenant = json_string_value(json_object_get(a, "tenant"));
 	if (!tenant) {

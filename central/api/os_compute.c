@@ -377,7 +377,7 @@ os_reader_refused(struct os_req *q)
 bool
 os_admin_refused(struct os_req *q, const char *rule)
 {
-	if (os_is_admin(q))
+	if (os_policy_allows(q->front ? q->front->policy : NULL, rule, field(q->auth, "role")))
 		return false;
 	os_error(q, 403, "Policy doesn't allow %s to be performed.", rule);
 	return true;
@@ -1079,11 +1079,8 @@ evacuate(struct os_front *f, struct os_req *q, const json_t *s, json_t *body)
 	const char *given = json_string_value(json_object_get(body, "adminPass"));
 	json_t *host = json_object_get(body, "host"), *inst = NULL;
 	char cmd[PROTO_MAX_ID + 1];
-	if (!os_is_admin(q)) {
-		os_error(q, 403,
-			 "Policy doesn't allow os_compute_api:os-evacuate to be performed.");
+	if (os_admin_refused(q, "os_compute_api:os-evacuate"))
 		return;
-	}
 	if (!json_is_object(body) || (host && !json_is_null(host) && !json_is_string(host)) ||
 	    (json_object_get(body, "adminPass") && !given)) {
 		os_error(q, 400, "Invalid input for field/attribute evacuate.");
