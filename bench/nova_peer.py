@@ -1,12 +1,16 @@
 """nova-api (Debian's python3-nova) as bench/os_servers.py's peer: nova's own WSGI
 application (nova.api.openstack.compute.wsgi) under gunicorn, auth_strategy noauth2, the
 API and cell databases in SQLite, holding servers written through nova's own objects (rows
-of instances, instance_extra and instance_mappings, as nova-conductor writes them). Every
-step says why when it cannot run."""
+of instances, instance_extra and instance_mappings, as nova-conductor writes them), the
+networking service a stub answering no ports at once. Every step says why when it cannot
+run."""
+import http.server
+import json
 import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 
@@ -65,6 +69,9 @@ enforce_scope = false
 enforce_new_defaults = false
 [wsgi]
 api_paste_config = {d}/api-paste.ini
+[neutron]
+auth_type = none
+endpoint_override = http://127.0.0.1:{neutron}
 """
 
 WSGI = """import sys
@@ -74,9 +81,11 @@ application = wsgi.init_application()
 """
 
 # Runs inside a python with nova's config: writes n servers of project "admin" on host
-# "bench" into the cell database, with their instance mappings, as nova's objects do.
+# "bench" into the cell database, with their instance mappings, as nova's objects do; no
+# network, as the bench's hvcentral servers have none.
 POPULATE = """import sys, uuid
 from nova import config, context, objects
+from nova.network import model as network_model
 objects.register_all()
 config.parse_args(["nova-manage", "--config-file", sys.argv[1]])
 ctx = context.get_admin_context()
@@ -94,12 +103,36 @@ with context.target_cell(ctx, cell) as cctx:
                                 host="bench", node="bench", image_ref=str(uuid.uuid4()),
                                 flavor=flavor, instance_type_id=1, memory_mb=512, vcpus=1,
                                 root_gb=1, ephemeral_gb=0, availability_zone="nova",
-                                launched_at=None, metadata={}, system_metadata={})
+                                launched_at=None, metadata={}, system_metadata={},
+                                info_cache=objects.InstanceInfoCache(
+                                    network_info=network_model.NetworkInfo([])))
         inst.create()
         objects.InstanceMapping(ctx, instance_uuid=u, project_id="admin", cell_mapping=cell,
                                 user_id="admin", queued_for_delete=False).create()
 print("ok")
 """
+
+
+class NoPorts(http.server.BaseHTTPRequestHandler):
+    """The networking service as nova-api's server list asks it (the ports and groups of
+    the servers): none, answered at once. A real neutron costs nova-api more."""
+
+    def do_GET(self):  # noqa: N802 - the handler's name
+        port = self.server.server_address[1]
+        if self.path.rstrip("/") in ("", "/"):
+            body = {"versions": [{"id": "v2.0", "status": "CURRENT", "links": [
+                {"rel": "self", "href": "http://127.0.0.1:%d/v2.0/" % port}]}]}
+        else:
+            body = {"ports": [], "security_groups": [], "networks": [], "extensions": []}
+        data = json.dumps(body).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
 
 
 class Nova:
@@ -134,14 +167,18 @@ class Nova:
             return False
         d = self.dir
         os.makedirs(os.path.join(d, "lock"), exist_ok=True)
+        self.neutron = http.server.ThreadingHTTPServer(("127.0.0.1", 0), NoPorts)
+        threading.Thread(target=self.neutron.serve_forever, daemon=True).start()
         conf = os.path.join(d, "nova.conf")
         with open(conf, "w") as f:
-            f.write(CONF.format(d=d))
+            f.write(CONF.format(d=d, neutron=self.neutron.server_address[1]))
         with open(os.path.join(d, "api-paste.ini"), "w") as f:
             f.write(PASTE)
         with open(os.path.join(d, "nova_wsgi.py"), "w") as f:
             f.write(WSGI)
-        manage = ["nova-manage", "--config-file", conf]
+        # nova-manage's own entry point (the command is in nova-common, not python3-nova)
+        manage = [sys.executable, "-c", "import sys; from nova.cmd.manage import main; "
+                  "sys.argv[0] = 'nova-manage'; sys.exit(main())", "--config-file", conf]
         cell0 = "sqlite:///%s/nova_cell0.sqlite" % d
         for step, args in (("nova-manage api_db sync", ["api_db", "sync"]),
                            ("nova-manage cell_v2 map_cell0",
@@ -189,6 +226,8 @@ class Nova:
             return [self.proc.pid]
 
     def stop(self):
+        if getattr(self, "neutron", None):
+            self.neutron.shutdown()
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(timeout=30)

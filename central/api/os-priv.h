@@ -79,6 +79,20 @@ void os_policy_free(struct os_policy *p);
 /* Whether role may do what rule names (NULL p: nova's defaults, admins only). */
 bool os_policy_allows(const struct os_policy *p, const char *rule, const char *role);
 
+/* A string member of a record, "" when absent or not a string; an integer member, 0. */
+static inline const char *
+os_field(const json_t *o, const char *key)
+{
+	const char *v = json_string_value(json_object_get(o, key));
+	return v ? v : "";
+}
+
+static inline json_int_t
+os_num(const json_t *o, const char *key)
+{
+	return json_integer_value(json_object_get(o, key));
+}
+
 /* A JSON text written directly, for the replies listing many records (no jansson tree per
  * record). Keys are escaped like values; a key NULL is a value inside an array. An
  * append that cannot allocate makes os_reply_jw answer 503. */

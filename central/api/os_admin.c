@@ -12,13 +12,6 @@
 
 #include "json.h"
 
-static const char *
-str(const json_t *o, const char *key)
-{
-	const char *v = json_string_value(json_object_get(o, key));
-	return v ? v : "";
-}
-
 static bool
 admin_only(struct os_req *q, const char *rule)
 {
@@ -84,13 +77,13 @@ hypervisor_search(struct os_front *f, struct os_req *q, const char *pattern, boo
 		return os_svc_error(q, r, &err);
 	}
 	json_array_foreach (list, i, h) {
-		if (!strstr(str(h, "hypervisor_hostname"), pattern))
+		if (!strstr(os_field(h, "hypervisor_hostname"), pattern))
 			continue;
 		json_t *o = hypervisor_json(q, h, false);
 		if (servers) {
 			json_t *mine = json_array();
 			json_array_foreach (all, k, s)
-				if (strcmp(str(s, "host"), str(h, "id")) == 0)
+				if (strcmp(os_field(s, "host"), os_field(h, "id")) == 0)
 					json_array_append_new(
 						mine, json_pack("{s:O, s:O}", "uuid",
 								json_object_get(s, "uuid"), "name",
@@ -216,7 +209,8 @@ aggregate_action(struct os_front *f, struct os_req *q, const char *id)
 			os_error(q, 400, "Invalid input for field/attribute %s.host.", key);
 			goto out;
 		}
-		r = svc_aggregate_host(f->svc, id, str(body, "host"), key[0] == 'a', &res, &err);
+		r = svc_aggregate_host(f->svc, id, os_field(body, "host"), key[0] == 'a', &res,
+				       &err);
 		if (r == -EEXIST || r == -EINVAL)
 			os_error(q, 409, "%s", err.message);
 		else
@@ -343,16 +337,17 @@ zones(struct os_front *f, struct os_req *q, bool detail)
 		return os_svc_error(q, r, &err);
 	}
 	json_array_foreach (list, i, z) {
-		bool up = strcmp(str(z, "zone_state"), "available") == 0;
+		bool up = strcmp(os_field(z, "zone_state"), "available") == 0;
 		json_t *hosts = json_null();
 		if (detail && os_is_admin(q)) {
 			hosts = json_object();
 			json_array_foreach (json_object_get(z, "hosts"), k, h)
-				json_object_set_new(
-					hosts,
-					json_is_string(h) ? json_string_value(h) : str(h, "host"),
-					json_pack("{s:{s:b, s:b, s:n}}", "nova-compute",
-						  "available", up, "active", 1, "updated_at"));
+				json_object_set_new(hosts,
+						    json_is_string(h) ? json_string_value(h)
+								      : os_field(h, "host"),
+						    json_pack("{s:{s:b, s:b, s:n}}", "nova-compute",
+							      "available", up, "active", 1,
+							      "updated_at"));
 		}
 		json_array_append_new(out, json_pack("{s:O, s:{s:b}, s:o}", "zoneName",
 						     json_object_get(z, "zone_name"), "zoneState",
@@ -372,9 +367,9 @@ zone_of(const json_t *zones, const char *host)
 	json_t *z, *h;
 	json_array_foreach (zones, i, z)
 		json_array_foreach (json_object_get(z, "hosts"), k, h)
-			if (strcmp(json_is_string(h) ? json_string_value(h) : str(h, "host"),
+			if (strcmp(json_is_string(h) ? json_string_value(h) : os_field(h, "host"),
 				   host) == 0)
-				return str(z, "zone_name");
+				return os_field(z, "zone_name");
 	return "nova";
 }
 
@@ -383,7 +378,7 @@ static void
 service_jw(struct os_jw *w, const char *member, const struct os_req *q, const json_t *h,
 	   const json_t *zones, size_t index)
 {
-	const char *id = str(h, "host_id");
+	const char *id = os_field(h, "host_id");
 	char seen[32];
 	int64_t at = json_integer_value(json_object_get(h, "last_seen_ms"));
 	os_time(at, seen);
@@ -395,8 +390,9 @@ service_jw(struct os_jw *w, const char *member, const struct os_req *q, const js
 	os_jw_str(w, "binary", "nova-compute");
 	os_jw_str(w, "host", id);
 	os_jw_str(w, "zone", zone_of(zones, id));
-	os_jw_str(w, "status", strcmp(str(h, "status"), "disabled") == 0 ? "disabled" : "enabled");
-	os_jw_str(w, "state", strcmp(str(h, "state"), "up") == 0 ? "up" : "down");
+	os_jw_str(w, "status",
+		  strcmp(os_field(h, "status"), "disabled") == 0 ? "disabled" : "enabled");
+	os_jw_str(w, "state", strcmp(os_field(h, "state"), "up") == 0 ? "up" : "down");
 	os_jw_str(w, "updated_at", at > 0 ? seen : NULL);
 	os_jw_json(w, "disabled_reason", json_object_get(h, "disabled_reason"));
 	if (os_mv(q, 11))
@@ -426,7 +422,7 @@ services_reply(struct os_front *f, struct os_req *q, const char *one)
 	if (!one)
 		os_jw_open(&w, "services", '[');
 	json_array_foreach (hosts, i, h) {
-		const char *id = str(h, "host_id");
+		const char *id = os_field(h, "host_id");
 		if (!*id || (binary && strcmp(binary, "nova-compute") != 0) ||
 		    (only && strcmp(only, id) != 0))
 			continue;
@@ -465,7 +461,7 @@ service_change(struct os_front *f, struct os_req *q, const char *host, json_t *a
 static void
 service_put_old(struct os_front *f, struct os_req *q, const char *what, const json_t *body)
 {
-	const char *host = str(body, "host"), *binary = str(body, "binary");
+	const char *host = os_field(body, "host"), *binary = os_field(body, "binary");
 	json_t *reason = json_object_get(body, "disabled_reason"),
 	       *down = json_object_get(body, "forced_down"), *args;
 	bool log = strcmp(what, "disable-log-reason") == 0;
@@ -587,7 +583,7 @@ groups_route(struct os_front *f, struct os_req *q, char **seg, int n)
 {
 	struct hv_error err = {0};
 	json_t *res = NULL, *doc = NULL, *body = NULL, *out, *g;
-	const char *own = str(q->auth, "project_id");
+	const char *own = os_field(q->auth, "project_id");
 	size_t i;
 	int r;
 	if (n == 1 && strcmp(q->method, "GET") == 0) {
@@ -626,7 +622,7 @@ groups_route(struct os_front *f, struct os_req *q, char **seg, int n)
 	if (n != 2)
 		return os_error(q, 404, "The resource could not be found.");
 	r = svc_server_group_show(f->svc, seg[1], &res, &err);
-	if (r == 0 && !os_is_admin(q) && strcmp(str(res, "project_id"), own) != 0)
+	if (r == 0 && !os_is_admin(q) && strcmp(os_field(res, "project_id"), own) != 0)
 		r = -ENOENT;
 	if (r == -ENOENT) {
 		json_decref(res);
@@ -686,7 +682,7 @@ usage_route(struct os_front *f, struct os_req *q, char **seg, int n)
 {
 	struct hv_error err = {0};
 	json_t *args = json_object(), *res = NULL;
-	const char *own = str(q->auth, "project_id");
+	const char *own = os_field(q->auth, "project_id");
 	const char *detailed = os_query(q, "detailed");
 	int r;
 	usage_date(q, "start", args);
