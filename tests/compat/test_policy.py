@@ -59,6 +59,10 @@ def main():
                                ("hv-bob", "bob", "bob-pass-22", "admin"),
                                ("hv-rita", "rita", "rita-pass-333", "admin")])
     cl = Cloud(c, url, config)
+    users = sorted(u["Name"] for u in cl.osc_json("hv-admin", "user", "list"))
+    check(users == ["alice", "bob", "rita"], "openstack user list (%s)" % users)
+    projects = [p["Name"] for p in cl.osc_json("hv-admin", "project", "list")]
+    check("admin" in projects, "openstack project list (%s)" % projects)
     before = flavors(cl)
 
     rc, _, err = cl.osc("hv-bob", "flavor", "create", "--vcpus", "1", "--ram", "64", "--disk",
