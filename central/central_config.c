@@ -72,6 +72,9 @@ const struct cfg_key central_config_schema[] = {
 		    "PEM certificate (chain) of the API: with tls_key_file it serves HTTPS only"),
 	CFG_ROW_STR("openstack", "tls_key_file", "",
 		    "PEM private key of tls_cert_file (readable by hvcentral alone)"),
+	CFG_ROW_STR("openstack", "policy_file", "",
+		    "nova-style policy file (JSON or YAML) for the rules hvcentral enforces "
+		    "(empty: nova's defaults; re-read on reload)"),
 	CFG_ROW_INT("openstack", "max_body_kb", "1024", 1, 65536,
 		    "largest request body accepted (larger: 413)"),
 	CFG_ROW_INT("openstack", "max_image_mb", "16384", 1, 1048576,

@@ -435,6 +435,25 @@ handle_os(struct central *c)
 	os_run(c->os, c->now);
 }
 
+/* [openstack] policy_file into the REST front; the rules it names that hvcentral does not
+ * enforce are logged, once per reading. */
+static int
+read_policy(struct central *c, const struct cfg *cfg, struct hv_error *err)
+{
+	json_t *ignored = NULL, *name;
+	size_t i;
+	const char *path = cfg_get_str(cfg, "openstack", "policy_file");
+	int r = os_set_policy(c->os, path, &ignored, err);
+	if (r < 0)
+		snprintf(err->field, sizeof err->field, "openstack.policy_file");
+	json_array_foreach (ignored, i, name)
+		log_warning("[openstack] policy_file %s: rule %s is not one hvcentral enforces; "
+			    "ignored",
+			    path, json_string_value(name));
+	json_decref(ignored);
+	return r;
+}
+
 /* The REST front, when [openstack] listen is set. */
 static int
 open_os(struct central *c, const struct cfg *cfg, struct hv_error *err)
@@ -457,7 +476,7 @@ open_os(struct central *c, const struct cfg *cfg, struct hv_error *err)
 	if (r == 0)
 		log_notice("OpenStack-compatible API on %s://%s",
 			   *oc.tls_cert_file ? "https" : "http", listen);
-	return r;
+	return r < 0 ? r : read_policy(c, cfg, err);
 }
 
 static void
@@ -796,6 +815,8 @@ reload(struct central *c, const char *path, const struct cfg *running, struct ct
 	*cc = next;
 	ctl_set_config(c->ctl, cc);
 	svc_set_liveness(c->svc, &cc->liveness);
+	if (c->os && read_policy(c, cfg, &err) < 0) /* the policy in force stays */
+		log_error("reload: [openstack] policy_file: %s", err.message);
 	log_notice("reload: done");
 out:
 	/* the allowlist is re-read in any case: revoking a key must not wait for a good config */

@@ -28,7 +28,7 @@ pkgs=(
 )
 for arg in "$@"; do
   case "$arg" in
-  --bench) pkgs+=(python3-nova python3-neutron ipset iptables) ;;
+  --bench) pkgs+=(python3-nova gunicorn python3-neutron ipset iptables) ;;
   --dashboard) pkgs+=(openstack-dashboard gunicorn python3-whitenoise chromium chromium-driver python3-selenium novnc) ;;
   *) echo "deps.sh: unknown option $arg (--bench, --dashboard)" >&2; exit 2 ;;
   esac

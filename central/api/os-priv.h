@@ -72,7 +72,31 @@ struct os_front {
 	size_t n_in, cap_in, n_pend, cap_pend, n_wait, cap_wait;
 	uint64_t seq;
 	struct os_console *console;
+	struct os_policy *policy; /* NULL: nova's defaults (os_policy.c) */
 };
+
+/* The policy file at path (os_policy.c's header comment): -EINVAL naming its line or rule;
+ * *ret_ignored the names in it hvcentral does not enforce (caller owns both). */
+struct os_policy;
+int os_policy_load(const char *path, struct os_policy **ret, json_t **ret_ignored,
+		   struct hv_error *err);
+void os_policy_free(struct os_policy *p);
+/* Whether role may do what rule names (NULL p: nova's defaults, admins only). */
+bool os_policy_allows(const struct os_policy *p, const char *rule, const char *role);
+
+/* A string member of a record, "" when absent or not a string; an integer member, 0. */
+static inline const char *
+os_field(const json_t *o, const char *key)
+{
+	const char *v = json_string_value(json_object_get(o, key));
+	return v ? v : "";
+}
+
+static inline json_int_t
+os_num(const json_t *o, const char *key)
+{
+	return json_integer_value(json_object_get(o, key));
+}
 
 /* A JSON text written directly, for the replies listing many records (no jansson tree per
  * record). Keys are escaped like values; a key NULL is a value inside an array. An
@@ -149,6 +173,10 @@ void os_keypairs_route(struct os_front *f, struct os_req *q, char **seg, int n);
 void os_secgroups_route(struct os_front *f, struct os_req *q, char **seg, int n);
 void os_quotas_route(struct os_front *f, struct os_req *q, char **seg, int n);
 void os_limits(struct os_front *f, struct os_req *q);
+/* /servers/{id}/tags[/{tag}] from 2.26 (404 before), and whether server s passes the
+ * list's tag filters (os_tags.c). */
+void os_server_tags(struct os_front *f, struct os_req *q, const char *id, const char *tag);
+bool os_tags_match(const struct os_req *q, const json_t *s);
 /* GET /servers/{id}/os-instance-actions[/{request_id}] (os_actions.c). */
 void os_instance_actions(struct os_front *f, struct os_req *q, const char *server,
 			 const char *request_id);

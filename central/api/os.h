@@ -34,6 +34,11 @@ struct os_front;
 /* Listens (borrowing svc for the front's lifetime); -ENOTSUP without libmicrohttpd. */
 int
 os_new(struct svc *svc, const struct os_config *cfg, struct os_front **ret, struct hv_error *err);
+/* Reads the policy file at path ("" = none: nova's defaults) in place of the one in force;
+ * on error (-EINVAL naming the line or rule) the one in force stays. *ret_ignored: the
+ * rule names the file holds that hvcentral does not enforce, for the caller to log (caller
+ * owns; NULL when none was read). */
+int os_set_policy(struct os_front *f, const char *path, json_t **ret_ignored, struct hv_error *err);
 /* Answers what is still waiting with 503, then stops. NULL-safe. */
 void os_free(struct os_front *f);
 /* The file descriptor to poll for input (readable: call os_run). */

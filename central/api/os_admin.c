@@ -12,20 +12,10 @@
 
 #include "json.h"
 
-static const char *
-str(const json_t *o, const char *key)
-{
-	const char *v = json_string_value(json_object_get(o, key));
-	return v ? v : "";
-}
-
 static bool
 admin_only(struct os_req *q, const char *rule)
 {
-	if (os_is_admin(q))
-		return true;
-	os_error(q, 403, "Policy doesn't allow %s to be performed.", rule);
-	return false;
+	return !os_admin_refused(q, rule);
 }
 
 /* ---- os-hypervisors ----------------------------------------------------------------- */
@@ -87,13 +77,13 @@ hypervisor_search(struct os_front *f, struct os_req *q, const char *pattern, boo
 		return os_svc_error(q, r, &err);
 	}
 	json_array_foreach (list, i, h) {
-		if (!strstr(str(h, "hypervisor_hostname"), pattern))
+		if (!strstr(os_field(h, "hypervisor_hostname"), pattern))
 			continue;
 		json_t *o = hypervisor_json(q, h, false);
 		if (servers) {
 			json_t *mine = json_array();
 			json_array_foreach (all, k, s)
-				if (strcmp(str(s, "host"), str(h, "id")) == 0)
+				if (strcmp(os_field(s, "host"), os_field(h, "id")) == 0)
 					json_array_append_new(
 						mine, json_pack("{s:O, s:O}", "uuid",
 								json_object_get(s, "uuid"), "name",
@@ -118,7 +108,15 @@ hypervisors_route(struct os_front *f, struct os_req *q, char **seg, int n)
 	json_t *res = NULL, *out, *h;
 	size_t i;
 	int r;
-	if (!admin_only(q, "os_compute_api:os-hypervisors"))
+	const char *what = n == 1                                        ? "list"
+			   : n == 2 && strcmp(seg[1], "detail") == 0     ? "list-detail"
+			   : n == 2 && strcmp(seg[1], "statistics") == 0 ? "statistics"
+			   : n == 3 && strcmp(seg[2], "servers") == 0    ? "servers"
+			   : n == 3                                      ? "search"
+									 : "show";
+	char rule[64];
+	snprintf(rule, sizeof rule, "os_compute_api:os-hypervisors:%s", what);
+	if (!admin_only(q, rule))
 		return;
 	if (strcmp(q->method, "GET") != 0)
 		return os_error(q, 405, "The method is not allowed here.");
@@ -200,12 +198,19 @@ aggregate_action(struct os_front *f, struct os_req *q, const char *id)
 		return;
 	key = json_object_size(doc) == 1 ? json_object_iter_key(json_object_iter(doc)) : "";
 	body = json_object_get(doc, key);
+	char rule[80];
+	bool known = !strcmp(key, "add_host") || !strcmp(key, "remove_host") ||
+		     !strcmp(key, "set_metadata");
+	snprintf(rule, sizeof rule, "os_compute_api:os-aggregates:%s", known ? key : "update");
+	if (!admin_only(q, rule))
+		goto out;
 	if (strcmp(key, "add_host") == 0 || strcmp(key, "remove_host") == 0) {
 		if (!json_is_string(json_object_get(body, "host"))) {
 			os_error(q, 400, "Invalid input for field/attribute %s.host.", key);
 			goto out;
 		}
-		r = svc_aggregate_host(f->svc, id, str(body, "host"), key[0] == 'a', &res, &err);
+		r = svc_aggregate_host(f->svc, id, os_field(body, "host"), key[0] == 'a', &res,
+				       &err);
 		if (r == -EEXIST || r == -EINVAL)
 			os_error(q, 409, "%s", err.message);
 		else
@@ -238,6 +243,21 @@ out:
 	json_decref(doc);
 }
 
+/* nova's rule name of an os-aggregates request (NULL for POST .../action: its own). */
+static const char *
+aggregate_rule(const struct os_req *q, int n)
+{
+	bool get = strcmp(q->method, "GET") == 0;
+	if (n == 3 && strcmp(q->method, "POST") == 0)
+		return NULL; /* the action's, once its body is read (aggregate_action) */
+	if (n == 1)
+		return get ? "os_compute_api:os-aggregates:index"
+			   : "os_compute_api:os-aggregates:create";
+	return get                                ? "os_compute_api:os-aggregates:show"
+	       : strcmp(q->method, "DELETE") == 0 ? "os_compute_api:os-aggregates:delete"
+						  : "os_compute_api:os-aggregates:update";
+}
+
 static void
 aggregates_route(struct os_front *f, struct os_req *q, char **seg, int n)
 {
@@ -245,9 +265,10 @@ aggregates_route(struct os_front *f, struct os_req *q, char **seg, int n)
 	json_t *res = NULL, *doc = NULL, *body = NULL, *out, *a;
 	size_t i;
 	int r;
-	if (!admin_only(q, "os_compute_api:os-aggregates"))
-		return;
 	bool get = strcmp(q->method, "GET") == 0;
+	const char *rule = aggregate_rule(q, n);
+	if (rule && !admin_only(q, rule))
+		return;
 	if (n == 1 && get) {
 		if ((r = svc_aggregate_list(f->svc, &res, &err)) < 0)
 			return os_svc_error(q, r, &err);
@@ -316,16 +337,17 @@ zones(struct os_front *f, struct os_req *q, bool detail)
 		return os_svc_error(q, r, &err);
 	}
 	json_array_foreach (list, i, z) {
-		bool up = strcmp(str(z, "zone_state"), "available") == 0;
+		bool up = strcmp(os_field(z, "zone_state"), "available") == 0;
 		json_t *hosts = json_null();
 		if (detail && os_is_admin(q)) {
 			hosts = json_object();
 			json_array_foreach (json_object_get(z, "hosts"), k, h)
-				json_object_set_new(
-					hosts,
-					json_is_string(h) ? json_string_value(h) : str(h, "host"),
-					json_pack("{s:{s:b, s:b, s:n}}", "nova-compute",
-						  "available", up, "active", 1, "updated_at"));
+				json_object_set_new(hosts,
+						    json_is_string(h) ? json_string_value(h)
+								      : os_field(h, "host"),
+						    json_pack("{s:{s:b, s:b, s:n}}", "nova-compute",
+							      "available", up, "active", 1,
+							      "updated_at"));
 		}
 		json_array_append_new(out, json_pack("{s:O, s:{s:b}, s:o}", "zoneName",
 						     json_object_get(z, "zone_name"), "zoneState",
@@ -345,30 +367,49 @@ zone_of(const json_t *zones, const char *host)
 	json_t *z, *h;
 	json_array_foreach (zones, i, z)
 		json_array_foreach (json_object_get(z, "hosts"), k, h)
-			if (strcmp(json_is_string(h) ? json_string_value(h) : str(h, "host"),
+			if (strcmp(json_is_string(h) ? json_string_value(h) : os_field(h, "host"),
 				   host) == 0)
-				return str(z, "zone_name");
+				return os_field(z, "zone_name");
 	return "nova";
 }
 
-/* GET /os-services[?binary=&host=]: one nova-compute per host that ever connected; its
- * status is what the host last said of itself, its state hvcentral's liveness. A host is
- * enabled or disabled in its own configuration, so PUT is refused with 501. */
+/* One nova-compute service of host h (svc_host_list's record), the list's index-th. */
 static void
-services_route(struct os_front *f, struct os_req *q, char **seg, int n)
+service_jw(struct os_jw *w, const char *member, const struct os_req *q, const json_t *h,
+	   const json_t *zones, size_t index)
+{
+	const char *id = os_field(h, "host_id");
+	char seen[32];
+	int64_t at = json_integer_value(json_object_get(h, "last_seen_ms"));
+	os_time(at, seen);
+	os_jw_open(w, member, '{');
+	if (os_mv(q, 53)) /* ids are not numbers from 2.53: the host's own */
+		os_jw_str(w, "id", id);
+	else
+		os_jw_int(w, "id", (long long)index + 1);
+	os_jw_str(w, "binary", "nova-compute");
+	os_jw_str(w, "host", id);
+	os_jw_str(w, "zone", zone_of(zones, id));
+	os_jw_str(w, "status",
+		  strcmp(os_field(h, "status"), "disabled") == 0 ? "disabled" : "enabled");
+	os_jw_str(w, "state", strcmp(os_field(h, "state"), "up") == 0 ? "up" : "down");
+	os_jw_str(w, "updated_at", at > 0 ? seen : NULL);
+	os_jw_json(w, "disabled_reason", json_object_get(h, "disabled_reason"));
+	if (os_mv(q, 11))
+		os_jw_raw(w, "forced_down",
+			  json_is_true(json_object_get(h, "forced_down")) ? "true" : "false");
+	os_jw_close(w, '}');
+}
+
+/* The services (one per host that ever connected) as {"services": [...]}, or the one of
+ * host `one` as {"service": {...}}. */
+static void
+services_reply(struct os_front *f, struct os_req *q, const char *one)
 {
 	struct hv_error err = {0};
 	json_t *hosts = NULL, *zones = NULL, *h;
-	const char *binary = os_query(q, "binary"), *only = os_query(q, "host");
+	const char *binary = os_query(q, "binary"), *only = one ? one : os_query(q, "host");
 	size_t i;
-	if (!admin_only(q, "os_compute_api:os-services:list"))
-		return;
-	if (strcmp(q->method, "GET") != 0)
-		return os_error(q, 501,
-				"Hosts are enabled or disabled in their own configuration "
-				"(hvagent), not through os-services.");
-	if (n != 1)
-		return os_error(q, 404, "The resource could not be found.");
 	int r = svc_host_list(f->svc, f->now, &hosts, &err);
 	if (r == 0)
 		r = svc_availability_zone_list(f->svc, f->now, &zones, &err);
@@ -378,37 +419,151 @@ services_route(struct os_front *f, struct os_req *q, char **seg, int n)
 	}
 	struct os_jw w = {0};
 	os_jw_open(&w, NULL, '{');
-	os_jw_open(&w, "services", '[');
+	if (!one)
+		os_jw_open(&w, "services", '[');
 	json_array_foreach (hosts, i, h) {
-		const char *id = str(h, "host_id");
-		char seen[32];
+		const char *id = os_field(h, "host_id");
 		if (!*id || (binary && strcmp(binary, "nova-compute") != 0) ||
 		    (only && strcmp(only, id) != 0))
 			continue;
-		int64_t at = json_integer_value(json_object_get(h, "last_seen_ms"));
-		os_time(at, seen);
-		os_jw_open(&w, NULL, '{');
-		if (os_mv(q, 53)) /* ids are not numbers from 2.53: the host's own */
-			os_jw_str(&w, "id", id);
-		else
-			os_jw_int(&w, "id", (long long)i + 1);
-		os_jw_str(&w, "binary", "nova-compute");
-		os_jw_str(&w, "host", id);
-		os_jw_str(&w, "zone", zone_of(zones, id));
-		os_jw_str(&w, "status",
-			  strcmp(str(h, "status"), "disabled") == 0 ? "disabled" : "enabled");
-		os_jw_str(&w, "state", strcmp(str(h, "state"), "up") == 0 ? "up" : "down");
-		os_jw_str(&w, "updated_at", at > 0 ? seen : NULL);
-		os_jw_json(&w, "disabled_reason", json_object_get(h, "disabled_reason"));
-		if (os_mv(q, 11))
-			os_jw_raw(&w, "forced_down", "false");
-		os_jw_close(&w, '}');
+		service_jw(&w, one ? "service" : NULL, q, h, zones, i);
 	}
-	os_jw_close(&w, ']');
+	if (!one)
+		os_jw_close(&w, ']');
 	os_jw_close(&w, '}');
 	json_decref(hosts);
 	json_decref(zones);
 	os_reply_jw(q, 200, &w);
+}
+
+/* An operator's change of host's service (args for svc_host_service); NULL host: 404. */
+static int
+service_change(struct os_front *f, struct os_req *q, const char *host, json_t *args)
+{
+	struct hv_error err = {0};
+	json_t *res = NULL;
+	int r = -ENOENT;
+	if (host && *host) {
+		json_object_set_new(args, "host", json_string(host));
+		r = svc_host_service(f->svc, args, f->now, &res, &err);
+	}
+	json_decref(args);
+	json_decref(res);
+	if (r == -ENOENT)
+		os_error(q, 404, "Compute host %s could not be found.", host ? host : "");
+	else if (r < 0)
+		os_svc_error(q, r, &err);
+	return r;
+}
+
+/* Before 2.53: PUT /os-services/{enable,disable,disable-log-reason,force-down} {host,
+ * binary, disabled_reason?, forced_down?}, answered with what changed. */
+static void
+service_put_old(struct os_front *f, struct os_req *q, const char *what, const json_t *body)
+{
+	const char *host = os_field(body, "host"), *binary = os_field(body, "binary");
+	json_t *reason = json_object_get(body, "disabled_reason"),
+	       *down = json_object_get(body, "forced_down"), *args;
+	bool log = strcmp(what, "disable-log-reason") == 0;
+	if (strcmp(binary, "nova-compute") != 0)
+		return os_error(q, 400,
+				"Invalid input for field/attribute binary: "
+				"only nova-compute is served");
+	if (strcmp(what, "enable") == 0 || strcmp(what, "disable") == 0)
+		args = json_pack("{s:b}", "disabled", what[0] == 'd');
+	else if (log && json_is_string(reason))
+		args = json_pack("{s:b, s:O}", "disabled", 1, "disabled_reason", reason);
+	else if (strcmp(what, "force-down") == 0 && os_mv(q, 11) && json_is_boolean(down))
+		args = json_pack("{s:O}", "forced_down", down);
+	else if (log || strcmp(what, "force-down") == 0)
+		return os_error(q, 400, "Invalid input for field/attribute %s",
+				log ? "disabled_reason" : "forced_down");
+	else
+		return os_error(q, 404, "The resource could not be found.");
+	if (service_change(f, q, host, args) < 0)
+		return;
+	json_t *out = json_pack("{s:s, s:s}", "host", host, "binary", binary);
+	if (strcmp(what, "force-down") == 0)
+		json_object_set(out, "forced_down", down);
+	else
+		json_object_set_new(out, "status",
+				    json_string(what[0] == 'e' ? "enabled" : "disabled"));
+	if (log)
+		json_object_set(out, "disabled_reason", reason);
+	os_reply(q, 200, json_pack("{s:o}", "service", out));
+}
+
+/* From 2.53: PUT /os-services/{host id} {status?, disabled_reason?, forced_down?}. */
+static void
+service_put(struct os_front *f, struct os_req *q, const char *id, const json_t *body)
+{
+	json_t *status = json_object_get(body, "status"),
+	       *reason = json_object_get(body, "disabled_reason"),
+	       *down = json_object_get(body, "forced_down"), *args = json_object();
+	const char *k;
+	json_t *v;
+	json_object_foreach ((json_t *)body, k, v)
+		if (strcmp(k, "status") && strcmp(k, "disabled_reason") &&
+		    strcmp(k, "forced_down")) {
+			json_decref(args);
+			return os_error(q, 400,
+					"Invalid input for field/attribute %.64s: not "
+					"one of status, disabled_reason, forced_down",
+					k);
+		}
+	const char *st = json_string_value(status);
+	if ((status && (!st || (strcmp(st, "enabled") && strcmp(st, "disabled")))) ||
+	    (down && !json_is_boolean(down)) || (reason && !json_is_string(reason)) ||
+	    (reason && !(st && strcmp(st, "disabled") == 0))) {
+		json_decref(args);
+		return os_error(
+			q, 400, "Invalid input for field/attribute %s",
+			status && !(st && (!strcmp(st, "enabled") || !strcmp(st, "disabled")))
+				? "status"
+			: down && !json_is_boolean(down) ? "forced_down"
+							 : "disabled_reason");
+	}
+	if (!json_object_size(body)) {
+		json_decref(args);
+		return os_error(q, 400,
+				"Invalid input for field/attribute service: one of "
+				"status, forced_down is required");
+	}
+	if (st)
+		json_object_set_new(args, "disabled", json_boolean(strcmp(st, "disabled") == 0));
+	if (reason)
+		json_object_set(args, "disabled_reason", reason);
+	if (down)
+		json_object_set(args, "forced_down", down);
+	if (service_change(f, q, id, args) == 0)
+		services_reply(f, q, id);
+}
+
+/* /os-services (admins): GET lists one nova-compute per host that ever connected, its
+ * status an operator's word (PUT) or else what the host said of itself, its state
+ * hvcentral's liveness; PUT changes one as nova does at the request's microversion. */
+static void
+services_route(struct os_front *f, struct os_req *q, char **seg, int n)
+{
+	json_t *doc = NULL, *body = NULL;
+	if (strcmp(q->method, "GET") == 0) {
+		if (!admin_only(q, "os_compute_api:os-services:list"))
+			return;
+		if (n != 1)
+			return os_error(q, 404, "The resource could not be found.");
+		return services_reply(f, q, NULL);
+	}
+	if (!admin_only(q, "os_compute_api:os-services:update"))
+		return;
+	if (strcmp(q->method, "PUT") != 0 || n != 2)
+		return os_error(q, n == 2 ? 405 : 404, "The resource could not be found.");
+	if (os_body(q, NULL, &doc, &body) < 0)
+		return;
+	if (os_mv(q, 53))
+		service_put(f, q, seg[1], doc);
+	else
+		service_put_old(f, q, seg[1], doc);
+	json_decref(doc);
 }
 
 /* ---- os-server-groups ----------------------------------------------------------------- */
@@ -428,7 +583,7 @@ groups_route(struct os_front *f, struct os_req *q, char **seg, int n)
 {
 	struct hv_error err = {0};
 	json_t *res = NULL, *doc = NULL, *body = NULL, *out, *g;
-	const char *own = str(q->auth, "project_id");
+	const char *own = os_field(q->auth, "project_id");
 	size_t i;
 	int r;
 	if (n == 1 && strcmp(q->method, "GET") == 0) {
@@ -467,7 +622,7 @@ groups_route(struct os_front *f, struct os_req *q, char **seg, int n)
 	if (n != 2)
 		return os_error(q, 404, "The resource could not be found.");
 	r = svc_server_group_show(f->svc, seg[1], &res, &err);
-	if (r == 0 && !os_is_admin(q) && strcmp(str(res, "project_id"), own) != 0)
+	if (r == 0 && !os_is_admin(q) && strcmp(os_field(res, "project_id"), own) != 0)
 		r = -ENOENT;
 	if (r == -ENOENT) {
 		json_decref(res);
@@ -527,7 +682,7 @@ usage_route(struct os_front *f, struct os_req *q, char **seg, int n)
 {
 	struct hv_error err = {0};
 	json_t *args = json_object(), *res = NULL;
-	const char *own = str(q->auth, "project_id");
+	const char *own = os_field(q->auth, "project_id");
 	const char *detailed = os_query(q, "detailed");
 	int r;
 	usage_date(q, "start", args);

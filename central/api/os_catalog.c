@@ -12,33 +12,21 @@
 
 #include "json.h"
 
-static const char *
-field(const json_t *o, const char *key)
-{
-	const char *v = json_string_value(json_object_get(o, key));
-	return v ? v : "";
-}
-
-static json_int_t
-num(const json_t *o, const char *key)
-{
-	return json_integer_value(json_object_get(o, key));
-}
-
 /* nova's flavor; from 2.55 with its description. */
 static json_t *
 flavor_json(const struct os_front *f, const struct os_req *q, const json_t *fl)
 {
-	json_int_t swap = num(fl, "swap");
-	json_t *o = json_pack(
-		"{s:s, s:s, s:I, s:I, s:I, s:I, s:b, s:o, s:f, s:O, s:o}", "id", field(fl, "id"),
-		"name", field(fl, "name"), "ram", num(fl, "ram"), "vcpus", num(fl, "vcpus"), "disk",
-		num(fl, "disk"), "OS-FLV-EXT-DATA:ephemeral", num(fl, "ephemeral"),
-		"OS-FLV-DISABLED:disabled", 0, "swap", swap ? json_integer(swap) : json_string(""),
-		"rxtx_factor", 1.0, "os-flavor-access:is_public", json_object_get(fl, "is_public"),
-		"links", os_links(f, "flavors", field(fl, "id")));
+	json_int_t swap = os_num(fl, "swap");
+	json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:b, s:o, s:f, s:O, s:o}", "id",
+			      os_field(fl, "id"), "name", os_field(fl, "name"), "ram",
+			      os_num(fl, "ram"), "vcpus", os_num(fl, "vcpus"), "disk",
+			      os_num(fl, "disk"), "OS-FLV-EXT-DATA:ephemeral",
+			      os_num(fl, "ephemeral"), "OS-FLV-DISABLED:disabled", 0, "swap",
+			      swap ? json_integer(swap) : json_string(""), "rxtx_factor", 1.0,
+			      "os-flavor-access:is_public", json_object_get(fl, "is_public"),
+			      "links", os_links(f, "flavors", os_field(fl, "id")));
 	if (o && os_mv(q, 55)) {
-		const char *d = field(fl, "description");
+		const char *d = os_field(fl, "description");
 		json_object_set_new(o, "description", *d ? json_string(d) : json_null());
 	}
 	return o;
@@ -47,13 +35,14 @@ flavor_json(const struct os_front *f, const struct os_req *q, const json_t *fl)
 static json_t *
 keypair_json(const struct os_req *q, const json_t *kp, bool full)
 {
-	json_t *o = json_pack("{s:s, s:s, s:s}", "name", field(kp, "name"), "public_key",
-			      field(kp, "public_key"), "fingerprint", field(kp, "fingerprint"));
+	json_t *o =
+		json_pack("{s:s, s:s, s:s}", "name", os_field(kp, "name"), "public_key",
+			  os_field(kp, "public_key"), "fingerprint", os_field(kp, "fingerprint"));
 	if (os_mv(q, 2))
 		json_object_set_new(o, "type", json_string("ssh"));
 	if (full) {
 		char created[32];
-		os_time(num(kp, "created_ms"), created);
+		os_time(os_num(kp, "created_ms"), created);
 		json_object_set(o, "user_id", json_object_get(q->auth, "user_id"));
 		json_object_set_new(o, "created_at", json_string(created));
 		json_object_set_new(o, "deleted", json_false());
@@ -71,14 +60,14 @@ flavor_find(struct os_front *f, struct os_req *q, const char *id)
 	struct hv_error err = {0};
 	json_t *fl = NULL;
 	if (svc_flavor_show(f->svc, id, &fl, &err) == 0 &&
-	    strcmp(field(fl, "id"), id) == 0) { /* nova looks flavors up by id only */
+	    strcmp(os_field(fl, "id"), id) == 0) { /* nova looks flavors up by id only */
 		json_t *access = json_object_get(fl, "access_project_ids");
 		if (json_is_true(json_object_get(fl, "is_public")) || os_is_admin(q))
 			return fl;
 		size_t i;
 		json_t *p;
 		json_array_foreach (access, i, p)
-			if (strcmp(json_string_value(p), field(q->auth, "project_id")) == 0)
+			if (strcmp(json_string_value(p), os_field(q->auth, "project_id")) == 0)
 				return fl;
 	}
 	json_decref(fl);
@@ -165,18 +154,22 @@ extra_specs(struct os_front *f, struct os_req *q, json_t *fl, const char *key)
 		json_t *v = json_object_get(specs, key);
 		return v ? os_reply(q, 200, json_pack("{s:O}", key, v))
 			 : os_error(q, 404, "Flavor %s has no extra specs with key %s.",
-				    field(fl, "id"), key);
+				    os_field(fl, "id"), key);
 	}
-	if (os_admin_refused(q, "os_compute_api:os-flavor-extra-specs:update"))
+	if (os_admin_refused(q, strcmp(q->method, "POST") == 0
+					? "os_compute_api:os-flavor-extra-specs:create"
+				: strcmp(q->method, "DELETE") == 0
+					? "os_compute_api:os-flavor-extra-specs:delete"
+					: "os_compute_api:os-flavor-extra-specs:update"))
 		return;
-	json_t *args = json_pack("{s:s}", "flavor", field(fl, "id"));
+	json_t *args = json_pack("{s:s}", "flavor", os_field(fl, "id"));
 	bool del = strcmp(q->method, "DELETE") == 0;
 	int r;
 	if (del && key) {
 		if (!json_object_get(specs, key)) {
 			json_decref(args);
 			return os_error(q, 404, "Flavor %s has no extra specs with key %s.",
-					field(fl, "id"), key);
+					os_field(fl, "id"), key);
 		}
 		json_object_set_new(args, "extra_specs", json_pack("[s]", key));
 		r = svc_flavor_update(f->svc, args, false, &res, &err);
@@ -212,8 +205,8 @@ access_json(const json_t *fl)
 	size_t i;
 	json_t *p;
 	json_array_foreach (json_object_get(fl, "access_project_ids"), i, p)
-		json_array_append_new(
-			out, json_pack("{s:s, s:O}", "flavor_id", field(fl, "id"), "tenant_id", p));
+		json_array_append_new(out, json_pack("{s:s, s:O}", "flavor_id", os_field(fl, "id"),
+						     "tenant_id", p));
 	return json_pack("{s:o}", "flavor_access", out);
 }
 
@@ -222,10 +215,14 @@ flavor_access_action(struct os_front *f, struct os_req *q, json_t *fl)
 {
 	struct hv_error err = {0};
 	json_t *doc = NULL, *body, *res = NULL;
-	if (os_admin_refused(q, "os_compute_api:os-flavor-access") ||
-	    os_body(q, NULL, &doc, &body) < 0)
+	if (os_body(q, NULL, &doc, &body) < 0)
 		return;
 	bool add = json_object_get(doc, "addTenantAccess") != NULL;
+	if (os_admin_refused(q, add ? "os_compute_api:os-flavor-access:add_tenant_access"
+				    : "os_compute_api:os-flavor-access:remove_tenant_access")) {
+		json_decref(doc);
+		return;
+	}
 	json_t *a = json_object_get(doc, add ? "addTenantAccess" : "removeTenantAccess");
 	const char *tenant = json_string_value(json_object_get(a, "tenant"));
 	if (!tenant) {
@@ -234,7 +231,7 @@ flavor_access_action(struct os_front *f, struct os_req *q, json_t *fl)
 				"addTenantAccess.tenant or removeTenantAccess.tenant is "
 				"required");
 	}
-	json_t *args = json_pack("{s:s, s:s}", "flavor", field(fl, "id"), "project", tenant);
+	json_t *args = json_pack("{s:s, s:s}", "flavor", os_field(fl, "id"), "project", tenant);
 	int r = svc_flavor_update(f->svc, args, add, &res, &err);
 	r < 0 ? os_svc_error(q, r, &err) : os_reply(q, 200, access_json(res));
 	json_decref(res);
@@ -262,7 +259,7 @@ os_flavors_route(struct os_front *f, struct os_req *q, char **seg, int n)
 		os_reply(q, 200, json_pack("{s:o}", "flavor", flavor_json(f, q, fl)));
 	} else if (n == 2 && strcmp(q->method, "DELETE") == 0) {
 		if (!os_admin_refused(q, "os_compute_api:os-flavor-manage:delete")) {
-			int r = svc_flavor_delete(f->svc, field(fl, "id"), &err);
+			int r = svc_flavor_delete(f->svc, os_field(fl, "id"), &err);
 			r < 0 ? os_svc_error(q, r, &err) : os_reply(q, 202, NULL);
 		}
 	} else if (strcmp(seg[2], "os-extra_specs") == 0 && n <= 4) {
@@ -301,7 +298,7 @@ void
 os_keypairs_route(struct os_front *f, struct os_req *q, char **seg, int n)
 {
 	struct hv_error err = {0};
-	const char *project = field(q->auth, "project_id");
+	const char *project = os_field(q->auth, "project_id");
 	json_t *res = NULL, *doc = NULL, *kp;
 	int r = 0;
 	if (n == 1 && strcmp(q->method, "GET") == 0) {
@@ -357,7 +354,7 @@ os_keypairs_route(struct os_front *f, struct os_req *q, char **seg, int n)
 	}
 	if (r == -ENOENT && n == 2)
 		os_error(q, 404, "Keypair %s not found for user %s", seg[1],
-			 field(q->auth, "user_id"));
+			 os_field(q->auth, "user_id"));
 	else if (r < 0)
 		os_svc_error(q, r, &err);
 	json_decref(res);
@@ -373,9 +370,9 @@ secgroup_json(const json_t *g)
 	json_t *rules = json_array(), *r;
 	size_t i;
 	json_array_foreach (json_object_get(g, "security_group_rules"), i, r) {
-		if (strcmp(field(r, "direction"), "ingress") != 0)
+		if (strcmp(os_field(r, "direction"), "ingress") != 0)
 			continue;
-		const char *prefix = field(r, "remote_ip_prefix");
+		const char *prefix = os_field(r, "remote_ip_prefix");
 		json_t *from = json_object_get(r, "port_range_min"),
 		       *to = json_object_get(r, "port_range_max");
 		json_array_append_new(rules, json_pack("{s:O, s:O, s:O, s:O, s:O, s:o, s:{}}", "id",
@@ -434,19 +431,20 @@ os_limits(struct os_front *f, struct os_req *q)
 {
 	struct hv_error err = {0};
 	json_t *qs = NULL;
-	int r = svc_quota_show(f->svc, field(q->auth, "project_id"), &qs, &err);
+	int r = svc_quota_show(f->svc, os_field(q->auth, "project_id"), &qs, &err);
 	if (r < 0)
 		return os_svc_error(q, r, &err);
 	json_t *use = json_object_get(qs, "in_use");
 	json_t *abs = json_pack(
 		"{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:i, s:i, s:i, s:i, s:i}",
-		"maxTotalInstances", num(qs, "instances"), "totalInstancesUsed",
-		num(use, "instances"), "maxTotalCores", num(qs, "cores"), "totalCoresUsed",
-		num(use, "cores"), "maxTotalRAMSize", num(qs, "ram"), "totalRAMUsed",
-		num(use, "ram"), "maxTotalKeypairs", num(qs, "key_pairs"), "maxSecurityGroups",
-		num(qs, "security_groups"), "maxTotalFloatingIps", num(qs, "floating_ips"),
-		"totalFloatingIpsUsed", 0, "totalSecurityGroupsUsed", 0, "maxServerMeta", 128,
-		"maxImageMeta", 128, "maxServerGroups", 10, "maxServerGroupMembers", 10);
+		"maxTotalInstances", os_num(qs, "instances"), "totalInstancesUsed",
+		os_num(use, "instances"), "maxTotalCores", os_num(qs, "cores"), "totalCoresUsed",
+		os_num(use, "cores"), "maxTotalRAMSize", os_num(qs, "ram"), "totalRAMUsed",
+		os_num(use, "ram"), "maxTotalKeypairs", os_num(qs, "key_pairs"),
+		"maxSecurityGroups", os_num(qs, "security_groups"), "maxTotalFloatingIps",
+		os_num(qs, "floating_ips"), "totalFloatingIpsUsed", 0, "totalSecurityGroupsUsed", 0,
+		"maxServerMeta", 128, "maxImageMeta", 128, "maxServerGroups", 10,
+		"maxServerGroupMembers", 10);
 	json_decref(qs);
 	if (os_mv(q, 36)) { /* the networking service's now */
 		static const char *const gone[] = {"maxSecurityGroups", "maxTotalFloatingIps",
@@ -468,7 +466,7 @@ quota_set_json(const struct os_req *q, const json_t *qs)
 					   "security_group_rules"};
 	json_t *o = json_pack("{s:O}", "id", json_object_get(qs, "project_id"));
 	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
-		json_object_set_new(o, keys[i], json_integer(num(qs, keys[i])));
+		json_object_set_new(o, keys[i], json_integer(os_num(qs, keys[i])));
 	json_object_set_new(o, "metadata_items", json_integer(128));
 	json_object_set_new(o, "server_groups", json_integer(10));
 	json_object_set_new(o, "server_group_members", json_integer(10));
@@ -497,14 +495,15 @@ os_quotas_route(struct os_front *f, struct os_req *q, char **seg, int n)
 		return os_error(q, 404, "The resource could not be found.");
 	json_t *p = NULL;
 	int r = svc_project_show(f->svc, seg[1], &p, &err);
-	if (r < 0 || (!os_is_admin(q) && strcmp(field(p, "id"), field(q->auth, "project_id")))) {
+	if (r < 0 ||
+	    (!os_is_admin(q) && strcmp(os_field(p, "id"), os_field(q->auth, "project_id")))) {
 		json_decref(p);
 		return os_error(q, r < 0 ? 404 : 403,
 				"Project %s could not be found or is not "
 				"yours.",
 				seg[1]);
 	}
-	const char *id = field(p, "id");
+	const char *id = os_field(p, "id");
 	if (strcmp(q->method, "GET") == 0) {
 		r = svc_quota_show(f->svc, id, &qs, &err);
 	} else if (strcmp(q->method, "PUT") == 0 && n == 2) {

@@ -33,19 +33,6 @@ os_links(const struct os_front *f, const char *coll, const char *id)
 			 "href", book);
 }
 
-static const char *
-field(const json_t *o, const char *key)
-{
-	const char *v = json_string_value(json_object_get(o, key));
-	return v ? v : "";
-}
-
-static json_int_t
-num(const json_t *o, const char *key)
-{
-	return json_integer_value(json_object_get(o, key));
-}
-
 /* nova's status from (vm_state, task_state): api/openstack/common.py's table. */
 static const char *
 server_status(const char *vm, const char *task)
@@ -133,19 +120,19 @@ jw_server_flavor(struct os_jw *w, const struct os_front *f, const struct os_req 
 	const json_t *fl = json_object_get(s, "flavor");
 	os_jw_open(w, "flavor", '{');
 	if (os_mv(q, 47)) {
-		os_jw_int(w, "vcpus", num(fl, "vcpus"));
-		os_jw_int(w, "ram", num(fl, "ram_mb"));
-		os_jw_int(w, "disk", num(fl, "root_gb"));
-		os_jw_int(w, "ephemeral", num(fl, "ephemeral_gb"));
-		os_jw_int(w, "swap", num(fl, "swap_mb"));
-		os_jw_str(w, "original_name", field(fl, "name"));
+		os_jw_int(w, "vcpus", os_num(fl, "vcpus"));
+		os_jw_int(w, "ram", os_num(fl, "ram_mb"));
+		os_jw_int(w, "disk", os_num(fl, "root_gb"));
+		os_jw_int(w, "ephemeral", os_num(fl, "ephemeral_gb"));
+		os_jw_int(w, "swap", os_num(fl, "swap_mb"));
+		os_jw_str(w, "original_name", os_field(fl, "name"));
 		const json_t *specs = json_object_get(fl, "extra_specs");
 		if (json_is_object(specs))
 			os_jw_json(w, "extra_specs", specs);
 		else
 			os_jw_raw(w, "extra_specs", "{}");
 	} else {
-		const char *id = flavor_id_of(f, field(fl, "name"), ids);
+		const char *id = flavor_id_of(f, os_field(fl, "name"), ids);
 		os_jw_str(w, "id", id);
 		jw_links(w, f, "flavors", id);
 	}
@@ -160,17 +147,17 @@ jw_server(struct os_jw *w, const char *member, const struct os_front *f, const s
 	  const json_t *s, json_t *ids, const json_t *extra)
 {
 	char created[32], updated[32];
-	const char *id = field(s, "uuid"), *vm = field(s, "vm_state"),
-		   *task = field(s, "task_state"), *key = field(s, "key_name");
+	const char *id = os_field(s, "uuid"), *vm = os_field(s, "vm_state"),
+		   *task = os_field(s, "task_state"), *key = os_field(s, "key_name");
 	const json_t *addr = json_object_get(s, "addresses"),
 		     *groups = json_object_get(s, "security_groups");
-	os_time(num(s, "created_ms"), created);
-	os_time(num(s, "updated_ms"), updated);
+	os_time(os_num(s, "created_ms"), created);
+	os_time(os_num(s, "updated_ms"), updated);
 	os_jw_open(w, member, '{');
 	os_jw_str(w, "id", id);
-	os_jw_str(w, "name", field(s, "name"));
+	os_jw_str(w, "name", os_field(s, "name"));
 	os_jw_str(w, "status", server_status(vm, task));
-	os_jw_str(w, "tenant_id", field(s, "project_id"));
+	os_jw_str(w, "tenant_id", os_field(s, "project_id"));
 	os_jw_str(w, "user_id", "");
 	const json_t *meta = json_object_get(s, "metadata");
 	if (json_is_object(meta))
@@ -179,8 +166,8 @@ jw_server(struct os_jw *w, const char *member, const struct os_front *f, const s
 		os_jw_raw(w, "metadata", "{}");
 	os_jw_str(w, "hostId", "");
 	os_jw_open(w, "image", '{');
-	os_jw_str(w, "id", field(s, "image"));
-	jw_links(w, f, "images", field(s, "image"));
+	os_jw_str(w, "id", os_field(s, "image"));
+	jw_links(w, f, "images", os_field(s, "image"));
 	os_jw_close(w, '}');
 	jw_server_flavor(w, f, q, s, ids);
 	os_jw_str(w, "created", created);
@@ -195,13 +182,14 @@ jw_server(struct os_jw *w, const char *member, const struct os_front *f, const s
 	os_jw_str(w, "OS-DCF:diskConfig", "MANUAL");
 	os_jw_int(w, "progress", 0);
 	os_jw_str(w, "OS-EXT-AZ:availability_zone",
-		  json_object_get(s, "availability_zone") ? field(s, "availability_zone") : "nova");
+		  json_object_get(s, "availability_zone") ? os_field(s, "availability_zone")
+							  : "nova");
 	os_jw_str(w, "config_drive",
 		  json_is_true(json_object_get(s, "config_drive")) ? "True" : "");
 	os_jw_str(w, "key_name", *key ? key : NULL);
 	os_jw_str(w, "OS-EXT-STS:vm_state", vm);
 	os_jw_str(w, "OS-EXT-STS:task_state", *task ? task : NULL);
-	os_jw_int(w, "OS-EXT-STS:power_state", power_state(field(s, "power_state")));
+	os_jw_int(w, "OS-EXT-STS:power_state", power_state(os_field(s, "power_state")));
 	os_jw_str(w, "OS-SRV-USG:launched_at", strcmp(vm, "building") ? created : NULL);
 	os_jw_raw(w, "OS-SRV-USG:terminated_at", "null");
 	os_jw_raw(w, "os-extended-volumes:volumes_attached", "[]");
@@ -210,12 +198,12 @@ jw_server(struct os_jw *w, const char *member, const struct os_front *f, const s
 	else
 		os_jw_raw(w, "security_groups", "[{\"name\":\"default\"}]");
 	if (os_is_admin(q)) {
-		os_jw_str(w, "OS-EXT-SRV-ATTR:host", field(s, "host"));
-		os_jw_str(w, "OS-EXT-SRV-ATTR:hypervisor_hostname", field(s, "host"));
+		os_jw_str(w, "OS-EXT-SRV-ATTR:host", os_field(s, "host"));
+		os_jw_str(w, "OS-EXT-SRV-ATTR:hypervisor_hostname", os_field(s, "host"));
 		os_jw_str(w, "OS-EXT-SRV-ATTR:instance_name", id);
 	}
 	if (os_is_admin(q) && os_mv(q, 3)) {
-		os_jw_str(w, "OS-EXT-SRV-ATTR:hostname", field(s, "name"));
+		os_jw_str(w, "OS-EXT-SRV-ATTR:hostname", os_field(s, "name"));
 		os_jw_str(w, "OS-EXT-SRV-ATTR:reservation_id", "");
 		os_jw_int(w, "OS-EXT-SRV-ATTR:launch_index", 0);
 		os_jw_str(w, "OS-EXT-SRV-ATTR:kernel_id", "");
@@ -225,11 +213,15 @@ jw_server(struct os_jw *w, const char *member, const struct os_front *f, const s
 	}
 	if (os_mv(q, 9))
 		os_jw_raw(w, "locked", "false");
+	if (os_mv(q, 16) && os_is_admin(q))
+		os_jw_str(w, "host_status", os_field(s, "host_status"));
 	if (os_mv(q, 19))
-		os_jw_raw(w, "description", "null");
-	if (os_mv(q, 26))
+		os_jw_json(w, "description", json_object_get(s, "description"));
+	if (os_mv(q, 26) && json_is_array(json_object_get(s, "tags")))
+		os_jw_json(w, "tags", json_object_get(s, "tags"));
+	else if (os_mv(q, 26))
 		os_jw_raw(w, "tags", "[]");
-	const char *fault = field(s, "fault");
+	const char *fault = os_field(s, "fault");
 	if (strcmp(vm, "error") == 0 && *fault) {
 		os_jw_open(w, "fault", '{');
 		os_jw_int(w, "code", 500);
@@ -342,7 +334,8 @@ microversion_ok(struct os_req *q)
 static bool
 mine(const struct os_req *q, const json_t *o)
 {
-	return os_is_admin(q) || strcmp(field(o, "project_id"), field(q->auth, "project_id")) == 0;
+	return os_is_admin(q) ||
+	       strcmp(os_field(o, "project_id"), os_field(q->auth, "project_id")) == 0;
 }
 
 json_t *
@@ -351,7 +344,7 @@ os_server_find(struct os_front *f, struct os_req *q, const char *id)
 	struct hv_error err = {0};
 	json_t *s = NULL;
 	if (!hj_is_uuid(id) || svc_server_get(f->svc, id, &s, &err) < 0 ||
-	    strcmp(field(s, "vm_state"), "deleted") == 0 || !mine(q, s)) {
+	    strcmp(os_field(s, "vm_state"), "deleted") == 0 || !mine(q, s)) {
 		json_decref(s);
 		os_error(q, 404, "Instance %s could not be found.", id);
 		return NULL;
@@ -362,7 +355,7 @@ os_server_find(struct os_front *f, struct os_req *q, const char *id)
 bool
 os_reader_refused(struct os_req *q)
 {
-	if (strcmp(field(q->auth, "role"), "reader") != 0)
+	if (strcmp(os_field(q->auth, "role"), "reader") != 0)
 		return false;
 	os_error(q, 403,
 		 "Policy doesn't allow this operation to be performed: the reader role "
@@ -373,7 +366,7 @@ os_reader_refused(struct os_req *q)
 bool
 os_admin_refused(struct os_req *q, const char *rule)
 {
-	if (os_is_admin(q))
+	if (os_policy_allows(q->front ? q->front->policy : NULL, rule, os_field(q->auth, "role")))
 		return false;
 	os_error(q, 403, "Policy doesn't allow %s to be performed.", rule);
 	return true;
@@ -406,19 +399,19 @@ static bool
 query_match(const struct os_req *q, const json_t *s)
 {
 	const char *v;
-	if ((v = os_query(q, "name")) && !strstr(field(s, "name"), v))
+	if ((v = os_query(q, "name")) && !strstr(os_field(s, "name"), v))
 		return false;
 	if ((v = os_query(q, "status")) &&
-	    strcasecmp(v, server_status(field(s, "vm_state"), field(s, "task_state"))) != 0)
+	    strcasecmp(v, server_status(os_field(s, "vm_state"), os_field(s, "task_state"))) != 0)
 		return false;
-	if ((v = os_query(q, "host")) && os_is_admin(q) && strcmp(v, field(s, "host")) != 0)
+	if ((v = os_query(q, "host")) && os_is_admin(q) && strcmp(v, os_field(s, "host")) != 0)
 		return false;
-	if ((v = os_query(q, "image")) && strcmp(ref_id(v), field(s, "image")) != 0)
+	if ((v = os_query(q, "image")) && strcmp(ref_id(v), os_field(s, "image")) != 0)
 		return false;
 	if ((v = os_query(q, "flavor")) &&
-	    strcmp(ref_id(v), field(json_object_get(s, "flavor"), "name")) != 0)
+	    strcmp(ref_id(v), os_field(json_object_get(s, "flavor"), "name")) != 0)
 		return false;
-	return true;
+	return os_tags_match(q, s);
 }
 
 /* nova's sort keys and the record's fields they order by (created_ms and updated_ms as
@@ -458,9 +451,9 @@ sort_cmp(const json_t *a, const json_t *b, const struct sort_spec *sp)
 		int c;
 		const char *k = sp->field[i];
 		if (strcmp(k, "created_ms") == 0 || strcmp(k, "updated_ms") == 0)
-			c = (num(a, k) > num(b, k)) - (num(a, k) < num(b, k));
+			c = (os_num(a, k) > os_num(b, k)) - (os_num(a, k) < os_num(b, k));
 		else
-			c = strcmp(field(a, k), field(b, k));
+			c = strcmp(os_field(a, k), os_field(b, k));
 		if (c)
 			return sp->desc[i] ? -c : c;
 	}
@@ -540,7 +533,7 @@ page_of(struct os_req *q, json_t **all, size_t n, size_t *first, size_t *count)
 	}
 	*first = 0;
 	if (m) {
-		while (*first < n && strcmp(field(all[*first], "uuid"), m) != 0)
+		while (*first < n && strcmp(os_field(all[*first], "uuid"), m) != 0)
 			(*first)++;
 		if (*first == n) {
 			os_error(q, 400, "marker [%.64s] not found", m);
@@ -577,9 +570,9 @@ servers_visible(struct os_front *f, struct os_req *q, json_t **ret)
 	}
 	size_t i;
 	json_array_foreach (list, i, s) {
-		const char *owner = field(s, "project_id");
+		const char *owner = os_field(s, "project_id");
 		if (!every && !(project && os_is_admin(q)) &&
-		    strcmp(owner, field(q->auth, "project_id")) != 0)
+		    strcmp(owner, os_field(q->auth, "project_id")) != 0)
 			continue;
 		if (project && os_is_admin(q) && strcmp(owner, project) != 0)
 			continue;
@@ -629,9 +622,9 @@ servers_list(struct os_front *f, struct os_req *q, bool detail)
 			continue;
 		}
 		os_jw_open(&w, NULL, '{');
-		os_jw_str(&w, "id", field(s, "uuid"));
-		os_jw_str(&w, "name", field(s, "name"));
-		jw_links(&w, f, "servers", field(s, "uuid"));
+		os_jw_str(&w, "id", os_field(s, "uuid"));
+		os_jw_str(&w, "name", os_field(s, "name"));
+		jw_links(&w, f, "servers", os_field(s, "uuid"));
 		os_jw_close(&w, '}');
 	}
 	os_jw_close(&w, ']');
@@ -640,7 +633,7 @@ servers_list(struct os_front *f, struct os_req *q, bool detail)
 		char href[600];
 		snprintf(href, sizeof href, "%s/compute/v2.1/servers%s?limit=%zu&marker=%s",
 			 f->public_url, detail ? "/detail" : "", count,
-			 field(all[first + count - 1], "uuid"));
+			 os_field(all[first + count - 1], "uuid"));
 		os_jw_open(&w, "servers_links", '[');
 		os_jw_open(&w, NULL, '{');
 		os_jw_str(&w, "rel", "next");
@@ -756,6 +749,26 @@ create_args(struct os_req *q, json_t *srv, char pass[256], json_t **ret)
 		if (v && !json_is_null(v))
 			json_object_set(a, copy[i][1], v);
 	}
+	json_t *desc = json_object_get(srv, "description");
+	if (desc && !os_mv(q, 19)) {
+		json_decref(a);
+		os_error(q, 400,
+			 "Invalid input for field/attribute server: description is "
+			 "served from microversion 2.19");
+		return -1;
+	}
+	if (desc)
+		json_object_set(a, "description", desc);
+	json_t *tags = json_object_get(srv, "tags");
+	if (tags && !os_mv(q, 52)) {
+		json_decref(a);
+		os_error(q, 400,
+			 "Invalid input for field/attribute server: tags on create are "
+			 "served from microversion 2.52");
+		return -1;
+	}
+	if (tags)
+		json_object_set(a, "tags", tags);
 	json_t *cd = json_object_get(srv, "config_drive");
 	if (json_is_boolean(cd) || json_is_string(cd))
 		json_object_set_new(a, "config_drive",
@@ -808,7 +821,7 @@ server_create(struct os_front *f, struct os_req *q)
 		if (r < 0) {
 			os_svc_error(q, r, &err);
 		} else {
-			const char *id = field(inst, "uuid");
+			const char *id = os_field(inst, "uuid");
 			os_reply(q, 202,
 				 json_pack("{s:{s:s, s:o, s:s, s:s, s:o}}", "server", "id", id,
 					   "links", os_links(f, "servers", id), "adminPass", pass,
@@ -837,11 +850,11 @@ action_error(struct os_req *q, int r, const struct hv_error *err, const char *ac
 {
 	if (r == -EPERM)
 		return os_error(q, 409, "Cannot '%s' instance %s while it is in vm_state %s",
-				action, field(s, "uuid"), field(s, "vm_state"));
+				action, os_field(s, "uuid"), os_field(s, "vm_state"));
 	if (r == -EBUSY)
 		return os_error(q, 409, "Cannot '%s' instance %s while it is in task_state %s",
-				action, field(s, "uuid"),
-				*field(s, "task_state") ? field(s, "task_state") : "busy");
+				action, os_field(s, "uuid"),
+				*os_field(s, "task_state") ? os_field(s, "task_state") : "busy");
 	os_svc_error(q, r, err);
 }
 
@@ -928,7 +941,7 @@ action_reply(struct os_front *f, struct os_req *q, const char *key, unsigned sta
 		return os_reply(q, status, json_pack("{s:s}", "adminPass", ""));
 	if (strcmp(key, "createImage") == 0) {
 		char loc[400];
-		const char *image = field(json_object_get(inst, "image_snapshot"), "id");
+		const char *image = os_field(json_object_get(inst, "image_snapshot"), "id");
 		if (os_mv(q, 45)) /* the id in the body, no Location */
 			return os_reply(q, status, json_pack("{s:s}", "image_id", image));
 		snprintf(loc, sizeof loc, "%s/compute/v2.1/images/%s", f->public_url, image);
@@ -953,7 +966,7 @@ console_output(struct os_front *f, struct os_req *q, const json_t *s, json_t *bo
 		return os_error(q, 400, "os-getConsoleOutput.length: an integer");
 	if (lines < 0 || lines > 100000)
 		return os_error(q, 400, "os-getConsoleOutput.length: -1 or 0-100000");
-	int r = svc_console_log(f->svc, field(s, "uuid"), 1000000, f->now, cmd, &err);
+	int r = svc_console_log(f->svc, os_field(s, "uuid"), 1000000, f->now, cmd, &err);
 	if (r < 0)
 		return action_error(q, r, &err, "os-getConsoleOutput", s);
 	os_wait(f, q, cmd, lines);
@@ -982,7 +995,7 @@ secgroup_action(struct os_front *f, struct os_req *q, const json_t *s, const cha
 	const char *name = json_string_value(json_object_get(body, "name"));
 	if (!name || !*name)
 		return os_error(q, 400, "Invalid input for field/attribute %s.name: a string", key);
-	json_t *args = json_pack("{s:s, s:s, s:O}", "server", field(s, "uuid"), "group", name,
+	json_t *args = json_pack("{s:s, s:s, s:O}", "server", os_field(s, "uuid"), "group", name,
 				 "project", json_object_get(q->auth, "project_id"));
 	int r = (strcmp(key, "addSecurityGroup") == 0
 			 ? svc_server_add_secgroup
@@ -1029,8 +1042,8 @@ server_action(struct os_front *f, struct os_req *q, const char *id)
 	body = json_object_get(doc, key);
 	if (action_args(f, q, key, body, args, &hard, pass) < 0)
 		goto out;
-	int r = svc_server_command(f->svc, field(s, "uuid"), actions[i].command, hard, args, f->now,
-				   &inst, cmd, &err);
+	int r = svc_server_command(f->svc, os_field(s, "uuid"), actions[i].command, hard, args,
+				   f->now, &inst, cmd, &err);
 	if (r < 0)
 		action_error(q, r, &err, key, s);
 	else
@@ -1057,11 +1070,8 @@ evacuate(struct os_front *f, struct os_req *q, const json_t *s, json_t *body)
 	const char *given = json_string_value(json_object_get(body, "adminPass"));
 	json_t *host = json_object_get(body, "host"), *inst = NULL;
 	char cmd[PROTO_MAX_ID + 1];
-	if (!os_is_admin(q)) {
-		os_error(q, 403,
-			 "Policy doesn't allow os_compute_api:os-evacuate to be performed.");
+	if (os_admin_refused(q, "os_compute_api:os-evacuate"))
 		return;
-	}
 	if (!json_is_object(body) || (host && !json_is_null(host) && !json_is_string(host)) ||
 	    (json_object_get(body, "adminPass") && !given)) {
 		os_error(q, 400, "Invalid input for field/attribute evacuate.");
@@ -1074,7 +1084,7 @@ evacuate(struct os_front *f, struct os_req *q, const json_t *s, json_t *body)
 	}
 	if (!given && !shared)
 		admin_pass_new(pass);
-	json_t *args = json_pack("{s:s}", "server", field(s, "uuid"));
+	json_t *args = json_pack("{s:s}", "server", os_field(s, "uuid"));
 	if (shared)
 		json_object_set_new(args, "on_shared_storage", json_true());
 	else
@@ -1088,6 +1098,8 @@ evacuate(struct os_front *f, struct os_req *q, const json_t *s, json_t *body)
 		os_error(q, 400, "%s", err.message);
 	else if (r < 0)
 		action_error(q, r, &err, "evacuate", s);
+	else if (os_mv(q, 14)) /* nova from 2.14: no body, the password is the caller's */
+		os_reply(q, 200, NULL);
 	else if (shared)
 		os_reply(q, 200, json_pack("{s:n}", "adminPass"));
 	else
@@ -1096,34 +1108,49 @@ evacuate(struct os_front *f, struct os_req *q, const json_t *s, json_t *body)
 	json_decref(inst);
 }
 
-/* PUT /servers/{id} {"server": {"name"}}: nova's update; the name is the one field served.
- * From 2.19 a description may come along (Horizon's Edit Instance sends its field as is):
- * none is stored, so only an empty or null one is taken. */
+/* PUT /servers/{id} {"server": {"name"?, "description"? (2.19)}}: nova's update. */
 static void
 server_update(struct os_front *f, struct os_req *q, const json_t *s)
 {
 	struct hv_error err = {0};
 	json_t *doc = NULL, *body = NULL, *inst = NULL, *args;
-	const char *name;
+	const char *k;
+	json_t *v;
+	int r = 0;
 	if (os_reader_refused(q) || os_body(q, "server", &doc, &body) < 0)
 		goto out;
-	json_t *desc = json_object_get(body, "description");
-	if (desc && os_mv(q, 19) &&
-	    (json_is_null(desc) || (json_is_string(desc) && !*json_string_value(desc))))
-		json_object_del(body, "description");
-	if (!json_is_string(json_object_get(body, "name")) || json_object_size(body) != 1) {
+	json_object_foreach (body, k, v) {
+		if ((strcmp(k, "name") == 0 && json_is_string(v)) ||
+		    (strcmp(k, "description") == 0 && os_mv(q, 19)))
+			continue;
 		os_error(q, 400,
-			 "Invalid input for field/attribute server: only 'name' (a string) "
-			 "may be updated%s",
-			 os_mv(q, 19) ? " (descriptions are not stored: empty or null only)" : "");
+			 "Invalid input for field/attribute server.%.64s: only 'name'%s may be "
+			 "updated",
+			 k, os_mv(q, 19) ? " and 'description'" : "");
 		goto out;
 	}
-	name = json_string_value(json_object_get(body, "name"));
-	args = json_pack("{s:s, s:s}", "server", field(s, "uuid"), "name", name);
-	int r = svc_server_rename(f->svc, args, f->now, &inst, &err);
-	json_decref(args);
+	if (json_object_get(body, "name")) {
+		args = json_pack("{s:s, s:O}", "server", os_field(s, "uuid"), "name",
+				 json_object_get(body, "name"));
+		r = svc_server_rename(f->svc, args, f->now, &inst, &err);
+		json_decref(args);
+	}
+	if (r == 0 && json_object_get(body, "description")) {
+		json_decref(inst);
+		inst = NULL;
+		args = json_pack("{s:s, s:O}", "server", os_field(s, "uuid"), "description",
+				 json_object_get(body, "description"));
+		r = svc_server_describe(f->svc, args, f->now, &inst, &err);
+		json_decref(args);
+		if (r == -EINVAL)
+			snprintf(err.message, sizeof err.message,
+				 "Invalid input for field/attribute description: a string of "
+				 "at most 255 characters, or null");
+	}
+	if (r == 0 && !inst)
+		r = svc_server_show(f->svc, os_field(s, "uuid"), &inst, &err);
 	if (r < 0) {
-		os_svc_error(q, r, &err);
+		r == -EINVAL ? os_error(q, 400, "%s", err.message) : os_svc_error(q, r, &err);
 		goto out;
 	}
 	server_reply(f, q, 200, inst, NULL);
@@ -1143,15 +1170,15 @@ server_one(struct os_front *f, struct os_req *q, const char *id)
 	if (strcmp(q->method, "GET") == 0) {
 		json_t *view = NULL;
 		/* the service's view adds the addresses and groups of the server's ports */
-		if (svc_server_show(f->svc, field(s, "uuid"), &view, &err) == 0) {
+		if (svc_server_show(f->svc, os_field(s, "uuid"), &view, &err) == 0) {
 			json_decref(s);
 			s = view;
 		}
 		server_reply(f, q, 200, s, NULL);
 	} else if (strcmp(q->method, "DELETE") == 0) {
 		if (!os_reader_refused(q)) {
-			int r = svc_server_action(f->svc, field(s, "uuid"), "delete", false, f->now,
-						  &inst, cmd, &err);
+			int r = svc_server_action(f->svc, os_field(s, "uuid"), "delete", false,
+						  f->now, &inst, cmd, &err);
 			r < 0 ? action_error(q, r, &err, "delete", s) : os_reply(q, 204, NULL);
 		}
 	} else if (strcmp(q->method, "PUT") == 0) {
@@ -1190,7 +1217,7 @@ server_metadata(struct os_front *f, struct os_req *q, const char *id, const char
 	} else if (key && !del && (json_object_size(body) != 1 || !json_object_get(body, key))) {
 		os_error(q, 400, "Request body and URI mismatch");
 	} else {
-		args = json_pack("{s:s}", "server", field(s, "uuid"));
+		args = json_pack("{s:s}", "server", os_field(s, "uuid"));
 		if (del)
 			json_object_set_new(args, "unset", json_pack("[s]", key));
 		else
@@ -1235,6 +1262,8 @@ servers_route(struct os_front *f, struct os_req *q, char **seg, int n)
 		return os_instance_actions(f, q, seg[1], n == 4 ? seg[3] : NULL);
 	if ((n == 3 || n == 4) && strcmp(seg[2], "metadata") == 0)
 		return server_metadata(f, q, seg[1], n == 4 ? seg[3] : NULL);
+	if ((n == 3 || n == 4) && strcmp(seg[2], "tags") == 0)
+		return os_server_tags(f, q, seg[1], n == 4 ? seg[3] : NULL);
 	if (n == 3 && get && strcmp(seg[2], "os-volume_attachments") == 0) {
 		json_t *s = os_server_find(f, q, seg[1]); /* no volumes here: none attached */
 		if (s)

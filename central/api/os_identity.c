@@ -325,13 +325,16 @@ user_projects(struct os_front *f, struct os_req *q, const char *user_id)
 		 json_pack("{s:o, s:o}", "projects", out, "links", list_links(f, "projects")));
 }
 
-/* GET /v3/projects (admins), filtered by name or domain_id as keystone does. */
+/* GET /v3/projects and /v3/users (admins): what read answers, filtered by name or
+ * domain_id as keystone does, each as shape makes it, under key. */
 static void
-project_list(struct os_front *f, struct os_req *q)
+named_list(struct os_front *f, struct os_req *q, const char *key,
+	   int (*read)(struct svc *, json_t **, struct hv_error *),
+	   json_t *(*shape)(const struct os_front *, const json_t *))
 {
 	struct hv_error err = {0};
 	json_t *list = NULL, *out = json_array();
-	int r = svc_project_list(f->svc, &list, &err);
+	int r = read(f->svc, &list, &err);
 	if (r < 0) {
 		json_decref(out);
 		return os_svc_error(q, r, &err);
@@ -341,10 +344,9 @@ project_list(struct os_front *f, struct os_req *q)
 	json_array_foreach (list, i, p)
 		if (!filtered_out(q, "name", json_string_value(json_object_get(p, "name"))) &&
 		    !filtered_out(q, "domain_id", DOMAIN_ID))
-			json_array_append_new(out, project_json(f, p));
+			json_array_append_new(out, shape(f, p));
 	json_decref(list);
-	os_reply(q, 200,
-		 json_pack("{s:o, s:o}", "projects", out, "links", list_links(f, "projects")));
+	os_reply(q, 200, json_pack("{s:o, s:o}", key, out, "links", list_links(f, key)));
 }
 
 /* GET /v3/projects/{id or name}: the token's own project (admins: any). */
@@ -362,26 +364,6 @@ project_get(struct os_front *f, struct os_req *q, const char *which)
 	}
 	os_reply(q, 200, json_pack("{s:o}", "project", project_json(f, p)));
 	json_decref(p);
-}
-
-static void
-user_list(struct os_front *f, struct os_req *q)
-{
-	struct hv_error err = {0};
-	json_t *list = NULL, *out = json_array();
-	int r = svc_user_list(f->svc, &list, &err);
-	if (r < 0) {
-		json_decref(out);
-		return os_svc_error(q, r, &err);
-	}
-	size_t i;
-	json_t *u;
-	json_array_foreach (list, i, u)
-		if (!filtered_out(q, "name", json_string_value(json_object_get(u, "name"))) &&
-		    !filtered_out(q, "domain_id", DOMAIN_ID))
-			json_array_append_new(out, user_json(f, u));
-	json_decref(list);
-	os_reply(q, 200, json_pack("{s:o, s:o}", "users", out, "links", list_links(f, "users")));
 }
 
 /* GET /v3/users/{id}: oneself (admins: anyone). */
@@ -519,7 +501,8 @@ identity_get(struct os_front *f, struct os_req *q, const char *rest)
 				json_pack("{s:o, s:o}", "catalog", catalog(f), "links",
 					  list_links(f, "auth/catalog")));
 	if (strcmp(rest, "/v3/projects") == 0)
-		return admin_only(q) ? project_list(f, q) : (void)0;
+		return admin_only(q) ? named_list(f, q, "projects", svc_project_list, project_json)
+				     : (void)0;
 	const char *project = one_segment(rest, "/v3/projects/");
 	if (project)
 		return project_get(f, q, project);
@@ -531,7 +514,8 @@ identity_get(struct os_front *f, struct os_req *q, const char *rest)
 	if (strcmp(rest, "/v3/domains/" DOMAIN_ID) == 0)
 		return os_reply(q, 200, json_pack("{s:o}", "domain", domain_json(f)));
 	if (strcmp(rest, "/v3/users") == 0)
-		return admin_only(q) ? user_list(f, q) : (void)0;
+		return admin_only(q) ? named_list(f, q, "users", svc_user_list, user_json)
+				     : (void)0;
 	if (strncmp(rest, "/v3/users/", 10) == 0) {
 		const char *id = rest + 10, *slash = strchr(id, '/');
 		if (!slash)

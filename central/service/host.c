@@ -9,26 +9,59 @@
 #include "json.h"
 #include "keys.h"
 
-/* state: liveness as seen here; status and disabled_reason: what the host last said of
- * itself (protocol §8.3), null before its first report */
+/* state: liveness as seen here (down when an operator forced it down); status and
+ * disabled_reason: an operator's word, else what the host last said of itself (protocol
+ * §8.3), null before its first report */
 static void
 decorate_host(struct svc *sv, json_t *h, int64_t now)
 {
 	int64_t seen = ctl_heard_ms(sv->ctl, field_or(h, "host_id", ""),
 				    json_integer_value(json_object_get(h, "last_seen_ms")));
 	json_t *res = json_object_get(h, "resources");
-	const char *status = field_or(res, "status", NULL),
-		   *why = field_or(res, "disabled_reason", NULL);
-	json_object_set_new(h, "state",
-			    json_string(reg_state_name(reg_state_at(seen, now, &sv->liveness))));
+	const char *why = NULL;
+	bool off = svc_host_disabled(h, &why);
+	const char *status = off ? "disabled" : json_object_size(res) ? "enabled" : NULL;
+	json_object_set_new(
+		h, "state",
+		json_string(svc_host_forced_down(h)
+				    ? "down"
+				    : reg_state_name(reg_state_at(seen, now, &sv->liveness))));
 	json_object_set_new(h, "last_seen_ms", json_integer(seen));
 	json_object_set_new(h, "seen_ago_ms", seen > 0 ? json_integer(now - seen) : json_null());
-	if (!status && json_object_size(res))
-		status = "enabled"; /* an agent older than the field */
 	json_object_set_new(h, "status", status ? json_string(status) : json_null());
-	json_object_set_new(h, "disabled_reason",
-			    status && strcmp(status, "disabled") == 0 && why ? json_string(why)
-									     : json_null());
+	json_object_set_new(h, "disabled_reason", off && why ? json_string(why) : json_null());
+}
+
+/* nova's host_status (2.16) of one stored host row: DOWN when forced down or silent,
+ * UNKNOWN before it was ever heard, MAINTENANCE when disabled, else UP. */
+static const char *
+host_status(struct svc *sv, const json_t *h, int64_t now)
+{
+	int64_t seen = ctl_heard_ms(sv->ctl, field_or(h, "host_id", ""),
+				    json_integer_value(json_object_get(h, "last_seen_ms")));
+	if (svc_host_forced_down(h))
+		return "DOWN";
+	if (seen <= 0)
+		return "UNKNOWN";
+	if (reg_state_at(seen, now, &sv->liveness) != REG_UP)
+		return "DOWN";
+	return svc_host_disabled(h, NULL) ? "MAINTENANCE" : "UP";
+}
+
+int
+svc_host_statuses(struct svc *sv, int64_t now, json_t **ret, struct hv_error *err)
+{
+	json_t *hosts = NULL, *h;
+	size_t i;
+	int r = store_host_list(sv->store, &hosts, err);
+	if (r < 0)
+		return r;
+	*ret = json_object();
+	json_array_foreach (hosts, i, h)
+		json_object_set_new(*ret, field_or(h, "host_id", ""),
+				    json_string(host_status(sv, h, now)));
+	json_decref(hosts);
+	return 0;
 }
 
 /* The known hosts, then allowed hosts that never connected, then pending keys. */
@@ -115,6 +148,41 @@ svc_host_show(struct svc *sv, const char *host, int64_t now, json_t **ret, struc
 	}
 	*ret = h;
 	return 0;
+}
+
+int
+svc_host_service(struct svc *sv, json_t *args, int64_t now, json_t **ret, struct hv_error *err)
+{
+	static const char *const keys[] = {"host", "disabled", "disabled_reason", "forced_down",
+					   NULL};
+	const char *host, *why = NULL;
+	json_t *h = NULL;
+	int r;
+	if ((r = hj_known_keys(args, "args", keys, err)) < 0 ||
+	    (r = hj_str(args, "args", "host", HJ_REQUIRED, PROTO_MAX_ID, &host, err)) < 0 ||
+	    (r = hj_str(args, "args", "disabled_reason", HJ_OPTIONAL, 255, &why, err)) < 0 ||
+	    (r = store_host_get(sv->store, host, &h, err)) < 0)
+		return r;
+	bool disabled = json_is_true(json_object_get(h, "service_disabled")),
+	     down = svc_host_forced_down(h);
+	if (!why)
+		why = field_or(h, "service_reason", NULL);
+	if ((r = hj_bool(args, "args", "disabled", HJ_OPTIONAL, &disabled, err)) < 0 ||
+	    (r = hj_bool(args, "args", "forced_down", HJ_OPTIONAL, &down, err)) < 0)
+		goto out;
+	if (!disabled && json_is_string(json_object_get(args, "disabled_reason"))) {
+		r = hv_error_set(err, -EINVAL, "args.disabled_reason",
+				 "args.disabled_reason: only when disabling the host");
+		goto out;
+	}
+	r = store_host_set_service(sv->store, host, disabled, disabled ? why : NULL, down, err);
+	if (r < 0)
+		goto out;
+	svc_place_dirty(sv, host); /* the scheduler reads its row again */
+	r = svc_host_show(sv, host, now, ret, err);
+out:
+	json_decref(h);
+	return r;
 }
 
 /* Finds the pending key meant by `what`: the key itself or a unique prefix of at least 8

@@ -280,7 +280,7 @@ host_fill(struct place_host *ph, json_t *row, json_t *servers)
 	ph->stored_seen_ms = json_integer_value(json_object_get(row, "last_seen_ms"));
 	ph->sh = (struct sched_host){
 		.id = ph->id,
-		.enabled = strcmp(status, "enabled") == 0,
+		.enabled = strcmp(status, "enabled") == 0 && !svc_host_disabled(row, NULL),
 		.vcpus = (uint32_t)num(res, "vcpus"),
 		.vcpus_used = (uint32_t)num(res, "vcpus_used"),
 		.ram_mb = num(res, "memory_mb"),
@@ -447,7 +447,8 @@ table_present(struct svc *sv, struct place_table *pt, int64_t now)
 		struct host_view *v = &ph->v;
 		struct sched_host sh = ph->sh;
 		int64_t seen = ctl_heard_ms(sv->ctl, ph->id, ph->stored_seen_ms);
-		sh.up = ph->row && reg_state_at(seen, now, &sv->liveness) == REG_UP;
+		sh.up = ph->row && reg_state_at(seen, now, &sv->liveness) == REG_UP &&
+			!svc_host_forced_down(ph->row);
 		if (v->vcpus > sh.vcpus_used)
 			sh.vcpus_used = (uint32_t)v->vcpus;
 		if (v->ram_mb > sh.ram_used_mb)

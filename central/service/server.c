@@ -55,13 +55,14 @@ check_host_enabled(struct svc *sv, const char *host, struct hv_error *err)
 	int r = store_host_get(sv->store, host, &h, err);
 	if (r < 0)
 		return r;
-	json_t *res = json_object_get(h, "resources");
-	const char *status = field_or(res, "status", "enabled");
-	if (strcmp(status, "disabled") == 0)
+	const char *why = NULL;
+	if (svc_host_disabled(h, &why))
 		r = hv_error_set(err, -EHOSTUNREACH, "host",
 				 "host '%s' is disabled (%s); create the "
 				 "server on another host or when it is enabled again",
-				 host, field_or(res, "disabled_reason", "no reason given"));
+				 host, why ? why : "no reason given");
+	else if (svc_host_forced_down(h))
+		r = hv_error_set(err, -EHOSTDOWN, "host", "host '%s' is forced down", host);
 	json_decref(h);
 	return r;
 }
@@ -354,6 +355,8 @@ static const char *const create_args[] = {
 	"security_groups",
 	"server_group",
 	"metadata",
+	"description",
+	"tags",
 	NULL,
 };
 
@@ -504,6 +507,19 @@ create_name_check(const char *name, struct hv_error *err)
 	return 0;
 }
 
+/* args.tags (optional) checked and made a set in place. */
+static int
+create_tags(json_t *args, struct hv_error *err)
+{
+	json_t *set = NULL;
+	if (!json_object_get(args, "tags") || json_is_null(json_object_get(args, "tags")))
+		return 0;
+	int r = svc_server_tags_from(json_object_get(args, "tags"), "args.tags", &set, err);
+	if (r == 0)
+		json_object_set_new(args, "tags", set);
+	return r;
+}
+
 static int
 create_plan(struct svc *sv, json_t *args, int64_t now, struct create_plan *p, struct hv_error *err)
 {
@@ -541,6 +557,8 @@ create_plan(struct svc *sv, json_t *args, int64_t now, struct create_plan *p, st
 	    (p->host && (r = check_host_enabled(sv, p->host, err)) < 0) ||
 	    (r = svc_create_group(sv, args, &p->group, err)) < 0 ||
 	    (r = metadata_check(json_object_get(args, "metadata"), "metadata", 0, err)) < 0 ||
+	    (r = svc_server_description_check(args, "description", err)) < 0 ||
+	    (r = create_tags(args, err)) < 0 ||
 	    (r = create_count(sv, args, p->project, p->flavor, &p->count, err)) < 0)
 		return r;
 	return 0;
@@ -562,17 +580,25 @@ instance_new(const struct create_plan *p, const char *name, const char *host, in
 	char uuid[37];
 	proto_uuid4(uuid);
 	const char *key = json_string_value(json_object_get(p->args, "key_name"));
-	return json_pack(
-		"{s:s, s:s, s:s, s:s, s:O, s:O, s:s, s:s, s:s, s:n, s:I, s:I, s:s, s:s, s:o, s:b}",
-		"uuid", uuid, "name", name, "host", host, "image", p->image, "flavor", p->flavor,
-		"properties", json_object_get(p->flavor, "extra_specs"), "vm_state", "building",
-		"task_state", "spawning", "power_state", "nostate", "fault", "created_ms",
-		(json_int_t)now, "updated_ms", (json_int_t)now, "project_id", p->project,
-		"key_name", key ? key : "", "metadata",
-		json_is_object(json_object_get(p->args, "metadata"))
-			? json_incref(json_object_get(p->args, "metadata"))
-			: json_object(),
-		"config_drive", json_is_true(json_object_get(p->args, "config_drive")));
+	return json_pack("{s:s, s:s, s:s, s:s, s:O, s:O, s:s, s:s, s:s, s:n, s:I, s:I, s:s, s:s, "
+			 "s:o, s:b, s:o, s:o}",
+			 "uuid", uuid, "name", name, "host", host, "image", p->image, "flavor",
+			 p->flavor, "properties", json_object_get(p->flavor, "extra_specs"),
+			 "vm_state", "building", "task_state", "spawning", "power_state", "nostate",
+			 "fault", "created_ms", (json_int_t)now, "updated_ms", (json_int_t)now,
+			 "project_id", p->project, "key_name", key ? key : "", "metadata",
+			 json_is_object(json_object_get(p->args, "metadata"))
+				 ? json_incref(json_object_get(p->args, "metadata"))
+				 : json_object(),
+			 "config_drive", json_is_true(json_object_get(p->args, "config_drive")),
+			 "description",
+			 json_is_string(json_object_get(p->args, "description"))
+				 ? json_incref(json_object_get(p->args, "description"))
+				 : json_null(),
+			 "tags",
+			 json_is_array(json_object_get(p->args, "tags"))
+				 ? json_incref(json_object_get(p->args, "tags"))
+				 : json_array());
 }
 
 /* Writes every server of the plan; the caller's transaction makes it all or none. */
@@ -997,6 +1023,17 @@ evacuate_target(struct svc *sv, const json_t *inst, const char *asked, int64_t n
 	return 0;
 }
 
+/* An operator forced the host down (nova's forced_down): evacuate need not wait for its
+ * liveness to lapse. */
+static bool
+source_forced_down(struct svc *sv, const char *host)
+{
+	json_t *h = NULL;
+	bool down = store_host_get(sv->store, host, &h, NULL) == 0 && svc_host_forced_down(h);
+	json_decref(h);
+	return down;
+}
+
 int
 svc_server_evacuate(struct svc *sv, json_t *args, int64_t now, json_t **ret_instance,
 		    char ret_cmd_id[PROTO_MAX_ID + 1], struct hv_error *err)
@@ -1052,7 +1089,7 @@ svc_server_evacuate(struct svc *sv, json_t *args, int64_t now, json_t **ret_inst
 	}
 	store_host_last_seen(sv->store, source, &seen, NULL);
 	seen = ctl_heard_ms(sv->ctl, source, seen);
-	if (reg_state_at(seen, now, &sv->liveness) != REG_DOWN) {
+	if (reg_state_at(seen, now, &sv->liveness) != REG_DOWN && !source_forced_down(sv, source)) {
 		r = hv_error_set(err, -EPERM, "server",
 				 "the host of server '%s', %s, is not down (heard %lld s ago): "
 				 "evacuate only from a host that is down, after fencing it",
@@ -1213,15 +1250,21 @@ svc_server_actions(struct svc *sv, const char *server, json_t **ret, struct hv_e
 int
 svc_server_views(struct svc *sv, json_t *insts, struct hv_error *err)
 {
-	json_t *aggs = NULL, *inst; /* nova's OS-EXT-AZ:availability_zone: its host's zone now */
+	json_t *aggs = NULL, *status = NULL, *inst; /* nova's OS-EXT-AZ:availability_zone: its
+							host's zone now */
 	int r = store_aggregate_list(sv->store, &aggs, err);
 	size_t i;
 	svc_net_server_view(sv, insts, NULL);
+	if (r == 0)
+		r = svc_host_statuses(sv, proto_now_ms(), &status, err);
 	json_array_foreach (insts, i, inst) {
+		const char *host = field_or(inst, "host", "");
+		const char *st = field_or(status, host, *host ? "UNKNOWN" : "");
 		json_object_set_new(inst, "availability_zone",
-				    json_string(svc_host_zone(aggs, field_or(inst, "host", ""),
-							      sv->default_zone)));
+				    json_string(svc_host_zone(aggs, host, sv->default_zone)));
+		json_object_set_new(inst, "host_status", json_string(st));
 	}
+	json_decref(status);
 	json_decref(aggs);
 	return r < 0 ? r : 0;
 }

@@ -3,6 +3,8 @@
 #ifndef HVC_SERVICE_PRIV_H
 #define HVC_SERVICE_PRIV_H
 
+#include <string.h>
+
 #include "sched/sched.h"
 #include "service.h"
 
@@ -65,6 +67,31 @@ field_or(const json_t *o, const char *key, const char *def)
 	const char *v = json_string_value(json_object_get(o, key));
 	return v ? v : def;
 }
+
+/* A stored host row's compute service as every rule sees it: disabled by an operator
+ * (svc_host_service) or by the host's own configuration (its report's status); *why (may
+ * be NULL) the reason given, or NULL. */
+static inline bool
+svc_host_disabled(const json_t *row, const char **why)
+{
+	const json_t *res = json_object_get(row, "resources");
+	bool mine = json_is_true(json_object_get(row, "service_disabled"));
+	bool own = strcmp(field_or(res, "status", ""), "disabled") == 0;
+	if (why)
+		*why = mine  ? field_or(row, "service_reason", NULL)
+		       : own ? field_or(res, "disabled_reason", NULL)
+			     : NULL;
+	return mine || own;
+}
+
+static inline bool
+svc_host_forced_down(const json_t *row)
+{
+	return json_is_true(json_object_get(row, "forced_down"));
+}
+
+/* {host_id: nova's host_status (UP, DOWN, MAINTENANCE, UNKNOWN)} of every known host. */
+int svc_host_statuses(struct svc *sv, int64_t now, json_t **ret, struct hv_error *err);
 
 /* The host the scheduler picks for a new server of this (protocol) flavor, reading
  * args.availability_zone, args.image and args.hints, never one of tried (an array of

@@ -79,13 +79,28 @@ int svc_server_get(struct svc *sv, const char *server, json_t **ret, struct hv_e
 int svc_server_show(struct svc *sv, const char *server, json_t **ret, struct hv_error *err);
 /* Adds to each of svc_server_list's records (borrowed, changed in place) what show adds
  * beside its commands: addresses and security_groups (from its ports) and
- * availability_zone (its host's now). A record whose ports cannot be read has none. */
+ * availability_zone (its host's now) and host_status (nova 2.16, its host's). A record whose ports cannot be read has none. */
 int svc_server_views(struct svc *sv, json_t *insts, struct hv_error *err);
 /* args {server, set? {key: value}, replace? (set becomes the whole), unset? [keys]}: a
  * live server's user metadata changed (strings; keys 1-255 bytes, values up to 255, at
  * most 128: -EDQUOT over it; an unset key it lacks: -ENOENT). Answers the new metadata. */
 int svc_server_metadata(struct svc *sv, json_t *args, int64_t now_ms, json_t **ret,
 			struct hv_error *err);
+/* args {server, description (null: none)}: a live server's description (nova 2.19: at
+ * most 255 characters). Answers svc_server_show's record. */
+int svc_server_describe(struct svc *sv, json_t *args, int64_t now_ms, json_t **ret,
+			struct hv_error *err);
+/* A live server's tags (nova 2.26) after op: "set" (args.tags, the whole list), "add" or
+ * "remove" (args.tag; removing one it lacks: -ENOENT) or "clear". At most 50 tags of 1-60
+ * characters without '/' or ',' (-EINVAL naming the field). Answers the new tags. */
+int svc_server_tags(struct svc *sv, json_t *args, const char *op, int64_t now_ms, json_t **ret,
+		    struct hv_error *err);
+/* Pure: the checks of one tag and of args.key as a description, errors naming field. */
+int svc_server_tag_check(const char *tag, const char *field, struct hv_error *err);
+/* Pure: tags (an array) as a set, each checked, duplicates dropped, at most 50: a new
+ * reference, or -EINVAL naming field. */
+int svc_server_tags_from(const json_t *tags, const char *field, json_t **ret, struct hv_error *err);
+int svc_server_description_check(const json_t *args, const char *key, struct hv_error *err);
 /* The commands a server was sent, newest first (its last 1000): {cmd_id, action, state,
  * created_ms, error?}. -ENOENT. */
 int svc_server_actions(struct svc *sv, const char *server, json_t **ret, struct hv_error *err);
@@ -144,6 +159,12 @@ int
 svc_host_show(struct svc *sv, const char *host, int64_t now_ms, json_t **ret, struct hv_error *err);
 /* Allows the pending agent `what` (its key, a unique prefix of 8+, or its address) as
  * host `name`: {host_id, public_key, state: "accepted"}. */
+/* args {host, disabled?, disabled_reason?, forced_down?}: an operator's word on a host's
+ * compute service (nova's os-services), kept until changed; what is not given stays.
+ * Enabling clears the reason. A disabled host takes no new server (its own stay); a forced
+ * down one is down to the scheduler and to evacuate. Answers svc_host_show's record. */
+int
+svc_host_service(struct svc *sv, json_t *args, int64_t now_ms, json_t **ret, struct hv_error *err);
 int svc_host_accept(struct svc *sv, const char *what, const char *name, json_t **ret,
 		    struct hv_error *err);
 

@@ -141,6 +141,14 @@ static const char *const migrations[] = {
 	"ALTER TABLE instances ADD COLUMN key_name TEXT NOT NULL DEFAULT '';"
 	"ALTER TABLE instances ADD COLUMN metadata TEXT NOT NULL DEFAULT '{}';"
 	"ALTER TABLE instances ADD COLUMN config_drive INTEGER NOT NULL DEFAULT 0;",
+	/* 10 -> 11: an operator's word on a host's compute service (nova's os-services: disabled
+	 * with a reason, forced down), a server's description (null until set) and its tags (a
+	 * JSON array of strings) */
+	"ALTER TABLE hosts ADD COLUMN service_disabled INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE hosts ADD COLUMN service_reason TEXT;"
+	"ALTER TABLE hosts ADD COLUMN forced_down INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE instances ADD COLUMN description TEXT;"
+	"ALTER TABLE instances ADD COLUMN tags TEXT NOT NULL DEFAULT '[]';",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -490,15 +498,21 @@ store_host_set_resources(struct store *s, const char *host_id, json_t *resources
 static json_t *
 host_row(sqlite3_stmt *st)
 {
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:o}", "host_id", sq_col_text(st, 0),
-			 "public_key", sq_col_text(st, 1), "address", sq_col_text(st, 2), "boot_id",
-			 sq_col_text(st, 3), "agent_version", sq_col_text(st, 4), "last_seen_ms",
+	const unsigned char *why = sqlite3_column_text(st, 9);
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:o, s:b, s:o, s:b}", "host_id",
+			 sq_col_text(st, 0), "public_key", sq_col_text(st, 1), "address",
+			 sq_col_text(st, 2), "boot_id", sq_col_text(st, 3), "agent_version",
+			 sq_col_text(st, 4), "last_seen_ms",
 			 (json_int_t)sqlite3_column_int64(st, 5), "last_seq",
-			 (json_int_t)sqlite3_column_int64(st, 6), "resources", sq_col_json(st, 7));
+			 (json_int_t)sqlite3_column_int64(st, 6), "resources", sq_col_json(st, 7),
+			 "service_disabled", sqlite3_column_int(st, 8) != 0, "service_reason",
+			 why ? json_string((const char *)why) : json_null(), "forced_down",
+			 sqlite3_column_int(st, 10) != 0);
 }
 
-#define HOST_COLS \
-	"host_id, public_key, address, boot_id, agent_version, last_seen_ms, last_seq, resources"
+#define HOST_COLS                                                                                  \
+	"host_id, public_key, address, boot_id, agent_version, last_seen_ms, last_seq, resources," \
+	" service_disabled, service_reason, forced_down"
 static const char sql_host_get[] = "SELECT " HOST_COLS " FROM hosts WHERE host_id = ?1";
 static const char sql_host_list[] = "SELECT " HOST_COLS " FROM hosts ORDER BY host_id";
 
@@ -523,6 +537,28 @@ store_host_list(struct store *s, json_t **ret, struct hv_error *err)
 	if (!st)
 		return err ? err->code : -EIO;
 	return sq_collect(s, st, host_row, ret, "host list", err);
+}
+
+static const char sql_host_service[] =
+	"UPDATE hosts SET service_disabled = ?2, service_reason = ?3, forced_down = ?4"
+	" WHERE host_id = ?1";
+
+int
+store_host_set_service(struct store *s, const char *host_id, bool disabled, const char *reason,
+		       bool forced_down, struct hv_error *err)
+{
+	sqlite3_stmt *st = sq_stmt(s, sql_host_service, err);
+	if (!st)
+		return err ? err->code : -EIO;
+	sq_bind_text(st, 1, host_id);
+	sqlite3_bind_int(st, 2, disabled);
+	if (reason)
+		sq_bind_text(st, 3, reason);
+	else
+		sqlite3_bind_null(st, 3);
+	sqlite3_bind_int(st, 4, forced_down);
+	int r = sq_step_done(s, st, "host service", err);
+	return r < 0 ? r : sqlite3_changes(s->db) > 0 ? 0 : -ENOENT;
 }
 
 static const char sql_host_seen_ms[] = "SELECT last_seen_ms FROM hosts WHERE host_id = ?1";
@@ -642,8 +678,9 @@ store_pending_remove(struct store *s, const char *public_key, struct hv_error *e
 
 static const char sql_inst_insert[] =
 	"INSERT INTO instances(uuid, name, host, image, flavor, properties, vm_state, task_state,"
-	" power_state, created_ms, updated_ms, project_id, key_name, metadata, config_drive)"
-	" VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?10,?11,?12,?13,?14)";
+	" power_state, created_ms, updated_ms, project_id, key_name, metadata, config_drive,"
+	" description, tags) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?10,?11,?12,?13,?14,?15,"
+	" coalesce(?16, '[]'))";
 
 static const char *
 jstr(json_t *o, const char *k, const char *def)
@@ -681,10 +718,20 @@ store_instance_insert(struct store *s, json_t *inst, int64_t now_ms, struct hv_e
 	char *meta = jdump(inst, "metadata");
 	sq_bind_text(st, 13, meta);
 	sqlite3_bind_int(st, 14, json_is_true(json_object_get(inst, "config_drive")));
+	if (json_is_string(json_object_get(inst, "description")))
+		sq_bind_text(st, 15, jstr(inst, "description", ""));
+	else
+		sqlite3_bind_null(st, 15);
+	char *tags = json_is_array(json_object_get(inst, "tags")) ? jdump(inst, "tags") : NULL;
+	if (tags)
+		sq_bind_text(st, 16, tags);
+	else
+		sqlite3_bind_null(st, 16);
 	free(flavor);
 	free(props);
 	free(meta);
 	int rc = sqlite3_step(st);
+	free(tags);
 	sqlite3_reset(st);
 	if (rc == SQLITE_CONSTRAINT)
 		return hv_error_set(err, -EEXIST, "name", "an instance named '%s' already exists",
@@ -697,14 +744,16 @@ store_instance_insert(struct store *s, json_t *inst, int64_t now_ms, struct hv_e
 #define INST_COLS                                                                       \
 	"uuid, name, host, image, flavor, properties, vm_state, task_state,"            \
 	" power_state, fault, created_ms, updated_ms, project_id, key_name, metadata, " \
-	"config_drive"
+	"config_drive, description, tags"
 
 static json_t *
 inst_row(sqlite3_stmt *st)
 {
 	const char *task = sq_col_text(st, 7), *fault = sq_col_text(st, 9);
+	const unsigned char *desc = sqlite3_column_text(st, 16);
 	return json_pack(
-		"{s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:o, s:s, s:o, s:I, s:I, s:s, s:s, s:o, s:b}",
+		"{s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:o, s:s, s:o, s:I, s:I, s:s, s:s, s:o, s:b, "
+		"s:o, s:o}",
 		"uuid", sq_col_text(st, 0), "name", sq_col_text(st, 1), "host", sq_col_text(st, 2),
 		"image", sq_col_text(st, 3), "flavor", sq_col_json(st, 4), "properties",
 		sq_col_json(st, 5), "vm_state", sq_col_text(st, 6), "task_state",
@@ -713,7 +762,8 @@ inst_row(sqlite3_stmt *st)
 		(json_int_t)sqlite3_column_int64(st, 10), "updated_ms",
 		(json_int_t)sqlite3_column_int64(st, 11), "project_id", sq_col_text(st, 12),
 		"key_name", sq_col_text(st, 13), "metadata", sq_col_json(st, 14), "config_drive",
-		sqlite3_column_int(st, 15) != 0);
+		sqlite3_column_int(st, 15) != 0, "description",
+		desc ? json_string((const char *)desc) : json_null(), "tags", sq_col_json(st, 17));
 }
 
 /* Two lookups, each on its own index: by primary key, then by name (live first). */
@@ -791,6 +841,48 @@ store_instance_set_metadata(struct store *s, const char *uuid, const json_t *met
 	if (r < 0)
 		return r;
 	return sqlite3_changes(s->db) > 0 ? 0 : -ENOENT;
+}
+
+static const char sql_inst_description[] = "UPDATE instances SET description = ?2, updated_ms = ?3"
+					   " WHERE uuid = ?1 AND vm_state != 'deleted'";
+
+int
+store_instance_set_description(struct store *s, const char *uuid, const char *description,
+			       int64_t now_ms, struct hv_error *err)
+{
+	sqlite3_stmt *st = sq_stmt(s, sql_inst_description, err);
+	if (!st)
+		return err ? err->code : -EIO;
+	sq_bind_text(st, 1, uuid);
+	if (description)
+		sq_bind_text(st, 2, description);
+	else
+		sqlite3_bind_null(st, 2);
+	sqlite3_bind_int64(st, 3, now_ms);
+	int r = sq_step_done(s, st, "instance description", err);
+	return r < 0 ? r : sqlite3_changes(s->db) > 0 ? 0 : -ENOENT;
+}
+
+static const char sql_inst_tags[] = "UPDATE instances SET tags = ?2, updated_ms = ?3"
+				    " WHERE uuid = ?1 AND vm_state != 'deleted'";
+
+int
+store_instance_set_tags(struct store *s, const char *uuid, const json_t *tags, int64_t now_ms,
+			struct hv_error *err)
+{
+	sqlite3_stmt *st = sq_stmt(s, sql_inst_tags, err);
+	char *text = json_dumps(tags, JSON_COMPACT | JSON_ENCODE_ANY);
+	if (!st || !text) {
+		free(text);
+		return st ? hv_error_set(err, -ENOMEM, "", "out of memory")
+			  : (err ? err->code : -EIO);
+	}
+	sq_bind_text(st, 1, uuid);
+	sq_bind_text(st, 2, text);
+	sqlite3_bind_int64(st, 3, now_ms);
+	int r = sq_step_done(s, st, "instance tags", err);
+	free(text);
+	return r < 0 ? r : sqlite3_changes(s->db) > 0 ? 0 : -ENOENT;
 }
 
 static const char sql_inst_evacuate[] =

@@ -50,7 +50,12 @@ int store_host_set_seq(struct store *s, const char *host_id, uint64_t seq, struc
 /* Replaces the host's resource record (the REPORT/SNAPSHOT host body); takes a reference. */
 int store_host_set_resources(struct store *s, const char *host_id, json_t *resources,
 			     struct hv_error *err);
-/* {host_id, public_key, address, boot_id, agent_version, last_seen_ms, resources}; -ENOENT. */
+/* An operator's word on host_id's compute service: disabled (reason may be NULL) and forced
+ * down, as stored until changed again. -ENOENT (err untouched) for an unknown host. */
+int store_host_set_service(struct store *s, const char *host_id, bool disabled, const char *reason,
+			   bool forced_down, struct hv_error *err);
+/* {host_id, public_key, address, boot_id, agent_version, last_seen_ms, resources,
+ * service_disabled, service_reason, forced_down}; -ENOENT. */
 int store_host_get(struct store *s, const char *host_id, json_t **ret, struct hv_error *err);
 int store_host_list(struct store *s, json_t **ret, struct hv_error *err);
 /* Just the liveness timestamp (the request path must not parse the resource record). */
@@ -88,6 +93,12 @@ int store_instance_rename(struct store *s, const char *uuid, const char *name, i
  * untouched) when there is none. */
 int store_instance_set_metadata(struct store *s, const char *uuid, const json_t *metadata,
 				int64_t now_ms, struct hv_error *err);
+/* Sets a live instance's description (NULL: none) or its tags (an array of strings,
+ * borrowed): -ENOENT (err untouched) when there is none. */
+int store_instance_set_description(struct store *s, const char *uuid, const char *description,
+				   int64_t now_ms, struct hv_error *err);
+int store_instance_set_tags(struct store *s, const char *uuid, const json_t *tags, int64_t now_ms,
+			    struct hv_error *err);
 /* Moves a live instance to host, recording the host it leaves as evacuated_from, with
  * task_state rebuilding. -ENOENT (err untouched) when there is none. */
 int store_instance_evacuate(struct store *s, const char *uuid, const char *host, int64_t now_ms,

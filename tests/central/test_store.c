@@ -77,7 +77,7 @@ a_database_from_a_newer_release_is_refused(void **state)
 	int rows = 0;
 	assert_int_equal(sqlite3_exec(db,
 				      "SELECT 1 FROM meta WHERE key = 'schema_version' AND "
-				      "value = '10'",
+				      "value = '11'",
 				      count_row, &rows, NULL),
 			 SQLITE_OK);
 	assert_int_equal(rows, 1);
@@ -97,6 +97,50 @@ a_database_from_a_newer_release_is_refused(void **state)
 /* A database written before the catalog existed (schema version 1, with a server in it)
  * opens with every later step applied: the server is kept, with no project yet, and the
  * guide's flavors are there. */
+/* An operator's word on a host's service and a server's description and tags are kept
+ * until changed; an old row has none of them. */
+static void
+a_service_word_and_a_servers_tags_are_kept(void **state)
+{
+	struct store *s = *state;
+	struct hv_error err = {0};
+	json_t *h = NULL, *inst = server("0d2c2ae4-0000-4000-8000-000000000009", "tagged"),
+	       *tags = json_pack("[s, s]", "blue", "prod");
+	assert_int_equal(store_host_seen(s, "node-1", "", "", 1, &err), 0);
+	assert_int_equal(store_host_get(s, "node-1", &h, &err), 0);
+	assert_false(json_is_true(json_object_get(h, "service_disabled")));
+	assert_true(json_is_null(json_object_get(h, "service_reason")));
+	json_decref(h);
+	assert_int_equal(store_host_set_service(s, "node-1", true, "disk swap", true, &err), 0);
+	assert_int_equal(store_host_set_service(s, "node-9", true, NULL, false, &err), -ENOENT);
+	assert_int_equal(store_host_get(s, "node-1", &h, &err), 0);
+	assert_true(json_is_true(json_object_get(h, "service_disabled")));
+	assert_true(json_is_true(json_object_get(h, "forced_down")));
+	assert_string_equal(json_string_value(json_object_get(h, "service_reason")), "disk swap");
+	json_decref(h);
+
+	assert_int_equal(store_instance_insert(s, inst, 1, &err), 0);
+	json_decref(inst);
+	assert_int_equal(store_instance_get(s, "tagged", &inst, &err), 0);
+	assert_true(json_is_null(json_object_get(inst, "description")));
+	assert_int_equal(json_array_size(json_object_get(inst, "tags")), 0);
+	json_decref(inst);
+	assert_int_equal(store_instance_set_description(s, "0d2c2ae4-0000-4000-8000-000000000009",
+							"web tier", 2, &err),
+			 0);
+	assert_int_equal(
+		store_instance_set_tags(s, "0d2c2ae4-0000-4000-8000-000000000009", tags, 2, &err),
+		0);
+	assert_int_equal(
+		store_instance_set_tags(s, "0d2c2ae4-0000-4000-8000-00000000000f", tags, 2, &err),
+		-ENOENT);
+	assert_int_equal(store_instance_get(s, "tagged", &inst, &err), 0);
+	assert_string_equal(json_string_value(json_object_get(inst, "description")), "web tier");
+	assert_true(json_equal(json_object_get(inst, "tags"), tags));
+	json_decref(inst);
+	json_decref(tags);
+}
+
 static void
 a_database_from_before_the_catalog_is_brought_up_to_date(void **state)
 {
@@ -112,6 +156,10 @@ a_database_from_before_the_catalog_is_brought_up_to_date(void **state)
 			db,
 			"CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT);"
 			"INSERT INTO meta VALUES('schema_version', '1');"
+			"CREATE TABLE hosts(host_id TEXT PRIMARY KEY, public_key TEXT NOT NULL "
+			"DEFAULT '', address TEXT NOT NULL DEFAULT '', boot_id TEXT NOT NULL "
+			"DEFAULT '', last_seq INTEGER NOT NULL DEFAULT 0, agent_version TEXT NOT "
+			"NULL DEFAULT '', last_seen_ms INTEGER NOT NULL DEFAULT 0, resources TEXT);"
 			"CREATE TABLE instances(uuid TEXT PRIMARY KEY, name TEXT NOT NULL,"
 			" host TEXT NOT NULL, image TEXT NOT NULL DEFAULT '',"
 			" flavor TEXT NOT NULL DEFAULT '{}', properties TEXT NOT NULL DEFAULT "
@@ -439,6 +487,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(
 			a_database_from_before_the_catalog_is_brought_up_to_date, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_service_word_and_a_servers_tags_are_kept, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(a_server_survives_a_controller_restart, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(a_database_from_a_newer_release_is_refused, setup,
