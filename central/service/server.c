@@ -721,23 +721,12 @@ svc_server_create(struct svc *sv, json_t *args, int64_t now, json_t **ret_instan
 	return r;
 }
 
-/* A snapshot's image id: the name's id-safe characters and 8 random hex digits, so the
- * file in the image store says what it is. */
+/* A snapshot's image id: a UUID, as Glance's are (clients tell an id from a name by its
+ * shape: novaclient looks a non-UUID up by name and finds nothing). */
 static void
-snapshot_image_id(const char *name, char ret[PROTO_MAX_ID + 1])
+snapshot_image_id(char ret[PROTO_MAX_ID + 1])
 {
-	char u[37];
-	size_t n = 0;
-	proto_uuid4(u);
-	for (const char *p = name; *p && n < PROTO_MAX_ID - 9; p++) {
-		unsigned char ch = (unsigned char)*p;
-		bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-			  (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-';
-		ret[n++] = ok ? (char)ch : '_';
-	}
-	if (n && ret[0] == '.')
-		ret[0] = '_'; /* never a hidden file */
-	snprintf(ret + n, PROTO_MAX_ID + 1 - n, "%s%.8s", n ? "-" : "snap-", u);
+	proto_uuid4(ret);
 }
 
 /* The protocol body of an action (docs/protocol.md §6.4) from the API args; secret fields
@@ -772,7 +761,7 @@ action_body(const char *command, bool hard, json_t *args, json_t *body, json_t *
 		if (!*v)
 			return hv_error_set(err, -EINVAL, "args.name",
 					    "args.name: must not be empty");
-		snapshot_image_id(v, id);
+		snapshot_image_id(id);
 		json_object_set_new(body, "image_id", json_string(id));
 		json_object_set_new(body, "format", json_string("qcow2"));
 		*ret_extra = json_pack("{s:{s:s, s:s, s:s}}", "image_snapshot", "id", id, "name", v,

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "ctl.h"
+#include "ids.h"
 #include "service/service.h"
 #include "zap.h"
 
@@ -884,7 +885,8 @@ a_snapshot_gets_an_image_id_from_its_name_and_records_it(void **state)
 	const char *id =
 		json_string_value(json_object_get(json_object_get(inst, "image_snapshot"), "id"));
 	assert_non_null(id);
-	assert_int_equal(strncmp(id, "_._nightly_1-", 13), 0);
+	/* a UUID, as Glance's image ids are, whatever the name ("../" is no path here) */
+	assert_true(hv_uuid_valid(id));
 	assert_true(proto_id_valid(id));
 	assert_string_equal(
 		json_string_value(json_object_get(f->sent[f->n_sent - 1].body, "image_id")), id);

@@ -7,6 +7,7 @@ isolation, and the errors a client expects (bad token 401, malformed JSON 400, u
 microversion 406, oversize body 413, state conflict 409), each changing nothing."""
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -275,8 +276,10 @@ def servers(cl):
           "rebuild answers 202 with the server and its new password (%s)" % status)
     wait_status(cl, "hv-demo", "vm1", "ACTIVE")
     status, headers, _ = cl.http("POST", action, bob, body={"createImage": {"name": "snap1"}})
-    check(status == 202 and "/images/snap1" in headers.get("Location", ""),
-          "createImage answers 202 with the new image's Location (%s)" % headers.get("Location"))
+    loc = headers.get("Location", "")
+    check(status == 202 and re.search(r"/images/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-"
+                                      r"[0-9a-f]{4}-[0-9a-f]{12}$", loc),
+          "createImage answers 202 with the new image's Location, a UUID (%s)" % loc)
     wait_status(cl, "hv-demo", "vm1", "ACTIVE")
     status, _, _ = cl.http("POST", action, bob, body={"changePassword": {"adminPass": "n3w-pass"}})
     check(status == 202, "changePassword answers 202 (%s)" % status)

@@ -3,6 +3,7 @@
 back, checking vm_state / task_state / power_state after each one, then the errors an
 operator meets (wrong state, unknown server, bad spec, no controller)."""
 import json
+import re
 
 import harness
 from harness import check
@@ -128,8 +129,9 @@ def guide_actions(c):
     rc, out, err = c.hv("server", "snapshot", "web-1", "nightly 1", "--wait", "-f", "json")
     check(rc == 0, "snapshot --wait succeeds (%s)" % err.strip())
     img = json.loads(out)
-    check(img["id"].startswith("nightly_1-") and img["name"] == "nightly 1" and img["status"] == "active",
-          "snapshot prints the new image id (%s)" % img["id"])
+    check(re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}",
+                       img["id"]) and img["name"] == "nightly 1" and img["status"] == "active",
+          "snapshot prints the new image's id, a UUID as Glance's (%s)" % img["id"])
     check(img.get("properties", {}).get("image_type") == "snapshot", "the host's image properties come back")
     # the image store holds the image under its id (with a suffix and a sidecar in
     # stores that record formats)
@@ -141,7 +143,8 @@ def guide_actions(c):
     check(cmds[0]["action"] == "snapshot" and cmds[0].get("image_id") == img["id"],
           "hvcentral recorded the image id with the snapshot command")
     rc, out, err = c.hv("server", "snapshot", "web-1", "plain")
-    check(rc == 0 and "plain-" in out, "snapshot without --wait prints the id at once")
+    check(rc == 0 and re.search(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-", out),
+          "snapshot without --wait prints the id at once (%s)" % out.strip())
     harness.wait_for("snapshot done", lambda: states(c, "web-1") == ("active", None, "running"))
 
     for typ, base in (("vnc", 5900), ("serial", 10000)):
