@@ -142,6 +142,26 @@ class Actions:
         check(groups == ["default"], "the port left web (%s)" % groups)
         print("ok - Edit Security Groups: web removed")
 
+    def port_refusals(self, sid):
+        """PUT /ports/{id} as Horizon's form uses it: bad input named, nothing changed;
+        and ?id=A&id=B lists both groups (Horizon reads an instance's groups so)."""
+        api = self.s.api
+        port = api.must("GET", "/network/v2.0/ports?device_id=" + sid, "demo")["ports"][0]
+        path = "/network/v2.0/ports/" + port["id"]
+        for body, want in (({"port": {"security_groups": ["no-such-group"]}}, 404),
+                           ({"port": {"name": "x"}}, 400),
+                           ({"port": {"security_groups": "web"}}, 400)):
+            status, _, out = api.http("PUT", path, api.token("demo"), body=body)
+            check(status == want and "NeutronError" in out,
+                  "PUT %s answers %d (%d %s)" % (body, want, status, out))
+        check(self.port_groups(sid) == ["default"], "the refused PUTs changed nothing")
+        ids = [g["id"] for g in api.must("GET", "/network/v2.0/security-groups", "demo")[
+            "security_groups"]]
+        got = api.must("GET", "/network/v2.0/security-groups?id=%s&id=%s" % tuple(ids[:2]),
+                       "demo")["security_groups"]
+        check(sorted(g["id"] for g in got) == sorted(ids[:2]),
+              "a repeated id filter lists both groups (%s)" % [g["name"] for g in got])
+
     def groups(self, m, group, add):
         membership(self.b, m, "Security Groups", group, add)
 
@@ -336,6 +356,7 @@ def main():
     finally:
         b.quit()
     s.no_gaps(mark)
+    a.port_refusals(a.server("multi-1")["id"])  # its 404 is no call of Horizon's
     for step, banner in w.gaps:
         print("known gap: %s shows %r" % (step, banner))
     print("drove table 2.2's remaining actions and 2.1.8 by clicks in %.1f s; screenshots in %s"
