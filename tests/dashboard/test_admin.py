@@ -4,9 +4,10 @@ agents, as the admin alice: Admin > Compute > Flavors > Create Flavor (name, vCP
 disk), its Update Metadata (an extra spec), Modify Access of a private flavor (a project
 added), Admin > Compute > Host Aggregates > Create Host Aggregate with an availability zone,
 its Manage Hosts (a host added) and Update Metadata, each seen in its table and checked
-against the API; the Hypervisors page shows the vCPU use of the two hosts (x of y). Screenshots under meson-logs/dashboard/admin/. A banner of
-a known gap of hvcentral's API (KNOWN_GAPS, also in the gap list handed to the API's
-owners) is printed as such; any other fails the test."""
+against the API; the Hypervisors page shows the vCPU use of the two hosts (x of y).
+Screenshots under meson-logs/dashboard/admin/. A banner of a known gap of hvcentral's API
+(KNOWN_GAPS, also in the gap list handed to the API's owners) is printed as such; any other
+fails the test."""
 import re
 
 import dash
