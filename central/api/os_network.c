@@ -140,22 +140,40 @@ matches(const json_t *v, const char *want)
 	return json_is_null(v) && !*want;
 }
 
+/* Whether one of a repeated filter's values (?id=A&id=B, Neutron's "any of") matches v;
+ * true when none is a string (a filter given without a value filters nothing). */
+static bool
+matches_any(const json_t *v, const json_t *wants)
+{
+	bool any_string = false;
+	json_t *want;
+	size_t i;
+	json_array_foreach (wants, i, want) {
+		if (!json_is_string(want))
+			continue;
+		any_string = true;
+		if (matches(v, json_string_value(want)))
+			return true;
+	}
+	return !any_string;
+}
+
 static bool
 filtered_out(const struct os_req *q, const json_t *rec)
 {
 	static const char *const paging[] = {"fields", "limit", "marker", "sort_key", "sort_dir"};
 	const char *name;
-	json_t *want;
-	json_object_foreach (q->query, name, want) {
+	json_t *wants;
+	json_object_foreach (q->query_all, name, wants) {
 		size_t i = 0;
 		while (i < sizeof paging / sizeof paging[0] && strcmp(paging[i], name) != 0)
 			i++;
-		if (i < sizeof paging / sizeof paging[0] || !json_is_string(want))
+		if (i < sizeof paging / sizeof paging[0])
 			continue;
 		/* a filter on a field the record lacks matches nothing, as Neutron answers;
 		 * tenant_id is project_id's older name (Horizon filters by it) */
 		const char *key = strcmp(name, "tenant_id") == 0 ? "project_id" : name;
-		if (!matches(json_object_get(rec, key), json_string_value(want)))
+		if (!matches_any(json_object_get(rec, key), wants))
 			return true;
 	}
 	return !visible(q, rec);
@@ -308,6 +326,121 @@ coll_of(const char *path)
 	return NULL;
 }
 
+/* The groups of want (ids) each once and resolved to a record the caller sees, no more
+ * than a port holds; -1 after replying. Checked before anything changes. */
+static int
+port_groups_check(struct os_front *f, struct os_req *q, const json_t *want)
+{
+	json_t *g, *rec;
+	size_t i;
+	if (!json_is_array(want) || json_array_size(want) > 16) {
+		os_error(q, 400, "Invalid input for security_groups: a list of at most 16 ids");
+		return -1;
+	}
+	json_array_foreach (want, i, g) {
+		if (!json_is_string(g)) {
+			os_error(q, 400, "Invalid input for security_groups: ids are strings");
+			return -1;
+		}
+		for (size_t j = 0; j < i; j++)
+			if (json_equal(json_array_get(want, j), g)) {
+				os_error(q, 400, "Invalid input for security_groups: %.64s twice",
+					 json_string_value(g));
+				return -1;
+			}
+		if (!(rec = find(f, q, coll_of("security-groups"), json_string_value(g))))
+			return -1;
+		json_decref(rec);
+	}
+	return 0;
+}
+
+static bool
+holds(const json_t *ids, const char *id)
+{
+	json_t *v;
+	size_t i;
+	json_array_foreach (ids, i, v)
+		if (strcmp(json_string_value(v), id) == 0)
+			return true;
+	return false;
+}
+
+/* The port's server joins (add) or leaves each group of from that to does not hold; the
+ * first refusal is the reply. */
+static int
+port_groups_move(struct os_front *f, struct os_req *q, const json_t *port, const json_t *from,
+		 const json_t *to, bool add)
+{
+	struct hv_error err = {0};
+	json_t *g, *res = NULL;
+	size_t i;
+	json_array_foreach (from, i, g) {
+		if (holds(to, json_string_value(g)))
+			continue;
+		json_t *args = args_new(q);
+		json_object_set(args, "server", json_object_get(port, "device_id"));
+		json_object_set(args, "group", g);
+		int r = (add ? svc_server_add_secgroup
+			     : svc_server_remove_secgroup)(f->svc, args, f->now, &res, &err);
+		json_decref(args);
+		json_decref(res);
+		res = NULL;
+		if (r < 0) {
+			os_svc_error(q, r, &err);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* PUT {"port": {"security_groups": [ids]}} (Horizon's Edit Security Groups): a server's
+ * groups belong to all its ports together here, so only a server's one port takes it. */
+static void
+port_update(struct os_front *f, struct os_req *q, const struct coll *c, const char *id)
+{
+	struct hv_error err = {0};
+	json_t *doc = NULL, *body, *port, *ports = NULL, *want, *args;
+	if (!(port = find(f, q, c, id)))
+		return;
+	if (os_body(q, c->one, &doc, &body) < 0)
+		goto out;
+	want = json_object_get(body, "security_groups");
+	if (json_object_size(body) != 1 || !want) {
+		os_error(q, 400, "Invalid input for port: only security_groups can be changed");
+		goto out;
+	}
+	if (port_groups_check(f, q, want) < 0)
+		goto out;
+	args = args_new(q);
+	json_object_set(args, "server", json_object_get(port, "device_id"));
+	int r = *field(port, "device_id") ? svc_port_list(f->svc, args, f->now, &ports, &err)
+					  : -ENOENT;
+	json_decref(args);
+	if (r < 0 && r != -ENOENT) {
+		os_svc_error(q, r, &err);
+		goto out;
+	}
+	if (r < 0 || json_array_size(ports) != 1) {
+		os_error(q, 409,
+			 "Port %.64s: security_groups change here only on a server's one port "
+			 "(a server's addSecurityGroup and removeSecurityGroup change them all)",
+			 id);
+		goto out;
+	}
+	json_t *had = json_object_get(port, "security_groups");
+	if (port_groups_move(f, q, port, want, had, true) < 0 ||
+	    port_groups_move(f, q, port, had, want, false) < 0)
+		goto out;
+	json_decref(port);
+	if ((port = find(f, q, c, id)))
+		os_reply(q, 200, json_pack("{s:O}", c->one, wire(port)));
+out:
+	json_decref(ports);
+	json_decref(doc);
+	json_decref(port);
+}
+
 /* PUT {"floatingip": {"port_id": ID | null}}: associates with the port's server, or
  * disassociates. */
 static void
@@ -423,6 +556,8 @@ coll_route(struct os_front *f, struct os_req *q, const struct coll *c, char **se
 		return fip_update(f, q, c, seg[1]);
 	if (n == 2 && strcmp(q->method, "PUT") == 0 && strcmp(c->path, "networks") == 0)
 		return network_update(f, q, c, seg[1]);
+	if (n == 2 && strcmp(q->method, "PUT") == 0 && strcmp(c->path, "ports") == 0)
+		return port_update(f, q, c, seg[1]);
 	if (n <= 2)
 		return os_error(q, 405, "%s is not served on %s", q->method, c->path);
 	os_error(q, 404, "The resource could not be found.");

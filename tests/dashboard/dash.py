@@ -59,7 +59,7 @@ def shots_dir(test):
     d = os.path.join(harness.build_root(), "meson-logs", "dashboard", test)
     os.makedirs(d, exist_ok=True)
     for n in os.listdir(d):
-        if n.endswith(".png"):
+        if n.endswith((".png", ".html")):
             os.unlink(os.path.join(d, n))
     return d
 
@@ -199,6 +199,13 @@ class Stack:
                 for m in (self.REQ.search(l) for l in lines) if m]
 
 
+    def no_gaps(self, mark):
+        """No call Horizon made since mark was answered 404, 501 or a server error."""
+        bad = sorted({r for r in self.requests_since(mark) if r[2] in (404, 501) or
+                      r[2] >= 500})
+        check(not bad, "no call Horizon made was answered 404, 501 or 5xx (%s)" % bad)
+
+
 class Browser:
     """Headless Chromium through Selenium (Debian's chromium-driver)."""
 
@@ -231,6 +238,12 @@ class Browser:
         path = os.path.join(self.shots, "%02d-%s.png" % (self.n, re.sub(r"\W+", "-", name)))
         self.d.save_screenshot(path)
         return path
+
+    def evidence(self):
+        """The page as a failed check left it: a screenshot and its HTML."""
+        path = self.shot("failed")
+        with open(path[:-4] + ".html", "w") as f:
+            f.write(self.d.page_source)
 
     def login(self, user):
         from selenium.webdriver.common.by import By

@@ -67,8 +67,9 @@ class Walk:
         check(picked, "%s offers %s" % (css, text))
         return picked
 
-    def row_action(self, name, label):
-        """Picks label in the Actions menu of the table row naming name; confirms."""
+    def row_action(self, name, label, confirm=True):
+        """Picks label in the Actions menu of the table row naming name; confirms unless
+        the item opens a form the caller fills."""
         row = self.row(name)
         check(row, "a row for %s" % name)
         toggles = row.find_elements(self.By.CSS_SELECTOR, ".dropdown-toggle")
@@ -80,6 +81,8 @@ class Walk:
                  if e.is_displayed() and e.text.strip() == label]
         check(items, "%s's Actions menu offers %s" % (name, label))
         items[0].click()
+        if not confirm:
+            return
         time.sleep(0.5)
         confirm = [e for e in self.b.by(".modal-footer .btn-primary, .modal-footer .btn-danger")
                    if e.is_displayed()]
