@@ -162,7 +162,14 @@ hv_notify_watchdog(void)
 	if (now >= next_ping_ms) {
 		if (hv_fault_hit("loop_stall"))
 			pause();
-		send_state("WATCHDOG=1");
+		/* the status rides along: one a full socket dropped is told again at the next
+		 * ping (systemd takes a repeated STATUS as it is) */
+		char msg[STATUS_MAX + 24];
+		if (last_status[0])
+			snprintf(msg, sizeof msg, "WATCHDOG=1\nSTATUS=%s", last_status);
+		else
+			snprintf(msg, sizeof msg, "WATCHDOG=1");
+		send_state(msg);
 		now = mono_ms();
 		next_ping_ms = now + half;
 	}

@@ -23,8 +23,9 @@ void hv_notify_status(const char *fmt, ...) __attribute__((format(printf, 1, 2))
 /* RELOADING=1 before a configuration reload; hv_notify_reloaded() says READY=1 after it. */
 void hv_notify_reloading(void);
 void hv_notify_reloaded(void);
-/* Once per loop turn: sends WATCHDOG=1 when half the interval has passed since the last
- * ping. Returns the milliseconds until the next ping is due (the loop's poll must not sleep
+/* Once per loop turn: sends WATCHDOG=1 (with the current STATUS=, so a status a full
+ * socket dropped is told again) when half the interval has passed since the last ping.
+ * Returns the milliseconds until the next ping is due (the loop's poll must not sleep
  * longer), or -1 without a watchdog. */
 int64_t hv_notify_watchdog(void);
 

@@ -325,9 +325,16 @@ class Cluster:
         h = self.hosts().get(host_id)
         return h["state"] if h else None
 
-    def wait_host(self, host_id, state, timeout=60):
-        return wait_for("host %s %s" % (host_id, state),
-                        lambda: self.host_state(host_id) == state, timeout)
+    def wait_host(self, host_id, state, timeout=60, reported=True):
+        """Until the host is in state; "up" also waits for its first report of resources,
+        which the scheduler needs (a slow daemon may be up a moment before it reports),
+        unless reported is false (a hand-made peer that sends no REPORT)."""
+        def reached():
+            h = self.hosts().get(host_id)
+            return h is not None and h["state"] == state and (
+                state != "up" or not reported or
+                (h.get("resources") or {}).get("memory_mb", 0) > 0)
+        return wait_for("host %s %s" % (host_id, state), reached, timeout)
 
     def config_drive(self, host_id, uuid):
         """Where the host's agent builds the config drive of instance uuid."""

@@ -101,7 +101,7 @@ def main():
     # -- 2. node-2, properly connected, reports node-1's server: nothing changes --------------
     peer = Peer(c, pub2, sec2, "node-2", "node-2")
     check(peer.hello(), "node-2 says HELLO with its own identity and is welcomed")
-    c.wait_host("node-2", "up")
+    c.wait_host("node-2", "up", reported=False)
     before = c.show("vm-1")
     record = {"uuid": before["uuid"], "name": "vm-1", "hostname": "vm-1", "vm_state": "error",
               "task_state": None, "power_state": "crashed",
