@@ -14,6 +14,7 @@
 #include <sodium.h>
 
 #include "api.h"
+#include "ids.h"
 #include "json.h"
 
 /* The highest microversion served: every change of a resource served here up to it is
@@ -514,10 +515,29 @@ sort_spec_of(struct os_req *q, struct sort_spec *sp)
 
 #define MAX_LIMIT 1000
 
+/* A marker no longer listed: nova still finds a deleted server (Horizon lists from the
+ * row it has just deleted), and the page starts where that server would sort. */
+static int
+marker_deleted(struct os_front *f, struct os_req *q, json_t **all, size_t n, const char *m,
+	       size_t *first)
+{
+	struct hv_error err = {0};
+	json_t *rec = NULL;
+	if (!hv_uuid_valid(m) || svc_server_show(f->svc, m, &rec, &err) < 0 || !mine(q, rec) ||
+	    strcmp(os_field(rec, "vm_state"), "deleted") != 0) {
+		json_decref(rec);
+		return -1;
+	}
+	for (*first = 0; *first < n && sort_cmp(all[*first], rec, sort_now) < 0; (*first)++)
+		;
+	json_decref(rec);
+	return 0;
+}
+
 /* limit (0..; at most MAX_LIMIT) and marker (a server of the list: the page starts after
  * it); -1 after replying 400. */
 static int
-page_of(struct os_req *q, json_t **all, size_t n, size_t *first, size_t *count)
+page_of(struct os_front *f, struct os_req *q, json_t **all, size_t n, size_t *first, size_t *count)
 {
 	const char *l = os_query(q, "limit"), *m = os_query(q, "marker");
 	long long limit = MAX_LIMIT;
@@ -535,11 +555,12 @@ page_of(struct os_req *q, json_t **all, size_t n, size_t *first, size_t *count)
 	if (m) {
 		while (*first < n && strcmp(os_field(all[*first], "uuid"), m) != 0)
 			(*first)++;
-		if (*first == n) {
+		if (*first < n) {
+			(*first)++;
+		} else if (marker_deleted(f, q, all, n, m, first) < 0) {
 			os_error(q, 400, "marker [%.64s] not found", m);
 			return -1;
 		}
-		(*first)++;
 	}
 	*count = n - *first < (size_t)limit ? n - *first : (size_t)limit;
 	return 0;
@@ -604,7 +625,7 @@ servers_list(struct os_front *f, struct os_req *q, bool detail)
 	sort_now = &sp;
 	if (n > 1) /* an empty list has no array to sort */
 		qsort(all, n, sizeof *all, sort_qcmp);
-	if (page_of(q, all, n, &first, &count) < 0)
+	if (page_of(f, q, all, n, &first, &count) < 0)
 		goto out;
 	page = json_array();
 	for (size_t i = first; i < first + count; i++)

@@ -342,6 +342,21 @@ def metadata(cl, tok, sid):
     check(status == 200, "an admin reads another project's server's metadata")
 
 
+def deleted_marker(cl, tok, everything):
+    """Horizon lists from the row it has just deleted: nova still finds a deleted server as
+    a marker, and the page starts where it would sort."""
+    ids = [x["id"] for x in everything]
+    gone = ids[2]
+    status, _, _ = cl.http("DELETE", "/compute/v2.1/servers/" + gone, token=tok)
+    check(status == 204, "a server in the middle of the list is deleted (%s)" % status)
+    harness.wait_for("it leaves the list", lambda: gone not in [
+        x["id"] for x in cl.http("GET", "/compute/v2.1/servers", token=tok)[2]["servers"]],
+        timeout=60)
+    status, _, body = cl.http("GET", "/compute/v2.1/servers?limit=2&marker=" + gone, token=tok)
+    check(status == 200 and [x["id"] for x in body["servers"]] == ids[3:5],
+          "a deleted server as marker pages on after its place (%s)" % body)
+
+
 def main():
     if not os.path.exists("/usr/bin/nova"):
         print("skipped: /usr/bin/nova is not installed (Debian package python3-novaclient)")
@@ -358,6 +373,7 @@ def main():
     services_and_events(cl, admin, everything[0]["id"])
     addresses(cl, tok)
     metadata(cl, tok, everything[1]["id"])
+    deleted_marker(cl, tok, everything)
 
 
 if __name__ == "__main__":
