@@ -196,7 +196,9 @@ aggregate_action(struct os_front *f, struct os_req *q, const char *id)
 	int r;
 	if (os_body(q, NULL, &doc, &body) < 0)
 		return;
-	key = json_object_size(doc) == 1 ? json_object_iter_key(json_object_iter(doc)) : "";
+	key = json_object_size(doc) == 1 ? json_object_iter_key(json_object_iter(doc)) : NULL;
+	if (!key)
+		key = "";
 	body = json_object_get(doc, key);
 	char rule[80];
 	bool known = !strcmp(key, "add_host") || !strcmp(key, "remove_host") ||
