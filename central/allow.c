@@ -24,6 +24,10 @@ struct allow_entry {
 struct allow {
 	char *dir;
 	struct timespec mtime;
+	/* a .pub file held no key when last read: it may have been read between its creation
+	 * and its write, which changes the file's mtime and not the folder's, so the folder is
+	 * read again at the next refresh until every file holds one */
+	bool unreadable;
 	struct allow_entry *entries;
 	size_t n, cap;
 	json_t *by_key, *by_host; /* -> index into entries; the first file naming one wins */
@@ -67,6 +71,7 @@ load(struct allow *al, struct hv_error *err)
 		return hv_error_set(err, -errno, "allowlist_dir", "cannot read %s: %s", al->dir,
 				    strerror(errno));
 	al->n = 0;
+	al->unreadable = false;
 	json_object_clear(al->by_key);
 	json_object_clear(al->by_host);
 	struct dirent *de;
@@ -78,9 +83,12 @@ load(struct allow *al, struct hv_error *err)
 		if (len - 4 > PROTO_MAX_ID)
 			continue;
 		memcpy(e.host_id, de->d_name, len - 4);
-		if (!allow_host_name_valid(e.host_id) ||
-		    !read_key_file(dirfd(d), de->d_name, e.key))
+		if (!allow_host_name_valid(e.host_id))
 			continue;
+		if (!read_key_file(dirfd(d), de->d_name, e.key)) {
+			al->unreadable = true;
+			continue;
+		}
 		if (HV_GROW(al->entries, al->cap, al->n + 1) < 0) {
 			closedir(d);
 			return hv_error_set(err, -ENOMEM, "", "allowlist: out of memory");
@@ -107,7 +115,7 @@ allow_refresh(struct allow *al, struct hv_error *err)
 		return 0;
 	int r = load(al, err);
 	if (r == 0)
-		al->mtime = st.st_mtim;
+		al->mtime = al->unreadable ? (struct timespec){0} : st.st_mtim;
 	return r;
 }
 

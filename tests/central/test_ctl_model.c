@@ -948,6 +948,42 @@ zap_lets_in_only_allowlisted_curve_keys(void **state)
 	allow_free(al);
 }
 
+/* Config management writes a key file in two steps: created empty (the folder's mtime
+ * moves), then written (only the file's does). A refresh between the two must not hide the
+ * key for good. */
+static void
+a_key_file_read_half_written_is_read_again(void **state)
+{
+	char dir[] = "/tmp/hvc-allow-XXXXXX", path[64];
+	assert_non_null(mkdtemp(dir));
+	struct allow *al = NULL;
+	struct hv_error err = {0};
+	unsigned char key[32];
+	char z85[41];
+	struct zap_outcome o;
+	(void)state;
+	for (int i = 0; i < 32; i++)
+		key[i] = (unsigned char)(i * 7);
+	assert_non_null(zmq_z85_encode(z85, key, 32));
+	assert_int_equal(allow_open(dir, &al, &err), 0);
+	snprintf(path, sizeof path, "%s/node-3.pub", dir);
+	FILE *fp = fopen(path, "w");
+	assert_non_null(fp);
+	fflush(fp);
+	assert_int_equal(allow_refresh(al, &err), 0); /* sees the empty file */
+	zap_decide(al, "1.0", ZAP_DOMAIN, "CURVE", key, 32, &o);
+	assert_false(o.allowed);
+	fprintf(fp, "%s\n", z85);
+	fclose(fp);
+	assert_int_equal(allow_refresh(al, &err), 0);
+	zap_decide(al, "1.0", ZAP_DOMAIN, "CURVE", key, 32, &o);
+	assert_true(o.allowed);
+	assert_string_equal(o.host_id, "node-3");
+	unlink(path);
+	rmdir(dir);
+	allow_free(al);
+}
+
 static int64_t
 host_vcpus(struct fixture *f)
 {
@@ -1119,6 +1155,7 @@ main(void)
 			a_catalog_flavor_goes_to_the_spawn_and_a_private_one_to_its_projects, setup,
 			teardown),
 		cmocka_unit_test(zap_lets_in_only_allowlisted_curve_keys),
+		cmocka_unit_test(a_key_file_read_half_written_is_read_again),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
