@@ -69,13 +69,16 @@ inst_file(const char *uuid, const char *file)
 	return lvt_read(path);
 }
 
+/* Markers on complete lines only: the serial console reaches the file a few bytes at a
+ * time, so a line without its newline yet may still be growing. */
 static int
 count_in(const char *text, const char *marker)
 {
 	int n = 0;
 
 	for (const char *p = text; p && (p = strstr(p, marker)); p += strlen(marker))
-		n++;
+		if (strchr(p, '\n'))
+			n++;
 	return n;
 }
 
@@ -102,7 +105,7 @@ wait_console(const char *uuid, const char *marker, int n, unsigned timeout_s)
 	return false;
 }
 
-/* The text after marker on its last line in the console ("" when absent). */
+/* The text after marker on its last complete line in the console ("" when absent). */
 static void
 console_value(const char *uuid, const char *marker, char *buf, size_t size)
 {
@@ -110,7 +113,8 @@ console_value(const char *uuid, const char *marker, char *buf, size_t size)
 
 	buf[0] = '\0';
 	while (p && (p = strstr(p, marker)))
-		last = p += strlen(marker);
+		if (strchr(p += strlen(marker), '\n'))
+			last = p;
 	if (last)
 		snprintf(buf, size, "%.*s", (int)strcspn(last, "\r\n"), last);
 	free(text);

@@ -125,9 +125,11 @@ class LibvirtCluster(harness.Cluster):
         return json.loads(out).get("output", "")
 
     def lines(self, server, prefix):
-        """The guest's marker lines (prefix and what follows), oldest first."""
-        return [m.group(0).rstrip("\r") for m in
-                re.finditer(r"%s[^\n]*" % re.escape(prefix), self.console(server))]
+        """The guest's complete marker lines (prefix and what follows), oldest first: the
+        serial console reaches the file a few bytes at a time, so a line is read only once
+        its newline is there."""
+        return [m.group(1).rstrip("\r") for m in
+                re.finditer(r"(%s[^\n]*)\n" % re.escape(prefix), self.console(server))]
 
     def wait_lines(self, server, prefix, n, timeout=240):
         return wait_for("%d x %s on %s's console" % (n, prefix, server),
