@@ -3,7 +3,9 @@
  * rules between keys that need no host. Header only, like vec.h, because the libvirt
  * driver (which may link nothing of common/) builds its domain from it and hvcentral
  * refuses with it, when a flavor is created or changed, what every host would refuse.
- * What depends on the host (NUMA cells, the topology that fits) stays with the driver.
+ * The guest's NUMA cells (hv_xspec_numa_split) are read here too, for the scheduler's
+ * NUMATopologyFilter; which host cell takes each, and the topology that fits, stay with the
+ * driver.
  * Errors name the key (err->field = the key) and never log. Strings are borrowed. */
 #ifndef HV_EXTRASPEC_H
 #define HV_EXTRASPEC_H
@@ -20,8 +22,9 @@
 
 #include <hvagent/error.h>
 
-#define HV_XSPEC_MAX_CELLS 8 /* guest NUMA cells */
-#define HV_XSPEC_N_IOTUNE 6  /* read, write, total x bytes, iops (the iotune_keys order) */
+#define HV_XSPEC_MAX_CELLS 8   /* guest NUMA cells */
+#define HV_XSPEC_MAX_VCPUS 256 /* the vCPUs a guest NUMA cell's CPU set may name */
+#define HV_XSPEC_N_IOTUNE 6    /* read, write, total x bytes, iops (the iotune_keys order) */
 
 /* A decimal integer, all of s: no sign, space or suffix. */
 static inline int
@@ -287,6 +290,201 @@ hv_xspec_finish(const struct hv_xspec *x, struct hv_error *err)
 					      : "quota:vif_inbound_average",
 					    "quota:vif_%s_peak/burst need quota:vif_%s_average",
 					    hv_xspec_vif_dirs[d], hv_xspec_vif_dirs[d]);
+	return 0;
+}
+
+/* ---- the guest's NUMA cells */
+
+static inline void
+hv_bit_set(uint64_t *bits, unsigned i)
+{
+	bits[i / 64] |= UINT64_C(1) << (i % 64);
+}
+
+static inline bool
+hv_bit_get(const uint64_t *bits, unsigned i)
+{
+	return bits[i / 64] & (UINT64_C(1) << (i % 64));
+}
+
+/* "0-3,8,10-11" -> bits below limit; returns the number of CPUs or -EINVAL. */
+static inline int
+hv_parse_cpuset(const char *s, unsigned limit, uint64_t *bits)
+{
+	int n = 0;
+	const char *p = s;
+
+	if (!*p)
+		return -EINVAL;
+	while (*p) {
+		char *end;
+		unsigned long a, b;
+
+		if (!isdigit((unsigned char)*p))
+			return -EINVAL;
+		a = strtoul(p, &end, 10);
+		b = a;
+		p = end;
+		if (*p == '-') {
+			p++;
+			if (!isdigit((unsigned char)*p))
+				return -EINVAL;
+			b = strtoul(p, &end, 10);
+			p = end;
+		}
+		if (a > b || b >= limit)
+			return -EINVAL;
+		for (unsigned long i = a; i <= b; i++) {
+			if (!hv_bit_get(bits, (unsigned)i))
+				n++;
+			hv_bit_set(bits, (unsigned)i);
+		}
+		if (*p == ',')
+			p++;
+		else if (*p)
+			return -EINVAL;
+	}
+	return n;
+}
+
+enum hv_numa_policy {
+	HV_NUMA_POLICY_NONE,
+	HV_NUMA_POLICY_STRICT,
+	HV_NUMA_POLICY_PREFERRED
+};
+
+/* The guest's NUMA cells: which vCPUs and how much memory each holds. */
+struct hv_numa_split {
+	uint32_t nodes; /* 0: no guest NUMA */
+	enum hv_numa_policy policy;
+	struct {
+		uint64_t cpus[HV_XSPEC_MAX_VCPUS / 64];
+		uint32_t n_cpus;
+		uint64_t mem_mb;
+	} cell[HV_XSPEC_MAX_CELLS];
+};
+
+/* The cells a flavor of vcpus vCPUs and ram_mb MB asks with hw:numa_nodes: an even split
+ * (nova's), or hw:numa_cpus.N and hw:numa_mem.N, which must then cover every vCPU once and
+ * add up to the flavor's memory. host_cells > 0 bounds the cells too (the driver, which
+ * knows the host's); the scheduler and the flavor's check pass 0. */
+static inline int
+hv_xspec_numa_split(const struct hv_xspec *x, uint32_t vcpus, uint64_t ram_mb, uint32_t host_cells,
+		    struct hv_numa_split *out, struct hv_error *err)
+{
+	uint32_t max_nodes = HV_XSPEC_MAX_CELLS;
+	uint64_t seen[HV_XSPEC_MAX_VCPUS / 64] = {0}, nodes, mem_sum = 0;
+	bool any_cpus = false, any_mem = false;
+
+	memset(out, 0, sizeof *out);
+	for (int i = 0; i < HV_XSPEC_MAX_CELLS; i++) {
+		any_cpus |= x->numa_cpus[i] != NULL;
+		any_mem |= x->numa_mem[i] != NULL;
+	}
+	if (!x->numa_nodes) {
+		if (any_cpus || any_mem || x->numa_policy)
+			return hv_error_set(err, -EINVAL,
+					    any_cpus  ? "hw:numa_cpus"
+					    : any_mem ? "hw:numa_mem"
+						      : "hw:numa_mempolicy",
+					    "%s needs hw:numa_nodes",
+					    any_cpus  ? "hw:numa_cpus.N"
+					    : any_mem ? "hw:numa_mem.N"
+						      : "hw:numa_mempolicy");
+		return 0;
+	}
+	if (vcpus > HV_XSPEC_MAX_VCPUS)
+		return hv_error_set(err, -EINVAL, "hw:numa_nodes",
+				    "hw:numa_nodes: a guest with NUMA cells has at most %d vCPUs",
+				    HV_XSPEC_MAX_VCPUS);
+	if (vcpus < max_nodes)
+		max_nodes = vcpus;
+	if (host_cells && host_cells < max_nodes)
+		max_nodes = host_cells;
+	if (hv_parse_u64(x->numa_nodes, &nodes) < 0 || nodes < 1 || nodes > max_nodes)
+		return hv_error_set(err, -EINVAL, "hw:numa_nodes",
+				    "hw:numa_nodes=%s: must be 1-%u (limited by vCPUs%s)",
+				    x->numa_nodes, max_nodes,
+				    host_cells ? " and the host's NUMA cells" : "");
+	out->nodes = (uint32_t)nodes;
+	if (x->numa_policy) {
+		if (strcmp(x->numa_policy, "strict") == 0)
+			out->policy = HV_NUMA_POLICY_STRICT;
+		else if (strcmp(x->numa_policy, "preferred") == 0)
+			out->policy = HV_NUMA_POLICY_PREFERRED;
+		else
+			return hv_error_set(err, -EINVAL, "hw:numa_mempolicy",
+					    "hw:numa_mempolicy=%s: must be strict or preferred",
+					    x->numa_policy);
+	}
+	for (uint32_t i = (uint32_t)nodes; i < HV_XSPEC_MAX_CELLS; i++)
+		if (x->numa_cpus[i] || x->numa_mem[i])
+			return hv_error_set(err, -EINVAL,
+					    x->numa_cpus[i] ? "hw:numa_cpus" : "hw:numa_mem",
+					    "%s.%u: only cells 0-%u exist with hw:numa_nodes=%u",
+					    x->numa_cpus[i] ? "hw:numa_cpus" : "hw:numa_mem", i,
+					    (unsigned)nodes - 1, (unsigned)nodes);
+	if (!any_cpus && !any_mem) {
+		/* An even split, as nova does; an uneven flavor must say how to split. */
+		if (vcpus % nodes || ram_mb % nodes)
+			return hv_error_set(err, -EINVAL, "hw:numa_nodes",
+					    "hw:numa_nodes=%u does not divide %u vCPUs and %" PRIu64
+					    " MB evenly: give hw:numa_cpus.N and hw:numa_mem.N",
+					    (unsigned)nodes, vcpus, ram_mb);
+		uint32_t per = vcpus / (uint32_t)nodes;
+		for (uint32_t i = 0; i < nodes; i++) {
+			for (uint32_t c = i * per; c < (i + 1) * per; c++)
+				hv_bit_set(out->cell[i].cpus, c);
+			out->cell[i].n_cpus = per;
+			out->cell[i].mem_mb = ram_mb / nodes;
+		}
+		return 0;
+	}
+	for (uint32_t i = 0; i < nodes; i++) {
+		uint64_t mb;
+		int n;
+
+		if (!x->numa_cpus[i] || !x->numa_mem[i])
+			return hv_error_set(err, -EINVAL,
+					    x->numa_cpus[i] ? "hw:numa_mem" : "hw:numa_cpus",
+					    "%s.%u is missing: every cell 0-%u needs "
+					    "hw:numa_cpus.N and hw:numa_mem.N",
+					    x->numa_cpus[i] ? "hw:numa_mem" : "hw:numa_cpus", i,
+					    (unsigned)nodes - 1);
+		n = hv_parse_cpuset(x->numa_cpus[i], vcpus, out->cell[i].cpus);
+		if (n <= 0)
+			return hv_error_set(err, -EINVAL, "hw:numa_cpus",
+					    "hw:numa_cpus.%u=%s: must be a CPU list like "
+					    "0-3,6 within 0-%u",
+					    i, x->numa_cpus[i], vcpus - 1);
+		for (unsigned c = 0; c < vcpus; c++) {
+			if (hv_bit_get(out->cell[i].cpus, c) && hv_bit_get(seen, c))
+				return hv_error_set(err, -EINVAL, "hw:numa_cpus",
+						    "hw:numa_cpus.%u: vCPU %u is already "
+						    "in another cell",
+						    i, c);
+			if (hv_bit_get(out->cell[i].cpus, c))
+				hv_bit_set(seen, c);
+		}
+		out->cell[i].n_cpus = (uint32_t)n;
+		if (hv_parse_u64(x->numa_mem[i], &mb) < 0 || mb < 1 || mb > ram_mb)
+			return hv_error_set(err, -EINVAL, "hw:numa_mem",
+					    "hw:numa_mem.%u=%s: must be 1-%" PRIu64 " MB", i,
+					    x->numa_mem[i], ram_mb);
+		out->cell[i].mem_mb = mb;
+		mem_sum += mb;
+	}
+	for (unsigned c = 0; c < vcpus; c++)
+		if (!hv_bit_get(seen, c))
+			return hv_error_set(err, -EINVAL, "hw:numa_cpus",
+					    "hw:numa_cpus.N must cover every vCPU 0-%u "
+					    "exactly once; vCPU %u is in no cell",
+					    vcpus - 1, c);
+	if (mem_sum != ram_mb)
+		return hv_error_set(err, -EINVAL, "hw:numa_mem",
+				    "hw:numa_mem.N add up to %" PRIu64
+				    " MB, the flavor has %" PRIu64 " MB",
+				    mem_sum, ram_mb);
 	return 0;
 }
 

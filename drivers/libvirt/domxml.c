@@ -25,58 +25,6 @@
 /* ---------------------------------------------------------------- small parsers */
 
 static void
-bit_set(uint64_t *bits, unsigned i)
-{
-	bits[i / 64] |= UINT64_C(1) << (i % 64);
-}
-
-static bool
-bit_get(const uint64_t *bits, unsigned i)
-{
-	return bits[i / 64] & (UINT64_C(1) << (i % 64));
-}
-
-/* "0-3,8,10-11" -> bits below limit; returns the number of CPUs or -EINVAL. */
-static int
-parse_cpuset(const char *s, unsigned limit, uint64_t *bits)
-{
-	int n = 0;
-	const char *p = s;
-
-	if (!*p)
-		return -EINVAL;
-	while (*p) {
-		char *end;
-		unsigned long a, b;
-
-		if (!isdigit((unsigned char)*p))
-			return -EINVAL;
-		a = strtoul(p, &end, 10);
-		b = a;
-		p = end;
-		if (*p == '-') {
-			p++;
-			if (!isdigit((unsigned char)*p))
-				return -EINVAL;
-			b = strtoul(p, &end, 10);
-			p = end;
-		}
-		if (a > b || b >= limit)
-			return -EINVAL;
-		for (unsigned long i = a; i <= b; i++) {
-			if (!bit_get(bits, (unsigned)i))
-				n++;
-			bit_set(bits, (unsigned)i);
-		}
-		if (*p == ',')
-			p++;
-		else if (*p)
-			return -EINVAL;
-	}
-	return n;
-}
-
-static void
 format_cpuset(const uint64_t *bits, unsigned limit, char *buf, size_t size)
 {
 	size_t len = 0;
@@ -85,9 +33,9 @@ format_cpuset(const uint64_t *bits, unsigned limit, char *buf, size_t size)
 	for (unsigned i = 0; i < limit; i++) {
 		unsigned j = i;
 
-		if (!bit_get(bits, i))
+		if (!hv_bit_get(bits, i))
 			continue;
-		while (j + 1 < limit && bit_get(bits, j + 1))
+		while (j + 1 < limit && hv_bit_get(bits, j + 1))
 			j++;
 		if (j == i)
 			len += (size_t)snprintf(buf + len, len < size ? size - len : 0, "%s%u",
@@ -133,6 +81,7 @@ ifname_ok(const char *s)
 
 _Static_assert(DOMXML_N_IOTUNE == HV_XSPEC_N_IOTUNE, "extraspec.h orders the iotune keys");
 _Static_assert(DOMXML_MAX_GUEST_CELLS == HV_XSPEC_MAX_CELLS, "extraspec.h bounds the cells");
+_Static_assert(DOMXML_MAX_VCPUS == HV_XSPEC_MAX_VCPUS, "extraspec.h bounds the cells' CPU sets");
 static const char *const iotune_elems[DOMXML_N_IOTUNE] = {
 	"read_bytes_sec", "write_bytes_sec", "total_bytes_sec",
 	"read_iops_sec",  "write_iops_sec",  "total_iops_sec",
@@ -209,127 +158,28 @@ mismatch:
 			    "no topology of %u vCPUs fits hw:cpu_max_sockets/cores/threads", vcpus);
 }
 
-struct numa_in {
-	const char *cpus[DOMXML_MAX_GUEST_CELLS + 1];
-	const char *mem[DOMXML_MAX_GUEST_CELLS + 1];
-	const char *nodes, *policy;
-};
-
+/* The guest's cells as the flavor asks them (extraspec.h, hvcentral's reading too), each
+ * on a host cell of its own. */
 static int
-resolve_numa(const struct numa_in *in, const struct hvd_flavor *fl, const struct domxml_host *host,
+resolve_numa(const struct hv_xspec *x, const struct hvd_flavor *fl, const struct domxml_host *host,
 	     struct domxml_opts *o, struct hv_error *err)
 {
-	uint64_t nodes;
-	uint32_t max_nodes = DOMXML_MAX_GUEST_CELLS;
-	uint64_t seen[DOMXML_MAX_VCPUS / 64] = {0};
-	uint64_t mem_sum = 0;
-	bool any_cpus = false, any_mem = false;
 	bool host_numa = host && host->n_cells > 0;
 	bool used[HVD_MAX_NUMA_CELLS] = {0};
+	struct hv_numa_split split;
+	int r;
 
-	for (int i = 0; i <= DOMXML_MAX_GUEST_CELLS; i++) {
-		any_cpus |= in->cpus[i] != NULL;
-		any_mem |= in->mem[i] != NULL;
-	}
-	if (!in->nodes) {
-		if (any_cpus || any_mem || in->policy)
-			return hv_error_set(err, -EINVAL,
-					    any_cpus  ? "hw:numa_cpus"
-					    : any_mem ? "hw:numa_mem"
-						      : "hw:numa_mempolicy",
-					    "%s needs hw:numa_nodes",
-					    any_cpus  ? "hw:numa_cpus.N"
-					    : any_mem ? "hw:numa_mem.N"
-						      : "hw:numa_mempolicy");
-		return 0;
-	}
-	if (fl->vcpus < max_nodes)
-		max_nodes = fl->vcpus;
-	if (host_numa && host->n_cells < max_nodes)
-		max_nodes = host->n_cells;
-	if (hv_parse_u64(in->nodes, &nodes) < 0 || nodes < 1 || nodes > max_nodes)
-		return hv_error_set(err, -EINVAL, "hw:numa_nodes",
-				    "hw:numa_nodes=%s: must be 1-%u (limited by vCPUs%s)",
-				    in->nodes, max_nodes,
-				    host_numa ? " and the host's NUMA cells" : "");
-	o->numa_nodes = (uint32_t)nodes;
-	if (in->policy) {
-		if (strcmp(in->policy, "strict") == 0)
-			o->mempolicy = DOMXML_MEMPOLICY_STRICT;
-		else if (strcmp(in->policy, "preferred") == 0)
-			o->mempolicy = DOMXML_MEMPOLICY_PREFERRED;
-		else
-			return hv_error_set(err, -EINVAL, "hw:numa_mempolicy",
-					    "hw:numa_mempolicy=%s: must be strict or preferred",
-					    in->policy);
-	}
-	for (uint32_t i = nodes; i <= DOMXML_MAX_GUEST_CELLS; i++)
-		if (in->cpus[i] || in->mem[i])
-			return hv_error_set(err, -EINVAL,
-					    in->cpus[i] ? "hw:numa_cpus" : "hw:numa_mem",
-					    "%s.%u: only cells 0-%u exist with hw:numa_nodes=%u",
-					    in->cpus[i] ? "hw:numa_cpus" : "hw:numa_mem", i,
-					    (unsigned)nodes - 1, (unsigned)nodes);
-	if (!any_cpus && !any_mem) {
-		/* An even split, as nova does; an uneven flavor must say how to split. */
-		if (fl->vcpus % nodes || fl->ram_mb % nodes)
-			return hv_error_set(err, -EINVAL, "hw:numa_nodes",
-					    "hw:numa_nodes=%u does not divide %u vCPUs and %" PRIu64
-					    " MB evenly: give hw:numa_cpus.N and hw:numa_mem.N",
-					    (unsigned)nodes, fl->vcpus, fl->ram_mb);
-		for (uint32_t i = 0; i < nodes; i++) {
-			uint32_t per = fl->vcpus / (uint32_t)nodes;
-			for (uint32_t c = i * per; c < (i + 1) * per; c++)
-				bit_set(o->numa[i].cpus, c);
-			o->numa[i].n_cpus = per;
-			o->numa[i].mem_mb = fl->ram_mb / nodes;
-		}
-	} else {
-		for (uint32_t i = 0; i < nodes; i++) {
-			uint64_t mb;
-			int n;
-
-			if (!in->cpus[i] || !in->mem[i])
-				return hv_error_set(err, -EINVAL,
-						    in->cpus[i] ? "hw:numa_mem" : "hw:numa_cpus",
-						    "%s.%u is missing: every cell 0-%u needs "
-						    "hw:numa_cpus.N and hw:numa_mem.N",
-						    in->cpus[i] ? "hw:numa_mem" : "hw:numa_cpus", i,
-						    (unsigned)nodes - 1);
-			n = parse_cpuset(in->cpus[i], fl->vcpus, o->numa[i].cpus);
-			if (n <= 0)
-				return hv_error_set(err, -EINVAL, "hw:numa_cpus",
-						    "hw:numa_cpus.%u=%s: must be a CPU list like "
-						    "0-3,6 within 0-%u",
-						    i, in->cpus[i], fl->vcpus - 1);
-			for (unsigned c = 0; c < fl->vcpus; c++) {
-				if (bit_get(o->numa[i].cpus, c) && bit_get(seen, c))
-					return hv_error_set(err, -EINVAL, "hw:numa_cpus",
-							    "hw:numa_cpus.%u: vCPU %u is already "
-							    "in another cell",
-							    i, c);
-				if (bit_get(o->numa[i].cpus, c))
-					bit_set(seen, c);
-			}
-			o->numa[i].n_cpus = (uint32_t)n;
-			if (hv_parse_u64(in->mem[i], &mb) < 0 || mb < 1 || mb > fl->ram_mb)
-				return hv_error_set(err, -EINVAL, "hw:numa_mem",
-						    "hw:numa_mem.%u=%s: must be 1-%" PRIu64 " MB",
-						    i, in->mem[i], fl->ram_mb);
-			o->numa[i].mem_mb = mb;
-			mem_sum += mb;
-		}
-		for (unsigned c = 0; c < fl->vcpus; c++)
-			if (!bit_get(seen, c))
-				return hv_error_set(err, -EINVAL, "hw:numa_cpus",
-						    "hw:numa_cpus.N must cover every vCPU 0-%u "
-						    "exactly once; vCPU %u is in no cell",
-						    fl->vcpus - 1, c);
-		if (mem_sum != fl->ram_mb)
-			return hv_error_set(err, -EINVAL, "hw:numa_mem",
-					    "hw:numa_mem.N add up to %" PRIu64
-					    " MB, the flavor has %" PRIu64 " MB",
-					    mem_sum, fl->ram_mb);
+	if ((r = hv_xspec_numa_split(x, fl->vcpus, fl->ram_mb, host_numa ? host->n_cells : 0,
+				     &split, err)) < 0)
+		return r;
+	uint32_t nodes = o->numa_nodes = split.nodes;
+	if (split.policy != HV_NUMA_POLICY_NONE)
+		o->mempolicy = split.policy == HV_NUMA_POLICY_STRICT ? DOMXML_MEMPOLICY_STRICT
+								     : DOMXML_MEMPOLICY_PREFERRED;
+	for (uint32_t i = 0; i < nodes; i++) {
+		memcpy(o->numa[i].cpus, split.cell[i].cpus, sizeof o->numa[i].cpus);
+		o->numa[i].n_cpus = split.cell[i].n_cpus;
+		o->numa[i].mem_mb = split.cell[i].mem_mb;
 	}
 	for (uint32_t i = 0; i < nodes; i++) {
 		o->numa[i].host_cell = -1;
@@ -437,18 +287,11 @@ validate_image(const struct hvd_image *img, uint64_t video_max_mb, bool video_ma
 /* What the shared reading of the extra specs (extraspec.h) gives the domain, and the
  * inputs of the host-dependent steps (topology, NUMA cells). */
 static void
-opts_from_xspec(const struct hv_xspec *x, struct domxml_opts *o, struct topo_in *topo,
-		struct numa_in *numa)
+opts_from_xspec(const struct hv_xspec *x, struct domxml_opts *o, struct topo_in *topo)
 {
 	for (int j = 0; j < 3; j++) {
 		topo->v[j] = x->topo[j];
 		topo->max[j] = x->topo_max[j];
-	}
-	numa->nodes = x->numa_nodes;
-	numa->policy = x->numa_policy;
-	for (int n = 0; n < DOMXML_MAX_GUEST_CELLS; n++) {
-		numa->cpus[n] = x->numa_cpus[n];
-		numa->mem[n] = x->numa_mem[n];
 	}
 	o->watchdog_action = x->watchdog_action;
 	o->rng = x->rng;
@@ -473,7 +316,6 @@ domxml_validate(const struct hvd_instance_spec *spec, const struct domxml_host *
 	const struct hvd_flavor *fl = &spec->flavor;
 	struct domxml_opts o = {.rng = true};
 	struct topo_in topo = {0};
-	struct numa_in numa = {0};
 	struct hv_xspec x;
 	int r;
 
@@ -502,11 +344,11 @@ domxml_validate(const struct hvd_instance_spec *spec, const struct domxml_host *
 	}
 	if ((r = hv_xspec_finish(&x, err)) < 0)
 		return r;
-	opts_from_xspec(&x, &o, &topo, &numa);
+	opts_from_xspec(&x, &o, &topo);
 
 	if (x.topo_any && (r = resolve_topology(&topo, fl->vcpus, &o, err)) < 0)
 		return r;
-	if ((r = resolve_numa(&numa, fl, host, &o, err)) < 0)
+	if ((r = resolve_numa(&x, fl, host, &o, err)) < 0)
 		return r;
 	if (o.topology && o.numa_nodes && o.sockets > 1 && o.sockets != o.numa_nodes &&
 	    o.numa_nodes % o.sockets != 0 && o.sockets % o.numa_nodes != 0)
@@ -686,20 +528,20 @@ add_numa(xmlNodePtr dom, xmlNodePtr cpu, const struct domxml_params *p, const st
 		attr_u64(n, "memory", o->numa[i].mem_mb * 1024);
 		attr(n, "unit", "KiB");
 		if (o->numa[i].host_cell >= 0)
-			bit_set(host_nodes, h->cells[o->numa[i].host_cell].id);
+			hv_bit_set(host_nodes, h->cells[o->numa[i].host_cell].id);
 	}
 	if (!h || h->n_cells == 0)
 		return;
 
 	/* vCPUs float over the CPUs of their guest cell's host cell. */
 	for (uint32_t i = 0; i < o->numa_nodes; i++)
-		parse_cpuset(h->cells[o->numa[i].host_cell].cpuset, 256, all_pcpus);
+		hv_parse_cpuset(h->cells[o->numa[i].host_cell].cpuset, 256, all_pcpus);
 	format_cpuset(all_pcpus, 256, buf, sizeof buf);
 	n = child(cputune, "emulatorpin", NULL);
 	attr(n, "cpuset", buf);
 	for (unsigned c = 0; c < p->spec->flavor.vcpus; c++)
 		for (uint32_t i = 0; i < o->numa_nodes; i++)
-			if (bit_get(o->numa[i].cpus, c)) {
+			if (hv_bit_get(o->numa[i].cpus, c)) {
 				n = child(cputune, "vcpupin", NULL);
 				attr_u64(n, "vcpu", c);
 				attr(n, "cpuset", h->cells[o->numa[i].host_cell].cpuset);
