@@ -63,16 +63,20 @@ cloud_make(struct cloud *c, size_t n)
 		snprintf(c->id[i], sizeof c->id[i], "compute-%05zu", i);
 		uint32_t cpus = 32 + 16 * (uint32_t)(rnd() % 4);
 		uint64_t ram = 65536 + 32768 * (rnd() % 8);
-		c->cells[i][0] = (struct sched_cell){cpus / 2, 0, ram / 2, 0};
-		c->cells[i][1] = (struct sched_cell){cpus / 2, 0, ram / 2, 0};
+		/* the cells hold what the host's usage holds, unevenly; claims fill them */
+		uint32_t vused = (uint32_t)(rnd() % (cpus * 4));
+		uint64_t rused = rnd() % ram, r0 = rused * (rnd() % 101) / 100;
+		uint32_t v0 = vused * (uint32_t)(rnd() % 101) / 100;
+		c->cells[i][0] = (struct sched_cell){cpus / 2, v0, ram / 2, r0};
+		c->cells[i][1] = (struct sched_cell){cpus / 2, vused - v0, ram / 2, rused - r0};
 		c->metrics[i][0] = (struct sched_metric){"cpu.percent", (double)(rnd() % 100)};
 		c->h[i] = (struct sched_host){.id = c->id[i],
 					      .up = rnd() % 50 != 0,
 					      .enabled = true,
 					      .vcpus = cpus,
-					      .vcpus_used = (uint32_t)(rnd() % (cpus * 4)),
+					      .vcpus_used = vused,
 					      .ram_mb = ram,
-					      .ram_used_mb = rnd() % ram,
+					      .ram_used_mb = rused,
 					      .disk_gb = 2000,
 					      .disk_used_gb = rnd() % 1500,
 					      .disk_available_least_gb = -1,
@@ -164,12 +168,13 @@ main(void)
 	run("+ NUMATopologyFilter + metrics", &numa, 1000, &cells, 2000);
 	run("+ NUMATopologyFilter + metrics", &numa, 10000, &cells, 2000);
 
-	/* 16 host cells x 8 guest cells: nova's permutations took ~500 M fit calls here */
+	/* 16 host cells x 8 guest cells: nova's permutations took ~500 M fit calls here. Only
+	 * 5 host cells hold a 7-CPU guest cell and 4 guest cells have 7, so no shortcut
+	 * decides: the matching searches (and finds the one way: the 7s on 4 of the 5). */
 	struct sched_cell host[16], g[8];
 	int8_t map[SCHED_MAX_GUEST_CELLS];
 	for (int i = 0; i < 16; i++)
-		host[i] =
-			(struct sched_cell){8, (uint32_t)(i % 2), 16384, 2048 * (uint64_t)(i % 3)};
+		host[i] = (struct sched_cell){8, i < 5 ? 1 : 2, 16384, 2048 * (uint64_t)(i % 3)};
 	for (int i = 0; i < 8; i++)
 		g[i] = (struct sched_cell){6 + (uint32_t)(i % 2), 0, 8192, 0};
 	int fits = 0, reps = 20000;
@@ -177,9 +182,9 @@ main(void)
 	for (int k = 0; k < reps; k++)
 		fits += sched_numa_fit(host, 16, g, 8, 1.0, 1.0, map);
 	double per = (now_us() - t0) / reps;
-	printf("NUMA fit, 16 host cells x 8 guest cells: %.2f us per fit (%s)  target < 1000 us: "
-	       "%s\n",
-	       per, fits ? "fits" : "does not fit", per < 1000 ? "met" : "MISSED");
+	printf("NUMA fit, 16 host cells x 8 guest cells (searched): %.2f us per fit (%s)  target "
+	       "< 1000 us: %s\n",
+	       per, fits == reps ? "fits" : "does not fit", per < 1000 ? "met" : "MISSED");
 	printf("anchors: kube-scheduler 680-810 pods/s at 5 000 nodes (CI floor); Nomad 3 750 "
 	       "placements/s at 5 000 hosts; nova: NUMA 16x8 ~500 M fit calls, minutes (LP "
 	       "#1978372)\n");

@@ -175,6 +175,13 @@ struct sched_table {
 	/* the numbers the first filters and the RAM weigher read, one array each */
 	uint8_t *ok; /* up and enabled */
 	double *ram, *ram_used, *vcpus, *vcpus_used, *disk_mb, *disk_free_mb;
+	struct sched_cell **cells; /* each host's NUMA cells, the table's copy (claims count) */
+	/* metrics by name id: the names the hosts reported (the table's copies), each host's
+	 * values in a row of SCHED_MAX_METRIC_NAMES and a bit per name it has */
+	char *mname[SCHED_MAX_METRIC_NAMES];
+	size_t n_mname;
+	double *mval;
+	uint32_t *mhas;
 	long *slot; /* id hash -> index + 1, open addressing */
 	size_t n_slot;
 	size_t n_busy; /* hosts with io_ops > 0: without any, the io_ops weigher is skipped */
@@ -191,6 +198,13 @@ sched_table_free(struct sched_table *t)
 {
 	if (!t)
 		return;
+	for (size_t i = 0; i < t->n; i++)
+		free(t->cells[i]);
+	for (size_t i = 0; i < t->n_mname; i++)
+		free(t->mname[i]);
+	free(t->cells);
+	free(t->mval);
+	free(t->mhas);
 	free(t->h);
 	free(t->ok);
 	free(t->ram);
@@ -254,6 +268,11 @@ grow(struct sched_table *t)
 	GROW_ARRAY(vcpus_used);
 	GROW_ARRAY(disk_mb);
 	GROW_ARRAY(disk_free_mb);
+	GROW_ARRAY(cells);
+	GROW_ARRAY(mhas);
+	size_t mcap = t->cap * SCHED_MAX_METRIC_NAMES;
+	if (hv_grow_block(&t->mval, &mcap, cap * SCHED_MAX_METRIC_NAMES, sizeof *t->mval, 0) < 0)
+		return -ENOMEM;
 #undef GROW_ARRAY
 	long *slot = calloc(cap * 2, sizeof *slot);
 	if (!slot)
@@ -265,6 +284,43 @@ grow(struct sched_table *t)
 	for (size_t i = 0; i < t->n; i++)
 		t->slot[find_slot(t, t->h[i].id)] = (long)i + 1;
 	return 0;
+}
+
+/* The id of a metric name, or -1 when no host reported it. */
+static int
+metric_find(const struct sched_table *t, const char *name)
+{
+	for (size_t k = 0; k < t->n_mname; k++)
+		if (strcmp(t->mname[k], name) == 0)
+			return (int)k;
+	return -1;
+}
+
+/* The same, the name added when new; -1 when the table knows as many names as it can
+ * (SCHED_MAX_METRIC_NAMES) or has no memory. */
+static int
+metric_id(struct sched_table *t, const char *name)
+{
+	int id = metric_find(t, name);
+	if (id >= 0 || t->n_mname == SCHED_MAX_METRIC_NAMES ||
+	    !(t->mname[t->n_mname] = strdup(name)))
+		return id;
+	return (int)t->n_mname++;
+}
+
+static void
+set_metrics(struct sched_table *t, size_t i)
+{
+	const struct sched_host *h = &t->h[i];
+	double *row = t->mval + i * SCHED_MAX_METRIC_NAMES;
+	t->mhas[i] = 0;
+	for (size_t m = 0; m < h->n_metrics; m++) {
+		int id = h->metrics[m].name ? metric_id(t, h->metrics[m].name) : -1;
+		if (id >= 0 && !(t->mhas[i] & (UINT32_C(1) << id))) { /* the first one counts */
+			row[id] = h->metrics[m].value;
+			t->mhas[i] |= UINT32_C(1) << id;
+		}
+	}
 }
 
 static void
@@ -307,13 +363,32 @@ sched_table_put(struct sched_table *t, const struct sched_host *h)
 				return -ENOMEM;
 			s = find_slot(t, h->id);
 		}
-		i = t->n++;
-		t->slot[s] = (long)i + 1;
+		i = t->n;
+		t->cells[i] = NULL;
 		t->h[i].io_ops = 0;
+		t->h[i].n_cells = 0;
+	}
+	size_t nc = h->n_cells < SCHED_MAX_CELLS ? h->n_cells : SCHED_MAX_CELLS;
+	if (nc != t->h[i].n_cells) {
+		struct sched_cell *c = nc ? realloc(t->cells[i], nc * sizeof *c) : NULL;
+		if (nc && !c)
+			return -ENOMEM; /* the host stays as it was */
+		if (!nc)
+			free(t->cells[i]);
+		t->cells[i] = c;
+	}
+	if (nc)
+		memcpy(t->cells[i], h->cells, nc * sizeof *h->cells);
+	if (i == t->n) {
+		t->n++;
+		t->slot[s] = (long)i + 1;
 	}
 	t->n_busy += (h->io_ops > 0) - (t->h[i].io_ops > 0);
 	t->h[i] = *h;
+	t->h[i].cells = t->cells[i];
+	t->h[i].n_cells = nc;
 	set_numbers(t, i);
+	set_metrics(t, i);
 	return (long)i;
 }
 
@@ -329,7 +404,13 @@ sched_claim(struct sched_table *t, size_t i, const struct sched_request *req,
 	t->h[i].vcpus_used += req->vcpus;
 	t->h[i].ram_used_mb += req->ram_mb;
 	t->h[i].disk_used_gb += req->disk_gb;
-	(void)lim; /* the cells' usage comes back with the next report */
+	for (size_t g = 0; g < req->n_numa && g < SCHED_MAX_GUEST_CELLS; g++) {
+		int c = lim ? lim->cells[g] : -1;
+		if (c >= 0 && (size_t)c < t->h[i].n_cells) {
+			t->cells[i][c].cpus_used += req->numa[g].cpus;
+			t->cells[i][c].mem_used_mb += req->numa[g].mem_mb;
+		}
+	}
 }
 
 /* ------------------------------------------------------------------ filters */
@@ -340,6 +421,12 @@ struct ctx {
 	const struct sched_request *r;
 	json_t *query;
 	struct sched_net near;
+	/* [metrics] weight_setting by name id: the bits a host must have; none has them all
+	 * when a name no host reported is asked */
+	uint32_t need;
+	bool need_unknown;
+	struct sched_numa_req numa;
+	int wid[SCHED_MAX_METRICS];
 };
 
 static const char *
@@ -572,16 +659,9 @@ tenant_isolation(const struct ctx *x, const struct sched_host *h)
 }
 
 static bool
-has_metrics(const struct ctx *x, const struct sched_host *h)
+has_metrics(const struct ctx *x, size_t i)
 {
-	for (size_t w = 0; w < x->cfg->n_weights; w++) {
-		bool found = false;
-		for (size_t m = 0; m < h->n_metrics && !found; m++)
-			found = strcmp(h->metrics[m].name, x->cfg->weights[w].metric) == 0;
-		if (!found)
-			return false;
-	}
-	return true;
+	return !x->need_unknown && (x->t->mhas[i] & x->need) == x->need;
 }
 
 static bool
@@ -663,10 +743,10 @@ passes(const struct ctx *x, enum sched_filter f, size_t i)
 		return sched_query_eval(x->query, t->ram[i] - t->ram_used[i], t->disk_free_mb[i],
 					t->ram[i], t->vcpus[i], t->vcpus_used[i]);
 	}
-	case SF_METRIC: return has_metrics(x, h);
+	case SF_METRIC: return has_metrics(x, i);
 	case SF_NUMA_TOPOLOGY:
-		return sched_numa_fit(h->cells, h->n_cells, r->numa, r->n_numa,
-				      c->cpu_allocation_ratio, c->ram_allocation_ratio, map);
+		return sched_numa_fit_req(&x->numa, h->cells, h->n_cells, c->cpu_allocation_ratio,
+					  c->ram_allocation_ratio, map);
 	case SF_SAME_HOST: return has_any(h, r->same_host, r->n_same_host);
 	case SF_DIFFERENT_HOST: return !has_any(h, r->different_host, r->n_different_host);
 	case SF_SERVER_GROUP_AFFINITY: return in_list(r->group_hosts, r->n_group_hosts, h->id);
@@ -728,23 +808,15 @@ run_filters(const struct ctx *x, uint32_t *cand, size_t nc, struct sched_result 
 /* ------------------------------------------------------------------ weighers */
 
 static double
-metric_weight(const struct sched_config *c, const struct sched_host *h, bool *ok)
+metric_weight(const struct ctx *x, size_t i, bool *ok)
 {
+	const struct sched_config *c = x->cfg;
+	const double *row = x->t->mval + i * SCHED_MAX_METRIC_NAMES;
 	double sum = 0;
-	for (size_t w = 0; w < c->n_weights; w++) {
-		bool found = false;
-		for (size_t m = 0; m < h->n_metrics && !found; m++) {
-			if (strcmp(h->metrics[m].name, c->weights[w].metric) == 0) {
-				sum += c->weights[w].ratio * h->metrics[m].value;
-				found = true;
-			}
-		}
-		if (!found) {
-			*ok = false;
-			return 0;
-		}
-	}
-	*ok = true;
+	if (!(*ok = has_metrics(x, i)))
+		return 0;
+	for (size_t w = 0; w < c->n_weights; w++)
+		sum += c->weights[w].ratio * row[x->wid[w]];
 	return sum;
 }
 
@@ -851,7 +923,7 @@ weigh(const struct ctx *x, const uint32_t *cand, size_t nc, double *score, doubl
 	bool any = false;
 	for (size_t k = 0; k < nc; k++) {
 		bool ok;
-		double w = metric_weight(c, &t->h[cand[k]], &ok);
+		double w = metric_weight(x, cand[k], &ok);
 		if (!ok && c->metrics_required)
 			return hv_error_set(err, -ENODATA, "metrics.required",
 					    "host %s does not report every metric of [metrics] "
@@ -950,6 +1022,13 @@ sched_select(const struct sched_config *cfg, const struct sched_table *t,
 	if (req->near_ip && sched_cidr_parse(req->near_ip, req->cidr, &x.near, err) < 0) {
 		json_decref(x.query);
 		return err->code;
+	}
+	sched_numa_req_init(&x.numa, req->numa, req->n_numa);
+	for (size_t w = 0; w < cfg->n_weights; w++) {
+		if ((x.wid[w] = metric_find(t, cfg->weights[w].metric)) < 0)
+			x.need_unknown = true;
+		else
+			x.need |= UINT32_C(1) << x.wid[w];
 	}
 	cand = malloc((nc ? nc : 1) * sizeof *cand);
 	score = malloc((nc ? nc : 1) * 2 * sizeof *score); /* the scores, then raw weights */

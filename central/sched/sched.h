@@ -44,6 +44,9 @@ enum sched_filter {
 #define SCHED_MAX_CELLS 64      /* host NUMA cells */
 #define SCHED_MAX_GUEST_CELLS 8 /* guest NUMA cells */
 #define SCHED_MAX_METRICS 16    /* weight_setting entries */
+/* distinct metric names the table knows (nova's cpu.* monitor reports 10); a name first
+ * reported after so many is never weighed */
+#define SCHED_MAX_METRIC_NAMES 32
 
 /* "RamFilter" for SF_RAM; NULL for an unknown value. */
 const char *sched_filter_name(enum sched_filter f);
@@ -73,7 +76,8 @@ struct sched_aggregate {
 };
 
 /* A host as the reports describe it. Strings and arrays are borrowed: they must live until
- * the host is replaced or the table freed. */
+ * the host is replaced or the table freed; but the table keeps its own copy of the cells
+ * (sched_claim counts guest cells in it) and of the metrics. */
 struct sched_host {
 	const char *id;
 	bool up, enabled;
@@ -204,7 +208,8 @@ int sched_select(const struct sched_config *cfg, const struct sched_table *t,
 		 const struct sched_request *req, uint64_t *rng, struct sched_result *res,
 		 struct hv_error *err);
 
-/* Counts req against host i until the next report replaces its usage. */
+/* Counts req against host i until the next report replaces its usage: its vCPUs, RAM and
+ * disk, and each guest cell on the host cell lim->cells gives it. */
 void sched_claim(struct sched_table *t, size_t i, const struct sched_request *req,
 		 const struct sched_limits *lim);
 

@@ -482,6 +482,90 @@ numa_fit_is_exact_where_first_fit_fails(void **state)
 	assert_false(sched_numa_fit(host, 1, guest, 2, 16.0, 1.5, map)); /* one cell, two asked */
 }
 
+/* The fit's shortcuts (every cell holding the largest guest cell; too few holding the
+ * smallest) and its search agree with trying every assignment, on random small cells. */
+static bool
+brute_fit(const struct sched_cell *h, size_t nh, const struct sched_cell *g, size_t ng, size_t k,
+	  uint32_t taken)
+{
+	if (k == ng)
+		return true;
+	for (size_t c = 0; c < nh; c++) {
+		if (taken & (1u << c) || g[k].cpus > h[c].cpus ||
+		    (double)h[c].cpus * 2.0 - h[c].cpus_used < g[k].cpus ||
+		    (double)h[c].mem_mb - h[c].mem_used_mb < g[k].mem_mb)
+			continue;
+		if (brute_fit(h, nh, g, ng, k + 1, taken | 1u << c))
+			return true;
+	}
+	return false;
+}
+
+static void
+numa_fit_agrees_with_every_assignment(void **state)
+{
+	uint64_t s = 7;
+	int fits = 0;
+	(void)state;
+	for (int round = 0; round < 20000; round++) {
+		struct sched_cell h[6], g[4];
+		int8_t map[SCHED_MAX_GUEST_CELLS];
+		size_t nh = 1 + (s = s * 6364136223846793005u + 1) % 6, ng = 1 + (s >> 20) % 4;
+		for (size_t c = 0; c < nh; c++) {
+			s = s * 6364136223846793005u + 1;
+			h[c] = (struct sched_cell){
+				(uint32_t)(2 + (s >> 33) % 6), (uint32_t)((s >> 40) % 8),
+				1024 * (1 + (s >> 45) % 4), 512 * ((s >> 50) % 4)};
+		}
+		for (size_t k = 0; k < ng; k++) {
+			s = s * 6364136223846793005u + 1;
+			g[k] = (struct sched_cell){(uint32_t)(1 + (s >> 33) % 6), 0,
+						   512 * (1 + (s >> 40) % 4), 0};
+		}
+		bool want = brute_fit(h, nh, g, ng, 0, 0);
+		bool got = sched_numa_fit(h, nh, g, ng, 2.0, 1.0, map);
+		assert_int_equal(got, want);
+		fits += got;
+		for (size_t k = 0; got && k < ng; k++) { /* the map is an assignment that fits */
+			assert_true(map[k] >= 0 && (size_t)map[k] < nh);
+			for (size_t j = 0; j < k; j++)
+				assert_int_not_equal(map[j], map[k]);
+			assert_true(brute_fit(&h[map[k]], 1, &g[k], 1, 0, 0));
+		}
+	}
+	assert_true(fits > 2000 && fits < 18000); /* both answers were asked often */
+}
+
+/* A claim counts the guest's cells on the host cells the fit chose, so the next guest
+ * between two reports does not land on a full cell. */
+static void
+numa_claims_fill_the_cells(void **state)
+{
+	struct hv_error err = {0};
+	static const struct sched_cell two[] = {{4, 0, 4096, 0}, {4, 0, 4096, 0}};
+	static const struct sched_cell guest[] = {{4, 0, 2048, 0}, {4, 0, 2048, 0}};
+	(void)state;
+	hosts[0].cells = two, hosts[0].n_cells = 2;
+	load(1);
+	cfg.cpu_allocation_ratio = 1.0;
+	assert_int_equal(sched_config_filters(&cfg, "NUMATopologyFilter", &err), 0);
+	struct sched_request r = {.vcpus = 8, .ram_mb = 4096, .numa = guest, .n_numa = 2};
+	struct sched_result res;
+	assert_int_equal(sched_select(&cfg, tab, &r, &rng, &res, &err), 0);
+	assert_int_equal(res.host, 0);
+	sched_claim(tab, 0, &r, &res.limits);
+	const struct sched_host *h = sched_table_host(tab, 0);
+	assert_int_equal(h->cells[0].cpus_used + h->cells[1].cpus_used, 8);
+	assert_int_equal(h->cells[0].mem_used_mb + h->cells[1].mem_used_mb, 4096);
+	assert_int_equal(two[0].cpus_used, 0); /* the caller's cells are the table's copy */
+	assert_int_equal(sched_select(&cfg, tab, &r, &rng, &res, &err), 0);
+	assert_int_equal(res.host, -1);
+	assert_non_null(strstr(res.why, "NUMATopologyFilter removed 1"));
+	assert_int_equal(sched_table_put(tab, &hosts[0]), 0); /* a report replaces the claim */
+	assert_int_equal(sched_select(&cfg, tab, &r, &rng, &res, &err), 0);
+	assert_int_equal(res.host, 0);
+}
+
 /* RAM weigher: the most free RAM wins with a positive multiplier (spread); a negative
  * multiplier stacks. */
 static void
@@ -711,6 +795,8 @@ main(void)
 		T(server_groups_and_retries),
 		T(numa_fit_follows_the_guide),
 		T(numa_fit_is_exact_where_first_fit_fails),
+		T(numa_fit_agrees_with_every_assignment),
+		T(numa_claims_fill_the_cells),
 		T(ram_weigher_spreads_or_stacks),
 		T(metrics_weigher_and_unavailable_hosts),
 		T(subset_size_picks_among_the_best),
