@@ -5,7 +5,9 @@
  * decision reads no store row of an unchanged host. What hvcentral placed on a host counts
  * at once, from its own server records, so creates that follow each other between two
  * reports never overcommit the host; the report's allocation counts when it is larger
- * (guests hvcentral does not know of). */
+ * (guests hvcentral does not know of). The same for NUMA cells, per cell: the cells each
+ * placed server's guest cells were fitted on are kept (in memory: after a restart the
+ * reports alone count) while the server is on that host. */
 #include "service-priv.h"
 
 #include <stdio.h>
@@ -13,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "extraspec.h"
 #include "json.h"
 #include "registry.h"
 #include "sched/sched.h"
@@ -26,7 +29,9 @@ struct host_view {
 	struct sched_kv caps[6];
 	char sup[96], arch[32];
 	struct sched_metric *metrics;
-	struct sched_cell *cells;
+	struct sched_cell *cells; /* as the report says */
+	struct sched_cell *own;   /* what hvcentral placed on each cell (used fields) */
+	struct sched_cell *now;   /* each cell for the decision: the larger of the two */
 	const char **instances;
 	size_t n_instances, cap_instances;
 	size_t *aggs; /* indices into the decision's aggregates */
@@ -96,7 +101,9 @@ view_fill(struct host_view *v, struct sched_host *h, const json_t *res)
 	size_t ncells = json_array_size(cells);
 	if (ncells > SCHED_MAX_CELLS)
 		ncells = SCHED_MAX_CELLS;
-	if (ncells && !(v->cells = calloc(ncells, sizeof *v->cells)))
+	if (ncells && (!(v->cells = calloc(ncells, sizeof *v->cells)) ||
+		       !(v->own = calloc(ncells, sizeof *v->own)) ||
+		       !(v->now = calloc(ncells, sizeof *v->now))))
 		return -ENOMEM;
 	for (i = 0; i < ncells; i++) {
 		e = json_array_get(cells, i);
@@ -117,6 +124,8 @@ view_release(struct host_view *v)
 {
 	free(v->metrics);
 	free(v->cells);
+	free(v->own);
+	free(v->now);
 	free(v->instances);
 	free(v->aggs);
 	memset(v, 0, sizeof *v);
@@ -151,9 +160,48 @@ hint_list(const json_t *hints, const char *key, const char *items[MAX_HINT_ITEMS
 	return 0;
 }
 
+/* The guest's NUMA cells the flavor asks (hw:numa_nodes ...), read as the hosts read them
+ * (extraspec.h): NUMATopologyFilter's request. */
+static int
+numa_from(const json_t *flavor, struct sched_cell cells[SCHED_MAX_GUEST_CELLS], size_t *n,
+	  struct hv_error *err)
+{
+	const json_t *es = json_object_get(flavor, "extra_specs");
+	uint32_t vcpus = (uint32_t)num(flavor, "vcpus");
+	struct hv_numa_split split;
+	struct hv_xspec x;
+	const char *k;
+	json_t *v;
+	int r = 0;
+
+	*n = 0;
+	if (!json_object_get(es, "hw:numa_nodes"))
+		return 0;
+	hv_xspec_init(&x);
+	json_object_foreach ((json_t *)es, k, v)
+		if (json_is_string(v) &&
+		    (r = hv_xspec_add(&x, k, json_string_value(v), vcpus, err)) < 0)
+			break;
+	if (r < 0 ||
+	    (r = hv_xspec_numa_split(&x, vcpus, num(flavor, "ram_mb"), 0, &split, err)) < 0) {
+		char field[300]; /* a key too long for the field is named in the message */
+		snprintf(field, sizeof field, "flavor.extra_specs.%s", err->field);
+		memcpy(err->field, field, sizeof err->field - 1);
+		err->field[sizeof err->field - 1] = '\0';
+		return r;
+	}
+	_Static_assert(SCHED_MAX_GUEST_CELLS == HV_XSPEC_MAX_CELLS, "one bound on guest cells");
+	for (uint32_t i = 0; i < split.nodes; i++)
+		cells[i] = (struct sched_cell){.cpus = split.cell[i].n_cpus,
+					       .mem_mb = split.cell[i].mem_mb};
+	*n = split.nodes;
+	return 0;
+}
+
 static int
 request_from(const json_t *flavor, const json_t *args, const char *project, struct sched_request *r,
-	     struct sched_kv **specs, const char **same, const char **diff, struct hv_error *err)
+	     struct sched_kv **specs, struct sched_cell numa[SCHED_MAX_GUEST_CELLS],
+	     const char **same, const char **diff, struct hv_error *err)
 {
 	const json_t *es = json_object_get(flavor, "extra_specs"), *hints;
 	const char *k;
@@ -177,6 +225,9 @@ request_from(const json_t *flavor, const json_t *args, const char *project, stru
 			(*specs)[n++] = (struct sched_kv){k, json_string_value(v)};
 	r->extra_specs = *specs;
 	r->n_extra_specs = n;
+	if ((rc = numa_from(flavor, numa, &r->n_numa, err)) < 0)
+		return rc;
+	r->numa = numa;
 	hints = json_object_get(args, "hints");
 	if (!hints)
 		return 0;
@@ -211,6 +262,9 @@ struct place_table {
 	size_t n, cap;
 	bool loaded;   /* every host read since the start (or since a host went away) */
 	json_t *dirty; /* ids of hosts to read again, as keys */
+	/* server uuid -> {"host": id, "cells": [[host cell, cpus, mem_mb], ...]}: the cells
+	 * the scheduler fitted each placed server's guest cells on */
+	json_t *claims;
 };
 
 static void
@@ -244,6 +298,7 @@ svc_place_free(struct svc *sv)
 	table_clear(pt);
 	free(pt->h);
 	json_decref(pt->dirty);
+	json_decref(pt->claims);
 	free(pt);
 	sv->place = NULL;
 }
@@ -263,10 +318,43 @@ svc_place_dirty(void *ctx, const char *host)
 		json_object_set_new(sv->place->dirty, host, json_true());
 }
 
+/* What the NUMA claims of the host's servers hold on each of its cells; the claims of
+ * servers no longer there go. */
+static void
+own_cells(struct place_table *pt, struct place_host *ph)
+{
+	struct host_view *v = &ph->v;
+	const char *uuid;
+	json_t *claim, *tmp, *c;
+	size_t i;
+
+	json_object_foreach_safe (pt->claims, tmp, uuid, claim) {
+		if (strcmp(field_or(claim, "host", ""), ph->id) != 0)
+			continue;
+		bool here = false;
+		json_array_foreach (ph->servers, i, c)
+			if (!here)
+				here = strcmp(field_or(c, "uuid", ""), uuid) == 0;
+		if (!here) {
+			json_object_del(pt->claims, uuid);
+			continue;
+		}
+		json_array_foreach (json_object_get(claim, "cells"), i, c) {
+			json_int_t cell = json_integer_value(json_array_get(c, 0));
+			if (cell < 0 || (size_t)cell >= ph->sh.n_cells)
+				continue;
+			v->own[cell].cpus_used +=
+				(uint32_t)json_integer_value(json_array_get(c, 1));
+			v->own[cell].mem_used_mb +=
+				(uint64_t)json_integer_value(json_array_get(c, 2));
+		}
+	}
+}
+
 /* Parses row and servers (both stolen) into ph: the report's numbers and strings, and
  * what hvcentral's own server records place there. */
 static int
-host_fill(struct place_host *ph, json_t *row, json_t *servers)
+host_fill(struct place_table *pt, struct place_host *ph, json_t *row, json_t *servers)
 {
 	host_release(ph);
 	ph->row = row;
@@ -303,6 +391,7 @@ host_fill(struct place_host *ph, json_t *row, json_t *servers)
 			return -ENOMEM;
 		v->instances[v->n_instances++] = json_string_value(json_object_get(s, "uuid"));
 	}
+	own_cells(pt, ph);
 	return 0;
 }
 
@@ -352,7 +441,7 @@ table_load(struct svc *sv, struct place_table *pt, struct hv_error *err)
 	json_array_foreach (hosts, i, h) {
 		const char *id = field_or(h, "host_id", "");
 		struct place_host *ph = *id ? host_entry(pt, id) : NULL;
-		if (*id && (!ph || host_fill(ph, json_incref(h),
+		if (*id && (!ph || host_fill(pt, ph, json_incref(h),
 					     json_incref(json_object_get(by_host, id))) < 0)) {
 			r = hv_error_set(err, -ENOMEM, NULL, "out of memory");
 			break;
@@ -387,7 +476,7 @@ table_refresh(struct svc *sv, struct place_table *pt, struct hv_error *err)
 			return r;
 		}
 		struct place_host *ph = host_entry(pt, id);
-		if (!ph || host_fill(ph, row, servers) < 0)
+		if (!ph || host_fill(pt, ph, row, servers) < 0)
 			return hv_error_set(err, -ENOMEM, NULL, "out of memory");
 	}
 	json_object_clear(pt->dirty);
@@ -455,6 +544,14 @@ table_present(struct svc *sv, struct place_table *pt, int64_t now)
 			sh.ram_used_mb = v->ram_mb;
 		if (v->disk_gb > sh.disk_used_gb)
 			sh.disk_used_gb = v->disk_gb;
+		for (size_t c = 0; c < sh.n_cells; c++) {
+			v->now[c] = v->cells[c];
+			if (v->own[c].cpus_used > v->now[c].cpus_used)
+				v->now[c].cpus_used = v->own[c].cpus_used;
+			if (v->own[c].mem_used_mb > v->now[c].mem_used_mb)
+				v->now[c].mem_used_mb = v->own[c].mem_used_mb;
+		}
+		sh.cells = v->now;
 		sh.instances = v->instances;
 		sh.n_instances = v->n_instances;
 		sh.io_ops = v->io_ops;
@@ -527,16 +624,31 @@ svc_place_request(const json_t *args)
 	return o;
 }
 
+/* Server uuid's guest cells count on the host cells chosen, from the next decision on. */
+static void
+claim_cells(struct place_table *pt, const char *uuid, const char *host,
+	    const struct sched_request *req, const struct sched_limits *lim)
+{
+	json_t *cells = json_array();
+	for (size_t g = 0; g < req->n_numa; g++)
+		json_array_append_new(cells, json_pack("[i, I, I]", lim->cells[g],
+						       (json_int_t)req->numa[g].cpus,
+						       (json_int_t)req->numa[g].mem_mb));
+	json_object_set_new(pt->claims, uuid,
+			    json_pack("{s:s, s:o}", "host", host, "cells", cells));
+}
+
 int
-svc_place(struct svc *sv, const json_t *flavor, const json_t *args, const char *project,
-	  const json_t *group, const json_t *tried, int64_t now, char ret_host[PROTO_MAX_ID + 1],
-	  json_t **ret_limits, struct hv_error *err)
+svc_place(struct svc *sv, const char *uuid, const json_t *flavor, const json_t *args,
+	  const char *project, const json_t *group, const json_t *tried, int64_t now,
+	  char ret_host[PROTO_MAX_ID + 1], json_t **ret_limits, struct hv_error *err)
 {
 	static uint64_t rng;
 	json_t *aggs = NULL, *h;
 	struct agg_view av = {0};
 	const char **ghosts = NULL;
 	struct sched_kv *specs = NULL;
+	struct sched_cell numa[SCHED_MAX_GUEST_CELLS];
 	struct sched_config cfg;
 	struct sched_request req;
 	struct sched_result res;
@@ -547,7 +659,10 @@ svc_place(struct svc *sv, const json_t *flavor, const json_t *args, const char *
 	if (!rng)
 		rng = (uint64_t)time(NULL) * 2654435761u | 1;
 	if (!sv->place &&
-	    (!(sv->place = calloc(1, sizeof *sv->place)) || !(sv->place->dirty = json_object()))) {
+	    (!(sv->place = calloc(1, sizeof *sv->place)) || !(sv->place->dirty = json_object()) ||
+	     !(sv->place->claims = json_object()))) {
+		if (sv->place)
+			json_decref(sv->place->dirty);
 		free(sv->place);
 		sv->place = NULL;
 		return hv_error_set(err, -ENOMEM, NULL, "out of memory");
@@ -555,7 +670,7 @@ svc_place(struct svc *sv, const json_t *flavor, const json_t *args, const char *
 	struct place_table *pt = sv->place;
 	cfg = sv->sched;
 	cfg.default_availability_zone = sv->default_zone;
-	if ((r = request_from(flavor, args, project, &req, &specs, same, diff, err)) < 0)
+	if ((r = request_from(flavor, args, project, &req, &specs, numa, same, diff, err)) < 0)
 		goto out;
 	json_array_foreach (tried, i, h)
 		if (req.n_tried < MAX_HINT_ITEMS)
@@ -588,6 +703,8 @@ svc_place(struct svc *sv, const json_t *flavor, const json_t *args, const char *
 		goto out;
 	}
 	snprintf(ret_host, PROTO_MAX_ID + 1, "%s", pt->h[res.host]->id);
+	if (uuid && req.n_numa)
+		claim_cells(pt, uuid, ret_host, &req, &res.limits);
 	/* the server about to be written there counts at the next decision */
 	svc_place_dirty(sv, ret_host);
 	if (ret_limits)
@@ -662,7 +779,7 @@ svc_place_again(void *ctx, const char *uuid, json_t *spawn, const char *refused_
 	const json_t *request = json_object_get(placement, "request");
 	r = again_context(sv, uuid, request, &inst, &group, err);
 	if (r == 0)
-		r = svc_place(sv, json_object_get(inst, "flavor"), request,
+		r = svc_place(sv, uuid, json_object_get(inst, "flavor"), request,
 			      field_or(inst, "project_id", ""), group, tried, now, ret_host,
 			      &limits, err);
 	if (r < 0) {

@@ -575,10 +575,9 @@ nth_name(const char *name, int64_t i, int64_t n, char *ret, size_t size)
 }
 
 static json_t *
-instance_new(const struct create_plan *p, const char *name, const char *host, int64_t now)
+instance_new(const struct create_plan *p, const char *uuid, const char *name, const char *host,
+	     int64_t now)
 {
-	char uuid[37];
-	proto_uuid4(uuid);
 	const char *key = json_string_value(json_object_get(p->args, "key_name"));
 	return json_pack("{s:s, s:s, s:s, s:s, s:O, s:O, s:s, s:s, s:s, s:n, s:I, s:I, s:s, s:s, "
 			 "s:o, s:b, s:o, s:o}",
@@ -616,13 +615,14 @@ create_write(struct svc *sv, const struct create_plan *p, int64_t now, json_t *i
 			return hv_error_set(err, -EINVAL, "args.name",
 					    "args.name: '%s' is longer than 255 bytes", name);
 		/* placed one by one: the servers written before count against each host */
-		char placed[PROTO_MAX_ID + 1];
+		char placed[PROTO_MAX_ID + 1], uuid[37];
 		json_t *limits = NULL;
-		if (!p->host && (r = svc_place(sv, p->flavor, p->args, p->project, p->group, NULL,
-					       now, placed, &limits, err)) < 0)
+		proto_uuid4(uuid);
+		if (!p->host && (r = svc_place(sv, uuid, p->flavor, p->args, p->project, p->group,
+					       NULL, now, placed, &limits, err)) < 0)
 			return r;
 		json_array_append_new(p->limits, limits ? limits : json_null());
-		json_t *inst = instance_new(p, name, p->host ? p->host : placed, now),
+		json_t *inst = instance_new(p, uuid, name, p->host ? p->host : placed, now),
 		       *ports = NULL;
 		if (p->host) /* a forced host's new server counts at the next placement too */
 			svc_place_dirty(sv, p->host);
@@ -992,8 +992,9 @@ evacuate_target(struct svc *sv, const json_t *inst, const char *asked, int64_t n
 	int r;
 	if (!asked) {
 		json_t *place_args = json_pack("{s:s}", "image", field_or(inst, "image", ""));
-		r = svc_place(sv, json_object_get(inst, "flavor"), place_args,
-			      field_or(inst, "project_id", ""), NULL, NULL, now, ret, NULL, err);
+		r = svc_place(sv, field_or(inst, "uuid", NULL), json_object_get(inst, "flavor"),
+			      place_args, field_or(inst, "project_id", ""), NULL, NULL, now, ret,
+			      NULL, err);
 		json_decref(place_args);
 		return r;
 	}

@@ -97,9 +97,10 @@ int svc_host_statuses(struct svc *sv, int64_t now, json_t **ret, struct hv_error
  * args.availability_zone, args.image and args.hints, never one of tried (an array of
  * {host, reason}, may be NULL); -ENOSPC naming what each filter removed when none fits
  * (place.c). ret_limits (may be NULL) receives the spawn's limits (protocol 6.4): what the
- * filters checked the host against, for its claim; caller owns. */
-int svc_place(struct svc *sv, const json_t *flavor, const json_t *args, const char *project,
-	      const json_t *group, const json_t *tried, int64_t now,
+ * filters checked the host against, for its claim; caller owns. The guest NUMA cells of
+ * server uuid count on the host cells chosen until the server leaves the host. */
+int svc_place(struct svc *sv, const char *uuid, const json_t *flavor, const json_t *args,
+	      const char *project, const json_t *group, const json_t *tried, int64_t now,
 	      char ret_host[PROTO_MAX_ID + 1], json_t **ret_limits, struct hv_error *err);
 /* The part of a create's args the scheduler reads, kept in the spawn ("placement") so a
  * refused claim can be placed again as the create asked. New reference. */
