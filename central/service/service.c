@@ -41,6 +41,7 @@ svc_free(struct svc *sv)
 		ctl_set_host_watch(sv->ctl, NULL, NULL);
 	}
 	svc_place_free(sv);
+	svc_console_stop(sv);
 	free(sv);
 }
 
