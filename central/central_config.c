@@ -35,6 +35,9 @@ const struct cfg_key central_config_schema[] = {
 		    "seconds a command may wait to be accepted by its host"),
 	CFG_ROW_INT("commands", "retry_interval_ms", "2000", 50, 600000,
 		    "resend an unanswered command after this long"),
+	CFG_ROW_INT("commands", "firewall_max_age", "604800", 0, 31536000,
+		    "seconds a firewall command waits for its host before it is dropped "
+		    "(0: never)"),
 	CFG_ROW_STR("network", "external_cidr", "",
 		    "IPv4 CIDR of the external network floating IPs come from (empty: none)"),
 	CFG_ROW_STR("network", "external_name", "public",

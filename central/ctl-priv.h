@@ -42,6 +42,8 @@ struct ctl {
 	void *place_ctx;
 	ctl_host_fn watch; /* may be NULL */
 	void *watch_ctx;
+	ctl_known_fn known; /* may be NULL: every host is known */
+	void *known_ctx;
 	struct sent *ring; /* recently sent COMMANDs, oldest overwritten */
 	size_t ring_pos;
 	struct hv_error scratch; /* for store errors nobody is waiting for */

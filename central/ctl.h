@@ -20,9 +20,11 @@
 
 struct ctl_config {
 	struct reg_intervals liveness;
-	int64_t cmd_timeout_ms; /* deadline of a command after it is created */
-	int64_t retry_ms;       /* resend a command not acknowledged after this long */
-	int64_t acked_retry_ms; /* resend an acknowledged command still without RESULT */
+	int64_t cmd_timeout_ms;      /* deadline of a command after it is created */
+	int64_t retry_ms;            /* resend a command not acknowledged after this long */
+	int64_t acked_retry_ms;      /* resend an acknowledged command still without RESULT */
+	int64_t host_cmd_max_age_ms; /* a firewall command its host has not acknowledged
+				      * after this long is dropped (0: never) */
 };
 void ctl_config_default(struct ctl_config *cfg);
 
@@ -69,6 +71,11 @@ void ctl_set_placer(struct ctl *c, ctl_place_fn fn, void *ctx);
 typedef void (*ctl_host_fn)(void *ctx, const char *host);
 void ctl_set_host_watch(struct ctl *c, ctl_host_fn fn, void *ctx);
 
+/* Whether host may still connect (its key is in the allowlist): a firewall command queued
+ * for a host that may not is dropped, as nothing can ever take it. */
+typedef bool (*ctl_known_fn)(void *ctx, const char *host);
+void ctl_set_host_known(struct ctl *c, ctl_known_fn fn, void *ctx);
+
 struct imgdata;
 /* Borrows d (the catalog's image files) for the link's lifetime: hosts fetch images from it
  * (IMAGE_GET) when a server of theirs was created from one. */
@@ -84,8 +91,10 @@ int
 ctl_queue(struct ctl *c, const char *host, const char *uuid, const char *command, json_t *args,
 	  json_t *secrets, int64_t now_ms, char ret_cmd_id[PROTO_MAX_ID + 1], struct hv_error *err);
 /* A host-scoped firewall command (protocol 6.6: no uuid) without a deadline: resent until
- * the host acknowledges it, however long the host is away, so a host that returns gets
- * every security-group and floating-IP change it missed, in the order they were made. */
+ * the host acknowledges it, so a host that returns gets every security-group and
+ * floating-IP change it missed, in the order they were made; but not forever: it is
+ * dropped (failed with code "expired", its message naming the host) when the host left
+ * the allowlist, or when it waited longer than host_cmd_max_age_ms. */
 int ctl_queue_host(struct ctl *c, const char *host, const char *command, json_t *args, int64_t now,
 		   char ret_cmd_id[PROTO_MAX_ID + 1], struct hv_error *err);
 /* Journals a destroy of uuid on host, a server evacuated from it, with no deadline: it is

@@ -26,6 +26,7 @@ ctl_config_default(struct ctl_config *cfg)
 	cfg->cmd_timeout_ms = 120000;
 	cfg->retry_ms = 2000;
 	cfg->acked_retry_ms = 15000;
+	cfg->host_cmd_max_age_ms = 7 * 86400 * 1000LL;
 }
 
 int
@@ -75,6 +76,13 @@ ctl_set_placer(struct ctl *c, ctl_place_fn fn, void *ctx)
 {
 	c->place = fn;
 	c->place_ctx = ctx;
+}
+
+void
+ctl_set_host_known(struct ctl *c, ctl_known_fn fn, void *ctx)
+{
+	c->known = fn;
+	c->known_ctx = ctx;
 }
 
 void
@@ -276,6 +284,32 @@ ctl_undo_task(struct ctl *c, const struct store_cmd *cmd, const char *why, int64
 				 spawn ? why : NULL, now, &c->scratch);
 }
 
+/* Whether a firewall command (no instance, no deadline) will never reach its host: the
+ * host left the allowlist, or it has been away longer than the operator keeps changes
+ * for it. The reason, naming the host, in ret_why. An acknowledged one is running there:
+ * its RESULT will come. */
+static bool
+host_cmd_stale(struct ctl *c, const struct store_cmd *cmd, int64_t now, char ret_why[200])
+{
+	if (cmd->uuid[0] || cmd->deadline_ms || cmd->state == STORE_CMD_ACKED)
+		return false;
+	if (c->known && !c->known(c->known_ctx, cmd->host_id)) {
+		snprintf(ret_why, 200,
+			 "host %s is no longer in the allowlist: its firewall command is dropped",
+			 cmd->host_id);
+		return true;
+	}
+	int64_t age = c->cfg.host_cmd_max_age_ms;
+	if (age > 0 && now - cmd->created_ms >= age) {
+		snprintf(ret_why, 200,
+			 "host %s did not take its firewall command for %lld s "
+			 "([commands] firewall_max_age): dropped",
+			 cmd->host_id, (long long)((now - cmd->created_ms) / 1000));
+		return true;
+	}
+	return false;
+}
+
 int64_t
 ctl_tick(struct ctl *c, int64_t now)
 {
@@ -285,13 +319,17 @@ ctl_tick(struct ctl *c, int64_t now)
 		struct store_cmd *cmd = &due[i];
 		/* an acknowledged command is running on the host: its RESULT will come, however
 		 * late; only unanswered ones expire */
+		char msg[200];
 		if (cmd->state != STORE_CMD_ACKED && cmd->deadline_ms && now >= cmd->deadline_ms) {
-			char msg[160];
 			snprintf(msg, sizeof msg,
 				 "host %s did not accept the command before its deadline",
 				 cmd->host_id);
 			json_t *e = json_pack("{s:s, s:s}", "code", "expired", "message", msg);
 			ctl_undo_task(c, cmd, msg, now);
+			ctl_finish(c, cmd, false, e);
+			json_decref(e);
+		} else if (host_cmd_stale(c, cmd, now, msg)) {
+			json_t *e = json_pack("{s:s, s:s}", "code", "expired", "message", msg);
 			ctl_finish(c, cmd, false, e);
 			json_decref(e);
 		} else {

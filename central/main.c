@@ -758,6 +758,7 @@ ctl_config_from(const struct cfg *cfg, struct ctl_config *cc)
 	cc->liveness.down_ms = cfg_get_int(cfg, "agents", "down_after") * 1000;
 	cc->cmd_timeout_ms = cfg_get_int(cfg, "commands", "timeout") * 1000;
 	cc->retry_ms = cfg_get_int(cfg, "commands", "retry_interval_ms");
+	cc->host_cmd_max_age_ms = cfg_get_int(cfg, "commands", "firewall_max_age") * 1000;
 }
 
 /* What SIGHUP applies while hvcentral serves; every other key waits for a restart. */
@@ -768,6 +769,7 @@ static const struct hv_live_key live_keys[] = {
 	{"agents", "down_after"},
 	{"commands", "timeout"},
 	{"commands", "retry_interval_ms"},
+	{"commands", "firewall_max_age"},
 	{"scheduler", "enabled_filters"},
 	{"scheduler", "default_availability_zone"},
 	{"scheduler", "host_subset_size"},

@@ -46,7 +46,7 @@ const char server_help[] =
 	"                        [--image-property KEY=VALUE]...] [--wait]\n"
 	"       hv server unrescue SERVER [--wait]\n"
 	"       hv server snapshot SERVER SNAPSHOT_NAME [--wait]\n"
-	"       hv server console SERVER [--type vnc|serial]\n"
+	"       hv server console SERVER [--type novnc|serial]\n"
 	"       hv server set-password SERVER [--password P] [--wait]\n"
 	"       hv server console-log SERVER [--length N]\n"
 	"       hv server add|remove security group SERVER GROUP\n"
@@ -86,9 +86,14 @@ const char server_help[] =
 	"it ends in vm_state resized until resize-confirm keeps the new flavor\n"
 	"or resize-revert restores the old one. snapshot prints the new image's id; with\n"
 	"--wait, once the host wrote it; it joins the catalog (hv image show) once hvcentral\n"
-	"took its data from the host, and any host can then boot it. console prints the host and "
-	"port of a vnc (default) or\n"
-	"serial console.\n"
+	"took its data from the host, and any host can then boot it.\n"
+	"\n"
+	"console prints the URL of the server's noVNC (default) or serial console through\n"
+	"hvcentral's console proxy, as openstack console url show --novnc|--serial does: a\n"
+	"single-use URL that expires ([openstack] console_token_ttl) and ends with the server\n"
+	"(deleted or moved to another host). Without the proxy ([openstack] listen unset) it\n"
+	"prints the host's own endpoint. The console's password, when the host sets one, is\n"
+	"printed too.\n"
 	"\n"
 	"States (as nova): vm_state building, active, paused, suspended, stopped, rescued,\n"
 	"resized, error, deleted; task_state while in flight: spawning, rebooting,\n"
@@ -281,6 +286,32 @@ static const struct {
 	{"rescue", "rescue", O_IMAGE | O_IMAGE_FORMAT | O_IMAGE_PROP},
 	{"unrescue", "unrescue", 0},
 };
+
+/* A console as openstack console url show prints it, {type: novnc|serial, url}, and its
+ * password when the host set one; without hvcentral's proxy, the host's own endpoint
+ * {type: vnc|serial, host, port, url, password?}. */
+static void
+print_console(const struct args *a, json_t *res, bool serial)
+{
+	json_t *out = res;
+	if (json_is_string(json_object_get(res, "url"))) {
+		out = json_pack("{s:s, s:O}", "type", serial ? "serial" : "novnc", "url",
+				json_object_get(res, "url"));
+		if (out && json_is_string(json_object_get(res, "password")))
+			json_object_set(out, "password", json_object_get(res, "password"));
+	} else {
+		char url[600];
+		snprintf(url, sizeof url, "%s://%s:%lld", s_or(res, "type", "vnc"),
+			 s_or(res, "host", ""),
+			 (long long)json_integer_value(json_object_get(res, "port")));
+		json_object_set_new(res, "url", json_string(url));
+	}
+	if (!out)
+		return;
+	a->json ? print_json(out) : print_object(out);
+	if (out != res)
+		json_decref(out); /* the password is res's string, wiped by the caller */
+}
 
 static int
 finish_server(struct ctx *x, json_t *s, bool deleting)
@@ -570,17 +601,13 @@ cmd_server(struct ctx *x)
 	if (strcmp(verb, "console") == 0) {
 		if (check_opts(a, O_TYPE) < 0 || need_args(a, 1, "SERVER") < 0)
 			return EXIT_USAGE;
+		bool serial = a->type && strcmp(a->type, "serial") == 0;
 		q = json_pack("{s:s, s:s}", "server", a->argv[2], "type",
-			      a->type ? a->type : "vnc");
+			      serial ? "serial" : "vnc");
 		r = call(x, "server.console", q, true, &res);
 		json_decref(q);
 		if (r == EXIT_OK) {
-			char url[600];
-			snprintf(url, sizeof url, "%s://%s:%lld", s_or(res, "type", "vnc"),
-				 s_or(res, "host", ""),
-				 (long long)json_integer_value(json_object_get(res, "port")));
-			json_object_set_new(res, "url", json_string(url));
-			a->json ? print_json(res) : print_object(res);
+			print_console(a, res, serial);
 			wipe_json_string(json_object_get(res, "password"));
 		}
 		json_decref(res);

@@ -32,7 +32,7 @@ static const char main_help[] =
 	"  server delete|reboot|stop|start|pause|unpause|suspend|resume SERVER... [--wait]\n"
 	"  server resize|resize-confirm|resize-revert|rebuild|rescue|unrescue SERVER ...\n"
 	"  server snapshot SERVER SNAPSHOT_NAME [--wait]\n"
-	"  server console SERVER [--type vnc|serial]\n"
+	"  server console SERVER [--type novnc|serial]\n"
 	"  server set-password SERVER [--password P]\n"
 	"  server console-log SERVER [--length N]\n"
 	"  server evacuate SERVER [--host HOST]  rebuild it elsewhere: its host is down\n"
@@ -436,8 +436,9 @@ parse_args(int argc, char **argv, struct args *a)
 		case 't':
 			if (given_twice(a, O_TYPE, "--type"))
 				return EXIT_USAGE;
-			if (strcmp(optarg, "vnc") != 0 && strcmp(optarg, "serial") != 0)
-				return usage_error("--type", "'%s' is not vnc or serial", optarg);
+			if (strcmp(optarg, "novnc") != 0 && strcmp(optarg, "vnc") != 0 &&
+			    strcmp(optarg, "serial") != 0)
+				return usage_error("--type", "'%s' is not novnc or serial", optarg);
 			a->type = optarg;
 			break;
 		case 'p':

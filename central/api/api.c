@@ -20,9 +20,9 @@ struct waiter {
 	enum {
 		W_RECORD,
 		W_CONSOLE_LOG,
-		W_DATA
-	} kind;        /* reply with the server record,
-							  * data.output, or data */
+		W_CONSOLE
+	} kind;        /* reply with the server record, data.output, or data
+			* with the console proxy's url */
 	long lines;    /* console log: keep the last lines only (0 = all) */
 	json_t *extra; /* merged into the record (a snapshot's image) */
 	int64_t deadline_ms;
@@ -336,8 +336,10 @@ op_console(struct api *a, const struct api_client *cl, struct req *q, int64_t no
 	    (r = svc_server_command(a->svc, server, "get_console", false, q->args, now, &inst,
 				    cmd_id, &err)) < 0)
 		return reply_hv_err(a, cl, q->id, r, &err);
+	r = park(a, cl, q->id, cmd_id, json_string_value(json_object_get(inst, "uuid")), W_CONSOLE,
+		 0, NULL, now + q->timeout_ms);
 	json_decref(inst);
-	if (park(a, cl, q->id, cmd_id, NULL, W_DATA, 0, NULL, now + q->timeout_ms) < 0)
+	if (r < 0)
 		reply_err(a, cl, q->id, "internal", NULL, "out of memory", NULL);
 }
 
@@ -1111,6 +1113,27 @@ api_tail_lines(const char *text, long lines)
 	return text;
 }
 
+/* The host's console endpoint and, when hvcentral serves a console proxy, the proxy's URL
+ * (nova's, as the REST front gives it); a server gone since the request has none. */
+static void
+console_reply(struct api *a, const struct waiter *w, const json_t *data, int64_t now)
+{
+	struct hv_error err = {0};
+	char url[512], log_id[9];
+	json_t *res = json_is_object(data) ? json_deep_copy(data) : json_object();
+	int r = svc_console_url(a->svc, w->uuid, res, now, url, log_id, &err);
+	if (r < 0 && r != -ENOTSUP) {
+		hj_wipe_string(json_object_get(res, "password"));
+		json_decref(res);
+		return reply_hv_err(a, &w->cl, w->id, r, &err);
+	}
+	if (r == 0) {
+		json_object_set_new(res, "url", json_string(url));
+		explicit_bzero(url, sizeof url);
+	}
+	reply_ok(a, &w->cl, w->id, res);
+}
+
 void
 api_on_done(struct api *a, const char *cmd_id, bool ok, json_t *result, int64_t now)
 {
@@ -1127,10 +1150,8 @@ api_on_done(struct api *a, const char *cmd_id, bool ok, json_t *result, int64_t 
 			reply_err(a, &w->cl, w->id, code ? code : "internal", field,
 				  msg ? msg : "the command failed",
 				  json_object_get(result, "result"));
-		} else if (w->kind == W_DATA) {
-			json_t *data = json_object_get(result, "data");
-			reply_ok(a, &w->cl, w->id,
-				 json_is_object(data) ? json_deep_copy(data) : json_object());
+		} else if (w->kind == W_CONSOLE) {
+			console_reply(a, w, json_object_get(result, "data"), now);
 		} else if (w->kind == W_CONSOLE_LOG) {
 			const char *out = json_string_value(
 				json_object_get(json_object_get(result, "data"), "output"));

@@ -195,19 +195,18 @@ void os_image_reap(struct os_front *f);
 ssize_t os_image_read(struct os_req *q, char *buf, size_t len);
 void os_network_route(struct os_front *f, struct os_req *q, const char *rest);
 
-/* Remote consoles (os_console.c): the tokens, the websocket proxy and noVNC's pages. */
+/* Remote consoles (os_console.c): the websocket proxy and noVNC's pages; the tokens are
+ * the service layer's (svc_console_*), served from the proxy's URL once this is made. */
 struct os_console;
-struct ctok_target;
-int os_console_new(const struct os_config *cfg, const char *public_url, struct os_console **ret,
-		   struct hv_error *err);
+/* Borrows svc for the proxy's lifetime. */
+int os_console_new(const struct os_config *cfg, const char *public_url, struct svc *svc,
+		   struct os_console **ret, struct hv_error *err);
 /* Ends the proxies (waiting up to a second for their threads) and wipes the tokens. */
 void os_console_free(struct os_console *c);
-/* Closes the connections of the proxies that ended (on the loop's thread) and wipes the
- * tokens whose time passed. */
+/* Closes the connections of the proxies that ended (on the loop's thread), wipes the
+ * tokens whose time passed, and ends (every second) the open consoles whose server is
+ * deleted or left its host. */
 void os_console_reap(struct os_console *c, int64_t now_ms);
-/* A token for to and the URL a client opens with it (novnc page or serial websocket). */
-int os_console_issue(struct os_console *c, const struct ctok_target *to, int64_t now_ms,
-		     char ret_url[512], struct hv_error *err);
 /* A websocket upgrade or a noVNC page: true once answered (*ret: MHD's result), false for
  * the REST front's own requests. conn: struct MHD_Connection. */
 bool

@@ -1,10 +1,12 @@
 /* os_console.c - the remote consoles' side of the REST front's HTTP server: the websocket
- * proxy (a console token, checked and used up before anything connects, opens one TCP
- * stream to the host's VNC or serial port, carried in binary frames, as websockify does),
- * and noVNC's static pages at the server's root so a console URL loads in a browser.
- * Each proxied console runs on a thread of its own with bounded buffers; its HTTP handle
- * goes back to the loop's thread to be closed (MHD's calls stay on that thread). Must never
- * log a token (only ctok_log_id), nor serve a file outside the pages' folder. */
+ * proxy (a console token, checked and used up by the service layer before anything
+ * connects, opens one TCP stream to the host's VNC or serial port, carried in binary
+ * frames, as websockify does), and noVNC's static pages at the server's root so a console
+ * URL loads in a browser. Each proxied console runs on a thread of its own with bounded
+ * buffers; its HTTP handle goes back to the loop's thread to be closed (MHD's calls stay on
+ * that thread). The loop asks the service layer every second whether each open console's
+ * server is still there on its host, and ends those that are not. Must never log a token
+ * (only its log id), nor serve a file outside the pages' folder. */
 #include "os-priv.h"
 
 #include <errno.h>
@@ -36,21 +38,26 @@ enum {
 	CONNECT_TIMEOUT_MS = 10000, /* reaching the host's console port */
 	SEND_TIMEOUT_MS = 30000,    /* a peer that reads nothing for this long is dropped */
 	MAX_PROXIES = 256,          /* consoles open at once (a thread and 130 KiB each) */
+	CHECK_EVERY_MS = 1000,      /* how often open consoles are checked against their server */
 };
 
+struct proxy;
+
 struct os_console {
-	struct ctok *tokens;
-	char base_url[256];
+	struct svc *svc; /* borrowed: it keeps the tokens */
 	char pages[256]; /* noVNC's folder; "" serves none */
 	pthread_mutex_t mu;
 	struct MHD_UpgradeResponseHandle **done; /* proxies ended, to close on the loop */
 	size_t n_done, cap_done;
-	size_t live;
+	struct proxy **open; /* the proxies running (their count is n_open) */
+	size_t n_open, cap_open;
+	int64_t next_check_ms;
 	atomic_bool stop;
 };
 
 struct proxy {
 	struct os_console *c;
+	atomic_bool gone; /* its server was deleted or left its host: the proxy ends */
 	struct ctok_target to;
 	char log_id[9];
 	MHD_socket ws;
@@ -60,30 +67,53 @@ struct proxy {
 };
 
 int
-os_console_new(const struct os_config *cfg, const char *public_url, struct os_console **ret,
-	       struct hv_error *err)
+os_console_new(const struct os_config *cfg, const char *public_url, struct svc *svc,
+	       struct os_console **ret, struct hv_error *err)
 {
 	struct os_console *c = calloc(1, sizeof *c);
-	if (!c || !(c->tokens = ctok_new((int64_t)cfg->console_token_ttl * 1000))) {
-		free(c);
+	if (!c)
 		return hv_error_set(err, -ENOMEM, "", "out of memory");
-	}
 	const char *base = cfg->console_base_url && *cfg->console_base_url ? cfg->console_base_url
 									   : public_url;
-	snprintf(c->base_url, sizeof c->base_url, "%s", base);
-	size_t n = strlen(c->base_url);
-	while (n && c->base_url[n - 1] == '/')
-		c->base_url[--n] = '\0';
+	int r = svc_console_serve(svc, base, (int64_t)cfg->console_token_ttl * 1000, err);
+	if (r < 0) {
+		free(c);
+		return r;
+	}
+	c->svc = svc;
 	snprintf(c->pages, sizeof c->pages, "%s", cfg->novnc_dir ? cfg->novnc_dir : "");
 	pthread_mutex_init(&c->mu, NULL);
 	*ret = c;
 	return 0;
 }
 
+/* Marks the open consoles whose server was deleted or left its host; their threads close
+ * them within 200 ms. */
+static void
+end_orphans(struct os_console *c)
+{
+	pthread_mutex_lock(&c->mu); /* a proxy takes it only to leave the list */
+	for (size_t i = 0; i < c->n_open; i++) {
+		struct proxy *p = c->open[i];
+		if (!atomic_load(&p->gone) && !svc_console_alive(c->svc, &p->to)) {
+			log_notice("console: token %s: server %s is deleted or left host %s: its "
+				   "console is closed",
+				   p->log_id, p->to.server, p->to.host_id);
+			atomic_store(&p->gone, true);
+		}
+	}
+	pthread_mutex_unlock(&c->mu);
+}
+
 void
 os_console_reap(struct os_console *c, int64_t now_ms)
 {
-	ctok_expire(c->tokens, now_ms, NULL); /* wiped when their time passes, used or not */
+	/* tokens are wiped when their time passes, used or not */
+	svc_console_expire(c->svc, now_ms, NULL);
+	if (now_ms >= c->next_check_ms) {
+		end_orphans(c);
+		c->next_check_ms = now_ms + CHECK_EVERY_MS;
+	}
 	pthread_mutex_lock(&c->mu);
 	for (size_t i = 0; i < c->n_done; i++)
 		MHD_upgrade_action(c->done[i], MHD_UPGRADE_ACTION_CLOSE);
@@ -100,7 +130,7 @@ os_console_free(struct os_console *c)
 	size_t live = 1;
 	for (int i = 0; i < 300 && live; i++) { /* a proxy notices stop within 200 ms */
 		pthread_mutex_lock(&c->mu);
-		live = c->live;
+		live = c->n_open;
 		pthread_mutex_unlock(&c->mu);
 		if (live)
 			usleep(10000);
@@ -109,35 +139,12 @@ os_console_free(struct os_console *c)
 		log_warning("console: %zu proxies did not stop; left to the exit", live);
 		return;
 	}
+	c->next_check_ms = INT64_MAX; /* nothing left to check */
 	os_console_reap(c, INT64_MAX);
-	ctok_free(c->tokens);
+	svc_console_stop(c->svc);
 	free(c->done);
+	free(c->open);
 	free(c);
-}
-
-/* ---- the URLs handed to clients -------------------------------------------------------- */
-
-int
-os_console_issue(struct os_console *c, const struct ctok_target *to, int64_t now_ms,
-		 char ret_url[512], struct hv_error *err)
-{
-	char tok[CTOK_LEN];
-	int r = ctok_issue(c->tokens, to, now_ms, tok, err);
-	if (r < 0)
-		return r;
-	if (strcmp(to->type, "vnc") == 0) {
-		snprintf(ret_url, 512, "%s/vnc_auto.html?path=%%3Ftoken%%3D%s", c->base_url, tok);
-	} else { /* the websocket itself: http(s) becomes ws(s) */
-		const char *rest = strstr(c->base_url, "://");
-		bool tls = strncmp(c->base_url, "https", 5) == 0;
-		snprintf(ret_url, 512, "%s://%s/?token=%s", tls ? "wss" : "ws",
-			 rest ? rest + 3 : c->base_url, tok);
-	}
-	char id[9];
-	ctok_log_id(tok, id);
-	log_info("console: %s token %s for server %s", to->type, id, to->server);
-	sodium_memzero(tok, sizeof tok);
-	return 0;
 }
 
 /* ---- the proxy's thread ------------------------------------------------------------------ */
@@ -272,6 +279,10 @@ proxy_run(struct proxy *p, int fd)
 			code = 1001;
 			break;
 		}
+		if (atomic_load(&p->gone)) { /* its server is deleted or moved: the console ended */
+			code = 1000;
+			break;
+		}
 		if (poll(pf, 2, 200) < 0 && errno != EINTR)
 			code = 1011;
 		if (!code && pf[0].revents)
@@ -303,6 +314,17 @@ drain(struct proxy *p)
 	}
 }
 
+/* Takes p out of the open proxies (c->mu held). */
+static void
+leave(struct os_console *c, struct proxy *p)
+{
+	for (size_t i = 0; i < c->n_open; i++)
+		if (c->open[i] == p) {
+			c->open[i] = c->open[--c->n_open];
+			return;
+		}
+}
+
 static void *
 proxy_thread(void *arg)
 {
@@ -321,7 +343,7 @@ proxy_thread(void *arg)
 	pthread_mutex_lock(&c->mu);
 	if (HV_GROW(c->done, c->cap_done, c->n_done + 1) == 0)
 		c->done[c->n_done++] = p->urh;
-	c->live--;
+	leave(c, p);
 	pthread_mutex_unlock(&c->mu);
 	sodium_memzero(&p->to, sizeof p->to);
 	free(p);
@@ -347,13 +369,16 @@ on_upgraded(void *cls, struct MHD_Connection *conn, void *con_cls, const char *e
 	pthread_attr_t attr;
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	pthread_mutex_lock(&p->c->mu);
-	p->c->live++;
-	pthread_mutex_unlock(&p->c->mu);
-	if (pthread_create(&t, &attr, proxy_thread, p) != 0) {
-		pthread_mutex_lock(&p->c->mu);
-		p->c->live--;
-		pthread_mutex_unlock(&p->c->mu);
+	struct os_console *c = p->c;
+	pthread_mutex_lock(&c->mu);
+	bool listed = HV_GROW(c->open, c->cap_open, c->n_open + 1) == 0;
+	if (listed)
+		c->open[c->n_open++] = p;
+	pthread_mutex_unlock(&c->mu);
+	if (!listed || pthread_create(&t, &attr, proxy_thread, p) != 0) {
+		pthread_mutex_lock(&c->mu);
+		leave(c, p);
+		pthread_mutex_unlock(&c->mu);
 		MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
 		free(p);
 	}
@@ -406,7 +431,7 @@ upgrade(struct os_front *f, struct MHD_Connection *conn, const char *method)
 	if (proto && !lists(proto, "binary"))
 		return plain_reply(conn, 400, "websocket: only the binary subprotocol is served\n");
 	pthread_mutex_lock(&c->mu);
-	bool full = c->live >= MAX_PROXIES;
+	bool full = c->n_open >= MAX_PROXIES;
 	pthread_mutex_unlock(&c->mu);
 	if (full) /* the token stays usable: the client may try again */
 		return plain_reply(conn, 503, "websocket: too many consoles open, try again\n");
@@ -415,7 +440,7 @@ upgrade(struct os_front *f, struct MHD_Connection *conn, const char *method)
 	if (!p)
 		return MHD_NO;
 	p->c = c;
-	if (ctok_consume(c->tokens, tok, f->now, &p->to, &err) < 0) {
+	if (svc_console_use(c->svc, tok, f->now, &p->to, &err) < 0) {
 		if (tok)
 			ctok_log_id(tok, p->log_id);
 		log_notice("console: token %s refused: %s", tok ? p->log_id : "(none)",

@@ -450,7 +450,7 @@ os_new(struct svc *svc, const struct os_config *cfg, struct os_front **ret, stru
 	size_t n = strlen(f->public_url);
 	while (n && f->public_url[n - 1] == '/')
 		f->public_url[--n] = '\0';
-	if ((r = os_console_new(cfg, f->public_url, &f->console, err)) < 0) {
+	if ((r = os_console_new(cfg, f->public_url, f->svc, &f->console, err)) < 0) {
 		front_free(f);
 		return r;
 	}

@@ -11,8 +11,8 @@
 
 #include <sodium.h>
 
-#include "console/token.h"
 #include "json.h"
+#include "log.h"
 
 static const char *
 str(const json_t *o, const char *key)
@@ -124,29 +124,24 @@ os_console_action(struct os_front *f, struct os_req *q, const json_t *s, const c
 void
 os_console_done(struct os_req *q, bool ok, json_t *result)
 {
-	const json_t *d = json_object_get(result, "data");
-	struct ctok_target to = {0};
+	json_t *d = json_object_get(result, "data");
 	struct hv_error err = {0};
-	char url[512];
+	char url[512], id[9];
 	if (!ok) {
 		const char *msg = str(result, "message");
 		return os_error(q, 400, "Unavailable console type %s: %s", q->console_type,
 				*msg ? msg : "the host has none");
 	}
-	snprintf(to.server, sizeof to.server, "%s", q->console_server);
-	snprintf(to.project, sizeof to.project, "%s", q->console_project);
-	snprintf(to.type, sizeof to.type, "%s", q->console_proto);
-	snprintf(to.host, sizeof to.host, "%s", str(d, "host"));
-	snprintf(to.password, sizeof to.password, "%s", str(d, "password"));
-	to.port = json_is_integer(json_object_get(d, "port"))
-			  ? (int)json_integer_value(json_object_get(d, "port"))
-			  : 0;
+	if (json_is_object(d)) /* the kind asked is the kind the URL serves */
+		json_object_set_new(d, "type", json_string(q->console_proto));
+	int r = svc_console_url(q->front->svc, q->console_server, d, q->front->now, url, id, &err);
 	hj_wipe_string(json_object_get(d, "password"));
-	int r = os_console_issue(q->front->console, &to, q->front->now, url, &err);
-	sodium_memzero(&to, sizeof to);
+	if (r == -ENOENT)
+		return os_error(q, 404, "Instance %s could not be found.", q->console_server);
 	if (r < 0)
 		return os_error(q, r == -ENOMEM ? 503 : 400, "Unavailable console type %s: %s",
 				q->console_type, err.message);
+	log_info("console: %s token %s for server %s", q->console_proto, id, q->console_server);
 	json_t *c = json_pack("{s:s, s:s}", "type", q->console_type, "url", url);
 	if (c && strcmp(q->console_key, "remote_console") == 0)
 		json_object_set_new(c, "protocol", json_string(q->console_proto));

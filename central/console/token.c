@@ -3,6 +3,8 @@
 #include "token.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -108,6 +110,19 @@ ctok_expire(struct ctok *t, int64_t now_ms, const char *server)
 			drop(t, i);
 		else
 			i++;
+	}
+}
+
+void
+ctok_url(const char *base, const char *type, const char *token, char ret[512])
+{
+	if (strcmp(type, "vnc") == 0) {
+		snprintf(ret, 512, "%s/vnc_auto.html?path=%%3Ftoken%%3D%s", base, token);
+	} else { /* the websocket itself: http(s) becomes ws(s) */
+		const char *rest = strstr(base, "://");
+		bool tls = strncmp(base, "https", 5) == 0;
+		snprintf(ret, 512, "%s://%s/?token=%s", tls ? "wss" : "ws", rest ? rest + 3 : base,
+			 token);
 	}
 }
 

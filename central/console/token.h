@@ -16,7 +16,8 @@
 struct ctok_target {
 	char server[64];
 	char project[64];
-	char type[8]; /* "vnc" or "serial" */
+	char host_id[64]; /* the compute host serving it: the console ends when the server leaves */
+	char type[8];     /* "vnc" or "serial" */
 	char host[256];
 	int port;
 	char password[128]; /* "" when the console has none */
@@ -39,6 +40,10 @@ int ctok_consume(struct ctok *t, const char *token, int64_t now_ms, struct ctok_
 /* Forgets the tokens whose time passed, and every token of server when server is not NULL
  * (the server is gone). */
 void ctok_expire(struct ctok *t, int64_t now_ms, const char *server);
+/* The URL a client opens for token: noVNC's page for "vnc" (base/vnc_auto.html?path=...),
+ * the websocket itself for "serial" (base with http(s) turned to ws(s)). base has no
+ * trailing '/'. */
+void ctok_url(const char *base, const char *type, const char *token, char ret[512]);
 /* How many tokens are live (after ctok_expire). */
 size_t ctok_count(const struct ctok *t);
 /* The first 8 hex digits of the token's hash: what a log line may show of it. */

@@ -17,6 +17,8 @@ struct svc {
 	char default_zone[256];    /* [scheduler] default_availability_zone */
 	struct imgdata *images;    /* borrowed, may be NULL: no image catalog data */
 	struct place_table *place; /* the hosts as the scheduler saw them last (place.c) */
+	struct ctok *consoles;     /* console tokens (console.c); NULL: no console proxy */
+	char console_base[256];    /* where console URLs point, without a trailing '/' */
 };
 
 /* The most servers one create makes (nova's max_count is bounded by the quota alone). */

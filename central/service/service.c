@@ -6,6 +6,14 @@
 
 #include <stdlib.h>
 
+/* A host is known while its key is in the allowlist (without one, every host is). */
+static bool
+host_known(void *ctx, const char *host)
+{
+	struct svc *sv = ctx;
+	return !sv->allow || allow_key_for(sv->allow, host) != NULL;
+}
+
 int
 svc_new(struct store *store, struct ctl *ctl, struct allow *allow,
 	const struct reg_intervals *liveness, struct svc **ret, struct hv_error *err)
@@ -26,6 +34,7 @@ svc_new(struct store *store, struct ctl *ctl, struct allow *allow,
 	if (ctl) { /* a spawn a host's claim refuses is placed again here */
 		ctl_set_placer(ctl, svc_place_again, sv);
 		ctl_set_host_watch(ctl, svc_place_dirty, sv);
+		ctl_set_host_known(ctl, host_known, sv);
 	}
 	*ret = sv;
 	return 0;
@@ -39,8 +48,10 @@ svc_free(struct svc *sv)
 	if (sv->ctl) {
 		ctl_set_placer(sv->ctl, NULL, NULL);
 		ctl_set_host_watch(sv->ctl, NULL, NULL);
+		ctl_set_host_known(sv->ctl, NULL, NULL);
 	}
 	svc_place_free(sv);
+	svc_console_stop(sv);
 	free(sv);
 }
 

@@ -55,6 +55,30 @@ svc_server_action(struct svc *sv, const char *server, const char *action, bool h
 /* Journals a console_log command (read-only; allowed while a task runs). */
 int svc_console_log(struct svc *sv, const char *server, int64_t max_bytes, int64_t now_ms,
 		    char ret_cmd_id[PROTO_MAX_ID + 1], struct hv_error *err);
+/* ---- remote consoles (console.c): URLs of hvcentral's console proxy ---------------- */
+struct ctok_target;
+/* The proxy serves at base_url (copied); its tokens live ttl_ms. Called by the front that
+ * carries the consoles; until then svc_console_url is -ENOTSUP. */
+int svc_console_serve(struct svc *sv, const char *base_url, int64_t ttl_ms, struct hv_error *err);
+/* Forgets every token; no URL is issued after. */
+void svc_console_stop(struct svc *sv);
+bool svc_console_served(const struct svc *sv);
+/* The proxy's URL of server's console, from its host's get_console answer endpoint
+ * {type: vnc|serial, host, port, password?} (borrowed; its password is copied into the
+ * token's target, never into the URL). ret_log_id: what a log line may show of the token.
+ * -ENOTSUP when no proxy is served, -ENOENT when the server is gone or left its host. */
+int svc_console_url(struct svc *sv, const char *server, const json_t *endpoint, int64_t now_ms,
+		    char ret_url[512], char ret_log_id[9], struct hv_error *err);
+/* Uses up token and fills *ret with its console: -ENOENT (one answer) when the token is
+ * unknown, used, expired, or its server is deleted, being deleted or on another host. */
+int svc_console_use(struct svc *sv, const char *token, int64_t now_ms, struct ctok_target *ret,
+		    struct hv_error *err);
+/* Whether the console of *to may stay open: its server is there, not being deleted, and
+ * still on the host that served the console. */
+bool svc_console_alive(struct svc *sv, const struct ctok_target *to);
+/* Forgets the tokens whose time passed, and every token of server when it is not NULL. */
+void svc_console_expire(struct svc *sv, int64_t now_ms, const char *server);
+
 /* host may be NULL (all hosts); deleted servers only when with_deleted. */
 int svc_server_list(struct svc *sv, const char *host, bool with_deleted, json_t **ret,
 		    struct hv_error *err);

@@ -274,6 +274,94 @@ a_command_nobody_accepts_expires_and_a_spawn_leaves_error(void **state)
 	assert_string_equal(field(f->store, "web-1", "task_state"), "null");
 }
 
+/* A firewall command for node-1, queued while node-1 is away. */
+static void
+queue_firewall(struct fixture *f, char cmd[PROTO_MAX_ID + 1])
+{
+	struct hv_error err = {0};
+	json_t *args = json_pack("{s:{s:s, s:[]}}", "group", "id", "sg-1", "rules");
+	f->connected = false;
+	assert_int_equal(ctl_queue_host(f->ctl, "node-1", "sg_update", args, T0, cmd, &err), 0);
+	json_decref(args);
+}
+
+static enum store_cmd_state
+cmd_state(struct fixture *f, const char *cmd)
+{
+	struct store_cmd sc = {0};
+	assert_int_equal(store_cmd_get(f->store, cmd, &sc, NULL, NULL), 0);
+	enum store_cmd_state st = sc.state;
+	store_cmd_clear(&sc);
+	return st;
+}
+
+static void
+a_firewall_command_waits_for_its_host_but_not_past_firewall_max_age(void **state)
+{
+	struct fixture *f = *state;
+	struct ctl_config cfg;
+	char cmd[PROTO_MAX_ID + 1];
+	ctl_config_default(&cfg);
+	assert_int_equal(cfg.host_cmd_max_age_ms, 7 * 86400 * 1000LL); /* a week by default */
+	cfg.retry_ms = 1000;
+	cfg.host_cmd_max_age_ms = 60000;
+	ctl_set_config(f->ctl, &cfg);
+	queue_firewall(f, cmd);
+	ctl_tick(f->ctl, T0 + 59000); /* longer than [commands] timeout: still kept */
+	assert_int_equal(f->n_done, 0);
+	assert_int_equal(cmd_state(f, cmd), STORE_CMD_QUEUED);
+	ctl_tick(f->ctl, T0 + 61000);
+	assert_int_equal(f->n_done, 1);
+	assert_false(f->last_ok);
+	assert_string_equal(f->last_code, "expired");
+	assert_int_equal(cmd_state(f, cmd), STORE_CMD_FAILED);
+	f->connected = true; /* the host returns: the dropped command is not sent */
+	ctl_tick(f->ctl, T0 + 120000);
+	assert_int_equal(f->n_sent, 0);
+}
+
+static void
+a_firewall_command_is_kept_for_ever_with_firewall_max_age_0(void **state)
+{
+	struct fixture *f = *state;
+	struct ctl_config cfg;
+	char cmd[PROTO_MAX_ID + 1];
+	ctl_config_default(&cfg);
+	cfg.retry_ms = 1000;
+	cfg.host_cmd_max_age_ms = 0;
+	ctl_set_config(f->ctl, &cfg);
+	queue_firewall(f, cmd);
+	ctl_tick(f->ctl, T0 + 30LL * 86400 * 1000);
+	assert_int_equal(f->n_done, 0);
+	f->connected = true;
+	ctl_tick(f->ctl, T0 + 30LL * 86400 * 1000 + 1000);
+	assert_int_equal(f->n_sent, 1);
+	assert_string_equal(f->sent[0].cmd_id, cmd);
+}
+
+static bool
+only_node_2_known(void *ctx, const char *host)
+{
+	(void)ctx;
+	return strcmp(host, "node-2") == 0;
+}
+
+static void
+a_firewall_command_for_a_host_out_of_the_allowlist_is_dropped(void **state)
+{
+	struct fixture *f = *state;
+	char cmd[PROTO_MAX_ID + 1];
+	queue_firewall(f, cmd);
+	ctl_set_host_known(f->ctl, only_node_2_known, NULL);
+	ctl_tick(f->ctl, T0 + 2000);
+	assert_int_equal(f->n_done, 1);
+	assert_string_equal(f->last_code, "expired");
+	assert_int_equal(cmd_state(f, cmd), STORE_CMD_FAILED);
+	f->connected = true;
+	ctl_tick(f->ctl, T0 + 10000);
+	assert_int_equal(f->n_sent, 0);
+}
+
 static void
 a_refused_command_clears_the_task_and_keeps_the_state(void **state)
 {
@@ -1125,6 +1213,15 @@ main(void)
 			an_unanswered_command_is_resent_with_the_same_cmd_id, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			a_command_nobody_accepts_expires_and_a_spawn_leaves_error, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			a_firewall_command_waits_for_its_host_but_not_past_firewall_max_age, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			a_firewall_command_is_kept_for_ever_with_firewall_max_age_0, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			a_firewall_command_for_a_host_out_of_the_allowlist_is_dropped, setup,
+			teardown),
 		cmocka_unit_test_setup_teardown(
 			a_refused_command_clears_the_task_and_keeps_the_state, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_project_goes_to_the_spawn_as_project_id, setup,

@@ -28,6 +28,7 @@ fuzz_sources() {
 		central/service/keypair.c central/service/place.c central/service/aggregate.c
 		central/service/servergroup.c central/service/usage.c central/service/hypervisor.c
 		central/service/schedconf.c central/service/servertag.c central/store/sqlite_aggregate.c common/config.c
+		central/service/console.c central/console/token.c
 		central/sched/sched.c central/sched/match.c central/sched/numa.c common/sshkey.c
 		central/link_image.c central/imgdata.c central/md5.c central/store/sqlite_image.c central/service/image.c
 		common/fault.c
@@ -50,7 +51,7 @@ fuzz_sources() {
 	os) echo "tests/fuzz/fuzz_os.c central/api/os_route.c central/api/os_identity.c
 		central/api/os_compute.c central/api/os_admin.c central/api/os_catalog.c
 		central/api/os_actions.c central/api/os_image.c central/api/os_network.c
-		central/api/os_remote.c central/api/os_console.c central/console/token.c
+		central/api/os_remote.c central/api/os_console.c
 		central/console/ws.c common/log.c central/api/os_tags.c central/api/os_policy.c
 		central/api/api.c
 		$central
