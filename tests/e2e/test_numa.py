@@ -19,9 +19,9 @@ HOSTS = {"node-1": "vcpus = 16\nmemory_mb = 16384\nnuma_cells = 1\n",
          "node-2": "vcpus = 24\nmemory_mb = 12288\nnuma_cells = 3\n"}
 
 
-def create(c, name, flavor):
+def create(c, name, flavor, *extra):
     return c.hv("server", "create", name, "--flavor", flavor, "--image", "cirros",
-                "--no-admin-pass")
+                "--no-admin-pass", *extra)
 
 
 def main():
@@ -44,7 +44,8 @@ def main():
                       "--property", "hw:numa_cpus.0=0-5", "--property", "hw:numa_cpus.1=6,7",
                       "--property", "hw:numa_mem.0=3072", "--property", "hw:numa_mem.1=1024")
     check(rc == 0, "the guide's NUMA flavor is created: " + err)
-    rc, _, err = create(c, "guide", "numa.guide")
+    # --wait: a server still spawning refuses a delete (task_in_flight)
+    rc, _, err = create(c, "guide", "numa.guide", "--wait")
     check(rc == 0, "a server of it is created: " + err)
     check(c.show("guide")["host"] == "node-2",
           "the guide's example goes to the two-cell host, not to the one-cell host with "
