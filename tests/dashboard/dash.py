@@ -106,10 +106,11 @@ class Api:
 
 
 class Stack:
-    """hvcentral + fake agents + a small cloud + Horizon."""
+    """hvcentral + agents (fake ones unless cluster, a harness.Cluster such as the
+    libvirt workflows' LibvirtCluster, says otherwise) + a small cloud + Horizon."""
 
-    def __init__(self, hosts=("node-1", "node-2")):
-        self.c = harness.Cluster()
+    def __init__(self, hosts=("node-1", "node-2"), cluster=None):
+        self.c = cluster or harness.Cluster()
         # each host its own image store, as separate machines have (two agents fetching
         # the same image into one shared folder at once can trip over each other)
         self.c.own_images = True
@@ -135,12 +136,14 @@ class Stack:
         self.api = Api(self.url)
         self.horizon = None
 
-    def image(self, name="cirros"):
-        img = self.api.must("POST", "/image/v2/images", "alice", {
-            "name": name, "disk_format": "raw", "container_format": "bare",
-            "visibility": "public"})
+    def image(self, name="cirros", data=b"\0" * 65536, disk_format="raw", properties=None):
+        """A public image uploaded through the image service; properties (strings) are
+        Glance's custom ones, at the top level of the record."""
+        img = self.api.must("POST", "/image/v2/images", "alice", dict(properties or {}, **{
+            "name": name, "disk_format": disk_format, "container_format": "bare",
+            "visibility": "public"}))
         self.api.must("PUT", "/image/v2/images/%s/file" % img["id"], "alice",
-                      raw=b"\0" * 65536, ctype="application/octet-stream")
+                      raw=data, ctype="application/octet-stream")
         return img["id"]
 
     def network(self, user, name, cidr):

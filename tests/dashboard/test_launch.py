@@ -142,11 +142,14 @@ def secgroup(w, b):
     w.no_errors("secgroup-rule")
 
 
-def launch(w, b, key):
+def launch(w, b, key, name="web-2", image="cirros", flavor="m1.tiny", groups=("ssh",),
+           script="#cloud-config\nhostname: web-2\n", active_within=90):
+    """The Launch Instance wizard, tab by tab, with a config drive; until the row of name
+    says Active (within active_within seconds)."""
     b.visit("/project/instances/", "instances-before")
     w.button("Launch Instance").click()
     m = w.modal("input[name=name]")
-    m.find_element(w.By.ID, "name").send_keys("web-2")
+    m.find_element(w.By.ID, "name").send_keys(name)
     count = m.find_element(w.By.ID, "instance-count")
     count.clear()
     count.send_keys("1")
@@ -169,18 +172,20 @@ def launch(w, b, key):
                 and r.find_elements(w.By.CSS_SELECTOR, "button.fa-arrow-down")]
 
     step("Source")
-    allocate("cirros")
+    allocate(image)
     b.shot("wizard-source")
     step("Flavor")
-    allocate("m1.tiny")
+    allocate(flavor)
     b.shot("wizard-flavor")
     step("Networks")
     if not allocated("private"):
         allocate("private")
     b.shot("wizard-networks")
     step("Security Groups")
-    allocate("ssh")
-    check(allocated("default") and allocated("ssh"), "security groups default and ssh")
+    for g in groups:
+        allocate(g)
+    check(all(allocated(g) for g in ("default",) + tuple(groups)),
+          "security groups %s" % ", ".join(("default",) + tuple(groups)))
     b.shot("wizard-security-groups")
     if key:
         step("Key Pair")
@@ -188,9 +193,9 @@ def launch(w, b, key):
             allocate(key)
         b.shot("wizard-key-pair")
     step("Configuration")
-    script = [e for e in b.by(".modal-dialog textarea") if e.is_displayed()]
-    check(script, "the Configuration step has the customization script")
-    script[0].send_keys("#cloud-config\nhostname: web-2\n")
+    box = [e for e in b.by(".modal-dialog textarea") if e.is_displayed()]
+    check(box, "the Configuration step has the customization script")
+    box[0].send_keys(script)
     drive = [e for e in b.by(".modal-dialog label[for=config-drive]") if e.is_displayed()]
     check(drive, "the Configuration step has the config drive box")
     drive[0].click()
@@ -200,7 +205,7 @@ def launch(w, b, key):
     b.wait("the wizard closes", lambda: not b.visible(".modal-dialog"), 60)
     b.settle()
     w.no_errors("launch")
-    w.wait_row("web-2", "Active")
+    w.wait_row(name, "Active", active_within)
     b.shot("instance-active")
 
 
