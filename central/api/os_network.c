@@ -355,52 +355,13 @@ port_groups_check(struct os_front *f, struct os_req *q, const json_t *want)
 	return 0;
 }
 
-static bool
-holds(const json_t *ids, const char *id)
-{
-	json_t *v;
-	size_t i;
-	json_array_foreach (ids, i, v)
-		if (strcmp(json_string_value(v), id) == 0)
-			return true;
-	return false;
-}
-
-/* The port's server joins (add) or leaves each group of from that to does not hold; the
- * first refusal is the reply. */
-static int
-port_groups_move(struct os_front *f, struct os_req *q, const json_t *port, const json_t *from,
-		 const json_t *to, bool add)
-{
-	struct hv_error err = {0};
-	json_t *g, *res = NULL;
-	size_t i;
-	json_array_foreach (from, i, g) {
-		if (holds(to, json_string_value(g)))
-			continue;
-		json_t *args = args_new(q);
-		json_object_set(args, "server", json_object_get(port, "device_id"));
-		json_object_set(args, "group", g);
-		int r = (add ? svc_server_add_secgroup
-			     : svc_server_remove_secgroup)(f->svc, args, f->now, &res, &err);
-		json_decref(args);
-		json_decref(res);
-		res = NULL;
-		if (r < 0) {
-			os_svc_error(q, r, &err);
-			return -1;
-		}
-	}
-	return 0;
-}
-
-/* PUT {"port": {"security_groups": [ids]}} (Horizon's Edit Security Groups): a server's
- * groups belong to all its ports together here, so only a server's one port takes it. */
+/* PUT {"port": {"security_groups": [ids]}} (Horizon's Edit Security Groups puts each of the
+ * server's ports so): that port's groups become those, as Neutron sets them. */
 static void
 port_update(struct os_front *f, struct os_req *q, const struct coll *c, const char *id)
 {
 	struct hv_error err = {0};
-	json_t *doc = NULL, *body, *port, *ports = NULL, *want, *args;
+	json_t *doc = NULL, *body, *port, *want, *args = NULL, *res = NULL;
 	if (!(port = find(f, q, c, id)))
 		return;
 	if (os_body(q, c->one, &doc, &body) < 0)
@@ -412,31 +373,13 @@ port_update(struct os_front *f, struct os_req *q, const struct coll *c, const ch
 	}
 	if (port_groups_check(f, q, want) < 0)
 		goto out;
-	args = args_new(q);
-	json_object_set(args, "server", json_object_get(port, "device_id"));
-	int r = *field(port, "device_id") ? svc_port_list(f->svc, args, f->now, &ports, &err)
-					  : -ENOENT;
-	json_decref(args);
-	if (r < 0 && r != -ENOENT) {
-		os_svc_error(q, r, &err);
-		goto out;
-	}
-	if (r < 0 || json_array_size(ports) != 1) {
-		os_error(q, 409,
-			 "Port %.64s: security_groups change here only on a server's one port "
-			 "(a server's addSecurityGroup and removeSecurityGroup change them all)",
-			 id);
-		goto out;
-	}
-	json_t *had = json_object_get(port, "security_groups");
-	if (port_groups_move(f, q, port, want, had, true) < 0 ||
-	    port_groups_move(f, q, port, had, want, false) < 0)
-		goto out;
-	json_decref(port);
-	if ((port = find(f, q, c, id)))
-		os_reply(q, 200, json_pack("{s:O}", c->one, wire(port)));
+	args = json_pack("{s:O, s:O}", "port", json_object_get(port, "id"), "security_groups",
+			 want);
+	int r = svc_port_set_groups(f->svc, args, f->now, &res, &err);
+	r < 0 ? os_svc_error(q, r, &err) : os_reply(q, 200, json_pack("{s:O}", c->one, wire(res)));
 out:
-	json_decref(ports);
+	json_decref(res);
+	json_decref(args);
 	json_decref(doc);
 	json_decref(port);
 }

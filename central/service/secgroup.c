@@ -594,8 +594,55 @@ svc_sgrule_delete(struct svc *sv, json_t *args, int64_t now, json_t **ret, struc
 
 /* ---- a server's groups -------------------------------------------------------------------- */
 
-/* The server's ports join (add) or leave the group; the host hears sg_update first when
- * joining, then port_set_groups per port. */
+static bool
+holds(const json_t *ids, const char *id)
+{
+	json_t *v;
+	size_t i;
+	json_array_foreach (ids, i, v)
+		if (strcmp(json_string_value(v), id) == 0)
+			return true;
+	return false;
+}
+
+/* Port p's groups become ids, inside the caller's transaction: its host hears sg_update
+ * of each group of joined (records) first, then port_set_groups; the groups naming a
+ * joined or left one (left: ids as an object's keys) as remote follow, and the host drops
+ * the groups it no longer needs. */
+static int
+port_regroup(struct svc *sv, json_t *p, json_t *ids, const json_t *joined, const json_t *left,
+	     int64_t now, struct hv_error *err)
+{
+	const char *host = field_or(p, "binding:host_id", "");
+	json_t *done = json_object(), *changed = json_object(), *g, *body;
+	size_t i;
+	int r = 0;
+	json_array_foreach (joined, i, g) {
+		if (r == 0)
+			r = svc_secgroup_send(sv, host, g, done, now, err);
+		json_object_set_new(changed, field_or(g, "id", ""), json_true());
+	}
+	json_decref(done);
+	if (json_object_get(p, "security_groups") != ids)
+		json_object_set(p, "security_groups", ids);
+	if (r == 0)
+		r = store_net_update(sv->store, "port", p, err);
+	body = json_pack("{s:O, s:O}", "port_id", json_object_get(p, "id"), "security_groups", ids);
+	if (r == 0)
+		r = svc_net_journal(sv, host, "port_set_groups", body, now, err);
+	json_decref(body);
+	json_object_update(changed, (json_t *)left);
+	if (r == 0)
+		r = svc_secgroup_members_changed(sv, changed, host, now, err);
+	json_decref(changed);
+	json_t *gone = json_deep_copy(left);
+	if (r == 0 && json_object_size(gone)) /* the host may no longer need them */
+		r = svc_secgroup_prune(sv, host, gone, now, err);
+	json_decref(gone);
+	return r;
+}
+
+/* The server's ports join (add) or leave the group. */
 static int
 server_group(struct svc *sv, json_t *args, int64_t now, bool add, json_t **ret,
 	     struct hv_error *err)
@@ -623,46 +670,33 @@ server_group(struct svc *sv, json_t *args, int64_t now, bool add, json_t **ret,
 	if (r < 0 || (r = store_begin(sv->store, err)) < 0)
 		goto out;
 	const char *gid = field_or(g, "id", "");
-	size_t i, j;
-	json_t *p, *v;
+	json_t *joined = json_pack("[O]", g), *left = json_pack("{s:b}", gid, 1);
+	size_t i;
+	json_t *p;
 	json_array_foreach (ports, i, p) {
 		json_t *ids = json_object_get(p, "security_groups");
-		bool found = false;
-		json_array_foreach (ids, j, v)
-			if (strcmp(json_string_value(v), gid) == 0) {
-				found = true;
-				if (!add)
-					json_array_remove(ids, j);
-				break;
-			}
-		if (r == 0 && found == add)
+		if (r == 0 && holds(ids, gid) == add)
 			r = hv_error_set(err, add ? -EEXIST : -ENOENT, "args.group",
 					 "args.group: server %s is %s in group %s", server,
 					 add ? "already" : "not", field_or(g, "name", ""));
 		if (r == 0 && add && json_array_size(ids) >= 16)
 			r = hv_error_set(err, -EINVAL, "args.group",
 					 "args.group: a port is in at most 16 groups");
+		if (r < 0)
+			break;
+		json_t *now_ids = json_array();
+		size_t j;
+		json_t *v;
+		json_array_foreach (ids, j, v)
+			if (strcmp(json_string_value(v), gid) != 0)
+				json_array_append(now_ids, v);
 		if (add)
-			json_array_append(ids, json_object_get(g, "id"));
-		const char *host = field_or(p, "binding:host_id", "");
-		json_t *done = json_object();
-		if (r == 0 && add)
-			r = svc_secgroup_send(sv, host, g, done, now, err);
-		json_decref(done);
-		if (r == 0)
-			r = store_net_update(sv->store, "port", p, err);
-		json_t *body = json_pack("{s:O, s:O}", "port_id", json_object_get(p, "id"),
-					 "security_groups", ids);
-		if (r == 0)
-			r = svc_net_journal(sv, host, "port_set_groups", body, now, err);
-		json_decref(body);
-		json_t *changed = json_pack("{s:b}", gid, 1);
-		if (r == 0)
-			r = svc_secgroup_members_changed(sv, changed, host, now, err);
-		if (r == 0 && !add) /* the host may no longer need it */
-			r = svc_secgroup_prune(sv, host, changed, now, err);
-		json_decref(changed);
+			json_array_append(now_ids, json_object_get(g, "id"));
+		r = port_regroup(sv, p, now_ids, add ? joined : NULL, add ? NULL : left, now, err);
+		json_decref(now_ids);
 	}
+	json_decref(joined);
+	json_decref(left);
 	if ((r = txn_end(sv, r, err)) == 0) {
 		*ret = ports;
 		ports = NULL;
@@ -686,6 +720,63 @@ svc_server_remove_secgroup(struct svc *sv, json_t *args, int64_t now, json_t **r
 			   struct hv_error *err)
 {
 	return server_group(sv, args, now, false, ret, err);
+}
+
+int
+svc_port_set_groups(struct svc *sv, json_t *args, int64_t now, json_t **ret, struct hv_error *err)
+{
+	static const char *const known[] = {"port", "security_groups", NULL};
+	const char *id;
+	char path[64];
+	json_t *want, *p = NULL, *g, *v;
+	json_t *ids = json_array(), *joined = json_array(), *left = json_object();
+	size_t i;
+	int r;
+	if ((r = hj_known_keys(args, "args", known, err)) < 0 ||
+	    (r = hj_str(args, "args", "port", HJ_REQUIRED, 64, &id, err)) < 0 ||
+	    (r = hj_arr(args, "args", "security_groups", HJ_REQUIRED, 16, &want, err)) < 0)
+		goto out;
+	if ((r = store_net_get(sv->store, "port", id, &p, err)) == -ENOENT)
+		r = hv_error_set(err, -ENOENT, "args.port", "args.port: no port '%s'", id);
+	if (r < 0 || (r = store_begin(sv->store, err)) < 0)
+		goto out;
+	/* the groups of the port's own project, each once, as Neutron takes them */
+	json_array_foreach (want, i, v) {
+		hj_path(path, sizeof path, "args.security_groups", NULL, i);
+		g = NULL;
+		if (!json_is_string(v))
+			r = hv_error_set(err, -EINVAL, path, "%s: a security group id is required",
+					 path);
+		else
+			r = svc_secgroup_find(sv, field_or(p, "project_id", ""),
+					      json_string_value(v), path, now, &g, err);
+		if (r == 0 && holds(ids, field_or(g, "id", "")))
+			r = hv_error_set(err, -EINVAL, path, "%s: group %s is listed twice", path,
+					 field_or(g, "id", ""));
+		if (r == 0) {
+			json_array_append(ids, json_object_get(g, "id"));
+			if (!holds(json_object_get(p, "security_groups"), field_or(g, "id", "")))
+				json_array_append(joined, g);
+		}
+		json_decref(g);
+		if (r < 0)
+			break;
+	}
+	json_array_foreach (json_object_get(p, "security_groups"), i, v)
+		if (!holds(ids, json_string_value(v)))
+			json_object_set_new(left, json_string_value(v), json_true());
+	if (r == 0)
+		r = port_regroup(sv, p, ids, joined, left, now, err);
+	if ((r = txn_end(sv, r, err)) == 0) {
+		*ret = p;
+		p = NULL;
+	}
+out:
+	json_decref(p);
+	json_decref(ids);
+	json_decref(joined);
+	json_decref(left);
+	return r;
 }
 
 /* ---- groups a host no longer needs -------------------------------------------------------- */

@@ -215,6 +215,10 @@ int svc_network_external(struct svc *sv, const char *name, const char *cidr, int
 			 struct hv_error *err);
 /* args {server, group}: the server's ports join or leave the group. */
 svc_net_fn svc_server_add_secgroup, svc_server_remove_secgroup;
+/* args {port, security_groups: [ids]}: the port's groups become exactly those (groups of
+ * the port's project, each once, at most 16), as Neutron's port update sets them; the
+ * server's other ports keep theirs. Answers the port. */
+svc_net_fn svc_port_set_groups;
 /* ---- aggregates, zones, server groups, usage, hypervisors, scheduler config ------------ */
 /* args: {name (unique), availability_zone?, properties?{}}: {id, uuid, name,
  * availability_zone, metadata, hosts, created_ms}. */

@@ -4,7 +4,8 @@ fake agent, as the member demo, on an instance created through the API (test_lau
 drives the wizard): from the row's Actions menu Hard Reboot, Suspend and Resume, Resize to
 m1.small then Confirm Resize/Migrate, Rebuild Instance with an image chosen, Rescue and
 Unrescue, Edit Instance (a new name; a security group added on its Security Groups tab,
-then removed, each checked on the port through the API), View Log (the fake console's lines
+then removed, each checked on the port through the API), Edit Security Groups on a server
+with two ports (each port joins and leaves, as Neutron's port update does), View Log (the fake console's lines
 of the actions just taken), Create Snapshot, then from the Images page Launch of that
 snapshot with Count 2 (both Active: 2.1.8), both rows selected and Shut Off, Start and Soft
 Reboot from the table's top actions, and Delete Instance. The table shows the state after
@@ -140,6 +141,42 @@ class Actions:
         groups = self.port_groups(sid)
         check(groups == ["default"], "the port left web (%s)" % groups)
         print("ok - Edit Security Groups: web removed")
+
+    def groups_by_port(self, sid):
+        """Each port's groups (names, sorted), the ports in the order of their addresses."""
+        names = {g["id"]: g["name"] for g in self.s.api.must(
+            "GET", "/network/v2.0/security-groups", "demo")["security_groups"]}
+        ports = sorted(self.s.api.must("GET", "/network/v2.0/ports?device_id=" + sid,
+                                       "demo")["ports"],
+                       key=lambda p: p["fixed_ips"][0]["ip_address"])
+        return [sorted(names.get(g, g) for g in p["security_groups"]) for p in ports], ports
+
+    def multi_port(self, name):
+        """Edit Security Groups on a server with two ports: Horizon puts each port's groups,
+        as Neutron takes them (a port update is that port's alone)."""
+        sid = self.server(name)["id"]
+        got, _ = self.groups_by_port(sid)
+        check(got == [["default"], ["default"]], "%s has two ports in default (%s)" % (name, got))
+        m = self.form(name, "Edit Security Groups", ".membership")
+        self.groups(m, "web", add=True)
+        self.submit(m, "Save", "edit-security-groups-two-ports")
+        got, ports = self.groups_by_port(sid)
+        check(got == [["default", "web"]] * 2, "both ports joined web (%s)" % got)
+        print("ok - Edit Security Groups on a server with two ports: both joined web")
+        default = [g["id"] for g in self.s.api.must(
+            "GET", "/network/v2.0/security-groups", "demo")["security_groups"]
+            if g["name"] == "default"]
+        self.s.api.must("PUT", "/network/v2.0/ports/" + ports[0]["id"], "demo",
+                        {"port": {"security_groups": default}})
+        got, _ = self.groups_by_port(sid)
+        check(got == [["default"], ["default", "web"]],
+              "a PUT of one port changes that port only (%s)" % got)
+        m = self.form(name, "Edit Security Groups", ".membership")
+        self.groups(m, "web", add=False)
+        self.submit(m, "Save", "edit-security-groups-two-ports-remove")
+        got, _ = self.groups_by_port(sid)
+        check(got == [["default"], ["default"]], "both ports left web (%s)" % got)
+        print("ok - Edit Security Groups on a server with two ports: both left web")
 
     def port_refusals(self, sid):
         """PUT /ports/{id} as Horizon's form uses it: bad input named, nothing changed;
@@ -297,11 +334,15 @@ def main():
     s = dash.Stack(hosts=("node-1",))
     s.image("cirros")
     net = s.network("demo", "private", "10.0.0.0/24")
+    back = s.network("demo", "backend", "10.1.0.0/24")
     s.api.must("POST", "/network/v2.0/security-groups", "demo",
                {"security_group": {"name": "web", "description": "web servers"}})
     s.api.must("POST", "/compute/v2.1/servers", "demo", {"server": {
         "name": "app-1", "imageRef": "cirros", "flavorRef": "1",
         "networks": [{"uuid": net}]}})
+    s.api.must("POST", "/compute/v2.1/servers", "demo", {"server": {
+        "name": "duo", "imageRef": "cirros", "flavorRef": "1",
+        "networks": [{"uuid": net}, {"uuid": back}]}})
     s.start_horizon()
     mark = s.log_mark()
     b = dash.Browser(s.horizon, shots)
@@ -319,6 +360,8 @@ def main():
         a.rebuild("app-1")
         a.rescue("app-1")
         a.edit("app-1", "app-2")
+        w.wait_row("duo", "Active")
+        a.multi_port("duo")
         a.view_log("app-2")
         # a snapshot name holding no instance's: rows are found by the text they hold
         a.snapshot("app-2", "golden")
