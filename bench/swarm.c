@@ -27,6 +27,7 @@ struct opts {
 	int hosts, vcpus, numa_cells;
 	int64_t memory_mb, local_gb;
 	int report_s, heartbeat_s, duration_s;
+	int connect_rate; /* hosts connected per second; 0: all at once */
 };
 
 struct host {
@@ -393,6 +394,8 @@ static const char usage[] =
 	"  --report-interval S    seconds between a host's REPORTs (default 10)\n"
 	"  --heartbeat S          heartbeat interval (default 5)\n"
 	"  --duration S           stop after S seconds (default: at SIGTERM/SIGINT)\n"
+	"  --connect-rate N       connect N hosts a second, as a fleet whose agents reconnect\n"
+	"                         with jitter after a restart (default 0: all at once)\n"
 	"Prints \"ready N\" once all N hosts are welcomed, and a JSON line of counters at the "
 	"end.\n"
 	"Example: hvswarm --endpoint tcp://127.0.0.1:5555 --server-key $(cat key.pub) \\\n"
@@ -414,6 +417,7 @@ parse(int argc, char **argv, struct opts *o)
 		{"report-interval", required_argument, NULL, 'r'},
 		{"heartbeat", required_argument, NULL, 'b'},
 		{"duration", required_argument, NULL, 't'},
+		{"connect-rate", required_argument, NULL, 'R'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -440,6 +444,7 @@ parse(int argc, char **argv, struct opts *o)
 		case 'r': o->report_s = atoi(optarg); break;
 		case 'b': o->heartbeat_s = atoi(optarg); break;
 		case 't': o->duration_s = atoi(optarg); break;
+		case 'R': o->connect_rate = atoi(optarg); break;
 		case 'h': fputs(usage, stdout); exit(0);
 		default: fputs(usage, stderr); return -1;
 		}
@@ -451,6 +456,7 @@ parse(int argc, char **argv, struct opts *o)
 		: o->numa_cells < 1 || o->vcpus < o->numa_cells ? "--numa-cells: 1 to --vcpus"
 		: o->memory_mb < 1 || o->local_gb < 1           ? "--memory-mb, --local-gb: >= 1"
 		: o->report_s < 1 || o->heartbeat_s < 1 ? "--report-interval, --heartbeat: >= 1"
+		: o->connect_rate < 0                   ? "--connect-rate: >= 0"
 		: strlen(o->prefix) > 40 || !proto_id_valid(o->prefix)
 			? "--prefix: up to 40 of A-Z a-z 0-9 . _ : -"
 		: o->server_key[0] && strlen(o->server_key) != 40
@@ -491,23 +497,28 @@ main(int argc, char **argv)
 		}
 		items[i] = (zmq_pollitem_t){.socket = hosts[i].sock, .events = ZMQ_POLLIN};
 	}
-	for (int i = 0; i < o.hosts; i++) {
-		int r = connect_host(&o, &hosts[i]);
-		if (r < 0) {
-			fprintf(stderr, "hvswarm: host %d: %s (raise the open-file limit?)\n", i,
-				zmq_strerror(-r));
-			return 1;
-		}
-	}
-	int64_t end = o.duration_s ? proto_now_ms() + o.duration_s * 1000LL : INT64_MAX;
+	int64_t start = proto_now_ms();
+	int64_t end = o.duration_s ? start + o.duration_s * 1000LL : INT64_MAX;
 	bool ready = false;
-	int welcomed = 0;
+	int welcomed = 0, connected = 0;
 	while (!stopping && proto_now_ms() < end) {
-		if (zmq_poll(items, o.hosts, 20) < 0 && errno != EINTR)
+		/* the hosts due by now connect: all at once, or connect_rate a second */
+		int64_t due = o.connect_rate ? (proto_now_ms() - start) * o.connect_rate / 1000 + 1
+					     : o.hosts;
+		for (; connected < o.hosts && connected < due; connected++) {
+			int r = connect_host(&o, &hosts[connected]);
+			if (r < 0) {
+				fprintf(stderr,
+					"hvswarm: host %d: %s (raise the open-file limit?)\n",
+					connected, zmq_strerror(-r));
+				return 1;
+			}
+		}
+		if (zmq_poll(items, connected, 20) < 0 && errno != EINTR)
 			break;
 		int64_t now = proto_now_ms();
 		welcomed = 0;
-		for (int i = 0; i < o.hosts; i++) {
+		for (int i = 0; i < connected; i++) {
 			struct host *h = &hosts[i];
 			while (items[i].revents & ZMQ_POLLIN) {
 				struct proto_msg m = {0};
