@@ -73,7 +73,7 @@ expect '--user-data' hv server rebuild web-1 --u
 expect '--name' hv host accept KEY --n
 expect 'json table' hv -f ''
 expect 'qcow2 raw' hv server rebuild web-1 --image-format ''
-expect 'serial vnc' hv server console web-1 --type ''
+expect 'novnc serial' hv server console web-1 --type ''
 expect 'stop' hv --api ipc:///x server sto
 # options and their values before the noun do not count as words
 expect 'server' hv --timeout 5 -f json ser
