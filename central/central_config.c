@@ -82,6 +82,8 @@ const struct cfg_key central_config_schema[] = {
 		    "largest request body accepted (larger: 413)"),
 	CFG_ROW_INT("openstack", "max_image_mb", "16384", 1, 1048576,
 		    "largest image data accepted by PUT /v2/images/ID/file (larger: 413)"),
+	CFG_ROW_INT("openstack", "token_ttl", "3600", 1, 604800,
+		    "seconds an identity token stays valid (keystone's [token] expiration)"),
 	CFG_ROW_STR("openstack", "console_base_url", "",
 		    "base of the console URLs handed to clients (empty: public_url)"),
 	CFG_ROW_INT("openstack", "console_token_ttl", "600", 1, 86400,

@@ -1066,6 +1066,7 @@ main(int argc, char **argv)
 		goto out;
 	}
 	raise_fd_limit();
+	svc_set_token_ttl(c.svc, (int64_t)cfg_get_int(cfg, "openstack", "token_ttl") * 1000);
 	svc_set_images(c.svc, c.images);
 	ctl_set_images(c.ctl, c.images);
 	if (open_sockets(&c, &p, cfg, &kp) < 0)

@@ -259,6 +259,12 @@ scope_find(struct svc *sv, const char *project, json_t **ret, struct hv_error *e
 	return 0;
 }
 
+void
+svc_set_token_ttl(struct svc *sv, int64_t ttl_ms)
+{
+	sv->token_ttl_ms = ttl_ms;
+}
+
 int
 svc_token_issue(struct svc *sv, const char *user, const char *password, const char *project,
 		int64_t now, char ret_token[SVC_TOKEN_MAX + 1], json_t **ret_ctx,
@@ -275,7 +281,9 @@ svc_token_issue(struct svc *sv, const char *user, const char *password, const ch
 	}
 	r = scope_find(sv, project, &p, err);
 	if (r == 0)
-		r = token_new(sv, u, p, now, now + TOKEN_TTL_MS, ret_token, ret_ctx, err);
+		r = token_new(sv, u, p, now,
+			      now + (sv->token_ttl_ms > 0 ? sv->token_ttl_ms : TOKEN_TTL_MS),
+			      ret_token, ret_ctx, err);
 	json_decref(u);
 	json_decref(p);
 	return r;

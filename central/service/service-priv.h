@@ -19,6 +19,7 @@ struct svc {
 	struct place_table *place; /* the hosts as the scheduler saw them last (place.c) */
 	struct ctok *consoles;     /* console tokens (console.c); NULL: no console proxy */
 	char console_base[256];    /* where console URLs point, without a trailing '/' */
+	int64_t token_ttl_ms;      /* how long a new token is valid; 0: an hour */
 };
 
 /* The most servers one create makes (nova's max_count is bounded by the quota alone). */

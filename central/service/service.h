@@ -317,6 +317,8 @@ int svc_user_show(struct svc *sv, const char *user, json_t **ret, struct hv_erro
 int svc_user_list(struct svc *sv, json_t **ret, struct hv_error *err);
 /* Deletes the user, its roles and its tokens. */
 int svc_user_delete(struct svc *sv, const char *user, struct hv_error *err);
+/* How long tokens issued from now on stay valid (ttl_ms > 0; keystone's default an hour). */
+void svc_set_token_ttl(struct svc *sv, int64_t ttl_ms);
 /* A new token for user (name or id) scoped to project (name or id; NULL: unscoped, good
  * only for asking which projects the user has), when the password matches and the user has
  * a role there; -EACCES otherwise, never saying which part was wrong. ret_token is the

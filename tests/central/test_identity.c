@@ -89,6 +89,25 @@ a_token_grants_the_users_role_until_it_expires(void **state)
 }
 
 static void
+the_configured_token_ttl_bounds_new_tokens(void **state)
+{
+	struct fixture *f = *state;
+	struct hv_error err = {0};
+	char token[SVC_TOKEN_MAX + 1];
+	json_t *ctx = NULL, *checked = NULL;
+	user_new(f, "bob", "member", "correct horse");
+	svc_set_token_ttl(f->svc, 5000);
+	MUST(svc_token_issue(f->svc, "bob", "correct horse", "admin", T0, token, &ctx, &err), &err);
+	assert_int_equal(json_integer_value(json_object_get(ctx, "expires_ms")), T0 + 5000);
+	MUST(svc_token_check(f->svc, token, T0 + 4999, &checked, &err), &err);
+	json_decref(checked);
+	checked = NULL;
+	assert_int_equal(svc_token_check(f->svc, token, T0 + 5000, &checked, &err), -EACCES);
+	assert_null(checked);
+	json_decref(ctx);
+}
+
+static void
 a_token_is_stored_only_as_a_hash_and_dies_with_its_user(void **state)
 {
 	struct fixture *f = *state;
@@ -265,6 +284,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(a_token_grants_the_users_role_until_it_expires,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(the_configured_token_ttl_bounds_new_tokens, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(
 			a_token_is_stored_only_as_a_hash_and_dies_with_its_user, setup, teardown),
 		cmocka_unit_test_setup_teardown(refusals_do_not_say_which_part_was_wrong, setup,
