@@ -818,6 +818,25 @@ group_names(const json_t *names)
 	return out;
 }
 
+/* A create's error as nova answers it: what the request names but cannot be found is a 400
+ * (the flavor, a network, the key pair) in nova's words; the rest as usual. */
+static void
+create_error(struct os_req *q, const json_t *args, int r, const struct hv_error *err)
+{
+	unsigned i;
+	if (r != -ENOENT)
+		return os_svc_error(q, r, err);
+	if (strcmp(err->field, "args.flavor") == 0)
+		return os_error(q, 400, "Flavor %s could not be found.", os_field(args, "flavor"));
+	if (strcmp(err->field, "args.key_name") == 0)
+		return os_error(q, 400, "Invalid key_name provided.");
+	if (sscanf(err->field, "args.networks[%u]", &i) == 1)
+		return os_error(
+			q, 400, "Network %s could not be found.",
+			json_string_value(json_array_get(json_object_get(args, "networks"), i)));
+	os_svc_error(q, r, err);
+}
+
 static void
 server_create(struct os_front *f, struct os_req *q)
 {
@@ -840,7 +859,7 @@ server_create(struct os_front *f, struct os_req *q)
 			json_object_set(args, "hints", hints);
 		int r = svc_server_create(f->svc, args, f->now, &inst, cmd, &err);
 		if (r < 0) {
-			os_svc_error(q, r, &err);
+			create_error(q, args, r, &err);
 		} else {
 			const char *id = os_field(inst, "uuid");
 			os_reply(q, 202,

@@ -282,7 +282,7 @@ svc_quota_check(struct svc *sv, const char *project_id, const struct svc_quota_a
 		int64_t in_use = json_integer_value(json_object_get(used, asks[i].name));
 		if (limit >= 0 && in_use + asks[i].want > limit)
 			r = hv_error_set(err, -EDQUOT, "quota",
-					 "quota exceeded for %s: requested "
+					 "Quota exceeded for %s: Requested "
 					 "%lld, but already used %lld of %lld %s",
 					 asks[i].name, (long long)asks[i].want, (long long)in_use,
 					 (long long)limit, asks[i].name);

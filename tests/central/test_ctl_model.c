@@ -454,7 +454,7 @@ a_create_over_quota_is_refused_and_changes_nothing(void **state)
 	json_t *args = create_args("web-3");
 	assert_int_equal(svc_server_create(f->svc, args, T0, &inst, cmd, &err), -EDQUOT);
 	assert_string_equal(err.field, "quota");
-	assert_non_null(strstr(err.message, "quota exceeded for instances: requested 1, but "
+	assert_non_null(strstr(err.message, "Quota exceeded for instances: Requested 1, but "
 					    "already used 2 of 2 instances"));
 	assert_int_equal(svc_server_list(f->svc, NULL, false, &list, &err), 0);
 	assert_int_equal(json_array_size(list), 2);
@@ -467,7 +467,7 @@ a_create_over_quota_is_refused_and_changes_nothing(void **state)
 	json_decref(res);
 	json_object_set_new(json_object_get(args, "flavor"), "vcpus", json_integer(2));
 	assert_int_equal(svc_server_create(f->svc, args, T0, &inst, cmd, &err), -EDQUOT);
-	assert_non_null(strstr(err.message, "for cores: requested 2, but already used 2 of 3"));
+	assert_non_null(strstr(err.message, "for cores: Requested 2, but already used 2 of 3"));
 	json_decref(q);
 	json_decref(args);
 
@@ -516,7 +516,7 @@ a_create_of_several_fits_the_quota_or_makes_none(void **state)
 	json_t *args = create_args("web");
 	json_object_set_new(args, "min_count", json_integer(5));
 	assert_int_equal(svc_server_create(f->svc, args, T0, &inst, cmd, &err), -EDQUOT);
-	assert_non_null(strstr(err.message, "requested 5, but already used 0 of 4 instances"));
+	assert_non_null(strstr(err.message, "Requested 5, but already used 0 of 4 instances"));
 	assert_int_equal(svc_server_list(f->svc, NULL, false, &list, &err), 0);
 	assert_int_equal(json_array_size(list), 0);
 	json_decref(list);

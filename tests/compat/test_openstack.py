@@ -333,7 +333,9 @@ def bad_requests(cl, sid):
     check(status == 413, "an oversize body gets 413 (%s)" % status)
     status, _, body = cl.http("POST", "/compute/v2.1/servers", bob, body={"server": {
         "name": "vm2", "imageRef": "cirros", "flavorRef": "no-such-flavor"}})
-    check(status == 404 or status == 400, "an unknown flavor is refused (%d %s)" % (status, body))
+    check(status == 400 and body["badRequest"]["message"] ==
+          "Flavor no-such-flavor could not be found.",
+          "an unknown flavorRef is 400 in nova's words (%d %s)" % (status, body))
     check(cl.http("GET", "/compute/v2.1/servers", bob)[2] == before,
           "none of the refused requests changed the servers")
 
