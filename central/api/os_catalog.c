@@ -53,6 +53,34 @@ keypair_json(const struct os_req *q, const json_t *kp, bool full)
 
 /* ---- flavors ---------------------------------------------------------------------------- */
 
+/* Whether fl is public or shared with the request's project (nova's is_public=True). */
+static bool
+flavor_granted(struct os_req *q, const json_t *fl)
+{
+	size_t i;
+	json_t *p;
+	if (json_is_true(json_object_get(fl, "is_public")))
+		return true;
+	json_array_foreach (json_object_get(fl, "access_project_ids"), i, p)
+		if (strcmp(json_string_value(p), os_field(q->auth, "project_id")) == 0)
+			return true;
+	return false;
+}
+
+/* Whether a listed flavor (which has no access list) is public or shared with q's project. */
+static bool
+flavor_listed(struct os_front *f, struct os_req *q, const json_t *fl)
+{
+	struct hv_error err = {0};
+	json_t *full = NULL;
+	if (json_is_true(json_object_get(fl, "is_public")))
+		return true;
+	bool r = svc_flavor_show(f->svc, os_field(fl, "id"), &full, &err) == 0 &&
+		 flavor_granted(q, full);
+	json_decref(full);
+	return r;
+}
+
 /* The flavor id names, when the request's project may see it; else NULL after 404. */
 static json_t *
 flavor_find(struct os_front *f, struct os_req *q, const char *id)
@@ -60,16 +88,9 @@ flavor_find(struct os_front *f, struct os_req *q, const char *id)
 	struct hv_error err = {0};
 	json_t *fl = NULL;
 	if (svc_flavor_show(f->svc, id, &fl, &err) == 0 &&
-	    strcmp(os_field(fl, "id"), id) == 0) { /* nova looks flavors up by id only */
-		json_t *access = json_object_get(fl, "access_project_ids");
-		if (json_is_true(json_object_get(fl, "is_public")) || os_is_admin(q))
-			return fl;
-		size_t i;
-		json_t *p;
-		json_array_foreach (access, i, p)
-			if (strcmp(json_string_value(p), os_field(q->auth, "project_id")) == 0)
-				return fl;
-	}
+	    strcmp(os_field(fl, "id"), id) == 0 && /* nova looks flavors up by id only */
+	    (os_is_admin(q) || flavor_granted(q, fl)))
+		return fl;
 	json_decref(fl);
 	os_error(q, 404, "Flavor %s could not be found.", id);
 	return NULL;
@@ -85,8 +106,10 @@ flavors_list(struct os_front *f, struct os_req *q, bool detail)
 		which = strcasecmp(pub, "none") == 0                         ? "all"
 			: strcasecmp(pub, "false") == 0 || !strcmp(pub, "0") ? "private"
 									     : "public";
+	/* nova's is_public=True lists the private flavors shared with the caller's project too */
+	bool granted = strcmp(which, "public") == 0;
 	json_t *list = NULL, *out = json_array();
-	int r = svc_flavor_list(f->svc, which, &list, &err);
+	int r = svc_flavor_list(f->svc, granted ? "all" : which, &list, &err);
 	if (r < 0) {
 		json_decref(out);
 		return os_svc_error(q, r, &err);
@@ -94,6 +117,8 @@ flavors_list(struct os_front *f, struct os_req *q, bool detail)
 	size_t i;
 	json_t *fl;
 	json_array_foreach (list, i, fl) {
+		if (granted && !flavor_listed(f, q, fl))
+			continue;
 		json_t *o = flavor_json(f, q, fl);
 		json_array_append_new(out, detail ? o
 						  : json_pack("{s:O, s:O, s:O}", "id",
