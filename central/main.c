@@ -784,6 +784,10 @@ static const struct hv_live_key live_keys[] = {
 	{"scheduler", "io_ops_weight_multiplier"},
 	{"scheduler", "soft_affinity_weight_multiplier"},
 	{"scheduler", "soft_anti_affinity_weight_multiplier"},
+	{"metrics", "weight_setting"},
+	{"metrics", "weight_multiplier"},
+	{"metrics", "required"},
+	{"metrics", "weight_of_unavailable"},
 };
 
 /* SIGHUP: re-reads the config file and the allowlist. A config that does not load, or

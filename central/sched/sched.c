@@ -925,7 +925,7 @@ weigh(const struct ctx *x, const uint32_t *cand, size_t nc, double *score, doubl
 		bool ok;
 		double w = metric_weight(x, cand[k], &ok);
 		if (!ok && c->metrics_required)
-			return hv_error_set(err, -ENODATA, "metrics.required",
+			return hv_error_set(err, -ENOSPC, "metrics.required",
 					    "host %s does not report every metric of [metrics] "
 					    "weight_setting, and [metrics] required is true (add "
 					    "MetricFilter to the filters, or set required = false)",

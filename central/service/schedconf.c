@@ -1,7 +1,7 @@
-/* schedconf.c - hvcentral.conf's [scheduler] section as the scheduler core's config: the
- * filter list, ratios, multipliers, subset size, attempts and the default zone, each
- * checked with an error naming its key, so a bad file is refused at start and a bad reload
- * leaves the running config in force. Must never log. */
+/* schedconf.c - hvcentral.conf's [scheduler] and [metrics] sections as the scheduler
+ * core's config: the filter list, ratios, multipliers, subset size, attempts, the default
+ * zone and the metrics weigher, each checked with an error naming its key, so a bad file
+ * is refused at start and a bad reload leaves the running config in force. Must never log. */
 #include "service-priv.h"
 
 #include <math.h>
@@ -36,25 +36,55 @@ svc_sched_defaults(struct svc *sv)
 	snprintf(sv->default_zone, sizeof sv->default_zone, "nova");
 }
 
-/* A number of [scheduler] within [lo, hi]. */
+/* A number of [section] within [lo, hi]. */
 static int
-real(const struct cfg *c, const char *key, double lo, double hi, double *ret, struct hv_error *err)
+number(const struct cfg *c, const char *section, const char *key, double lo, double hi, double *ret,
+       struct hv_error *err)
 {
-	const char *s = cfg_get_str(c, "scheduler", key);
+	const char *s = cfg_get_str(c, section, key);
 	char *end;
 	double v = strtod(s, &end);
 	if (!*s || *end || !isfinite(v) || v < lo || v > hi)
 		return hv_error_set(err, -EINVAL, key,
-				    "[scheduler] %s: '%s' is not a number from %g to %g", key, s,
+				    "[%s] %s: '%s' is not a number from %g to %g", section, key, s,
 				    lo, hi);
 	*ret = v;
 	return 0;
+}
+
+static int
+real(const struct cfg *c, const char *key, double lo, double hi, double *ret, struct hv_error *err)
+{
+	return number(c, "scheduler", key, lo, hi, ret, err);
+}
+
+/* [metrics]: weight_setting parsed into buf (the weights point into it), the multiplier
+ * (empty: [scheduler]'s), required and weight_of_unavailable. */
+static int
+metrics(const struct cfg *c, struct sched_config *n, char *buf, size_t size, struct hv_error *err)
+{
+	const char *setting = cfg_get_str(c, "metrics", "weight_setting");
+	int r;
+	if (strlen(setting) >= size)
+		return hv_error_set(err, -EINVAL, "weight_setting",
+				    "[metrics] weight_setting: longer than %zu bytes", size - 1);
+	snprintf(buf, size, "%s", setting);
+	if ((r = sched_config_weights(n, buf, err)) < 0)
+		return r;
+	if (*cfg_get_str(c, "metrics", "weight_multiplier") &&
+	    (r = number(c, "metrics", "weight_multiplier", -1e6, 1e6, &n->metrics_weight_multiplier,
+			err)) < 0)
+		return r;
+	n->metrics_required = cfg_get_bool(c, "metrics", "required");
+	return number(c, "metrics", "weight_of_unavailable", -1e9, 1e9, &n->weight_of_unavailable,
+		      err);
 }
 
 int
 svc_set_scheduler(struct svc *sv, const struct cfg *c, struct hv_error *err)
 {
 	struct sched_config n;
+	char weights[sizeof sv->sched_weights];
 	const char *filters = cfg_get_str(c, "scheduler", "enabled_filters");
 	const char *zone = cfg_get_str(c, "scheduler", "default_availability_zone");
 	int r = 0;
@@ -80,7 +110,8 @@ svc_set_scheduler(struct svc *sv, const struct cfg *c, struct hv_error *err)
 	    (r = real(c, "soft_affinity_weight_multiplier", 0, 1e6,
 		      &n.soft_affinity_weight_multiplier, err)) < 0 ||
 	    (r = real(c, "soft_anti_affinity_weight_multiplier", 0, 1e6,
-		      &n.soft_anti_affinity_weight_multiplier, err)) < 0)
+		      &n.soft_anti_affinity_weight_multiplier, err)) < 0 ||
+	    (r = metrics(c, &n, weights, sizeof weights, err)) < 0)
 		return r;
 	if (!*zone || strlen(zone) >= sizeof sv->default_zone || strchr(zone, ':'))
 		return hv_error_set(err, -EINVAL, "default_availability_zone",
@@ -89,8 +120,11 @@ svc_set_scheduler(struct svc *sv, const struct cfg *c, struct hv_error *err)
 				    zone);
 	n.host_subset_size = (unsigned)cfg_get_int(c, "scheduler", "host_subset_size");
 	n.max_attempts = (unsigned)cfg_get_int(c, "scheduler", "max_attempts");
-	n.metrics_required = false; /* no [metrics] weight_setting is configured here */
 	add_hint_filters(&n);
+	/* the weights' names move with their buffer into the service */
+	memcpy(sv->sched_weights, weights, sizeof weights);
+	for (size_t i = 0; i < n.n_weights; i++)
+		n.weights[i].metric = sv->sched_weights + (n.weights[i].metric - weights);
 	sv->sched = n;
 	snprintf(sv->default_zone, sizeof sv->default_zone, "%s", zone);
 	return 0;

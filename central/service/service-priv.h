@@ -14,6 +14,7 @@ struct svc {
 	struct allow *allow; /* borrowed, may be NULL */
 	struct reg_intervals liveness;
 	struct sched_config sched; /* [scheduler] (schedconf.c) */
+	char sched_weights[1024];  /* [metrics] weight_setting: sched's weights name into it */
 	char default_zone[256];    /* [scheduler] default_availability_zone */
 	struct imgdata *images;    /* borrowed, may be NULL: no image catalog data */
 	struct place_table *place; /* the hosts as the scheduler saw them last (place.c) */

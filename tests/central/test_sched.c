@@ -603,7 +603,7 @@ metrics_weigher_and_unavailable_hosts(void **state)
 	cfg.ram_weight_multiplier = 0;
 	struct sched_request r = {.vcpus = 1, .ram_mb = 512};
 	/* required (nova's default): a host without the metric stops the decision, naming it */
-	assert_int_equal(sched_select(&cfg, tab, &r, &rng, &res, &err), -ENODATA);
+	assert_int_equal(sched_select(&cfg, tab, &r, &rng, &res, &err), -ENOSPC);
 	assert_string_equal(err.field, "metrics.required");
 	assert_non_null(strstr(err.message, "node-3"));
 	/* MetricFilter removes it first */
