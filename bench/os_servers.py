@@ -178,6 +178,7 @@ def main():
     c.allow("node-1")
     c.start_agent("node-1", fake="vcpus = 4096\nmemory_mb = 4194304\n")
     c.wait_host("node-1", "up")
+    c.catalog_image()  # the API boots the catalog's images only
     pw = c.path("alice.pw")
     with open(pw, "w") as f:
         f.write("alice-pass-1\n")

@@ -759,8 +759,10 @@ create_args(struct os_req *q, json_t *srv, char pass[256], json_t **ret)
 		os_error(q, 400, "imageRef and flavorRef are required (strings)");
 		return -1;
 	}
-	json_t *a = json_pack("{s:s, s:s, s:O}", "image", ref_id(image), "flavor", ref_id(flavor),
-			      "project", json_object_get(q->auth, "project_id"));
+	/* Glance's images only: a host's own store is for hv's --host */
+	json_t *a = json_pack("{s:s, s:b, s:s, s:O}", "image", ref_id(image), "image_catalog", 1,
+			      "flavor", ref_id(flavor), "project",
+			      json_object_get(q->auth, "project_id"));
 	if (net_args(q, srv, a) < 0) {
 		json_decref(a);
 		return -1;
@@ -819,13 +821,15 @@ group_names(const json_t *names)
 }
 
 /* A create's error as nova answers it: what the request names but cannot be found is a 400
- * (the flavor, a network, the key pair) in nova's words; the rest as usual. */
+ * (the image, the flavor, a network, the key pair) in nova's words; the rest as usual. */
 static void
 create_error(struct os_req *q, const json_t *args, int r, const struct hv_error *err)
 {
 	unsigned i;
 	if (r != -ENOENT)
 		return os_svc_error(q, r, err);
+	if (strcmp(err->field, "args.image") == 0)
+		return os_error(q, 400, "Can not find requested image");
 	if (strcmp(err->field, "args.flavor") == 0)
 		return os_error(q, 400, "Flavor %s could not be found.", os_field(args, "flavor"));
 	if (strcmp(err->field, "args.key_name") == 0)

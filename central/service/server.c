@@ -164,7 +164,8 @@ image_from_args(json_t *args, const char *key, int flags, json_t **ret, struct h
 
 /* When args.image names a catalog image the project may use, spawn's image becomes the
  * catalog's (its id, format, properties under args.image_properties, size and sha256: a
- * host without it fetches it) and *ret_image its id; otherwise the host-local id stays. */
+ * host without it fetches it) and *ret_image its id, and answers 1; otherwise the
+ * host-local id stays, and 0. */
 static int
 catalog_image(struct svc *sv, json_t *args, const char *project, json_t *spawn,
 	      const char **ret_image, struct hv_error *err)
@@ -191,7 +192,7 @@ catalog_image(struct svc *sv, json_t *args, const char *project, json_t *spawn,
 	json_object_del(cat, "min_ram");
 	json_object_set_new(spawn, "image", cat);
 	*ret_image = field_or(cat, "id", "");
-	return 0;
+	return 1;
 }
 
 /* nova's check of a catalog image's min_disk (GiB) and min_ram (MiB) against the flavor;
@@ -337,6 +338,7 @@ static const char *const create_args[] = {
 	"name",
 	"host",
 	"image",
+	"image_catalog",
 	"image_format",
 	"image_properties",
 	"flavor",
@@ -525,12 +527,14 @@ create_plan(struct svc *sv, json_t *args, int64_t now, struct create_plan *p, st
 {
 	json_t *pimage = NULL, *hints = NULL;
 	const char *az = NULL;
+	bool catalog_only = false;
 	int r;
 	if ((r = hj_known_keys(args, "args", create_args, err)) < 0 ||
 	    (r = hj_str(args, "args", "name", HJ_REQUIRED, 255, &p->name, err)) < 0 ||
 	    (r = hj_str(args, "args", "host", HJ_OPTIONAL, PROTO_MAX_ID, &p->host, err)) < 0 ||
 	    (r = hj_str(args, "args", "availability_zone", HJ_OPTIONAL, 255, &az, err)) < 0 ||
 	    (r = hj_obj(args, "args", "hints", HJ_OPTIONAL, &hints, err)) < 0 ||
+	    (r = hj_bool(args, "args", "image_catalog", HJ_OPTIONAL, &catalog_only, err)) < 0 ||
 	    (r = image_from_args(args, "image", HJ_REQUIRED, &pimage, err)) < 0)
 		return r;
 	p->args = args;
@@ -546,6 +550,10 @@ create_plan(struct svc *sv, json_t *args, int64_t now, struct create_plan *p, st
 	if ((r = owner_project(sv, args, p->project, err)) < 0 ||
 	    (r = catalog_image(sv, args, p->project, p->spawn, &p->image, err)) < 0)
 		return r;
+	if (r == 0 && catalog_only)
+		return hv_error_set(err, -ENOENT, "args.image",
+				    "args.image: no image '%s' in the catalog for this project",
+				    p->image);
 	/* the owner: the host injects only one project's disks in a batch */
 	json_object_set_new(p->spawn, "project_id", json_string(p->project));
 	if ((r = create_flavor(sv, args, p->project, &p->flavor, err)) < 0 ||

@@ -34,6 +34,7 @@ def setup():
     c.allow("node-1")
     c.start_agent("node-1", fake="vcpus = 64\nmemory_mb = 65536\n")
     c.wait_host("node-1", "up")
+    c.catalog_image()  # the API boots the catalog's images only
     rc, _, err = c.hv("project", "create", "demo")
     check(rc == 0, "project demo (%s)" % err.strip())
     for name, project, role, pw in (("alice", "admin", "admin", "alice-pass-1"),

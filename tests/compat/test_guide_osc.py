@@ -327,8 +327,8 @@ def isolation(cl, sid):
 
 
 def bad_creates(cl):
-    """Creates with fields of the wrong type are 400 naming the field; an unknown network,
-    flavor or key pair 400 in nova's words; none changes anything."""
+    """Creates with fields of the wrong type are 400 naming the field; an unknown image,
+    network, flavor or key pair 400 in nova's words; none changes anything."""
     bob = cl.token("bob", "bob-pass-22", "demo")
     servers = lambda: sorted(s["id"] for s in cl.http(  # noqa: E731
         "GET", "/compute/v2.1/servers", bob)[2]["servers"])
@@ -343,8 +343,14 @@ def bad_creates(cl):
         check(status == 400 and "badRequest" in body and what in json.dumps(body),
               "%s: 400 naming %s (%s)" % (change, what, body))
     unknown = "00000000-0000-4000-8000-00000000abcd"
-    # an imageRef that is not in the catalog is not refused: it may name an image of the
-    # hosts' own stores (hvagent image-import), which hvcentral does not know
+    status, _, body = cl.http("POST", "/compute/v2.1/servers", bob,
+                              body={"server": dict(good, imageRef=unknown)})
+    check(status == 400 and body["badRequest"]["message"] == "Can not find requested image",
+          "an unknown imageRef: 400, nova's ImageNotFound (%s)" % body)
+    status, _, body = cl.http("POST", "/compute/v2.1/servers", bob,
+                              body={"server": dict(good, imageRef="cirros")})
+    check(status == 400 and body["badRequest"]["message"] == "Can not find requested image",
+          "an image only in a host's own store is not the API's to boot: 400 (%s)" % body)
     status, _, body = cl.http("POST", "/compute/v2.1/servers", bob, body={"server": dict(
         good, networks=[{"uuid": unknown}])})
     check(status == 400 and body["badRequest"]["message"] ==

@@ -36,6 +36,7 @@ def setup():
     c.allow("node-1")
     c.start_agent("node-1")
     c.wait_host("node-1", "up")
+    c.catalog_image()  # the API boots the catalog's images only
     for project in ("demo", "other"):
         rc, _, err = c.hv("project", "create", project)
         check(rc == 0, "project %s is created (%s)" % (project, err.strip()))

@@ -83,6 +83,7 @@ def setup():
     c.allow("node-1")
     c.start_agent("node-1")
     c.wait_host("node-1", "up")
+    c.catalog_image()  # the API boots the catalog's images only
     rc, _, err = c.hv("project", "create", "demo")
     check(rc == 0, "project demo is created (%s)" % err.strip())
     users = [("alice", "admin", "admin", "alice-pass-1"),

@@ -64,6 +64,7 @@ def run(c, state):
     c.allow("node-1")
     c.start_agent("node-1")
     c.wait_host("node-1", "up")
+    c.catalog_image()  # the API boots the catalog's images only
     pw = c.path("alice.pw")
     with open(pw, "w") as f:
         f.write("alice-pass-1\n")

@@ -249,6 +249,18 @@ class Cluster:
                               "--show-public-key"], capture_output=True, text=True, check=True)
         return out.stdout.strip()
 
+    def catalog_image(self, name="cirros", size=65536):
+        """A small public raw image in hvcentral's catalog (the OpenStack API boots only
+        the catalog's images); a host fetches it on first use."""
+        path = self.path("image-%s.raw" % name)
+        with open(path, "wb") as f:
+            f.write(b"\0" * size)
+        rc, out, err = self.hv("image", "create", name, "--file", path, "--disk-format", "raw",
+                               "--public", "-f", "json")
+        if rc != 0:
+            raise Failure("image %s: %s" % (name, err.strip()))
+        return json.loads(out)["id"]
+
     def allow(self, host_id):
         """Writes the allowlist file the way config management would."""
         key = self.agent_key(host_id)
