@@ -15,8 +15,9 @@
 # once are a storm of CURVE handshakes on one machine's two cores, not a steady fleet.
 # Figures (2 cores, debugoptimized, this machine, other work running; see docs/scheduler.md):
 #   create 1000 hosts, 1000 servers, window 64: 901 servers/s, p50 64 ms, p99 148 ms to
-#   active (22 servers/s, p99 3.8 s when each decision read every host from the store); ingest 2000 hosts / 10 s: 9.5 % of one
-#   core (473 us per report incl. PINGs); 10000 hosts were not all welcomed in 600 s.
+#   active (22 servers/s, p99 3.8 s when each decision read every host from the store);
+#   ingest 2000 hosts / 10 s: 9.5-11.4 % of one core; 5000 hosts: 17.3 %; 10000 hosts on
+#   the same 2 cores as hvswarm: not all welcomed in 600 s (hvswarm itself took 1.4 cores).
 set -euo pipefail
 mode=${1:-}
 case "$mode" in ingest | create) shift ;; *)
