@@ -405,6 +405,8 @@ class Cluster:
         return sorted(found)
 
     def dump_logs(self):
+        if not os.path.isdir(self.dir):  # stopped earlier in the test: its logs are gone
+            return
         for name in sorted(os.listdir(self.dir)):
             if name.endswith(".log"):
                 print("---- " + name)

@@ -342,13 +342,15 @@ def main():
     wait_for("node-2 drops the default group, none of its ports uses it now",
              lambda: nf_group(c, "node-2", dflt["id"]) is None)
     rc, out, err = c.hv("server", "create", "db", "--host", "node-1", "--flavor", "m1.tiny",
-                        "--image", "cirros", "--network", "private", "--min", "2", "-f", "json")
+                        "--image", "cirros", "--network", "private", "--min", "2", "--wait",
+                        "-f", "json")
     check(rc == 0, "two servers on the network in one create (%s)" % err.strip())
     ips = sorted(p["fixed_ips"][0]["ip_address"] for p in c.hv_json("port", "list")
                  if p["device_id"] != p2["device_id"])
     check(ips == ["10.0.0.3", "10.0.0.4"], "each gets its own port and address (%s)" % ips)
     for name in ("db-1", "db-2"):
-        c.hv("server", "delete", name, "--wait")
+        rc, _, err = c.hv("server", "delete", name, "--wait")
+        check(rc == 0, "%s deleted (%s)" % (name, err.strip()))
     check(c.hv_json("port", "list") == [p2], "and their delete frees both")
 
     c.kill("hvcentral")
