@@ -420,14 +420,19 @@ struct dbuf {
 	char *p;
 	size_t len, cap;
 	bool fail;
+	bool wipe; /* the text may hold a secret (an admin password in a COMMAND): grow with
+		    * no copy left behind */
 };
 
 static void
 dreserve(struct dbuf *b, size_t n)
 {
 	/* n bytes and the terminating NUL */
-	/* the text may hold a secret (an admin password in a COMMAND): no copy left behind */
-	if (!b->fail && HV_GROW_WIPE(b->p, b->cap, b->len + n + 1) < 0)
+	size_t need = b->len + n + 1;
+
+	if (b->fail || need <= b->cap)
+		return;
+	if ((b->wipe ? HV_GROW_WIPE(b->p, b->cap, need) : HV_GROW(b->p, b->cap, need)) < 0)
 		b->fail = true;
 }
 
@@ -556,7 +561,7 @@ dvalue(struct dbuf *b, const json_t *v, int depth)
 char *
 hj_dump(const json_t *v)
 {
-	struct dbuf b = {0};
+	struct dbuf b = {.wipe = true};
 
 	if (!v)
 		return NULL;
@@ -582,7 +587,8 @@ hj_text_string(struct hv_text *t, const char *s, size_t n)
 	if (t->oom)
 		return;
 #if JANSSON_VERSION_HEX >= 0x020e00
-	struct dbuf b = {t->buf, t->len, t->cap, false};
+	/* an hv_text grows by realloc (text.h): it is not a secret's buffer */
+	struct dbuf b = {t->buf, t->len, t->cap, false, false};
 	dstr(&b, s, n);
 	t->buf = b.p;
 	t->cap = b.cap;

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "vec.h"
 
@@ -54,6 +55,22 @@ hv_text_printf(struct hv_text *t, const char *fmt, ...)
 	va_start(ap, fmt);
 	hv_text_vprintf(t, fmt, ap);
 	va_end(ap);
+}
+
+/* Appends the n bytes at s as they are: what printf("%s") would write, without parsing a
+ * format (the JSON writers put their brackets and commas this way). */
+static inline void
+hv_text_append(struct hv_text *t, const char *s, size_t n)
+{
+	if (t->oom)
+		return;
+	if (HV_GROW(t->buf, t->cap, t->len + n + 1) < 0) {
+		t->oom = true;
+		return;
+	}
+	memcpy(t->buf + t->len, s, n);
+	t->len += n;
+	t->buf[t->len] = '\0';
 }
 
 /* Frees the text and empties t. */

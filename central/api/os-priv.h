@@ -109,6 +109,8 @@ void os_jw_open(struct os_jw *w, const char *key, char bracket);
 void os_jw_close(struct os_jw *w, char bracket);
 void os_jw_str(struct os_jw *w, const char *key, const char *v); /* NULL: null */
 void os_jw_int(struct os_jw *w, const char *key, long long v);
+/* Room for about bytes more, when their number is known (a list's items): a hint. */
+void os_jw_reserve(struct os_jw *w, size_t bytes);
 /* A literal written as is: true, false, null, {}, []. */
 void os_jw_raw(struct os_jw *w, const char *key, const char *literal);
 void os_jw_json(struct os_jw *w, const char *key, const json_t *v);

@@ -31,11 +31,11 @@ static void
 jw_key(struct os_jw *w, const char *key)
 {
 	if (w->comma)
-		hv_text_printf(&w->t, ",");
+		hv_text_append(&w->t, ",", 1);
 	w->comma = true;
 	if (key) {
 		hj_text_string(&w->t, key, strlen(key));
-		hv_text_printf(&w->t, ":");
+		hv_text_append(&w->t, ":", 1);
 	}
 }
 
@@ -43,14 +43,14 @@ void
 os_jw_open(struct os_jw *w, const char *key, char bracket)
 {
 	jw_key(w, key);
-	hv_text_printf(&w->t, "%c", bracket);
+	hv_text_append(&w->t, &bracket, 1);
 	w->comma = false;
 }
 
 void
 os_jw_close(struct os_jw *w, char bracket)
 {
-	hv_text_printf(&w->t, "%c", bracket);
+	hv_text_append(&w->t, &bracket, 1);
 	w->comma = true;
 }
 
@@ -61,7 +61,7 @@ os_jw_str(struct os_jw *w, const char *key, const char *v)
 	if (v)
 		hj_text_string(&w->t, v, strlen(v));
 	else
-		hv_text_printf(&w->t, "null");
+		hv_text_append(&w->t, "null", 4);
 }
 
 void
@@ -75,7 +75,15 @@ void
 os_jw_raw(struct os_jw *w, const char *key, const char *literal)
 {
 	jw_key(w, key);
-	hv_text_printf(&w->t, "%s", literal);
+	hv_text_append(&w->t, literal, strlen(literal));
+}
+
+void
+os_jw_reserve(struct os_jw *w, size_t bytes)
+{
+	/* a hint: on failure the writes grow the text as they go */
+	if (!w->t.oom)
+		(void)HV_GROW(w->t.buf, w->t.cap, w->t.len + bytes + 1);
 }
 
 void
