@@ -42,6 +42,7 @@ fill_and_write(const json_t *spec, const char *uuid, const struct drive_secrets 
 
 	cfg.name = json_string_value(json_object_get(spec, "name"));
 	cfg.hostname = json_string_value(json_object_get(spec, "hostname"));
+	cfg.availability_zone = json_string_value(json_object_get(spec, "availability_zone"));
 	json_object_foreach (m, k, v) {
 		if (n >= GUEST_META_MAX)
 			break;

@@ -325,7 +325,7 @@ static int
 parse_spawn(const json_t *body, struct req *r, struct hv_error *err)
 {
 	const char *name = NULL, *hostname = NULL, *key_data = NULL, *key_name = NULL;
-	const char *project = NULL;
+	const char *project = NULL, *zone = NULL;
 	json_t *flavor = NULL, *image = NULL, *ports = NULL, *meta = NULL;
 	bool config_drive = false;
 	char hn[64];
@@ -356,6 +356,11 @@ parse_spawn(const json_t *body, struct req *r, struct hv_error *err)
 		return rc;
 	if (key_name && (!*key_name || !charset(key_name, " @._-", true, true)))
 		return bad(err, "body.key_name", "expected 1-255 of [A-Za-z0-9 @._-]");
+	/* the zone the controller placed it in, for the config drive (text: no controls) */
+	if ((rc = hj_str(body, "body", "availability_zone", HJ_OPTIONAL, 255, &zone, err)) < 0)
+		return rc;
+	if (zone && !*zone)
+		return bad(err, "body.availability_zone", "must not be empty");
 	if ((rc = take_user_data(body, r, err)) < 0 ||
 	    (rc = parse_limits(body, &r->limits, err)) < 0)
 		return rc;
@@ -380,6 +385,8 @@ parse_spawn(const json_t *body, struct req *r, struct hv_error *err)
 		json_object_set_new(r->spec, "project_id", json_string(project));
 	if (key_name)
 		json_object_set_new(r->spec, "key_name", json_string(key_name));
+	if (zone)
+		json_object_set_new(r->spec, "availability_zone", json_string(zone));
 	return 0;
 fail:
 	json_decref(flavor);

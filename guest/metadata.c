@@ -137,9 +137,10 @@ validate(const struct guest_config *c, struct hv_error *err)
 		return hv_error_set(
 			err, -EINVAL, "hostname",
 			"hostname: letters, digits, '-' and '.' (labels of 1-63, at most 253)");
-	if (c->availability_zone && !printable_ascii(c->availability_zone, 255))
+	if (c->availability_zone &&
+	    (!*c->availability_zone || !no_controls(c->availability_zone, 255)))
 		return hv_error_set(err, -EINVAL, "availability_zone",
-				    "availability_zone: 1-255 printable characters");
+				    "availability_zone: 1-255 bytes, no control characters");
 	if (c->project_id && !printable_ascii(c->project_id, 255))
 		return hv_error_set(err, -EINVAL, "project_id",
 				    "project_id: 1-255 printable characters");

@@ -675,8 +675,16 @@ create_spawn(struct svc *sv, const struct create_plan *p, json_t *inst, json_t *
 	if (*hostname)
 		json_object_set_new(spawn, "hostname", json_string(hostname));
 	const char *host = json_string_value(json_object_get(inst, "host"));
+	/* the zone of the host it was placed on, for the config drive, as nova's metadata */
+	json_t *aggs = NULL;
+	int r = store_aggregate_list(sv->store, &aggs, err);
+	if (r == 0)
+		json_object_set_new(spawn, "availability_zone",
+				    json_string(svc_host_zone(aggs, host, sv->default_zone)));
+	json_decref(aggs);
 	/* the host knows the groups and has the ports fenced before the guest exists */
-	int r = ports ? svc_net_before_spawn(sv, host, p->groups, ports, spawn, now, err) : 0;
+	if (r == 0 && ports)
+		r = svc_net_before_spawn(sv, host, p->groups, ports, spawn, now, err);
 	if (r == 0)
 		r = ctl_queue(sv->ctl, host, uuid, "spawn", spawn, p->secrets, now, cmd_id, err);
 	json_decref(spawn);

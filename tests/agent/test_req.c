@@ -87,6 +87,30 @@ a_spawn_carries_the_limits_its_claim_checks(void **state)
 	json_decref(body);
 }
 
+/* The zone the controller placed it in is kept for the config drive; an empty or
+ * control-laden one is named. */
+static void
+a_spawn_keeps_its_availability_zone(void **state)
+{
+	json_t *body = spawn_body();
+	struct req r;
+	struct hv_error err = {0};
+	const char *code = NULL;
+
+	json_object_set_new(body, "availability_zone", json_string("az-fast"));
+	assert_int_equal(req_parse(body, &r, &code, &err), 0);
+	assert_string_equal(json_string_value(json_object_get(r.spec, "availability_zone")),
+			    "az-fast");
+	req_release(&r);
+	json_object_set_new(body, "availability_zone", json_string(""));
+	assert_int_equal(req_parse(body, &r, &code, &err), -EINVAL);
+	assert_string_equal(err.field, "body.availability_zone");
+	json_object_set_new(body, "availability_zone", json_string("az\nfast"));
+	assert_int_equal(req_parse(body, &r, &code, &err), -EINVAL);
+	assert_string_equal(err.field, "body.availability_zone");
+	json_decref(body);
+}
+
 static void
 a_mistyped_flavor_field_is_named(void **state)
 {
@@ -296,6 +320,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(a_valid_spawn_becomes_a_normalized_spec_without_secrets),
 		cmocka_unit_test(a_spawn_carries_the_limits_its_claim_checks),
+		cmocka_unit_test(a_spawn_keeps_its_availability_zone),
 		cmocka_unit_test(a_mistyped_flavor_field_is_named),
 		cmocka_unit_test(nothing_unchecked_reaches_a_path_or_an_interface_name),
 		cmocka_unit_test(a_fetched_image_needs_both_size_and_sha256),

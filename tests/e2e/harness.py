@@ -164,6 +164,28 @@ class NotifySocket:
         self.sock.close()
 
 
+def drive_files(iso, names=("meta_data.json", "user_data", "network_data.json")):
+    """The files openstack/latest/NAME of the config drive ISO that are on it, as the guest
+    would read them: {name: bytes}."""
+    files = {}
+    with tempfile.TemporaryDirectory() as d:
+        for name in names:
+            out = os.path.join(d, name)
+            r = subprocess.run(["xorriso", "-osirrox", "on", "-indev", iso, "-extract",
+                                "/openstack/latest/" + name, out], capture_output=True)
+            if r.returncode == 0 and os.path.isfile(out):
+                with open(out, "rb") as f:
+                    files[name] = f.read()
+    return files
+
+
+def drive_file(iso, name):
+    """The bytes of openstack/latest/NAME on the config drive ISO; a failed check if absent."""
+    got = drive_files(iso, (name,))
+    check(name in got, "the config drive %s holds %s" % (iso, name))
+    return got[name]
+
+
 class Cluster:
     def __init__(self, suspect_after=30, down_after=60, transport="ipc", keep=False):
         self.root = build_root()

@@ -6,7 +6,7 @@ import json
 import re
 
 import harness
-from harness import check
+from harness import check, drive_file
 
 
 def states(c, name):
@@ -172,24 +172,11 @@ def guide_actions(c):
     check(rc == 2 and "--type" in err, "an unknown console type is a usage error")
 
 
-def drive_file(iso, name):
-    """The bytes of openstack/latest/NAME on the config drive ISO."""
-    import os, subprocess, tempfile
-    with tempfile.TemporaryDirectory() as d:
-        out = os.path.join(d, name)
-        r = subprocess.run(["xorriso", "-osirrox", "on", "-indev", iso, "-extract",
-                            "/openstack/latest/" + name, out], capture_output=True)
-        check(r.returncode == 0, "xorriso extracts %s%s" % (
-            name, "" if r.returncode == 0 else ": " + r.stderr[-200:].decode(errors="replace")))
-        with open(out, "rb") as f:
-            return f.read()
-
-
 def config_drive_create(c):
     """create --key-file --user-data --config-drive reaches the agent: the config drive the
     host built carries the uuid, the key and the script; the generated password is shown
     once and stays out of hvcentral's files and out of the drive in clear."""
-    import base64, json, os, subprocess, tempfile
+    import base64, json, os, subprocess
     key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOpEr9t7Gq4Jd2vQm2+RkKkq2d0N8e6Zk1u1cD4hvT2e ops@example"
     keyfile = c.path("id_ed25519.pub")
     with open(keyfile, "w") as f:
@@ -213,18 +200,11 @@ def config_drive_create(c):
     found = subprocess.run(["xorriso", "-indev", iso, "-find"], capture_output=True, text=True)
     check(found.returncode == 0 and "openstack/latest/meta_data.json" in found.stdout,
           "xorriso lists openstack/latest/meta_data.json")
-    out_dir = tempfile.mkdtemp(dir=c.dir)
-    for name in ("meta_data.json", "user_data"):
-        subprocess.run(["xorriso", "-osirrox", "on", "-indev", iso, "-extract",
-                        "/openstack/latest/" + name, os.path.join(out_dir, name)],
-                       capture_output=True, check=True)
-    with open(os.path.join(out_dir, "meta_data.json")) as f:
-        meta = json.load(f)
+    meta = json.loads(drive_file(iso, "meta_data.json"))
     check(meta["uuid"] == s["uuid"], "meta_data.json carries the server's uuid")
     check(key in json.dumps(meta.get("public_keys")), "meta_data.json carries the --key-file key")
-    with open(os.path.join(out_dir, "user_data"), "rb") as f:
-        check(f.read() == script.encode(),
-              "user_data on the drive is the --user-data script, byte for byte")
+    check(drive_file(iso, "user_data") == script.encode(),
+          "user_data on the drive is the --user-data script, byte for byte")
     check(meta.get("admin_pass") == pw,
           "the generated password is in meta_data.json admin_pass, where nova puts it")
     metas = found.stdout.count("/meta_data.json")  # one per metadata version on the drive

@@ -4,7 +4,6 @@ checks every section repeats. Builds on tests/e2e/harness.py; a section's test s
 the guide's procedure does and checks the outcome the guide describes."""
 import json
 import os
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
@@ -77,17 +76,7 @@ class Cloud(harness.Cluster):
         s = self.show(server)
         iso = self.config_drive(s["host"], s["uuid"])
         check(os.path.isfile(iso), "the host built %s's config drive" % server)
-        out = self.path("drive-" + s["uuid"])
-        os.makedirs(out, exist_ok=True)
-        files = {}
-        for name in ("meta_data.json", "user_data", "network_data.json"):
-            dst = os.path.join(out, name)
-            r = subprocess.run(["xorriso", "-osirrox", "on", "-indev", iso, "-extract",
-                                "/openstack/latest/" + name, dst], capture_output=True)
-            if r.returncode == 0 and os.path.isfile(dst):
-                with open(dst, "rb") as f:
-                    files[name] = f.read()
-        return files
+        return harness.drive_files(iso)
 
     def meta(self, server):
         return json.loads(self.drive(server)["meta_data.json"])

@@ -59,9 +59,12 @@ def aggregates():
     check(set(zones) == {"az-fast", "nova"} and zones["az-fast"]["hosts"] == ["node-2"],
           "the zones users see: %s" % sorted(zones))
     for i in range(3):
-        s = c.server("f%d" % i, "--availability-zone", "az-fast", "--no-admin-pass")
+        s = c.server("f%d" % i, "--availability-zone", "az-fast", "--no-admin-pass",
+                     *(["--config-drive"] if i == 0 else []))
         check(s["host"] == "node-2" and s["availability_zone"] == "az-fast",
               "f%d was placed in az-fast, on node-2" % i)
+    check(c.meta("f0").get("availability_zone") == "az-fast",
+          "the instance reads its zone from its config drive")
     c.ok("aggregate", "set", "fast", "--property", "tier=gold", "--name", "faster")
     a = c.hv_json("aggregate", "show", "faster")
     check(a["metadata"] == {"ssd": "true", "tier": "gold", "availability_zone": "az-fast"} or
