@@ -179,12 +179,7 @@ def main():
     c.start_agent("node-1", fake="vcpus = 4096\nmemory_mb = 4194304\n")
     c.wait_host("node-1", "up")
     c.catalog_image()  # the API boots the catalog's images only
-    pw = c.path("alice.pw")
-    with open(pw, "w") as f:
-        f.write("alice-pass-1\n")
-    rc, _, err = c.hv("user", "create", "alice", "--project", "admin", "--role", "admin",
-                      "--password-file", pw)
-    check(rc == 0, "user alice (%s)" % err.strip())
+    c.user("alice", "admin", "admin", "alice-pass-1")
     rc, out, _ = c.hv("project", "show", "admin", "-f", "json")
     project_id = json.loads(out)["id"]
     tok = token(port, "alice", "alice-pass-1", "admin")

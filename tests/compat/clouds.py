@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Writes a clouds.yaml for hvcentral's OpenStack-compatible API: one cloud per user
-(name, user, password, project), all on the same auth_url. Used by the compat suite and
-reusable by the demo: python3 clouds.py FILE URL NAME:USER:PASSWORD:PROJECT..."""
+(name, user, password, project), all on the same auth_url; setup() also creates the users
+through hv. Used by the compat suite and reusable by the demo: python3 clouds.py FILE URL
+NAME:USER:PASSWORD:PROJECT..."""
 import os
 import sys
 
@@ -25,6 +26,17 @@ def write(path, url, clouds):
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write("\n".join(lines) + "\n")
+
+
+def setup(c, url, users):
+    """users: [(cloud name, user, project, role, password)], each created through hv on
+    cluster c, and a clouds.yaml with one cloud per user; returns the file's path."""
+    path = c.path("clouds.yaml")
+    for _, user, project, role, password in users:
+        c.user(user, project, role, password)
+    write(path, url, [(name, user, password, project)
+                      for name, user, project, _, password in users])
+    return path
 
 
 if __name__ == "__main__":

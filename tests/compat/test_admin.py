@@ -29,18 +29,9 @@ def main():
         c.start_agent(h)
     for h in HOSTS:
         c.wait_host(h, "up")
-    for name, project, role, pw in (("alice", "admin", "admin", "alice-pass-1"),
-                                    ("bob", "admin", "member", "bob-pass-22")):
-        path = c.path(name + ".pw")
-        with open(path, "w") as f:
-            f.write(pw + "\n")
-        rc, _, err = c.hv("user", "create", name, "--project", project, "--role", role,
-                          "--password-file", path)
-        check(rc == 0, "user %s (%s)" % (name, err.strip()))
     url = "http://127.0.0.1:%d" % port
-    config = c.path("clouds.yaml")
-    clouds.write(config, url, [("hv-admin", "alice", "alice-pass-1", "admin"),
-                               ("hv-bob", "bob", "bob-pass-22", "admin")])
+    config = clouds.setup(c, url, [("hv-admin", "alice", "admin", "admin", "alice-pass-1"),
+                                   ("hv-bob", "bob", "admin", "member", "bob-pass-22")])
     cl = Cloud(c, url, config)
     raw = c.path("tiny.raw")
     with open(raw, "wb") as f:

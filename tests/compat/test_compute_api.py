@@ -37,18 +37,9 @@ def setup():
     c.catalog_image()  # the API boots the catalog's images only
     rc, _, err = c.hv("project", "create", "demo")
     check(rc == 0, "project demo (%s)" % err.strip())
-    for name, project, role, pw in (("alice", "admin", "admin", "alice-pass-1"),
-                                    ("bob", "demo", "member", "bob-pass-22")):
-        path = c.path(name + ".pw")
-        with open(path, "w") as f:
-            f.write(pw + "\n")
-        rc, _, err = c.hv("user", "create", name, "--project", project, "--role", role,
-                          "--password-file", path)
-        check(rc == 0, "user %s (%s)" % (name, err.strip()))
     url = "http://127.0.0.1:%d" % port
-    config = c.path("clouds.yaml")
-    clouds.write(config, url, [("hv-admin", "alice", "alice-pass-1", "admin"),
-                               ("hv-demo", "bob", "bob-pass-22", "demo")])
+    config = clouds.setup(c, url, [("hv-admin", "alice", "admin", "admin", "alice-pass-1"),
+                                   ("hv-demo", "bob", "demo", "member", "bob-pass-22")])
     return c, Cloud(c, url, config)
 
 

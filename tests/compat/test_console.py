@@ -173,14 +173,8 @@ def main():
     c.wait_host("node-1", "up")
     rc, _, err = c.hv("project", "create", "demo")
     check(rc == 0, "project demo (%s)" % err.strip())
-    for name, project, role, pw in (("alice", "admin", "admin", "alice-pass-1"),
-                                    ("carol", "demo", "member", "carol-pass-3")):
-        path = c.path(name + ".pw")
-        with open(path, "w") as f:
-            f.write(pw + "\n")
-        rc, _, err = c.hv("user", "create", name, "--project", project, "--role", role,
-                          "--password-file", path)
-        check(rc == 0, "user %s (%s)" % (name, err.strip()))
+    c.user("alice", "admin", "admin", "alice-pass-1")
+    c.user("carol", "demo", "member", "carol-pass-3")
     url = "http://127.0.0.1:%d" % port
     alice = (c, url, "alice", "alice-pass-1", "admin")
     carol = (c, url, "carol", "carol-pass-3", "demo")

@@ -57,12 +57,7 @@ def main():
         c.start_agent(h, fake="console_addr = 127.0.0.1:%d\n" % cport)
     for h in ("node-1", "node-2"):
         c.wait_host(h, "up")
-    path = c.path("alice.pw")
-    with open(path, "w") as f:
-        f.write("alice-pass-1\n")
-    rc, _, err = c.hv("user", "create", "alice", "--project", "admin", "--role", "admin",
-                      "--password-file", path)
-    check(rc == 0, "user alice (%s)" % err.strip())
+    c.user("alice", "admin", "admin", "alice-pass-1")
     url = "http://127.0.0.1:%d" % port
     alice = (c, url, "alice", "alice-pass-1", "admin")
     for name in ("vm-1", "vm-2"):

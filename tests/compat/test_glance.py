@@ -35,18 +35,9 @@ def setup():
     c.wait_host("node-1", "up")
     rc, _, err = c.hv("project", "create", "demo")
     check(rc == 0, "project demo is created (%s)" % err.strip())
-    for name, project, role, password in [("alice", "admin", "admin", "alice-pass-1"),
-                                          ("bob", "demo", "member", "bob-pass-22")]:
-        pw = c.path(name + ".pw")
-        with open(pw, "w") as f:
-            f.write(password + "\n")
-        rc, _, err = c.hv("user", "create", name, "--project", project, "--role", role,
-                          "--password-file", pw)
-        check(rc == 0, "hv user create %s succeeds (%s)" % (name, err.strip()))
     url = "http://127.0.0.1:%d" % port
-    config = c.path("clouds.yaml")
-    clouds.write(config, url, [("hv-admin", "alice", "alice-pass-1", "admin"),
-                               ("hv-demo", "bob", "bob-pass-22", "demo")])
+    config = clouds.setup(c, url, [("hv-admin", "alice", "admin", "admin", "alice-pass-1"),
+                                   ("hv-demo", "bob", "demo", "member", "bob-pass-22")])
     return c, Cloud(c, url, config)
 
 

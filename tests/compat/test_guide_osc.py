@@ -37,20 +37,10 @@ def setup():
     for project in ("demo", "other"):
         rc, _, err = c.hv("project", "create", project)
         check(rc == 0, "project %s (%s)" % (project, err.strip()))
-    for name, project, role, pw in (("alice", "admin", "admin", "alice-pass-1"),
-                                    ("bob", "demo", "member", "bob-pass-22"),
-                                    ("carol", "other", "member", "carol-pass-333")):
-        path = c.path(name + ".pw")
-        with open(path, "w") as f:
-            f.write(pw + "\n")
-        rc, _, err = c.hv("user", "create", name, "--project", project, "--role", role,
-                          "--password-file", path)
-        check(rc == 0, "user %s (%s)" % (name, err.strip()))
     url = "http://127.0.0.1:%d" % port
-    config = c.path("clouds.yaml")
-    clouds.write(config, url, [("hv-admin", "alice", "alice-pass-1", "admin"),
-                               ("hv-demo", "bob", "bob-pass-22", "demo"),
-                               ("hv-other", "carol", "carol-pass-333", "other")])
+    config = clouds.setup(c, url, [("hv-admin", "alice", "admin", "admin", "alice-pass-1"),
+                                   ("hv-demo", "bob", "demo", "member", "bob-pass-22"),
+                                   ("hv-other", "carol", "other", "member", "carol-pass-333")])
     cl = Cloud(c, url, config)
     raw = c.path("guide.raw")
     with open(raw, "wb") as f:

@@ -40,22 +40,11 @@ def setup():
     for project in ("demo", "other"):
         rc, _, err = c.hv("project", "create", project)
         check(rc == 0, "project %s is created (%s)" % (project, err.strip()))
-    users = [("alice", "admin", "admin", "alice-pass-1"),
-             ("bob", "demo", "member", "bob-pass-22"),
-             ("carol", "other", "member", "carol-pass-333"),
-             ("rita", "demo", "reader", "rita-pass-4444")]
-    for name, project, role, password in users:
-        pw = c.path(name + ".pw")
-        with open(pw, "w") as f:
-            f.write(password + "\n")
-        rc, _, err = c.hv("user", "create", name, "--project", project, "--role", role,
-                          "--password-file", pw)
-        check(rc == 0, "hv user create %s succeeds (%s)" % (name, err.strip()))
     url = "http://127.0.0.1:%d" % port
-    config = c.path("clouds.yaml")
-    clouds.write(config, url, [("hv-admin", "alice", "alice-pass-1", "admin"),
-                               ("hv-demo", "bob", "bob-pass-22", "demo"),
-                               ("hv-other", "carol", "carol-pass-333", "other")])
+    config = clouds.setup(c, url, [("hv-admin", "alice", "admin", "admin", "alice-pass-1"),
+                                   ("hv-demo", "bob", "demo", "member", "bob-pass-22"),
+                                   ("hv-other", "carol", "other", "member", "carol-pass-333")])
+    c.user("rita", "demo", "reader", "rita-pass-4444")  # a token only, no cloud
     return c, Cloud(c, url, config)
 
 

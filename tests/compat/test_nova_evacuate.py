@@ -40,14 +40,8 @@ def main():
         c.start_agent(h)
     for h in ("node-1", "node-2", "node-3"):
         c.wait_host(h, "up")
-    for name, project, role, pw in (("alice", "admin", "admin", "alice-pass-1"),
-                                    ("bob", "admin", "member", "bob-pass-22")):
-        path = c.path(name + ".pw")
-        with open(path, "w") as f:
-            f.write(pw + "\n")
-        rc, _, err = c.hv("user", "create", name, "--project", project, "--role", role,
-                          "--password-file", path)
-        check(rc == 0, "user %s (%s)" % (name, err.strip()))
+    c.user("alice", "admin", "admin", "alice-pass-1")
+    c.user("bob", "admin", "member", "bob-pass-22")
     url = "http://127.0.0.1:%d" % port
     admin = (c, url, "alice", "alice-pass-1", "admin")
     for name in ("vm-a", "vm-b", "vm-c"):

@@ -35,12 +35,7 @@ def main():
         c.start_agent(h)
     for h in ("node-1", "node-2", "node-3"):
         c.wait_host(h, "up")
-    path = c.path("alice.pw")
-    with open(path, "w") as f:
-        f.write("alice-pass-1\n")
-    rc, _, err = c.hv("user", "create", "alice", "--project", "admin", "--role", "admin",
-                      "--password-file", path)
-    check(rc == 0, "user alice (%s)" % err.strip())
+    c.user("alice", "admin", "admin", "alice-pass-1")
     url = "http://127.0.0.1:%d" % port
     raw = c.path("rescue.raw")
     with open(raw, "wb") as f:

@@ -86,26 +86,14 @@ def setup():
     c.catalog_image()  # the API boots the catalog's images only
     rc, _, err = c.hv("project", "create", "demo")
     check(rc == 0, "project demo is created (%s)" % err.strip())
-    users = [("alice", "admin", "admin", "alice-pass-1"),
-             ("bob", "demo", "member", "bob-pass-22"),
-             ("dave", "admin", "member", "dave-pass-333"),
-             ("rita", "demo", "reader", "rita-pass-4444")]
-    for name, project, role, password in users:
-        pw = c.path(name + ".pw")
-        with open(pw, "w") as f:
-            f.write(password + "\n")
-        rc, _, err = c.hv("user", "create", name, "--project", project, "--role", role,
-                          "--password-file", pw)
-        check(rc == 0, "hv user create %s succeeds (%s)" % (name, err.strip()))
+    url = "http://127.0.0.1:%d" % port
+    config = clouds.setup(c, url, [("hv-admin", "alice", "admin", "admin", "alice-pass-1"),
+                                   ("hv-demo", "bob", "demo", "member", "bob-pass-22"),
+                                   ("hv-dave", "dave", "admin", "member", "dave-pass-333"),
+                                   ("hv-rita", "rita", "demo", "reader", "rita-pass-4444")])
     rc, out, _ = c.hv("user", "list", "-f", "json")
     check(rc == 0 and sorted(u["name"] for u in json.loads(out)) ==
           ["alice", "bob", "dave", "rita"], "hv user list lists the four users")
-    url = "http://127.0.0.1:%d" % port
-    config = c.path("clouds.yaml")
-    clouds.write(config, url, [("hv-admin", "alice", "alice-pass-1", "admin"),
-                               ("hv-demo", "bob", "bob-pass-22", "demo"),
-                               ("hv-dave", "dave", "dave-pass-333", "admin"),
-                               ("hv-rita", "rita", "rita-pass-4444", "demo")])
     return c, Cloud(c, url, config)
 
 

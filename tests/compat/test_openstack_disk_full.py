@@ -65,12 +65,7 @@ def run(c, state):
     c.start_agent("node-1")
     c.wait_host("node-1", "up")
     c.catalog_image()  # the API boots the catalog's images only
-    pw = c.path("alice.pw")
-    with open(pw, "w") as f:
-        f.write("alice-pass-1\n")
-    rc, _, err = c.hv("user", "create", "alice", "--project", "admin", "--role", "admin",
-                      "--password-file", pw)
-    check(rc == 0, "hv user create succeeds (%s)" % err.strip())
+    c.user("alice", "admin", "admin", "alice-pass-1")
     cl = test_openstack.Cloud(c, "http://127.0.0.1:%d" % port, None)
     token = cl.token("alice", "alice-pass-1", "admin")
     status, _, _ = create(cl, token, "before")

@@ -45,19 +45,10 @@ def main():
         f.write("# nova's defaults\n")
     c.start_central(conf_extra="[openstack]\nlisten = 127.0.0.1:%d\npolicy_file = %s\n" %
                     (port, policy))
-    for name, role, pw in (("alice", "admin", "alice-pass-1"), ("bob", "member", "bob-pass-22"),
-                           ("rita", "reader", "rita-pass-333")):
-        path = c.path(name + ".pw")
-        with open(path, "w") as f:
-            f.write(pw + "\n")
-        rc, _, err = c.hv("user", "create", name, "--project", "admin", "--role", role,
-                          "--password-file", path)
-        check(rc == 0, "user %s (%s)" % (name, err.strip()))
     url = "http://127.0.0.1:%d" % port
-    config = c.path("clouds.yaml")
-    clouds.write(config, url, [("hv-admin", "alice", "alice-pass-1", "admin"),
-                               ("hv-bob", "bob", "bob-pass-22", "admin"),
-                               ("hv-rita", "rita", "rita-pass-333", "admin")])
+    config = clouds.setup(c, url, [("hv-admin", "alice", "admin", "admin", "alice-pass-1"),
+                                   ("hv-bob", "bob", "admin", "member", "bob-pass-22"),
+                                   ("hv-rita", "rita", "admin", "reader", "rita-pass-333")])
     cl = Cloud(c, url, config)
     users = sorted(u["Name"] for u in cl.osc_json("hv-admin", "user", "list"))
     check(users == ["alice", "bob", "rita"], "openstack user list (%s)" % users)

@@ -227,20 +227,10 @@ def main():
         c.wait_host(h, "up")
     rc, _, err = c.hv("project", "create", "demo")
     check(rc == 0, "project demo (%s)" % err.strip())
-    for name, project, role, pw in (("alice", "admin", "admin", "alice-pass-1"),
-                                    ("bob", "admin", "member", "bob-pass-22"),
-                                    ("dora", "demo", "member", "dora-pass-333")):
-        path = c.path(name + ".pw")
-        with open(path, "w") as f:
-            f.write(pw + "\n")
-        rc, _, err = c.hv("user", "create", name, "--project", project, "--role", role,
-                          "--password-file", path)
-        check(rc == 0, "user %s (%s)" % (name, err.strip()))
     url = "http://127.0.0.1:%d" % port
-    config = c.path("clouds.yaml")
-    clouds.write(config, url, [("hv-admin", "alice", "alice-pass-1", "admin"),
-                               ("hv-bob", "bob", "bob-pass-22", "admin"),
-                               ("hv-demo", "dora", "dora-pass-333", "demo")])
+    config = clouds.setup(c, url, [("hv-admin", "alice", "admin", "admin", "alice-pass-1"),
+                                   ("hv-bob", "bob", "admin", "member", "bob-pass-22"),
+                                   ("hv-demo", "dora", "demo", "member", "dora-pass-333")])
     cl = Cloud(c, url, config)
     raw = c.path("tiny.raw")
     with open(raw, "wb") as f:

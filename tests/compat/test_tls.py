@@ -45,11 +45,7 @@ def main():
     c.allow("node-1")
     c.start_agent("node-1")
     c.wait_host("node-1", "up")
-    with open(c.path("pw"), "w") as f:
-        f.write("tls-pass-123\n")
-    rc, _, err = c.hv("user", "create", "alice", "--project", "admin", "--role", "admin",
-                      "--password-file", c.path("pw"))
-    check(rc == 0, "user alice (%s)" % err.strip())
+    c.user("alice", "admin", "admin", "tls-pass-123")
     rc, _, err = c.hv("server", "create", "web", "--host", "node-1", "--flavor", "m1.tiny",
                       "--image", "cirros", "--no-admin-pass", "--wait")
     check(rc == 0, "server web (%s)" % err.strip())

@@ -127,12 +127,7 @@ class Stack:
             rc, _, err = self.c.hv("project", "create", project)
             check(rc == 0, "project %s (%s)" % (project, err.strip()))
         for name, (project, role, password) in USERS.items():
-            pw = self.c.path(name + ".pw")
-            with open(pw, "w") as f:
-                f.write(password + "\n")
-            rc, _, err = self.c.hv("user", "create", name, "--project", project, "--role",
-                                   role, "--password-file", pw)
-            check(rc == 0, "user %s (%s)" % (name, err.strip()))
+            self.c.user(name, project, role, password)
         self.api = Api(self.url)
         self.horizon = None
 

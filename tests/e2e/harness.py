@@ -343,6 +343,17 @@ class Cluster:
                            text=True, env=env, timeout=timeout * slow())
         return r.returncode, r.stdout, r.stderr
 
+    def user(self, name, project, role, password):
+        """Creates user name with role in project through hv user create, its password given
+        in a file of mode 0600."""
+        path = self.path(name + ".pw")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(password + "\n")
+        rc, _, err = self.hv("user", "create", name, "--project", project, "--role", role,
+                             "--password-file", path)
+        check(rc == 0, "hv user create %s succeeds (%s)" % (name, err.strip()))
+
     def hv_json(self, *args):
         rc, out, err = self.hv(*(list(args) + ["-f", "json"]))
         if rc != 0:

@@ -55,11 +55,7 @@ def main():
     c.allow("node-1")
     c.start_agent("node-1")
     c.wait_host("node-1", "up", timeout=60)
-    path = c.path("alice.pw")
-    with open(path, "w") as f:
-        f.write("alice-pass-1\n")
-    hv_ok(c, "user", "create", "alice", "--project", "admin", "--role", "admin",
-          "--password-file", path)
+    c.user("alice", "admin", "admin", "alice-pass-1")
     c.import_image("tiny", os.path.join(wf.ENV["DIR"], "data.qcow2"), wf.guest_properties())
     out = hv_ok(c, "server", "create", "vnc-1", "--host", "node-1", "--flavor-spec", FLAVOR,
                 *c.image_args("tiny"), "--wait", "-f", "json")
