@@ -5,6 +5,7 @@ Tests import it; it never decides what a test asserts."""
 import atexit
 import json
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -162,6 +163,21 @@ class NotifySocket:
 
     def close(self):
         self.sock.close()
+
+
+def conf_set(path, section, **changes):
+    """Sets key = value in the config file path: the line of an existing key is replaced, a
+    new one goes at the top of [section]."""
+    with open(path) as f:
+        text = f.read()
+    for key, value in changes.items():
+        text, n = re.subn(r"(?m)^%s = .*$" % re.escape(key), "%s = %s" % (key, value), text)
+        if not n:
+            check("[%s]\n" % section in text, "%s has a [%s] section" % (path, section))
+            text = text.replace("[%s]\n" % section, "[%s]\n%s = %s\n" % (section, key, value),
+                                1)
+    with open(path, "w") as f:
+        f.write(text)
 
 
 def drive_files(iso, names=("meta_data.json", "user_data", "network_data.json")):

@@ -12,17 +12,6 @@ import harness
 from harness import check
 
 
-def edit(path, **changes):
-    with open(path) as f:
-        text = f.read()
-    for key, value in changes.items():
-        text, n = re.subn(r"(?m)^%s = .*$" % key, "%s = %s" % (key, value), text)
-        if not n:
-            text = text.replace("[fake]\n", "[fake]\n%s = %s\n" % (key, value))
-    with open(path, "w") as f:
-        f.write(text)
-
-
 def log_after(c, name, mark):
     with open(c.path(name)) as f:
         return f.read()[mark:]
@@ -55,7 +44,7 @@ def main():
     check(rc == 0, "a server is created: " + err.strip())
     check("<6>hvagent: spawn done" in log_after(c, alog, mark),
           "hvagent logs info lines at log_level = debug")
-    edit(conf, log_level="notice", vcpus="4")
+    harness.conf_set(conf, "fake", log_level="notice", vcpus="4")
     mark = hup_and_wait(c, agent, alog, "reload: done")
     out = log_after(c, alog, mark)
     check("[DEFAULT] log_level applied" in out,
@@ -88,7 +77,7 @@ def main():
     c.kill("agent-node-1")
     time.sleep(3)
     check(c.host_state("node-1") == "up", "with suspect_after = 30 a silent host is still up")
-    edit(cconf, suspect_after=1, down_after=2)
+    harness.conf_set(cconf, "agents", suspect_after=1, down_after=2)
     with open(cconf, "a") as f:
         f.write("[agents]\nmax_message_kb = 2048\n")
     mark = hup_and_wait(c, central, clog, "reload: done")

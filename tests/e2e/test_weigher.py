@@ -6,7 +6,6 @@ slower. A setting that does not parse is refused at reload naming the key, and t
 one stays. With required = true a metric no host reports stops the placement naming
 [metrics] required; with required = false such hosts rank alike and the server is placed."""
 import json
-import re
 import signal
 
 import harness
@@ -25,14 +24,7 @@ HOSTS = {"node-1": "cpu_mhz = 2000\n", "node-2": "cpu_mhz = 3000\n"}
 
 
 def reload(c, conf, **changes):
-    with open(conf) as f:
-        text = f.read()
-    for key, value in changes.items():
-        text, n = re.subn(r"(?m)^%s = .*$" % key, "%s = %s" % (key, value), text)
-        if not n:
-            text = text.replace("[metrics]\n", "[metrics]\n%s = %s\n" % (key, value))
-    with open(conf, "w") as f:
-        f.write(text)
+    harness.conf_set(conf, "metrics", **changes)
     log = c.path("hvcentral.log")
     with open(log) as f:
         mark = len(f.read())
