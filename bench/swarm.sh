@@ -18,11 +18,11 @@
 # Figures (2 cores, debugoptimized, this machine, other work running; see docs/scheduler.md):
 #   create 1000 hosts, 1000 servers, window 64: 901 servers/s, p50 64 ms, p99 148 ms to
 #   active (22 servers/s, p99 3.8 s when each decision read every host from the store);
-#   ingest 2000 hosts / 10 s: 9.5-11.4 % of one core; 5000 hosts: 17.3 %; 10000 hosts on
-#   the same 2 cores as hvswarm: not all welcomed in 600 s (hvswarm itself took 1.4 cores
-#   with its poll loop over every socket, and its last hosts had no file left to connect:
-#   one process held them all). hvswarm on epoll, split by the open-file limit: 13 % of
-#   one core at 2000 hosts (63-67 % before), 27-28 % at 5000 (100 % before).
+#   ingest 2000 hosts / 10 s: 9.5-11.4 % of one core; 5000 hosts: 17.3-22.8 %; 10000
+#   hosts: 41.5 % (415 us per report, RSS 598 MiB), welcomed in 49 s, the swarm in 2
+#   processes on the same 2 cores. hvswarm on epoll, split by the open-file limit: 13 % of
+#   one core at 2000 hosts (63-67 % with its old poll loop over every socket), 27-28 % at
+#   5000 (100 % before), 55 % at 10000 (before: 1.4 cores and not all welcomed in 600 s).
 set -euo pipefail
 mode=${1:-}
 case "$mode" in ingest | create) shift ;; *)
