@@ -64,7 +64,8 @@ def main():
     spread = [c.show("l-%d" % i)["host"] for i in (1, 2, 3, 4)]
     check(set(spread[:3]) == set(HOSTS), "the first three on three hosts: %s" % spread)
     c.hv_json("server", "group", "create", "near", "--policy", "soft-affinity")
-    rc, _, err = create(c, "n", "--server-group", "near", "--min", "2", "--max", "2")
+    rc, _, err = create(c, "n", "--server-group", "near", "--min", "2", "--max", "2",
+                      "--wait")
     check(rc == 0 and c.show("n-1")["host"] == c.show("n-2")["host"],
           "soft-affinity keeps two servers together: " + err)
 
